@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+)
+
+func adminCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var db dbFlags
+	db.register(fs)
+	email := fs.String("email", "", "the admin's email (login)")
+	password := fs.String("password", "", "the admin's password (at least 8 characters)")
+	name := fs.String("name", "", "the admin's name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" || *password == "" || *name == "" {
+		fs.Usage()
+		return errors.New("admin create needs --email, --password and --name")
+	}
+	return withAccounts(ctx, db, stderr, func(accounts *account.Service) error {
+		a, err := accounts.CreateAdmin(ctx, *name, *email, *password)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "admin %s created: %s\n", a.Email, a.ID)
+		return nil
+	})
+}
+
+func adminVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var db dbFlags
+	db.register(fs)
+	by := fs.String("by", "", "email of the admin who verifies")
+	email := fs.String("email", "", "email of the account to verify")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *by == "" || *email == "" {
+		fs.Usage()
+		return errors.New("admin verify needs --by and --email")
+	}
+	return withAccounts(ctx, db, stderr, func(accounts *account.Service) error {
+		admin, err := accounts.GetByEmail(ctx, *by)
+		if err != nil {
+			return fmt.Errorf("--by %s: %w", *by, err)
+		}
+		target, err := accounts.GetByEmail(ctx, *email)
+		if err != nil {
+			return fmt.Errorf("--email %s: %w", *email, err)
+		}
+		if _, err := accounts.Verify(ctx, admin, target.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s) verified\n", target.Name, target.Email)
+		return nil
+	})
+}
+
+func withAccounts(ctx context.Context, db dbFlags, stderr io.Writer, fn func(*account.Service) error) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := instance.OpenDatabase(ctx, db.config(), log)
+	if err != nil {
+		return err
+	}
+	c := clock.System{}
+	err = fn(account.NewService(d.Pool, c, ortsweberei.NewService(d.Pool, c)))
+	return errors.Join(err, d.Close())
+}

@@ -1,0 +1,100 @@
+// Command weltgewebe runs a Weltgewebe instance and administers it.
+//
+//	weltgewebe serve   [--dev [--demo]] [--listen :8080] [database flags] …
+//	weltgewebe migrate [database flags]
+//	weltgewebe admin create --email E --password P --name N [database flags]
+//	weltgewebe admin verify --email E [database flags]
+//
+// Database flags: --database-url (or DATABASE_URL) names a PostgreSQL server with PostGIS;
+// without one, the instance runs its own cluster in --data-dir (default ./data).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var f *fault.Error
+		if errors.As(err, &f) {
+			fmt.Fprintf(os.Stderr, "weltgewebe: %s\n", f.Message)
+		} else if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(os.Stderr, "weltgewebe: %v\n", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: weltgewebe <command> [flags]
+
+commands:
+  serve          run the instance (HTTP API, web app, timers)
+  migrate        bring the database schema up to date
+  admin create   create an instance admin
+  admin verify   verify a resident's account
+
+Run "weltgewebe <command> -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args[1:], stderr)
+	case "admin":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return flag.ErrHelp
+		}
+		switch args[1] {
+		case "create":
+			return adminCreate(ctx, args[2:], stdout, stderr)
+		case "verify":
+			return adminVerify(ctx, args[2:], stdout, stderr)
+		}
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}

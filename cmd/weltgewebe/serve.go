@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/demo"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var db dbFlags
+	db.register(fs)
+	listen := fs.String("listen", envOr("WG_LISTEN", ":8080"), "address to serve HTTP on (env WG_LISTEN)")
+	publicURL := fs.String("public-url", envOr("WG_PUBLIC_URL", ""), "the URL residents reach the instance at (env WG_PUBLIC_URL)")
+	name := fs.String("name", envOr("WG_NAME", ""), "name of the Ortsweberei (env WG_NAME)")
+	boundsFile := fs.String("bounds", envOr("WG_BOUNDS", ""), "GeoJSON file with the Ortsweberei's bounds polygon (env WG_BOUNDS)")
+	dev := fs.Bool("dev", false, "development mode: movable clock at POST /api/dev/clock; never in production")
+	seedDemo := fs.Bool("demo", false, "with --dev: seed a demo Ortsweberei into an empty instance")
+	sweepEvery := fs.Duration("sweep-interval", 10*time.Second, "how often expired Fäden and dissolved Knoten are recorded")
+	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
+	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *seedDemo && !*dev {
+		return errors.New("--demo needs --dev: demo accounts have a published password")
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg := instance.Config{DB: db.config(), Dev: *dev, PublicURL: *publicURL, Name: *name, SweepInterval: *sweepEvery, Log: log}
+	if *boundsFile != "" {
+		b, err := os.ReadFile(*boundsFile)
+		if err != nil {
+			return fmt.Errorf("--bounds: %w", err)
+		}
+		cfg.Bounds = b
+	}
+	if *dev {
+		log.Warn("development mode: the instance clock can be moved forward through /api/dev/clock")
+	}
+
+	inst, err := instance.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := inst.Close(); err != nil {
+			log.Error("close", "err", err)
+		}
+	}()
+	if *seedDemo {
+		seeded, err := demo.Seed(ctx, demo.Services{Accounts: inst.Accounts, Knoten: inst.Knoten, Ortsweberei: inst.Ortsweberei})
+		if err != nil {
+			return err
+		}
+		if seeded {
+			log.Info("demo Ortsweberei seeded", "name", demo.Name)
+		}
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "weltgewebe listening on http://%s\n", displayAddr(ln.Addr()))
+	if *seedDemo {
+		fmt.Fprintf(stdout, "demo login: %s / %s   (admin: %s / %s)\n", demo.ResidentEmail, demo.Password, demo.AdminEmail, demo.Password)
+	}
+	err = inst.Serve(ctx, ln)
+	log.Info("stopped")
+	return err
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return fmt.Sprintf("localhost:%d", tcp.Port)
+}

@@ -1,0 +1,132 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/geo"
+)
+
+// ErrNotFound is returned for an unknown account id.
+var ErrNotFound = fault.NotFoundf("account_not_found", "There is no account with this id.")
+
+func insertAccount(ctx context.Context, tx pgx.Tx, a Account, passwordHash string) error {
+	var posCell *int64
+	if a.Position != nil {
+		c, err := a.Position.Cell()
+		if err != nil {
+			return err
+		}
+		posCell = &c
+	}
+	_, err := tx.Exec(ctx, `
+INSERT INTO accounts (id, name, email, password_hash, is_admin, address, home,
+                      position_radius_m, on_map, position, position_h3, created_at)
+VALUES ($1, $2, $3, $4, $5, nullif($6, ''), point4326($7, $8), $9, $10, point4326($11, $12), $13, $14)`,
+		a.ID, a.Name, a.Email, passwordHash, a.IsAdmin, a.Address, lon(a.Home), lat(a.Home),
+		a.PositionRadiusM, a.OnMap, lon(a.Position), lat(a.Position), posCell, a.CreatedAt)
+	if isUniqueViolation(err, "accounts_email") {
+		return fault.Conflictf("email_taken", "An account with this email address exists already.")
+	}
+	if err != nil {
+		return fmt.Errorf("account: insert: %w", err)
+	}
+	return nil
+}
+
+func updateAccount(ctx context.Context, tx pgx.Tx, a Account) error {
+	var posCell *int64
+	if a.Position != nil {
+		c, err := a.Position.Cell()
+		if err != nil {
+			return err
+		}
+		posCell = &c
+	}
+	_, err := tx.Exec(ctx, `
+UPDATE accounts SET name = $2, address = nullif($3, ''), home = point4326($4, $5),
+       position_radius_m = $6, on_map = $7, position = point4326($8, $9), position_h3 = $10
+WHERE id = $1`,
+		a.ID, a.Name, a.Address, lon(a.Home), lat(a.Home), a.PositionRadiusM, a.OnMap,
+		lon(a.Position), lat(a.Position), posCell)
+	if err != nil {
+		return fmt.Errorf("account: update: %w", err)
+	}
+	return nil
+}
+
+const accountColumns = `id, name, email, is_admin, coalesce(address, ''), ST_Y(home), ST_X(home),
+       position_radius_m, on_map, ST_Y(position), ST_X(position), verified_at, created_at`
+
+// scanAccount reads accountColumns, then any extra columns into extra.
+func scanAccount(row pgx.Row, extra ...any) (Account, error) {
+	var a Account
+	var homeLat, homeLon, posLat, posLon *float64
+	dest := append([]any{&a.ID, &a.Name, &a.Email, &a.IsAdmin, &a.Address, &homeLat, &homeLon,
+		&a.PositionRadiusM, &a.OnMap, &posLat, &posLon, &a.VerifiedAt, &a.CreatedAt}, extra...)
+	err := row.Scan(dest...)
+	if err != nil {
+		return Account{}, err
+	}
+	a.Home, a.Position = point(homeLat, homeLon), point(posLat, posLon)
+	a.CreatedAt = a.CreatedAt.UTC()
+	if a.VerifiedAt != nil {
+		t := a.VerifiedAt.UTC()
+		a.VerifiedAt = &t
+	}
+	return a, nil
+}
+
+func getAccount(ctx context.Context, q database.Querier, id uuid.UUID, forUpdate bool) (Account, error) {
+	sql := `SELECT ` + accountColumns + ` FROM accounts WHERE id = $1`
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	a, err := scanAccount(q.QueryRow(ctx, sql, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Account{}, ErrNotFound
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("account: get: %w", err)
+	}
+	return a, nil
+}
+
+func getAccountByEmail(ctx context.Context, q database.Querier, email string) (Account, string, error) {
+	var hash string
+	a, err := scanAccount(q.QueryRow(ctx, `SELECT `+accountColumns+`, password_hash FROM accounts WHERE lower(email) = lower($1)`, email), &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Account{}, "", ErrNotFound
+	}
+	if err != nil {
+		return Account{}, "", fmt.Errorf("account: get by email: %w", err)
+	}
+	return a, hash, nil
+}
+
+func point(lat, lon *float64) *geo.Point {
+	if lat == nil || lon == nil {
+		return nil
+	}
+	return &geo.Point{Lat: *lat, Lon: *lon}
+}
+
+func lat(p *geo.Point) *float64 {
+	if p == nil {
+		return nil
+	}
+	return &p.Lat
+}
+
+func lon(p *geo.Point) *float64 {
+	if p == nil {
+		return nil
+	}
+	return &p.Lon
+}

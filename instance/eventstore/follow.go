@@ -1,0 +1,160 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// DefaultPollInterval is how often a Store looks for a new log head. A follower learns of a
+// committed event within about one interval (plus the time until older transactions finish).
+const DefaultPollInterval = 100 * time.Millisecond
+
+// Store reads the log and wakes followers when it grows. Appending needs no Store: it happens
+// in the writer's own transaction through Append.
+type Store struct {
+	pool     *pgxpool.Pool
+	interval time.Duration
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	head    Position
+	changed chan struct{} // closed and replaced whenever head moves
+}
+
+// NewStore returns a Store reading from pool. Run must be running for Wait and Follow to wake
+// up on new events.
+func NewStore(pool *pgxpool.Pool, pollInterval time.Duration, log *slog.Logger) *Store {
+	if pollInterval <= 0 {
+		pollInterval = DefaultPollInterval
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{pool: pool, interval: pollInterval, log: log, changed: make(chan struct{})}
+}
+
+const eventColumns = `tx, id, at, type, version, coalesce(actor_id, '00000000-0000-0000-0000-000000000000'),
+       coalesce(subject_id, '00000000-0000-0000-0000-000000000000'), payload, coalesce(h3_index, 0),
+       coalesce(causation_id, 0), coalesce(correlation_id, 0), public`
+
+func scanEvent(row pgx.CollectableRow) (Event, error) {
+	var e Event
+	err := row.Scan(&e.Position.Tx, &e.Position.ID, &e.At, &e.Type, &e.Version, &e.ActorID, &e.SubjectID,
+		&e.Payload, &e.Cell, &e.CausationID, &e.CorrelationID, &e.Public)
+	e.At = e.At.UTC()
+	return e, err
+}
+
+// Read returns up to limit events after the position, in log order. It only returns events
+// below the horizon (see the package documentation), so a later Read from the last returned
+// position never misses one.
+func (s *Store) Read(ctx context.Context, after Position, limit int) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT `+eventColumns+`
+FROM events
+WHERE (tx, id) > ($1::xid8, $2::bigint) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY tx, id
+LIMIT $3`, after.Tx, after.ID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read: %w", err)
+	}
+	evs, err := pgx.CollectRows(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: read: %w", err)
+	}
+	return evs, nil
+}
+
+// Head is the position of the last event a follower can read now.
+func (s *Store) Head(ctx context.Context) (Position, error) {
+	var p Position
+	err := s.pool.QueryRow(ctx, `
+SELECT tx, id FROM events
+WHERE tx < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY tx DESC, id DESC
+LIMIT 1`).Scan(&p.Tx, &p.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("eventstore: head: %w", err)
+	}
+	return p, nil
+}
+
+// Run polls the log head until ctx ends, waking followers whenever it moves.
+func (s *Store) Run(ctx context.Context) error {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		if err := s.poll(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("event log poll failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) poll(ctx context.Context) error {
+	h, err := s.Head(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h.After(s.head) {
+		s.head = h
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+	return nil
+}
+
+// signal returns the last head seen and a channel closed when it next moves.
+func (s *Store) signal() (Position, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head, s.changed
+}
+
+// Follow calls fn with every event after the position, in log order and in batches of at most
+// batch events, waiting for new ones as they commit, until ctx ends or fn fails. Each event is
+// passed exactly once. The position of the last event of each batch is where a restarted
+// follower resumes.
+func (s *Store) Follow(ctx context.Context, after Position, batch int, fn func(context.Context, []Event) error) error {
+	for {
+		// Take the wake-up channel before reading: a head that moves after the read closes it.
+		_, changed := s.signal()
+		evs, err := s.Read(ctx, after, batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if len(evs) > 0 {
+			if err := fn(ctx, evs); err != nil {
+				return err
+			}
+			after = evs[len(evs)-1].Position
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-time.After(time.Second):
+			// A safety net only: Run wakes us long before this when it is running.
+		}
+	}
+}

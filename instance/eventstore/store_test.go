@@ -1,0 +1,345 @@
+package eventstore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+type pinged struct {
+	N int `json:"n"`
+}
+
+var (
+	testPinged = eventstore.Define[pinged]("TestPinged", 1, eventstore.Public, "test event")
+	testEchoed = eventstore.Define[pinged]("TestEchoed", 1, eventstore.Private, "test event caused by another")
+)
+
+var at = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func appendOne(t *testing.T, ctx context.Context, tx pgx.Tx, n int) int64 {
+	t.Helper()
+	ids, err := eventstore.Append(ctx, tx, at, testPinged.New(eventstore.Header{}, pinged{N: n}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids[0]
+}
+
+func readAll(t *testing.T, s *eventstore.Store) []eventstore.Event {
+	t.Helper()
+	evs, err := s.Read(context.Background(), eventstore.Position{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// readN reads the whole log once it holds n events. The horizon is cluster-wide: transactions
+// of tests running in parallel (other databases, same server) delay it for a moment.
+func readN(t *testing.T, s *eventstore.Store, n int) []eventstore.Event {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := readAll(t, s)
+		if len(evs) >= n || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// naiveAfter is the reader the package exists to avoid: "id > cursor".
+func naiveAfter(t *testing.T, pool *pgxpool.Pool, cursor int64) []int64 {
+	t.Helper()
+	rows, _ := pool.Query(context.Background(), `SELECT id FROM events WHERE id > $1 ORDER BY id`, cursor)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// An event whose id is lower than an already visible one, committed later: a reader by id
+// skips it; a reader by position does not.
+func TestLateCommitIsNotSkipped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	store := eventstore.NewStore(pool, 0, nil)
+
+	txA, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txA.Rollback(ctx)
+	idA := appendOne(t, ctx, txA, 1)
+
+	var idB int64
+	if err := database.InTx(ctx, pool, func(tx pgx.Tx) error { idB = appendOne(t, ctx, tx, 2); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !(idA < idB) {
+		t.Fatalf("setup: expected A's id %d below B's %d", idA, idB)
+	}
+
+	naive := naiveAfter(t, pool, 0)
+	if len(naive) != 1 || naive[0] != idB {
+		t.Fatalf("naive reader sees %v, want only B=%d", naive, idB)
+	}
+	if evs := readAll(t, store); len(evs) != 0 {
+		t.Fatalf("while A is in flight the log must show nothing past it, got %d events", len(evs))
+	}
+	if err := txA.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if missed := naiveAfter(t, pool, idB); len(missed) != 0 {
+		t.Fatalf("naive reader unexpectedly caught up: %v", missed)
+	} // the naive reader has lost A for good
+
+	evs := readN(t, store, 2)
+	if len(evs) != 2 || evs[0].Position.ID != idA || evs[1].Position.ID != idB {
+		t.Fatalf("read %v, want A=%d then B=%d", positions(evs), idA, idB)
+	}
+}
+
+// A transaction that started writing first but appends later sorts first: the log order is by
+// transaction, and a reader never sees the later transaction before the earlier one ends.
+func TestPositionOrdersByTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	store := eventstore.NewStore(pool, 0, nil)
+
+	txA, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txA.Rollback(ctx)
+	if _, err := txA.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil { // A takes its xid now
+		t.Fatal(err)
+	}
+	var idB int64
+	if err := database.InTx(ctx, pool, func(tx pgx.Tx) error { idB = appendOne(t, ctx, tx, 2); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	first := readAll(t, store)
+	idA := appendOne(t, ctx, txA, 1)
+	if err := txA.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 0 {
+		t.Fatalf("B must stay invisible while the older A runs, got %v", positions(first))
+	}
+	evs := readN(t, store, 2)
+	if len(evs) != 2 || evs[0].Position.ID != idA || evs[1].Position.ID != idB {
+		t.Fatalf("read %v, want A=%d (older transaction) then B=%d", positions(evs), idA, idB)
+	}
+}
+
+// Many writers commit (and some roll back) concurrently, in random order, while a follower
+// follows the log. The follower must see every committed event exactly once, in increasing
+// position, and never an event of a rolled-back transaction.
+func TestFollowerUnderConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pool, err := database.Open(ctx, pgtest.URL(t), 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	store := eventstore.NewStore(pool, 20*time.Millisecond, nil)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go store.Run(runCtx)
+
+	var (
+		mu        sync.Mutex
+		seen      = map[int64]int{}
+		order     []eventstore.Position
+		committed = map[int64]bool{}
+	)
+	followCtx, stopFollow := context.WithCancel(ctx)
+	followDone := make(chan error, 1)
+	go func() {
+		followDone <- store.Follow(followCtx, eventstore.Position{}, 50, func(_ context.Context, evs []eventstore.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range evs {
+				seen[e.Position.ID]++
+				order = append(order, e.Position)
+			}
+			return nil
+		})
+	}()
+
+	const writers, txPerWriter = 24, 120
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range txPerWriter {
+				tx, err := pool.Begin(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := 1 + rng.IntN(3)
+				drafts := make([]eventstore.Draft, n)
+				for k := range drafts {
+					drafts[k] = testPinged.New(eventstore.Header{Actor: uuid.New()}, pinged{N: w*1000 + i})
+				}
+				ids, err := eventstore.Append(ctx, tx, at, drafts...)
+				if err != nil {
+					t.Error(err)
+					tx.Rollback(ctx)
+					return
+				}
+				time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond) // hold the ids while others commit
+				if rng.IntN(10) == 0 {
+					tx.Rollback(ctx)
+					continue
+				}
+				if err := tx.Commit(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, id := range ids {
+					committed[id] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		if n >= len(committed) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // a straggler duplicate would arrive now
+	stopFollow()
+	<-followDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(committed) < writers*txPerWriter/2 {
+		t.Fatalf("only %d events committed; the test did not load the log", len(committed))
+	}
+	for id := range committed {
+		if seen[id] != 1 {
+			t.Errorf("committed event %d seen %d times", id, seen[id])
+		}
+	}
+	for id := range seen {
+		if !committed[id] {
+			t.Errorf("follower saw event %d, which was never committed", id)
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		if !order[i].After(order[i-1]) {
+			t.Fatalf("positions not increasing: %v then %v", order[i-1], order[i])
+		}
+	}
+	t.Logf("%d events committed, all seen exactly once", len(committed))
+}
+
+func TestAppendCausationAndCorrelation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	store := eventstore.NewStore(pool, 0, nil)
+	actor, subject := uuid.New(), uuid.New()
+	var ids []int64
+	err := database.InTx(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		ids, err = eventstore.Append(ctx, tx, at,
+			testPinged.New(eventstore.Header{Actor: actor, Subject: subject, Cell: 644569312734953471}, pinged{N: 1}),
+			testEchoed.New(eventstore.Header{Cause: 1}, pinged{N: 2}),
+			testEchoed.New(eventstore.Header{Cause: 2}, pinged{N: 3}),
+			testPinged.New(eventstore.Header{}, pinged{N: 4}),
+		)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := readN(t, store, 4)
+	if len(evs) != 4 {
+		t.Fatalf("got %d events", len(evs))
+	}
+	want := []struct{ cause, corr int64 }{{0, ids[0]}, {ids[0], ids[0]}, {ids[1], ids[0]}, {0, ids[3]}}
+	for i, e := range evs {
+		if e.Position.ID != ids[i] || e.CausationID != want[i].cause || e.CorrelationID != want[i].corr {
+			t.Errorf("event %d: id %d cause %d corr %d, want id %d cause %d corr %d",
+				i, e.Position.ID, e.CausationID, e.CorrelationID, ids[i], want[i].cause, want[i].corr)
+		}
+		p, err := testPinged.Decode(e)
+		if e.Type == "TestPinged" && (err != nil || p.N != []int{1, 2, 3, 4}[i]) {
+			t.Errorf("event %d payload %+v, %v", i, p, err)
+		}
+	}
+	if e := evs[0]; e.ActorID != actor || e.SubjectID != subject || e.Cell != 644569312734953471 || !e.Public || !e.At.Equal(at) {
+		t.Errorf("header not kept: %+v", e)
+	}
+	if evs[1].Public {
+		t.Error("private kind written as public")
+	}
+	if _, err := testPinged.Decode(evs[1]); err == nil {
+		t.Error("decoding an event of another kind must fail")
+	}
+	err = database.InTx(ctx, pool, func(tx pgx.Tx) error {
+		_, err := eventstore.Append(ctx, tx, at, testEchoed.New(eventstore.Header{Cause: 1}, pinged{}))
+		return err
+	})
+	if err == nil {
+		t.Error("a draft naming itself as cause must be refused")
+	}
+}
+
+func TestPositionCursor(t *testing.T) {
+	p := eventstore.Position{Tx: 123456, ID: 42}
+	q, err := eventstore.ParsePosition(p.String())
+	if err != nil || q != p {
+		t.Fatalf("round trip %v -> %q -> %v, %v", p, p.String(), q, err)
+	}
+	for _, bad := range []string{"x", "1-", "-1", "1-2-3", "1--2"} {
+		if _, err := eventstore.ParsePosition(bad); err == nil {
+			t.Errorf("cursor %q accepted", bad)
+		}
+	}
+	if z, err := eventstore.ParsePosition(""); err != nil || z != (eventstore.Position{}) {
+		t.Errorf("empty cursor: %v %v", z, err)
+	}
+}
+
+func positions(evs []eventstore.Event) string {
+	s := ""
+	for _, e := range evs {
+		s += fmt.Sprintf("%v ", e.Position)
+	}
+	return s
+}

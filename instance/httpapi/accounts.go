@@ -1,0 +1,226 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/geo"
+)
+
+const sessionCookie = "wg_session"
+
+type authedFunc func(http.ResponseWriter, *http.Request, account.Account) error
+
+// authed runs h with the session's account, or answers 401.
+func (s *Server) authed(h authedFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := r.Cookie(sessionCookie)
+		if err != nil {
+			return fault.ErrUnauthenticated
+		}
+		me, err := s.Accounts.Authenticate(r.Context(), c.Value)
+		if err != nil {
+			return err
+		}
+		return h(w, r, me)
+	}
+}
+
+func (s *Server) secure(r *http.Request) bool {
+	return s.SecureCookies || r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"
+}
+
+// Views.
+
+type pointJSON struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+func pointView(p *geo.Point) *pointJSON {
+	if p == nil {
+		return nil
+	}
+	return &pointJSON{Lat: p.Lat, Lon: p.Lon}
+}
+
+type profileJSON struct {
+	ID        uuid.UUID  `json:"id"`
+	Name      string     `json:"name"`
+	Position  *pointJSON `json:"position"`
+	Verified  bool       `json:"verified"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+func profileView(p account.Profile) profileJSON {
+	return profileJSON{ID: p.ID, Name: p.Name, Position: pointView(p.Position), Verified: p.Verified, CreatedAt: p.CreatedAt}
+}
+
+// meJSON is the account's own view: the only response that carries the address and home.
+type meJSON struct {
+	ID              uuid.UUID  `json:"id"`
+	Name            string     `json:"name"`
+	Email           string     `json:"email"`
+	Address         string     `json:"address"`
+	Lat             *float64   `json:"lat"`
+	Lon             *float64   `json:"lon"`
+	PositionRadiusM int        `json:"position_radius_m"`
+	OnMap           bool       `json:"on_map"`
+	Position        *pointJSON `json:"position"` // the public position as others see it
+	Verified        bool       `json:"verified"`
+	IsAdmin         bool       `json:"is_admin"`
+	CreatedAt       time.Time  `json:"created_at"`
+}
+
+func meView(a account.Account) meJSON {
+	v := meJSON{ID: a.ID, Name: a.Name, Email: a.Email, Address: a.Address, PositionRadiusM: a.PositionRadiusM,
+		OnMap: a.OnMap, Position: pointView(a.Profile().Position), Verified: a.Verified(), IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt}
+	if a.Home != nil {
+		v.Lat, v.Lon = &a.Home.Lat, &a.Home.Lon
+	}
+	return v
+}
+
+// Handlers.
+
+type registerRequest struct {
+	Name            *string  `json:"name"`
+	Address         *string  `json:"address"`
+	Lat             *float64 `json:"lat"`
+	Lon             *float64 `json:"lon"`
+	Email           *string  `json:"email"`
+	Password        *string  `json:"password"`
+	PositionRadiusM *int     `json:"position_radius_m"`
+	OnMap           *bool    `json:"on_map"`
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	var in registerRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name    string
+		present bool
+	}{{"name", in.Name != nil}, {"address", in.Address != nil}, {"lat", in.Lat != nil}, {"lon", in.Lon != nil},
+		{"email", in.Email != nil}, {"password", in.Password != nil}} {
+		if !f.present {
+			return missing(f.name)
+		}
+	}
+	reg := account.Registration{Name: *in.Name, Address: *in.Address, Home: geo.Point{Lat: *in.Lat, Lon: *in.Lon},
+		Email: *in.Email, Password: *in.Password, PositionRadiusM: in.PositionRadiusM, Hidden: in.OnMap != nil && !*in.OnMap}
+	a, err := s.Accounts.Register(r.Context(), reg)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, meView(a))
+	return nil
+}
+
+type loginRequest struct {
+	Email    *string `json:"email"`
+	Password *string `json:"password"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var in loginRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Email == nil {
+		return missing("email")
+	}
+	if in.Password == nil {
+		return missing("password")
+	}
+	sess, a, err := s.Accounts.Login(r.Context(), *in.Email, *in.Password)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
+	})
+	writeJSON(w, http.StatusOK, meView(a))
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.Accounts.Logout(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	writeJSON(w, http.StatusOK, meView(me))
+	return nil
+}
+
+type updateMeRequest struct {
+	Name            *string  `json:"name"`
+	Address         *string  `json:"address"`
+	Lat             *float64 `json:"lat"`
+	Lon             *float64 `json:"lon"`
+	PositionRadiusM *int     `json:"position_radius_m"`
+	OnMap           *bool    `json:"on_map"`
+}
+
+func (s *Server) updateMe(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	var in updateMeRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if (in.Lat == nil) != (in.Lon == nil) {
+		if in.Lat == nil {
+			return missing("lat")
+		}
+		return missing("lon")
+	}
+	c := account.Changes{Name: in.Name, Address: in.Address, PositionRadiusM: in.PositionRadiusM, OnMap: in.OnMap}
+	if in.Lat != nil {
+		c.Home = &geo.Point{Lat: *in.Lat, Lon: *in.Lon}
+	}
+	a, err := s.Accounts.Update(r.Context(), me.ID, c)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, meView(a))
+	return nil
+}
+
+func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, account.ErrNotFound)
+	if err != nil {
+		return err
+	}
+	a, err := s.Accounts.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, profileView(a.Profile()))
+	return nil
+}
+
+func (s *Server) verify(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	id, err := pathID(r, account.ErrNotFound)
+	if err != nil {
+		return err
+	}
+	a, err := s.Accounts.Verify(r.Context(), me, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, profileView(a.Profile()))
+	return nil
+}

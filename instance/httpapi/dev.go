@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+)
+
+// The dev clock exists only in `serve --dev`: without it these routes are not registered.
+
+type clockJSON struct {
+	Now time.Time `json:"now"`
+}
+
+func (s *Server) getClock(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, clockJSON{Now: s.Dev.Clock.Now()})
+	return nil
+}
+
+type advanceRequest struct {
+	Advance *string `json:"advance"`
+}
+
+// advanceClock moves the instance clock forward and returns once every sweep that became due
+// has run, so the caller sees the world as it is at the new time.
+func (s *Server) advanceClock(w http.ResponseWriter, r *http.Request) error {
+	var in advanceRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Advance == nil {
+		return missing("advance")
+	}
+	d, err := parseDuration(*in.Advance)
+	if err != nil {
+		return fault.Invalidf("advance", "invalid_duration", `advance must be a duration such as "168h", "90m" or "7d".`)
+	}
+	if d < 0 {
+		return fault.Invalidf("advance", "clock_backwards", "The clock only moves forward.")
+	}
+	if _, err := s.Dev.Clock.Advance(d); err != nil {
+		return err
+	}
+	if err := s.Dev.RunDue(r.Context()); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, clockJSON{Now: s.Dev.Clock.Now()})
+	return nil
+}
+
+// parseDuration is time.ParseDuration plus whole days ("7d").
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
+}

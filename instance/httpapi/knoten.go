@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+)
+
+type knotenJSON struct {
+	ID             uuid.UUID  `json:"id"`
+	Type           string     `json:"type"`
+	Title          string     `json:"title"`
+	Description    string     `json:"description"`
+	Lat            float64    `json:"lat"`
+	Lon            float64    `json:"lon"`
+	H3             string     `json:"h3"`
+	CreatedBy      uuid.UUID  `json:"created_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	LastActivityAt time.Time  `json:"last_activity_at"`
+	Permanent      bool       `json:"permanent"`
+	GarnCount      int        `json:"garn_count"`
+	DissolvesAt    *time.Time `json:"dissolves_at"` // null while permanent
+}
+
+func knotenView(k knoten.Knoten) knotenJSON {
+	return knotenJSON{
+		ID: k.ID, Type: k.Type, Title: k.Title, Description: k.Description, Lat: k.Point.Lat, Lon: k.Point.Lon,
+		H3: geo.CellHex(k.Cell), CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, LastActivityAt: k.LastActivityAt,
+		Permanent: k.Permanent(), GarnCount: k.GarnCount, DissolvesAt: k.DissolvesAt,
+	}
+}
+
+type fadenJSON struct {
+	ID          uuid.UUID  `json:"id"`
+	KnotenID    uuid.UUID  `json:"knoten_id"`
+	AccountID   uuid.UUID  `json:"account_id"`
+	AccountName string     `json:"account_name,omitempty"`
+	Type        string     `json:"type"`
+	IsTwisted   bool       `json:"is_twisted"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   *time.Time `json:"expires_at"` // null while twisted
+}
+
+func fadenView(f knoten.Faden) fadenJSON {
+	return fadenJSON{ID: f.ID, KnotenID: f.KnotenID, AccountID: f.AccountID, AccountName: f.AccountName,
+		Type: f.Type, IsTwisted: f.Twisted, CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt}
+}
+
+type placeKnotenRequest struct {
+	Type        *string  `json:"type"`
+	Title       *string  `json:"title"`
+	Description *string  `json:"description"`
+	Lat         *float64 `json:"lat"`
+	Lon         *float64 `json:"lon"`
+}
+
+func (s *Server) placeKnoten(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	var in placeKnotenRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	switch {
+	case in.Type == nil:
+		return missing("type")
+	case in.Title == nil:
+		return missing("title")
+	case in.Lat == nil:
+		return missing("lat")
+	case in.Lon == nil:
+		return missing("lon")
+	}
+	p := knoten.Placement{Type: *in.Type, Title: *in.Title, Point: geo.Point{Lat: *in.Lat, Lon: *in.Lon}}
+	if in.Description != nil {
+		p.Description = *in.Description
+	}
+	k, f, err := s.Knoten.Place(r.Context(), me.ID, p)
+	if err != nil {
+		return err
+	}
+	f.AccountName = me.Name
+	writeJSON(w, http.StatusCreated, struct {
+		knotenJSON
+		Faden fadenJSON `json:"faden"`
+	}{knotenView(k), fadenView(f)})
+	return nil
+}
+
+func (s *Server) listKnoten(w http.ResponseWriter, r *http.Request) error {
+	v := r.URL.Query()
+	var q knoten.Query
+	for _, t := range v["type"] {
+		for _, part := range strings.Split(t, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				q.Types = append(q.Types, part)
+			}
+		}
+	}
+	if b := v.Get("bbox"); b != "" {
+		parts := strings.Split(b, ",")
+		var nums [4]float64
+		if len(parts) != 4 {
+			return fault.Malformedf("malformed_bbox", "bbox must be four numbers: minLon,minLat,maxLon,maxLat.")
+		}
+		for i, p := range parts {
+			n, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+			if err != nil {
+				return fault.Malformedf("malformed_bbox", "bbox must be four numbers: minLon,minLat,maxLon,maxLat.")
+			}
+			nums[i] = n
+		}
+		q.BBox = &knoten.BBox{MinLon: nums[0], MinLat: nums[1], MaxLon: nums[2], MaxLat: nums[3]}
+	}
+	q.Text = v.Get("q")
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return fault.Invalidf("limit", "invalid_limit", "limit must be a positive whole number (at most %d).", knoten.MaxLimit)
+		}
+		q.Limit = n
+	}
+	ks, err := s.Knoten.List(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	out := make([]knotenJSON, len(ks))
+	for i, k := range ks {
+		out[i] = knotenView(k)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"knoten": out})
+	return nil
+}
+
+func (s *Server) getKnoten(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, knoten.ErrKnotenNotFound)
+	if err != nil {
+		return err
+	}
+	k, err := s.Knoten.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, knotenView(k))
+	return nil
+}
+
+func (s *Server) listFaeden(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, knoten.ErrKnotenNotFound)
+	if err != nil {
+		return err
+	}
+	fs, err := s.Knoten.Faeden(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := make([]fadenJSON, len(fs))
+	for i, f := range fs {
+		out[i] = fadenView(f)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"faeden": out})
+	return nil
+}
+
+type spinFadenRequest struct {
+	ToKnotenID *string `json:"to_knoten_id"`
+	Type       *string `json:"type"`
+	IsTwisted  *bool   `json:"is_twisted"`
+}
+
+func (s *Server) spinFaden(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	var in spinFadenRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	switch {
+	case in.ToKnotenID == nil:
+		return missing("to_knoten_id")
+	case in.Type == nil:
+		return missing("type")
+	}
+	kid, err := uuid.Parse(*in.ToKnotenID)
+	if err != nil {
+		return knoten.ErrKnotenNotFound
+	}
+	f, err := s.Knoten.Spin(r.Context(), me.ID, knoten.Spinning{KnotenID: kid, Type: *in.Type, Twisted: in.IsTwisted != nil && *in.IsTwisted})
+	if err != nil {
+		return err
+	}
+	f.AccountName = me.Name
+	writeJSON(w, http.StatusCreated, fadenView(f))
+	return nil
+}
+
+func (s *Server) twistFaden(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	return s.changeFaden(w, r, me, s.Knoten.Twist)
+}
+
+func (s *Server) untwistFaden(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	return s.changeFaden(w, r, me, s.Knoten.Untwist)
+}
+
+func (s *Server) changeFaden(w http.ResponseWriter, r *http.Request, me account.Account,
+	change func(ctx context.Context, actor, fadenID uuid.UUID) (knoten.Faden, error)) error {
+	id, err := pathID(r, knoten.ErrFadenNotFound)
+	if err != nil {
+		return err
+	}
+	f, err := change(r.Context(), me.ID, id)
+	if err != nil {
+		return err
+	}
+	f.AccountName = me.Name
+	writeJSON(w, http.StatusOK, fadenView(f))
+	return nil
+}

@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+)
+
+type ortswebereiJSON struct {
+	Name   string          `json:"name"`
+	Bounds json.RawMessage `json:"bounds"` // GeoJSON MultiPolygon or null
+}
+
+func ortswebereiView(o ortsweberei.Ortsweberei) ortswebereiJSON {
+	v := ortswebereiJSON{Name: o.Name, Bounds: o.Bounds}
+	if v.Bounds == nil {
+		v.Bounds = json.RawMessage("null")
+	}
+	return v
+}
+
+func (s *Server) getOrtsweberei(w http.ResponseWriter, r *http.Request) error {
+	o, err := s.Ortsweberei.Get(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ortswebereiView(o))
+	return nil
+}
+
+type setOrtswebereiRequest struct {
+	Name   *string         `json:"name"`
+	Bounds json.RawMessage `json:"bounds"`
+}
+
+func (s *Server) setOrtsweberei(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	var in setOrtswebereiRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Name == nil {
+		return missing("name")
+	}
+	o, err := s.Ortsweberei.Set(r.Context(), me, *in.Name, in.Bounds)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ortswebereiView(o))
+	return nil
+}

@@ -1,0 +1,182 @@
+// Package httpapi is the instance's HTTP API. Handlers only decode the request, call the
+// domain package that decides, and encode the answer; every error goes out as
+// {"error":{"code":…,"message":…}} through one function (writeError).
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+)
+
+// Deps are the services the API calls.
+type Deps struct {
+	Pool        *pgxpool.Pool
+	Accounts    *account.Service
+	Knoten      *knoten.Service
+	Ortsweberei *ortsweberei.Service
+	Log         *slog.Logger
+	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
+	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
+	// X-Forwarded-Proto: https, get Secure cookies regardless.
+	SecureCookies bool
+	// Dev, when set, adds the dev-only routes (the movable clock).
+	Dev *DevDeps
+	// Web serves everything outside /api/ (the web app).
+	Web http.Handler
+}
+
+// DevDeps are what the dev routes need.
+type DevDeps struct {
+	Clock  *clock.Dev
+	RunDue func(context.Context) error
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	Deps
+	mux *http.ServeMux
+}
+
+// New returns the API handler.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+
+	s.handle("POST /api/auth/register", s.register)
+	s.handle("POST /api/auth/login", s.login)
+	s.handle("POST /api/auth/logout", s.logout)
+	s.handle("GET /api/me", s.authed(s.me))
+	s.handle("PATCH /api/me", s.authed(s.updateMe))
+	s.handle("GET /api/accounts/{id}", s.profile)
+	s.handle("POST /api/admin/accounts/{id}/verify", s.authed(s.verify))
+
+	s.handle("GET /api/ortsweberei", s.getOrtsweberei)
+	s.handle("PUT /api/admin/ortsweberei", s.authed(s.setOrtsweberei))
+
+	s.handle("POST /api/knoten", s.authed(s.placeKnoten))
+	s.handle("GET /api/knoten", s.listKnoten)
+	s.handle("GET /api/knoten/{id}", s.getKnoten)
+	s.handle("GET /api/knoten/{id}/faeden", s.listFaeden)
+	s.handle("POST /api/faeden", s.authed(s.spinFaden))
+	s.handle("POST /api/faeden/{id}/twist", s.authed(s.twistFaden))
+	s.handle("POST /api/faeden/{id}/untwist", s.authed(s.untwistFaden))
+
+	if s.Dev != nil {
+		s.handle("GET /api/dev/clock", s.getClock)
+		s.handle("POST /api/dev/clock", s.advanceClock)
+	}
+	if s.Web != nil {
+		s.mux.Handle("GET /", s.Web)
+	}
+}
+
+type handlerFunc func(http.ResponseWriter, *http.Request) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.Log, err)
+		}
+	}))
+}
+
+// ServeHTTP answers the request; unknown API paths and methods get JSON errors too.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		if p := recover(); p != nil {
+			s.Log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p)
+			if rec.status == 0 {
+				writeJSON(rec, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
+			}
+		}
+		s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {
+		s.noRoute(rec, r)
+		return
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// noRoute tells a 404 from a 405 the way the mux would, but in JSON.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := s.mux.Handler(probe); p != "" && m != r.Method {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: "method_not_allowed",
+			Message: "This path does not take " + r.Method + "; it takes " + strings.Join(allowed, ", ") + "."}})
+		return
+	}
+	writeJSON(w, http.StatusNotFound, errorBody{errorDetail{Code: "no_such_route", Message: "There is no API route " + r.URL.Path + "."}})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Pool.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// pathID reads the {id} path segment. A malformed id cannot name anything: notFound.
+func pathID(r *http.Request, notFound error) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return uuid.Nil, notFound
+	}
+	return id, nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flushing, hijacking for
+// WebSockets).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+

@@ -1,0 +1,226 @@
+// Package instance assembles one Weltgewebe instance: its database (its own embedded
+// PostgreSQL cluster unless given a server), the domain services, the job runner, and the
+// HTTP API. cmd/weltgewebe and the tests both start instances through here.
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/httpapi"
+	"github.com/weltgewebe/weltgewebe/instance/jobs"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+	"github.com/weltgewebe/weltgewebe/web"
+)
+
+// Config is an instance's configuration.
+type Config struct {
+	DB DBConfig
+	// Dev enables the movable clock (POST /api/dev/clock) and fast job pick-up. For local use
+	// and tests only.
+	Dev bool
+	// PublicURL is where residents reach the instance; an https URL makes session cookies
+	// Secure.
+	PublicURL string
+	// Name and Bounds (GeoJSON) of the Ortsweberei; applied at start when set.
+	Name   string
+	Bounds json.RawMessage
+	// SweepInterval is how often the expiry sweeps run (default 10 s).
+	SweepInterval time.Duration
+	// PollInterval is how often followers look for new events (default 100 ms).
+	PollInterval time.Duration
+	Log          *slog.Logger
+}
+
+// DBConfig says where the database is.
+type DBConfig struct {
+	// URL of a PostgreSQL server with PostGIS. Empty: run an embedded cluster in DataDir.
+	URL      string
+	DataDir  string
+	PGBinDir string
+	MaxConns int32
+}
+
+// Database is an open, migrated database and, when embedded, the cluster it lives in.
+type Database struct {
+	Pool    *pgxpool.Pool
+	cluster *pgcluster.Cluster
+}
+
+// OpenDatabase connects to the configured server, or starts the embedded cluster (creating it
+// on first use), and brings the schema up to date.
+func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Database, error) {
+	db := &Database{}
+	url := cfg.URL
+	if url == "" {
+		dir := cfg.DataDir
+		if dir == "" {
+			dir = "data"
+		}
+		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, BinDir: cfg.PGBinDir, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		db.cluster = c
+		url = c.URL("postgres")
+	}
+	maxConns := cfg.MaxConns
+	if maxConns == 0 {
+		maxConns = 20
+	}
+	pool, err := database.Open(ctx, url, maxConns)
+	if err == nil {
+		db.Pool = pool
+		err = database.Migrate(ctx, pool, log)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close disconnects and stops the embedded cluster, if there is one.
+func (d *Database) Close() error {
+	if d.Pool != nil {
+		d.Pool.Close()
+	}
+	if d.cluster != nil {
+		return d.cluster.Stop()
+	}
+	return nil
+}
+
+// Instance is a running Weltgewebe instance.
+type Instance struct {
+	cfg         Config
+	db          *Database
+	Log         *slog.Logger
+	Pool        *pgxpool.Pool
+	Clock       clock.Clock
+	DevClock    *clock.Dev // nil unless Dev
+	Events      *eventstore.Store
+	Accounts    *account.Service
+	Ortsweberei *ortsweberei.Service
+	Knoten      *knoten.Service
+	Jobs        *jobs.Runner
+	Handler     http.Handler
+}
+
+// Open prepares an instance: database, services, jobs, HTTP handler. Serve runs it.
+func Open(ctx context.Context, cfg Config) (*Instance, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := OpenDatabase(ctx, cfg.DB, log)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := assemble(ctx, cfg, db, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return inst, nil
+}
+
+func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (*Instance, error) {
+	i := &Instance{cfg: cfg, db: db, Log: log, Pool: db.Pool, Clock: clock.System{}}
+	if cfg.Dev {
+		i.DevClock = clock.NewDev()
+		i.Clock = i.DevClock
+	}
+	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
+	i.Ortsweberei = ortsweberei.NewService(db.Pool, i.Clock)
+	i.Accounts = account.NewService(db.Pool, i.Clock, i.Ortsweberei)
+	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
+
+	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
+		return nil, fmt.Errorf("instance: configured Ortsweberei: %w", err)
+	}
+
+	sweepEvery := cfg.SweepInterval
+	if sweepEvery == 0 {
+		sweepEvery = 10 * time.Second
+	}
+	runner, err := jobs.New(db.Pool, jobs.Options{
+		Sweeps: []jobs.Sweep{
+			{Name: "faeden-knoten", Interval: sweepEvery, Run: func(ctx context.Context) error {
+				res, err := i.Knoten.Sweep(ctx)
+				if res.Expired+res.Dissolved > 0 {
+					log.Info("expiry sweep", "faeden_expired", res.Expired, "knoten_dissolved", res.Dissolved)
+				}
+				return err
+			}},
+			{Name: "sessions", Interval: time.Hour, Run: func(ctx context.Context) error {
+				_, err := i.Accounts.SweepSessions(ctx)
+				return err
+			}},
+		},
+		Fast: cfg.Dev,
+		Log:  log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	i.Jobs = runner
+
+	deps := httpapi.Deps{
+		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Log: log,
+		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
+		Web:           web.Handler(),
+	}
+	if cfg.Dev {
+		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}
+	}
+	i.Handler = httpapi.New(deps)
+	return i, nil
+}
+
+// Serve runs the instance on ln until ctx ends, then shuts down gracefully: no new requests,
+// running requests and jobs finish (up to 15 s), followers stop.
+func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           i.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(i.Log.Handler(), slog.LevelWarn),
+	}
+	if err := i.Jobs.Start(ctx); err != nil {
+		return fmt.Errorf("instance: start jobs: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return i.Events.Run(gctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		return errors.Join(srv.Shutdown(shutdownCtx), i.Jobs.Stop(shutdownCtx))
+	})
+	return g.Wait()
+}
+
+// Close releases the database (and stops the embedded cluster). Call it after Serve returns.
+func (i *Instance) Close() error { return i.db.Close() }

@@ -1,0 +1,220 @@
+// Package jobs runs the instance's background work on River, the PostgreSQL job queue: the
+// periodic sweeps that bring time-based rules into effect (Fäden expiring, Knoten dissolving;
+// later Antrag deadlines and delegation expiry), and whatever workers later features add.
+//
+// A sweep finds everything due by index and ends it in batches, rather than scheduling one job
+// per row that will come due (see knoten.Sweep for the numbers). Sweeps run on River's leader
+// only, at most one waiting or running per sweep; an advisory lock keeps two runs of the same
+// sweep (a periodic one and one asked for by the dev clock) from overlapping.
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Sweep brings one rule's due transitions into effect. Run reads the time from the instance
+// clock itself and must be safe to run at any moment (it only does what is due).
+type Sweep struct {
+	Name     string
+	Interval time.Duration
+	Run      func(ctx context.Context) error
+}
+
+// Options configure the runner.
+type Options struct {
+	Sweeps []Sweep
+	// AddWorkers lets later features register their own River workers.
+	AddWorkers func(*river.Workers)
+	// Queues beyond the sweeps' own; nil for none.
+	Queues map[string]river.QueueConfig
+	// Fast makes River pick up new jobs within milliseconds (dev mode and tests), at the cost
+	// of more frequent polling.
+	Fast bool
+	Log  *slog.Logger
+}
+
+// Runner owns the River client.
+type Runner struct {
+	client *river.Client[pgx.Tx]
+	pool   *pgxpool.Pool
+	sweeps map[string]Sweep
+	log    *slog.Logger
+}
+
+const sweepQueue = "sweeps"
+
+type sweepArgs struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason,omitempty"` // "periodic" or "dev-clock"
+}
+
+func (sweepArgs) Kind() string { return "sweep" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[sweepArgs]
+	r *Runner
+}
+
+func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return 15 * time.Minute }
+
+func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error {
+	s, ok := w.r.sweeps[job.Args.Name]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("jobs: no sweep named %q", job.Args.Name))
+	}
+	return w.r.exclusive(ctx, "sweep:"+s.Name, s.Run)
+}
+
+// New builds the runner; Start starts it.
+func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
+	r := &Runner{pool: pool, sweeps: map[string]Sweep{}, log: opts.Log}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &sweepWorker{r: r})
+	if opts.AddWorkers != nil {
+		opts.AddWorkers(workers)
+	}
+	var periodic []*river.PeriodicJob
+	for _, s := range opts.Sweeps {
+		if _, dup := r.sweeps[s.Name]; dup {
+			return nil, fmt.Errorf("jobs: sweep %q registered twice", s.Name)
+		}
+		r.sweeps[s.Name] = s
+		args := sweepArgs{Name: s.Name, Reason: "periodic"}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(s.Interval),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return args, &river.InsertOpts{Queue: sweepQueue, UniqueOpts: river.UniqueOpts{
+					ByArgs: true,
+					ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+						rivertype.JobStateRunning, rivertype.JobStateScheduled},
+				}}
+			}, &river.PeriodicJobOpts{ID: "sweep:" + s.Name, RunOnStart: true}))
+	}
+	queues := map[string]river.QueueConfig{sweepQueue: {MaxWorkers: 4}}
+	for name, q := range opts.Queues {
+		queues[name] = q
+	}
+	cfg := &river.Config{
+		Queues:                      queues,
+		Workers:                     workers,
+		PeriodicJobs:                periodic,
+		// River reports routine progress at info; keep its warnings and errors only.
+		Logger:                      slog.New(minLevel{r.log.With("component", "river").Handler(), slog.LevelWarn}),
+		CompletedJobRetentionPeriod: time.Hour,
+	}
+	if opts.Fast {
+		cfg.FetchCooldown = 5 * time.Millisecond
+		cfg.FetchPollInterval = 50 * time.Millisecond
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	r.client = client
+	return r, nil
+}
+
+// Client is the River client, for features that insert jobs of their own.
+func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
+
+// Start starts working jobs.
+func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
+
+// Stop finishes running jobs and stops.
+func (r *Runner) Stop(ctx context.Context) error { return r.client.Stop(ctx) }
+
+// RunDue runs every sweep now, through the job queue like any other run, and returns when all
+// have finished. The dev clock calls it after moving time forward.
+func (r *Runner) RunDue(ctx context.Context) error {
+	params := make([]river.InsertManyParams, 0, len(r.sweeps))
+	for name := range r.sweeps {
+		params = append(params, river.InsertManyParams{Args: sweepArgs{Name: name, Reason: "dev-clock"},
+			InsertOpts: &river.InsertOpts{Queue: sweepQueue, MaxAttempts: 1}})
+	}
+	res, err := r.client.InsertMany(ctx, params)
+	if err != nil {
+		return fmt.Errorf("jobs: run due sweeps: %w", err)
+	}
+	for _, ins := range res {
+		if err := r.await(ctx, ins.Job.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) await(ctx context.Context, id int64) error {
+	for {
+		job, err := r.client.JobGet(ctx, id)
+		if err != nil {
+			return fmt.Errorf("jobs: await job %d: %w", id, err)
+		}
+		switch job.State {
+		case rivertype.JobStateCompleted:
+			return nil
+		case rivertype.JobStateDiscarded, rivertype.JobStateCancelled, rivertype.JobStateRetryable:
+			msg := "no error recorded"
+			if n := len(job.Errors); n > 0 {
+				msg = job.Errors[n-1].Error
+			}
+			return fmt.Errorf("jobs: %s %v: %s", job.Kind, job.State, msg)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// exclusive runs fn while holding a session advisory lock named key, waiting for any other
+// holder first.
+func (r *Runner) exclusive(ctx context.Context, key string, fn func(context.Context) error) error {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	lockID := int64(h.Sum64())
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, lockID); err != nil {
+		return fmt.Errorf("jobs: lock %s: %w", key, err)
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, lockID); err != nil {
+			// A lock we cannot release must not go back into the pool with the connection.
+			_ = conn.Conn().Close(context.Background())
+		}
+	}()
+	return fn(ctx)
+}
+
+
+// minLevel drops records below a level before they reach the wrapped handler.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler { return minLevel{h.Handler.WithGroup(name), h.level} }

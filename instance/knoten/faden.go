@@ -1,0 +1,248 @@
+package knoten
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+)
+
+// Faden is a thread of engagement from an account to a Knoten. A twisted Faden is Garn.
+type Faden struct {
+	ID          uuid.UUID
+	KnotenID    uuid.UUID
+	AccountID   uuid.UUID
+	AccountName string // filled in by listings
+	Type        string
+	Twisted     bool
+	CreatedAt   time.Time
+	ExpiresAt   *time.Time // nil while twisted
+}
+
+// Errors a client can meet.
+var (
+	ErrFadenNotFound = fault.NotFoundf("faden_not_found", "There is no Faden with this id.")
+	ErrFadenExpired  = fault.Gonef("faden_expired", "This Faden has expired.")
+	ErrNotYourFaden  = fault.Forbiddenf("not_your_faden", "Only the account that spun a Faden can twist or untwist it.")
+)
+
+// Spinning is a new Faden.
+type Spinning struct {
+	KnotenID uuid.UUID
+	Type     string
+	Twisted  bool
+}
+
+// Spin spins a Faden of one of the types residents spin themselves.
+func (s *Service) Spin(ctx context.Context, actor uuid.UUID, sp Spinning) (Faden, error) {
+	if !validFadenType(sp.Type) {
+		return Faden{}, fault.Invalidf("type", "unknown_faden_type", "Unknown Faden type %q; known types: %s.", sp.Type, strings.Join(FadenTypes, ", "))
+	}
+	if !slices.Contains(SpinnableFadenTypes, sp.Type) {
+		return Faden{}, fault.Invalidf("type", "reserved_faden_type",
+			"A %q Faden is spun by its own feature, not directly; spin one of: %s.", sp.Type, strings.Join(SpinnableFadenTypes, ", "))
+	}
+	var f Faden
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		f, err = s.SpinTx(ctx, tx, actor, sp)
+		return err
+	})
+	return f, err
+}
+
+// SpinTx spins a Faden of any known type inside the caller's transaction: the features that
+// own the reserved types (Anträge, donations, …) spin theirs as part of their own writes.
+func (s *Service) SpinTx(ctx context.Context, tx pgx.Tx, actor uuid.UUID, sp Spinning) (Faden, error) {
+	if !validFadenType(sp.Type) {
+		return Faden{}, fault.Invalidf("type", "unknown_faden_type", "Unknown Faden type %q.", sp.Type)
+	}
+	now := s.clock.Now()
+	k, err := getKnoten(ctx, tx, sp.KnotenID, now, true) // the Knoten's row lock orders all its Faden writes
+	if err != nil {
+		return Faden{}, err
+	}
+	f := Faden{ID: uuid.Must(uuid.NewV7()), KnotenID: k.ID, AccountID: actor, Type: sp.Type, Twisted: sp.Twisted, CreatedAt: now}
+	if !f.Twisted {
+		exp := now.Add(FadenLifetime)
+		f.ExpiresAt = &exp
+	}
+	if err := insertFaden(ctx, tx, f); err != nil {
+		return Faden{}, err
+	}
+	_, err = tx.Exec(ctx, `
+UPDATE knoten SET last_activity_at = $2,
+       garn_count = garn_count + $3,
+       dissolves_at = CASE WHEN garn_count + $3 > 0 THEN NULL ELSE greatest(dissolves_at, $4) END
+WHERE id = $1`, k.ID, now, boolInt(f.Twisted), f.ExpiresAt)
+	if err != nil {
+		return Faden{}, fmt.Errorf("knoten: spin: %w", err)
+	}
+	_, err = eventstore.Append(ctx, tx, now, FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell}, spunPayload(f)))
+	return f, err
+}
+
+// Twist makes the actor's Faden Garn: it stops expiring and its Knoten becomes permanent.
+func (s *Service) Twist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, error) {
+	var f Faden
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		now := s.clock.Now()
+		var k Knoten
+		var err error
+		f, k, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now)
+		if err != nil {
+			return err
+		}
+		if f.Twisted {
+			return fault.Conflictf("already_twisted", "This Faden is already Garn.")
+		}
+		f.Twisted, f.ExpiresAt = true, nil
+		if _, err := tx.Exec(ctx, `UPDATE faeden SET twisted = true, expires_at = NULL WHERE id = $1`, f.ID); err != nil {
+			return fmt.Errorf("knoten: twist: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE knoten SET garn_count = garn_count + 1, dissolves_at = NULL, last_activity_at = $2 WHERE id = $1`, k.ID, now); err != nil {
+			return fmt.Errorf("knoten: twist: %w", err)
+		}
+		_, err = eventstore.Append(ctx, tx, now, FadenVerzwirnt.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell},
+			FadenVerzwirntV1{FadenID: f.ID, KnotenID: k.ID}))
+		return err
+	})
+	return f, err
+}
+
+// Untwist turns the actor's Garn back into a Faden that expires 7 days from now. When it was
+// the Knoten's last Garn, the Knoten dissolves again once its last Faden expires.
+func (s *Service) Untwist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, error) {
+	var f Faden
+	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		now := s.clock.Now()
+		var k Knoten
+		var err error
+		f, k, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now)
+		if err != nil {
+			return err
+		}
+		if !f.Twisted {
+			return fault.Conflictf("not_twisted", "This Faden is not Garn; only Garn can be untwisted.")
+		}
+		exp := now.Add(FadenLifetime)
+		f.Twisted, f.ExpiresAt = false, &exp
+		if _, err := tx.Exec(ctx, `UPDATE faeden SET twisted = false, expires_at = $2 WHERE id = $1`, f.ID, exp); err != nil {
+			return fmt.Errorf("knoten: untwist: %w", err)
+		}
+		// With its last Garn gone, the Knoten lives as long as its longest-lived active Faden.
+		_, err = tx.Exec(ctx, `
+UPDATE knoten SET garn_count = garn_count - 1, last_activity_at = $2,
+       dissolves_at = CASE WHEN garn_count - 1 > 0 THEN NULL ELSE
+           (SELECT max(expires_at) FROM faeden WHERE knoten_id = $1 AND expired_at IS NULL AND NOT twisted) END
+WHERE id = $1`, k.ID, now)
+		if err != nil {
+			return fmt.Errorf("knoten: untwist: %w", err)
+		}
+		_, err = eventstore.Append(ctx, tx, now, FadenEntzwirnt.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell},
+			FadenEntzwirntV1{FadenID: f.ID, KnotenID: k.ID, ExpiresAt: exp}))
+		return err
+	})
+	return f, err
+}
+
+// lockOwnFaden locks a Faden's Knoten, then the Faden (always in that order, like SpinTx), and
+// checks that the Faden is the actor's and still active.
+func (s *Service) lockOwnFaden(ctx context.Context, tx pgx.Tx, actor, fadenID uuid.UUID, now time.Time) (Faden, Knoten, error) {
+	var knotenID uuid.UUID
+	err := tx.QueryRow(ctx, `SELECT knoten_id FROM faeden WHERE id = $1`, fadenID).Scan(&knotenID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Faden{}, Knoten{}, ErrFadenNotFound
+	}
+	if err != nil {
+		return Faden{}, Knoten{}, fmt.Errorf("knoten: faden: %w", err)
+	}
+	k, err := getKnoten(ctx, tx, knotenID, now, true)
+	if errors.Is(err, ErrKnotenDissolved) {
+		return Faden{}, Knoten{}, ErrFadenExpired // a dissolved Knoten has no active Faden left
+	}
+	if err != nil {
+		return Faden{}, Knoten{}, err
+	}
+	var expiredAt *time.Time
+	f, err := scanFaden(tx.QueryRow(ctx, `SELECT `+fadenColumns+`, f.expired_at FROM faeden f WHERE f.id = $1 FOR UPDATE`, fadenID), &expiredAt)
+	if err != nil {
+		return Faden{}, Knoten{}, fmt.Errorf("knoten: faden: %w", err)
+	}
+	if f.AccountID != actor {
+		return Faden{}, Knoten{}, ErrNotYourFaden
+	}
+	if expiredAt != nil || (f.ExpiresAt != nil && !f.ExpiresAt.After(now)) {
+		return Faden{}, Knoten{}, ErrFadenExpired
+	}
+	return f, k, nil
+}
+
+// Faeden lists the active Fäden and Garn of a Knoten, oldest first.
+func (s *Service) Faeden(ctx context.Context, knotenID uuid.UUID) ([]Faden, error) {
+	now := s.clock.Now()
+	if _, err := getKnoten(ctx, s.pool, knotenID, now, false); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `
+SELECT `+fadenColumns+`, a.name
+FROM faeden f JOIN accounts a ON a.id = f.account_id
+WHERE f.knoten_id = $1 AND f.expired_at IS NULL AND (f.twisted OR f.expires_at > $2)
+ORDER BY f.created_at, f.id`, knotenID, now)
+	if err != nil {
+		return nil, fmt.Errorf("knoten: faeden: %w", err)
+	}
+	fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Faden, error) {
+		var name string
+		f, err := scanFaden(r, &name)
+		f.AccountName = name
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("knoten: faeden: %w", err)
+	}
+	return fs, nil
+}
+
+const fadenColumns = `f.id, f.knoten_id, f.account_id, f.type, f.twisted, f.created_at, f.expires_at`
+
+func scanFaden(row pgx.Row, extra ...any) (Faden, error) {
+	var f Faden
+	err := row.Scan(append([]any{&f.ID, &f.KnotenID, &f.AccountID, &f.Type, &f.Twisted, &f.CreatedAt, &f.ExpiresAt}, extra...)...)
+	f.CreatedAt = f.CreatedAt.UTC()
+	if f.ExpiresAt != nil {
+		t := f.ExpiresAt.UTC()
+		f.ExpiresAt = &t
+	}
+	return f, err
+}
+
+func insertFaden(ctx context.Context, q database.Querier, f Faden) error {
+	_, err := q.Exec(ctx, `
+INSERT INTO faeden (id, knoten_id, account_id, type, twisted, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.KnotenID, f.AccountID, f.Type, f.Twisted, f.CreatedAt, f.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("knoten: insert faden: %w", err)
+	}
+	return nil
+}
+
+func spunPayload(f Faden) FadenGesponnenV1 {
+	return FadenGesponnenV1{FadenID: f.ID, KnotenID: f.KnotenID, AccountID: f.AccountID, Type: f.Type, IsTwisted: f.Twisted, ExpiresAt: f.ExpiresAt}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

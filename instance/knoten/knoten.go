@@ -1,0 +1,289 @@
+// Package knoten is the woven map: Knoten (pins) and the Fäden (threads of engagement) that
+// lead to them.
+//
+// The rules (seed 000, acceptance tests 1 and 2; docs/GEWEBE.md):
+//   - A Faden expires exactly 7 days after it was spun (or untwisted).
+//   - Placing a Knoten spins its creator's first Faden to it.
+//   - A twisted Faden (Garn) does not expire, and a Knoten with Garn is permanent.
+//   - A Knoten without Garn dissolves when its last active Faden expires.
+//
+// Reads apply the rules at the instant of the read, so a listing is exact to the microsecond;
+// the expiry sweep (sweep.go) then records the transitions as events and keeps the tables
+// small.
+package knoten
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/geo"
+)
+
+// FadenLifetime is how long a Faden lasts unless it is twisted.
+const FadenLifetime = 7 * 24 * time.Hour
+
+// Knoten is a pin on the map.
+type Knoten struct {
+	ID             uuid.UUID
+	Type           string
+	Title          string
+	Description    string
+	Point          geo.Point
+	Cell           int64 // H3, resolution 15
+	CreatedBy      uuid.UUID
+	CreatedAt      time.Time
+	LastActivityAt time.Time
+	GarnCount      int
+	DissolvesAt    *time.Time // nil while permanent
+}
+
+// Permanent reports whether the Knoten holds Garn and so does not dissolve.
+func (k Knoten) Permanent() bool { return k.GarnCount > 0 }
+
+// Bounds tells whether a point lies inside the Ortsweberei.
+type Bounds interface {
+	Contains(ctx context.Context, q database.Querier, p geo.Point) (bool, error)
+}
+
+// Service runs the rules of Knoten and Fäden.
+type Service struct {
+	pool   *pgxpool.Pool
+	clock  clock.Clock
+	bounds Bounds
+}
+
+// NewService returns the Knoten service.
+func NewService(pool *pgxpool.Pool, c clock.Clock, bounds Bounds) *Service {
+	return &Service{pool: pool, clock: c, bounds: bounds}
+}
+
+// Errors a client can meet.
+var (
+	ErrKnotenNotFound  = fault.NotFoundf("knoten_not_found", "There is no Knoten with this id.")
+	ErrKnotenDissolved = fault.Gonef("knoten_dissolved", "This Knoten has dissolved: no Faden and no Garn held it any more.")
+)
+
+// Placement is a new Knoten.
+type Placement struct {
+	Type        string
+	Title       string
+	Description string
+	Point       geo.Point
+}
+
+const (
+	maxTitle       = 140
+	maxDescription = 4000
+)
+
+func (p *Placement) check() error {
+	p.Title = strings.TrimSpace(p.Title)
+	p.Description = strings.TrimSpace(p.Description)
+	switch {
+	case !validKnotenType(p.Type):
+		return fault.Invalidf("type", "unknown_knoten_type", "Unknown Knoten type %q; known types: %s.", p.Type, strings.Join(KnotenTypes, ", "))
+	case p.Title == "":
+		return fault.Invalidf("title", "empty_title", "A Knoten needs a title.")
+	case utf8.RuneCountInString(p.Title) > maxTitle || strings.IndexFunc(p.Title, unicode.IsControl) >= 0:
+		return fault.Invalidf("title", "invalid_title", "The title must be at most %d characters, without control characters.", maxTitle)
+	case utf8.RuneCountInString(p.Description) > maxDescription:
+		return fault.Invalidf("description", "invalid_description", "The description must be at most %d characters.", maxDescription)
+	case !p.Point.Valid():
+		return fault.Invalidf("lat", "invalid_coordinates", "lat must lie within ±90 and lon within ±180.")
+	}
+	return nil
+}
+
+// Place puts a Knoten on the map and spins the creator's first Faden to it.
+func (s *Service) Place(ctx context.Context, actor uuid.UUID, p Placement) (Knoten, Faden, error) {
+	if err := p.check(); err != nil {
+		return Knoten{}, Faden{}, err
+	}
+	cell, err := p.Point.Cell()
+	if err != nil {
+		return Knoten{}, Faden{}, err
+	}
+	var k Knoten
+	var f Faden
+	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		in, err := s.bounds.Contains(ctx, tx, p.Point)
+		if err != nil {
+			return err
+		}
+		if !in {
+			return fault.Invalidf("lat", "outside_ortsweberei", "This point lies outside the Ortsweberei's bounds.")
+		}
+		now := s.clock.Now()
+		expires := now.Add(FadenLifetime)
+		k = Knoten{
+			ID: uuid.Must(uuid.NewV7()), Type: p.Type, Title: p.Title, Description: p.Description,
+			Point: p.Point, Cell: cell, CreatedBy: actor, CreatedAt: now, LastActivityAt: now, DissolvesAt: &expires,
+		}
+		f = Faden{ID: uuid.Must(uuid.NewV7()), KnotenID: k.ID, AccountID: actor, Type: FirstFadenType, CreatedAt: now, ExpiresAt: &expires}
+		_, err = tx.Exec(ctx, `
+INSERT INTO knoten (id, type, title, description, geom, h3, created_by, created_at, last_activity_at, dissolves_at)
+VALUES ($1, $2, $3, $4, point4326($5, $6), $7, $8, $9, $9, $10)`,
+			k.ID, k.Type, k.Title, k.Description, k.Point.Lon, k.Point.Lat, k.Cell, actor, now, expires)
+		if err != nil {
+			return fmt.Errorf("knoten: place: %w", err)
+		}
+		if err := insertFaden(ctx, tx, f); err != nil {
+			return err
+		}
+		hdr := eventstore.Header{Actor: actor, Subject: k.ID, Cell: k.Cell}
+		_, err = eventstore.Append(ctx, tx, now,
+			KnotenGeknuepft.New(hdr, KnotenGeknuepftV1{
+				KnotenID: k.ID, Type: k.Type, Title: k.Title, Description: k.Description,
+				Lat: k.Point.Lat, Lon: k.Point.Lon, H3: geo.CellHex(k.Cell), CreatedBy: actor,
+			}),
+			FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell, Cause: 1}, spunPayload(f)))
+		return err
+	})
+	if err != nil {
+		return Knoten{}, Faden{}, err
+	}
+	return k, f, nil
+}
+
+const knotenColumns = `id, type, title, description, ST_Y(geom), ST_X(geom), h3, created_by, created_at,
+       last_activity_at, garn_count, dissolves_at`
+
+// alive is the condition for a Knoten that is still on the map at instant $1.
+const alive = `dissolved_at IS NULL AND (dissolves_at IS NULL OR dissolves_at > $1)`
+
+// scanKnoten reads knotenColumns, then any extra columns into extra.
+func scanKnoten(row pgx.Row, extra ...any) (Knoten, error) {
+	var k Knoten
+	err := row.Scan(append([]any{&k.ID, &k.Type, &k.Title, &k.Description, &k.Point.Lat, &k.Point.Lon, &k.Cell,
+		&k.CreatedBy, &k.CreatedAt, &k.LastActivityAt, &k.GarnCount, &k.DissolvesAt}, extra...)...)
+	k.CreatedAt, k.LastActivityAt = k.CreatedAt.UTC(), k.LastActivityAt.UTC()
+	if k.DissolvesAt != nil {
+		t := k.DissolvesAt.UTC()
+		k.DissolvesAt = &t
+	}
+	return k, err
+}
+
+// Get returns a Knoten that is on the map: ErrKnotenNotFound for an unknown id,
+// ErrKnotenDissolved for one that has dissolved.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (Knoten, error) {
+	return getKnoten(ctx, s.pool, id, s.clock.Now(), false)
+}
+
+func getKnoten(ctx context.Context, q database.Querier, id uuid.UUID, now time.Time, forUpdate bool) (Knoten, error) {
+	sql := `SELECT ` + knotenColumns + `, ` + alive + ` FROM knoten WHERE id = $2`
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	var isAlive bool
+	k, err := scanKnoten(q.QueryRow(ctx, sql, now, id), &isAlive)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Knoten{}, ErrKnotenNotFound
+	}
+	if err != nil {
+		return Knoten{}, fmt.Errorf("knoten: get: %w", err)
+	}
+	if !isAlive {
+		return Knoten{}, ErrKnotenDissolved
+	}
+	return k, nil
+}
+
+// BBox is a lon/lat box. MinLon > MaxLon means the box crosses the antimeridian.
+type BBox struct{ MinLon, MinLat, MaxLon, MaxLat float64 }
+
+// Valid reports whether the box's corners are real coordinates and south is below north.
+func (b BBox) Valid() bool {
+	for _, v := range []float64{b.MinLon, b.MinLat, b.MaxLon, b.MaxLat} {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return b.MinLat <= b.MaxLat && b.MinLat >= -90 && b.MaxLat <= 90 &&
+		b.MinLon >= -180 && b.MinLon <= 180 && b.MaxLon >= -180 && b.MaxLon <= 180
+}
+
+// Query selects Knoten for a listing. Zero fields do not filter.
+type Query struct {
+	Types []string
+	BBox  *BBox
+	Text  string // every word must occur in title or description (case-insensitive substring)
+	Limit int
+}
+
+// Listing limits.
+const (
+	DefaultLimit = 1000
+	MaxLimit     = 10000
+)
+
+// List returns the Knoten on the map that match q, newest first.
+func (s *Service) List(ctx context.Context, q Query) ([]Knoten, error) {
+	for _, t := range q.Types {
+		if !validKnotenType(t) {
+			return nil, fault.Invalidf("type", "unknown_knoten_type", "Unknown Knoten type %q; known types: %s.", t, strings.Join(KnotenTypes, ", "))
+		}
+	}
+	if q.BBox != nil && !q.BBox.Valid() {
+		return nil, fault.Invalidf("bbox", "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat in degrees, with minLat ≤ maxLat.")
+	}
+	if q.Limit == 0 {
+		q.Limit = DefaultLimit
+	}
+	if q.Limit < 1 || q.Limit > MaxLimit {
+		return nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
+	}
+
+	// Only the filters asked for go into the statement, so that each shape of query gets a
+	// plan that uses its index (a generic "$n IS NULL OR …" plan would not).
+	args := []any{s.clock.Now()}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	where := []string{alive}
+	if len(q.Types) > 0 {
+		where = append(where, "type = ANY("+arg(q.Types)+")")
+	}
+	if b := q.BBox; b != nil {
+		if b.MinLon <= b.MaxLon {
+			where = append(where, fmt.Sprintf("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)", arg(b.MinLon), arg(b.MinLat), arg(b.MaxLon), arg(b.MaxLat)))
+		} else {
+			where = append(where, fmt.Sprintf("(geom && ST_MakeEnvelope(%s, %s, 180, %s, 4326) OR geom && ST_MakeEnvelope(-180, %s, %s, %s, 4326))",
+				arg(b.MinLon), arg(b.MinLat), arg(b.MaxLat), arg(b.MinLat), arg(b.MaxLon), arg(b.MaxLat)))
+		}
+	}
+	if words := strings.Fields(q.Text); len(words) > 0 {
+		patterns := make([]string, len(words))
+		for i, w := range words {
+			patterns[i] = "%" + likeEscape(w) + "%"
+		}
+		where = append(where, "(title || ' ' || description) ILIKE ALL("+arg(patterns)+")")
+	}
+	sql := `SELECT ` + knotenColumns + ` FROM knoten WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY created_at DESC, id LIMIT ` + arg(q.Limit)
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("knoten: list: %w", err)
+	}
+	ks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Knoten, error) { return scanKnoten(r) })
+	if err != nil {
+		return nil, fmt.Errorf("knoten: list: %w", err)
+	}
+	return ks, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
