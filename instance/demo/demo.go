@@ -103,4 +103,3 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 	}
 	return true, nil
 }
-

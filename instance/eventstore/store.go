@@ -51,7 +51,9 @@ func (p Position) After(q Position) bool {
 }
 
 // String is the position's opaque cursor form, "tx-id".
-func (p Position) String() string { return strconv.FormatUint(p.Tx, 10) + "-" + strconv.FormatInt(p.ID, 10) }
+func (p Position) String() string {
+	return strconv.FormatUint(p.Tx, 10) + "-" + strconv.FormatInt(p.ID, 10)
+}
 
 // ParsePosition reads a cursor made by String. The empty string is the zero Position.
 func ParsePosition(s string) (Position, error) {

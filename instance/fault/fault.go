@@ -61,7 +61,9 @@ func Invalidf(field, code, format string, args ...any) *Error {
 }
 
 // Malformedf reports a request that cannot be read.
-func Malformedf(code, format string, args ...any) *Error { return newf(Malformed, code, format, args...) }
+func Malformedf(code, format string, args ...any) *Error {
+	return newf(Malformed, code, format, args...)
+}
 
 // NotFoundf reports an unknown id.
 func NotFoundf(code, format string, args ...any) *Error { return newf(NotFound, code, format, args...) }
@@ -70,7 +72,9 @@ func NotFoundf(code, format string, args ...any) *Error { return newf(NotFound, 
 func Gonef(code, format string, args ...any) *Error { return newf(Gone, code, format, args...) }
 
 // Forbiddenf reports an action the account may not take.
-func Forbiddenf(code, format string, args ...any) *Error { return newf(Forbidden, code, format, args...) }
+func Forbiddenf(code, format string, args ...any) *Error {
+	return newf(Forbidden, code, format, args...)
+}
 
 // Conflictf reports an action the current state does not allow.
 func Conflictf(code, format string, args ...any) *Error { return newf(Conflict, code, format, args...) }

@@ -179,4 +179,3 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer (flushing, hijacking for
 // WebSockets).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-

@@ -107,9 +107,9 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 		queues[name] = q
 	}
 	cfg := &river.Config{
-		Queues:                      queues,
-		Workers:                     workers,
-		PeriodicJobs:                periodic,
+		Queues:       queues,
+		Workers:      workers,
+		PeriodicJobs: periodic,
 		// River reports routine progress at info; keep its warnings and errors only.
 		Logger:                      slog.New(minLevel{r.log.With("component", "river").Handler(), slog.LevelWarn}),
 		CompletedJobRetentionPeriod: time.Hour,
@@ -202,7 +202,6 @@ func (r *Runner) exclusive(ctx context.Context, key string, fn func(context.Cont
 	return fn(ctx)
 }
 
-
 // minLevel drops records below a level before they reach the wrapped handler.
 type minLevel struct {
 	slog.Handler
@@ -217,4 +216,6 @@ func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
 	return minLevel{h.Handler.WithAttrs(as), h.level}
 }
 
-func (h minLevel) WithGroup(name string) slog.Handler { return minLevel{h.Handler.WithGroup(name), h.level} }
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
+}
