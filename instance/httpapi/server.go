@@ -84,8 +84,9 @@ func (s *Server) routes() {
 		s.handle("GET /api/dev/clock", s.getClock)
 		s.handle("POST /api/dev/clock", s.advanceClock)
 	}
+	s.mux.HandleFunc("/api/", s.noRoute) // the API answers in JSON even where it has no route
 	if s.Web != nil {
-		s.mux.Handle("GET /", s.Web)
+		s.mux.Handle("/", getOnly(s.Web))
 	}
 }
 
@@ -99,7 +100,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 	}))
 }
 
-// ServeHTTP answers the request; unknown API paths and methods get JSON errors too.
+// ServeHTTP answers the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
@@ -112,10 +113,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
 	}()
-	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {
-		s.noRoute(rec, r)
-		return
-	}
 	s.mux.ServeHTTP(rec, r)
 }
 
@@ -125,7 +122,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, p := s.mux.Handler(probe); p != "" && m != r.Method {
+		if _, p := s.mux.Handler(probe); p != "" && p != "/api/" && m != r.Method {
 			allowed = append(allowed, m)
 		}
 	}
@@ -179,3 +176,14 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer (flushing, hijacking for
 // WebSockets).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func getOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

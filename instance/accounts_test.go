@@ -1,0 +1,301 @@
+package instance_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+)
+
+type profileOut struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Position *geo.Point `json:"position"`
+	Verified bool       `json:"verified"`
+}
+
+func TestRegisterLoginLogout(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	c := inst.Client()
+	reg := c.Post("/api/auth/register", map[string]any{
+		"name": "Clara", "address": "Lützner Straße 30", "lat": lat, "lon": lon,
+		"email": "Clara@Example.org", "password": "lange genug",
+	}).Expect(t, http.StatusCreated).Map(t)
+	id, _ := reg["id"].(string)
+	if id == "" || reg["verified"] != false {
+		t.Fatalf("register answers with the new, unverified account's id: %v", reg)
+	}
+	c.Get("/api/me").Expect(t, http.StatusUnauthorized)
+
+	// Wrong password and unknown email get the same answer.
+	for _, body := range []map[string]string{
+		{"email": "clara@example.org", "password": "falsch falsch"},
+		{"email": "niemand@example.org", "password": "lange genug"},
+	} {
+		if code := c.Post("/api/auth/login", body).Expect(t, http.StatusUnauthorized).ErrorCode(); code != "invalid_credentials" {
+			t.Errorf("bad login: %q", code)
+		}
+	}
+
+	res := c.Post("/api/auth/login", map[string]string{"email": "clara@example.org", "password": "lange genug"}).Expect(t, http.StatusOK)
+	cookie := res.Header.Get("Set-Cookie")
+	for _, attr := range []string{"wg_session=", "HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(cookie, attr) {
+			t.Errorf("session cookie lacks %s: %s", attr, cookie)
+		}
+	}
+	if strings.Contains(cookie, "Secure") {
+		t.Errorf("plain-HTTP cookie marked Secure (browsers would drop it): %s", cookie)
+	}
+	me := c.Get("/api/me").Expect(t, http.StatusOK).Map(t)
+	if me["id"] != id || me["address"] != "Lützner Straße 30" || me["lat"] != lat {
+		t.Fatalf("/api/me shows the account its own data: %v", me)
+	}
+
+	c.Post("/api/auth/logout", nil).Expect(t, http.StatusNoContent)
+	c.Get("/api/me").Expect(t, http.StatusUnauthorized)
+
+	// Behind a TLS-terminating proxy the cookie is Secure.
+	req, _ := http.NewRequest("POST", inst.URL+"/api/auth/login", strings.NewReader(`{"email":"clara@example.org","password":"lange genug"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	hres, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hres.Body.Close()
+	if !strings.Contains(hres.Header.Get("Set-Cookie"), "Secure") {
+		t.Errorf("cookie behind https not Secure: %s", hres.Header.Get("Set-Cookie"))
+	}
+}
+
+// The address and the home point never leave the instance except to the account itself; the
+// public position is a fixed random point within the radius.
+func TestAddressStaysPrivate(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	const address = "Geheimweg 7, 04177 Leipzig"
+	homeLat, homeLon := 51.3371234, 12.3398765
+	c := inst.Client()
+	reg := c.Post("/api/auth/register", map[string]any{
+		"name": "Dora", "address": address, "lat": homeLat, "lon": homeLon,
+		"email": "dora@example.org", "password": "lange genug",
+	}).Expect(t, http.StatusCreated).Map(t)
+	id := reg["id"].(string)
+	c.Post("/api/auth/login", map[string]string{"email": "dora@example.org", "password": "lange genug"}).Expect(t, http.StatusOK)
+	k := place(t, c, "Dora's Idee")
+	spin(t, c, k.ID, false)
+
+	anon := inst.Client()
+	var bodies []string
+	var prof profileOut
+	res := anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK)
+	res.JSON(t, &prof)
+	bodies = append(bodies, string(res.Body))
+	for _, p := range []string{"/api/knoten", "/api/knoten/" + k.ID, "/api/knoten/" + k.ID + "/faeden", "/api/ortsweberei"} {
+		bodies = append(bodies, string(anon.Get(p).Expect(t, http.StatusOK).Body))
+	}
+	var payloads []string
+	rows, err := inst.Pool.Query(t.Context(), `SELECT payload::text FROM events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var p string
+		rows.Scan(&p)
+		payloads = append(payloads, p)
+	}
+	for _, b := range append(bodies, payloads...) {
+		for _, secret := range []string{"Geheimweg", "51.3371234", "12.3398765", "dora@example.org"} {
+			if strings.Contains(b, secret) {
+				t.Errorf("public response or event payload reveals %q: %s", secret, b)
+			}
+		}
+	}
+
+	home := geo.Point{Lat: homeLat, Lon: homeLon}
+	if prof.Position == nil {
+		t.Fatal("a resident is on the map by default")
+	}
+	if d := geo.Distance(home, *prof.Position); d > 250.5 || d == 0 {
+		t.Fatalf("public position %.1f m from home; want within the default 250 m, not at home", d)
+	}
+	first := *prof.Position
+
+	// The same point on every read, and after edits that leave home and radius alone.
+	c.Patch("/api/me", map[string]any{"name": "Dora D.", "address": "Geheimweg 7a, 04177 Leipzig"}).Expect(t, http.StatusOK)
+	for range 3 {
+		anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+		if *prof.Position != first {
+			t.Fatalf("public position was redrawn (%v → %v) without a change of home or radius", first, *prof.Position)
+		}
+	}
+	if prof.Name != "Dora D." {
+		t.Errorf("name change not visible: %q", prof.Name)
+	}
+
+	// Hidden: no position at all; shown again: the same point, nothing new revealed.
+	c.Patch("/api/me", map[string]any{"on_map": false}).Expect(t, http.StatusOK)
+	anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+	if prof.Position != nil {
+		t.Fatalf("hidden account shows a position: %v", prof.Position)
+	}
+	c.Patch("/api/me", map[string]any{"on_map": true}).Expect(t, http.StatusOK)
+	anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+	if prof.Position == nil || *prof.Position != first {
+		t.Fatalf("shown again, the position must be the old one: %v, want %v", prof.Position, first)
+	}
+
+	// A new radius is a new draw, within the new radius.
+	c.Patch("/api/me", map[string]any{"position_radius_m": 2000}).Expect(t, http.StatusOK)
+	anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+	if *prof.Position == first {
+		t.Fatal("changing the radius must draw a new point")
+	}
+	if d := geo.Distance(home, *prof.Position); d > 2000.5 {
+		t.Fatalf("position %.0f m from home with a 2 km radius", d)
+	}
+	// Moving house is a new draw around the new home.
+	newHome := geo.Point{Lat: 51.3300, Lon: 12.3300}
+	c.Patch("/api/me", map[string]any{"address": "Neue Straße 1", "lat": newHome.Lat, "lon": newHome.Lon, "position_radius_m": 50}).Expect(t, http.StatusOK)
+	anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+	if d := geo.Distance(newHome, *prof.Position); d > 50.5 {
+		t.Fatalf("after moving, position %.0f m from the new home, radius 50 m", d)
+	}
+	for _, radius := range []int{49, 5001, 0} {
+		if code := c.Patch("/api/me", map[string]any{"position_radius_m": radius}).Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_position_radius" {
+			t.Errorf("radius %d: %q", radius, code)
+		}
+	}
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'GarnrollePositioniert' AND subject_id = $1`, id); n != 4 {
+		t.Errorf("%d GarnrollePositioniert events; want 4 (hide, show, new radius, move)", n)
+	}
+}
+
+func TestRegistrationCanStayOffTheMap(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	c := inst.Client()
+	reg := c.Post("/api/auth/register", map[string]any{
+		"name": "Ede", "address": "Irgendwo 1", "lat": lat, "lon": lon, "email": "ede@example.org",
+		"password": "lange genug", "on_map": false,
+	}).Expect(t, http.StatusCreated).Map(t)
+	var prof profileOut
+	inst.Client().Get("/api/accounts/"+reg["id"].(string)).Expect(t, http.StatusOK).JSON(t, &prof)
+	if prof.Position != nil {
+		t.Fatalf("account registered off the map shows a position: %v", prof.Position)
+	}
+	var payload string
+	inst.Pool.QueryRow(t.Context(), `SELECT payload::text FROM events WHERE type = 'GarnrolleAngelegt'`).Scan(&payload)
+	if !strings.Contains(payload, `"position": null`) {
+		t.Errorf("GarnrolleAngelegt of a hidden account carries a position: %s", payload)
+	}
+}
+
+func TestAdminVerifiesResidents(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.Resident("Ada", lat, lon)
+	ben := inst.Resident("Ben", lat, lon)
+	admin := inst.Admin()
+
+	if code := ben.Post("/api/admin/accounts/"+ada.ID+"/verify", nil).Expect(t, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+		t.Errorf("verify by a resident: %q", code)
+	}
+	inst.Client().Post("/api/admin/accounts/"+ada.ID+"/verify", nil).Expect(t, http.StatusUnauthorized)
+	admin.Post("/api/admin/accounts/00000000-0000-0000-0000-000000000001/verify", nil).Expect(t, http.StatusNotFound)
+
+	var prof profileOut
+	admin.Post("/api/admin/accounts/"+ada.ID+"/verify", nil).Expect(t, http.StatusOK).JSON(t, &prof)
+	if !prof.Verified {
+		t.Fatal("verify did not verify")
+	}
+	inst.Client().Get("/api/accounts/"+ada.ID).Expect(t, http.StatusOK).JSON(t, &prof)
+	if !prof.Verified {
+		t.Fatal("the public profile does not show the verification")
+	}
+	if code := admin.Post("/api/admin/accounts/"+ada.ID+"/verify", nil).Expect(t, http.StatusConflict).ErrorCode(); code != "already_verified" {
+		t.Errorf("second verify: %q", code)
+	}
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'GarnrolleVerifiziert' AND subject_id = $1 AND actor_id = $2`, ada.ID, admin.ID); n != 1 {
+		t.Errorf("%d GarnrolleVerifiziert events by the admin, want 1", n)
+	}
+	// Unverified residents may still weave.
+	place(t, ben, "Ben ist noch nicht verifiziert")
+}
+
+var lindenau = json.RawMessage(`{"type":"Polygon","coordinates":[[[12.30,51.32],[12.36,51.32],[12.36,51.35],[12.30,51.35],[12.30,51.32]]]}`)
+
+func TestOrtswebereiBounds(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Name: "Lindenau webt", Bounds: lindenau})
+	anon := inst.Client()
+	o := anon.Get("/api/ortsweberei").Expect(t, http.StatusOK).Map(t)
+	if o["name"] != "Lindenau webt" || o["bounds"] == nil {
+		t.Fatalf("configured Ortsweberei not served: %v", o)
+	}
+
+	ada := inst.Resident("Ada", lat, lon)
+	before := inst.Rows()
+	res := ada.Post("/api/knoten", map[string]any{"type": "idee", "title": "In Berlin", "lat": 52.52, "lon": 13.40}).Expect(t, http.StatusUnprocessableEntity)
+	if res.ErrorCode() != "outside_ortsweberei" {
+		t.Errorf("Knoten outside the bounds: %q", res.ErrorCode())
+	}
+	assertNothingWritten(t, inst, before)
+	// On the edge is inside.
+	ada.Post("/api/knoten", map[string]any{"type": "idee", "title": "Am Rand", "lat": 51.32, "lon": 12.33}).Expect(t, http.StatusCreated)
+	// Registering from outside is refused too.
+	res = inst.Client().Post("/api/auth/register", map[string]any{"name": "Fremd", "address": "Berlin", "lat": 52.52, "lon": 13.40,
+		"email": "fremd@example.org", "password": "lange genug"}).Expect(t, http.StatusUnprocessableEntity)
+	if res.ErrorCode() != "outside_ortsweberei" {
+		t.Errorf("registration outside the bounds: %q", res.ErrorCode())
+	}
+
+	// The admin can change name and bounds; a resident cannot.
+	admin := inst.Admin()
+	bigger := `{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[12,51],[14,51],[14,53],[12,53],[12,51]]]}}`
+	if code := ada.Do("PUT", "/api/admin/ortsweberei", fmt.Sprintf(`{"name":"X","bounds":%s}`, bigger)).Expect(t, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+		t.Errorf("resident changing the Ortsweberei: %q", code)
+	}
+	for _, bad := range []string{
+		`{"type":"Point","coordinates":[12,51]}`,
+		`{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}`, // self-intersecting
+		`{"type":"Polygon","coordinates":[[[200,0],[201,0],[201,1],[200,0]]]}`,
+		`"Leipzig"`,
+	} {
+		res := admin.Do("PUT", "/api/admin/ortsweberei", fmt.Sprintf(`{"name":"X","bounds":%s}`, bad)).Expect(t, http.StatusUnprocessableEntity)
+		if res.ErrorCode() != "invalid_bounds" {
+			t.Errorf("bounds %s: %q", bad, res.ErrorCode())
+		}
+	}
+	admin.Do("PUT", "/api/admin/ortsweberei", fmt.Sprintf(`{"name":"Leipzig webt","bounds":%s}`, bigger)).Expect(t, http.StatusOK)
+	ada.Post("/api/knoten", map[string]any{"type": "idee", "title": "In Halle", "lat": 51.48, "lon": 11.97}).Expect(t, http.StatusUnprocessableEntity)
+	ada.Post("/api/knoten", map[string]any{"type": "idee", "title": "In Wurzen", "lat": 51.37, "lon": 12.74}).Expect(t, http.StatusCreated)
+
+	// No bounds: every valid coordinate is inside.
+	admin.Do("PUT", "/api/admin/ortsweberei", `{"name":"Überall","bounds":null}`).Expect(t, http.StatusOK)
+	ada.Post("/api/knoten", map[string]any{"type": "idee", "title": "Am Südpol", "lat": -90, "lon": 0}).Expect(t, http.StatusCreated)
+	if o := anon.Get("/api/ortsweberei").Expect(t, http.StatusOK).Map(t); o["name"] != "Überall" || o["bounds"] != nil {
+		t.Errorf("after clearing the bounds: %v", o)
+	}
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'OrtswebereiFestgelegt'`); n != 3 {
+		t.Errorf("%d OrtswebereiFestgelegt events, want 3 (config, two admin changes)", n)
+	}
+}
+
+// Restarting with the same configuration writes nothing new.
+func TestConfiguredOrtswebereiIsAppliedOnce(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Name: "Lindenau webt", Bounds: lindenau})
+	if err := inst.Ortsweberei.Ensure(t.Context(), "Lindenau webt", lindenau); err != nil {
+		t.Fatal(err)
+	}
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'OrtswebereiFestgelegt'`); n != 1 {
+		t.Errorf("%d OrtswebereiFestgelegt events after re-applying the same configuration, want 1", n)
+	}
+}

@@ -1,0 +1,281 @@
+// Package instancetest starts real instances for black-box tests: a fresh database on the
+// test cluster (see pgtest), the full instance in dev mode, serving HTTP on a loopback
+// address. Tests talk to it over HTTP like any client; the pool is there for checks that only
+// the database can answer ("nothing was written").
+//
+// Packages using it call pgtest.Main from TestMain.
+package instancetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+)
+
+// Instance is a running test instance.
+type Instance struct {
+	*instance.Instance
+	URL string
+	t   testing.TB
+}
+
+// Options tune a test instance.
+type Options struct {
+	Host   string // loopback address to listen on; default 127.0.0.1
+	NoDev  bool   // run without --dev (no dev clock)
+	Name   string
+	Bounds json.RawMessage
+}
+
+// Start runs an instance for the test; it stops when the test ends.
+func Start(t testing.TB, opts ...Options) *Instance {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	ctx := context.Background()
+	inst, err := instance.Open(ctx, instance.Config{
+		DB:           instance.DBConfig{URL: pgtest.URL(t), MaxConns: 12},
+		Dev:          !o.NoDev,
+		Name:         o.Name,
+		Bounds:       o.Bounds,
+		PollInterval: 20 * time.Millisecond,
+		Log:          newTestLogger(t),
+	})
+	if err != nil {
+		t.Fatalf("instancetest: open: %v", err)
+	}
+	ln, err := net.Listen("tcp", o.Host+":0")
+	if err != nil {
+		t.Fatalf("instancetest: listen: %v", err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- inst.Serve(runCtx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("instancetest: serve: %v", err)
+		}
+		if err := inst.Close(); err != nil {
+			t.Errorf("instancetest: close: %v", err)
+		}
+	})
+	i := &Instance{Instance: inst, URL: "http://" + ln.Addr().String(), t: t}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		res, err := http.Get(i.URL + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return i
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instancetest: instance not healthy after 10s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Client is one browser: its own cookie jar, so its own session.
+type Client struct {
+	t    testing.TB
+	base string
+	http *http.Client
+	// ID and Email are the account the client registered, if it did.
+	ID, Email string
+}
+
+// Client returns a new client without a session.
+func (i *Instance) Client() *Client {
+	jar, _ := cookiejar.New(nil)
+	return &Client{t: i.t, base: i.URL, http: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+}
+
+// Response is a finished HTTP exchange.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	req    string
+}
+
+// Do sends a request. A string or []byte body is sent as-is with Content-Type
+// application/json; any other non-nil body is encoded as JSON.
+func (c *Client) Do(method, path string, body any) *Response {
+	c.t.Helper()
+	return c.DoWith(method, path, body, "application/json")
+}
+
+// DoWith is Do with an explicit Content-Type.
+func (c *Client) DoWith(method, path string, body any, contentType string) *Response {
+	c.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		r = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, c.base+path, r)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: b, req: method + " " + path}
+}
+
+// Get, Post, Patch are shorthands for Do.
+func (c *Client) Get(path string) *Response            { c.t.Helper(); return c.Do("GET", path, nil) }
+func (c *Client) Post(path string, body any) *Response { c.t.Helper(); return c.Do("POST", path, body) }
+func (c *Client) Patch(path string, body any) *Response {
+	c.t.Helper()
+	return c.Do("PATCH", path, body)
+}
+
+// Expect fails the test unless the response has the status; it returns the response.
+func (r *Response) Expect(t testing.TB, status int) *Response {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("%s: status %d, want %d; body: %s", r.req, r.Status, status, r.Body)
+	}
+	return r
+}
+
+// JSON decodes the body into v.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("%s: body is not the expected JSON (%v): %s", r.req, err, r.Body)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r *Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// ErrorCode is the error code of an error response ("" if the body is not one).
+func (r *Response) ErrorCode() string {
+	var e struct {
+		Error struct {
+			Code, Message string
+		} `json:"error"`
+	}
+	if json.Unmarshal(r.Body, &e) != nil || e.Error.Message == "" {
+		return ""
+	}
+	return e.Error.Code
+}
+
+var seq atomic.Int64
+
+// Resident registers a resident at (lat, lon), logs in, and returns the logged-in client.
+func (i *Instance) Resident(name string, lat, lon float64) *Client {
+	i.t.Helper()
+	n := seq.Add(1)
+	email := fmt.Sprintf("resident%d@example.org", n)
+	c := i.Client()
+	res := c.Post("/api/auth/register", map[string]any{
+		"name": name, "address": fmt.Sprintf("Teststraße %d, 04177 Leipzig", n), "lat": lat, "lon": lon,
+		"email": email, "password": "correct horse battery",
+	}).Expect(i.t, http.StatusCreated)
+	c.ID, c.Email = res.Map(i.t)["id"].(string), email
+	c.Post("/api/auth/login", map[string]any{"email": email, "password": "correct horse battery"}).Expect(i.t, http.StatusOK)
+	return c
+}
+
+// Admin creates an admin account (as `weltgewebe admin create` does) and returns a logged-in
+// client.
+func (i *Instance) Admin() *Client {
+	i.t.Helper()
+	email := fmt.Sprintf("admin%d@example.org", seq.Add(1))
+	a, err := i.Accounts.CreateAdmin(context.Background(), "Admin", email, "admin password")
+	if err != nil {
+		i.t.Fatal(err)
+	}
+	c := i.Client()
+	c.ID = a.ID.String()
+	c.Post("/api/auth/login", map[string]any{"email": email, "password": "admin password"}).Expect(i.t, http.StatusOK)
+	return c
+}
+
+// Advance moves the dev clock forward ("168h", "7d", …) and returns the new time, after every
+// sweep that became due has run.
+func (i *Instance) Advance(d string) time.Time {
+	i.t.Helper()
+	res := i.Client().Post("/api/dev/clock", map[string]string{"advance": d}).Expect(i.t, http.StatusOK)
+	var out struct {
+		Now time.Time `json:"now"`
+	}
+	res.JSON(i.t, &out)
+	return out.Now
+}
+
+// Count returns the number of rows a query counts, e.g. "SELECT count(*) FROM events".
+func (i *Instance) Count(sql string, args ...any) int {
+	i.t.Helper()
+	var n int
+	if err := i.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		i.t.Fatalf("count %q: %v", sql, err)
+	}
+	return n
+}
+
+// Rows is a fingerprint of everything the instance has written: row counts of the event log
+// and of every domain table. Two equal fingerprints around a refused request mean it wrote
+// nothing.
+func (i *Instance) Rows() map[string]int {
+	i.t.Helper()
+	out := map[string]int{}
+	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden"} {
+		out[table] = i.Count("SELECT count(*) FROM " + table)
+	}
+	// Updates leave counts alone; the log would still grow, since every write appends.
+	return out
+}
+
+// SetCookie puts a cookie into the client's jar, as a browser that was handed it would send.
+func (c *Client) SetCookie(name, value string) {
+	u, _ := url.Parse(c.base)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
