@@ -25,7 +25,7 @@ CREATE TABLE events (
     payload        jsonb       NOT NULL,
     h3_index       bigint,                             -- finest H3 cell, for geographic fan-out
     causation_id   bigint,                             -- the event that caused this one
-    correlation_id bigint,                             -- the first event of the same command
+    correlation_id bigint,                             -- the root event of the same command; NULL on the root itself
     public         boolean     NOT NULL,               -- part of the public (federated) history
     -- The writing transaction. Followers read by (tx, id) and only below the oldest
     -- transaction still running, so an event that commits late is never skipped.
@@ -37,8 +37,6 @@ CREATE TABLE events_default PARTITION OF events DEFAULT;
 ALTER SEQUENCE events_id_seq OWNED BY events.id;
 
 CREATE INDEX events_position ON events (tx, id);
-CREATE INDEX events_at ON events (at);
-CREATE INDEX events_h3 ON events (h3_index) WHERE h3_index IS NOT NULL;
 CREATE INDEX events_subject ON events (subject_id, id) WHERE subject_id IS NOT NULL;
 
 -- +goose Down

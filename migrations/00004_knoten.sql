@@ -14,14 +14,15 @@ CREATE TABLE knoten (
     garn_count       integer     NOT NULL DEFAULT 0 CHECK (garn_count >= 0),
     -- When the Knoten dissolves unless something changes: the latest expiry of its active
     -- Fäden. NULL while it holds Garn (permanent). Kept here, rather than computed per read,
-    -- so that listings can tell "still there" exactly at any instant from one indexed row and
-    -- the sweep finds due Knoten by index.
+    -- so that a listing tells "still there" at any instant from the row itself. Deliberately
+    -- not indexed: it changes with every Faden spun, and without an index on it (or on the
+    -- other columns a spin touches) that update is a cheap HOT update. The sweep reaches due
+    -- Knoten through their due Fäden instead.
     dissolves_at     timestamptz,
     dissolved_at     timestamptz
-);
+) WITH (fillfactor = 85);  -- room on each page for those HOT updates
 CREATE INDEX knoten_geom ON knoten USING gist (geom) WHERE dissolved_at IS NULL;
 CREATE INDEX knoten_h3 ON knoten (h3) WHERE dissolved_at IS NULL;
-CREATE INDEX knoten_due ON knoten (dissolves_at) WHERE dissolved_at IS NULL AND dissolves_at IS NOT NULL;
 CREATE INDEX knoten_text ON knoten USING gin ((title || ' ' || description) gin_trgm_ops) WHERE dissolved_at IS NULL;
 
 CREATE TABLE faeden (

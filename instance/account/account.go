@@ -10,7 +10,6 @@ package account
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -131,7 +129,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (Account, error)
 		return Account{}, err
 	}
 	a.Position = &pos
-	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		if err := s.checkInside(ctx, tx, r.Home); err != nil {
 			return err
 		}
@@ -139,10 +137,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (Account, error)
 		if err := insertAccount(ctx, tx, a, hash); err != nil {
 			return err
 		}
-		_, err := eventstore.Append(ctx, tx, a.CreatedAt, GarnrolleAngelegt.New(
+		return eventstore.Append(tx, a.CreatedAt, GarnrolleAngelegt.New(
 			eventstore.Header{Actor: a.ID, Subject: a.ID, Cell: publicCell(a)},
 			GarnrolleAngelegtV1{AccountID: a.ID, Name: a.Name, Position: a.Profile().Position}))
-		return err
 	})
 	if err != nil {
 		return Account{}, err
@@ -164,14 +161,13 @@ func (s *Service) CreateAdmin(ctx context.Context, name, email, password string)
 	if err != nil {
 		return Account{}, err
 	}
-	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		a.CreatedAt = s.clock.Now()
 		if err := insertAccount(ctx, tx, a, hash); err != nil {
 			return err
 		}
-		_, err := eventstore.Append(ctx, tx, a.CreatedAt, AdminAngelegt.New(
+		return eventstore.Append(tx, a.CreatedAt, AdminAngelegt.New(
 			eventstore.Header{Subject: a.ID}, AdminAngelegtV1{AccountID: a.ID, Name: a.Name}))
-		return err
 	})
 	if err != nil {
 		return Account{}, err
@@ -215,7 +211,7 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, c Changes) (Account,
 		return Account{}, err
 	}
 	var a Account
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
 		a, err = getAccount(ctx, tx, id, true)
 		if err != nil {
@@ -266,11 +262,10 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, c Changes) (Account,
 		if len(drafts) == 0 {
 			return nil // nothing changed, nothing to write
 		}
-		if err := updateAccount(ctx, tx, a); err != nil {
+		if err := updateAccount(tx, a); err != nil {
 			return err
 		}
-		_, err = eventstore.Append(ctx, tx, s.clock.Now(), drafts...)
-		return err
+		return eventstore.Append(tx, s.clock.Now(), drafts...)
 	})
 	if err != nil {
 		return Account{}, err
@@ -284,7 +279,7 @@ func (s *Service) Verify(ctx context.Context, admin Account, id uuid.UUID) (Acco
 		return Account{}, fault.Forbiddenf("admin_required", "Only an admin of this instance can verify accounts.")
 	}
 	var a Account
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
 		a, err = getAccount(ctx, tx, id, true)
 		if err != nil {
@@ -295,12 +290,9 @@ func (s *Service) Verify(ctx context.Context, admin Account, id uuid.UUID) (Acco
 		}
 		now := s.clock.Now()
 		a.VerifiedAt = &now
-		if _, err := tx.Exec(ctx, `UPDATE accounts SET verified_at = $2, verified_by = $3 WHERE id = $1`, id, now, admin.ID); err != nil {
-			return fmt.Errorf("account: verify: %w", err)
-		}
-		_, err = eventstore.Append(ctx, tx, now, GarnrolleVerifiziert.New(eventstore.Header{Actor: admin.ID, Subject: id},
+		tx.Defer(`UPDATE accounts SET verified_at = $2, verified_by = $3 WHERE id = $1`, id, now, admin.ID)
+		return eventstore.Append(tx, now, GarnrolleVerifiziert.New(eventstore.Header{Actor: admin.ID, Subject: id},
 			GarnrolleVerifiziertV1{AccountID: id, VerifiedBy: admin.ID}))
-		return err
 	})
 	if err != nil {
 		return Account{}, err

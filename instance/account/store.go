@@ -16,7 +16,7 @@ import (
 // ErrNotFound is returned for an unknown account id.
 var ErrNotFound = fault.NotFoundf("account_not_found", "There is no account with this id.")
 
-func insertAccount(ctx context.Context, tx pgx.Tx, a Account, passwordHash string) error {
+func insertAccount(ctx context.Context, tx *database.Tx, a Account, passwordHash string) error {
 	var posCell *int64
 	if a.Position != nil {
 		c, err := a.Position.Cell()
@@ -40,7 +40,7 @@ VALUES ($1, $2, $3, $4, $5, nullif($6, ''), point4326($7, $8), $9, $10, point432
 	return nil
 }
 
-func updateAccount(ctx context.Context, tx pgx.Tx, a Account) error {
+func updateAccount(tx *database.Tx, a Account) error {
 	var posCell *int64
 	if a.Position != nil {
 		c, err := a.Position.Cell()
@@ -49,15 +49,12 @@ func updateAccount(ctx context.Context, tx pgx.Tx, a Account) error {
 		}
 		posCell = &c
 	}
-	_, err := tx.Exec(ctx, `
+	tx.Defer(`
 UPDATE accounts SET name = $2, address = nullif($3, ''), home = point4326($4, $5),
        position_radius_m = $6, on_map = $7, position = point4326($8, $9), position_h3 = $10
 WHERE id = $1`,
 		a.ID, a.Name, a.Address, lon(a.Home), lat(a.Home), a.PositionRadiusM, a.OnMap,
 		lon(a.Position), lat(a.Position), posCell)
-	if err != nil {
-		return fmt.Errorf("account: update: %w", err)
-	}
 	return nil
 }
 

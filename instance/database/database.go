@@ -3,7 +3,6 @@ package database
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -83,29 +82,6 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	}
 	for _, v := range res.Versions {
 		log.Info("river migration applied", "version", v.Version)
-	}
-	return nil
-}
-
-// InTx runs fn in a transaction and commits when fn returns nil. Every write of the instance
-// goes through here: its projection updates and its events commit together or not at all.
-func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) (err error) {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("database: begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil && !errors.Is(rbErr, pgx.ErrTxClosed) {
-				err = errors.Join(err, rbErr)
-			}
-		}
-	}()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("database: commit: %w", err)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func NewStore(pool *pgxpool.Pool, pollInterval time.Duration, log *slog.Logger) 
 
 const eventColumns = `tx, id, at, type, version, coalesce(actor_id, '00000000-0000-0000-0000-000000000000'),
        coalesce(subject_id, '00000000-0000-0000-0000-000000000000'), payload, coalesce(h3_index, 0),
-       coalesce(causation_id, 0), coalesce(correlation_id, 0), public`
+       coalesce(causation_id, 0), coalesce(correlation_id, id), public`
 
 func scanEvent(row pgx.CollectableRow) (Event, error) {
 	var e Event

@@ -78,9 +78,6 @@ type Header struct {
 	Actor   uuid.UUID // who acted; uuid.Nil for the instance itself (timers)
 	Subject uuid.UUID // what the event is about
 	Cell    int64     // H3 cell (resolution 15) where it happened; 0 when it has no place
-	// Cause is the 1-based index, within the same Append call, of the draft that caused this
-	// one; 0 makes the draft a root. Causation and correlation ids follow from it.
-	Cause int
 }
 
 // Draft is an event not yet appended.

@@ -25,17 +25,16 @@
 package eventstore
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
 )
 
 // Position is where an event sits in the log: its transaction, then its id.
@@ -92,89 +91,101 @@ type Event struct {
 	SubjectID     uuid.UUID
 	Payload       json.RawMessage
 	Cell          int64
-	CausationID   int64
-	CorrelationID int64
+	CausationID   int64 // 0 for a root event
+	CorrelationID int64 // the root event's id; a root's own id
 	Public        bool
 }
 
-// Append writes drafts as one command at time at, inside tx, and returns their ids in order.
-// The first draft (and any draft whose Header.Cause is 0) is a root: its correlation id is its
-// own id. Others point at their cause and share its correlation id.
-func Append(ctx context.Context, tx pgx.Tx, at time.Time, drafts ...Draft) ([]int64, error) {
-	n := len(drafts)
-	if n == 0 {
-		return nil, nil
+// Append queues drafts as one command in tx, at time at: the first draft is the command's root
+// event, the others are caused by it (their causation and correlation ids are the root's id;
+// a root's own are NULL). The events are written when tx next talks to the server, at the
+// latest with its commit.
+func Append(tx *database.Tx, at time.Time, drafts ...Draft) error {
+	if len(drafts) == 0 {
+		return nil
 	}
-	var (
-		types    = make([]string, n)
-		versions = make([]int32, n)
-		actors   = make([]*uuid.UUID, n)
-		subjects = make([]*uuid.UUID, n)
-		payloads = make([]string, n)
-		cells    = make([]*int64, n)
-		causes   = make([]int32, n)
-		roots    = make([]int32, n)
-		public   = make([]bool, n)
-	)
+	root, err := columnsOf(drafts[:1])
+	if err != nil {
+		return err
+	}
+	if len(drafts) == 1 {
+		tx.Defer(`
+INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, at, root.types[0], root.versions[0], root.actors[0], root.subjects[0],
+			root.payloads[0], root.cells[0], root.public[0])
+		return nil
+	}
+	rest, err := columnsOf(drafts[1:])
+	if err != nil {
+		return err
+	}
+	// The root is inserted first (its id is read by the second insert), the rest in order.
+	tx.Defer(`
+WITH root AS (
+    INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    RETURNING id
+)
+INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public, causation_id, correlation_id)
+SELECT $1, t.*, root.id, root.id
+FROM root, unnest($9::text[], $10::int[], $11::uuid[], $12::uuid[], $13::jsonb[], $14::bigint[], $15::bool[]) AS t`,
+		at, root.types[0], root.versions[0], root.actors[0], root.subjects[0], root.payloads[0], root.cells[0], root.public[0],
+		rest.types, rest.versions, rest.actors, rest.subjects, rest.payloads, rest.cells, rest.public)
+	return nil
+}
+
+// AppendEach queues drafts as independent events, each its own root: the expiries a sweep
+// records in one transaction, say.
+func AppendEach(tx *database.Tx, at time.Time, drafts ...Draft) error {
+	if len(drafts) == 0 {
+		return nil
+	}
+	c, err := columnsOf(drafts)
+	if err != nil {
+		return err
+	}
+	tx.Defer(`
+INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public)
+SELECT $1, * FROM unnest($2::text[], $3::int[], $4::uuid[], $5::uuid[], $6::jsonb[], $7::bigint[], $8::bool[])`,
+		at, c.types, c.versions, c.actors, c.subjects, c.payloads, c.cells, c.public)
+	return nil
+}
+
+// columns are drafts column by column, as the statements above take them.
+type columns struct {
+	types    []string
+	versions []int32
+	actors   []*uuid.UUID
+	subjects []*uuid.UUID
+	payloads []string
+	cells    []*int64
+	public   []bool
+}
+
+func columnsOf(drafts []Draft) (columns, error) {
+	n := len(drafts)
+	c := columns{
+		types: make([]string, n), versions: make([]int32, n), actors: make([]*uuid.UUID, n),
+		subjects: make([]*uuid.UUID, n), payloads: make([]string, n), cells: make([]*int64, n), public: make([]bool, n),
+	}
 	for i, d := range drafts {
 		if d.meta == nil {
-			return nil, errors.New("eventstore: draft without kind")
+			return columns{}, errors.New("eventstore: draft without kind")
 		}
 		b, err := json.Marshal(d.payload)
 		if err != nil {
-			return nil, fmt.Errorf("eventstore: encode %s: %w", d.meta.Name, err)
+			return columns{}, fmt.Errorf("eventstore: encode %s: %w", d.meta.Name, err)
 		}
-		c := d.header.Cause
-		if c < 0 || c > i {
-			return nil, fmt.Errorf("eventstore: draft %d (%s) names cause %d, which is not an earlier draft", i+1, d.meta.Name, c)
-		}
-		types[i], versions[i], public[i], payloads[i] = d.meta.Name, int32(d.meta.Version), d.meta.Public, string(b)
+		c.types[i], c.versions[i], c.public[i], c.payloads[i] = d.meta.Name, int32(d.meta.Version), d.meta.Public, string(b)
 		if d.header.Actor != uuid.Nil {
-			actors[i] = &d.header.Actor
+			c.actors[i] = &d.header.Actor
 		}
 		if d.header.Subject != uuid.Nil {
-			subjects[i] = &d.header.Subject
+			c.subjects[i] = &d.header.Subject
 		}
 		if d.header.Cell != 0 {
-			cells[i] = &d.header.Cell
-		}
-		causes[i] = int32(c)
-		if c == 0 {
-			roots[i] = int32(i + 1)
-		} else {
-			roots[i] = roots[c-1]
+			c.cells[i] = &d.header.Cell
 		}
 	}
-
-	// One statement for the whole command. The sorted subquery hands out ids in draft order.
-	const q = `
-WITH input AS (
-    SELECT s.*, nextval('events_id_seq') AS id
-    FROM (
-        SELECT * FROM unnest($2::text[], $3::int[], $4::uuid[], $5::uuid[], $6::jsonb[], $7::bigint[], $8::int[], $9::int[], $10::bool[])
-            WITH ORDINALITY AS t(type, version, actor_id, subject_id, payload, h3_index, cause, root, public, ord)
-        ORDER BY ord
-    ) s
-)
-INSERT INTO events (id, at, type, version, actor_id, subject_id, payload, h3_index, causation_id, correlation_id, public)
-SELECT i.id, $1, i.type, i.version, i.actor_id, i.subject_id, i.payload, i.h3_index, c.id, r.id, i.public
-FROM input i
-LEFT JOIN input c ON c.ord = i.cause
-JOIN input r ON r.ord = i.root
-ORDER BY i.ord
-RETURNING id`
-	rows, err := tx.Query(ctx, q, at, types, versions, actors, subjects, payloads, cells, causes, roots, public)
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: append: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("eventstore: append: %w", err)
-	}
-	// Ids were handed out in draft order, so ascending ids are the drafts' order.
-	slices.Sort(ids)
-	if len(ids) != n {
-		return nil, fmt.Errorf("eventstore: append wrote %d of %d events", len(ids), n)
-	}
-	return ids, nil
+	return c, nil
 }

@@ -30,13 +30,17 @@ var (
 
 var at = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
-func appendOne(t *testing.T, ctx context.Context, tx pgx.Tx, n int) int64 {
+// appendOne appends an event in tx and returns its id.
+func appendOne(t *testing.T, ctx context.Context, tx *database.Tx, n int) int64 {
 	t.Helper()
-	ids, err := eventstore.Append(ctx, tx, at, testPinged.New(eventstore.Header{}, pinged{N: n}))
-	if err != nil {
+	if err := eventstore.Append(tx, at, testPinged.New(eventstore.Header{}, pinged{N: n})); err != nil {
 		t.Fatal(err)
 	}
-	return ids[0]
+	var id int64
+	if err := tx.QueryRow(ctx, `SELECT currval('events_id_seq')`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func readAll(t *testing.T, s *eventstore.Store) []eventstore.Event {
@@ -81,7 +85,7 @@ func TestLateCommitIsNotSkipped(t *testing.T) {
 	pool := pgtest.Pool(t)
 	store := eventstore.NewStore(pool, 0, nil)
 
-	txA, err := pool.Begin(ctx)
+	txA, err := database.Begin(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +93,7 @@ func TestLateCommitIsNotSkipped(t *testing.T) {
 	idA := appendOne(t, ctx, txA, 1)
 
 	var idB int64
-	if err := database.InTx(ctx, pool, func(tx pgx.Tx) error { idB = appendOne(t, ctx, tx, 2); return nil }); err != nil {
+	if err := database.InTx(ctx, pool, func(tx *database.Tx) error { idB = appendOne(t, ctx, tx, 2); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if !(idA < idB) {
@@ -124,7 +128,7 @@ func TestPositionOrdersByTransaction(t *testing.T) {
 	pool := pgtest.Pool(t)
 	store := eventstore.NewStore(pool, 0, nil)
 
-	txA, err := pool.Begin(ctx)
+	txA, err := database.Begin(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +137,7 @@ func TestPositionOrdersByTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	var idB int64
-	if err := database.InTx(ctx, pool, func(tx pgx.Tx) error { idB = appendOne(t, ctx, tx, 2); return nil }); err != nil {
+	if err := database.InTx(ctx, pool, func(tx *database.Tx) error { idB = appendOne(t, ctx, tx, 2); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	first := readAll(t, store)
@@ -195,7 +199,7 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
 			for i := range txPerWriter {
-				tx, err := pool.Begin(ctx)
+				tx, err := database.Begin(ctx, pool)
 				if err != nil {
 					t.Error(err)
 					return
@@ -205,9 +209,15 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 				for k := range drafts {
 					drafts[k] = testPinged.New(eventstore.Header{Actor: uuid.New()}, pinged{N: w*1000 + i})
 				}
-				ids, err := eventstore.Append(ctx, tx, at, drafts...)
-				if err != nil {
+				if err := eventstore.AppendEach(tx, at, drafts...); err != nil {
 					t.Error(err)
+					tx.Rollback(ctx)
+					return
+				}
+				rows, _ := tx.Query(ctx, `SELECT id FROM events WHERE tx = pg_current_xact_id()`)
+				ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+				if err != nil || len(ids) != n {
+					t.Errorf("own events: %v %v", ids, err)
 					tx.Rollback(ctx)
 					return
 				}
@@ -273,33 +283,38 @@ func TestAppendCausationAndCorrelation(t *testing.T) {
 	pool := pgtest.Pool(t)
 	store := eventstore.NewStore(pool, 0, nil)
 	actor, subject := uuid.New(), uuid.New()
-	var ids []int64
-	err := database.InTx(ctx, pool, func(tx pgx.Tx) error {
-		var err error
-		ids, err = eventstore.Append(ctx, tx, at,
+	err := database.InTx(ctx, pool, func(tx *database.Tx) error {
+		if err := eventstore.Append(tx, at,
 			testPinged.New(eventstore.Header{Actor: actor, Subject: subject, Cell: 644569312734953471}, pinged{N: 1}),
-			testEchoed.New(eventstore.Header{Cause: 1}, pinged{N: 2}),
-			testEchoed.New(eventstore.Header{Cause: 2}, pinged{N: 3}),
-			testPinged.New(eventstore.Header{}, pinged{N: 4}),
-		)
-		return err
+			testEchoed.New(eventstore.Header{}, pinged{N: 2}),
+			testEchoed.New(eventstore.Header{}, pinged{N: 3}),
+		); err != nil {
+			return err
+		}
+		return eventstore.AppendEach(tx, at, testPinged.New(eventstore.Header{}, pinged{N: 4}), testPinged.New(eventstore.Header{}, pinged{N: 5}))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := readN(t, store, 4)
-	if len(evs) != 4 {
+	evs := readN(t, store, 5)
+	if len(evs) != 5 {
 		t.Fatalf("got %d events", len(evs))
 	}
-	want := []struct{ cause, corr int64 }{{0, ids[0]}, {ids[0], ids[0]}, {ids[1], ids[0]}, {0, ids[3]}}
+	root := evs[0].Position.ID
+	want := []struct{ cause, corr int64 }{{0, root}, {root, root}, {root, root}, {0, evs[3].Position.ID}, {0, evs[4].Position.ID}}
 	for i, e := range evs {
-		if e.Position.ID != ids[i] || e.CausationID != want[i].cause || e.CorrelationID != want[i].corr {
-			t.Errorf("event %d: id %d cause %d corr %d, want id %d cause %d corr %d",
-				i, e.Position.ID, e.CausationID, e.CorrelationID, ids[i], want[i].cause, want[i].corr)
+		if e.CausationID != want[i].cause || e.CorrelationID != want[i].corr {
+			t.Errorf("event %d (id %d): cause %d corr %d, want cause %d corr %d",
+				i, e.Position.ID, e.CausationID, e.CorrelationID, want[i].cause, want[i].corr)
 		}
-		p, err := testPinged.Decode(e)
-		if e.Type == "TestPinged" && (err != nil || p.N != []int{1, 2, 3, 4}[i]) {
-			t.Errorf("event %d payload %+v, %v", i, p, err)
+		var p pinged
+		if e.Type == "TestPinged" {
+			p, err = testPinged.Decode(e)
+		} else {
+			p, err = testEchoed.Decode(e)
+		}
+		if err != nil || p.N != i+1 {
+			t.Errorf("event %d: payload %+v, %v; want the drafts' order", i, p, err)
 		}
 	}
 	if e := evs[0]; e.ActorID != actor || e.SubjectID != subject || e.Cell != 644569312734953471 || !e.Public || !e.At.Equal(at) {
@@ -311,12 +326,37 @@ func TestAppendCausationAndCorrelation(t *testing.T) {
 	if _, err := testPinged.Decode(evs[1]); err == nil {
 		t.Error("decoding an event of another kind must fail")
 	}
-	err = database.InTx(ctx, pool, func(tx pgx.Tx) error {
-		_, err := eventstore.Append(ctx, tx, at, testEchoed.New(eventstore.Header{Cause: 1}, pinged{}))
-		return err
+}
+
+// A failing deferred write rolls the whole transaction back, events included.
+func TestFailedDeferredWriteRollsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	err := database.InTx(ctx, pool, func(tx *database.Tx) error {
+		if err := eventstore.Append(tx, at, testPinged.New(eventstore.Header{}, pinged{N: 1})); err != nil {
+			return err
+		}
+		tx.Defer(`INSERT INTO no_such_table VALUES (1)`)
+		return nil
 	})
 	if err == nil {
-		t.Error("a draft naming itself as cause must be refused")
+		t.Fatal("commit succeeded despite a failing deferred statement")
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d events after the rollback (%v)", n, err)
+	}
+	// The connection went back to the pool in a usable state.
+	for range 10 {
+		if err := database.InTx(ctx, pool, func(tx *database.Tx) error {
+			return eventstore.Append(tx, at, testPinged.New(eventstore.Header{}, pinged{N: 2}))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 10 {
+		t.Fatalf("%d events, want 10 (%v)", n, err)
 	}
 }
 

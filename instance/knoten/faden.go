@@ -52,7 +52,7 @@ func (s *Service) Spin(ctx context.Context, actor uuid.UUID, sp Spinning) (Faden
 			"A %q Faden is spun by its own feature, not directly; spin one of: %s.", sp.Type, strings.Join(SpinnableFadenTypes, ", "))
 	}
 	var f Faden
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
 		f, err = s.SpinTx(ctx, tx, actor, sp)
 		return err
@@ -62,43 +62,37 @@ func (s *Service) Spin(ctx context.Context, actor uuid.UUID, sp Spinning) (Faden
 
 // SpinTx spins a Faden of any known type inside the caller's transaction: the features that
 // own the reserved types (Anträge, donations, …) spin theirs as part of their own writes.
-func (s *Service) SpinTx(ctx context.Context, tx pgx.Tx, actor uuid.UUID, sp Spinning) (Faden, error) {
+func (s *Service) SpinTx(ctx context.Context, tx *database.Tx, actor uuid.UUID, sp Spinning) (Faden, error) {
 	if !validFadenType(sp.Type) {
 		return Faden{}, fault.Invalidf("type", "unknown_faden_type", "Unknown Faden type %q.", sp.Type)
 	}
 	now := s.clock.Now()
-	k, err := getKnoten(ctx, tx, sp.KnotenID, now, true) // the Knoten's row lock orders all its Faden writes
+	cell, err := lockKnoten(ctx, tx, sp.KnotenID, now)
 	if err != nil {
 		return Faden{}, err
 	}
-	f := Faden{ID: uuid.Must(uuid.NewV7()), KnotenID: k.ID, AccountID: actor, Type: sp.Type, Twisted: sp.Twisted, CreatedAt: now}
+	f := Faden{ID: uuid.Must(uuid.NewV7()), KnotenID: sp.KnotenID, AccountID: actor, Type: sp.Type, Twisted: sp.Twisted, CreatedAt: now}
 	if !f.Twisted {
 		exp := now.Add(FadenLifetime)
 		f.ExpiresAt = &exp
 	}
-	if err := insertFaden(ctx, tx, f); err != nil {
-		return Faden{}, err
-	}
-	_, err = tx.Exec(ctx, `
+	insertFaden(tx, f)
+	tx.Defer(`
 UPDATE knoten SET last_activity_at = $2,
        garn_count = garn_count + $3,
        dissolves_at = CASE WHEN garn_count + $3 > 0 THEN NULL ELSE greatest(dissolves_at, $4) END
-WHERE id = $1`, k.ID, now, boolInt(f.Twisted), f.ExpiresAt)
-	if err != nil {
-		return Faden{}, fmt.Errorf("knoten: spin: %w", err)
-	}
-	_, err = eventstore.Append(ctx, tx, now, FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell}, spunPayload(f)))
-	return f, err
+WHERE id = $1`, f.KnotenID, now, boolInt(f.Twisted), f.ExpiresAt)
+	return f, eventstore.Append(tx, now, FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: cell}, spunPayload(f)))
 }
 
 // Twist makes the actor's Faden Garn: it stops expiring and its Knoten becomes permanent.
 func (s *Service) Twist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, error) {
 	var f Faden
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		now := s.clock.Now()
-		var k Knoten
+		var cell int64
 		var err error
-		f, k, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now)
+		f, cell, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now)
 		if err != nil {
 			return err
 		}
@@ -106,15 +100,10 @@ func (s *Service) Twist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, e
 			return fault.Conflictf("already_twisted", "This Faden is already Garn.")
 		}
 		f.Twisted, f.ExpiresAt = true, nil
-		if _, err := tx.Exec(ctx, `UPDATE faeden SET twisted = true, expires_at = NULL WHERE id = $1`, f.ID); err != nil {
-			return fmt.Errorf("knoten: twist: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE knoten SET garn_count = garn_count + 1, dissolves_at = NULL, last_activity_at = $2 WHERE id = $1`, k.ID, now); err != nil {
-			return fmt.Errorf("knoten: twist: %w", err)
-		}
-		_, err = eventstore.Append(ctx, tx, now, FadenVerzwirnt.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell},
-			FadenVerzwirntV1{FadenID: f.ID, KnotenID: k.ID}))
-		return err
+		tx.Defer(`UPDATE faeden SET twisted = true, expires_at = NULL WHERE id = $1`, f.ID)
+		tx.Defer(`UPDATE knoten SET garn_count = garn_count + 1, dissolves_at = NULL, last_activity_at = $2 WHERE id = $1`, f.KnotenID, now)
+		return eventstore.Append(tx, now, FadenVerzwirnt.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: cell},
+			FadenVerzwirntV1{FadenID: f.ID, KnotenID: f.KnotenID}))
 	})
 	return f, err
 }
@@ -123,11 +112,11 @@ func (s *Service) Twist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, e
 // the Knoten's last Garn, the Knoten dissolves again once its last Faden expires.
 func (s *Service) Untwist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, error) {
 	var f Faden
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		now := s.clock.Now()
-		var k Knoten
+		var cell int64
 		var err error
-		f, k, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now)
+		f, cell, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now)
 		if err != nil {
 			return err
 		}
@@ -136,61 +125,56 @@ func (s *Service) Untwist(ctx context.Context, actor, fadenID uuid.UUID) (Faden,
 		}
 		exp := now.Add(FadenLifetime)
 		f.Twisted, f.ExpiresAt = false, &exp
-		if _, err := tx.Exec(ctx, `UPDATE faeden SET twisted = false, expires_at = $2 WHERE id = $1`, f.ID, exp); err != nil {
-			return fmt.Errorf("knoten: untwist: %w", err)
-		}
-		// With its last Garn gone, the Knoten lives as long as its longest-lived active Faden.
-		_, err = tx.Exec(ctx, `
+		tx.Defer(`UPDATE faeden SET twisted = false, expires_at = $2 WHERE id = $1`, f.ID, exp)
+		// With its last Garn gone, the Knoten lives as long as its longest-lived active Faden
+		// (this one among them: the statement above runs first).
+		tx.Defer(`
 UPDATE knoten SET garn_count = garn_count - 1, last_activity_at = $2,
        dissolves_at = CASE WHEN garn_count - 1 > 0 THEN NULL ELSE
            (SELECT max(expires_at) FROM faeden WHERE knoten_id = $1 AND expired_at IS NULL AND NOT twisted) END
-WHERE id = $1`, k.ID, now)
-		if err != nil {
-			return fmt.Errorf("knoten: untwist: %w", err)
-		}
-		_, err = eventstore.Append(ctx, tx, now, FadenEntzwirnt.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell},
-			FadenEntzwirntV1{FadenID: f.ID, KnotenID: k.ID, ExpiresAt: exp}))
-		return err
+WHERE id = $1`, f.KnotenID, now)
+		return eventstore.Append(tx, now, FadenEntzwirnt.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: cell},
+			FadenEntzwirntV1{FadenID: f.ID, KnotenID: f.KnotenID, ExpiresAt: exp}))
 	})
 	return f, err
 }
 
 // lockOwnFaden locks a Faden's Knoten, then the Faden (always in that order, like SpinTx), and
 // checks that the Faden is the actor's and still active.
-func (s *Service) lockOwnFaden(ctx context.Context, tx pgx.Tx, actor, fadenID uuid.UUID, now time.Time) (Faden, Knoten, error) {
+func (s *Service) lockOwnFaden(ctx context.Context, tx *database.Tx, actor, fadenID uuid.UUID, now time.Time) (Faden, int64, error) {
 	var knotenID uuid.UUID
 	err := tx.QueryRow(ctx, `SELECT knoten_id FROM faeden WHERE id = $1`, fadenID).Scan(&knotenID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Faden{}, Knoten{}, ErrFadenNotFound
+		return Faden{}, 0, ErrFadenNotFound
 	}
 	if err != nil {
-		return Faden{}, Knoten{}, fmt.Errorf("knoten: faden: %w", err)
+		return Faden{}, 0, fmt.Errorf("knoten: faden: %w", err)
 	}
-	k, err := getKnoten(ctx, tx, knotenID, now, true)
+	cell, err := lockKnoten(ctx, tx, knotenID, now)
 	if errors.Is(err, ErrKnotenDissolved) {
-		return Faden{}, Knoten{}, ErrFadenExpired // a dissolved Knoten has no active Faden left
+		return Faden{}, 0, ErrFadenExpired // a dissolved Knoten has no active Faden left
 	}
 	if err != nil {
-		return Faden{}, Knoten{}, err
+		return Faden{}, 0, err
 	}
 	var expiredAt *time.Time
 	f, err := scanFaden(tx.QueryRow(ctx, `SELECT `+fadenColumns+`, f.expired_at FROM faeden f WHERE f.id = $1 FOR UPDATE`, fadenID), &expiredAt)
 	if err != nil {
-		return Faden{}, Knoten{}, fmt.Errorf("knoten: faden: %w", err)
+		return Faden{}, 0, fmt.Errorf("knoten: faden: %w", err)
 	}
 	if f.AccountID != actor {
-		return Faden{}, Knoten{}, ErrNotYourFaden
+		return Faden{}, 0, ErrNotYourFaden
 	}
 	if expiredAt != nil || (f.ExpiresAt != nil && !f.ExpiresAt.After(now)) {
-		return Faden{}, Knoten{}, ErrFadenExpired
+		return Faden{}, 0, ErrFadenExpired
 	}
-	return f, k, nil
+	return f, cell, nil
 }
 
 // Faeden lists the active Fäden and Garn of a Knoten, oldest first.
 func (s *Service) Faeden(ctx context.Context, knotenID uuid.UUID) ([]Faden, error) {
 	now := s.clock.Now()
-	if _, err := getKnoten(ctx, s.pool, knotenID, now, false); err != nil {
+	if _, err := getKnoten(ctx, s.pool, knotenID, now); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `
@@ -226,14 +210,10 @@ func scanFaden(row pgx.Row, extra ...any) (Faden, error) {
 	return f, err
 }
 
-func insertFaden(ctx context.Context, q database.Querier, f Faden) error {
-	_, err := q.Exec(ctx, `
+func insertFaden(tx *database.Tx, f Faden) {
+	tx.Defer(`
 INSERT INTO faeden (id, knoten_id, account_id, type, twisted, created_at, expires_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.KnotenID, f.AccountID, f.Type, f.Twisted, f.CreatedAt, f.ExpiresAt)
-	if err != nil {
-		return fmt.Errorf("knoten: insert faden: %w", err)
-	}
-	return nil
 }
 
 func spunPayload(f Faden) FadenGesponnenV1 {

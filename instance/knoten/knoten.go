@@ -119,7 +119,7 @@ func (s *Service) Place(ctx context.Context, actor uuid.UUID, p Placement) (Knot
 	}
 	var k Knoten
 	var f Faden
-	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		in, err := s.bounds.Contains(ctx, tx, p.Point)
 		if err != nil {
 			return err
@@ -134,24 +134,17 @@ func (s *Service) Place(ctx context.Context, actor uuid.UUID, p Placement) (Knot
 			Point: p.Point, Cell: cell, CreatedBy: actor, CreatedAt: now, LastActivityAt: now, DissolvesAt: &expires,
 		}
 		f = Faden{ID: uuid.Must(uuid.NewV7()), KnotenID: k.ID, AccountID: actor, Type: FirstFadenType, CreatedAt: now, ExpiresAt: &expires}
-		_, err = tx.Exec(ctx, `
+		tx.Defer(`
 INSERT INTO knoten (id, type, title, description, geom, h3, created_by, created_at, last_activity_at, dissolves_at)
 VALUES ($1, $2, $3, $4, point4326($5, $6), $7, $8, $9, $9, $10)`,
 			k.ID, k.Type, k.Title, k.Description, k.Point.Lon, k.Point.Lat, k.Cell, actor, now, expires)
-		if err != nil {
-			return fmt.Errorf("knoten: place: %w", err)
-		}
-		if err := insertFaden(ctx, tx, f); err != nil {
-			return err
-		}
-		hdr := eventstore.Header{Actor: actor, Subject: k.ID, Cell: k.Cell}
-		_, err = eventstore.Append(ctx, tx, now,
-			KnotenGeknuepft.New(hdr, KnotenGeknuepftV1{
+		insertFaden(tx, f)
+		return eventstore.Append(tx, now,
+			KnotenGeknuepft.New(eventstore.Header{Actor: actor, Subject: k.ID, Cell: k.Cell}, KnotenGeknuepftV1{
 				KnotenID: k.ID, Type: k.Type, Title: k.Title, Description: k.Description,
 				Lat: k.Point.Lat, Lon: k.Point.Lon, H3: geo.CellHex(k.Cell), CreatedBy: actor,
 			}),
-			FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell, Cause: 1}, spunPayload(f)))
-		return err
+			FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell}, spunPayload(f)))
 	})
 	if err != nil {
 		return Knoten{}, Faden{}, err
@@ -181,16 +174,12 @@ func scanKnoten(row pgx.Row, extra ...any) (Knoten, error) {
 // Get returns a Knoten that is on the map: ErrKnotenNotFound for an unknown id,
 // ErrKnotenDissolved for one that has dissolved.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (Knoten, error) {
-	return getKnoten(ctx, s.pool, id, s.clock.Now(), false)
+	return getKnoten(ctx, s.pool, id, s.clock.Now())
 }
 
-func getKnoten(ctx context.Context, q database.Querier, id uuid.UUID, now time.Time, forUpdate bool) (Knoten, error) {
-	sql := `SELECT ` + knotenColumns + `, ` + alive + ` FROM knoten WHERE id = $2`
-	if forUpdate {
-		sql += ` FOR UPDATE`
-	}
+func getKnoten(ctx context.Context, q database.Querier, id uuid.UUID, now time.Time) (Knoten, error) {
 	var isAlive bool
-	k, err := scanKnoten(q.QueryRow(ctx, sql, now, id), &isAlive)
+	k, err := scanKnoten(q.QueryRow(ctx, `SELECT `+knotenColumns+`, `+alive+` FROM knoten WHERE id = $2`, now, id), &isAlive)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Knoten{}, ErrKnotenNotFound
 	}
@@ -201,6 +190,22 @@ func getKnoten(ctx context.Context, q database.Querier, id uuid.UUID, now time.T
 		return Knoten{}, ErrKnotenDissolved
 	}
 	return k, nil
+}
+
+// lockKnoten locks a Knoten that is on the map for a write and returns its cell. Every write
+// about a Knoten's Fäden takes this lock first, so they happen one after another.
+func lockKnoten(ctx context.Context, tx *database.Tx, id uuid.UUID, now time.Time) (cell int64, err error) {
+	var isAlive bool
+	err = tx.QueryRow(ctx, `SELECT h3, `+alive+` FROM knoten WHERE id = $2 FOR UPDATE`, now, id).Scan(&cell, &isAlive)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, ErrKnotenNotFound
+	case err != nil:
+		return 0, fmt.Errorf("knoten: lock: %w", err)
+	case !isAlive:
+		return 0, ErrKnotenDissolved
+	}
+	return cell, nil
 }
 
 // BBox is a lon/lat box. MinLon > MaxLon means the box crosses the antimeridian.

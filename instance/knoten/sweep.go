@@ -12,9 +12,9 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
-// SweepBatch is how many Fäden (or Knoten) one sweep transaction ends. Small enough to keep
-// row locks short for residents acting on the same Knoten; large enough that 100k due Fäden
-// take a few dozen transactions.
+// SweepBatch is how many due Fäden one sweep transaction takes on (with every other due Faden
+// of their Knoten). Small enough to keep row locks short for residents acting on the same
+// Knoten; large enough that 100k due Fäden take about a hundred transactions.
 const SweepBatch = 1000
 
 // SweepResult counts what a sweep ended.
@@ -23,114 +23,96 @@ type SweepResult struct {
 	Dissolved int // Knoten
 }
 
-// Sweep records every expiry that is due at the instance's current time: Fäden first, then the
-// Knoten they left without Garn or Faden. Reads never wait for it (they apply the rules at read
-// time); it turns due transitions into events and moves ended rows out of the hot indexes.
+// Sweep records every expiry that is due at the instance's current time: Fäden reaching their
+// 7 days, and with them the Knoten they leave without Garn or Faden. Reads never wait for it
+// (they apply the rules at read time); it turns due transitions into events.
 //
 // Why a sweep and not one timer job per Faden: every Faden expires, so a job per Faden would
 // put a row into the job queue for every spin (measured: ~0.7 ms and ~200 B each) only to
-// repeat what the partial index on faeden.expires_at already answers in one scan.
+// repeat what the partial index faeden_due answers in one scan.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	now := s.clock.Now()
 	var res SweepResult
 	for {
-		n, err := s.expireBatch(ctx, now)
-		res.Expired += n
-		if err != nil {
+		b, err := s.sweepBatch(ctx, now)
+		res.Expired += b.Expired
+		res.Dissolved += b.Dissolved
+		if err != nil || b.Expired == 0 {
 			return res, err
-		}
-		if n < SweepBatch {
-			break
 		}
 	}
-	// Dissolution is a separate pass, in its own transactions, so a sweep never holds a
-	// Faden's lock while waiting for its Knoten's (residents' writes lock Knoten, then Faden).
-	for {
-		n, err := s.dissolveBatch(ctx, now)
-		res.Dissolved += n
+}
+
+// sweepBatch locks the Knoten of the next due Fäden, expires all their due Fäden, and
+// dissolves those of them that are left with neither Garn nor an active Faden — one
+// transaction, so a Knoten never outlives its last Faden in the log. It locks Knoten before
+// Fäden, in the same order residents' writes do, and skips Knoten a resident is busy with:
+// their Fäden stay due for the next round.
+func (s *Service) sweepBatch(ctx context.Context, now time.Time) (SweepResult, error) {
+	var res SweepResult
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		rows, err := tx.Query(ctx, `
+SELECT id, h3 FROM knoten
+WHERE id IN (SELECT knoten_id FROM faeden
+             WHERE expired_at IS NULL AND NOT twisted AND expires_at <= $1
+             ORDER BY expires_at LIMIT $2)
+FOR UPDATE SKIP LOCKED`, now, SweepBatch)
 		if err != nil {
-			return res, err
+			return fmt.Errorf("knoten: sweep: %w", err)
 		}
-		if n < SweepBatch {
-			break
+		cells := map[uuid.UUID]int64{}
+		var ids []uuid.UUID
+		var id uuid.UUID
+		var cell int64
+		if _, err := pgx.ForEachRow(rows, []any{&id, &cell}, func() error {
+			cells[id] = cell
+			ids = append(ids, id)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("knoten: sweep: %w", err)
 		}
+		if len(ids) == 0 {
+			return nil
+		}
+
+		rows, err = tx.Query(ctx, `
+UPDATE faeden SET expired_at = expires_at
+WHERE knoten_id = ANY($1) AND expired_at IS NULL AND NOT twisted AND expires_at <= $2
+RETURNING id, knoten_id, expires_at`, ids, now)
+		if err != nil {
+			return fmt.Errorf("knoten: expire: %w", err)
+		}
+		var drafts []eventstore.Draft
+		var p FadenAbgelaufenV1
+		if _, err := pgx.ForEachRow(rows, []any{&p.FadenID, &p.KnotenID, &p.ExpiredAt}, func() error {
+			p.ExpiredAt = p.ExpiredAt.UTC()
+			drafts = append(drafts, FadenAbgelaufen.New(eventstore.Header{Subject: p.FadenID, Cell: cells[p.KnotenID]}, p))
+			return nil
+		}); err != nil {
+			return fmt.Errorf("knoten: expire: %w", err)
+		}
+		res.Expired = len(drafts)
+
+		rows, err = tx.Query(ctx, `
+UPDATE knoten SET dissolved_at = dissolves_at
+WHERE id = ANY($1) AND dissolved_at IS NULL AND dissolves_at <= $2
+RETURNING id, dissolved_at`, ids, now)
+		if err != nil {
+			return fmt.Errorf("knoten: dissolve: %w", err)
+		}
+		var d KnotenAufgeloestV1
+		if _, err := pgx.ForEachRow(rows, []any{&d.KnotenID, &d.DissolvedAt}, func() error {
+			d.DissolvedAt = d.DissolvedAt.UTC()
+			drafts = append(drafts, KnotenAufgeloest.New(eventstore.Header{Subject: d.KnotenID, Cell: cells[d.KnotenID]}, d))
+			res.Dissolved++
+			return nil
+		}); err != nil {
+			return fmt.Errorf("knoten: dissolve: %w", err)
+		}
+		return eventstore.AppendEach(tx, now, drafts...)
+	})
+	if err != nil {
+		return SweepResult{}, err
 	}
 	return res, nil
-}
-
-func (s *Service) expireBatch(ctx context.Context, now time.Time) (int, error) {
-	var n int
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-WITH due AS (
-    SELECT id FROM faeden
-    WHERE expired_at IS NULL AND NOT twisted AND expires_at <= $1
-    ORDER BY expires_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE faeden f SET expired_at = f.expires_at
-FROM due, knoten k
-WHERE f.id = due.id AND k.id = f.knoten_id
-RETURNING f.id, f.knoten_id, f.expires_at, k.h3`, now, SweepBatch)
-		if err != nil {
-			return fmt.Errorf("knoten: expire: %w", err)
-		}
-		var drafts []eventstore.Draft
-		for rows.Next() {
-			var p FadenAbgelaufenV1
-			var cell int64
-			if err := rows.Scan(&p.FadenID, &p.KnotenID, &p.ExpiredAt, &cell); err != nil {
-				return fmt.Errorf("knoten: expire: %w", err)
-			}
-			p.ExpiredAt = p.ExpiredAt.UTC()
-			drafts = append(drafts, FadenAbgelaufen.New(eventstore.Header{Subject: p.FadenID, Cell: cell}, p))
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("knoten: expire: %w", err)
-		}
-		n = len(drafts)
-		_, err = eventstore.Append(ctx, tx, now, drafts...)
-		return err
-	})
-	return n, err
-}
-
-func (s *Service) dissolveBatch(ctx context.Context, now time.Time) (int, error) {
-	var n int
-	err := database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-WITH due AS (
-    SELECT id FROM knoten
-    WHERE dissolved_at IS NULL AND dissolves_at <= $1
-    ORDER BY dissolves_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE knoten k SET dissolved_at = k.dissolves_at
-FROM due
-WHERE k.id = due.id
-RETURNING k.id, k.dissolved_at, k.h3`, now, SweepBatch)
-		if err != nil {
-			return fmt.Errorf("knoten: dissolve: %w", err)
-		}
-		var drafts []eventstore.Draft
-		for rows.Next() {
-			var id uuid.UUID
-			var at time.Time
-			var cell int64
-			if err := rows.Scan(&id, &at, &cell); err != nil {
-				return fmt.Errorf("knoten: dissolve: %w", err)
-			}
-			drafts = append(drafts, KnotenAufgeloest.New(eventstore.Header{Subject: id, Cell: cell},
-				KnotenAufgeloestV1{KnotenID: id, DissolvedAt: at.UTC()}))
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("knoten: dissolve: %w", err)
-		}
-		n = len(drafts)
-		_, err = eventstore.Append(ctx, tx, now, drafts...)
-		return err
-	})
-	return n, err
 }

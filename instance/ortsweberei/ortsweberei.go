@@ -92,7 +92,7 @@ func (s *Service) set(ctx context.Context, actor uuid.UUID, name string, bounds 
 		return Ortsweberei{}, err
 	}
 	var o Ortsweberei
-	err = database.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		if geom != nil {
 			var valid, inRange bool
 			var reason string
@@ -124,8 +124,7 @@ RETURNING ST_AsGeoJSON(bounds, 7)`, name, geom, now).Scan(&out)
 		if out != nil {
 			o.Bounds = out
 		}
-		_, err = eventstore.Append(ctx, tx, now, Festgelegt.New(eventstore.Header{Actor: actor}, FestgelegtV1{Name: name, Bounds: o.Bounds}))
-		return err
+		return eventstore.Append(tx, now, Festgelegt.New(eventstore.Header{Actor: actor}, FestgelegtV1{Name: name, Bounds: o.Bounds}))
 	})
 	if err != nil {
 		return Ortsweberei{}, err

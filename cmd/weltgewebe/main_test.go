@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The real binary, with its embedded PostgreSQL: it initialises a cluster on first start,
+// serves, lets `admin create` use the running cluster, stops the cluster cleanly on SIGTERM,
+// and finds its data again on the next start.
+func TestServeWithEmbeddedDatabase(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "weltgewebe")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dataDir := filepath.Join(reachableTempDir(t), "data")
+
+	srv := start(t, bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	if res := get(t, srv.url+"/healthz"); res != http.StatusOK {
+		t.Fatalf("healthz: %d", res)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); err != nil {
+		t.Fatalf("no cluster initialised in --data-dir: %v", err)
+	}
+	if get(t, srv.url+"/api/dev/clock") != http.StatusOK {
+		t.Fatal("--dev did not enable the dev clock")
+	}
+
+	out, err := exec.Command(bin, "admin", "create", "--email", "admin@example.org", "--password", "admin password",
+		"--name", "Ada Admin", "--data-dir", dataDir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "admin admin@example.org created") {
+		t.Fatalf("admin create beside a running serve: %v\n%s", err, out)
+	}
+	login := func(url string) int {
+		res, err := http.Post(url+"/api/auth/login", "application/json",
+			strings.NewReader(`{"email":"admin@example.org","password":"admin password"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := login(srv.url); code != http.StatusOK {
+		t.Fatalf("admin login: %d", code)
+	}
+
+	srv.stop(t)
+	if _, err := os.Stat(filepath.Join(dataDir, "postmaster.pid")); !os.IsNotExist(err) {
+		t.Fatalf("PostgreSQL still running after SIGTERM (postmaster.pid: %v)", err)
+	}
+
+	if out, err := exec.Command(bin, "migrate", "--data-dir", dataDir).CombinedOutput(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+
+	// Without --dev: the data is still there, and the dev clock is not.
+	srv = start(t, bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	if code := login(srv.url); code != http.StatusOK {
+		t.Fatalf("admin login after restart: %d", code)
+	}
+	if code := get(t, srv.url+"/api/dev/clock"); code != http.StatusNotFound {
+		t.Fatalf("dev clock without --dev: %d", code)
+	}
+	srv.stop(t)
+}
+
+func TestDemoNeedsDev(t *testing.T) {
+	var stderr strings.Builder
+	err := run(context.Background(), []string{"serve", "--demo"}, io.Discard, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--demo needs --dev") {
+		t.Fatalf("serve --demo without --dev: %v", err)
+	}
+}
+
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+}
+
+var listening = regexp.MustCompile(`weltgewebe listening on (http://\S+)`)
+
+func start(t *testing.T, bin string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan error, 1)}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	select {
+	case s.url = <-urls:
+		return s
+	case err := <-s.done:
+		t.Fatalf("serve exited during start-up: %v\n%s", err, stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve did not start within 60s\n%s", stderr.String())
+	}
+	return nil
+}
+
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of SIGTERM")
+	}
+}
+
+func get(t *testing.T, url string) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// reachableTempDir is a temporary directory the database's system user can enter (the
+// cluster runs as "postgres" when the tests run as root).
+func reachableTempDir(t *testing.T) string {
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+)
+
+// benchAppend: domain writes (a Faden spun: Knoten row locked, Faden inserted, Knoten updated,
+// one event appended, all in one transaction) against a bare single-row INSERT loop.
+func benchAppend(ctx context.Context, e *env, cfg config) {
+	e.exec(ctx, `CREATE TABLE bench_raw (id bigserial PRIMARY KEY, at timestamptz NOT NULL, payload jsonb NOT NULL)`)
+	e.exec(ctx, `CREATE TABLE bench_projection (id int PRIMARY KEY, n bigint NOT NULL)`)
+	targets := make([]uuid.UUID, cfg.workers)
+	for i := range targets {
+		k, _, err := e.inst.Knoten.Place(ctx, e.resident, knoten.Placement{Type: "idee", Title: fmt.Sprintf("Bench %d", i), Point: leipzig})
+		check(err)
+		targets[i] = k.ID
+	}
+	payload := `{"faden_id":"01a1f5c2-7a3e-7000-8000-000000000000","knoten_id":"01a1f5c2-7a3e-7000-8000-000000000001","type":"gespraech"}`
+	bare := func(w int) error {
+		_, err := e.inst.Pool.Exec(ctx, `INSERT INTO bench_raw (at, payload) VALUES ($1, $2)`, time.Now(), payload)
+		return err
+	}
+	// The event store's own path: one event and the projection row it updates, one transaction.
+	appendWithProjection := func(w int) error {
+		return database.InTx(ctx, e.inst.Pool, func(tx *database.Tx) error {
+			tx.Defer(`INSERT INTO bench_projection (id, n) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET n = bench_projection.n + 1`, w)
+			return eventstore.Append(tx, e.inst.Clock.Now(), knoten.FadenVerzwirnt.New(eventstore.Header{Actor: e.resident, Subject: targets[w]},
+				knoten.FadenVerzwirntV1{FadenID: targets[w], KnotenID: targets[w]}))
+		})
+	}
+	spin := func(w int) error {
+		_, err := e.inst.Knoten.Spin(ctx, e.resident, knoten.Spinning{KnotenID: targets[w], Type: "gespraech"})
+		return err
+	}
+
+	fmt.Println("## Appends with projection updates")
+	fmt.Println()
+	fmt.Println("Baseline: a bare single-row autocommit INSERT into a table with a primary key. *Append*: one event")
+	fmt.Println("and the projection row it updates (an upsert), one transaction. *Spin*: the full domain command")
+	fmt.Println("POST /api/faeden runs — lock and check the Knoten, insert the Faden, update the Knoten, append")
+	fmt.Println("FadenGesponnen — one transaction. Rates are per second; rounds of the three alternate so drift of")
+	fmt.Println("the machine (disk flush times vary a lot on this VM) hits all alike.")
+	fmt.Println()
+	fmt.Println("| writers | bare INSERT | append + projection | ratio | Faden spun | ratio |")
+	fmt.Println("|--:|--:|--:|--:|--:|--:|")
+	const rounds = 4
+	for _, workers := range []int{1, cfg.workers} {
+		var b, a, o float64
+		for range rounds {
+			b += rate(workers, cfg.duration/rounds, bare)
+			a += rate(workers, cfg.duration/rounds, appendWithProjection)
+			o += rate(workers, cfg.duration/rounds, spin)
+		}
+		b, a, o = b/rounds, a/rounds, o/rounds
+		fmt.Printf("| %d | %.0f | %.0f | %.2f× | %.0f | %.2f× |\n", workers, b, a, a/b, o, o/b)
+	}
+	fmt.Println()
+}
+
+// rate runs op on workers goroutines for d and returns completed ops per second.
+func rate(workers int, d time.Duration, op func(worker int) error) float64 {
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				check(op(w))
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}

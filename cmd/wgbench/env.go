@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/geo"
+)
+
+// env is one fresh database with a running instance on it (dev mode, so the sweep measurement
+// can move the clock), plus a resident to act as.
+type env struct {
+	adminURL, dbName string
+	inst             *instance.Instance
+	url              string // the instance's HTTP base URL
+	resident         uuid.UUID
+	stop             func()
+}
+
+var leipzig = geo.Point{Lat: 51.34, Lon: 12.37}
+
+func newEnv(ctx context.Context, adminURL string) *env {
+	e := &env{adminURL: adminURL, dbName: fmt.Sprintf("wgbench_%d", time.Now().Unix())}
+	conn, err := pgx.Connect(ctx, adminURL)
+	check(err)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+e.dbName)
+	check(err)
+	conn.Close(ctx)
+
+	u, err := url.Parse(adminURL)
+	check(err)
+	u.Path = "/" + e.dbName
+	e.inst, err = instance.Open(ctx, instance.Config{
+		DB:            instance.DBConfig{URL: u.String(), MaxConns: 40},
+		Dev:           true,
+		SweepInterval: time.Hour, // the sweep measurement runs it by hand
+	})
+	check(err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	e.url = "http://" + ln.Addr().String()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.inst.Serve(runCtx, ln) }()
+	e.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			log.Printf("serve: %v", err)
+		}
+	}
+	a, err := e.inst.Accounts.Register(ctx, account.Registration{Name: "Bench", Address: "Benchstraße 1", Home: leipzig,
+		Email: "bench@example.org", Password: "bench password"})
+	check(err)
+	e.resident = a.ID
+	return e
+}
+
+func (e *env) pgVersion(ctx context.Context) string {
+	var v string
+	check(e.inst.Pool.QueryRow(ctx, "SHOW server_version").Scan(&v))
+	return v
+}
+
+func (e *env) exec(ctx context.Context, sql string, args ...any) {
+	if _, err := e.inst.Pool.Exec(ctx, sql, args...); err != nil {
+		log.Fatalf("%v\n%s", err, sql)
+	}
+}
+
+func (e *env) close(ctx context.Context) {
+	e.stop()
+	e.inst.Close()
+	conn, err := pgx.Connect(ctx, e.adminURL)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	conn.Exec(ctx, "DROP DATABASE IF EXISTS "+e.dbName+" WITH (FORCE)")
+}

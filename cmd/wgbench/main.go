@@ -1,0 +1,120 @@
+// Command wgbench measures the instance's hot paths against raw PostgreSQL baselines on the
+// same database in the same run, and prints the figures as Markdown (docs/BENCHMARKS.md).
+//
+//	go run ./cmd/wgbench                  # everything (several minutes)
+//	go run ./cmd/wgbench -only append,follow -duration 5s
+//
+// It starts its own PostgreSQL cluster (durable settings, as `weltgewebe serve` runs it)
+// unless -database-url names a server; the database it uses is created for the run and
+// dropped afterwards.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+)
+
+type config struct {
+	duration   time.Duration
+	workers    int
+	knoten     int
+	faeden     int
+	queries    int
+	followRate int
+}
+
+func main() {
+	var (
+		cfg     config
+		only    = flag.String("only", "append,follow,bbox,sweep", "which measurements to run")
+		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
+		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
+	)
+	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each throughput measurement runs")
+	flag.IntVar(&cfg.workers, "workers", 8, "concurrent writers in the concurrent append measurement")
+	flag.IntVar(&cfg.knoten, "knoten", 1_000_000, "Knoten in the bbox measurement")
+	flag.IntVar(&cfg.faeden, "faeden", 100_000, "due Fäden in the sweep measurement")
+	flag.IntVar(&cfg.queries, "queries", 2000, "bbox queries per variant")
+	flag.IntVar(&cfg.followRate, "follow-rate", 500, "events per second written while measuring follower latency")
+	settings := map[string]string{"max_connections": "300"}
+	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("want name=value, got %q", s)
+		}
+		settings[k] = v
+		return nil
+	})
+	flag.Parse()
+	log.SetFlags(log.Ltime)
+
+	ctx := context.Background()
+	adminURL := *dbURL
+	if adminURL == "" {
+		dir := *keepDir
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "wgbench-")
+			check(err)
+			check(os.Chmod(tmp, 0o755))
+			defer os.RemoveAll(tmp)
+			dir = filepath.Join(tmp, "data")
+		}
+		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, Settings: settings})
+		check(err)
+		defer c.Stop()
+		adminURL = c.URL("postgres")
+	}
+
+	env := newEnv(ctx, adminURL)
+	defer env.close(ctx)
+
+	fmt.Printf("# wgbench — %s, %d CPUs, %s, PostgreSQL %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), env.pgVersion(ctx))
+	if len(settings) > 1 {
+		fmt.Printf("Cluster settings: %v\n\n", settings)
+	}
+	for _, name := range strings.Split(*only, ",") {
+		switch strings.TrimSpace(name) {
+		case "append":
+			benchAppend(ctx, env, cfg)
+		case "follow":
+			benchFollow(ctx, env, cfg)
+		case "bbox":
+			benchBBox(ctx, env, cfg)
+		case "sweep":
+			benchSweep(ctx, env, cfg)
+		default:
+			log.Fatalf("unknown measurement %q", name)
+		}
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// percentile of sorted durations.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[int(float64(len(sorted)-1)*p)]
+}
+
+func sortDurations(d []time.Duration) []time.Duration {
+	slices.Sort(d)
+	return d
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

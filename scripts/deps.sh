@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what `make run` and `make test` need and is missing: a C compiler (the H3 library is
+# C, built through cgo), and the PostgreSQL 15 server with PostGIS. On Debian as root it
+# installs them with apt-get; anywhere else it says what to install and fails.
+set -euo pipefail
+
+need_go="1.26"
+missing=()
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "deps: Go $need_go or newer is required and 'go' is not on PATH (https://go.dev/dl/)." >&2
+  exit 1
+fi
+have_go=$(go env GOVERSION | sed 's/^go//')
+if [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_go" ]; then
+  echo "deps: Go $need_go or newer is required, found $have_go." >&2
+  exit 1
+fi
+
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql-15)
+ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || missing+=(postgresql-15-postgis-3)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "deps: missing: ${missing[*]}" >&2
+  echo "deps: install them as root, e.g.: sudo apt-get install -y ${missing[*]}  (or run 'sudo make deps')" >&2
+  exit 1
+fi
+
+echo "deps: installing ${missing[*]} with apt-get"
+# The instance runs its own PostgreSQL cluster; Debian need not create and start a system one.
+if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+  mkdir -p /etc/postgresql-common
+  echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq -o Dpkg::Options::=--force-confold --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed ${missing[*]}"
