@@ -94,7 +94,7 @@ func TestAddressStaysPrivate(t *testing.T) {
 	anon := inst.Client()
 	var bodies []string
 	var prof profileOut
-	res := anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK)
+	res := anon.Get("/api/accounts/"+id).Expect(t, http.StatusOK)
 	res.JSON(t, &prof)
 	bodies = append(bodies, string(res.Body))
 	for _, p := range []string{"/api/knoten", "/api/knoten/" + k.ID, "/api/knoten/" + k.ID + "/faeden", "/api/ortsweberei"} {
@@ -130,7 +130,7 @@ func TestAddressStaysPrivate(t *testing.T) {
 	// The same point on every read, and after edits that leave home and radius alone.
 	c.Patch("/api/me", map[string]any{"name": "Dora D.", "address": "Geheimweg 7a, 04177 Leipzig"}).Expect(t, http.StatusOK)
 	for range 3 {
-		anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+		anon.Get("/api/accounts/"+id).Expect(t, http.StatusOK).JSON(t, &prof)
 		if *prof.Position != first {
 			t.Fatalf("public position was redrawn (%v → %v) without a change of home or radius", first, *prof.Position)
 		}
@@ -141,19 +141,19 @@ func TestAddressStaysPrivate(t *testing.T) {
 
 	// Hidden: no position at all; shown again: the same point, nothing new revealed.
 	c.Patch("/api/me", map[string]any{"on_map": false}).Expect(t, http.StatusOK)
-	anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+	anon.Get("/api/accounts/"+id).Expect(t, http.StatusOK).JSON(t, &prof)
 	if prof.Position != nil {
 		t.Fatalf("hidden account shows a position: %v", prof.Position)
 	}
 	c.Patch("/api/me", map[string]any{"on_map": true}).Expect(t, http.StatusOK)
-	anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+	anon.Get("/api/accounts/"+id).Expect(t, http.StatusOK).JSON(t, &prof)
 	if prof.Position == nil || *prof.Position != first {
 		t.Fatalf("shown again, the position must be the old one: %v, want %v", prof.Position, first)
 	}
 
 	// A new radius is a new draw, within the new radius.
 	c.Patch("/api/me", map[string]any{"position_radius_m": 2000}).Expect(t, http.StatusOK)
-	anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+	anon.Get("/api/accounts/"+id).Expect(t, http.StatusOK).JSON(t, &prof)
 	if *prof.Position == first {
 		t.Fatal("changing the radius must draw a new point")
 	}
@@ -163,7 +163,7 @@ func TestAddressStaysPrivate(t *testing.T) {
 	// Moving house is a new draw around the new home.
 	newHome := geo.Point{Lat: 51.3300, Lon: 12.3300}
 	c.Patch("/api/me", map[string]any{"address": "Neue Straße 1", "lat": newHome.Lat, "lon": newHome.Lon, "position_radius_m": 50}).Expect(t, http.StatusOK)
-	anon.Get("/api/accounts/" + id).Expect(t, http.StatusOK).JSON(t, &prof)
+	anon.Get("/api/accounts/"+id).Expect(t, http.StatusOK).JSON(t, &prof)
 	if d := geo.Distance(newHome, *prof.Position); d > 50.5 {
 		t.Fatalf("after moving, position %.0f m from the new home, radius 50 m", d)
 	}

@@ -91,14 +91,14 @@ func assertAlive(t *testing.T, c *instancetest.Client, k knotenOut) knotenOut {
 // assertDissolved checks a Knoten is gone everywhere: 410, not listed, no Fäden.
 func assertDissolved(t *testing.T, c *instancetest.Client, k knotenOut) {
 	t.Helper()
-	res := c.Get("/api/knoten/" + k.ID).Expect(t, http.StatusGone)
+	res := c.Get("/api/knoten/"+k.ID).Expect(t, http.StatusGone)
 	if res.ErrorCode() != "knoten_dissolved" {
 		t.Errorf("dissolved Knoten: error code %q", res.ErrorCode())
 	}
 	if listed(t, c, k.ID) {
 		t.Errorf("dissolved Knoten %q still listed", k.Title)
 	}
-	c.Get("/api/knoten/" + k.ID + "/faeden").Expect(t, http.StatusGone)
+	c.Get("/api/knoten/"+k.ID+"/faeden").Expect(t, http.StatusGone)
 }
 
 func eventsOfType(inst *instancetest.Instance, typ, subject string) int {
