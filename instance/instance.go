@@ -54,12 +54,24 @@ type DBConfig struct {
 	DataDir  string
 	PGBinDir string
 	MaxConns int32
+	// NoMigrate leaves the schema as it is (for restoring a backup into a new cluster).
+	NoMigrate bool
 }
 
-// Database is an open, migrated database and, when embedded, the cluster it lives in.
+// Database is an open database and, when embedded, the cluster it lives in.
 type Database struct {
 	Pool    *pgxpool.Pool
+	URL     string
 	cluster *pgcluster.Cluster
+}
+
+// ToolDir is where pg_dump and pg_restore of the embedded cluster's version are; empty when
+// the database is a server of its own (use the tools on PATH).
+func (d *Database) ToolDir() string {
+	if d.cluster == nil {
+		return ""
+	}
+	return d.cluster.BinDir()
 }
 
 // OpenDatabase connects to the configured server, or starts the embedded cluster (creating it
@@ -83,10 +95,13 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 	if maxConns == 0 {
 		maxConns = 20
 	}
+	db.URL = url
 	pool, err := database.Open(ctx, url, maxConns)
 	if err == nil {
 		db.Pool = pool
-		err = database.Migrate(ctx, pool, log)
+		if !cfg.NoMigrate {
+			err = database.Migrate(ctx, pool, log)
+		}
 	}
 	if err != nil {
 		db.Close()

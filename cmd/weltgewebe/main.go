@@ -2,6 +2,8 @@
 //
 //	weltgewebe serve   [--dev [--demo]] [--listen :8080] [database flags] …
 //	weltgewebe migrate [database flags]
+//	weltgewebe backup  [database flags] FILE
+//	weltgewebe restore [database flags] FILE
 //	weltgewebe admin create --email E --password P --name N [database flags]
 //	weltgewebe admin verify --email E [database flags]
 //
@@ -42,6 +44,8 @@ const usage = `usage: weltgewebe <command> [flags]
 commands:
   serve          run the instance (HTTP API, web app, timers)
   migrate        bring the database schema up to date
+  backup FILE    write a backup of the database (pg_dump, custom format); works while serve runs
+  restore FILE   replace the database with a backup, then migrate it
   admin create   create an instance admin
   admin verify   verify a resident's account
 
@@ -58,6 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stderr)
+	case "backup":
+		return backup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return restore(ctx, args[1:], stdout, stderr)
 	case "admin":
 		if len(args) < 2 {
 			fmt.Fprint(stderr, usage)

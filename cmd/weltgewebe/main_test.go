@@ -54,10 +54,26 @@ func TestServeWithEmbeddedDatabase(t *testing.T) {
 		t.Fatalf("admin login: %d", code)
 	}
 
+	// A backup while serving, restored into a fresh data directory, carries the account over.
+	dump := filepath.Join(reachableTempDir(t), "instance.dump")
+	if out, err := exec.Command(bin, "backup", "--data-dir", dataDir, dump).CombinedOutput(); err != nil {
+		t.Fatalf("backup while serving: %v\n%s", err, out)
+	}
+
 	srv.stop(t)
 	if _, err := os.Stat(filepath.Join(dataDir, "postmaster.pid")); !os.IsNotExist(err) {
 		t.Fatalf("PostgreSQL still running after SIGTERM (postmaster.pid: %v)", err)
 	}
+
+	restored := filepath.Join(reachableTempDir(t), "restored")
+	if out, err := exec.Command(bin, "restore", "--data-dir", restored, dump).CombinedOutput(); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	srv = start(t, bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", restored)
+	if code := login(srv.url); code != http.StatusOK {
+		t.Fatalf("admin login on the restored instance: %d", code)
+	}
+	srv.stop(t)
 
 	if out, err := exec.Command(bin, "migrate", "--data-dir", dataDir).CombinedOutput(); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)

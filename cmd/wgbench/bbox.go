@@ -46,7 +46,7 @@ func benchBBox(ctx context.Context, e *env, cfg config) {
 	now := e.inst.Clock.Now()
 	_, err = conn.Exec(ctx, `
 INSERT INTO knoten (id, type, title, description, geom, h3, created_by, created_at, last_activity_at, dissolves_at)
-SELECT id, type, title, '', point4326(lon, lat), h3, $1, $2 - (random() * interval '6 days'), $2, $2 + interval '7 days'
+SELECT id, type, title, '', point4326(lon, lat), h3, $1, $2::timestamptz - random() * interval '6 days', $2, $2::timestamptz + interval '7 days'
 FROM staging`, e.resident, now)
 	check(err)
 	conn.Release()

@@ -52,6 +52,7 @@ type Options struct {
 // Cluster is a running PostgreSQL server owned by this process.
 type Cluster struct {
 	dataDir   string
+	binDir    string
 	socketDir string
 	port      int
 	cmd       *exec.Cmd
@@ -107,7 +108,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dataDir: dataDir, socketDir: socketDir, port: port, exited: make(chan struct{}), log: log}
+	c := &Cluster{dataDir: dataDir, binDir: binDir, socketDir: socketDir, port: port, exited: make(chan struct{}), log: log}
 	if c.alreadyRunning(ctx) {
 		// Another process (a running `weltgewebe serve`) owns the server: use it, leave it be.
 		log.Info("using the PostgreSQL server already running in the data directory", "dir", dataDir)
@@ -124,6 +125,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 func (c *Cluster) URL(database string) string {
 	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", database, c.socketDir, c.port)
 }
+
+// BinDir holds the server's binaries, and the client tools of the same version (pg_dump,
+// pg_restore).
+func (c *Cluster) BinDir() string { return c.binDir }
 
 // DataDir is the cluster's data directory.
 func (c *Cluster) DataDir() string { return c.dataDir }

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/database"
+)
+
+// backup writes a pg_dump (custom format) of the instance's database. It works while serve
+// runs: with the embedded cluster it uses the running server.
+func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var db dbFlags
+	db.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: weltgewebe backup [database flags] FILE")
+	}
+	out := fs.Arg(0)
+	cfg := db.config()
+	cfg.NoMigrate = true
+	d, err := instance.OpenDatabase(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, tool(d, "pg_dump"), "--format=custom", "--file="+abs, "--dbname="+d.URL)
+	cmd.Stderr = stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pg_dump: %w", err)
+	}
+	fmt.Fprintf(stdout, "backup written to %s\n", out)
+	return nil
+}
+
+// restore loads a backup into the database, replacing what is there, and then brings the
+// schema up to date (the backup may come from an older version).
+func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var db dbFlags
+	db.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: weltgewebe restore [database flags] FILE")
+	}
+	in, err := filepath.Abs(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(in); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg := db.config()
+	cfg.NoMigrate = true
+	d, err := instance.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	cmd := exec.CommandContext(ctx, tool(d, "pg_restore"), "--clean", "--if-exists", "--no-owner",
+		"--single-transaction", "--exit-on-error", "--dbname="+d.URL, in)
+	cmd.Stderr = stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pg_restore: %w", err)
+	}
+	if err := database.Migrate(ctx, d.Pool, log); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "restored %s\n", fs.Arg(0))
+	return nil
+}
+
+func tool(d *instance.Database, name string) string {
+	if dir := d.ToolDir(); dir != "" {
+		return filepath.Join(dir, name)
+	}
+	return name
+}
+
