@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -198,7 +199,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Log: log,
-		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		Web:           web.Handler(),
 	}
 	if cfg.Dev {

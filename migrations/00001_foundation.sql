@@ -36,8 +36,9 @@ CREATE TABLE events (
 CREATE TABLE events_default PARTITION OF events DEFAULT;
 ALTER SEQUENCE events_id_seq OWNED BY events.id;
 
+-- The followers' index. Further indexes (by subject, by cell, by time) arrive with the
+-- features whose queries need them: each one costs every append.
 CREATE INDEX events_position ON events (tx, id);
-CREATE INDEX events_subject ON events (subject_id, id) WHERE subject_id IS NOT NULL;
 
 -- +goose Down
 DROP TABLE events;

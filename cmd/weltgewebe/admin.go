@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
@@ -15,10 +13,7 @@ import (
 )
 
 func adminCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var db dbFlags
-	db.register(fs)
+	fs, db := command("admin create", stderr)
 	email := fs.String("email", "", "the admin's email (login)")
 	password := fs.String("password", "", "the admin's password (at least 8 characters)")
 	name := fs.String("name", "", "the admin's name")
@@ -40,10 +35,7 @@ func adminCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func adminVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var db dbFlags
-	db.register(fs)
+	fs, db := command("admin verify", stderr)
 	by := fs.String("by", "", "email of the admin who verifies")
 	email := fs.String("email", "", "email of the account to verify")
 	if err := fs.Parse(args); err != nil {
@@ -70,9 +62,8 @@ func adminVerify(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	})
 }
 
-func withAccounts(ctx context.Context, db dbFlags, stderr io.Writer, fn func(*account.Service) error) error {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := instance.OpenDatabase(ctx, db.config(), log)
+func withAccounts(ctx context.Context, db *dbFlags, stderr io.Writer, fn func(*account.Service) error) error {
+	d, err := instance.OpenDatabase(ctx, db.config(), quietLogger(stderr))
 	if err != nil {
 		return err
 	}

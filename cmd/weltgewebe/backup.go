@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +16,7 @@ import (
 // backup writes a pg_dump (custom format) of the instance's database. It works while serve
 // runs: with the embedded cluster it uses the running server.
 func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var db dbFlags
-	db.register(fs)
+	fs, db := command("backup", stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,7 +26,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.Arg(0)
 	cfg := db.config()
 	cfg.NoMigrate = true
-	d, err := instance.OpenDatabase(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	d, err := instance.OpenDatabase(ctx, cfg, quietLogger(stderr))
 	if err != nil {
 		return err
 	}
@@ -52,10 +47,7 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // restore loads a backup into the database, replacing what is there, and then brings the
 // schema up to date (the backup may come from an older version).
 func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var db dbFlags
-	db.register(fs)
+	fs, db := command("restore", stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,7 +61,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if _, err := os.Stat(in); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := quietLogger(stderr)
 	cfg := db.config()
 	cfg.NoMigrate = true
 	d, err := instance.OpenDatabase(ctx, cfg, log)
@@ -96,4 +88,3 @@ func tool(d *instance.Database, name string) string {
 	}
 	return name
 }
-

@@ -20,15 +20,26 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.pgBin, "pg-bin", envOr("WG_PG_BIN", ""), "directory with the PostgreSQL server binaries (default: newest /usr/lib/postgresql/*/bin)")
 }
 
+// command makes the flag set of a command, with the database flags registered.
+func command(name string, stderr io.Writer) (*flag.FlagSet, *dbFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := &dbFlags{}
+	db.register(fs)
+	return fs, db
+}
+
+// quietLogger logs warnings and errors only: for commands whose output is their result.
+func quietLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 func (d *dbFlags) config() instance.DBConfig {
 	return instance.DBConfig{URL: d.url, DataDir: d.dataDir, PGBinDir: d.pgBin}
 }
 
 func migrate(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var db dbFlags
-	db.register(fs)
+	fs, db := command("migrate", stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -15,10 +14,7 @@ import (
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var db dbFlags
-	db.register(fs)
+	fs, db := command("serve", stderr)
 	listen := fs.String("listen", envOr("WG_LISTEN", ":8080"), "address to serve HTTP on (env WG_LISTEN)")
 	publicURL := fs.String("public-url", envOr("WG_PUBLIC_URL", ""), "the URL residents reach the instance at (env WG_PUBLIC_URL)")
 	name := fs.String("name", envOr("WG_NAME", ""), "name of the Ortsweberei (env WG_NAME)")

@@ -17,15 +17,11 @@ import (
 var ErrNotFound = fault.NotFoundf("account_not_found", "There is no account with this id.")
 
 func insertAccount(ctx context.Context, tx *database.Tx, a Account, passwordHash string) error {
-	var posCell *int64
-	if a.Position != nil {
-		c, err := a.Position.Cell()
-		if err != nil {
-			return err
-		}
-		posCell = &c
+	posCell, err := cellOf(a.Position)
+	if err != nil {
+		return err
 	}
-	_, err := tx.Exec(ctx, `
+	_, err = tx.Exec(ctx, `
 INSERT INTO accounts (id, name, email, password_hash, is_admin, address, home,
                       position_radius_m, on_map, position, position_h3, created_at)
 VALUES ($1, $2, $3, $4, $5, nullif($6, ''), point4326($7, $8), $9, $10, point4326($11, $12), $13, $14)`,
@@ -41,13 +37,9 @@ VALUES ($1, $2, $3, $4, $5, nullif($6, ''), point4326($7, $8), $9, $10, point432
 }
 
 func updateAccount(tx *database.Tx, a Account) error {
-	var posCell *int64
-	if a.Position != nil {
-		c, err := a.Position.Cell()
-		if err != nil {
-			return err
-		}
-		posCell = &c
+	posCell, err := cellOf(a.Position)
+	if err != nil {
+		return err
 	}
 	tx.Defer(`
 UPDATE accounts SET name = $2, address = nullif($3, ''), home = point4326($4, $5),
@@ -105,6 +97,15 @@ func getAccountByEmail(ctx context.Context, q database.Querier, email string) (A
 		return Account{}, "", fmt.Errorf("account: get by email: %w", err)
 	}
 	return a, hash, nil
+}
+
+// cellOf is the H3 cell of p, or nil for no point.
+func cellOf(p *geo.Point) (*int64, error) {
+	if p == nil {
+		return nil, nil
+	}
+	c, err := p.Cell()
+	return &c, err
 }
 
 func point(lat, lon *float64) *geo.Point {

@@ -67,35 +67,37 @@ func (s *Service) SpinTx(ctx context.Context, tx *database.Tx, actor uuid.UUID, 
 		return Faden{}, fault.Invalidf("type", "unknown_faden_type", "Unknown Faden type %q.", sp.Type)
 	}
 	now := s.clock.Now()
-	cell, err := lockKnoten(ctx, tx, sp.KnotenID, now)
-	if err != nil {
-		return Faden{}, err
-	}
 	f := Faden{ID: uuid.Must(uuid.NewV7()), KnotenID: sp.KnotenID, AccountID: actor, Type: sp.Type, Twisted: sp.Twisted, CreatedAt: now}
 	if !f.Twisted {
 		exp := now.Add(FadenLifetime)
 		f.ExpiresAt = &exp
 	}
-	insertFaden(tx, f)
-	tx.Defer(`
-UPDATE knoten SET last_activity_at = $2,
+	// Updating the Knoten first takes its row lock (which orders all writes about its Fäden)
+	// and checks that it is still on the map, in one statement.
+	var cell int64
+	err := tx.QueryRow(ctx, `
+UPDATE knoten SET last_activity_at = $1,
        garn_count = garn_count + $3,
        dissolves_at = CASE WHEN garn_count + $3 > 0 THEN NULL ELSE greatest(dissolves_at, $4) END
-WHERE id = $1`, f.KnotenID, now, boolInt(f.Twisted), f.ExpiresAt)
+WHERE id = $2 AND `+alive+`
+RETURNING h3`, now, f.KnotenID, boolInt(f.Twisted), f.ExpiresAt).Scan(&cell)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Unknown or dissolved: the read says which.
+		if _, err := getKnoten(ctx, tx, f.KnotenID, now); err != nil {
+			return Faden{}, err
+		}
+		return Faden{}, fmt.Errorf("knoten: spin: Knoten %s neither alive nor gone", f.KnotenID)
+	}
+	if err != nil {
+		return Faden{}, fmt.Errorf("knoten: spin: %w", err)
+	}
+	insertFaden(tx, f)
 	return f, eventstore.Append(tx, now, FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: cell}, spunPayload(f)))
 }
 
 // Twist makes the actor's Faden Garn: it stops expiring and its Knoten becomes permanent.
 func (s *Service) Twist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, error) {
-	var f Faden
-	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		now := s.clock.Now()
-		var cell int64
-		var err error
-		f, cell, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now)
-		if err != nil {
-			return err
-		}
+	return s.changeOwnFaden(ctx, actor, fadenID, func(tx *database.Tx, f *Faden, cell int64, now time.Time) error {
 		if f.Twisted {
 			return fault.Conflictf("already_twisted", "This Faden is already Garn.")
 		}
@@ -105,21 +107,12 @@ func (s *Service) Twist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, e
 		return eventstore.Append(tx, now, FadenVerzwirnt.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: cell},
 			FadenVerzwirntV1{FadenID: f.ID, KnotenID: f.KnotenID}))
 	})
-	return f, err
 }
 
 // Untwist turns the actor's Garn back into a Faden that expires 7 days from now. When it was
 // the Knoten's last Garn, the Knoten dissolves again once its last Faden expires.
 func (s *Service) Untwist(ctx context.Context, actor, fadenID uuid.UUID) (Faden, error) {
-	var f Faden
-	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		now := s.clock.Now()
-		var cell int64
-		var err error
-		f, cell, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now)
-		if err != nil {
-			return err
-		}
+	return s.changeOwnFaden(ctx, actor, fadenID, func(tx *database.Tx, f *Faden, cell int64, now time.Time) error {
 		if !f.Twisted {
 			return fault.Conflictf("not_twisted", "This Faden is not Garn; only Garn can be untwisted.")
 		}
@@ -135,6 +128,21 @@ UPDATE knoten SET garn_count = garn_count - 1, last_activity_at = $2,
 WHERE id = $1`, f.KnotenID, now)
 		return eventstore.Append(tx, now, FadenEntzwirnt.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: cell},
 			FadenEntzwirntV1{FadenID: f.ID, KnotenID: f.KnotenID, ExpiresAt: exp}))
+	})
+}
+
+// changeOwnFaden runs change in a transaction, on the actor's own active Faden, locked.
+func (s *Service) changeOwnFaden(ctx context.Context, actor, fadenID uuid.UUID,
+	change func(tx *database.Tx, f *Faden, cell int64, now time.Time) error) (Faden, error) {
+	var f Faden
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		now := s.clock.Now()
+		var cell int64
+		var err error
+		if f, cell, err = s.lockOwnFaden(ctx, tx, actor, fadenID, now); err != nil {
+			return err
+		}
+		return change(tx, &f, cell, now)
 	})
 	return f, err
 }
