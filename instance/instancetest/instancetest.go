@@ -57,7 +57,10 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		Name:         o.Name,
 		Bounds:       o.Bounds,
 		PollInterval: 20 * time.Millisecond,
-		Log:          newTestLogger(t),
+		// Sweeps run when a test moves the dev clock (and once at start), not on their own in
+		// the middle of a test.
+		SweepInterval: time.Hour,
+		Log:           newTestLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("instancetest: open: %v", err)
