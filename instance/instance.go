@@ -17,15 +17,19 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+	"github.com/weltgewebe/weltgewebe/instance/webrat"
 	"github.com/weltgewebe/weltgewebe/web"
 )
 
@@ -45,7 +49,11 @@ type Config struct {
 	SweepInterval time.Duration
 	// PollInterval is how often followers look for new events (default 100 ms).
 	PollInterval time.Duration
-	Log          *slog.Logger
+	// VoteDuration is how long an Abstimmung runs (default 7 days).
+	VoteDuration time.Duration
+	// DelegationBatch is when delegation changes take effect each day (default 03:00 UTC).
+	DelegationBatch delegation.Batch
+	Log             *slog.Logger
 }
 
 // DBConfig says where the database is.
@@ -124,18 +132,21 @@ func (d *Database) Close() error {
 
 // Instance is a running Weltgewebe instance.
 type Instance struct {
-	cfg         Config
-	db          *Database
-	Log         *slog.Logger
-	Pool        *pgxpool.Pool
-	Clock       clock.Clock
-	DevClock    *clock.Dev // nil unless Dev
-	Events      *eventstore.Store
-	Accounts    *account.Service
-	Ortsweberei *ortsweberei.Service
-	Knoten      *knoten.Service
-	Jobs        *jobs.Runner
-	Handler     http.Handler
+	cfg          Config
+	db           *Database
+	Log          *slog.Logger
+	Pool         *pgxpool.Pool
+	Clock        clock.Clock
+	DevClock     *clock.Dev // nil unless Dev
+	Events       *eventstore.Store
+	Accounts     *account.Service
+	Ortsweberei  *ortsweberei.Service
+	Knoten       *knoten.Service
+	Delegations  *delegation.Service
+	Abstimmungen *abstimmung.Service
+	Antraege     *antrag.Service
+	Jobs         *jobs.Runner
+	Handler      http.Handler
 }
 
 // Open prepares an instance: database, services, jobs, HTTP handler. Serve runs it.
@@ -166,6 +177,10 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Ortsweberei = ortsweberei.NewService(db.Pool, i.Clock)
 	i.Accounts = account.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
+	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)
+	i.Abstimmungen = abstimmung.NewService(db.Pool, i.Clock, i.Knoten, cfg.VoteDuration)
+	i.Antraege = antrag.NewService(db.Pool, i.Clock, i.Abstimmungen, i.Knoten)
+	webratSweep := webrat.NewSweep(i.Clock, i.Delegations, i.Antraege)
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
 		return nil, fmt.Errorf("instance: configured Ortsweberei: %w", err)
@@ -184,6 +199,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				}
 				return err
 			}},
+			{Name: "webrat", Interval: sweepEvery, Run: webratSweep.Run},
 			{Name: "sessions", Interval: time.Hour, Run: func(ctx context.Context) error {
 				_, err := i.Accounts.SweepSessions(ctx)
 				return err
@@ -198,7 +214,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Jobs = runner
 
 	deps := httpapi.Deps{
-		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Log: log,
+		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei,
+		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Log: log,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		Web:           web.Handler(),
 	}

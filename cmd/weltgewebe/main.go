@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // time zones work on machines without a zoneinfo database
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 )

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/demo"
 )
 
@@ -21,7 +23,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	boundsFile := fs.String("bounds", envOr("WG_BOUNDS", ""), "GeoJSON file with the Ortsweberei's bounds polygon (env WG_BOUNDS)")
 	dev := fs.Bool("dev", false, "development mode: movable clock at POST /api/dev/clock; never in production")
 	seedDemo := fs.Bool("demo", false, "with --dev: seed a demo Ortsweberei into an empty instance")
-	sweepEvery := fs.Duration("sweep-interval", 10*time.Second, "how often expired Fäden and dissolved Knoten are recorded")
+	sweepEvery := fs.Duration("sweep-interval", 10*time.Second, "how often the sweeps record what came due (expiries, deadlines, closes)")
+	voteDuration := fs.Duration("vote-duration", abstimmung.DefaultDuration, "how long an Abstimmung runs")
+	batchAt := fs.String("delegation-batch", envOr("WG_DELEGATION_BATCH", "03:00"), "local time of day at which delegation changes take effect (env WG_DELEGATION_BATCH)")
+	timezone := fs.String("timezone", envOr("WG_TIMEZONE", "Europe/Berlin"), "the Ortsweberei's time zone, for the daily batch (env WG_TIMEZONE)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -34,7 +39,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := instance.Config{DB: db.config(), Dev: *dev, PublicURL: *publicURL, Name: *name, SweepInterval: *sweepEvery, Log: log}
+	batch, err := parseBatch(*batchAt, *timezone)
+	if err != nil {
+		return err
+	}
+	cfg := instance.Config{DB: db.config(), Dev: *dev, PublicURL: *publicURL, Name: *name, SweepInterval: *sweepEvery,
+		VoteDuration: *voteDuration, DelegationBatch: batch, Log: log}
 	if *boundsFile != "" {
 		b, err := os.ReadFile(*boundsFile)
 		if err != nil {
@@ -76,6 +86,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err = inst.Serve(ctx, ln)
 	log.Info("stopped")
 	return err
+}
+
+// parseBatch reads "HH:MM" in a time zone.
+func parseBatch(at, zone string) (delegation.Batch, error) {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return delegation.Batch{}, fmt.Errorf("--timezone: %w", err)
+	}
+	t, err := time.Parse("15:04", at)
+	if err != nil {
+		return delegation.Batch{}, fmt.Errorf("--delegation-batch wants HH:MM, got %q", at)
+	}
+	return delegation.Batch{At: time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, Location: loc}, nil
 }
 
 // displayAddr turns a wildcard listen address into one a browser can open.

@@ -390,3 +390,20 @@ func (s *Service) GetByEmail(ctx context.Context, email string) (Account, error)
 	a, _, err := getAccountByEmail(ctx, s.pool, strings.TrimSpace(email))
 	return a, err
 }
+
+// Resident reports whether the account is a resident of the Ortsweberei: it registered with a
+// home here. Admins created from the command line are not, until they set a home.
+func (a Account) Resident() bool { return a.Home != nil }
+
+// ErrNotVerifiedResident is the answer to an account that may not take part in the Webrat.
+var ErrNotVerifiedResident = fault.Forbiddenf("verified_resident_required",
+	"Only verified residents of this Ortsweberei can file Anträge, object, vote or delegate; ask an admin to verify your account.")
+
+// CheckMayGovern returns ErrNotVerifiedResident unless the account is a verified resident: only
+// they file Anträge, object, vote and delegate.
+func (a Account) CheckMayGovern() error {
+	if !a.Resident() || !a.Verified() {
+		return ErrNotVerifiedResident
+	}
+	return nil
+}

@@ -13,19 +13,25 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 )
 
 // Deps are the services the API calls.
 type Deps struct {
-	Pool        *pgxpool.Pool
-	Accounts    *account.Service
-	Knoten      *knoten.Service
-	Ortsweberei *ortsweberei.Service
-	Log         *slog.Logger
+	Pool         *pgxpool.Pool
+	Accounts     *account.Service
+	Knoten       *knoten.Service
+	Ortsweberei  *ortsweberei.Service
+	Antraege     *antrag.Service
+	Abstimmungen *abstimmung.Service
+	Delegations  *delegation.Service
+	Log          *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
 	// X-Forwarded-Proto: https, get Secure cookies regardless.
@@ -79,6 +85,19 @@ func (s *Server) routes() {
 	s.handle("POST /api/faeden", s.authed(s.spinFaden))
 	s.handle("POST /api/faeden/{id}/twist", s.authed(s.twistFaden))
 	s.handle("POST /api/faeden/{id}/untwist", s.authed(s.untwistFaden))
+
+	s.handle("POST /api/antraege", s.authed(s.fileAntrag))
+	s.handle("GET /api/antraege", s.listAntraege)
+	s.handle("GET /api/antraege/{id}", s.getAntrag)
+	s.handle("POST /api/antraege/{id}/einspruch", s.authed(s.objectAntrag))
+	s.handle("POST /api/antraege/{id}/withdraw", s.authed(s.withdrawAntrag))
+	s.handle("GET /api/abstimmungen/{id}", s.getAbstimmung)
+	s.handle("POST /api/abstimmungen/{id}/vote", s.authed(s.vote))
+	s.handle("POST /api/delegationen", s.authed(s.requestDelegation))
+	s.handle("GET /api/delegationen", s.listDelegationen)
+	s.handle("GET /api/delegationen/effective", s.effectiveDelegationen)
+	s.handle("GET /api/delegationen/{id}", s.getDelegation)
+	s.handle("DELETE /api/delegationen/{id}", s.authed(s.revokeDelegation))
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)

@@ -21,15 +21,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/pgtest"
 )
 
 // Instance is a running test instance.
 type Instance struct {
 	*instance.Instance
-	URL string
-	t   testing.TB
+	URL   string
+	t     testing.TB
+	admin *account.Account
 }
 
 // Options tune a test instance.
@@ -239,6 +243,34 @@ func (i *Instance) Admin() *Client {
 	c := i.Client()
 	c.ID = a.ID.String()
 	c.Post("/api/auth/login", map[string]any{"email": email, "password": "admin password"}).Expect(i.t, http.StatusOK)
+	return c
+}
+
+// Verify makes the client's account a verified resident, as an admin would.
+func (i *Instance) Verify(c *Client) {
+	i.t.Helper()
+	ctx := context.Background()
+	if i.admin == nil {
+		a, err := i.Accounts.CreateAdmin(ctx, "Verifier", fmt.Sprintf("verifier%d@example.org", seq.Add(1)), "admin password")
+		if err != nil {
+			i.t.Fatal(err)
+		}
+		i.admin = &a
+	}
+	id, err := uuid.Parse(c.ID)
+	if err != nil {
+		i.t.Fatal(err)
+	}
+	if _, err := i.Accounts.Verify(ctx, *i.admin, id); err != nil {
+		i.t.Fatal(err)
+	}
+}
+
+// VerifiedResident is Resident plus Verify.
+func (i *Instance) VerifiedResident(name string, lat, lon float64) *Client {
+	i.t.Helper()
+	c := i.Resident(name, lat, lon)
+	i.Verify(c)
 	return c
 }
 

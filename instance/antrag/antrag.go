@@ -1,0 +1,331 @@
+// Package antrag runs Anträge (proposals) and Einsprüche (objections).
+//
+// The rules (seed 000 acceptance test 3; docs/GOVERNANCE.md): a verified resident files an
+// Antrag; it is open for 7 days. Any other verified resident may object once, with a reason,
+// before the deadline. The first Einspruch moves the deadline forward by exactly 7 days; later
+// ones are recorded and shown but extend nothing, so no Antrag can be stalled for ever. When the
+// deadline passes, an Antrag without Einspruch is accepted; one with Einsprüche goes to a public
+// Abstimmung that opens at that deadline (package abstimmung). The applicant may withdraw
+// before the deadline.
+package antrag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+)
+
+// Frist is how long an Antrag is open, and how far its first Einspruch moves the deadline.
+const Frist = 7 * 24 * time.Hour
+
+// Statuses of an Antrag.
+const (
+	Offen          = "offen"      // open for Einsprüche until the decision deadline
+	ImAbstimmung   = "abstimmung" // its Abstimmung runs
+	Angenommen     = "angenommen"
+	Abgelehnt      = "abgelehnt"
+	Zurueckgezogen = "zurueckgezogen"
+)
+
+// Statuses lists every status, for validating a filter.
+var Statuses = []string{Offen, ImAbstimmung, Angenommen, Abgelehnt, Zurueckgezogen}
+
+// Antrag is a proposal to the Ortsweberei.
+type Antrag struct {
+	ID               uuid.UUID
+	ApplicantID      uuid.UUID
+	ApplicantName    string
+	KnotenID         *uuid.UUID
+	Title            string
+	DetailsMD        string
+	AmountCents      *int64
+	OpenedAt         time.Time
+	DecisionDeadline time.Time
+	Extended         bool
+	Status           string
+	DecidedAt        *time.Time
+	AbstimmungID     *uuid.UUID
+	EinspruchCount   int
+	Einsprueche      []Einspruch // filled by Get
+}
+
+// Einspruch is an objection, public with name, reason and time.
+type Einspruch struct {
+	AccountID uuid.UUID
+	Name      string
+	Reason    string
+	CreatedAt time.Time
+}
+
+// Service runs the Antrag rules.
+type Service struct {
+	pool         *pgxpool.Pool
+	clock        clock.Clock
+	abstimmungen *abstimmung.Service
+	knoten       *knoten.Service
+}
+
+// NewService returns the Antrag service.
+func NewService(pool *pgxpool.Pool, c clock.Clock, a *abstimmung.Service, k *knoten.Service) *Service {
+	return &Service{pool: pool, clock: c, abstimmungen: a, knoten: k}
+}
+
+// Errors a client can meet.
+var (
+	ErrNotFound        = fault.NotFoundf("antrag_not_found", "There is no Antrag with this id.")
+	ErrOwnAntrag       = fault.Forbiddenf("own_antrag", "You cannot object to your own Antrag.")
+	ErrNotYours        = fault.Forbiddenf("not_your_antrag", "Only the applicant can withdraw an Antrag.")
+	ErrNotOpen         = fault.Conflictf("antrag_not_open", "This Antrag is no longer open: it was withdrawn, decided, or has gone to a vote.")
+	ErrDeadlinePassed  = fault.Conflictf("deadline_passed", "The decision deadline of this Antrag has passed.")
+	ErrAlreadyObjected = fault.Conflictf("already_objected", "You have objected to this Antrag already; each resident objects once.")
+)
+
+const (
+	maxTitle   = 200
+	maxDetails = 20000
+	maxReason  = 2000
+	maxAmount  = 1_000_000_000_00 // one billion euros, in cents
+)
+
+// Filing is a new Antrag.
+type Filing struct {
+	Title       string
+	DetailsMD   string
+	AmountCents *int64
+	KnotenID    *uuid.UUID // the Knoten it is about, if any: the applicant spins an antrag Faden to it
+}
+
+// File files an Antrag for the applicant, open for 7 days.
+func (s *Service) File(ctx context.Context, applicant account.Account, f Filing) (Antrag, error) {
+	if err := applicant.CheckMayGovern(); err != nil {
+		return Antrag{}, err
+	}
+	f.Title, f.DetailsMD = strings.TrimSpace(f.Title), strings.TrimSpace(f.DetailsMD)
+	switch {
+	case f.Title == "":
+		return Antrag{}, fault.Invalidf("title", "empty_title", "An Antrag needs a title.")
+	case utf8.RuneCountInString(f.Title) > maxTitle || strings.IndexFunc(f.Title, unicode.IsControl) >= 0:
+		return Antrag{}, fault.Invalidf("title", "invalid_title", "The title must be at most %d characters, without control characters.", maxTitle)
+	case utf8.RuneCountInString(f.DetailsMD) > maxDetails:
+		return Antrag{}, fault.Invalidf("details_md", "invalid_details", "The details must be at most %d characters.", maxDetails)
+	case f.AmountCents != nil && (*f.AmountCents < 0 || *f.AmountCents > maxAmount):
+		return Antrag{}, fault.Invalidf("amount_cents", "invalid_amount", "amount_cents must be a whole number of cents from 0 up.")
+	}
+	var a Antrag
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		now := s.clock.Now()
+		a = Antrag{
+			ID: uuid.Must(uuid.NewV7()), ApplicantID: applicant.ID, ApplicantName: applicant.Name, KnotenID: f.KnotenID,
+			Title: f.Title, DetailsMD: f.DetailsMD, AmountCents: f.AmountCents,
+			OpenedAt: now, DecisionDeadline: now.Add(Frist), Status: Offen,
+		}
+		if f.KnotenID != nil {
+			if _, err := s.knoten.SpinTx(ctx, tx, applicant.ID, knoten.Spinning{KnotenID: *f.KnotenID, Type: "antrag"}); err != nil {
+				return err
+			}
+		}
+		tx.Defer(`
+INSERT INTO antraege (id, applicant_id, knoten_id, title, details_md, amount_cents, opened_at, decision_deadline, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'offen')`,
+			a.ID, a.ApplicantID, a.KnotenID, a.Title, a.DetailsMD, a.AmountCents, a.OpenedAt, a.DecisionDeadline)
+		return eventstore.Append(tx, now, AntragGestellt.New(eventstore.Header{Actor: applicant.ID, Subject: a.ID}, AntragGestelltV1{
+			AntragID: a.ID, ApplicantID: a.ApplicantID, Title: a.Title, DetailsMD: a.DetailsMD,
+			AmountCents: a.AmountCents, KnotenID: a.KnotenID, DecisionDeadline: a.DecisionDeadline,
+		}))
+	})
+	if err != nil {
+		return Antrag{}, err
+	}
+	return a, nil
+}
+
+// Object records the resident's Einspruch. The first one moves the deadline by exactly 7 days.
+func (s *Service) Object(ctx context.Context, by account.Account, id uuid.UUID, reason string) (Antrag, error) {
+	if err := by.CheckMayGovern(); err != nil {
+		return Antrag{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	switch {
+	case reason == "":
+		return Antrag{}, fault.Invalidf("reason", "empty_reason", "An Einspruch needs a reason.")
+	case utf8.RuneCountInString(reason) > maxReason:
+		return Antrag{}, fault.Invalidf("reason", "invalid_reason", "The reason must be at most %d characters.", maxReason)
+	}
+	var a Antrag
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		now := s.clock.Now()
+		var err error
+		if a, err = get(ctx, tx, id, true); err != nil {
+			return err
+		}
+		switch {
+		case a.ApplicantID == by.ID:
+			return ErrOwnAntrag
+		case a.Status != Offen:
+			return ErrNotOpen
+		case !now.Before(a.DecisionDeadline):
+			return ErrDeadlinePassed
+		}
+		var objected bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM einsprueche WHERE antrag_id = $1 AND account_id = $2)`, id, by.ID).Scan(&objected); err != nil {
+			return fmt.Errorf("antrag: object: %w", err)
+		}
+		if objected {
+			return ErrAlreadyObjected
+		}
+		tx.Defer(`INSERT INTO einsprueche (antrag_id, account_id, reason, created_at) VALUES ($1, $2, $3, $4)`, id, by.ID, reason, now)
+		drafts := []eventstore.Draft{EinspruchErhoben.New(eventstore.Header{Actor: by.ID, Subject: id},
+			EinspruchErhobenV1{AntragID: id, AccountID: by.ID, Reason: reason})}
+		if !a.Extended {
+			previous := a.DecisionDeadline
+			a.DecisionDeadline, a.Extended = previous.Add(Frist), true
+			tx.Defer(`UPDATE antraege SET decision_deadline = $2, extended = true WHERE id = $1`, id, a.DecisionDeadline)
+			drafts = append(drafts, AntragFristVerlaengert.New(eventstore.Header{Actor: by.ID, Subject: id},
+				AntragFristVerlaengertV1{AntragID: id, PreviousDeadline: previous, DecisionDeadline: a.DecisionDeadline}))
+		}
+		a.EinspruchCount++
+		a.Einsprueche = append(a.Einsprueche, Einspruch{AccountID: by.ID, Name: by.Name, Reason: reason, CreatedAt: now})
+		return eventstore.Append(tx, now, drafts...)
+	})
+	if err != nil {
+		return Antrag{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// Withdraw lets the applicant take the Antrag back before its deadline.
+func (s *Service) Withdraw(ctx context.Context, by account.Account, id uuid.UUID) (Antrag, error) {
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		now := s.clock.Now()
+		a, err := get(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		switch {
+		case a.ApplicantID != by.ID:
+			return ErrNotYours
+		case a.Status != Offen:
+			return ErrNotOpen
+		case !now.Before(a.DecisionDeadline):
+			return ErrDeadlinePassed
+		}
+		tx.Defer(`UPDATE antraege SET status = 'zurueckgezogen', decided_at = $2 WHERE id = $1`, id, now)
+		return eventstore.Append(tx, now, AntragZurueckgezogen.New(eventstore.Header{Actor: by.ID, Subject: id},
+			AntragZurueckgezogenV1{AntragID: id}))
+	})
+	if err != nil {
+		return Antrag{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// Get returns the Antrag with its Einsprüche.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (Antrag, error) {
+	a, err := get(ctx, s.pool, id, false)
+	if err != nil {
+		return Antrag{}, err
+	}
+	rows, err := s.pool.Query(ctx, `
+SELECT e.account_id, ac.name, e.reason, e.created_at
+FROM einsprueche e JOIN accounts ac ON ac.id = e.account_id
+WHERE e.antrag_id = $1
+ORDER BY e.created_at, e.account_id`, id)
+	if err != nil {
+		return Antrag{}, fmt.Errorf("antrag: einsprueche: %w", err)
+	}
+	a.Einsprueche, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Einspruch, error) {
+		var e Einspruch
+		err := r.Scan(&e.AccountID, &e.Name, &e.Reason, &e.CreatedAt)
+		e.CreatedAt = e.CreatedAt.UTC()
+		return e, err
+	})
+	if err != nil {
+		return Antrag{}, fmt.Errorf("antrag: einsprueche: %w", err)
+	}
+	return a, nil
+}
+
+// Listing limits.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// List returns Anträge, newest first, optionally only those in one status.
+func (s *Service) List(ctx context.Context, status string, limit int) ([]Antrag, error) {
+	if status != "" && !contains(Statuses, status) {
+		return nil, fault.Invalidf("status", "unknown_status", "Unknown status %q; statuses are: %s.", status, strings.Join(Statuses, ", "))
+	}
+	if limit == 0 {
+		limit = DefaultLimit
+	}
+	if limit < 1 || limit > MaxLimit {
+		return nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM antraege a JOIN accounts ac ON ac.id = a.applicant_id
+WHERE ($1 = '' OR a.status = $1) ORDER BY a.opened_at DESC, a.id LIMIT $2`, status, limit)
+	if err != nil {
+		return nil, fmt.Errorf("antrag: list: %w", err)
+	}
+	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Antrag, error) { return scan(r) })
+	if err != nil {
+		return nil, fmt.Errorf("antrag: list: %w", err)
+	}
+	return as, nil
+}
+
+const columns = `a.id, a.applicant_id, ac.name, a.knoten_id, a.title, a.details_md, a.amount_cents, a.opened_at,
+       a.decision_deadline, a.extended, a.status, a.decided_at, a.abstimmung_id,
+       (SELECT count(*) FROM einsprueche e WHERE e.antrag_id = a.id)`
+
+func scan(row pgx.Row) (Antrag, error) {
+	var a Antrag
+	err := row.Scan(&a.ID, &a.ApplicantID, &a.ApplicantName, &a.KnotenID, &a.Title, &a.DetailsMD, &a.AmountCents,
+		&a.OpenedAt, &a.DecisionDeadline, &a.Extended, &a.Status, &a.DecidedAt, &a.AbstimmungID, &a.EinspruchCount)
+	a.OpenedAt, a.DecisionDeadline = a.OpenedAt.UTC(), a.DecisionDeadline.UTC()
+	if a.DecidedAt != nil {
+		t := a.DecidedAt.UTC()
+		a.DecidedAt = &t
+	}
+	return a, err
+}
+
+func get(ctx context.Context, q database.Querier, id uuid.UUID, forUpdate bool) (Antrag, error) {
+	sql := `SELECT ` + columns + ` FROM antraege a JOIN accounts ac ON ac.id = a.applicant_id WHERE a.id = $1`
+	if forUpdate {
+		sql += ` FOR UPDATE OF a`
+	}
+	a, err := scan(q.QueryRow(ctx, sql, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Antrag{}, ErrNotFound
+	}
+	if err != nil {
+		return Antrag{}, fmt.Errorf("antrag: get: %w", err)
+	}
+	return a, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,70 @@
+package antrag
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+)
+
+// Event payloads. Everything about an Antrag is public: who filed it, who objected and why.
+
+// AntragGestelltV1: a verified resident filed an Antrag.
+type AntragGestelltV1 struct {
+	AntragID         uuid.UUID  `json:"antrag_id"`
+	ApplicantID      uuid.UUID  `json:"applicant_id"`
+	Title            string     `json:"title"`
+	DetailsMD        string     `json:"details_md"`
+	AmountCents      *int64     `json:"amount_cents"`
+	KnotenID         *uuid.UUID `json:"knoten_id"`
+	DecisionDeadline time.Time  `json:"decision_deadline"`
+}
+
+// EinspruchErhobenV1: a verified resident objected.
+type EinspruchErhobenV1 struct {
+	AntragID  uuid.UUID `json:"antrag_id"`
+	AccountID uuid.UUID `json:"account_id"`
+	Reason    string    `json:"reason"`
+}
+
+// AntragFristVerlaengertV1: the first Einspruch moved the decision deadline by exactly 7 days.
+type AntragFristVerlaengertV1 struct {
+	AntragID         uuid.UUID `json:"antrag_id"`
+	PreviousDeadline time.Time `json:"previous_deadline"`
+	DecisionDeadline time.Time `json:"decision_deadline"`
+}
+
+// AntragZurAbstimmungV1: the deadline passed with Einsprüche; an Abstimmung opened.
+type AntragZurAbstimmungV1 struct {
+	AntragID     uuid.UUID `json:"antrag_id"`
+	AbstimmungID uuid.UUID `json:"abstimmung_id"`
+}
+
+// AntragAngenommenV1: the Antrag was accepted: its deadline passed without Einspruch
+// (abstimmung_id null), or its Abstimmung passed.
+type AntragAngenommenV1 struct {
+	AntragID     uuid.UUID  `json:"antrag_id"`
+	AbstimmungID *uuid.UUID `json:"abstimmung_id"`
+}
+
+// AntragAbgelehntV1: the Antrag's Abstimmung did not pass.
+type AntragAbgelehntV1 struct {
+	AntragID     uuid.UUID `json:"antrag_id"`
+	AbstimmungID uuid.UUID `json:"abstimmung_id"`
+}
+
+// AntragZurueckgezogenV1: the applicant withdrew the Antrag before its deadline.
+type AntragZurueckgezogenV1 struct {
+	AntragID uuid.UUID `json:"antrag_id"`
+}
+
+var (
+	AntragGestellt         = eventstore.Define[AntragGestelltV1]("AntragGestellt", 1, eventstore.Public, "A verified resident filed an Antrag.")
+	EinspruchErhoben       = eventstore.Define[EinspruchErhobenV1]("EinspruchErhoben", 1, eventstore.Public, "A verified resident objected to an Antrag.")
+	AntragFristVerlaengert = eventstore.Define[AntragFristVerlaengertV1]("AntragFristVerlaengert", 1, eventstore.Public, "The first Einspruch extended the decision deadline by 7 days.")
+	AntragZurAbstimmung    = eventstore.Define[AntragZurAbstimmungV1]("AntragZurAbstimmung", 1, eventstore.Public, "The deadline passed with Einsprüche; the Antrag went to a vote.")
+	AntragAngenommen       = eventstore.Define[AntragAngenommenV1]("AntragAngenommen", 1, eventstore.Public, "The Antrag was accepted.")
+	AntragAbgelehnt        = eventstore.Define[AntragAbgelehntV1]("AntragAbgelehnt", 1, eventstore.Public, "The Antrag's Abstimmung did not pass.")
+	AntragZurueckgezogen   = eventstore.Define[AntragZurueckgezogenV1]("AntragZurueckgezogen", 1, eventstore.Public, "The applicant withdrew the Antrag.")
+)

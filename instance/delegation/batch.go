@@ -1,0 +1,269 @@
+package delegation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+)
+
+// activityConsumer is this package's cursor in the event log.
+const activityConsumer = "delegation-activity"
+
+// CatchUpActivity reads the event log from where it last stopped and records each actor's
+// latest write, moving the idle expiry of their effective delegation accordingly. The Webrat
+// sweep runs it before bringing anything due into effect.
+func (s *Service) CatchUpActivity(ctx context.Context) error {
+	for {
+		after, err := eventstore.LoadCursor(ctx, s.pool, activityConsumer, false)
+		if err != nil {
+			return err
+		}
+		evs, err := s.events.Read(ctx, after, 5000)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		last := map[uuid.UUID]time.Time{}
+		for _, e := range evs {
+			if e.ActorID != uuid.Nil && e.At.After(last[e.ActorID]) {
+				last[e.ActorID] = e.At
+			}
+		}
+		ids := make([]uuid.UUID, 0, len(last))
+		ats := make([]time.Time, 0, len(last))
+		for id, at := range last {
+			ids, ats = append(ids, id), append(ats, at)
+		}
+		err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+			tx.Defer(`
+INSERT INTO account_activity (account_id, last_write_at)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[])
+ON CONFLICT (account_id) DO UPDATE SET last_write_at = greatest(account_activity.last_write_at, excluded.last_write_at)`, ids, ats)
+			tx.Defer(`
+UPDATE delegationen d SET idle_expires_at = greatest(d.idle_expires_at, a.last_write_at + $2::interval)
+FROM account_activity a
+WHERE d.state = 'active' AND a.account_id = d.from_id AND d.from_id = ANY($1)`, ids, IdleLimit)
+			eventstore.SaveCursor(tx, activityConsumer, evs[len(evs)-1].Position, s.clock.Now())
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("delegation: activity: %w", err)
+		}
+	}
+}
+
+// NextDue is the earliest instant at which a delegation change is due: a batch with requests
+// or revocations, or an idle expiry.
+func (s *Service) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var t *time.Time
+	err := s.pool.QueryRow(ctx, `
+SELECT least(
+    (SELECT min(effective_at) FROM delegationen WHERE state = 'pending'),
+    (SELECT min(ends_at) FROM delegationen WHERE state = 'active' AND ends_at IS NOT NULL),
+    (SELECT min(idle_expires_at) FROM delegationen WHERE state = 'active'))`).Scan(&t)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("delegation: next due: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, false, nil
+	}
+	return t.UTC(), true, nil
+}
+
+// ApplyDue brings into effect, as of t, everything due at or before t, in this fixed order:
+//  1. revocations end;
+//  2. requests take effect in the order they were made, each checked again: both sides must
+//     still be verified residents, and it must not close a circle in the graph as the requests
+//     before it have left it; it replaces the delegator's previous delegation;
+//  3. delegations whose delegator has not written for 28 days end.
+func (s *Service) ApplyDue(ctx context.Context, t time.Time) error {
+	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		var drafts []eventstore.Draft
+
+		// 1. Revocations.
+		rows, err := tx.Query(ctx, `
+UPDATE delegationen SET state = 'ended', ended_at = ends_at, end_reason = 'revoked'
+WHERE state = 'active' AND ends_at <= $1
+RETURNING id, from_id, to_id`, t)
+		if err != nil {
+			return fmt.Errorf("delegation: revocations: %w", err)
+		}
+		var id, from, to uuid.UUID
+		if _, err := pgx.ForEachRow(rows, []any{&id, &from, &to}, func() error {
+			drafts = append(drafts, DelegationBeendet.New(eventstore.Header{Subject: id},
+				DelegationBeendetV1{DelegationID: id, FromID: from, ToID: to, Reason: "revoked"}))
+			return nil
+		}); err != nil {
+			return fmt.Errorf("delegation: revocations: %w", err)
+		}
+
+		// 2. Requests.
+		more, err := s.applyRequests(ctx, tx, t)
+		if err != nil {
+			return err
+		}
+		drafts = append(drafts, more...)
+
+		// 3. Idle expiry.
+		rows, err = tx.Query(ctx, `
+UPDATE delegationen SET state = 'ended', ended_at = idle_expires_at, end_reason = 'expired'
+WHERE state = 'active' AND idle_expires_at <= $1
+RETURNING id, from_id, to_id, idle_expires_at - $2::interval`, t, IdleLimit)
+		if err != nil {
+			return fmt.Errorf("delegation: expiry: %w", err)
+		}
+		var lastWrite time.Time
+		if _, err := pgx.ForEachRow(rows, []any{&id, &from, &to, &lastWrite}, func() error {
+			drafts = append(drafts, DelegationAbgelaufen.New(eventstore.Header{Subject: id},
+				DelegationAbgelaufenV1{DelegationID: id, FromID: from, ToID: to, LastWriteAt: lastWrite.UTC()}))
+			return nil
+		}); err != nil {
+			return fmt.Errorf("delegation: expiry: %w", err)
+		}
+		return eventstore.AppendEach(tx, t, drafts...)
+	})
+}
+
+type request struct {
+	id, from, to uuid.UUID
+	requestedAt  time.Time
+}
+
+func (s *Service) applyRequests(ctx context.Context, tx *database.Tx, t time.Time) ([]eventstore.Draft, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id, from_id, to_id, requested_at FROM delegationen
+WHERE state = 'pending' AND effective_at <= $1
+ORDER BY request_seq
+FOR UPDATE`, t)
+	if err != nil {
+		return nil, fmt.Errorf("delegation: requests: %w", err)
+	}
+	var reqs []request
+	var r request
+	if _, err := pgx.ForEachRow(rows, []any{&r.id, &r.from, &r.to, &r.requestedAt}, func() error {
+		reqs = append(reqs, r)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("delegation: requests: %w", err)
+	}
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+
+	graph, err := Graph(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	eligible, err := eligibleAmong(ctx, tx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	activeIDs, err := activeByDelegator(ctx, tx, reqs)
+	if err != nil {
+		return nil, err
+	}
+
+	var (
+		drafts                       []eventstore.Draft
+		activate, replaced, rejected []uuid.UUID
+		rejectReasons                []string
+	)
+	for _, r := range reqs {
+		reason := ""
+		switch {
+		case !eligible[r.from] || !eligible[r.to]:
+			reason = "not_eligible"
+		case reaches(graph, r.to, r.from):
+			reason = "cycle"
+		}
+		if reason != "" {
+			rejected, rejectReasons = append(rejected, r.id), append(rejectReasons, reason)
+			drafts = append(drafts, DelegationAbgelehnt.New(eventstore.Header{Subject: r.id},
+				DelegationAbgelehntV1{DelegationID: r.id, FromID: r.from, ToID: r.to, Reason: reason}))
+			continue
+		}
+		var replaces *uuid.UUID
+		if old, ok := activeIDs[r.from]; ok {
+			replaces = &old
+			replaced = append(replaced, old)
+			drafts = append(drafts, DelegationBeendet.New(eventstore.Header{Subject: old},
+				DelegationBeendetV1{DelegationID: old, FromID: r.from, ToID: graph[r.from], Reason: "replaced"}))
+		}
+		graph[r.from] = r.to
+		activeIDs[r.from] = r.id
+		activate = append(activate, r.id)
+		drafts = append(drafts, DelegationWirksam.New(eventstore.Header{Subject: r.id},
+			DelegationWirksamV1{DelegationID: r.id, FromID: r.from, ToID: r.to, Replaces: replaces}))
+	}
+	// In this order: the one-active-per-delegator index must never see two.
+	tx.Defer(`UPDATE delegationen SET state = 'ended', ended_at = $2, end_reason = 'replaced' WHERE id = ANY($1)`, replaced, t)
+	tx.Defer(`
+UPDATE delegationen d SET state = 'ended', ended_at = $3, end_reason = r.reason
+FROM unnest($1::uuid[], $2::text[]) AS r (id, reason)
+WHERE d.id = r.id`, rejected, rejectReasons, t)
+	tx.Defer(`
+UPDATE delegationen d SET state = 'active',
+       idle_expires_at = greatest(d.requested_at,
+                                  (SELECT last_write_at FROM account_activity WHERE account_id = d.from_id)) + $2::interval
+WHERE d.id = ANY($1)`, activate, IdleLimit)
+	return drafts, nil
+}
+
+// eligibleAmong tells which of the requests' delegators and delegates are verified residents.
+func eligibleAmong(ctx context.Context, q database.Querier, reqs []request) (map[uuid.UUID]bool, error) {
+	ids := make([]uuid.UUID, 0, 2*len(reqs))
+	for _, r := range reqs {
+		ids = append(ids, r.from, r.to)
+	}
+	rows, err := q.Query(ctx, `
+SELECT id FROM accounts WHERE id = ANY($1) AND verified_at IS NOT NULL AND home IS NOT NULL`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("delegation: eligibility: %w", err)
+	}
+	ok := map[uuid.UUID]bool{}
+	var id uuid.UUID
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { ok[id] = true; return nil }); err != nil {
+		return nil, fmt.Errorf("delegation: eligibility: %w", err)
+	}
+	return ok, nil
+}
+
+// activeByDelegator returns the effective delegation of each of the requests' delegators.
+func activeByDelegator(ctx context.Context, q database.Querier, reqs []request) (map[uuid.UUID]uuid.UUID, error) {
+	from := make([]uuid.UUID, len(reqs))
+	for i, r := range reqs {
+		from[i] = r.from
+	}
+	rows, err := q.Query(ctx, `SELECT from_id, id FROM delegationen WHERE state = 'active' AND from_id = ANY($1)`, from)
+	if err != nil {
+		return nil, fmt.Errorf("delegation: active: %w", err)
+	}
+	m := map[uuid.UUID]uuid.UUID{}
+	var f, id uuid.UUID
+	if _, err := pgx.ForEachRow(rows, []any{&f, &id}, func() error { m[f] = id; return nil }); err != nil {
+		return nil, fmt.Errorf("delegation: active: %w", err)
+	}
+	return m, nil
+}
+
+// reaches reports whether following the graph from start arrives at target. The graph has no
+// circles (the batch never lets one in); the step bound only guards against a broken one.
+func reaches(graph map[uuid.UUID]uuid.UUID, start, target uuid.UUID) bool {
+	x := start
+	for range len(graph) + 1 {
+		if x == target {
+			return true
+		}
+		next, ok := graph[x]
+		if !ok {
+			return false
+		}
+		x = next
+	}
+	return false
+}
