@@ -173,7 +173,7 @@ func TestAcceptance5DelegationExpiresAfter28IdleDays(t *testing.T) {
 
 	advanceTo(idle.RequestedAt.Add(10 * 24 * time.Hour))
 	place(t, cem, "Cem war da") // any write is activity
-	inst.Advance("0s")            // the sweep reads it from the log
+	inst.Advance("0s")          // the sweep reads it from the log
 	if got := state(active); got.State != "active" || got.IdleExpiresAt == nil || got.IdleExpiresAt.Sub(idle.RequestedAt) < 38*24*time.Hour-time.Minute {
 		t.Fatalf("Cem's write moved his delegation's expiry to 28 days after it: %+v", got)
 	}
@@ -242,7 +242,7 @@ func TestDelegationChangesWaitForTheBatch(t *testing.T) {
 	if ds := delegationen(t, ben, "?from="+ada.ID); len(ds) != 0 {
 		t.Fatalf("after the batch the revoked delegation is gone: %+v", ds)
 	}
-	ben.Get("/api/delegationen/" + second.ID).Expect(t, http.StatusOK).JSON(t, &out)
+	ben.Get("/api/delegationen/"+second.ID).Expect(t, http.StatusOK).JSON(t, &out)
 	if out.EndReason != "revoked" {
 		t.Errorf("end reason %q", out.EndReason)
 	}

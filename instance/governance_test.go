@@ -35,13 +35,13 @@ type antragOut struct {
 }
 
 type abstimmungOut struct {
-	ID       string     `json:"id"`
-	AntragID string     `json:"antrag_id"`
-	Status   string     `json:"status"`
-	OpensAt  time.Time  `json:"opens_at"`
-	ClosesAt time.Time  `json:"closes_at"`
-	Result   *string    `json:"result"`
-	Votes    []voteOut  `json:"votes"`
+	ID       string    `json:"id"`
+	AntragID string    `json:"antrag_id"`
+	Status   string    `json:"status"`
+	OpensAt  time.Time `json:"opens_at"`
+	ClosesAt time.Time `json:"closes_at"`
+	Result   *string   `json:"result"`
+	Votes    []voteOut `json:"votes"`
 	History  []struct {
 		Name   string    `json:"name"`
 		Choice string    `json:"choice"`
@@ -371,8 +371,8 @@ func TestOnlyVerifiedResidentsGovern(t *testing.T) {
 	}
 	// Reading is open to all.
 	anon := inst.Client()
-	anon.Get("/api/antraege/" + a.ID).Expect(t, http.StatusOK)
-	anon.Get("/api/abstimmungen/" + voteID).Expect(t, http.StatusOK)
+	anon.Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK)
+	anon.Get("/api/abstimmungen/"+voteID).Expect(t, http.StatusOK)
 	anon.Get("/api/delegationen").Expect(t, http.StatusOK)
 	anon.Post("/api/abstimmungen/"+voteID+"/vote", map[string]string{"choice": "yes"}).Expect(t, http.StatusUnauthorized)
 	if code := ada.Post("/api/abstimmungen/"+voteID+"/vote", map[string]string{"choice": "vielleicht"}).
