@@ -66,7 +66,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	if *seedDemo {
-		seeded, err := demo.Seed(ctx, demo.Services{Accounts: inst.Accounts, Knoten: inst.Knoten, Ortsweberei: inst.Ortsweberei})
+		seeded, err := demo.Seed(ctx, demo.Services{Accounts: inst.Accounts, Knoten: inst.Knoten, Ortsweberei: inst.Ortsweberei,
+			Antraege: inst.Antraege, Delegations: inst.Delegations})
 		if err != nil {
 			return err
 		}

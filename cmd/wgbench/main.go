@@ -25,18 +25,20 @@ import (
 )
 
 type config struct {
-	duration   time.Duration
-	workers    int
-	knoten     int
-	faeden     int
-	queries    int
-	followRate int
+	duration     time.Duration
+	workers      int
+	knoten       int
+	faeden       int
+	queries      int
+	followRate   int
+	residents    int
+	batchChanges int
 }
 
 func main() {
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,sweep", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,sweep,governance", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -46,6 +48,8 @@ func main() {
 	flag.IntVar(&cfg.faeden, "faeden", 100_000, "due Fäden in the sweep measurement")
 	flag.IntVar(&cfg.queries, "queries", 2000, "bbox queries per variant")
 	flag.IntVar(&cfg.followRate, "follow-rate", 500, "events per second written while measuring follower latency")
+	flag.IntVar(&cfg.residents, "residents", 100_000, "residents in the tally measurement")
+	flag.IntVar(&cfg.batchChanges, "batch-changes", 10_000, "delegation changes in the batch measurement")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
@@ -92,6 +96,8 @@ func main() {
 			benchBBox(ctx, env, cfg)
 		case "sweep":
 			benchSweep(ctx, env, cfg)
+		case "governance":
+			benchGovernance(ctx, env, cfg)
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

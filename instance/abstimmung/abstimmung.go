@@ -393,3 +393,9 @@ func thaw(raw []byte) (Count, error) {
 	}
 	return c, nil
 }
+
+// CountNow counts an Abstimmung's Stimmen with the delegations in effect now, as the close
+// would (the benchmark's unit of work; Get does this for an open Abstimmung).
+func (s *Service) CountNow(ctx context.Context, id uuid.UUID) (Count, error) {
+	return countNow(ctx, s.pool, id)
+}

@@ -63,57 +63,92 @@ func (c Count) Delegators(voter uuid.UUID) []uuid.UUID {
 // delegations each delegator's delegate. A delegator's weight travels along the chain of
 // delegations to the first account on it that voted directly: that account carries it. A direct
 // vote stops the chain (a voter's own delegation is not followed), and a chain that ends, or
-// circles, without reaching a voter adds nothing. Linear in the number of delegations.
+// circles, without reaching a voter adds nothing. Linear in the number of delegations: every
+// account is walked once, and the end of its chain is remembered for everyone walked past.
 func Tally(votes map[uuid.UUID]string, delegations map[uuid.UUID]uuid.UUID) Count {
-	c := Count{Weight: make(map[uuid.UUID]int, len(votes)), Via: map[uuid.UUID]uuid.UUID{}, Reached: map[uuid.UUID]uuid.UUID{}}
-	for v := range votes {
-		c.Weight[v] = 1
-	}
-	// resolved caches where a chain from an account ends: a voter, or uuid.Nil for nowhere.
-	resolved := make(map[uuid.UUID]uuid.UUID, len(delegations))
-	var path []uuid.UUID
-	onPath := map[uuid.UUID]bool{}
-	for start := range delegations {
-		if _, voted := votes[start]; voted {
-			continue
+	// Accounts get dense numbers so that the walk runs over slices, not maps.
+	num := make(map[uuid.UUID]int32, len(delegations)+len(votes))
+	var ids []uuid.UUID
+	index := func(u uuid.UUID) int32 {
+		if i, ok := num[u]; ok {
+			return i
 		}
-		if _, done := resolved[start]; done {
+		i := int32(len(ids))
+		num[u] = i
+		ids = append(ids, u)
+		return i
+	}
+	for v := range votes {
+		index(v)
+	}
+	for d, to := range delegations {
+		index(d)
+		index(to)
+	}
+	n := len(ids)
+	voted := make([]bool, n)
+	for v := range votes {
+		voted[num[v]] = true
+	}
+	next := make([]int32, n)
+	for i := range next {
+		next[i] = -1
+	}
+	for d, to := range delegations {
+		next[num[d]] = num[to]
+	}
+
+	// end[i]: the voter account i's weight reaches; none (-1); or not yet known (unknown), or
+	// on the chain being walked (walking).
+	const none, unknown, walking = -1, -2, -3
+	end := make([]int32, n)
+	for i := range end {
+		end[i] = unknown
+		if voted[i] {
+			end[i] = int32(i)
+		}
+	}
+	var path []int32
+	for start := range int32(n) {
+		if end[start] != unknown {
 			continue
 		}
 		path = path[:0]
-		clear(onPath)
-		end := uuid.Nil
-		for x := start; ; {
-			if _, voted := votes[x]; voted {
-				end = x
+		x, reached := start, int32(none)
+		for {
+			if e := end[x]; e != unknown {
+				if e != walking {
+					reached = e
+				} // walking: the chain circles back onto itself
 				break
 			}
-			if r, done := resolved[x]; done {
-				end = r
-				break
-			}
-			next, ok := delegations[x]
-			if !ok || onPath[x] {
-				break // the chain ends, or circles, without a voter
-			}
+			end[x] = walking
 			path = append(path, x)
-			onPath[x] = true
-			x = next
+			if next[x] < 0 {
+				break
+			}
+			x = next[x]
 		}
-		for _, x := range path {
-			resolved[x] = end
+		for _, p := range path {
+			end[p] = reached
 		}
 	}
-	for d, end := range resolved {
-		if end == uuid.Nil {
-			continue
+
+	c := Count{Weight: make(map[uuid.UUID]int, len(votes)), Via: map[uuid.UUID]uuid.UUID{}, Reached: map[uuid.UUID]uuid.UUID{}}
+	weight := make([]int, n)
+	for i := range n {
+		if e := end[i]; e >= 0 {
+			weight[e]++
+			if int32(i) != e {
+				c.Via[ids[i]] = ids[next[i]]
+				c.Reached[ids[i]] = ids[e]
+			}
 		}
-		c.Reached[d] = end
-		c.Via[d] = delegations[d]
-		c.Weight[end]++
 	}
-	for v, w := range c.Weight {
-		switch votes[v] {
+	for v, choice := range votes {
+		w := weight[num[v]]
+		c.Weight[v] = w
+		switch choice {
 		case Yes:
 			c.Yes += w
 		case No:

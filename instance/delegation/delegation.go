@@ -321,7 +321,8 @@ func Graph(ctx context.Context, q database.Querier) (map[uuid.UUID]uuid.UUID, er
 		return nil, fmt.Errorf("delegation: graph: %w", err)
 	}
 	g := map[uuid.UUID]uuid.UUID{}
-	var from, to uuid.UUID
+	// Scanned as plain bytes: uuid.UUID would be scanned through its text form.
+	var from, to [16]byte
 	_, err = pgx.ForEachRow(rows, []any{&from, &to}, func() error { g[from] = to; return nil })
 	if err != nil {
 		return nil, fmt.Errorf("delegation: graph: %w", err)

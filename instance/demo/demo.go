@@ -1,5 +1,5 @@
-// Package demo seeds a small demo Ortsweberei for `make run`: a few residents in Leipzig-
-// Lindenau, Knoten with Fäden, and one Garn. Everything goes through the domain services, so
+// Package demo seeds a small demo Ortsweberei for `make run`: a few verified residents in
+// Leipzig-Lindenau, Knoten with Fäden, one Garn, an Antrag with an Einspruch, and a delegation. Everything goes through the domain services, so
 // the demo writes the same events a real community would.
 package demo
 
@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
@@ -36,6 +38,8 @@ type Services struct {
 	Accounts    *account.Service
 	Knoten      *knoten.Service
 	Ortsweberei *ortsweberei.Service
+	Antraege    *antrag.Service
+	Delegations *delegation.Service
 }
 
 // Seed creates the demo unless its accounts exist already. It reports whether it wrote.
@@ -59,15 +63,16 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 		{"Mara Zwirn", "mara@demo.weltgewebe.local", "Merseburger Straße 90, 04177 Leipzig", geo.Point{Lat: 51.3395, Lon: 12.3275}},
 	}
 	ids := make([]uuid.UUID, len(residents))
+	people := make([]account.Account, len(residents))
 	for i, r := range residents {
 		a, err := s.Accounts.Register(ctx, account.Registration{Name: r.name, Address: r.address, Home: r.home, Email: r.email, Password: Password})
 		if err != nil {
 			return false, fmt.Errorf("demo: resident %s: %w", r.name, err)
 		}
+		if people[i], err = s.Accounts.Verify(ctx, admin, a.ID); err != nil {
+			return false, fmt.Errorf("demo: verify: %w", err)
+		}
 		ids[i] = a.ID
-	}
-	if _, err := s.Accounts.Verify(ctx, admin, ids[0]); err != nil {
-		return false, fmt.Errorf("demo: verify: %w", err)
 	}
 
 	knotenSeeds := []struct {
@@ -85,10 +90,14 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 		{0, knoten.Placement{Type: "idee", Title: "Eine Bank am Spielplatz",
 			Description: "Am Spielplatz Henricistraße fehlt Schatten und eine Bank.", Point: geo.Point{Lat: 51.3355, Lon: 12.3245}}, []int{2}, false},
 	}
+	var garten uuid.UUID
 	for _, ks := range knotenSeeds {
 		k, first, err := s.Knoten.Place(ctx, ids[ks.by], ks.place)
 		if err != nil {
 			return false, fmt.Errorf("demo: knoten %q: %w", ks.place.Title, err)
+		}
+		if garten == uuid.Nil {
+			garten = k.ID
 		}
 		for _, who := range ks.spins {
 			if _, err := s.Knoten.Spin(ctx, ids[who], knoten.Spinning{KnotenID: k.ID, Type: "gespraech"}); err != nil {
@@ -100,6 +109,24 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 				return false, fmt.Errorf("demo: garn: %w", err)
 			}
 		}
+	}
+
+	// The Webrat: an Antrag about the garden, one Einspruch, and Mara delegating to Jana.
+	amount := int64(180000)
+	a, err := s.Antraege.File(ctx, people[0], antrag.Filing{
+		Title:       "Trinkwasseranschluss für den Gemeinschaftsgarten",
+		DetailsMD:   "Die Gießkannen vom Kanal zu schleppen, kostet jeden Sommer Nerven.\n\n- Anschluss über den Hof der Nr. 12\n- Zähler, Abrechnung über das Ortskonto",
+		AmountCents: &amount,
+		KnotenID:    &garten,
+	})
+	if err != nil {
+		return false, fmt.Errorf("demo: antrag: %w", err)
+	}
+	if _, err := s.Antraege.Object(ctx, people[1], a.ID, "Erst einen Kostenvoranschlag einholen, bitte."); err != nil {
+		return false, fmt.Errorf("demo: einspruch: %w", err)
+	}
+	if _, err := s.Delegations.Request(ctx, people[2], ids[0]); err != nil {
+		return false, fmt.Errorf("demo: delegation: %w", err)
 	}
 	return true, nil
 }
