@@ -17,8 +17,14 @@ const activityConsumer = "delegation-activity"
 
 // CatchUpActivity reads the event log from where it last stopped and records each actor's
 // latest write, moving the idle expiry of their effective delegation accordingly. The Webrat
-// sweep runs it before bringing anything due into effect.
+// sweep runs it before bringing anything due into effect. It first waits until every write
+// committed before it is readable: a delegation must not expire for want of a write that was
+// made but not yet seen. If a long-running transaction holds the log back, it fails, and the
+// sweep tries again later rather than expire on stale information.
 func (s *Service) CatchUpActivity(ctx context.Context) error {
+	if err := s.events.CatchUp(ctx, 10*time.Second); err != nil {
+		return fmt.Errorf("delegation: activity: %w", err)
+	}
 	for {
 		after, err := eventstore.LoadCursor(ctx, s.pool, activityConsumer, false)
 		if err != nil {

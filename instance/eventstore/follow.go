@@ -158,3 +158,38 @@ func (s *Store) Follow(ctx context.Context, after Position, batch int, fn func(c
 		}
 	}
 }
+
+// ErrHorizonHeldBack is returned by CatchUp when a long-running transaction keeps the log's
+// horizon from reaching the present.
+var ErrHorizonHeldBack = errors.New("eventstore: a long-running transaction holds the log horizon back")
+
+// CatchUp waits until every transaction that had begun when it was called has ended, so that
+// a Read after it sees every event committed before the call. A consumer that must not decide
+// on stale information (is this delegator idle?) calls it first. It gives up after maxWait.
+func (s *Store) CatchUp(ctx context.Context, maxWait time.Duration) error {
+	// Taking a transaction id of our own marks the present: every transaction that began
+	// before has a smaller one. (A snapshot's xmax would not do: it is the latest completed
+	// id + 1, and a transaction still running can sit at or above it.)
+	var target uint64
+	if err := s.pool.QueryRow(ctx, `SELECT pg_current_xact_id()`).Scan(&target); err != nil {
+		return fmt.Errorf("eventstore: catch up: %w", err)
+	}
+	deadline := time.Now().Add(maxWait)
+	for {
+		var xmin uint64
+		if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())`).Scan(&xmin); err != nil {
+			return fmt.Errorf("eventstore: catch up: %w", err)
+		}
+		if xmin > target {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return ErrHorizonHeldBack
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}

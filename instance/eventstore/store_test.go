@@ -2,6 +2,7 @@ package eventstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -382,4 +383,34 @@ func positions(evs []eventstore.Event) string {
 		s += fmt.Sprintf("%v ", e.Position)
 	}
 	return s
+}
+
+// CatchUp waits for transactions that were running when it was called, and gives up with
+// ErrHorizonHeldBack when one runs too long.
+func TestCatchUpWaitsForRunningTransactions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	store := eventstore.NewStore(pool, 0, nil)
+	tx, err := database.Begin(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	appendOne(t, ctx, tx, 1)
+	if err := store.CatchUp(ctx, 50*time.Millisecond); !errors.Is(err, eventstore.ErrHorizonHeldBack) {
+		t.Fatalf("with a transaction in flight: %v, want ErrHorizonHeldBack", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- store.CatchUp(ctx, 10*time.Second) }()
+	time.Sleep(50 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("after the commit: %v", err)
+	}
+	if evs := readAll(t, store); len(evs) != 1 {
+		t.Fatalf("after CatchUp the committed event must be readable at once: %d events", len(evs))
+	}
 }

@@ -302,7 +302,8 @@ func (i *Instance) Count(sql string, args ...any) int {
 func (i *Instance) Rows() map[string]int {
 	i.t.Helper()
 	out := map[string]int{}
-	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden"} {
+	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden",
+		"antraege", "einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen"} {
 		out[table] = i.Count("SELECT count(*) FROM " + table)
 	}
 	// Updates leave counts alone; the log would still grow, since every write appends.
