@@ -229,14 +229,7 @@ func countNow(ctx context.Context, q database.Querier, id uuid.UUID) (Count, err
 
 // NextClose is the earliest closing time of an open Abstimmung.
 func (s *Service) NextClose(ctx context.Context) (time.Time, bool, error) {
-	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT min(closes_at) FROM abstimmungen WHERE closed_at IS NULL`).Scan(&t); err != nil {
-		return time.Time{}, false, fmt.Errorf("abstimmung: next close: %w", err)
-	}
-	if t == nil {
-		return time.Time{}, false, nil
-	}
-	return t.UTC(), true, nil
+	return database.Earliest(ctx, s.pool, `SELECT min(closes_at) FROM abstimmungen WHERE closed_at IS NULL`)
 }
 
 // CloseTx closes the Abstimmung as of at, in the caller's transaction: it counts the Stimmen with

@@ -15,14 +15,7 @@ import (
 
 // NextDeadline is the earliest decision deadline of an open Antrag.
 func (s *Service) NextDeadline(ctx context.Context) (time.Time, bool, error) {
-	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT min(decision_deadline) FROM antraege WHERE status = 'offen'`).Scan(&t); err != nil {
-		return time.Time{}, false, fmt.Errorf("antrag: next deadline: %w", err)
-	}
-	if t == nil {
-		return time.Time{}, false, nil
-	}
-	return t.UTC(), true, nil
+	return database.Earliest(ctx, s.pool, `SELECT min(decision_deadline) FROM antraege WHERE status = 'offen'`)
 }
 
 // ApplyDeadlines decides, as of t, every open Antrag whose deadline is at or before t: accepted

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -92,4 +93,17 @@ type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Earliest runs a query that selects one nullable timestamp (a min(...) over due times) and
+// returns it, and whether there was one.
+func Earliest(ctx context.Context, q Querier, sql string, args ...any) (time.Time, bool, error) {
+	var t *time.Time
+	if err := q.QueryRow(ctx, sql, args...).Scan(&t); err != nil {
+		return time.Time{}, false, err
+	}
+	if t == nil {
+		return time.Time{}, false, nil
+	}
+	return t.UTC(), true, nil
 }

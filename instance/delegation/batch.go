@@ -66,19 +66,11 @@ WHERE d.state = 'active' AND a.account_id = d.from_id AND d.from_id = ANY($1)`, 
 // NextDue is the earliest instant at which a delegation change is due: a batch with requests
 // or revocations, or an idle expiry.
 func (s *Service) NextDue(ctx context.Context) (time.Time, bool, error) {
-	var t *time.Time
-	err := s.pool.QueryRow(ctx, `
+	return database.Earliest(ctx, s.pool, `
 SELECT least(
     (SELECT min(effective_at) FROM delegationen WHERE state = 'pending'),
     (SELECT min(ends_at) FROM delegationen WHERE state = 'active' AND ends_at IS NOT NULL),
-    (SELECT min(idle_expires_at) FROM delegationen WHERE state = 'active'))`).Scan(&t)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("delegation: next due: %w", err)
-	}
-	if t == nil {
-		return time.Time{}, false, nil
-	}
-	return t.UTC(), true, nil
+    (SELECT min(idle_expires_at) FROM delegationen WHERE state = 'active'))`)
 }
 
 // ApplyDue brings into effect, as of t, everything due at or before t, in this fixed order:
