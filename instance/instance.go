@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -39,9 +40,13 @@ type Config struct {
 	// Dev enables the movable clock (POST /api/dev/clock) and fast job pick-up. For local use
 	// and tests only.
 	Dev bool
-	// PublicURL is where residents reach the instance; an https URL makes session cookies
-	// Secure.
+	// PublicURL is where residents and the Fediverse reach the instance: every ActivityPub IRI
+	// starts with it. An https URL makes session cookies Secure.
 	PublicURL string
+	// AuthorizedFetch makes ActivityPub objects answer signed requests only.
+	AuthorizedFetch bool
+	// FederationAllowHosts may be contacted although they are loopback or private addresses.
+	FederationAllowHosts []string
 	// Name and Bounds (GeoJSON) of the Ortsweberei; applied at start when set.
 	Name   string
 	Bounds json.RawMessage
@@ -145,6 +150,7 @@ type Instance struct {
 	Delegations  *delegation.Service
 	Abstimmungen *abstimmung.Service
 	Antraege     *antrag.Service
+	Federation   *federation.Service
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 }
@@ -168,6 +174,10 @@ func Open(ctx context.Context, cfg Config) (*Instance, error) {
 }
 
 func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (*Instance, error) {
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost"
+		log.Warn("no public URL configured: federation will name this instance http://localhost; set --public-url")
+	}
 	i := &Instance{cfg: cfg, db: db, Log: log, Pool: db.Pool, Clock: clock.System{}}
 	if cfg.Dev {
 		i.DevClock = clock.NewDev()
@@ -181,6 +191,14 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Abstimmungen = abstimmung.NewService(db.Pool, i.Clock, i.Knoten, cfg.VoteDuration)
 	i.Antraege = antrag.NewService(db.Pool, i.Clock, i.Abstimmungen, i.Knoten)
 	webratSweep := webrat.NewSweep(i.Clock, i.Delegations, i.Antraege)
+	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts,
+		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations},
+		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
+			Dev: cfg.Dev, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	i.Federation = fed
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
 		return nil, fmt.Errorf("instance: configured Ortsweberei: %w", err)
@@ -205,17 +223,20 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 		},
-		Fast: cfg.Dev,
-		Log:  log,
+		AddWorkers: fed.AddWorkers,
+		Queues:     federation.Queues(),
+		Fast:       cfg.Dev,
+		Log:        log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	i.Jobs = runner
+	fed.SetRiver(runner.Client())
 
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei,
-		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Log: log,
+		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Log: log,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		Web:           web.Handler(),
 	}
@@ -240,6 +261,7 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return i.Events.Run(gctx) })
+	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

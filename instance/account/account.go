@@ -10,6 +10,7 @@ package account
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -38,6 +40,7 @@ const (
 // the account itself (GET /api/me) may see it; everyone else gets Public.
 type Account struct {
 	ID              uuid.UUID
+	Handle          string // the account's Fediverse name (handle@host): stable, unlike Name
 	Name            string
 	Email           string
 	IsAdmin         bool
@@ -56,6 +59,7 @@ func (a Account) Verified() bool { return a.VerifiedAt != nil }
 // Profile is the public view of an account.
 type Profile struct {
 	ID        uuid.UUID
+	Handle    string
 	Name      string
 	Position  *geo.Point // nil when the account is not on the map
 	Verified  bool
@@ -64,7 +68,7 @@ type Profile struct {
 
 // Profile returns what anyone may see of the account.
 func (a Account) Profile() Profile {
-	p := Profile{ID: a.ID, Name: a.Name, Verified: a.Verified(), CreatedAt: a.CreatedAt}
+	p := Profile{ID: a.ID, Handle: a.Handle, Name: a.Name, Verified: a.Verified(), CreatedAt: a.CreatedAt}
 	if a.OnMap {
 		p.Position = a.Position
 	}
@@ -134,12 +138,12 @@ func (s *Service) Register(ctx context.Context, r Registration) (Account, error)
 			return err
 		}
 		a.CreatedAt = s.clock.Now()
-		if err := insertAccount(ctx, tx, a, hash); err != nil {
+		if err := insertAccount(ctx, tx, &a, hash); err != nil {
 			return err
 		}
 		return eventstore.Append(tx, a.CreatedAt, GarnrolleAngelegt.New(
 			eventstore.Header{Actor: a.ID, Subject: a.ID, Cell: publicCell(a)},
-			GarnrolleAngelegtV1{AccountID: a.ID, Name: a.Name, Position: a.Profile().Position}))
+			GarnrolleAngelegtV1{AccountID: a.ID, Handle: a.Handle, Name: a.Name, Position: a.Profile().Position}))
 	})
 	if err != nil {
 		return Account{}, err
@@ -163,7 +167,7 @@ func (s *Service) CreateAdmin(ctx context.Context, name, email, password string)
 	}
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		a.CreatedAt = s.clock.Now()
-		if err := insertAccount(ctx, tx, a, hash); err != nil {
+		if err := insertAccount(ctx, tx, &a, hash); err != nil {
 			return err
 		}
 		return eventstore.Append(tx, a.CreatedAt, AdminAngelegt.New(
@@ -406,4 +410,16 @@ func (a Account) CheckMayGovern() error {
 		return ErrNotVerifiedResident
 	}
 	return nil
+}
+
+// GetByHandle returns the account with the handle (case-insensitive).
+func (s *Service) GetByHandle(ctx context.Context, handle string) (Account, error) {
+	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE lower(handle) = lower($1)`, handle))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Account{}, ErrNotFound
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("account: by handle: %w", err)
+	}
+	return a, nil
 }

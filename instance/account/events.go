@@ -13,6 +13,7 @@ import (
 // GarnrolleAngelegtV1: a resident registered.
 type GarnrolleAngelegtV1 struct {
 	AccountID uuid.UUID  `json:"account_id"`
+	Handle    string     `json:"handle"`
 	Name      string     `json:"name"`
 	Position  *geo.Point `json:"position"` // public map position; null when not on the map
 }

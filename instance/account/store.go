@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -16,16 +17,19 @@ import (
 // ErrNotFound is returned for an unknown account id.
 var ErrNotFound = fault.NotFoundf("account_not_found", "There is no account with this id.")
 
-func insertAccount(ctx context.Context, tx *database.Tx, a Account, passwordHash string) error {
+func insertAccount(ctx context.Context, tx *database.Tx, a *Account, passwordHash string) error {
 	posCell, err := cellOf(a.Position)
 	if err != nil {
 		return err
 	}
+	if a.Handle, err = freeHandle(ctx, tx, a.Name); err != nil {
+		return err
+	}
 	_, err = tx.Exec(ctx, `
-INSERT INTO accounts (id, name, email, password_hash, is_admin, address, home,
+INSERT INTO accounts (id, handle, name, email, password_hash, is_admin, address, home,
                       position_radius_m, on_map, position, position_h3, created_at)
-VALUES ($1, $2, $3, $4, $5, nullif($6, ''), point4326($7, $8), $9, $10, point4326($11, $12), $13, $14)`,
-		a.ID, a.Name, a.Email, passwordHash, a.IsAdmin, a.Address, lon(a.Home), lat(a.Home),
+VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), point4326($8, $9), $10, $11, point4326($12, $13), $14, $15)`,
+		a.ID, a.Handle, a.Name, a.Email, passwordHash, a.IsAdmin, a.Address, lon(a.Home), lat(a.Home),
 		a.PositionRadiusM, a.OnMap, lon(a.Position), lat(a.Position), posCell, a.CreatedAt)
 	if isUniqueViolation(err, "accounts_email") {
 		return fault.Conflictf("email_taken", "An account with this email address exists already.")
@@ -50,14 +54,14 @@ WHERE id = $1`,
 	return nil
 }
 
-const accountColumns = `id, name, email, is_admin, coalesce(address, ''), ST_Y(home), ST_X(home),
+const accountColumns = `id, handle, name, email, is_admin, coalesce(address, ''), ST_Y(home), ST_X(home),
        position_radius_m, on_map, ST_Y(position), ST_X(position), verified_at, created_at`
 
 // scanAccount reads accountColumns, then any extra columns into extra.
 func scanAccount(row pgx.Row, extra ...any) (Account, error) {
 	var a Account
 	var homeLat, homeLon, posLat, posLon *float64
-	dest := append([]any{&a.ID, &a.Name, &a.Email, &a.IsAdmin, &a.Address, &homeLat, &homeLon,
+	dest := append([]any{&a.ID, &a.Handle, &a.Name, &a.Email, &a.IsAdmin, &a.Address, &homeLat, &homeLon,
 		&a.PositionRadiusM, &a.OnMap, &posLat, &posLon, &a.VerifiedAt, &a.CreatedAt}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
@@ -97,6 +101,55 @@ func getAccountByEmail(ctx context.Context, q database.Querier, email string) (A
 		return Account{}, "", fmt.Errorf("account: get by email: %w", err)
 	}
 	return a, hash, nil
+}
+
+// freeHandle derives a handle from the name ("Jana Weber" → "jana.weber") and, when that is
+// taken, adds a number ("jana.weber.2"). A handle is an ActivityPub preferredUsername and the
+// local part of a WebFinger address, so it keeps to lower-case letters, digits and dots.
+func freeHandle(ctx context.Context, q database.Querier, name string) (string, error) {
+	base := slugify(name)
+	rows, err := q.Query(ctx, `SELECT lower(handle) FROM accounts WHERE lower(handle) = $1 OR lower(handle) LIKE $1 || '.%'`, base)
+	if err != nil {
+		return "", fmt.Errorf("account: handle: %w", err)
+	}
+	taken := map[string]bool{}
+	var h string
+	if _, err := pgx.ForEachRow(rows, []any{&h}, func() error { taken[h] = true; return nil }); err != nil {
+		return "", fmt.Errorf("account: handle: %w", err)
+	}
+	if !taken[base] {
+		return base, nil
+	}
+	for n := 2; ; n++ {
+		if c := fmt.Sprintf("%s.%d", base, n); !taken[c] {
+			return c, nil
+		}
+	}
+}
+
+func slugify(name string) string {
+	r := strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "ß", "ss", "Ä", "ae", "Ö", "oe", "Ü", "ue",
+		"é", "e", "è", "e", "ê", "e", "á", "a", "à", "a", "ó", "o", "ò", "o", "í", "i", "ú", "u", "ç", "c", "ñ", "n")
+	var b strings.Builder
+	dot := false
+	for _, c := range strings.ToLower(r.Replace(name)) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b.WriteRune(c)
+			dot = false
+		case b.Len() > 0 && !dot:
+			b.WriteByte('.')
+			dot = true
+		}
+	}
+	s := strings.Trim(b.String(), ".")
+	if len(s) > 30 {
+		s = strings.Trim(s[:30], ".")
+	}
+	if s == "" {
+		s = "resident"
+	}
+	return s
 }
 
 // cellOf is the H3 cell of p, or nil for no point.

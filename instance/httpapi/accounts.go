@@ -50,6 +50,7 @@ func pointView(p *geo.Point) *pointJSON {
 
 type profileJSON struct {
 	ID        uuid.UUID  `json:"id"`
+	Handle    string     `json:"handle"`
 	Name      string     `json:"name"`
 	Position  *pointJSON `json:"position"`
 	Verified  bool       `json:"verified"`
@@ -57,12 +58,13 @@ type profileJSON struct {
 }
 
 func profileView(p account.Profile) profileJSON {
-	return profileJSON{ID: p.ID, Name: p.Name, Position: pointView(p.Position), Verified: p.Verified, CreatedAt: p.CreatedAt}
+	return profileJSON{ID: p.ID, Handle: p.Handle, Name: p.Name, Position: pointView(p.Position), Verified: p.Verified, CreatedAt: p.CreatedAt}
 }
 
 // meJSON is the account's own view: the only response that carries the address and home.
 type meJSON struct {
 	ID              uuid.UUID  `json:"id"`
+	Handle          string     `json:"handle"`
 	Name            string     `json:"name"`
 	Email           string     `json:"email"`
 	Address         string     `json:"address"`
@@ -77,7 +79,7 @@ type meJSON struct {
 }
 
 func meView(a account.Account) meJSON {
-	v := meJSON{ID: a.ID, Name: a.Name, Email: a.Email, Address: a.Address, PositionRadiusM: a.PositionRadiusM,
+	v := meJSON{ID: a.ID, Handle: a.Handle, Name: a.Name, Email: a.Email, Address: a.Address, PositionRadiusM: a.PositionRadiusM,
 		OnMap: a.OnMap, Position: pointView(a.Profile().Position), Verified: a.Verified(), IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt}
 	if a.Home != nil {
 		v.Lat, v.Lon = &a.Home.Lat, &a.Home.Lon

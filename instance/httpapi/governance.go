@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -44,9 +47,16 @@ type antragJSON struct {
 	AbstimmungID     *uuid.UUID      `json:"abstimmung_id"`
 	EinspruchCount   int             `json:"einspruch_count"`
 	Einsprueche      []einspruchJSON `json:"einsprueche,omitempty"`
+	Remote           bool            `json:"remote"`
+	Origin           string          `json:"origin"`
+	Fediverse        *fediverseJSON  `json:"fediverse,omitempty"`
+	// Replies from the Fediverse, and poll votes from accounts that are not residents here
+	// (shown, never counted).
+	Comments     []commentJSON     `json:"comments,omitempty"`
+	ForeignVotes []foreignVoteJSON `json:"foreign_votes,omitempty"`
 }
 
-func antragView(a antrag.Antrag) antragJSON {
+func (s *Server) antragView(a antrag.Antrag) antragJSON {
 	v := antragJSON{
 		ID: a.ID, Title: a.Title, DetailsMD: a.DetailsMD, DetailsHTML: antrag.RenderMarkdown(a.DetailsMD),
 		AmountCents: a.AmountCents, Applicant: personJSON{a.ApplicantID, a.ApplicantName}, KnotenID: a.KnotenID,
@@ -55,6 +65,10 @@ func antragView(a antrag.Antrag) antragJSON {
 	}
 	for _, e := range a.Einsprueche {
 		v.Einsprueche = append(v.Einsprueche, einspruchJSON{e.AccountID, e.Name, e.Reason, e.CreatedAt})
+	}
+	if s.Federation != nil {
+		v.Origin = s.Federation.Host()
+		v.Fediverse = &fediverseJSON{ID: s.Federation.AntragIRI(a.ID), Follow: s.Federation.AntragActorIRI(a.ID)}
 	}
 	return v
 }
@@ -89,7 +103,7 @@ func (s *Server) fileAntrag(w http.ResponseWriter, r *http.Request, me account.A
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, antragView(a))
+	writeJSON(w, http.StatusCreated, s.antragView(a))
 	return nil
 }
 
@@ -102,13 +116,36 @@ func (s *Server) listAntraege(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	as, err := s.Antraege.List(r.Context(), r.URL.Query().Get("status"), limit)
+	status := r.URL.Query().Get("status")
+	as, err := s.Antraege.List(r.Context(), status, limit)
 	if err != nil {
 		return err
 	}
-	out := make([]antragJSON, len(as))
-	for i, a := range as {
-		out[i] = antragView(a)
+	if limit == 0 {
+		limit = antrag.DefaultLimit
+	}
+	// Ours and our neighbours' (read-only, marked with their origin), newest first.
+	type item struct {
+		opened time.Time
+		v      any
+	}
+	var items []item
+	for _, a := range as {
+		items = append(items, item{a.OpenedAt, s.antragView(a)})
+	}
+	if s.Federation != nil {
+		remote, err := s.Federation.RemoteAntraege(r.Context(), status, limit)
+		if err != nil {
+			return err
+		}
+		for _, a := range remote {
+			items = append(items, item{a.OpenedAt, remoteAntragView(a)})
+		}
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return b.opened.Compare(a.opened) })
+	out := []any{}
+	for i := 0; i < len(items) && i < limit; i++ {
+		out = append(out, items[i].v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"antraege": out})
 	return nil
@@ -120,10 +157,37 @@ func (s *Server) getAntrag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a, err := s.Antraege.Get(r.Context(), id)
+	if isRemoteOnly(err) && s.Federation != nil {
+		rv, rerr := s.Federation.RemoteAntragView(r.Context(), id)
+		if rerr == nil {
+			writeJSON(w, http.StatusOK, remoteDetailView(rv))
+			return nil
+		}
+		if !errors.Is(rerr, federation.ErrNoRemoteAntrag) {
+			return rerr
+		}
+	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, antragView(a))
+	v := s.antragView(a)
+	if s.Federation != nil {
+		comments, err := s.Federation.Comments(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		for _, c := range comments {
+			v.Comments = append(v.Comments, commentJSON{c.IRI, c.Author, c.AuthorName, c.ContentHTML, c.Published})
+		}
+		votes, err := s.Federation.ForeignVotes(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		for _, fv := range votes {
+			v.ForeignVotes = append(v.ForeignVotes, foreignVoteJSON{fv.Voter, fv.Choice, fv.At})
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -147,7 +211,7 @@ func (s *Server) objectAntrag(w http.ResponseWriter, r *http.Request, me account
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, antragView(a))
+	writeJSON(w, http.StatusCreated, s.antragView(a))
 	return nil
 }
 
@@ -160,7 +224,7 @@ func (s *Server) withdrawAntrag(w http.ResponseWriter, r *http.Request, me accou
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, antragView(a))
+	writeJSON(w, http.StatusOK, s.antragView(a))
 	return nil
 }
 

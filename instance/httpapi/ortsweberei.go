@@ -9,14 +9,18 @@ import (
 )
 
 type ortswebereiJSON struct {
-	Name   string          `json:"name"`
-	Bounds json.RawMessage `json:"bounds"` // GeoJSON MultiPolygon or null
+	Name      string          `json:"name"`
+	Bounds    json.RawMessage `json:"bounds"` // GeoJSON MultiPolygon or null
+	Fediverse *fediverseJSON  `json:"fediverse,omitempty"`
 }
 
-func ortswebereiView(o ortsweberei.Ortsweberei) ortswebereiJSON {
+func (s *Server) ortswebereiView(o ortsweberei.Ortsweberei) ortswebereiJSON {
 	v := ortswebereiJSON{Name: o.Name, Bounds: o.Bounds}
 	if v.Bounds == nil {
 		v.Bounds = json.RawMessage("null")
+	}
+	if s.Federation != nil {
+		v.Fediverse = &fediverseJSON{Actor: s.Federation.GroupIRI(), Handle: s.Federation.GroupHandle()}
 	}
 	return v
 }
@@ -26,7 +30,7 @@ func (s *Server) getOrtsweberei(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ortswebereiView(o))
+	writeJSON(w, http.StatusOK, s.ortswebereiView(o))
 	return nil
 }
 
@@ -47,6 +51,6 @@ func (s *Server) setOrtsweberei(w http.ResponseWriter, r *http.Request, me accou
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ortswebereiView(o))
+	writeJSON(w, http.StatusOK, s.ortswebereiView(o))
 	return nil
 }

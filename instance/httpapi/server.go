@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -31,6 +32,7 @@ type Deps struct {
 	Antraege     *antrag.Service
 	Abstimmungen *abstimmung.Service
 	Delegations  *delegation.Service
+	Federation   *federation.Service
 	Log          *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
@@ -103,6 +105,14 @@ func (s *Server) routes() {
 		s.handle("GET /api/dev/clock", s.getClock)
 		s.handle("POST /api/dev/clock", s.advanceClock)
 	}
+	s.handle("POST /api/admin/federation/neighbours", s.authed(s.federate))
+	s.handle("GET /api/admin/federation/blocks", s.authed(s.listBlocks))
+	s.handle("POST /api/admin/federation/blocks", s.authed(s.block))
+	s.handle("DELETE /api/admin/federation/blocks/{domain}", s.authed(s.unblock))
+	if s.Federation != nil {
+		s.Federation.Register(s.mux)
+	}
+
 	s.mux.HandleFunc("/api/", s.noRoute) // the API answers in JSON even where it has no route
 	if s.Web != nil {
 		s.mux.Handle("/", getOnly(s.Web))

@@ -38,10 +38,12 @@ type Instance struct {
 
 // Options tune a test instance.
 type Options struct {
-	Host   string // loopback address to listen on; default 127.0.0.1
-	NoDev  bool   // run without --dev (no dev clock)
-	Name   string
-	Bounds json.RawMessage
+	Host            string // loopback address to listen on; default 127.0.0.1
+	NoDev           bool   // run without --dev (no dev clock, no loopback federation)
+	Name            string
+	Bounds          json.RawMessage
+	AuthorizedFetch bool
+	AllowHosts      []string // federation peers allowed although on loopback
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -55,23 +57,27 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		o.Host = "127.0.0.1"
 	}
 	ctx := context.Background()
+	ln, err := net.Listen("tcp", o.Host+":0")
+	if err != nil {
+		t.Fatalf("instancetest: listen: %v", err)
+	}
 	inst, err := instance.Open(ctx, instance.Config{
-		DB:           instance.DBConfig{URL: pgtest.URL(t), MaxConns: 12},
-		Dev:          !o.NoDev,
-		Name:         o.Name,
-		Bounds:       o.Bounds,
-		PollInterval: 20 * time.Millisecond,
+		DB:                   instance.DBConfig{URL: pgtest.URL(t), MaxConns: 16},
+		Dev:                  !o.NoDev,
+		PublicURL:            "http://" + ln.Addr().String(),
+		AuthorizedFetch:      o.AuthorizedFetch,
+		FederationAllowHosts: o.AllowHosts,
+		Name:                 o.Name,
+		Bounds:               o.Bounds,
+		PollInterval:         20 * time.Millisecond,
 		// Sweeps run when a test moves the dev clock (and once at start), not on their own in
 		// the middle of a test.
 		SweepInterval: time.Hour,
 		Log:           newTestLogger(t),
 	})
 	if err != nil {
+		ln.Close()
 		t.Fatalf("instancetest: open: %v", err)
-	}
-	ln, err := net.Listen("tcp", o.Host+":0")
-	if err != nil {
-		t.Fatalf("instancetest: listen: %v", err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)

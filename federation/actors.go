@@ -1,0 +1,329 @@
+package federation
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/federation/proof"
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// Register adds the federation routes to mux: discovery, actors, objects, collections, inboxes.
+func (s *Service) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /.well-known/webfinger", s.webfinger)
+	mux.HandleFunc("GET /.well-known/nodeinfo", s.nodeinfoLinks)
+	mux.HandleFunc("GET /.well-known/host-meta", s.hostMeta)
+	mux.HandleFunc("GET /nodeinfo/{version}", s.nodeinfo)
+	mux.HandleFunc("GET /ns/v1", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/ld+json")
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		_, _ = w.Write(vocab.ContextDocument())
+	})
+
+	// Actor and key documents are always served without a signature: Mastodon fetches them to
+	// check signatures, and that fetch must not itself need one.
+	mux.HandleFunc("GET /ap/instance", s.actorHandler(s.instanceActor))
+	mux.HandleFunc("GET /ap/ortsweberei", s.actorHandler(s.groupActor))
+	mux.HandleFunc("GET /ap/users/{handle}", s.actorHandler(func(ctx context.Context, r *http.Request) (*vocab.Actor, error) {
+		return s.userActor(ctx, r.PathValue("handle"))
+	}))
+	mux.HandleFunc("GET /ap/antraege/{id}/actor", s.actorHandler(func(ctx context.Context, r *http.Request) (*vocab.Actor, error) {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return nil, errNotFound
+		}
+		return s.antragActor(ctx, id)
+	}))
+
+	// Inboxes: one handler for all, the shared one included.
+	for _, p := range []string{sharedInbox, "/ap/instance/inbox", "/ap/ortsweberei/inbox", "/ap/users/{handle}/inbox", "/ap/antraege/{id}/actor/inbox"} {
+		mux.HandleFunc("POST "+p, s.inbox)
+	}
+
+	s.registerContent(mux)
+}
+
+func (s *Service) actorHandler(get func(context.Context, *http.Request) (*vocab.Actor, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, err := get(r.Context(), r)
+		if errors.Is(err, errNotFound) || fault.Is(err, "account_not_found") || fault.Is(err, "antrag_not_found") {
+			apError(w, http.StatusNotFound, "no such actor")
+			return
+		}
+		if err != nil {
+			s.log.Error("federation: actor", "path", r.URL.Path, "err", err)
+			apError(w, http.StatusInternalServerError, "internal error")
+			return
+		}
+		writeAP(w, http.StatusOK, a)
+	}
+}
+
+// baseActor fills what every local actor has.
+func (s *Service) baseActor(ctx context.Context, path string, typ any, username, name string) (*vocab.Actor, error) {
+	k, err := s.keys.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	id := s.iri(path)
+	return &vocab.Actor{
+		Context: vocab.Context, ID: id, Type: typ, PreferredUsername: username, Name: name,
+		Inbox: id + "/inbox", Outbox: id + "/outbox", Followers: id + "/followers", Following: id + "/following",
+		Endpoints:    &vocab.Endpoints{SharedInbox: s.iri(sharedInbox)},
+		PublicKey:    &vocab.PublicKey{ID: id + "#main-key", Owner: id, PublicKeyPem: k.publicPEM()},
+		Discoverable: true, Indexable: true,
+	}, nil
+}
+
+func (s *Service) instanceActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
+	a, err := s.baseActor(ctx, instancePath, "Application", "instance", "Weltgewebe "+s.host)
+	if err != nil {
+		return nil, err
+	}
+	a.Summary = "The instance actor of this Ortsweberei; it signs the instance's own requests."
+	a.Discoverable, a.Indexable = false, false
+	return a, nil
+}
+
+func (s *Service) groupActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
+	o, err := s.svc.Ortsweberei.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.baseActor(ctx, groupPath, []string{"Group", "Ortsweberei"}, "ortsweberei", o.Name)
+	if err != nil {
+		return nil, err
+	}
+	a.Summary = "Die Ortsweberei " + o.Name + ": ihre Anträge, Einsprüche und öffentlichen Abstimmungen."
+	a.URL = s.iri("/")
+	return a, nil
+}
+
+func (s *Service) userActor(ctx context.Context, handle string) (*vocab.Actor, error) {
+	acc, err := s.svc.Accounts.GetByHandle(ctx, handle)
+	if err != nil {
+		return nil, err
+	}
+	return s.personFor(ctx, acc)
+}
+
+func (s *Service) personFor(ctx context.Context, acc account.Account) (*vocab.Actor, error) {
+	path := userPath(acc.Handle)
+	a, err := s.baseActor(ctx, path, []string{"Person", "Garnrolle"}, acc.Handle, acc.Name)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.keys.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	a.AssertionMethod = []vocab.Multikey{{
+		ID: a.ID + "#ed25519-key", Type: "Multikey", Controller: a.ID,
+		PublicKeyMultibase: proof.EncodeMultikey(k.ed.Public().(ed25519.PublicKey)),
+	}}
+	verified := acc.Resident() && acc.Verified()
+	a.Verified = &verified
+	a.Ortsweberei = s.GroupIRI()
+	a.URL = s.iri("/garnrollen/" + acc.Handle)
+	published := acc.CreatedAt
+	a.Published = &published
+	return a, nil
+}
+
+func (s *Service) antragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, error) {
+	an, err := s.svc.Antraege.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.baseActor(ctx, antragActorPath(id), "Service", "antrag-"+id.String(), "Antrag: "+an.Title)
+	if err != nil {
+		return nil, err
+	}
+	a.Summary = "Folge diesem Antrag, um seine Einsprüche, den Beginn der Abstimmung und das Ergebnis zu sehen."
+	a.Ortsweberei = s.GroupIRI()
+	a.URL = s.iri("/antraege/" + id.String())
+	return a, nil
+}
+
+// actorPathFor maps a local actor IRI to its path, checking it exists.
+func (s *Service) actorPathFor(ctx context.Context, iri string) (path, followKey string, err error) {
+	p, ok := s.local(iri)
+	if !ok {
+		return "", "", errNotFound
+	}
+	switch {
+	case p == groupPath:
+		return p, "ortsweberei", nil
+	case p == instancePath:
+		return p, "instance", nil
+	case strings.HasPrefix(p, "/ap/users/"):
+		h := strings.TrimPrefix(p, "/ap/users/")
+		if _, err := s.svc.Accounts.GetByHandle(ctx, h); err != nil {
+			return "", "", errNotFound
+		}
+		return p, "user:" + strings.ToLower(h), nil
+	case strings.HasPrefix(p, "/ap/antraege/") && strings.HasSuffix(p, "/actor"):
+		id, err := uuid.Parse(strings.TrimSuffix(strings.TrimPrefix(p, "/ap/antraege/"), "/actor"))
+		if err != nil {
+			return "", "", errNotFound
+		}
+		if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
+			return "", "", errNotFound
+		}
+		return p, "antrag:" + id.String(), nil
+	}
+	return "", "", errNotFound
+}
+
+// Discovery.
+
+type jrdLink struct {
+	Rel  string `json:"rel"`
+	Type string `json:"type,omitempty"`
+	Href string `json:"href,omitempty"`
+}
+
+func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
+	res := r.URL.Query().Get("resource")
+	var actor, subject string
+	if user, host, ok := strings.Cut(strings.TrimPrefix(res, "acct:"), "@"); ok && strings.HasPrefix(res, "acct:") {
+		if !strings.EqualFold(host, s.host) {
+			apError(w, http.StatusNotFound, "not a local account")
+			return
+		}
+		actor = s.actorForUsername(r.Context(), user)
+	} else if p, ok := s.local(res); ok {
+		if _, _, err := s.actorPathFor(r.Context(), res); err == nil {
+			actor = s.iri(p)
+		}
+	}
+	if actor == "" {
+		apError(w, http.StatusNotFound, "no such account")
+		return
+	}
+	// The subject is the canonical acct: address, built from the actor's own preferredUsername,
+	// so that Mastodon's round trip (actor → username@host → the same actor) holds.
+	username := s.usernameOf(r.Context(), actor)
+	subject = "acct:" + username + "@" + s.host
+	w.Header().Set("Content-Type", "application/jrd+json; charset=utf-8")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"subject": subject,
+		"aliases": []string{actor},
+		"links": []jrdLink{
+			{Rel: "self", Type: ActivityJSON, Href: actor},
+			{Rel: "http://webfinger.net/rel/profile-page", Type: "text/html", Href: actor},
+		},
+	})
+}
+
+func (s *Service) actorForUsername(ctx context.Context, user string) string {
+	switch u := strings.ToLower(user); {
+	case u == "ortsweberei":
+		return s.GroupIRI()
+	case u == "instance" || u == strings.ToLower(s.host):
+		return s.iri(instancePath)
+	case strings.HasPrefix(u, "antrag-"):
+		id, err := uuid.Parse(strings.TrimPrefix(u, "antrag-"))
+		if err != nil {
+			return ""
+		}
+		if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
+			return ""
+		}
+		return s.AntragActorIRI(id)
+	default:
+		acc, err := s.svc.Accounts.GetByHandle(ctx, user)
+		if err != nil {
+			return ""
+		}
+		return s.UserIRI(acc.Handle)
+	}
+}
+
+func (s *Service) usernameOf(ctx context.Context, actorIRI string) string {
+	p, _ := s.local(actorIRI)
+	switch {
+	case p == groupPath:
+		return "ortsweberei"
+	case p == instancePath:
+		return "instance"
+	case strings.HasPrefix(p, "/ap/users/"):
+		acc, err := s.svc.Accounts.GetByHandle(ctx, strings.TrimPrefix(p, "/ap/users/"))
+		if err == nil {
+			return acc.Handle
+		}
+	case strings.HasSuffix(p, "/actor"):
+		return "antrag-" + strings.TrimSuffix(strings.TrimPrefix(p, "/ap/antraege/"), "/actor")
+	}
+	return ""
+}
+
+func (s *Service) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"links": []jrdLink{
+		{Rel: "http://nodeinfo.diaspora.software/ns/schema/2.0", Href: s.iri("/nodeinfo/2.0")},
+		{Rel: "http://nodeinfo.diaspora.software/ns/schema/2.1", Href: s.iri("/nodeinfo/2.1")},
+	}})
+}
+
+func (s *Service) nodeinfo(w http.ResponseWriter, r *http.Request) {
+	version := r.PathValue("version")
+	if version != "2.0" && version != "2.1" {
+		apError(w, http.StatusNotFound, "NodeInfo 2.0 and 2.1 are served")
+		return
+	}
+	ctx := r.Context()
+	o, err := s.svc.Ortsweberei.Get(ctx)
+	if err != nil {
+		apError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	now := s.clock.Now()
+	var users, month, halfyear, posts int
+	err = s.pool.QueryRow(ctx, `
+SELECT (SELECT count(*) FROM accounts WHERE home IS NOT NULL),
+       (SELECT count(DISTINCT actor_id) FROM events WHERE public AND actor_id IS NOT NULL AND at > $1),
+       (SELECT count(DISTINCT actor_id) FROM events WHERE public AND actor_id IS NOT NULL AND at > $2),
+       (SELECT count(*) FROM antraege)`, now.AddDate(0, -1, 0), now.AddDate(0, -6, 0)).Scan(&users, &month, &halfyear, &posts)
+	if err != nil {
+		apError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	software := map[string]string{"name": Software, "version": "0.1.0"}
+	if version == "2.1" {
+		software["repository"] = "https://github.com/weltgewebe/weltgewebe"
+		software["homepage"] = "https://weltgewebe.org"
+	}
+	w.Header().Set("Content-Type", fmt.Sprintf(`application/json; profile="http://nodeinfo.diaspora.software/ns/schema/%s#"`, version))
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"version":           version,
+		"software":          software,
+		"protocols":         []string{"activitypub"},
+		"services":          map[string][]string{"inbound": {}, "outbound": {}},
+		"openRegistrations": true,
+		"usage": map[string]any{
+			"users":      map[string]int{"total": users, "activeMonth": month, "activeHalfyear": halfyear},
+			"localPosts": posts,
+		},
+		"metadata": map[string]any{"nodeName": o.Name, "ortsweberei": s.GroupIRI()},
+	})
+}
+
+func (s *Service) hostMeta(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/xrd+xml; charset=utf-8")
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">
+  <Link rel="lrdd" template="%s/.well-known/webfinger?resource={uri}"/>
+</XRD>
+`, s.cfg.BaseURL)
+}

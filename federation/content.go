@@ -1,0 +1,249 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// registerContent adds the object and collection routes. With AuthorizedFetch they answer
+// signed requests only.
+func (s *Service) registerContent(mux *http.ServeMux) {
+	get := func(pattern string, h func(*http.Request) (any, error)) {
+		mux.HandleFunc("GET "+pattern, s.fetchable(h))
+	}
+	get("/ap/antraege/{id}", func(r *http.Request) (any, error) {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return nil, errNotFound
+		}
+		a, err := s.svc.Antraege.Get(r.Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		return s.antragObject(r.Context(), a)
+	})
+	get("/ap/antraege/{id}/einsprueche/{account}", func(r *http.Request) (any, error) {
+		id, err1 := uuid.Parse(r.PathValue("id"))
+		acc, err2 := uuid.Parse(r.PathValue("account"))
+		if err1 != nil || err2 != nil {
+			return nil, errNotFound
+		}
+		a, err := s.svc.Antraege.Get(r.Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range a.Einsprueche {
+			if e.AccountID == acc {
+				return s.einspruchObject(r.Context(), id, e)
+			}
+		}
+		return nil, errNotFound
+	})
+	get("/ap/abstimmungen/{id}", func(r *http.Request) (any, error) {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return nil, errNotFound
+		}
+		v, err := s.svc.Abstimmungen.Get(r.Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		obj := map[string]any{"@context": vocab.Context, "id": s.iri("/ap/abstimmungen/" + id.String()), "type": "Abstimmung",
+			"antrag": s.AntragIRI(v.SubjectID), "opensAt": v.OpensAt, "closesAt": v.ClosesAt}
+		if v.Closed() {
+			obj["outcome"] = v.Result
+		}
+		return obj, nil
+	})
+	get("/ap/stimmen/{event}", func(r *http.Request) (any, error) {
+		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		return s.stimmeObject(r.Context(), e)
+	})
+	get("/ap/delegationen/{id}", func(r *http.Request) (any, error) {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return nil, errNotFound
+		}
+		d, err := s.svc.Delegations.Get(r.Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		return s.delegationObject(r.Context(), d)
+	})
+	get("/ap/activities/{event}", func(r *http.Request) (any, error) {
+		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		act, err := s.activityFor(r.Context(), s.handles(), e)
+		if err != nil {
+			return nil, err
+		}
+		act.Context = vocab.Context
+		return act, nil
+	})
+
+	for _, actor := range []string{"/ap/instance", "/ap/ortsweberei", "/ap/users/{handle}", "/ap/antraege/{id}/actor"} {
+		get(actor+"/outbox", s.outbox)
+		get(actor+"/followers", s.followers)
+		get(actor+"/following", s.following)
+	}
+}
+
+// fetchable serves an object or collection, checking the request's signature first when the
+// instance requires authorized fetch.
+func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.AuthorizedFetch {
+			if _, err := s.verifyRequest(r, nil); err != nil {
+				apError(w, http.StatusUnauthorized, "this instance answers signed requests only: "+err.Error())
+				return
+			}
+		}
+		v, err := h(r)
+		switch {
+		case errors.Is(err, errNotFound) || errors.Is(err, pgx.ErrNoRows):
+			apError(w, http.StatusNotFound, "not found")
+		case err != nil:
+			if f, ok := fault.As(err); ok && f.Kind == fault.NotFound {
+				apError(w, http.StatusNotFound, "not found")
+				return
+			}
+			s.log.Error("federation: content", "path", r.URL.Path, "err", err)
+			apError(w, http.StatusInternalServerError, "internal error")
+		default:
+			writeAP(w, http.StatusOK, v)
+		}
+	}
+}
+
+func (s *Service) publicEvent(ctx context.Context, raw string) (eventstore.Event, error) {
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return eventstore.Event{}, errNotFound
+	}
+	return s.svc.Events.ByID(ctx, id, true)
+}
+
+// outboxScope says which public events make an actor's outbox: everything for the Ortsweberei,
+// what a resident did for a resident, what happened to an Antrag (and its Abstimmung) for the
+// Antrag's actor.
+func (s *Service) outboxScope(ctx context.Context, r *http.Request) (eventstore.Scope, string, error) {
+	p := strings.TrimSuffix(r.URL.Path, "/outbox")
+	switch {
+	case p == groupPath:
+		return eventstore.Scope{}, p, nil
+	case p == instancePath:
+		return eventstore.Scope{None: true}, p, nil
+	case strings.HasPrefix(p, "/ap/users/"):
+		acc, err := s.svc.Accounts.GetByHandle(ctx, r.PathValue("handle"))
+		if err != nil {
+			return eventstore.Scope{}, "", errNotFound
+		}
+		return eventstore.Scope{Actor: acc.ID}, p, nil
+	default:
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return eventstore.Scope{}, "", errNotFound
+		}
+		a, err := s.svc.Antraege.Get(ctx, id)
+		if err != nil {
+			return eventstore.Scope{}, "", errNotFound
+		}
+		subjects := []uuid.UUID{id}
+		if a.AbstimmungID != nil {
+			subjects = append(subjects, *a.AbstimmungID)
+		}
+		return eventstore.Scope{Subjects: subjects}, p, nil
+	}
+}
+
+const outboxPageSize = 20
+
+func (s *Service) outbox(r *http.Request) (any, error) {
+	ctx := r.Context()
+	scope, path, err := s.outboxScope(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	id := s.iri(path + "/outbox")
+	q := r.URL.Query()
+	if q.Get("page") == "" && q.Get("before") == "" {
+		total, err := s.svc.Events.CountPublic(ctx, scope)
+		if err != nil {
+			return nil, err
+		}
+		return &vocab.OrderedCollection{Context: vocab.Context, ID: id, Type: "OrderedCollection", TotalItems: &total, First: id + "?page=true"}, nil
+	}
+	before := eventstore.Position{}
+	if b := q.Get("before"); b != "" {
+		if before, err = eventstore.ParsePosition(b); err != nil {
+			return nil, errNotFound
+		}
+	}
+	evs, err := s.svc.Events.PublicBefore(ctx, scope, before, outboxPageSize)
+	if err != nil {
+		return nil, err
+	}
+	page := &vocab.OrderedCollectionPage{Context: vocab.Context, ID: id + "?" + q.Encode(), Type: "OrderedCollectionPage",
+		PartOf: id, OrderedItems: []json.RawMessage{}}
+	h := s.handles()
+	for _, e := range evs {
+		act, err := s.activityFor(ctx, h, e)
+		if errors.Is(err, errNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("federation: outbox item %v: %w", e.Position, err)
+		}
+		b, err := json.Marshal(act)
+		if err != nil {
+			return nil, err
+		}
+		page.OrderedItems = append(page.OrderedItems, b)
+	}
+	if len(evs) == outboxPageSize {
+		page.Next = id + "?before=" + evs[len(evs)-1].Position.String()
+	}
+	return page, nil
+}
+
+func (s *Service) followers(r *http.Request) (any, error) {
+	p := strings.TrimSuffix(r.URL.Path, "/followers")
+	_, key, err := s.actorPathFor(r.Context(), s.iri(p))
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	if err := s.pool.QueryRow(r.Context(), `SELECT count(*) FROM ap_followers WHERE local = $1`, key).Scan(&n); err != nil {
+		return nil, err
+	}
+	// Only the number: who follows whom from the Fediverse is theirs to show.
+	return &vocab.OrderedCollection{Context: vocab.Context, ID: s.iri(p + "/followers"), Type: "OrderedCollection", TotalItems: &n}, nil
+}
+
+func (s *Service) following(r *http.Request) (any, error) {
+	p := strings.TrimSuffix(r.URL.Path, "/following")
+	var n int
+	if p == groupPath {
+		if err := s.pool.QueryRow(r.Context(), `SELECT count(*) FROM ap_following`).Scan(&n); err != nil {
+			return nil, err
+		}
+	}
+	return &vocab.OrderedCollection{Context: vocab.Context, ID: s.iri(p + "/following"), Type: "OrderedCollection", TotalItems: &n}, nil
+}

@@ -1,0 +1,361 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/federation/proof"
+	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// Every conversion between our objects and ActivityStreams happens in this file.
+
+// handles resolves account ids to their actor IRIs, remembering what it looked up.
+type handles struct {
+	s     *Service
+	cache map[uuid.UUID]string
+}
+
+func (s *Service) handles() *handles { return &handles{s: s, cache: map[uuid.UUID]string{}} }
+
+func (h *handles) iri(ctx context.Context, id uuid.UUID) (string, error) {
+	if id == uuid.Nil {
+		return h.s.GroupIRI(), nil // the instance's own doings speak as the Ortsweberei
+	}
+	if iri, ok := h.cache[id]; ok {
+		return iri, nil
+	}
+	acc, err := h.s.svc.Accounts.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	iri := h.s.UserIRI(acc.Handle)
+	h.cache[id] = iri
+	return iri, nil
+}
+
+func (s *Service) followersOf(actorPath string) string { return s.iri(actorPath + "/followers") }
+
+// antragObject is the Antrag as a Question, as it stands now: with the live (or, once closed,
+// the final) weighted count as Mastodon's poll option totals.
+func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Antrag, error) {
+	h := s.handles()
+	applicant, err := h.iri(ctx, a.ApplicantID)
+	if err != nil {
+		return nil, err
+	}
+	q := &vocab.Antrag{
+		Context: vocab.Context, ID: s.AntragIRI(a.ID), Type: []string{"Question", "Antrag"},
+		AttributedTo: s.AntragActorIRI(a.ID), Applicant: applicant, Name: a.Title,
+		Content: antrag.RenderMarkdown(a.DetailsMD), Source: &vocab.Source{Content: a.DetailsMD, MediaType: "text/markdown"},
+		URL: s.iri("/antraege/" + a.ID.String()), Published: a.OpenedAt,
+		To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath), s.followersOf(antragActorPath(a.ID))},
+		EndTime: a.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: a.Status,
+		DecisionDeadline: a.DecisionDeadline, Extended: a.Extended, AmountCents: a.AmountCents,
+	}
+	if a.KnotenID != nil {
+		q.Knoten = s.knotenIRI(*a.KnotenID)
+	}
+	counts := map[string]int{}
+	if a.AbstimmungID != nil {
+		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
+		if err != nil {
+			return nil, err
+		}
+		q.Abstimmung = s.iri("/ap/abstimmungen/" + v.ID.String())
+		q.OpensAt, q.ClosesAt = &v.OpensAt, &v.ClosesAt
+		q.EndTime = v.ClosesAt
+		q.VotersCount = len(v.Stimmen)
+		counts = map[string]int{abstimmung.Yes: v.Count.Yes, abstimmung.No: v.Count.No, abstimmung.Abstain: v.Count.Abstain}
+		if v.Closed() {
+			q.Closed = v.ClosedAt
+			q.Outcome = v.Result
+			y, n, ab := v.Count.Yes, v.Count.No, v.Count.Abstain
+			q.YesWeight, q.NoWeight, q.AbstainWeight = &y, &n, &ab
+			if q.Delegations, err = s.countedDelegations(ctx, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if q.Closed == nil && (a.Status == antrag.Angenommen || a.Status == antrag.Zurueckgezogen || a.Status == antrag.Abgelehnt) {
+		q.Closed = a.DecidedAt
+		if a.Status != antrag.Zurueckgezogen {
+			q.Outcome = a.Status
+		}
+	}
+	for _, c := range vocab.ChoiceOrder {
+		q.OneOf = append(q.OneOf, vocab.PollOption{Type: "Note", Name: vocab.ChoiceNames[c],
+			Replies: vocab.OptionReplies{Type: "Collection", TotalItems: counts[c]}})
+	}
+	return q, nil
+}
+
+// countedDelegations are the delegations that carried weight at the close, each signed by its
+// delegator: with them and the signed Stimmen a neighbour recomputes the count on its own.
+func (s *Service) countedDelegations(ctx context.Context, v abstimmung.View) ([]vocab.Delegation, error) {
+	var out []vocab.Delegation
+	for from, via := range v.Count.Via {
+		var id uuid.UUID
+		err := s.pool.QueryRow(ctx, `
+SELECT id FROM delegationen
+WHERE from_id = $1 AND to_id = $2 AND effective_at <= $3 AND state <> 'pending'
+  AND (ended_at IS NULL OR ended_at > $3)
+ORDER BY effective_at DESC LIMIT 1`, from, via, *v.ClosedAt).Scan(&id)
+		if err != nil {
+			return nil, fmt.Errorf("federation: delegation %s→%s at the close: %w", from, via, err)
+		}
+		d, err := s.svc.Delegations.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := s.delegationObject(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *obj)
+	}
+	return out, nil
+}
+
+// delegationObject is a delegation, signed by its delegator (created = when it was asked for,
+// so the same delegation always has the same proof).
+func (s *Service) delegationObject(ctx context.Context, d delegation.Delegation) (*vocab.Delegation, error) {
+	h := s.handles()
+	from, err := h.iri(ctx, d.FromID)
+	if err != nil {
+		return nil, err
+	}
+	to, err := h.iri(ctx, d.ToID)
+	if err != nil {
+		return nil, err
+	}
+	obj := &vocab.Delegation{Context: vocab.Context, ID: s.delegationIRI(d.ID), Type: "Delegation",
+		Delegator: from, Delegate: to, EffectiveAt: d.EffectiveAt, Published: d.RequestedAt, To: []string{vocab.Public}}
+	if err := s.sign(ctx, from, d.RequestedAt, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// stimmeObject is a cast or changed Stimme, from its event, signed by the voter.
+func (s *Service) stimmeObject(ctx context.Context, e eventstore.Event) (*vocab.Stimme, error) {
+	var abst, voter uuid.UUID
+	var choice string
+	switch {
+	case abstimmung.StimmeAbgegeben.Is(e):
+		p, err := abstimmung.StimmeAbgegeben.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		abst, voter, choice = p.AbstimmungID, p.AccountID, p.Choice
+	case abstimmung.StimmeGeaendert.Is(e):
+		p, err := abstimmung.StimmeGeaendert.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		abst, voter, choice = p.AbstimmungID, p.AccountID, p.Choice
+	default:
+		return nil, errNotFound
+	}
+	v, err := s.svc.Abstimmungen.Get(ctx, abst)
+	if err != nil {
+		return nil, err
+	}
+	voterIRI, err := s.handles().iri(ctx, voter)
+	if err != nil {
+		return nil, err
+	}
+	obj := &vocab.Stimme{Context: vocab.Context, ID: s.stimmeIRI(e.Position.ID), Type: []string{"Note", "Stimme"},
+		AttributedTo: voterIRI, InReplyTo: s.AntragIRI(v.SubjectID), Antrag: s.AntragIRI(v.SubjectID),
+		Abstimmung: s.iri("/ap/abstimmungen/" + abst.String()), Name: vocab.ChoiceNames[choice], Choice: choice,
+		Published: e.At, To: []string{vocab.Public, s.AntragActorIRI(v.SubjectID)}}
+	if err := s.sign(ctx, voterIRI, e.At, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// sign adds the author's integrity proof to obj (a pointer to a vocab type with a Proof field).
+func (s *Service) sign(ctx context.Context, authorIRI string, created time.Time, obj any) error {
+	path, ok := s.local(authorIRI)
+	if !ok {
+		return fmt.Errorf("federation: cannot sign for %s", authorIRI)
+	}
+	k, err := s.keys.get(ctx, path)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	signed, err := proof.Sign(doc, k.ed, authorIRI+"#ed25519-key", created)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(signed, obj)
+}
+
+func (s *Service) einspruchObject(ctx context.Context, antragID uuid.UUID, e antrag.Einspruch) (*vocab.Einspruch, error) {
+	author, err := s.handles().iri(ctx, e.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &vocab.Einspruch{Context: vocab.Context, ID: s.einspruchIRI(antragID, e.AccountID), Type: []string{"Note", "Einspruch"},
+		AttributedTo: author, InReplyTo: s.AntragIRI(antragID), Antrag: s.AntragIRI(antragID),
+		Content: "<p>" + html.EscapeString(e.Reason) + "</p>", Reason: e.Reason, Published: e.CreatedAt,
+		To: []string{vocab.Public}, Cc: []string{s.followersOf(antragActorPath(antragID))}}, nil
+}
+
+func (s *Service) knotenObject(ctx context.Context, k knoten.Knoten) (*vocab.Knoten, error) {
+	creator, err := s.handles().iri(ctx, k.CreatedBy)
+	if err != nil {
+		return nil, err
+	}
+	return &vocab.Knoten{Context: vocab.Context, ID: s.knotenIRI(k.ID), Type: []string{"Place", "Knoten"},
+		Name: k.Title, Content: html.EscapeString(k.Description), Latitude: vocab.Degrees(k.Point.Lat), Longitude: vocab.Degrees(k.Point.Lon),
+		KnotenType: k.Type, H3: fmt.Sprintf("%x", k.Cell), AttributedTo: creator, Published: k.CreatedAt,
+		Permanent: k.Permanent(), Ortsweberei: s.GroupIRI(), To: []string{vocab.Public}}, nil
+}
+
+// activityFor is the ActivityStreams form of a public event: the outbox is made of these.
+func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Event) (*vocab.Activity, error) {
+	actor, err := h.iri(ctx, e.ActorID)
+	if err != nil {
+		return nil, err
+	}
+	at := e.At
+	act := &vocab.Activity{ID: s.activityIRI(e.Position.ID, ""), Actor: actor, Published: &at, To: []string{vocab.Public}}
+	switch e.Type {
+	case knoten.KnotenGeknuepft.Name():
+		p, err := knoten.KnotenGeknuepft.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		act.Type = "Create"
+		act.Object = &vocab.Knoten{ID: s.knotenIRI(p.KnotenID), Type: []string{"Place", "Knoten"}, Name: p.Title,
+			Content: html.EscapeString(p.Description), Latitude: vocab.Degrees(p.Lat), Longitude: vocab.Degrees(p.Lon),
+			KnotenType: p.Type, H3: p.H3, AttributedTo: actor, Published: e.At, Ortsweberei: s.GroupIRI()}
+	case knoten.FadenGesponnen.Name():
+		p, err := knoten.FadenGesponnen.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		act.Type = "Create"
+		act.Object = &vocab.Faden{ID: s.fadenIRI(p.FadenID), Type: "Faden", AttributedTo: actor, Knoten: s.knotenIRI(p.KnotenID),
+			FadenType: p.Type, Twisted: p.IsTwisted, ExpiresAt: p.ExpiresAt, Published: e.At}
+	case knoten.FadenVerzwirnt.Name():
+		p, err := knoten.FadenVerzwirnt.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		act.Type = "Update"
+		act.Object = map[string]any{"id": s.fadenIRI(p.FadenID), "type": "Faden", "knoten": s.knotenIRI(p.KnotenID), "twisted": true}
+	case knoten.FadenEntzwirnt.Name():
+		p, err := knoten.FadenEntzwirnt.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		act.Type = "Update"
+		act.Object = map[string]any{"id": s.fadenIRI(p.FadenID), "type": "Faden", "knoten": s.knotenIRI(p.KnotenID), "twisted": false, "expiresAt": p.ExpiresAt}
+	case knoten.FadenAbgelaufen.Name():
+		p, err := knoten.FadenAbgelaufen.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		act.Type, act.Object = "Delete", s.fadenIRI(p.FadenID)
+	case knoten.KnotenAufgeloest.Name():
+		p, err := knoten.KnotenAufgeloest.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		act.Type, act.Object = "Delete", s.knotenIRI(p.KnotenID)
+	case account.GarnrolleAngelegt.Name(), account.GarnrolleVerifiziert.Name(), account.GarnrollePositioniert.Name(), account.GarnrolleUmbenannt.Name():
+		act.Type = "Update"
+		if e.Type == account.GarnrolleAngelegt.Name() {
+			act.Type = "Create"
+		}
+		iri, err := h.iri(ctx, e.SubjectID)
+		if err != nil {
+			return nil, err
+		}
+		act.Object = iri
+	case ortsweberei.Festgelegt.Name():
+		act.Type, act.Actor, act.Object = "Update", s.GroupIRI(), s.GroupIRI()
+	case antrag.AntragGestellt.Name():
+		p, err := antrag.AntragGestellt.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		act.Type, act.Actor = "Create", s.AntragActorIRI(p.AntragID)
+		q := &vocab.Antrag{ID: s.AntragIRI(p.AntragID), Type: []string{"Question", "Antrag"}, AttributedTo: s.AntragActorIRI(p.AntragID),
+			Applicant: actor, Name: p.Title, Content: antrag.RenderMarkdown(p.DetailsMD), Source: &vocab.Source{Content: p.DetailsMD, MediaType: "text/markdown"},
+			Published: e.At, To: []string{vocab.Public}, EndTime: p.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: antrag.Offen,
+			DecisionDeadline: p.DecisionDeadline, AmountCents: p.AmountCents}
+		for _, c := range vocab.ChoiceOrder {
+			q.OneOf = append(q.OneOf, vocab.PollOption{Type: "Note", Name: vocab.ChoiceNames[c], Replies: vocab.OptionReplies{Type: "Collection"}})
+		}
+		if p.KnotenID != nil {
+			q.Knoten = s.knotenIRI(*p.KnotenID)
+		}
+		act.Object = q
+	case antrag.EinspruchErhoben.Name():
+		p, err := antrag.EinspruchErhoben.Decode(e)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := s.einspruchObject(ctx, p.AntragID, antrag.Einspruch{AccountID: p.AccountID, Reason: p.Reason, CreatedAt: e.At})
+		if err != nil {
+			return nil, err
+		}
+		act.Type, act.Object = "Create", obj
+	case antrag.AntragFristVerlaengert.Name(), antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(),
+		antrag.AntragAbgelehnt.Name(), antrag.AntragZurueckgezogen.Name():
+		act.Type, act.Actor = "Update", s.AntragActorIRI(e.SubjectID)
+		act.Object = s.AntragIRI(e.SubjectID)
+		if e.Type == antrag.AntragZurueckgezogen.Name() {
+			act.Type = "Delete"
+		}
+	case abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name():
+		v, err := s.svc.Abstimmungen.Get(ctx, e.SubjectID)
+		if err != nil {
+			return nil, err
+		}
+		act.Type, act.Actor, act.Object = "Update", s.AntragActorIRI(v.SubjectID), s.AntragIRI(v.SubjectID)
+	case abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name():
+		obj, err := s.stimmeObject(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		act.Type, act.Object = "Create", obj
+	case delegation.DelegationAngefragt.Name():
+		d, err := s.svc.Delegations.Get(ctx, e.SubjectID)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := s.delegationObject(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		act.Type, act.Object = "Create", obj
+	case delegation.DelegationWirksam.Name(), delegation.DelegationWiderrufen.Name():
+		act.Type, act.Object = "Update", s.delegationIRI(e.SubjectID)
+	case delegation.DelegationAbgelehnt.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name():
+		act.Type, act.Object = "Delete", s.delegationIRI(e.SubjectID)
+	default:
+		return nil, errNotFound // not public, or no ActivityStreams form
+	}
+	return act, nil
+}

@@ -1,0 +1,194 @@
+// Package federation makes an Ortsweberei an ActivityPub node: its actors (the Ortsweberei's
+// Group, a Person for every resident, a Service actor per Antrag that Fediverse users can follow
+// on its own, and the instance's Application actor that signs fetches), WebFinger, NodeInfo, the
+// signed inbox, the outbox (a paged view of the public event log), and durable delivery to
+// followers through River.
+//
+// The mapping between our objects and ActivityStreams lives in package vocab (types and
+// context) and in convert.go here (one place for every conversion). HTTP Signatures are in
+// federation/httpsig, the SSRF-guarded client in federation/transport, object integrity proofs
+// in federation/proof. docs/FEDERATION.md says what we send and accept.
+package federation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/weltgewebe/weltgewebe/federation/transport"
+	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+)
+
+// Software is what NodeInfo names us.
+const Software = "weltgewebe"
+
+// Config configures federation.
+type Config struct {
+	// BaseURL is where the instance is reached, e.g. https://lindenau.example.org. Every IRI
+	// we mint starts with it.
+	BaseURL string
+	// AuthorizedFetch makes objects and collections answer signed GETs only (actor and key
+	// documents stay public, as Mastodon expects).
+	AuthorizedFetch bool
+	// AllowHosts may be contacted although they resolve to loopback or private addresses.
+	AllowHosts []string
+	// Dev allows plain http and loopback peers (serve --dev); never in production.
+	Dev bool
+	// MaxSkew is how far a signed request's Date may be from now (default 1 h).
+	MaxSkew time.Duration
+	Log     *slog.Logger
+}
+
+// Services are the domain services federation reads from.
+type Services struct {
+	Events       *eventstore.Store
+	Accounts     *account.Service
+	Ortsweberei  *ortsweberei.Service
+	Antraege     *antrag.Service
+	Abstimmungen *abstimmung.Service
+	Delegations  *delegation.Service
+}
+
+// Service is the instance's federation.
+type Service struct {
+	cfg    Config
+	host   string // the base URL's host (with port, if any): the domain of our handles
+	pool   *pgxpool.Pool
+	clock  clock.Clock // the instance clock: publication times
+	wall   clock.Clock // HTTP Date headers and their checks run on real time, whatever --dev does
+	svc    Services
+	client *transport.Client
+	river  *river.Client[pgx.Tx]
+	keys   *keyStore
+	log    *slog.Logger
+}
+
+// New returns the federation service. SetRiver must be called before it delivers.
+func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("federation: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
+	}
+	cfg.BaseURL = u.String()
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxSkew == 0 {
+		cfg.MaxSkew = time.Hour
+	}
+	s := &Service{cfg: cfg, host: u.Host, pool: pool, clock: c, wall: clock.System{}, svc: svc, log: cfg.Log}
+	s.client = transport.New(transport.Options{
+		AllowHosts: cfg.AllowHosts, AllowLoopback: cfg.Dev, AllowHTTP: cfg.Dev,
+		Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20, UserAgent: "weltgewebe (+" + cfg.BaseURL + ")",
+	})
+	s.keys = newKeyStore(pool, s.wall)
+	return s, nil
+}
+
+// SetRiver gives federation the job queue it delivers through (the runner is built after the
+// service, because it runs federation's workers).
+func (s *Service) SetRiver(c *river.Client[pgx.Tx]) { s.river = c }
+
+// Host is the domain part of our Fediverse handles.
+func (s *Service) Host() string { return s.host }
+
+// IRIs. Every local actor has a path; its IRI is the base URL followed by the path.
+
+func (s *Service) iri(path string) string { return s.cfg.BaseURL + path }
+
+const (
+	instancePath = "/ap/instance"
+	groupPath    = "/ap/ortsweberei"
+	sharedInbox  = "/ap/inbox"
+)
+
+func userPath(handle string) string       { return "/ap/users/" + handle }
+func antragActorPath(id uuid.UUID) string { return "/ap/antraege/" + id.String() + "/actor" }
+
+// GroupIRI is the Ortsweberei's actor.
+func (s *Service) GroupIRI() string { return s.iri(groupPath) }
+
+// GroupHandle is the Ortsweberei's Fediverse address.
+func (s *Service) GroupHandle() string { return "ortsweberei@" + s.host }
+
+// UserIRI is a resident's actor.
+func (s *Service) UserIRI(handle string) string { return s.iri(userPath(handle)) }
+
+// AntragIRI is an Antrag's Question object.
+func (s *Service) AntragIRI(id uuid.UUID) string { return s.iri("/ap/antraege/" + id.String()) }
+
+// AntragActorIRI is the actor a Fediverse user follows to follow one Antrag.
+func (s *Service) AntragActorIRI(id uuid.UUID) string { return s.iri(antragActorPath(id)) }
+
+func (s *Service) activityIRI(eventID int64, suffix string) string {
+	return s.iri(fmt.Sprintf("/ap/activities/%d%s", eventID, suffix))
+}
+
+func (s *Service) stimmeIRI(eventID int64) string {
+	return s.iri(fmt.Sprintf("/ap/stimmen/%d", eventID))
+}
+
+func (s *Service) delegationIRI(id uuid.UUID) string {
+	return s.iri("/ap/delegationen/" + id.String())
+}
+
+func (s *Service) einspruchIRI(antragID, accountID uuid.UUID) string {
+	return s.iri("/ap/antraege/" + antragID.String() + "/einsprueche/" + accountID.String())
+}
+
+func (s *Service) knotenIRI(id uuid.UUID) string { return s.iri("/ap/knoten/" + id.String()) }
+func (s *Service) fadenIRI(id uuid.UUID) string  { return s.iri("/ap/faeden/" + id.String()) }
+
+// local reports whether an IRI is ours, and returns its path.
+func (s *Service) local(iri string) (string, bool) {
+	p, ok := strings.CutPrefix(iri, s.cfg.BaseURL)
+	if !ok || (p != "" && !strings.HasPrefix(p, "/")) {
+		return "", false
+	}
+	return p, true
+}
+
+// ActivityJSON is the media type of ActivityStreams documents.
+const ActivityJSON = "application/activity+json"
+
+func writeAP(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", ActivityJSON+"; charset=utf-8")
+	w.Header().Set("Vary", "Accept")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// apError answers a federation request with a short JSON error.
+func apError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+var errNotFound = errors.New("federation: not found")
+
+func hostOf(iri string) string {
+	u, err := url.Parse(iri)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}

@@ -1,0 +1,146 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/riverqueue/river"
+
+	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// MaxInboxBytes is the largest activity the inbox takes.
+const MaxInboxBytes = 256 << 10
+
+// inbox takes an activity: the signature is verified (digest, date, key, and that the key's
+// owner is the activity's actor, on the same host), a replay of an activity already taken is
+// acknowledged and dropped, and what is left is queued durably and processed in the background.
+// A refused request stores nothing.
+func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInboxBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			apError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("activities are limited to %d bytes", MaxInboxBytes))
+			return
+		}
+		apError(w, http.StatusBadRequest, "cannot read the body")
+		return
+	}
+	act, err := vocab.DecodeActivity(body)
+	if err != nil || act.ID == "" || act.Actor.ID == "" {
+		apError(w, http.StatusBadRequest, "not an activity with an id and an actor")
+		return
+	}
+	if s.blocked(ctx, hostOf(act.Actor.ID)) || s.blocked(ctx, hostOf(keyIDOf(r))) {
+		apError(w, http.StatusForbidden, "this domain is blocked here")
+		return
+	}
+	res, err := s.verifyRequest(r, body)
+	if err != nil {
+		s.log.Info("federation: inbox refused", "actor", act.Actor.ID, "reason", err)
+		apError(w, http.StatusUnauthorized, "signature refused: "+err.Error())
+		return
+	}
+	if res.Owner != act.Actor.ID || hostOf(res.KeyID) != hostOf(act.Actor.ID) {
+		apError(w, http.StatusUnauthorized, "the signing key does not belong to the activity's actor")
+		return
+	}
+	if hostOf(act.ID) != hostOf(act.Actor.ID) {
+		apError(w, http.StatusUnauthorized, "the activity's id is not on its actor's host")
+		return
+	}
+	taken, err := s.takeActivity(ctx, act.ID, body, act.Actor.ID)
+	if err != nil {
+		s.log.Error("federation: inbox", "err", err)
+		apError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	if !taken {
+		// A replay (or a retry of something we already took): refused, and nothing stored. A
+		// sender that only missed our answer stops retrying on a 4xx, which is right: we have it.
+		apError(w, http.StatusConflict, "this activity was received before")
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// verifyRequest checks an incoming request's HTTP signature.
+func (s *Service) verifyRequest(r *http.Request, body []byte) (httpsig.Result, error) {
+	return httpsig.Verify(r.Context(), r, body, s.wall.Now(), s.cfg.MaxSkew, s.resolveKey)
+}
+
+func keyIDOf(r *http.Request) string {
+	sig := r.Header.Get("Signature")
+	i := strings.Index(sig, `keyId="`)
+	if i < 0 {
+		return ""
+	}
+	rest := sig[i+len(`keyId="`):]
+	if j := strings.IndexByte(rest, '"'); j >= 0 {
+		return rest[:j]
+	}
+	return ""
+}
+
+// takeActivity records the activity id and queues its processing in one transaction: a
+// replay finds the id and queues nothing; a crash after the commit loses nothing.
+func (s *Service) takeActivity(ctx context.Context, id string, body []byte, actor string) (bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, `INSERT INTO ap_inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, s.wall.Now())
+	if err != nil {
+		return false, err
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	if _, err := s.river.InsertTx(ctx, tx, inboxArgs{Activity: body, Actor: actor}, &river.InsertOpts{Queue: inboxQueue}); err != nil {
+		return false, err
+	}
+	return true, tx.Commit(ctx)
+}
+
+// Jobs.
+
+const (
+	inboxQueue    = "federation_inbox"
+	deliveryQueue = "federation_delivery"
+)
+
+type inboxArgs struct {
+	Activity json.RawMessage `json:"activity"`
+	Actor    string          `json:"actor"`
+}
+
+func (inboxArgs) Kind() string { return "federation_inbox" }
+
+type inboxWorker struct {
+	river.WorkerDefaults[inboxArgs]
+	s *Service
+}
+
+func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
+	return w.s.process(ctx, job.Args.Activity)
+}
+
+// AddWorkers registers federation's River workers.
+func (s *Service) AddWorkers(workers *river.Workers) {
+	river.AddWorker(workers, &inboxWorker{s: s})
+	river.AddWorker(workers, &deliveryWorker{s: s})
+}
+
+// Queues are the River queues federation works in.
+func Queues() map[string]river.QueueConfig {
+	return map[string]river.QueueConfig{inboxQueue: {MaxWorkers: 4}, deliveryQueue: {MaxWorkers: 16}}
+}

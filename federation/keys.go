@@ -1,0 +1,97 @@
+package federation
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weltgewebe/weltgewebe/instance/clock"
+)
+
+// keyPair is a local actor's keys: RSA-2048 for HTTP Signatures, Ed25519 for object integrity
+// proofs (FEP-8b32). Keys are made when an actor first needs them and kept in ap_keys; they are
+// infrastructure, not part of the civic record, so their creation is not an event.
+type keyPair struct {
+	rsa *rsa.PrivateKey
+	ed  ed25519.PrivateKey
+}
+
+func (k *keyPair) publicPEM() string {
+	der, _ := x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+type keyStore struct {
+	pool  *pgxpool.Pool
+	clock clock.Clock
+	mu    sync.Mutex
+	cache map[string]*keyPair
+}
+
+func newKeyStore(pool *pgxpool.Pool, c clock.Clock) *keyStore {
+	return &keyStore{pool: pool, clock: c, cache: map[string]*keyPair{}}
+}
+
+// get returns the keys of the local actor at path, making them on first use. Two processes
+// making them at once agree on the first one stored.
+func (ks *keyStore) get(ctx context.Context, path string) (*keyPair, error) {
+	ks.mu.Lock()
+	k, ok := ks.cache[path]
+	ks.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	k, err := ks.load(ctx, path)
+	if errors.Is(err, pgx.ErrNoRows) {
+		rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("federation: key: %w", err)
+		}
+		_, ed, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("federation: key: %w", err)
+		}
+		der := x509.MarshalPKCS1PrivateKey(rsaKey)
+		_, err = ks.pool.Exec(ctx, `
+INSERT INTO ap_keys (actor, rsa_private_pem, ed25519_seed, created_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (actor) DO NOTHING`, path, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der})), ed.Seed(), ks.clock.Now())
+		if err != nil {
+			return nil, fmt.Errorf("federation: key: %w", err)
+		}
+		k, err = ks.load(ctx, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ks.mu.Lock()
+	ks.cache[path] = k
+	ks.mu.Unlock()
+	return k, nil
+}
+
+func (ks *keyStore) load(ctx context.Context, path string) (*keyPair, error) {
+	var pemText string
+	var seed []byte
+	err := ks.pool.QueryRow(ctx, `SELECT rsa_private_pem, ed25519_seed FROM ap_keys WHERE actor = $1`, path).Scan(&pemText, &seed)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return nil, fmt.Errorf("federation: key of %s: not PEM", path)
+	}
+	priv, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("federation: key of %s: %w", path, err)
+	}
+	return &keyPair{rsa: priv, ed: ed25519.NewKeyFromSeed(seed)}, nil
+}

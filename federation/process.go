@@ -1,0 +1,394 @@
+package federation
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/weltgewebe/weltgewebe/federation/proof"
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// process handles an activity the inbox took (its signature checked, its actor the sender).
+func (s *Service) process(ctx context.Context, raw []byte) error {
+	act, err := vocab.DecodeActivity(raw)
+	if err != nil {
+		return nil // nothing to retry
+	}
+	if s.blocked(ctx, hostOf(act.Actor.ID)) {
+		return nil // blocked after it arrived: drop
+	}
+	switch {
+	case act.Type.Has("Follow"):
+		return s.onFollow(ctx, act)
+	case act.Type.Has("Undo"):
+		return s.onUndo(ctx, act)
+	case act.Type.Has("Accept"):
+		return s.onAccept(ctx, act)
+	case act.Type.Has("Create"), act.Type.Has("Update"):
+		return s.onCreateOrUpdate(ctx, act)
+	case act.Type.Has("Announce"):
+		return s.onAnnounce(ctx, act)
+	case act.Type.Has("Delete"):
+		return s.onDelete(ctx, act)
+	}
+	return nil // everything else is not for us
+}
+
+// onFollow accepts every follow of a local actor. A neighbouring Ortsweberei that follows us is
+// followed back, so the two see each other's Anträge.
+func (s *Service) onFollow(ctx context.Context, act vocab.Incoming) error {
+	path, key, err := s.actorPathFor(ctx, act.Object.ID)
+	if err != nil || key == "instance" {
+		return nil
+	}
+	follower, err := s.remoteActor(ctx, act.Actor.ID, false)
+	if err != nil {
+		return err
+	}
+	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		tx.Defer(`
+INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (local, follower) DO UPDATE SET follow_id = excluded.follow_id`, key, follower.IRI, act.ID, s.wall.Now())
+		return eventstore.Append(tx, s.clock.Now(), FolgerHinzugefuegt.New(eventstore.Header{},
+			FolgerV1{Local: s.iri(path), Follower: follower.IRI}))
+	})
+	if err != nil {
+		return err
+	}
+	accept := vocab.Activity{Context: vocab.Context, ID: s.iri(path) + "#accepts/" + uuid.NewString(), Type: "Accept",
+		Actor: s.iri(path), Object: json.RawMessage(act.Raw), To: []string{follower.IRI}}
+	if err := s.enqueue(ctx, path, follower.Inbox, accept); err != nil {
+		return err
+	}
+	if key == "ortsweberei" && follower.IsOrtsweberei() {
+		return s.follow(ctx, follower)
+	}
+	return nil
+}
+
+func (s *Service) onUndo(ctx context.Context, act vocab.Incoming) error {
+	inner, err := s.embeddedOrFetched(ctx, act.Object)
+	if err != nil {
+		return nil
+	}
+	undone, err := vocab.DecodeActivity(inner)
+	if err != nil || !undone.Type.Has("Follow") || undone.Actor.ID != act.Actor.ID {
+		return nil
+	}
+	_, key, err := s.actorPathFor(ctx, undone.Object.ID)
+	if err != nil {
+		return nil
+	}
+	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM ap_followers WHERE local = $1 AND follower = $2`, key, act.Actor.ID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return eventstore.Append(tx, s.clock.Now(), FolgerEntfernt.New(eventstore.Header{},
+			FolgerV1{Local: undone.Object.ID, Follower: act.Actor.ID}))
+	})
+}
+
+func (s *Service) onAccept(ctx context.Context, act vocab.Incoming) error {
+	_, err := s.pool.Exec(ctx, `UPDATE ap_following SET accepted = true WHERE remote = $1 AND follow_id = $2`, act.Actor.ID, act.Object.ID)
+	return err
+}
+
+func (s *Service) onAnnounce(ctx context.Context, act vocab.Incoming) error {
+	if !s.followsNeighbour(ctx, act.Actor.ID) {
+		return nil
+	}
+	body, err := s.embeddedOrFetched(ctx, act.Object)
+	if err != nil {
+		return err
+	}
+	obj, err := vocab.DecodeObject(body)
+	if err != nil || !obj.Type.Has("Antrag") {
+		return nil
+	}
+	return s.storeRemoteAntrag(ctx, obj, body)
+}
+
+func (s *Service) onDelete(ctx context.Context, act vocab.Incoming) error {
+	iri := act.Object.ID
+	if hostOf(iri) != hostOf(act.Actor.ID) {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, iri, act.Actor.ID)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `UPDATE remote_antraege SET status = 'zurueckgezogen', updated_at = $3 WHERE iri = $1 AND actor = $2`, iri, act.Actor.ID, s.wall.Now())
+	return err
+}
+
+// onCreateOrUpdate handles objects: Anträge of neighbours, their Einsprüche and Stimmen, and
+// replies or poll votes from the Fediverse on our own Anträge.
+func (s *Service) onCreateOrUpdate(ctx context.Context, act vocab.Incoming) error {
+	body, err := s.embeddedOrFetched(ctx, act.Object)
+	if err != nil {
+		return err
+	}
+	obj, err := vocab.DecodeObject(body)
+	if err != nil {
+		return nil
+	}
+	if obj.AttributedTo.ID != act.Actor.ID || hostOf(obj.ID) != hostOf(act.Actor.ID) {
+		return nil // an actor speaks only for its own objects
+	}
+	switch {
+	case obj.Type.Has("Antrag"):
+		return s.storeRemoteAntrag(ctx, obj, body)
+	case obj.Type.Has("Stimme"):
+		return s.storeRemoteStimme(ctx, obj, body)
+	case obj.Type.Has("Einspruch"):
+		return s.storeRemoteEinspruch(ctx, obj)
+	case obj.Type.Has("Note"):
+		return s.onReply(ctx, obj)
+	}
+	return nil
+}
+
+// onReply records a Fediverse reply to one of our Anträge as a public comment, or a poll vote
+// (a Note naming an option, without content) as a vote that is shown and never counted: only
+// verified residents of this Ortsweberei vote here.
+func (s *Service) onReply(ctx context.Context, obj vocab.IncomingObject) error {
+	p, ok := s.local(obj.InReplyTo.ID)
+	if !ok || !strings.HasPrefix(p, "/ap/antraege/") {
+		return nil
+	}
+	id, err := uuid.Parse(strings.TrimPrefix(p, "/ap/antraege/"))
+	if err != nil {
+		return nil
+	}
+	if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
+		return nil
+	}
+	author, err := s.remoteActor(ctx, obj.AttributedTo.ID, false)
+	if err != nil {
+		return err
+	}
+	published := s.wall.Now()
+	if obj.Published != nil {
+		published = *obj.Published
+	}
+	if choice, isVote := vocab.NameChoices[obj.Name]; isVote && strings.TrimSpace(obj.Content) == "" {
+		_, err := s.pool.Exec(ctx, `
+INSERT INTO antrag_fremdstimmen (antrag_id, voter, choice, at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (antrag_id, voter) DO UPDATE SET choice = excluded.choice, at = excluded.at`, id, author.IRI, choice, published)
+		return err
+	}
+	content := sanitizer.Sanitize(obj.Content)
+	if strings.TrimSpace(content) == "" {
+		return nil
+	}
+	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		tx.Defer(`
+INSERT INTO antrag_kommentare (iri, antrag_id, author, author_name, content_html, published) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html`, obj.ID, id, author.IRI, displayName(author), content, published)
+		return eventstore.Append(tx, s.clock.Now(), KommentarEmpfangen.New(eventstore.Header{Subject: id},
+			KommentarV1{AntragID: id, IRI: obj.ID, Author: author.IRI}))
+	})
+}
+
+// sanitizer keeps the formatting Fediverse posts use and drops everything active.
+var sanitizer = bluemonday.UGCPolicy()
+
+func displayName(a *remoteActor) string {
+	name := a.Name
+	if name == "" {
+		name = a.Username
+	}
+	return name + " (@" + a.Username + "@" + a.Host + ")"
+}
+
+// Neighbours' Anträge, Einsprüche and Stimmen.
+
+// followsNeighbour reports whether the Group is a neighbour we follow.
+func (s *Service) followsNeighbour(ctx context.Context, group string) bool {
+	var ok bool
+	_ = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_following WHERE remote = $1)`, group).Scan(&ok)
+	return ok
+}
+
+func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObject, body []byte) error {
+	if obj.Ortsweberei == "" || !s.followsNeighbour(ctx, obj.Ortsweberei) || hostOf(obj.Ortsweberei) != hostOf(obj.ID) {
+		return nil // only the Anträge of neighbours we follow
+	}
+	applicantName := ""
+	if a, err := s.remoteActor(ctx, obj.Applicant.ID, false); err == nil {
+		applicantName = a.Name
+	}
+	published := s.wall.Now()
+	if obj.Published != nil {
+		published = *obj.Published
+	}
+	deadline := published
+	if obj.DecisionDeadline != nil {
+		deadline = *obj.DecisionDeadline
+	}
+	var yes, no, abstain *int
+	if obj.YesWeight != nil {
+		yes, no, abstain = obj.YesWeight, obj.NoWeight, obj.AbstainWeight
+	}
+	var closedAt *time.Time
+	if obj.Closed.Is() {
+		closedAt = obj.Closed.At
+	}
+	var localID uuid.UUID
+	err := s.pool.QueryRow(ctx, `
+INSERT INTO remote_antraege (id, iri, origin, ortsweberei, actor, applicant, applicant_name, title, details_html, amount_cents,
+    status, opened_at, decision_deadline, extended, opens_at, closes_at, closed_at, outcome, origin_yes, origin_no, origin_abstain, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, nullif($18, ''), $19, $20, $21, $22)
+ON CONFLICT (iri) DO UPDATE SET title = excluded.title, details_html = excluded.details_html, amount_cents = excluded.amount_cents,
+    status = excluded.status, decision_deadline = excluded.decision_deadline, extended = excluded.extended,
+    opens_at = excluded.opens_at, closes_at = excluded.closes_at, closed_at = excluded.closed_at, outcome = excluded.outcome,
+    origin_yes = excluded.origin_yes, origin_no = excluded.origin_no, origin_abstain = excluded.origin_abstain,
+    applicant_name = excluded.applicant_name, updated_at = excluded.updated_at
+RETURNING id`,
+		uuid.New(), obj.ID, hostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, obj.Name,
+		sanitizer.Sanitize(obj.Content), obj.AmountCents, obj.Status, published, deadline, obj.Extended, obj.OpensAt, obj.ClosesAt,
+		closedAt, obj.Outcome, yes, no, abstain, s.wall.Now()).Scan(&localID)
+	if err != nil {
+		return fmt.Errorf("federation: store remote Antrag: %w", err)
+	}
+	for _, d := range obj.Delegations {
+		if err := s.storeRemoteDelegation(ctx, obj.ID, d); err != nil {
+			s.log.Info("federation: delegation of a remote count not taken", "antrag", obj.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// storeRemoteStimme keeps a neighbour resident's Stimme once its proof checks out: signed by
+// the voter's own key, the voter a verified resident of the Antrag's Ortsweberei. The latest
+// Stimme of each voter counts.
+func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObject, body []byte) error {
+	var antragIRI, ortsweberei string
+	err := s.pool.QueryRow(ctx, `SELECT iri, ortsweberei FROM remote_antraege WHERE iri = $1`, obj.Antrag.ID).Scan(&antragIRI, &ortsweberei)
+	if err != nil {
+		return nil // not an Antrag we keep
+	}
+	voter, err := s.checkProof(ctx, body, obj.AttributedTo.ID)
+	if err != nil {
+		s.log.Info("federation: Stimme refused", "object", obj.ID, "err", err)
+		return nil
+	}
+	if voter.Ortsweberei != ortsweberei || !voter.Verified {
+		return nil // only the Antrag's own verified residents vote
+	}
+	choice, ok := vocab.NameChoices[obj.Name]
+	if obj.Choice != "" {
+		choice, ok = obj.Choice, obj.Choice == "yes" || obj.Choice == "no" || obj.Choice == "abstain"
+	}
+	if !ok || obj.Published == nil {
+		return nil
+	}
+	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		tag, err := tx.Exec(ctx, `
+INSERT INTO remote_stimmen (antrag, voter, voter_name, choice, cast_at, object) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (antrag, voter) DO UPDATE SET choice = excluded.choice, cast_at = excluded.cast_at, object = excluded.object,
+    voter_name = excluded.voter_name
+WHERE remote_stimmen.cast_at < excluded.cast_at`, antragIRI, voter.IRI, voter.Name, choice, *obj.Published, obj.ID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return eventstore.Append(tx, s.clock.Now(), FernstimmeEmpfangen.New(eventstore.Header{},
+			FernstimmeV1{Antrag: antragIRI, Voter: voter.IRI, Choice: choice, Object: obj.ID}))
+	})
+}
+
+func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingObject) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM remote_antraege WHERE iri = $1)`, obj.Antrag.ID).Scan(&exists); err != nil || !exists {
+		return err
+	}
+	author, err := s.remoteActor(ctx, obj.AttributedTo.ID, false)
+	if err != nil {
+		return err
+	}
+	at := s.wall.Now()
+	if obj.Published != nil {
+		at = *obj.Published
+	}
+	_, err = s.pool.Exec(ctx, `
+INSERT INTO remote_einsprueche (antrag, author, author_name, reason, created_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, at)
+	return err
+}
+
+// storeRemoteDelegation keeps a delegation a remote close counted with, once the delegator's
+// proof checks out.
+func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI string, raw json.RawMessage) error {
+	d, err := vocab.DecodeObject(raw)
+	if err != nil {
+		return err
+	}
+	if _, err := s.checkProof(ctx, raw, d.Delegator.ID); err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `
+INSERT INTO remote_delegationen (antrag, delegator, delegate, object) VALUES ($1, $2, $3, $4)
+ON CONFLICT (antrag, delegator) DO UPDATE SET delegate = excluded.delegate, object = excluded.object`,
+		antragIRI, d.Delegator.ID, d.Delegate.ID, d.ID)
+	return err
+}
+
+// checkProof verifies an object's integrity proof and that its key belongs to author; it returns
+// the author as fetched.
+func (s *Service) checkProof(ctx context.Context, body []byte, author string) (*remoteActor, error) {
+	var who *remoteActor
+	resolve := func(ctx context.Context, vm string) (ed25519.PublicKey, string, error) {
+		actorIRI, _, _ := strings.Cut(vm, "#")
+		if actorIRI != author {
+			return nil, "", errors.New("federation: the proof is not by the object's author")
+		}
+		for _, refresh := range []bool{false, true} {
+			a, err := s.remoteActor(ctx, actorIRI, refresh)
+			if err != nil {
+				return nil, "", err
+			}
+			for _, k := range a.Multikeys {
+				if k.ID == vm && k.Controller == a.IRI {
+					pub, err := proof.DecodeMultikey(k.PublicKeyMultibase)
+					if err != nil {
+						return nil, "", err
+					}
+					who = a
+					return pub, a.IRI, nil
+				}
+			}
+		}
+		return nil, "", fmt.Errorf("federation: %s publishes no key %s", actorIRI, vm)
+	}
+	res, err := proof.Verify(ctx, body, resolve)
+	if err != nil {
+		return nil, err
+	}
+	if res.Controller != author || who == nil {
+		return nil, errors.New("federation: the proof's controller is not the author")
+	}
+	return who, nil
+}
+
+// embeddedOrFetched returns the object embedded in an activity, or fetches it by its IRI.
+// Embedded objects are trusted only from their own host's actor: the caller checks that.
+func (s *Service) embeddedOrFetched(ctx context.Context, ref vocab.Ref) ([]byte, error) {
+	if len(ref.Object) > 0 {
+		return ref.Object, nil
+	}
+	if ref.ID == "" {
+		return nil, errNotFound
+	}
+	return s.fetch(ctx, ref.ID)
+}

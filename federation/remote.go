@@ -1,0 +1,223 @@
+package federation
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// remoteActor is what we keep of an actor on another server.
+type remoteActor struct {
+	IRI, Host, Type, Username, Name string
+	Inbox, SharedInbox              string
+	KeyID, PublicKeyPem             string
+	Multikeys                       []vocab.Multikey
+	Ortsweberei                     string
+	Verified                        bool
+	FetchedAt                       time.Time
+}
+
+// IsOrtsweberei reports whether the actor is another Weltgewebe instance's Ortsweberei.
+func (a *remoteActor) IsOrtsweberei() bool {
+	return strings.Contains(" "+a.Type+" ", " Ortsweberei ") || strings.Contains(a.Type, "#Ortsweberei")
+}
+
+// deliveryInbox is where activities for this actor go: its server's shared inbox if it has one.
+func (a *remoteActor) deliveryInbox() string {
+	if a.SharedInbox != "" {
+		return a.SharedInbox
+	}
+	return a.Inbox
+}
+
+var (
+	errBlocked     = errors.New("federation: the domain is blocked")
+	errWrongOrigin = errors.New("federation: the document's id is not on the host it came from")
+)
+
+// actorTTL is how long a fetched actor (and its key) is trusted before it is fetched again.
+const actorTTL = 24 * time.Hour
+
+// remoteActor returns the actor, from the cache unless it is stale or refresh is asked for.
+func (s *Service) remoteActor(ctx context.Context, iri string, refresh bool) (*remoteActor, error) {
+	if s.blocked(ctx, hostOf(iri)) {
+		return nil, errBlocked
+	}
+	if !refresh {
+		a, err := s.cachedActor(ctx, iri)
+		if err == nil && s.wall.Now().Sub(a.FetchedAt) < actorTTL {
+			return a, nil
+		}
+	}
+	body, err := s.fetch(ctx, iri)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := vocab.DecodeActor(body)
+	if err != nil {
+		return nil, fmt.Errorf("federation: actor %s: %w", iri, err)
+	}
+	if doc.ID != iri && hostOf(doc.ID) != hostOf(iri) {
+		return nil, errWrongOrigin
+	}
+	a := &remoteActor{IRI: doc.ID, Host: hostOf(doc.ID), Type: strings.Join(doc.Type, " "), Username: doc.PreferredUsername, Name: doc.Name,
+		Inbox: doc.Inbox, SharedInbox: doc.SharedInbox(), Multikeys: doc.AssertionMethod, Ortsweberei: doc.Ortsweberei,
+		Verified: doc.Verified != nil && *doc.Verified, FetchedAt: s.wall.Now()}
+	if k, ok := doc.Key(); ok {
+		a.KeyID, a.PublicKeyPem = k.ID, k.PublicKeyPem
+	}
+	if a.Inbox == "" || hostOf(a.Inbox) != a.Host {
+		return nil, fmt.Errorf("federation: actor %s has no inbox on its own host", iri)
+	}
+	mk, _ := json.Marshal(a.Multikeys)
+	_, err = s.pool.Exec(ctx, `
+INSERT INTO ap_actors (iri, host, type, preferred_username, name, inbox, shared_inbox, key_id, public_key_pem, multikeys, ortsweberei, verified, fetched_at)
+VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), nullif($9, ''), $10, nullif($11, ''), $12, $13)
+ON CONFLICT (iri) DO UPDATE SET host = excluded.host, type = excluded.type, preferred_username = excluded.preferred_username,
+    name = excluded.name, inbox = excluded.inbox, shared_inbox = excluded.shared_inbox, key_id = excluded.key_id,
+    public_key_pem = excluded.public_key_pem, multikeys = excluded.multikeys, ortsweberei = excluded.ortsweberei,
+    verified = excluded.verified, fetched_at = excluded.fetched_at`,
+		a.IRI, a.Host, a.Type, a.Username, a.Name, a.Inbox, a.SharedInbox, a.KeyID, a.PublicKeyPem, mk, a.Ortsweberei, a.Verified, a.FetchedAt)
+	if err != nil {
+		return nil, fmt.Errorf("federation: store actor: %w", err)
+	}
+	return a, nil
+}
+
+func (s *Service) cachedActor(ctx context.Context, iri string) (*remoteActor, error) {
+	var a remoteActor
+	var shared, keyID, pemText, ortsweberei *string
+	var mk []byte
+	err := s.pool.QueryRow(ctx, `
+SELECT iri, host, type, preferred_username, name, inbox, shared_inbox, key_id, public_key_pem, multikeys, ortsweberei, verified, fetched_at
+FROM ap_actors WHERE iri = $1`, iri).Scan(&a.IRI, &a.Host, &a.Type, &a.Username, &a.Name, &a.Inbox, &shared, &keyID, &pemText, &mk, &ortsweberei, &a.Verified, &a.FetchedAt)
+	if err != nil {
+		return nil, err
+	}
+	a.SharedInbox, a.KeyID, a.PublicKeyPem, a.Ortsweberei = deref(shared), deref(keyID), deref(pemText), deref(ortsweberei)
+	_ = json.Unmarshal(mk, &a.Multikeys)
+	return &a, nil
+}
+
+// resolveKey is the key resolver of incoming signatures: the key's document (the actor, or a
+// key document naming its owner), cached with the actor and fetched again when refresh is asked.
+func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
+	actorIRI, _, _ := strings.Cut(keyID, "#")
+	a, err := s.remoteActor(ctx, actorIRI, refresh)
+	if err != nil {
+		// GoToSocial-style key ids (…/main-key) name a key document whose owner is the actor.
+		body, ferr := s.fetch(ctx, actorIRI)
+		if ferr != nil {
+			return nil, "", err
+		}
+		var key struct {
+			Owner string `json:"owner"`
+		}
+		if json.Unmarshal(body, &key) != nil || key.Owner == "" || hostOf(key.Owner) != hostOf(keyID) {
+			return nil, "", err
+		}
+		if a, err = s.remoteActor(ctx, key.Owner, refresh); err != nil {
+			return nil, "", err
+		}
+	}
+	if a.KeyID != keyID || a.PublicKeyPem == "" {
+		return nil, "", fmt.Errorf("federation: %s does not publish key %s", a.IRI, keyID)
+	}
+	pub, err := parsePublicKey(a.PublicKeyPem)
+	if err != nil {
+		return nil, "", err
+	}
+	return pub, a.IRI, nil
+}
+
+func parsePublicKey(text string) (crypto.PublicKey, error) {
+	block, _ := pem.Decode([]byte(text))
+	if block == nil {
+		return nil, errors.New("federation: public key is not PEM")
+	}
+	if pub, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
+		return pub, nil
+	}
+	return x509.ParsePKCS1PublicKey(block.Bytes)
+}
+
+// fetch GETs an ActivityStreams document, signed by the instance actor (so that servers with
+// authorized fetch answer), through the SSRF-guarded client.
+func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
+	if s.blocked(ctx, hostOf(iri)) {
+		return nil, errBlocked
+	}
+	k, err := s.keys.get(ctx, instancePath)
+	if err != nil {
+		return nil, err
+	}
+	body, res, err := s.client.Get(ctx, iri, ActivityJSON+`, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`,
+		func(r *http.Request) error {
+			return httpsig.Sign(r, nil, s.iri(instancePath)+"#main-key", k.rsa, s.wall.Now())
+		})
+	if err != nil {
+		return nil, fmt.Errorf("federation: fetch %s: %w", iri, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("federation: fetch %s: %s", iri, res.Status)
+	}
+	return body, nil
+}
+
+// lookupWebfinger resolves user@host to the actor's IRI.
+func (s *Service) lookupWebfinger(ctx context.Context, user, host string) (string, error) {
+	scheme := "https"
+	if s.cfg.Dev {
+		scheme = "http"
+	}
+	u := url.URL{Scheme: scheme, Host: host, Path: "/.well-known/webfinger", RawQuery: url.Values{"resource": {"acct:" + user + "@" + host}}.Encode()}
+	body, res, err := s.client.Get(ctx, u.String(), "application/jrd+json, application/json", nil)
+	if err != nil {
+		return "", fmt.Errorf("federation: webfinger %s@%s: %w", user, host, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("federation: webfinger %s@%s: %s", user, host, res.Status)
+	}
+	var jrd struct {
+		Links []jrdLink `json:"links"`
+	}
+	if err := json.Unmarshal(body, &jrd); err != nil {
+		return "", fmt.Errorf("federation: webfinger %s@%s: %w", user, host, err)
+	}
+	for _, l := range jrd.Links {
+		if l.Rel == "self" && (strings.HasPrefix(l.Type, ActivityJSON) || strings.Contains(l.Type, "activitystreams")) {
+			return l.Href, nil
+		}
+	}
+	return "", fmt.Errorf("federation: webfinger %s@%s: no ActivityPub actor", user, host)
+}
+
+// blocked reports whether host, or a domain it belongs to, is defederated.
+func (s *Service) blocked(ctx context.Context, host string) bool {
+	host = strings.ToLower(host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	var blocked bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_domain_blocks WHERE $1 = domain OR $1 LIKE '%.' || domain)`, host).Scan(&blocked)
+	return err != nil || blocked // when in doubt, do not talk to it
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/federation"
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+)
+
+type fediverseJSON struct {
+	ID     string `json:"id,omitempty"`     // the object's ActivityPub id
+	Follow string `json:"follow,omitempty"` // the actor a Fediverse user follows for it
+	Actor  string `json:"actor,omitempty"`
+	Handle string `json:"handle,omitempty"`
+}
+
+type commentJSON struct {
+	ID          string    `json:"id"`
+	Author      string    `json:"author"`
+	AuthorName  string    `json:"author_name"`
+	ContentHTML string    `json:"content_html"`
+	Published   time.Time `json:"published"`
+}
+
+type foreignVoteJSON struct {
+	Voter  string    `json:"voter"`
+	Choice string    `json:"choice"`
+	At     time.Time `json:"at"`
+}
+
+// remoteAntragJSON is a neighbour's Antrag: read-only, marked with its origin, with the
+// Stimmen we verified and the count we made from them.
+type remoteAntragJSON struct {
+	ID               uuid.UUID             `json:"id"`
+	Remote           bool                  `json:"remote"`
+	Origin           string                `json:"origin"`
+	Title            string                `json:"title"`
+	DetailsHTML      string                `json:"details_html"`
+	AmountCents      *int64                `json:"amount_cents"`
+	Applicant        remotePerson          `json:"applicant"`
+	OpenedAt         time.Time             `json:"opened_at"`
+	DecisionDeadline time.Time             `json:"decision_deadline"`
+	Extended         bool                  `json:"extended"`
+	Status           string                `json:"status"`
+	OpensAt          *time.Time            `json:"opens_at,omitempty"`
+	ClosesAt         *time.Time            `json:"closes_at,omitempty"`
+	ClosedAt         *time.Time            `json:"closed_at,omitempty"`
+	Result           string                `json:"result,omitempty"`
+	Fediverse        fediverseJSON         `json:"fediverse"`
+	Einsprueche      []remoteEinspruchJSON `json:"einsprueche,omitempty"`
+	Votes            []remoteVoteJSON      `json:"votes,omitempty"`
+	Tally            *remoteTallyJSON      `json:"tally,omitempty"`
+	OriginTally      *remoteTallyJSON      `json:"origin_tally,omitempty"`
+}
+
+type remotePerson struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type remoteEinspruchJSON struct {
+	Author    remotePerson `json:"author"`
+	Reason    string       `json:"reason"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+type remoteVoteJSON struct {
+	Voter  remotePerson `json:"voter"`
+	Choice string       `json:"choice"`
+	At     time.Time    `json:"at"`
+	Object string       `json:"object"`
+}
+
+type remoteTallyJSON struct {
+	Yes     int `json:"yes"`
+	No      int `json:"no"`
+	Abstain int `json:"abstain"`
+}
+
+func remoteAntragView(a federation.RemoteAntrag) remoteAntragJSON {
+	v := remoteAntragJSON{ID: a.ID, Remote: true, Origin: a.Origin, Title: a.Title, DetailsHTML: a.DetailsHTML, AmountCents: a.AmountCents,
+		Applicant: remotePerson{a.ApplicantIRI, a.ApplicantName}, OpenedAt: a.OpenedAt, DecisionDeadline: a.DecisionDeadline,
+		Extended: a.Extended, Status: a.Status, OpensAt: a.OpensAt, ClosesAt: a.ClosesAt, ClosedAt: a.ClosedAt, Result: a.Outcome,
+		Fediverse: fediverseJSON{ID: a.IRI}}
+	if a.OriginYes != nil {
+		v.OriginTally = &remoteTallyJSON{*a.OriginYes, *a.OriginNo, *a.OriginAbstain}
+	}
+	return v
+}
+
+func remoteDetailView(rv federation.RemoteView) remoteAntragJSON {
+	v := remoteAntragView(rv.RemoteAntrag)
+	for _, e := range rv.Einsprueche {
+		v.Einsprueche = append(v.Einsprueche, remoteEinspruchJSON{remotePerson{e.Author, e.AuthorName}, e.Reason, e.CreatedAt})
+	}
+	for _, st := range rv.Stimmen {
+		v.Votes = append(v.Votes, remoteVoteJSON{remotePerson{st.Voter, st.VoterName}, st.Choice, st.CastAt, st.Object})
+	}
+	v.Tally = &remoteTallyJSON{rv.Yes, rv.No, rv.Abstain}
+	return v
+}
+
+type federateRequest struct {
+	Target *string `json:"target"`
+}
+
+func (s *Server) federate(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	if !me.IsAdmin {
+		return fault.Forbiddenf("admin_required", "Only an admin of this instance can federate with a neighbour.")
+	}
+	var in federateRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Target == nil {
+		return missing("target")
+	}
+	iri, err := s.Federation.Federate(r.Context(), *in.Target)
+	if err != nil {
+		return fault.Invalidf("target", "federation_failed", "Could not federate with %s: %v", *in.Target, err)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"neighbour": iri})
+	return nil
+}
+
+type blockRequest struct {
+	Domain *string `json:"domain"`
+}
+
+func (s *Server) block(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	var in blockRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if in.Domain == nil {
+		return missing("domain")
+	}
+	if err := s.Federation.Block(r.Context(), me, *in.Domain); err != nil {
+		return err
+	}
+	return s.listBlocks(w, r, me)
+}
+
+func (s *Server) unblock(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	if err := s.Federation.Unblock(r.Context(), me, r.PathValue("domain")); err != nil {
+		return err
+	}
+	return s.listBlocks(w, r, me)
+}
+
+func (s *Server) listBlocks(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	if !me.IsAdmin {
+		return fault.Forbiddenf("admin_required", "Only an admin of this instance can see the blocked domains.")
+	}
+	blocks, err := s.Federation.Blocks(r.Context())
+	if err != nil {
+		return err
+	}
+	if blocks == nil {
+		blocks = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"blocks": blocks})
+	return nil
+}
+
+// isRemoteOnly reports whether the id names a neighbour's Antrag rather than ours.
+func isRemoteOnly(err error) bool { return fault.Is(err, "antrag_not_found") }
