@@ -65,6 +65,9 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 		EndTime: a.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: a.Status,
 		DecisionDeadline: a.DecisionDeadline, Extended: a.Extended, AmountCents: a.AmountCents,
 	}
+	// Deliveries may arrive out of order; "updated" lets a receiver keep the newest state.
+	updated := s.clock.Now()
+	q.Updated = &updated
 	if a.KnotenID != nil {
 		q.Knoten = s.knotenIRI(*a.KnotenID)
 	}

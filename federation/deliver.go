@@ -237,6 +237,9 @@ type deliveryWorker struct {
 	s *Service
 }
 
+// Timeout bounds one delivery attempt (the transport's own deadline is shorter).
+func (w *deliveryWorker) Timeout(*river.Job[deliverArgs]) time.Duration { return 30 * time.Second }
+
 // Pausing: a host that has failed this many deliveries in a row gets no more for a while,
 // doubling from a minute up to 12 hours, and its queued deliveries wait.
 const (

@@ -52,20 +52,8 @@ func (ks *keyStore) get(ctx context.Context, path string) (*keyPair, error) {
 	}
 	k, err := ks.load(ctx, path)
 	if errors.Is(err, pgx.ErrNoRows) {
-		rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return nil, fmt.Errorf("federation: key: %w", err)
-		}
-		_, ed, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, fmt.Errorf("federation: key: %w", err)
-		}
-		der := x509.MarshalPKCS1PrivateKey(rsaKey)
-		_, err = ks.pool.Exec(ctx, `
-INSERT INTO ap_keys (actor, rsa_private_pem, ed25519_seed, created_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (actor) DO NOTHING`, path, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der})), ed.Seed(), ks.clock.Now())
-		if err != nil {
-			return nil, fmt.Errorf("federation: key: %w", err)
+		if err := ks.create(ctx, path); err != nil {
+			return nil, err
 		}
 		k, err = ks.load(ctx, path)
 	}
@@ -76,6 +64,25 @@ ON CONFLICT (actor) DO NOTHING`, path, string(pem.EncodeToMemory(&pem.Block{Type
 	ks.cache[path] = k
 	ks.mu.Unlock()
 	return k, nil
+}
+
+func (ks *keyStore) create(ctx context.Context, path string) error {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return fmt.Errorf("federation: key: %w", err)
+	}
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("federation: key: %w", err)
+	}
+	der := x509.MarshalPKCS1PrivateKey(rsaKey)
+	_, err = ks.pool.Exec(ctx, `
+INSERT INTO ap_keys (actor, rsa_private_pem, ed25519_seed, created_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (actor) DO NOTHING`, path, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der})), ed.Seed(), ks.clock.Now())
+	if err != nil {
+		return fmt.Errorf("federation: key: %w", err)
+	}
+	return nil
 }
 
 func (ks *keyStore) load(ctx context.Context, path string) (*keyPair, error) {

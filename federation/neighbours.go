@@ -39,12 +39,16 @@ func (s *Service) resolveTarget(ctx context.Context, target string) (string, err
 	target = strings.TrimSpace(strings.TrimPrefix(target, "@"))
 	if u, err := url.Parse(target); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 		if u.Path == "" || u.Path == "/" {
-			return s.lookupWebfinger(ctx, "ortsweberei", u.Host)
+			return s.lookupWebfinger(ctx, u.Scheme, "ortsweberei", u.Host)
 		}
 		return target, nil
 	}
 	if user, host, ok := strings.Cut(target, "@"); ok && user != "" && host != "" {
-		return s.lookupWebfinger(ctx, user, host)
+		scheme := "https"
+		if s.cfg.Dev {
+			scheme = "http" // local test setups run without TLS
+		}
+		return s.lookupWebfinger(ctx, scheme, user, host)
 	}
 	return "", fmt.Errorf("federation: %q is neither a URL nor user@host", target)
 }

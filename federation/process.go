@@ -245,22 +245,29 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 	if obj.Closed.Is() {
 		closedAt = obj.Closed.At
 	}
-	var localID uuid.UUID
-	err := s.pool.QueryRow(ctx, `
+	sourceUpdated := published
+	if obj.Updated != nil {
+		sourceUpdated = *obj.Updated
+	}
+	tag, err := s.pool.Exec(ctx, `
 INSERT INTO remote_antraege (id, iri, origin, ortsweberei, actor, applicant, applicant_name, title, details_html, amount_cents,
-    status, opened_at, decision_deadline, extended, opens_at, closes_at, closed_at, outcome, origin_yes, origin_no, origin_abstain, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, nullif($18, ''), $19, $20, $21, $22)
+    status, opened_at, decision_deadline, extended, opens_at, closes_at, closed_at, outcome, origin_yes, origin_no, origin_abstain,
+    source_updated, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, nullif($18, ''), $19, $20, $21, $22, $23)
 ON CONFLICT (iri) DO UPDATE SET title = excluded.title, details_html = excluded.details_html, amount_cents = excluded.amount_cents,
     status = excluded.status, decision_deadline = excluded.decision_deadline, extended = excluded.extended,
     opens_at = excluded.opens_at, closes_at = excluded.closes_at, closed_at = excluded.closed_at, outcome = excluded.outcome,
     origin_yes = excluded.origin_yes, origin_no = excluded.origin_no, origin_abstain = excluded.origin_abstain,
-    applicant_name = excluded.applicant_name, updated_at = excluded.updated_at
-RETURNING id`,
+    applicant_name = excluded.applicant_name, source_updated = excluded.source_updated, updated_at = excluded.updated_at
+WHERE remote_antraege.source_updated <= excluded.source_updated`,
 		uuid.New(), obj.ID, hostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, obj.Name,
 		sanitizer.Sanitize(obj.Content), obj.AmountCents, obj.Status, published, deadline, obj.Extended, obj.OpensAt, obj.ClosesAt,
-		closedAt, obj.Outcome, yes, no, abstain, s.wall.Now()).Scan(&localID)
+		closedAt, obj.Outcome, yes, no, abstain, sourceUpdated, s.wall.Now())
 	if err != nil {
 		return fmt.Errorf("federation: store remote Antrag: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil // we have a newer state already
 	}
 	for _, d := range obj.Delegations {
 		if err := s.storeRemoteDelegation(ctx, obj.ID, d); err != nil {
@@ -274,14 +281,13 @@ RETURNING id`,
 // the voter's own key, the voter a verified resident of the Antrag's Ortsweberei. The latest
 // Stimme of each voter counts.
 func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObject, body []byte) error {
-	var antragIRI, ortsweberei string
-	err := s.pool.QueryRow(ctx, `SELECT iri, ortsweberei FROM remote_antraege WHERE iri = $1`, obj.Antrag.ID).Scan(&antragIRI, &ortsweberei)
-	if err != nil {
+	antragIRI, ortsweberei, ok := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
+	if !ok {
 		return nil // not an Antrag we keep
 	}
 	voter, err := s.checkProof(ctx, body, obj.AttributedTo.ID)
 	if err != nil {
-		s.log.Info("federation: Stimme refused", "object", obj.ID, "err", err)
+		s.log.Warn("federation: Stimme refused", "object", obj.ID, "err", err)
 		return nil
 	}
 	if voter.Ortsweberei != ortsweberei || !voter.Verified {
@@ -309,9 +315,8 @@ WHERE remote_stimmen.cast_at < excluded.cast_at`, antragIRI, voter.IRI, voter.Na
 }
 
 func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingObject) error {
-	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM remote_antraege WHERE iri = $1)`, obj.Antrag.ID).Scan(&exists); err != nil || !exists {
-		return err
+	if _, _, ok := s.knownRemoteAntrag(ctx, obj.Antrag.ID); !ok {
+		return nil
 	}
 	author, err := s.remoteActor(ctx, obj.AttributedTo.ID, false)
 	if err != nil {
@@ -325,6 +330,29 @@ func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingOb
 INSERT INTO remote_einsprueche (antrag, author, author_name, reason, created_at) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, at)
 	return err
+}
+
+// knownRemoteAntrag finds a neighbour's Antrag, fetching it when an Einspruch or a Stimme
+// arrives before it (deliveries are independent jobs and can overtake each other).
+func (s *Service) knownRemoteAntrag(ctx context.Context, iri string) (string, string, bool) {
+	var ortsweberei string
+	err := s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, iri).Scan(&ortsweberei)
+	if err == nil {
+		return iri, ortsweberei, true
+	}
+	body, err := s.fetch(ctx, iri)
+	if err != nil {
+		return "", "", false
+	}
+	obj, err := vocab.DecodeObject(body)
+	if err != nil || obj.ID != iri || !obj.Type.Has("Antrag") {
+		return "", "", false
+	}
+	if err := s.storeRemoteAntrag(ctx, obj, body); err != nil {
+		return "", "", false
+	}
+	err = s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, iri).Scan(&ortsweberei)
+	return iri, ortsweberei, err == nil
 }
 
 // storeRemoteDelegation keeps a delegation a remote close counted with, once the delegator's

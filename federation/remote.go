@@ -176,12 +176,8 @@ func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
 	return body, nil
 }
 
-// lookupWebfinger resolves user@host to the actor's IRI.
-func (s *Service) lookupWebfinger(ctx context.Context, user, host string) (string, error) {
-	scheme := "https"
-	if s.cfg.Dev {
-		scheme = "http"
-	}
+// lookupWebfinger resolves user@host to the actor's IRI, asking the host over scheme.
+func (s *Service) lookupWebfinger(ctx context.Context, scheme, user, host string) (string, error) {
 	u := url.URL{Scheme: scheme, Host: host, Path: "/.well-known/webfinger", RawQuery: url.Values{"resource": {"acct:" + user + "@" + host}}.Encode()}
 	body, res, err := s.client.Get(ctx, u.String(), "application/jrd+json, application/json", nil)
 	if err != nil {

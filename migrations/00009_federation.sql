@@ -101,6 +101,7 @@ CREATE TABLE remote_antraege (
     origin_yes        integer,                   -- the count the origin announced at the close
     origin_no         integer,
     origin_abstain    integer,
+    source_updated    timestamptz NOT NULL,          -- the origin's "updated": older states never overwrite newer
     updated_at        timestamptz NOT NULL
 );
 CREATE INDEX remote_antraege_listing ON remote_antraege (status, opened_at DESC);

@@ -220,6 +220,9 @@ type Delegation struct {
 
 // Proof is a Data Integrity proof (FEP-8b32, cryptosuite eddsa-jcs-2022).
 type Proof struct {
+	// Context is the signed document's @context, which eddsa-jcs-2022 copies into the proof and
+	// signs with it: a proof that lost it on the way would no longer verify.
+	Context            any    `json:"@context,omitempty"`
 	Type               string `json:"type"` // "DataIntegrityProof"
 	Cryptosuite        string `json:"cryptosuite"`
 	VerificationMethod string `json:"verificationMethod"`

@@ -5,7 +5,9 @@
 //	weltgewebe backup  [database flags] FILE
 //	weltgewebe restore [database flags] FILE
 //	weltgewebe admin create --email E --password P --name N [database flags]
-//	weltgewebe admin verify --email E [database flags]
+//	weltgewebe admin verify --by ADMIN --email E [database flags]
+//	weltgewebe admin federate [--public-url URL] [database flags] NEIGHBOUR
+//	weltgewebe admin block --by ADMIN [database flags] DOMAIN
 //
 // Database flags: --database-url (or DATABASE_URL) names a PostgreSQL server with PostGIS;
 // without one, the instance runs its own cluster in --data-dir (default ./data).
@@ -49,6 +51,8 @@ commands:
   restore FILE   replace the database with a backup, then migrate it
   admin create   create an instance admin
   admin verify   verify a resident's account
+  admin federate NEIGHBOUR   federate with a neighbouring Ortsweberei (URL, handle or actor)
+  admin block DOMAIN         defederate a domain
 
 Run "weltgewebe <command> -h" for a command's flags.
 `
@@ -77,6 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return adminCreate(ctx, args[2:], stdout, stderr)
 		case "verify":
 			return adminVerify(ctx, args[2:], stdout, stderr)
+		case "federate":
+			return adminFederate(ctx, args[2:], stdout, stderr)
+		case "block":
+			return adminBlock(ctx, args[2:], stdout, stderr)
 		}
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)

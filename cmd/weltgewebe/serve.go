@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance"
@@ -21,7 +22,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	publicURL := fs.String("public-url", envOr("WG_PUBLIC_URL", ""), "the URL residents reach the instance at (env WG_PUBLIC_URL)")
 	name := fs.String("name", envOr("WG_NAME", ""), "name of the Ortsweberei (env WG_NAME)")
 	boundsFile := fs.String("bounds", envOr("WG_BOUNDS", ""), "GeoJSON file with the Ortsweberei's bounds polygon (env WG_BOUNDS)")
-	dev := fs.Bool("dev", false, "development mode: movable clock at POST /api/dev/clock; never in production")
+	dev := fs.Bool("dev", false, "development mode: movable clock at POST /api/dev/clock, plain-http and loopback federation peers; never in production")
+	authorizedFetch := fs.Bool("authorized-fetch", envOr("WG_AUTHORIZED_FETCH", "") == "true", "ActivityPub objects answer signed requests only (env WG_AUTHORIZED_FETCH=true)")
+	allowHosts := fs.String("federation-allow-hosts", envOr("WG_FEDERATION_ALLOW_HOSTS", ""), "comma-separated hosts that may be contacted although they are private or loopback addresses")
 	seedDemo := fs.Bool("demo", false, "with --dev: seed a demo Ortsweberei into an empty instance")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Second, "how often the sweeps record what came due (expiries, deadlines, closes)")
 	voteDuration := fs.Duration("vote-duration", abstimmung.DefaultDuration, "how long an Abstimmung runs")
@@ -43,8 +46,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if *publicURL == "" {
+		*publicURL = "http://" + displayAddr(ln.Addr())
+		log.Warn("no --public-url: the instance calls itself " + *publicURL + " towards the Fediverse")
+	}
 	cfg := instance.Config{DB: db.config(), Dev: *dev, PublicURL: *publicURL, Name: *name, SweepInterval: *sweepEvery,
-		VoteDuration: *voteDuration, DelegationBatch: batch, Log: log}
+		VoteDuration: *voteDuration, DelegationBatch: batch, AuthorizedFetch: *authorizedFetch, Log: log}
+	for _, h := range strings.Split(*allowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.FederationAllowHosts = append(cfg.FederationAllowHosts, h)
+		}
+	}
 	if *boundsFile != "" {
 		b, err := os.ReadFile(*boundsFile)
 		if err != nil {
@@ -76,10 +93,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "weltgewebe listening on http://%s\n", displayAddr(ln.Addr()))
 	if *seedDemo {
 		fmt.Fprintf(stdout, "demo login: %s / %s   (admin: %s / %s)\n", demo.ResidentEmail, demo.Password, demo.AdminEmail, demo.Password)

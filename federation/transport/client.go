@@ -58,7 +58,7 @@ type Options struct {
 	AllowHosts []string
 	// AllowLoopback permits 127.0.0.0/8 and ::1, for development and tests.
 	AllowLoopback bool
-	// AllowHTTP permits http:// URLs. Without TLS, signatures can be replayed and
+	// AllowHTTP permits http:// URLs (hosts in AllowHosts may use http:// regardless). Without TLS, signatures can be replayed and
 	// bodies read by anyone on the path, so this is for development only.
 	AllowHTTP bool
 	// Timeout bounds each Do, Get or Post, redirects and body included; 0 means

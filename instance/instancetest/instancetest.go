@@ -31,9 +31,10 @@ import (
 // Instance is a running test instance.
 type Instance struct {
 	*instance.Instance
-	URL   string
-	t     testing.TB
-	admin *account.Account
+	URL         string
+	DatabaseURL string // for commands that open the same instance (weltgewebe admin …)
+	t           testing.TB
+	admin       *account.Account
 }
 
 // Options tune a test instance.
@@ -61,8 +62,9 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if err != nil {
 		t.Fatalf("instancetest: listen: %v", err)
 	}
+	dbURL := pgtest.URL(t)
 	inst, err := instance.Open(ctx, instance.Config{
-		DB:                   instance.DBConfig{URL: pgtest.URL(t), MaxConns: 16},
+		DB:                   instance.DBConfig{URL: dbURL, MaxConns: 16},
 		Dev:                  !o.NoDev,
 		PublicURL:            "http://" + ln.Addr().String(),
 		AuthorizedFetch:      o.AuthorizedFetch,
@@ -91,7 +93,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 			t.Errorf("instancetest: close: %v", err)
 		}
 	})
-	i := &Instance{Instance: inst, URL: "http://" + ln.Addr().String(), t: t}
+	i := &Instance{Instance: inst, URL: "http://" + ln.Addr().String(), DatabaseURL: dbURL, t: t}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		res, err := http.Get(i.URL + "/healthz")

@@ -65,7 +65,19 @@ type sweepWorker struct {
 	r *Runner
 }
 
-func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return 15 * time.Minute }
+func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return maxJobTime }
+
+// Jobs left "running" by a process that died (kill -9, power loss) are handed out again once
+// they have been running longer than any job may: maxJobTime is the longest timeout a worker may
+// declare, rescueAfter (rescueAfterFast in dev mode and tests) the age after which River's
+// leader puts such a job back in the queue. A rescued job that was in fact still running is
+// done twice; every worker here is idempotent (sweeps only do what is due, receivers dedupe
+// deliveries by activity id).
+const (
+	maxJobTime      = 5 * time.Minute
+	rescueAfter     = 2 * maxJobTime
+	rescueAfterFast = 10 * time.Second
+)
 
 func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error {
 	s, ok := w.r.sweeps[job.Args.Name]
@@ -113,10 +125,14 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 		// River reports routine progress at info; keep its warnings and errors only.
 		Logger:                      slog.New(minLevel{r.log.With("component", "river").Handler(), slog.LevelWarn}),
 		CompletedJobRetentionPeriod: time.Hour,
+		JobTimeout:                  time.Minute,
+		RescueStuckJobsAfter:        rescueAfter,
 	}
 	if opts.Fast {
 		cfg.FetchCooldown = 5 * time.Millisecond
 		cfg.FetchPollInterval = 50 * time.Millisecond
+		cfg.JobTimeout = rescueAfterFast
+		cfg.RescueStuckJobsAfter = rescueAfterFast
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {

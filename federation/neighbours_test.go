@@ -1,0 +1,148 @@
+package federation_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+)
+
+// waitFor polls cond until it holds or the time is up.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type tallyOut struct{ Yes, No, Abstain int }
+
+// Three Ortswebereien on 127.0.0.1, .2 and .3 federate with each other. An Antrag of the first
+// is objected to, voted on (with a delegation) and closed there; the other two list it read-only,
+// show the Stimmen they verified, and recount the same result.
+func TestThreeOrtswebereienFederate(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	c := instancetest.Start(t, instancetest.Options{Host: "127.0.0.3", Name: "Connewitz"})
+	const wait = 20 * time.Second
+
+	adminA, adminB := a.Admin(), b.Admin()
+	adminA.Post("/api/admin/federation/neighbours", map[string]string{"target": b.URL}).Expect(t, http.StatusAccepted)
+	adminA.Post("/api/admin/federation/neighbours", map[string]string{"target": c.URL}).Expect(t, http.StatusAccepted)
+	adminB.Post("/api/admin/federation/neighbours", map[string]string{"target": c.URL}).Expect(t, http.StatusAccepted)
+	for _, inst := range []*instancetest.Instance{a, b, c} {
+		waitFor(t, inst.URL+" to follow and be followed by both neighbours", wait, func() bool {
+			return inst.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 2 &&
+				inst.Count(`SELECT count(*) FROM ap_followers WHERE local = 'ortsweberei'`) == 2
+		})
+	}
+
+	ada := a.VerifiedResident("Ada", lat, lon)
+	ben := a.VerifiedResident("Ben", lat, lon)
+	cem := a.VerifiedResident("Cem", lat, lon)
+	dan := a.VerifiedResident("Dan", lat, lon)
+	dan.Post("/api/delegationen", map[string]string{"to_account_id": cem.ID}).Expect(t, 201)
+	var antrag struct {
+		ID        string
+		Fediverse struct{ ID string } `json:"fediverse"`
+	}
+	ada.Post("/api/antraege", map[string]string{"title": "Brücke über die Weiße Elster", "details_md": "Eine *Fußgängerbrücke*."}).Expect(t, 201).JSON(t, &antrag)
+	ben.Post("/api/antraege/"+antrag.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
+
+	remoteID := map[*instancetest.Instance]string{}
+	for _, inst := range []*instancetest.Instance{b, c} {
+		waitFor(t, inst.URL+" to list the neighbour's Antrag", wait, func() bool {
+			var list struct {
+				Antraege []struct {
+					ID     string
+					Remote bool
+					Origin string
+					Title  string
+				}
+			}
+			inst.Client().Get("/api/antraege").Expect(t, 200).JSON(t, &list)
+			for _, x := range list.Antraege {
+				if x.Remote && x.Title == "Brücke über die Weiße Elster" && x.Origin == a.URL[len("http://"):] {
+					remoteID[inst] = x.ID
+					return true
+				}
+			}
+			return false
+		})
+	}
+
+	a.Advance("14d") // the extended deadline: the Abstimmung opens
+	var local struct {
+		AbstimmungID string `json:"abstimmung_id"`
+	}
+	ada.Get("/api/antraege/"+antrag.ID).Expect(t, 200).JSON(t, &local)
+	vote := func(c *instancetest.Client, choice string) {
+		c.Post("/api/abstimmungen/"+local.AbstimmungID+"/vote", map[string]string{"choice": choice}).Expect(t, 200)
+	}
+	vote(cem, "yes") // carries Dan's weight
+	vote(ada, "no")
+	vote(ben, "no")
+	vote(ada, "yes") // changes her mind
+	a.Advance("7d")
+
+	var closed struct {
+		Result string
+		Tally  tallyOut
+	}
+	ada.Get("/api/abstimmungen/"+local.AbstimmungID).Expect(t, 200).JSON(t, &closed)
+	if closed.Result != "angenommen" || closed.Tally != (tallyOut{3, 1, 0}) {
+		t.Fatalf("the origin's count: %+v", closed)
+	}
+
+	for _, inst := range []*instancetest.Instance{b, c} {
+		var view struct {
+			Remote      bool
+			Status      string
+			Result      string
+			Einsprueche []struct{ Reason string }
+			Votes       []struct {
+				Voter  struct{ Name string }
+				Choice string
+			}
+			Tally       *tallyOut `json:"tally"`
+			OriginTally *tallyOut `json:"origin_tally"`
+		}
+		var last []byte
+		deadline := time.Now().Add(wait)
+		for {
+			res := inst.Client().Get("/api/antraege/" + remoteID[inst]).Expect(t, 200)
+			res.JSON(t, &view)
+			last = res.Body
+			if view.Status == "angenommen" && view.Tally != nil && view.OriginTally != nil && len(view.Votes) == 3 && *view.Tally == closed.Tally {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not see the close: %s", inst.URL, last)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !view.Remote || view.Result != "angenommen" || *view.OriginTally != closed.Tally {
+			t.Fatalf("%s: %+v", inst.URL, view)
+		}
+		names := map[string]string{}
+		for _, v := range view.Votes {
+			names[v.Voter.Name] = v.Choice
+		}
+		if fmt.Sprint(names) != fmt.Sprint(map[string]string{"Ada": "yes", "Ben": "no", "Cem": "yes"}) {
+			t.Fatalf("%s shows the verified Stimmen by name: %v", inst.URL, names)
+		}
+		if len(view.Einsprueche) != 1 || view.Einsprueche[0].Reason != "Zu teuer" {
+			t.Fatalf("%s shows the Einspruch: %+v", inst.URL, view.Einsprueche)
+		}
+		// Read-only: residents here cannot act on the neighbour's Antrag.
+		local := inst.VerifiedResident("Nachbar", lat, lon)
+		local.Post("/api/antraege/"+remoteID[inst]+"/einspruch", map[string]string{"reason": "x"}).Expect(t, http.StatusNotFound)
+	}
+}
