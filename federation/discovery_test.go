@@ -94,7 +94,7 @@ func TestDiscovery(t *testing.T) {
 
 	// An Antrag can be followed on its own: its id and the actor to follow.
 	var a struct {
-		ID        string `json:"id"`
+		ID        string                      `json:"id"`
 		Fediverse struct{ ID, Follow string } `json:"fediverse"`
 	}
 	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)

@@ -77,9 +77,11 @@ func TestFixturesFromMastodonAndGoToSocial(t *testing.T) {
 	eventually("two shown votes", count(`SELECT count(*) FROM antrag_fremdstimmen`), 2)
 
 	var view struct {
-		Comments     []struct{ ContentHTML string `json:"content_html"` }
-		ForeignVotes []struct{ Choice string } `json:"foreign_votes"`
-		EinspruchCount int `json:"einspruch_count"`
+		Comments []struct {
+			ContentHTML string `json:"content_html"`
+		}
+		ForeignVotes   []struct{ Choice string } `json:"foreign_votes"`
+		EinspruchCount int                       `json:"einspruch_count"`
 	}
 	inst.Client().Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &view)
 	for _, c := range view.Comments {

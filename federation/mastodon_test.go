@@ -51,7 +51,7 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 	peer.WaitAccepted(t, follow, wait)
 
 	var a struct {
-		ID        string `json:"id"`
+		ID        string                      `json:"id"`
 		Fediverse struct{ ID, Follow string } `json:"fediverse"`
 	}
 	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen am Markt", "details_md": "Wasser **für alle**."}).Expect(t, 201).JSON(t, &a)

@@ -117,7 +117,7 @@ func TestThreeOrtswebereienFederate(t *testing.T) {
 		var last []byte
 		deadline := time.Now().Add(wait)
 		for {
-			res := inst.Client().Get("/api/antraege/" + remoteID[inst]).Expect(t, 200)
+			res := inst.Client().Get("/api/antraege/"+remoteID[inst]).Expect(t, 200)
 			res.JSON(t, &view)
 			last = res.Body
 			if view.Status == "angenommen" && view.Tally != nil && view.OriginTally != nil && len(view.Votes) == 3 && *view.Tally == closed.Tally {

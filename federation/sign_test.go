@@ -29,7 +29,9 @@ func TestSignedObjectSurvivesOurTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, _ := json.Marshal(obj)
-	res := func(ctx context.Context, vm string) (ed25519.PublicKey, string, error) { return priv.Public().(ed25519.PublicKey), "http://x/ap/users/a", nil }
+	res := func(ctx context.Context, vm string) (ed25519.PublicKey, string, error) {
+		return priv.Public().(ed25519.PublicKey), "http://x/ap/users/a", nil
+	}
 	if _, err := proof.Verify(context.Background(), signed, res); err != nil {
 		t.Fatalf("signed: %v", err)
 	}

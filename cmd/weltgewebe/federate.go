@@ -62,4 +62,3 @@ func withInstance(ctx context.Context, db *dbFlags, publicURL string, dev bool, 
 	err = fn(inst)
 	return errors.Join(err, inst.Close())
 }
-
