@@ -193,6 +193,8 @@ func (s *Service) Block(ctx context.Context, by account.Account, domain string) 
 	if domain == "" || strings.ContainsAny(domain, "/@ ") {
 		return fault.Invalidf("domain", "invalid_domain", "Give a domain name, like example.org.")
 	}
+	defer s.pubkeys.dropHost(domain)
+	defer s.blocks.invalidate()
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tx.Defer(`INSERT INTO ap_domain_blocks (domain, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, domain, s.wall.Now())
 		match := `(split_part(%s, ':', 1) = $1 OR split_part(%s, ':', 1) LIKE '%%.' || $1)`
@@ -214,6 +216,7 @@ func (s *Service) Unblock(ctx context.Context, by account.Account, domain string
 		return fault.Forbiddenf("admin_required", "Only an admin of this instance can unblock domains.")
 	}
 	domain = strings.ToLower(strings.TrimSpace(domain))
+	defer s.blocks.invalidate()
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM ap_domain_blocks WHERE domain = $1`, domain)
 		if err != nil || tag.RowsAffected() == 0 {

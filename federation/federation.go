@@ -75,8 +75,12 @@ type Service struct {
 	svc    Services
 	client *transport.Client
 	river  *river.Client[pgx.Tx]
-	keys   *keyStore
-	log    *slog.Logger
+	keys   *keyStore // our own actors' keys
+	// What the inbox consults on every request, in memory (caches.go).
+	blocks  *blocklist
+	pubkeys *keyCache
+	intake  *intake
+	log     *slog.Logger
 }
 
 // New returns the federation service. SetRiver must be called before it delivers.
@@ -98,6 +102,9 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20, UserAgent: "weltgewebe (+" + cfg.BaseURL + ")",
 	})
 	s.keys = newKeyStore(pool, s.wall)
+	s.blocks = newBlocklist(pool, s.wall)
+	s.pubkeys = newKeyCache()
+	s.intake = newIntake(s)
 	return s, nil
 }
 

@@ -2,13 +2,15 @@ package federation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
+	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/weltgewebe/weltgewebe/federation/httpsig"
@@ -35,7 +37,7 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act, err := vocab.DecodeActivity(body)
-	if err != nil || act.ID == "" || act.Actor.ID == "" {
+	if err != nil || act.ID == "" || act.Actor.ID == "" || !utf8.Valid(body) {
 		apError(w, http.StatusBadRequest, "not an activity with an id and an actor")
 		return
 	}
@@ -55,6 +57,12 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	if hostOf(act.ID) != hostOf(act.Actor.ID) {
 		apError(w, http.StatusUnauthorized, "the activity's id is not on its actor's host")
+		return
+	}
+	if !handled(act) {
+		// Likes, reactions, moves, reports …: verified, acknowledged, and not kept, since
+		// nothing here would act on them.
+		w.WriteHeader(http.StatusAccepted)
 		return
 	}
 	taken, err := s.takeActivity(ctx, act.ID, body, act.Actor.ID)
@@ -90,25 +98,10 @@ func keyIDOf(r *http.Request) string {
 	return ""
 }
 
-// takeActivity records the activity id and queues its processing in one transaction: a
-// replay finds the id and queues nothing; a crash after the commit loses nothing.
+// takeActivity records the activity id and queues its processing, durably, before the inbox
+// answers: a replay finds the id and queues nothing; a crash after the answer loses nothing.
 func (s *Service) takeActivity(ctx context.Context, id string, body []byte, actor string) (bool, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback(ctx)
-	tag, err := tx.Exec(ctx, `INSERT INTO ap_inbox_seen (activity_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, s.wall.Now())
-	if err != nil {
-		return false, err
-	}
-	if tag.RowsAffected() == 0 {
-		return false, nil
-	}
-	if _, err := s.river.InsertTx(ctx, tx, inboxArgs{Activity: body, Actor: actor}, &river.InsertOpts{Queue: inboxQueue}); err != nil {
-		return false, err
-	}
-	return true, tx.Commit(ctx)
+	return s.intake.take(ctx, id, body, actor)
 }
 
 // Jobs.
@@ -118,9 +111,9 @@ const (
 	deliveryQueue = "federation_delivery"
 )
 
+// inboxArgs name an activity in ap_inbox (see migrations/00010).
 type inboxArgs struct {
-	Activity json.RawMessage `json:"activity"`
-	Actor    string          `json:"actor"`
+	ActivityID string `json:"activity_id"`
 }
 
 func (inboxArgs) Kind() string { return "federation_inbox" }
@@ -131,7 +124,15 @@ type inboxWorker struct {
 }
 
 func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
-	return w.s.process(ctx, job.Args.Activity)
+	var body []byte
+	err := w.s.pool.QueryRow(ctx, `SELECT body::text FROM ap_inbox WHERE activity_id = $1`, job.Args.ActivityID).Scan(&body)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && body == nil) {
+		return river.JobCancel(fmt.Errorf("federation: activity %s is no longer kept", job.Args.ActivityID))
+	}
+	if err != nil {
+		return err
+	}
+	return w.s.process(ctx, body)
 }
 
 // AddWorkers registers federation's River workers.
@@ -142,5 +143,11 @@ func (s *Service) AddWorkers(workers *river.Workers) {
 
 // Queues are the River queues federation works in.
 func Queues() map[string]river.QueueConfig {
-	return map[string]river.QueueConfig{inboxQueue: {MaxWorkers: 4}, deliveryQueue: {MaxWorkers: 16}}
+	// Both queues wait on the network or the database far more than on the CPU, and River
+	// fetches at most MaxWorkers jobs per FetchCooldown: these bound a queue's throughput at a
+	// few thousand jobs a second.
+	return map[string]river.QueueConfig{
+		inboxQueue:    {MaxWorkers: 32, FetchCooldown: 10 * time.Millisecond},
+		deliveryQueue: {MaxWorkers: 64, FetchCooldown: 10 * time.Millisecond},
+	}
 }

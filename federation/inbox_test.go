@@ -18,7 +18,7 @@ import (
 // federationRows fingerprints what the inbox could have stored.
 func federationRows(inst *instancetest.Instance) map[string]int {
 	out := map[string]int{}
-	for _, table := range []string{"ap_inbox_seen", "ap_actors", "ap_followers", "antrag_kommentare", "antrag_fremdstimmen", "remote_antraege", "events", "river_job"} {
+	for _, table := range []string{"ap_inbox", "ap_actors", "ap_followers", "antrag_kommentare", "antrag_fremdstimmen", "remote_antraege", "events", "river_job"} {
 		out[table] = inst.Count("SELECT count(*) FROM " + table)
 	}
 	return out

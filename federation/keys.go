@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 )
@@ -35,6 +36,9 @@ type keyStore struct {
 	clock clock.Clock
 	mu    sync.Mutex
 	cache map[string]*keyPair
+	// A new actor's first delivery goes to many inboxes at once; one caller makes its keys
+	// (an RSA-2048 key takes a tenth of a second) and the others wait for them.
+	making singleflight.Group
 }
 
 func newKeyStore(pool *pgxpool.Pool, c clock.Clock) *keyStore {
@@ -50,20 +54,26 @@ func (ks *keyStore) get(ctx context.Context, path string) (*keyPair, error) {
 	if ok {
 		return k, nil
 	}
-	k, err := ks.load(ctx, path)
-	if errors.Is(err, pgx.ErrNoRows) {
-		if err := ks.create(ctx, path); err != nil {
+	v, err, _ := ks.making.Do(path, func() (any, error) {
+		k, err := ks.load(ctx, path)
+		if errors.Is(err, pgx.ErrNoRows) {
+			if err := ks.create(ctx, path); err != nil {
+				return nil, err
+			}
+			k, err = ks.load(ctx, path)
+		}
+		if err != nil {
 			return nil, err
 		}
-		k, err = ks.load(ctx, path)
-	}
+		ks.mu.Lock()
+		ks.cache[path] = k
+		ks.mu.Unlock()
+		return k, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	ks.mu.Lock()
-	ks.cache[path] = k
-	ks.mu.Unlock()
-	return k, nil
+	return v.(*keyPair), nil
 }
 
 func (ks *keyStore) create(ctx context.Context, path string) error {

@@ -18,13 +18,25 @@ import (
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
+// handledTypes are the activity types process acts on; the inbox keeps nothing else.
+var handledTypes = []string{"Follow", "Undo", "Accept", "Create", "Update", "Announce", "Delete"}
+
+func handled(act vocab.Incoming) bool {
+	for _, t := range handledTypes {
+		if act.Type.Has(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // process handles an activity the inbox took (its signature checked, its actor the sender).
 func (s *Service) process(ctx context.Context, raw []byte) error {
 	act, err := vocab.DecodeActivity(raw)
 	if err != nil {
 		return nil // nothing to retry
 	}
-	if s.blocked(ctx, hostOf(act.Actor.ID)) {
+	if s.blockedNow(ctx, hostOf(act.Actor.ID)) {
 		return nil // blocked after it arrived: drop
 	}
 	switch {

@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -112,8 +111,27 @@ FROM ap_actors WHERE iri = $1`, iri).Scan(&a.IRI, &a.Host, &a.Type, &a.Username,
 }
 
 // resolveKey is the key resolver of incoming signatures: the key's document (the actor, or a
-// key document naming its owner), cached with the actor and fetched again when refresh is asked.
+// key document naming its owner), cached in memory and with the actor, and fetched again when
+// refresh is asked.
 func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
+	if refresh {
+		s.pubkeys.drop(keyID)
+	} else if k, ok := s.pubkeys.get(keyID); ok {
+		if s.blocked(ctx, k.host) {
+			return nil, "", errBlocked
+		}
+		return k.pub, k.owner, nil
+	}
+	pub, owner, err := s.lookupKey(ctx, keyID, refresh)
+	if err != nil {
+		return nil, "", err
+	}
+	s.pubkeys.put(keyID, cachedKey{pub: pub, owner: owner, host: normalHost(hostOf(owner))})
+	return pub, owner, nil
+}
+
+// lookupKey finds a key through its actor: the stored copy unless stale or refresh is asked.
+func (s *Service) lookupKey(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
 	actorIRI, _, _ := strings.Cut(keyID, "#")
 	a, err := s.remoteActor(ctx, actorIRI, refresh)
 	if err != nil {
@@ -202,10 +220,13 @@ func (s *Service) lookupWebfinger(ctx context.Context, scheme, user, host string
 
 // blocked reports whether host, or a domain it belongs to, is defederated.
 func (s *Service) blocked(ctx context.Context, host string) bool {
-	host = strings.ToLower(host)
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
+	return s.blocks.blocked(ctx, host)
+}
+
+// blockedNow asks the database itself, for decisions that store what a domain sent: a block
+// made a moment ago by another process counts.
+func (s *Service) blockedNow(ctx context.Context, host string) bool {
+	host = normalHost(host)
 	var blocked bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_domain_blocks WHERE $1 = domain OR $1 LIKE '%.' || domain)`, host).Scan(&blocked)
 	return err != nil || blocked // when in doubt, do not talk to it

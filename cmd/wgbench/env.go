@@ -64,6 +64,19 @@ func newEnv(ctx context.Context, adminURL string) *env {
 	return e
 }
 
+// verifiedResident registers a resident and has an admin verify them, so they may file Anträge.
+func (e *env) verifiedResident(ctx context.Context) account.Account {
+	suffix := uuid.NewString()[:8]
+	admin, err := e.inst.Accounts.CreateAdmin(ctx, "Bench Admin", "admin-"+suffix+"@example.org", "bench password")
+	check(err)
+	a, err := e.inst.Accounts.Register(ctx, account.Registration{Name: "Bench " + suffix, Address: "Benchstraße 2", Home: leipzig,
+		Email: "resident-" + suffix + "@example.org", Password: "bench password"})
+	check(err)
+	a, err = e.inst.Accounts.Verify(ctx, admin, a.ID)
+	check(err)
+	return a
+}
+
 func (e *env) pgVersion(ctx context.Context) string {
 	var v string
 	check(e.inst.Pool.QueryRow(ctx, "SHOW server_version").Scan(&v))

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -25,20 +26,26 @@ import (
 )
 
 type config struct {
-	duration     time.Duration
-	workers      int
-	knoten       int
-	faeden       int
-	queries      int
-	followRate   int
-	residents    int
-	batchChanges int
+	duration      time.Duration
+	workers       int
+	knoten        int
+	faeden        int
+	queries       int
+	followRate    int
+	residents     int
+	batchChanges  int
+	inboxRequests int
+	followers     int
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "_post" {
+		runPoster(os.Args[2:])
+		return
+	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,sweep,governance", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,sweep,governance,federation", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -50,6 +57,8 @@ func main() {
 	flag.IntVar(&cfg.followRate, "follow-rate", 500, "events per second written while measuring follower latency")
 	flag.IntVar(&cfg.residents, "residents", 100_000, "residents in the tally measurement")
 	flag.IntVar(&cfg.batchChanges, "batch-changes", 10_000, "delegation changes in the batch measurement")
+	flag.IntVar(&cfg.inboxRequests, "inbox-requests", 20_000, "signed activities in the inbox measurement")
+	flag.IntVar(&cfg.followers, "followers", 1000, "follower inboxes in the delivery fan-out measurement")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
@@ -59,7 +68,14 @@ func main() {
 		settings[k] = v
 		return nil
 	})
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	log.SetFlags(log.Ltime)
 
 	ctx := context.Background()
@@ -77,6 +93,7 @@ func main() {
 		check(err)
 		defer c.Stop()
 		adminURL = c.URL("postgres")
+		pgDataDir = c.DataDir()
 	}
 
 	env := newEnv(ctx, adminURL)
@@ -98,6 +115,8 @@ func main() {
 			benchSweep(ctx, env, cfg)
 		case "governance":
 			benchGovernance(ctx, env, cfg)
+		case "federation":
+			benchFederation(ctx, env, cfg)
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// CPU accounting: what this process (the instance under test) and the PostgreSQL cluster it
+// started spend, so that a measurement can state its cost per request in CPU time, with the
+// load generator (a separate process) left out.
+
+// pgDataDir is the benchmark cluster's data directory; empty when -database-url names a server
+// whose processes are not ours to count.
+var pgDataDir string
+
+type cpuSample struct {
+	self, pg time.Duration
+	pgKnown  bool
+}
+
+func sampleCPU() cpuSample {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	s := cpuSample{self: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+	s.pg, s.pgKnown = clusterCPU()
+	return s
+}
+
+func (a cpuSample) since(b cpuSample) cpuSample {
+	return cpuSample{self: a.self - b.self, pg: a.pg - b.pg, pgKnown: a.pgKnown && b.pgKnown}
+}
+
+func (a cpuSample) total() time.Duration { return a.self + a.pg }
+
+// clusterCPU sums user and system time of the postmaster and its children, from /proc.
+func clusterCPU() (time.Duration, bool) {
+	if pgDataDir == "" {
+		return 0, false
+	}
+	b, err := os.ReadFile(filepath.Join(pgDataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	postmaster := strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	const tick = time.Second / 100 // USER_HZ on Linux
+	var sum time.Duration
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		f, err := os.Open(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		line, _ := bufio.NewReader(f).ReadString('\n')
+		f.Close()
+		i := strings.LastIndexByte(line, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(line[i+1:]) // state ppid … utime(12) stime(13)
+		if len(fields) < 13 || (e.Name() != postmaster && fields[1] != postmaster) {
+			continue
+		}
+		ut, _ := strconv.ParseInt(fields[11], 10, 64)
+		st, _ := strconv.ParseInt(fields[12], 10, 64)
+		sum += time.Duration(ut+st) * tick
+	}
+	return sum, true
+}
+
+// cpuPerOp is the CPU time per operation of op run alone on one goroutine.
+func cpuPerOp(op func()) time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var ru0, ru1 syscall.Rusage
+	n := 0
+	_ = syscall.Getrusage(syscall.RUSAGE_THREAD, &ru0)
+	start := time.Now()
+	for time.Since(start) < 2*time.Second {
+		op()
+		n++
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_THREAD, &ru1)
+	return time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / time.Duration(n)
+}

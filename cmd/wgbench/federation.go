@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
+)
+
+// benchFederation: signed inbox POSTs accepted per second against raw RSA verification, and
+// the fan-out of one activity to many follower inboxes against raw RSA signing. Both raw
+// baselines run on every core, as the server does.
+func benchFederation(ctx context.Context, e *env, cfg config) {
+	benchInbox(ctx, e, cfg)
+	benchFanOut(ctx, e, cfg)
+}
+
+// remoteServer is a stand-in Fediverse server on its own loopback address: it serves one
+// actor (with the key the benchmark signs with) and counts what arrives at any inbox.
+type remoteServer struct {
+	url      string
+	key      *rsa.PrivateKey
+	received atomic.Int64
+	srv      *http.Server
+}
+
+func startRemote(addr string) *remoteServer {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	check(err)
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	check(err)
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	ln, err := net.Listen("tcp", addr)
+	check(err)
+	r := &remoteServer{url: "http://" + ln.Addr().String(), key: key}
+	actor := r.url + "/users/bench"
+	doc, err := json.Marshal(map[string]any{
+		"@context": []string{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"},
+		"id":       actor, "type": "Person", "preferredUsername": "bench",
+		"inbox": actor + "/inbox", "outbox": actor + "/outbox",
+		"publicKey": map[string]string{"id": actor + "#main-key", "owner": actor, "publicKeyPem": pemText},
+	})
+	check(err)
+	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPost {
+			_, _ = io.Copy(io.Discard, req.Body)
+			r.received.Add(1)
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		if req.URL.Path == "/users/bench" {
+			w.Header().Set("Content-Type", "application/activity+json")
+			_, _ = w.Write(doc)
+			return
+		}
+		http.NotFound(w, req)
+	})}
+	go r.srv.Serve(ln)
+	return r
+}
+
+func (r *remoteServer) close() { _ = r.srv.Close() }
+
+// benchInbox posts n signed replies to an Antrag (each becomes a public comment) from a
+// separate load-generator process over concurrent keep-alive connections. The requests are
+// signed beforehand: signing is the sender's cost, not ours.
+func benchInbox(ctx context.Context, e *env, cfg config) {
+	n := cfg.inboxRequests
+	remote := startRemote("127.0.0.2:0")
+	defer remote.close()
+	actor := remote.url + "/users/bench"
+	keyID := actor + "#main-key"
+	inbox := e.url + "/ap/inbox"
+	a, err := e.inst.Antraege.File(ctx, e.verifiedResident(ctx), antrag.Filing{Title: "Inbox"})
+	check(err)
+	antragIRI := e.inst.Federation.AntragIRI(a.ID)
+	log.Printf("federation: signing %d inbox requests", n)
+
+	reqs := make([]preparedRequest, n+1)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	now := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(reqs); i = int(next.Add(1) - 1) {
+				note := fmt.Sprintf("%s/statuses/%d", actor, i)
+				body, _ := json.Marshal(map[string]any{"@context": "https://www.w3.org/ns/activitystreams",
+					"id": note + "/activity", "type": "Create", "actor": actor,
+					"to": []string{"https://www.w3.org/ns/activitystreams#Public"},
+					"object": map[string]any{"id": note, "type": "Note", "attributedTo": actor, "inReplyTo": antragIRI,
+						"content": fmt.Sprintf("<p>Antwort Nummer %d: <strong>dafür</strong>, wenn es leise bleibt.</p>", i),
+						"to":      []string{"https://www.w3.org/ns/activitystreams#Public"}}})
+				r, _ := http.NewRequest(http.MethodPost, inbox, nil)
+				r.Header.Set("Content-Type", "application/activity+json")
+				check(httpsig.Sign(r, body, keyID, remote.key, now))
+				reqs[i] = preparedRequest{Body: body, Header: r.Header}
+			}
+		}()
+	}
+	wg.Wait()
+
+	// The first request fetches and caches the actor's key; the measurement runs with it cached.
+	warm, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, bytes.NewReader(reqs[n].Body))
+	check(err)
+	warm.Header = reqs[n].Header
+	res, err := http.DefaultClient.Do(warm)
+	check(err)
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		log.Fatalf("inbox answered %d", res.StatusCode)
+	}
+	awaitJobs(ctx, e, "federation_inbox")
+
+	const conns = 64
+	log.Printf("federation: posting %d signed activities from %d connections", n, conns)
+	p := startPoster(reqs[:n], inbox, conns)
+	started, cpu0 := time.Now(), sampleCPU()
+	result := p.fire()
+	cpuAccepted := sampleCPU().since(cpu0)
+	awaitJobs(ctx, e, "federation_inbox")
+	processed := time.Since(started)
+	cpuProcessed := sampleCPU().since(cpu0)
+	if result.Statuses[http.StatusAccepted] != n {
+		log.Fatalf("the inbox answered %v to %d signed activities", result.Statuses, n)
+	}
+	var comments int
+	check(e.inst.Pool.QueryRow(ctx, `SELECT count(*) FROM antrag_kommentare WHERE antrag_id = $1`, a.ID).Scan(&comments))
+	if comments != n+1 {
+		log.Fatalf("%d replies became %d comments", n+1, comments)
+	}
+
+	// Raw: RSA-2048 PKCS#1 v1.5 verification of a SHA-256 digest, alone on one thread and on
+	// every core.
+	digest := sha256.Sum256(reqs[0].Body)
+	sig, err := rsa.SignPKCS1v15(nil, remote.key, crypto.SHA256, digest[:])
+	check(err)
+	verify := func() {
+		if rsa.VerifyPKCS1v15(&remote.key.PublicKey, crypto.SHA256, digest[:], sig) != nil {
+			log.Fatal("raw verify failed")
+		}
+	}
+	rawCPU := cpuPerOp(verify)
+	rawRate := parallelRate(result.Elapsed, verify)
+
+	rate := float64(n) / result.Elapsed.Seconds()
+	fmt.Printf("## Federation: signed inbox\n\n")
+	fmt.Printf("%d signed `Create{Note}` replies to an Antrag POSTed to the shared inbox by a separate load-generator process over %d keep-alive connections (signed beforehand; the sender's key cached after a first request). Each is verified (Digest, Date, RSA signature, key owner = actor on the same host), deduplicated by id and queued durably (group commit) before the 202; the background worker then turns each into a public comment (all %d checked).\n\n", n, conns, n)
+	fmt.Printf("| | per second | CPU per request | × raw verify |\n|---|---:|---:|---:|\n")
+	fmt.Printf("| raw `rsa.VerifyPKCS1v15` | %.0f (all cores) | %s (one thread) | 1.00× |\n", rawRate, us(rawCPU))
+	perReq := func(c cpuSample) string {
+		if !c.pgKnown {
+			return fmt.Sprintf("%s (server; PostgreSQL not counted)", us(c.self/time.Duration(n)))
+		}
+		return fmt.Sprintf("%s (server %s + PostgreSQL %s)", us(c.total()/time.Duration(n)), us(c.self/time.Duration(n)), us(c.pg/time.Duration(n)))
+	}
+	ratio := func(c cpuSample) float64 { return float64(c.total()) / float64(n) / float64(rawCPU) }
+	fmt.Printf("| inbox, accepted (202) | %.0f | %s | %.2f× |\n", rate, perReq(cpuAccepted), ratio(cpuAccepted))
+	fmt.Printf("| inbox, accepted and processed into comments | %.0f | %s | %.2f× |\n\n", float64(n)/processed.Seconds(), perReq(cpuProcessed), ratio(cpuProcessed))
+	fmt.Printf("Throughput against the raw verify rate on all cores: %.2f× the cost per request (the load generator shares the machine).\n\n", rawRate/rate)
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }
+
+// benchFanOut: followers on one remote server, each with its own inbox (no shared inbox, so
+// one delivery per follower); a new Antrag is a Create and an Announce to each. Measured from
+// filing the Antrag until the last delivery arrived.
+func benchFanOut(ctx context.Context, e *env, cfg config) {
+	n := cfg.followers
+	remote := startRemote("127.0.0.3:0")
+	defer remote.close()
+	host := remote.url[len("http://"):]
+	now := time.Now()
+	rows := make([][]any, n)
+	fRows := make([][]any, n)
+	for i := range n {
+		iri := fmt.Sprintf("%s/users/f%d", remote.url, i)
+		rows[i] = []any{iri, host, "Person", iri + "/inbox", now}
+		fRows[i] = []any{"ortsweberei", iri, iri + "#follow", now}
+	}
+	conn, err := e.inst.Pool.Acquire(ctx)
+	check(err)
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"ap_actors"}, []string{"iri", "host", "type", "inbox", "fetched_at"}, pgx.CopyFromRows(rows))
+	check(err)
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"ap_followers"}, []string{"local", "follower", "follow_id", "created_at"}, pgx.CopyFromRows(fRows))
+	check(err)
+	conn.Release()
+
+	applicant := e.verifiedResident(ctx)
+	want := int64(2 * n)
+	log.Printf("federation: fan-out of a new Antrag to %d followers (%d deliveries)", n, want)
+	start := time.Now()
+	_, err = e.inst.Antraege.File(ctx, applicant, antrag.Filing{Title: "Fan-out"})
+	check(err)
+	for remote.received.Load() < want {
+		if time.Since(start) > 10*time.Minute {
+			log.Fatalf("only %d of %d deliveries arrived", remote.received.Load(), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	took := time.Since(start)
+
+	digest := sha256.Sum256([]byte("fan-out"))
+	rawRate := parallelRate(took, func() {
+		_, err := rsa.SignPKCS1v15(nil, remote.key, crypto.SHA256, digest[:])
+		check(err)
+	})
+	rate := float64(want) / took.Seconds()
+	fmt.Printf("## Federation: delivery fan-out\n\n")
+	fmt.Printf("A new Antrag delivered to %d followers with an inbox each (a `Create` and an `Announce` per inbox: %d signed POSTs), from filing until the last arrived at the receiving server (which answers 202 without checking).\n\n", n, want)
+	fmt.Printf("| | per second | relative rate |\n|---|---:|---:|\n")
+	fmt.Printf("| raw `rsa.SignPKCS1v15`, all cores | %.0f | 1.00× |\n", rawRate)
+	fmt.Printf("| deliveries (%d in %s) | %.0f | %.2f× |\n\n", want, took.Round(time.Millisecond), rate, rate/rawRate)
+}
+
+// parallelRate runs op on every core for about d and returns operations per second.
+func parallelRate(d time.Duration, op func()) float64 {
+	d = max(d, 2*time.Second)
+	var ops atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(start) < d {
+				op()
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(ops.Load()) / time.Since(start).Seconds()
+}
+
+// awaitJobs waits until no job of the kind is left to work.
+func awaitJobs(ctx context.Context, e *env, kind string) {
+	for {
+		var left int
+		check(e.inst.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = $1 AND state IN ('available', 'running', 'retryable', 'scheduled', 'pending')`, kind).Scan(&left))
+		if left == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/gob"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The inbox measurement's load generator runs as a separate process (`wgbench _post`), so that
+// its HTTP client does not count as the server's cost and does not share its scheduler.
+
+type preparedRequest struct {
+	Body   []byte
+	Header http.Header
+}
+
+type postResult struct {
+	Elapsed  time.Duration
+	Statuses map[int]int
+}
+
+// poster is a running load generator with its requests loaded.
+type poster struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+func startPoster(reqs []preparedRequest, target string, conns int) *poster {
+	f, err := os.CreateTemp("", "wgbench-requests-")
+	check(err)
+	defer os.Remove(f.Name()) // the poster has read it once it says ready
+	check(gob.NewEncoder(f).Encode(reqs))
+	check(f.Close())
+	self, err := os.Executable()
+	check(err)
+	cmd := exec.Command(self, "_post", "-file", f.Name(), "-target", target, "-conns", fmt.Sprint(conns))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	check(err)
+	stdout, err := cmd.StdoutPipe()
+	check(err)
+	check(cmd.Start())
+	p := &poster{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	if line, err := p.out.ReadString('\n'); err != nil || line != "ready\n" {
+		log.Fatalf("load generator: %q %v", line, err)
+	}
+	return p
+}
+
+// fire starts the run and returns its result when every request has been answered.
+func (p *poster) fire() postResult {
+	_, err := io.WriteString(p.stdin, "go\n")
+	check(err)
+	var res postResult
+	check(json.NewDecoder(p.out).Decode(&res))
+	p.stdin.Close()
+	check(p.cmd.Wait())
+	return res
+}
+
+// runPoster is `wgbench _post`.
+func runPoster(args []string) {
+	fs := flag.NewFlagSet("_post", flag.ExitOnError)
+	file := fs.String("file", "", "gob file of prepared requests")
+	target := fs.String("target", "", "URL to POST them to")
+	conns := fs.Int("conns", 64, "concurrent keep-alive connections")
+	check(fs.Parse(args))
+	f, err := os.Open(*file)
+	check(err)
+	var reqs []preparedRequest
+	check(gob.NewDecoder(f).Decode(&reqs))
+	f.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns}}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		log.Fatal(err)
+	}
+	var (
+		next     atomic.Int64
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	for range *conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(reqs); i = int(next.Add(1) - 1) {
+				r, err := http.NewRequest(http.MethodPost, *target, bytes.NewReader(reqs[i].Body))
+				check(err)
+				r.Header = reqs[i].Header
+				code := 0
+				if res, err := client.Do(r); err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					code = res.StatusCode
+				}
+				mu.Lock()
+				statuses[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	check(json.NewEncoder(os.Stdout).Encode(postResult{Elapsed: time.Since(start), Statuses: statuses}))
+}

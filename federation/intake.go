@@ -1,0 +1,156 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+)
+
+// intake commits what the inbox takes in groups. Under load many requests wait on their own
+// transaction's fsync; here the requests that arrive while a commit is under way go together
+// in the next one (one statement for the ids, one for the jobs), which is what lets a busy
+// inbox accept thousands of activities a second on a small machine. A lone request waits for
+// nothing but its own commit: a group is whatever has arrived, never a timer.
+type intake struct {
+	s    *Service
+	reqs chan *takeReq
+	sem  chan struct{} // committers running
+}
+
+type takeReq struct {
+	id, actor string
+	body      []byte
+	done      chan takeResult
+}
+
+type takeResult struct {
+	taken bool
+	err   error
+}
+
+const (
+	intakeCommitters = 4   // transactions in flight at once
+	intakeMaxGroup   = 256 // activities per transaction
+)
+
+func newIntake(s *Service) *intake {
+	return &intake{s: s, reqs: make(chan *takeReq, 4*intakeMaxGroup), sem: make(chan struct{}, intakeCommitters)}
+}
+
+// take queues one activity and returns once its group has committed: taken is false for an id
+// seen before (or twice in the same group).
+func (in *intake) take(ctx context.Context, id string, body []byte, actor string) (bool, error) {
+	r := &takeReq{id: id, actor: actor, body: body, done: make(chan takeResult, 1)}
+	select {
+	case in.reqs <- r:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	// Whoever queued a request makes sure a committer runs; a committer takes everything
+	// queued so far, so every request is in some group.
+	select {
+	case in.sem <- struct{}{}:
+		go in.commitLoop()
+	default:
+	}
+	select {
+	case res := <-r.done:
+		return res.taken, res.err
+	case <-ctx.Done():
+		// The group may still commit; the sender's retry is then answered as a replay.
+		return false, ctx.Err()
+	}
+}
+
+// commitLoop commits groups until nothing is queued.
+func (in *intake) commitLoop() {
+	defer func() {
+		<-in.sem
+		// A request queued after this loop last looked, whose sender found every committer
+		// slot taken, must not wait for the next request to come along.
+		if len(in.reqs) > 0 {
+			select {
+			case in.sem <- struct{}{}:
+				go in.commitLoop()
+			default:
+			}
+		}
+	}()
+	for {
+		var group []*takeReq
+	collect:
+		for len(group) < intakeMaxGroup {
+			select {
+			case r := <-in.reqs:
+				group = append(group, r)
+			default:
+				break collect
+			}
+		}
+		if len(group) == 0 {
+			return
+		}
+		in.commit(group)
+	}
+}
+
+func (in *intake) commit(group []*takeReq) {
+	s := in.s
+	// A group outlives any one request in it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Each id once, the first request's body with it; later ones in the group are replays.
+	var ids, actors []string
+	var bodies []string
+	seen := make(map[string]bool, len(group))
+	for _, r := range group {
+		if !seen[r.id] {
+			seen[r.id] = true
+			ids, actors, bodies = append(ids, r.id), append(actors, r.actor), append(bodies, string(r.body))
+		}
+	}
+	taken := map[string]bool{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+INSERT INTO ap_inbox (activity_id, actor, body, received_at)
+SELECT id, actor, body::json, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(id, actor, body)
+ON CONFLICT DO NOTHING RETURNING activity_id`, ids, actors, bodies, s.wall.Now())
+		if err != nil {
+			return err
+		}
+		fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(fresh) == 0 {
+			return err
+		}
+		jobs := make([]river.InsertManyParams, len(fresh))
+		for i, id := range fresh {
+			taken[id] = true
+			jobs[i] = river.InsertManyParams{Args: inboxArgs{ActivityID: id}, InsertOpts: &river.InsertOpts{Queue: inboxQueue}}
+		}
+		_, err = s.river.InsertManyTx(ctx, tx, jobs)
+		return err
+	})
+	if err != nil && len(group) > 1 && ctx.Err() == nil {
+		// One request the database will not take must not fail the others with it.
+		for _, r := range group {
+			in.commit([]*takeReq{r})
+		}
+		return
+	}
+	if err != nil {
+		s.log.Error("federation: inbox commit", "activity", group[0].id, "err", err)
+		err = errors.Join(errors.New("federation: inbox commit failed"), err)
+	}
+	for _, r := range group {
+		if err != nil {
+			r.done <- takeResult{err: err}
+			continue
+		}
+		// An id twice in one group: the first request takes it, the others are replays.
+		r.done <- takeResult{taken: taken[r.id]}
+		delete(taken, r.id)
+	}
+}
