@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -166,11 +167,10 @@ func (s *Service) actorPathFor(ctx context.Context, iri string) (path, followKey
 	case p == instancePath:
 		return p, "instance", nil
 	case strings.HasPrefix(p, "/ap/users/"):
-		h := strings.TrimPrefix(p, "/ap/users/")
-		if _, err := s.svc.Accounts.GetByHandle(ctx, h); err != nil {
+		if _, err := s.svc.Accounts.GetByHandle(ctx, strings.TrimPrefix(p, "/ap/users/")); err != nil {
 			return "", "", errNotFound
 		}
-		return p, "user:" + strings.ToLower(h), nil
+		return p, userFollowKey(p), nil
 	case strings.HasPrefix(p, "/ap/antraege/") && strings.HasSuffix(p, "/actor"):
 		id, err := uuid.Parse(strings.TrimSuffix(strings.TrimPrefix(p, "/ap/antraege/"), "/actor"))
 		if err != nil {
@@ -182,6 +182,12 @@ func (s *Service) actorPathFor(ctx context.Context, iri string) (path, followKey
 		return p, "antrag:" + id.String(), nil
 	}
 	return "", "", errNotFound
+}
+
+// userFollowKey is how ap_followers names a resident's actor (by its path, /ap/users/{handle}):
+// follows and deliveries must agree on it.
+func userFollowKey(path string) string {
+	return "user:" + strings.ToLower(strings.TrimPrefix(path, "/ap/users/"))
 }
 
 // Discovery.
@@ -230,7 +236,7 @@ func (s *Service) actorForUsername(ctx context.Context, user string) string {
 	switch u := strings.ToLower(user); {
 	case u == "ortsweberei":
 		return s.GroupIRI()
-	case u == "instance" || u == strings.ToLower(s.host):
+	case u == "instance":
 		return s.iri(instancePath)
 	case strings.HasPrefix(u, "antrag-"):
 		id, err := uuid.Parse(strings.TrimPrefix(u, "antrag-"))
@@ -243,10 +249,16 @@ func (s *Service) actorForUsername(ctx context.Context, user string) string {
 		return s.AntragActorIRI(id)
 	default:
 		acc, err := s.svc.Accounts.GetByHandle(ctx, user)
-		if err != nil {
-			return ""
+		if err == nil {
+			return s.UserIRI(acc.Handle)
 		}
-		return s.UserIRI(acc.Handle)
+		// The host itself names the instance actor too (Mastodon's own instance actor is
+		// host@host), unless a resident's handle came out as the host: handles are made
+		// without knowing it, and the instance actor stays instance@host.
+		if u == strings.ToLower(s.host) {
+			return s.iri(instancePath)
+		}
+		return ""
 	}
 }
 
@@ -288,13 +300,18 @@ func (s *Service) nodeinfo(w http.ResponseWriter, r *http.Request) {
 		apError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
+	// Users are residents (accounts with a home), and so are the active ones: a resident is
+	// active who wrote anything (is the actor of any event, public or private) in the last 30
+	// or 180 days. Admins without a home are neither, so active never exceeds total.
 	now := s.clock.Now()
 	var users, month, halfyear, posts int
 	err = s.pool.QueryRow(ctx, `
 SELECT (SELECT count(*) FROM accounts WHERE home IS NOT NULL),
-       (SELECT count(DISTINCT actor_id) FROM events WHERE public AND actor_id IS NOT NULL AND at > $1),
-       (SELECT count(DISTINCT actor_id) FROM events WHERE public AND actor_id IS NOT NULL AND at > $2),
-       (SELECT count(*) FROM antraege)`, now.AddDate(0, -1, 0), now.AddDate(0, -6, 0)).Scan(&users, &month, &halfyear, &posts)
+       count(DISTINCT e.actor_id) FILTER (WHERE e.at > $1),
+       count(DISTINCT e.actor_id),
+       (SELECT count(*) FROM antraege)
+FROM events e JOIN accounts a ON a.id = e.actor_id AND a.home IS NOT NULL
+WHERE e.at > $2`, now.Add(-30*24*time.Hour), now.Add(-180*24*time.Hour)).Scan(&users, &month, &halfyear, &posts)
 	if err != nil {
 		apError(w, http.StatusInternalServerError, "internal error")
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -160,24 +161,28 @@ func (s *Service) Comments(ctx context.Context, antragID uuid.UUID) ([]Comment, 
 	})
 }
 
-// ForeignVote is a Fediverse poll vote on one of our Anträge by someone who is not a resident
-// here: shown, never counted.
-type ForeignVote struct {
-	Voter, Choice string
-	At            time.Time
+// ForeignVotes counts the Fediverse poll votes on one of our Anträge, by choice: votes of
+// people who are not residents here, shown beside the Antrag and never counted in it.
+// Mastodon and GoToSocial polls are anonymous to everyone but the poll's author, so who voted
+// is never shown; the voter is kept only so that each account has one vote, which it can
+// change or delete, and which goes when its domain is blocked.
+type ForeignVotes struct {
+	Yes, No, Abstain int
 }
 
-// ForeignVotes returns them.
-func (s *Service) ForeignVotes(ctx context.Context, antragID uuid.UUID) ([]ForeignVote, error) {
-	rows, err := s.pool.Query(ctx, `SELECT voter, choice, at FROM antrag_fremdstimmen WHERE antrag_id = $1 ORDER BY at`, antragID)
+// Total is the number of poll votes.
+func (v ForeignVotes) Total() int { return v.Yes + v.No + v.Abstain }
+
+// CountForeignVotes counts them.
+func (s *Service) CountForeignVotes(ctx context.Context, antragID uuid.UUID) (ForeignVotes, error) {
+	var v ForeignVotes
+	err := s.pool.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE choice = 'yes'), count(*) FILTER (WHERE choice = 'no'), count(*) FILTER (WHERE choice = 'abstain')
+FROM antrag_fremdstimmen WHERE antrag_id = $1`, antragID).Scan(&v.Yes, &v.No, &v.Abstain)
 	if err != nil {
-		return nil, err
+		return ForeignVotes{}, fmt.Errorf("federation: foreign votes: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ForeignVote, error) {
-		var v ForeignVote
-		err := r.Scan(&v.Voter, &v.Choice, &v.At)
-		return v, err
-	})
+	return v, nil
 }
 
 // Block defederates a domain (and its subdomains): nothing from it is stored afterwards, and
@@ -186,23 +191,26 @@ func (s *Service) Block(ctx context.Context, by account.Account, domain string) 
 	if !by.IsAdmin {
 		return fault.Forbiddenf("admin_required", "Only an admin of this instance can block domains.")
 	}
-	domain = strings.ToLower(strings.TrimSpace(domain))
-	if h, _, err := net.SplitHostPort(domain); err == nil {
-		domain = h
-	}
-	if domain == "" || strings.ContainsAny(domain, "/@ ") {
-		return fault.Invalidf("domain", "invalid_domain", "Give a domain name, like example.org.")
+	domain, ok := domainOf(domain)
+	if !ok {
+		return fault.Invalidf("domain", "invalid_domain", "Give a domain name (example.org), a URL on it (https://example.org/) or a handle on it (@user@example.org).")
 	}
 	defer s.pubkeys.dropHost(domain)
 	defer s.blocks.invalidate()
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tx.Defer(`INSERT INTO ap_domain_blocks (domain, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, domain, s.wall.Now())
-		match := `(split_part(%s, ':', 1) = $1 OR split_part(%s, ':', 1) LIKE '%%.' || $1)`
+		// Everything the domain sent, or that names its actors, goes: matched by the host in
+		// the IRI itself, so that nothing depends on which of its actors we happened to fetch.
 		for _, q := range []string{
-			`DELETE FROM ap_followers WHERE follower IN (SELECT iri FROM ap_actors WHERE ` + fmt.Sprintf(match, "host", "host") + `)`,
-			`DELETE FROM ap_following WHERE remote IN (SELECT iri FROM ap_actors WHERE ` + fmt.Sprintf(match, "host", "host") + `)`,
-			`DELETE FROM remote_antraege WHERE ` + fmt.Sprintf(match, "origin", "origin"),
-			`DELETE FROM antrag_kommentare WHERE author IN (SELECT iri FROM ap_actors WHERE ` + fmt.Sprintf(match, "host", "host") + `)`,
+			`DELETE FROM antrag_kommentare WHERE ` + onDomain("author"),
+			`DELETE FROM antrag_fremdstimmen WHERE ` + onDomain("voter"),
+			`DELETE FROM remote_antraege WHERE ` + onDomain("iri"), // with their Stimmen, Einsprüche, delegations
+			`DELETE FROM remote_stimmen WHERE ` + onDomain("voter"),
+			`DELETE FROM remote_einsprueche WHERE ` + onDomain("author"),
+			`DELETE FROM remote_delegationen WHERE ` + onDomain("delegator"),
+			`DELETE FROM ap_actors WHERE ` + onDomain("iri"), // with their follows of us and ours of them
+			// Activities taken but not processed yet are not processed (the worker finds no body).
+			`UPDATE ap_inbox SET body = NULL WHERE body IS NOT NULL AND ` + onDomain("actor"),
 		} {
 			tx.Defer(q, domain)
 		}
@@ -210,12 +218,72 @@ func (s *Service) Block(ctx context.Context, by account.Account, domain string) 
 	})
 }
 
+// domainOf reads what an admin names to block: a domain (example.org, with or without a
+// port), a URL on it (https://example.org/@anna) or a handle on it (@anna@example.org, with
+// or without the leading @ or acct:). It returns the host: lower case, without port or
+// trailing dot. Anything else, and a name that is no host name (a single label like
+// "https", a space, an empty label), is not ok. Internationalised names must be given in
+// their ASCII (xn--) form, the form their IRIs have.
+func domainOf(in string) (string, bool) {
+	host := strings.TrimSpace(in)
+	switch {
+	case strings.Contains(host, "://"):
+		u, err := url.Parse(host)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return "", false
+		}
+		host = u.Host
+	case strings.Contains(host, "@"):
+		user, h, ok := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(host, "acct:"), "@"), "@")
+		if !ok || user == "" || strings.ContainsAny(user, "/ ") {
+			return "", false
+		}
+		host = h
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); ip != nil {
+		return ip.String(), true
+	}
+	if host == "localhost" {
+		return host, true
+	}
+	labels := strings.Split(host, ".")
+	if len(labels) < 2 || len(host) > 253 {
+		return "", false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return "", false
+		}
+		for _, c := range l {
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+				return "", false
+			}
+		}
+	}
+	return host, true
+}
+
+// onDomain is the SQL condition that the IRI in column col is on domain $1 or a subdomain of
+// it (any port).
+func onDomain(col string) string {
+	host := fmt.Sprintf(`lower(split_part(split_part(split_part(%s, '://', 2), '/', 1), ':', 1))`, col)
+	return fmt.Sprintf(`(%[1]s = $1 OR right(%[1]s, length($1) + 1) = '.' || $1)`, host)
+}
+
 // Unblock lifts a block.
 func (s *Service) Unblock(ctx context.Context, by account.Account, domain string) error {
 	if !by.IsAdmin {
 		return fault.Forbiddenf("admin_required", "Only an admin of this instance can unblock domains.")
 	}
-	domain = strings.ToLower(strings.TrimSpace(domain))
+	if d, ok := domainOf(domain); ok {
+		domain = d
+	} else {
+		domain = strings.ToLower(strings.TrimSpace(domain)) // a block made before names were checked
+	}
 	defer s.blocks.invalidate()
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM ap_domain_blocks WHERE domain = $1`, domain)

@@ -60,12 +60,30 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		obj := map[string]any{"@context": vocab.Context, "id": s.iri("/ap/abstimmungen/" + id.String()), "type": "Abstimmung",
-			"antrag": s.AntragIRI(v.SubjectID), "opensAt": v.OpensAt, "closesAt": v.ClosesAt}
-		if v.Closed() {
-			obj["outcome"] = v.Result
+		return s.abstimmungObject(v), nil
+	})
+	get("/ap/knoten/{id}", func(r *http.Request) (any, error) {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return nil, errNotFound
 		}
+		k, err := s.svc.Knoten.Get(r.Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := s.knotenObject(r.Context(), k)
+		if err != nil {
+			return nil, err
+		}
+		obj.Context = vocab.Context
 		return obj, nil
+	})
+	get("/ap/faeden/{id}", func(r *http.Request) (any, error) {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return nil, errNotFound
+		}
+		return s.fadenObject(r.Context(), id)
 	})
 	get("/ap/stimmen/{event}", func(r *http.Request) (any, error) {
 		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
@@ -97,6 +115,35 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		act.Context = vocab.Context
 		return act, nil
 	})
+	// The two activities delivery derives from an event besides its own form: the
+	// Ortsweberei's Announce of a new Antrag, and the Antrag's Update(Question) after a change.
+	get("/ap/activities/{event}/announce", func(r *http.Request) (any, error) {
+		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		return s.announceFor(e)
+	})
+	get("/ap/activities/{event}/update", func(r *http.Request) (any, error) {
+		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		return s.questionUpdateFor(r.Context(), e)
+	})
+	// The Update(Question) of an Antrag whose count a delegation change moved: one
+	// delegation event can move several Anträge' counts, so the Antrag is part of the id.
+	get("/ap/activities/{event}/update/{antrag}", func(r *http.Request) (any, error) {
+		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		id, err := uuid.Parse(r.PathValue("antrag"))
+		if err != nil {
+			return nil, errNotFound
+		}
+		return s.delegationUpdateFor(r.Context(), e, id)
+	})
 
 	for _, actor := range []string{"/ap/instance", "/ap/ortsweberei", "/ap/users/{handle}", "/ap/antraege/{id}/actor"} {
 		get(actor+"/outbox", s.outbox)
@@ -116,18 +163,18 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 			}
 		}
 		v, err := h(r)
+		f, isFault := fault.As(err)
 		switch {
-		case errors.Is(err, errNotFound) || errors.Is(err, pgx.ErrNoRows):
+		case err == nil:
+			writeAP(w, http.StatusOK, v)
+		case errors.Is(err, errNotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, eventstore.ErrNoEvent) ||
+			(isFault && f.Kind == fault.NotFound):
 			apError(w, http.StatusNotFound, "not found")
-		case err != nil:
-			if f, ok := fault.As(err); ok && f.Kind == fault.NotFound {
-				apError(w, http.StatusNotFound, "not found")
-				return
-			}
+		case errors.Is(err, errGone) || (isFault && f.Kind == fault.Gone):
+			apError(w, http.StatusGone, "deleted")
+		default:
 			s.log.Error("federation: content", "path", r.URL.Path, "err", err)
 			apError(w, http.StatusInternalServerError, "internal error")
-		default:
-			writeAP(w, http.StatusOK, v)
 		}
 	}
 }

@@ -59,7 +59,7 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 	q := &vocab.Antrag{
 		Context: vocab.Context, ID: s.AntragIRI(a.ID), Type: []string{"Question", "Antrag"},
 		AttributedTo: s.AntragActorIRI(a.ID), Applicant: applicant, Name: a.Title,
-		Content: antrag.RenderMarkdown(a.DetailsMD), Source: &vocab.Source{Content: a.DetailsMD, MediaType: "text/markdown"},
+		Content: questionContent(a.Title, antrag.RenderMarkdown(a.DetailsMD)), Source: &vocab.Source{Content: a.DetailsMD, MediaType: "text/markdown"},
 		URL: s.iri("/antraege/" + a.ID.String()), Published: a.OpenedAt,
 		To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath), s.followersOf(antragActorPath(a.ID))},
 		EndTime: a.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: a.Status,
@@ -80,7 +80,14 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 		q.Abstimmung = s.iri("/ap/abstimmungen/" + v.ID.String())
 		q.OpensAt, q.ClosesAt = &v.OpensAt, &v.ClosesAt
 		q.EndTime = v.ClosesAt
-		q.VotersCount = len(v.Stimmen)
+		// The option totals are weighted (a delegate's Stimme carries its delegators), and
+		// Mastodon divides each option's total by votersCount for its percentages and shows
+		// votersCount as "N people". The number of people whose weight counted, abstentions
+		// included since Enthaltung is an option too, is what makes both true: the totals
+		// add up to it, so the percentages add up to 100 %, and it is how many residents the
+		// count speaks for. The number of direct voters would be smaller than the totals'
+		// sum as soon as anyone delegated.
+		q.VotersCount = v.Count.Turnout()
 		counts = map[string]int{abstimmung.Yes: v.Count.Yes, abstimmung.No: v.Count.No, abstimmung.Abstain: v.Count.Abstain}
 		if v.Closed() {
 			q.Closed = v.ClosedAt
@@ -103,6 +110,19 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 			Replies: vocab.OptionReplies{Type: "Collection", TotalItems: counts[c]}})
 	}
 	return q, nil
+}
+
+// questionContent is an Antrag's Question's content: its title, then its details (HTML).
+// Mastodon shows a Question's content and never its name, so without the title there a poll
+// would appear as its details alone; name keeps the title for everyone who reads it.
+func questionContent(title, detailsHTML string) string {
+	return questionTitleHTML(title) + detailsHTML
+}
+
+// questionTitleHTML is the title as it opens the content. A neighbour strips it again to keep
+// the details (storeRemoteAntrag).
+func questionTitleHTML(title string) string {
+	return "<p><strong>" + html.EscapeString(title) + "</strong></p>\n"
 }
 
 // countedDelegations are the delegations that carried weight at the close, each signed by its
@@ -304,7 +324,7 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		}
 		act.Type, act.Actor = "Create", s.AntragActorIRI(p.AntragID)
 		q := &vocab.Antrag{ID: s.AntragIRI(p.AntragID), Type: []string{"Question", "Antrag"}, AttributedTo: s.AntragActorIRI(p.AntragID),
-			Applicant: actor, Name: p.Title, Content: antrag.RenderMarkdown(p.DetailsMD), Source: &vocab.Source{Content: p.DetailsMD, MediaType: "text/markdown"},
+			Applicant: actor, Name: p.Title, Content: questionContent(p.Title, antrag.RenderMarkdown(p.DetailsMD)), Source: &vocab.Source{Content: p.DetailsMD, MediaType: "text/markdown"},
 			Published: e.At, To: []string{vocab.Public}, EndTime: p.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: antrag.Offen,
 			DecisionDeadline: p.DecisionDeadline, AmountCents: p.AmountCents}
 		for _, c := range vocab.ChoiceOrder {
@@ -326,11 +346,12 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		act.Type, act.Object = "Create", obj
 	case antrag.AntragFristVerlaengert.Name(), antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(),
 		antrag.AntragAbgelehnt.Name(), antrag.AntragZurueckgezogen.Name():
+		// A withdrawn Antrag is an Update too, not a Delete: it stays (its Question is served,
+		// closed, with status zurueckgezogen, and its actor can still be followed), and a
+		// Delete would make Mastodon drop the post and expect a Tombstone. Delivery sends the
+		// same Update with the Question embedded (deliverEvents).
 		act.Type, act.Actor = "Update", s.AntragActorIRI(e.SubjectID)
 		act.Object = s.AntragIRI(e.SubjectID)
-		if e.Type == antrag.AntragZurueckgezogen.Name() {
-			act.Type = "Delete"
-		}
 	case abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name():
 		v, err := s.svc.Abstimmungen.Get(ctx, e.SubjectID)
 		if err != nil {
@@ -361,4 +382,132 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		return nil, errNotFound // not public, or no ActivityStreams form
 	}
 	return act, nil
+}
+
+// abstimmungObject is an Abstimmung: its window and, once closed, its outcome.
+func (s *Service) abstimmungObject(v abstimmung.View) *vocab.Abstimmung {
+	obj := &vocab.Abstimmung{Context: vocab.Context, ID: s.iri("/ap/abstimmungen/" + v.ID.String()), Type: "Abstimmung",
+		Antrag: s.AntragIRI(v.SubjectID), OpensAt: v.OpensAt, ClosesAt: v.ClosesAt}
+	if v.Closed() {
+		obj.Closed, obj.Outcome = v.ClosedAt, v.Result
+	}
+	return obj
+}
+
+// fadenObject is a Faden as its public events tell it (one history: the log is the record of
+// a Faden, the table only what the map needs now): spun, then twisted or untwisted. An expired
+// Faden is errGone.
+func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, error) {
+	const page = 100
+	var evs []eventstore.Event // newest first
+	for before := (eventstore.Position{}); ; {
+		batch, err := s.svc.Events.PublicBefore(ctx, eventstore.Scope{Subjects: []uuid.UUID{id}}, before, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range batch {
+			switch e.Type {
+			case knoten.FadenGesponnen.Name(), knoten.FadenVerzwirnt.Name(), knoten.FadenEntzwirnt.Name(), knoten.FadenAbgelaufen.Name():
+				evs = append(evs, e)
+			}
+		}
+		if len(batch) < page {
+			break
+		}
+		before = batch[len(batch)-1].Position
+	}
+	if len(evs) == 0 || !knoten.FadenGesponnen.Is(evs[len(evs)-1]) {
+		return nil, errNotFound
+	}
+	spun := evs[len(evs)-1]
+	p, err := knoten.FadenGesponnen.Decode(spun)
+	if err != nil {
+		return nil, err
+	}
+	author, err := s.handles().iri(ctx, spun.ActorID)
+	if err != nil {
+		return nil, err
+	}
+	f := &vocab.Faden{Context: vocab.Context, ID: s.fadenIRI(id), Type: "Faden", AttributedTo: author, Knoten: s.knotenIRI(p.KnotenID),
+		FadenType: p.Type, Twisted: p.IsTwisted, ExpiresAt: p.ExpiresAt, Published: spun.At, To: []string{vocab.Public}}
+	switch latest := evs[0]; latest.Type {
+	case knoten.FadenAbgelaufen.Name():
+		return nil, errGone
+	case knoten.FadenVerzwirnt.Name():
+		f.Twisted, f.ExpiresAt = true, nil
+	case knoten.FadenEntzwirnt.Name():
+		u, err := knoten.FadenEntzwirnt.Decode(latest)
+		if err != nil {
+			return nil, err
+		}
+		f.Twisted, f.ExpiresAt = false, &u.ExpiresAt
+	}
+	// Reads apply the rules at the instant of the read: a Faden past its time is gone even
+	// before the sweep records it.
+	if !f.Twisted && f.ExpiresAt != nil && !s.clock.Now().Before(*f.ExpiresAt) {
+		return nil, errGone
+	}
+	return f, nil
+}
+
+// announceFor is the Ortsweberei's Announce of a new Antrag, id <event>/announce: what its
+// followers see in their timelines.
+func (s *Service) announceFor(e eventstore.Event) (*vocab.Activity, error) {
+	if !antrag.AntragGestellt.Is(e) {
+		return nil, errNotFound
+	}
+	at := e.At
+	return &vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/announce"), Type: "Announce",
+		Actor: s.GroupIRI(), Object: s.AntragIRI(e.SubjectID), To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath)},
+		Published: &at}, nil
+}
+
+// questionUpdateFor is the Update(Question) sent after an event that changed an Antrag, id
+// <event>/update: the Antrag's actor sends the Question as it now stands.
+func (s *Service) questionUpdateFor(ctx context.Context, e eventstore.Event) (*vocab.Activity, error) {
+	if antrag.AntragGestellt.Is(e) {
+		return nil, errNotFound // a new Antrag is created and announced, not updated
+	}
+	id, err := s.antragOf(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	if id == uuid.Nil {
+		return nil, errNotFound
+	}
+	a, err := s.svc.Antraege.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.antragObject(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	at := e.At
+	return &vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/update"), Type: "Update",
+		Actor: s.AntragActorIRI(id), Object: q, To: q.To, Cc: q.Cc, Published: &at}, nil
+}
+
+// delegationUpdateFor is the Update(Question) of Antrag id sent after a delegation change moved
+// its count, id <event>/update/<Antrag>: the Question as it now stands.
+func (s *Service) delegationUpdateFor(ctx context.Context, e eventstore.Event, id uuid.UUID) (*vocab.Activity, error) {
+	if _, ok, err := s.delegationMoveOf(ctx, e); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, errNotFound
+	}
+	a, err := s.svc.Antraege.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.AbstimmungID == nil {
+		return nil, errNotFound // no count to move
+	}
+	q, err := s.antragObject(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	at := e.At
+	return &vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/update/"+id.String()), Type: "Update",
+		Actor: s.AntragActorIRI(id), Object: q, To: q.To, Cc: q.Cc, Published: &at}, nil
 }

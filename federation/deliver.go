@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -83,14 +85,24 @@ type outgoing struct {
 //
 // What federates: the Anträge and everything that happens to them. A new Antrag is created by
 // its own actor and announced by the Ortsweberei (Mastodon shows an Announce from an account one
-// follows); Einsprüche and Stimmen are created by their residents; and after anything that
-// changes an Antrag, its actor sends the Question as it now stands (Update), so Mastodon's poll
-// shows the live count. Knoten, Fäden and profiles are in the outboxes, not delivered.
+// follows); Einsprüche and Stimmen are created by their residents, and go to the resident's own
+// followers too; and after anything that changes an Antrag, its actor sends the Question as it
+// now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
+// or ends changes counts too: every open Abstimmung whose count it moved gets its Update. A
+// withdrawal is an Update like every other change (as in the outbox). Knoten, Fäden, profiles
+// and the Delegationen themselves are in the outboxes, not delivered.
 func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) error {
 	var out []outgoing
-	updated := map[uuid.UUID]int64{} // Antrag → last event id that changed it
+	updated := map[uuid.UUID]string{} // Antrag → the id of the Update(Question) after its last change
+	var moves []delegationMove
 	for _, e := range evs {
 		if !e.Public {
+			continue
+		}
+		if m, ok, err := s.delegationMoveOf(ctx, e); err != nil {
+			return err
+		} else if ok {
+			moves = append(moves, m)
 			continue
 		}
 		antragID, err := s.antragOf(ctx, e)
@@ -114,28 +126,33 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 				outgoing{groupPath, []string{"ortsweberei"}, vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/announce"),
 					Type: "Announce", Actor: s.GroupIRI(), Object: q.ID, To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath)}, Published: &e.At}})
 			continue
-		case antrag.EinspruchErhoben.Is(e):
+		case antrag.EinspruchErhoben.Is(e), abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
+			// The resident's own public doing: to the followers of the Ortsweberei, of the
+			// Antrag, and of the resident.
 			act, err := s.activityFor(ctx, s.handles(), e)
 			if err != nil {
 				return err
 			}
 			act.Context = vocab.Context
-			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID))}
 			path, _ := s.local(act.Actor)
-			out = append(out, outgoing{path, locals, act})
-		case abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
-			act, err := s.activityFor(ctx, s.handles(), e)
-			if err != nil {
-				return err
-			}
-			act.Context = vocab.Context
-			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID))}
-			path, _ := s.local(act.Actor)
-			out = append(out, outgoing{path, locals, act})
+			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID)), s.followersOf(path)}
+			out = append(out, outgoing{path, append(locals, userFollowKey(path)), act})
 		}
-		updated[antragID] = e.Position.ID
+		updated[antragID] = s.activityIRI(e.Position.ID, "/update")
 	}
-	for id, last := range updated {
+	if len(moves) > 0 {
+		moved, err := s.countsMovedBy(ctx, moves)
+		if err != nil {
+			return err
+		}
+		for id, event := range moved {
+			if _, ok := updated[id]; !ok {
+				// One delegation event can move several counts: the Antrag is in the id.
+				updated[id] = s.activityIRI(event, "/update/"+id.String())
+			}
+		}
+	}
+	for id, activityID := range updated {
 		a, err := s.svc.Antraege.Get(ctx, id)
 		if err != nil {
 			return err
@@ -146,7 +163,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 		}
 		now := s.clock.Now()
 		out = append(out, outgoing{antragActorPath(id), []string{"ortsweberei", "antrag:" + id.String()},
-			vocab.Activity{Context: vocab.Context, ID: s.activityIRI(last, "/update"), Type: "Update",
+			vocab.Activity{Context: vocab.Context, ID: activityID, Type: "Update",
 				Actor: s.AntragActorIRI(id), Object: q, To: q.To, Cc: q.Cc, Published: &now}})
 	}
 	return s.queue(ctx, out, evs[len(evs)-1].Position)
@@ -170,20 +187,15 @@ func (s *Service) antragOf(ctx context.Context, e eventstore.Event) (uuid.UUID, 
 	return uuid.Nil, nil
 }
 
-// queue turns outgoing activities into delivery jobs, one per receiving inbox, and saves the
-// cursor, in one transaction.
+// queue stores the outgoing activities and their delivery jobs, and saves the cursor, in one
+// transaction.
 func (s *Service) queue(ctx context.Context, out []outgoing, cursor eventstore.Position) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	var params []river.InsertManyParams
 	for _, o := range out {
-		body, err := json.Marshal(o.activity)
-		if err != nil {
-			return err
-		}
 		rows, err := tx.Query(ctx, `
 SELECT DISTINCT coalesce(a.shared_inbox, a.inbox)
 FROM ap_followers f JOIN ap_actors a ON a.iri = f.follower
@@ -195,16 +207,7 @@ WHERE f.local = ANY($1)`, o.locals)
 		if err != nil {
 			return err
 		}
-		for _, inbox := range inboxes {
-			if s.blocked(ctx, hostOf(inbox)) {
-				continue
-			}
-			params = append(params, river.InsertManyParams{Args: deliverArgs{Inbox: inbox, Activity: body, Signer: o.signer},
-				InsertOpts: &river.InsertOpts{Queue: deliveryQueue}})
-		}
-	}
-	if len(params) > 0 {
-		if _, err := s.river.InsertManyTx(ctx, tx, params); err != nil {
+		if err := s.queueTx(ctx, tx, o.signer, inboxes, o.activity); err != nil {
 			return err
 		}
 	}
@@ -214,20 +217,59 @@ WHERE f.local = ANY($1)`, o.locals)
 	return tx.Commit(ctx)
 }
 
-// enqueue queues one activity for one inbox.
-func (s *Service) enqueue(ctx context.Context, signer, inbox string, activity any) error {
+// maxInboxesPerJob bounds one delivery job, so that it ends well within its timeout; a host
+// with more inboxes gets several jobs (sharing the host's request slots, see perHost).
+const maxInboxesPerJob = 100
+
+// queueTx queues one activity for the inboxes in the caller's transaction: the activity is
+// stored once (ap_outgoing) and each receiving host gets one job naming it and its inboxes
+// there. Blocked hosts get nothing.
+func (s *Service) queueTx(ctx context.Context, tx pgx.Tx, signer string, inboxes []string, activity any) error {
+	byHost := map[string][]string{}
+	var hosts []string
+	for _, inbox := range inboxes {
+		h := hostOf(inbox)
+		if s.blocked(ctx, h) {
+			continue
+		}
+		if _, ok := byHost[h]; !ok {
+			hosts = append(hosts, h)
+		}
+		byHost[h] = append(byHost[h], inbox)
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
 	body, err := json.Marshal(activity)
 	if err != nil {
 		return err
 	}
-	_, err = s.river.Insert(ctx, deliverArgs{Inbox: inbox, Activity: body, Signer: signer}, &river.InsertOpts{Queue: deliveryQueue})
+	var id int64
+	if err := tx.QueryRow(ctx, `INSERT INTO ap_outgoing (signer, body, created_at) VALUES ($1, $2, $3) RETURNING id`,
+		signer, string(body), s.wall.Now()).Scan(&id); err != nil {
+		return fmt.Errorf("federation: store outgoing: %w", err)
+	}
+	var params []river.InsertManyParams
+	for _, h := range hosts {
+		list := byHost[h]
+		for len(list) > 0 {
+			n := min(len(list), maxInboxesPerJob)
+			params = append(params, river.InsertManyParams{Args: deliverArgs{Outgoing: id, Host: h, Inboxes: list[:n]},
+				InsertOpts: &river.InsertOpts{Queue: deliveryQueue}})
+			list = list[n:]
+		}
+	}
+	_, err = s.river.InsertManyTx(ctx, tx, params)
 	return err
 }
 
+// deliverArgs name an activity in ap_outgoing and the inboxes of one host that are to get it.
 type deliverArgs struct {
-	Inbox    string          `json:"inbox"`
-	Activity json.RawMessage `json:"activity"`
-	Signer   string          `json:"signer"` // the local actor's path
+	Outgoing int64    `json:"outgoing"`
+	Host     string   `json:"host"`
+	Inboxes  []string `json:"inboxes"`
+	// Tries counts the attempts of earlier jobs this one continues (see Work).
+	Tries int `json:"tries,omitempty"`
 }
 
 func (deliverArgs) Kind() string { return "federation_deliver" }
@@ -237,8 +279,15 @@ type deliveryWorker struct {
 	s *Service
 }
 
-// Timeout bounds one delivery attempt (the transport's own deadline is shorter).
-func (w *deliveryWorker) Timeout(*river.Job[deliverArgs]) time.Duration { return 30 * time.Second }
+// Timeout bounds one job. It is also how long a job left running by a killed process waits
+// before River hands it out again, so it is kept short: a job stops starting requests when
+// less than jobReserve of it is left, and the rest go on in a job of their own.
+func (w *deliveryWorker) Timeout(*river.Job[deliverArgs]) time.Duration { return jobTimeout }
+
+const (
+	jobTimeout = 30 * time.Second
+	jobReserve = 16 * time.Second // longer than one request may take (the transport's 15 s)
+)
 
 // Pausing: a host that has failed this many deliveries in a row gets no more for a while,
 // doubling from a minute up to 12 hours, and its queued deliveries wait.
@@ -247,49 +296,207 @@ const (
 	maxPause   = 12 * time.Hour
 )
 
-// Work delivers one activity to one inbox, signed by its actor. Retries follow River's
-// exponential backoff; a Retry-After answer is honoured; a host that keeps failing is paused.
+// perHost is how many requests this process has in flight to one host at once, however many
+// jobs are delivering there.
+const perHost = 8
+
+// maxTries is how many attempts a delivery gets before it is given up (River's default too):
+// with the backoff of attempt⁴ seconds, about three weeks.
+const maxTries = 25
+
+// outcome of one POST.
+type outcome int
+
+const (
+	delivered outcome = iota
+	refused           // the server understood and said no: sending the same again will not help
+	failed            // try again later
+)
+
+type result struct {
+	inbox      string
+	outcome    outcome
+	retryAfter time.Duration // from a 429 or 503, when given
+	reason     string
+}
+
+// Work delivers one activity to the inboxes of one host, signed by its actor, eight at a time.
+// Inboxes that refused are done with; when some failed, the host's trouble stops the job from
+// starting more, and the rest (failed or not yet tried) are retried: by River's backoff when
+// nothing got through, or, when some did, by a new job for the rest only. A Retry-After
+// answer is honoured; a host that keeps failing is paused.
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	s := w.s
-	host := hostOf(job.Args.Inbox)
-	if s.blocked(ctx, host) {
+	a := job.Args
+	if s.blocked(ctx, a.Host) {
 		return nil
 	}
-	if until, ok := s.pausedUntil(ctx, host); ok {
+	if until, ok := s.pausedUntil(ctx, a.Host); ok {
 		return river.JobSnooze(until.Sub(s.wall.Now()))
 	}
-	k, err := s.keys.get(ctx, job.Args.Signer)
+	signer, body, err := s.outgoingBody(ctx, a.Outgoing)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return river.JobCancel(fmt.Errorf("federation: outgoing activity %d is no longer kept", a.Outgoing))
+	}
 	if err != nil {
 		return err
 	}
-	keyID := s.iri(job.Args.Signer) + "#main-key"
-	res, err := s.client.Post(ctx, job.Args.Inbox, ActivityJSON, job.Args.Activity, func(r *http.Request, body []byte) error {
+	k, err := s.keys.get(ctx, signer)
+	if err != nil {
+		return err
+	}
+	keyID := s.iri(signer) + "#main-key"
+
+	results := make([]result, len(a.Inboxes))
+	var trouble atomic.Bool // a failure: start no more requests to this host
+	var wg sync.WaitGroup
+	sem := s.hostSlots(a.Host)
+	stopBy := time.Now().Add(jobTimeout - jobReserve)
+	if d, ok := ctx.Deadline(); ok {
+		stopBy = d.Add(-jobReserve)
+	}
+	for i, inbox := range a.Inboxes {
+		results[i] = result{inbox: inbox, outcome: failed, reason: "not tried"}
+		if trouble.Load() || time.Now().After(stopBy) {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		if trouble.Load() {
+			<-sem
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if s.pausedHere(a.Host) { // another job found the host failing meanwhile
+				trouble.Store(true)
+				return
+			}
+			r := s.post(ctx, inbox, body, keyID, k)
+			results[i] = r
+			if r.outcome == failed {
+				trouble.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+
+	var rest []string
+	var wait time.Duration
+	nFailed, nDelivered := 0, 0
+	reason := "not tried in time"
+	for _, r := range results {
+		switch r.outcome {
+		case delivered:
+			nDelivered++
+		case refused:
+			s.log.Info("federation: delivery refused", "inbox", r.inbox, "status", r.reason)
+		case failed:
+			rest = append(rest, r.inbox)
+			if r.reason != "not tried" {
+				nFailed++
+				reason = r.reason
+			}
+			wait = max(wait, r.retryAfter)
+		}
+	}
+	if nFailed > 0 {
+		s.hostFailed(ctx, a.Host, reason, nFailed)
+	} else if nDelivered > 0 {
+		s.hostOK(ctx, a.Host)
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	tries := a.Tries + job.Attempt
+	if nDelivered == 0 {
+		if wait > 0 {
+			return river.JobSnooze(wait)
+		}
+		return fmt.Errorf("federation: deliver to %s: %s (%d inboxes)", a.Host, reason, len(rest))
+	}
+	if tries >= maxTries {
+		s.log.Warn("federation: delivery given up", "host", a.Host, "inboxes", len(rest), "reason", reason)
+		return nil
+	}
+	// Some got through: the rest go on as a job of their own, so the delivered ones are not
+	// sent again; at once when they were only not reached in time.
+	if wait == 0 && nFailed > 0 {
+		wait = time.Duration(tries*tries*tries*tries+1) * time.Second
+	}
+	if nFailed == 0 {
+		tries = a.Tries
+	}
+	_, err = s.river.Insert(ctx, deliverArgs{Outgoing: a.Outgoing, Host: a.Host, Inboxes: rest, Tries: tries},
+		&river.InsertOpts{Queue: deliveryQueue, ScheduledAt: s.wall.Now().Add(wait)})
+	return err
+}
+
+// post signs and sends the activity to one inbox.
+func (s *Service) post(ctx context.Context, inbox string, body []byte, keyID string, k *keyPair) result {
+	res, err := s.client.Post(ctx, inbox, ActivityJSON, body, func(r *http.Request, body []byte) error {
 		return httpsig.Sign(r, body, keyID, k.rsa, s.wall.Now())
 	})
 	if err != nil && !(errors.Is(err, transport.ErrStatus) && res != nil) {
-		s.hostFailed(ctx, host, err.Error())
-		return fmt.Errorf("federation: deliver to %s: %w", job.Args.Inbox, err)
+		if errors.Is(err, transport.ErrForbiddenAddress) || errors.Is(err, transport.ErrInsecureScheme) || errors.Is(err, transport.ErrUnsupportedScheme) {
+			return result{inbox: inbox, outcome: refused, reason: err.Error()} // never allowed: never retried
+		}
+		return result{inbox: inbox, outcome: failed, reason: err.Error()}
 	}
 	res.Body.Close()
 	switch code := res.StatusCode; {
 	case code >= 200 && code < 300:
-		s.hostOK(ctx, host)
-		return nil
+		return result{inbox: inbox, outcome: delivered}
 	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
-		s.hostFailed(ctx, host, res.Status)
+		r := result{inbox: inbox, outcome: failed, reason: res.Status}
 		if d, ok := retryAfter(res.Header.Get("Retry-After"), s.wall.Now()); ok {
-			return river.JobSnooze(d)
+			r.retryAfter = d
 		}
-		return fmt.Errorf("federation: deliver to %s: %s", job.Args.Inbox, res.Status)
+		return r
 	case code >= 500 || code == http.StatusRequestTimeout:
-		s.hostFailed(ctx, host, res.Status)
-		return fmt.Errorf("federation: deliver to %s: %s", job.Args.Inbox, res.Status)
+		return result{inbox: inbox, outcome: failed, reason: res.Status}
 	default:
-		// The server understood and refused (401, 403, 404, 409, 410, 413, 422 …): sending the
-		// same bytes again will not change its mind.
-		s.log.Info("federation: delivery refused", "inbox", job.Args.Inbox, "status", res.Status)
-		return nil
+		// 401, 403, 404, 409, 410, 413, 422 …: the same bytes again will not change its mind.
+		return result{inbox: inbox, outcome: refused, reason: res.Status}
 	}
+}
+
+// outgoingBody reads a stored activity; the many jobs of one fan-out share a cached copy.
+func (s *Service) outgoingBody(ctx context.Context, id int64) (string, []byte, error) {
+	if o, ok := s.outgoingCache.Get(id); ok {
+		return o.signer, o.body, nil
+	}
+	var o outgoingRow
+	var body string
+	if err := s.pool.QueryRow(ctx, `SELECT signer, body::text FROM ap_outgoing WHERE id = $1`, id).Scan(&o.signer, &body); err != nil {
+		return "", nil, err
+	}
+	o.body = []byte(body)
+	s.outgoingCache.Add(id, o)
+	return o.signer, o.body, nil
+}
+
+type outgoingRow struct {
+	signer string
+	body   []byte
+}
+
+// outgoingKeep is how long a sent activity is kept: longer than the last retry of its
+// delivery (25 attempts, about three weeks).
+const outgoingKeep = 30 * 24 * time.Hour
+
+// SweepOutgoing removes activities whose deliveries are long over.
+func (s *Service) SweepOutgoing(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM ap_outgoing WHERE created_at < $1`, s.wall.Now().Add(-outgoingKeep))
+	if err != nil {
+		return 0, fmt.Errorf("federation: sweep outgoing: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date.
@@ -315,19 +522,39 @@ func (s *Service) pausedUntil(ctx context.Context, host string) (time.Time, bool
 	return *until, true
 }
 
-func (s *Service) hostFailed(ctx context.Context, host, reason string) {
+// hostSlots is the semaphore of a host's request slots in this process.
+func (s *Service) hostSlots(host string) chan struct{} {
+	v, _ := s.slots.LoadOrStore(host, make(chan struct{}, perHost))
+	return v.(chan struct{})
+}
+
+// pausedHere reports whether this process paused the host a moment ago: jobs already running
+// for it stop sending as soon as any of them finds it failing.
+func (s *Service) pausedHere(host string) bool {
+	v, ok := s.paused.Load(host)
+	return ok && v.(time.Time).After(s.wall.Now())
+}
+
+func (s *Service) hostFailed(ctx context.Context, host, reason string, n int) {
 	now := s.wall.Now()
-	_, err := s.pool.Exec(ctx, `
-INSERT INTO ap_hosts (host, failures, last_error, updated_at) VALUES ($1, 1, $2, $3)
-ON CONFLICT (host) DO UPDATE SET failures = ap_hosts.failures + 1, last_error = excluded.last_error, updated_at = excluded.updated_at,
-    paused_until = CASE WHEN ap_hosts.failures + 1 >= $4
-        THEN $3::timestamptz + least(interval '1 minute' * power(2, ap_hosts.failures + 1 - $4), $5::interval)
-        ELSE ap_hosts.paused_until END`, host, reason, now, pauseAfter, maxPause)
+	var until *time.Time
+	err := s.pool.QueryRow(ctx, `
+INSERT INTO ap_hosts (host, failures, last_error, updated_at, paused_until)
+VALUES ($1, $6::int, $2, $3, CASE WHEN $6::int >= $4::int THEN $3::timestamptz + least(interval '1 minute' * power(2, $6::int - $4::int), $5::interval) END)
+ON CONFLICT (host) DO UPDATE SET failures = ap_hosts.failures + $6::int, last_error = excluded.last_error, updated_at = excluded.updated_at,
+    paused_until = CASE WHEN ap_hosts.failures + $6::int >= $4::int
+        THEN $3::timestamptz + least(interval '1 minute' * power(2, ap_hosts.failures + $6::int - $4::int), $5::interval)
+        ELSE ap_hosts.paused_until END
+RETURNING paused_until`, host, reason, now, pauseAfter, maxPause, n).Scan(&until)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Warn("federation: host health", "host", host, "err", err)
+	}
+	if until != nil {
+		s.paused.Store(host, *until)
 	}
 }
 
 func (s *Service) hostOK(ctx context.Context, host string) {
+	s.paused.Delete(host)
 	_, _ = s.pool.Exec(ctx, `UPDATE ap_hosts SET failures = 0, paused_until = NULL, updated_at = $2 WHERE host = $1 AND failures > 0`, host, s.wall.Now())
 }

@@ -2,7 +2,9 @@ package federation_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -20,7 +22,15 @@ type fakeServer struct {
 	URL    string
 	mu     sync.Mutex
 	hits   []time.Time
+	reqs   []fakeRequest
 	answer func(n int, r *http.Request) (int, http.Header)
+}
+
+// fakeRequest is one request the fake server got.
+type fakeRequest struct {
+	Path       string
+	ActivityID string
+	Type       string
 }
 
 func startFake(t *testing.T, host string, answer func(n int, r *http.Request) (int, http.Header)) *fakeServer {
@@ -30,9 +40,13 @@ func startFake(t *testing.T, host string, answer func(n int, r *http.Request) (i
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var act struct{ ID, Type string }
+		_ = json.Unmarshal(body, &act)
 		f.mu.Lock()
 		n := len(f.hits)
 		f.hits = append(f.hits, time.Now())
+		f.reqs = append(f.reqs, fakeRequest{Path: r.URL.Path, ActivityID: act.ID, Type: act.Type})
 		f.mu.Unlock()
 		status, hdr := f.answer(n, r)
 		for k, v := range hdr {
@@ -52,20 +66,72 @@ func (f *fakeServer) Hits() []time.Time {
 	return append([]time.Time(nil), f.hits...)
 }
 
+func (f *fakeServer) Requests() []fakeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeRequest(nil), f.reqs...)
+}
+
 // follow registers n followers of the Ortsweberei whose inboxes are on the fake server.
 func follow(t *testing.T, inst *instancetest.Instance, f *fakeServer, n int) {
 	t.Helper()
+	followWith(t, inst, f, n, "")
+}
+
+// followWith is follow for followers that publish sharedInbox (a path on the fake server) as
+// their server's shared inbox, or none for "".
+func followWith(t *testing.T, inst *instancetest.Instance, f *fakeServer, n int, sharedInbox string) {
+	t.Helper()
+	var shared *string
+	if sharedInbox != "" {
+		s := f.URL + sharedInbox
+		shared = &s
+	}
 	for i := range n {
 		actor := fmt.Sprintf("%s/users/f%d", f.URL, i)
 		_, err := inst.Pool.Exec(context.Background(), `
-INSERT INTO ap_actors (iri, host, type, inbox, fetched_at) VALUES ($1, $2, 'Person', $3, now());
-`, actor, strings.TrimPrefix(f.URL, "http://"), actor+"/inbox")
+INSERT INTO ap_actors (iri, host, type, inbox, shared_inbox, fetched_at) VALUES ($1, $2, 'Person', $3, $4, now());
+`, actor, strings.TrimPrefix(f.URL, "http://"), actor+"/inbox", shared)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := inst.Pool.Exec(context.Background(), `INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ('ortsweberei', $1, $2, now())`,
 			actor, actor+"#follow"); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// Followers on one server that share an inbox get each activity once, at the shared inbox,
+// however many of them there are: that is what a shared inbox is for.
+func TestOneDeliveryPerSharedInbox(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	fake := startFake(t, "127.0.0.13", func(int, *http.Request) (int, http.Header) { return http.StatusAccepted, nil })
+	followWith(t, inst, fake, 3, "/inbox")
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	var a struct{ ID string }
+	jana.Post("/api/antraege", map[string]string{"title": "Bank"}).Expect(t, 201).JSON(t, &a)
+	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber zwei"}).Expect(t, 201)
+	// Create and Announce of the Antrag, Create of the Einspruch, Update of the Question.
+	waitFor(t, "four activities", 20*time.Second, func() bool { return len(fake.Requests()) >= 4 })
+	time.Sleep(1500 * time.Millisecond) // a second copy would have arrived by now
+	perActivity, perType := map[string]int{}, map[string]int{}
+	for _, r := range fake.Requests() {
+		if r.Path != "/inbox" {
+			t.Errorf("%s %s went to %s, not the shared inbox", r.Type, r.ActivityID, r.Path)
+		}
+		if perActivity[r.ActivityID]++; perActivity[r.ActivityID] == 1 {
+			perType[r.Type]++
+		}
+	}
+	if perType["Create"] != 2 || perType["Announce"] != 1 || perType["Update"] < 1 {
+		t.Errorf("activities by type: %v", perType)
+	}
+	for id, n := range perActivity {
+		if n != 1 {
+			t.Errorf("%s arrived %d times for 3 followers sharing an inbox", id, n)
 		}
 	}
 }

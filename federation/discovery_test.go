@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,7 +91,6 @@ func TestDiscovery(t *testing.T) {
 	if am["type"] != "Multikey" || !strings.HasPrefix(am["publicKeyMultibase"].(string), "z6Mk") || person["verified"] != true {
 		t.Fatalf("assertionMethod / verified: %v %v", am, person["verified"])
 	}
-	_ = jana
 
 	// An Antrag can be followed on its own: its id and the actor to follow.
 	var a struct {
@@ -143,5 +143,78 @@ func TestDiscovery(t *testing.T) {
 	defer cancel()
 	if _, err := peer.Lookup(ctx, "ortsweberei@"+host); err != nil {
 		t.Fatalf("Mastodon-style lookup: %v", err)
+	}
+}
+
+// NodeInfo counts residents, and only residents: users.total are the accounts with a home,
+// activeMonth and activeHalfyear those of them that wrote anything in the last 30 and 180
+// days. An admin's doings make no one active, so active never exceeds total.
+func TestNodeInfoCountsResidents(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	usage := func() map[string]float64 {
+		t.Helper()
+		code, ni, _ := getJSON(t, inst.URL+"/nodeinfo/2.1", "")
+		if code != 200 {
+			t.Fatalf("nodeinfo: %d %v", code, ni)
+		}
+		u := map[string]float64{}
+		for k, v := range ni["usage"].(map[string]any)["users"].(map[string]any) {
+			u[k] = v.(float64)
+		}
+		return u
+	}
+	jana := inst.VerifiedResident("Jana Weber", lat, lon)
+	inst.VerifiedResident("Ben Zwirn", lat, lon)
+	if got, want := usage(), map[string]float64{"total": 2, "activeMonth": 2, "activeHalfyear": 2}; !maps.Equal(got, want) {
+		t.Fatalf("two new residents: %v, want %v", got, want)
+	}
+	inst.Advance("31d")
+	// Jana places a Knoten; an admin verifies a third resident (the admin writes, the new
+	// resident registered a moment ago).
+	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Bank", "lat": lat, "lon": lon}).Expect(t, 201)
+	inst.VerifiedResident("Cem Faden", lat, lon)
+	inst.Admin().Post("/api/admin/federation/blocks", map[string]string{"domain": "spam.example"}).Expect(t, 200)
+	if got, want := usage(), map[string]float64{"total": 3, "activeMonth": 2, "activeHalfyear": 3}; !maps.Equal(got, want) {
+		t.Fatalf("a month later: %v, want %v", got, want)
+	}
+	inst.Advance("181d")
+	if got, want := usage(), map[string]float64{"total": 3, "activeMonth": 0, "activeHalfyear": 0}; !maps.Equal(got, want) {
+		t.Fatalf("half a year later: %v, want %v", got, want)
+	}
+}
+
+// The names the instance's own actors answer to are not given to residents: a resident named
+// "Ortsweberei" gets ortsweberei.2, and both she and the Ortsweberei are found by WebFinger.
+func TestReservedHandles(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	host := strings.TrimPrefix(inst.URL, "http://")
+	for _, c := range []struct{ name, handle, group string }{
+		{"Ortsweberei", "ortsweberei.2", "/ap/ortsweberei"},
+		{"Instance", "instance.2", "/ap/instance"},
+	} {
+		var me struct{ Handle string }
+		inst.Resident(c.name, lat, lon).Get("/api/me").Expect(t, 200).JSON(t, &me)
+		if me.Handle != c.handle {
+			t.Errorf("%q got the handle %q, want %q", c.name, me.Handle, c.handle)
+		}
+		for acct, actor := range map[string]string{c.handle: "/ap/users/" + c.handle, strings.Split(c.group, "/")[2]: c.group} {
+			code, jrd, _ := getJSON(t, inst.URL+"/.well-known/webfinger?resource=acct:"+acct+"@"+host, "")
+			self := ""
+			links, _ := jrd["links"].([]any)
+			for _, l := range links {
+				if m := l.(map[string]any); m["rel"] == "self" {
+					self, _ = m["href"].(string)
+				}
+			}
+			if code != 200 || self != inst.URL+actor {
+				t.Errorf("webfinger %s: %d self %q, want %s", acct, code, self, inst.URL+actor)
+			}
+		}
+		_, person, _ := getJSON(t, inst.URL+"/ap/users/"+c.handle, "application/activity+json")
+		if person["name"] != c.name || person["preferredUsername"] != c.handle {
+			t.Errorf("the resident's actor: %v", person)
+		}
 	}
 }

@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +34,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 )
 
@@ -63,6 +66,9 @@ type Services struct {
 	Antraege     *antrag.Service
 	Abstimmungen *abstimmung.Service
 	Delegations  *delegation.Service
+	// Knoten serves /ap/knoten/{id}. When not given, federation reads Knoten through a
+	// service of its own on the same pool and clock (reads only).
+	Knoten *knoten.Service
 }
 
 // Service is the instance's federation.
@@ -80,7 +86,11 @@ type Service struct {
 	blocks  *blocklist
 	pubkeys *keyCache
 	intake  *intake
-	log     *slog.Logger
+	// Stored outgoing activities are immutable; a fan-out's jobs share one copy.
+	outgoingCache *lru.Cache[int64, outgoingRow]
+	paused        sync.Map // host → time.Time: hosts this process paused (deliver.go)
+	slots         sync.Map // host → chan struct{}: its request slots (deliver.go)
+	log           *slog.Logger
 }
 
 // New returns the federation service. SetRiver must be called before it delivers.
@@ -90,6 +100,9 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		return nil, fmt.Errorf("federation: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
 	}
 	cfg.BaseURL = u.String()
+	if svc.Knoten == nil {
+		svc.Knoten = knoten.NewService(pool, c, svc.Ortsweberei)
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -103,8 +116,9 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	})
 	s.keys = newKeyStore(pool, s.wall)
 	s.blocks = newBlocklist(pool, s.wall)
-	s.pubkeys = newKeyCache()
+	s.pubkeys = newKeyCache(s.wall)
 	s.intake = newIntake(s)
+	s.outgoingCache, _ = lru.New[int64, outgoingRow](256)
 	return s, nil
 }
 
@@ -190,7 +204,11 @@ func apError(w http.ResponseWriter, status int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
-var errNotFound = errors.New("federation: not found")
+var (
+	errNotFound = errors.New("federation: not found")
+	// errGone: the object existed and was deleted (an expired Faden); answered 410.
+	errGone = errors.New("federation: gone")
+)
 
 func hostOf(iri string) string {
 	u, err := url.Parse(iri)

@@ -3,10 +3,15 @@ package federation_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
@@ -80,16 +85,20 @@ func TestFixturesFromMastodonAndGoToSocial(t *testing.T) {
 		Comments []struct {
 			ContentHTML string `json:"content_html"`
 		}
-		ForeignVotes   []struct{ Choice string } `json:"foreign_votes"`
-		EinspruchCount int                       `json:"einspruch_count"`
+		ForeignVotes   map[string]int `json:"foreign_votes"`
+		EinspruchCount int            `json:"einspruch_count"`
 	}
 	inst.Client().Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &view)
+	var texts []string
 	for _, c := range view.Comments {
-		if strings.Contains(c.ContentHTML, "target=") && strings.Contains(c.ContentHTML, "<script") {
-			t.Errorf("unsanitised comment: %s", c.ContentHTML)
+		texts = append(texts, checkSanitised(t, c.ContentHTML))
+	}
+	for _, want := range []string{"Ich gieße gern mit, wenn es Schläuche gibt.", "Gute Idee, aber wer zahlt die Wartung der Bänke?"} {
+		if !strings.Contains(strings.Join(texts, "\n"), want) {
+			t.Errorf("the comments lost %q: %q", want, texts)
 		}
 	}
-	if len(view.ForeignVotes) != 2 {
+	if view.ForeignVotes["yes"]+view.ForeignVotes["no"]+view.ForeignVotes["abstain"] != 2 {
 		t.Fatalf("foreign votes: %+v", view.ForeignVotes)
 	}
 
@@ -107,4 +116,54 @@ func TestFixturesFromMastodonAndGoToSocial(t *testing.T) {
 			t.Errorf("%s refused our requests: %+v", p.Host(), rej)
 		}
 	}
+}
+
+// checkSanitised fails the test unless a comment's HTML is what the sanitiser policy
+// (bluemonday's UGC policy, process.go) lets through: no script or other active or embedding
+// element, no event handler, style, class or target attribute, no URL but http(s), mailto or
+// relative ones, and every link marked rel="nofollow". It returns the comment's text.
+func checkSanitised(t *testing.T, fragment string) string {
+	t.Helper()
+	nodes, err := html.ParseFragment(strings.NewReader(fragment), &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div})
+	if err != nil {
+		t.Fatalf("comment is not HTML: %v", err)
+	}
+	var text strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		switch n.Type {
+		case html.TextNode:
+			text.WriteString(n.Data)
+		case html.ElementNode:
+			switch n.DataAtom {
+			case atom.Script, atom.Style, atom.Iframe, atom.Object, atom.Embed, atom.Form, atom.Input, atom.Button, atom.Link, atom.Meta, atom.Base, atom.Svg:
+				t.Errorf("comment keeps a <%s> element: %s", n.Data, fragment)
+			}
+			rel := ""
+			for _, at := range n.Attr {
+				key := strings.ToLower(at.Key)
+				switch {
+				case strings.HasPrefix(key, "on"), key == "style", key == "class", key == "target", key == "srcdoc", key == "formaction":
+					t.Errorf("comment keeps %s=%q on <%s>: %s", at.Key, at.Val, n.Data, fragment)
+				case key == "href" || key == "src" || key == "action" || key == "cite":
+					v := strings.ToLower(strings.TrimSpace(at.Val))
+					if u, err := url.Parse(v); err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "mailto") {
+						t.Errorf("comment keeps the URL %q: %s", at.Val, fragment)
+					}
+				case key == "rel":
+					rel = at.Val
+				}
+			}
+			if n.DataAtom == atom.A && !slices.Contains(strings.Fields(rel), "nofollow") {
+				t.Errorf("a link without rel=nofollow: %s", fragment)
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	for _, n := range nodes {
+		walk(n)
+	}
+	return text.String()
 }

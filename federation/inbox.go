@@ -36,7 +36,8 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		apError(w, http.StatusBadRequest, "cannot read the body")
 		return
 	}
-	act, err := vocab.DecodeActivity(body)
+	// Only what deciding on it needs is decoded here; the worker decodes the rest.
+	act, err := vocab.DecodeHead(body)
 	if err != nil || act.ID == "" || act.Actor.ID == "" || !utf8.Valid(body) {
 		apError(w, http.StatusBadRequest, "not an activity with an id and an actor")
 		return
@@ -59,7 +60,7 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		apError(w, http.StatusUnauthorized, "the activity's id is not on its actor's host")
 		return
 	}
-	if !handled(act) {
+	if !handled(vocab.Incoming{ID: act.ID, Type: act.Type, Actor: act.Actor}) {
 		// Likes, reactions, moves, reports …: verified, acknowledged, and not kept, since
 		// nothing here would act on them.
 		w.WriteHeader(http.StatusAccepted)
@@ -111,9 +112,9 @@ const (
 	deliveryQueue = "federation_delivery"
 )
 
-// inboxArgs name an activity in ap_inbox (see migrations/00010).
+// inboxArgs name the activities in ap_inbox that one group commit took (intake.go).
 type inboxArgs struct {
-	ActivityID string `json:"activity_id"`
+	ActivityIDs []string `json:"activity_ids"`
 }
 
 func (inboxArgs) Kind() string { return "federation_inbox" }
@@ -123,16 +124,47 @@ type inboxWorker struct {
 	s *Service
 }
 
+// Work processes the group's activities in the order they arrived, marking each as done, so
+// that a retry (after an error, or a crash) does only the ones left.
 func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
-	var body []byte
-	err := w.s.pool.QueryRow(ctx, `SELECT body::text FROM ap_inbox WHERE activity_id = $1`, job.Args.ActivityID).Scan(&body)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && body == nil) {
-		return river.JobCancel(fmt.Errorf("federation: activity %s is no longer kept", job.Args.ActivityID))
-	}
+	rows, err := w.s.pool.Query(ctx, `
+SELECT i.activity_id, i.body::text
+FROM unnest($1::text[]) WITH ORDINALITY AS j(id, n) JOIN ap_inbox i ON i.activity_id = j.id
+WHERE i.processed_at IS NULL AND i.body IS NOT NULL
+ORDER BY j.n`, job.Args.ActivityIDs)
 	if err != nil {
 		return err
 	}
-	return w.s.process(ctx, body)
+	type taken struct {
+		id   string
+		body []byte
+	}
+	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (taken, error) {
+		var t taken
+		var body string
+		err := r.Scan(&t.id, &body)
+		t.body = []byte(body)
+		return t, err
+	})
+	if err != nil {
+		return err
+	}
+	var done []string
+	var failure error
+	for _, t := range todo {
+		if err := w.s.process(ctx, t.body); err != nil {
+			failure = fmt.Errorf("federation: process %s: %w", t.id, err)
+			break // the rest wait for the retry, in order
+		}
+		done = append(done, t.id)
+	}
+	if len(done) > 0 {
+		if _, err := w.s.pool.Exec(context.WithoutCancel(ctx), `UPDATE ap_inbox SET processed_at = $2 WHERE activity_id = ANY($1)`,
+			done, w.s.clock.Now()); err != nil {
+			return errors.Join(failure, err)
+		}
+	}
+	return failure
 }
 
 // AddWorkers registers federation's River workers.

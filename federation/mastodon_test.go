@@ -2,8 +2,9 @@ package federation_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"net/http"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,9 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 	// A reply, and a poll vote, from the Fediverse.
 	note := map[string]any{
 		"id": peer.ActorID() + "/statuses/1", "type": "Note", "attributedTo": peer.ActorID(),
-		"inReplyTo": a.Fediverse.ID, "content": "<p>Gute Idee!<script>alert(1)</script></p>",
+		"inReplyTo": a.Fediverse.ID, "content": `<p onmouseover="alert(0)">Gute Idee!<script>alert(1)</script>` +
+			`<a href="javascript:alert(2)" onclick="alert(3)">klick</a><img src="x" onerror="alert(4)">` +
+			`<a href="https://example.org/wasser" target="_blank" class="u-url">Mehr</a><style>p{}</style></p>`,
 		"published": time.Now().UTC().Format(time.RFC3339), "to": []string{"https://www.w3.org/ns/activitystreams#Public"},
 	}
 	if err := peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": "https://www.w3.org/ns/activitystreams",
@@ -107,21 +110,25 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 			ContentHTML string `json:"content_html"`
 			AuthorName  string `json:"author_name"`
 		} `json:"comments"`
-		ForeignVotes []struct{ Voter, Choice string } `json:"foreign_votes"`
+		ForeignVotes map[string]int `json:"foreign_votes"`
 	}
 	deadline := time.Now().Add(wait)
 	for {
 		inst.Client().Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &got)
-		if len(got.Comments) == 1 && len(got.ForeignVotes) == 1 || time.Now().After(deadline) {
+		if len(got.Comments) == 1 && got.ForeignVotes["yes"] == 1 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if len(got.Comments) != 1 || !strings.Contains(got.Comments[0].ContentHTML, "Gute Idee!") || strings.Contains(got.Comments[0].ContentHTML, "script") {
-		t.Fatalf("the reply is a comment, without the script: %+v", got.Comments)
+	if len(got.Comments) != 1 {
+		t.Fatalf("the reply is a comment: %+v", got.Comments)
 	}
-	if len(got.ForeignVotes) != 1 || got.ForeignVotes[0].Choice != "yes" || got.ForeignVotes[0].Voter != peer.ActorID() {
-		t.Fatalf("the poll vote is shown: %+v", got.ForeignVotes)
+	if text := checkSanitised(t, got.Comments[0].ContentHTML); !strings.Contains(text, "Gute Idee!") || !strings.Contains(text, "Mehr") ||
+		!strings.Contains(got.Comments[0].ContentHTML, `href="https://example.org/wasser"`) {
+		t.Fatalf("the reply's text and its safe link are kept: %s", got.Comments[0].ContentHTML)
+	}
+	if want := map[string]int{"yes": 1, "no": 0, "abstain": 0}; !maps.Equal(got.ForeignVotes, want) {
+		t.Fatalf("the poll vote is counted beside the Antrag: %+v, want %v", got.ForeignVotes, want)
 	}
 
 	// Unfollow.
@@ -138,5 +145,179 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 	if rej := peer.Rejections(); len(rej) != 0 {
 		t.Fatalf("the peer refused some of our requests: %+v", rej)
 	}
-	_ = http.StatusOK
+}
+
+// Only replies their authors made public become comments: addressed to as:Public in to
+// ("public") or cc ("unlisted"). A followers-only or a direct reply to the Antrag is not shown
+// and not stored. Poll votes are shown as numbers per option, never with who voted.
+func TestOnlyPublicRepliesBecomeComments(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	jana := inst.VerifiedResident("Jana Weber", lat, lon)
+	var a struct {
+		ID        string                      `json:"id"`
+		Fediverse struct{ ID, Follow string } `json:"fediverse"`
+	}
+	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	peer := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	followers := peer.ActorID() + "/followers"
+
+	var sent []string
+	send := func(n string, obj map[string]any) {
+		t.Helper()
+		obj["id"], obj["type"], obj["attributedTo"], obj["inReplyTo"] = peer.ActorID()+"/statuses/"+n, "Note", peer.ActorID(), a.Fediverse.ID
+		act := map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/statuses/" + n + "/activity", "type": "Create",
+			"actor": peer.ActorID(), "to": obj["to"], "cc": obj["cc"], "object": obj}
+		if err := peer.Send(ctx, inst.URL+"/ap/inbox", act); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, act["id"].(string))
+	}
+	send("1", map[string]any{"content": "<p>öffentlich</p>", "to": []string{mastopeer.Public}, "cc": []string{followers}})
+	send("2", map[string]any{"content": "<p>ungelistet</p>", "to": []string{followers}, "cc": []string{mastopeer.Public}})
+	send("3", map[string]any{"content": "<p>nur für Folgende</p>", "to": []string{followers}, "cc": []string{a.Fediverse.Follow}})
+	send("4", map[string]any{"content": "<p>direkt</p>", "to": []string{a.Fediverse.Follow}})
+	// Three poll votes, the way Mastodon sends them: addressed to the poll's author only.
+	send("5", map[string]any{"name": "Nein", "to": []string{a.Fediverse.Follow}})
+	send("6", map[string]any{"name": "Ja", "to": []string{a.Fediverse.Follow}}) // Alice changes her vote
+	waitFor(t, "all six to be processed", 15*time.Second, func() bool {
+		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = ANY($1) AND processed_at IS NOT NULL`, sent) == len(sent)
+	})
+
+	res := inst.Client().Get("/api/antraege/"+a.ID).Expect(t, 200)
+	var view struct {
+		Comments []struct {
+			ContentHTML string `json:"content_html"`
+		} `json:"comments"`
+		ForeignVotes map[string]int `json:"foreign_votes"`
+	}
+	res.JSON(t, &view)
+	var texts []string
+	for _, c := range view.Comments {
+		texts = append(texts, checkSanitised(t, c.ContentHTML))
+	}
+	if fmt.Sprint(texts) != "[öffentlich ungelistet]" {
+		t.Errorf("the comments shown: %q, want the public and the unlisted reply only", texts)
+	}
+	if n := inst.Count(`SELECT count(*) FROM antrag_kommentare`); n != 2 {
+		t.Errorf("%d replies stored, want 2: a followers-only or direct reply is not kept", n)
+	}
+	if want := map[string]int{"yes": 1, "no": 0, "abstain": 0}; !maps.Equal(view.ForeignVotes, want) {
+		t.Errorf("foreign_votes: %v, want %v", view.ForeignVotes, want)
+	}
+	var raw map[string]json.RawMessage
+	res.JSON(t, &raw)
+	if strings.Contains(string(raw["foreign_votes"]), peer.Host()) {
+		t.Errorf("foreign_votes names the voter: %s", raw["foreign_votes"])
+	}
+
+	// The public reply edited to followers-only is no longer shown.
+	upd := map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/statuses/1#updates/1", "type": "Update", "actor": peer.ActorID(),
+		"to": []string{followers}, "object": map[string]any{"id": peer.ActorID() + "/statuses/1", "type": "Note", "attributedTo": peer.ActorID(),
+			"inReplyTo": a.Fediverse.ID, "content": "<p>doch nicht öffentlich</p>", "to": []string{followers}}}
+	if err := peer.Send(ctx, inst.URL+"/ap/inbox", upd); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reply made non-public to be gone", 15*time.Second, func() bool {
+		return inst.Count(`SELECT count(*) FROM antrag_kommentare`) == 1
+	})
+}
+
+// A withdrawn Antrag stays: its Question is updated (closed, status zurueckgezogen), not
+// deleted, and the outbox says the same as the delivery: an Update.
+func TestWithdrawnAntragIsAnUpdate(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	jana := inst.VerifiedResident("Jana Weber", lat, lon)
+	peer := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const wait = 15 * time.Second
+	var a struct {
+		ID        string                      `json:"id"`
+		Fediverse struct{ ID, Follow string } `json:"fediverse"`
+	}
+	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	follow, err := peer.Follow(ctx, a.Fediverse.Follow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.WaitAccepted(t, follow, wait)
+	jana.Post("/api/antraege/"+a.ID+"/withdraw", nil).Expect(t, 200)
+
+	up := peer.WaitFor(t, "Update", wait)
+	if q := objectOf(up); q["id"] != a.Fediverse.ID || q["status"] != "zurueckgezogen" || q["closed"] == nil || up["actor"] != a.Fediverse.Follow {
+		t.Fatalf("the delivered withdrawal: %v", up)
+	}
+	if q := mustAP(t, a.Fediverse.ID); q["status"] != "zurueckgezogen" {
+		t.Fatalf("the withdrawn Antrag as served: %v", q)
+	}
+	_, pages := walkOutbox(t, a.Fediverse.Follow+"/outbox")
+	if len(pages) == 0 || len(pages[0].Items) == 0 {
+		t.Fatalf("the Antrag's outbox is empty")
+	}
+	if latest := pages[0].Items[0]; latest["type"] != "Update" || latest["object"] != a.Fediverse.ID {
+		t.Fatalf("the withdrawal in the outbox: %v, want an Update of %s", latest, a.Fediverse.ID)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, act := range peer.Received() {
+		if act["type"] == "Delete" {
+			t.Fatalf("a Delete was delivered: %v", act)
+		}
+	}
+}
+
+// Following a resident brings what the resident does in public: their Einsprüche and Stimmen,
+// from their own actor, addressed to their followers too.
+func TestResidentFollowersReceiveTheirDoings(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	jana := inst.VerifiedResident("Jana Weber", lat, lon)
+	ben := inst.VerifiedResident("Ben Zwirn", lat, lon)
+	peer := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const wait = 15 * time.Second
+	benIRI := inst.URL + "/ap/users/ben.zwirn"
+	follow, err := peer.Follow(ctx, "ben.zwirn@"+strings.TrimPrefix(inst.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.WaitAccepted(t, follow, wait)
+
+	var a struct {
+		ID        string                      `json:"id"`
+		Fediverse struct{ ID, Follow string } `json:"fediverse"`
+	}
+	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
+	inst.Advance("14d")
+	var an struct {
+		AbstimmungID string `json:"abstimmung_id"`
+	}
+	jana.Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &an)
+	jana.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
+	ben.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
+
+	for _, want := range []string{"Einspruch", "Stimme"} {
+		act := peer.WaitFor(t, "Create", wait)
+		o := objectOf(act)
+		cc, _ := json.Marshal(act["cc"])
+		if act["actor"] != benIRI || !strings.Contains(types(o["type"]), want) || o["attributedTo"] != benIRI ||
+			!strings.Contains(string(cc), benIRI+"/followers") {
+			t.Fatalf("Ben's %s to his followers: %v", want, act)
+		}
+	}
+	// Only Ben's own doings: not Jana's Stimme, not the Antrag and its Updates.
+	time.Sleep(500 * time.Millisecond)
+	for _, act := range peer.Received() {
+		if act["type"] != "Accept" && act["actor"] != benIRI {
+			t.Errorf("a follower of Ben got %s by %v", act["type"], act["actor"])
+		}
+	}
+	if rej := peer.Rejections(); len(rej) != 0 {
+		t.Fatalf("the peer refused some of our requests: %+v", rej)
+	}
 }

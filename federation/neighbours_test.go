@@ -1,12 +1,17 @@
 package federation_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/weltgewebe/weltgewebe/federation"
+	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
 // waitFor polls cond until it holds or the time is up.
@@ -144,5 +149,39 @@ func TestThreeOrtswebereienFederate(t *testing.T) {
 		// Read-only: residents here cannot act on the neighbour's Antrag.
 		local := inst.VerifiedResident("Nachbar", lat, lon)
 		local.Post("/api/antraege/"+remoteID[inst]+"/einspruch", map[string]string{"reason": "x"}).Expect(t, http.StatusNotFound)
+	}
+}
+
+// A Follow or Accept is queued in the transaction that records the follow: a transaction
+// that rolls back sends nothing, one that commits sends it.
+func TestDeliveryQueuedInTheFollowsTransaction(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	fake := startFake(t, "127.0.0.14", func(int, *http.Request) (int, http.Header) { return http.StatusAccepted, nil })
+	ctx := context.Background()
+	activity := func(n string) vocab.Activity {
+		return vocab.Activity{Context: vocab.Context, ID: inst.URL + "/ap/ortsweberei#follows/" + n, Type: "Follow",
+			Actor: inst.URL + "/ap/ortsweberei", Object: fake.URL + "/users/f0"}
+	}
+	errRolledBack := errors.New("the follow could not be recorded")
+	err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+		if err := federation.EnqueueInTx(ctx, inst.Federation, tx, fake.URL+"/inbox", activity("rolled-back")); err != nil {
+			return err
+		}
+		return errRolledBack
+	})
+	if !errors.Is(err, errRolledBack) {
+		t.Fatal(err)
+	}
+	if err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+		return federation.EnqueueInTx(ctx, inst.Federation, tx, fake.URL+"/inbox", activity("committed"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the committed Follow", 15*time.Second, func() bool { return len(fake.Requests()) >= 1 })
+	time.Sleep(time.Second)
+	reqs := fake.Requests()
+	if len(reqs) != 1 || reqs[0].ActivityID != activity("committed").ID {
+		t.Fatalf("requests: %+v", reqs)
 	}
 }

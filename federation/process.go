@@ -67,25 +67,26 @@ func (s *Service) onFollow(ctx context.Context, act vocab.Incoming) error {
 	if err != nil {
 		return err
 	}
-	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+	// The follower, its event, the Accept and (for a neighbour) our follow back commit
+	// together: a follow is never recorded without its answer on the way.
+	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tx.Defer(`
 INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (local, follower) DO UPDATE SET follow_id = excluded.follow_id`, key, follower.IRI, act.ID, s.wall.Now())
-		return eventstore.Append(tx, s.clock.Now(), FolgerHinzugefuegt.New(eventstore.Header{},
-			FolgerV1{Local: s.iri(path), Follower: follower.IRI}))
+		if err := eventstore.Append(tx, s.clock.Now(), FolgerHinzugefuegt.New(eventstore.Header{},
+			FolgerV1{Local: s.iri(path), Follower: follower.IRI})); err != nil {
+			return err
+		}
+		accept := vocab.Activity{Context: vocab.Context, ID: s.iri(path) + "#accepts/" + uuid.NewString(), Type: "Accept",
+			Actor: s.iri(path), Object: json.RawMessage(act.Raw), To: []string{follower.IRI}}
+		if err := s.enqueueTx(ctx, riverTx{tx}, path, follower.Inbox, accept); err != nil {
+			return err
+		}
+		if key == "ortsweberei" && follower.IsOrtsweberei() {
+			return s.followTx(ctx, tx, follower)
+		}
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	accept := vocab.Activity{Context: vocab.Context, ID: s.iri(path) + "#accepts/" + uuid.NewString(), Type: "Accept",
-		Actor: s.iri(path), Object: json.RawMessage(act.Raw), To: []string{follower.IRI}}
-	if err := s.enqueue(ctx, path, follower.Inbox, accept); err != nil {
-		return err
-	}
-	if key == "ortsweberei" && follower.IsOrtsweberei() {
-		return s.follow(ctx, follower)
-	}
-	return nil
 }
 
 func (s *Service) onUndo(ctx context.Context, act vocab.Incoming) error {
@@ -131,17 +132,23 @@ func (s *Service) onAnnounce(ctx context.Context, act vocab.Incoming) error {
 	return s.storeRemoteAntrag(ctx, obj, body)
 }
 
+// onDelete removes what the actor stored here under the deleted object's id: a reply shown as
+// a comment, a poll vote shown beside the count, a neighbour resident's Stimme (the count we
+// make drops it), or marks a neighbour's Antrag withdrawn. Only the author's own server can
+// delete: the object must be on the actor's host, and only rows from that actor go.
 func (s *Service) onDelete(ctx context.Context, act vocab.Incoming) error {
-	iri := act.Object.ID
-	if hostOf(iri) != hostOf(act.Actor.ID) {
+	iri, actor := act.Object.ID, act.Actor.ID
+	if iri == "" || hostOf(iri) != hostOf(actor) {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, iri, act.Actor.ID)
-	if err != nil {
+	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		tx.Defer(`DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, iri, actor)
+		tx.Defer(`DELETE FROM antrag_fremdstimmen WHERE object = $1 AND voter = $2`, iri, actor)
+		tx.Defer(`DELETE FROM remote_stimmen WHERE object = $1 AND voter = $2`, iri, actor)
+		_, err := tx.Exec(ctx, `UPDATE remote_antraege SET status = 'zurueckgezogen', updated_at = $3 WHERE iri = $1 AND actor = $2`,
+			iri, actor, s.wall.Now())
 		return err
-	}
-	_, err = s.pool.Exec(ctx, `UPDATE remote_antraege SET status = 'zurueckgezogen', updated_at = $3 WHERE iri = $1 AND actor = $2`, iri, act.Actor.ID, s.wall.Now())
-	return err
+	})
 }
 
 // onCreateOrUpdate handles objects: Anträge of neighbours, their Einsprüche and Stimmen, and
@@ -166,15 +173,22 @@ func (s *Service) onCreateOrUpdate(ctx context.Context, act vocab.Incoming) erro
 	case obj.Type.Has("Einspruch"):
 		return s.storeRemoteEinspruch(ctx, obj)
 	case obj.Type.Has("Note"):
-		return s.onReply(ctx, obj)
+		return s.onReply(ctx, act, obj)
 	}
 	return nil
 }
 
 // onReply records a Fediverse reply to one of our Anträge as a public comment, or a poll vote
-// (a Note naming an option, without content) as a vote that is shown and never counted: only
-// verified residents of this Ortsweberei vote here.
-func (s *Service) onReply(ctx context.Context, obj vocab.IncomingObject) error {
+// (a Note naming an option, without content) as a vote that is counted beside the Antrag and
+// never in it: only verified residents of this Ortsweberei vote here.
+//
+// A comment is shown to everyone, so only a reply its author made public is one: addressed to
+// as:Public in to or cc (Mastodon's "public" and "unlisted"). A followers-only or direct reply
+// was meant for some people only and is not stored at all; an Update that makes a comment
+// non-public removes it. A poll vote is addressed to the Question's author alone (that is how
+// Mastodon and GoToSocial send them) and is kept whatever its addressing, since only the
+// number of votes per option is ever shown.
+func (s *Service) onReply(ctx context.Context, act vocab.Incoming, obj vocab.IncomingObject) error {
 	p, ok := s.local(obj.InReplyTo.ID)
 	if !ok || !strings.HasPrefix(p, "/ap/antraege/") {
 		return nil
@@ -196,8 +210,13 @@ func (s *Service) onReply(ctx context.Context, obj vocab.IncomingObject) error {
 	}
 	if choice, isVote := vocab.NameChoices[obj.Name]; isVote && strings.TrimSpace(obj.Content) == "" {
 		_, err := s.pool.Exec(ctx, `
-INSERT INTO antrag_fremdstimmen (antrag_id, voter, choice, at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (antrag_id, voter) DO UPDATE SET choice = excluded.choice, at = excluded.at`, id, author.IRI, choice, published)
+INSERT INTO antrag_fremdstimmen (antrag_id, voter, choice, at, object) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (antrag_id, voter) DO UPDATE SET choice = excluded.choice, at = excluded.at, object = excluded.object`,
+			id, author.IRI, choice, published, obj.ID)
+		return err
+	}
+	if !addressedPublicly(act, obj) {
+		_, err := s.pool.Exec(ctx, `DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, obj.ID, author.IRI)
 		return err
 	}
 	content := sanitizer.Sanitize(obj.Content)
@@ -211,6 +230,15 @@ ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html`, obj.ID, i
 		return eventstore.Append(tx, s.clock.Now(), KommentarEmpfangen.New(eventstore.Header{Subject: id},
 			KommentarV1{AntragID: id, IRI: obj.ID, Author: author.IRI}))
 	})
+}
+
+// addressedPublicly reports whether a reply is addressed to as:Public, in to or cc. The
+// object's own addressing decides; only an object that has none is judged by its activity's.
+func addressedPublicly(act vocab.Incoming, obj vocab.IncomingObject) bool {
+	if len(obj.To) > 0 || len(obj.Cc) > 0 {
+		return obj.To.HasPublic() || obj.Cc.HasPublic()
+	}
+	return act.To.HasPublic() || act.Cc.HasPublic()
 }
 
 // sanitizer keeps the formatting Fediverse posts use and drops everything active.
@@ -261,6 +289,9 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 	if obj.Updated != nil {
 		sourceUpdated = *obj.Updated
 	}
+	// The Question's content opens with the title, for Mastodon (questionContent): the details
+	// are what follows it.
+	details := sanitizer.Sanitize(strings.TrimPrefix(obj.Content, questionTitleHTML(obj.Name)))
 	tag, err := s.pool.Exec(ctx, `
 INSERT INTO remote_antraege (id, iri, origin, ortsweberei, actor, applicant, applicant_name, title, details_html, amount_cents,
     status, opened_at, decision_deadline, extended, opens_at, closes_at, closed_at, outcome, origin_yes, origin_no, origin_abstain,
@@ -273,7 +304,7 @@ ON CONFLICT (iri) DO UPDATE SET title = excluded.title, details_html = excluded.
     applicant_name = excluded.applicant_name, source_updated = excluded.source_updated, updated_at = excluded.updated_at
 WHERE remote_antraege.source_updated <= excluded.source_updated`,
 		uuid.New(), obj.ID, hostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, obj.Name,
-		sanitizer.Sanitize(obj.Content), obj.AmountCents, obj.Status, published, deadline, obj.Extended, obj.OpensAt, obj.ClosesAt,
+		details, obj.AmountCents, obj.Status, published, deadline, obj.Extended, obj.OpensAt, obj.ClosesAt,
 		closedAt, obj.Outcome, yes, no, abstain, sourceUpdated, s.wall.Now())
 	if err != nil {
 		return fmt.Errorf("federation: store remote Antrag: %w", err)
@@ -302,7 +333,8 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 		s.log.Warn("federation: Stimme refused", "object", obj.ID, "err", err)
 		return nil
 	}
-	if voter.Ortsweberei != ortsweberei || !voter.Verified {
+	if !residentOf(voter, ortsweberei) {
+		s.log.Info("federation: Stimme by someone not a resident of the Antrag's Ortsweberei refused", "object", obj.ID, "voter", voter.IRI)
 		return nil // only the Antrag's own verified residents vote
 	}
 	choice, ok := vocab.NameChoices[obj.Name]
@@ -310,6 +342,10 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 		choice, ok = obj.Choice, obj.Choice == "yes" || obj.Choice == "no" || obj.Choice == "abstain"
 	}
 	if !ok || obj.Published == nil {
+		return nil
+	}
+	if !s.inVotingWindow(ctx, antragIRI, *obj.Published) {
+		s.log.Info("federation: Stimme outside its Abstimmung's window refused", "object", obj.ID, "published", *obj.Published)
 		return nil
 	}
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
@@ -326,13 +362,58 @@ WHERE remote_stimmen.cast_at < excluded.cast_at`, antragIRI, voter.IRI, voter.Na
 	})
 }
 
+// inVotingWindow reports whether a Stimme cast at t falls in the remote Abstimmung's window as
+// the origin announced it: from opensAt, before closesAt (the origin's own rule). A Stimme
+// can overtake the Update that opened the vote (deliveries are independent), so a window not
+// known yet, or one t is outside of, is fetched once more from the origin before refusing.
+func (s *Service) inVotingWindow(ctx context.Context, antragIRI string, t time.Time) bool {
+	for refetched := false; ; refetched = true {
+		var opens, closes *time.Time
+		err := s.pool.QueryRow(ctx, `SELECT opens_at, closes_at FROM remote_antraege WHERE iri = $1`, antragIRI).Scan(&opens, &closes)
+		if err != nil {
+			return false
+		}
+		if opens != nil && closes != nil && !t.Before(*opens) && t.Before(*closes) {
+			return true
+		}
+		if refetched {
+			return false
+		}
+		body, err := s.fetch(ctx, antragIRI)
+		if err != nil {
+			return false
+		}
+		obj, err := vocab.DecodeObject(body)
+		if err != nil || obj.ID != antragIRI || !obj.Type.Has("Antrag") || s.storeRemoteAntrag(ctx, obj, body) != nil {
+			return false
+		}
+	}
+}
+
+// residentOf reports whether a remote actor speaks as a verified resident of the Ortsweberei
+// whose Group is ortsweberei. The actor document's own claims (ortsweberei, verified) are only
+// believable from the Ortsweberei's own server: anyone can publish an actor that names some
+// Group and says verified, so the actor must also live on the Group's host.
+func residentOf(a *remoteActor, ortsweberei string) bool {
+	return a.Verified && a.Ortsweberei == ortsweberei && normalHost(a.Host) == normalHost(hostOf(ortsweberei))
+}
+
+// storeRemoteEinspruch keeps an objection to a neighbour's Antrag by one of that Ortsweberei's
+// verified residents (the same rule as for Stimmen; an Einspruch carries no proof, so it is
+// taken only from its author's own server, which the inbox's signature check and
+// onCreateOrUpdate's origin check make sure of).
 func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingObject) error {
-	if _, _, ok := s.knownRemoteAntrag(ctx, obj.Antrag.ID); !ok {
+	_, ortsweberei, ok := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
+	if !ok {
 		return nil
 	}
 	author, err := s.remoteActor(ctx, obj.AttributedTo.ID, false)
 	if err != nil {
 		return err
+	}
+	if !residentOf(author, ortsweberei) {
+		s.log.Info("federation: Einspruch by someone not a resident of the Antrag's Ortsweberei refused", "object", obj.ID, "author", author.IRI)
+		return nil
 	}
 	at := s.wall.Now()
 	if obj.Published != nil {
@@ -373,6 +454,9 @@ func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI string, r
 	d, err := vocab.DecodeObject(raw)
 	if err != nil {
 		return err
+	}
+	if hostOf(d.Delegator.ID) != hostOf(antragIRI) || hostOf(d.Delegate.ID) != hostOf(antragIRI) {
+		return errors.New("federation: a delegation between actors of another server")
 	}
 	if _, err := s.checkProof(ctx, raw, d.Delegator.ID); err != nil {
 		return err

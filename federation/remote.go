@@ -113,7 +113,14 @@ FROM ap_actors WHERE iri = $1`, iri).Scan(&a.IRI, &a.Host, &a.Type, &a.Username,
 // resolveKey is the key resolver of incoming signatures: the key's document (the actor, or a
 // key document naming its owner), cached in memory and with the actor, and fetched again when
 // refresh is asked.
+//
+// A refresh fetches at most once per key id per refetchEvery; a refresh asked for sooner is
+// answered with the key we have (httpsig.Verify then does not retry), so a stream of bad
+// signatures naming one key costs one fetch a minute, not one each.
 func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
+	if refresh && !s.pubkeys.mayRefetch(keyID) {
+		refresh = false
+	}
 	if refresh {
 		s.pubkeys.drop(keyID)
 	} else if k, ok := s.pubkeys.get(keyID); ok {

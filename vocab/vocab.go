@@ -136,6 +136,10 @@ type Source struct {
 }
 
 // Antrag is an Antrag as an as:Question, so that Mastodon shows it as a poll with live counts.
+// Name is the title; Content is the title again (Mastodon never shows a Question's name),
+// followed by the details as HTML, whose Markdown is in Source. The option totals are
+// weighted, and VotersCount is the number of residents whose weight counted, so that the
+// totals add up to it (see federation's antragObject).
 type Antrag struct {
 	Context          any          `json:"@context,omitempty"`
 	ID               string       `json:"id"`
@@ -169,6 +173,19 @@ type Antrag struct {
 	NoWeight      *int         `json:"noWeight,omitempty"`
 	AbstainWeight *int         `json:"abstainWeight,omitempty"`
 	Delegations   []Delegation `json:"delegations,omitempty"`
+}
+
+// Abstimmung is an Antrag's public by-name vote: when it opens and closes and, once closed,
+// its outcome. Its Stimmen are objects of their own, each signed by its voter.
+type Abstimmung struct {
+	Context  any    `json:"@context,omitempty"`
+	ID       string `json:"id"`
+	Type     string `json:"type"` // "Abstimmung"
+	Antrag   string `json:"antrag"`
+	OpensAt  Time   `json:"opensAt"`
+	ClosesAt Time   `json:"closesAt"`
+	Closed   *Time  `json:"closed,omitempty"`
+	Outcome  string `json:"outcome,omitempty"`
 }
 
 // Einspruch is an objection: a Note replying to the Antrag, so Mastodon shows it in the thread.

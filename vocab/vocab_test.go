@@ -13,160 +13,26 @@ import (
 	"time"
 
 	"github.com/piprate/json-gold/ld"
+
+	"github.com/weltgewebe/weltgewebe/vocab/vocabtest"
 )
 
-// The IRIs every JSON key we emit must expand to, written out in full and independently of
-// contexts.go and weltgewebe.jsonld: a key missing here, or expanding to anything else
-// (including the "_:key" that ActivityStreams' "@vocab": "_:" makes of unknown terms),
-// fails the test.
+// The expected IRIs of every key and type are vocabtest's tables, written independently of
+// contexts.go and weltgewebe.jsonld.
 const (
-	nsAS   = "https://www.w3.org/ns/activitystreams#"
-	nsSec  = "https://w3id.org/security#"
-	nsWG   = "https://weltgewebe.org/ns#"
-	nsToot = "http://joinmastodon.org/ns#"
-	nsXSD  = "http://www.w3.org/2001/XMLSchema#"
-	nsLDP  = "http://www.w3.org/ns/ldp#"
-	nsDC   = "http://purl.org/dc/terms/"
+	nsAS  = vocabtest.NSAS
+	nsSec = vocabtest.NSSec
+	nsWG  = vocabtest.NSWG
+	nsXSD = vocabtest.NSXSD
+	nsLDP = vocabtest.NSLDP
+	nsDC  = vocabtest.NSDC
 )
-
-// valueKind is how a key's values must look after expansion.
-type valueKind int
-
-const (
-	iriValue     valueKind = iota // strings are IRIs: {"@id": s}
-	literalValue                  // no datatype: {"@value": v}
-	typedValue                    // {"@value": v, "@type": datatype}
-	vocabValue                    // strings are vocabulary terms: {"@id": expectedVocab[s]}
-	graphValue                    // each object is a named graph: {"@graph": [node]}
-	listValue                     // an ordered list of IRIs or nodes: {"@list": [...]}
-)
-
-type term struct {
-	iri      string
-	kind     valueKind
-	datatype string
-}
-
-func ref(iri string) term               { return term{iri, iriValue, ""} }
-func lit(iri string) term               { return term{iri, literalValue, ""} }
-func typ(iri, datatype string) term     { return term{iri, typedValue, datatype} }
-func dateTime(iri string) term          { return typ(iri, nsXSD+"dateTime") }
-func boolean(iri string) term           { return typ(iri, nsXSD+"boolean") }
-func nonNegInt(iri string) term         { return typ(iri, nsXSD+"nonNegativeInteger") }
-func kind(iri string, k valueKind) term { return term{iri, k, ""} }
-
-var expectedTerms = map[string]term{
-	// ActivityStreams
-	"actor":             ref(nsAS + "actor"),
-	"object":            ref(nsAS + "object"),
-	"target":            ref(nsAS + "target"),
-	"to":                ref(nsAS + "to"),
-	"cc":                ref(nsAS + "cc"),
-	"attributedTo":      ref(nsAS + "attributedTo"),
-	"inReplyTo":         ref(nsAS + "inReplyTo"),
-	"url":               ref(nsAS + "url"),
-	"inbox":             ref(nsLDP + "inbox"),
-	"outbox":            ref(nsAS + "outbox"),
-	"followers":         ref(nsAS + "followers"),
-	"following":         ref(nsAS + "following"),
-	"endpoints":         ref(nsAS + "endpoints"),
-	"sharedInbox":       ref(nsAS + "sharedInbox"),
-	"oneOf":             ref(nsAS + "oneOf"),
-	"replies":           ref(nsAS + "replies"),
-	"first":             ref(nsAS + "first"),
-	"last":              ref(nsAS + "last"),
-	"next":              ref(nsAS + "next"),
-	"prev":              ref(nsAS + "prev"),
-	"partOf":            ref(nsAS + "partOf"),
-	"orderedItems":      kind(nsAS+"items", listValue),
-	"totalItems":        nonNegInt(nsAS + "totalItems"),
-	"published":         dateTime(nsAS + "published"),
-	"updated":           dateTime(nsAS + "updated"),
-	"endTime":           dateTime(nsAS + "endTime"),
-	"closed":            dateTime(nsAS + "closed"),
-	"latitude":          typ(nsAS+"latitude", nsXSD+"float"),
-	"longitude":         typ(nsAS+"longitude", nsXSD+"float"),
-	"name":              lit(nsAS + "name"),
-	"content":           lit(nsAS + "content"),
-	"summary":           lit(nsAS + "summary"),
-	"source":            lit(nsAS + "source"),
-	"mediaType":         lit(nsAS + "mediaType"),
-	"preferredUsername": lit(nsAS + "preferredUsername"),
-	// manuallyApprovesFollowers is in no published context; Mastodon's as: term.
-	"manuallyApprovesFollowers": boolean(nsAS + "manuallyApprovesFollowers"),
-
-	// Mastodon
-	"votersCount":  nonNegInt(nsToot + "votersCount"),
-	"discoverable": boolean(nsToot + "discoverable"),
-	"indexable":    boolean(nsToot + "indexable"),
-
-	// Security v1 (HTTP signature keys), Multikey, Data Integrity
-	"publicKey":          ref(nsSec + "publicKey"),
-	"owner":              ref(nsSec + "owner"),
-	"publicKeyPem":       lit(nsSec + "publicKeyPem"),
-	"assertionMethod":    ref(nsSec + "assertionMethod"),
-	"controller":         ref(nsSec + "controller"),
-	"publicKeyMultibase": typ(nsSec+"publicKeyMultibase", nsSec+"multibase"),
-	"proof":              kind(nsSec+"proof", graphValue),
-	"cryptosuite":        typ(nsSec+"cryptosuite", nsSec+"cryptosuiteString"),
-	"verificationMethod": ref(nsSec + "verificationMethod"),
-	"proofPurpose":       kind(nsSec+"proofPurpose", vocabValue),
-	"created":            dateTime(nsDC + "created"),
-	"proofValue":         typ(nsSec+"proofValue", nsSec+"multibase"),
-
-	// Weltgewebe
-	"ortsweberei":      ref(nsWG + "ortsweberei"),
-	"verified":         boolean(nsWG + "verified"),
-	"applicant":        ref(nsWG + "applicant"),
-	"status":           lit(nsWG + "status"),
-	"decisionDeadline": dateTime(nsWG + "decisionDeadline"),
-	"extended":         boolean(nsWG + "extended"),
-	"amountCents":      typ(nsWG+"amountCents", nsXSD+"integer"),
-	"knoten":           ref(nsWG + "knoten"),
-	"abstimmung":       ref(nsWG + "abstimmung"),
-	"opensAt":          dateTime(nsWG + "opensAt"),
-	"closesAt":         dateTime(nsWG + "closesAt"),
-	"outcome":          lit(nsWG + "outcome"),
-	"yesWeight":        nonNegInt(nsWG + "yesWeight"),
-	"noWeight":         nonNegInt(nsWG + "noWeight"),
-	"abstainWeight":    nonNegInt(nsWG + "abstainWeight"),
-	"delegations":      ref(nsWG + "delegations"),
-	"antrag":           ref(nsWG + "antrag"),
-	"reason":           lit(nsWG + "reason"),
-	"choice":           lit(nsWG + "choice"),
-	"delegator":        ref(nsWG + "delegator"),
-	"delegate":         ref(nsWG + "delegate"),
-	"effectiveAt":      dateTime(nsWG + "effectiveAt"),
-	"endedAt":          dateTime(nsWG + "endedAt"),
-	"knotenType":       lit(nsWG + "knotenType"),
-	"h3":               lit(nsWG + "h3"),
-	"permanent":        boolean(nsWG + "permanent"),
-	"fadenType":        lit(nsWG + "fadenType"),
-	"twisted":          boolean(nsWG + "twisted"),
-	"expiresAt":        dateTime(nsWG + "expiresAt"),
-}
-
-// expectedTypes are the IRIs of every type we emit.
-var expectedTypes = map[string]string{
-	"Person": nsAS + "Person", "Group": nsAS + "Group", "Service": nsAS + "Service", "Application": nsAS + "Application",
-	"Create": nsAS + "Create", "Update": nsAS + "Update", "Delete": nsAS + "Delete", "Announce": nsAS + "Announce",
-	"Follow": nsAS + "Follow", "Accept": nsAS + "Accept", "Reject": nsAS + "Reject", "Undo": nsAS + "Undo",
-	"Question": nsAS + "Question", "Note": nsAS + "Note", "Place": nsAS + "Place", "Tombstone": nsAS + "Tombstone",
-	"Collection": nsAS + "Collection", "OrderedCollection": nsAS + "OrderedCollection",
-	"OrderedCollectionPage": nsAS + "OrderedCollectionPage",
-	"Ortsweberei":           nsWG + "Ortsweberei", "Antrag": nsWG + "Antrag", "Einspruch": nsWG + "Einspruch",
-	"Stimme": nsWG + "Stimme", "Delegation": nsWG + "Delegation", "Knoten": nsWG + "Knoten", "Faden": nsWG + "Faden",
-	"Multikey": nsSec + "Multikey", "DataIntegrityProof": nsSec + "DataIntegrityProof",
-}
-
-// expectedVocab are the values of @vocab-typed keys (proofPurpose).
-var expectedVocab = map[string]string{"assertionMethod": nsSec + "assertionMethod"}
 
 // emittedTypes are the Go types whose JSON we send; every JSON key of theirs must be in
-// expectedTerms and appear in some sample, so a new field cannot slip out unmapped.
+// vocabtest.Terms and appear in some sample, so a new field cannot slip out unmapped.
 var emittedTypes = []any{
 	Actor{}, PublicKey{}, Multikey{}, Endpoints{}, Activity{}, PollOption{}, OptionReplies{}, Source{},
-	Antrag{}, Einspruch{}, Stimme{}, Delegation{}, Proof{}, Knoten{}, Faden{},
+	Antrag{}, Abstimmung{}, Einspruch{}, Stimme{}, Delegation{}, Proof{}, Knoten{}, Faden{},
 	OrderedCollection{}, OrderedCollectionPage{},
 }
 
@@ -303,6 +169,10 @@ func samples(t *testing.T) []sample {
 		{"Create Faden with target", withContext(withTarget)},
 		{"Antrag open", withContext(&openAntrag)},
 		{"Antrag closed", withContext(&closedAntrag)},
+		{"Abstimmung open", withContext(&Abstimmung{ID: host + "/abstimmungen/7f3c2a", Type: "Abstimmung", Antrag: antrag,
+			OpensAt: at("2026-11-23T18:00:00Z"), ClosesAt: at("2026-11-30T18:00:00Z")})},
+		{"Abstimmung closed", withContext(&Abstimmung{ID: host + "/abstimmungen/7f3c2a", Type: "Abstimmung", Antrag: antrag,
+			OpensAt: at("2026-11-23T18:00:00Z"), ClosesAt: at("2026-11-30T18:00:00Z"), Closed: ptr(at("2026-11-30T18:00:00Z")), Outcome: "angenommen"})},
 		{"Einspruch", withContext(&einspruch)},
 		{"Stimme", withContext(&stimme)},
 		{"Delegation", withContext(&delegation)},
@@ -317,13 +187,7 @@ func samples(t *testing.T) []sample {
 }
 
 // expand runs a JSON-LD 1.1 expansion the strict way, with our contexts only.
-func expand(doc any) ([]any, error) {
-	opts := ld.NewJsonLdOptions("")
-	opts.DocumentLoader = DocumentLoader()
-	opts.SafeMode = true
-	opts.ProcessingMode = ld.JsonLd_1_1
-	return ld.NewJsonLdProcessor().Expand(doc, opts)
-}
+func expand(doc any) ([]any, error) { return vocabtest.Expand(doc, DocumentLoader()) }
 
 func TestEmittedDocumentsExpand(t *testing.T) {
 	used := map[string]bool{}
@@ -350,8 +214,8 @@ func TestEmittedDocumentsExpand(t *testing.T) {
 			if len(out) != 1 {
 				t.Fatalf("expanded to %d nodes, want 1", len(out))
 			}
-			c := &expansionCheck{errorf: t.Errorf, used: used}
-			c.node(s.name, compact, out[0])
+			c := &vocabtest.Checker{Errorf: t.Errorf, Used: used}
+			c.Node(s.name, compact, out[0])
 			if t.Failed() {
 				e, _ := json.MarshalIndent(out, "", "  ")
 				t.Logf("compact:\n%s\nexpanded:\n%s", b, e)
@@ -371,155 +235,16 @@ func TestEmittedDocumentsExpand(t *testing.T) {
 			case "-", "@context", "id", "type":
 				continue
 			}
-			if _, ok := expectedTerms[name]; !ok {
-				t.Errorf("%s.%s: JSON key %q has no expected IRI in expectedTerms", rt.Name(), rt.Field(i).Name, name)
+			if _, ok := vocabtest.Terms[name]; !ok {
+				t.Errorf("%s.%s: JSON key %q has no expected IRI in vocabtest.Terms", rt.Name(), rt.Field(i).Name, name)
 			} else if !used[name] {
 				t.Errorf("%s.%s: JSON key %q appears in no sample", rt.Name(), rt.Field(i).Name, name)
 			}
 		}
 	}
-	for name := range expectedTerms {
+	for name := range vocabtest.Terms {
 		if !used[name] {
-			t.Errorf("expectedTerms has %q, which no sample emits", name)
-		}
-	}
-}
-
-// expansionCheck walks a compact document and its expansion side by side.
-type expansionCheck struct {
-	errorf func(format string, args ...any)
-	used   map[string]bool
-}
-
-func (c *expansionCheck) node(path string, compact map[string]any, expandedValue any) {
-	expanded, ok := expandedValue.(map[string]any)
-	if !ok {
-		c.errorf("%s: expanded to %v, not a node", path, expandedValue)
-		return
-	}
-	accounted := map[string]bool{}
-	for _, key := range sortedKeys(compact) {
-		v := compact[key]
-		p := path + "." + key
-		switch key {
-		case "@context":
-			continue
-		case "id":
-			accounted["@id"] = true
-			if expanded["@id"] != v {
-				c.errorf("%s: @id is %v, want %v", p, expanded["@id"], v)
-			}
-			continue
-		case "type":
-			accounted["@type"] = true
-			c.types(p, v, expanded["@type"])
-			continue
-		}
-		c.used[key] = true
-		want, ok := expectedTerms[key]
-		if !ok {
-			c.errorf("%s: key %q has no expected IRI in expectedTerms", p, key)
-			continue
-		}
-		got, ok := expanded[want.iri]
-		if !ok {
-			c.errorf("%s: dropped, or expanded to something other than %s", p, want.iri)
-			continue
-		}
-		accounted[want.iri] = true
-		c.values(p, want, v, got)
-	}
-	for k := range expanded {
-		if !accounted[k] {
-			c.errorf("%s: expansion has %s, which no key accounts for", path, k)
-		}
-	}
-}
-
-func (c *expansionCheck) types(path string, compact, expanded any) {
-	var names []string
-	switch v := compact.(type) {
-	case string:
-		names = []string{v}
-	case []any:
-		for _, n := range v {
-			names = append(names, n.(string))
-		}
-	}
-	got, _ := expanded.([]any)
-	if len(got) != len(names) {
-		c.errorf("%s: %v expanded to %v", path, names, expanded)
-		return
-	}
-	for i, n := range names {
-		if want, ok := expectedTypes[n]; !ok {
-			c.errorf("%s: type %q has no expected IRI in expectedTypes", path, n)
-		} else if got[i] != want {
-			c.errorf("%s: type %q expanded to %v, want %s", path, n, got[i], want)
-		}
-	}
-}
-
-func (c *expansionCheck) values(path string, want term, compact, expanded any) {
-	values, ok := compact.([]any)
-	if !ok {
-		values = []any{compact}
-	}
-	got, _ := expanded.([]any)
-	if want.kind == listValue {
-		if len(got) != 1 {
-			c.errorf("%s: want one list, got %v", path, expanded)
-			return
-		}
-		list, ok := got[0].(map[string]any)["@list"].([]any)
-		if !ok {
-			c.errorf("%s: not a list: %v", path, got[0])
-			return
-		}
-		got = list
-	}
-	if len(got) != len(values) {
-		c.errorf("%s: %d values became %d: %v", path, len(values), len(got), expanded)
-		return
-	}
-	for i, v := range values {
-		p := fmt.Sprintf("%s[%d]", path, i)
-		e, ok := got[i].(map[string]any)
-		if !ok {
-			c.errorf("%s: expanded to %v", p, got[i])
-			continue
-		}
-		if obj, isObject := v.(map[string]any); isObject {
-			if want.kind == graphValue {
-				graph, _ := e["@graph"].([]any)
-				if len(graph) != 1 || len(e) != 1 {
-					c.errorf("%s: want a named graph of one node, got %v", p, e)
-					continue
-				}
-				e = graph[0].(map[string]any)
-			}
-			c.node(p, obj, e)
-			continue
-		}
-		switch want.kind {
-		case iriValue, listValue:
-			if !reflect.DeepEqual(e, map[string]any{"@id": v}) {
-				c.errorf("%s: %v expanded to %v, want {@id: %v}", p, v, e, v)
-			}
-		case vocabValue:
-			if iri, ok := expectedVocab[fmt.Sprint(v)]; !ok || !reflect.DeepEqual(e, map[string]any{"@id": iri}) {
-				c.errorf("%s: %v expanded to %v", p, v, e)
-			}
-		case literalValue:
-			if !reflect.DeepEqual(e, map[string]any{"@value": v}) {
-				c.errorf("%s: %v expanded to %v, want a plain literal", p, v, e)
-			}
-		case typedValue:
-			if !reflect.DeepEqual(e, map[string]any{"@value": v, "@type": want.datatype}) {
-				c.errorf("%s: %v expanded to %v, want type %s", p, v, e, want.datatype)
-			}
-		default:
-			c.errorf("%s: %v is not an object", p, v)
+			t.Errorf("vocabtest.Terms has %q, which no sample emits", name)
 		}
 	}
 }
@@ -545,8 +270,8 @@ func TestExpansionCheckCatchesUnmappedKeys(t *testing.T) {
 		t.Fatalf("unknown keys no longer become blank-node properties: %v", out)
 	}
 	var complaints []string
-	c := &expansionCheck{errorf: func(f string, args ...any) { complaints = append(complaints, fmt.Sprintf(f, args...)) }, used: map[string]bool{}}
-	c.node("doc", doc, out[0])
+	c := &vocabtest.Checker{Errorf: func(f string, args ...any) { complaints = append(complaints, fmt.Sprintf(f, args...)) }}
+	c.Node("doc", doc, out[0])
 	if len(complaints) != 2 || !strings.Contains(strings.Join(complaints, "\n"), `key "colour" has no expected IRI`) {
 		t.Errorf("complaints: %q", complaints)
 	}

@@ -15,7 +15,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,15 +137,35 @@ func benchInbox(ctx context.Context, e *env, cfg config) {
 	const conns = 64
 	log.Printf("federation: posting %d signed activities from %d connections", n, conns)
 	p := startPoster(reqs[:n], inbox, conns)
-	started, cpu0 := time.Now(), sampleCPU()
+	// The accepting is measured alone: the background processing waits until it is done.
+	river := e.inst.Jobs.Client()
+	err = river.QueuePause(ctx, "federation_inbox", nil)
+	check(err)
+	time.Sleep(200 * time.Millisecond)                     // the pause reaches the queue's producer
+	if path := os.Getenv("WG_INBOX_PROFILE"); path != "" { // a profile of the accepting phase alone
+		pprof.StopCPUProfile()
+		f, err := os.Create(path)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	cpu0 := sampleCPU()
 	result := p.fire()
 	cpuAccepted := sampleCPU().since(cpu0)
-	awaitJobs(ctx, e, "federation_inbox")
-	processed := time.Since(started)
-	cpuProcessed := sampleCPU().since(cpu0)
+	if os.Getenv("WG_INBOX_PROFILE") != "" {
+		pprof.StopCPUProfile()
+	}
 	if result.Statuses[http.StatusAccepted] != n {
 		log.Fatalf("the inbox answered %v to %d signed activities", result.Statuses, n)
 	}
+	var jobs int
+	check(e.inst.Pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND state = 'available'`).Scan(&jobs))
+	cpu1, started := sampleCPU(), time.Now()
+	err = river.QueueResume(ctx, "federation_inbox", nil)
+	check(err)
+	awaitJobs(ctx, e, "federation_inbox")
+	processed := time.Since(started)
+	cpuProcessed := sampleCPU().since(cpu1)
 	var comments int
 	check(e.inst.Pool.QueryRow(ctx, `SELECT count(*) FROM antrag_kommentare WHERE antrag_id = $1`, a.ID).Scan(&comments))
 	if comments != n+1 {
@@ -165,7 +187,8 @@ func benchInbox(ctx context.Context, e *env, cfg config) {
 
 	rate := float64(n) / result.Elapsed.Seconds()
 	fmt.Printf("## Federation: signed inbox\n\n")
-	fmt.Printf("%d signed `Create{Note}` replies to an Antrag POSTed to the shared inbox by a separate load-generator process over %d keep-alive connections (signed beforehand; the sender's key cached after a first request). Each is verified (Digest, Date, RSA signature, key owner = actor on the same host), deduplicated by id and queued durably (group commit) before the 202; the background worker then turns each into a public comment (all %d checked).\n\n", n, conns, n)
+	fmt.Printf("%d signed `Create{Note}` replies to an Antrag (about %d bytes each) POSTed to the shared inbox by a separate load-generator process over %d keep-alive connections (signed beforehand; the sender's key cached after a first request). Accepting is each request verified (Digest, Date, RSA signature, key owner = actor on the same host), deduplicated by id and stored durably with its processing job (group commit: %d jobs for the %d activities) before the 202. Processing (in the background; here held back until all were accepted, then measured on its own) turns each into a public comment (all %d checked).\n\n",
+		n, len(reqs[0].Body), conns, jobs, n, n)
 	fmt.Printf("| | per second | CPU per request | × raw verify |\n|---|---:|---:|---:|\n")
 	fmt.Printf("| raw `rsa.VerifyPKCS1v15` | %.0f (all cores) | %s (one thread) | 1.00× |\n", rawRate, us(rawCPU))
 	perReq := func(c cpuSample) string {
@@ -175,9 +198,9 @@ func benchInbox(ctx context.Context, e *env, cfg config) {
 		return fmt.Sprintf("%s (server %s + PostgreSQL %s)", us(c.total()/time.Duration(n)), us(c.self/time.Duration(n)), us(c.pg/time.Duration(n)))
 	}
 	ratio := func(c cpuSample) float64 { return float64(c.total()) / float64(n) / float64(rawCPU) }
-	fmt.Printf("| inbox, accepted (202) | %.0f | %s | %.2f× |\n", rate, perReq(cpuAccepted), ratio(cpuAccepted))
-	fmt.Printf("| inbox, accepted and processed into comments | %.0f | %s | %.2f× |\n\n", float64(n)/processed.Seconds(), perReq(cpuProcessed), ratio(cpuProcessed))
-	fmt.Printf("Throughput against the raw verify rate on all cores: %.2f× the cost per request (the load generator shares the machine).\n\n", rawRate/rate)
+	fmt.Printf("| inbox, accepted (202) | %.0f | %s | **%.2f×** |\n", rate, perReq(cpuAccepted), ratio(cpuAccepted))
+	fmt.Printf("| processing into comments (background) | %.0f | %s | %.2f× |\n\n", float64(n)/processed.Seconds(), perReq(cpuProcessed), ratio(cpuProcessed))
+	fmt.Printf("Accepting throughput against the raw verify rate on all cores: %.2f× the time per request (the load generator shares the 2 cores).\n\n", rawRate/rate)
 }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }

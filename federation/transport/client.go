@@ -90,7 +90,7 @@ func New(o Options) *Client {
 		DialContext:           g.dialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   4,
+		MaxIdleConnsPerHost:   16, // a delivery job keeps up to 8 requests in flight to its host
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

@@ -105,7 +105,8 @@ func getAccountByEmail(ctx context.Context, q database.Querier, email string) (A
 
 // freeHandle derives a handle from the name ("Jana Weber" → "jana.weber") and, when that is
 // taken, adds a number ("jana.weber.2"). A handle is an ActivityPub preferredUsername and the
-// local part of a WebFinger address, so it keeps to lower-case letters, digits and dots.
+// local part of a WebFinger address, so it keeps to lower-case letters, digits and dots, and a
+// reserved name gets a number too ("Ortsweberei" → "ortsweberei.2").
 func freeHandle(ctx context.Context, q database.Querier, name string) (string, error) {
 	base := slugify(name)
 	rows, err := q.Query(ctx, `SELECT lower(handle) FROM accounts WHERE lower(handle) = $1 OR lower(handle) LIKE $1 || '.%'`, base)
@@ -117,7 +118,7 @@ func freeHandle(ctx context.Context, q database.Querier, name string) (string, e
 	if _, err := pgx.ForEachRow(rows, []any{&h}, func() error { taken[h] = true; return nil }); err != nil {
 		return "", fmt.Errorf("account: handle: %w", err)
 	}
-	if !taken[base] {
+	if !taken[base] && !reserved(base) {
 		return base, nil
 	}
 	for n := 2; ; n++ {
@@ -125,6 +126,21 @@ func freeHandle(ctx context.Context, q database.Querier, name string) (string, e
 			return c, nil
 		}
 	}
+}
+
+// reservedHandles are the names the instance's own Fediverse actors answer to (WebFinger's
+// ortsweberei@host and instance@host) and the path names their IRIs use: a resident with one
+// of them as handle could not be found through WebFinger, or would look like the instance.
+var reservedHandles = map[string]bool{
+	"ortsweberei": true, "instance": true, "antrag": true, "antraege": true, "users": true,
+	"inbox": true, "outbox": true, "followers": true, "following": true, "actor": true,
+}
+
+// reserved reports whether a handle is kept for the instance's own actors: the names above,
+// and antrag-{id}, the handle of an Antrag's actor.
+func reserved(handle string) bool {
+	h := strings.ToLower(handle)
+	return reservedHandles[h] || strings.HasPrefix(h, "antrag-")
 }
 
 func slugify(name string) string {

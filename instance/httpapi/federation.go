@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -26,10 +27,21 @@ type commentJSON struct {
 	Published   time.Time `json:"published"`
 }
 
-type foreignVoteJSON struct {
-	Voter  string    `json:"voter"`
-	Choice string    `json:"choice"`
-	At     time.Time `json:"at"`
+// foreignVotesJSON counts the poll votes from the Fediverse on one of our Anträge, by choice.
+// Who voted is not shown: Fediverse polls are anonymous to everyone but the poll's author.
+type foreignVotesJSON struct {
+	Yes     int `json:"yes"`
+	No      int `json:"no"`
+	Abstain int `json:"abstain"`
+}
+
+// foreignVotes is what GET /api/antraege/{id} shows of them: nil (left out) when there are none.
+func (s *Server) foreignVotes(ctx context.Context, antragID uuid.UUID) (*foreignVotesJSON, error) {
+	v, err := s.Federation.CountForeignVotes(ctx, antragID)
+	if err != nil || v.Total() == 0 {
+		return nil, err
+	}
+	return &foreignVotesJSON{Yes: v.Yes, No: v.No, Abstain: v.Abstain}, nil
 }
 
 // remoteAntragJSON is a neighbour's Antrag: read-only, marked with its origin, with the

@@ -50,10 +50,10 @@ type antragJSON struct {
 	Remote           bool            `json:"remote"`
 	Origin           string          `json:"origin"`
 	Fediverse        *fediverseJSON  `json:"fediverse,omitempty"`
-	// Replies from the Fediverse, and poll votes from accounts that are not residents here
-	// (shown, never counted).
+	// Public replies from the Fediverse, and the poll votes of accounts that are not residents
+	// here, counted by choice (never who, and never in the Abstimmung).
 	Comments     []commentJSON     `json:"comments,omitempty"`
-	ForeignVotes []foreignVoteJSON `json:"foreign_votes,omitempty"`
+	ForeignVotes *foreignVotesJSON `json:"foreign_votes,omitempty"`
 }
 
 func (s *Server) antragView(a antrag.Antrag) antragJSON {
@@ -179,12 +179,8 @@ func (s *Server) getAntrag(w http.ResponseWriter, r *http.Request) error {
 		for _, c := range comments {
 			v.Comments = append(v.Comments, commentJSON{c.IRI, c.Author, c.AuthorName, c.ContentHTML, c.Published})
 		}
-		votes, err := s.Federation.ForeignVotes(r.Context(), id)
-		if err != nil {
+		if v.ForeignVotes, err = s.foreignVotes(r.Context(), id); err != nil {
 			return err
-		}
-		for _, fv := range votes {
-			v.ForeignVotes = append(v.ForeignVotes, foreignVoteJSON{fv.Voter, fv.Choice, fv.At})
 		}
 	}
 	writeJSON(w, http.StatusOK, v)

@@ -1,0 +1,21 @@
+package federation
+
+import (
+	"context"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+)
+
+// SetKeyRefetchClock replaces the wall clock that paces remote key refetches, so a test can
+// let a minute pass at once.
+func SetKeyRefetchClock(s *Service, now func() time.Time) {
+	s.pubkeys.mu.Lock()
+	s.pubkeys.now = now
+	s.pubkeys.mu.Unlock()
+}
+
+// EnqueueInTx queues a delivery from the Ortsweberei in tx, the way follow and onFollow do.
+func EnqueueInTx(ctx context.Context, s *Service, tx *database.Tx, inbox string, activity any) error {
+	return s.enqueueTx(ctx, riverTx{tx}, groupPath, inbox, activity)
+}

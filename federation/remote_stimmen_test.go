@@ -1,0 +1,234 @@
+package federation_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/federation/proof"
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// localKeys are a local actor's keys, read from its instance's database: what a test needs to
+// speak for a resident the way their own server does.
+type localKeys struct {
+	rsa *rsa.PrivateKey
+	ed  ed25519.PrivateKey
+}
+
+func keysOf(t *testing.T, inst *instancetest.Instance, path string) localKeys {
+	t.Helper()
+	var pemText string
+	var seed []byte
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT rsa_private_pem, ed25519_seed FROM ap_keys WHERE actor = $1`, path).Scan(&pemText, &seed); err != nil {
+		t.Fatalf("keys of %s: %v", path, err)
+	}
+	block, _ := pem.Decode([]byte(pemText))
+	k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return localKeys{rsa: k, ed: ed25519.NewKeyFromSeed(seed)}
+}
+
+// postSigned delivers activity to inbox signed with the actor's key, as its server would.
+func postSigned(t *testing.T, inbox, actor string, k localKeys, activity any) (int, string) {
+	t.Helper()
+	body, err := json.Marshal(activity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", inbox, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/activity+json")
+	if err := httpsig.Sign(req, body, actor+"#main-key", k.rsa, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+type remoteVote struct {
+	Voter struct {
+		ID, Name string
+	}
+	Choice, Object string
+}
+
+type remoteView struct {
+	Votes []remoteVote
+	Tally *tallyOut `json:"tally"`
+}
+
+// A neighbour keeps a remote resident's Stimme only if it was cast within the Abstimmung's
+// window as the origin announced it; its author's server can delete it again (the recount
+// drops it), nobody else can; and blocking the origin's domain leaves nothing of it.
+func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	const wait = 20 * time.Second
+	a.Admin().Post("/api/admin/federation/neighbours", map[string]string{"target": b.URL}).Expect(t, http.StatusAccepted)
+	waitFor(t, "the two to follow each other", wait, func() bool {
+		return a.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1 && b.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1
+	})
+	ada := a.VerifiedResident("Ada", lat, lon)
+	ben := a.VerifiedResident("Ben", lat, lon)
+	a.VerifiedResident("Cem", lat, lon)
+	var an struct {
+		ID        string
+		Fediverse struct{ ID string } `json:"fediverse"`
+	}
+	ada.Post("/api/antraege", map[string]string{"title": "Brücke"}).Expect(t, 201).JSON(t, &an)
+	ben.Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
+	a.Advance("14d")
+	var local struct {
+		AbstimmungID string `json:"abstimmung_id"`
+	}
+	ada.Get("/api/antraege/"+an.ID).Expect(t, 200).JSON(t, &local)
+	var abst struct {
+		OpensAt  time.Time `json:"opens_at"`
+		ClosesAt time.Time `json:"closes_at"`
+	}
+	ada.Get("/api/abstimmungen/"+local.AbstimmungID).Expect(t, 200).JSON(t, &abst)
+	ada.Post("/api/abstimmungen/"+local.AbstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
+	ben.Post("/api/abstimmungen/"+local.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
+
+	var remoteID string
+	waitFor(t, "the neighbour to list the Antrag", wait, func() bool {
+		var list struct {
+			Antraege []struct {
+				ID     string
+				Remote bool
+			}
+		}
+		b.Client().Get("/api/antraege").Expect(t, 200).JSON(t, &list)
+		for _, x := range list.Antraege {
+			if x.Remote {
+				remoteID = x.ID
+			}
+		}
+		return remoteID != ""
+	})
+	view := func() remoteView {
+		var v remoteView
+		b.Client().Get("/api/antraege/"+remoteID).Expect(t, 200).JSON(t, &v)
+		return v
+	}
+	waitFor(t, "the neighbour to verify both Stimmen", wait, func() bool { return len(view().Votes) == 2 })
+	if v := view(); *v.Tally != (tallyOut{1, 1, 0}) {
+		t.Fatalf("the neighbour's count: %+v", v)
+	}
+
+	// processed waits until b has handled the activity (its inbox job finished).
+	processed := func(t *testing.T, activityID string) {
+		t.Helper()
+		waitFor(t, "b to process "+activityID, wait, func() bool {
+			return b.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL`, activityID) == 1
+		})
+	}
+	// stimme is a Create{Stimme} exactly as a's resident would send it, signed by them.
+	stimme := func(t *testing.T, handle, n, choice string, at time.Time) (map[string]any, string, localKeys) {
+		t.Helper()
+		voter := a.URL + "/ap/users/" + handle
+		mustAP(t, voter) // an actor's keys are made when first needed
+		k := keysOf(t, a, "/ap/users/"+handle)
+		obj := &vocab.Stimme{Context: vocab.Context, ID: a.URL + "/ap/stimmen/forged-" + n, Type: []string{"Note", "Stimme"},
+			AttributedTo: voter, InReplyTo: an.Fediverse.ID, Antrag: an.Fediverse.ID, Abstimmung: a.URL + "/ap/abstimmungen/" + local.AbstimmungID,
+			Name: vocab.ChoiceNames[choice], Choice: choice, Published: at.UTC(), To: []string{vocab.Public}}
+		doc, _ := json.Marshal(obj)
+		signed, err := proof.Sign(doc, k.ed, voter+"#ed25519-key", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]any{"@context": vocab.Context, "id": a.URL + "/ap/activities/forged-" + n, "type": "Create",
+			"actor": voter, "object": json.RawMessage(signed), "to": []string{vocab.Public}}, voter, k
+	}
+	send := func(t *testing.T, act map[string]any, actor string, k localKeys) {
+		t.Helper()
+		if code, body := postSigned(t, b.URL+"/ap/inbox", actor, k, act); code != http.StatusAccepted {
+			t.Fatalf("%v: %d %s", act["id"], code, body)
+		}
+		processed(t, act["id"].(string))
+	}
+
+	t.Run("outside the window", func(t *testing.T) {
+		// Cem, who did not vote, "votes" an hour before the Abstimmung opened; Ada "changes
+		// her mind" an hour after it closes. Both signed correctly, both refused.
+		act, voter, k := stimme(t, "cem", "early", "no", abst.OpensAt.Add(-time.Hour))
+		send(t, act, voter, k)
+		act, voter, k = stimme(t, "ada", "late", "no", abst.ClosesAt.Add(time.Hour))
+		send(t, act, voter, k)
+		if v := view(); len(v.Votes) != 2 || *v.Tally != (tallyOut{1, 1, 0}) {
+			t.Fatalf("a Stimme outside the window was taken: %+v", v)
+		}
+		// Inside the window the same Stimme counts: the refusals were about the time.
+		act, voter, k = stimme(t, "cem", "in-time", "no", abst.OpensAt.Add(time.Hour))
+		send(t, act, voter, k)
+		if v := view(); len(v.Votes) != 3 || *v.Tally != (tallyOut{1, 2, 0}) {
+			t.Fatalf("Cem's Stimme in the window: %+v", v)
+		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		var bens string
+		for _, v := range view().Votes {
+			if v.Voter.Name == "Ben" {
+				bens = v.Object
+			}
+		}
+		if bens == "" {
+			t.Fatalf("no Stimme of Ben: %+v", view())
+		}
+		del := func(actor, n string) map[string]any {
+			return map[string]any{"@context": vocab.ActivityStreams, "id": actor + "#deletes/" + n, "type": "Delete", "actor": actor,
+				"object": map[string]any{"id": bens, "type": "Tombstone"}, "to": []string{vocab.Public}}
+		}
+		// Ada cannot delete Ben's Stimme.
+		adaIRI := a.URL + "/ap/users/ada"
+		send(t, del(adaIRI, "1"), adaIRI, keysOf(t, a, "/ap/users/ada"))
+		if v := view(); len(v.Votes) != 3 {
+			t.Fatalf("someone else's Delete removed Ben's Stimme: %+v", v)
+		}
+		benIRI := a.URL + "/ap/users/ben"
+		send(t, del(benIRI, "2"), benIRI, keysOf(t, a, "/ap/users/ben"))
+		v := view()
+		if len(v.Votes) != 2 || *v.Tally != (tallyOut{1, 1, 0}) {
+			t.Fatalf("after Ben's server deleted his Stimme: %+v", v)
+		}
+		for _, x := range v.Votes {
+			if x.Voter.Name == "Ben" {
+				t.Fatalf("Ben's Stimme is still shown: %+v", v)
+			}
+		}
+	})
+
+	t.Run("Block", func(t *testing.T) {
+		b.Admin().Post("/api/admin/federation/blocks", map[string]string{"domain": "127.0.0.1"}).Expect(t, http.StatusOK)
+		b.Client().Get("/api/antraege/"+remoteID).Expect(t, http.StatusNotFound)
+		var list struct{ Antraege []struct{ Remote bool } }
+		b.Client().Get("/api/antraege").Expect(t, 200).JSON(t, &list)
+		if len(list.Antraege) != 0 {
+			t.Errorf("the blocked domain's Anträge are listed: %+v", list)
+		}
+		for _, table := range []string{"remote_antraege", "remote_stimmen", "remote_einsprueche", "ap_actors", "ap_followers", "ap_following"} {
+			if n := b.Count(`SELECT count(*) FROM ` + table); n != 0 {
+				t.Errorf("%s still holds %d rows from the blocked domain", table, n)
+			}
+		}
+	})
+}
