@@ -2,13 +2,22 @@
 GO ?= go
 BIN := bin/weltgewebe
 
-.PHONY: build run test bench deps vet clean
+.PHONY: build web run test bench bench-web deps vet clean
 
-## build: compile bin/weltgewebe
-build:
+## build: build the web app, then compile bin/weltgewebe (which embeds it)
+build: web
 	$(GO) build -o $(BIN) ./cmd/weltgewebe
 
-## deps: install what is missing (PostgreSQL 15 + PostGIS, a C compiler) on Debian as root
+## web: build the web app into web/dist (npm ci first when node_modules is missing or stale)
+web: web/node_modules/.package-lock.json
+	cd web && npm run --silent build
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "web: npm is needed to build the web app; run 'make deps' (Debian: nodejs, npm)" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+## deps: install what is missing (PostgreSQL 15 + PostGIS, a C compiler, Node.js + npm, Chromium) on Debian as root
 deps:
 	@scripts/deps.sh
 
@@ -16,8 +25,8 @@ deps:
 run: deps build
 	./$(BIN) serve --dev --demo --listen :8080 --data-dir data
 
-## test: everything, against a real PostgreSQL the tests start themselves
-test: deps vet
+## test: everything, against a real PostgreSQL the tests start themselves, the web app in headless Chromium
+test: deps web vet
 	$(GO) test -race -count=1 -timeout 12m ./...
 
 vet:
@@ -28,5 +37,10 @@ vet:
 bench: deps
 	$(GO) run ./cmd/wgbench $(BENCHFLAGS)
 
+## bench-web: first-load sizes and time to interactive of the web app, throttled (docs/BENCHMARKS.md)
+bench-web: deps build
+	cd web && node scripts/budget.mjs --bin ../$(BIN)
+
 clean:
 	rm -rf bin
+	find web/dist -mindepth 1 ! -name .keep -delete

@@ -21,6 +21,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
@@ -28,6 +29,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
@@ -58,7 +60,12 @@ type Config struct {
 	VoteDuration time.Duration
 	// DelegationBatch is when delegation changes take effect each day (default 03:00 UTC).
 	DelegationBatch delegation.Batch
-	Log             *slog.Logger
+	// MapFeed tunes the live map (batch interval, limits); zero values take its defaults.
+	MapFeed mapfeed.Options
+	// Basemap is a PMTiles file the web app draws under the map (served at
+	// /tiles/basemap.pmtiles); empty: the app's built-in outline.
+	Basemap string
+	Log     *slog.Logger
 }
 
 // DBConfig says where the database is.
@@ -151,6 +158,9 @@ type Instance struct {
 	Abstimmungen *abstimmung.Service
 	Antraege     *antrag.Service
 	Federation   *federation.Service
+	Chat         *chat.Service
+	MapFeed      *mapfeed.Feed
+	ChatRoom     *chat.Room
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 }
@@ -191,7 +201,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Abstimmungen = abstimmung.NewService(db.Pool, i.Clock, i.Knoten, cfg.VoteDuration)
 	i.Antraege = antrag.NewService(db.Pool, i.Clock, i.Abstimmungen, i.Knoten)
 	webratSweep := webrat.NewSweep(i.Clock, i.Delegations, i.Antraege)
-	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts,
+	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
 		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations},
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
 			Dev: cfg.Dev, Log: log})
@@ -199,6 +209,11 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		return nil, err
 	}
 	i.Federation = fed
+	feedOpts := cfg.MapFeed
+	feedOpts.Log = log
+	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
+	i.Chat = chat.NewService(db.Pool, i.Clock)
+	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
 		return nil, fmt.Errorf("instance: configured Ortsweberei: %w", err)
@@ -222,6 +237,13 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				_, err := i.Accounts.SweepSessions(ctx)
 				return err
 			}},
+			{Name: "federation-retention", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {
+				_, err := fed.SweepInbox(ctx)
+				if err == nil {
+					_, err = fed.SweepOutgoing(ctx)
+				}
+				return err
+			}},
 		},
 		AddWorkers: fed.AddWorkers,
 		Queues:     federation.Queues(),
@@ -237,8 +259,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Log: log,
+		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
-		Web:           web.Handler(),
+		Web:           web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 	}
 	if cfg.Dev {
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}
@@ -262,6 +285,8 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
+	g.Go(func() error { return i.MapFeed.Run(gctx) })
+	g.Go(func() error { return i.ChatRoom.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

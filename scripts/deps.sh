@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and is missing: a C compiler (the H3 library is
-# C, built through cgo), and the PostgreSQL 15 server with PostGIS. On Debian as root it
-# installs them with apt-get; anywhere else it says what to install and fails.
+# C, built through cgo), the PostgreSQL 15 server with PostGIS, Node.js and npm (to build the
+# web app) and Chromium (its browser tests). On Debian as root it installs them with apt-get;
+# anywhere else it says what to install and fails.
 set -euo pipefail
 
 need_go="1.26"
@@ -20,8 +21,24 @@ fi
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql-15)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || missing+=(postgresql-15-postgis-3)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+
+# The web app's tools (playwright-core) want Node.js 20 or newer.
+check_node() {
+  command -v node >/dev/null 2>&1 || return 0
+  local have
+  have=$(node --version | sed 's/^v//')
+  if [ "$(printf '%s\n%s\n' "20" "$have" | sort -V | head -1)" != "20" ]; then
+    echo "deps: Node.js 20 or newer is required to build and test the web app, found $have." >&2
+    echo "deps: install Node.js 20 (e.g. Debian 13's nodejs, or the Node.js binaries from nodejs.org) and run make again." >&2
+    exit 1
+  fi
+}
 
 if [ ${#missing[@]} -eq 0 ]; then
+  check_node
   exit 0
 fi
 
@@ -41,3 +58,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq -o Dpkg::Options::=--force-confold --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: installed ${missing[*]}"
+check_node

@@ -14,6 +14,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/demo"
+	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,6 +31,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	voteDuration := fs.Duration("vote-duration", abstimmung.DefaultDuration, "how long an Abstimmung runs")
 	batchAt := fs.String("delegation-batch", envOr("WG_DELEGATION_BATCH", "03:00"), "local time of day at which delegation changes take effect (env WG_DELEGATION_BATCH)")
 	timezone := fs.String("timezone", envOr("WG_TIMEZONE", "Europe/Berlin"), "the Ortsweberei's time zone, for the daily batch (env WG_TIMEZONE)")
+	mapBatch := fs.Duration("map-batch", 2500*time.Millisecond, "how often the live map sends what changed (2s–3s)")
+	basemap := fs.String("basemap", envOr("WG_BASEMAP", ""), "PMTiles file the web app draws as the map, served at /tiles/basemap.pmtiles (env WG_BASEMAP)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -56,11 +59,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("no --public-url: the instance calls itself " + *publicURL + " towards the Fediverse")
 	}
 	cfg := instance.Config{DB: db.config(), Dev: *dev, PublicURL: *publicURL, Name: *name, SweepInterval: *sweepEvery,
-		VoteDuration: *voteDuration, DelegationBatch: batch, AuthorizedFetch: *authorizedFetch, Log: log}
+		VoteDuration: *voteDuration, DelegationBatch: batch, MapFeed: mapfeed.Options{Batch: *mapBatch}, AuthorizedFetch: *authorizedFetch, Log: log}
 	for _, h := range strings.Split(*allowHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			cfg.FederationAllowHosts = append(cfg.FederationAllowHosts, h)
 		}
+	}
+	if *basemap != "" {
+		if _, err := os.Stat(*basemap); err != nil {
+			return fmt.Errorf("--basemap: %w", err)
+		}
+		cfg.Basemap = *basemap
 	}
 	if *boundsFile != "" {
 		b, err := os.ReadFile(*boundsFile)

@@ -36,6 +36,9 @@ type config struct {
 	batchChanges  int
 	inboxRequests int
 	followers     int
+	mapKnoten     int
+	mapRate       int
+	mapClients    []int
 }
 
 func main() {
@@ -43,9 +46,13 @@ func main() {
 		runPoster(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "_mapclients" {
+		runMapClients(os.Args[2:])
+		return
+	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,sweep,governance,federation", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,sweep,governance,federation,map", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -59,6 +66,9 @@ func main() {
 	flag.IntVar(&cfg.batchChanges, "batch-changes", 10_000, "delegation changes in the batch measurement")
 	flag.IntVar(&cfg.inboxRequests, "inbox-requests", 20_000, "signed activities in the inbox measurement")
 	flag.IntVar(&cfg.followers, "followers", 1000, "follower inboxes in the delivery fan-out measurement")
+	flag.IntVar(&cfg.mapKnoten, "map-knoten", 5000, "Knoten on the map in the live-map measurement")
+	flag.IntVar(&cfg.mapRate, "map-rate", 20, "new Knoten per second in the live-map measurement")
+	mapClients := flag.String("map-clients", "1000,5000,10000", "numbers of concurrent live-map clients")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
@@ -70,6 +80,12 @@ func main() {
 	})
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	for _, v := range strings.Split(*mapClients, ",") {
+		var n int
+		_, err := fmt.Sscan(strings.TrimSpace(v), &n)
+		check(err)
+		cfg.mapClients = append(cfg.mapClients, n)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		check(err)
@@ -117,6 +133,8 @@ func main() {
 			benchGovernance(ctx, env, cfg)
 		case "federation":
 			benchFederation(ctx, env, cfg)
+		case "map":
+			benchMap(ctx, env, cfg)
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

@@ -82,3 +82,53 @@ func TestPointValid(t *testing.T) {
 		t.Error("edge coordinates refused")
 	}
 }
+
+func TestParentMatchesH3(t *testing.T) {
+	for _, p := range []Point{{51.3397, 12.3731}, {-33.86, 151.21}, {0, 0}, {89.9, -179.9}, {64.1, -21.9}} {
+		c, err := p.Cell()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for res := 0; res <= FinestResolution; res++ {
+			want, err := h3.Cell(c).Parent(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Parent(c, res); got != int64(want) {
+				t.Fatalf("Parent(%s, %d) = %s, want %s", CellHex(c), res, CellHex(got), want)
+			}
+			if Resolution(Parent(c, res)) != res {
+				t.Fatalf("resolution of parent %d", res)
+			}
+		}
+	}
+}
+
+func TestCoverBox(t *testing.T) {
+	// A phone's view of Leipzig at zoom 14: every Knoten inside lies in one of the cells.
+	minLon, minLat, maxLon, maxLat := 12.36, 51.33, 12.38, 51.345
+	res := ResolutionForZoom(14)
+	cells, err := CoverBox(minLon, minLat, maxLon, maxLat, res, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) == 0 || len(cells) > 40 {
+		t.Fatalf("%d cells", len(cells))
+	}
+	set := map[int64]bool{}
+	for _, c := range cells {
+		set[c] = true
+	}
+	for i := 0; i <= 20; i++ {
+		for j := 0; j <= 20; j++ {
+			p := Point{Lat: minLat + (maxLat-minLat)*float64(i)/20, Lon: minLon + (maxLon-minLon)*float64(j)/20}
+			c, _ := p.Cell()
+			if !set[Parent(c, res)] {
+				t.Fatalf("point %v (cell %s) not covered", p, CellHex(Parent(c, res)))
+			}
+		}
+	}
+	if _, err := CoverBox(5, 47, 15, 55, 10, 300); err != ErrTooManyCells {
+		t.Fatalf("Germany at resolution 10: %v", err)
+	}
+}

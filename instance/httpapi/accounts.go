@@ -9,6 +9,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/wire"
 )
 
 const sessionCookie = "wg_session"
@@ -36,17 +37,9 @@ func (s *Server) secure(r *http.Request) bool {
 
 // Views.
 
-type pointJSON struct {
-	Lat float64 `json:"lat"`
-	Lon float64 `json:"lon"`
-}
+type pointJSON = wire.Point
 
-func pointView(p *geo.Point) *pointJSON {
-	if p == nil {
-		return nil
-	}
-	return &pointJSON{Lat: p.Lat, Lon: p.Lon}
-}
+func pointView(p *geo.Point) *pointJSON { return wire.PointOf(p) }
 
 type profileJSON struct {
 	ID        uuid.UUID  `json:"id"`

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -13,47 +12,16 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/wire"
 )
 
-type knotenJSON struct {
-	ID             uuid.UUID  `json:"id"`
-	Type           string     `json:"type"`
-	Title          string     `json:"title"`
-	Description    string     `json:"description"`
-	Lat            float64    `json:"lat"`
-	Lon            float64    `json:"lon"`
-	H3             string     `json:"h3"`
-	CreatedBy      uuid.UUID  `json:"created_by"`
-	CreatedAt      time.Time  `json:"created_at"`
-	LastActivityAt time.Time  `json:"last_activity_at"`
-	Permanent      bool       `json:"permanent"`
-	GarnCount      int        `json:"garn_count"`
-	DissolvesAt    *time.Time `json:"dissolves_at"` // null while permanent
-}
+type (
+	knotenJSON = wire.Knoten
+	fadenJSON  = wire.Faden
+)
 
-func knotenView(k knoten.Knoten) knotenJSON {
-	return knotenJSON{
-		ID: k.ID, Type: k.Type, Title: k.Title, Description: k.Description, Lat: k.Point.Lat, Lon: k.Point.Lon,
-		H3: geo.CellHex(k.Cell), CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, LastActivityAt: k.LastActivityAt,
-		Permanent: k.Permanent(), GarnCount: k.GarnCount, DissolvesAt: k.DissolvesAt,
-	}
-}
-
-type fadenJSON struct {
-	ID          uuid.UUID  `json:"id"`
-	KnotenID    uuid.UUID  `json:"knoten_id"`
-	AccountID   uuid.UUID  `json:"account_id"`
-	AccountName string     `json:"account_name,omitempty"`
-	Type        string     `json:"type"`
-	IsTwisted   bool       `json:"is_twisted"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   *time.Time `json:"expires_at"` // null while twisted
-}
-
-func fadenView(f knoten.Faden) fadenJSON {
-	return fadenJSON{ID: f.ID, KnotenID: f.KnotenID, AccountID: f.AccountID, AccountName: f.AccountName,
-		Type: f.Type, IsTwisted: f.Twisted, CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt}
-}
+func knotenView(k knoten.Knoten) knotenJSON { return wire.KnotenOf(k) }
+func fadenView(f knoten.Faden) fadenJSON    { return wire.FadenOf(f) }
 
 type placeKnotenRequest struct {
 	Type        *string  `json:"type"`
@@ -105,19 +73,11 @@ func (s *Server) listKnoten(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if b := v.Get("bbox"); b != "" {
-		parts := strings.Split(b, ",")
-		var nums [4]float64
-		if len(parts) != 4 {
-			return fault.Malformedf("malformed_bbox", "bbox must be four numbers: minLon,minLat,maxLon,maxLat.")
+		box, err := parseBBox(b)
+		if err != nil {
+			return err
 		}
-		for i, p := range parts {
-			n, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-			if err != nil {
-				return fault.Malformedf("malformed_bbox", "bbox must be four numbers: minLon,minLat,maxLon,maxLat.")
-			}
-			nums[i] = n
-		}
-		q.BBox = &knoten.BBox{MinLon: nums[0], MinLat: nums[1], MaxLon: nums[2], MaxLat: nums[3]}
+		q.BBox = &box
 	}
 	q.Text = v.Get("q")
 	if l := v.Get("limit"); l != "" {
@@ -220,4 +180,21 @@ func (s *Server) changeFaden(w http.ResponseWriter, r *http.Request, me account.
 	f.AccountName = me.Name
 	writeJSON(w, http.StatusOK, fadenView(f))
 	return nil
+}
+
+// parseBBox reads minLon,minLat,maxLon,maxLat.
+func parseBBox(b string) (knoten.BBox, error) {
+	parts := strings.Split(b, ",")
+	var nums [4]float64
+	if len(parts) != 4 {
+		return knoten.BBox{}, fault.Malformedf("malformed_bbox", "bbox must be four numbers: minLon,minLat,maxLon,maxLat.")
+	}
+	for i, p := range parts {
+		n, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return knoten.BBox{}, fault.Malformedf("malformed_bbox", "bbox must be four numbers: minLon,minLat,maxLon,maxLat.")
+		}
+		nums[i] = n
+	}
+	return knoten.BBox{MinLon: nums[0], MinLat: nums[1], MaxLon: nums[2], MaxLat: nums[3]}, nil
 }

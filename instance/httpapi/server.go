@@ -17,6 +17,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
@@ -33,7 +34,11 @@ type Deps struct {
 	Abstimmungen *abstimmung.Service
 	Delegations  *delegation.Service
 	Federation   *federation.Service
-	Log          *slog.Logger
+	Chat         *chat.Service
+	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
+	MapFeed  http.Handler
+	ChatRoom http.Handler
+	Log      *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
 	// X-Forwarded-Proto: https, get Secure cookies regardless.
@@ -100,6 +105,19 @@ func (s *Server) routes() {
 	s.handle("GET /api/delegationen/effective", s.effectiveDelegationen)
 	s.handle("GET /api/delegationen/{id}", s.getDelegation)
 	s.handle("DELETE /api/delegationen/{id}", s.authed(s.revokeDelegation))
+
+	s.handle("GET /api/map/cells", s.mapCells)
+	if s.MapFeed != nil {
+		s.mux.Handle("GET /ws/map", s.MapFeed)
+	}
+	if s.Chat != nil {
+		s.handle("GET /api/chat", s.listChat)
+		s.handle("POST /api/chat", s.authed(s.writeChat))
+		s.handle("DELETE /api/admin/chat/{id}", s.authed(s.removeChat))
+	}
+	if s.ChatRoom != nil {
+		s.mux.Handle("GET /ws/chat", s.ChatRoom)
+	}
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)

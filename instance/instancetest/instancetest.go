@@ -25,6 +25,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/pgtest"
 )
 
@@ -45,6 +46,11 @@ type Options struct {
 	Bounds          json.RawMessage
 	AuthorizedFetch bool
 	AllowHosts      []string // federation peers allowed although on loopback
+	// MapFeed tunes the live map; its batch interval defaults to 200 ms here.
+	MapFeed mapfeed.Options
+	// Replica of another test instance: this one runs on the same database (a second
+	// process of the same Ortsweberei).
+	ReplicaOf *Instance
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -62,11 +68,23 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if err != nil {
 		t.Fatalf("instancetest: listen: %v", err)
 	}
-	dbURL := pgtest.URL(t)
+	dbURL := ""
+	if o.ReplicaOf != nil {
+		dbURL = o.ReplicaOf.DatabaseURL
+	} else {
+		dbURL = pgtest.URL(t)
+	}
+	publicURL := "http://" + ln.Addr().String()
+	if o.ReplicaOf != nil {
+		publicURL = o.ReplicaOf.URL // one Ortsweberei, one name, however many processes
+	}
+	if o.MapFeed.Batch == 0 {
+		o.MapFeed.Batch = 200 * time.Millisecond
+	}
 	inst, err := instance.Open(ctx, instance.Config{
 		DB:                   instance.DBConfig{URL: dbURL, MaxConns: 16},
 		Dev:                  !o.NoDev,
-		PublicURL:            "http://" + ln.Addr().String(),
+		PublicURL:            publicURL,
 		AuthorizedFetch:      o.AuthorizedFetch,
 		FederationAllowHosts: o.AllowHosts,
 		Name:                 o.Name,
@@ -75,6 +93,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		// Sweeps run when a test moves the dev clock (and once at start), not on their own in
 		// the middle of a test.
 		SweepInterval: time.Hour,
+		MapFeed:       o.MapFeed,
 		Log:           newTestLogger(t),
 	})
 	if err != nil {
@@ -311,7 +330,7 @@ func (i *Instance) Rows() map[string]int {
 	i.t.Helper()
 	out := map[string]int{}
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden",
-		"antraege", "einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen"} {
+		"antraege", "einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten"} {
 		out[table] = i.Count("SELECT count(*) FROM " + table)
 	}
 	// Updates leave counts alone; the log would still grow, since every write appends.

@@ -14,6 +14,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/geo"
 )
 
 // Faden is a thread of engagement from an account to a Knoten. A twisted Faden is Garn.
@@ -26,6 +27,11 @@ type Faden struct {
 	Twisted     bool
 	CreatedAt   time.Time
 	ExpiresAt   *time.Time // nil while twisted
+
+	// Filled in by the map's listings (cells.go): where the thread starts (the spinner's
+	// public position, nil when not on the map) and the cell of the Knoten it leads to.
+	AccountPosition *geo.Point
+	KnotenCell      int64
 }
 
 // Errors a client can meet.

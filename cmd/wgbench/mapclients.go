@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/weltgewebe/weltgewebe/instance/geo"
+)
+
+// The map measurement's clients run as a separate process (`wgbench _mapclients`), so that
+// their cost is not counted as the server's. The parent talks to it over stdin/stdout, one
+// word or JSON object a line:
+//
+//	child: ready {"connected":…}     all clients connected and hold the state of their cells
+//	parent: measure                  start recording delivery latency
+//	parent: report                   → {"latencies_ms": …}
+//	parent: storm                    drop every connection, reconnect with the last cursor
+//	child: {"storm": …}              when every client is back and caught up
+//	parent: quit
+
+// town is where the benchmark's map lives: Leipzig, about 15 km × 11 km.
+var town = struct{ minLat, minLon, maxLat, maxLon float64 }{51.29, 12.27, 51.39, 12.48}
+
+func randomPoint(r *rand.Rand) geo.Point {
+	return geo.Point{Lat: town.minLat + r.Float64()*(town.maxLat-town.minLat), Lon: town.minLon + r.Float64()*(town.maxLon-town.minLon)}
+}
+
+// viewport is a phone's view at zoom 15 around p (about 500 m × 700 m) and its cells.
+func viewport(p geo.Point) []string {
+	const dLat, dLon = 0.0032, 0.0050
+	cells, err := geo.CoverBox(p.Lon-dLon, p.Lat-dLat, p.Lon+dLon, p.Lat+dLat, geo.ResolutionForZoom(15), 300)
+	check(err)
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = geo.CellHex(c)
+	}
+	return out
+}
+
+type mapClient struct {
+	cells  []string
+	conn   *websocket.Conn
+	cursor atomic.Pointer[string]
+	states atomic.Int32 // state or catch-up messages received since the last (re)subscribe
+	seen   map[string]bool
+}
+
+type stormResult struct {
+	Clients    int     `json:"clients"`
+	Reconnects int     `json:"reconnects"`
+	Seconds    float64 `json:"seconds"`
+	Catchups   int64   `json:"catchups"`
+	States     int64   `json:"states"`
+}
+
+type latencyReport struct {
+	LatenciesMS []float64 `json:"latencies_ms"`
+	Messages    int64     `json:"messages"`
+	Bytes       int64     `json:"bytes"`
+}
+
+func runMapClients(args []string) {
+	fs := flag.NewFlagSet("_mapclients", flag.ExitOnError)
+	target := fs.String("target", "", "ws:// URL of /ws/map")
+	n := fs.Int("n", 1000, "clients")
+	seed := fs.Uint64("seed", 1, "random seed for the viewports")
+	check(fs.Parse(args))
+
+	r := rand.New(rand.NewPCG(*seed, 2))
+	clients := make([]*mapClient, *n)
+	for i := range clients {
+		clients[i] = &mapClient{cells: viewport(randomPoint(r)), seen: map[string]bool{}}
+	}
+	var (
+		measuring atomic.Bool
+		mu        sync.Mutex
+		latencies []float64
+		messages  atomic.Int64
+		bytes     atomic.Int64
+		catchups  atomic.Int64
+		states    atomic.Int64
+	)
+	// Spread the clients' source addresses so that 10k connections do not exhaust the
+	// ephemeral ports of one address pair.
+	dialer := func(i int) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+i%200))}}
+		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	}
+	read := func(c *mapClient) {
+		for {
+			_, data, err := c.conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			messages.Add(1)
+			bytes.Add(int64(len(data)))
+			var m struct {
+				Type    string `json:"type"`
+				Cursor  string `json:"cursor"`
+				Catchup bool   `json:"catchup"`
+				Knoten  []struct {
+					ID        string    `json:"id"`
+					CreatedAt time.Time `json:"created_at"`
+				} `json:"knoten"`
+			}
+			if json.Unmarshal(data, &m) != nil {
+				continue
+			}
+			if m.Cursor != "" {
+				c.cursor.Store(&m.Cursor)
+			}
+			switch m.Type {
+			case "state":
+				states.Add(1)
+				c.states.Add(1)
+			case "delta":
+				if m.Catchup {
+					catchups.Add(1)
+					c.states.Add(1)
+					continue
+				}
+				if !measuring.Load() {
+					continue
+				}
+				mu.Lock()
+				for _, k := range m.Knoten {
+					if !c.seen[k.ID] { // a Knoten's first appearance: placed since the last batch
+						c.seen[k.ID] = true
+						latencies = append(latencies, float64(now.Sub(k.CreatedAt).Microseconds())/1000)
+					}
+				}
+				mu.Unlock()
+			case "resync":
+				log.Printf("mapclients: resync: %s", data)
+			}
+		}
+	}
+	connect := func(i int, c *mapClient, cursor string) {
+		for attempt := 0; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			conn, _, err := websocket.Dial(ctx, *target, &websocket.DialOptions{HTTPClient: dialer(i)})
+			cancel()
+			if err != nil {
+				if attempt > 20 {
+					log.Fatalf("mapclients: dial: %v", err)
+				}
+				time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond)
+				continue
+			}
+			conn.SetReadLimit(16 << 20)
+			c.conn = conn
+			c.states.Store(0)
+			go read(c)
+			msg := map[string]any{"type": "subscribe", "cells": c.cells}
+			if cursor != "" {
+				msg["cursor"] = cursor
+			}
+			b, _ := json.Marshal(msg)
+			check(conn.Write(context.Background(), websocket.MessageText, b))
+			return
+		}
+	}
+	connectAll := func(withCursor bool) {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 200)
+		for i, c := range clients {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				cursor := ""
+				if p := c.cursor.Load(); withCursor && p != nil {
+					cursor = *p
+				}
+				connect(i, c, cursor)
+			}()
+		}
+		wg.Wait()
+		for _, c := range clients { // every cell answered
+			for int(c.states.Load()) < len(c.cells) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}
+
+	start := time.Now()
+	connectAll(false)
+	fmt.Printf("ready {\"seconds\": %.2f}\n", time.Since(start).Seconds())
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		switch strings.TrimSpace(in.Text()) {
+		case "measure":
+			measuring.Store(true)
+		case "report":
+			measuring.Store(false)
+			mu.Lock()
+			l := slices.Clone(latencies)
+			latencies = nil
+			mu.Unlock()
+			b, _ := json.Marshal(latencyReport{LatenciesMS: l, Messages: messages.Load(), Bytes: bytes.Load()})
+			fmt.Println(string(b))
+		case "storm":
+			for _, c := range clients {
+				c.conn.CloseNow()
+			}
+			catchups.Store(0)
+			states.Store(0)
+			t := time.Now()
+			connectAll(true)
+			b, _ := json.Marshal(stormResult{Clients: len(clients), Reconnects: len(clients), Seconds: time.Since(t).Seconds(),
+				Catchups: catchups.Load(), States: states.Load()})
+			fmt.Println(string(b))
+		case "quit":
+			for _, c := range clients {
+				c.conn.CloseNow()
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+)
+
+// benchMap: concurrent live-map clients over loopback (a separate process), a steady stream
+// of new Knoten spread over the town; delivery latency from the write to each subscribed
+// client, the server's CPU and memory per thousand clients, and a reconnect storm.
+func benchMap(ctx context.Context, e *env, cfg config) {
+	// A town with something on the map, so that states are not empty.
+	log.Printf("map: placing %d Knoten", cfg.mapKnoten)
+	r := rand.New(rand.NewPCG(7, 7))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for int(next.Add(1)) <= cfg.mapKnoten {
+				_, _, err := e.inst.Knoten.Place(ctx, e.resident, knoten.Placement{Type: "idee", Title: "Bestand", Point: randomPoint(r)})
+				check(err)
+			}
+		}()
+	}
+	wg.Wait()
+
+	fmt.Printf("## Live map\n\n")
+	fmt.Printf("Clients in a separate process over loopback, each subscribed to the resolution-8 cells of a phone's view (zoom 15, about 500 m × 700 m: 4–8 cells) at a random place in a 15 km × 11 km town with %d Knoten. A writer places %d Knoten per second at random places for %s; latency is from the Knoten's creation (its `created_at`) to its first arrival at each client whose cells hold it. Batch interval %s. CPU is the instance's process and its PostgreSQL over the steady phase, on the same 2 cores as the clients.\n\n",
+		cfg.mapKnoten, cfg.mapRate, cfg.duration, e.inst.MapFeed.Batch())
+	fmt.Printf("| clients | deliveries | p50 | p99 | max | server CPU | per 1k clients | PostgreSQL CPU | heap per 1k clients |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	var last *mapChild
+	for _, n := range cfg.mapClients {
+		if last != nil {
+			last.quit()
+		}
+		runtime.GC()
+		var m0 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		log.Printf("map: connecting %d clients", n)
+		child := startMapChild(e, n)
+		last = child
+		time.Sleep(time.Second) // settle
+		runtime.GC()
+		var m1 runtime.MemStats
+		runtime.ReadMemStats(&m1)
+		heapPer1k := float64(int64(m1.HeapInuse)-int64(m0.HeapInuse)) / float64(n) * 1000 / (1 << 20)
+		if path := os.Getenv("WG_HEAP_PROFILE"); path != "" {
+			f, err := os.Create(fmt.Sprintf("%s.%d", path, n))
+			check(err)
+			check(pprof.WriteHeapProfile(f))
+			f.Close()
+		}
+
+		child.send("measure")
+		cpu0 := sampleCPU()
+		stopWrite := make(chan struct{})
+		written := make(chan int)
+		go func() { written <- steadyWriter(ctx, e, cfg.mapRate, stopWrite) }()
+		time.Sleep(cfg.duration)
+		close(stopWrite)
+		count := <-written
+		// Let the last batch arrive.
+		time.Sleep(e.inst.MapFeed.Batch() + 500*time.Millisecond)
+		cpu := sampleCPU().since(cpu0)
+		var rep latencyReport
+		check(json.Unmarshal([]byte(child.send("report")), &rep))
+		lat := rep.LatenciesMS
+		slices.Sort(lat)
+		pct := func(p float64) string {
+			if len(lat) == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.0f ms", lat[int(float64(len(lat)-1)*p)])
+		}
+		secs := (cfg.duration + e.inst.MapFeed.Batch() + 500*time.Millisecond).Seconds()
+		cores := cpu.self.Seconds() / secs
+		pgCPU := "n/a"
+		if cpu.pgKnown {
+			pgCPU = fmt.Sprintf("%.0f %%", 100*cpu.pg.Seconds()/secs)
+		}
+		_ = count
+		fmt.Printf("| %d | %d | %s | **%s** | %s | %.0f %% of a core | %.1f %% | %s | %.2f MiB |\n",
+			n, len(lat), pct(0.5), pct(0.99), pct(1), 100*cores, 100*cores/float64(n)*1000, pgCPU, heapPer1k)
+	}
+	fmt.Println()
+
+	// The reconnect storm: every client drops its connection and comes back with its cursor.
+	if last != nil {
+		before, err := e.inst.MapFeed.Stats(ctx)
+		check(err)
+		xact0 := transactions(ctx, e)
+		var st stormResult
+		check(json.Unmarshal([]byte(last.send("storm")), &st))
+		after, err := e.inst.MapFeed.Stats(ctx)
+		check(err)
+		xact := transactions(ctx, e) - xact0
+		fmt.Printf("Reconnect storm: all %d clients dropped their connections at once and reconnected with their last cursor; all were caught up after %.1f s (%d catch-up deltas, %d states). The feed read the database %d times for it (%d state loads, %d object loads; %d transactions in the whole database during the storm, the writer stopped).\n\n",
+			st.Clients, st.Seconds, st.Catchups, st.States, (after.StateLoads-before.StateLoads)+(after.ObjectLoads-before.ObjectLoads),
+			after.StateLoads-before.StateLoads, after.ObjectLoads-before.ObjectLoads, xact)
+		last.quit()
+	}
+}
+
+func transactions(ctx context.Context, e *env) int64 {
+	var n int64
+	check(e.inst.Pool.QueryRow(ctx, `SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&n))
+	return n
+}
+
+// steadyWriter places rate Knoten per second at random places until stop; it returns how many.
+func steadyWriter(ctx context.Context, e *env, rate int, stop <-chan struct{}) int {
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	t := time.NewTicker(time.Second / time.Duration(rate))
+	defer t.Stop()
+	n := 0
+	for {
+		select {
+		case <-stop:
+			return n
+		case <-t.C:
+			_, _, err := e.inst.Knoten.Place(ctx, e.resident, knoten.Placement{Type: "idee", Title: "Neu", Point: randomPoint(r)})
+			check(err)
+			n++
+		}
+	}
+}
+
+type mapChild struct {
+	cmd *exec.Cmd
+	in  *bufio.Writer
+	raw interface{ Close() error }
+	out *bufio.Reader
+}
+
+func startMapChild(e *env, n int) *mapChild {
+	self, err := os.Executable()
+	check(err)
+	cmd := exec.Command(self, "_mapclients", "-target", strings.Replace(e.url, "http://", "ws://", 1)+"/ws/map", "-n", fmt.Sprint(n))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	check(err)
+	stdout, err := cmd.StdoutPipe()
+	check(err)
+	check(cmd.Start())
+	c := &mapChild{cmd: cmd, in: bufio.NewWriter(stdin), raw: stdin, out: bufio.NewReaderSize(stdout, 64<<10)}
+	line, err := c.out.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "ready") {
+		log.Fatalf("map clients: %q %v", line, err)
+	}
+	log.Printf("map: %d clients %s", n, strings.TrimSpace(line))
+	return c
+}
+
+// send writes a command; for report and storm it returns the answer line.
+func (c *mapChild) send(cmd string) string {
+	fmt.Fprintln(c.in, cmd)
+	check(c.in.Flush())
+	if cmd != "report" && cmd != "storm" {
+		return ""
+	}
+	line, err := c.out.ReadString('\n')
+	check(err)
+	return line
+}
+
+func (c *mapChild) quit() {
+	c.send("quit")
+	c.raw.Close()
+	_ = c.cmd.Wait()
+}

@@ -1,0 +1,128 @@
+package chat_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const lat, lon = 51.3370, 12.3340
+
+type live struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Message struct {
+		ID      string `json:"id"`
+		Text    string `json:"text"`
+		Account struct{ Name string }
+	} `json:"message"`
+}
+
+func listen(t *testing.T, inst *instancetest.Instance) <-chan live {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(inst.URL, "http://", "ws://", 1)+"/ws/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	out := make(chan live, 100)
+	go func() {
+		for {
+			_, b, err := conn.Read(context.Background())
+			if err != nil {
+				close(out)
+				return
+			}
+			var m live
+			_ = json.Unmarshal(b, &m)
+			out <- m
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // connected before anything is written
+	return out
+}
+
+func next(t *testing.T, ch <-chan live) live {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("closed")
+		}
+		return m
+	case <-time.After(3 * time.Second):
+		t.Fatal("no message within 3 s")
+		return live{}
+	}
+}
+
+// A message written through one replica reaches listeners of both, with the writer's name;
+// the history lists it; an admin can take it down, and everyone sees it go.
+func TestNaehstuebchen(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", ReplicaOf: a})
+	onA, onB := listen(t, a), listen(t, b)
+
+	jana := a.Resident("Jana", lat, lon)
+	var m struct{ ID string }
+	jana.Post("/api/chat", map[string]string{"text": "  Wer bringt Samstag Werkzeug mit?  "}).Expect(t, 201).JSON(t, &m)
+	for _, ch := range []<-chan live{onA, onB} {
+		got := next(t, ch)
+		if got.Type != "message" || got.Message.ID != m.ID || got.Message.Text != "Wer bringt Samstag Werkzeug mit?" || got.Message.Account.Name != "Jana" {
+			t.Fatalf("live: %+v", got)
+		}
+	}
+	ben := b.Resident("Ben", lat, lon)
+	ben.Post("/api/chat", map[string]string{"text": "Ich!"}).Expect(t, 201)
+	next(t, onA)
+	var list struct {
+		Messages []struct {
+			ID, Text string
+			Account  struct{ Name string }
+		}
+	}
+	a.Client().Get("/api/chat").Expect(t, 200).JSON(t, &list)
+	if len(list.Messages) != 2 || list.Messages[0].Text != "Ich!" || list.Messages[1].Account.Name != "Jana" {
+		t.Fatalf("history: %+v", list)
+	}
+	a.Client().Get("/api/chat?before="+list.Messages[0].ID).Expect(t, 200).JSON(t, &list)
+	if len(list.Messages) != 1 || list.Messages[0].ID != m.ID {
+		t.Fatalf("older page: %+v", list)
+	}
+
+	// Refused, and nothing written.
+	rows := a.Rows()
+	a.Client().Post("/api/chat", map[string]string{"text": "anonym"}).Expect(t, 401)
+	jana.Post("/api/chat", map[string]string{"text": "   "}).Expect(t, 422)
+	jana.Post("/api/chat", map[string]string{"text": strings.Repeat("x", 501)}).Expect(t, 422)
+	jana.Post("/api/chat", map[string]string{}).Expect(t, 422)
+	jana.Do("DELETE", "/api/admin/chat/"+m.ID, nil).Expect(t, 403)
+	if after := a.Rows(); after["chat_nachrichten"] != rows["chat_nachrichten"] || after["events"] != rows["events"] {
+		t.Fatalf("a refused write wrote: %v → %v", rows, after)
+	}
+
+	a.Admin().Do("DELETE", "/api/admin/chat/"+m.ID, nil).Expect(t, 204)
+	if got := next(t, onB); got.Type != "message" { // Ben's message first
+		t.Fatalf("%+v", got)
+	}
+	if got := next(t, onB); got.Type != "removed" || got.ID != m.ID {
+		t.Fatalf("removal: %+v", got)
+	}
+	a.Client().Get("/api/chat").Expect(t, 200).JSON(t, &list)
+	if len(list.Messages) != 1 {
+		t.Fatalf("after removal: %+v", list)
+	}
+	a.Admin().Do("DELETE", "/api/admin/chat/"+m.ID, nil).Expect(t, 404)
+}

@@ -1,0 +1,156 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+)
+
+// Room sends every new message (and every removal) to the connected clients. It follows the
+// log from the moment it starts; a client loads what came before over HTTP.
+type Room struct {
+	svc    *Service
+	events *eventstore.Store
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	clients map[chan []byte]struct{}
+}
+
+// NewRoom returns the live room; Run must be running.
+func NewRoom(svc *Service, events *eventstore.Store, log *slog.Logger) *Room {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Room{svc: svc, events: events, log: log, clients: map[chan []byte]struct{}{}}
+}
+
+// MessageJSON is a message as clients see it (also the HTTP API's shape).
+type MessageJSON struct {
+	ID      uuid.UUID `json:"id"`
+	Account struct {
+		ID   uuid.UUID `json:"id"`
+		Name string    `json:"name"`
+	} `json:"account"`
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+// View is the JSON form of a message.
+func View(n Nachricht) MessageJSON {
+	m := MessageJSON{ID: n.ID, Text: n.Text, At: n.At}
+	m.Account.ID, m.Account.Name = n.AccountID, n.AccountName
+	return m
+}
+
+// Run follows the log until ctx ends.
+func (r *Room) Run(ctx context.Context) error {
+	head, err := r.events.Head(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return err
+	}
+	err = r.events.Follow(ctx, head, 500, func(ctx context.Context, evs []eventstore.Event) error {
+		for _, e := range evs {
+			var msg any
+			switch {
+			case NachrichtGeschrieben.Is(e):
+				n, err := r.svc.Get(ctx, e.SubjectID)
+				if err != nil {
+					continue // removed meanwhile
+				}
+				msg = struct {
+					Type    string      `json:"type"`
+					Message MessageJSON `json:"message"`
+				}{"message", View(n)}
+			case NachrichtEntfernt.Is(e):
+				msg = struct {
+					Type string    `json:"type"`
+					ID   uuid.UUID `json:"id"`
+				}{"removed", e.SubjectID}
+			default:
+				continue
+			}
+			b, _ := json.Marshal(msg)
+			r.broadcast(b)
+		}
+		return nil
+	})
+	r.mu.Lock()
+	for ch := range r.clients { // shutting down: every client goes
+		delete(r.clients, ch)
+		close(ch)
+	}
+	r.mu.Unlock()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// clientQueue is how many messages may wait for one client; a client that lets more pile up
+// is disconnected (it reconnects and reloads the room over HTTP).
+const clientQueue = 64
+
+func (r *Room) broadcast(b []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for ch := range r.clients {
+		select {
+		case ch <- b:
+		default:
+			delete(r.clients, ch)
+			close(ch)
+		}
+	}
+}
+
+// ServeHTTP serves /ws/chat.
+func (r *Room) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return
+	}
+	defer conn.CloseNow()
+	ch := make(chan []byte, clientQueue)
+	r.mu.Lock()
+	r.clients[ch] = struct{}{}
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		if _, ok := r.clients[ch]; ok {
+			delete(r.clients, ch)
+			close(ch)
+		}
+		r.mu.Unlock()
+	}()
+	// The client sends nothing; reading notices when it goes.
+	ctx := conn.CloseRead(req.Context())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b, ok := <-ch:
+			if !ok {
+				conn.Close(websocket.StatusPolicyViolation, "too slow; reconnect")
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := conn.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}

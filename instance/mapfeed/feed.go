@@ -1,0 +1,323 @@
+// Package mapfeed is the live map: a WebSocket feed (/ws/map) that sends each client the full
+// state of the H3 cells it looks at, then what changes there, batched per cell.
+//
+// One hub goroutine per process owns all subscriptions. It follows the event log like every
+// other consumer (eventstore.Store.Follow: never a skipped or repeated event, and another
+// replica's writes arrive the same way as our own), notes which objects changed in which
+// subscribed cells, and every batch interval reads those objects as they now stand — one query
+// for all cells — encodes each cell's delta once and hands the same bytes to every subscriber.
+// Database work is therefore proportional to what changed and to the cells subscribed, never
+// to the number of clients; a reconnect storm is answered from an in-memory ring of recent
+// changes and from state loads shared by every client of a cell.
+//
+// The protocol is in docs/MAPFEED.md.
+package mapfeed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+)
+
+// Options tune the feed. Zero values take the defaults.
+type Options struct {
+	Batch      time.Duration // how often deltas go out (default 2.5 s)
+	MaxCells   int           // cells one connection may subscribe (default 300)
+	QueueLimit int           // messages waiting for a slow client before it must resync (default 256)
+	HotLimit   int           // objects one cell's delta may carry; more and its clients reload it (default 1000)
+	Keep       time.Duration // how long recent changes are kept for rejoining clients (default 15 min)
+	KeepMax    int           // and at most how many (default 200,000)
+	Log        *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Batch <= 0 {
+		o.Batch = 2500 * time.Millisecond
+	}
+	if o.MaxCells <= 0 {
+		o.MaxCells = 300
+	}
+	if o.QueueLimit <= 0 {
+		o.QueueLimit = 256
+	}
+	if o.HotLimit <= 0 {
+		o.HotLimit = 1000
+	}
+	if o.Keep <= 0 {
+		o.Keep = 15 * time.Minute
+	}
+	if o.KeepMax <= 0 {
+		o.KeepMax = 200_000
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Feed is the live map of one process.
+type Feed struct {
+	opts     Options
+	pool     *pgxpool.Pool
+	events   *eventstore.Store
+	knoten   *knoten.Service
+	accounts *account.Service
+
+	reqs chan request
+	head atomic.Pointer[eventstore.Position] // the hub's position, for hello messages
+
+	// Owned by the hub goroutine (run).
+	pos       eventstore.Position
+	cells     map[int64]*cell
+	perRes    [geo.MaxMapResolution + 1]int // subscribed cells per resolution
+	ring      ring
+	lastCell  map[uuid.UUID]int64 // where each Garnrolle the hub has shown was (resolution 15)
+	changedAc map[uuid.UUID]eventstore.Position
+	clients   map[*client]*clientSubs
+	stats     Stats
+	// Subscriptions waiting to be answered together (hub.go).
+	wantStates   []stateWant
+	wantCatchups []catchupWant
+	loadTimer    *time.Timer
+}
+
+// Batch is the feed's batch interval.
+func (f *Feed) Batch() time.Duration { return f.opts.Batch }
+
+// Stats count what the hub did, for tests and benchmarks.
+type Stats struct {
+	StateLoads   int64 // state queries (each for any number of cells)
+	ObjectLoads  int64 // queries of changed objects (one set per flush or catch-up round)
+	DeltasSent   int64 // delta messages handed to clients
+	DeltaEncodes int64 // delta messages encoded
+}
+
+// New returns a feed; Run must be running for it to serve.
+func New(pool *pgxpool.Pool, events *eventstore.Store, k *knoten.Service, a *account.Service, opts Options) *Feed {
+	opts.defaults()
+	f := &Feed{
+		opts: opts, pool: pool, events: events, knoten: k, accounts: a,
+		reqs:      make(chan request, 1024),
+		cells:     map[int64]*cell{},
+		lastCell:  map[uuid.UUID]int64{},
+		changedAc: map[uuid.UUID]eventstore.Position{},
+		clients:   map[*client]*clientSubs{},
+	}
+	f.head.Store(&eventstore.Position{})
+	return f
+}
+
+// cell is one subscribed cell and what changed in it since its last delta.
+type cell struct {
+	id   int64
+	res  int
+	subs map[*client]eventstore.Position // each subscriber, with the position its state or catch-up covered
+	// The objects changed since the last delta, each with the position of its latest change.
+	knoten     map[uuid.UUID]eventstore.Position
+	faeden     map[uuid.UUID]eventstore.Position
+	garnrollen map[uuid.UUID]eventstore.Position
+}
+
+func (c *cell) dirty() bool { return len(c.knoten) > 0 || len(c.faeden) > 0 || len(c.garnrollen) > 0 }
+
+type clientSubs struct {
+	cells map[int64]bool
+}
+
+// change is one map-relevant event, as the ring keeps it.
+type change struct {
+	pos     eventstore.Position
+	at      time.Time // wall clock, for the ring's retention
+	cell    int64     // resolution 15: where it happened (for a Garnrolle: where it is now)
+	was     int64     // a Garnrolle that moved: where it was, when known
+	knoten  uuid.UUID
+	faden   uuid.UUID
+	account uuid.UUID
+	moved   bool // a Garnrolle's position was set (cell is the new one, 0 for off the map)
+}
+
+// changeOf classifies an event; ok is false for events the map does not show.
+func changeOf(e eventstore.Event) (change, bool) {
+	c := change{pos: e.Position, cell: e.Cell}
+	switch {
+	case knoten.KnotenGeknuepft.Is(e), knoten.KnotenAufgeloest.Is(e):
+		c.knoten = e.SubjectID
+	case knoten.FadenGesponnen.Is(e), knoten.FadenVerzwirnt.Is(e), knoten.FadenEntzwirnt.Is(e), knoten.FadenAbgelaufen.Is(e):
+		var p struct {
+			KnotenID uuid.UUID `json:"knoten_id"`
+		}
+		if err := json.Unmarshal(e.Payload, &p); err != nil {
+			return change{}, false
+		}
+		c.faden, c.knoten = e.SubjectID, p.KnotenID // a Faden changes its Knoten's lifetime too
+	case account.GarnrolleAngelegt.Is(e), account.GarnrollePositioniert.Is(e):
+		c.account, c.moved = e.SubjectID, true // the header's cell is the new public position's
+	case account.GarnrolleUmbenannt.Is(e), account.GarnrolleVerifiziert.Is(e):
+		c.account, c.cell = e.SubjectID, 0
+	default:
+		return change{}, false
+	}
+	if c.account == uuid.Nil && c.cell == 0 {
+		return change{}, false // a map event without a place: nothing to show
+	}
+	return c, true
+}
+
+// Run follows the log and serves subscriptions until ctx ends.
+func (f *Feed) Run(ctx context.Context) error {
+	start, err := f.events.Head(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return err
+	}
+	f.pos = start
+	f.ring.since = start
+	f.head.Store(&start)
+	evs := make(chan []eventstore.Event, 16)
+	followErr := make(chan error, 1)
+	go func() {
+		followErr <- f.events.Follow(ctx, start, 1000, func(ctx context.Context, batch []eventstore.Event) error {
+			select {
+			case evs <- batch:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	tick := time.NewTicker(f.opts.Batch)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			f.closeAll()
+			return nil
+		case err := <-followErr:
+			if ctx.Err() != nil {
+				f.closeAll()
+				return nil
+			}
+			return err
+		case batch := <-evs:
+			f.apply(batch)
+		case r := <-f.reqs:
+			f.serveRequests(ctx, r)
+		case <-f.loadTimerC():
+			f.loadPending(ctx)
+		case <-tick.C:
+			// New subscribers get their state before any delta.
+			f.loadPending(ctx)
+			f.flush(ctx)
+		}
+	}
+}
+
+// apply notes a batch of events in the ring and in the subscribed cells.
+func (f *Feed) apply(batch []eventstore.Event) {
+	now := time.Now()
+	for _, e := range batch {
+		f.pos = e.Position
+		ch, ok := changeOf(e)
+		if !ok {
+			continue
+		}
+		ch.at = now
+		if ch.account != uuid.Nil {
+			// Where the Garnrolle was and is: the cells where its clients see it change.
+			was, known := f.lastCell[ch.account]
+			if ch.moved {
+				if ch.cell != 0 {
+					f.lastCell[ch.account] = ch.cell
+				} else {
+					delete(f.lastCell, ch.account)
+				}
+				if known && was != ch.cell {
+					ch.was = was
+				}
+			} else if known {
+				ch.cell = was
+			}
+			f.changedAc[ch.account] = ch.pos // its Fäden are redrawn at the next flush
+			f.forCells(ch.cell, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
+			f.forCells(ch.was, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
+		}
+		f.ring.add(ch, now, f.opts.Keep, f.opts.KeepMax)
+		f.forCells(ch.cell, func(c *cell) {
+			if ch.knoten != uuid.Nil {
+				c.knoten[ch.knoten] = ch.pos
+			}
+			if ch.faden != uuid.Nil {
+				c.faeden[ch.faden] = ch.pos
+			}
+		})
+	}
+	pos := f.pos
+	f.head.Store(&pos)
+}
+
+// forCells calls fn for every subscribed cell that contains the stored cell c.
+func (f *Feed) forCells(c int64, fn func(*cell)) {
+	if c == 0 {
+		return
+	}
+	for res := geo.MinMapResolution; res <= geo.MaxMapResolution; res++ {
+		if f.perRes[res] == 0 {
+			continue
+		}
+		if sc, ok := f.cells[geo.Parent(c, res)]; ok {
+			fn(sc)
+		}
+	}
+}
+
+// ring holds the recent map changes in log order, so that a client rejoining with a cursor
+// is told what it missed without reading the log again.
+type ring struct {
+	items []change
+	// since is the position after which the ring is complete: a cursor at or after it can be
+	// answered from the ring.
+	since eventstore.Position
+}
+
+func (r *ring) add(c change, now time.Time, keep time.Duration, max int) {
+	r.items = append(r.items, c)
+	drop := 0
+	for drop < len(r.items) && (len(r.items)-drop > max || now.Sub(r.items[drop].at) > keep) {
+		drop++
+	}
+	if drop > 0 {
+		r.since = r.items[drop-1].pos
+		r.items = append(r.items[:0:0], r.items[drop:]...)
+	}
+}
+
+// covers reports whether every change after cursor is in the ring.
+func (r *ring) covers(cursor eventstore.Position) bool { return !r.since.After(cursor) }
+
+// after returns the changes after cursor (the ring must cover it).
+func (r *ring) after(cursor eventstore.Position) []change {
+	lo, hi := 0, len(r.items)
+	for lo < hi { // first item after cursor
+		mid := (lo + hi) / 2
+		if r.items[mid].pos.After(cursor) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return r.items[lo:]
+}
+
+var errClosed = errors.New("mapfeed: connection closed")

@@ -1,0 +1,641 @@
+package mapfeed_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// Around the Lindenauer Markt in Leipzig.
+const lat, lon = 51.3370, 12.3340
+
+// msg is any server message, decoded loosely.
+type msg struct {
+	Type       string                 `json:"type"`
+	Cell       string                 `json:"cell"`
+	Cells      []string               `json:"cells"`
+	Cursor     string                 `json:"cursor"`
+	Catchup    bool                   `json:"catchup"`
+	Reason     string                 `json:"reason"`
+	Knoten     []knotenMsg            `json:"knoten"`
+	Faeden     []fadenMsg             `json:"faeden"`
+	Garnrollen []garnrolleMsg         `json:"garnrollen"`
+	Removed    *removedMsg            `json:"removed"`
+	Error      *struct{ Code string } `json:"error"`
+	raw        string
+}
+
+type knotenMsg struct {
+	ID        string `json:"id"`
+	Title     string `json:"title"`
+	H3        string `json:"h3"`
+	Permanent bool   `json:"permanent"`
+}
+
+type fadenMsg struct {
+	ID              string                      `json:"id"`
+	KnotenID        string                      `json:"knoten_id"`
+	AccountName     string                      `json:"account_name"`
+	IsTwisted       bool                        `json:"is_twisted"`
+	AccountPosition *struct{ Lat, Lon float64 } `json:"account_position"`
+}
+
+type garnrolleMsg struct {
+	ID       string                      `json:"id"`
+	Name     string                      `json:"name"`
+	Position *struct{ Lat, Lon float64 } `json:"position"`
+}
+
+type removedMsg struct {
+	Knoten     []string `json:"knoten"`
+	Faeden     []string `json:"faeden"`
+	Garnrollen []string `json:"garnrollen"`
+}
+
+// feedClient is one map client over a real WebSocket.
+type feedClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+	msgs chan msg
+	mu   sync.Mutex
+	last string // the last cursor received
+}
+
+func dial(t *testing.T, inst *instancetest.Instance) *feedClient {
+	t.Helper()
+	return dialRaw(t, inst, true)
+}
+
+func dialRaw(t *testing.T, inst *instancetest.Instance, read bool) *feedClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(inst.URL, "http://", "ws://", 1)+"/ws/map", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	conn.SetReadLimit(64 << 20)
+	c := &feedClient{t: t, conn: conn, msgs: make(chan msg, 10000)}
+	t.Cleanup(func() { conn.CloseNow() })
+	if read {
+		go c.readLoop()
+		if h := c.next(5 * time.Second); h.Type != "hello" || h.Cursor == "" {
+			t.Fatalf("first message: %s", h.raw)
+		}
+	}
+	return c
+}
+
+func (c *feedClient) readLoop() {
+	defer close(c.msgs)
+	for {
+		_, data, err := c.conn.Read(context.Background())
+		if err != nil {
+			return
+		}
+		var m msg
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.t.Errorf("undecodable message %q: %v", data, err)
+			return
+		}
+		m.raw = string(data)
+		if m.Cursor != "" {
+			c.mu.Lock()
+			c.last = m.Cursor
+			c.mu.Unlock()
+		}
+		c.msgs <- m
+	}
+}
+
+func (c *feedClient) cursor() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+func (c *feedClient) send(v any) {
+	c.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+func (c *feedClient) subscribe(cells []string, cursor string) {
+	c.t.Helper()
+	m := map[string]any{"type": "subscribe", "cells": cells}
+	if cursor != "" {
+		m["cursor"] = cursor
+	}
+	c.send(m)
+}
+
+// next returns the next message, failing the test when none comes within d.
+func (c *feedClient) next(d time.Duration) msg {
+	c.t.Helper()
+	select {
+	case m, ok := <-c.msgs:
+		if !ok {
+			c.t.Fatal("connection closed")
+		}
+		return m
+	case <-time.After(d):
+		c.t.Fatalf("no message within %s", d)
+		return msg{}
+	}
+}
+
+// quiet fails when a message arrives within d.
+func (c *feedClient) quiet(d time.Duration) {
+	c.t.Helper()
+	select {
+	case m := <-c.msgs:
+		c.t.Fatalf("unexpected message: %s", m.raw)
+	case <-time.After(d):
+	}
+}
+
+// until reads messages until one satisfies ok, within d.
+func (c *feedClient) until(d time.Duration, what string, ok func(msg) bool) msg {
+	c.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case m, open := <-c.msgs:
+			if !open {
+				c.t.Fatalf("connection closed while waiting for %s", what)
+			}
+			if ok(m) {
+				return m
+			}
+		case <-deadline:
+			c.t.Fatalf("no %s within %s", what, d)
+		}
+	}
+}
+
+// cellsAround asks the instance for the cells of a small view around the point.
+func cellsAround(t *testing.T, inst *instancetest.Instance, lat, lon float64, zoom int) []string {
+	t.Helper()
+	var out struct {
+		Resolution int      `json:"resolution"`
+		Cells      []string `json:"cells"`
+	}
+	q := url.Values{"bbox": {fmt.Sprintf("%f,%f,%f,%f", lon-0.002, lat-0.001, lon+0.002, lat+0.001)}, "zoom": {fmt.Sprint(zoom)}}
+	inst.Client().Get("/api/map/cells?"+q.Encode()).Expect(t, 200).JSON(t, &out)
+	if len(out.Cells) == 0 {
+		t.Fatal("no cells")
+	}
+	return out.Cells
+}
+
+func place(t *testing.T, c *instancetest.Client, title string, lat, lon float64) (knoten, faden string) {
+	t.Helper()
+	var k struct {
+		ID    string `json:"id"`
+		Faden struct {
+			ID string `json:"id"`
+		} `json:"faden"`
+	}
+	c.Post("/api/knoten", map[string]any{"type": "idee", "title": title, "lat": lat, "lon": lon}).Expect(t, 201).JSON(t, &k)
+	return k.ID, k.Faden.ID
+}
+
+func ids[T any](xs []T, id func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = id(x)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func knotenIDs(ks []knotenMsg) []string { return ids(ks, func(k knotenMsg) string { return k.ID }) }
+func fadenIDs(fs []fadenMsg) []string   { return ids(fs, func(f fadenMsg) string { return f.ID }) }
+
+func sorted(xs ...string) []string { xs = slices.Clone(xs); slices.Sort(xs); return xs }
+
+// statesFor reads one state message per cell and merges them.
+func statesFor(t *testing.T, c *feedClient, cells []string) msg {
+	t.Helper()
+	var all msg
+	want := map[string]bool{}
+	for _, x := range cells {
+		want[x] = true
+	}
+	for len(want) > 0 {
+		m := c.next(5 * time.Second)
+		if m.Type != "state" || !want[m.Cell] {
+			t.Fatalf("want the state of %d more cells, got %s", len(want), m.raw)
+		}
+		delete(want, m.Cell)
+		all.Knoten = append(all.Knoten, m.Knoten...)
+		all.Faeden = append(all.Faeden, m.Faeden...)
+		all.Garnrollen = append(all.Garnrollen, m.Garnrollen...)
+		all.Cursor = m.Cursor
+	}
+	return all
+}
+
+// A client gets the state of its cells, then batched deltas naming what changed; what it
+// unsubscribed from, it hears no more of.
+func TestStateThenDeltas(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	jana := inst.Resident("Jana", lat, lon)
+	k1, f1 := place(t, jana, "Bank am Markt", lat, lon)
+
+	c := dial(t, inst)
+	cells := cellsAround(t, inst, lat, lon, 16)
+	c.subscribe(cells, "")
+	st := statesFor(t, c, cells)
+	if !slices.Equal(knotenIDs(st.Knoten), []string{k1}) || !slices.Equal(fadenIDs(st.Faeden), []string{f1}) {
+		t.Fatalf("state: %+v", st)
+	}
+	if st.Faeden[0].AccountName != "Jana" {
+		t.Fatalf("Faden without its spinner's name: %+v", st.Faeden[0])
+	}
+
+	// A new Knoten and a Faden to the old one, spun together: one batch, both named.
+	ben := inst.Resident("Ben", lat, lon)
+	k2, f2 := place(t, ben, "Trinkbrunnen", lat+0.0001, lon+0.0001)
+	var f3 struct{ ID string }
+	ben.Post("/api/faeden", map[string]any{"to_knoten_id": k1, "type": "gespraech"}).Expect(t, 201).JSON(t, &f3)
+	d := c.until(3*time.Second, "a delta with both", func(m msg) bool {
+		return m.Type == "delta" && len(m.Knoten) == 2
+	})
+	if !slices.Equal(knotenIDs(d.Knoten), sorted(k1, k2)) || !slices.Equal(fadenIDs(d.Faeden), sorted(f2, f3.ID)) || d.Removed != nil {
+		t.Fatalf("delta: %s", d.raw)
+	}
+	if d.Cursor == "" || d.Cursor == st.Cursor {
+		t.Fatalf("delta cursor %q after state cursor %q", d.Cursor, st.Cursor)
+	}
+
+	// Twisting makes Garn: the Faden and its Knoten (now permanent) change.
+	jana.Post("/api/faeden/"+f1+"/twist", nil).Expect(t, 200)
+	d = c.until(3*time.Second, "the twist", func(m msg) bool { return m.Type == "delta" })
+	if len(d.Faeden) != 1 || !d.Faeden[0].IsTwisted || len(d.Knoten) != 1 || !d.Knoten[0].Permanent {
+		t.Fatalf("twist delta: %s", d.raw)
+	}
+
+	// A week later k2 dissolves with its only Faden; f3 expires, k1 stays (Garn).
+	inst.Advance("169h")
+	d = c.until(5*time.Second, "the expiry", func(m msg) bool { return m.Type == "delta" && m.Removed != nil && len(m.Removed.Knoten) > 0 })
+	if !slices.Equal(sorted(d.Removed.Knoten...), []string{k2}) || !slices.Equal(sorted(d.Removed.Faeden...), sorted(f2, f3.ID)) {
+		t.Fatalf("expiry delta: %s", d.raw)
+	}
+
+	// Unsubscribed: nothing more from these cells.
+	c.send(map[string]any{"type": "unsubscribe", "cells": cells})
+	time.Sleep(300 * time.Millisecond) // the unsubscribe reaches the hub
+	place(t, ben, "Noch einer", lat, lon)
+	c.quiet(time.Second)
+}
+
+// Many changes in a batch interval arrive as one message per cell, each object once.
+func TestChangesAreBatchedPerCell(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{MapFeed: mapfeed.Options{Batch: 2 * time.Second}})
+	jana := inst.Resident("Jana", lat, lon)
+	k, _ := place(t, jana, "Bank", lat, lon)
+	c := dial(t, inst)
+	cells := cellsAround(t, inst, lat, lon, 12) // coarse: one or a few cells
+	c.subscribe(cells, "")
+	statesFor(t, c, cells)
+	spun := map[string]bool{}
+	for range 10 {
+		var f struct{ ID string }
+		jana.Post("/api/faeden", map[string]any{"to_knoten_id": k, "type": "gespraech"}).Expect(t, 201).JSON(t, &f)
+		spun[f.ID] = true
+	}
+	messages, seen := 0, map[string]int{}
+	for len(seen) < len(spun) {
+		m := c.until(5*time.Second, "the Fäden", func(m msg) bool { return m.Type == "delta" })
+		messages++
+		for _, f := range m.Faeden {
+			seen[f.ID]++
+		}
+	}
+	c.quiet(2500 * time.Millisecond)
+	// Spinning ten takes a fraction of a batch interval; at most one batch boundary falls in it.
+	if messages > 2 {
+		t.Fatalf("10 Fäden spun within a batch came in %d messages", messages)
+	}
+	for id := range spun {
+		if seen[id] != 1 {
+			t.Fatalf("Faden %s came %d times", id, seen[id])
+		}
+	}
+}
+
+// A client that reconnects with its last cursor gets exactly what it missed, once; one with a
+// cursor from before the server's memory gets the full state.
+func TestRejoinWithCursor(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	jana := inst.Resident("Jana", lat, lon)
+	k1, f1 := place(t, jana, "Bank", lat, lon)
+	cells := cellsAround(t, inst, lat, lon, 16)
+
+	c := dial(t, inst)
+	c.subscribe(cells, "")
+	statesFor(t, c, cells)
+	before := c.cursor()
+	c.conn.Close(websocket.StatusNormalClosure, "bye")
+
+	// While away: two new Knoten, and the first Faden twisted.
+	k2, f2 := place(t, jana, "Brunnen", lat+0.0001, lon)
+	k3, f3 := place(t, jana, "Beet", lat, lon+0.0001)
+	jana.Post("/api/faeden/"+f1+"/twist", nil).Expect(t, 200)
+	// Outside the cells: not for this client.
+	place(t, jana, "Weit weg", lat+0.05, lon+0.05)
+
+	// Wait for the server to have seen it all (a witness client gets the deltas).
+	w := dial(t, inst)
+	w.subscribe(cells, "")
+	statesFor(t, w, cells)
+	time.Sleep(500 * time.Millisecond)
+
+	back := dial(t, inst)
+	back.subscribe(cells, before)
+	var got msg
+	for range cells {
+		m := back.next(5 * time.Second)
+		if m.Type != "delta" || !m.Catchup {
+			t.Fatalf("want catch-up deltas, got %s", m.raw)
+		}
+		got.Knoten = append(got.Knoten, m.Knoten...)
+		got.Faeden = append(got.Faeden, m.Faeden...)
+	}
+	if !slices.Equal(knotenIDs(got.Knoten), sorted(k1, k2, k3)) || !slices.Equal(fadenIDs(got.Faeden), sorted(f1, f2, f3)) {
+		t.Fatalf("catch-up: knoten %v faeden %v; want %v %v", knotenIDs(got.Knoten), fadenIDs(got.Faeden), sorted(k1, k2, k3), sorted(f1, f2, f3))
+	}
+	back.quiet(time.Second) // and no second copy of any of it
+
+	// A cursor older than what the server remembers (here it keeps just three changes): the
+	// full state.
+	small := instancetest.Start(t, instancetest.Options{MapFeed: mapfeed.Options{KeepMax: 3}})
+	ada := small.Resident("Ada", lat, lon)
+	kOld, _ := place(t, ada, "Erster", lat, lon)
+	early := dial(t, small)
+	early.subscribe(cells, "")
+	statesFor(t, early, cells)
+	cursor := early.cursor()
+	early.conn.Close(websocket.StatusNormalClosure, "bye")
+	kNew, _ := place(t, ada, "Zweiter", lat, lon)
+	place(t, ada, "Dritter", lat+0.05, lon) // elsewhere, but it pushes the others out of memory
+	place(t, ada, "Vierter", lat+0.05, lon)
+	time.Sleep(300 * time.Millisecond)
+	late := dial(t, small)
+	late.subscribe(cells, cursor)
+	if st := statesFor(t, late, cells); !slices.Equal(knotenIDs(st.Knoten), sorted(kOld, kNew)) {
+		t.Fatalf("state after an old cursor: %v", knotenIDs(st.Knoten))
+	}
+}
+
+// Two processes on one database: a change written through one reaches a client of the other.
+func TestAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", ReplicaOf: a})
+	cells := cellsAround(t, b, lat, lon, 16)
+	c := dial(t, b)
+	c.subscribe(cells, "")
+	statesFor(t, c, cells)
+	k, _ := place(t, a.Resident("Jana", lat, lon), "Über die andere", lat, lon)
+	d := c.until(3*time.Second, "the Knoten from the other replica", func(m msg) bool { return m.Type == "delta" && len(m.Knoten) > 0 })
+	if d.Knoten[0].ID != k {
+		t.Fatalf("delta: %s", d.raw)
+	}
+}
+
+// Residents appear where their public position is; renamed, their Garnrolle and Fäden are
+// redrawn; off the map, they are removed.
+func TestGarnrollen(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	cells := cellsAround(t, inst, lat, lon, 12)
+	c := dial(t, inst)
+	c.subscribe(cells, "")
+	statesFor(t, c, cells)
+
+	jana := inst.Resident("Jana", lat, lon)
+	var me struct{ ID string }
+	jana.Get("/api/me").Expect(t, 200).JSON(t, &me)
+	d := c.until(3*time.Second, "the new Garnrolle", func(m msg) bool { return m.Type == "delta" && len(m.Garnrollen) > 0 })
+	if d.Garnrollen[0].ID != me.ID || d.Garnrollen[0].Position == nil {
+		t.Fatalf("registration delta: %s", d.raw)
+	}
+	k, f := place(t, jana, "Bank", lat, lon)
+	c.until(3*time.Second, "the Knoten", func(m msg) bool { return m.Type == "delta" && len(m.Knoten) > 0 })
+
+	jana.Patch("/api/me", map[string]any{"name": "Jana W."}).Expect(t, 200)
+	var renamed struct {
+		g bool
+		f bool
+	}
+	c.until(3*time.Second, "the rename", func(m msg) bool {
+		if m.Type != "delta" {
+			return false
+		}
+		for _, g := range m.Garnrollen {
+			renamed.g = renamed.g || (g.ID == me.ID && g.Name == "Jana W.")
+		}
+		for _, x := range m.Faeden {
+			renamed.f = renamed.f || (x.ID == f && x.AccountName == "Jana W." && x.KnotenID == k)
+		}
+		return renamed.g && renamed.f
+	})
+
+	jana.Patch("/api/me", map[string]any{"on_map": false}).Expect(t, 200)
+	d = c.until(3*time.Second, "the removal", func(m msg) bool { return m.Type == "delta" && m.Removed != nil && len(m.Removed.Garnrollen) > 0 })
+	if d.Removed.Garnrollen[0] != me.ID {
+		t.Fatalf("hidden delta: %s", d.raw)
+	}
+	// Her Faden is still drawn, now from nowhere.
+	for _, x := range d.Faeden {
+		if x.ID == f && x.AccountPosition != nil {
+			t.Fatalf("a hidden resident's Faden still starts at her position: %s", d.raw)
+		}
+	}
+}
+
+// Bad messages get a clear error and change nothing; the connection stays open.
+func TestBadMessages(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	c := dial(t, inst)
+	good := cellsAround(t, inst, lat, lon, 16)[0]
+	res11 := "8b1f1a8dd2d4fff"
+	for _, tc := range []struct {
+		send any
+		code string
+	}{
+		{"not json", "malformed_message"},
+		{map[string]any{"type": "dance"}, "unknown_type"},
+		{map[string]any{"type": "subscribe", "cells": []string{"nonsense"}}, "invalid_cell"},
+		{map[string]any{"type": "subscribe", "cells": []string{good, res11}}, "invalid_resolution"},
+		{map[string]any{"type": "subscribe", "cells": []string{good}, "cursor": "yesterday"}, "invalid_cursor"},
+		{map[string]any{"type": "subscribe", "cells": make301()}, "too_many_cells"},
+	} {
+		if s, ok := tc.send.(string); ok {
+			if err := c.conn.Write(context.Background(), websocket.MessageText, []byte(s)); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			c.send(tc.send)
+		}
+		m := c.next(3 * time.Second)
+		if m.Type != "error" || m.Error == nil || m.Error.Code != tc.code {
+			t.Fatalf("sent %v: got %s, want error %s", tc.send, m.raw, tc.code)
+		}
+	}
+	// Nothing was subscribed by the refused messages; a good one still works.
+	c.quiet(500 * time.Millisecond)
+	c.subscribe([]string{good}, "")
+	if m := c.next(3 * time.Second); m.Type != "state" || m.Cell != good {
+		t.Fatalf("after the errors: %s", m.raw)
+	}
+}
+
+func make301() []string {
+	out := make([]string, 301)
+	for i := range out {
+		out[i] = "871f1a8caffffff"
+	}
+	return out
+}
+
+// A client that stops reading cannot hold others up: it is dropped to a resync, the others get
+// their deltas on time, and it recovers by subscribing again.
+func TestSlowClientIsToldToResync(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{MapFeed: mapfeed.Options{QueueLimit: 4}})
+	jana := inst.Resident("Jana", lat, lon)
+	// Enough Knoten that one cell's state is big: 250 with long descriptions, about 1 MB.
+	long := strings.Repeat("Eine lange Beschreibung, damit der Zustand der Zelle groß wird. ", 60)
+	for i := range 250 {
+		jana.Post("/api/knoten", map[string]any{"type": "idee", "title": fmt.Sprintf("Knoten %d", i), "description": long,
+			"lat": lat + float64(i%50)*0.00002, "lon": lon + float64(i/50)*0.00002}).Expect(t, 201)
+	}
+	cells := cellsAround(t, inst, lat, lon, 12)
+
+	fast := dial(t, inst)
+	fast.subscribe(cells, "")
+	statesFor(t, fast, cells)
+
+	slow := dialRaw(t, inst, false) // reads nothing for now
+	// Ask for the big state again and again, 20 MB and more: the sockets' buffers fill, then
+	// the queue of four messages.
+	for range 20 {
+		slow.subscribe(cells, "")
+		time.Sleep(100 * time.Millisecond) // the state is sent before the unsubscribe arrives
+		slow.send(map[string]any{"type": "unsubscribe", "cells": cells})
+	}
+
+	// The fast client is not held up.
+	k, _ := place(t, jana, "Während einer hängt", lat, lon)
+	fast.until(2*time.Second, "the delta", func(m msg) bool { return m.Type == "delta" && len(m.Knoten) == 1 && m.Knoten[0].ID == k })
+
+	// The slow one, reading at last, finds a resync after what was queued.
+	go slow.readLoop()
+	slow.until(8*time.Second, "the resync", func(m msg) bool { return m.Type == "resync" && m.Reason == "behind" })
+	slow.subscribe(cells, "")
+	st := statesFor(t, slow, cells)
+	if len(st.Knoten) != 251 {
+		t.Fatalf("after the resync: %d Knoten", len(st.Knoten))
+	}
+}
+
+// A cell where more changes in one batch than a delta may carry is reloaded instead.
+func TestHotCellIsReloaded(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{MapFeed: mapfeed.Options{HotLimit: 5, Batch: time.Second}})
+	jana := inst.Resident("Jana", lat, lon)
+	cells := cellsAround(t, inst, lat, lon, 12)
+	c := dial(t, inst)
+	c.subscribe(cells, "")
+	statesFor(t, c, cells)
+	for i := range 4 { // 4 Knoten and 4 Fäden: 8 objects in one batch
+		place(t, jana, fmt.Sprintf("K%d", i), lat, lon)
+	}
+	m := c.until(3*time.Second, "a resync", func(m msg) bool { return m.Type == "resync" || m.Type == "delta" })
+	if m.Type != "resync" || m.Reason != "hot" || len(m.Cells) != 1 {
+		t.Fatalf("want a hot resync, got %s", m.raw)
+	}
+	c.subscribe(m.Cells, "")
+	st := c.next(3 * time.Second)
+	if st.Type != "state" || len(st.Knoten) != 4 {
+		t.Fatalf("reloaded state: %s", st.raw)
+	}
+}
+
+// A reconnect storm costs database queries in proportion to cells, not clients.
+func TestReconnectStormSharesQueries(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{MapFeed: mapfeed.Options{Batch: time.Hour}})
+	place(t, inst.Resident("Jana", lat, lon), "Bank", lat, lon)
+	cells := cellsAround(t, inst, lat, lon, 16)
+	ctx := context.Background()
+	before, err := inst.MapFeed.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	clients := make([]*feedClient, n)
+	for i := range clients {
+		clients[i] = dial(t, inst)
+	}
+	for _, c := range clients {
+		c.subscribe(cells, "")
+	}
+	for _, c := range clients {
+		if st := statesFor(t, c, cells); len(st.Knoten) != 1 {
+			t.Fatalf("state: %d Knoten", len(st.Knoten))
+		}
+	}
+	after, _ := inst.MapFeed.Stats(ctx)
+	if loads := after.StateLoads - before.StateLoads; loads > n/10 {
+		t.Fatalf("%d clients subscribing to the same %d cells took %d state loads", n, len(cells), loads)
+	}
+}
+
+// The cells route covers a view at the resolution for its zoom, and refuses what it cannot.
+func TestMapCells(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	c := inst.Client()
+	var out struct {
+		Resolution int      `json:"resolution"`
+		Cells      []string `json:"cells"`
+	}
+	c.Get("/api/map/cells?bbox=12.30,51.32,12.36,51.35&zoom=13").Expect(t, 200).JSON(t, &out)
+	if out.Resolution != 7 || len(out.Cells) < 4 || len(out.Cells) > 80 {
+		t.Fatalf("zoom 13: %+v", out)
+	}
+	for _, tc := range []struct{ q, code string }{
+		{"bbox=1,2,3&zoom=13", "malformed_bbox"},
+		{"bbox=12.30,51.35,12.36,51.32&zoom=13", "invalid_bbox"},
+		{"bbox=12.30,51.32,12.36,51.35&zoom=x", "invalid_zoom"},
+		{"bbox=5,47,15,55&zoom=18", "too_many_cells"},
+	} {
+		if code := c.Get("/api/map/cells?" + tc.q).ErrorCode(); code != tc.code {
+			t.Errorf("%s: %s, want %s", tc.q, code, tc.code)
+		}
+	}
+}

@@ -1,0 +1,117 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+	"github.com/weltgewebe/weltgewebe/web"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var lindenau = json.RawMessage(`{"type":"Polygon","coordinates":[[[12.305,51.328],[12.355,51.328],[12.355,51.348],[12.305,51.348],[12.305,51.328]]]}`)
+
+// TestBrowser runs e2e/app.e2e.mjs in headless Chromium against a real instance: registration,
+// login, a Knoten placed on one screen arriving on another over /ws/map within 3 s, Faden and
+// Garn, Antrag, Einspruch, the dev clock, votes listed by name, the chat. The feed batches every
+// 2 s, the low end of what serve allows (--map-batch 2–3 s): "within 3 s" is one batch plus
+// the way to the browser, with room for a busy CI machine under -race.
+func TestBrowser(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "E2E-Weberei", Bounds: lindenau,
+		MapFeed: mapfeed.Options{Batch: 2 * time.Second}})
+	adminEmail := "e2e-admin@example.org"
+	if _, err := inst.Accounts.CreateAdmin(context.Background(), "Ada Admin", adminEmail, "admin password"); err != nil {
+		t.Fatal(err)
+	}
+	bea := inst.VerifiedResident("Bea Beispiel", 51.3372, 12.3290)
+	b.run(t, "e2e/app.e2e.mjs",
+		"WG_URL="+inst.URL,
+		"WG_ADMIN_EMAIL="+adminEmail, "WG_ADMIN_PASSWORD=admin password",
+		"WG_BEA_EMAIL="+bea.Email, "WG_BEA_PASSWORD=correct horse battery", "WG_BEA_NAME=Bea Beispiel")
+}
+
+// TestBasemap serves the app with a PMTiles basemap (a one-tile fixture made from Natural
+// Earth) in front of a real instance, and checks in Chromium that the tiles are read with range
+// requests and painted under the pins.
+func TestBasemap(t *testing.T) {
+	b := requireBrowser(t)
+	fixture := filepath.Join(t.TempDir(), "basemap.pmtiles")
+	if out, err := exec.Command(b.node, "e2e/pmtiles-fixture.mjs", fixture).CombinedOutput(); err != nil {
+		t.Fatalf("pmtiles fixture: %v\n%s", err, out)
+	}
+	inst := instancetest.Start(t, instancetest.Options{Name: "Basemap-Weberei", Bounds: lindenau})
+	inst.Resident("Jana Weber", 51.3362, 12.3363).
+		Post("/api/knoten", map[string]any{"type": "idee", "title": "Trinkbrunnen", "lat": 51.336, "lon": 12.334}).
+		Expect(t, http.StatusCreated)
+
+	// The instance's API and feeds behind the app as `serve --basemap` assembles it.
+	target, _ := url.Parse(inst.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	mux := http.NewServeMux()
+	mux.Handle("/api/", proxy)
+	mux.Handle("/ws/", proxy)
+	mux.Handle("/", web.Handler(web.Options{Basemap: fixture, Dev: true}))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	b.run(t, "e2e/basemap.e2e.mjs", "WG_URL="+srv.URL)
+}
+
+type browserTools struct{ node, chromium string }
+
+// requireBrowser finds node, the npm packages and Chromium. Without them the browser tests
+// fail (CI must run them), unless WG_SKIP_BROWSER=1 says to skip them.
+func requireBrowser(t *testing.T) browserTools {
+	t.Helper()
+	if os.Getenv("WG_SKIP_BROWSER") == "1" {
+		t.Skip("WG_SKIP_BROWSER=1")
+	}
+	if _, err := os.Stat("dist/index.html"); err != nil {
+		t.Fatal("web/dist is not built: run `make web` first")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not on PATH: run `make deps` (or set WG_SKIP_BROWSER=1 to skip the browser tests)")
+	}
+	chromium := os.Getenv("WG_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("no Chromium at %s: run `make deps` (Debian package chromium), or set WG_CHROMIUM", chromium)
+	}
+	if _, err := os.Stat("node_modules/playwright-core/package.json"); err != nil {
+		t.Fatal("web/node_modules has no playwright-core: run `make web` (npm ci)")
+	}
+	return browserTools{node: node, chromium: chromium}
+}
+
+// run runs a Node script of e2e/; it fails the test with its output and where its screenshots are.
+func (b browserTools) run(t *testing.T, script string, env ...string) {
+	t.Helper()
+	artifacts, err := filepath.Abs(filepath.Join("e2e", "artifacts", t.Name()+"-"+time.Now().Format("20060102-150405")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, b.node, script)
+	cmd.Env = append(append(os.Environ(), "WG_CHROMIUM="+b.chromium, "WG_ARTIFACTS="+artifacts), env...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s:\n%s", script, out)
+	if err != nil {
+		t.Fatalf("%s failed (%v); screenshots in %s", script, err, artifacts)
+	}
+}

@@ -1,0 +1,133 @@
+// Builds the web app into dist/, which web/embed.go embeds into the binary:
+//
+//   dist/index.html             the app shell, naming the hashed assets (no-cache)
+//   dist/assets/*-[hash].*      JavaScript, CSS, outline basemap (immutable)
+//   dist/sw.js                  the service worker, with the list of shell files to cache
+//   dist/manifest.webmanifest, dist/icons/
+//   *.gz                        gzip of each compressible file, served when the client takes it
+//
+// First load is the entry script, the chunks it imports statically (preloaded) and the CSS;
+// everything else (the PMTiles renderer, outline tiles) is fetched when needed.
+import * as esbuild from "esbuild";
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { buildOutline, TILE_DEG } from "./outline.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(root, "dist");
+
+mkdirSync(dist, { recursive: true });
+for (const name of readdirSync(dist, { withFileTypes: true })) {
+  if (name.name !== ".keep") rmSync(join(dist, name.name), { recursive: true, force: true });
+}
+mkdirSync(join(dist, "assets"), { recursive: true });
+cpSync(join(root, "public"), dist, { recursive: true });
+
+const hash = (buf) => createHash("sha256").update(buf).digest("hex").slice(0, 10);
+
+// The outline basemap, for instances without a PMTiles file: coastlines and borders from
+// Natural Earth (world-atlas), as one small world file and 20°×20° tiles of the finer scale.
+const outline = buildOutline();
+const worldBody = JSON.stringify(outline.world);
+const tileBodies = [...outline.tiles].map(([key, data]) => [key, JSON.stringify(data)]);
+const tilesHash = hash(tileBodies.map(([k, b]) => k + b).join("\n"));
+const outlineFiles = {
+  world: `/assets/outline-world-${hash(worldBody)}.json`,
+  tiles: `/assets/outline-${tilesHash}-`,
+  keys: tileBodies.map(([k]) => k).join(","),
+  deg: TILE_DEG,
+};
+writeFileSync(join(dist, outlineFiles.world), worldBody);
+for (const [key, body] of tileBodies) writeFileSync(join(dist, `${outlineFiles.tiles.slice(1)}${key}.json`), body);
+
+// Leaflet as an ES module rather than its UMD file: no CommonJS shim, and no function wrapped
+// around the whole library, which V8 tends to compile eagerly at start.
+const leafletESM = {
+  name: "leaflet-esm",
+  setup(b) {
+    b.onResolve({ filter: /^leaflet$/ }, () => ({ path: join(root, "node_modules/leaflet/dist/leaflet-src.esm.js") }));
+  },
+};
+
+const result = await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: { app: "src/main.ts" },
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  minify: true,
+  sourcemap: false,
+  target: ["es2020", "chrome90", "firefox90", "safari15"],
+  outdir: dist,
+  entryNames: "assets/[name]-[hash]",
+  chunkNames: "assets/[name]-[hash]",
+  assetNames: "assets/[name]-[hash]",
+  loader: { ".png": "file", ".svg": "file" },
+  plugins: [leafletESM],
+  define: { __OUTLINE__: JSON.stringify(outlineFiles) },
+  metafile: true,
+  legalComments: "none",
+  logLevel: "warning",
+});
+
+const outputs = result.metafile.outputs;
+const entry = Object.keys(outputs).find((k) => outputs[k].entryPoint === "src/main.ts");
+const entryURL = "/" + relative(dist, join(root, entry));
+const cssURL = outputs[entry].cssBundle ? "/" + relative(dist, join(root, outputs[entry].cssBundle)) : null;
+const preload = outputs[entry].imports
+  .filter((i) => i.kind === "import-statement")
+  .map((i) => "/" + relative(dist, join(root, i.path)));
+
+let html = readFileSync(join(root, "src", "index.html"), "utf8");
+html = html
+  .replace("<!--STYLES-->", cssURL ? `<link rel="stylesheet" href="${cssURL}">` : "")
+  .replace(
+    "<!--SCRIPTS-->",
+    [...preload.map((p) => `<link rel="modulepreload" href="${p}">`), `<script type="module" src="${entryURL}"></script>`].join("\n"),
+  );
+writeFileSync(join(dist, "index.html"), html);
+
+// The service worker caches the shell: the page, first-load assets, icons, manifest, and the
+// world outline. Lazy chunks and outline tiles are cached when first fetched (they are
+// hashed, so they never go stale). API responses, tiles and sockets are never cached.
+const shell = ["/", ...preload, entryURL, ...(cssURL ? [cssURL] : []), outlineFiles.world,
+  "/manifest.webmanifest", "/icons/icon.svg", "/icons/icon-192.png"];
+const version = hash(shell.join("\n") + html);
+await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: ["src/sw.ts"],
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: ["es2020"],
+  outfile: join(dist, "sw.js"),
+  define: { __SHELL__: JSON.stringify(shell), __VERSION__: JSON.stringify(version) },
+  logLevel: "warning",
+});
+
+// Precompressed copies, so the instance needs no compression on the fly.
+const compressible = /\.(js|css|json|svg|webmanifest)$/;
+const sizes = [];
+(function walk(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (compressible.test(e.name) && statSync(p).size > 512) {
+      const gz = gzipSync(readFileSync(p), { level: 9 });
+      writeFileSync(p + ".gz", gz);
+      sizes.push([relative(dist, p), statSync(p).size, gz.length]);
+    }
+  }
+})(dist);
+
+const firstLoad = new Set([entryURL, ...preload, cssURL].filter(Boolean).map((u) => u.slice(1)));
+let js = 0, css = 0;
+for (const [file, , gz] of sizes) {
+  if (!firstLoad.has(file)) continue;
+  if (file.endsWith(".js")) js += gz;
+  if (file.endsWith(".css")) css += gz;
+}
+console.log(`web: built dist/ — first load ${(js / 1024).toFixed(1)} KiB JS + ${(css / 1024).toFixed(1)} KiB CSS gzipped`);

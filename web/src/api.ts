@@ -1,0 +1,119 @@
+// Talking to the instance: JSON over fetch, and its errors in German.
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public field?: string,
+  ) {
+    super(message);
+  }
+}
+
+// German texts for the error codes of docs/API.md and docs/MAPFEED.md; anything not listed
+// shows the instance's own message.
+const messages: Record<string, string> = {
+  malformed_json: "Die Anfrage war nicht lesbar.",
+  unknown_field: "Die Anfrage enthielt ein unbekanntes Feld.",
+  invalid_field_type: "Ein Feld hatte den falschen Typ.",
+  malformed_bbox: "Der Kartenausschnitt war nicht lesbar.",
+  unauthenticated: "Bitte melde dich an.",
+  invalid_credentials: "E-Mail oder Passwort stimmen nicht.",
+  not_your_faden: "Das ist nicht dein Faden.",
+  admin_required: "Das darf nur eine Verwalterin oder ein Verwalter.",
+  verified_resident_required:
+    "Das dürfen nur bestätigte Bewohnerinnen und Bewohner. Dein Konto wird von einer Verwalterin bestätigt.",
+  own_antrag: "Gegen deinen eigenen Antrag kannst du keinen Einspruch erheben.",
+  not_your_antrag: "Das ist nicht dein Antrag.",
+  not_your_delegation: "Das ist nicht deine Delegation.",
+  knoten_not_found: "Diesen Knoten gibt es nicht.",
+  faden_not_found: "Diesen Faden gibt es nicht.",
+  account_not_found: "Dieses Konto gibt es nicht.",
+  antrag_not_found: "Diesen Antrag gibt es nicht.",
+  abstimmung_not_found: "Diese Abstimmung gibt es nicht.",
+  delegation_not_found: "Diese Delegation gibt es nicht.",
+  no_such_route: "Diese Funktion kennt die Instanz nicht.",
+  method_not_allowed: "Diese Funktion kennt die Instanz nicht.",
+  email_taken: "Mit dieser E-Mail-Adresse gibt es schon ein Konto.",
+  already_twisted: "Dieser Faden ist schon verzwirnt.",
+  not_twisted: "Dieser Faden ist nicht verzwirnt.",
+  already_verified: "Das Konto ist schon bestätigt.",
+  already_objected: "Du hast schon Einspruch erhoben.",
+  deadline_passed: "Die Frist ist abgelaufen.",
+  antrag_not_open: "Der Antrag ist nicht mehr offen.",
+  abstimmung_not_open: "Die Abstimmung ist noch nicht offen.",
+  abstimmung_closed: "Die Abstimmung ist geschlossen.",
+  already_delegated: "Du hast deine Stimme schon delegiert. Widerrufe die Delegation zuerst.",
+  already_revoked: "Diese Delegation ist schon widerrufen.",
+  knoten_dissolved: "Dieser Knoten hat sich aufgelöst.",
+  faden_expired: "Dieser Faden ist abgelaufen.",
+  delegation_ended: "Diese Delegation ist beendet.",
+  body_too_large: "Das ist zu lang.",
+  unsupported_media_type: "Die Anfrage hatte das falsche Format.",
+  missing_field: "Bitte fülle alle Pflichtfelder aus.",
+  invalid_coordinates: "Diese Koordinaten gibt es nicht.",
+  outside_ortsweberei: "Dieser Ort liegt außerhalb der Ortsweberei.",
+  empty_title: "Bitte gib einen Titel ein.",
+  invalid_title: "Der Titel ist zu lang oder enthält ungültige Zeichen.",
+  invalid_description: "Die Beschreibung ist zu lang oder enthält ungültige Zeichen.",
+  unknown_knoten_type: "Diese Knotenart gibt es nicht.",
+  unknown_faden_type: "Diese Fadenart gibt es nicht.",
+  reserved_faden_type: "Diese Fadenart entsteht nur von selbst.",
+  invalid_bbox: "Der Kartenausschnitt ist ungültig.",
+  invalid_limit: "Ungültige Anzahl.",
+  invalid_name: "Bitte gib einen Namen ein (höchstens 100 Zeichen).",
+  empty_reason: "Bitte gib eine Begründung ein.",
+  invalid_reason: "Die Begründung ist zu lang oder enthält ungültige Zeichen.",
+  invalid_details: "Die Beschreibung ist zu lang oder enthält ungültige Zeichen.",
+  invalid_amount: "Der Betrag ist ungültig.",
+  unknown_status: "Diesen Status gibt es nicht.",
+  invalid_choice: "Ungültige Wahl.",
+  self_delegation: "Du kannst deine Stimme nicht an dich selbst delegieren.",
+  delegation_cycle: "Das ergäbe einen Kreis von Delegationen.",
+  delegate_not_eligible: "Diese Person kann keine Stimme annehmen (nicht bestätigt).",
+  invalid_account_id: "Ungültiges Konto.",
+  invalid_address: "Bitte gib eine Adresse ein.",
+  invalid_email: "Diese E-Mail-Adresse ist ungültig.",
+  invalid_password: "Das Passwort muss mindestens 8 Zeichen lang sein.",
+  invalid_position_radius: "Der Umkreis muss zwischen 50 und 5000 Metern liegen.",
+  too_many_cells: "Zu großer Ausschnitt: bitte näher heranzoomen.",
+  text_too_long: "Die Nachricht ist zu lang (höchstens 500 Zeichen).",
+  empty_text: "Die Nachricht ist leer.",
+  internal: "Auf der Seite der Instanz ist etwas schiefgegangen.",
+  network: "Die Instanz ist gerade nicht erreichbar. Bitte versuch es gleich noch einmal.",
+};
+
+export function germanMessage(err: unknown): string {
+  if (err instanceof ApiError) return messages[err.code] ?? err.message;
+  return messages.network;
+}
+
+export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: body === undefined ? { Accept: "application/json" } : { "Content-Type": "application/json", Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+  } catch {
+    throw new ApiError(0, "network", messages.network);
+  }
+  if (res.status === 204) return undefined as T;
+  let data: any = null;
+  try {
+    data = await res.json();
+  } catch {
+    // not JSON: handled below
+  }
+  if (!res.ok) {
+    const e = data?.error;
+    throw new ApiError(res.status, e?.code ?? "internal", e?.message ?? `HTTP ${res.status}`, e?.field);
+  }
+  return data as T;
+}
+
+export const get = <T>(path: string) => api<T>("GET", path);
+export const post = <T>(path: string, body?: unknown) => api<T>("POST", path, body ?? {});

@@ -1,0 +1,66 @@
+// A few DOM helpers. Text from the instance always goes in as text (never as HTML), except
+// an Antrag's details_html, which the instance has sanitized.
+
+type Child = Node | string | null | undefined | false;
+type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
+
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
+    else if (k === "class") el.className = String(v);
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el: Node, children: (Child | Child[])[]) {
+  for (const c of children) {
+    if (Array.isArray(c)) append(el, c);
+    else if (c !== null && c !== undefined && c !== false) el.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+  }
+}
+
+export function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error("missing #" + id);
+  return el as T;
+}
+
+export function replace(el: Element, ...children: (Child | Child[])[]) {
+  el.replaceChildren();
+  append(el, children);
+}
+
+const dateTime = new Intl.DateTimeFormat("de-DE", { dateStyle: "medium", timeStyle: "short" });
+
+export function when(iso: string | null | undefined): string {
+  if (!iso) return "";
+  return dateTime.format(new Date(iso));
+}
+
+export function time(iso: string): HTMLTimeElement {
+  return h("time", { datetime: iso }, when(iso));
+}
+
+export function euro(cents: number): string {
+  return new Intl.NumberFormat("de-DE", { style: "currency", currency: "EUR" }).format(cents / 100);
+}
+
+export function formError(form: HTMLElement, message: string | null, field?: string) {
+  const p = form.querySelector<HTMLElement>(".form-error");
+  form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+  if (!p) return;
+  p.textContent = message ?? "";
+  p.hidden = !message;
+  if (field) {
+    const input = form.querySelector<HTMLElement>(`[name="${field}"]`);
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+  }
+}

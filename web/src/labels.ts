@@ -1,0 +1,48 @@
+// German names and pictures for the domain's words.
+import type { KnotenType } from "./types";
+
+export const knotenLabel: Record<KnotenType, string> = {
+  idee: "Idee",
+  ereignis: "Ereignis",
+  einrichtung: "Einrichtung",
+  werkzeug: "Werkzeug",
+  schlafplatz: "Schlafplatz",
+  parkplatz: "Parkplatz",
+};
+
+export const fadenLabel: Record<string, string> = {
+  gespraech: "Gespräch",
+  gestaltung: "Gestaltung",
+  veraenderung: "Veränderung",
+  antrag: "Antrag",
+  abstimmung: "Abstimmung",
+  gold: "Goldfaden",
+  melde: "Meldung",
+  delegation: "Delegation",
+};
+
+export const SPINNABLE = ["gespraech", "gestaltung", "veraenderung"];
+
+export const antragStatusLabel: Record<string, string> = {
+  offen: "offen",
+  abstimmung: "in Abstimmung",
+  angenommen: "angenommen",
+  abgelehnt: "abgelehnt",
+  zurueckgezogen: "zurückgezogen",
+};
+
+export const choiceLabel: Record<string, string> = { yes: "Ja", no: "Nein", abstain: "Enthaltung" };
+
+// 24×24 stroke pictures, drawn white on the pin.
+export const knotenIcon: Record<KnotenType, string> = {
+  idee: "M9 18h6M10 21h4M12 3a6 6 0 0 0-3.5 10.9c.6.5 1 1.2 1 2.1h5c0-.9.4-1.6 1-2.1A6 6 0 0 0 12 3z",
+  ereignis: "M4 6h16v14H4zM4 10h16M8 3v5M16 3v5",
+  einrichtung: "M3 11l9-7 9 7M5 10v10h14V10M10 20v-6h4v6",
+  werkzeug: "M14.7 6.3a4 4 0 0 0-5.4 5.4L3 18l3 3 6.3-6.3a4 4 0 0 0 5.4-5.4l-2.5 2.5-2.4-.6-.6-2.4z",
+  schlafplatz: "M3 19V7M3 15h18v4M21 15v-2.5A3.5 3.5 0 0 0 17.5 9H11v6M7 12.5h.01",
+  parkplatz: "M8 20V4h5a4 4 0 0 1 0 8H8",
+};
+
+export function iconSVG(type: KnotenType, cls = "ico"): string {
+  return `<svg class="${cls}" viewBox="0 0 24 24" aria-hidden="true"><path d="${knotenIcon[type]}"/></svg>`;
+}

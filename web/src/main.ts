@@ -1,0 +1,255 @@
+// The Weltgewebe web app: the live map of the Ortsweberei, with the Webrat, the Nähstübchen
+// and the Ortskonto as sliders around it.
+import "leaflet/dist/leaflet.css";
+import "./styles.css";
+import * as L from "leaflet";
+import { ApiError, get, germanMessage } from "./api";
+import { initAuth } from "./auth";
+import { addBasemap, addBounds } from "./basemap";
+import { Chat } from "./chat";
+import { $, h, replace } from "./dom";
+import { MapFeed } from "./feed";
+import { KnotenPanel } from "./knotenpanel";
+import { iconSVG, knotenLabel } from "./labels";
+import { MapView } from "./mapview";
+import { initOnboarding } from "./onboarding";
+import { Placer } from "./place";
+import { session } from "./session";
+import { KNOTEN_TYPES, type Garnrolle, type KnotenType, type Ortsweberei, type PageConfig } from "./types";
+import { closePanel, initUI, openPanel, panelOpen } from "./ui";
+import { Webrat } from "./webrat";
+
+const config: PageConfig = (() => {
+  try {
+    return JSON.parse(document.getElementById("wg-config")?.textContent || "{}");
+  } catch {
+    return {};
+  }
+})();
+
+const wsURL = (path: string) => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+
+// What the first screen needs is asked for at once, in parallel with setting up the map.
+const feed = new MapFeed(wsURL("/ws/map"));
+feed.start();
+const ortsweberei = get<Ortsweberei>("/api/ortsweberei");
+ortsweberei.catch(() => {});
+session.load();
+
+initUI();
+let panel: KnotenPanel;
+let webrat: Webrat;
+
+const mapView = new MapView($("map"), {
+  knoten: (id) => panel.open(id),
+  garnrolle: (g) => garnrolleCard(g),
+  viewChanged: (b, z) => {
+    updateCells(b, z);
+    saveView();
+    renderList();
+  },
+});
+const map = mapView.map;
+
+panel = new KnotenPanel({
+  feed,
+  select: (id) => mapView.select(id),
+  reveal: (k, cover) => mapView.reveal(k.lat, k.lon, cover),
+  fileAntrag: (k) => webrat.fileAbout(k),
+});
+const placer = new Placer(mapView, feed, (id) => panel.open(id));
+webrat = new Webrat({ feed, showKnoten: (id) => showKnoten(id) });
+new Chat(wsURL("/ws/chat"));
+initAuth({ center: () => placer.center(), pick: (done) => placer.pick(done, "Tippe auf die Karte, wo du wohnst.") });
+
+// Drawing follows the feed, at most once a frame.
+let frame = 0;
+let ready = false;
+feed.onChange = () => {
+  if (frame) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    const view = feed.view();
+    mapView.render(view);
+    panel.refresh();
+    renderList();
+    if (!ready && feed.status === "live") {
+      ready = true;
+      document.documentElement.dataset.ready = "1";
+      performance.mark("wg-ready");
+    }
+  });
+};
+feed.onStatus = (s) => {
+  document.documentElement.dataset.feed = s;
+  hint(s === "offline" ? "Verbindung unterbrochen – die Karte wird gleich wieder aktuell." : cellsHint);
+};
+feed.onError = (code, message) => {
+  if (code === "too_many_cells") hint(germanMessage(new ApiError(422, code, message)));
+  else console.warn("map feed:", code, message);
+};
+setInterval(() => mapView.fade(), 60000);
+
+// Which cells to follow: the instance says which cover the view (no H3 in the browser).
+let cellsSeq = 0;
+let cellsHint: string | null = null;
+async function updateCells(b: L.LatLngBounds, zoom: number) {
+  const seq = ++cellsSeq;
+  const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
+  const bbox = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -85, 85), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -85, 85)].map((v) => v.toFixed(5)).join(",");
+  try {
+    const r = await get<{ resolution: number; cells: string[] }>(`/api/map/cells?bbox=${bbox}&zoom=${Math.round(zoom)}`);
+    if (seq !== cellsSeq) return;
+    cellsHint = null;
+    feed.setCells(r.cells);
+  } catch (e) {
+    if (seq !== cellsSeq) return;
+    cellsHint = e instanceof ApiError && e.code === "too_many_cells" ? "Zu großer Ausschnitt: zoom näher heran, um die Knoten zu sehen." : germanMessage(e);
+  }
+  if (feed.status !== "offline") hint(cellsHint);
+}
+
+function hint(text: string | null) {
+  const el = $("map-hint");
+  el.textContent = text ?? "";
+  el.hidden = !text;
+}
+
+// Filter chips by Knoten type, remembered.
+const FILTER_KEY = "wg.filter";
+try {
+  const saved = JSON.parse(localStorage.getItem(FILTER_KEY) || "null");
+  if (Array.isArray(saved)) mapView.filter = new Set(saved.filter((t) => (KNOTEN_TYPES as readonly string[]).includes(t)));
+} catch {
+  // keep all
+}
+const chips = $("chips");
+for (const t of KNOTEN_TYPES) {
+  const b = h("button", { type: "button", class: `chip t-${t}`, "aria-pressed": String(mapView.filter.has(t)) });
+  b.innerHTML = iconSVG(t);
+  b.append(knotenLabel[t]);
+  b.addEventListener("click", () => {
+    const on = !mapView.filter.has(t);
+    on ? mapView.filter.add(t) : mapView.filter.delete(t);
+    b.setAttribute("aria-pressed", String(on));
+    try {
+      localStorage.setItem(FILTER_KEY, JSON.stringify([...mapView.filter]));
+    } catch {
+      // not remembered
+    }
+    mapView.render(feed.view());
+    renderList();
+  });
+  chips.append(b);
+}
+
+// The list of Knoten in view: the map's content for keyboards and screen readers.
+const listPanel = $("list-panel");
+$("list-btn").addEventListener("click", () => {
+  if (panelOpen(listPanel)) return closePanel();
+  openPanel(listPanel, () => $("list-btn").setAttribute("aria-expanded", "false"));
+  $("list-btn").setAttribute("aria-expanded", "true");
+  renderList();
+});
+function renderList() {
+  if (!panelOpen(listPanel)) return;
+  const items = mapView.visibleKnoten(feed.view()).sort((a, b) => a.title.localeCompare(b.title, "de"));
+  replace(
+    $("knoten-list"),
+    items.length
+      ? items.map((k) => {
+          const b = h("button", { type: "button", class: "knoten-item", onclick: () => showKnoten(k.id) });
+          b.innerHTML = iconSVG(k.type as KnotenType);
+          b.append(h("span", {}, k.title), h("span", { class: "meta" }, knotenLabel[k.type]));
+          return h("li", {}, b);
+        })
+      : h("li", { class: "meta" }, "Keine Knoten in diesem Ausschnitt."),
+  );
+}
+
+function showKnoten(id: string) {
+  const k = feed.view().knoten.get(id);
+  if (k) map.setView([k.lat, k.lon], Math.max(map.getZoom(), 15));
+  panel.open(id);
+}
+
+function garnrolleCard(g: Garnrolle): HTMLElement {
+  const me = session.me;
+  return h(
+    "div",
+    { class: "rolle-card" },
+    h("strong", {}, g.name),
+    h("p", { class: "meta" }, g.verified ? "bestätigte Bewohnerin / bestätigter Bewohner" : "noch nicht bestätigt"),
+    me && me.verified && g.verified && me.id !== g.id
+      ? h("button", { type: "button", class: "small", onclick: () => (map.closePopup(), webrat.delegateToResident(g.id, g.name)) }, "Stimme delegieren")
+      : null,
+  );
+}
+
+// Where the map starts: where it was last time, else the Ortsweberei's bounds, else its Knoten.
+const VIEW_KEY = "wg.view";
+function saveView() {
+  try {
+    const c = map.getCenter();
+    localStorage.setItem(VIEW_KEY, JSON.stringify([c.lat, c.lng, map.getZoom()]));
+  } catch {
+    // not remembered
+  }
+}
+
+async function start() {
+  let restored = false;
+  try {
+    const v = JSON.parse(localStorage.getItem(VIEW_KEY) || "null");
+    if (Array.isArray(v) && v.length === 3) {
+      map.setView([v[0], v[1]], v[2]);
+      restored = true;
+    }
+  } catch {
+    // start afresh
+  }
+  let ow: Ortsweberei | null = null;
+  try {
+    ow = await ortsweberei;
+  } catch (e) {
+    hint(germanMessage(e));
+  }
+  if (ow) {
+    $("ow-name").textContent = ow.name || "Weltgewebe";
+    document.title = ow.name ? `${ow.name} – Weltgewebe` : "Weltgewebe";
+    addBounds(map, ow.bounds);
+  }
+  if (!restored) {
+    if (ow?.bounds) map.fitBounds(L.geoJSON(ow.bounds).getBounds(), { padding: [8, 8] });
+    else {
+      try {
+        const { knoten } = await get<{ knoten: { lat: number; lon: number }[] }>("/api/knoten?limit=500");
+        if (knoten.length) map.fitBounds(L.latLngBounds(knoten.map((k) => [k.lat, k.lon])), { padding: [40, 40], maxZoom: 16 });
+        else map.setView([51.1657, 10.4515], 6);
+      } catch {
+        map.setView([51.1657, 10.4515], 6);
+      }
+    }
+  }
+  addBasemap(map, config.basemap);
+  initOnboarding();
+}
+
+// The dev clock can jump; fading follows the instance's time, not the device's.
+if (config.dev) {
+  const sync = () =>
+    get<{ now: string }>("/api/dev/clock")
+      .then((r) => (mapView.clockOffset = Date.parse(r.now) - Date.now()))
+      .then(() => mapView.fade())
+      .catch(() => {});
+  sync();
+  setInterval(sync, 20000);
+}
+
+start();
+
+// The service worker caches the shell for the next start; its downloads wait until this start
+// has settled.
+if ("serviceWorker" in navigator) {
+  window.addEventListener("load", () => setTimeout(() => navigator.serviceWorker.register("/sw.js").catch(() => {}), 4000));
+}

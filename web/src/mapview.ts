@@ -1,0 +1,217 @@
+// The map: Knoten pins, Fäden and Garn as lines from the spinner's Garnrolle to the Knoten,
+// Garnrollen as small circles. It draws whatever the feed holds, diffing by id, so a delta
+// touches only the layers that changed.
+import * as L from "leaflet";
+import type { Content } from "./feed";
+import { iconSVG, knotenLabel } from "./labels";
+import { KNOTEN_TYPES, type Faden, type Garnrolle, type Knoten, type KnotenType } from "./types";
+
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+export interface MapHandlers {
+  knoten(id: string): void;
+  garnrolle(g: Garnrolle): HTMLElement;
+  viewChanged(bounds: L.LatLngBounds, zoom: number): void;
+}
+
+type Entry<T extends L.Layer> = { layer: T; key: string };
+
+export class MapView {
+  readonly map: L.Map;
+  filter = new Set<KnotenType>(KNOTEN_TYPES);
+  /** Milliseconds to add to this device's clock to get the instance's (the dev clock moves). */
+  clockOffset = 0;
+
+  private markers = new Map<string, Entry<L.Marker>>();
+  private threads = new Map<string, Entry<L.Polyline | L.LayerGroup> & { faden: Faden }>();
+  private rollen = new Map<string, Entry<L.CircleMarker>>();
+  private threadLayer = L.layerGroup();
+  private rollenLayer = L.layerGroup();
+  private markerLayer = L.layerGroup();
+  private pick: ((ll: L.LatLng) => void) | null = null;
+  private pickMarker: L.CircleMarker | null = null;
+  private selected: string | null = null;
+
+  constructor(el: HTMLElement, private on: MapHandlers) {
+    const calm = matchMedia("(prefers-reduced-motion: reduce)").matches;
+    this.map = L.map(el, { zoomControl: false, zoomAnimation: !calm, fadeAnimation: !calm, zoomSnap: 0.25, minZoom: 3, maxZoom: 19, worldCopyJump: false, maxBounds: [[-85, -200], [85, 200]], maxBoundsViscosity: 0.8 });
+    L.control.zoom({ position: "topright", zoomInTitle: "Hineinzoomen", zoomOutTitle: "Herauszoomen" }).addTo(this.map);
+    this.map.attributionControl.setPrefix(false);
+    this.map.createPane("outline").style.zIndex = "250";
+    this.map.createPane("bounds").style.zIndex = "300";
+    this.map.createPane("rollen").style.zIndex = "450";
+    this.threadLayer.addTo(this.map);
+    this.rollenLayer.addTo(this.map);
+    this.markerLayer.addTo(this.map);
+
+    // The first view is asked for at once, later ones when panning has paused.
+    let timer = 0;
+    let first = true;
+    this.map.on("moveend", () => {
+      clearTimeout(timer);
+      const changed = () => this.on.viewChanged(this.map.getBounds(), this.map.getZoom());
+      if (first) {
+        first = false;
+        changed();
+      } else timer = window.setTimeout(changed, 250);
+    });
+    this.map.on("click", (e: L.LeafletMouseEvent) => {
+      if (this.pick) this.pick(e.latlng);
+    });
+  }
+
+  now() {
+    return Date.now() + this.clockOffset;
+  }
+
+  /** The next tap on the map goes to fn (null: back to normal). */
+  picking(fn: ((ll: L.LatLng) => void) | null) {
+    this.pick = fn;
+    this.map.getContainer().classList.toggle("picking", !!fn);
+  }
+
+  showPicked(ll: L.LatLngExpression | null) {
+    this.pickMarker?.remove();
+    this.pickMarker = ll ? L.circleMarker(ll, { radius: 9, color: "#26306b", weight: 3, fillColor: "#e08a3c", fillOpacity: 0.9, interactive: false }).addTo(this.map) : null;
+  }
+
+  select(id: string | null) {
+    if (this.selected) this.markers.get(this.selected)?.layer.getElement()?.classList.remove("selected");
+    this.selected = id;
+    if (id) this.markers.get(id)?.layer.getElement()?.classList.add("selected");
+  }
+
+  /** Pans so that the point is not hidden under a panel covering the bottom `cover` pixels. */
+  reveal(lat: number, lon: number, cover: number) {
+    const size = this.map.getSize();
+    const p = this.map.latLngToContainerPoint([lat, lon]);
+    const free = size.y - cover;
+    if (cover > 0 && cover < size.y && (p.y > free - 24 || p.y < 60)) this.map.panBy([0, p.y - free / 2 - 20]);
+  }
+
+  visibleKnoten(view: Content): Knoten[] {
+    const b = this.map.getBounds();
+    return [...view.knoten.values()].filter((k) => this.filter.has(k.type) && b.contains([k.lat, k.lon]));
+  }
+
+  render(view: Content) {
+    const shown = new Map<string, Knoten>();
+    for (const k of view.knoten.values()) if (this.filter.has(k.type)) shown.set(k.id, k);
+
+    sync(this.markers, shown, (k) => `${k.type}|${k.title}|${k.lat},${k.lon}|${k.permanent}`, (k) => this.pin(k), this.markerLayer);
+
+    const lines = new Map<string, Faden & { to: Knoten }>();
+    for (const f of view.faeden.values()) {
+      const to = shown.get(f.knoten_id);
+      if (to && f.account_position) lines.set(f.id, { ...f, to });
+    }
+    sync(
+      this.threads,
+      lines,
+      (f) => `${f.is_twisted}|${f.account_position!.lat},${f.account_position!.lon}|${f.to.lat},${f.to.lon}|${f.expires_at}`,
+      (f) => this.thread(f),
+      this.threadLayer,
+      (e, f) => (e.faden = f),
+    );
+
+    const rollen = new Map<string, Garnrolle & { position: { lat: number; lon: number } }>();
+    for (const g of view.garnrollen.values()) if (g.position) rollen.set(g.id, g as Garnrolle & { position: { lat: number; lon: number } });
+    sync(this.rollen, rollen, (g) => `${g.name}|${g.verified}|${g.position.lat},${g.position.lon}`, (g) => this.rolle(g), this.rollenLayer);
+    this.fade();
+    if (this.selected) this.select(this.selected);
+  }
+
+  /** Fäden grow fainter as their seven days run out; Garn does not fade. */
+  fade() {
+    const now = this.now();
+    for (const e of this.threads.values()) {
+      const f = e.faden;
+      if (f.is_twisted || !f.expires_at || !(e.layer instanceof L.Polyline)) continue;
+      const left = Math.max(0, Math.min(1, (Date.parse(f.expires_at) - now) / WEEK_MS));
+      e.layer.setStyle({ opacity: 0.15 + 0.8 * left, dashArray: left < 1 / 7 ? "5 6" : undefined });
+    }
+  }
+
+  private pin(k: Knoten): L.Marker {
+    const label = `${knotenLabel[k.type] ?? k.type}: ${k.title}`;
+    const icon = L.divIcon({
+      className: `pin pin-${k.type}${k.permanent ? " permanent" : ""}`,
+      html: `<svg class="pin-shape" viewBox="0 0 32 40" aria-hidden="true"><path d="M16 39C16 39 3 24.5 3 15a13 13 0 0 1 26 0c0 9.5-13 24-13 24z"/></svg>${iconSVG(k.type)}`,
+      iconSize: [32, 40],
+      iconAnchor: [16, 39],
+    });
+    const m = L.marker([k.lat, k.lon], { icon, title: label, keyboard: true, riseOnHover: true });
+    m.on("click", () => this.on.knoten(k.id));
+    m.on("add", () => {
+      const el = m.getElement();
+      if (!el) return;
+      el.setAttribute("aria-label", label);
+      el.dataset.knoten = k.id;
+      el.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") {
+          ev.preventDefault();
+          this.on.knoten(k.id);
+        }
+      });
+    });
+    return m;
+  }
+
+  private thread(f: Faden & { to: Knoten }): L.Polyline | L.LayerGroup {
+    const path: L.LatLngExpression[] = [[f.account_position!.lat, f.account_position!.lon], [f.to.lat, f.to.lon]];
+    if (f.is_twisted) {
+      // Garn: a thick golden strand with a light twist drawn over it.
+      return L.layerGroup([
+        L.polyline(path, { color: "#a8741a", weight: 6, opacity: 0.95, interactive: false, className: "garn" }),
+        L.polyline(path, { color: "#ffe9b8", weight: 2, opacity: 1, dashArray: "3 6", lineCap: "butt", interactive: false, className: "garn-twist" }),
+      ]);
+    }
+    return L.polyline(path, { color: "#b3432b", weight: 2.5, interactive: false, className: "faden" });
+  }
+
+  private rolle(g: Garnrolle & { position: { lat: number; lon: number } }): L.CircleMarker {
+    const m = L.circleMarker([g.position.lat, g.position.lon], {
+      pane: "rollen",
+      radius: 7,
+      color: "#26306b",
+      weight: 2.5,
+      fillColor: g.verified ? "#26306b" : "#ffffff",
+      fillOpacity: 1,
+      className: "garnrolle",
+    });
+    m.bindTooltip(g.name + (g.verified ? "" : " (unbestätigt)"), { direction: "top", offset: [0, -6] });
+    m.bindPopup(() => this.on.garnrolle(g));
+    return m;
+  }
+}
+
+// Brings the layers in line with the objects: adds new ones, replaces changed ones (by key),
+// removes the rest.
+function sync<T, L2 extends L.Layer, E extends Entry<L2>>(
+  entries: Map<string, E>,
+  objects: Map<string, T>,
+  keyOf: (o: T) => string,
+  make: (o: T) => L2,
+  group: L.LayerGroup,
+  extra?: (e: E, o: T) => void,
+) {
+  for (const [id, e] of entries) {
+    if (!objects.has(id)) {
+      group.removeLayer(e.layer);
+      entries.delete(id);
+    }
+  }
+  for (const [id, o] of objects) {
+    const key = keyOf(o);
+    const e = entries.get(id);
+    if (e && e.key === key) {
+      extra?.(e, o);
+      continue;
+    }
+    if (e) group.removeLayer(e.layer);
+    const fresh = { layer: make(o), key } as E;
+    extra?.(fresh, o);
+    entries.set(id, fresh);
+    group.addLayer(fresh.layer);
+  }
+}

@@ -1,0 +1,146 @@
+// The shapes the instance's API and map feed send (docs/API.md, docs/MAPFEED.md).
+
+export const KNOTEN_TYPES = ["idee", "ereignis", "einrichtung", "werkzeug", "schlafplatz", "parkplatz"] as const;
+export type KnotenType = (typeof KNOTEN_TYPES)[number];
+
+export interface Point {
+  lat: number;
+  lon: number;
+}
+
+export interface Knoten extends Point {
+  id: string;
+  type: KnotenType;
+  title: string;
+  description: string;
+  h3?: string;
+  created_by: string;
+  created_at: string;
+  last_activity_at: string;
+  permanent: boolean;
+  garn_count: number;
+  dissolves_at: string | null;
+  faden?: Faden;
+}
+
+export interface Faden {
+  id: string;
+  knoten_id: string;
+  account_id: string;
+  account_name: string;
+  account_position?: Point | null;
+  type: string;
+  is_twisted: boolean;
+  created_at: string;
+  expires_at: string | null;
+}
+
+export interface Garnrolle {
+  id: string;
+  name: string;
+  verified: boolean;
+  position: Point | null;
+}
+
+export interface Me {
+  id: string;
+  name: string;
+  email: string;
+  address: string;
+  lat: number;
+  lon: number;
+  position_radius_m: number;
+  on_map: boolean;
+  position: Point | null;
+  verified: boolean;
+  is_admin: boolean;
+  created_at: string;
+}
+
+export interface Named {
+  id: string;
+  name: string;
+}
+
+export interface Einspruch {
+  account_id: string;
+  name: string;
+  reason: string;
+  created_at: string;
+}
+
+export type AntragStatus = "offen" | "abstimmung" | "angenommen" | "abgelehnt" | "zurueckgezogen";
+
+export interface Antrag {
+  id: string;
+  title: string;
+  details_md: string;
+  details_html: string;
+  amount_cents: number | null;
+  applicant: Named;
+  knoten_id: string | null;
+  opened_at: string;
+  decision_deadline: string;
+  extended: boolean;
+  status: AntragStatus;
+  decided_at: string | null;
+  abstimmung_id: string | null;
+  einspruch_count: number;
+  einsprueche?: Einspruch[];
+}
+
+export type Choice = "yes" | "no" | "abstain";
+
+export interface Vote {
+  account_id: string;
+  name: string;
+  choice: Choice;
+  at: string;
+  cast_at?: string;
+  weight?: number;
+  delegated?: { account_id: string; name: string; chain: Named[] }[];
+}
+
+export interface Abstimmung {
+  id: string;
+  antrag_id: string;
+  status: string;
+  opens_at: string;
+  closes_at: string;
+  closed_at: string | null;
+  result: string | null;
+  votes: Vote[];
+  history: Vote[];
+  tally: { yes: number; no: number; abstain: number; turnout: number; passing: boolean; final: boolean; as_of: string };
+}
+
+export interface Delegation {
+  id: string;
+  from: Named;
+  to: Named;
+  state: string;
+  requested_at: string;
+  effective_at: string | null;
+  ends_at: string | null;
+  idle_expires_at: string | null;
+  ended_at?: string | null;
+  end_reason?: string | null;
+}
+
+export interface ChatMessage {
+  id: string;
+  account: Named;
+  text: string;
+  at: string;
+}
+
+export interface Ortsweberei {
+  name: string;
+  bounds: GeoJSON.MultiPolygon | null;
+}
+
+// What the page carries from the instance (web/embed.go fills it in).
+export interface PageConfig {
+  basemap?: string;
+  dev?: boolean;
+}
