@@ -190,6 +190,13 @@ func (s *Service) antragOf(ctx context.Context, e eventstore.Event) (uuid.UUID, 
 // queue stores the outgoing activities and their delivery jobs, and saves the cursor, in one
 // transaction.
 func (s *Service) queue(ctx context.Context, out []outgoing, cursor eventstore.Position) error {
+	// A new actor (a new Antrag's) gets its keys now, once, rather than in the middle of its
+	// first fan-out, where an RSA key's tenth of a second would hold every job of it up.
+	for _, o := range out {
+		if _, err := s.keys.get(ctx, o.signer); err != nil {
+			return err
+		}
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err

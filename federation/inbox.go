@@ -128,7 +128,7 @@ type inboxWorker struct {
 // that a retry (after an error, or a crash) does only the ones left.
 func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
 	rows, err := w.s.pool.Query(ctx, `
-SELECT i.activity_id, i.body::text
+SELECT i.activity_id, i.body
 FROM unnest($1::text[]) WITH ORDINALITY AS j(id, n) JOIN ap_inbox i ON i.activity_id = j.id
 WHERE i.processed_at IS NULL AND i.body IS NOT NULL
 ORDER BY j.n`, job.Args.ActivityIDs)

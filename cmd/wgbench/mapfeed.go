@@ -68,7 +68,14 @@ func benchMap(ctx context.Context, e *env, cfg config) {
 			f.Close()
 		}
 
+		flush0, err := e.inst.MapFeed.Stats(ctx)
+		check(err)
 		child.send("measure")
+		if path := os.Getenv("WG_MAP_PROFILE"); path != "" { // a profile of the steady phase
+			f, err := os.Create(fmt.Sprintf("%s.%d", path, n))
+			check(err)
+			check(pprof.StartCPUProfile(f))
+		}
 		cpu0 := sampleCPU()
 		stopWrite := make(chan struct{})
 		written := make(chan int)
@@ -79,6 +86,14 @@ func benchMap(ctx context.Context, e *env, cfg config) {
 		// Let the last batch arrive.
 		time.Sleep(e.inst.MapFeed.Batch() + 500*time.Millisecond)
 		cpu := sampleCPU().since(cpu0)
+		flush1, err := e.inst.MapFeed.Stats(ctx)
+		check(err)
+		flushes := flush1.Flushes - flush0.Flushes
+		log.Printf("map: %d flushes, %s each on average, %s at most (the hub's share of the latency)",
+			flushes, (flush1.FlushTime-flush0.FlushTime)/time.Duration(max(flushes, 1)), flush1.FlushMax)
+		if os.Getenv("WG_MAP_PROFILE") != "" {
+			pprof.StopCPUProfile()
+		}
 		var rep latencyReport
 		check(json.Unmarshal([]byte(child.send("report")), &rep))
 		lat := rep.LatenciesMS

@@ -14,7 +14,7 @@ import (
 
 // DefaultPollInterval is how often a Store looks for a new log head. A follower learns of a
 // committed event within about one interval (plus the time until older transactions finish).
-const DefaultPollInterval = 100 * time.Millisecond
+const DefaultPollInterval = 50 * time.Millisecond
 
 // Store reads the log and wakes followers when it grows. Appending needs no Store: it happens
 // in the writer's own transaction through Append.

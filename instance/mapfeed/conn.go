@@ -184,14 +184,16 @@ func write(ctx context.Context, conn *websocket.Conn, c *client) error {
 				return err
 			}
 		case <-c.wake:
+			// One deadline for what is queued now: a batch is a few messages, and a client
+			// that cannot take them in writeTimeout is gone.
+			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 			for _, msg := range c.take() {
-				wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-				err := conn.Write(wctx, websocket.MessageText, msg)
-				cancel()
-				if err != nil {
+				if err := conn.Write(wctx, websocket.MessageText, msg); err != nil {
+					cancel()
 					return err
 				}
 			}
+			cancel()
 		}
 	}
 }

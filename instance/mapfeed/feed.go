@@ -100,6 +100,9 @@ type Stats struct {
 	ObjectLoads  int64 // queries of changed objects (one set per flush or catch-up round)
 	DeltasSent   int64 // delta messages handed to clients
 	DeltaEncodes int64 // delta messages encoded
+	Flushes      int64
+	FlushTime    time.Duration // spent building and handing out deltas, in all
+	FlushMax     time.Duration // the longest flush
 }
 
 // New returns a feed; Run must be running for it to serve.
@@ -219,7 +222,13 @@ func (f *Feed) Run(ctx context.Context) error {
 		case <-tick.C:
 			// New subscribers get their state before any delta.
 			f.loadPending(ctx)
-			f.flush(ctx)
+			start := time.Now()
+			if f.flush(ctx) {
+				d := time.Since(start)
+				f.stats.Flushes++
+				f.stats.FlushTime += d
+				f.stats.FlushMax = max(f.stats.FlushMax, d)
+			}
 		}
 	}
 }

@@ -500,7 +500,7 @@ func keys(m map[uuid.UUID]bool) []uuid.UUID {
 
 // flush sends every subscribed cell's delta: the objects changed since the last one, read as
 // they now stand in one set of queries, each cell's message encoded once.
-func (f *Feed) flush(ctx context.Context) {
+func (f *Feed) flush(ctx context.Context) bool {
 	kIDs, fIDs, aIDs := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
 	for id := range f.changedAc {
 		aIDs[id] = true
@@ -516,12 +516,12 @@ func (f *Feed) flush(ctx context.Context) {
 		dirty[id] = &delta{knoten: sc.knoten, faeden: sc.faeden, garnrollen: sc.garnrollen}
 	}
 	if len(dirty) == 0 && len(f.changedAc) == 0 {
-		return
+		return false
 	}
 	o, err := f.load(ctx, keys(kIDs), keys(fIDs), keys(aIDs))
 	if err != nil {
 		f.opts.Log.Warn("mapfeed: delta load failed; retrying next batch", "err", err)
-		return // the changes stay noted
+		return false // the changes stay noted
 	}
 	for id, d := range faedenOfAccounts(f.changedAc, o, func(c int64, fn func(int64)) {
 		f.forCells(c, func(sc *cell) { fn(sc.id) })
@@ -565,6 +565,7 @@ func (f *Feed) flush(ctx context.Context) {
 			f.deliver(c, b)
 		}
 	}
+	return true
 }
 
 // hot tells a cell's clients that too much changed there for a delta: they drop the cell and

@@ -565,22 +565,24 @@ func TestSlowClientIsToldToResync(t *testing.T) {
 // A cell where more changes in one batch than a delta may carry is reloaded instead.
 func TestHotCellIsReloaded(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t, instancetest.Options{MapFeed: mapfeed.Options{HotLimit: 5, Batch: time.Second}})
+	inst := instancetest.Start(t, instancetest.Options{MapFeed: mapfeed.Options{HotLimit: 5, Batch: 2 * time.Second}})
 	jana := inst.Resident("Jana", lat, lon)
 	cells := cellsAround(t, inst, lat, lon, 12)
 	c := dial(t, inst)
 	c.subscribe(cells, "")
 	statesFor(t, c, cells)
-	for i := range 4 { // 4 Knoten and 4 Fäden: 8 objects in one batch
+	// 10 Knoten and their Fäden, 20 objects, placed within a fraction of a batch: whichever
+	// way a batch boundary falls, one batch carries more than 5.
+	for i := range 10 {
 		place(t, jana, fmt.Sprintf("K%d", i), lat, lon)
 	}
-	m := c.until(3*time.Second, "a resync", func(m msg) bool { return m.Type == "resync" || m.Type == "delta" })
-	if m.Type != "resync" || m.Reason != "hot" || len(m.Cells) != 1 {
+	m := c.until(5*time.Second, "a hot resync", func(m msg) bool { return m.Type == "resync" })
+	if m.Reason != "hot" || len(m.Cells) != 1 {
 		t.Fatalf("want a hot resync, got %s", m.raw)
 	}
 	c.subscribe(m.Cells, "")
-	st := c.next(3 * time.Second)
-	if st.Type != "state" || len(st.Knoten) != 4 {
+	st := c.until(3*time.Second, "the state", func(m msg) bool { return m.Type == "state" })
+	if len(st.Knoten) != 10 {
 		t.Fatalf("reloaded state: %s", st.raw)
 	}
 }
