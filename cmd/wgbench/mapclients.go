@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	bytes_ "bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -82,6 +84,8 @@ func runMapClients(args []string) {
 	seed := fs.Uint64("seed", 1, "random seed for the viewports")
 	check(fs.Parse(args))
 
+	// A load generator, not a server: collect garbage rarely.
+	debug.SetGCPercent(400)
 	r := rand.New(rand.NewPCG(*seed, 2))
 	clients := make([]*mapClient, *n)
 	for i := range clients {
@@ -103,11 +107,17 @@ func runMapClients(args []string) {
 		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 	}
 	read := func(c *mapClient) {
+		var buf bytes_.Buffer // one buffer per client, reused: the clients allocate little
 		for {
-			_, data, err := c.conn.Read(context.Background())
+			_, r, err := c.conn.Reader(context.Background())
 			if err != nil {
 				return
 			}
+			buf.Reset()
+			if _, err := buf.ReadFrom(r); err != nil {
+				return
+			}
+			data := buf.Bytes()
 			now := time.Now()
 			messages.Add(1)
 			bytes.Add(int64(len(data)))

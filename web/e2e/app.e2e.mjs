@@ -305,6 +305,13 @@ try {
   await a11y(beaPage, "the Abstimmung in the Webrat");
   step("both voted; the vote list shows Ana (Ja) and Bea (Nein) by name");
 
+  // The Antrag's link, as a Fediverse post carries it, opens it for someone without an account.
+  const guest = await newPage("guest", { viewport: { width: 360, height: 740 }, isMobile: true });
+  await guest.goto(`/antraege/${antragID}`);
+  await guest.locator("#antrag-title", { hasText: title }).waitFor();
+  await guest.locator("table.votes tr", { hasText: bea.name }).getByText("Nein").waitFor();
+  step("the Antrag's own link opens it, with its public vote list, for a guest");
+
   // Bea delegates her vote to Ana, sees it pending until the daily batch, and takes it back.
   await beaPage.getByRole("tab", { name: "Delegation" }).click();
   const df = beaPage.locator("#delegation-form");

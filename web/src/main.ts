@@ -16,7 +16,7 @@ import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
 import { session } from "./session";
 import { KNOTEN_TYPES, type Garnrolle, type KnotenType, type Ortsweberei, type PageConfig } from "./types";
-import { closePanel, initUI, openPanel, panelOpen } from "./ui";
+import { closePanel, initUI, openPanel, openSlider, panelOpen } from "./ui";
 import { Webrat } from "./webrat";
 
 const config: PageConfig = (() => {
@@ -59,6 +59,12 @@ panel = new KnotenPanel({
 });
 const placer = new Placer(mapView, feed, (id) => panel.open(id));
 webrat = new Webrat({ feed, showKnoten: (id) => showKnoten(id) });
+// A link from elsewhere (a Fediverse post's "open original", /antraege/{id}) opens that Antrag.
+const deepAntrag = location.pathname.match(/^\/antraege\/([0-9a-f-]{36})\/?$/i);
+if (deepAntrag) {
+  openSlider("webrat");
+  void webrat.showAntrag(deepAntrag[1]);
+}
 new Chat(wsURL("/ws/chat"));
 initAuth({ center: () => placer.center(), pick: (done) => placer.pick(done, "Tippe auf die Karte, wo du wohnst.") });
 
