@@ -25,11 +25,11 @@ func benchGovernance(ctx context.Context, e *env, cfg config) {
 	rows := make([][]any, n)
 	for i := range ids {
 		ids[i] = uuid.New()
-		rows[i] = []any{ids[i], fmt.Sprintf("Resident %d", i), fmt.Sprintf("r%d@bench.example", i), "-", "Benchstraße", now, now}
+		rows[i] = []any{ids[i], fmt.Sprintf("r%d", i), fmt.Sprintf("Resident %d", i), fmt.Sprintf("r%d@bench.example", i), "-", "Benchstraße", now, now}
 	}
 	conn, err := e.inst.Pool.Acquire(ctx)
 	check(err)
-	_, err = conn.CopyFrom(ctx, pgx.Identifier{"accounts"}, []string{"id", "name", "email", "password_hash", "address", "verified_at", "created_at"}, pgx.CopyFromRows(rows))
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"accounts"}, []string{"id", "handle", "name", "email", "password_hash", "address", "verified_at", "created_at"}, pgx.CopyFromRows(rows))
 	check(err)
 	_, err = conn.Exec(ctx, `UPDATE accounts SET home = point4326(12.37, 51.34) WHERE email LIKE '%@bench.example'`)
 	check(err)

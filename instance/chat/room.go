@@ -60,7 +60,8 @@ func (r *Room) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	err = r.events.Follow(ctx, head, 500, func(ctx context.Context, evs []eventstore.Event) error {
+	types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name()}
+	err = r.events.FollowTypes(ctx, head, 500, types, func(ctx context.Context, evs []eventstore.Event) error {
 		for _, e := range evs {
 			var msg any
 			switch {

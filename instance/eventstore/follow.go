@@ -159,6 +159,59 @@ func (s *Store) Follow(ctx context.Context, after Position, batch int, fn func(c
 	}
 }
 
+// FollowTypes is Follow for a consumer that cares about a few event types only: fn gets the
+// events of those types, in log order, each exactly once. The others are never sent from the
+// database (the live map and the chat would otherwise read every event of the log).
+func (s *Store) FollowTypes(ctx context.Context, after Position, batch int, types []string, fn func(context.Context, []Event) error) error {
+	for {
+		_, changed := s.signal()
+		// Everything up to the head is final (below the horizon), so reading the range
+		// (after, head] with a filter misses nothing, and the position may then move to the
+		// head even when nothing in the range matched.
+		head, err := s.Head(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		for head.After(after) {
+			rows, err := s.pool.Query(ctx, `
+SELECT `+eventColumns+`
+FROM events
+WHERE (tx, id) > ($1::xid8, $2::bigint) AND (tx, id) <= ($3::xid8, $4::bigint) AND type = ANY($5)
+ORDER BY tx, id
+LIMIT $6`, after.Tx, after.ID, head.Tx, head.ID, types, batch)
+			var evs []Event
+			if err == nil {
+				evs, err = pgx.CollectRows(rows, scanEvent)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("eventstore: read: %w", err)
+			}
+			if len(evs) > 0 {
+				if err := fn(ctx, evs); err != nil {
+					return err
+				}
+			}
+			if len(evs) < batch {
+				after = head
+			} else {
+				after = evs[len(evs)-1].Position
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // ErrHorizonHeldBack is returned by CatchUp when a long-running transaction keeps the log's
 // horizon from reaching the present.
 var ErrHorizonHeldBack = errors.New("eventstore: a long-running transaction holds the log horizon back")

@@ -177,7 +177,11 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 		seen      = map[int64]int{}
 		order     []eventstore.Position
 		committed = map[int64]bool{}
+		// A second follower takes one of the two kinds only (FollowTypes).
+		echoesSeen      = map[int64]int{}
+		echoesCommitted = map[int64]bool{}
 	)
+	typedDone := make(chan error, 1)
 	followCtx, stopFollow := context.WithCancel(ctx)
 	followDone := make(chan error, 1)
 	go func() {
@@ -187,6 +191,20 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 			for _, e := range evs {
 				seen[e.Position.ID]++
 				order = append(order, e.Position)
+			}
+			return nil
+		})
+	}()
+
+	go func() {
+		typedDone <- store.FollowTypes(followCtx, eventstore.Position{}, 7, []string{testEchoed.Name()}, func(_ context.Context, evs []eventstore.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range evs {
+				if e.Type != testEchoed.Name() {
+					t.Errorf("typed follower got a %s", e.Type)
+				}
+				echoesSeen[e.Position.ID]++
 			}
 			return nil
 		})
@@ -208,15 +226,27 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 				n := 1 + rng.IntN(3)
 				drafts := make([]eventstore.Draft, n)
 				for k := range drafts {
-					drafts[k] = testPinged.New(eventstore.Header{Actor: uuid.New()}, pinged{N: w*1000 + i})
+					kind := testPinged
+					if rng.IntN(3) == 0 {
+						kind = testEchoed
+					}
+					drafts[k] = kind.New(eventstore.Header{Actor: uuid.New()}, pinged{N: w*1000 + i})
 				}
 				if err := eventstore.AppendEach(tx, at, drafts...); err != nil {
 					t.Error(err)
 					tx.Rollback(ctx)
 					return
 				}
-				rows, _ := tx.Query(ctx, `SELECT id FROM events WHERE tx = pg_current_xact_id()`)
-				ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+				rows, _ := tx.Query(ctx, `SELECT id, type FROM events WHERE tx = pg_current_xact_id()`)
+				type row struct {
+					ID   int64
+					Type string
+				}
+				own, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+				ids := make([]int64, len(own))
+				for k, r := range own {
+					ids[k] = r.ID
+				}
 				if err != nil || len(ids) != n {
 					t.Errorf("own events: %v %v", ids, err)
 					tx.Rollback(ctx)
@@ -232,8 +262,11 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				for _, id := range ids {
-					committed[id] = true
+				for _, r := range own {
+					committed[r.ID] = true
+					if r.Type == testEchoed.Name() {
+						echoesCommitted[r.ID] = true
+					}
 				}
 				mu.Unlock()
 			}
@@ -244,9 +277,9 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		mu.Lock()
-		n := len(seen)
+		n, e := len(seen), len(echoesSeen)
 		mu.Unlock()
-		if n >= len(committed) || time.Now().After(deadline) {
+		if (n >= len(committed) && e >= len(echoesCommitted)) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -254,6 +287,7 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // a straggler duplicate would arrive now
 	stopFollow()
 	<-followDone
+	<-typedDone
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -275,7 +309,17 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 			t.Fatalf("positions not increasing: %v then %v", order[i-1], order[i])
 		}
 	}
-	t.Logf("%d events committed, all seen exactly once", len(committed))
+	for id := range echoesCommitted {
+		if echoesSeen[id] != 1 {
+			t.Errorf("committed %s event %d seen %d times by the typed follower", testEchoed.Name(), id, echoesSeen[id])
+		}
+	}
+	for id := range echoesSeen {
+		if !echoesCommitted[id] {
+			t.Errorf("typed follower saw event %d, which was never committed (or not of its kind)", id)
+		}
+	}
+	t.Logf("%d events committed, all seen exactly once; %d of them %s, each seen once by the typed follower", len(committed), len(echoesCommitted), testEchoed.Name())
 }
 
 func TestAppendCausationAndCorrelation(t *testing.T) {

@@ -176,6 +176,14 @@ func changeOf(e eventstore.Event) (change, bool) {
 	return c, true
 }
 
+// mapTypes are the event types changeOf knows: the only ones the hub reads.
+func mapTypes() []string {
+	return []string{knoten.KnotenGeknuepft.Name(), knoten.KnotenAufgeloest.Name(), knoten.FadenGesponnen.Name(),
+		knoten.FadenVerzwirnt.Name(), knoten.FadenEntzwirnt.Name(), knoten.FadenAbgelaufen.Name(),
+		account.GarnrolleAngelegt.Name(), account.GarnrollePositioniert.Name(), account.GarnrolleUmbenannt.Name(),
+		account.GarnrolleVerifiziert.Name()}
+}
+
 // Run follows the log and serves subscriptions until ctx ends.
 func (f *Feed) Run(ctx context.Context) error {
 	start, err := f.events.Head(ctx)
@@ -191,7 +199,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	evs := make(chan []eventstore.Event, 16)
 	followErr := make(chan error, 1)
 	go func() {
-		followErr <- f.events.Follow(ctx, start, 1000, func(ctx context.Context, batch []eventstore.Event) error {
+		followErr <- f.events.FollowTypes(ctx, start, 1000, mapTypes(), func(ctx context.Context, batch []eventstore.Event) error {
 			select {
 			case evs <- batch:
 				return nil
