@@ -392,6 +392,22 @@ func TestFailedDeferredWriteRollsBack(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d events after the rollback (%v)", n, err)
 	}
+	// The same with a statement that is well-formed and fails only when it runs, after the
+	// event's insert has run: a transaction of deferred writes only goes out as one pipeline
+	// without BEGIN (database.Tx), and the pipeline's implicit transaction must roll back too.
+	err = database.InTx(ctx, pool, func(tx *database.Tx) error {
+		if err := eventstore.Append(tx, at, testPinged.New(eventstore.Header{}, pinged{N: 1})); err != nil {
+			return err
+		}
+		tx.Defer(`SELECT 1 / (0 * $1::int)`, 1)
+		return nil
+	})
+	if err == nil {
+		t.Fatal("commit succeeded despite a deferred statement failing at run time")
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d events after the run-time failure (%v)", n, err)
+	}
 	// The connection went back to the pool in a usable state.
 	for range 10 {
 		if err := database.InTx(ctx, pool, func(tx *database.Tx) error {
