@@ -19,6 +19,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/transport"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
@@ -43,7 +44,7 @@ func (s *Service) RunDelivery(ctx context.Context) error {
 					return err
 				}
 			}
-			return s.svc.Events.Follow(ctx, after, 200, s.deliverEvents)
+			return s.svc.Events.FollowTypes(ctx, after, 200, deliveredTypes(), s.deliverEvents)
 		})
 		if ctx.Err() != nil {
 			return nil
@@ -167,6 +168,20 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 				Actor: s.AntragActorIRI(id), Object: q, To: q.To, Cc: q.Cc, Published: &now}})
 	}
 	return s.queue(ctx, out, evs[len(evs)-1].Position)
+}
+
+// deliveredTypes are the event types deliverEvents acts on (those antragOf and
+// delegationMoveOf know): the delivery follower reads no others from the log. A type that is
+// to federate must be added here.
+func deliveredTypes() []string {
+	return []string{
+		antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
+		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
+		antrag.AntragZurueckgezogen.Name(),
+		abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
+		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name(),
+		delegation.DelegationWirksam.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name(),
+	}
 }
 
 // antragOf names the Antrag an event is about, if any.

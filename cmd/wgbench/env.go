@@ -16,8 +16,8 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 )
 
-// env is one fresh database with a running instance on it (dev mode, so the sweep measurement
-// can move the clock), plus a resident to act as.
+// env is one fresh database with a running instance on it (in dev mode only when the sweep
+// measurement, which moves the clock, is asked for), plus a resident to act as.
 type env struct {
 	adminURL, dbName string
 	inst             *instance.Instance
@@ -28,7 +28,7 @@ type env struct {
 
 var leipzig = geo.Point{Lat: 51.34, Lon: 12.37}
 
-func newEnv(ctx context.Context, adminURL string) *env {
+func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 	e := &env{adminURL: adminURL, dbName: fmt.Sprintf("wgbench_%d", time.Now().Unix())}
 	conn, err := pgx.Connect(ctx, adminURL)
 	check(err)
@@ -40,9 +40,12 @@ func newEnv(ctx context.Context, adminURL string) *env {
 	check(err)
 	u.Path = "/" + e.dbName
 	e.inst, err = instance.Open(ctx, instance.Config{
-		DB:            instance.DBConfig{URL: u.String(), MaxConns: 40},
-		Dev:           true,
-		SweepInterval: time.Hour, // the sweep measurement runs it by hand
+		DB: instance.DBConfig{URL: u.String(), MaxConns: 40},
+		// Production mode, as an instance runs, unless a measurement needs the movable clock
+		// (the sweep); the federation measurements' peers are on loopback and allowed by name.
+		Dev:                  dev,
+		FederationAllowHosts: []string{"127.0.0.2", "127.0.0.3"},
+		SweepInterval:        time.Hour, // the sweep measurement runs it by hand
 	})
 	check(err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

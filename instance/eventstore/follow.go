@@ -163,18 +163,12 @@ func (s *Store) Follow(ctx context.Context, after Position, batch int, fn func(c
 // events of those types, in log order, each exactly once. The others are never sent from the
 // database (the live map and the chat would otherwise read every event of the log).
 func (s *Store) FollowTypes(ctx context.Context, after Position, batch int, types []string, fn func(context.Context, []Event) error) error {
+	head, _ := s.signal()
 	for {
-		_, changed := s.signal()
-		// Everything up to the head is final (below the horizon), so reading the range
+		// Everything up to a head is final (below the horizon), so reading the range
 		// (after, head] with a filter misses nothing, and the position may then move to the
-		// head even when nothing in the range matched.
-		head, err := s.Head(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return err
-		}
+		// head even when nothing in the range matched. The head is the one Run last saw;
+		// without Run, the safety net below asks for it.
 		for head.After(after) {
 			rows, err := s.pool.Query(ctx, `
 SELECT `+eventColumns+`
@@ -203,11 +197,25 @@ LIMIT $6`, after.Tx, after.ID, head.Tx, head.ID, types, batch)
 				after = evs[len(evs)-1].Position
 			}
 		}
+		var changed <-chan struct{}
+		if head, changed = s.signal(); head.After(after) {
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
+			head, _ = s.signal()
 		case <-time.After(time.Second):
+			// A safety net only, as in Follow.
+			h, err := s.Head(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return err
+			}
+			head = h
 		}
 	}
 }
