@@ -46,6 +46,10 @@ func main() {
 		runPoster(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "_receive" {
+		runReceiver(os.Args[2:])
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "_mapclients" {
 		runMapClients(os.Args[2:])
 		return
