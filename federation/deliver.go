@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -174,30 +175,30 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 // delegationMoveOf know): the delivery follower reads no others from the log. A type that is
 // to federate must be added here.
 func deliveredTypes() []string {
-	return []string{
-		antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
-		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
-		antrag.AntragZurueckgezogen.Name(),
-		abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
-		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name(),
-		delegation.DelegationWirksam.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name(),
-	}
+	return slices.Concat(antragTypes, abstimmungTypes,
+		[]string{delegation.DelegationWirksam.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name()})
 }
+
+// The events about an Antrag, and about its Abstimmung.
+var (
+	antragTypes = []string{antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
+		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
+		antrag.AntragZurueckgezogen.Name()}
+	abstimmungTypes = []string{abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
+		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name()}
+)
 
 // antragOf names the Antrag an event is about, if any.
 func (s *Service) antragOf(ctx context.Context, e eventstore.Event) (uuid.UUID, error) {
-	switch e.Type {
-	case antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
-		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
-		antrag.AntragZurueckgezogen.Name():
+	switch {
+	case slices.Contains(antragTypes, e.Type):
 		return e.SubjectID, nil
-	case abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
-		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name():
-		v, err := s.svc.Abstimmungen.Get(ctx, e.SubjectID)
+	case slices.Contains(abstimmungTypes, e.Type):
+		a, err := s.svc.Abstimmungen.Find(ctx, e.SubjectID)
 		if err != nil {
 			return uuid.Nil, err
 		}
-		return v.SubjectID, nil
+		return a.SubjectID, nil
 	}
 	return uuid.Nil, nil
 }
@@ -333,6 +334,7 @@ const (
 	delivered outcome = iota
 	refused           // the server understood and said no: sending the same again will not help
 	failed            // try again later
+	untried           // not sent: the host was failing, or the job's time ran out
 )
 
 type result struct {
@@ -378,7 +380,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) 
 		stopBy = d.Add(-jobReserve)
 	}
 	for i, inbox := range a.Inboxes {
-		results[i] = result{inbox: inbox, outcome: failed, reason: "not tried"}
+		results[i] = result{inbox: inbox, outcome: untried}
 		if trouble.Load() || time.Now().After(stopBy) {
 			continue
 		}
@@ -420,11 +422,11 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) 
 			s.log.Info("federation: delivery refused", "inbox", r.inbox, "status", r.reason)
 		case failed:
 			rest = append(rest, r.inbox)
-			if r.reason != "not tried" {
-				nFailed++
-				reason = r.reason
-			}
+			nFailed++
+			reason = r.reason
 			wait = max(wait, r.retryAfter)
+		case untried:
+			rest = append(rest, r.inbox)
 		}
 	}
 	if nFailed > 0 {

@@ -204,11 +204,7 @@ func TestBlockRemovesWhatTheDomainSent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const wait = 15 * time.Second
-	follow, err := peer.Follow(ctx, a.Fediverse.Follow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer.WaitAccepted(t, follow, wait)
+	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	for _, obj := range []map[string]any{
 		{"id": peer.ActorID() + "/statuses/1", "type": "Note", "attributedTo": peer.ActorID(), "inReplyTo": a.Fediverse.ID,
 			"content": "<p>Gern!</p>", "published": time.Now().UTC().Format(time.RFC3339), "to": []string{mastopeer.Public}},

@@ -40,11 +40,7 @@ func buildFederatedWorld(t *testing.T) *federatedWorld {
 	ben := inst.VerifiedResident("Ben Zwirn", lat, lon)
 	cem := inst.VerifiedResident("Cem Faden", lat, lon)
 
-	follow, err := w.peer.Follow(ctx, inst.URL+"/ap/ortsweberei")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.peer.WaitAccepted(t, follow, wait)
+	w.peer.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", wait)
 
 	var k struct {
 		ID    string `json:"id"`
@@ -73,11 +69,7 @@ func buildFederatedWorld(t *testing.T) *federatedWorld {
 	jana.Post("/api/antraege", map[string]any{"title": "Trinkbrunnen am Markt", "details_md": "Wasser **für alle**.",
 		"amount_cents": 45000, "knoten_id": k.ID}).Expect(t, 201).JSON(t, &a)
 	w.antragID = a.ID
-	follow2, err := w.peer.Follow(ctx, a.Fediverse.Follow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.peer.WaitAccepted(t, follow2, wait)
+	w.peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
 	w.einspruchAccount = ben.ID
 

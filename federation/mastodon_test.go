@@ -45,11 +45,7 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 	defer cancel()
 	const wait = 15 * time.Second
 
-	follow, err := peer.Follow(ctx, inst.URL+"/ap/ortsweberei")
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer.WaitAccepted(t, follow, wait)
+	peer.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", wait)
 
 	var a struct {
 		ID        string                      `json:"id"`
@@ -67,11 +63,7 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 	}
 
 	// Follow the single Antrag.
-	follow2, err := peer.Follow(ctx, a.Fediverse.Follow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer.WaitAccepted(t, follow2, wait)
+	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
 	einspruch := peer.WaitFor(t, "Create", wait)
 	if o := objectOf(einspruch); !strings.Contains(types(o["type"]), "Einspruch") || o["inReplyTo"] != a.Fediverse.ID || o["reason"] != "Zu teuer" {
@@ -240,11 +232,7 @@ func TestWithdrawnAntragIsAnUpdate(t *testing.T) {
 		Fediverse struct{ ID, Follow string } `json:"fediverse"`
 	}
 	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
-	follow, err := peer.Follow(ctx, a.Fediverse.Follow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer.WaitAccepted(t, follow, wait)
+	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	jana.Post("/api/antraege/"+a.ID+"/withdraw", nil).Expect(t, 200)
 
 	up := peer.WaitFor(t, "Update", wait)
@@ -281,11 +269,7 @@ func TestResidentFollowersReceiveTheirDoings(t *testing.T) {
 	defer cancel()
 	const wait = 15 * time.Second
 	benIRI := inst.URL + "/ap/users/ben.zwirn"
-	follow, err := peer.Follow(ctx, "ben.zwirn@"+strings.TrimPrefix(inst.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer.WaitAccepted(t, follow, wait)
+	peer.FollowAccepted(t, ctx, "ben.zwirn@"+strings.TrimPrefix(inst.URL, "http://"), wait)
 
 	var a struct {
 		ID        string                      `json:"id"`

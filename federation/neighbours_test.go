@@ -26,6 +26,28 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
+// remoteAntrag waits until inst lists an Antrag of a neighbour and returns its id there.
+func remoteAntrag(t *testing.T, inst *instancetest.Instance, timeout time.Duration) string {
+	t.Helper()
+	var id string
+	waitFor(t, "the neighbour to list the Antrag", timeout, func() bool {
+		var list struct {
+			Antraege []struct {
+				ID     string
+				Remote bool
+			}
+		}
+		inst.Client().Get("/api/antraege").Expect(t, 200).JSON(t, &list)
+		for _, x := range list.Antraege {
+			if x.Remote {
+				id = x.ID
+			}
+		}
+		return id != ""
+	})
+	return id
+}
+
 type tallyOut struct{ Yes, No, Abstain int }
 
 // Three Ortswebereien on 127.0.0.1, .2 and .3 federate with each other. An Antrag of the first

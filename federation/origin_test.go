@@ -56,22 +56,7 @@ func TestNeighbourTakesStimmenOnlyFromTheOrigin(t *testing.T) {
 	ada.Get("/api/abstimmungen/"+local.AbstimmungID).Expect(t, 200).JSON(t, &abst)
 	ada.Post("/api/abstimmungen/"+local.AbstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
 
-	var remoteID string
-	waitFor(t, "the neighbour to list the Antrag", wait, func() bool {
-		var list struct {
-			Antraege []struct {
-				ID     string
-				Remote bool
-			}
-		}
-		b.Client().Get("/api/antraege").Expect(t, 200).JSON(t, &list)
-		for _, x := range list.Antraege {
-			if x.Remote {
-				remoteID = x.ID
-			}
-		}
-		return remoteID != ""
-	})
+	remoteID := remoteAntrag(t, b, wait)
 	type view struct {
 		DetailsHTML string `json:"details_html"`
 		Einsprueche []struct {

@@ -21,9 +21,9 @@ import (
 // handledTypes are the activity types process acts on; the inbox keeps nothing else.
 var handledTypes = []string{"Follow", "Undo", "Accept", "Create", "Update", "Announce", "Delete"}
 
-func handled(act vocab.Incoming) bool {
+func handled(types vocab.Types) bool {
 	for _, t := range handledTypes {
-		if act.Type.Has(t) {
+		if types.Has(t) {
 			return true
 		}
 	}

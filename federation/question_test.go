@@ -68,11 +68,7 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 		Fediverse struct{ ID, Follow string } `json:"fediverse"`
 	}
 	jana.Post("/api/antraege", map[string]string{"title": "Bank am Brunnen"}).Expect(t, 201).JSON(t, &a)
-	follow, err := peer.Follow(ctx, a.Fediverse.Follow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer.WaitAccepted(t, follow, wait)
+	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber ein Baum"}).Expect(t, 201)
 	inst.Advance("14d")
 	var an struct {
@@ -194,11 +190,7 @@ func TestQuestionAsMastodonShowsIt(t *testing.T) {
 	}
 	jana.Post("/api/antraege", map[string]string{"title": title, "details_md": "Zwei **Bänke**."}).Expect(t, 201).JSON(t, &a)
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber ein Baum"}).Expect(t, 201)
-	follow, err := peer.Follow(ctx, a.Fediverse.Follow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer.WaitAccepted(t, follow, wait)
+	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	inst.Advance("14d")
 	var an struct {
 		AbstimmungID string `json:"abstimmung_id"`

@@ -108,22 +108,7 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 	ada.Post("/api/abstimmungen/"+local.AbstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
 	ben.Post("/api/abstimmungen/"+local.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
 
-	var remoteID string
-	waitFor(t, "the neighbour to list the Antrag", wait, func() bool {
-		var list struct {
-			Antraege []struct {
-				ID     string
-				Remote bool
-			}
-		}
-		b.Client().Get("/api/antraege").Expect(t, 200).JSON(t, &list)
-		for _, x := range list.Antraege {
-			if x.Remote {
-				remoteID = x.ID
-			}
-		}
-		return remoteID != ""
-	})
+	remoteID := remoteAntrag(t, b, wait)
 	view := func() remoteView {
 		var v remoteView
 		b.Client().Get("/api/antraege/"+remoteID).Expect(t, 200).JSON(t, &v)

@@ -716,6 +716,17 @@ func (p *Peer) WaitRejection(t testing.TB, timeout time.Duration) Rejection {
 	}
 }
 
+// FollowAccepted follows target (as Follow does) and waits until the Follow is accepted
+// (as WaitAccepted does), failing the test otherwise.
+func (p *Peer) FollowAccepted(t testing.TB, ctx context.Context, target string, timeout time.Duration) {
+	t.Helper()
+	follow, err := p.Follow(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.WaitAccepted(t, follow, timeout)
+}
+
 // WaitAccepted waits until the Follow followID has been accepted and returns
 // the Accept. It fails the test if the Follow was rejected or nothing came.
 func (p *Peer) WaitAccepted(t testing.TB, followID string, timeout time.Duration) map[string]any {

@@ -164,6 +164,11 @@ type View struct {
 	Names   map[uuid.UUID]string // of every account in Stimmen, Verlauf and Count's chains
 }
 
+// Find returns the Abstimmung alone, without its Stimmen and count (which Get reads too).
+func (s *Service) Find(ctx context.Context, id uuid.UUID) (Abstimmung, error) {
+	return get(ctx, s.pool, id, "")
+}
+
 // Get returns the Abstimmung with its Stimmen, history and count.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (View, error) {
 	a, err := get(ctx, s.pool, id, "")

@@ -16,11 +16,9 @@ import (
 // The live map's helper route and the Nähstübchen (docs/MAPFEED.md). The WebSockets
 // themselves are served by instance/mapfeed and instance/chat.
 
-// maxMapCells is how many cells one connection of the feed may subscribe.
-const maxMapCells = 300
-
 // mapCells names the cells covering a viewport at the resolution for its zoom, so that the
-// web app needs no H3 library of its own.
+// web app needs no H3 library of its own: at most as many as one connection of the feed may
+// subscribe.
 func (s *Server) mapCells(w http.ResponseWriter, r *http.Request) error {
 	v := r.URL.Query()
 	box, err := parseBBox(v.Get("bbox"))
@@ -34,10 +32,10 @@ func (s *Server) mapCells(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || zoom < 0 || zoom > 24 {
 		return fault.Invalidf("zoom", "invalid_zoom", "zoom must be a whole number from 0 to 24.")
 	}
-	res := geo.ResolutionForZoom(zoom)
-	cells, err := geo.CoverBox(box.MinLon, box.MinLat, box.MaxLon, box.MaxLat, res, maxMapCells)
+	res, most := geo.ResolutionForZoom(zoom), s.MapFeed.MaxCells()
+	cells, err := geo.CoverBox(box.MinLon, box.MinLat, box.MaxLon, box.MaxLat, res, most)
 	if errors.Is(err, geo.ErrTooManyCells) {
-		return fault.Invalidf("bbox", "too_many_cells", "This view needs more than %d cells at zoom %d; zoom in.", maxMapCells, zoom)
+		return fault.Invalidf("bbox", "too_many_cells", "This view needs more than %d cells at zoom %d; zoom in.", most, zoom)
 	}
 	if err != nil {
 		return err

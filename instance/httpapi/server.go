@@ -21,6 +21,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 )
 
@@ -36,7 +37,7 @@ type Deps struct {
 	Federation   *federation.Service
 	Chat         *chat.Service
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
-	MapFeed  http.Handler
+	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler
 	Log      *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
@@ -106,8 +107,8 @@ func (s *Server) routes() {
 	s.handle("GET /api/delegationen/{id}", s.getDelegation)
 	s.handle("DELETE /api/delegationen/{id}", s.authed(s.revokeDelegation))
 
-	s.handle("GET /api/map/cells", s.mapCells)
 	if s.MapFeed != nil {
+		s.handle("GET /api/map/cells", s.mapCells)
 		s.mux.Handle("GET /ws/map", s.MapFeed)
 	}
 	if s.Chat != nil {

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -94,6 +95,9 @@ type Feed struct {
 // Batch is the feed's batch interval.
 func (f *Feed) Batch() time.Duration { return f.opts.Batch }
 
+// MaxCells is how many cells one connection may subscribe.
+func (f *Feed) MaxCells() int { return f.opts.MaxCells }
+
 // Stats count what the hub did, for tests and benchmarks.
 type Stats struct {
 	StateLoads   int64 // state queries (each for any number of cells)
@@ -149,13 +153,22 @@ type change struct {
 	moved   bool // a Garnrolle's position was set (cell is the new one, 0 for off the map)
 }
 
+// The events the map shows, by what they change.
+var (
+	knotenTypes       = []string{knoten.KnotenGeknuepft.Name(), knoten.KnotenAufgeloest.Name()}
+	fadenTypes        = []string{knoten.FadenGesponnen.Name(), knoten.FadenVerzwirnt.Name(), knoten.FadenEntzwirnt.Name(), knoten.FadenAbgelaufen.Name()}
+	garnrolleSetTypes = []string{account.GarnrolleAngelegt.Name(), account.GarnrollePositioniert.Name()} // the position is set
+	garnrolleTypes    = []string{account.GarnrolleUmbenannt.Name(), account.GarnrolleVerifiziert.Name()}
+	mapTypes          = slices.Concat(knotenTypes, fadenTypes, garnrolleSetTypes, garnrolleTypes) // the only ones the hub reads
+)
+
 // changeOf classifies an event; ok is false for events the map does not show.
 func changeOf(e eventstore.Event) (change, bool) {
 	c := change{pos: e.Position, cell: e.Cell}
 	switch {
-	case knoten.KnotenGeknuepft.Is(e), knoten.KnotenAufgeloest.Is(e):
+	case slices.Contains(knotenTypes, e.Type):
 		c.knoten = e.SubjectID
-	case knoten.FadenGesponnen.Is(e), knoten.FadenVerzwirnt.Is(e), knoten.FadenEntzwirnt.Is(e), knoten.FadenAbgelaufen.Is(e):
+	case slices.Contains(fadenTypes, e.Type):
 		var p struct {
 			KnotenID uuid.UUID `json:"knoten_id"`
 		}
@@ -163,9 +176,9 @@ func changeOf(e eventstore.Event) (change, bool) {
 			return change{}, false
 		}
 		c.faden, c.knoten = e.SubjectID, p.KnotenID // a Faden changes its Knoten's lifetime too
-	case account.GarnrolleAngelegt.Is(e), account.GarnrollePositioniert.Is(e):
+	case slices.Contains(garnrolleSetTypes, e.Type):
 		c.account, c.moved = e.SubjectID, true // the header's cell is the new public position's
-	case account.GarnrolleUmbenannt.Is(e), account.GarnrolleVerifiziert.Is(e):
+	case slices.Contains(garnrolleTypes, e.Type):
 		c.account, c.cell = e.SubjectID, 0
 	default:
 		return change{}, false
@@ -174,14 +187,6 @@ func changeOf(e eventstore.Event) (change, bool) {
 		return change{}, false // a map event without a place: nothing to show
 	}
 	return c, true
-}
-
-// mapTypes are the event types changeOf knows: the only ones the hub reads.
-func mapTypes() []string {
-	return []string{knoten.KnotenGeknuepft.Name(), knoten.KnotenAufgeloest.Name(), knoten.FadenGesponnen.Name(),
-		knoten.FadenVerzwirnt.Name(), knoten.FadenEntzwirnt.Name(), knoten.FadenAbgelaufen.Name(),
-		account.GarnrolleAngelegt.Name(), account.GarnrollePositioniert.Name(), account.GarnrolleUmbenannt.Name(),
-		account.GarnrolleVerifiziert.Name()}
 }
 
 // Run follows the log and serves subscriptions until ctx ends.
@@ -199,7 +204,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	evs := make(chan []eventstore.Event, 16)
 	followErr := make(chan error, 1)
 	go func() {
-		followErr <- f.events.FollowTypes(ctx, start, 1000, mapTypes(), func(ctx context.Context, batch []eventstore.Event) error {
+		followErr <- f.events.FollowTypes(ctx, start, 1000, mapTypes, func(ctx context.Context, batch []eventstore.Event) error {
 			select {
 			case evs <- batch:
 				return nil
@@ -270,7 +275,7 @@ func (f *Feed) apply(batch []eventstore.Event) {
 			f.forCells(ch.cell, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
 			f.forCells(ch.was, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
 		}
-		f.ring.add(ch, now, f.opts.Keep, f.opts.KeepMax)
+		f.ring.add(ch, f.opts.Keep, f.opts.KeepMax)
 		f.forCells(ch.cell, func(c *cell) {
 			if ch.knoten != uuid.Nil {
 				c.knoten[ch.knoten] = ch.pos
@@ -308,10 +313,10 @@ type ring struct {
 	since eventstore.Position
 }
 
-func (r *ring) add(c change, now time.Time, keep time.Duration, max int) {
+func (r *ring) add(c change, keep time.Duration, max int) {
 	r.items = append(r.items, c)
 	drop := 0
-	for drop < len(r.items) && (len(r.items)-drop > max || now.Sub(r.items[drop].at) > keep) {
+	for drop < len(r.items) && (len(r.items)-drop > max || c.at.Sub(r.items[drop].at) > keep) {
 		drop++
 	}
 	if drop > 0 {

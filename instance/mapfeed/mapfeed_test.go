@@ -357,6 +357,10 @@ func TestRejoinWithCursor(t *testing.T) {
 	statesFor(t, c, cells)
 	before := c.cursor()
 	c.conn.Close(websocket.StatusNormalClosure, "bye")
+	// A witness that stays: once it has had the deltas, the server has seen the changes.
+	w := dial(t, inst)
+	w.subscribe(cells, "")
+	statesFor(t, w, cells)
 
 	// While away: two new Knoten, and the first Faden twisted.
 	k2, f2 := place(t, jana, "Brunnen", lat+0.0001, lon)
@@ -365,11 +369,16 @@ func TestRejoinWithCursor(t *testing.T) {
 	// Outside the cells: not for this client.
 	place(t, jana, "Weit weg", lat+0.05, lon+0.05)
 
-	// Wait for the server to have seen it all (a witness client gets the deltas).
-	w := dial(t, inst)
-	w.subscribe(cells, "")
-	statesFor(t, w, cells)
-	time.Sleep(500 * time.Millisecond)
+	seen := map[string]bool{}
+	w.until(10*time.Second, "the witness to get the changes", func(m msg) bool {
+		for _, k := range m.Knoten {
+			seen[k.ID] = true
+		}
+		for _, f := range m.Faeden {
+			seen[f.ID+"/twisted"] = seen[f.ID+"/twisted"] || f.IsTwisted
+		}
+		return seen[k2] && seen[k3] && seen[f1+"/twisted"]
+	})
 
 	back := dial(t, inst)
 	back.subscribe(cells, before)
