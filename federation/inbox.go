@@ -126,9 +126,19 @@ type inboxWorker struct {
 
 // Work processes the group's activities in the order they arrived, marking each as done, so
 // that a retry (after an error, or a crash) does only the ones left.
+//
+// Groups are processed in parallel, so one actor's activities in two groups could be processed
+// the wrong way round: an Undo before its Follow, a changed poll vote before the first one.
+// Each actor's activities are therefore processed in the order they came (seq): one whose actor
+// has an earlier activity still pending in another group waits (the job snoozes briefly and
+// does the rest then). An earlier activity that failed does not hold up the ones after it: it
+// is retried on its own, with backoff, and counts as late when it finally goes through.
 func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
 	rows, err := w.s.pool.Query(ctx, `
-SELECT i.activity_id, i.body
+SELECT i.activity_id, i.actor, i.seq, i.body,
+       EXISTS (SELECT 1 FROM ap_inbox e
+               WHERE e.actor = i.actor AND e.seq < i.seq AND e.processed_at IS NULL AND e.failed_at IS NULL
+                 AND e.body IS NOT NULL AND e.activity_id <> ALL ($1))
 FROM unnest($1::text[]) WITH ORDINALITY AS j(id, n) JOIN ap_inbox i ON i.activity_id = j.id
 WHERE i.processed_at IS NULL AND i.body IS NOT NULL
 ORDER BY j.n`, job.Args.ActivityIDs)
@@ -136,36 +146,61 @@ ORDER BY j.n`, job.Args.ActivityIDs)
 		return err
 	}
 	type taken struct {
-		id   string
-		body []byte
+		id, actor string
+		body      []byte
+		waits     bool // an earlier activity of its actor is pending elsewhere
 	}
 	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (taken, error) {
 		var t taken
+		var seq int64
 		var body string
-		err := r.Scan(&t.id, &body)
+		err := r.Scan(&t.id, &t.actor, &seq, &body, &t.waits)
 		t.body = []byte(body)
 		return t, err
 	})
 	if err != nil {
 		return err
 	}
-	var done []string
+	var done, failed []string
 	var failure error
+	waiting := map[string]bool{} // actors whose activities here wait
 	for _, t := range todo {
+		if t.waits || waiting[t.actor] {
+			waiting[t.actor] = true
+			continue
+		}
 		if err := w.s.process(ctx, t.body); err != nil {
-			failure = fmt.Errorf("federation: process %s: %w", t.id, err)
-			break // the rest wait for the retry, in order
+			if ctx.Err() != nil {
+				break // shutting down or timed out: the rest are done on the retry
+			}
+			failure = errors.Join(failure, fmt.Errorf("federation: process %s: %w", t.id, err))
+			failed = append(failed, t.id)
+			continue
 		}
 		done = append(done, t.id)
 	}
-	if len(done) > 0 {
-		if _, err := w.s.pool.Exec(context.WithoutCancel(ctx), `UPDATE ap_inbox SET processed_at = $2 WHERE activity_id = ANY($1)`,
-			done, w.s.clock.Now()); err != nil {
+	now := w.s.clock.Now()
+	if len(done) > 0 || len(failed) > 0 {
+		if _, err := w.s.pool.Exec(context.WithoutCancel(ctx), `
+UPDATE ap_inbox SET processed_at = CASE WHEN activity_id = ANY($1) THEN $3::timestamptz END,
+                    failed_at = CASE WHEN activity_id = ANY($2) THEN $3::timestamptz END
+WHERE activity_id = ANY($1) OR activity_id = ANY($2)`, done, failed, now); err != nil {
 			return errors.Join(failure, err)
 		}
 	}
-	return failure
+	switch {
+	case failure != nil:
+		return failure // River retries the job with backoff: the failed ones, and any that waited
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case len(waiting) > 0:
+		return river.JobSnooze(inboxWait)
+	}
+	return nil
 }
+
+// inboxWait is how long activities wait for an earlier one of their actor before looking again.
+const inboxWait = 100 * time.Millisecond
 
 // AddWorkers registers federation's River workers.
 func (s *Service) AddWorkers(workers *river.Workers) {

@@ -119,7 +119,8 @@ func (in *intake) commit(group []*takeReq) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 INSERT INTO ap_inbox (activity_id, actor, body, received_at)
-SELECT id, actor, body, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(id, actor, body)
+SELECT id, actor, body, $4 FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, actor, body, n)
+ORDER BY n -- seq, the order each actor's activities are processed in, is the order they came
 ON CONFLICT DO NOTHING RETURNING activity_id`, ids, actors, bodies, s.clock.Now()) // the retention sweep's clock
 		if err != nil {
 			return err
