@@ -86,6 +86,8 @@ type Service struct {
 	blocks  *blocklist
 	pubkeys *keyCache
 	intake  *intake
+	// Each actor's activities are processed one at a time, in order (inbox.go).
+	actorLocks [actorLockStripes]sync.Mutex
 	// Stored outgoing activities are immutable; a fan-out's jobs share one copy.
 	outgoingCache *lru.Cache[int64, outgoingRow]
 	paused        sync.Map // host → time.Time: hosts this process paused (deliver.go)

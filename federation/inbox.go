@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net/http"
 	"strings"
@@ -124,83 +125,106 @@ type inboxWorker struct {
 	s *Service
 }
 
-// Work processes the group's activities in the order they arrived, marking each as done, so
-// that a retry (after an error, or a crash) does only the ones left.
+// Work processes the group's activities, each actor's in the order they arrived, marking each
+// as done, so that a retry (after an error, or a crash) does only the ones left.
 //
-// Groups are processed in parallel, so one actor's activities in two groups could be processed
-// the wrong way round: an Undo before its Follow, a changed poll vote before the first one.
-// Each actor's activities are therefore processed in the order they came (seq): one whose actor
-// has an earlier activity still pending in another group waits (the job snoozes briefly and
-// does the rest then). An earlier activity that failed does not hold up the ones after it: it
-// is retried on its own, with backoff, and counts as late when it finally goes through.
+// Groups are processed side by side, so one actor's activities in two groups could be
+// processed the wrong way round: an Undo before its Follow, a changed poll vote before the
+// first one. Each actor's activities are therefore processed under that actor's lock, and
+// from the earliest still pending: a job that finds activities of its actor from an earlier
+// group not yet processed does those first (the job they belong to then finds them done).
+// An earlier activity that failed does not hold up the ones after it: it is retried with
+// its job, with backoff, and takes effect when it goes through.
 func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
 	rows, err := w.s.pool.Query(ctx, `
-SELECT i.activity_id, i.actor, i.seq, i.body,
-       EXISTS (SELECT 1 FROM ap_inbox e
-               WHERE e.actor = i.actor AND e.seq < i.seq AND e.processed_at IS NULL AND e.failed_at IS NULL
-                 AND e.body IS NOT NULL AND e.activity_id <> ALL ($1))
+SELECT i.actor, max(i.seq)
 FROM unnest($1::text[]) WITH ORDINALITY AS j(id, n) JOIN ap_inbox i ON i.activity_id = j.id
 WHERE i.processed_at IS NULL AND i.body IS NOT NULL
-ORDER BY j.n`, job.Args.ActivityIDs)
+GROUP BY i.actor ORDER BY min(j.n)`, job.Args.ActivityIDs)
 	if err != nil {
 		return err
 	}
-	type taken struct {
-		id, actor string
-		body      []byte
-		waits     bool // an earlier activity of its actor is pending elsewhere
+	type upTo struct {
+		actor string
+		seq   int64
 	}
-	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (taken, error) {
-		var t taken
-		var seq int64
-		var body string
-		err := r.Scan(&t.id, &t.actor, &seq, &body, &t.waits)
-		t.body = []byte(body)
-		return t, err
+	actors, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (upTo, error) {
+		var u upTo
+		return u, r.Scan(&u.actor, &u.seq)
+	})
+	if err != nil {
+		return err
+	}
+	var failure error
+	for _, a := range actors {
+		if err := w.s.processActor(ctx, a.actor, a.seq, job.Args.ActivityIDs); err != nil {
+			failure = errors.Join(failure, err)
+			if ctx.Err() != nil {
+				break // shutting down or out of time: the rest are done on the retry
+			}
+		}
+	}
+	return failure // River retries the job, with backoff, for what is left
+}
+
+// processActor processes an actor's pending activities up to seq, in order: those not yet
+// tried (of any group) and those of the job's own that failed before.
+func (s *Service) processActor(ctx context.Context, actor string, upTo int64, own []string) error {
+	mu := &s.actorLocks[maphash.String(actorSeed, actor)%uint64(len(s.actorLocks))]
+	mu.Lock()
+	defer mu.Unlock()
+	rows, err := s.pool.Query(ctx, `
+SELECT activity_id, seq, body FROM ap_inbox
+WHERE actor = $1 AND seq <= $2 AND processed_at IS NULL AND failed_at IS NULL AND body IS NOT NULL
+UNION ALL
+SELECT activity_id, seq, body FROM ap_inbox
+WHERE activity_id = ANY($3) AND actor = $1 AND processed_at IS NULL AND failed_at IS NOT NULL AND body IS NOT NULL
+ORDER BY seq`, actor, upTo, own)
+	if err != nil {
+		return err
+	}
+	type pending struct {
+		id   string
+		seq  int64
+		body string
+	}
+	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pending, error) {
+		var p pending
+		return p, r.Scan(&p.id, &p.seq, &p.body)
 	})
 	if err != nil {
 		return err
 	}
 	var done, failed []string
 	var failure error
-	waiting := map[string]bool{} // actors whose activities here wait
-	for _, t := range todo {
-		if t.waits || waiting[t.actor] {
-			waiting[t.actor] = true
-			continue
-		}
-		if err := w.s.process(ctx, t.body); err != nil {
+	for _, p := range todo {
+		if err := s.process(ctx, []byte(p.body)); err != nil {
 			if ctx.Err() != nil {
-				break // shutting down or timed out: the rest are done on the retry
+				failure = ctx.Err()
+				break
 			}
-			failure = errors.Join(failure, fmt.Errorf("federation: process %s: %w", t.id, err))
-			failed = append(failed, t.id)
+			failure = errors.Join(failure, fmt.Errorf("federation: process %s: %w", p.id, err))
+			failed = append(failed, p.id)
 			continue
 		}
-		done = append(done, t.id)
+		done = append(done, p.id)
 	}
-	now := w.s.clock.Now()
 	if len(done) > 0 || len(failed) > 0 {
-		if _, err := w.s.pool.Exec(context.WithoutCancel(ctx), `
+		if _, err := s.pool.Exec(context.WithoutCancel(ctx), `
 UPDATE ap_inbox SET processed_at = CASE WHEN activity_id = ANY($1) THEN $3::timestamptz END,
                     failed_at = CASE WHEN activity_id = ANY($2) THEN $3::timestamptz END
-WHERE activity_id = ANY($1) OR activity_id = ANY($2)`, done, failed, now); err != nil {
+WHERE activity_id = ANY($1) OR activity_id = ANY($2)`, done, failed, s.clock.Now()); err != nil {
 			return errors.Join(failure, err)
 		}
 	}
-	switch {
-	case failure != nil:
-		return failure // River retries the job with backoff: the failed ones, and any that waited
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case len(waiting) > 0:
-		return river.JobSnooze(inboxWait)
-	}
-	return nil
+	return failure
 }
 
-// inboxWait is how long activities wait for an earlier one of their actor before looking again.
-const inboxWait = 100 * time.Millisecond
+// actorLocks serialise the processing of one actor's activities within this process; an
+// actor's lock is one of these, by hash.
+const actorLockStripes = 64
+
+var actorSeed = maphash.MakeSeed()
 
 // AddWorkers registers federation's River workers.
 func (s *Service) AddWorkers(workers *river.Workers) {

@@ -140,6 +140,80 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 	}
 }
 
+// One actor's activities take effect in the order they came, whatever order their jobs run in:
+// a changed poll vote is processed after the first one even when the first one's job never
+// runs before it.
+func TestOneActorsActivitiesInTheOrderTheyCame(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	jana := inst.VerifiedResident("Jana Weber", lat, lon)
+	var a struct {
+		ID        string                      `json:"id"`
+		Fediverse struct{ ID, Follow string } `json:"fediverse"`
+	}
+	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	peer := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	vote := func(n, name string) string {
+		t.Helper()
+		act := map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/statuses/" + n + "/activity", "type": "Create",
+			"actor": peer.ActorID(), "to": []string{a.Fediverse.Follow}, "object": map[string]any{
+				"id": peer.ActorID() + "/statuses/" + n, "type": "Note", "name": name, "attributedTo": peer.ActorID(),
+				"inReplyTo": a.Fediverse.ID, "to": []string{a.Fediverse.Follow}}}
+		if err := peer.Send(ctx, inst.URL+"/ap/inbox", act); err != nil {
+			t.Fatal(err)
+		}
+		return act["id"].(string)
+	}
+	jobOf := func(activity string) int64 {
+		return int64(inst.Count(`SELECT id FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1`, activity))
+	}
+	processed := func(ids ...string) bool {
+		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = ANY($1) AND processed_at IS NOT NULL`, ids) == len(ids)
+	}
+	votes := func() map[string]int {
+		var view struct {
+			ForeignVotes map[string]int `json:"foreign_votes"`
+		}
+		inst.Client().Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &view)
+		return view.ForeignVotes
+	}
+
+	river := inst.Jobs.Client()
+	if err := river.QueuePause(ctx, "federation_inbox", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the pause reaches the queue's producer
+	first, second := vote("1", "Nein"), vote("2", "Ja")
+	j1, j2 := jobOf(first), jobOf(second)
+	if j1 == j2 {
+		t.Fatalf("both votes in one job (%d): the test needs two", j1)
+	}
+	// The first vote's job is held back; only the second's runs.
+	if _, err := river.JobCancel(ctx, j1); err != nil {
+		t.Fatal(err)
+	}
+	if err := river.QueueResume(ctx, "federation_inbox", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both votes to be processed by the second one's job", 15*time.Second, func() bool { return processed(first, second) })
+	want := map[string]int{"yes": 1, "no": 0, "abstain": 0}
+	if got := votes(); !maps.Equal(got, want) {
+		t.Fatalf("after the second vote's job: %v, want %v (the changed vote)", got, want)
+	}
+	// The first job, run late, finds its vote done and changes nothing.
+	if _, err := river.JobRetry(ctx, j1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first job to finish", 15*time.Second, func() bool {
+		return inst.Count(`SELECT count(*) FROM river_job WHERE id = $1 AND state = 'completed'`, j1) == 1
+	})
+	if got := votes(); !maps.Equal(got, want) {
+		t.Fatalf("after the first vote's job ran late: %v, want %v", got, want)
+	}
+}
+
 // Only replies their authors made public become comments: addressed to as:Public in to
 // ("public") or cc ("unlisted"). A followers-only or a direct reply to the Antrag is not shown
 // and not stored. Poll votes are shown as numbers per option, never with who voted.

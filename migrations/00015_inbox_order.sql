@@ -1,6 +1,7 @@
 -- The inbox processes each actor's activities in the order they arrived (federation/inbox.go):
--- seq is that order; an activity waits while an earlier one of its actor is pending, unless
--- the earlier one failed (failed_at) and waits for its retry. Owned by federation/.
+-- seq is that order, and a job does an actor's pending activities (the index) from the earliest
+-- on; one that failed (failed_at) waits for its own job's retry and holds up nothing. Owned by
+-- federation/.
 
 -- +goose Up
 ALTER TABLE ap_inbox ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY, ADD COLUMN failed_at timestamptz;
