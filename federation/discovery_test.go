@@ -93,11 +93,7 @@ func TestDiscovery(t *testing.T) {
 	}
 
 	// An Antrag can be followed on its own: its id and the actor to follow.
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	if a.Fediverse.ID != inst.URL+"/ap/antraege/"+a.ID || a.Fediverse.Follow != inst.URL+"/ap/antraege/"+a.ID+"/actor" {
 		t.Fatalf("Antrag fediverse: %+v", a.Fediverse)
 	}

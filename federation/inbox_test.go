@@ -195,11 +195,7 @@ func TestBlockRemovesWhatTheDomainSent(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": "Bank"}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": "Bank"})
 	peer := mastopeer.Start(t, "127.0.0.9")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

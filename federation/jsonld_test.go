@@ -62,12 +62,8 @@ func buildFederatedWorld(t *testing.T) *federatedWorld {
 	cem.Post("/api/delegationen", map[string]string{"to_account_id": ben.ID}).Expect(t, 201).JSON(t, &d)
 	w.delegationID = d.ID
 
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]any{"title": "Trinkbrunnen am Markt", "details_md": "Wasser **für alle**.",
-		"amount_cents": 45000, "knoten_id": k.ID}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]any{"title": "Trinkbrunnen am Markt", "details_md": "Wasser **für alle**.",
+		"amount_cents": 45000, "knoten_id": k.ID})
 	w.antragID = a.ID
 	w.peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)

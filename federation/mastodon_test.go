@@ -48,11 +48,7 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 
 	peer.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", wait)
 
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen am Markt", "details_md": "Wasser **für alle**."}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen am Markt", "details_md": "Wasser **für alle**."})
 	announce := peer.WaitFor(t, "Announce", wait)
 	if announce["actor"] != inst.URL+"/ap/ortsweberei" || announce["object"] != a.Fediverse.ID {
 		t.Fatalf("the Ortsweberei announces the new Antrag: %v", announce)
@@ -147,11 +143,7 @@ func TestOneActorsActivitiesInTheOrderTheyCame(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	peer := mastopeer.Start(t, "127.0.0.9")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -221,11 +213,7 @@ func TestOnlyPublicRepliesBecomeComments(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	peer := mastopeer.Start(t, "127.0.0.9")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -302,11 +290,7 @@ func TestWithdrawnAntragIsAnUpdate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const wait = 15 * time.Second
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	jana.Post("/api/antraege/"+a.ID+"/withdraw", nil).Expect(t, 200)
 
@@ -346,11 +330,7 @@ func TestResidentFollowersReceiveTheirDoings(t *testing.T) {
 	benIRI := inst.URL + "/ap/users/ben.zwirn"
 	peer.FollowAccepted(t, ctx, "ben.zwirn@"+strings.TrimPrefix(inst.URL, "http://"), wait)
 
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": "Trinkbrunnen"}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
 	inst.Advance("14d")
 	var an struct {

@@ -26,6 +26,21 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
+// antragRef is what a test needs of an Antrag it filed: its id, and its ActivityPub id and the
+// actor to follow for it.
+type antragRef struct {
+	ID        string                      `json:"id"`
+	Fediverse struct{ ID, Follow string } `json:"fediverse"`
+}
+
+// fileAntrag files an Antrag as the resident c.
+func fileAntrag(t *testing.T, c *instancetest.Client, filing any) antragRef {
+	t.Helper()
+	var a antragRef
+	c.Post("/api/antraege", filing).Expect(t, 201).JSON(t, &a)
+	return a
+}
+
 // remoteAntrag waits until inst lists an Antrag of a neighbour and returns its id there.
 func remoteAntrag(t *testing.T, inst *instancetest.Instance, timeout time.Duration) string {
 	t.Helper()

@@ -63,11 +63,7 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 	defer cancel()
 	const wait = 15 * time.Second
 
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": "Bank am Brunnen"}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": "Bank am Brunnen"})
 	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber ein Baum"}).Expect(t, 201)
 	inst.Advance("14d")
@@ -184,11 +180,7 @@ func TestQuestionAsMastodonShowsIt(t *testing.T) {
 	const wait = 15 * time.Second
 
 	const title = `Bänke & <Bäume> für den "Platz"`
-	var a struct {
-		ID        string                      `json:"id"`
-		Fediverse struct{ ID, Follow string } `json:"fediverse"`
-	}
-	jana.Post("/api/antraege", map[string]string{"title": title, "details_md": "Zwei **Bänke**."}).Expect(t, 201).JSON(t, &a)
+	a := fileAntrag(t, jana, map[string]string{"title": title, "details_md": "Zwei **Bänke**."})
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber ein Baum"}).Expect(t, 201)
 	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	inst.Advance("14d")
