@@ -406,10 +406,17 @@ func TestRejoinWithCursor(t *testing.T) {
 	statesFor(t, early, cells)
 	cursor := early.cursor()
 	early.conn.Close(websocket.StatusNormalClosure, "bye")
+	// Elsewhere, where a witness looks: the server has seen it all once the witness has the last.
+	far := cellsAround(t, small, lat+0.05, lon, 16)
+	fw := dial(t, small)
+	fw.subscribe(far, "")
+	statesFor(t, fw, far)
 	kNew, _ := place(t, ada, "Zweiter", lat, lon)
-	place(t, ada, "Dritter", lat+0.05, lon) // elsewhere, but it pushes the others out of memory
-	place(t, ada, "Vierter", lat+0.05, lon)
-	time.Sleep(300 * time.Millisecond)
+	place(t, ada, "Dritter", lat+0.05, lon) // they push the others out of memory
+	kLast, _ := place(t, ada, "Vierter", lat+0.05, lon)
+	fw.until(10*time.Second, "the witness to get the last Knoten", func(m msg) bool {
+		return slices.Contains(knotenIDs(m.Knoten), kLast)
+	})
 	late := dial(t, small)
 	late.subscribe(cells, cursor)
 	if st := statesFor(t, late, cells); !slices.Equal(knotenIDs(st.Knoten), sorted(kOld, kNew)) {
