@@ -1,12 +1,14 @@
 package federation
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -130,84 +132,50 @@ type inboxWorker struct {
 //
 // Groups are processed side by side, so one actor's activities in two groups could be
 // processed the wrong way round: an Undo before its Follow, a changed poll vote before the
-// first one. Each actor's activities are therefore processed under that actor's lock, and
-// from the earliest still pending: a job that finds activities of its actor from an earlier
-// group not yet processed does those first (the job they belong to then finds them done).
-// An earlier activity that failed does not hold up the ones after it: it is retried with
-// its job, with backoff, and takes effect when it goes through.
+// first one. Each actor's activities are therefore processed under that actor's lock, in
+// order: a job that finds activities of its actor from an earlier group still pending does
+// those first (their own job then finds them done). An earlier activity that failed does not
+// hold up the ones after it: it is retried with its job, with backoff, and takes effect when
+// it goes through.
 func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
-	rows, err := w.s.pool.Query(ctx, `
-SELECT i.actor, max(i.seq)
+	s := w.s
+	rows, err := s.pool.Query(ctx, `
+SELECT i.activity_id, i.actor, i.seq, i.body, i.failed_at IS NOT NULL,
+       EXISTS (SELECT 1 FROM ap_inbox e
+               WHERE e.actor = i.actor AND e.seq < i.seq AND e.processed_at IS NULL AND e.failed_at IS NULL
+                 AND e.body IS NOT NULL AND e.activity_id <> ALL ($1))
 FROM unnest($1::text[]) WITH ORDINALITY AS j(id, n) JOIN ap_inbox i ON i.activity_id = j.id
 WHERE i.processed_at IS NULL AND i.body IS NOT NULL
-GROUP BY i.actor ORDER BY min(j.n)`, job.Args.ActivityIDs)
+ORDER BY j.n`, job.Args.ActivityIDs)
 	if err != nil {
 		return err
 	}
-	type upTo struct {
-		actor string
-		seq   int64
-	}
-	actors, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (upTo, error) {
-		var u upTo
-		return u, r.Scan(&u.actor, &u.seq)
+	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inboxRow, error) {
+		var x inboxRow
+		return x, r.Scan(&x.id, &x.actor, &x.seq, &x.body, &x.failed, &x.behind)
 	})
 	if err != nil {
 		return err
 	}
+	var actors []string
+	byActor := map[string][]inboxRow{}
+	for _, x := range todo {
+		if _, ok := byActor[x.actor]; !ok {
+			actors = append(actors, x.actor)
+		}
+		byActor[x.actor] = append(byActor[x.actor], x)
+	}
+	var done, failed []string
 	var failure error
-	for _, a := range actors {
-		if err := w.s.processActor(ctx, a.actor, a.seq, job.Args.ActivityIDs); err != nil {
+	for _, actor := range actors {
+		d, f, err := s.processActor(ctx, actor, byActor[actor])
+		done, failed = append(done, d...), append(failed, f...)
+		if err != nil {
 			failure = errors.Join(failure, err)
 			if ctx.Err() != nil {
 				break // shutting down or out of time: the rest are done on the retry
 			}
 		}
-	}
-	return failure // River retries the job, with backoff, for what is left
-}
-
-// processActor processes an actor's pending activities up to seq, in order: those not yet
-// tried (of any group) and those of the job's own that failed before.
-func (s *Service) processActor(ctx context.Context, actor string, upTo int64, own []string) error {
-	mu := &s.actorLocks[maphash.String(actorSeed, actor)%uint64(len(s.actorLocks))]
-	mu.Lock()
-	defer mu.Unlock()
-	rows, err := s.pool.Query(ctx, `
-SELECT activity_id, seq, body FROM ap_inbox
-WHERE actor = $1 AND seq <= $2 AND processed_at IS NULL AND failed_at IS NULL AND body IS NOT NULL
-UNION ALL
-SELECT activity_id, seq, body FROM ap_inbox
-WHERE activity_id = ANY($3) AND actor = $1 AND processed_at IS NULL AND failed_at IS NOT NULL AND body IS NOT NULL
-ORDER BY seq`, actor, upTo, own)
-	if err != nil {
-		return err
-	}
-	type pending struct {
-		id   string
-		seq  int64
-		body string
-	}
-	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (pending, error) {
-		var p pending
-		return p, r.Scan(&p.id, &p.seq, &p.body)
-	})
-	if err != nil {
-		return err
-	}
-	var done, failed []string
-	var failure error
-	for _, p := range todo {
-		if err := s.process(ctx, []byte(p.body)); err != nil {
-			if ctx.Err() != nil {
-				failure = ctx.Err()
-				break
-			}
-			failure = errors.Join(failure, fmt.Errorf("federation: process %s: %w", p.id, err))
-			failed = append(failed, p.id)
-			continue
-		}
-		done = append(done, p.id)
 	}
 	if len(done) > 0 || len(failed) > 0 {
 		if _, err := s.pool.Exec(context.WithoutCancel(ctx), `
@@ -217,11 +185,84 @@ WHERE activity_id = ANY($1) OR activity_id = ANY($2)`, done, failed, s.clock.Now
 			return errors.Join(failure, err)
 		}
 	}
-	return failure
+	return failure // River retries the job, with backoff, for what is left
 }
 
-// actorLocks serialise the processing of one actor's activities within this process; an
-// actor's lock is one of these, by hash.
+// inboxRow is one pending activity.
+type inboxRow struct {
+	id, actor, body string
+	seq             int64
+	failed          bool // it failed before: this is its job's retry
+	behind          bool // an activity of its actor from an earlier group is still pending
+}
+
+// processActor processes one actor's activities of a job (own, in order), and before them any
+// of the actor's from earlier groups still pending. It returns the ids it processed and those
+// that failed; the caller marks them.
+//
+// Marking waits for the end of the job, so the lock alone would not stop a later job from
+// taking up an activity done here but not yet marked: the actor's high-water mark (the seq
+// processed last, in this process) does.
+func (s *Service) processActor(ctx context.Context, actor string, own []inboxRow) (done, failed []string, err error) {
+	mu := &s.actorLocks[maphash.String(actorSeed, actor)%uint64(len(s.actorLocks))]
+	mu.Lock()
+	defer mu.Unlock()
+	mark, _ := s.processedUpTo.Get(actor)
+	todo := own
+	if slices.ContainsFunc(own, func(x inboxRow) bool { return x.behind }) {
+		if todo, err = s.catchUp(ctx, actor, mark, own); err != nil {
+			return nil, nil, err
+		}
+	}
+	defer func() { s.processedUpTo.Add(actor, mark) }()
+	for _, x := range todo {
+		if x.seq <= mark && !x.failed {
+			continue // a later group's job did it
+		}
+		if perr := s.process(ctx, []byte(x.body)); perr != nil {
+			if ctx.Err() != nil {
+				return done, failed, errors.Join(err, ctx.Err())
+			}
+			err = errors.Join(err, fmt.Errorf("federation: process %s: %w", x.id, perr))
+			failed = append(failed, x.id)
+		} else {
+			done = append(done, x.id)
+		}
+		mark = max(mark, x.seq)
+	}
+	return done, failed, err
+}
+
+// catchUp returns the actor's pending activities of earlier groups (after mark, the last one
+// processed here) and the job's own, in order.
+func (s *Service) catchUp(ctx context.Context, actor string, mark int64, own []inboxRow) ([]inboxRow, error) {
+	upTo := own[len(own)-1].seq
+	rows, err := s.pool.Query(ctx, `
+SELECT activity_id, seq, body FROM ap_inbox
+WHERE actor = $1 AND seq > $2 AND seq < $3 AND processed_at IS NULL AND failed_at IS NULL AND body IS NOT NULL
+ORDER BY seq`, actor, mark, upTo)
+	if err != nil {
+		return nil, err
+	}
+	earlier, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inboxRow, error) {
+		x := inboxRow{actor: actor}
+		return x, r.Scan(&x.id, &x.seq, &x.body)
+	})
+	if err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{}
+	for _, x := range own {
+		mine[x.id] = true
+	}
+	all := slices.DeleteFunc(earlier, func(x inboxRow) bool { return mine[x.id] })
+	all = append(all, own...)
+	slices.SortFunc(all, func(a, b inboxRow) int { return cmp.Compare(a.seq, b.seq) })
+	return all, nil
+}
+
+// actorLockStripes is how many locks serialise the processing of one actor's activities within
+// this process; an actor's lock is one of them, by hash.
 const actorLockStripes = 64
 
 var actorSeed = maphash.MakeSeed()
