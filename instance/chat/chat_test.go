@@ -49,7 +49,9 @@ func listen(t *testing.T, inst *instancetest.Instance) <-chan live {
 			out <- m
 		}
 	}()
-	time.Sleep(100 * time.Millisecond) // connected before anything is written
+	if m := next(t, out); m.Type != "ready" {
+		t.Fatalf("first message %+v, want ready", m)
+	}
 	return out
 }
 

@@ -116,7 +116,10 @@ func (r *Room) broadcast(b []byte) {
 	}
 }
 
-// ServeHTTP serves /ws/chat.
+var readyMessage = []byte(`{"type":"ready"}`)
+
+// ServeHTTP serves /ws/chat. Its first message is {"type": "ready"}, once the client is in the
+// room.
 func (r *Room) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
@@ -137,6 +140,14 @@ func (r *Room) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}()
 	// The client sends nothing; reading notices when it goes.
 	ctx := conn.CloseRead(req.Context())
+	// Everything written from now on reaches this client: it may load the history now, and
+	// after a reconnect what it missed, without a gap.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = conn.Write(wctx, websocket.MessageText, readyMessage)
+	cancel()
+	if err != nil {
+		return
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -7,8 +7,9 @@
 // twists it into Garn (Ana sees the Knoten turn permanent); Ana files an Antrag about it, Bea
 // objects, the dev clock moves two weeks, the Abstimmung opens, both vote, and the public vote
 // list shows their names. Also: the onboarding is remembered, Escape closes a slider, the chat
-// delivers live, and axe-core finds nothing serious on the main views. On failure: screenshots
-// of both pages in WG_ARTIFACTS, and exit code 1.
+// delivers live and an admin's removal takes the message from open screens, and axe-core finds
+// nothing serious on the main views. On failure: screenshots of both pages in WG_ARTIFACTS, and
+// exit code 1.
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -336,6 +337,22 @@ try {
   await beaPage.locator("#chat-log li", { hasText: text }).getByText(anaName).waitFor({ timeout: 5000 });
   await a11y(beaPage, "the Nähstübchen");
   step("a chat message reached the other screen live");
+  // An admin takes it down: it goes from both open screens.
+  const { messages } = await call("GET", "/api/chat?limit=10");
+  const posted = messages.find((m) => m.text === text);
+  check(posted, "the chat history lists the message");
+  await call("DELETE", `/api/admin/chat/${posted.id}`);
+  for (const page of [beaPage, ana]) await page.locator("#chat-log li", { hasText: text }).waitFor({ state: "detached", timeout: 5000 });
+  step("the admin removed it, and it went from both screens");
+  const text2 = `Noch eine Nachricht ${runID}`;
+  await ana.locator("#chat-text").fill(text2);
+  await ana.getByRole("button", { name: "Senden" }).click();
+  await beaPage.locator("#chat-log li", { hasText: text2 }).waitFor({ timeout: 5000 });
+  await beaPage.reload();
+  await openSlider(beaPage, "Nähstübchen");
+  await beaPage.locator("#chat-log li", { hasText: text2 }).getByText(anaName).waitFor();
+  check((await beaPage.locator("#chat-log li", { hasText: text }).count()) === 0, "the removed message is back after a reload");
+  step("after a reload the history shows the newer message, not the removed one");
 
   // Installable and offline: the service worker has cached the shell (never an API answer),
   // and the app starts without the network.

@@ -10,8 +10,10 @@ export class Chat {
   private log = $("chat-log");
   private older = $("chat-older");
   private seen = new Set<string>();
+  private at = new Map<string, string>(); // id → time, for the order
   private oldest: string | null = null;
   private started = false;
+  private loaded = false;
   private ws: WebSocket | null = null;
   private backoff = 1000;
   private unread = 0;
@@ -41,7 +43,7 @@ export class Chat {
         const m = await post<ChatMessage>("/api/chat", { text: value });
         text.value = "";
         formError(form, null);
-        this.add(m, true);
+        this.add(m, "live");
       } catch (err) {
         formError(form, germanMessage(err), err instanceof ApiError ? err.field : undefined);
       }
@@ -49,32 +51,38 @@ export class Chat {
     session.on((me) => (text.placeholder = me ? "Schreib etwas ins Nähstübchen …" : "Zum Schreiben bitte anmelden"));
   }
 
-  private async start() {
+  // The socket first: its "ready" says every message from then on will reach us, and only
+  // then is the history loaded, the first time and after each reconnect, so nothing written
+  // in between is missed.
+  private start() {
     this.started = true;
     this.log.replaceChildren(h("li", { class: "meta" }, "Lade Nachrichten …"));
+    this.connect();
+  }
+
+  private async loadLatest() {
+    const first = !this.loaded;
     try {
       const { messages } = await get<{ messages: ChatMessage[] }>("/api/chat?limit=50");
-      this.log.replaceChildren();
-      for (const m of messages.reverse()) this.add(m, false);
-      this.oldest = messages[0]?.id ?? null;
-      this.older.hidden = messages.length < 50;
-      if (!messages.length) this.log.append(h("li", { class: "meta empty" }, "Noch ist es still im Nähstübchen."));
+      if (first) this.log.querySelectorAll("li:not([data-id])").forEach((li) => li.remove());
+      for (const m of messages) this.add(m, "history");
+      if (first) {
+        this.loaded = true;
+        this.oldest = messages[messages.length - 1]?.id ?? null;
+        this.older.hidden = messages.length < 50;
+        if (!this.log.querySelector("li[data-id]")) this.log.append(h("li", { class: "meta empty" }, "Noch ist es still im Nähstübchen."));
+        this.scrollDown();
+      }
     } catch (e) {
-      this.log.replaceChildren(h("li", { class: "error" }, germanMessage(e)));
+      if (first) this.log.replaceChildren(h("li", { class: "error" }, germanMessage(e)));
     }
-    this.connect();
   }
 
   private async loadOlder() {
     if (!this.oldest) return;
     try {
       const { messages } = await get<{ messages: ChatMessage[] }>(`/api/chat?limit=50&before=${this.oldest}`);
-      const first = this.log.firstChild;
-      for (const m of messages) {
-        if (this.seen.has(m.id)) continue;
-        this.seen.add(m.id);
-        this.log.insertBefore(this.item(m), first);
-      }
+      for (const m of messages) this.add(m, "older");
       if (messages.length) this.oldest = messages[messages.length - 1].id;
       this.older.hidden = messages.length < 50;
     } catch (e) {
@@ -89,7 +97,9 @@ export class Chat {
     ws.onmessage = (ev) => {
       try {
         const msg = JSON.parse(ev.data);
-        if (msg.type === "message" && msg.message) this.add(msg.message, true);
+        if (msg.type === "ready") void this.loadLatest();
+        else if (msg.type === "message" && msg.message) this.add(msg.message, "live");
+        else if (msg.type === "removed" && msg.id) this.log.querySelector(`li[data-id="${CSS.escape(msg.id)}"]`)?.remove();
       } catch {
         // not ours
       }
@@ -97,6 +107,7 @@ export class Chat {
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.ws = null;
+      if (!this.loaded) this.log.replaceChildren(h("li", { class: "error" }, "Das Nähstübchen ist gerade nicht erreichbar. Neuer Versuch gleich …"));
       setTimeout(() => this.connect(), this.backoff * (0.75 + Math.random() * 0.5));
       this.backoff = Math.min(this.backoff * 2, 30000);
     };
@@ -104,21 +115,33 @@ export class Chat {
 
   private item(m: ChatMessage) {
     const mine = session.me?.id === m.account.id;
-    return h("li", { class: mine ? "mine" : "" }, h("p", { class: "who" }, h("strong", {}, m.account.name), " ", time(m.at)), h("p", { class: "text" }, m.text));
+    return h("li", { class: mine ? "mine" : "", "data-id": m.id }, h("p", { class: "who" }, h("strong", {}, m.account.name), " ", time(m.at)), h("p", { class: "text" }, m.text));
   }
 
-  private add(m: ChatMessage, live: boolean) {
+  // add puts a message in its place, oldest first (as the server orders them: by time, then
+  // id): live ones arrive at the end, a reloaded history may fill a gap before them.
+  private add(m: ChatMessage, how: "live" | "history" | "older") {
     if (this.seen.has(m.id)) return;
     this.seen.add(m.id);
     this.log.querySelector(".empty")?.remove();
     const box = this.scroller();
     const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-    this.log.append(this.item(m));
+    this.at.set(m.id, m.at);
+    const items = this.log.querySelectorAll<HTMLElement>("li[data-id]");
+    const last = items[items.length - 1];
+    const later = last && this.after(last.dataset.id!, m) ? Array.from(items).find((li) => this.after(li.dataset.id!, m)) : undefined;
+    this.log.insertBefore(this.item(m), later ?? null);
+    const live = how === "live";
     if (live && !isOpen("chat")) {
       this.unread++;
       this.badge();
     }
-    if (nearBottom || !live) this.scrollDown();
+    if (how === "history" ? nearBottom || !this.loaded : live && nearBottom) this.scrollDown();
+  }
+
+  private after(id: string, m: ChatMessage) {
+    const at = this.at.get(id)!;
+    return at > m.at || (at === m.at && id > m.id);
   }
 
   private scroller() {
