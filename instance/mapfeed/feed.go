@@ -128,7 +128,7 @@ func New(pool *pgxpool.Pool, events *eventstore.Store, k *knoten.Service, a *acc
 type cell struct {
 	id   int64
 	res  int
-	subs map[*client]eventstore.Position // each subscriber, with the position its state or catch-up covered
+	subs map[*client]covered // each subscriber, with what its state, catch-up or last delta covered
 	// The objects changed since the last delta, each with the position of its latest change.
 	knoten     map[uuid.UUID]eventstore.Position
 	faeden     map[uuid.UUID]eventstore.Position

@@ -3,7 +3,6 @@ package mapfeed
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"slices"
 	"time"
 
@@ -153,14 +152,14 @@ func dedupe[T any](xs []T, key func(T) [2]any) []T {
 func (f *Feed) subscribe(c *client, subs *clientSubs, id int64) {
 	sc, ok := f.cells[id]
 	if !ok {
-		sc = &cell{id: id, res: geo.Resolution(id), subs: map[*client]eventstore.Position{},
+		sc = &cell{id: id, res: geo.Resolution(id), subs: map[*client]covered{},
 			knoten: map[uuid.UUID]eventstore.Position{}, faeden: map[uuid.UUID]eventstore.Position{},
 			garnrollen: map[uuid.UUID]eventstore.Position{}}
 		f.cells[id] = sc
 		f.perRes[sc.res]++
 	}
 	// What the state or catch-up about to be sent covers; the next delta leaves it out.
-	sc.subs[c] = f.pos
+	sc.subs[c] = covered{pos: f.pos}
 	subs.cells[id] = true
 }
 
@@ -273,12 +272,15 @@ func (f *Feed) sendStates(ctx context.Context, wants []stateWant) {
 	var ks []knoten.Knoten
 	var fs []knoten.Faden
 	var gs []account.Garnrolle
-	var xmin uint64
-	// One snapshot for the whole state. Every event of a transaction older than the
-	// snapshot's xmin is in it, whether or not the hub has read that event yet: the next
-	// delta leaves such events out for these subscribers.
+	snap := &snapshot{}
+	// One snapshot for the whole state. Every event of a transaction the snapshot saw is in
+	// it, whether or not the hub has read that event yet: the deltas leave such events out for
+	// these subscribers.
 	err := pgx.BeginTxFunc(ctx, f.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&xmin); err != nil {
+		if err := tx.QueryRow(ctx, `
+SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
+       ARRAY(SELECT pg_snapshot_xip(s)::text::bigint)
+FROM pg_current_snapshot() AS s`).Scan(&snap.xmin, &snap.xmax, &snap.running); err != nil {
 			return err
 		}
 		var err error
@@ -318,16 +320,12 @@ func (f *Feed) sendStates(ctx context.Context, wants []stateWant) {
 		f.lastCell[g.ID] = g.Cell
 		inCells(g.Cell, func(m *stateMsg) { m.Garnrollen = append(m.Garnrollen, garnrolleView(g)) })
 	}
-	covered := f.pos
-	if inSnapshot := (eventstore.Position{Tx: xmin - 1, ID: math.MaxInt64}); xmin > 0 && inSnapshot.After(covered) {
-		covered = inSnapshot
-	}
 	for id, clients := range byCell {
 		b := encode(msgs[id])
 		sc := f.cells[id]
 		for _, c := range clients {
 			if f.subscribed(c, id) {
-				sc.subs[c] = covered
+				sc.subs[c] = covered{pos: f.pos, snap: snap}
 				f.deliver(c, b)
 			}
 		}
@@ -373,17 +371,55 @@ func (d *delta) oldest() eventstore.Position {
 	return o
 }
 
-// after is the part of the delta changed after p.
-func (d *delta) after(p eventstore.Position) *delta {
+// without is the part of the delta a subscriber has not had yet.
+func (d *delta) without(cov covered) *delta {
 	out := newDelta()
 	for _, pair := range [][2]map[uuid.UUID]eventstore.Position{{d.knoten, out.knoten}, {d.faeden, out.faeden}, {d.garnrollen, out.garnrollen}} {
 		for id, q := range pair[0] {
-			if q.After(p) {
+			if !cov.has(q) {
 				pair[1][id] = q
 			}
 		}
 	}
 	return out
+}
+
+// covered is what a subscriber has had of a cell: every change up to pos and, after a state,
+// every change of a transaction the state's snapshot saw, which the hub may not have read yet.
+type covered struct {
+	pos  eventstore.Position
+	snap *snapshot
+}
+
+// snapshot is a PostgreSQL snapshot: which transactions' writes it saw.
+type snapshot struct {
+	xmin, xmax uint64
+	running    []uint64 // between xmin and xmax and not yet committed: not seen
+}
+
+func (s *snapshot) saw(tx uint64) bool {
+	return tx < s.xmin || (tx < s.xmax && !slices.Contains(s.running, tx))
+}
+
+func (c covered) has(p eventstore.Position) bool {
+	return !p.After(c.pos) || (c.snap != nil && c.snap.saw(p.Tx))
+}
+
+// before reports whether every change from p on is new to the subscriber.
+func (c covered) before(p eventstore.Position) bool {
+	return p.After(c.pos) && (c.snap == nil || p.Tx >= c.snap.xmax)
+}
+
+// upTo is what the subscriber has had once a delta up to pos went out. The snapshot stays
+// until the hub has read past every transaction it saw.
+func (c covered) upTo(pos eventstore.Position) covered {
+	if c.snap != nil && pos.Tx >= c.snap.xmax {
+		c.snap = nil
+	}
+	if pos.After(c.pos) {
+		c.pos = pos
+	}
+	return c
 }
 
 // objects is what the deltas of one round refer to, as it stands now.
@@ -544,25 +580,30 @@ func (f *Feed) flush(ctx context.Context) bool {
 		}
 		var shared []byte
 		oldest := d.oldest()
-		for c, covered := range sc.subs {
+		for c, cov := range sc.subs {
 			var b []byte
-			if oldest.After(covered) {
+			part := d
+			if !cov.before(oldest) {
+				// Subscribed since some of these changes: its state already showed them.
+				part = d.without(cov)
+			}
+			switch {
+			case part.size() == 0:
+			case part.size() == d.size():
 				if shared == nil {
 					shared = encode(d.message(id, f.pos, false, o))
 					f.stats.DeltaEncodes++
 				}
 				b = shared
-			} else {
-				// Subscribed since some of these changes: its state already showed them.
-				part := d.after(covered)
-				if part.size() == 0 {
-					continue
-				}
+			default:
 				b = encode(part.message(id, f.pos, false, o))
 				f.stats.DeltaEncodes++
 			}
-			f.stats.DeltasSent++
-			f.deliver(c, b)
+			sc.subs[c] = cov.upTo(f.pos)
+			if b != nil {
+				f.stats.DeltasSent++
+				f.deliver(c, b)
+			}
 		}
 	}
 	return true
