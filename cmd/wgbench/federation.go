@@ -247,6 +247,7 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 	const rounds = 3
 	type round struct {
 		rate, raw, ours, rawCPU float64
+		self, pg                time.Duration // per delivery
 		first, spread           time.Duration
 	}
 	var all []round
@@ -271,6 +272,7 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 		all = append(all, round{
 			rate: float64(want-1) / spread.Seconds(), raw: (rawBefore + rawAfter) / 2,
 			ours: float64(cpu.total()) / float64(want), rawCPU: float64(cpuBefore+cpuAfter) / 2,
+			self: cpu.self / time.Duration(want), pg: cpu.pg / time.Duration(want),
 			first: time.Duration(res.First - start.UnixNano()), spread: spread,
 		})
 	}
@@ -286,8 +288,8 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 		n, want, m.first.Round(time.Millisecond), rounds, strings.Join(ratios, ", "))
 	fmt.Printf("| | per second | relative rate | CPU per delivery | relative cost |\n|---|---:|---:|---:|---:|\n")
 	fmt.Printf("| raw `rsa.SignPKCS1v15`, all cores | %.0f | 1.00× | %s (one thread) | 1.00× |\n", m.raw, us(time.Duration(m.rawCPU)))
-	fmt.Printf("| deliveries (%d in %s) | %.0f | **%.2f×** | %s | **%.2f×** |\n\n", want, m.spread.Round(time.Millisecond), m.rate, m.rate/m.raw,
-		us(time.Duration(m.ours)), m.rawCPU/m.ours)
+	fmt.Printf("| deliveries (%d in %s) | %.0f | **%.2f×** | %s (server %s + PostgreSQL %s) | **%.2f×** |\n\n", want, m.spread.Round(time.Millisecond), m.rate, m.rate/m.raw,
+		us(time.Duration(m.ours)), us(m.self), us(m.pg), m.rawCPU/m.ours)
 }
 
 // receiver is the fan-out's receiving server, a child process.
