@@ -70,14 +70,11 @@ func buildFederatedWorld(t *testing.T) *federatedWorld {
 	w.einspruchAccount = ben.ID
 
 	inst.Advance("14d") // the extended deadline passes: the Abstimmung opens; the delegation is in effect
-	var an struct {
-		AbstimmungID string `json:"abstimmung_id"`
-	}
-	jana.Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &an)
-	w.abstimmungID = an.AbstimmungID
-	jana.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
-	ben.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
-	ben.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "abstain"}).Expect(t, 200)
+	abstimmungID := abstimmungOf(t, jana, a.ID)
+	w.abstimmungID = abstimmungID
+	jana.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
+	ben.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
+	ben.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "abstain"}).Expect(t, 200)
 	inst.Advance("7d") // it closes
 
 	waitFor(t, "the closed Question to be delivered", wait, func() bool {

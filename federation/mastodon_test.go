@@ -333,12 +333,9 @@ func TestResidentFollowersReceiveTheirDoings(t *testing.T) {
 	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
 	inst.Advance("14d")
-	var an struct {
-		AbstimmungID string `json:"abstimmung_id"`
-	}
-	jana.Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &an)
-	jana.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
-	ben.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
+	abstimmungID := abstimmungOf(t, jana, a.ID)
+	jana.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
+	ben.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
 
 	// Both, in either order: deliveries to one host run side by side.
 	var got []string

@@ -41,6 +41,28 @@ func fileAntrag(t *testing.T, c *instancetest.Client, filing any) antragRef {
 	return a
 }
 
+// federate makes two instances neighbours (a's admin asks) and waits until they follow each other.
+func federate(t *testing.T, a, b *instancetest.Instance, timeout time.Duration) {
+	t.Helper()
+	a.Admin().Post("/api/admin/federation/neighbours", map[string]string{"target": b.URL}).Expect(t, http.StatusAccepted)
+	waitFor(t, "the two to follow each other", timeout, func() bool {
+		return a.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1 && b.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1
+	})
+}
+
+// abstimmungOf returns the id of an Antrag's Abstimmung, once it is open.
+func abstimmungOf(t *testing.T, c *instancetest.Client, antragID string) string {
+	t.Helper()
+	var an struct {
+		AbstimmungID string `json:"abstimmung_id"`
+	}
+	c.Get("/api/antraege/"+antragID).Expect(t, 200).JSON(t, &an)
+	if an.AbstimmungID == "" {
+		t.Fatalf("Antrag %s has no Abstimmung", antragID)
+	}
+	return an.AbstimmungID
+}
+
 // remoteAntrag waits until inst lists an Antrag of a neighbour and returns its id there.
 func remoteAntrag(t *testing.T, inst *instancetest.Instance, timeout time.Duration) string {
 	t.Helper()

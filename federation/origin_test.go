@@ -32,18 +32,11 @@ func TestNeighbourTakesStimmenOnlyFromTheOrigin(t *testing.T) {
 	const wait = 20 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a.Admin().Post("/api/admin/federation/neighbours", map[string]string{"target": b.URL}).Expect(t, http.StatusAccepted)
-	waitFor(t, "the two to follow each other", wait, func() bool {
-		return a.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1 && b.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1
-	})
+	federate(t, a, b, wait)
 	ada := a.VerifiedResident("Ada", lat, lon)
 	ben := a.VerifiedResident("Ben", lat, lon)
 	a.VerifiedResident("Cem", lat, lon)
-	var an struct {
-		ID        string
-		Fediverse struct{ ID string } `json:"fediverse"`
-	}
-	ada.Post("/api/antraege", map[string]string{"title": "Brücke", "details_md": "Aus *Holz*."}).Expect(t, 201).JSON(t, &an)
+	an := fileAntrag(t, ada, map[string]string{"title": "Brücke", "details_md": "Aus *Holz*."})
 	ben.Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
 	a.Advance("14d")
 	var local struct {

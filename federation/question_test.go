@@ -67,12 +67,9 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber ein Baum"}).Expect(t, 201)
 	inst.Advance("14d")
-	var an struct {
-		AbstimmungID string `json:"abstimmung_id"`
-	}
-	jana.Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &an)
+	abstimmungID := abstimmungOf(t, jana, a.ID)
 	var v abstimmungView
-	inst.Client().Get("/api/abstimmungen/"+an.AbstimmungID).Expect(t, 200).JSON(t, &v)
+	inst.Client().Get("/api/abstimmungen/"+abstimmungID).Expect(t, 200).JSON(t, &v)
 	closesAt := v.ClosesAt.UTC().Format(time.RFC3339Nano)
 
 	// latestUpdate waits for a delivered Update(Question) whose poll satisfies ok.
@@ -103,8 +100,8 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 		t.Fatalf("the open Question before any Stimme: %+v (closes %s)", open, closesAt)
 	}
 
-	jana.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
-	cem.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
+	jana.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
+	cem.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
 	want := pollCounts{Totals: map[string]int{"Ja": 1, "Nein": 1, "Enthaltung": 0}, Voters: 2, EndTime: open.EndTime}
 	if got := pollOf(t, mustAP(t, a.Fediverse.ID)); !reflect.DeepEqual(got, want) {
 		t.Fatalf("served after two Stimmen: %+v, want %+v", got, want)
@@ -112,7 +109,7 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 	latestUpdate("an Update(Question) with both Stimmen", func(p pollCounts) bool { return reflect.DeepEqual(p, want) })
 
 	var before abstimmungView
-	inst.Client().Get("/api/abstimmungen/"+an.AbstimmungID).Expect(t, 200).JSON(t, &before)
+	inst.Client().Get("/api/abstimmungen/"+abstimmungID).Expect(t, 200).JSON(t, &before)
 
 	// Alice on Mastodon answers the poll, the way Mastodon sends a vote.
 	vote := map[string]any{"id": peer.ActorID() + "#votes/1", "type": "Note", "attributedTo": peer.ActorID(),
@@ -132,7 +129,7 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 		t.Fatalf("the poll vote as shown: %+v, want %v", shown.ForeignVotes, want)
 	}
 	var after abstimmungView
-	inst.Client().Get("/api/abstimmungen/"+an.AbstimmungID).Expect(t, 200).JSON(t, &after)
+	inst.Client().Get("/api/abstimmungen/"+abstimmungID).Expect(t, 200).JSON(t, &after)
 	if !reflect.DeepEqual(after.Tally, before.Tally) || !reflect.DeepEqual(after.Votes, before.Votes) || after.Tally.Turnout != 2 {
 		t.Fatalf("a non-resident's poll vote changed the Abstimmung: %+v → %+v", before, after)
 	}
@@ -140,13 +137,13 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 		t.Fatalf("a non-resident's poll vote changed the Question: %+v, want %+v", got, want)
 	}
 
-	ben.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "abstain"}).Expect(t, 200)
+	ben.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "abstain"}).Expect(t, 200)
 	want = pollCounts{Totals: map[string]int{"Ja": 1, "Nein": 1, "Enthaltung": 1}, Voters: 3, EndTime: open.EndTime}
 	latestUpdate("an Update(Question) with three Stimmen and Alice's not among them", func(p pollCounts) bool { return reflect.DeepEqual(p, want) })
 
 	inst.Advance("168h")
 	var final abstimmungView
-	inst.Client().Get("/api/abstimmungen/"+an.AbstimmungID).Expect(t, 200).JSON(t, &final)
+	inst.Client().Get("/api/abstimmungen/"+abstimmungID).Expect(t, 200).JSON(t, &final)
 	if final.Status != "geschlossen" || final.Result == nil {
 		t.Fatalf("the Abstimmung after a week: %+v", final)
 	}
@@ -184,12 +181,9 @@ func TestQuestionAsMastodonShowsIt(t *testing.T) {
 	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber ein Baum"}).Expect(t, 201)
 	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	inst.Advance("14d")
-	var an struct {
-		AbstimmungID string `json:"abstimmung_id"`
-	}
-	jana.Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &an)
-	cem.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
-	jana.Post("/api/abstimmungen/"+an.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
+	abstimmungID := abstimmungOf(t, jana, a.ID)
+	cem.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
+	jana.Post("/api/abstimmungen/"+abstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
 
 	q := mustAP(t, a.Fediverse.ID)
 	wantContent := "<p><strong>Bänke &amp; &lt;Bäume&gt; für den &#34;Platz&#34;</strong></p>\n<p>Zwei <strong>Bänke</strong>.</p>"
@@ -212,7 +206,7 @@ func TestQuestionAsMastodonShowsIt(t *testing.T) {
 	inst.Advance("24h")
 	want := pollCounts{Totals: map[string]int{"Ja": 2, "Nein": 1, "Enthaltung": 0}, Voters: 3, EndTime: pollOf(t, q).EndTime}
 	var tally abstimmungView
-	inst.Client().Get("/api/abstimmungen/"+an.AbstimmungID).Expect(t, 200).JSON(t, &tally)
+	inst.Client().Get("/api/abstimmungen/"+abstimmungID).Expect(t, 200).JSON(t, &tally)
 	if tally.Tally.Yes != 2 || tally.Tally.No != 1 || tally.Tally.Turnout != 3 {
 		t.Fatalf("the count with Dan's delegation: %+v", tally.Tally)
 	}

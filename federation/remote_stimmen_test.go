@@ -82,18 +82,11 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
 	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
 	const wait = 20 * time.Second
-	a.Admin().Post("/api/admin/federation/neighbours", map[string]string{"target": b.URL}).Expect(t, http.StatusAccepted)
-	waitFor(t, "the two to follow each other", wait, func() bool {
-		return a.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1 && b.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1
-	})
+	federate(t, a, b, wait)
 	ada := a.VerifiedResident("Ada", lat, lon)
 	ben := a.VerifiedResident("Ben", lat, lon)
 	a.VerifiedResident("Cem", lat, lon)
-	var an struct {
-		ID        string
-		Fediverse struct{ ID string } `json:"fediverse"`
-	}
-	ada.Post("/api/antraege", map[string]string{"title": "Brücke"}).Expect(t, 201).JSON(t, &an)
+	an := fileAntrag(t, ada, map[string]string{"title": "Brücke"})
 	ben.Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
 	a.Advance("14d")
 	var local struct {
