@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,31 +51,43 @@ func clusterCPU() (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	const tick = time.Second / 100 // USER_HZ on Linux
 	var sum time.Duration
 	for _, e := range entries {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		f, err := os.Open(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
+		if ppid, cpu, ok := procStat(e.Name()); ok && (e.Name() == postmaster || ppid == postmaster) {
+			sum += cpu
 		}
-		line, _ := bufio.NewReader(f).ReadString('\n')
-		f.Close()
-		i := strings.LastIndexByte(line, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(line[i+1:]) // state ppid … utime(12) stime(13)
-		if len(fields) < 13 || (e.Name() != postmaster && fields[1] != postmaster) {
-			continue
-		}
-		ut, _ := strconv.ParseInt(fields[11], 10, 64)
-		st, _ := strconv.ParseInt(fields[12], 10, 64)
-		sum += time.Duration(ut+st) * tick
 	}
 	return sum, true
+}
+
+// processCPU is the user and system time a process has used so far.
+func processCPU(pid int) time.Duration {
+	_, cpu, _ := procStat(strconv.Itoa(pid))
+	return cpu
+}
+
+// procStat reads a process's parent and CPU time from /proc.
+func procStat(pid string) (ppid string, cpu time.Duration, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return "", 0, false
+	}
+	line := string(b)
+	i := strings.LastIndexByte(line, ')')
+	if i < 0 {
+		return "", 0, false
+	}
+	fields := strings.Fields(line[i+1:]) // state ppid … utime(12) stime(13)
+	if len(fields) < 13 {
+		return "", 0, false
+	}
+	const tick = time.Second / 100 // USER_HZ on Linux
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return fields[1], time.Duration(ut+st) * tick, true
 }
 
 // cpuPerOp is the CPU time per operation of op run alone on one goroutine.

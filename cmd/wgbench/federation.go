@@ -248,6 +248,7 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 	type round struct {
 		rate, raw, ours, rawCPU float64
 		self, pg                time.Duration // per delivery
+		receiverShare           float64       // of all cores, from filing to the last arrival
 		first, spread           time.Duration
 	}
 	var all []round
@@ -259,11 +260,12 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 			check(err)
 			check(pprof.StartCPUProfile(f))
 		}
-		start, cpu0 := time.Now(), sampleCPU()
+		start, cpu0, recv0 := time.Now(), sampleCPU(), processCPU(recv.cmd.Process.Pid)
 		_, err = e.inst.Antraege.File(ctx, applicant, antrag.Filing{Title: fmt.Sprintf("Fan-out %d", i)})
 		check(err)
 		res := recv.wait()
 		cpu := sampleCPU().since(cpu0)
+		recvCPU, elapsed := processCPU(recv.cmd.Process.Pid)-recv0, time.Since(start)
 		if os.Getenv("WG_FANOUT_PROFILE") != "" && i == 0 {
 			pprof.StopCPUProfile()
 		}
@@ -273,6 +275,7 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 			rate: float64(want-1) / spread.Seconds(), raw: (rawBefore + rawAfter) / 2,
 			ours: float64(cpu.total()) / float64(want), rawCPU: float64(cpuBefore+cpuAfter) / 2,
 			self: cpu.self / time.Duration(want), pg: cpu.pg / time.Duration(want),
+			receiverShare: recvCPU.Seconds() / (elapsed.Seconds() * float64(runtime.GOMAXPROCS(0))),
 			first: time.Duration(res.First - start.UnixNano()), spread: spread,
 		})
 	}
@@ -290,6 +293,7 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 	fmt.Printf("| raw `rsa.SignPKCS1v15`, all cores | %.0f | 1.00× | %s (one thread) | 1.00× |\n", m.raw, us(time.Duration(m.rawCPU)))
 	fmt.Printf("| deliveries (%d in %s) | %.0f | **%.2f×** | %s (server %s + PostgreSQL %s) | **%.2f×** |\n\n", want, m.spread.Round(time.Millisecond), m.rate, m.rate/m.raw,
 		us(time.Duration(m.ours)), us(m.self), us(m.pg), m.rawCPU/m.ours)
+	fmt.Printf("The receiving server's process used %.1f %% of the %d cores from filing to the last arrival.\n\n", 100*m.receiverShare, runtime.GOMAXPROCS(0))
 }
 
 // receiver is the fan-out's receiving server, a child process.
