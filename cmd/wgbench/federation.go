@@ -276,7 +276,7 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 			ours: float64(cpu.total()) / float64(want), rawCPU: float64(cpuBefore+cpuAfter) / 2,
 			self: cpu.self / time.Duration(want), pg: cpu.pg / time.Duration(want),
 			receiverShare: recvCPU.Seconds() / (elapsed.Seconds() * float64(runtime.GOMAXPROCS(0))),
-			first: time.Duration(res.First - start.UnixNano()), spread: spread,
+			first:         time.Duration(res.First - start.UnixNano()), spread: spread,
 		})
 	}
 	recv.stop()
