@@ -88,7 +88,8 @@ type Service struct {
 	intake  *intake
 	// Each actor's activities are processed one at a time, in order (inbox.go).
 	actorLocks    [actorLockStripes]sync.Mutex
-	processedUpTo *lru.Cache[string, int64] // actor → the seq of its activity processed last here
+	processedUpTo *lru.Cache[string, int64]    // actor → the seq of its activity processed last here
+	failedHere    *lru.Cache[string, struct{}] // activities whose processing failed here, until one succeeds
 	// Stored outgoing activities are immutable; a fan-out's jobs share one copy.
 	outgoingCache *lru.Cache[int64, outgoingRow]
 	paused        sync.Map // host → time.Time: hosts this process paused (deliver.go)
@@ -124,6 +125,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.outgoingCache, _ = lru.New[int64, outgoingRow](256)
 	// Far more actors than jobs can have in hand at once (32 workers × 256 activities).
 	s.processedUpTo, _ = lru.New[string, int64](1 << 15)
+	s.failedHere, _ = lru.New[string, struct{}](1 << 12)
 	return s, nil
 }
 

@@ -179,9 +179,9 @@ ORDER BY j.n`, job.Args.ActivityIDs)
 	}
 	if len(done) > 0 || len(failed) > 0 {
 		if _, err := s.pool.Exec(context.WithoutCancel(ctx), `
-UPDATE ap_inbox SET processed_at = CASE WHEN activity_id = ANY($1) THEN $3::timestamptz END,
-                    failed_at = CASE WHEN activity_id = ANY($2) THEN $3::timestamptz END
-WHERE activity_id = ANY($1) OR activity_id = ANY($2)`, done, failed, s.clock.Now()); err != nil {
+WITH done AS (UPDATE ap_inbox SET processed_at = $3, failed_at = NULL WHERE activity_id = ANY($1))
+UPDATE ap_inbox SET failed_at = $3 WHERE activity_id = ANY($2) AND processed_at IS NULL -- done meanwhile by its own job`,
+			done, failed, s.clock.Now()); err != nil {
 			return errors.Join(failure, err)
 		}
 	}
@@ -216,7 +216,7 @@ func (s *Service) processActor(ctx context.Context, actor string, own []inboxRow
 	}
 	defer func() { s.processedUpTo.Add(actor, mark) }()
 	for _, x := range todo {
-		if x.seq <= mark && !x.failed {
+		if x.seq <= mark && !x.failed && !s.failedHere.Contains(x.id) {
 			continue // a later group's job did it
 		}
 		if perr := s.process(ctx, []byte(x.body)); perr != nil {
@@ -225,8 +225,11 @@ func (s *Service) processActor(ctx context.Context, actor string, own []inboxRow
 			}
 			err = errors.Join(err, fmt.Errorf("federation: process %s: %w", x.id, perr))
 			failed = append(failed, x.id)
+			// Its own job is to try it again, even when a later group's job tried it here.
+			s.failedHere.Add(x.id, struct{}{})
 		} else {
 			done = append(done, x.id)
+			s.failedHere.Remove(x.id)
 		}
 		mark = max(mark, x.seq)
 	}
