@@ -149,14 +149,7 @@ func TestOneActorsActivitiesInTheOrderTheyCame(t *testing.T) {
 	defer cancel()
 	vote := func(n, name string) string {
 		t.Helper()
-		act := map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/statuses/" + n + "/activity", "type": "Create",
-			"actor": peer.ActorID(), "to": []string{a.Fediverse.Follow}, "object": map[string]any{
-				"id": peer.ActorID() + "/statuses/" + n, "type": "Note", "name": name, "attributedTo": peer.ActorID(),
-				"inReplyTo": a.Fediverse.ID, "to": []string{a.Fediverse.Follow}}}
-		if err := peer.Send(ctx, inst.URL+"/ap/inbox", act); err != nil {
-			t.Fatal(err)
-		}
-		return act["id"].(string)
+		return replyTo(t, ctx, peer, inst, a, n, map[string]any{"name": name, "to": []string{a.Fediverse.Follow}})
 	}
 	jobOf := func(activity string) int64 {
 		return int64(inst.Count(`SELECT id FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1`, activity))
@@ -222,13 +215,7 @@ func TestOnlyPublicRepliesBecomeComments(t *testing.T) {
 	var sent []string
 	send := func(n string, obj map[string]any) {
 		t.Helper()
-		obj["id"], obj["type"], obj["attributedTo"], obj["inReplyTo"] = peer.ActorID()+"/statuses/"+n, "Note", peer.ActorID(), a.Fediverse.ID
-		act := map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/statuses/" + n + "/activity", "type": "Create",
-			"actor": peer.ActorID(), "to": obj["to"], "cc": obj["cc"], "object": obj}
-		if err := peer.Send(ctx, inst.URL+"/ap/inbox", act); err != nil {
-			t.Fatal(err)
-		}
-		sent = append(sent, act["id"].(string))
+		sent = append(sent, replyTo(t, ctx, peer, inst, a, n, obj))
 	}
 	send("1", map[string]any{"content": "<p>öffentlich</p>", "to": []string{mastopeer.Public}, "cc": []string{followers}})
 	send("2", map[string]any{"content": "<p>ungelistet</p>", "to": []string{followers}, "cc": []string{mastopeer.Public}})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation"
+	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/vocab"
@@ -39,6 +40,20 @@ func fileAntrag(t *testing.T, c *instancetest.Client, filing any) antragRef {
 	var a antragRef
 	c.Post("/api/antraege", filing).Expect(t, 201).JSON(t, &a)
 	return a
+}
+
+// replyTo sends, as the peer, a Mastodon-shaped reply to the Antrag (a Note; with a name and no
+// content, a poll vote) to inst's shared inbox and returns the activity's id. obj gives the
+// Note's addressing and content; n makes its ids.
+func replyTo(t *testing.T, ctx context.Context, peer *mastopeer.Peer, inst *instancetest.Instance, a antragRef, n string, obj map[string]any) string {
+	t.Helper()
+	obj["id"], obj["type"], obj["attributedTo"], obj["inReplyTo"] = peer.ActorID()+"/statuses/"+n, "Note", peer.ActorID(), a.Fediverse.ID
+	act := map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/statuses/" + n + "/activity", "type": "Create",
+		"actor": peer.ActorID(), "to": obj["to"], "cc": obj["cc"], "object": obj}
+	if err := peer.Send(ctx, inst.URL+"/ap/inbox", act); err != nil {
+		t.Fatal(err)
+	}
+	return act["id"].(string)
 }
 
 // federate makes two instances neighbours (a's admin asks) and waits until they follow each other.

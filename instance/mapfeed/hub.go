@@ -599,7 +599,9 @@ func (f *Feed) flush(ctx context.Context) bool {
 				b = encode(part.message(id, f.pos, false, o))
 				f.stats.DeltaEncodes++
 			}
-			sc.subs[c] = cov.upTo(f.pos)
+			if cov.snap != nil { // only a state's snapshot has anything to let go of
+				sc.subs[c] = cov.upTo(f.pos)
+			}
 			if b != nil {
 				f.stats.DeltasSent++
 				f.deliver(c, b)
