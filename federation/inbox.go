@@ -33,34 +33,35 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			apError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("activities are limited to %d bytes", MaxInboxBytes))
+			apError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("Activities are limited to %d bytes.", MaxInboxBytes))
 			return
 		}
-		apError(w, http.StatusBadRequest, "cannot read the body")
+		apError(w, http.StatusBadRequest, "unreadable_body", "The body could not be read.")
 		return
 	}
 	// Only what deciding on it needs is decoded here; the worker decodes the rest.
 	act, err := vocab.DecodeHead(body)
 	if err != nil || act.ID == "" || act.Actor.ID == "" || !utf8.Valid(body) {
-		apError(w, http.StatusBadRequest, "not an activity with an id and an actor")
+		apError(w, http.StatusBadRequest, "not_an_activity", "The body is not an activity with an id and an actor.")
 		return
 	}
 	if s.blocked(ctx, hostOf(act.Actor.ID)) || s.blocked(ctx, hostOf(keyIDOf(r))) {
-		apError(w, http.StatusForbidden, "this domain is blocked here")
+		apError(w, http.StatusForbidden, "domain_blocked", "This domain is blocked here.")
 		return
 	}
 	res, err := s.verifyRequest(r, body)
 	if err != nil {
 		s.log.Info("federation: inbox refused", "actor", act.Actor.ID, "reason", err)
-		apError(w, http.StatusUnauthorized, "signature refused: "+err.Error())
+		code, message := signatureRefusal(err)
+		apError(w, http.StatusUnauthorized, code, message)
 		return
 	}
 	if res.Owner != act.Actor.ID || hostOf(res.KeyID) != hostOf(act.Actor.ID) {
-		apError(w, http.StatusUnauthorized, "the signing key does not belong to the activity's actor")
+		apError(w, http.StatusUnauthorized, "key_not_actors", "The signing key does not belong to the activity's actor.")
 		return
 	}
 	if hostOf(act.ID) != hostOf(act.Actor.ID) {
-		apError(w, http.StatusUnauthorized, "the activity's id is not on its actor's host")
+		apError(w, http.StatusUnauthorized, "id_not_on_actor_host", "The activity's id is not on its actor's host.")
 		return
 	}
 	if !handled(act.Type) {
@@ -72,13 +73,13 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	taken, err := s.takeActivity(ctx, act.ID, body, act.Actor.ID)
 	if err != nil {
 		s.log.Error("federation: inbox", "err", err)
-		apError(w, http.StatusInternalServerError, "internal error")
+		apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
 		return
 	}
 	if !taken {
 		// A replay (or a retry of something we already took): refused, and nothing stored. A
 		// sender that only missed our answer stops retrying on a 4xx, which is right: we have it.
-		apError(w, http.StatusConflict, "this activity was received before")
+		apError(w, http.StatusConflict, "already_received", "This activity was received before.")
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
