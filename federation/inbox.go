@@ -85,9 +85,10 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// verifyRequest checks an incoming request's HTTP signature.
+// verifyRequest checks an incoming request's HTTP signature, made for a request to us: the
+// signed Host is our public URL's, whatever Host header arrived.
 func (s *Service) verifyRequest(r *http.Request, body []byte) (httpsig.Result, error) {
-	return httpsig.Verify(r.Context(), r, body, s.wall.Now(), s.cfg.MaxSkew, s.resolveKey)
+	return httpsig.Verify(r.Context(), r, body, s.host, s.wall.Now(), s.cfg.MaxSkew, s.resolveKey)
 }
 
 func keyIDOf(r *http.Request) string {

@@ -1,21 +1,57 @@
 package federation_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"io"
 	"maps"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
+
+// capturedRequest is a delivery as it reached the server it was meant for.
+type capturedRequest struct {
+	method, path, host string
+	header             http.Header
+	body               []byte
+}
+
+// startCapture runs a server on host that takes every request with 202 and keeps it.
+func startCapture(t *testing.T, host string) (string, func() []capturedRequest) {
+	t.Helper()
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []capturedRequest
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, capturedRequest{r.Method, r.URL.RequestURI(), r.Host, r.Header.Clone(), body})
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String(), func() []capturedRequest {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]capturedRequest(nil), got...)
+	}
+}
 
 // errorCode reads the code of an error answer ({"error": {"code", "message"}}).
 func errorCode(t *testing.T, body []byte) (string, string) {
@@ -27,6 +63,90 @@ func errorCode(t *testing.T, body []byte) (string, string) {
 		t.Fatalf("not an error answer with a code and a message: %s", body)
 	}
 	return e.Error.Code, e.Error.Message
+}
+
+// A signature is made for one server. Plagwitz's real delivery to a server that follows it,
+// captured there and replayed to Lindenau with the Host it was signed for, is refused with
+// 401 and stores nothing; so is a signed GET made for another server, with authorized fetch.
+func TestSignedRequestsForAnotherHostAreRefused(t *testing.T) {
+	t.Parallel()
+	l := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau", AuthorizedFetch: true})
+	p := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	captureURL, captured := startCapture(t, "127.0.0.15")
+	// Someone on the capturing server follows Plagwitz; that server's shared inbox is at
+	// /ap/inbox, as a neighbouring Ortsweberei's is, so the path is one Lindenau serves too.
+	follower := captureURL + "/users/mallory"
+	if _, err := p.Pool.Exec(context.Background(), `
+INSERT INTO ap_actors (iri, host, type, inbox, shared_inbox, fetched_at) VALUES ($1, $2, 'Person', $1 || '/inbox', $3, now())`,
+		follower, strings.TrimPrefix(captureURL, "http://"), captureURL+"/ap/inbox"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Pool.Exec(context.Background(), `
+INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ('ortsweberei', $1, $1 || '#follow', now())`, follower); err != nil {
+		t.Fatal(err)
+	}
+	fileAntrag(t, p.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bücherschrank"})
+	waitFor(t, "Plagwitz's deliveries to the capturing server", 20*time.Second, func() bool { return len(captured()) >= 2 })
+
+	t.Run("a delivery", func(t *testing.T) {
+		for _, c := range captured() {
+			if c.method != http.MethodPost || !strings.Contains(c.header.Get("Signature"), "host") {
+				t.Fatalf("not a signed delivery: %+v", c)
+			}
+			before := federationRows(l)
+			req, _ := http.NewRequest(c.method, l.URL+c.path, bytes.NewReader(c.body))
+			req.Header = c.header.Clone()
+			req.Host = c.host // as it was signed: the capturing server's
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("a delivery replayed from %s: %d %s", c.host, res.StatusCode, body)
+			}
+			if code, _ := errorCode(t, body); code != "wrong_host" {
+				t.Errorf("refused as %q, want wrong_host", code)
+			}
+			if after := federationRows(l); !maps.Equal(before, after) {
+				t.Fatalf("a replayed delivery stored something: %v → %v", before, after)
+			}
+		}
+	})
+
+	// Authorized fetch: a GET signed for another server is no signed GET for us.
+	t.Run("a signed GET", func(t *testing.T) {
+		peer := mastopeer.Start(t, "127.0.0.9")
+		jana := l.VerifiedResident("Jana", lat, lon)
+		an := fileAntrag(t, jana, map[string]string{"title": "Bank"})
+		get := func(host string) (int, []byte) {
+			t.Helper()
+			req, _ := http.NewRequest("GET", an.Fediverse.ID, nil)
+			req.Header.Set("Accept", "application/activity+json")
+			req.Host = host
+			if err := httpsig.Sign(req, nil, peer.KeyID(), peer.PrivateKey(), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return res.StatusCode, b
+		}
+		if code, body := get(strings.TrimPrefix(l.URL, "http://")); code != http.StatusOK {
+			t.Fatalf("a GET signed for Lindenau: %d %s", code, body)
+		}
+		code, body := get(strings.TrimPrefix(p.URL, "http://"))
+		if code != http.StatusUnauthorized {
+			t.Fatalf("a GET signed for Plagwitz, sent to Lindenau: %d %s", code, body)
+		}
+		if c, _ := errorCode(t, body); c != "wrong_host" {
+			t.Errorf("refused as %q, want wrong_host", c)
+		}
+	})
 }
 
 // An inbox that cannot get the signing key says so with a code and a fixed message: not
