@@ -142,7 +142,7 @@ type inboxWorker struct {
 func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
 	s := w.s
 	rows, err := s.pool.Query(ctx, `
-SELECT i.activity_id, i.actor, i.seq, i.body, i.failed_at IS NOT NULL,
+SELECT i.activity_id, i.actor, i.seq, i.body, i.received_at, i.failed_at IS NOT NULL,
        EXISTS (SELECT 1 FROM ap_inbox e
                WHERE e.actor = i.actor AND e.seq < i.seq AND e.processed_at IS NULL AND e.failed_at IS NULL
                  AND e.body IS NOT NULL AND e.activity_id <> ALL ($1))
@@ -154,7 +154,7 @@ ORDER BY j.n`, job.Args.ActivityIDs)
 	}
 	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inboxRow, error) {
 		var x inboxRow
-		return x, r.Scan(&x.id, &x.actor, &x.seq, &x.body, &x.failed, &x.behind)
+		return x, r.Scan(&x.id, &x.actor, &x.seq, &x.body, &x.at, &x.failed, &x.behind)
 	})
 	if err != nil {
 		return err
@@ -194,8 +194,9 @@ UPDATE ap_inbox SET failed_at = $3 WHERE activity_id = ANY($2) AND processed_at 
 type inboxRow struct {
 	id, actor, body string
 	seq             int64
-	failed          bool // it failed before: this is its job's retry
-	behind          bool // an activity of its actor from an earlier group is still pending
+	at              time.Time // when it arrived
+	failed          bool      // it failed before: this is its job's retry
+	behind          bool      // an activity of its actor from an earlier group is still pending
 }
 
 // processActor processes one actor's activities of a job (own, in order), and before them any
@@ -221,7 +222,7 @@ func (s *Service) processActor(ctx context.Context, actor string, own []inboxRow
 		if x.seq <= mark && !x.failed && !s.failedHere.Contains(x.id) {
 			continue // a later group's job did it
 		}
-		if perr := s.process(ctx, []byte(x.body)); perr != nil {
+		if perr := s.process(ctx, []byte(x.body), x.at); perr != nil {
 			if ctx.Err() != nil {
 				return done, failed, errors.Join(err, ctx.Err())
 			}
@@ -243,7 +244,7 @@ func (s *Service) processActor(ctx context.Context, actor string, own []inboxRow
 func (s *Service) catchUp(ctx context.Context, actor string, mark int64, own []inboxRow) ([]inboxRow, error) {
 	upTo := own[len(own)-1].seq
 	rows, err := s.pool.Query(ctx, `
-SELECT activity_id, seq, body FROM ap_inbox
+SELECT activity_id, seq, body, received_at FROM ap_inbox
 WHERE actor = $1 AND seq > $2 AND seq < $3 AND processed_at IS NULL AND failed_at IS NULL AND body IS NOT NULL
 ORDER BY seq`, actor, mark, upTo)
 	if err != nil {
@@ -251,7 +252,7 @@ ORDER BY seq`, actor, mark, upTo)
 	}
 	earlier, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inboxRow, error) {
 		x := inboxRow{actor: actor}
-		return x, r.Scan(&x.id, &x.seq, &x.body)
+		return x, r.Scan(&x.id, &x.seq, &x.body, &x.at)
 	})
 	if err != nil {
 		return nil, err

@@ -43,7 +43,7 @@ func (a *remoteActor) deliveryInbox() string {
 
 var (
 	errBlocked     = errors.New("federation: the domain is blocked")
-	errWrongOrigin = errors.New("federation: the document's id is not on the host it came from")
+	errWrongOrigin = errors.New("federation: the document is not the one asked for, from its own host")
 )
 
 // actorTTL is how long a fetched actor (and its key) is trusted before it is fetched again.
@@ -197,6 +197,10 @@ func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("federation: fetch %s: %s", iri, res.Status)
+	}
+	// A redirect to another host is that host speaking, not the one the IRI names.
+	if res.Request != nil && res.Request.URL != nil && !sameOrigin(res.Request.URL.String(), iri) {
+		return nil, fmt.Errorf("%w: %s was redirected to %s", errWrongOrigin, iri, res.Request.URL.Redacted())
 	}
 	return body, nil
 }

@@ -88,7 +88,7 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 	a.VerifiedResident("Cem", lat, lon)
 	an := fileAntrag(t, ada, map[string]string{"title": "Brücke"})
 	ben.Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
-	a.Advance("14d")
+	advance("14d", a, b)
 	var local struct {
 		AbstimmungID string `json:"abstimmung_id"`
 	}
@@ -192,6 +192,30 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 			if x.Voter.Name == "Ben" {
 				t.Fatalf("Ben's Stimme is still shown: %+v", v)
 			}
+		}
+	})
+
+	// A Stimme dated days ahead (in the window, but after it reached us) is refused: taken, it
+	// would count as the voter's latest and shadow the Stimme they actually cast next.
+	t.Run("a Stimme from the future", func(t *testing.T) {
+		choiceOf := func(name string) string {
+			for _, v := range view().Votes {
+				if v.Voter.Name == name {
+					return v.Choice
+				}
+			}
+			return ""
+		}
+		was := choiceOf("Cem")
+		act, voter, k := stimme(t, "cem", "future", "yes", abst.ClosesAt.Add(-time.Minute))
+		send(t, act, voter, k)
+		if got := choiceOf("Cem"); got != was {
+			t.Fatalf("a Stimme dated %s was taken: Cem's choice is %q, was %q", abst.ClosesAt.Add(-time.Minute), got, was)
+		}
+		act, voter, k = stimme(t, "cem", "next", "abstain", abst.OpensAt.Add(30*time.Minute))
+		send(t, act, voter, k)
+		if got := choiceOf("Cem"); got != "abstain" {
+			t.Fatalf("Cem's next Stimme: his choice is %q", got)
 		}
 	})
 
