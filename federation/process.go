@@ -38,7 +38,9 @@ type received struct {
 	at time.Time
 }
 
-// process handles an activity the inbox took at the time at.
+// process handles an activity the inbox took at the time at. A failure that trying again
+// cannot mend (a fetch the SSRF guard refused, a blocked domain, an origin that answers
+// with another document) ends the activity for good; any other error is retried.
 func (s *Service) process(ctx context.Context, raw []byte, at time.Time) error {
 	a, err := vocab.DecodeActivity(raw)
 	if err != nil {
@@ -48,7 +50,12 @@ func (s *Service) process(ctx context.Context, raw []byte, at time.Time) error {
 	if s.blockedNow(ctx, hostOf(act.Actor.ID)) {
 		return nil // blocked after it arrived: drop
 	}
-	return s.dispatch(ctx, act)
+	err = s.dispatch(ctx, act)
+	if err != nil && final(err) {
+		s.log.Info("federation: activity dropped: what it needs cannot be had", "activity", act.ID, "err", err)
+		return nil
+	}
+	return err
 }
 
 func (s *Service) dispatch(ctx context.Context, act received) error {

@@ -195,3 +195,65 @@ func TestInboxErrorsTellNothingOfOurFetches(t *testing.T) {
 		}
 	}
 }
+
+// What the SSRF guard refuses is refused for good. An activity whose processing needs a
+// fetch from a private address is done with, not retried: its job completes at the first
+// attempt. A delivery to a follower whose inbox is at a private address is not retried
+// either.
+func TestGuardRefusalsAreFinal(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	peer := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const wait = 20 * time.Second
+
+	// The peer is a neighbour we follow; what it announces is fetched from its origin.
+	if err := peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/likes/1", "type": "Like",
+		"actor": peer.ActorID(), "object": inst.URL + "/ap/ortsweberei"}); err != nil { // its actor is fetched and kept
+		t.Fatal(err)
+	}
+	if _, err := inst.Pool.Exec(ctx, `INSERT INTO ap_following (remote, follow_id, created_at, accepted) VALUES ($1, $2, now(), true)`,
+		peer.ActorID(), inst.URL+"/ap/ortsweberei#follows/1"); err != nil {
+		t.Fatal(err)
+	}
+	announce := peer.ActorID() + "/announces/1"
+	if err := peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": mastopeer.ASContext, "id": announce, "type": "Announce",
+		"actor": peer.ActorID(), "object": "http://10.255.255.1/ap/antraege/x", "to": []string{mastopeer.Public}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Announce to be processed or to fail", wait, func() bool {
+		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND (processed_at IS NOT NULL OR failed_at IS NOT NULL)`, announce) == 1
+	})
+	if n := inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL AND failed_at IS NULL`, announce); n != 1 {
+		t.Fatalf("an activity that needs a fetch the guard refuses is kept for a retry")
+	}
+	waitFor(t, "its job to end", wait, func() bool {
+		return inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1 AND finalized_at IS NOT NULL`, announce) == 1
+	})
+	if n := inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1
+AND state = 'completed' AND attempt = 1 AND coalesce(array_length(errors, 1), 0) = 0`, announce); n != 1 {
+		t.Fatalf("the Announce's job did not complete at its first attempt")
+	}
+
+	// A follower whose inbox is at a private address: the delivery job ends at once.
+	for _, sql := range []string{
+		`INSERT INTO ap_actors (iri, host, type, inbox, fetched_at)
+VALUES ('http://10.255.255.1/users/x', '10.255.255.1', 'Person', 'http://10.255.255.1/users/x/inbox', now())`,
+		`INSERT INTO ap_followers (local, follower, follow_id, created_at)
+VALUES ('ortsweberei', 'http://10.255.255.1/users/x', 'http://10.255.255.1/follows/1', now())`,
+	} {
+		if _, err := inst.Pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fileAntrag(t, inst.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bank"})
+	waitFor(t, "the deliveries to the private address to end", wait, func() bool {
+		return inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1'`) > 0 &&
+			inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1' AND finalized_at IS NULL`) == 0
+	})
+	if n := inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1'
+AND NOT (state = 'completed' AND attempt = 1)`); n != 0 {
+		t.Fatalf("%d deliveries to a private address were retried", n)
+	}
+}
