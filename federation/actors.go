@@ -57,12 +57,12 @@ func (s *Service) actorHandler(get func(context.Context, *http.Request) (*vocab.
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := get(r.Context(), r)
 		if errors.Is(err, errNotFound) || fault.Is(err, "account_not_found") || fault.Is(err, "antrag_not_found") {
-			apError(w, http.StatusNotFound, "no such actor")
+			apError(w, http.StatusNotFound, "not_found", "No such actor.")
 			return
 		}
 		if err != nil {
 			s.log.Error("federation: actor", "path", r.URL.Path, "err", err)
-			apError(w, http.StatusInternalServerError, "internal error")
+			apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
 			return
 		}
 		writeAP(w, http.StatusOK, a)
@@ -203,7 +203,7 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 	var actor, subject string
 	if user, host, ok := strings.Cut(strings.TrimPrefix(res, "acct:"), "@"); ok && strings.HasPrefix(res, "acct:") {
 		if !strings.EqualFold(host, s.host) {
-			apError(w, http.StatusNotFound, "not a local account")
+			apError(w, http.StatusNotFound, "not_found", "Not an account of this host.")
 			return
 		}
 		actor = s.actorForUsername(r.Context(), user)
@@ -213,7 +213,7 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if actor == "" {
-		apError(w, http.StatusNotFound, "no such account")
+		apError(w, http.StatusNotFound, "not_found", "No such account.")
 		return
 	}
 	// The subject is the canonical acct: address, built from the actor's own preferredUsername,
@@ -291,13 +291,13 @@ func (s *Service) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
 func (s *Service) nodeinfo(w http.ResponseWriter, r *http.Request) {
 	version := r.PathValue("version")
 	if version != "2.0" && version != "2.1" {
-		apError(w, http.StatusNotFound, "NodeInfo 2.0 and 2.1 are served")
+		apError(w, http.StatusNotFound, "not_found", "NodeInfo 2.0 and 2.1 are served.")
 		return
 	}
 	ctx := r.Context()
 	o, err := s.svc.Ortsweberei.Get(ctx)
 	if err != nil {
-		apError(w, http.StatusInternalServerError, "internal error")
+		apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
 		return
 	}
 	// Users are residents (accounts with a home), and so are the active ones: a resident is
@@ -313,7 +313,7 @@ SELECT (SELECT count(*) FROM accounts WHERE home IS NOT NULL),
 FROM events e JOIN accounts a ON a.id = e.actor_id AND a.home IS NOT NULL
 WHERE e.at > $2`, now.Add(-30*24*time.Hour), now.Add(-180*24*time.Hour)).Scan(&users, &month, &halfyear, &posts)
 	if err != nil {
-		apError(w, http.StatusInternalServerError, "internal error")
+		apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
 		return
 	}
 	software := map[string]string{"name": Software, "version": "0.1.0"}

@@ -158,7 +158,9 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AuthorizedFetch {
 			if _, err := s.verifyRequest(r, nil); err != nil {
-				apError(w, http.StatusUnauthorized, "this instance answers signed requests only: "+err.Error())
+				s.log.Info("federation: unsigned or badly signed fetch refused", "path", r.URL.Path, "reason", err)
+				code, message := signatureRefusal(err)
+				apError(w, http.StatusUnauthorized, code, "This instance answers signed requests only. "+message)
 				return
 			}
 		}
@@ -169,12 +171,12 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 			writeAP(w, http.StatusOK, v)
 		case errors.Is(err, errNotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, eventstore.ErrNoEvent) ||
 			(isFault && f.Kind == fault.NotFound):
-			apError(w, http.StatusNotFound, "not found")
+			apError(w, http.StatusNotFound, "not_found", "Not found.")
 		case errors.Is(err, errGone) || (isFault && f.Kind == fault.Gone):
-			apError(w, http.StatusGone, "deleted")
+			apError(w, http.StatusGone, "gone", "Deleted.")
 		default:
 			s.log.Error("federation: content", "path", r.URL.Path, "err", err)
-			apError(w, http.StatusInternalServerError, "internal error")
+			apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
 		}
 	}
 }

@@ -467,7 +467,7 @@ func (s *Service) post(ctx context.Context, inbox string, body []byte, keyID str
 		return httpsig.Sign(r, body, keyID, k.rsa, s.wall.Now())
 	})
 	if err != nil && !(errors.Is(err, transport.ErrStatus) && res != nil) {
-		if errors.Is(err, transport.ErrForbiddenAddress) || errors.Is(err, transport.ErrInsecureScheme) || errors.Is(err, transport.ErrUnsupportedScheme) {
+		if transport.Refused(err) {
 			return result{inbox: inbox, outcome: refused, reason: err.Error()} // never allowed: never retried
 		}
 		return result{inbox: inbox, outcome: failed, reason: err.Error()}

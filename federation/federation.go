@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/federation/transport"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
@@ -204,11 +205,41 @@ func writeAP(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// apError answers a federation request with a short JSON error.
-func apError(w http.ResponseWriter, status int, msg string) {
+// apError answers a federation request with an error in the shape of the API's
+// ({"error": {"code", "message"}}). The message is fixed text for the code: what went wrong
+// inside (a fetch's network error, where a redirect led) goes to the log, never to the
+// requester, who could otherwise probe our network through us.
+func apError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	_ = json.NewEncoder(w).Encode(apErrorBody{apErrorDetail{Code: code, Message: message}})
+}
+
+type apErrorBody struct {
+	Error apErrorDetail `json:"error"`
+}
+
+type apErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// signatureRefusal is the code and fixed message for a signature httpsig.Verify refused: the
+// rule the sender broke, so that its admin can tell a clock from a key, and nothing more.
+func signatureRefusal(err error) (code, message string) {
+	switch {
+	case errors.Is(err, httpsig.ErrKeyResolution), errors.Is(err, httpsig.ErrUnsupportedKey):
+		return "key_unavailable", "The signing key could not be obtained from its actor."
+	case errors.Is(err, httpsig.ErrBadDate), errors.Is(err, httpsig.ErrDateSkew):
+		return "date_outside_window", "The signed Date is missing or too far from our time."
+	case errors.Is(err, httpsig.ErrMissingDigest), errors.Is(err, httpsig.ErrDigestAlgorithm), errors.Is(err, httpsig.ErrDigestMismatch):
+		return "digest_mismatch", "The body needs a signed SHA-256 Digest that matches it."
+	case errors.Is(err, httpsig.ErrHostMismatch):
+		return "wrong_host", "The request was not signed for this host."
+	case errors.Is(err, httpsig.ErrNoSignature):
+		return "signature_missing", "This request needs an HTTP signature."
+	}
+	return "signature_invalid", "The HTTP signature does not verify."
 }
 
 var (

@@ -33,34 +33,35 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			apError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("activities are limited to %d bytes", MaxInboxBytes))
+			apError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("Activities are limited to %d bytes.", MaxInboxBytes))
 			return
 		}
-		apError(w, http.StatusBadRequest, "cannot read the body")
+		apError(w, http.StatusBadRequest, "unreadable_body", "The body could not be read.")
 		return
 	}
 	// Only what deciding on it needs is decoded here; the worker decodes the rest.
 	act, err := vocab.DecodeHead(body)
 	if err != nil || act.ID == "" || act.Actor.ID == "" || !utf8.Valid(body) {
-		apError(w, http.StatusBadRequest, "not an activity with an id and an actor")
+		apError(w, http.StatusBadRequest, "not_an_activity", "The body is not an activity with an id and an actor.")
 		return
 	}
 	if s.blocked(ctx, hostOf(act.Actor.ID)) || s.blocked(ctx, hostOf(keyIDOf(r))) {
-		apError(w, http.StatusForbidden, "this domain is blocked here")
+		apError(w, http.StatusForbidden, "domain_blocked", "This domain is blocked here.")
 		return
 	}
 	res, err := s.verifyRequest(r, body)
 	if err != nil {
 		s.log.Info("federation: inbox refused", "actor", act.Actor.ID, "reason", err)
-		apError(w, http.StatusUnauthorized, "signature refused: "+err.Error())
+		code, message := signatureRefusal(err)
+		apError(w, http.StatusUnauthorized, code, message)
 		return
 	}
 	if res.Owner != act.Actor.ID || hostOf(res.KeyID) != hostOf(act.Actor.ID) {
-		apError(w, http.StatusUnauthorized, "the signing key does not belong to the activity's actor")
+		apError(w, http.StatusUnauthorized, "key_not_actors", "The signing key does not belong to the activity's actor.")
 		return
 	}
 	if hostOf(act.ID) != hostOf(act.Actor.ID) {
-		apError(w, http.StatusUnauthorized, "the activity's id is not on its actor's host")
+		apError(w, http.StatusUnauthorized, "id_not_on_actor_host", "The activity's id is not on its actor's host.")
 		return
 	}
 	if !handled(act.Type) {
@@ -72,21 +73,22 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	taken, err := s.takeActivity(ctx, act.ID, body, act.Actor.ID)
 	if err != nil {
 		s.log.Error("federation: inbox", "err", err)
-		apError(w, http.StatusInternalServerError, "internal error")
+		apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
 		return
 	}
 	if !taken {
 		// A replay (or a retry of something we already took): refused, and nothing stored. A
 		// sender that only missed our answer stops retrying on a 4xx, which is right: we have it.
-		apError(w, http.StatusConflict, "this activity was received before")
+		apError(w, http.StatusConflict, "already_received", "This activity was received before.")
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// verifyRequest checks an incoming request's HTTP signature.
+// verifyRequest checks an incoming request's HTTP signature, made for a request to us: the
+// signed Host is our public URL's, whatever Host header arrived.
 func (s *Service) verifyRequest(r *http.Request, body []byte) (httpsig.Result, error) {
-	return httpsig.Verify(r.Context(), r, body, s.wall.Now(), s.cfg.MaxSkew, s.resolveKey)
+	return httpsig.Verify(r.Context(), r, body, s.host, s.wall.Now(), s.cfg.MaxSkew, s.resolveKey)
 }
 
 func keyIDOf(r *http.Request) string {
@@ -140,7 +142,7 @@ type inboxWorker struct {
 func (w *inboxWorker) Work(ctx context.Context, job *river.Job[inboxArgs]) error {
 	s := w.s
 	rows, err := s.pool.Query(ctx, `
-SELECT i.activity_id, i.actor, i.seq, i.body, i.failed_at IS NOT NULL,
+SELECT i.activity_id, i.actor, i.seq, i.body, i.received_at, i.failed_at IS NOT NULL,
        EXISTS (SELECT 1 FROM ap_inbox e
                WHERE e.actor = i.actor AND e.seq < i.seq AND e.processed_at IS NULL AND e.failed_at IS NULL
                  AND e.body IS NOT NULL AND e.activity_id <> ALL ($1))
@@ -152,7 +154,7 @@ ORDER BY j.n`, job.Args.ActivityIDs)
 	}
 	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inboxRow, error) {
 		var x inboxRow
-		return x, r.Scan(&x.id, &x.actor, &x.seq, &x.body, &x.failed, &x.behind)
+		return x, r.Scan(&x.id, &x.actor, &x.seq, &x.body, &x.at, &x.failed, &x.behind)
 	})
 	if err != nil {
 		return err
@@ -192,8 +194,9 @@ UPDATE ap_inbox SET failed_at = $3 WHERE activity_id = ANY($2) AND processed_at 
 type inboxRow struct {
 	id, actor, body string
 	seq             int64
-	failed          bool // it failed before: this is its job's retry
-	behind          bool // an activity of its actor from an earlier group is still pending
+	at              time.Time // when it arrived
+	failed          bool      // it failed before: this is its job's retry
+	behind          bool      // an activity of its actor from an earlier group is still pending
 }
 
 // processActor processes one actor's activities of a job (own, in order), and before them any
@@ -219,7 +222,7 @@ func (s *Service) processActor(ctx context.Context, actor string, own []inboxRow
 		if x.seq <= mark && !x.failed && !s.failedHere.Contains(x.id) {
 			continue // a later group's job did it
 		}
-		if perr := s.process(ctx, []byte(x.body)); perr != nil {
+		if perr := s.process(ctx, []byte(x.body), x.at); perr != nil {
 			if ctx.Err() != nil {
 				return done, failed, errors.Join(err, ctx.Err())
 			}
@@ -241,7 +244,7 @@ func (s *Service) processActor(ctx context.Context, actor string, own []inboxRow
 func (s *Service) catchUp(ctx context.Context, actor string, mark int64, own []inboxRow) ([]inboxRow, error) {
 	upTo := own[len(own)-1].seq
 	rows, err := s.pool.Query(ctx, `
-SELECT activity_id, seq, body FROM ap_inbox
+SELECT activity_id, seq, body, received_at FROM ap_inbox
 WHERE actor = $1 AND seq > $2 AND seq < $3 AND processed_at IS NULL AND failed_at IS NULL AND body IS NOT NULL
 ORDER BY seq`, actor, mark, upTo)
 	if err != nil {
@@ -249,7 +252,7 @@ ORDER BY seq`, actor, mark, upTo)
 	}
 	earlier, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (inboxRow, error) {
 		x := inboxRow{actor: actor}
-		return x, r.Scan(&x.id, &x.seq, &x.body)
+		return x, r.Scan(&x.id, &x.seq, &x.body, &x.at)
 	})
 	if err != nil {
 		return nil, err

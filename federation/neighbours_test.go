@@ -65,6 +65,17 @@ func federate(t *testing.T, a, b *instancetest.Instance, timeout time.Duration) 
 	})
 }
 
+// advance moves the dev clocks of an origin and its neighbours on by d, the neighbours' first.
+// Real Ortswebereien read one time; a neighbour believes no time its origin claims beyond its
+// own clock, so a test that moved only the origin's clock would show a neighbour times from
+// its future.
+func advance(d string, origin *instancetest.Instance, neighbours ...*instancetest.Instance) {
+	for _, n := range neighbours {
+		n.Advance(d)
+	}
+	origin.Advance(d)
+}
+
 // abstimmungOf returns the id of an Antrag's Abstimmung, once it is open.
 func abstimmungOf(t *testing.T, c *instancetest.Client, antragID string) string {
 	t.Helper()
@@ -157,7 +168,7 @@ func TestThreeOrtswebereienFederate(t *testing.T) {
 		})
 	}
 
-	a.Advance("14d") // the extended deadline: the Abstimmung opens
+	advance("14d", a, b, c) // the extended deadline: the Abstimmung opens
 	var local struct {
 		AbstimmungID string `json:"abstimmung_id"`
 	}
@@ -169,7 +180,7 @@ func TestThreeOrtswebereienFederate(t *testing.T) {
 	vote(ada, "no")
 	vote(ben, "no")
 	vote(ada, "yes") // changes her mind
-	a.Advance("7d")
+	advance("7d", a, b, c)
 
 	var closed struct {
 		Result string

@@ -38,7 +38,7 @@ func TestNeighbourTakesStimmenOnlyFromTheOrigin(t *testing.T) {
 	a.VerifiedResident("Cem", lat, lon)
 	an := fileAntrag(t, ada, map[string]string{"title": "Brücke", "details_md": "Aus *Holz*."})
 	ben.Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
-	a.Advance("14d")
+	advance("14d", a, b)
 	var local struct {
 		AbstimmungID string `json:"abstimmung_id"`
 	}

@@ -30,15 +30,35 @@ func handled(types vocab.Types) bool {
 	return false
 }
 
-// process handles an activity the inbox took (its signature checked, its actor the sender).
-func (s *Service) process(ctx context.Context, raw []byte) error {
-	act, err := vocab.DecodeActivity(raw)
+// received is an activity as the inbox took it (its signature checked, its actor the
+// sender), with the time it arrived on the instance clock: no time an object claims is
+// believed beyond it.
+type received struct {
+	vocab.Incoming
+	at time.Time
+}
+
+// process handles an activity the inbox took at the time at. A failure that trying again
+// cannot mend (a fetch the SSRF guard refused, a blocked domain, an origin that answers
+// with another document) ends the activity for good; any other error is retried.
+func (s *Service) process(ctx context.Context, raw []byte, at time.Time) error {
+	a, err := vocab.DecodeActivity(raw)
 	if err != nil {
 		return nil // nothing to retry
 	}
+	act := received{a, at}
 	if s.blockedNow(ctx, hostOf(act.Actor.ID)) {
 		return nil // blocked after it arrived: drop
 	}
+	err = s.dispatch(ctx, act)
+	if err != nil && final(err) {
+		s.log.Info("federation: activity dropped: what it needs cannot be had", "activity", act.ID, "err", err)
+		return nil
+	}
+	return err
+}
+
+func (s *Service) dispatch(ctx context.Context, act received) error {
 	switch {
 	case act.Type.Has("Follow"):
 		return s.onFollow(ctx, act)
@@ -58,7 +78,7 @@ func (s *Service) process(ctx context.Context, raw []byte) error {
 
 // onFollow accepts every follow of a local actor. A neighbouring Ortsweberei that follows us is
 // followed back, so the two see each other's Anträge.
-func (s *Service) onFollow(ctx context.Context, act vocab.Incoming) error {
+func (s *Service) onFollow(ctx context.Context, act received) error {
 	path, key, err := s.actorPathFor(ctx, act.Object.ID)
 	if err != nil || key == "instance" {
 		return nil
@@ -89,10 +109,13 @@ ON CONFLICT (local, follower) DO UPDATE SET follow_id = excluded.follow_id`, key
 	})
 }
 
-func (s *Service) onUndo(ctx context.Context, act vocab.Incoming) error {
-	inner, err := s.embeddedOrFetched(ctx, act.Object)
+func (s *Service) onUndo(ctx context.Context, act received) error {
+	if !sameOrigin(act.Object.ID, act.Actor.ID) {
+		return nil // an actor undoes only what its own server did
+	}
+	inner, err := s.fromOrigin(ctx, act, act.Object)
 	if err != nil {
-		return nil
+		return nil // a Follow we cannot see was none of ours to undo
 	}
 	undone, err := vocab.DecodeActivity(inner)
 	if err != nil || !undone.Type.Has("Follow") || undone.Actor.ID != act.Actor.ID {
@@ -112,16 +135,21 @@ func (s *Service) onUndo(ctx context.Context, act vocab.Incoming) error {
 	})
 }
 
-func (s *Service) onAccept(ctx context.Context, act vocab.Incoming) error {
+// onAccept marks our follow accepted. Only the followed actor accepts: the follow is looked up
+// by the accepting actor and our Follow's id together, so an Accept from one server cannot
+// accept a follow we sent to another.
+func (s *Service) onAccept(ctx context.Context, act received) error {
 	_, err := s.pool.Exec(ctx, `UPDATE ap_following SET accepted = true WHERE remote = $1 AND follow_id = $2`, act.Actor.ID, act.Object.ID)
 	return err
 }
 
-func (s *Service) onAnnounce(ctx context.Context, act vocab.Incoming) error {
+// onAnnounce takes an Antrag a neighbour announces. The announcing Group only points at it:
+// what the Antrag says is taken from its origin (fromOrigin), which need not be the Group's.
+func (s *Service) onAnnounce(ctx context.Context, act received) error {
 	if !s.followsNeighbour(ctx, act.Actor.ID) {
 		return nil
 	}
-	body, err := s.embeddedOrFetched(ctx, act.Object)
+	body, err := s.fromOrigin(ctx, act, act.Object)
 	if err != nil {
 		return err
 	}
@@ -129,16 +157,16 @@ func (s *Service) onAnnounce(ctx context.Context, act vocab.Incoming) error {
 	if err != nil || !obj.Type.Has("Antrag") {
 		return nil
 	}
-	return s.storeRemoteAntrag(ctx, obj, body)
+	return s.storeRemoteAntrag(ctx, obj, act.at)
 }
 
 // onDelete removes what the actor stored here under the deleted object's id: a reply shown as
 // a comment, a poll vote shown beside the count, a neighbour resident's Stimme (the count we
 // make drops it), or marks a neighbour's Antrag withdrawn. Only the author's own server can
 // delete: the object must be on the actor's host, and only rows from that actor go.
-func (s *Service) onDelete(ctx context.Context, act vocab.Incoming) error {
+func (s *Service) onDelete(ctx context.Context, act received) error {
 	iri, actor := act.Object.ID, act.Actor.ID
-	if iri == "" || hostOf(iri) != hostOf(actor) {
+	if !sameOrigin(iri, actor) {
 		return nil
 	}
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
@@ -153,8 +181,11 @@ func (s *Service) onDelete(ctx context.Context, act vocab.Incoming) error {
 
 // onCreateOrUpdate handles objects: Anträge of neighbours, their Einsprüche and Stimmen, and
 // replies or poll votes from the Fediverse on our own Anträge.
-func (s *Service) onCreateOrUpdate(ctx context.Context, act vocab.Incoming) error {
-	body, err := s.embeddedOrFetched(ctx, act.Object)
+func (s *Service) onCreateOrUpdate(ctx context.Context, act received) error {
+	if !sameOrigin(act.Object.ID, act.Actor.ID) {
+		return nil // an actor creates and changes only objects of its own server: nothing to fetch
+	}
+	body, err := s.fromOrigin(ctx, act, act.Object)
 	if err != nil {
 		return err
 	}
@@ -162,16 +193,16 @@ func (s *Service) onCreateOrUpdate(ctx context.Context, act vocab.Incoming) erro
 	if err != nil {
 		return nil
 	}
-	if obj.AttributedTo.ID != act.Actor.ID || hostOf(obj.ID) != hostOf(act.Actor.ID) {
-		return nil // an actor speaks only for its own objects
+	if obj.AttributedTo.ID != act.Actor.ID {
+		return nil // and only its own
 	}
 	switch {
 	case obj.Type.Has("Antrag"):
-		return s.storeRemoteAntrag(ctx, obj, body)
+		return s.storeRemoteAntrag(ctx, obj, act.at)
 	case obj.Type.Has("Stimme"):
-		return s.storeRemoteStimme(ctx, obj, body)
+		return s.storeRemoteStimme(ctx, obj, body, act.at)
 	case obj.Type.Has("Einspruch"):
-		return s.storeRemoteEinspruch(ctx, obj)
+		return s.storeRemoteEinspruch(ctx, obj, act.at)
 	case obj.Type.Has("Note"):
 		return s.onReply(ctx, act, obj)
 	}
@@ -188,7 +219,7 @@ func (s *Service) onCreateOrUpdate(ctx context.Context, act vocab.Incoming) erro
 // non-public removes it. A poll vote is addressed to the Question's author alone (that is how
 // Mastodon and GoToSocial send them) and is kept whatever its addressing, since only the
 // number of votes per option is ever shown.
-func (s *Service) onReply(ctx context.Context, act vocab.Incoming, obj vocab.IncomingObject) error {
+func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingObject) error {
 	p, ok := s.local(obj.InReplyTo.ID)
 	if !ok || !strings.HasPrefix(p, "/ap/antraege/") {
 		return nil
@@ -204,10 +235,7 @@ func (s *Service) onReply(ctx context.Context, act vocab.Incoming, obj vocab.Inc
 	if err != nil {
 		return err
 	}
-	published := s.wall.Now()
-	if obj.Published != nil {
-		published = *obj.Published
-	}
+	published := claimedTime(obj.Published, act.at)
 	if choice, isVote := vocab.NameChoices[obj.Name]; isVote && strings.TrimSpace(obj.Content) == "" {
 		_, err := s.pool.Exec(ctx, `
 INSERT INTO antrag_fremdstimmen (antrag_id, voter, choice, at, object) VALUES ($1, $2, $3, $4, $5)
@@ -226,7 +254,8 @@ ON CONFLICT (antrag_id, voter) DO UPDATE SET choice = excluded.choice, at = excl
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tx.Defer(`
 INSERT INTO antrag_kommentare (iri, antrag_id, author, author_name, content_html, published) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html`, obj.ID, id, author.IRI, displayName(author), content, published)
+ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html
+WHERE antrag_kommentare.author = excluded.author`, obj.ID, id, author.IRI, displayName(author), content, published)
 		return eventstore.Append(tx, s.clock.Now(), KommentarEmpfangen.New(eventstore.Header{Subject: id},
 			KommentarV1{AntragID: id, IRI: obj.ID, Author: author.IRI}))
 	})
@@ -234,7 +263,7 @@ ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html`, obj.ID, i
 
 // addressedPublicly reports whether a reply is addressed to as:Public, in to or cc. The
 // object's own addressing decides; only an object that has none is judged by its activity's.
-func addressedPublicly(act vocab.Incoming, obj vocab.IncomingObject) bool {
+func addressedPublicly(act received, obj vocab.IncomingObject) bool {
 	if len(obj.To) > 0 || len(obj.Cc) > 0 {
 		return obj.To.HasPublic() || obj.Cc.HasPublic()
 	}
@@ -261,18 +290,24 @@ func (s *Service) followsNeighbour(ctx context.Context, group string) bool {
 	return ok
 }
 
-func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObject, body []byte) error {
-	if obj.Ortsweberei == "" || !s.followsNeighbour(ctx, obj.Ortsweberei) || hostOf(obj.Ortsweberei) != hostOf(obj.ID) {
-		return nil // only the Anträge of neighbours we follow
+// storeRemoteAntrag keeps a neighbour's Antrag as its origin sent it (the caller made sure of
+// that: fromOrigin, or a fetch by its id), received at the time at. Everything it names is on
+// its own host: its Ortsweberei, which must be a Group we follow, its actor and its applicant.
+// Once stored, only the same actor changes it, and only with a state at least as new; an
+// updated (or published) time after at is taken as at, so that no state claims to be newer
+// than the origin's next one.
+func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObject, at time.Time) error {
+	if obj.Ortsweberei == "" || !s.followsNeighbour(ctx, obj.Ortsweberei) || !sameOrigin(obj.Ortsweberei, obj.ID) ||
+		!sameOrigin(obj.AttributedTo.ID, obj.ID) || (obj.Applicant.ID != "" && !sameOrigin(obj.Applicant.ID, obj.ID)) {
+		return nil // only the Anträge of neighbours we follow, each all of its own server
 	}
 	applicantName := ""
-	if a, err := s.remoteActor(ctx, obj.Applicant.ID, false); err == nil {
-		applicantName = a.Name
+	if obj.Applicant.ID != "" {
+		if a, err := s.remoteActor(ctx, obj.Applicant.ID, false); err == nil {
+			applicantName = a.Name
+		}
 	}
-	published := s.wall.Now()
-	if obj.Published != nil {
-		published = *obj.Published
-	}
+	published := claimedTime(obj.Published, at)
 	deadline := published
 	if obj.DecisionDeadline != nil {
 		deadline = *obj.DecisionDeadline
@@ -287,7 +322,7 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 	}
 	sourceUpdated := published
 	if obj.Updated != nil {
-		sourceUpdated = *obj.Updated
+		sourceUpdated = claimedTime(obj.Updated, at)
 	}
 	// The Question's content opens with the title, for Mastodon (questionContent): the details
 	// are what follows it.
@@ -302,7 +337,7 @@ ON CONFLICT (iri) DO UPDATE SET title = excluded.title, details_html = excluded.
     opens_at = excluded.opens_at, closes_at = excluded.closes_at, closed_at = excluded.closed_at, outcome = excluded.outcome,
     origin_yes = excluded.origin_yes, origin_no = excluded.origin_no, origin_abstain = excluded.origin_abstain,
     applicant_name = excluded.applicant_name, source_updated = excluded.source_updated, updated_at = excluded.updated_at
-WHERE remote_antraege.source_updated <= excluded.source_updated`,
+WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated <= excluded.source_updated`,
 		uuid.New(), obj.ID, hostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, obj.Name,
 		details, obj.AmountCents, obj.Status, published, deadline, obj.Extended, obj.OpensAt, obj.ClosesAt,
 		closedAt, obj.Outcome, yes, no, abstain, sourceUpdated, s.wall.Now())
@@ -313,7 +348,7 @@ WHERE remote_antraege.source_updated <= excluded.source_updated`,
 		return nil // we have a newer state already
 	}
 	for _, d := range obj.Delegations {
-		if err := s.storeRemoteDelegation(ctx, obj.ID, d); err != nil {
+		if err := s.storeRemoteDelegation(ctx, obj.ID, obj.Ortsweberei, d); err != nil {
 			s.log.Info("federation: delegation of a remote count not taken", "antrag", obj.ID, "err", err)
 		}
 	}
@@ -323,7 +358,10 @@ WHERE remote_antraege.source_updated <= excluded.source_updated`,
 // storeRemoteStimme keeps a neighbour resident's Stimme once its proof checks out: signed by
 // the voter's own key, the voter a verified resident of the Antrag's Ortsweberei. The latest
 // Stimme of each voter counts.
-func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObject, body []byte) error {
+func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObject, body []byte, at time.Time) error {
+	if !sameOrigin(obj.Antrag.ID, obj.ID) {
+		return nil // only the Antrag's own residents vote on it, from its server: nothing to fetch
+	}
 	antragIRI, ortsweberei, ok := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
 	if !ok {
 		return nil // not an Antrag we keep
@@ -344,8 +382,16 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 	if !ok || obj.Published == nil {
 		return nil
 	}
-	if !s.inVotingWindow(ctx, antragIRI, *obj.Published) {
-		s.log.Info("federation: Stimme outside its Abstimmung's window refused", "object", obj.ID, "published", *obj.Published)
+	// When a Stimme was cast decides whether it counts, and which of a voter's counts: a time
+	// after it reached us is believed only as far as the servers' clocks may differ (as for
+	// signatures), and then taken as the time it arrived.
+	if obj.Published.After(at.Add(s.cfg.MaxSkew)) {
+		s.log.Info("federation: Stimme from the future refused", "object", obj.ID, "published", *obj.Published, "received", at)
+		return nil
+	}
+	cast := claimedTime(obj.Published, at)
+	if !s.inVotingWindow(ctx, antragIRI, cast) {
+		s.log.Info("federation: Stimme outside its Abstimmung's window refused", "object", obj.ID, "published", cast)
 		return nil
 	}
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
@@ -353,7 +399,7 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 INSERT INTO remote_stimmen (antrag, voter, voter_name, choice, cast_at, object) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (antrag, voter) DO UPDATE SET choice = excluded.choice, cast_at = excluded.cast_at, object = excluded.object,
     voter_name = excluded.voter_name
-WHERE remote_stimmen.cast_at < excluded.cast_at`, antragIRI, voter.IRI, voter.Name, choice, *obj.Published, obj.ID)
+WHERE remote_stimmen.cast_at < excluded.cast_at`, antragIRI, voter.IRI, voter.Name, choice, cast, obj.ID)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -379,12 +425,12 @@ func (s *Service) inVotingWindow(ctx context.Context, antragIRI string, t time.T
 		if refetched {
 			return false
 		}
-		body, err := s.fetch(ctx, antragIRI)
+		body, err := s.fetchObject(ctx, antragIRI)
 		if err != nil {
 			return false
 		}
 		obj, err := vocab.DecodeObject(body)
-		if err != nil || obj.ID != antragIRI || !obj.Type.Has("Antrag") || s.storeRemoteAntrag(ctx, obj, body) != nil {
+		if err != nil || !obj.Type.Has("Antrag") || s.storeRemoteAntrag(ctx, obj, s.clock.Now()) != nil {
 			return false
 		}
 	}
@@ -402,7 +448,10 @@ func residentOf(a *remoteActor, ortsweberei string) bool {
 // verified residents (the same rule as for Stimmen; an Einspruch carries no proof, so it is
 // taken only from its author's own server, which the inbox's signature check and
 // onCreateOrUpdate's origin check make sure of).
-func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingObject) error {
+func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingObject, at time.Time) error {
+	if !sameOrigin(obj.Antrag.ID, obj.ID) {
+		return nil // as for Stimmen
+	}
 	_, ortsweberei, ok := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
 	if !ok {
 		return nil
@@ -415,13 +464,9 @@ func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingOb
 		s.log.Info("federation: Einspruch by someone not a resident of the Antrag's Ortsweberei refused", "object", obj.ID, "author", author.IRI)
 		return nil
 	}
-	at := s.wall.Now()
-	if obj.Published != nil {
-		at = *obj.Published
-	}
 	_, err = s.pool.Exec(ctx, `
 INSERT INTO remote_einsprueche (antrag, author, author_name, reason, created_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, at)
+ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, claimedTime(obj.Published, at))
 	return err
 }
 
@@ -433,15 +478,15 @@ func (s *Service) knownRemoteAntrag(ctx context.Context, iri string) (string, st
 	if err == nil {
 		return iri, ortsweberei, true
 	}
-	body, err := s.fetch(ctx, iri)
+	body, err := s.fetchObject(ctx, iri)
 	if err != nil {
 		return "", "", false
 	}
 	obj, err := vocab.DecodeObject(body)
-	if err != nil || obj.ID != iri || !obj.Type.Has("Antrag") {
+	if err != nil || !obj.Type.Has("Antrag") {
 		return "", "", false
 	}
-	if err := s.storeRemoteAntrag(ctx, obj, body); err != nil {
+	if err := s.storeRemoteAntrag(ctx, obj, s.clock.Now()); err != nil {
 		return "", "", false
 	}
 	err = s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, iri).Scan(&ortsweberei)
@@ -449,17 +494,22 @@ func (s *Service) knownRemoteAntrag(ctx context.Context, iri string) (string, st
 }
 
 // storeRemoteDelegation keeps a delegation a remote close counted with, once the delegator's
-// proof checks out.
-func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI string, raw json.RawMessage) error {
+// proof checks out: a delegation of the Antrag's own server (its id, delegator and delegate
+// on the Antrag's host) by a verified resident of its Ortsweberei, as for Stimmen.
+func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI, ortsweberei string, raw json.RawMessage) error {
 	d, err := vocab.DecodeObject(raw)
 	if err != nil {
 		return err
 	}
-	if hostOf(d.Delegator.ID) != hostOf(antragIRI) || hostOf(d.Delegate.ID) != hostOf(antragIRI) {
-		return errors.New("federation: a delegation between actors of another server")
+	if !sameOrigin(d.ID, antragIRI) || !sameOrigin(d.Delegator.ID, antragIRI) || !sameOrigin(d.Delegate.ID, antragIRI) {
+		return errors.New("federation: a delegation of another server")
 	}
-	if _, err := s.checkProof(ctx, raw, d.Delegator.ID); err != nil {
+	delegator, err := s.checkProof(ctx, raw, d.Delegator.ID)
+	if err != nil {
 		return err
+	}
+	if !residentOf(delegator, ortsweberei) {
+		return errors.New("federation: a delegation by someone not a verified resident of the Antrag's Ortsweberei")
 	}
 	_, err = s.pool.Exec(ctx, `
 INSERT INTO remote_delegationen (antrag, delegator, delegate, object) VALUES ($1, $2, $3, $4)
@@ -505,14 +555,51 @@ func (s *Service) checkProof(ctx context.Context, body []byte, author string) (*
 	return who, nil
 }
 
-// embeddedOrFetched returns the object embedded in an activity, or fetches it by its IRI.
-// Embedded objects are trusted only from their own host's actor: the caller checks that.
-func (s *Service) embeddedOrFetched(ctx context.Context, ref vocab.Ref) ([]byte, error) {
-	if len(ref.Object) > 0 {
-		return ref.Object, nil
-	}
+// fromOrigin returns the object an activity refers to, as the object's own server has it.
+// It is the one place that decides whether an object is believable from the activity's
+// sender: only an object's origin may say what it is. A copy embedded by an actor of the
+// object's own host is taken as sent (that server signed the delivery); a copy embedded by
+// anyone else is not read at all, and the object is fetched from its id, as one that was only
+// named is (fetchObject).
+func (s *Service) fromOrigin(ctx context.Context, act received, ref vocab.Ref) ([]byte, error) {
 	if ref.ID == "" {
 		return nil, errNotFound
 	}
-	return s.fetch(ctx, ref.ID)
+	if ref.Embedded() && sameOrigin(ref.ID, act.Actor.ID) {
+		// ref.ID may have come from an "href": the copy must carry the id itself.
+		if id, err := vocab.DecodeID(ref.Object); err != nil || id != ref.ID {
+			return nil, fmt.Errorf("%w: an embedded object without its id %s", errWrongOrigin, ref.ID)
+		}
+		return ref.Object, nil
+	}
+	return s.fetchObject(ctx, ref.ID)
+}
+
+// fetchObject fetches an object from its origin by its id. The document must be the one asked
+// for: its id is iri exactly, and it came from iri's host (fetch refuses a redirect elsewhere).
+func (s *Service) fetchObject(ctx context.Context, iri string) ([]byte, error) {
+	body, err := s.fetch(ctx, iri)
+	if err != nil {
+		return nil, err
+	}
+	if id, err := vocab.DecodeID(body); err != nil || id != iri {
+		return nil, fmt.Errorf("%w: %s answered with the document %q", errWrongOrigin, iri, id)
+	}
+	return body, nil
+}
+
+// sameOrigin reports whether two IRIs are on the same server (host and port).
+func sameOrigin(a, b string) bool {
+	h := hostOf(a)
+	return h != "" && h == hostOf(b)
+}
+
+// claimedTime is a time an object claims for itself (published, updated), believed no later
+// than at, when the object reached us: a time after that would let the object pass for newer
+// than what its origin sends next. Without a claim, at is the time.
+func claimedTime(t *time.Time, at time.Time) time.Time {
+	if t == nil || t.After(at) {
+		return at
+	}
+	return *t
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/federation/transport"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -43,8 +44,15 @@ func (a *remoteActor) deliveryInbox() string {
 
 var (
 	errBlocked     = errors.New("federation: the domain is blocked")
-	errWrongOrigin = errors.New("federation: the document's id is not on the host it came from")
+	errWrongOrigin = errors.New("federation: the document is not the one asked for, from its own host")
 )
+
+// final reports whether a failed fetch can never go through by trying again: the SSRF guard
+// refused the address or the scheme, the domain is blocked, or the origin answered with
+// another document than the one asked for. Nothing that depends on it is retried.
+func final(err error) bool {
+	return transport.Refused(err) || errors.Is(err, errBlocked) || errors.Is(err, errWrongOrigin)
+}
 
 // actorTTL is how long a fetched actor (and its key) is trusted before it is fetched again.
 const actorTTL = 24 * time.Hour
@@ -141,6 +149,9 @@ func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (c
 func (s *Service) lookupKey(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
 	actorIRI, _, _ := strings.Cut(keyID, "#")
 	a, err := s.remoteActor(ctx, actorIRI, refresh)
+	if err != nil && final(err) {
+		return nil, "", err // the same URL again would fail the same way
+	}
 	if err != nil {
 		// GoToSocial-style key ids (…/main-key) name a key document whose owner is the actor.
 		body, ferr := s.fetch(ctx, actorIRI)
@@ -197,6 +208,10 @@ func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("federation: fetch %s: %s", iri, res.Status)
+	}
+	// A redirect to another host is that host speaking, not the one the IRI names.
+	if res.Request != nil && res.Request.URL != nil && !sameOrigin(res.Request.URL.String(), iri) {
+		return nil, fmt.Errorf("%w: %s was redirected to %s", errWrongOrigin, iri, res.Request.URL.Redacted())
 	}
 	return body, nil
 }

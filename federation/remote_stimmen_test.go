@@ -88,7 +88,7 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 	a.VerifiedResident("Cem", lat, lon)
 	an := fileAntrag(t, ada, map[string]string{"title": "Brücke"})
 	ben.Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, 201)
-	a.Advance("14d")
+	advance("14d", a, b)
 	var local struct {
 		AbstimmungID string `json:"abstimmung_id"`
 	}
@@ -192,6 +192,66 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 			if x.Voter.Name == "Ben" {
 				t.Fatalf("Ben's Stimme is still shown: %+v", v)
 			}
+		}
+	})
+
+	// A Stimme counts only as its voter signed it: one whose choice was changed after signing
+	// is refused, though its key is found and the voter is a resident.
+	t.Run("a proof that no longer matches", func(t *testing.T) {
+		a.VerifiedResident("Dan", lat, lon)
+		before := view()
+		act, voter, k := stimme(t, "dan", "tampered", "no", abst.OpensAt.Add(time.Minute))
+		var obj map[string]any
+		if err := json.Unmarshal(act["object"].(json.RawMessage), &obj); err != nil {
+			t.Fatal(err)
+		}
+		obj["choice"], obj["name"] = "yes", vocab.ChoiceNames["yes"]
+		act["object"] = obj
+		send(t, act, voter, k)
+		if v := view(); len(v.Votes) != len(before.Votes) || *v.Tally != *before.Tally {
+			t.Fatalf("a Stimme changed after signing was taken: %+v, tally %+v", v.Votes, *v.Tally)
+		}
+		// Signed as sent, Dan's Stimme counts: the refusal was about the proof.
+		act, voter, k = stimme(t, "dan", "as-signed", "no", abst.OpensAt.Add(time.Minute))
+		send(t, act, voter, k)
+		if v := view(); len(v.Votes) != len(before.Votes)+1 || v.Tally.No != before.Tally.No+1 {
+			t.Fatalf("Dan's Stimme as signed: %+v, tally %+v", v.Votes, *v.Tally)
+		}
+	})
+
+	// Only verified residents vote, here as at the origin: a resident of the origin whose
+	// actor says verified: false is refused, though everything else about the Stimme holds.
+	t.Run("an unverified resident", func(t *testing.T) {
+		a.Resident("Udo", lat, lon)
+		before := view()
+		act, voter, k := stimme(t, "udo", "unverified", "yes", abst.OpensAt.Add(time.Minute))
+		send(t, act, voter, k)
+		if v := view(); len(v.Votes) != len(before.Votes) || *v.Tally != *before.Tally {
+			t.Fatalf("an unverified resident's Stimme was taken: %+v, tally %+v", v.Votes, *v.Tally)
+		}
+	})
+
+	// A Stimme dated days ahead (in the window, but after it reached us) is refused: taken, it
+	// would count as the voter's latest and shadow the Stimme they actually cast next.
+	t.Run("a Stimme from the future", func(t *testing.T) {
+		choiceOf := func(name string) string {
+			for _, v := range view().Votes {
+				if v.Voter.Name == name {
+					return v.Choice
+				}
+			}
+			return ""
+		}
+		was := choiceOf("Cem")
+		act, voter, k := stimme(t, "cem", "future", "yes", abst.ClosesAt.Add(-time.Minute))
+		send(t, act, voter, k)
+		if got := choiceOf("Cem"); got != was {
+			t.Fatalf("a Stimme dated %s was taken: Cem's choice is %q, was %q", abst.ClosesAt.Add(-time.Minute), got, was)
+		}
+		act, voter, k = stimme(t, "cem", "next", "abstain", abst.OpensAt.Add(30*time.Minute))
+		send(t, act, voter, k)
+		if got := choiceOf("Cem"); got != "abstain" {
+			t.Fatalf("Cem's next Stimme: his choice is %q", got)
 		}
 	})
 

@@ -617,6 +617,20 @@ func DecodeHead(b []byte) (Head, error) {
 	return h, nil
 }
 
+// DecodeID decodes a document's "id" only (matched exactly, as everywhere here): what a
+// fetched or embedded copy must be checked against before anything else in it is read.
+func DecodeID(b []byte) (string, error) {
+	f, err := objectFields(b)
+	if err != nil {
+		return "", fmt.Errorf("vocab: decode id: %w", err)
+	}
+	var id string
+	if err := f.decode(member{"id", &id}); err != nil {
+		return "", fmt.Errorf("vocab: decode id: %w", err)
+	}
+	return id, nil
+}
+
 // DecodeActivity decodes an activity. It fails only for input that is not a JSON object or
 // whose members have impossible shapes (a number for an actor, two actors); missing members
 // are left zero for the caller to judge.

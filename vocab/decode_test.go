@@ -594,3 +594,22 @@ func stable(t *testing.T, v any, decode func([]byte) (any, error)) {
 		t.Fatalf("not stable:\n%s\n%s", enc, enc2)
 	}
 }
+
+// DecodeID reads the "id" member only and exactly: an "ID" or "href" is no id.
+func TestDecodeID(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"id":"https://a.example/o","ID":"https://evil.example/o"}`: "https://a.example/o",
+		`{"ID":"https://evil.example/o"}`:                            "",
+		`{"href":"https://a.example/o"}`:                             "",
+		`{"id":null}`:                                                "",
+	} {
+		if got, err := DecodeID([]byte(in)); err != nil || got != want {
+			t.Errorf("DecodeID(%s) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{`{"id":5}`, `"https://a.example/o"`, `[{"id":"https://a.example/o"}]`, ``} {
+		if got, err := DecodeID([]byte(in)); err == nil {
+			t.Errorf("DecodeID(%s) = %q, want an error", in, got)
+		}
+	}
+}

@@ -39,8 +39,13 @@ func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 	u, err := url.Parse(adminURL)
 	check(err)
 	u.Path = "/" + e.dbName
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	e.url = "http://" + ln.Addr().String()
 	e.inst, err = instance.Open(ctx, instance.Config{
 		DB: instance.DBConfig{URL: u.String(), MaxConns: 40},
+		// The inbox takes signatures made for its public URL's host only.
+		PublicURL: e.url,
 		// Production mode, as an instance runs, unless a measurement needs the movable clock
 		// (the sweep); the federation measurements' peers are on loopback and allowed by name.
 		Dev:                  dev,
@@ -48,9 +53,6 @@ func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 		SweepInterval:        time.Hour, // the sweep measurement runs it by hand
 	})
 	check(err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	e.url = "http://" + ln.Addr().String()
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.inst.Serve(runCtx, ln) }()

@@ -61,7 +61,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := Verify(ctx, req, activity, now, 0, resolve); err != nil {
+		if _, err := Verify(ctx, req, activity, req.Host, now, 0, resolve); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,8 +5,10 @@
 // The profile is the one Mastodon and GoToSocial speak, and nothing wider: RSA keys,
 // rsa-sha256 (or hs2019, which with an RSA key means the same), the signed headers
 // "(request-target) host date" plus "digest" whenever there is a body, a SHA-256 Digest
-// header (RFC 3230), and a Date within about an hour of our clock. Every option beyond
-// that is a way for a sender to sign less than we think it signed, so Verify refuses it.
+// header (RFC 3230), a Date within about an hour of our clock, and a signed Host that names
+// the server verifying it (a signature made for a request to another server proves nothing
+// about a request to us). Every option beyond that is a way for a sender to sign less than we
+// think it signed, so Verify refuses it.
 //
 // The cryptography and the signing string come from github.com/superseriousbusiness/httpsig
 // (the library GoToSocial uses), so that our bytes match what its peers produce. This

@@ -75,13 +75,14 @@ type outcome struct {
 func inbox(t *testing.T, now time.Time, resolve KeyResolver) (string, <-chan outcome) {
 	t.Helper()
 	out := make(chan outcome, 1)
+	var host string // the server's own, set before any request arrives
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
 			out <- outcome{err: err}
 			return
 		}
-		res, err := Verify(r.Context(), r, body, now, 0, resolve)
+		res, err := Verify(r.Context(), r, body, host, now, 0, resolve)
 		out <- outcome{res, err}
 		if err != nil {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -90,6 +91,7 @@ func inbox(t *testing.T, now time.Time, resolve KeyResolver) (string, <-chan out
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	t.Cleanup(srv.Close)
+	host = strings.TrimPrefix(srv.URL, "http://")
 	return srv.URL, out
 }
 
@@ -272,6 +274,13 @@ func TestRefusals(t *testing.T) {
 			req.Host = ""
 			return activity
 		}, ErrBadSignature},
+		{"replayed with the Host it was signed for", func(t *testing.T, req *http.Request) []byte {
+			// A delivery to other.example, captured there and sent on to us unchanged:
+			// its signature verifies over what arrived, but it was made for someone else.
+			req.Host = "other.example"
+			must(t, Sign(req, activity, aliceKeyID, key, now))
+			return activity
+		}, ErrHostMismatch},
 		{"signed for another path", func(t *testing.T, req *http.Request) []byte {
 			must(t, Sign(req, activity, aliceKeyID, key, now))
 			req.URL.Path = "/users/carol/inbox"
@@ -442,7 +451,7 @@ func TestHostHeaderMismatch(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Header.Set("Host", "elsewhere.example")
-		_, err := Verify(r.Context(), r, body, now, time.Hour, res.resolve)
+		_, err := Verify(r.Context(), r, body, r.Host, now, time.Hour, res.resolve)
 		out <- outcome{err: err}
 	}))
 	defer srv.Close()
@@ -532,6 +541,47 @@ func TestParseParams(t *testing.T) {
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Which Host a server takes as meant for it.
+func TestForHost(t *testing.T) {
+	for _, tc := range []struct {
+		got, want string
+		ok        bool
+	}{
+		{"lindenau.example.org", "lindenau.example.org", true},
+		{"Lindenau.Example.ORG.", "lindenau.example.org", true},
+		{"lindenau.example.org:443", "lindenau.example.org", true},
+		{"lindenau.example.org:8443", "lindenau.example.org", false},
+		{"lindenau.example.org", "lindenau.example.org:8443", true}, // Mastodon signs the bare name
+		{"lindenau.example.org:8443", "lindenau.example.org:8443", true},
+		{"lindenau.example.org:9443", "lindenau.example.org:8443", false},
+		{"plagwitz.example.org", "lindenau.example.org", false},
+		{"example.org", "lindenau.example.org", false},
+		{"lindenau.example.org.evil", "lindenau.example.org", false},
+		{"", "lindenau.example.org", false},
+		{"[::1]:8080", "[::1]:8080", true},
+		{"127.0.0.2:8080", "127.0.0.1:8080", false},
+	} {
+		if got := ForHost(tc.got, tc.want); got != tc.ok {
+			t.Errorf("ForHost(%q, %q) = %v, want %v", tc.got, tc.want, got, tc.ok)
+		}
+	}
+}
+
+// Mastodon signs (and sends) the bare host name, also to a server on another port; such a
+// request is for us.
+func TestBareHostAccepted(t *testing.T) {
+	key, _ := keys(t)
+	now := time.Now()
+	res := &staticResolver{pub: &key.PublicKey}
+	url, out := inbox(t, now, res.resolve)
+	req := newPost(t, url, activity)
+	req.Host = "127.0.0.1"
+	must(t, Sign(req, activity, aliceKeyID, key, now))
+	if _, err := send(t, req, out); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/textproto"
 	"slices"
@@ -52,9 +53,10 @@ var (
 	// ErrDateSkew: Date (or the signature's created/expires) is outside the allowed window
 	// around now: a replay, or a clock that is badly off.
 	ErrDateSkew = errors.New("httpsig: Date outside the allowed window")
-	// ErrHostMismatch: the Host header is missing or disagrees with r.Host, so the
-	// signature may have been made for another server.
-	ErrHostMismatch = errors.New("httpsig: Host header does not match request host")
+	// ErrHostMismatch: the Host header is missing, disagrees with r.Host, or names another
+	// server than ours: the signature was made for a request to someone else (a delivery
+	// to another server, captured there and replayed to us within the Date window).
+	ErrHostMismatch = errors.New("httpsig: request not signed for this host")
 	// ErrKeyResolution: the KeyResolver failed, or returned no key or no owner. The
 	// resolver's own error is wrapped as well.
 	ErrKeyResolution = errors.New("httpsig: key could not be resolved")
@@ -92,8 +94,10 @@ type Result struct {
 // Verify checks r's HTTP Signature against the key resolve finds for its keyId.
 //
 // body is the request body the caller has already read (with its own size limit); Verify
-// never touches r.Body. now and maxSkew bound the Date header; maxSkew 0 means
-// DefaultMaxSkew.
+// never touches r.Body. host is the authority this server is reached at, the host of its
+// public URL with the port if the URL has one: the signed Host must name it (see
+// ForHost), because whatever Host header arrived is the sender's to choose. now and
+// maxSkew bound the Date header; maxSkew 0 means DefaultMaxSkew.
 //
 // The cheap checks (header syntax, algorithm, signed headers, Date, Host, Digest) run
 // before resolve, so that junk never costs a key fetch. Then the signature is verified with
@@ -103,7 +107,7 @@ type Result struct {
 // A request whose target has a query string is also accepted if the signature was made
 // over the path alone, as GoToSocial does, because Mastodon has signed and verified
 // request-target without the query.
-func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, maxSkew time.Duration, resolve KeyResolver) (Result, error) {
+func Verify(ctx context.Context, r *http.Request, body []byte, host string, now time.Time, maxSkew time.Duration, resolve KeyResolver) (Result, error) {
 	if maxSkew <= 0 {
 		maxSkew = DefaultMaxSkew
 	}
@@ -153,6 +157,11 @@ func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, ma
 	}
 	if hv, ok := r.Header[headerHost]; ok && (len(hv) != 1 || !strings.EqualFold(hv[0], r.Host)) {
 		return Result{}, fmt.Errorf("%w: header %q, request %q", ErrHostMismatch, hv, r.Host)
+	}
+	// The signing string is built from r.Host below, so this is the check that the host
+	// the sender signed is ours.
+	if !ForHost(r.Host, host) {
+		return Result{}, fmt.Errorf("%w: signed for %q, this server is %q", ErrHostMismatch, r.Host, host)
 	}
 
 	// A Digest that is present is checked even on a GET: it is the sender's claim about the
@@ -217,6 +226,31 @@ func Verify(ctx context.Context, r *http.Request, body []byte, now time.Time, ma
 		return Result{}, err
 	}
 	return Result{KeyID: p.keyID, Owner: freshOwner}, nil
+}
+
+// ForHost reports whether a request whose Host is got was meant for the server reached at
+// want (host[:port], as in its public URL). Names compare without case and without a
+// trailing dot. A port must be the same, except that a Host without one is taken for any
+// port (Mastodon signs the bare host name whatever the port, Request#set_common_headers,
+// and nginx's $host, which the deployment passes on, has none either), and a default port
+// spelled out is taken for a URL without one. Two servers on one name behind different
+// ports can therefore not tell each other's deliveries apart.
+func ForHost(got, want string) bool {
+	gh, gp := splitHostPort(got)
+	wh, wp := splitHostPort(want)
+	if gh == "" || gh != wh {
+		return false
+	}
+	return gp == "" || gp == wp || (wp == "" && (gp == "443" || gp == "80"))
+}
+
+func splitHostPort(hostport string) (string, string) {
+	h, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h, p = hostport, ""
+	}
+	h = strings.TrimSuffix(strings.ToLower(strings.Trim(h, "[]")), ".")
+	return h, p
 }
 
 func resolveKey(ctx context.Context, resolve KeyResolver, keyID string, refresh bool) (crypto.PublicKey, string, error) {

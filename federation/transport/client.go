@@ -33,6 +33,13 @@ var (
 	ErrStatus = errors.New("transport: unexpected response status")
 )
 
+// Refused reports whether err is the guard's refusal of a URL or of an address it resolved
+// to (ErrForbiddenAddress, ErrInsecureScheme, ErrUnsupportedScheme): the same request will
+// never be allowed, so it is never worth trying again.
+func Refused(err error) bool {
+	return errors.Is(err, ErrForbiddenAddress) || errors.Is(err, ErrInsecureScheme) || errors.Is(err, ErrUnsupportedScheme)
+}
+
 // Defaults for the zero values in Options.
 const (
 	// DefaultTimeout bounds a whole exchange, redirects and body included. A peer that

@@ -28,7 +28,7 @@ func TestSignedDeliveryThroughRedirect(t *testing.T) {
 	verified := make(chan error, 1)
 	back := startServer(t, "127.0.0.2", false, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		_, err := httpsig.Verify(r.Context(), r, body, time.Now(), 0, resolve)
+		_, err := httpsig.Verify(r.Context(), r, body, r.Host, time.Now(), 0, resolve)
 		verified <- err
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)

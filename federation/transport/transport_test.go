@@ -491,3 +491,20 @@ func TestAddressPolicy(t *testing.T) {
 		}
 	}
 }
+
+// What the guard refuses is told apart from what may go through another time.
+func TestRefused(t *testing.T) {
+	s := startServer(t, "127.0.0.1", false, nil)
+	c := New(Options{})
+	for _, u := range []string{"https://10.1.2.3/x", "http://example.org/x", "ftp://example.org/x", "http://127.0.0.1:" + s.port + "/"} {
+		if _, err := get(c, u); !Refused(err) {
+			t.Errorf("%s: err = %v, want a refusal", u, err)
+		}
+	}
+	c = New(Options{AllowHTTP: true, AllowLoopback: true})
+	closed := startServer(t, "127.0.0.1", false, nil)
+	closed.Close()
+	if _, err := get(c, closed.URL); err == nil || Refused(err) {
+		t.Errorf("a refused connection: err = %v, want an error that is no refusal", err)
+	}
+}

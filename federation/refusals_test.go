@@ -1,0 +1,259 @@
+package federation_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// capturedRequest is a delivery as it reached the server it was meant for.
+type capturedRequest struct {
+	method, path, host string
+	header             http.Header
+	body               []byte
+}
+
+// startCapture runs a server on host that takes every request with 202 and keeps it.
+func startCapture(t *testing.T, host string) (string, func() []capturedRequest) {
+	t.Helper()
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []capturedRequest
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, capturedRequest{r.Method, r.URL.RequestURI(), r.Host, r.Header.Clone(), body})
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String(), func() []capturedRequest {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]capturedRequest(nil), got...)
+	}
+}
+
+// errorCode reads the code of an error answer ({"error": {"code", "message"}}).
+func errorCode(t *testing.T, body []byte) (string, string) {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("not an error answer with a code and a message: %s", body)
+	}
+	return e.Error.Code, e.Error.Message
+}
+
+// A signature is made for one server. Plagwitz's real delivery to a server that follows it,
+// captured there and replayed to Lindenau with the Host it was signed for, is refused with
+// 401 and stores nothing; so is a signed GET made for another server, with authorized fetch.
+func TestSignedRequestsForAnotherHostAreRefused(t *testing.T) {
+	t.Parallel()
+	l := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau", AuthorizedFetch: true})
+	p := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	captureURL, captured := startCapture(t, "127.0.0.15")
+	// Someone on the capturing server follows Plagwitz; that server's shared inbox is at
+	// /ap/inbox, as a neighbouring Ortsweberei's is, so the path is one Lindenau serves too.
+	follower := captureURL + "/users/mallory"
+	if _, err := p.Pool.Exec(context.Background(), `
+INSERT INTO ap_actors (iri, host, type, inbox, shared_inbox, fetched_at) VALUES ($1, $2, 'Person', $1 || '/inbox', $3, now())`,
+		follower, strings.TrimPrefix(captureURL, "http://"), captureURL+"/ap/inbox"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Pool.Exec(context.Background(), `
+INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ('ortsweberei', $1, $1 || '#follow', now())`, follower); err != nil {
+		t.Fatal(err)
+	}
+	fileAntrag(t, p.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bücherschrank"})
+	waitFor(t, "Plagwitz's deliveries to the capturing server", 20*time.Second, func() bool { return len(captured()) >= 2 })
+
+	t.Run("a delivery", func(t *testing.T) {
+		for _, c := range captured() {
+			if c.method != http.MethodPost || !strings.Contains(c.header.Get("Signature"), "host") {
+				t.Fatalf("not a signed delivery: %+v", c)
+			}
+			before := federationRows(l)
+			req, _ := http.NewRequest(c.method, l.URL+c.path, bytes.NewReader(c.body))
+			req.Header = c.header.Clone()
+			req.Host = c.host // as it was signed: the capturing server's
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("a delivery replayed from %s: %d %s", c.host, res.StatusCode, body)
+			}
+			if code, _ := errorCode(t, body); code != "wrong_host" {
+				t.Errorf("refused as %q, want wrong_host", code)
+			}
+			if after := federationRows(l); !maps.Equal(before, after) {
+				t.Fatalf("a replayed delivery stored something: %v → %v", before, after)
+			}
+		}
+	})
+
+	// Authorized fetch: a GET signed for another server is no signed GET for us.
+	t.Run("a signed GET", func(t *testing.T) {
+		peer := mastopeer.Start(t, "127.0.0.9")
+		jana := l.VerifiedResident("Jana", lat, lon)
+		an := fileAntrag(t, jana, map[string]string{"title": "Bank"})
+		get := func(host string) (int, []byte) {
+			t.Helper()
+			req, _ := http.NewRequest("GET", an.Fediverse.ID, nil)
+			req.Header.Set("Accept", "application/activity+json")
+			req.Host = host
+			if err := httpsig.Sign(req, nil, peer.KeyID(), peer.PrivateKey(), time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return res.StatusCode, b
+		}
+		if code, body := get(strings.TrimPrefix(l.URL, "http://")); code != http.StatusOK {
+			t.Fatalf("a GET signed for Lindenau: %d %s", code, body)
+		}
+		code, body := get(strings.TrimPrefix(p.URL, "http://"))
+		if code != http.StatusUnauthorized {
+			t.Fatalf("a GET signed for Plagwitz, sent to Lindenau: %d %s", code, body)
+		}
+		if c, _ := errorCode(t, body); c != "wrong_host" {
+			t.Errorf("refused as %q, want wrong_host", c)
+		}
+	})
+}
+
+// An inbox that cannot get the signing key says so with a code and a fixed message: not
+// what our fetch ran into (a refused connection, where a redirect led), which would let a
+// sender probe our network through us.
+func TestInboxErrorsTellNothingOfOurFetches(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	peer := mastopeer.Start(t, "127.0.0.9")
+	// A server that sends every request on to a private address.
+	redirector := startFake(t, "127.0.0.16", func(int, *http.Request) (int, http.Header) {
+		return http.StatusFound, http.Header{"Location": {"http://10.255.255.1:8080/internal/admin"}}
+	})
+	closed, err := net.Listen("tcp", "127.0.0.17:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "http://" + closed.Addr().String() // nothing listens here once it is closed
+	closed.Close()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	for _, actor := range []string{nobody + "/users/x", redirector.URL + "/users/x", "http://10.255.255.1:8080/users/x"} {
+		body, _ := json.Marshal(map[string]any{"@context": vocab.ActivityStreams, "id": actor + "/activities/1", "type": "Create", "actor": actor,
+			"object": map[string]any{"id": actor + "/notes/1", "type": "Note", "attributedTo": actor, "content": "Hallo"}})
+		before := federationRows(inst)
+		code, res, err := peer.Deliver(ctx, inst.URL+"/ap/inbox", body, mastopeer.SignOptions{KeyID: actor + "#main-key", Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != http.StatusUnauthorized {
+			t.Fatalf("%s: %d %s", actor, code, res)
+		}
+		c, msg := errorCode(t, res)
+		if c != "key_unavailable" {
+			t.Errorf("%s: refused as %q, want key_unavailable", actor, c)
+		}
+		for _, leak := range []string{"refused", "10.255.255.1", "internal", "dial", "127.0.0.1", "redirect", "not allowed"} {
+			if strings.Contains(msg, leak) {
+				t.Errorf("%s: the answer tells of our fetch (%q): %s", actor, leak, res)
+			}
+		}
+		if after := federationRows(inst); !maps.Equal(before, after) {
+			t.Fatalf("a refused request stored something: %v → %v", before, after)
+		}
+	}
+}
+
+// What the SSRF guard refuses is refused for good. An activity whose processing needs a
+// fetch from a private address is done with, not retried: its job completes at the first
+// attempt. A delivery to a follower whose inbox is at a private address is not retried
+// either.
+func TestGuardRefusalsAreFinal(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	peer := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const wait = 20 * time.Second
+
+	// The peer is a neighbour we follow; what it announces is fetched from its origin.
+	if err := peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/likes/1", "type": "Like",
+		"actor": peer.ActorID(), "object": inst.URL + "/ap/ortsweberei"}); err != nil { // its actor is fetched and kept
+		t.Fatal(err)
+	}
+	if _, err := inst.Pool.Exec(ctx, `INSERT INTO ap_following (remote, follow_id, created_at, accepted) VALUES ($1, $2, now(), true)`,
+		peer.ActorID(), inst.URL+"/ap/ortsweberei#follows/1"); err != nil {
+		t.Fatal(err)
+	}
+	announce := peer.ActorID() + "/announces/1"
+	if err := peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": mastopeer.ASContext, "id": announce, "type": "Announce",
+		"actor": peer.ActorID(), "object": "http://10.255.255.1/ap/antraege/x", "to": []string{mastopeer.Public}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Announce to be processed or to fail", wait, func() bool {
+		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND (processed_at IS NOT NULL OR failed_at IS NOT NULL)`, announce) == 1
+	})
+	if n := inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL AND failed_at IS NULL`, announce); n != 1 {
+		t.Fatalf("an activity that needs a fetch the guard refuses is kept for a retry")
+	}
+	waitFor(t, "its job to end", wait, func() bool {
+		return inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1 AND finalized_at IS NOT NULL`, announce) == 1
+	})
+	if n := inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1
+AND state = 'completed' AND attempt = 1 AND coalesce(array_length(errors, 1), 0) = 0`, announce); n != 1 {
+		t.Fatalf("the Announce's job did not complete at its first attempt")
+	}
+
+	// A follower whose inbox is at a private address: the delivery job ends at once.
+	for _, sql := range []string{
+		`INSERT INTO ap_actors (iri, host, type, inbox, fetched_at)
+VALUES ('http://10.255.255.1/users/x', '10.255.255.1', 'Person', 'http://10.255.255.1/users/x/inbox', now())`,
+		`INSERT INTO ap_followers (local, follower, follow_id, created_at)
+VALUES ('ortsweberei', 'http://10.255.255.1/users/x', 'http://10.255.255.1/follows/1', now())`,
+	} {
+		if _, err := inst.Pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fileAntrag(t, inst.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bank"})
+	waitFor(t, "the deliveries to the private address to end", wait, func() bool {
+		return inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1'`) > 0 &&
+			inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1' AND finalized_at IS NULL`) == 0
+	})
+	if n := inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1'
+AND NOT (state = 'completed' AND attempt = 1)`); n != 0 {
+		t.Fatalf("%d deliveries to a private address were retried", n)
+	}
+}
