@@ -88,10 +88,14 @@ func guessable(pw string) bool {
 	if distinctRunes(n) < 5 {
 		return true
 	}
+	notLetter := func(r rune) bool { return !unicode.IsLetter(r) }
 	candidates := []string{
 		n,
 		strings.TrimFunc(n, unicode.IsDigit),
-		alnum(deleet(strings.TrimFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) }))),
+		// Digits and signs around it dropped before reading digits as letters; at the start
+		// they may be letters already ("5chalke04" is schalke).
+		alnum(deleet(strings.TrimFunc(lower, notLetter))),
+		alnum(deleet(strings.TrimRightFunc(lower, notLetter))),
 	}
 	for _, c := range candidates {
 		if c == "" || isCommon(c) || isCommon(repeatedUnit(c)) {
