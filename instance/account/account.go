@@ -113,6 +113,10 @@ type Options struct {
 	Log    *slog.Logger
 }
 
+// DefaultHashers is the number of password hashes computed at once unless Options say
+// otherwise: one per CPU, since more only make each slower.
+func DefaultHashers() int { return max(1, runtime.NumCPU()-1) }
+
 // NewService returns the account service; opts, if given, is one Options.
 func NewService(pool *pgxpool.Pool, c clock.Clock, bounds Bounds, opts ...Options) *Service {
 	var o Options
@@ -120,7 +124,7 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, bounds Bounds, opts ...Option
 		o = opts[0]
 	}
 	if o.Hashers <= 0 {
-		o.Hashers = runtime.NumCPU()
+		o.Hashers = DefaultHashers()
 	}
 	if o.HashQueue <= 0 {
 		o.HashQueue = 32 * o.Hashers
