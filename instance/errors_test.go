@@ -78,7 +78,6 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"bad limit", anon, "GET", "/api/knoten?limit=0", nil, "", 422, "invalid_limit"},
 		{"me without session", anon, "GET", "/api/me", nil, "", 401, "unauthenticated"},
 		{"forged session", forged(inst), "GET", "/api/me", nil, "", 401, "unauthenticated"},
-		{"duplicate email", anon, "POST", "/api/auth/register", map[string]any{"name": "X", "address": "Y", "lat": lat, "lon": lon, "email": strings.ToUpper(ada.Email), "password": "lange genug"}, "", 409, "email_taken"},
 		{"invalid email", anon, "POST", "/api/auth/register", map[string]any{"name": "X", "address": "Y", "lat": lat, "lon": lon, "email": "kein-at-zeichen", "password": "lange genug"}, "", 422, "invalid_email"},
 		{"short password", anon, "POST", "/api/auth/register", map[string]any{"name": "X", "address": "Y", "lat": lat, "lon": lon, "email": "x@example.org", "password": "kurz"}, "", 422, "invalid_password"},
 		{"empty name", anon, "POST", "/api/auth/register", map[string]any{"name": " ", "address": "Y", "lat": lat, "lon": lon, "email": "x@example.org", "password": "lange genug"}, "", 422, "invalid_name"},

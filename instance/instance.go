@@ -62,6 +62,11 @@ type Config struct {
 	DelegationBatch delegation.Batch
 	// MapFeed tunes the live map (batch interval, limits); zero values take its defaults.
 	MapFeed mapfeed.Options
+	// RateLimits of logins, registrations and writes; the zero value is httpapi.DefaultRules.
+	RateLimits httpapi.RateLimits
+	// Accounts tune the password hashers, the login lockout and the mailer; zero values take
+	// their defaults.
+	Accounts account.Options
 	// Basemap is a PMTiles file the web app draws under the map (served at
 	// /tiles/basemap.pmtiles); empty: the app's built-in outline.
 	Basemap string
@@ -195,7 +200,11 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	}
 	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
 	i.Ortsweberei = ortsweberei.NewService(db.Pool, i.Clock)
-	i.Accounts = account.NewService(db.Pool, i.Clock, i.Ortsweberei)
+	accountOpts := cfg.Accounts
+	if accountOpts.Log == nil {
+		accountOpts.Log = log
+	}
+	i.Accounts = account.NewService(db.Pool, i.Clock, i.Ortsweberei, accountOpts)
 	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)
 	i.Abstimmungen = abstimmung.NewService(db.Pool, i.Clock, i.Knoten, cfg.VoteDuration)
@@ -235,6 +244,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 			{Name: "webrat", Interval: sweepEvery, Run: webratSweep.Run},
 			{Name: "sessions", Interval: time.Hour, Run: func(ctx context.Context) error {
 				_, err := i.Accounts.SweepSessions(ctx)
+				if err == nil {
+					_, err = i.Accounts.SweepLoginFailures(ctx)
+				}
 				return err
 			}},
 			{Name: "federation-retention", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {
@@ -261,6 +273,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Log: log,
 		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		RateLimits:    cfg.RateLimits,
 		Web:           web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 	}
 	if cfg.Dev {

@@ -15,7 +15,7 @@ import (
 func adminCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, db := command("admin create", stderr)
 	email := fs.String("email", "", "the admin's email (login)")
-	password := fs.String("password", "", "the admin's password (at least 8 characters)")
+	password := fs.String("password", "", "the admin's password (at least 10 characters, not a common one, not made of the name or email address)")
 	name := fs.String("name", "", "the admin's name")
 	if err := fs.Parse(args); err != nil {
 		return err

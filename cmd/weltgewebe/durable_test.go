@@ -85,7 +85,7 @@ func TestQueuedDeliverySurvivesKill9(t *testing.T) {
 	}
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
-	if res := post(c, "/api/auth/register", `{"name":"Jana","address":"Weg 1","lat":51.3,"lon":12.3,"email":"jana@example.org","password":"lange genug"}`); res.StatusCode != 201 {
+	if res := post(c, "/api/auth/register", `{"name":"Jana","address":"Weg 1","lat":51.3,"lon":12.3,"email":"jana@example.org","password":"lange genug"}`); res.StatusCode != 202 {
 		t.Fatalf("register: %d", res.StatusCode)
 	}
 	if out, err := exec.Command(bin, "admin", "verify", "--by", "admin@example.org", "--email", "jana@example.org", "--data-dir", dataDir).CombinedOutput(); err != nil {

@@ -20,6 +20,7 @@ import (
 // measurement, which moves the clock, is asked for), plus a resident to act as.
 type env struct {
 	adminURL, dbName string
+	dbURL            string // the run's database
 	inst             *instance.Instance
 	url              string // the instance's HTTP base URL
 	resident         uuid.UUID
@@ -39,6 +40,7 @@ func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 	u, err := url.Parse(adminURL)
 	check(err)
 	u.Path = "/" + e.dbName
+	e.dbURL = u.String()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	e.url = "http://" + ln.Addr().String()

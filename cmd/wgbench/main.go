@@ -50,13 +50,17 @@ func main() {
 		runReceiver(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "_flood" {
+		runFlooder(os.Args[2:])
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "_mapclients" {
 		runMapClients(os.Args[2:])
 		return
 	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,sweep,governance,federation,map", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,sweep,governance,federation,map,flood", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -139,6 +143,8 @@ func main() {
 			benchFederation(ctx, env, cfg)
 		case "map":
 			benchMap(ctx, env, cfg)
+		case "flood":
+			benchFlood(ctx, env, cfg)
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

@@ -11,7 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
+	"runtime"
 	"strings"
 	"time"
 	"unicode"
@@ -85,14 +87,59 @@ type Service struct {
 	pool   *pgxpool.Pool
 	clock  clock.Clock
 	bounds Bounds
-	// Sessions expire on wall-clock time, not the instance clock, so that moving the dev clock
-	// forward a month does not log everyone out.
-	wall clock.Clock
+	// Sessions and the lockout run on wall-clock time, not the instance clock, so that moving
+	// the dev clock forward a month neither logs everyone out nor lifts a lock.
+	wall    clock.Clock
+	hashers *hashers
+	lockout Lockout
+	mailer  Mailer
 }
 
-// NewService returns the account service.
-func NewService(pool *pgxpool.Pool, c clock.Clock, bounds Bounds) *Service {
-	return &Service{pool: pool, clock: c, bounds: bounds, wall: clock.System{}}
+// Options tune the account service; zero values take the defaults.
+type Options struct {
+	// Hashers is how many password hashes may be computed at once (default: the number of
+	// CPUs); HashQueue how many requests may wait for one before the next is answered ErrBusy
+	// (default 32 per hasher).
+	Hashers, HashQueue int
+	// Lockout after logins without success (default DefaultLockout).
+	Lockout Lockout
+	// Mailer sends the notices of registration (default: an Outbox on the pool).
+	Mailer Mailer
+	// Wall is the clock of sessions and the lockout (default: the system clock).
+	Wall clock.Clock
+	// OnHash, when set, is called on the hasher before each hash: tests hold hashers with it
+	// to count how many run at once.
+	OnHash func()
+	Log    *slog.Logger
+}
+
+// DefaultHashers is the number of password hashes computed at once unless Options say
+// otherwise: one per CPU, since more only make each slower.
+func DefaultHashers() int { return max(1, runtime.NumCPU()-1) }
+
+// NewService returns the account service; opts, if given, is one Options.
+func NewService(pool *pgxpool.Pool, c clock.Clock, bounds Bounds, opts ...Options) *Service {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Hashers <= 0 {
+		o.Hashers = DefaultHashers()
+	}
+	if o.HashQueue <= 0 {
+		o.HashQueue = 32 * o.Hashers
+	}
+	if o.Lockout == (Lockout{}) {
+		o.Lockout = DefaultLockout
+	}
+	if o.Wall == nil {
+		o.Wall = clock.System{}
+	}
+	if o.Mailer == nil {
+		o.Mailer = NewOutbox(pool, c, o.Log)
+	}
+	return &Service{pool: pool, clock: c, bounds: bounds, wall: o.Wall,
+		hashers: newHashers(o.Hashers, o.HashQueue, o.OnHash), lockout: o.Lockout, mailer: o.Mailer}
 }
 
 // Registration is what a new resident tells us.
@@ -106,7 +153,30 @@ type Registration struct {
 	Hidden          bool // not on the map at all
 }
 
-// Register creates an unverified resident account.
+// ErrEmailTaken is Register's answer when the address has an account already. It never
+// reaches a client: SignUp, which registration over HTTP uses, answers such a registration
+// like any other and sends the address a notice instead.
+var ErrEmailTaken = fault.Conflictf("email_taken", "An account with this email address exists already.")
+
+// SignUp is registration as the public sees it: it creates the account (Register) and sends
+// the address a welcome, or — when the address has an account already — leaves that account
+// alone and sends the address a notice that someone tried. Both end the same way for the
+// caller, after the same work (a hash, a transaction, a mail queued), so that the answer does
+// not tell whether an address is registered. Refusals of the input itself (a weak password, an
+// address outside the Ortsweberei) come before the address is looked at and do not depend on it.
+func (s *Service) SignUp(ctx context.Context, r Registration) error {
+	a, err := s.Register(ctx, r)
+	if errors.Is(err, ErrEmailTaken) {
+		return s.mailer.Send(ctx, takenMail(strings.TrimSpace(r.Email)))
+	}
+	if err != nil {
+		return err
+	}
+	return s.mailer.Send(ctx, welcomeMail(a.Email, a.Name))
+}
+
+// Register creates an unverified resident account, or answers ErrEmailTaken. It is for callers
+// inside the instance (the demo, tools, tests); over HTTP, registration is SignUp.
 func (s *Service) Register(ctx context.Context, r Registration) (Account, error) {
 	a := Account{
 		ID:              uuid.Must(uuid.NewV7()),
@@ -121,10 +191,10 @@ func (s *Service) Register(ctx context.Context, r Registration) (Account, error)
 		a.PositionRadiusM = *r.PositionRadiusM
 	}
 	if err := firstErr(checkName(a.Name), checkAddress(a.Address), checkHome(r.Home), checkEmail(a.Email),
-		checkPasswordRule(r.Password), checkRadius(a.PositionRadiusM)); err != nil {
+		checkRadius(a.PositionRadiusM), checkPassword(r.Password, ownData{Name: a.Name, Email: a.Email, Address: a.Address})); err != nil {
 		return Account{}, err
 	}
-	hash, err := hashPassword(r.Password)
+	hash, err := s.hash(ctx, r.Password)
 	if err != nil {
 		return Account{}, err
 	}
@@ -158,10 +228,10 @@ func (s *Service) CreateAdmin(ctx context.Context, name, email, password string)
 		ID: uuid.Must(uuid.NewV7()), Name: strings.TrimSpace(name), Email: strings.TrimSpace(email),
 		IsAdmin: true, PositionRadiusM: DefaultRadius, OnMap: true,
 	}
-	if err := firstErr(checkName(a.Name), checkEmail(a.Email), checkPasswordRule(password)); err != nil {
+	if err := firstErr(checkName(a.Name), checkEmail(a.Email), checkPassword(password, ownData{Name: a.Name, Email: a.Email})); err != nil {
 		return Account{}, err
 	}
-	hash, err := hashPassword(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return Account{}, err
 	}
@@ -365,13 +435,6 @@ func checkEmail(email string) error {
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || len(email) > 254 {
 		return fault.Invalidf("email", "invalid_email", "That is not an email address.")
-	}
-	return nil
-}
-
-func checkPasswordRule(pw string) error {
-	if utf8.RuneCountInString(pw) < 8 || len(pw) > 1024 {
-		return fault.Invalidf("password", "invalid_password", "The password must have at least 8 characters (and at most 1024 bytes).")
 	}
 	return nil
 }

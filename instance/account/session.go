@@ -1,6 +1,7 @@
 package account
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -32,21 +33,46 @@ var ErrBadCredentials = &fault.Error{Kind: fault.Unauthenticated, Code: "invalid
 	Message: "Email or password is wrong."}
 
 // Login checks the credentials and opens a session.
+//
+// An unknown address takes the same way as a known one with a wrong password — the same
+// lockout count, a hash on a hasher (against dummyHash), the same answer — so that neither the
+// answer nor its time tells whether the address is registered.
 func (s *Service) Login(ctx context.Context, email, password string) (Session, Account, error) {
-	a, hash, err := getAccountByEmail(ctx, s.pool, strings.TrimSpace(email))
+	email = strings.TrimSpace(email)
+	key := emailKey(email)
+	wait, err := s.lockedFor(ctx, key)
+	if err != nil {
+		return Session{}, Account{}, err
+	}
+	if wait > 0 {
+		return Session{}, Account{}, errLoginLocked(wait)
+	}
+	a, hash, err := getAccountByEmail(ctx, s.pool, email)
+	known := err == nil
 	if errors.Is(err, ErrNotFound) {
-		_, _ = verifyPassword(dummyHash, password)
-		return Session{}, Account{}, ErrBadCredentials
-	}
-	if err != nil {
+		hash = dummyHash
+	} else if err != nil {
 		return Session{}, Account{}, err
 	}
-	ok, err := verifyPassword(hash, password)
-	if err != nil {
+	var (
+		ok       bool
+		checkErr error
+	)
+	// The attempt is counted on the hasher, just before the hash: a request that never gets a
+	// hasher (busy, or gone) has not tried a password and does not count.
+	err = s.hashers.do(ctx, func() {
+		if checkErr = s.countAttempt(ctx, key); checkErr == nil {
+			ok, checkErr = verifyPassword(hash, password)
+		}
+	})
+	if err = cmp.Or(err, checkErr); err != nil {
 		return Session{}, Account{}, err
 	}
-	if !ok {
+	if !known || !ok {
 		return Session{}, Account{}, ErrBadCredentials
+	}
+	if err := s.clearAttempts(ctx, key); err != nil {
+		return Session{}, Account{}, err
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {

@@ -32,7 +32,7 @@ VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), point4326($8, $9), $10, $11, poi
 		a.ID, a.Handle, a.Name, a.Email, passwordHash, a.IsAdmin, a.Address, lon(a.Home), lat(a.Home),
 		a.PositionRadiusM, a.OnMap, lon(a.Position), lat(a.Position), posCell, a.CreatedAt)
 	if isUniqueViolation(err, "accounts_email") {
-		return fault.Conflictf("email_taken", "An account with this email address exists already.")
+		return ErrEmailTaken
 	}
 	if err != nil {
 		return fmt.Errorf("account: insert: %w", err)

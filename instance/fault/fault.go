@@ -9,6 +9,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error the way a client needs to react to it.
@@ -24,6 +25,8 @@ const (
 	Gone                            // it existed and has ended (410)
 	Conflict                        // the state does not allow it now (409)
 	Unsupported                     // wrong media type (415)
+	RateLimited                     // too many requests from this client or for this account (429)
+	Unavailable                     // the instance cannot take it now, whoever asks (503)
 )
 
 // Error is an error a client may see.
@@ -32,6 +35,9 @@ type Error struct {
 	Code    string // stable, machine-readable, snake_case
 	Message string // for people; says what to do differently where possible
 	Field   string // the request field at fault, if one is
+	// RetryAfter, when set, is how long the client should wait before asking again (the
+	// Retry-After header of a 429 or 503).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,6 +27,11 @@ func (s *Server) authed(h authedFunc) handlerFunc {
 		me, err := s.Accounts.Authenticate(r.Context(), c.Value)
 		if err != nil {
 			return err
+		}
+		if isWrite(r) {
+			if err := s.limits.allow(ClassWrite, PerAccount, me.ID.String()); err != nil {
+				return err
+			}
 		}
 		return h(w, r, me)
 	}
@@ -107,15 +113,26 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 			return missing(f.name)
 		}
 	}
-	reg := account.Registration{Name: *in.Name, Address: *in.Address, Home: geo.Point{Lat: *in.Lat, Lon: *in.Lon},
-		Email: *in.Email, Password: *in.Password, PositionRadiusM: in.PositionRadiusM, Hidden: in.OnMap != nil && !*in.OnMap}
-	a, err := s.Accounts.Register(r.Context(), reg)
-	if err != nil {
+	if err := s.limits.allow(ClassRegister, PerAccount, accountKey(*in.Email)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, meView(a))
+	reg := account.Registration{Name: *in.Name, Address: *in.Address, Home: geo.Point{Lat: *in.Lat, Lon: *in.Lon},
+		Email: *in.Email, Password: *in.Password, PositionRadiusM: in.PositionRadiusM, Hidden: in.OnMap != nil && !*in.OnMap}
+	if err := s.Accounts.SignUp(r.Context(), reg); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, registeredBody)
 	return nil
 }
+
+// registeredBody is the one answer to an accepted registration, whether it created an account
+// or found the address taken (and sent it a notice): nothing in it, nor in the headers, may
+// differ between the two. The client logs in next.
+var registeredBody = map[string]string{"status": "registered",
+	"message": "Registration received. Log in with the email address and password; if the address had an account already, a notice went to it and its old password still holds."}
+
+// accountKey is the per-account key of a typed email address.
+func accountKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
 type loginRequest struct {
 	Email    *string `json:"email"`
@@ -132,6 +149,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.Password == nil {
 		return missing("password")
+	}
+	if err := s.limits.allow(ClassLogin, PerAccount, accountKey(*in.Email)); err != nil {
+		return err
 	}
 	sess, a, err := s.Accounts.Login(r.Context(), *in.Email, *in.Password)
 	if err != nil {

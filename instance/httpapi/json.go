@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
@@ -111,6 +113,8 @@ var statusOf = map[fault.Kind]int{
 	fault.Gone:            http.StatusGone,
 	fault.Conflict:        http.StatusConflict,
 	fault.Unsupported:     http.StatusUnsupportedMediaType,
+	fault.RateLimited:     http.StatusTooManyRequests,
+	fault.Unavailable:     http.StatusServiceUnavailable,
 }
 
 // writeError answers with the client-facing part of err, or a bare 500 for anything else.
@@ -120,6 +124,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		if status == 0 {
 			status = http.StatusBadRequest
 		}
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(f.RetryAfter)))
+		}
 		writeJSON(w, status, errorBody{errorDetail{Code: f.Code, Message: f.Message, Field: f.Field}})
 		return
 	}
@@ -128,4 +135,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeJSON(w, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
+}
+
+// retryAfterSeconds rounds up: a client that waits the whole seconds it is told finds the limit
+// lifted.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }

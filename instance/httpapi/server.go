@@ -44,6 +44,8 @@ type Deps struct {
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
 	// X-Forwarded-Proto: https, get Secure cookies regardless.
 	SecureCookies bool
+	// RateLimits of logins, registrations and writes (ratelimit.go).
+	RateLimits RateLimits
 	// Dev, when set, adds the dev-only routes (the movable clock).
 	Dev *DevDeps
 	// Web serves everything outside /api/ (the web app).
@@ -59,7 +61,9 @@ type DevDeps struct {
 // Server is the API's http.Handler.
 type Server struct {
 	Deps
-	mux *http.ServeMux
+	mux     *http.ServeMux
+	limits  *limiter
+	handler http.Handler // mux behind the limits by address
 }
 
 // New returns the API handler.
@@ -67,8 +71,9 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s := &Server{Deps: d, mux: http.NewServeMux(), limits: newLimiter(d.RateLimits)}
 	s.routes()
+	s.handler = s.limitByIP(s.mux)
 	return s
 }
 
@@ -161,7 +166,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
 	}()
-	s.mux.ServeHTTP(rec, r)
+	s.handler.ServeHTTP(rec, r)
 }
 
 // noRoute tells a 404 from a 405 the way the mux would, but in JSON.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/pgtest"
 )
@@ -48,6 +49,11 @@ type Options struct {
 	AllowHosts      []string // federation peers allowed although on loopback
 	// MapFeed tunes the live map; its batch interval defaults to 200 ms here.
 	MapFeed mapfeed.Options
+	// RateLimits, when set, are the instance's limits; without, they are off, since tests
+	// register and log in many residents from one address.
+	RateLimits *httpapi.RateLimits
+	// Accounts tune the password hashers, the lockout and the mailer.
+	Accounts account.Options
 	// Replica of another test instance: this one runs on the same database (a second
 	// process of the same Ortsweberei).
 	ReplicaOf *Instance
@@ -81,6 +87,10 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if o.MapFeed.Batch == 0 {
 		o.MapFeed.Batch = 200 * time.Millisecond
 	}
+	limits := httpapi.RateLimits{Off: true}
+	if o.RateLimits != nil {
+		limits = *o.RateLimits
+	}
 	inst, err := instance.Open(ctx, instance.Config{
 		DB:                   instance.DBConfig{URL: dbURL, MaxConns: 16},
 		Dev:                  !o.NoDev,
@@ -94,6 +104,8 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		// the middle of a test.
 		SweepInterval: time.Hour,
 		MapFeed:       o.MapFeed,
+		RateLimits:    limits,
+		Accounts:      o.Accounts,
 		Log:           newTestLogger(t),
 	})
 	if err != nil {
@@ -243,18 +255,21 @@ func (r *Response) ErrorCode() string {
 
 var seq atomic.Int64
 
+// ResidentPassword is the password of the residents Resident registers.
+const ResidentPassword = "correct horse battery"
+
 // Resident registers a resident at (lat, lon), logs in, and returns the logged-in client.
 func (i *Instance) Resident(name string, lat, lon float64) *Client {
 	i.t.Helper()
 	n := seq.Add(1)
 	email := fmt.Sprintf("resident%d@example.org", n)
 	c := i.Client()
-	res := c.Post("/api/auth/register", map[string]any{
+	c.Post("/api/auth/register", map[string]any{
 		"name": name, "address": fmt.Sprintf("Teststraße %d, 04177 Leipzig", n), "lat": lat, "lon": lon,
-		"email": email, "password": "correct horse battery",
-	}).Expect(i.t, http.StatusCreated)
+		"email": email, "password": ResidentPassword,
+	}).Expect(i.t, http.StatusAccepted)
+	res := c.Post("/api/auth/login", map[string]any{"email": email, "password": ResidentPassword}).Expect(i.t, http.StatusOK)
 	c.ID, c.Email = res.Map(i.t)["id"].(string), email
-	c.Post("/api/auth/login", map[string]any{"email": email, "password": "correct horse battery"}).Expect(i.t, http.StatusOK)
 	return c
 }
 
@@ -330,7 +345,8 @@ func (i *Instance) Rows() map[string]int {
 	i.t.Helper()
 	out := map[string]int{}
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden",
-		"antraege", "einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten"} {
+		"antraege", "einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
+		"mail_outbox"} {
 		out[table] = i.Count("SELECT count(*) FROM " + table)
 	}
 	// Updates leave counts alone; the log would still grow, since every write appends.

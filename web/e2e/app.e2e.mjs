@@ -89,7 +89,8 @@ try {
     const [lon, lat] = ow.bounds ? ow.bounds.coordinates[0][0][0] : [12.33, 51.33];
     bea = { email: `bea-${runID}@example.org`, password: "correct horse battery", name: `Bea Beispiel ${runID}` };
     const reg = await request.newContext({ baseURL: base });
-    const acct = await (await reg.post("/api/auth/register", { data: { name: bea.name, address: "Teststraße 2", lat: lat + 0.004, lon: lon + 0.004, email: bea.email, password: bea.password } })).json();
+    await reg.post("/api/auth/register", { data: { name: bea.name, address: "Teststraße 2", lat: lat + 0.004, lon: lon + 0.004, email: bea.email, password: bea.password } });
+    const acct = await (await reg.post("/api/auth/login", { data: { email: bea.email, password: bea.password } })).json();
     await call("POST", `/api/admin/accounts/${acct.id}/verify`, {});
   }
 
@@ -115,15 +116,29 @@ try {
   await reg.getByLabel("Adresse").fill("Lützner Straße 30, 04177 Leipzig");
   await reg.getByRole("button", { name: "Kartenmitte" }).click();
   await reg.getByLabel("E-Mail").fill(anaEmail);
+  await reg.getByLabel(/^Passwort/).fill("passwort123");
+  await reg.getByRole("button", { name: "Registrieren" }).click();
+  await reg.getByText("Dieses Passwort gehört zu den meistbenutzten").waitFor();
   await reg.getByLabel(/^Passwort/).fill("correct horse battery");
   await reg.getByRole("button", { name: "Registrieren" }).click();
   await ana.locator("#account-btn", { hasText: "Ana" }).waitFor();
-  step("Ana registered (and is logged in)");
+  step("Ana was refused a common password (German message), registered (and is logged in)");
 
   await ana.locator("#account-btn").click();
   await ana.getByRole("button", { name: "Abmelden" }).click();
   await ana.locator("#account-btn", { hasText: "Anmelden" }).waitFor();
   await ana.locator("#account-btn").click();
+  // Someone registers Ana's address again: the instance answers as for a new address, and the
+  // app, whose login with the new password then fails, sends them to the login with a note.
+  await ana.locator("#to-register").click();
+  await reg.getByLabel("Name").fill("Jemand Anderes");
+  await reg.getByLabel("Adresse").fill("Karl-Heine-Straße 1, 04229 Leipzig");
+  await reg.getByRole("button", { name: "Kartenmitte" }).click();
+  await reg.getByLabel("E-Mail").fill(anaEmail);
+  await reg.getByLabel(/^Passwort/).fill("ein ganz anderes Passwort");
+  await reg.getByRole("button", { name: "Registrieren" }).click();
+  await ana.locator("#login-note", { hasText: "gibt es schon ein Konto" }).waitFor();
+  step("Ana's address registered again: the login opens with a note");
   const login = ana.locator("#login-form");
   await login.getByLabel("E-Mail").fill(anaEmail);
   await login.getByLabel("Passwort").fill("wrong password");

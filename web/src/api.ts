@@ -6,6 +6,7 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public field?: string,
+    public retryAfter?: number, // seconds, from the Retry-After header of a 429 or 503
   ) {
     super(message);
   }
@@ -35,7 +36,6 @@ const messages: Record<string, string> = {
   delegation_not_found: "Diese Delegation gibt es nicht.",
   no_such_route: "Diese Funktion kennt die Instanz nicht.",
   method_not_allowed: "Diese Funktion kennt die Instanz nicht.",
-  email_taken: "Mit dieser E-Mail-Adresse gibt es schon ein Konto.",
   already_twisted: "Dieser Faden ist schon verzwirnt.",
   not_twisted: "Dieser Faden ist nicht verzwirnt.",
   already_verified: "Das Konto ist schon bestätigt.",
@@ -75,7 +75,13 @@ const messages: Record<string, string> = {
   invalid_account_id: "Ungültiges Konto.",
   invalid_address: "Bitte gib eine Adresse ein.",
   invalid_email: "Diese E-Mail-Adresse ist ungültig.",
-  invalid_password: "Das Passwort muss mindestens 8 Zeichen lang sein.",
+  invalid_password: "Das Passwort muss mindestens 10 Zeichen lang sein – am einfachsten ein paar Wörter hintereinander.",
+  common_password:
+    "Dieses Passwort gehört zu den meistbenutzten (oder ist eine einfache Abwandlung davon) und wird zuerst ausprobiert. Nimm besser ein paar Wörter, die sonst niemand zusammenstellt.",
+  personal_password: "Das Passwort darf nicht aus deinem Namen, deiner E-Mail-Adresse oder deiner Anschrift bestehen – die kennen andere.",
+  rate_limited: "Zu viele Anfragen auf einmal. Bitte warte {wait} und versuch es dann noch einmal.",
+  login_locked: "Zu viele fehlgeschlagene Anmeldungen für diese Adresse; sie ist vorübergehend gesperrt. Bitte versuch es in {wait} noch einmal.",
+  busy: "Die Instanz ist gerade sehr beschäftigt. Bitte versuch es gleich noch einmal.",
   invalid_position_radius: "Der Umkreis muss zwischen 50 und 5000 Metern liegen.",
   too_many_cells: "Zu großer Ausschnitt: bitte näher heranzoomen.",
   text_too_long: "Die Nachricht ist zu lang (höchstens 500 Zeichen).",
@@ -85,8 +91,17 @@ const messages: Record<string, string> = {
 };
 
 export function germanMessage(err: unknown): string {
-  if (err instanceof ApiError) return messages[err.code] ?? err.message;
-  return messages.network;
+  if (!(err instanceof ApiError)) return messages.network;
+  const text = messages[err.code];
+  if (!text) return err.message;
+  return text.replace("{wait}", waitText(err.retryAfter ?? 60));
+}
+
+// waitText says a Retry-After in words: "einer Minute", "3 Minuten", "20 Sekunden".
+function waitText(seconds: number): string {
+  if (seconds < 60) return seconds <= 1 ? "einen Moment" : `${Math.ceil(seconds)} Sekunden`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? "einer Minute" : `${minutes} Minuten`;
 }
 
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
@@ -110,7 +125,8 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   }
   if (!res.ok) {
     const e = data?.error;
-    throw new ApiError(res.status, e?.code ?? "internal", e?.message ?? `HTTP ${res.status}`, e?.field);
+    const retry = Number(res.headers.get("Retry-After"));
+    throw new ApiError(res.status, e?.code ?? "internal", e?.message ?? `HTTP ${res.status}`, e?.field, retry > 0 ? retry : undefined);
   }
   return data as T;
 }

@@ -11,6 +11,9 @@ export interface PickPoint {
   pick(done: (p: { lat: number; lon: number } | null) => void): void;
 }
 
+const alreadyRegistered =
+  "Zu dieser E-Mail-Adresse gibt es schon ein Konto; wir haben ihr eine Nachricht geschickt. Melde dich mit deinem bisherigen Passwort an.";
+
 export function requireLogin(note: string): boolean {
   if (session.me) return true;
   openLogin(note);
@@ -80,11 +83,25 @@ export function initAuth(points: PickPoint) {
     };
     try {
       await post("/api/auth/register", body);
+    } catch (err) {
+      formError(reg, germanMessage(err), err instanceof ApiError ? err.field : undefined);
+      return;
+    }
+    // The instance answers a registration the same whether or not the address had an account
+    // (so that nobody can find out who is registered); logging in tells the two apart for the
+    // one who knows the password.
+    try {
       const me = await login(body.email, body.password);
       regDialog.close();
       reg.reset();
       toast(`Willkommen, ${me.name}! Dein Konto wird noch von einer Verwalterin bestätigt; bis dahin kannst du Knoten knüpfen und Fäden spinnen.`);
     } catch (err) {
+      if (err instanceof ApiError && err.code === "invalid_credentials") {
+        regDialog.close();
+        reg.reset();
+        openLogin(alreadyRegistered);
+        return;
+      }
       formError(reg, germanMessage(err), err instanceof ApiError ? err.field : undefined);
     }
   });

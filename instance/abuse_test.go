@@ -1,0 +1,446 @@
+package instance_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/httpapi"
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+)
+
+// An attacker's first guesses — the most used passwords, simple variants of them, and what
+// anyone can read about the resident — are refused wherever a password is set, with a code the
+// web app turns into German, and nothing is written.
+func TestWeakPasswordsAreRefused(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	const email = "jana.weber@example.org"
+	const address = "Lützner Straße 30, 04177 Leipzig"
+	for _, tc := range []struct{ password, code string }{
+		{"password", "invalid_password"},
+		{"12345678", "invalid_password"},
+		{"        ", "invalid_password"},
+		{"neun neun", "invalid_password"},
+		{"          ", "common_password"},
+		{"aaaaaaaaaaaa", "common_password"},
+		{"1234567890", "common_password"},
+		{"Passwort2024!", "common_password"},
+		{"P@ssw0rd123", "common_password"},
+		{"hallohallo", "common_password"},
+		{"qwertzuiop", "common_password"},
+		{"iloveyou12345", "common_password"},
+		{"weltgewebe1", "common_password"},
+		{email, "personal_password"},
+		{"Jana Weber 1990", "personal_password"},
+		{"jana.weber!!", "personal_password"},
+		{address, "personal_password"},
+	} {
+		before := inst.Rows()
+		res := inst.Client().Post("/api/auth/register", map[string]any{"name": "Jana Weber", "address": address,
+			"lat": lat, "lon": lon, "email": email, "password": tc.password})
+		if res.Status != http.StatusUnprocessableEntity || res.ErrorCode() != tc.code {
+			t.Errorf("password %q: %d %q, want 422 %q; body %s", tc.password, res.Status, res.ErrorCode(), tc.code, res.Body)
+			continue
+		}
+		assertNothingWritten(t, inst, before)
+	}
+	// Admins get their password from the command line: the same rule.
+	_, err := inst.Accounts.CreateAdmin(context.Background(), "Ada Admin", "ada@example.org", "ada@example.org")
+	if !fault.Is(err, "personal_password") {
+		t.Errorf("admin with the address as password: %v", err)
+	}
+	_, err = inst.Accounts.CreateAdmin(context.Background(), "Ada Admin", "ada@example.org", "password123")
+	if !fault.Is(err, "common_password") {
+		t.Errorf("admin with password123: %v", err)
+	}
+
+	// What residents actually choose still goes through: passphrases, and the passwords the
+	// demo and the tests use.
+	for i, pw := range []string{"lange genug", "correct horse battery", "Fahrradkeller am Kanal", "weltgewebe-demo", "k8#Lw2!pQz"} {
+		res := inst.Client().Post("/api/auth/register", map[string]any{"name": "Jana Weber", "address": address,
+			"lat": lat, "lon": lon, "email": fmt.Sprintf("gut%d@example.org", i), "password": pw})
+		if res.Status/100 != 2 {
+			t.Errorf("password %q refused: %d %s", pw, res.Status, res.Body)
+		}
+	}
+}
+
+// Registration says the same whether or not the address has an account: same status, same
+// bytes, no cookie. The address's owner is told instead, by a notice in the outbox.
+func TestRegistrationDoesNotRevealAccounts(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	register := func(email, password string) *instancetest.Response {
+		return inst.Client().Post("/api/auth/register", map[string]any{"name": "Clara Zwirn", "address": "Lützner Straße 30",
+			"lat": lat, "lon": lon, "email": email, "password": password})
+	}
+	first := register("clara@example.org", "lange genug")
+	if first.Status/100 != 2 {
+		t.Fatalf("first registration: %d %s", first.Status, first.Body)
+	}
+	accounts := inst.Count(`SELECT count(*) FROM accounts`)
+	taken := register("Clara@Example.org", "ein anderes Passwort")
+	fresh := register("clarissa@example.org", "ein anderes Passwort")
+	if taken.Status != fresh.Status || !bytes.Equal(taken.Body, fresh.Body) {
+		t.Fatalf("taken address answered %d %s; a new one %d %s", taken.Status, taken.Body, fresh.Status, fresh.Body)
+	}
+	for _, h := range []string{"Set-Cookie", "Content-Type", "Content-Length", "Location", "Retry-After"} {
+		if !slices.Equal(taken.Header.Values(h), fresh.Header.Values(h)) {
+			t.Errorf("header %s differs: taken %q, new %q", h, taken.Header.Values(h), fresh.Header.Values(h))
+		}
+	}
+	if taken.Header.Get("Set-Cookie") != "" {
+		t.Errorf("registration sets a cookie: %s", taken.Header.Get("Set-Cookie"))
+	}
+	if n := inst.Count(`SELECT count(*) FROM accounts`); n != accounts+1 {
+		t.Errorf("%d accounts after a taken and a new registration, want %d", n, accounts+1)
+	}
+
+	// The notice went to the taken address; the account is as it was.
+	if n := inst.Count(`SELECT count(*) FROM mail_outbox WHERE lower(to_address) = 'clara@example.org' AND subject LIKE 'Jemand wollte sich%'`); n != 1 {
+		t.Errorf("%d notices to the taken address, want 1", n)
+	}
+	c := inst.Client()
+	c.Post("/api/auth/login", map[string]string{"email": "clara@example.org", "password": "ein anderes Passwort"}).Expect(t, http.StatusUnauthorized)
+	c.Post("/api/auth/login", map[string]string{"email": "clara@example.org", "password": "lange genug"}).Expect(t, http.StatusOK)
+	c.Post("/api/auth/login", map[string]string{"email": "clarissa@example.org", "password": "ein anderes Passwort"}).Expect(t, http.StatusOK)
+}
+
+// After a few failed logins an address is locked, for the right password too, with a 429 and
+// Retry-After; and an address without an account is locked the same way, so that the lock
+// tells nothing about which addresses exist.
+func TestLoginLockout(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.Resident("Ada", lat, lon)
+	type answer struct {
+		status     int
+		code       string
+		retryAfter bool
+	}
+	attempts := func(email string) []answer {
+		c := inst.Client()
+		var out []answer
+		for _, pw := range []string{"falsch 1", "falsch 2", "falsch 3", "falsch 4", "falsch 5", "falsch 6", instancetest.ResidentPassword} {
+			res := c.Post("/api/auth/login", map[string]string{"email": email, "password": pw})
+			out = append(out, answer{res.Status, res.ErrorCode(), res.Header.Get("Retry-After") != ""})
+		}
+		return out
+	}
+	known := attempts(ada.Email)
+	for i, a := range known[:5] {
+		if a != (answer{http.StatusUnauthorized, "invalid_credentials", false}) {
+			t.Errorf("attempt %d: %+v, want 401 invalid_credentials", i+1, a)
+		}
+	}
+	for i, a := range known[5:] {
+		if a != (answer{http.StatusTooManyRequests, "login_locked", true}) {
+			t.Errorf("attempt %d (the last with the right password): %+v, want 429 login_locked with Retry-After", i+6, a)
+		}
+	}
+	if unknown := attempts("niemand@example.org"); !slices.Equal(unknown, known) {
+		t.Errorf("an unknown address answers %+v; a known one %+v", unknown, known)
+	}
+	// The lock is the address's, not the client's: a fresh client is refused too, and the
+	// session the resident already had goes on.
+	inst.Client().Post("/api/auth/login", map[string]string{"email": ada.Email, "password": instancetest.ResidentPassword}).
+		Expect(t, http.StatusTooManyRequests)
+	ada.Get("/api/me").Expect(t, http.StatusOK)
+	if s, err := strconv.Atoi(inst.Client().Post("/api/auth/login", map[string]string{"email": ada.Email, "password": "x"}).
+		Header.Get("Retry-After")); err != nil || s < 1 || s > 60 {
+		t.Errorf("Retry-After %d (%v), want the rest of the first minute's lock", s, err)
+	}
+}
+
+// wallClock is a wall clock the test moves: the lockout runs on wall-clock time.
+type wallClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *wallClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *wallClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// The lock is kept in the database: it holds on every replica, ends when its time is up (the
+// owner then gets in with the right password, and the count starts again), and grows with each
+// further attempt.
+func TestLockoutEndsAndHoldsAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	wall := &wallClock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	a := instancetest.Start(t, instancetest.Options{Accounts: account.Options{Wall: wall}})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", ReplicaOf: a, Accounts: account.Options{Wall: wall}})
+	ada := a.Resident("Ada", lat, lon)
+	login := func(inst *instancetest.Instance, pw string) int {
+		return inst.Client().Post("/api/auth/login", map[string]string{"email": ada.Email, "password": pw}).Status
+	}
+	fail := func(n int) {
+		t.Helper()
+		for i := range n {
+			if s := login(a, "falsch falsch"); s != http.StatusUnauthorized {
+				t.Fatalf("wrong password %d: %d, want 401", i+1, s)
+			}
+		}
+	}
+	expect := func(inst *instancetest.Instance, pw string, want int, when string) {
+		t.Helper()
+		if s := login(inst, pw); s != want {
+			t.Fatalf("%s: %d, want %d", when, s, want)
+		}
+	}
+
+	fail(5)
+	expect(b, instancetest.ResidentPassword, http.StatusTooManyRequests, "right password on the other replica, just locked")
+	wall.Add(59 * time.Second)
+	expect(b, instancetest.ResidentPassword, http.StatusTooManyRequests, "after 59 s of a 1-minute lock")
+	wall.Add(2 * time.Second)
+	expect(b, instancetest.ResidentPassword, http.StatusOK, "right password after the lock")
+
+	// The success cleared the count: five more attempts before the next lock, which then
+	// doubles with the attempt after it.
+	fail(5)
+	wall.Add(61 * time.Second)
+	fail(1)
+	wall.Add(61 * time.Second)
+	expect(a, instancetest.ResidentPassword, http.StatusTooManyRequests, "61 s into the second, 2-minute lock")
+	wall.Add(60 * time.Second)
+	expect(a, instancetest.ResidentPassword, http.StatusOK, "after the second lock")
+
+	// A count left alone for a day is forgotten, and the sweep deletes it.
+	fail(4)
+	wall.Add(25 * time.Hour)
+	fail(4)
+	wall.Add(25 * time.Hour)
+	if n, err := a.Accounts.SweepLoginFailures(context.Background()); err != nil || n != 1 {
+		t.Errorf("sweep: %d counts deleted (%v), want 1", n, err)
+	}
+	fail(4)
+	expect(a, instancetest.ResidentPassword, http.StatusOK, "four failures a day after four, and a day after four more")
+	if n := a.Count(`SELECT count(*) FROM login_failures`); n != 0 {
+		t.Errorf("%d counts left after a success", n)
+	}
+}
+
+// postFrom sends a JSON POST from a loopback address of its own (Linux routes all of
+// 127.0.0.0/8 to lo), so a test can be several clients; it is safe in goroutines.
+func postFrom(local, url, body string, header ...string) (*http.Response, []byte, error) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	c := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}, Timeout: 60 * time.Second}
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res, b, err
+}
+
+// Many bad logins at once cannot make more than the pool's hashers compute at once (each holds
+// 19 MiB): the queue holds the next few, and the rest are answered 503 busy at once, without a
+// hash. Counted, not timed: the hashers are held until the test lets them go.
+func TestHashersBoundConcurrentLogins(t *testing.T) {
+	t.Parallel()
+	const hashers, queue, flood = 2, 3, 12
+	release := make(chan struct{})
+	var inside, most, hashes atomic.Int64
+	inst := instancetest.Start(t, instancetest.Options{Accounts: account.Options{Hashers: hashers, HashQueue: queue,
+		OnHash: func() {
+			n := inside.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			hashes.Add(1)
+			<-release
+			inside.Add(-1)
+		}}})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(let) // before the instance stops, should the test end early
+	type answer struct {
+		status     int
+		code       string
+		retryAfter string
+	}
+	answers := make(chan answer, flood)
+	for i := range flood {
+		go func() {
+			res, body, err := postFrom("127.0.0.1", inst.URL+"/api/auth/login",
+				fmt.Sprintf(`{"email":"flut%d@example.org","password":"falsch falsch"}`, i))
+			if err != nil {
+				answers <- answer{code: err.Error()}
+				return
+			}
+			r := &instancetest.Response{Body: body}
+			answers <- answer{res.StatusCode, r.ErrorCode(), res.Header.Get("Retry-After")}
+		}()
+	}
+	// Waiting is for an event (an answer, a state), never for a time; each step checks on the
+	// way that no more than the pool's hashers ever ran at once.
+	tooMany := func() {
+		if most.Load() > hashers {
+			t.Fatalf("%d hashes ran at once; the pool has %d", most.Load(), hashers)
+		}
+	}
+	deadline := time.After(30 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	next := func() answer {
+		t.Helper()
+		for {
+			select {
+			case a := <-answers:
+				return a
+			case <-tick.C:
+				tooMany()
+			case <-deadline:
+				t.Fatalf("no answer within 30 s")
+			}
+		}
+	}
+	for range flood - hashers - queue {
+		if a := next(); a != (answer{http.StatusServiceUnavailable, "busy", "1"}) {
+			t.Fatalf("a login beyond the queue: %+v, want 503 busy with Retry-After: 1", a)
+		}
+	}
+	for {
+		tooMany()
+		running, waiting := inst.Accounts.Hashing()
+		if running == hashers && waiting == queue && inside.Load() == hashers {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the hashers were not all taken with the queue full within 30 s: %d running, %d waiting", running, waiting)
+		}
+	}
+	let()
+	for range hashers + queue {
+		if a := next(); a.status != http.StatusUnauthorized {
+			t.Errorf("a queued login: %+v, want 401", a)
+		}
+	}
+	if most.Load() != hashers || hashes.Load() != hashers+queue {
+		t.Errorf("%d hashes at most at once (want %d), %d in all (want %d)", most.Load(), hashers, hashes.Load(), hashers+queue)
+	}
+}
+
+// The limits answer 429 with Retry-After once a client, an address typed or an account has
+// used its burst; others go on. Forwarded addresses count only from a trusted proxy, and IPv6
+// clients count by their /64.
+func TestRateLimits(t *testing.T) {
+	t.Parallel()
+	hour := time.Hour
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{
+		Rules: []httpapi.Rule{
+			{Class: httpapi.ClassLogin, Scope: httpapi.PerIP, Burst: 3, Every: hour},
+			{Class: httpapi.ClassRegister, Scope: httpapi.PerAccount, Burst: 2, Every: hour},
+			{Class: httpapi.ClassWrite, Scope: httpapi.PerAccount, Burst: 4, Every: hour},
+			{Class: httpapi.ClassWrite, Scope: httpapi.PerIP, Burst: 100, Every: hour},
+		},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.4/32")},
+	}})
+	status := func(local, path, body string, header ...string) (int, string, string) {
+		t.Helper()
+		res, b, err := postFrom(local, inst.URL+path, body, header...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, (&instancetest.Response{Body: b}).ErrorCode(), res.Header.Get("Retry-After")
+	}
+	// Each to another address, so that the lockout (five per address) does not answer first.
+	var n atomic.Int64
+	badLogin := func() string {
+		return fmt.Sprintf(`{"email":"niemand%d@example.org","password":"falsch falsch"}`, n.Add(1))
+	}
+
+	// Logins by address: three from 127.0.0.2, then 429 for an hour; 127.0.0.3 is another client.
+	for i := range 3 {
+		if s, _, _ := status("127.0.0.2", "/api/auth/login", badLogin()); s != http.StatusUnauthorized {
+			t.Fatalf("login %d: %d, want 401", i+1, s)
+		}
+	}
+	s, code, retry := status("127.0.0.2", "/api/auth/login", badLogin())
+	if secs, err := strconv.Atoi(retry); s != http.StatusTooManyRequests || code != "rate_limited" || err != nil || secs < 3500 || secs > 3600 {
+		t.Fatalf("fourth login: %d %q Retry-After %q; want 429 rate_limited, about an hour", s, code, retry)
+	}
+	if s, _, _ := status("127.0.0.3", "/api/auth/login", badLogin()); s != http.StatusUnauthorized {
+		t.Fatalf("another client's login: %d, want 401", s)
+	}
+
+	// Through the trusted proxy the forwarded address counts (an IPv6 client by its /64);
+	// from anyone else the header is ignored.
+	for _, tc := range []struct {
+		from, forwarded string
+		want            int
+	}{
+		{"127.0.0.4", "198.51.100.1", 401}, {"127.0.0.4", "198.51.100.1", 401}, {"127.0.0.4", "198.51.100.1", 401},
+		{"127.0.0.4", "198.51.100.1", 429},
+		{"127.0.0.4", "203.0.113.9, 198.51.100.1", 429}, // the client wrote the first; the proxy the last
+		{"127.0.0.4", "198.51.100.2", 401},
+		{"127.0.0.4", "2001:db8:1:2::1", 401}, {"127.0.0.4", "2001:db8:1:2::2", 401}, {"127.0.0.4", "2001:db8:1:2::3", 401},
+		{"127.0.0.4", "2001:db8:1:2:ffff::9", 429},
+		{"127.0.0.4", "2001:db8:1:3::1", 401},
+		{"127.0.0.5", "192.0.2.1", 401}, {"127.0.0.5", "192.0.2.2", 401}, {"127.0.0.5", "192.0.2.3", 401},
+		{"127.0.0.5", "192.0.2.4", 429}, // not a trusted proxy: counted as itself
+	} {
+		if s, _, _ := status(tc.from, "/api/auth/login", badLogin(), "X-Forwarded-For", tc.forwarded); s != tc.want {
+			t.Errorf("login from %s for %s: %d, want %d", tc.from, tc.forwarded, s, tc.want)
+		}
+	}
+
+	// Registrations by address typed: the third for one address is refused, whether or not it
+	// has an account.
+	reg := func(email string) int {
+		s, _, _ := status("127.0.0.6", "/api/auth/register", fmt.Sprintf(`{"name":"Nele","address":"Weg 1","lat":%v,"lon":%v,"email":%q,"password":"lange genug"}`, lat, lon, email))
+		return s
+	}
+	for _, email := range []string{"nele@example.org", "nele@example.org", "niemand@example.org", "niemand@example.org"} {
+		if s := reg(email); s != http.StatusAccepted {
+			t.Fatalf("registration of %s: %d, want 202", email, s)
+		}
+	}
+	if a, b := reg("Nele@example.org"), reg("niemand@example.org"); a != http.StatusTooManyRequests || b != a {
+		t.Fatalf("third registrations: known address %d, unknown %d; want 429 for both", a, b)
+	}
+
+	// Writes by account: four, then 429; another account goes on.
+	ada, ben := inst.Resident("Ada", lat, lon), inst.Resident("Ben", lat, lon)
+	knoten := map[string]any{"type": "idee", "title": "Bank", "lat": lat, "lon": lon}
+	for range 4 {
+		ada.Post("/api/knoten", knoten).Expect(t, http.StatusCreated)
+	}
+	if res := ada.Post("/api/knoten", knoten).Expect(t, http.StatusTooManyRequests); res.Header.Get("Retry-After") == "" || res.ErrorCode() != "rate_limited" {
+		t.Errorf("fifth write: %s %v", res.Body, res.Header)
+	}
+	ben.Post("/api/knoten", knoten).Expect(t, http.StatusCreated)
+}

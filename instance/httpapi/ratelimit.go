@@ -1,0 +1,248 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/time/rate"
+
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+)
+
+// Rate limits: token buckets (golang.org/x/time/rate) per client address and per account, for
+// logins, registrations and every write. They are per process: with several replicas behind a
+// load balancer a client gets up to that many times the rate. What must hold across replicas
+// — that guessing one account's password stops — is the lockout in the database
+// (account.Lockout); these limits keep one client from taking a process's time and memory.
+
+// Class is a kind of request the limits tell apart.
+type Class string
+
+const (
+	ClassLogin    Class = "login"    // POST /api/auth/login
+	ClassRegister Class = "register" // POST /api/auth/register
+	ClassWrite    Class = "write"    // every other POST, PUT, PATCH and DELETE under /api/
+)
+
+// Scope is what a limit counts by.
+type Scope string
+
+const (
+	// PerIP counts by client address: an IPv4 address, or an IPv6 /64 (one connection's
+	// network, which its owner can fill with as many addresses as it likes).
+	PerIP Scope = "ip"
+	// PerAccount counts by the address typed (login, registration) or the session's account
+	// (writes).
+	PerAccount Scope = "account"
+)
+
+// Rule is one line of the limits table: a bucket of Burst requests, refilled at one per Every.
+type Rule struct {
+	Class Class
+	Scope Scope
+	Burst int
+	Every time.Duration
+}
+
+// DefaultRules is the limits table. A resident never meets them; a registration evening at the
+// Stadtteilladen, with thirty people behind one router, does not either.
+var DefaultRules = []Rule{
+	{ClassLogin, PerIP, 30, 6 * time.Second},              // 30 at once, then 10 a minute
+	{ClassLogin, PerAccount, 10, time.Minute},             // the lockout stops guessing before this
+	{ClassRegister, PerIP, 30, 2 * time.Minute},           // 30 at once, then 30 an hour
+	{ClassRegister, PerAccount, 3, 20 * time.Minute},      // bounds the notices one address is sent
+	{ClassWrite, PerIP, 600, 100 * time.Millisecond},      // 10 a second for everyone behind one address
+	{ClassWrite, PerAccount, 120, 500 * time.Millisecond}, // 2 a second, a busy chat included
+}
+
+// RateLimits configure the limits.
+type RateLimits struct {
+	// Rules replace DefaultRules when not nil.
+	Rules []Rule
+	// Off switches the limits off (tests that register dozens of residents from 127.0.0.1).
+	Off bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed: for a request
+	// from one of them, the client is the last address in the header that is not a trusted
+	// proxy itself. Requests from anywhere else are counted by their own address, whatever
+	// header they carry.
+	TrustedProxies []netip.Prefix
+	// Keys bounds the keys each rule remembers (default 65536): the least recently seen is
+	// forgotten first, and a forgotten key starts again with a full bucket.
+	Keys int
+}
+
+// ParseTrustedProxies reads a comma-separated list of CIDR prefixes or single addresses.
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither an address nor a CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+type limiter struct {
+	buckets map[Class]map[Scope]*buckets
+	proxies []netip.Prefix
+	now     func() time.Time
+}
+
+func newLimiter(c RateLimits) *limiter {
+	l := &limiter{buckets: map[Class]map[Scope]*buckets{}, proxies: c.TrustedProxies, now: time.Now}
+	if c.Off {
+		return l
+	}
+	rules := c.Rules
+	if rules == nil {
+		rules = DefaultRules
+	}
+	keys := c.Keys
+	if keys <= 0 {
+		keys = 1 << 16
+	}
+	for _, r := range rules {
+		if l.buckets[r.Class] == nil {
+			l.buckets[r.Class] = map[Scope]*buckets{}
+		}
+		cache, _ := simplelru.NewLRU[string, *rate.Limiter](keys, nil)
+		l.buckets[r.Class][r.Scope] = &buckets{rule: r, cache: cache}
+	}
+	return l
+}
+
+// buckets are one rule's token buckets, by key.
+type buckets struct {
+	rule  Rule
+	mu    sync.Mutex
+	cache *simplelru.LRU[string, *rate.Limiter]
+}
+
+// take takes a token from key's bucket, or says how long until there is one.
+func (b *buckets) take(key string, now time.Time) time.Duration {
+	b.mu.Lock()
+	lim, ok := b.cache.Get(key)
+	if !ok {
+		lim = rate.NewLimiter(rate.Every(b.rule.Every), b.rule.Burst)
+		b.cache.Add(key, lim)
+	}
+	b.mu.Unlock()
+	if lim.AllowN(now, 1) {
+		return 0
+	}
+	return time.Duration((1 - lim.TokensAt(now)) * float64(b.rule.Every))
+}
+
+// allow answers nil, or the 429 for a request of the class by key.
+func (l *limiter) allow(class Class, scope Scope, key string) error {
+	b := l.buckets[class][scope]
+	if b == nil {
+		return nil
+	}
+	wait := b.take(key, l.now())
+	if wait <= 0 {
+		return nil
+	}
+	return &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", RetryAfter: wait,
+		Message: fmt.Sprintf("Too many requests of this kind; try again in %d s.", retryAfterSeconds(wait))}
+}
+
+// classOf is the class of a request, or "" for one the limits leave alone (reads, and what is
+// not the API: ActivityPub inboxes check signatures and are bounded by the federation's own
+// queue).
+func classOf(r *http.Request) Class {
+	if !strings.HasPrefix(r.URL.Path, "/api/") {
+		return ""
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return ""
+	}
+	switch r.URL.Path {
+	case "/api/auth/login":
+		return ClassLogin
+	case "/api/auth/register":
+		return ClassRegister
+	}
+	return ClassWrite
+}
+
+// isWrite reports whether the request is one the write limits count.
+func isWrite(r *http.Request) bool { return classOf(r) == ClassWrite }
+
+// clientIP is the address the request comes from: its peer's, or — when the peer is a trusted
+// proxy — the nearest address in X-Forwarded-For that is not a trusted proxy.
+func (l *limiter) clientIP(r *http.Request) netip.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := peer.Addr().Unmap()
+	if !l.trusted(addr) {
+		return addr
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	// Right to left: each trusted proxy appended the address it got the request from.
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // what is left of it was written by the client: not to be believed
+		}
+		addr = a.Unmap()
+		if !l.trusted(addr) {
+			break
+		}
+	}
+	return addr
+}
+
+func (l *limiter) trusted(a netip.Addr) bool {
+	for _, p := range l.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ipKey groups an IPv6 address by its /64.
+func ipKey(a netip.Addr) string {
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// limitByIP answers 429 to a request over its address's limit before it reaches a handler.
+func (s *Server) limitByIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if class := classOf(r); class != "" {
+			if err := s.limits.allow(class, PerIP, ipKey(s.limits.clientIP(r))); err != nil {
+				writeError(w, r, s.Log, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
