@@ -59,7 +59,8 @@ type DevDeps struct {
 // Server is the API's http.Handler.
 type Server struct {
 	Deps
-	mux *http.ServeMux
+	mux     *http.ServeMux
+	handler http.Handler // mux behind the guard
 }
 
 // New returns the API handler.
@@ -69,6 +70,7 @@ func New(d Deps) *Server {
 	}
 	s := &Server{Deps: d, mux: http.NewServeMux()}
 	s.routes()
+	s.handler = s.guard(s.mux)
 	return s
 }
 
@@ -161,7 +163,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
 	}()
-	s.mux.ServeHTTP(rec, r)
+	s.handler.ServeHTTP(rec, r)
 }
 
 // noRoute tells a 404 from a 405 the way the mux would, but in JSON.
