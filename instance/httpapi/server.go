@@ -48,6 +48,8 @@ type Deps struct {
 	Dev *DevDeps
 	// Web serves everything outside /api/ (the web app).
 	Web http.Handler
+	// PublicURL is where residents reach the instance; its origin may send writes (see guard).
+	PublicURL string
 }
 
 // DevDeps are what the dev routes need.
@@ -59,7 +61,7 @@ type DevDeps struct {
 // Server is the API's http.Handler.
 type Server struct {
 	Deps
-	mux     *http.ServeMux
+	mux     *routeMux
 	handler http.Handler // mux behind the guard
 }
 
@@ -68,7 +70,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s := &Server{Deps: d, mux: &routeMux{ServeMux: http.NewServeMux()}}
 	s.routes()
 	s.handler = s.guard(s.mux)
 	return s
@@ -131,7 +133,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/admin/federation/blocks", s.authed(s.block))
 	s.handle("DELETE /api/admin/federation/blocks/{domain}", s.authed(s.unblock))
 	if s.Federation != nil {
-		s.Federation.Register(s.mux)
+		s.Federation.Register(s.mux.ServeMux)
 	}
 
 	s.mux.HandleFunc("/api/", s.noRoute) // the API answers in JSON even where it has no route
