@@ -189,6 +189,7 @@ func Open(ctx context.Context, cfg Config) (*Instance, error) {
 }
 
 func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (*Instance, error) {
+	ownOrigin := cfg.PublicURL // the default below names no origin residents use
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://localhost"
 		log.Warn("no public URL configured: federation will name this instance http://localhost; set --public-url")
@@ -275,6 +276,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:    cfg.RateLimits,
 		Web:           web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
+		PublicURL:     ownOrigin,
 	}
 	if cfg.Dev {
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}

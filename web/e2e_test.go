@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -41,6 +42,26 @@ func TestBrowser(t *testing.T) {
 		"WG_URL="+inst.URL,
 		"WG_ADMIN_EMAIL="+adminEmail, "WG_ADMIN_PASSWORD=admin password",
 		"WG_BEA_EMAIL="+bea.Email, "WG_BEA_PASSWORD=correct horse battery", "WG_BEA_NAME=Bea Beispiel")
+}
+
+// TestUserTextStaysText runs e2e/text.e2e.mjs: a resident's name, Knoten and chat message
+// carrying markup show as the literal text wherever the app puts them, and make no element.
+func TestUserTextStaysText(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Text-Weberei", Bounds: lindenau})
+	name := `<img src=x onerror="window.__xss=1"><b>Mallory</b>`
+	title := `<img src=x onerror="window.__xss=2"><b>Bank</b>`
+	description := `<script>window.__xss=3</script><i>kursiv</i> & "mehr"`
+	chatText := `<img src=x onerror="window.__xss=4"><b>Hallo</b>`
+	mallory := inst.Resident(name, 51.3372, 12.3290)
+	var k struct{ ID string }
+	mallory.Post("/api/knoten", map[string]any{"type": "idee", "title": title, "description": description, "lat": 51.3365, "lon": 12.3300}).
+		Expect(t, http.StatusCreated).JSON(t, &k)
+	mallory.Post("/api/chat", map[string]string{"text": chatText}).Expect(t, http.StatusCreated)
+	var p struct{ Position struct{ Lat, Lon float64 } }
+	inst.Client().Get("/api/accounts/"+mallory.ID).Expect(t, http.StatusOK).JSON(t, &p)
+	b.run(t, "e2e/text.e2e.mjs", "WG_URL="+inst.URL, "WG_NAME="+name, "WG_TITLE="+title, "WG_DESCRIPTION="+description,
+		"WG_CHAT="+chatText, "WG_KNOTEN="+k.ID, fmt.Sprintf("WG_LAT=%f", p.Position.Lat), fmt.Sprintf("WG_LON=%f", p.Position.Lon))
 }
 
 // TestBasemap serves the app with a PMTiles basemap (a one-tile fixture made from Natural

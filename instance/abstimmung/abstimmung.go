@@ -116,12 +116,26 @@ func (s *Service) Vote(ctx context.Context, voter account.Account, id uuid.UUID,
 		case now.Before(a.OpensAt):
 			return ErrNotOpen
 		}
-		var previous string
-		var castAt time.Time
-		err = tx.QueryRow(ctx, `SELECT choice, cast_at FROM stimmen WHERE abstimmung_id = $1 AND account_id = $2 FOR UPDATE`, id, voter.ID).
-			Scan(&previous, &castAt)
+		// The first Stimme is inserted outright. Two first votes at once cannot both find no row
+		// and both insert: the second insert waits for the first transaction, and once it has
+		// committed, finds the row and inserts nothing; the Stimme is then read (and locked) as
+		// it stands, and this vote is a change or a repeat.
+		var first bool
+		err = tx.QueryRow(ctx, `
+INSERT INTO stimmen (abstimmung_id, account_id, choice, cast_at, changed_at) VALUES ($1, $2, $3, $4, $4)
+ON CONFLICT (abstimmung_id, account_id) DO NOTHING
+RETURNING true`, id, voter.ID, choice, now).Scan(&first)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("abstimmung: vote: %w", err)
+		}
+		var previous string
+		var castAt time.Time
+		if !first {
+			err = tx.QueryRow(ctx, `SELECT choice, cast_at FROM stimmen WHERE abstimmung_id = $1 AND account_id = $2 FOR UPDATE`, id, voter.ID).
+				Scan(&previous, &castAt)
+			if err != nil {
+				return fmt.Errorf("abstimmung: vote: %w", err)
+			}
 		}
 		st = Stimme{AccountID: voter.ID, Name: voter.Name, Choice: choice, At: now, CastAt: now}
 		hdr := eventstore.Header{Actor: voter.ID, Subject: id}
@@ -130,7 +144,6 @@ func (s *Service) Vote(ctx context.Context, voter account.Account, id uuid.UUID,
 			st.At, st.CastAt = castAt.UTC(), castAt.UTC()
 			return nil
 		case "":
-			tx.Defer(`INSERT INTO stimmen (abstimmung_id, account_id, choice, cast_at, changed_at) VALUES ($1, $2, $3, $4, $4)`, id, voter.ID, choice, now)
 			if a.KnotenID != nil {
 				// The vote is engagement with the Antrag's Knoten. A Knoten that has dissolved
 				// meanwhile takes no Faden; the vote counts all the same.

@@ -109,6 +109,12 @@ func getAccountByEmail(ctx context.Context, q database.Querier, email string) (A
 // reserved name gets a number too ("Ortsweberei" → "ortsweberei.2").
 func freeHandle(ctx context.Context, q database.Querier, name string) (string, error) {
 	base := slugify(name)
+	// Two registrations of one name at once would both find it free, and the second insert
+	// would fail on the unique index. The name is locked until the transaction ends: the second
+	// waits, and then sees the first's handle.
+	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('account_handle:' || $1, 0))`, base); err != nil {
+		return "", fmt.Errorf("account: handle lock: %w", err)
+	}
 	rows, err := q.Query(ctx, `SELECT lower(handle) FROM accounts WHERE lower(handle) = $1 OR lower(handle) LIKE $1 || '.%'`, base)
 	if err != nil {
 		return "", fmt.Errorf("account: handle: %w", err)

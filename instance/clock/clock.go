@@ -45,12 +45,23 @@ func (d *Dev) Now() time.Time {
 	return normalize(d.base().Add(d.offset))
 }
 
+// MaxOffset is how far ahead of real time a Dev clock may run: far beyond every rule, and far
+// from where adding up the moves would overflow a Duration (292 years) and wrap into the past.
+const MaxOffset = 100 * 365 * 24 * time.Hour
+
+// ErrTooFar is returned when a move would take the clock more than MaxOffset ahead.
+var ErrTooFar = errors.New("clock: the clock may run at most 100 years ahead")
+
 // Advance moves the clock forward by by and returns the new time.
 func (d *Dev) Advance(by time.Duration) (time.Time, error) {
 	if by < 0 {
 		return time.Time{}, ErrBackwards
 	}
 	d.mu.Lock()
+	if by > MaxOffset-d.offset {
+		d.mu.Unlock()
+		return time.Time{}, ErrTooFar
+	}
 	d.offset += by
 	d.mu.Unlock()
 	return d.Now(), nil

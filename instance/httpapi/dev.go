@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
 
@@ -41,7 +43,12 @@ func (s *Server) advanceClock(w http.ResponseWriter, r *http.Request) error {
 	if d < 0 {
 		return fault.Invalidf("advance", "clock_backwards", "The clock only moves forward.")
 	}
-	if _, err := s.Dev.Clock.Advance(d); err != nil {
+	if d > maxAdvance {
+		return fault.Invalidf("advance", "clock_jump_too_large", "The clock moves at most 366 days per call.")
+	}
+	if _, err := s.Dev.Clock.Advance(d); errors.Is(err, clock.ErrTooFar) {
+		return fault.Invalidf("advance", "clock_jump_too_large", "The clock runs at most 100 years ahead of real time.")
+	} else if err != nil {
 		return err
 	}
 	if err := s.Dev.RunDue(r.Context()); err != nil {
@@ -51,11 +58,18 @@ func (s *Server) advanceClock(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxAdvance bounds one move of the clock: a year covers every rule (the longest runs 28 days);
+// a jump of centuries only brings the dates out of range.
+const maxAdvance = 366 * 24 * time.Hour
+
 // parseDuration is time.ParseDuration plus whole days ("7d").
 func parseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err == nil {
+			// Beyond the bound either way the exact figure does not matter, and multiplying
+			// it could overflow into a small or negative one.
+			n = max(-367, min(n, 367))
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,9 +9,13 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
@@ -19,25 +24,139 @@ import (
 const MaxBodyBytes = 64 << 10
 
 // decode reads a JSON request body into v strictly: the right media type, within the size
-// limit, one JSON value, no fields v does not have.
+// limit, one JSON object, no fields v does not have, none twice, and every string text that can
+// be stored as it was sent.
 func decode(r *http.Request, v any) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return &fault.Error{Kind: fault.Unsupported, Code: "unsupported_media_type", Message: "Send the body as application/json."}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	// Refused before a byte is read: a client that sent "Expect: 100-continue" is told at once,
+	// instead of being asked for the body and cut off in the middle of it.
+	if r.ContentLength > MaxBodyBytes {
+		return errBodyTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := checkJSON(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return decodeError(err)
-		}
 		return fault.Malformedf("malformed_json", "The body must hold exactly one JSON object.")
 	}
 	return nil
 }
+
+var errBodyTooLarge = &fault.Error{Kind: fault.TooLarge, Code: "body_too_large", Message: fmt.Sprintf("The body exceeds %d bytes.", MaxBodyBytes)}
+
+// checkJSON refuses what encoding/json would let through: a body that is not an object (null
+// would decode into nothing and change nothing), a member named twice (which of the two counts
+// differs between parsers; encoding/json also takes "NAME" for "name"), and a string that is
+// not text — invalid UTF-8 and unpaired surrogate escapes, which encoding/json turns into
+// U+FFFD without a word, and U+0000, which PostgreSQL cannot store. Syntax errors are left to
+// the decoder after it, which words them.
+func checkJSON(body []byte) error {
+	d := jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowInvalidUTF8(true)) // a Buffer is parsed in place
+	switch d.PeekKind() {
+	case '{':
+	case 0:
+		return nil // empty or not JSON
+	default:
+		return fault.Malformedf("invalid_field_type", "The body must be a JSON object.")
+	}
+	fields := map[string]bool{} // the top level's names, case folded
+	var s []byte
+	for {
+		if d.PeekKind() != '"' {
+			if _, err := d.ReadToken(); err != nil {
+				return duplicate(err)
+			}
+			continue
+		}
+		kind, n := d.StackIndex(d.StackDepth())
+		name := kind == '{' && n%2 == 0
+		raw, err := d.ReadValue()
+		if err != nil {
+			return duplicate(err)
+		}
+		s, err = jsontext.AppendUnquote(s[:0], raw)
+		if err != nil || bytes.IndexByte(s, 0) >= 0 {
+			p := d.StackPointer()
+			if name {
+				p = p.Parent()
+			}
+			return invalidText(topField(p))
+		}
+		if name && d.StackDepth() == 1 {
+			folded := strings.ToLower(strings.ToUpper(string(s)))
+			if fields[folded] {
+				return duplicateField(string(s))
+			}
+			fields[folded] = true
+		}
+	}
+}
+
+// duplicate words a member named twice; any other error (the end of the body included) is for
+// the decoder to word.
+func duplicate(err error) error {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return duplicateField(topField(se.JSONPointer))
+	}
+	return nil
+}
+
+func duplicateField(field string) error {
+	e := fault.Malformedf("duplicate_field", "Field %q appears twice.", field)
+	e.Field = field
+	return e
+}
+
+// topField is the request field a JSON pointer lies in.
+func topField(p jsontext.Pointer) string {
+	for tok := range p.Tokens() {
+		return tok
+	}
+	return ""
+}
+
+// invalidText is the error for a field whose value is not text we can keep as sent.
+func invalidText(field string) error {
+	msg := "The body holds a name that is not valid text."
+	if field != "" {
+		msg = fmt.Sprintf("Field %q is not valid text: it holds invalid UTF-8, an unpaired surrogate or U+0000.", field)
+	}
+	return &fault.Error{Kind: fault.Malformed, Code: "invalid_text", Message: msg, Field: field}
+}
+
+// checkURL applies the same rule to the path and the query: both reach handlers, and through
+// them the database, as text.
+func checkURL(u *url.URL) error {
+	if !isText(u.Path) {
+		return invalidText("path")
+	}
+	q, _ := url.ParseQuery(u.RawQuery) // what a handler's r.URL.Query() sees
+	for k, vs := range q {
+		if !isText(k) {
+			return invalidText("query")
+		}
+		for _, v := range vs {
+			if !isText(v) {
+				return invalidText(k)
+			}
+		}
+	}
+	return nil
+}
+
+func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 func decodeError(err error) error {
 	var (
@@ -47,7 +166,7 @@ func decodeError(err error) error {
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		return &fault.Error{Kind: fault.TooLarge, Code: "body_too_large", Message: fmt.Sprintf("The body exceeds %d bytes.", MaxBodyBytes)}
+		return errBodyTooLarge
 	case errors.As(err, &syntax):
 		return fault.Malformedf("malformed_json", "The body is not valid JSON (at byte %d).", syntax.Offset)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

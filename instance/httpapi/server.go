@@ -50,6 +50,8 @@ type Deps struct {
 	Dev *DevDeps
 	// Web serves everything outside /api/ (the web app).
 	Web http.Handler
+	// PublicURL is where residents reach the instance; its origin may send writes (see guard).
+	PublicURL string
 }
 
 // DevDeps are what the dev routes need.
@@ -61,9 +63,9 @@ type DevDeps struct {
 // Server is the API's http.Handler.
 type Server struct {
 	Deps
-	mux     *http.ServeMux
+	mux     *routeMux
 	limits  *limiter
-	handler http.Handler // mux behind the limits by address
+	handler http.Handler // mux behind the limits by address, behind the guard
 }
 
 // New returns the API handler.
@@ -71,9 +73,9 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux(), limits: newLimiter(d.RateLimits)}
+	s := &Server{Deps: d, mux: &routeMux{ServeMux: http.NewServeMux()}, limits: newLimiter(d.RateLimits)}
 	s.routes()
-	s.handler = s.limitByIP(s.mux)
+	s.handler = s.guard(s.limitByIP(s.mux))
 	return s
 }
 
@@ -134,7 +136,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/admin/federation/blocks", s.authed(s.block))
 	s.handle("DELETE /api/admin/federation/blocks/{domain}", s.authed(s.unblock))
 	if s.Federation != nil {
-		s.Federation.Register(s.mux)
+		s.Federation.Register(s.mux.ServeMux)
 	}
 
 	s.mux.HandleFunc("/api/", s.noRoute) // the API answers in JSON even where it has no route

@@ -148,6 +148,15 @@ type Client struct {
 	http *http.Client
 	// ID and Email are the account the client registered, if it did.
 	ID, Email string
+	header    http.Header // sent with every request
+}
+
+// With returns the same browser (the same cookie jar) sending these headers as well, e.g. the
+// Origin and Sec-Fetch-Site of a page on another site.
+func (c *Client) With(h http.Header) *Client {
+	d := *c
+	d.header = h
+	return &d
 }
 
 // Client returns a new client without a session.
@@ -194,6 +203,9 @@ func (c *Client) DoWith(method, path string, body any, contentType string) *Resp
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
+	}
+	for k, vs := range c.header {
+		req.Header[k] = vs
 	}
 	res, err := c.http.Do(req)
 	if err != nil {

@@ -91,7 +91,10 @@ drain:
 					break
 				}
 				f.subscribe(r.c, subs, id)
-				if r.cursor != nil && f.ring.covers(*r.cursor) {
+				// A cursor ahead of what the hub has read is none it sent (a made-up one, or one of
+				// a replica further along): its catch-up would be empty, and the client would
+				// believe it had missed nothing. It gets the state, as for a cursor too old.
+				if r.cursor != nil && f.ring.covers(*r.cursor) && !r.cursor.After(f.pos) {
 					catchups = append(catchups, catchupWant{r.c, id, *r.cursor})
 				} else {
 					states = append(states, stateWant{r.c, id})

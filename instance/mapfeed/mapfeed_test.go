@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/pgtest"
@@ -421,6 +422,51 @@ func TestRejoinWithCursor(t *testing.T) {
 	late.subscribe(cells, cursor)
 	if st := statesFor(t, late, cells); !slices.Equal(knotenIDs(st.Knoten), sorted(kOld, kNew)) {
 		t.Fatalf("state after an old cursor: %v", knotenIDs(st.Knoten))
+	}
+}
+
+// A cursor the server never sent — ahead of everything it has read — is not answered with an
+// empty catch-up (the client would believe it missed nothing and keep an empty map) but with
+// the cells' state.
+func TestCursorNeverSentGetsTheState(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	jana := inst.Resident("Jana", lat, lon)
+	k1, _ := place(t, jana, "Bank", lat, lon)
+	cells := cellsAround(t, inst, lat, lon, 16)
+
+	c := dial(t, inst)
+	c.subscribe(cells, "")
+	statesFor(t, c, cells)
+	// Once the delta with a second Knoten is here, the server has read both, and the cursor
+	// it came with is the furthest it has sent.
+	k2, _ := place(t, jana, "Brunnen", lat+0.0001, lon)
+	c.until(30*time.Second, "the delta with the second Knoten", func(m msg) bool {
+		return m.Type == "delta" && slices.Contains(knotenIDs(m.Knoten), k2)
+	})
+	sent := c.cursor()
+	p, err := eventstore.ParsePosition(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cursor := range []string{
+		fmt.Sprintf("%d-%d", p.Tx, p.ID+1000),
+		fmt.Sprintf("%d-%d", p.Tx+1_000_000, 1),
+		"18446744073709551615-9223372036854775807",
+	} {
+		d := dial(t, inst)
+		d.subscribe(cells, cursor)
+		if st := statesFor(t, d, cells); !slices.Equal(knotenIDs(st.Knoten), sorted(k1, k2)) {
+			t.Errorf("cursor %s: state holds %v, want %v", cursor, knotenIDs(st.Knoten), sorted(k1, k2))
+		}
+	}
+	// The cursor it did send is answered with a catch-up: nothing missed.
+	d := dial(t, inst)
+	d.subscribe(cells, sent)
+	for range cells {
+		if m := d.next(30 * time.Second); m.Type != "delta" || !m.Catchup || len(m.Knoten) > 0 {
+			t.Fatalf("cursor %s: want empty catch-ups, got %s", sent, m.raw)
+		}
 	}
 }
 

@@ -57,7 +57,7 @@ export function formError(form: HTMLElement, message: string | null, field?: str
   p.textContent = message ?? "";
   p.hidden = !message;
   if (field) {
-    const input = form.querySelector<HTMLElement>(`[name="${field}"]`);
+    const input = form.querySelector<HTMLElement>(`[name="${CSS.escape(field)}"]`);
     if (input) {
       input.setAttribute("aria-invalid", "true");
       input.focus();

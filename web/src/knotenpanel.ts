@@ -3,7 +3,7 @@ import { ApiError, get, germanMessage, post } from "./api";
 import { requireLogin } from "./auth";
 import { $, h, replace, time, when } from "./dom";
 import type { MapFeed } from "./feed";
-import { SPINNABLE, fadenLabel, iconSVG, knotenLabel } from "./labels";
+import { SPINNABLE, fadenLabel, icon, knotenLabel } from "./labels";
 import { session } from "./session";
 import { showError, toast } from "./toast";
 import type { Faden, Knoten } from "./types";
@@ -75,9 +75,7 @@ export class KnotenPanel {
     }
     const { knoten: k, faeden } = cur;
     const me = session.me;
-    const badge = h("span", { class: `type-badge t-${k.type}` });
-    badge.innerHTML = iconSVG(k.type);
-    badge.append(knotenLabel[k.type] ?? k.type);
+    const badge = h("span", { class: `type-badge t-${k.type}` }, icon(k.type), knotenLabel[k.type] ?? k.type);
 
     faeden.sort((a, b) => Number(b.is_twisted) - Number(a.is_twisted) || a.created_at.localeCompare(b.created_at));
     const items = faeden.map((f) => {

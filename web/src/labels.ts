@@ -43,6 +43,21 @@ export const knotenIcon: Record<KnotenType, string> = {
   parkplatz: "M8 20V4h5a4 4 0 0 1 0 8H8",
 };
 
-export function iconSVG(type: KnotenType, cls = "ico"): string {
-  return `<svg class="${cls}" viewBox="0 0 24 24" aria-hidden="true"><path d="${knotenIcon[type]}"/></svg>`;
+// Pictures are built as DOM, never from markup: nothing the instance sends is parsed as HTML.
+const SVG = "http://www.w3.org/2000/svg";
+
+export function svg(cls: string, viewBox: string, d: string): SVGSVGElement {
+  const s = document.createElementNS(SVG, "svg");
+  s.setAttribute("class", cls);
+  s.setAttribute("viewBox", viewBox);
+  s.setAttribute("aria-hidden", "true");
+  const p = document.createElementNS(SVG, "path");
+  p.setAttribute("d", d);
+  s.appendChild(p);
+  return s;
+}
+
+/** The type's picture; an unknown type (a newer instance's) gets an empty one. */
+export function icon(type: string, cls = "ico"): SVGSVGElement {
+  return svg(cls, "0 0 24 24", Object.hasOwn(knotenIcon, type) ? knotenIcon[type as KnotenType] : "");
 }

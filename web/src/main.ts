@@ -10,12 +10,12 @@ import { Chat } from "./chat";
 import { $, h, replace } from "./dom";
 import { MapFeed } from "./feed";
 import { KnotenPanel } from "./knotenpanel";
-import { iconSVG, knotenLabel } from "./labels";
+import { icon, knotenLabel } from "./labels";
 import { MapView } from "./mapview";
 import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
 import { session } from "./session";
-import { KNOTEN_TYPES, type Garnrolle, type KnotenType, type Ortsweberei, type PageConfig } from "./types";
+import { KNOTEN_TYPES, type Garnrolle, type Ortsweberei, type PageConfig } from "./types";
 import { closePanel, initUI, openPanel, openSlider, panelOpen } from "./ui";
 import { Webrat } from "./webrat";
 
@@ -131,9 +131,7 @@ try {
 }
 const chips = $("chips");
 for (const t of KNOTEN_TYPES) {
-  const b = h("button", { type: "button", class: `chip t-${t}`, "aria-pressed": String(mapView.filter.has(t)) });
-  b.innerHTML = iconSVG(t);
-  b.append(knotenLabel[t]);
+  const b = h("button", { type: "button", class: `chip t-${t}`, "aria-pressed": String(mapView.filter.has(t)) }, icon(t), knotenLabel[t]);
   b.addEventListener("click", () => {
     const on = !mapView.filter.has(t);
     on ? mapView.filter.add(t) : mapView.filter.delete(t);
@@ -163,12 +161,9 @@ function renderList() {
   replace(
     $("knoten-list"),
     items.length
-      ? items.map((k) => {
-          const b = h("button", { type: "button", class: "knoten-item", onclick: () => showKnoten(k.id) });
-          b.innerHTML = iconSVG(k.type as KnotenType);
-          b.append(h("span", {}, k.title), h("span", { class: "meta" }, knotenLabel[k.type]));
-          return h("li", {}, b);
-        })
+      ? items.map((k) =>
+          h("li", {}, h("button", { type: "button", class: "knoten-item", onclick: () => showKnoten(k.id) }, icon(k.type), h("span", {}, k.title), h("span", { class: "meta" }, knotenLabel[k.type]))),
+        )
       : h("li", { class: "meta" }, "Keine Knoten in diesem Ausschnitt."),
   );
 }

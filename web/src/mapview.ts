@@ -3,10 +3,12 @@
 // touches only the layers that changed.
 import * as L from "leaflet";
 import type { Content } from "./feed";
-import { iconSVG, knotenLabel } from "./labels";
+import { h } from "./dom";
+import { icon, knotenLabel, svg } from "./labels";
 import { KNOTEN_TYPES, type Faden, type Garnrolle, type Knoten, type KnotenType } from "./types";
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
+const PIN_SHAPE = "M16 39C16 39 3 24.5 3 15a13 13 0 0 1 26 0c0 9.5-13 24-13 24z";
 
 export interface MapHandlers {
   knoten(id: string): void;
@@ -134,13 +136,15 @@ export class MapView {
 
   private pin(k: Knoten): L.Marker {
     const label = `${knotenLabel[k.type] ?? k.type}: ${k.title}`;
-    const icon = L.divIcon({
+    // The pin's pictures as DOM (Leaflet would parse a string as HTML).
+    const art = h("span", { class: "pin-art" }, svg("pin-shape", "0 0 32 40", PIN_SHAPE), icon(k.type));
+    const pinIcon = L.divIcon({
       className: `pin pin-${k.type}${k.permanent ? " permanent" : ""}`,
-      html: `<svg class="pin-shape" viewBox="0 0 32 40" aria-hidden="true"><path d="M16 39C16 39 3 24.5 3 15a13 13 0 0 1 26 0c0 9.5-13 24-13 24z"/></svg>${iconSVG(k.type)}`,
+      html: art,
       iconSize: [32, 40],
       iconAnchor: [16, 39],
     });
-    const m = L.marker([k.lat, k.lon], { icon, title: label, keyboard: true, riseOnHover: true });
+    const m = L.marker([k.lat, k.lon], { icon: pinIcon, title: label, keyboard: true, riseOnHover: true });
     m.on("click", () => this.on.knoten(k.id));
     m.on("add", () => {
       const el = m.getElement();
@@ -179,7 +183,8 @@ export class MapView {
       fillOpacity: 1,
       className: "garnrolle",
     });
-    m.bindTooltip(g.name + (g.verified ? "" : " (unbestätigt)"), { direction: "top", offset: [0, -6] });
+    // An element, not a string: Leaflet puts a string in as HTML, and a name is anyone's text.
+    m.bindTooltip(h("span", {}, g.name + (g.verified ? "" : " (unbestätigt)")), { direction: "top", offset: [0, -6] });
     m.bindPopup(() => this.on.garnrolle(g));
     return m;
   }
