@@ -74,8 +74,9 @@ type Feed struct {
 	knoten   *knoten.Service
 	accounts *account.Service
 
-	reqs chan request
-	head atomic.Pointer[eventstore.Position] // the hub's position, for hello messages
+	reqs  chan request
+	head  atomic.Pointer[eventstore.Position] // the hub's position, for hello messages
+	ready chan struct{}                       // closed once head holds where the hub starts
 
 	// Owned by the hub goroutine (run).
 	pos       eventstore.Position
@@ -119,6 +120,7 @@ func New(pool *pgxpool.Pool, events *eventstore.Store, k *knoten.Service, a *acc
 		lastCell:  map[uuid.UUID]int64{},
 		changedAc: map[uuid.UUID]eventstore.Position{},
 		clients:   map[*client]*clientSubs{},
+		ready:     make(chan struct{}),
 	}
 	f.head.Store(&eventstore.Position{})
 	return f
@@ -201,6 +203,7 @@ func (f *Feed) Run(ctx context.Context) error {
 	f.pos = start
 	f.ring.since = start
 	f.head.Store(&start)
+	close(f.ready)
 	evs := make(chan []eventstore.Event, 16)
 	followErr := make(chan error, 1)
 	go func() {
