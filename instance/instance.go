@@ -121,7 +121,7 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 	if err == nil {
 		db.Pool = pool
 		if !cfg.NoMigrate {
-			err = database.Migrate(ctx, pool, log)
+			err = Migrate(ctx, pool, log)
 		}
 	}
 	if err != nil {
@@ -129,6 +129,16 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 		return nil, err
 	}
 	return db, nil
+}
+
+// Migrate brings the schema up to date and makes sure that new log positions sort after the
+// database's (they would not after a restore from another cluster, see eventstore). Every
+// process that may append runs it before anything else.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	if err := database.Migrate(ctx, pool, log); err != nil {
+		return err
+	}
+	return eventstore.KeepPositionsAhead(ctx, pool, log)
 }
 
 // Close disconnects and stops the embedded cluster, if there is one.

@@ -59,7 +59,7 @@ func (s *Store) Read(ctx context.Context, after Position, limit int) ([]Event, e
 	rows, err := s.pool.Query(ctx, `
 SELECT `+eventColumns+`
 FROM events
-WHERE (tx, id) > ($1::xid8, $2::bigint) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+WHERE (tx, id) > ($1::bigint, $2::bigint) AND tx < events_horizon()
 ORDER BY tx, id
 LIMIT $3`, after.Tx, after.ID, limit)
 	if err != nil {
@@ -77,7 +77,7 @@ func (s *Store) Head(ctx context.Context) (Position, error) {
 	var p Position
 	err := s.pool.QueryRow(ctx, `
 SELECT tx, id FROM events
-WHERE tx < pg_snapshot_xmin(pg_current_snapshot())
+WHERE tx < events_horizon()
 ORDER BY tx DESC, id DESC
 LIMIT 1`).Scan(&p.Tx, &p.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -173,7 +173,7 @@ func (s *Store) FollowTypes(ctx context.Context, after Position, batch int, type
 			rows, err := s.pool.Query(ctx, `
 SELECT `+eventColumns+`
 FROM events
-WHERE (tx, id) > ($1::xid8, $2::bigint) AND (tx, id) <= ($3::xid8, $4::bigint) AND type = ANY($5)
+WHERE (tx, id) > ($1::bigint, $2::bigint) AND (tx, id) <= ($3::bigint, $4::bigint) AND type = ANY($5)
 ORDER BY tx, id
 LIMIT $6`, after.Tx, after.ID, head.Tx, head.ID, types, batch)
 			var evs []Event
@@ -230,7 +230,8 @@ var ErrHorizonHeldBack = errors.New("eventstore: a long-running transaction hold
 func (s *Store) CatchUp(ctx context.Context, maxWait time.Duration) error {
 	// Taking a transaction id of our own marks the present: every transaction that began
 	// before has a smaller one. (A snapshot's xmax would not do: it is the latest completed
-	// id + 1, and a transaction still running can sit at or above it.)
+	// id + 1, and a transaction still running can sit at or above it.) Both sides are raw
+	// transaction ids, so the log's offset (positions.go) plays no part.
 	var target uint64
 	if err := s.pool.QueryRow(ctx, `SELECT pg_current_xact_id()`).Scan(&target); err != nil {
 		return fmt.Errorf("eventstore: catch up: %w", err)

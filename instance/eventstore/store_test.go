@@ -237,7 +237,7 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 					tx.Rollback(ctx)
 					return
 				}
-				rows, _ := tx.Query(ctx, `SELECT id, type FROM events WHERE tx = pg_current_xact_id()`)
+				rows, _ := tx.Query(ctx, `SELECT id, type FROM events WHERE tx = events_tx()`)
 				type row struct {
 					ID   int64
 					Type string
@@ -472,5 +472,82 @@ func TestCatchUpWaitsForRunningTransactions(t *testing.T) {
 	}
 	if evs := readAll(t, store); len(evs) != 1 {
 		t.Fatalf("after CatchUp the committed event must be readable at once: %d events", len(evs))
+	}
+}
+
+// A database restored into a cluster whose transaction counter is lower than the one it was
+// dumped from: its log and a consumer's cursor lie ahead of every position the cluster would
+// now hand out. KeepPositionsAhead moves new positions past them, so the consumer sees what is
+// appended from then on, and readers see the restored events at once.
+func TestPositionsStayAheadOfARestoredLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	store := eventstore.NewStore(pool, 0, nil)
+
+	// What a restore leaves: events written at transaction ids this cluster has not reached
+	// (the old cluster's), and the cursor of a consumer that had read them all.
+	var restored eventstore.Position
+	err := pool.QueryRow(ctx, `
+INSERT INTO events (at, type, version, payload, public, tx)
+VALUES ($1, $2, 1, '{"n":0}', true, events_tx() + 5000000)
+RETURNING tx, id`, at, testPinged.Name()).Scan(&restored.Tx, &restored.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eventstore.SaveCursorNow(ctx, pool, "consumer", restored, at); err != nil {
+		t.Fatal(err)
+	}
+	appendNew := func(n int) {
+		t.Helper()
+		if err := database.InTx(ctx, pool, func(tx *database.Tx) error {
+			return eventstore.Append(tx, at, testPinged.New(eventstore.Header{}, pinged{N: n}))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without the fix, this is what a restored instance did: the new event sorts before the
+	// cursor, and the restored one is beyond the horizon.
+	appendNew(1)
+	cursor, err := eventstore.LoadCursor(ctx, pool, "consumer", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs, _ := store.Read(ctx, cursor, 10); len(evs) != 0 {
+		t.Fatalf("setup: the consumer sees %v after its cursor before the fix", positions(evs))
+	}
+
+	if err := eventstore.KeepPositionsAhead(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	appendNew(2)
+	evs := readN(t, store, 3)
+	if len(evs) != 3 || evs[1].Position != restored {
+		t.Fatalf("log after the fix: %v, want the event of before, the restored one (%v), the new one", positions(evs), restored)
+	}
+	if !evs[2].Position.After(cursor) {
+		t.Fatalf("the new event at %v does not sort after the restored cursor %v", evs[2].Position, cursor)
+	}
+	if after, err := store.Read(ctx, cursor, 10); err != nil || len(after) != 1 || after[0].Position != evs[2].Position {
+		t.Fatalf("the consumer reads %v after its cursor (%v), want the new event only", positions(after), err)
+	}
+	if head, err := store.Head(ctx); err != nil || head != evs[2].Position {
+		t.Fatalf("head %v (%v), want %v", head, err, evs[2].Position)
+	}
+	if n, err := store.CountPublic(ctx, eventstore.Scope{}); err != nil || n != 3 {
+		t.Fatalf("%d public events counted (%v), want 3", n, err)
+	}
+
+	// Once ahead, nothing moves at the next start.
+	var offset int64
+	if err := pool.QueryRow(ctx, `SELECT events_tx_offset()`).Scan(&offset); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventstore.KeepPositionsAhead(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	var again int64
+	if err := pool.QueryRow(ctx, `SELECT events_tx_offset()`).Scan(&again); err != nil || again != offset {
+		t.Fatalf("offset %d became %d (%v) at a second start", offset, again, err)
 	}
 }
