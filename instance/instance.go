@@ -65,7 +65,10 @@ type Config struct {
 	// Basemap is a PMTiles file the web app draws under the map (served at
 	// /tiles/basemap.pmtiles); empty: the app's built-in outline.
 	Basemap string
-	Log     *slog.Logger
+	// RequestTimeout bounds each HTTP request's work, its database statements included
+	// (default httpapi.DefaultRequestTimeout).
+	RequestTimeout time.Duration
+	Log            *slog.Logger
 }
 
 // DBConfig says where the database is.
@@ -270,8 +273,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Log: log,
 		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom,
-		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
-		Web:           web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
+		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
+		RequestTimeout: cfg.RequestTimeout,
+		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 	}
 	if cfg.Dev {
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}
@@ -293,6 +297,20 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("instance: start jobs: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if c := i.db.cluster; c != nil {
+		// The embedded server is ours: nobody else would start it again. Rather than serve
+		// 503s until someone notices, the instance stops with an error and its service
+		// manager (systemd: Restart=on-failure) starts both again; PostgreSQL recovers from
+		// its log at start, as after any crash.
+		g.Go(func() error {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-c.Exited():
+				return fmt.Errorf("instance: the embedded PostgreSQL exited (%v); stopping", c.ExitErr())
+			}
+		})
+	}
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
 	g.Go(func() error { return i.MapFeed.Run(gctx) })

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +49,8 @@ type Deps struct {
 	Dev *DevDeps
 	// Web serves everything outside /api/ (the web app).
 	Web http.Handler
+	// RequestTimeout bounds each request's work (default DefaultRequestTimeout; negative: none).
+	RequestTimeout time.Duration
 }
 
 // DevDeps are what the dev routes need.
@@ -74,6 +77,7 @@ func New(d Deps) *Server {
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /livez", s.livez)
 
 	s.handle("POST /api/auth/register", s.register)
 	s.handle("POST /api/auth/login", s.login)
@@ -151,6 +155,8 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // ServeHTTP answers the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r, cancel := s.withDeadline(r)
+	defer cancel()
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		if p := recover(); p != nil {
@@ -187,6 +193,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Pool.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
 		return
 	}

@@ -137,6 +137,9 @@ func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// zero position would make its cursor useless.
 	select {
 	case <-f.ready:
+	case <-f.stopped:
+		conn.Close(websocket.StatusGoingAway, "shutting down")
+		return
 	case <-ctx.Done():
 		return
 	}
