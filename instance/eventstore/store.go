@@ -64,7 +64,7 @@ func ParsePosition(s string) (Position, error) {
 	if !ok {
 		return Position{}, fmt.Errorf("eventstore: cursor %q is not of the form tx-id", s)
 	}
-	tx, err1 := strconv.ParseUint(a, 10, 64)
+	tx, err1 := strconv.ParseUint(a, 10, 63) // the log's tx is a bigint
 	id, err2 := strconv.ParseInt(b, 10, 64)
 	if err1 != nil || err2 != nil || id < 0 {
 		return Position{}, fmt.Errorf("eventstore: cursor %q is not of the form tx-id", s)

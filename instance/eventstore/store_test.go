@@ -526,7 +526,7 @@ func TestPositionCursor(t *testing.T) {
 	if err != nil || q != p {
 		t.Fatalf("round trip %v -> %q -> %v, %v", p, p.String(), q, err)
 	}
-	for _, bad := range []string{"x", "1-", "-1", "1-2-3", "1--2"} {
+	for _, bad := range []string{"x", "1-", "-1", "1-2-3", "1--2", "9223372036854775808-1", "18446744073709551615-1"} {
 		if _, err := eventstore.ParsePosition(bad); err == nil {
 			t.Errorf("cursor %q accepted", bad)
 		}
