@@ -70,7 +70,10 @@ type Config struct {
 	// Basemap is a PMTiles file the web app draws under the map (served at
 	// /tiles/basemap.pmtiles); empty: the app's built-in outline.
 	Basemap string
-	Log     *slog.Logger
+	// RequestTimeout bounds each HTTP request's work, its database statements included
+	// (default httpapi.DefaultRequestTimeout).
+	RequestTimeout time.Duration
+	Log            *slog.Logger
 }
 
 // DBConfig says where the database is.
@@ -126,7 +129,7 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 	if err == nil {
 		db.Pool = pool
 		if !cfg.NoMigrate {
-			err = database.Migrate(ctx, pool, log)
+			err = Migrate(ctx, pool, log)
 		}
 	}
 	if err != nil {
@@ -134,6 +137,16 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 		return nil, err
 	}
 	return db, nil
+}
+
+// Migrate brings the schema up to date and makes sure that new log positions sort after the
+// database's (they would not after a restore from another cluster, see eventstore). Every
+// process that may append runs it before anything else.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	if err := database.Migrate(ctx, pool, log); err != nil {
+		return err
+	}
+	return eventstore.KeepPositionsAhead(ctx, pool, log)
 }
 
 // Close disconnects and stops the embedded cluster, if there is one.
@@ -273,10 +286,11 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Log: log,
 		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom,
-		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
-		RateLimits:    cfg.RateLimits,
-		Web:           web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
-		PublicURL:     ownOrigin,
+		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
+		RateLimits:     cfg.RateLimits,
+		RequestTimeout: cfg.RequestTimeout,
+		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
+		PublicURL:      ownOrigin,
 	}
 	if cfg.Dev {
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}
@@ -298,6 +312,20 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("instance: start jobs: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if c := i.db.cluster; c != nil {
+		// The embedded server is ours: nobody else would start it again. Rather than serve
+		// 503s until someone notices, the instance stops with an error and its service
+		// manager (systemd: Restart=on-failure) starts both again; PostgreSQL recovers from
+		// its log at start, as after any crash.
+		g.Go(func() error {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-c.Exited():
+				return fmt.Errorf("instance: the embedded PostgreSQL exited (%v); stopping", c.ExitErr())
+			}
+		})
+	}
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
 	g.Go(func() error { return i.MapFeed.Run(gctx) })

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/weltgewebe/weltgewebe/instance"
-	"github.com/weltgewebe/weltgewebe/instance/database"
 )
 
 // backup writes a pg_dump (custom format) of the instance's database. It works while serve
@@ -75,7 +74,7 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("pg_restore: %w", err)
 	}
-	if err := database.Migrate(ctx, d.Pool, log); err != nil {
+	if err := instance.Migrate(ctx, d.Pool, log); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "restored %s\n", fs.Arg(0))

@@ -71,6 +71,62 @@ func benchAppend(ctx context.Context, e *env, cfg config) {
 		fmt.Printf("| %d | %.0f | %.0f | %.2f× | %.0f | %.2f× |\n", workers, b/n, a/n, median(ra), o/n, median(ro))
 	}
 	fmt.Println()
+	benchPositionColumn(ctx, e, rounds)
+}
+
+// benchPositionColumn: what positions that survive a restore cost an append. Two copies of the
+// events table, one whose tx is the transaction id plus the database's offset (events_tx(), as
+// the log now has it), one with the raw transaction id it had before; the same inserts into
+// each, in alternating one-second slots.
+func benchPositionColumn(ctx context.Context, e *env, rounds int) {
+	e.exec(ctx, `CREATE TABLE bench_pos_offset (LIKE events INCLUDING DEFAULTS)`)
+	e.exec(ctx, `ALTER TABLE bench_pos_offset ADD PRIMARY KEY (id, at)`)
+	e.exec(ctx, `CREATE INDEX ON bench_pos_offset (tx, id)`)
+	e.exec(ctx, `CREATE TABLE bench_pos_raw (LIKE bench_pos_offset INCLUDING ALL)`)
+	e.exec(ctx, `ALTER TABLE bench_pos_raw ALTER COLUMN tx DROP DEFAULT`)
+	e.exec(ctx, `ALTER TABLE bench_pos_raw ALTER COLUMN tx TYPE xid8 USING tx::text::xid8`)
+	e.exec(ctx, `ALTER TABLE bench_pos_raw ALTER COLUMN tx SET DEFAULT pg_current_xact_id()`)
+	payload := `{"faden_id":"01a1f5c2-7a3e-7000-8000-000000000000","knoten_id":"01a1f5c2-7a3e-7000-8000-000000000001","type":"gespraech"}`
+	insert := func(table string, rows int) func(int) error {
+		sql := `INSERT INTO ` + table + ` (at, type, version, payload, public) SELECT $1, 'FadenVerzwirnt', 1, $2, true FROM generate_series(1, $3)`
+		return func(int) error {
+			_, err := e.inst.Pool.Exec(ctx, sql, time.Now(), payload, rows)
+			return err
+		}
+	}
+	fmt.Println("## The position column")
+	fmt.Println()
+	fmt.Println("What positions that survive a restore cost an append: the same autocommit inserts into two")
+	fmt.Println("copies of the events table, one whose `tx` is `events_tx()` (the transaction id plus the")
+	fmt.Println("database's offset, as the log has it) and one with the raw `pg_current_xact_id()` of before,")
+	fmt.Println("in alternating one-second slots (each first in every other round); the ratio is the median")
+	fmt.Println("of the per-round ratios.")
+	fmt.Println()
+	fmt.Println("| writers | rows per insert | raw xid rows/s | xid + offset rows/s | ratio |")
+	fmt.Println("|--:|--:|--:|--:|--:|")
+	for _, workers := range []int{1, 8} {
+		for _, rows := range []int{1, 100} {
+			var raw, off float64
+			var ratios []float64
+			for i := range rounds {
+				// Each goes first in every other round: the second slot of a round is not
+				// favoured by what the first left behind (dirty pages, WAL to flush).
+				var r, o float64
+				if i%2 == 0 {
+					r = rate(workers, time.Second, insert("bench_pos_raw", rows)) * float64(rows)
+					o = rate(workers, time.Second, insert("bench_pos_offset", rows)) * float64(rows)
+				} else {
+					o = rate(workers, time.Second, insert("bench_pos_offset", rows)) * float64(rows)
+					r = rate(workers, time.Second, insert("bench_pos_raw", rows)) * float64(rows)
+				}
+				raw, off = raw+r, off+o
+				ratios = append(ratios, o/r)
+			}
+			n := float64(rounds)
+			fmt.Printf("| %d | %d | %.0f | %.0f | %.2f× |\n", workers, rows, raw/n, off/n, median(ratios))
+		}
+	}
+	fmt.Println()
 }
 
 func median(xs []float64) float64 {

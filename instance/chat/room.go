@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -51,52 +52,57 @@ func View(n Nachricht) MessageJSON {
 	return m
 }
 
-// Run follows the log until ctx ends.
+// Run follows the log until ctx ends. While the database is away it waits, and goes on where it
+// was when it is back: no message written before the outage is left out.
 func (r *Room) Run(ctx context.Context) error {
-	head, err := r.events.Head(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
-		return err
+	head, err := r.events.HeadWhenReadable(ctx, "chat")
+	if err == nil {
+		types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name()}
+		_ = r.events.KeepFollowingTypes(ctx, "chat", head, 500, types, r.send)
 	}
-	types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name()}
-	err = r.events.FollowTypes(ctx, head, 500, types, func(ctx context.Context, evs []eventstore.Event) error {
-		for _, e := range evs {
-			var msg any
-			switch {
-			case NachrichtGeschrieben.Is(e):
-				n, err := r.svc.Get(ctx, e.SubjectID)
-				if err != nil {
-					continue // removed meanwhile
-				}
-				msg = struct {
-					Type    string      `json:"type"`
-					Message MessageJSON `json:"message"`
-				}{"message", View(n)}
-			case NachrichtEntfernt.Is(e):
-				msg = struct {
-					Type string    `json:"type"`
-					ID   uuid.UUID `json:"id"`
-				}{"removed", e.SubjectID}
-			default:
-				continue
-			}
-			b, _ := json.Marshal(msg)
-			r.broadcast(b)
-		}
-		return nil
-	})
 	r.mu.Lock()
 	for ch := range r.clients { // shutting down: every client goes
 		delete(r.clients, ch)
 		close(ch)
 	}
 	r.mu.Unlock()
-	if ctx.Err() != nil {
-		return nil
+	return nil
+}
+
+// send broadcasts a batch of the log: all of it, or (when a message cannot be read) nothing,
+// so that the batch can be tried again without sending anything twice.
+func (r *Room) send(ctx context.Context, evs []eventstore.Event) error {
+	out := make([][]byte, 0, len(evs))
+	for _, e := range evs {
+		var msg any
+		switch {
+		case NachrichtGeschrieben.Is(e):
+			n, err := r.svc.Get(ctx, e.SubjectID)
+			if errors.Is(err, ErrNotFound) {
+				continue // removed meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			msg = struct {
+				Type    string      `json:"type"`
+				Message MessageJSON `json:"message"`
+			}{"message", View(n)}
+		case NachrichtEntfernt.Is(e):
+			msg = struct {
+				Type string    `json:"type"`
+				ID   uuid.UUID `json:"id"`
+			}{"removed", e.SubjectID}
+		default:
+			continue
+		}
+		b, _ := json.Marshal(msg)
+		out = append(out, b)
 	}
-	return err
+	for _, b := range out {
+		r.broadcast(b)
+	}
+	return nil
 }
 
 // clientQueue is how many messages may wait for one client; a client that lets more pile up

@@ -3,8 +3,12 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,4 +110,21 @@ func Earliest(ctx context.Context, q Querier, sql string, args ...any) (time.Tim
 		return time.Time{}, false, nil
 	}
 	return t.UTC(), true, nil
+}
+
+// Unreachable reports whether err says that the server could not be reached or went away, as
+// opposed to a statement that failed: the database is unavailable, not the request wrong.
+func Unreachable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false // the caller gave up; that says nothing about the server
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Connection exceptions, and a server shutting down or starting up.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	var oe *net.OpError
+	return errors.As(err, &ce) || errors.As(err, &oe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed)
 }

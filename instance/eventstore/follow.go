@@ -59,7 +59,7 @@ func (s *Store) Read(ctx context.Context, after Position, limit int) ([]Event, e
 	rows, err := s.pool.Query(ctx, `
 SELECT `+eventColumns+`
 FROM events
-WHERE (tx, id) > ($1::xid8, $2::bigint) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+WHERE (tx, id) > ($1::bigint, $2::bigint) AND tx < events_horizon()
 ORDER BY tx, id
 LIMIT $3`, after.Tx, after.ID, limit)
 	if err != nil {
@@ -77,7 +77,7 @@ func (s *Store) Head(ctx context.Context) (Position, error) {
 	var p Position
 	err := s.pool.QueryRow(ctx, `
 SELECT tx, id FROM events
-WHERE tx < pg_snapshot_xmin(pg_current_snapshot())
+WHERE tx < events_horizon()
 ORDER BY tx DESC, id DESC
 LIMIT 1`).Scan(&p.Tx, &p.ID)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -89,13 +89,22 @@ LIMIT 1`).Scan(&p.Tx, &p.ID)
 	return p, nil
 }
 
-// Run polls the log head until ctx ends, waking followers whenever it moves.
+// Run polls the log head until ctx ends, waking followers whenever it moves. A database that
+// cannot be reached is logged once, when it goes and when it is back; the poll goes on.
 func (s *Store) Run(ctx context.Context) error {
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
+	failing := false
 	for {
-		if err := s.poll(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("event log poll failed", "err", err)
+		err := s.poll(ctx)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && !failing:
+			failing = true
+			s.log.Warn("event log: cannot read the head; followers wait until it is back", "err", err)
+		case err == nil && failing:
+			failing = false
+			s.log.Info("event log: readable again")
 		}
 		select {
 		case <-ctx.Done():
@@ -173,7 +182,7 @@ func (s *Store) FollowTypes(ctx context.Context, after Position, batch int, type
 			rows, err := s.pool.Query(ctx, `
 SELECT `+eventColumns+`
 FROM events
-WHERE (tx, id) > ($1::xid8, $2::bigint) AND (tx, id) <= ($3::xid8, $4::bigint) AND type = ANY($5)
+WHERE (tx, id) > ($1::bigint, $2::bigint) AND (tx, id) <= ($3::bigint, $4::bigint) AND type = ANY($5)
 ORDER BY tx, id
 LIMIT $6`, after.Tx, after.ID, head.Tx, head.ID, types, batch)
 			var evs []Event
@@ -220,6 +229,63 @@ LIMIT $6`, after.Tx, after.ID, head.Tx, head.ID, types, batch)
 	}
 }
 
+// retryDelay is how long a follower that runs as long as the process waits before it tries
+// the log again after a failure (the database is away, say).
+const retryDelay = time.Second
+
+// HeadWhenReadable is Head for a follower starting up: it waits until the log can be read. It
+// fails only when ctx ends.
+func (s *Store) HeadWhenReadable(ctx context.Context, follower string) (Position, error) {
+	for logged := false; ; logged = true {
+		h, err := s.Head(ctx)
+		if err == nil || ctx.Err() != nil {
+			return h, ctx.Err()
+		}
+		if !logged {
+			s.log.Warn("event log: cannot read the head; retrying", "follower", follower, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return Position{}, ctx.Err()
+		case <-time.After(retryDelay):
+		}
+	}
+}
+
+// KeepFollowingTypes is FollowTypes for a follower that runs as long as the process and must
+// outlive a database outage: when reading the log or fn fails, it logs (once per outage),
+// waits, and goes on after the last batch fn took, so that nothing is skipped. fn must take a
+// batch wholly or fail without effect. It returns only when ctx ends, with its error.
+func (s *Store) KeepFollowingTypes(ctx context.Context, follower string, after Position, batch int, types []string,
+	fn func(context.Context, []Event) error) error {
+	failing := false
+	for {
+		err := s.FollowTypes(ctx, after, batch, types, func(ctx context.Context, evs []Event) error {
+			if err := fn(ctx, evs); err != nil {
+				return err
+			}
+			after = evs[len(evs)-1].Position
+			if failing {
+				failing = false
+				s.log.Info("event log: following again", "follower", follower)
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !failing {
+			failing = true
+			s.log.Warn("event log: cannot follow; retrying", "follower", follower, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(retryDelay):
+		}
+	}
+}
+
 // ErrHorizonHeldBack is returned by CatchUp when a long-running transaction keeps the log's
 // horizon from reaching the present.
 var ErrHorizonHeldBack = errors.New("eventstore: a long-running transaction holds the log horizon back")
@@ -230,7 +296,8 @@ var ErrHorizonHeldBack = errors.New("eventstore: a long-running transaction hold
 func (s *Store) CatchUp(ctx context.Context, maxWait time.Duration) error {
 	// Taking a transaction id of our own marks the present: every transaction that began
 	// before has a smaller one. (A snapshot's xmax would not do: it is the latest completed
-	// id + 1, and a transaction still running can sit at or above it.)
+	// id + 1, and a transaction still running can sit at or above it.) Both sides are raw
+	// transaction ids, so the log's offset (positions.go) plays no part.
 	var target uint64
 	if err := s.pool.QueryRow(ctx, `SELECT pg_current_xact_id()`).Scan(&target); err != nil {
 		return fmt.Errorf("eventstore: catch up: %w", err)

@@ -21,7 +21,8 @@ type Scope struct {
 }
 
 func (sc Scope) where(args *[]any) string {
-	conds := []string{"public", "tx < pg_snapshot_xmin(pg_current_snapshot())"}
+	// The horizon as an init plan: computed once, not for every row a count scans.
+	conds := []string{"public", "tx < (SELECT events_horizon())"}
 	if sc.None {
 		conds = append(conds, "false")
 	}
@@ -43,7 +44,7 @@ func (s *Store) PublicBefore(ctx context.Context, sc Scope, before Position, lim
 	where := sc.where(&args)
 	if before != (Position{}) {
 		args = append(args, before.Tx, before.ID)
-		where += fmt.Sprintf(" AND (tx, id) < ($%d::xid8, $%d::bigint)", len(args)-1, len(args))
+		where += fmt.Sprintf(" AND (tx, id) < ($%d::bigint, $%d::bigint)", len(args)-1, len(args))
 	}
 	args = append(args, limit)
 	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE `+where+

@@ -7,11 +7,12 @@
 // Event ids come from a sequence, and sequence values commit out of order: a transaction that
 // took id 5 may commit after one that took id 6. A follower that remembers "I have read up to
 // id 6" would skip 5 forever. So each event also stores the id of its writing transaction
-// (pg_current_xact_id()), and a follower reads only events whose transaction is older than the
-// oldest transaction still running (pg_snapshot_xmin of the current snapshot). Below that
-// horizon nothing can appear any more: every transaction there has committed or aborted. The
-// position of an event is the pair (transaction id, event id), and the log is read in that
-// order: events of later-visible transactions always sort after everything already read.
+// (pg_current_xact_id(), plus the database's offset: see positions.go), and a follower reads
+// only events whose transaction is older than the oldest transaction still running
+// (pg_snapshot_xmin of the current snapshot, plus the same offset). Below that horizon
+// nothing can appear any more: every transaction there has committed or aborted. The position
+// of an event is the pair (transaction id, event id), and the log is read in that order:
+// events of later-visible transactions always sort after everything already read.
 //
 // The price: one long-running write transaction anywhere in the cluster holds the horizon back
 // (delays, never loses). The embedded cluster caps idle open transactions at 60 s.
@@ -63,7 +64,7 @@ func ParsePosition(s string) (Position, error) {
 	if !ok {
 		return Position{}, fmt.Errorf("eventstore: cursor %q is not of the form tx-id", s)
 	}
-	tx, err1 := strconv.ParseUint(a, 10, 64)
+	tx, err1 := strconv.ParseUint(a, 10, 63) // the log's tx is a bigint
 	id, err2 := strconv.ParseInt(b, 10, 64)
 	if err1 != nil || err2 != nil || id < 0 {
 		return Position{}, fmt.Errorf("eventstore: cursor %q is not of the form tx-id", s)

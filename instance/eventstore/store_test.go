@@ -155,9 +155,12 @@ func TestPositionOrdersByTransaction(t *testing.T) {
 	}
 }
 
-// Many writers commit (and some roll back) concurrently, in random order, while a follower
-// follows the log. The follower must see every committed event exactly once, in increasing
-// position, and never an event of a rolled-back transaction.
+// Many writers commit (and some roll back) concurrently, in random order, while two followers
+// follow the log (one of them, with FollowTypes, one event type only). Among them, a late
+// commit is forced again and again: a transaction takes an event id, another one takes a
+// higher id, commits and is read by both followers, and only then the first one commits — the
+// event a reader by id would lose for good. The followers must see every committed event
+// exactly once, in increasing position (the late ones included), and no rolled-back one.
 func TestFollowerUnderConcurrentWriters(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -177,13 +180,13 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 		seen      = map[int64]int{}
 		order     []eventstore.Position
 		committed = map[int64]bool{}
-		// A second follower takes one of the two kinds only (FollowTypes).
+		// The second follower takes one of the two kinds only.
 		echoesSeen      = map[int64]int{}
 		echoesCommitted = map[int64]bool{}
 	)
-	typedDone := make(chan error, 1)
 	followCtx, stopFollow := context.WithCancel(ctx)
-	followDone := make(chan error, 1)
+	defer stopFollow()
+	followDone, typedDone := make(chan error, 1), make(chan error, 1)
 	go func() {
 		followDone <- store.Follow(followCtx, eventstore.Position{}, 50, func(_ context.Context, evs []eventstore.Event) error {
 			mu.Lock()
@@ -195,7 +198,6 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 			return nil
 		})
 	}()
-
 	go func() {
 		typedDone <- store.FollowTypes(followCtx, eventstore.Position{}, 7, []string{testEchoed.Name()}, func(_ context.Context, evs []eventstore.Event) error {
 			mu.Lock()
@@ -209,15 +211,69 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 			return nil
 		})
 	}()
+	// waitSeen waits until the followers have seen the events (the typed one: those of its kind).
+	waitSeen := func(ids map[int64]bool, echoes map[int64]bool) bool {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			missing := 0
+			for id := range ids {
+				if seen[id] == 0 {
+					missing++
+				}
+			}
+			for id := range echoes {
+				if echoesSeen[id] == 0 {
+					missing++
+				}
+			}
+			mu.Unlock()
+			if missing == 0 {
+				return true
+			}
+			if time.Now().After(deadline) {
+				return false
+			}
+		}
+	}
+	// own returns the ids and types of the events tx has appended so far.
+	own := func(tx *database.Tx) ([]int64, []string, error) {
+		rows, _ := tx.Query(ctx, `SELECT id, type FROM events WHERE tx = events_tx() ORDER BY id`)
+		type row struct {
+			ID   int64
+			Type string
+		}
+		rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+		ids, types := make([]int64, len(rs)), make([]string, len(rs))
+		for k, r := range rs {
+			ids[k], types[k] = r.ID, r.Type
+		}
+		return ids, types, err
+	}
+	record := func(ids []int64, types []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for k, id := range ids {
+			committed[id] = true
+			if types[k] == testEchoed.Name() {
+				echoesCommitted[id] = true
+			}
+		}
+	}
 
 	const writers, txPerWriter = 24, 120
 	var wg sync.WaitGroup
+	// A failing test stops the writers (and ends its open transactions) before the pool closes.
+	writeCtx, stopWriters := context.WithCancel(ctx)
+	defer func() { stopWriters(); wg.Wait() }()
 	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 7))
 			for i := range txPerWriter {
+				if writeCtx.Err() != nil {
+					return
+				}
 				tx, err := database.Begin(ctx, pool)
 				if err != nil {
 					t.Error(err)
@@ -237,16 +293,7 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 					tx.Rollback(ctx)
 					return
 				}
-				rows, _ := tx.Query(ctx, `SELECT id, type FROM events WHERE tx = pg_current_xact_id()`)
-				type row struct {
-					ID   int64
-					Type string
-				}
-				own, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
-				ids := make([]int64, len(own))
-				for k, r := range own {
-					ids[k] = r.ID
-				}
+				ids, types, err := own(tx)
 				if err != nil || len(ids) != n {
 					t.Errorf("own events: %v %v", ids, err)
 					tx.Rollback(ctx)
@@ -261,33 +308,81 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				mu.Lock()
-				for _, r := range own {
-					committed[r.ID] = true
-					if r.Type == testEchoed.Name() {
-						echoesCommitted[r.ID] = true
-					}
-				}
-				mu.Unlock()
+				record(ids, types)
 			}
 		}()
 	}
+
+	// The forced late commits, in the middle of that load.
+	const lateCommits = 15
+	late := map[int64]bool{}
+	for r := range lateCommits {
+		early, err := database.Begin(ctx, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer early.Rollback(ctx)                                        // a no-op once committed
+		if _, err := early.Exec(ctx, `SELECT events_tx()`); err != nil { // its transaction id comes first
+			t.Fatal(err)
+		}
+		lateTx, err := database.Begin(ctx, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lateTx.Rollback(ctx)
+		if err := eventstore.AppendEach(lateTx, at, testEchoed.New(eventstore.Header{}, pinged{N: -r})); err != nil {
+			t.Fatal(err)
+		}
+		lateIDs, lateTypes, err := own(lateTx) // the late event's id is taken now
+		if err != nil || len(lateIDs) != 1 {
+			t.Fatalf("late event: %v %v", lateIDs, err)
+		}
+		if err := eventstore.AppendEach(early, at, testPinged.New(eventstore.Header{}, pinged{N: r}), testEchoed.New(eventstore.Header{}, pinged{N: r})); err != nil {
+			t.Fatal(err)
+		}
+		earlyIDs, earlyTypes, err := own(early)
+		if err != nil || len(earlyIDs) != 2 || earlyIDs[0] < lateIDs[0] {
+			t.Fatalf("setup: the early transaction's ids %v must come after the late one's %v (%v)", earlyIDs, lateIDs, err)
+		}
+		if err := early.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		record(earlyIDs, earlyTypes)
+		// Both followers have read past the late event's id before it commits.
+		if !waitSeen(map[int64]bool{earlyIDs[0]: true, earlyIDs[1]: true}, map[int64]bool{earlyIDs[1]: true}) {
+			t.Fatalf("round %d: the followers did not see the committed events %v within 30s", r, earlyIDs)
+		}
+		if err := lateTx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		record(lateIDs, lateTypes)
+		late[lateIDs[0]] = true
+	}
 	wg.Wait()
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		n, e := len(seen), len(echoesSeen)
-		mu.Unlock()
-		if (n >= len(committed) && e >= len(echoesCommitted)) || time.Now().After(deadline) {
-			break
+	// A last event: once the followers have it, they have read the whole log, and any event
+	// passed twice was passed before it.
+	var last []int64
+	err = database.InTx(ctx, pool, func(tx *database.Tx) error {
+		if err := eventstore.AppendEach(tx, at, testEchoed.New(eventstore.Header{}, pinged{N: -1})); err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
+		last, _, err = own(tx)
+		return err
+	})
+	if err != nil || len(last) != 1 {
+		t.Fatalf("last event: %v %v", last, err)
 	}
-	time.Sleep(100 * time.Millisecond) // a straggler duplicate would arrive now
+	record(last, []string{testEchoed.Name()})
+	if !waitSeen(map[int64]bool{last[0]: true}, map[int64]bool{last[0]: true}) {
+		t.Fatal("the followers did not reach the last event within 30s")
+	}
 	stopFollow()
-	<-followDone
-	<-typedDone
+	for _, done := range []chan error{followDone, typedDone} {
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("a follower stopped with %v", err)
+		}
+	}
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -296,7 +391,7 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 	}
 	for id := range committed {
 		if seen[id] != 1 {
-			t.Errorf("committed event %d seen %d times", id, seen[id])
+			t.Errorf("committed event %d (late commit: %v) seen %d times", id, late[id], seen[id])
 		}
 	}
 	for id := range seen {
@@ -306,12 +401,13 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 	}
 	for i := 1; i < len(order); i++ {
 		if !order[i].After(order[i-1]) {
-			t.Fatalf("positions not increasing: %v then %v", order[i-1], order[i])
+			t.Errorf("positions not increasing: %v then %v", order[i-1], order[i])
+			break
 		}
 	}
 	for id := range echoesCommitted {
 		if echoesSeen[id] != 1 {
-			t.Errorf("committed %s event %d seen %d times by the typed follower", testEchoed.Name(), id, echoesSeen[id])
+			t.Errorf("committed %s event %d (late commit: %v) seen %d times by the typed follower", testEchoed.Name(), id, late[id], echoesSeen[id])
 		}
 	}
 	for id := range echoesSeen {
@@ -319,7 +415,10 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 			t.Errorf("typed follower saw event %d, which was never committed (or not of its kind)", id)
 		}
 	}
-	t.Logf("%d events committed, all seen exactly once; %d of them %s, each seen once by the typed follower", len(committed), len(echoesCommitted), testEchoed.Name())
+	if !t.Failed() {
+		t.Logf("%d events committed (%d of them late commits), all seen exactly once; %d of them %s, each seen once by the typed follower",
+			len(committed), len(late), len(echoesCommitted), testEchoed.Name())
+	}
 }
 
 func TestAppendCausationAndCorrelation(t *testing.T) {
@@ -427,7 +526,7 @@ func TestPositionCursor(t *testing.T) {
 	if err != nil || q != p {
 		t.Fatalf("round trip %v -> %q -> %v, %v", p, p.String(), q, err)
 	}
-	for _, bad := range []string{"x", "1-", "-1", "1-2-3", "1--2"} {
+	for _, bad := range []string{"x", "1-", "-1", "1-2-3", "1--2", "9223372036854775808-1", "18446744073709551615-1"} {
 		if _, err := eventstore.ParsePosition(bad); err == nil {
 			t.Errorf("cursor %q accepted", bad)
 		}
@@ -472,5 +571,82 @@ func TestCatchUpWaitsForRunningTransactions(t *testing.T) {
 	}
 	if evs := readAll(t, store); len(evs) != 1 {
 		t.Fatalf("after CatchUp the committed event must be readable at once: %d events", len(evs))
+	}
+}
+
+// A database restored into a cluster whose transaction counter is lower than the one it was
+// dumped from: its log and a consumer's cursor lie ahead of every position the cluster would
+// now hand out. KeepPositionsAhead moves new positions past them, so the consumer sees what is
+// appended from then on, and readers see the restored events at once.
+func TestPositionsStayAheadOfARestoredLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	store := eventstore.NewStore(pool, 0, nil)
+
+	// What a restore leaves: events written at transaction ids this cluster has not reached
+	// (the old cluster's), and the cursor of a consumer that had read them all.
+	var restored eventstore.Position
+	err := pool.QueryRow(ctx, `
+INSERT INTO events (at, type, version, payload, public, tx)
+VALUES ($1, $2, 1, '{"n":0}', true, events_tx() + 5000000)
+RETURNING tx, id`, at, testPinged.Name()).Scan(&restored.Tx, &restored.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eventstore.SaveCursorNow(ctx, pool, "consumer", restored, at); err != nil {
+		t.Fatal(err)
+	}
+	appendNew := func(n int) {
+		t.Helper()
+		if err := database.InTx(ctx, pool, func(tx *database.Tx) error {
+			return eventstore.Append(tx, at, testPinged.New(eventstore.Header{}, pinged{N: n}))
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without the fix, this is what a restored instance did: the new event sorts before the
+	// cursor, and the restored one is beyond the horizon.
+	appendNew(1)
+	cursor, err := eventstore.LoadCursor(ctx, pool, "consumer", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs, _ := store.Read(ctx, cursor, 10); len(evs) != 0 {
+		t.Fatalf("setup: the consumer sees %v after its cursor before the fix", positions(evs))
+	}
+
+	if err := eventstore.KeepPositionsAhead(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	appendNew(2)
+	evs := readN(t, store, 3)
+	if len(evs) != 3 || evs[1].Position != restored {
+		t.Fatalf("log after the fix: %v, want the event of before, the restored one (%v), the new one", positions(evs), restored)
+	}
+	if !evs[2].Position.After(cursor) {
+		t.Fatalf("the new event at %v does not sort after the restored cursor %v", evs[2].Position, cursor)
+	}
+	if after, err := store.Read(ctx, cursor, 10); err != nil || len(after) != 1 || after[0].Position != evs[2].Position {
+		t.Fatalf("the consumer reads %v after its cursor (%v), want the new event only", positions(after), err)
+	}
+	if head, err := store.Head(ctx); err != nil || head != evs[2].Position {
+		t.Fatalf("head %v (%v), want %v", head, err, evs[2].Position)
+	}
+	if n, err := store.CountPublic(ctx, eventstore.Scope{}); err != nil || n != 3 {
+		t.Fatalf("%d public events counted (%v), want 3", n, err)
+	}
+
+	// Once ahead, nothing moves at the next start.
+	var offset int64
+	if err := pool.QueryRow(ctx, `SELECT events_tx_offset()`).Scan(&offset); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventstore.KeepPositionsAhead(ctx, pool, nil); err != nil {
+		t.Fatal(err)
+	}
+	var again int64
+	if err := pool.QueryRow(ctx, `SELECT events_tx_offset()`).Scan(&again); err != nil || again != offset {
+		t.Fatalf("offset %d became %d (%v) at a second start", offset, again, err)
 	}
 }

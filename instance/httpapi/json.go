@@ -249,6 +249,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		writeJSON(w, status, errorBody{errorDetail{Code: f.Code, Message: f.Message, Field: f.Field}})
 		return
 	}
+	if unavailable(w, r, err) {
+		return
+	}
 	if r.Context().Err() != nil {
 		return // the client went away
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,8 @@ type Deps struct {
 	Web http.Handler
 	// PublicURL is where residents reach the instance; its origin may send writes (see guard).
 	PublicURL string
+	// RequestTimeout bounds each request's work (default DefaultRequestTimeout; negative: none).
+	RequestTimeout time.Duration
 }
 
 // DevDeps are what the dev routes need.
@@ -81,6 +84,7 @@ func New(d Deps) *Server {
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /livez", s.livez)
 
 	s.handle("POST /api/auth/register", s.register)
 	s.handle("POST /api/auth/login", s.login)
@@ -158,6 +162,8 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // ServeHTTP answers the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r, cancel := s.withDeadline(r)
+	defer cancel()
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		if p := recover(); p != nil {
@@ -194,6 +200,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Pool.Ping(ctx); err != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -230,27 +231,55 @@ type Query struct {
 	Limit int
 }
 
-// Listing limits.
+// Listing limits. A search is one trigram-index condition per word, so the number of words and
+// their length bound what one request can make the database do (thousands of words took
+// minutes).
 const (
-	DefaultLimit = 1000
-	MaxLimit     = 10000
+	DefaultLimit    = 1000
+	MaxLimit        = 10000
+	MaxSearchWords  = 8
+	MaxSearchLength = 200 // characters
 )
 
 // List returns the Knoten on the map that match q, newest first.
 func (s *Service) List(ctx context.Context, q Query) ([]Knoten, error) {
+	sql, args, err := s.listStatement(q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("knoten: list: %w", err)
+	}
+	ks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Knoten, error) { return scanKnoten(r) })
+	if err != nil {
+		return nil, fmt.Errorf("knoten: list: %w", err)
+	}
+	return ks, nil
+}
+
+// listStatement checks q and builds the statement that lists it.
+func (s *Service) listStatement(q Query) (string, []any, error) {
 	for _, t := range q.Types {
 		if !validKnotenType(t) {
-			return nil, fault.Invalidf("type", "unknown_knoten_type", "Unknown Knoten type %q; known types: %s.", t, strings.Join(KnotenTypes, ", "))
+			return "", nil, fault.Invalidf("type", "unknown_knoten_type", "Unknown Knoten type %q; known types: %s.", t, strings.Join(KnotenTypes, ", "))
 		}
 	}
 	if q.BBox != nil && !q.BBox.Valid() {
-		return nil, fault.Invalidf("bbox", "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat in degrees, with minLat ≤ maxLat.")
+		return "", nil, fault.Invalidf("bbox", "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat in degrees, with minLat ≤ maxLat.")
 	}
 	if q.Limit == 0 {
 		q.Limit = DefaultLimit
 	}
 	if q.Limit < 1 || q.Limit > MaxLimit {
-		return nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
+		return "", nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
+	}
+	if utf8.RuneCountInString(q.Text) > MaxSearchLength {
+		return "", nil, fault.Invalidf("q", "search_too_long", "A search may be at most %d characters long.", MaxSearchLength)
+	}
+	words := searchWords(q.Text)
+	if len(words) > MaxSearchWords {
+		return "", nil, fault.Invalidf("q", "too_many_search_words", "A search may have at most %d words.", MaxSearchWords)
 	}
 
 	// Only the filters asked for go into the statement, so that each shape of query gets a
@@ -269,24 +298,24 @@ func (s *Service) List(ctx context.Context, q Query) ([]Knoten, error) {
 				arg(b.MinLon), arg(b.MinLat), arg(b.MaxLat), arg(b.MinLat), arg(b.MaxLon), arg(b.MaxLat)))
 		}
 	}
-	if words := strings.Fields(q.Text); len(words) > 0 {
-		patterns := make([]string, len(words))
-		for i, w := range words {
-			patterns[i] = "%" + likeEscape(w) + "%"
+	// One condition per word, each answered by the trigram index knoten_text (an ILIKE ALL
+	// over an array of patterns is not: it ran every pattern against every Knoten).
+	for _, w := range words {
+		where = append(where, "(title || ' ' || description) ILIKE "+arg("%"+likeEscape(w)+"%"))
+	}
+	return `SELECT ` + knotenColumns + ` FROM knoten WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY created_at DESC, id LIMIT ` + arg(q.Limit), args, nil
+}
+
+// searchWords are the distinct words of a search, compared without case.
+func searchWords(text string) []string {
+	var words []string
+	for _, w := range strings.Fields(text) {
+		if !slices.ContainsFunc(words, func(v string) bool { return strings.EqualFold(v, w) }) {
+			words = append(words, w)
 		}
-		where = append(where, "(title || ' ' || description) ILIKE ALL("+arg(patterns)+")")
 	}
-	sql := `SELECT ` + knotenColumns + ` FROM knoten WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY created_at DESC, id LIMIT ` + arg(q.Limit)
-	rows, err := s.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("knoten: list: %w", err)
-	}
-	ks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Knoten, error) { return scanKnoten(r) })
-	if err != nil {
-		return nil, fmt.Errorf("knoten: list: %w", err)
-	}
-	return ks, nil
+	return words
 }
 
 func likeEscape(s string) string {

@@ -133,6 +133,16 @@ func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The hub may be gone already (shutdown); then nobody needs to hear of this.
 		f.request(context.WithoutCancel(ctx), request{kind: reqClose, c: c})
 	}()
+	// A client that connects while the hub is starting waits for its head: a hello at the
+	// zero position would make its cursor useless.
+	select {
+	case <-f.ready:
+	case <-f.stopped:
+		conn.Close(websocket.StatusGoingAway, "shutting down")
+		return
+	case <-ctx.Done():
+		return
+	}
 	c.enqueue(encode(helloMsg{Type: "hello", Cursor: *f.head.Load(), BatchMS: f.opts.Batch.Milliseconds(), MaxCells: f.opts.MaxCells}))
 
 	go func() {

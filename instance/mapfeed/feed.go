@@ -74,8 +74,10 @@ type Feed struct {
 	knoten   *knoten.Service
 	accounts *account.Service
 
-	reqs chan request
-	head atomic.Pointer[eventstore.Position] // the hub's position, for hello messages
+	reqs    chan request
+	head    atomic.Pointer[eventstore.Position] // the hub's position, for hello messages
+	ready   chan struct{}                       // closed once head holds where the hub starts
+	stopped chan struct{}                       // closed when Run returns
 
 	// Owned by the hub goroutine (run).
 	pos       eventstore.Position
@@ -119,6 +121,8 @@ func New(pool *pgxpool.Pool, events *eventstore.Store, k *knoten.Service, a *acc
 		lastCell:  map[uuid.UUID]int64{},
 		changedAc: map[uuid.UUID]eventstore.Position{},
 		clients:   map[*client]*clientSubs{},
+		ready:     make(chan struct{}),
+		stopped:   make(chan struct{}),
 	}
 	f.head.Store(&eventstore.Position{})
 	return f
@@ -189,22 +193,22 @@ func changeOf(e eventstore.Event) (change, bool) {
 	return c, true
 }
 
-// Run follows the log and serves subscriptions until ctx ends.
+// Run follows the log and serves subscriptions until ctx ends. While the database is away it
+// waits and goes on where it was when it is back (the clients' loads and deltas fail
+// meanwhile, and say so).
 func (f *Feed) Run(ctx context.Context) error {
-	start, err := f.events.Head(ctx)
+	defer close(f.stopped)
+	start, err := f.events.HeadWhenReadable(ctx, "mapfeed")
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
-		return err
+		return nil // stopped while starting
 	}
 	f.pos = start
 	f.ring.since = start
 	f.head.Store(&start)
+	close(f.ready)
 	evs := make(chan []eventstore.Event, 16)
-	followErr := make(chan error, 1)
 	go func() {
-		followErr <- f.events.FollowTypes(ctx, start, 1000, mapTypes, func(ctx context.Context, batch []eventstore.Event) error {
+		_ = f.events.KeepFollowingTypes(ctx, "mapfeed", start, 1000, mapTypes, func(ctx context.Context, batch []eventstore.Event) error {
 			select {
 			case evs <- batch:
 				return nil
@@ -220,12 +224,6 @@ func (f *Feed) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			f.closeAll()
 			return nil
-		case err := <-followErr:
-			if ctx.Err() != nil {
-				f.closeAll()
-				return nil
-			}
-			return err
 		case batch := <-evs:
 			f.apply(batch)
 		case r := <-f.reqs:

@@ -280,13 +280,11 @@ func (f *Feed) sendStates(ctx context.Context, wants []stateWant) {
 	// it, whether or not the hub has read that event yet: the deltas leave such events out for
 	// these subscribers.
 	err := pgx.BeginTxFunc(ctx, f.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `
-SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
-       ARRAY(SELECT pg_snapshot_xip(s)::text::bigint)
-FROM pg_current_snapshot() AS s`).Scan(&snap.xmin, &snap.xmax, &snap.running); err != nil {
+		s, err := eventstore.CurrentSnapshot(ctx, tx)
+		if err != nil {
 			return err
 		}
-		var err error
+		snap.xmin, snap.xmax, snap.running = s.Xmin, s.Xmax, s.Running
 		if ks, fs, err = f.knoten.InCells(ctx, tx, spans); err != nil {
 			return err
 		}

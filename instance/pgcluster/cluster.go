@@ -133,6 +133,18 @@ func (c *Cluster) BinDir() string { return c.binDir }
 // DataDir is the cluster's data directory.
 func (c *Cluster) DataDir() string { return c.dataDir }
 
+// Exited is closed when the server this process started has exited, for whatever reason
+// (Stop, a crash, a kill); never for a server that belongs to another process.
+func (c *Cluster) Exited() <-chan struct{} {
+	if c.attached {
+		return nil
+	}
+	return c.exited
+}
+
+// ExitErr is how the server exited, once Exited is closed.
+func (c *Cluster) ExitErr() error { return c.exitErr }
+
 // Stop shuts the server down ("fast" mode: open sessions are disconnected, then a checkpoint)
 // and waits for it to exit. It is safe to call more than once.
 func (c *Cluster) Stop() error {

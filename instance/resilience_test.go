@@ -1,0 +1,499 @@
+package instance_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+)
+
+// A request whose database work runs past its deadline is answered 503 request_timeout, and its
+// statement ends at the server too, not left running there.
+func TestRequestDeadlineCancelsItsStatement(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	inst, base, _ := startInstance(t, instance.Config{DB: instance.DBConfig{URL: pgtest.URL(t)}, RequestTimeout: time.Second})
+	c := newHTTPClient(t, base)
+	registerVerified(t, inst, c, "Jana")
+	var k struct{ ID string }
+	c.call("POST", "/api/knoten", `{"type":"idee","title":"Bank","lat":51.3338,"lon":12.3312}`, 201, &k)
+
+	// Someone holds the Knoten: spinning a Faden onto it waits for the lock, longer than the
+	// request may take.
+	holder, err := inst.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(ctx)
+	if _, err := holder.Exec(ctx, `SELECT 1 FROM knoten WHERE id = $1 FOR UPDATE`, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	res := c.do("POST", "/api/faeden", fmt.Sprintf(`{"to_knoten_id":%q,"type":"gespraech"}`, k.ID))
+	if res.status != http.StatusServiceUnavailable || res.code() != "request_timeout" || res.header.Get("Retry-After") == "" {
+		t.Fatalf("a request past its deadline: %d %s (Retry-After %q), want 503 request_timeout", res.status, res.body, res.header.Get("Retry-After"))
+	}
+	// The waiting statement is gone from the server while the lock is still held.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var waiting int
+		if err := holder.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the timed-out request's statement still waits at the server")
+		}
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.call("POST", "/api/faeden", fmt.Sprintf(`{"to_knoten_id":%q,"type":"gespraech"}`, k.ID), 201, nil)
+}
+
+// The database server goes away while the instance runs, and comes back. Meanwhile every API
+// request is answered 503 database_unavailable with Retry-After, /healthz says not ready,
+// /livez alive, and the process stays up (it used to answer 500s and exit). Afterwards writes
+// work, and the followers of the log go on: the live map shows a new Knoten to a client that
+// was connected throughout, and a new Antrag is delivered to a follower.
+func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "wgoutage-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // the cluster may run as another user
+		t.Fatal(err)
+	}
+	opts := pgcluster.Options{DataDir: filepath.Join(dir, "data"), Throwaway: true}
+	cluster, err := pgcluster.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Stop() })
+	admin, err := pgx.Connect(ctx, cluster.URL("postgres"))
+	if err == nil {
+		_, err = admin.Exec(ctx, `CREATE DATABASE weltgewebe`)
+		admin.Close(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A follower's inbox on the Fediverse.
+	var (
+		inboxMu sync.Mutex
+		inbox   []string
+	)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		inboxMu.Lock()
+		inbox = append(inbox, string(b))
+		inboxMu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go follower.Serve(ln)
+	t.Cleanup(func() { follower.Close() })
+	delivered := func(title string) func() bool {
+		return func() bool {
+			inboxMu.Lock()
+			defer inboxMu.Unlock()
+			return slices.ContainsFunc(inbox, func(b string) bool { return strings.Contains(b, `"Create"`) && strings.Contains(b, title) })
+		}
+	}
+
+	logs := &logCapture{}
+	inst, base, done := startInstance(t, instance.Config{DB: instance.DBConfig{URL: cluster.URL("weltgewebe")}, Dev: true,
+		FederationAllowHosts: []string{"127.0.0.1"}, Log: slog.New(logs)})
+	followerIRI := "http://" + ln.Addr().String() + "/users/f"
+	if _, err := inst.Pool.Exec(ctx, `INSERT INTO ap_actors (iri, host, type, inbox, fetched_at) VALUES ($1, $2, 'Person', $3, now())`,
+		followerIRI, ln.Addr().String(), followerIRI+"/inbox"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.Pool.Exec(ctx, `INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ('ortsweberei', $1, $2, now())`,
+		followerIRI, followerIRI+"#follow"); err != nil {
+		t.Fatal(err)
+	}
+	jana := newHTTPClient(t, base)
+	registerVerified(t, inst, jana, "Jana")
+	const lat, lon = 51.3338, 12.3312
+	var cells struct{ Cells []string }
+	jana.call("GET", "/api/map/cells?"+url.Values{"bbox": {fmt.Sprintf("%f,%f,%f,%f", lon-0.002, lat-0.001, lon+0.002, lat+0.001)}, "zoom": {"14"}}.Encode(), "", 200, &cells)
+	watcher := dialMap(t, base)
+	watcher.send(t, map[string]any{"type": "subscribe", "cells": cells.Cells})
+	for range cells.Cells {
+		watcher.until(t, "the cells' state", func(m mapMessage) bool { return m.Type == "state" })
+	}
+	jana.call("POST", "/api/antraege", `{"title":"Bank am Kanal"}`, 201, nil)
+	waitUntil(t, "the first Antrag's delivery", delivered("Bank am Kanal"))
+
+	cluster.Stop()
+	// Every follower of the log meets the outage, and the instance goes on.
+	for _, want := range []string{"event log: cannot read the head", "follower=mapfeed", "follower=chat", "federation: delivery follower stopped"} {
+		for deadline := time.Now().Add(60 * time.Second); !logs.has(want); time.Sleep(20 * time.Millisecond) {
+			select {
+			case err := <-done:
+				t.Fatalf("the instance stopped during the outage: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no log line %q within 60s of the outage:\n%s", want, logs.String())
+			}
+		}
+	}
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/api/knoten", ""},
+		{"GET", "/api/me", ""},
+		{"POST", "/api/knoten", `{"type":"idee","title":"Im Dunkeln","lat":51.3338,"lon":12.3312}`},
+		{"GET", "/api/antraege", ""},
+	} {
+		res := jana.do(r.method, r.path, r.body)
+		if res.status != http.StatusServiceUnavailable || res.code() != "database_unavailable" || res.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s during the outage: %d %s (Retry-After %q), want 503 database_unavailable", r.method, r.path, res.status, res.body, res.header.Get("Retry-After"))
+		}
+	}
+	if res := jana.do("GET", "/healthz", ""); res.status != http.StatusServiceUnavailable {
+		t.Errorf("/healthz during the outage: %d", res.status)
+	}
+	if res := jana.do("GET", "/livez", ""); res.status != http.StatusOK {
+		t.Errorf("/livez during the outage: %d", res.status)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the instance stopped during the outage: %v", err)
+	default:
+	}
+
+	cluster, err = pgcluster.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cluster.Stop() })
+	waitUntil(t, "/healthz to say ready", func() bool { return jana.do("GET", "/healthz", "").status == http.StatusOK })
+	var k struct{ ID string }
+	jana.call("POST", "/api/knoten", `{"type":"idee","title":"Nach dem Ausfall","lat":51.3338,"lon":12.3312}`, 201, &k)
+	watcher.until(t, "the new Knoten on the map", func(m mapMessage) bool { return m.Type == "delta" && m.has(k.ID) })
+	jana.call("POST", "/api/antraege", `{"title":"Brunnen am Markt"}`, 201, nil)
+	waitUntil(t, "the second Antrag's delivery", delivered("Brunnen am Markt"))
+	select {
+	case err := <-done:
+		t.Fatalf("the instance stopped: %v", err)
+	default:
+	}
+}
+
+// The embedded PostgreSQL dies under a running instance: the instance stops with an error that
+// says so (its service manager restarts both) instead of serving 503s that nothing will end.
+func TestEmbeddedPostgresDies(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "wgembedded-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	_, _, done := startInstance(t, instance.Config{DB: instance.DBConfig{DataDir: data}})
+	pidFile, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(strings.SplitN(string(pidFile), "\n", 2)[0], &pid); err != nil {
+		t.Fatal(err)
+	}
+	p, err := os.FindProcess(pid)
+	if err == nil {
+		err = p.Kill()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "embedded PostgreSQL exited") {
+			t.Fatalf("the instance stopped with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the instance still runs 60s after its PostgreSQL died")
+	}
+}
+
+// startInstance opens an instance with cfg and serves it on a loopback port until the test
+// ends. done receives Serve's result.
+func startInstance(t *testing.T, cfg instance.Config) (*instance.Instance, string, <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	cfg.PublicURL = base
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 20 * time.Millisecond
+	}
+	cfg.SweepInterval = time.Hour
+	cfg.MapFeed.Batch = 200 * time.Millisecond
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	inst, err := instance.Open(context.Background(), cfg)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		err := inst.Serve(ctx, ln)
+		done <- err
+		close(finished)
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-finished
+		inst.Close()
+	})
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if res, err := http.Get(base + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the instance is not healthy after 60s")
+		}
+	}
+	return inst, base, done
+}
+
+type httpClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newHTTPClient(t *testing.T, base string) *httpClient {
+	jar, _ := cookiejar.New(nil)
+	return &httpClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+}
+
+type httpResult struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r httpResult) code() string {
+	var e struct{ Error struct{ Code string } }
+	_ = json.Unmarshal(r.body, &e)
+	return e.Error.Code
+}
+
+func (c *httpClient) do(method, path, body string) httpResult {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return httpResult{res.StatusCode, res.Header, b}
+}
+
+func (c *httpClient) call(method, path, body string, want int, out any) {
+	c.t.Helper()
+	res := c.do(method, path, body)
+	if res.status != want {
+		c.t.Fatalf("%s %s: %d %s, want %d", method, path, res.status, res.body, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(res.body, out); err != nil {
+			c.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// registerVerified registers a resident with the client, verifies the account and logs in.
+func registerVerified(t *testing.T, inst *instance.Instance, c *httpClient, name string) {
+	t.Helper()
+	email := strings.ToLower(name) + "-" + uuid.NewString()[:8] + "@example.org"
+	var me struct{ ID uuid.UUID }
+	c.call("POST", "/api/auth/register", fmt.Sprintf(`{"name":%q,"address":"Weg 1","lat":51.3362,"lon":12.3363,"email":%q,"password":"correct horse battery"}`, name, email), 201, &me)
+	ctx := context.Background()
+	admin, err := inst.Accounts.CreateAdmin(ctx, "Admin", "admin-"+uuid.NewString()[:8]+"@example.org", "admin password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.Accounts.Verify(ctx, admin, me.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.call("POST", "/api/auth/login", fmt.Sprintf(`{"email":%q,"password":"correct horse battery"}`, email), 200, nil)
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 60s", what)
+		}
+	}
+}
+
+// logCapture keeps the instance's log lines (warnings and up, and info) as text.
+type logCapture struct {
+	mu    sync.Mutex
+	lines []string
+	attrs []slog.Attr
+	root  *logCapture
+}
+
+func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
+
+func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	for _, a := range l.attrs {
+		b.WriteString(" " + a.String())
+	}
+	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
+	root := l.rootOf()
+	root.mu.Lock()
+	root.lines = append(root.lines, b.String())
+	root.mu.Unlock()
+	return nil
+}
+
+func (l *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logCapture{attrs: append(slices.Clone(l.attrs), as...), root: l.rootOf()}
+}
+
+func (l *logCapture) WithGroup(string) slog.Handler { return l }
+
+func (l *logCapture) rootOf() *logCapture {
+	if l.root != nil {
+		return l.root
+	}
+	return l
+}
+
+func (l *logCapture) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.lines, func(line string) bool { return strings.Contains(line, s) })
+}
+
+func (l *logCapture) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+type mapMessage struct {
+	Type   string `json:"type"`
+	Knoten []struct {
+		ID string `json:"id"`
+	} `json:"knoten"`
+}
+
+func (m mapMessage) has(id string) bool {
+	for _, k := range m.Knoten {
+		if k.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+type mapConn struct {
+	conn *websocket.Conn
+	msgs chan mapMessage
+}
+
+func dialMap(t *testing.T, base string) *mapConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(base, "http://", "ws://", 1)+"/ws/map", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadLimit(16 << 20)
+	t.Cleanup(func() { conn.CloseNow() })
+	c := &mapConn{conn: conn, msgs: make(chan mapMessage, 1000)}
+	go func() {
+		defer close(c.msgs)
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m mapMessage
+			if json.Unmarshal(data, &m) == nil {
+				c.msgs <- m
+			}
+		}
+	}()
+	c.until(t, "hello", func(m mapMessage) bool { return m.Type == "hello" })
+	return c
+}
+
+func (c *mapConn) send(t *testing.T, v any) {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *mapConn) until(t *testing.T, what string, ok func(mapMessage) bool) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case m, open := <-c.msgs:
+			if !open {
+				t.Fatalf("the map connection closed while waiting for %s", what)
+			}
+			if ok(m) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no %s within 60s", what)
+		}
+	}
+}
