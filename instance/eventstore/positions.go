@@ -11,7 +11,7 @@ import (
 )
 
 // A position's tx is the writing transaction's id plus an offset that belongs to the database
-// (the SQL function events_tx_offset, see migrations/00016_event_positions.sql). Transaction
+// (the SQL function events_tx_offset, see migrations/00017_event_positions.sql). Transaction
 // ids belong to the cluster: a dump restored into another cluster, whose counter is lower,
 // would otherwise hand out positions below the restored ones, and every follower whose cursor
 // came with the dump would wait for them in vain.
