@@ -401,3 +401,97 @@ func TestAntragDetailsAreRenderedSafely(t *testing.T) {
 		}
 	}
 }
+
+// A closed Abstimmung shows the count taken at its close, whatever changes afterwards: here
+// every change after the close would turn the result if the count were taken again. At the
+// close Cem carries Dan's weight: 2:2, rejected. Afterwards Dan's delegation is revoked (Cem
+// alone: 2:1) and Eve, who did not vote, delegates to Ada (3:1): a recount would say
+// angenommen.
+func TestClosedAbstimmungKeepsItsCount(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	dan := inst.VerifiedResident("Dan", lat, lon)
+	eve := inst.VerifiedResident("Eve", lat, lon)
+	danCem := delegate(t, dan, cem)
+	_, voteID := toVote(t, inst, ada, ben, "Spielstraße")
+	castVote(t, ada, voteID, "yes")
+	castVote(t, ben, voteID, "yes")
+	castVote(t, cem, voteID, "no")
+	inst.Advance("7d")
+
+	closed := getAbstimmung(t, ada, voteID)
+	if closed.Status != "geschlossen" || !closed.Tally.Final || closed.Result == nil || *closed.Result != "abgelehnt" ||
+		closed.Tally.Yes != 2 || closed.Tally.No != 2 || closed.vote("Cem").Weight != 2 {
+		t.Fatalf("at the close: %+v, result %v, Cem %+v", closed.Tally, closed.Result, closed.vote("Cem"))
+	}
+
+	dan.Do("DELETE", "/api/delegationen/"+danCem.ID, nil).Expect(t, http.StatusOK)
+	delegate(t, eve, ada)
+	inst.Advance("2d") // the batches: the revocation and the new delegation take effect
+	var ended delegationOut
+	dan.Get("/api/delegationen/"+danCem.ID).Expect(t, http.StatusOK).JSON(t, &ended)
+	if ended.State != "ended" {
+		t.Fatalf("Dan's revoked delegation: %+v", ended)
+	}
+	if ds := delegationen(t, ada, "?to="+ada.ID); len(ds) != 1 || ds[0].From.Name != "Eve" || ds[0].State != "active" {
+		t.Fatalf("Eve's delegation to Ada is in effect: %+v", ds)
+	}
+
+	after := getAbstimmung(t, ada, voteID)
+	if after.Tally != closed.Tally || after.Result == nil || *after.Result != "abgelehnt" ||
+		after.vote("Cem").Weight != 2 || after.vote("Ada").Weight != 1 || len(after.vote("Cem").Delegated) != 1 ||
+		after.vote("Cem").Delegated[0].Name != "Dan" {
+		t.Fatalf("a closed Abstimmung was counted again: %+v → %+v; Ada %+v, Cem %+v", closed.Tally, after.Tally, after.vote("Ada"), after.vote("Cem"))
+	}
+	var eff struct {
+		Final  bool `json:"final"`
+		Voters []struct {
+			Name   string `json:"name"`
+			Weight int    `json:"weight"`
+		} `json:"voters"`
+	}
+	ada.Get("/api/delegationen/effective?abstimmung="+voteID).Expect(t, http.StatusOK).JSON(t, &eff)
+	weights := map[string]int{}
+	for _, v := range eff.Voters {
+		weights[v.Name] = v.Weight
+	}
+	if !eff.Final || weights["Cem"] != 2 || weights["Ada"] != 1 {
+		t.Fatalf("the effective delegations of a closed Abstimmung are those of its close: %+v", eff)
+	}
+	if a := getAntrag(t, ada, closed.AntragID); a.Status != "abgelehnt" {
+		t.Fatalf("the Antrag of the closed Abstimmung: %q", a.Status)
+	}
+}
+
+// After its deadline an Antrag takes no Einspruch and cannot be withdrawn (409
+// deadline_passed), even while the sweep that decides it has not run yet: the rule reads the
+// clock, not the status.
+func TestDeadlinePassedBeforeTheSweep(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	a := fileAntrag(t, ada, "Hecke schneiden")
+	if _, err := inst.DevClock.Advance(7*24*time.Hour + time.Second); err != nil { // no sweep runs
+		t.Fatal(err)
+	}
+	before := inst.Rows()
+	if code := ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Zu spät"}).
+		Expect(t, http.StatusConflict).ErrorCode(); code != "deadline_passed" {
+		t.Errorf("Einspruch after the deadline, before the sweep: %q", code)
+	}
+	if code := ada.Post("/api/antraege/"+a.ID+"/withdraw", nil).Expect(t, http.StatusConflict).ErrorCode(); code != "deadline_passed" {
+		t.Errorf("withdrawing after the deadline, before the sweep: %q", code)
+	}
+	assertNothingWritten(t, inst, before)
+	if got := getAntrag(t, ada, a.ID); got.Status != "offen" || got.EinspruchCount != 0 {
+		t.Fatalf("the sweep has not decided it yet: %+v", got)
+	}
+	inst.Advance("0s")
+	if got := getAntrag(t, ada, a.ID); got.Status != "angenommen" || !got.DecidedAt.Equal(a.DecisionDeadline) {
+		t.Fatalf("the sweep accepts it as of its deadline, as no Einspruch came in time: %+v", got)
+	}
+}
