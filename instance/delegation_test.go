@@ -247,3 +247,55 @@ func TestDelegationChangesWaitForTheBatch(t *testing.T) {
 		t.Errorf("end reason %q", out.EndReason)
 	}
 }
+
+// The circle check at a request sees the graph as the next batch will leave it: a pending
+// replacement instead of the delegation it replaces, and without a delegation being revoked.
+// The batch then ends the revocation before it applies the requests.
+func TestCircleCheckSeesTheGraphOfTheNextBatch(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	dan := inst.VerifiedResident("Dan", lat, lon)
+	eve := inst.VerifiedResident("Eve", lat, lon)
+	delegate(t, ada, ben)
+	danEve := delegate(t, dan, eve)
+	inst.Advance("24h") // both in effect
+
+	// Ada replaces Ben by Cem; until the batch Ben it is, but Cem → Ada would close
+	// Ada → Cem → Ada once the replacement takes effect.
+	delegate(t, ada, cem)
+	before := inst.Rows()
+	if code := cem.Post("/api/delegationen", map[string]string{"to_account_id": ada.ID}).
+		Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "delegation_cycle" {
+		t.Fatalf("a circle through a pending replacement: %q", code)
+	}
+	assertNothingWritten(t, inst, before)
+	// And Ben → Ada closes nothing any more: Ada's delegation to Ben is being replaced.
+	benAda := delegate(t, ben, ada)
+
+	// Dan revokes his delegation to Eve: it ends at the batch, so Eve → Dan is no circle.
+	dan.Do("DELETE", "/api/delegationen/"+danEve.ID, nil).Expect(t, http.StatusOK)
+	eveDan := delegate(t, eve, dan)
+
+	inst.Advance("24h")
+	state := func(id string) string {
+		t.Helper()
+		var d delegationOut
+		ada.Get("/api/delegationen/"+id).Expect(t, http.StatusOK).JSON(t, &d)
+		return d.State + "/" + d.EndReason
+	}
+	if got := state(danEve.ID); got != "ended/revoked" {
+		t.Errorf("Dan's revoked delegation: %s", got)
+	}
+	if got := state(eveDan.ID); got != "active/" {
+		t.Errorf("Eve's delegation to Dan, applied after the revocation: %s", got)
+	}
+	if got := state(benAda.ID); got != "active/" {
+		t.Errorf("Ben's delegation to Ada, applied after Ada's replacement: %s", got)
+	}
+	if ds := delegationen(t, ada, "?from="+ada.ID); len(ds) != 1 || ds[0].To.Name != "Cem" || ds[0].State != "active" {
+		t.Errorf("Ada delegates to Cem now: %+v", ds)
+	}
+}

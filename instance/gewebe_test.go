@@ -285,3 +285,39 @@ func TestExpiryIsExactBetweenSweeps(t *testing.T) {
 		t.Fatalf("after the sweep: %d KnotenAufgeloest events, want 1", n)
 	}
 }
+
+// A plain Faden spun to a Knoten that Garn holds does not give the Knoten an end: it expires
+// after 7 days on its own, the Knoten stays. Untwisting the Garn later starts the Knoten's 7
+// days from the untwist; the long-expired Faden does not count.
+func TestPlainFadenOnAGarnHeldKnoten(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.Resident("Ada", lat, lon)
+	ben := inst.Resident("Ben", lat, lon)
+
+	k := place(t, ada, "Werkzeugkiste")
+	ada.Post("/api/faeden/"+k.Faden.ID+"/twist", nil).Expect(t, http.StatusOK)
+	plain := spin(t, ben, k.ID, false)
+	if got := assertAlive(t, ada, k); !got.Permanent || got.GarnCount != 1 || got.DissolvesAt != nil {
+		t.Fatalf("after a plain Faden to a Garn-held Knoten: %+v", got)
+	}
+
+	inst.Advance("8d")
+	got := assertAlive(t, ada, k)
+	if !got.Permanent || got.GarnCount != 1 || got.DissolvesAt != nil {
+		t.Fatalf("8 days after the plain Faden, the Garn still holds the Knoten: %+v", got)
+	}
+	fs := faeden(t, ada, k.ID)
+	if _, still := fs[plain.ID]; still || len(fs) != 1 || !fs[k.Faden.ID].IsTwisted {
+		t.Fatalf("only the Garn is left: %v", fs)
+	}
+	if eventsOfType(inst, "FadenAbgelaufen", plain.ID) != 1 || eventsOfType(inst, "KnotenAufgeloest", k.ID) != 0 {
+		t.Fatal("the plain Faden expired on its own, the Knoten did not dissolve")
+	}
+
+	var untwisted fadenOut
+	ada.Post("/api/faeden/"+k.Faden.ID+"/untwist", nil).Expect(t, http.StatusOK).JSON(t, &untwisted)
+	if got := assertAlive(t, ada, k); got.Permanent || got.DissolvesAt == nil || !got.DissolvesAt.Equal(*untwisted.ExpiresAt) {
+		t.Fatalf("without Garn the Knoten dissolves with the untwisted Faden (%v): %+v", untwisted.ExpiresAt, got)
+	}
+}
