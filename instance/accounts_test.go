@@ -367,7 +367,20 @@ SELECT payload::text FROM events WHERE type = 'GarnrollePositioniert' AND subjec
 	dora.Patch("/api/me", map[string]any{"lat": 51.3302345, "lon": 12.3302345}).Expect(t, http.StatusOK)
 	check("moved again, same radius", geo.Point{Lat: 51.3302345, Lon: 12.3302345}, 50)
 	dora.Patch("/api/me", map[string]any{"position_radius_m": 5000}).Expect(t, http.StatusOK)
-	check("radius 5 km", geo.Point{Lat: 51.3302345, Lon: 12.3302345}, 5000)
+	shown := check("radius 5 km", geo.Point{Lat: 51.3302345, Lon: 12.3302345}, 5000)
+
+	// Hidden, the log says so and nothing more; shown again, the same point as before.
+	dora.Patch("/api/me", map[string]any{"on_map": false}).Expect(t, http.StatusOK)
+	var hidden bool
+	if err := inst.Pool.QueryRow(t.Context(), `
+SELECT payload->>'position' IS NULL FROM events WHERE type = 'GarnrollePositioniert' AND subject_id = $1 ORDER BY id DESC LIMIT 1`, dora.ID).
+		Scan(&hidden); err != nil || !hidden {
+		t.Fatalf("hiding: the GarnrollePositioniert payload's position must be null (%v)", err)
+	}
+	dora.Patch("/api/me", map[string]any{"on_map": true}).Expect(t, http.StatusOK)
+	if again := check("shown again", geo.Point{Lat: 51.3302345, Lon: 12.3302345}, 5000); again != shown {
+		t.Fatalf("shown again at %v, before hiding at %v", again, shown)
+	}
 
 	// Nothing public carries a home: not the log, not the outboxes federation serves.
 	var bodies []string

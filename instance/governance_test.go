@@ -495,3 +495,62 @@ func TestDeadlinePassedBeforeTheSweep(t *testing.T) {
 		t.Fatalf("the sweep accepts it as of its deadline, as no Einspruch came in time: %+v", got)
 	}
 }
+
+// An Antrag about a Knoten spins the applicant's antrag Faden to it, and each voter's first
+// Stimme (not a change) an abstimmung Faden; a Knoten that has dissolved by the vote takes no
+// Faden, and the Stimme counts all the same.
+func TestAntragAboutAKnotenSpinsFaeden(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	kept := place(t, ada, "Brunnen")
+	ada.Post("/api/faeden/"+kept.Faden.ID+"/twist", nil).Expect(t, http.StatusOK) // Garn: it lives to the vote
+	gone := place(t, ada, "Bank")                                                    // dissolves before the vote
+
+	types := func(k knotenOut) map[string]int {
+		t.Helper()
+		out := map[string]int{}
+		for _, f := range faeden(t, ada, k.ID) {
+			out[f.AccountName+":"+f.Type]++
+		}
+		return out
+	}
+	file := func(k knotenOut) antragOut {
+		t.Helper()
+		var a antragOut
+		ada.Post("/api/antraege", map[string]any{"title": "Über " + k.Title, "knoten_id": k.ID}).Expect(t, http.StatusCreated).JSON(t, &a)
+		object(t, ben, a.ID, "Einwand")
+		return a
+	}
+	a1, a2 := file(kept), file(gone)
+	if got := types(kept); got["Ada:antrag"] != 1 {
+		t.Fatalf("filing an Antrag about a Knoten spins the applicant's antrag Faden: %v", got)
+	}
+	inst.Advance("14d")
+	vote := func(a antragOut) string {
+		t.Helper()
+		got := getAntrag(t, ada, a.ID)
+		if got.AbstimmungID == nil {
+			t.Fatalf("no Abstimmung: %+v", got)
+		}
+		return *got.AbstimmungID
+	}
+	v1, v2 := vote(a1), vote(a2)
+	castVote(t, ben, v1, "yes")
+	castVote(t, ben, v1, "no") // a change spins nothing
+	castVote(t, cem, v1, "yes")
+	if got := types(kept); got["Ben:abstimmung"] != 1 || got["Cem:abstimmung"] != 1 || got["Ada:abstimmung"] != 0 {
+		t.Fatalf("each voter's first Stimme spins one abstimmung Faden: %v", got)
+	}
+	inst.Client().Get("/api/knoten/"+gone.ID).Expect(t, http.StatusGone)
+	castVote(t, ben, v2, "yes")
+	castVote(t, cem, v2, "yes")
+	if v := getAbstimmung(t, ada, v2); v.Tally.Yes != 2 {
+		t.Fatalf("Stimmen about a dissolved Knoten count: %+v", v.Tally)
+	}
+	if n := inst.Count(`SELECT count(*) FROM faeden WHERE knoten_id = $1 AND type = 'abstimmung'`, gone.ID); n != 0 {
+		t.Fatalf("a dissolved Knoten took %d Fäden", n)
+	}
+}

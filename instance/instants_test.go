@@ -155,62 +155,91 @@ const (
 )
 
 // A Faden expires exactly 7 days after it was spun: one microsecond earlier it is there, at the
-// instant it is gone from every read, cannot be twisted, and the sweep records it (and its
-// Knoten's dissolution) as of that instant.
+// instant it is gone from every read and cannot be twisted, and the sweep records it as of that
+// instant. Its Knoten lives on through a later Faden and dissolves, the same way, at that one's
+// instant.
 func TestFadenExpiresAtItsInstant(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 5, 4, 10, 11, 12, 345678000, time.UTC)
 	r := newRules(t, t0)
-	ada := r.resident("Ada")
-	k, f, err := r.knoten.Place(r.ctx, ada.ID, knoten.Placement{Type: "idee", Title: "Bank", Point: geo.Point{Lat: lat, Lon: lon}})
+	ada, ben := r.resident("Ada"), r.resident("Ben")
+	k, first, err := r.knoten.Place(r.ctx, ada.ID, knoten.Placement{Type: "idee", Title: "Bank", Point: geo.Point{Lat: lat, Lon: lon}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := t0.Add(week)
-	if f.ExpiresAt == nil || !f.ExpiresAt.Equal(end) {
-		t.Fatalf("expires_at %v, want %v", f.ExpiresAt, end)
+	r.at(t0.Add(time.Hour))
+	second := must(r.knoten.Spin(r.ctx, ben.ID, knoten.Spinning{KnotenID: k.ID, Type: "gespraech"}))(t)
+	end1, end2 := t0.Add(week), t0.Add(time.Hour+week)
+	if first.ExpiresAt == nil || !first.ExpiresAt.Equal(end1) || second.ExpiresAt == nil || !second.ExpiresAt.Equal(end2) {
+		t.Fatalf("expires_at %v and %v, want %v and %v", first.ExpiresAt, second.ExpiresAt, end1, end2)
+	}
+	active := func() map[uuid.UUID]bool {
+		t.Helper()
+		out := map[uuid.UUID]bool{}
+		for _, f := range must(r.knoten.Faeden(r.ctx, k.ID))(t) {
+			out[f.ID] = true
+		}
+		return out
 	}
 	listed := func() bool {
-		ks := must(r.knoten.List(r.ctx, knoten.Query{}))(t)
-		for _, x := range ks {
+		t.Helper()
+		for _, x := range must(r.knoten.List(r.ctx, knoten.Query{}))(t) {
 			if x.ID == k.ID {
 				return true
 			}
 		}
 		return false
 	}
-
-	r.at(end.Add(-µs))
-	if fs, err := r.knoten.Faeden(r.ctx, k.ID); err != nil || len(fs) != 1 {
-		t.Fatalf("1 µs before the expiry: %v, %v", fs, err)
+	recorded := func(typ string, subject uuid.UUID) int {
+		t.Helper()
+		return countRows(t, r.pool, `SELECT count(*) FROM events WHERE type = $1 AND subject_id = $2`, typ, subject)
 	}
-	must(r.knoten.Get(r.ctx, k.ID))(t)
-	if !listed() {
-		t.Fatal("1 µs before the expiry the Knoten is not listed")
+
+	r.at(end1.Add(-µs))
+	if fs := active(); !fs[first.ID] || !fs[second.ID] {
+		t.Fatalf("1 µs before the first Faden's expiry: %v", fs)
 	}
 	r.sweep()
-	if n := countRows(t, r.pool, `SELECT count(*) FROM events WHERE type IN ('FadenAbgelaufen', 'KnotenAufgeloest')`); n != 0 {
-		t.Fatalf("the sweep 1 µs before the expiry recorded %d expiries", n)
+	if n := recorded("FadenAbgelaufen", first.ID); n != 0 {
+		t.Fatal("the sweep 1 µs before the expiry recorded it")
 	}
 
-	r.at(end)
-	_, err = r.knoten.Faeden(r.ctx, k.ID)
-	refused(t, "Fäden at the instant", err, "knoten_dissolved")
+	r.at(end1)
+	if fs := active(); fs[first.ID] || !fs[second.ID] {
+		t.Fatalf("at the first Faden's expiry: %v", fs)
+	}
+	_, err = r.knoten.Twist(r.ctx, ada.ID, first.ID)
+	refused(t, "twist at the instant of the expiry", err, "faden_expired")
+	r.sweep()
+	var expiredAt time.Time
+	if err := r.pool.QueryRow(r.ctx, `SELECT expired_at FROM faeden WHERE id = $1`, first.ID).Scan(&expiredAt); err != nil || !expiredAt.Equal(end1) {
+		t.Fatalf("the sweep at the instant records the expiry as of it: %v (%v)", expiredAt, err)
+	}
+	if got := must(r.knoten.Get(r.ctx, k.ID))(t); got.DissolvesAt == nil || !got.DissolvesAt.Equal(end2) {
+		t.Fatalf("the Knoten lives on through Ben's Faden, to %v: %+v", end2, got)
+	}
+
+	r.at(end2.Add(-µs))
+	r.sweep()
+	must(r.knoten.Get(r.ctx, k.ID))(t)
+	if !listed() || recorded("KnotenAufgeloest", k.ID) != 0 {
+		t.Fatal("1 µs before its last Faden's expiry the Knoten is on the map")
+	}
+
+	r.at(end2)
 	_, err = r.knoten.Get(r.ctx, k.ID)
-	refused(t, "the Knoten at the instant", err, "knoten_dissolved")
+	refused(t, "the Knoten at the instant of its last Faden's expiry", err, "knoten_dissolved")
+	_, err = r.knoten.Faeden(r.ctx, k.ID)
+	refused(t, "its Fäden", err, "knoten_dissolved")
 	if listed() {
 		t.Fatal("at the instant of its last Faden's expiry the Knoten is still listed")
 	}
-	_, err = r.knoten.Twist(r.ctx, ada.ID, f.ID)
-	refused(t, "twist at the instant", err, "faden_expired")
+	_, err = r.knoten.Spin(r.ctx, ada.ID, knoten.Spinning{KnotenID: k.ID, Type: "gespraech"})
+	refused(t, "a Faden to it", err, "knoten_dissolved")
 	r.sweep()
-	var expiredAt, dissolvedAt time.Time
-	if err := r.pool.QueryRow(r.ctx, `SELECT (SELECT expired_at FROM faeden WHERE id = $1), (SELECT dissolved_at FROM knoten WHERE id = $2)`,
-		f.ID, k.ID).Scan(&expiredAt, &dissolvedAt); err != nil {
-		t.Fatal(err)
-	}
-	if !expiredAt.Equal(end) || !dissolvedAt.Equal(end) {
-		t.Fatalf("the sweep at the instant recorded expired_at %v, dissolved_at %v; want %v", expiredAt, dissolvedAt, end)
+	var dissolvedAt time.Time
+	if err := r.pool.QueryRow(r.ctx, `SELECT dissolved_at FROM knoten WHERE id = $1`, k.ID).Scan(&dissolvedAt); err != nil || !dissolvedAt.Equal(end2) {
+		t.Fatalf("the sweep at the instant records the dissolution as of it: %v (%v)", dissolvedAt, err)
 	}
 }
 
