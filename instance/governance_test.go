@@ -507,7 +507,7 @@ func TestAntragAboutAKnotenSpinsFaeden(t *testing.T) {
 	cem := inst.VerifiedResident("Cem", lat, lon)
 	kept := place(t, ada, "Brunnen")
 	ada.Post("/api/faeden/"+kept.Faden.ID+"/twist", nil).Expect(t, http.StatusOK) // Garn: it lives to the vote
-	gone := place(t, ada, "Bank")                                                    // dissolves before the vote
+	gone := place(t, ada, "Bank")                                                 // dissolves before the vote
 
 	types := func(k knotenOut) map[string]int {
 		t.Helper()
