@@ -2,6 +2,7 @@ package instance_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -157,7 +158,7 @@ const (
 // A Faden expires exactly 7 days after it was spun: one microsecond earlier it is there, at the
 // instant it is gone from every read and cannot be twisted, and the sweep records it as of that
 // instant. Its Knoten lives on through a later Faden and dissolves, the same way, at that one's
-// instant.
+// instant; a sweep that runs late records both as of their instants, not its own time.
 func TestFadenExpiresAtItsInstant(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 5, 4, 10, 11, 12, 345678000, time.UTC)
@@ -236,10 +237,28 @@ func TestFadenExpiresAtItsInstant(t *testing.T) {
 	}
 	_, err = r.knoten.Spin(r.ctx, ada.ID, knoten.Spinning{KnotenID: k.ID, Type: "gespraech"})
 	refused(t, "a Faden to it", err, "knoten_dissolved")
+	r.at(end2.Add(time.Hour))
 	r.sweep()
 	var dissolvedAt time.Time
-	if err := r.pool.QueryRow(r.ctx, `SELECT dissolved_at FROM knoten WHERE id = $1`, k.ID).Scan(&dissolvedAt); err != nil || !dissolvedAt.Equal(end2) {
-		t.Fatalf("the sweep at the instant records the dissolution as of it: %v (%v)", dissolvedAt, err)
+	if err := r.pool.QueryRow(r.ctx, `SELECT (SELECT expired_at FROM faeden WHERE id = $1), (SELECT dissolved_at FROM knoten WHERE id = $2)`,
+		second.ID, k.ID).Scan(&expiredAt, &dissolvedAt); err != nil || !expiredAt.Equal(end2) || !dissolvedAt.Equal(end2) {
+		t.Fatalf("a sweep an hour late records the expiry (%v) and the dissolution (%v) as of %v (%v)", expiredAt, dissolvedAt, end2, err)
+	}
+	var payload struct {
+		ExpiredAt   time.Time `json:"expired_at"`
+		DissolvedAt time.Time `json:"dissolved_at"`
+	}
+	for _, typ := range []string{"FadenAbgelaufen", "KnotenAufgeloest"} {
+		var raw []byte
+		if err := r.pool.QueryRow(r.ctx, `SELECT payload FROM events WHERE type = $1 ORDER BY id DESC LIMIT 1`, typ).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !payload.ExpiredAt.Equal(end2) || !payload.DissolvedAt.Equal(end2) {
+		t.Fatalf("the events carry the rule's instant: %+v, want %v", payload, end2)
 	}
 }
 
@@ -395,13 +414,15 @@ func TestDelegationAtTheInstantOfACloseCounts(t *testing.T) {
 }
 
 // A delegation ends exactly 28 days after the delegator's last write: one microsecond before
-// it is in effect, at the instant it ends, as of that instant.
+// it is in effect, at the instant it ends, as of that instant, also when the sweep runs late.
 func TestIdleDelegationEndsAtItsInstant(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 8, 3, 17, 30, 0, 654321000, time.UTC)
 	r := newRules(t, t0)
-	ada, ben := r.resident("Ada"), r.resident("Ben")
+	ada, ben, cem := r.resident("Ada"), r.resident("Ben"), r.resident("Cem")
 	d := must(r.delegations.Request(r.ctx, ada, ben.ID))(t) // Ada's last write
+	r.at(t0.Add(time.Hour))
+	late := must(r.delegations.Request(r.ctx, cem, ben.ID))(t) // Cem's, an hour later
 	r.at(d.EffectiveAt)
 	r.sweep()
 	end := d.RequestedAt.Add(delegation.IdleLimit)
@@ -418,5 +439,14 @@ func TestIdleDelegationEndsAtItsInstant(t *testing.T) {
 	got := must(r.delegations.Get(r.ctx, d.ID))(t)
 	if got.State != delegation.Ended || got.EndReason != "expired" || got.EndedAt == nil || !got.EndedAt.Equal(end) {
 		t.Fatalf("at 28 idle days the delegation ends as of that instant: %+v", got)
+	}
+	if got := must(r.delegations.Get(r.ctx, late.ID))(t); got.State != delegation.Active {
+		t.Fatalf("Cem's delegation has an hour to go: %+v", got)
+	}
+	r.at(end.Add(3 * time.Hour)) // a late sweep
+	r.sweep()
+	lateEnd := late.RequestedAt.Add(delegation.IdleLimit)
+	if got := must(r.delegations.Get(r.ctx, late.ID))(t); got.State != delegation.Ended || got.EndedAt == nil || !got.EndedAt.Equal(lateEnd) {
+		t.Fatalf("a late sweep ends Cem's delegation as of its instant %v: %+v", lateEnd, got)
 	}
 }
