@@ -157,13 +157,6 @@ func TestAcceptance5DelegationExpiresAfter28IdleDays(t *testing.T) {
 	active := delegate(t, cem, ben) // Cem will write again
 	const days28 = 28 * 24 * time.Hour
 
-	// advanceTo moves the clock to the instant at (the dev clock runs on from real time, so
-	// the step is measured from now).
-	advanceTo := func(at time.Time) {
-		t.Helper()
-		now := inst.Advance("0s")
-		inst.Advance((at.Sub(now)).String())
-	}
 	state := func(d delegationOut) delegationOut {
 		t.Helper()
 		var out delegationOut
@@ -171,18 +164,18 @@ func TestAcceptance5DelegationExpiresAfter28IdleDays(t *testing.T) {
 		return out
 	}
 
-	advanceTo(idle.RequestedAt.Add(10 * 24 * time.Hour))
+	advanceTo(t, inst, idle.RequestedAt.Add(10*24*time.Hour))
 	place(t, cem, "Cem war da") // any write is activity
 	inst.Advance("0s")          // the sweep reads it from the log
 	if got := state(active); got.State != "active" || got.IdleExpiresAt == nil || got.IdleExpiresAt.Sub(idle.RequestedAt) < 38*24*time.Hour-time.Minute {
 		t.Fatalf("Cem's write moved his delegation's expiry to 28 days after it: %+v", got)
 	}
 
-	advanceTo(idle.RequestedAt.Add(days28 - time.Minute))
+	advanceTo(t, inst, idle.RequestedAt.Add(days28-time.Minute))
 	if got := state(idle); got.State != "active" || !got.IdleExpiresAt.Equal(idle.RequestedAt.Add(days28)) {
 		t.Fatalf("one minute before 28 idle days the delegation is still in effect: %+v", got)
 	}
-	advanceTo(idle.RequestedAt.Add(days28))
+	advanceTo(t, inst, idle.RequestedAt.Add(days28))
 	if got := state(idle); got.State != "ended" || got.EndReason != "expired" {
 		t.Fatalf("after 28 idle days the delegation ended by itself: %+v", got)
 	}

@@ -156,7 +156,7 @@ func TestAcceptance3EinspruchExtendsAndDeadlineStartsVote(t *testing.T) {
 	}
 
 	// Without Einspruch: accepted at exactly 7 days, not a minute before.
-	inst.Advance("143h59m") // 24h + 143h59m = 167h59m
+	advanceTo(t, inst, quiet.DecisionDeadline.Add(-time.Minute))
 	if a := getAntrag(t, ada, quiet.ID); a.Status != "offen" {
 		t.Fatalf("one minute before its deadline the quiet Antrag is %q", a.Status)
 	}
@@ -170,7 +170,7 @@ func TestAcceptance3EinspruchExtendsAndDeadlineStartsVote(t *testing.T) {
 	}
 
 	// With Einsprüche: the Abstimmung opens at the extended deadline, not before.
-	inst.Advance("167h59m")
+	advanceTo(t, inst, after.DecisionDeadline.Add(-time.Minute))
 	if a := getAntrag(t, ada, contested.ID); a.Status != "offen" || a.AbstimmungID != nil {
 		t.Fatalf("one minute before the extended deadline: %+v", a)
 	}
