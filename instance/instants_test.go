@@ -355,7 +355,9 @@ func TestEinspruchAndDeadlineAtTheirInstants(t *testing.T) {
 // "A delegation that takes effect at the very instant of a close counts" (docs/GOVERNANCE.md,
 // In time order). Dan asks to delegate to Ada; it takes effect at the 03:00 batch. Ada votes
 // yes, Ben no: with Dan's weight the Antrag passes 2:1, without it 1:1 rejects. The close is put
-// one microsecond before the batch, at it, and one microsecond after it.
+// one microsecond before the batch, at it, and one microsecond after it. Eve's delegation to Ada
+// takes effect at the next day's batch, after the close, and never counts. The sweep runs a day
+// late, over the batch, the close and the next batch: it applies each as of its own instant.
 func TestDelegationAtTheInstantOfACloseCounts(t *testing.T) {
 	t.Parallel()
 	batch := time.Date(2026, 7, 22, 3, 0, 0, 0, time.UTC)
@@ -372,7 +374,7 @@ func TestDelegationAtTheInstantOfACloseCounts(t *testing.T) {
 			t.Parallel()
 			filed := c.close.Add(-3 * week) // 7 days, 7 more for the Einspruch, 7 of the vote
 			r := newRules(t, filed)
-			ada, ben, dan := r.resident("Ada"), r.resident("Ben"), r.resident("Dan")
+			ada, ben, dan, eve := r.resident("Ada"), r.resident("Ben"), r.resident("Dan"), r.resident("Eve")
 			a := must(r.antraege.File(r.ctx, ada, antrag.Filing{Title: "Radweg"}))(t)
 			must(r.antraege.Object(r.ctx, ben, a.ID, "Einwand"))(t)
 			r.at(filed.Add(2 * week))
@@ -389,7 +391,13 @@ func TestDelegationAtTheInstantOfACloseCounts(t *testing.T) {
 				t.Fatalf("the delegation takes effect at %v, want the batch %v", d.EffectiveAt, batch)
 			}
 
-			r.at(batch.Add(time.Hour)) // one sweep, late: it brings everything in at its own instant
+			r.at(batch.Add(6 * time.Hour))
+			e := must(r.delegations.Request(r.ctx, eve, ada.ID))(t)
+			if next := batch.Add(24 * time.Hour); !e.EffectiveAt.Equal(next) {
+				t.Fatalf("Eve's delegation takes effect at %v, want %v", e.EffectiveAt, next)
+			}
+
+			r.at(batch.Add(25 * time.Hour))
 			r.sweep()
 			v := must(r.abstimmungen.Get(r.ctx, *a.AbstimmungID))(t)
 			if v.ClosedAt == nil || !v.ClosedAt.Equal(c.close) {
@@ -406,8 +414,20 @@ func TestDelegationAtTheInstantOfACloseCounts(t *testing.T) {
 			if _, carried := v.Count.Reached[dan.ID]; carried != c.counts {
 				t.Fatalf("Dan's weight reached Ada: %v; want %v", carried, c.counts)
 			}
-			if got := must(r.delegations.Get(r.ctx, d.ID))(t); got.State != delegation.Active {
-				t.Fatalf("the delegation is %s after the batch", got.State)
+			if _, carried := v.Count.Reached[eve.ID]; carried {
+				t.Fatal("Eve's delegation, in effect only after the close, counted")
+			}
+			for _, x := range []delegation.Delegation{d, e} {
+				if got := must(r.delegations.Get(r.ctx, x.ID))(t); got.State != delegation.Active {
+					t.Fatalf("the delegation is %s after its batch", got.State)
+				}
+				var at time.Time
+				if err := r.pool.QueryRow(r.ctx, `SELECT at FROM events WHERE type = 'DelegationWirksam' AND subject_id = $1`, x.ID).Scan(&at); err != nil {
+					t.Fatal(err)
+				}
+				if !at.Equal(x.EffectiveAt) {
+					t.Fatalf("DelegationWirksam is recorded at %v, not at its batch %v", at, x.EffectiveAt)
+				}
 			}
 		})
 	}
