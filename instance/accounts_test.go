@@ -304,3 +304,114 @@ func TestConfiguredOrtswebereiIsAppliedOnce(t *testing.T) {
 		t.Errorf("%d OrtswebereiFestgelegt events after re-applying the same configuration, want 1", n)
 	}
 }
+
+// After a move or a radius change the public position is drawn anew: within the new radius and
+// not at the home. What the log (and so the map feed and federation) says about the move is
+// the public point: the GarnrollePositioniert payload is exactly what the public profile shows,
+// and no event payload nor any outbox page carries the new home.
+func TestPositionAfterMoveAndRadiusChange(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	dora := inst.Resident("Dora", 51.3371234, 12.3398765)
+	anon := inst.Client()
+	var me struct {
+		Handle string `json:"handle"`
+	}
+	dora.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+
+	// The position as the public sees it, and as the latest GarnrollePositioniert carries it.
+	public := func() geo.Point {
+		t.Helper()
+		var prof profileOut
+		anon.Get("/api/accounts/"+dora.ID).Expect(t, http.StatusOK).JSON(t, &prof)
+		if prof.Position == nil {
+			t.Fatal("Dora is on the map")
+		}
+		return *prof.Position
+	}
+	logged := func() geo.Point {
+		t.Helper()
+		var payload string
+		if err := inst.Pool.QueryRow(t.Context(), `
+SELECT payload::text FROM events WHERE type = 'GarnrollePositioniert' AND subject_id = $1 ORDER BY id DESC LIMIT 1`, dora.ID).Scan(&payload); err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			Position *geo.Point `json:"position"`
+		}
+		if err := json.Unmarshal([]byte(payload), &p); err != nil || p.Position == nil {
+			t.Fatalf("GarnrollePositioniert payload %s: %v", payload, err)
+		}
+		return *p.Position
+	}
+	// Not at the home: a uniform draw lands within a millimetre of it with a probability of
+	// (1 mm / 50 m)² = 4·10⁻¹⁰ at the smallest radius.
+	const atHome = 0.001
+	check := func(what string, home geo.Point, radius float64) geo.Point {
+		t.Helper()
+		pos := public()
+		if d := geo.Distance(home, pos); d < atHome || d > radius+0.5 {
+			t.Fatalf("%s: the public position is %.3f m from the home; want within %.0f m and not at it", what, d, radius)
+		}
+		if l := logged(); l != pos {
+			t.Fatalf("%s: GarnrollePositioniert carries %v, the public position is %v", what, l, pos)
+		}
+		return pos
+	}
+
+	first := public()
+	dora.Patch("/api/me", map[string]any{"position_radius_m": 2000}).Expect(t, http.StatusOK)
+	wide := check("radius 2 km", geo.Point{Lat: 51.3371234, Lon: 12.3398765}, 2000)
+	if wide == first {
+		t.Fatal("a new radius must draw a new point")
+	}
+	newHome := geo.Point{Lat: 51.3301234, Lon: 12.3301234}
+	dora.Patch("/api/me", map[string]any{"address": "Neue Straße 1", "lat": newHome.Lat, "lon": newHome.Lon, "position_radius_m": 50}).
+		Expect(t, http.StatusOK)
+	check("moved, radius 50 m", newHome, 50)
+	dora.Patch("/api/me", map[string]any{"lat": 51.3302345, "lon": 12.3302345}).Expect(t, http.StatusOK)
+	check("moved again, same radius", geo.Point{Lat: 51.3302345, Lon: 12.3302345}, 50)
+	dora.Patch("/api/me", map[string]any{"position_radius_m": 5000}).Expect(t, http.StatusOK)
+	shown := check("radius 5 km", geo.Point{Lat: 51.3302345, Lon: 12.3302345}, 5000)
+
+	// Hidden, the log says so and nothing more; shown again, the same point as before.
+	dora.Patch("/api/me", map[string]any{"on_map": false}).Expect(t, http.StatusOK)
+	var hidden bool
+	if err := inst.Pool.QueryRow(t.Context(), `
+SELECT payload->>'position' IS NULL FROM events WHERE type = 'GarnrollePositioniert' AND subject_id = $1 ORDER BY id DESC LIMIT 1`, dora.ID).
+		Scan(&hidden); err != nil || !hidden {
+		t.Fatalf("hiding: the GarnrollePositioniert payload's position must be null (%v)", err)
+	}
+	dora.Patch("/api/me", map[string]any{"on_map": true}).Expect(t, http.StatusOK)
+	if again := check("shown again", geo.Point{Lat: 51.3302345, Lon: 12.3302345}, 5000); again != shown {
+		t.Fatalf("shown again at %v, before hiding at %v", again, shown)
+	}
+
+	// Nothing public carries a home: not the log, not the outboxes federation serves.
+	var bodies []string
+	rows, err := inst.Pool.Query(t.Context(), `SELECT payload::text FROM events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, p)
+	}
+	for _, outbox := range []string{"/ap/users/" + me.Handle + "/outbox?page=true", "/ap/ortsweberei/outbox?page=true"} {
+		res := anon.Get(outbox).Expect(t, http.StatusOK)
+		if !strings.Contains(string(res.Body), "orderedItems") {
+			t.Fatalf("%s: not an outbox page: %s", outbox, res.Body)
+		}
+		bodies = append(bodies, string(res.Body))
+	}
+	for _, b := range bodies {
+		for _, secret := range []string{"51.3371234", "12.3398765", "51.3301234", "12.3301234", "51.3302345", "12.3302345", "Neue Straße"} {
+			if strings.Contains(b, secret) {
+				t.Errorf("a public payload reveals a home (%q): %s", secret, b)
+			}
+		}
+	}
+}

@@ -157,13 +157,6 @@ func TestAcceptance5DelegationExpiresAfter28IdleDays(t *testing.T) {
 	active := delegate(t, cem, ben) // Cem will write again
 	const days28 = 28 * 24 * time.Hour
 
-	// advanceTo moves the clock to the instant at (the dev clock runs on from real time, so
-	// the step is measured from now).
-	advanceTo := func(at time.Time) {
-		t.Helper()
-		now := inst.Advance("0s")
-		inst.Advance((at.Sub(now)).String())
-	}
 	state := func(d delegationOut) delegationOut {
 		t.Helper()
 		var out delegationOut
@@ -171,18 +164,18 @@ func TestAcceptance5DelegationExpiresAfter28IdleDays(t *testing.T) {
 		return out
 	}
 
-	advanceTo(idle.RequestedAt.Add(10 * 24 * time.Hour))
+	advanceTo(t, inst, idle.RequestedAt.Add(10*24*time.Hour))
 	place(t, cem, "Cem war da") // any write is activity
 	inst.Advance("0s")          // the sweep reads it from the log
 	if got := state(active); got.State != "active" || got.IdleExpiresAt == nil || got.IdleExpiresAt.Sub(idle.RequestedAt) < 38*24*time.Hour-time.Minute {
 		t.Fatalf("Cem's write moved his delegation's expiry to 28 days after it: %+v", got)
 	}
 
-	advanceTo(idle.RequestedAt.Add(days28 - time.Minute))
+	advanceTo(t, inst, idle.RequestedAt.Add(days28-time.Minute))
 	if got := state(idle); got.State != "active" || !got.IdleExpiresAt.Equal(idle.RequestedAt.Add(days28)) {
 		t.Fatalf("one minute before 28 idle days the delegation is still in effect: %+v", got)
 	}
-	advanceTo(idle.RequestedAt.Add(days28))
+	advanceTo(t, inst, idle.RequestedAt.Add(days28))
 	if got := state(idle); got.State != "ended" || got.EndReason != "expired" {
 		t.Fatalf("after 28 idle days the delegation ended by itself: %+v", got)
 	}
@@ -245,5 +238,57 @@ func TestDelegationChangesWaitForTheBatch(t *testing.T) {
 	ben.Get("/api/delegationen/"+second.ID).Expect(t, http.StatusOK).JSON(t, &out)
 	if out.EndReason != "revoked" {
 		t.Errorf("end reason %q", out.EndReason)
+	}
+}
+
+// The circle check at a request sees the graph as the next batch will leave it: a pending
+// replacement instead of the delegation it replaces, and without a delegation being revoked.
+// The batch then ends the revocation before it applies the requests.
+func TestCircleCheckSeesTheGraphOfTheNextBatch(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	dan := inst.VerifiedResident("Dan", lat, lon)
+	eve := inst.VerifiedResident("Eve", lat, lon)
+	delegate(t, ada, ben)
+	danEve := delegate(t, dan, eve)
+	inst.Advance("24h") // both in effect
+
+	// Ada replaces Ben by Cem; until the batch Ben it is, but Cem → Ada would close
+	// Ada → Cem → Ada once the replacement takes effect.
+	delegate(t, ada, cem)
+	before := inst.Rows()
+	if code := cem.Post("/api/delegationen", map[string]string{"to_account_id": ada.ID}).
+		Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "delegation_cycle" {
+		t.Fatalf("a circle through a pending replacement: %q", code)
+	}
+	assertNothingWritten(t, inst, before)
+	// And Ben → Ada closes nothing any more: Ada's delegation to Ben is being replaced.
+	benAda := delegate(t, ben, ada)
+
+	// Dan revokes his delegation to Eve: it ends at the batch, so Eve → Dan is no circle.
+	dan.Do("DELETE", "/api/delegationen/"+danEve.ID, nil).Expect(t, http.StatusOK)
+	eveDan := delegate(t, eve, dan)
+
+	inst.Advance("24h")
+	state := func(id string) string {
+		t.Helper()
+		var d delegationOut
+		ada.Get("/api/delegationen/"+id).Expect(t, http.StatusOK).JSON(t, &d)
+		return d.State + "/" + d.EndReason
+	}
+	if got := state(danEve.ID); got != "ended/revoked" {
+		t.Errorf("Dan's revoked delegation: %s", got)
+	}
+	if got := state(eveDan.ID); got != "active/" {
+		t.Errorf("Eve's delegation to Dan, applied after the revocation: %s", got)
+	}
+	if got := state(benAda.ID); got != "active/" {
+		t.Errorf("Ben's delegation to Ada, applied after Ada's replacement: %s", got)
+	}
+	if ds := delegationen(t, ada, "?from="+ada.ID); len(ds) != 1 || ds[0].To.Name != "Cem" || ds[0].State != "active" {
+		t.Errorf("Ada delegates to Cem now: %+v", ds)
 	}
 }

@@ -101,6 +101,17 @@ func assertDissolved(t *testing.T, c *instancetest.Client, k knotenOut) {
 	c.Get("/api/knoten/"+k.ID+"/faeden").Expect(t, http.StatusGone)
 }
 
+// advanceTo moves the dev clock to the instant at, as far as a clock that runs on with real time
+// can: the step is measured from the clock's present, so "a minute before" a rule's instant is
+// a minute before it at the check that follows, however long the test took to get here.
+func advanceTo(t *testing.T, inst *instancetest.Instance, at time.Time) {
+	t.Helper()
+	now := inst.Advance("0s")
+	if d := at.Sub(now); d > 0 {
+		inst.Advance(d.String())
+	}
+}
+
 func eventsOfType(inst *instancetest.Instance, typ, subject string) int {
 	return inst.Count(`SELECT count(*) FROM events WHERE type = $1 AND subject_id = $2`, typ, subject)
 }
@@ -128,7 +139,7 @@ func TestAcceptance1FaedenExpireAndKnotenDissolve(t *testing.T) {
 	}
 
 	// One minute before the first Faden's 168 h: both Fäden are there.
-	inst.Advance("95h59m") // 72h + 95h59m = 167h59m
+	advanceTo(t, inst, first.ExpiresAt.Add(-time.Minute))
 	if fs := faeden(t, ada, k.ID); len(fs) != 2 {
 		t.Fatalf("one minute before expiry: %d Fäden listed, want 2", len(fs))
 	}
@@ -151,7 +162,7 @@ func TestAcceptance1FaedenExpireAndKnotenDissolve(t *testing.T) {
 	}
 
 	// Ben's Faden was spun 72 h after the first: the Knoten dissolves 7 days after that.
-	inst.Advance("71h59m")
+	advanceTo(t, inst, second.ExpiresAt.Add(-time.Minute))
 	assertAlive(t, ada, k)
 	inst.Advance("1m")
 	assertDissolved(t, ada, k)
@@ -225,7 +236,7 @@ func TestAcceptance2GarnMakesKnotenPermanent(t *testing.T) {
 		t.Errorf("untwist of a plain Faden: %q", c)
 	}
 
-	inst.Advance("167h59m")
+	advanceTo(t, inst, untwisted.ExpiresAt.Add(-time.Minute))
 	assertAlive(t, ada, k)
 	inst.Advance("1m")
 	assertDissolved(t, ada, k)
@@ -283,5 +294,41 @@ func TestExpiryIsExactBetweenSweeps(t *testing.T) {
 	inst.Advance("0s") // runs the sweeps
 	if n := eventsOfType(inst, "KnotenAufgeloest", k.ID); n != 1 {
 		t.Fatalf("after the sweep: %d KnotenAufgeloest events, want 1", n)
+	}
+}
+
+// A plain Faden spun to a Knoten that Garn holds does not give the Knoten an end: it expires
+// after 7 days on its own, the Knoten stays. Untwisting the Garn later starts the Knoten's 7
+// days from the untwist; the long-expired Faden does not count.
+func TestPlainFadenOnAGarnHeldKnoten(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.Resident("Ada", lat, lon)
+	ben := inst.Resident("Ben", lat, lon)
+
+	k := place(t, ada, "Werkzeugkiste")
+	ada.Post("/api/faeden/"+k.Faden.ID+"/twist", nil).Expect(t, http.StatusOK)
+	plain := spin(t, ben, k.ID, false)
+	if got := assertAlive(t, ada, k); !got.Permanent || got.GarnCount != 1 || got.DissolvesAt != nil {
+		t.Fatalf("after a plain Faden to a Garn-held Knoten: %+v", got)
+	}
+
+	inst.Advance("8d")
+	got := assertAlive(t, ada, k)
+	if !got.Permanent || got.GarnCount != 1 || got.DissolvesAt != nil {
+		t.Fatalf("8 days after the plain Faden, the Garn still holds the Knoten: %+v", got)
+	}
+	fs := faeden(t, ada, k.ID)
+	if _, still := fs[plain.ID]; still || len(fs) != 1 || !fs[k.Faden.ID].IsTwisted {
+		t.Fatalf("only the Garn is left: %v", fs)
+	}
+	if eventsOfType(inst, "FadenAbgelaufen", plain.ID) != 1 || eventsOfType(inst, "KnotenAufgeloest", k.ID) != 0 {
+		t.Fatal("the plain Faden expired on its own, the Knoten did not dissolve")
+	}
+
+	var untwisted fadenOut
+	ada.Post("/api/faeden/"+k.Faden.ID+"/untwist", nil).Expect(t, http.StatusOK).JSON(t, &untwisted)
+	if got := assertAlive(t, ada, k); got.Permanent || got.DissolvesAt == nil || !got.DissolvesAt.Equal(*untwisted.ExpiresAt) {
+		t.Fatalf("without Garn the Knoten dissolves with the untwisted Faden (%v): %+v", untwisted.ExpiresAt, got)
 	}
 }

@@ -156,7 +156,7 @@ func TestAcceptance3EinspruchExtendsAndDeadlineStartsVote(t *testing.T) {
 	}
 
 	// Without Einspruch: accepted at exactly 7 days, not a minute before.
-	inst.Advance("143h59m") // 24h + 143h59m = 167h59m
+	advanceTo(t, inst, quiet.DecisionDeadline.Add(-time.Minute))
 	if a := getAntrag(t, ada, quiet.ID); a.Status != "offen" {
 		t.Fatalf("one minute before its deadline the quiet Antrag is %q", a.Status)
 	}
@@ -170,7 +170,7 @@ func TestAcceptance3EinspruchExtendsAndDeadlineStartsVote(t *testing.T) {
 	}
 
 	// With Einsprüche: the Abstimmung opens at the extended deadline, not before.
-	inst.Advance("167h59m")
+	advanceTo(t, inst, after.DecisionDeadline.Add(-time.Minute))
 	if a := getAntrag(t, ada, contested.ID); a.Status != "offen" || a.AbstimmungID != nil {
 		t.Fatalf("one minute before the extended deadline: %+v", a)
 	}
@@ -399,5 +399,158 @@ func TestAntragDetailsAreRenderedSafely(t *testing.T) {
 		if !strings.Contains(a.DetailsHTML, good) {
 			t.Errorf("rendered details lack %q: %s", good, a.DetailsHTML)
 		}
+	}
+}
+
+// A closed Abstimmung shows the count taken at its close, whatever changes afterwards: here
+// every change after the close would turn the result if the count were taken again. At the
+// close Cem carries Dan's weight: 2:2, rejected. Afterwards Dan's delegation is revoked (Cem
+// alone: 2:1) and Eve, who did not vote, delegates to Ada (3:1): a recount would say
+// angenommen.
+func TestClosedAbstimmungKeepsItsCount(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	dan := inst.VerifiedResident("Dan", lat, lon)
+	eve := inst.VerifiedResident("Eve", lat, lon)
+	danCem := delegate(t, dan, cem)
+	_, voteID := toVote(t, inst, ada, ben, "Spielstraße")
+	castVote(t, ada, voteID, "yes")
+	castVote(t, ben, voteID, "yes")
+	castVote(t, cem, voteID, "no")
+	inst.Advance("7d")
+
+	closed := getAbstimmung(t, ada, voteID)
+	if closed.Status != "geschlossen" || !closed.Tally.Final || closed.Result == nil || *closed.Result != "abgelehnt" ||
+		closed.Tally.Yes != 2 || closed.Tally.No != 2 || closed.vote("Cem").Weight != 2 {
+		t.Fatalf("at the close: %+v, result %v, Cem %+v", closed.Tally, closed.Result, closed.vote("Cem"))
+	}
+
+	dan.Do("DELETE", "/api/delegationen/"+danCem.ID, nil).Expect(t, http.StatusOK)
+	delegate(t, eve, ada)
+	inst.Advance("2d") // the batches: the revocation and the new delegation take effect
+	var ended delegationOut
+	dan.Get("/api/delegationen/"+danCem.ID).Expect(t, http.StatusOK).JSON(t, &ended)
+	if ended.State != "ended" {
+		t.Fatalf("Dan's revoked delegation: %+v", ended)
+	}
+	if ds := delegationen(t, ada, "?to="+ada.ID); len(ds) != 1 || ds[0].From.Name != "Eve" || ds[0].State != "active" {
+		t.Fatalf("Eve's delegation to Ada is in effect: %+v", ds)
+	}
+
+	after := getAbstimmung(t, ada, voteID)
+	if after.Tally != closed.Tally || after.Result == nil || *after.Result != "abgelehnt" ||
+		after.vote("Cem").Weight != 2 || after.vote("Ada").Weight != 1 || len(after.vote("Cem").Delegated) != 1 ||
+		after.vote("Cem").Delegated[0].Name != "Dan" {
+		t.Fatalf("a closed Abstimmung was counted again: %+v → %+v; Ada %+v, Cem %+v", closed.Tally, after.Tally, after.vote("Ada"), after.vote("Cem"))
+	}
+	var eff struct {
+		Final  bool `json:"final"`
+		Voters []struct {
+			Name   string `json:"name"`
+			Weight int    `json:"weight"`
+		} `json:"voters"`
+	}
+	ada.Get("/api/delegationen/effective?abstimmung="+voteID).Expect(t, http.StatusOK).JSON(t, &eff)
+	weights := map[string]int{}
+	for _, v := range eff.Voters {
+		weights[v.Name] = v.Weight
+	}
+	if !eff.Final || weights["Cem"] != 2 || weights["Ada"] != 1 {
+		t.Fatalf("the effective delegations of a closed Abstimmung are those of its close: %+v", eff)
+	}
+	if a := getAntrag(t, ada, closed.AntragID); a.Status != "abgelehnt" {
+		t.Fatalf("the Antrag of the closed Abstimmung: %q", a.Status)
+	}
+}
+
+// After its deadline an Antrag takes no Einspruch and cannot be withdrawn (409
+// deadline_passed), even while the sweep that decides it has not run yet: the rule reads the
+// clock, not the status.
+func TestDeadlinePassedBeforeTheSweep(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	a := fileAntrag(t, ada, "Hecke schneiden")
+	if _, err := inst.DevClock.Advance(7*24*time.Hour + time.Second); err != nil { // no sweep runs
+		t.Fatal(err)
+	}
+	before := inst.Rows()
+	if code := ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Zu spät"}).
+		Expect(t, http.StatusConflict).ErrorCode(); code != "deadline_passed" {
+		t.Errorf("Einspruch after the deadline, before the sweep: %q", code)
+	}
+	if code := ada.Post("/api/antraege/"+a.ID+"/withdraw", nil).Expect(t, http.StatusConflict).ErrorCode(); code != "deadline_passed" {
+		t.Errorf("withdrawing after the deadline, before the sweep: %q", code)
+	}
+	assertNothingWritten(t, inst, before)
+	if got := getAntrag(t, ada, a.ID); got.Status != "offen" || got.EinspruchCount != 0 {
+		t.Fatalf("the sweep has not decided it yet: %+v", got)
+	}
+	inst.Advance("0s")
+	if got := getAntrag(t, ada, a.ID); got.Status != "angenommen" || !got.DecidedAt.Equal(a.DecisionDeadline) {
+		t.Fatalf("the sweep accepts it as of its deadline, as no Einspruch came in time: %+v", got)
+	}
+}
+
+// An Antrag about a Knoten spins the applicant's antrag Faden to it, and each voter's first
+// Stimme (not a change) an abstimmung Faden; a Knoten that has dissolved by the vote takes no
+// Faden, and the Stimme counts all the same.
+func TestAntragAboutAKnotenSpinsFaeden(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	kept := place(t, ada, "Brunnen")
+	ada.Post("/api/faeden/"+kept.Faden.ID+"/twist", nil).Expect(t, http.StatusOK) // Garn: it lives to the vote
+	gone := place(t, ada, "Bank")                                                 // dissolves before the vote
+
+	types := func(k knotenOut) map[string]int {
+		t.Helper()
+		out := map[string]int{}
+		for _, f := range faeden(t, ada, k.ID) {
+			out[f.AccountName+":"+f.Type]++
+		}
+		return out
+	}
+	file := func(k knotenOut) antragOut {
+		t.Helper()
+		var a antragOut
+		ada.Post("/api/antraege", map[string]any{"title": "Über " + k.Title, "knoten_id": k.ID}).Expect(t, http.StatusCreated).JSON(t, &a)
+		object(t, ben, a.ID, "Einwand")
+		return a
+	}
+	a1, a2 := file(kept), file(gone)
+	if got := types(kept); got["Ada:antrag"] != 1 {
+		t.Fatalf("filing an Antrag about a Knoten spins the applicant's antrag Faden: %v", got)
+	}
+	inst.Advance("14d")
+	vote := func(a antragOut) string {
+		t.Helper()
+		got := getAntrag(t, ada, a.ID)
+		if got.AbstimmungID == nil {
+			t.Fatalf("no Abstimmung: %+v", got)
+		}
+		return *got.AbstimmungID
+	}
+	v1, v2 := vote(a1), vote(a2)
+	castVote(t, ben, v1, "yes")
+	castVote(t, ben, v1, "no") // a change spins nothing
+	castVote(t, cem, v1, "yes")
+	if got := types(kept); got["Ben:abstimmung"] != 1 || got["Cem:abstimmung"] != 1 || got["Ada:abstimmung"] != 0 {
+		t.Fatalf("each voter's first Stimme spins one abstimmung Faden: %v", got)
+	}
+	inst.Client().Get("/api/knoten/"+gone.ID).Expect(t, http.StatusGone)
+	castVote(t, ben, v2, "yes")
+	castVote(t, cem, v2, "yes")
+	if v := getAbstimmung(t, ada, v2); v.Tally.Yes != 2 {
+		t.Fatalf("Stimmen about a dissolved Knoten count: %+v", v.Tally)
+	}
+	if n := inst.Count(`SELECT count(*) FROM faeden WHERE knoten_id = $1 AND type = 'abstimmung'`, gone.ID); n != 0 {
+		t.Fatalf("a dissolved Knoten took %d Fäden", n)
 	}
 }

@@ -97,7 +97,7 @@ func TestQueuedDeliverySurvivesKill9(t *testing.T) {
 	}
 
 	// Wait until the deliveries are queued (and have been refused once), then kill -9.
-	waitQueued := time.Now().Add(20 * time.Second)
+	waitQueued := time.Now().Add(60 * time.Second)
 	for {
 		db, err := pgx.Connect(ctx, "postgres://postgres@/postgres?host="+filepath.Join(dataDir, "run")+"&sslmode=disable")
 		if err == nil {
@@ -117,7 +117,7 @@ func TestQueuedDeliverySurvivesKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-srv.done
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := time.Now().Add(60 * time.Second); ; {
 		if _, err := os.Stat(filepath.Join(dataDir, "postmaster.pid")); os.IsNotExist(err) {
 			break
 		}
@@ -129,12 +129,13 @@ func TestQueuedDeliverySurvivesKill9(t *testing.T) {
 
 	// The jobs the killed process was running stay "running" in the queue until River's leader
 	// rescues them: in dev mode once they are 10 s old, checked every 30 s (River's fixed
-	// interval), after a leader lease of its own; so up to a minute and a half.
+	// interval), after a leader lease of its own; so up to a minute and a half on an idle
+	// machine. The bound is twice that, as a safety net for a busy one.
 	up.Store(true)
 	restarted := time.Now()
 	srv = start(t, bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	defer srv.stop(t)
-	for deadline := time.Now().Add(90 * time.Second); ; {
+	for deadline := time.Now().Add(180 * time.Second); ; {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()

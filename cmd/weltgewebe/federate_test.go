@@ -22,7 +22,7 @@ func TestAdminFederate(t *testing.T) {
 	if err != nil || !strings.Contains(out.String(), "following "+b.URL+"/ap/ortsweberei") {
 		t.Fatalf("admin federate: %v\n%s%s", err, out.String(), errOut.String())
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a safety net: the loop waits for the rows
 	for a.Count(`SELECT count(*) FROM ap_following WHERE accepted`) != 1 || b.Count(`SELECT count(*) FROM ap_following WHERE accepted`) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the two Ortswebereien do not follow each other")

@@ -17,6 +17,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const lat, lon = 51.3370, 12.3340
 
+// patience is a safety net: the tests wait for each message, and a busy machine only makes
+// them slower.
+const patience = 60 * time.Second
+
 type live struct {
 	Type    string `json:"type"`
 	ID      string `json:"id"`
@@ -29,7 +33,7 @@ type live struct {
 
 func listen(t *testing.T, inst *instancetest.Instance) <-chan live {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, strings.Replace(inst.URL, "http://", "ws://", 1)+"/ws/chat", nil)
 	if err != nil {
@@ -63,8 +67,8 @@ func next(t *testing.T, ch <-chan live) live {
 			t.Fatal("closed")
 		}
 		return m
-	case <-time.After(3 * time.Second):
-		t.Fatal("no message within 3 s")
+	case <-time.After(patience):
+		t.Fatalf("no message within %s", patience)
 		return live{}
 	}
 }

@@ -125,7 +125,8 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		}
 	})
 	i := &Instance{Instance: inst, URL: "http://" + ln.Addr().String(), DatabaseURL: dbURL, t: t}
-	deadline := time.Now().Add(10 * time.Second)
+	// Waits for the instance to answer; the bound is a safety net for a busy machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		res, err := http.Get(i.URL + "/healthz")
 		if err == nil {
@@ -135,7 +136,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("instancetest: instance not healthy after 10s: %v", err)
+			t.Fatalf("instancetest: instance not healthy after 60s: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

