@@ -74,7 +74,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	}
 	cases := map[string]write{
 		"POST /api/auth/register": {anon, "/api/auth/register", map[string]any{"name": "Eve", "address": "Merseburger Straße 1",
-			"lat": lat, "lon": lon, "email": "eve@example.org", "password": "correct horse battery"}, http.StatusCreated},
+			"lat": lat, "lon": lon, "email": "eve@example.org", "password": "correct horse battery"}, http.StatusAccepted},
 		"POST /api/auth/login":                 {anon, "/api/auth/login", map[string]string{"email": ada.Email, "password": "correct horse battery"}, http.StatusOK},
 		"POST /api/auth/logout":                {leo, "/api/auth/logout", nil, http.StatusNoContent},
 		"PATCH /api/me":                        {ada, "/api/me", map[string]string{"name": "Ada Lovelace"}, http.StatusOK},

@@ -353,7 +353,9 @@ func registerVerified(t *testing.T, inst *instance.Instance, c *httpClient, name
 	t.Helper()
 	email := strings.ToLower(name) + "-" + uuid.NewString()[:8] + "@example.org"
 	var me struct{ ID uuid.UUID }
-	c.call("POST", "/api/auth/register", fmt.Sprintf(`{"name":%q,"address":"Weg 1","lat":51.3362,"lon":12.3363,"email":%q,"password":"correct horse battery"}`, name, email), 201, &me)
+	c.call("POST", "/api/auth/register", fmt.Sprintf(`{"name":%q,"address":"Weg 1","lat":51.3362,"lon":12.3363,"email":%q,"password":"correct horse battery"}`, name, email), 202, nil)
+	c.call("POST", "/api/auth/login", fmt.Sprintf(`{"email":%q,"password":"correct horse battery"}`, email), 200, nil)
+	c.call("GET", "/api/me", "", 200, &me)
 	ctx := context.Background()
 	admin, err := inst.Accounts.CreateAdmin(ctx, "Admin", "admin-"+uuid.NewString()[:8]+"@example.org", "admin password")
 	if err != nil {
@@ -362,7 +364,6 @@ func registerVerified(t *testing.T, inst *instance.Instance, c *httpClient, name
 	if _, err := inst.Accounts.Verify(ctx, admin, me.ID); err != nil {
 		t.Fatal(err)
 	}
-	c.call("POST", "/api/auth/login", fmt.Sprintf(`{"email":%q,"password":"correct horse battery"}`, email), 200, nil)
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {

@@ -99,7 +99,7 @@ func TestRestoreOnNewMachine(t *testing.T) {
 		return out
 	}
 	const lat, lon = 51.3370, 12.3340
-	call("POST", "/api/auth/register", fmt.Sprintf(`{"name":"Jana","address":"Weg 1","lat":%f,"lon":%f,"email":"jana@example.org","password":"lange genug"}`, lat, lon), 201)
+	call("POST", "/api/auth/register", fmt.Sprintf(`{"name":"Jana","address":"Weg 1","lat":%f,"lon":%f,"email":"jana@example.org","password":"lange genug"}`, lat, lon), 202)
 	cmd("admin", "verify", "--by", "admin@example.org", "--email", "jana@example.org", "--data-dir", oldDir)
 	call("POST", "/api/auth/login", `{"email":"jana@example.org","password":"lange genug"}`, 200)
 	listed := func(title string) func() bool {
