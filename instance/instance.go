@@ -313,18 +313,10 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	if c := i.db.cluster; c != nil {
-		// The embedded server is ours: nobody else would start it again. Rather than serve
-		// 503s until someone notices, the instance stops with an error and its service
-		// manager (systemd: Restart=on-failure) starts both again; PostgreSQL recovers from
-		// its log at start, as after any crash.
-		g.Go(func() error {
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-c.Exited():
-				return fmt.Errorf("instance: the embedded PostgreSQL exited (%v); stopping", c.ExitErr())
-			}
-		})
+		// The embedded server is ours: nobody else would start it again if it died. The
+		// instance does, and meanwhile answers 503 and reports itself not ready, as it does
+		// while an external server is away; its followers carry on where they were.
+		g.Go(func() error { return c.Keep(gctx) })
 	}
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })

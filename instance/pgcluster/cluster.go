@@ -55,13 +55,24 @@ type Cluster struct {
 	binDir    string
 	socketDir string
 	port      int
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	exitErr   error
+	owner     owner
+	opts      Options
 	log       *slog.Logger
-	stopOnce  sync.Once
-	stopErr   error
 	attached  bool // the server belongs to another process
+
+	mu       sync.Mutex
+	proc     *server // the server process running now (Keep replaces one that died)
+	stopping bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// server is one run of the postgres process.
+type server struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when it has exited
+	err    error         // how it exited, once exited is closed
+	tail   *tail         // its last log lines
 }
 
 const port = 5432 // only names the socket file; there is no TCP listener
@@ -108,16 +119,18 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dataDir: dataDir, binDir: binDir, socketDir: socketDir, port: port, exited: make(chan struct{}), log: log}
+	c := &Cluster{dataDir: dataDir, binDir: binDir, socketDir: socketDir, port: port, owner: owner, opts: opts, log: log}
 	if c.alreadyRunning(ctx) {
 		// Another process (a running `weltgewebe serve`) owns the server: use it, leave it be.
 		log.Info("using the PostgreSQL server already running in the data directory", "dir", dataDir)
 		c.attached = true
 		return c, nil
 	}
-	if err := c.start(ctx, binDir, owner, opts); err != nil {
+	p, err := c.start(ctx)
+	if err != nil {
 		return nil, err
 	}
+	c.proc = p
 	return c, nil
 }
 
@@ -133,17 +146,70 @@ func (c *Cluster) BinDir() string { return c.binDir }
 // DataDir is the cluster's data directory.
 func (c *Cluster) DataDir() string { return c.dataDir }
 
-// Exited is closed when the server this process started has exited, for whatever reason
-// (Stop, a crash, a kill); never for a server that belongs to another process.
-func (c *Cluster) Exited() <-chan struct{} {
+// Keep starts the server again whenever it exits without Stop (a crash, a kill, the OOM
+// killer), until ctx ends: what a service manager would do for a server of its own, and nobody
+// else would do for this one. PostgreSQL recovers from its write-ahead log at each start, as
+// after any crash. Failed starts are retried with a growing pause (up to 30 s), so a server
+// that cannot start (a full disk) is tried again without end, and the log says why each time;
+// meanwhile the instance answers 503 and reports itself not ready. Keep returns at once for a
+// server that belongs to another process.
+func (c *Cluster) Keep(ctx context.Context) error {
 	if c.attached {
 		return nil
 	}
-	return c.exited
+	for {
+		c.mu.Lock()
+		p := c.proc
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.exited:
+		}
+		c.mu.Lock()
+		stopping := c.stopping
+		c.mu.Unlock()
+		if stopping {
+			return nil
+		}
+		c.log.Error("embedded PostgreSQL exited; starting it again", "dir", c.dataDir, "err", p.err, "log", p.tail.String())
+		next, err := c.restart(ctx)
+		if err != nil {
+			return nil // ctx ended
+		}
+		c.mu.Lock()
+		if c.stopping {
+			c.mu.Unlock()
+			next.stop()
+			return nil
+		}
+		c.proc = next
+		c.mu.Unlock()
+		c.log.Info("embedded PostgreSQL running again", "dir", c.dataDir)
+	}
 }
 
-// ExitErr is how the server exited, once Exited is closed.
-func (c *Cluster) ExitErr() error { return c.exitErr }
+// restart starts the server until it runs or ctx ends, pausing longer after each failure: a
+// killed postmaster's children take a moment to notice and let go of its shared memory.
+func (c *Cluster) restart(ctx context.Context) (*server, error) {
+	pause := 250 * time.Millisecond
+	for {
+		p, err := c.start(ctx)
+		if err == nil {
+			return p, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c.log.Error("embedded PostgreSQL did not start; trying again", "dir", c.dataDir, "in", pause, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
+}
 
 // Stop shuts the server down ("fast" mode: open sessions are disconnected, then a checkpoint)
 // and waits for it to exit. It is safe to call more than once.
@@ -152,24 +218,35 @@ func (c *Cluster) Stop() error {
 		return nil
 	}
 	c.stopOnce.Do(func() {
-		select {
-		case <-c.exited:
-		default:
-			_ = c.cmd.Process.Signal(syscall.SIGINT)
-			select {
-			case <-c.exited:
-			case <-time.After(60 * time.Second):
-				_ = c.cmd.Process.Kill()
-				<-c.exited
-				c.stopErr = errors.New("pgcluster: server did not stop within 60s; killed")
-			}
-		}
+		c.mu.Lock()
+		c.stopping = true
+		p := c.proc
+		c.mu.Unlock()
+		c.stopErr = p.stop()
 		if c.socketDir != filepath.Join(c.dataDir, "run") {
 			_ = os.RemoveAll(c.socketDir)
 		}
 		c.log.Info("embedded PostgreSQL stopped", "dir", c.dataDir)
 	})
 	return c.stopErr
+}
+
+// stop asks the server for a fast shutdown and waits for it to exit (killing it after 60 s).
+func (p *server) stop() error {
+	select {
+	case <-p.exited:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return errors.New("pgcluster: server did not stop within 60s; killed")
+	}
 }
 
 func (c *Cluster) alreadyRunning(ctx context.Context) bool {
@@ -184,7 +261,9 @@ func (c *Cluster) alreadyRunning(ctx context.Context) bool {
 	return true
 }
 
-func (c *Cluster) start(ctx context.Context, binDir string, owner owner, opts Options) error {
+// start runs the server and returns once it accepts connections.
+func (c *Cluster) start(ctx context.Context) (*server, error) {
+	opts := c.opts
 	settings := map[string]string{
 		"listen_addresses":        "",
 		"unix_socket_directories": c.socketDir,
@@ -215,7 +294,7 @@ func (c *Cluster) start(ctx context.Context, binDir string, owner owner, opts Op
 		args = append(args, "-c", k+"="+settings[k])
 	}
 
-	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
+	cmd := exec.Command(filepath.Join(c.binDir, "postgres"), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Own process group: a Ctrl-C in the terminal reaches us, and we stop the server after
 		// the instance has let go of its connections, not before.
@@ -224,28 +303,27 @@ func (c *Cluster) start(ctx context.Context, binDir string, owner owner, opts Op
 		// instead of holding the data directory.
 		Pdeathsig: syscall.SIGINT,
 	}
-	owner.apply(cmd)
+	c.owner.apply(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return fmt.Errorf("pgcluster: %w", err)
+		return nil, fmt.Errorf("pgcluster: %w", err)
 	}
 	cmd.Stdout = cmd.Stderr
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("pgcluster: start postgres: %w", err)
+		return nil, fmt.Errorf("pgcluster: start postgres: %w", err)
 	}
-	c.cmd = cmd
-	tail := newTail(20)
+	p := &server{cmd: cmd, exited: make(chan struct{}), tail: newTail(20)}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			tail.add(line)
+			p.tail.add(line)
 			c.log.Debug("postgres", "line", line)
 		}
 	}()
 	go func() {
-		c.exitErr = cmd.Wait()
-		close(c.exited)
+		p.err = cmd.Wait()
+		close(p.exited)
 	}()
 
 	deadline := time.Now().Add(60 * time.Second)
@@ -254,19 +332,19 @@ func (c *Cluster) start(ctx context.Context, binDir string, owner owner, opts Op
 		if err == nil {
 			_ = conn.Close(ctx)
 			c.log.Info("embedded PostgreSQL running", "dir", c.dataDir, "socket", c.socketDir)
-			return nil
+			return p, nil
 		}
 		select {
-		case <-c.exited:
-			return fmt.Errorf("pgcluster: postgres exited during start-up (%v):\n%s", c.exitErr, tail.String())
+		case <-p.exited:
+			return nil, fmt.Errorf("pgcluster: postgres exited during start-up (%v):\n%s", p.err, p.tail.String())
 		case <-ctx.Done():
-			_ = c.Stop()
-			return ctx.Err()
+			_ = p.stop()
+			return nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			_ = c.Stop()
-			return fmt.Errorf("pgcluster: postgres not accepting connections after 60s:\n%s", tail.String())
+			_ = p.stop()
+			return nil, fmt.Errorf("pgcluster: postgres not accepting connections after 60s:\n%s", p.tail.String())
 		}
 	}
 }
