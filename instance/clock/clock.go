@@ -52,10 +52,20 @@ const MaxOffset = 100 * 365 * 24 * time.Hour
 // ErrTooFar is returned when a move would take the clock more than MaxOffset ahead.
 var ErrTooFar = errors.New("clock: the clock may run at most 100 years ahead")
 
+// MaxAdvance bounds one move of the clock: a year covers every rule (the longest runs 28 days);
+// a jump of centuries only brings the dates out of range.
+const MaxAdvance = 366 * 24 * time.Hour
+
+// ErrJumpTooLarge is returned when one move is longer than MaxAdvance.
+var ErrJumpTooLarge = errors.New("clock: the clock moves at most 366 days at once")
+
 // Advance moves the clock forward by by and returns the new time.
 func (d *Dev) Advance(by time.Duration) (time.Time, error) {
 	if by < 0 {
 		return time.Time{}, ErrBackwards
+	}
+	if by > MaxAdvance {
+		return time.Time{}, ErrJumpTooLarge
 	}
 	d.mu.Lock()
 	if by > MaxOffset-d.offset {

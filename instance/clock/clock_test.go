@@ -29,4 +29,11 @@ func TestDevClockStopsAtMaxOffset(t *testing.T) {
 	if _, err := d.Advance(-time.Hour); !errors.Is(err, ErrBackwards) {
 		t.Errorf("backwards: %v", err)
 	}
+	e := NewDev()
+	if _, err := e.Advance(MaxAdvance + time.Microsecond); !errors.Is(err, ErrJumpTooLarge) {
+		t.Errorf("a jump past MaxAdvance: %v", err)
+	}
+	if ahead := time.Until(e.Now()); ahead > time.Hour {
+		t.Errorf("a refused jump moved the clock %s ahead", ahead)
+	}
 }
