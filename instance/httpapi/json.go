@@ -56,8 +56,9 @@ func decode(r *http.Request, v any) error {
 var errBodyTooLarge = &fault.Error{Kind: fault.TooLarge, Code: "body_too_large", Message: fmt.Sprintf("The body exceeds %d bytes.", MaxBodyBytes)}
 
 // checkJSON refuses what encoding/json would let through: a body that is not an object (null
-// would decode into nothing and change nothing), a member named twice (which of the two counts
-// differs between parsers; encoding/json also takes "NAME" for "name"), and a string that is
+// would decode into nothing and change nothing), a member named twice in one object, at any
+// depth (which of the two counts differs between parsers; encoding/json also takes "NAME" for
+// "name"), and a string that is
 // not text — invalid UTF-8 and unpaired surrogate escapes, which encoding/json turns into
 // U+FFFD without a word, and U+0000, which PostgreSQL cannot store. Syntax errors are left to
 // the decoder after it, which words them.
@@ -70,12 +71,18 @@ func checkJSON(body []byte) error {
 	default:
 		return fault.Malformedf("invalid_field_type", "The body must be a JSON object.")
 	}
-	fields := map[string]bool{} // the top level's names, case folded
+	var names []map[string]bool // each open object's names so far, case folded
 	var s []byte
 	for {
-		if d.PeekKind() != '"' {
+		if k := d.PeekKind(); k != '"' {
 			if _, err := d.ReadToken(); err != nil {
 				return duplicate(err)
+			}
+			switch k {
+			case '{':
+				names = append(names, map[string]bool{})
+			case '}':
+				names = names[:len(names)-1]
 			}
 			continue
 		}
@@ -93,12 +100,13 @@ func checkJSON(body []byte) error {
 			}
 			return invalidText(topField(p))
 		}
-		if name && d.StackDepth() == 1 {
+		if name {
 			folded := strings.ToLower(strings.ToUpper(string(s)))
-			if fields[folded] {
-				return duplicateField(string(s))
+			if seen := names[len(names)-1]; seen[folded] {
+				return duplicateField(topField(d.StackPointer()))
+			} else {
+				seen[folded] = true
 			}
-			fields[folded] = true
 		}
 	}
 }

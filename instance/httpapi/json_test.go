@@ -21,6 +21,8 @@ func TestCheckJSON(t *testing.T) {
 		{`{"a":{"\ud800":1}}`, "invalid_text", "a"},
 		{`{"a":{"b":1,"b":2}}`, "duplicate_field", "a"},
 		{`{"ſtatus":1,"STATUS":2}`, "duplicate_field", "STATUS"},
+		{`{"bounds":{"Type":"x","type":"y"}}`, "duplicate_field", "bounds"},
+		{`{"a":[{"t":1},{"T":2}],"b":{"t":1},"c":{"T":1}}`, "", ""},
 		{`[]`, "invalid_field_type", ""},
 	} {
 		err := checkJSON([]byte(tc.body))
