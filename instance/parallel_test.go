@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 )
@@ -72,8 +71,10 @@ func TestParallelFirstWrites(t *testing.T) {
 	}
 	// A first vote of another resident racing its own changes: still one Stimme, and every
 	// answer clean; the history holds one entry per change that took effect.
+	var turn atomic.Int32
 	parallel("first vote and changes", func() *instancetest.Response {
-		return ben.Post("/api/abstimmungen/"+abstimmung+"/vote", map[string]string{"choice": []string{"yes", "no", "abstain"}[time.Now().Nanosecond()%3]})
+		choice := []string{"yes", "no", "abstain"}[turn.Add(1)%3]
+		return ben.Post("/api/abstimmungen/"+abstimmung+"/vote", map[string]string{"choice": choice})
 	}, http.StatusOK, "")
 	if got := eventsOfType(inst, "StimmeAbgegeben", abstimmung); got != 2 {
 		t.Errorf("%d StimmeAbgegeben events, want 2", got)
