@@ -609,6 +609,10 @@ func TestDistributedGuessingMeetsTheAddressBound(t *testing.T) {
 		return out
 	}
 	known := run(ada.Email)
+	// What an admin would ask the database (docs/OPERATIONS.md) finds the address's count.
+	if n := inst.Count(`SELECT attempts FROM login_failures WHERE key = sha256(convert_to(lower($1), 'UTF8'))`, ada.Email); n != 101 {
+		t.Errorf("the address's count: %d attempts, want 101", n)
+	}
 	for i, a := range known[:2] {
 		if a.status != http.StatusTooManyRequests || a.code != "login_locked" || a.retryAfter < 1 || a.retryAfter > 30 {
 			t.Errorf("attempt %d after 100 failures across clients: %+v, want 429 login_locked, Retry-After at most 30", i+1, a)

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -204,6 +205,12 @@ func (s *Service) countAttempt(ctx context.Context, k lockKeys) error {
 		tx.Defer(update, k.client, n, now, until)
 		n, until = next(a, s.lockout.addressLockAfter)
 		tx.Defer(update, k.address, n, now, until)
+		if n == s.lockout.AddressFree {
+			// Someone with many networks, or a patient one, is guessing. The key, not the
+			// address: an admin who suspects an address can compare its SHA-256.
+			s.log.Warn("login lockout: an address takes one attempt per pace now, from any network",
+				"key", hex.EncodeToString(k.address), "failures", n, "pace", s.lockout.AddressPace)
+		}
 		return nil
 	})
 	if err != nil {
