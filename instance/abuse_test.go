@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,9 +121,9 @@ func TestRegistrationDoesNotRevealAccounts(t *testing.T) {
 	c.Post("/api/auth/login", map[string]string{"email": "clarissa@example.org", "password": "ein anderes Passwort"}).Expect(t, http.StatusOK)
 }
 
-// After a few failed logins an address is locked, for the right password too, with a 429 and
-// Retry-After; and an address without an account is locked the same way, so that the lock
-// tells nothing about which addresses exist.
+// After a few failed logins from one client an address is locked for that client, for the
+// right password too, with a 429 and Retry-After; and an address without an account is locked
+// the same way, so that the lock tells nothing about which addresses exist.
 func TestLoginLockout(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t)
@@ -155,8 +156,9 @@ func TestLoginLockout(t *testing.T) {
 	if unknown := attempts("niemand@example.org"); !slices.Equal(unknown, known) {
 		t.Errorf("an unknown address answers %+v; a known one %+v", unknown, known)
 	}
-	// The lock is the address's, not the client's: a fresh client is refused too, and the
-	// session the resident already had goes on.
+	// The lock is the address's from the client's network, not a session's: a fresh client on
+	// the same network (127.0.0.1) is refused too, and the session the resident already had
+	// goes on.
 	inst.Client().Post("/api/auth/login", map[string]string{"email": ada.Email, "password": instancetest.ResidentPassword}).
 		Expect(t, http.StatusTooManyRequests)
 	ada.Get("/api/me").Expect(t, http.StatusOK)
@@ -233,13 +235,15 @@ func TestLockoutEndsAndHoldsAcrossReplicas(t *testing.T) {
 	wall.Add(25 * time.Hour)
 	fail(4)
 	wall.Add(25 * time.Hour)
-	if n, err := a.Accounts.SweepLoginFailures(context.Background()); err != nil || n != 1 {
-		t.Errorf("sweep: %d counts deleted (%v), want 1", n, err)
+	if n, err := a.Accounts.SweepLoginFailures(context.Background()); err != nil || n != 2 {
+		t.Errorf("sweep: %d counts deleted (%v), want 2 (the client's and the address's)", n, err)
 	}
 	fail(4)
 	expect(a, instancetest.ResidentPassword, http.StatusOK, "four failures a day after four, and a day after four more")
-	if n := a.Count(`SELECT count(*) FROM login_failures`); n != 0 {
-		t.Errorf("%d counts left after a success", n)
+	// The success ended the client's count and took its own attempt back from the address's,
+	// which keeps the four failures.
+	if n, sum := a.Count(`SELECT count(*) FROM login_failures`), a.Count(`SELECT sum(attempts) FROM login_failures`); n != 1 || sum != 4 {
+		t.Errorf("%d counts with %d attempts left after a success, want the address's with 4", n, sum)
 	}
 }
 
@@ -443,4 +447,271 @@ func TestRateLimits(t *testing.T) {
 		t.Errorf("fifth write: %s %v", res.Body, res.Header)
 	}
 	ben.Post("/api/knoten", knoten).Expect(t, http.StatusCreated)
+}
+
+// attempt is what a client sees of one login or registration.
+type attempt struct {
+	status     int
+	code       string
+	retryAfter int // seconds; 0 without the header
+}
+
+// loginFrom logs in from a loopback address of its own: one client network per address.
+func loginFrom(t *testing.T, inst *instancetest.Instance, local, email, password string) attempt {
+	t.Helper()
+	body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
+	res, b, err := postFrom(local, inst.URL+"/api/auth/login", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+	return attempt{res.StatusCode, (&instancetest.Response{Body: b}).ErrorCode(), secs}
+}
+
+// An address no account can have (longer than 254 bytes) is refused before anything counts it:
+// the limits do not keep it as a key, and the lockout does not write it down. Keys are of one
+// size whatever the client sends: a flood of the longest addresses the body limit lets through
+// does not grow the instance's memory. Not parallel, so that no other test's instance shares
+// the heap it measures.
+func TestOverlongEmailsCostNothing(t *testing.T) {
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+	long := strings.Repeat("a", 243) + "@example.org" // 255 bytes
+	res := inst.Client().Post("/api/auth/login", map[string]string{"email": long, "password": "falsch falsch"})
+	if res.Status != http.StatusUnprocessableEntity || res.ErrorCode() != "invalid_email" {
+		t.Errorf("login with a 255-byte address: %d %s, want 422 invalid_email", res.Status, res.Body)
+	}
+	res = inst.Client().Post("/api/auth/register", map[string]any{"name": "Lang", "address": "Weg 1", "lat": lat, "lon": lon,
+		"email": long, "password": "lange genug"})
+	if res.Status != http.StatusUnprocessableEntity || res.ErrorCode() != "invalid_email" {
+		t.Errorf("registration with a 255-byte address: %d %s, want 422 invalid_email", res.Status, res.Body)
+	}
+	if n := inst.Count(`SELECT count(*) FROM login_failures`); n != 0 {
+		t.Errorf("%d lockout counts after a login with an impossible address", n)
+	}
+
+	// 1,000 logins and registrations, each with another 60 KiB address, each from another
+	// client (forwarded by a trusted proxy, so that the limits by address let them through).
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	// One connection for all, so that what the heap holds afterwards is not connections.
+	client := &http.Client{Timeout: time.Minute}
+	defer client.CloseIdleConnections()
+	before := heap()
+	pad := strings.Repeat("x", 60<<10)
+	for i := range 1000 {
+		path, body := "/api/auth/login", fmt.Sprintf(`{"email":"%d%s@example.org","password":"falsch falsch"}`, i, pad)
+		if i%2 == 1 {
+			path, body = "/api/auth/register", fmt.Sprintf(`{"name":"Lang","address":"Weg 1","lat":%v,"lon":%v,"email":"%d%s@example.org","password":"lange genug"}`, lat, lon, i, pad)
+		}
+		req, err := http.NewRequest("POST", inst.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.%d.%d", i/250, i%250))
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode/100 != 4 || res.StatusCode == http.StatusTooManyRequests {
+			t.Fatalf("request %d: %d, want a 4xx refusal", i, res.StatusCode)
+		}
+	}
+	grew := int64(heap()) - int64(before)
+	t.Logf("1,000 requests with 60 KiB addresses: heap %+.1f MiB", float64(grew)/(1<<20))
+	if grew > 16<<20 {
+		t.Errorf("1,000 requests with 60 KiB addresses grew the heap by %d MiB", grew>>20)
+	}
+}
+
+// A registration the rules refuse (a weak password, say) does not count against the limits:
+// a resident whose first three passwords were refused registers with the fourth. Registrations
+// that act — that hash a password and queue a mail — do count. Default limits.
+func TestRefusedRegistrationsDoNotUseTheLimits(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{}})
+	reg := func(password string) *instancetest.Response {
+		return inst.Client().Post("/api/auth/register", map[string]any{"name": "Jana Weber", "address": "Lützner Straße 30",
+			"lat": lat, "lon": lon, "email": "jana@example.org", "password": password})
+	}
+	// More refusals than the limits per address (3) and per client address (30) hold.
+	for i := range 31 {
+		pw := []string{"password123", "jana@example.org", "Jana Weber 1990"}[i%3]
+		if res := reg(pw); res.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("refused password %d: %d %s, want 422", i+1, res.Status, res.Body)
+		}
+	}
+	for i := range 3 {
+		if res := reg("lange genug"); res.Status != http.StatusAccepted {
+			t.Fatalf("registration %d with an acceptable password after the refusals: %d %s, want 202", i+1, res.Status, res.Body)
+		}
+	}
+	if res := reg("lange genug"); res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Errorf("a fourth registration that acts: %d %s, want 429 with Retry-After", res.Status, res.Body)
+	}
+}
+
+// Someone who knows a resident's address cannot keep them from logging in: the lock after five
+// failures is the address's from that client's network only. The locked client stays locked,
+// with the right password too. Default limits.
+func TestStrangerCannotLockResidentOut(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{}})
+	ada := inst.Resident("Ada", lat, lon)
+	for i := range 10 {
+		a := loginFrom(t, inst, "127.0.0.2", ada.Email, fmt.Sprintf("falsch %d", i))
+		want := attempt{status: http.StatusUnauthorized, code: "invalid_credentials"}
+		if i >= 5 {
+			want = attempt{status: http.StatusTooManyRequests, code: "login_locked", retryAfter: a.retryAfter}
+		}
+		if a != want || (i >= 5 && (a.retryAfter < 1 || a.retryAfter > 60)) {
+			t.Fatalf("stranger's attempt %d: %+v, want %+v (Retry-After within the first minute)", i+1, a, want)
+		}
+	}
+	if a := loginFrom(t, inst, "127.0.0.3", ada.Email, instancetest.ResidentPassword); a.status != http.StatusOK {
+		t.Errorf("the resident from her own network after a stranger's ten failures: %+v, want 200", a)
+	}
+	if a := loginFrom(t, inst, "127.0.0.2", ada.Email, instancetest.ResidentPassword); a.status != http.StatusTooManyRequests || a.code != "login_locked" {
+		t.Errorf("the right password from the locked client: %+v, want 429 login_locked", a)
+	}
+}
+
+// A guesser spread over many networks, each staying under the lock per client, meets the
+// bound per address: after 100 failures across all clients, the address takes one attempt per
+// 30 s, from anyone. The resident meets at worst that wait. Unknown addresses the same.
+func TestDistributedGuessingMeetsTheAddressBound(t *testing.T) {
+	t.Parallel()
+	wall := &wallClock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{}, Accounts: account.Options{Wall: wall}})
+	ada := inst.Resident("Ada", lat, lon)
+	run := func(email string) []attempt {
+		for c := range 25 {
+			for i := range 4 {
+				if a := loginFrom(t, inst, fmt.Sprintf("127.0.1.%d", c+1), email, fmt.Sprintf("falsch %d", i)); a.status != http.StatusUnauthorized {
+					t.Fatalf("%s: guess %d from client %d: %+v, want 401 (four per client lock nothing)", email, i+1, c+1, a)
+				}
+			}
+		}
+		var out []attempt
+		out = append(out, loginFrom(t, inst, "127.0.2.1", email, "noch ein Versuch"))
+		out = append(out, loginFrom(t, inst, "127.0.2.2", email, instancetest.ResidentPassword))
+		wall.Add(31 * time.Second)
+		out = append(out, loginFrom(t, inst, "127.0.2.2", email, "falsch vertippt"))
+		out = append(out, loginFrom(t, inst, "127.0.2.3", email, instancetest.ResidentPassword))
+		wall.Add(31 * time.Second)
+		return out
+	}
+	known := run(ada.Email)
+	// What an admin would ask the database (docs/OPERATIONS.md) finds the address's count.
+	if n := inst.Count(`SELECT attempts FROM login_failures WHERE key = sha256(convert_to(lower($1), 'UTF8'))`, ada.Email); n != 101 {
+		t.Errorf("the address's count: %d attempts, want 101", n)
+	}
+	for i, a := range known[:2] {
+		if a.status != http.StatusTooManyRequests || a.code != "login_locked" || a.retryAfter < 1 || a.retryAfter > 30 {
+			t.Errorf("attempt %d after 100 failures across clients: %+v, want 429 login_locked, Retry-After at most 30", i+1, a)
+		}
+	}
+	if a := known[2]; a.status != http.StatusUnauthorized {
+		t.Errorf("a wrong password 31 s later: %+v, want 401", a)
+	}
+	if a := known[3]; a.status != http.StatusTooManyRequests || a.retryAfter > 30 {
+		t.Errorf("the next attempt within 30 s of it: %+v, want 429", a)
+	}
+	if a := loginFrom(t, inst, "127.0.2.4", ada.Email, instancetest.ResidentPassword); a.status != http.StatusOK {
+		t.Errorf("the resident 31 s after the last attempt: %+v, want 200", a)
+	}
+	unknown := run("niemand@example.org")
+	for i := range known {
+		if known[i].status != unknown[i].status || known[i].code != unknown[i].code {
+			t.Errorf("attempt %d: a known address %+v, an unknown one %+v", i+1, known[i], unknown[i])
+		}
+	}
+}
+
+// A registration is one transaction, whichever way it goes: the account, its event and its mail
+// commit together, or nothing does. A registration that fails on the way (here: the outbox
+// refuses the mail) leaves no account behind that the answer would deny. And both ways take
+// the same work: one password hash for a taken address and for a new one, as for a login to a
+// known and to an unknown address.
+func TestRegistrationIsOneTransaction(t *testing.T) {
+	t.Parallel()
+	var hashes atomic.Int64
+	inst := instancetest.Start(t, instancetest.Options{Accounts: account.Options{OnHash: func() { hashes.Add(1) }}})
+	ctx := context.Background()
+	register := func(email string) *instancetest.Response {
+		return inst.Client().Post("/api/auth/register", map[string]any{"name": "Clara Zwirn", "address": "Lützner Straße 30",
+			"lat": lat, "lon": lon, "email": email, "password": "lange genug"})
+	}
+	if _, err := inst.Pool.Exec(ctx, `
+CREATE FUNCTION refuse_mail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the outbox is gone'; END $$;
+CREATE TRIGGER refuse_mail BEFORE INSERT ON mail_outbox FOR EACH ROW EXECUTE FUNCTION refuse_mail();`); err != nil {
+		t.Fatal(err)
+	}
+	before := inst.Rows()
+	if res := register("clara@example.org"); res.Status != http.StatusInternalServerError {
+		t.Errorf("registration whose mail cannot be queued: %d %s, want 500", res.Status, res.Body)
+	}
+	assertNothingWritten(t, inst, before)
+	if _, err := inst.Pool.Exec(ctx, `DROP TRIGGER refuse_mail ON mail_outbox`); err != nil {
+		t.Fatal(err)
+	}
+
+	hashesOf := func(what string, do func()) {
+		t.Helper()
+		n := hashes.Load()
+		do()
+		if got := hashes.Load() - n; got != 1 {
+			t.Errorf("%s: %d password hashes, want 1", what, got)
+		}
+	}
+	hashesOf("a new address", func() { register("clara@example.org").Expect(t, http.StatusAccepted) })
+	hashesOf("a taken address", func() { register("CLARA@example.org").Expect(t, http.StatusAccepted) })
+	hashesOf("a login to a known address", func() {
+		inst.Client().Post("/api/auth/login", map[string]string{"email": "clara@example.org", "password": "falsch falsch"}).Expect(t, http.StatusUnauthorized)
+	})
+	hashesOf("a login to an unknown address", func() {
+		inst.Client().Post("/api/auth/login", map[string]string{"email": "niemand@example.org", "password": "falsch falsch"}).Expect(t, http.StatusUnauthorized)
+	})
+	hashesOf("a successful login", func() {
+		inst.Client().Post("/api/auth/login", map[string]string{"email": "clara@example.org", "password": "lange genug"}).Expect(t, http.StatusOK)
+	})
+	rows := func(subject string) int {
+		return inst.Count(`SELECT count(*) FROM mail_outbox WHERE lower(to_address) = 'clara@example.org' AND subject LIKE $1`, subject+"%")
+	}
+	if w, n := rows("Willkommen"), rows("Jemand wollte sich"); w != 1 || n != 1 {
+		t.Errorf("mail queued: %d welcomes and %d notices, want one each", w, n)
+	}
+}
+
+// Mail is wall-clock data like sessions, and the outbox keeps it 30 days: the hourly sweep
+// deletes what is older, sent or not.
+func TestMailOutboxRetention(t *testing.T) {
+	t.Parallel()
+	wall := &wallClock{t: time.Date(2031, 3, 1, 12, 0, 0, 0, time.UTC)}
+	inst := instancetest.Start(t, instancetest.Options{Accounts: account.Options{Wall: wall}})
+	inst.Resident("Ada", lat, lon)
+	var at time.Time
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT created_at FROM mail_outbox`).Scan(&at); err != nil {
+		t.Fatal(err)
+	}
+	if !at.Equal(wall.Now()) {
+		t.Errorf("mail queued at %s; the wall clock says %s", at, wall.Now())
+	}
+	wall.Add(30*24*time.Hour - time.Second)
+	inst.Advance("1m") // runs every sweep
+	if n := inst.Count(`SELECT count(*) FROM mail_outbox`); n != 1 {
+		t.Fatalf("%d mails after 30 days less a second, want 1", n)
+	}
+	wall.Add(2 * time.Second)
+	inst.Advance("1m")
+	if n := inst.Count(`SELECT count(*) FROM mail_outbox`); n != 0 {
+		t.Errorf("%d mails after 30 days, want 0", n)
+	}
 }

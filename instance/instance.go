@@ -263,6 +263,10 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				}
 				return err
 			}},
+			{Name: "mail-outbox", Interval: time.Hour, Run: func(ctx context.Context) error {
+				_, err := i.Accounts.SweepMail(ctx)
+				return err
+			}},
 			{Name: "federation-retention", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {
 				_, err := fed.SweepInbox(ctx)
 				if err == nil {

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -223,49 +222,14 @@ func runFlooder(args []string) {
 		return &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 1}}
 	}
 	var (
-		mu     sync.Mutex
-		res    = floodResult{Logins: map[int]int{}, Writes: map[int]int{}}
-		wg     sync.WaitGroup
-		seq    atomic.Int64
-		finish = time.Now().Add(*d)
+		logins, knotenWrites = newTally(), newTally()
+		healthz              []time.Duration
+		probed               = make(chan struct{})
+		seq                  atomic.Int64
+		finish               = time.Now().Add(*d)
 	)
-	send := func(c *http.Client, method, path, body string, counts map[int]int) {
-		req, err := http.NewRequest(method, *target+path, strings.NewReader(body))
-		check(err)
-		req.Header.Set("Content-Type", "application/json")
-		if *cookie != "" {
-			req.AddCookie(&http.Cookie{Name: "wg_session", Value: *cookie})
-		}
-		code := 0
-		if r, err := c.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, r.Body)
-			r.Body.Close()
-			code = r.StatusCode
-		}
-		mu.Lock()
-		counts[code]++
-		mu.Unlock()
-	}
-	for i := range *conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := from(i)
-			write := *writes && i%2 == 1
-			for time.Now().Before(finish) {
-				if write {
-					send(c, "POST", "/api/knoten", `{"type":"idee","title":"Flut","lat":51.34,"lon":12.37}`, res.Writes)
-				} else {
-					// Every login to another address: the lockout (per address) stays out of it,
-					// so what is measured is the limits by client and the hashers.
-					send(c, "POST", "/api/auth/login", fmt.Sprintf(`{"email":"flut%d@example.org","password":"falsch falsch"}`, seq.Add(1)), res.Logins)
-				}
-			}
-		}()
-	}
-	wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer close(probed)
 		c := from(0)
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
@@ -278,10 +242,29 @@ func runFlooder(args []string) {
 			}
 			_, _ = io.Copy(io.Discard, r.Body)
 			r.Body.Close()
-			res.Healthz = append(res.Healthz, time.Since(start))
+			healthz = append(healthz, time.Since(start))
 		}
 	}()
-	wg.Wait()
+	sendAll(*conns, from, func(worker int) (*http.Request, *tally) {
+		if !time.Now().Before(finish) {
+			return nil, nil
+		}
+		path, body, counts := "/api/knoten", `{"type":"idee","title":"Flut","lat":51.34,"lon":12.37}`, knotenWrites
+		if !*writes || worker%2 == 0 {
+			// Every login to another address: the lockout (which counts per address) stays out of it, so
+			// what is measured is the limits by client and the hashers.
+			path, body, counts = "/api/auth/login", fmt.Sprintf(`{"email":"flut%d@example.org","password":"falsch falsch"}`, seq.Add(1)), logins
+		}
+		req, err := http.NewRequest("POST", *target+path, strings.NewReader(body))
+		check(err)
+		req.Header.Set("Content-Type", "application/json")
+		if *cookie != "" {
+			req.AddCookie(&http.Cookie{Name: "wg_session", Value: *cookie})
+		}
+		return req, counts
+	})
+	<-probed
+	res := floodResult{Logins: logins.counts, Writes: knotenWrites.counts, Healthz: healthz}
 	w := bufio.NewWriter(os.Stdout)
 	check(json.NewEncoder(w).Encode(res))
 	check(w.Flush())

@@ -87,33 +87,60 @@ func runPoster(args []string) {
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 		log.Fatal(err)
 	}
-	var (
-		next     atomic.Int64
-		mu       sync.Mutex
-		statuses = map[int]int{}
-		wg       sync.WaitGroup
-	)
+	var next atomic.Int64
+	statuses := newTally()
 	start := time.Now()
-	for range *conns {
+	sendAll(*conns, func(int) *http.Client { return client }, func(int) (*http.Request, *tally) {
+		i := int(next.Add(1) - 1)
+		if i >= len(reqs) {
+			return nil, nil
+		}
+		r, err := http.NewRequest(http.MethodPost, *target, bytes.NewReader(reqs[i].Body))
+		check(err)
+		r.Header = reqs[i].Header
+		return r, statuses
+	})
+	check(json.NewEncoder(os.Stdout).Encode(postResult{Elapsed: time.Since(start), Statuses: statuses.counts}))
+}
+
+// tally counts answers by status (0: no answer); safe for concurrent use.
+type tally struct {
+	mu     sync.Mutex
+	counts map[int]int
+}
+
+func newTally() *tally { return &tally{counts: map[int]int{}} }
+
+func (t *tally) add(status int) {
+	t.mu.Lock()
+	t.counts[status]++
+	t.mu.Unlock()
+}
+
+// sendAll is the load generators' send loop: conns workers, each with its own client, send the
+// requests next gives them until it gives nil, read each answer to its end (so that the
+// connection is reused) and count its status in the tally next named.
+func sendAll(conns int, client func(worker int) *http.Client, next func(worker int) (*http.Request, *tally)) {
+	var wg sync.WaitGroup
+	for w := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(reqs); i = int(next.Add(1) - 1) {
-				r, err := http.NewRequest(http.MethodPost, *target, bytes.NewReader(reqs[i].Body))
-				check(err)
-				r.Header = reqs[i].Header
-				code := 0
-				if res, err := client.Do(r); err == nil {
+			c := client(w)
+			for {
+				req, t := next(w)
+				if req == nil {
+					return
+				}
+				status := 0
+				if res, err := c.Do(req); err == nil {
 					_, _ = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
-					code = res.StatusCode
+					status = res.StatusCode
 				}
-				mu.Lock()
-				statuses[code]++
-				mu.Unlock()
+				t.add(status)
 			}
 		}()
 	}
 	wg.Wait()
-	check(json.NewEncoder(os.Stdout).Encode(postResult{Elapsed: time.Since(start), Statuses: statuses}))
 }

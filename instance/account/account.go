@@ -9,6 +9,7 @@ package account
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance/clock"
@@ -87,25 +87,25 @@ type Service struct {
 	pool   *pgxpool.Pool
 	clock  clock.Clock
 	bounds Bounds
-	// Sessions and the lockout run on wall-clock time, not the instance clock, so that moving
-	// the dev clock forward a month neither logs everyone out nor lifts a lock.
+	// Sessions, the lockout and the mail outbox run on wall-clock time, not the instance
+	// clock, so that moving the dev clock forward a month neither logs everyone out, nor lifts
+	// a lock, nor ages the outbox.
 	wall    clock.Clock
 	hashers *hashers
 	lockout Lockout
-	mailer  Mailer
+	log     *slog.Logger
 }
 
 // Options tune the account service; zero values take the defaults.
 type Options struct {
-	// Hashers is how many password hashes may be computed at once (default: the number of
-	// CPUs); HashQueue how many requests may wait for one before the next is answered ErrBusy
-	// (default 32 per hasher).
+	// Hashers is how many password hashes may be computed at once (default DefaultHashers:
+	// the number of CPUs less one); HashQueue how many requests may wait for one before the
+	// next is answered ErrBusy (default 32 per hasher).
 	Hashers, HashQueue int
 	// Lockout after logins without success (default DefaultLockout).
 	Lockout Lockout
-	// Mailer sends the notices of registration (default: an Outbox on the pool).
-	Mailer Mailer
-	// Wall is the clock of sessions and the lockout (default: the system clock).
+	// Wall is the clock of sessions, the lockout and the mail outbox (default: the system
+	// clock).
 	Wall clock.Clock
 	// OnHash, when set, is called on the hasher before each hash: tests hold hashers with it
 	// to count how many run at once.
@@ -114,7 +114,8 @@ type Options struct {
 }
 
 // DefaultHashers is the number of password hashes computed at once unless Options say
-// otherwise: one per CPU, since more only make each slower.
+// otherwise: one per CPU less one (at least one). More than there are CPUs only make each
+// slower, and the CPU left over keeps answering everything that is not a password.
 func DefaultHashers() int { return max(1, runtime.NumCPU()-1) }
 
 // NewService returns the account service; opts, if given, is one Options.
@@ -135,11 +136,11 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, bounds Bounds, opts ...Option
 	if o.Wall == nil {
 		o.Wall = clock.System{}
 	}
-	if o.Mailer == nil {
-		o.Mailer = NewOutbox(pool, c, o.Log)
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{pool: pool, clock: c, bounds: bounds, wall: o.Wall,
-		hashers: newHashers(o.Hashers, o.HashQueue, o.OnHash), lockout: o.Lockout, mailer: o.Mailer}
+		hashers: newHashers(o.Hashers, o.HashQueue, o.OnHash), lockout: o.Lockout, log: o.Log}
 }
 
 // Registration is what a new resident tells us.
@@ -155,29 +156,55 @@ type Registration struct {
 
 // ErrEmailTaken is Register's answer when the address has an account already. It never
 // reaches a client: SignUp, which registration over HTTP uses, answers such a registration
-// like any other and sends the address a notice instead.
+// like any other and queues a notice to the address instead.
 var ErrEmailTaken = fault.Conflictf("email_taken", "An account with this email address exists already.")
 
-// SignUp is registration as the public sees it: it creates the account (Register) and sends
-// the address a welcome, or — when the address has an account already — leaves that account
-// alone and sends the address a notice that someone tried. Both end the same way for the
-// caller, after the same work (a hash, a transaction, a mail queued), so that the answer does
-// not tell whether an address is registered. Refusals of the input itself (a weak password, an
-// address outside the Ortsweberei) come before the address is looked at and do not depend on it.
-func (s *Service) SignUp(ctx context.Context, r Registration) error {
-	a, err := s.Register(ctx, r)
-	if errors.Is(err, ErrEmailTaken) {
-		return s.mailer.Send(ctx, takenMail(strings.TrimSpace(r.Email)))
-	}
+// Admit is asked by SignUp once a registration's input has been checked and before anything is
+// done for it (a hash, a transaction); an error from it ends the registration. The HTTP layer's
+// rate limits use it, so that input the rules refuse does not count against them. emailKey is
+// the address's EmailKey.
+type Admit func(emailKey [sha256.Size]byte) error
+
+// SignUp is registration as the public sees it: it creates the account and queues a welcome
+// to the address, or — when the address has an account already — leaves that account alone and
+// queues a notice that someone tried. Both ways take the same work (a hash, one transaction
+// with one mail in it, a commit) and end the same for the caller, so that neither the answer
+// nor its time tells whether an address is registered. Refusals of the input itself (a weak
+// password, an address outside the Ortsweberei) come first and do not depend on the address
+// being known.
+func (s *Service) SignUp(ctx context.Context, r Registration, admit Admit) error {
+	var m Mail
+	_, err := s.register(ctx, r, admit, func(tx *database.Tx, a Account, created bool) error {
+		m = takenMail(a.Email)
+		if created {
+			m = welcomeMail(a.Email, a.Name)
+		}
+		queueMail(tx, s.wall.Now(), m)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	return s.mailer.Send(ctx, welcomeMail(a.Email, a.Name))
+	s.log.Info("mail queued; no sender delivers it yet", "subject", m.Subject)
+	return nil
 }
 
 // Register creates an unverified resident account, or answers ErrEmailTaken. It is for callers
 // inside the instance (the demo, tools, tests); over HTTP, registration is SignUp.
 func (s *Service) Register(ctx context.Context, r Registration) (Account, error) {
+	return s.register(ctx, r, nil, func(_ *database.Tx, _ Account, created bool) error {
+		if !created {
+			return ErrEmailTaken
+		}
+		return nil
+	})
+}
+
+// register checks r, asks admit, hashes the password and, in one transaction, inserts the
+// account unless the address has one (created says which) and runs then, which commits with
+// it or rolls it back.
+func (s *Service) register(ctx context.Context, r Registration, admit Admit,
+	then func(tx *database.Tx, a Account, created bool) error) (Account, error) {
 	a := Account{
 		ID:              uuid.Must(uuid.NewV7()),
 		Name:            strings.TrimSpace(r.Name),
@@ -194,6 +221,18 @@ func (s *Service) Register(ctx context.Context, r Registration) (Account, error)
 		checkRadius(a.PositionRadiusM), checkPassword(r.Password, ownData{Name: a.Name, Email: a.Email, Address: a.Address})); err != nil {
 		return Account{}, err
 	}
+	if err := s.checkInside(ctx, s.pool, r.Home); err != nil {
+		return Account{}, err
+	}
+	if admit != nil {
+		key, err := EmailKey(a.Email)
+		if err == nil {
+			err = admit(key)
+		}
+		if err != nil {
+			return Account{}, err
+		}
+	}
 	hash, err := s.hash(ctx, r.Password)
 	if err != nil {
 		return Account{}, err
@@ -204,16 +243,20 @@ func (s *Service) Register(ctx context.Context, r Registration) (Account, error)
 	}
 	a.Position = &pos
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		if err := s.checkInside(ctx, tx, r.Home); err != nil {
-			return err
-		}
 		a.CreatedAt = s.clock.Now()
-		if err := insertAccount(ctx, tx, &a, hash); err != nil {
+		created, err := insertAccount(ctx, tx, &a, hash)
+		if err != nil {
 			return err
 		}
-		return eventstore.Append(tx, a.CreatedAt, GarnrolleAngelegt.New(
-			eventstore.Header{Actor: a.ID, Subject: a.ID, Cell: publicCell(a)},
-			GarnrolleAngelegtV1{AccountID: a.ID, Handle: a.Handle, Name: a.Name, Position: a.Profile().Position}))
+		if created {
+			err = eventstore.Append(tx, a.CreatedAt, GarnrolleAngelegt.New(
+				eventstore.Header{Actor: a.ID, Subject: a.ID, Cell: publicCell(a)},
+				GarnrolleAngelegtV1{AccountID: a.ID, Handle: a.Handle, Name: a.Name, Position: a.Profile().Position}))
+			if err != nil {
+				return err
+			}
+		}
+		return then(tx, a, created)
 	})
 	if err != nil {
 		return Account{}, err
@@ -237,8 +280,12 @@ func (s *Service) CreateAdmin(ctx context.Context, name, email, password string)
 	}
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		a.CreatedAt = s.clock.Now()
-		if err := insertAccount(ctx, tx, &a, hash); err != nil {
+		created, err := insertAccount(ctx, tx, &a, hash)
+		if err != nil {
 			return err
+		}
+		if !created {
+			return ErrEmailTaken
 		}
 		return eventstore.Append(tx, a.CreatedAt, AdminAngelegt.New(
 			eventstore.Header{Subject: a.ID}, AdminAngelegtV1{AccountID: a.ID, Name: a.Name}))
@@ -432,9 +479,11 @@ func checkHome(p geo.Point) error {
 }
 
 func checkEmail(email string) error {
-	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || len(email) > 254 {
-		return fault.Invalidf("email", "invalid_email", "That is not an email address.")
+	if len(email) > MaxEmailLength {
+		return errInvalidEmail
+	}
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
+		return errInvalidEmail
 	}
 	return nil
 }
@@ -445,11 +494,6 @@ func checkRadius(r int) error {
 			"The position radius must lie between %d and %d metres.", MinRadius, MaxRadius)
 	}
 	return nil
-}
-
-func isUniqueViolation(err error, constraint string) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
 }
 
 // GetByEmail returns the account with the email address (case-insensitive).

@@ -3,39 +3,61 @@ package account
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
 
-// The lockout: after a few logins to one address without success, that address is locked for
-// a while, longer with each further attempt, whatever password comes next — the right one too,
-// so that guessing cannot go on at the pace of the rate limits. A success ends the count.
+// The lockout counts logins without success twice, and either count can lock:
 //
-// The count lives in the database (login_failures), so it holds across replicas and restarts,
-// and it is kept per address typed, whether or not an account has it: an unknown address is
-// locked exactly like a known one, and the lock tells nothing about which addresses exist.
-// Like sessions it is security state, not civic record: it is not an event.
+//   - Per address and client network (an IPv4 address or an IPv6 /64, the client as the HTTP
+//     layer's limits see it): after a few failures that client is locked out of that address
+//     for a while, longer with each further attempt, whatever password comes next — the right
+//     one too, so that guessing cannot go on at the pace of the rate limits. A stranger who
+//     knows a resident's address so locks out only themselves.
+//   - Per address, across all clients, with a far higher threshold: after that many failures
+//     the address takes one attempt per AddressPace, from anyone. This bounds a guesser spread
+//     over many networks, each staying under the count per client; a resident meets at worst
+//     a wait of AddressPace.
+//
+// Both counts live in the database (login_failures), so they hold across replicas and
+// restarts, and they are kept under hashes of the address typed, whether or not an account has
+// it: an unknown address is locked exactly like a known one, and a lock tells nothing about
+// which addresses exist. Like sessions they are security state, not civic record: not events.
 
 // Lockout says when an address is locked.
 type Lockout struct {
-	// Free is the number of attempts without success before the first lock.
+	// Free is the number of attempts without success from one client network before it is
+	// first locked out of the address.
 	Free int
-	// First is the lock after the Free-th attempt; each further attempt doubles it, up to Max.
+	// First is that lock; each further attempt doubles it, up to Max.
 	First, Max time.Duration
 	// Forget: a count whose last attempt is older than this starts again.
 	Forget time.Duration
+	// AddressFree is the number of attempts without success to one address, from all clients
+	// together, after which the address takes at most one attempt per AddressPace.
+	AddressFree int
+	AddressPace time.Duration
 }
 
-// DefaultLockout: five attempts, then 1 minute, 2, 4, 8, and 15 minutes for every attempt
-// after that. A resident who mistypes four times is not locked; one who has forgotten the
-// password waits a minute after the fifth try; a guesser gets about four guesses an hour.
-var DefaultLockout = Lockout{Free: 5, First: time.Minute, Max: 15 * time.Minute, Forget: 24 * time.Hour}
+// DefaultLockout: from one client network, five attempts, then 1 minute, 2, 4, 8, and 15
+// minutes for every attempt after that. A resident who mistypes four times is not locked; one
+// who has forgotten the password waits a minute after the fifth try; a guesser gets about four
+// guesses an hour per network. Across all networks, after 100 failures one attempt per 30 s:
+// about 2,900 guesses a day however many networks a guesser has.
+var DefaultLockout = Lockout{Free: 5, First: time.Minute, Max: 15 * time.Minute, Forget: 24 * time.Hour,
+	AddressFree: 100, AddressPace: 30 * time.Second}
 
-// lockAfter is how long an address stays locked after its n-th attempt without success.
+// lockAfter is how long a client network stays locked out of an address after its n-th
+// attempt without success.
 func (l Lockout) lockAfter(n int) time.Duration {
 	if n < l.Free {
 		return 0
@@ -47,26 +69,64 @@ func (l Lockout) lockAfter(n int) time.Duration {
 	return min(d, l.Max)
 }
 
-// ErrLoginLocked answers a login to a locked address; RetryAfter says for how long.
+// addressLockAfter is how long the address takes no attempt after its n-th across all clients.
+func (l Lockout) addressLockAfter(n int) time.Duration {
+	if n < l.AddressFree {
+		return 0
+	}
+	return l.AddressPace
+}
+
+// errLoginLocked answers a login while a lock holds; RetryAfter says for how long.
 func errLoginLocked(wait time.Duration) error {
-	minutes := int((wait + time.Minute - 1) / time.Minute)
 	return &fault.Error{Kind: fault.RateLimited, Code: "login_locked", RetryAfter: wait,
-		Message: fmt.Sprintf("Too many logins to this address failed; it is locked for %d more minute(s). Try again then.", minutes)}
+		Message: fmt.Sprintf("Too many logins to this address failed; try again in %s.", waitText(wait))}
 }
 
-// emailKey is what the count is kept under: a hash of the address as typed (trimmed, lower
-// case), so that the table holds no addresses that were only ever typed into a login form.
-func emailKey(email string) []byte {
-	h := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
-	return h[:]
+func waitText(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", int((d+time.Second-1)/time.Second))
+	}
+	return fmt.Sprintf("%d minute(s)", int((d+time.Minute-1)/time.Minute))
 }
 
-// lockedFor is how much longer the address is locked (0: it is not): a read that spares a
-// locked address's flood a hasher.
-func (s *Service) lockedFor(ctx context.Context, key []byte) (time.Duration, error) {
+// MaxEmailLength is the longest email address there is (RFC 5321's limit on a path, less its
+// angle brackets): longer input names no account and is refused before anything counts it.
+const MaxEmailLength = 254
+
+var errInvalidEmail = fault.Invalidf("email", "invalid_email", "That is not an email address.")
+
+// EmailKey is what an email address is counted under — by the lockout here, and by the HTTP
+// layer's limits on registrations: a SHA-256 of the address trimmed and in lower case. The key
+// has one size whatever the client sent, and the tables hold no address that was only ever
+// typed into a form. An address longer than MaxEmailLength is refused (invalid_email).
+func EmailKey(email string) ([sha256.Size]byte, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if len(e) > MaxEmailLength {
+		return [sha256.Size]byte{}, errInvalidEmail
+	}
+	return sha256.Sum256([]byte(e)), nil
+}
+
+// lockKeys are the keys of one login's two counts.
+type lockKeys struct {
+	address []byte // the address's, across all clients
+	client  []byte // the address's from one client network
+}
+
+func keysOf(email [sha256.Size]byte, from netip.Prefix) lockKeys {
+	h := sha256.New()
+	h.Write(email[:])
+	h.Write([]byte(from.Masked().String()))
+	return lockKeys{address: email[:], client: h.Sum(nil)}
+}
+
+// lockedFor is how much longer a lock holds for this login (0: none does): a read that spares
+// a locked flood a hasher.
+func (s *Service) lockedFor(ctx context.Context, k lockKeys) (time.Duration, error) {
 	now := s.wall.Now()
 	var until *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT max(locked_until) FROM login_failures WHERE email_key = $1`, key).Scan(&until)
+	err := s.pool.QueryRow(ctx, `SELECT max(locked_until) FROM login_failures WHERE key = ANY($1)`, [][]byte{k.client, k.address}).Scan(&until)
 	if err != nil {
 		return 0, fmt.Errorf("account: lockout: %w", err)
 	}
@@ -76,39 +136,81 @@ func (s *Service) lockedFor(ctx context.Context, key []byte) (time.Duration, err
 	return until.Sub(now), nil
 }
 
+// count is one row of login_failures.
+type count struct {
+	attempts int
+	last     time.Time
+	until    *time.Time
+}
+
 // countAttempt records an attempt before its password is checked, so that concurrent attempts
-// cannot all slip in under the limit: it answers errLoginLocked when the address is locked, and
-// otherwise counts the attempt (and sets the lock that follows it, should it fail). A success
-// clears the count (clearAttempts).
-func (s *Service) countAttempt(ctx context.Context, key []byte) error {
+// cannot all slip in under a limit: it answers errLoginLocked when either count is locked, and
+// otherwise counts the attempt in both (and sets the locks that follow it, should it fail). A
+// success takes the attempt back (loginSucceeded).
+func (s *Service) countAttempt(ctx context.Context, k lockKeys) error {
 	now := s.wall.Now()
 	var locked time.Duration
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`INSERT INTO login_failures (email_key, attempts, last_at) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`, key, now)
-		var (
-			n     int
-			last  time.Time
-			until *time.Time
-		)
-		err := tx.QueryRow(ctx, `SELECT attempts, last_at, locked_until FROM login_failures WHERE email_key = $1 FOR UPDATE`, key).
-			Scan(&n, &last, &until)
+		tx.Defer(`INSERT INTO login_failures (key, attempts, last_at) VALUES ($1, 0, $3), ($2, 0, $3) ON CONFLICT DO NOTHING`,
+			k.client, k.address, now)
+		// Locked in key order: two attempts to one address from two clients share one row and
+		// cannot deadlock.
+		rows, err := tx.Query(ctx, `SELECT key, attempts, last_at, locked_until FROM login_failures WHERE key = ANY($1) ORDER BY key FOR UPDATE`,
+			[][]byte{k.client, k.address})
 		if err != nil {
 			return fmt.Errorf("account: count attempt: %w", err)
 		}
-		if until != nil && until.After(now) {
-			locked = until.Sub(now)
+		var (
+			key       []byte
+			c         count
+			client, a count
+			found     int
+		)
+		_, err = pgx.ForEachRow(rows, []any{&key, &c.attempts, &c.last, &c.until}, func() error {
+			found++
+			if string(key) == string(k.client) {
+				client = c
+			} else {
+				a = c
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("account: count attempt: %w", err)
+		}
+		if found != 2 {
+			return errors.New("account: count attempt: a count row is missing")
+		}
+		for _, c := range []count{client, a} {
+			if c.until != nil && c.until.After(now) {
+				locked = max(locked, c.until.Sub(now))
+			}
+		}
+		if locked > 0 {
 			return nil
 		}
-		if now.Sub(last) > s.lockout.Forget {
-			n = 0
+		next := func(c count, lockAfter func(int) time.Duration) (int, *time.Time) {
+			n := c.attempts + 1
+			if now.Sub(c.last) > s.lockout.Forget {
+				n = 1
+			}
+			if d := lockAfter(n); d > 0 {
+				t := now.Add(d)
+				return n, &t
+			}
+			return n, nil
 		}
-		n++
-		var next *time.Time
-		if d := s.lockout.lockAfter(n); d > 0 {
-			t := now.Add(d)
-			next = &t
+		const update = `UPDATE login_failures SET attempts = $2, last_at = $3, locked_until = $4 WHERE key = $1`
+		n, until := next(client, s.lockout.lockAfter)
+		tx.Defer(update, k.client, n, now, until)
+		n, until = next(a, s.lockout.addressLockAfter)
+		tx.Defer(update, k.address, n, now, until)
+		if n == s.lockout.AddressFree {
+			// Someone with many networks, or a patient one, is guessing. The key, not the
+			// address: an admin who suspects an address can compare its SHA-256.
+			s.log.Warn("login lockout: an address takes one attempt per pace now, from any network",
+				"key", hex.EncodeToString(k.address), "failures", n, "pace", s.lockout.AddressPace)
 		}
-		tx.Defer(`UPDATE login_failures SET attempts = $2, last_at = $3, locked_until = $4 WHERE email_key = $1`, key, n, now, next)
 		return nil
 	})
 	if err != nil {
@@ -120,11 +222,13 @@ func (s *Service) countAttempt(ctx context.Context, key []byte) error {
 	return nil
 }
 
-func (s *Service) clearAttempts(ctx context.Context, key []byte) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM login_failures WHERE email_key = $1`, key); err != nil {
-		return fmt.Errorf("account: clear attempts: %w", err)
-	}
-	return nil
+// loginSucceeded ends the client's count and takes the attempt back from the address's, in the
+// transaction that opens the session. A lock across all clients stays: the attempt took its
+// slot.
+func loginSucceeded(tx *database.Tx, k lockKeys) {
+	tx.Defer(`
+WITH client AS (DELETE FROM login_failures WHERE key = $1)
+UPDATE login_failures SET attempts = attempts - 1 WHERE key = $2 AND attempts > 0`, k.client, k.address)
 }
 
 // SweepLoginFailures deletes counts that no longer lock and are old enough to be forgotten.

@@ -3,14 +3,18 @@ package account
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/database"
 )
+
+// Mail: so far the notices of registration. They are queued in mail_outbox, in the
+// transaction of the registration they belong to, for a sender to deliver — and there is no
+// sender yet (docs/OPERATIONS.md): until one is configured, what is queued is not delivered,
+// and the retention sweep deletes it after MailRetention. Mail carries private data (the
+// address, and that it has an account): it is not an event.
 
 // Mail is a message to one address.
 type Mail struct {
@@ -19,56 +23,26 @@ type Mail struct {
 	Body    string
 }
 
-// Mailer sends the instance's mail: so far the notices of registration. The instance has no
-// mail server of its own yet; the Outbox keeps what is to be sent, and an SMTP sender (later)
-// is another Mailer, or one that works the Outbox off.
-type Mailer interface {
-	Send(ctx context.Context, m Mail) error
+// MailRetention is how long the outbox keeps a mail, sent or not.
+const MailRetention = 30 * 24 * time.Hour
+
+// queueMail queues m with the transaction. at is wall-clock time, like a session's: moving
+// the dev clock must not age the outbox.
+func queueMail(tx *database.Tx, at time.Time, m Mail) {
+	tx.Defer(`INSERT INTO mail_outbox (id, to_address, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		uuid.Must(uuid.NewV7()), m.To, m.Subject, m.Body, at)
 }
 
-// Outbox is the Mailer that queues mail in the database (mail_outbox) for a sender to deliver.
-// Mail carries private data (the address, and that it has an account): it is not an event.
-type Outbox struct {
-	pool  *pgxpool.Pool
-	clock clock.Clock
-	log   *slog.Logger
-}
-
-// NewOutbox returns the outbox on the pool.
-func NewOutbox(pool *pgxpool.Pool, c clock.Clock, log *slog.Logger) *Outbox {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Outbox{pool: pool, clock: c, log: log}
-}
-
-// Send queues m.
-func (o *Outbox) Send(ctx context.Context, m Mail) error {
-	_, err := o.pool.Exec(ctx, `INSERT INTO mail_outbox (id, to_address, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		uuid.Must(uuid.NewV7()), m.To, m.Subject, m.Body, o.clock.Now())
+// SweepMail deletes mail older than MailRetention.
+func (s *Service) SweepMail(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM mail_outbox WHERE created_at <= $1`, s.wall.Now().Add(-MailRetention))
 	if err != nil {
-		return fmt.Errorf("account: queue mail: %w", err)
+		return 0, fmt.Errorf("account: sweep mail: %w", err)
 	}
-	o.log.Info("mail queued", "subject", m.Subject)
-	return nil
+	return tag.RowsAffected(), nil
 }
 
-// To returns the mail queued for an address (case-insensitive), oldest first.
-func (o *Outbox) To(ctx context.Context, address string) ([]Mail, error) {
-	rows, err := o.pool.Query(ctx, `SELECT to_address, subject, body FROM mail_outbox WHERE lower(to_address) = lower($1) ORDER BY created_at, id`, address)
-	if err != nil {
-		return nil, fmt.Errorf("account: outbox: %w", err)
-	}
-	var out []Mail
-	var m Mail
-	_, err = pgx.ForEachRow(rows, []any{&m.To, &m.Subject, &m.Body}, func() error { out = append(out, m); return nil })
-	if err != nil {
-		return nil, fmt.Errorf("account: outbox: %w", err)
-	}
-	return out, nil
-}
-
-// The notices of registration. One goes out whichever way a registration ends, so that the
+// The notices of registration. One is queued whichever way a registration ends, so that the
 // two ways take the same work.
 
 func welcomeMail(to, name string) Mail {

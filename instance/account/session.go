@@ -8,12 +8,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
 
@@ -32,15 +34,20 @@ type Session struct {
 var ErrBadCredentials = &fault.Error{Kind: fault.Unauthenticated, Code: "invalid_credentials",
 	Message: "Email or password is wrong."}
 
-// Login checks the credentials and opens a session.
+// Login checks the credentials and opens a session. from is the client's network (an IPv4
+// address or an IPv6 /64): the lockout counts per address and network, and per address.
 //
 // An unknown address takes the same way as a known one with a wrong password — the same
-// lockout count, a hash on a hasher (against dummyHash), the same answer — so that neither the
+// lockout counts, a hash on a hasher (against dummyHash), the same answer — so that neither the
 // answer nor its time tells whether the address is registered.
-func (s *Service) Login(ctx context.Context, email, password string) (Session, Account, error) {
+func (s *Service) Login(ctx context.Context, email, password string, from netip.Prefix) (Session, Account, error) {
 	email = strings.TrimSpace(email)
-	key := emailKey(email)
-	wait, err := s.lockedFor(ctx, key)
+	emailKey, err := EmailKey(email)
+	if err != nil {
+		return Session{}, Account{}, err
+	}
+	keys := keysOf(emailKey, from)
+	wait, err := s.lockedFor(ctx, keys)
 	if err != nil {
 		return Session{}, Account{}, err
 	}
@@ -61,7 +68,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, A
 	// The attempt is counted on the hasher, just before the hash: a request that never gets a
 	// hasher (busy, or gone) has not tried a password and does not count.
 	err = s.hashers.do(ctx, func() {
-		if checkErr = s.countAttempt(ctx, key); checkErr == nil {
+		if checkErr = s.countAttempt(ctx, keys); checkErr == nil {
 			ok, checkErr = verifyPassword(hash, password)
 		}
 	})
@@ -71,17 +78,19 @@ func (s *Service) Login(ctx context.Context, email, password string) (Session, A
 	if !known || !ok {
 		return Session{}, Account{}, ErrBadCredentials
 	}
-	if err := s.clearAttempts(ctx, key); err != nil {
-		return Session{}, Account{}, err
-	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return Session{}, Account{}, fmt.Errorf("account: session token: %w", err)
 	}
 	now := s.wall.Now()
 	sess := Session{Token: base64.RawURLEncoding.EncodeToString(raw), AccountID: a.ID, ExpiresAt: now.Add(SessionLifetime)}
-	_, err = s.pool.Exec(ctx, `INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		tokenHash(sess.Token), a.ID, now, sess.ExpiresAt)
+	// One round trip: the counts settled and the session opened together.
+	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		loginSucceeded(tx, keys)
+		tx.Defer(`INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			tokenHash(sess.Token), a.ID, now, sess.ExpiresAt)
+		return nil
+	})
 	if err != nil {
 		return Session{}, Account{}, fmt.Errorf("account: create session: %w", err)
 	}

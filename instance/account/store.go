@@ -17,27 +17,32 @@ import (
 // ErrNotFound is returned for an unknown account id.
 var ErrNotFound = fault.NotFoundf("account_not_found", "There is no account with this id.")
 
-func insertAccount(ctx context.Context, tx *database.Tx, a *Account, passwordHash string) error {
+// insertAccount inserts a, unless the address has an account already: created says which. A
+// taken address is not an error here, so that the transaction goes on the same way (SignUp
+// queues a mail either way and commits).
+func insertAccount(ctx context.Context, tx *database.Tx, a *Account, passwordHash string) (created bool, err error) {
 	posCell, err := cellOf(a.Position)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if a.Handle, err = freeHandle(ctx, tx, a.Name); err != nil {
-		return err
+		return false, err
 	}
-	_, err = tx.Exec(ctx, `
+	rows, err := tx.Query(ctx, `
 INSERT INTO accounts (id, handle, name, email, password_hash, is_admin, address, home,
                       position_radius_m, on_map, position, position_h3, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), point4326($8, $9), $10, $11, point4326($12, $13), $14, $15)`,
+VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), point4326($8, $9), $10, $11, point4326($12, $13), $14, $15)
+ON CONFLICT ((lower(email))) DO NOTHING
+RETURNING true`,
 		a.ID, a.Handle, a.Name, a.Email, passwordHash, a.IsAdmin, a.Address, lon(a.Home), lat(a.Home),
 		a.PositionRadiusM, a.OnMap, lon(a.Position), lat(a.Position), posCell, a.CreatedAt)
-	if isUniqueViolation(err, "accounts_email") {
-		return ErrEmailTaken
+	if err == nil {
+		_, err = pgx.ForEachRow(rows, []any{&created}, func() error { return nil })
 	}
 	if err != nil {
-		return fmt.Errorf("account: insert: %w", err)
+		return false, fmt.Errorf("account: insert: %w", err)
 	}
-	return nil
+	return created, nil
 }
 
 func updateAccount(tx *database.Tx, a Account) error {

@@ -1,8 +1,8 @@
 package httpapi
 
 import (
+	"crypto/sha256"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,12 +113,17 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 			return missing(f.name)
 		}
 	}
-	if err := s.limits.allow(ClassRegister, PerAccount, accountKey(*in.Email)); err != nil {
-		return err
-	}
 	reg := account.Registration{Name: *in.Name, Address: *in.Address, Home: geo.Point{Lat: *in.Lat, Lon: *in.Lon},
 		Email: *in.Email, Password: *in.Password, PositionRadiusM: in.PositionRadiusM, Hidden: in.OnMap != nil && !*in.OnMap}
-	if err := s.Accounts.SignUp(r.Context(), reg); err != nil {
+	// The limits count registrations that act: SignUp asks them once it has checked the input,
+	// so that a resident whose password the rules refused three times is not then told to wait.
+	admit := func(emailKey [sha256.Size]byte) error {
+		if err := s.limits.allow(ClassRegister, PerIP, ipKey(s.limits.clientIP(r))); err != nil {
+			return err
+		}
+		return s.limits.allow(ClassRegister, PerAccount, string(emailKey[:]))
+	}
+	if err := s.Accounts.SignUp(r.Context(), reg, admit); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusAccepted, registeredBody)
@@ -126,13 +131,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 }
 
 // registeredBody is the one answer to an accepted registration, whether it created an account
-// or found the address taken (and sent it a notice): nothing in it, nor in the headers, may
-// differ between the two. The client logs in next.
+// or found the address taken (and queued a notice to it): nothing in it, nor in the headers,
+// may differ between the two. The client logs in next.
 var registeredBody = map[string]string{"status": "registered",
-	"message": "Registration received. Log in with the email address and password; if the address had an account already, a notice went to it and its old password still holds."}
-
-// accountKey is the per-account key of a typed email address.
-func accountKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+	"message": "Registration received. Log in with the email address and password; if the address had an account already, its old password still holds."}
 
 type loginRequest struct {
 	Email    *string `json:"email"`
@@ -150,10 +152,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if in.Password == nil {
 		return missing("password")
 	}
-	if err := s.limits.allow(ClassLogin, PerAccount, accountKey(*in.Email)); err != nil {
-		return err
-	}
-	sess, a, err := s.Accounts.Login(r.Context(), *in.Email, *in.Password)
+	sess, a, err := s.Accounts.Login(r.Context(), *in.Email, *in.Password, clientNetwork(s.limits.clientIP(r)))
 	if err != nil {
 		return err
 	}

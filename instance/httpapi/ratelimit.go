@@ -18,7 +18,12 @@ import (
 // logins, registrations and every write. They are per process: with several replicas behind a
 // load balancer a client gets up to that many times the rate. What must hold across replicas
 // — that guessing one account's password stops — is the lockout in the database
-// (account.Lockout); these limits keep one client from taking a process's time and memory.
+// (account.Lockout), which counts per address and client network; these limits keep one client
+// from taking a process's time and memory.
+//
+// Every key is of bounded size whatever the client sends — a client network, an account id, an
+// email address's SHA-256 (account.EmailKey) — so that a full table is bounded too: about
+// 15 MiB a rule (OPERATIONS.md).
 
 // Class is a kind of request the limits tell apart.
 type Class string
@@ -36,8 +41,8 @@ const (
 	// PerIP counts by client address: an IPv4 address, or an IPv6 /64 (one connection's
 	// network, which its owner can fill with as many addresses as it likes).
 	PerIP Scope = "ip"
-	// PerAccount counts by the address typed (login, registration) or the session's account
-	// (writes).
+	// PerAccount counts by the address typed (registration) or the session's account
+	// (writes). Logins have none: the lockout counts them per address and client network.
 	PerAccount Scope = "account"
 )
 
@@ -53,7 +58,6 @@ type Rule struct {
 // Stadtteilladen, with thirty people behind one router, does not either.
 var DefaultRules = []Rule{
 	{ClassLogin, PerIP, 30, 6 * time.Second},              // 30 at once, then 10 a minute
-	{ClassLogin, PerAccount, 10, time.Minute},             // the lockout stops guessing before this
 	{ClassRegister, PerIP, 30, 2 * time.Minute},           // 30 at once, then 30 an hour
 	{ClassRegister, PerAccount, 3, 20 * time.Minute},      // bounds the notices one address is sent
 	{ClassWrite, PerIP, 600, 100 * time.Millisecond},      // 10 a second for everyone behind one address
@@ -101,11 +105,10 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 type limiter struct {
 	buckets map[Class]map[Scope]*buckets
 	proxies []netip.Prefix
-	now     func() time.Time
 }
 
 func newLimiter(c RateLimits) *limiter {
-	l := &limiter{buckets: map[Class]map[Scope]*buckets{}, proxies: c.TrustedProxies, now: time.Now}
+	l := &limiter{buckets: map[Class]map[Scope]*buckets{}, proxies: c.TrustedProxies}
 	if c.Off {
 		return l
 	}
@@ -155,7 +158,7 @@ func (l *limiter) allow(class Class, scope Scope, key string) error {
 	if b == nil {
 		return nil
 	}
-	wait := b.take(key, l.now())
+	wait := b.take(key, time.Now())
 	if wait <= 0 {
 		return nil
 	}
@@ -225,19 +228,31 @@ func (l *limiter) trusted(a netip.Addr) bool {
 	return false
 }
 
-// ipKey groups an IPv6 address by its /64.
-func ipKey(a netip.Addr) string {
+// clientNetwork is what a client is counted by: its IPv4 address, or its IPv6 /64 (one
+// connection's network, which its owner can fill with as many addresses as it likes).
+func clientNetwork(a netip.Addr) netip.Prefix {
 	if a.Is6() {
 		p, _ := a.Prefix(64)
-		return p.String()
+		return p
 	}
-	return a.String()
+	p, _ := a.Prefix(a.BitLen())
+	return p
+}
+
+// ipKey is the per-address key of a client: its network, written out (at most 43 bytes).
+func ipKey(a netip.Addr) string {
+	if a.Is4() {
+		return a.String()
+	}
+	return clientNetwork(a).String()
 }
 
 // limitByIP answers 429 to a request over its address's limit before it reaches a handler.
+// Registrations are the exception: their handler asks the limits only once the input has been
+// checked (register), so that a refused password does not count.
 func (s *Server) limitByIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if class := classOf(r); class != "" {
+		if class := classOf(r); class != "" && class != ClassRegister {
 			if err := s.limits.allow(class, PerIP, ipKey(s.limits.clientIP(r))); err != nil {
 				writeError(w, r, s.Log, err)
 				return

@@ -1,9 +1,18 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http/httptest"
+	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
 
 func TestTrustedProxiesAndClientAddress(t *testing.T) {
@@ -55,4 +64,57 @@ func TestClassesAndRetryAfter(t *testing.T) {
 			t.Errorf("Retry-After for %s: %d, want %d", d, got, want)
 		}
 	}
+}
+
+// Whatever a client sends, a bucket's key has a bounded size: a client network written out,
+// an account id, or an address's SHA-256. So a full table — every rule holding as many keys
+// as it may — takes a bounded amount of memory: about 15 MiB a rule (docs/OPERATIONS.md).
+func TestLimiterKeysAndMemoryAreBounded(t *testing.T) {
+	longest := netip.MustParseAddr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+	if k := ipKey(longest); len(k) > 43 {
+		t.Errorf("key of an IPv6 client: %d bytes", len(k))
+	}
+	if _, err := account.EmailKey(strings.Repeat("a", 60<<10) + "@example.org"); !fault.Is(err, "invalid_email") {
+		t.Errorf("a 60 KiB address got a key (%v)", err)
+	}
+	if k, err := account.EmailKey(strings.Repeat("a", 242) + "@example.org"); err != nil || len(k) != 32 {
+		t.Errorf("the key of a 254-byte address: %d bytes, %v", len(k), err)
+	}
+
+	const keys = 1 << 16
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	l := newLimiter(RateLimits{Keys: keys})
+	now := time.Now()
+	for class, scopes := range l.buckets {
+		for scope, b := range scopes {
+			for i := range keys {
+				var k string
+				switch {
+				case scope == PerIP:
+					k = ipKey(netip.AddrFrom16([16]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, byte(i >> 8), byte(i)}))
+				case class == ClassRegister:
+					h, _ := account.EmailKey(fmt.Sprintf("%0242d@example.org", i))
+					k = string(h[:])
+				default:
+					k = uuid.New().String()
+				}
+				b.take(k, now)
+			}
+			if n := b.cache.Len(); n != keys {
+				t.Fatalf("%s/%s holds %d keys, want %d", class, scope, n, keys)
+			}
+		}
+	}
+	grew := heap() - before
+	t.Logf("%d rules with %d keys each: %.1f MiB", len(DefaultRules), keys, float64(grew)/(1<<20))
+	if grew > 100<<20 {
+		t.Errorf("full limits take %d MiB", grew>>20)
+	}
+	runtime.KeepAlive(l)
 }

@@ -11,8 +11,9 @@ export interface PickPoint {
   pick(done: (p: { lat: number; lon: number } | null) => void): void;
 }
 
+// The instance queues a notice to the address but has no mail sender yet: promise no mail.
 const alreadyRegistered =
-  "Zu dieser E-Mail-Adresse gibt es schon ein Konto; wir haben ihr eine Nachricht geschickt. Melde dich mit deinem bisherigen Passwort an.";
+  "Zu dieser E-Mail-Adresse gibt es schon ein Konto. Melde dich mit deinem bisherigen Passwort an; hast du es vergessen, hilft dir die Verwaltung deiner Ortsweberei weiter. (E-Mails verschickt diese Ortsweberei noch nicht.)";
 
 export function requireLogin(note: string): boolean {
   if (session.me) return true;
