@@ -86,7 +86,7 @@ INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ('ortsw
 		t.Fatal(err)
 	}
 	fileAntrag(t, p.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bücherschrank"})
-	waitFor(t, "Plagwitz's deliveries to the capturing server", 20*time.Second, func() bool { return len(captured()) >= 2 })
+	waitFor(t, "Plagwitz's deliveries to the capturing server", patience, func() bool { return len(captured()) >= 2 })
 
 	t.Run("a delivery", func(t *testing.T) {
 		for _, c := range captured() {
@@ -167,7 +167,7 @@ func TestInboxErrorsTellNothingOfOurFetches(t *testing.T) {
 	nobody := "http://" + closed.Addr().String() // nothing listens here once it is closed
 	closed.Close()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 
 	for _, actor := range []string{nobody + "/users/x", redirector.URL + "/users/x", "http://10.255.255.1:8080/users/x"} {
@@ -204,9 +204,9 @@ func TestGuardRefusalsAreFinal(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = 20 * time.Second
+	const wait = patience
 
 	// The peer is a neighbour we follow; what it announces is fetched from its origin.
 	if err := peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/likes/1", "type": "Like",

@@ -81,7 +81,7 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 	t.Parallel()
 	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
 	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
-	const wait = 20 * time.Second
+	const wait = patience
 	federate(t, a, b, wait)
 	ada := a.VerifiedResident("Ada", lat, lon)
 	ben := a.VerifiedResident("Ben", lat, lon)
@@ -256,6 +256,9 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 	})
 
 	t.Run("Block", func(t *testing.T) {
+		// Nothing of a's is on its way or being processed: what the block removes stays removed.
+		waitDelivered(t, a)
+		waitInboxIdle(t, b)
 		b.Admin().Post("/api/admin/federation/blocks", map[string]string{"domain": "127.0.0.1"}).Expect(t, http.StatusOK)
 		b.Client().Get("/api/antraege/"+remoteID).Expect(t, http.StatusNotFound)
 		var list struct{ Antraege []struct{ Remote bool } }
