@@ -13,11 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/textcheck"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -56,11 +56,11 @@ func decode(r *http.Request, v any) error {
 var errBodyTooLarge = &fault.Error{Kind: fault.TooLarge, Code: "body_too_large", Message: fmt.Sprintf("The body exceeds %d bytes.", MaxBodyBytes)}
 
 // checkJSON refuses what encoding/json would let through: a body that is not an object (null
-// would decode into nothing and change nothing), a member named twice (which of the two counts
-// differs between parsers; encoding/json also takes "NAME" for "name"), and a string that is
-// not text — invalid UTF-8 and unpaired surrogate escapes, which encoding/json turns into
-// U+FFFD without a word, and U+0000, which PostgreSQL cannot store. Syntax errors are left to
-// the decoder after it, which words them.
+// would decode into nothing and change nothing), a string that is not text (textcheck: invalid
+// UTF-8 and unpaired surrogate escapes, which encoding/json turns into U+FFFD without a word,
+// and U+0000, which PostgreSQL cannot store), and a member named twice (which of the two counts
+// differs between parsers; encoding/json also takes "NAME" for "name"). Syntax errors are left
+// to the decoder after it, which words them.
 func checkJSON(body []byte) error {
 	d := jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowInvalidUTF8(true)) // a Buffer is parsed in place
 	switch d.PeekKind() {
@@ -70,33 +70,22 @@ func checkJSON(body []byte) error {
 	default:
 		return fault.Malformedf("invalid_field_type", "The body must be a JSON object.")
 	}
+	var notText *textcheck.Error
+	if errors.As(textcheck.JSON(body), &notText) {
+		return invalidText(topField(notText.Pointer))
+	}
 	fields := map[string]bool{} // the top level's names, case folded
-	var s []byte
 	for {
-		if d.PeekKind() != '"' {
-			if _, err := d.ReadToken(); err != nil {
-				return duplicate(err)
-			}
-			continue
-		}
 		kind, n := d.StackIndex(d.StackDepth())
-		name := kind == '{' && n%2 == 0
-		raw, err := d.ReadValue()
+		name := d.StackDepth() == 1 && kind == '{' && n%2 == 0
+		tok, err := d.ReadToken()
 		if err != nil {
 			return duplicate(err)
 		}
-		s, err = jsontext.AppendUnquote(s[:0], raw)
-		if err != nil || bytes.IndexByte(s, 0) >= 0 {
-			p := d.StackPointer()
-			if name {
-				p = p.Parent()
-			}
-			return invalidText(topField(p))
-		}
-		if name && d.StackDepth() == 1 {
-			folded := strings.ToLower(strings.ToUpper(string(s)))
+		if name && tok.Kind() == '"' {
+			folded := strings.ToLower(strings.ToUpper(tok.String()))
 			if fields[folded] {
-				return duplicateField(string(s))
+				return duplicateField(tok.String())
 			}
 			fields[folded] = true
 		}
@@ -139,24 +128,22 @@ func invalidText(field string) error {
 // checkURL applies the same rule to the path and the query: both reach handlers, and through
 // them the database, as text.
 func checkURL(u *url.URL) error {
-	if !isText(u.Path) {
+	if !textcheck.String(u.Path) {
 		return invalidText("path")
 	}
 	q, _ := url.ParseQuery(u.RawQuery) // what a handler's r.URL.Query() sees
 	for k, vs := range q {
-		if !isText(k) {
+		if !textcheck.String(k) {
 			return invalidText("query")
 		}
 		for _, v := range vs {
-			if !isText(v) {
+			if !textcheck.String(v) {
 				return invalidText(k)
 			}
 		}
 	}
 	return nil
 }
-
-func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 func decodeError(err error) error {
 	var (
