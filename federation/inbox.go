@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -39,9 +38,15 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		apError(w, http.StatusBadRequest, "unreadable_body", "The body could not be read.")
 		return
 	}
-	// Only what deciding on it needs is decoded here; the worker decodes the rest.
+	// Only what deciding on it needs is decoded here; the worker decodes the rest. Text that
+	// is not text is refused here, anywhere in the body, rather than fail its job at every
+	// retry.
 	act, err := vocab.DecodeHead(body)
-	if err != nil || act.ID == "" || act.Actor.ID == "" || !utf8.Valid(body) {
+	if errors.Is(err, vocab.ErrNotText) {
+		apError(w, http.StatusBadRequest, "invalid_text", "The activity holds a string that is not text: invalid UTF-8, an unpaired surrogate or U+0000.")
+		return
+	}
+	if err != nil || act.ID == "" || act.Actor.ID == "" {
 		apError(w, http.StatusBadRequest, "not_an_activity", "The body is not an activity with an id and an actor.")
 		return
 	}

@@ -582,7 +582,11 @@ func (s *Service) fetchObject(ctx context.Context, iri string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if id, err := vocab.DecodeID(body); err != nil || id != iri {
+	id, err := vocab.DecodeID(body)
+	if errors.Is(err, vocab.ErrNotText) {
+		return nil, fmt.Errorf("federation: object %s: %w", iri, err)
+	}
+	if err != nil || id != iri {
 		return nil, fmt.Errorf("%w: %s answered with the document %q", errWrongOrigin, iri, id)
 	}
 	return body, nil

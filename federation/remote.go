@@ -48,10 +48,11 @@ var (
 )
 
 // final reports whether a failed fetch can never go through by trying again: the SSRF guard
-// refused the address or the scheme, the domain is blocked, or the origin answered with
-// another document than the one asked for. Nothing that depends on it is retried.
+// refused the address or the scheme, the domain is blocked, the origin answered with another
+// document than the one asked for, or with one that holds a string that is not text (the same
+// document again would be refused again). Nothing that depends on it is retried.
 func final(err error) bool {
-	return transport.Refused(err) || errors.Is(err, errBlocked) || errors.Is(err, errWrongOrigin)
+	return transport.Refused(err) || errors.Is(err, errBlocked) || errors.Is(err, errWrongOrigin) || errors.Is(err, vocab.ErrNotText)
 }
 
 // actorTTL is how long a fetched actor (and its key) is trusted before it is fetched again.

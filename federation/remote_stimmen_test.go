@@ -48,6 +48,12 @@ func postSigned(t *testing.T, inbox, actor string, k localKeys, activity any) (i
 	if err != nil {
 		t.Fatal(err)
 	}
+	return postSignedBody(t, inbox, actor, k, body)
+}
+
+// postSignedBody is postSigned for a body given as it is to be sent.
+func postSignedBody(t *testing.T, inbox, actor string, k localKeys, body []byte) (int, string) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", inbox, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/activity+json")
 	if err := httpsig.Sign(req, body, actor+"#main-key", k.rsa, time.Now()); err != nil {
