@@ -17,6 +17,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/textcheck"
 )
 
@@ -223,9 +224,15 @@ var statusOf = map[fault.Kind]int{
 	fault.Unavailable:     http.StatusServiceUnavailable,
 }
 
-// writeError answers with the client-facing part of err, or a bare 500 for anything else.
+// writeError answers with the client-facing part of err; an error that means the request
+// cannot be served now (the database is unreachable, the request ran out of time) with a 503
+// (outage); and anything else with a bare 500.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if f, ok := fault.As(err); ok {
+	f, ok := fault.As(err)
+	if !ok {
+		f, ok = outage.Fault(r.Context(), err)
+	}
+	if ok {
 		status := statusOf[f.Kind]
 		if status == 0 {
 			status = http.StatusBadRequest
@@ -234,9 +241,6 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(f.RetryAfter)))
 		}
 		writeJSON(w, status, errorBody{errorDetail{Code: f.Code, Message: f.Message, Field: f.Field}})
-		return
-	}
-	if unavailable(w, r, err) {
 		return
 	}
 	if r.Context().Err() != nil {
