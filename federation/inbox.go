@@ -50,11 +50,24 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		apError(w, http.StatusBadRequest, "not_an_activity", "The body is not an activity with an id and an actor.")
 		return
 	}
-	if s.blocked(ctx, hostOf(act.Actor.ID)) || s.blocked(ctx, hostOf(keyIDOf(r))) {
-		apError(w, http.StatusForbidden, "domain_blocked", "This domain is blocked here.")
-		return
+	for _, host := range []string{hostOf(act.Actor.ID), hostOf(keyIDOf(r))} {
+		blocked, err := s.blocks.lookup(ctx, host)
+		if err != nil {
+			s.serverError(w, r, err) // not a refusal: the list cannot be read just now
+			return
+		}
+		if blocked {
+			apError(w, http.StatusForbidden, "domain_blocked", "This domain is blocked here.")
+			return
+		}
 	}
 	res, err := s.verifyRequest(r, body)
+	if ourOutage(ctx, err) {
+		// The key could not be looked up because our database cannot be reached (or the
+		// request ran out of time): no reason to refuse the sender, who tries again later.
+		s.serverError(w, r, err)
+		return
+	}
 	if err != nil {
 		s.log.Info("federation: inbox refused", "actor", act.Actor.ID, "reason", err)
 		code, message := signatureRefusal(err)
@@ -77,8 +90,7 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	taken, err := s.takeActivity(ctx, act.ID, body, act.Actor.ID)
 	if err != nil {
-		s.log.Error("federation: inbox", "err", err)
-		apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
+		s.serverError(w, r, err)
 		return
 	}
 	if !taken {

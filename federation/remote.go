@@ -15,6 +15,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/federation/transport"
+	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -46,6 +47,25 @@ var (
 	errBlocked     = errors.New("federation: the domain is blocked")
 	errWrongOrigin = errors.New("federation: the document is not the one asked for, from its own host")
 )
+
+// remoteError is how an exchange with another server failed. The network errors in it (a
+// refused connection, a body cut short) look like those of a lost database connection; marked
+// as the other server's, they are never taken for an outage of ours (ourOutage).
+type remoteError struct {
+	iri string
+	err error
+}
+
+func (e *remoteError) Error() string { return "federation: fetch " + e.iri + ": " + e.err.Error() }
+func (e *remoteError) Unwrap() error { return e.err }
+
+// ourOutage reports whether err means that a request could not be served now for want of our
+// own database or of time (outage.Fault), and not because of what the sender or another server
+// did: then it is answered 503, never refused.
+func ourOutage(ctx context.Context, err error) bool {
+	_, ok := outage.Fault(ctx, err)
+	return ok && !errors.As(err, new(*remoteError))
+}
 
 // final reports whether a failed fetch can never go through by trying again: the SSRF guard
 // refused the address or the scheme, the domain is blocked, the origin answered with another
@@ -205,7 +225,7 @@ func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
 			return httpsig.Sign(r, nil, s.iri(instancePath)+"#main-key", k.rsa, s.wall.Now())
 		})
 	if err != nil {
-		return nil, fmt.Errorf("federation: fetch %s: %w", iri, err)
+		return nil, &remoteError{iri: iri, err: err}
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("federation: fetch %s: %s", iri, res.Status)
