@@ -14,7 +14,6 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/federation/proof"
 	"github.com/weltgewebe/weltgewebe/instance/account"
-	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -56,13 +55,12 @@ func (s *Service) Register(mux *http.ServeMux) {
 func (s *Service) actorHandler(get func(context.Context, *http.Request) (*vocab.Actor, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := get(r.Context(), r)
-		if errors.Is(err, errNotFound) || fault.Is(err, "account_not_found") || fault.Is(err, "antrag_not_found") {
+		if err != nil && errors.Is(notFoundOr(err), errNotFound) {
 			apError(w, http.StatusNotFound, "not_found", "No such actor.")
 			return
 		}
 		if err != nil {
-			s.log.Error("federation: actor", "path", r.URL.Path, "err", err)
-			apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
+			s.serverError(w, r, err)
 			return
 		}
 		writeAP(w, http.StatusOK, a)
@@ -155,7 +153,8 @@ func (s *Service) antragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, 
 	return a, nil
 }
 
-// actorPathFor maps a local actor IRI to its path, checking it exists.
+// actorPathFor maps a local actor IRI to its path, checking it exists: errNotFound when it does
+// not, another error when that could not be found out.
 func (s *Service) actorPathFor(ctx context.Context, iri string) (path, followKey string, err error) {
 	p, ok := s.local(iri)
 	if !ok {
@@ -168,7 +167,7 @@ func (s *Service) actorPathFor(ctx context.Context, iri string) (path, followKey
 		return p, "instance", nil
 	case strings.HasPrefix(p, "/ap/users/"):
 		if _, err := s.svc.Accounts.GetByHandle(ctx, strings.TrimPrefix(p, "/ap/users/")); err != nil {
-			return "", "", errNotFound
+			return "", "", notFoundOr(err)
 		}
 		return p, userFollowKey(p), nil
 	case strings.HasPrefix(p, "/ap/antraege/") && strings.HasSuffix(p, "/actor"):
@@ -177,7 +176,7 @@ func (s *Service) actorPathFor(ctx context.Context, iri string) (path, followKey
 			return "", "", errNotFound
 		}
 		if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
-			return "", "", errNotFound
+			return "", "", notFoundOr(err)
 		}
 		return p, "antrag:" + id.String(), nil
 	}
@@ -200,17 +199,22 @@ type jrdLink struct {
 
 func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 	res := r.URL.Query().Get("resource")
-	var actor, subject string
+	var actor string
+	var err error
 	if user, host, ok := strings.Cut(strings.TrimPrefix(res, "acct:"), "@"); ok && strings.HasPrefix(res, "acct:") {
 		if !strings.EqualFold(host, s.host) {
 			apError(w, http.StatusNotFound, "not_found", "Not an account of this host.")
 			return
 		}
-		actor = s.actorForUsername(r.Context(), user)
+		actor, err = s.actorForUsername(r.Context(), user)
 	} else if p, ok := s.local(res); ok {
-		if _, _, err := s.actorPathFor(r.Context(), res); err == nil {
+		if _, _, err = s.actorPathFor(r.Context(), res); err == nil {
 			actor = s.iri(p)
 		}
+	}
+	if err != nil && !errors.Is(err, errNotFound) {
+		s.serverError(w, r, err)
+		return
 	}
 	if actor == "" {
 		apError(w, http.StatusNotFound, "not_found", "No such account.")
@@ -218,8 +222,12 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 	}
 	// The subject is the canonical acct: address, built from the actor's own preferredUsername,
 	// so that Mastodon's round trip (actor → username@host → the same actor) holds.
-	username := s.usernameOf(r.Context(), actor)
-	subject = "acct:" + username + "@" + s.host
+	username, err := s.usernameOf(r.Context(), actor)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	subject := "acct:" + username + "@" + s.host
 	w.Header().Set("Content-Type", "application/jrd+json; charset=utf-8")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_ = json.NewEncoder(w).Encode(map[string]any{
@@ -232,52 +240,66 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Service) actorForUsername(ctx context.Context, user string) string {
+// actorForUsername finds the local actor a WebFinger name stands for: "" when there is none,
+// an error when that could not be found out.
+func (s *Service) actorForUsername(ctx context.Context, user string) (string, error) {
 	switch u := strings.ToLower(user); {
 	case u == "ortsweberei":
-		return s.GroupIRI()
+		return s.GroupIRI(), nil
 	case u == "instance":
-		return s.iri(instancePath)
+		return s.iri(instancePath), nil
 	case strings.HasPrefix(u, "antrag-"):
 		id, err := uuid.Parse(strings.TrimPrefix(u, "antrag-"))
 		if err != nil {
-			return ""
+			return "", nil
 		}
 		if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
-			return ""
+			return "", ignoreNotFound(err)
 		}
-		return s.AntragActorIRI(id)
+		return s.AntragActorIRI(id), nil
 	default:
 		acc, err := s.svc.Accounts.GetByHandle(ctx, user)
 		if err == nil {
-			return s.UserIRI(acc.Handle)
+			return s.UserIRI(acc.Handle), nil
+		}
+		if err := ignoreNotFound(err); err != nil {
+			return "", err
 		}
 		// The host itself names the instance actor too (Mastodon's own instance actor is
 		// host@host), unless a resident's handle came out as the host: handles are made
 		// without knowing it, and the instance actor stays instance@host.
 		if u == strings.ToLower(s.host) {
-			return s.iri(instancePath)
+			return s.iri(instancePath), nil
 		}
-		return ""
+		return "", nil
 	}
 }
 
-func (s *Service) usernameOf(ctx context.Context, actorIRI string) string {
+// ignoreNotFound is nil for an error that says the thing does not exist, and err for any other.
+func ignoreNotFound(err error) error {
+	if err = notFoundOr(err); errors.Is(err, errNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (s *Service) usernameOf(ctx context.Context, actorIRI string) (string, error) {
 	p, _ := s.local(actorIRI)
 	switch {
 	case p == groupPath:
-		return "ortsweberei"
+		return "ortsweberei", nil
 	case p == instancePath:
-		return "instance"
+		return "instance", nil
 	case strings.HasPrefix(p, "/ap/users/"):
 		acc, err := s.svc.Accounts.GetByHandle(ctx, strings.TrimPrefix(p, "/ap/users/"))
-		if err == nil {
-			return acc.Handle
+		if err != nil {
+			return "", ignoreNotFound(err)
 		}
+		return acc.Handle, nil
 	case strings.HasSuffix(p, "/actor"):
-		return "antrag-" + strings.TrimSuffix(strings.TrimPrefix(p, "/ap/antraege/"), "/actor")
+		return "antrag-" + strings.TrimSuffix(strings.TrimPrefix(p, "/ap/antraege/"), "/actor"), nil
 	}
-	return ""
+	return "", nil
 }
 
 func (s *Service) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
@@ -297,7 +319,7 @@ func (s *Service) nodeinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	o, err := s.svc.Ortsweberei.Get(ctx)
 	if err != nil {
-		apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
+		s.serverError(w, r, err)
 		return
 	}
 	// Users are residents (accounts with a home), and so are the active ones: a resident is
@@ -313,7 +335,7 @@ SELECT (SELECT count(*) FROM accounts WHERE home IS NOT NULL),
 FROM events e JOIN accounts a ON a.id = e.actor_id AND a.home IS NOT NULL
 WHERE e.at > $2`, now.Add(-30*24*time.Hour), now.Add(-180*24*time.Hour)).Scan(&users, &month, &halfyear, &posts)
 	if err != nil {
-		apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
+		s.serverError(w, r, err)
 		return
 	}
 	software := map[string]string{"name": Software, "version": "0.1.0"}

@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"crypto"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -47,23 +48,31 @@ func newBlocklist(pool *pgxpool.Pool, wall clock.Clock) *blocklist {
 // When the list cannot be read and no earlier copy exists, the answer is yes: when in doubt,
 // do not talk to it.
 func (b *blocklist) blocked(ctx context.Context, host string) bool {
+	blocked, err := b.lookup(ctx, host)
+	return blocked || err != nil
+}
+
+// lookup is blocked for a caller that can say "not now": when the list cannot be read and no
+// earlier copy exists, it returns why, instead of a yes.
+func (b *blocklist) lookup(ctx context.Context, host string) (bool, error) {
 	host = normalHost(host)
 	snap := b.snap.Load()
 	if snap == nil || b.wall.Now().Sub(snap.loaded) >= blocklistFresh {
-		snap = b.load(ctx)
-		if snap == nil {
-			return true
+		var err error
+		if snap, err = b.load(ctx); snap == nil {
+			return false, err
 		}
 	}
-	return matchesDomain(snap.domains, host)
+	return matchesDomain(snap.domains, host), nil
 }
 
-func (b *blocklist) load(ctx context.Context) *blockSnapshot {
+// load reads the list again; when it cannot, it returns the last good copy, if any, and why.
+func (b *blocklist) load(ctx context.Context) (*blockSnapshot, error) {
 	b.reload.Lock()
 	defer b.reload.Unlock()
 	now := b.wall.Now()
 	if snap := b.snap.Load(); snap != nil && now.Sub(snap.loaded) < blocklistFresh {
-		return snap // another caller reloaded it while this one waited
+		return snap, nil // another caller reloaded it while this one waited
 	}
 	rows, err := b.pool.Query(ctx, `SELECT domain FROM ap_domain_blocks`)
 	var list []string
@@ -71,14 +80,14 @@ func (b *blocklist) load(ctx context.Context) *blockSnapshot {
 		list, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	}
 	if err != nil {
-		return b.snap.Load() // the last good copy, if any
+		return b.snap.Load(), fmt.Errorf("federation: blocklist: %w", err)
 	}
 	snap := &blockSnapshot{domains: make(map[string]struct{}, len(list)), loaded: now}
 	for _, d := range list {
 		snap.domains[d] = struct{}{}
 	}
 	b.snap.Store(snap)
-	return snap
+	return snap, nil
 }
 
 // invalidate makes the next lookup read the list again.

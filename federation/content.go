@@ -157,7 +157,12 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AuthorizedFetch {
-			if _, err := s.verifyRequest(r, nil); err != nil {
+			_, err := s.verifyRequest(r, nil)
+			if ourOutage(r.Context(), err) {
+				s.serverError(w, r, err) // the key could not be looked up just now: no refusal
+				return
+			}
+			if err != nil {
 				s.log.Info("federation: unsigned or badly signed fetch refused", "path", r.URL.Path, "reason", err)
 				code, message := signatureRefusal(err)
 				apError(w, http.StatusUnauthorized, code, "This instance answers signed requests only. "+message)
@@ -175,8 +180,7 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 		case errors.Is(err, errGone) || (isFault && f.Kind == fault.Gone):
 			apError(w, http.StatusGone, "gone", "Deleted.")
 		default:
-			s.log.Error("federation: content", "path", r.URL.Path, "err", err)
-			apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
+			s.serverError(w, r, err)
 		}
 	}
 }
@@ -202,7 +206,7 @@ func (s *Service) outboxScope(ctx context.Context, r *http.Request) (eventstore.
 	case strings.HasPrefix(p, "/ap/users/"):
 		acc, err := s.svc.Accounts.GetByHandle(ctx, r.PathValue("handle"))
 		if err != nil {
-			return eventstore.Scope{}, "", errNotFound
+			return eventstore.Scope{}, "", notFoundOr(err)
 		}
 		return eventstore.Scope{Actor: acc.ID}, p, nil
 	default:
@@ -212,7 +216,7 @@ func (s *Service) outboxScope(ctx context.Context, r *http.Request) (eventstore.
 		}
 		a, err := s.svc.Antraege.Get(ctx, id)
 		if err != nil {
-			return eventstore.Scope{}, "", errNotFound
+			return eventstore.Scope{}, "", notFoundOr(err)
 		}
 		subjects := []uuid.UUID{id}
 		if a.AbstimmungID != nil {

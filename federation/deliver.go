@@ -25,7 +25,8 @@ import (
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
-const deliveryConsumer = "federation-delivery"
+// DeliveryConsumer is the delivery follower's name among the log's consumers (event_cursors).
+const DeliveryConsumer = "federation-delivery"
 
 // deliveryLock keeps the delivery follower to one process among replicas.
 const deliveryLock = 0x77676465 // "wgde"
@@ -35,13 +36,18 @@ const deliveryLock = 0x77676465 // "wgde"
 func (s *Service) RunDelivery(ctx context.Context) error {
 	for {
 		err := s.withLock(ctx, func(ctx context.Context) error {
-			after, err := eventstore.LoadCursor(ctx, s.pool, deliveryConsumer, false)
+			after, err := eventstore.LoadCursor(ctx, s.pool, DeliveryConsumer, false)
 			if err != nil {
 				return err
 			}
 			if after == (eventstore.Position{}) {
-				// A new node starts delivering from now on, not its whole history.
+				// A new node starts delivering from now on, not its whole history. Where it
+				// started is saved at once: a restart before the first delivery goes on from
+				// there rather than from a later present, which would skip what came between.
 				if after, err = s.svc.Events.Head(ctx); err != nil {
+					return err
+				}
+				if err := eventstore.SaveCursorNow(ctx, s.pool, DeliveryConsumer, after, s.wall.Now()); err != nil {
 					return err
 				}
 			}
@@ -234,7 +240,7 @@ WHERE f.local = ANY($1)`, o.locals)
 			return err
 		}
 	}
-	if err := eventstore.SaveCursorNow(ctx, tx, deliveryConsumer, cursor, s.wall.Now()); err != nil {
+	if err := eventstore.SaveCursorNow(ctx, tx, DeliveryConsumer, cursor, s.wall.Now()); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

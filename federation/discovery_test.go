@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
@@ -135,7 +134,7 @@ func TestDiscovery(t *testing.T) {
 
 	// A Mastodon-like peer can look the Ortsweberei up, with its own checks.
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	if _, err := peer.Lookup(ctx, "ortsweberei@"+host); err != nil {
 		t.Fatalf("Mastodon-style lookup: %v", err)

@@ -19,3 +19,6 @@ func SetKeyRefetchClock(s *Service, now func() time.Time) {
 func EnqueueInTx(ctx context.Context, s *Service, tx *database.Tx, inbox string, activity any) error {
 	return s.enqueueTx(ctx, riverTx{tx}, groupPath, inbox, activity)
 }
+
+// DeliveredTypes are the event types the delivery follower reads.
+func DeliveredTypes() []string { return deliveredTypes() }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,8 +36,10 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/instance/outage"
 )
 
 // Software is what NodeInfo names us.
@@ -215,6 +218,23 @@ func apError(w http.ResponseWriter, status int, code, message string) {
 	_ = json.NewEncoder(w).Encode(apErrorBody{apErrorDetail{Code: code, Message: message}})
 }
 
+// serverError answers a request whose handling failed on our side. An error that means "not
+// now" (the database cannot be reached, the request ran out of time) is answered as the API
+// answers it, 503 with Retry-After (outage.Fault): a server delivering to us keeps the activity
+// and tries again later, where a 500 would say we have a bug. Anything else is a 500, logged.
+func (s *Service) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if f, ok := outage.Fault(r.Context(), err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter/time.Second)))
+		apError(w, http.StatusServiceUnavailable, f.Code, f.Message)
+		return
+	}
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	s.log.Error("federation: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
+}
+
 type apErrorBody struct {
 	Error apErrorDetail `json:"error"`
 }
@@ -240,6 +260,15 @@ func signatureRefusal(err error) (code, message string) {
 		return "signature_missing", "This request needs an HTTP signature."
 	}
 	return "signature_invalid", "The HTTP signature does not verify."
+}
+
+// notFoundOr returns errNotFound for an error that says the thing does not exist, and err
+// itself for any other: that the database could not be asked is no answer that it does not.
+func notFoundOr(err error) error {
+	if f, ok := fault.As(err); (ok && f.Kind == fault.NotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, errNotFound) {
+		return errNotFound
+	}
+	return err
 }
 
 var (

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -29,7 +28,7 @@ func TestFixturesFromMastodonAndGoToSocial(t *testing.T) {
 	jana.Post("/api/antraege", map[string]string{"title": "Gießdienst"}).Expect(t, 201).JSON(t, &a)
 	masto := mastopeer.Start(t, "127.0.0.9")
 	gts := mastopeer.Start(t, "127.0.0.10")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 
 	load := func(server, name string, peer *mastopeer.Peer) map[string]any {
@@ -58,7 +57,7 @@ func TestFixturesFromMastodonAndGoToSocial(t *testing.T) {
 	count := func(sql string) func() int { return func() int { return inst.Count(sql) } }
 	eventually := func(what string, got func() int, want int) {
 		t.Helper()
-		waitFor(t, what, 15*time.Second, func() bool { return got() == want })
+		waitFor(t, what, patience, func() bool { return got() == want })
 	}
 
 	for _, s := range []struct {
@@ -66,7 +65,7 @@ func TestFixturesFromMastodonAndGoToSocial(t *testing.T) {
 		peer   *mastopeer.Peer
 	}{{"mastodon", masto}, {"gotosocial", gts}} {
 		send(s.server, "follow", s.peer)
-		s.peer.WaitFor(t, "Accept", 15*time.Second)
+		s.peer.WaitFor(t, "Accept", patience)
 	}
 	eventually("both follows", count(`SELECT count(*) FROM ap_followers WHERE local = 'ortsweberei'`), 2)
 
@@ -111,6 +110,7 @@ func TestFixturesFromMastodonAndGoToSocial(t *testing.T) {
 	if n := inst.Count(`SELECT count(*) FROM remote_antraege`); n != 0 {
 		t.Errorf("a boost by a non-neighbour stored an Antrag (%d)", n)
 	}
+	waitDelivered(t, inst) // a refusal of anything we sent would be in by now
 	for _, p := range []*mastopeer.Peer{masto, gts} {
 		if rej := p.Rejections(); len(rej) != 0 {
 			t.Errorf("%s refused our requests: %+v", p.Host(), rej)

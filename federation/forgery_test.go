@@ -24,7 +24,7 @@ func TestOnlyTheOriginChangesItsObjects(t *testing.T) {
 	l := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
 	p := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
 	g := instancetest.Start(t, instancetest.Options{Host: "127.0.0.3", Name: "Gohlis"})
-	const wait = 20 * time.Second
+	const wait = patience
 	federate(t, l, p, wait)
 	l.Admin().Post("/api/admin/federation/neighbours", map[string]string{"target": g.URL}).Expect(t, http.StatusAccepted)
 	waitFor(t, "Lindenau to follow both neighbours", wait, func() bool {

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -39,17 +38,36 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		apError(w, http.StatusBadRequest, "unreadable_body", "The body could not be read.")
 		return
 	}
-	// Only what deciding on it needs is decoded here; the worker decodes the rest.
+	// Only what deciding on it needs is decoded here; the worker decodes the rest. Text that
+	// is not text is refused here, anywhere in the body, rather than fail its job at every
+	// retry.
 	act, err := vocab.DecodeHead(body)
-	if err != nil || act.ID == "" || act.Actor.ID == "" || !utf8.Valid(body) {
+	if errors.Is(err, vocab.ErrNotText) {
+		apError(w, http.StatusBadRequest, "invalid_text", "The activity holds a string that is not text: invalid UTF-8, an unpaired surrogate or U+0000.")
+		return
+	}
+	if err != nil || act.ID == "" || act.Actor.ID == "" {
 		apError(w, http.StatusBadRequest, "not_an_activity", "The body is not an activity with an id and an actor.")
 		return
 	}
-	if s.blocked(ctx, hostOf(act.Actor.ID)) || s.blocked(ctx, hostOf(keyIDOf(r))) {
-		apError(w, http.StatusForbidden, "domain_blocked", "This domain is blocked here.")
-		return
+	for _, host := range []string{hostOf(act.Actor.ID), hostOf(keyIDOf(r))} {
+		blocked, err := s.blocks.lookup(ctx, host)
+		if err != nil {
+			s.serverError(w, r, err) // not a refusal: the list cannot be read just now
+			return
+		}
+		if blocked {
+			apError(w, http.StatusForbidden, "domain_blocked", "This domain is blocked here.")
+			return
+		}
 	}
 	res, err := s.verifyRequest(r, body)
+	if ourOutage(ctx, err) {
+		// The key could not be looked up because our database cannot be reached (or the
+		// request ran out of time): no reason to refuse the sender, who tries again later.
+		s.serverError(w, r, err)
+		return
+	}
 	if err != nil {
 		s.log.Info("federation: inbox refused", "actor", act.Actor.ID, "reason", err)
 		code, message := signatureRefusal(err)
@@ -72,8 +90,7 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	taken, err := s.takeActivity(ctx, act.ID, body, act.Actor.ID)
 	if err != nil {
-		s.log.Error("federation: inbox", "err", err)
-		apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
+		s.serverError(w, r, err)
 		return
 	}
 	if !taken {

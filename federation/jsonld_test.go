@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
@@ -33,9 +32,9 @@ func buildFederatedWorld(t *testing.T) *federatedWorld {
 	t.Helper()
 	w := &federatedWorld{inst: instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"}), peer: mastopeer.Start(t, "127.0.0.9")}
 	inst := w.inst
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = 15 * time.Second
+	const wait = patience
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
 	ben := inst.VerifiedResident("Ben Zwirn", lat, lon)
 	cem := inst.VerifiedResident("Cem Faden", lat, lon)

@@ -24,7 +24,7 @@ func TestBadSignaturesRefetchAKeyOncePerMinute(t *testing.T) {
 	var offset atomic.Int64
 	federation.SetKeyRefetchClock(inst.Federation, func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 	actorFetches := func() int {
 		n := 0

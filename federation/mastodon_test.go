@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,9 +43,9 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
 	ben := inst.VerifiedResident("Ben Zwirn", lat, lon)
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = 15 * time.Second
+	const wait = patience
 
 	peer.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", wait)
 
@@ -131,6 +132,7 @@ func TestMastodonFollowsAndReceives(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	waitDelivered(t, inst) // a refusal of anything we sent would be in by now
 	if rej := peer.Rejections(); len(rej) != 0 {
 		t.Fatalf("the peer refused some of our requests: %+v", rej)
 	}
@@ -145,7 +147,7 @@ func TestOneActorsActivitiesInTheOrderTheyCame(t *testing.T) {
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
 	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 	vote := func(n, name string) string {
 		t.Helper()
@@ -169,30 +171,43 @@ func TestOneActorsActivitiesInTheOrderTheyCame(t *testing.T) {
 	if err := river.QueuePause(ctx, "federation_inbox", nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the pause reaches the queue's producer
-	first, second := vote("1", "Nein"), vote("2", "Ja")
-	j1, j2 := jobOf(first), jobOf(second)
-	if j1 == j2 {
-		t.Fatalf("both votes in one job (%d): the test needs two", j1)
-	}
-	// The first vote's job is held back; only the second's runs.
-	if _, err := river.JobCancel(ctx, j1); err != nil {
-		t.Fatal(err)
+	// The pause reaches the queue's producer by a notification, a moment later, and until it
+	// has, a job may still run at once. A first vote whose job ran is no test of the order:
+	// the next pair of votes is sent, until a first vote's job is held back before it ever ran.
+	var first, second string
+	var j int64 // the first vote's job
+	for n := 1; ; n += 2 {
+		first, second = vote(strconv.Itoa(n), "Nein"), vote(strconv.Itoa(n+1), "Ja")
+		j1, j2 := jobOf(first), jobOf(second)
+		if j1 == j2 {
+			t.Fatalf("both votes in one job (%d): the test needs two", j1)
+		}
+		// The first vote's job is held back; only the second's runs.
+		if _, err := river.JobCancel(ctx, j1); err != nil {
+			t.Fatal(err)
+		}
+		if inst.Count(`SELECT count(*) FROM river_job WHERE id = $1 AND state = 'cancelled' AND attempted_at IS NULL`, j1) == 1 {
+			j = j1
+			break
+		}
+		if n > 100 {
+			t.Fatal("the paused queue still runs jobs")
+		}
 	}
 	if err := river.QueueResume(ctx, "federation_inbox", nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "both votes to be processed by the second one's job", 15*time.Second, func() bool { return processed(first, second) })
+	waitFor(t, "both votes to be processed by the second one's job", patience, func() bool { return processed(first, second) })
 	want := map[string]int{"yes": 1, "no": 0, "abstain": 0}
 	if got := votes(); !maps.Equal(got, want) {
 		t.Fatalf("after the second vote's job: %v, want %v (the changed vote)", got, want)
 	}
 	// The first job, run late, finds its vote done and changes nothing.
-	if _, err := river.JobRetry(ctx, j1); err != nil {
+	if _, err := river.JobRetry(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the first job to finish", 15*time.Second, func() bool {
-		return inst.Count(`SELECT count(*) FROM river_job WHERE id = $1 AND state = 'completed'`, j1) == 1
+	waitFor(t, "the first job to finish", patience, func() bool {
+		return inst.Count(`SELECT count(*) FROM river_job WHERE id = $1 AND state = 'completed'`, j) == 1
 	})
 	if got := votes(); !maps.Equal(got, want) {
 		t.Fatalf("after the first vote's job ran late: %v, want %v", got, want)
@@ -208,7 +223,7 @@ func TestOnlyPublicRepliesBecomeComments(t *testing.T) {
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
 	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 	followers := peer.ActorID() + "/followers"
 
@@ -224,7 +239,7 @@ func TestOnlyPublicRepliesBecomeComments(t *testing.T) {
 	// Three poll votes, the way Mastodon sends them: addressed to the poll's author only.
 	send("5", map[string]any{"name": "Nein", "to": []string{a.Fediverse.Follow}})
 	send("6", map[string]any{"name": "Ja", "to": []string{a.Fediverse.Follow}}) // Alice changes her vote
-	waitFor(t, "all six to be processed", 15*time.Second, func() bool {
+	waitFor(t, "all six to be processed", patience, func() bool {
 		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = ANY($1) AND processed_at IS NOT NULL`, sent) == len(sent)
 	})
 
@@ -262,7 +277,7 @@ func TestOnlyPublicRepliesBecomeComments(t *testing.T) {
 	if err := peer.Send(ctx, inst.URL+"/ap/inbox", upd); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the reply made non-public to be gone", 15*time.Second, func() bool {
+	waitFor(t, "the reply made non-public to be gone", patience, func() bool {
 		return inst.Count(`SELECT count(*) FROM antrag_kommentare`) == 1
 	})
 }
@@ -274,9 +289,9 @@ func TestWithdrawnAntragIsAnUpdate(t *testing.T) {
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = 15 * time.Second
+	const wait = patience
 	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen"})
 	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
 	jana.Post("/api/antraege/"+a.ID+"/withdraw", nil).Expect(t, 200)
@@ -295,7 +310,7 @@ func TestWithdrawnAntragIsAnUpdate(t *testing.T) {
 	if latest := pages[0].Items[0]; latest["type"] != "Update" || latest["object"] != a.Fediverse.ID {
 		t.Fatalf("the withdrawal in the outbox: %v, want an Update of %s", latest, a.Fediverse.ID)
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitDelivered(t, inst)
 	for _, act := range peer.Received() {
 		if act["type"] == "Delete" {
 			t.Fatalf("a Delete was delivered: %v", act)
@@ -311,9 +326,9 @@ func TestResidentFollowersReceiveTheirDoings(t *testing.T) {
 	jana := inst.VerifiedResident("Jana Weber", lat, lon)
 	ben := inst.VerifiedResident("Ben Zwirn", lat, lon)
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = 15 * time.Second
+	const wait = patience
 	benIRI := inst.URL + "/ap/users/ben.zwirn"
 	peer.FollowAccepted(t, ctx, "ben.zwirn@"+strings.TrimPrefix(inst.URL, "http://"), wait)
 
@@ -346,7 +361,7 @@ func TestResidentFollowersReceiveTheirDoings(t *testing.T) {
 		t.Fatalf("Ben's followers got %v, want his Einspruch and his Stimme", got)
 	}
 	// Only Ben's own doings: not Jana's Stimme, not the Antrag and its Updates.
-	time.Sleep(500 * time.Millisecond)
+	waitDelivered(t, inst)
 	for _, act := range peer.Received() {
 		if act["type"] != "Accept" && act["actor"] != benIRI {
 			t.Errorf("a follower of Ben got %s by %v", act["type"], act["actor"])

@@ -29,8 +29,8 @@ func TestNeighbourTakesStimmenOnlyFromTheOrigin(t *testing.T) {
 	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
 	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
 	forger := mastopeer.Start(t, "127.0.0.9")
-	const wait = 20 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	const wait = patience
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 	federate(t, a, b, wait)
 	ada := a.VerifiedResident("Ada", lat, lon)

@@ -80,8 +80,11 @@ func (s *Service) dispatch(ctx context.Context, act received) error {
 // followed back, so the two see each other's Anträge.
 func (s *Service) onFollow(ctx context.Context, act received) error {
 	path, key, err := s.actorPathFor(ctx, act.Object.ID)
-	if err != nil || key == "instance" {
+	if errors.Is(err, errNotFound) || key == "instance" {
 		return nil
+	}
+	if err != nil {
+		return err // whether the actor exists could not be found out: try again
 	}
 	follower, err := s.remoteActor(ctx, act.Actor.ID, false)
 	if err != nil {
@@ -122,8 +125,11 @@ func (s *Service) onUndo(ctx context.Context, act received) error {
 		return nil
 	}
 	_, key, err := s.actorPathFor(ctx, undone.Object.ID)
-	if err != nil {
+	if errors.Is(err, errNotFound) {
 		return nil
+	}
+	if err != nil {
+		return err
 	}
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM ap_followers WHERE local = $1 AND follower = $2`, key, act.Actor.ID)
@@ -582,7 +588,11 @@ func (s *Service) fetchObject(ctx context.Context, iri string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if id, err := vocab.DecodeID(body); err != nil || id != iri {
+	id, err := vocab.DecodeID(body)
+	if errors.Is(err, vocab.ErrNotText) {
+		return nil, fmt.Errorf("federation: object %s: %w", iri, err)
+	}
+	if err != nil || id != iri {
 		return nil, fmt.Errorf("%w: %s answered with the document %q", errWrongOrigin, iri, id)
 	}
 	return body, nil

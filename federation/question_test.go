@@ -59,9 +59,9 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 	ben := inst.VerifiedResident("Ben Zwirn", lat, lon)
 	cem := inst.VerifiedResident("Cem Faden", lat, lon)
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = 15 * time.Second
+	const wait = patience
 
 	a := fileAntrag(t, jana, map[string]string{"title": "Bank am Brunnen"})
 	peer.FollowAccepted(t, ctx, a.Fediverse.Follow, wait)
@@ -172,9 +172,9 @@ func TestQuestionAsMastodonShowsIt(t *testing.T) {
 	cem := inst.VerifiedResident("Cem Faden", lat, lon)
 	dan := inst.VerifiedResident("Dan Spule", lat, lon)
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = 15 * time.Second
+	const wait = patience
 
 	const title = `Bänke & <Bäume> für den "Platz"`
 	a := fileAntrag(t, jana, map[string]string{"title": title, "details_md": "Zwei **Bänke**."})
@@ -237,6 +237,7 @@ func TestQuestionAsMastodonShowsIt(t *testing.T) {
 	if percent != 100 {
 		t.Errorf("the options add up to %.1f %%", percent)
 	}
+	waitDelivered(t, inst) // a refusal of anything we sent would be in by now
 	if rej := peer.Rejections(); len(rej) != 0 {
 		t.Fatalf("the peer refused some of our requests: %+v", rej)
 	}

@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -86,7 +89,7 @@ INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ('ortsw
 		t.Fatal(err)
 	}
 	fileAntrag(t, p.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bücherschrank"})
-	waitFor(t, "Plagwitz's deliveries to the capturing server", 20*time.Second, func() bool { return len(captured()) >= 2 })
+	waitFor(t, "Plagwitz's deliveries to the capturing server", patience, func() bool { return len(captured()) >= 2 })
 
 	t.Run("a delivery", func(t *testing.T) {
 		for _, c := range captured() {
@@ -167,7 +170,7 @@ func TestInboxErrorsTellNothingOfOurFetches(t *testing.T) {
 	nobody := "http://" + closed.Addr().String() // nothing listens here once it is closed
 	closed.Close()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 
 	for _, actor := range []string{nobody + "/users/x", redirector.URL + "/users/x", "http://10.255.255.1:8080/users/x"} {
@@ -204,9 +207,9 @@ func TestGuardRefusalsAreFinal(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = 20 * time.Second
+	const wait = patience
 
 	// The peer is a neighbour we follow; what it announces is fetched from its origin.
 	if err := peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/likes/1", "type": "Like",
@@ -255,5 +258,153 @@ VALUES ('ortsweberei', 'http://10.255.255.1/users/x', 'http://10.255.255.1/follo
 	if n := inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1'
 AND NOT (state = 'completed' AND attempt = 1)`); n != 0 {
 		t.Fatalf("%d deliveries to a private address were retried", n)
+	}
+}
+
+// Text that is not text is refused, whoever sends it. A neighbour's Update of its own Antrag
+// whose title holds U+0000 (which PostgreSQL cannot store: the job would fail at every retry),
+// or whose details hold an unpaired surrogate or invalid UTF-8 (which would be kept as U+FFFD,
+// not as sent), is answered 400 invalid_text and stores nothing; the same Update with text in
+// it is taken. An actor whose document holds such a string is refused when it is fetched,
+// for good: to check a signature (401 key_unavailable, and no second way of finding the key is
+// tried) or to process an activity (dropped at the job's first attempt, not retried).
+func TestTextThatIsNotTextIsRefused(t *testing.T) {
+	t.Parallel()
+	l := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	p := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	federate(t, l, p, patience)
+	jana := p.VerifiedResident("Jana Weber", lat, lon)
+	an := fileAntrag(t, jana, map[string]string{"title": "Bücherschrank", "details_md": "Am *Felsenkeller*."})
+	remoteID := remoteAntrag(t, l, patience)
+	waitDelivered(t, p)
+	waitInboxIdle(t, l)
+	path := "/ap/antraege/" + an.ID + "/actor"
+	actor := p.URL + path
+	k := keysOf(t, p, path)
+	title := func() string {
+		var view struct{ Title string }
+		l.Client().Get("/api/antraege/"+remoteID).Expect(t, 200).JSON(t, &view)
+		return view.Title
+	}
+	// update is Plagwitz's Update of its Antrag, as Plagwitz sends it, with the title's and
+	// the details' markers replaced by the raw JSON given.
+	n := 0
+	update := func(titleJSON, contentJSON string) []byte {
+		n++
+		q := mustAP(t, an.Fediverse.ID)
+		q["name"], q["content"] = "TITLE", "CONTENT"
+		b, err := json.Marshal(map[string]any{"@context": vocab.Context, "id": fmt.Sprintf("%s/ap/activities/text-%d", p.URL, n),
+			"type": "Update", "actor": actor, "object": q, "to": []string{vocab.Public}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.Replace(b, []byte(`"TITLE"`), []byte(titleJSON), 1)
+		return bytes.Replace(b, []byte(`"CONTENT"`), []byte(contentJSON), 1)
+	}
+	for _, c := range []struct{ name, title, content string }{
+		{"U+0000 in the title", `"Bücher\u0000schrank"`, `"<p>Am Felsenkeller.</p>"`},
+		{"an unpaired surrogate in the details", `"Bücherschrank"`, `"<p>Am \ud800 Felsenkeller.</p>"`},
+		{"invalid UTF-8 in the details", `"Bücherschrank"`, "\"<p>Am \xff Felsenkeller.</p>\""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := federationRows(l)
+			code, body := postSignedBody(t, l.URL+"/ap/inbox", actor, k, update(c.title, c.content))
+			if got, _ := errorCode(t, []byte(body)); code != http.StatusBadRequest || got != "invalid_text" {
+				t.Fatalf("%d %s, want 400 invalid_text", code, body)
+			}
+			if after := federationRows(l); !maps.Equal(before, after) {
+				t.Fatalf("a refused activity stored something: %v → %v", before, after)
+			}
+		})
+	}
+	if got := title(); got != "Bücherschrank" {
+		t.Fatalf("Lindenau shows %q", got)
+	}
+	// The same Update with text in it is taken: the refusals were about the text.
+	if code, body := postSignedBody(t, l.URL+"/ap/inbox", actor, k, update(`"Bücherschrank am Markt"`, `"<p>Am Felsenkeller.</p>"`)); code != http.StatusAccepted {
+		t.Fatalf("the Update with text: %d %s", code, body)
+	}
+	waitFor(t, "the Update with text to be applied", patience, func() bool { return title() == "Bücherschrank am Markt" })
+
+	// A Fediverse account, Bob, whose actor document names him with U+0000.
+	peer := mastopeer.Start(t, "127.0.0.9")
+	bob := peer.BaseURL() + "/users/bob"
+	bobKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	der, _ := x509.MarshalPKIXPublicKey(&bobKey.PublicKey)
+	bobDoc := func(name string) map[string]any {
+		return map[string]any{"@context": []any{mastopeer.ASContext, "https://w3id.org/security/v1"},
+			"id": bob, "type": "Person", "preferredUsername": "bob", "name": name, "inbox": bob + "/inbox", "outbox": bob + "/outbox",
+			"publicKey": map[string]any{"id": bob + "#main-key", "owner": bob,
+				"publicKeyPem": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}}
+	}
+	fetchesOfBob := func() int {
+		n := 0
+		for _, f := range peer.Fetches() {
+			if f.Path == "/users/bob" {
+				n++
+			}
+		}
+		return n
+	}
+	a := fileAntrag(t, l.VerifiedResident("Ada", lat, lon), map[string]string{"title": "Trinkbrunnen"})
+	replyTo := func(n string) []byte {
+		b, _ := json.Marshal(map[string]any{"@context": mastopeer.ASContext, "id": bob + "/statuses/" + n + "/activity", "type": "Create", "actor": bob,
+			"object": map[string]any{"id": bob + "/statuses/" + n, "type": "Note", "attributedTo": bob, "inReplyTo": a.Fediverse.ID,
+				"content": "<p>Gern!</p>", "to": []string{mastopeer.Public}}})
+		return b
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
+
+	// To check his signature, his key is looked up through his actor: refused at once.
+	peer.PutDocument("/users/bob", bobDoc("Bob\x00"))
+	before := federationRows(l)
+	code, body, err := peer.Deliver(ctx, l.URL+"/ap/inbox", replyTo("1"), mastopeer.SignOptions{KeyID: bob + "#main-key", Key: bobKey})
+	if got, _ := errorCode(t, body); err != nil || code != http.StatusUnauthorized || got != "key_unavailable" {
+		t.Fatalf("a delivery signed with the key of an actor whose name is not text: %d %s %v", code, body, err)
+	}
+	if after := federationRows(l); !maps.Equal(before, after) {
+		t.Fatalf("the refused actor left something: %v → %v", before, after)
+	}
+	if n := fetchesOfBob(); n != 1 {
+		t.Fatalf("Bob's actor was fetched %d times; once is enough to refuse it", n)
+	}
+
+	// With his name as text, his reply is taken. Then his document changes back; when the
+	// stored copy is stale, processing his next reply fetches it again, and drops the reply
+	// at once instead of failing its job again and again.
+	peer.PutDocument("/users/bob", bobDoc("Bob"))
+	if code, body, err := peer.Deliver(ctx, l.URL+"/ap/inbox", replyTo("2"), mastopeer.SignOptions{KeyID: bob + "#main-key", Key: bobKey}); err != nil || code != http.StatusAccepted {
+		t.Fatalf("Bob's reply: %d %s %v", code, body, err)
+	}
+	waitFor(t, "Bob's reply to be shown", patience, func() bool {
+		return l.Count(`SELECT count(*) FROM antrag_kommentare WHERE author = $1`, bob) == 1
+	})
+	peer.PutDocument("/users/bob", bobDoc("Bob\x00"))
+	if _, err := l.Pool.Exec(ctx, `UPDATE ap_actors SET fetched_at = now() - interval '2 days' WHERE iri = $1`, bob); err != nil {
+		t.Fatal(err)
+	}
+	third := bob + "/statuses/3/activity"
+	if code, body, err := peer.Deliver(ctx, l.URL+"/ap/inbox", replyTo("3"), mastopeer.SignOptions{KeyID: bob + "#main-key", Key: bobKey}); err != nil || code != http.StatusAccepted {
+		t.Fatalf("Bob's next reply: %d %s %v", code, body, err)
+	}
+	waitFor(t, "the reply to be processed or to fail", patience, func() bool {
+		return l.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND (processed_at IS NOT NULL OR failed_at IS NOT NULL)`, third) == 1
+	})
+	if n := l.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL AND failed_at IS NULL`, third); n != 1 {
+		t.Fatal("the reply whose author's actor is not text is kept for a retry")
+	}
+	waitFor(t, "its job to end", patience, func() bool {
+		return l.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1 AND finalized_at IS NOT NULL`, third) == 1
+	})
+	if n := l.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1
+AND state = 'completed' AND attempt = 1 AND coalesce(array_length(errors, 1), 0) = 0`, third); n != 1 {
+		t.Fatal("the reply whose author's actor is not text was retried")
+	}
+	if n := l.Count(`SELECT count(*) FROM antrag_kommentare WHERE author = $1`, bob); n != 1 {
+		t.Fatalf("%d replies of Bob shown, want the first one only", n)
+	}
+	if n := l.Count(`SELECT count(*) FROM ap_actors WHERE iri = $1 AND name = 'Bob'`, bob); n != 1 {
+		t.Fatal("Bob's stored actor changed")
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/federation/transport"
+	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -47,11 +48,31 @@ var (
 	errWrongOrigin = errors.New("federation: the document is not the one asked for, from its own host")
 )
 
+// remoteError is how an exchange with another server failed. The network errors in it (a
+// refused connection, a body cut short) look like those of a lost database connection; marked
+// as the other server's, they are never taken for an outage of ours (ourOutage).
+type remoteError struct {
+	iri string
+	err error
+}
+
+func (e *remoteError) Error() string { return "federation: fetch " + e.iri + ": " + e.err.Error() }
+func (e *remoteError) Unwrap() error { return e.err }
+
+// ourOutage reports whether err means that a request could not be served now for want of our
+// own database or of time (outage.Fault), and not because of what the sender or another server
+// did: then it is answered 503, never refused.
+func ourOutage(ctx context.Context, err error) bool {
+	_, ok := outage.Fault(ctx, err)
+	return ok && !errors.As(err, new(*remoteError))
+}
+
 // final reports whether a failed fetch can never go through by trying again: the SSRF guard
-// refused the address or the scheme, the domain is blocked, or the origin answered with
-// another document than the one asked for. Nothing that depends on it is retried.
+// refused the address or the scheme, the domain is blocked, the origin answered with another
+// document than the one asked for, or with one that holds a string that is not text (the same
+// document again would be refused again). Nothing that depends on it is retried.
 func final(err error) bool {
-	return transport.Refused(err) || errors.Is(err, errBlocked) || errors.Is(err, errWrongOrigin)
+	return transport.Refused(err) || errors.Is(err, errBlocked) || errors.Is(err, errWrongOrigin) || errors.Is(err, vocab.ErrNotText)
 }
 
 // actorTTL is how long a fetched actor (and its key) is trusted before it is fetched again.
@@ -204,7 +225,7 @@ func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
 			return httpsig.Sign(r, nil, s.iri(instancePath)+"#main-key", k.rsa, s.wall.Now())
 		})
 	if err != nil {
-		return nil, fmt.Errorf("federation: fetch %s: %w", iri, err)
+		return nil, &remoteError{iri: iri, err: err}
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("federation: fetch %s: %s", iri, res.Status)

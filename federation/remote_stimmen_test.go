@@ -48,6 +48,12 @@ func postSigned(t *testing.T, inbox, actor string, k localKeys, activity any) (i
 	if err != nil {
 		t.Fatal(err)
 	}
+	return postSignedBody(t, inbox, actor, k, body)
+}
+
+// postSignedBody is postSigned for a body given as it is to be sent.
+func postSignedBody(t *testing.T, inbox, actor string, k localKeys, body []byte) (int, string) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", inbox, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/activity+json")
 	if err := httpsig.Sign(req, body, actor+"#main-key", k.rsa, time.Now()); err != nil {
@@ -81,7 +87,7 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 	t.Parallel()
 	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
 	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
-	const wait = 20 * time.Second
+	const wait = patience
 	federate(t, a, b, wait)
 	ada := a.VerifiedResident("Ada", lat, lon)
 	ben := a.VerifiedResident("Ben", lat, lon)
@@ -256,6 +262,9 @@ func TestRemoteStimmenWindowDeleteAndBlock(t *testing.T) {
 	})
 
 	t.Run("Block", func(t *testing.T) {
+		// Nothing of a's is on its way or being processed: what the block removes stays removed.
+		waitDelivered(t, a)
+		waitInboxIdle(t, b)
 		b.Admin().Post("/api/admin/federation/blocks", map[string]string{"domain": "127.0.0.1"}).Expect(t, http.StatusOK)
 		b.Client().Get("/api/antraege/"+remoteID).Expect(t, http.StatusNotFound)
 		var list struct{ Antraege []struct{ Remote bool } }

@@ -23,7 +23,7 @@ func TestInboxRetention(t *testing.T) {
 	}
 	jana.Post("/api/antraege", map[string]string{"title": "Bank"}).Expect(t, 201).JSON(t, &a)
 	peer := mastopeer.Start(t, "127.0.0.9")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 	inbox := inst.URL + "/ap/inbox"
 
@@ -45,7 +45,7 @@ func TestInboxRetention(t *testing.T) {
 		inst.Client().Get("/api/antraege/"+a.ID).Expect(t, 200).JSON(t, &v)
 		return len(v.Comments)
 	}
-	waitFor(t, "the reply to be shown", 15*time.Second, func() bool { return comments() == 1 })
+	waitFor(t, "the reply to be shown", patience, func() bool { return comments() == 1 })
 	kept := func(id string) bool {
 		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND body IS NOT NULL`, id) == 1
 	}
@@ -62,7 +62,7 @@ func TestInboxRetention(t *testing.T) {
 
 	// The sweeps run whenever the dev clock moves; the job queue records a finished job a
 	// moment after its work is done, so the first sweep may not see it finished yet.
-	waitFor(t, "the processed activity's body to be dropped", 15*time.Second, func() bool {
+	waitFor(t, "the processed activity's body to be dropped", patience, func() bool {
 		inst.Advance("1s")
 		return !kept(replyID)
 	})
@@ -96,7 +96,9 @@ func TestInboxRetention(t *testing.T) {
 	if !known(replyID) {
 		t.Fatal("the delivery taken again is not recorded")
 	}
-	time.Sleep(500 * time.Millisecond) // its processing: a second copy of the comment would show now
+	waitFor(t, "the delivery taken again to be processed", patience, func() bool {
+		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL`, replyID) == 1
+	})
 	if n := comments(); n != 1 {
 		t.Fatalf("the reply taken again is shown %d times", n)
 	}

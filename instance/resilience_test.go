@@ -1,6 +1,7 @@
 package instance_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/instance/pgtest"
@@ -150,8 +153,51 @@ func TestDatabaseOutage(t *testing.T) {
 	for range cells.Cells {
 		watcher.until(t, "the cells' state", func(m mapMessage) bool { return m.Type == "state" })
 	}
-	jana.call("POST", "/api/antraege", `{"title":"Bank am Kanal"}`, 201, nil)
+	var antrag struct {
+		ID        string
+		Fediverse struct{ ID string } `json:"fediverse"`
+	}
+	jana.call("POST", "/api/antraege", `{"title":"Bank am Kanal"}`, 201, &antrag)
 	waitUntil(t, "the first Antrag's delivery", delivered("Bank am Kanal"))
+	var handle string
+	if err := inst.Pool.QueryRow(ctx, `SELECT handle FROM accounts WHERE name = 'Jana'`).Scan(&handle); err != nil {
+		t.Fatal(err)
+	}
+	// Two Fediverse servers: one whose key the instance has seen (a Like, answered and not
+	// kept), and one it meets for the first time during the outage.
+	known, stranger := mastopeer.Start(t, "127.0.0.9"), mastopeer.Start(t, "127.0.0.10")
+	deliverTo := func(inbox string, p *mastopeer.Peer, activity map[string]any) (int, http.Header, []byte) {
+		t.Helper()
+		body, _ := json.Marshal(activity)
+		req, _ := http.NewRequest("POST", inbox, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/activity+json")
+		if err := httpsig.Sign(req, body, p.KeyID(), p.PrivateKey(), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header, b
+	}
+	deliver := func(p *mastopeer.Peer, activity map[string]any) (int, http.Header, []byte) {
+		t.Helper()
+		return deliverTo(base+"/ap/inbox", p, activity)
+	}
+	reply := func(p *mastopeer.Peer) map[string]any {
+		return map[string]any{"@context": mastopeer.ASContext, "id": p.ActorID() + "/statuses/1/activity", "type": "Create", "actor": p.ActorID(),
+			"object": map[string]any{"id": p.ActorID() + "/statuses/1", "type": "Note", "attributedTo": p.ActorID(), "inReplyTo": antrag.Fediverse.ID,
+				"content": "<p>Gern!</p>", "to": []string{mastopeer.Public}}}
+	}
+	if code, _, res := deliver(known, map[string]any{"@context": mastopeer.ASContext, "id": known.ActorID() + "/likes/1", "type": "Like",
+		"actor": known.ActorID(), "object": antrag.Fediverse.ID}); code != http.StatusAccepted {
+		t.Fatalf("a Like before the outage: %d %s", code, res)
+	}
+	// A second process on the same database, which has not read the list of blocked domains
+	// yet when the outage begins.
+	_, replica, _ := startInstance(t, instance.Config{DB: instance.DBConfig{URL: cluster.URL("weltgewebe")}, Dev: true})
 
 	cluster.Stop()
 	// Every follower of the log meets the outage, and the instance goes on.
@@ -178,6 +224,26 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Errorf("%s %s during the outage: %d %s (Retry-After %q), want 503 database_unavailable", r.method, r.path, res.status, res.body, res.header.Get("Retry-After"))
 		}
 	}
+	// ActivityPub answers the same: what is asked of the database, and deliveries, whether
+	// the sender's key is known (the activity cannot be stored) or not (the key cannot be kept).
+	// A 503 with Retry-After, not a 500 (a bug, to a sender) nor a 401 (a refusal for good).
+	for _, path := range []string{"/ap/users/" + handle, strings.TrimPrefix(antrag.Fediverse.ID, base), "/ap/users/" + handle + "/outbox",
+		"/.well-known/webfinger?resource=acct:" + handle + "@" + strings.TrimPrefix(base, "http://"), "/nodeinfo/2.1"} {
+		res := jana.do("GET", path, "")
+		if res.status != http.StatusServiceUnavailable || res.code() != "database_unavailable" || res.header.Get("Retry-After") == "" {
+			t.Errorf("GET %s during the outage: %d %s (Retry-After %q), want 503 database_unavailable", path, res.status, res.body, res.header.Get("Retry-After"))
+		}
+	}
+	for _, d := range []struct {
+		inbox string
+		peer  *mastopeer.Peer
+	}{{base + "/ap/inbox", known}, {base + "/ap/inbox", stranger}, {replica + "/ap/inbox", known}} {
+		code, header, res := deliverTo(d.inbox, d.peer, reply(d.peer))
+		if code != http.StatusServiceUnavailable || !strings.Contains(string(res), `"database_unavailable"`) || header.Get("Retry-After") == "" {
+			t.Errorf("a delivery from %s to %s during the outage: %d %s (Retry-After %q), want 503 database_unavailable",
+				d.peer.Host(), d.inbox, code, res, header.Get("Retry-After"))
+		}
+	}
 	if res := jana.do("GET", "/healthz", ""); res.status != http.StatusServiceUnavailable {
 		t.Errorf("/healthz during the outage: %d", res.status)
 	}
@@ -201,6 +267,12 @@ func TestDatabaseOutage(t *testing.T) {
 	watcher.until(t, "the new Knoten on the map", func(m mapMessage) bool { return m.Type == "delta" && m.has(k.ID) })
 	jana.call("POST", "/api/antraege", `{"title":"Brunnen am Markt"}`, 201, nil)
 	waitUntil(t, "the second Antrag's delivery", delivered("Brunnen am Markt"))
+	// The senders' retries are taken: the 503s kept nothing that would refuse them now.
+	for _, p := range []*mastopeer.Peer{known, stranger} {
+		if code, _, res := deliver(p, reply(p)); code != http.StatusAccepted {
+			t.Errorf("a delivery from %s after the outage: %d %s", p.Host(), code, res)
+		}
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("the instance stopped: %v", err)

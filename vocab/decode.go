@@ -11,6 +11,9 @@ package vocab
 // Members are matched by their exact name. encoding/json would also fill a field from
 // "Actor" or "ACTOR", which every JSON-LD processor ignores; a signed document could then
 // say one thing to a signature check and another to us.
+//
+// Every document is held to the one rule for text first (ErrNotText): lenient about shapes,
+// strict about what would be stored.
 
 import (
 	"encoding/json"
@@ -22,10 +25,28 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/textcheck"
 )
 
 // errNotObject is returned when a document or an embedded object is not a JSON object.
 var errNotObject = errors.New("not a JSON object")
+
+// ErrNotText is wrapped in the error for a document that holds a string that is not text:
+// invalid UTF-8, an unpaired surrogate escape (\ud800) or U+0000 (the rule of package
+// textcheck, which the HTTP API applies too), in any member or member name, however deep.
+// Such a document is refused whole. What would be kept of it is not what was sent (encoding/json
+// reads the first two as U+FFFD), or cannot be kept at all: PostgreSQL refuses U+0000 in text,
+// and a job storing a neighbour's Antrag, a comment or an actor's name would fail at every retry.
+var ErrNotText = errors.New("a string that is not text")
+
+// checkText applies the rule to a whole document, as every Decode function does first.
+func checkText(b []byte) error {
+	if err := textcheck.JSON(b); err != nil {
+		return fmt.Errorf("%w (%w)", ErrNotText, err)
+	}
+	return nil
+}
 
 // fields is a JSON object with its members not yet decoded.
 type fields map[string]json.RawMessage
@@ -599,6 +620,9 @@ type Head struct {
 // DecodeHead decodes an activity's id, type and actor only, leaving its object for later: the
 // inbox's fast path (about a third of DecodeActivity's cost for a typical Create).
 func DecodeHead(b []byte) (Head, error) {
+	if err := checkText(b); err != nil {
+		return Head{}, fmt.Errorf("vocab: decode activity: %w", err)
+	}
 	f, err := objectFields(b)
 	if err != nil {
 		return Head{}, fmt.Errorf("vocab: decode activity: %w", err)
@@ -620,6 +644,9 @@ func DecodeHead(b []byte) (Head, error) {
 // DecodeID decodes a document's "id" only (matched exactly, as everywhere here): what a
 // fetched or embedded copy must be checked against before anything else in it is read.
 func DecodeID(b []byte) (string, error) {
+	if err := checkText(b); err != nil {
+		return "", fmt.Errorf("vocab: decode id: %w", err)
+	}
 	f, err := objectFields(b)
 	if err != nil {
 		return "", fmt.Errorf("vocab: decode id: %w", err)
@@ -631,10 +658,13 @@ func DecodeID(b []byte) (string, error) {
 	return id, nil
 }
 
-// DecodeActivity decodes an activity. It fails only for input that is not a JSON object or
-// whose members have impossible shapes (a number for an actor, two actors); missing members
-// are left zero for the caller to judge.
+// DecodeActivity decodes an activity. It fails only for input that is not a JSON object, that
+// holds a string that is not text (ErrNotText), or whose members have impossible shapes (a
+// number for an actor, two actors); missing members are left zero for the caller to judge.
 func DecodeActivity(b []byte) (Incoming, error) {
+	if err := checkText(b); err != nil {
+		return Incoming{}, fmt.Errorf("vocab: decode activity: %w", err)
+	}
 	var a Incoming
 	if err := a.UnmarshalJSON(b); err != nil {
 		return Incoming{}, fmt.Errorf("vocab: decode activity: %w", err)
@@ -824,6 +854,9 @@ func (o *IncomingObject) UnmarshalJSON(b []byte) error {
 
 // DecodeObject decodes an object, on the same terms as DecodeActivity.
 func DecodeObject(b []byte) (IncomingObject, error) {
+	if err := checkText(b); err != nil {
+		return IncomingObject{}, fmt.Errorf("vocab: decode object: %w", err)
+	}
 	var o IncomingObject
 	if err := o.UnmarshalJSON(b); err != nil {
 		return IncomingObject{}, fmt.Errorf("vocab: decode object: %w", err)
@@ -999,6 +1032,9 @@ func decodeMultikey(b json.RawMessage) (Multikey, error) {
 
 // DecodeActor decodes an actor, on the same terms as DecodeActivity.
 func DecodeActor(b []byte) (IncomingActor, error) {
+	if err := checkText(b); err != nil {
+		return IncomingActor{}, fmt.Errorf("vocab: decode actor: %w", err)
+	}
 	var a IncomingActor
 	if err := a.UnmarshalJSON(b); err != nil {
 		return IncomingActor{}, fmt.Errorf("vocab: decode actor: %w", err)

@@ -3,6 +3,7 @@ package vocab
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -305,6 +306,39 @@ func TestDecodeRejectsNonObjects(t *testing.T) {
 		}
 		if _, err := DecodeActor([]byte(in)); err == nil {
 			t.Errorf("DecodeActor(%q) succeeded", in)
+		}
+	}
+}
+
+// Every decoder refuses a document with a string that is not text, wherever it is: a member
+// nobody reads, a member name, deep in an embedded object. Text that only looks odd is taken.
+func TestDecodeRefusesWhatIsNotText(t *testing.T) {
+	decoders := map[string]func([]byte) error{
+		"DecodeHead":     func(b []byte) error { _, err := DecodeHead(b); return err },
+		"DecodeID":       func(b []byte) error { _, err := DecodeID(b); return err },
+		"DecodeActivity": func(b []byte) error { _, err := DecodeActivity(b); return err },
+		"DecodeObject":   func(b []byte) error { _, err := DecodeObject(b); return err },
+		"DecodeActor":    func(b []byte) error { _, err := DecodeActor(b); return err },
+	}
+	const head = `{"id":"https://a.example/1","type":"Create","actor":"https://a.example/u",`
+	for _, in := range []string{
+		head + `"object":{"id":"https://a.example/n","type":"Note","content":"a\u0000b"}}`,
+		head + `"object":{"id":"https://a.example/n","type":"Note","name":"\ud800"}}`,
+		head + `"object":{"id":"https://a.example/n","type":"Note","tag":[{"name":"\udfff x"}]}}`,
+		head + "\"summary\":\"\xff\"}",
+		head + `"nobody reads this":"\u0000"}`,
+		head + `"\u0000":1}`,
+	} {
+		for name, decode := range decoders {
+			if err := decode([]byte(in)); !errors.Is(err, ErrNotText) {
+				t.Errorf("%s(%s) = %v, want ErrNotText", name, in, err)
+			}
+		}
+	}
+	ok := head + `"object":{"id":"https://a.example/n","type":"Note","content":"\ud83e\uddf5 \ufffd \u0001 Grüße"}}`
+	for name, decode := range decoders {
+		if err := decode([]byte(ok)); err != nil {
+			t.Errorf("%s(%s) = %v", name, ok, err)
 		}
 	}
 }

@@ -451,7 +451,9 @@ func TestTimeout(t *testing.T) {
 	if err == nil {
 		t.Fatal("no timeout")
 	}
-	if d := time.Since(start); d > 5*time.Second {
+	// Without the timeout the request would wait for the handler, which waits for the test:
+	// a minute is long enough for any busy machine and far short of that.
+	if d := time.Since(start); d > time.Minute {
 		t.Errorf("timed out after %s", d)
 	}
 }

@@ -53,15 +53,23 @@ func readAll(t *testing.T, s *eventstore.Store) []eventstore.Event {
 	return evs
 }
 
+// patience bounds every wait of these tests for something to happen: a safety net for a busy
+// machine, not a pace the tests depend on.
+const patience = time.Minute
+
 // readN reads the whole log once it holds n events. The horizon is cluster-wide: transactions
-// of tests running in parallel (other databases, same server) delay it for a moment.
+// of tests running in parallel (other databases, same server) delay it, for longer the busier
+// the machine.
 func readN(t *testing.T, s *eventstore.Store, n int) []eventstore.Event {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience)
 	for {
 		evs := readAll(t, s)
-		if len(evs) >= n || time.Now().After(deadline) {
+		if len(evs) >= n {
 			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log shows %d events after %s, want %d: %v", len(evs), patience, n, positions(evs))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -163,7 +171,7 @@ func TestPositionOrdersByTransaction(t *testing.T) {
 // exactly once, in increasing position (the late ones included), and no rolled-back one.
 func TestFollowerUnderConcurrentWriters(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 	pool, err := database.Open(ctx, pgtest.URL(t), 40)
 	if err != nil {
@@ -213,7 +221,7 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 	}()
 	// waitSeen waits until the followers have seen the events (the typed one: those of its kind).
 	waitSeen := func(ids map[int64]bool, echoes map[int64]bool) bool {
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
 			mu.Lock()
 			missing := 0
 			for id := range ids {
@@ -350,7 +358,7 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 		record(earlyIDs, earlyTypes)
 		// Both followers have read past the late event's id before it commits.
 		if !waitSeen(map[int64]bool{earlyIDs[0]: true, earlyIDs[1]: true}, map[int64]bool{earlyIDs[1]: true}) {
-			t.Fatalf("round %d: the followers did not see the committed events %v within 30s", r, earlyIDs)
+			t.Fatalf("round %d: the followers did not see the committed events %v within %s", r, earlyIDs, patience)
 		}
 		if err := lateTx.Commit(ctx); err != nil {
 			t.Fatal(err)
@@ -375,7 +383,7 @@ func TestFollowerUnderConcurrentWriters(t *testing.T) {
 	}
 	record(last, []string{testEchoed.Name()})
 	if !waitSeen(map[int64]bool{last[0]: true}, map[int64]bool{last[0]: true}) {
-		t.Fatal("the followers did not reach the last event within 30s")
+		t.Fatalf("the followers did not reach the last event within %s", patience)
 	}
 	stopFollow()
 	for _, done := range []chan error{followDone, typedDone} {
@@ -561,8 +569,39 @@ func TestCatchUpWaitsForRunningTransactions(t *testing.T) {
 		t.Fatalf("with a transaction in flight: %v, want ErrHorizonHeldBack", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- store.CatchUp(ctx, 10*time.Second) }()
-	time.Sleep(50 * time.Millisecond)
+	go func() { done <- store.CatchUp(ctx, patience) }()
+	// The commit must come while CatchUp waits, or the test would not show that it waits for
+	// it: CatchUp polls the horizon once it has marked the present, and the poll shows in
+	// pg_stat_activity (seen from a connection of the test's own, not the pool's).
+	watch, err := pgx.Connect(ctx, pool.Config().ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	for deadline := time.Now().Add(patience); ; time.Sleep(time.Millisecond) {
+		var polling bool
+		if err := watch.QueryRow(ctx, `
+SELECT EXISTS (SELECT FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%pg_snapshot_xmin(pg_current_snapshot())%')`).Scan(&polling); err != nil {
+			t.Fatal(err)
+		}
+		if polling {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("CatchUp returned while a transaction that began before it was still open: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("CatchUp never polled the horizon")
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("CatchUp returned while a transaction that began before it was still open: %v", err)
+	default:
+	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/outage"
+	"github.com/weltgewebe/weltgewebe/instance/textcheck"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -56,12 +57,11 @@ func decode(r *http.Request, v any) error {
 var errBodyTooLarge = &fault.Error{Kind: fault.TooLarge, Code: "body_too_large", Message: fmt.Sprintf("The body exceeds %d bytes.", MaxBodyBytes)}
 
 // checkJSON refuses what encoding/json would let through: a body that is not an object (null
-// would decode into nothing and change nothing), a member named twice in one object, at any
-// depth (which of the two counts differs between parsers; encoding/json also takes "NAME" for
-// "name"), and a string that is
-// not text — invalid UTF-8 and unpaired surrogate escapes, which encoding/json turns into
-// U+FFFD without a word, and U+0000, which PostgreSQL cannot store. Syntax errors are left to
-// the decoder after it, which words them.
+// would decode into nothing and change nothing), a string that is not text (textcheck: invalid
+// UTF-8 and unpaired surrogate escapes, which encoding/json turns into U+FFFD without a word,
+// and U+0000, which PostgreSQL cannot store), and a member named twice in one object, at any depth
+// (which of the two counts differs between parsers; encoding/json also takes "NAME" for "name"). Syntax errors are left
+// to the decoder after it, which words them.
 func checkJSON(body []byte) error {
 	d := jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowInvalidUTF8(true)) // a Buffer is parsed in place
 	switch d.PeekKind() {
@@ -71,37 +71,25 @@ func checkJSON(body []byte) error {
 	default:
 		return fault.Malformedf("invalid_field_type", "The body must be a JSON object.")
 	}
+	var notText *textcheck.Error
+	if errors.As(textcheck.JSON(body), &notText) {
+		return invalidText(topField(notText.Pointer))
+	}
 	var names []map[string]bool // each open object's names so far, case folded
-	var s []byte
 	for {
-		if k := d.PeekKind(); k != '"' {
-			if _, err := d.ReadToken(); err != nil {
-				return duplicate(err)
-			}
-			switch k {
-			case '{':
-				names = append(names, map[string]bool{})
-			case '}':
-				names = names[:len(names)-1]
-			}
-			continue
-		}
 		kind, n := d.StackIndex(d.StackDepth())
 		name := kind == '{' && n%2 == 0
-		raw, err := d.ReadValue()
+		tok, err := d.ReadToken()
 		if err != nil {
 			return duplicate(err)
 		}
-		s, err = jsontext.AppendUnquote(s[:0], raw)
-		if err != nil || bytes.IndexByte(s, 0) >= 0 {
-			p := d.StackPointer()
-			if name {
-				p = p.Parent()
-			}
-			return invalidText(topField(p))
-		}
-		if name {
-			folded := strings.ToLower(strings.ToUpper(string(s)))
+		switch {
+		case tok.Kind() == '{':
+			names = append(names, map[string]bool{})
+		case tok.Kind() == '}':
+			names = names[:len(names)-1]
+		case name && tok.Kind() == '"':
+			folded := strings.ToLower(strings.ToUpper(tok.String()))
 			if seen := names[len(names)-1]; seen[folded] {
 				return duplicateField(topField(d.StackPointer()))
 			} else {
@@ -147,24 +135,22 @@ func invalidText(field string) error {
 // checkURL applies the same rule to the path and the query: both reach handlers, and through
 // them the database, as text.
 func checkURL(u *url.URL) error {
-	if !isText(u.Path) {
+	if !textcheck.String(u.Path) {
 		return invalidText("path")
 	}
 	q, _ := url.ParseQuery(u.RawQuery) // what a handler's r.URL.Query() sees
 	for k, vs := range q {
-		if !isText(k) {
+		if !textcheck.String(k) {
 			return invalidText("query")
 		}
 		for _, v := range vs {
-			if !isText(v) {
+			if !textcheck.String(v) {
 				return invalidText(k)
 			}
 		}
 	}
 	return nil
 }
-
-func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 func decodeError(err error) error {
 	var (
@@ -244,9 +230,15 @@ var statusOf = map[fault.Kind]int{
 	fault.Unavailable:     http.StatusServiceUnavailable,
 }
 
-// writeError answers with the client-facing part of err, or a bare 500 for anything else.
+// writeError answers with the client-facing part of err; an error that means the request
+// cannot be served now (the database is unreachable, the request ran out of time) with a 503
+// (outage); and anything else with a bare 500.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if f, ok := fault.As(err); ok {
+	f, ok := fault.As(err)
+	if !ok {
+		f, ok = outage.Fault(r.Context(), err)
+	}
+	if ok {
 		status := statusOf[f.Kind]
 		if status == 0 {
 			status = http.StatusBadRequest
@@ -255,9 +247,6 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(f.RetryAfter)))
 		}
 		writeJSON(w, status, errorBody{errorDetail{Code: f.Code, Message: f.Message, Field: f.Field}})
-		return
-	}
-	if unavailable(w, r, err) {
 		return
 	}
 	if r.Context().Err() != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/instance/outage"
 )
 
 // Deps are the services the API calls.
@@ -200,7 +201,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Pool.Ping(ctx); err != nil {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(outage.RetryAfter)))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
 		return
 	}

@@ -2,13 +2,11 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/outage"
 )
 
 // DefaultRequestTimeout bounds the work of one request, its database statements included: when
@@ -17,12 +15,6 @@ import (
 // with thousands of words did, with no deadline at all). Sweeps and jobs run on contexts of
 // their own and are not bound by it.
 const DefaultRequestTimeout = 10 * time.Second
-
-// retryAfter is what a 503 asks the client to wait, in seconds: long enough for a database
-// restart or failover to finish, short enough that a person retrying by hand is not held up.
-const retryAfter = 5
-
-var errRequestTimeout = errors.New("httpapi: the request ran past its deadline")
 
 // withDeadline gives the request its deadline. WebSockets (long-lived by design, their database
 // work runs in the hubs) and the dev clock (it waits for every sweep) go without.
@@ -34,26 +26,8 @@ func (s *Server) withDeadline(r *http.Request) (*http.Request, context.CancelFun
 	if d < 0 || strings.HasPrefix(r.URL.Path, "/ws/") || strings.HasPrefix(r.URL.Path, "/api/dev/") {
 		return r, func() {}
 	}
-	ctx, cancel := context.WithTimeoutCause(r.Context(), d, errRequestTimeout)
+	ctx, cancel := outage.WithDeadline(r.Context(), d)
 	return r.WithContext(ctx), cancel
-}
-
-// unavailable answers 503 with Retry-After when err means the request could not be served for
-// now: the database cannot be reached, or the request ran past its deadline. It reports
-// whether it answered.
-func unavailable(w http.ResponseWriter, r *http.Request, err error) bool {
-	var body errorDetail
-	switch {
-	case errors.Is(context.Cause(r.Context()), errRequestTimeout):
-		body = errorDetail{Code: "request_timeout", Message: "The request took too long and was stopped; try again later."}
-	case database.Unreachable(err):
-		body = errorDetail{Code: "database_unavailable", Message: "The database cannot be reached just now; try again in a few seconds."}
-	default:
-		return false
-	}
-	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-	writeJSON(w, http.StatusServiceUnavailable, errorBody{body})
-	return true
 }
 
 // livez answers 200 while the process serves, whatever the database does: a liveness probe that

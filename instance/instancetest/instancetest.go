@@ -23,6 +23,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
@@ -125,21 +126,29 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		}
 	})
 	i := &Instance{Instance: inst, URL: "http://" + ln.Addr().String(), DatabaseURL: dbURL, t: t}
-	// Waits for the instance to answer; the bound is a safety net for a busy machine.
+	// Waits for the instance to answer, and for its delivery follower to have taken the log's
+	// head as its start: what a test writes before that would never be delivered. The bound is
+	// a safety net for a busy machine.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		res, err := http.Get(i.URL + "/healthz")
 		if err == nil {
 			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
+			if res.StatusCode == http.StatusOK && i.deliveryStarted() {
 				return i
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("instancetest: instance not healthy after 60s: %v", err)
+			t.Fatalf("instancetest: instance not healthy and delivering after 60s: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func (i *Instance) deliveryStarted() bool {
+	var n int
+	err := i.Pool.QueryRow(context.Background(), `SELECT count(*) FROM event_cursors WHERE consumer = $1`, federation.DeliveryConsumer).Scan(&n)
+	return err == nil && n == 1
 }
 
 // Client is one browser: its own cookie jar, so its own session.
