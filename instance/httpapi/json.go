@@ -59,9 +59,9 @@ var errBodyTooLarge = &fault.Error{Kind: fault.TooLarge, Code: "body_too_large",
 // checkJSON refuses what encoding/json would let through: a body that is not an object (null
 // would decode into nothing and change nothing), a string that is not text (textcheck: invalid
 // UTF-8 and unpaired surrogate escapes, which encoding/json turns into U+FFFD without a word,
-// and U+0000, which PostgreSQL cannot store), and a member named twice in one object, at any depth
-// (which of the two counts differs between parsers; encoding/json also takes "NAME" for "name"). Syntax errors are left
-// to the decoder after it, which words them.
+// and U+0000, which PostgreSQL cannot store), and a member named twice in one object at any
+// depth (which of the two counts differs between parsers; encoding/json also takes "NAME" for
+// "name"). Syntax errors are left to the decoder after it, which words them.
 func checkJSON(body []byte) error {
 	d := jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowInvalidUTF8(true)) // a Buffer is parsed in place
 	switch d.PeekKind() {
