@@ -209,7 +209,6 @@ func TestGuardRefusalsAreFinal(t *testing.T) {
 	peer := mastopeer.Start(t, "127.0.0.9")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	const wait = patience
 
 	// The peer is a neighbour we follow; what it announces is fetched from its origin.
 	if err := peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": mastopeer.ASContext, "id": peer.ActorID() + "/likes/1", "type": "Like",
@@ -225,19 +224,7 @@ func TestGuardRefusalsAreFinal(t *testing.T) {
 		"actor": peer.ActorID(), "object": "http://10.255.255.1/ap/antraege/x", "to": []string{mastopeer.Public}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the Announce to be processed or to fail", wait, func() bool {
-		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND (processed_at IS NOT NULL OR failed_at IS NOT NULL)`, announce) == 1
-	})
-	if n := inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL AND failed_at IS NULL`, announce); n != 1 {
-		t.Fatalf("an activity that needs a fetch the guard refuses is kept for a retry")
-	}
-	waitFor(t, "its job to end", wait, func() bool {
-		return inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1 AND finalized_at IS NOT NULL`, announce) == 1
-	})
-	if n := inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1
-AND state = 'completed' AND attempt = 1 AND coalesce(array_length(errors, 1), 0) = 0`, announce); n != 1 {
-		t.Fatalf("the Announce's job did not complete at its first attempt")
-	}
+	expectSettledAtOnce(t, inst, announce)
 
 	// A follower whose inbox is at a private address: the delivery job ends at once.
 	for _, sql := range []string{
@@ -251,7 +238,7 @@ VALUES ('ortsweberei', 'http://10.255.255.1/users/x', 'http://10.255.255.1/follo
 		}
 	}
 	fileAntrag(t, inst.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bank"})
-	waitFor(t, "the deliveries to the private address to end", wait, func() bool {
+	waitFor(t, "the deliveries to the private address to end", patience, func() bool {
 		return inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1'`) > 0 &&
 			inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_deliver' AND args->>'host' = '10.255.255.1' AND finalized_at IS NULL`) == 0
 	})
@@ -388,23 +375,31 @@ func TestTextThatIsNotTextIsRefused(t *testing.T) {
 	if code, body, err := peer.Deliver(ctx, l.URL+"/ap/inbox", replyTo("3"), mastopeer.SignOptions{KeyID: bob + "#main-key", Key: bobKey}); err != nil || code != http.StatusAccepted {
 		t.Fatalf("Bob's next reply: %d %s %v", code, body, err)
 	}
-	waitFor(t, "the reply to be processed or to fail", patience, func() bool {
-		return l.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND (processed_at IS NOT NULL OR failed_at IS NOT NULL)`, third) == 1
-	})
-	if n := l.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL AND failed_at IS NULL`, third); n != 1 {
-		t.Fatal("the reply whose author's actor is not text is kept for a retry")
-	}
-	waitFor(t, "its job to end", patience, func() bool {
-		return l.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1 AND finalized_at IS NOT NULL`, third) == 1
-	})
-	if n := l.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1
-AND state = 'completed' AND attempt = 1 AND coalesce(array_length(errors, 1), 0) = 0`, third); n != 1 {
-		t.Fatal("the reply whose author's actor is not text was retried")
-	}
+	expectSettledAtOnce(t, l, third)
 	if n := l.Count(`SELECT count(*) FROM antrag_kommentare WHERE author = $1`, bob); n != 1 {
 		t.Fatalf("%d replies of Bob shown, want the first one only", n)
 	}
 	if n := l.Count(`SELECT count(*) FROM ap_actors WHERE iri = $1 AND name = 'Bob'`, bob); n != 1 {
 		t.Fatal("Bob's stored actor changed")
+	}
+}
+
+// expectSettledAtOnce waits until the inbox has settled the activity and checks that it did so
+// as a final failure: the activity is marked processed, not kept for a retry, and the job that
+// processed it completed at its first attempt without an error.
+func expectSettledAtOnce(t *testing.T, inst *instancetest.Instance, activity string) {
+	t.Helper()
+	waitFor(t, "the activity to be processed or to fail", patience, func() bool {
+		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND (processed_at IS NOT NULL OR failed_at IS NOT NULL)`, activity) == 1
+	})
+	if n := inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL AND failed_at IS NULL`, activity); n != 1 {
+		t.Fatalf("%s is kept for a retry, not settled", activity)
+	}
+	waitFor(t, "its job to end", patience, func() bool {
+		return inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1 AND finalized_at IS NOT NULL`, activity) == 1
+	})
+	if n := inst.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1
+AND state = 'completed' AND attempt = 1 AND coalesce(array_length(errors, 1), 0) = 0`, activity); n != 1 {
+		t.Fatalf("the job of %s did not complete at its first attempt", activity)
 	}
 }
