@@ -26,6 +26,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/instance/pgtest"
 )
@@ -131,7 +132,7 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 
-	logs := &logCapture{}
+	logs := &instancetest.LogCapture{}
 	inst, base, done := startInstance(t, instance.Config{DB: instance.DBConfig{URL: cluster.URL("weltgewebe")}, Dev: true,
 		FederationAllowHosts: []string{"127.0.0.1"}, Log: slog.New(logs)})
 	followerIRI := "http://" + ln.Addr().String() + "/users/f"
@@ -202,7 +203,7 @@ func TestDatabaseOutage(t *testing.T) {
 	cluster.Stop()
 	// Every follower of the log meets the outage, and the instance goes on.
 	for _, want := range []string{"event log: cannot read the head", "follower=mapfeed", "follower=chat", "federation: delivery follower stopped"} {
-		for deadline := time.Now().Add(60 * time.Second); !logs.has(want); time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(60 * time.Second); !logs.Has(want); time.Sleep(20 * time.Millisecond) {
 			select {
 			case err := <-done:
 				t.Fatalf("the instance stopped during the outage: %v", err)
@@ -294,7 +295,7 @@ func TestEmbeddedPostgresDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "data")
-	logs := &logCapture{}
+	logs := &instancetest.LogCapture{}
 	inst, base, done := startInstance(t, instance.Config{DB: instance.DBConfig{DataDir: data}, Log: slog.New(logs)})
 	jana := newHTTPClient(t, base)
 	registerVerified(t, inst, jana, "Jana")
@@ -330,13 +331,13 @@ func TestEmbeddedPostgresDies(t *testing.T) {
 			t.Fatalf("the instance stopped when its PostgreSQL died: %v", err)
 		default:
 		}
-		return logs.has("embedded PostgreSQL running again") && pidOf() != killed
+		return logs.Has("embedded PostgreSQL running again") && pidOf() != killed
 	})
 	waitUntil(t, "/healthz to say ready", func() bool { return jana.do("GET", "/healthz", "").status == http.StatusOK })
 	var k struct{ ID string }
 	jana.call("POST", "/api/knoten", `{"type":"idee","title":"Nach dem Neustart","lat":51.3338,"lon":12.3312}`, 201, &k)
 	watcher.until(t, "the new Knoten on the map", func(m mapMessage) bool { return m.Type == "delta" && m.has(k.ID) })
-	if !logs.has("embedded PostgreSQL exited; starting it again") {
+	if !logs.Has("embedded PostgreSQL exited; starting it again") {
 		t.Errorf("the log does not say that PostgreSQL died:\n%s", logs.String())
 	}
 }
@@ -467,55 +468,6 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("no %s within 60s", what)
 		}
 	}
-}
-
-// logCapture keeps the instance's log lines (warnings and up, and info) as text.
-type logCapture struct {
-	mu    sync.Mutex
-	lines []string
-	attrs []slog.Attr
-	root  *logCapture
-}
-
-func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-
-func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
-	for _, a := range l.attrs {
-		b.WriteString(" " + a.String())
-	}
-	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
-	root := l.rootOf()
-	root.mu.Lock()
-	root.lines = append(root.lines, b.String())
-	root.mu.Unlock()
-	return nil
-}
-
-func (l *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
-	return &logCapture{attrs: append(slices.Clone(l.attrs), as...), root: l.rootOf()}
-}
-
-func (l *logCapture) WithGroup(string) slog.Handler { return l }
-
-func (l *logCapture) rootOf() *logCapture {
-	if l.root != nil {
-		return l.root
-	}
-	return l
-}
-
-func (l *logCapture) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.ContainsFunc(l.lines, func(line string) bool { return strings.Contains(line, s) })
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
 }
 
 type mapMessage struct {
