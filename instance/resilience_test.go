@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -19,15 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
-	"github.com/weltgewebe/weltgewebe/instance/pgtest"
 )
 
 // A request whose database work runs past its deadline is answered 503 request_timeout, and its
@@ -35,11 +30,14 @@ import (
 func TestRequestDeadlineCancelsItsStatement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	inst, base, _ := startInstance(t, instance.Config{DB: instance.DBConfig{URL: pgtest.URL(t)}, RequestTimeout: time.Second})
-	c := newHTTPClient(t, base)
-	registerVerified(t, inst, c, "Jana")
+	// Only the request under test goes to the process with the short deadline (a second
+	// process of the same Ortsweberei: sessions live in the database). Everything else goes
+	// to one with the default: on a busy machine hashing a password alone can take a second.
+	inst := instancetest.Start(t, instancetest.Options{NoDev: true})
+	short := instancetest.Start(t, instancetest.Options{NoDev: true, ReplicaOf: inst, RequestTimeout: time.Second})
+	c := inst.VerifiedResident("Jana", 51.3362, 12.3363)
 	var k struct{ ID string }
-	c.call("POST", "/api/knoten", `{"type":"idee","title":"Bank","lat":51.3338,"lon":12.3312}`, 201, &k)
+	c.Post("/api/knoten", `{"type":"idee","title":"Bank","lat":51.3338,"lon":12.3312}`).Expect(t, 201).JSON(t, &k)
 
 	// Someone holds the Knoten: spinning a Faden onto it waits for the lock, longer than the
 	// request may take.
@@ -51,27 +49,31 @@ func TestRequestDeadlineCancelsItsStatement(t *testing.T) {
 	if _, err := holder.Exec(ctx, `SELECT 1 FROM knoten WHERE id = $1 FOR UPDATE`, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	res := c.do("POST", "/api/faeden", fmt.Sprintf(`{"to_knoten_id":%q,"type":"gespraech"}`, k.ID))
-	if res.status != http.StatusServiceUnavailable || res.code() != "request_timeout" || res.header.Get("Retry-After") == "" {
-		t.Fatalf("a request past its deadline: %d %s (Retry-After %q), want 503 request_timeout", res.status, res.body, res.header.Get("Retry-After"))
+	res := c.On(short).Post("/api/faeden", fmt.Sprintf(`{"to_knoten_id":%q,"type":"gespraech"}`, k.ID))
+	if res.Status != http.StatusServiceUnavailable || res.ErrorCode() != "request_timeout" || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("a request past its deadline: %d %s (Retry-After %q), want 503 request_timeout", res.Status, res.Body, res.Header.Get("Retry-After"))
 	}
 	// The waiting statement is gone from the server while the lock is still held.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	instancetest.WaitFor(t, "end of the timed-out request's statement at the server", func() bool {
 		var waiting int
 		if err := holder.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
-		if waiting == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the timed-out request's statement still waits at the server")
-		}
-	}
+		return waiting == 0
+	})
 	if err := holder.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c.call("POST", "/api/faeden", fmt.Sprintf(`{"to_knoten_id":%q,"type":"gespraech"}`, k.ID), 201, nil)
+	c.Post("/api/faeden", fmt.Sprintf(`{"to_knoten_id":%q,"type":"gespraech"}`, k.ID)).Expect(t, 201)
+	// The process whose statement was cancelled serves on. A cheap read, asked again only
+	// while a busy machine makes even that run past the short deadline.
+	instancetest.WaitFor(t, "an answer from the process whose statement was cancelled", func() bool {
+		res := c.On(short).Get("/api/me")
+		if res.Status != http.StatusOK && res.ErrorCode() != "request_timeout" {
+			t.Fatalf("GET /api/me after the timeout: %d %s", res.Status, res.Body)
+		}
+		return res.Status == http.StatusOK
+	})
 }
 
 // The database server goes away while the instance runs, and comes back. Meanwhile every API
@@ -95,6 +97,8 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Stopped after the instances (cleanups run last-registered first), whichever cluster
+	// runs by then.
 	t.Cleanup(func() { cluster.Stop() })
 	admin, err := pgx.Connect(ctx, cluster.URL("postgres"))
 	if err == nil {
@@ -131,9 +135,9 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 
-	logs := &logCapture{}
-	inst, base, done := startInstance(t, instance.Config{DB: instance.DBConfig{URL: cluster.URL("weltgewebe")}, Dev: true,
-		FederationAllowHosts: []string{"127.0.0.1"}, Log: slog.New(logs)})
+	logs := &instancetest.LogCapture{}
+	inst := instancetest.Start(t, instancetest.Options{DatabaseURL: cluster.URL("weltgewebe"), AllowHosts: []string{"127.0.0.1"}, Log: logs})
+	base := inst.URL
 	followerIRI := "http://" + ln.Addr().String() + "/users/f"
 	if _, err := inst.Pool.Exec(ctx, `INSERT INTO ap_actors (iri, host, type, inbox, fetched_at) VALUES ($1, $2, 'Person', $3, now())`,
 		followerIRI, ln.Addr().String(), followerIRI+"/inbox"); err != nil {
@@ -143,22 +147,18 @@ func TestDatabaseOutage(t *testing.T) {
 		followerIRI, followerIRI+"#follow"); err != nil {
 		t.Fatal(err)
 	}
-	jana := newHTTPClient(t, base)
-	registerVerified(t, inst, jana, "Jana")
+	jana := inst.VerifiedResident("Jana", 51.3362, 12.3363)
 	const lat, lon = 51.3338, 12.3312
 	var cells struct{ Cells []string }
-	jana.call("GET", "/api/map/cells?"+url.Values{"bbox": {fmt.Sprintf("%f,%f,%f,%f", lon-0.002, lat-0.001, lon+0.002, lat+0.001)}, "zoom": {"14"}}.Encode(), "", 200, &cells)
-	watcher := dialMap(t, base)
-	watcher.send(t, map[string]any{"type": "subscribe", "cells": cells.Cells})
-	for range cells.Cells {
-		watcher.until(t, "the cells' state", func(m mapMessage) bool { return m.Type == "state" })
-	}
+	jana.Get("/api/map/cells?"+url.Values{"bbox": {fmt.Sprintf("%f,%f,%f,%f", lon-0.002, lat-0.001, lon+0.002, lat+0.001)}, "zoom": {"14"}}.Encode()).Expect(t, 200).JSON(t, &cells)
+	watcher := instancetest.DialMap(t, base)
+	watcher.Subscribe(cells.Cells)
 	var antrag struct {
 		ID        string
 		Fediverse struct{ ID string } `json:"fediverse"`
 	}
-	jana.call("POST", "/api/antraege", `{"title":"Bank am Kanal"}`, 201, &antrag)
-	waitUntil(t, "the first Antrag's delivery", delivered("Bank am Kanal"))
+	jana.Post("/api/antraege", `{"title":"Bank am Kanal"}`).Expect(t, 201).JSON(t, &antrag)
+	instancetest.WaitFor(t, "the first Antrag's delivery", delivered("Bank am Kanal"))
 	var handle string
 	if err := inst.Pool.QueryRow(ctx, `SELECT handle FROM accounts WHERE name = 'Jana'`).Scan(&handle); err != nil {
 		t.Fatal(err)
@@ -197,19 +197,19 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	// A second process on the same database, which has not read the list of blocked domains
 	// yet when the outage begins.
-	_, replica, _ := startInstance(t, instance.Config{DB: instance.DBConfig{URL: cluster.URL("weltgewebe")}, Dev: true})
+	replica := instancetest.Start(t, instancetest.Options{ReplicaOf: inst}).URL
 
 	cluster.Stop()
 	// Every follower of the log meets the outage, and the instance goes on.
 	for _, want := range []string{"event log: cannot read the head", "follower=mapfeed", "follower=chat", "federation: delivery follower stopped"} {
-		for deadline := time.Now().Add(60 * time.Second); !logs.has(want); time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(instancetest.Patience); !logs.Has(want); time.Sleep(20 * time.Millisecond) {
 			select {
-			case err := <-done:
-				t.Fatalf("the instance stopped during the outage: %v", err)
+			case <-inst.Exited():
+				t.Fatalf("the instance stopped during the outage: %v", inst.ServeErr())
 			default:
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("no log line %q within 60s of the outage:\n%s", want, logs.String())
+				t.Fatalf("no log line %q within %s of the outage:\n%s", want, instancetest.Patience, logs.String())
 			}
 		}
 	}
@@ -219,9 +219,13 @@ func TestDatabaseOutage(t *testing.T) {
 		{"POST", "/api/knoten", `{"type":"idee","title":"Im Dunkeln","lat":51.3338,"lon":12.3312}`},
 		{"GET", "/api/antraege", ""},
 	} {
-		res := jana.do(r.method, r.path, r.body)
-		if res.status != http.StatusServiceUnavailable || res.code() != "database_unavailable" || res.header.Get("Retry-After") == "" {
-			t.Errorf("%s %s during the outage: %d %s (Retry-After %q), want 503 database_unavailable", r.method, r.path, res.status, res.body, res.header.Get("Retry-After"))
+		var body any
+		if r.body != "" {
+			body = r.body
+		}
+		res := jana.Do(r.method, r.path, body)
+		if res.Status != http.StatusServiceUnavailable || res.ErrorCode() != "database_unavailable" || res.Header.Get("Retry-After") == "" {
+			t.Errorf("%s %s during the outage: %d %s (Retry-After %q), want 503 database_unavailable", r.method, r.path, res.Status, res.Body, res.Header.Get("Retry-After"))
 		}
 	}
 	// ActivityPub answers the same: what is asked of the database, and deliveries, whether
@@ -229,9 +233,9 @@ func TestDatabaseOutage(t *testing.T) {
 	// A 503 with Retry-After, not a 500 (a bug, to a sender) nor a 401 (a refusal for good).
 	for _, path := range []string{"/ap/users/" + handle, strings.TrimPrefix(antrag.Fediverse.ID, base), "/ap/users/" + handle + "/outbox",
 		"/.well-known/webfinger?resource=acct:" + handle + "@" + strings.TrimPrefix(base, "http://"), "/nodeinfo/2.1"} {
-		res := jana.do("GET", path, "")
-		if res.status != http.StatusServiceUnavailable || res.code() != "database_unavailable" || res.header.Get("Retry-After") == "" {
-			t.Errorf("GET %s during the outage: %d %s (Retry-After %q), want 503 database_unavailable", path, res.status, res.body, res.header.Get("Retry-After"))
+		res := jana.Get(path)
+		if res.Status != http.StatusServiceUnavailable || res.ErrorCode() != "database_unavailable" || res.Header.Get("Retry-After") == "" {
+			t.Errorf("GET %s during the outage: %d %s (Retry-After %q), want 503 database_unavailable", path, res.Status, res.Body, res.Header.Get("Retry-After"))
 		}
 	}
 	for _, d := range []struct {
@@ -244,15 +248,15 @@ func TestDatabaseOutage(t *testing.T) {
 				d.peer.Host(), d.inbox, code, res, header.Get("Retry-After"))
 		}
 	}
-	if res := jana.do("GET", "/healthz", ""); res.status != http.StatusServiceUnavailable {
-		t.Errorf("/healthz during the outage: %d", res.status)
+	if res := jana.Get("/healthz"); res.Status != http.StatusServiceUnavailable {
+		t.Errorf("/healthz during the outage: %d", res.Status)
 	}
-	if res := jana.do("GET", "/livez", ""); res.status != http.StatusOK {
-		t.Errorf("/livez during the outage: %d", res.status)
+	if res := jana.Get("/livez"); res.Status != http.StatusOK {
+		t.Errorf("/livez during the outage: %d", res.Status)
 	}
 	select {
-	case err := <-done:
-		t.Fatalf("the instance stopped during the outage: %v", err)
+	case <-inst.Exited():
+		t.Fatalf("the instance stopped during the outage: %v", inst.ServeErr())
 	default:
 	}
 
@@ -260,13 +264,12 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cluster.Stop() })
-	waitUntil(t, "/healthz to say ready", func() bool { return jana.do("GET", "/healthz", "").status == http.StatusOK })
+	instancetest.WaitFor(t, "/healthz to say ready", func() bool { return jana.Get("/healthz").Status == http.StatusOK })
 	var k struct{ ID string }
-	jana.call("POST", "/api/knoten", `{"type":"idee","title":"Nach dem Ausfall","lat":51.3338,"lon":12.3312}`, 201, &k)
-	watcher.until(t, "the new Knoten on the map", func(m mapMessage) bool { return m.Type == "delta" && m.has(k.ID) })
-	jana.call("POST", "/api/antraege", `{"title":"Brunnen am Markt"}`, 201, nil)
-	waitUntil(t, "the second Antrag's delivery", delivered("Brunnen am Markt"))
+	jana.Post("/api/knoten", `{"type":"idee","title":"Nach dem Ausfall","lat":51.3338,"lon":12.3312}`).Expect(t, 201).JSON(t, &k)
+	watcher.Until("the new Knoten on the map", func(m instancetest.MapMessage) bool { return m.Type == "delta" && m.Has(k.ID) })
+	jana.Post("/api/antraege", `{"title":"Brunnen am Markt"}`).Expect(t, 201)
+	instancetest.WaitFor(t, "the second Antrag's delivery", delivered("Brunnen am Markt"))
 	// The senders' retries are taken: the 503s kept nothing that would refuse them now.
 	for _, p := range []*mastopeer.Peer{known, stranger} {
 		if code, _, res := deliver(p, reply(p)); code != http.StatusAccepted {
@@ -274,8 +277,8 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 	select {
-	case err := <-done:
-		t.Fatalf("the instance stopped: %v", err)
+	case <-inst.Exited():
+		t.Fatalf("the instance stopped: %v", inst.ServeErr())
 	default:
 	}
 }
@@ -294,18 +297,14 @@ func TestEmbeddedPostgresDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "data")
-	logs := &logCapture{}
-	inst, base, done := startInstance(t, instance.Config{DB: instance.DBConfig{DataDir: data}, Log: slog.New(logs)})
-	jana := newHTTPClient(t, base)
-	registerVerified(t, inst, jana, "Jana")
+	logs := &instancetest.LogCapture{}
+	inst := instancetest.Start(t, instancetest.Options{NoDev: true, DataDir: data, Log: logs})
+	jana := inst.VerifiedResident("Jana", 51.3362, 12.3363)
 	const lat, lon = 51.3338, 12.3312
 	var cells struct{ Cells []string }
-	jana.call("GET", "/api/map/cells?"+url.Values{"bbox": {fmt.Sprintf("%f,%f,%f,%f", lon-0.002, lat-0.001, lon+0.002, lat+0.001)}, "zoom": {"14"}}.Encode(), "", 200, &cells)
-	watcher := dialMap(t, base)
-	watcher.send(t, map[string]any{"type": "subscribe", "cells": cells.Cells})
-	for range cells.Cells {
-		watcher.until(t, "the cells' state", func(m mapMessage) bool { return m.Type == "state" })
-	}
+	jana.Get("/api/map/cells?"+url.Values{"bbox": {fmt.Sprintf("%f,%f,%f,%f", lon-0.002, lat-0.001, lon+0.002, lat+0.001)}, "zoom": {"14"}}.Encode()).Expect(t, 200).JSON(t, &cells)
+	watcher := instancetest.DialMap(t, inst.URL)
+	watcher.Subscribe(cells.Cells)
 
 	pidOf := func() int {
 		b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
@@ -324,271 +323,19 @@ func TestEmbeddedPostgresDies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the instance to start its PostgreSQL again", func() bool {
+	instancetest.WaitFor(t, "the instance to start its PostgreSQL again", func() bool {
 		select {
-		case err := <-done:
-			t.Fatalf("the instance stopped when its PostgreSQL died: %v", err)
+		case <-inst.Exited():
+			t.Fatalf("the instance stopped when its PostgreSQL died: %v", inst.ServeErr())
 		default:
 		}
-		return logs.has("embedded PostgreSQL running again") && pidOf() != killed
+		return logs.Has("embedded PostgreSQL running again") && pidOf() != killed
 	})
-	waitUntil(t, "/healthz to say ready", func() bool { return jana.do("GET", "/healthz", "").status == http.StatusOK })
+	instancetest.WaitFor(t, "/healthz to say ready", func() bool { return jana.Get("/healthz").Status == http.StatusOK })
 	var k struct{ ID string }
-	jana.call("POST", "/api/knoten", `{"type":"idee","title":"Nach dem Neustart","lat":51.3338,"lon":12.3312}`, 201, &k)
-	watcher.until(t, "the new Knoten on the map", func(m mapMessage) bool { return m.Type == "delta" && m.has(k.ID) })
-	if !logs.has("embedded PostgreSQL exited; starting it again") {
+	jana.Post("/api/knoten", `{"type":"idee","title":"Nach dem Neustart","lat":51.3338,"lon":12.3312}`).Expect(t, 201).JSON(t, &k)
+	watcher.Until("the new Knoten on the map", func(m instancetest.MapMessage) bool { return m.Type == "delta" && m.Has(k.ID) })
+	if !logs.Has("embedded PostgreSQL exited; starting it again") {
 		t.Errorf("the log does not say that PostgreSQL died:\n%s", logs.String())
-	}
-}
-
-// startInstance opens an instance with cfg and serves it on a loopback port until the test
-// ends. done receives Serve's result.
-func startInstance(t *testing.T, cfg instance.Config) (*instance.Instance, string, <-chan error) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	cfg.PublicURL = base
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = 20 * time.Millisecond
-	}
-	cfg.SweepInterval = time.Hour
-	cfg.MapFeed.Batch = 200 * time.Millisecond
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	inst, err := instance.Open(context.Background(), cfg)
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	finished := make(chan struct{})
-	go func() {
-		err := inst.Serve(ctx, ln)
-		done <- err
-		close(finished)
-	}()
-	t.Cleanup(func() {
-		stop()
-		<-finished
-		inst.Close()
-	})
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if res, err := http.Get(base + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the instance is not healthy after 60s")
-		}
-	}
-	return inst, base, done
-}
-
-type httpClient struct {
-	t    *testing.T
-	base string
-	c    *http.Client
-}
-
-func newHTTPClient(t *testing.T, base string) *httpClient {
-	jar, _ := cookiejar.New(nil)
-	return &httpClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
-}
-
-type httpResult struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r httpResult) code() string {
-	var e struct{ Error struct{ Code string } }
-	_ = json.Unmarshal(r.body, &e)
-	return e.Error.Code
-}
-
-func (c *httpClient) do(method, path, body string) httpResult {
-	c.t.Helper()
-	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.c.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return httpResult{res.StatusCode, res.Header, b}
-}
-
-func (c *httpClient) call(method, path, body string, want int, out any) {
-	c.t.Helper()
-	res := c.do(method, path, body)
-	if res.status != want {
-		c.t.Fatalf("%s %s: %d %s, want %d", method, path, res.status, res.body, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(res.body, out); err != nil {
-			c.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-}
-
-// registerVerified registers a resident with the client, verifies the account and logs in.
-func registerVerified(t *testing.T, inst *instance.Instance, c *httpClient, name string) {
-	t.Helper()
-	email := strings.ToLower(name) + "-" + uuid.NewString()[:8] + "@example.org"
-	var me struct{ ID uuid.UUID }
-	c.call("POST", "/api/auth/register", fmt.Sprintf(`{"name":%q,"address":"Weg 1","lat":51.3362,"lon":12.3363,"email":%q,"password":"correct horse battery"}`, name, email), 202, nil)
-	c.call("POST", "/api/auth/login", fmt.Sprintf(`{"email":%q,"password":"correct horse battery"}`, email), 200, nil)
-	c.call("GET", "/api/me", "", 200, &me)
-	ctx := context.Background()
-	admin, err := inst.Accounts.CreateAdmin(ctx, "Admin", "admin-"+uuid.NewString()[:8]+"@example.org", "admin password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := inst.Accounts.Verify(ctx, admin, me.ID); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 60s", what)
-		}
-	}
-}
-
-// logCapture keeps the instance's log lines (warnings and up, and info) as text.
-type logCapture struct {
-	mu    sync.Mutex
-	lines []string
-	attrs []slog.Attr
-	root  *logCapture
-}
-
-func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-
-func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
-	for _, a := range l.attrs {
-		b.WriteString(" " + a.String())
-	}
-	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
-	root := l.rootOf()
-	root.mu.Lock()
-	root.lines = append(root.lines, b.String())
-	root.mu.Unlock()
-	return nil
-}
-
-func (l *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
-	return &logCapture{attrs: append(slices.Clone(l.attrs), as...), root: l.rootOf()}
-}
-
-func (l *logCapture) WithGroup(string) slog.Handler { return l }
-
-func (l *logCapture) rootOf() *logCapture {
-	if l.root != nil {
-		return l.root
-	}
-	return l
-}
-
-func (l *logCapture) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.ContainsFunc(l.lines, func(line string) bool { return strings.Contains(line, s) })
-}
-
-func (l *logCapture) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
-type mapMessage struct {
-	Type   string `json:"type"`
-	Knoten []struct {
-		ID string `json:"id"`
-	} `json:"knoten"`
-}
-
-func (m mapMessage) has(id string) bool {
-	for _, k := range m.Knoten {
-		if k.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
-type mapConn struct {
-	conn *websocket.Conn
-	msgs chan mapMessage
-}
-
-func dialMap(t *testing.T, base string) *mapConn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(base, "http://", "ws://", 1)+"/ws/map", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadLimit(16 << 20)
-	t.Cleanup(func() { conn.CloseNow() })
-	c := &mapConn{conn: conn, msgs: make(chan mapMessage, 1000)}
-	go func() {
-		defer close(c.msgs)
-		for {
-			_, data, err := conn.Read(context.Background())
-			if err != nil {
-				return
-			}
-			var m mapMessage
-			if json.Unmarshal(data, &m) == nil {
-				c.msgs <- m
-			}
-		}
-	}()
-	c.until(t, "hello", func(m mapMessage) bool { return m.Type == "hello" })
-	return c
-}
-
-func (c *mapConn) send(t *testing.T, v any) {
-	t.Helper()
-	b, _ := json.Marshal(v)
-	if err := c.conn.Write(context.Background(), websocket.MessageText, b); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (c *mapConn) until(t *testing.T, what string, ok func(mapMessage) bool) {
-	t.Helper()
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case m, open := <-c.msgs:
-			if !open {
-				t.Fatalf("the map connection closed while waiting for %s", what)
-			}
-			if ok(m) {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("no %s within 60s", what)
-		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -38,6 +39,8 @@ type Instance struct {
 	DatabaseURL string // for commands that open the same instance (weltgewebe admin …)
 	t           testing.TB
 	admin       *account.Account
+	exited      chan struct{} // closed when Serve has returned
+	serveErr    error         // what Serve returned, once exited is closed
 }
 
 // Options tune a test instance.
@@ -58,6 +61,17 @@ type Options struct {
 	// Replica of another test instance: this one runs on the same database (a second
 	// process of the same Ortsweberei).
 	ReplicaOf *Instance
+	// DatabaseURL, when set, is the database to run on instead of a fresh one on the test
+	// cluster: one on a cluster the test runs itself (and stops, to see an outage).
+	DatabaseURL string
+	// DataDir, when set, runs the instance on an embedded cluster in this directory, as
+	// `weltgewebe serve --data-dir` does.
+	DataDir string
+	// RequestTimeout bounds each request's work; zero takes the instance's default.
+	RequestTimeout time.Duration
+	// Log receives every record of the instance (all levels), besides the test log; see
+	// LogCapture.
+	Log slog.Handler
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -75,11 +89,12 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if err != nil {
 		t.Fatalf("instancetest: listen: %v", err)
 	}
-	dbURL := ""
-	if o.ReplicaOf != nil {
-		dbURL = o.ReplicaOf.DatabaseURL
-	} else {
-		dbURL = pgtest.URL(t)
+	db := instance.DBConfig{URL: o.DatabaseURL, DataDir: o.DataDir, MaxConns: 16}
+	switch {
+	case o.ReplicaOf != nil:
+		db.URL = o.ReplicaOf.DatabaseURL
+	case db.URL == "" && db.DataDir == "":
+		db.URL = pgtest.URL(t)
 	}
 	publicURL := "http://" + ln.Addr().String()
 	if o.ReplicaOf != nil {
@@ -92,8 +107,12 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if o.RateLimits != nil {
 		limits = *o.RateLimits
 	}
+	log := newTestLogger(t)
+	if o.Log != nil {
+		log = slog.New(slog.NewMultiHandler(log.Handler(), o.Log))
+	}
 	inst, err := instance.Open(ctx, instance.Config{
-		DB:                   instance.DBConfig{URL: dbURL, MaxConns: 16},
+		DB:                   db,
 		Dev:                  !o.NoDev,
 		PublicURL:            publicURL,
 		AuthorizedFetch:      o.AuthorizedFetch,
@@ -103,29 +122,36 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		PollInterval:         20 * time.Millisecond,
 		// Sweeps run when a test moves the dev clock (and once at start), not on their own in
 		// the middle of a test.
-		SweepInterval: time.Hour,
-		MapFeed:       o.MapFeed,
-		RateLimits:    limits,
-		Accounts:      o.Accounts,
-		Log:           newTestLogger(t),
+		SweepInterval:  time.Hour,
+		MapFeed:        o.MapFeed,
+		RateLimits:     limits,
+		Accounts:       o.Accounts,
+		RequestTimeout: o.RequestTimeout,
+		Log:            log,
 	})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("instancetest: open: %v", err)
 	}
+	if db.URL == "" {
+		db.URL = inst.Pool.Config().ConnString() // the embedded cluster's
+	}
+	i := &Instance{Instance: inst, URL: "http://" + ln.Addr().String(), DatabaseURL: db.URL, t: t, exited: make(chan struct{})}
 	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- inst.Serve(runCtx, ln) }()
+	go func() {
+		i.serveErr = inst.Serve(runCtx, ln)
+		close(i.exited)
+	}()
 	t.Cleanup(func() {
 		stop()
-		if err := <-done; err != nil {
-			t.Errorf("instancetest: serve: %v", err)
+		<-i.exited
+		if i.serveErr != nil {
+			t.Errorf("instancetest: serve: %v", i.serveErr)
 		}
 		if err := inst.Close(); err != nil {
 			t.Errorf("instancetest: close: %v", err)
 		}
 	})
-	i := &Instance{Instance: inst, URL: "http://" + ln.Addr().String(), DatabaseURL: dbURL, t: t}
 	// Waits for the instance to answer, and for its delivery follower to have taken the log's
 	// head as its start: what a test writes before that would never be delivered. The bound is
 	// a safety net for a busy machine.
@@ -142,6 +168,20 @@ func Start(t testing.TB, opts ...Options) *Instance {
 			t.Fatalf("instancetest: instance not healthy and delivering after 60s: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Exited is closed when the instance has stopped serving before the test's end, which it
+// must not do whatever its database does; ServeErr then says why.
+func (i *Instance) Exited() <-chan struct{} { return i.exited }
+
+// ServeErr is what Serve returned; nil while it serves.
+func (i *Instance) ServeErr() error {
+	select {
+	case <-i.exited:
+		return i.serveErr
+	default:
+		return nil
 	}
 }
 
@@ -170,9 +210,21 @@ func (c *Client) With(h http.Header) *Client {
 }
 
 // Client returns a new client without a session.
-func (i *Instance) Client() *Client {
+func (i *Instance) Client() *Client { return NewClient(i.t, i.URL) }
+
+// NewClient returns a new client without a session of the server at base, e.g. a `weltgewebe
+// serve` the test runs.
+func NewClient(t testing.TB, base string) *Client {
 	jar, _ := cookiejar.New(nil)
-	return &Client{t: i.t, base: i.URL, http: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+	return &Client{t: t, base: base, http: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+}
+
+// On returns the same browser (the same cookie jar, so the same session) talking to another
+// process of the same Ortsweberei (see Options.ReplicaOf): sessions live in the database.
+func (c *Client) On(i *Instance) *Client {
+	d := *c
+	d.base = i.URL
+	return &d
 }
 
 // Response is a finished HTTP exchange.

@@ -18,6 +18,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium, request } from "playwright-core";
+import { patience } from "./patience.mjs";
 
 const base = must("WG_URL");
 const artifacts = process.env.WG_ARTIFACTS || join(process.cwd(), "e2e", "artifacts", String(Date.now()));
@@ -66,7 +67,7 @@ async function openSlider(page, name) {
 async function newPage(name, options) {
   const ctx = await browser.newContext({ baseURL: base, locale: "de-DE", timezoneId: "Europe/Berlin", ...options });
   const page = await ctx.newPage();
-  page.setDefaultTimeout(30000);
+  page.setDefaultTimeout(patience);
   page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
   page.on("console", (m) => {
     if (m.type() === "error" && !/401|Failed to load resource/.test(m.text())) problems.push(`${name}: console: ${m.text()}`);

@@ -4,6 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { patience } from "./patience.mjs";
 
 const base = process.env.WG_URL;
 const artifacts = process.env.WG_ARTIFACTS || join(process.cwd(), "e2e", "artifacts", String(Date.now()));
@@ -23,9 +24,8 @@ page.on("response", (r) => {
 });
 try {
   await page.goto("/");
-  // Timeouts here are safety nets for a busy machine: each wait is for the page to get there.
-  await page.waitForSelector("html[data-ready='1']", { timeout: 30000 });
-  await page.waitForSelector("#map.has-basemap", { timeout: 30000 });
+  await page.waitForSelector("html[data-ready='1']", { timeout: patience });
+  await page.waitForSelector("#map.has-basemap", { timeout: patience });
   // Wait until a tile canvas shows the light theme's earth colour (#e2dfda).
   const painted = await page.waitForFunction(
     () => {
@@ -38,7 +38,7 @@ try {
       return false;
     },
     null,
-    { timeout: 30000, polling: 250 },
+    { timeout: patience, polling: 250 },
   );
   const tiles = await page.locator(".leaflet-tile-container canvas").count();
   if (!ranges.some((r) => r.startsWith("206 bytes="))) throw new Error("no range request answered with 206: " + ranges.join(", "));

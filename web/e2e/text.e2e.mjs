@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { patience } from "./patience.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -55,7 +56,7 @@ await ctx.addInitScript((view) => {
   document.addEventListener("securitypolicyviolation", (e) => window.__made.push(`CSP refused ${e.violatedDirective} ${e.blockedURI}`));
 }, view);
 const page = await ctx.newPage();
-page.setDefaultTimeout(15000);
+page.setDefaultTimeout(patience);
 const problems = [];
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 
