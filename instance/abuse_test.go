@@ -3,6 +3,7 @@ package instance_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -585,7 +586,9 @@ func TestStrangerCannotLockResidentOut(t *testing.T) {
 
 // A guesser spread over many networks, each staying under the lock per client, meets the
 // bound per address: after 100 failures across all clients, the address takes one attempt per
-// 30 s, from anyone. The resident meets at worst that wait. Unknown addresses the same.
+// 30 s from clients it does not know — the resident on a new device too (her devices that
+// logged in before do not meet it: TestStrangerCannotHoldTheResidentsDevicesOut). Unknown
+// addresses the same.
 func TestDistributedGuessingMeetsTheAddressBound(t *testing.T) {
 	t.Parallel()
 	wall := &wallClock{t: time.Now().UTC().Truncate(time.Microsecond)}
@@ -713,5 +716,227 @@ func TestMailOutboxRetention(t *testing.T) {
 	inst.Advance("1m")
 	if n := inst.Count(`SELECT count(*) FROM mail_outbox`); n != 0 {
 		t.Errorf("%d mails after 30 days, want 0", n)
+	}
+}
+
+// deviceLogin logs in from a loopback address of its own with a device cookie (device: its
+// value; none if empty) and answers what the client saw and the device cookie it was given.
+func deviceLogin(t *testing.T, inst *instancetest.Instance, local, email, password, device string) (attempt, *http.Cookie) {
+	t.Helper()
+	var header []string
+	if device != "" {
+		header = []string{"Cookie", "wg_device=" + device}
+	}
+	res, b, err := postFrom(local, inst.URL+"/api/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, password), header...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+	var given *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "wg_device" {
+			given = c
+		}
+	}
+	return attempt{res.StatusCode, (&instancetest.Response{Body: b}).ErrorCode(), secs}, given
+}
+
+// A stranger with many networks can keep an address locked for clients it does not know — one
+// wrong guess per 30 s — but not for the resident's own devices: a device that logged in
+// before brings back its device cookie and gets in with the right password, even from a
+// network the stranger shares and has locked. A device cookie of another address, one that
+// never was, or one that is not a cookie as issued, is a stranger's. Default limits.
+func TestStrangerCannotHoldTheResidentsDevicesOut(t *testing.T) {
+	t.Parallel()
+	wall := &wallClock{t: time.Now().UTC().Truncate(time.Microsecond)}
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{}, Accounts: account.Options{Wall: wall}})
+	ada, ben := inst.Resident("Ada", lat, lon), inst.Resident("Ben", lat, lon)
+	pw := instancetest.ResidentPassword
+
+	// Ada's laptop logs in once, long before, and keeps its device cookie; so does Ben's.
+	a, laptop := deviceLogin(t, inst, "127.0.3.1", ada.Email, pw, "")
+	if a.status != http.StatusOK || laptop == nil {
+		t.Fatalf("Ada's first login: %+v, device cookie %v", a, laptop)
+	}
+	if !laptop.HttpOnly || laptop.SameSite != http.SameSiteStrictMode || laptop.Path != "/api/auth/login" ||
+		laptop.Expires.Before(time.Now().Add(179*24*time.Hour)) {
+		t.Errorf("device cookie %s: want HttpOnly, SameSite=Strict, Path=/api/auth/login, half a year", laptop)
+	}
+	_, bens := deviceLogin(t, inst, "127.0.3.2", ben.Email, pw, "")
+	if bens == nil {
+		t.Fatal("Ben's login gave no device cookie")
+	}
+	wall.Add(time.Hour)
+
+	// The stranger: 100 wrong guesses from 25 networks (the first of them, 127.0.1.1, is
+	// the router Ada's laptop will use), then one more per 30 s from a new network.
+	for c := range 25 {
+		for i := range 4 {
+			if a := loginFrom(t, inst, fmt.Sprintf("127.0.1.%d", c+1), ada.Email, fmt.Sprintf("falsch %d", i)); a.status != http.StatusUnauthorized {
+				t.Fatalf("guess %d from network %d: %+v, want 401", i+1, c+1, a)
+			}
+		}
+	}
+	if a := loginFrom(t, inst, "127.0.1.1", ada.Email, "falsch 4"); a.code != "login_locked" {
+		t.Fatalf("the stranger's fifth guess from 127.0.1.1: %+v, want 429 login_locked", a)
+	}
+	locked := attempt{http.StatusTooManyRequests, "login_locked", 30}
+	for round := range 4 {
+		if round > 0 {
+			wall.Add(21 * time.Second)
+			if a := loginFrom(t, inst, fmt.Sprintf("127.0.4.%d", round), ada.Email, "noch ein Versuch"); a.status != http.StatusUnauthorized {
+				t.Fatalf("round %d: the stranger's guess as the slot opens: %+v, want 401", round, a)
+			}
+		}
+		wall.Add(10 * time.Second)
+		// A client the address does not know: locked out, and told the pace, not the 20 s
+		// left until the stranger's next slot.
+		if a, c := deviceLogin(t, inst, fmt.Sprintf("127.0.5.%d", round+1), ada.Email, pw, ""); a != locked || c != nil {
+			t.Errorf("round %d: a new client with the right password: %+v (cookie %v), want %+v", round, a, c, locked)
+		}
+		// Ada's laptop, behind the stranger's locked router: in, and its cookie kept alive.
+		a, c := deviceLogin(t, inst, "127.0.1.1", ada.Email, pw, laptop.Value)
+		if a.status != http.StatusOK || c == nil || c.Value != laptop.Value {
+			t.Errorf("round %d: Ada's laptop with the right password: %+v (cookie %v), want 200 and the same device", round, a, c)
+		}
+	}
+
+	// Not a device of Ada's address: Ben's, one that never was, one not as issued.
+	for _, d := range []string{bens.Value, strings.Repeat("A", len(laptop.Value)), "garbage; x=y", strings.Repeat("x", 4000)} {
+		if a, _ := deviceLogin(t, inst, "127.0.6.1", ada.Email, pw, d); a != locked {
+			t.Errorf("device cookie %.20q: %+v, want %+v", d, a, locked)
+		}
+	}
+
+	// The laptop is counted on its own: five wrong passwords lock it, and its right one
+	// then too, but nobody else's device.
+	for i := range 5 {
+		if a, _ := deviceLogin(t, inst, "127.0.1.1", ada.Email, fmt.Sprintf("vertippt %d", i), laptop.Value); a.status != http.StatusUnauthorized {
+			t.Fatalf("the laptop's wrong password %d: %+v, want 401", i+1, a)
+		}
+	}
+	if a, _ := deviceLogin(t, inst, "127.0.1.1", ada.Email, pw, laptop.Value); a.code != "login_locked" {
+		t.Errorf("the laptop after five wrong passwords: %+v, want 429 login_locked", a)
+	}
+
+	// A device not used to log in for 180 days is forgotten: the ones the residents
+	// registered from, and Ben's, an hour older than the laptop's last login.
+	wall.Add(account.DeviceLifetime - time.Second)
+	if n, err := inst.Accounts.SweepDevices(context.Background()); err != nil || n != 3 {
+		t.Errorf("sweep after 180 days: %d devices deleted (%v), want 3", n, err)
+	}
+	if n := inst.Count(`SELECT count(*) FROM login_devices`); n != 1 {
+		t.Errorf("%d devices left, want the laptop", n)
+	}
+}
+
+// A login that succeeds and a failed one from the same network to the same address, at once:
+// both lock the address's two counts, and must do so in one order. Forced deterministically:
+// a trigger holds the success once it has locked the first row it updates, a failed attempt
+// is let run until it waits for a lock, and then the success goes on. Locking in different
+// orders, the two deadlock and one login answers 500.
+func TestLoginSuccessAndFailureDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ctx := context.Background()
+	// An address whose count from 127.0.0.1 sorts before its count across networks (keysOf),
+	// the order in which a failed attempt locks them and the success used not to.
+	var email string
+	for i := 0; ; i++ {
+		email = fmt.Sprintf("knoten%d@example.org", i)
+		k, _ := account.EmailKey(email)
+		client := sha256.Sum256(append(k[:], "127.0.0.1/32"...))
+		if bytes.Compare(client[:], k[:]) < 0 {
+			break
+		}
+	}
+	inst.Client().Post("/api/auth/register", map[string]any{"name": "Nora", "address": "Weg 1", "lat": lat, "lon": lon,
+		"email": email, "password": "lange genug"}).Expect(t, http.StatusAccepted)
+	if _, err := inst.Pool.Exec(ctx, `
+CREATE FUNCTION hold_success() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_advisory_xact_lock_shared(4711); RETURN NEW; END $$;
+CREATE TRIGGER hold_success BEFORE UPDATE ON login_failures FOR EACH ROW
+WHEN (NEW.attempts < OLD.attempts) EXECUTE FUNCTION hold_success();`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what, query string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for inst.Count(query) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s within 30 s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	login := func(password string, out chan<- int) {
+		res, _, err := postFrom("127.0.0.1", inst.URL+"/api/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, email, password))
+		if err != nil {
+			out <- 0
+			return
+		}
+		out <- res.StatusCode
+	}
+	for round := range 3 {
+		hold, err := inst.Pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hold.Exec(ctx, `SELECT pg_advisory_lock(4711)`); err != nil {
+			t.Fatal(err)
+		}
+		success, failure := make(chan int, 1), make(chan int, 1)
+		go login("lange genug", success)
+		waitFor("success held by the trigger", `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`)
+		go login("falsch falsch", failure)
+		waitFor("failed attempt waiting for a row", `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')`)
+		if _, err := hold.Exec(ctx, `SELECT pg_advisory_unlock(4711)`); err != nil {
+			t.Fatal(err)
+		}
+		hold.Release()
+		if s, f := <-success, <-failure; s != http.StatusOK || f != http.StatusUnauthorized {
+			t.Fatalf("round %d: the right password %d, the wrong one %d at once; want 200 and 401", round, s, f)
+		}
+	}
+}
+
+// Registrations the rules refuse cost the instance a decode and the checks; a flood of them
+// from one client meets a limit, counted before the body is read. Default limits.
+func TestRefusedRegistrationFloodIsLimited(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{}})
+	c := inst.Client()
+	for i := range 1000 {
+		res := c.Post("/api/auth/register", map[string]any{"name": "Flut", "address": "Weg 1", "lat": lat, "lon": lon,
+			"email": fmt.Sprintf("flut%d@example.org", i), "password": "password123"})
+		if res.Status == http.StatusTooManyRequests {
+			if i < 60 || res.ErrorCode() != "rate_limited" || res.Header.Get("Retry-After") == "" {
+				t.Errorf("refused registration %d: %d %s (Retry-After %q), want 429 rate_limited after 60", i+1, res.Status, res.Body, res.Header.Get("Retry-After"))
+			}
+			return
+		}
+		if res.Status != http.StatusUnprocessableEntity {
+			t.Fatalf("refused registration %d: %d %s, want 422", i+1, res.Status, res.Body)
+		}
+	}
+	t.Error("1,000 refused registrations from one client, none limited")
+}
+
+// The limits of registrations that act are asked before the bounds are checked, which takes a
+// query: once an address has used its registrations, the next is refused by the limit alone.
+func TestRegistrationLimitComesBeforeTheBoundsQuery(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Bounds: lindenau, RateLimits: &httpapi.RateLimits{}})
+	reg := func(lat, lon float64) *instancetest.Response {
+		return inst.Client().Post("/api/auth/register", map[string]any{"name": "Jana", "address": "Weg 1", "lat": lat, "lon": lon,
+			"email": "jana@example.org", "password": "lange genug"})
+	}
+	for range 3 {
+		reg(lat, lon).Expect(t, http.StatusAccepted)
+	}
+	if res := reg(52.52, 13.40); res.Status != http.StatusTooManyRequests {
+		t.Errorf("a fourth registration for the address, from Berlin: %d %s, want 429 before the bounds are asked", res.Status, res.Body)
 	}
 }

@@ -60,8 +60,31 @@ func TestRegisterLoginLogout(t *testing.T) {
 		t.Fatalf("/api/me shows the account its own data: %v", me)
 	}
 
-	c.Post("/api/auth/logout", nil).Expect(t, http.StatusNoContent)
+	device := func(res *instancetest.Response) string {
+		for _, v := range res.Header.Values("Set-Cookie") {
+			if strings.HasPrefix(v, "wg_device=") {
+				return v
+			}
+		}
+		return ""
+	}
+	first := device(res)
+	for _, attr := range []string{"HttpOnly", "SameSite=Strict", "Path=/api/auth/login"} {
+		if !strings.Contains(first, attr) {
+			t.Errorf("device cookie lacks %s: %q", attr, first)
+		}
+	}
+
+	out := c.Post("/api/auth/logout", nil).Expect(t, http.StatusNoContent)
 	c.Get("/api/me").Expect(t, http.StatusUnauthorized)
+	// A logout ends the session, not the device: the next login brings it back and keeps it.
+	if d := device(out); d != "" {
+		t.Errorf("logout touches the device cookie: %s", d)
+	}
+	again := c.Post("/api/auth/login", map[string]string{"email": "clara@example.org", "password": "lange genug"}).Expect(t, http.StatusOK)
+	if d := device(again); d == "" || strings.Split(d, ";")[0] != strings.Split(first, ";")[0] {
+		t.Errorf("the login after a logout: device cookie %q, want the first one again, %q", d, first)
+	}
 
 	// Behind a TLS-terminating proxy the cookie is Secure.
 	req, _ := http.NewRequest("POST", inst.URL+"/api/auth/login", strings.NewReader(`{"email":"clara@example.org","password":"lange genug"}`))
@@ -72,8 +95,13 @@ func TestRegisterLoginLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	hres.Body.Close()
-	if !strings.Contains(hres.Header.Get("Set-Cookie"), "Secure") {
-		t.Errorf("cookie behind https not Secure: %s", hres.Header.Get("Set-Cookie"))
+	for _, v := range hres.Header.Values("Set-Cookie") {
+		if !strings.Contains(v, "Secure") {
+			t.Errorf("cookie behind https not Secure: %s", v)
+		}
+	}
+	if n := len(hres.Header.Values("Set-Cookie")); n != 2 {
+		t.Errorf("%d cookies from a login, want the session and the device", n)
 	}
 }
 

@@ -261,6 +261,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				if err == nil {
 					_, err = i.Accounts.SweepLoginFailures(ctx)
 				}
+				if err == nil {
+					_, err = i.Accounts.SweepDevices(ctx)
+				}
 				return err
 			}},
 			{Name: "mail-outbox", Interval: time.Hour, Run: func(ctx context.Context) error {

@@ -159,10 +159,10 @@ type Registration struct {
 // like any other and queues a notice to the address instead.
 var ErrEmailTaken = fault.Conflictf("email_taken", "An account with this email address exists already.")
 
-// Admit is asked by SignUp once a registration's input has been checked and before anything is
-// done for it (a hash, a transaction); an error from it ends the registration. The HTTP layer's
-// rate limits use it, so that input the rules refuse does not count against them. emailKey is
-// the address's EmailKey.
+// Admit is asked by SignUp once a registration's input has passed the checks that need no
+// database and before anything is done for it (the bounds' query, a hash, a transaction); an
+// error from it ends the registration. The HTTP layer's rate limits use it, so that input the
+// rules refuse does not count against them. emailKey is the address's EmailKey.
 type Admit func(emailKey [sha256.Size]byte) error
 
 // SignUp is registration as the public sees it: it creates the account and queues a welcome
@@ -221,9 +221,8 @@ func (s *Service) register(ctx context.Context, r Registration, admit Admit,
 		checkRadius(a.PositionRadiusM), checkPassword(r.Password, ownData{Name: a.Name, Email: a.Email, Address: a.Address})); err != nil {
 		return Account{}, err
 	}
-	if err := s.checkInside(ctx, s.pool, r.Home); err != nil {
-		return Account{}, err
-	}
+	// Admitted before the bounds are checked: that takes a query, and a flood the limits
+	// refuse should not get one.
 	if admit != nil {
 		key, err := EmailKey(a.Email)
 		if err == nil {
@@ -232,6 +231,9 @@ func (s *Service) register(ctx context.Context, r Registration, admit Admit,
 		if err != nil {
 			return Account{}, err
 		}
+	}
+	if err := s.checkInside(ctx, s.pool, r.Home); err != nil {
+		return Account{}, err
 	}
 	hash, err := s.hash(ctx, r.Password)
 	if err != nil {

@@ -24,9 +24,14 @@ import (
 //     one too, so that guessing cannot go on at the pace of the rate limits. A stranger who
 //     knows a resident's address so locks out only themselves.
 //   - Per address, across all clients, with a far higher threshold: after that many failures
-//     the address takes one attempt per AddressPace, from anyone. This bounds a guesser spread
-//     over many networks, each staying under the count per client; a resident meets at worst
-//     a wait of AddressPace.
+//     the address takes one attempt per AddressPace from clients it does not know. This bounds
+//     a guesser spread over many networks, each staying under the count per client.
+//
+// A client the address knows — one that brings back the device token of an earlier success
+// (device.go) — is counted per address and device instead of per network, and the count
+// across all clients neither counts nor locks it: a stranger who keeps the address locked
+// with a wrong attempt per AddressPace locks out new clients only, never the resident's own
+// devices.
 //
 // Both counts live in the database (login_failures), so they hold across replicas and
 // restarts, and they are kept under hashes of the address typed, whether or not an account has
@@ -43,7 +48,8 @@ type Lockout struct {
 	// Forget: a count whose last attempt is older than this starts again.
 	Forget time.Duration
 	// AddressFree is the number of attempts without success to one address, from all clients
-	// together, after which the address takes at most one attempt per AddressPace.
+	// it does not know together, after which the address takes at most one attempt per
+	// AddressPace from such a client.
 	AddressFree int
 	AddressPace time.Duration
 }
@@ -108,10 +114,10 @@ func EmailKey(email string) ([sha256.Size]byte, error) {
 	return sha256.Sum256([]byte(e)), nil
 }
 
-// lockKeys are the keys of one login's two counts.
+// lockKeys are the keys of one login's counts.
 type lockKeys struct {
-	address []byte // the address's, across all clients
-	client  []byte // the address's from one client network
+	client  []byte // the address's from one client network, or from one device it knows
+	address []byte // the address's across all clients; nil for a device the address knows
 }
 
 func keysOf(email [sha256.Size]byte, from netip.Prefix) lockKeys {
@@ -121,19 +127,50 @@ func keysOf(email [sha256.Size]byte, from netip.Prefix) lockKeys {
 	return lockKeys{address: email[:], client: h.Sum(nil)}
 }
 
+// deviceKeysOf are the keys of a login from a device the address knows (device, its token's
+// hash): one count, of that device's attempts. The prefix keeps it apart from every network's.
+func deviceKeysOf(email [sha256.Size]byte, device []byte) lockKeys {
+	h := sha256.New()
+	h.Write(email[:])
+	h.Write([]byte("device "))
+	h.Write(device)
+	return lockKeys{client: h.Sum(nil)}
+}
+
+func (k lockKeys) all() [][]byte {
+	if k.address == nil {
+		return [][]byte{k.client}
+	}
+	return [][]byte{k.client, k.address}
+}
+
+// wait is what a locked client is told: the rest of its own lock, and at least AddressPace
+// while the address is locked across clients. The pace and not the precise end of the
+// address's lock: a guesser who holds it should not be told the moment to send the next
+// attempt.
+func (l Lockout) wait(now time.Time, client, address *time.Time) time.Duration {
+	var d time.Duration
+	if client != nil && client.After(now) {
+		d = client.Sub(now)
+	}
+	if address != nil && address.After(now) {
+		d = max(d, l.AddressPace)
+	}
+	return d
+}
+
 // lockedFor is how much longer a lock holds for this login (0: none does): a read that spares
 // a locked flood a hasher.
 func (s *Service) lockedFor(ctx context.Context, k lockKeys) (time.Duration, error) {
 	now := s.wall.Now()
-	var until *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT max(locked_until) FROM login_failures WHERE key = ANY($1)`, [][]byte{k.client, k.address}).Scan(&until)
+	var client, address *time.Time
+	err := s.pool.QueryRow(ctx, `
+SELECT max(locked_until) FILTER (WHERE key = $1), max(locked_until) FILTER (WHERE key = $2)
+FROM login_failures WHERE key = ANY($3)`, k.client, k.address, k.all()).Scan(&client, &address)
 	if err != nil {
 		return 0, fmt.Errorf("account: lockout: %w", err)
 	}
-	if until == nil || !until.After(now) {
-		return 0, nil
-	}
-	return until.Sub(now), nil
+	return s.lockout.wait(now, client, address), nil
 }
 
 // count is one row of login_failures.
@@ -144,49 +181,48 @@ type count struct {
 }
 
 // countAttempt records an attempt before its password is checked, so that concurrent attempts
-// cannot all slip in under a limit: it answers errLoginLocked when either count is locked, and
-// otherwise counts the attempt in both (and sets the locks that follow it, should it fail). A
-// success takes the attempt back (loginSucceeded).
+// cannot all slip in under a limit: it answers errLoginLocked when a count of the login is
+// locked, and otherwise counts the attempt in each (and sets the locks that follow it, should
+// it fail). A success takes the attempt back (loginSucceeded).
 func (s *Service) countAttempt(ctx context.Context, k lockKeys) error {
 	now := s.wall.Now()
 	var locked time.Duration
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`INSERT INTO login_failures (key, attempts, last_at) VALUES ($1, 0, $3), ($2, 0, $3) ON CONFLICT DO NOTHING`,
-			k.client, k.address, now)
-		// Locked in key order: two attempts to one address from two clients share one row and
-		// cannot deadlock.
+		tx.Defer(`INSERT INTO login_failures (key, attempts, last_at) SELECT key, 0, $2 FROM unnest($1::bytea[]) AS key ON CONFLICT DO NOTHING`,
+			k.all(), now)
+		// Locked in key order, as everything that locks more than one of these rows does
+		// (loginSucceeded too): two attempts to one address from two clients share one row,
+		// and a success and an attempt share two, without a deadlock.
 		rows, err := tx.Query(ctx, `SELECT key, attempts, last_at, locked_until FROM login_failures WHERE key = ANY($1) ORDER BY key FOR UPDATE`,
-			[][]byte{k.client, k.address})
+			k.all())
 		if err != nil {
 			return fmt.Errorf("account: count attempt: %w", err)
 		}
 		var (
 			key       []byte
 			c         count
-			client, a count
-			found     int
+			client, a *count
 		)
 		_, err = pgx.ForEachRow(rows, []any{&key, &c.attempts, &c.last, &c.until}, func() error {
-			found++
+			row := c
 			if string(key) == string(k.client) {
-				client = c
+				client = &row
 			} else {
-				a = c
+				a = &row
 			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("account: count attempt: %w", err)
 		}
-		if found != 2 {
+		if client == nil || (k.address != nil && a == nil) {
 			return errors.New("account: count attempt: a count row is missing")
 		}
-		for _, c := range []count{client, a} {
-			if c.until != nil && c.until.After(now) {
-				locked = max(locked, c.until.Sub(now))
-			}
+		var addressUntil *time.Time
+		if a != nil {
+			addressUntil = a.until
 		}
-		if locked > 0 {
+		if locked = s.lockout.wait(now, client.until, addressUntil); locked > 0 {
 			return nil
 		}
 		next := func(c count, lockAfter func(int) time.Duration) (int, *time.Time) {
@@ -201,14 +237,17 @@ func (s *Service) countAttempt(ctx context.Context, k lockKeys) error {
 			return n, nil
 		}
 		const update = `UPDATE login_failures SET attempts = $2, last_at = $3, locked_until = $4 WHERE key = $1`
-		n, until := next(client, s.lockout.lockAfter)
+		n, until := next(*client, s.lockout.lockAfter)
 		tx.Defer(update, k.client, n, now, until)
-		n, until = next(a, s.lockout.addressLockAfter)
+		if a == nil {
+			return nil
+		}
+		n, until = next(*a, s.lockout.addressLockAfter)
 		tx.Defer(update, k.address, n, now, until)
 		if n == s.lockout.AddressFree {
 			// Someone with many networks, or a patient one, is guessing. The key, not the
 			// address: an admin who suspects an address can compare its SHA-256.
-			s.log.Warn("login lockout: an address takes one attempt per pace now, from any network",
+			s.log.Warn("login lockout: an address takes one attempt per pace now, from any network it does not know",
 				"key", hex.EncodeToString(k.address), "failures", n, "pace", s.lockout.AddressPace)
 		}
 		return nil
@@ -224,11 +263,15 @@ func (s *Service) countAttempt(ctx context.Context, k lockKeys) error {
 
 // loginSucceeded ends the client's count and takes the attempt back from the address's, in the
 // transaction that opens the session. A lock across all clients stays: the attempt took its
-// slot.
+// slot. The rows are locked first, in key order as countAttempt locks them: deleting one and
+// updating the other in whatever order the statement happens to take them deadlocks with a
+// concurrent attempt from the same network (and the loser's login was a 500).
 func loginSucceeded(tx *database.Tx, k lockKeys) {
-	tx.Defer(`
-WITH client AS (DELETE FROM login_failures WHERE key = $1)
-UPDATE login_failures SET attempts = attempts - 1 WHERE key = $2 AND attempts > 0`, k.client, k.address)
+	tx.Defer(`SELECT FROM login_failures WHERE key = ANY($1) ORDER BY key FOR UPDATE`, k.all())
+	tx.Defer(`DELETE FROM login_failures WHERE key = $1`, k.client)
+	if k.address != nil {
+		tx.Defer(`UPDATE login_failures SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0`, k.address)
+	}
 }
 
 // SweepLoginFailures deletes counts that no longer lock and are old enough to be forgotten.

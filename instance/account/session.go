@@ -27,6 +27,11 @@ type Session struct {
 	Token     string
 	AccountID uuid.UUID
 	ExpiresAt time.Time
+	// Device is the client's device token (device.go), new or the one it came with; it lasts
+	// until DeviceExpiresAt unless used again. It goes into a cookie of its own, which outlives
+	// the session: a logout ends the session, not what the instance knows of the device.
+	Device          string
+	DeviceExpiresAt time.Time
 }
 
 // ErrBadCredentials is the one answer to a wrong email or a wrong password, so that a login
@@ -36,17 +41,26 @@ var ErrBadCredentials = &fault.Error{Kind: fault.Unauthenticated, Code: "invalid
 
 // Login checks the credentials and opens a session. from is the client's network (an IPv4
 // address or an IPv6 /64): the lockout counts per address and network, and per address.
+// device is the device token the client brought (empty if none): if it is one of this
+// address's, the lockout counts per address and device instead (device.go).
 //
 // An unknown address takes the same way as a known one with a wrong password — the same
 // lockout counts, a hash on a hasher (against dummyHash), the same answer — so that neither the
 // answer nor its time tells whether the address is registered.
-func (s *Service) Login(ctx context.Context, email, password string, from netip.Prefix) (Session, Account, error) {
+func (s *Service) Login(ctx context.Context, email, password string, from netip.Prefix, device string) (Session, Account, error) {
 	email = strings.TrimSpace(email)
 	emailKey, err := EmailKey(email)
 	if err != nil {
 		return Session{}, Account{}, err
 	}
 	keys := keysOf(emailKey, from)
+	known, err := s.knownDevice(ctx, emailKey, device)
+	if err != nil {
+		return Session{}, Account{}, err
+	}
+	if known != nil {
+		keys = deviceKeysOf(emailKey, known)
+	}
 	wait, err := s.lockedFor(ctx, keys)
 	if err != nil {
 		return Session{}, Account{}, err
@@ -55,7 +69,7 @@ func (s *Service) Login(ctx context.Context, email, password string, from netip.
 		return Session{}, Account{}, errLoginLocked(wait)
 	}
 	a, hash, err := getAccountByEmail(ctx, s.pool, email)
-	known := err == nil
+	registered := err == nil
 	if errors.Is(err, ErrNotFound) {
 		hash = dummyHash
 	} else if err != nil {
@@ -75,7 +89,7 @@ func (s *Service) Login(ctx context.Context, email, password string, from netip.
 	if err = cmp.Or(err, checkErr); err != nil {
 		return Session{}, Account{}, err
 	}
-	if !known || !ok {
+	if !registered || !ok {
 		return Session{}, Account{}, ErrBadCredentials
 	}
 	raw := make([]byte, 32)
@@ -83,10 +97,17 @@ func (s *Service) Login(ctx context.Context, email, password string, from netip.
 		return Session{}, Account{}, fmt.Errorf("account: session token: %w", err)
 	}
 	now := s.wall.Now()
-	sess := Session{Token: base64.RawURLEncoding.EncodeToString(raw), AccountID: a.ID, ExpiresAt: now.Add(SessionLifetime)}
-	// One round trip: the counts settled and the session opened together.
+	sess := Session{Token: base64.RawURLEncoding.EncodeToString(raw), AccountID: a.ID, ExpiresAt: now.Add(SessionLifetime),
+		Device: device, DeviceExpiresAt: now.Add(DeviceLifetime)}
+	if known == nil {
+		if sess.Device, err = newDeviceToken(); err != nil {
+			return Session{}, Account{}, err
+		}
+	}
+	// One round trip: the counts settled, the device remembered and the session opened together.
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		loginSucceeded(tx, keys)
+		deviceLoggedIn(tx, emailKey, known, sess.Device, now)
 		tx.Defer(`INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 			tokenHash(sess.Token), a.ID, now, sess.ExpiresAt)
 		return nil

@@ -15,6 +15,14 @@ import (
 
 const sessionCookie = "wg_session"
 
+// deviceCookie holds the device token of a client that logged in before (account.Session's
+// Device). It goes to the login alone (its path) and is nothing a session could be opened
+// with; logout leaves it, so that the resident's device stays one the address knows.
+const (
+	deviceCookie     = "wg_device"
+	deviceCookiePath = "/api/auth/login"
+)
+
 type authedFunc func(http.ResponseWriter, *http.Request, account.Account) error
 
 // authed runs h with the session's account, or answers 401.
@@ -115,8 +123,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	reg := account.Registration{Name: *in.Name, Address: *in.Address, Home: geo.Point{Lat: *in.Lat, Lon: *in.Lon},
 		Email: *in.Email, Password: *in.Password, PositionRadiusM: in.PositionRadiusM, Hidden: in.OnMap != nil && !*in.OnMap}
-	// The limits count registrations that act: SignUp asks them once it has checked the input,
-	// so that a resident whose password the rules refused three times is not then told to wait.
+	// The limits count registrations that act: SignUp asks them once it has checked the input
+	// (all but the bounds, which take a query), so that a resident whose password the rules
+	// refused three times is not then told to wait. What refused ones cost is bounded by
+	// ClassRegisterRequest, before the body is read (limitByIP).
 	admit := func(emailKey [sha256.Size]byte) error {
 		if err := s.limits.allow(ClassRegister, PerIP, ipKey(s.limits.clientIP(r))); err != nil {
 			return err
@@ -152,13 +162,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if in.Password == nil {
 		return missing("password")
 	}
-	sess, a, err := s.Accounts.Login(r.Context(), *in.Email, *in.Password, clientNetwork(s.limits.clientIP(r)))
+	var device string
+	if c, err := r.Cookie(deviceCookie); err == nil {
+		device = c.Value
+	}
+	sess, a, err := s.Accounts.Login(r.Context(), *in.Email, *in.Password, clientNetwork(s.limits.clientIP(r)), device)
 	if err != nil {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.ExpiresAt,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r),
+	})
+	// Strict: only the instance's own pages log in, and a device token has no business on a
+	// request another site started.
+	http.SetCookie(w, &http.Cookie{
+		Name: deviceCookie, Value: sess.Device, Path: deviceCookiePath, Expires: sess.DeviceExpiresAt,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(r),
 	})
 	writeJSON(w, http.StatusOK, meView(a))
 	return nil

@@ -30,8 +30,12 @@ type Class string
 
 const (
 	ClassLogin    Class = "login"    // POST /api/auth/login
-	ClassRegister Class = "register" // POST /api/auth/register
+	ClassRegister Class = "register" // POST /api/auth/register, once checked and about to act
 	ClassWrite    Class = "write"    // every other POST, PUT, PATCH and DELETE under /api/
+
+	// ClassRegisterRequest is every POST /api/auth/register, counted before it is read: the
+	// bound on what refused registrations (which ClassRegister leaves alone) cost.
+	ClassRegisterRequest Class = "register_request"
 )
 
 // Scope is what a limit counts by.
@@ -58,6 +62,7 @@ type Rule struct {
 // Stadtteilladen, with thirty people behind one router, does not either.
 var DefaultRules = []Rule{
 	{ClassLogin, PerIP, 30, 6 * time.Second},              // 30 at once, then 10 a minute
+	{ClassRegisterRequest, PerIP, 60, time.Second},        // refused ones too: a flood meets it, a resident retrying does not
 	{ClassRegister, PerIP, 30, 2 * time.Minute},           // 30 at once, then 30 an hour
 	{ClassRegister, PerAccount, 3, 20 * time.Minute},      // bounds the notices one address is sent
 	{ClassWrite, PerIP, 600, 100 * time.Millisecond},      // 10 a second for everyone behind one address
@@ -248,11 +253,15 @@ func ipKey(a netip.Addr) string {
 }
 
 // limitByIP answers 429 to a request over its address's limit before it reaches a handler.
-// Registrations are the exception: their handler asks the limits only once the input has been
-// checked (register), so that a refused password does not count.
+// Registrations meet only the generous ClassRegisterRequest here: their handler asks the
+// limits of ClassRegister once the input has been checked (register), so that a refused
+// password does not count against those.
 func (s *Server) limitByIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if class := classOf(r); class != "" && class != ClassRegister {
+		if class := classOf(r); class != "" {
+			if class == ClassRegister {
+				class = ClassRegisterRequest
+			}
 			if err := s.limits.allow(class, PerIP, ipKey(s.limits.clientIP(r))); err != nil {
 				writeError(w, r, s.Log, err)
 				return
