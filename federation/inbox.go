@@ -67,9 +67,10 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := s.verifyRequest(r, body)
-	if ourOutage(ctx, err) {
+	if ourOutage(ctx, err) || (errors.Is(err, httpsig.ErrKeyResolution) && ourFailure(err)) {
 		// The key could not be looked up because our database cannot be reached (or the
-		// request ran out of time): no reason to refuse the sender, who tries again later.
+		// request ran out of time), or failed at it: no reason to refuse the sender, who
+		// tries again later (503, or 500 for a failure that is logged as our bug).
 		s.serverError(w, r, err)
 		return
 	}

@@ -250,3 +250,36 @@ WHERE kind = 'federation_inbox' AND args->'activity_ids' ? $1 AND state = 'retry
 		})
 	}
 }
+
+// A statement of ours that fails while the sender's key is looked up (here: the actors' table is
+// away for a moment) is our failure, answered 500 and logged, which a sender retries; not a
+// refusal of the sender's key (401, final).
+func TestOurDatabaseErrorIsNotTheSendersFault(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	a := fileAntrag(t, inst.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bank am Teich"})
+	peer := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
+	inbox := inst.URL + "/ap/inbox"
+	id, body := publicReply(peer.ActorID(), a.Fediverse.ID, "1")
+	if _, err := inst.Pool.Exec(ctx, `ALTER TABLE ap_actors RENAME TO away`); err != nil {
+		t.Fatal(err)
+	}
+	code, res, err := peer.Deliver(ctx, inbox, body, mastopeer.SignOptions{})
+	if _, rerr := inst.Pool.Exec(ctx, `ALTER TABLE away RENAME TO ap_actors`); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := errorCode(t, res); code != http.StatusInternalServerError || got != "internal" {
+		t.Fatalf("a delivery while our lookup of the key fails: %d %s, want 500 internal", code, res)
+	}
+	if code, res, err := peer.Deliver(ctx, inbox, body, mastopeer.SignOptions{}); err != nil || code != http.StatusAccepted {
+		t.Fatalf("the retry: %d %s %v", code, res, err)
+	}
+	waitFor(t, "the retried reply to be processed", patience, func() bool {
+		return inst.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL`, id) == 1
+	})
+}

@@ -107,6 +107,12 @@ func mayPass(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
+// ourFailure reports whether err is a failure of our own database (mayPass, and not another
+// server's): what failed is ours to mend, never the sender's to be refused for.
+func ourFailure(err error) bool {
+	return mayPass(err) && !errors.As(err, new(*remoteError))
+}
+
 // final reports whether a failed fetch can never go through by trying again: the SSRF guard
 // refused the address or the scheme, the domain is blocked, the origin answered with another
 // document than the one asked for, or with one that holds a string that is not text (the same
