@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
@@ -98,6 +99,21 @@ func TestKeyServerHiccupIsPutOffNotRefused(t *testing.T) {
 			})
 		})
 	}
+	// A key document larger than we take would be as large on the next try: refused.
+	t.Run("too large", func(t *testing.T) {
+		actor, key := stageActor(t, peer, "huge")
+		_, body := publicReply(actor, a.Fediverse.ID, "1")
+		doc := mustAP(t, actor)
+		doc["summary"] = strings.Repeat("Weltgewebe ", 100_000) // 1.1 MB, more than the 1 MiB we read
+		peer.PutDocument("/users/huge", doc)
+		ans, err := peer.DeliverAnswer(ctx, inbox, body, mastopeer.SignOptions{KeyID: actor + "#main-key", Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := errorCode(t, ans.Body); ans.Status != http.StatusUnauthorized || got != "key_unavailable" {
+			t.Fatalf("a delivery whose key document is too large: %d %s, want 401 key_unavailable", ans.Status, ans.Body)
+		}
+	})
 	for _, status := range []int{http.StatusNotFound, http.StatusGone} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			name := fmt.Sprintf("u%d", status)

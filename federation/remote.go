@@ -83,10 +83,11 @@ func ourOutage(ctx context.Context, err error) bool {
 // temporary reports whether an exchange with another server failed for a reason that may pass
 // by itself: no answer came (a refused connection, a timeout, a body cut short), or the answer
 // was 408, 429 or a 5xx. A key or an object that could not be had for such a reason is asked
-// for again later, never taken as absent. What the SSRF guard refused is never temporary.
+// for again later, never taken as absent. What the SSRF guard refused is never temporary, nor
+// a document too large or a redirect loop: the same server would send the same again.
 func temporary(err error) bool {
 	var re *remoteError
-	if !errors.As(err, &re) || final(err) {
+	if !errors.As(err, &re) || final(err) || errors.Is(err, transport.ErrTooLarge) || errors.Is(err, transport.ErrTooManyRedirects) {
 		return false
 	}
 	return re.status == 0 || re.status >= 500 || re.status == http.StatusRequestTimeout || re.status == http.StatusTooManyRequests
@@ -279,8 +280,8 @@ func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
 		})
 	if err != nil {
 		re := &remoteError{iri: iri, err: err}
-		if res != nil {
-			re.status = res.StatusCode
+		if res != nil && errors.Is(err, transport.ErrStatus) {
+			re.status = res.StatusCode // and not when the body of a 200 was cut short
 		}
 		return nil, re
 	}
