@@ -44,16 +44,9 @@ func newBlocklist(pool *pgxpool.Pool, wall clock.Clock) *blocklist {
 	return &blocklist{pool: pool, wall: wall}
 }
 
-// blocked reports whether host (with or without a port) or a domain it belongs to is blocked.
-// When the list cannot be read and no earlier copy exists, the answer is yes: when in doubt,
-// do not talk to it.
-func (b *blocklist) blocked(ctx context.Context, host string) bool {
-	blocked, err := b.lookup(ctx, host)
-	return blocked || err != nil
-}
-
-// lookup is blocked for a caller that can say "not now": when the list cannot be read and no
-// earlier copy exists, it returns why, instead of a yes.
+// lookup reports whether host (with or without a port) or a domain it belongs to is blocked.
+// When the list cannot be read and no earlier copy exists, it returns why, and the caller says
+// "not now" rather than take it for a yes or a no.
 func (b *blocklist) lookup(ctx context.Context, host string) (bool, error) {
 	host = normalHost(host)
 	snap := b.snap.Load()

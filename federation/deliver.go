@@ -114,6 +114,9 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			continue
 		}
 		antragID, err := s.antragOf(ctx, e)
+		if err != nil && !errors.Is(notFoundOr(err), errNotFound) {
+			return err // not "none": the batch is read again, rather than the event skipped for good
+		}
 		if err != nil || antragID == uuid.Nil {
 			continue
 		}
@@ -258,8 +261,11 @@ func (s *Service) queueTx(ctx context.Context, tx pgx.Tx, signer string, inboxes
 	var hosts []string
 	for _, inbox := range inboxes {
 		h := hostOf(inbox)
-		if s.blocked(ctx, h) {
+		switch err := s.checkBlocked(ctx, h); {
+		case errors.Is(err, errBlocked):
 			continue
+		case err != nil:
+			return err // the list cannot be read: queue nothing now rather than skip a host
 		}
 		if _, ok := byHost[h]; !ok {
 			hosts = append(hosts, h)
@@ -358,8 +364,11 @@ type result struct {
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	s := w.s
 	a := job.Args
-	if s.blocked(ctx, a.Host) {
+	switch err := s.checkBlocked(ctx, a.Host); {
+	case errors.Is(err, errBlocked):
 		return nil
+	case err != nil:
+		return err // whether the host is blocked cannot be found out now: the job is retried
 	}
 	if until, ok := s.pausedUntil(ctx, a.Host); ok {
 		return river.JobSnooze(until.Sub(s.wall.Now()))

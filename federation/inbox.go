@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,10 @@ import (
 
 // MaxInboxBytes is the largest activity the inbox takes.
 const MaxInboxBytes = 256 << 10
+
+// keyRetryAfter is what a 503 asks a sender to wait when its own server did not hand out its
+// key: a restart or a passing overload over there, which a minute usually sees through.
+const keyRetryAfter = time.Minute
 
 // inbox takes an activity: the signature is verified (digest, date, key, and that the key's
 // owner is the activity's actor, on the same host), a replay of an activity already taken is
@@ -62,10 +67,20 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := s.verifyRequest(r, body)
-	if ourOutage(ctx, err) {
+	if ourOutage(ctx, err) || (errors.Is(err, httpsig.ErrKeyResolution) && ourFailure(err)) {
 		// The key could not be looked up because our database cannot be reached (or the
-		// request ran out of time): no reason to refuse the sender, who tries again later.
+		// request ran out of time), or failed at it: no reason to refuse the sender, who
+		// tries again later (503, or 500 for a failure that is logged as our bug).
 		s.serverError(w, r, err)
+		return
+	}
+	if errors.Is(err, httpsig.ErrKeyResolution) && temporary(err) {
+		// The sender's server did not hand out the key just now (no answer, a timeout, a 5xx,
+		// 408 or 429): not a refusal either. A 401 would make the sender drop the activity for
+		// good (Weltgewebe does, deliver.go); a 503 makes it try again later.
+		s.log.Info("federation: inbox put off: the key could not be fetched just now", "actor", act.Actor.ID, "reason", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(keyRetryAfter/time.Second)))
+		apError(w, http.StatusServiceUnavailable, "key_fetch_failed", "The signing key could not be fetched from its server just now; try again later.")
 		return
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/weltgewebe/weltgewebe/federation/proof"
@@ -47,7 +48,11 @@ func (s *Service) process(ctx context.Context, raw []byte, at time.Time) error {
 		return nil // nothing to retry
 	}
 	act := received{a, at}
-	if s.blockedNow(ctx, hostOf(act.Actor.ID)) {
+	blocked, err := s.blockedNow(ctx, hostOf(act.Actor.ID))
+	if err != nil {
+		return err // not a block: the activity is tried again
+	}
+	if blocked {
 		return nil // blocked after it arrived: drop
 	}
 	err = s.dispatch(ctx, act)
@@ -117,6 +122,9 @@ func (s *Service) onUndo(ctx context.Context, act received) error {
 		return nil // an actor undoes only what its own server did
 	}
 	inner, err := s.fromOrigin(ctx, act, act.Object)
+	if mayPass(err) {
+		return err // it could not be seen just now: try again
+	}
 	if err != nil {
 		return nil // a Follow we cannot see was none of ours to undo
 	}
@@ -152,8 +160,8 @@ func (s *Service) onAccept(ctx context.Context, act received) error {
 // onAnnounce takes an Antrag a neighbour announces. The announcing Group only points at it:
 // what the Antrag says is taken from its origin (fromOrigin), which need not be the Group's.
 func (s *Service) onAnnounce(ctx context.Context, act received) error {
-	if !s.followsNeighbour(ctx, act.Actor.ID) {
-		return nil
+	if ok, err := s.followsNeighbour(ctx, act.Actor.ID); !ok {
+		return err
 	}
 	body, err := s.fromOrigin(ctx, act, act.Object)
 	if err != nil {
@@ -235,7 +243,10 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 		return nil
 	}
 	if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
-		return nil
+		if errors.Is(notFoundOr(err), errNotFound) {
+			return nil
+		}
+		return err // whether it exists could not be found out: try again
 	}
 	author, err := s.remoteActor(ctx, obj.AttributedTo.ID, false)
 	if err != nil {
@@ -289,11 +300,14 @@ func displayName(a *remoteActor) string {
 
 // Neighbours' Anträge, Einsprüche and Stimmen.
 
-// followsNeighbour reports whether the Group is a neighbour we follow.
-func (s *Service) followsNeighbour(ctx context.Context, group string) bool {
+// followsNeighbour reports whether the Group is a neighbour we follow. When the database cannot
+// say, it returns why: the activity is tried again, not dropped as if from a stranger.
+func (s *Service) followsNeighbour(ctx context.Context, group string) (bool, error) {
 	var ok bool
-	_ = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_following WHERE remote = $1)`, group).Scan(&ok)
-	return ok
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_following WHERE remote = $1)`, group).Scan(&ok); err != nil {
+		return false, fmt.Errorf("federation: whether we follow %s: %w", group, err)
+	}
+	return ok, nil
 }
 
 // storeRemoteAntrag keeps a neighbour's Antrag as its origin sent it (the caller made sure of
@@ -303,13 +317,20 @@ func (s *Service) followsNeighbour(ctx context.Context, group string) bool {
 // updated (or published) time after at is taken as at, so that no state claims to be newer
 // than the origin's next one.
 func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObject, at time.Time) error {
-	if obj.Ortsweberei == "" || !s.followsNeighbour(ctx, obj.Ortsweberei) || !sameOrigin(obj.Ortsweberei, obj.ID) ||
+	if obj.Ortsweberei == "" || !sameOrigin(obj.Ortsweberei, obj.ID) ||
 		!sameOrigin(obj.AttributedTo.ID, obj.ID) || (obj.Applicant.ID != "" && !sameOrigin(obj.Applicant.ID, obj.ID)) {
 		return nil // only the Anträge of neighbours we follow, each all of its own server
 	}
+	if ok, err := s.followsNeighbour(ctx, obj.Ortsweberei); !ok {
+		return err
+	}
 	applicantName := ""
 	if obj.Applicant.ID != "" {
-		if a, err := s.remoteActor(ctx, obj.Applicant.ID, false); err == nil {
+		a, err := s.remoteActor(ctx, obj.Applicant.ID, false)
+		if mayPass(err) {
+			return err // not stored without the name while the name could come on a retry
+		}
+		if err == nil {
 			applicantName = a.Name
 		}
 	}
@@ -354,7 +375,13 @@ WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated 
 		return nil // we have a newer state already
 	}
 	for _, d := range obj.Delegations {
-		if err := s.storeRemoteDelegation(ctx, obj.ID, obj.Ortsweberei, d); err != nil {
+		err := s.storeRemoteDelegation(ctx, obj.ID, obj.Ortsweberei, d)
+		if mayPass(err) {
+			// The retry stores the same state again (source_updated is not newer than itself)
+			// and its delegations with it.
+			return err
+		}
+		if err != nil {
 			s.log.Info("federation: delegation of a remote count not taken", "antrag", obj.ID, "err", err)
 		}
 	}
@@ -368,11 +395,14 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 	if !sameOrigin(obj.Antrag.ID, obj.ID) {
 		return nil // only the Antrag's own residents vote on it, from its server: nothing to fetch
 	}
-	antragIRI, ortsweberei, ok := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
+	antragIRI, ortsweberei, ok, err := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
 	if !ok {
-		return nil // not an Antrag we keep
+		return err // not an Antrag we keep, or (err) one we could not find out about just now
 	}
 	voter, err := s.checkProof(ctx, body, obj.AttributedTo.ID)
+	if mayPass(err) {
+		return err // the voter's key could not be had just now: not a bad proof
+	}
 	if err != nil {
 		s.log.Warn("federation: Stimme refused", "object", obj.ID, "err", err)
 		return nil
@@ -396,7 +426,11 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 		return nil
 	}
 	cast := claimedTime(obj.Published, at)
-	if !s.inVotingWindow(ctx, antragIRI, cast) {
+	in, err := s.inVotingWindow(ctx, antragIRI, cast)
+	if err != nil {
+		return err
+	}
+	if !in {
 		s.log.Info("federation: Stimme outside its Abstimmung's window refused", "object", obj.ID, "published", cast)
 		return nil
 	}
@@ -418,26 +452,38 @@ WHERE remote_stimmen.cast_at < excluded.cast_at`, antragIRI, voter.IRI, voter.Na
 // the origin announced it: from opensAt, before closesAt (the origin's own rule). A Stimme
 // can overtake the Update that opened the vote (deliveries are independent), so a window not
 // known yet, or one t is outside of, is fetched once more from the origin before refusing.
-func (s *Service) inVotingWindow(ctx context.Context, antragIRI string, t time.Time) bool {
+//
+// When that cannot be found out just now (our database, or the origin, does not answer), it
+// returns why: the Stimme is tried again, not refused.
+func (s *Service) inVotingWindow(ctx context.Context, antragIRI string, t time.Time) (bool, error) {
 	for refetched := false; ; refetched = true {
 		var opens, closes *time.Time
 		err := s.pool.QueryRow(ctx, `SELECT opens_at, closes_at FROM remote_antraege WHERE iri = $1`, antragIRI).Scan(&opens, &closes)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
 		if err != nil {
-			return false
+			return false, fmt.Errorf("federation: voting window of %s: %w", antragIRI, err)
 		}
 		if opens != nil && closes != nil && !t.Before(*opens) && t.Before(*closes) {
-			return true
+			return true, nil
 		}
 		if refetched {
-			return false
+			return false, nil
 		}
 		body, err := s.fetchObject(ctx, antragIRI)
+		if mayPass(err) {
+			return false, err
+		}
 		if err != nil {
-			return false
+			return false, nil
 		}
 		obj, err := vocab.DecodeObject(body)
-		if err != nil || !obj.Type.Has("Antrag") || s.storeRemoteAntrag(ctx, obj, s.clock.Now()) != nil {
-			return false
+		if err != nil || !obj.Type.Has("Antrag") {
+			return false, nil
+		}
+		if err := s.storeRemoteAntrag(ctx, obj, s.clock.Now()); err != nil {
+			return false, err
 		}
 	}
 }
@@ -458,9 +504,9 @@ func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingOb
 	if !sameOrigin(obj.Antrag.ID, obj.ID) {
 		return nil // as for Stimmen
 	}
-	_, ortsweberei, ok := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
+	_, ortsweberei, ok, err := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
 	if !ok {
-		return nil
+		return err
 	}
 	author, err := s.remoteActor(ctx, obj.AttributedTo.ID, false)
 	if err != nil {
@@ -477,26 +523,39 @@ ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, cla
 }
 
 // knownRemoteAntrag finds a neighbour's Antrag, fetching it when an Einspruch or a Stimme
-// arrives before it (deliveries are independent jobs and can overtake each other).
-func (s *Service) knownRemoteAntrag(ctx context.Context, iri string) (string, string, bool) {
-	var ortsweberei string
-	err := s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, iri).Scan(&ortsweberei)
-	if err == nil {
-		return iri, ortsweberei, true
+// arrives before it (deliveries are independent jobs and can overtake each other). When that
+// cannot be found out just now (our database, or the origin, does not answer), it returns why,
+// and the Einspruch or Stimme is tried again rather than dropped.
+func (s *Service) knownRemoteAntrag(ctx context.Context, iri string) (string, string, bool, error) {
+	stored := func() (string, string, bool, error) {
+		var ortsweberei string
+		err := s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, iri).Scan(&ortsweberei)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return "", "", false, nil
+		case err != nil:
+			return "", "", false, fmt.Errorf("federation: remote Antrag %s: %w", iri, err)
+		}
+		return iri, ortsweberei, true, nil
+	}
+	if iri, ortsweberei, ok, err := stored(); ok || err != nil {
+		return iri, ortsweberei, ok, err
 	}
 	body, err := s.fetchObject(ctx, iri)
+	if mayPass(err) {
+		return "", "", false, err
+	}
 	if err != nil {
-		return "", "", false
+		return "", "", false, nil
 	}
 	obj, err := vocab.DecodeObject(body)
 	if err != nil || !obj.Type.Has("Antrag") {
-		return "", "", false
+		return "", "", false, nil
 	}
 	if err := s.storeRemoteAntrag(ctx, obj, s.clock.Now()); err != nil {
-		return "", "", false
+		return "", "", false, err
 	}
-	err = s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, iri).Scan(&ortsweberei)
-	return iri, ortsweberei, err == nil
+	return stored()
 }
 
 // storeRemoteDelegation keeps a delegation a remote close counted with, once the delegator's

@@ -13,8 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/federation/transport"
+	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
@@ -46,14 +50,18 @@ func (a *remoteActor) deliveryInbox() string {
 var (
 	errBlocked     = errors.New("federation: the domain is blocked")
 	errWrongOrigin = errors.New("federation: the document is not the one asked for, from its own host")
+	// errNotAnActor: the document came, and it is no actor we can use (it may be a key
+	// document naming its owner: lookupKey).
+	errNotAnActor = errors.New("federation: not an actor")
 )
 
 // remoteError is how an exchange with another server failed. The network errors in it (a
 // refused connection, a body cut short) look like those of a lost database connection; marked
 // as the other server's, they are never taken for an outage of ours (ourOutage).
 type remoteError struct {
-	iri string
-	err error
+	iri    string
+	status int // the status the other server answered with; 0 when no answer came
+	err    error
 }
 
 func (e *remoteError) Error() string { return "federation: fetch " + e.iri + ": " + e.err.Error() }
@@ -61,10 +69,49 @@ func (e *remoteError) Unwrap() error { return e.err }
 
 // ourOutage reports whether err means that a request could not be served now for want of our
 // own database or of time (outage.Fault), and not because of what the sender or another server
-// did: then it is answered 503, never refused.
+// did: then it is answered 503, never refused. A request past its own deadline is ours whatever
+// was running when the time ran out: a fetch from another server that failed on the expired
+// context says nothing about that server.
 func ourOutage(ctx context.Context, err error) bool {
+	if err != nil && outage.PastDeadline(ctx) {
+		return true
+	}
 	_, ok := outage.Fault(ctx, err)
 	return ok && !errors.As(err, new(*remoteError))
+}
+
+// temporary reports whether an exchange with another server failed for a reason that may pass
+// by itself: no answer came (a refused connection, a timeout, a body cut short), or the answer
+// was 408, 429 or a 5xx. A key or an object that could not be had for such a reason is asked
+// for again later, never taken as absent. What the SSRF guard refused is never temporary, nor
+// a document too large or a redirect loop: the same server would send the same again.
+func temporary(err error) bool {
+	var re *remoteError
+	if !errors.As(err, &re) || final(err) || errors.Is(err, transport.ErrTooLarge) || errors.Is(err, transport.ErrTooManyRedirects) {
+		return false
+	}
+	return re.status == 0 || re.status >= 500 || re.status == http.StatusRequestTimeout || re.status == http.StatusTooManyRequests
+}
+
+// mayPass reports whether a failure to find something out while processing an activity can
+// pass, so that the activity is retried rather than decided on: another server could not answer
+// just now (temporary), or our database could not (any error of it but "no rows": a lost
+// connection, a statement timeout, the job's deadline).
+func mayPass(err error) bool {
+	switch {
+	case err == nil, final(err), errors.Is(err, pgx.ErrNoRows):
+		return false
+	case errors.As(err, new(*remoteError)):
+		return temporary(err)
+	}
+	return database.Unreachable(err) || errors.As(err, new(*pgconn.PgError)) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// ourFailure reports whether err is a failure of our own database (mayPass, and not another
+// server's): what failed is ours to mend, never the sender's to be refused for.
+func ourFailure(err error) bool {
+	return mayPass(err) && !errors.As(err, new(*remoteError))
 }
 
 // final reports whether a failed fetch can never go through by trying again: the SSRF guard
@@ -80,13 +127,18 @@ const actorTTL = 24 * time.Hour
 
 // remoteActor returns the actor, from the cache unless it is stale or refresh is asked for.
 func (s *Service) remoteActor(ctx context.Context, iri string, refresh bool) (*remoteActor, error) {
-	if s.blocked(ctx, hostOf(iri)) {
-		return nil, errBlocked
+	if err := s.checkBlocked(ctx, hostOf(iri)); err != nil {
+		return nil, err
 	}
 	if !refresh {
 		a, err := s.cachedActor(ctx, iri)
 		if err == nil && s.wall.Now().Sub(a.FetchedAt) < actorTTL {
 			return a, nil
+		}
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			// Whether we have it could not be found out: fetching it instead would blame the
+			// other server for what happens next (the request's time running out, say).
+			return nil, fmt.Errorf("federation: stored actor %s: %w", iri, err)
 		}
 	}
 	body, err := s.fetch(ctx, iri)
@@ -95,7 +147,7 @@ func (s *Service) remoteActor(ctx context.Context, iri string, refresh bool) (*r
 	}
 	doc, err := vocab.DecodeActor(body)
 	if err != nil {
-		return nil, fmt.Errorf("federation: actor %s: %w", iri, err)
+		return nil, fmt.Errorf("%w: %s: %w", errNotAnActor, iri, err)
 	}
 	if doc.ID != iri && hostOf(doc.ID) != hostOf(iri) {
 		return nil, errWrongOrigin
@@ -107,7 +159,7 @@ func (s *Service) remoteActor(ctx context.Context, iri string, refresh bool) (*r
 		a.KeyID, a.PublicKeyPem = k.ID, k.PublicKeyPem
 	}
 	if a.Inbox == "" || hostOf(a.Inbox) != a.Host {
-		return nil, fmt.Errorf("federation: actor %s has no inbox on its own host", iri)
+		return nil, fmt.Errorf("%w: %s has no inbox on its own host", errNotAnActor, iri)
 	}
 	mk, _ := json.Marshal(a.Multikeys)
 	_, err = s.pool.Exec(ctx, `
@@ -153,8 +205,8 @@ func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (c
 	if refresh {
 		s.pubkeys.drop(keyID)
 	} else if k, ok := s.pubkeys.get(keyID); ok {
-		if s.blocked(ctx, k.host) {
-			return nil, "", errBlocked
+		if err := s.checkBlocked(ctx, k.host); err != nil {
+			return nil, "", err
 		}
 		return k.pub, k.owner, nil
 	}
@@ -170,14 +222,16 @@ func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (c
 func (s *Service) lookupKey(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
 	actorIRI, _, _ := strings.Cut(keyID, "#")
 	a, err := s.remoteActor(ctx, actorIRI, refresh)
-	if err != nil && final(err) {
-		return nil, "", err // the same URL again would fail the same way
+	if err != nil && (final(err) || !errors.Is(err, errNotAnActor)) {
+		// The same URL again would fail the same way, or no document came (the other server
+		// did not answer, or our database could not be asked): no key document to read.
+		return nil, "", err
 	}
 	if err != nil {
 		// GoToSocial-style key ids (…/main-key) name a key document whose owner is the actor.
 		body, ferr := s.fetch(ctx, actorIRI)
 		if ferr != nil {
-			return nil, "", err
+			return nil, "", ferr
 		}
 		var key struct {
 			Owner string `json:"owner"`
@@ -213,8 +267,8 @@ func parsePublicKey(text string) (crypto.PublicKey, error) {
 // fetch GETs an ActivityStreams document, signed by the instance actor (so that servers with
 // authorized fetch answer), through the SSRF-guarded client.
 func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
-	if s.blocked(ctx, hostOf(iri)) {
-		return nil, errBlocked
+	if err := s.checkBlocked(ctx, hostOf(iri)); err != nil {
+		return nil, err
 	}
 	k, err := s.keys.get(ctx, instancePath)
 	if err != nil {
@@ -225,10 +279,14 @@ func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
 			return httpsig.Sign(r, nil, s.iri(instancePath)+"#main-key", k.rsa, s.wall.Now())
 		})
 	if err != nil {
-		return nil, &remoteError{iri: iri, err: err}
+		re := &remoteError{iri: iri, err: err}
+		if res != nil && errors.Is(err, transport.ErrStatus) {
+			re.status = res.StatusCode // and not when the body of a 200 was cut short
+		}
+		return nil, re
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("federation: fetch %s: %s", iri, res.Status)
+		return nil, &remoteError{iri: iri, status: res.StatusCode, err: errors.New(res.Status)}
 	}
 	// A redirect to another host is that host speaking, not the one the IRI names.
 	if res.Request != nil && res.Request.URL != nil && !sameOrigin(res.Request.URL.String(), iri) {
@@ -261,18 +319,31 @@ func (s *Service) lookupWebfinger(ctx context.Context, scheme, user, host string
 	return "", fmt.Errorf("federation: webfinger %s@%s: no ActivityPub actor", user, host)
 }
 
-// blocked reports whether host, or a domain it belongs to, is defederated.
-func (s *Service) blocked(ctx context.Context, host string) bool {
-	return s.blocks.blocked(ctx, host)
+// checkBlocked returns errBlocked when host, or a domain it belongs to, is defederated, and
+// why it could not find out when the list cannot be read (no copy of it in memory): that is
+// "not now", not a block, and what asked is retried rather than dropped.
+func (s *Service) checkBlocked(ctx context.Context, host string) error {
+	blocked, err := s.blocks.lookup(ctx, host)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		return errBlocked
+	}
+	return nil
 }
 
 // blockedNow asks the database itself, for decisions that store what a domain sent: a block
-// made a moment ago by another process counts.
-func (s *Service) blockedNow(ctx context.Context, host string) bool {
+// made a moment ago by another process counts. When it cannot be asked, it says why; the
+// caller tries again later rather than take that for a yes or a no.
+func (s *Service) blockedNow(ctx context.Context, host string) (bool, error) {
 	host = normalHost(host)
 	var blocked bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_domain_blocks WHERE $1 = domain OR $1 LIKE '%.' || domain)`, host).Scan(&blocked)
-	return err != nil || blocked // when in doubt, do not talk to it
+	if err != nil {
+		return false, fmt.Errorf("federation: domain block of %s: %w", host, err)
+	}
+	return blocked, nil
 }
 
 func deref(p *string) string {

@@ -154,6 +154,7 @@ type Peer struct {
 	rejCursor  int
 	deliveries []error
 	seq        int
+	failing    map[string][]int // path -> the statuses its next GETs are answered with
 }
 
 // Start starts a peer listening on host (a loopback address such as
@@ -188,6 +189,7 @@ func Start(t testing.TB, host string) *Peer {
 		accounts:  map[string]string{},
 		verified:  map[string]bool{},
 		cursor:    map[string]int{},
+		failing:   map[string][]int{},
 	}
 	p.base = "http://" + p.host
 	p.accounts[username] = p.ActorID()
@@ -329,8 +331,38 @@ func (p *Peer) actorDocument() map[string]any {
 	}
 }
 
+// FailNext answers the next GETs of path with statuses, one each, in order, and then serves
+// path as before: a server restarting or overloaded for a moment, as every real one is
+// sometimes. A 503 or 429 carries Retry-After, as Mastodon's do.
+func (p *Peer) FailNext(path string, statuses ...int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failing[path] = append(p.failing[path], statuses...)
+}
+
+// failNow takes the status the next GET of path is to fail with, if any.
+func (p *Peer) failNow(path string) (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.failing[path]
+	if len(st) == 0 {
+		return 0, false
+	}
+	p.failing[path] = st[1:]
+	return st[0], true
+}
+
 func (p *Peer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	actorPath := "/users/" + username
+	if r.Method == http.MethodGet {
+		if status, ok := p.failNow(r.URL.Path); ok {
+			if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "1")
+			}
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+	}
 	switch {
 	case r.Method == http.MethodPost && (r.URL.Path == actorPath+"/inbox" || r.URL.Path == "/inbox"):
 		p.serveInbox(w, r)

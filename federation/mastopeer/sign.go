@@ -112,9 +112,23 @@ func (p *Peer) sign(req *http.Request, body []byte, opt SignOptions) error {
 // Deliver POSTs body to inboxURL signed as alice (bent by opt) and returns the
 // status and body of the answer.
 func (p *Peer) Deliver(ctx context.Context, inboxURL string, body []byte, opt SignOptions) (int, []byte, error) {
+	a, err := p.DeliverAnswer(ctx, inboxURL, body, opt)
+	return a.Status, a.Body, err
+}
+
+// Answer is a server's answer to a delivery.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// DeliverAnswer is Deliver for a test that reads the answer's headers too (a 503's
+// Retry-After, which Mastodon honours).
+func (p *Peer) DeliverAnswer(ctx context.Context, inboxURL string, body []byte, opt SignOptions) (Answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, inboxURL, nil)
 	if err != nil {
-		return 0, nil, err
+		return Answer{}, err
 	}
 	ct := opt.ContentType
 	if ct == "" {
@@ -123,7 +137,7 @@ func (p *Peer) Deliver(ctx context.Context, inboxURL string, body []byte, opt Si
 	req.Header.Set("Content-Type", ct)
 	req.Header.Set("User-Agent", fmt.Sprintf(userAgent, p.base))
 	if err := p.sign(req, body, opt); err != nil {
-		return 0, nil, err
+		return Answer{}, err
 	}
 	sent := body
 	if opt.Tamper != nil {
@@ -133,11 +147,11 @@ func (p *Peer) Deliver(ctx context.Context, inboxURL string, body []byte, opt Si
 	req.ContentLength = int64(len(sent))
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return Answer{}, err
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	return resp.StatusCode, out, nil
+	return Answer{Status: resp.StatusCode, Header: resp.Header, Body: out}, nil
 }
 
 // Send delivers activity to inboxURL signed as alice and fails on any answer

@@ -27,6 +27,13 @@ func WithDeadline(ctx context.Context, d time.Duration) (context.Context, contex
 	return context.WithTimeoutCause(ctx, d, errRequestTimeout)
 }
 
+// PastDeadline reports whether the request's context (ctx) was ended by its deadline
+// (WithDeadline). Whatever failed then, a remote fetch included, failed for want of time on our
+// side, and the request is answered as "not now".
+func PastDeadline(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), errRequestTimeout)
+}
+
 // Fault returns the client-facing error for err when err means the request cannot be served
 // now: the request's context (ctx) ran past its deadline (WithDeadline), or the database
 // cannot be reached (database.Unreachable). For any other error it returns false.
@@ -34,7 +41,7 @@ func Fault(ctx context.Context, err error) (*fault.Error, bool) {
 	switch {
 	case err == nil:
 		return nil, false
-	case errors.Is(context.Cause(ctx), errRequestTimeout):
+	case PastDeadline(ctx):
 		return &fault.Error{Kind: fault.Unavailable, Code: "request_timeout", RetryAfter: RetryAfter,
 			Message: "The request took too long and was stopped; try again later."}, true
 	case database.Unreachable(err):
