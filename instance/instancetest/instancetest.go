@@ -67,7 +67,10 @@ type Options struct {
 	// DataDir, when set, runs the instance on an embedded cluster in this directory, as
 	// `weltgewebe serve --data-dir` does.
 	DataDir string
-	// RequestTimeout bounds each request's work; zero takes the instance's default.
+	// RequestTimeout bounds each request's work; zero means Patience. Not the instance's
+	// default (10 s): on a busy machine a request that waits for a password hasher behind
+	// twenty others can take longer, and a test that is not about the deadline must not meet
+	// it. A test about the deadline sets it.
 	RequestTimeout time.Duration
 	// Log receives every record of the instance (all levels), besides the test log; see
 	// LogCapture.
@@ -99,6 +102,9 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	publicURL := "http://" + ln.Addr().String()
 	if o.ReplicaOf != nil {
 		publicURL = o.ReplicaOf.URL // one Ortsweberei, one name, however many processes
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = Patience
 	}
 	if o.MapFeed.Batch == 0 {
 		o.MapFeed.Batch = 200 * time.Millisecond
