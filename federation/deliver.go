@@ -574,6 +574,9 @@ func (s *Service) pausedHere(host string) bool {
 	return ok && v.(time.Time).After(s.wall.Now())
 }
 
+// hostFailed counts n failures of the host and pauses it once they reach pauseAfter. A failure
+// never shortens a pause: a job whose requests were under way when the host was paused for
+// longer (by more failures elsewhere, or by hand) must not end that pause early.
 func (s *Service) hostFailed(ctx context.Context, host, reason string, n int) {
 	now := s.wall.Now()
 	var until *time.Time
@@ -582,7 +585,7 @@ INSERT INTO ap_hosts (host, failures, last_error, updated_at, paused_until)
 VALUES ($1, $6::int, $2, $3, CASE WHEN $6::int >= $4::int THEN $3::timestamptz + least(interval '1 minute' * power(2, $6::int - $4::int), $5::interval) END)
 ON CONFLICT (host) DO UPDATE SET failures = ap_hosts.failures + $6::int, last_error = excluded.last_error, updated_at = excluded.updated_at,
     paused_until = CASE WHEN ap_hosts.failures + $6::int >= $4::int
-        THEN $3::timestamptz + least(interval '1 minute' * power(2, ap_hosts.failures + $6::int - $4::int), $5::interval)
+        THEN greatest(ap_hosts.paused_until, $3::timestamptz + least(interval '1 minute' * power(2, ap_hosts.failures + $6::int - $4::int), $5::interval))
         ELSE ap_hosts.paused_until END
 RETURNING paused_until`, host, reason, now, pauseAfter, maxPause, n).Scan(&until)
 	if err != nil && !errors.Is(err, context.Canceled) {
