@@ -162,6 +162,8 @@ type Peer struct {
 	sendErrs   []error
 	// derefs are the accounts being dereferenced right now, for GoToSocial's handshake.
 	derefs map[string]int
+	// keyStubDown makes /main-key answer 503, as a key server that is away for a moment.
+	keyStubDown bool
 }
 
 // Start starts a peer on host (a loopback address, e.g. "127.0.0.21") on a free port, serving
@@ -215,6 +217,20 @@ func Start(t testing.TB, host string, ca *testca.CA) *Peer {
 		p.srv.Shutdown(sctx)
 	})
 	return p
+}
+
+// SetKeyStubDown makes vera's key document (/main-key) answer 503 while down is true, so a
+// test can show that a receiver that knows vera's key does not need it.
+func (p *Peer) SetKeyStubDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.keyStubDown = down
+}
+
+func (p *Peer) isKeyStubDown() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.keyStubDown
 }
 
 // Host is host:port, the domain of vera's handle.
@@ -278,6 +294,8 @@ func (p *Peer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	case r.URL.Path == "/.well-known/webfinger":
 		p.serveWebfinger(w, r)
+	case r.URL.Path == actorPath+"/main-key" && p.isKeyStubDown():
+		http.Error(w, "key server away for a moment", http.StatusServiceUnavailable)
 	case r.URL.Path == actorPath+"/main-key":
 		// Unsigned is fine: a key must be fetchable by whoever verifies a signature.
 		w.Header().Set("Cache-Control", "public, max-age=604800")
