@@ -11,6 +11,7 @@
 package federation
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +60,9 @@ type Config struct {
 	Dev bool
 	// MaxSkew is how far a signed request's Date may be from now (default 1 h).
 	MaxSkew time.Duration
+	// RootCAs, when set, are the only certificate authorities trusted when we fetch from or
+	// deliver to other servers; nil means the system's (tests with peers over TLS).
+	RootCAs *x509.CertPool
 	Log     *slog.Logger
 }
 
@@ -121,6 +125,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.client = transport.New(transport.Options{
 		AllowHosts: cfg.AllowHosts, AllowLoopback: cfg.Dev, AllowHTTP: cfg.Dev,
 		Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20, UserAgent: "weltgewebe (+" + cfg.BaseURL + ")",
+		RootCAs: cfg.RootCAs,
 	})
 	s.keys = newKeyStore(pool, s.wall)
 	s.blocks = newBlocklist(pool, s.wall)

@@ -33,6 +33,13 @@ const keyRetryAfter = time.Minute
 // A refused request stores nothing.
 func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if len(r.Header.Values("Signature")) == 0 {
+		// Not authenticated, whatever the body: 401, as Mastodon and GoToSocial answer, and the
+		// body is not read.
+		code, message := signatureRefusal(httpsig.ErrNoSignature)
+		apError(w, http.StatusUnauthorized, code, message)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInboxBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -84,12 +91,15 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		s.log.Info("federation: inbox refused", "actor", act.Actor.ID, "reason", err)
+		// The sender does not retry a 401 (GoToSocial never does): the activity is lost, and
+		// this line is what there is to find out why.
+		s.log.Warn("federation: inbox refused", "activity", act.ID, "actor", act.Actor.ID, "key_id", keyIDOf(r), "reason", err)
 		code, message := signatureRefusal(err)
 		apError(w, http.StatusUnauthorized, code, message)
 		return
 	}
 	if res.Owner != act.Actor.ID || hostOf(res.KeyID) != hostOf(act.Actor.ID) {
+		s.log.Warn("federation: inbox refused: the key is not the actor's", "activity", act.ID, "actor", act.Actor.ID, "key_id", res.KeyID, "owner", res.Owner)
 		apError(w, http.StatusUnauthorized, "key_not_actors", "The signing key does not belong to the activity's actor.")
 		return
 	}

@@ -218,41 +218,6 @@ func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (c
 	return pub, owner, nil
 }
 
-// lookupKey finds a key through its actor: the stored copy unless stale or refresh is asked.
-func (s *Service) lookupKey(ctx context.Context, keyID string, refresh bool) (crypto.PublicKey, string, error) {
-	actorIRI, _, _ := strings.Cut(keyID, "#")
-	a, err := s.remoteActor(ctx, actorIRI, refresh)
-	if err != nil && (final(err) || !errors.Is(err, errNotAnActor)) {
-		// The same URL again would fail the same way, or no document came (the other server
-		// did not answer, or our database could not be asked): no key document to read.
-		return nil, "", err
-	}
-	if err != nil {
-		// GoToSocial-style key ids (…/main-key) name a key document whose owner is the actor.
-		body, ferr := s.fetch(ctx, actorIRI)
-		if ferr != nil {
-			return nil, "", ferr
-		}
-		var key struct {
-			Owner string `json:"owner"`
-		}
-		if json.Unmarshal(body, &key) != nil || key.Owner == "" || hostOf(key.Owner) != hostOf(keyID) {
-			return nil, "", err
-		}
-		if a, err = s.remoteActor(ctx, key.Owner, refresh); err != nil {
-			return nil, "", err
-		}
-	}
-	if a.KeyID != keyID || a.PublicKeyPem == "" {
-		return nil, "", fmt.Errorf("federation: %s does not publish key %s", a.IRI, keyID)
-	}
-	pub, err := parsePublicKey(a.PublicKeyPem)
-	if err != nil {
-		return nil, "", err
-	}
-	return pub, a.IRI, nil
-}
-
 func parsePublicKey(text string) (crypto.PublicKey, error) {
 	block, _ := pem.Decode([]byte(text))
 	if block == nil {

@@ -5,6 +5,7 @@ package instance
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,9 @@ type Config struct {
 	AuthorizedFetch bool
 	// FederationAllowHosts may be contacted although they are loopback or private addresses.
 	FederationAllowHosts []string
+	// FederationRootCAs, when set, are the only certificate authorities federation trusts;
+	// nil means the system's. Tests use it to run peers over TLS with a test CA.
+	FederationRootCAs *x509.CertPool
 	// Name and Bounds (GeoJSON) of the Ortsweberei; applied at start when set.
 	Name   string
 	Bounds json.RawMessage
@@ -227,7 +231,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
 		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations},
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
-			Dev: cfg.Dev, Log: log})
+			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log})
 	if err != nil {
 		return nil, err
 	}

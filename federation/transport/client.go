@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +76,9 @@ type Options struct {
 	MaxBodyBytes int64
 	// UserAgent is sent with every request that has none; "" means DefaultUserAgent.
 	UserAgent string
+	// RootCAs, when set, are the only certificate authorities trusted for https; nil means
+	// the system's. For tests that run peers over TLS with a CA of their own.
+	RootCAs *x509.CertPool
 }
 
 // Client sends federation requests through the SSRF guard. It is safe for concurrent use
@@ -101,7 +105,7 @@ func New(o Options) *Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs},
 	}
 	c := &Client{
 		tr:        tr,

@@ -9,6 +9,8 @@ package instancetest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,6 +32,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/testca"
 )
 
 // Instance is a running test instance.
@@ -39,8 +42,9 @@ type Instance struct {
 	DatabaseURL string // for commands that open the same instance (weltgewebe admin …)
 	t           testing.TB
 	admin       *account.Account
-	exited      chan struct{} // closed when Serve has returned
-	serveErr    error         // what Serve returned, once exited is closed
+	exited      chan struct{}     // closed when Serve has returned
+	transport   http.RoundTripper // trusts the test CA when the instance serves https
+	serveErr    error             // what Serve returned, once exited is closed
 }
 
 // Options tune a test instance.
@@ -75,6 +79,10 @@ type Options struct {
 	// Log receives every record of the instance (all levels), besides the test log; see
 	// LogCapture.
 	Log slog.Handler
+	// TLS, when set, serves the instance over https with a certificate of this CA (its public
+	// URL is https://host:port), and federation trusts this CA and no other: the way to test
+	// against peers that, like GoToSocial, look accounts up over https only.
+	TLS *testca.CA
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -92,6 +100,18 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if err != nil {
 		t.Fatalf("instancetest: listen: %v", err)
 	}
+	scheme := "http"
+	var transport http.RoundTripper = http.DefaultTransport
+	var rootCAs *x509.CertPool
+	if o.TLS != nil {
+		cfg, err := o.TLS.ServerConfig(o.Host)
+		if err != nil {
+			ln.Close()
+			t.Fatalf("instancetest: %v", err)
+		}
+		ln = tls.NewListener(ln, cfg)
+		scheme, transport, rootCAs = "https", o.TLS.Transport(), o.TLS.Pool()
+	}
 	db := instance.DBConfig{URL: o.DatabaseURL, DataDir: o.DataDir, MaxConns: 16}
 	switch {
 	case o.ReplicaOf != nil:
@@ -99,7 +119,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	case db.URL == "" && db.DataDir == "":
 		db.URL = pgtest.URL(t)
 	}
-	publicURL := "http://" + ln.Addr().String()
+	publicURL := scheme + "://" + ln.Addr().String()
 	if o.ReplicaOf != nil {
 		publicURL = o.ReplicaOf.URL // one Ortsweberei, one name, however many processes
 	}
@@ -123,6 +143,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		PublicURL:            publicURL,
 		AuthorizedFetch:      o.AuthorizedFetch,
 		FederationAllowHosts: o.AllowHosts,
+		FederationRootCAs:    rootCAs,
 		Name:                 o.Name,
 		Bounds:               o.Bounds,
 		PollInterval:         20 * time.Millisecond,
@@ -142,7 +163,8 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if db.URL == "" {
 		db.URL = inst.Pool.Config().ConnString() // the embedded cluster's
 	}
-	i := &Instance{Instance: inst, URL: "http://" + ln.Addr().String(), DatabaseURL: db.URL, t: t, exited: make(chan struct{})}
+	i := &Instance{Instance: inst, URL: scheme + "://" + ln.Addr().String(), DatabaseURL: db.URL, t: t, exited: make(chan struct{}),
+		transport: transport}
 	runCtx, stop := context.WithCancel(ctx)
 	go func() {
 		i.serveErr = inst.Serve(runCtx, ln)
@@ -163,7 +185,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	// a safety net for a busy machine.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		res, err := http.Get(i.URL + "/healthz")
+		res, err := i.HTTPClient().Get(i.URL + "/healthz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK && i.deliveryStarted() {
@@ -216,7 +238,17 @@ func (c *Client) With(h http.Header) *Client {
 }
 
 // Client returns a new client without a session.
-func (i *Instance) Client() *Client { return NewClient(i.t, i.URL) }
+func (i *Instance) Client() *Client {
+	c := NewClient(i.t, i.URL)
+	c.http.Transport = i.transport
+	return c
+}
+
+// HTTPClient is a plain HTTP client for the instance: one that trusts its certificate when it
+// serves https (Options.TLS).
+func (i *Instance) HTTPClient() *http.Client {
+	return &http.Client{Transport: i.transport, Timeout: 60 * time.Second}
+}
 
 // NewClient returns a new client without a session of the server at base, e.g. a `weltgewebe
 // serve` the test runs.
