@@ -10,7 +10,7 @@
 // about a request to us). Every option beyond that is a way for a sender to sign less than we
 // think it signed, so Verify refuses it.
 //
-// The cryptography and the signing string come from github.com/superseriousbusiness/httpsig
+// The cryptography and the signing string come from code.superseriousbusiness.org/httpsig
 // (the library GoToSocial uses), so that our bytes match what its peers produce. This
 // package adds what that library leaves to its caller: which algorithms and headers are
 // acceptable, the Digest and Date checks, key rotation, and one error per reason.

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	ssb "github.com/superseriousbusiness/httpsig"
+	ssb "code.superseriousbusiness.org/httpsig"
 )
 
 const (

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	ssb "github.com/superseriousbusiness/httpsig"
+	ssb "code.superseriousbusiness.org/httpsig"
 )
 
 // Sign makes r acceptable to Mastodon, GoToSocial and Verify: it sets Date (from now, so

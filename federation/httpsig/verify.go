@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	ssb "github.com/superseriousbusiness/httpsig"
+	ssb "code.superseriousbusiness.org/httpsig"
 )
 
 // DefaultMaxSkew is the Date window Verify applies when given zero. Mastodon accepts about
