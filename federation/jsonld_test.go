@@ -169,7 +169,7 @@ func TestServedAndDeliveredDocuments(t *testing.T) {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			vocabtest.Check(t, name, docs[name], vocab.DocumentLoader(), used)
+			vocabtest.Check(t, name, docs[name], vocabtest.Loader(vocab.KnownContext), used)
 		}
 		// The documents above must really carry what the vocabulary is about, or the check
 		// proves little: the poll, the close, the proofs, the places, the delegations.

@@ -2,11 +2,7 @@ package vocab
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
-
-	"github.com/piprate/json-gold/ld"
 )
 
 // The contexts below are the ones our documents and the Fediverse's name in @context. We keep
@@ -257,12 +253,8 @@ func typed(id, typ string) map[string]any { return map[string]any{"@id": id, "@t
 // later remains an identical — allowed — redefinition. TestContextDocumentIsValidJSONLD
 // processes the combination in both orders.
 
-// contextDocuments maps every URL DocumentLoader answers to its document, as JSON.
+// contextDocuments maps every context URL we carry to its document, as JSON.
 var contextDocuments = map[string][]byte{}
-
-// ErrUnknownContext is returned (wrapped) for any context URL we do not carry. We never
-// fetch one: an unknown context is an input we cannot interpret, not a reason to go online.
-var ErrUnknownContext = errors.New("vocab: unknown JSON-LD context (only built-in contexts are loaded)")
 
 func init() {
 	docs := map[string]map[string]any{
@@ -281,40 +273,23 @@ func init() {
 	contextDocuments[ContextURL] = contextDocument
 }
 
-// canonicalContextURL maps the spellings of a context URL seen in the wild to the one we
-// keep: http:// for https:// (old Mastodon and Pleroma documents), and for ActivityStreams
-// also the .jsonld file name the W3C serves it under.
-func canonicalContextURL(u string) (string, bool) {
-	if rest, ok := strings.CutPrefix(u, "http://"); ok {
+// KnownContext is the JSON-LD context document we carry for the URL u (ActivityStreams,
+// SecurityV1, DataIntegrityV2, MultikeyV1 and our own ContextURL), under the URL we keep it
+// as: u may be spelled as seen in the wild — http:// for https:// (old Mastodon and Pleroma
+// documents), and for ActivityStreams also the .jsonld file name the W3C serves it under. It
+// answers false for any other URL: we never fetch a context, since an unknown context is an
+// input we cannot interpret, not a reason to go online.
+//
+// Weltgewebe reads and writes compact documents only; JSON-LD processing (vocabtest's
+// document loader, built on this) happens in tests, which check that every document we
+// serve means to a JSON-LD consumer what we intend. The processor stays out of the binary.
+func KnownContext(u string) (canonical string, doc []byte, ok bool) {
+	if rest, found := strings.CutPrefix(u, "http://"); found {
 		u = "https://" + rest
 	}
 	if u == ActivityStreams+".jsonld" {
 		u = ActivityStreams
 	}
-	_, ok := contextDocuments[u]
-	return u, ok
-}
-
-// staticLoader serves the built-in contexts and nothing else.
-type staticLoader struct{}
-
-// DocumentLoader is the ld.DocumentLoader for every JSON-LD operation in Weltgewebe. It
-// answers the built-in contexts (ActivityStreams, SecurityV1, DataIntegrityV2, MultikeyV1 and
-// our own ContextURL) from memory and fails for any other URL, so that processing a
-// document never reaches the network and never depends on what a remote server says a
-// context means today.
-func DocumentLoader() ld.DocumentLoader { return staticLoader{} }
-
-// LoadDocument implements ld.DocumentLoader. It parses a fresh copy on every call because
-// json-gold may modify the documents it is handed.
-func (staticLoader) LoadDocument(u string) (*ld.RemoteDocument, error) {
-	canonical, ok := canonicalContextURL(u)
-	if !ok {
-		return nil, ld.NewJsonLdError(ld.LoadingDocumentFailed, fmt.Errorf("%w: %q", ErrUnknownContext, u))
-	}
-	var doc any
-	if err := json.Unmarshal(contextDocuments[canonical], &doc); err != nil {
-		return nil, ld.NewJsonLdError(ld.LoadingDocumentFailed, err)
-	}
-	return &ld.RemoteDocument{DocumentURL: canonical, Document: doc}, nil
+	doc, ok = contextDocuments[u]
+	return u, doc, ok
 }

@@ -187,7 +187,7 @@ func samples(t *testing.T) []sample {
 }
 
 // expand runs a JSON-LD 1.1 expansion the strict way, with our contexts only.
-func expand(doc any) ([]any, error) { return vocabtest.Expand(doc, DocumentLoader()) }
+func expand(doc any) ([]any, error) { return vocabtest.Expand(doc, vocabtest.Loader(KnownContext)) }
 
 func TestEmittedDocumentsExpand(t *testing.T) {
 	used := map[string]bool{}
@@ -328,7 +328,7 @@ func TestContextDocumentIsValidJSONLD(t *testing.T) {
 		t.Fatalf("@context is %T", parsed["@context"])
 	}
 	opts := ld.NewJsonLdOptions("")
-	opts.DocumentLoader = DocumentLoader()
+	opts.DocumentLoader = vocabtest.Loader(KnownContext)
 	opts.ProcessingMode = ld.JsonLd_1_1
 	alone, err := ld.NewContext(nil, opts).Parse(parsed["@context"])
 	if err != nil {
@@ -404,7 +404,7 @@ func duplicateKeys(b []byte) []string {
 }
 
 func TestDocumentLoaderServesOnlyBuiltInContexts(t *testing.T) {
-	loader := DocumentLoader()
+	loader := vocabtest.Loader(KnownContext)
 	for _, u := range []string{
 		ActivityStreams, "http://www.w3.org/ns/activitystreams", ActivityStreams + ".jsonld", "http://www.w3.org/ns/activitystreams.jsonld",
 		SecurityV1, "http://w3id.org/security/v1", DataIntegrityV2, MultikeyV1, ContextURL, "http://weltgewebe.org/ns/v1",
@@ -423,8 +423,8 @@ func TestDocumentLoaderServesOnlyBuiltInContexts(t *testing.T) {
 		"https://w3id.org/security/v2", "https://w3id.org/security/data-integrity/v1", "https://www.w3.org/ns/did/v1",
 		"http://joinmastodon.org/ns", "https://example.org/context.jsonld", ActivityStreams + "#", "", "file:///etc/passwd",
 	} {
-		if _, err := loader.LoadDocument(u); !errors.Is(err, ErrUnknownContext) {
-			t.Errorf("%s: %v, want ErrUnknownContext", u, err)
+		if _, err := loader.LoadDocument(u); !errors.Is(err, vocabtest.ErrUnknownContext) {
+			t.Errorf("%s: %v, want vocabtest.ErrUnknownContext", u, err)
 		}
 	}
 	// A document that names an unknown context fails to expand instead of going online: a
@@ -438,7 +438,7 @@ func TestDocumentLoaderServesOnlyBuiltInContexts(t *testing.T) {
 	})
 	_, err := expand(map[string]any{"@context": "https://example.org/context.jsonld", "name": "x"})
 	http.DefaultTransport = defaultTransport
-	if !errors.Is(err, ErrUnknownContext) || len(fetched) > 0 {
+	if !errors.Is(err, vocabtest.ErrUnknownContext) || len(fetched) > 0 {
 		t.Errorf("unknown context: %v; fetched %v", err, fetched)
 	}
 	// json-gold may change what it is given; every load is a fresh copy.
@@ -453,7 +453,7 @@ func TestDocumentLoaderServesOnlyBuiltInContexts(t *testing.T) {
 // The generated ActivityStreams context has the definitions the published one has; spot
 // checks of each table and of the special cases.
 func TestActivityStreamsContext(t *testing.T) {
-	rd, err := DocumentLoader().LoadDocument(ActivityStreams)
+	rd, err := vocabtest.Loader(KnownContext).LoadDocument(ActivityStreams)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ package vocabtest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -357,4 +358,32 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// ErrUnknownContext is returned (wrapped) by Loader for any context URL that vocab does not
+// carry.
+var ErrUnknownContext = errors.New("vocabtest: unknown JSON-LD context (only built-in contexts are loaded)")
+
+// Loader is the ld.DocumentLoader of the checks: it answers the contexts known answers (pass
+// vocab.KnownContext) from memory and fails for any other URL, so that processing a document
+// never reaches the network and never depends on what a remote server says a context means
+// today.
+func Loader(known func(u string) (canonical string, doc []byte, ok bool)) ld.DocumentLoader {
+	return staticLoader(known)
+}
+
+type staticLoader func(string) (string, []byte, bool)
+
+// LoadDocument implements ld.DocumentLoader. It parses a fresh copy on every call because
+// json-gold may modify the documents it is handed.
+func (known staticLoader) LoadDocument(u string) (*ld.RemoteDocument, error) {
+	canonical, b, ok := known(u)
+	if !ok {
+		return nil, ld.NewJsonLdError(ld.LoadingDocumentFailed, fmt.Errorf("%w: %q", ErrUnknownContext, u))
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, ld.NewJsonLdError(ld.LoadingDocumentFailed, err)
+	}
+	return &ld.RemoteDocument{DocumentURL: canonical, Document: doc}, nil
 }
