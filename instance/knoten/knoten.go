@@ -303,8 +303,11 @@ func (s *Service) listStatement(q Query) (string, []any, error) {
 	for _, w := range words {
 		where = append(where, "(title || ' ' || description) ILIKE "+arg("%"+likeEscape(w)+"%"))
 	}
+	// Not in the return statement: there, whether args is read before or after arg appends
+	// the limit is up to the compiler (the race build read it after, the normal one before).
+	limit := arg(q.Limit)
 	return `SELECT ` + knotenColumns + ` FROM knoten WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY created_at DESC, id LIMIT ` + arg(q.Limit), args, nil
+		` ORDER BY created_at DESC, id LIMIT ` + limit, args, nil
 }
 
 // searchWords are the distinct words of a search, compared without case.
