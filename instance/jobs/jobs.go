@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -144,6 +146,9 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 
 // Client is the River client, for features that insert jobs of their own.
 func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
+
+// Sweeps are the names of the sweeps registered.
+func (r *Runner) Sweeps() []string { return slices.Sorted(maps.Keys(r.sweeps)) }
 
 // Start starts working jobs.
 func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
