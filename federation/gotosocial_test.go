@@ -2,10 +2,13 @@ package federation_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
@@ -128,5 +131,123 @@ func TestUnsignedInboxPostIs401(t *testing.T) {
 				t.Errorf("unsigned POST %s %q: %d %s, want 401 signature_missing", path, body, res.Status, res.Body)
 			}
 		}
+	}
+}
+
+// GoToSocial gives every vote of one user on one post the same activity id and starts a new
+// poll whenever the Question's endTime changes, which the first Einspruch does: its user then
+// votes again, under the same activity id with a new Note id. The changed vote is taken (202)
+// and counts instead of the first; the same bytes delivered again (GoToSocial's retry) are
+// answered 202 and count nothing twice; a vote cast earlier that reaches us only now does not
+// override the later one; option names match as GoToSocial matches them, whatever their case;
+// and a vote made after the Antrag closed is not taken.
+func TestGoToSocialChangedVote(t *testing.T) {
+	t.Parallel()
+	inst := startTLS(t, "127.0.0.37")
+	jana := inst.VerifiedResident("Jana Weber", lat, lon)
+	ben := inst.VerifiedResident("Ben Zwirn", lat, lon)
+	peer := gtspeer.Start(t, "127.0.0.38", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
+
+	follow, err := peer.Follow(ctx, inst.URL+"/ap/ortsweberei")
+	if err != nil {
+		t.Fatalf("vera follows the Ortsweberei: %v", err)
+	}
+	peer.WaitAccepted(t, follow, patience)
+	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen am Markt"})
+	first := peer.WaitStatus(t, a.Fediverse.ID, patience, func(s gtspeer.Status) bool { return s.Poll != nil })
+	option := func(st gtspeer.Status, name string) int {
+		t.Helper()
+		i := slices.IndexFunc(st.Poll.Options, func(o gtspeer.Option) bool { return o.Name == name })
+		if i < 0 {
+			t.Fatalf("no option %s: %+v", name, st.Poll.Options)
+		}
+		return i
+	}
+	votes := func() map[string]int {
+		var got shownAntrag
+		inst.Client().Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &got)
+		return got.ForeignVotes
+	}
+	waitVotes := func(what string, want map[string]int) {
+		t.Helper()
+		waitFor(t, what, patience, func() bool { return maps.Equal(votes(), want) })
+	}
+	settled := func() {
+		t.Helper()
+		waitFor(t, "the inbox to be done", patience, func() bool {
+			return inst.Count(`SELECT count(*) FROM ap_inbox WHERE processed_at IS NULL AND failed_at IS NULL AND body IS NOT NULL`) == 0
+		})
+	}
+
+	if err := peer.Vote(ctx, a.Fediverse.ID, option(first, "Ja")); err != nil {
+		t.Fatalf("vera votes Ja: %v", err)
+	}
+	waitVotes("vera's Ja", map[string]int{"yes": 1, "no": 0, "abstain": 0})
+
+	// Ben objects: the deadline moves, and with it the Question's endTime. GoToSocial throws
+	// its poll away with vera's vote and makes a new one.
+	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber ein Baum"}).Expect(t, http.StatusCreated)
+	rebuilt := peer.WaitStatus(t, a.Fediverse.ID, patience, func(s gtspeer.Status) bool { return s.Poll != nil && s.Poll.ID != first.Poll.ID })
+	if len(rebuilt.Poll.Voted) != 0 {
+		t.Fatalf("the rebuilt poll still has vera's vote: %+v", rebuilt.Poll)
+	}
+	if err := peer.Vote(ctx, a.Fediverse.ID, option(rebuilt, "Nein")); err != nil {
+		t.Fatalf("vera votes Nein in the new poll, under the same activity id: %v", err)
+	}
+	waitVotes("vera's changed vote", map[string]int{"yes": 0, "no": 1, "abstain": 0})
+
+	// GoToSocial retries a delivery with the same bytes.
+	voteID := peer.ActorID() + "/activity#vote0/" + a.Fediverse.ID
+	if status, body, err := peer.Redeliver(ctx, voteID); err != nil || status != http.StatusAccepted {
+		t.Fatalf("the changed vote delivered again: %d %s %v, want 202", status, body, err)
+	}
+	settled()
+	if got, want := votes(), map[string]int{"yes": 0, "no": 1, "abstain": 0}; !maps.Equal(got, want) {
+		t.Fatalf("after the redelivery: %v, want %v", got, want)
+	}
+
+	// A Ja cast an hour before, in a poll of its own, that reaches us only now: taken, and
+	// outdone by the Nein.
+	vote := func(name string, published time.Time) error {
+		note := map[string]any{"type": "Note", "id": peer.ActorID() + "#" + strconv.FormatInt(published.UnixNano(), 10) + "/votes/0",
+			"name": name, "attributedTo": peer.ActorID(), "inReplyTo": a.Fediverse.ID, "to": a.Fediverse.Follow}
+		return peer.Send(ctx, inst.URL+"/ap/inbox", map[string]any{"@context": gtspeer.ASContext, "type": "Create",
+			"id": voteID, "actor": peer.ActorID(), "published": published.UTC().Format(time.RFC3339), "to": a.Fediverse.Follow, "object": note})
+	}
+	if err := vote("Ja", time.Now().Add(-time.Hour)); err != nil {
+		t.Fatalf("a late delivery of an older vote: %v", err)
+	}
+	settled()
+	if got, want := votes(), map[string]int{"yes": 0, "no": 1, "abstain": 0}; !maps.Equal(got, want) {
+		t.Fatalf("an older vote arriving late won: %v, want %v", got, want)
+	}
+
+	// GoToSocial matches option names case-insensitively.
+	if err := vote("enthaltung", time.Now()); err != nil {
+		t.Fatalf("a lower-cased option: %v", err)
+	}
+	waitVotes("vera's vote for enthaltung", map[string]int{"yes": 0, "no": 0, "abstain": 1})
+
+	// Once the Antrag is decided, GoToSocial still lets its users vote (it never closes a
+	// remote poll by itself): such a vote is not taken.
+	status := func(want ...string) func() bool {
+		return func() bool {
+			var st struct{ Status string }
+			inst.Client().Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &st)
+			return slices.Contains(want, st.Status)
+		}
+	}
+	inst.Advance("15d")
+	waitFor(t, "the Abstimmung to open", patience, status("abstimmung"))
+	closed := inst.Advance("8d")
+	waitFor(t, "the Antrag to be decided", patience, status("angenommen", "abgelehnt"))
+	if err := vote("Ja", closed.Add(time.Minute)); err != nil {
+		t.Fatalf("a vote after the close: %v", err)
+	}
+	settled()
+	if got, want := votes(), map[string]int{"yes": 0, "no": 0, "abstain": 1}; !maps.Equal(got, want) {
+		t.Fatalf("a vote after the close was taken: %v, want %v", got, want)
 	}
 }

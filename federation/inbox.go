@@ -113,9 +113,16 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	taken, err := s.takeActivity(ctx, act.ID, body, act.Actor.ID)
+	key, vote := inboxKey(act, body)
+	taken, err := s.takeActivity(ctx, key, body, act.Actor.ID)
 	if err != nil {
 		s.serverError(w, r, err)
+		return
+	}
+	if !taken && vote {
+		// The same vote again: GoToSocial's retry, or the same choice in a poll it rebuilt.
+		// We have it; 202, as GoToSocial answers an activity it has.
+		w.WriteHeader(http.StatusAccepted)
 		return
 	}
 	if !taken {
@@ -146,7 +153,7 @@ func keyIDOf(r *http.Request) string {
 	return ""
 }
 
-// takeActivity records the activity id and queues its processing, durably, before the inbox
+// takeActivity records the activity's key (inboxKey) and queues its processing, durably, before the inbox
 // answers: a replay finds the id and queues nothing; a crash after the answer loses nothing.
 func (s *Service) takeActivity(ctx context.Context, id string, body []byte, actor string) (bool, error) {
 	return s.intake.take(ctx, id, body, actor)

@@ -242,7 +242,8 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 	if err != nil {
 		return nil
 	}
-	if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
+	a, err := s.svc.Antraege.Get(ctx, id)
+	if err != nil {
 		if errors.Is(notFoundOr(err), errNotFound) {
 			return nil
 		}
@@ -253,11 +254,19 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 		return err
 	}
 	published := claimedTime(obj.Published, act.at)
-	if choice, isVote := vocab.NameChoices[obj.Name]; isVote && strings.TrimSpace(obj.Content) == "" {
-		_, err := s.pool.Exec(ctx, `
+	if choice, isVote := pollChoice(obj.Name); isVote && strings.TrimSpace(obj.Content) == "" {
+		// The vote cast last counts, whatever order the votes arrive in (a retry can bring an
+		// older one after a newer); of two cast in the same second, the one that came later.
+		cast := castAt(act, obj)
+		open, err := s.pollOpenAt(ctx, a, cast)
+		if err != nil || !open {
+			return err
+		}
+		_, err = s.pool.Exec(ctx, `
 INSERT INTO antrag_fremdstimmen (antrag_id, voter, choice, at, object) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (antrag_id, voter) DO UPDATE SET choice = excluded.choice, at = excluded.at, object = excluded.object`,
-			id, author.IRI, choice, published, obj.ID)
+ON CONFLICT (antrag_id, voter) DO UPDATE SET choice = excluded.choice, at = excluded.at, object = excluded.object
+WHERE antrag_fremdstimmen.at <= excluded.at`,
+			id, author.IRI, choice, cast, obj.ID)
 		return err
 	}
 	if !addressedPublicly(act, obj) {

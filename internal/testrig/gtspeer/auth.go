@@ -116,6 +116,9 @@ func (p *Peer) send(ctx context.Context, inbox string, act map[string]any) error
 	if err != nil {
 		return err
 	}
+	p.mu.Lock()
+	p.sent = append(p.sent, sentActivity{id: idOf(act), inbox: inbox, body: body})
+	p.mu.Unlock()
 	status, res, err := p.Deliver(ctx, inbox, body)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", inbox, err)
@@ -124,6 +127,29 @@ func (p *Peer) send(ctx context.Context, inbox string, act map[string]any) error
 		return fmt.Errorf("POST %s: %d %s", inbox, status, strings.TrimSpace(string(res)))
 	}
 	return nil
+}
+
+type sentActivity struct {
+	id, inbox string
+	body      []byte
+}
+
+// Redeliver sends the activity vera last sent with the id activityID once more, the same
+// bytes to the same inbox with a new signature, as GoToSocial's delivery retry does, and
+// returns the answer.
+func (p *Peer) Redeliver(ctx context.Context, activityID string) (int, []byte, error) {
+	p.mu.Lock()
+	var last *sentActivity
+	for i := len(p.sent) - 1; i >= 0 && last == nil; i-- {
+		if p.sent[i].id == activityID {
+			last = &p.sent[i]
+		}
+	}
+	p.mu.Unlock()
+	if last == nil {
+		return 0, nil, fmt.Errorf("gtspeer: vera never sent %s", activityID)
+	}
+	return p.Deliver(ctx, last.inbox, last.body)
 }
 
 type authErr struct {

@@ -160,6 +160,7 @@ type Peer struct {
 	dropCursor int
 	rejCursor  int
 	sendErrs   []error
+	sent       []sentActivity // every activity vera sent, for Redeliver
 	// derefs are the accounts being dereferenced right now, for GoToSocial's handshake.
 	derefs map[string]int
 	// keyStubDown makes /main-key answer 503, as a key server that is away for a moment.
