@@ -38,6 +38,7 @@ import (
 // the fan-out of one activity to many follower inboxes against raw RSA signing. Both raw
 // baselines run on every core, as the server does.
 func benchFederation(ctx context.Context, e *env, cfg config) {
+	benchFanOutHosts(ctx, e, cfg) // first: its followers are the only ones
 	benchInbox(ctx, e, cfg)
 	benchFanOut(ctx, e, cfg)
 }
