@@ -30,9 +30,9 @@ func benchFanOutHosts(ctx context.Context, e *env, cfg config) {
 	n := cfg.followers
 	applicant := e.verifiedResident(ctx)
 	fmt.Printf("## Federation: signatures per new Antrag\n\n")
-	fmt.Printf("%d followers of the Ortsweberei on %d servers (%d each), in-process receivers on loopback that answer 202 and count the POSTs by activity type and whether they are signed. A new Antrag is filed, and once the delivery follower has passed its event and no delivery job is left, the POSTs are counted; then the Antrag is withdrawn, an `Update` to the same followers (the follower-only case: one activity, once per receiving inbox), and counted the same way. Every POST is signed on its own (RSA-2048), so signatures = signed POSTs.\n\n",
+	fmt.Printf("%d followers of the Ortsweberei on %d servers (%d each), in-process receivers on loopback that answer 202 and count the POSTs by activity type and whether they are signed. A new Antrag is filed, and once the delivery follower has passed its event and no delivery job is left, the POSTs are counted; then the Antrag is withdrawn, an `Update` to the same followers (the follower-only case: one activity, once per receiving inbox), and counted the same way. Every POST is signed on its own (RSA-2048), so signatures = signed POSTs. Repeats are POSTs of an activity to an inbox that had it already (a delivery retried after an error on the sender's side; counted in the POSTs).\n\n",
 		n, hosts, n/hosts)
-	fmt.Printf("| servers | inboxes | new Antrag: POSTs (signed) | of which | follower-only `Update`: POSTs | new Antrag ÷ follower-only |\n|---|---:|---:|---|---:|---:|\n")
+	fmt.Printf("| servers | inboxes | new Antrag: POSTs (signed) | of which | repeats | follower-only `Update`: POSTs (repeats) | new Antrag ÷ follower-only |\n|---|---:|---:|---|---:|---:|---:|\n")
 	for _, shared := range []bool{true, false} {
 		recv := startCounters(hosts)
 		rows, fRows := make([][]any, 0, n), make([][]any, 0, n)
@@ -79,8 +79,8 @@ func benchFanOutHosts(ctx context.Context, e *env, cfg config) {
 		}())
 		check(err)
 		log.Printf("federation: sent again to the same inbox: %d of the new Antrag's, %d of the Update's", created.again, updated.again)
-		fmt.Printf("| %d %s | %d | %d (%d) | %s | %d | **%.2f×** |\n", hosts, kind, inboxes, created.posts, created.signed, created.byType(),
-			updated.posts, float64(created.signed)/float64(updated.signed))
+		fmt.Printf("| %d %s | %d | %d (%d) | %s | %d | %d (%d) | **%.2f×** |\n", hosts, kind, inboxes, created.posts, created.signed, created.byType(),
+			created.again, updated.posts, updated.again, float64(created.signed)/float64(updated.signed))
 	}
 	fmt.Println()
 }
