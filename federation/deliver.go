@@ -86,14 +86,54 @@ type outgoing struct {
 	signer   string   // the path of the local actor that sends it
 	locals   []string // whose followers receive it
 	activity any
+	// only, when set, picks among those followers the ones whose servers use the activity.
+	only func(follower) bool
+}
+
+// follower is one follower of a local actor, as the delivery chooses its inboxes.
+type follower struct {
+	local string // whom it follows: "ortsweberei", "antrag:<id>", a resident's key
+	inbox string // where its activities go (its server's shared inbox if it has one)
+	actor remoteActor
+}
+
+// A new Antrag is two activities, and each server gets the one it uses. Mastodon and
+// GoToSocial drop a Create from an actor nobody there follows (Mastodon's Create
+// related_to_local_activity?, GoToSocial's StatusableOK: answered 202 all the same), and
+// nobody follows an Antrag's actor before it exists: a follower of the Ortsweberei sees the
+// Antrag through the Group's Announce, after which it fetches the Question and takes the
+// Antrag actor's Updates to it. A neighbouring Ortsweberei keeps the Antrag from the Create,
+// which carries it (the Announce only names it, to be fetched), so it gets the Create and not
+// the Announce. Sending both, as before, cost every Fediverse server two signed POSTs, one of
+// them dropped.
+
+// usesCreate: the followers of the Antrag's actor, and neighbouring Ortswebereien.
+func usesCreate(f follower) bool { return f.local != "ortsweberei" || f.actor.IsOrtsweberei() }
+
+// usesAnnounce: the Fediverse followers of the Ortsweberei.
+func usesAnnounce(f follower) bool { return !f.actor.IsOrtsweberei() }
+
+// inboxesFor is where an outgoing activity goes: each inbox once, of the followers it is for.
+func inboxesFor(o outgoing, fs []follower) []string {
+	var inboxes []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if !slices.Contains(o.locals, f.local) || o.only != nil && !o.only(f) || seen[f.inbox] {
+			continue
+		}
+		seen[f.inbox] = true
+		inboxes = append(inboxes, f.inbox)
+	}
+	return inboxes
 }
 
 // deliverEvents decides what a batch of events federates, and queues one delivery per
 // receiving server, together with the cursor, so that a crash neither loses nor repeats one.
 //
 // What federates: the Anträge and everything that happens to them. A new Antrag is created by
-// its own actor and announced by the Ortsweberei (Mastodon shows an Announce from an account one
-// follows); Einsprüche and Stimmen are created by their residents, and go to the resident's own
+// its own actor, for the followers of that actor and for neighbouring Ortswebereien, and
+// announced by the Ortsweberei to its Fediverse followers (who drop a Create from an actor they
+// do not follow, and show an Announce from one they do: see usesCreate); Einsprüche and Stimmen are created by their residents, and go to the resident's own
 // followers too; and after anything that changes an Antrag, its actor sends the Question as it
 // now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
 // or ends changes counts too: every open Abstimmung whose count it moved gets its Update. A
@@ -132,9 +172,9 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 				return err
 			}
 			out = append(out,
-				outgoing{antragActorPath(antragID), locals, vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, ""),
+				outgoing{signer: antragActorPath(antragID), locals: locals, only: usesCreate, activity: vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, ""),
 					Type: "Create", Actor: s.AntragActorIRI(antragID), Object: q, To: q.To, Cc: q.Cc, Published: &e.At}},
-				outgoing{groupPath, []string{"ortsweberei"}, vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/announce"),
+				outgoing{signer: groupPath, locals: []string{"ortsweberei"}, only: usesAnnounce, activity: vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/announce"),
 					Type: "Announce", Actor: s.GroupIRI(), Object: q.ID, To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath)}, Published: &e.At}})
 			continue
 		case antrag.EinspruchErhoben.Is(e), abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
@@ -147,7 +187,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			act.Context = vocab.Context
 			path, _ := s.local(act.Actor)
 			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID)), s.followersOf(path)}
-			out = append(out, outgoing{path, append(locals, userFollowKey(path)), act})
+			out = append(out, outgoing{signer: path, locals: append(locals, userFollowKey(path)), activity: act})
 		}
 		updated[antragID] = s.activityIRI(e.Position.ID, "/update")
 	}
@@ -173,8 +213,8 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			return err
 		}
 		now := s.clock.Now()
-		out = append(out, outgoing{antragActorPath(id), []string{"ortsweberei", "antrag:" + id.String()},
-			vocab.Activity{Context: vocab.Context, ID: activityID, Type: "Update",
+		out = append(out, outgoing{signer: antragActorPath(id), locals: []string{"ortsweberei", "antrag:" + id.String()},
+			activity: vocab.Activity{Context: vocab.Context, ID: activityID, Type: "Update",
 				Actor: s.AntragActorIRI(id), Object: q, To: q.To, Cc: q.Cc, Published: &now}})
 	}
 	return s.queue(ctx, out, evs[len(evs)-1].Position)
@@ -229,17 +269,21 @@ func (s *Service) queue(ctx context.Context, out []outgoing, cursor eventstore.P
 	defer tx.Rollback(ctx)
 	for _, o := range out {
 		rows, err := tx.Query(ctx, `
-SELECT DISTINCT coalesce(a.shared_inbox, a.inbox)
+SELECT f.local, coalesce(a.shared_inbox, a.inbox), a.type
 FROM ap_followers f JOIN ap_actors a ON a.iri = f.follower
-WHERE f.local = ANY($1)`, o.locals)
+WHERE f.local = ANY($1)
+ORDER BY 2`, o.locals)
 		if err != nil {
 			return err
 		}
-		inboxes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (follower, error) {
+			var f follower
+			return f, r.Scan(&f.local, &f.inbox, &f.actor.Type)
+		})
 		if err != nil {
 			return err
 		}
-		if err := s.queueTx(ctx, tx, o.signer, inboxes, o.activity); err != nil {
+		if err := s.queueTx(ctx, tx, o.signer, inboxesFor(o, fs), o.activity); err != nil {
 			return err
 		}
 	}

@@ -89,7 +89,9 @@ INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ('ortsw
 		t.Fatal(err)
 	}
 	fileAntrag(t, p.VerifiedResident("Jana", lat, lon), map[string]string{"title": "Bücherschrank"})
-	waitFor(t, "Plagwitz's deliveries to the capturing server", patience, func() bool { return len(captured()) >= 2 })
+	// The Ortsweberei's Announce (a Create from the Antrag's actor is not sent to a follower of
+	// the Ortsweberei, whose server would drop it).
+	waitFor(t, "Plagwitz's delivery to the capturing server", patience, func() bool { return len(captured()) >= 1 })
 
 	t.Run("a delivery", func(t *testing.T) {
 		for _, c := range captured() {
@@ -346,6 +348,8 @@ func TestTextThatIsNotTextIsRefused(t *testing.T) {
 		return n
 	}
 	a := fileAntrag(t, l.VerifiedResident("Ada", lat, lon), map[string]string{"title": "Trinkbrunnen"})
+	// Its delivery to Plagwitz is queued by then: a job appearing later is none of Bob's doing.
+	waitDelivered(t, l)
 	replyTo := func(n string) []byte {
 		b, _ := json.Marshal(map[string]any{"@context": mastopeer.ASContext, "id": bob + "/statuses/" + n + "/activity", "type": "Create", "actor": bob,
 			"object": map[string]any{"id": bob + "/statuses/" + n, "type": "Note", "attributedTo": bob, "inReplyTo": a.Fediverse.ID,

@@ -38,6 +38,7 @@ import (
 // the fan-out of one activity to many follower inboxes against raw RSA signing. Both raw
 // baselines run on every core, as the server does.
 func benchFederation(ctx context.Context, e *env, cfg config) {
+	benchFanOutHosts(ctx, e, cfg) // first: its followers are the only ones
 	benchInbox(ctx, e, cfg)
 	benchFanOut(ctx, e, cfg)
 }
@@ -209,12 +210,12 @@ func benchInbox(ctx context.Context, e *env, cfg config) {
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }
 
 // benchFanOut: followers on one remote server, each with its own inbox (no shared inbox, so
-// one delivery per follower); a new Antrag is a Create and an Announce to each. The receiving
+// one delivery per follower); a new Antrag is the Group's Announce to each. The receiving
 // server runs as a process of its own (`wgbench _receive`), as a remote server would, so that
 // the instance's CPU per delivery can be told apart from it.
 func benchFanOut(ctx context.Context, e *env, cfg config) {
 	n := cfg.followers
-	want := 2 * n
+	want := n
 	recv := startReceiver("127.0.0.3:0", want)
 	host := recv.url[len("http://"):]
 	now := time.Now()
@@ -287,7 +288,7 @@ func benchFanOut(ctx context.Context, e *env, cfg config) {
 		ratios = append(ratios, fmt.Sprintf("%.2f×", r.rate/r.raw))
 	}
 	fmt.Printf("## Federation: delivery fan-out\n\n")
-	fmt.Printf("A new Antrag delivered to %d followers with an inbox each on one server (a `Create` and an `Announce` per inbox: %d POSTs, each signed on its own), to a receiving server in a process of its own on the same machine that answers 202 without checking. The rate is from the first delivery's arrival to the last; before the first, the delivery follower saw the event, made the new Antrag actor's keys (RSA-2048) and queued the jobs: %s. The CPU per delivery is the instance's process and its PostgreSQL from filing to the last arrival. %d rounds, each against raw signing measured right before and after it; the median round is shown (all rounds: %s).\n\n",
+	fmt.Printf("A new Antrag delivered to %d followers with an inbox each on one server (the Ortsweberei's `Announce` to each inbox: %d POSTs, each signed on its own), to a receiving server in a process of its own on the same machine that answers 202 without checking. The rate is from the first delivery's arrival to the last; before the first, the delivery follower saw the event, made the new Antrag actor's keys (RSA-2048) and queued the jobs: %s. The CPU per delivery is the instance's process and its PostgreSQL from filing to the last arrival. %d rounds, each against raw signing measured right before and after it; the median round is shown (all rounds: %s).\n\n",
 		n, want, m.first.Round(time.Millisecond), rounds, strings.Join(ratios, ", "))
 	fmt.Printf("| | per second | relative rate | CPU per delivery | relative cost |\n|---|---:|---:|---:|---:|\n")
 	fmt.Printf("| raw `rsa.SignPKCS1v15`, all cores | %.0f | 1.00× | %s (one thread) | 1.00× |\n", m.raw, us(time.Duration(m.rawCPU)))

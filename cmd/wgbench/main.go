@@ -141,6 +141,8 @@ func main() {
 			benchGovernance(ctx, env, cfg)
 		case "federation":
 			benchFederation(ctx, env, cfg)
+		case "signatures": // the part of federation that counts signatures per new Antrag
+			benchFanOutHosts(ctx, env, cfg)
 		case "map":
 			benchMap(ctx, env, cfg)
 		case "flood":
