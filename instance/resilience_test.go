@@ -127,11 +127,12 @@ func TestDatabaseOutage(t *testing.T) {
 	})}
 	go follower.Serve(ln)
 	t.Cleanup(func() { follower.Close() })
-	delivered := func(title string) func() bool {
+	// A Fediverse follower of the Ortsweberei is sent the Group's Announce of a new Antrag.
+	delivered := func(antragIRI string) func() bool {
 		return func() bool {
 			inboxMu.Lock()
 			defer inboxMu.Unlock()
-			return slices.ContainsFunc(inbox, func(b string) bool { return strings.Contains(b, `"Create"`) && strings.Contains(b, title) })
+			return slices.ContainsFunc(inbox, func(b string) bool { return strings.Contains(b, `"Announce"`) && strings.Contains(b, antragIRI) })
 		}
 	}
 
@@ -158,7 +159,7 @@ func TestDatabaseOutage(t *testing.T) {
 		Fediverse struct{ ID string } `json:"fediverse"`
 	}
 	jana.Post("/api/antraege", `{"title":"Bank am Kanal"}`).Expect(t, 201).JSON(t, &antrag)
-	instancetest.WaitFor(t, "the first Antrag's delivery", delivered("Bank am Kanal"))
+	instancetest.WaitFor(t, "the first Antrag's delivery", delivered(antrag.Fediverse.ID))
 	var handle string
 	if err := inst.Pool.QueryRow(ctx, `SELECT handle FROM accounts WHERE name = 'Jana'`).Scan(&handle); err != nil {
 		t.Fatal(err)
@@ -268,8 +269,8 @@ func TestDatabaseOutage(t *testing.T) {
 	var k struct{ ID string }
 	jana.Post("/api/knoten", `{"type":"idee","title":"Nach dem Ausfall","lat":51.3338,"lon":12.3312}`).Expect(t, 201).JSON(t, &k)
 	watcher.Until("the new Knoten on the map", func(m instancetest.MapMessage) bool { return m.Type == "delta" && m.Has(k.ID) })
-	jana.Post("/api/antraege", `{"title":"Brunnen am Markt"}`).Expect(t, 201)
-	instancetest.WaitFor(t, "the second Antrag's delivery", delivered("Brunnen am Markt"))
+	jana.Post("/api/antraege", `{"title":"Brunnen am Markt"}`).Expect(t, 201).JSON(t, &antrag)
+	instancetest.WaitFor(t, "the second Antrag's delivery", delivered(antrag.Fediverse.ID))
 	// The senders' retries are taken: the 503s kept nothing that would refuse them now.
 	for _, p := range []*mastopeer.Peer{known, stranger} {
 		if code, _, res := deliver(p, reply(p)); code != http.StatusAccepted {
