@@ -141,6 +141,8 @@ func main() {
 			benchGovernance(ctx, env, cfg)
 		case "federation":
 			benchFederation(ctx, env, cfg)
+		case "inbox": // the first half of federation alone
+			benchInbox(ctx, env, cfg)
 		case "map":
 			benchMap(ctx, env, cfg)
 		case "flood":
