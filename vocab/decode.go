@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -106,6 +107,26 @@ var (
 	emptyReader = bytes.NewReader(nil)
 )
 
+// decodeString decodes a JSON string. Most are plain (no escape, nothing to replace) and are
+// taken as they stand, without encoding/json's second pass over them; the rest go to
+// encoding/json, which also refuses anything that is not a string.
+func decodeString(raw []byte, dst *string) error {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		plain := true
+		for _, c := range raw[1 : n-1] {
+			if c == '"' || c == '\\' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain && utf8.Valid(raw) {
+			*dst = string(raw[1 : n-1])
+			return nil
+		}
+	}
+	return json.Unmarshal(raw, dst)
+}
+
 // jsonKind is the first byte of a JSON value after whitespace, or 0 for none.
 func jsonKind(b []byte) byte {
 	for _, c := range b {
@@ -142,7 +163,16 @@ func (f fields) decode(members ...member) error {
 		if !ok {
 			continue
 		}
-		if err := json.Unmarshal(raw, m.dst); err != nil {
+		var err error
+		switch dst := m.dst.(type) {
+		case *string:
+			err = decodeString(raw, dst)
+		case json.Unmarshaler: // raw is valid JSON already (objectFields checked it)
+			err = dst.UnmarshalJSON(raw)
+		default:
+			err = json.Unmarshal(raw, dst)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: %w", m.key, err)
 		}
 	}
@@ -249,7 +279,7 @@ func decodeRef(b []byte, arrayOK bool) (Ref, error) {
 		return Ref{}, nil
 	case '"':
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := decodeString(b, &s); err != nil {
 			return Ref{}, err
 		}
 		return Ref{ID: s}, nil
@@ -367,7 +397,7 @@ func (t *Types) UnmarshalJSON(b []byte) error {
 	out := make(Types, 0, len(all))
 	for _, e := range all {
 		var s string
-		if err := json.Unmarshal(e, &s); err != nil {
+		if err := decodeString(e, &s); err != nil {
 			return errors.New("a type must be a string")
 		}
 		out = append(out, s)

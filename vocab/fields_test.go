@@ -49,3 +49,20 @@ func TestObjectFieldsAsEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// decodeString takes plain strings as they stand; it must read every string as encoding/json
+// does and refuse what encoding/json refuses.
+func TestDecodeStringAsEncodingJSON(t *testing.T) {
+	for _, raw := range []string{
+		`""`, `"Create"`, `"https://a.example/users/x#main-key"`, `"dafür"`, `"\u00fcber"`,
+		`"a\"b"`, `"a\\b"`, `"\ud83d\ude00"`, "\"\xff\"", "\"tab\there\"", ` "x" `,
+		`"x`, `x"`, `"`, `1`, `null`, `["x"]`, `{"id":"x"}`,
+	} {
+		var want, got string
+		wantErr := json.Unmarshal([]byte(raw), &want)
+		err := decodeString([]byte(raw), &got)
+		if (err != nil) != (wantErr != nil) || got != want {
+			t.Errorf("%s: %q, %v; encoding/json: %q, %v", raw, got, err, want, wantErr)
+		}
+	}
+}
