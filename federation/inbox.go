@@ -62,7 +62,10 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		apError(w, http.StatusBadRequest, "not_an_activity", "The body is not an activity with an id and an actor.")
 		return
 	}
-	for _, host := range []string{hostOf(act.Actor.ID), hostOf(keyIDOf(r))} {
+	// Each IRI's host is parsed once: the checks below compare them several times.
+	keyID := keyIDOf(r)
+	actorHost, keyHost := hostOf(act.Actor.ID), hostOf(keyID)
+	for _, host := range []string{actorHost, keyHost} {
 		blocked, err := s.blocks.lookup(ctx, host)
 		if err != nil {
 			s.serverError(w, r, err) // not a refusal: the list cannot be read just now
@@ -93,17 +96,20 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The sender does not retry a 401 (GoToSocial never does): the activity is lost, and
 		// this line is what there is to find out why.
-		s.log.Warn("federation: inbox refused", "activity", act.ID, "actor", act.Actor.ID, "key_id", keyIDOf(r), "reason", err)
+		s.log.Warn("federation: inbox refused", "activity", act.ID, "actor", act.Actor.ID, "key_id", keyID, "reason", err)
 		code, message := signatureRefusal(err)
 		apError(w, http.StatusUnauthorized, code, message)
 		return
 	}
-	if res.Owner != act.Actor.ID || hostOf(res.KeyID) != hostOf(act.Actor.ID) {
+	if res.KeyID != keyID { // keyIDOf reads the header loosely; Verify's keyId is the one
+		keyHost = hostOf(res.KeyID)
+	}
+	if res.Owner != act.Actor.ID || keyHost != actorHost {
 		s.log.Warn("federation: inbox refused: the key is not the actor's", "activity", act.ID, "actor", act.Actor.ID, "key_id", res.KeyID, "owner", res.Owner)
 		apError(w, http.StatusUnauthorized, "key_not_actors", "The signing key does not belong to the activity's actor.")
 		return
 	}
-	if hostOf(act.ID) != hostOf(act.Actor.ID) {
+	if hostOf(act.ID) != actorHost {
 		apError(w, http.StatusUnauthorized, "id_not_on_actor_host", "The activity's id is not on its actor's host.")
 		return
 	}

@@ -16,15 +16,20 @@ package vocab
 // strict about what would be stored.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/weltgewebe/weltgewebe/instance/textcheck"
 )
@@ -53,15 +58,73 @@ type fields map[string]json.RawMessage
 
 // objectFields splits a JSON object into its members. Anything but an object is an error:
 // encoding/json would turn null into an empty struct and call that a success.
+//
+// It reads b once, in place, and the members' values are slices of b, not copies: this runs
+// for every activity the inbox takes (DecodeHead), where unmarshalling into a map (a syntax
+// pass, a decoding pass and a copy of every value) was the costliest part of the decoding. As
+// with encoding/json, a member named twice is taken from its last occurrence, and only
+// whitespace may follow the object.
 func objectFields(b []byte) (fields, error) {
 	if !isObject(b) {
 		return nil, errNotObject
 	}
-	var f fields
-	if err := json.Unmarshal(b, &f); err != nil {
+	d := decoders.Get().(*jsontext.Decoder)
+	defer func() {
+		d.Reset(emptyReader) // not to hold on to b
+		decoders.Put(d)
+	}()
+	// A Buffer is parsed in place. Text is checked by checkText, on the whole document,
+	// before anything is decoded.
+	d.Reset(bytes.NewBuffer(b), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if _, err := d.ReadToken(); err != nil { // '{'
 		return nil, err
 	}
+	f := make(fields, 12)
+	for d.PeekKind() != '}' {
+		tok, err := d.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		name := tok.String() // before the next read, which invalidates tok
+		v, err := d.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		end := int(d.InputOffset())
+		f[name] = json.RawMessage(b[end-len(v) : end : end])
+	}
+	if _, err := d.ReadToken(); err != nil { // '}'
+		return nil, err
+	}
+	if _, err := d.ReadToken(); err != io.EOF {
+		return nil, errors.New("invalid data after the top-level object")
+	}
 	return f, nil
+}
+
+var (
+	decoders    = sync.Pool{New: func() any { return jsontext.NewDecoder(emptyReader) }}
+	emptyReader = bytes.NewReader(nil)
+)
+
+// decodeString decodes a JSON string. Most are plain (no escape, nothing to replace) and are
+// taken as they stand, without encoding/json's second pass over them; the rest go to
+// encoding/json, which also refuses anything that is not a string.
+func decodeString(raw []byte, dst *string) error {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		plain := true
+		for _, c := range raw[1 : n-1] {
+			if c == '"' || c == '\\' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain && utf8.Valid(raw) {
+			*dst = string(raw[1 : n-1])
+			return nil
+		}
+	}
+	return json.Unmarshal(raw, dst)
 }
 
 // jsonKind is the first byte of a JSON value after whitespace, or 0 for none.
@@ -100,7 +163,16 @@ func (f fields) decode(members ...member) error {
 		if !ok {
 			continue
 		}
-		if err := json.Unmarshal(raw, m.dst); err != nil {
+		var err error
+		switch dst := m.dst.(type) {
+		case *string:
+			err = decodeString(raw, dst)
+		case json.Unmarshaler: // raw is valid JSON already (objectFields checked it)
+			err = dst.UnmarshalJSON(raw)
+		default:
+			err = json.Unmarshal(raw, dst)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: %w", m.key, err)
 		}
 	}
@@ -207,7 +279,7 @@ func decodeRef(b []byte, arrayOK bool) (Ref, error) {
 		return Ref{}, nil
 	case '"':
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := decodeString(b, &s); err != nil {
 			return Ref{}, err
 		}
 		return Ref{ID: s}, nil
@@ -325,7 +397,7 @@ func (t *Types) UnmarshalJSON(b []byte) error {
 	out := make(Types, 0, len(all))
 	for _, e := range all {
 		var s string
-		if err := json.Unmarshal(e, &s); err != nil {
+		if err := decodeString(e, &s); err != nil {
 			return errors.New("a type must be a string")
 		}
 		out = append(out, s)

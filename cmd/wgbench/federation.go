@@ -30,6 +30,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 )
@@ -139,8 +140,22 @@ func benchInbox(ctx context.Context, e *env, cfg config) {
 	awaitJobs(ctx, e, "federation_inbox")
 
 	const conns = 64
+	// Baselines in the same run, over the same connections with the same requests, by servers
+	// in this process: one that only reads the body and answers 202 (what any HTTP endpoint
+	// costs), and one that also verifies the signature with the key at hand (what the
+	// verification costs on top). The instance's cost above the second is its own work: the
+	// checks, the lookups and the durable write.
+	host := strings.TrimPrefix(e.url, "http://")
+	httpOnly := baselineInbox(ctx, reqs[:n], conns, host, nil)
+	withVerify := baselineInbox(ctx, reqs[:n], conns, host, func(r *http.Request, body []byte) error {
+		_, err := httpsig.Verify(r.Context(), r, body, host, time.Now(), 0, func(_ context.Context, keyID string, _ bool) (crypto.PublicKey, string, error) {
+			owner, _, _ := strings.Cut(keyID, "#")
+			return &remote.key.PublicKey, owner, nil
+		})
+		return err
+	})
 	log.Printf("federation: posting %d signed activities from %d connections", n, conns)
-	p := startPoster(reqs[:n], inbox, conns)
+	p := startPoster(reqs[:n], inbox, "", conns)
 	// The accepting is measured alone: the background processing waits until it is done.
 	river := e.inst.Jobs.Client()
 	err = river.QueuePause(ctx, "federation_inbox", nil)
@@ -205,6 +220,53 @@ func benchInbox(ctx context.Context, e *env, cfg config) {
 	fmt.Printf("| inbox, accepted (202) | %.0f | %s | **%.2f×** |\n", rate, perReq(cpuAccepted), ratio(cpuAccepted))
 	fmt.Printf("| processing into comments (background) | %.0f | %s | %.2f× |\n\n", float64(n)/processed.Seconds(), perReq(cpuProcessed), ratio(cpuProcessed))
 	fmt.Printf("Accepting throughput against the raw verify rate on all cores: %.2f× the time per request (the load generator shares the 2 cores).\n\n", rawRate/rate)
+
+	// The split of an accepted activity's CPU, against the baselines measured above.
+	base := func(c cpuSample) time.Duration { return c.self / time.Duration(n) }
+	full := cpuAccepted.total() / time.Duration(n)
+	fmt.Printf("Where an accepted activity's CPU goes, against baselines in this run (same requests, connections and load generator; the baselines are servers in the instance's process):\n\n")
+	fmt.Printf("| | per second | CPU per request | × HTTP only |\n|---|---:|---:|---:|\n")
+	fmt.Printf("| HTTP only: read the body, answer 202 | %.0f | %s | 1.00× |\n", float64(n)/httpOnly.elapsed.Seconds(), us(base(httpOnly.cpu)))
+	fmt.Printf("| HTTP + signature verified (Digest, Date, Host, RSA; key at hand) | %.0f | %s | %.2f× |\n", float64(n)/withVerify.elapsed.Seconds(), us(base(withVerify.cpu)), float64(base(withVerify.cpu))/float64(base(httpOnly.cpu)))
+	fmt.Printf("| inbox, accepted (202) | %.0f | %s | **%.2f×** |\n\n", rate, perReq(cpuAccepted), float64(full)/float64(base(httpOnly.cpu)))
+	fmt.Printf("Split: HTTP %s, verification %s, the instance's own work on the server (decoding, checks, key and block lookups, handing to the group commit) %s, PostgreSQL (the durable write) %s; total %s.\n\n",
+		us(base(httpOnly.cpu)), us(base(withVerify.cpu)-base(httpOnly.cpu)), us(cpuAccepted.self/time.Duration(n)-base(withVerify.cpu)), us(cpuAccepted.pg/time.Duration(n)), us(full))
+}
+
+type baselineResult struct {
+	elapsed time.Duration
+	cpu     cpuSample
+}
+
+// baselineInbox serves reqs from a plain net/http server in this process that reads each body
+// (with the inbox's size limit), runs verify on it if given, and answers 202; it returns the
+// time and this process's CPU for all of them.
+func baselineInbox(ctx context.Context, reqs []preparedRequest, conns int, host string, verify func(*http.Request, []byte) error) baselineResult {
+	ln, err := net.Listen("tcp", "127.0.0.4:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, federation.MaxInboxBytes))
+		if err == nil && verify != nil {
+			err = verify(r, body)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go srv.Serve(ln)
+	defer srv.Shutdown(ctx)
+	p := startPoster(reqs, "http://"+ln.Addr().String()+"/ap/inbox", host, conns)
+	cpu0 := sampleCPU()
+	res := p.fire()
+	cpu := sampleCPU().since(cpu0)
+	if res.Statuses[http.StatusAccepted] != len(reqs) {
+		log.Fatalf("the baseline answered %v to %d requests", res.Statuses, len(reqs))
+	}
+	return baselineResult{elapsed: res.Elapsed, cpu: cpu}
 }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }

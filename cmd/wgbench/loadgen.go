@@ -37,7 +37,10 @@ type poster struct {
 	out   *bufio.Reader
 }
 
-func startPoster(reqs []preparedRequest, target string, conns int) *poster {
+// startPoster loads the requests into a load generator that will POST them to target; a
+// non-empty host is sent as the Host of every request (a baseline server on another address
+// then sees what the instance would).
+func startPoster(reqs []preparedRequest, target, host string, conns int) *poster {
 	f, err := os.CreateTemp("", "wgbench-requests-")
 	check(err)
 	defer os.Remove(f.Name()) // the poster has read it once it says ready
@@ -45,7 +48,7 @@ func startPoster(reqs []preparedRequest, target string, conns int) *poster {
 	check(f.Close())
 	self, err := os.Executable()
 	check(err)
-	cmd := exec.Command(self, "_post", "-file", f.Name(), "-target", target, "-conns", fmt.Sprint(conns))
+	cmd := exec.Command(self, "_post", "-file", f.Name(), "-target", target, "-conns", fmt.Sprint(conns), "-host", host)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	check(err)
@@ -76,6 +79,7 @@ func runPoster(args []string) {
 	file := fs.String("file", "", "gob file of prepared requests")
 	target := fs.String("target", "", "URL to POST them to")
 	conns := fs.Int("conns", 64, "concurrent keep-alive connections")
+	host := fs.String("host", "", "Host to send instead of the target's")
 	check(fs.Parse(args))
 	f, err := os.Open(*file)
 	check(err)
@@ -98,6 +102,9 @@ func runPoster(args []string) {
 		r, err := http.NewRequest(http.MethodPost, *target, bytes.NewReader(reqs[i].Body))
 		check(err)
 		r.Header = reqs[i].Header
+		if *host != "" {
+			r.Host = *host
+		}
 		return r, statuses
 	})
 	check(json.NewEncoder(os.Stdout).Encode(postResult{Elapsed: time.Since(start), Statuses: statuses.counts}))

@@ -143,6 +143,8 @@ func main() {
 			benchFederation(ctx, env, cfg)
 		case "signatures": // the part of federation that counts signatures per new Antrag
 			benchFanOutHosts(ctx, env, cfg)
+		case "inbox": // the first half of federation alone
+			benchInbox(ctx, env, cfg)
 		case "map":
 			benchMap(ctx, env, cfg)
 		case "flood":

@@ -521,8 +521,16 @@ func TestParseParams(t *testing.T) {
 		strings.Join(p.headers, " ") != "(request-target) host date" || p.signature != "QUJD" {
 		t.Errorf("parsed %+v", p)
 	}
+	// Escapes are read as escapes (the fast path for values without one must not take a
+	// value up to an escaped quote); an escaped quote in keyId is then refused as not plain.
+	kv, err := parseParams(`keyId="a\\b",x="q\"r",y="",signature="QUJD"`)
+	if err != nil || kv["keyId"] != `a\b` || kv["x"] != `q"r` || kv["y"] != "" || kv["signature"] != "QUJD" {
+		t.Errorf("parseParams with escapes = %q, %v", kv, err)
+	}
 	for _, bad := range []string{
 		``,
+		`keyId="a\"",signature="QUJD"`,
+		`keyId="a\",signature="QUJD"`,
 		`keyId="a"`,
 		`signature="QUJD"`,
 		`keyId="a",signature="QUJD",keyId="b"`,

@@ -173,7 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeJSON(rec, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
 			}
 		}
-		s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
+		if s.Log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations on every request
+			s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
+		}
 	}()
 	s.handler.ServeHTTP(rec, r)
 }

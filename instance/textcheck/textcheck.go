@@ -9,6 +9,7 @@ package textcheck
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -28,13 +29,25 @@ func (e *Error) Error() string {
 	return "a string that is not text (invalid UTF-8, an unpaired surrogate or U+0000) at " + string(e.Pointer)
 }
 
+var (
+	decoders    = sync.Pool{New: func() any { return jsontext.NewDecoder(emptyReader) }}
+	emptyReader = bytes.NewReader(nil)
+)
+
 // JSON checks every string of a JSON document, member names included, escapes decoded, and
 // returns an *Error for the first one that is not text. Whatever else may be wrong with the
 // document (its syntax, a member named twice) it leaves to the decoder that reads it next.
 func JSON(doc []byte) error {
 	// A Buffer is parsed in place. Invalid UTF-8 is let through the parser so that it is
 	// found here, where the member it is in can be named.
-	d := jsontext.NewDecoder(bytes.NewBuffer(doc), jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
+	// Decoders are reused: this runs on every request with a JSON body and every activity the
+	// inbox takes, and a new one is some kilobytes of state.
+	d := decoders.Get().(*jsontext.Decoder)
+	defer func() {
+		d.Reset(emptyReader) // not to hold on to doc
+		decoders.Put(d)
+	}()
+	d.Reset(bytes.NewBuffer(doc), jsontext.AllowInvalidUTF8(true), jsontext.AllowDuplicateNames(true))
 	var s []byte
 	for {
 		if d.PeekKind() != '"' {
