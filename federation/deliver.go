@@ -88,13 +88,26 @@ type outgoing struct {
 	activity any
 }
 
+// neighboursOnly says whether the activity is for the followers that are Ortswebereien (other
+// Weltgewebe instances, as remoteActor.IsOrtsweberei tells them) alone: a signed Stimme is,
+// since only they count it.
+func (o outgoing) neighboursOnly() bool {
+	act, ok := o.activity.(*vocab.Activity)
+	if !ok {
+		return false
+	}
+	_, stimme := act.Object.(*vocab.Stimme)
+	return stimme
+}
+
 // deliverEvents decides what a batch of events federates, and queues one delivery per
 // receiving server, together with the cursor, so that a crash neither loses nor repeats one.
 //
 // What federates: the Anträge and everything that happens to them. A new Antrag is created by
 // its own actor and announced by the Ortsweberei (Mastodon shows an Announce from an account one
-// follows); Einsprüche and Stimmen are created by their residents, and go to the resident's own
-// followers too; and after anything that changes an Antrag, its actor sends the Question as it
+// follows); Einsprüche are created by their residents, and go to the resident's own followers
+// too; a Stimme is created signed for the neighbouring Ortswebereien, and as a post for the
+// resident's followers; and after anything that changes an Antrag, its actor sends the Question as it
 // now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
 // or ends changes counts too: every open Abstimmung whose count it moved gets its Update. A
 // withdrawal is an Update like every other change (as in the outbox). Knoten, Fäden, profiles
@@ -137,7 +150,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 				outgoing{groupPath, []string{"ortsweberei"}, vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/announce"),
 					Type: "Announce", Actor: s.GroupIRI(), Object: q.ID, To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath)}, Published: &e.At}})
 			continue
-		case antrag.EinspruchErhoben.Is(e), abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
+		case antrag.EinspruchErhoben.Is(e):
 			// The resident's own public doing: to the followers of the Ortsweberei, of the
 			// Antrag, and of the resident.
 			act, err := s.activityFor(ctx, s.handles(), e)
@@ -148,6 +161,23 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			path, _ := s.local(act.Actor)
 			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID)), s.followersOf(path)}
 			out = append(out, outgoing{path, append(locals, userFollowKey(path)), act})
+		case abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
+			// The signed Stimme, shaped like a poll vote, is for the neighbouring
+			// Ortswebereien that recount it (neighboursOnly); Mastodon and GoToSocial would
+			// take it as a vote on a poll they do not own and drop it. The resident's
+			// followers get a post they are shown instead.
+			act, err := s.activityFor(ctx, s.handles(), e)
+			if err != nil {
+				return err
+			}
+			act.Context = vocab.Context
+			path, _ := s.local(act.Actor)
+			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID))}
+			note, err := s.stimmeNoteCreateFor(ctx, e)
+			if err != nil {
+				return err
+			}
+			out = append(out, outgoing{path, locals, act}, outgoing{path, []string{userFollowKey(path)}, note})
 		}
 		updated[antragID] = s.activityIRI(e.Position.ID, "/update")
 	}
@@ -231,7 +261,8 @@ func (s *Service) queue(ctx context.Context, out []outgoing, cursor eventstore.P
 		rows, err := tx.Query(ctx, `
 SELECT DISTINCT coalesce(a.shared_inbox, a.inbox)
 FROM ap_followers f JOIN ap_actors a ON a.iri = f.follower
-WHERE f.local = ANY($1)`, o.locals)
+WHERE f.local = ANY($1)
+  AND (NOT $2 OR ' ' || a.type || ' ' LIKE '% Ortsweberei %' OR a.type LIKE '%#Ortsweberei%')`, o.locals, o.neighboursOnly())
 		if err != nil {
 			return err
 		}
