@@ -107,8 +107,8 @@ func (o outgoing) neighboursOnly() bool {
 // its own actor and announced by the Ortsweberei (Mastodon shows an Announce from an account one
 // follows); Einsprüche are created by their residents, and go to the resident's own followers
 // too; a Stimme is created signed for the neighbouring Ortswebereien, and as a post for the
-// resident's followers; and after anything that changes an Antrag, its actor sends the Question as it
-// now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
+// resident's followers; and after anything that changes an Antrag, its actor sends the
+// Question as it now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
 // or ends changes counts too: every open Abstimmung whose count it moved gets its Update. A
 // withdrawal is an Update like every other change (as in the outbox). Knoten, Fäden, profiles
 // and the Delegationen themselves are in the outboxes, not delivered.
