@@ -143,7 +143,7 @@ func (s *Service) antragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, 
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.baseActor(ctx, antragActorPath(id), "Service", "antrag-"+id.String(), "Antrag: "+an.Title)
+	a, err := s.baseActor(ctx, antragActorPath(id), "Service", "antrag-"+id.String(), antragActorName(an.Title))
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +152,12 @@ func (s *Service) antragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, 
 	a.URL = s.iri("/antraege/" + id.String())
 	return a, nil
 }
+
+// antragActorName is the display name of an Antrag's actor: "Antrag «title»". A name of the
+// form "Word: …" is read as a link with the scheme "word" by GoToSocial's ActivityStreams
+// library, which shows it lower-cased ("antrag: …"); a space before any colon keeps the name
+// a name, whatever the title holds.
+func antragActorName(title string) string { return "Antrag «" + title + "»" }
 
 // actorPathFor maps a local actor IRI to its path, checking it exists: errNotFound when it does
 // not, another error when that could not be found out.

@@ -92,6 +92,13 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		}
 		return s.stimmeObject(r.Context(), e)
 	})
+	get("/ap/stimmen/{event}/note", func(r *http.Request) (any, error) {
+		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		return s.stimmeNoteObject(r.Context(), e)
+	})
 	get("/ap/delegationen/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
@@ -115,14 +122,22 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		act.Context = vocab.Context
 		return act, nil
 	})
-	// The two activities delivery derives from an event besides its own form: the
-	// Ortsweberei's Announce of a new Antrag, and the Antrag's Update(Question) after a change.
+	// The activities delivery derives from an event besides its own form: the Ortsweberei's
+	// Announce of a new Antrag, the post of a Stimme for the voter's followers, and the
+	// Antrag's Update(Question) after a change.
 	get("/ap/activities/{event}/announce", func(r *http.Request) (any, error) {
 		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
 		if err != nil {
 			return nil, err
 		}
 		return s.announceFor(e)
+	})
+	get("/ap/activities/{event}/note", func(r *http.Request) (any, error) {
+		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
+		if err != nil {
+			return nil, err
+		}
+		return s.stimmeNoteCreateFor(r.Context(), e)
 	})
 	get("/ap/activities/{event}/update", func(r *http.Request) (any, error) {
 		e, err := s.publicEvent(r.Context(), r.PathValue("event"))

@@ -58,25 +58,24 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 	}
 	q := &vocab.Antrag{
 		Context: vocab.Context, ID: s.AntragIRI(a.ID), Type: []string{"Question", "Antrag"},
-		AttributedTo: s.AntragActorIRI(a.ID), Applicant: applicant, Name: a.Title,
-		Content: questionContent(a.Title, antrag.RenderMarkdown(a.DetailsMD)), Source: &vocab.Source{Content: a.DetailsMD, MediaType: "text/markdown"},
-		URL: s.iri("/antraege/" + a.ID.String()), Published: a.OpenedAt,
+		AttributedTo: s.AntragActorIRI(a.ID), Applicant: applicant, Title: a.Title,
+		Source: &vocab.Source{Content: a.DetailsMD, MediaType: "text/markdown"},
+		URL:    s.iri("/antraege/" + a.ID.String()), Published: a.OpenedAt,
 		To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath), s.followersOf(antragActorPath(a.ID))},
 		EndTime: a.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: a.Status,
 		DecisionDeadline: a.DecisionDeadline, Extended: a.Extended, AmountCents: a.AmountCents,
 	}
-	// Deliveries may arrive out of order; "updated" lets a receiver keep the newest state.
-	updated := s.clock.Now()
-	q.Updated = &updated
 	if a.KnotenID != nil {
 		q.Knoten = s.knotenIRI(*a.KnotenID)
 	}
 	counts := map[string]int{}
+	var vote *abstimmung.View
 	if a.AbstimmungID != nil {
 		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
 		if err != nil {
 			return nil, err
 		}
+		vote = &v
 		q.Abstimmung = s.iri("/ap/abstimmungen/" + v.ID.String())
 		q.OpensAt, q.ClosesAt = &v.OpensAt, &v.ClosesAt
 		q.EndTime = v.ClosesAt
@@ -109,20 +108,76 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 		q.OneOf = append(q.OneOf, vocab.PollOption{Type: "Note", Name: vocab.ChoiceNames[c],
 			Replies: vocab.OptionReplies{Type: "Collection", TotalItems: counts[c]}})
 	}
+	q.Content = questionContent(a.Title, outcomeHTML(q.Status, q.YesWeight, q.NoWeight, q.AbstainWeight), antrag.RenderMarkdown(a.DetailsMD))
+	q.Updated = antragChangedAt(a, vote)
 	return q, nil
 }
 
-// questionContent is an Antrag's Question's content: its title, then its details (HTML).
-// Mastodon shows a Question's content and never its name, so without the title there a poll
-// would appear as its details alone; name keeps the title for everyone who reads it.
-func questionContent(title, detailsHTML string) string {
-	return questionTitleHTML(title) + detailsHTML
+// antragChangedAt is when the Antrag last changed what its followers are shown (its deadline,
+// its status and end time when the vote opened, its close and outcome), at the time of the
+// event that changed it; nil while it is as it was filed. Mastodon and GoToSocial mark a post
+// "edited" as soon as it has an updated later than (GoToSocial: not before) its published,
+// so a count that moves must not touch it. Neighbours keep the state with the newest updated
+// (storeRemoteAntrag): two documents with the same updated differ only in the live count,
+// which they recount themselves.
+func antragChangedAt(a antrag.Antrag, v *abstimmung.View) *time.Time {
+	var at *time.Time
+	later := func(t time.Time) {
+		if at == nil || t.After(*at) {
+			at = &t
+		}
+	}
+	if a.Extended && len(a.Einsprueche) > 0 {
+		later(a.Einsprueche[0].CreatedAt) // the first Einspruch moved the deadline, in its event
+	}
+	if v != nil {
+		later(v.OpensAt) // the vote opened at the deadline: status and end time changed
+		if v.ClosedAt != nil {
+			later(*v.ClosedAt)
+		}
+	}
+	if a.DecidedAt != nil {
+		later(*a.DecidedAt)
+	}
+	if at != nil && at.Before(a.OpenedAt) {
+		at = &a.OpenedAt // GoToSocial refuses a status updated before it was published
+	}
+	return at
 }
 
-// questionTitleHTML is the title as it opens the content. A neighbour strips it again to keep
-// the details (storeRemoteAntrag).
+// questionContent is an Antrag's Question's content: its title, how it ended (once it has),
+// then its details (HTML). The title is not the Question's name: GoToSocial shows a name
+// without a summary as a content warning over the post, and Mastodon shows a Question's
+// content and never its name.
+func questionContent(title, outcome, detailsHTML string) string {
+	return questionTitleHTML(title) + outcome + detailsHTML
+}
+
+// questionTitleHTML is the title as it opens the content. A neighbour strips it, and the
+// outcome after it, again to keep the details (storeRemoteAntrag).
 func questionTitleHTML(title string) string {
 	return "<p><strong>" + html.EscapeString(title) + "</strong></p>\n"
+}
+
+// outcomeHTML says how an Antrag ended, for those who see only the post: a closed poll alone
+// does not say whether the Antrag passed (an Enthaltung counts, and a delegate's Stimme
+// weighs more than one). The counts are the weighted ones, as the poll shows them. Empty
+// while the Antrag is undecided.
+func outcomeHTML(status string, yes, no, abstain *int) string {
+	switch {
+	case status == antrag.Zurueckgezogen:
+		return "<p><strong>Zurückgezogen.</strong></p>\n"
+	case status != antrag.Angenommen && status != antrag.Abgelehnt:
+		return ""
+	}
+	word := "Angenommen"
+	if status == antrag.Abgelehnt {
+		word = "Abgelehnt"
+	}
+	if yes == nil || no == nil || abstain == nil {
+		return "<p><strong>" + word + "</strong> ohne Einspruch.</p>\n"
+	}
+	return fmt.Sprintf("<p><strong>%s.</strong> Ja: %d, Nein: %d, Enthaltung: %d</p>\n", word, *yes, *no, *abstain)
 }
 
 // countedDelegations are the delegations that carried weight at the close, each signed by its
@@ -172,42 +227,93 @@ func (s *Service) delegationObject(ctx context.Context, d delegation.Delegation)
 	return obj, nil
 }
 
-// stimmeObject is a cast or changed Stimme, from its event, signed by the voter.
-func (s *Service) stimmeObject(ctx context.Context, e eventstore.Event) (*vocab.Stimme, error) {
-	var abst, voter uuid.UUID
-	var choice string
+// stimme is what a Stimme's event says: who chose what in which Abstimmung, on which Antrag.
+type stimme struct {
+	abstimmung, antrag uuid.UUID
+	voterIRI, choice   string
+	changed            bool // a Stimme changed, not a first one
+}
+
+func (s *Service) stimmeOf(ctx context.Context, e eventstore.Event) (stimme, error) {
+	var st stimme
+	var voter uuid.UUID
 	switch {
 	case abstimmung.StimmeAbgegeben.Is(e):
 		p, err := abstimmung.StimmeAbgegeben.Decode(e)
 		if err != nil {
-			return nil, err
+			return st, err
 		}
-		abst, voter, choice = p.AbstimmungID, p.AccountID, p.Choice
+		st.abstimmung, voter, st.choice = p.AbstimmungID, p.AccountID, p.Choice
 	case abstimmung.StimmeGeaendert.Is(e):
 		p, err := abstimmung.StimmeGeaendert.Decode(e)
 		if err != nil {
-			return nil, err
+			return st, err
 		}
-		abst, voter, choice = p.AbstimmungID, p.AccountID, p.Choice
+		st.abstimmung, voter, st.choice, st.changed = p.AbstimmungID, p.AccountID, p.Choice, true
 	default:
-		return nil, errNotFound
+		return st, errNotFound
 	}
-	v, err := s.svc.Abstimmungen.Get(ctx, abst)
+	v, err := s.svc.Abstimmungen.Find(ctx, st.abstimmung)
 	if err != nil {
-		return nil, err
+		return st, err
 	}
-	voterIRI, err := s.handles().iri(ctx, voter)
+	st.antrag = v.SubjectID
+	st.voterIRI, err = s.handles().iri(ctx, voter)
+	return st, err
+}
+
+// stimmeObject is a cast or changed Stimme, from its event, signed by the voter.
+func (s *Service) stimmeObject(ctx context.Context, e eventstore.Event) (*vocab.Stimme, error) {
+	st, err := s.stimmeOf(ctx, e)
 	if err != nil {
 		return nil, err
 	}
 	obj := &vocab.Stimme{Context: vocab.Context, ID: s.stimmeIRI(e.Position.ID), Type: []string{"Note", "Stimme"},
-		AttributedTo: voterIRI, InReplyTo: s.AntragIRI(v.SubjectID), Antrag: s.AntragIRI(v.SubjectID),
-		Abstimmung: s.iri("/ap/abstimmungen/" + abst.String()), Name: vocab.ChoiceNames[choice], Choice: choice,
-		Published: e.At, To: []string{vocab.Public, s.AntragActorIRI(v.SubjectID)}}
-	if err := s.sign(ctx, voterIRI, e.At, obj); err != nil {
+		AttributedTo: st.voterIRI, InReplyTo: s.AntragIRI(st.antrag), Antrag: s.AntragIRI(st.antrag),
+		Abstimmung: s.iri("/ap/abstimmungen/" + st.abstimmung.String()), Name: vocab.ChoiceNames[st.choice], Choice: st.choice,
+		Published: e.At, To: []string{vocab.Public, s.AntragActorIRI(st.antrag)}}
+	if err := s.sign(ctx, st.voterIRI, e.At, obj); err != nil {
 		return nil, err
 	}
 	return obj, nil
+}
+
+// stimmeNoteObject is a Stimme as the voter's followers are shown it, id <Stimme>/note: a
+// public post that names the choice and links to the Antrag and to the signed Stimme. It is
+// not a reply: Mastodon keeps replies to accounts one does not follow out of the home feed.
+// The Abstimmung is public and by name, so the post tells no more than the Antrag's page.
+func (s *Service) stimmeNoteObject(ctx context.Context, e eventstore.Event) (*vocab.StimmeNote, error) {
+	st, err := s.stimmeOf(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.svc.Antraege.Get(ctx, st.antrag)
+	if err != nil {
+		return nil, err
+	}
+	page := s.iri("/antraege/" + st.antrag.String())
+	lead := "Stimme zum Antrag"
+	if st.changed {
+		lead = "Geänderte Stimme zum Antrag"
+	}
+	path, _ := s.local(st.voterIRI)
+	content := fmt.Sprintf("<p>%s <a href=\"%s\">«%s»</a>: <strong>%s</strong></p>\n<p><a href=\"%s\">Die signierte Stimme</a> in der öffentlichen Abstimmung.</p>",
+		lead, html.EscapeString(page), html.EscapeString(a.Title), vocab.ChoiceNames[st.choice], html.EscapeString(s.stimmeIRI(e.Position.ID)))
+	return &vocab.StimmeNote{Context: vocab.Context, ID: s.stimmeIRI(e.Position.ID) + "/note", Type: "Note",
+		AttributedTo: st.voterIRI, Content: content, URL: page, Stimme: s.stimmeIRI(e.Position.ID), Published: e.At,
+		To: []string{vocab.Public}, Cc: []string{s.followersOf(path)}}, nil
+}
+
+// stimmeNoteCreateFor is the Create of a Stimme's post, id <event>/note, sent by the voter to
+// their followers.
+func (s *Service) stimmeNoteCreateFor(ctx context.Context, e eventstore.Event) (*vocab.Activity, error) {
+	note, err := s.stimmeNoteObject(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	at := e.At
+	return &vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/note"), Type: "Create",
+		Actor: note.AttributedTo, Object: note, To: note.To, Cc: note.Cc, Published: &at}, nil
 }
 
 // sign adds the author's integrity proof to obj (a pointer to a vocab type with a Proof field).
@@ -324,7 +430,7 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		}
 		act.Type, act.Actor = "Create", s.AntragActorIRI(p.AntragID)
 		q := &vocab.Antrag{ID: s.AntragIRI(p.AntragID), Type: []string{"Question", "Antrag"}, AttributedTo: s.AntragActorIRI(p.AntragID),
-			Applicant: actor, Name: p.Title, Content: questionContent(p.Title, antrag.RenderMarkdown(p.DetailsMD)), Source: &vocab.Source{Content: p.DetailsMD, MediaType: "text/markdown"},
+			Applicant: actor, Title: p.Title, Content: questionContent(p.Title, "", antrag.RenderMarkdown(p.DetailsMD)), Source: &vocab.Source{Content: p.DetailsMD, MediaType: "text/markdown"},
 			Published: e.At, To: []string{vocab.Public}, EndTime: p.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: antrag.Offen,
 			DecisionDeadline: p.DecisionDeadline, AmountCents: p.AmountCents}
 		for _, c := range vocab.ChoiceOrder {

@@ -110,6 +110,9 @@ type follower struct {
 // usesCreate: the followers of the Antrag's actor, and neighbouring Ortswebereien.
 func usesCreate(f follower) bool { return f.local != "ortsweberei" || f.actor.IsOrtsweberei() }
 
+// isNeighbour: neighbouring Ortswebereien alone.
+func isNeighbour(f follower) bool { return f.actor.IsOrtsweberei() }
+
 // usesAnnounce: the Fediverse followers of the Ortsweberei.
 func usesAnnounce(f follower) bool { return !f.actor.IsOrtsweberei() }
 
@@ -133,9 +136,11 @@ func inboxesFor(o outgoing, fs []follower) []string {
 // What federates: the Anträge and everything that happens to them. A new Antrag is created by
 // its own actor, for the followers of that actor and for neighbouring Ortswebereien, and
 // announced by the Ortsweberei to its Fediverse followers (who drop a Create from an actor they
-// do not follow, and show an Announce from one they do: see usesCreate); Einsprüche and Stimmen are created by their residents, and go to the resident's own
-// followers too; and after anything that changes an Antrag, its actor sends the Question as it
-// now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
+// do not follow, and show an Announce from one they do: see usesCreate); Einsprüche are created
+// by their residents, for the resident's own followers, the Antrag's and the neighbours; a
+// Stimme is created signed for the neighbouring Ortswebereien, which recount it, and as a post
+// for the resident's followers; and after anything that changes an Antrag, its actor sends the
+// Question as it now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
 // or ends changes counts too: every open Abstimmung whose count it moved gets its Update. A
 // withdrawal is an Update like every other change (as in the outbox). Knoten, Fäden, profiles
 // and the Delegationen themselves are in the outboxes, not delivered.
@@ -177,7 +182,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 				outgoing{signer: groupPath, locals: []string{"ortsweberei"}, only: usesAnnounce, activity: vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/announce"),
 					Type: "Announce", Actor: s.GroupIRI(), Object: q.ID, To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath)}, Published: &e.At}})
 			continue
-		case antrag.EinspruchErhoben.Is(e), abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
+		case antrag.EinspruchErhoben.Is(e):
 			// The resident's own public doing: to the followers of the Ortsweberei, of the
 			// Antrag, and of the resident.
 			act, err := s.activityFor(ctx, s.handles(), e)
@@ -187,7 +192,25 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			act.Context = vocab.Context
 			path, _ := s.local(act.Actor)
 			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID)), s.followersOf(path)}
-			out = append(out, outgoing{signer: path, locals: append(locals, userFollowKey(path)), activity: act})
+			out = append(out, outgoing{signer: path, locals: append(locals, userFollowKey(path)), only: usesCreate, activity: act})
+		case abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
+			// The signed Stimme, shaped like a poll vote, is for the neighbouring
+			// Ortswebereien that recount it; Mastodon and GoToSocial would take it as a vote
+			// on a poll they do not own and drop it. The resident's followers get a post they
+			// are shown instead.
+			act, err := s.activityFor(ctx, s.handles(), e)
+			if err != nil {
+				return err
+			}
+			act.Context = vocab.Context
+			path, _ := s.local(act.Actor)
+			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID))}
+			note, err := s.stimmeNoteCreateFor(ctx, e)
+			if err != nil {
+				return err
+			}
+			out = append(out, outgoing{signer: path, locals: locals, only: isNeighbour, activity: act},
+				outgoing{signer: path, locals: []string{userFollowKey(path)}, activity: note})
 		}
 		updated[antragID] = s.activityIRI(e.Position.ID, "/update")
 	}

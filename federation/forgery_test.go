@@ -60,7 +60,7 @@ FROM remote_antraege WHERE iri = $1`, an.Fediverse.ID).Scan(&row, &updated); err
 	// count and a far-future updated.
 	forged := func(attributedTo string) map[string]any {
 		q := mustAP(t, an.Fediverse.ID)
-		q["name"], q["content"], q["status"], q["outcome"] = "Gefälscht", "<p><strong>Gefälscht</strong></p>", "angenommen", "angenommen"
+		q["title"], q["content"], q["status"], q["outcome"] = "Gefälscht", "<p><strong>Gefälscht</strong></p>", "angenommen", "angenommen"
 		q["yesWeight"], q["noWeight"], q["abstainWeight"] = 99, 0, 0
 		q["updated"] = "2099-01-01T00:00:00Z"
 		if attributedTo != "" {
@@ -156,7 +156,7 @@ INSERT INTO ap_actors (iri, host, type, inbox, fetched_at) VALUES ($1, '127.0.0.
 	t.Run("the origin's state from the future does not shadow the next", func(t *testing.T) {
 		path := "/ap/antraege/" + an.ID + "/actor"
 		q := forged("")
-		q["name"], q["status"], q["outcome"] = "Aus der Zukunft", "offen", nil
+		q["title"], q["status"], q["outcome"] = "Aus der Zukunft", "offen", nil
 		q["yesWeight"], q["noWeight"], q["abstainWeight"] = nil, nil, nil
 		send(t, p, path, map[string]any{"type": "Update", "object": q, "to": []string{vocab.Public}})
 		var title string

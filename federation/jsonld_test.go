@@ -176,7 +176,7 @@ func TestServedAndDeliveredDocuments(t *testing.T) {
 		for _, key := range []string{"oneOf", "replies", "totalItems", "votersCount", "endTime", "closed", "outcome",
 			"yesWeight", "delegations", "delegator", "proof", "proofValue", "verificationMethod", "assertionMethod",
 			"publicKeyMultibase", "publicKey", "sharedInbox", "latitude", "longitude", "h3", "permanent", "twisted",
-			"fadenType", "knoten", "antrag", "abstimmung", "opensAt", "closesAt", "reason", "choice", "applicant",
+			"fadenType", "knoten", "antrag", "abstimmung", "opensAt", "closesAt", "reason", "choice", "applicant", "title",
 			"amountCents", "verified", "orderedItems", "first", "next", "partOf", "inReplyTo", "expiresAt", "effectiveAt"} {
 			if !used[key] {
 				t.Errorf("no document carried %q", key)

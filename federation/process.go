@@ -360,9 +360,15 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 	if obj.Updated != nil {
 		sourceUpdated = claimedTime(obj.Updated, at)
 	}
-	// The Question's content opens with the title, for Mastodon (questionContent): the details
-	// are what follows it.
-	details := sanitizer.Sanitize(strings.TrimPrefix(obj.Content, questionTitleHTML(obj.Name)))
+	// The title was the Question's name until it became a content warning on GoToSocial.
+	title := obj.Title
+	if title == "" {
+		title = obj.Name
+	}
+	// The Question's content opens with the title and, once decided, the outcome
+	// (questionContent): the details are what follows them.
+	details := strings.TrimPrefix(obj.Content, questionTitleHTML(title))
+	details = sanitizer.Sanitize(strings.TrimPrefix(details, outcomeHTML(obj.Status, obj.YesWeight, obj.NoWeight, obj.AbstainWeight)))
 	tag, err := s.pool.Exec(ctx, `
 INSERT INTO remote_antraege (id, iri, origin, ortsweberei, actor, applicant, applicant_name, title, details_html, amount_cents,
     status, opened_at, decision_deadline, extended, opens_at, closes_at, closed_at, outcome, origin_yes, origin_no, origin_abstain,
@@ -374,7 +380,7 @@ ON CONFLICT (iri) DO UPDATE SET title = excluded.title, details_html = excluded.
     origin_yes = excluded.origin_yes, origin_no = excluded.origin_no, origin_abstain = excluded.origin_abstain,
     applicant_name = excluded.applicant_name, source_updated = excluded.source_updated, updated_at = excluded.updated_at
 WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated <= excluded.source_updated`,
-		uuid.New(), obj.ID, hostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, obj.Name,
+		uuid.New(), obj.ID, hostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, title,
 		details, obj.AmountCents, obj.Status, published, deadline, obj.Extended, obj.OpensAt, obj.ClosesAt,
 		closedAt, obj.Outcome, yes, no, abstain, sourceUpdated, s.wall.Now())
 	if err != nil {

@@ -160,7 +160,8 @@ func TestQuestionCountsOnlyResidents(t *testing.T) {
 }
 
 // Mastodon shows an Antrag's Question by its content (never its name) and computes each
-// option's percentage as its total over votersCount. So the content opens with the title, and
+// option's percentage as its total over votersCount. So the content opens with the title (the
+// Question has no name: GoToSocial would show it as a content warning), and
 // votersCount is the number of residents whose weight counted: with a delegation the weighted
 // totals still add up to it, and the percentages to 100 %. A delegation that takes effect
 // while the Abstimmung is open moves the count, and its followers get an Update(Question).
@@ -187,8 +188,8 @@ func TestQuestionAsMastodonShowsIt(t *testing.T) {
 
 	q := mustAP(t, a.Fediverse.ID)
 	wantContent := "<p><strong>Bänke &amp; &lt;Bäume&gt; für den &#34;Platz&#34;</strong></p>\n<p>Zwei <strong>Bänke</strong>.</p>"
-	if content, _ := q["content"].(string); strings.TrimSpace(content) != wantContent || q["name"] != title {
-		t.Fatalf("the Question's content %q and name %q, want content %q and name %q", q["content"], q["name"], wantContent, title)
+	if content, _ := q["content"].(string); strings.TrimSpace(content) != wantContent || q["title"] != title || q["name"] != nil {
+		t.Fatalf("the Question's content %q, title %q and name %v, want content %q, title %q and no name", q["content"], q["title"], q["name"], wantContent, title)
 	}
 
 	before := pollCounts{Totals: map[string]int{"Ja": 1, "Nein": 1, "Enthaltung": 0}, Voters: 2, EndTime: pollOf(t, q).EndTime}

@@ -293,7 +293,7 @@ func TestTextThatIsNotTextIsRefused(t *testing.T) {
 	update := func(titleJSON, contentJSON string) []byte {
 		n++
 		q := mustAP(t, an.Fediverse.ID)
-		q["name"], q["content"] = "TITLE", "CONTENT"
+		q["title"], q["content"] = "TITLE", "CONTENT"
 		b, err := json.Marshal(map[string]any{"@context": vocab.Context, "id": fmt.Sprintf("%s/ap/activities/text-%d", p.URL, n),
 			"type": "Update", "actor": actor, "object": q, "to": []string{vocab.Public}})
 		if err != nil {

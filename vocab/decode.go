@@ -817,6 +817,7 @@ type IncomingObject struct {
 	Cc           Refs       `json:"cc,omitempty"`
 
 	// Antrag.
+	Title            string            `json:"title,omitempty"`
 	Applicant        Ref               `json:"applicant,omitzero"`
 	Ortsweberei      string            `json:"ortsweberei,omitempty"`
 	Status           string            `json:"status,omitempty"`
@@ -876,6 +877,7 @@ func (o *IncomingObject) UnmarshalJSON(b []byte) error {
 		member{"to", &x.To},
 		member{"cc", &x.Cc},
 
+		member{"title", &x.Title},
 		member{"applicant", &x.Applicant},
 		member{"ortsweberei", &ortsweberei},
 		member{"status", &x.Status},

@@ -141,12 +141,15 @@ type Source struct {
 // weighted, and VotersCount is the number of residents whose weight counted, so that the
 // totals add up to it (see federation's antragObject).
 type Antrag struct {
-	Context          any          `json:"@context,omitempty"`
-	ID               string       `json:"id"`
-	Type             []string     `json:"type"` // ["Question", "Antrag"]
-	AttributedTo     string       `json:"attributedTo"`
-	Applicant        string       `json:"applicant"`
-	Name             string       `json:"name"`
+	Context      any      `json:"@context,omitempty"`
+	ID           string   `json:"id"`
+	Type         []string `json:"type"` // ["Question", "Antrag"]
+	AttributedTo string   `json:"attributedTo"`
+	Applicant    string   `json:"applicant"`
+	// Title is the Antrag's title. It is not the Question's name: GoToSocial shows a name
+	// without a summary as a content warning over the whole post, so the title opens the
+	// content instead, and neighbours read it from here.
+	Title            string       `json:"title"`
 	Content          string       `json:"content"`
 	Source           *Source      `json:"source,omitempty"`
 	URL              string       `json:"url,omitempty"`
@@ -219,6 +222,23 @@ type Stimme struct {
 	Published    Time     `json:"published"`
 	To           []string `json:"to"`
 	Proof        *Proof   `json:"proof,omitempty"`
+}
+
+// StimmeNote is a Stimme as the voter's Fediverse followers see it: a public post saying how
+// the voter voted, linking to the Antrag and to the signed Stimme. The Stimme itself has the
+// shape of a poll vote, which Mastodon and GoToSocial take as a vote on a poll that is not
+// theirs and drop.
+type StimmeNote struct {
+	Context      any      `json:"@context,omitempty"`
+	ID           string   `json:"id"`
+	Type         string   `json:"type"` // "Note"
+	AttributedTo string   `json:"attributedTo"`
+	Content      string   `json:"content"`
+	URL          string   `json:"url,omitempty"`
+	Stimme       string   `json:"stimme"`
+	Published    Time     `json:"published"`
+	To           []string `json:"to"`
+	Cc           []string `json:"cc,omitempty"`
 }
 
 // Delegation of a resident's vote to another, signed by the delegator.

@@ -79,7 +79,7 @@ func samples(t *testing.T) []sample {
 	}
 	openAntrag := Antrag{
 		ID: antrag, Type: []string{"Question", "Antrag"}, AttributedTo: agent, Applicant: bernd,
-		Name: "Neue Bank am Brunnen", Content: "<p>Die alte Bank ist morsch.</p>",
+		Title: "Neue Bank am Brunnen", Content: "<p>Die alte Bank ist morsch.</p>",
 		Source: &Source{Content: "Die alte Bank ist morsch.", MediaType: "text/markdown"}, URL: host + "/antraege/7f3c2a",
 		Published: at("2026-11-16T10:00:00Z"), To: []string{Public}, Cc: []string{group + "/followers"},
 		OneOf: options(0, 0, 0), VotersCount: 0, EndTime: at("2026-11-30T18:00:00Z"),
@@ -147,7 +147,7 @@ func samples(t *testing.T) []sample {
 			AssertionMethod: multikey(group), ManuallyApprovesFollowers: false, Discoverable: true, Indexable: true,
 		})},
 		{"Service", withContext(&Actor{
-			ID: agent, Type: "Service", PreferredUsername: "antrag-7f3c2a", Name: "Antrag: Neue Bank am Brunnen",
+			ID: agent, Type: "Service", PreferredUsername: "antrag-7f3c2a", Name: "Antrag «Neue Bank am Brunnen»",
 			Inbox: agent + "/inbox", Outbox: agent + "/outbox", Followers: agent + "/followers",
 			Endpoints: &Endpoints{SharedInbox: host + "/inbox"}, PublicKey: key(agent), AssertionMethod: multikey(agent),
 			Ortsweberei: group,
@@ -166,6 +166,11 @@ func samples(t *testing.T) []sample {
 		{"Reject", withContext(&Activity{ID: bernd + "#rejects/1", Type: "Reject", Actor: bernd, Object: follow.ID, To: []string{group}})},
 		{"Undo", withContext(&Activity{ID: group + "#undo/1", Type: "Undo", Actor: group, Object: follow, To: []string{"https://mastodon.example/users/anna"}})},
 		{"Create Stimme", withContext(activity("Create", "create/stimme/41d2", stimme))},
+		{"Create StimmeNote", withContext(&Activity{ID: host + "/activities/41d2/note", Type: "Create", Actor: jana,
+			Object: StimmeNote{ID: stimme.ID + "/note", Type: "Note", AttributedTo: jana,
+				Content: `<p>Stimme zum Antrag <a href="` + host + `/antraege/7f3c2a">«Neue Bank am Brunnen»</a>: <strong>Nein</strong></p>`,
+				URL:     host + "/antraege/7f3c2a", Stimme: stimme.ID, Published: at("2026-11-23T19:02:11Z"), To: []string{Public}, Cc: []string{jana + "/followers"}},
+			To: []string{Public}, Cc: []string{jana + "/followers"}, Published: ptr(at("2026-11-23T19:02:11Z"))})},
 		{"Create Faden with target", withContext(withTarget)},
 		{"Antrag open", withContext(&openAntrag)},
 		{"Antrag closed", withContext(&closedAntrag)},

@@ -124,6 +124,8 @@ var Terms = map[string]Term{
 	"ortsweberei":      ref(NSWG + "ortsweberei"),
 	"verified":         boolean(NSWG + "verified"),
 	"applicant":        ref(NSWG + "applicant"),
+	"title":            lit(NSWG + "title"),
+	"stimme":           ref(NSWG + "stimme"),
 	"status":           lit(NSWG + "status"),
 	"decisionDeadline": dateTime(NSWG + "decisionDeadline"),
 	"extended":         boolean(NSWG + "extended"),

@@ -344,7 +344,7 @@ func (p *Peer) account(ctx context.Context, uri string) (*account, error) {
 	if err := p.webfinger(ctx, name, hostOf(idOf(doc))); err != nil {
 		return nil, err
 	}
-	acc = &account{uri: idOf(doc), username: name, keyID: idOf(key), key: pub}
+	acc = &account{uri: idOf(doc), username: name, displayName: displayName(doc), keyID: idOf(key), key: pub}
 	acc.inbox, _ = doc["inbox"].(string)
 	if ep, ok := doc["endpoints"].(map[string]any); ok {
 		acc.sharedInbox, _ = ep["sharedInbox"].(string)
@@ -467,6 +467,33 @@ func hasAnyType(doc map[string]any, types ...string) bool {
 		}
 	}
 	return false
+}
+
+// displayName is ASRepresentationToAccount's display name: the actor's name, else its
+// preferredUsername. go-fed reads a name that parses as a URL with a scheme as an IRI, and
+// GoToSocial does not normalise actor names back (only statuses' and oneOf options'), so
+// ExtractName returns the IRI's string: "Antrag: Bank am Markt" shows as "antrag: Bank am
+// Markt", and a #fragment comes back re-escaped.
+func displayName(doc map[string]any) string {
+	name, _ := doc["name"].(string)
+	if name == "" {
+		name, _ = doc["preferredUsername"].(string)
+		return name
+	}
+	if u, err := url.Parse(name); err == nil && u.Scheme != "" {
+		return u.String()
+	}
+	return name
+}
+
+// DisplayName is the display name vera is shown for the account at uri, dereferencing it as
+// GoToSocial does when she opens its profile.
+func (p *Peer) DisplayName(ctx context.Context, uri string) (string, error) {
+	acc, err := p.account(ctx, uri)
+	if err != nil {
+		return "", err
+	}
+	return acc.displayName, nil
 }
 
 // looksLikeIRI is go-fed's test for a string property that it reads as an IRI: url.Parse

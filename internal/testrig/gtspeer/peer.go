@@ -98,6 +98,7 @@ type Fetch struct {
 // account is a remote account the peer knows: dereferenced, WebFingered, its key checked.
 type account struct {
 	uri, username, inbox, sharedInbox string
+	displayName                       string // as GoToSocial shows it (see displayName)
 	keyID                             string
 	key                               *rsa.PublicKey
 }
