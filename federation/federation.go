@@ -6,8 +6,8 @@
 //
 // The mapping between our objects and ActivityStreams lives in package vocab (types and
 // context) and in convert.go here (one place for every conversion). HTTP Signatures are in
-// federation/httpsig, the SSRF-guarded client in federation/transport, object integrity proofs
-// in federation/proof. docs/FEDERATION.md says what we send and accept.
+// internal/httpsig, the SSRF-guarded client in internal/transport, object integrity proofs in
+// internal/proof. docs/FEDERATION.md says what we send and accept.
 package federation
 
 import (
