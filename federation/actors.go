@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/weltgewebe/weltgewebe/federation/proof"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/weltgewebe/weltgewebe/federation/proof"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -17,6 +16,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

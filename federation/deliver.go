@@ -16,12 +16,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/weltgewebe/weltgewebe/federation/httpsig"
-	"github.com/weltgewebe/weltgewebe/federation/transport"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/internal/httpsig"
+	"github.com/weltgewebe/weltgewebe/internal/transport"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

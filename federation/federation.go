@@ -6,8 +6,8 @@
 //
 // The mapping between our objects and ActivityStreams lives in package vocab (types and
 // context) and in convert.go here (one place for every conversion). HTTP Signatures are in
-// federation/httpsig, the SSRF-guarded client in federation/transport, object integrity proofs
-// in federation/proof. docs/FEDERATION.md says what we send and accept.
+// internal/httpsig, the SSRF-guarded client in internal/transport, object integrity proofs in
+// internal/proof. docs/FEDERATION.md says what we send and accept.
 package federation
 
 import (
@@ -29,8 +29,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"github.com/weltgewebe/weltgewebe/federation/httpsig"
-	"github.com/weltgewebe/weltgewebe/federation/transport"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -41,6 +39,8 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
+	"github.com/weltgewebe/weltgewebe/internal/httpsig"
+	"github.com/weltgewebe/weltgewebe/internal/transport"
 )
 
 // Software is what NodeInfo names us.

@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

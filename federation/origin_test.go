@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/federation/proof"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

@@ -13,9 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/microcosm-cc/bluemonday"
 
-	"github.com/weltgewebe/weltgewebe/federation/proof"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

@@ -16,10 +16,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/weltgewebe/weltgewebe/federation/httpsig"
-	"github.com/weltgewebe/weltgewebe/federation/transport"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
+	"github.com/weltgewebe/weltgewebe/internal/httpsig"
+	"github.com/weltgewebe/weltgewebe/internal/transport"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

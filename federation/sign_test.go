@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/federation/proof"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

@@ -19,10 +19,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 )
 
 // A request whose database work runs past its deadline is answered 503 request_timeout, and its

@@ -31,8 +31,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weltgewebe/weltgewebe/federation"
-	"github.com/weltgewebe/weltgewebe/federation/httpsig"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 )
 
 // benchFederation: signed inbox POSTs accepted per second against raw RSA verification, and

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/federation/httpsig"
+	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 )
 
 // The client and package httpsig together, as a delivery will use them: a signed POST that

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/federation/proof"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
 )
 
 // Verify proves who signed; the caller still has to check that the signer is the author.
