@@ -15,6 +15,8 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 )
 
+// JSON answers with status and v as JSON. Nothing the API serves is for caches to keep: it is
+// per person, or changes with the next event.
 func JSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -24,16 +26,21 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
+// ErrorBody is the one shape of every error answer: {"error":{"code":…,"message":…}}, so a
+// client reads the code without knowing which route refused it.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
+// ErrorDetail is the error itself: a machine-readable code, a message a client may show or
+// translate, and the request field at fault, when there is one.
 type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
 }
 
+// statusOf is the status for each fault.Kind; a Kind missing here answers 400.
 var statusOf = map[fault.Kind]int{
 	fault.Invalid:         http.StatusUnprocessableEntity,
 	fault.Malformed:       http.StatusBadRequest,
