@@ -10,6 +10,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/wire"
 )
 
@@ -136,7 +137,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Accounts.SignUp(r.Context(), reg, admit); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, registeredBody)
+	respond.JSON(w, http.StatusAccepted, registeredBody)
 	return nil
 }
 
@@ -180,7 +181,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		Name: deviceCookie, Value: sess.Device, Path: deviceCookiePath, Expires: sess.DeviceExpiresAt,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secure(r),
 	})
-	writeJSON(w, http.StatusOK, meView(a))
+	respond.JSON(w, http.StatusOK, meView(a))
 	return nil
 }
 
@@ -197,7 +198,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	writeJSON(w, http.StatusOK, meView(me))
+	respond.JSON(w, http.StatusOK, meView(me))
 	return nil
 }
 
@@ -229,7 +230,7 @@ func (s *Server) updateMe(w http.ResponseWriter, r *http.Request, me account.Acc
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, meView(a))
+	respond.JSON(w, http.StatusOK, meView(a))
 	return nil
 }
 
@@ -242,7 +243,7 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, profileView(a.Profile()))
+	respond.JSON(w, http.StatusOK, profileView(a.Profile()))
 	return nil
 }
 
@@ -255,6 +256,6 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request, me account.Accou
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, profileView(a.Profile()))
+	respond.JSON(w, http.StatusOK, profileView(a.Profile()))
 	return nil
 }

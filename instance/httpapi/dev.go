@@ -9,6 +9,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 // The dev clock exists only in `serve --dev`: without it these routes are not registered.
@@ -18,7 +19,7 @@ type clockJSON struct {
 }
 
 func (s *Server) getClock(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, clockJSON{Now: s.Dev.Clock.Now()})
+	respond.JSON(w, http.StatusOK, clockJSON{Now: s.Dev.Clock.Now()})
 	return nil
 }
 
@@ -53,7 +54,7 @@ func (s *Server) advanceClock(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Dev.RunDue(r.Context()); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, clockJSON{Now: s.Dev.Clock.Now()})
+	respond.JSON(w, http.StatusOK, clockJSON{Now: s.Dev.Clock.Now()})
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 type fediverseJSON struct {
@@ -135,7 +136,7 @@ func (s *Server) federate(w http.ResponseWriter, r *http.Request, me account.Acc
 	if err != nil {
 		return fault.Invalidf("target", "federation_failed", "Could not federate with %s: %v", *in.Target, err)
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"neighbour": iri})
+	respond.JSON(w, http.StatusAccepted, map[string]string{"neighbour": iri})
 	return nil
 }
 
@@ -175,7 +176,7 @@ func (s *Server) listBlocks(w http.ResponseWriter, r *http.Request, me account.A
 	if blocks == nil {
 		blocks = []string{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"blocks": blocks})
+	respond.JSON(w, http.StatusOK, map[string]any{"blocks": blocks})
 	return nil
 }
 

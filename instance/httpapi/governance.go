@@ -15,6 +15,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 type personJSON struct {
@@ -103,7 +104,7 @@ func (s *Server) fileAntrag(w http.ResponseWriter, r *http.Request, me account.A
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, s.antragView(a))
+	respond.JSON(w, http.StatusCreated, s.antragView(a))
 	return nil
 }
 
@@ -147,7 +148,7 @@ func (s *Server) listAntraege(w http.ResponseWriter, r *http.Request) error {
 	for i := 0; i < len(items) && i < limit; i++ {
 		out = append(out, items[i].v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"antraege": out})
+	respond.JSON(w, http.StatusOK, map[string]any{"antraege": out})
 	return nil
 }
 
@@ -160,7 +161,7 @@ func (s *Server) getAntrag(w http.ResponseWriter, r *http.Request) error {
 	if isRemoteOnly(err) && s.Federation != nil {
 		rv, rerr := s.Federation.RemoteAntragView(r.Context(), id)
 		if rerr == nil {
-			writeJSON(w, http.StatusOK, remoteDetailView(rv))
+			respond.JSON(w, http.StatusOK, remoteDetailView(rv))
 			return nil
 		}
 		if !errors.Is(rerr, federation.ErrNoRemoteAntrag) {
@@ -183,7 +184,7 @@ func (s *Server) getAntrag(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, v)
+	respond.JSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -207,7 +208,7 @@ func (s *Server) objectAntrag(w http.ResponseWriter, r *http.Request, me account
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, s.antragView(a))
+	respond.JSON(w, http.StatusCreated, s.antragView(a))
 	return nil
 }
 
@@ -220,7 +221,7 @@ func (s *Server) withdrawAntrag(w http.ResponseWriter, r *http.Request, me accou
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.antragView(a))
+	respond.JSON(w, http.StatusOK, s.antragView(a))
 	return nil
 }
 
@@ -315,7 +316,7 @@ func (s *Server) getAbstimmung(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, abstimmungView(v))
+	respond.JSON(w, http.StatusOK, abstimmungView(v))
 	return nil
 }
 
@@ -339,7 +340,7 @@ func (s *Server) vote(w http.ResponseWriter, r *http.Request, me account.Account
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, verlaufJSON{st.AccountID, st.Name, st.Choice, st.At})
+	respond.JSON(w, http.StatusOK, verlaufJSON{st.AccountID, st.Name, st.Choice, st.At})
 	return nil
 }
 
@@ -384,7 +385,7 @@ func (s *Server) requestDelegation(w http.ResponseWriter, r *http.Request, me ac
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, delegationView(d))
+	respond.JSON(w, http.StatusCreated, delegationView(d))
 	return nil
 }
 
@@ -397,7 +398,7 @@ func (s *Server) revokeDelegation(w http.ResponseWriter, r *http.Request, me acc
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, delegationView(d))
+	respond.JSON(w, http.StatusOK, delegationView(d))
 	return nil
 }
 
@@ -410,7 +411,7 @@ func (s *Server) getDelegation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, delegationView(d))
+	respond.JSON(w, http.StatusOK, delegationView(d))
 	return nil
 }
 
@@ -433,7 +434,7 @@ func (s *Server) listDelegationen(w http.ResponseWriter, r *http.Request) error 
 	for i, d := range ds {
 		out[i] = delegationView(d)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"delegationen": out})
+	respond.JSON(w, http.StatusOK, map[string]any{"delegationen": out})
 	return nil
 }
 
@@ -477,7 +478,7 @@ func (s *Server) effectiveDelegationen(w http.ResponseWriter, r *http.Request) e
 				Voter: personJSON{st.AccountID, st.Name}, Chain: d.Chain})
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	respond.JSON(w, http.StatusOK, map[string]any{
 		"abstimmung_id": v.ID, "as_of": v.AsOf, "final": v.Closed(), "voters": voters, "delegators": delegators,
 	})
 	return nil

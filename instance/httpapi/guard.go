@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 // guard is what every request passes before it is routed: the refusal of cross-site writes,
@@ -40,11 +41,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	// adds an Origin of its own must still be heard.
 	cop.AddInsecureBypassPattern("POST /ap/")
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, s.Log, errCrossOrigin)
+		respond.Error(w, r, s.Log, errCrossOrigin)
 	}))
 	return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := checkURL(r.URL); err != nil {
-			writeError(w, r, s.Log, err)
+			respond.Error(w, r, s.Log, err)
 			return
 		}
 		next.ServeHTTP(w, r)

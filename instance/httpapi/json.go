@@ -6,18 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
-	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/textcheck"
 )
 
@@ -195,69 +191,4 @@ func jsonKind(goKind string) string {
 // missing is the error for an absent required field.
 func missing(field string) error {
 	return fault.Invalidf(field, "missing_field", "Field %q is required.", field)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-}
-
-var statusOf = map[fault.Kind]int{
-	fault.Invalid:         http.StatusUnprocessableEntity,
-	fault.Malformed:       http.StatusBadRequest,
-	fault.TooLarge:        http.StatusRequestEntityTooLarge,
-	fault.Unauthenticated: http.StatusUnauthorized,
-	fault.Forbidden:       http.StatusForbidden,
-	fault.NotFound:        http.StatusNotFound,
-	fault.Gone:            http.StatusGone,
-	fault.Conflict:        http.StatusConflict,
-	fault.Unsupported:     http.StatusUnsupportedMediaType,
-	fault.RateLimited:     http.StatusTooManyRequests,
-	fault.Unavailable:     http.StatusServiceUnavailable,
-}
-
-// writeError answers with the client-facing part of err; an error that means the request
-// cannot be served now (the database is unreachable, the request ran out of time) with a 503
-// (outage); and anything else with a bare 500.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	f, ok := fault.As(err)
-	if !ok {
-		f, ok = outage.Fault(r.Context(), err)
-	}
-	if ok {
-		status := statusOf[f.Kind]
-		if status == 0 {
-			status = http.StatusBadRequest
-		}
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(f.RetryAfter)))
-		}
-		writeJSON(w, status, errorBody{errorDetail{Code: f.Code, Message: f.Message, Field: f.Field}})
-		return
-	}
-	if r.Context().Err() != nil {
-		return // the client went away
-	}
-	log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	writeJSON(w, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
-}
-
-// retryAfterSeconds rounds up: a client that waits the whole seconds it is told finds the limit
-// lifted.
-func retryAfterSeconds(d time.Duration) int {
-	return max(1, int((d+time.Second-1)/time.Second))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/wire"
 )
 
@@ -55,7 +56,7 @@ func (s *Server) placeKnoten(w http.ResponseWriter, r *http.Request, me account.
 		return err
 	}
 	f.AccountName = me.Name
-	writeJSON(w, http.StatusCreated, struct {
+	respond.JSON(w, http.StatusCreated, struct {
 		knotenJSON
 		Faden fadenJSON `json:"faden"`
 	}{knotenView(k), fadenView(f)})
@@ -95,7 +96,7 @@ func (s *Server) listKnoten(w http.ResponseWriter, r *http.Request) error {
 	for i, k := range ks {
 		out[i] = knotenView(k)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"knoten": out})
+	respond.JSON(w, http.StatusOK, map[string]any{"knoten": out})
 	return nil
 }
 
@@ -108,7 +109,7 @@ func (s *Server) getKnoten(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, knotenView(k))
+	respond.JSON(w, http.StatusOK, knotenView(k))
 	return nil
 }
 
@@ -125,7 +126,7 @@ func (s *Server) listFaeden(w http.ResponseWriter, r *http.Request) error {
 	for i, f := range fs {
 		out[i] = fadenView(f)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"faeden": out})
+	respond.JSON(w, http.StatusOK, map[string]any{"faeden": out})
 	return nil
 }
 
@@ -155,7 +156,7 @@ func (s *Server) spinFaden(w http.ResponseWriter, r *http.Request, me account.Ac
 		return err
 	}
 	f.AccountName = me.Name
-	writeJSON(w, http.StatusCreated, fadenView(f))
+	respond.JSON(w, http.StatusCreated, fadenView(f))
 	return nil
 }
 
@@ -178,7 +179,7 @@ func (s *Server) changeFaden(w http.ResponseWriter, r *http.Request, me account.
 		return err
 	}
 	f.AccountName = me.Name
-	writeJSON(w, http.StatusOK, fadenView(f))
+	respond.JSON(w, http.StatusOK, fadenView(f))
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 // The live map's helper route and the Nähstübchen (docs/MAPFEED.md). The WebSockets
@@ -44,7 +45,7 @@ func (s *Server) mapCells(w http.ResponseWriter, r *http.Request) error {
 	for i, c := range cells {
 		hex[i] = geo.CellHex(c)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"resolution": res, "cells": hex})
+	respond.JSON(w, http.StatusOK, map[string]any{"resolution": res, "cells": hex})
 	return nil
 }
 
@@ -74,7 +75,7 @@ func (s *Server) listChat(w http.ResponseWriter, r *http.Request) error {
 	for i, n := range ns {
 		out[i] = chat.View(n)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+	respond.JSON(w, http.StatusOK, map[string]any{"messages": out})
 	return nil
 }
 
@@ -94,7 +95,7 @@ func (s *Server) writeChat(w http.ResponseWriter, r *http.Request, me account.Ac
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, chat.View(n))
+	respond.JSON(w, http.StatusCreated, chat.View(n))
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 type ortswebereiJSON struct {
@@ -30,7 +31,7 @@ func (s *Server) getOrtsweberei(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.ortswebereiView(o))
+	respond.JSON(w, http.StatusOK, s.ortswebereiView(o))
 	return nil
 }
 
@@ -51,6 +52,6 @@ func (s *Server) setOrtsweberei(w http.ResponseWriter, r *http.Request, me accou
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.ortswebereiView(o))
+	respond.JSON(w, http.StatusOK, s.ortswebereiView(o))
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 // Rate limits: token buckets (golang.org/x/time/rate) per client address and per account, for
@@ -168,7 +169,7 @@ func (l *limiter) allow(class Class, scope Scope, key string) error {
 		return nil
 	}
 	return &fault.Error{Kind: fault.RateLimited, Code: "rate_limited", RetryAfter: wait,
-		Message: fmt.Sprintf("Too many requests of this kind; try again in %d s.", retryAfterSeconds(wait))}
+		Message: fmt.Sprintf("Too many requests of this kind; try again in %d s.", respond.RetryAfterSeconds(wait))}
 }
 
 // classOf is the class of a request, or "" for one the limits leave alone (reads, and what is
@@ -263,7 +264,7 @@ func (s *Server) limitByIP(next http.Handler) http.Handler {
 				class = ClassRegisterRequest
 			}
 			if err := s.limits.allow(class, PerIP, ipKey(s.limits.clientIP(r))); err != nil {
-				writeError(w, r, s.Log, err)
+				respond.Error(w, r, s.Log, err)
 				return
 			}
 		}

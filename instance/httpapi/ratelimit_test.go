@@ -13,6 +13,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 func TestTrustedProxiesAndClientAddress(t *testing.T) {
@@ -60,7 +61,7 @@ func TestClassesAndRetryAfter(t *testing.T) {
 		}
 	}
 	for d, want := range map[time.Duration]int{time.Millisecond: 1, time.Second: 1, 1001 * time.Millisecond: 2, time.Hour: 3600} {
-		if got := retryAfterSeconds(d); got != want {
+		if got := respond.RetryAfterSeconds(d); got != want {
 			t.Errorf("Retry-After for %s: %d, want %d", d, got, want)
 		}
 	}

@@ -1,6 +1,6 @@
 // Package httpapi is the instance's HTTP API. Handlers only decode the request, call the
 // domain package that decides, and encode the answer; every error goes out as
-// {"error":{"code":…,"message":…}} through one function (writeError).
+// {"error":{"code":…,"message":…}} through one function (respond.Error).
 package httpapi
 
 import (
@@ -25,6 +25,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 // Deps are the services the API calls.
@@ -155,7 +156,7 @@ type handlerFunc func(http.ResponseWriter, *http.Request) error
 func (s *Server) handle(pattern string, h handlerFunc) {
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			writeError(w, r, s.Log, err)
+			respond.Error(w, r, s.Log, err)
 		}
 	}))
 }
@@ -170,7 +171,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p := recover(); p != nil {
 			s.Log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p)
 			if rec.status == 0 {
-				writeJSON(rec, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
+				respond.JSON(rec, http.StatusInternalServerError, respond.ErrorBody{Error: respond.ErrorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
 			}
 		}
 		if s.Log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations on every request
@@ -192,22 +193,22 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allowed) > 0 {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: "method_not_allowed",
+		respond.JSON(w, http.StatusMethodNotAllowed, respond.ErrorBody{Error: respond.ErrorDetail{Code: "method_not_allowed",
 			Message: "This path does not take " + r.Method + "; it takes " + strings.Join(allowed, ", ") + "."}})
 		return
 	}
-	writeJSON(w, http.StatusNotFound, errorBody{errorDetail{Code: "no_such_route", Message: "There is no API route " + r.URL.Path + "."}})
+	respond.JSON(w, http.StatusNotFound, respond.ErrorBody{Error: respond.ErrorDetail{Code: "no_such_route", Message: "There is no API route " + r.URL.Path + "."}})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Pool.Ping(ctx); err != nil {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(outage.RetryAfter)))
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+		w.Header().Set("Retry-After", strconv.Itoa(respond.RetryAfterSeconds(outage.RetryAfter)))
+		respond.JSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // pathID reads the {id} path segment. A malformed id cannot name anything: notFound.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance/outage"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 // DefaultRequestTimeout bounds the work of one request, its database statements included: when
@@ -34,5 +35,5 @@ func (s *Server) withDeadline(r *http.Request) (*http.Request, context.CancelFun
 // restarted the instance during a database outage would only add a restart to the outage.
 // Load balancers ask /healthz, which is the readiness.
 func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "alive"})
+	respond.JSON(w, http.StatusOK, map[string]string{"status": "alive"})
 }
