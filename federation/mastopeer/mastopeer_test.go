@@ -399,6 +399,10 @@ func TestFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
+		rel := filepath.ToSlash(strings.TrimPrefix(f, "../testdata/"))
+		if strings.HasPrefix(rel, "wire/") {
+			continue // our own wire golden (federation/wire_test.go), not activities of other servers
+		}
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -408,7 +412,6 @@ func TestFixtures(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 			continue
 		}
-		rel := filepath.ToSlash(strings.TrimPrefix(f, "../testdata/"))
 		if !bytes.Contains(readme, []byte(rel)) {
 			t.Errorf("%s is not described in testdata/README.md", rel)
 		}

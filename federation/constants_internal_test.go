@@ -1,0 +1,99 @@
+package federation
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+)
+
+// The names that outlive a process: River jobs in flight (kind, queue, args JSON) are picked
+// up by the next version after an upgrade, the delivery follower's cursor is stored under its
+// consumer name, its advisory lock keeps replicas apart only if every version takes the same
+// one, and federation's events stay in the log under their names, versions and payload tags.
+// Moving code between packages must change none of them; a change here needs a migration of
+// the jobs, cursors or events, not an edit of this test.
+func TestPersistedNames(t *testing.T) {
+	if got := (inboxArgs{}).Kind(); got != "federation_inbox" {
+		t.Errorf("inbox job kind %q", got)
+	}
+	if got := (deliverArgs{}).Kind(); got != "federation_deliver" {
+		t.Errorf("delivery job kind %q", got)
+	}
+	for _, c := range []struct {
+		args any
+		want string
+	}{
+		{inboxArgs{ActivityIDs: []string{"https://x.example/a"}}, `{"activity_ids":["https://x.example/a"]}`},
+		{deliverArgs{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}, Tries: 2},
+			`{"outgoing":7,"host":"x.example","inboxes":["https://x.example/inbox"],"tries":2}`},
+		{deliverArgs{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}},
+			`{"outgoing":7,"host":"x.example","inboxes":["https://x.example/inbox"]}`},
+	} {
+		b, err := json.Marshal(c.args)
+		if err != nil || string(b) != c.want {
+			t.Errorf("%T marshals to %s (%v), jobs in flight hold %s", c.args, b, err, c.want)
+		}
+	}
+	var queues []string
+	for q := range Queues() {
+		queues = append(queues, q)
+	}
+	slices.Sort(queues)
+	if want := []string{"federation_delivery", "federation_inbox"}; !slices.Equal(queues, want) {
+		t.Errorf("queues %v, want %v", queues, want)
+	}
+	if inboxQueue != "federation_inbox" || deliveryQueue != "federation_delivery" {
+		t.Errorf("jobs are inserted into %q and %q", inboxQueue, deliveryQueue)
+	}
+	if DeliveryConsumer != "federation-delivery" {
+		t.Errorf("the delivery cursor is stored as %q", DeliveryConsumer)
+	}
+	if deliveryLock != 0x77676465 {
+		t.Errorf("the delivery follower's advisory lock is %#x", deliveryLock)
+	}
+
+	// The event types the delivery follower reads: a renamed type would silently stop
+	// federating.
+	types := slices.Clone(deliveredTypes())
+	slices.Sort(types)
+	if got, want := strings.Join(types, " "), "AbstimmungEroeffnet AbstimmungGeschlossen AntragAbgelehnt AntragAngenommen "+
+		"AntragFristVerlaengert AntragGestellt AntragZurAbstimmung AntragZurueckgezogen DelegationAbgelaufen DelegationBeendet "+
+		"DelegationWirksam EinspruchErhoben StimmeAbgegeben StimmeGeaendert"; got != want {
+		t.Errorf("delivered types\n got %s\nwant %s", got, want)
+	}
+
+	// Federation's own events: name, version, visibility and payload JSON tags.
+	want := map[string]string{
+		"FolgerHinzugefuegt/v1":  "private local,follower",
+		"FolgerEntfernt/v1":      "private local,follower",
+		"NachbarAngefragt/v1":    "private neighbour,follow_id",
+		"KommentarEmpfangen/v1":  "private antrag_id,iri,author",
+		"FernstimmeEmpfangen/v1": "private antrag,voter,choice,object",
+		"DomainGesperrt/v1":      "private domain",
+		"DomainEntsperrt/v1":     "private domain",
+	}
+	got := map[string]string{}
+	for _, m := range eventstore.Kinds() {
+		key := fmt.Sprintf("%s/v%d", m.Name, m.Version)
+		if _, ours := want[key]; !ours {
+			continue
+		}
+		vis := "private"
+		if m.Public {
+			vis = "public"
+		}
+		var tags []string
+		for i := range m.Payload.NumField() {
+			tags = append(tags, strings.Split(m.Payload.Field(i).Tag.Get("json"), ",")[0])
+		}
+		got[key] = vis + " " + strings.Join(tags, ",")
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("federation's event kinds\n got %v\nwant %v", got, want)
+	}
+}
