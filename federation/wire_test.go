@@ -20,8 +20,8 @@ import (
 	"testing"
 
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/federation/proof"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
 )
 
 var update = flag.Bool("update", false, "rewrite federation/testdata/wire/*.json from what the instances serve and send")
