@@ -1,10 +1,13 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"html"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -184,7 +187,10 @@ func outcomeHTML(status string, yes, no, abstain *int) string {
 // delegator: with them and the signed Stimmen a neighbour recomputes the count on its own.
 func (s *Service) countedDelegations(ctx context.Context, v abstimmung.View) ([]vocab.Delegation, error) {
 	var out []vocab.Delegation
-	for from, via := range v.Count.Via {
+	// In the delegators' order, not the map's: the same closed Question must be the same
+	// document at every fetch (a neighbour compares what it stored, and a reader diffs).
+	for _, from := range slices.SortedFunc(maps.Keys(v.Count.Via), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
+		via := v.Count.Via[from]
 		var id uuid.UUID
 		err := s.pool.QueryRow(ctx, `
 SELECT id FROM delegationen
