@@ -55,11 +55,7 @@ func TestGoToSocialShowsAnAntragAsAPost(t *testing.T) {
 	peer := gtspeer.Start(t, "127.0.0.42", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	follow, err := peer.Follow(ctx, inst.URL+"/ap/ortsweberei")
-	if err != nil {
-		t.Fatalf("vera follows the Ortsweberei: %v", err)
-	}
-	peer.WaitAccepted(t, follow, patience)
+	peer.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", patience)
 
 	const title = "Bank am Markt"
 	a := fileAntrag(t, jana, map[string]string{"title": title, "details_md": "Eine Bank aus **Eiche**."})

@@ -43,11 +43,7 @@ func TestGoToSocialFollowsVotesReplies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 
-	follow, err := peer.Follow(ctx, inst.URL+"/ap/ortsweberei")
-	if err != nil {
-		t.Fatalf("vera follows the Ortsweberei: %v", err)
-	}
-	peer.WaitAccepted(t, follow, patience)
+	peer.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", patience)
 
 	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen am Markt", "details_md": "Wasser **für alle**."})
 	peer.WaitFor(t, "Announce", patience)
@@ -88,11 +84,7 @@ func TestKnownSenderNeedsNoKeyStub(t *testing.T) {
 	peer := gtspeer.Start(t, "127.0.0.34", nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	follow, err := peer.Follow(ctx, inst.URL+"/ap/ortsweberei")
-	if err != nil {
-		t.Fatalf("vera follows the Ortsweberei: %v", err)
-	}
-	peer.WaitAccepted(t, follow, patience)
+	peer.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", patience)
 	a := fileAntrag(t, jana, map[string]string{"title": "Bank am Teich"})
 	peer.WaitStatus(t, a.Fediverse.ID, patience, nil)
 
@@ -150,11 +142,7 @@ func TestGoToSocialChangedVote(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
 
-	follow, err := peer.Follow(ctx, inst.URL+"/ap/ortsweberei")
-	if err != nil {
-		t.Fatalf("vera follows the Ortsweberei: %v", err)
-	}
-	peer.WaitAccepted(t, follow, patience)
+	peer.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", patience)
 	a := fileAntrag(t, jana, map[string]string{"title": "Trinkbrunnen am Markt"})
 	first := peer.WaitStatus(t, a.Fediverse.ID, patience, func(s gtspeer.Status) bool { return s.Poll != nil })
 	option := func(st gtspeer.Status, name string) int {

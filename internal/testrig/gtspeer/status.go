@@ -461,6 +461,17 @@ func (p *Peer) FollowState(followID string) FollowState {
 	return FollowUnknown
 }
 
+// FollowAccepted has vera follow target and waits until the Follow is accepted, as
+// mastopeer's FollowAccepted does; it fails the test otherwise.
+func (p *Peer) FollowAccepted(t testing.TB, ctx context.Context, target string, timeout time.Duration) {
+	t.Helper()
+	follow, err := p.Follow(ctx, target)
+	if err != nil {
+		t.Fatalf("vera follows %s: %v", target, err)
+	}
+	p.WaitAccepted(t, follow, timeout)
+}
+
 // WaitAccepted waits until the Follow followID is accepted; a rejection fails the test.
 func (p *Peer) WaitAccepted(t testing.TB, followID string, timeout time.Duration) {
 	t.Helper()
