@@ -334,13 +334,13 @@ try {
   await ana.getByRole("tab", { name: "Anträge" }).click();
   await ana.locator(".abstimmung").waitFor();
   await ana.locator(".vote-buttons").getByRole("button", { name: "Ja" }).click();
-  await ana.locator("table.votes tr", { hasText: anaName }).getByText("Ja").waitFor();
+  await ana.locator("table.votes tr", { hasText: anaName }).getByRole("cell", { name: "Ja", exact: true }).waitFor();
 
   await openSlider(beaPage, "Webrat");
   await beaPage.locator(".abstimmung").waitFor();
   await beaPage.locator(".vote-buttons").getByRole("button", { name: "Nein" }).click();
-  await beaPage.locator("table.votes tr", { hasText: bea.name }).getByText("Nein").waitFor();
-  await beaPage.locator("table.votes tr", { hasText: anaName }).getByText("Ja").waitFor();
+  await beaPage.locator("table.votes tr", { hasText: bea.name }).getByRole("cell", { name: "Nein", exact: true }).waitFor();
+  await beaPage.locator("table.votes tr", { hasText: anaName }).getByRole("cell", { name: "Ja", exact: true }).waitFor();
   check((await beaPage.locator(".vote-buttons [aria-pressed=true]").textContent()) === "Nein", "Bea's own choice is marked");
   await a11y(beaPage, "the Abstimmung in the Webrat");
   step("both voted; the vote list shows Ana (Ja) and Bea (Nein) by name");
@@ -349,7 +349,7 @@ try {
   const guest = await newPage("guest", { viewport: { width: 360, height: 740 }, isMobile: true });
   await guest.goto(`/antraege/${antragID}`);
   await guest.locator("#antrag-title", { hasText: title }).waitFor();
-  await guest.locator("table.votes tr", { hasText: bea.name }).getByText("Nein").waitFor();
+  await guest.locator("table.votes tr", { hasText: bea.name }).getByRole("cell", { name: "Nein", exact: true }).waitFor();
   step("the Antrag's own link opens it, with its public vote list, for a guest");
 
   // Bea delegates her vote to Ana, sees it pending until the daily batch, and takes it back.
