@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
@@ -39,13 +40,13 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ap/antraege/{id}/actor", s.actorHandler(func(ctx context.Context, r *http.Request) (*vocab.Actor, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 		return s.antragActor(ctx, id)
 	}))
 
 	// Inboxes: one handler for all, the shared one included.
-	for _, p := range []string{sharedInbox, "/ap/instance/inbox", "/ap/ortsweberei/inbox", "/ap/users/{handle}/inbox", "/ap/antraege/{id}/actor/inbox"} {
+	for _, p := range []string{iri.SharedInbox, "/ap/instance/inbox", "/ap/ortsweberei/inbox", "/ap/users/{handle}/inbox", "/ap/antraege/{id}/actor/inbox"} {
 		mux.HandleFunc("POST "+p, s.inbox)
 	}
 
@@ -55,7 +56,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 func (s *Service) actorHandler(get func(context.Context, *http.Request) (*vocab.Actor, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := get(r.Context(), r)
-		if err != nil && errors.Is(notFoundOr(err), errNotFound) {
+		if err != nil && errors.Is(iri.NotFoundOr(err), iri.ErrNotFound) {
 			apError(w, http.StatusNotFound, "not_found", "No such actor.")
 			return
 		}
@@ -73,18 +74,18 @@ func (s *Service) baseActor(ctx context.Context, path string, typ any, username,
 	if err != nil {
 		return nil, err
 	}
-	id := s.iri(path)
+	id := s.iri.Of(path)
 	return &vocab.Actor{
 		Context: vocab.Context, ID: id, Type: typ, PreferredUsername: username, Name: name,
 		Inbox: id + "/inbox", Outbox: id + "/outbox", Followers: id + "/followers", Following: id + "/following",
-		Endpoints:    &vocab.Endpoints{SharedInbox: s.iri(sharedInbox)},
+		Endpoints:    &vocab.Endpoints{SharedInbox: s.iri.Of(iri.SharedInbox)},
 		PublicKey:    &vocab.PublicKey{ID: id + "#main-key", Owner: id, PublicKeyPem: k.publicPEM()},
 		Discoverable: true, Indexable: true,
 	}, nil
 }
 
 func (s *Service) instanceActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
-	a, err := s.baseActor(ctx, instancePath, "Application", "instance", "Weltgewebe "+s.host)
+	a, err := s.baseActor(ctx, iri.InstancePath, "Application", "instance", "Weltgewebe "+s.iri.Host())
 	if err != nil {
 		return nil, err
 	}
@@ -98,12 +99,12 @@ func (s *Service) groupActor(ctx context.Context, _ *http.Request) (*vocab.Actor
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.baseActor(ctx, groupPath, []string{"Group", "Ortsweberei"}, "ortsweberei", o.Name)
+	a, err := s.baseActor(ctx, iri.GroupPath, []string{"Group", "Ortsweberei"}, "ortsweberei", o.Name)
 	if err != nil {
 		return nil, err
 	}
 	a.Summary = "Die Ortsweberei " + o.Name + ": ihre Anträge, Einsprüche und öffentlichen Abstimmungen."
-	a.URL = s.iri("/")
+	a.URL = s.iri.Of("/")
 	return a, nil
 }
 
@@ -116,7 +117,7 @@ func (s *Service) userActor(ctx context.Context, handle string) (*vocab.Actor, e
 }
 
 func (s *Service) personFor(ctx context.Context, acc account.Account) (*vocab.Actor, error) {
-	path := userPath(acc.Handle)
+	path := iri.UserPath(acc.Handle)
 	a, err := s.baseActor(ctx, path, []string{"Person", "Garnrolle"}, acc.Handle, acc.Name)
 	if err != nil {
 		return nil, err
@@ -131,8 +132,8 @@ func (s *Service) personFor(ctx context.Context, acc account.Account) (*vocab.Ac
 	}}
 	verified := acc.Resident() && acc.Verified()
 	a.Verified = &verified
-	a.Ortsweberei = s.GroupIRI()
-	a.URL = s.iri("/garnrollen/" + acc.Handle)
+	a.Ortsweberei = s.iri.Group()
+	a.URL = s.iri.Of("/garnrollen/" + acc.Handle)
 	published := acc.CreatedAt
 	a.Published = &published
 	return a, nil
@@ -143,13 +144,13 @@ func (s *Service) antragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, 
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.baseActor(ctx, antragActorPath(id), "Service", "antrag-"+id.String(), antragActorName(an.Title))
+	a, err := s.baseActor(ctx, iri.AntragActorPath(id), "Service", "antrag-"+id.String(), antragActorName(an.Title))
 	if err != nil {
 		return nil, err
 	}
 	a.Summary = "Folge diesem Antrag, um seine Einsprüche, den Beginn der Abstimmung und das Ergebnis zu sehen."
-	a.Ortsweberei = s.GroupIRI()
-	a.URL = s.iri("/antraege/" + id.String())
+	a.Ortsweberei = s.iri.Group()
+	a.URL = s.iri.Of("/antraege/" + id.String())
 	return a, nil
 }
 
@@ -159,40 +160,34 @@ func (s *Service) antragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, 
 // a name, whatever the title holds.
 func antragActorName(title string) string { return "Antrag «" + title + "»" }
 
-// actorPathFor maps a local actor IRI to its path, checking it exists: errNotFound when it does
+// actorPathFor maps a local actor IRI to its path, checking it exists: iri.ErrNotFound when it does
 // not, another error when that could not be found out.
-func (s *Service) actorPathFor(ctx context.Context, iri string) (path, followKey string, err error) {
-	p, ok := s.local(iri)
+func (s *Service) actorPathFor(ctx context.Context, actorIRI string) (path, followKey string, err error) {
+	p, ok := s.iri.Local(actorIRI)
 	if !ok {
-		return "", "", errNotFound
+		return "", "", iri.ErrNotFound
 	}
 	switch {
-	case p == groupPath:
+	case p == iri.GroupPath:
 		return p, "ortsweberei", nil
-	case p == instancePath:
+	case p == iri.InstancePath:
 		return p, "instance", nil
 	case strings.HasPrefix(p, "/ap/users/"):
 		if _, err := s.svc.Accounts.GetByHandle(ctx, strings.TrimPrefix(p, "/ap/users/")); err != nil {
-			return "", "", notFoundOr(err)
+			return "", "", iri.NotFoundOr(err)
 		}
-		return p, userFollowKey(p), nil
+		return p, iri.UserFollowKey(p), nil
 	case strings.HasPrefix(p, "/ap/antraege/") && strings.HasSuffix(p, "/actor"):
 		id, err := uuid.Parse(strings.TrimSuffix(strings.TrimPrefix(p, "/ap/antraege/"), "/actor"))
 		if err != nil {
-			return "", "", errNotFound
+			return "", "", iri.ErrNotFound
 		}
 		if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
-			return "", "", notFoundOr(err)
+			return "", "", iri.NotFoundOr(err)
 		}
 		return p, "antrag:" + id.String(), nil
 	}
-	return "", "", errNotFound
-}
-
-// userFollowKey is how ap_followers names a resident's actor (by its path, /ap/users/{handle}):
-// follows and deliveries must agree on it.
-func userFollowKey(path string) string {
-	return "user:" + strings.ToLower(strings.TrimPrefix(path, "/ap/users/"))
+	return "", "", iri.ErrNotFound
 }
 
 // Discovery.
@@ -208,17 +203,17 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 	var actor string
 	var err error
 	if user, host, ok := strings.Cut(strings.TrimPrefix(res, "acct:"), "@"); ok && strings.HasPrefix(res, "acct:") {
-		if !strings.EqualFold(host, s.host) {
+		if !strings.EqualFold(host, s.iri.Host()) {
 			apError(w, http.StatusNotFound, "not_found", "Not an account of this host.")
 			return
 		}
 		actor, err = s.actorForUsername(r.Context(), user)
-	} else if p, ok := s.local(res); ok {
+	} else if p, ok := s.iri.Local(res); ok {
 		if _, _, err = s.actorPathFor(r.Context(), res); err == nil {
-			actor = s.iri(p)
+			actor = s.iri.Of(p)
 		}
 	}
-	if err != nil && !errors.Is(err, errNotFound) {
+	if err != nil && !errors.Is(err, iri.ErrNotFound) {
 		s.serverError(w, r, err)
 		return
 	}
@@ -233,7 +228,7 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	subject := "acct:" + username + "@" + s.host
+	subject := "acct:" + username + "@" + s.iri.Host()
 	w.Header().Set("Content-Type", "application/jrd+json; charset=utf-8")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_ = json.NewEncoder(w).Encode(map[string]any{
@@ -251,9 +246,9 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 func (s *Service) actorForUsername(ctx context.Context, user string) (string, error) {
 	switch u := strings.ToLower(user); {
 	case u == "ortsweberei":
-		return s.GroupIRI(), nil
+		return s.iri.Group(), nil
 	case u == "instance":
-		return s.iri(instancePath), nil
+		return s.iri.Of(iri.InstancePath), nil
 	case strings.HasPrefix(u, "antrag-"):
 		id, err := uuid.Parse(strings.TrimPrefix(u, "antrag-"))
 		if err != nil {
@@ -262,11 +257,11 @@ func (s *Service) actorForUsername(ctx context.Context, user string) (string, er
 		if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
 			return "", ignoreNotFound(err)
 		}
-		return s.AntragActorIRI(id), nil
+		return s.iri.AntragActor(id), nil
 	default:
 		acc, err := s.svc.Accounts.GetByHandle(ctx, user)
 		if err == nil {
-			return s.UserIRI(acc.Handle), nil
+			return s.iri.User(acc.Handle), nil
 		}
 		if err := ignoreNotFound(err); err != nil {
 			return "", err
@@ -274,8 +269,8 @@ func (s *Service) actorForUsername(ctx context.Context, user string) (string, er
 		// The host itself names the instance actor too (Mastodon's own instance actor is
 		// host@host), unless a resident's handle came out as the host: handles are made
 		// without knowing it, and the instance actor stays instance@host.
-		if u == strings.ToLower(s.host) {
-			return s.iri(instancePath), nil
+		if u == strings.ToLower(s.iri.Host()) {
+			return s.iri.Of(iri.InstancePath), nil
 		}
 		return "", nil
 	}
@@ -283,18 +278,18 @@ func (s *Service) actorForUsername(ctx context.Context, user string) (string, er
 
 // ignoreNotFound is nil for an error that says the thing does not exist, and err for any other.
 func ignoreNotFound(err error) error {
-	if err = notFoundOr(err); errors.Is(err, errNotFound) {
+	if err = iri.NotFoundOr(err); errors.Is(err, iri.ErrNotFound) {
 		return nil
 	}
 	return err
 }
 
 func (s *Service) usernameOf(ctx context.Context, actorIRI string) (string, error) {
-	p, _ := s.local(actorIRI)
+	p, _ := s.iri.Local(actorIRI)
 	switch {
-	case p == groupPath:
+	case p == iri.GroupPath:
 		return "ortsweberei", nil
-	case p == instancePath:
+	case p == iri.InstancePath:
 		return "instance", nil
 	case strings.HasPrefix(p, "/ap/users/"):
 		acc, err := s.svc.Accounts.GetByHandle(ctx, strings.TrimPrefix(p, "/ap/users/"))
@@ -311,8 +306,8 @@ func (s *Service) usernameOf(ctx context.Context, actorIRI string) (string, erro
 func (s *Service) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"links": []jrdLink{
-		{Rel: "http://nodeinfo.diaspora.software/ns/schema/2.0", Href: s.iri("/nodeinfo/2.0")},
-		{Rel: "http://nodeinfo.diaspora.software/ns/schema/2.1", Href: s.iri("/nodeinfo/2.1")},
+		{Rel: "http://nodeinfo.diaspora.software/ns/schema/2.0", Href: s.iri.Of("/nodeinfo/2.0")},
+		{Rel: "http://nodeinfo.diaspora.software/ns/schema/2.1", Href: s.iri.Of("/nodeinfo/2.1")},
 	}})
 }
 
@@ -360,7 +355,7 @@ WHERE e.at > $2`, now.Add(-30*24*time.Hour), now.Add(-180*24*time.Hour)).Scan(&u
 			"users":      map[string]int{"total": users, "activeMonth": month, "activeHalfyear": halfyear},
 			"localPosts": posts,
 		},
-		"metadata": map[string]any{"nodeName": o.Name, "ortsweberei": s.GroupIRI()},
+		"metadata": map[string]any{"nodeName": o.Name, "ortsweberei": s.iri.Group()},
 	})
 }
 

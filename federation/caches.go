@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 )
 
@@ -48,7 +48,7 @@ func newBlocklist(pool *pgxpool.Pool, wall clock.Clock) *blocklist {
 // When the list cannot be read and no earlier copy exists, it returns why, and the caller says
 // "not now" rather than take it for a yes or a no.
 func (b *blocklist) lookup(ctx context.Context, host string) (bool, error) {
-	host = normalHost(host)
+	host = iri.NormalHost(host)
 	snap := b.snap.Load()
 	if snap == nil || b.wall.Now().Sub(snap.loaded) >= blocklistFresh {
 		var err error
@@ -103,14 +103,6 @@ func matchesDomain(set map[string]struct{}, host string) bool {
 		h = rest
 	}
 	return false
-}
-
-func normalHost(host string) string {
-	host = strings.ToLower(host)
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return strings.TrimSuffix(host, ".")
 }
 
 // keyCache holds parsed remote public keys by key id, each with the actor that owns it. An

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/vocab"
@@ -26,7 +27,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 	get("/ap/antraege/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 		a, err := s.svc.Antraege.Get(r.Context(), id)
 		if err != nil {
@@ -38,7 +39,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		id, err1 := uuid.Parse(r.PathValue("id"))
 		acc, err2 := uuid.Parse(r.PathValue("account"))
 		if err1 != nil || err2 != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 		a, err := s.svc.Antraege.Get(r.Context(), id)
 		if err != nil {
@@ -49,12 +50,12 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 				return s.einspruchObject(r.Context(), id, e)
 			}
 		}
-		return nil, errNotFound
+		return nil, iri.ErrNotFound
 	})
 	get("/ap/abstimmungen/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 		v, err := s.svc.Abstimmungen.Get(r.Context(), id)
 		if err != nil {
@@ -65,7 +66,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 	get("/ap/knoten/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 		k, err := s.svc.Knoten.Get(r.Context(), id)
 		if err != nil {
@@ -81,7 +82,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 	get("/ap/faeden/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 		return s.fadenObject(r.Context(), id)
 	})
@@ -102,7 +103,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 	get("/ap/delegationen/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 		d, err := s.svc.Delegations.Get(r.Context(), id)
 		if err != nil {
@@ -155,7 +156,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		}
 		id, err := uuid.Parse(r.PathValue("antrag"))
 		if err != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 		return s.delegationUpdateFor(r.Context(), e, id)
 	})
@@ -189,10 +190,10 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 		switch {
 		case err == nil:
 			writeAP(w, http.StatusOK, v)
-		case errors.Is(err, errNotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, eventstore.ErrNoEvent) ||
+		case errors.Is(err, iri.ErrNotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, eventstore.ErrNoEvent) ||
 			(isFault && f.Kind == fault.NotFound):
 			apError(w, http.StatusNotFound, "not_found", "Not found.")
-		case errors.Is(err, errGone) || (isFault && f.Kind == fault.Gone):
+		case errors.Is(err, iri.ErrGone) || (isFault && f.Kind == fault.Gone):
 			apError(w, http.StatusGone, "gone", "Deleted.")
 		default:
 			s.serverError(w, r, err)
@@ -203,7 +204,7 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 func (s *Service) publicEvent(ctx context.Context, raw string) (eventstore.Event, error) {
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
-		return eventstore.Event{}, errNotFound
+		return eventstore.Event{}, iri.ErrNotFound
 	}
 	return s.svc.Events.ByID(ctx, id, true)
 }
@@ -214,24 +215,24 @@ func (s *Service) publicEvent(ctx context.Context, raw string) (eventstore.Event
 func (s *Service) outboxScope(ctx context.Context, r *http.Request) (eventstore.Scope, string, error) {
 	p := strings.TrimSuffix(r.URL.Path, "/outbox")
 	switch {
-	case p == groupPath:
+	case p == iri.GroupPath:
 		return eventstore.Scope{}, p, nil
-	case p == instancePath:
+	case p == iri.InstancePath:
 		return eventstore.Scope{None: true}, p, nil
 	case strings.HasPrefix(p, "/ap/users/"):
 		acc, err := s.svc.Accounts.GetByHandle(ctx, r.PathValue("handle"))
 		if err != nil {
-			return eventstore.Scope{}, "", notFoundOr(err)
+			return eventstore.Scope{}, "", iri.NotFoundOr(err)
 		}
 		return eventstore.Scope{Actor: acc.ID}, p, nil
 	default:
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
-			return eventstore.Scope{}, "", errNotFound
+			return eventstore.Scope{}, "", iri.ErrNotFound
 		}
 		a, err := s.svc.Antraege.Get(ctx, id)
 		if err != nil {
-			return eventstore.Scope{}, "", notFoundOr(err)
+			return eventstore.Scope{}, "", iri.NotFoundOr(err)
 		}
 		subjects := []uuid.UUID{id}
 		if a.AbstimmungID != nil {
@@ -249,7 +250,7 @@ func (s *Service) outbox(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := s.iri(path + "/outbox")
+	id := s.iri.Of(path + "/outbox")
 	q := r.URL.Query()
 	if q.Get("page") == "" && q.Get("before") == "" {
 		total, err := s.svc.Events.CountPublic(ctx, scope)
@@ -261,7 +262,7 @@ func (s *Service) outbox(r *http.Request) (any, error) {
 	before := eventstore.Position{}
 	if b := q.Get("before"); b != "" {
 		if before, err = eventstore.ParsePosition(b); err != nil {
-			return nil, errNotFound
+			return nil, iri.ErrNotFound
 		}
 	}
 	evs, err := s.svc.Events.PublicBefore(ctx, scope, before, outboxPageSize)
@@ -273,7 +274,7 @@ func (s *Service) outbox(r *http.Request) (any, error) {
 	h := s.handles()
 	for _, e := range evs {
 		act, err := s.activityFor(ctx, h, e)
-		if errors.Is(err, errNotFound) {
+		if errors.Is(err, iri.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -293,7 +294,7 @@ func (s *Service) outbox(r *http.Request) (any, error) {
 
 func (s *Service) followers(r *http.Request) (any, error) {
 	p := strings.TrimSuffix(r.URL.Path, "/followers")
-	_, key, err := s.actorPathFor(r.Context(), s.iri(p))
+	_, key, err := s.actorPathFor(r.Context(), s.iri.Of(p))
 	if err != nil {
 		return nil, err
 	}
@@ -302,16 +303,16 @@ func (s *Service) followers(r *http.Request) (any, error) {
 		return nil, err
 	}
 	// Only the number: who follows whom from the Fediverse is theirs to show.
-	return &vocab.OrderedCollection{Context: vocab.Context, ID: s.iri(p + "/followers"), Type: "OrderedCollection", TotalItems: &n}, nil
+	return &vocab.OrderedCollection{Context: vocab.Context, ID: s.iri.Of(p + "/followers"), Type: "OrderedCollection", TotalItems: &n}, nil
 }
 
 func (s *Service) following(r *http.Request) (any, error) {
 	p := strings.TrimSuffix(r.URL.Path, "/following")
 	var n int
-	if p == groupPath {
+	if p == iri.GroupPath {
 		if err := s.pool.QueryRow(r.Context(), `SELECT count(*) FROM ap_following`).Scan(&n); err != nil {
 			return nil, err
 		}
 	}
-	return &vocab.OrderedCollection{Context: vocab.Context, ID: s.iri(p + "/following"), Type: "OrderedCollection", TotalItems: &n}, nil
+	return &vocab.OrderedCollection{Context: vocab.Context, ID: s.iri.Of(p + "/following"), Type: "OrderedCollection", TotalItems: &n}, nil
 }

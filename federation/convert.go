@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -35,7 +36,7 @@ func (s *Service) handles() *handles { return &handles{s: s, cache: map[uuid.UUI
 
 func (h *handles) iri(ctx context.Context, id uuid.UUID) (string, error) {
 	if id == uuid.Nil {
-		return h.s.GroupIRI(), nil // the instance's own doings speak as the Ortsweberei
+		return h.s.iri.Group(), nil // the instance's own doings speak as the Ortsweberei
 	}
 	if iri, ok := h.cache[id]; ok {
 		return iri, nil
@@ -44,12 +45,10 @@ func (h *handles) iri(ctx context.Context, id uuid.UUID) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	iri := h.s.UserIRI(acc.Handle)
+	iri := h.s.iri.User(acc.Handle)
 	h.cache[id] = iri
 	return iri, nil
 }
-
-func (s *Service) followersOf(actorPath string) string { return s.iri(actorPath + "/followers") }
 
 // antragObject is the Antrag as a Question, as it stands now: with the live (or, once closed,
 // the final) weighted count as Mastodon's poll option totals.
@@ -60,16 +59,16 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 		return nil, err
 	}
 	q := &vocab.Antrag{
-		Context: vocab.Context, ID: s.AntragIRI(a.ID), Type: []string{"Question", "Antrag"},
-		AttributedTo: s.AntragActorIRI(a.ID), Applicant: applicant, Title: a.Title,
+		Context: vocab.Context, ID: s.iri.Antrag(a.ID), Type: []string{"Question", "Antrag"},
+		AttributedTo: s.iri.AntragActor(a.ID), Applicant: applicant, Title: a.Title,
 		Source: &vocab.Source{Content: a.DetailsMD, MediaType: "text/markdown"},
-		URL:    s.iri("/antraege/" + a.ID.String()), Published: a.OpenedAt,
-		To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath), s.followersOf(antragActorPath(a.ID))},
-		EndTime: a.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: a.Status,
+		URL:    s.iri.Of("/antraege/" + a.ID.String()), Published: a.OpenedAt,
+		To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(a.ID))},
+		EndTime: a.DecisionDeadline, Ortsweberei: s.iri.Group(), Status: a.Status,
 		DecisionDeadline: a.DecisionDeadline, Extended: a.Extended, AmountCents: a.AmountCents,
 	}
 	if a.KnotenID != nil {
-		q.Knoten = s.knotenIRI(*a.KnotenID)
+		q.Knoten = s.iri.Knoten(*a.KnotenID)
 	}
 	counts := map[string]int{}
 	var vote *abstimmung.View
@@ -79,7 +78,7 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 			return nil, err
 		}
 		vote = &v
-		q.Abstimmung = s.iri("/ap/abstimmungen/" + v.ID.String())
+		q.Abstimmung = s.iri.Of("/ap/abstimmungen/" + v.ID.String())
 		q.OpensAt, q.ClosesAt = &v.OpensAt, &v.ClosesAt
 		q.EndTime = v.ClosesAt
 		// The option totals are weighted (a delegate's Stimme carries its delegators), and
@@ -225,7 +224,7 @@ func (s *Service) delegationObject(ctx context.Context, d delegation.Delegation)
 	if err != nil {
 		return nil, err
 	}
-	obj := &vocab.Delegation{Context: vocab.Context, ID: s.delegationIRI(d.ID), Type: "Delegation",
+	obj := &vocab.Delegation{Context: vocab.Context, ID: s.iri.Delegation(d.ID), Type: "Delegation",
 		Delegator: from, Delegate: to, EffectiveAt: d.EffectiveAt, Published: d.RequestedAt, To: []string{vocab.Public}}
 	if err := s.sign(ctx, from, d.RequestedAt, obj); err != nil {
 		return nil, err
@@ -257,7 +256,7 @@ func (s *Service) stimmeOf(ctx context.Context, e eventstore.Event) (stimme, err
 		}
 		st.abstimmung, voter, st.choice, st.changed = p.AbstimmungID, p.AccountID, p.Choice, true
 	default:
-		return st, errNotFound
+		return st, iri.ErrNotFound
 	}
 	v, err := s.svc.Abstimmungen.Find(ctx, st.abstimmung)
 	if err != nil {
@@ -274,10 +273,10 @@ func (s *Service) stimmeObject(ctx context.Context, e eventstore.Event) (*vocab.
 	if err != nil {
 		return nil, err
 	}
-	obj := &vocab.Stimme{Context: vocab.Context, ID: s.stimmeIRI(e.Position.ID), Type: []string{"Note", "Stimme"},
-		AttributedTo: st.voterIRI, InReplyTo: s.AntragIRI(st.antrag), Antrag: s.AntragIRI(st.antrag),
-		Abstimmung: s.iri("/ap/abstimmungen/" + st.abstimmung.String()), Name: vocab.ChoiceNames[st.choice], Choice: st.choice,
-		Published: e.At, To: []string{vocab.Public, s.AntragActorIRI(st.antrag)}}
+	obj := &vocab.Stimme{Context: vocab.Context, ID: s.iri.Stimme(e.Position.ID), Type: []string{"Note", "Stimme"},
+		AttributedTo: st.voterIRI, InReplyTo: s.iri.Antrag(st.antrag), Antrag: s.iri.Antrag(st.antrag),
+		Abstimmung: s.iri.Of("/ap/abstimmungen/" + st.abstimmung.String()), Name: vocab.ChoiceNames[st.choice], Choice: st.choice,
+		Published: e.At, To: []string{vocab.Public, s.iri.AntragActor(st.antrag)}}
 	if err := s.sign(ctx, st.voterIRI, e.At, obj); err != nil {
 		return nil, err
 	}
@@ -297,17 +296,17 @@ func (s *Service) stimmeNoteObject(ctx context.Context, e eventstore.Event) (*vo
 	if err != nil {
 		return nil, err
 	}
-	page := s.iri("/antraege/" + st.antrag.String())
+	page := s.iri.Of("/antraege/" + st.antrag.String())
 	lead := "Stimme zum Antrag"
 	if st.changed {
 		lead = "Geänderte Stimme zum Antrag"
 	}
-	path, _ := s.local(st.voterIRI)
+	path, _ := s.iri.Local(st.voterIRI)
 	content := fmt.Sprintf("<p>%s <a href=\"%s\">«%s»</a>: <strong>%s</strong></p>\n<p><a href=\"%s\">Die signierte Stimme</a> in der öffentlichen Abstimmung.</p>",
-		lead, html.EscapeString(page), html.EscapeString(a.Title), vocab.ChoiceNames[st.choice], html.EscapeString(s.stimmeIRI(e.Position.ID)))
-	return &vocab.StimmeNote{Context: vocab.Context, ID: s.stimmeIRI(e.Position.ID) + "/note", Type: "Note",
-		AttributedTo: st.voterIRI, Content: content, URL: page, Stimme: s.stimmeIRI(e.Position.ID), Published: e.At,
-		To: []string{vocab.Public}, Cc: []string{s.followersOf(path)}}, nil
+		lead, html.EscapeString(page), html.EscapeString(a.Title), vocab.ChoiceNames[st.choice], html.EscapeString(s.iri.Stimme(e.Position.ID)))
+	return &vocab.StimmeNote{Context: vocab.Context, ID: s.iri.Stimme(e.Position.ID) + "/note", Type: "Note",
+		AttributedTo: st.voterIRI, Content: content, URL: page, Stimme: s.iri.Stimme(e.Position.ID), Published: e.At,
+		To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(path)}}, nil
 }
 
 // stimmeNoteCreateFor is the Create of a Stimme's post, id <event>/note, sent by the voter to
@@ -318,13 +317,13 @@ func (s *Service) stimmeNoteCreateFor(ctx context.Context, e eventstore.Event) (
 		return nil, err
 	}
 	at := e.At
-	return &vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/note"), Type: "Create",
+	return &vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, "/note"), Type: "Create",
 		Actor: note.AttributedTo, Object: note, To: note.To, Cc: note.Cc, Published: &at}, nil
 }
 
 // sign adds the author's integrity proof to obj (a pointer to a vocab type with a Proof field).
 func (s *Service) sign(ctx context.Context, authorIRI string, created time.Time, obj any) error {
-	path, ok := s.local(authorIRI)
+	path, ok := s.iri.Local(authorIRI)
 	if !ok {
 		return fmt.Errorf("federation: cannot sign for %s", authorIRI)
 	}
@@ -348,10 +347,10 @@ func (s *Service) einspruchObject(ctx context.Context, antragID uuid.UUID, e ant
 	if err != nil {
 		return nil, err
 	}
-	return &vocab.Einspruch{Context: vocab.Context, ID: s.einspruchIRI(antragID, e.AccountID), Type: []string{"Note", "Einspruch"},
-		AttributedTo: author, InReplyTo: s.AntragIRI(antragID), Antrag: s.AntragIRI(antragID),
+	return &vocab.Einspruch{Context: vocab.Context, ID: s.iri.Einspruch(antragID, e.AccountID), Type: []string{"Note", "Einspruch"},
+		AttributedTo: author, InReplyTo: s.iri.Antrag(antragID), Antrag: s.iri.Antrag(antragID),
 		Content: "<p>" + html.EscapeString(e.Reason) + "</p>", Reason: e.Reason, Published: e.CreatedAt,
-		To: []string{vocab.Public}, Cc: []string{s.followersOf(antragActorPath(antragID))}}, nil
+		To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.AntragActorPath(antragID))}}, nil
 }
 
 func (s *Service) knotenObject(ctx context.Context, k knoten.Knoten) (*vocab.Knoten, error) {
@@ -359,10 +358,10 @@ func (s *Service) knotenObject(ctx context.Context, k knoten.Knoten) (*vocab.Kno
 	if err != nil {
 		return nil, err
 	}
-	return &vocab.Knoten{Context: vocab.Context, ID: s.knotenIRI(k.ID), Type: []string{"Place", "Knoten"},
+	return &vocab.Knoten{Context: vocab.Context, ID: s.iri.Knoten(k.ID), Type: []string{"Place", "Knoten"},
 		Name: k.Title, Content: html.EscapeString(k.Description), Latitude: vocab.Degrees(k.Point.Lat), Longitude: vocab.Degrees(k.Point.Lon),
 		KnotenType: k.Type, H3: fmt.Sprintf("%x", k.Cell), AttributedTo: creator, Published: k.CreatedAt,
-		Permanent: k.Permanent(), Ortsweberei: s.GroupIRI(), To: []string{vocab.Public}}, nil
+		Permanent: k.Permanent(), Ortsweberei: s.iri.Group(), To: []string{vocab.Public}}, nil
 }
 
 // activityFor is the ActivityStreams form of a public event: the outbox is made of these.
@@ -372,7 +371,7 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		return nil, err
 	}
 	at := e.At
-	act := &vocab.Activity{ID: s.activityIRI(e.Position.ID, ""), Actor: actor, Published: &at, To: []string{vocab.Public}}
+	act := &vocab.Activity{ID: s.iri.Activity(e.Position.ID, ""), Actor: actor, Published: &at, To: []string{vocab.Public}}
 	switch e.Type {
 	case knoten.KnotenGeknuepft.Name():
 		p, err := knoten.KnotenGeknuepft.Decode(e)
@@ -380,16 +379,16 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 			return nil, err
 		}
 		act.Type = "Create"
-		act.Object = &vocab.Knoten{ID: s.knotenIRI(p.KnotenID), Type: []string{"Place", "Knoten"}, Name: p.Title,
+		act.Object = &vocab.Knoten{ID: s.iri.Knoten(p.KnotenID), Type: []string{"Place", "Knoten"}, Name: p.Title,
 			Content: html.EscapeString(p.Description), Latitude: vocab.Degrees(p.Lat), Longitude: vocab.Degrees(p.Lon),
-			KnotenType: p.Type, H3: p.H3, AttributedTo: actor, Published: e.At, Ortsweberei: s.GroupIRI()}
+			KnotenType: p.Type, H3: p.H3, AttributedTo: actor, Published: e.At, Ortsweberei: s.iri.Group()}
 	case knoten.FadenGesponnen.Name():
 		p, err := knoten.FadenGesponnen.Decode(e)
 		if err != nil {
 			return nil, err
 		}
 		act.Type = "Create"
-		act.Object = &vocab.Faden{ID: s.fadenIRI(p.FadenID), Type: "Faden", AttributedTo: actor, Knoten: s.knotenIRI(p.KnotenID),
+		act.Object = &vocab.Faden{ID: s.iri.Faden(p.FadenID), Type: "Faden", AttributedTo: actor, Knoten: s.iri.Knoten(p.KnotenID),
 			FadenType: p.Type, Twisted: p.IsTwisted, ExpiresAt: p.ExpiresAt, Published: e.At}
 	case knoten.FadenVerzwirnt.Name():
 		p, err := knoten.FadenVerzwirnt.Decode(e)
@@ -397,26 +396,26 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 			return nil, err
 		}
 		act.Type = "Update"
-		act.Object = map[string]any{"id": s.fadenIRI(p.FadenID), "type": "Faden", "knoten": s.knotenIRI(p.KnotenID), "twisted": true}
+		act.Object = map[string]any{"id": s.iri.Faden(p.FadenID), "type": "Faden", "knoten": s.iri.Knoten(p.KnotenID), "twisted": true}
 	case knoten.FadenEntzwirnt.Name():
 		p, err := knoten.FadenEntzwirnt.Decode(e)
 		if err != nil {
 			return nil, err
 		}
 		act.Type = "Update"
-		act.Object = map[string]any{"id": s.fadenIRI(p.FadenID), "type": "Faden", "knoten": s.knotenIRI(p.KnotenID), "twisted": false, "expiresAt": p.ExpiresAt}
+		act.Object = map[string]any{"id": s.iri.Faden(p.FadenID), "type": "Faden", "knoten": s.iri.Knoten(p.KnotenID), "twisted": false, "expiresAt": p.ExpiresAt}
 	case knoten.FadenAbgelaufen.Name():
 		p, err := knoten.FadenAbgelaufen.Decode(e)
 		if err != nil {
 			return nil, err
 		}
-		act.Type, act.Object = "Delete", s.fadenIRI(p.FadenID)
+		act.Type, act.Object = "Delete", s.iri.Faden(p.FadenID)
 	case knoten.KnotenAufgeloest.Name():
 		p, err := knoten.KnotenAufgeloest.Decode(e)
 		if err != nil {
 			return nil, err
 		}
-		act.Type, act.Object = "Delete", s.knotenIRI(p.KnotenID)
+		act.Type, act.Object = "Delete", s.iri.Knoten(p.KnotenID)
 	case account.GarnrolleAngelegt.Name(), account.GarnrolleVerifiziert.Name(), account.GarnrollePositioniert.Name(), account.GarnrolleUmbenannt.Name():
 		act.Type = "Update"
 		if e.Type == account.GarnrolleAngelegt.Name() {
@@ -428,22 +427,22 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		}
 		act.Object = iri
 	case ortsweberei.Festgelegt.Name():
-		act.Type, act.Actor, act.Object = "Update", s.GroupIRI(), s.GroupIRI()
+		act.Type, act.Actor, act.Object = "Update", s.iri.Group(), s.iri.Group()
 	case antrag.AntragGestellt.Name():
 		p, err := antrag.AntragGestellt.Decode(e)
 		if err != nil {
 			return nil, err
 		}
-		act.Type, act.Actor = "Create", s.AntragActorIRI(p.AntragID)
-		q := &vocab.Antrag{ID: s.AntragIRI(p.AntragID), Type: []string{"Question", "Antrag"}, AttributedTo: s.AntragActorIRI(p.AntragID),
+		act.Type, act.Actor = "Create", s.iri.AntragActor(p.AntragID)
+		q := &vocab.Antrag{ID: s.iri.Antrag(p.AntragID), Type: []string{"Question", "Antrag"}, AttributedTo: s.iri.AntragActor(p.AntragID),
 			Applicant: actor, Title: p.Title, Content: questionContent(p.Title, "", antrag.RenderMarkdown(p.DetailsMD)), Source: &vocab.Source{Content: p.DetailsMD, MediaType: "text/markdown"},
-			Published: e.At, To: []string{vocab.Public}, EndTime: p.DecisionDeadline, Ortsweberei: s.GroupIRI(), Status: antrag.Offen,
+			Published: e.At, To: []string{vocab.Public}, EndTime: p.DecisionDeadline, Ortsweberei: s.iri.Group(), Status: antrag.Offen,
 			DecisionDeadline: p.DecisionDeadline, AmountCents: p.AmountCents}
 		for _, c := range vocab.ChoiceOrder {
 			q.OneOf = append(q.OneOf, vocab.PollOption{Type: "Note", Name: vocab.ChoiceNames[c], Replies: vocab.OptionReplies{Type: "Collection"}})
 		}
 		if p.KnotenID != nil {
-			q.Knoten = s.knotenIRI(*p.KnotenID)
+			q.Knoten = s.iri.Knoten(*p.KnotenID)
 		}
 		act.Object = q
 	case antrag.EinspruchErhoben.Name():
@@ -462,14 +461,14 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		// closed, with status zurueckgezogen, and its actor can still be followed), and a
 		// Delete would make Mastodon drop the post and expect a Tombstone. Delivery sends the
 		// same Update with the Question embedded (deliverEvents).
-		act.Type, act.Actor = "Update", s.AntragActorIRI(e.SubjectID)
-		act.Object = s.AntragIRI(e.SubjectID)
+		act.Type, act.Actor = "Update", s.iri.AntragActor(e.SubjectID)
+		act.Object = s.iri.Antrag(e.SubjectID)
 	case abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name():
 		v, err := s.svc.Abstimmungen.Get(ctx, e.SubjectID)
 		if err != nil {
 			return nil, err
 		}
-		act.Type, act.Actor, act.Object = "Update", s.AntragActorIRI(v.SubjectID), s.AntragIRI(v.SubjectID)
+		act.Type, act.Actor, act.Object = "Update", s.iri.AntragActor(v.SubjectID), s.iri.Antrag(v.SubjectID)
 	case abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name():
 		obj, err := s.stimmeObject(ctx, e)
 		if err != nil {
@@ -487,19 +486,19 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		}
 		act.Type, act.Object = "Create", obj
 	case delegation.DelegationWirksam.Name(), delegation.DelegationWiderrufen.Name():
-		act.Type, act.Object = "Update", s.delegationIRI(e.SubjectID)
+		act.Type, act.Object = "Update", s.iri.Delegation(e.SubjectID)
 	case delegation.DelegationAbgelehnt.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name():
-		act.Type, act.Object = "Delete", s.delegationIRI(e.SubjectID)
+		act.Type, act.Object = "Delete", s.iri.Delegation(e.SubjectID)
 	default:
-		return nil, errNotFound // not public, or no ActivityStreams form
+		return nil, iri.ErrNotFound // not public, or no ActivityStreams form
 	}
 	return act, nil
 }
 
 // abstimmungObject is an Abstimmung: its window and, once closed, its outcome.
 func (s *Service) abstimmungObject(v abstimmung.View) *vocab.Abstimmung {
-	obj := &vocab.Abstimmung{Context: vocab.Context, ID: s.iri("/ap/abstimmungen/" + v.ID.String()), Type: "Abstimmung",
-		Antrag: s.AntragIRI(v.SubjectID), OpensAt: v.OpensAt, ClosesAt: v.ClosesAt}
+	obj := &vocab.Abstimmung{Context: vocab.Context, ID: s.iri.Of("/ap/abstimmungen/" + v.ID.String()), Type: "Abstimmung",
+		Antrag: s.iri.Antrag(v.SubjectID), OpensAt: v.OpensAt, ClosesAt: v.ClosesAt}
 	if v.Closed() {
 		obj.Closed, obj.Outcome = v.ClosedAt, v.Result
 	}
@@ -508,7 +507,7 @@ func (s *Service) abstimmungObject(v abstimmung.View) *vocab.Abstimmung {
 
 // fadenObject is a Faden as its public events tell it (one history: the log is the record of
 // a Faden, the table only what the map needs now): spun, then twisted or untwisted. An expired
-// Faden is errGone.
+// Faden is iri.ErrGone.
 func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, error) {
 	const page = 100
 	var evs []eventstore.Event // newest first
@@ -529,7 +528,7 @@ func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, 
 		before = batch[len(batch)-1].Position
 	}
 	if len(evs) == 0 || !knoten.FadenGesponnen.Is(evs[len(evs)-1]) {
-		return nil, errNotFound
+		return nil, iri.ErrNotFound
 	}
 	spun := evs[len(evs)-1]
 	p, err := knoten.FadenGesponnen.Decode(spun)
@@ -540,11 +539,11 @@ func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, 
 	if err != nil {
 		return nil, err
 	}
-	f := &vocab.Faden{Context: vocab.Context, ID: s.fadenIRI(id), Type: "Faden", AttributedTo: author, Knoten: s.knotenIRI(p.KnotenID),
+	f := &vocab.Faden{Context: vocab.Context, ID: s.iri.Faden(id), Type: "Faden", AttributedTo: author, Knoten: s.iri.Knoten(p.KnotenID),
 		FadenType: p.Type, Twisted: p.IsTwisted, ExpiresAt: p.ExpiresAt, Published: spun.At, To: []string{vocab.Public}}
 	switch latest := evs[0]; latest.Type {
 	case knoten.FadenAbgelaufen.Name():
-		return nil, errGone
+		return nil, iri.ErrGone
 	case knoten.FadenVerzwirnt.Name():
 		f.Twisted, f.ExpiresAt = true, nil
 	case knoten.FadenEntzwirnt.Name():
@@ -557,7 +556,7 @@ func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, 
 	// Reads apply the rules at the instant of the read: a Faden past its time is gone even
 	// before the sweep records it.
 	if !f.Twisted && f.ExpiresAt != nil && !s.clock.Now().Before(*f.ExpiresAt) {
-		return nil, errGone
+		return nil, iri.ErrGone
 	}
 	return f, nil
 }
@@ -566,11 +565,11 @@ func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, 
 // followers see in their timelines.
 func (s *Service) announceFor(e eventstore.Event) (*vocab.Activity, error) {
 	if !antrag.AntragGestellt.Is(e) {
-		return nil, errNotFound
+		return nil, iri.ErrNotFound
 	}
 	at := e.At
-	return &vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/announce"), Type: "Announce",
-		Actor: s.GroupIRI(), Object: s.AntragIRI(e.SubjectID), To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath)},
+	return &vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, "/announce"), Type: "Announce",
+		Actor: s.iri.Group(), Object: s.iri.Antrag(e.SubjectID), To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.GroupPath)},
 		Published: &at}, nil
 }
 
@@ -578,14 +577,14 @@ func (s *Service) announceFor(e eventstore.Event) (*vocab.Activity, error) {
 // <event>/update: the Antrag's actor sends the Question as it now stands.
 func (s *Service) questionUpdateFor(ctx context.Context, e eventstore.Event) (*vocab.Activity, error) {
 	if antrag.AntragGestellt.Is(e) {
-		return nil, errNotFound // a new Antrag is created and announced, not updated
+		return nil, iri.ErrNotFound // a new Antrag is created and announced, not updated
 	}
 	id, err := s.antragOf(ctx, e)
 	if err != nil {
 		return nil, err
 	}
 	if id == uuid.Nil {
-		return nil, errNotFound
+		return nil, iri.ErrNotFound
 	}
 	a, err := s.svc.Antraege.Get(ctx, id)
 	if err != nil {
@@ -596,8 +595,8 @@ func (s *Service) questionUpdateFor(ctx context.Context, e eventstore.Event) (*v
 		return nil, err
 	}
 	at := e.At
-	return &vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/update"), Type: "Update",
-		Actor: s.AntragActorIRI(id), Object: q, To: q.To, Cc: q.Cc, Published: &at}, nil
+	return &vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, "/update"), Type: "Update",
+		Actor: s.iri.AntragActor(id), Object: q, To: q.To, Cc: q.Cc, Published: &at}, nil
 }
 
 // delegationUpdateFor is the Update(Question) of Antrag id sent after a delegation change moved
@@ -606,20 +605,20 @@ func (s *Service) delegationUpdateFor(ctx context.Context, e eventstore.Event, i
 	if _, ok, err := s.delegationMoveOf(ctx, e); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, errNotFound
+		return nil, iri.ErrNotFound
 	}
 	a, err := s.svc.Antraege.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if a.AbstimmungID == nil {
-		return nil, errNotFound // no count to move
+		return nil, iri.ErrNotFound // no count to move
 	}
 	q, err := s.antragObject(ctx, a)
 	if err != nil {
 		return nil, err
 	}
 	at := e.At
-	return &vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/update/"+id.String()), Type: "Update",
-		Actor: s.AntragActorIRI(id), Object: q, To: q.To, Cc: q.Cc, Published: &at}, nil
+	return &vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, "/update/"+id.String()), Type: "Update",
+		Actor: s.iri.AntragActor(id), Object: q, To: q.To, Cc: q.Cc, Published: &at}, nil
 }

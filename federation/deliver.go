@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
@@ -159,7 +160,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			continue
 		}
 		antragID, err := s.antragOf(ctx, e)
-		if err != nil && !errors.Is(notFoundOr(err), errNotFound) {
+		if err != nil && !errors.Is(iri.NotFoundOr(err), iri.ErrNotFound) {
 			return err // not "none": the batch is read again, rather than the event skipped for good
 		}
 		if err != nil || antragID == uuid.Nil {
@@ -177,10 +178,10 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 				return err
 			}
 			out = append(out,
-				outgoing{signer: antragActorPath(antragID), locals: locals, only: usesCreate, activity: vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, ""),
-					Type: "Create", Actor: s.AntragActorIRI(antragID), Object: q, To: q.To, Cc: q.Cc, Published: &e.At}},
-				outgoing{signer: groupPath, locals: []string{"ortsweberei"}, only: usesAnnounce, activity: vocab.Activity{Context: vocab.Context, ID: s.activityIRI(e.Position.ID, "/announce"),
-					Type: "Announce", Actor: s.GroupIRI(), Object: q.ID, To: []string{vocab.Public}, Cc: []string{s.followersOf(groupPath)}, Published: &e.At}})
+				outgoing{signer: iri.AntragActorPath(antragID), locals: locals, only: usesCreate, activity: vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, ""),
+					Type: "Create", Actor: s.iri.AntragActor(antragID), Object: q, To: q.To, Cc: q.Cc, Published: &e.At}},
+				outgoing{signer: iri.GroupPath, locals: []string{"ortsweberei"}, only: usesAnnounce, activity: vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, "/announce"),
+					Type: "Announce", Actor: s.iri.Group(), Object: q.ID, To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.GroupPath)}, Published: &e.At}})
 			continue
 		case antrag.EinspruchErhoben.Is(e):
 			// The resident's own public doing: to the followers of the Ortsweberei, of the
@@ -190,9 +191,9 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 				return err
 			}
 			act.Context = vocab.Context
-			path, _ := s.local(act.Actor)
-			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID)), s.followersOf(path)}
-			out = append(out, outgoing{signer: path, locals: append(locals, userFollowKey(path)), only: usesCreate, activity: act})
+			path, _ := s.iri.Local(act.Actor)
+			act.Cc = []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(antragID)), s.iri.FollowersOf(path)}
+			out = append(out, outgoing{signer: path, locals: append(locals, iri.UserFollowKey(path)), only: usesCreate, activity: act})
 		case abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
 			// The signed Stimme, shaped like a poll vote, is for the neighbouring
 			// Ortswebereien that recount it; Mastodon and GoToSocial would take it as a vote
@@ -203,16 +204,16 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 				return err
 			}
 			act.Context = vocab.Context
-			path, _ := s.local(act.Actor)
-			act.Cc = []string{s.followersOf(groupPath), s.followersOf(antragActorPath(antragID))}
+			path, _ := s.iri.Local(act.Actor)
+			act.Cc = []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(antragID))}
 			note, err := s.stimmeNoteCreateFor(ctx, e)
 			if err != nil {
 				return err
 			}
 			out = append(out, outgoing{signer: path, locals: locals, only: isNeighbour, activity: act},
-				outgoing{signer: path, locals: []string{userFollowKey(path)}, activity: note})
+				outgoing{signer: path, locals: []string{iri.UserFollowKey(path)}, activity: note})
 		}
-		updated[antragID] = s.activityIRI(e.Position.ID, "/update")
+		updated[antragID] = s.iri.Activity(e.Position.ID, "/update")
 	}
 	if len(moves) > 0 {
 		moved, err := s.countsMovedBy(ctx, moves)
@@ -222,7 +223,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 		for id, event := range moved {
 			if _, ok := updated[id]; !ok {
 				// One delegation event can move several counts: the Antrag is in the id.
-				updated[id] = s.activityIRI(event, "/update/"+id.String())
+				updated[id] = s.iri.Activity(event, "/update/"+id.String())
 			}
 		}
 	}
@@ -236,9 +237,9 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			return err
 		}
 		now := s.clock.Now()
-		out = append(out, outgoing{signer: antragActorPath(id), locals: []string{"ortsweberei", "antrag:" + id.String()},
+		out = append(out, outgoing{signer: iri.AntragActorPath(id), locals: []string{"ortsweberei", "antrag:" + id.String()},
 			activity: vocab.Activity{Context: vocab.Context, ID: activityID, Type: "Update",
-				Actor: s.AntragActorIRI(id), Object: q, To: q.To, Cc: q.Cc, Published: &now}})
+				Actor: s.iri.AntragActor(id), Object: q, To: q.To, Cc: q.Cc, Published: &now}})
 	}
 	return s.queue(ctx, out, evs[len(evs)-1].Position)
 }
@@ -327,7 +328,7 @@ func (s *Service) queueTx(ctx context.Context, tx pgx.Tx, signer string, inboxes
 	byHost := map[string][]string{}
 	var hosts []string
 	for _, inbox := range inboxes {
-		h := hostOf(inbox)
+		h := iri.HostOf(inbox)
 		switch err := s.checkBlocked(ctx, h); {
 		case errors.Is(err, errBlocked):
 			continue
@@ -451,7 +452,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) 
 	if err != nil {
 		return err
 	}
-	keyID := s.iri(signer) + "#main-key"
+	keyID := s.iri.Of(signer) + "#main-key"
 
 	results := make([]result, len(a.Inboxes))
 	var trouble atomic.Bool // a failure: start no more requests to this host

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -24,18 +23,20 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
-	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
@@ -82,7 +83,7 @@ type Services struct {
 // Service is the instance's federation.
 type Service struct {
 	cfg    Config
-	host   string // the base URL's host (with port, if any): the domain of our handles
+	iri    iri.Base // the IRIs we mint, under the base URL
 	pool   *pgxpool.Pool
 	clock  clock.Clock // the instance clock: publication times
 	wall   clock.Clock // HTTP Date headers and their checks run on real time, whatever --dev does
@@ -121,7 +122,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	if cfg.MaxSkew == 0 {
 		cfg.MaxSkew = time.Hour
 	}
-	s := &Service{cfg: cfg, host: u.Host, pool: pool, clock: c, wall: clock.System{}, svc: svc, log: cfg.Log}
+	s := &Service{cfg: cfg, iri: iri.New(cfg.BaseURL, u.Host), pool: pool, clock: c, wall: clock.System{}, svc: svc, log: cfg.Log}
 	s.client = transport.New(transport.Options{
 		AllowHosts: cfg.AllowHosts, AllowLoopback: cfg.Dev, AllowHTTP: cfg.Dev,
 		Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20, UserAgent: "weltgewebe (+" + cfg.BaseURL + ")",
@@ -143,63 +144,22 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 func (s *Service) SetRiver(c *river.Client[pgx.Tx]) { s.river = c }
 
 // Host is the domain part of our Fediverse handles.
-func (s *Service) Host() string { return s.host }
-
-// IRIs. Every local actor has a path; its IRI is the base URL followed by the path.
-
-func (s *Service) iri(path string) string { return s.cfg.BaseURL + path }
-
-const (
-	instancePath = "/ap/instance"
-	groupPath    = "/ap/ortsweberei"
-	sharedInbox  = "/ap/inbox"
-)
-
-func userPath(handle string) string       { return "/ap/users/" + handle }
-func antragActorPath(id uuid.UUID) string { return "/ap/antraege/" + id.String() + "/actor" }
+func (s *Service) Host() string { return s.iri.Host() }
 
 // GroupIRI is the Ortsweberei's actor.
-func (s *Service) GroupIRI() string { return s.iri(groupPath) }
+func (s *Service) GroupIRI() string { return s.iri.Group() }
 
 // GroupHandle is the Ortsweberei's Fediverse address.
-func (s *Service) GroupHandle() string { return "ortsweberei@" + s.host }
+func (s *Service) GroupHandle() string { return "ortsweberei@" + s.iri.Host() }
 
 // UserIRI is a resident's actor.
-func (s *Service) UserIRI(handle string) string { return s.iri(userPath(handle)) }
+func (s *Service) UserIRI(handle string) string { return s.iri.User(handle) }
 
 // AntragIRI is an Antrag's Question object.
-func (s *Service) AntragIRI(id uuid.UUID) string { return s.iri("/ap/antraege/" + id.String()) }
+func (s *Service) AntragIRI(id uuid.UUID) string { return s.iri.Antrag(id) }
 
 // AntragActorIRI is the actor a Fediverse user follows to follow one Antrag.
-func (s *Service) AntragActorIRI(id uuid.UUID) string { return s.iri(antragActorPath(id)) }
-
-func (s *Service) activityIRI(eventID int64, suffix string) string {
-	return s.iri(fmt.Sprintf("/ap/activities/%d%s", eventID, suffix))
-}
-
-func (s *Service) stimmeIRI(eventID int64) string {
-	return s.iri(fmt.Sprintf("/ap/stimmen/%d", eventID))
-}
-
-func (s *Service) delegationIRI(id uuid.UUID) string {
-	return s.iri("/ap/delegationen/" + id.String())
-}
-
-func (s *Service) einspruchIRI(antragID, accountID uuid.UUID) string {
-	return s.iri("/ap/antraege/" + antragID.String() + "/einsprueche/" + accountID.String())
-}
-
-func (s *Service) knotenIRI(id uuid.UUID) string { return s.iri("/ap/knoten/" + id.String()) }
-func (s *Service) fadenIRI(id uuid.UUID) string  { return s.iri("/ap/faeden/" + id.String()) }
-
-// local reports whether an IRI is ours, and returns its path.
-func (s *Service) local(iri string) (string, bool) {
-	p, ok := strings.CutPrefix(iri, s.cfg.BaseURL)
-	if !ok || (p != "" && !strings.HasPrefix(p, "/")) {
-		return "", false
-	}
-	return p, true
-}
+func (s *Service) AntragActorIRI(id uuid.UUID) string { return s.iri.AntragActor(id) }
 
 // ActivityJSON is the media type of ActivityStreams documents.
 const ActivityJSON = "application/activity+json"
@@ -265,27 +225,4 @@ func signatureRefusal(err error) (code, message string) {
 		return "signature_missing", "This request needs an HTTP signature."
 	}
 	return "signature_invalid", "The HTTP signature does not verify."
-}
-
-// notFoundOr returns errNotFound for an error that says the thing does not exist, and err
-// itself for any other: that the database could not be asked is no answer that it does not.
-func notFoundOr(err error) error {
-	if f, ok := fault.As(err); (ok && f.Kind == fault.NotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, errNotFound) {
-		return errNotFound
-	}
-	return err
-}
-
-var (
-	errNotFound = errors.New("federation: not found")
-	// errGone: the object existed and was deleted (an expired Faden); answered 410.
-	errGone = errors.New("federation: gone")
-)
-
-func hostOf(iri string) string {
-	u, err := url.Parse(iri)
-	if err != nil {
-		return ""
-	}
-	return strings.ToLower(u.Host)
 }

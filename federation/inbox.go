@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
@@ -64,7 +65,7 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	// Each IRI's host is parsed once: the checks below compare them several times.
 	keyID := keyIDOf(r)
-	actorHost, keyHost := hostOf(act.Actor.ID), hostOf(keyID)
+	actorHost, keyHost := iri.HostOf(act.Actor.ID), iri.HostOf(keyID)
 	for _, host := range []string{actorHost, keyHost} {
 		blocked, err := s.blocks.lookup(ctx, host)
 		if err != nil {
@@ -102,14 +103,14 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.KeyID != keyID { // keyIDOf reads the header loosely; Verify's keyId is the one
-		keyHost = hostOf(res.KeyID)
+		keyHost = iri.HostOf(res.KeyID)
 	}
 	if res.Owner != act.Actor.ID || keyHost != actorHost {
 		s.log.Warn("federation: inbox refused: the key is not the actor's", "activity", act.ID, "actor", act.Actor.ID, "key_id", res.KeyID, "owner", res.Owner)
 		apError(w, http.StatusUnauthorized, "key_not_actors", "The signing key does not belong to the activity's actor.")
 		return
 	}
-	if hostOf(act.ID) != actorHost {
+	if iri.HostOf(act.ID) != actorHost {
 		apError(w, http.StatusUnauthorized, "id_not_on_actor_host", "The activity's id is not on its actor's host.")
 		return
 	}
@@ -143,7 +144,7 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 // verifyRequest checks an incoming request's HTTP signature, made for a request to us: the
 // signed Host is our public URL's, whatever Host header arrived.
 func (s *Service) verifyRequest(r *http.Request, body []byte) (httpsig.Result, error) {
-	return httpsig.Verify(r.Context(), r, body, s.host, s.wall.Now(), s.cfg.MaxSkew, s.resolveKey)
+	return httpsig.Verify(r.Context(), r, body, s.iri.Host(), s.wall.Now(), s.cfg.MaxSkew, s.resolveKey)
 }
 
 func keyIDOf(r *http.Request) string {

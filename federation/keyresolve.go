@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 )
 
 // lookupKey finds the key keyID names and the actor that owns it, however the sender's server
@@ -50,7 +52,7 @@ func (s *Service) lookupKey(ctx context.Context, keyID string, refresh bool) (cr
 	if err != nil {
 		return nil, "", err
 	}
-	if hostOf(owner) != hostOf(keyID) {
+	if iri.HostOf(owner) != iri.HostOf(keyID) {
 		return nil, "", fmt.Errorf("federation: key %s: its owner %s is on another host", keyID, owner)
 	}
 	a, err := s.remoteActor(ctx, owner, refresh)
@@ -94,13 +96,13 @@ func keyOf(a *remoteActor, keyID string) (crypto.PublicKey, string, error) {
 // actorByKeyID is the stored actor that published keyID, on the key's host: an actor elsewhere
 // claiming the same key id is not asked.
 func (s *Service) actorByKeyID(ctx context.Context, keyID string) (*remoteActor, error) {
-	var iri string
+	var owner string
 	err := s.pool.QueryRow(ctx, `
-SELECT iri FROM ap_actors WHERE key_id = $1 AND host = $2 ORDER BY fetched_at DESC LIMIT 1`, keyID, hostOf(keyID)).Scan(&iri)
+SELECT iri FROM ap_actors WHERE key_id = $1 AND host = $2 ORDER BY fetched_at DESC LIMIT 1`, keyID, iri.HostOf(keyID)).Scan(&owner)
 	if err != nil {
 		return nil, err
 	}
-	return s.cachedActor(ctx, iri)
+	return s.cachedActor(ctx, owner)
 }
 
 // dereferenceKey fetches the document keyID names and says who it claims owns the key, with

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/vocab"
@@ -64,7 +65,7 @@ func (s *Service) follow(ctx context.Context, a *remoteActor) error {
 // commit together, so a follow is never recorded without its Follow on the way, nor sent
 // without being recorded.
 func (s *Service) followTx(ctx context.Context, tx *database.Tx, a *remoteActor) error {
-	followID := s.GroupIRI() + "#follows/" + uuid.NewString()
+	followID := s.iri.Group() + "#follows/" + uuid.NewString()
 	tag, err := tx.Exec(ctx, `INSERT INTO ap_following (remote, follow_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		a.IRI, followID, s.wall.Now())
 	if err != nil || tag.RowsAffected() == 0 {
@@ -73,8 +74,8 @@ func (s *Service) followTx(ctx context.Context, tx *database.Tx, a *remoteActor)
 	if err := eventstore.Append(tx, s.clock.Now(), NachbarAngefragt.New(eventstore.Header{}, NachbarV1{Neighbour: a.IRI, FollowID: followID})); err != nil {
 		return err
 	}
-	return s.enqueueTx(ctx, riverTx{tx}, groupPath, a.Inbox, vocab.Activity{Context: vocab.Context, ID: followID, Type: "Follow",
-		Actor: s.GroupIRI(), Object: a.IRI, To: []string{a.IRI}})
+	return s.enqueueTx(ctx, riverTx{tx}, iri.GroupPath, a.Inbox, vocab.Activity{Context: vocab.Context, ID: followID, Type: "Follow",
+		Actor: s.iri.Group(), Object: a.IRI, To: []string{a.IRI}})
 }
 
 // enqueueTx queues one activity for one inbox in the caller's transaction: the delivery

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/microcosm-cc/bluemonday"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/internal/proof"
@@ -48,7 +49,7 @@ func (s *Service) process(ctx context.Context, raw []byte, at time.Time) error {
 		return nil // nothing to retry
 	}
 	act := received{a, at}
-	blocked, err := s.blockedNow(ctx, hostOf(act.Actor.ID))
+	blocked, err := s.blockedNow(ctx, iri.HostOf(act.Actor.ID))
 	if err != nil {
 		return err // not a block: the activity is tried again
 	}
@@ -85,7 +86,7 @@ func (s *Service) dispatch(ctx context.Context, act received) error {
 // followed back, so the two see each other's Anträge.
 func (s *Service) onFollow(ctx context.Context, act received) error {
 	path, key, err := s.actorPathFor(ctx, act.Object.ID)
-	if errors.Is(err, errNotFound) || key == "instance" {
+	if errors.Is(err, iri.ErrNotFound) || key == "instance" {
 		return nil
 	}
 	if err != nil {
@@ -102,11 +103,11 @@ func (s *Service) onFollow(ctx context.Context, act received) error {
 INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (local, follower) DO UPDATE SET follow_id = excluded.follow_id`, key, follower.IRI, act.ID, s.wall.Now())
 		if err := eventstore.Append(tx, s.clock.Now(), FolgerHinzugefuegt.New(eventstore.Header{},
-			FolgerV1{Local: s.iri(path), Follower: follower.IRI})); err != nil {
+			FolgerV1{Local: s.iri.Of(path), Follower: follower.IRI})); err != nil {
 			return err
 		}
-		accept := vocab.Activity{Context: vocab.Context, ID: s.iri(path) + "#accepts/" + uuid.NewString(), Type: "Accept",
-			Actor: s.iri(path), Object: json.RawMessage(act.Raw), To: []string{follower.IRI}}
+		accept := vocab.Activity{Context: vocab.Context, ID: s.iri.Of(path) + "#accepts/" + uuid.NewString(), Type: "Accept",
+			Actor: s.iri.Of(path), Object: json.RawMessage(act.Raw), To: []string{follower.IRI}}
 		if err := s.enqueueTx(ctx, riverTx{tx}, path, follower.Inbox, accept); err != nil {
 			return err
 		}
@@ -118,7 +119,7 @@ ON CONFLICT (local, follower) DO UPDATE SET follow_id = excluded.follow_id`, key
 }
 
 func (s *Service) onUndo(ctx context.Context, act received) error {
-	if !sameOrigin(act.Object.ID, act.Actor.ID) {
+	if !iri.SameOrigin(act.Object.ID, act.Actor.ID) {
 		return nil // an actor undoes only what its own server did
 	}
 	inner, err := s.fromOrigin(ctx, act, act.Object)
@@ -133,7 +134,7 @@ func (s *Service) onUndo(ctx context.Context, act received) error {
 		return nil
 	}
 	_, key, err := s.actorPathFor(ctx, undone.Object.ID)
-	if errors.Is(err, errNotFound) {
+	if errors.Is(err, iri.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -179,16 +180,16 @@ func (s *Service) onAnnounce(ctx context.Context, act received) error {
 // make drops it), or marks a neighbour's Antrag withdrawn. Only the author's own server can
 // delete: the object must be on the actor's host, and only rows from that actor go.
 func (s *Service) onDelete(ctx context.Context, act received) error {
-	iri, actor := act.Object.ID, act.Actor.ID
-	if !sameOrigin(iri, actor) {
+	object, actor := act.Object.ID, act.Actor.ID
+	if !iri.SameOrigin(object, actor) {
 		return nil
 	}
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, iri, actor)
-		tx.Defer(`DELETE FROM antrag_fremdstimmen WHERE object = $1 AND voter = $2`, iri, actor)
-		tx.Defer(`DELETE FROM remote_stimmen WHERE object = $1 AND voter = $2`, iri, actor)
+		tx.Defer(`DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, object, actor)
+		tx.Defer(`DELETE FROM antrag_fremdstimmen WHERE object = $1 AND voter = $2`, object, actor)
+		tx.Defer(`DELETE FROM remote_stimmen WHERE object = $1 AND voter = $2`, object, actor)
 		_, err := tx.Exec(ctx, `UPDATE remote_antraege SET status = 'zurueckgezogen', updated_at = $3 WHERE iri = $1 AND actor = $2`,
-			iri, actor, s.wall.Now())
+			object, actor, s.wall.Now())
 		return err
 	})
 }
@@ -196,7 +197,7 @@ func (s *Service) onDelete(ctx context.Context, act received) error {
 // onCreateOrUpdate handles objects: Anträge of neighbours, their Einsprüche and Stimmen, and
 // replies or poll votes from the Fediverse on our own Anträge.
 func (s *Service) onCreateOrUpdate(ctx context.Context, act received) error {
-	if !sameOrigin(act.Object.ID, act.Actor.ID) {
+	if !iri.SameOrigin(act.Object.ID, act.Actor.ID) {
 		return nil // an actor creates and changes only objects of its own server: nothing to fetch
 	}
 	body, err := s.fromOrigin(ctx, act, act.Object)
@@ -234,7 +235,7 @@ func (s *Service) onCreateOrUpdate(ctx context.Context, act received) error {
 // Mastodon and GoToSocial send them) and is kept whatever its addressing, since only the
 // number of votes per option is ever shown.
 func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingObject) error {
-	p, ok := s.local(obj.InReplyTo.ID)
+	p, ok := s.iri.Local(obj.InReplyTo.ID)
 	if !ok || !strings.HasPrefix(p, "/ap/antraege/") {
 		return nil
 	}
@@ -244,7 +245,7 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 	}
 	a, err := s.svc.Antraege.Get(ctx, id)
 	if err != nil {
-		if errors.Is(notFoundOr(err), errNotFound) {
+		if errors.Is(iri.NotFoundOr(err), iri.ErrNotFound) {
 			return nil
 		}
 		return err // whether it exists could not be found out: try again
@@ -326,8 +327,8 @@ func (s *Service) followsNeighbour(ctx context.Context, group string) (bool, err
 // updated (or published) time after at is taken as at, so that no state claims to be newer
 // than the origin's next one.
 func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObject, at time.Time) error {
-	if obj.Ortsweberei == "" || !sameOrigin(obj.Ortsweberei, obj.ID) ||
-		!sameOrigin(obj.AttributedTo.ID, obj.ID) || (obj.Applicant.ID != "" && !sameOrigin(obj.Applicant.ID, obj.ID)) {
+	if obj.Ortsweberei == "" || !iri.SameOrigin(obj.Ortsweberei, obj.ID) ||
+		!iri.SameOrigin(obj.AttributedTo.ID, obj.ID) || (obj.Applicant.ID != "" && !iri.SameOrigin(obj.Applicant.ID, obj.ID)) {
 		return nil // only the Anträge of neighbours we follow, each all of its own server
 	}
 	if ok, err := s.followsNeighbour(ctx, obj.Ortsweberei); !ok {
@@ -380,7 +381,7 @@ ON CONFLICT (iri) DO UPDATE SET title = excluded.title, details_html = excluded.
     origin_yes = excluded.origin_yes, origin_no = excluded.origin_no, origin_abstain = excluded.origin_abstain,
     applicant_name = excluded.applicant_name, source_updated = excluded.source_updated, updated_at = excluded.updated_at
 WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated <= excluded.source_updated`,
-		uuid.New(), obj.ID, hostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, title,
+		uuid.New(), obj.ID, iri.HostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, title,
 		details, obj.AmountCents, obj.Status, published, deadline, obj.Extended, obj.OpensAt, obj.ClosesAt,
 		closedAt, obj.Outcome, yes, no, abstain, sourceUpdated, s.wall.Now())
 	if err != nil {
@@ -407,7 +408,7 @@ WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated 
 // the voter's own key, the voter a verified resident of the Antrag's Ortsweberei. The latest
 // Stimme of each voter counts.
 func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObject, body []byte, at time.Time) error {
-	if !sameOrigin(obj.Antrag.ID, obj.ID) {
+	if !iri.SameOrigin(obj.Antrag.ID, obj.ID) {
 		return nil // only the Antrag's own residents vote on it, from its server: nothing to fetch
 	}
 	antragIRI, ortsweberei, ok, err := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
@@ -508,7 +509,7 @@ func (s *Service) inVotingWindow(ctx context.Context, antragIRI string, t time.T
 // believable from the Ortsweberei's own server: anyone can publish an actor that names some
 // Group and says verified, so the actor must also live on the Group's host.
 func residentOf(a *remoteActor, ortsweberei string) bool {
-	return a.Verified && a.Ortsweberei == ortsweberei && normalHost(a.Host) == normalHost(hostOf(ortsweberei))
+	return a.Verified && a.Ortsweberei == ortsweberei && iri.NormalHost(a.Host) == iri.NormalHost(iri.HostOf(ortsweberei))
 }
 
 // storeRemoteEinspruch keeps an objection to a neighbour's Antrag by one of that Ortsweberei's
@@ -516,7 +517,7 @@ func residentOf(a *remoteActor, ortsweberei string) bool {
 // taken only from its author's own server, which the inbox's signature check and
 // onCreateOrUpdate's origin check make sure of).
 func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingObject, at time.Time) error {
-	if !sameOrigin(obj.Antrag.ID, obj.ID) {
+	if !iri.SameOrigin(obj.Antrag.ID, obj.ID) {
 		return nil // as for Stimmen
 	}
 	_, ortsweberei, ok, err := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
@@ -541,22 +542,22 @@ ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, cla
 // arrives before it (deliveries are independent jobs and can overtake each other). When that
 // cannot be found out just now (our database, or the origin, does not answer), it returns why,
 // and the Einspruch or Stimme is tried again rather than dropped.
-func (s *Service) knownRemoteAntrag(ctx context.Context, iri string) (string, string, bool, error) {
+func (s *Service) knownRemoteAntrag(ctx context.Context, antragIRI string) (string, string, bool, error) {
 	stored := func() (string, string, bool, error) {
 		var ortsweberei string
-		err := s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, iri).Scan(&ortsweberei)
+		err := s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, antragIRI).Scan(&ortsweberei)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return "", "", false, nil
 		case err != nil:
-			return "", "", false, fmt.Errorf("federation: remote Antrag %s: %w", iri, err)
+			return "", "", false, fmt.Errorf("federation: remote Antrag %s: %w", antragIRI, err)
 		}
-		return iri, ortsweberei, true, nil
+		return antragIRI, ortsweberei, true, nil
 	}
-	if iri, ortsweberei, ok, err := stored(); ok || err != nil {
-		return iri, ortsweberei, ok, err
+	if antragIRI, ortsweberei, ok, err := stored(); ok || err != nil {
+		return antragIRI, ortsweberei, ok, err
 	}
-	body, err := s.fetchObject(ctx, iri)
+	body, err := s.fetchObject(ctx, antragIRI)
 	if mayPass(err) {
 		return "", "", false, err
 	}
@@ -581,7 +582,7 @@ func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI, ortswebe
 	if err != nil {
 		return err
 	}
-	if !sameOrigin(d.ID, antragIRI) || !sameOrigin(d.Delegator.ID, antragIRI) || !sameOrigin(d.Delegate.ID, antragIRI) {
+	if !iri.SameOrigin(d.ID, antragIRI) || !iri.SameOrigin(d.Delegator.ID, antragIRI) || !iri.SameOrigin(d.Delegate.ID, antragIRI) {
 		return errors.New("federation: a delegation of another server")
 	}
 	delegator, err := s.checkProof(ctx, raw, d.Delegator.ID)
@@ -643,9 +644,9 @@ func (s *Service) checkProof(ctx context.Context, body []byte, author string) (*
 // named is (fetchObject).
 func (s *Service) fromOrigin(ctx context.Context, act received, ref vocab.Ref) ([]byte, error) {
 	if ref.ID == "" {
-		return nil, errNotFound
+		return nil, iri.ErrNotFound
 	}
-	if ref.Embedded() && sameOrigin(ref.ID, act.Actor.ID) {
+	if ref.Embedded() && iri.SameOrigin(ref.ID, act.Actor.ID) {
 		// ref.ID may have come from an "href": the copy must carry the id itself.
 		if id, err := vocab.DecodeID(ref.Object); err != nil || id != ref.ID {
 			return nil, fmt.Errorf("%w: an embedded object without its id %s", errWrongOrigin, ref.ID)
@@ -657,25 +658,19 @@ func (s *Service) fromOrigin(ctx context.Context, act received, ref vocab.Ref) (
 
 // fetchObject fetches an object from its origin by its id. The document must be the one asked
 // for: its id is iri exactly, and it came from iri's host (fetch refuses a redirect elsewhere).
-func (s *Service) fetchObject(ctx context.Context, iri string) ([]byte, error) {
-	body, err := s.fetch(ctx, iri)
+func (s *Service) fetchObject(ctx context.Context, target string) ([]byte, error) {
+	body, err := s.fetch(ctx, target)
 	if err != nil {
 		return nil, err
 	}
 	id, err := vocab.DecodeID(body)
 	if errors.Is(err, vocab.ErrNotText) {
-		return nil, fmt.Errorf("federation: object %s: %w", iri, err)
+		return nil, fmt.Errorf("federation: object %s: %w", target, err)
 	}
-	if err != nil || id != iri {
-		return nil, fmt.Errorf("%w: %s answered with the document %q", errWrongOrigin, iri, id)
+	if err != nil || id != target {
+		return nil, fmt.Errorf("%w: %s answered with the document %q", errWrongOrigin, target, id)
 	}
 	return body, nil
-}
-
-// sameOrigin reports whether two IRIs are on the same server (host and port).
-func sameOrigin(a, b string) bool {
-	h := hostOf(a)
-	return h != "" && h == hostOf(b)
 }
 
 // claimedTime is a time an object claims for itself (published, updated), believed no later

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
@@ -126,40 +127,40 @@ func final(err error) bool {
 const actorTTL = 24 * time.Hour
 
 // remoteActor returns the actor, from the cache unless it is stale or refresh is asked for.
-func (s *Service) remoteActor(ctx context.Context, iri string, refresh bool) (*remoteActor, error) {
-	if err := s.checkBlocked(ctx, hostOf(iri)); err != nil {
+func (s *Service) remoteActor(ctx context.Context, actorIRI string, refresh bool) (*remoteActor, error) {
+	if err := s.checkBlocked(ctx, iri.HostOf(actorIRI)); err != nil {
 		return nil, err
 	}
 	if !refresh {
-		a, err := s.cachedActor(ctx, iri)
+		a, err := s.cachedActor(ctx, actorIRI)
 		if err == nil && s.wall.Now().Sub(a.FetchedAt) < actorTTL {
 			return a, nil
 		}
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			// Whether we have it could not be found out: fetching it instead would blame the
 			// other server for what happens next (the request's time running out, say).
-			return nil, fmt.Errorf("federation: stored actor %s: %w", iri, err)
+			return nil, fmt.Errorf("federation: stored actor %s: %w", actorIRI, err)
 		}
 	}
-	body, err := s.fetch(ctx, iri)
+	body, err := s.fetch(ctx, actorIRI)
 	if err != nil {
 		return nil, err
 	}
 	doc, err := vocab.DecodeActor(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", errNotAnActor, iri, err)
+		return nil, fmt.Errorf("%w: %s: %w", errNotAnActor, actorIRI, err)
 	}
-	if doc.ID != iri && hostOf(doc.ID) != hostOf(iri) {
+	if doc.ID != actorIRI && iri.HostOf(doc.ID) != iri.HostOf(actorIRI) {
 		return nil, errWrongOrigin
 	}
-	a := &remoteActor{IRI: doc.ID, Host: hostOf(doc.ID), Type: strings.Join(doc.Type, " "), Username: doc.PreferredUsername, Name: doc.Name,
+	a := &remoteActor{IRI: doc.ID, Host: iri.HostOf(doc.ID), Type: strings.Join(doc.Type, " "), Username: doc.PreferredUsername, Name: doc.Name,
 		Inbox: doc.Inbox, SharedInbox: doc.SharedInbox(), Multikeys: doc.AssertionMethod, Ortsweberei: doc.Ortsweberei,
 		Verified: doc.Verified != nil && *doc.Verified, FetchedAt: s.wall.Now()}
 	if k, ok := doc.Key(); ok {
 		a.KeyID, a.PublicKeyPem = k.ID, k.PublicKeyPem
 	}
-	if a.Inbox == "" || hostOf(a.Inbox) != a.Host {
-		return nil, fmt.Errorf("%w: %s has no inbox on its own host", errNotAnActor, iri)
+	if a.Inbox == "" || iri.HostOf(a.Inbox) != a.Host {
+		return nil, fmt.Errorf("%w: %s has no inbox on its own host", errNotAnActor, actorIRI)
 	}
 	mk, _ := json.Marshal(a.Multikeys)
 	_, err = s.pool.Exec(ctx, `
@@ -176,13 +177,13 @@ ON CONFLICT (iri) DO UPDATE SET host = excluded.host, type = excluded.type, pref
 	return a, nil
 }
 
-func (s *Service) cachedActor(ctx context.Context, iri string) (*remoteActor, error) {
+func (s *Service) cachedActor(ctx context.Context, actorIRI string) (*remoteActor, error) {
 	var a remoteActor
 	var shared, keyID, pemText, ortsweberei *string
 	var mk []byte
 	err := s.pool.QueryRow(ctx, `
 SELECT iri, host, type, preferred_username, name, inbox, shared_inbox, key_id, public_key_pem, multikeys, ortsweberei, verified, fetched_at
-FROM ap_actors WHERE iri = $1`, iri).Scan(&a.IRI, &a.Host, &a.Type, &a.Username, &a.Name, &a.Inbox, &shared, &keyID, &pemText, &mk, &ortsweberei, &a.Verified, &a.FetchedAt)
+FROM ap_actors WHERE iri = $1`, actorIRI).Scan(&a.IRI, &a.Host, &a.Type, &a.Username, &a.Name, &a.Inbox, &shared, &keyID, &pemText, &mk, &ortsweberei, &a.Verified, &a.FetchedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +215,7 @@ func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (c
 	if err != nil {
 		return nil, "", err
 	}
-	s.pubkeys.put(keyID, cachedKey{pub: pub, owner: owner, host: normalHost(hostOf(owner))})
+	s.pubkeys.put(keyID, cachedKey{pub: pub, owner: owner, host: iri.NormalHost(iri.HostOf(owner))})
 	return pub, owner, nil
 }
 
@@ -231,31 +232,31 @@ func parsePublicKey(text string) (crypto.PublicKey, error) {
 
 // fetch GETs an ActivityStreams document, signed by the instance actor (so that servers with
 // authorized fetch answer), through the SSRF-guarded client.
-func (s *Service) fetch(ctx context.Context, iri string) ([]byte, error) {
-	if err := s.checkBlocked(ctx, hostOf(iri)); err != nil {
+func (s *Service) fetch(ctx context.Context, target string) ([]byte, error) {
+	if err := s.checkBlocked(ctx, iri.HostOf(target)); err != nil {
 		return nil, err
 	}
-	k, err := s.keys.get(ctx, instancePath)
+	k, err := s.keys.get(ctx, iri.InstancePath)
 	if err != nil {
 		return nil, err
 	}
-	body, res, err := s.client.Get(ctx, iri, ActivityJSON+`, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`,
+	body, res, err := s.client.Get(ctx, target, ActivityJSON+`, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`,
 		func(r *http.Request) error {
-			return httpsig.Sign(r, nil, s.iri(instancePath)+"#main-key", k.rsa, s.wall.Now())
+			return httpsig.Sign(r, nil, s.iri.Of(iri.InstancePath)+"#main-key", k.rsa, s.wall.Now())
 		})
 	if err != nil {
-		re := &remoteError{iri: iri, err: err}
+		re := &remoteError{iri: target, err: err}
 		if res != nil && errors.Is(err, transport.ErrStatus) {
 			re.status = res.StatusCode // and not when the body of a 200 was cut short
 		}
 		return nil, re
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, &remoteError{iri: iri, status: res.StatusCode, err: errors.New(res.Status)}
+		return nil, &remoteError{iri: target, status: res.StatusCode, err: errors.New(res.Status)}
 	}
 	// A redirect to another host is that host speaking, not the one the IRI names.
-	if res.Request != nil && res.Request.URL != nil && !sameOrigin(res.Request.URL.String(), iri) {
-		return nil, fmt.Errorf("%w: %s was redirected to %s", errWrongOrigin, iri, res.Request.URL.Redacted())
+	if res.Request != nil && res.Request.URL != nil && !iri.SameOrigin(res.Request.URL.String(), target) {
+		return nil, fmt.Errorf("%w: %s was redirected to %s", errWrongOrigin, target, res.Request.URL.Redacted())
 	}
 	return body, nil
 }
@@ -302,7 +303,7 @@ func (s *Service) checkBlocked(ctx context.Context, host string) error {
 // made a moment ago by another process counts. When it cannot be asked, it says why; the
 // caller tries again later rather than take that for a yes or a no.
 func (s *Service) blockedNow(ctx context.Context, host string) (bool, error) {
-	host = normalHost(host)
+	host = iri.NormalHost(host)
 	var blocked bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_domain_blocks WHERE $1 = domain OR $1 LIKE '%.' || domain)`, host).Scan(&blocked)
 	if err != nil {
