@@ -70,7 +70,7 @@ func (s *Service) actorHandler(get func(context.Context, *http.Request) (*vocab.
 
 // baseActor fills what every local actor has.
 func (s *Service) baseActor(ctx context.Context, path string, typ any, username, name string) (*vocab.Actor, error) {
-	k, err := s.keys.get(ctx, path)
+	k, err := s.keys.Get(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func (s *Service) baseActor(ctx context.Context, path string, typ any, username,
 		Context: vocab.Context, ID: id, Type: typ, PreferredUsername: username, Name: name,
 		Inbox: id + "/inbox", Outbox: id + "/outbox", Followers: id + "/followers", Following: id + "/following",
 		Endpoints:    &vocab.Endpoints{SharedInbox: s.iri.Of(iri.SharedInbox)},
-		PublicKey:    &vocab.PublicKey{ID: id + "#main-key", Owner: id, PublicKeyPem: k.publicPEM()},
+		PublicKey:    &vocab.PublicKey{ID: id + "#main-key", Owner: id, PublicKeyPem: k.PublicPEM()},
 		Discoverable: true, Indexable: true,
 	}, nil
 }
@@ -122,13 +122,13 @@ func (s *Service) personFor(ctx context.Context, acc account.Account) (*vocab.Ac
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.keys.get(ctx, path)
+	k, err := s.keys.Get(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	a.AssertionMethod = []vocab.Multikey{{
 		ID: a.ID + "#ed25519-key", Type: "Multikey", Controller: a.ID,
-		PublicKeyMultibase: proof.EncodeMultikey(k.ed.Public().(ed25519.PublicKey)),
+		PublicKeyMultibase: proof.EncodeMultikey(k.Ed.Public().(ed25519.PublicKey)),
 	}}
 	verified := acc.Resident() && acc.Verified()
 	a.Verified = &verified

@@ -327,7 +327,7 @@ func (s *Service) sign(ctx context.Context, authorIRI string, created time.Time,
 	if !ok {
 		return fmt.Errorf("federation: cannot sign for %s", authorIRI)
 	}
-	k, err := s.keys.get(ctx, path)
+	k, err := s.keys.Get(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -335,7 +335,7 @@ func (s *Service) sign(ctx context.Context, authorIRI string, created time.Time,
 	if err != nil {
 		return err
 	}
-	signed, err := proof.Sign(doc, k.ed, authorIRI+"#ed25519-key", created)
+	signed, err := proof.Sign(doc, k.Ed, authorIRI+"#ed25519-key", created)
 	if err != nil {
 		return err
 	}

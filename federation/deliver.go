@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
@@ -282,7 +283,7 @@ func (s *Service) queue(ctx context.Context, out []outgoing, cursor eventstore.P
 	// A new actor (a new Antrag's) gets its keys now, once, rather than in the middle of its
 	// first fan-out, where an RSA key's tenth of a second would hold every job of it up.
 	for _, o := range out {
-		if _, err := s.keys.get(ctx, o.signer); err != nil {
+		if _, err := s.keys.Get(ctx, o.signer); err != nil {
 			return err
 		}
 	}
@@ -448,7 +449,7 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) 
 	if err != nil {
 		return err
 	}
-	k, err := s.keys.get(ctx, signer)
+	k, err := s.keys.Get(ctx, signer)
 	if err != nil {
 		return err
 	}
@@ -545,9 +546,9 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) 
 }
 
 // post signs and sends the activity to one inbox.
-func (s *Service) post(ctx context.Context, inbox string, body []byte, keyID string, k *keyPair) result {
+func (s *Service) post(ctx context.Context, inbox string, body []byte, keyID string, k *keys.Pair) result {
 	res, err := s.client.Post(ctx, inbox, ActivityJSON, body, func(r *http.Request, body []byte) error {
-		return httpsig.Sign(r, body, keyID, k.rsa, s.wall.Now())
+		return httpsig.Sign(r, body, keyID, k.RSA, s.wall.Now())
 	})
 	if err != nil && !(errors.Is(err, transport.ErrStatus) && res != nil) {
 		if transport.Refused(err) {

@@ -31,6 +31,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -90,7 +91,7 @@ type Service struct {
 	svc    Services
 	client *transport.Client
 	river  *river.Client[pgx.Tx]
-	keys   *keyStore // our own actors' keys
+	keys   *keys.Store // our own actors' keys
 	// What the inbox consults on every request, in memory (caches.go).
 	blocks  *blocklist
 	pubkeys *keyCache
@@ -128,7 +129,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		Timeout: 15 * time.Second, MaxBodyBytes: 1 << 20, UserAgent: "weltgewebe (+" + cfg.BaseURL + ")",
 		RootCAs: cfg.RootCAs,
 	})
-	s.keys = newKeyStore(pool, s.wall)
+	s.keys = keys.New(pool, s.wall)
 	s.blocks = newBlocklist(pool, s.wall)
 	s.pubkeys = newKeyCache(s.wall)
 	s.intake = newIntake(s)

@@ -236,13 +236,13 @@ func (s *Service) fetch(ctx context.Context, target string) ([]byte, error) {
 	if err := s.checkBlocked(ctx, iri.HostOf(target)); err != nil {
 		return nil, err
 	}
-	k, err := s.keys.get(ctx, iri.InstancePath)
+	k, err := s.keys.Get(ctx, iri.InstancePath)
 	if err != nil {
 		return nil, err
 	}
 	body, res, err := s.client.Get(ctx, target, ActivityJSON+`, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`,
 		func(r *http.Request) error {
-			return httpsig.Sign(r, nil, s.iri.Of(iri.InstancePath)+"#main-key", k.rsa, s.wall.Now())
+			return httpsig.Sign(r, nil, s.iri.Of(iri.InstancePath)+"#main-key", k.RSA, s.wall.Now())
 		})
 	if err != nil {
 		re := &remoteError{iri: target, err: err}

@@ -1,4 +1,5 @@
-package federation
+// Package keys holds our own actors' key pairs (table ap_keys).
+package keys
 
 import (
 	"context"
@@ -18,36 +19,39 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 )
 
-// keyPair is a local actor's keys: RSA-2048 for HTTP Signatures, Ed25519 for object integrity
+// Pair is a local actor's keys: RSA-2048 for HTTP Signatures, Ed25519 for object integrity
 // proofs (FEP-8b32). Keys are made when an actor first needs them and kept in ap_keys; they are
 // infrastructure, not part of the civic record, so their creation is not an event.
-type keyPair struct {
-	rsa *rsa.PrivateKey
-	ed  ed25519.PrivateKey
+type Pair struct {
+	RSA *rsa.PrivateKey
+	Ed  ed25519.PrivateKey
 }
 
-func (k *keyPair) publicPEM() string {
-	der, _ := x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)
+// PublicPEM is the RSA public key as actor documents publish it.
+func (k *Pair) PublicPEM() string {
+	der, _ := x509.MarshalPKIXPublicKey(&k.RSA.PublicKey)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
 
-type keyStore struct {
+// Store makes and keeps the key pairs, one per local actor path.
+type Store struct {
 	pool  *pgxpool.Pool
 	clock clock.Clock
 	mu    sync.Mutex
-	cache map[string]*keyPair
+	cache map[string]*Pair
 	// A new actor's first delivery goes to many inboxes at once; one caller makes its keys
 	// (an RSA-2048 key takes a tenth of a second) and the others wait for them.
 	making singleflight.Group
 }
 
-func newKeyStore(pool *pgxpool.Pool, c clock.Clock) *keyStore {
-	return &keyStore{pool: pool, clock: c, cache: map[string]*keyPair{}}
+// New returns the store; c dates the keys it makes.
+func New(pool *pgxpool.Pool, c clock.Clock) *Store {
+	return &Store{pool: pool, clock: c, cache: map[string]*Pair{}}
 }
 
-// get returns the keys of the local actor at path, making them on first use. Two processes
+// Get returns the keys of the local actor at path, making them on first use. Two processes
 // making them at once agree on the first one stored.
-func (ks *keyStore) get(ctx context.Context, path string) (*keyPair, error) {
+func (ks *Store) Get(ctx context.Context, path string) (*Pair, error) {
 	ks.mu.Lock()
 	k, ok := ks.cache[path]
 	ks.mu.Unlock()
@@ -73,10 +77,10 @@ func (ks *keyStore) get(ctx context.Context, path string) (*keyPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(*keyPair), nil
+	return v.(*Pair), nil
 }
 
-func (ks *keyStore) create(ctx context.Context, path string) error {
+func (ks *Store) create(ctx context.Context, path string) error {
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return fmt.Errorf("federation: key: %w", err)
@@ -95,7 +99,7 @@ ON CONFLICT (actor) DO NOTHING`, path, string(pem.EncodeToMemory(&pem.Block{Type
 	return nil
 }
 
-func (ks *keyStore) load(ctx context.Context, path string) (*keyPair, error) {
+func (ks *Store) load(ctx context.Context, path string) (*Pair, error) {
 	var pemText string
 	var seed []byte
 	err := ks.pool.QueryRow(ctx, `SELECT rsa_private_pem, ed25519_seed FROM ap_keys WHERE actor = $1`, path).Scan(&pemText, &seed)
@@ -110,5 +114,5 @@ func (ks *keyStore) load(ctx context.Context, path string) (*keyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("federation: key of %s: %w", path, err)
 	}
-	return &keyPair{rsa: priv, ed: ed25519.NewKeyFromSeed(seed)}, nil
+	return &Pair{RSA: priv, Ed: ed25519.NewKeyFromSeed(seed)}, nil
 }
