@@ -4,19 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/database"
-	"github.com/weltgewebe/weltgewebe/instance/eventstore"
-	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
 
 // What the HTTP API shows of federation.
@@ -188,117 +184,34 @@ FROM antrag_fremdstimmen WHERE antrag_id = $1`, antragID).Scan(&v.Yes, &v.No, &v
 // Block defederates a domain (and its subdomains): nothing from it is stored afterwards, and
 // what it already sent is removed.
 func (s *Service) Block(ctx context.Context, by account.Account, domain string) error {
-	if !by.IsAdmin {
-		return fault.Forbiddenf("admin_required", "Only an admin of this instance can block domains.")
-	}
-	domain, ok := domainOf(domain)
-	if !ok {
-		return fault.Invalidf("domain", "invalid_domain", "Give a domain name (example.org), a URL on it (https://example.org/) or a handle on it (@user@example.org).")
-	}
-	defer s.pubkeys.dropHost(domain)
-	defer s.blocks.invalidate()
-	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`INSERT INTO ap_domain_blocks (domain, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, domain, s.wall.Now())
-		// Everything the domain sent, or that names its actors, goes: matched by the host in
-		// the IRI itself, so that nothing depends on which of its actors we happened to fetch.
-		for _, q := range []string{
-			`DELETE FROM antrag_kommentare WHERE ` + onDomain("author"),
-			`DELETE FROM antrag_fremdstimmen WHERE ` + onDomain("voter"),
-			`DELETE FROM remote_antraege WHERE ` + onDomain("iri"), // with their Stimmen, Einsprüche, delegations
-			`DELETE FROM remote_stimmen WHERE ` + onDomain("voter"),
-			`DELETE FROM remote_einsprueche WHERE ` + onDomain("author"),
-			`DELETE FROM remote_delegationen WHERE ` + onDomain("delegator"),
-			`DELETE FROM ap_actors WHERE ` + onDomain("iri"), // with their follows of us and ours of them
-			// Activities taken but not processed yet are not processed (the worker finds no body).
-			`UPDATE ap_inbox SET body = NULL WHERE body IS NOT NULL AND ` + onDomain("actor"),
-		} {
-			tx.Defer(q, domain)
-		}
-		return eventstore.Append(tx, s.clock.Now(), DomainGesperrt.New(eventstore.Header{Actor: by.ID}, DomainSperreV1{Domain: domain}))
-	})
-}
-
-// domainOf reads what an admin names to block: a domain (example.org, with or without a
-// port), a URL on it (https://example.org/@anna) or a handle on it (@anna@example.org, with
-// or without the leading @ or acct:). It returns the host: lower case, without port or
-// trailing dot. Anything else, and a name that is no host name (a single label like
-// "https", a space, an empty label), is not ok. Internationalised names must be given in
-// their ASCII (xn--) form, the form their IRIs have.
-func domainOf(in string) (string, bool) {
-	host := strings.TrimSpace(in)
-	switch {
-	case strings.Contains(host, "://"):
-		u, err := url.Parse(host)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return "", false
-		}
-		host = u.Host
-	case strings.Contains(host, "@"):
-		user, h, ok := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(host, "acct:"), "@"), "@")
-		if !ok || user == "" || strings.ContainsAny(user, "/ ") {
-			return "", false
-		}
-		host = h
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); ip != nil {
-		return ip.String(), true
-	}
-	if host == "localhost" {
-		return host, true
-	}
-	labels := strings.Split(host, ".")
-	if len(labels) < 2 || len(host) > 253 {
-		return "", false
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return "", false
-		}
-		for _, c := range l {
-			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-				return "", false
-			}
-		}
-	}
-	return host, true
-}
-
-// onDomain is the SQL condition that the IRI in column col is on domain $1 or a subdomain of
-// it (any port).
-func onDomain(col string) string {
-	host := fmt.Sprintf(`lower(split_part(split_part(split_part(%s, '://', 2), '/', 1), ':', 1))`, col)
-	return fmt.Sprintf(`(%[1]s = $1 OR right(%[1]s, length($1) + 1) = '.' || $1)`, host)
+	return s.blocks.Block(ctx, by, domain)
 }
 
 // Unblock lifts a block.
 func (s *Service) Unblock(ctx context.Context, by account.Account, domain string) error {
-	if !by.IsAdmin {
-		return fault.Forbiddenf("admin_required", "Only an admin of this instance can unblock domains.")
-	}
-	if d, ok := domainOf(domain); ok {
-		domain = d
-	} else {
-		domain = strings.ToLower(strings.TrimSpace(domain)) // a block made before names were checked
-	}
-	defer s.blocks.invalidate()
-	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM ap_domain_blocks WHERE domain = $1`, domain)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		return eventstore.Append(tx, s.clock.Now(), DomainEntsperrt.New(eventstore.Header{Actor: by.ID}, DomainSperreV1{Domain: domain}))
-	})
+	return s.blocks.Unblock(ctx, by, domain)
 }
 
 // Blocks lists the blocked domains.
-func (s *Service) Blocks(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT domain FROM ap_domain_blocks ORDER BY domain`)
-	if err != nil {
-		return nil, err
+func (s *Service) Blocks(ctx context.Context) ([]string, error) { return s.blocks.List(ctx) }
+
+// forgetDomain removes, in a block's transaction, what a blocked domain sent of the tables
+// that are still kept here.
+type forgetDomain struct{}
+
+func (forgetDomain) ForgetDomainTx(_ context.Context, tx *database.Tx, domain string) error {
+	for _, q := range []string{
+		`DELETE FROM antrag_kommentare WHERE ` + blocks.OnDomain("author"),
+		`DELETE FROM antrag_fremdstimmen WHERE ` + blocks.OnDomain("voter"),
+		`DELETE FROM remote_antraege WHERE ` + blocks.OnDomain("iri"), // with their Stimmen, Einsprüche, delegations
+		`DELETE FROM remote_stimmen WHERE ` + blocks.OnDomain("voter"),
+		`DELETE FROM remote_einsprueche WHERE ` + blocks.OnDomain("author"),
+		`DELETE FROM remote_delegationen WHERE ` + blocks.OnDomain("delegator"),
+		`DELETE FROM ap_actors WHERE ` + blocks.OnDomain("iri"), // with their follows of us and ours of them
+		// Activities taken but not processed yet are not processed (the worker finds no body).
+		`UPDATE ap_inbox SET body = NULL WHERE body IS NOT NULL AND ` + blocks.OnDomain("actor"),
+	} {
+		tx.Defer(q, domain)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
@@ -330,8 +331,8 @@ func (s *Service) queueTx(ctx context.Context, tx pgx.Tx, signer string, inboxes
 	var hosts []string
 	for _, inbox := range inboxes {
 		h := iri.HostOf(inbox)
-		switch err := s.checkBlocked(ctx, h); {
-		case errors.Is(err, errBlocked):
+		switch err := s.blocks.Check(ctx, h); {
+		case errors.Is(err, blocks.ErrBlocked):
 			continue
 		case err != nil:
 			return err // the list cannot be read: queue nothing now rather than skip a host
@@ -433,8 +434,8 @@ type result struct {
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliverArgs]) error {
 	s := w.s
 	a := job.Args
-	switch err := s.checkBlocked(ctx, a.Host); {
-	case errors.Is(err, errBlocked):
+	switch err := s.blocks.Check(ctx, a.Host); {
+	case errors.Is(err, blocks.ErrBlocked):
 		return nil
 	case err != nil:
 		return err // whether the host is blocked cannot be found out now: the job is retried

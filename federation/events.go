@@ -36,17 +36,10 @@ type FernstimmeV1 struct {
 	Object string `json:"object"`
 }
 
-// DomainSperreV1: an admin blocked (or unblocked) a domain.
-type DomainSperreV1 struct {
-	Domain string `json:"domain"`
-}
-
 var (
 	FolgerHinzugefuegt  = eventstore.Define[FolgerV1]("FolgerHinzugefuegt", 1, eventstore.Private, "A Fediverse actor followed a local actor.")
 	FolgerEntfernt      = eventstore.Define[FolgerV1]("FolgerEntfernt", 1, eventstore.Private, "A Fediverse actor stopped following a local actor.")
 	NachbarAngefragt    = eventstore.Define[NachbarV1]("NachbarAngefragt", 1, eventstore.Private, "The Ortsweberei asked to follow a neighbouring Ortsweberei.")
 	KommentarEmpfangen  = eventstore.Define[KommentarV1]("KommentarEmpfangen", 1, eventstore.Private, "A Fediverse reply to an Antrag arrived.")
 	FernstimmeEmpfangen = eventstore.Define[FernstimmeV1]("FernstimmeEmpfangen", 1, eventstore.Private, "A verified Stimme on a neighbour's Antrag arrived.")
-	DomainGesperrt      = eventstore.Define[DomainSperreV1]("DomainGesperrt", 1, eventstore.Private, "An admin blocked a domain.")
-	DomainEntsperrt     = eventstore.Define[DomainSperreV1]("DomainEntsperrt", 1, eventstore.Private, "An admin unblocked a domain.")
 )

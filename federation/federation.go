@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
@@ -93,7 +94,7 @@ type Service struct {
 	river  *river.Client[pgx.Tx]
 	keys   *keys.Store // our own actors' keys
 	// What the inbox consults on every request, in memory (caches.go).
-	blocks  *blocklist
+	blocks  *blocks.Blocks
 	pubkeys *keyCache
 	intake  *intake
 	// Each actor's activities are processed one at a time, in order (inbox.go).
@@ -130,8 +131,9 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		RootCAs: cfg.RootCAs,
 	})
 	s.keys = keys.New(pool, s.wall)
-	s.blocks = newBlocklist(pool, s.wall)
+	s.blocks = blocks.New(pool, c, s.wall)
 	s.pubkeys = newKeyCache(s.wall)
+	s.blocks.SetForgetting(s.pubkeys.dropHost, forgetDomain{})
 	s.intake = newIntake(s)
 	s.outgoingCache, _ = lru.New[int64, outgoingRow](256)
 	// Far more actors than jobs can have in hand at once (32 workers × 256 activities).

@@ -67,7 +67,7 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 	keyID := keyIDOf(r)
 	actorHost, keyHost := iri.HostOf(act.Actor.ID), iri.HostOf(keyID)
 	for _, host := range []string{actorHost, keyHost} {
-		blocked, err := s.blocks.lookup(ctx, host)
+		blocked, err := s.blocks.Lookup(ctx, host)
 		if err != nil {
 			s.serverError(w, r, err) // not a refusal: the list cannot be read just now
 			return

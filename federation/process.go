@@ -49,7 +49,7 @@ func (s *Service) process(ctx context.Context, raw []byte, at time.Time) error {
 		return nil // nothing to retry
 	}
 	act := received{a, at}
-	blocked, err := s.blockedNow(ctx, iri.HostOf(act.Actor.ID))
+	blocked, err := s.blocks.BlockedNow(ctx, iri.HostOf(act.Actor.ID))
 	if err != nil {
 		return err // not a block: the activity is tried again
 	}

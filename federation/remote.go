@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
@@ -49,7 +50,6 @@ func (a *remoteActor) deliveryInbox() string {
 }
 
 var (
-	errBlocked     = errors.New("federation: the domain is blocked")
 	errWrongOrigin = errors.New("federation: the document is not the one asked for, from its own host")
 	// errNotAnActor: the document came, and it is no actor we can use (it may be a key
 	// document naming its owner: lookupKey).
@@ -120,7 +120,7 @@ func ourFailure(err error) bool {
 // document than the one asked for, or with one that holds a string that is not text (the same
 // document again would be refused again). Nothing that depends on it is retried.
 func final(err error) bool {
-	return transport.Refused(err) || errors.Is(err, errBlocked) || errors.Is(err, errWrongOrigin) || errors.Is(err, vocab.ErrNotText)
+	return transport.Refused(err) || errors.Is(err, blocks.ErrBlocked) || errors.Is(err, errWrongOrigin) || errors.Is(err, vocab.ErrNotText)
 }
 
 // actorTTL is how long a fetched actor (and its key) is trusted before it is fetched again.
@@ -128,7 +128,7 @@ const actorTTL = 24 * time.Hour
 
 // remoteActor returns the actor, from the cache unless it is stale or refresh is asked for.
 func (s *Service) remoteActor(ctx context.Context, actorIRI string, refresh bool) (*remoteActor, error) {
-	if err := s.checkBlocked(ctx, iri.HostOf(actorIRI)); err != nil {
+	if err := s.blocks.Check(ctx, iri.HostOf(actorIRI)); err != nil {
 		return nil, err
 	}
 	if !refresh {
@@ -206,7 +206,7 @@ func (s *Service) resolveKey(ctx context.Context, keyID string, refresh bool) (c
 	if refresh {
 		s.pubkeys.drop(keyID)
 	} else if k, ok := s.pubkeys.get(keyID); ok {
-		if err := s.checkBlocked(ctx, k.host); err != nil {
+		if err := s.blocks.Check(ctx, k.host); err != nil {
 			return nil, "", err
 		}
 		return k.pub, k.owner, nil
@@ -233,7 +233,7 @@ func parsePublicKey(text string) (crypto.PublicKey, error) {
 // fetch GETs an ActivityStreams document, signed by the instance actor (so that servers with
 // authorized fetch answer), through the SSRF-guarded client.
 func (s *Service) fetch(ctx context.Context, target string) ([]byte, error) {
-	if err := s.checkBlocked(ctx, iri.HostOf(target)); err != nil {
+	if err := s.blocks.Check(ctx, iri.HostOf(target)); err != nil {
 		return nil, err
 	}
 	k, err := s.keys.Get(ctx, iri.InstancePath)
@@ -283,33 +283,6 @@ func (s *Service) lookupWebfinger(ctx context.Context, scheme, user, host string
 		}
 	}
 	return "", fmt.Errorf("federation: webfinger %s@%s: no ActivityPub actor", user, host)
-}
-
-// checkBlocked returns errBlocked when host, or a domain it belongs to, is defederated, and
-// why it could not find out when the list cannot be read (no copy of it in memory): that is
-// "not now", not a block, and what asked is retried rather than dropped.
-func (s *Service) checkBlocked(ctx context.Context, host string) error {
-	blocked, err := s.blocks.lookup(ctx, host)
-	if err != nil {
-		return err
-	}
-	if blocked {
-		return errBlocked
-	}
-	return nil
-}
-
-// blockedNow asks the database itself, for decisions that store what a domain sent: a block
-// made a moment ago by another process counts. When it cannot be asked, it says why; the
-// caller tries again later rather than take that for a yes or a no.
-func (s *Service) blockedNow(ctx context.Context, host string) (bool, error) {
-	host = iri.NormalHost(host)
-	var blocked bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_domain_blocks WHERE $1 = domain OR $1 LIKE '%.' || domain)`, host).Scan(&blocked)
-	if err != nil {
-		return false, fmt.Errorf("federation: domain block of %s: %w", host, err)
-	}
-	return blocked, nil
 }
 
 func deref(p *string) string {
