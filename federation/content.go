@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
@@ -174,7 +175,7 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AuthorizedFetch {
 			_, err := s.verifyRequest(r, nil)
-			if ourOutage(r.Context(), err) {
+			if fetch.OurOutage(r.Context(), err) {
 				s.serverError(w, r, err) // the key could not be looked up just now: no refusal
 				return
 			}

@@ -11,6 +11,7 @@
 package federation
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
+	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
@@ -91,6 +93,7 @@ type Service struct {
 	wall   clock.Clock // HTTP Date headers and their checks run on real time, whatever --dev does
 	svc    Services
 	client *transport.Client
+	fetch  *fetch.Fetcher // GETs from other servers, signed by the instance actor
 	river  *river.Client[pgx.Tx]
 	keys   *keys.Store // our own actors' keys
 	// What the inbox consults on every request, in memory (caches.go).
@@ -132,6 +135,15 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	})
 	s.keys = keys.New(pool, s.wall)
 	s.blocks = blocks.New(pool, c, s.wall)
+	s.fetch = fetch.New(s.client, s.blocks, func(ctx context.Context) (func(*http.Request) error, error) {
+		k, err := s.keys.Get(ctx, iri.InstancePath)
+		if err != nil {
+			return nil, err
+		}
+		return func(r *http.Request) error {
+			return httpsig.Sign(r, nil, s.iri.Of(iri.InstancePath)+"#main-key", k.RSA, s.wall.Now())
+		}, nil
+	})
 	s.pubkeys = newKeyCache(s.wall)
 	s.blocks.SetForgetting(s.pubkeys.dropHost, forgetDomain{})
 	s.intake = newIntake(s)
@@ -165,7 +177,7 @@ func (s *Service) AntragIRI(id uuid.UUID) string { return s.iri.Antrag(id) }
 func (s *Service) AntragActorIRI(id uuid.UUID) string { return s.iri.AntragActor(id) }
 
 // ActivityJSON is the media type of ActivityStreams documents.
-const ActivityJSON = "application/activity+json"
+const ActivityJSON = iri.ActivityJSON
 
 func writeAP(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", ActivityJSON+"; charset=utf-8")

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 	"github.com/weltgewebe/weltgewebe/vocab"
@@ -78,14 +79,14 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := s.verifyRequest(r, body)
-	if ourOutage(ctx, err) || (errors.Is(err, httpsig.ErrKeyResolution) && ourFailure(err)) {
+	if fetch.OurOutage(ctx, err) || (errors.Is(err, httpsig.ErrKeyResolution) && fetch.OurFailure(err)) {
 		// The key could not be looked up because our database cannot be reached (or the
 		// request ran out of time), or failed at it: no reason to refuse the sender, who
 		// tries again later (503, or 500 for a failure that is logged as our bug).
 		s.serverError(w, r, err)
 		return
 	}
-	if errors.Is(err, httpsig.ErrKeyResolution) && temporary(err) {
+	if errors.Is(err, httpsig.ErrKeyResolution) && fetch.Temporary(err) {
 		// The sender's server did not hand out the key just now (no answer, a timeout, a 5xx,
 		// 408 or 429): not a refusal either. A 401 would make the sender drop the activity for
 		// good (Weltgewebe does, deliver.go); a 503 makes it try again later.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 )
 
@@ -116,12 +117,12 @@ func (s *Service) dereferenceKey(ctx context.Context, keyID string, refresh bool
 		if err == nil && a.KeyID == keyID {
 			return a.IRI, "", nil
 		}
-		if err != nil && (final(err) || errors.As(err, new(*remoteError))) {
+		if err != nil && (fetch.Final(err) || errors.As(err, new(*fetch.RemoteError))) {
 			return "", "", fmt.Errorf("federation: key %s: fetching its actor: %w", keyID, err)
 		}
 		// Not an actor publishing this key: read the document as a key document below.
 	}
-	body, err := s.fetch(ctx, base)
+	body, err := s.fetch.Get(ctx, base)
 	if err != nil {
 		return "", "", fmt.Errorf("federation: key %s: fetching its document: %w", keyID, err)
 	}

@@ -42,7 +42,7 @@ func (s *Service) resolveTarget(ctx context.Context, target string) (string, err
 	target = strings.TrimSpace(strings.TrimPrefix(target, "@"))
 	if u, err := url.Parse(target); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 		if u.Path == "" || u.Path == "/" {
-			return s.lookupWebfinger(ctx, u.Scheme, "ortsweberei", u.Host)
+			return s.fetch.WebFinger(ctx, u.Scheme, "ortsweberei", u.Host)
 		}
 		return target, nil
 	}
@@ -51,7 +51,7 @@ func (s *Service) resolveTarget(ctx context.Context, target string) (string, err
 		if s.cfg.Dev {
 			scheme = "http" // local test setups run without TLS
 		}
-		return s.lookupWebfinger(ctx, scheme, user, host)
+		return s.fetch.WebFinger(ctx, scheme, user, host)
 	}
 	return "", fmt.Errorf("federation: %q is neither a URL nor user@host", target)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/microcosm-cc/bluemonday"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
@@ -57,7 +58,7 @@ func (s *Service) process(ctx context.Context, raw []byte, at time.Time) error {
 		return nil // blocked after it arrived: drop
 	}
 	err = s.dispatch(ctx, act)
-	if err != nil && final(err) {
+	if err != nil && fetch.Final(err) {
 		s.log.Info("federation: activity dropped: what it needs cannot be had", "activity", act.ID, "err", err)
 		return nil
 	}
@@ -122,8 +123,8 @@ func (s *Service) onUndo(ctx context.Context, act received) error {
 	if !iri.SameOrigin(act.Object.ID, act.Actor.ID) {
 		return nil // an actor undoes only what its own server did
 	}
-	inner, err := s.fromOrigin(ctx, act, act.Object)
-	if mayPass(err) {
+	inner, err := s.fetch.FromOrigin(ctx, act.Actor.ID, act.Object)
+	if fetch.MayPass(err) {
 		return err // it could not be seen just now: try again
 	}
 	if err != nil {
@@ -159,12 +160,12 @@ func (s *Service) onAccept(ctx context.Context, act received) error {
 }
 
 // onAnnounce takes an Antrag a neighbour announces. The announcing Group only points at it:
-// what the Antrag says is taken from its origin (fromOrigin), which need not be the Group's.
+// what the Antrag says is taken from its origin (fetch.FromOrigin), which need not be the Group's.
 func (s *Service) onAnnounce(ctx context.Context, act received) error {
 	if ok, err := s.followsNeighbour(ctx, act.Actor.ID); !ok {
 		return err
 	}
-	body, err := s.fromOrigin(ctx, act, act.Object)
+	body, err := s.fetch.FromOrigin(ctx, act.Actor.ID, act.Object)
 	if err != nil {
 		return err
 	}
@@ -200,7 +201,7 @@ func (s *Service) onCreateOrUpdate(ctx context.Context, act received) error {
 	if !iri.SameOrigin(act.Object.ID, act.Actor.ID) {
 		return nil // an actor creates and changes only objects of its own server: nothing to fetch
 	}
-	body, err := s.fromOrigin(ctx, act, act.Object)
+	body, err := s.fetch.FromOrigin(ctx, act.Actor.ID, act.Object)
 	if err != nil {
 		return err
 	}
@@ -321,7 +322,7 @@ func (s *Service) followsNeighbour(ctx context.Context, group string) (bool, err
 }
 
 // storeRemoteAntrag keeps a neighbour's Antrag as its origin sent it (the caller made sure of
-// that: fromOrigin, or a fetch by its id), received at the time at. Everything it names is on
+// that: fetch.FromOrigin, or a fetch by its id), received at the time at. Everything it names is on
 // its own host: its Ortsweberei, which must be a Group we follow, its actor and its applicant.
 // Once stored, only the same actor changes it, and only with a state at least as new; an
 // updated (or published) time after at is taken as at, so that no state claims to be newer
@@ -337,7 +338,7 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 	applicantName := ""
 	if obj.Applicant.ID != "" {
 		a, err := s.remoteActor(ctx, obj.Applicant.ID, false)
-		if mayPass(err) {
+		if fetch.MayPass(err) {
 			return err // not stored without the name while the name could come on a retry
 		}
 		if err == nil {
@@ -392,7 +393,7 @@ WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated 
 	}
 	for _, d := range obj.Delegations {
 		err := s.storeRemoteDelegation(ctx, obj.ID, obj.Ortsweberei, d)
-		if mayPass(err) {
+		if fetch.MayPass(err) {
 			// The retry stores the same state again (source_updated is not newer than itself)
 			// and its delegations with it.
 			return err
@@ -416,7 +417,7 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 		return err // not an Antrag we keep, or (err) one we could not find out about just now
 	}
 	voter, err := s.checkProof(ctx, body, obj.AttributedTo.ID)
-	if mayPass(err) {
+	if fetch.MayPass(err) {
 		return err // the voter's key could not be had just now: not a bad proof
 	}
 	if err != nil {
@@ -487,8 +488,8 @@ func (s *Service) inVotingWindow(ctx context.Context, antragIRI string, t time.T
 		if refetched {
 			return false, nil
 		}
-		body, err := s.fetchObject(ctx, antragIRI)
-		if mayPass(err) {
+		body, err := s.fetch.Object(ctx, antragIRI)
+		if fetch.MayPass(err) {
 			return false, err
 		}
 		if err != nil {
@@ -557,8 +558,8 @@ func (s *Service) knownRemoteAntrag(ctx context.Context, antragIRI string) (stri
 	if antragIRI, ortsweberei, ok, err := stored(); ok || err != nil {
 		return antragIRI, ortsweberei, ok, err
 	}
-	body, err := s.fetchObject(ctx, antragIRI)
-	if mayPass(err) {
+	body, err := s.fetch.Object(ctx, antragIRI)
+	if fetch.MayPass(err) {
 		return "", "", false, err
 	}
 	if err != nil {
@@ -634,43 +635,6 @@ func (s *Service) checkProof(ctx context.Context, body []byte, author string) (*
 		return nil, errors.New("federation: the proof's controller is not the author")
 	}
 	return who, nil
-}
-
-// fromOrigin returns the object an activity refers to, as the object's own server has it.
-// It is the one place that decides whether an object is believable from the activity's
-// sender: only an object's origin may say what it is. A copy embedded by an actor of the
-// object's own host is taken as sent (that server signed the delivery); a copy embedded by
-// anyone else is not read at all, and the object is fetched from its id, as one that was only
-// named is (fetchObject).
-func (s *Service) fromOrigin(ctx context.Context, act received, ref vocab.Ref) ([]byte, error) {
-	if ref.ID == "" {
-		return nil, iri.ErrNotFound
-	}
-	if ref.Embedded() && iri.SameOrigin(ref.ID, act.Actor.ID) {
-		// ref.ID may have come from an "href": the copy must carry the id itself.
-		if id, err := vocab.DecodeID(ref.Object); err != nil || id != ref.ID {
-			return nil, fmt.Errorf("%w: an embedded object without its id %s", errWrongOrigin, ref.ID)
-		}
-		return ref.Object, nil
-	}
-	return s.fetchObject(ctx, ref.ID)
-}
-
-// fetchObject fetches an object from its origin by its id. The document must be the one asked
-// for: its id is iri exactly, and it came from iri's host (fetch refuses a redirect elsewhere).
-func (s *Service) fetchObject(ctx context.Context, target string) ([]byte, error) {
-	body, err := s.fetch(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	id, err := vocab.DecodeID(body)
-	if errors.Is(err, vocab.ErrNotText) {
-		return nil, fmt.Errorf("federation: object %s: %w", target, err)
-	}
-	if err != nil || id != target {
-		return nil, fmt.Errorf("%w: %s answered with the document %q", errWrongOrigin, target, id)
-	}
-	return body, nil
 }
 
 // claimedTime is a time an object claims for itself (published, updated), believed no later

@@ -8,20 +8,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
+	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
-	"github.com/weltgewebe/weltgewebe/instance/database"
-	"github.com/weltgewebe/weltgewebe/instance/outage"
-	"github.com/weltgewebe/weltgewebe/internal/httpsig"
-	"github.com/weltgewebe/weltgewebe/internal/transport"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -50,78 +43,10 @@ func (a *remoteActor) deliveryInbox() string {
 }
 
 var (
-	errWrongOrigin = errors.New("federation: the document is not the one asked for, from its own host")
 	// errNotAnActor: the document came, and it is no actor we can use (it may be a key
 	// document naming its owner: lookupKey).
 	errNotAnActor = errors.New("federation: not an actor")
 )
-
-// remoteError is how an exchange with another server failed. The network errors in it (a
-// refused connection, a body cut short) look like those of a lost database connection; marked
-// as the other server's, they are never taken for an outage of ours (ourOutage).
-type remoteError struct {
-	iri    string
-	status int // the status the other server answered with; 0 when no answer came
-	err    error
-}
-
-func (e *remoteError) Error() string { return "federation: fetch " + e.iri + ": " + e.err.Error() }
-func (e *remoteError) Unwrap() error { return e.err }
-
-// ourOutage reports whether err means that a request could not be served now for want of our
-// own database or of time (outage.Fault), and not because of what the sender or another server
-// did: then it is answered 503, never refused. A request past its own deadline is ours whatever
-// was running when the time ran out: a fetch from another server that failed on the expired
-// context says nothing about that server.
-func ourOutage(ctx context.Context, err error) bool {
-	if err != nil && outage.PastDeadline(ctx) {
-		return true
-	}
-	_, ok := outage.Fault(ctx, err)
-	return ok && !errors.As(err, new(*remoteError))
-}
-
-// temporary reports whether an exchange with another server failed for a reason that may pass
-// by itself: no answer came (a refused connection, a timeout, a body cut short), or the answer
-// was 408, 429 or a 5xx. A key or an object that could not be had for such a reason is asked
-// for again later, never taken as absent. What the SSRF guard refused is never temporary, nor
-// a document too large or a redirect loop: the same server would send the same again.
-func temporary(err error) bool {
-	var re *remoteError
-	if !errors.As(err, &re) || final(err) || errors.Is(err, transport.ErrTooLarge) || errors.Is(err, transport.ErrTooManyRedirects) {
-		return false
-	}
-	return re.status == 0 || re.status >= 500 || re.status == http.StatusRequestTimeout || re.status == http.StatusTooManyRequests
-}
-
-// mayPass reports whether a failure to find something out while processing an activity can
-// pass, so that the activity is retried rather than decided on: another server could not answer
-// just now (temporary), or our database could not (any error of it but "no rows": a lost
-// connection, a statement timeout, the job's deadline).
-func mayPass(err error) bool {
-	switch {
-	case err == nil, final(err), errors.Is(err, pgx.ErrNoRows):
-		return false
-	case errors.As(err, new(*remoteError)):
-		return temporary(err)
-	}
-	return database.Unreachable(err) || errors.As(err, new(*pgconn.PgError)) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
-// ourFailure reports whether err is a failure of our own database (mayPass, and not another
-// server's): what failed is ours to mend, never the sender's to be refused for.
-func ourFailure(err error) bool {
-	return mayPass(err) && !errors.As(err, new(*remoteError))
-}
-
-// final reports whether a failed fetch can never go through by trying again: the SSRF guard
-// refused the address or the scheme, the domain is blocked, the origin answered with another
-// document than the one asked for, or with one that holds a string that is not text (the same
-// document again would be refused again). Nothing that depends on it is retried.
-func final(err error) bool {
-	return transport.Refused(err) || errors.Is(err, blocks.ErrBlocked) || errors.Is(err, errWrongOrigin) || errors.Is(err, vocab.ErrNotText)
-}
 
 // actorTTL is how long a fetched actor (and its key) is trusted before it is fetched again.
 const actorTTL = 24 * time.Hour
@@ -142,7 +67,7 @@ func (s *Service) remoteActor(ctx context.Context, actorIRI string, refresh bool
 			return nil, fmt.Errorf("federation: stored actor %s: %w", actorIRI, err)
 		}
 	}
-	body, err := s.fetch(ctx, actorIRI)
+	body, err := s.fetch.Get(ctx, actorIRI)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +76,7 @@ func (s *Service) remoteActor(ctx context.Context, actorIRI string, refresh bool
 		return nil, fmt.Errorf("%w: %s: %w", errNotAnActor, actorIRI, err)
 	}
 	if doc.ID != actorIRI && iri.HostOf(doc.ID) != iri.HostOf(actorIRI) {
-		return nil, errWrongOrigin
+		return nil, fetch.ErrWrongOrigin
 	}
 	a := &remoteActor{IRI: doc.ID, Host: iri.HostOf(doc.ID), Type: strings.Join(doc.Type, " "), Username: doc.PreferredUsername, Name: doc.Name,
 		Inbox: doc.Inbox, SharedInbox: doc.SharedInbox(), Multikeys: doc.AssertionMethod, Ortsweberei: doc.Ortsweberei,
@@ -228,61 +153,6 @@ func parsePublicKey(text string) (crypto.PublicKey, error) {
 		return pub, nil
 	}
 	return x509.ParsePKCS1PublicKey(block.Bytes)
-}
-
-// fetch GETs an ActivityStreams document, signed by the instance actor (so that servers with
-// authorized fetch answer), through the SSRF-guarded client.
-func (s *Service) fetch(ctx context.Context, target string) ([]byte, error) {
-	if err := s.blocks.Check(ctx, iri.HostOf(target)); err != nil {
-		return nil, err
-	}
-	k, err := s.keys.Get(ctx, iri.InstancePath)
-	if err != nil {
-		return nil, err
-	}
-	body, res, err := s.client.Get(ctx, target, ActivityJSON+`, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`,
-		func(r *http.Request) error {
-			return httpsig.Sign(r, nil, s.iri.Of(iri.InstancePath)+"#main-key", k.RSA, s.wall.Now())
-		})
-	if err != nil {
-		re := &remoteError{iri: target, err: err}
-		if res != nil && errors.Is(err, transport.ErrStatus) {
-			re.status = res.StatusCode // and not when the body of a 200 was cut short
-		}
-		return nil, re
-	}
-	if res.StatusCode != http.StatusOK {
-		return nil, &remoteError{iri: target, status: res.StatusCode, err: errors.New(res.Status)}
-	}
-	// A redirect to another host is that host speaking, not the one the IRI names.
-	if res.Request != nil && res.Request.URL != nil && !iri.SameOrigin(res.Request.URL.String(), target) {
-		return nil, fmt.Errorf("%w: %s was redirected to %s", errWrongOrigin, target, res.Request.URL.Redacted())
-	}
-	return body, nil
-}
-
-// lookupWebfinger resolves user@host to the actor's IRI, asking the host over scheme.
-func (s *Service) lookupWebfinger(ctx context.Context, scheme, user, host string) (string, error) {
-	u := url.URL{Scheme: scheme, Host: host, Path: "/.well-known/webfinger", RawQuery: url.Values{"resource": {"acct:" + user + "@" + host}}.Encode()}
-	body, res, err := s.client.Get(ctx, u.String(), "application/jrd+json, application/json", nil)
-	if err != nil {
-		return "", fmt.Errorf("federation: webfinger %s@%s: %w", user, host, err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("federation: webfinger %s@%s: %s", user, host, res.Status)
-	}
-	var jrd struct {
-		Links []jrdLink `json:"links"`
-	}
-	if err := json.Unmarshal(body, &jrd); err != nil {
-		return "", fmt.Errorf("federation: webfinger %s@%s: %w", user, host, err)
-	}
-	for _, l := range jrd.Links {
-		if l.Rel == "self" && (strings.HasPrefix(l.Type, ActivityJSON) || strings.Contains(l.Type, "activitystreams")) {
-			return l.Href, nil
-		}
-	}
-	return "", fmt.Errorf("federation: webfinger %s@%s: no ActivityPub actor", user, host)
 }
 
 func deref(p *string) string {

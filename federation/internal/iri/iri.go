@@ -132,3 +132,6 @@ func NotFoundOr(err error) error {
 	}
 	return err
 }
+
+// ActivityJSON is the media type of ActivityStreams documents.
+const ActivityJSON = "application/activity+json"
