@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
@@ -21,7 +22,7 @@ func TestPersistedNames(t *testing.T) {
 	if got := (inboxArgs{}).Kind(); got != "federation_inbox" {
 		t.Errorf("inbox job kind %q", got)
 	}
-	if got := (deliverArgs{}).Kind(); got != "federation_deliver" {
+	if got := (delivery.Args{}).Kind(); got != "federation_deliver" {
 		t.Errorf("delivery job kind %q", got)
 	}
 	for _, c := range []struct {
@@ -29,9 +30,9 @@ func TestPersistedNames(t *testing.T) {
 		want string
 	}{
 		{inboxArgs{ActivityIDs: []string{"https://x.example/a"}}, `{"activity_ids":["https://x.example/a"]}`},
-		{deliverArgs{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}, Tries: 2},
+		{delivery.Args{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}, Tries: 2},
 			`{"outgoing":7,"host":"x.example","inboxes":["https://x.example/inbox"],"tries":2}`},
-		{deliverArgs{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}},
+		{delivery.Args{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}},
 			`{"outgoing":7,"host":"x.example","inboxes":["https://x.example/inbox"]}`},
 	} {
 		b, err := json.Marshal(c.args)
@@ -47,8 +48,8 @@ func TestPersistedNames(t *testing.T) {
 	if want := []string{"federation_delivery", "federation_inbox"}; !slices.Equal(queues, want) {
 		t.Errorf("queues %v, want %v", queues, want)
 	}
-	if inboxQueue != "federation_inbox" || deliveryQueue != "federation_delivery" {
-		t.Errorf("jobs are inserted into %q and %q", inboxQueue, deliveryQueue)
+	if inboxQueue != "federation_inbox" || delivery.Queue != "federation_delivery" {
+		t.Errorf("jobs are inserted into %q and %q", inboxQueue, delivery.Queue)
 	}
 	if DeliveryConsumer != "federation-delivery" {
 		t.Errorf("the delivery cursor is stored as %q", DeliveryConsumer)

@@ -18,7 +18,7 @@ func SetKeyRefetchClock(s *Service, now func() time.Time) {
 
 // EnqueueInTx queues a delivery from the Ortsweberei in tx, the way follow and onFollow do.
 func EnqueueInTx(ctx context.Context, s *Service, tx *database.Tx, inbox string, activity any) error {
-	return s.enqueueTx(ctx, riverTx{tx}, iri.GroupPath, inbox, activity)
+	return s.delivery.EnqueueTx(ctx, tx, iri.GroupPath, inbox, activity)
 }
 
 // DeliveredTypes are the event types the delivery follower reads.

@@ -32,6 +32,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
+	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
@@ -94,8 +95,10 @@ type Service struct {
 	svc    Services
 	client *transport.Client
 	fetch  *fetch.Fetcher // GETs from other servers, signed by the instance actor
-	river  *river.Client[pgx.Tx]
-	keys   *keys.Store // our own actors' keys
+	// delivery sends activities to other servers' inboxes.
+	delivery *delivery.Service
+	river    *river.Client[pgx.Tx]
+	keys     *keys.Store // our own actors' keys
 	// What the inbox consults on every request, in memory (caches.go).
 	blocks  *blocks.Blocks
 	pubkeys *keyCache
@@ -104,10 +107,6 @@ type Service struct {
 	actorLocks    [actorLockStripes]sync.Mutex
 	processedUpTo *lru.Cache[string, int64]    // actor → the seq of its activity processed last here
 	failedHere    *lru.Cache[string, struct{}] // activities whose processing failed here, until one succeeds
-	// Stored outgoing activities are immutable; a fan-out's jobs share one copy.
-	outgoingCache *lru.Cache[int64, outgoingRow]
-	paused        sync.Map // host → time.Time: hosts this process paused (deliver.go)
-	slots         sync.Map // host → chan struct{}: its request slots (deliver.go)
 	log           *slog.Logger
 }
 
@@ -147,7 +146,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.pubkeys = newKeyCache(s.wall)
 	s.blocks.SetForgetting(s.pubkeys.dropHost, forgetDomain{})
 	s.intake = newIntake(s)
-	s.outgoingCache, _ = lru.New[int64, outgoingRow](256)
+	s.delivery = delivery.New(pool, s.wall, s.client, s.keys, s.blocks, s.iri, s.log)
 	// Far more actors than jobs can have in hand at once (32 workers × 256 activities).
 	s.processedUpTo, _ = lru.New[string, int64](1 << 15)
 	s.failedHere, _ = lru.New[string, struct{}](1 << 12)
@@ -156,7 +155,15 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 
 // SetRiver gives federation the job queue it delivers through (the runner is built after the
 // service, because it runs federation's workers).
-func (s *Service) SetRiver(c *river.Client[pgx.Tx]) { s.river = c }
+func (s *Service) SetRiver(c *river.Client[pgx.Tx]) {
+	s.river = c
+	s.delivery.SetRiver(c)
+}
+
+// SweepOutgoing removes activities whose deliveries are long over.
+func (s *Service) SweepOutgoing(ctx context.Context) (int64, error) {
+	return s.delivery.SweepOutgoing(ctx)
+}
 
 // Host is the domain part of our Fediverse handles.
 func (s *Service) Host() string { return s.iri.Host() }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
@@ -169,10 +170,7 @@ func (s *Service) takeActivity(ctx context.Context, id string, body []byte, acto
 
 // Jobs.
 
-const (
-	inboxQueue    = "federation_inbox"
-	deliveryQueue = "federation_delivery"
-)
+const inboxQueue = "federation_inbox"
 
 // inboxArgs name the activities in ap_inbox that one group commit took (intake.go).
 type inboxArgs struct {
@@ -333,7 +331,7 @@ var actorSeed = maphash.MakeSeed()
 // AddWorkers registers federation's River workers.
 func (s *Service) AddWorkers(workers *river.Workers) {
 	river.AddWorker(workers, &inboxWorker{s: s})
-	river.AddWorker(workers, &deliveryWorker{s: s})
+	s.delivery.AddWorker(workers)
 }
 
 // Queues are the River queues federation works in.
@@ -342,7 +340,7 @@ func Queues() map[string]river.QueueConfig {
 	// fetches at most MaxWorkers jobs per FetchCooldown: these bound a queue's throughput at a
 	// few thousand jobs a second.
 	return map[string]river.QueueConfig{
-		inboxQueue:    {MaxWorkers: 32, FetchCooldown: 10 * time.Millisecond},
-		deliveryQueue: {MaxWorkers: 64, FetchCooldown: 10 * time.Millisecond},
+		inboxQueue:     {MaxWorkers: 32, FetchCooldown: 10 * time.Millisecond},
+		delivery.Queue: {MaxWorkers: 64, FetchCooldown: 10 * time.Millisecond},
 	}
 }

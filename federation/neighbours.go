@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/database"
@@ -74,55 +72,6 @@ func (s *Service) followTx(ctx context.Context, tx *database.Tx, a *remoteActor)
 	if err := eventstore.Append(tx, s.clock.Now(), NachbarAngefragt.New(eventstore.Header{}, NachbarV1{Neighbour: a.IRI, FollowID: followID})); err != nil {
 		return err
 	}
-	return s.enqueueTx(ctx, riverTx{tx}, iri.GroupPath, a.Inbox, vocab.Activity{Context: vocab.Context, ID: followID, Type: "Follow",
+	return s.delivery.EnqueueTx(ctx, tx, iri.GroupPath, a.Inbox, vocab.Activity{Context: vocab.Context, ID: followID, Type: "Follow",
 		Actor: s.iri.Group(), Object: a.IRI, To: []string{a.IRI}})
 }
-
-// enqueueTx queues one activity for one inbox in the caller's transaction: the delivery
-// exists exactly when what it announces was committed. It is enqueue's transactional twin
-// and goes the same way (queueTx, deliver.go).
-func (s *Service) enqueueTx(ctx context.Context, tx pgx.Tx, signer, inbox string, activity any) error {
-	return s.queueTx(ctx, tx, signer, []string{inbox}, activity)
-}
-
-// riverTx hands one of our pipelined transactions (database.Tx) to code that takes a pgx.Tx
-// (River's InsertTx, queueTx), so that a job is inserted in the same transaction as what it is
-// about. River's insert needs only Exec, Query and QueryRow; the rest of what a pgx.Tx can do (commit, roll back, nest,
-// batch, copy) belongs to the transaction's owner and is refused here.
-type riverTx struct{ tx *database.Tx }
-
-var errNotOurTx = errors.New("federation: this transaction is run by database.InTx")
-
-func (t riverTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return t.tx.Exec(ctx, sql, args...)
-}
-func (t riverTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return t.tx.Query(ctx, sql, args...)
-}
-func (t riverTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return t.tx.QueryRow(ctx, sql, args...)
-}
-func (riverTx) Begin(context.Context) (pgx.Tx, error) { return nil, errNotOurTx }
-func (riverTx) Commit(context.Context) error          { return errNotOurTx }
-func (riverTx) Rollback(context.Context) error        { return errNotOurTx }
-func (riverTx) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error) {
-	return 0, errNotOurTx
-}
-func (riverTx) SendBatch(context.Context, *pgx.Batch) pgx.BatchResults { return refusedBatch{} }
-func (riverTx) LargeObjects() pgx.LargeObjects                         { return pgx.LargeObjects{} }
-func (riverTx) Prepare(context.Context, string, string) (*pgconn.StatementDescription, error) {
-	return nil, errNotOurTx
-}
-func (riverTx) Conn() *pgx.Conn { return nil }
-
-type refusedBatch struct{}
-
-func (refusedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, errNotOurTx }
-func (refusedBatch) Query() (pgx.Rows, error)         { return nil, errNotOurTx }
-func (refusedBatch) QueryRow() pgx.Row                { return refusedRow{} }
-func (refusedBatch) Close() error                     { return errNotOurTx }
-func (refusedBatch) Tx() pgx.Tx                       { return nil }
-
-type refusedRow struct{}
-
-func (refusedRow) Scan(...any) error { return errNotOurTx }

@@ -109,7 +109,7 @@ ON CONFLICT (local, follower) DO UPDATE SET follow_id = excluded.follow_id`, key
 		}
 		accept := vocab.Activity{Context: vocab.Context, ID: s.iri.Of(path) + "#accepts/" + uuid.NewString(), Type: "Accept",
 			Actor: s.iri.Of(path), Object: json.RawMessage(act.Raw), To: []string{follower.IRI}}
-		if err := s.enqueueTx(ctx, riverTx{tx}, path, follower.Inbox, accept); err != nil {
+		if err := s.delivery.EnqueueTx(ctx, tx, path, follower.Inbox, accept); err != nil {
 			return err
 		}
 		if key == "ortsweberei" && follower.IsOrtsweberei() {

@@ -1,0 +1,309 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// DeliveryConsumer is the delivery follower's name among the log's consumers (event_cursors).
+const DeliveryConsumer = "federation-delivery"
+
+// deliveryLock keeps the delivery follower to one process among replicas.
+const deliveryLock = 0x77676465 // "wgde"
+
+// RunDelivery follows the public event log and turns what federates into delivery jobs, until
+// ctx ends. Among replicas one process does it; the others wait and take over when it stops.
+func (s *Service) RunDelivery(ctx context.Context) error {
+	for {
+		err := s.withLock(ctx, func(ctx context.Context) error {
+			after, err := eventstore.LoadCursor(ctx, s.pool, DeliveryConsumer, false)
+			if err != nil {
+				return err
+			}
+			if after == (eventstore.Position{}) {
+				// A new node starts delivering from now on, not its whole history. Where it
+				// started is saved at once: a restart before the first delivery goes on from
+				// there rather than from a later present, which would skip what came between.
+				if after, err = s.svc.Events.Head(ctx); err != nil {
+					return err
+				}
+				if err := eventstore.SaveCursorNow(ctx, s.pool, DeliveryConsumer, after, s.wall.Now()); err != nil {
+					return err
+				}
+			}
+			return s.svc.Events.FollowTypes(ctx, after, 200, deliveredTypes(), s.deliverEvents)
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			s.log.Warn("federation: delivery follower stopped; restarting", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (s *Service) withLock(ctx context.Context, fn func(context.Context) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, deliveryLock).Scan(&got); err != nil || !got {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, deliveryLock) //nolint:errcheck
+	return fn(ctx)
+}
+
+// outgoing is one activity for the followers of some local actors.
+type outgoing struct {
+	signer   string   // the path of the local actor that sends it
+	locals   []string // whose followers receive it
+	activity any
+	// only, when set, picks among those followers the ones whose servers use the activity.
+	only func(follower) bool
+}
+
+// follower is one follower of a local actor, as the delivery chooses its inboxes.
+type follower struct {
+	local string // whom it follows: "ortsweberei", "antrag:<id>", a resident's key
+	inbox string // where its activities go (its server's shared inbox if it has one)
+	actor remoteActor
+}
+
+// A new Antrag is two activities, and each server gets the one it uses. Mastodon and
+// GoToSocial drop a Create from an actor nobody there follows (Mastodon's Create
+// related_to_local_activity?, GoToSocial's StatusableOK: answered 202 all the same), and
+// nobody follows an Antrag's actor before it exists: a follower of the Ortsweberei sees the
+// Antrag through the Group's Announce, after which it fetches the Question and takes the
+// Antrag actor's Updates to it. A neighbouring Ortsweberei keeps the Antrag from the Create,
+// which carries it (the Announce only names it, to be fetched), so it gets the Create and not
+// the Announce. Sending both, as before, cost every Fediverse server two signed POSTs, one of
+// them dropped.
+
+// usesCreate: the followers of the Antrag's actor, and neighbouring Ortswebereien.
+func usesCreate(f follower) bool { return f.local != "ortsweberei" || f.actor.IsOrtsweberei() }
+
+// isNeighbour: neighbouring Ortswebereien alone.
+func isNeighbour(f follower) bool { return f.actor.IsOrtsweberei() }
+
+// usesAnnounce: the Fediverse followers of the Ortsweberei.
+func usesAnnounce(f follower) bool { return !f.actor.IsOrtsweberei() }
+
+// inboxesFor is where an outgoing activity goes: each inbox once, of the followers it is for.
+func inboxesFor(o outgoing, fs []follower) []string {
+	var inboxes []string
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if !slices.Contains(o.locals, f.local) || o.only != nil && !o.only(f) || seen[f.inbox] {
+			continue
+		}
+		seen[f.inbox] = true
+		inboxes = append(inboxes, f.inbox)
+	}
+	return inboxes
+}
+
+// deliverEvents decides what a batch of events federates, and queues one delivery per
+// receiving server, together with the cursor, so that a crash neither loses nor repeats one.
+//
+// What federates: the Anträge and everything that happens to them. A new Antrag is created by
+// its own actor, for the followers of that actor and for neighbouring Ortswebereien, and
+// announced by the Ortsweberei to its Fediverse followers (who drop a Create from an actor they
+// do not follow, and show an Announce from one they do: see usesCreate); Einsprüche are created
+// by their residents, for the resident's own followers, the Antrag's and the neighbours; a
+// Stimme is created signed for the neighbouring Ortswebereien, which recount it, and as a post
+// for the resident's followers; and after anything that changes an Antrag, its actor sends the
+// Question as it now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
+// or ends changes counts too: every open Abstimmung whose count it moved gets its Update. A
+// withdrawal is an Update like every other change (as in the outbox). Knoten, Fäden, profiles
+// and the Delegationen themselves are in the outboxes, not delivered.
+func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) error {
+	var out []outgoing
+	updated := map[uuid.UUID]string{} // Antrag → the id of the Update(Question) after its last change
+	var moves []delegationMove
+	for _, e := range evs {
+		if !e.Public {
+			continue
+		}
+		if m, ok, err := s.delegationMoveOf(ctx, e); err != nil {
+			return err
+		} else if ok {
+			moves = append(moves, m)
+			continue
+		}
+		antragID, err := s.antragOf(ctx, e)
+		if err != nil && !errors.Is(iri.NotFoundOr(err), iri.ErrNotFound) {
+			return err // not "none": the batch is read again, rather than the event skipped for good
+		}
+		if err != nil || antragID == uuid.Nil {
+			continue
+		}
+		locals := []string{"ortsweberei", "antrag:" + antragID.String()}
+		switch {
+		case antrag.AntragGestellt.Is(e):
+			a, err := s.svc.Antraege.Get(ctx, antragID)
+			if err != nil {
+				return err
+			}
+			q, err := s.antragObject(ctx, a)
+			if err != nil {
+				return err
+			}
+			out = append(out,
+				outgoing{signer: iri.AntragActorPath(antragID), locals: locals, only: usesCreate, activity: vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, ""),
+					Type: "Create", Actor: s.iri.AntragActor(antragID), Object: q, To: q.To, Cc: q.Cc, Published: &e.At}},
+				outgoing{signer: iri.GroupPath, locals: []string{"ortsweberei"}, only: usesAnnounce, activity: vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, "/announce"),
+					Type: "Announce", Actor: s.iri.Group(), Object: q.ID, To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.GroupPath)}, Published: &e.At}})
+			continue
+		case antrag.EinspruchErhoben.Is(e):
+			// The resident's own public doing: to the followers of the Ortsweberei, of the
+			// Antrag, and of the resident.
+			act, err := s.activityFor(ctx, s.handles(), e)
+			if err != nil {
+				return err
+			}
+			act.Context = vocab.Context
+			path, _ := s.iri.Local(act.Actor)
+			act.Cc = []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(antragID)), s.iri.FollowersOf(path)}
+			out = append(out, outgoing{signer: path, locals: append(locals, iri.UserFollowKey(path)), only: usesCreate, activity: act})
+		case abstimmung.StimmeAbgegeben.Is(e), abstimmung.StimmeGeaendert.Is(e):
+			// The signed Stimme, shaped like a poll vote, is for the neighbouring
+			// Ortswebereien that recount it; Mastodon and GoToSocial would take it as a vote
+			// on a poll they do not own and drop it. The resident's followers get a post they
+			// are shown instead.
+			act, err := s.activityFor(ctx, s.handles(), e)
+			if err != nil {
+				return err
+			}
+			act.Context = vocab.Context
+			path, _ := s.iri.Local(act.Actor)
+			act.Cc = []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(antragID))}
+			note, err := s.stimmeNoteCreateFor(ctx, e)
+			if err != nil {
+				return err
+			}
+			out = append(out, outgoing{signer: path, locals: locals, only: isNeighbour, activity: act},
+				outgoing{signer: path, locals: []string{iri.UserFollowKey(path)}, activity: note})
+		}
+		updated[antragID] = s.iri.Activity(e.Position.ID, "/update")
+	}
+	if len(moves) > 0 {
+		moved, err := s.countsMovedBy(ctx, moves)
+		if err != nil {
+			return err
+		}
+		for id, event := range moved {
+			if _, ok := updated[id]; !ok {
+				// One delegation event can move several counts: the Antrag is in the id.
+				updated[id] = s.iri.Activity(event, "/update/"+id.String())
+			}
+		}
+	}
+	for id, activityID := range updated {
+		a, err := s.svc.Antraege.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		q, err := s.antragObject(ctx, a)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		out = append(out, outgoing{signer: iri.AntragActorPath(id), locals: []string{"ortsweberei", "antrag:" + id.String()},
+			activity: vocab.Activity{Context: vocab.Context, ID: activityID, Type: "Update",
+				Actor: s.iri.AntragActor(id), Object: q, To: q.To, Cc: q.Cc, Published: &now}})
+	}
+	return s.queue(ctx, out, evs[len(evs)-1].Position)
+}
+
+// deliveredTypes are the event types deliverEvents acts on (those antragOf and
+// delegationMoveOf know): the delivery follower reads no others from the log. A type that is
+// to federate must be added here.
+func deliveredTypes() []string {
+	return slices.Concat(antragTypes, abstimmungTypes,
+		[]string{delegation.DelegationWirksam.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name()})
+}
+
+// The events about an Antrag, and about its Abstimmung.
+var (
+	antragTypes = []string{antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
+		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
+		antrag.AntragZurueckgezogen.Name()}
+	abstimmungTypes = []string{abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
+		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name()}
+)
+
+// antragOf names the Antrag an event is about, if any.
+func (s *Service) antragOf(ctx context.Context, e eventstore.Event) (uuid.UUID, error) {
+	switch {
+	case slices.Contains(antragTypes, e.Type):
+		return e.SubjectID, nil
+	case slices.Contains(abstimmungTypes, e.Type):
+		a, err := s.svc.Abstimmungen.Find(ctx, e.SubjectID)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		return a.SubjectID, nil
+	}
+	return uuid.Nil, nil
+}
+
+// queue stores the outgoing activities and their delivery jobs, and saves the cursor, in one
+// transaction.
+func (s *Service) queue(ctx context.Context, out []outgoing, cursor eventstore.Position) error {
+	// A new actor (a new Antrag's) gets its keys now, once, rather than in the middle of its
+	// first fan-out, where an RSA key's tenth of a second would hold every job of it up.
+	for _, o := range out {
+		if _, err := s.keys.Get(ctx, o.signer); err != nil {
+			return err
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	for _, o := range out {
+		rows, err := tx.Query(ctx, `
+SELECT f.local, coalesce(a.shared_inbox, a.inbox), a.type
+FROM ap_followers f JOIN ap_actors a ON a.iri = f.follower
+WHERE f.local = ANY($1)
+ORDER BY 2`, o.locals)
+		if err != nil {
+			return err
+		}
+		fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (follower, error) {
+			var f follower
+			return f, r.Scan(&f.local, &f.inbox, &f.actor.Type)
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.delivery.QueueTx(ctx, tx, o.signer, inboxesFor(o, fs), o.activity); err != nil {
+			return err
+		}
+	}
+	if err := eventstore.SaveCursorNow(ctx, tx, DeliveryConsumer, cursor, s.wall.Now()); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
