@@ -53,6 +53,23 @@ func (h *handles) iri(ctx context.Context, id uuid.UUID) (string, error) {
 // antragObject is the Antrag as a Question, as it stands now: with the live (or, once closed,
 // the final) weighted count as Mastodon's poll option totals.
 func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Antrag, error) {
+	var vote *abstimmung.View
+	if a.AbstimmungID != nil {
+		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
+		if err != nil {
+			return nil, err
+		}
+		vote = &v
+		if v.Closed() && a.Status == antrag.ImAbstimmung {
+			// The vote closed after a was read; the Antrag was decided in the same
+			// transaction. Read as of before, the Question would be closed at the close's
+			// time without its outcome, and Mastodon, having that `updated`, would ignore the
+			// close's own Update.
+			if a, err = s.svc.Antraege.Get(ctx, a.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
 	h := s.handles()
 	applicant, err := h.iri(ctx, a.ApplicantID)
 	if err != nil {
@@ -71,13 +88,8 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 		q.Knoten = s.iri.Knoten(*a.KnotenID)
 	}
 	counts := map[string]int{}
-	var vote *abstimmung.View
-	if a.AbstimmungID != nil {
-		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
-		if err != nil {
-			return nil, err
-		}
-		vote = &v
+	if vote != nil {
+		v := *vote
 		q.Abstimmung = s.iri.Of("/ap/abstimmungen/" + v.ID.String())
 		q.OpensAt, q.ClosesAt = &v.OpensAt, &v.ClosesAt
 		q.EndTime = v.ClosesAt
