@@ -160,36 +160,6 @@ func (s *Service) antragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, 
 // a name, whatever the title holds.
 func antragActorName(title string) string { return "Antrag «" + title + "»" }
 
-// actorPathFor maps a local actor IRI to its path, checking it exists: iri.ErrNotFound when it does
-// not, another error when that could not be found out.
-func (s *Service) actorPathFor(ctx context.Context, actorIRI string) (path, followKey string, err error) {
-	p, ok := s.iri.Local(actorIRI)
-	if !ok {
-		return "", "", iri.ErrNotFound
-	}
-	switch {
-	case p == iri.GroupPath:
-		return p, "ortsweberei", nil
-	case p == iri.InstancePath:
-		return p, "instance", nil
-	case strings.HasPrefix(p, "/ap/users/"):
-		if _, err := s.svc.Accounts.GetByHandle(ctx, strings.TrimPrefix(p, "/ap/users/")); err != nil {
-			return "", "", iri.NotFoundOr(err)
-		}
-		return p, iri.UserFollowKey(p), nil
-	case strings.HasPrefix(p, "/ap/antraege/") && strings.HasSuffix(p, "/actor"):
-		id, err := uuid.Parse(strings.TrimSuffix(strings.TrimPrefix(p, "/ap/antraege/"), "/actor"))
-		if err != nil {
-			return "", "", iri.ErrNotFound
-		}
-		if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
-			return "", "", iri.NotFoundOr(err)
-		}
-		return p, "antrag:" + id.String(), nil
-	}
-	return "", "", iri.ErrNotFound
-}
-
 // Discovery.
 
 type jrdLink struct {
@@ -207,9 +177,9 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 			apError(w, http.StatusNotFound, "not_found", "Not an account of this host.")
 			return
 		}
-		actor, err = s.actorForUsername(r.Context(), user)
+		actor, err = s.actors.ForUsername(r.Context(), user)
 	} else if p, ok := s.iri.Local(res); ok {
-		if _, _, err = s.actorPathFor(r.Context(), res); err == nil {
+		if _, _, err = s.actors.PathFor(r.Context(), res); err == nil {
 			actor = s.iri.Of(p)
 		}
 	}
@@ -223,7 +193,7 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 	}
 	// The subject is the canonical acct: address, built from the actor's own preferredUsername,
 	// so that Mastodon's round trip (actor → username@host → the same actor) holds.
-	username, err := s.usernameOf(r.Context(), actor)
+	username, err := s.actors.UsernameOf(r.Context(), actor)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -239,68 +209,6 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 			{Rel: "http://webfinger.net/rel/profile-page", Type: "text/html", Href: actor},
 		},
 	})
-}
-
-// actorForUsername finds the local actor a WebFinger name stands for: "" when there is none,
-// an error when that could not be found out.
-func (s *Service) actorForUsername(ctx context.Context, user string) (string, error) {
-	switch u := strings.ToLower(user); {
-	case u == "ortsweberei":
-		return s.iri.Group(), nil
-	case u == "instance":
-		return s.iri.Of(iri.InstancePath), nil
-	case strings.HasPrefix(u, "antrag-"):
-		id, err := uuid.Parse(strings.TrimPrefix(u, "antrag-"))
-		if err != nil {
-			return "", nil
-		}
-		if _, err := s.svc.Antraege.Get(ctx, id); err != nil {
-			return "", ignoreNotFound(err)
-		}
-		return s.iri.AntragActor(id), nil
-	default:
-		acc, err := s.svc.Accounts.GetByHandle(ctx, user)
-		if err == nil {
-			return s.iri.User(acc.Handle), nil
-		}
-		if err := ignoreNotFound(err); err != nil {
-			return "", err
-		}
-		// The host itself names the instance actor too (Mastodon's own instance actor is
-		// host@host), unless a resident's handle came out as the host: handles are made
-		// without knowing it, and the instance actor stays instance@host.
-		if u == strings.ToLower(s.iri.Host()) {
-			return s.iri.Of(iri.InstancePath), nil
-		}
-		return "", nil
-	}
-}
-
-// ignoreNotFound is nil for an error that says the thing does not exist, and err for any other.
-func ignoreNotFound(err error) error {
-	if err = iri.NotFoundOr(err); errors.Is(err, iri.ErrNotFound) {
-		return nil
-	}
-	return err
-}
-
-func (s *Service) usernameOf(ctx context.Context, actorIRI string) (string, error) {
-	p, _ := s.iri.Local(actorIRI)
-	switch {
-	case p == iri.GroupPath:
-		return "ortsweberei", nil
-	case p == iri.InstancePath:
-		return "instance", nil
-	case strings.HasPrefix(p, "/ap/users/"):
-		acc, err := s.svc.Accounts.GetByHandle(ctx, strings.TrimPrefix(p, "/ap/users/"))
-		if err != nil {
-			return "", ignoreNotFound(err)
-		}
-		return acc.Handle, nil
-	case strings.HasSuffix(p, "/actor"):
-		return "antrag-" + strings.TrimSuffix(strings.TrimPrefix(p, "/ap/antraege/"), "/actor"), nil
-	}
-	return "", nil
 }
 
 func (s *Service) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {

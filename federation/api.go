@@ -196,7 +196,7 @@ func (s *Service) Unblock(ctx context.Context, by account.Account, domain string
 func (s *Service) Blocks(ctx context.Context) ([]string, error) { return s.blocks.List(ctx) }
 
 // forgetDomain removes, in a block's transaction, what a blocked domain sent of the tables
-// that are still kept here.
+// that are still kept here; the actors (actors.ForgetDomainTx) and the inbox follow.
 type forgetDomain struct{}
 
 func (forgetDomain) ForgetDomainTx(_ context.Context, tx *database.Tx, domain string) error {
@@ -207,11 +207,24 @@ func (forgetDomain) ForgetDomainTx(_ context.Context, tx *database.Tx, domain st
 		`DELETE FROM remote_stimmen WHERE ` + blocks.OnDomain("voter"),
 		`DELETE FROM remote_einsprueche WHERE ` + blocks.OnDomain("author"),
 		`DELETE FROM remote_delegationen WHERE ` + blocks.OnDomain("delegator"),
-		`DELETE FROM ap_actors WHERE ` + blocks.OnDomain("iri"), // with their follows of us and ours of them
-		// Activities taken but not processed yet are not processed (the worker finds no body).
-		`UPDATE ap_inbox SET body = NULL WHERE body IS NOT NULL AND ` + blocks.OnDomain("actor"),
 	} {
 		tx.Defer(q, domain)
 	}
 	return nil
+}
+
+// forgetInbox: activities of a blocked domain taken but not processed yet are not processed
+// (the worker finds no body).
+type forgetInbox struct{}
+
+func (forgetInbox) ForgetDomainTx(_ context.Context, tx *database.Tx, domain string) error {
+	tx.Defer(`UPDATE ap_inbox SET body = NULL WHERE body IS NOT NULL AND `+blocks.OnDomain("actor"), domain)
+	return nil
+}
+
+// Federate makes this Ortsweberei and a neighbouring one follow each other: ours follows theirs
+// now, and theirs follows back when it accepts. target is the neighbour's base URL
+// (https://nachbar.example), its handle (ortsweberei@nachbar.example) or its actor's URL.
+func (s *Service) Federate(ctx context.Context, target string) (string, error) {
+	return s.actors.Federate(ctx, target)
 }

@@ -174,7 +174,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AuthorizedFetch {
-			_, err := s.verifyRequest(r, nil)
+			_, err := s.actors.Verify(r, nil)
 			if fetch.OurOutage(r.Context(), err) {
 				s.serverError(w, r, err) // the key could not be looked up just now: no refusal
 				return
@@ -295,12 +295,12 @@ func (s *Service) outbox(r *http.Request) (any, error) {
 
 func (s *Service) followers(r *http.Request) (any, error) {
 	p := strings.TrimSuffix(r.URL.Path, "/followers")
-	_, key, err := s.actorPathFor(r.Context(), s.iri.Of(p))
+	_, key, err := s.actors.PathFor(r.Context(), s.iri.Of(p))
 	if err != nil {
 		return nil, err
 	}
-	var n int
-	if err := s.pool.QueryRow(r.Context(), `SELECT count(*) FROM ap_followers WHERE local = $1`, key).Scan(&n); err != nil {
+	n, err := s.actors.CountFollowers(r.Context(), key)
+	if err != nil {
 		return nil, err
 	}
 	// Only the number: who follows whom from the Fediverse is theirs to show.
@@ -311,7 +311,8 @@ func (s *Service) following(r *http.Request) (any, error) {
 	p := strings.TrimSuffix(r.URL.Path, "/following")
 	var n int
 	if p == iri.GroupPath {
-		if err := s.pool.QueryRow(r.Context(), `SELECT count(*) FROM ap_following`).Scan(&n); err != nil {
+		var err error
+		if n, err = s.actors.CountFollowing(r.Context()); err != nil {
 			return nil, err
 		}
 	}

@@ -1,4 +1,4 @@
 package federation
 
 // ForgetKeys empties the keys held in memory, as a restart or the hour they are kept does.
-func ForgetKeys(s *Service) { s.pubkeys.lru.Purge() }
+func ForgetKeys(s *Service) { s.actors.ForgetKeys() }

@@ -13,9 +13,7 @@ import (
 // SetKeyRefetchClock replaces the wall clock that paces remote key refetches, so a test can
 // let a minute pass at once.
 func SetKeyRefetchClock(s *Service, now func() time.Time) {
-	s.pubkeys.mu.Lock()
-	s.pubkeys.now = now
-	s.pubkeys.mu.Unlock()
+	s.actors.SetKeyRefetchClock(now)
 }
 
 // EnqueueInTx queues a delivery from the Ortsweberei in tx, the way follow and onFollow do.

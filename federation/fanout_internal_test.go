@@ -3,6 +3,8 @@ package federation
 import (
 	"slices"
 	"testing"
+
+	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
 )
 
 // Who gets which of a new Antrag's two activities, when one server's followers follow
@@ -12,15 +14,15 @@ import (
 // kinds behind one shared inbox gets both, once each.
 func TestNewAntragInboxes(t *testing.T) {
 	const id = "antrag:1"
-	person := remoteActor{Type: "Person"}
-	neighbour := remoteActor{Type: "Group Ortsweberei"}
+	person := actors.Remote{Type: "Person"}
+	neighbour := actors.Remote{Type: "Group Ortsweberei"}
 	fs := []follower{
-		{local: "ortsweberei", inbox: "https://masto.example/inbox", actor: person},
-		{local: id, inbox: "https://masto.example/inbox", actor: person},
-		{local: "ortsweberei", inbox: "https://gts.example/users/vera/inbox", actor: person},
-		{local: id, inbox: "https://gts.example/users/jonas/inbox", actor: person},
-		{local: "ortsweberei", inbox: "https://only-group.example/inbox", actor: person},
-		{local: "ortsweberei", inbox: "https://nachbar.example/ap/inbox", actor: neighbour},
+		{Local: "ortsweberei", Inbox: "https://masto.example/inbox", Actor: person},
+		{Local: id, Inbox: "https://masto.example/inbox", Actor: person},
+		{Local: "ortsweberei", Inbox: "https://gts.example/users/vera/inbox", Actor: person},
+		{Local: id, Inbox: "https://gts.example/users/jonas/inbox", Actor: person},
+		{Local: "ortsweberei", Inbox: "https://only-group.example/inbox", Actor: person},
+		{Local: "ortsweberei", Inbox: "https://nachbar.example/ap/inbox", Actor: neighbour},
 	}
 	locals := []string{"ortsweberei", id}
 	create := inboxesFor(outgoing{locals: locals, only: usesCreate}, fs)

@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
 	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
@@ -100,9 +101,10 @@ type Service struct {
 	river    *river.Client[pgx.Tx]
 	keys     *keys.Store // our own actors' keys
 	// What the inbox consults on every request, in memory (caches.go).
-	blocks  *blocks.Blocks
-	pubkeys *keyCache
-	intake  *intake
+	blocks *blocks.Blocks
+	// actors: remote actors and their keys (kept in memory), local names, follows.
+	actors *actors.Service
+	intake *intake
 	// Each actor's activities are processed one at a time, in order (inbox.go).
 	actorLocks    [actorLockStripes]sync.Mutex
 	processedUpTo *lru.Cache[string, int64]    // actor → the seq of its activity processed last here
@@ -143,10 +145,12 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 			return httpsig.Sign(r, nil, s.iri.Of(iri.InstancePath)+"#main-key", k.RSA, s.wall.Now())
 		}, nil
 	})
-	s.pubkeys = newKeyCache(s.wall)
-	s.blocks.SetForgetting(s.pubkeys.dropHost, forgetDomain{})
 	s.intake = newIntake(s)
 	s.delivery = delivery.New(pool, s.wall, s.client, s.keys, s.blocks, s.iri, s.log)
+	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
+		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
+	// What a block removes, in this order, in its transaction; then the domain's keys in memory.
+	s.blocks.SetForgetting(s.actors.DropKeys, forgetDomain{}, s.actors, forgetInbox{})
 	// Far more actors than jobs can have in hand at once (32 workers × 256 activities).
 	s.processedUpTo, _ = lru.New[string, int64](1 << 15)
 	s.failedHere, _ = lru.New[string, struct{}](1 << 12)

@@ -79,7 +79,7 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	res, err := s.verifyRequest(r, body)
+	res, err := s.actors.Verify(r, body)
 	if fetch.OurOutage(ctx, err) || (errors.Is(err, httpsig.ErrKeyResolution) && fetch.OurFailure(err)) {
 		// The key could not be looked up because our database cannot be reached (or the
 		// request ran out of time), or failed at it: no reason to refuse the sender, who
@@ -141,12 +141,6 @@ func (s *Service) inbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusAccepted)
-}
-
-// verifyRequest checks an incoming request's HTTP signature, made for a request to us: the
-// signed Host is our public URL's, whatever Host header arrived.
-func (s *Service) verifyRequest(r *http.Request, body []byte) (httpsig.Result, error) {
-	return httpsig.Verify(r.Context(), r, body, s.iri.Host(), s.wall.Now(), s.cfg.MaxSkew, s.resolveKey)
 }
 
 func keyIDOf(r *http.Request) string {

@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,11 +12,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/microcosm-cc/bluemonday"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
-	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -86,25 +85,21 @@ func (s *Service) dispatch(ctx context.Context, act received) error {
 // onFollow accepts every follow of a local actor. A neighbouring Ortsweberei that follows us is
 // followed back, so the two see each other's Anträge.
 func (s *Service) onFollow(ctx context.Context, act received) error {
-	path, key, err := s.actorPathFor(ctx, act.Object.ID)
+	path, key, err := s.actors.PathFor(ctx, act.Object.ID)
 	if errors.Is(err, iri.ErrNotFound) || key == "instance" {
 		return nil
 	}
 	if err != nil {
 		return err // whether the actor exists could not be found out: try again
 	}
-	follower, err := s.remoteActor(ctx, act.Actor.ID, false)
+	follower, err := s.actors.Remote(ctx, act.Actor.ID, false)
 	if err != nil {
 		return err
 	}
 	// The follower, its event, the Accept and (for a neighbour) our follow back commit
 	// together: a follow is never recorded without its answer on the way.
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`
-INSERT INTO ap_followers (local, follower, follow_id, created_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (local, follower) DO UPDATE SET follow_id = excluded.follow_id`, key, follower.IRI, act.ID, s.wall.Now())
-		if err := eventstore.Append(tx, s.clock.Now(), FolgerHinzugefuegt.New(eventstore.Header{},
-			FolgerV1{Local: s.iri.Of(path), Follower: follower.IRI})); err != nil {
+		if err := s.actors.AddFollowerTx(ctx, tx, path, key, follower, act.ID); err != nil {
 			return err
 		}
 		accept := vocab.Activity{Context: vocab.Context, ID: s.iri.Of(path) + "#accepts/" + uuid.NewString(), Type: "Accept",
@@ -113,7 +108,7 @@ ON CONFLICT (local, follower) DO UPDATE SET follow_id = excluded.follow_id`, key
 			return err
 		}
 		if key == "ortsweberei" && follower.IsOrtsweberei() {
-			return s.followTx(ctx, tx, follower)
+			return s.actors.FollowTx(ctx, tx, follower)
 		}
 		return nil
 	})
@@ -134,35 +129,25 @@ func (s *Service) onUndo(ctx context.Context, act received) error {
 	if err != nil || !undone.Type.Has("Follow") || undone.Actor.ID != act.Actor.ID {
 		return nil
 	}
-	_, key, err := s.actorPathFor(ctx, undone.Object.ID)
+	_, key, err := s.actors.PathFor(ctx, undone.Object.ID)
 	if errors.Is(err, iri.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM ap_followers WHERE local = $1 AND follower = $2`, key, act.Actor.ID)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		return eventstore.Append(tx, s.clock.Now(), FolgerEntfernt.New(eventstore.Header{},
-			FolgerV1{Local: undone.Object.ID, Follower: act.Actor.ID}))
-	})
+	return s.actors.RemoveFollower(ctx, key, undone.Object.ID, act.Actor.ID)
 }
 
-// onAccept marks our follow accepted. Only the followed actor accepts: the follow is looked up
-// by the accepting actor and our Follow's id together, so an Accept from one server cannot
-// accept a follow we sent to another.
+// onAccept marks our follow accepted (only by the followed actor: actors.Accept).
 func (s *Service) onAccept(ctx context.Context, act received) error {
-	_, err := s.pool.Exec(ctx, `UPDATE ap_following SET accepted = true WHERE remote = $1 AND follow_id = $2`, act.Actor.ID, act.Object.ID)
-	return err
+	return s.actors.Accept(ctx, act.Actor.ID, act.Object.ID)
 }
 
 // onAnnounce takes an Antrag a neighbour announces. The announcing Group only points at it:
 // what the Antrag says is taken from its origin (fetch.FromOrigin), which need not be the Group's.
 func (s *Service) onAnnounce(ctx context.Context, act received) error {
-	if ok, err := s.followsNeighbour(ctx, act.Actor.ID); !ok {
+	if ok, err := s.actors.FollowsNeighbour(ctx, act.Actor.ID); !ok {
 		return err
 	}
 	body, err := s.fetch.FromOrigin(ctx, act.Actor.ID, act.Object)
@@ -251,7 +236,7 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 		}
 		return err // whether it exists could not be found out: try again
 	}
-	author, err := s.remoteActor(ctx, obj.AttributedTo.ID, false)
+	author, err := s.actors.Remote(ctx, obj.AttributedTo.ID, false)
 	if err != nil {
 		return err
 	}
@@ -301,7 +286,7 @@ func addressedPublicly(act received, obj vocab.IncomingObject) bool {
 // sanitizer keeps the formatting Fediverse posts use and drops everything active.
 var sanitizer = bluemonday.UGCPolicy()
 
-func displayName(a *remoteActor) string {
+func displayName(a *actors.Remote) string {
 	name := a.Name
 	if name == "" {
 		name = a.Username
@@ -310,16 +295,6 @@ func displayName(a *remoteActor) string {
 }
 
 // Neighbours' Anträge, Einsprüche and Stimmen.
-
-// followsNeighbour reports whether the Group is a neighbour we follow. When the database cannot
-// say, it returns why: the activity is tried again, not dropped as if from a stranger.
-func (s *Service) followsNeighbour(ctx context.Context, group string) (bool, error) {
-	var ok bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM ap_following WHERE remote = $1)`, group).Scan(&ok); err != nil {
-		return false, fmt.Errorf("federation: whether we follow %s: %w", group, err)
-	}
-	return ok, nil
-}
 
 // storeRemoteAntrag keeps a neighbour's Antrag as its origin sent it (the caller made sure of
 // that: fetch.FromOrigin, or a fetch by its id), received at the time at. Everything it names is on
@@ -332,12 +307,12 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 		!iri.SameOrigin(obj.AttributedTo.ID, obj.ID) || (obj.Applicant.ID != "" && !iri.SameOrigin(obj.Applicant.ID, obj.ID)) {
 		return nil // only the Anträge of neighbours we follow, each all of its own server
 	}
-	if ok, err := s.followsNeighbour(ctx, obj.Ortsweberei); !ok {
+	if ok, err := s.actors.FollowsNeighbour(ctx, obj.Ortsweberei); !ok {
 		return err
 	}
 	applicantName := ""
 	if obj.Applicant.ID != "" {
-		a, err := s.remoteActor(ctx, obj.Applicant.ID, false)
+		a, err := s.actors.Remote(ctx, obj.Applicant.ID, false)
 		if fetch.MayPass(err) {
 			return err // not stored without the name while the name could come on a retry
 		}
@@ -416,7 +391,7 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 	if !ok {
 		return err // not an Antrag we keep, or (err) one we could not find out about just now
 	}
-	voter, err := s.checkProof(ctx, body, obj.AttributedTo.ID)
+	voter, err := s.actors.CheckProof(ctx, body, obj.AttributedTo.ID)
 	if fetch.MayPass(err) {
 		return err // the voter's key could not be had just now: not a bad proof
 	}
@@ -509,7 +484,7 @@ func (s *Service) inVotingWindow(ctx context.Context, antragIRI string, t time.T
 // whose Group is ortsweberei. The actor document's own claims (ortsweberei, verified) are only
 // believable from the Ortsweberei's own server: anyone can publish an actor that names some
 // Group and says verified, so the actor must also live on the Group's host.
-func residentOf(a *remoteActor, ortsweberei string) bool {
+func residentOf(a *actors.Remote, ortsweberei string) bool {
 	return a.Verified && a.Ortsweberei == ortsweberei && iri.NormalHost(a.Host) == iri.NormalHost(iri.HostOf(ortsweberei))
 }
 
@@ -525,7 +500,7 @@ func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingOb
 	if !ok {
 		return err
 	}
-	author, err := s.remoteActor(ctx, obj.AttributedTo.ID, false)
+	author, err := s.actors.Remote(ctx, obj.AttributedTo.ID, false)
 	if err != nil {
 		return err
 	}
@@ -586,7 +561,7 @@ func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI, ortswebe
 	if !iri.SameOrigin(d.ID, antragIRI) || !iri.SameOrigin(d.Delegator.ID, antragIRI) || !iri.SameOrigin(d.Delegate.ID, antragIRI) {
 		return errors.New("federation: a delegation of another server")
 	}
-	delegator, err := s.checkProof(ctx, raw, d.Delegator.ID)
+	delegator, err := s.actors.CheckProof(ctx, raw, d.Delegator.ID)
 	if err != nil {
 		return err
 	}
@@ -598,43 +573,6 @@ INSERT INTO remote_delegationen (antrag, delegator, delegate, object) VALUES ($1
 ON CONFLICT (antrag, delegator) DO UPDATE SET delegate = excluded.delegate, object = excluded.object`,
 		antragIRI, d.Delegator.ID, d.Delegate.ID, d.ID)
 	return err
-}
-
-// checkProof verifies an object's integrity proof and that its key belongs to author; it returns
-// the author as fetched.
-func (s *Service) checkProof(ctx context.Context, body []byte, author string) (*remoteActor, error) {
-	var who *remoteActor
-	resolve := func(ctx context.Context, vm string) (ed25519.PublicKey, string, error) {
-		actorIRI, _, _ := strings.Cut(vm, "#")
-		if actorIRI != author {
-			return nil, "", errors.New("federation: the proof is not by the object's author")
-		}
-		for _, refresh := range []bool{false, true} {
-			a, err := s.remoteActor(ctx, actorIRI, refresh)
-			if err != nil {
-				return nil, "", err
-			}
-			for _, k := range a.Multikeys {
-				if k.ID == vm && k.Controller == a.IRI {
-					pub, err := proof.DecodeMultikey(k.PublicKeyMultibase)
-					if err != nil {
-						return nil, "", err
-					}
-					who = a
-					return pub, a.IRI, nil
-				}
-			}
-		}
-		return nil, "", fmt.Errorf("federation: %s publishes no key %s", actorIRI, vm)
-	}
-	res, err := proof.Verify(ctx, body, resolve)
-	if err != nil {
-		return nil, err
-	}
-	if res.Controller != author || who == nil {
-		return nil, errors.New("federation: the proof's controller is not the author")
-	}
-	return who, nil
 }
 
 // claimedTime is a time an object claims for itself (published, updated), believed no later

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -83,11 +83,7 @@ type outgoing struct {
 }
 
 // follower is one follower of a local actor, as the delivery chooses its inboxes.
-type follower struct {
-	local string // whom it follows: "ortsweberei", "antrag:<id>", a resident's key
-	inbox string // where its activities go (its server's shared inbox if it has one)
-	actor remoteActor
-}
+type follower = actors.Follower
 
 // A new Antrag is two activities, and each server gets the one it uses. Mastodon and
 // GoToSocial drop a Create from an actor nobody there follows (Mastodon's Create
@@ -100,24 +96,24 @@ type follower struct {
 // them dropped.
 
 // usesCreate: the followers of the Antrag's actor, and neighbouring Ortswebereien.
-func usesCreate(f follower) bool { return f.local != "ortsweberei" || f.actor.IsOrtsweberei() }
+func usesCreate(f follower) bool { return f.Local != "ortsweberei" || f.Actor.IsOrtsweberei() }
 
 // isNeighbour: neighbouring Ortswebereien alone.
-func isNeighbour(f follower) bool { return f.actor.IsOrtsweberei() }
+func isNeighbour(f follower) bool { return f.Actor.IsOrtsweberei() }
 
 // usesAnnounce: the Fediverse followers of the Ortsweberei.
-func usesAnnounce(f follower) bool { return !f.actor.IsOrtsweberei() }
+func usesAnnounce(f follower) bool { return !f.Actor.IsOrtsweberei() }
 
 // inboxesFor is where an outgoing activity goes: each inbox once, of the followers it is for.
 func inboxesFor(o outgoing, fs []follower) []string {
 	var inboxes []string
 	seen := map[string]bool{}
 	for _, f := range fs {
-		if !slices.Contains(o.locals, f.local) || o.only != nil && !o.only(f) || seen[f.inbox] {
+		if !slices.Contains(o.locals, f.Local) || o.only != nil && !o.only(f) || seen[f.Inbox] {
 			continue
 		}
-		seen[f.inbox] = true
-		inboxes = append(inboxes, f.inbox)
+		seen[f.Inbox] = true
+		inboxes = append(inboxes, f.Inbox)
 	}
 	return inboxes
 }
@@ -283,18 +279,7 @@ func (s *Service) queue(ctx context.Context, out []outgoing, cursor eventstore.P
 	}
 	defer tx.Rollback(ctx)
 	for _, o := range out {
-		rows, err := tx.Query(ctx, `
-SELECT f.local, coalesce(a.shared_inbox, a.inbox), a.type
-FROM ap_followers f JOIN ap_actors a ON a.iri = f.follower
-WHERE f.local = ANY($1)
-ORDER BY 2`, o.locals)
-		if err != nil {
-			return err
-		}
-		fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (follower, error) {
-			var f follower
-			return f, r.Scan(&f.local, &f.inbox, &f.actor.Type)
-		})
+		fs, err := s.actors.FollowersTx(ctx, tx, o.locals)
 		if err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ var owners = map[string]string{
 	"abstimmungen": "instance/abstimmung", "stimmen": "instance/abstimmung", "stimmen_verlauf": "instance/abstimmung",
 	"delegationen": "instance/delegation", "account_activity": "instance/delegation",
 	"events": "instance/eventstore", "event_cursors": "instance/eventstore", "events_default": "instance/eventstore",
-	"ap_keys": "federation/internal/keys", "ap_actors": "federation", "ap_followers": "federation", "ap_following": "federation",
+	"ap_keys": "federation/internal/keys", "ap_actors": "federation/internal/actors", "ap_followers": "federation/internal/actors", "ap_following": "federation/internal/actors",
 	"ap_domain_blocks": "federation/internal/blocks", "ap_inbox": "federation", "ap_outgoing": "federation/internal/delivery", "ap_hosts": "federation/internal/delivery",
 	"remote_antraege": "federation", "remote_stimmen": "federation", "remote_einsprueche": "federation",
 	"remote_delegationen": "federation",

@@ -1,4 +1,4 @@
-package federation
+package actors
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
-// remoteActor is what we keep of an actor on another server.
-type remoteActor struct {
+// Remote is what we keep of an actor on another server.
+type Remote struct {
 	IRI, Host, Type, Username, Name string
 	Inbox, SharedInbox              string
 	KeyID, PublicKeyPem             string
@@ -30,12 +30,12 @@ type remoteActor struct {
 }
 
 // IsOrtsweberei reports whether the actor is another Weltgewebe instance's Ortsweberei.
-func (a *remoteActor) IsOrtsweberei() bool {
+func (a *Remote) IsOrtsweberei() bool {
 	return strings.Contains(" "+a.Type+" ", " Ortsweberei ") || strings.Contains(a.Type, "#Ortsweberei")
 }
 
 // deliveryInbox is where activities for this actor go: its server's shared inbox if it has one.
-func (a *remoteActor) deliveryInbox() string {
+func (a *Remote) deliveryInbox() string {
 	if a.SharedInbox != "" {
 		return a.SharedInbox
 	}
@@ -51,8 +51,8 @@ var (
 // actorTTL is how long a fetched actor (and its key) is trusted before it is fetched again.
 const actorTTL = 24 * time.Hour
 
-// remoteActor returns the actor, from the cache unless it is stale or refresh is asked for.
-func (s *Service) remoteActor(ctx context.Context, actorIRI string, refresh bool) (*remoteActor, error) {
+// Remote returns the actor, from the cache unless it is stale or refresh is asked for.
+func (s *Service) Remote(ctx context.Context, actorIRI string, refresh bool) (*Remote, error) {
 	if err := s.blocks.Check(ctx, iri.HostOf(actorIRI)); err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (s *Service) remoteActor(ctx context.Context, actorIRI string, refresh bool
 	if doc.ID != actorIRI && iri.HostOf(doc.ID) != iri.HostOf(actorIRI) {
 		return nil, fetch.ErrWrongOrigin
 	}
-	a := &remoteActor{IRI: doc.ID, Host: iri.HostOf(doc.ID), Type: strings.Join(doc.Type, " "), Username: doc.PreferredUsername, Name: doc.Name,
+	a := &Remote{IRI: doc.ID, Host: iri.HostOf(doc.ID), Type: strings.Join(doc.Type, " "), Username: doc.PreferredUsername, Name: doc.Name,
 		Inbox: doc.Inbox, SharedInbox: doc.SharedInbox(), Multikeys: doc.AssertionMethod, Ortsweberei: doc.Ortsweberei,
 		Verified: doc.Verified != nil && *doc.Verified, FetchedAt: s.wall.Now()}
 	if k, ok := doc.Key(); ok {
@@ -102,8 +102,8 @@ ON CONFLICT (iri) DO UPDATE SET host = excluded.host, type = excluded.type, pref
 	return a, nil
 }
 
-func (s *Service) cachedActor(ctx context.Context, actorIRI string) (*remoteActor, error) {
-	var a remoteActor
+func (s *Service) cachedActor(ctx context.Context, actorIRI string) (*Remote, error) {
+	var a Remote
 	var shared, keyID, pemText, ortsweberei *string
 	var mk []byte
 	err := s.pool.QueryRow(ctx, `

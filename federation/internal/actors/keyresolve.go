@@ -1,4 +1,4 @@
-package federation
+package actors
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func (s *Service) lookupKey(ctx context.Context, keyID string, refresh bool) (cr
 		if !refresh && s.wall.Now().Sub(known.FetchedAt) < actorTTL {
 			return keyOf(known, keyID)
 		}
-		a, err := s.remoteActor(ctx, known.IRI, true)
+		a, err := s.Remote(ctx, known.IRI, true)
 		if err != nil {
 			return nil, "", fmt.Errorf("federation: key %s: refetching its owner %s: %w", keyID, known.IRI, err)
 		}
@@ -56,9 +56,9 @@ func (s *Service) lookupKey(ctx context.Context, keyID string, refresh bool) (cr
 	if iri.HostOf(owner) != iri.HostOf(keyID) {
 		return nil, "", fmt.Errorf("federation: key %s: its owner %s is on another host", keyID, owner)
 	}
-	a, err := s.remoteActor(ctx, owner, refresh)
+	a, err := s.Remote(ctx, owner, refresh)
 	if err == nil && a.KeyID != keyID && !refresh {
-		a, err = s.remoteActor(ctx, owner, true) // a stored copy from before a key change
+		a, err = s.Remote(ctx, owner, true) // a stored copy from before a key change
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("federation: key %s: fetching its owner %s: %w", keyID, owner, err)
@@ -83,7 +83,7 @@ func (s *Service) lookupKey(ctx context.Context, keyID string, refresh bool) (cr
 }
 
 // keyOf is the key a remote actor publishes under keyID.
-func keyOf(a *remoteActor, keyID string) (crypto.PublicKey, string, error) {
+func keyOf(a *Remote, keyID string) (crypto.PublicKey, string, error) {
 	if a.KeyID != keyID || a.PublicKeyPem == "" {
 		return nil, "", fmt.Errorf("federation: key %s: its owner %s does not publish it (it publishes %q)", keyID, a.IRI, a.KeyID)
 	}
@@ -96,7 +96,7 @@ func keyOf(a *remoteActor, keyID string) (crypto.PublicKey, string, error) {
 
 // actorByKeyID is the stored actor that published keyID, on the key's host: an actor elsewhere
 // claiming the same key id is not asked.
-func (s *Service) actorByKeyID(ctx context.Context, keyID string) (*remoteActor, error) {
+func (s *Service) actorByKeyID(ctx context.Context, keyID string) (*Remote, error) {
 	var owner string
 	err := s.pool.QueryRow(ctx, `
 SELECT iri FROM ap_actors WHERE key_id = $1 AND host = $2 ORDER BY fetched_at DESC LIMIT 1`, keyID, iri.HostOf(keyID)).Scan(&owner)
@@ -113,7 +113,7 @@ SELECT iri FROM ap_actors WHERE key_id = $1 AND host = $2 ORDER BY fetched_at DE
 func (s *Service) dereferenceKey(ctx context.Context, keyID string, refresh bool) (owner, pemText string, err error) {
 	base, fragment, _ := strings.Cut(keyID, "#")
 	if fragment != "" {
-		a, err := s.remoteActor(ctx, base, refresh)
+		a, err := s.Remote(ctx, base, refresh)
 		if err == nil && a.KeyID == keyID {
 			return a.IRI, "", nil
 		}
