@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
-	"github.com/weltgewebe/weltgewebe/instance/account"
-	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -32,17 +29,17 @@ func (s *Service) Register(mux *http.ServeMux) {
 
 	// Actor and key documents are always served without a signature: Mastodon fetches them to
 	// check signatures, and that fetch must not itself need one.
-	mux.HandleFunc("GET /ap/instance", s.actorHandler(s.instanceActor))
-	mux.HandleFunc("GET /ap/ortsweberei", s.actorHandler(s.groupActor))
+	mux.HandleFunc("GET /ap/instance", s.actorHandler(s.convert.InstanceActor))
+	mux.HandleFunc("GET /ap/ortsweberei", s.actorHandler(s.convert.GroupActor))
 	mux.HandleFunc("GET /ap/users/{handle}", s.actorHandler(func(ctx context.Context, r *http.Request) (*vocab.Actor, error) {
-		return s.userActor(ctx, r.PathValue("handle"))
+		return s.convert.UserActor(ctx, r.PathValue("handle"))
 	}))
 	mux.HandleFunc("GET /ap/antraege/{id}/actor", s.actorHandler(func(ctx context.Context, r *http.Request) (*vocab.Actor, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
 			return nil, iri.ErrNotFound
 		}
-		return s.antragActor(ctx, id)
+		return s.convert.AntragActor(ctx, id)
 	}))
 
 	// Inboxes: one handler for all, the shared one included.
@@ -67,98 +64,6 @@ func (s *Service) actorHandler(get func(context.Context, *http.Request) (*vocab.
 		writeAP(w, http.StatusOK, a)
 	}
 }
-
-// baseActor fills what every local actor has.
-func (s *Service) baseActor(ctx context.Context, path string, typ any, username, name string) (*vocab.Actor, error) {
-	k, err := s.keys.Get(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	id := s.iri.Of(path)
-	return &vocab.Actor{
-		Context: vocab.Context, ID: id, Type: typ, PreferredUsername: username, Name: name,
-		Inbox: id + "/inbox", Outbox: id + "/outbox", Followers: id + "/followers", Following: id + "/following",
-		Endpoints:    &vocab.Endpoints{SharedInbox: s.iri.Of(iri.SharedInbox)},
-		PublicKey:    &vocab.PublicKey{ID: id + "#main-key", Owner: id, PublicKeyPem: k.PublicPEM()},
-		Discoverable: true, Indexable: true,
-	}, nil
-}
-
-func (s *Service) instanceActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
-	a, err := s.baseActor(ctx, iri.InstancePath, "Application", "instance", "Weltgewebe "+s.iri.Host())
-	if err != nil {
-		return nil, err
-	}
-	a.Summary = "The instance actor of this Ortsweberei; it signs the instance's own requests."
-	a.Discoverable, a.Indexable = false, false
-	return a, nil
-}
-
-func (s *Service) groupActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
-	o, err := s.svc.Ortsweberei.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.baseActor(ctx, iri.GroupPath, []string{"Group", "Ortsweberei"}, "ortsweberei", o.Name)
-	if err != nil {
-		return nil, err
-	}
-	a.Summary = "Die Ortsweberei " + o.Name + ": ihre Anträge, Einsprüche und öffentlichen Abstimmungen."
-	a.URL = s.iri.Of("/")
-	return a, nil
-}
-
-func (s *Service) userActor(ctx context.Context, handle string) (*vocab.Actor, error) {
-	acc, err := s.svc.Accounts.GetByHandle(ctx, handle)
-	if err != nil {
-		return nil, err
-	}
-	return s.personFor(ctx, acc)
-}
-
-func (s *Service) personFor(ctx context.Context, acc account.Account) (*vocab.Actor, error) {
-	path := iri.UserPath(acc.Handle)
-	a, err := s.baseActor(ctx, path, []string{"Person", "Garnrolle"}, acc.Handle, acc.Name)
-	if err != nil {
-		return nil, err
-	}
-	k, err := s.keys.Get(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	a.AssertionMethod = []vocab.Multikey{{
-		ID: a.ID + "#ed25519-key", Type: "Multikey", Controller: a.ID,
-		PublicKeyMultibase: proof.EncodeMultikey(k.Ed.Public().(ed25519.PublicKey)),
-	}}
-	verified := acc.Resident() && acc.Verified()
-	a.Verified = &verified
-	a.Ortsweberei = s.iri.Group()
-	a.URL = s.iri.Of("/garnrollen/" + acc.Handle)
-	published := acc.CreatedAt
-	a.Published = &published
-	return a, nil
-}
-
-func (s *Service) antragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, error) {
-	an, err := s.svc.Antraege.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.baseActor(ctx, iri.AntragActorPath(id), "Service", "antrag-"+id.String(), antragActorName(an.Title))
-	if err != nil {
-		return nil, err
-	}
-	a.Summary = "Folge diesem Antrag, um seine Einsprüche, den Beginn der Abstimmung und das Ergebnis zu sehen."
-	a.Ortsweberei = s.iri.Group()
-	a.URL = s.iri.Of("/antraege/" + id.String())
-	return a, nil
-}
-
-// antragActorName is the display name of an Antrag's actor: "Antrag «title»". A name of the
-// form "Word: …" is read as a link with the scheme "word" by GoToSocial's ActivityStreams
-// library, which shows it lower-cased ("antrag: …"); a space before any colon keeps the name
-// a name, whatever the title holds.
-func antragActorName(title string) string { return "Antrag «" + title + "»" }
 
 // Discovery.
 

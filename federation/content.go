@@ -34,7 +34,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		return s.antragObject(r.Context(), a)
+		return s.convert.AntragObject(r.Context(), a)
 	})
 	get("/ap/antraege/{id}/einsprueche/{account}", func(r *http.Request) (any, error) {
 		id, err1 := uuid.Parse(r.PathValue("id"))
@@ -48,7 +48,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		}
 		for _, e := range a.Einsprueche {
 			if e.AccountID == acc {
-				return s.einspruchObject(r.Context(), id, e)
+				return s.convert.EinspruchObject(r.Context(), id, e)
 			}
 		}
 		return nil, iri.ErrNotFound
@@ -62,7 +62,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		return s.abstimmungObject(v), nil
+		return s.convert.AbstimmungObject(v), nil
 	})
 	get("/ap/knoten/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
@@ -73,7 +73,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		obj, err := s.knotenObject(r.Context(), k)
+		obj, err := s.convert.KnotenObject(r.Context(), k)
 		if err != nil {
 			return nil, err
 		}
@@ -85,21 +85,21 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, iri.ErrNotFound
 		}
-		return s.fadenObject(r.Context(), id)
+		return s.convert.FadenObject(r.Context(), id)
 	})
 	get("/ap/stimmen/{event}", func(r *http.Request) (any, error) {
 		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
 		if err != nil {
 			return nil, err
 		}
-		return s.stimmeObject(r.Context(), e)
+		return s.convert.StimmeObject(r.Context(), e)
 	})
 	get("/ap/stimmen/{event}/note", func(r *http.Request) (any, error) {
 		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
 		if err != nil {
 			return nil, err
 		}
-		return s.stimmeNoteObject(r.Context(), e)
+		return s.convert.StimmeNoteObject(r.Context(), e)
 	})
 	get("/ap/delegationen/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
@@ -110,14 +110,14 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		return s.delegationObject(r.Context(), d)
+		return s.convert.DelegationObject(r.Context(), d)
 	})
 	get("/ap/activities/{event}", func(r *http.Request) (any, error) {
 		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
 		if err != nil {
 			return nil, err
 		}
-		act, err := s.activityFor(r.Context(), s.handles(), e)
+		act, err := s.convert.ActivityFor(r.Context(), s.convert.Handles(), e)
 		if err != nil {
 			return nil, err
 		}
@@ -132,21 +132,21 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		return s.announceFor(e)
+		return s.convert.AnnounceFor(e)
 	})
 	get("/ap/activities/{event}/note", func(r *http.Request) (any, error) {
 		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
 		if err != nil {
 			return nil, err
 		}
-		return s.stimmeNoteCreateFor(r.Context(), e)
+		return s.convert.StimmeNoteCreateFor(r.Context(), e)
 	})
 	get("/ap/activities/{event}/update", func(r *http.Request) (any, error) {
 		e, err := s.publicEvent(r.Context(), r.PathValue("event"))
 		if err != nil {
 			return nil, err
 		}
-		return s.questionUpdateFor(r.Context(), e)
+		return s.convert.QuestionUpdateFor(r.Context(), e)
 	})
 	// The Update(Question) of an Antrag whose count a delegation change moved: one
 	// delegation event can move several Anträge' counts, so the Antrag is part of the id.
@@ -159,7 +159,7 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, iri.ErrNotFound
 		}
-		return s.delegationUpdateFor(r.Context(), e, id)
+		return s.convert.DelegationUpdateFor(r.Context(), e, id)
 	})
 
 	for _, actor := range []string{"/ap/instance", "/ap/ortsweberei", "/ap/users/{handle}", "/ap/antraege/{id}/actor"} {
@@ -272,9 +272,9 @@ func (s *Service) outbox(r *http.Request) (any, error) {
 	}
 	page := &vocab.OrderedCollectionPage{Context: vocab.Context, ID: id + "?" + q.Encode(), Type: "OrderedCollectionPage",
 		PartOf: id, OrderedItems: []json.RawMessage{}}
-	h := s.handles()
+	h := s.convert.Handles()
 	for _, e := range evs {
-		act, err := s.activityFor(ctx, h, e)
+		act, err := s.convert.ActivityFor(ctx, h, e)
 		if errors.Is(err, iri.ErrNotFound) {
 			continue
 		}

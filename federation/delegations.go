@@ -7,9 +7,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
-	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
 // A delegation that takes effect or ends while an Abstimmung is open moves weight from one
@@ -17,58 +17,10 @@ import (
 // Delivery sends an Update(Question) for every open Abstimmung whose count such a change
 // moved (deliverEvents), the way it does after a Stimme.
 
-// delegationMove is a change of the delegation graph in effect: From's weight went to Was
-// before it (uuid.Nil: From delegated to nobody).
-type delegationMove struct {
-	Event int64
-	From  uuid.UUID
-	Was   uuid.UUID
-}
-
-// delegationMoveOf says whether an event changed the graph in effect, and how. A request, a
-// refusal and a revocation do not: a revoked delegation stays in effect until the next batch,
-// whose DelegationBeendet is the change.
-func (s *Service) delegationMoveOf(ctx context.Context, e eventstore.Event) (delegationMove, bool, error) {
-	switch {
-	case delegation.DelegationWirksam.Is(e):
-		p, err := delegation.DelegationWirksam.Decode(e)
-		if err != nil {
-			return delegationMove{}, false, err
-		}
-		m := delegationMove{Event: e.Position.ID, From: p.FromID}
-		if p.Replaces != nil {
-			old, err := s.svc.Delegations.Get(ctx, *p.Replaces)
-			if err != nil {
-				return delegationMove{}, false, err
-			}
-			m.Was = old.ToID
-		}
-		return m, true, nil
-	case delegation.DelegationBeendet.Is(e):
-		p, err := delegation.DelegationBeendet.Decode(e)
-		if err != nil {
-			return delegationMove{}, false, err
-		}
-		// Only a delegation that was in effect ends with a change: a request taken back
-		// ("withdrawn") or replaced by a newer request ("superseded") never counted.
-		if p.Reason != "revoked" && p.Reason != "replaced" {
-			return delegationMove{}, false, nil
-		}
-		return delegationMove{Event: e.Position.ID, From: p.FromID, Was: p.ToID}, true, nil
-	case delegation.DelegationAbgelaufen.Is(e):
-		p, err := delegation.DelegationAbgelaufen.Decode(e)
-		if err != nil {
-			return delegationMove{}, false, err
-		}
-		return delegationMove{Event: e.Position.ID, From: p.FromID, Was: p.ToID}, true, nil
-	}
-	return delegationMove{}, false, nil
-}
-
 // countsMovedBy returns, for every open Abstimmung whose count one of the moves changed, its
 // Antrag and the last such move. A move changed a count when the count with the graph in
 // effect now differs from the count with that one delegation as it was before the move.
-func (s *Service) countsMovedBy(ctx context.Context, moves []delegationMove) (map[uuid.UUID]int64, error) {
+func (s *Service) countsMovedBy(ctx context.Context, moves []convert.Move) (map[uuid.UUID]int64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id FROM abstimmungen WHERE closed_at IS NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("federation: open Abstimmungen: %w", err)

@@ -27,5 +27,5 @@ func DeliveredTypes() []string { return deliveredTypes() }
 // AntragDocument is the Question delivery builds for a, an Antrag as read from the database
 // (possibly before a change that committed since).
 func AntragDocument(ctx context.Context, s *Service, a antrag.Antrag) (*vocab.Antrag, error) {
-	return s.antragObject(ctx, a)
+	return s.convert.AntragObject(ctx, a)
 }

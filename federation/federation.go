@@ -33,6 +33,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
 	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
+	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
@@ -102,6 +103,8 @@ type Service struct {
 	keys     *keys.Store // our own actors' keys
 	// What the inbox consults on every request, in memory (caches.go).
 	blocks *blocks.Blocks
+	// convert: our objects as ActivityStreams, and back.
+	convert *convert.Converter
 	// actors: remote actors and their keys (kept in memory), local names, follows.
 	actors *actors.Service
 	intake *intake
@@ -147,6 +150,8 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	})
 	s.intake = newIntake(s)
 	s.delivery = delivery.New(pool, s.wall, s.client, s.keys, s.blocks, s.iri, s.log)
+	s.convert = convert.New(s.iri, pool, c, s.keys, convert.Services{Events: svc.Events, Accounts: svc.Accounts,
+		Ortsweberei: svc.Ortsweberei, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations})
 	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
 		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
 	// What a block removes, in this order, in its transaction; then the domain's keys in memory.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
@@ -44,24 +45,11 @@ func inboxKey(act vocab.Head, body []byte) (key string, vote bool) {
 	return act.ID + " vote " + hex.EncodeToString(h[:16]), true
 }
 
-// pollChoice is the choice a poll vote names. GoToSocial matches option names regardless of
-// case (gtsmodel.Poll.GetChoice), and lower-cases some on the way (anyOf names that read as
-// IRIs): so do we.
-func pollChoice(name string) (string, bool) {
-	name = strings.TrimSpace(name)
-	for n, choice := range vocab.NameChoices {
-		if strings.EqualFold(n, name) {
-			return choice, true
-		}
-	}
-	return "", false
-}
-
 // castAt is when a poll vote was cast: GoToSocial dates the Create, not the Note; Mastodon
 // dates neither, and then it is the time the vote arrived. A time after that is taken as the
 // time it arrived (claimedTime), so that no vote passes for newer than the voter's next one.
 func castAt(act received, obj vocab.IncomingObject) time.Time {
-	return claimedTime(cmp.Or(obj.Published, act.Published), act.at)
+	return convert.ClaimedTime(cmp.Or(obj.Published, act.Published), act.at)
 }
 
 // pollOpenAt reports whether the Antrag's poll took votes at t: before the end its Question

@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
+	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/database"
@@ -240,8 +240,8 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 	if err != nil {
 		return err
 	}
-	published := claimedTime(obj.Published, act.at)
-	if choice, isVote := pollChoice(obj.Name); isVote && strings.TrimSpace(obj.Content) == "" {
+	published := convert.ClaimedTime(obj.Published, act.at)
+	if choice, isVote := convert.PollChoice(obj.Name); isVote && strings.TrimSpace(obj.Content) == "" {
 		// The vote cast last counts, whatever order the votes arrive in (a retry can bring an
 		// older one after a newer); of two cast in the same second, the one that came later.
 		cast := castAt(act, obj)
@@ -256,11 +256,11 @@ WHERE antrag_fremdstimmen.at <= excluded.at`,
 			id, author.IRI, choice, cast, obj.ID)
 		return err
 	}
-	if !addressedPublicly(act, obj) {
+	if !convert.AddressedPublicly(act.Incoming, obj) {
 		_, err := s.pool.Exec(ctx, `DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, obj.ID, author.IRI)
 		return err
 	}
-	content := sanitizer.Sanitize(obj.Content)
+	content := convert.Sanitizer.Sanitize(obj.Content)
 	if strings.TrimSpace(content) == "" {
 		return nil
 	}
@@ -268,30 +268,10 @@ WHERE antrag_fremdstimmen.at <= excluded.at`,
 		tx.Defer(`
 INSERT INTO antrag_kommentare (iri, antrag_id, author, author_name, content_html, published) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html
-WHERE antrag_kommentare.author = excluded.author`, obj.ID, id, author.IRI, displayName(author), content, published)
+WHERE antrag_kommentare.author = excluded.author`, obj.ID, id, author.IRI, convert.DisplayName(author.Name, author.Username, author.Host), content, published)
 		return eventstore.Append(tx, s.clock.Now(), KommentarEmpfangen.New(eventstore.Header{Subject: id},
 			KommentarV1{AntragID: id, IRI: obj.ID, Author: author.IRI}))
 	})
-}
-
-// addressedPublicly reports whether a reply is addressed to as:Public, in to or cc. The
-// object's own addressing decides; only an object that has none is judged by its activity's.
-func addressedPublicly(act received, obj vocab.IncomingObject) bool {
-	if len(obj.To) > 0 || len(obj.Cc) > 0 {
-		return obj.To.HasPublic() || obj.Cc.HasPublic()
-	}
-	return act.To.HasPublic() || act.Cc.HasPublic()
-}
-
-// sanitizer keeps the formatting Fediverse posts use and drops everything active.
-var sanitizer = bluemonday.UGCPolicy()
-
-func displayName(a *actors.Remote) string {
-	name := a.Name
-	if name == "" {
-		name = a.Username
-	}
-	return name + " (@" + a.Username + "@" + a.Host + ")"
 }
 
 // Neighbours' Anträge, Einsprüche and Stimmen.
@@ -320,7 +300,7 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 			applicantName = a.Name
 		}
 	}
-	published := claimedTime(obj.Published, at)
+	published := convert.ClaimedTime(obj.Published, at)
 	deadline := published
 	if obj.DecisionDeadline != nil {
 		deadline = *obj.DecisionDeadline
@@ -335,7 +315,7 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 	}
 	sourceUpdated := published
 	if obj.Updated != nil {
-		sourceUpdated = claimedTime(obj.Updated, at)
+		sourceUpdated = convert.ClaimedTime(obj.Updated, at)
 	}
 	// The title was the Question's name until it became a content warning on GoToSocial.
 	title := obj.Title
@@ -344,8 +324,8 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 	}
 	// The Question's content opens with the title and, once decided, the outcome
 	// (questionContent): the details are what follows them.
-	details := strings.TrimPrefix(obj.Content, questionTitleHTML(title))
-	details = sanitizer.Sanitize(strings.TrimPrefix(details, outcomeHTML(obj.Status, obj.YesWeight, obj.NoWeight, obj.AbstainWeight)))
+	details := strings.TrimPrefix(obj.Content, convert.QuestionTitleHTML(title))
+	details = convert.Sanitizer.Sanitize(strings.TrimPrefix(details, convert.OutcomeHTML(obj.Status, obj.YesWeight, obj.NoWeight, obj.AbstainWeight)))
 	tag, err := s.pool.Exec(ctx, `
 INSERT INTO remote_antraege (id, iri, origin, ortsweberei, actor, applicant, applicant_name, title, details_html, amount_cents,
     status, opened_at, decision_deadline, extended, opens_at, closes_at, closed_at, outcome, origin_yes, origin_no, origin_abstain,
@@ -417,7 +397,7 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 		s.log.Info("federation: Stimme from the future refused", "object", obj.ID, "published", *obj.Published, "received", at)
 		return nil
 	}
-	cast := claimedTime(obj.Published, at)
+	cast := convert.ClaimedTime(obj.Published, at)
 	in, err := s.inVotingWindow(ctx, antragIRI, cast)
 	if err != nil {
 		return err
@@ -510,7 +490,7 @@ func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingOb
 	}
 	_, err = s.pool.Exec(ctx, `
 INSERT INTO remote_einsprueche (antrag, author, author_name, reason, created_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, claimedTime(obj.Published, at))
+ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, convert.ClaimedTime(obj.Published, at))
 	return err
 }
 
@@ -573,14 +553,4 @@ INSERT INTO remote_delegationen (antrag, delegator, delegate, object) VALUES ($1
 ON CONFLICT (antrag, delegator) DO UPDATE SET delegate = excluded.delegate, object = excluded.object`,
 		antragIRI, d.Delegator.ID, d.Delegate.ID, d.ID)
 	return err
-}
-
-// claimedTime is a time an object claims for itself (published, updated), believed no later
-// than at, when the object reached us: a time after that would let the object pass for newer
-// than what its origin sends next. Without a claim, at is the time.
-func claimedTime(t *time.Time, at time.Time) time.Time {
-	if t == nil || t.After(at) {
-		return at
-	}
-	return *t
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
+	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -135,18 +136,18 @@ func inboxesFor(o outgoing, fs []follower) []string {
 func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) error {
 	var out []outgoing
 	updated := map[uuid.UUID]string{} // Antrag → the id of the Update(Question) after its last change
-	var moves []delegationMove
+	var moves []convert.Move
 	for _, e := range evs {
 		if !e.Public {
 			continue
 		}
-		if m, ok, err := s.delegationMoveOf(ctx, e); err != nil {
+		if m, ok, err := s.convert.MoveOf(ctx, e); err != nil {
 			return err
 		} else if ok {
 			moves = append(moves, m)
 			continue
 		}
-		antragID, err := s.antragOf(ctx, e)
+		antragID, err := s.convert.AntragOf(ctx, e)
 		if err != nil && !errors.Is(iri.NotFoundOr(err), iri.ErrNotFound) {
 			return err // not "none": the batch is read again, rather than the event skipped for good
 		}
@@ -160,7 +161,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			if err != nil {
 				return err
 			}
-			q, err := s.antragObject(ctx, a)
+			q, err := s.convert.AntragObject(ctx, a)
 			if err != nil {
 				return err
 			}
@@ -173,7 +174,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 		case antrag.EinspruchErhoben.Is(e):
 			// The resident's own public doing: to the followers of the Ortsweberei, of the
 			// Antrag, and of the resident.
-			act, err := s.activityFor(ctx, s.handles(), e)
+			act, err := s.convert.ActivityFor(ctx, s.convert.Handles(), e)
 			if err != nil {
 				return err
 			}
@@ -186,14 +187,14 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			// Ortswebereien that recount it; Mastodon and GoToSocial would take it as a vote
 			// on a poll they do not own and drop it. The resident's followers get a post they
 			// are shown instead.
-			act, err := s.activityFor(ctx, s.handles(), e)
+			act, err := s.convert.ActivityFor(ctx, s.convert.Handles(), e)
 			if err != nil {
 				return err
 			}
 			act.Context = vocab.Context
 			path, _ := s.iri.Local(act.Actor)
 			act.Cc = []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(antragID))}
-			note, err := s.stimmeNoteCreateFor(ctx, e)
+			note, err := s.convert.StimmeNoteCreateFor(ctx, e)
 			if err != nil {
 				return err
 			}
@@ -219,7 +220,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 		if err != nil {
 			return err
 		}
-		q, err := s.antragObject(ctx, a)
+		q, err := s.convert.AntragObject(ctx, a)
 		if err != nil {
 			return err
 		}
@@ -235,32 +236,8 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 // delegationMoveOf know): the delivery follower reads no others from the log. A type that is
 // to federate must be added here.
 func deliveredTypes() []string {
-	return slices.Concat(antragTypes, abstimmungTypes,
+	return slices.Concat(convert.AntragTypes, convert.AbstimmungTypes,
 		[]string{delegation.DelegationWirksam.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name()})
-}
-
-// The events about an Antrag, and about its Abstimmung.
-var (
-	antragTypes = []string{antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
-		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
-		antrag.AntragZurueckgezogen.Name()}
-	abstimmungTypes = []string{abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
-		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name()}
-)
-
-// antragOf names the Antrag an event is about, if any.
-func (s *Service) antragOf(ctx context.Context, e eventstore.Event) (uuid.UUID, error) {
-	switch {
-	case slices.Contains(antragTypes, e.Type):
-		return e.SubjectID, nil
-	case slices.Contains(abstimmungTypes, e.Type):
-		a, err := s.svc.Abstimmungen.Find(ctx, e.SubjectID)
-		if err != nil {
-			return uuid.Nil, err
-		}
-		return a.SubjectID, nil
-	}
-	return uuid.Nil, nil
 }
 
 // queue stores the outgoing activities and their delivery jobs, and saves the cursor, in one

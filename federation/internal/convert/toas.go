@@ -1,21 +1,29 @@
-package federation
+// Package convert is the one converter between our objects and ActivityStreams, both ways, and
+// writes nothing: toas.go makes our documents and activities (and signs what carries a proof),
+// fromas.go reads what arrives. It imports no job package but keys and iri.
+package convert
 
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"html"
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
@@ -24,17 +32,40 @@ import (
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
-// Every conversion between our objects and ActivityStreams happens in this file.
+// Services are the domain services the converter reads from.
+type Services struct {
+	Events       *eventstore.Store
+	Accounts     *account.Service
+	Ortsweberei  *ortsweberei.Service
+	Antraege     *antrag.Service
+	Abstimmungen *abstimmung.Service
+	Delegations  *delegation.Service
+}
 
-// handles resolves account ids to their actor IRIs, remembering what it looked up.
-type handles struct {
-	s     *Service
+// Converter converts; it holds nothing that changes.
+type Converter struct {
+	iri   iri.Base
+	pool  *pgxpool.Pool
+	clock clock.Clock // the instance clock: what is gone by now
+	keys  *keys.Store // our actors' keys: their documents, and the proofs they sign
+	svc   Services
+}
+
+// New returns the converter.
+func New(base iri.Base, pool *pgxpool.Pool, c clock.Clock, k *keys.Store, svc Services) *Converter {
+	return &Converter{iri: base, pool: pool, clock: c, keys: k, svc: svc}
+}
+
+// Handles resolves account ids to their actor IRIs, remembering what it looked up.
+type Handles struct {
+	s     *Converter
 	cache map[uuid.UUID]string
 }
 
-func (s *Service) handles() *handles { return &handles{s: s, cache: map[uuid.UUID]string{}} }
+// Handles starts a lookup of account handles (one per document or page).
+func (s *Converter) Handles() *Handles { return &Handles{s: s, cache: map[uuid.UUID]string{}} }
 
-func (h *handles) iri(ctx context.Context, id uuid.UUID) (string, error) {
+func (h *Handles) iri(ctx context.Context, id uuid.UUID) (string, error) {
 	if id == uuid.Nil {
 		return h.s.iri.Group(), nil // the instance's own doings speak as the Ortsweberei
 	}
@@ -50,9 +81,9 @@ func (h *handles) iri(ctx context.Context, id uuid.UUID) (string, error) {
 	return iri, nil
 }
 
-// antragObject is the Antrag as a Question, as it stands now: with the live (or, once closed,
+// AntragObject is the Antrag as a Question, as it stands now: with the live (or, once closed,
 // the final) weighted count as Mastodon's poll option totals.
-func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Antrag, error) {
+func (s *Converter) AntragObject(ctx context.Context, a antrag.Antrag) (*vocab.Antrag, error) {
 	var vote *abstimmung.View
 	if a.AbstimmungID != nil {
 		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
@@ -70,7 +101,7 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 			}
 		}
 	}
-	h := s.handles()
+	h := s.Handles()
 	applicant, err := h.iri(ctx, a.ApplicantID)
 	if err != nil {
 		return nil, err
@@ -122,7 +153,7 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 		q.OneOf = append(q.OneOf, vocab.PollOption{Type: "Note", Name: vocab.ChoiceNames[c],
 			Replies: vocab.OptionReplies{Type: "Collection", TotalItems: counts[c]}})
 	}
-	q.Content = questionContent(a.Title, outcomeHTML(q.Status, q.YesWeight, q.NoWeight, q.AbstainWeight), antrag.RenderMarkdown(a.DetailsMD))
+	q.Content = questionContent(a.Title, OutcomeHTML(q.Status, q.YesWeight, q.NoWeight, q.AbstainWeight), antrag.RenderMarkdown(a.DetailsMD))
 	q.Updated = antragChangedAt(a, vote)
 	return q, nil
 }
@@ -164,20 +195,20 @@ func antragChangedAt(a antrag.Antrag, v *abstimmung.View) *time.Time {
 // without a summary as a content warning over the post, and Mastodon shows a Question's
 // content and never its name.
 func questionContent(title, outcome, detailsHTML string) string {
-	return questionTitleHTML(title) + outcome + detailsHTML
+	return QuestionTitleHTML(title) + outcome + detailsHTML
 }
 
-// questionTitleHTML is the title as it opens the content. A neighbour strips it, and the
+// QuestionTitleHTML is the title as it opens the content. A neighbour strips it, and the
 // outcome after it, again to keep the details (storeRemoteAntrag).
-func questionTitleHTML(title string) string {
+func QuestionTitleHTML(title string) string {
 	return "<p><strong>" + html.EscapeString(title) + "</strong></p>\n"
 }
 
-// outcomeHTML says how an Antrag ended, for those who see only the post: a closed poll alone
+// OutcomeHTML says how an Antrag ended, for those who see only the post: a closed poll alone
 // does not say whether the Antrag passed (an Enthaltung counts, and a delegate's Stimme
 // weighs more than one). The counts are the weighted ones, as the poll shows them. Empty
 // while the Antrag is undecided.
-func outcomeHTML(status string, yes, no, abstain *int) string {
+func OutcomeHTML(status string, yes, no, abstain *int) string {
 	switch {
 	case status == antrag.Zurueckgezogen:
 		return "<p><strong>Zurückgezogen.</strong></p>\n"
@@ -196,7 +227,7 @@ func outcomeHTML(status string, yes, no, abstain *int) string {
 
 // countedDelegations are the delegations that carried weight at the close, each signed by its
 // delegator: with them and the signed Stimmen a neighbour recomputes the count on its own.
-func (s *Service) countedDelegations(ctx context.Context, v abstimmung.View) ([]vocab.Delegation, error) {
+func (s *Converter) countedDelegations(ctx context.Context, v abstimmung.View) ([]vocab.Delegation, error) {
 	var out []vocab.Delegation
 	// In the delegators' order, not the map's: the same closed Question must be the same
 	// document at every fetch (a neighbour compares what it stored, and a reader diffs).
@@ -215,7 +246,7 @@ ORDER BY effective_at DESC LIMIT 1`, from, via, *v.ClosedAt).Scan(&id)
 		if err != nil {
 			return nil, err
 		}
-		obj, err := s.delegationObject(ctx, d)
+		obj, err := s.DelegationObject(ctx, d)
 		if err != nil {
 			return nil, err
 		}
@@ -224,10 +255,10 @@ ORDER BY effective_at DESC LIMIT 1`, from, via, *v.ClosedAt).Scan(&id)
 	return out, nil
 }
 
-// delegationObject is a delegation, signed by its delegator (created = when it was asked for,
+// DelegationObject is a delegation, signed by its delegator (created = when it was asked for,
 // so the same delegation always has the same proof).
-func (s *Service) delegationObject(ctx context.Context, d delegation.Delegation) (*vocab.Delegation, error) {
-	h := s.handles()
+func (s *Converter) DelegationObject(ctx context.Context, d delegation.Delegation) (*vocab.Delegation, error) {
+	h := s.Handles()
 	from, err := h.iri(ctx, d.FromID)
 	if err != nil {
 		return nil, err
@@ -251,7 +282,7 @@ type stimme struct {
 	changed            bool // a Stimme changed, not a first one
 }
 
-func (s *Service) stimmeOf(ctx context.Context, e eventstore.Event) (stimme, error) {
+func (s *Converter) stimmeOf(ctx context.Context, e eventstore.Event) (stimme, error) {
 	var st stimme
 	var voter uuid.UUID
 	switch {
@@ -275,12 +306,12 @@ func (s *Service) stimmeOf(ctx context.Context, e eventstore.Event) (stimme, err
 		return st, err
 	}
 	st.antrag = v.SubjectID
-	st.voterIRI, err = s.handles().iri(ctx, voter)
+	st.voterIRI, err = s.Handles().iri(ctx, voter)
 	return st, err
 }
 
-// stimmeObject is a cast or changed Stimme, from its event, signed by the voter.
-func (s *Service) stimmeObject(ctx context.Context, e eventstore.Event) (*vocab.Stimme, error) {
+// StimmeObject is a cast or changed Stimme, from its event, signed by the voter.
+func (s *Converter) StimmeObject(ctx context.Context, e eventstore.Event) (*vocab.Stimme, error) {
 	st, err := s.stimmeOf(ctx, e)
 	if err != nil {
 		return nil, err
@@ -295,11 +326,11 @@ func (s *Service) stimmeObject(ctx context.Context, e eventstore.Event) (*vocab.
 	return obj, nil
 }
 
-// stimmeNoteObject is a Stimme as the voter's followers are shown it, id <Stimme>/note: a
+// StimmeNoteObject is a Stimme as the voter's followers are shown it, id <Stimme>/note: a
 // public post that names the choice and links to the Antrag and to the signed Stimme. It is
 // not a reply: Mastodon keeps replies to accounts one does not follow out of the home feed.
 // The Abstimmung is public and by name, so the post tells no more than the Antrag's page.
-func (s *Service) stimmeNoteObject(ctx context.Context, e eventstore.Event) (*vocab.StimmeNote, error) {
+func (s *Converter) StimmeNoteObject(ctx context.Context, e eventstore.Event) (*vocab.StimmeNote, error) {
 	st, err := s.stimmeOf(ctx, e)
 	if err != nil {
 		return nil, err
@@ -321,10 +352,10 @@ func (s *Service) stimmeNoteObject(ctx context.Context, e eventstore.Event) (*vo
 		To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(path)}}, nil
 }
 
-// stimmeNoteCreateFor is the Create of a Stimme's post, id <event>/note, sent by the voter to
+// StimmeNoteCreateFor is the Create of a Stimme's post, id <event>/note, sent by the voter to
 // their followers.
-func (s *Service) stimmeNoteCreateFor(ctx context.Context, e eventstore.Event) (*vocab.Activity, error) {
-	note, err := s.stimmeNoteObject(ctx, e)
+func (s *Converter) StimmeNoteCreateFor(ctx context.Context, e eventstore.Event) (*vocab.Activity, error) {
+	note, err := s.StimmeNoteObject(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +365,7 @@ func (s *Service) stimmeNoteCreateFor(ctx context.Context, e eventstore.Event) (
 }
 
 // sign adds the author's integrity proof to obj (a pointer to a vocab type with a Proof field).
-func (s *Service) sign(ctx context.Context, authorIRI string, created time.Time, obj any) error {
+func (s *Converter) sign(ctx context.Context, authorIRI string, created time.Time, obj any) error {
 	path, ok := s.iri.Local(authorIRI)
 	if !ok {
 		return fmt.Errorf("federation: cannot sign for %s", authorIRI)
@@ -354,8 +385,8 @@ func (s *Service) sign(ctx context.Context, authorIRI string, created time.Time,
 	return json.Unmarshal(signed, obj)
 }
 
-func (s *Service) einspruchObject(ctx context.Context, antragID uuid.UUID, e antrag.Einspruch) (*vocab.Einspruch, error) {
-	author, err := s.handles().iri(ctx, e.AccountID)
+func (s *Converter) EinspruchObject(ctx context.Context, antragID uuid.UUID, e antrag.Einspruch) (*vocab.Einspruch, error) {
+	author, err := s.Handles().iri(ctx, e.AccountID)
 	if err != nil {
 		return nil, err
 	}
@@ -365,8 +396,8 @@ func (s *Service) einspruchObject(ctx context.Context, antragID uuid.UUID, e ant
 		To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.AntragActorPath(antragID))}}, nil
 }
 
-func (s *Service) knotenObject(ctx context.Context, k knoten.Knoten) (*vocab.Knoten, error) {
-	creator, err := s.handles().iri(ctx, k.CreatedBy)
+func (s *Converter) KnotenObject(ctx context.Context, k knoten.Knoten) (*vocab.Knoten, error) {
+	creator, err := s.Handles().iri(ctx, k.CreatedBy)
 	if err != nil {
 		return nil, err
 	}
@@ -376,8 +407,8 @@ func (s *Service) knotenObject(ctx context.Context, k knoten.Knoten) (*vocab.Kno
 		Permanent: k.Permanent(), Ortsweberei: s.iri.Group(), To: []string{vocab.Public}}, nil
 }
 
-// activityFor is the ActivityStreams form of a public event: the outbox is made of these.
-func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Event) (*vocab.Activity, error) {
+// ActivityFor is the ActivityStreams form of a public event: the outbox is made of these.
+func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Event) (*vocab.Activity, error) {
 	actor, err := h.iri(ctx, e.ActorID)
 	if err != nil {
 		return nil, err
@@ -462,7 +493,7 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		if err != nil {
 			return nil, err
 		}
-		obj, err := s.einspruchObject(ctx, p.AntragID, antrag.Einspruch{AccountID: p.AccountID, Reason: p.Reason, CreatedAt: e.At})
+		obj, err := s.EinspruchObject(ctx, p.AntragID, antrag.Einspruch{AccountID: p.AccountID, Reason: p.Reason, CreatedAt: e.At})
 		if err != nil {
 			return nil, err
 		}
@@ -482,7 +513,7 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		}
 		act.Type, act.Actor, act.Object = "Update", s.iri.AntragActor(v.SubjectID), s.iri.Antrag(v.SubjectID)
 	case abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name():
-		obj, err := s.stimmeObject(ctx, e)
+		obj, err := s.StimmeObject(ctx, e)
 		if err != nil {
 			return nil, err
 		}
@@ -492,7 +523,7 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 		if err != nil {
 			return nil, err
 		}
-		obj, err := s.delegationObject(ctx, d)
+		obj, err := s.DelegationObject(ctx, d)
 		if err != nil {
 			return nil, err
 		}
@@ -507,8 +538,8 @@ func (s *Service) activityFor(ctx context.Context, h *handles, e eventstore.Even
 	return act, nil
 }
 
-// abstimmungObject is an Abstimmung: its window and, once closed, its outcome.
-func (s *Service) abstimmungObject(v abstimmung.View) *vocab.Abstimmung {
+// AbstimmungObject is an Abstimmung: its window and, once closed, its outcome.
+func (s *Converter) AbstimmungObject(v abstimmung.View) *vocab.Abstimmung {
 	obj := &vocab.Abstimmung{Context: vocab.Context, ID: s.iri.Of("/ap/abstimmungen/" + v.ID.String()), Type: "Abstimmung",
 		Antrag: s.iri.Antrag(v.SubjectID), OpensAt: v.OpensAt, ClosesAt: v.ClosesAt}
 	if v.Closed() {
@@ -517,10 +548,10 @@ func (s *Service) abstimmungObject(v abstimmung.View) *vocab.Abstimmung {
 	return obj
 }
 
-// fadenObject is a Faden as its public events tell it (one history: the log is the record of
+// FadenObject is a Faden as its public events tell it (one history: the log is the record of
 // a Faden, the table only what the map needs now): spun, then twisted or untwisted. An expired
 // Faden is iri.ErrGone.
-func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, error) {
+func (s *Converter) FadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, error) {
 	const page = 100
 	var evs []eventstore.Event // newest first
 	for before := (eventstore.Position{}); ; {
@@ -547,7 +578,7 @@ func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, 
 	if err != nil {
 		return nil, err
 	}
-	author, err := s.handles().iri(ctx, spun.ActorID)
+	author, err := s.Handles().iri(ctx, spun.ActorID)
 	if err != nil {
 		return nil, err
 	}
@@ -573,9 +604,9 @@ func (s *Service) fadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden, 
 	return f, nil
 }
 
-// announceFor is the Ortsweberei's Announce of a new Antrag, id <event>/announce: what its
+// AnnounceFor is the Ortsweberei's Announce of a new Antrag, id <event>/announce: what its
 // followers see in their timelines.
-func (s *Service) announceFor(e eventstore.Event) (*vocab.Activity, error) {
+func (s *Converter) AnnounceFor(e eventstore.Event) (*vocab.Activity, error) {
 	if !antrag.AntragGestellt.Is(e) {
 		return nil, iri.ErrNotFound
 	}
@@ -585,13 +616,13 @@ func (s *Service) announceFor(e eventstore.Event) (*vocab.Activity, error) {
 		Published: &at}, nil
 }
 
-// questionUpdateFor is the Update(Question) sent after an event that changed an Antrag, id
+// QuestionUpdateFor is the Update(Question) sent after an event that changed an Antrag, id
 // <event>/update: the Antrag's actor sends the Question as it now stands.
-func (s *Service) questionUpdateFor(ctx context.Context, e eventstore.Event) (*vocab.Activity, error) {
+func (s *Converter) QuestionUpdateFor(ctx context.Context, e eventstore.Event) (*vocab.Activity, error) {
 	if antrag.AntragGestellt.Is(e) {
 		return nil, iri.ErrNotFound // a new Antrag is created and announced, not updated
 	}
-	id, err := s.antragOf(ctx, e)
+	id, err := s.AntragOf(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -602,7 +633,7 @@ func (s *Service) questionUpdateFor(ctx context.Context, e eventstore.Event) (*v
 	if err != nil {
 		return nil, err
 	}
-	q, err := s.antragObject(ctx, a)
+	q, err := s.AntragObject(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -611,10 +642,10 @@ func (s *Service) questionUpdateFor(ctx context.Context, e eventstore.Event) (*v
 		Actor: s.iri.AntragActor(id), Object: q, To: q.To, Cc: q.Cc, Published: &at}, nil
 }
 
-// delegationUpdateFor is the Update(Question) of Antrag id sent after a delegation change moved
+// DelegationUpdateFor is the Update(Question) of Antrag id sent after a delegation change moved
 // its count, id <event>/update/<Antrag>: the Question as it now stands.
-func (s *Service) delegationUpdateFor(ctx context.Context, e eventstore.Event, id uuid.UUID) (*vocab.Activity, error) {
-	if _, ok, err := s.delegationMoveOf(ctx, e); err != nil {
+func (s *Converter) DelegationUpdateFor(ctx context.Context, e eventstore.Event, id uuid.UUID) (*vocab.Activity, error) {
+	if _, ok, err := s.MoveOf(ctx, e); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, iri.ErrNotFound
@@ -626,11 +657,175 @@ func (s *Service) delegationUpdateFor(ctx context.Context, e eventstore.Event, i
 	if a.AbstimmungID == nil {
 		return nil, iri.ErrNotFound // no count to move
 	}
-	q, err := s.antragObject(ctx, a)
+	q, err := s.AntragObject(ctx, a)
 	if err != nil {
 		return nil, err
 	}
 	at := e.At
 	return &vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, "/update/"+id.String()), Type: "Update",
 		Actor: s.iri.AntragActor(id), Object: q, To: q.To, Cc: q.Cc, Published: &at}, nil
+}
+
+// baseActor fills what every local actor has.
+func (s *Converter) baseActor(ctx context.Context, path string, typ any, username, name string) (*vocab.Actor, error) {
+	k, err := s.keys.Get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	id := s.iri.Of(path)
+	return &vocab.Actor{
+		Context: vocab.Context, ID: id, Type: typ, PreferredUsername: username, Name: name,
+		Inbox: id + "/inbox", Outbox: id + "/outbox", Followers: id + "/followers", Following: id + "/following",
+		Endpoints:    &vocab.Endpoints{SharedInbox: s.iri.Of(iri.SharedInbox)},
+		PublicKey:    &vocab.PublicKey{ID: id + "#main-key", Owner: id, PublicKeyPem: k.PublicPEM()},
+		Discoverable: true, Indexable: true,
+	}, nil
+}
+
+func (s *Converter) InstanceActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
+	a, err := s.baseActor(ctx, iri.InstancePath, "Application", "instance", "Weltgewebe "+s.iri.Host())
+	if err != nil {
+		return nil, err
+	}
+	a.Summary = "The instance actor of this Ortsweberei; it signs the instance's own requests."
+	a.Discoverable, a.Indexable = false, false
+	return a, nil
+}
+
+func (s *Converter) GroupActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
+	o, err := s.svc.Ortsweberei.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.baseActor(ctx, iri.GroupPath, []string{"Group", "Ortsweberei"}, "ortsweberei", o.Name)
+	if err != nil {
+		return nil, err
+	}
+	a.Summary = "Die Ortsweberei " + o.Name + ": ihre Anträge, Einsprüche und öffentlichen Abstimmungen."
+	a.URL = s.iri.Of("/")
+	return a, nil
+}
+
+func (s *Converter) UserActor(ctx context.Context, handle string) (*vocab.Actor, error) {
+	acc, err := s.svc.Accounts.GetByHandle(ctx, handle)
+	if err != nil {
+		return nil, err
+	}
+	return s.personFor(ctx, acc)
+}
+
+func (s *Converter) personFor(ctx context.Context, acc account.Account) (*vocab.Actor, error) {
+	path := iri.UserPath(acc.Handle)
+	a, err := s.baseActor(ctx, path, []string{"Person", "Garnrolle"}, acc.Handle, acc.Name)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.keys.Get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	a.AssertionMethod = []vocab.Multikey{{
+		ID: a.ID + "#ed25519-key", Type: "Multikey", Controller: a.ID,
+		PublicKeyMultibase: proof.EncodeMultikey(k.Ed.Public().(ed25519.PublicKey)),
+	}}
+	verified := acc.Resident() && acc.Verified()
+	a.Verified = &verified
+	a.Ortsweberei = s.iri.Group()
+	a.URL = s.iri.Of("/garnrollen/" + acc.Handle)
+	published := acc.CreatedAt
+	a.Published = &published
+	return a, nil
+}
+
+func (s *Converter) AntragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, error) {
+	an, err := s.svc.Antraege.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.baseActor(ctx, iri.AntragActorPath(id), "Service", "antrag-"+id.String(), antragActorName(an.Title))
+	if err != nil {
+		return nil, err
+	}
+	a.Summary = "Folge diesem Antrag, um seine Einsprüche, den Beginn der Abstimmung und das Ergebnis zu sehen."
+	a.Ortsweberei = s.iri.Group()
+	a.URL = s.iri.Of("/antraege/" + id.String())
+	return a, nil
+}
+
+// antragActorName is the display name of an Antrag's actor: "Antrag «title»". A name of the
+// form "Word: …" is read as a link with the scheme "word" by GoToSocial's ActivityStreams
+// library, which shows it lower-cased ("antrag: …"); a space before any colon keeps the name
+// a name, whatever the title holds.
+func antragActorName(title string) string { return "Antrag «" + title + "»" }
+
+// Move is a change of the delegation graph in effect: From's weight went to Was
+// before it (uuid.Nil: From delegated to nobody).
+type Move struct {
+	Event int64
+	From  uuid.UUID
+	Was   uuid.UUID
+}
+
+// MoveOf says whether an event changed the graph in effect, and how. A request, a
+// refusal and a revocation do not: a revoked delegation stays in effect until the next batch,
+// whose DelegationBeendet is the change.
+func (s *Converter) MoveOf(ctx context.Context, e eventstore.Event) (Move, bool, error) {
+	switch {
+	case delegation.DelegationWirksam.Is(e):
+		p, err := delegation.DelegationWirksam.Decode(e)
+		if err != nil {
+			return Move{}, false, err
+		}
+		m := Move{Event: e.Position.ID, From: p.FromID}
+		if p.Replaces != nil {
+			old, err := s.svc.Delegations.Get(ctx, *p.Replaces)
+			if err != nil {
+				return Move{}, false, err
+			}
+			m.Was = old.ToID
+		}
+		return m, true, nil
+	case delegation.DelegationBeendet.Is(e):
+		p, err := delegation.DelegationBeendet.Decode(e)
+		if err != nil {
+			return Move{}, false, err
+		}
+		// Only a delegation that was in effect ends with a change: a request taken back
+		// ("withdrawn") or replaced by a newer request ("superseded") never counted.
+		if p.Reason != "revoked" && p.Reason != "replaced" {
+			return Move{}, false, nil
+		}
+		return Move{Event: e.Position.ID, From: p.FromID, Was: p.ToID}, true, nil
+	case delegation.DelegationAbgelaufen.Is(e):
+		p, err := delegation.DelegationAbgelaufen.Decode(e)
+		if err != nil {
+			return Move{}, false, err
+		}
+		return Move{Event: e.Position.ID, From: p.FromID, Was: p.ToID}, true, nil
+	}
+	return Move{}, false, nil
+}
+
+// The events about an Antrag, and about its Abstimmung.
+var (
+	AntragTypes = []string{antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
+		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
+		antrag.AntragZurueckgezogen.Name()}
+	AbstimmungTypes = []string{abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
+		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name()}
+)
+
+// AntragOf names the Antrag an event is about, if any.
+func (s *Converter) AntragOf(ctx context.Context, e eventstore.Event) (uuid.UUID, error) {
+	switch {
+	case slices.Contains(AntragTypes, e.Type):
+		return e.SubjectID, nil
+	case slices.Contains(AbstimmungTypes, e.Type):
+		a, err := s.svc.Abstimmungen.Find(ctx, e.SubjectID)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		return a.SubjectID, nil
+	}
+	return uuid.Nil, nil
 }
