@@ -21,10 +21,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
 
 // errorAnswer is an error answer as a sender or fetcher sees it.
