@@ -43,7 +43,7 @@ var crossReads = []string{
 	"federation -> antraege",                      // nodeinfo: count
 	"federation/internal/convert -> delegationen", // countedDelegations
 	"federation -> abstimmungen",                  // countsMovedBy
-	"instance/instancetest -> event_cursors",
+	"internal/testrig/instancetest -> event_cursors",
 	// Domain packages joining accounts for names and residence; not in the layout plan.
 	"instance/abstimmung -> accounts",
 	"instance/antrag -> accounts",
