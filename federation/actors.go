@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
@@ -44,7 +45,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 
 	// Inboxes: one handler for all, the shared one included.
 	for _, p := range []string{iri.SharedInbox, "/ap/instance/inbox", "/ap/ortsweberei/inbox", "/ap/users/{handle}/inbox", "/ap/antraege/{id}/actor/inbox"} {
-		mux.HandleFunc("POST "+p, s.inbox)
+		mux.HandleFunc("POST "+p, s.inbox.Handle)
 	}
 
 	s.registerContent(mux)
@@ -54,11 +55,11 @@ func (s *Service) actorHandler(get func(context.Context, *http.Request) (*vocab.
 	return func(w http.ResponseWriter, r *http.Request) {
 		a, err := get(r.Context(), r)
 		if err != nil && errors.Is(iri.NotFoundOr(err), iri.ErrNotFound) {
-			apError(w, http.StatusNotFound, "not_found", "No such actor.")
+			inbox.WriteError(w, http.StatusNotFound, "not_found", "No such actor.")
 			return
 		}
 		if err != nil {
-			s.serverError(w, r, err)
+			inbox.ServerError(s.log, w, r, err)
 			return
 		}
 		writeAP(w, http.StatusOK, a)
@@ -79,7 +80,7 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if user, host, ok := strings.Cut(strings.TrimPrefix(res, "acct:"), "@"); ok && strings.HasPrefix(res, "acct:") {
 		if !strings.EqualFold(host, s.iri.Host()) {
-			apError(w, http.StatusNotFound, "not_found", "Not an account of this host.")
+			inbox.WriteError(w, http.StatusNotFound, "not_found", "Not an account of this host.")
 			return
 		}
 		actor, err = s.actors.ForUsername(r.Context(), user)
@@ -89,18 +90,18 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil && !errors.Is(err, iri.ErrNotFound) {
-		s.serverError(w, r, err)
+		inbox.ServerError(s.log, w, r, err)
 		return
 	}
 	if actor == "" {
-		apError(w, http.StatusNotFound, "not_found", "No such account.")
+		inbox.WriteError(w, http.StatusNotFound, "not_found", "No such account.")
 		return
 	}
 	// The subject is the canonical acct: address, built from the actor's own preferredUsername,
 	// so that Mastodon's round trip (actor → username@host → the same actor) holds.
 	username, err := s.actors.UsernameOf(r.Context(), actor)
 	if err != nil {
-		s.serverError(w, r, err)
+		inbox.ServerError(s.log, w, r, err)
 		return
 	}
 	subject := "acct:" + username + "@" + s.iri.Host()
@@ -127,13 +128,13 @@ func (s *Service) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
 func (s *Service) nodeinfo(w http.ResponseWriter, r *http.Request) {
 	version := r.PathValue("version")
 	if version != "2.0" && version != "2.1" {
-		apError(w, http.StatusNotFound, "not_found", "NodeInfo 2.0 and 2.1 are served.")
+		inbox.WriteError(w, http.StatusNotFound, "not_found", "NodeInfo 2.0 and 2.1 are served.")
 		return
 	}
 	ctx := r.Context()
 	o, err := s.svc.Ortsweberei.Get(ctx)
 	if err != nil {
-		s.serverError(w, r, err)
+		inbox.ServerError(s.log, w, r, err)
 		return
 	}
 	// Users are residents (accounts with a home), and so are the active ones: a resident is
@@ -149,7 +150,7 @@ SELECT (SELECT count(*) FROM accounts WHERE home IS NOT NULL),
 FROM events e JOIN accounts a ON a.id = e.actor_id AND a.home IS NOT NULL
 WHERE e.at > $2`, now.Add(-30*24*time.Hour), now.Add(-180*24*time.Hour)).Scan(&users, &month, &halfyear, &posts)
 	if err != nil {
-		s.serverError(w, r, err)
+		inbox.ServerError(s.log, w, r, err)
 		return
 	}
 	software := map[string]string{"name": Software, "version": "0.1.0"}

@@ -196,7 +196,7 @@ func (s *Service) Unblock(ctx context.Context, by account.Account, domain string
 func (s *Service) Blocks(ctx context.Context) ([]string, error) { return s.blocks.List(ctx) }
 
 // forgetDomain removes, in a block's transaction, what a blocked domain sent of the tables
-// that are still kept here; the actors (actors.ForgetDomainTx) and the inbox follow.
+// that are still kept here; the actors (actors.ForgetDomainTx) and the inbox (inbox.ForgetDomainTx) follow.
 type forgetDomain struct{}
 
 func (forgetDomain) ForgetDomainTx(_ context.Context, tx *database.Tx, domain string) error {
@@ -210,15 +210,6 @@ func (forgetDomain) ForgetDomainTx(_ context.Context, tx *database.Tx, domain st
 	} {
 		tx.Defer(q, domain)
 	}
-	return nil
-}
-
-// forgetInbox: activities of a blocked domain taken but not processed yet are not processed
-// (the worker finds no body).
-type forgetInbox struct{}
-
-func (forgetInbox) ForgetDomainTx(_ context.Context, tx *database.Tx, domain string) error {
-	tx.Defer(`UPDATE ap_inbox SET body = NULL WHERE body IS NOT NULL AND `+blocks.OnDomain("actor"), domain)
 	return nil
 }
 

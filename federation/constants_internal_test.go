@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
+	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
@@ -19,7 +20,7 @@ import (
 // Moving code between packages must change none of them; a change here needs a migration of
 // the jobs, cursors or events, not an edit of this test.
 func TestPersistedNames(t *testing.T) {
-	if got := (inboxArgs{}).Kind(); got != "federation_inbox" {
+	if got := (inbox.Args{}).Kind(); got != "federation_inbox" {
 		t.Errorf("inbox job kind %q", got)
 	}
 	if got := (delivery.Args{}).Kind(); got != "federation_deliver" {
@@ -29,7 +30,7 @@ func TestPersistedNames(t *testing.T) {
 		args any
 		want string
 	}{
-		{inboxArgs{ActivityIDs: []string{"https://x.example/a"}}, `{"activity_ids":["https://x.example/a"]}`},
+		{inbox.Args{ActivityIDs: []string{"https://x.example/a"}}, `{"activity_ids":["https://x.example/a"]}`},
 		{delivery.Args{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}, Tries: 2},
 			`{"outgoing":7,"host":"x.example","inboxes":["https://x.example/inbox"],"tries":2}`},
 		{delivery.Args{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}},
@@ -48,8 +49,8 @@ func TestPersistedNames(t *testing.T) {
 	if want := []string{"federation_delivery", "federation_inbox"}; !slices.Equal(queues, want) {
 		t.Errorf("queues %v, want %v", queues, want)
 	}
-	if inboxQueue != "federation_inbox" || delivery.Queue != "federation_delivery" {
-		t.Errorf("jobs are inserted into %q and %q", inboxQueue, delivery.Queue)
+	if inbox.Queue != "federation_inbox" || delivery.Queue != "federation_delivery" {
+		t.Errorf("jobs are inserted into %q and %q", inbox.Queue, delivery.Queue)
 	}
 	if DeliveryConsumer != "federation-delivery" {
 		t.Errorf("the delivery cursor is stored as %q", DeliveryConsumer)

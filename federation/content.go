@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
+	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
@@ -176,13 +177,13 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 		if s.cfg.AuthorizedFetch {
 			_, err := s.actors.Verify(r, nil)
 			if fetch.OurOutage(r.Context(), err) {
-				s.serverError(w, r, err) // the key could not be looked up just now: no refusal
+				inbox.ServerError(s.log, w, r, err) // the key could not be looked up just now: no refusal
 				return
 			}
 			if err != nil {
 				s.log.Info("federation: unsigned or badly signed fetch refused", "path", r.URL.Path, "reason", err)
-				code, message := signatureRefusal(err)
-				apError(w, http.StatusUnauthorized, code, "This instance answers signed requests only. "+message)
+				code, message := inbox.SignatureRefusal(err)
+				inbox.WriteError(w, http.StatusUnauthorized, code, "This instance answers signed requests only. "+message)
 				return
 			}
 		}
@@ -193,11 +194,11 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 			writeAP(w, http.StatusOK, v)
 		case errors.Is(err, iri.ErrNotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, eventstore.ErrNoEvent) ||
 			(isFault && f.Kind == fault.NotFound):
-			apError(w, http.StatusNotFound, "not_found", "Not found.")
+			inbox.WriteError(w, http.StatusNotFound, "not_found", "Not found.")
 		case errors.Is(err, iri.ErrGone) || (isFault && f.Kind == fault.Gone):
-			apError(w, http.StatusGone, "gone", "Deleted.")
+			inbox.WriteError(w, http.StatusGone, "gone", "Deleted.")
 		default:
-			s.serverError(w, r, err)
+			inbox.ServerError(s.log, w, r, err)
 		}
 	}
 }

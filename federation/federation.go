@@ -14,17 +14,12 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -36,6 +31,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
+	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
@@ -46,7 +42,6 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
-	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 	"github.com/weltgewebe/weltgewebe/internal/transport"
 )
@@ -107,12 +102,9 @@ type Service struct {
 	convert *convert.Converter
 	// actors: remote actors and their keys (kept in memory), local names, follows.
 	actors *actors.Service
-	intake *intake
-	// Each actor's activities are processed one at a time, in order (inbox.go).
-	actorLocks    [actorLockStripes]sync.Mutex
-	processedUpTo *lru.Cache[string, int64]    // actor → the seq of its activity processed last here
-	failedHere    *lru.Cache[string, struct{}] // activities whose processing failed here, until one succeeds
-	log           *slog.Logger
+	// inbox: takes activities, and processes them in the background, each actor's in order.
+	inbox *inbox.Service
+	log   *slog.Logger
 }
 
 // New returns the federation service. SetRiver must be called before it delivers.
@@ -148,17 +140,16 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 			return httpsig.Sign(r, nil, s.iri.Of(iri.InstancePath)+"#main-key", k.RSA, s.wall.Now())
 		}, nil
 	})
-	s.intake = newIntake(s)
 	s.delivery = delivery.New(pool, s.wall, s.client, s.keys, s.blocks, s.iri, s.log)
 	s.convert = convert.New(s.iri, pool, c, s.keys, convert.Services{Events: svc.Events, Accounts: svc.Accounts,
 		Ortsweberei: svc.Ortsweberei, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations})
 	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
 		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
+	s.inbox = inbox.New(inbox.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
+		Services: inbox.Services{Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen},
+		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Log: s.log})
 	// What a block removes, in this order, in its transaction; then the domain's keys in memory.
-	s.blocks.SetForgetting(s.actors.DropKeys, forgetDomain{}, s.actors, forgetInbox{})
-	// Far more actors than jobs can have in hand at once (32 workers × 256 activities).
-	s.processedUpTo, _ = lru.New[string, int64](1 << 15)
-	s.failedHere, _ = lru.New[string, struct{}](1 << 12)
+	s.blocks.SetForgetting(s.actors.DropKeys, forgetDomain{}, s.actors, s.inbox)
 	return s, nil
 }
 
@@ -167,6 +158,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 func (s *Service) SetRiver(c *river.Client[pgx.Tx]) {
 	s.river = c
 	s.delivery.SetRiver(c)
+	s.inbox.SetRiver(c)
 }
 
 // SweepOutgoing removes activities whose deliveries are long over.
@@ -192,6 +184,35 @@ func (s *Service) AntragIRI(id uuid.UUID) string { return s.iri.Antrag(id) }
 // AntragActorIRI is the actor a Fediverse user follows to follow one Antrag.
 func (s *Service) AntragActorIRI(id uuid.UUID) string { return s.iri.AntragActor(id) }
 
+// MaxInboxBytes is the largest activity the inbox takes.
+const MaxInboxBytes = inbox.MaxBytes
+
+// InboxSweepResult says what a retention sweep of the inbox did.
+type InboxSweepResult = inbox.SweepResult
+
+// SweepInbox applies the inbox retention: bodies of processed activities are dropped, ids
+// older than the dedup window are forgotten (instance.go runs it periodically).
+func (s *Service) SweepInbox(ctx context.Context) (InboxSweepResult, error) {
+	return s.inbox.Sweep(ctx)
+}
+
+// AddWorkers registers federation's River workers.
+func (s *Service) AddWorkers(workers *river.Workers) {
+	s.inbox.AddWorker(workers)
+	s.delivery.AddWorker(workers)
+}
+
+// Queues are the River queues federation works in.
+func Queues() map[string]river.QueueConfig {
+	// Both queues wait on the network or the database far more than on the CPU, and River
+	// fetches at most MaxWorkers jobs per FetchCooldown: these bound a queue's throughput at a
+	// few thousand jobs a second.
+	return map[string]river.QueueConfig{
+		inbox.Queue:    {MaxWorkers: 32, FetchCooldown: 10 * time.Millisecond},
+		delivery.Queue: {MaxWorkers: 64, FetchCooldown: 10 * time.Millisecond},
+	}
+}
+
 // ActivityJSON is the media type of ActivityStreams documents.
 const ActivityJSON = iri.ActivityJSON
 
@@ -202,58 +223,4 @@ func writeAP(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
-}
-
-// apError answers a federation request with an error in the shape of the API's
-// ({"error": {"code", "message"}}). The message is fixed text for the code: what went wrong
-// inside (a fetch's network error, where a redirect led) goes to the log, never to the
-// requester, who could otherwise probe our network through us.
-func apError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(apErrorBody{apErrorDetail{Code: code, Message: message}})
-}
-
-// serverError answers a request whose handling failed on our side. An error that means "not
-// now" (the database cannot be reached, the request ran out of time) is answered as the API
-// answers it, 503 with Retry-After (outage.Fault): a server delivering to us keeps the activity
-// and tries again later, where a 500 would say we have a bug. Anything else is a 500, logged.
-func (s *Service) serverError(w http.ResponseWriter, r *http.Request, err error) {
-	if f, ok := outage.Fault(r.Context(), err); ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(f.RetryAfter/time.Second)))
-		apError(w, http.StatusServiceUnavailable, f.Code, f.Message)
-		return
-	}
-	if r.Context().Err() != nil {
-		return // the client went away
-	}
-	s.log.Error("federation: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	apError(w, http.StatusInternalServerError, "internal", "Something went wrong on our side; it has been logged.")
-}
-
-type apErrorBody struct {
-	Error apErrorDetail `json:"error"`
-}
-
-type apErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// signatureRefusal is the code and fixed message for a signature httpsig.Verify refused: the
-// rule the sender broke, so that its admin can tell a clock from a key, and nothing more.
-func signatureRefusal(err error) (code, message string) {
-	switch {
-	case errors.Is(err, httpsig.ErrKeyResolution), errors.Is(err, httpsig.ErrUnsupportedKey):
-		return "key_unavailable", "The signing key could not be obtained from its actor."
-	case errors.Is(err, httpsig.ErrBadDate), errors.Is(err, httpsig.ErrDateSkew):
-		return "date_outside_window", "The signed Date is missing or too far from our time."
-	case errors.Is(err, httpsig.ErrMissingDigest), errors.Is(err, httpsig.ErrDigestAlgorithm), errors.Is(err, httpsig.ErrDigestMismatch):
-		return "digest_mismatch", "The body needs a signed SHA-256 Digest that matches it."
-	case errors.Is(err, httpsig.ErrHostMismatch):
-		return "wrong_host", "The request was not signed for this host."
-	case errors.Is(err, httpsig.ErrNoSignature):
-		return "signature_missing", "This request needs an HTTP signature."
-	}
-	return "signature_invalid", "The HTTP signature does not verify."
 }

@@ -28,7 +28,7 @@ var owners = map[string]string{
 	"delegationen": "instance/delegation", "account_activity": "instance/delegation",
 	"events": "instance/eventstore", "event_cursors": "instance/eventstore", "events_default": "instance/eventstore",
 	"ap_keys": "federation/internal/keys", "ap_actors": "federation/internal/actors", "ap_followers": "federation/internal/actors", "ap_following": "federation/internal/actors",
-	"ap_domain_blocks": "federation/internal/blocks", "ap_inbox": "federation", "ap_outgoing": "federation/internal/delivery", "ap_hosts": "federation/internal/delivery",
+	"ap_domain_blocks": "federation/internal/blocks", "ap_inbox": "federation/internal/inbox", "ap_outgoing": "federation/internal/delivery", "ap_hosts": "federation/internal/delivery",
 	"remote_antraege": "federation", "remote_stimmen": "federation", "remote_einsprueche": "federation",
 	"remote_delegationen": "federation",
 	"antrag_kommentare":   "federation", "antrag_fremdstimmen": "federation",
@@ -44,6 +44,14 @@ var crossReads = []string{
 	"federation/internal/convert -> delegationen", // countedDelegations
 	"federation -> abstimmungen",                  // countsMovedBy
 	"internal/testrig/instancetest -> event_cursors",
+	// What arrives from neighbours and the Fediverse, written by the inbox while the facade reads
+	// it for the API and forgets it on a block: both go to their owners (nachbarn, antrag) in C1/C2.
+	"federation/internal/inbox -> remote_antraege",
+	"federation/internal/inbox -> remote_stimmen",
+	"federation/internal/inbox -> remote_einsprueche",
+	"federation/internal/inbox -> remote_delegationen",
+	"federation/internal/inbox -> antrag_kommentare",
+	"federation/internal/inbox -> antrag_fremdstimmen",
 	// Domain packages joining accounts for names and residence; not in the layout plan.
 	"instance/abstimmung -> accounts",
 	"instance/antrag -> accounts",

@@ -1,4 +1,4 @@
-package federation
+package inbox
 
 import (
 	"context"
@@ -141,7 +141,7 @@ ON CONFLICT DO NOTHING RETURNING activity_id`, ids, actors, bodies, s.clock.Now(
 				inOrder = append(inOrder, id)
 			}
 		}
-		_, err = s.river.InsertTx(ctx, tx, inboxArgs{ActivityIDs: inOrder}, &river.InsertOpts{Queue: inboxQueue})
+		_, err = s.river.InsertTx(ctx, tx, Args{ActivityIDs: inOrder}, &river.InsertOpts{Queue: Queue})
 		return err
 	})
 	if err != nil && len(group) > 1 && ctx.Err() == nil {

@@ -1,4 +1,4 @@
-package federation
+package inbox
 
 import (
 	"context"
@@ -393,7 +393,7 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 	// When a Stimme was cast decides whether it counts, and which of a voter's counts: a time
 	// after it reached us is believed only as far as the servers' clocks may differ (as for
 	// signatures), and then taken as the time it arrived.
-	if obj.Published.After(at.Add(s.cfg.MaxSkew)) {
+	if obj.Published.After(at.Add(s.maxSkew)) {
 		s.log.Info("federation: Stimme from the future refused", "object", obj.ID, "published", *obj.Published, "received", at)
 		return nil
 	}

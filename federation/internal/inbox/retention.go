@@ -1,4 +1,4 @@
-package federation
+package inbox
 
 import (
 	"context"
@@ -24,16 +24,16 @@ const (
 	sweepBatch    = 1000
 )
 
-// InboxSweepResult says what a retention sweep did.
-type InboxSweepResult struct {
+// SweepResult says what a retention sweep did.
+type SweepResult struct {
 	BodiesDropped, IDsForgotten int
 }
 
-// SweepInbox applies the inbox retention: bodies of processed activities are dropped, ids
+// Sweep applies the inbox retention: bodies of processed activities are dropped, ids
 // older than the dedup window are forgotten. It runs as a periodic sweep (instance.go), in
 // batches, and only does what is due.
-func (s *Service) SweepInbox(ctx context.Context) (InboxSweepResult, error) {
-	var res InboxSweepResult
+func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
 	now := s.clock.Now()
 	// An activity processed needs its body no more; one never processed (its job given up)
 	// keeps it bodyRetention at most.
