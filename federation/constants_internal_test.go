@@ -10,6 +10,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
+	"github.com/weltgewebe/weltgewebe/federation/internal/publish"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
@@ -52,16 +53,16 @@ func TestPersistedNames(t *testing.T) {
 	if inbox.Queue != "federation_inbox" || delivery.Queue != "federation_delivery" {
 		t.Errorf("jobs are inserted into %q and %q", inbox.Queue, delivery.Queue)
 	}
-	if DeliveryConsumer != "federation-delivery" {
-		t.Errorf("the delivery cursor is stored as %q", DeliveryConsumer)
+	if publish.Consumer != "federation-delivery" {
+		t.Errorf("the delivery cursor is stored as %q", publish.Consumer)
 	}
-	if deliveryLock != 0x77676465 {
-		t.Errorf("the delivery follower's advisory lock is %#x", deliveryLock)
+	if publish.Lock != 0x77676465 {
+		t.Errorf("the delivery follower's advisory lock is %#x", publish.Lock)
 	}
 
 	// The event types the delivery follower reads: a renamed type would silently stop
 	// federating.
-	types := slices.Clone(deliveredTypes())
+	types := slices.Clone(publish.Types())
 	slices.Sort(types)
 	if got, want := strings.Join(types, " "), "AbstimmungEroeffnet AbstimmungGeschlossen AntragAbgelehnt AntragAngenommen "+
 		"AntragFristVerlaengert AntragGestellt AntragZurAbstimmung AntragZurueckgezogen DelegationAbgelaufen DelegationBeendet "+

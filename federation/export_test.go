@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/federation/internal/publish"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/vocab"
@@ -22,7 +23,7 @@ func EnqueueInTx(ctx context.Context, s *Service, tx *database.Tx, inbox string,
 }
 
 // DeliveredTypes are the event types the delivery follower reads.
-func DeliveredTypes() []string { return deliveredTypes() }
+func DeliveredTypes() []string { return publish.Types() }
 
 // AntragDocument is the Question delivery builds for a, an Antrag as read from the database
 // (possibly before a change that committed since).

@@ -34,6 +34,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
+	"github.com/weltgewebe/weltgewebe/federation/internal/publish"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -104,7 +105,9 @@ type Service struct {
 	actors *actors.Service
 	// inbox: takes activities, and processes them in the background, each actor's in order.
 	inbox *inbox.Service
-	log   *slog.Logger
+	// publish: follows the log and queues what federates.
+	publish *publish.Service
+	log     *slog.Logger
 }
 
 // New returns the federation service. SetRiver must be called before it delivers.
@@ -148,6 +151,9 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.inbox = inbox.New(inbox.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: inbox.Services{Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen},
 		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Log: s.log})
+	s.publish = publish.New(publish.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
+		Services: publish.Services{Events: svc.Events, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen},
+		Keys:     s.keys, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, Log: s.log})
 	// What a block removes, in this order, in its transaction; then the domain's keys in memory.
 	s.blocks.SetForgetting(s.actors.DropKeys, forgetDomain{}, s.actors, s.inbox)
 	return s, nil
@@ -183,6 +189,13 @@ func (s *Service) AntragIRI(id uuid.UUID) string { return s.iri.Antrag(id) }
 
 // AntragActorIRI is the actor a Fediverse user follows to follow one Antrag.
 func (s *Service) AntragActorIRI(id uuid.UUID) string { return s.iri.AntragActor(id) }
+
+// DeliveryConsumer is the delivery follower's name among the log's consumers (event_cursors).
+const DeliveryConsumer = publish.Consumer
+
+// RunDelivery follows the public event log and turns what federates into delivery jobs, until
+// ctx ends. Among replicas one process does it; the others wait and take over when it stops.
+func (s *Service) RunDelivery(ctx context.Context) error { return s.publish.Run(ctx) }
 
 // MaxInboxBytes is the largest activity the inbox takes.
 const MaxInboxBytes = inbox.MaxBytes

@@ -42,7 +42,7 @@ var crossReads = []string{
 	"federation -> events",                        // nodeinfo: active residents
 	"federation -> antraege",                      // nodeinfo: count
 	"federation/internal/convert -> delegationen", // countedDelegations
-	"federation -> abstimmungen",                  // countsMovedBy
+	"federation/internal/publish -> abstimmungen", // countsMovedBy
 	"internal/testrig/instancetest -> event_cursors",
 	// What arrives from neighbours and the Fediverse, written by the inbox while the facade reads
 	// it for the API and forgets it on a block: both go to their owners (nachbarn, antrag) in C1/C2.

@@ -1,35 +1,84 @@
-package federation
+// Package publish decides what federates: it follows the public event log (consumer
+// "federation-delivery", one process among replicas by an advisory lock), turns the events
+// about Anträge into activities, asks the actors who follows, and queues the deliveries in the
+// cursor's transaction.
+package publish
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
 	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
+	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
-// DeliveryConsumer is the delivery follower's name among the log's consumers (event_cursors).
-const DeliveryConsumer = "federation-delivery"
+// Services are the domain services publishing reads from.
+type Services struct {
+	Events       *eventstore.Store
+	Antraege     *antrag.Service
+	Abstimmungen *abstimmung.Service
+}
 
-// deliveryLock keeps the delivery follower to one process among replicas.
-const deliveryLock = 0x77676465 // "wgde"
+// Config is what publishing needs.
+type Config struct {
+	Pool        *pgxpool.Pool
+	Clock, Wall clock.Clock // the instance clock (Updates' published); real time (the cursor's save time)
+	IRI         iri.Base
+	Services    Services
+	Keys        *keys.Store
+	Actors      *actors.Service
+	Convert     *convert.Converter
+	Delivery    *delivery.Service
+	Log         *slog.Logger
+}
 
-// RunDelivery follows the public event log and turns what federates into delivery jobs, until
+// Service is the log follower that publishes.
+type Service struct {
+	pool     *pgxpool.Pool
+	clock    clock.Clock
+	wall     clock.Clock
+	iri      iri.Base
+	svc      Services
+	keys     *keys.Store
+	actors   *actors.Service
+	convert  *convert.Converter
+	delivery *delivery.Service
+	log      *slog.Logger
+}
+
+// New returns the publisher.
+func New(c Config) *Service {
+	return &Service{pool: c.Pool, clock: c.Clock, wall: c.Wall, iri: c.IRI, svc: c.Services, keys: c.Keys, actors: c.Actors,
+		convert: c.Convert, delivery: c.Delivery, log: c.Log}
+}
+
+// Consumer is the delivery follower's name among the log's consumers (event_cursors).
+const Consumer = "federation-delivery"
+
+// Lock keeps the delivery follower to one process among replicas.
+const Lock = 0x77676465 // "wgde"
+
+// Run follows the public event log and turns what federates into delivery jobs, until
 // ctx ends. Among replicas one process does it; the others wait and take over when it stops.
-func (s *Service) RunDelivery(ctx context.Context) error {
+func (s *Service) Run(ctx context.Context) error {
 	for {
 		err := s.withLock(ctx, func(ctx context.Context) error {
-			after, err := eventstore.LoadCursor(ctx, s.pool, DeliveryConsumer, false)
+			after, err := eventstore.LoadCursor(ctx, s.pool, Consumer, false)
 			if err != nil {
 				return err
 			}
@@ -40,11 +89,11 @@ func (s *Service) RunDelivery(ctx context.Context) error {
 				if after, err = s.svc.Events.Head(ctx); err != nil {
 					return err
 				}
-				if err := eventstore.SaveCursorNow(ctx, s.pool, DeliveryConsumer, after, s.wall.Now()); err != nil {
+				if err := eventstore.SaveCursorNow(ctx, s.pool, Consumer, after, s.wall.Now()); err != nil {
 					return err
 				}
 			}
-			return s.svc.Events.FollowTypes(ctx, after, 200, deliveredTypes(), s.deliverEvents)
+			return s.svc.Events.FollowTypes(ctx, after, 200, Types(), s.deliverEvents)
 		})
 		if ctx.Err() != nil {
 			return nil
@@ -67,10 +116,10 @@ func (s *Service) withLock(ctx context.Context, fn func(context.Context) error) 
 	}
 	defer conn.Release()
 	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, deliveryLock).Scan(&got); err != nil || !got {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, Lock).Scan(&got); err != nil || !got {
 		return err
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, deliveryLock) //nolint:errcheck
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, Lock) //nolint:errcheck
 	return fn(ctx)
 }
 
@@ -232,10 +281,10 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 	return s.queue(ctx, out, evs[len(evs)-1].Position)
 }
 
-// deliveredTypes are the event types deliverEvents acts on (those antragOf and
+// Types are the event types deliverEvents acts on (those antragOf and
 // delegationMoveOf know): the delivery follower reads no others from the log. A type that is
 // to federate must be added here.
-func deliveredTypes() []string {
+func Types() []string {
 	return slices.Concat(convert.AntragTypes, convert.AbstimmungTypes,
 		[]string{delegation.DelegationWirksam.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name()})
 }
@@ -264,7 +313,7 @@ func (s *Service) queue(ctx context.Context, out []outgoing, cursor eventstore.P
 			return err
 		}
 	}
-	if err := eventstore.SaveCursorNow(ctx, tx, DeliveryConsumer, cursor, s.wall.Now()); err != nil {
+	if err := eventstore.SaveCursorNow(ctx, tx, Consumer, cursor, s.wall.Now()); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
