@@ -4,16 +4,19 @@
 // signed inbox, the outbox (a paged view of the public event log), and durable delivery to
 // followers through River.
 //
-// The mapping between our objects and ActivityStreams lives in package vocab (types and
-// context) and in convert.go here (one place for every conversion). HTTP Signatures are in
-// internal/httpsig, the SSRF-guarded client in internal/transport, object integrity proofs in
+// This package is the facade and the HTTP edge: federation.go (New, the wiring of the job
+// packages, what the instance calls), routes.go, discovery.go (WebFinger, NodeInfo,
+// host-meta), objects.go (objects, authorized fetch), outbox.go (outboxes and collections) and
+// api.go (what the HTTP API shows). The work is done in internal/: iri, keys, blocks, fetch,
+// delivery, actors, convert (every conversion, in one place), inbox and publish. The types and
+// context of our vocabulary are in package vocab; HTTP Signatures, the SSRF-guarded client and
+// object integrity proofs in the module's internal/httpsig, internal/transport and
 // internal/proof. docs/FEDERATION.md says what we send and accept.
 package federation
 
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -97,7 +100,7 @@ type Service struct {
 	delivery *delivery.Service
 	river    *river.Client[pgx.Tx]
 	keys     *keys.Store // our own actors' keys
-	// What the inbox consults on every request, in memory (caches.go).
+	// blocks: the blocked domains, in memory for the inbox on every request.
 	blocks *blocks.Blocks
 	// convert: our objects as ActivityStreams, and back.
 	convert *convert.Converter
@@ -181,9 +184,6 @@ func (s *Service) GroupIRI() string { return s.iri.Group() }
 // GroupHandle is the Ortsweberei's Fediverse address.
 func (s *Service) GroupHandle() string { return "ortsweberei@" + s.iri.Host() }
 
-// UserIRI is a resident's actor.
-func (s *Service) UserIRI(handle string) string { return s.iri.User(handle) }
-
 // AntragIRI is an Antrag's Question object.
 func (s *Service) AntragIRI(id uuid.UUID) string { return s.iri.Antrag(id) }
 
@@ -228,12 +228,3 @@ func Queues() map[string]river.QueueConfig {
 
 // ActivityJSON is the media type of ActivityStreams documents.
 const ActivityJSON = iri.ActivityJSON
-
-func writeAP(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", ActivityJSON+"; charset=utf-8")
-	w.Header().Set("Vary", "Accept")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-}

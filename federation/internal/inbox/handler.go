@@ -83,7 +83,7 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, httpsig.ErrKeyResolution) && fetch.Temporary(err) {
 		// The sender's server did not hand out the key just now (no answer, a timeout, a 5xx,
 		// 408 or 429): not a refusal either. A 401 would make the sender drop the activity for
-		// good (Weltgewebe does, deliver.go); a 503 makes it try again later.
+		// good (Weltgewebe does: delivery); a 503 makes it try again later.
 		s.log.Info("federation: inbox put off: the key could not be fetched just now", "actor", act.Actor.ID, "reason", err)
 		w.Header().Set("Retry-After", strconv.Itoa(int(keyRetryAfter/time.Second)))
 		WriteError(w, http.StatusServiceUnavailable, "key_fetch_failed", "The signing key could not be fetched from its server just now; try again later.")
