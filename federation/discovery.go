@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
 
 // Discovery.
@@ -26,7 +26,7 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if user, host, ok := strings.Cut(strings.TrimPrefix(res, "acct:"), "@"); ok && strings.HasPrefix(res, "acct:") {
 		if !strings.EqualFold(host, s.iri.Host()) {
-			inbox.WriteError(w, http.StatusNotFound, "not_found", "Not an account of this host.")
+			s.refuse(w, r, fault.NotFoundf("not_found", "Not an account of this host."))
 			return
 		}
 		actor, err = s.actors.ForUsername(r.Context(), user)
@@ -36,18 +36,18 @@ func (s *Service) webfinger(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil && !errors.Is(err, iri.ErrNotFound) {
-		inbox.ServerError(s.log, w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	if actor == "" {
-		inbox.WriteError(w, http.StatusNotFound, "not_found", "No such account.")
+		s.refuse(w, r, fault.NotFoundf("not_found", "No such account."))
 		return
 	}
 	// The subject is the canonical acct: address, built from the actor's own preferredUsername,
 	// so that Mastodon's round trip (actor → username@host → the same actor) holds.
 	username, err := s.actors.UsernameOf(r.Context(), actor)
 	if err != nil {
-		inbox.ServerError(s.log, w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	subject := "acct:" + username + "@" + s.iri.Host()
@@ -74,13 +74,13 @@ func (s *Service) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
 func (s *Service) nodeinfo(w http.ResponseWriter, r *http.Request) {
 	version := r.PathValue("version")
 	if version != "2.0" && version != "2.1" {
-		inbox.WriteError(w, http.StatusNotFound, "not_found", "NodeInfo 2.0 and 2.1 are served.")
+		s.refuse(w, r, fault.NotFoundf("not_found", "NodeInfo 2.0 and 2.1 are served."))
 		return
 	}
 	ctx := r.Context()
 	o, err := s.svc.Ortsweberei.Get(ctx)
 	if err != nil {
-		inbox.ServerError(s.log, w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	// Users are residents (accounts with a home), and so are the active ones: a resident is
@@ -96,7 +96,7 @@ SELECT (SELECT count(*) FROM accounts WHERE home IS NOT NULL),
 FROM events e JOIN accounts a ON a.id = e.actor_id AND a.home IS NOT NULL
 WHERE e.at > $2`, now.Add(-30*24*time.Hour), now.Add(-180*24*time.Hour)).Scan(&users, &month, &halfyear, &posts)
 	if err != nil {
-		inbox.ServerError(s.log, w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	software := map[string]string{"name": Software, "version": "0.1.0"}

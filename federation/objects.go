@@ -174,13 +174,14 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 		if s.cfg.AuthorizedFetch {
 			_, err := s.actors.Verify(r, nil)
 			if fetch.OurOutage(r.Context(), err) {
-				inbox.ServerError(s.log, w, r, err) // the key could not be looked up just now: no refusal
+				s.fail(w, r, err) // the key could not be looked up just now: no refusal
 				return
 			}
 			if err != nil {
 				s.log.Info("federation: unsigned or badly signed fetch refused", "path", r.URL.Path, "reason", err)
-				code, message := inbox.SignatureRefusal(err)
-				inbox.WriteError(w, http.StatusUnauthorized, code, "This instance answers signed requests only. "+message)
+				f := inbox.SignatureRefusal(err)
+				f.Message = "This instance answers signed requests only. " + f.Message
+				s.refuse(w, r, f)
 				return
 			}
 		}
@@ -191,11 +192,11 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 			writeAP(w, http.StatusOK, v)
 		case errors.Is(err, iri.ErrNotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, eventstore.ErrNoEvent) ||
 			(isFault && f.Kind == fault.NotFound):
-			inbox.WriteError(w, http.StatusNotFound, "not_found", "Not found.")
+			s.refuse(w, r, fault.NotFoundf("not_found", "Not found."))
 		case errors.Is(err, iri.ErrGone) || (isFault && f.Kind == fault.Gone):
-			inbox.WriteError(w, http.StatusGone, "gone", "Deleted.")
+			s.refuse(w, r, fault.Gonef("gone", "Deleted."))
 		default:
-			inbox.ServerError(s.log, w, r, err)
+			s.fail(w, r, err)
 		}
 	}
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
@@ -26,37 +26,33 @@ const keyRetryAfter = time.Minute
 // Handle takes an activity: the signature is verified (digest, date, key, and that the key's
 // owner is the activity's actor, on the same host), a replay of an activity already taken is
 // acknowledged and dropped, and what is left is queued durably and processed in the background.
-// A refused request stores nothing.
-func (s *Service) Handle(w http.ResponseWriter, r *http.Request) {
+// A refused request stores nothing. Handle answers what it accepts (202) itself and returns
+// what it refuses, or why it could not decide, for the caller to answer (respond.Error): a
+// *fault.Error, or an error of ours (503 when it means "not now", else 500).
+func (s *Service) Handle(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if len(r.Header.Values("Signature")) == 0 {
 		// Not authenticated, whatever the body: 401, as Mastodon and GoToSocial answer, and the
 		// body is not read.
-		code, message := SignatureRefusal(httpsig.ErrNoSignature)
-		WriteError(w, http.StatusUnauthorized, code, message)
-		return
+		return SignatureRefusal(httpsig.ErrNoSignature)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			WriteError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("Activities are limited to %d bytes.", MaxBytes))
-			return
+			return &fault.Error{Kind: fault.TooLarge, Code: "too_large", Message: fmt.Sprintf("Activities are limited to %d bytes.", MaxBytes)}
 		}
-		WriteError(w, http.StatusBadRequest, "unreadable_body", "The body could not be read.")
-		return
+		return fault.Malformedf("unreadable_body", "The body could not be read.")
 	}
 	// Only what deciding on it needs is decoded here; the worker decodes the rest. Text that
 	// is not text is refused here, anywhere in the body, rather than fail its job at every
 	// retry.
 	act, err := vocab.DecodeHead(body)
 	if errors.Is(err, vocab.ErrNotText) {
-		WriteError(w, http.StatusBadRequest, "invalid_text", "The activity holds a string that is not text: invalid UTF-8, an unpaired surrogate or U+0000.")
-		return
+		return fault.Malformedf("invalid_text", "The activity holds a string that is not text: invalid UTF-8, an unpaired surrogate or U+0000.")
 	}
 	if err != nil || act.ID == "" || act.Actor.ID == "" {
-		WriteError(w, http.StatusBadRequest, "not_an_activity", "The body is not an activity with an id and an actor.")
-		return
+		return fault.Malformedf("not_an_activity", "The body is not an activity with an id and an actor.")
 	}
 	// Each IRI's host is parsed once: the checks below compare them several times.
 	keyID := keyIDOf(r)
@@ -64,12 +60,10 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request) {
 	for _, host := range []string{actorHost, keyHost} {
 		blocked, err := s.blocks.Lookup(ctx, host)
 		if err != nil {
-			ServerError(s.log, w, r, err) // not a refusal: the list cannot be read just now
-			return
+			return err // not a refusal: the list cannot be read just now
 		}
 		if blocked {
-			WriteError(w, http.StatusForbidden, "domain_blocked", "This domain is blocked here.")
-			return
+			return fault.Forbiddenf("domain_blocked", "This domain is blocked here.")
 		}
 	}
 	res, err := s.actors.Verify(r, body)
@@ -77,63 +71,56 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request) {
 		// The key could not be looked up because our database cannot be reached (or the
 		// request ran out of time), or failed at it: no reason to refuse the sender, who
 		// tries again later (503, or 500 for a failure that is logged as our bug).
-		ServerError(s.log, w, r, err)
-		return
+		return err
 	}
 	if errors.Is(err, httpsig.ErrKeyResolution) && fetch.Temporary(err) {
 		// The sender's server did not hand out the key just now (no answer, a timeout, a 5xx,
 		// 408 or 429): not a refusal either. A 401 would make the sender drop the activity for
 		// good (Weltgewebe does: delivery); a 503 makes it try again later.
 		s.log.Info("federation: inbox put off: the key could not be fetched just now", "actor", act.Actor.ID, "reason", err)
-		w.Header().Set("Retry-After", strconv.Itoa(int(keyRetryAfter/time.Second)))
-		WriteError(w, http.StatusServiceUnavailable, "key_fetch_failed", "The signing key could not be fetched from its server just now; try again later.")
-		return
+		return &fault.Error{Kind: fault.Unavailable, Code: "key_fetch_failed",
+			Message: "The signing key could not be fetched from its server just now; try again later.", RetryAfter: keyRetryAfter}
 	}
 	if err != nil {
 		// The sender does not retry a 401 (GoToSocial never does): the activity is lost, and
 		// this line is what there is to find out why.
 		s.log.Warn("federation: inbox refused", "activity", act.ID, "actor", act.Actor.ID, "key_id", keyID, "reason", err)
-		code, message := SignatureRefusal(err)
-		WriteError(w, http.StatusUnauthorized, code, message)
-		return
+		return SignatureRefusal(err)
 	}
 	if res.KeyID != keyID { // keyIDOf reads the header loosely; Verify's keyId is the one
 		keyHost = iri.HostOf(res.KeyID)
 	}
 	if res.Owner != act.Actor.ID || keyHost != actorHost {
 		s.log.Warn("federation: inbox refused: the key is not the actor's", "activity", act.ID, "actor", act.Actor.ID, "key_id", res.KeyID, "owner", res.Owner)
-		WriteError(w, http.StatusUnauthorized, "key_not_actors", "The signing key does not belong to the activity's actor.")
-		return
+		return unauthenticated("key_not_actors", "The signing key does not belong to the activity's actor.")
 	}
 	if iri.HostOf(act.ID) != actorHost {
-		WriteError(w, http.StatusUnauthorized, "id_not_on_actor_host", "The activity's id is not on its actor's host.")
-		return
+		return unauthenticated("id_not_on_actor_host", "The activity's id is not on its actor's host.")
 	}
 	if !handled(act.Type) {
 		// Likes, reactions, moves, reports …: verified, acknowledged, and not kept, since
 		// nothing here would act on them.
 		w.WriteHeader(http.StatusAccepted)
-		return
+		return nil
 	}
 	key, vote := inboxKey(act, body)
 	taken, err := s.takeActivity(ctx, key, body, act.Actor.ID)
 	if err != nil {
-		ServerError(s.log, w, r, err)
-		return
+		return err
 	}
 	if !taken && vote {
 		// The same vote again: GoToSocial's retry, or the same choice in a poll it rebuilt.
 		// We have it; 202, as GoToSocial answers an activity it has.
 		w.WriteHeader(http.StatusAccepted)
-		return
+		return nil
 	}
 	if !taken {
 		// A replay (or a retry of something we already took): refused, and nothing stored. A
 		// sender that only missed our answer stops retrying on a 4xx, which is right: we have it.
-		WriteError(w, http.StatusConflict, "already_received", "This activity was received before.")
-		return
+		return fault.Conflictf("already_received", "This activity was received before.")
 	}
 	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 func keyIDOf(r *http.Request) string {
@@ -153,4 +140,27 @@ func keyIDOf(r *http.Request) string {
 // answers: a replay finds the id and queues nothing; a crash after the answer loses nothing.
 func (s *Service) takeActivity(ctx context.Context, id string, body []byte, actor string) (bool, error) {
 	return s.intake.take(ctx, id, body, actor)
+}
+
+// SignatureRefusal is the refusal (401) of a signature httpsig.Verify refused, with a code and
+// a fixed message: the rule the sender broke, so that its admin can tell a clock from a key,
+// and nothing more. Each call returns a new error, which the caller may add to.
+func SignatureRefusal(err error) *fault.Error {
+	switch {
+	case errors.Is(err, httpsig.ErrKeyResolution), errors.Is(err, httpsig.ErrUnsupportedKey):
+		return unauthenticated("key_unavailable", "The signing key could not be obtained from its actor.")
+	case errors.Is(err, httpsig.ErrBadDate), errors.Is(err, httpsig.ErrDateSkew):
+		return unauthenticated("date_outside_window", "The signed Date is missing or too far from our time.")
+	case errors.Is(err, httpsig.ErrMissingDigest), errors.Is(err, httpsig.ErrDigestAlgorithm), errors.Is(err, httpsig.ErrDigestMismatch):
+		return unauthenticated("digest_mismatch", "The body needs a signed SHA-256 Digest that matches it.")
+	case errors.Is(err, httpsig.ErrHostMismatch):
+		return unauthenticated("wrong_host", "The request was not signed for this host.")
+	case errors.Is(err, httpsig.ErrNoSignature):
+		return unauthenticated("signature_missing", "This request needs an HTTP signature.")
+	}
+	return unauthenticated("signature_invalid", "The HTTP signature does not verify.")
+}
+
+func unauthenticated(code, message string) *fault.Error {
+	return &fault.Error{Kind: fault.Unauthenticated, Code: code, Message: message}
 }
