@@ -1,8 +1,6 @@
 package federation
 
 import (
-	"github.com/google/uuid"
-
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
@@ -21,32 +19,15 @@ type NachbarV1 struct {
 	FollowID  string `json:"follow_id"`
 }
 
-// KommentarV1: a Fediverse reply to one of our Anträge arrived and is shown as a comment.
-type KommentarV1 struct {
-	AntragID uuid.UUID `json:"antrag_id"`
-	IRI      string    `json:"iri"`
-	Author   string    `json:"author"`
-}
-
-// FernstimmeV1: a neighbour resident's verified Stimme on their Ortsweberei's Antrag arrived.
-type FernstimmeV1 struct {
-	Antrag string `json:"antrag"`
-	Voter  string `json:"voter"`
-	Choice string `json:"choice"`
-	Object string `json:"object"`
-}
-
 // DomainSperreV1: an admin blocked (or unblocked) a domain.
 type DomainSperreV1 struct {
 	Domain string `json:"domain"`
 }
 
 var (
-	FolgerHinzugefuegt  = eventstore.Define[FolgerV1]("FolgerHinzugefuegt", 1, eventstore.Private, "A Fediverse actor followed a local actor.")
-	FolgerEntfernt      = eventstore.Define[FolgerV1]("FolgerEntfernt", 1, eventstore.Private, "A Fediverse actor stopped following a local actor.")
-	NachbarAngefragt    = eventstore.Define[NachbarV1]("NachbarAngefragt", 1, eventstore.Private, "The Ortsweberei asked to follow a neighbouring Ortsweberei.")
-	KommentarEmpfangen  = eventstore.Define[KommentarV1]("KommentarEmpfangen", 1, eventstore.Private, "A Fediverse reply to an Antrag arrived.")
-	FernstimmeEmpfangen = eventstore.Define[FernstimmeV1]("FernstimmeEmpfangen", 1, eventstore.Private, "A verified Stimme on a neighbour's Antrag arrived.")
-	DomainGesperrt      = eventstore.Define[DomainSperreV1]("DomainGesperrt", 1, eventstore.Private, "An admin blocked a domain.")
-	DomainEntsperrt     = eventstore.Define[DomainSperreV1]("DomainEntsperrt", 1, eventstore.Private, "An admin unblocked a domain.")
+	FolgerHinzugefuegt = eventstore.Define[FolgerV1]("FolgerHinzugefuegt", 1, eventstore.Private, "A Fediverse actor followed a local actor.")
+	FolgerEntfernt     = eventstore.Define[FolgerV1]("FolgerEntfernt", 1, eventstore.Private, "A Fediverse actor stopped following a local actor.")
+	NachbarAngefragt   = eventstore.Define[NachbarV1]("NachbarAngefragt", 1, eventstore.Private, "The Ortsweberei asked to follow a neighbouring Ortsweberei.")
+	DomainGesperrt     = eventstore.Define[DomainSperreV1]("DomainGesperrt", 1, eventstore.Private, "An admin blocked a domain.")
+	DomainEntsperrt    = eventstore.Define[DomainSperreV1]("DomainEntsperrt", 1, eventstore.Private, "An admin unblocked a domain.")
 )
