@@ -31,7 +31,7 @@ var owners = map[string]string{
 	"ap_domain_blocks": "federation", "ap_inbox": "federation", "ap_outgoing": "federation", "ap_hosts": "federation",
 	"remote_antraege": "federation", "remote_stimmen": "federation", "remote_einsprueche": "federation",
 	"remote_delegationen": "federation",
-	"antrag_kommentare":   "federation", "antrag_fremdstimmen": "federation",
+	"antrag_kommentare":   "instance/antrag", "antrag_fremdstimmen": "instance/antrag",
 }
 
 // crossReads are today's reads and writes of another package's tables, each to be replaced
@@ -43,6 +43,10 @@ var crossReads = []string{
 	"federation -> antraege",     // nodeinfo: count
 	"federation -> delegationen", // countedDelegations
 	"federation -> abstimmungen", // countsMovedBy
+	// Until the wiring calls antrag's AddComment, RemoveComment(Tx), Comments,
+	// RecordForeignVote, DeleteForeignVote(Tx), ForeignVotes and ForgetDomainTx.
+	"federation -> antrag_kommentare",
+	"federation -> antrag_fremdstimmen",
 	"instance/instancetest -> event_cursors",
 	// Domain packages joining accounts for names and residence; not in the layout plan.
 	"instance/abstimmung -> accounts",
