@@ -29,8 +29,8 @@ var owners = map[string]string{
 	"events": "instance/eventstore", "event_cursors": "instance/eventstore", "events_default": "instance/eventstore",
 	"ap_keys": "federation", "ap_actors": "federation", "ap_followers": "federation", "ap_following": "federation",
 	"ap_domain_blocks": "federation", "ap_inbox": "federation", "ap_outgoing": "federation", "ap_hosts": "federation",
-	"remote_antraege": "federation", "remote_stimmen": "federation", "remote_einsprueche": "federation",
-	"remote_delegationen": "federation",
+	"remote_antraege": "instance/nachbarn", "remote_stimmen": "instance/nachbarn", "remote_einsprueche": "instance/nachbarn",
+	"remote_delegationen": "instance/nachbarn",
 	"antrag_kommentare":   "instance/antrag", "antrag_fremdstimmen": "instance/antrag",
 }
 
@@ -47,6 +47,12 @@ var crossReads = []string{
 	// RecordForeignVote, DeleteForeignVote(Tx), ForeignVotes and ForgetDomainTx.
 	"federation -> antrag_kommentare",
 	"federation -> antrag_fremdstimmen",
+	// Until the wiring calls nachbarn's StoreAntrag, Withdraw(Tx), Find, Get, List, AddEinspruch,
+	// CountStimme, RemoveStimme(Tx), StoreDelegation and ForgetDomainTx.
+	"federation -> remote_antraege",
+	"federation -> remote_stimmen",
+	"federation -> remote_einsprueche",
+	"federation -> remote_delegationen",
 	"instance/instancetest -> event_cursors",
 	// Domain packages joining accounts for names and residence; not in the layout plan.
 	"instance/abstimmung -> accounts",
