@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/gtspeer"
@@ -247,5 +250,35 @@ func TestMastodonShowsAnAntragAsAPost(t *testing.T) {
 	}
 	if st.SpoilerText != "" || st.EditedAt == nil || !st.EditedAt.Equal(closesAt) {
 		t.Errorf("the decided Antrag: content warning %q, edited %v (the vote closed %s)", st.SpoilerText, st.EditedAt, closesAt)
+	}
+}
+
+// Delivery reads an Antrag, then its Abstimmung. When the vote closes between the two reads (a
+// Stimme's Update being built as the close commits), the Question must not say "closed" at the
+// close's time without the outcome: Mastodon takes the first document with that `updated` and
+// ignores the close's own Update (not newer), so its post would never say how the vote ended.
+func TestAQuestionReadAcrossTheCloseIsWhole(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	jana := inst.VerifiedResident("Jana Weber", lat, lon)
+	ben := inst.VerifiedResident("Ben Zwirn", lat, lon)
+	a := fileAntrag(t, jana, map[string]string{"title": "Bank am Markt"})
+	ben.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Lieber ein Baum"}).Expect(t, 201)
+	inst.Advance("14d")
+	abst := abstimmungOf(t, jana, a.ID)
+	jana.Post("/api/abstimmungen/"+abst+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
+	ctx := context.Background()
+	stale, err := inst.Antraege.Get(ctx, uuid.MustParse(a.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Advance("8d") // the vote closes: Abstimmung closed and Antrag decided in one transaction
+
+	q, err := federation.AntragDocument(ctx, inst.Federation, stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Closed == nil || q.Status != "angenommen" || !strings.Contains(q.Content, "Angenommen") {
+		t.Errorf("the Question built from the Antrag read before the close: closed %v, status %q, content %q", q.Closed, q.Status, q.Content)
 	}
 }

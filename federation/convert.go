@@ -54,6 +54,23 @@ func (s *Service) followersOf(actorPath string) string { return s.iri(actorPath 
 // antragObject is the Antrag as a Question, as it stands now: with the live (or, once closed,
 // the final) weighted count as Mastodon's poll option totals.
 func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Antrag, error) {
+	var vote *abstimmung.View
+	if a.AbstimmungID != nil {
+		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
+		if err != nil {
+			return nil, err
+		}
+		vote = &v
+		if v.Closed() && a.Status == antrag.ImAbstimmung {
+			// The vote closed after a was read; the Antrag was decided in the same
+			// transaction. Read as of before, the Question would be closed at the close's
+			// time without its outcome, and Mastodon, having that `updated`, would ignore the
+			// close's own Update.
+			if a, err = s.svc.Antraege.Get(ctx, a.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
 	h := s.handles()
 	applicant, err := h.iri(ctx, a.ApplicantID)
 	if err != nil {
@@ -72,13 +89,8 @@ func (s *Service) antragObject(ctx context.Context, a antrag.Antrag) (*vocab.Ant
 		q.Knoten = s.knotenIRI(*a.KnotenID)
 	}
 	counts := map[string]int{}
-	var vote *abstimmung.View
-	if a.AbstimmungID != nil {
-		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
-		if err != nil {
-			return nil, err
-		}
-		vote = &v
+	if vote != nil {
+		v := *vote
 		q.Abstimmung = s.iri("/ap/abstimmungen/" + v.ID.String())
 		q.OpensAt, q.ClosesAt = &v.OpensAt, &v.ClosesAt
 		q.EndTime = v.ClosesAt

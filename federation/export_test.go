@@ -4,7 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
 // SetKeyRefetchClock replaces the wall clock that paces remote key refetches, so a test can
@@ -22,3 +24,9 @@ func EnqueueInTx(ctx context.Context, s *Service, tx *database.Tx, inbox string,
 
 // DeliveredTypes are the event types the delivery follower reads.
 func DeliveredTypes() []string { return deliveredTypes() }
+
+// AntragDocument is the Question delivery builds for a, an Antrag as read from the database
+// (possibly before a change that committed since).
+func AntragDocument(ctx context.Context, s *Service, a antrag.Antrag) (*vocab.Antrag, error) {
+	return s.antragObject(ctx, a)
+}
