@@ -422,7 +422,7 @@ func TestForgetDomain(t *testing.T) {
 	// Rows of a spam actor on Plagwitz's Antrag, as an older version of the rules let in.
 	pa := remoteAntrag(plagwitz, "1").IRI
 	for _, q := range []string{
-		`INSERT INTO remote_stimmen (antrag, voter, choice, cast_at, object) VALUES ($1, 'https://spam.example/u', 'no', now(), 'x')`,
+		`INSERT INTO remote_stimmen (antrag, voter, choice, cast_at, object) VALUES ($1, 'https://x.spam.example:8443/u', 'no', now(), 'x')`,
 		`INSERT INTO remote_einsprueche (antrag, author, reason, created_at) VALUES ($1, 'https://SPAM.example/u', 'r', now())`,
 		`INSERT INTO remote_delegationen (antrag, delegator, delegate, object) VALUES ($1, 'https://a.spam.example/u', 'x', 'x')`,
 	} {
