@@ -12,9 +12,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weltgewebe/weltgewebe/federation"
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/gtspeer"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
 
 // servedOver fetches an ActivityPub document of an instance served over https.

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
 
 // federationRows fingerprints what the inbox could have stored. River's own periodic sweeps

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/jsonld"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 	"github.com/weltgewebe/weltgewebe/vocab"
-	"github.com/weltgewebe/weltgewebe/vocab/vocabtest"
 )
 
 // A running Ortsweberei with everything that federates in it: Knoten, Fäden (one twisted, one
@@ -169,7 +169,7 @@ func TestServedAndDeliveredDocuments(t *testing.T) {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			vocabtest.Check(t, name, docs[name], vocabtest.Loader(vocab.KnownContext), used)
+			jsonld.Check(t, name, docs[name], jsonld.Loader(vocab.KnownContext), used)
 		}
 		// The documents above must really carry what the vocabulary is about, or the check
 		// proves little: the poll, the close, the proofs, the places, the delegations.

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation"
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
 
 // A signature that fails with the cached key has the key fetched again (that is how a key

@@ -3,7 +3,7 @@ package federation_test
 import (
 	"testing"
 
-	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

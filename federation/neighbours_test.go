@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation"
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
 	"github.com/weltgewebe/weltgewebe/instance/database"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 // apGet fetches an ActivityPub document the way a Fediverse server does and returns its body.

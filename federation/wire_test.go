@@ -19,9 +19,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/internal/proof"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
 
 var update = flag.Bool("update", false, "rewrite federation/testdata/wire/*.json from what the instances serve and send")

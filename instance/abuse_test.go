@@ -21,7 +21,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 // An attacker's first guesses — the most used passwords, simple variants of them, and what

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/weltgewebe/weltgewebe/instance/geo"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 type profileOut struct {

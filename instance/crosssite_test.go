@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 // fingerprint is the content of every table a request could write (not just their row counts:

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 // Text that is not text is refused where the request is read — for every kind of field, in

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 type delegationOut struct {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 func assertNothingWritten(t *testing.T, inst *instancetest.Instance, before map[string]int) {

@@ -21,8 +21,8 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
-	"github.com/weltgewebe/weltgewebe/instance/pgtest"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
 // The rules that hold from an instant on ("at that instant it is gone", "a delegation that

@@ -8,7 +8,7 @@ import (
 
 	"github.com/uber/h3-go/v4"
 
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 func titles(t *testing.T, c *instancetest.Client, query url.Values) []string {

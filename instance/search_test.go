@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 // A search of thousands of words (a 15 KB URL) took the database minutes, and four of them

@@ -280,7 +280,7 @@ func init() {
 // answers false for any other URL: we never fetch a context, since an unknown context is an
 // input we cannot interpret, not a reason to go online.
 //
-// Weltgewebe reads and writes compact documents only; JSON-LD processing (vocabtest's
+// Weltgewebe reads and writes compact documents only; JSON-LD processing (jsonld's
 // document loader, built on this) happens in tests, which check that every document we
 // serve means to a JSON-LD consumer what we intend. The processor stays out of the binary.
 func KnownContext(u string) (canonical string, doc []byte, ok bool) {

@@ -14,22 +14,22 @@ import (
 
 	"github.com/piprate/json-gold/ld"
 
-	"github.com/weltgewebe/weltgewebe/vocab/vocabtest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/jsonld"
 )
 
-// The expected IRIs of every key and type are vocabtest's tables, written independently of
+// The expected IRIs of every key and type are jsonld's tables, written independently of
 // contexts.go and weltgewebe.jsonld.
 const (
-	nsAS  = vocabtest.NSAS
-	nsSec = vocabtest.NSSec
-	nsWG  = vocabtest.NSWG
-	nsXSD = vocabtest.NSXSD
-	nsLDP = vocabtest.NSLDP
-	nsDC  = vocabtest.NSDC
+	nsAS  = jsonld.NSAS
+	nsSec = jsonld.NSSec
+	nsWG  = jsonld.NSWG
+	nsXSD = jsonld.NSXSD
+	nsLDP = jsonld.NSLDP
+	nsDC  = jsonld.NSDC
 )
 
 // emittedTypes are the Go types whose JSON we send; every JSON key of theirs must be in
-// vocabtest.Terms and appear in some sample, so a new field cannot slip out unmapped.
+// jsonld.Terms and appear in some sample, so a new field cannot slip out unmapped.
 var emittedTypes = []any{
 	Actor{}, PublicKey{}, Multikey{}, Endpoints{}, Activity{}, PollOption{}, OptionReplies{}, Source{},
 	Antrag{}, Abstimmung{}, Einspruch{}, Stimme{}, Delegation{}, Proof{}, Knoten{}, Faden{},
@@ -192,7 +192,7 @@ func samples(t *testing.T) []sample {
 }
 
 // expand runs a JSON-LD 1.1 expansion the strict way, with our contexts only.
-func expand(doc any) ([]any, error) { return vocabtest.Expand(doc, vocabtest.Loader(KnownContext)) }
+func expand(doc any) ([]any, error) { return jsonld.Expand(doc, jsonld.Loader(KnownContext)) }
 
 func TestEmittedDocumentsExpand(t *testing.T) {
 	used := map[string]bool{}
@@ -219,7 +219,7 @@ func TestEmittedDocumentsExpand(t *testing.T) {
 			if len(out) != 1 {
 				t.Fatalf("expanded to %d nodes, want 1", len(out))
 			}
-			c := &vocabtest.Checker{Errorf: t.Errorf, Used: used}
+			c := &jsonld.Checker{Errorf: t.Errorf, Used: used}
 			c.Node(s.name, compact, out[0])
 			if t.Failed() {
 				e, _ := json.MarshalIndent(out, "", "  ")
@@ -240,16 +240,16 @@ func TestEmittedDocumentsExpand(t *testing.T) {
 			case "-", "@context", "id", "type":
 				continue
 			}
-			if _, ok := vocabtest.Terms[name]; !ok {
-				t.Errorf("%s.%s: JSON key %q has no expected IRI in vocabtest.Terms", rt.Name(), rt.Field(i).Name, name)
+			if _, ok := jsonld.Terms[name]; !ok {
+				t.Errorf("%s.%s: JSON key %q has no expected IRI in jsonld.Terms", rt.Name(), rt.Field(i).Name, name)
 			} else if !used[name] {
 				t.Errorf("%s.%s: JSON key %q appears in no sample", rt.Name(), rt.Field(i).Name, name)
 			}
 		}
 	}
-	for name := range vocabtest.Terms {
+	for name := range jsonld.Terms {
 		if !used[name] {
-			t.Errorf("vocabtest.Terms has %q, which no sample emits", name)
+			t.Errorf("jsonld.Terms has %q, which no sample emits", name)
 		}
 	}
 }
@@ -275,7 +275,7 @@ func TestExpansionCheckCatchesUnmappedKeys(t *testing.T) {
 		t.Fatalf("unknown keys no longer become blank-node properties: %v", out)
 	}
 	var complaints []string
-	c := &vocabtest.Checker{Errorf: func(f string, args ...any) { complaints = append(complaints, fmt.Sprintf(f, args...)) }}
+	c := &jsonld.Checker{Errorf: func(f string, args ...any) { complaints = append(complaints, fmt.Sprintf(f, args...)) }}
 	c.Node("doc", doc, out[0])
 	if len(complaints) != 2 || !strings.Contains(strings.Join(complaints, "\n"), `key "colour" has no expected IRI`) {
 		t.Errorf("complaints: %q", complaints)
@@ -333,7 +333,7 @@ func TestContextDocumentIsValidJSONLD(t *testing.T) {
 		t.Fatalf("@context is %T", parsed["@context"])
 	}
 	opts := ld.NewJsonLdOptions("")
-	opts.DocumentLoader = vocabtest.Loader(KnownContext)
+	opts.DocumentLoader = jsonld.Loader(KnownContext)
 	opts.ProcessingMode = ld.JsonLd_1_1
 	alone, err := ld.NewContext(nil, opts).Parse(parsed["@context"])
 	if err != nil {
@@ -409,7 +409,7 @@ func duplicateKeys(b []byte) []string {
 }
 
 func TestDocumentLoaderServesOnlyBuiltInContexts(t *testing.T) {
-	loader := vocabtest.Loader(KnownContext)
+	loader := jsonld.Loader(KnownContext)
 	for _, u := range []string{
 		ActivityStreams, "http://www.w3.org/ns/activitystreams", ActivityStreams + ".jsonld", "http://www.w3.org/ns/activitystreams.jsonld",
 		SecurityV1, "http://w3id.org/security/v1", DataIntegrityV2, MultikeyV1, ContextURL, "http://weltgewebe.org/ns/v1",
@@ -428,8 +428,8 @@ func TestDocumentLoaderServesOnlyBuiltInContexts(t *testing.T) {
 		"https://w3id.org/security/v2", "https://w3id.org/security/data-integrity/v1", "https://www.w3.org/ns/did/v1",
 		"http://joinmastodon.org/ns", "https://example.org/context.jsonld", ActivityStreams + "#", "", "file:///etc/passwd",
 	} {
-		if _, err := loader.LoadDocument(u); !errors.Is(err, vocabtest.ErrUnknownContext) {
-			t.Errorf("%s: %v, want vocabtest.ErrUnknownContext", u, err)
+		if _, err := loader.LoadDocument(u); !errors.Is(err, jsonld.ErrUnknownContext) {
+			t.Errorf("%s: %v, want jsonld.ErrUnknownContext", u, err)
 		}
 	}
 	// A document that names an unknown context fails to expand instead of going online: a
@@ -443,7 +443,7 @@ func TestDocumentLoaderServesOnlyBuiltInContexts(t *testing.T) {
 	})
 	_, err := expand(map[string]any{"@context": "https://example.org/context.jsonld", "name": "x"})
 	http.DefaultTransport = defaultTransport
-	if !errors.Is(err, vocabtest.ErrUnknownContext) || len(fetched) > 0 {
+	if !errors.Is(err, jsonld.ErrUnknownContext) || len(fetched) > 0 {
 		t.Errorf("unknown context: %v; fetched %v", err, fetched)
 	}
 	// json-gold may change what it is given; every load is a fresh copy.
@@ -458,7 +458,7 @@ func TestDocumentLoaderServesOnlyBuiltInContexts(t *testing.T) {
 // The generated ActivityStreams context has the definitions the published one has; spot
 // checks of each table and of the special cases.
 func TestActivityStreamsContext(t *testing.T) {
-	rd, err := vocabtest.Loader(KnownContext).LoadDocument(ActivityStreams)
+	rd, err := jsonld.Loader(KnownContext).LoadDocument(ActivityStreams)
 	if err != nil {
 		t.Fatal(err)
 	}

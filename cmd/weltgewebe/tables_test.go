@@ -53,7 +53,7 @@ var crossReads = []string{
 	"federation -> remote_stimmen",
 	"federation -> remote_einsprueche",
 	"federation -> remote_delegationen",
-	"instance/instancetest -> event_cursors",
+	"internal/testrig/instancetest -> event_cursors",
 	// Domain packages joining accounts for names and residence; not in the layout plan.
 	"instance/abstimmung -> accounts",
 	"instance/antrag -> accounts",

@@ -9,8 +9,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
-	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
-	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
 // Who was active: each of the given accounts that is the actor of any event, public or

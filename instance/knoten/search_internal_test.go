@@ -10,7 +10,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
-	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
 // A text search is answered by the trigram index, however many words it has (up to the bound),

@@ -15,9 +15,9 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
-	"github.com/weltgewebe/weltgewebe/instance/pgtest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

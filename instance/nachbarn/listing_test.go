@@ -11,8 +11,8 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
-	"github.com/weltgewebe/weltgewebe/instance/instancetest"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
 // The listing shows our Anträge and our neighbours' together, newest first (ours first among

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
 
 // sign signs req as vera, as GoToSocial's signing transport does (internal/transport/signing.go

@@ -38,7 +38,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/testca"
 )
 

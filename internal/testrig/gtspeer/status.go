@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weltgewebe/weltgewebe/federation/mastopeer"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
 
 // Option is one option of a poll as vera sees it.

@@ -1,4 +1,4 @@
-// Package vocabtest checks JSON-LD documents the way a strict consumer reads them. Every key
+// Package jsonld checks JSON-LD documents the way a strict consumer reads them. Every key
 // of a document must expand (JSON-LD 1.1, safe mode, with the loader the caller gives — ours
 // never goes online) to the IRI written down here, with the value shape written down here;
 // a key that would be dropped, or that becomes the "_:key" blank-node property
@@ -8,7 +8,7 @@
 // weltgewebe.jsonld): the checks compare the two, so neither may be derived from the other.
 // vocab's own tests run the checks over hand-built samples of every Go type we emit; the
 // federation tests run them over every document a running instance serves and delivers.
-package vocabtest
+package jsonld
 
 import (
 	"encoding/json"
@@ -246,7 +246,7 @@ func (c *Checker) Node(path string, compact map[string]any, expandedValue any) {
 		}
 		want, ok := Terms[key]
 		if !ok {
-			c.Errorf("%s: key %q has no expected IRI in vocabtest.Terms", p, key)
+			c.Errorf("%s: key %q has no expected IRI in jsonld.Terms", p, key)
 			continue
 		}
 		got, ok := expanded[want.IRI]
@@ -282,7 +282,7 @@ func (c *Checker) types(path string, compact, expanded any) {
 	}
 	for i, n := range names {
 		if want, ok := Types[n]; !ok {
-			c.Errorf("%s: type %q has no expected IRI in vocabtest.Types", path, n)
+			c.Errorf("%s: type %q has no expected IRI in jsonld.Types", path, n)
 		} else if got[i] != want {
 			c.Errorf("%s: type %q expanded to %v, want %s", path, n, got[i], want)
 		}
@@ -364,7 +364,7 @@ func sortedKeys(m map[string]any) []string {
 
 // ErrUnknownContext is returned (wrapped) by Loader for any context URL that vocab does not
 // carry.
-var ErrUnknownContext = errors.New("vocabtest: unknown JSON-LD context (only built-in contexts are loaded)")
+var ErrUnknownContext = errors.New("jsonld: unknown JSON-LD context (only built-in contexts are loaded)")
 
 // Loader is the ld.DocumentLoader of the checks: it answers the contexts known answers (pass
 // vocab.KnownContext) from memory and fails for any other URL, so that processing a document

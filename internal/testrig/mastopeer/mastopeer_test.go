@@ -390,16 +390,16 @@ func TestParseSignature(t *testing.T) {
 // (context, type, https ids on the example hosts) and each is described in
 // the README.
 func TestFixtures(t *testing.T) {
-	files, err := filepath.Glob("../testdata/*/*.json")
+	files, err := filepath.Glob("../../../federation/testdata/*/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
-	readme, err := os.ReadFile("../testdata/README.md")
+	readme, err := os.ReadFile("../../../federation/testdata/README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range files {
-		rel := filepath.ToSlash(strings.TrimPrefix(f, "../testdata/"))
+		rel := filepath.ToSlash(strings.TrimPrefix(f, "../../../federation/testdata/"))
 		if strings.HasPrefix(rel, "wire/") {
 			continue // our own wire golden (federation/wire_test.go), not activities of other servers
 		}
