@@ -72,13 +72,11 @@ func TestPersistedNames(t *testing.T) {
 
 	// Federation's own events: name, version, visibility and payload JSON tags.
 	want := map[string]string{
-		"FolgerHinzugefuegt/v1":  "private local,follower",
-		"FolgerEntfernt/v1":      "private local,follower",
-		"NachbarAngefragt/v1":    "private neighbour,follow_id",
-		"KommentarEmpfangen/v1":  "private antrag_id,iri,author",
-		"FernstimmeEmpfangen/v1": "private antrag,voter,choice,object",
-		"DomainGesperrt/v1":      "private domain",
-		"DomainEntsperrt/v1":     "private domain",
+		"FolgerHinzugefuegt/v1": "private local,follower",
+		"FolgerEntfernt/v1":     "private local,follower",
+		"NachbarAngefragt/v1":   "private neighbour,follow_id",
+		"DomainGesperrt/v1":     "private domain",
+		"DomainEntsperrt/v1":    "private domain",
 	}
 	got := map[string]string{}
 	for _, m := range eventstore.Kinds() {

@@ -29,9 +29,9 @@ var owners = map[string]string{
 	"events": "instance/eventstore", "event_cursors": "instance/eventstore", "events_default": "instance/eventstore",
 	"ap_keys": "federation/internal/keys", "ap_actors": "federation/internal/actors", "ap_followers": "federation/internal/actors", "ap_following": "federation/internal/actors",
 	"ap_domain_blocks": "federation/internal/blocks", "ap_inbox": "federation/internal/inbox", "ap_outgoing": "federation/internal/delivery", "ap_hosts": "federation/internal/delivery",
-	"remote_antraege": "federation", "remote_stimmen": "federation", "remote_einsprueche": "federation",
-	"remote_delegationen": "federation",
-	"antrag_kommentare":   "federation", "antrag_fremdstimmen": "federation",
+	"remote_antraege": "instance/nachbarn", "remote_stimmen": "instance/nachbarn", "remote_einsprueche": "instance/nachbarn",
+	"remote_delegationen": "instance/nachbarn",
+	"antrag_kommentare":   "instance/antrag", "antrag_fremdstimmen": "instance/antrag",
 }
 
 // crossReads are today's reads and writes of another package's tables, each to be replaced
@@ -43,6 +43,16 @@ var crossReads = []string{
 	"federation -> antraege",                      // nodeinfo: count
 	"federation/internal/convert -> delegationen", // countedDelegations
 	"federation/internal/publish -> abstimmungen", // countsMovedBy
+	// Until the wiring calls antrag's AddComment, RemoveComment(Tx), Comments,
+	// RecordForeignVote, DeleteForeignVote(Tx), ForeignVotes and ForgetDomainTx.
+	"federation -> antrag_kommentare",
+	"federation -> antrag_fremdstimmen",
+	// Until the wiring calls nachbarn's StoreAntrag, Withdraw(Tx), Find, Get, List, AddEinspruch,
+	// CountStimme, RemoveStimme(Tx), StoreDelegation and ForgetDomainTx.
+	"federation -> remote_antraege",
+	"federation -> remote_stimmen",
+	"federation -> remote_einsprueche",
+	"federation -> remote_delegationen",
 	"internal/testrig/instancetest -> event_cursors",
 	// What arrives from neighbours and the Fediverse, written by the inbox while the facade reads
 	// it for the API and forgets it on a block: both go to their owners (nachbarn, antrag) in C1/C2.

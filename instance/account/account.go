@@ -532,3 +532,17 @@ func (s *Service) GetByHandle(ctx context.Context, handle string) (Account, erro
 	}
 	return a, nil
 }
+
+// ResidentIDs returns the ids of every resident (an account with a home here), verified or
+// not: what NodeInfo counts as the Ortsweberei's users. A town's residents, so a short list.
+func (s *Service) ResidentIDs(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM accounts WHERE home IS NOT NULL ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("account: residents: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("account: residents: %w", err)
+	}
+	return ids, nil
+}

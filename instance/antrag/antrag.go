@@ -329,3 +329,12 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// Count is how many Anträge were ever filed here, in whatever status: NodeInfo's local posts.
+func (s *Service) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM antraege`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("antrag: count: %w", err)
+	}
+	return n, nil
+}

@@ -59,6 +59,14 @@ type AntragZurueckgezogenV1 struct {
 	AntragID uuid.UUID `json:"antrag_id"`
 }
 
+// KommentarV1: a Fediverse reply to one of our Anträge arrived and is shown as a comment.
+// Private: it records what arrived from elsewhere, which never goes back out.
+type KommentarV1 struct {
+	AntragID uuid.UUID `json:"antrag_id"`
+	IRI      string    `json:"iri"`
+	Author   string    `json:"author"`
+}
+
 var (
 	AntragGestellt         = eventstore.Define[AntragGestelltV1]("AntragGestellt", 1, eventstore.Public, "A verified resident filed an Antrag.")
 	EinspruchErhoben       = eventstore.Define[EinspruchErhobenV1]("EinspruchErhoben", 1, eventstore.Public, "A verified resident objected to an Antrag.")
@@ -67,4 +75,5 @@ var (
 	AntragAngenommen       = eventstore.Define[AntragAngenommenV1]("AntragAngenommen", 1, eventstore.Public, "The Antrag was accepted.")
 	AntragAbgelehnt        = eventstore.Define[AntragAbgelehntV1]("AntragAbgelehnt", 1, eventstore.Public, "The Antrag's Abstimmung did not pass.")
 	AntragZurueckgezogen   = eventstore.Define[AntragZurueckgezogenV1]("AntragZurueckgezogen", 1, eventstore.Public, "The applicant withdrew the Antrag.")
+	KommentarEmpfangen     = eventstore.Define[KommentarV1]("KommentarEmpfangen", 1, eventstore.Private, "A Fediverse reply to an Antrag arrived.")
 )

@@ -128,3 +128,12 @@ func Unreachable(err error) bool {
 	return errors.As(err, &ce) || errors.As(err, &oe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, pgconn.ErrConnClosed)
 }
+
+// OnDomain is the SQL condition that the IRI in column col is on the domain given as $1 or on
+// a subdomain of it, on any port. What a blocked domain sent is found by the host in the IRIs
+// themselves, so that nothing depends on which of its actors we happened to fetch; every
+// owner of such rows forgets them with it.
+func OnDomain(col string) string {
+	host := fmt.Sprintf(`lower(split_part(split_part(split_part(%s, '://', 2), '/', 1), ':', 1))`, col)
+	return fmt.Sprintf(`(%[1]s = $1 OR right(%[1]s, length($1) + 1) = '.' || $1)`, host)
+}

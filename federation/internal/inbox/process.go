@@ -15,8 +15,10 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -269,8 +271,8 @@ WHERE antrag_fremdstimmen.at <= excluded.at`,
 INSERT INTO antrag_kommentare (iri, antrag_id, author, author_name, content_html, published) VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html
 WHERE antrag_kommentare.author = excluded.author`, obj.ID, id, author.IRI, convert.DisplayName(author.Name, author.Username, author.Host), content, published)
-		return eventstore.Append(tx, s.clock.Now(), KommentarEmpfangen.New(eventstore.Header{Subject: id},
-			KommentarV1{AntragID: id, IRI: obj.ID, Author: author.IRI}))
+		return eventstore.Append(tx, s.clock.Now(), antrag.KommentarEmpfangen.New(eventstore.Header{Subject: id},
+			antrag.KommentarV1{AntragID: id, IRI: obj.ID, Author: author.IRI}))
 	})
 }
 
@@ -415,8 +417,8 @@ WHERE remote_stimmen.cast_at < excluded.cast_at`, antragIRI, voter.IRI, voter.Na
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return eventstore.Append(tx, s.clock.Now(), FernstimmeEmpfangen.New(eventstore.Header{},
-			FernstimmeV1{Antrag: antragIRI, Voter: voter.IRI, Choice: choice, Object: obj.ID}))
+		return eventstore.Append(tx, s.clock.Now(), nachbarn.FernstimmeEmpfangen.New(eventstore.Header{},
+			nachbarn.FernstimmeV1{Antrag: antragIRI, Voter: voter.IRI, Choice: choice, Object: obj.ID}))
 	})
 }
 

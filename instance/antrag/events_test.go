@@ -1,0 +1,43 @@
+package antrag_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// kindOf describes an event kind as the log keeps it: name, version, visibility and payload
+// JSON tags. A change needs a migration of the stored events, not an edit of a test.
+func kindOf(t *testing.T, name string) string {
+	t.Helper()
+	for _, m := range eventstore.Kinds() {
+		if m.Name != name {
+			continue
+		}
+		vis := "private"
+		if m.Public {
+			vis = "public"
+		}
+		var tags []string
+		for i := range m.Payload.NumField() {
+			tags = append(tags, strings.Split(m.Payload.Field(i).Tag.Get("json"), ",")[0])
+		}
+		return fmt.Sprintf("%s/v%d %s %s", m.Name, m.Version, vis, strings.Join(tags, ","))
+	}
+	t.Fatalf("no event kind %s", name)
+	return ""
+}
+
+// KommentarEmpfangen moved here from federation: the events in the log keep their name,
+// version, visibility and payload.
+func TestKommentarEmpfangenKeepsItsName(t *testing.T) {
+	if got, want := kindOf(t, antrag.KommentarEmpfangen.Name()), "KommentarEmpfangen/v1 private antrag_id,iri,author"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

@@ -1,0 +1,67 @@
+package nachbarn
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+)
+
+// AddEinspruch keeps an objection to a neighbour's Antrag by one of that Ortsweberei's verified
+// residents (ErrNotResident otherwise; the same rule as for Stimmen). An Einspruch carries no
+// proof: the caller took it from its author's own server. Each author objects once; a second
+// Einspruch of the same author changes nothing. An Antrag we do not keep is ErrUnknownAntrag.
+func (s *Service) AddEinspruch(ctx context.Context, e Einspruch) error {
+	a, err := s.Find(ctx, e.Antrag)
+	if err != nil {
+		return err
+	}
+	if !e.Author.ResidentOf(a.Ortsweberei) {
+		return ErrNotResident
+	}
+	_, err = s.pool.Exec(ctx, `
+INSERT INTO remote_einsprueche (antrag, author, author_name, reason, created_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT DO NOTHING`, a.IRI, e.Author.IRI, e.Author.Name, e.Reason, e.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("nachbarn: Einspruch: %w", err)
+	}
+	return nil
+}
+
+// StoreDelegation keeps a delegation a neighbour's close counted with, its delegator's proof
+// checked by the caller: by a verified resident of the Antrag's Ortsweberei (ErrNotResident
+// otherwise), as for Stimmen. The delegator's latest delegation on the Antrag counts. An
+// Antrag we do not keep is ErrUnknownAntrag.
+func (s *Service) StoreDelegation(ctx context.Context, d Delegation) error {
+	a, err := s.Find(ctx, d.Antrag)
+	if err != nil {
+		return err
+	}
+	if !d.Delegator.ResidentOf(a.Ortsweberei) {
+		return ErrNotResident
+	}
+	_, err = s.pool.Exec(ctx, `
+INSERT INTO remote_delegationen (antrag, delegator, delegate, object) VALUES ($1, $2, $3, $4)
+ON CONFLICT (antrag, delegator) DO UPDATE SET delegate = excluded.delegate, object = excluded.object`,
+		a.IRI, d.Delegator.IRI, d.Delegate, d.Object)
+	if err != nil {
+		return fmt.Errorf("nachbarn: delegation: %w", err)
+	}
+	return nil
+}
+
+// ForgetDomainTx removes, in the caller's transaction, everything a blocked domain (and its
+// subdomains) sent: its Anträge with their Stimmen, Einsprüche and delegations, and the
+// Stimmen, Einsprüche and delegations of its actors on other Anträge. Rows are matched by the
+// host in the IRI itself (database.OnDomain).
+func (s *Service) ForgetDomainTx(ctx context.Context, tx *database.Tx, domain string) error {
+	for _, q := range []string{
+		`DELETE FROM remote_antraege WHERE ` + database.OnDomain("iri"), // with their Stimmen, Einsprüche, delegations
+		`DELETE FROM remote_stimmen WHERE ` + database.OnDomain("voter"),
+		`DELETE FROM remote_einsprueche WHERE ` + database.OnDomain("author"),
+		`DELETE FROM remote_delegationen WHERE ` + database.OnDomain("delegator"),
+	} {
+		tx.Defer(q, domain)
+	}
+	return nil
+}
