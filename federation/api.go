@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,133 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
-	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 )
 
 // What the HTTP API shows of federation.
-
-// RemoteAntrag is a neighbour's Antrag, read-only here.
-type RemoteAntrag struct {
-	ID               uuid.UUID
-	IRI              string
-	Origin           string // the neighbour's host
-	Ortsweberei      string
-	ApplicantIRI     string
-	ApplicantName    string
-	Title            string
-	DetailsHTML      string
-	AmountCents      *int64
-	Status           string
-	OpenedAt         time.Time
-	DecisionDeadline time.Time
-	Extended         bool
-	OpensAt          *time.Time
-	ClosesAt         *time.Time
-	ClosedAt         *time.Time
-	Outcome          string
-	// The count the origin announced at the close, for comparison with ours.
-	OriginYes, OriginNo, OriginAbstain *int
-}
-
-// RemoteStimme is a neighbour resident's verified Stimme.
-type RemoteStimme struct {
-	Voter, VoterName, Choice, Object string
-	CastAt                           time.Time
-}
-
-// RemoteEinspruch is an objection on a neighbour's Antrag.
-type RemoteEinspruch struct {
-	Author, AuthorName, Reason string
-	CreatedAt                  time.Time
-}
-
-// RemoteView is a neighbour's Antrag with what we verified of it and the count we made.
-type RemoteView struct {
-	RemoteAntrag
-	Stimmen     []RemoteStimme
-	Einsprueche []RemoteEinspruch
-	// Count is recomputed here from the verified Stimmen and, once closed, the verified
-	// delegations the origin counted with.
-	Yes, No, Abstain int
-}
-
-const remoteColumns = `id, iri, origin, ortsweberei, applicant, applicant_name, title, details_html, amount_cents, status, opened_at,
-       decision_deadline, extended, opens_at, closes_at, closed_at, coalesce(outcome, ''), origin_yes, origin_no, origin_abstain`
-
-func scanRemote(row pgx.Row) (RemoteAntrag, error) {
-	var a RemoteAntrag
-	err := row.Scan(&a.ID, &a.IRI, &a.Origin, &a.Ortsweberei, &a.ApplicantIRI, &a.ApplicantName, &a.Title, &a.DetailsHTML,
-		&a.AmountCents, &a.Status, &a.OpenedAt, &a.DecisionDeadline, &a.Extended, &a.OpensAt, &a.ClosesAt, &a.ClosedAt,
-		&a.Outcome, &a.OriginYes, &a.OriginNo, &a.OriginAbstain)
-	return a, err
-}
-
-// RemoteAntraege lists the neighbours' Anträge, newest first.
-func (s *Service) RemoteAntraege(ctx context.Context, status string, limit int) ([]RemoteAntrag, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+remoteColumns+` FROM remote_antraege WHERE ($1 = '' OR status = $1)
-ORDER BY opened_at DESC, id LIMIT $2`, status, limit)
-	if err != nil {
-		return nil, fmt.Errorf("federation: remote Anträge: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (RemoteAntrag, error) { return scanRemote(r) })
-}
-
-// ErrNoRemoteAntrag is returned for an id that names no neighbour's Antrag.
-var ErrNoRemoteAntrag = errors.New("federation: no such remote Antrag")
-
-// RemoteAntragView returns a neighbour's Antrag with its verified Stimmen and our count.
-func (s *Service) RemoteAntragView(ctx context.Context, id uuid.UUID) (RemoteView, error) {
-	a, err := scanRemote(s.pool.QueryRow(ctx, `SELECT `+remoteColumns+` FROM remote_antraege WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return RemoteView{}, ErrNoRemoteAntrag
-	}
-	if err != nil {
-		return RemoteView{}, err
-	}
-	v := RemoteView{RemoteAntrag: a}
-	rows, err := s.pool.Query(ctx, `SELECT voter, voter_name, choice, object, cast_at FROM remote_stimmen WHERE antrag = $1 ORDER BY cast_at, voter`, a.IRI)
-	if err != nil {
-		return RemoteView{}, err
-	}
-	if v.Stimmen, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RemoteStimme, error) {
-		var st RemoteStimme
-		err := r.Scan(&st.Voter, &st.VoterName, &st.Choice, &st.Object, &st.CastAt)
-		return st, err
-	}); err != nil {
-		return RemoteView{}, err
-	}
-	rows, err = s.pool.Query(ctx, `SELECT author, author_name, reason, created_at FROM remote_einsprueche WHERE antrag = $1 ORDER BY created_at`, a.IRI)
-	if err != nil {
-		return RemoteView{}, err
-	}
-	if v.Einsprueche, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (RemoteEinspruch, error) {
-		var e RemoteEinspruch
-		err := r.Scan(&e.Author, &e.AuthorName, &e.Reason, &e.CreatedAt)
-		return e, err
-	}); err != nil {
-		return RemoteView{}, err
-	}
-	// Recount: the same rules as at home, over what we could verify.
-	key := func(iri string) uuid.UUID { return uuid.NewSHA1(uuid.NameSpaceURL, []byte(iri)) }
-	votes := map[uuid.UUID]string{}
-	for _, st := range v.Stimmen {
-		votes[key(st.Voter)] = st.Choice
-	}
-	graph := map[uuid.UUID]uuid.UUID{}
-	rows, err = s.pool.Query(ctx, `SELECT delegator, delegate FROM remote_delegationen WHERE antrag = $1`, a.IRI)
-	if err != nil {
-		return RemoteView{}, err
-	}
-	var from, to string
-	if _, err := pgx.ForEachRow(rows, []any{&from, &to}, func() error { graph[key(from)] = key(to); return nil }); err != nil {
-		return RemoteView{}, err
-	}
-	c := abstimmung.Tally(votes, graph)
-	v.Yes, v.No, v.Abstain = c.Yes, c.No, c.Abstain
-	return v, nil
-}
 
 // Comment is a Fediverse reply to one of our Anträge.
 type Comment struct {

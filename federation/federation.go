@@ -45,6 +45,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 	"github.com/weltgewebe/weltgewebe/internal/transport"
@@ -84,6 +85,9 @@ type Services struct {
 	// Knoten serves /ap/knoten/{id}. When not given, federation reads Knoten through a
 	// service of its own on the same pool and clock (reads only).
 	Knoten *knoten.Service
+	// Nachbarn keeps what neighbours send (their Anträge, Stimmen, Einsprüche, delegations).
+	// When not given, federation builds it on the same pool and clock.
+	Nachbarn *nachbarn.Service
 }
 
 // Service is the instance's federation.
@@ -123,6 +127,9 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	if svc.Knoten == nil {
 		svc.Knoten = knoten.NewService(pool, c, svc.Ortsweberei)
 	}
+	if svc.Nachbarn == nil {
+		svc.Nachbarn = nachbarn.NewService(pool, c, svc.Antraege)
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -152,7 +159,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
 		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
 	s.inbox = inbox.New(inbox.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
-		Services: inbox.Services{Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen},
+		Services: inbox.Services{Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Nachbarn: svc.Nachbarn},
 		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Log: s.log})
 	s.publish = publish.New(publish.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: publish.Services{Events: svc.Events, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen},

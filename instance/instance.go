@@ -31,6 +31,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
@@ -179,6 +180,7 @@ type Instance struct {
 	Delegations  *delegation.Service
 	Abstimmungen *abstimmung.Service
 	Antraege     *antrag.Service
+	Nachbarn     *nachbarn.Service
 	Federation   *federation.Service
 	Chat         *chat.Service
 	MapFeed      *mapfeed.Feed
@@ -227,9 +229,11 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)
 	i.Abstimmungen = abstimmung.NewService(db.Pool, i.Clock, i.Knoten, cfg.VoteDuration)
 	i.Antraege = antrag.NewService(db.Pool, i.Clock, i.Abstimmungen, i.Knoten)
+	i.Nachbarn = nachbarn.NewService(db.Pool, i.Clock, i.Antraege)
 	webratSweep := webrat.NewSweep(i.Clock, i.Delegations, i.Antraege)
 	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
-		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations},
+		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations,
+		Nachbarn: i.Nachbarn},
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
 			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log})
 	if err != nil {
@@ -295,7 +299,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei,
-		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Log: log,
+		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
 		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:     cfg.RateLimits,

@@ -56,10 +56,6 @@ var crossReads = []string{
 	"internal/testrig/instancetest -> event_cursors",
 	// What arrives from neighbours and the Fediverse, written by the inbox while the facade reads
 	// it for the API and forgets it on a block: both go to their owners (nachbarn, antrag) in C1/C2.
-	"federation/internal/inbox -> remote_antraege",
-	"federation/internal/inbox -> remote_stimmen",
-	"federation/internal/inbox -> remote_einsprueche",
-	"federation/internal/inbox -> remote_delegationen",
 	"federation/internal/inbox -> antrag_kommentare",
 	"federation/internal/inbox -> antrag_fremdstimmen",
 	// Domain packages joining accounts for names and residence; not in the layout plan.

@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
@@ -94,7 +94,7 @@ type remoteTallyJSON struct {
 	Abstain int `json:"abstain"`
 }
 
-func remoteAntragView(a federation.RemoteAntrag) remoteAntragJSON {
+func remoteAntragView(a nachbarn.Antrag) remoteAntragJSON {
 	v := remoteAntragJSON{ID: a.ID, Remote: true, Origin: a.Origin, Title: a.Title, DetailsHTML: a.DetailsHTML, AmountCents: a.AmountCents,
 		Applicant: remotePerson{a.ApplicantIRI, a.ApplicantName}, OpenedAt: a.OpenedAt, DecisionDeadline: a.DecisionDeadline,
 		Extended: a.Extended, Status: a.Status, OpensAt: a.OpensAt, ClosesAt: a.ClosesAt, ClosedAt: a.ClosedAt, Result: a.Outcome,
@@ -105,13 +105,13 @@ func remoteAntragView(a federation.RemoteAntrag) remoteAntragJSON {
 	return v
 }
 
-func remoteDetailView(rv federation.RemoteView) remoteAntragJSON {
-	v := remoteAntragView(rv.RemoteAntrag)
+func remoteDetailView(rv nachbarn.View) remoteAntragJSON {
+	v := remoteAntragView(rv.Antrag)
 	for _, e := range rv.Einsprueche {
-		v.Einsprueche = append(v.Einsprueche, remoteEinspruchJSON{remotePerson{e.Author, e.AuthorName}, e.Reason, e.CreatedAt})
+		v.Einsprueche = append(v.Einsprueche, remoteEinspruchJSON{remotePerson{e.Author.IRI, e.Author.Name}, e.Reason, e.CreatedAt})
 	}
 	for _, st := range rv.Stimmen {
-		v.Votes = append(v.Votes, remoteVoteJSON{remotePerson{st.Voter, st.VoterName}, st.Choice, st.CastAt, st.Object})
+		v.Votes = append(v.Votes, remoteVoteJSON{remotePerson{st.Voter.IRI, st.Voter.Name}, st.Choice, st.CastAt, st.Object})
 	}
 	v.Tally = &remoteTallyJSON{rv.Yes, rv.No, rv.Abstain}
 	return v

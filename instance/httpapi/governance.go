@@ -3,18 +3,17 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
@@ -118,35 +117,29 @@ func (s *Server) listAntraege(w http.ResponseWriter, r *http.Request) error {
 		limit = n
 	}
 	status := r.URL.Query().Get("status")
-	as, err := s.Antraege.List(r.Context(), status, limit)
-	if err != nil {
-		return err
-	}
-	if limit == 0 {
-		limit = antrag.DefaultLimit
-	}
-	// Ours and our neighbours' (read-only, marked with their origin), newest first.
-	type item struct {
-		opened time.Time
-		v      any
-	}
-	var items []item
-	for _, a := range as {
-		items = append(items, item{a.OpenedAt, s.antragView(a)})
-	}
-	if s.Federation != nil {
-		remote, err := s.Federation.RemoteAntraege(r.Context(), status, limit)
+	out := []any{}
+	if s.Nachbarn == nil {
+		as, err := s.Antraege.List(r.Context(), status, limit)
 		if err != nil {
 			return err
 		}
-		for _, a := range remote {
-			items = append(items, item{a.OpenedAt, remoteAntragView(a)})
+		for _, a := range as {
+			out = append(out, s.antragView(a))
 		}
+		respond.JSON(w, http.StatusOK, map[string]any{"antraege": out})
+		return nil
 	}
-	slices.SortStableFunc(items, func(a, b item) int { return b.opened.Compare(a.opened) })
-	out := []any{}
-	for i := 0; i < len(items) && i < limit; i++ {
-		out = append(out, items[i].v)
+	// Ours and our neighbours' (read-only, marked with their origin), newest first.
+	entries, err := s.Nachbarn.Listing(r.Context(), status, limit)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Ours != nil {
+			out = append(out, s.antragView(*e.Ours))
+		} else {
+			out = append(out, remoteAntragView(*e.Theirs))
+		}
 	}
 	respond.JSON(w, http.StatusOK, map[string]any{"antraege": out})
 	return nil
@@ -158,13 +151,13 @@ func (s *Server) getAntrag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a, err := s.Antraege.Get(r.Context(), id)
-	if isRemoteOnly(err) && s.Federation != nil {
-		rv, rerr := s.Federation.RemoteAntragView(r.Context(), id)
+	if isRemoteOnly(err) && s.Nachbarn != nil {
+		rv, rerr := s.Nachbarn.Get(r.Context(), id)
 		if rerr == nil {
 			respond.JSON(w, http.StatusOK, remoteDetailView(rv))
 			return nil
 		}
-		if !errors.Is(rerr, federation.ErrNoRemoteAntrag) {
+		if !errors.Is(rerr, nachbarn.ErrUnknownAntrag) {
 			return rerr
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
@@ -38,7 +39,9 @@ type Deps struct {
 	Abstimmungen *abstimmung.Service
 	Delegations  *delegation.Service
 	Federation   *federation.Service
-	Chat         *chat.Service
+	// Nachbarn lists and shows our neighbours' Anträge beside ours (nil: ours only).
+	Nachbarn *nachbarn.Service
+	Chat     *chat.Service
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
 	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler

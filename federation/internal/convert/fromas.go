@@ -6,6 +6,7 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 
+	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -50,4 +51,37 @@ func ClaimedTime(t *time.Time, at time.Time) time.Time {
 		return at
 	}
 	return *t
+}
+
+// AntragFromAS is a neighbour's Antrag as its Question says it, received at the time at: an
+// updated (or published) time after at is taken as at, so that no state claims to be newer
+// than the origin's next one. The applicant's name is not in the Question (the caller fetches
+// the applicant).
+func AntragFromAS(obj vocab.IncomingObject, at time.Time) nachbarn.Antrag {
+	published := ClaimedTime(obj.Published, at)
+	a := nachbarn.Antrag{IRI: obj.ID, Ortsweberei: obj.Ortsweberei, Actor: obj.AttributedTo.ID, ApplicantIRI: obj.Applicant.ID,
+		AmountCents: obj.AmountCents, Status: obj.Status, OpenedAt: published, DecisionDeadline: published, Extended: obj.Extended,
+		OpensAt: obj.OpensAt, ClosesAt: obj.ClosesAt, Outcome: obj.Outcome, Updated: published}
+	if obj.DecisionDeadline != nil {
+		a.DecisionDeadline = *obj.DecisionDeadline
+	}
+	if obj.YesWeight != nil {
+		a.OriginYes, a.OriginNo, a.OriginAbstain = obj.YesWeight, obj.NoWeight, obj.AbstainWeight
+	}
+	if obj.Closed.Is() {
+		a.ClosedAt = obj.Closed.At
+	}
+	if obj.Updated != nil {
+		a.Updated = ClaimedTime(obj.Updated, at)
+	}
+	// The title was the Question's name until it became a content warning on GoToSocial.
+	a.Title = obj.Title
+	if a.Title == "" {
+		a.Title = obj.Name
+	}
+	// The Question's content opens with the title and, once decided, the outcome
+	// (questionContent): the details are what follows them.
+	details := strings.TrimPrefix(obj.Content, QuestionTitleHTML(a.Title))
+	a.DetailsHTML = Sanitizer.Sanitize(strings.TrimPrefix(details, OutcomeHTML(obj.Status, obj.YesWeight, obj.NoWeight, obj.AbstainWeight)))
+	return a
 }

@@ -25,12 +25,14 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 )
 
 // Services are the domain services processing reads from.
 type Services struct {
 	Antraege     *antrag.Service
 	Abstimmungen *abstimmung.Service
+	Nachbarn     *nachbarn.Service // what a neighbour's Antrag means here: what is counted, what is kept
 }
 
 // Config is what the inbox needs.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/actors"
 	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
@@ -175,10 +174,10 @@ func (s *Service) onDelete(ctx context.Context, act received) error {
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tx.Defer(`DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, object, actor)
 		tx.Defer(`DELETE FROM antrag_fremdstimmen WHERE object = $1 AND voter = $2`, object, actor)
-		tx.Defer(`DELETE FROM remote_stimmen WHERE object = $1 AND voter = $2`, object, actor)
-		_, err := tx.Exec(ctx, `UPDATE remote_antraege SET status = 'zurueckgezogen', updated_at = $3 WHERE iri = $1 AND actor = $2`,
-			object, actor, s.wall.Now())
-		return err
+		if err := s.svc.Nachbarn.RemoveStimmeTx(ctx, tx, object, actor); err != nil {
+			return err
+		}
+		return s.svc.Nachbarn.WithdrawTx(ctx, tx, object, actor)
 	})
 }
 
@@ -302,54 +301,17 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 			applicantName = a.Name
 		}
 	}
-	published := convert.ClaimedTime(obj.Published, at)
-	deadline := published
-	if obj.DecisionDeadline != nil {
-		deadline = *obj.DecisionDeadline
+	a := convert.AntragFromAS(obj, at)
+	a.ApplicantName = applicantName
+	err := s.svc.Nachbarn.StoreAntrag(ctx, a)
+	if errors.Is(err, nachbarn.ErrStale) {
+		return nil // we have a newer state already
 	}
-	var yes, no, abstain *int
-	if obj.YesWeight != nil {
-		yes, no, abstain = obj.YesWeight, obj.NoWeight, obj.AbstainWeight
-	}
-	var closedAt *time.Time
-	if obj.Closed.Is() {
-		closedAt = obj.Closed.At
-	}
-	sourceUpdated := published
-	if obj.Updated != nil {
-		sourceUpdated = convert.ClaimedTime(obj.Updated, at)
-	}
-	// The title was the Question's name until it became a content warning on GoToSocial.
-	title := obj.Title
-	if title == "" {
-		title = obj.Name
-	}
-	// The Question's content opens with the title and, once decided, the outcome
-	// (questionContent): the details are what follows them.
-	details := strings.TrimPrefix(obj.Content, convert.QuestionTitleHTML(title))
-	details = convert.Sanitizer.Sanitize(strings.TrimPrefix(details, convert.OutcomeHTML(obj.Status, obj.YesWeight, obj.NoWeight, obj.AbstainWeight)))
-	tag, err := s.pool.Exec(ctx, `
-INSERT INTO remote_antraege (id, iri, origin, ortsweberei, actor, applicant, applicant_name, title, details_html, amount_cents,
-    status, opened_at, decision_deadline, extended, opens_at, closes_at, closed_at, outcome, origin_yes, origin_no, origin_abstain,
-    source_updated, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, nullif($18, ''), $19, $20, $21, $22, $23)
-ON CONFLICT (iri) DO UPDATE SET title = excluded.title, details_html = excluded.details_html, amount_cents = excluded.amount_cents,
-    status = excluded.status, decision_deadline = excluded.decision_deadline, extended = excluded.extended,
-    opens_at = excluded.opens_at, closes_at = excluded.closes_at, closed_at = excluded.closed_at, outcome = excluded.outcome,
-    origin_yes = excluded.origin_yes, origin_no = excluded.origin_no, origin_abstain = excluded.origin_abstain,
-    applicant_name = excluded.applicant_name, source_updated = excluded.source_updated, updated_at = excluded.updated_at
-WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated <= excluded.source_updated`,
-		uuid.New(), obj.ID, iri.HostOf(obj.ID), obj.Ortsweberei, obj.AttributedTo.ID, obj.Applicant.ID, applicantName, title,
-		details, obj.AmountCents, obj.Status, published, deadline, obj.Extended, obj.OpensAt, obj.ClosesAt,
-		closedAt, obj.Outcome, yes, no, abstain, sourceUpdated, s.wall.Now())
 	if err != nil {
 		return fmt.Errorf("federation: store remote Antrag: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return nil // we have a newer state already
-	}
 	for _, d := range obj.Delegations {
-		err := s.storeRemoteDelegation(ctx, obj.ID, obj.Ortsweberei, d)
+		err := s.storeRemoteDelegation(ctx, obj.ID, d)
 		if fetch.MayPass(err) {
 			// The retry stores the same state again (source_updated is not newer than itself)
 			// and its delegations with it.
@@ -362,15 +324,15 @@ WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated 
 	return nil
 }
 
-// storeRemoteStimme keeps a neighbour resident's Stimme once its proof checks out: signed by
-// the voter's own key, the voter a verified resident of the Antrag's Ortsweberei. The latest
-// Stimme of each voter counts.
+// storeRemoteStimme has a neighbour resident's Stimme counted once its proof checks out: signed
+// by the voter's own key. Whether it counts is nachbarn's (CountStimme: a verified resident of
+// the Antrag's Ortsweberei, in the window, the latest of each voter); what is believed of it
+// is decided here.
 func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObject, body []byte, at time.Time) error {
 	if !iri.SameOrigin(obj.Antrag.ID, obj.ID) {
 		return nil // only the Antrag's own residents vote on it, from its server: nothing to fetch
 	}
-	antragIRI, ortsweberei, ok, err := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
-	if !ok {
+	if ok, err := s.knownRemoteAntrag(ctx, obj.Antrag.ID); !ok {
 		return err // not an Antrag we keep, or (err) one we could not find out about just now
 	}
 	voter, err := s.actors.CheckProof(ctx, body, obj.AttributedTo.ID)
@@ -380,10 +342,6 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 	if err != nil {
 		s.log.Warn("federation: Stimme refused", "object", obj.ID, "err", err)
 		return nil
-	}
-	if !residentOf(voter, ortsweberei) {
-		s.log.Info("federation: Stimme by someone not a resident of the Antrag's Ortsweberei refused", "object", obj.ID, "voter", voter.IRI)
-		return nil // only the Antrag's own verified residents vote
 	}
 	choice, ok := vocab.NameChoices[obj.Name]
 	if obj.Choice != "" {
@@ -399,75 +357,37 @@ func (s *Service) storeRemoteStimme(ctx context.Context, obj vocab.IncomingObjec
 		s.log.Info("federation: Stimme from the future refused", "object", obj.ID, "published", *obj.Published, "received", at)
 		return nil
 	}
-	cast := convert.ClaimedTime(obj.Published, at)
-	in, err := s.inVotingWindow(ctx, antragIRI, cast)
-	if err != nil {
-		return err
-	}
-	if !in {
-		s.log.Info("federation: Stimme outside its Abstimmung's window refused", "object", obj.ID, "published", cast)
-		return nil
-	}
-	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tag, err := tx.Exec(ctx, `
-INSERT INTO remote_stimmen (antrag, voter, voter_name, choice, cast_at, object) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (antrag, voter) DO UPDATE SET choice = excluded.choice, cast_at = excluded.cast_at, object = excluded.object,
-    voter_name = excluded.voter_name
-WHERE remote_stimmen.cast_at < excluded.cast_at`, antragIRI, voter.IRI, voter.Name, choice, cast, obj.ID)
-		if err != nil || tag.RowsAffected() == 0 {
+	st := nachbarn.Stimme{Antrag: obj.Antrag.ID, Voter: person(voter), Choice: choice,
+		CastAt: convert.ClaimedTime(obj.Published, at), Object: obj.ID}
+	// A Stimme can overtake the Update that opened the vote (deliveries are independent), so a
+	// window not known yet, or one the Stimme is outside of, is fetched once more from the
+	// origin before refusing.
+	for refetched := false; ; refetched = true {
+		err := s.svc.Nachbarn.CountStimme(ctx, st)
+		switch {
+		case err == nil, errors.Is(err, nachbarn.ErrStale):
+			return nil
+		case errors.Is(err, nachbarn.ErrNotResident):
+			s.log.Info("federation: Stimme by someone not a resident of the Antrag's Ortsweberei refused", "object", obj.ID, "voter", voter.IRI)
+			return nil // only the Antrag's own verified residents vote
+		case errors.Is(err, nachbarn.ErrOutsideWindow), errors.Is(err, nachbarn.ErrUnknownAntrag):
+			if refetched {
+				s.log.Info("federation: Stimme outside its Abstimmung's window refused", "object", obj.ID, "published", st.CastAt)
+				return nil
+			}
+			if ok, err := s.refetchAntrag(ctx, obj.Antrag.ID); !ok {
+				return err
+			}
+		default:
 			return err
 		}
-		return eventstore.Append(tx, s.clock.Now(), nachbarn.FernstimmeEmpfangen.New(eventstore.Header{},
-			nachbarn.FernstimmeV1{Antrag: antragIRI, Voter: voter.IRI, Choice: choice, Object: obj.ID}))
-	})
-}
-
-// inVotingWindow reports whether a Stimme cast at t falls in the remote Abstimmung's window as
-// the origin announced it: from opensAt, before closesAt (the origin's own rule). A Stimme
-// can overtake the Update that opened the vote (deliveries are independent), so a window not
-// known yet, or one t is outside of, is fetched once more from the origin before refusing.
-//
-// When that cannot be found out just now (our database, or the origin, does not answer), it
-// returns why: the Stimme is tried again, not refused.
-func (s *Service) inVotingWindow(ctx context.Context, antragIRI string, t time.Time) (bool, error) {
-	for refetched := false; ; refetched = true {
-		var opens, closes *time.Time
-		err := s.pool.QueryRow(ctx, `SELECT opens_at, closes_at FROM remote_antraege WHERE iri = $1`, antragIRI).Scan(&opens, &closes)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("federation: voting window of %s: %w", antragIRI, err)
-		}
-		if opens != nil && closes != nil && !t.Before(*opens) && t.Before(*closes) {
-			return true, nil
-		}
-		if refetched {
-			return false, nil
-		}
-		body, err := s.fetch.Object(ctx, antragIRI)
-		if fetch.MayPass(err) {
-			return false, err
-		}
-		if err != nil {
-			return false, nil
-		}
-		obj, err := vocab.DecodeObject(body)
-		if err != nil || !obj.Type.Has("Antrag") {
-			return false, nil
-		}
-		if err := s.storeRemoteAntrag(ctx, obj, s.clock.Now()); err != nil {
-			return false, err
-		}
 	}
 }
 
-// residentOf reports whether a remote actor speaks as a verified resident of the Ortsweberei
-// whose Group is ortsweberei. The actor document's own claims (ortsweberei, verified) are only
-// believable from the Ortsweberei's own server: anyone can publish an actor that names some
-// Group and says verified, so the actor must also live on the Group's host.
-func residentOf(a *actors.Remote, ortsweberei string) bool {
-	return a.Verified && a.Ortsweberei == ortsweberei && iri.NormalHost(a.Host) == iri.NormalHost(iri.HostOf(ortsweberei))
+// person is a remote actor as nachbarn judges them: by what their document, fetched from its
+// own server, says.
+func person(a *actors.Remote) nachbarn.Person {
+	return nachbarn.Person{IRI: a.IRI, Name: a.Name, Ortsweberei: a.Ortsweberei, Verified: a.Verified}
 }
 
 // storeRemoteEinspruch keeps an objection to a neighbour's Antrag by one of that Ortsweberei's
@@ -478,64 +398,68 @@ func (s *Service) storeRemoteEinspruch(ctx context.Context, obj vocab.IncomingOb
 	if !iri.SameOrigin(obj.Antrag.ID, obj.ID) {
 		return nil // as for Stimmen
 	}
-	_, ortsweberei, ok, err := s.knownRemoteAntrag(ctx, obj.Antrag.ID)
-	if !ok {
+	if ok, err := s.knownRemoteAntrag(ctx, obj.Antrag.ID); !ok {
 		return err
 	}
 	author, err := s.actors.Remote(ctx, obj.AttributedTo.ID, false)
 	if err != nil {
 		return err
 	}
-	if !residentOf(author, ortsweberei) {
+	err = s.svc.Nachbarn.AddEinspruch(ctx, nachbarn.Einspruch{Antrag: obj.Antrag.ID, Author: person(author), Reason: obj.Reason,
+		CreatedAt: convert.ClaimedTime(obj.Published, at)})
+	switch {
+	case errors.Is(err, nachbarn.ErrNotResident):
 		s.log.Info("federation: Einspruch by someone not a resident of the Antrag's Ortsweberei refused", "object", obj.ID, "author", author.IRI)
 		return nil
+	case errors.Is(err, nachbarn.ErrUnknownAntrag):
+		return nil // forgotten meanwhile (its domain blocked)
 	}
-	_, err = s.pool.Exec(ctx, `
-INSERT INTO remote_einsprueche (antrag, author, author_name, reason, created_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT DO NOTHING`, obj.Antrag.ID, author.IRI, author.Name, obj.Reason, convert.ClaimedTime(obj.Published, at))
 	return err
 }
 
-// knownRemoteAntrag finds a neighbour's Antrag, fetching it when an Einspruch or a Stimme
-// arrives before it (deliveries are independent jobs and can overtake each other). When that
-// cannot be found out just now (our database, or the origin, does not answer), it returns why,
-// and the Einspruch or Stimme is tried again rather than dropped.
-func (s *Service) knownRemoteAntrag(ctx context.Context, antragIRI string) (string, string, bool, error) {
-	stored := func() (string, string, bool, error) {
-		var ortsweberei string
-		err := s.pool.QueryRow(ctx, `SELECT ortsweberei FROM remote_antraege WHERE iri = $1`, antragIRI).Scan(&ortsweberei)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return "", "", false, nil
-		case err != nil:
-			return "", "", false, fmt.Errorf("federation: remote Antrag %s: %w", antragIRI, err)
-		}
-		return antragIRI, ortsweberei, true, nil
+// knownRemoteAntrag reports whether we keep a neighbour's Antrag, fetching it when an
+// Einspruch or a Stimme arrives before it (deliveries are independent jobs and can overtake
+// each other). When that cannot be found out just now (our database, or the origin, does not
+// answer), it returns why, and the Einspruch or Stimme is tried again rather than dropped.
+func (s *Service) knownRemoteAntrag(ctx context.Context, antragIRI string) (bool, error) {
+	_, err := s.svc.Nachbarn.Find(ctx, antragIRI)
+	switch {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, nachbarn.ErrUnknownAntrag):
+		return false, err
 	}
-	if antragIRI, ortsweberei, ok, err := stored(); ok || err != nil {
-		return antragIRI, ortsweberei, ok, err
-	}
+	return s.refetchAntrag(ctx, antragIRI)
+}
+
+// refetchAntrag fetches a neighbour's Antrag from its origin and stores it, and reports
+// whether we keep it now.
+func (s *Service) refetchAntrag(ctx context.Context, antragIRI string) (bool, error) {
 	body, err := s.fetch.Object(ctx, antragIRI)
 	if fetch.MayPass(err) {
-		return "", "", false, err
+		return false, err
 	}
 	if err != nil {
-		return "", "", false, nil
+		return false, nil
 	}
 	obj, err := vocab.DecodeObject(body)
 	if err != nil || !obj.Type.Has("Antrag") {
-		return "", "", false, nil
+		return false, nil
 	}
 	if err := s.storeRemoteAntrag(ctx, obj, s.clock.Now()); err != nil {
-		return "", "", false, err
+		return false, err
 	}
-	return stored()
+	_, err = s.svc.Nachbarn.Find(ctx, antragIRI)
+	if errors.Is(err, nachbarn.ErrUnknownAntrag) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // storeRemoteDelegation keeps a delegation a remote close counted with, once the delegator's
 // proof checks out: a delegation of the Antrag's own server (its id, delegator and delegate
 // on the Antrag's host) by a verified resident of its Ortsweberei, as for Stimmen.
-func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI, ortsweberei string, raw json.RawMessage) error {
+func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI string, raw json.RawMessage) error {
 	d, err := vocab.DecodeObject(raw)
 	if err != nil {
 		return err
@@ -547,12 +471,10 @@ func (s *Service) storeRemoteDelegation(ctx context.Context, antragIRI, ortswebe
 	if err != nil {
 		return err
 	}
-	if !residentOf(delegator, ortsweberei) {
+	err = s.svc.Nachbarn.StoreDelegation(ctx, nachbarn.Delegation{Antrag: antragIRI, Delegator: person(delegator),
+		Delegate: d.Delegate.ID, Object: d.ID})
+	if errors.Is(err, nachbarn.ErrNotResident) {
 		return errors.New("federation: a delegation by someone not a verified resident of the Antrag's Ortsweberei")
 	}
-	_, err = s.pool.Exec(ctx, `
-INSERT INTO remote_delegationen (antrag, delegator, delegate, object) VALUES ($1, $2, $3, $4)
-ON CONFLICT (antrag, delegator) DO UPDATE SET delegate = excluded.delegate, object = excluded.object`,
-		antragIRI, d.Delegator.ID, d.Delegate.ID, d.ID)
 	return err
 }
