@@ -159,7 +159,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
 		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
 	s.inbox = inbox.New(inbox.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
-		Services: inbox.Services{Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Nachbarn: svc.Nachbarn},
+		Services: inbox.Services{Antraege: svc.Antraege, Nachbarn: svc.Nachbarn},
 		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Log: s.log})
 	s.publish = publish.New(publish.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: publish.Services{Events: svc.Events, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen},

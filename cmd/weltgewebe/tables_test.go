@@ -54,10 +54,6 @@ var crossReads = []string{
 	"federation -> remote_einsprueche",
 	"federation -> remote_delegationen",
 	"internal/testrig/instancetest -> event_cursors",
-	// What arrives from neighbours and the Fediverse, written by the inbox while the facade reads
-	// it for the API and forgets it on a block: both go to their owners (nachbarn, antrag) in C1/C2.
-	"federation/internal/inbox -> antrag_kommentare",
-	"federation/internal/inbox -> antrag_fremdstimmen",
 	// Domain packages joining accounts for names and residence; not in the layout plan.
 	"instance/abstimmung -> accounts",
 	"instance/antrag -> accounts",

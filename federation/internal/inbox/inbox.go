@@ -21,7 +21,6 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
-	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
@@ -30,9 +29,8 @@ import (
 
 // Services are the domain services processing reads from.
 type Services struct {
-	Antraege     *antrag.Service
-	Abstimmungen *abstimmung.Service
-	Nachbarn     *nachbarn.Service // what a neighbour's Antrag means here: what is counted, what is kept
+	Antraege *antrag.Service
+	Nachbarn *nachbarn.Service // what a neighbour's Antrag means here: what is counted, what is kept
 }
 
 // Config is what the inbox needs.

@@ -3,14 +3,12 @@ package inbox
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
-	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -50,26 +48,4 @@ func inboxKey(act vocab.Head, body []byte) (key string, vote bool) {
 // time it arrived (claimedTime), so that no vote passes for newer than the voter's next one.
 func castAt(act received, obj vocab.IncomingObject) time.Time {
 	return convert.ClaimedTime(cmp.Or(obj.Published, act.Published), act.at)
-}
-
-// pollOpenAt reports whether the Antrag's poll took votes at t: before the end its Question
-// announces (endTime: the Abstimmung's close, or without one the decision deadline), and before
-// it was decided or withdrawn. GoToSocial lets its users vote on a remote poll after its
-// endTime until it sees it closed; such a vote is not taken.
-func (s *Service) pollOpenAt(ctx context.Context, a antrag.Antrag, t time.Time) (bool, error) {
-	end := a.DecisionDeadline
-	if a.AbstimmungID != nil {
-		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
-		if err != nil {
-			return false, err
-		}
-		end = v.ClosesAt
-		if v.ClosedAt != nil && v.ClosedAt.Before(end) {
-			end = *v.ClosedAt
-		}
-	}
-	if a.DecidedAt != nil && a.DecidedAt.Before(end) {
-		end = *a.DecidedAt
-	}
-	return t.Before(end), nil
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/database"
-	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
@@ -172,8 +171,12 @@ func (s *Service) onDelete(ctx context.Context, act received) error {
 		return nil
 	}
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, object, actor)
-		tx.Defer(`DELETE FROM antrag_fremdstimmen WHERE object = $1 AND voter = $2`, object, actor)
+		if err := s.svc.Antraege.RemoveCommentTx(ctx, tx, object, actor); err != nil {
+			return err
+		}
+		if err := s.svc.Antraege.DeleteForeignVoteTx(ctx, tx, object, actor); err != nil {
+			return err
+		}
 		if err := s.svc.Nachbarn.RemoveStimmeTx(ctx, tx, object, actor); err != nil {
 			return err
 		}
@@ -230,7 +233,7 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 	if err != nil {
 		return nil
 	}
-	a, err := s.svc.Antraege.Get(ctx, id)
+	_, err = s.svc.Antraege.Get(ctx, id)
 	if err != nil {
 		if errors.Is(iri.NotFoundOr(err), iri.ErrNotFound) {
 			return nil
@@ -245,34 +248,28 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 	if choice, isVote := convert.PollChoice(obj.Name); isVote && strings.TrimSpace(obj.Content) == "" {
 		// The vote cast last counts, whatever order the votes arrive in (a retry can bring an
 		// older one after a newer); of two cast in the same second, the one that came later.
-		cast := castAt(act, obj)
-		open, err := s.pollOpenAt(ctx, a, cast)
-		if err != nil || !open {
-			return err
+		// The poll's end is antrag's to know (ErrPollClosed): GoToSocial lets its users vote on
+		// a remote poll after its end until it sees it closed.
+		err := s.svc.Antraege.RecordForeignVote(ctx, antrag.Fremdstimme{AntragID: id, Voter: author.IRI, Choice: choice,
+			CastAt: castAt(act, obj), Object: obj.ID})
+		if errors.Is(err, antrag.ErrPollClosed) || errors.Is(err, antrag.ErrNotFound) {
+			return nil
 		}
-		_, err = s.pool.Exec(ctx, `
-INSERT INTO antrag_fremdstimmen (antrag_id, voter, choice, at, object) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (antrag_id, voter) DO UPDATE SET choice = excluded.choice, at = excluded.at, object = excluded.object
-WHERE antrag_fremdstimmen.at <= excluded.at`,
-			id, author.IRI, choice, cast, obj.ID)
 		return err
 	}
 	if !convert.AddressedPublicly(act.Incoming, obj) {
-		_, err := s.pool.Exec(ctx, `DELETE FROM antrag_kommentare WHERE iri = $1 AND author = $2`, obj.ID, author.IRI)
-		return err
+		return s.svc.Antraege.RemoveComment(ctx, obj.ID, author.IRI)
 	}
 	content := convert.Sanitizer.Sanitize(obj.Content)
 	if strings.TrimSpace(content) == "" {
 		return nil
 	}
-	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`
-INSERT INTO antrag_kommentare (iri, antrag_id, author, author_name, content_html, published) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html
-WHERE antrag_kommentare.author = excluded.author`, obj.ID, id, author.IRI, convert.DisplayName(author.Name, author.Username, author.Host), content, published)
-		return eventstore.Append(tx, s.clock.Now(), antrag.KommentarEmpfangen.New(eventstore.Header{Subject: id},
-			antrag.KommentarV1{AntragID: id, IRI: obj.ID, Author: author.IRI}))
-	})
+	err = s.svc.Antraege.AddComment(ctx, antrag.Kommentar{AntragID: id, IRI: obj.ID, Author: author.IRI,
+		AuthorName: convert.DisplayName(author.Name, author.Username, author.Host), ContentHTML: content, Published: published})
+	if errors.Is(err, antrag.ErrNotFound) {
+		return nil // gone meanwhile
+	}
+	return err
 }
 
 // Neighbours' Anträge, Einsprüche and Stimmen.
