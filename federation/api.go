@@ -8,9 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
 	"github.com/weltgewebe/weltgewebe/instance/account"
-	"github.com/weltgewebe/weltgewebe/instance/database"
 )
 
 // What the HTTP API shows of federation.
@@ -71,24 +69,6 @@ func (s *Service) Unblock(ctx context.Context, by account.Account, domain string
 
 // Blocks lists the blocked domains.
 func (s *Service) Blocks(ctx context.Context) ([]string, error) { return s.blocks.List(ctx) }
-
-// forgetDomain removes, in a block's transaction, what a blocked domain sent of the tables
-// that are still kept here; the actors (actors.ForgetDomainTx) and the inbox (inbox.ForgetDomainTx) follow.
-type forgetDomain struct{}
-
-func (forgetDomain) ForgetDomainTx(_ context.Context, tx *database.Tx, domain string) error {
-	for _, q := range []string{
-		`DELETE FROM antrag_kommentare WHERE ` + blocks.OnDomain("author"),
-		`DELETE FROM antrag_fremdstimmen WHERE ` + blocks.OnDomain("voter"),
-		`DELETE FROM remote_antraege WHERE ` + blocks.OnDomain("iri"), // with their Stimmen, Einsprüche, delegations
-		`DELETE FROM remote_stimmen WHERE ` + blocks.OnDomain("voter"),
-		`DELETE FROM remote_einsprueche WHERE ` + blocks.OnDomain("author"),
-		`DELETE FROM remote_delegationen WHERE ` + blocks.OnDomain("delegator"),
-	} {
-		tx.Defer(q, domain)
-	}
-	return nil
-}
 
 // Federate makes this Ortsweberei and a neighbouring one follow each other: ours follows theirs
 // now, and theirs follows back when it accepts. target is the neighbour's base URL

@@ -87,14 +87,23 @@ func (s *Service) nodeinfo(w http.ResponseWriter, r *http.Request) {
 	// active who wrote anything (is the actor of any event, public or private) in the last 30
 	// or 180 days. Admins without a home are neither, so active never exceeds total.
 	now := s.clock.Now()
-	var users, month, halfyear, posts int
-	err = s.pool.QueryRow(ctx, `
-SELECT (SELECT count(*) FROM accounts WHERE home IS NOT NULL),
-       count(DISTINCT e.actor_id) FILTER (WHERE e.at > $1),
-       count(DISTINCT e.actor_id),
-       (SELECT count(*) FROM antraege)
-FROM events e JOIN accounts a ON a.id = e.actor_id AND a.home IS NOT NULL
-WHERE e.at > $2`, now.Add(-30*24*time.Hour), now.Add(-180*24*time.Hour)).Scan(&users, &month, &halfyear, &posts)
+	residents, err := s.svc.Accounts.ResidentIDs(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	users := len(residents)
+	month, err := s.svc.Events.CountActorsSince(ctx, residents, now.Add(-30*24*time.Hour))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	halfyear, err := s.svc.Events.CountActorsSince(ctx, residents, now.Add(-180*24*time.Hour))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	posts, err := s.svc.Antraege.Count(ctx)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -162,10 +162,12 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		Services: inbox.Services{Antraege: svc.Antraege, Nachbarn: svc.Nachbarn},
 		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Log: s.log})
 	s.publish = publish.New(publish.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
-		Services: publish.Services{Events: svc.Events, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen},
+		Services: publish.Services{Events: svc.Events, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations},
 		Keys:     s.keys, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, Log: s.log})
-	// What a block removes, in this order, in its transaction; then the domain's keys in memory.
-	s.blocks.SetForgetting(s.actors.DropKeys, forgetDomain{}, s.actors, s.inbox)
+	// What a block removes, in this order, in its transaction (the order of the statements
+	// before the owners had them): the replies and poll votes on our Anträge, the neighbours'
+	// Anträge and Stimmen, the actors, the inbox; then the domain's keys in memory.
+	s.blocks.SetForgetting(s.actors.DropKeys, svc.Antraege, svc.Nachbarn, s.actors, s.inbox)
 	return s, nil
 }
 

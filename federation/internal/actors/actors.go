@@ -69,7 +69,7 @@ func (s *Service) Verify(r *http.Request, body []byte) (httpsig.Result, error) {
 
 // ForgetDomainTx removes a blocked domain's actors, with their follows of us and ours of them.
 func (s *Service) ForgetDomainTx(_ context.Context, tx *database.Tx, domain string) error {
-	tx.Defer(`DELETE FROM ap_actors WHERE `+blocks.OnDomain("iri"), domain)
+	tx.Defer(`DELETE FROM ap_actors WHERE `+database.OnDomain("iri"), domain)
 	return nil
 }
 

@@ -108,13 +108,6 @@ func domainOf(in string) (string, bool) {
 	return host, true
 }
 
-// OnDomain is the SQL condition that the IRI in column col is on domain $1 or a subdomain of
-// it (any port).
-func OnDomain(col string) string {
-	host := fmt.Sprintf(`lower(split_part(split_part(split_part(%s, '://', 2), '/', 1), ':', 1))`, col)
-	return fmt.Sprintf(`(%[1]s = $1 OR right(%[1]s, length($1) + 1) = '.' || $1)`, host)
-}
-
 // Unblock lifts a block.
 func (b *Blocks) Unblock(ctx context.Context, by account.Account, domain string) error {
 	if !by.IsAdmin {

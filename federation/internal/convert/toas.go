@@ -233,18 +233,9 @@ func (s *Converter) countedDelegations(ctx context.Context, v abstimmung.View) (
 	// document at every fetch (a neighbour compares what it stored, and a reader diffs).
 	for _, from := range slices.SortedFunc(maps.Keys(v.Count.Via), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
 		via := v.Count.Via[from]
-		var id uuid.UUID
-		err := s.pool.QueryRow(ctx, `
-SELECT id FROM delegationen
-WHERE from_id = $1 AND to_id = $2 AND effective_at <= $3 AND state <> 'pending'
-  AND (ended_at IS NULL OR ended_at > $3)
-ORDER BY effective_at DESC LIMIT 1`, from, via, *v.ClosedAt).Scan(&id)
+		d, err := s.svc.Delegations.InEffectAt(ctx, from, via, *v.ClosedAt)
 		if err != nil {
 			return nil, fmt.Errorf("federation: delegation %s→%s at the close: %w", from, via, err)
-		}
-		d, err := s.svc.Delegations.Get(ctx, id)
-		if err != nil {
-			return nil, err
 		}
 		obj, err := s.DelegationObject(ctx, d)
 		if err != nil {
@@ -645,7 +636,7 @@ func (s *Converter) QuestionUpdateFor(ctx context.Context, e eventstore.Event) (
 // DelegationUpdateFor is the Update(Question) of Antrag id sent after a delegation change moved
 // its count, id <event>/update/<Antrag>: the Question as it now stands.
 func (s *Converter) DelegationUpdateFor(ctx context.Context, e eventstore.Event, id uuid.UUID) (*vocab.Activity, error) {
-	if _, ok, err := s.MoveOf(ctx, e); err != nil {
+	if _, ok, err := s.svc.Delegations.MoveOf(ctx, e); err != nil {
 		return nil, err
 	} else if !ok {
 		return nil, iri.ErrNotFound
@@ -757,54 +748,6 @@ func (s *Converter) AntragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor
 // library, which shows it lower-cased ("antrag: …"); a space before any colon keeps the name
 // a name, whatever the title holds.
 func antragActorName(title string) string { return "Antrag «" + title + "»" }
-
-// Move is a change of the delegation graph in effect: From's weight went to Was
-// before it (uuid.Nil: From delegated to nobody).
-type Move struct {
-	Event int64
-	From  uuid.UUID
-	Was   uuid.UUID
-}
-
-// MoveOf says whether an event changed the graph in effect, and how. A request, a
-// refusal and a revocation do not: a revoked delegation stays in effect until the next batch,
-// whose DelegationBeendet is the change.
-func (s *Converter) MoveOf(ctx context.Context, e eventstore.Event) (Move, bool, error) {
-	switch {
-	case delegation.DelegationWirksam.Is(e):
-		p, err := delegation.DelegationWirksam.Decode(e)
-		if err != nil {
-			return Move{}, false, err
-		}
-		m := Move{Event: e.Position.ID, From: p.FromID}
-		if p.Replaces != nil {
-			old, err := s.svc.Delegations.Get(ctx, *p.Replaces)
-			if err != nil {
-				return Move{}, false, err
-			}
-			m.Was = old.ToID
-		}
-		return m, true, nil
-	case delegation.DelegationBeendet.Is(e):
-		p, err := delegation.DelegationBeendet.Decode(e)
-		if err != nil {
-			return Move{}, false, err
-		}
-		// Only a delegation that was in effect ends with a change: a request taken back
-		// ("withdrawn") or replaced by a newer request ("superseded") never counted.
-		if p.Reason != "revoked" && p.Reason != "replaced" {
-			return Move{}, false, nil
-		}
-		return Move{Event: e.Position.ID, From: p.FromID, Was: p.ToID}, true, nil
-	case delegation.DelegationAbgelaufen.Is(e):
-		p, err := delegation.DelegationAbgelaufen.Decode(e)
-		if err != nil {
-			return Move{}, false, err
-		}
-		return Move{Event: e.Position.ID, From: p.FromID, Was: p.ToID}, true, nil
-	}
-	return Move{}, false, nil
-}
 
 // The events about an Antrag, and about its Abstimmung.
 var (

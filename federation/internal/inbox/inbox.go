@@ -92,6 +92,6 @@ func (s *Service) AddWorker(workers *river.Workers) { river.AddWorker(workers, &
 // ForgetDomainTx: activities of a blocked domain taken but not processed yet are not
 // processed (the worker finds no body).
 func (s *Service) ForgetDomainTx(_ context.Context, tx *database.Tx, domain string) error {
-	tx.Defer(`UPDATE ap_inbox SET body = NULL WHERE body IS NOT NULL AND `+blocks.OnDomain("actor"), domain)
+	tx.Defer(`UPDATE ap_inbox SET body = NULL WHERE body IS NOT NULL AND `+database.OnDomain("actor"), domain)
 	return nil
 }

@@ -32,6 +32,7 @@ type Services struct {
 	Events       *eventstore.Store
 	Antraege     *antrag.Service
 	Abstimmungen *abstimmung.Service
+	Delegations  *delegation.Service
 }
 
 // Config is what publishing needs.
@@ -185,12 +186,12 @@ func inboxesFor(o outgoing, fs []follower) []string {
 func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) error {
 	var out []outgoing
 	updated := map[uuid.UUID]string{} // Antrag → the id of the Update(Question) after its last change
-	var moves []convert.Move
+	var moves []delegation.Move
 	for _, e := range evs {
 		if !e.Public {
 			continue
 		}
-		if m, ok, err := s.convert.MoveOf(ctx, e); err != nil {
+		if m, ok, err := s.svc.Delegations.MoveOf(ctx, e); err != nil {
 			return err
 		} else if ok {
 			moves = append(moves, m)
@@ -253,7 +254,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 		updated[antragID] = s.iri.Activity(e.Position.ID, "/update")
 	}
 	if len(moves) > 0 {
-		moved, err := s.countsMovedBy(ctx, moves)
+		moved, err := s.svc.Abstimmungen.CountsMovedBy(ctx, moves)
 		if err != nil {
 			return err
 		}
