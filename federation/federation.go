@@ -7,11 +7,11 @@
 // This package is the facade and the HTTP edge: federation.go (New, the wiring of the job
 // packages, what the instance calls), routes.go, discovery.go (WebFinger, NodeInfo,
 // host-meta), objects.go (objects, authorized fetch), outbox.go (outboxes and collections) and
-// api.go (what the HTTP API shows). The work is done in internal/: iri, keys, blocks, fetch,
-// delivery, actors, convert (every conversion, in one place), inbox and publish. The types and
-// context of our vocabulary are in package vocab; HTTP Signatures, the SSRF-guarded client and
-// object integrity proofs in the module's internal/httpsig, internal/transport and
-// internal/proof. docs/FEDERATION.md says what we send and accept.
+// api.go (blocks and neighbours, for the admin API). The work is done in internal/: iri,
+// keys, blocks, fetch, delivery, actors, convert (every conversion, in one place), inbox and
+// publish. The types and context of our vocabulary are in package vocab; HTTP Signatures, the
+// SSRF-guarded client and object integrity proofs in the module's internal/httpsig,
+// internal/transport and internal/proof. docs/FEDERATION.md says what we send and accept.
 package federation
 
 import (

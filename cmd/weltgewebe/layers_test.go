@@ -10,9 +10,9 @@ const module = "github.com/weltgewebe/weltgewebe/"
 
 // The import layering of docs (and of the layout plan, notes/layout-plan.md §1), checked over
 // the production dependencies (transitive, tests excluded) of every package of the module:
-//   - the domain (instance/…) and the vocabulary never depend on federation; only the wiring
-//     (instance), the commands and the test rigs do, and httpapi until it uses a consumer
-//     interface instead (allowed below; the layout's step C4 removes it);
+//   - the domain (instance/…), httpapi and the vocabulary never depend on federation (httpapi
+//     asks through its consumer interface Fediverse); only the wiring (instance), the commands
+//     and the test rigs do;
 //   - federation depends on neither the wiring nor httpapi nor a command;
 //   - federation/internal/… only on lower job packages: iri ← keys, blocks ← delivery, fetch ←
 //     actors ← convert ← inbox, publish (a package not there yet is not checked);
@@ -41,10 +41,6 @@ func TestImportLayers(t *testing.T) {
 	}
 	under := func(p, root string) bool { return p == root || strings.HasPrefix(p, root+"/") }
 	isRig := func(p string) bool { return under(p, "internal/testrig") }
-	// Arrows that exist today and that a later step of the layout removes (C4: httpapi talks
-	// to federation through a consumer interface). It goes when they do.
-	allowed := func(p, d string) bool { return p == "instance/httpapi" && under(d, "federation") }
-
 	ranks := map[string]int{"iri": 0, "keys": 1, "blocks": 1, "delivery": 2, "fetch": 2, "actors": 3, "convert": 4, "inbox": 5, "publish": 5}
 	rankOf := func(p string) (int, bool) {
 		name, ok := strings.CutPrefix(p, "federation/internal/")
@@ -61,10 +57,9 @@ func TestImportLayers(t *testing.T) {
 		}
 		for _, d := range ds {
 			arrow := p + " -> " + d
-			if allowed(p, d) {
-				continue
-			}
 			switch {
+			case under(d, "federation") && !isRig(d) && under(p, "instance/httpapi"):
+				t.Errorf("%s: httpapi talks to federation through its consumer interface (Fediverse), never by import", arrow)
 			case under(d, "federation") && !isRig(d) && !under(p, "federation") && p != "instance" && !under(p, "cmd"):
 				t.Errorf("%s: only the wiring (instance), the commands and test rigs may depend on federation", arrow)
 			case under(p, "federation") && (d == "instance" || under(d, "instance/httpapi") || under(d, "cmd")):

@@ -13,6 +13,22 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
+// Fediverse is what the API asks of federation (*federation.Service): its routes, the names
+// and IRIs it shows, and the admin's federation and blocks. What arrived from elsewhere is read
+// from its owners: neighbours' Anträge from nachbarn, replies and poll votes from antrag.
+type Fediverse interface {
+	Register(mux *http.ServeMux)
+	Host() string
+	GroupIRI() string
+	GroupHandle() string
+	AntragIRI(id uuid.UUID) string
+	AntragActorIRI(id uuid.UUID) string
+	Federate(ctx context.Context, target string) (string, error)
+	Block(ctx context.Context, by account.Account, domain string) error
+	Unblock(ctx context.Context, by account.Account, domain string) error
+	Blocks(ctx context.Context) ([]string, error)
+}
+
 type fediverseJSON struct {
 	ID     string `json:"id,omitempty"`     // the object's ActivityPub id
 	Follow string `json:"follow,omitempty"` // the actor a Fediverse user follows for it
@@ -38,7 +54,7 @@ type foreignVotesJSON struct {
 
 // foreignVotes is what GET /api/antraege/{id} shows of them: nil (left out) when there are none.
 func (s *Server) foreignVotes(ctx context.Context, antragID uuid.UUID) (*foreignVotesJSON, error) {
-	v, err := s.Federation.CountForeignVotes(ctx, antragID)
+	v, err := s.Antraege.ForeignVotes(ctx, antragID)
 	if err != nil || v.Total() == 0 {
 		return nil, err
 	}

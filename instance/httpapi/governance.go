@@ -166,7 +166,7 @@ func (s *Server) getAntrag(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := s.antragView(a)
 	if s.Federation != nil {
-		comments, err := s.Federation.Comments(r.Context(), id)
+		comments, err := s.Antraege.Comments(r.Context(), id)
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -38,7 +37,7 @@ type Deps struct {
 	Antraege     *antrag.Service
 	Abstimmungen *abstimmung.Service
 	Delegations  *delegation.Service
-	Federation   *federation.Service
+	Federation   Fediverse // nil: the instance does not federate
 	// Nachbarn lists and shows our neighbours' Anträge beside ours (nil: ours only).
 	Nachbarn *nachbarn.Service
 	Chat     *chat.Service
