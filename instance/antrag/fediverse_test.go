@@ -257,3 +257,40 @@ func TestForgetDomainComments(t *testing.T) {
 		t.Errorf("poll votes left: %+v (%v), want 2", v, err)
 	}
 }
+
+// A reply and its KommentarEmpfangen commit together (layout plan §4): when the log refuses
+// the event, the reply is not shown either, and the retry stores it once.
+func TestCommentNotStoredWithoutItsEvent(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ctx := context.Background()
+	a := file(t, inst, resident(t, inst, "Ada"), "Bank am Teich")
+	// The log refuses the event as a full disk or a lost connection would: after the row.
+	for _, sql := range []string{
+		`CREATE FUNCTION refuse_kommentar() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the log refuses %', NEW.type; END $$`,
+		`CREATE TRIGGER refuse_kommentar BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.type = 'KommentarEmpfangen') EXECUTE FUNCTION refuse_kommentar()`,
+	} {
+		if _, err := inst.Pool.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := "https://social.example/users/alice"
+	k := antrag.Kommentar{AntragID: a.ID, IRI: alice + "/statuses/1", Author: alice, AuthorName: "Alice (@alice@social.example)",
+		ContentHTML: `<p>Gute Idee</p>`, Published: a.OpenedAt.Add(time.Hour)}
+	if err := inst.Antraege.AddComment(ctx, k); err == nil {
+		t.Fatal("the reply was stored although the log refused its event")
+	}
+	if cs, err := inst.Antraege.Comments(ctx, a.ID); err != nil || len(cs) != 0 {
+		t.Errorf("comments without their KommentarEmpfangen: %v, %v", cs, err)
+	}
+	if _, err := inst.Pool.Exec(ctx, `DROP TRIGGER refuse_kommentar ON events`); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Antraege.AddComment(ctx, k); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	cs, err := inst.Antraege.Comments(ctx, a.ID)
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'KommentarEmpfangen' AND subject_id = $1`, a.ID); err != nil || len(cs) != 1 || n != 1 {
+		t.Errorf("after the retry: %d comments (%v), %d KommentarEmpfangen, want 1 each", len(cs), err, n)
+	}
+}

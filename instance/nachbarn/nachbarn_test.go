@@ -461,3 +461,36 @@ func TestForgetDomain(t *testing.T) {
 		}
 	}
 }
+
+// A Stimme and its FernstimmeEmpfangen commit together (layout plan §4): when the log refuses
+// the event, the Stimme is not counted either, and the retry counts it once.
+func TestStimmeNotCountedWithoutItsEvent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.store(remoteAntrag(plagwitz, "1"))
+	// The log refuses the event as a full disk or a lost connection would: after the row.
+	for _, sql := range []string{
+		`CREATE FUNCTION refuse_fernstimme() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the log refuses %', NEW.type; END $$`,
+		`CREATE TRIGGER refuse_fernstimme BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.type = 'FernstimmeEmpfangen') EXECUTE FUNCTION refuse_fernstimme()`,
+	} {
+		if _, err := f.pool.Exec(f.ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := stimme(a, resident(plagwitz, "emil"), abstimmung.Yes, t0.Add(time.Hour))
+	if err := f.svc.CountStimme(f.ctx, st); err == nil {
+		t.Fatal("the Stimme was counted although the log refused its event")
+	}
+	if n := f.count(`SELECT count(*) FROM remote_stimmen`); n != 0 {
+		t.Errorf("%d Stimmen counted without their FernstimmeEmpfangen", n)
+	}
+	if _, err := f.pool.Exec(f.ctx, `DROP TRIGGER refuse_fernstimme ON events`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.CountStimme(f.ctx, st); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if n, e := f.count(`SELECT count(*) FROM remote_stimmen`), f.count(`SELECT count(*) FROM events WHERE type = 'FernstimmeEmpfangen'`); n != 1 || e != 1 {
+		t.Errorf("after the retry: %d Stimmen, %d FernstimmeEmpfangen, want 1 each", n, e)
+	}
+}
