@@ -163,7 +163,7 @@ func (s *Converter) AntragObject(ctx context.Context, a antrag.Antrag) (*vocab.A
 // event that changed it; nil while it is as it was filed. Mastodon and GoToSocial mark a post
 // "edited" as soon as it has an updated later than (GoToSocial: not before) its published,
 // so a count that moves must not touch it. Neighbours keep the state with the newest updated
-// (storeRemoteAntrag): two documents with the same updated differ only in the live count,
+// (nachbarn.StoreAntrag): two documents with the same updated differ only in the live count,
 // which they recount themselves.
 func antragChangedAt(a antrag.Antrag, v *abstimmung.View) *time.Time {
 	var at *time.Time
@@ -199,7 +199,7 @@ func questionContent(title, outcome, detailsHTML string) string {
 }
 
 // QuestionTitleHTML is the title as it opens the content. A neighbour strips it, and the
-// outcome after it, again to keep the details (storeRemoteAntrag).
+// outcome after it, again to keep the details (AntragFromAS).
 func QuestionTitleHTML(title string) string {
 	return "<p><strong>" + html.EscapeString(title) + "</strong></p>\n"
 }

@@ -282,8 +282,8 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 	return s.queue(ctx, out, evs[len(evs)-1].Position)
 }
 
-// Types are the event types deliverEvents acts on (those antragOf and
-// delegationMoveOf know): the delivery follower reads no others from the log. A type that is
+// Types are the event types deliverEvents acts on (those convert.AntragOf and
+// delegation.MoveOf know): the delivery follower reads no others from the log. A type that is
 // to federate must be added here.
 func Types() []string {
 	return slices.Concat(convert.AntragTypes, convert.AbstimmungTypes,
