@@ -102,7 +102,6 @@ type Service struct {
 	fetch  *fetch.Fetcher // GETs from other servers, signed by the instance actor
 	// delivery sends activities to other servers' inboxes.
 	delivery *delivery.Service
-	river    *river.Client[pgx.Tx]
 	keys     *keys.Store // our own actors' keys
 	// blocks: the blocked domains, in memory for the inbox on every request.
 	blocks *blocks.Blocks
@@ -174,7 +173,6 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 // SetRiver gives federation the job queue it delivers through (the runner is built after the
 // service, because it runs federation's workers).
 func (s *Service) SetRiver(c *river.Client[pgx.Tx]) {
-	s.river = c
 	s.delivery.SetRiver(c)
 	s.inbox.SetRiver(c)
 }
