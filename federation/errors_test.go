@@ -51,6 +51,12 @@ func expectErrorAnswer(t *testing.T, what string, got mastopeer.Answer, want err
 	if ct := got.Header.Get("Content-Type"); ct != errorContentType {
 		t.Errorf("%s: Content-Type %q, want %q", what, ct, errorContentType)
 	}
+	// A 401 names the scheme it wants (RFC 9110: a 401 carries a challenge); nothing else does.
+	if wa := got.Header.Get("WWW-Authenticate"); want.status == http.StatusUnauthorized && !strings.HasPrefix(wa, `Signature realm="`) {
+		t.Errorf("%s: WWW-Authenticate %q, want a Signature challenge", what, wa)
+	} else if want.status != http.StatusUnauthorized && wa != "" {
+		t.Errorf("%s: WWW-Authenticate %q on a %d", what, wa, want.status)
+	}
 	if ra, ok := got.Header["Retry-After"]; want.retryAfter == "" && ok {
 		t.Errorf("%s: Retry-After %q, want none", what, ra)
 	} else if want.retryAfter != "" && got.Header.Get("Retry-After") != want.retryAfter {
@@ -145,7 +151,7 @@ func TestErrorAnswers(t *testing.T) {
 		}
 		return a
 	}
-	// A delivery taken, so that the peer's key is known and a replay has something to replay.
+	// A delivery taken, so that the peer's key is known.
 	taken := note(peer.ActorID(), "")
 	if a := deliver(taken, mastopeer.SignOptions{}); a.Status != http.StatusAccepted {
 		t.Fatalf("a correct delivery: %d %s", a.Status, a.Body)
@@ -162,6 +168,12 @@ func TestErrorAnswers(t *testing.T) {
 		{"inbox: unsigned", func(t *testing.T) mastopeer.Answer {
 			req, _ := http.NewRequest(http.MethodPost, inbox, bytes.NewReader(note(peer.ActorID(), "")))
 			req.Header.Set("Content-Type", "application/activity+json")
+			return answerTo(t, req)
+		}, errorAnswer{401, "signature_missing", "This request needs an HTTP signature.", ""}},
+		{"inbox: empty Signature header", func(t *testing.T) mastopeer.Answer {
+			req, _ := http.NewRequest(http.MethodPost, inbox, bytes.NewReader(note(peer.ActorID(), "")))
+			req.Header.Set("Content-Type", "application/activity+json")
+			req.Header.Set("Signature", " ")
 			return answerTo(t, req)
 		}, errorAnswer{401, "signature_missing", "This request needs an HTTP signature.", ""}},
 		{"inbox: body too large", func(t *testing.T) mastopeer.Answer {
@@ -230,9 +242,6 @@ func TestErrorAnswers(t *testing.T) {
 			peer.FailNext("/users/hiccup", http.StatusServiceUnavailable)
 			return deliver(note(hiccup, ""), mastopeer.SignOptions{KeyID: hiccup + "#main-key", Key: hiccupKey})
 		}, errorAnswer{503, "key_fetch_failed", "The signing key could not be fetched from its server just now; try again later.", "60"}},
-		{"inbox: replay", func(t *testing.T) mastopeer.Answer {
-			return deliver(taken, mastopeer.SignOptions{})
-		}, errorAnswer{409, "already_received", "This activity was received before.", ""}},
 
 		// Objects: whatever the domain calls the thing that is not there, the answer is the
 		// generic one.
@@ -289,6 +298,17 @@ func TestErrorAnswers(t *testing.T) {
 		}
 		expectErrorAnswer(t, "a GET signed two hours ago", answerTo(t, req),
 			errorAnswer{401, "date_outside_window", "This instance answers signed requests only. The signed Date is missing or too far from our time.", ""})
+		// The signer's key server not answering just now is no refusal here either: as at the
+		// inbox, try again later.
+		fetcher, fetcherKey := stageActor(t, peer, "fetcher")
+		peer.FailNext("/users/fetcher", http.StatusServiceUnavailable)
+		req, _ = http.NewRequest(http.MethodGet, af.URL+"/ap/ortsweberei/outbox", nil)
+		req.Header.Set("Accept", "application/activity+json")
+		if err := httpsig.Sign(req, nil, fetcher+"#main-key", fetcherKey, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		expectErrorAnswer(t, "a GET signed by a key its server does not hand out just now", answerTo(t, req),
+			errorAnswer{503, "key_fetch_failed", "The signing key could not be fetched from its server just now; try again later.", "60"})
 	})
 
 	t.Run("our database", func(t *testing.T) { ourDatabaseAnswers(t) })

@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
@@ -172,16 +171,21 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.AuthorizedFetch {
-			_, err := s.actors.Verify(r, nil)
-			if fetch.OurOutage(r.Context(), err) {
-				s.fail(w, r, err) // the key could not be looked up just now: no refusal
-				return
-			}
-			if err != nil {
-				s.log.Info("federation: unsigned or badly signed fetch refused", "path", r.URL.Path, "reason", err)
-				f := inbox.SignatureRefusal(err)
-				f.Message = "This instance answers signed requests only. " + f.Message
-				s.refuse(w, r, f)
+			if _, err := s.actors.Verify(r, nil); err != nil {
+				// As the inbox decides: our outage or failure is no refusal, nor is the
+				// sender's key server not answering just now (503, try again).
+				var f *fault.Error
+				switch uerr := inbox.Unverified(r.Context(), err); {
+				case !errors.As(uerr, &f):
+					s.fail(w, r, uerr)
+				case f.Kind == fault.Unauthenticated:
+					s.log.Info("federation: unsigned or badly signed fetch refused", "path", r.URL.Path, "reason", err)
+					f.Message = "This instance answers signed requests only. " + f.Message
+					s.refuse(w, r, f)
+				default:
+					s.log.Info("federation: signed fetch put off: the key could not be fetched just now", "path", r.URL.Path, "reason", err)
+					s.refuse(w, r, f)
+				}
 				return
 			}
 		}

@@ -81,8 +81,17 @@ func (s *Service) inboxHandler(w http.ResponseWriter, r *http.Request) {
 // code: what went wrong inside (a fetch's network error, where a redirect led) goes to the log,
 // never to the requester, who could otherwise probe our network through us.
 
-// refuse answers a request federation refuses, with the status of the refusal's kind.
+// refuse answers a request federation refuses, with the status of the refusal's kind. A 401
+// names the scheme it wants (RFC 9110 §11.6.1: a 401 carries a challenge): an HTTP signature
+// over the headers we check, Digest included for a body.
 func (s *Service) refuse(w http.ResponseWriter, r *http.Request, f *fault.Error) {
+	if f.Kind == fault.Unauthenticated {
+		headers := "(request-target) host date"
+		if r.Method == http.MethodPost {
+			headers += " digest"
+		}
+		w.Header().Set("WWW-Authenticate", `Signature realm="`+s.Host()+`",headers="`+headers+`"`)
+	}
 	respond.Error(w, r, s.log, f)
 }
 

@@ -31,7 +31,7 @@ const keyRetryAfter = time.Minute
 // *fault.Error, or an error of ours (503 when it means "not now", else 500).
 func (s *Service) Handle(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if len(r.Header.Values("Signature")) == 0 {
+	if strings.TrimSpace(strings.Join(r.Header.Values("Signature"), "")) == "" {
 		// Not authenticated, whatever the body: 401, as Mastodon and GoToSocial answer, and the
 		// body is not read.
 		return SignatureRefusal(httpsig.ErrNoSignature)
@@ -67,25 +67,22 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	res, err := s.actors.Verify(r, body)
-	if fetch.OurOutage(ctx, err) || (errors.Is(err, httpsig.ErrKeyResolution) && fetch.OurFailure(err)) {
-		// The key could not be looked up because our database cannot be reached (or the
-		// request ran out of time), or failed at it: no reason to refuse the sender, who
-		// tries again later (503, or 500 for a failure that is logged as our bug).
-		return err
-	}
-	if errors.Is(err, httpsig.ErrKeyResolution) && fetch.Temporary(err) {
-		// The sender's server did not hand out the key just now (no answer, a timeout, a 5xx,
-		// 408 or 429): not a refusal either. A 401 would make the sender drop the activity for
-		// good (Weltgewebe does: delivery); a 503 makes it try again later.
-		s.log.Info("federation: inbox put off: the key could not be fetched just now", "actor", act.Actor.ID, "reason", err)
-		return &fault.Error{Kind: fault.Unavailable, Code: "key_fetch_failed",
-			Message: "The signing key could not be fetched from its server just now; try again later.", RetryAfter: keyRetryAfter}
-	}
 	if err != nil {
-		// The sender does not retry a 401 (GoToSocial never does): the activity is lost, and
-		// this line is what there is to find out why.
-		s.log.Warn("federation: inbox refused", "activity", act.ID, "actor", act.Actor.ID, "key_id", keyID, "reason", err)
-		return SignatureRefusal(err)
+		reason := err
+		err = Unverified(ctx, err)
+		var f *fault.Error
+		switch {
+		case !errors.As(err, &f):
+			// Our database cannot be reached, the request ran out of time, or we failed at
+			// the lookup: no reason to refuse the sender, who tries again later.
+		case f.Kind == fault.Unavailable:
+			s.log.Info("federation: inbox put off: the key could not be fetched just now", "actor", act.Actor.ID, "reason", reason)
+		default:
+			// The sender does not retry a 401 (GoToSocial never does): the activity is
+			// lost, and this line is what there is to find out why.
+			s.log.Warn("federation: inbox refused", "activity", act.ID, "actor", act.Actor.ID, "key_id", keyID, "reason", reason)
+		}
+		return err
 	}
 	if res.KeyID != keyID { // keyIDOf reads the header loosely; Verify's keyId is the one
 		keyHost = iri.HostOf(res.KeyID)
@@ -103,22 +100,14 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusAccepted)
 		return nil
 	}
-	key, vote := inboxKey(act, body)
-	taken, err := s.takeActivity(ctx, key, body, act.Actor.ID)
-	if err != nil {
+	if _, err := s.takeActivity(ctx, inboxKey(act, body), body, act.Actor.ID); err != nil {
 		return err
 	}
-	if !taken && vote {
-		// The same vote again: GoToSocial's retry, or the same choice in a poll it rebuilt.
-		// We have it; 202, as GoToSocial answers an activity it has.
-		w.WriteHeader(http.StatusAccepted)
-		return nil
-	}
-	if !taken {
-		// A replay (or a retry of something we already took): refused, and nothing stored. A
-		// sender that only missed our answer stops retrying on a 4xx, which is right: we have it.
-		return fault.Conflictf("already_received", "This activity was received before.")
-	}
+	// Taken now, or before (a sender that missed our answer and retries, GoToSocial's same
+	// vote again, a replay within the signature's hour): 202 either way, as Mastodon and
+	// GoToSocial answer a valid, signed delivery of what they have. What was taken before is
+	// neither stored nor processed again; a 4xx would only show up as a failed delivery in
+	// the sender's logs.
 	w.WriteHeader(http.StatusAccepted)
 	return nil
 }
@@ -140,6 +129,22 @@ func keyIDOf(r *http.Request) string {
 // answers: a replay finds the id and queues nothing; a crash after the answer loses nothing.
 func (s *Service) takeActivity(ctx context.Context, id string, body []byte, actor string) (bool, error) {
 	return s.intake.take(ctx, id, body, actor)
+}
+
+// Unverified says what a failed signature check (err from actors.Verify) means for the
+// request: an outage or failure of ours stays the error it is (503 when it means "not now",
+// else 500); the sender's server not handing out the key just now (no answer, a timeout, a 5xx,
+// 408 or 429) is 503 key_fetch_failed with Retry-After, since a 401 would make the sender drop
+// the activity for good (Weltgewebe's delivery does); anything else is a refusal (401).
+func Unverified(ctx context.Context, err error) error {
+	switch {
+	case fetch.OurOutage(ctx, err), errors.Is(err, httpsig.ErrKeyResolution) && fetch.OurFailure(err):
+		return err
+	case errors.Is(err, httpsig.ErrKeyResolution) && fetch.Temporary(err):
+		return &fault.Error{Kind: fault.Unavailable, Code: "key_fetch_failed",
+			Message: "The signing key could not be fetched from its server just now; try again later.", RetryAfter: keyRetryAfter}
+	}
+	return SignatureRefusal(err)
 }
 
 // SignatureRefusal is the refusal (401) of a signature httpsig.Verify refused, with a code and

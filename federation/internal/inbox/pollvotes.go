@@ -26,21 +26,20 @@ import (
 // inboxKey is what the inbox takes an activity under (ap_inbox.activity_id), so that a
 // delivery under a key taken before is not processed again: the activity id, and for a poll
 // vote the activity id with the vote's Note, its Question and its option, so that a changed
-// vote under a reused id is taken and a redelivery of the same vote is not. vote reports
-// whether it is a poll vote.
-func inboxKey(act vocab.Head, body []byte) (key string, vote bool) {
+// vote under a reused id is taken and a redelivery of the same vote is not.
+func inboxKey(act vocab.Head, body []byte) string {
 	// Most Creates are not votes, and a vote has a name: the bytes are looked at before the
 	// body is decoded a second time (about 13 µs for a typical reply). A vote that spells
 	// "name" with an escape is taken under its id alone, which only its sender can regret.
 	if !act.Type.Has("Create") || !bytes.Contains(body, []byte(`"name"`)) {
-		return act.ID, false
+		return act.ID
 	}
 	v, ok := vocab.DecodeVoteHead(body)
 	if !ok {
-		return act.ID, false
+		return act.ID
 	}
 	h := sha256.Sum256([]byte(v.Object + "\n" + v.InReplyTo + "\n" + strings.ToLower(strings.TrimSpace(v.Name))))
-	return act.ID + " vote " + hex.EncodeToString(h[:16]), true
+	return act.ID + " vote " + hex.EncodeToString(h[:16])
 }
 
 // castAt is when a poll vote was cast: GoToSocial dates the Create, not the Note; Mastodon

@@ -12,7 +12,7 @@ import (
 //     bodyRetention after it arrived (its job gave up). Processing
 //     keeps what it needs in tables of its own; the body is not a record of anything.
 //   - The activity's id (for a poll vote, with what the vote says: inboxKey) and sender, for
-//     dedupWindow: a delivery of the same within that time is answered 409 (a poll vote 202)
+//     dedupWindow: a delivery of the same within that time is acknowledged (202)
 //     and not processed again. Senders retry a delivery for hours to a
 //     few days, so a month covers every retry; and a stranger cannot replay a captured
 //     request after an hour, since its signed Date is then out of the window.
