@@ -81,6 +81,10 @@ func TestWireGolden(t *testing.T) {
 	advance("6d", a, b) // the extended deadline passes: the Abstimmung opens
 	waitDelivered(t, a)
 	abst := abstimmungOf(t, jana, an.ID)
+	// The Stimmen are cast an hour into the vote: each spins a Faden that expires a week later,
+	// an hour after the close, so the close and those expiries are taken in two steps below
+	// (due in one, their sweeps' events came in either order).
+	advance("1h", a, b)
 	jana.Post("/api/abstimmungen/"+abst+"/vote", map[string]string{"choice": "yes"}).Expect(t, 200)
 	waitDelivered(t, a)
 	ben.Post("/api/abstimmungen/"+abst+"/vote", map[string]string{"choice": "no"}).Expect(t, 200)
@@ -93,7 +97,9 @@ func TestWireGolden(t *testing.T) {
 	waitDelivered(t, a)
 	advance("1d", a, b)
 	waitDelivered(t, a)
-	advance("7d", a, b) // it closes
+	advance("143h", a, b) // it closes: a week after it opened, before the Stimmen's Fäden expire
+	waitDelivered(t, a)
+	advance("2h", a, b) // the Stimmen's Fäden expire
 	waitDelivered(t, a)
 	remoteID := remoteAntrag(t, b, wait)
 	waitFor(t, "the neighbour to count both Stimmen and see the close", wait, func() bool {
