@@ -67,6 +67,15 @@ type KommentarV1 struct {
 	Author   string    `json:"author"`
 }
 
+// FremdstimmeV1: a Fediverse poll vote on one of our Anträge arrived, or its voter changed it.
+// Private: who voted in a Fediverse poll is shown to no one (the polls are anonymous there).
+type FremdstimmeV1 struct {
+	AntragID uuid.UUID `json:"antrag_id"`
+	Voter    string    `json:"voter"`
+	Choice   string    `json:"choice"`
+	Object   string    `json:"object"`
+}
+
 var (
 	AntragGestellt         = eventstore.Define[AntragGestelltV1]("AntragGestellt", 1, eventstore.Public, "A verified resident filed an Antrag.")
 	EinspruchErhoben       = eventstore.Define[EinspruchErhobenV1]("EinspruchErhoben", 1, eventstore.Public, "A verified resident objected to an Antrag.")
@@ -76,4 +85,5 @@ var (
 	AntragAbgelehnt        = eventstore.Define[AntragAbgelehntV1]("AntragAbgelehnt", 1, eventstore.Public, "The Antrag's Abstimmung did not pass.")
 	AntragZurueckgezogen   = eventstore.Define[AntragZurueckgezogenV1]("AntragZurueckgezogen", 1, eventstore.Public, "The applicant withdrew the Antrag.")
 	KommentarEmpfangen     = eventstore.Define[KommentarV1]("KommentarEmpfangen", 1, eventstore.Private, "A Fediverse reply to an Antrag arrived.")
+	FremdstimmeEmpfangen   = eventstore.Define[FremdstimmeV1]("FremdstimmeEmpfangen", 1, eventstore.Private, "A Fediverse poll vote on an Antrag arrived or changed.")
 )

@@ -36,6 +36,12 @@ func kindOf(t *testing.T, name string) string {
 
 // KommentarEmpfangen moved here from federation: the events in the log keep their name,
 // version, visibility and payload.
+func TestFremdstimmeEmpfangenKind(t *testing.T) {
+	if got, want := kindOf(t, antrag.FremdstimmeEmpfangen.Name()), "FremdstimmeEmpfangen/v1 private antrag_id,voter,choice,object"; got != want {
+		t.Errorf("kind %q, want %q", got, want)
+	}
+}
+
 func TestKommentarEmpfangenKeepsItsName(t *testing.T) {
 	if got, want := kindOf(t, antrag.KommentarEmpfangen.Name()), "KommentarEmpfangen/v1 private antrag_id,iri,author"; got != want {
 		t.Errorf("got %s, want %s", got, want)

@@ -173,6 +173,14 @@ func TestForeignVotes(t *testing.T) {
 	if got := inst.Count(`SELECT count(*) FROM antrag_fremdstimmen`); got != 3 {
 		t.Errorf("%d votes stored after the refusals, want 3", got)
 	}
+	// Every vote kept is an event, private (the polls are anonymous); the late older one and
+	// the refusals left none: three first votes and Alice's change.
+	if got := inst.Count(`SELECT count(*) FROM events WHERE type = 'FremdstimmeEmpfangen' AND subject_id = $1 AND NOT public`, a.ID); got != 4 {
+		t.Errorf("%d FremdstimmeEmpfangen, want 4", got)
+	}
+	if got := inst.Count(`SELECT count(*) FROM events WHERE type = 'FremdstimmeEmpfangen'`); got != 4 {
+		t.Errorf("%d FremdstimmeEmpfangen in all, want 4", got)
+	}
 	// Only Bob's own Delete removes his vote.
 	bobs := "https://social.example/users/bob#votes/" + t0.Add(time.Hour).Format(time.RFC3339Nano)
 	must(inst.Antraege.DeleteForeignVote(ctx, bobs, "https://social.example/users/alice"))

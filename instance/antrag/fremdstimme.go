@@ -9,6 +9,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 )
 
@@ -68,11 +69,19 @@ func (s *Service) RecordForeignVote(ctx context.Context, v Fremdstimme) error {
 	if !v.CastAt.Before(end) {
 		return ErrPollClosed
 	}
-	_, err = s.pool.Exec(ctx, `
+	// The vote and its event in one transaction (every write is an event); a vote older than
+	// the one kept changes nothing and records nothing.
+	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		tag, err := tx.Exec(ctx, `
 INSERT INTO antrag_fremdstimmen (antrag_id, voter, choice, at, object) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (antrag_id, voter) DO UPDATE SET choice = excluded.choice, at = excluded.at, object = excluded.object
 WHERE antrag_fremdstimmen.at <= excluded.at`, v.AntragID, v.Voter, v.Choice, v.CastAt, v.Object)
-	return notFoundOnForeignKey(err)
+		if err != nil || tag.RowsAffected() == 0 {
+			return notFoundOnForeignKey(err)
+		}
+		return eventstore.Append(tx, s.clock.Now(), FremdstimmeEmpfangen.New(eventstore.Header{Subject: v.AntragID},
+			FremdstimmeV1{AntragID: v.AntragID, Voter: v.Voter, Choice: v.Choice, Object: v.Object}))
+	})
 }
 
 // DeleteForeignVote takes a poll vote away: its voter deleted it (object is the vote's own
