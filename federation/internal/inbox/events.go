@@ -6,8 +6,8 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
-// Event payloads of federation. They are private: they record what arrived from elsewhere and
-// who follows us, not something this Ortsweberei publishes (so they never go back out).
+// Events of what arrived from elsewhere and was kept. They are private: not something this
+// Ortsweberei publishes (so they never go back out).
 
 // KommentarV1: a Fediverse reply to one of our Anträge arrived and is shown as a comment.
 type KommentarV1 struct {
