@@ -83,6 +83,7 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
+// UsernameOf is the preferredUsername of a local actor, by its IRI: "" when it has none.
 func (s *Service) UsernameOf(ctx context.Context, actorIRI string) (string, error) {
 	p, _ := s.iri.Local(actorIRI)
 	switch {

@@ -376,6 +376,7 @@ func (s *Converter) sign(ctx context.Context, authorIRI string, created time.Tim
 	return json.Unmarshal(signed, obj)
 }
 
+// EinspruchObject is a resident's Einspruch as a Note on the Antrag.
 func (s *Converter) EinspruchObject(ctx context.Context, antragID uuid.UUID, e antrag.Einspruch) (*vocab.Einspruch, error) {
 	author, err := s.Handles().iri(ctx, e.AccountID)
 	if err != nil {
@@ -387,6 +388,7 @@ func (s *Converter) EinspruchObject(ctx context.Context, antragID uuid.UUID, e a
 		To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.AntragActorPath(antragID))}}, nil
 }
 
+// KnotenObject is a Knoten as a Place.
 func (s *Converter) KnotenObject(ctx context.Context, k knoten.Knoten) (*vocab.Knoten, error) {
 	creator, err := s.Handles().iri(ctx, k.CreatedBy)
 	if err != nil {
@@ -673,6 +675,7 @@ func (s *Converter) baseActor(ctx context.Context, path string, typ any, usernam
 	}, nil
 }
 
+// InstanceActor is the instance's Application actor, which signs our own requests.
 func (s *Converter) InstanceActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
 	a, err := s.baseActor(ctx, iri.InstancePath, "Application", "instance", "Weltgewebe "+s.iri.Host())
 	if err != nil {
@@ -683,6 +686,7 @@ func (s *Converter) InstanceActor(ctx context.Context, _ *http.Request) (*vocab.
 	return a, nil
 }
 
+// GroupActor is the Ortsweberei's Group.
 func (s *Converter) GroupActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
 	o, err := s.svc.Ortsweberei.Get(ctx)
 	if err != nil {
@@ -697,6 +701,7 @@ func (s *Converter) GroupActor(ctx context.Context, _ *http.Request) (*vocab.Act
 	return a, nil
 }
 
+// UserActor is a resident's Person, with the key that signs their Stimmen.
 func (s *Converter) UserActor(ctx context.Context, handle string) (*vocab.Actor, error) {
 	acc, err := s.svc.Accounts.GetByHandle(ctx, handle)
 	if err != nil {
@@ -728,6 +733,7 @@ func (s *Converter) personFor(ctx context.Context, acc account.Account) (*vocab.
 	return a, nil
 }
 
+// AntragActor is an Antrag's own Service actor, which Fediverse users follow to follow it.
 func (s *Converter) AntragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor, error) {
 	an, err := s.svc.Antraege.Get(ctx, id)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 // Jobs.
 
+// Queue is the River queue the inbox's jobs run in.
 const Queue = "federation_inbox"
 
 // Args name the activities in ap_inbox that one group commit took (intake.go).

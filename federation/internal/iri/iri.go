@@ -18,13 +18,18 @@ import (
 
 // IRIs. Every local actor has a path; its IRI is the base URL followed by the path.
 
+// The paths of the instance's Application actor (it signs our fetches), of the Ortsweberei's
+// Group, and of the shared inbox.
 const (
 	InstancePath = "/ap/instance"
 	GroupPath    = "/ap/ortsweberei"
 	SharedInbox  = "/ap/inbox"
 )
 
-func UserPath(handle string) string       { return "/ap/users/" + handle }
+// UserPath is the path of a resident's actor.
+func UserPath(handle string) string { return "/ap/users/" + handle }
+
+// AntragActorPath is the path of an Antrag's own actor.
 func AntragActorPath(id uuid.UUID) string { return "/ap/antraege/" + id.String() + "/actor" }
 
 // UserFollowKey is how ap_followers names a resident's actor (by its path, /ap/users/{handle}):
@@ -63,25 +68,34 @@ func (b Base) Antrag(id uuid.UUID) string { return b.Of("/ap/antraege/" + id.Str
 // AntragActor is the actor a Fediverse user follows to follow one Antrag.
 func (b Base) AntragActor(id uuid.UUID) string { return b.Of(AntragActorPath(id)) }
 
+// Activity is the id of the activity of a public event; suffix names the ones derived from it
+// ("/announce", "/note", "/update", "/update/<Antrag>").
 func (b Base) Activity(eventID int64, suffix string) string {
 	return b.Of(fmt.Sprintf("/ap/activities/%d%s", eventID, suffix))
 }
 
+// Stimme is a cast or changed Stimme, by the event that recorded it.
 func (b Base) Stimme(eventID int64) string {
 	return b.Of(fmt.Sprintf("/ap/stimmen/%d", eventID))
 }
 
+// Delegation is a delegation object.
 func (b Base) Delegation(id uuid.UUID) string {
 	return b.Of("/ap/delegationen/" + id.String())
 }
 
+// Einspruch is a resident's objection to an Antrag (one per resident and Antrag).
 func (b Base) Einspruch(antragID, accountID uuid.UUID) string {
 	return b.Of("/ap/antraege/" + antragID.String() + "/einsprueche/" + accountID.String())
 }
 
+// Knoten is a Knoten's Place.
 func (b Base) Knoten(id uuid.UUID) string { return b.Of("/ap/knoten/" + id.String()) }
-func (b Base) Faden(id uuid.UUID) string  { return b.Of("/ap/faeden/" + id.String()) }
 
+// Faden is a Faden.
+func (b Base) Faden(id uuid.UUID) string { return b.Of("/ap/faeden/" + id.String()) }
+
+// FollowersOf is the followers collection of the local actor at actorPath.
 func (b Base) FollowersOf(actorPath string) string { return b.Of(actorPath + "/followers") }
 
 // Local reports whether an IRI is ours, and returns its path.
