@@ -22,6 +22,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
 // An attacker's first guesses — the most used passwords, simple variants of them, and what
@@ -652,19 +653,15 @@ func TestRegistrationIsOneTransaction(t *testing.T) {
 		return inst.Client().Post("/api/auth/register", map[string]any{"name": "Clara Zwirn", "address": "Lützner Straße 30",
 			"lat": lat, "lon": lon, "email": email, "password": "lange genug"})
 	}
-	if _, err := inst.Pool.Exec(ctx, `
+	pgtest.DDL(t, ctx, inst.Pool, `
 CREATE FUNCTION refuse_mail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the outbox is gone'; END $$;
-CREATE TRIGGER refuse_mail BEFORE INSERT ON mail_outbox FOR EACH ROW EXECUTE FUNCTION refuse_mail();`); err != nil {
-		t.Fatal(err)
-	}
+CREATE TRIGGER refuse_mail BEFORE INSERT ON mail_outbox FOR EACH ROW EXECUTE FUNCTION refuse_mail();`)
 	before := inst.Rows()
 	if res := register("clara@example.org"); res.Status != http.StatusInternalServerError {
 		t.Errorf("registration whose mail cannot be queued: %d %s, want 500", res.Status, res.Body)
 	}
 	assertNothingWritten(t, inst, before)
-	if _, err := inst.Pool.Exec(ctx, `DROP TRIGGER refuse_mail ON mail_outbox`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.DDL(t, ctx, inst.Pool, `DROP TRIGGER refuse_mail ON mail_outbox`)
 
 	hashesOf := func(what string, do func()) {
 		t.Helper()
@@ -852,13 +849,11 @@ func TestLoginSuccessAndFailureDoNotDeadlock(t *testing.T) {
 	}
 	inst.Client().Post("/api/auth/register", map[string]any{"name": "Nora", "address": "Weg 1", "lat": lat, "lon": lon,
 		"email": email, "password": "lange genug"}).Expect(t, http.StatusAccepted)
-	if _, err := inst.Pool.Exec(ctx, `
+	pgtest.DDL(t, ctx, inst.Pool, `
 CREATE FUNCTION hold_success() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN PERFORM pg_advisory_xact_lock_shared(4711); RETURN NEW; END $$;
 CREATE TRIGGER hold_success BEFORE UPDATE ON login_failures FOR EACH ROW
-WHEN (NEW.attempts < OLD.attempts) EXECUTE FUNCTION hold_success();`); err != nil {
-		t.Fatal(err)
-	}
+WHEN (NEW.attempts < OLD.attempts) EXECUTE FUNCTION hold_success();`)
 	waitFor := func(what, query string) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)

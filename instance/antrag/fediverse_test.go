@@ -14,6 +14,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
 const lat, lon = 51.3362, 12.3363
@@ -278,9 +279,7 @@ func TestCommentNotStoredWithoutItsEvent(t *testing.T) {
 		`CREATE FUNCTION refuse_kommentar() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the log refuses %', NEW.type; END $$`,
 		`CREATE TRIGGER refuse_kommentar BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.type = 'KommentarEmpfangen') EXECUTE FUNCTION refuse_kommentar()`,
 	} {
-		if _, err := inst.Pool.Exec(ctx, sql); err != nil {
-			t.Fatal(err)
-		}
+		pgtest.DDL(t, ctx, inst.Pool, sql)
 	}
 	alice := "https://social.example/users/alice"
 	k := antrag.Kommentar{AntragID: a.ID, IRI: alice + "/statuses/1", Author: alice, AuthorName: "Alice (@alice@social.example)",
@@ -291,9 +290,7 @@ func TestCommentNotStoredWithoutItsEvent(t *testing.T) {
 	if cs, err := inst.Antraege.Comments(ctx, a.ID); err != nil || len(cs) != 0 {
 		t.Errorf("comments without their KommentarEmpfangen: %v, %v", cs, err)
 	}
-	if _, err := inst.Pool.Exec(ctx, `DROP TRIGGER refuse_kommentar ON events`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.DDL(t, ctx, inst.Pool, `DROP TRIGGER refuse_kommentar ON events`)
 	if err := inst.Antraege.AddComment(ctx, k); err != nil {
 		t.Fatalf("the retry: %v", err)
 	}

@@ -473,9 +473,7 @@ func TestStimmeNotCountedWithoutItsEvent(t *testing.T) {
 		`CREATE FUNCTION refuse_fernstimme() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the log refuses %', NEW.type; END $$`,
 		`CREATE TRIGGER refuse_fernstimme BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.type = 'FernstimmeEmpfangen') EXECUTE FUNCTION refuse_fernstimme()`,
 	} {
-		if _, err := f.pool.Exec(f.ctx, sql); err != nil {
-			t.Fatal(err)
-		}
+		pgtest.DDL(t, f.ctx, f.pool, sql)
 	}
 	st := stimme(a, resident(plagwitz, "emil"), abstimmung.Yes, t0.Add(time.Hour))
 	if err := f.svc.CountStimme(f.ctx, st); err == nil {
@@ -484,9 +482,7 @@ func TestStimmeNotCountedWithoutItsEvent(t *testing.T) {
 	if n := f.count(`SELECT count(*) FROM remote_stimmen`); n != 0 {
 		t.Errorf("%d Stimmen counted without their FernstimmeEmpfangen", n)
 	}
-	if _, err := f.pool.Exec(f.ctx, `DROP TRIGGER refuse_fernstimme ON events`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.DDL(t, f.ctx, f.pool, `DROP TRIGGER refuse_fernstimme ON events`)
 	if err := f.svc.CountStimme(f.ctx, st); err != nil {
 		t.Fatalf("the retry: %v", err)
 	}
