@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
@@ -291,3 +292,105 @@ const lindenau = `<?xml version="1.0" encoding="UTF-8"?>
  <way id="101"><nd ref="20"/><nd ref="21"/><nd ref="22"/><tag k="highway" v="residential"/><tag k="name" v="Karl-Heine-Straße"/></way>
 </osm>
 `
+
+// The bounded search ranks as sorting every match would: for prefixes of labels as they are
+// typed, the same entries in the same order as the obvious query that sorts all matches (while
+// there are at most the 500 the bounded query samples). In Monaco's index every entry is among
+// the 2000 best ranked; the synthetic one has 3000 addresses more, so the GIN part answers too.
+func TestSearchRanksLikeSortingEveryMatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("Monaco", func(t *testing.T) {
+		t.Parallel()
+		svc, _, pool := services(t)
+		if _, err := svc.Import(ctx, monaco(t), nil); err != nil {
+			t.Fatal(err)
+		}
+		compareWithSortingAll(t, svc, pool, 6)
+	})
+	t.Run("synthetic", func(t *testing.T) {
+		t.Parallel()
+		svc, _, pool := services(t)
+		var b strings.Builder
+		b.WriteString("<osm version=\"0.6\">\n")
+		stems := []string{"Linden", "Eichen", "Birken", "Ahorn", "Garten", "Kirch", "Schul", "Bahnhof", "Berg", "Wald"}
+		kinds := []string{"straße", "weg", "platz", "allee", "ring", "gasse"}
+		id := 1
+		for si, stem := range stems {
+			for ki, kind := range kinds {
+				for hn := 1; hn <= 55; hn++ {
+					fmt.Fprintf(&b, `<node id="%d" lat="%f" lon="%f"><tag k="addr:street" v="%s%s"/><tag k="addr:housenumber" v="%d"/><tag k="addr:postcode" v="0%d"/><tag k="addr:city" v="Stadt %d"/></node>`+"\n",
+						id, 51+float64(si)/100+float64(hn)/10000, 12+float64(ki)/100, stem, kind, hn, 4100+ki, si%3)
+					id++
+				}
+			}
+		}
+		b.WriteString("</osm>\n")
+		path := filepath.Join(t.TempDir(), "synthetisch.osm")
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := svc.Import(ctx, path, nil); err != nil || res.Addresses != 3300 {
+			t.Fatalf("import: %+v %v", res, err)
+		}
+		compareWithSortingAll(t, svc, pool, 41)
+	})
+}
+
+func compareWithSortingAll(t *testing.T, svc *adressen.Service, pool *pgxpool.Pool, every int) {
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT label FROM adressen ORDER BY ord`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checked, beyondTop int
+	for i, label := range all {
+		if i%every != 0 {
+			continue
+		}
+		r := []rune(label)
+		for n := 1; n <= len(r); n += 2 {
+			q := string(r[:n])
+			ws := adressen.QueryWords(q)
+			if len(ws) == 0 {
+				continue
+			}
+			var exact []string
+			for _, w := range ws {
+				if w[0] >= '0' && w[0] <= '9' {
+					exact = append(exact, "#"+w)
+				}
+			}
+			var matches, inTop int
+			var want []string
+			err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE ord < 2000), (SELECT coalesce(array_agg(label), '{}') FROM (
+    SELECT label FROM adressen WHERE terms @> $1 ORDER BY terms && $2 DESC, ord LIMIT 8) x)
+FROM adressen WHERE terms @> $1`, ws, exact).Scan(&matches, &inTop, &want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if matches > 500 {
+				continue
+			}
+			found, err := svc.Search(ctx, q, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := labels(found); strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("%q: %q, sorting every match: %q", q, got, want)
+			}
+			checked++
+			if inTop < matches && inTop < 8 {
+				beyondTop++
+			}
+		}
+	}
+	t.Logf("%d queries compared, %d of them with matches beyond the 2000 best ranked", checked, beyondTop)
+	if checked < 500 {
+		t.Errorf("only %d queries compared", checked)
+	}
+}
