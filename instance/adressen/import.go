@@ -143,7 +143,7 @@ func (s *Service) Import(ctx context.Context, path string, clip *Clip) (Result, 
 		return Result{}, err
 	}
 	slices.SortFunc(es, func(a, b entry) int {
-		la, lb := a.label(), b.label()
+		la, lb := a.label, b.label
 		return cmp.Or(cmp.Compare(utf8.RuneCountInString(la), utf8.RuneCountInString(lb)), strings.Compare(la, lb),
 			cmp.Compare(a.point.Lat, b.point.Lat), cmp.Compare(a.point.Lon, b.point.Lon))
 	})
@@ -207,7 +207,7 @@ func insert(ctx context.Context, tx *database.Tx, es []entry) error {
 		lat, lon := make([]float64, n), make([]float64, n)
 		for i, e := range part {
 			ord[i] = int32(start + i)
-			kind[i], label[i], street[i], hn[i], postcode[i], city[i], name[i] = e.kind, e.label(), e.street, e.hn, e.postcode, e.city, e.name
+			kind[i], label[i], street[i], hn[i], postcode[i], city[i], name[i] = e.kind, e.label, e.street, e.hn, e.postcode, e.city, e.name
 			lat[i], lon[i] = e.point.Lat, e.point.Lon
 			// Terms hold no spaces (normalize.go), so a space separates them.
 			ts[i] = strings.Join(append(terms(e.street, e.hn, e.postcode, e.city, e.name), houseNumberTerms(e.hn)...), " ")
