@@ -115,6 +115,26 @@ func TestImportMonacoAndSearch(t *testing.T) {
 	if n := count(t, pool, `SELECT count(*) FROM events WHERE type = 'AdressenImportiert'`); n != 1 {
 		t.Errorf("%d AdressenImportiert events, want 1", n)
 	}
+
+	// A street before its addresses, although "Avenue des Spélugues 12" (no postcode) has the
+	// shorter label; and a square that is both a named way and a place=square node is one entry.
+	found, err = svc.Search(ctx, "avenue des spelugues", 8)
+	if err != nil || len(found) == 0 || found[0].Kind != adressen.KindStreet {
+		t.Errorf("avenue des spelugues: %q %v", labels(found), err)
+	}
+	found, err = svc.Search(ctx, "Place du Casino", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var squares int
+	for _, a := range found {
+		if a.Street == "Place du Casino" || a.Name == "Place du Casino" {
+			squares++
+		}
+	}
+	if squares != 1 {
+		t.Errorf("Place du Casino: %q, want it once", labels(found))
+	}
 }
 
 // A second import of the same file changes nothing: no rows rewritten, no event.

@@ -142,10 +142,19 @@ func (s *Service) Import(ctx context.Context, path string, clip *Clip) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
+	// The rank among equal matches: streets and places before addresses (a street's label is
+	// not always the shorter: "Avenue des Spélugues 12" has no postcode, its street has), then
+	// shorter labels.
+	class := func(e entry) int {
+		if e.kind == KindAddress {
+			return 1
+		}
+		return 0
+	}
 	slices.SortFunc(es, func(a, b entry) int {
 		la, lb := a.label, b.label
-		return cmp.Or(cmp.Compare(utf8.RuneCountInString(la), utf8.RuneCountInString(lb)), strings.Compare(la, lb),
-			cmp.Compare(a.point.Lat, b.point.Lat), cmp.Compare(a.point.Lon, b.point.Lon))
+		return cmp.Or(cmp.Compare(class(a), class(b)), cmp.Compare(utf8.RuneCountInString(la), utf8.RuneCountInString(lb)),
+			strings.Compare(la, lb), cmp.Compare(a.point.Lat, b.point.Lat), cmp.Compare(a.point.Lon, b.point.Lon))
 	})
 	src := Source{File: filepath.Base(path), SHA256: sum, Bounds: bounds}
 	for _, e := range es {

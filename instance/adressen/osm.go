@@ -320,6 +320,7 @@ func (r *reader) finish() []entry {
 	all = append(all, r.streets(all)...)
 	var out []entry
 	seen := map[string]bool{}
+	streetAt := map[string][]geo.Point{}
 	for _, e := range all {
 		if r.clip != nil && !r.clip.contains(e.point) {
 			continue
@@ -331,12 +332,22 @@ func (r *reader) finish() []entry {
 		}
 		if !seen[key] {
 			seen[key] = true
+			if e.kind == KindStreet {
+				name := strings.Join(words(e.street), " ")
+				streetAt[name] = append(streetAt[name], e.point)
+			}
 			// OSM stores 7 decimals; the sum of one node must not read 43.742628100000005.
 			e.point = geo.Point{Lat: math.Round(e.point.Lat*1e7) / 1e7, Lon: math.Round(e.point.Lon*1e7) / 1e7}
 			out = append(out, e)
 		}
 	}
-	return out
+	// A square is often both a named way and a place=square node: one entry, the street.
+	return slices.DeleteFunc(out, func(e entry) bool {
+		if e.kind != KindPlace {
+			return false
+		}
+		return slices.ContainsFunc(streetAt[strings.Join(words(e.name), " ")], func(p geo.Point) bool { return distanceM(p, e.point) < 500 })
+	})
 }
 
 // townsByPostcode is the town most addresses with a postcode name: many are tagged with the
