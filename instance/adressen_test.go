@@ -28,7 +28,7 @@ func TestAddressSearchOverHTTP(t *testing.T) {
 	var body struct {
 		Adressen []map[string]any `json:"adressen"`
 	}
-	anon.Get("/api/adressen?q=" + url.QueryEscape("Bd des Moul 1") + "&limit=20").Expect(t, 200).JSON(t, &body)
+	anon.Get("/api/adressen?q="+url.QueryEscape("Bd des Moul 1")+"&limit=20").Expect(t, 200).JSON(t, &body)
 	if len(body.Adressen) != 2 {
 		t.Fatalf("Bd des Moul 1: %v", body.Adressen)
 	}
@@ -42,15 +42,15 @@ func TestAddressSearchOverHTTP(t *testing.T) {
 		first["inside"] != false || first["name"] != "" {
 		t.Errorf("first: %v", first)
 	}
-	anon.Get("/api/adressen?q=" + url.QueryEscape("Avenue des Spélugues")).Expect(t, 200).JSON(t, &body)
+	anon.Get("/api/adressen?q="+url.QueryEscape("Avenue des Spélugues")).Expect(t, 200).JSON(t, &body)
 	if len(body.Adressen) == 0 || body.Adressen[0]["kind"] != "street" || body.Adressen[0]["inside"] != true {
 		t.Errorf("Avenue des Spélugues: %v", body.Adressen)
 	}
-	anon.Get("/api/adressen?q=" + url.QueryEscape("casino de monte")).Expect(t, 200).JSON(t, &body)
+	anon.Get("/api/adressen?q="+url.QueryEscape("casino de monte")).Expect(t, 200).JSON(t, &body)
 	if len(body.Adressen) == 0 || body.Adressen[0]["kind"] != "place" || body.Adressen[0]["name"] != "Casino de Monte Carlo" {
 		t.Errorf("casino de monte: %v", body.Adressen)
 	}
-	anon.Get("/api/adressen?q=" + url.QueryEscape("Casino")).Expect(t, 200).JSON(t, &body)
+	anon.Get("/api/adressen?q="+url.QueryEscape("Casino")).Expect(t, 200).JSON(t, &body)
 	if len(body.Adressen) > 8 {
 		t.Errorf("%d answers, the default limit is 8", len(body.Adressen))
 	}
