@@ -239,6 +239,7 @@ func TestGermanStreets(t *testing.T) {
 		{"Karl-Heine-Str 50", "Karl-Heine-Straße 50"},
 		{"karl heine", "Karl-Heine-Straße"}, // the street first: shorter than its addresses
 		{"1", "Am Wasserturm 1, 04177"},     // the exact house number before the shorter "Ring 10"
+		{"Hauptstr 5 b", "Hauptstraße 5b"},  // the letter typed apart
 	}
 	for _, c := range cases {
 		found, err := svc.Search(ctx, c.q, 8)
@@ -298,6 +299,7 @@ const lindenau = `<?xml version="1.0" encoding="UTF-8"?>
  <node id="4" lat="51.3340" lon="12.3200"><tag k="addr:street" v="Lützner Straße"/><tag k="addr:housenumber" v="300"/><tag k="addr:postcode" v="04177"/><tag k="addr:city" v="Leipzig"/></node>
  <node id="5" lat="51.3395" lon="12.3275"><tag k="addr:street" v="Merseburger Str."/><tag k="addr:housenumber" v="9"/><tag k="addr:postcode" v="04177"/><tag k="addr:city" v="Leipzig"/></node>
  <node id="6" lat="51.3300" lon="12.3300"><tag k="addr:street" v="Hauptstraße"/><tag k="addr:housenumber" v="5"/></node>
+ <node id="9" lat="51.3301" lon="12.3301"><tag k="addr:street" v="Hauptstraße"/><tag k="addr:housenumber" v="5b"/></node>
  <node id="7" lat="51.3350" lon="12.3350"><tag k="addr:street" v="Am Wasserturm"/><tag k="addr:housenumber" v="1"/><tag k="addr:postcode" v="04177"/><tag k="addr:city" v="Leipzig"/></node>
  <node id="8" lat="51.3351" lon="12.3351"><tag k="addr:street" v="Ring"/><tag k="addr:housenumber" v="10"/></node>
  <node id="10" lat="51.3329" lon="12.3289"/>

@@ -219,7 +219,7 @@ func insert(ctx context.Context, tx *database.Tx, es []entry) error {
 			kind[i], label[i], street[i], hn[i], postcode[i], city[i], name[i] = e.kind, e.label, e.street, e.hn, e.postcode, e.city, e.name
 			lat[i], lon[i] = e.point.Lat, e.point.Lon
 			// Terms hold no spaces (normalize.go), so a space separates them.
-			ts[i] = strings.Join(append(terms(e.street, e.hn, e.postcode, e.city, e.name), houseNumberTerms(e.hn)...), " ")
+			ts[i] = strings.Join(append(terms(e.street, e.hn, houseNumberParts(e.hn), e.postcode, e.city, e.name), houseNumberTerms(e.hn)...), " ")
 		}
 		_, err := tx.Exec(ctx, `
 INSERT INTO adressen (ord, kind, label, street, housenumber, postcode, city, name, lat, lon, terms)
