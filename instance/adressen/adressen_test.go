@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,6 +251,17 @@ func TestGermanStreets(t *testing.T) {
 			t.Errorf("%q: got %q, want %q first", c.q, labels(found), c.first)
 		}
 	}
+	// A building drawn as a multipolygon: its point is the middle of its outer way; a building
+	// way's is the middle of its corners.
+	for q, at := range map[string][2]float64{"Gießerstr 16": {51.3255, 12.3405}, "Karl-Heine-Straße 50": {51.33305, 12.32905}} {
+		found, err := svc.Search(ctx, q, 1)
+		if err != nil || len(found) != 1 {
+			t.Fatalf("%q: %v %v", q, found, err)
+		}
+		if p := found[0].Point; math.Abs(p.Lat-at[0]) > 1e-6 || math.Abs(p.Lon-at[1]) > 1e-6 {
+			t.Errorf("%s at %v, want %v", found[0].Label, p, at)
+		}
+	}
 	// "Lützner Str. 3" finds Lützner Straße 30 and the others the number may grow into, with
 	// the exact house number first and then the shorter labels.
 	found, err := svc.Search(ctx, "Lützner Str. 3", 8)
@@ -311,6 +323,13 @@ const lindenau = `<?xml version="1.0" encoding="UTF-8"?>
  <node id="22" lat="51.3340" lon="12.3320"/>
  <way id="100"><nd ref="10"/><nd ref="11"/><nd ref="12"/><nd ref="13"/><nd ref="10"/>
   <tag k="building" v="yes"/><tag k="addr:street" v="Karl-Heine-Straße"/><tag k="addr:housenumber" v="50"/><tag k="addr:postcode" v="04229"/><tag k="addr:city" v="Leipzig"/></way>
+ <node id="30" lat="51.3250" lon="12.3400"/>
+ <node id="31" lat="51.3250" lon="12.3410"/>
+ <node id="32" lat="51.3260" lon="12.3410"/>
+ <node id="33" lat="51.3260" lon="12.3400"/>
+ <way id="102"><nd ref="30"/><nd ref="31"/><nd ref="32"/><nd ref="33"/><nd ref="30"/></way>
+ <relation id="200"><member type="way" ref="102" role="outer"/><tag k="type" v="multipolygon"/><tag k="building" v="yes"/>
+  <tag k="addr:street" v="Gießerstraße"/><tag k="addr:housenumber" v="16"/><tag k="addr:postcode" v="04229"/><tag k="addr:city" v="Leipzig"/></relation>
  <way id="101"><nd ref="20"/><nd ref="21"/><nd ref="22"/><tag k="highway" v="residential"/><tag k="name" v="Karl-Heine-Straße"/></way>
 </osm>
 `
