@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,51 @@ func TestUserTextStaysText(t *testing.T) {
 	inst.Client().Get("/api/accounts/"+mallory.ID).Expect(t, http.StatusOK).JSON(t, &p)
 	b.run(t, "e2e/text.e2e.mjs", "WG_URL="+inst.URL, "WG_NAME="+name, "WG_TITLE="+title, "WG_DESCRIPTION="+description,
 		"WG_CHAT="+chatText, "WG_KNOTEN="+k.ID, fmt.Sprintf("WG_LAT=%f", p.Position.Lat), fmt.Sprintf("WG_LON=%f", p.Position.Lon))
+}
+
+// TestPhone runs e2e/phone.e2e.mjs: the app on a 390×844 phone screen in Chromium, with a
+// crowd of Knoten (for the clustering), one whose title is a long German compound word, a
+// verified and an unverified resident. Each defect of issue 13's phone list is one check.
+func TestPhone(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Phone-Weberei", Bounds: lindenau})
+	vera := inst.VerifiedResident("Vera Verifiziert", 51.3420, 12.3300)
+	uwe := inst.Resident("Uwe Unbestätigt", 51.3330, 12.3400)
+	long := "Donaudampfschifffahrtsgesellschaftskapitänsmützenaufbewahrungsschrankschlüsselanhängerherstellungsbetriebsversammlungsprotokoll"
+	var k struct{ ID string }
+	vera.Post("/api/knoten", map[string]any{"type": "einrichtung", "title": long, "lat": 51.3400, "lon": 12.3200}).
+		Expect(t, http.StatusCreated).JSON(t, &k)
+	// The crowd: 300 Knoten in a square of about 700 m in the south-east of the Ortsweberei.
+	for i := range 300 {
+		vera.Post("/api/knoten", map[string]any{"type": []string{"idee", "ereignis", "werkzeug"}[i%3],
+			"title": fmt.Sprintf("Knoten %d", i), "lat": 51.3300 + float64(i%20)*0.0003, "lon": 12.3400 + float64(i/20)*0.0007}).
+			Expect(t, http.StatusCreated)
+	}
+	var p struct{ Position struct{ Lat, Lon float64 } }
+	inst.Client().Get("/api/accounts/"+vera.ID).Expect(t, http.StatusOK).JSON(t, &p)
+	// In front of the instance, a proxy that counts what the browser fetches, the service
+	// worker's fetches included (which the page's request events do not show):
+	// GET /__fetched?path=P says how often P was asked for.
+	target, _ := url.Parse(inst.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	fetched := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.URL.Path == "/__fetched" {
+			n := fetched[r.URL.Query().Get("path")]
+			mu.Unlock()
+			fmt.Fprint(w, n)
+			return
+		}
+		fetched[r.URL.Path]++
+		mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	b.run(t, "e2e/phone.e2e.mjs", "WG_URL="+srv.URL, "WG_LONG_TITLE="+long, "WG_LONG_KNOTEN="+k.ID,
+		"WG_VERA_EMAIL="+vera.Email, "WG_UWE_EMAIL="+uwe.Email, "WG_PASSWORD="+instancetest.ResidentPassword,
+		fmt.Sprintf("WG_ROLLE=%f,%f", p.Position.Lat, p.Position.Lon))
 }
 
 // TestBasemap serves the app with a PMTiles basemap (a one-tile fixture made from Natural

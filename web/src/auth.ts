@@ -1,6 +1,6 @@
 // Login, registration, the account dialog and logout.
 import { ApiError, germanMessage, post } from "./api";
-import { $, formError } from "./dom";
+import { $, formError, parseDecimal } from "./dom";
 import { session } from "./session";
 import { toast } from "./toast";
 import type { Me } from "./types";
@@ -75,11 +75,11 @@ export function initAuth(points: PickPoint) {
     const body = {
       name: String(f.get("name")).trim(),
       address: String(f.get("address")).trim(),
-      lat: Number(f.get("lat")),
-      lon: Number(f.get("lon")),
+      lat: parseDecimal(String(f.get("lat"))),
+      lon: parseDecimal(String(f.get("lon"))),
       email: String(f.get("email")).trim(),
       password: String(f.get("password")),
-      position_radius_m: Number(f.get("position_radius_m") || 250),
+      position_radius_m: Math.round(parseDecimal(String(f.get("position_radius_m") || "250"))),
       on_map: f.get("on_map") === "on",
     };
     try {

@@ -2,7 +2,7 @@
 import type L from "leaflet";
 import { ApiError, germanMessage, post } from "./api";
 import { requireLogin } from "./auth";
-import { $, formError, h } from "./dom";
+import { $, formError, h, parseDecimal } from "./dom";
 import type { MapFeed } from "./feed";
 import { knotenLabel } from "./labels";
 import type { MapView } from "./mapview";
@@ -81,8 +81,8 @@ export class Placer {
         type: f.get("type"),
         title: String(f.get("title")).trim(),
         description: String(f.get("description") ?? "").trim(),
-        lat: Number(f.get("lat")),
-        lon: Number(f.get("lon")),
+        lat: parseDecimal(String(f.get("lat"))),
+        lon: parseDecimal(String(f.get("lon"))),
       });
       $<HTMLDialogElement>("dlg-knoten").close();
       form.reset();
