@@ -8,6 +8,7 @@
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
 //	weltgewebe admin federate [--public-url URL] [database flags] NEIGHBOUR
 //	weltgewebe admin block --by ADMIN [database flags] DOMAIN
+//	weltgewebe basemap build REGION.osm.pbf OUT.pmtiles [--bounds minlon,minlat,maxlon,maxlat]
 //
 // Database flags: --database-url (or DATABASE_URL) names a PostgreSQL server with PostGIS;
 // without one, the instance runs its own cluster in --data-dir (default ./data).
@@ -53,6 +54,7 @@ commands:
   admin verify   verify a resident's account
   admin federate NEIGHBOUR   federate with a neighbouring Ortsweberei (URL, handle or actor)
   admin block DOMAIN         defederate a domain
+  basemap build REGION.osm.pbf OUT.pmtiles   build the map from an OpenStreetMap extract
 
 Run "weltgewebe <command> -h" for a command's flags.
 `
@@ -71,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":
 		return restore(ctx, args[1:], stdout, stderr)
+	case "basemap":
+		return basemapCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		if len(args) < 2 {
 			fmt.Fprint(stderr, usage)
