@@ -128,6 +128,10 @@ func Build(ctx context.Context, extract, out string, o Options) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
+	// The tools run in a work directory: a relative path must still name the same file.
+	if extract, err = filepath.Abs(extract); err != nil {
+		return Result{}, err
+	}
 	if st, err := os.Stat(extract); err != nil {
 		return Result{}, fmt.Errorf("extract: %w", err)
 	} else if st.IsDir() {

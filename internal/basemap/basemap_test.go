@@ -40,7 +40,14 @@ func buildMonaco(t *testing.T) (string, basemap.Result) {
 			return
 		}
 		archive = filepath.Join(dir, "monaco.pmtiles")
-		result, err = basemap.Build(context.Background(), basemaptest.Extract(), archive, basemap.Options{})
+		// A relative path, as an admin types it (`make run` does).
+		cwd, _ := os.Getwd()
+		extract, e := filepath.Rel(cwd, basemaptest.Extract())
+		if e != nil {
+			err = e
+			return
+		}
+		result, err = basemap.Build(context.Background(), extract, archive, basemap.Options{})
 	})
 	if err != nil {
 		t.Fatalf("basemap build: %v", err)
