@@ -13,7 +13,7 @@ import (
 const basemapUsage = `usage: weltgewebe basemap build REGION.osm.pbf OUT.pmtiles [--bounds minlon,minlat,maxlon,maxlat] [--verbose]
 
 Builds the map the web app draws under the pins from an OpenStreetMap extract: vector tiles
-(zoom 0–15: streets, buildings, house numbers, water, parks, places; German names where
+(zoom 4–15: streets, buildings, house numbers, water, parks, places; German names where
 OpenStreetMap has them) in one PMTiles archive. Serve it with "weltgewebe serve --basemap OUT.pmtiles".
 
 Needs osmium (Debian package osmium-tool) and tilemaker (Debian package tilemaker).
@@ -73,7 +73,7 @@ func basemapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("basemap build: %w", err)
 	}
-	fmt.Fprintf(stdout, "basemap written to %s: %.1f MB, %d tiles, zoom 0–%d, bounds %s, in %.1f s\n",
-		files[1], float64(res.Bytes)/1e6, res.Tiles, basemap.MaxZoom, res.Bounds, res.Duration.Seconds())
+	fmt.Fprintf(stdout, "basemap written to %s: %.1f MB, %d tiles, zoom %d–%d, bounds %s, in %.1f s\n",
+		files[1], float64(res.Bytes)/1e6, res.Tiles, basemap.MinZoom, basemap.MaxZoom, res.Bounds, res.Duration.Seconds())
 	return nil
 }

@@ -73,8 +73,8 @@ func TestBuildMonaco(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := a.Header
-	if h.TileType != pmtiles.Mvt || h.MinZoom != 0 || h.MaxZoom != 15 {
-		t.Errorf("header: tile type %d, zoom %d–%d; want vector tiles, zoom 0–15", h.TileType, h.MinZoom, h.MaxZoom)
+	if h.TileType != pmtiles.Mvt || h.MinZoom != basemap.MinZoom || h.MaxZoom != 15 {
+		t.Errorf("header: tile type %d, zoom %d–%d; want vector tiles, zoom %d–15", h.TileType, h.MinZoom, h.MaxZoom, basemap.MinZoom)
 	}
 	e7 := func(v int32) float64 { return float64(v) / 1e7 }
 	got := basemap.Bounds{MinLon: e7(h.MinLonE7), MinLat: e7(h.MinLatE7), MaxLon: e7(h.MaxLonE7), MaxLat: e7(h.MaxLatE7)}
