@@ -167,22 +167,31 @@ func Build(ctx context.Context, extract, out string, o Options) (Result, error) 
 		}
 	}
 
-	// Cut to the bounds; -F pbf: the file is read as PBF whatever its name, so that anything
-	// else is refused as such. --set-bounds writes the box into the header.
-	clipped := filepath.Join(work, "clipped.osm.pbf")
-	if err := runTool(ctx, logw, work, osmium, "extract", "--bbox", b.String(), "--strategy", "smart", "--set-bounds",
-		"-F", "pbf", "--overwrite", "--output", clipped, extract); err != nil {
-		return Result{}, fmt.Errorf("%s is not a readable OpenStreetMap PBF extract: %w", extract, err)
+	// Cut to the bounds when they are narrower than the extract (a region's file and an
+	// Ortsweberei's bounds); tilemaker clips its tiles to them in any case, but would hold all
+	// of a large extract in memory. An extract already cut is not cut again: osmium extract's
+	// ID sets grow with the highest OpenStreetMap ID, not with the file (1.9 GB for Monaco).
+	input := extract
+	if o.Bounds != nil {
+		input = filepath.Join(work, "clipped.osm.pbf")
+		if err := runTool(ctx, logw, work, osmium, "extract", "--bbox", b.String(), "--strategy", "smart", "--set-bounds",
+			"-F", "pbf", "--overwrite", "--output", input, extract); err != nil {
+			return Result{}, fmt.Errorf("%s is not a readable OpenStreetMap PBF extract: %w", extract, err)
+		}
 	}
 	// The earth: one closed way over the bounds, merged into the data (OpenStreetMap has no
-	// land polygon; tilemaker reads only PBF, hence osmium).
-	earth := filepath.Join(work, "earth.osm")
-	if err := os.WriteFile(earth, earthOSM(b), 0o600); err != nil {
+	// land polygon; tilemaker reads only PBF, hence osmium). Merging reads the whole extract:
+	// a broken one fails here. -F pbf: read as PBF whatever the file is called.
+	earthXML, earth := filepath.Join(work, "earth.osm"), filepath.Join(work, "earth.osm.pbf")
+	if err := os.WriteFile(earthXML, earthOSM(b), 0o600); err != nil {
+		return Result{}, err
+	}
+	if err := runTool(ctx, logw, work, osmium, "cat", "--overwrite", "--output", earth, earthXML); err != nil {
 		return Result{}, err
 	}
 	merged := filepath.Join(work, "input.osm.pbf")
-	if err := runTool(ctx, logw, work, osmium, "merge", "--overwrite", "--output", merged, clipped, earth); err != nil {
-		return Result{}, fmt.Errorf("merging the earth polygon into %s (osmium merge needs an extract sorted by type and id, as Geofabrik's are; `osmium sort` sorts one): %w", extract, err)
+	if err := runTool(ctx, logw, work, osmium, "merge", "--overwrite", "--output", merged, "-F", "pbf", input, earth); err != nil {
+		return Result{}, fmt.Errorf("%s is not a readable OpenStreetMap PBF extract (or not sorted by type and id, as Geofabrik's are; `osmium sort` sorts one): %w", extract, err)
 	}
 	mbtiles := filepath.Join(work, "basemap.mbtiles")
 	if err := runTool(ctx, logw, work, tilemaker, "--input", merged, "--output", mbtiles, "--bbox", b.String(),

@@ -172,6 +172,37 @@ func TestBuildMonaco(t *testing.T) {
 	}
 }
 
+// --bounds cuts a larger extract to an Ortsweberei's area (plus the margin): the archive
+// says so in its header and holds no tile beyond.
+func TestBuildWithBounds(t *testing.T) {
+	ville := basemap.Bounds{MinLon: 7.415, MinLat: 43.728, MaxLon: 7.428, MaxLat: 43.738} // Monaco-Ville, La Condamine
+	out := filepath.Join(t.TempDir(), "ville.pmtiles")
+	if _, err := basemap.Build(context.Background(), basemaptest.Extract(), out, basemap.Options{Bounds: &ville}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := basemaptest.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Header
+	e7 := func(v int32) float64 { return float64(v) / 1e7 }
+	got := basemap.Bounds{MinLon: e7(h.MinLonE7), MinLat: e7(h.MinLatE7), MaxLon: e7(h.MaxLonE7), MaxLat: e7(h.MaxLatE7)}
+	if math.Abs(got.MinLon-(ville.MinLon-0.0125)) > 0.002 || math.Abs(got.MaxLat-(ville.MaxLat+0.009)) > 0.002 {
+		t.Errorf("header bounds %v, want %v plus 1 km", got, ville)
+	}
+	// Beyond the bounds plus the margin and one zoom-15 tile (≈ 0.011° of longitude): nothing.
+	limit := basemap.Bounds{MinLon: ville.MinLon - 0.025, MinLat: ville.MinLat - 0.018, MaxLon: ville.MaxLon + 0.025, MaxLat: ville.MaxLat + 0.018}
+	z15 := a.Tiles(15)
+	for _, tile := range z15 {
+		if !inside(limit, tile.Center()) {
+			t.Errorf("tile %v (centre %v) lies outside %v", tile, tile.Center(), ville)
+		}
+	}
+	if len(z15) == 0 {
+		t.Error("no zoom 15 tiles")
+	}
+}
+
 func inside(b basemap.Bounds, p orb.Point) bool {
 	return p[0] >= b.MinLon && p[0] <= b.MaxLon && p[1] >= b.MinLat && p[1] <= b.MaxLat
 }
