@@ -26,7 +26,7 @@ deps:
 run: deps build $(BASEMAP)
 	./$(BIN) serve --dev --demo --listen :8080 --data-dir data --basemap $(BASEMAP)
 
-# The demo's basemap, built from the Monaco extract on the first `make run` (about 15 s) and
+# The demo's basemap, built from the Monaco extract on the first `make run` (about a second) and
 # again when the extract or the tilemaker profile changes. Not in data/: that is the embedded
 # PostgreSQL cluster's directory, and initdb refuses a directory that is not empty.
 $(BASEMAP): deploy/osm/monaco-latest.osm.pbf internal/basemap/config.json internal/basemap/process.lua | build
