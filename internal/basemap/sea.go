@@ -285,11 +285,16 @@ func seaPolygons(chains []orb.LineString, box orb.Bound, warn func(string, ...an
 
 func ringInside(c orb.LineString, box orb.Bound) bool {
 	for _, p := range c {
-		if !(p[0] > box.Min[0] && p[0] < box.Max[0] && p[1] > box.Min[1] && p[1] < box.Max[1]) {
+		if !strictlyInside(p, box) {
 			return false
 		}
 	}
 	return true
+}
+
+// strictlyInside: a point on the box's edge is where a coast leaves it, not inside.
+func strictlyInside(p orb.Point, box orb.Bound) bool {
+	return p[0] > box.Min[0] && p[0] < box.Max[0] && p[1] > box.Min[1] && p[1] < box.Max[1]
 }
 
 func rotateOutside(c orb.LineString, box orb.Bound) orb.LineString {
@@ -306,7 +311,7 @@ func rotateOutside(c orb.LineString, box orb.Bound) orb.LineString {
 // continuation would cross a coastline.
 func extend(c orb.LineString, box orb.Bound, chains []orb.LineString, self int) (orb.LineString, bool) {
 	out := c
-	if box.Contains(c[0]) {
+	if strictlyInside(c[0], box) {
 		rev := c.Clone()
 		rev.Reverse()
 		p, ok := continuation(rev, box, chains, self)
@@ -315,7 +320,7 @@ func extend(c orb.LineString, box orb.Bound, chains []orb.LineString, self int) 
 		}
 		out = append(orb.LineString{p}, out...)
 	}
-	if box.Contains(c[len(c)-1]) {
+	if strictlyInside(c[len(c)-1], box) {
 		p, ok := continuation(c, box, chains, self)
 		if !ok {
 			return nil, false

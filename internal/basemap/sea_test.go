@@ -44,10 +44,13 @@ func TestSeaPolygons(t *testing.T) {
 		{"two land tongues: one sea entering and leaving twice", []orb.LineString{tongues}, []orb.Point{{5, 9}, {5, 2}, {1, 9}, {9, 9}}, []orb.Point{{3, 9}, {7, 9}}, ""},
 		{"two bays", []orb.LineString{reversed(tongues)}, []orb.Point{{3, 9}, {7, 9}}, []orb.Point{{5, 9}, {5, 2}, {1, 9}}, ""},
 		{"a coast ending inside the box is continued to its edge", []orb.LineString{line(3, 5, 7, 5)}, []orb.Point{{5, 2}, {0.1, 4.9}}, []orb.Point{{5, 8}}, ""},
+		{"a coast ending on the box's edge", []orb.LineString{line(0, 5, 10, 5)}, []orb.Point{{5, 2}}, []orb.Point{{5, 8}}, ""},
 		{"joined from two ways", joinChains([]coastline{{first: 2, last: 3, line: line(5, 5, 11, 5)}, {first: 1, last: 2, line: line(-1, 5, 5, 5)}}),
 			[]orb.Point{{5, 2}}, []orb.Point{{5, 8}}, ""},
 		{"a broken piece whose continuation crosses the coast is left out", []orb.LineString{straight, line(3, 8, 5, 7)},
 			[]orb.Point{{5, 2}}, []orb.Point{{5, 8}, {9, 6}, {1, 9}}, "cannot be continued"},
+		{"an island off a broken coast: no sea rather than a flooded box", []orb.LineString{island, line(6, 5.5, 4, 3.5)},
+			nil, []orb.Point{{5, 5}, {1, 1}, {9, 1}}, "only islands"},
 		{"no coastline: land", nil, nil, []orb.Point{{5, 5}}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
