@@ -3,6 +3,7 @@ package basemap_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -346,6 +347,78 @@ func TestBuildMonacoSea(t *testing.T) {
 			if sea != c.sea {
 				t.Errorf("%s (%v) at zoom %d: sea %v, want %v", c.name, c.at, z, sea, c.sea)
 			}
+		}
+	}
+}
+
+// A coastline with a piece that cannot be joined to the rest (a gap in the data) draws the
+// sea of the rest and says what it left out, rather than flooding the land or failing.
+func TestBuildWarnsOfBrokenCoastline(t *testing.T) {
+	dir := t.TempDir()
+	var s strings.Builder
+	s.WriteString("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\" generator=\"test\">\n")
+	nodes := [][2]float64{
+		{10.00, 54.05}, {10.05, 54.051}, {10.10, 54.05}, // the coast, eastwards: the sea to the south
+		{10.06, 54.09}, {10.05, 54.08}, // a stray piece heading south-west, across the coast
+	}
+	for i, n := range nodes {
+		fmt.Fprintf(&s, "<node id=\"%d\" version=\"1\" timestamp=\"2026-01-01T00:00:00Z\" lat=\"%.5f\" lon=\"%.5f\"/>\n", i+1, n[1], n[0])
+	}
+	way := func(id int, tags string, refs ...int) {
+		fmt.Fprintf(&s, "<way id=\"%d\" version=\"1\" timestamp=\"2026-01-01T00:00:00Z\">", id)
+		for _, r := range refs {
+			fmt.Fprintf(&s, "<nd ref=\"%d\"/>", r)
+		}
+		s.WriteString(tags + "</way>\n")
+	}
+	way(1, `<tag k="natural" v="coastline"/>`, 1, 2)
+	way(2, `<tag k="natural" v="coastline"/>`, 2, 3)
+	way(3, `<tag k="natural" v="coastline"/>`, 4, 5)
+	s.WriteString("</osm>\n")
+	xmlPath, pbf := filepath.Join(dir, "coast.osm"), filepath.Join(dir, "coast.osm.pbf")
+	if err := os.WriteFile(xmlPath, []byte(s.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("osmium", "cat", "-o", pbf, xmlPath).CombinedOutput(); err != nil {
+		t.Fatalf("osmium cat: %v: %s", err, out)
+	}
+	out := filepath.Join(dir, "coast.pmtiles")
+	res, err := basemap.Build(context.Background(), pbf, out, basemap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SeaPolygons != 1 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "cannot be continued") {
+		t.Fatalf("%d sea polygons, warnings %q; want the sea south of the coast and a warning about the stray piece", res.SeaPolygons, res.Warnings)
+	}
+	a, err := basemaptest.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		at  orb.Point
+		sea bool
+	}{{orb.Point{10.05, 54.045}, true}, {orb.Point{10.05, 54.07}, false}, {orb.Point{10.055, 54.085}, false}} {
+		tile := maptile.At(c.at, 14)
+		layers, err := a.Tile(tile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sea := false
+		for _, l := range layers {
+			for _, f := range l.Features {
+				if l.Name != "water" || f.Properties["kind"] != "ocean" {
+					continue
+				}
+				switch g := f.Geometry.(type) {
+				case orb.Polygon:
+					sea = sea || planar.PolygonContains(g, c.at)
+				case orb.MultiPolygon:
+					sea = sea || planar.MultiPolygonContains(g, c.at)
+				}
+			}
+		}
+		if sea != c.sea {
+			t.Errorf("%v: sea %v, want %v (tile %v: %d layers)", c.at, sea, c.sea, tile, len(layers))
 		}
 	}
 }

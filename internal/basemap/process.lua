@@ -7,14 +7,13 @@
 --               runway | taxiway | pier; labels from "name:de", then "name" (lang "de")
 --   landuse:    kind park, cemetery, forest, wood, grass, school, hospital, industrial,
 --               pedestrian, pier, beach, sand, zoo, playground, allotments, …
---   water:      polygons of any kind; lines of kind river | stream; label points of kind
---               lake | water | sea | bay
+--   water:      polygons of any kind (the sea: kind ocean, see below); lines of kind
+--               river | stream; label points of kind lake | water | sea | bay
 --   boundaries: kind_detail = admin_level as a number (≤ 2 drawn heavier)
 --   places:     kind country | region | locality (min_zoom, population_rank) | neighbourhood
 --   buildings:  polygons (kind building) and, at zoom 15 only, kind address points with
 --               addr_housenumber, as the Protomaps schema has them
 --   earth:      the land under everything (see earth below)
---   water:      the sea as polygons of kind ocean (see sea below)
 -- Names: "name" is the local name, "name:de" the German one where OSM has it; the renderer
 -- shows name:de and falls back to name, so the German label wins wherever one exists.
 
