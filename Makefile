@@ -27,9 +27,10 @@ run: deps build $(BASEMAP)
 	./$(BIN) serve --dev --demo --listen :8080 --data-dir data --basemap $(BASEMAP)
 
 # The demo's basemap, built from the Monaco extract on the first `make run` (about a second) and
-# again when the extract or the tilemaker profile changes. Not in data/: that is the embedded
+# again when the extract, the tilemaker profile or the code that adds the earth and the sea
+# changes. Not in data/: that is the embedded
 # PostgreSQL cluster's directory, and initdb refuses a directory that is not empty.
-$(BASEMAP): deploy/osm/monaco-latest.osm.pbf internal/basemap/config.json internal/basemap/process.lua | build
+$(BASEMAP): deploy/osm/monaco-latest.osm.pbf internal/basemap/config.json internal/basemap/process.lua internal/basemap/basemap.go internal/basemap/sea.go | build
 	./$(BIN) basemap build deploy/osm/monaco-latest.osm.pbf $@
 
 ## test: everything, against a real PostgreSQL the tests start themselves, the web app in headless Chromium
