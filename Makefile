@@ -28,8 +28,8 @@ run: deps build $(BASEMAP)
 
 # The demo's basemap, built from the Monaco extract on the first `make run` (about a second) and
 # again when the extract, the tilemaker profile or the code that adds the earth and the sea
-# changes. Not in data/: that is the embedded
-# PostgreSQL cluster's directory, and initdb refuses a directory that is not empty.
+# changes. Not in data/: that is the embedded PostgreSQL cluster's directory, and initdb refuses a
+# directory that is not empty.
 $(BASEMAP): deploy/osm/monaco-latest.osm.pbf internal/basemap/config.json internal/basemap/process.lua internal/basemap/basemap.go internal/basemap/sea.go | build
 	./$(BIN) basemap build deploy/osm/monaco-latest.osm.pbf $@
 
