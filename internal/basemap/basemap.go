@@ -13,6 +13,10 @@
 // profile embedded here (config.json, process.lua), and go-pmtiles converts that to PMTiles.
 // The profile travels inside the binary so that the tiles always match the renderer the same
 // binary serves.
+//
+// One thing is ours: the sea (sea.go). OpenStreetMap has only coastlines, and the tools that turn
+// them into sea polygons need the whole planet or a download; the build assembles the water of
+// its box from the extract's coastline and adds it, with the earth, to the data tilemaker reads.
 package basemap
 
 import (
