@@ -72,7 +72,8 @@ export class HomePicker {
   }
 
   private makeMap() {
-    const map = L.map($("reg-map"), { zoomControl: true, attributionControl: true, minZoom: 3, maxZoom: 19, zoomSnap: 0.25 });
+    const map = L.map($("reg-map"), { zoomControl: false, minZoom: 3, maxZoom: 19, zoomSnap: 0.25 });
+    L.control.zoom({ position: "topright", zoomInTitle: "Hineinzoomen", zoomOutTitle: "Herauszoomen" }).addTo(map);
     map.attributionControl.setPrefix(false);
     map.createPane("outline").style.zIndex = "250";
     map.createPane("bounds").style.zIndex = "300";
@@ -88,6 +89,7 @@ export class HomePicker {
     if (!a.inside) {
       this.outside = true;
       this.set(null);
+      this.fit();
       this.say(homeOutside, true);
       return;
     }
