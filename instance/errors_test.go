@@ -84,6 +84,12 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"missing address", anon, "POST", "/api/auth/register", map[string]any{"name": "X", "lat": lat, "lon": lon, "email": "x@example.org", "password": "lange genug"}, "", 422, "missing_field"},
 		{"home out of range", anon, "POST", "/api/auth/register", map[string]any{"name": "X", "address": "Y", "lat": lat, "lon": 181, "email": "x@example.org", "password": "lange genug"}, "", 422, "invalid_coordinates"},
 		{"radius too small", anon, "POST", "/api/auth/register", map[string]any{"name": "X", "address": "Y", "lat": lat, "lon": lon, "email": "x@example.org", "password": "lange genug", "position_radius_m": 10}, "", 422, "invalid_position_radius"},
+		{"address search without text", anon, "GET", "/api/adressen?q=%20%20", nil, "", 400, "invalid_query"},
+		{"address search oversized", anon, "GET", "/api/adressen?q=" + strings.Repeat("Lützner%20", 13), nil, "", 400, "invalid_query"},
+		{"address search huge", anon, "GET", "/api/adressen?q=" + strings.Repeat("x", 8000), nil, "", 400, "invalid_query"},
+		{"address search limit 0", anon, "GET", "/api/adressen?q=L&limit=0", nil, "", 400, "invalid_limit"},
+		{"address search limit 21", anon, "GET", "/api/adressen?q=L&limit=21", nil, "", 400, "invalid_limit"},
+		{"address search limit not a number", anon, "GET", "/api/adressen?q=L&limit=acht", nil, "", 400, "invalid_limit"},
 		{"no such route", anon, "GET", "/api/nichts", nil, "", 404, "no_such_route"},
 		{"wrong method", ada, "DELETE", "/api/knoten", nil, "", 405, "method_not_allowed"},
 	}

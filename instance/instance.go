@@ -21,6 +21,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
@@ -176,6 +177,7 @@ type Instance struct {
 	Events       *eventstore.Store
 	Accounts     *account.Service
 	Ortsweberei  *ortsweberei.Service
+	Adressen     *adressen.Service
 	Knoten       *knoten.Service
 	Delegations  *delegation.Service
 	Abstimmungen *abstimmung.Service
@@ -220,6 +222,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	}
 	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
 	i.Ortsweberei = ortsweberei.NewService(db.Pool, i.Clock)
+	i.Adressen = adressen.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	accountOpts := cfg.Accounts
 	if accountOpts.Log == nil {
 		accountOpts.Log = log
@@ -298,7 +301,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	fed.SetRiver(runner.Client())
 
 	deps := httpapi.Deps{
-		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei,
+		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
 		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),

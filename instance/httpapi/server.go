@@ -16,6 +16,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
@@ -34,6 +35,7 @@ type Deps struct {
 	Accounts     *account.Service
 	Knoten       *knoten.Service
 	Ortsweberei  *ortsweberei.Service
+	Adressen     *adressen.Service
 	Antraege     *antrag.Service
 	Abstimmungen *abstimmung.Service
 	Delegations  *delegation.Service
@@ -100,6 +102,7 @@ func (s *Server) routes() {
 
 	s.handle("GET /api/ortsweberei", s.getOrtsweberei)
 	s.handle("PUT /api/admin/ortsweberei", s.authed(s.setOrtsweberei))
+	s.handle("GET /api/adressen", s.searchAdressen)
 
 	s.handle("POST /api/knoten", s.authed(s.placeKnoten))
 	s.handle("GET /api/knoten", s.listKnoten)

@@ -192,6 +192,36 @@ func (s *Service) Contains(ctx context.Context, q database.Querier, p geo.Point)
 	return in, nil
 }
 
+// ContainsEach reports for each point whether it lies inside the bounds, in one query (an
+// address search marks its matches).
+func (s *Service) ContainsEach(ctx context.Context, q database.Querier, points []geo.Point) ([]bool, error) {
+	out := make([]bool, len(points))
+	lats, lons := make([]float64, len(points)), make([]float64, len(points))
+	for i, p := range points {
+		lats[i], lons[i] = p.Lat, p.Lon
+	}
+	rows, err := q.Query(ctx, `
+SELECT p.i, o.bounds IS NULL OR ST_Covers(o.bounds, point4326(p.lon, p.lat))
+FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p(lat, lon, i)
+LEFT JOIN ortsweberei o ON true`, lats, lons)
+	if err != nil {
+		return nil, fmt.Errorf("ortsweberei: contains: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var in bool
+		if err := rows.Scan(&i, &in); err != nil {
+			return nil, fmt.Errorf("ortsweberei: contains: %w", err)
+		}
+		out[i-1] = in
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ortsweberei: contains: %w", err)
+	}
+	return out, nil
+}
+
 // geometryOf extracts the geometry from GeoJSON bounds and checks its type; PostGIS checks
 // the rest when it is stored.
 func geometryOf(raw json.RawMessage) (json.RawMessage, error) {
