@@ -1,0 +1,240 @@
+// Addresses, not coordinates: on a 390×844 phone screen in headless Chromium, against a real
+// instance whose address index holds the Monaco extract and whose bounds are a rectangle over
+// Monte-Carlo (started by web/e2e_test.go's TestAddresses; WG_URL).
+//
+// A resident registers by typing part of an address, choosing a suggestion with the keyboard,
+// and sending the form: the account's home is the suggestion's point (as /api/me tells it).
+// An address outside the bounds is said to be outside as soon as it is chosen, and the form is
+// not sent. "Knoten knüpfen" finds a place by search (an outside one refused, an inside one
+// placed at its point) and by a tap on the map (a tap outside refused at once, with no request;
+// one inside placed where it was tapped). No latitude or longitude field is left in the app.
+//
+// Every wait is for something to appear, never for time to pass.
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { chromium, request } from "playwright-core";
+import { patience } from "./patience.mjs";
+
+const base = process.env.WG_URL;
+if (!base) {
+  console.error("e2e: WG_URL is not set");
+  process.exit(2);
+}
+const artifacts = process.env.WG_ARTIFACTS || join(process.cwd(), "e2e", "artifacts", String(Date.now()));
+const started = Date.now();
+const step = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+const check = (cond, msg) => {
+  if (!cond) throw new Error("check failed: " + msg);
+};
+const near = (a, b, eps = 1e-9) => Math.abs(a - b) <= eps;
+
+const browser = await chromium.launch({
+  executablePath: process.env.WG_CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+let page;
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+async function a11y(what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const found = await page.evaluate(() => axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations));
+  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(bad.length === 0, `accessibility (${what}): ` + bad.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`).join("; "));
+}
+
+// What the instance's own search answers, to compare the app's choice with.
+const api = await request.newContext({ baseURL: base });
+async function lookup(q) {
+  const res = await api.get(`/api/adressen?q=${encodeURIComponent(q)}&limit=8`);
+  check(res.ok(), `GET /api/adressen?q=${q}: ${res.status()} ${await res.text()}`);
+  return (await res.json()).adressen;
+}
+
+try {
+  const ow = await (await api.get("/api/ortsweberei")).json();
+  const ring = ow.bounds.coordinates[0][0];
+  const box = {
+    minLon: Math.min(...ring.map((c) => c[0])), maxLon: Math.max(...ring.map((c) => c[0])),
+    minLat: Math.min(...ring.map((c) => c[1])), maxLat: Math.max(...ring.map((c) => c[1])),
+  };
+  const inBox = (p) => p.lat >= box.minLat && p.lat <= box.maxLat && p.lon >= box.minLon && p.lon <= box.maxLon;
+
+  const ctx = await browser.newContext({
+    baseURL: base, locale: "de-DE", timezoneId: "Europe/Monaco",
+    viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2,
+  });
+  await ctx.addInitScript(() => localStorage.setItem("wg.onboarded", "1"));
+  page = await ctx.newPage();
+  page.setDefaultTimeout(patience);
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/401|Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  const sent = []; // what the app sent that writes
+  page.on("request", (r) => {
+    if (r.method() === "POST") sent.push(new URL(r.url()).pathname);
+  });
+
+  await page.goto("/");
+  await page.waitForSelector("html[data-ready='1']");
+  const fields = await page.evaluate(() => document.querySelectorAll("input[name=lat], input[name=lon], input[name*=lat i], input[name*=lon i]").length);
+  check(fields === 0, `${fields} latitude/longitude fields in the app`);
+  check((await page.getByLabel(/^(Breite|Länge)$/).count()) === 0, "a field labelled Breite or Länge");
+
+  // Registration: an address outside the bounds is said to be outside before anything is sent.
+  await page.getByRole("button", { name: "Anmelden oder registrieren" }).click();
+  await page.getByRole("button", { name: "Registrieren", exact: true }).click();
+  const reg = page.locator("#register-form");
+  const address = reg.getByRole("combobox", { name: "Adresse" });
+  await reg.getByLabel("Name").fill("Grace Kelly-Test");
+  await address.pressSequentially("Avenue de Fontv");
+  const outsideOption = reg.getByRole("option", { name: /Avenue de Fontvieille/ }).first();
+  await outsideOption.waitFor();
+  check(/außerhalb der Ortsweberei/.test(await outsideOption.textContent()), "the outside suggestion says so in the list");
+  await a11y("registration with the suggestions open");
+  await outsideOption.tap();
+  await reg.locator("#reg-home-note", { hasText: "Diese Adresse liegt außerhalb der Ortsweberei" }).waitFor();
+  check((await reg.locator(".home-marker").count()) === 0, "an outside address set a home point");
+  await reg.getByLabel("E-Mail").fill("grace@example.org");
+  await reg.getByLabel(/^Passwort/).fill("ein Garten am Meer");
+  await reg.getByRole("button", { name: "Registrieren" }).click();
+  await reg.locator(".form-error", { hasText: "Diese Adresse liegt außerhalb der Ortsweberei" }).waitFor();
+  check((await address.getAttribute("aria-invalid")) === "true", "the address field is marked");
+  check(!sent.includes("/api/auth/register"), "the registration was sent for an outside address");
+  step("an outside address is refused when chosen and on sending, and nothing was sent");
+
+  // An inside address, chosen with the keyboard; the home is the suggestion's point.
+  const typed = "Bd des Moul";
+  await address.fill("");
+  await address.pressSequentially(typed);
+  await reg.getByRole("option", { name: /Boulevard des Moulins/ }).first().waitFor();
+  check((await address.getAttribute("aria-expanded")) === "true", "the combobox says its list is open");
+  await address.press("ArrowDown");
+  const activeID = await address.getAttribute("aria-activedescendant");
+  check(activeID, "ArrowDown marks a suggestion as active");
+  const active = page.locator(`[id="${activeID}"]`);
+  check((await active.getAttribute("aria-selected")) === "true", "the active suggestion is selected");
+  const chosenLabel = (await active.locator(".s-label").textContent()).trim();
+  await address.press("Enter");
+  check((await reg.getByRole("option").count()) === 0 || !(await reg.locator("#reg-adressen").isVisible()), "the list closes on Enter");
+  check((await address.inputValue()) === chosenLabel, `the field holds the chosen address: ${await address.inputValue()}`);
+  await reg.locator("#reg-home-note", { hasText: "Dein Zuhause ist auf der Karte markiert" }).waitFor();
+  await reg.locator(".home-marker").waitFor();
+  const expected = (await lookup(typed)).find((a) => a.label === chosenLabel);
+  check(expected && expected.inside, `the instance's search has "${chosenLabel}" inside the bounds: ${JSON.stringify(expected)}`);
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/auth/register") && r.status() === 202),
+    reg.getByRole("button", { name: "Registrieren" }).click(),
+  ]);
+  await page.locator("#account-btn", { hasText: "Grace" }).waitFor();
+  const me = await page.evaluate(() => fetch("/api/me").then((r) => r.json()));
+  check(near(me.lat, expected.lat) && near(me.lon, expected.lon), `home ${me.lat},${me.lon} is the suggestion's ${expected.lat},${expected.lon}`);
+  check(me.address === chosenLabel, `the address kept is the chosen one: ${me.address}`);
+  step(`registered at "${chosenLabel}" (typed "${typed}", chosen with the keyboard); the home is its point`);
+
+  // Knoten knüpfen by search: outside refused, inside placed at the found point.
+  await page.getByRole("button", { name: "Knoten knüpfen" }).click();
+  const bar = page.locator("#pick-bar");
+  const q = bar.getByRole("combobox", { name: "Adresse oder Ort suchen" });
+  await q.pressSequentially("Avenue des Papal");
+  await bar.getByRole("option", { name: /Avenue des Papalins/ }).first().tap();
+  await bar.locator("#pick-note", { hasText: "liegt außerhalb der Ortsweberei" }).waitFor();
+  check(!(await page.locator("#dlg-knoten").evaluate((d) => d.open)), "the form opened for an outside place");
+  await q.fill("");
+  const spot = "Avenue des Spélugues";
+  await q.pressSequentially("av des spelug");
+  const inOption = bar.getByRole("option", { name: new RegExp(spot) }).first();
+  const spotLabel = (await inOption.locator(".s-label").textContent()).trim();
+  await inOption.tap();
+  const kf = page.locator("#knoten-form");
+  await kf.locator("#knoten-ort", { hasText: spotLabel }).waitFor();
+  const spotPoint = (await lookup("av des spelug")).find((a) => a.label === spotLabel);
+  check(spotPoint && spotPoint.inside, `the search has "${spotLabel}" inside: ${JSON.stringify(spotPoint)}`);
+  await kf.getByLabel("Art").selectOption("einrichtung");
+  await kf.getByLabel("Titel").fill("Bücherschrank an den Spélugues");
+  const [bySearch] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/knoten") && r.request().method() === "POST"),
+    kf.getByRole("button", { name: "Knüpfen" }).click(),
+  ]);
+  check(bySearch.status() === 201, `POST /api/knoten answered ${bySearch.status()}: ${await bySearch.text()}`);
+  const k1 = await bySearch.json();
+  check(near(k1.lat, spotPoint.lat) && near(k1.lon, spotPoint.lon), `the Knoten is at ${k1.lat},${k1.lon}, the place found is at ${spotPoint.lat},${spotPoint.lon}`);
+  await page.locator("#kp-title", { hasText: "Bücherschrank" }).waitFor();
+  await page.keyboard.press("Escape");
+  await page.locator("#knoten-panel").waitFor({ state: "hidden" });
+  step(`Knoten knüpfen by search: an outside place refused, "${spotLabel}" placed at its point`);
+
+  // Knoten knüpfen by a tap. The app opens afresh (no remembered view), showing the whole
+  // Ortsweberei with map around it; the bounds' outline on screen tells where they are.
+  await page.evaluate(() => localStorage.removeItem("wg.view"));
+  await page.reload();
+  await page.waitForSelector("html[data-ready='1']");
+  const outline = page.locator("#map .leaflet-bounds-pane path[stroke-dasharray]");
+  await page.getByRole("button", { name: "Knoten knüpfen" }).click();
+  await bar.waitFor();
+  const rect = await outline.evaluate((p) => {
+    const r = p.getBoundingClientRect();
+    return { left: r.left, top: r.top, right: r.right, bottom: r.bottom, width: r.width, height: r.height };
+  });
+  // Leaflet clips what is off screen: only an outline whole on screen gives the bounds' extent.
+  check(rect.left >= 0 && rect.right <= 390 && rect.top >= 0 && rect.bottom <= 844 && rect.width > 100,
+    `the bounds are not whole on the screen: ${JSON.stringify(rect)}`);
+  // Nothing but the map at a spot (no bar, button or control over it).
+  const free = (x, y) => page.evaluate(([x, y]) => {
+    const el = document.elementFromPoint(x, y);
+    return !!el?.closest("#map") && !el.closest(".leaflet-control, .leaflet-marker-icon");
+  }, [x, y]);
+  const outsideAt = [(rect.left + rect.right) / 2, rect.top - 25];
+  check(await free(...outsideAt), `the spot to tap outside the bounds is covered (bounds at ${JSON.stringify(rect)})`);
+  const before = sent.length;
+  await page.touchscreen.tap(outsideAt[0], outsideAt[1]);
+  await bar.locator("#pick-note", { hasText: "Dieser Ort liegt außerhalb der Ortsweberei" }).waitFor();
+  check(!(await page.locator("#dlg-knoten").evaluate((d) => d.open)), "the form opened for a tap outside");
+  check(sent.length === before, "a tap outside sent something: " + sent.slice(before).join(", "));
+  check(await bar.isVisible(), "the picking goes on after a refused tap");
+  step("a tap outside the bounds is refused at once, with nothing sent");
+
+  const x = rect.left + rect.width * 0.4, y = rect.top + rect.height * 0.6;
+  check(await free(x, y), `the spot to tap inside the bounds is covered (bounds at ${JSON.stringify(rect)})`);
+  await page.touchscreen.tap(x, y);
+  await kf.locator("#knoten-ort", { hasText: "Der markierte Punkt auf der Karte" }).waitFor();
+  await kf.getByLabel("Art").selectOption("idee");
+  await kf.getByLabel("Titel").fill("Bank mit Blick");
+  const [byTap] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/knoten") && r.request().method() === "POST"),
+    kf.getByRole("button", { name: "Knüpfen" }).click(),
+  ]);
+  check(byTap.status() === 201, `POST /api/knoten answered ${byTap.status()}: ${await byTap.text()}`);
+  const k2 = await byTap.json();
+  check(inBox(k2), `the tapped Knoten ${k2.lat},${k2.lon} lies within the bounds`);
+  // Where the tap was, read off the outline (Web Mercator is straight enough over a kilometre):
+  // within a few pixels of it.
+  const want = {
+    lon: box.minLon + (box.maxLon - box.minLon) * 0.4,
+    lat: box.maxLat - (box.maxLat - box.minLat) * 0.6,
+  };
+  const px = { lon: (box.maxLon - box.minLon) / rect.width, lat: (box.maxLat - box.minLat) / rect.height };
+  check(Math.abs(k2.lon - want.lon) < 4 * px.lon && Math.abs(k2.lat - want.lat) < 4 * px.lat,
+    `the Knoten is at ${k2.lat},${k2.lon}, the tap was at about ${want.lat},${want.lon}`);
+  await page.locator(`.leaflet-marker-icon[data-knoten="${k2.id}"]`).waitFor();
+  step("a tap inside the bounds placed the Knoten where it was tapped");
+
+  check(problems.length === 0, "errors in the page:\n  " + problems.join("\n  "));
+  console.log(`e2e: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  await browser.close();
+  process.exit(0);
+} catch (err) {
+  mkdirSync(artifacts, { recursive: true });
+  if (page) {
+    const file = join(artifacts, "phone.png");
+    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    console.error(`e2e: screenshot ${file}`);
+  }
+  if (problems.length) console.error("e2e: page problems:\n  " + problems.join("\n  "));
+  console.error("e2e: FAILED:", err?.stack || err);
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
