@@ -212,18 +212,26 @@ try {
   await bar.getByRole("option", { name: /Avenue des Papalins/ }).first().tap();
   await bar.locator("#pick-note", { hasText: "liegt außerhalb der Ortsweberei" }).waitFor();
   check(!(await page.locator("#dlg-knoten").evaluate((d) => d.open)), "the form opened for an outside place");
+  // A first place, then "Ort ändern" to another: the form keeps what was typed.
   await q.fill("");
+  await q.pressSequentially("boulevard des moulins 18");
+  await bar.getByRole("option", { name: /Boulevard des Moulins 18/ }).first().tap();
+  const kf = page.locator("#knoten-form");
+  await kf.locator("#knoten-ort", { hasText: "Boulevard des Moulins 18" }).waitFor();
+  await kf.getByLabel("Art").selectOption("einrichtung");
+  await kf.getByLabel("Titel").fill("Bücherschrank an den Spélugues");
+  await kf.getByRole("button", { name: "Ort ändern" }).click();
+  await bar.waitFor();
   const spot = "Avenue des Spélugues";
   await q.pressSequentially("av des spelug");
   const inOption = bar.getByRole("option", { name: new RegExp(spot) }).first();
   const spotLabel = (await inOption.locator(".s-label").textContent()).trim();
+  await a11y("Knoten knüpfen with the suggestions open");
   await inOption.tap();
-  const kf = page.locator("#knoten-form");
   await kf.locator("#knoten-ort", { hasText: spotLabel }).waitFor();
+  check((await kf.getByLabel("Titel").inputValue()) === "Bücherschrank an den Spélugues", "the title was lost when the place changed");
   const spotPoint = (await lookup("av des spelug")).find((a) => a.label === spotLabel);
   check(spotPoint && spotPoint.inside, `the search has "${spotLabel}" inside: ${JSON.stringify(spotPoint)}`);
-  await kf.getByLabel("Art").selectOption("einrichtung");
-  await kf.getByLabel("Titel").fill("Bücherschrank an den Spélugues");
   const [bySearch] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith("/api/knoten") && r.request().method() === "POST"),
     kf.getByRole("button", { name: "Knüpfen" }).click(),
@@ -234,7 +242,7 @@ try {
   await page.locator("#kp-title", { hasText: "Bücherschrank" }).waitFor();
   await page.keyboard.press("Escape");
   await page.locator("#knoten-panel").waitFor({ state: "hidden" });
-  step(`Knoten knüpfen by search: an outside place refused, "${spotLabel}" placed at its point`);
+  step(`Knoten knüpfen by search: an outside place refused; a first place changed ("Ort ändern") to "${spotLabel}", placed at its point`);
 
   // Knoten knüpfen by a tap. The app opens afresh (no remembered view), showing the whole
   // Ortsweberei with map around it; the bounds' outline on screen tells where they are.

@@ -87,7 +87,8 @@ export class AddressSearch {
       this.clear();
       return;
     }
-    this.timer = window.setTimeout(() => this.search(q.slice(0, MAX_QUERY)), PAUSE_MS);
+    // By code points, as the instance counts (a cut through a surrogate pair would not encode).
+    this.timer = window.setTimeout(() => this.search(Array.from(q).slice(0, MAX_QUERY).join("").trim()), PAUSE_MS);
   }
 
   private async search(q: string) {

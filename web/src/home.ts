@@ -16,6 +16,8 @@ export const homeOutside =
 const pointOutside = "Dieser Punkt liegt außerhalb der Ortsweberei. Tippe auf dein Zuhause innerhalb der gestrichelten Grenze.";
 const pointSet = "Dein Zuhause ist auf der Karte markiert. Stimmt der Punkt nicht genau, tippe auf die richtige Stelle oder zieh die Markierung.";
 
+const streetSet = "Markiert ist die Mitte der Straße oder des Orts, nicht dein Haus: tippe auf der Karte auf dein Zuhause oder zieh die Markierung dorthin.";
+
 const homeIcon = L.divIcon({ className: "home-marker", html: "<span></span>", iconSize: [28, 28], iconAnchor: [14, 14] });
 
 export class HomePicker {
@@ -96,7 +98,7 @@ export class HomePicker {
     this.outside = false;
     this.set({ lat: a.lat, lon: a.lon });
     this.map?.setView([a.lat, a.lon], 17);
-    this.say(pointSet, false);
+    this.say(a.kind === "address" ? pointSet : streetSet, false);
   }
 
   private tapped(p: Point) {
