@@ -259,13 +259,19 @@ try {
   // Leaflet clips what is off screen: only an outline whole on screen gives the bounds' extent.
   check(rect.left >= 0 && rect.right <= 390 && rect.top >= 0 && rect.bottom <= 844 && rect.width > 100,
     `the bounds are not whole on the screen: ${JSON.stringify(rect)}`);
-  // Nothing but the map at a spot (no bar, button or control over it).
+  // Nothing but the map at a spot: no bar, button, control, pin or Garnrolle over it (a tap on
+  // a Garnrolle opens its card instead).
   const free = (x, y) => page.evaluate(([x, y]) => {
     const el = document.elementFromPoint(x, y);
-    return !!el?.closest("#map") && !el.closest(".leaflet-control, .leaflet-marker-icon");
+    return !!el?.closest("#map") && !el.closest(".leaflet-control, .leaflet-marker-icon, .leaflet-interactive");
   }, [x, y]);
-  const outsideAt = [(rect.left + rect.right) / 2, rect.top - 25];
-  check(await free(...outsideAt), `the spot to tap outside the bounds is covered (bounds at ${JSON.stringify(rect)})`);
+  const firstFree = async (spots) => {
+    for (const [x, y] of spots) if (x > 4 && x < 386 && y > 0 && y < 840 && (await free(x, y))) return [x, y];
+    return null;
+  };
+  const cx = (rect.left + rect.right) / 2, cy = (rect.top + rect.bottom) / 2;
+  const outsideAt = await firstFree([[cx, rect.top - 25], [cx - 40, rect.top - 25], [cx, rect.bottom + 25], [rect.left - 20, cy], [rect.right + 20, cy]]);
+  check(outsideAt, `no free spot outside the bounds to tap (bounds at ${JSON.stringify(rect)})`);
   const before = sent.length;
   await page.touchscreen.tap(outsideAt[0], outsideAt[1]);
   await bar.locator("#pick-note", { hasText: "Dieser Ort liegt außerhalb der Ortsweberei" }).waitFor();
@@ -274,8 +280,11 @@ try {
   check(await bar.isVisible(), "the picking goes on after a refused tap");
   step("a tap outside the bounds is refused at once, with nothing sent");
 
-  const x = rect.left + rect.width * 0.4, y = rect.top + rect.height * 0.6;
-  check(await free(x, y), `the spot to tap inside the bounds is covered (bounds at ${JSON.stringify(rect)})`);
+  const fractions = [[0.4, 0.6], [0.3, 0.3], [0.7, 0.3], [0.7, 0.7], [0.2, 0.5]];
+  const insideAt = await firstFree(fractions.map(([fx, fy]) => [rect.left + rect.width * fx, rect.top + rect.height * fy]));
+  check(insideAt, `no free spot inside the bounds to tap (bounds at ${JSON.stringify(rect)})`);
+  const [x, y] = insideAt;
+  const fx = (x - rect.left) / rect.width, fy = (y - rect.top) / rect.height;
   await page.touchscreen.tap(x, y);
   await kf.locator("#knoten-ort", { hasText: "Der markierte Punkt auf der Karte" }).waitFor();
   await kf.getByLabel("Art").selectOption("idee");
@@ -290,8 +299,8 @@ try {
   // Where the tap was, read off the outline (Web Mercator is straight enough over a kilometre):
   // within a few pixels of it.
   const want = {
-    lon: box.minLon + (box.maxLon - box.minLon) * 0.4,
-    lat: box.maxLat - (box.maxLat - box.minLat) * 0.6,
+    lon: box.minLon + (box.maxLon - box.minLon) * fx,
+    lat: box.maxLat - (box.maxLat - box.minLat) * fy,
   };
   const px = { lon: (box.maxLon - box.minLon) / rect.width, lat: (box.maxLat - box.minLat) / rect.height };
   check(Math.abs(k2.lon - want.lon) < 4 * px.lon && Math.abs(k2.lat - want.lat) < 4 * px.lat,
