@@ -163,15 +163,9 @@ try {
   check(found2 && found2.inside, `the search has "${label2}" inside: ${JSON.stringify(found2)}`);
   const marker = reg2.locator(".home-marker");
   await marker.waitFor();
-  // The small map flies to the address: the point is taken once it has settled (no zoom
-  // animation, the marker where it was a frame before).
-  await other.waitForFunction(() => {
-    const r = document.querySelector("#reg-map .home-marker").getBoundingClientRect();
-    const at = `${r.left},${r.top}`;
-    const same = window.__lastMarker === at;
-    window.__lastMarker = at;
-    return same && !document.querySelector("#reg-map.leaflet-zoom-anim");
-  }, null, { polling: "raf" });
+  // The small map jumps to the address (no animation: a tap while it flew would land
+  // elsewhere); a settled map has no zoom animation running.
+  await other.waitForFunction(() => !document.querySelector("#reg-map .leaflet-zoom-anim"));
   const centre = async () => {
     const b = await marker.boundingBox();
     return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
@@ -259,18 +253,24 @@ try {
   // Leaflet clips what is off screen: only an outline whole on screen gives the bounds' extent.
   check(rect.left >= 0 && rect.right <= 390 && rect.top >= 0 && rect.bottom <= 844 && rect.width > 100,
     `the bounds are not whole on the screen: ${JSON.stringify(rect)}`);
-  // Nothing but the map at a spot: no bar, button, control, pin or Garnrolle over it (a tap on
-  // a Garnrolle opens its card instead).
+  // Nothing but the map at and around a spot: no bar, button, control, pin or Garnrolle within
+  // 20 px of it (a tap on a Garnrolle opens its card instead, and the browser moves a tap to a
+  // clickable thing close by).
   const free = (x, y) => page.evaluate(([x, y]) => {
-    const el = document.elementFromPoint(x, y);
-    return !!el?.closest("#map") && !el.closest(".leaflet-control, .leaflet-marker-icon, .leaflet-interactive");
+    for (let dx = -20; dx <= 20; dx += 5) {
+      for (let dy = -20; dy <= 20; dy += 5) {
+        const el = document.elementFromPoint(x + dx, y + dy);
+        if (!el?.closest("#map") || el.closest(".leaflet-control, .leaflet-marker-icon, .leaflet-interactive, .leaflet-popup")) return false;
+      }
+    }
+    return true;
   }, [x, y]);
   const firstFree = async (spots) => {
     for (const [x, y] of spots) if (x > 4 && x < 386 && y > 0 && y < 840 && (await free(x, y))) return [x, y];
     return null;
   };
   const cx = (rect.left + rect.right) / 2, cy = (rect.top + rect.bottom) / 2;
-  const outsideAt = await firstFree([[cx, rect.top - 25], [cx - 40, rect.top - 25], [cx, rect.bottom + 25], [rect.left - 20, cy], [rect.right + 20, cy]]);
+  const outsideAt = await firstFree([[cx, rect.top - 25], [cx - 60, rect.top - 25], [cx + 60, rect.top - 25], [cx, rect.bottom + 25], [rect.left - 22, cy], [rect.right + 22, cy]]);
   check(outsideAt, `no free spot outside the bounds to tap (bounds at ${JSON.stringify(rect)})`);
   const before = sent.length;
   await page.touchscreen.tap(outsideAt[0], outsideAt[1]);
@@ -280,7 +280,7 @@ try {
   check(await bar.isVisible(), "the picking goes on after a refused tap");
   step("a tap outside the bounds is refused at once, with nothing sent");
 
-  const fractions = [[0.4, 0.6], [0.3, 0.3], [0.7, 0.3], [0.7, 0.7], [0.2, 0.5]];
+  const fractions = [[0.4, 0.6], [0.3, 0.3], [0.7, 0.3], [0.7, 0.7], [0.2, 0.5], [0.5, 0.15], [0.15, 0.85], [0.85, 0.85], [0.5, 0.5]];
   const insideAt = await firstFree(fractions.map(([fx, fy]) => [rect.left + rect.width * fx, rect.top + rect.height * fy]));
   check(insideAt, `no free spot inside the bounds to tap (bounds at ${JSON.stringify(rect)})`);
   const [x, y] = insideAt;

@@ -97,7 +97,8 @@ export class HomePicker {
     }
     this.outside = false;
     this.set({ lat: a.lat, lon: a.lon });
-    this.map?.setView([a.lat, a.lon], 17);
+    // A jump, not a flight: a tap while the map still moved would land elsewhere.
+    this.map?.setView([a.lat, a.lon], 17, { animate: false });
     this.say(a.kind === "address" ? pointSet : streetSet, false);
   }
 
