@@ -308,6 +308,19 @@ try {
   await page.locator(`.leaflet-marker-icon[data-knoten="${k2.id}"]`).waitFor();
   step("a tap inside the bounds placed the Knoten where it was tapped");
 
+  // While picking, a tap on a pin is a place too: it does not open the pin's Knoten.
+  await page.keyboard.press("Escape");
+  await page.locator("#knoten-panel").waitFor({ state: "hidden" });
+  await page.getByRole("button", { name: "Knoten knüpfen" }).click();
+  await bar.waitFor();
+  // On the pin's picture: there, without the picking's rule, a tap neither picked nor opened.
+  const glyph = await page.locator(`.leaflet-marker-icon[data-knoten="${k2.id}"] .ico`).boundingBox();
+  await page.touchscreen.tap(glyph.x + glyph.width / 2, glyph.y + glyph.height / 2);
+  await kf.locator("#knoten-ort", { hasText: "Der markierte Punkt auf der Karte" }).waitFor();
+  check(await page.locator("#knoten-panel").isHidden(), "the pin's Knoten opened while picking");
+  await kf.getByRole("button", { name: "Abbrechen" }).click();
+  step("while picking, a tap on a pin picked its place instead of opening the Knoten");
+
   check(problems.length === 0, "errors in the page:\n  " + problems.join("\n  "));
   console.log(`e2e: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   await browser.close();
