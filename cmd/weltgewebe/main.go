@@ -8,6 +8,7 @@
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
 //	weltgewebe admin federate [--public-url URL] [database flags] NEIGHBOUR
 //	weltgewebe admin block --by ADMIN [database flags] DOMAIN
+//	weltgewebe adressen import [--bounds …] [database flags] REGION.osm.pbf
 //
 // Database flags: --database-url (or DATABASE_URL) names a PostgreSQL server with PostGIS;
 // without one, the instance runs its own cluster in --data-dir (default ./data).
@@ -53,6 +54,7 @@ commands:
   admin verify   verify a resident's account
   admin federate NEIGHBOUR   federate with a neighbouring Ortsweberei (URL, handle or actor)
   admin block DOMAIN         defederate a domain
+  adressen import REGION.osm.pbf [--bounds …]   replace the address index from an OpenStreetMap extract
 
 Run "weltgewebe <command> -h" for a command's flags.
 `
@@ -86,6 +88,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "block":
 			return adminBlock(ctx, args[2:], stdout, stderr)
 		}
+	case "adressen":
+		if len(args) >= 2 && args[1] == "import" {
+			return adressenImport(ctx, args[2:], stdout, stderr)
+		}
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

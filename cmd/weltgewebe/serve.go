@@ -27,7 +27,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "development mode: movable clock at POST /api/dev/clock, plain-http and loopback federation peers; never in production")
 	authorizedFetch := fs.Bool("authorized-fetch", envOr("WG_AUTHORIZED_FETCH", "") == "true", "ActivityPub objects answer signed requests only (env WG_AUTHORIZED_FETCH=true)")
 	allowHosts := fs.String("federation-allow-hosts", envOr("WG_FEDERATION_ALLOW_HOSTS", ""), "comma-separated hosts that may be contacted although they are private or loopback addresses")
-	seedDemo := fs.Bool("demo", false, "with --dev: seed a demo Ortsweberei into an empty instance")
+	seedDemo := fs.Bool("demo", false, "with --dev: seed a demo Ortsweberei into an empty instance, and its address index from --demo-extract into an empty index")
+	demoExtract := fs.String("demo-extract", demo.Extract, "the OpenStreetMap extract of the demo's address index")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Second, "how often the sweeps record what came due (expiries, deadlines, closes)")
 	voteDuration := fs.Duration("vote-duration", abstimmung.DefaultDuration, "how long an Abstimmung runs")
 	batchAt := fs.String("delegation-batch", envOr("WG_DELEGATION_BATCH", "03:00"), "local time of day at which delegation changes take effect (env WG_DELEGATION_BATCH)")
@@ -97,6 +98,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	if *seedDemo {
+		if _, err := os.Stat(*demoExtract); err != nil {
+			log.Warn("no demo extract: the address search stays empty", "err", err)
+		} else if imported, err := demo.Index(ctx, inst.Adressen, *demoExtract); err != nil {
+			return err
+		} else if imported {
+			log.Info("demo address index imported", "extract", *demoExtract)
+		}
 		seeded, err := demo.Seed(ctx, demo.Services{Accounts: inst.Accounts, Knoten: inst.Knoten, Ortsweberei: inst.Ortsweberei,
 			Antraege: inst.Antraege, Delegations: inst.Delegations})
 		if err != nil {

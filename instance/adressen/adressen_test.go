@@ -3,6 +3,7 @@ package adressen_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +102,13 @@ func TestImportMonacoAndSearch(t *testing.T) {
 		}
 		if a.Point.Lat < 43.72 || a.Point.Lat > 43.76 || a.Point.Lon < 7.40 || a.Point.Lon > 7.45 {
 			t.Errorf("%s lies at %v, not in Monaco", a.Label, a.Point)
+		}
+		// No. 19 is tagged with its postcode only: the town is that of the postcode's others.
+		if !strings.HasSuffix(a.Label, ", 98000 Monaco") {
+			t.Errorf("label %q lacks its postcode and town", a.Label)
+		}
+		if s := fmt.Sprint(a.Point.Lat); len(s) > len("43.1234567") {
+			t.Errorf("%s: latitude %s has more digits than OSM's seven", a.Label, s)
 		}
 	}
 	if n := count(t, pool, `SELECT count(*) FROM events WHERE type = 'AdressenImportiert'`); n != 1 {

@@ -302,6 +302,12 @@ func (r *reader) finish() []entry {
 			all = append(all, w.e)
 		}
 	}
+	townOf := townsByPostcode(all)
+	for i := range all {
+		if all[i].city == "" && all[i].kind == KindAddress {
+			all[i].city = townOf[all[i].postcode]
+		}
+	}
 	all = append(all, r.streets(all)...)
 	var out []entry
 	seen := map[string]bool{}
@@ -315,7 +321,33 @@ func (r *reader) finish() []entry {
 		}
 		if !seen[key] {
 			seen[key] = true
+			// OSM stores 7 decimals; the sum of one node must not read 43.742628100000005.
+			e.point = geo.Point{Lat: math.Round(e.point.Lat*1e7) / 1e7, Lon: math.Round(e.point.Lon*1e7) / 1e7}
 			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// townsByPostcode is the town most addresses with a postcode name: many are tagged with the
+// postcode only, and their label would otherwise lack what a resident types after it.
+func townsByPostcode(es []entry) map[string]string {
+	counts := map[string]map[string]int{}
+	for _, e := range es {
+		if e.kind == KindAddress && e.postcode != "" && e.city != "" {
+			if counts[e.postcode] == nil {
+				counts[e.postcode] = map[string]int{}
+			}
+			counts[e.postcode][e.city]++
+		}
+	}
+	out := map[string]string{}
+	for pc, towns := range counts {
+		best := 0
+		for town, n := range towns {
+			if n > best || n == best && town < out[pc] {
+				best, out[pc] = n, town
+			}
 		}
 	}
 	return out

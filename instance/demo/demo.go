@@ -1,6 +1,9 @@
 // Package demo seeds a small demo Ortsweberei for `make run`: a few verified residents in
-// Leipzig-Lindenau, Knoten with Fäden, one Garn, an Antrag with an Einspruch, and a delegation. Everything goes through the domain services, so
-// the demo writes the same events a real community would.
+// Monaco (Monaco-Ville, La Condamine, Monte-Carlo — the OpenStreetMap extract at hand, so the
+// basemap and the address search show real streets), Knoten at real places with Fäden, one
+// Garn, an Antrag with an Einspruch, and a delegation. The texts are German, like every
+// Ortsweberei's. Everything goes through the domain services, so the demo writes the same
+// events a real community would.
 package demo
 
 import (
@@ -11,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
@@ -28,10 +32,50 @@ var (
 	AdminEmail    = "admin@demo.weltgewebe.local"
 )
 
-// Name and Bounds of the demo Ortsweberei.
-const Name = "Demo-Weberei Lindenau"
+// Name and Bounds of the demo Ortsweberei: Monaco-Ville on its rock, the harbour quarter La
+// Condamine and Monte-Carlo.
+const Name = "Demo-Weberei Monaco"
 
-var Bounds = json.RawMessage(`{"type":"Polygon","coordinates":[[[12.305,51.328],[12.355,51.328],[12.355,51.348],[12.305,51.348],[12.305,51.328]]]}`)
+var Bounds = json.RawMessage(`{"type":"Polygon","coordinates":[[[7.415,43.727],[7.435,43.727],[7.435,43.746],[7.415,43.746],[7.415,43.727]]]}`)
+
+// Extract is the OpenStreetMap extract of the demo (deploy/osm, relative to the repository),
+// the source of its address index and basemap.
+const Extract = "deploy/osm/monaco-latest.osm.pbf"
+
+// Residents are the demo's residents; their addresses are real ones of the extract, and their
+// homes where the address index puts them.
+var Residents = []struct {
+	Name, Email, Address string
+	Home                 geo.Point
+}{
+	{"Jana Weber", ResidentEmail, "Rue Grimaldi 6, 98000 Monaco", geo.Point{Lat: 43.73300, Lon: 7.41886}},
+	{"Emil Spinner", "emil@demo.weltgewebe.local", "Boulevard des Moulins 18, 98000 Monaco", geo.Point{Lat: 43.74263, Lon: 7.42811}},
+	{"Mara Zwirn", "mara@demo.weltgewebe.local", "Place de la Visitation 2, 98000 Monaco-Ville", geo.Point{Lat: 43.73148, Lon: 7.42584}},
+}
+
+// Places are where the demo's Knoten stand: each a named place of the extract, at its point.
+var Places = []struct {
+	Name  string
+	Point geo.Point
+}{
+	{"Jardins de Saint-Martin", geo.Point{Lat: 43.72983, Lon: 7.42346}},
+	{"Marché de la Condamine", geo.Point{Lat: 43.73263, Lon: 7.41953}},
+	{"Place Saint Nicolas", geo.Point{Lat: 43.73051, Lon: 7.42232}},
+	{"Square Beaumarchais", geo.Point{Lat: 43.73864, Lon: 7.42605}},
+}
+
+// Index imports the demo's extract at path into the address index unless the index holds
+// something already (an admin's own import stays). It reports whether it imported.
+func Index(ctx context.Context, a *adressen.Service, path string) (bool, error) {
+	empty, err := a.Empty(ctx)
+	if err != nil || !empty {
+		return false, err
+	}
+	if _, err := a.Import(ctx, path, nil); err != nil {
+		return false, fmt.Errorf("demo: address index: %w", err)
+	}
+	return true, nil
+}
 
 // Services are what seeding uses.
 type Services struct {
@@ -54,20 +98,12 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 	if _, err := s.Ortsweberei.Set(ctx, admin, Name, Bounds); err != nil {
 		return false, fmt.Errorf("demo: ortsweberei: %w", err)
 	}
-	residents := []struct {
-		name, email, address string
-		home                 geo.Point
-	}{
-		{"Jana Weber", ResidentEmail, "Lützner Straße 30, 04177 Leipzig", geo.Point{Lat: 51.3362, Lon: 12.3363}},
-		{"Emil Spinner", "emil@demo.weltgewebe.local", "Karl-Heine-Straße 50, 04229 Leipzig", geo.Point{Lat: 51.3330, Lon: 12.3290}},
-		{"Mara Zwirn", "mara@demo.weltgewebe.local", "Merseburger Straße 90, 04177 Leipzig", geo.Point{Lat: 51.3395, Lon: 12.3275}},
-	}
-	ids := make([]uuid.UUID, len(residents))
-	people := make([]account.Account, len(residents))
-	for i, r := range residents {
-		a, err := s.Accounts.Register(ctx, account.Registration{Name: r.name, Address: r.address, Home: r.home, Email: r.email, Password: Password})
+	ids := make([]uuid.UUID, len(Residents))
+	people := make([]account.Account, len(Residents))
+	for i, r := range Residents {
+		a, err := s.Accounts.Register(ctx, account.Registration{Name: r.Name, Address: r.Address, Home: r.Home, Email: r.Email, Password: Password})
 		if err != nil {
-			return false, fmt.Errorf("demo: resident %s: %w", r.name, err)
+			return false, fmt.Errorf("demo: resident %s: %w", r.Name, err)
 		}
 		if people[i], err = s.Accounts.Verify(ctx, admin, a.ID); err != nil {
 			return false, fmt.Errorf("demo: verify: %w", err)
@@ -81,14 +117,14 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 		spins []int // residents who spin a Faden to it
 		garn  bool  // the creator twists the first Faden into Garn
 	}{
-		{0, knoten.Placement{Type: "einrichtung", Title: "Gemeinschaftsgarten am Kanal",
-			Description: "Hochbeete für alle, Gießdienst im Wechsel.", Point: geo.Point{Lat: 51.3338, Lon: 12.3312}}, []int{1, 2}, true},
+		{0, knoten.Placement{Type: "einrichtung", Title: "Gemeinschaftsgarten in den Jardins de Saint-Martin",
+			Description: "Hochbeete für alle am Felsen, Gießdienst im Wechsel.", Point: Places[0].Point}, []int{1, 2}, true},
 		{1, knoten.Placement{Type: "ereignis", Title: "Repair-Café am Samstag",
-			Description: "Kaputte Toaster, Fahrräder und Jacken mitbringen.", Point: geo.Point{Lat: 51.3371, Lon: 12.3398}}, []int{0}, false},
+			Description: "In der Markthalle der Condamine: kaputte Toaster, Fahrräder und Jacken mitbringen.", Point: Places[1].Point}, []int{0}, false},
 		{2, knoten.Placement{Type: "werkzeug", Title: "Lastenrad zum Ausleihen",
-			Description: "Schlüssel bei Mara, Merseburger Straße.", Point: geo.Point{Lat: 51.3402, Lon: 12.3281}}, nil, false},
-		{0, knoten.Placement{Type: "idee", Title: "Eine Bank am Spielplatz",
-			Description: "Am Spielplatz Henricistraße fehlt Schatten und eine Bank.", Point: geo.Point{Lat: 51.3355, Lon: 12.3245}}, []int{2}, false},
+			Description: "Schlüssel bei Mara, Place de la Visitation; das Rad steht an der Place Saint Nicolas.", Point: Places[2].Point}, nil, false},
+		{0, knoten.Placement{Type: "idee", Title: "Eine Bank im Square Beaumarchais",
+			Description: "Im Square Beaumarchais fehlt Schatten und eine Bank.", Point: Places[3].Point}, []int{2}, false},
 	}
 	var garten uuid.UUID
 	for _, ks := range knotenSeeds {
@@ -115,7 +151,7 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 	amount := int64(180000)
 	a, err := s.Antraege.File(ctx, people[0], antrag.Filing{
 		Title:       "Trinkwasseranschluss für den Gemeinschaftsgarten",
-		DetailsMD:   "Die Gießkannen vom Kanal zu schleppen, kostet jeden Sommer Nerven.\n\n- Anschluss über den Hof der Nr. 12\n- Zähler, Abrechnung über das Ortskonto",
+		DetailsMD:   "Die Gießkannen den Felsen hinaufzutragen, kostet jeden Sommer Nerven.\n\n- Anschluss über den Hof der Mairie\n- Zähler, Abrechnung über das Ortskonto",
 		AmountCents: &amount,
 		KnotenID:    &garten,
 	})
