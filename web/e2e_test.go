@@ -65,6 +65,31 @@ func TestUserTextStaysText(t *testing.T) {
 		"WG_CHAT="+chatText, "WG_KNOTEN="+k.ID, fmt.Sprintf("WG_LAT=%f", p.Position.Lat), fmt.Sprintf("WG_LON=%f", p.Position.Lon))
 }
 
+// TestPhone runs e2e/phone.e2e.mjs: the app on a 390×844 phone screen in Chromium, with a
+// crowd of Knoten (for the clustering), one whose title is a long German compound word, a
+// verified and an unverified resident. Each defect of issue 13's phone list is one check.
+func TestPhone(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Phone-Weberei", Bounds: lindenau})
+	vera := inst.VerifiedResident("Vera Verifiziert", 51.3420, 12.3300)
+	uwe := inst.Resident("Uwe Unbestätigt", 51.3330, 12.3400)
+	long := "Donaudampfschifffahrtsgesellschaftskapitänsmützenaufbewahrungsschrankschlüsselanhängerherstellungsbetriebsversammlungsprotokoll"
+	var k struct{ ID string }
+	vera.Post("/api/knoten", map[string]any{"type": "einrichtung", "title": long, "lat": 51.3400, "lon": 12.3200}).
+		Expect(t, http.StatusCreated).JSON(t, &k)
+	// The crowd: 300 Knoten in a square of about 700 m in the south-east of the Ortsweberei.
+	for i := range 300 {
+		vera.Post("/api/knoten", map[string]any{"type": []string{"idee", "ereignis", "werkzeug"}[i%3],
+			"title": fmt.Sprintf("Knoten %d", i), "lat": 51.3300 + float64(i%20)*0.0003, "lon": 12.3400 + float64(i/20)*0.0007}).
+			Expect(t, http.StatusCreated)
+	}
+	var p struct{ Position struct{ Lat, Lon float64 } }
+	inst.Client().Get("/api/accounts/"+vera.ID).Expect(t, http.StatusOK).JSON(t, &p)
+	b.run(t, "e2e/phone.e2e.mjs", "WG_URL="+inst.URL, "WG_LONG_TITLE="+long, "WG_LONG_KNOTEN="+k.ID,
+		"WG_VERA_EMAIL="+vera.Email, "WG_UWE_EMAIL="+uwe.Email, "WG_PASSWORD="+instancetest.ResidentPassword,
+		fmt.Sprintf("WG_ROLLE=%f,%f", p.Position.Lat, p.Position.Lon))
+}
+
 // TestBasemap serves the app with a PMTiles basemap (a one-tile fixture made from Natural
 // Earth) in front of a real instance, and checks in Chromium that the tiles are read with range
 // requests and painted under the pins.

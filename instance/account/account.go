@@ -459,9 +459,13 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
+// MaxName is the limit of a resident's name in characters; the app takes it from
+// GET /api/ortsweberei.
+const MaxName = 100
+
 func checkName(name string) error {
-	if name == "" || utf8.RuneCountInString(name) > 100 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return fault.Invalidf("name", "invalid_name", "The name must be 1 to 100 characters, without control characters.")
+	if name == "" || utf8.RuneCountInString(name) > MaxName || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		return fault.Invalidf("name", "invalid_name", "The name must be 1 to %d characters, without control characters.", MaxName)
 	}
 	return nil
 }

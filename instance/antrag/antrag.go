@@ -96,10 +96,12 @@ var (
 	ErrAlreadyObjected = fault.Conflictf("already_objected", "You have objected to this Antrag already; each resident objects once.")
 )
 
+// The limits of an Antrag's and an Einspruch's texts in characters; the app takes them from
+// GET /api/ortsweberei.
 const (
-	maxTitle   = 200
-	maxDetails = 20000
-	maxReason  = 2000
+	MaxTitle   = 200
+	MaxDetails = 20000
+	MaxReason  = 2000
 	maxAmount  = 1_000_000_000_00 // one billion euros, in cents
 )
 
@@ -120,10 +122,10 @@ func (s *Service) File(ctx context.Context, applicant account.Account, f Filing)
 	switch {
 	case f.Title == "":
 		return Antrag{}, fault.Invalidf("title", "empty_title", "An Antrag needs a title.")
-	case utf8.RuneCountInString(f.Title) > maxTitle || strings.IndexFunc(f.Title, unicode.IsControl) >= 0:
-		return Antrag{}, fault.Invalidf("title", "invalid_title", "The title must be at most %d characters, without control characters.", maxTitle)
-	case utf8.RuneCountInString(f.DetailsMD) > maxDetails:
-		return Antrag{}, fault.Invalidf("details_md", "invalid_details", "The details must be at most %d characters.", maxDetails)
+	case utf8.RuneCountInString(f.Title) > MaxTitle || strings.IndexFunc(f.Title, unicode.IsControl) >= 0:
+		return Antrag{}, fault.Invalidf("title", "invalid_title", "The title must be at most %d characters, without control characters.", MaxTitle)
+	case utf8.RuneCountInString(f.DetailsMD) > MaxDetails:
+		return Antrag{}, fault.Invalidf("details_md", "invalid_details", "The details must be at most %d characters.", MaxDetails)
 	case f.AmountCents != nil && (*f.AmountCents < 0 || *f.AmountCents > maxAmount):
 		return Antrag{}, fault.Invalidf("amount_cents", "invalid_amount", "amount_cents must be a whole number of cents from 0 up.")
 	}
@@ -164,8 +166,8 @@ func (s *Service) Object(ctx context.Context, by account.Account, id uuid.UUID, 
 	switch {
 	case reason == "":
 		return Antrag{}, fault.Invalidf("reason", "empty_reason", "An Einspruch needs a reason.")
-	case utf8.RuneCountInString(reason) > maxReason:
-		return Antrag{}, fault.Invalidf("reason", "invalid_reason", "The reason must be at most %d characters.", maxReason)
+	case utf8.RuneCountInString(reason) > MaxReason:
+		return Antrag{}, fault.Invalidf("reason", "invalid_reason", "The reason must be at most %d characters.", MaxReason)
 	}
 	var a Antrag
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {

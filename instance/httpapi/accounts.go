@@ -197,6 +197,27 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// session answers who is logged in, or that nobody is, always with 200: the app asks on every
+// start, and an anonymous visit is no error (a 401 from /api/me would show as one in the
+// browser's console).
+func (s *Server) session(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Account *meJSON `json:"account"`
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		me, err := s.Accounts.Authenticate(r.Context(), c.Value)
+		if f, ok := fault.As(err); err != nil && (!ok || f.Kind != fault.Unauthenticated) {
+			return err
+		}
+		if err == nil {
+			v := meView(me)
+			body.Account = &v
+		}
+	}
+	respond.JSON(w, http.StatusOK, body)
+	return nil
+}
+
 func (s *Server) me(w http.ResponseWriter, r *http.Request, me account.Account) error {
 	respond.JSON(w, http.StatusOK, meView(me))
 	return nil

@@ -5,6 +5,9 @@ import (
 	"net/http"
 
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/chat"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
@@ -13,10 +16,29 @@ type ortswebereiJSON struct {
 	Name      string          `json:"name"`
 	Bounds    json.RawMessage `json:"bounds"` // GeoJSON MultiPolygon or null
 	Fediverse *fediverseJSON  `json:"fediverse,omitempty"`
+	Limits    limitsJSON      `json:"limits"`
+}
+
+// limitsJSON are the instance's limits on what residents write, in characters: the app's
+// fields take them from here, so that the app and the rules cannot drift apart.
+type limitsJSON struct {
+	KnotenTitle       int `json:"knoten_title"`
+	KnotenDescription int `json:"knoten_description"`
+	AntragTitle       int `json:"antrag_title"`
+	AntragDetails     int `json:"antrag_details"`
+	EinspruchReason   int `json:"einspruch_reason"`
+	ChatText          int `json:"chat_text"`
+	Name              int `json:"name"`
+}
+
+var limits = limitsJSON{
+	KnotenTitle: knoten.MaxTitle, KnotenDescription: knoten.MaxDescription,
+	AntragTitle: antrag.MaxTitle, AntragDetails: antrag.MaxDetails, EinspruchReason: antrag.MaxReason,
+	ChatText: chat.MaxText, Name: account.MaxName,
 }
 
 func (s *Server) ortswebereiView(o ortsweberei.Ortsweberei) ortswebereiJSON {
-	v := ortswebereiJSON{Name: o.Name, Bounds: o.Bounds}
+	v := ortswebereiJSON{Name: o.Name, Bounds: o.Bounds, Limits: limits}
 	if v.Bounds == nil {
 		v.Bounds = json.RawMessage("null")
 	}

@@ -96,6 +96,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/auth/login", s.login)
 	s.handle("POST /api/auth/logout", s.logout)
 	s.handle("GET /api/me", s.authed(s.me))
+	s.handle("GET /api/session", s.session)
 	s.handle("PATCH /api/me", s.authed(s.updateMe))
 	s.handle("GET /api/accounts/{id}", s.profile)
 	s.handle("POST /api/admin/accounts/{id}/verify", s.authed(s.verify))

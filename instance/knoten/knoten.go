@@ -86,9 +86,10 @@ type Placement struct {
 	Point       geo.Point
 }
 
+// The limits of a Knoten's texts in characters; the app takes them from GET /api/ortsweberei.
 const (
-	maxTitle       = 140
-	maxDescription = 4000
+	MaxTitle       = 140
+	MaxDescription = 4000
 )
 
 func (p *Placement) check() error {
@@ -99,10 +100,10 @@ func (p *Placement) check() error {
 		return fault.Invalidf("type", "unknown_knoten_type", "Unknown Knoten type %q; known types: %s.", p.Type, strings.Join(KnotenTypes, ", "))
 	case p.Title == "":
 		return fault.Invalidf("title", "empty_title", "A Knoten needs a title.")
-	case utf8.RuneCountInString(p.Title) > maxTitle || strings.IndexFunc(p.Title, unicode.IsControl) >= 0:
-		return fault.Invalidf("title", "invalid_title", "The title must be at most %d characters, without control characters.", maxTitle)
-	case utf8.RuneCountInString(p.Description) > maxDescription:
-		return fault.Invalidf("description", "invalid_description", "The description must be at most %d characters.", maxDescription)
+	case utf8.RuneCountInString(p.Title) > MaxTitle || strings.IndexFunc(p.Title, unicode.IsControl) >= 0:
+		return fault.Invalidf("title", "invalid_title", "The title must be at most %d characters, without control characters.", MaxTitle)
+	case utf8.RuneCountInString(p.Description) > MaxDescription:
+		return fault.Invalidf("description", "invalid_description", "The description must be at most %d characters.", MaxDescription)
 	case !p.Point.Valid():
 		return fault.Invalidf("lat", "invalid_coordinates", "lat must lie within ±90 and lon within ±180.")
 	}

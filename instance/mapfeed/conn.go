@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 )
 
@@ -244,9 +245,9 @@ func (f *Feed) read(ctx context.Context, conn *websocket.Conn, c *client) {
 			c.sendError("too_many_cells", "At most %d cells may be subscribed at once.", f.opts.MaxCells)
 			continue
 		}
-		cells, code, msg := parseCells(m.Cells)
-		if code != "" {
-			c.sendError(code, "%s", msg)
+		cells, bad := parseCells(m.Cells)
+		if bad != nil {
+			c.sendError(bad.Code, "%s", bad.Message)
 			continue
 		}
 		if m.Cursor != nil && req.kind == reqSubscribe {
@@ -265,19 +266,19 @@ func (f *Feed) read(ctx context.Context, conn *websocket.Conn, c *client) {
 }
 
 // parseCells reads hex cell indexes of the map's resolutions.
-func parseCells(in []string) ([]int64, string, string) {
+func parseCells(in []string) ([]int64, *fault.Error) {
 	out := make([]int64, 0, len(in))
 	for _, s := range in {
 		c, err := geo.ParseCell(strings.ToLower(strings.TrimSpace(s)))
 		if err != nil {
-			return nil, "invalid_cell", fmt.Sprintf("%q is not an H3 cell index.", s)
+			return nil, fault.Malformedf("invalid_cell", "%q is not an H3 cell index.", s)
 		}
 		if r := c.Resolution(); r < geo.MinMapResolution || r > geo.MaxMapResolution {
-			return nil, "invalid_resolution", fmt.Sprintf("Cell %s has resolution %d; the map takes %d to %d.", s, r, geo.MinMapResolution, geo.MaxMapResolution)
+			return nil, fault.Malformedf("invalid_resolution", "Cell %s has resolution %d; the map takes %d to %d.", s, r, geo.MinMapResolution, geo.MaxMapResolution)
 		}
 		out = append(out, int64(c))
 	}
-	return out, "", ""
+	return out, nil
 }
 
 // Stats returns the hub's counters.

@@ -1,7 +1,7 @@
 // Login, registration, the account dialog and logout.
 import type L from "leaflet";
 import { ApiError, germanMessage, post } from "./api";
-import { $, formError } from "./dom";
+import { $, formError, parseDecimal } from "./dom";
 import type { HomePicker } from "./home";
 import { session } from "./session";
 import { toast } from "./toast";
@@ -89,7 +89,7 @@ export function initAuth(options: RegisterOptions) {
       lon: point.lon,
       email: String(f.get("email")).trim(),
       password: String(f.get("password")),
-      position_radius_m: Number(f.get("position_radius_m") || 250),
+      position_radius_m: Math.round(parseDecimal(String(f.get("position_radius_m") || "250"))),
       on_map: f.get("on_map") === "on",
     };
     try {

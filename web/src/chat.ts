@@ -17,6 +17,7 @@ export class Chat {
   private ws: WebSocket | null = null;
   private backoff = 1000;
   private unread = 0;
+  private ready = false; // the socket's "ready" came: history loaded now misses nothing
 
   constructor(private wsURL: string) {
     onSliderOpen("chat", () => {
@@ -25,6 +26,11 @@ export class Chat {
       if (!this.started) this.start();
       requestAnimationFrame(() => this.scrollDown());
     });
+    // The room is followed from the start (after the page has loaded), so that the badge
+    // counts what arrives before the Nähstübchen was ever opened; the history waits until then.
+    const follow = () => this.ws || this.connect();
+    if (document.readyState === "complete") setTimeout(follow);
+    else window.addEventListener("load", () => setTimeout(follow), { once: true });
     this.older.addEventListener("click", () => this.loadOlder());
     const form = $<HTMLFormElement>("chat-form");
     const text = $<HTMLTextAreaElement>("chat-text");
@@ -56,8 +62,10 @@ export class Chat {
   // in between is missed.
   private start() {
     this.started = true;
-    this.log.replaceChildren(h("li", { class: "meta" }, "Lade Nachrichten …"));
-    this.connect();
+    this.log.querySelectorAll("li:not([data-id])").forEach((li) => li.remove());
+    this.log.prepend(h("li", { class: "meta" }, "Lade Nachrichten …"));
+    if (!this.ws) this.connect();
+    else if (this.ready) void this.loadLatest();
   }
 
   private async loadLatest() {
@@ -97,7 +105,10 @@ export class Chat {
     ws.onmessage = (ev) => {
       try {
         const msg = JSON.parse(ev.data);
-        if (msg.type === "ready") void this.loadLatest();
+        if (msg.type === "ready") {
+          this.ready = true;
+          if (this.started) void this.loadLatest();
+        }
         else if (msg.type === "message" && msg.message) this.add(msg.message, "live");
         else if (msg.type === "removed" && msg.id) this.log.querySelector(`li[data-id="${CSS.escape(msg.id)}"]`)?.remove();
       } catch {
@@ -107,7 +118,11 @@ export class Chat {
     ws.onclose = () => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (!this.loaded) this.log.replaceChildren(h("li", { class: "error" }, "Das Nähstübchen ist gerade nicht erreichbar. Neuer Versuch gleich …"));
+      this.ready = false;
+      if (this.started && !this.loaded) {
+        this.log.querySelectorAll("li:not([data-id])").forEach((li) => li.remove());
+        this.log.prepend(h("li", { class: "error" }, "Das Nähstübchen ist gerade nicht erreichbar. Neuer Versuch gleich …"));
+      }
       setTimeout(() => this.connect(), this.backoff * (0.75 + Math.random() * 0.5));
       this.backoff = Math.min(this.backoff * 2, 30000);
     };

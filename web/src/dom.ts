@@ -46,6 +46,29 @@ export function time(iso: string): HTMLTimeElement {
   return h("time", { datetime: iso }, when(iso));
 }
 
+/**
+ * A number as a resident types it: "12,50" as well as "12.50"; with both separators the last
+ * one is the decimal one ("1.250,50", "1,250.50"), and one repeated groups ("1.250.000"). A
+ * single separator is always the decimal one: "51.340" is a coordinate, not 51340. NaN for
+ * anything else (where Number("") would be 0).
+ */
+export function parseDecimal(text: string): number {
+  let s = text.trim().replace(/[\s\u00a0\u202f']/g, "");
+  if (!/^[+-]?(\d[\d.,]*)?\d$|^[+-]?\d+[.,]$|^[+-]?[.,]\d+$/.test(s)) return NaN;
+  const comma = s.lastIndexOf(","), dot = s.lastIndexOf(".");
+  const dec = comma > dot ? "," : ".";
+  const group = dec === "," ? "." : ",";
+  const parts = s.split(dec);
+  if (parts.length > 2) {
+    if (s.includes(group)) return NaN;
+    s = parts.join("");
+  } else {
+    s = parts[0].split(group).join("") + (parts.length === 2 ? "." + parts[1] : "");
+  }
+  const n = Number(s);
+  return Number.isFinite(n) ? n : NaN;
+}
+
 export function euro(cents: number): string {
   return new Intl.NumberFormat("de-DE", { style: "currency", currency: "EUR" }).format(cents / 100);
 }

@@ -86,6 +86,16 @@ export class MapFeed {
     this.changed();
   }
 
+  /** Follows no cell any more and forgets what they held: the map empties at once. */
+  clear() {
+    if (this.wanted.size) this.send({ type: "unsubscribe", cells: [...this.wanted] });
+    this.wanted.clear();
+    this.held.clear();
+    this.retiring = [];
+    clearTimeout(this.retireTimer);
+    this.changed();
+  }
+
   /** What the map shows now: every held cell, with this client's own unconfirmed writes. */
   view(): Content {
     if (this.merged) return this.merged;

@@ -12,7 +12,10 @@ import { closePanel, openPanel, panelOpen } from "./ui";
 export interface PanelDeps {
   feed: MapFeed;
   select(id: string | null): void;
-  reveal(k: Knoten, cover: number): void;
+  /** Brings the Knoten into the part of the map the panel leaves free (centred, if asked). */
+  reveal(k: Knoten, cover: number, centre: boolean): void;
+  /** The panel closed: the map goes back to where the resident had it. */
+  unreveal(): void;
   fileAntrag(k: Knoten): void;
 }
 
@@ -23,20 +26,24 @@ export class KnotenPanel {
   private gone = false;
   private spinType = "gespraech";
   private revealed = false;
+  private centre = false;
 
   constructor(private d: PanelDeps) {
     session.on(() => this.render());
   }
 
-  async open(id: string) {
+  /** Opens the Knoten's panel; `centre` puts the Knoten in the middle of the map's free part. */
+  async open(id: string, centre = false) {
     this.id = id;
     this.fetched = null;
     this.gone = false;
     this.revealed = false;
+    this.centre = centre;
     this.d.select(id);
     openPanel(this.el, () => {
       this.id = null;
       this.d.select(null);
+      this.d.unreveal();
     });
     this.render();
     try {
@@ -130,7 +137,7 @@ export class KnotenPanel {
     if (!this.revealed) {
       this.revealed = true;
       // On a phone the panel covers the lower part of the map: keep the pin in sight.
-      this.d.reveal(k, window.innerWidth < 768 ? this.el.offsetHeight : 0);
+      this.d.reveal(k, window.innerWidth < 768 ? this.el.offsetHeight : 0, this.centre);
     }
   }
 

@@ -11,7 +11,8 @@ import { Chat } from "./chat";
 import { $, h, replace } from "./dom";
 import { MapFeed } from "./feed";
 import { KnotenPanel } from "./knotenpanel";
-import { icon, knotenLabel } from "./labels";
+import { icon, knotenLabel, svg } from "./labels";
+import { setLimits } from "./limits";
 import { MapView } from "./mapview";
 import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
@@ -49,13 +50,18 @@ const mapView = new MapView($("map"), {
     saveView();
     renderList();
   },
+  chrome: () => {
+    const map = $("map").getBoundingClientRect();
+    return { top: Math.max(0, $("chips").getBoundingClientRect().bottom - map.top), bottom: Math.max(0, map.bottom - $("place-btn").getBoundingClientRect().top) };
+  },
 });
 const map = mapView.map;
 
 panel = new KnotenPanel({
   feed,
   select: (id) => mapView.select(id),
-  reveal: (k, cover) => mapView.reveal(k.lat, k.lon, cover),
+  reveal: (k, cover, centre) => mapView.reveal(k.lat, k.lon, cover, centre),
+  unreveal: () => mapView.unreveal(),
   fileAntrag: (k) => webrat.fileAbout(k),
 });
 new Placer(mapView, feed, (id) => panel.open(id));
@@ -92,7 +98,10 @@ feed.onStatus = (s) => {
   hint(s === "offline" ? "Verbindung unterbrochen – die Karte wird gleich wieder aktuell." : cellsHint);
 };
 feed.onError = (code, message) => {
-  if (code === "too_many_cells") hint(germanMessage(new ApiError(422, code, message)));
+  if (code === "too_many_cells") {
+    feed.clear();
+    hint(germanMessage(new ApiError(422, code, message)));
+  }
   else console.warn("map feed:", code, message);
 };
 setInterval(() => mapView.fade(), 60000);
@@ -111,7 +120,11 @@ async function updateCells(b: L.LatLngBounds, zoom: number) {
     feed.setCells(r.cells);
   } catch (e) {
     if (seq !== cellsSeq) return;
-    cellsHint = e instanceof ApiError && e.code === "too_many_cells" ? "Zu großer Ausschnitt: zoom näher heran, um die Knoten zu sehen." : germanMessage(e);
+    const tooLarge = e instanceof ApiError && e.code === "too_many_cells";
+    // The Knoten of the last view that could be followed would stand there unchanging, as if
+    // live: the map shows none rather than stale ones.
+    if (tooLarge) feed.clear();
+    cellsHint = tooLarge ? "Zu großer Ausschnitt: zoom näher heran, um die Knoten zu sehen." : germanMessage(e);
   }
   if (feed.status !== "offline") hint(cellsHint);
 }
@@ -171,8 +184,11 @@ function renderList() {
 
 function showKnoten(id: string) {
   const k = feed.view().knoten.get(id);
-  if (k) map.setView([k.lat, k.lon], Math.max(map.getZoom(), 15));
-  panel.open(id);
+  if (k) {
+    map.setView([k.lat, k.lon], Math.max(map.getZoom(), 15), { animate: false });
+    mapView.settle();
+  }
+  panel.open(id, true);
 }
 
 function garnrolleCard(g: Garnrolle): HTMLElement {
@@ -189,23 +205,53 @@ function garnrolleCard(g: Garnrolle): HTMLElement {
 }
 
 // Where the map starts: where it was last time, else the Ortsweberei's bounds, else its Knoten.
+// What is remembered is the resident's view: not the Knoten panel's pan (which is undone when
+// it closes), and never a view outside the Ortsweberei (a stray swipe must not decide where
+// the app opens next time); nothing until the bounds are known.
 const VIEW_KEY = "wg.view";
+let home: L.LatLngBounds | null | undefined; // undefined: not known yet; null: no bounds
 function saveView() {
+  if (home === undefined) return;
+  const c = mapView.restingCenter();
+  if (home && !home.contains(c)) return;
   try {
-    const c = map.getCenter();
     localStorage.setItem(VIEW_KEY, JSON.stringify([c.lat, c.lng, map.getZoom()]));
   } catch {
     // not remembered
   }
 }
 
+// "Zu meiner Ortsweberei": back to the whole Ortsweberei from wherever the map went.
+function goHome() {
+  mapView.settle();
+  if (home) map.fitBounds(home, mapView.padding());
+}
+const HomeControl = L.Control.extend({
+  onAdd() {
+    const b = L.DomUtil.create("a", "home-control");
+    b.href = "#";
+    b.setAttribute("role", "button");
+    b.setAttribute("aria-label", "Zu meiner Ortsweberei");
+    b.title = "Zu meiner Ortsweberei";
+    b.append(svg("", "0 0 24 24", "M12 3v3M12 18v3M3 12h3M18 12h3M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8z"));
+    L.DomEvent.disableClickPropagation(b);
+    L.DomEvent.on(b, "click", (e) => {
+      L.DomEvent.preventDefault(e);
+      goHome();
+    });
+    const bar = L.DomUtil.create("div", "leaflet-bar");
+    bar.append(b);
+    return bar;
+  },
+});
+
 async function start() {
-  let restored = false;
+  let restored: L.LatLng | null = null;
   try {
     const v = JSON.parse(localStorage.getItem(VIEW_KEY) || "null");
-    if (Array.isArray(v) && v.length === 3) {
+    if (Array.isArray(v) && v.length === 3 && v.every(Number.isFinite)) {
       map.setView([v[0], v[1]], v[2]);
-      restored = true;
+      restored = L.latLng(v[0], v[1]);
     }
   } catch {
     // start afresh
@@ -221,9 +267,15 @@ async function start() {
     document.title = ow.name ? `${ow.name} – Weltgewebe` : "Weltgewebe";
     addBounds(map, ow.bounds);
     setBounds(ow.bounds);
+    setLimits(ow.limits);
   }
-  if (!restored) {
-    if (ow?.bounds) map.fitBounds(L.geoJSON(ow.bounds).getBounds(), { padding: [8, 8] });
+  home = ow?.bounds ? L.geoJSON(ow.bounds).getBounds() : null;
+  if (home) new HomeControl({ position: "topright" }).addTo(map);
+  // A view saved outside the Ortsweberei (by an older version) is not where to open.
+  if (restored && home && !home.contains(restored)) restored = null;
+  if (restored) saveView();
+  else {
+    if (home) map.fitBounds(home, mapView.padding());
     else {
       try {
         const { knoten } = await get<{ knoten: { lat: number; lon: number }[] }>("/api/knoten?limit=500");

@@ -2,6 +2,7 @@
 // Garnrollen as small circles. It draws whatever the feed holds, diffing by id, so a delta
 // touches only the layers that changed.
 import * as L from "leaflet";
+import Supercluster from "supercluster";
 import type { Content } from "./feed";
 import { h } from "./dom";
 import { icon, knotenLabel, svg } from "./labels";
@@ -14,7 +15,18 @@ export interface MapHandlers {
   knoten(id: string): void;
   garnrolle(g: Garnrolle): HTMLElement;
   viewChanged(bounds: L.LatLngBounds, zoom: number): void;
+  /** How many pixels of the map the app's chrome covers: filter chips on top, buttons below. */
+  chrome(): { top: number; bottom: number };
 }
+
+// Clustering: pins closer than RADIUS pixels merge into a cluster once MIN_POINTS of them meet,
+// up to CLUSTER_MAX_ZOOM; closer in, every pin is its own. Only what lies in the view (and a
+// margin) is drawn, so thousands of Knoten stay a few dozen markers.
+const RADIUS = 56;
+const MIN_POINTS = 5;
+const CLUSTER_MAX_ZOOM = 16;
+
+type Pin = { kind: "pin"; k: Knoten } | { kind: "cluster"; id: number; count: number; lat: number; lon: number };
 
 type Entry<T extends L.Layer> = { layer: T; key: string };
 
@@ -24,7 +36,12 @@ export class MapView {
   /** Milliseconds to add to this device's clock to get the instance's (the dev clock moves). */
   clockOffset = 0;
 
-  private markers = new Map<string, Entry<L.Marker>>();
+  private markers = new Map<string, Entry<L.Marker>>(); // by Knoten id, or "c…" for a cluster
+  private index: Supercluster<{ id: string }> | null = null;
+  private indexed: Map<string, Knoten> = new Map();
+  private indexKey = "";
+  /** The pan the Knoten panel caused (pixels), undone when it closes, left out of saved views. */
+  private shift = L.point(0, 0);
   private threads = new Map<string, Entry<L.Polyline | L.LayerGroup> & { faden: Faden }>();
   private rollen = new Map<string, Entry<L.CircleMarker>>();
   private threadLayer = L.layerGroup();
@@ -60,6 +77,29 @@ export class MapView {
     this.map.on("click", (e: L.LeafletMouseEvent) => {
       if (this.pick) this.pick(e.latlng);
     });
+    this.map.on("moveend", () => this.drawPins());
+  }
+
+  /** Padding that keeps what is fitted into the view clear of the chrome. */
+  padding(extra = 8): L.FitBoundsOptions {
+    const c = this.on.chrome();
+    return { paddingTopLeft: [extra, c.top + extra], paddingBottomRight: [extra, c.bottom + extra] };
+  }
+
+  /** The view as the resident left it: without the pan that the Knoten panel caused. */
+  restingCenter(): L.LatLng {
+    return this.map.containerPointToLatLng(this.map.getSize().divideBy(2).subtract(this.shift));
+  }
+
+  /** Undoes the Knoten panel's pan (the panel closed). */
+  unreveal() {
+    if (this.shift.x || this.shift.y) this.map.panBy(this.shift.multiplyBy(-1));
+    this.shift = L.point(0, 0);
+  }
+
+  /** Forgets the panel's pan without undoing it (the resident went elsewhere on purpose). */
+  settle() {
+    this.shift = L.point(0, 0);
   }
 
   now() {
@@ -83,12 +123,23 @@ export class MapView {
     if (id) this.markers.get(id)?.layer.getElement()?.classList.add("selected");
   }
 
-  /** Pans so that the point is not hidden under a panel covering the bottom `cover` pixels. */
-  reveal(lat: number, lon: number, cover: number) {
+  /**
+   * Pans so that the point is seen between the chrome on top and a panel covering the bottom
+   * `cover` pixels: to the middle of that part if `centre`, else only when it is hidden.
+   */
+  reveal(lat: number, lon: number, cover: number, centre = false) {
     const size = this.map.getSize();
     const p = this.map.latLngToContainerPoint([lat, lon]);
-    const free = size.y - cover;
-    if (cover > 0 && cover < size.y && (p.y > free - 24 || p.y < 60)) this.map.panBy([0, p.y - free / 2 - 20]);
+    const top = this.on.chrome().top;
+    const bottom = Math.max(top + 80, size.y - cover);
+    // The pin stands 40 px above its point: its middle is what is centred.
+    const y = p.y - 20;
+    const hidden = p.y - 40 < top + 4 || p.y > bottom - 4 || p.x < 16 || p.x > size.x - 16;
+    if (!centre && !hidden) return;
+    const d = L.point(Math.round(p.x - size.x / 2), Math.round(y - (top + bottom) / 2));
+    if (!d.x && !d.y) return;
+    this.shift = this.shift.add(d);
+    this.map.panBy(d);
   }
 
   visibleKnoten(view: Content): Knoten[] {
@@ -100,7 +151,8 @@ export class MapView {
     const shown = new Map<string, Knoten>();
     for (const k of view.knoten.values()) if (this.filter.has(k.type)) shown.set(k.id, k);
 
-    sync(this.markers, shown, (k) => `${k.type}|${k.title}|${k.lat},${k.lon}|${k.permanent}`, (k) => this.pin(k), this.markerLayer);
+    this.cluster(shown);
+    this.drawPins();
 
     const lines = new Map<string, Faden & { to: Knoten }>();
     for (const f of view.faeden.values()) {
@@ -132,6 +184,72 @@ export class MapView {
       const left = Math.max(0, Math.min(1, (Date.parse(f.expires_at) - now) / WEEK_MS));
       e.layer.setStyle({ opacity: 0.15 + 0.8 * left, dashArray: left < 1 / 7 ? "5 6" : undefined });
     }
+  }
+
+  // The cluster index follows the Knoten shown; rebuilt only when they changed.
+  private cluster(shown: Map<string, Knoten>) {
+    let key = "";
+    for (const k of shown.values()) key += `${k.id}${k.lat}${k.lon};`;
+    this.indexed = shown;
+    if (key === this.indexKey) return;
+    this.indexKey = key;
+    const index = new Supercluster<{ id: string }>({ radius: RADIUS, minPoints: MIN_POINTS, maxZoom: CLUSTER_MAX_ZOOM });
+    index.load([...shown.values()].map((k) => ({ type: "Feature", properties: { id: k.id }, geometry: { type: "Point", coordinates: [k.lon, k.lat] } })));
+    this.index = index;
+  }
+
+  /** The markers for the view: pins, and clusters where pins crowd. */
+  private drawPins() {
+    if (!this.index) return;
+    const b = this.map.getBounds().pad(0.3);
+    const zoom = Math.floor(this.map.getZoom());
+    const items = new Map<string, Pin>();
+    const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
+    for (const f of this.index.getClusters([clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -85, 85), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -85, 85)], zoom)) {
+      const [lon, lat] = f.geometry.coordinates;
+      const p = f.properties as { cluster?: boolean; cluster_id?: number; point_count?: number; id?: string };
+      if (p.cluster) items.set(`c${zoom}:${p.cluster_id}`, { kind: "cluster", id: p.cluster_id!, count: p.point_count!, lat, lon });
+      else {
+        const k = this.indexed.get(p.id!);
+        if (k) items.set(k.id, { kind: "pin", k });
+      }
+    }
+    sync(
+      this.markers,
+      items,
+      (i) => (i.kind === "pin" ? `${i.k.type}|${i.k.title}|${i.k.lat},${i.k.lon}|${i.k.permanent}` : `${i.count}`),
+      (i) => (i.kind === "pin" ? this.pin(i.k) : this.clusterMarker(i)),
+      this.markerLayer,
+    );
+    if (this.selected) this.select(this.selected);
+  }
+
+  private clusterMarker(c: { id: number; count: number; lat: number; lon: number }): L.Marker {
+    const label = `${c.count} Knoten – näher heranzoomen`;
+    const size = c.count < 10 ? 34 : c.count < 100 ? 40 : 48;
+    const m = L.marker([c.lat, c.lon], {
+      icon: L.divIcon({ className: "cluster", html: h("span", {}, String(c.count)), iconSize: [size, size], iconAnchor: [size / 2, size / 2] }),
+      title: label,
+      keyboard: true,
+    });
+    const open = () => {
+      const z = Math.min(this.index?.getClusterExpansionZoom(c.id) ?? this.map.getZoom() + 2, this.map.getMaxZoom());
+      this.map.setView([c.lat, c.lon], z);
+    };
+    m.on("click", open);
+    m.on("add", () => {
+      const el = m.getElement();
+      if (!el) return;
+      el.setAttribute("aria-label", label);
+      el.setAttribute("role", "button");
+      el.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") {
+          ev.preventDefault();
+          open();
+        }
+      });
+    });
+    return m;
   }
 
   private pin(k: Knoten): L.Marker {
@@ -185,7 +303,8 @@ export class MapView {
     });
     // An element, not a string: Leaflet puts a string in as HTML, and a name is anyone's text.
     m.bindTooltip(h("span", {}, g.name + (g.verified ? "" : " (unbestätigt)")), { direction: "top", offset: [0, -6] });
-    m.bindPopup(() => this.on.garnrolle(g));
+    // The popup opens upwards: it must come to rest below the filter chips, not under them.
+    m.bindPopup(() => this.on.garnrolle(g), { autoPanPaddingTopLeft: L.point(10, this.on.chrome().top + 10), autoPanPaddingBottomRight: L.point(10, this.on.chrome().bottom + 10) });
     return m;
   }
 }

@@ -1,5 +1,6 @@
-// Who is logged in (the session cookie is HttpOnly: GET /api/me tells).
-import { ApiError, get } from "./api";
+// Who is logged in (the session cookie is HttpOnly: GET /api/session tells, with a 200 for
+// nobody too, so that an anonymous visit logs no failed request).
+import { get } from "./api";
 import type { Me } from "./types";
 
 type Listener = (me: Me | null) => void;
@@ -13,9 +14,9 @@ export const session = {
   },
   async load() {
     try {
-      current = await get<Me>("/api/me");
+      current = (await get<{ account: Me | null }>("/api/session")).account;
     } catch (e) {
-      if (!(e instanceof ApiError) || e.status !== 401) console.warn("me", e);
+      console.warn("session", e);
       current = null;
     }
     listeners.forEach((l) => l(current));

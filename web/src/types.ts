@@ -137,6 +137,18 @@ export interface ChatMessage {
 export interface Ortsweberei {
   name: string;
   bounds: GeoJSON.MultiPolygon | null;
+  limits?: Limits;
+}
+
+/** The instance's limits on residents' texts, in characters (GET /api/ortsweberei). */
+export interface Limits {
+  knoten_title: number;
+  knoten_description: number;
+  antrag_title: number;
+  antrag_details: number;
+  einspruch_reason: number;
+  chat_text: number;
+  name: number;
 }
 
 // What the page carries from the instance (web/embed.go fills it in).

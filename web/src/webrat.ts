@@ -2,9 +2,10 @@
 // votes, and delegation of one's vote.
 import { ApiError, api, get, germanMessage, post } from "./api";
 import { openLogin } from "./auth";
-import { $, euro, formError, h, replace, time } from "./dom";
+import { $, euro, formError, h, parseDecimal, replace, time } from "./dom";
 import type { MapFeed } from "./feed";
 import { antragStatusLabel, choiceLabel } from "./labels";
+import { counted } from "./limits";
 import { session } from "./session";
 import { showError, toast } from "./toast";
 import type { Abstimmung, Antrag, Choice, Delegation, Knoten, Vote } from "./types";
@@ -173,7 +174,7 @@ export class Webrat {
     const form = h(
       "form",
       { class: "stack", id: "einspruch-form" },
-      h("label", {}, "Begründung deines Einspruchs", h("textarea", { name: "reason", rows: 3, required: true, maxlength: 2000 })),
+      ...counted(h("label", {}, "Begründung deines Einspruchs", h("textarea", { name: "reason", rows: 3, required: true, "data-limit": "einspruch_reason", "data-count": "near" }))),
       h("p", { class: "hint" }, a.extended ? "Die Frist wurde schon verlängert; weitere Einsprüche werden gezeigt, verlängern aber nicht." : "Der erste Einspruch verlängert die Frist um sieben Tage; danach wird abgestimmt."),
       h("p", { class: "form-error", role: "alert", hidden: true }),
       h("button", { type: "submit" }, "Einspruch erheben"),
@@ -307,15 +308,23 @@ export class Webrat {
       replace(this.neu, h("p", {}, "Anträge stellen bestätigte Bewohnerinnen und Bewohner. ", h("button", { type: "button", class: "link", onclick: () => openLogin("Zum Stellen eines Antrags bitte anmelden.") }, "Anmelden")));
       return;
     }
+    if (!me.verified) {
+      // No form to fill in that the instance would refuse: say why, and what comes next.
+      replace(
+        this.neu,
+        h("h3", {}, "Neuer Antrag"),
+        h("p", { class: "hint" }, "Dein Konto ist noch nicht bestätigt; Anträge stellen können nur bestätigte Bewohnerinnen und Bewohner. Eine Verwalterin oder ein Verwalter deiner Ortsweberei bestätigt dein Konto."),
+      );
+      return;
+    }
     const k = this.knotenForAntrag;
     const form = h(
       "form",
       { class: "stack", id: "antrag-form" },
       h("h3", {}, "Neuer Antrag"),
-      me.verified ? null : h("p", { class: "hint" }, "Dein Konto ist noch nicht bestätigt; Anträge stellen können nur bestätigte Bewohnerinnen und Bewohner."),
-      h("label", {}, "Titel", h("input", { name: "title", required: true, maxlength: 200, value: k ? k.title : "" })),
-      h("label", {}, "Beschreibung (Markdown, optional)", h("textarea", { name: "details_md", rows: 5 })),
-      h("label", {}, "Betrag in Euro (optional)", h("input", { name: "amount", type: "number", min: 0, step: "0.01", inputmode: "decimal" })),
+      ...counted(h("label", {}, "Titel", h("input", { name: "title", required: true, "data-limit": "antrag_title", value: k ? k.title : "" }))),
+      ...counted(h("label", {}, "Beschreibung (Markdown, optional)", h("textarea", { name: "details_md", rows: 5, "data-limit": "antrag_details", "data-count": "near" }))),
+      h("label", {}, "Betrag in Euro (optional)", h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", placeholder: "z. B. 12,50" })),
       k
         ? h(
             "p",
@@ -335,7 +344,11 @@ export class Webrat {
       const details = String(f.get("details_md") ?? "").trim();
       if (details) body.details_md = details;
       const amount = String(f.get("amount") ?? "").trim();
-      if (amount) body.amount_cents = Math.round(Number(amount.replace(",", ".")) * 100);
+      if (amount) {
+        const euros = parseDecimal(amount);
+        if (!(euros >= 0)) return formError(form, germanMessage(new ApiError(422, "invalid_amount", "")), "amount");
+        body.amount_cents = Math.round(euros * 100);
+      }
       if (k) body.knoten_id = k.id;
       try {
         const a = await post<Antrag>("/api/antraege", body);
