@@ -1,6 +1,7 @@
 # The two commands a newcomer runs: `make run` and `make test` (see README.md).
 GO ?= go
 BIN := bin/weltgewebe
+BASEMAP := bin/basemap.pmtiles
 
 .PHONY: build web run test bench bench-web deps vet clean
 
@@ -17,13 +18,19 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
 
-## deps: install what is missing (PostgreSQL 15 + PostGIS, a C compiler, Node.js + npm, Chromium) on Debian as root
+## deps: install what is missing (PostgreSQL 15 + PostGIS, a C compiler, Node.js + npm, Chromium, osmium, tilemaker) on Debian as root
 deps:
 	@scripts/deps.sh
 
-## run: start a dev instance with its own PostgreSQL and a demo Ortsweberei on :8080
-run: deps build
-	./$(BIN) serve --dev --demo --listen :8080 --data-dir data
+## run: start a dev instance with its own PostgreSQL, a demo Ortsweberei and its map on :8080
+run: deps build $(BASEMAP)
+	./$(BIN) serve --dev --demo --listen :8080 --data-dir data --basemap $(BASEMAP)
+
+# The demo's basemap, built from the Monaco extract on the first `make run` (about a second) and
+# again when the extract or the tilemaker profile changes. Not in data/: that is the embedded
+# PostgreSQL cluster's directory, and initdb refuses a directory that is not empty.
+$(BASEMAP): deploy/osm/monaco-latest.osm.pbf internal/basemap/config.json internal/basemap/process.lua | build
+	./$(BIN) basemap build deploy/osm/monaco-latest.osm.pbf $@
 
 ## test: everything, against a real PostgreSQL the tests start themselves, the web app in headless Chromium
 # Twice: with the race detector, and as the binary is built. The two builds may order what the

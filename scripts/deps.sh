@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and is missing: a C compiler (the H3 library is
 # C, built through cgo), the PostgreSQL 15 server with PostGIS, Node.js and npm (to build the
-# web app) and Chromium (its browser tests). On Debian as root it installs them with apt-get;
-# anywhere else it says what to install and fails.
+# web app), Chromium (its browser tests), and osmium and tilemaker (`weltgewebe basemap build`,
+# which `make run` uses for the demo's map and the tests for theirs). On Debian as root it
+# installs them with apt-get; anywhere else it says what to install and fails.
 set -euo pipefail
 
 need_go="1.26"
@@ -24,6 +25,8 @@ ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || missing+
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v osmium >/dev/null 2>&1 || missing+=(osmium-tool)
+command -v tilemaker >/dev/null 2>&1 || missing+=(tilemaker)
 
 # The web app's tools (playwright-core) want Node.js 20 or newer.
 check_node() {

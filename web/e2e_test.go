@@ -5,19 +5,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/maptile"
+	"github.com/paulmach/orb/planar"
+
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/basemaptest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
-	"github.com/weltgewebe/weltgewebe/web"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -90,30 +91,77 @@ func TestPhone(t *testing.T) {
 		fmt.Sprintf("WG_ROLLE=%f,%f", p.Position.Lat, p.Position.Lon))
 }
 
-// TestBasemap serves the app with a PMTiles basemap (a one-tile fixture made from Natural
-// Earth) in front of a real instance, and checks in Chromium that the tiles are read with range
-// requests and painted under the pins.
+// monaco is a Monaco-bounded Ortsweberei: the area of deploy/osm's extract.
+var monaco = json.RawMessage(`{"type":"Polygon","coordinates":[[[7.409205,43.72335],[7.448637,43.72335],[7.448637,43.75169],[7.409205,43.75169],[7.409205,43.72335]]]}`)
+
+// TestBasemap runs e2e/basemap.e2e.mjs against an instance serving the real Monaco basemap
+// (deploy/osm's extract through the `basemap build` pipeline): in Chromium, at zoom 16 over a
+// street, the street is painted where it is, a street name is drawn, the tiles come with range
+// requests, and no request the page makes leaves the instance.
+//
+// The street is not written into the test: it is read from the archive (the longest named
+// road through the middle of Monaco), and so are the names a drawn label may carry.
 func TestBasemap(t *testing.T) {
 	b := requireBrowser(t)
-	fixture := filepath.Join(t.TempDir(), "basemap.pmtiles")
-	if out, err := exec.Command(b.node, "e2e/pmtiles-fixture.mjs", fixture).CombinedOutput(); err != nil {
-		t.Fatalf("pmtiles fixture: %v\n%s", err, out)
+	path := basemaptest.Monaco(t)
+	a, err := basemaptest.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	inst := instancetest.Start(t, instancetest.Options{Name: "Basemap-Weberei", Bounds: lindenau})
-	inst.Resident("Jana Weber", 51.3362, 12.3363).
-		Post("/api/knoten", map[string]any{"type": "idee", "title": "Trinkbrunnen", "lat": 51.336, "lon": 12.334}).
-		Expect(t, http.StatusCreated)
+	centre := orb.Point{7.4215, 43.7375}
+	var street orb.Point
+	var streetName string
+	best := 0.0
+	names := map[string]bool{}
+	here := maptile.At(centre, 15)
+	for dx := -1; dx <= 1; dx++ {
+		for dy := -1; dy <= 1; dy++ {
+			layers, err := a.Tile(maptile.New(uint32(int(here.X)+dx), uint32(int(here.Y)+dy), 15))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range layers {
+				if l.Name != "roads" {
+					continue
+				}
+				for _, f := range l.Features {
+					name, _ := f.Properties["name"].(string)
+					if de, _ := f.Properties["name:de"].(string); de != "" {
+						name = de // the label the app draws with lang "de"
+					}
+					if name == "" {
+						continue
+					}
+					names[name] = true
+					line, ok := f.Geometry.(orb.LineString)
+					kind := f.Properties["kind"]
+					if !ok || len(line) < 3 || (kind != "major_road" && kind != "minor_road") || f.Properties["is_tunnel"] == true ||
+						dx != 0 || dy != 0 {
+						continue
+					}
+					if length := planar.Length(line); length > best {
+						best, street, streetName = length, line[len(line)/2], name
+					}
+				}
+			}
+		}
+	}
+	if streetName == "" {
+		t.Fatal("no named street in the Monaco basemap's middle tile")
+	}
+	var list []string
+	for n := range names {
+		list = append(list, n)
+	}
+	streets, _ := json.Marshal(list)
+	t.Logf("view: %s at %.6f,%.6f; %d street names around", streetName, street.Lat(), street.Lon(), len(list))
 
-	// The instance's API and feeds behind the app as `serve --basemap` assembles it.
-	target, _ := url.Parse(inst.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	mux := http.NewServeMux()
-	mux.Handle("/api/", proxy)
-	mux.Handle("/ws/", proxy)
-	mux.Handle("/", web.Handler(web.Options{Basemap: fixture, Dev: true}))
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	b.run(t, "e2e/basemap.e2e.mjs", "WG_URL="+srv.URL)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Monaco-Weberei", Bounds: monaco, Basemap: path})
+	inst.Resident("Jana Weber", street.Lat(), street.Lon()).
+		Post("/api/knoten", map[string]any{"type": "idee", "title": "Trinkbrunnen", "lat": street.Lat() + 0.0005, "lon": street.Lon()}).
+		Expect(t, http.StatusCreated)
+	b.run(t, "e2e/basemap.e2e.mjs", "WG_URL="+inst.URL, fmt.Sprintf("WG_LAT=%.7f", street.Lat()),
+		fmt.Sprintf("WG_LON=%.7f", street.Lon()), "WG_STREET="+streetName, "WG_STREETS="+string(streets))
 }
 
 type browserTools struct{ node, chromium string }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -216,8 +217,14 @@ func (h *handler) serveBasemap(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/vnd.pmtiles")
 	hdr.Set("Cache-Control", "public, max-age=3600")
-	// The pmtiles client checks that every range comes from the same version of the file.
-	hdr.Set("ETag", fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano()))
+	// The pmtiles client checks that every range comes from the same version of the file. Size
+	// and time alone do not tell a rebuild renamed over the old file within the same clock tick
+	// of the file system (or copied with its time kept) from the old file; its inode does.
+	var inode uint64
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		inode = uint64(sys.Ino)
+	}
+	hdr.Set("ETag", fmt.Sprintf(`"%x-%x-%x"`, st.Size(), st.ModTime().UnixNano(), inode))
 	http.ServeContent(w, r, "basemap.pmtiles", st.ModTime(), f)
 }
 

@@ -147,6 +147,49 @@ func TestBasemapRanges(t *testing.T) {
 	}
 }
 
+// `basemap build` replaces the archive under a running instance (a new file renamed over the
+// old): the next request reads the new one under a new ETag, so the pmtiles client, which
+// compares ETags across its range requests, never stitches tiles of two versions together; a
+// range asked for If-Range the old version gets the whole new file instead. Browsers and
+// proxies may keep the archive an hour, not for good: it changes with every monthly rebuild.
+func TestBasemapReplaced(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "basemap.pmtiles")
+	if err := os.WriteFile(file, bytes.Repeat([]byte("a"), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(built, Options{Basemap: file})
+	old := get(t, h, BasemapPath, "Range", "bytes=0-9")
+	if cc := old.Header().Get("Cache-Control"); cc != "public, max-age=3600" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	if ct := old.Header().Get("Content-Type"); ct != "application/vnd.pmtiles" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	etag := old.Header().Get("ETag")
+	if rec := get(t, h, BasemapPath, "If-None-Match", etag); rec.Code != http.StatusNotModified {
+		t.Errorf("revalidating the current version: %d, want 304", rec.Code)
+	}
+
+	next := filepath.Join(dir, ".basemap.pmtiles.tmp")
+	if err := os.WriteFile(next, bytes.Repeat([]byte("b"), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, file); err != nil {
+		t.Fatal(err)
+	}
+	rec := get(t, h, BasemapPath, "Range", "bytes=0-9")
+	if rec.Header().Get("ETag") == etag || rec.Body.String() != "bbbbbbbbbb" {
+		t.Errorf("after the rebuild: ETag %s (before %s), %q", rec.Header().Get("ETag"), etag, rec.Body.String())
+	}
+	if rec := get(t, h, BasemapPath, "Range", "bytes=0-9", "If-Range", etag); rec.Code != http.StatusOK || rec.Body.Len() != 1000 {
+		t.Errorf("a range of the old version after the rebuild: %d, %d bytes; want the whole new file", rec.Code, rec.Body.Len())
+	}
+	if rec := get(t, h, BasemapPath, "If-None-Match", etag); rec.Code != http.StatusOK {
+		t.Errorf("revalidating the old version after the rebuild: %d, want 200", rec.Code)
+	}
+}
+
 func TestNotBuilt(t *testing.T) {
 	h := NewHandler(fstest.MapFS{".keep": {}}, Options{})
 	rec := get(t, h, "/")

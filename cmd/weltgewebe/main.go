@@ -9,6 +9,7 @@
 //	weltgewebe admin federate [--public-url URL] [database flags] NEIGHBOUR
 //	weltgewebe admin block --by ADMIN [database flags] DOMAIN
 //	weltgewebe adressen import [--bounds …] [database flags] REGION.osm.pbf
+//	weltgewebe basemap build REGION.osm.pbf OUT.pmtiles [--bounds minlon,minlat,maxlon,maxlat]
 //
 // Database flags: --database-url (or DATABASE_URL) names a PostgreSQL server with PostGIS;
 // without one, the instance runs its own cluster in --data-dir (default ./data).
@@ -55,6 +56,7 @@ commands:
   admin federate NEIGHBOUR   federate with a neighbouring Ortsweberei (URL, handle or actor)
   admin block DOMAIN         defederate a domain
   adressen import REGION.osm.pbf [--bounds …]   replace the address index from an OpenStreetMap extract
+  basemap build REGION.osm.pbf OUT.pmtiles   build the map from an OpenStreetMap extract
 
 Run "weltgewebe <command> -h" for a command's flags.
 `
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":
 		return restore(ctx, args[1:], stdout, stderr)
+	case "basemap":
+		return basemapCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		if len(args) < 2 {
 			fmt.Fprint(stderr, usage)

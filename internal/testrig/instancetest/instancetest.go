@@ -79,6 +79,8 @@ type Options struct {
 	// Log receives every record of the instance (all levels), besides the test log; see
 	// LogCapture.
 	Log slog.Handler
+	// Basemap is a PMTiles file the instance serves to the web app, as `serve --basemap`.
+	Basemap string
 	// TLS, when set, serves the instance over https with a certificate of this CA (its public
 	// URL is https://host:port), and federation trusts this CA and no other: the way to test
 	// against peers that, like GoToSocial, look accounts up over https only.
@@ -155,6 +157,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		Accounts:       o.Accounts,
 		RequestTimeout: o.RequestTimeout,
 		Log:            log,
+		Basemap:        o.Basemap,
 	})
 	if err != nil {
 		ln.Close()
