@@ -3,9 +3,9 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 
+	"github.com/weltgewebe/weltgewebe/internal/testrig/basemaptest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
@@ -14,29 +14,17 @@ import (
 var monteCarlo = json.RawMessage(`{"type":"Polygon","coordinates":[[[7.422,43.737],[7.434,43.737],[7.434,43.746],[7.422,43.746],[7.422,43.737]]]}`)
 
 // TestAddresses runs e2e/addresses.e2e.mjs on a 390×844 phone screen against an instance whose
-// address index is imported from the Monaco extract with the real import: registration by a
+// address index is imported from the Monaco extract with the real import, and which serves the
+// Monaco basemap (the small map of the registration shows the streets): registration by a
 // typed and chosen address (the home is the suggestion's point), an outside address refused
 // before sending, Knoten knüpfen by search and by tap, a tap outside the bounds refused at once.
 func TestAddresses(t *testing.T) {
 	b := requireBrowser(t)
-	inst := instancetest.Start(t, instancetest.Options{Name: "Monte-Carlo", Bounds: monteCarlo})
-	res, err := inst.Adressen.Import(context.Background(), monacoExtract(t), nil)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Monte-Carlo", Bounds: monteCarlo, Basemap: basemaptest.Monaco(t)})
+	res, err := inst.Adressen.Import(context.Background(), basemaptest.Extract(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("address index: %+v", res)
 	b.run(t, "e2e/addresses.e2e.mjs", "WG_URL="+inst.URL)
-}
-
-// monacoExtract is the repository's OpenStreetMap extract of Monaco (deploy/osm), or the shared
-// copy it was taken from while a branch does not have it yet.
-func monacoExtract(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"../deploy/osm/monaco-latest.osm.pbf", "../../shared/osm/monaco-latest.osm.pbf", "/work/shared/osm/monaco-latest.osm.pbf"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no monaco-latest.osm.pbf: neither deploy/osm/ nor the shared copy")
-	return ""
 }

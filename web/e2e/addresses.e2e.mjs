@@ -123,6 +123,10 @@ try {
   check((await address.inputValue()) === chosenLabel, `the field holds the chosen address: ${await address.inputValue()}`);
   await reg.locator("#reg-home-note", { hasText: "Dein Zuhause ist auf der Karte markiert" }).waitFor();
   await reg.locator(".home-marker").waitFor();
+  // The small map shows the streets around the point (the instance's basemap), to correct it by.
+  await page.locator("#reg-map.has-basemap canvas.leaflet-tile.leaflet-tile-loaded").first().waitFor({ state: "attached" });
+  await reg.locator(".form-error").waitFor({ state: "hidden" });
+  check((await address.getAttribute("aria-invalid")) !== "true", "the address field is still marked after a good choice");
   const expected = (await lookup(typed)).find((a) => a.label === chosenLabel);
   check(expected && expected.inside, `the instance's search has "${chosenLabel}" inside the bounds: ${JSON.stringify(expected)}`);
   await Promise.all([

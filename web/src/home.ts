@@ -7,7 +7,7 @@ import * as L from "leaflet";
 import { AddressSearch, type Adresse } from "./adressen";
 import { addBasemap, addBounds } from "./basemap";
 import { getBounds, inBounds } from "./bounds";
-import { $ } from "./dom";
+import { $, formError } from "./dom";
 import type { Point } from "./types";
 
 export const homeMissing = "Bitte wähle deine Adresse aus den Vorschlägen oder tippe auf der Karte auf dein Zuhause.";
@@ -100,6 +100,7 @@ export class HomePicker {
     // A jump, not a flight: a tap while the map still moved would land elsewhere.
     this.map?.setView([a.lat, a.lon], 17, { animate: false });
     this.say(a.kind === "address" ? pointSet : streetSet, false);
+    this.settled();
   }
 
   private tapped(p: Point) {
@@ -110,6 +111,7 @@ export class HomePicker {
     this.outside = false;
     this.set(p);
     this.say(pointSet, false);
+    this.settled();
   }
 
   private set(p: Point | null) {
@@ -135,6 +137,11 @@ export class HomePicker {
       });
       this.marker = m.addTo(this.map);
     } else this.marker.setLatLng([p.lat, p.lon]);
+  }
+
+  /** A point is set: a refusal of the earlier one (the form's error, the marked field) is over. */
+  private settled() {
+    if ($("reg-address").getAttribute("aria-invalid") === "true") formError($("register-form"), null);
   }
 
   private say(text: string, warn: boolean) {
