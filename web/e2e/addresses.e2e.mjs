@@ -90,6 +90,15 @@ try {
   const reg = page.locator("#register-form");
   const address = reg.getByRole("combobox", { name: "Adresse" });
   await reg.getByLabel("Name").fill("Grace Kelly-Test");
+  await reg.getByLabel("E-Mail").fill("grace@example.org");
+  await reg.getByLabel(/^Passwort/).fill("ein Garten am Meer");
+  // Typed but not chosen: there is no home point yet, and the form says how to get one.
+  await address.pressSequentially("Bd des Moul");
+  await reg.getByRole("option").first().waitFor();
+  await reg.getByRole("button", { name: "Registrieren" }).click();
+  await reg.locator(".form-error", { hasText: "Bitte wähle deine Adresse aus den Vorschlägen" }).waitFor();
+  check(!sent.includes("/api/auth/register"), "the registration was sent without a home point");
+  await address.fill("");
   await address.pressSequentially("Avenue de Fontv");
   const outsideOption = reg.getByRole("option", { name: /Avenue de Fontvieille/ }).first();
   await outsideOption.waitFor();
@@ -98,13 +107,11 @@ try {
   await outsideOption.tap();
   await reg.locator("#reg-home-note", { hasText: "Diese Adresse liegt außerhalb der Ortsweberei" }).waitFor();
   check((await reg.locator(".home-marker").count()) === 0, "an outside address set a home point");
-  await reg.getByLabel("E-Mail").fill("grace@example.org");
-  await reg.getByLabel(/^Passwort/).fill("ein Garten am Meer");
   await reg.getByRole("button", { name: "Registrieren" }).click();
   await reg.locator(".form-error", { hasText: "Diese Adresse liegt außerhalb der Ortsweberei" }).waitFor();
   check((await address.getAttribute("aria-invalid")) === "true", "the address field is marked");
   check(!sent.includes("/api/auth/register"), "the registration was sent for an outside address");
-  step("an outside address is refused when chosen and on sending, and nothing was sent");
+  step("an address typed but not chosen, and then one outside the bounds, are refused before sending; nothing was sent");
 
   // An inside address, chosen with the keyboard; the home is the suggestion's point.
   const typed = "Bd des Moul";
