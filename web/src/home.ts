@@ -10,12 +10,12 @@ import { getBounds, inBounds } from "./bounds";
 import { $, formError } from "./dom";
 import type { Point } from "./types";
 
-export const homeMissing = "Bitte wähle deine Adresse aus den Vorschlägen oder tippe auf der Karte auf dein Zuhause.";
-export const homeOutside =
+const homeMissing = "Bitte wähle deine Adresse aus den Vorschlägen oder tippe auf der Karte auf dein Zuhause.";
+const homeOutside =
   "Diese Adresse liegt außerhalb der Ortsweberei. Registrieren kann sich hier nur, wer innerhalb ihrer Grenzen wohnt – schau nach der Ortsweberei deines Wohnorts.";
 const pointOutside = "Dieser Punkt liegt außerhalb der Ortsweberei. Tippe auf dein Zuhause innerhalb der gestrichelten Grenze.";
 const pointSet = "Dein Zuhause ist auf der Karte markiert. Stimmt der Punkt nicht genau, tippe auf die richtige Stelle oder zieh die Markierung.";
-
+// A street or a place has no house: its point is where the index put the street or the place.
 const streetSet = "Markiert ist die Mitte der Straße oder des Orts, nicht dein Haus: tippe auf der Karte auf dein Zuhause oder zieh die Markierung dorthin.";
 
 const homeIcon = L.divIcon({ className: "home-marker", html: "<span></span>", iconSize: [28, 28], iconAnchor: [14, 14] });
@@ -130,6 +130,7 @@ export class HomePicker {
         if (inBounds(moved)) {
           this.home = moved;
           this.say(pointSet, false);
+          this.settled();
         } else {
           m.setLatLng([this.home!.lat, this.home!.lon]);
           this.say(pointOutside, true);
