@@ -16,11 +16,10 @@ CREATE TABLE adressen (
     name        text             NOT NULL DEFAULT '',
     lat         double precision NOT NULL,
     lon         double precision NOT NULL,
-    -- The house number as one normalised word ("2 A" → "2a"), for the exact match that ranks first.
-    hn_key      text             NOT NULL DEFAULT '',
-    -- Every prefix of every normalised word of the label (and its spelling variants): a search
-    -- word matches when it is one of them, so a prefix search is an array containment that the
-    -- GIN index answers (adressen/normalize.go).
+    -- Every prefix of every normalised word of the label (and its spelling variants), and the
+    -- house number marked for an exact match ("#18"): a search word matches when it is one of
+    -- them, so a prefix search is an array containment that the GIN index answers
+    -- (adressen/normalize.go).
     terms       text[]           NOT NULL
 );
 CREATE INDEX adressen_terms ON adressen USING gin (terms);

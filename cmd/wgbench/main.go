@@ -39,6 +39,7 @@ type config struct {
 	mapKnoten     int
 	mapRate       int
 	mapClients    []int
+	adressen      int
 }
 
 func main() {
@@ -60,7 +61,7 @@ func main() {
 	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,sweep,governance,federation,map,flood", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -76,6 +77,7 @@ func main() {
 	flag.IntVar(&cfg.followers, "followers", 1000, "follower inboxes in the delivery fan-out measurement")
 	flag.IntVar(&cfg.mapKnoten, "map-knoten", 5000, "Knoten on the map in the live-map measurement")
 	flag.IntVar(&cfg.mapRate, "map-rate", 20, "new Knoten per second in the live-map measurement")
+	flag.IntVar(&cfg.adressen, "adressen", 100_000, "addresses in the address search measurement")
 	mapClients := flag.String("map-clients", "1000,5000,10000", "numbers of concurrent live-map clients")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
@@ -135,6 +137,8 @@ func main() {
 			benchFollow(ctx, env, cfg)
 		case "bbox":
 			benchBBox(ctx, env, cfg)
+		case "adressen":
+			benchAdressen(ctx, env, cfg)
 		case "sweep":
 			benchSweep(ctx, env, cfg)
 		case "governance":

@@ -104,39 +104,83 @@ func (s *Service) Search(ctx context.Context, q string, limit int) ([]Adresse, e
 	if len(ws) == 0 {
 		return []Adresse{}, nil // punctuation only: nothing to look for
 	}
-	rows, err := s.pool.Query(ctx, `
-SELECT kind, label, street, housenumber, postcode, city, name, lat, lon
-FROM adressen
-WHERE terms @> $1::text[]
-ORDER BY hn_key = ANY($1::text[]) DESC, ord
-LIMIT $2`, ws, limit)
-	if err != nil {
-		return nil, fmt.Errorf("adressen: search: %w", err)
+	var exact []string
+	for _, w := range ws {
+		if w[0] >= '0' && w[0] <= '9' {
+			exact = append(exact, houseNumberTerm(w))
+		}
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Adresse, error) {
-		var a Adresse
-		err := r.Scan(&a.Kind, &a.Label, &a.Street, &a.HouseNumber, &a.Postcode, &a.City, &a.Name, &a.Point.Lat, &a.Point.Lon)
-		return a, err
+	var out []Adresse
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		// The plan is made for these words (a generic plan cannot tell "l" from
+		// "lindenstrasse"), and never a sequential scan in the hope of meeting enough matches
+		// early: for words that exclude each other it reads the whole table. Without
+		// sequential scans every plan looks expensive, which would switch on JIT compilation:
+		// 80 ms to save nothing.
+		tx.Defer(`SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('enable_seqscan', 'off', true),
+	set_config('jit', 'off', true)`)
+		rows, err := tx.Query(ctx, searchSQL, ws, exact, limit)
+		if err != nil {
+			return fmt.Errorf("adressen: search: %w", err)
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Adresse, error) {
+			var a Adresse
+			err := r.Scan(&a.Kind, &a.Label, &a.Street, &a.HouseNumber, &a.Postcode, &a.City, &a.Name, &a.Point.Lat, &a.Point.Lon)
+			return a, err
+		})
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		points := make([]geo.Point, len(out))
+		for i, a := range out {
+			points[i] = a.Point
+		}
+		inside, err := s.area.ContainsEach(ctx, tx, points)
+		if err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].Inside = inside[i]
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("adressen: search: %w", err)
-	}
-	if len(out) == 0 {
-		return []Adresse{}, nil
-	}
-	points := make([]geo.Point, len(out))
-	for i, a := range out {
-		points[i] = a.Point
-	}
-	inside, err := s.area.ContainsEach(ctx, s.pool, points)
 	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		out[i].Inside = inside[i]
+	if out == nil {
+		out = []Adresse{}
 	}
 	return out, nil
 }
+
+// searchSQL finds the best matches without sorting all of them, whose number grows with the
+// index (half of it begins with "s"):
+//   - top: the best ranked topRanks entries (streets and places, whose labels are short, and
+//     the shortest addresses), in rank order: exact for a query that matches several of them;
+//   - more: only when top found too few, up to moreMatches matches from the GIN index, the
+//     best of them. All of them when there are no more (a specific query); a sample of a
+//     broad query otherwise, from which the table's order (it is written in rank order) takes
+//     the better ranked first;
+//   - exact: the matches whose house number is one of the words, first.
+//
+// $1 the words, $2 the house-number terms of the words that begin with a digit, $3 the limit.
+const searchSQL = `
+WITH top AS (
+    SELECT * FROM (SELECT * FROM adressen ORDER BY ord LIMIT 2000) best
+    WHERE terms @> $1::text[] ORDER BY ord LIMIT $3),
+more AS (
+    SELECT * FROM (SELECT * FROM adressen WHERE terms @> $1::text[] LIMIT 500) m
+    WHERE (SELECT count(*) FROM top) < $3
+    ORDER BY ord LIMIT $3),
+exact AS (
+    SELECT * FROM (SELECT * FROM adressen WHERE cardinality($2::text[]) > 0 AND terms @> $1::text[] AND terms && $2::text[] LIMIT 500) e
+    ORDER BY ord LIMIT $3)
+SELECT kind, label, street, housenumber, postcode, city, name, lat, lon FROM (
+    SELECT DISTINCT ON (ord) * FROM (
+        SELECT *, 0 AS r FROM exact UNION ALL SELECT *, 1 FROM top UNION ALL SELECT *, 1 FROM more) u
+    ORDER BY ord, r) d
+ORDER BY r, ord
+LIMIT $3`
 
 // ErrInvalidLimit refuses a limit outside 1..MaxLimit.
 var ErrInvalidLimit = &fault.Error{Kind: fault.Malformed, Code: "invalid_limit", Field: "limit",

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
@@ -114,6 +116,26 @@ func TestImportMonacoAndSearch(t *testing.T) {
 	if n := count(t, pool, `SELECT count(*) FROM events WHERE type = 'AdressenImportiert'`); n != 1 {
 		t.Errorf("%d AdressenImportiert events, want 1", n)
 	}
+
+	// A street before its addresses, although "Avenue des Spélugues 12" (no postcode) has the
+	// shorter label; and a square that is both a named way and a place=square node is one entry.
+	found, err = svc.Search(ctx, "avenue des spelugues", 8)
+	if err != nil || len(found) == 0 || found[0].Kind != adressen.KindStreet {
+		t.Errorf("avenue des spelugues: %q %v", labels(found), err)
+	}
+	found, err = svc.Search(ctx, "Place du Casino", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var squares int
+	for _, a := range found {
+		if a.Street == "Place du Casino" || a.Name == "Place du Casino" {
+			squares++
+		}
+	}
+	if squares != 1 {
+		t.Errorf("Place du Casino: %q, want it once", labels(found))
+	}
 }
 
 // A second import of the same file changes nothing: no rows rewritten, no event.
@@ -218,6 +240,7 @@ func TestGermanStreets(t *testing.T) {
 		{"Karl-Heine-Str 50", "Karl-Heine-Straße 50"},
 		{"karl heine", "Karl-Heine-Straße"}, // the street first: shorter than its addresses
 		{"1", "Am Wasserturm 1, 04177"},     // the exact house number before the shorter "Ring 10"
+		{"Hauptstr 5 b", "Hauptstraße 5b"},  // the letter typed apart
 	}
 	for _, c := range cases {
 		found, err := svc.Search(ctx, c.q, 8)
@@ -226,6 +249,17 @@ func TestGermanStreets(t *testing.T) {
 		}
 		if len(found) == 0 || !strings.HasPrefix(found[0].Label, c.first) {
 			t.Errorf("%q: got %q, want %q first", c.q, labels(found), c.first)
+		}
+	}
+	// A building drawn as a multipolygon: its point is the middle of its outer way; a building
+	// way's is the middle of its corners.
+	for q, at := range map[string][2]float64{"Gießerstr 16": {51.3255, 12.3405}, "Karl-Heine-Straße 50": {51.33305, 12.32905}} {
+		found, err := svc.Search(ctx, q, 1)
+		if err != nil || len(found) != 1 {
+			t.Fatalf("%q: %v %v", q, found, err)
+		}
+		if p := found[0].Point; math.Abs(p.Lat-at[0]) > 1e-6 || math.Abs(p.Lon-at[1]) > 1e-6 {
+			t.Errorf("%s at %v, want %v", found[0].Label, p, at)
 		}
 	}
 	// "Lützner Str. 3" finds Lützner Straße 30 and the others the number may grow into, with
@@ -277,6 +311,7 @@ const lindenau = `<?xml version="1.0" encoding="UTF-8"?>
  <node id="4" lat="51.3340" lon="12.3200"><tag k="addr:street" v="Lützner Straße"/><tag k="addr:housenumber" v="300"/><tag k="addr:postcode" v="04177"/><tag k="addr:city" v="Leipzig"/></node>
  <node id="5" lat="51.3395" lon="12.3275"><tag k="addr:street" v="Merseburger Str."/><tag k="addr:housenumber" v="9"/><tag k="addr:postcode" v="04177"/><tag k="addr:city" v="Leipzig"/></node>
  <node id="6" lat="51.3300" lon="12.3300"><tag k="addr:street" v="Hauptstraße"/><tag k="addr:housenumber" v="5"/></node>
+ <node id="9" lat="51.3301" lon="12.3301"><tag k="addr:street" v="Hauptstraße"/><tag k="addr:housenumber" v="5b"/></node>
  <node id="7" lat="51.3350" lon="12.3350"><tag k="addr:street" v="Am Wasserturm"/><tag k="addr:housenumber" v="1"/><tag k="addr:postcode" v="04177"/><tag k="addr:city" v="Leipzig"/></node>
  <node id="8" lat="51.3351" lon="12.3351"><tag k="addr:street" v="Ring"/><tag k="addr:housenumber" v="10"/></node>
  <node id="10" lat="51.3329" lon="12.3289"/>
@@ -288,6 +323,115 @@ const lindenau = `<?xml version="1.0" encoding="UTF-8"?>
  <node id="22" lat="51.3340" lon="12.3320"/>
  <way id="100"><nd ref="10"/><nd ref="11"/><nd ref="12"/><nd ref="13"/><nd ref="10"/>
   <tag k="building" v="yes"/><tag k="addr:street" v="Karl-Heine-Straße"/><tag k="addr:housenumber" v="50"/><tag k="addr:postcode" v="04229"/><tag k="addr:city" v="Leipzig"/></way>
+ <node id="30" lat="51.3250" lon="12.3400"/>
+ <node id="31" lat="51.3250" lon="12.3410"/>
+ <node id="32" lat="51.3260" lon="12.3410"/>
+ <node id="33" lat="51.3260" lon="12.3400"/>
+ <way id="102"><nd ref="30"/><nd ref="31"/><nd ref="32"/><nd ref="33"/><nd ref="30"/></way>
+ <relation id="200"><member type="way" ref="102" role="outer"/><tag k="type" v="multipolygon"/><tag k="building" v="yes"/>
+  <tag k="addr:street" v="Gießerstraße"/><tag k="addr:housenumber" v="16"/><tag k="addr:postcode" v="04229"/><tag k="addr:city" v="Leipzig"/></relation>
  <way id="101"><nd ref="20"/><nd ref="21"/><nd ref="22"/><tag k="highway" v="residential"/><tag k="name" v="Karl-Heine-Straße"/></way>
 </osm>
 `
+
+// The bounded search ranks as sorting every match would: for prefixes of labels as they are
+// typed, the same entries in the same order as the obvious query that sorts all matches (while
+// there are at most the 500 the bounded query samples). In Monaco's index every entry is among
+// the 2000 best ranked; the synthetic one has 3000 addresses more, so the GIN part answers too.
+func TestSearchRanksLikeSortingEveryMatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("Monaco", func(t *testing.T) {
+		t.Parallel()
+		svc, _, pool := services(t)
+		if _, err := svc.Import(ctx, monaco(t), nil); err != nil {
+			t.Fatal(err)
+		}
+		compareWithSortingAll(t, svc, pool, 6)
+	})
+	t.Run("synthetic", func(t *testing.T) {
+		t.Parallel()
+		svc, _, pool := services(t)
+		var b strings.Builder
+		b.WriteString("<osm version=\"0.6\">\n")
+		stems := []string{"Linden", "Eichen", "Birken", "Ahorn", "Garten", "Kirch", "Schul", "Bahnhof", "Berg", "Wald"}
+		kinds := []string{"straße", "weg", "platz", "allee", "ring", "gasse"}
+		id := 1
+		for si, stem := range stems {
+			for ki, kind := range kinds {
+				for hn := 1; hn <= 55; hn++ {
+					fmt.Fprintf(&b, `<node id="%d" lat="%f" lon="%f"><tag k="addr:street" v="%s%s"/><tag k="addr:housenumber" v="%d"/><tag k="addr:postcode" v="0%d"/><tag k="addr:city" v="Stadt %d"/></node>`+"\n",
+						id, 51+float64(si)/100+float64(hn)/10000, 12+float64(ki)/100, stem, kind, hn, 4100+ki, si%3)
+					id++
+				}
+			}
+		}
+		b.WriteString("</osm>\n")
+		path := filepath.Join(t.TempDir(), "synthetisch.osm")
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := svc.Import(ctx, path, nil); err != nil || res.Addresses != 3300 {
+			t.Fatalf("import: %+v %v", res, err)
+		}
+		compareWithSortingAll(t, svc, pool, 41)
+	})
+}
+
+func compareWithSortingAll(t *testing.T, svc *adressen.Service, pool *pgxpool.Pool, every int) {
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `SELECT label FROM adressen ORDER BY ord`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checked, beyondTop int
+	for i, label := range all {
+		if i%every != 0 {
+			continue
+		}
+		r := []rune(label)
+		for n := 1; n <= len(r); n += 2 {
+			q := string(r[:n])
+			ws := adressen.QueryWords(q)
+			if len(ws) == 0 {
+				continue
+			}
+			var exact []string
+			for _, w := range ws {
+				if w[0] >= '0' && w[0] <= '9' {
+					exact = append(exact, "#"+w)
+				}
+			}
+			var matches, inTop int
+			var want []string
+			err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE ord < 2000), (SELECT coalesce(array_agg(label), '{}') FROM (
+    SELECT label FROM adressen WHERE terms @> $1 ORDER BY terms && $2 DESC, ord LIMIT 8) x)
+FROM adressen WHERE terms @> $1`, ws, exact).Scan(&matches, &inTop, &want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if matches > 500 {
+				continue
+			}
+			found, err := svc.Search(ctx, q, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := labels(found); strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("%q: %q, sorting every match: %q", q, got, want)
+			}
+			checked++
+			if inTop < matches && inTop < 8 {
+				beyondTop++
+			}
+		}
+	}
+	t.Logf("%d queries compared, %d of them with matches beyond the 2000 best ranked", checked, beyondTop)
+	if checked < 500 {
+		t.Errorf("only %d queries compared", checked)
+	}
+}

@@ -142,10 +142,19 @@ func (s *Service) Import(ctx context.Context, path string, clip *Clip) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
+	// The rank among equal matches: streets and places before addresses (a street's label is
+	// not always the shorter: "Avenue des Spélugues 12" has no postcode, its street has), then
+	// shorter labels.
+	class := func(e entry) int {
+		if e.kind == KindAddress {
+			return 1
+		}
+		return 0
+	}
 	slices.SortFunc(es, func(a, b entry) int {
-		la, lb := a.label(), b.label()
-		return cmp.Or(cmp.Compare(utf8.RuneCountInString(la), utf8.RuneCountInString(lb)), strings.Compare(la, lb),
-			cmp.Compare(a.point.Lat, b.point.Lat), cmp.Compare(a.point.Lon, b.point.Lon))
+		la, lb := a.label, b.label
+		return cmp.Or(cmp.Compare(class(a), class(b)), cmp.Compare(utf8.RuneCountInString(la), utf8.RuneCountInString(lb)),
+			strings.Compare(la, lb), cmp.Compare(a.point.Lat, b.point.Lat), cmp.Compare(a.point.Lon, b.point.Lon))
 	})
 	src := Source{File: filepath.Base(path), SHA256: sum, Bounds: bounds}
 	for _, e := range es {
@@ -202,23 +211,22 @@ func insert(ctx context.Context, tx *database.Tx, es []entry) error {
 		part := es[start:min(start+batch, len(es))]
 		n := len(part)
 		ord := make([]int32, n)
-		kind, label, street, hn, postcode, city, name, hnKey, ts := make([]string, n), make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		kind, label, street, hn, postcode, city, name, ts := make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		lat, lon := make([]float64, n), make([]float64, n)
 		for i, e := range part {
 			ord[i] = int32(start + i)
-			kind[i], label[i], street[i], hn[i], postcode[i], city[i], name[i] = e.kind, e.label(), e.street, e.hn, e.postcode, e.city, e.name
+			kind[i], label[i], street[i], hn[i], postcode[i], city[i], name[i] = e.kind, e.label, e.street, e.hn, e.postcode, e.city, e.name
 			lat[i], lon[i] = e.point.Lat, e.point.Lon
-			hnKey[i] = houseNumberKey(e.hn)
-			// Terms hold letters and digits only (normalize.go), so a space separates them.
-			ts[i] = strings.Join(terms(e.street, e.hn, e.postcode, e.city, e.name), " ")
+			// Terms hold no spaces (normalize.go), so a space separates them.
+			ts[i] = strings.Join(append(terms(e.street, e.hn, houseNumberParts(e.hn), e.postcode, e.city, e.name), houseNumberTerms(e.hn)...), " ")
 		}
 		_, err := tx.Exec(ctx, `
-INSERT INTO adressen (ord, kind, label, street, housenumber, postcode, city, name, lat, lon, hn_key, terms)
-SELECT o, k, l, s, h, p, c, n, la, lo, hk, string_to_array(t, ' ')
+INSERT INTO adressen (ord, kind, label, street, housenumber, postcode, city, name, lat, lon, terms)
+SELECT o, k, l, s, h, p, c, n, la, lo, string_to_array(t, ' ')
 FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::float8[], $10::float8[], $11::text[], $12::text[]) AS x(o, k, l, s, h, p, c, n, la, lo, hk, t)`,
-			ord, kind, label, street, hn, postcode, city, name, lat, lon, hnKey, ts)
+            $9::float8[], $10::float8[], $11::text[]) AS x(o, k, l, s, h, p, c, n, la, lo, t)`,
+			ord, kind, label, street, hn, postcode, city, name, lat, lon, ts)
 		if err != nil {
 			return fmt.Errorf("adressen: insert: %w", err)
 		}

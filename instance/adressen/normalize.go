@@ -117,6 +117,37 @@ func terms(texts ...string) []string {
 	return out
 }
 
-// houseNumberKey is a house number as one word ("2 A" → "2a"), compared with each query word
-// for the exact match that ranks first.
-func houseNumberKey(hn string) string { return strings.Join(words(hn), "") }
+// houseNumberParts splits a house number where digits meet letters ("12a" → "12 a"), so that
+// "12 a" typed apart finds it too.
+func houseNumberParts(hn string) string {
+	var b strings.Builder
+	prev := rune(0)
+	for _, r := range hn {
+		if prev != 0 && unicode.IsDigit(prev) != unicode.IsDigit(r) && unicode.IsLetter(prev) != unicode.IsLetter(r) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+		prev = r
+	}
+	return b.String()
+}
+
+// houseNumberTerms mark an address's house number for the exact match that ranks first: the
+// number as one word ("2 A" → 2a) and each of its words ("4-6" → 4, 6). The mark (#) is never
+// part of a word, so no prefix meets it.
+func houseNumberTerms(hn string) []string {
+	ws := words(hn)
+	if len(ws) == 0 {
+		return nil
+	}
+	out := []string{houseNumberTerm(strings.Join(ws, ""))}
+	if len(ws) > 1 {
+		for _, w := range ws {
+			out = append(out, houseNumberTerm(w))
+		}
+	}
+	return out
+}
+
+// houseNumberTerm is the exact-match mark of a house number word.
+func houseNumberTerm(w string) string { return "#" + w }

@@ -31,12 +31,16 @@ import (
 //     mean of a building's corners is its middle; for a street, its middle node);
 //  3. nodes: addresses and places tagged on nodes, and the coordinates of the noted nodes.
 //
-// Memory is what is kept, never the file's nodes: about 16 bytes per noted node (≤ 6 per
-// building, 1 per street way), 24 per point being summed, and the entries with their strings
-// (~150 bytes each). A federal state's extract (Bavaria: ~3.5 million addressed buildings)
-// needs about 1 GB without a clip; with --bounds only what lies in the clip's bounding box is
-// kept, so an Ortsweberei's import stays in the tens of MB. Cutting the extract first
-// (`osmium extract`, docs/OPERATIONS.md) also makes every pass faster.
+// Memory is what is kept, never the file's nodes: 16 bytes per noted node (≤ 6 per building,
+// 1 per street way), 24 per point being summed, and the entries themselves. Measured with
+// 100,000 synthetic addresses: 167 MB peak (RSS, of which 45 MB the binary at rest), so about
+// 1.2 KB per entry with the garbage of decoding. A federal state's extract unclipped (Bavaria
+// has some 3.5 million addresses) would need about 4 GB: clip it. With --bounds, nodes outside
+// the clip's bounding box (plus a margin) are dropped as they are read and ways that lie
+// outside it are never kept, so the memory follows what lies inside — a town's 20,000–50,000
+// addresses take tens of MB — at the price of one more pass over the nodes (8 bytes per node
+// inside the box). Cutting the extract first (`osmium extract`, docs/OPERATIONS.md) also makes
+// every pass faster.
 
 const (
 	maxCorners      = 6
@@ -51,9 +55,10 @@ const (
 type entry struct {
 	kind, street, hn, postcode, city, name string
 	point                                  geo.Point
+	label                                  string // made once the entry is complete (finish)
 }
 
-func (e entry) label() string {
+func (e entry) makeLabel() string {
 	tail := strings.TrimSpace(e.postcode + " " + e.city)
 	var head string
 	switch e.kind {
@@ -107,13 +112,14 @@ type reader struct {
 	ways   map[osm.WayID][]uint32 // relation members → the relations' sums
 	street []streetWay
 	direct []entry
+	names  map[string]string
 }
 
 // readExtract reads the entries of the extract at path (.osm.pbf, or OSM XML), keeping those
 // inside clip (nil: all).
 func readExtract(ctx context.Context, path string, clip *Clip) ([]entry, error) {
 	xml := !strings.HasSuffix(strings.ToLower(path), ".pbf")
-	r := &reader{clip: clip, ways: map[osm.WayID][]uint32{}, open: func() (osm.Scanner, error) {
+	r := &reader{clip: clip, ways: map[osm.WayID][]uint32{}, names: map[string]string{}, open: func() (osm.Scanner, error) {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
@@ -199,7 +205,7 @@ func (r *reader) relation(o osm.Object) {
 	if !ok || rel.Tags.Find("type") != "multipolygon" {
 		return
 	}
-	es := entriesOf(rel.Tags)
+	es := r.entriesOf(rel.Tags)
 	if len(es) == 0 {
 		return
 	}
@@ -228,7 +234,7 @@ func (r *reader) way(o osm.Object) {
 	for _, acc := range r.ways[w.ID] {
 		r.noteAll(corners, acc)
 	}
-	if es := entriesOf(w.Tags); len(es) > 0 {
+	if es := r.entriesOf(w.Tags); len(es) > 0 {
 		acc := r.newSum()
 		r.noteAll(corners, acc)
 		for _, e := range es {
@@ -279,7 +285,10 @@ func (r *reader) node(o osm.Object) {
 		s.lon += n.Lon
 		s.n++
 	}
-	for _, e := range entriesOf(n.Tags) {
+	if r.clip != nil && !r.clip.inBox(n.Lat, n.Lon) {
+		return // summed above if a way needs it; its own entries lie outside
+	}
+	for _, e := range r.entriesOf(n.Tags) {
 		e.point = geo.Point{Lat: n.Lat, Lon: n.Lon}
 		r.direct = append(r.direct, e)
 	}
@@ -311,22 +320,34 @@ func (r *reader) finish() []entry {
 	all = append(all, r.streets(all)...)
 	var out []entry
 	seen := map[string]bool{}
+	streetAt := map[string][]geo.Point{}
 	for _, e := range all {
 		if r.clip != nil && !r.clip.contains(e.point) {
 			continue
 		}
-		key := e.kind + "|" + strings.Join(words(e.label()), " ")
+		e.label = e.makeLabel()
+		key := e.kind + "|" + strings.Join(words(e.label), " ")
 		if e.kind == KindPlace { // namesakes apart are two places
 			key += fmt.Sprintf("|%.2f,%.2f", e.point.Lat, e.point.Lon)
 		}
 		if !seen[key] {
 			seen[key] = true
+			if e.kind == KindStreet {
+				name := strings.Join(words(e.street), " ")
+				streetAt[name] = append(streetAt[name], e.point)
+			}
 			// OSM stores 7 decimals; the sum of one node must not read 43.742628100000005.
 			e.point = geo.Point{Lat: math.Round(e.point.Lat*1e7) / 1e7, Lon: math.Round(e.point.Lon*1e7) / 1e7}
 			out = append(out, e)
 		}
 	}
-	return out
+	// A square is often both a named way and a place=square node: one entry, the street.
+	return slices.DeleteFunc(out, func(e entry) bool {
+		if e.kind != KindPlace {
+			return false
+		}
+		return slices.ContainsFunc(streetAt[strings.Join(words(e.name), " ")], func(p geo.Point) bool { return distanceM(p, e.point) < 500 })
+	})
 }
 
 // townsByPostcode is the town most addresses with a postcode name: many are tagged with the
@@ -435,15 +456,16 @@ var placeTags = map[string]map[string]bool{
 	"historic": nil, // any
 }
 
-// entriesOf are the entries an element's tags make: an address, a place, or both.
-func entriesOf(tags osm.Tags) []entry {
+// entriesOf are the entries an element's tags make: an address, a place, or both. Street,
+// postcode and town repeat across thousands of addresses: each is kept once (names).
+func (r *reader) entriesOf(tags osm.Tags) []entry {
 	var out []entry
 	hn := tags.Find("addr:housenumber")
 	street := tags.Find("addr:street")
 	if street == "" {
 		street = tags.Find("addr:place")
 	}
-	postcode, city := tags.Find("addr:postcode"), tags.Find("addr:city")
+	street, postcode, city := r.intern(street), r.intern(tags.Find("addr:postcode")), r.intern(tags.Find("addr:city"))
 	if hn != "" && street != "" {
 		out = append(out, entry{kind: KindAddress, street: street, hn: hn, postcode: postcode, city: city})
 	}
@@ -451,6 +473,14 @@ func entriesOf(tags osm.Tags) []entry {
 		out = append(out, entry{kind: KindPlace, name: name, city: city})
 	}
 	return out
+}
+
+func (r *reader) intern(s string) string {
+	if v, ok := r.names[s]; ok {
+		return v
+	}
+	r.names[s] = s
+	return s
 }
 
 func isPlace(tags osm.Tags) bool {
