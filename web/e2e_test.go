@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,7 +87,27 @@ func TestPhone(t *testing.T) {
 	}
 	var p struct{ Position struct{ Lat, Lon float64 } }
 	inst.Client().Get("/api/accounts/"+vera.ID).Expect(t, http.StatusOK).JSON(t, &p)
-	b.run(t, "e2e/phone.e2e.mjs", "WG_URL="+inst.URL, "WG_LONG_TITLE="+long, "WG_LONG_KNOTEN="+k.ID,
+	// In front of the instance, a proxy that counts what the browser fetches, the service
+	// worker's fetches included (which the page's request events do not show):
+	// GET /__fetched?path=P says how often P was asked for.
+	target, _ := url.Parse(inst.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	fetched := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.URL.Path == "/__fetched" {
+			n := fetched[r.URL.Query().Get("path")]
+			mu.Unlock()
+			fmt.Fprint(w, n)
+			return
+		}
+		fetched[r.URL.Path]++
+		mu.Unlock()
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	b.run(t, "e2e/phone.e2e.mjs", "WG_URL="+srv.URL, "WG_LONG_TITLE="+long, "WG_LONG_KNOTEN="+k.ID,
 		"WG_VERA_EMAIL="+vera.Email, "WG_UWE_EMAIL="+uwe.Email, "WG_PASSWORD="+instancetest.ResidentPassword,
 		fmt.Sprintf("WG_ROLLE=%f,%f", p.Position.Lat, p.Position.Lon))
 }

@@ -101,8 +101,7 @@ feed.onError = (code, message) => {
   if (code === "too_many_cells") {
     feed.clear();
     hint(germanMessage(new ApiError(422, code, message)));
-  }
-  else console.warn("map feed:", code, message);
+  } else console.warn("map feed:", code, message);
 };
 setInterval(() => mapView.fade(), 60000);
 
