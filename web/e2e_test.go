@@ -117,11 +117,12 @@ var monaco = json.RawMessage(`{"type":"Polygon","coordinates":[[[7.409205,43.723
 
 // TestBasemap runs e2e/basemap.e2e.mjs against an instance serving the real Monaco basemap
 // (deploy/osm's extract through the `basemap build` pipeline): in Chromium, at zoom 16 over a
-// street, the street is painted where it is, a street name is drawn, the tiles come with range
-// requests, and no request the page makes leaves the instance.
+// street, the street is painted where it is, a street name is drawn; at zoom 18 over a house,
+// house numbers are drawn; the tiles come with range requests, and no request the pages make
+// leaves the instance.
 //
 // The street is not written into the test: it is read from the archive (the longest named
-// road through the middle of Monaco), and so are the names a drawn label may carry.
+// road through the middle of Monaco), and so are the names and numbers a drawn label may carry.
 func TestBasemap(t *testing.T) {
 	b := requireBrowser(t)
 	path := basemaptest.Monaco(t)
@@ -134,6 +135,8 @@ func TestBasemap(t *testing.T) {
 	var streetName string
 	best := 0.0
 	names := map[string]bool{}
+	numbers := map[string]bool{}
+	var houses []orb.Point
 	here := maptile.At(centre, 15)
 	for dx := -1; dx <= 1; dx++ {
 		for dy := -1; dy <= 1; dy++ {
@@ -142,6 +145,16 @@ func TestBasemap(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, l := range layers {
+				if l.Name == "buildings" {
+					for _, f := range l.Features {
+						if hn, _ := f.Properties["addr_housenumber"].(string); hn != "" && f.Properties["kind"] == "address" {
+							numbers[hn] = true
+							if p, ok := f.Geometry.(orb.Point); ok {
+								houses = append(houses, p)
+							}
+						}
+					}
+				}
 				if l.Name != "roads" {
 					continue
 				}
@@ -170,11 +183,24 @@ func TestBasemap(t *testing.T) {
 	if streetName == "" {
 		t.Fatal("no named street in the Monaco basemap's middle tile")
 	}
-	var list []string
+	var list, numberList []string
 	for n := range names {
 		list = append(list, n)
 	}
+	for n := range numbers {
+		numberList = append(numberList, n)
+	}
 	streets, _ := json.Marshal(list)
+	housenumbers, _ := json.Marshal(numberList)
+	if len(houses) == 0 {
+		t.Fatal("no house numbers around the middle of Monaco in the basemap")
+	}
+	house := houses[0] // the one nearest the street: residents look for theirs from it
+	for _, h := range houses {
+		if planar.Distance(h, street) < planar.Distance(house, street) {
+			house = h
+		}
+	}
 	t.Logf("view: %s at %.6f,%.6f; %d street names around", streetName, street.Lat(), street.Lon(), len(list))
 
 	inst := instancetest.Start(t, instancetest.Options{Name: "Monaco-Weberei", Bounds: monaco, Basemap: path})
@@ -182,7 +208,8 @@ func TestBasemap(t *testing.T) {
 		Post("/api/knoten", map[string]any{"type": "idee", "title": "Trinkbrunnen", "lat": street.Lat() + 0.0005, "lon": street.Lon()}).
 		Expect(t, http.StatusCreated)
 	b.run(t, "e2e/basemap.e2e.mjs", "WG_URL="+inst.URL, fmt.Sprintf("WG_LAT=%.7f", street.Lat()),
-		fmt.Sprintf("WG_LON=%.7f", street.Lon()), "WG_STREET="+streetName, "WG_STREETS="+string(streets))
+		fmt.Sprintf("WG_LON=%.7f", street.Lon()), "WG_STREET="+streetName, "WG_STREETS="+string(streets),
+		fmt.Sprintf("WG_HOUSE_LAT=%.7f", house.Lat()), fmt.Sprintf("WG_HOUSE_LON=%.7f", house.Lon()), "WG_HOUSENUMBERS="+string(housenumbers))
 }
 
 type browserTools struct{ node, chromium string }

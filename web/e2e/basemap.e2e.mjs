@@ -5,6 +5,8 @@
 //     colour, not the background (nor only the earth colour around it);
 //   - a street name is drawn: a text the renderer writes on a tile canvas is one of the road
 //     names the archive holds around the view (WG_STREETS, read from the archive by the test);
+//   - zoomed in to 18 over a house (WG_HOUSE_LAT, WG_HOUSE_LON), house numbers are drawn: one
+//     of those the archive holds around it (WG_HOUSENUMBERS);
 //   - the tiles come with range requests (206);
 //   - no request the page makes (page, workers, service worker) goes anywhere but the instance.
 import { mkdirSync } from "node:fs";
@@ -22,29 +24,36 @@ const browser = await chromium.launch({
   headless: true,
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
-const ctx = await browser.newContext({ baseURL: base, viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
-await ctx.addInitScript(([lat, lon]) => {
-  localStorage.setItem("wg.onboarded", "1");
-  localStorage.setItem("wg.view", JSON.stringify([lat, lon, 16]));
-  // Every text the renderer writes on a map tile (labels are drawn with fillText).
-  window.__wgTileTexts = [];
-  const fillText = CanvasRenderingContext2D.prototype.fillText;
-  CanvasRenderingContext2D.prototype.fillText = function (text, x, y, ...rest) {
-    if (this.canvas?.classList?.contains("leaflet-tile")) window.__wgTileTexts.push(String(text));
-    return fillText.call(this, text, x, y, ...rest);
-  };
-}, [lat, lon]);
+// A browser context opened at a view: every text the renderer writes on a map tile (labels are
+// drawn with fillText) and every request of the context (pages, workers, service worker).
+async function openAt(lat, lon, zoom) {
+  const ctx = await browser.newContext({ baseURL: base, viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
+  await ctx.addInitScript(([lat, lon, zoom]) => {
+    localStorage.setItem("wg.onboarded", "1");
+    localStorage.setItem("wg.view", JSON.stringify([lat, lon, zoom]));
+    window.__wgTileTexts = [];
+    const fillText = CanvasRenderingContext2D.prototype.fillText;
+    CanvasRenderingContext2D.prototype.fillText = function (text, x, y, ...rest) {
+      if (this.canvas?.classList?.contains("leaflet-tile")) window.__wgTileTexts.push(String(text));
+      return fillText.call(this, text, x, y, ...rest);
+    };
+  }, [lat, lon, zoom]);
+  ctx.on("request", (r) => requests.push(r.url()));
+  const page = await ctx.newPage();
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("response", (r) => {
+    if (r.url().endsWith("/tiles/basemap.pmtiles")) ranges.push(`${r.status()} ${r.request().headers()["range"] ?? "(no range)"}`);
+  });
+  await page.goto("/");
+  await page.waitForSelector("html[data-ready='1']", { timeout: patience });
+  await page.waitForSelector("#map.has-basemap", { timeout: patience });
+  return page;
+}
 
-// Every request of the context: pages, their workers and the service worker.
 const requests = [];
-ctx.on("request", (r) => requests.push(r.url()));
-const page = await ctx.newPage();
 const errors = [];
-page.on("pageerror", (e) => errors.push(e.message));
 const ranges = [];
-page.on("response", (r) => {
-  if (r.url().endsWith("/tiles/basemap.pmtiles")) ranges.push(`${r.status()} ${r.request().headers()["range"] ?? "(no range)"}`);
-});
+let page;
 
 // The colours at the middle of the map: [r,g,b] of every pixel within `radius` of the map's
 // centre, read from the tile canvas under it; null until a painted tile is there.
@@ -72,9 +81,7 @@ const hex = ([r, g, b]) => "#" + [r, g, b].map((v) => v.toString(16).padStart(2,
 const BACKGROUND = "#cccccc", EARTH = "#e2dfda", ROAD = "#ffffff";
 
 try {
-  await page.goto("/");
-  await page.waitForSelector("html[data-ready='1']", { timeout: patience });
-  await page.waitForSelector("#map.has-basemap", { timeout: patience });
+  page = await openAt(lat, lon, 16);
 
   // The street at the centre: the road colour within a few pixels of where it runs.
   let seen = [];
@@ -100,23 +107,33 @@ try {
   );
   const drawn = await label.jsonValue();
   const allTexts = await page.evaluate(() => [...new Set(window.__wgTileTexts)]);
+  if ((await page.locator(".leaflet-marker-icon").count()) === 0) throw new Error("no Knoten pins over the basemap");
+  if (process.env.WG_E2E_SHOTS) { mkdirSync(artifacts, { recursive: true }); await page.screenshot({ path: join(artifacts, "basemap.png") }); }
+
+  // Zoomed in over a house: house numbers.
+  const housenumbers = JSON.parse(process.env.WG_HOUSENUMBERS);
+  page = await openAt(Number(process.env.WG_HOUSE_LAT), Number(process.env.WG_HOUSE_LON), 18);
+  const number = await (await page.waitForFunction(
+    (numbers) => window.__wgTileTexts.find((t) => numbers.includes(t)) || false,
+    housenumbers,
+    { timeout: patience, polling: 250 },
+  )).jsonValue();
+  if (process.env.WG_E2E_SHOTS) await page.screenshot({ path: join(artifacts, "housenumbers.png") });
 
   if (!ranges.some((r) => r.startsWith("206 bytes="))) throw new Error("no range request answered with 206: " + ranges.join(", "));
-  if ((await page.locator(".leaflet-marker-icon").count()) === 0) throw new Error("no Knoten pins over the basemap");
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
   const away = requests.filter((u) => !u.startsWith("data:") && !u.startsWith("blob:") && new URL(u).origin !== origin);
   if (away.length) throw new Error(`requests leaving the instance: ${away.join(", ")}`);
 
-  if (process.env.WG_E2E_SHOTS) { mkdirSync(artifacts, { recursive: true }); await page.screenshot({ path: join(artifacts, "basemap.png") }); }
   console.log(`basemap: road colour at ${process.env.WG_STREET} (colours there ${seen.join(" ")}); label "${drawn}" drawn ` +
-    `(tile texts: ${allTexts.slice(0, 8).join(" | ")}); ${requests.length} requests, all to ${origin}; basemap ranges: ${ranges.slice(0, 6).join(", ")}`);
+    `(tile texts: ${allTexts.slice(0, 8).join(" | ")}); house number "${number}" drawn at zoom 18; ${requests.length} requests, all to ${origin}; basemap ranges: ${ranges.slice(0, 6).join(", ")}`);
   await browser.close();
   process.exit(0);
 } catch (err) {
   mkdirSync(artifacts, { recursive: true });
   const file = join(artifacts, "basemap.png");
-  await page.screenshot({ path: file }).catch(() => {});
-  const texts = await page.evaluate(() => [...new Set(window.__wgTileTexts || [])]).catch(() => []);
+  await page?.screenshot({ path: file }).catch(() => {});
+  const texts = await page?.evaluate(() => [...new Set(window.__wgTileTexts || [])]).catch(() => []);
   console.error(`basemap: FAILED: ${err?.stack || err}\nbasemap requests: ${ranges.join(", ")}\ntile texts: ${texts.join(" | ")}\n` +
     `requests: ${requests.join(", ")}\nerrors: ${errors.join("; ")}\nscreenshot ${file}`);
   await browser.close();

@@ -9,11 +9,21 @@ export async function addBasemap(map: L.Map, url: string | undefined) {
   if (url) {
     try {
       (window as any).L = L; // protomaps-leaflet extends the global Leaflet
-      const [{ leafletLayer }, { PMTiles }] = await Promise.all([import("protomaps-leaflet"), import("pmtiles")]);
+      const [{ leafletLayer, CenteredTextSymbolizer }, { PMTiles }] = await Promise.all([import("protomaps-leaflet"), import("pmtiles")]);
       // Beyond the archive's deepest zoom its tiles are drawn enlarged (extracts end at 14 or 15).
       const archive = new PMTiles(url);
       const { maxZoom } = await archive.getHeader();
-      leafletLayer({ url: archive, maxDataZoom: maxZoom, flavor: "light", lang: "de", attribution: "© OpenStreetMap-Mitwirkende, Protomaps" } as any).addTo(map);
+      const layer = leafletLayer({ url: archive, maxDataZoom: maxZoom, flavor: "light", lang: "de", attribution: "© OpenStreetMap-Mitwirkende, Protomaps" } as any) as any;
+      // House numbers are in the tiles (buildings layer, kind "address", from zoom 15) but the
+      // light theme has no rule for them; residents find their own door by them. The labeler
+      // holds this same array, so the rule takes part in placing labels like the theme's own.
+      layer.labelRules.push({
+        dataLayer: "buildings",
+        minzoom: 17,
+        symbolizer: new CenteredTextSymbolizer({ labelProps: ["addr_housenumber"], fill: "#91888b", stroke: "#ffffff", width: 2, font: "400 10px sans-serif" }),
+        filter: (_z: number, f: { props: Record<string, unknown> }) => f.props.kind === "address",
+      });
+      layer.addTo(map);
       map.getContainer().classList.add("has-basemap");
       return;
     } catch (e) {
