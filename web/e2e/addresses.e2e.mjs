@@ -113,8 +113,9 @@ try {
   check(!sent.includes("/api/auth/register"), "the registration was sent for an outside address");
   step("an address typed but not chosen, and then one outside the bounds, are refused before sending; nothing was sent");
 
-  // An inside address, chosen with the keyboard; the home is the suggestion's point.
-  const typed = "Bd des Moul";
+  // An inside address, chosen with the keyboard; the home is the suggestion's point. With its
+  // house number typed, the address comes first (the search ranks an exact house number first).
+  const typed = "Bd des Moul 18";
   await address.fill("");
   await address.pressSequentially(typed);
   await reg.getByRole("option", { name: /Boulevard des Moulins/ }).first().waitFor();
