@@ -73,7 +73,10 @@ func basemapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("basemap build: %w", err)
 	}
-	fmt.Fprintf(stdout, "basemap written to %s: %.1f MB, %d tiles, zoom %d–%d, bounds %s, in %.1f s\n",
-		files[1], float64(res.Bytes)/1e6, res.Tiles, basemap.MinZoom, basemap.MaxZoom, res.Bounds, res.Duration.Seconds())
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	fmt.Fprintf(stdout, "basemap written to %s: %.1f MB, %d tiles, zoom %d–%d, bounds %s, %d sea polygons, in %.1f s\n",
+		files[1], float64(res.Bytes)/1e6, res.Tiles, basemap.MinZoom, basemap.MaxZoom, res.Bounds, res.SeaPolygons, res.Duration.Seconds())
 	return nil
 }

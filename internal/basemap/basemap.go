@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paulmach/orb"
 	"github.com/protomaps/go-pmtiles/pmtiles"
 )
 
@@ -112,6 +113,10 @@ type Result struct {
 	Bytes    int64
 	Tiles    uint64 // addressed tiles
 	Duration time.Duration
+	// SeaPolygons is how many water polygons were assembled from the coastline (0 inland).
+	SeaPolygons int
+	// Warnings name what the build left out of the map, such as a broken coastline.
+	Warnings []string
 }
 
 // ErrMissingTool is returned when osmium or tilemaker is not installed.
@@ -179,11 +184,25 @@ func Build(ctx context.Context, extract, out string, o Options) (Result, error) 
 			return Result{}, fmt.Errorf("%s is not a readable OpenStreetMap PBF extract: %w", extract, err)
 		}
 	}
-	// The earth: one closed way over the bounds, merged into the data (OpenStreetMap has no
-	// land polygon; tilemaker reads only PBF, hence osmium). Merging reads the whole extract:
-	// a broken one fails here. -F pbf: read as PBF whatever the file is called.
+	// The earth (one closed way over the bounds: OpenStreetMap has no land polygon) and the sea
+	// assembled from the coastline (sea.go), merged into the data; tilemaker reads only PBF,
+	// hence osmium. Merging reads the whole extract: a broken one fails here. -F pbf: read as
+	// PBF whatever the file is called.
+	box := orb.Bound{Min: orb.Point{b.MinLon, b.MinLat}, Max: orb.Point{b.MaxLon, b.MaxLat}}
+	coast, maxID, err := readCoastline(ctx, input)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s is not a readable OpenStreetMap PBF extract: %w", extract, err)
+	}
+	var warnings []string
+	sea := seaPolygons(coast, box, func(format string, args ...any) {
+		warnings = append(warnings, fmt.Sprintf(format, args...))
+	})
 	earthXML, earth := filepath.Join(work, "earth.osm"), filepath.Join(work, "earth.osm.pbf")
-	if err := os.WriteFile(earthXML, earthOSM(b), 0o600); err != nil {
+	var extra bytes.Buffer
+	if err := extraOSM(&extra, maxID, box, sea); err != nil {
+		return Result{}, err
+	}
+	if err := os.WriteFile(earthXML, extra.Bytes(), 0o600); err != nil {
 		return Result{}, err
 	}
 	if err := runTool(ctx, logw, work, osmium, "cat", "--overwrite", "--output", earth, earthXML); err != nil {
@@ -207,6 +226,8 @@ func Build(ctx context.Context, extract, out string, o Options) (Result, error) 
 		return Result{}, err
 	}
 	res.Bounds = b
+	res.SeaPolygons = len(sea)
+	res.Warnings = warnings
 	res.Duration = time.Since(start)
 	return res, nil
 }
@@ -324,24 +345,6 @@ func extractBounds(ctx context.Context, osmium, extract string) (Bounds, error) 
 		return Bounds{}, fmt.Errorf("%s has no usable bounds (an empty extract?); give --bounds: %w", extract, err)
 	}
 	return b, nil
-}
-
-// earthID is far above any OpenStreetMap id, so that the earth way never collides with one.
-const earthID = 1 << 50
-
-func earthOSM(b Bounds) []byte {
-	var s strings.Builder
-	s.WriteString("<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\" generator=\"weltgewebe\">\n")
-	corners := [][2]float64{{b.MinLon, b.MinLat}, {b.MaxLon, b.MinLat}, {b.MaxLon, b.MaxLat}, {b.MinLon, b.MaxLat}}
-	for i, c := range corners {
-		fmt.Fprintf(&s, "<node id=\"%d\" version=\"1\" lat=\"%.7f\" lon=\"%.7f\"/>\n", earthID+i, c[1], c[0])
-	}
-	fmt.Fprintf(&s, "<way id=\"%d\" version=\"1\">", earthID)
-	for _, i := range []int{0, 1, 2, 3, 0} {
-		fmt.Fprintf(&s, "<nd ref=\"%d\"/>", earthID+i)
-	}
-	s.WriteString("<tag k=\"weltgewebe:earth\" v=\"yes\"/></way>\n</osm>\n")
-	return []byte(s.String())
 }
 
 // tailBuffer keeps the last few KB written to it: enough of a tool's output to say what went

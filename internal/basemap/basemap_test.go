@@ -13,6 +13,7 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/maptile"
+	"github.com/paulmach/orb/planar"
 	"github.com/protomaps/go-pmtiles/pmtiles"
 
 	"github.com/weltgewebe/weltgewebe/internal/basemap"
@@ -295,6 +296,56 @@ func TestParseBounds(t *testing.T) {
 		"a,b,c,d", "7.41,43.72,7.45,NaN", "7,89,8,90", "-181,0,1,1"} {
 		if _, err := basemap.ParseBounds(s); err == nil {
 			t.Errorf("ParseBounds(%q) accepted", s)
+		}
+	}
+}
+
+// The sea off Monaco is water, assembled from the coastline (OpenStreetMap has no sea
+// polygon); the old town on its rock, the harbour's quays and the land behind stay land.
+func TestBuildMonacoSea(t *testing.T) {
+	path, res := buildMonaco(t)
+	a, err := basemaptest.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings: %v", res.Warnings)
+	}
+	for _, c := range []struct {
+		name string
+		at   orb.Point
+		sea  bool
+	}{
+		{"the sea off Monte-Carlo", orb.Point{7.435, 43.735}, true},
+		{"the sea south of Fontvieille", orb.Point{7.42, 43.72}, true},
+		{"Port Hercule, the harbour", orb.Point{7.4245, 43.7345}, true},
+		{"Monaco-Ville on its rock", orb.Point{7.4215, 43.7315}, false},
+		{"Boulevard des Moulins", orb.Point{7.4285, 43.7425}, false},
+		{"Beausoleil, inland", orb.Point{7.425, 43.745}, false},
+	} {
+		for _, z := range []maptile.Zoom{15, 12} {
+			tile := maptile.At(c.at, z)
+			layers, err := a.Tile(tile)
+			if err != nil || layers == nil {
+				t.Fatalf("%s: tile %v: %v (missing: %v)", c.name, tile, err, layers == nil)
+			}
+			sea := false
+			for _, l := range layers {
+				for _, f := range l.Features {
+					if l.Name != "water" || f.Properties["kind"] != "ocean" {
+						continue
+					}
+					switch g := f.Geometry.(type) {
+					case orb.Polygon:
+						sea = sea || planar.PolygonContains(g, c.at)
+					case orb.MultiPolygon:
+						sea = sea || planar.MultiPolygonContains(g, c.at)
+					}
+				}
+			}
+			if sea != c.sea {
+				t.Errorf("%s (%v) at zoom %d: sea %v, want %v", c.name, c.at, z, sea, c.sea)
+			}
 		}
 	}
 }

@@ -14,6 +14,7 @@
 --   buildings:  polygons (kind building) and, at zoom 15 only, kind address points with
 --               addr_housenumber, as the Protomaps schema has them
 --   earth:      the land under everything (see earth below)
+--   water:      the sea as polygons of kind ocean (see sea below)
 -- Names: "name" is the local name, "name:de" the German one where OSM has it; the renderer
 -- shows name:de and falls back to name, so the German label wins wherever one exists.
 
@@ -186,6 +187,14 @@ function way_function(way)
 	if way:Find("weltgewebe:earth") == "yes" then
 		way:Layer("earth", true)
 		way:Attribute("kind", "earth")
+		return
+	end
+
+	-- the sea: assembled by the build from the coastline (OpenStreetMap has no sea polygon),
+	-- as multipolygons over the earth
+	if way:Find("weltgewebe:sea") == "yes" then
+		way:Layer("water", true)
+		way:Attribute("kind", "ocean")
 		return
 	end
 

@@ -7,6 +7,8 @@
 //     names the archive holds around the view (WG_STREETS, read from the archive by the test);
 //   - zoomed in to 18 over a house (WG_HOUSE_LAT, WG_HOUSE_LON), house numbers are drawn: one
 //     of those the archive holds around it (WG_HOUSENUMBERS);
+//   - over the sea off Monte-Carlo (43.735, 7.435; TestBuildMonacoSea checks the tiles there)
+//     the map has the water colour: the build assembles the sea from the coastline;
 //   - the tiles come with range requests (206);
 //   - no request the page makes (page, workers, service worker) goes anywhere but the instance.
 import { mkdirSync } from "node:fs";
@@ -78,7 +80,7 @@ const centreColours = (radius) =>
 
 const hex = ([r, g, b]) => "#" + [r, g, b].map((v) => v.toString(16).padStart(2, "0")).join("");
 // The light flavour of @protomaps/basemaps: background, earth, and the road colour.
-const BACKGROUND = "#cccccc", EARTH = "#e2dfda", ROAD = "#ffffff";
+const BACKGROUND = "#cccccc", EARTH = "#e2dfda", ROAD = "#ffffff", WATER = "#80deea";
 
 try {
   page = await openAt(lat, lon, 16);
@@ -120,13 +122,28 @@ try {
   )).jsonValue();
   if (process.env.WG_E2E_SHOTS) await page.screenshot({ path: join(artifacts, "housenumbers.png") });
 
+  // Over the sea: the water colour, not the earth's.
+  page = await openAt(43.735, 7.435, 15);
+  let sea = [];
+  const seaDeadline = Date.now() + patience;
+  for (;;) {
+    const near = await centreColours(2);
+    if (near) {
+      sea = [...new Set(near.map(hex))];
+      if (sea.length === 1 && sea[0] === WATER) break;
+    }
+    if (Date.now() > seaDeadline) throw new Error(`no water colour over the sea; colours there: ${sea.join(" ")}`);
+    await page.waitForTimeout(250); // polling a canvas: it has no event to wait for
+  }
+  if (process.env.WG_E2E_SHOTS) await page.screenshot({ path: join(artifacts, "sea.png") });
+
   if (!ranges.some((r) => r.startsWith("206 bytes="))) throw new Error("no range request answered with 206: " + ranges.join(", "));
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
   const away = requests.filter((u) => !u.startsWith("data:") && !u.startsWith("blob:") && new URL(u).origin !== origin);
   if (away.length) throw new Error(`requests leaving the instance: ${away.join(", ")}`);
 
   console.log(`basemap: road colour at ${process.env.WG_STREET} (colours there ${seen.join(" ")}); label "${drawn}" drawn ` +
-    `(tile texts: ${allTexts.slice(0, 8).join(" | ")}); house number "${number}" drawn at zoom 18; ${requests.length} requests, all to ${origin}; basemap ranges: ${ranges.slice(0, 6).join(", ")}`);
+    `(tile texts: ${allTexts.slice(0, 8).join(" | ")}); house number "${number}" drawn at zoom 18; water colour over the sea; ${requests.length} requests, all to ${origin}; basemap ranges: ${ranges.slice(0, 6).join(", ")}`);
   await browser.close();
   process.exit(0);
 } catch (err) {

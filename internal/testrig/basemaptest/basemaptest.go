@@ -51,7 +51,9 @@ func Monaco(t testing.TB) string {
 	once.Do(func() {
 		h := sha256.New()
 		for _, f := range []string{Extract(), filepath.Join(root(), "internal", "basemap", "config.json"),
-			filepath.Join(root(), "internal", "basemap", "process.lua")} {
+			filepath.Join(root(), "internal", "basemap", "process.lua"),
+			// the Go that adds to the data (the earth, the sea)
+			filepath.Join(root(), "internal", "basemap", "basemap.go"), filepath.Join(root(), "internal", "basemap", "sea.go")} {
 			data, err := os.ReadFile(f)
 			if err != nil {
 				buildErr = err
