@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make run` and `make test` need and is missing: a C compiler (the H3 library is
-# C, built through cgo), the PostgreSQL 15 server with PostGIS, Node.js and npm (to build the
-# web app), Chromium (its browser tests), and osmium and tilemaker (`weltgewebe basemap build`,
-# which `make run` uses for the demo's map and the tests for theirs). On Debian as root it
-# installs them with apt-get; anywhere else it says what to install and fails.
+# C, built through cgo) with zlib's headers (the OSM extract reader), the PostgreSQL 15 server
+# with PostGIS, Node.js and npm (to build the web app), Chromium (its browser tests), and osmium
+# and tilemaker (`weltgewebe basemap build`, which `make run` uses for the demo's map and the
+# tests for theirs). On Debian as root it installs them with apt-get; anywhere else it says what
+# to install and fails.
 set -euo pipefail
 
 need_go="1.26"
@@ -20,6 +21,10 @@ if [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_
 fi
 
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+# The OSM extract reader (github.com/paulmach/osm/osmpbf) inflates blocks with the C zlib
+# through cgo, found by pkg-config.
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql-15)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || missing+=(postgresql-15-postgis-3)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

@@ -85,9 +85,9 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, area Area) *Service {
 	return &Service{pool: pool, clock: c, area: area}
 }
 
-// Search finds up to limit entries whose words each begin with one of q's words, the best
-// first: an address whose house number is a word of q, then shorter labels. limit 0 means
-// DefaultLimit.
+// Search finds up to limit entries of which each of q's words begins a word, the best first:
+// an address whose house number is a word of q, then streets and places, then addresses,
+// shorter labels first. limit 0 means DefaultLimit.
 func (s *Service) Search(ctx context.Context, q string, limit int) ([]Adresse, error) {
 	q = strings.TrimSpace(q)
 	if n := utf8.RuneCountInString(q); n == 0 || n > MaxQueryLen {
@@ -155,9 +155,11 @@ func (s *Service) Search(ctx context.Context, q string, limit int) ([]Adresse, e
 
 // searchSQL finds the best matches without sorting all of them, whose number grows with the
 // index (half of it begins with "s"):
-//   - top: the best ranked topRanks entries (streets and places, whose labels are short, and
-//     the shortest addresses), in rank order: exact for a query that matches several of them;
-//   - more: only when top found too few, up to moreMatches matches from the GIN index, the
+//   - top: the matches among the 2000 best ranked entries (streets and places first), in rank
+//     order: exact for a query that matches several of them. The planner walks them in rank
+//     order for a broad query, or takes the GIN index's few matches for a specific one;
+//     either way it reads at most 2000 rows;
+//   - more: only when top found too few, up to 500 matches from the GIN index, the
 //     best of them. All of them when there are no more (a specific query); a sample of a
 //     broad query otherwise, from which the table's order (it is written in rank order) takes
 //     the better ranked first;
@@ -166,8 +168,7 @@ func (s *Service) Search(ctx context.Context, q string, limit int) ([]Adresse, e
 // $1 the words, $2 the house-number terms of the words that begin with a digit, $3 the limit.
 const searchSQL = `
 WITH top AS (
-    SELECT * FROM (SELECT * FROM adressen ORDER BY ord LIMIT 2000) best
-    WHERE terms @> $1::text[] ORDER BY ord LIMIT $3),
+    SELECT * FROM adressen WHERE terms @> $1::text[] AND ord < 2000 ORDER BY ord LIMIT $3),
 more AS (
     SELECT * FROM (SELECT * FROM adressen WHERE terms @> $1::text[] LIMIT 500) m
     WHERE (SELECT count(*) FROM top) < $3
