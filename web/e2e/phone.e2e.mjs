@@ -285,18 +285,19 @@ try {
     check((await title.inputValue()).length === 140, `the field took ${(await title.inputValue()).length} characters`);
     await kf.getByText("140 / 140").waitFor();
   });
-  await section("the Knoten form takes German coordinates (51,34)", async () => {
+  // The Knoten form has no coordinate fields any more (issue 13, addresses not coordinates):
+  // the place is the one picked, and the form sends it.
+  await section("the Knoten form sends the picked place, with no coordinate fields", async () => {
     const kf = lp.page.locator("#knoten-form");
-    await kf.getByLabel("Titel").fill("Bank mit Komma");
-    await kf.getByLabel("Breite").fill("51,3405");
-    await kf.getByLabel("Länge").fill("12,3205");
+    check((await kf.getByLabel(/^(Breite|Länge)$/).count()) === 0, "a coordinate field in the Knoten form");
+    await kf.getByLabel("Titel").fill("Bank mit Komma, 12,50 breit");
     const [res] = await Promise.all([
       lp.page.waitForResponse((r) => r.url().endsWith("/api/knoten") && r.request().method() === "POST"),
       kf.getByRole("button", { name: "Knüpfen" }).click(),
     ]);
     check(res.status() === 201, `POST /api/knoten: ${res.status()} ${await res.text()}`);
     const k = await res.json();
-    check(Math.abs(k.lat - 51.3405) < 1e-6 && Math.abs(k.lon - 12.3205) < 1e-6, `placed at ${k.lat}, ${k.lon}`);
+    check(inside(k.lat, k.lon), `placed at ${k.lat}, ${k.lon}, outside the Ortsweberei`);
   });
 
   // Out of bounds: a stale view outside the Ortsweberei is not kept; the recentre control.

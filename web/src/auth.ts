@@ -1,14 +1,17 @@
 // Login, registration, the account dialog and logout.
+import type L from "leaflet";
 import { ApiError, germanMessage, post } from "./api";
 import { $, formError, parseDecimal } from "./dom";
+import type { HomePicker } from "./home";
 import { session } from "./session";
 import { toast } from "./toast";
 import type { Me } from "./types";
 import { openDialog } from "./ui";
 
-export interface PickPoint {
-  center(): { lat: number; lon: number };
-  pick(done: (p: { lat: number; lon: number } | null) => void): void;
+export interface RegisterOptions {
+  /** What the small map shows first when the Ortsweberei has no bounds. */
+  view(): L.LatLngBounds;
+  basemap?: string;
 }
 
 // The instance queues a notice to the address but has no mail sender yet: promise no mail.
@@ -35,7 +38,7 @@ async function login(email: string, password: string) {
   return me;
 }
 
-export function initAuth(points: PickPoint) {
+export function initAuth(options: RegisterOptions) {
   const loginForm = $<HTMLFormElement>("login-form");
   loginForm.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -49,34 +52,41 @@ export function initAuth(points: PickPoint) {
       formError(loginForm, germanMessage(err), err instanceof ApiError ? err.field : undefined);
     }
   });
-  $("to-register").addEventListener("click", () => {
-    $<HTMLDialogElement>("dlg-login").close();
-    openDialog($<HTMLDialogElement>("dlg-register"));
-  });
 
   const reg = $<HTMLFormElement>("register-form");
   const regDialog = $<HTMLDialogElement>("dlg-register");
-  const setPoint = (p: { lat: number; lon: number }) => {
-    (reg.elements.namedItem("lat") as HTMLInputElement).value = p.lat.toFixed(6);
-    (reg.elements.namedItem("lon") as HTMLInputElement).value = p.lon.toFixed(6);
-  };
-  $("reg-center").addEventListener("click", () => setPoint(points.center()));
-  $("reg-pick").addEventListener("click", () => {
-    regDialog.close();
-    points.pick((p) => {
-      if (p) setPoint(p);
-      openDialog(regDialog);
-      (reg.elements.namedItem("lat") as HTMLInputElement).focus();
-    });
+  // The address search and the small map come with the registration, not with the first load.
+  let home: Promise<HomePicker> | null = null;
+  $("to-register").addEventListener("click", async () => {
+    $<HTMLDialogElement>("dlg-login").close();
+    home ??= import("./home").then((m) => new m.HomePicker(options));
+    openDialog(regDialog);
+    try {
+      (await home).shown();
+    } catch (err) {
+      home = null;
+      formError(reg, germanMessage(err));
+    }
   });
+  const done = async () => {
+    regDialog.close();
+    reg.reset();
+    (await home)?.reset();
+  };
   reg.addEventListener("submit", async (e) => {
     e.preventDefault();
+    const picker = await home;
+    const point = picker?.point();
+    if (!picker || !point) {
+      formError(reg, picker?.problem() ?? germanMessage(null), "address");
+      return;
+    }
     const f = new FormData(reg);
     const body = {
       name: String(f.get("name")).trim(),
       address: String(f.get("address")).trim(),
-      lat: parseDecimal(String(f.get("lat"))),
-      lon: parseDecimal(String(f.get("lon"))),
+      lat: point.lat,
+      lon: point.lon,
       email: String(f.get("email")).trim(),
       password: String(f.get("password")),
       position_radius_m: Math.round(parseDecimal(String(f.get("position_radius_m") || "250"))),
@@ -85,7 +95,9 @@ export function initAuth(points: PickPoint) {
     try {
       await post("/api/auth/register", body);
     } catch (err) {
-      formError(reg, germanMessage(err), err instanceof ApiError ? err.field : undefined);
+      // The point has no field of its own: it comes from the address.
+      const field = err instanceof ApiError ? (err.field === "lat" || err.field === "lon" ? "address" : err.field) : undefined;
+      formError(reg, germanMessage(err), field);
       return;
     }
     // The instance answers a registration the same whether or not the address had an account
@@ -93,13 +105,11 @@ export function initAuth(points: PickPoint) {
     // one who knows the password.
     try {
       const me = await login(body.email, body.password);
-      regDialog.close();
-      reg.reset();
+      await done();
       toast(`Willkommen, ${me.name}! Dein Konto wird noch von einer Verwalterin bestätigt; bis dahin kannst du Knoten knüpfen und Fäden spinnen.`);
     } catch (err) {
       if (err instanceof ApiError && err.code === "invalid_credentials") {
-        regDialog.close();
-        reg.reset();
+        await done();
         openLogin(alreadyRegistered);
         return;
       }

@@ -6,6 +6,7 @@ import * as L from "leaflet";
 import { ApiError, get, germanMessage } from "./api";
 import { initAuth } from "./auth";
 import { addBasemap, addBounds } from "./basemap";
+import { setBounds } from "./bounds";
 import { Chat } from "./chat";
 import { $, h, replace } from "./dom";
 import { MapFeed } from "./feed";
@@ -63,7 +64,7 @@ panel = new KnotenPanel({
   unreveal: () => mapView.unreveal(),
   fileAntrag: (k) => webrat.fileAbout(k),
 });
-const placer = new Placer(mapView, feed, (id) => panel.open(id));
+new Placer(mapView, feed, (id) => panel.open(id));
 webrat = new Webrat({ feed, showKnoten: (id) => showKnoten(id) });
 // A link from elsewhere (a Fediverse post's "open original", /antraege/{id}) opens that Antrag.
 const deepAntrag = location.pathname.match(/^\/antraege\/([0-9a-f-]{36})\/?$/i);
@@ -72,7 +73,7 @@ if (deepAntrag) {
   void webrat.showAntrag(deepAntrag[1]);
 }
 new Chat(wsURL("/ws/chat"));
-initAuth({ center: () => placer.center(), pick: (done) => placer.pick(done, "Tippe auf die Karte, wo du wohnst.") });
+initAuth({ view: () => map.getBounds(), basemap: config.basemap });
 
 // Drawing follows the feed, at most once a frame.
 let frame = 0;
@@ -264,6 +265,7 @@ async function start() {
     $("ow-name").textContent = ow.name || "Weltgewebe";
     document.title = ow.name ? `${ow.name} – Weltgewebe` : "Weltgewebe";
     addBounds(map, ow.bounds);
+    setBounds(ow.bounds);
     setLimits(ow.limits);
   }
   home = ow?.bounds ? L.geoJSON(ow.bounds).getBounds() : null;

@@ -1,0 +1,153 @@
+// Registration's home point: the resident types their address, chooses one of the instance's
+// suggestions, and the point comes from it, shown on a small map where a tap or a drag of the
+// marker corrects it. The point stays private (the instance draws the public one inside the
+// radius); an address outside the Ortsweberei is said at once, before anything is sent.
+// Loaded when the registration is first opened.
+import * as L from "leaflet";
+import { AddressSearch, type Adresse } from "./adressen";
+import { addBasemap, addBounds } from "./basemap";
+import { getBounds, inBounds } from "./bounds";
+import { $, formError } from "./dom";
+import type { Point } from "./types";
+
+const homeMissing = "Bitte wähle deine Adresse aus den Vorschlägen oder tippe auf der Karte auf dein Zuhause.";
+const homeOutside =
+  "Diese Adresse liegt außerhalb der Ortsweberei. Registrieren kann sich hier nur, wer innerhalb ihrer Grenzen wohnt – schau nach der Ortsweberei deines Wohnorts.";
+const pointOutside = "Dieser Punkt liegt außerhalb der Ortsweberei. Tippe auf dein Zuhause innerhalb der gestrichelten Grenze.";
+const pointSet = "Dein Zuhause ist auf der Karte markiert. Stimmt der Punkt nicht genau, tippe auf die richtige Stelle oder zieh die Markierung.";
+// A street or a place has no house: its point is where the index put the street or the place.
+const streetSet = "Markiert ist die Mitte der Straße oder des Orts, nicht dein Haus: tippe auf der Karte auf dein Zuhause oder zieh die Markierung dorthin.";
+
+const homeIcon = L.divIcon({ className: "home-marker", html: "<span></span>", iconSize: [28, 28], iconAnchor: [14, 14] });
+
+export class HomePicker {
+  private map: L.Map | null = null;
+  private marker: L.Marker | null = null;
+  private home: Point | null = null;
+  private outside = false;
+  private note = $("reg-home-note");
+  private search: AddressSearch;
+
+  constructor(private o: { view: () => L.LatLngBounds; basemap?: string }) {
+    this.search = new AddressSearch({
+      input: $<HTMLInputElement>("reg-address"),
+      list: $("reg-adressen"),
+      status: $("reg-address-status"),
+      none: "Keine passende Adresse gefunden. Tippe dein Zuhause auf der Karte an.",
+      choose: (a) => this.chosen(a),
+    });
+  }
+
+  /** The point to register, or null with the reason in problem(). */
+  point(): Point | null {
+    return this.home && !this.outside && inBounds(this.home) ? this.home : null;
+  }
+
+  problem(): string {
+    if (this.outside) return homeOutside;
+    if (this.home && !inBounds(this.home)) return pointOutside;
+    return homeMissing;
+  }
+
+  /** The dialog is showing: now the small map has a size. */
+  shown() {
+    if (!this.map) {
+      this.map = this.makeMap();
+      if (this.home) this.set(this.home);
+    }
+    this.map.invalidateSize();
+    if (this.home) this.map.setView([this.home.lat, this.home.lon], Math.max(this.map.getZoom(), 16));
+    else this.fit();
+  }
+
+  reset() {
+    this.search.clear();
+    this.set(null);
+    this.outside = false;
+    this.say("", false);
+    this.fit();
+  }
+
+  private fit() {
+    const b = getBounds();
+    this.map?.fitBounds(b ? L.geoJSON(b).getBounds() : this.o.view(), { padding: [6, 6] });
+  }
+
+  private makeMap() {
+    const map = L.map($("reg-map"), { zoomControl: false, minZoom: 3, maxZoom: 19, zoomSnap: 0.25 });
+    L.control.zoom({ position: "topright", zoomInTitle: "Hineinzoomen", zoomOutTitle: "Herauszoomen" }).addTo(map);
+    map.attributionControl.setPrefix(false);
+    map.createPane("outline").style.zIndex = "250";
+    map.createPane("bounds").style.zIndex = "300";
+    this.map = map;
+    this.fit();
+    addBounds(map, getBounds());
+    void addBasemap(map, this.o.basemap);
+    map.on("click", (e: L.LeafletMouseEvent) => this.tapped({ lat: e.latlng.lat, lon: e.latlng.lng }));
+    return map;
+  }
+
+  private chosen(a: Adresse) {
+    if (!a.inside) {
+      this.outside = true;
+      this.set(null);
+      this.fit();
+      this.say(homeOutside, true);
+      return;
+    }
+    this.outside = false;
+    this.set({ lat: a.lat, lon: a.lon });
+    // A jump, not a flight: a tap while the map still moved would land elsewhere.
+    this.map?.setView([a.lat, a.lon], 17, { animate: false });
+    this.say(a.kind === "address" ? pointSet : streetSet, false);
+    this.settled();
+  }
+
+  private tapped(p: Point) {
+    if (!inBounds(p)) {
+      this.say(pointOutside, true);
+      return;
+    }
+    this.outside = false;
+    this.set(p);
+    this.say(pointSet, false);
+    this.settled();
+  }
+
+  private set(p: Point | null) {
+    this.home = p;
+    if (!p) {
+      this.marker?.remove();
+      this.marker = null;
+      return;
+    }
+    if (!this.map) return;
+    if (!this.marker) {
+      const m = L.marker([p.lat, p.lon], { icon: homeIcon, draggable: true, keyboard: false, title: "Dein Zuhause", alt: "Dein Zuhause" });
+      m.on("dragend", () => {
+        const ll = m.getLatLng();
+        const moved = { lat: ll.lat, lon: ll.lng };
+        if (inBounds(moved)) {
+          this.home = moved;
+          this.say(pointSet, false);
+          this.settled();
+        } else {
+          m.setLatLng([this.home!.lat, this.home!.lon]);
+          this.say(pointOutside, true);
+        }
+      });
+      this.marker = m.addTo(this.map);
+    } else this.marker.setLatLng([p.lat, p.lon]);
+  }
+
+  /** A point is set: a refusal of the earlier one (the form's error, the marked field) is over. */
+  private settled() {
+    if ($("reg-address").getAttribute("aria-invalid") === "true") formError($("register-form"), null);
+  }
+
+  private say(text: string, warn: boolean) {
+    this.note.textContent = text;
+    this.note.classList.toggle("warn", warn);
+    this.note.hidden = !text;
+  }
+}
