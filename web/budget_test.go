@@ -8,11 +8,15 @@ import (
 	"testing"
 )
 
-// The first-load budget (seed 000 §5): what the page loads before the app runs, gzipped.
+// The first-load budget, gzipped: what the page loads before the app runs (seed 000 §5 allowed
+// 150 KB of JavaScript; issue 13: 100 KiB, the basemap renderer included, which a page with a
+// basemap preloads with the app).
 const (
-	budgetJS  = 150_000
+	budgetJS  = 100 << 10
 	budgetCSS = 60_000
 )
+
+var modulePreload = regexp.MustCompile(`<link rel="modulepreload" href="(/assets/[^"]+\.js)">`)
 
 var firstLoad = regexp.MustCompile(`<(?:script[^>]*\ssrc|link[^>]*\shref)="(/assets/[^"]+\.(?:js|css))"`)
 
@@ -48,7 +52,26 @@ func TestBudget(t *testing.T) {
 		}
 		t.Logf("%s: %d bytes, %d gzipped", name, len(raw), len(gz))
 	}
-	t.Logf("first load: %d bytes JavaScript, %d bytes CSS, gzipped (budget %d, %d)", js, css, budgetJS, budgetCSS)
+	t.Logf("first load: %d bytes JavaScript, %d bytes CSS, gzipped", js, css)
+	// With a basemap, the renderer's chunks come with the first load.
+	links, err := fs.ReadFile(files, BasemapPreload)
+	if err != nil {
+		t.Fatalf("the build wrote no %s: %v", BasemapPreload, err)
+	}
+	renderer := 0
+	for _, m := range modulePreload.FindAllStringSubmatch(string(links), -1) {
+		name := strings.TrimPrefix(m[1], "/")
+		raw, err := fs.ReadFile(files, name)
+		if err != nil {
+			t.Fatalf("%s names %s, which is not built: %v", BasemapPreload, name, err)
+		}
+		renderer += len(gzipBytes(raw))
+	}
+	if renderer == 0 {
+		t.Fatalf("%s names no chunk", BasemapPreload)
+	}
+	js += renderer
+	t.Logf("with the basemap renderer (%d bytes): %d bytes JavaScript (budget %d), CSS budget %d", renderer, js, budgetJS, budgetCSS)
 	if js == 0 || css == 0 {
 		t.Fatalf("found no script or stylesheet in index.html")
 	}

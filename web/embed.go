@@ -36,6 +36,10 @@ type Options struct {
 	Dev bool
 }
 
+// BasemapPreload is the built app's list of the basemap renderer's chunks, as modulepreload
+// links (not served itself: its name starts with a dot).
+const BasemapPreload = ".basemap-preload.html"
+
 // BasemapPath is where the basemap is served.
 const BasemapPath = "/tiles/basemap.pmtiles"
 
@@ -78,8 +82,14 @@ func NewHandler(files fs.FS, o Options) http.Handler {
 			cfg["dev"] = true
 		}
 		js, _ := json.Marshal(cfg)
-		page := bytes.Replace(idx.data, []byte("<!--WG_CONFIG-->"),
-			[]byte(`<script id="wg-config" type="application/json">`+string(js)+`</script>`), 1)
+		head := `<script id="wg-config" type="application/json">` + string(js) + `</script>`
+		if o.Basemap != "" {
+			// The renderer is needed at once when there is a basemap: fetched with the app,
+			// not after it ran (scripts/build.mjs lists its chunks).
+			preload, _ := fs.ReadFile(files, BasemapPreload)
+			head += "\n" + string(bytes.TrimSpace(preload))
+		}
+		page := bytes.Replace(idx.data, []byte("<!--WG_CONFIG-->"), []byte(head), 1)
 		h.index = newFile("index.html", page)
 		h.index.gz = gzipBytes(page)
 		delete(h.files, "index.html")

@@ -23,6 +23,8 @@ var built = fstest.MapFS{
 	"icons/icon-192.png":      {Data: []byte("\x89PNG")},
 	".keep":                   {Data: nil},
 	"assets/outline-1_2.json": {Data: []byte(`{"coast":[]}`)},
+	"assets/esm-XYZ.js":       {Data: []byte(`class PMTiles{}`)},
+	BasemapPreload:            {Data: []byte(`<link rel="modulepreload" href="/assets/esm-XYZ.js">` + "\n")},
 }
 
 func get(t *testing.T, h http.Handler, path string, hdr ...string) *httptest.ResponseRecorder {
@@ -111,9 +113,20 @@ func TestPageCarriesTheConfiguration(t *testing.T) {
 	if !strings.Contains(body, `<script id="wg-config" type="application/json">{}</script>`) {
 		t.Errorf("no basemap: %s", body)
 	}
+	if modulePreload.MatchString(body) {
+		t.Errorf("no basemap, but its renderer is preloaded: %s", body)
+	}
 	body = get(t, NewHandler(built, Options{Basemap: "/x.pmtiles", Dev: true}), "/").Body.String()
 	if !strings.Contains(body, `{"basemap":"/tiles/basemap.pmtiles","dev":true}`) {
 		t.Errorf("with basemap: %s", body)
+	}
+	// With a basemap, the renderer's chunks are preloaded with the app.
+	links := modulePreload.FindAllStringSubmatch(body, -1)
+	if len(links) != 1 || links[0][1] != "/assets/esm-XYZ.js" {
+		t.Errorf("with basemap, the renderer preloaded: %q", links)
+	}
+	if rec := get(t, NewHandler(built, Options{}), "/"+BasemapPreload); strings.Contains(rec.Body.String(), "esm-XYZ") {
+		t.Errorf("the build's preload list is served: %d %s", rec.Code, rec.Body)
 	}
 }
 

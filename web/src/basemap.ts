@@ -8,7 +8,7 @@ declare const __OUTLINE__: { world: string; tiles: string; keys: string; deg: nu
 export async function addBasemap(map: L.Map, url: string | undefined) {
   if (url) {
     try {
-      (window as any).L = L; // protomaps-leaflet extends the global Leaflet
+      (window as any).L = { GridLayer: L.GridLayer, DomUtil: L.DomUtil }; // protomaps-leaflet extends the global Leaflet
       const [{ leafletLayer, CenteredTextSymbolizer }, { PMTiles }] = await Promise.all([import("protomaps-leaflet"), import("pmtiles")]);
       // Beyond the archive's deepest zoom its tiles are drawn enlarged (extracts end at 14 or 15).
       const archive = new PMTiles(url);

@@ -10,7 +10,7 @@ import { setBounds } from "./bounds";
 import { Chat } from "./chat";
 import { $, h, replace } from "./dom";
 import { MapFeed } from "./feed";
-import { KnotenPanel } from "./knotenpanel";
+import type { KnotenPanel } from "./knotenpanel";
 import { icon, knotenLabel, svg } from "./labels";
 import { setLimits } from "./limits";
 import { MapView } from "./mapview";
@@ -18,8 +18,8 @@ import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
 import { session } from "./session";
 import { KNOTEN_TYPES, type Garnrolle, type Ortsweberei, type PageConfig } from "./types";
-import { closePanel, initUI, openPanel, openSlider, panelOpen } from "./ui";
-import { Webrat } from "./webrat";
+import { closePanel, initUI, onSliderOpen, openPanel, openSlider, panelOpen } from "./ui";
+import type { Webrat } from "./webrat";
 
 const config: PageConfig = (() => {
   try {
@@ -39,11 +39,27 @@ ortsweberei.catch(() => {});
 session.load();
 
 initUI();
-let panel: KnotenPanel;
-let webrat: Webrat;
+// The Knoten panel is fetched when a Knoten is first opened (for the first load's budget too).
+let panel: KnotenPanel | null = null;
+let panelLoad: Promise<KnotenPanel> | null = null;
+const loadPanel = () =>
+  (panelLoad ??= import("./knotenpanel").then(({ KnotenPanel }) =>
+    (panel = new KnotenPanel({
+      feed,
+      select: (id) => mapView.select(id),
+      reveal: (k, cover, centre) => mapView.reveal(k.lat, k.lon, cover, centre),
+      unreveal: () => mapView.unreveal(),
+      fileAntrag: (k) => void loadWebrat().then((w) => w.fileAbout(k)),
+    }))));
+const openKnoten = (id: string, fromList = false) => void loadPanel().then((p) => p.open(id, fromList));
+// The Webrat (Anträge, votes, delegation: a fifth of the app's code) is fetched when it is first
+// opened, so that the first load, the basemap renderer included, stays within its budget.
+let webrat: Promise<Webrat> | null = null;
+const loadWebrat = () =>
+  (webrat ??= import("./webrat").then(({ Webrat }) => new Webrat({ feed, showKnoten: (id) => showKnoten(id) })));
 
 const mapView = new MapView($("map"), {
-  knoten: (id) => panel.open(id),
+  knoten: (id) => openKnoten(id),
   garnrolle: (g) => garnrolleCard(g),
   viewChanged: (b, z) => {
     updateCells(b, z);
@@ -57,20 +73,14 @@ const mapView = new MapView($("map"), {
 });
 const map = mapView.map;
 
-panel = new KnotenPanel({
-  feed,
-  select: (id) => mapView.select(id),
-  reveal: (k, cover, centre) => mapView.reveal(k.lat, k.lon, cover, centre),
-  unreveal: () => mapView.unreveal(),
-  fileAntrag: (k) => webrat.fileAbout(k),
-});
-new Placer(mapView, feed, (id) => panel.open(id));
-webrat = new Webrat({ feed, showKnoten: (id) => showKnoten(id) });
+new Placer(mapView, feed, (id) => openKnoten(id));
+// The first opening loads it; its own hook, set as it is made, shows what is open from then on.
+onSliderOpen("webrat", () => void loadWebrat().then((w) => w.reload()));
 // A link from elsewhere (a Fediverse post's "open original", /antraege/{id}) opens that Antrag.
 const deepAntrag = location.pathname.match(/^\/antraege\/([0-9a-f-]{36})\/?$/i);
 if (deepAntrag) {
   openSlider("webrat");
-  void webrat.showAntrag(deepAntrag[1]);
+  void loadWebrat().then((w) => w.showAntrag(deepAntrag[1]));
 }
 new Chat(wsURL("/ws/chat"));
 initAuth({ view: () => map.getBounds(), basemap: config.basemap });
@@ -84,7 +94,7 @@ feed.onChange = () => {
     frame = 0;
     const view = feed.view();
     mapView.render(view);
-    panel.refresh();
+    panel?.refresh();
     renderList();
     if (!ready && feed.status === "live") {
       ready = true;
@@ -187,7 +197,7 @@ function showKnoten(id: string) {
     map.setView([k.lat, k.lon], Math.max(map.getZoom(), 15), { animate: false });
     mapView.settle();
   }
-  panel.open(id, true);
+  openKnoten(id, true);
 }
 
 function garnrolleCard(g: Garnrolle): HTMLElement {
@@ -198,7 +208,7 @@ function garnrolleCard(g: Garnrolle): HTMLElement {
     h("strong", {}, g.name),
     h("p", { class: "meta" }, g.verified ? "bestätigte Bewohnerin / bestätigter Bewohner" : "noch nicht bestätigt"),
     me && me.verified && g.verified && me.id !== g.id
-      ? h("button", { type: "button", class: "small", onclick: () => (map.closePopup(), webrat.delegateToResident(g.id, g.name)) }, "Stimme delegieren")
+      ? h("button", { type: "button", class: "small", onclick: () => (map.closePopup(), void loadWebrat().then((w) => w.delegateToResident(g.id, g.name))) }, "Stimme delegieren")
       : null,
   );
 }

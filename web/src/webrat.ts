@@ -40,7 +40,8 @@ export class Webrat {
     if (name === "delegation") this.showDelegation();
   }
 
-  private reload() {
+  /** Shows again what the open Webrat shows (nothing while it is closed). */
+  reload() {
     if ($("webrat").hidden) return;
     const sel = document.querySelector("#webrat [aria-selected=true]")?.id;
     if (sel === "tab-neu") this.renderNeu();
