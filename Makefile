@@ -49,9 +49,9 @@ vet:
 bench: deps
 	$(GO) run ./cmd/wgbench $(BENCHFLAGS)
 
-## bench-web: first-load sizes and time to interactive of the web app, throttled (docs/BENCHMARKS.md)
-bench-web: deps build
-	cd web && node scripts/budget.mjs --bin ../$(BIN)
+## bench-web: first-load sizes, time to interactive and to the first basemap tiles, throttled (docs/BENCHMARKS.md)
+bench-web: deps build $(BASEMAP)
+	cd web && node scripts/budget.mjs --bin ../$(BIN) --basemap ../$(BASEMAP)
 
 clean:
 	rm -rf bin

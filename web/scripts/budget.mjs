@@ -39,13 +39,16 @@ function firstLoad() {
   const dist = join(root, "dist");
   const html = readFileSync(join(dist, "index.html"), "utf8");
   const files = [...html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*\shref)="(\/assets\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]);
+  // A page whose instance has a basemap preloads its renderer too (web/embed.go).
+  const renderer = [...readFileSync(join(dist, ".basemap-preload.html"), "utf8").matchAll(/href="(\/assets\/[^"]+\.js)"/g)].map((m) => m[1]);
+  const gz = (f) => gzipSync(readFileSync(join(dist, f)), { level: 9 }).length;
   let js = 0, css = 0;
   for (const f of files) {
-    const gz = gzipSync(readFileSync(join(dist, f)), { level: 9 }).length;
-    if (f.endsWith(".js")) js += gz;
-    else css += gz;
+    if (f.endsWith(".js")) js += gz(f);
+    else css += gz(f);
   }
-  return { js, css, files };
+  const basemap = renderer.reduce((n, f) => n + gz(f), 0);
+  return { js, css, files, basemap, renderer };
 }
 
 async function freePort() {
@@ -57,11 +60,13 @@ async function freePort() {
   });
 }
 
-async function startInstance(bin) {
+async function startInstance(bin, basemap) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "wg-bench-web-"));
   chmodSync(dir, 0o755); // as root, the embedded PostgreSQL runs as postgres and must get in
-  const child = spawn(bin, ["serve", "--dev", "--demo", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data")], { stdio: ["ignore", "ignore", "pipe"] });
+  const flags = ["serve", "--dev", "--demo", "--listen", `127.0.0.1:${port}`, "--data-dir", join(dir, "data")];
+  if (basemap) flags.push("--basemap", basemap);
+  const child = spawn(bin, flags, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr.on("data", (d) => (log += d));
   const url = `http://127.0.0.1:${port}`;
@@ -90,6 +95,13 @@ async function stop(child, dir) {
 function observe() {
   const w = window;
   w.__longtasks = [];
+  // The first basemap tile painted: Leaflet marks a tile loaded when its layer says it is drawn.
+  new MutationObserver((_, obs) => {
+    if (document.querySelector(".leaflet-tile-container canvas.leaflet-tile-loaded")) {
+      w.__tilesAt = performance.now();
+      obs.disconnect();
+    }
+  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["class"] });
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) w.__longtasks.push([e.startTime, e.startTime + e.duration]);
   }).observe({ type: "longtask", buffered: true });
@@ -130,8 +142,10 @@ async function measure(browser, url, p) {
   // its injected script in the page and show up as long tasks.
   const value = async (expression) => (await cdp.send("Runtime.evaluate", { expression, returnByValue: true })).result.value;
   await page.goto(url, { waitUntil: "load", timeout: 60000 });
-  for (const until = Date.now() + 60000; !(await value("document.documentElement.dataset.ready === '1'")); ) {
-    if (Date.now() > until) throw new Error("the map did not become ready");
+  const basemap = !!args.basemap || !!args.url;
+  const done = basemap ? "document.documentElement.dataset.ready === '1' && window.__tilesAt > 0" : "document.documentElement.dataset.ready === '1'";
+  for (const until = Date.now() + 60000; !(await value(done)); ) {
+    if (Date.now() > until) throw new Error(basemap ? "the map did not become ready or no basemap tile was painted" : "the map did not become ready");
     await new Promise((r) => setTimeout(r, 100));
   }
   // Then wait for 5 s without a long task or a new request, at most 30 s.
@@ -151,6 +165,7 @@ async function measure(browser, url, p) {
       dcl: nav.domContentLoadedEventEnd,
       load: nav.loadEventEnd,
       ready: performance.getEntriesByName("wg-ready")[0]?.startTime ?? 0,
+      tiles: window.__tilesAt ?? NaN,
       longtasks: window.__longtasks,
       requests: [[0, nav.responseEnd], ...res.map((r) => [r.startTime, r.responseEnd])],
       bytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
@@ -260,8 +275,10 @@ const ms = (x) => `${Math.round(x)} ms`;
 const sizes = firstLoad();
 console.log(`first load: ${(sizes.js / 1024).toFixed(1)} KiB JavaScript (${sizes.js} B), ${(sizes.css / 1024).toFixed(1)} KiB CSS (${sizes.css} B), gzipped`);
 console.log(`  ${sizes.files.join(", ")}`);
+const withRenderer = sizes.js + sizes.basemap;
+console.log(`with the basemap renderer (preloaded when the instance has a basemap): ${(withRenderer / 1024).toFixed(1)} KiB JavaScript (${withRenderer} B; renderer ${sizes.basemap} B: ${sizes.renderer.join(", ")})`);
 
-const inst = args.url ? { url: args.url, stop: async () => {} } : await startInstance(args.bin || join(root, "..", "bin", "weltgewebe"));
+const inst = args.url ? { url: args.url, stop: async () => {} } : await startInstance(args.bin || join(root, "..", "bin", "weltgewebe"), args.basemap);
 const browser = await chromium.launch({
   executablePath: process.env.WG_CHROMIUM || "/usr/bin/chromium",
   headless: true,
@@ -271,15 +288,16 @@ let failed = false;
 try {
   const version = browser.version();
   console.log(`Chromium ${version}, 360×740 phone viewport, cold cache, 4× CPU slowdown, ${runs} runs per profile\n`);
-  console.log("| network profile | FCP | map ready | TTI (median) | TTI (max) | transferred |");
-  console.log("|---|--:|--:|--:|--:|--:|");
+  console.log("| network profile | FCP | map ready | first tiles | TTI (median) | TTI (max) | transferred |");
+  console.log("|---|--:|--:|--:|--:|--:|--:|");
   for (const p of args["crowd-only"] ? [] : profiles) {
     const all = [];
     for (let i = 0; i < runs; i++) all.push(await measure(browser, inst.url, p));
     const m = (k) => median(all.map((r) => r[k]));
     const maxTTI = Math.max(...all.map((r) => r.tti));
-    console.log(`| ${p.name} | ${ms(m("fcp"))} | ${ms(m("ready"))} | **${ms(m("tti"))}** | ${ms(maxTTI)} | ${(m("bytes") / 1024).toFixed(0)} KiB in ${m("count")} requests |`);
-    if (p === profiles[0] && m("tti") >= 2500) failed = true;
+    const tiles = m("tiles");
+    console.log(`| ${p.name} | ${ms(m("fcp"))} | ${ms(m("ready"))} | ${Number.isNaN(tiles) ? "–" : ms(tiles)} | **${ms(m("tti"))}** | ${ms(maxTTI)} | ${(m("bytes") / 1024).toFixed(0)} KiB in ${m("count")} requests |`);
+    if (p === profiles[0] && m("tti") > 2500) failed = true;
   }
   console.log(`\n${CROWD.toLocaleString("en")} Knoten in the view (zoom 15, ${runs} runs, 4× CPU slowdown): drawing the state, then frames while panning and zooming\n`);
   console.log("| run | markers drawn | state to markers | frames | frame median | p95 | max | frames > 50 ms |");
@@ -292,9 +310,9 @@ try {
   await browser.close();
   await inst.stop();
 }
-const over = sizes.js > 150000 || sizes.css > 60000;
+const over = withRenderer > 100 * 1024 || sizes.css > 60000;
 if (over || failed) {
-  console.error(`\nover budget (JS ≤ 150 KB, CSS ≤ 60 KB gzipped, TTI < 2.5 s)`);
+  console.error(`\nover budget (JS ≤ 100 KiB with the basemap renderer, CSS ≤ 60 KB gzipped, TTI ≤ 2.5 s)`);
   process.exit(1);
 }
-console.log(`\nwithin budget: JS ≤ 150 KB, CSS ≤ 60 KB gzipped, TTI < 2.5 s`);
+console.log(`\nwithin budget: JS ≤ 100 KiB with the basemap renderer, CSS ≤ 60 KB gzipped, TTI ≤ 2.5 s`);
