@@ -71,4 +71,23 @@ func TestAdressenImport(t *testing.T) {
 	if out, err := imp("--database-url", url, "--bounds", "7.44,43.72,7.405,43.76", pbf); err == nil || count() != before {
 		t.Errorf("a box upside down was taken: %v\n%s", err, out)
 	}
+	// Extracts that read without an error but hold nothing never empty the index: an empty
+	// download, an error page saved as .osm, a box with latitude and longitude swapped.
+	empty := filepath.Join(t.TempDir(), "leer.osm.pbf")
+	page := filepath.Join(t.TempDir(), "region.osm")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(page, []byte("<html><body>404 Not Found</body></html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{empty}, {page}, {"--bounds", "43.72,7.405,43.76,7.44", pbf}} {
+		out, err := imp(append([]string{"--database-url", url}, args...)...)
+		if err == nil || !strings.Contains(out+err.Error(), "no addresses") {
+			t.Errorf("import %q: %v, want a refusal saying it holds no addresses\n%s", args, err, out)
+		}
+		if count() != before {
+			t.Errorf("import %q changed the index or the log", args)
+		}
+	}
 }

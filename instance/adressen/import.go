@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -141,6 +142,15 @@ func (s *Service) Import(ctx context.Context, path string, clip *Clip) (Result, 
 	es, err := readExtract(ctx, path, clip)
 	if err != nil {
 		return Result{}, err
+	}
+	// An extract with nothing in it (an empty download, an HTML error page saved as .osm, a clip
+	// with latitude and longitude swapped) reads without an error; it must not replace an index.
+	if len(es) == 0 {
+		why := "it holds no addresses, streets or places"
+		if clip != nil {
+			why += " within the bounds (longitude first: minlon,minlat,maxlon,maxlat)"
+		}
+		return Result{}, &ReadError{Err: errors.New(why)}
 	}
 	// The rank among equal matches: streets and places before addresses (a street's label is
 	// not always the shorter: "Avenue des Spélugues 12" has no postcode, its street has), then
