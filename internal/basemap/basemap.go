@@ -225,7 +225,7 @@ func Build(ctx context.Context, extract, out string, o Options) (Result, error) 
 		return Result{}, fmt.Errorf("tilemaker wrote no tiles: %w", err)
 	}
 
-	res, err := convert(mbtiles, out, work, logw)
+	res, err := convert(ctx, mbtiles, out, work, logw)
 	if err != nil {
 		return Result{}, err
 	}
@@ -237,7 +237,7 @@ func Build(ctx context.Context, extract, out string, o Options) (Result, error) 
 }
 
 // convert writes the MBTiles as PMTiles to out through a temporary file beside it.
-func convert(mbtiles, out, work string, logw io.Writer) (Result, error) {
+func convert(ctx context.Context, mbtiles, out, work string, logw io.Writer) (Result, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
 	if err != nil {
 		return Result{}, err
@@ -280,6 +280,11 @@ func convert(mbtiles, out, work string, logw io.Writer) (Result, error) {
 		return Result{}, err
 	}
 	if err := os.Chmod(tmpName, 0o644); err != nil {
+		return Result{}, err
+	}
+	// go-pmtiles' Convert does not take the context: an interrupt during it is seen here, and
+	// the old archive stays.
+	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
 	if err := os.Rename(tmpName, out); err != nil {

@@ -113,6 +113,19 @@ try {
   check(!sent.includes("/api/auth/register"), "the registration was sent for an outside address");
   step("an address typed but not chosen, and then one outside the bounds, are refused before sending; nothing was sent");
 
+  // Typing on while suggestions for the shorter text are shown, and Enter at once: the list of
+  // the shorter text (the street first) is not chosen. Whether the new answer came before the
+  // Enter or not, the field holds what was typed or a suggestion for it (with the 18).
+  await address.fill("");
+  await address.pressSequentially("Bd des Moul");
+  await reg.getByRole("option").first().waitFor();
+  await address.pressSequentially(" 18");
+  await address.press("Enter");
+  const afterEnter = await address.inputValue();
+  check(afterEnter === "Bd des Moul 18" || /\b18\b/.test(afterEnter), `Enter while the next search was pending chose ${afterEnter}`);
+  check(!sent.includes("/api/auth/register"), "the registration was sent while the next search was pending");
+  step("Enter while the next search is pending does not choose the last list");
+
   // An inside address, chosen with the keyboard; the home is the suggestion's point. With its
   // house number typed, the address comes first (the search ranks an exact house number first).
   const typed = "Bd des Moul 18";

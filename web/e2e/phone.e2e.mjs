@@ -388,6 +388,21 @@ try {
     check(active === 0, `${active} active fields or buttons in the form`);
   });
 
+  // A part of the app fetched when first used (the Webrat) that cannot be fetched: the app says
+  // so, and the next opening fetches it.
+  const op = await phone("offline-part");
+  await ready(op.page);
+  await section("a part of the app that could not be fetched says so, and is fetched the next time", async () => {
+    await op.page.route(/\/assets\/webrat-[^/]*\.js$/, (r) => r.abort());
+    await op.page.locator("#open-webrat").click();
+    await op.page.locator("#toasts .toast.error", { hasText: "Dieser Teil der App konnte nicht geladen werden" }).waitFor();
+    await op.page.unroute(/\/assets\/webrat-[^/]*\.js$/);
+    await op.page.keyboard.press("Escape");
+    await op.page.locator("#webrat").waitFor({ state: "hidden" });
+    await op.page.locator("#open-webrat").click();
+    await op.page.locator("#wr-antraege h3", { hasText: "Anträge" }).waitFor();
+  });
+
   for (const p of pages) {
     // Refused requests (the chat's 400) are logged by Chromium; the anonymous visit is checked above.
     const errs = p.errors.filter((e) => !e.includes("Failed to load resource"));

@@ -82,6 +82,11 @@ export class AddressSearch {
 
   private schedule() {
     clearTimeout(this.timer);
+    // What the list shows belongs to the text before this change: an Enter or ArrowDown now
+    // must not choose it (the next answer brings the new list), nor an answer still on its way.
+    this.seq++;
+    this.results = [];
+    this.close();
     const q = this.o.input.value.trim();
     if (!q) {
       this.clear();

@@ -18,8 +18,8 @@ import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
 import { session } from "./session";
 import { KNOTEN_TYPES, type Garnrolle, type Ortsweberei, type PageConfig } from "./types";
+import { toast } from "./toast";
 import { closePanel, initUI, onSliderOpen, openPanel, openSlider, panelOpen } from "./ui";
-import type { Webrat } from "./webrat";
 
 const config: PageConfig = (() => {
   try {
@@ -39,24 +39,34 @@ ortsweberei.catch(() => {});
 session.load();
 
 initUI();
-// The Knoten panel is fetched when a Knoten is first opened (for the first load's budget too).
+// Parts of the app fetched when first used (for the first load's budget). A part that could not
+// be fetched (offline before it was ever used, or a page older than the instance's update) is
+// said so, and asked for again the next time.
+function lazy<T>(load: () => Promise<T>): (use: (part: T) => void) => void {
+  let part: Promise<T> | null = null;
+  return (use) => {
+    part ??= load().catch((e) => {
+      part = null;
+      throw e;
+    });
+    part.then(use, () => toast("Dieser Teil der App konnte nicht geladen werden. Bitte prüfe die Verbindung oder lade die Seite neu.", "error"));
+  };
+}
+
+// The Knoten panel, fetched when a Knoten is first opened.
 let panel: KnotenPanel | null = null;
-let panelLoad: Promise<KnotenPanel> | null = null;
-const loadPanel = () =>
-  (panelLoad ??= import("./knotenpanel").then(({ KnotenPanel }) =>
+const withPanel = lazy(() =>
+  import("./knotenpanel").then(({ KnotenPanel }) =>
     (panel = new KnotenPanel({
       feed,
       select: (id) => mapView.select(id),
       reveal: (k, cover, centre) => mapView.reveal(k.lat, k.lon, cover, centre),
       unreveal: () => mapView.unreveal(),
-      fileAntrag: (k) => void loadWebrat().then((w) => w.fileAbout(k)),
+      fileAntrag: (k) => withWebrat((w) => w.fileAbout(k)),
     }))));
-const openKnoten = (id: string, fromList = false) => void loadPanel().then((p) => p.open(id, fromList));
-// The Webrat (Anträge, votes, delegation: a fifth of the app's code) is fetched when it is first
-// opened, so that the first load, the basemap renderer included, stays within its budget.
-let webrat: Promise<Webrat> | null = null;
-const loadWebrat = () =>
-  (webrat ??= import("./webrat").then(({ Webrat }) => new Webrat({ feed, showKnoten: (id) => showKnoten(id) })));
+const openKnoten = (id: string, fromList = false) => withPanel((p) => void p.open(id, fromList));
+// The Webrat (Anträge, votes, delegation: a fifth of the app's code), fetched when first opened.
+const withWebrat = lazy(() => import("./webrat").then(({ Webrat }) => new Webrat({ feed, showKnoten: (id) => showKnoten(id) })));
 
 const mapView = new MapView($("map"), {
   knoten: (id) => openKnoten(id),
@@ -75,12 +85,12 @@ const map = mapView.map;
 
 new Placer(mapView, feed, (id) => openKnoten(id));
 // The first opening loads it; its own hook, set as it is made, shows what is open from then on.
-onSliderOpen("webrat", () => void loadWebrat().then((w) => w.reload()));
+onSliderOpen("webrat", () => withWebrat((w) => w.reload()));
 // A link from elsewhere (a Fediverse post's "open original", /antraege/{id}) opens that Antrag.
 const deepAntrag = location.pathname.match(/^\/antraege\/([0-9a-f-]{36})\/?$/i);
 if (deepAntrag) {
   openSlider("webrat");
-  void loadWebrat().then((w) => w.showAntrag(deepAntrag[1]));
+  withWebrat((w) => void w.showAntrag(deepAntrag[1]));
 }
 new Chat(wsURL("/ws/chat"));
 initAuth({ view: () => map.getBounds(), basemap: config.basemap });
@@ -208,7 +218,7 @@ function garnrolleCard(g: Garnrolle): HTMLElement {
     h("strong", {}, g.name),
     h("p", { class: "meta" }, g.verified ? "bestätigte Bewohnerin / bestätigter Bewohner" : "noch nicht bestätigt"),
     me && me.verified && g.verified && me.id !== g.id
-      ? h("button", { type: "button", class: "small", onclick: () => (map.closePopup(), void loadWebrat().then((w) => w.delegateToResident(g.id, g.name))) }, "Stimme delegieren")
+      ? h("button", { type: "button", class: "small", onclick: () => (map.closePopup(), withWebrat((w) => w.delegateToResident(g.id, g.name))) }, "Stimme delegieren")
       : null,
   );
 }

@@ -217,7 +217,8 @@ export class MapView {
     sync(
       this.markers,
       items,
-      (i) => (i.kind === "pin" ? `${i.k.type}|${i.k.title}|${i.k.lat},${i.k.lon}|${i.k.permanent}` : `${i.count}`),
+      // A cluster's id and count can stay when a Knoten inside it moved: its place is in the key.
+      (i) => (i.kind === "pin" ? `${i.k.type}|${i.k.title}|${i.k.lat},${i.k.lon}|${i.k.permanent}` : `${i.count}|${i.lat},${i.lon}`),
       (i) => (i.kind === "pin" ? this.pin(i.k) : this.clusterMarker(i)),
       this.markerLayer,
     );
