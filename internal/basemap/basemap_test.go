@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
 	"github.com/paulmach/orb/planar"
 	"github.com/protomaps/go-pmtiles/pmtiles"
@@ -330,20 +331,7 @@ func TestBuildMonacoSea(t *testing.T) {
 			if err != nil || layers == nil {
 				t.Fatalf("%s: tile %v: %v (missing: %v)", c.name, tile, err, layers == nil)
 			}
-			sea := false
-			for _, l := range layers {
-				for _, f := range l.Features {
-					if l.Name != "water" || f.Properties["kind"] != "ocean" {
-						continue
-					}
-					switch g := f.Geometry.(type) {
-					case orb.Polygon:
-						sea = sea || planar.PolygonContains(g, c.at)
-					case orb.MultiPolygon:
-						sea = sea || planar.MultiPolygonContains(g, c.at)
-					}
-				}
-			}
+			sea := atSea(layers, c.at)
 			if sea != c.sea {
 				t.Errorf("%s (%v) at zoom %d: sea %v, want %v", c.name, c.at, z, sea, c.sea)
 			}
@@ -353,6 +341,31 @@ func TestBuildMonacoSea(t *testing.T) {
 
 // A coastline with a piece that cannot be joined to the rest (a gap in the data) draws the
 // sea of the rest and says what it left out, rather than flooding the land or failing.
+// atSea reports whether p lies in an ocean polygon of the tile's water layer.
+func atSea(layers mvt.Layers, p orb.Point) bool {
+	for _, l := range layers {
+		if l.Name != "water" {
+			continue
+		}
+		for _, f := range l.Features {
+			if f.Properties["kind"] != "ocean" {
+				continue
+			}
+			switch g := f.Geometry.(type) {
+			case orb.Polygon:
+				if planar.PolygonContains(g, p) {
+					return true
+				}
+			case orb.MultiPolygon:
+				if planar.MultiPolygonContains(g, p) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func TestBuildWarnsOfBrokenCoastline(t *testing.T) {
 	dir := t.TempDir()
 	var s strings.Builder
@@ -403,20 +416,7 @@ func TestBuildWarnsOfBrokenCoastline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sea := false
-		for _, l := range layers {
-			for _, f := range l.Features {
-				if l.Name != "water" || f.Properties["kind"] != "ocean" {
-					continue
-				}
-				switch g := f.Geometry.(type) {
-				case orb.Polygon:
-					sea = sea || planar.PolygonContains(g, c.at)
-				case orb.MultiPolygon:
-					sea = sea || planar.MultiPolygonContains(g, c.at)
-				}
-			}
-		}
+		sea := atSea(layers, c.at)
 		if sea != c.sea {
 			t.Errorf("%v: sea %v, want %v (tile %v: %d layers)", c.at, sea, c.sea, tile, len(layers))
 		}
