@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { patience } from "./patience.mjs";
+import { describeApp } from "./state.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -22,7 +23,7 @@ const title = env("WG_TITLE");
 const description = env("WG_DESCRIPTION");
 const chatText = env("WG_CHAT");
 const knotenID = env("WG_KNOTEN");
-const view = [Number(env("WG_LAT")), Number(env("WG_LON")), 17];
+const view = [Number(env("WG_LAT")), Number(env("WG_LON")), 16];
 const artifacts = process.env.WG_ARTIFACTS || join(process.cwd(), "e2e", "artifacts", String(Date.now()));
 
 function check(cond, msg) {
@@ -79,6 +80,13 @@ try {
   // The pin and its panel, with the spinner's name on the Faden.
   const pin = page.locator(`.leaflet-marker-icon[data-knoten="${knotenID}"]`);
   await pin.waitFor();
+  // Both in the map's view (the list below shows only the Knoten in view).
+  const mapBox = await page.locator("#map").boundingBox();
+  for (const [what, loc] of [["the Garnrolle", rolle], ["the pin", pin]]) {
+    const r = await loc.boundingBox();
+    check(r && r.x >= mapBox.x && r.y >= mapBox.y && r.x + r.width <= mapBox.x + mapBox.width && r.y + r.height <= mapBox.y + mapBox.height,
+      `${what} lies outside the map's view (${JSON.stringify(r)}): the test's view is off`);
+  }
   check((await pin.getAttribute("aria-label")) === `Idee: ${title}`, `pin label ${await pin.getAttribute("aria-label")}`);
   await pin.click();
   const panel = page.locator("#knoten-panel");
@@ -116,6 +124,7 @@ try {
   process.exit(0);
 } catch (err) {
   console.error(String(err?.stack || err));
+  console.error(await describeApp(page));
   try {
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, "text.png") });
