@@ -298,8 +298,8 @@ func TestAnonymousDonorStaysAnonymous(t *testing.T) {
 		"journal":          inst.Client().Get("/api/konto/journal").Expect(t, http.StatusOK).Body,
 		"stranger konto":   stranger.Get("/api/konto").Expect(t, http.StatusOK).Body,
 		"stranger journal": stranger.Get("/api/konto/journal?limit=1").Expect(t, http.StatusOK).Body,
-		"stranger spende":  stranger.Get("/api/spenden/" + a.ID).Expect(t, http.StatusNotFound).Body,
-		"stranger spende2": stranger.Get("/api/spenden/" + a2.ID).Expect(t, http.StatusNotFound).Body,
+		"stranger spende":  stranger.Get("/api/spenden/"+a.ID).Expect(t, http.StatusNotFound).Body,
+		"stranger spende2": stranger.Get("/api/spenden/"+a2.ID).Expect(t, http.StatusNotFound).Body,
 		"stranger mine":    stranger.Get("/api/me/spenden").Expect(t, http.StatusOK).Body,
 	}
 	for what, body := range public {

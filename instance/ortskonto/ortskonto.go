@@ -235,7 +235,6 @@ func (s *Service) Ensure(ctx context.Context, set Settings) error {
 	return err
 }
 
-
 func (s *Service) configure(ctx context.Context, actor uuid.UUID, set Settings) (Konto, error) {
 	set.Empfaenger = strings.TrimSpace(set.Empfaenger)
 	set.IBAN = normalizeIBAN(set.IBAN)
