@@ -162,7 +162,11 @@ func WriteDATEV(w io.Writer, c DATEV, m Month, created time.Time, src Source) er
 		case KindStorno:
 			text = "Storno Spende " + publicDonor(b)
 		case KindAuszahlung:
-			gegen, text = c.Auszahlungen, "Auszahlung "+b.Antrag
+			what := b.Antrag
+			if what == "" {
+				what = b.Reference
+			}
+			gegen, text = c.Auszahlungen, "Auszahlung "+what
 		}
 		abs := b.AmountCents
 		if abs < 0 {
@@ -181,7 +185,7 @@ func WriteDATEV(w io.Writer, c DATEV, m Month, created time.Time, src Source) er
 		d.text(belegfeld(b.Reference))
 		d.text("")
 		d.num("")
-		d.text(clipRunes(cp1252(oneLine(text)), 60))
+		d.text(strings.TrimSpace(clipRunes(cp1252(oneLine(text)), 60)))
 		d.end()
 		return d.err
 	})
