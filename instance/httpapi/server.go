@@ -46,6 +46,8 @@ type Deps struct {
 	Chat     *chat.Service
 	// Konto is the Ortskonto: donations, the balance, the journal (nil: no routes).
 	Konto *ortskonto.Service
+	// Bank configures the treasurer's CAMT import and journal exports (bank.go).
+	Bank Bank
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
 	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler
@@ -154,6 +156,8 @@ func (s *Server) routes() {
 	if s.ChatRoom != nil {
 		s.mux.Handle("GET /ws/chat", s.ChatRoom)
 	}
+
+	s.bankRoutes()
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)
