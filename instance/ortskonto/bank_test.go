@@ -365,10 +365,13 @@ func TestCAMTImportRefusals(t *testing.T) {
 	if _, err := r.konto.Umsaetze(ctx, jana, true, 0); !fault.Is(err, "treasurer_required") {
 		t.Errorf("a resident listed: %v", err)
 	}
+	// A day without bookings is a statement too: nothing to do.
+	if res, err := r.importCAMT(t, camtStmt(ortsIBAN, today)); err != nil || res.Entries != 0 {
+		t.Errorf("a statement without entries: %+v %v", res, err)
+	}
 	for name, doc := range map[string]string{
-		"empty statement": camtStmt(ortsIBAN, today),
-		"not XML":         "Buchungstag;Betrag\n",
-		"camt.054":        strings.ReplaceAll(camtStmt(ortsIBAN, today, camtCredit("12.50", "R1", a.Reference)), "camt.053", "camt.054"),
+		"not XML":  "Buchungstag;Betrag\n",
+		"camt.054": strings.ReplaceAll(camtStmt(ortsIBAN, today, camtCredit("12.50", "R1", a.Reference)), "camt.053", "camt.054"),
 	} {
 		if _, err := r.importCAMT(t, doc); !fault.Is(err, "camt_malformed") {
 			t.Errorf("%s: %v", name, err)
