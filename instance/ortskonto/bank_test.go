@@ -390,3 +390,43 @@ func TestCAMTImportRefusals(t *testing.T) {
 		t.Errorf("the Kassenwart: %+v %v", res, err)
 	}
 }
+
+// A double-clicked upload, or two treasurers with the same statement at once: every import
+// answers, and each entry counts once.
+func TestConcurrentImportsOfOneStatement(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	jana := r.resident(t, "Jana")
+	today := r.clock.Now().In(berlinZone(t)).Format(time.DateOnly)
+	var entries []camtNtry
+	for i := range 20 {
+		sp := r.camtDonate(t, jana, int64(100+i), true)
+		entries = append(entries, camtCredit(fmt.Sprintf("%d.%02d", (100+i)/100, (100+i)%100), fmt.Sprintf("R%d", i), sp.Reference))
+	}
+	doc := camtStmt(ortsIBAN, today, entries...)
+	const n = 4
+	results := make(chan ortskonto.ImportResult, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			res, err := r.importCAMT(t, doc)
+			results <- res
+			errs <- err
+		}()
+	}
+	settled, already := 0, 0
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("an import failed: %v", err)
+		}
+		res := <-results
+		settled += res.Settled
+		already += res.AlreadyImported
+	}
+	if settled != 20 || already != 20*(n-1) {
+		t.Errorf("%d settled, %d already imported; want 20 and %d", settled, already, 20*(n-1))
+	}
+	if k, _ := r.konto.Konto(context.Background()); k.Counts.Settled != 20 {
+		t.Errorf("konto %+v", k)
+	}
+}
