@@ -24,6 +24,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
@@ -43,6 +44,8 @@ type Deps struct {
 	// Nachbarn lists and shows our neighbours' Anträge beside ours (nil: ours only).
 	Nachbarn *nachbarn.Service
 	Chat     *chat.Service
+	// Konto is the Ortskonto: donations, the balance, the journal (nil: no routes).
+	Konto *ortskonto.Service
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
 	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler
