@@ -55,7 +55,9 @@ func (g goldMsg) goldfaden(id string) (goldfadenMsg, bool) {
 	return g.Goldfaeden[i], true
 }
 
-func (g goldMsg) removed(id string) bool { return g.Removed != nil && slices.Contains(g.Removed.Goldfaeden, id) }
+func (g goldMsg) removed(id string) bool {
+	return g.Removed != nil && slices.Contains(g.Removed.Goldfaeden, id)
+}
 
 // kasse is the Ortskonto of a test instance, driven through its service (the HTTP API is
 // konto's to test).
