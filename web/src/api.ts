@@ -67,6 +67,7 @@ const messages: Record<string, string> = {
   invalid_reason: "Die Begründung ist zu lang oder enthält ungültige Zeichen.",
   invalid_details: "Die Beschreibung ist zu lang oder enthält ungültige Zeichen.",
   invalid_amount: "Der Betrag ist ungültig.",
+  auszahlung_not_found: "Diese Auszahlung gibt es nicht.",
   unknown_status: "Diesen Status gibt es nicht.",
   invalid_choice: "Ungültige Wahl.",
   self_delegation: "Du kannst deine Stimme nicht an dich selbst delegieren.",
