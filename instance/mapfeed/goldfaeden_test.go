@@ -191,6 +191,14 @@ func TestGoldfaedenAndAnonymousDonations(t *testing.T) {
 		return !hidden(m) && ok && g.Status == "reversed"
 	})
 
+	// The donor renamed and off the map: the Goldfaden is redrawn, without a place at the
+	// donor's end.
+	ada.Patch("/api/me", map[string]any{"name": "Ada Umbenannt", "on_map": false}).Expect(t, 200)
+	c.until("the Goldfaden redrawn for its renamed donor", func(m msg) bool {
+		g, ok := gold(t, m).goldfaden(g1)
+		return !hidden(m) && ok && g.AccountName == "Ada Umbenannt" && g.AccountPosition == nil && g.Status == "reversed"
+	})
+
 	// Back with the cursor from before: a catch-up with exactly what changed since, as it stands.
 	back := dial(t, inst)
 	back.subscribe(cells, before)
@@ -217,7 +225,7 @@ func TestGoldfaedenAndAnonymousDonations(t *testing.T) {
 	// A new client's state: the reversed one, not the failed one, not the anonymous ones.
 	fresh := dial(t, inst)
 	fresh.subscribe(cells, "")
-	if st := goldStates(t, fresh, cells); !slices.Equal(goldIDs(st), []string{g1}) || st[0].Status != "reversed" {
+	if st := goldStates(t, fresh, cells); !slices.Equal(goldIDs(st), []string{g1}) || st[0].Status != "reversed" || st[0].AccountName != "Ada Umbenannt" {
 		t.Fatalf("state: %+v", st)
 	}
 	for _, r := range raws {

@@ -646,6 +646,9 @@ func (f *Feed) flush(ctx context.Context) bool {
 			for oid, p := range d.faeden {
 				note(cur.faeden, oid, p)
 			}
+			for oid, p := range d.goldfaeden {
+				note(cur.goldfaeden, oid, p)
+			}
 		} else {
 			dirty[id] = d
 		}
