@@ -235,28 +235,22 @@ func (s *Service) Ensure(ctx context.Context, set Settings) error {
 	return err
 }
 
-func malformed(field, code, format string, args ...any) *fault.Error {
-	e := fault.Malformedf(code, format, args...)
-	e.Field = field
-	return e
-}
-
 func (s *Service) configure(ctx context.Context, actor uuid.UUID, set Settings) (Konto, error) {
 	set.Empfaenger = strings.TrimSpace(set.Empfaenger)
 	set.IBAN = normalizeIBAN(set.IBAN)
 	set.BIC = normalizeIBAN(set.BIC)
 	// 70 characters: the SEPA limit of a creditor's name.
 	if set.Empfaenger == "" || utf8.RuneCountInString(set.Empfaenger) > 70 || strings.ContainsFunc(set.Empfaenger, isControl) {
-		return Konto{}, malformed("empfaenger", "invalid_empfaenger", "The recipient's name must be 1 to 70 characters, without control characters.")
+		return Konto{}, &fault.Error{Kind: fault.Malformed, Field: "empfaenger", Code: "invalid_empfaenger", Message: "The recipient's name must be 1 to 70 characters, without control characters."}
 	}
 	if !checkIBAN(set.IBAN) {
-		return Konto{}, malformed("iban", "invalid_iban", "This is not a valid IBAN (its check digits do not match).")
+		return Konto{}, &fault.Error{Kind: fault.Malformed, Field: "iban", Code: "invalid_iban", Message: "This is not a valid IBAN (its check digits do not match)."}
 	}
 	if set.BIC != "" && !checkBIC(set.BIC) {
-		return Konto{}, malformed("bic", "invalid_bic", "This is not a valid BIC (8 or 11 letters and digits).")
+		return Konto{}, &fault.Error{Kind: fault.Malformed, Field: "bic", Code: "invalid_bic", Message: "This is not a valid BIC (8 or 11 letters and digits)."}
 	}
 	if !set.Position.Valid() {
-		return Konto{}, malformed("position", "invalid_coordinates", "lat must lie within ±90 and lon within ±180.")
+		return Konto{}, &fault.Error{Kind: fault.Malformed, Field: "position", Code: "invalid_coordinates", Message: "lat must lie within ±90 and lon within ±180."}
 	}
 	cell, err := set.Position.Cell()
 	if err != nil {

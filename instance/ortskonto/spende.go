@@ -197,7 +197,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
 		if sp.Visible {
 			pay.AccountID, pay.Message = &by.ID, sp.Message
 		}
-		return eventstore.Append(tx, now, SpendeInitiiert.New(header(by.ID, sp, cell), pay))
+		// An anonymous donor is not even the event's actor: followers of the log (the map feed,
+		// federation's publisher) never meet the name.
+		actor := uuid.Nil
+		if sp.Visible {
+			actor = by.ID
+		}
+		return eventstore.Append(tx, now, SpendeInitiiert.New(header(actor, sp, cell), pay))
 	})
 	if err != nil {
 		return Spende{}, err
