@@ -169,6 +169,38 @@ WHERE p.type = 'AuszahlungBewilligt' AND r.type = 'AntragAngenommen' AND r.subje
 	if got := antragPayout(t, ada, a.ID); got.Status != "geleistet" {
 		t.Fatalf("the Antrag shows its payout paid: %+v", got)
 	}
+	var pub struct {
+		BalanceCents   int64 `json:"balance_cents"`
+		ReservedCents  int64 `json:"reserved_cents"`
+		PaidCents      int64 `json:"paid_cents"`
+		AvailableCents int64 `json:"available_cents"`
+		Auszahlungen   []struct {
+			ID          string
+			Status      string
+			BetragCents int64 `json:"betrag_cents"`
+			Gedeckt     *bool
+			Antrag      struct{ ID, Title string }
+		}
+	}
+	inst.Client().Get("/api/konto").Expect(t, http.StatusOK).JSON(t, &pub)
+	if pub.BalanceCents != 4000 || pub.ReservedCents != 0 || pub.PaidCents != 6000 || pub.AvailableCents != 4000 ||
+		len(pub.Auszahlungen) != 1 || pub.Auszahlungen[0].ID != p.ID || pub.Auszahlungen[0].Status != "geleistet" ||
+		pub.Auszahlungen[0].Antrag.Title != "Bank am Spielplatz" || pub.Auszahlungen[0].Gedeckt == nil || !*pub.Auszahlungen[0].Gedeckt {
+		t.Fatalf("GET /api/konto: %+v", pub)
+	}
+	var journal struct {
+		Buchungen []struct {
+			Kind        string
+			AmountCents int64 `json:"amount_cents"`
+			Donor       any
+			Antrag      *struct{ ID, Title string }
+		}
+	}
+	inst.Client().Get("/api/konto/journal").Expect(t, http.StatusOK).JSON(t, &journal)
+	if j := journal.Buchungen; len(j) != 2 || j[0].Kind != "auszahlung" || j[0].AmountCents != -6000 || j[0].Donor != nil ||
+		j[0].Antrag == nil || j[0].Antrag.ID != a.ID || j[0].Antrag.Title != "Bank am Spielplatz" || j[1].Antrag != nil {
+		t.Fatalf("the public journal shows the payout with its Antrag, newest first: %+v", j)
+	}
 
 	// Paid is final: neither paid again nor cancelled; nothing changes.
 	rows, events := inst.Count(`SELECT count(*) FROM buchungen`), inst.Count(`SELECT count(*) FROM events`)
