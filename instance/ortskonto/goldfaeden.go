@@ -41,12 +41,19 @@ type GoldfadenQuery struct {
 
 // Goldfaeden reads Goldfäden, oldest first. q may be a snapshot the caller reads more in.
 func Goldfaeden(ctx context.Context, q database.Querier, gq GoldfadenQuery) ([]Goldfaden, error) {
-	if !gq.All && len(gq.Spans) == 0 && len(gq.IDs) == 0 && len(gq.Donors) == 0 {
-		return nil, nil
+	if !gq.All && len(gq.Spans) > 0 {
+		// Every Goldfaden is in the Ortskonto's one cell: a state either holds them all or
+		// none, and the donations are read only in the first case.
+		cell, err := KontoCell(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range gq.Spans {
+			gq.All = gq.All || (cell != 0 && s.Lo <= cell && cell <= s.Hi)
+		}
 	}
-	los, his := make([]int64, len(gq.Spans)), make([]int64, len(gq.Spans))
-	for i, s := range gq.Spans {
-		los[i], his[i] = s.Lo, s.Hi
+	if !gq.All && len(gq.IDs) == 0 && len(gq.Donors) == 0 {
+		return nil, nil
 	}
 	ids, donors := gq.IDs, gq.Donors
 	if ids == nil {
@@ -62,9 +69,8 @@ SELECT s.id, s.account_id, a.name, CASE WHEN a.on_map THEN ST_Y(a.position) END,
        k.lat, k.lon, k.position_h3, s.status, s.amount_cents, s.created_at
 FROM spenden s JOIN accounts a ON a.id = s.account_id CROSS JOIN ortskonto k
 WHERE s.visible AND s.status <> 'failed' AND k.position_h3 IS NOT NULL
-  AND ($1 OR s.id = ANY($2) OR s.account_id = ANY($3)
-       OR EXISTS (SELECT FROM unnest($4::bigint[], $5::bigint[]) AS r(lo, hi) WHERE k.position_h3 BETWEEN r.lo AND r.hi))
-ORDER BY s.created_at, s.id`, gq.All, ids, donors, los, his)
+  AND ($1 OR s.id = ANY($2) OR s.account_id = ANY($3))
+ORDER BY s.created_at, s.id`, gq.All, ids, donors)
 	if err != nil {
 		return nil, fmt.Errorf("ortskonto: goldfaeden: %w", err)
 	}
