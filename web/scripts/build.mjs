@@ -129,8 +129,9 @@ writeFileSync(join(dist, "index.html"), html);
 // The service worker caches the shell: the page, first-load assets, icons, manifest, and the
 // world outline. Lazy chunks and outline tiles are cached when first fetched (they are
 // hashed, so they never go stale). API responses, tiles and sockets are never cached.
-// The parts of the app fetched when first used (the Knoten panel, the Webrat) belong to the
-// shell too: an app started offline must open them although they were never used online.
+// The parts of the app fetched when first used (the Knoten panel, the Webrat, the Ortskonto and
+// its Kasse) belong to the shell too: an app started offline must open them although they were
+// never used online.
 const parts = new Set();
 const part = (out) => {
   const url = "/" + relative(dist, join(root, out));
@@ -139,9 +140,9 @@ const part = (out) => {
   for (const i of outputs[out].imports) if (i.kind === "import-statement") part(i.path);
 };
 for (const [out, o] of Object.entries(outputs)) {
-  if (o.entryPoint === "src/knotenpanel.ts" || o.entryPoint === "src/webrat.ts") part(out);
+  if (["src/knotenpanel.ts", "src/webrat.ts", "src/ortskonto.ts", "src/kasse.ts"].includes(o.entryPoint)) part(out);
 }
-if (parts.size < 2) throw new Error("build: the lazily loaded parts of the app were not found");
+if (parts.size < 4) throw new Error("build: the lazily loaded parts of the app were not found");
 const shell = ["/", ...preload, entryURL, ...parts, ...(cssURL ? [cssURL] : []), outlineFiles.world,
   "/manifest.webmanifest", "/icons/icon.svg", "/icons/icon-192.png"];
 const version = hash(shell.join("\n") + html);
