@@ -3,7 +3,8 @@
 // import (CAMT.053), payouts to mark as made or cancelled, the monthly exports.
 import { api, get, germanMessage, post } from "./api";
 import { $, euro, h, replace, time } from "./dom";
-import { antragOf, spendeStatusLabel } from "./ortskonto";
+import { spendeStatusLabel } from "./kontotext";
+import { antragOf } from "./ortskonto";
 import { toast } from "./toast";
 import type { Konto, Spende, SpendeStatus } from "./types";
 
@@ -90,7 +91,8 @@ export class Kasse {
       h("h3", {}, "Auszahlungen"),
       this.auszahlungen,
       h("h3", {}, "Monatsexport"),
-      h("div", { class: "row" }, h("label", { class: "inline" }, "Monat ", month), csv, datev),
+      h("label", {}, "Monat", month),
+      h("div", { class: "row" }, csv, datev),
     );
   }
 

@@ -5,10 +5,11 @@ import { ApiError, api, get, germanMessage } from "./api";
 import { openLogin } from "./auth";
 import { $, euro, formError, h, replace, time } from "./dom";
 import type { MapFeed } from "./feed";
+import { auszahlungStatusLabel, isTreasurer, spendeStatusLabel } from "./kontotext";
 import { Attempt, ibanGroups, MAX_CENTS, parseCents } from "./money";
 import { session } from "./session";
 import { toast } from "./toast";
-import type { Auszahlung, Buchung, Konto, Me, Point, Spende, SpendeStatus, Ueberweisung } from "./types";
+import type { Auszahlung, Buchung, Konto, Point, Spende, Ueberweisung } from "./types";
 import { isOpen, onSliderOpen, selectTab } from "./ui";
 
 export interface OrtskontoDeps {
@@ -16,25 +17,6 @@ export interface OrtskontoDeps {
   kontoAt(p: Point | null): void;
   showAntrag(id: string): void;
 }
-
-export const spendeStatusLabel: Record<SpendeStatus, string> = {
-  initiated: "ausstehend",
-  pending: "ausstehend, eingegangen",
-  settled: "gebucht",
-  failed: "fehlgeschlagen",
-  reversed: "storniert",
-};
-
-export const auszahlungStatusLabel: Record<string, string> = {
-  beantragt: "beantragt",
-  bewilligt: "bewilligt",
-  geleistet: "ausgezahlt",
-  abgebrochen: "abgebrochen",
-  entfallen: "entfallen",
-};
-
-/** May this account act as treasurer (admins always may)? */
-export const isTreasurer = (me: Me | null) => !!me && (me.is_admin || !!me.roles?.includes("kassenwart"));
 
 // While the slider is open the figures are asked for again this often: an anonymous donation
 // moves the balance without anything on the map saying so.

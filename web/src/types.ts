@@ -78,6 +78,8 @@ export interface Antrag {
   details_md: string;
   details_html: string;
   amount_cents: number | null;
+  /** The payout asked of the Ortskonto, if any. */
+  auszahlung?: { id: string; betrag_cents: number; status: string; gedeckt: boolean | null } | null;
   applicant: Named;
   knoten_id: string | null;
   opened_at: string;
