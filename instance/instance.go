@@ -33,6 +33,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
@@ -185,6 +186,7 @@ type Instance struct {
 	Nachbarn     *nachbarn.Service
 	Federation   *federation.Service
 	Chat         *chat.Service
+	Konto        *ortskonto.Service
 	MapFeed      *mapfeed.Feed
 	ChatRoom     *chat.Room
 	Jobs         *jobs.Runner
@@ -247,6 +249,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	feedOpts.Log = log
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
 	i.Chat = chat.NewService(db.Pool, i.Clock)
+	i.Konto = ortskonto.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
@@ -303,7 +306,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
-		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom,
+		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:     cfg.RateLimits,
 		RequestTimeout: cfg.RequestTimeout,

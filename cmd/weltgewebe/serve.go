@@ -106,7 +106,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Info("demo address index imported", "extract", *demoExtract)
 		}
 		seeded, err := demo.Seed(ctx, demo.Services{Accounts: inst.Accounts, Knoten: inst.Knoten, Ortsweberei: inst.Ortsweberei,
-			Antraege: inst.Antraege, Delegations: inst.Delegations})
+			Antraege: inst.Antraege, Delegations: inst.Delegations, Konto: inst.Konto})
 		if err != nil {
 			return err
 		}

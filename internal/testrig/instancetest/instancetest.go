@@ -475,7 +475,7 @@ func (i *Instance) Rows() map[string]int {
 	out := map[string]int{}
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden",
 		"antraege", "einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
-		"mail_outbox", "adressen", "adressen_quelle"} {
+		"mail_outbox", "adressen", "adressen_quelle", "account_rollen", "spenden", "spenden_idempotenz", "buchungen"} {
 		out[table] = i.Count("SELECT count(*) FROM " + table)
 	}
 	// Updates leave counts alone; the log would still grow, since every write appends.
