@@ -30,23 +30,26 @@ const groups: [SpendeStatus, string][] = [
   ["failed", "Fehlgeschlagen"],
 ];
 
+// A transaction of an imported statement (GET /api/konto/umsaetze).
 interface Umsatz {
-  id?: string;
-  amount_cents?: number;
-  booked_at?: string;
-  booking_date?: string;
-  name?: string;
-  debtor?: string;
-  remittance?: string;
-  reference?: string;
-  reason?: string;
-  [k: string]: unknown;
+  id: string;
+  credit: boolean;
+  amount_cents: number;
+  currency: string;
+  booking_date: string | null;
+  remittance: string;
+  debtor_name: string;
+  debtor_iban: string;
+  result: string;
+  reason: string;
 }
 
 interface ImportResult {
   entries: number;
   credits: number;
   settled: number;
+  pending?: number;
+  reversed?: number;
   already_imported: number;
   unmatched: Umsatz[];
 }
@@ -56,6 +59,7 @@ export class Kasse {
   private spenden = h("div", { id: "kasse-spenden" });
   private auszahlungen = h("div", { id: "kasse-auszahlungen" });
   private result = h("div", { id: "camt-result", "aria-live": "polite" });
+  private offen = h("div", { id: "kasse-umsaetze" });
 
   constructor(private d: KasseDeps) {
     const file = h("input", { type: "file", name: "camt", accept: ".xml,application/xml,text/xml", id: "camt-file" });
@@ -88,6 +92,8 @@ export class Kasse {
       h("p", { class: "hint" }, "Gutschriften mit dem Verwendungszweck einer Spende buchen sie; derselbe Auszug zweimal ändert nichts."),
       form,
       this.result,
+      h("h4", {}, "Umsätze ohne passende Spende"),
+      this.offen,
       h("h3", {}, "Auszahlungen"),
       this.auszahlungen,
       h("h3", {}, "Monatsexport"),
@@ -98,13 +104,31 @@ export class Kasse {
 
   reload() {
     void this.listSpenden();
+    void this.listUmsaetze();
     void this.d.changed().then(() => this.listAuszahlungen());
+  }
+
+  // The open ones in full (they must not drop off a page), of the others the latest.
+  private async fetchSpenden(): Promise<Spende[]> {
+    const lists = await Promise.all(
+      groups.map(([status]) => get<{ spenden: Spende[] }>(`/api/spenden?status=${status}&limit=${status === "initiated" || status === "pending" ? 500 : 50}`)),
+    );
+    return lists.flatMap((l) => l.spenden ?? []);
+  }
+
+  private async listUmsaetze() {
+    try {
+      const { umsaetze } = await get<{ umsaetze: Umsatz[] }>("/api/konto/umsaetze?unmatched=true");
+      replace(this.offen, umsaetze?.length ? umsatzList(umsaetze) : h("p", { class: "meta" }, "Keine."));
+    } catch (e) {
+      replace(this.offen, h("p", { class: "error" }, germanMessage(e)));
+    }
   }
 
   private async listSpenden() {
     let all: Spende[];
     try {
-      all = (await get<{ spenden: Spende[] }>("/api/spenden")).spenden ?? [];
+      all = await this.fetchSpenden();
     } catch (e) {
       replace(this.spenden, h("p", { class: "error" }, germanMessage(e)));
       return;
@@ -166,27 +190,16 @@ export class Kasse {
         h(
           "p",
           { class: "camt-summary" },
-          `${r.entries} Umsätze gelesen, davon ${r.credits} Gutschriften: ${r.settled} Spenden gebucht, ${r.already_imported} schon früher eingelesen, ${r.unmatched.length} ohne passende Spende.`,
+          `${r.entries} Umsätze gelesen, davon ${r.credits} Gutschriften: ${r.settled} Spenden gebucht` +
+            (r.pending ? `, ${r.pending} als eingegangen vermerkt` : "") +
+            (r.reversed ? `, ${r.reversed} storniert` : "") +
+            `, ${r.already_imported} schon früher eingelesen, ${r.unmatched.length} ohne passende Spende.`,
         ),
-        r.unmatched.length
-          ? h(
-              "ul",
-              { class: "kasse-list unmatched" },
-              r.unmatched.map((u) =>
-                h(
-                  "li",
-                  {},
-                  u.amount_cents != null ? h("span", { class: "amount" }, euro(u.amount_cents)) : null,
-                  h("span", { class: "who" }, String(u.name ?? u.debtor ?? "")),
-                  h("span", { class: "meta" }, String(u.remittance ?? u.reference ?? "")),
-                  u.reason ? h("span", { class: "status" }, reasonText[u.reason] ?? u.reason) : null,
-                ),
-              ),
-            )
-          : null,
+        r.unmatched.length ? umsatzList(r.unmatched) : null,
       );
       void this.d.changed();
       void this.listSpenden();
+      void this.listUmsaetze();
     } catch (e) {
       replace(this.result, h("p", { class: "error", role: "alert" }, germanMessage(e)));
     }
@@ -233,10 +246,35 @@ export class Kasse {
   }
 }
 
+// Why a transaction matched no donation (docs/ORTSKONTO.md).
 const reasonText: Record<string, string> = {
   no_reference: "kein Verwendungszweck einer Spende",
   unknown_reference: "Verwendungszweck passt zu keiner Spende",
-  amount_mismatch: "Betrag weicht ab",
-  not_open: "Spende ist nicht mehr offen",
-  currency: "andere Währung",
+  amount_differs: "Betrag weicht von der Spende ab",
+  already_settled: "Spende war schon gebucht (doppelt bezahlt?)",
+  already_reversed: "Spende war schon storniert",
+  donation_failed: "Spende ist als fehlgeschlagen markiert",
+  not_settled: "Rückbuchung einer nie gebuchten Spende",
+  currency: "andere Währung als Euro",
+  not_booked: "noch nicht gebucht",
+  debit: "Abbuchung ohne Spende",
+  illegal_transition: "Spende hat sich inzwischen geändert",
 };
+
+function umsatzList(list: Umsatz[]): HTMLElement {
+  return h(
+    "ul",
+    { class: "kasse-list unmatched" },
+    list.map((u) =>
+      h(
+        "li",
+        { "data-id": u.id },
+        h("span", { class: "amount" + (u.credit ? "" : " minus") }, euro(u.credit ? u.amount_cents : -u.amount_cents), u.currency && u.currency !== "EUR" ? ` (${u.currency})` : ""),
+        h("span", { class: "who" }, u.debtor_name || u.debtor_iban || "unbekannt"),
+        u.booking_date ? h("span", { class: "meta" }, u.booking_date.slice(0, 10).split("-").reverse().join(".")) : null,
+        h("span", { class: "meta" }, u.remittance || "ohne Verwendungszweck"),
+        u.reason ? h("span", { class: "status uncovered" }, reasonText[u.reason] ?? u.reason) : null,
+      ),
+    ),
+  );
+}
