@@ -343,7 +343,7 @@ export class Webrat {
         "label",
         { class: "check" },
         h("input", { type: "checkbox", name: "auszahlung" }),
-        "Den Betrag aus dem Ortskonto beantragen: wird der Antrag angenommen, ist er dafür reserviert.",
+        "Aus dem Ortskonto zahlen lassen: wird der Antrag angenommen, ist die Summe dafür reserviert.",
       ),
       k
         ? h(
