@@ -46,6 +46,8 @@ type Deps struct {
 	Chat     *chat.Service
 	// Konto is the Ortskonto: donations, the balance, the journal (nil: no routes).
 	Konto *ortskonto.Service
+	// Bank configures the treasurer's CAMT import and journal exports (bank.go).
+	Bank Bank
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
 	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler
@@ -123,6 +125,9 @@ func (s *Server) routes() {
 	s.handle("GET /api/antraege/{id}", s.getAntrag)
 	s.handle("POST /api/antraege/{id}/einspruch", s.authed(s.objectAntrag))
 	s.handle("POST /api/antraege/{id}/withdraw", s.authed(s.withdrawAntrag))
+	if s.Konto != nil {
+		s.handle("POST /api/auszahlungen/{id}/status", s.authed(s.auszahlungStatus))
+	}
 	s.handle("GET /api/abstimmungen/{id}", s.getAbstimmung)
 	s.handle("POST /api/abstimmungen/{id}/vote", s.authed(s.vote))
 	s.handle("POST /api/delegationen", s.authed(s.requestDelegation))
@@ -154,6 +159,8 @@ func (s *Server) routes() {
 	if s.ChatRoom != nil {
 		s.mux.Handle("GET /ws/chat", s.ChatRoom)
 	}
+
+	s.bankRoutes()
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)
