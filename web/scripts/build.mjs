@@ -72,6 +72,16 @@ export function namedFlavor(name) {
   },
 };
 
+// point-in-polygon-hao (the Ortsweberei's bounds, first load) needs orient2d alone, but imports
+// it from robust-predicates' index, whose other predicates fill tables when loaded: the bundler
+// must keep them (1 KB of the first load). The module that holds orient2d is imported directly.
+const orient2dOnly = {
+  name: "orient2d-only",
+  setup(b) {
+    b.onResolve({ filter: /^robust-predicates$/ }, () => ({ path: join(root, "node_modules/robust-predicates/esm/orient2d.js") }));
+  },
+};
+
 const result = await esbuild.build({
   absWorkingDir: root,
   entryPoints: { app: "src/main.ts" },
@@ -86,7 +96,7 @@ const result = await esbuild.build({
   chunkNames: "assets/[name]-[hash]",
   assetNames: "assets/[name]-[hash]",
   loader: { ".png": "file", ".svg": "file" },
-  plugins: [leafletESM, lightFlavor],
+  plugins: [leafletESM, lightFlavor, orient2dOnly],
   define: { __OUTLINE__: JSON.stringify(outlineFiles) },
   metafile: true,
   legalComments: "none",

@@ -148,8 +148,6 @@ const messages: Record<string, string> = {
   treasurer_required: "Das darf nur die Kasse (Kassenwart oder Verwaltung).",
   unknown_role: "Diese Rolle gibt es nicht.",
   invalid_iban: "Diese IBAN ist ungültig.",
-  camt_too_large: "Der Kontoauszug ist zu groß (höchstens 20 MiB).",
-  camt_malformed: "Die Datei ist kein lesbarer Kontoauszug (CAMT.053).",
 };
 
 export function germanMessage(err: unknown): string {
