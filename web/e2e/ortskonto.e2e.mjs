@@ -179,7 +179,8 @@ try {
   at("B: the Goldfaden is solid, the balance moved");
   await line(B.page, visible.id).and(B.page.locator(".settled")).waitFor();
   check((await line(B.page, visible.id).getAttribute("stroke-dasharray")) === null, "a booked Goldfaden is solid");
-  check((await B.page.locator(".leaflet-tooltip.gf-label").count()) === 0, "no label ausstehend any more");
+  // The old line's label fades out (Leaflet removes it 200 ms later): wait until it is gone.
+  await B.page.waitForFunction(() => document.querySelectorAll(".leaflet-tooltip.gf-label").length === 0);
   await balance(B.page).filter({ hasText: /^12,50\s€$/ }).waitFor();
   await B.page.locator(`#konto-goldfaeden li[data-id="${visible.id}"]`).filter({ hasText: "gebucht" }).waitFor();
 
@@ -209,6 +210,8 @@ try {
   check((await B.page.locator("path.goldfaden").count()) === lines, "no new Goldfaden on the map");
   check((await B.page.locator("#konto-goldfaeden li").count()) === listed, "no new Goldfaden in the slider");
   check((await nameCount(B.page)) === names, `Anna's name appears ${await nameCount(B.page)} times on B, ${names} before`);
+  // The capture works: B's map messages carried the visible donation.
+  check(B.frames.some((f) => f.includes(visible.id)), "B's captured map messages hold the visible Goldfaden");
   const leaked = B.frames.slice(framesBefore).filter((f) => f.includes(anon.id) || f.includes(anon.reference) || /"amount_cents":\s*700\b/.test(f));
   check(leaked.length === 0, `map messages about the anonymous donation: ${leaked.join(" | ").slice(0, 400)}`);
   console.log(`  ${B.frames.length - framesBefore} map messages on B since, none about it`);
@@ -220,6 +223,11 @@ try {
   await B.page.locator(".leaflet-tooltip.gf-label.reversed", { hasText: "storniert" }).waitFor();
   await B.page.locator(`#konto-goldfaeden li.reversed[data-id="${visible.id}"] s`, { hasText: anna.name }).waitFor();
   await balance(B.page).filter({ hasText: /^7,00\s€$/ }).waitFor();
+
+  mkdirSync(artifacts, { recursive: true });
+  await B.page.keyboard.press("Escape");
+  await B.page.locator("#ortskonto").waitFor({ state: "hidden" });
+  await B.page.screenshot({ path: join(artifacts, "b-map-storniert.png") });
 
   at("the slider on a phone (390×844)");
   const W = 390;
@@ -243,7 +251,6 @@ try {
   await fit("the donation form");
   await P.page.locator('#spende-form button[type="submit"]').scrollIntoViewIfNeeded();
   check(await P.page.locator('#spende-form button[type="submit"]').isVisible(), "the donate button can be reached");
-  mkdirSync(artifacts, { recursive: true });
   await P.page.screenshot({ path: join(artifacts, "phone-ortskonto.png") });
 
   for (const s of screens) check(s.errors.length === 0, `${s.name}: ${s.errors.join(" | ")}`);
