@@ -9,8 +9,10 @@
 //   2. On B the Goldfaden appears, dashed and "ausstehend"; the slider lists it.
 //   3. Kai settles it in the Kasse (Eingegangen, then Gebucht; only the allowed buttons show):
 //      on B the Goldfaden is solid and the balance moved.
-//   4. Anna donates 7,00 € anonymously, Kai settles it: on B only the balance changes — no new
-//      Goldfaden, no new list entry, Anna's name nowhere new, not in any map message.
+//   4. Anna donates 7,00 € anonymously; Kai imports the bank statement (CAMT.053) that holds
+//      her transfer and a credit that is no donation: hers is booked, the other listed as
+//      unmatched; the same statement again changes nothing. On B only the balance changes — no
+//      new Goldfaden, no new list entry, Anna's name nowhere new, not in any map message.
 //   5. Kai reverses the visible one: on B it is struck through.
 //   6. The slider on a phone (390×844) fits the screen.
 //
@@ -105,6 +107,25 @@ async function transition(page, ref, from, button, to) {
 }
 const buttonsOf = async (page, status, ref) => (await kasseEntry(page, status, ref).locator("button").allTextContents()).sort();
 
+// A camt.053.001.08 statement of the Ortskonto's account with these booked credits.
+function camt(iban, credits) {
+  const ntry = ({ amt, ustrd, ref }) =>
+    `<Ntry><Amt Ccy="EUR">${amt}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>` +
+    `<BookgDt><Dt>2026-12-04</Dt></BookgDt><ValDt><Dt>2026-12-04</Dt></ValDt><AcctSvcrRef>${ref}</AcctSvcrRef>` +
+    `<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>` +
+    `<NtryDtls><TxDtls><Refs><EndToEndId>E2E-${ref}</EndToEndId></Refs>` +
+    `<RltdPties><Dbtr><Pty><Nm>Anna Anders</Nm></Pty></Dbtr><DbtrAcct><Id><IBAN>DE89370400440532013000</IBAN></Id></DbtrAcct></RltdPties>` +
+    `<RmtInf><Ustrd>${ustrd}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt>` +
+    `<GrpHdr><MsgId>MSG-E2E</MsgId><CreDtTm>2026-12-05T06:00:00+01:00</CreDtTm></GrpHdr>` +
+    `<Stmt><Id>STMT-E2E-1</Id><ElctrncSeqNb>1</ElctrncSeqNb><CreDtTm>2026-12-05T06:00:00+01:00</CreDtTm>` +
+    `<Acct><Id><IBAN>${iban}</IBAN></Id><Ccy>EUR</Ccy></Acct>` +
+    credits.map(ntry).join("") +
+    `</Stmt></BkToCstmrStmt></Document>\n`
+  );
+}
+
 async function donate(page, amount, visible, message) {
   await openKonto(page);
   await page.locator("#tab-spenden").click();
@@ -184,7 +205,7 @@ try {
   await balance(B.page).filter({ hasText: /^12,50\s€$/ }).waitFor();
   await B.page.locator(`#konto-goldfaeden li[data-id="${visible.id}"]`).filter({ hasText: "gebucht" }).waitFor();
 
-  at("A donates 7,00 € anonymously; K settles it");
+  at("A donates 7,00 € anonymously; K imports the bank statement that books it");
   const lines = await B.page.locator("path.goldfaden").count();
   const listed = await B.page.locator("#konto-goldfaeden li").count();
   const names = await nameCount(B.page);
@@ -201,8 +222,25 @@ try {
   const anonEntry = kasseEntry(K.page, "initiated", anon.reference);
   await anonEntry.waitFor();
   check((await anonEntry.textContent()).includes(anna.name) && (await anonEntry.locator(".anon").count()) === 1, "the treasurer sees the anonymous donor, marked anonym");
-  await transition(K.page, anon.reference, "initiated", "Eingegangen", "pending");
-  await transition(K.page, anon.reference, "pending", "Gebucht", "settled");
+  // Anna's transfer arrives on the bank statement, with a credit that is no donation; K imports it.
+  const statement = camt(iban, [
+    { amt: "7.00", ustrd: `Spende ${anon.reference}`, ref: "BANK-1" },
+    { amt: "5.00", ustrd: "Mitgliedsbeitrag Mai", ref: "BANK-2" },
+  ]);
+  const imported = async () => {
+    await K.page.locator("#camt-file").setInputFiles({ name: "auszug.xml", mimeType: "application/xml", buffer: Buffer.from(statement) });
+    await K.page.locator("#camt-form").getByRole("button", { name: "Einlesen" }).click();
+    return (await K.page.locator("#camt-result .camt-summary").textContent()).trim();
+  };
+  const first = await imported();
+  check(/2 Umsätze gelesen, davon 2 Gutschriften: 1 Spende gebucht.*0 schon früher eingelesen, 1 ohne passende Spende/.test(first), `first import: ${first}`);
+  await K.page.locator("#camt-result .unmatched li", { hasText: "Mitgliedsbeitrag Mai" }).filter({ hasText: "kein Verwendungszweck einer Spende" }).waitFor();
+  await kasseEntry(K.page, "settled", anon.reference).waitFor();
+  await K.page.locator("#kasse-umsaetze li", { hasText: "Mitgliedsbeitrag Mai" }).waitFor();
+  await K.page.locator("#camt-result .camt-summary").evaluate((el) => el.remove());
+  const again = await imported();
+  check(/0 Spenden gebucht.*2 schon früher eingelesen/.test(again), `the same statement again: ${again}`);
+  console.log(`  import: ${first}\n  again: ${again}`);
 
   at("B: only the balance changed");
   await balance(B.page).filter({ hasText: /^19,50\s€$/ }).waitFor();

@@ -190,7 +190,7 @@ export class Kasse {
         h(
           "p",
           { class: "camt-summary" },
-          `${r.entries} Umsätze gelesen, davon ${r.credits} Gutschriften: ${r.settled} Spenden gebucht` +
+          `${n(r.entries, "Umsatz", "Umsätze")} gelesen, davon ${n(r.credits, "Gutschrift", "Gutschriften")}: ${n(r.settled, "Spende", "Spenden")} gebucht` +
             (r.pending ? `, ${r.pending} als eingegangen vermerkt` : "") +
             (r.reversed ? `, ${r.reversed} storniert` : "") +
             `, ${r.already_imported} schon früher eingelesen, ${r.unmatched.length} ohne passende Spende.`,
@@ -260,6 +260,8 @@ const reasonText: Record<string, string> = {
   debit: "Abbuchung ohne Spende",
   illegal_transition: "Spende hat sich inzwischen geändert",
 };
+
+const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
 
 function umsatzList(list: Umsatz[]): HTMLElement {
   return h(
