@@ -1,7 +1,8 @@
 // Acceptance test 4 of the blueprint (seed 000 §10): "Sichtbare Spende erzeugt Goldfaden;
 // anonyme nur Kontostand". Run by web/e2e_test.go (TestAbnahme4SichtbareSpendeGoldfadenAnonymNurKontostand)
 // against an instance whose Ortskonto is set up, with Anna (a resident on the map), Kai (the
-// Kassenwart) and a second screen B that only watches.
+// Kassenwart), a second screen B that only watches, and an accepted Antrag whose payout of
+// 500 € the empty Ortskonto does not cover (B sees it with its Antrag; Kai cancels it).
 //
 //   1. Anna donates 12,50 € visibly through the slider; the answer to her first try is lost on
 //      the way (the donation is made, her screen sees a network error), she sends it again: the
@@ -13,7 +14,8 @@
 //      her transfer and a credit that is no donation: hers is booked, the other listed as
 //      unmatched; the same statement again changes nothing. On B only the balance changes — no
 //      new Goldfaden, no new list entry, Anna's name nowhere new, not in any map message.
-//   5. Kai reverses the visible one: on B it is struck through.
+//   5. Kai reverses the visible one: on B it is struck through. A donation he marks failed
+//      leaves B's map.
 //   6. The slider on a phone (390×844) fits the screen.
 //
 // Every wait is for something to appear; the timeouts are safety nets for a slow machine.
@@ -36,6 +38,7 @@ const anna = { email: env("WG_ANNA_EMAIL"), name: env("WG_ANNA_NAME") };
 const kai = env("WG_KAI_EMAIL");
 const iban = env("WG_IBAN");
 const view = JSON.parse(env("WG_VIEW"));
+const antragID = env("WG_ANTRAG");
 const artifacts = process.env.WG_ARTIFACTS || join(process.cwd(), "e2e", "artifacts", String(Date.now()));
 
 const browser = await chromium.launch({
@@ -145,6 +148,18 @@ try {
   await openKonto(B.page);
   await balance(B.page).filter({ hasText: /^0,00\s€$/ }).waitFor();
 
+  at("B: the accepted Antrag's payout, reserved and not covered, links to its Antrag");
+  await B.page.locator("#konto-reserved").filter({ hasText: /^500,00\s€$/ }).waitFor();
+  await B.page.locator("#konto-available").filter({ hasText: /^-500,00\s€$/ }).waitFor();
+  const payout = B.page.locator(".auszahlungen li", { hasText: "Bank am Markt" });
+  await payout.filter({ hasText: "nicht gedeckt" }).filter({ hasText: "bewilligt" }).waitFor();
+  await payout.getByRole("link", { name: "Bank am Markt" }).click();
+  await B.page.locator("#webrat.open #antrag-title", { hasText: "Bank am Markt" }).waitFor();
+  await B.page.locator("#webrat .facts .auszahlung", { hasText: "nicht gedeckt" }).waitFor();
+  check(B.page.url().endsWith("/") || B.page.url().includes(antragID), `the page stayed the app: ${B.page.url()}`);
+  await openKonto(B.page);
+  await balance(B.page).waitFor();
+
   at("A donates 12,50 € visibly; the first answer is lost on the way");
   const A = await screen("A", { login: anna.email });
   const keys = [];
@@ -188,6 +203,14 @@ try {
   await openKonto(K.page);
   await K.page.locator("#tab-kasse:not([hidden])").click();
   await kasseEntry(K.page, "initiated", visible.reference).waitFor();
+  // The payout first: K cancels it, and the reservation ends on B.
+  const open = K.page.locator("#kasse-auszahlungen li", { hasText: "Bank am Markt" });
+  await open.filter({ hasText: "nicht gedeckt" }).waitFor();
+  await open.getByRole("button", { name: "Abgebrochen" }).click();
+  await K.page.locator("#kasse-auszahlungen", { hasText: "Keine bewilligte Auszahlung offen." }).waitFor();
+  await B.page.locator("#konto-reserved").filter({ hasText: /^0,00\s€$/ }).waitFor();
+  await payout.filter({ hasText: "abgebrochen" }).waitFor();
+  check(!(await payout.textContent()).includes("nicht gedeckt"), "a cancelled payout is not marked uncovered");
   check(JSON.stringify(await buttonsOf(K.page, "initiated", visible.reference)) === JSON.stringify(["Eingegangen", "Fehlgeschlagen"]), `initiated: ${await buttonsOf(K.page, "initiated", visible.reference)}`);
   check((await K.page.locator(`#kasse-spenden li[data-reference="${visible.reference}"]`).count()) === 1, "one donation although A sent it twice");
   await transition(K.page, visible.reference, "initiated", "Eingegangen", "pending");
@@ -261,6 +284,18 @@ try {
   await B.page.locator(".leaflet-tooltip.gf-label.reversed", { hasText: "storniert" }).waitFor();
   await B.page.locator(`#konto-goldfaeden li.reversed[data-id="${visible.id}"] s`, { hasText: anna.name }).waitFor();
   await balance(B.page).filter({ hasText: /^7,00\s€$/ }).waitFor();
+
+  at("A donates 3 € visibly, K marks it failed: it leaves B's map");
+  await A.page.locator("#ueberweisung").getByRole("button", { name: "Noch eine Spende" }).click();
+  const failAnswer = A.page.waitForResponse((r) => r.url().endsWith("/api/spenden") && r.request().method() === "POST");
+  await donate(A.page, "3", true);
+  const doomed = (await (await failAnswer).json()).spende;
+  await line(B.page, doomed.id).waitFor();
+  await K.page.locator("#tab-kasse").click();
+  await transition(K.page, doomed.reference, "initiated", "Fehlgeschlagen", "failed");
+  await line(B.page, doomed.id).waitFor({ state: "detached" });
+  await B.page.locator(`#konto-goldfaeden li[data-id="${doomed.id}"]`).waitFor({ state: "detached" });
+  check((await line(B.page, visible.id).count()) === 1, "the reversed Goldfaden stays");
 
   mkdirSync(artifacts, { recursive: true });
   await B.page.keyboard.press("Escape");
