@@ -71,6 +71,7 @@ const messages: Record<string, string> = {
   invalid_note: "Die Notiz ist zu lang (höchstens 280 Zeichen) oder enthält ungültige Zeichen.",
   invalid_bic: "Diese BIC ist ungültig (8 oder 11 Buchstaben und Ziffern).",
   invalid_empfaenger: "Bitte gib den Namen des Kontoinhabers an (höchstens 70 Zeichen).",
+  auszahlung_not_found: "Diese Auszahlung gibt es nicht.",
   unknown_status: "Diesen Status gibt es nicht.",
   invalid_choice: "Ungültige Wahl.",
   self_delegation: "Du kannst deine Stimme nicht an dich selbst delegieren.",
