@@ -19,7 +19,7 @@ func fingerprint(t *testing.T, inst *instancetest.Instance) (map[string]string, 
 	out := map[string]string{}
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden", "antraege",
 		"einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
-		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen"} {
+		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen"} {
 		var sum string
 		err := inst.Pool.QueryRow(context.Background(),
 			`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM `+table+` t`).Scan(&sum)
