@@ -69,7 +69,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/faeden/{id}/twist", "POST /api/faeden/{id}/untwist", "POST /api/antraege",
 		"POST /api/antraege/{id}/einspruch", "POST /api/antraege/{id}/withdraw", "POST /api/abstimmungen/{id}/vote",
 		"POST /api/delegationen", "DELETE /api/delegationen/{id}", "POST /api/chat", "DELETE /api/admin/chat/{id}",
-		"POST /api/konto/camt", "PUT /api/admin/konto", "POST /api/spenden", "POST /api/spenden/{id}/status",
+		"POST /api/konto/camt", "POST /api/auszahlungen/{id}/status", "PUT /api/admin/konto", "POST /api/spenden", "POST /api/spenden/{id}/status",
 		"PUT /api/admin/accounts/{id}/roles/{role}", "DELETE /api/admin/accounts/{id}/roles/{role}", "POST /api/dev/clock", "POST /api/admin/federation/neighbours", "POST /api/admin/federation/blocks",
 		"DELETE /api/admin/federation/blocks/{domain}", "/api/", "/",
 	}
@@ -96,6 +96,8 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"DELETE /api/admin/chat/{id}":       {admin, "/api/admin/chat/" + msg.ID, nil, http.StatusNoContent},
 		"POST /api/dev/clock":               {anon, "/api/dev/clock", map[string]string{"advance": "1h"}, http.StatusOK},
 		"POST /api/konto/camt":              {admin, "/api/konto/camt", "<Document/>", http.StatusConflict}, // passed the guard; no bank account set
+		"POST /api/auszahlungen/{id}/status": {admin, "/api/auszahlungen/01a24300-0000-7000-8000-000000000000/status", map[string]string{"status": "geleistet"},
+			http.StatusNotFound}, // passed the guard; no such payout
 		"PUT /api/admin/konto": {admin, "/api/admin/konto", map[string]any{"empfaenger": "Ortsweberei e.V.", "iban": "DE02120300000000202051",
 			"position": map[string]float64{"lat": lat, "lon": lon}}, http.StatusOK},
 		"POST /api/spenden": {ada, "/api/spenden", map[string]any{"amount_cents": 500, "visible": true},

@@ -253,6 +253,15 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
 	i.Chat = chat.NewService(db.Pool, i.Clock)
 	i.Konto = ortskonto.NewService(db.Pool, i.Clock, i.Ortsweberei)
+	// An Antrag's payout is recorded, reserved or lapses in the Antrag's own transactions.
+	i.Antraege.SetHooks(antrag.Hooks{
+		Filed: func(ctx context.Context, tx *database.Tx, a antrag.Antrag, betrag int64, at time.Time) ([]eventstore.Draft, error) {
+			return i.Konto.RequestTx(ctx, tx, a.ApplicantID, a.ID, a.Title, betrag, at)
+		},
+		Decided: func(ctx context.Context, tx *database.Tx, d antrag.Decision) ([]eventstore.Draft, error) {
+			return i.Konto.AntragDecidedTx(ctx, tx, d.AntragID, d.Status == antrag.Angenommen, d.Status, d.At)
+		},
+	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {

@@ -262,3 +262,43 @@ func (b browserTools) run(t *testing.T, script string, env ...string) {
 		t.Fatalf("%s failed (%v); screenshots in %s", script, err, artifacts)
 	}
 }
+
+// TestAbnahme4SichtbareSpendeGoldfadenAnonymNurKontostand is acceptance test 4 of the
+// blueprint (seed 000 §10: "Sichtbare Spende erzeugt Goldfaden; anonyme nur Kontostand"),
+// through the web app in Chromium (e2e/ortskonto.e2e.mjs): a resident donates visibly, and a
+// second screen sees the Goldfaden appear "ausstehend"; the Kassenwart settles it through the
+// Kasse and it turns solid, the balance moves; an anonymous donation, booked by the Kassenwart's
+// bank statement import, moves only the balance; a reversal strikes the Goldfaden through, a
+// failed donation leaves the map. An accepted Antrag's uncovered payout is in the slider with
+// its Antrag, and the Kassenwart cancels it. And the slider on a phone.
+func TestAbnahme4SichtbareSpendeGoldfadenAnonymNurKontostand(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Konto-Weberei", Bounds: lindenau,
+		MapFeed: mapfeed.Options{Batch: 2 * time.Second}})
+	const iban = "DE02120300000000202051"
+	admin := inst.Admin()
+	admin.Do("PUT", "/api/admin/konto", map[string]any{"empfaenger": "Ortsweberei Lindenau e. V.", "iban": iban,
+		"bic": "BYLADEM1001", "position": map[string]float64{"lat": 51.3385, "lon": 12.3330}}).Expect(t, http.StatusOK)
+	anna := inst.VerifiedResident("Anna Anders", 51.3365, 12.3280)
+	// An Antrag asking the Ortskonto for 500 €, accepted after its seven days without an
+	// Einspruch: the payout is reserved, and not covered (the Ortskonto is empty).
+	var antrag struct{ ID string }
+	anna.Post("/api/antraege", map[string]any{"title": "Bank am Markt", "betrag_cents": 50000}).Expect(t, http.StatusCreated).JSON(t, &antrag)
+	inst.Advance("8d")
+	var accepted struct {
+		Status     string
+		Auszahlung struct {
+			Status  string
+			Gedeckt *bool
+		}
+	}
+	inst.Client().Get("/api/antraege/"+antrag.ID).Expect(t, http.StatusOK).JSON(t, &accepted)
+	if accepted.Status != "angenommen" || accepted.Auszahlung.Status != "bewilligt" || accepted.Auszahlung.Gedeckt == nil || *accepted.Auszahlung.Gedeckt {
+		t.Fatalf("the Antrag's payout is not approved and uncovered after its seven days: %+v", accepted)
+	}
+	kai := inst.Resident("Kai Kasse", 51.3400, 12.3400)
+	admin.Do("PUT", "/api/admin/accounts/"+kai.ID+"/roles/kassenwart", nil).Expect(t, http.StatusOK)
+	b.run(t, "e2e/ortskonto.e2e.mjs", "WG_URL="+inst.URL, "WG_PASSWORD="+instancetest.ResidentPassword,
+		"WG_ANNA_EMAIL="+anna.Email, "WG_ANNA_NAME=Anna Anders", "WG_KAI_EMAIL="+kai.Email, "WG_IBAN="+iban,
+		"WG_VIEW=[51.3375,12.3305,15]", "WG_ANTRAG="+antrag.ID)
+}

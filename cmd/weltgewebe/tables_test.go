@@ -21,7 +21,7 @@ var owners = map[string]string{
 	"accounts": "instance/account", "sessions": "instance/account", "login_devices": "instance/account",
 	"account_rollen": "instance/account",
 	"ortskonto":      "instance/ortskonto", "spenden": "instance/ortskonto", "spenden_idempotenz": "instance/ortskonto", "buchungen": "instance/ortskonto",
-	"bankumsaetze":   "instance/ortskonto",
+	"bankumsaetze": "instance/ortskonto", "auszahlungen": "instance/ortskonto",
 	"login_failures": "instance/account", "mail_outbox": "instance/account",
 	"ortsweberei": "instance/ortsweberei",
 	"adressen":    "instance/adressen", "adressen_quelle": "instance/adressen",

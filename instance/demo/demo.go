@@ -156,12 +156,16 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 
 	// The Webrat: an Antrag about the garden, one Einspruch, and Mara delegating to Jana.
 	amount := int64(180000)
-	a, err := s.Antraege.File(ctx, people[0], antrag.Filing{
+	filing := antrag.Filing{
 		Title:       "Trinkwasseranschluss für den Gemeinschaftsgarten",
 		DetailsMD:   "Die Gießkannen den Felsen hinaufzutragen, kostet jeden Sommer Nerven.\n\n- Anschluss über den Hof der Mairie\n- Zähler, Abrechnung über das Ortskonto",
 		AmountCents: &amount,
 		KnotenID:    &garten,
-	})
+	}
+	if s.Konto != nil {
+		filing.BetragCents = &amount // asked of the Ortskonto: the slider shows the payout
+	}
+	a, err := s.Antraege.File(ctx, people[0], filing)
 	if err != nil {
 		return false, fmt.Errorf("demo: antrag: %w", err)
 	}

@@ -97,8 +97,8 @@ type kontoJSON struct {
 	Bank           *bankJSON       `json:"bank"`
 	Position       *pointJSON      `json:"position"`
 	Goldfaeden     []goldfadenJSON `json:"goldfaeden"`
-	// Auszahlungen are the open and recent payouts (instance/auszahlung fills them).
-	Auszahlungen []any `json:"auszahlungen"`
+	// Auszahlungen are the open and recent payouts (auszahlungen.go).
+	Auszahlungen []kontoAuszahlungJSON `json:"auszahlungen"`
 }
 
 func kontoView(k ortskonto.Konto, gold []ortskonto.Spende) kontoJSON {
@@ -107,7 +107,7 @@ func kontoView(k ortskonto.Konto, gold []ortskonto.Spende) kontoJSON {
 		AvailableCents: k.AvailableCents(), SettledCents: k.SettledCents, ReversedCents: k.ReversedCents, PaidCents: k.PaidCents,
 		Counts: countsJSON{Initiated: k.Counts.Initiated, Pending: k.Counts.Pending, Settled: k.Counts.Settled,
 			Failed: k.Counts.Failed, Reversed: k.Counts.Reversed},
-		Position: pointView(k.Position), Goldfaeden: []goldfadenJSON{}, Auszahlungen: []any{},
+		Position: pointView(k.Position), Goldfaeden: []goldfadenJSON{}, Auszahlungen: []kontoAuszahlungJSON{},
 	}
 	if k.Bank != nil {
 		v.Bank = &bankJSON{Empfaenger: k.Bank.Empfaenger, IBAN: k.Bank.IBAN, BIC: k.Bank.BIC}
@@ -132,7 +132,11 @@ func (s *Server) getKonto(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusOK, kontoView(k, gold))
+	v := kontoView(k, gold)
+	if v.Auszahlungen, err = s.kontoAuszahlungen(r.Context()); err != nil {
+		return err
+	}
+	respond.JSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -144,15 +148,18 @@ type buchungJSON struct {
 	// Donor is {"id","name"} for a visible donor, "anonym" for an anonymous one, null for a
 	// payout.
 	Donor any `json:"donor"`
-	// Antrag is the payout's Antrag (instance/auszahlung fills it), null for a donation.
-	Antrag  any    `json:"antrag"`
-	Message string `json:"message"`
+	// Antrag is the payout's Antrag, null for a donation.
+	Antrag  *antragRef `json:"antrag"`
+	Message string     `json:"message"`
 }
 
 // buchungView is a booking as the public journal shows it: an anonymous donor is "anonym", and
 // so is their message (a greeting may name its writer).
 func buchungView(b ortskonto.Buchung) buchungJSON {
 	v := buchungJSON{Seq: b.Seq, BookedAt: b.BookedAt, Kind: b.Kind, AmountCents: b.AmountCents}
+	if b.AntragID != nil {
+		v.Antrag = &antragRef{*b.AntragID, b.AntragTitle}
+	}
 	switch {
 	case b.Anonymous():
 		v.Donor = "anonym"

@@ -125,6 +125,9 @@ func (s *Server) routes() {
 	s.handle("GET /api/antraege/{id}", s.getAntrag)
 	s.handle("POST /api/antraege/{id}/einspruch", s.authed(s.objectAntrag))
 	s.handle("POST /api/antraege/{id}/withdraw", s.authed(s.withdrawAntrag))
+	if s.Konto != nil {
+		s.handle("POST /api/auszahlungen/{id}/status", s.authed(s.auszahlungStatus))
+	}
 	s.handle("GET /api/abstimmungen/{id}", s.getAbstimmung)
 	s.handle("POST /api/abstimmungen/{id}/vote", s.authed(s.vote))
 	s.handle("POST /api/delegationen", s.authed(s.requestDelegation))

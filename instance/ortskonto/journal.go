@@ -31,6 +31,9 @@ type Buchung struct {
 	Donor        *Donor // nil for a payout
 	Visible      bool   // the donation is visible (false for a payout)
 	Message      string // the donation's message; public only when Visible
+	// The Antrag a payout's booking paid for (auszahlung.go); nil for a donation.
+	AntragID    *uuid.UUID
+	AntragTitle string
 }
 
 // PublicDonor is the donor as the public may see it: nil for an anonymous donation and for a
@@ -47,25 +50,26 @@ func (b Buchung) PublicDonor() *Donor {
 func (b Buchung) Anonymous() bool { return b.SpendeID != nil && !b.Visible }
 
 const buchungColumns = `b.seq, b.booked_at, b.kind, b.amount_cents, b.spende_id, b.auszahlung_id, b.reference,
-       s.visible, s.message, s.account_id, a.name
+       s.visible, s.message, s.account_id, a.name, z.antrag_id, z.antrag_title
 FROM buchungen b
 LEFT JOIN spenden s ON s.id = b.spende_id
-LEFT JOIN accounts a ON a.id = s.account_id`
+LEFT JOIN accounts a ON a.id = s.account_id
+LEFT JOIN auszahlungen z ON z.id = b.auszahlung_id`
 
 func scanBuchung(row pgx.Row) (Buchung, error) {
 	var b Buchung
 	var visible *bool
-	var message, name *string
+	var message, name, title *string
 	var donor *uuid.UUID
 	if err := row.Scan(&b.Seq, &b.BookedAt, &b.Kind, &b.AmountCents, &b.SpendeID, &b.AuszahlungID, &b.Reference,
-		&visible, &message, &donor, &name); err != nil {
+		&visible, &message, &donor, &name, &b.AntragID, &title); err != nil {
 		return Buchung{}, err
 	}
 	b.BookedAt = b.BookedAt.UTC()
 	if visible != nil {
 		b.Visible = *visible
 	}
-	b.Message = deref(message)
+	b.Message, b.AntragTitle = deref(message), deref(title)
 	if donor != nil {
 		b.Donor = &Donor{ID: *donor, Name: deref(name)}
 	}

@@ -72,6 +72,16 @@ export function namedFlavor(name) {
   },
 };
 
+// point-in-polygon-hao (the Ortsweberei's bounds, first load) needs orient2d alone, but imports
+// it from robust-predicates' index, whose other predicates fill tables when loaded: the bundler
+// must keep them (1 KB of the first load). The module that holds orient2d is imported directly.
+const orient2dOnly = {
+  name: "orient2d-only",
+  setup(b) {
+    b.onResolve({ filter: /^robust-predicates$/ }, () => ({ path: join(root, "node_modules/robust-predicates/esm/orient2d.js") }));
+  },
+};
+
 const result = await esbuild.build({
   absWorkingDir: root,
   entryPoints: { app: "src/main.ts" },
@@ -86,7 +96,7 @@ const result = await esbuild.build({
   chunkNames: "assets/[name]-[hash]",
   assetNames: "assets/[name]-[hash]",
   loader: { ".png": "file", ".svg": "file" },
-  plugins: [leafletESM, lightFlavor],
+  plugins: [leafletESM, lightFlavor, orient2dOnly],
   define: { __OUTLINE__: JSON.stringify(outlineFiles) },
   metafile: true,
   legalComments: "none",
@@ -129,8 +139,9 @@ writeFileSync(join(dist, "index.html"), html);
 // The service worker caches the shell: the page, first-load assets, icons, manifest, and the
 // world outline. Lazy chunks and outline tiles are cached when first fetched (they are
 // hashed, so they never go stale). API responses, tiles and sockets are never cached.
-// The parts of the app fetched when first used (the Knoten panel, the Webrat) belong to the
-// shell too: an app started offline must open them although they were never used online.
+// The parts of the app fetched when first used (the Knoten panel, the Webrat, the Ortskonto and
+// its Kasse) belong to the shell too: an app started offline must open them although they were
+// never used online.
 const parts = new Set();
 const part = (out) => {
   const url = "/" + relative(dist, join(root, out));
@@ -139,9 +150,9 @@ const part = (out) => {
   for (const i of outputs[out].imports) if (i.kind === "import-statement") part(i.path);
 };
 for (const [out, o] of Object.entries(outputs)) {
-  if (o.entryPoint === "src/knotenpanel.ts" || o.entryPoint === "src/webrat.ts") part(out);
+  if (["src/knotenpanel.ts", "src/webrat.ts", "src/ortskonto.ts", "src/kasse.ts"].includes(o.entryPoint)) part(out);
 }
-if (parts.size < 2) throw new Error("build: the lazily loaded parts of the app were not found");
+if (parts.size < 4) throw new Error("build: the lazily loaded parts of the app were not found");
 const shell = ["/", ...preload, entryURL, ...parts, ...(cssURL ? [cssURL] : []), outlineFiles.world,
   "/manifest.webmanifest", "/icons/icon.svg", "/icons/icon-192.png"];
 const version = hash(shell.join("\n") + html);

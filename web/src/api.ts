@@ -71,6 +71,7 @@ const messages: Record<string, string> = {
   invalid_note: "Die Notiz ist zu lang (höchstens 280 Zeichen) oder enthält ungültige Zeichen.",
   invalid_bic: "Diese BIC ist ungültig (8 oder 11 Buchstaben und Ziffern).",
   invalid_empfaenger: "Bitte gib den Namen des Kontoinhabers an (höchstens 70 Zeichen).",
+  auszahlung_not_found: "Diese Auszahlung gibt es nicht.",
   unknown_status: "Diesen Status gibt es nicht.",
   invalid_choice: "Ungültige Wahl.",
   self_delegation: "Du kannst deine Stimme nicht an dich selbst delegieren.",
@@ -134,6 +135,19 @@ const messages: Record<string, string> = {
   unavailable: "Die Karte konnte gerade nicht geladen werden; sie versucht es gleich noch einmal.",
   internal: "Auf der Seite der Instanz ist etwas schiefgegangen.",
   network: "Die Instanz ist gerade nicht erreichbar. Bitte versuch es gleich noch einmal.",
+  // The Ortskonto (docs/ORTSKONTO.md)
+  invalid_currency: "Spenden gehen nur in Euro.",
+  invalid_visible: "Bitte wähle: sichtbar oder anonym.",
+  invalid_message: "Die Nachricht ist zu lang (höchstens 280 Zeichen) oder enthält ungültige Zeichen.",
+  idempotency_key_missing: "Die Spende kam ohne gültige Kennung an. Bitte lade die Seite neu.",
+  invalid_idempotency_key: "Die Spende kam ohne gültige Kennung an. Bitte lade die Seite neu.",
+  idempotency_key_reused: "Diese Kennung gehört schon zu einer anderen Spende. Bitte lade die Seite neu.",
+  konto_not_configured: "Das Ortskonto hat noch keine Bankverbindung.",
+  illegal_transition: "Dieser Schritt passt nicht zum Stand der Spende; nichts wurde geändert.",
+  spende_not_found: "Diese Spende gibt es nicht.",
+  treasurer_required: "Das darf nur die Kasse (Kassenwart oder Verwaltung).",
+  unknown_role: "Diese Rolle gibt es nicht.",
+  invalid_iban: "Diese IBAN ist ungültig.",
 };
 
 export function germanMessage(err: unknown): string {
@@ -150,13 +164,15 @@ function waitText(seconds: number): string {
   return minutes === 1 ? "einer Minute" : `${minutes} Minuten`;
 }
 
-export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+// A Blob (a file) goes as it is, with its type; anything else as JSON.
+export async function api<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
   let res: Response;
+  const raw = body instanceof Blob;
   try {
     res = await fetch(path, {
       method,
-      headers: body === undefined ? { Accept: "application/json" } : { "Content-Type": "application/json", Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { Accept: "application/json", ...(body === undefined || raw ? {} : { "Content-Type": "application/json" }), ...headers },
+      body: body === undefined || raw ? (body as Blob | undefined) : JSON.stringify(body),
       credentials: "same-origin",
     });
   } catch {

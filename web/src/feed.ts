@@ -1,26 +1,29 @@
 // The live map feed over /ws/map (docs/MAPFEED.md): the client holds each subscribed H3
 // cell's content, replaced by a `state`, changed by `delta`s, and keeps the last cursor so
 // that after a reconnect it gets exactly what it missed.
-import type { Faden, Garnrolle, Knoten } from "./types";
+import type { Faden, Garnrolle, Goldfaden, Knoten } from "./types";
 
 export interface Content {
   knoten: Map<string, Knoten>;
   faeden: Map<string, Faden>;
   garnrollen: Map<string, Garnrolle>;
+  /** Visible donations, held by the Ortskonto's cell. */
+  goldfaeden: Map<string, Goldfaden>;
 }
 
-const empty = (): Content => ({ knoten: new Map(), faeden: new Map(), garnrollen: new Map() });
+const empty = (): Content => ({ knoten: new Map(), faeden: new Map(), garnrollen: new Map(), goldfaeden: new Map() });
 
 interface Lists {
   knoten?: Knoten[];
   faeden?: Faden[];
   garnrollen?: Garnrolle[];
+  goldfaeden?: Goldfaden[];
 }
 
 type ServerMessage =
   | { type: "hello"; cursor: string; batch_ms: number; max_cells: number }
   | ({ type: "state"; cell: string; cursor: string } & Lists)
-  | ({ type: "delta"; cell: string; cursor: string; catchup?: boolean; removed?: { knoten?: string[]; faeden?: string[]; garnrollen?: string[] } } & Lists)
+  | ({ type: "delta"; cell: string; cursor: string; catchup?: boolean; removed?: { knoten?: string[]; faeden?: string[]; garnrollen?: string[]; goldfaeden?: string[] } } & Lists)
   | { type: "resync"; cells?: string[]; reason: string }
   | { type: "error"; error: { code: string; message: string } };
 
@@ -104,6 +107,7 @@ export class MapFeed {
       c.knoten.forEach((v, k) => m.knoten.set(k, v));
       c.faeden.forEach((v, k) => m.faeden.set(k, v));
       c.garnrollen.forEach((v, k) => m.garnrollen.set(k, v));
+      c.goldfaeden.forEach((v, k) => m.goldfaeden.set(k, v));
     };
     this.retiring.forEach(add);
     this.held.forEach(add);
@@ -214,6 +218,7 @@ export class MapFeed {
         for (const k of msg.knoten ?? []) c.knoten.set(k.id, k);
         for (const f of msg.faeden ?? []) c.faeden.set(f.id, f);
         for (const g of msg.garnrollen ?? []) c.garnrollen.set(g.id, g);
+        for (const g of msg.goldfaeden ?? []) c.goldfaeden.set(g.id, g);
         this.held.set(msg.cell, c);
         this.confirm(msg);
         this.cursor = msg.cursor;
@@ -228,9 +233,11 @@ export class MapFeed {
         for (const k of msg.knoten ?? []) c.knoten.set(k.id, k);
         for (const f of msg.faeden ?? []) c.faeden.set(f.id, f);
         for (const g of msg.garnrollen ?? []) c.garnrollen.set(g.id, g);
+        for (const g of msg.goldfaeden ?? []) c.goldfaeden.set(g.id, g);
         for (const id of msg.removed?.knoten ?? []) c.knoten.delete(id);
         for (const id of msg.removed?.faeden ?? []) c.faeden.delete(id);
         for (const id of msg.removed?.garnrollen ?? []) c.garnrollen.delete(id);
+        for (const id of msg.removed?.goldfaeden ?? []) c.goldfaeden.delete(id);
         this.confirm(msg);
         this.changed();
         return;

@@ -11,13 +11,14 @@ import { Chat } from "./chat";
 import { $, h, replace } from "./dom";
 import { MapFeed } from "./feed";
 import type { KnotenPanel } from "./knotenpanel";
+import type { Ortskonto } from "./ortskonto";
 import { icon, knotenLabel, svg } from "./labels";
 import { setLimits } from "./limits";
 import { MapView } from "./mapview";
 import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
 import { session } from "./session";
-import { KNOTEN_TYPES, type Garnrolle, type Ortsweberei, type PageConfig } from "./types";
+import { KNOTEN_TYPES, type Garnrolle, type Konto, type Ortsweberei, type PageConfig } from "./types";
 import { toast } from "./toast";
 import { closePanel, initUI, onSliderOpen, openPanel, openSlider, panelOpen } from "./ui";
 
@@ -67,10 +68,16 @@ const withPanel = lazy(() =>
 const openKnoten = (id: string, fromList = false) => withPanel((p) => void p.open(id, fromList));
 // The Webrat (Anträge, votes, delegation: a fifth of the app's code), fetched when first opened.
 const withWebrat = lazy(() => import("./webrat").then(({ Webrat }) => new Webrat({ feed, showKnoten: (id) => showKnoten(id) })));
+// The Ortskonto (balance, Goldfäden, donating, the treasurer's view), fetched when first opened.
+let konto: Ortskonto | null = null;
+const withKonto = lazy(() =>
+  import("./ortskonto").then(({ Ortskonto }) =>
+    (konto = new Ortskonto({ feed, kontoAt: (p) => mapView.kontoAt(p), showAntrag: (id) => (openSlider("webrat"), withWebrat((w) => void w.showAntrag(id))) }))));
 
 const mapView = new MapView($("map"), {
   knoten: (id) => openKnoten(id),
   garnrolle: (g) => garnrolleCard(g),
+  konto: () => openSlider("ortskonto"),
   viewChanged: (b, z) => {
     updateCells(b, z);
     saveView();
@@ -86,6 +93,7 @@ const map = mapView.map;
 new Placer(mapView, feed, (id) => openKnoten(id));
 // The first opening loads it; its own hook, set as it is made, shows what is open from then on.
 onSliderOpen("webrat", () => withWebrat((w) => w.reload()));
+onSliderOpen("ortskonto", () => withKonto((k) => k.reload()));
 // A link from elsewhere (a Fediverse post's "open original", /antraege/{id}) opens that Antrag.
 const deepAntrag = location.pathname.match(/^\/antraege\/([0-9a-f-]{36})\/?$/i);
 if (deepAntrag) {
@@ -105,6 +113,7 @@ feed.onChange = () => {
     const view = feed.view();
     mapView.render(view);
     panel?.refresh();
+    konto?.feedChanged();
     renderList();
     if (!ready && feed.status === "live") {
       ready = true;
@@ -307,6 +316,8 @@ async function start() {
   }
   addBasemap(map, config.basemap);
   initOnboarding();
+  // The Ortskonto's marker, also before any Goldfaden leads to it.
+  get<Konto>("/api/konto").then((k) => mapView.kontoAt(k.position), () => {});
 }
 
 // The dev clock can jump; fading follows the instance's time, not the device's.

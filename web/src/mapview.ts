@@ -1,12 +1,13 @@
 // The map: Knoten pins, Fäden and Garn as lines from the spinner's Garnrolle to the Knoten,
-// Garnrollen as small circles. It draws whatever the feed holds, diffing by id, so a delta
+// Garnrollen as small circles, Goldfäden (visible donations) as gold lines from the donor's
+// Garnrolle to the Ortskonto. It draws whatever the feed holds, diffing by id, so a delta
 // touches only the layers that changed.
 import * as L from "leaflet";
 import Supercluster from "supercluster";
 import type { Content } from "./feed";
 import { h } from "./dom";
 import { icon, knotenLabel, svg } from "./labels";
-import { KNOTEN_TYPES, type Faden, type Garnrolle, type Knoten, type KnotenType } from "./types";
+import { KNOTEN_TYPES, type Faden, type Garnrolle, type Goldfaden, type Knoten, type KnotenType, type Point } from "./types";
 
 const WEEK_MS = 7 * 24 * 3600 * 1000;
 const PIN_SHAPE = "M16 39C16 39 3 24.5 3 15a13 13 0 0 1 26 0c0 9.5-13 24-13 24z";
@@ -14,6 +15,8 @@ const PIN_SHAPE = "M16 39C16 39 3 24.5 3 15a13 13 0 0 1 26 0c0 9.5-13 24-13 24z"
 export interface MapHandlers {
   knoten(id: string): void;
   garnrolle(g: Garnrolle): HTMLElement;
+  /** The Ortskonto's marker was chosen. */
+  konto(): void;
   viewChanged(bounds: L.LatLngBounds, zoom: number): void;
   /** How many pixels of the map the app's chrome covers: filter chips on top, buttons below. */
   chrome(): { top: number; bottom: number };
@@ -44,6 +47,8 @@ export class MapView {
   private shift = L.point(0, 0);
   private threads = new Map<string, Entry<L.Polyline | L.LayerGroup> & { faden: Faden }>();
   private rollen = new Map<string, Entry<L.CircleMarker>>();
+  private gold = new Map<string, Entry<L.Polyline>>();
+  private kontoPin: L.Marker | null = null;
   private threadLayer = L.layerGroup();
   private rollenLayer = L.layerGroup();
   private markerLayer = L.layerGroup();
@@ -170,6 +175,13 @@ export class MapView {
 
     const rollen = new Map<string, Garnrolle & { position: { lat: number; lon: number } }>();
     for (const g of view.garnrollen.values()) if (g.position) rollen.set(g.id, g as Garnrolle & { position: { lat: number; lon: number } });
+    const gold = new Map<string, Goldfaden & { account_position: Point }>();
+    for (const g of view.goldfaeden.values()) {
+      this.kontoAt(g.konto_position);
+      if (g.account_position && g.status !== "failed") gold.set(g.id, g as Goldfaden & { account_position: Point });
+    }
+    const at = (p: Point) => `${p.lat},${p.lon}`;
+    sync(this.gold, gold, (g) => `${g.status}|${at(g.account_position)}|${at(g.konto_position)}`, (g) => this.goldfaden(g), this.threadLayer);
     sync(this.rollen, rollen, (g) => `${g.name}|${g.verified}|${g.position.lat},${g.position.lon}`, (g) => this.rolle(g), this.rollenLayer);
     this.fade();
     if (this.selected) this.select(this.selected);
@@ -290,6 +302,31 @@ export class MapView {
       ]);
     }
     return L.polyline(path, { color: "#b3432b", weight: 2.5, interactive: false, className: "faden" });
+  }
+
+  /** Puts the Ortskonto's marker where it stands. */
+  kontoAt(p: Point | null) {
+    if (!p) return;
+    if (this.kontoPin) return void this.kontoPin.setLatLng([p.lat, p.lon]);
+    const m = (this.kontoPin = L.marker([p.lat, p.lon], {
+      icon: L.divIcon({ className: "konto-pin", html: h("span", {}, "€"), iconSize: [30, 30] }),
+      title: "Ortskonto",
+      keyboard: true,
+    }));
+    m.on("click", () => this.on.konto());
+    m.addTo(this.map);
+  }
+
+  // Gold, solid once the money is booked; dashed and "ausstehend" before; grey, dashed and
+  // struck through when reversed.
+  private goldfaden(g: Goldfaden & { account_position: Point }): L.Polyline {
+    const label = g.status === "settled" ? "" : g.status === "reversed" ? "storniert" : "ausstehend";
+    const line = L.polyline(
+      [[g.account_position.lat, g.account_position.lon], [g.konto_position.lat, g.konto_position.lon]],
+      { color: g.status === "reversed" ? "#8c8c8c" : "#d9a521", weight: 4, dashArray: label ? "8 7" : undefined, interactive: false, className: `goldfaden ${g.status} gf-${g.id}` },
+    );
+    if (label) line.bindTooltip(label, { permanent: true, direction: "center", className: "gf-label " + g.status });
+    return line;
   }
 
   private rolle(g: Garnrolle & { position: { lat: number; lon: number } }): L.CircleMarker {

@@ -54,6 +54,7 @@ export interface Me {
   position: Point | null;
   verified: boolean;
   is_admin: boolean;
+  roles?: string[];
   created_at: string;
 }
 
@@ -77,6 +78,8 @@ export interface Antrag {
   details_md: string;
   details_html: string;
   amount_cents: number | null;
+  /** The payout asked of the Ortskonto, if any. */
+  auszahlung?: { id: string; betrag_cents: number; status: string; gedeckt: boolean | null } | null;
   applicant: Named;
   knoten_id: string | null;
   opened_at: string;
@@ -155,4 +158,84 @@ export interface Limits {
 export interface PageConfig {
   basemap?: string;
   dev?: boolean;
+}
+
+export type SpendeStatus = "initiated" | "pending" | "settled" | "failed" | "reversed";
+
+/** A visible donation on the map (docs/MAPFEED.md): from the donor's Garnrolle to the Ortskonto. */
+export interface Goldfaden {
+  id: string;
+  account_id: string;
+  account_name: string;
+  account_position: Point | null;
+  konto_position: Point;
+  status: SpendeStatus;
+  amount_cents: number;
+  created_at: string;
+}
+
+export interface Bank {
+  empfaenger: string;
+  iban: string;
+  bic: string;
+}
+
+export type AuszahlungStatus = "beantragt" | "bewilligt" | "geleistet" | "abgebrochen" | "entfallen";
+
+export interface Auszahlung {
+  id: string;
+  antrag_id?: string;
+  antrag?: Named & { title?: string };
+  title?: string;
+  betrag_cents: number;
+  status: AuszahlungStatus;
+  gedeckt: boolean | null;
+  [k: string]: unknown;
+}
+
+/** GET /api/konto. */
+export interface Konto {
+  balance_cents: number;
+  pending_cents: number;
+  reserved_cents: number;
+  available_cents: number;
+  settled_cents: number;
+  reversed_cents: number;
+  paid_cents: number;
+  counts: Record<SpendeStatus, number>;
+  bank: Bank | null;
+  position: Point | null;
+  goldfaeden: { id: string; account_id: string; account_name: string; status: SpendeStatus; amount_cents: number; message: string; created_at: string }[];
+  auszahlungen: Auszahlung[];
+}
+
+export interface Spende {
+  id: string;
+  reference: string;
+  amount_cents: number;
+  currency: string;
+  visible: boolean;
+  status: SpendeStatus;
+  message: string;
+  created_at: string;
+  updated_at: string;
+  donor?: Named;
+}
+
+export interface Ueberweisung {
+  empfaenger: string;
+  iban: string;
+  bic: string;
+  verwendungszweck: string;
+  betrag_cents: number;
+}
+
+export interface Buchung {
+  seq: number;
+  booked_at: string;
+  kind: "spende" | "storno" | "auszahlung";
+  amount_cents: number;
+  donor: Named | "anonym" | null;
+  antrag: { id: string; title: string } | null;
+  message: string;
 }

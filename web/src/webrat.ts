@@ -2,10 +2,12 @@
 // votes, and delegation of one's vote.
 import { ApiError, api, get, germanMessage, post } from "./api";
 import { openLogin } from "./auth";
-import { $, euro, formError, h, parseDecimal, replace, time } from "./dom";
+import { $, euro, formError, h, replace, time } from "./dom";
 import type { MapFeed } from "./feed";
 import { antragStatusLabel, choiceLabel } from "./labels";
 import { counted } from "./limits";
+import { parseCents } from "./money";
+import { auszahlungStatusLabel } from "./kontotext";
 import { session } from "./session";
 import { showError, toast } from "./toast";
 import type { Abstimmung, Antrag, Choice, Delegation, Knoten, Vote } from "./types";
@@ -142,6 +144,17 @@ export class Webrat {
         a.decided_at ? h("dd", {}, time(a.decided_at)) : null,
         a.amount_cents != null ? h("dt", {}, "Betrag") : null,
         a.amount_cents != null ? h("dd", {}, euro(a.amount_cents)) : null,
+        a.auszahlung ? h("dt", {}, "Aus dem Ortskonto") : null,
+        a.auszahlung
+          ? h(
+              "dd",
+              { class: "auszahlung" },
+              euro(a.auszahlung.betrag_cents),
+              " ",
+              h("span", { class: "status" }, auszahlungStatusLabel[a.auszahlung.status] ?? a.auszahlung.status),
+              a.auszahlung.gedeckt === false ? h("span", { class: "status uncovered" }, "nicht gedeckt") : null,
+            )
+          : null,
       ),
       a.knoten_id ? h("button", { type: "button", class: "secondary small", onclick: () => this.d.showKnoten(a.knoten_id!) }, "Knoten auf der Karte zeigen") : null,
     ];
@@ -326,6 +339,12 @@ export class Webrat {
       ...counted(h("label", {}, "Titel", h("input", { name: "title", required: true, "data-limit": "antrag_title", value: k ? k.title : "" }))),
       ...counted(h("label", {}, "Beschreibung (Markdown, optional)", h("textarea", { name: "details_md", rows: 5, "data-limit": "antrag_details", "data-count": "near" }))),
       h("label", {}, "Betrag in Euro (optional)", h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", placeholder: "z. B. 12,50" })),
+      h(
+        "label",
+        { class: "check" },
+        h("input", { type: "checkbox", name: "auszahlung" }),
+        "Aus dem Ortskonto zahlen lassen: wird der Antrag angenommen, ist die Summe dafür reserviert.",
+      ),
       k
         ? h(
             "p",
@@ -346,10 +365,10 @@ export class Webrat {
       if (details) body.details_md = details;
       const amount = String(f.get("amount") ?? "").trim();
       if (amount) {
-        const euros = parseDecimal(amount);
-        if (!(euros >= 0)) return formError(form, germanMessage(new ApiError(422, "invalid_amount", "")), "amount");
-        body.amount_cents = Math.round(euros * 100);
-      }
+        const cents = parseCents(amount);
+        if (cents === null) return formError(form, germanMessage(new ApiError(422, "invalid_amount", "")), "amount");
+        body[f.get("auszahlung") ? "betrag_cents" : "amount_cents"] = cents;
+      } else if (f.get("auszahlung")) return formError(form, "Bitte gib den Betrag an, den das Ortskonto zahlen soll.", "amount");
       if (k) body.knoten_id = k.id;
       try {
         const a = await post<Antrag>("/api/antraege", body);
@@ -359,7 +378,7 @@ export class Webrat {
         await this.showAntrag(a.id);
         $("antrag-title").focus();
       } catch (err) {
-        formError(form, germanMessage(err), err instanceof ApiError ? (err.field === "amount_cents" ? "amount" : err.field) : undefined);
+        formError(form, germanMessage(err), err instanceof ApiError ? (err.field === "amount_cents" || err.field === "betrag_cents" ? "amount" : err.field) : undefined);
       }
     });
     replace(this.neu, form);
