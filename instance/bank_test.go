@@ -122,6 +122,21 @@ func TestBankImportAndExportsOverHTTP(t *testing.T) {
 	if len(list.Umsaetze) != 3 {
 		t.Errorf("%d transactions listed", len(list.Umsaetze))
 	}
+	var page struct {
+		Umsaetze []map[string]any `json:"umsaetze"`
+		Next     *int64           `json:"next"`
+	}
+	adminC.Get("/api/konto/umsaetze?limit=2").Expect(t, http.StatusOK).JSON(t, &page)
+	if len(page.Umsaetze) != 2 || page.Next == nil {
+		t.Fatalf("first page %+v", page)
+	}
+	adminC.Get(fmt.Sprintf("/api/konto/umsaetze?limit=2&before=%d", *page.Next)).Expect(t, http.StatusOK).JSON(t, &page)
+	if len(page.Umsaetze) != 1 || page.Next != nil {
+		t.Errorf("second page %+v", page)
+	}
+	if res := adminC.Get("/api/konto/umsaetze?before=x"); res.ErrorCode() != "invalid_filter" {
+		t.Errorf("before=x: %d %s", res.Status, res.Body)
+	}
 	if res := residentC.Get("/api/konto/umsaetze?unmatched=true"); res.ErrorCode() != "treasurer_required" {
 		t.Errorf("a resident listed: %d", res.Status)
 	}
