@@ -123,10 +123,13 @@ const batchSize = 200
 // ImportCAMT imports a CAMT.053 statement, all of it in one transaction: a statement the reader
 // refuses (400 camt_malformed, naming the line and element) stores nothing. loc is the
 // Ortsweberei's time zone: a booking takes the bank's booking date there, so that the
-// accountant finds it in the month the bank booked it.
+// accountant finds it in the month the bank booked it (nil: UTC).
 func (s *Service) ImportCAMT(ctx context.Context, by account.Account, r io.Reader, loc *time.Location) (ImportResult, error) {
 	if !IsTreasurer(by) {
 		return ImportResult{}, ErrTreasurerRequired
+	}
+	if loc == nil {
+		loc = time.UTC
 	}
 	var res ImportResult
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
