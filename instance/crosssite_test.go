@@ -69,7 +69,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/faeden/{id}/twist", "POST /api/faeden/{id}/untwist", "POST /api/antraege",
 		"POST /api/antraege/{id}/einspruch", "POST /api/antraege/{id}/withdraw", "POST /api/abstimmungen/{id}/vote",
 		"POST /api/delegationen", "DELETE /api/delegationen/{id}", "POST /api/chat", "DELETE /api/admin/chat/{id}",
-		"POST /api/dev/clock", "POST /api/admin/federation/neighbours", "POST /api/admin/federation/blocks",
+		"POST /api/konto/camt", "POST /api/dev/clock", "POST /api/admin/federation/neighbours", "POST /api/admin/federation/blocks",
 		"DELETE /api/admin/federation/blocks/{domain}", "/api/", "/",
 	}
 	cases := map[string]write{
@@ -94,6 +94,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/chat":                    {ada, "/api/chat", map[string]string{"text": "Guten Morgen"}, http.StatusCreated},
 		"DELETE /api/admin/chat/{id}":       {admin, "/api/admin/chat/" + msg.ID, nil, http.StatusNoContent},
 		"POST /api/dev/clock":               {anon, "/api/dev/clock", map[string]string{"advance": "1h"}, http.StatusOK},
+		"POST /api/konto/camt":              {admin, "/api/konto/camt", "<Document/>", http.StatusConflict}, // passed the guard; no bank account set
 		"POST /api/admin/federation/neighbours": {admin, "/api/admin/federation/neighbours", map[string]string{"target": "http://127.0.0.1:1/ap/ortsweberei"},
 			http.StatusUnprocessableEntity}, // it passed the guard; nobody answers there
 		"POST /api/admin/federation/blocks":            {admin, "/api/admin/federation/blocks", map[string]string{"domain": "spam.example"}, http.StatusOK},

@@ -33,6 +33,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
@@ -76,6 +77,9 @@ type Config struct {
 	// Basemap is a PMTiles file the web app draws under the map (served at
 	// /tiles/basemap.pmtiles); empty: the app's built-in outline.
 	Basemap string
+	// Bank configures the treasurer's CAMT import and the journal exports (the Ortsweberei's
+	// time zone, DATEV); a nil Timezone is DelegationBatch's.
+	Bank httpapi.Bank
 	// RequestTimeout bounds each HTTP request's work, its database statements included
 	// (default httpapi.DefaultRequestTimeout).
 	RequestTimeout time.Duration
@@ -185,6 +189,7 @@ type Instance struct {
 	Nachbarn     *nachbarn.Service
 	Federation   *federation.Service
 	Chat         *chat.Service
+	Konto        *ortskonto.Service
 	MapFeed      *mapfeed.Feed
 	ChatRoom     *chat.Room
 	Jobs         *jobs.Runner
@@ -247,6 +252,16 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	feedOpts.Log = log
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
 	i.Chat = chat.NewService(db.Pool, i.Clock)
+	i.Konto = ortskonto.NewService(db.Pool, i.Clock, i.Ortsweberei)
+	// An Antrag's payout is recorded, reserved or lapses in the Antrag's own transactions.
+	i.Antraege.SetHooks(antrag.Hooks{
+		Filed: func(ctx context.Context, tx *database.Tx, a antrag.Antrag, betrag int64, at time.Time) ([]eventstore.Draft, error) {
+			return i.Konto.RequestTx(ctx, tx, a.ApplicantID, a.ID, a.Title, betrag, at)
+		},
+		Decided: func(ctx context.Context, tx *database.Tx, d antrag.Decision) ([]eventstore.Draft, error) {
+			return i.Konto.AntragDecidedTx(ctx, tx, d.AntragID, d.Status == antrag.Angenommen, d.Status, d.At)
+		},
+	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
@@ -303,12 +318,15 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
-		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom,
+		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:     cfg.RateLimits,
 		RequestTimeout: cfg.RequestTimeout,
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,
+	}
+	if deps.Bank.Timezone == nil {
+		deps.Bank.Timezone = cfg.DelegationBatch.Location
 	}
 	if cfg.Dev {
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}

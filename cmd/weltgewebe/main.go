@@ -10,6 +10,7 @@
 //	weltgewebe admin block --by ADMIN [database flags] DOMAIN
 //	weltgewebe adressen import [--bounds …] [database flags] REGION.osm.pbf
 //	weltgewebe basemap build REGION.osm.pbf OUT.pmtiles [--bounds minlon,minlat,maxlon,maxlat]
+//	weltgewebe export konto --month YYYY-MM --format csv|datev [database flags] > FILE
 //
 // Database flags: --database-url (or DATABASE_URL) names a PostgreSQL server with PostGIS;
 // without one, the instance runs its own cluster in --data-dir (default ./data).
@@ -57,6 +58,7 @@ commands:
   admin block DOMAIN         defederate a domain
   adressen import REGION.osm.pbf [--bounds …]   replace the address index from an OpenStreetMap extract
   basemap build REGION.osm.pbf OUT.pmtiles   build the map from an OpenStreetMap extract
+  export konto --month YYYY-MM --format csv|datev   the Ortskonto's booking journal of a month, to standard output
 
 Run "weltgewebe <command> -h" for a command's flags.
 `
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return restore(ctx, args[1:], stdout, stderr)
 	case "basemap":
 		return basemapCmd(ctx, args[1:], stdout, stderr)
+	case "export":
+		return exportCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		if len(args) < 2 {
 			fmt.Fprint(stderr, usage)

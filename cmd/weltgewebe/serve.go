@@ -38,6 +38,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	trustedProxies := fs.String("trusted-proxy", envOr("WG_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for the rate limits and the login lockout (env WG_TRUSTED_PROXIES)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	datev := datevFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +53,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	datevCfg, err := datev()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -62,7 +67,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("no --public-url: the instance calls itself " + *publicURL + " towards the Fediverse")
 	}
 	cfg := instance.Config{DB: db.config(), Dev: *dev, PublicURL: *publicURL, Name: *name, SweepInterval: *sweepEvery,
-		VoteDuration: *voteDuration, DelegationBatch: batch, MapFeed: mapfeed.Options{Batch: *mapBatch}, AuthorizedFetch: *authorizedFetch, Log: log}
+		VoteDuration: *voteDuration, DelegationBatch: batch, MapFeed: mapfeed.Options{Batch: *mapBatch}, AuthorizedFetch: *authorizedFetch, Log: log,
+		Bank: httpapi.Bank{Timezone: batch.Location, DATEV: datevCfg}}
 	if cfg.RateLimits.TrustedProxies, err = httpapi.ParseTrustedProxies(*trustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
@@ -106,7 +112,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Info("demo address index imported", "extract", *demoExtract)
 		}
 		seeded, err := demo.Seed(ctx, demo.Services{Accounts: inst.Accounts, Knoten: inst.Knoten, Ortsweberei: inst.Ortsweberei,
-			Antraege: inst.Antraege, Delegations: inst.Delegations})
+			Antraege: inst.Antraege, Delegations: inst.Delegations, Konto: inst.Konto})
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,9 @@ import (
 // entry here, in the same commit).
 var owners = map[string]string{
 	"accounts": "instance/account", "sessions": "instance/account", "login_devices": "instance/account",
+	"account_rollen": "instance/account",
+	"ortskonto":      "instance/ortskonto", "spenden": "instance/ortskonto", "spenden_idempotenz": "instance/ortskonto", "buchungen": "instance/ortskonto",
+	"bankumsaetze": "instance/ortskonto", "auszahlungen": "instance/ortskonto",
 	"login_failures": "instance/account", "mail_outbox": "instance/account",
 	"ortsweberei": "instance/ortsweberei",
 	"adressen":    "instance/adressen", "adressen_quelle": "instance/adressen",
@@ -47,6 +50,7 @@ var crossReads = []string{
 	"instance/chat -> accounts",
 	"instance/delegation -> accounts",
 	"instance/knoten -> accounts",
+	"instance/ortskonto -> accounts",
 }
 
 var tableRE = regexp.MustCompile(`(?i)\b(?:FROM|JOIN|INTO|UPDATE|TABLE)\s+(?:ONLY\s+)?([a-z_][a-z0-9_]*)`)

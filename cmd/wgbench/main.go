@@ -26,20 +26,22 @@ import (
 )
 
 type config struct {
-	duration      time.Duration
-	workers       int
-	knoten        int
-	faeden        int
-	queries       int
-	followRate    int
-	residents     int
-	batchChanges  int
-	inboxRequests int
-	followers     int
-	mapKnoten     int
-	mapRate       int
-	mapClients    []int
-	adressen      int
+	duration       time.Duration
+	workers        int
+	knoten         int
+	faeden         int
+	queries        int
+	followRate     int
+	residents      int
+	batchChanges   int
+	inboxRequests  int
+	followers      int
+	mapKnoten      int
+	mapRate        int
+	mapClients     []int
+	adressen       int
+	camtCredits    int
+	exportBookings int
 }
 
 func main() {
@@ -61,7 +63,7 @@ func main() {
 	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,bank", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -78,6 +80,8 @@ func main() {
 	flag.IntVar(&cfg.mapKnoten, "map-knoten", 5000, "Knoten on the map in the live-map measurement")
 	flag.IntVar(&cfg.mapRate, "map-rate", 20, "new Knoten per second in the live-map measurement")
 	flag.IntVar(&cfg.adressen, "adressen", 100_000, "addresses in the address search measurement")
+	flag.IntVar(&cfg.camtCredits, "camt-credits", 10_000, "booked credits in the CAMT.053 import measurement")
+	flag.IntVar(&cfg.exportBookings, "export-bookings", 100_000, "bookings of the month in the export measurement")
 	mapClients := flag.String("map-clients", "1000,5000,10000", "numbers of concurrent live-map clients")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
@@ -153,6 +157,8 @@ func main() {
 			benchMap(ctx, env, cfg)
 		case "flood":
 			benchFlood(ctx, env, cfg)
+		case "bank":
+			benchBank(ctx, env, cfg)
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

@@ -53,6 +53,7 @@ type Account struct {
 	Position        *geo.Point // drawn around Home; shown only when OnMap
 	VerifiedAt      *time.Time
 	CreatedAt       time.Time
+	Roles           []string // given by admins (rollen.go); public
 }
 
 // Verified reports whether an admin has verified the account.
@@ -66,11 +67,12 @@ type Profile struct {
 	Position  *geo.Point // nil when the account is not on the map
 	Verified  bool
 	CreatedAt time.Time
+	Roles     []string // who is Kassenwart is public
 }
 
 // Profile returns what anyone may see of the account.
 func (a Account) Profile() Profile {
-	p := Profile{ID: a.ID, Handle: a.Handle, Name: a.Name, Verified: a.Verified(), CreatedAt: a.CreatedAt}
+	p := Profile{ID: a.ID, Handle: a.Handle, Name: a.Name, Verified: a.Verified(), CreatedAt: a.CreatedAt, Roles: a.Roles}
 	if a.OnMap {
 		p.Position = a.Position
 	}

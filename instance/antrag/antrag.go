@@ -79,6 +79,37 @@ type Service struct {
 	clock        clock.Clock
 	abstimmungen *abstimmung.Service
 	knoten       *knoten.Service
+	hooks        Hooks
+}
+
+// Hooks let another package act in the transaction that files or decides an Antrag, so that
+// what it records commits together with the Antrag or not at all: the Ortskonto's payouts
+// (package ortskonto), whose tables antrag never reads. The events a hook returns are appended
+// with the Antrag's own, caused by it.
+type Hooks struct {
+	// Filed runs when a Filing asks the Ortskonto for an amount (BetragCents), after the
+	// Antrag is written.
+	Filed func(ctx context.Context, tx *database.Tx, a Antrag, betragCents int64, at time.Time) ([]eventstore.Draft, error)
+	// Decided runs when an Antrag is accepted, rejected or withdrawn.
+	Decided func(ctx context.Context, tx *database.Tx, d Decision) ([]eventstore.Draft, error)
+}
+
+// Decision is how an Antrag ended: Angenommen, Abgelehnt or Zurueckgezogen, at At.
+type Decision struct {
+	AntragID uuid.UUID
+	Status   string
+	At       time.Time
+}
+
+// SetHooks installs the hooks; call it once, at assembly, before the service is used.
+func (s *Service) SetHooks(h Hooks) { s.hooks = h }
+
+// decided runs the Decided hook, if there is one.
+func (s *Service) decided(ctx context.Context, tx *database.Tx, d Decision) ([]eventstore.Draft, error) {
+	if s.hooks.Decided == nil {
+		return nil, nil
+	}
+	return s.hooks.Decided(ctx, tx, d)
 }
 
 // NewService returns the Antrag service.
@@ -111,7 +142,13 @@ type Filing struct {
 	DetailsMD   string
 	AmountCents *int64
 	KnotenID    *uuid.UUID // the Knoten it is about, if any: the applicant spins an antrag Faden to it
+	// BetragCents asks the Ortskonto for a payout when the Antrag is accepted. antrag keeps
+	// nothing of it: Hooks.Filed records it (and checks it) in the filing's transaction.
+	BetragCents *int64
 }
+
+// errNoPayouts is an assembly without the Ortskonto's hooks that was asked for a payout.
+var errNoPayouts = errors.New("antrag: a payout was asked for, but no Ortskonto takes part (Hooks.Filed unset)")
 
 // File files an Antrag for the applicant, open for 7 days.
 func (s *Service) File(ctx context.Context, applicant account.Account, f Filing) (Antrag, error) {
@@ -128,6 +165,8 @@ func (s *Service) File(ctx context.Context, applicant account.Account, f Filing)
 		return Antrag{}, fault.Invalidf("details_md", "invalid_details", "The details must be at most %d characters.", MaxDetails)
 	case f.AmountCents != nil && (*f.AmountCents < 0 || *f.AmountCents > maxAmount):
 		return Antrag{}, fault.Invalidf("amount_cents", "invalid_amount", "amount_cents must be a whole number of cents from 0 up.")
+	case f.BetragCents != nil && s.hooks.Filed == nil:
+		return Antrag{}, errNoPayouts
 	}
 	var a Antrag
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
@@ -146,10 +185,18 @@ func (s *Service) File(ctx context.Context, applicant account.Account, f Filing)
 INSERT INTO antraege (id, applicant_id, knoten_id, title, details_md, amount_cents, opened_at, decision_deadline, status)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'offen')`,
 			a.ID, a.ApplicantID, a.KnotenID, a.Title, a.DetailsMD, a.AmountCents, a.OpenedAt, a.DecisionDeadline)
-		return eventstore.Append(tx, now, AntragGestellt.New(eventstore.Header{Actor: applicant.ID, Subject: a.ID}, AntragGestelltV1{
+		drafts := []eventstore.Draft{AntragGestellt.New(eventstore.Header{Actor: applicant.ID, Subject: a.ID}, AntragGestelltV1{
 			AntragID: a.ID, ApplicantID: a.ApplicantID, Title: a.Title, DetailsMD: a.DetailsMD,
 			AmountCents: a.AmountCents, KnotenID: a.KnotenID, DecisionDeadline: a.DecisionDeadline,
-		}))
+		})}
+		if f.BetragCents != nil {
+			more, err := s.hooks.Filed(ctx, tx, a, *f.BetragCents, now)
+			if err != nil {
+				return err
+			}
+			drafts = append(drafts, more...)
+		}
+		return eventstore.Append(tx, now, drafts...)
 	})
 	if err != nil {
 		return Antrag{}, err
@@ -228,8 +275,12 @@ func (s *Service) Withdraw(ctx context.Context, by account.Account, id uuid.UUID
 			return ErrDeadlinePassed
 		}
 		tx.Defer(`UPDATE antraege SET status = 'zurueckgezogen', decided_at = $2 WHERE id = $1`, id, now)
-		return eventstore.Append(tx, now, AntragZurueckgezogen.New(eventstore.Header{Actor: by.ID, Subject: id},
-			AntragZurueckgezogenV1{AntragID: id}))
+		more, err := s.decided(ctx, tx, Decision{AntragID: id, Status: Zurueckgezogen, At: now})
+		if err != nil {
+			return err
+		}
+		return eventstore.Append(tx, now, append([]eventstore.Draft{AntragZurueckgezogen.New(eventstore.Header{Actor: by.ID, Subject: id},
+			AntragZurueckgezogenV1{AntragID: id})}, more...)...)
 	})
 	if err != nil {
 		return Antrag{}, err

@@ -50,7 +50,12 @@ FOR UPDATE OF a`, t)
 			hdr := eventstore.Header{Subject: d.id}
 			if !d.objected {
 				tx.Defer(`UPDATE antraege SET status = 'angenommen', decided_at = $2 WHERE id = $1`, d.id, d.deadline)
-				if err := eventstore.Append(tx, d.deadline, AntragAngenommen.New(hdr, AntragAngenommenV1{AntragID: d.id})); err != nil {
+				more, err := s.decided(ctx, tx, Decision{AntragID: d.id, Status: Angenommen, At: d.deadline})
+				if err != nil {
+					return err
+				}
+				if err := eventstore.Append(tx, d.deadline, append([]eventstore.Draft{
+					AntragAngenommen.New(hdr, AntragAngenommenV1{AntragID: d.id})}, more...)...); err != nil {
 					return err
 				}
 				continue
@@ -107,12 +112,18 @@ FOR UPDATE OF a`, t)
 			hdr := eventstore.Header{Subject: d.antrag}
 			tx.Defer(`UPDATE antraege SET status = $2, decided_at = $3 WHERE id = $1`, d.antrag, b.Result, d.closesAt)
 			var draft eventstore.Draft
+			status := Abgelehnt
 			if b.Result == abstimmung.Angenommen {
+				status = Angenommen
 				draft = AntragAngenommen.New(hdr, AntragAngenommenV1{AntragID: d.antrag, AbstimmungID: &d.abstimmung})
 			} else {
 				draft = AntragAbgelehnt.New(hdr, AntragAbgelehntV1{AntragID: d.antrag, AbstimmungID: d.abstimmung})
 			}
-			if err := eventstore.Append(tx, d.closesAt, draft); err != nil {
+			more, err := s.decided(ctx, tx, Decision{AntragID: d.antrag, Status: status, At: d.closesAt})
+			if err != nil {
+				return err
+			}
+			if err := eventstore.Append(tx, d.closesAt, append([]eventstore.Draft{draft}, more...)...); err != nil {
 				return err
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 )
 
@@ -84,7 +85,13 @@ type Services struct {
 	Ortsweberei *ortsweberei.Service
 	Antraege    *antrag.Service
 	Delegations *delegation.Service
+	Konto       *ortskonto.Service // nil: no Ortskonto in the demo
 }
+
+// Konto is the demo Ortskonto: a valid test IBAN (no real account) and a place by the Mairie
+// in Monaco-Ville, inside the demo's bounds.
+var Konto = ortskonto.Settings{Empfaenger: "Demo-Weberei Monaco e.V.", IBAN: "DE02120300000000202051", BIC: "BYLADEM1001",
+	Position: geo.Point{Lat: 43.73145, Lon: 7.42140}}
 
 // Seed creates the demo unless its accounts exist already. It reports whether it wrote.
 func Seed(ctx context.Context, s Services) (bool, error) {
@@ -164,5 +171,50 @@ func Seed(ctx context.Context, s Services) (bool, error) {
 	if _, err := s.Delegations.Request(ctx, people[2], ids[0]); err != nil {
 		return false, fmt.Errorf("demo: delegation: %w", err)
 	}
+	if s.Konto != nil {
+		if err := seedKonto(ctx, s, admin, people); err != nil {
+			return false, fmt.Errorf("demo: ortskonto: %w", err)
+		}
+	}
 	return true, nil
+}
+
+// seedKonto sets the Ortskonto, makes Mara the Kassenwart and has the residents give: visible
+// and anonymous donations in every state but failed, so that the slider and the map show
+// Goldfäden ausstehend, gebucht and storniert.
+func seedKonto(ctx context.Context, s Services, admin account.Account, people []account.Account) error {
+	if _, err := s.Konto.Configure(ctx, admin, Konto); err != nil {
+		return err
+	}
+	kasse, err := s.Accounts.GrantRole(ctx, admin, people[2].ID, account.Kassenwart)
+	if err != nil {
+		return err
+	}
+	gifts := []struct {
+		by      int
+		cents   int64
+		visible bool
+		message string
+		steps   []string
+	}{
+		{0, 2500, true, "Für den Wasseranschluss im Garten!", []string{ortskonto.StatusPending, ortskonto.StatusSettled}},
+		{1, 5000, false, "", []string{ortskonto.StatusPending, ortskonto.StatusSettled}},
+		{2, 1250, true, "Fürs Repair-Café", []string{ortskonto.StatusPending}},
+		{1, 800, true, "", nil},
+		{0, 1000, false, "", nil},
+		{2, 500, true, "", []string{ortskonto.StatusPending, ortskonto.StatusSettled, ortskonto.StatusReversed}},
+	}
+	for i, g := range gifts {
+		sp, _, err := s.Konto.Donate(ctx, people[g.by], ortskonto.Donation{AmountCents: g.cents, Visible: g.visible, Message: g.message},
+			fmt.Sprintf("demo-%d", i))
+		if err != nil {
+			return err
+		}
+		for _, to := range g.steps {
+			if _, err := s.Konto.Transition(ctx, kasse, sp.ID, to, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -30,7 +30,7 @@ func TestDemoLivesInMonaco(t *testing.T) {
 		t.Fatalf("demo index: %v %v", imported, err)
 	}
 	svc := demo.Services{Accounts: inst.Accounts, Knoten: inst.Knoten, Ortsweberei: inst.Ortsweberei,
-		Antraege: inst.Antraege, Delegations: inst.Delegations}
+		Antraege: inst.Antraege, Delegations: inst.Delegations, Konto: inst.Konto}
 	if seeded, err := demo.Seed(ctx, svc); err != nil || !seeded {
 		t.Fatalf("seed: %v %v", seeded, err)
 	}
@@ -58,6 +58,13 @@ func TestDemoLivesInMonaco(t *testing.T) {
 		t.Errorf("%d Knoten, want %d", n, len(demo.Places))
 	}
 
+	// The Ortskonto: set at its place in Monaco, with donations to show.
+	k, err := inst.Konto.Konto(ctx)
+	if err != nil || k.Bank == nil || k.Position == nil || k.BalanceCents() != 7500 || k.PendingCents != 3050 || k.Counts.Reversed != 1 {
+		t.Errorf("demo Ortskonto: %+v %v", k, err)
+	} else if in, err := inst.Ortsweberei.Contains(ctx, inst.Pool, *k.Position); err != nil || !in {
+		t.Errorf("the demo Ortskonto lies outside the demo: %v", err)
+	}
 	events := inst.Count(`SELECT count(*) FROM events`)
 	if again, err := demo.Index(ctx, inst.Adressen, extract); err != nil || again {
 		t.Errorf("the demo index was imported again: %v %v", again, err)

@@ -63,10 +63,12 @@ type profileJSON struct {
 	Position  *pointJSON `json:"position"`
 	Verified  bool       `json:"verified"`
 	CreatedAt time.Time  `json:"created_at"`
+	Roles     []string   `json:"roles"` // public: who is Kassenwart
 }
 
 func profileView(p account.Profile) profileJSON {
-	return profileJSON{ID: p.ID, Handle: p.Handle, Name: p.Name, Position: pointView(p.Position), Verified: p.Verified, CreatedAt: p.CreatedAt}
+	return profileJSON{ID: p.ID, Handle: p.Handle, Name: p.Name, Position: pointView(p.Position), Verified: p.Verified,
+		CreatedAt: p.CreatedAt, Roles: roles(p.Roles)}
 }
 
 // meJSON is the account's own view: the only response that carries the address and home.
@@ -84,11 +86,21 @@ type meJSON struct {
 	Verified        bool       `json:"verified"`
 	IsAdmin         bool       `json:"is_admin"`
 	CreatedAt       time.Time  `json:"created_at"`
+	Roles           []string   `json:"roles"`
+}
+
+// roles is never null in JSON.
+func roles(rs []string) []string {
+	if rs == nil {
+		return []string{}
+	}
+	return rs
 }
 
 func meView(a account.Account) meJSON {
 	v := meJSON{ID: a.ID, Handle: a.Handle, Name: a.Name, Email: a.Email, Address: a.Address, PositionRadiusM: a.PositionRadiusM,
-		OnMap: a.OnMap, Position: pointView(a.Profile().Position), Verified: a.Verified(), IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt}
+		OnMap: a.OnMap, Position: pointView(a.Profile().Position), Verified: a.Verified(), IsAdmin: a.IsAdmin, CreatedAt: a.CreatedAt,
+		Roles: roles(a.Roles)}
 	if a.Home != nil {
 		v.Lat, v.Lon = &a.Home.Lat, &a.Home.Lon
 	}

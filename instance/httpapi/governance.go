@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -54,6 +55,8 @@ type antragJSON struct {
 	// here, counted by choice (never who, and never in the Abstimmung).
 	Comments     []commentJSON     `json:"comments,omitempty"`
 	ForeignVotes *foreignVotesJSON `json:"foreign_votes,omitempty"`
+	// The payout it asked of the Ortskonto, if any (auszahlungen.go).
+	Auszahlung *auszahlungJSON `json:"auszahlung"`
 }
 
 func (s *Server) antragView(a antrag.Antrag) antragJSON {
@@ -74,10 +77,11 @@ func (s *Server) antragView(a antrag.Antrag) antragJSON {
 }
 
 type fileAntragRequest struct {
-	Title       *string `json:"title"`
-	DetailsMD   *string `json:"details_md"`
-	AmountCents *int64  `json:"amount_cents"`
-	KnotenID    *string `json:"knoten_id"`
+	Title       *string         `json:"title"`
+	DetailsMD   *string         `json:"details_md"`
+	AmountCents *int64          `json:"amount_cents"`
+	BetragCents json.RawMessage `json:"betrag_cents"`
+	KnotenID    *string         `json:"knoten_id"`
 }
 
 func (s *Server) fileAntrag(w http.ResponseWriter, r *http.Request, me account.Account) error {
@@ -89,6 +93,11 @@ func (s *Server) fileAntrag(w http.ResponseWriter, r *http.Request, me account.A
 		return missing("title")
 	}
 	f := antrag.Filing{Title: *in.Title, AmountCents: in.AmountCents}
+	betrag, err := parseBetrag(in.BetragCents)
+	if err != nil {
+		return err
+	}
+	f.BetragCents = betrag
 	if in.DetailsMD != nil {
 		f.DetailsMD = *in.DetailsMD
 	}
@@ -103,7 +112,11 @@ func (s *Server) fileAntrag(w http.ResponseWriter, r *http.Request, me account.A
 	if err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusCreated, s.antragView(a))
+	v, err := s.antragOut(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	respond.JSON(w, http.StatusCreated, v)
 	return nil
 }
 
@@ -123,8 +136,17 @@ func (s *Server) listAntraege(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		for _, a := range as {
-			out = append(out, s.antragView(a))
+		vs := make([]antragJSON, len(as))
+		ptrs := make([]*antragJSON, len(as))
+		for i, a := range as {
+			vs[i] = s.antragView(a)
+			ptrs[i] = &vs[i]
+		}
+		if err := s.withAuszahlungen(r.Context(), ptrs...); err != nil {
+			return err
+		}
+		for _, v := range vs {
+			out = append(out, v)
 		}
 		respond.JSON(w, http.StatusOK, map[string]any{"antraege": out})
 		return nil
@@ -134,12 +156,19 @@ func (s *Server) listAntraege(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var ours []*antragJSON
 	for _, e := range entries {
 		if e.Ours != nil {
-			out = append(out, s.antragView(*e.Ours))
+			v := s.antragView(*e.Ours)
+			ours = append(ours, &v)
+			out = append(out, &v)
 		} else {
 			out = append(out, remoteAntragView(*e.Theirs))
 		}
+	}
+	// Only ours: a neighbour's Antrag never carries a payout from this Ortskonto.
+	if err := s.withAuszahlungen(r.Context(), ours...); err != nil {
+		return err
 	}
 	respond.JSON(w, http.StatusOK, map[string]any{"antraege": out})
 	return nil
@@ -164,7 +193,10 @@ func (s *Server) getAntrag(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := s.antragView(a)
+	v, err := s.antragOut(r.Context(), a)
+	if err != nil {
+		return err
+	}
 	if s.Federation != nil {
 		comments, err := s.Antraege.Comments(r.Context(), id)
 		if err != nil {
@@ -201,7 +233,11 @@ func (s *Server) objectAntrag(w http.ResponseWriter, r *http.Request, me account
 	if err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusCreated, s.antragView(a))
+	v, err := s.antragOut(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	respond.JSON(w, http.StatusCreated, v)
 	return nil
 }
 
@@ -214,7 +250,11 @@ func (s *Server) withdrawAntrag(w http.ResponseWriter, r *http.Request, me accou
 	if err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusOK, s.antragView(a))
+	v, err := s.antragOut(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	respond.JSON(w, http.StatusOK, v)
 	return nil
 }
 

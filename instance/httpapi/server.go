@@ -24,6 +24,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
@@ -43,6 +44,10 @@ type Deps struct {
 	// Nachbarn lists and shows our neighbours' Anträge beside ours (nil: ours only).
 	Nachbarn *nachbarn.Service
 	Chat     *chat.Service
+	// Konto is the Ortskonto: donations, the balance, the journal (nil: no routes).
+	Konto *ortskonto.Service
+	// Bank configures the treasurer's CAMT import and journal exports (bank.go).
+	Bank Bank
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
 	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler
@@ -100,6 +105,8 @@ func (s *Server) routes() {
 	s.handle("PATCH /api/me", s.authed(s.updateMe))
 	s.handle("GET /api/accounts/{id}", s.profile)
 	s.handle("POST /api/admin/accounts/{id}/verify", s.authed(s.verify))
+	s.handle("PUT /api/admin/accounts/{id}/roles/{role}", s.authed(s.grantRole))
+	s.handle("DELETE /api/admin/accounts/{id}/roles/{role}", s.authed(s.revokeRole))
 
 	s.handle("GET /api/ortsweberei", s.getOrtsweberei)
 	s.handle("PUT /api/admin/ortsweberei", s.authed(s.setOrtsweberei))
@@ -118,6 +125,9 @@ func (s *Server) routes() {
 	s.handle("GET /api/antraege/{id}", s.getAntrag)
 	s.handle("POST /api/antraege/{id}/einspruch", s.authed(s.objectAntrag))
 	s.handle("POST /api/antraege/{id}/withdraw", s.authed(s.withdrawAntrag))
+	if s.Konto != nil {
+		s.handle("POST /api/auszahlungen/{id}/status", s.authed(s.auszahlungStatus))
+	}
 	s.handle("GET /api/abstimmungen/{id}", s.getAbstimmung)
 	s.handle("POST /api/abstimmungen/{id}/vote", s.authed(s.vote))
 	s.handle("POST /api/delegationen", s.authed(s.requestDelegation))
@@ -125,6 +135,17 @@ func (s *Server) routes() {
 	s.handle("GET /api/delegationen/effective", s.effectiveDelegationen)
 	s.handle("GET /api/delegationen/{id}", s.getDelegation)
 	s.handle("DELETE /api/delegationen/{id}", s.authed(s.revokeDelegation))
+
+	if s.Konto != nil {
+		s.handle("GET /api/konto", s.getKonto)
+		s.handle("GET /api/konto/journal", s.getJournal)
+		s.handle("PUT /api/admin/konto", s.authed(s.setKonto))
+		s.handle("POST /api/spenden", s.authed(s.donate))
+		s.handle("GET /api/spenden", s.authed(s.listSpenden))
+		s.handle("GET /api/me/spenden", s.authed(s.mySpenden))
+		s.handle("GET /api/spenden/{id}", s.authed(s.getSpende))
+		s.handle("POST /api/spenden/{id}/status", s.authed(s.transitionSpende))
+	}
 
 	if s.MapFeed != nil {
 		s.handle("GET /api/map/cells", s.mapCells)
@@ -138,6 +159,8 @@ func (s *Server) routes() {
 	if s.ChatRoom != nil {
 		s.mux.Handle("GET /ws/chat", s.ChatRoom)
 	}
+
+	s.bankRoutes()
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)

@@ -24,6 +24,9 @@ func (s *Server) withDeadline(r *http.Request) (*http.Request, context.CancelFun
 	if d == 0 {
 		d = DefaultRequestTimeout
 	}
+	if d >= 0 && (r.URL.Path == "/api/konto/camt" || r.URL.Path == "/api/konto/export") {
+		d = max(d, LongRequestTimeout)
+	}
 	if d < 0 || strings.HasPrefix(r.URL.Path, "/ws/") || strings.HasPrefix(r.URL.Path, "/api/dev/") {
 		return r, func() {}
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 )
 
 // Options tune the feed. Zero values take the defaults.
@@ -86,8 +87,12 @@ type Feed struct {
 	ring      ring
 	lastCell  map[uuid.UUID]int64 // where each Garnrolle the hub has shown was (resolution 15)
 	changedAc map[uuid.UUID]eventstore.Position
-	clients   map[*client]*clientSubs
-	stats     Stats
+	// The Ortskonto's cell (resolution 15) as of the hub's position, where its Goldfäden are;
+	// kontoKnown is false while the hub could not learn it (see Run).
+	kontoCell  int64
+	kontoKnown bool
+	clients    map[*client]*clientSubs
+	stats      Stats
 	// Subscriptions waiting to be answered together (hub.go).
 	wantStates   []stateWant
 	wantCatchups []catchupWant
@@ -138,9 +143,22 @@ type cell struct {
 	knoten     map[uuid.UUID]eventstore.Position
 	faeden     map[uuid.UUID]eventstore.Position
 	garnrollen map[uuid.UUID]eventstore.Position
+	goldfaeden map[uuid.UUID]eventstore.Position
+	// goldAll: the Ortskonto moved into or out of the cell at goldAllPos; every Goldfaden is
+	// shown there again, or removed.
+	goldAll    bool
+	goldAllPos eventstore.Position
 }
 
-func (c *cell) dirty() bool { return len(c.knoten) > 0 || len(c.faeden) > 0 || len(c.garnrollen) > 0 }
+func newCell(id int64) *cell {
+	return &cell{id: id, res: geo.Resolution(id), subs: map[*client]covered{},
+		knoten: map[uuid.UUID]eventstore.Position{}, faeden: map[uuid.UUID]eventstore.Position{},
+		garnrollen: map[uuid.UUID]eventstore.Position{}, goldfaeden: map[uuid.UUID]eventstore.Position{}}
+}
+
+func (c *cell) dirty() bool {
+	return len(c.knoten) > 0 || len(c.faeden) > 0 || len(c.garnrollen) > 0 || len(c.goldfaeden) > 0 || c.goldAll
+}
 
 type clientSubs struct {
 	cells map[int64]bool
@@ -156,6 +174,11 @@ type change struct {
 	faden   uuid.UUID
 	account uuid.UUID
 	moved   bool // a Garnrolle's position was set (cell is the new one, 0 for off the map)
+	// A visible donation changed (cell is the Ortskonto's then), or the Ortskonto moved (cell
+	// is the new place, was the old one; wasUnknown when the hub did not know it).
+	goldfaden  uuid.UUID
+	kontoMoved bool
+	wasUnknown bool
 }
 
 // The events the map shows, by what they change.
@@ -164,7 +187,10 @@ var (
 	fadenTypes        = []string{knoten.FadenGesponnen.Name(), knoten.FadenVerzwirnt.Name(), knoten.FadenEntzwirnt.Name(), knoten.FadenAbgelaufen.Name()}
 	garnrolleSetTypes = []string{account.GarnrolleAngelegt.Name(), account.GarnrollePositioniert.Name()} // the position is set
 	garnrolleTypes    = []string{account.GarnrolleUmbenannt.Name(), account.GarnrolleVerifiziert.Name()}
-	mapTypes          = slices.Concat(knotenTypes, fadenTypes, garnrolleSetTypes, garnrolleTypes) // the only ones the hub reads
+	goldfadenTypes    = []string{ortskonto.SpendeInitiiert.Name(), ortskonto.SpendeEingegangen.Name(), ortskonto.SpendeGebucht.Name(),
+		ortskonto.SpendeFehlgeschlagen.Name(), ortskonto.SpendeStorniert.Name()}
+	kontoTypes = []string{ortskonto.OrtskontoEingerichtet.Name()}
+	mapTypes   = slices.Concat(knotenTypes, fadenTypes, garnrolleSetTypes, garnrolleTypes, goldfadenTypes, kontoTypes) // the only ones the hub reads
 )
 
 // changeOf classifies an event; ok is false for events the map does not show.
@@ -185,6 +211,22 @@ func changeOf(e eventstore.Event) (change, bool) {
 		c.account, c.moved = e.SubjectID, true // the header's cell is the new public position's
 	case slices.Contains(garnrolleTypes, e.Type):
 		c.account, c.cell = e.SubjectID, 0
+	case slices.Contains(goldfadenTypes, e.Type):
+		// Only a visible donation's events carry the Ortskonto's cell (package ortskonto): an
+		// anonymous one has no place on the map, so the hub never even notes its id.
+		if e.Cell == 0 {
+			return change{}, false
+		}
+		var p struct {
+			SpendeID uuid.UUID `json:"spende_id"`
+		}
+		if err := json.Unmarshal(e.Payload, &p); err != nil || p.SpendeID == uuid.Nil {
+			return change{}, false
+		}
+		c.goldfaden = p.SpendeID
+	case slices.Contains(kontoTypes, e.Type):
+		c.kontoMoved = true
+		return c, true // also when it has no place any more: its Goldfäden leave the old one
 	default:
 		return change{}, false
 	}
@@ -205,6 +247,13 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 	f.pos = start
 	f.ring.since = start
+	// Where the Ortskonto is as of about the start. A move committed after start is read as an
+	// event; one the query already saw was seen by every state this hub will send, too.
+	if c, err := ortskonto.KontoCell(ctx, f.pool); err == nil {
+		f.kontoCell, f.kontoKnown = c, true
+	} else {
+		f.opts.Log.Warn("mapfeed: the Ortskonto's place could not be read; a move will reload every cell's Goldfäden", "err", err)
+	}
 	f.head.Store(&start)
 	close(f.ready)
 	evs := make(chan []eventstore.Event, 16)
@@ -274,6 +323,24 @@ func (f *Feed) apply(batch []eventstore.Event) {
 			f.forCells(ch.cell, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
 			f.forCells(ch.was, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
 		}
+		if ch.kontoMoved {
+			ch.was, ch.wasUnknown = f.kontoCell, !f.kontoKnown
+			if ch.was == ch.cell {
+				ch.was = 0
+			}
+			f.kontoCell, f.kontoKnown = ch.cell, true
+			moved := func(c *cell) { c.goldAll, c.goldAllPos = true, ch.pos }
+			if ch.wasUnknown {
+				for _, c := range f.cells {
+					moved(c)
+				}
+			}
+			f.forCells(ch.cell, moved)
+			f.forCells(ch.was, moved)
+		}
+		if ch.goldfaden != uuid.Nil {
+			f.kontoCell, f.kontoKnown = ch.cell, true
+		}
 		f.ring.add(ch, f.opts.Keep, f.opts.KeepMax)
 		f.forCells(ch.cell, func(c *cell) {
 			if ch.knoten != uuid.Nil {
@@ -281,6 +348,9 @@ func (f *Feed) apply(batch []eventstore.Event) {
 			}
 			if ch.faden != uuid.Nil {
 				c.faeden[ch.faden] = ch.pos
+			}
+			if ch.goldfaden != uuid.Nil {
+				c.goldfaeden[ch.goldfaden] = ch.pos
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/wire"
 )
 
@@ -155,9 +156,7 @@ func dedupe[T any](xs []T, key func(T) [2]any) []T {
 func (f *Feed) subscribe(c *client, subs *clientSubs, id int64) {
 	sc, ok := f.cells[id]
 	if !ok {
-		sc = &cell{id: id, res: geo.Resolution(id), subs: map[*client]covered{},
-			knoten: map[uuid.UUID]eventstore.Position{}, faeden: map[uuid.UUID]eventstore.Position{},
-			garnrollen: map[uuid.UUID]eventstore.Position{}}
+		sc = newCell(id)
 		f.cells[id] = sc
 		f.perRes[sc.res]++
 	}
@@ -227,6 +226,26 @@ func fadenView(fd knoten.Faden) wire.Faden {
 	return v
 }
 
+// goldfadenJSON is a visible donation's thread from the donor's Garnrolle to the Ortskonto.
+// It names the donor because the donor chose to be seen; an anonymous donation never
+// becomes one (ortskonto.Goldfaeden).
+type goldfadenJSON struct {
+	ID              uuid.UUID   `json:"id"`
+	AccountID       uuid.UUID   `json:"account_id"`
+	AccountName     string      `json:"account_name"`
+	AccountPosition *wire.Point `json:"account_position"`
+	KontoPosition   wire.Point  `json:"konto_position"`
+	Status          string      `json:"status"`
+	AmountCents     int64       `json:"amount_cents"`
+	CreatedAt       time.Time   `json:"created_at"`
+}
+
+func goldfadenView(g ortskonto.Goldfaden) goldfadenJSON {
+	return goldfadenJSON{ID: g.ID, AccountID: g.AccountID, AccountName: g.AccountName, AccountPosition: wire.PointOf(g.AccountPosition),
+		KontoPosition: wire.Point{Lat: g.KontoPosition.Lat, Lon: g.KontoPosition.Lon}, Status: g.Status,
+		AmountCents: g.AmountCents, CreatedAt: g.CreatedAt}
+}
+
 type stateMsg struct {
 	Type       string              `json:"type"`
 	Cell       string              `json:"cell"`
@@ -234,12 +253,14 @@ type stateMsg struct {
 	Knoten     []wire.Knoten       `json:"knoten"`
 	Faeden     []wire.Faden        `json:"faeden"`
 	Garnrollen []garnrolleJSON     `json:"garnrollen"`
+	Goldfaeden []goldfadenJSON     `json:"goldfaeden"`
 }
 
 type removedJSON struct {
 	Knoten     []uuid.UUID `json:"knoten,omitempty"`
 	Faeden     []uuid.UUID `json:"faeden,omitempty"`
 	Garnrollen []uuid.UUID `json:"garnrollen,omitempty"`
+	Goldfaeden []uuid.UUID `json:"goldfaeden,omitempty"`
 }
 
 type deltaMsg struct {
@@ -250,6 +271,7 @@ type deltaMsg struct {
 	Knoten     []wire.Knoten       `json:"knoten,omitempty"`
 	Faeden     []wire.Faden        `json:"faeden,omitempty"`
 	Garnrollen []garnrolleJSON     `json:"garnrollen,omitempty"`
+	Goldfaeden []goldfadenJSON     `json:"goldfaeden,omitempty"`
 	Removed    *removedJSON        `json:"removed,omitempty"`
 }
 
@@ -276,6 +298,7 @@ func (f *Feed) sendStates(ctx context.Context, wants []stateWant) {
 	var ks []knoten.Knoten
 	var fs []knoten.Faden
 	var gs []account.Garnrolle
+	var golds []ortskonto.Goldfaden
 	snap := &snapshot{}
 	// One snapshot for the whole state. Every event of a transaction the snapshot saw is in
 	// it, whether or not the hub has read that event yet: the deltas leave such events out for
@@ -289,7 +312,10 @@ func (f *Feed) sendStates(ctx context.Context, wants []stateWant) {
 		if ks, fs, err = f.knoten.InCells(ctx, tx, spans); err != nil {
 			return err
 		}
-		gs, err = f.accounts.GarnrollenIn(ctx, tx, spans)
+		if gs, err = f.accounts.GarnrollenIn(ctx, tx, spans); err != nil {
+			return err
+		}
+		golds, err = ortskonto.Goldfaeden(ctx, tx, ortskonto.GoldfadenQuery{Spans: spans})
 		return err
 	})
 	if err != nil {
@@ -303,7 +329,7 @@ func (f *Feed) sendStates(ctx context.Context, wants []stateWant) {
 	msgs := make(map[int64]*stateMsg, len(byCell))
 	for id := range byCell {
 		msgs[id] = &stateMsg{Type: "state", Cell: geo.CellHex(id), Cursor: f.pos,
-			Knoten: []wire.Knoten{}, Faeden: []wire.Faden{}, Garnrollen: []garnrolleJSON{}}
+			Knoten: []wire.Knoten{}, Faeden: []wire.Faden{}, Garnrollen: []garnrolleJSON{}, Goldfaeden: []goldfadenJSON{}}
 	}
 	inCells := func(c int64, fn func(*stateMsg)) {
 		for res := geo.MinMapResolution; res <= geo.MaxMapResolution; res++ {
@@ -321,6 +347,9 @@ func (f *Feed) sendStates(ctx context.Context, wants []stateWant) {
 	for _, g := range gs {
 		f.lastCell[g.ID] = g.Cell
 		inCells(g.Cell, func(m *stateMsg) { m.Garnrollen = append(m.Garnrollen, garnrolleView(g)) })
+	}
+	for _, g := range golds {
+		inCells(g.KontoCell, func(m *stateMsg) { m.Goldfaeden = append(m.Goldfaeden, goldfadenView(g)) })
 	}
 	for id, clients := range byCell {
 		b := encode(msgs[id])
@@ -344,14 +373,17 @@ type delta struct {
 	knoten     map[uuid.UUID]eventstore.Position
 	faeden     map[uuid.UUID]eventstore.Position
 	garnrollen map[uuid.UUID]eventstore.Position
+	goldfaeden map[uuid.UUID]eventstore.Position
 }
 
 func newDelta() *delta {
 	return &delta{knoten: map[uuid.UUID]eventstore.Position{}, faeden: map[uuid.UUID]eventstore.Position{},
-		garnrollen: map[uuid.UUID]eventstore.Position{}}
+		garnrollen: map[uuid.UUID]eventstore.Position{}, goldfaeden: map[uuid.UUID]eventstore.Position{}}
 }
 
-func (d *delta) size() int { return len(d.knoten) + len(d.faeden) + len(d.garnrollen) }
+func (d *delta) size() int {
+	return len(d.knoten) + len(d.faeden) + len(d.garnrollen) + len(d.goldfaeden)
+}
 
 func note(m map[uuid.UUID]eventstore.Position, id uuid.UUID, p eventstore.Position) {
 	if q, ok := m[id]; !ok || p.After(q) {
@@ -363,7 +395,7 @@ func note(m map[uuid.UUID]eventstore.Position, id uuid.UUID, p eventstore.Positi
 func (d *delta) oldest() eventstore.Position {
 	var o eventstore.Position
 	first := true
-	for _, m := range []map[uuid.UUID]eventstore.Position{d.knoten, d.faeden, d.garnrollen} {
+	for _, m := range []map[uuid.UUID]eventstore.Position{d.knoten, d.faeden, d.garnrollen, d.goldfaeden} {
 		for _, p := range m {
 			if first || o.After(p) {
 				o, first = p, false
@@ -376,7 +408,8 @@ func (d *delta) oldest() eventstore.Position {
 // without is the part of the delta a subscriber has not had yet.
 func (d *delta) without(cov covered) *delta {
 	out := newDelta()
-	for _, pair := range [][2]map[uuid.UUID]eventstore.Position{{d.knoten, out.knoten}, {d.faeden, out.faeden}, {d.garnrollen, out.garnrollen}} {
+	for _, pair := range [][2]map[uuid.UUID]eventstore.Position{{d.knoten, out.knoten}, {d.faeden, out.faeden}, {d.garnrollen, out.garnrollen},
+		{d.goldfaeden, out.goldfaeden}} {
 		for id, q := range pair[0] {
 			if !cov.has(q) {
 				pair[1][id] = q
@@ -430,12 +463,17 @@ type objects struct {
 	faeden     map[uuid.UUID]knoten.Faden
 	garnrollen map[uuid.UUID]account.Garnrolle
 	spun       []knoten.Faden // the active Fäden of the changed accounts
+	goldfaeden map[uuid.UUID]ortskonto.Goldfaden
+	goldSpun   []ortskonto.Goldfaden // the Goldfäden of the changed accounts
+	goldAll    []ortskonto.Goldfaden // every Goldfaden, when asked for all
 }
 
-// load reads the objects the deltas name, in one set of queries.
-func (f *Feed) load(ctx context.Context, knotenIDs, fadenIDs, accountIDs []uuid.UUID) (objects, error) {
+// load reads the objects the deltas name, in one set of queries; allGold asks for every
+// Goldfaden (the Ortskonto moved).
+func (f *Feed) load(ctx context.Context, knotenIDs, fadenIDs, accountIDs, goldIDs []uuid.UUID, allGold bool) (objects, error) {
 	f.stats.ObjectLoads++
-	o := objects{knoten: map[uuid.UUID]knoten.Knoten{}, faeden: map[uuid.UUID]knoten.Faden{}, garnrollen: map[uuid.UUID]account.Garnrolle{}}
+	o := objects{knoten: map[uuid.UUID]knoten.Knoten{}, faeden: map[uuid.UUID]knoten.Faden{}, garnrollen: map[uuid.UUID]account.Garnrolle{},
+		goldfaeden: map[uuid.UUID]ortskonto.Goldfaden{}}
 	ks, fs, err := f.knoten.Current(ctx, knotenIDs, fadenIDs)
 	if err != nil {
 		return o, err
@@ -446,6 +484,23 @@ func (f *Feed) load(ctx context.Context, knotenIDs, fadenIDs, accountIDs []uuid.
 	}
 	if o.spun, err = f.knoten.FaedenOf(ctx, accountIDs); err != nil {
 		return o, err
+	}
+	golds, err := ortskonto.Goldfaeden(ctx, f.pool, ortskonto.GoldfadenQuery{IDs: goldIDs, Donors: accountIDs, All: allGold})
+	if err != nil {
+		return o, err
+	}
+	donors := make(map[uuid.UUID]bool, len(accountIDs))
+	for _, id := range accountIDs {
+		donors[id] = true
+	}
+	for _, g := range golds {
+		o.goldfaeden[g.ID] = g
+		if donors[g.AccountID] {
+			o.goldSpun = append(o.goldSpun, g)
+		}
+	}
+	if allGold {
+		o.goldAll = golds
 	}
 	for _, k := range ks {
 		o.knoten[k.ID] = k
@@ -484,7 +539,15 @@ func (d *delta) message(cell int64, cursor eventstore.Position, catchup bool, o 
 			rm.Garnrollen = append(rm.Garnrollen, id)
 		}
 	}
-	if len(rm.Knoten)+len(rm.Faeden)+len(rm.Garnrollen) > 0 {
+	for _, id := range sortedIDs(d.goldfaeden) {
+		// Removed when it failed, or when the Ortskonto is no longer in this cell.
+		if g, ok := o.goldfaeden[id]; ok && geo.Parent(g.KontoCell, geo.Resolution(cell)) == cell {
+			m.Goldfaeden = append(m.Goldfaeden, goldfadenView(g))
+		} else {
+			rm.Goldfaeden = append(rm.Goldfaeden, id)
+		}
+	}
+	if len(rm.Knoten)+len(rm.Faeden)+len(rm.Garnrollen)+len(rm.Goldfaeden) > 0 {
 		m.Removed = &rm
 	}
 	return m
@@ -499,8 +562,9 @@ func sortedIDs(m map[uuid.UUID]eventstore.Position) []uuid.UUID {
 	return ids
 }
 
-// faedenOfAccounts adds to the deltas the Fäden of changed accounts (their spinner's name or
-// position changed) in the cells of their Knoten; cellsOf names the subscribed cells that
+// faedenOfAccounts adds to the deltas the Fäden and Goldfäden of changed accounts (their
+// spinner's or donor's name or position changed) in the cells of their Knoten or of the
+// Ortskonto; cellsOf names the subscribed cells that
 // contain a stored cell.
 func faedenOfAccounts(changed map[uuid.UUID]eventstore.Position, o objects, cellsOf func(c int64, fn func(int64))) map[int64]*delta {
 	out := map[int64]*delta{}
@@ -518,6 +582,17 @@ func faedenOfAccounts(changed map[uuid.UUID]eventstore.Position, o objects, cell
 			note(d.faeden, fd.ID, p)
 		})
 		o.faeden[fd.ID] = fd
+	}
+	for _, g := range o.goldSpun {
+		p := changed[g.AccountID]
+		cellsOf(g.KontoCell, func(c int64) {
+			d, ok := out[c]
+			if !ok {
+				d = newDelta()
+				out[c] = d
+			}
+			note(d.goldfaeden, g.ID, p)
+		})
 	}
 	return out
 }
@@ -539,11 +614,12 @@ func keys(m map[uuid.UUID]bool) []uuid.UUID {
 // flush sends every subscribed cell's delta: the objects changed since the last one, read as
 // they now stand in one set of queries, each cell's message encoded once.
 func (f *Feed) flush(ctx context.Context) bool {
-	kIDs, fIDs, aIDs := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	kIDs, fIDs, aIDs, gIDs := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
 	for id := range f.changedAc {
 		aIDs[id] = true
 	}
 	dirty := map[int64]*delta{}
+	allGold := false
 	for id, sc := range f.cells {
 		if !sc.dirty() {
 			continue
@@ -551,12 +627,14 @@ func (f *Feed) flush(ctx context.Context) bool {
 		ids(sc.knoten, kIDs)
 		ids(sc.faeden, fIDs)
 		ids(sc.garnrollen, aIDs)
-		dirty[id] = &delta{knoten: sc.knoten, faeden: sc.faeden, garnrollen: sc.garnrollen}
+		ids(sc.goldfaeden, gIDs)
+		allGold = allGold || sc.goldAll
+		dirty[id] = &delta{knoten: sc.knoten, faeden: sc.faeden, garnrollen: sc.garnrollen, goldfaeden: sc.goldfaeden}
 	}
 	if len(dirty) == 0 && len(f.changedAc) == 0 {
 		return false
 	}
-	o, err := f.load(ctx, keys(kIDs), keys(fIDs), keys(aIDs))
+	o, err := f.load(ctx, keys(kIDs), keys(fIDs), keys(aIDs), keys(gIDs), allGold)
 	if err != nil {
 		f.opts.Log.Warn("mapfeed: delta load failed; retrying next batch", "err", err)
 		return false // the changes stay noted
@@ -568,6 +646,9 @@ func (f *Feed) flush(ctx context.Context) bool {
 			for oid, p := range d.faeden {
 				note(cur.faeden, oid, p)
 			}
+			for oid, p := range d.goldfaeden {
+				note(cur.goldfaeden, oid, p)
+			}
 		} else {
 			dirty[id] = d
 		}
@@ -575,7 +656,15 @@ func (f *Feed) flush(ctx context.Context) bool {
 	f.changedAc = map[uuid.UUID]eventstore.Position{}
 	for id, d := range dirty {
 		sc := f.cells[id]
-		sc.knoten, sc.faeden, sc.garnrollen = map[uuid.UUID]eventstore.Position{}, map[uuid.UUID]eventstore.Position{}, map[uuid.UUID]eventstore.Position{}
+		if sc.goldAll {
+			// The Ortskonto moved here or away: each Goldfaden is shown here, or removed.
+			for _, g := range o.goldAll {
+				note(d.goldfaeden, g.ID, sc.goldAllPos)
+			}
+		}
+		sc.knoten, sc.faeden, sc.garnrollen, sc.goldfaeden = map[uuid.UUID]eventstore.Position{}, map[uuid.UUID]eventstore.Position{},
+			map[uuid.UUID]eventstore.Position{}, map[uuid.UUID]eventstore.Position{}
+		sc.goldAll = false
 		if d.size() > f.opts.HotLimit {
 			f.hot(sc)
 			continue
@@ -643,15 +732,25 @@ func (f *Feed) sendCatchups(ctx context.Context, wants []catchupWant) {
 		groups[k] = append(groups[k], w.c)
 	}
 	deltas := map[key]*delta{}
-	kIDs, fIDs := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	kIDs, fIDs, gIDs := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
 	accounts := map[key]map[uuid.UUID]eventstore.Position{}
 	allAccounts := map[uuid.UUID]bool{}
+	goldAll := map[key]eventstore.Position{} // the Ortskonto moved into or out of the cell after the cursor
 	for k := range groups {
 		d := newDelta()
 		acc := map[uuid.UUID]eventstore.Position{}
 		res := geo.Resolution(k.cell)
 		for _, ch := range f.ring.after(k.cursor) {
 			switch {
+			case ch.kontoMoved:
+				if ch.wasUnknown || (ch.cell != 0 && geo.Parent(ch.cell, res) == k.cell) || (ch.was != 0 && geo.Parent(ch.was, res) == k.cell) {
+					goldAll[k] = ch.pos
+				}
+			case ch.goldfaden != uuid.Nil:
+				if geo.Parent(ch.cell, res) == k.cell {
+					note(d.goldfaeden, ch.goldfaden, ch.pos)
+					gIDs[ch.goldfaden] = true
+				}
 			case ch.account != uuid.Nil:
 				note(acc, ch.account, ch.pos)
 				allAccounts[ch.account] = true
@@ -671,7 +770,7 @@ func (f *Feed) sendCatchups(ctx context.Context, wants []catchupWant) {
 		}
 		deltas[k], accounts[k] = d, acc
 	}
-	o, err := f.load(ctx, keys(kIDs), keys(fIDs), keys(allAccounts))
+	o, err := f.load(ctx, keys(kIDs), keys(fIDs), keys(allAccounts), keys(gIDs), len(goldAll) > 0)
 	if err != nil {
 		f.opts.Log.Warn("mapfeed: catch-up load failed", "err", err)
 		for _, w := range wants {
@@ -687,6 +786,16 @@ func (f *Feed) sendCatchups(ctx context.Context, wants []catchupWant) {
 			if p, ok := accounts[k][fd.AccountID]; ok && geo.Parent(fd.KnotenCell, geo.Resolution(k.cell)) == k.cell {
 				note(d.faeden, fd.ID, p)
 				o.faeden[fd.ID] = fd
+			}
+		}
+		for _, g := range o.goldSpun {
+			if p, ok := accounts[k][g.AccountID]; ok && geo.Parent(g.KontoCell, geo.Resolution(k.cell)) == k.cell {
+				note(d.goldfaeden, g.ID, p)
+			}
+		}
+		if p, ok := goldAll[k]; ok {
+			for _, g := range o.goldAll {
+				note(d.goldfaeden, g.ID, p)
 			}
 		}
 		b := encode(d.message(k.cell, f.pos, true, o))

@@ -81,6 +81,8 @@ type Options struct {
 	Log slog.Handler
 	// Basemap is a PMTiles file the instance serves to the web app, as `serve --basemap`.
 	Basemap string
+	// Bank configures the CAMT import and the journal exports (time zone, DATEV).
+	Bank httpapi.Bank
 	// TLS, when set, serves the instance over https with a certificate of this CA (its public
 	// URL is https://host:port), and federation trusts this CA and no other: the way to test
 	// against peers that, like GoToSocial, look accounts up over https only.
@@ -158,6 +160,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		RequestTimeout: o.RequestTimeout,
 		Log:            log,
 		Basemap:        o.Basemap,
+		Bank:           o.Bank,
 	})
 	if err != nil {
 		ln.Close()
@@ -475,7 +478,7 @@ func (i *Instance) Rows() map[string]int {
 	out := map[string]int{}
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden",
 		"antraege", "einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
-		"mail_outbox", "adressen", "adressen_quelle"} {
+		"mail_outbox", "adressen", "adressen_quelle", "account_rollen", "spenden", "spenden_idempotenz", "buchungen"} {
 		out[table] = i.Count("SELECT count(*) FROM " + table)
 	}
 	// Updates leave counts alone; the log would still grow, since every write appends.

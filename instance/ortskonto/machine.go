@@ -1,0 +1,69 @@
+package ortskonto
+
+import "slices"
+
+// A donation's states (docs/ORTSKONTO.md).
+const (
+	StatusInitiated = "initiated" // announced, the transfer not seen yet
+	StatusPending   = "pending"   // the transfer was seen, not yet booked
+	StatusSettled   = "settled"   // booked: counts in the balance
+	StatusFailed    = "failed"    // never arrived; final
+	StatusReversed  = "reversed"  // booked, then returned or charged back; final
+)
+
+// Statuses are every state, in the machine's order.
+var Statuses = []string{StatusInitiated, StatusPending, StatusSettled, StatusFailed, StatusReversed}
+
+// next is the machine: the states each state may move to. initiated → settled is not a step
+// (a transfer is seen before it is booked); the bank import takes both steps at once.
+var next = map[string][]string{
+	StatusInitiated: {StatusPending, StatusFailed},
+	StatusPending:   {StatusSettled, StatusFailed},
+	StatusSettled:   {StatusReversed},
+}
+
+// Allowed reports whether the machine moves a donation from one state to the other in one step.
+func Allowed(from, to string) bool { return slices.Contains(next[from], to) }
+
+// delta is what one step changes in the balance row.
+type delta struct {
+	pending, settled, reversed int64 // cents
+	counts                     [5]int32
+}
+
+func countIndex(status string) int { return slices.Index(Statuses, status) }
+
+// stepDelta is the balance change of a donation of amount moving from → to; from "" is its
+// creation.
+func stepDelta(from, to string, amount int64) delta {
+	var d delta
+	if from != "" {
+		d.counts[countIndex(from)]--
+	}
+	d.counts[countIndex(to)]++
+	wasOpen := from == StatusInitiated || from == StatusPending
+	isOpen := to == StatusInitiated || to == StatusPending
+	if isOpen && !wasOpen {
+		d.pending += amount
+	}
+	if wasOpen && !isOpen {
+		d.pending -= amount
+	}
+	switch to {
+	case StatusSettled:
+		d.settled += amount
+	case StatusReversed:
+		d.reversed += amount
+	}
+	return d
+}
+
+func (d delta) add(e delta) delta {
+	d.pending += e.pending
+	d.settled += e.settled
+	d.reversed += e.reversed
+	for i := range d.counts {
+		d.counts[i] += e.counts[i]
+	}
+	return d
+}
