@@ -10,7 +10,6 @@ package ortskonto
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -108,8 +107,8 @@ type Counts struct {
 	Initiated, Pending, Settled, Failed, Reversed int64
 }
 
-// Konto is the balance row and the settings. ReservedCents and PaidCents belong to payouts
-// (instance/auszahlung's columns of the same row); they read as 0 without them.
+// Konto is the balance row and the settings. ReservedCents and PaidCents are the payouts'
+// (auszahlung.go) columns of the same row.
 type Konto struct {
 	Bank          *Bank      // nil until configured
 	Position      *geo.Point // nil until configured
@@ -157,39 +156,26 @@ var (
 // IsTreasurer reports whether the account may act as treasurer: admins always may.
 func IsTreasurer(a account.Account) bool { return a.IsAdmin || a.Has(account.Kassenwart) }
 
-// kontoRow is the balance row as JSON: read whole (to_jsonb), so that columns another
-// package's migration adds (reserved_cents, paid_cents) are read when they are there.
-type kontoRow struct {
-	Empfaenger     *string    `json:"empfaenger"`
-	IBAN           *string    `json:"iban"`
-	BIC            *string    `json:"bic"`
-	Lat            *float64   `json:"lat"`
-	Lon            *float64   `json:"lon"`
-	PositionH3     *int64     `json:"position_h3"`
-	ConfiguredAt   *time.Time `json:"configured_at"`
-	SettledCents   int64      `json:"settled_cents"`
-	ReversedCents  int64      `json:"reversed_cents"`
-	PendingCents   int64      `json:"pending_cents"`
-	ReservedCents  int64      `json:"reserved_cents"`
-	PaidCents      int64      `json:"paid_cents"`
-	InitiatedCount int64      `json:"initiated_count"`
-	PendingCount   int64      `json:"pending_count"`
-	SettledCount   int64      `json:"settled_count"`
-	FailedCount    int64      `json:"failed_count"`
-	ReversedCount  int64      `json:"reversed_count"`
-}
-
 // Konto returns the balance and the settings: one row, whatever the journal holds.
 func (s *Service) Konto(ctx context.Context) (Konto, error) { return s.KontoTx(ctx, s.pool) }
 
 // KontoTx is Konto inside a caller's transaction.
 func (s *Service) KontoTx(ctx context.Context, q database.Querier) (Konto, error) {
-	var raw []byte
-	if err := q.QueryRow(ctx, `SELECT to_jsonb(o) FROM ortskonto o`).Scan(&raw); err != nil {
-		return Konto{}, fmt.Errorf("ortskonto: konto: %w", err)
+	var r struct {
+		Empfaenger, IBAN, BIC                                                  *string
+		Lat, Lon                                                               *float64
+		PositionH3                                                             *int64
+		ConfiguredAt                                                           *time.Time
+		SettledCents, ReversedCents, PendingCents, ReservedCents, PaidCents    int64
+		InitiatedCount, PendingCount, SettledCount, FailedCount, ReversedCount int64
 	}
-	var r kontoRow
-	if err := json.Unmarshal(raw, &r); err != nil {
+	if err := q.QueryRow(ctx, `
+SELECT empfaenger, iban, bic, lat, lon, position_h3, configured_at,
+       settled_cents, reversed_cents, pending_cents, reserved_cents, paid_cents,
+       initiated_count, pending_count, settled_count, failed_count, reversed_count
+FROM ortskonto`).Scan(&r.Empfaenger, &r.IBAN, &r.BIC, &r.Lat, &r.Lon, &r.PositionH3, &r.ConfiguredAt,
+		&r.SettledCents, &r.ReversedCents, &r.PendingCents, &r.ReservedCents, &r.PaidCents,
+		&r.InitiatedCount, &r.PendingCount, &r.SettledCount, &r.FailedCount, &r.ReversedCount); err != nil {
 		return Konto{}, fmt.Errorf("ortskonto: konto: %w", err)
 	}
 	k := Konto{
