@@ -229,6 +229,8 @@ try {
   await B.page.locator(`#konto-goldfaeden li[data-id="${visible.id}"]`).filter({ hasText: "gebucht" }).waitFor();
 
   at("A donates 7,00 € anonymously; K imports the bank statement that books it");
+  // Counted once B shows all of the visible donation: its booking in the journal too.
+  await B.page.locator("#konto-journal li", { hasText: anna.name }).first().waitFor();
   const lines = await B.page.locator("path.goldfaden").count();
   const listed = await B.page.locator("#konto-goldfaeden li").count();
   const names = await nameCount(B.page);
