@@ -148,6 +148,14 @@ try {
   await openKonto(B.page);
   await balance(B.page).filter({ hasText: /^0,00\s€$/ }).waitFor();
 
+  at("B, logged out, is asked to log in to donate");
+  await B.page.locator("#tab-spenden").click();
+  await B.page.locator("#ok-spenden").getByRole("button", { name: "Anmelden" }).click();
+  await B.page.locator("#dlg-login[open] #login-note", { hasText: "Zum Spenden bitte anmelden." }).waitFor();
+  await B.page.keyboard.press("Escape");
+  await B.page.locator("#dlg-login[open]").waitFor({ state: "detached" });
+  await B.page.locator("#tab-konto").click();
+
   at("B: the accepted Antrag's payout, reserved and not covered, links to its Antrag");
   await B.page.locator("#konto-reserved").filter({ hasText: /^500,00\s€$/ }).waitFor();
   await B.page.locator("#konto-available").filter({ hasText: /^-500,00\s€$/ }).waitFor();
