@@ -19,7 +19,7 @@ func fingerprint(t *testing.T, inst *instancetest.Instance) (map[string]string, 
 	out := map[string]string{}
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden", "antraege",
 		"einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
-		"ap_following", "ap_domain_blocks"} {
+		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen"} {
 		var sum string
 		err := inst.Pool.QueryRow(context.Background(),
 			`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM `+table+` t`).Scan(&sum)
@@ -69,7 +69,8 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/faeden/{id}/twist", "POST /api/faeden/{id}/untwist", "POST /api/antraege",
 		"POST /api/antraege/{id}/einspruch", "POST /api/antraege/{id}/withdraw", "POST /api/abstimmungen/{id}/vote",
 		"POST /api/delegationen", "DELETE /api/delegationen/{id}", "POST /api/chat", "DELETE /api/admin/chat/{id}",
-		"POST /api/konto/camt", "POST /api/auszahlungen/{id}/status", "POST /api/dev/clock", "POST /api/admin/federation/neighbours", "POST /api/admin/federation/blocks",
+		"POST /api/konto/camt", "POST /api/auszahlungen/{id}/status", "PUT /api/admin/konto", "POST /api/spenden", "POST /api/spenden/{id}/status",
+		"PUT /api/admin/accounts/{id}/roles/{role}", "DELETE /api/admin/accounts/{id}/roles/{role}", "POST /api/dev/clock", "POST /api/admin/federation/neighbours", "POST /api/admin/federation/blocks",
 		"DELETE /api/admin/federation/blocks/{domain}", "/api/", "/",
 	}
 	cases := map[string]write{
@@ -97,6 +98,14 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/konto/camt":              {admin, "/api/konto/camt", "<Document/>", http.StatusConflict}, // passed the guard; no bank account set
 		"POST /api/auszahlungen/{id}/status": {admin, "/api/auszahlungen/01a24300-0000-7000-8000-000000000000/status", map[string]string{"status": "geleistet"},
 			http.StatusNotFound}, // passed the guard; no such payout
+		"PUT /api/admin/konto": {admin, "/api/admin/konto", map[string]any{"empfaenger": "Ortsweberei e.V.", "iban": "DE02120300000000202051",
+			"position": map[string]float64{"lat": lat, "lon": lon}}, http.StatusOK},
+		"POST /api/spenden": {ada, "/api/spenden", map[string]any{"amount_cents": 500, "visible": true},
+			http.StatusBadRequest}, // passed the guard; these requests carry no Idempotency-Key
+		"POST /api/spenden/{id}/status": {admin, "/api/spenden/01a201cf-e000-7000-8000-000000000001/status", map[string]string{"status": "pending"},
+			http.StatusNotFound}, // passed the guard; no such donation
+		"PUT /api/admin/accounts/{id}/roles/{role}":    {admin, "/api/admin/accounts/" + neu.ID + "/roles/kassenwart", nil, http.StatusOK},
+		"DELETE /api/admin/accounts/{id}/roles/{role}": {admin, "/api/admin/accounts/" + neu.ID + "/roles/kassenwart", nil, http.StatusOK},
 		"POST /api/admin/federation/neighbours": {admin, "/api/admin/federation/neighbours", map[string]string{"target": "http://127.0.0.1:1/ap/ortsweberei"},
 			http.StatusUnprocessableEntity}, // it passed the guard; nobody answers there
 		"POST /api/admin/federation/blocks":            {admin, "/api/admin/federation/blocks", map[string]string{"domain": "spam.example"}, http.StatusOK},

@@ -63,7 +63,7 @@ func main() {
 	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,bank", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,bank,konto", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -137,6 +137,8 @@ func main() {
 		switch strings.TrimSpace(name) {
 		case "append":
 			benchAppend(ctx, env, cfg)
+		case "konto":
+			benchKonto(ctx, env, cfg)
 		case "follow":
 			benchFollow(ctx, env, cfg)
 		case "bbox":

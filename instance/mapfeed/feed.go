@@ -339,7 +339,14 @@ func (f *Feed) apply(batch []eventstore.Event) {
 			f.forCells(ch.was, moved)
 		}
 		if ch.goldfaden != uuid.Nil {
-			f.kontoCell, f.kontoKnown = ch.cell, true
+			// A Goldfaden belongs where the Ortskonto is as of this position in the log. The
+			// header's cell is where it was when the donation read it, which a move committed
+			// meanwhile can have changed; the hub's own knowledge follows the log.
+			if f.kontoKnown && f.kontoCell != 0 {
+				ch.cell = f.kontoCell
+			} else {
+				f.kontoCell, f.kontoKnown = ch.cell, true
+			}
 		}
 		f.ring.add(ch, f.opts.Keep, f.opts.KeepMax)
 		f.forCells(ch.cell, func(c *cell) {

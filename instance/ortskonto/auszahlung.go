@@ -94,7 +94,10 @@ func (s *Service) AntragDecidedTx(ctx context.Context, tx *database.Tx, antragID
 		return nil, fmt.Errorf("ortskonto: payout of antrag %s: %w", antragID, err)
 	}
 	if p.Status != Beantragt {
-		return nil, fmt.Errorf("ortskonto: payout %s of a deciding antrag is %s", p.ID, p.Status) // an Antrag is decided once
+		// An Antrag is decided once, so this cannot happen; if it did, failing would stop every
+		// other deadline of the sweep with it, for good. The payout has left "beantragt"
+		// already: there is nothing to decide.
+		return nil, nil
 	}
 	hdr := eventstore.Header{Subject: p.ID}
 	if !accepted {

@@ -156,11 +156,9 @@ func (s *Service) ImportCAMT(ctx context.Context, by account.Account, r io.Reade
 				return err
 			}
 		}
-		if res.Entries == 0 {
-			return fault.Malformedf("camt_malformed", "The bank statement holds no entries.")
-		}
 		if res.Entries == res.AlreadyImported {
-			return nil // nothing new: no event either
+			// Nothing new (or a day without bookings, which banks send too): no event either.
+			return nil
 		}
 		return eventstore.Append(tx, im.now, KontoauszugImportiert.New(eventstore.Header{Actor: by.ID},
 			KontoauszugImportiertV1{Konto: k.Bank.IBAN, Statements: im.statements, Entries: res.Entries, Credits: res.Credits,

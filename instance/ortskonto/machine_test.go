@@ -36,7 +36,7 @@ type snapshot struct {
 	spenden   string
 }
 
-func (r *rig) snapshot(t *rapid.T) snapshot {
+func (r *rig) machineSnapshot(t *rapid.T) snapshot {
 	var s snapshot
 	err := r.pool.QueryRow(context.Background(), `
 SELECT (SELECT to_jsonb(o)::text FROM ortskonto o), (SELECT count(*) FROM events), (SELECT count(*) FROM buchungen),
@@ -74,7 +74,7 @@ func TestDonationMachineProperties(t *testing.T) {
 				if !fault.Is(err, "illegal_transition") {
 					rt.Fatalf("%s → %s: %v, want illegal_transition", m.status[id], to, err)
 				}
-				if after := r.snapshot(rt); after != before {
+				if after := r.machineSnapshot(rt); after != before {
 					rt.Fatalf("a refused step %s → %s changed something:\n%+v\n%+v", m.status[id], to, before, after)
 				}
 				return
@@ -102,7 +102,7 @@ func TestDonationMachineProperties(t *testing.T) {
 			"by hand": func(rt *rapid.T) {
 				id := pick(rt)
 				to := rapid.SampledFrom(ortskonto.Statuses[1:]).Draw(rt, "to")
-				before := r.snapshot(rt)
+				before := r.machineSnapshot(rt)
 				_, err := r.konto.Transition(ctx, treasurer, id, to, "")
 				var path []string
 				if legal[[2]string{m.status[id], to}] {
@@ -113,7 +113,7 @@ func TestDonationMachineProperties(t *testing.T) {
 			"bank import": func(rt *rapid.T) {
 				id := pick(rt)
 				to := rapid.SampledFrom(ortskonto.Statuses[1:]).Draw(rt, "to")
-				before := r.snapshot(rt)
+				before := r.machineSnapshot(rt)
 				err := database.InTx(ctx, r.pool, func(tx *database.Tx) error {
 					_, err := r.konto.TransitionTx(ctx, tx, treasurer.ID, id, to, r.clock.Now())
 					return err

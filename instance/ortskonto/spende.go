@@ -359,10 +359,11 @@ func (s *Service) step(tx *database.Tx, actor uuid.UUID, sp Spende, steps []stri
 	}
 	sp.Status, sp.Note, sp.UpdatedAt = from, note, at
 	tx.Defer(`UPDATE spenden SET status = $2, note = $3, updated_at = $4 WHERE id = $1`, sp.ID, sp.Status, note, at)
-	applyDelta(tx, d)
 	if err := eventstore.Append(tx, at, drafts...); err != nil {
 		return Spende{}, err
 	}
+	// Last: the balance row is every step's, and its lock is held from here to the commit.
+	applyDelta(tx, d)
 	return sp, nil
 }
 

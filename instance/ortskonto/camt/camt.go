@@ -147,6 +147,7 @@ type Reader struct {
 	ntries  int
 	entry   *Entry
 	have    have
+	kept    int // bytes of text read into the open entry
 	started bool
 	done    bool
 	err     error
@@ -341,7 +342,7 @@ func (rd *Reader) start(t xml.StartElement) error {
 		rd.ntries++
 		e.idx = rd.ntries
 		rd.entry = &Entry{Statement: rd.stmt, Index: rd.ntries, Line: line}
-		rd.have = have{}
+		rd.have, rd.kept = have{}, 0
 	case name == "TxDtls" && rd.entry != nil && rd.under("Ntry", "NtryDtls"):
 		rd.entry.Details = append(rd.entry.Details, Detail{})
 		e.idx = len(rd.entry.Details)
@@ -365,8 +366,10 @@ const (
 	// maxField bounds a kept text (a name, a remittance line, a reference): ISO's longest is
 	// 500 characters.
 	maxField = 4 << 10
-	// maxDetails bounds the transactions of one batch entry, so that one entry stays small.
-	maxDetails = 10000
+	// maxDetails bounds the transactions of one batch entry, and maxEntryText the text read
+	// into one entry, so that one entry — what the reader holds at a time — stays small.
+	maxDetails   = 10000
+	maxEntryText = 4 << 20
 )
 
 // end closes the open element; at the end of an entry it returns the entry.
@@ -411,6 +414,9 @@ func (rd *Reader) statementField() {
 func (rd *Reader) entryField(top elem, path string) (Entry, bool, error) {
 	e := rd.entry
 	v := rd.value()
+	if rd.kept += len(v); rd.kept > maxEntryText {
+		return Entry{}, false, rd.fail(top.line, path, "an entry with more than %d bytes of text", maxEntryText)
+	}
 	switch {
 	case rd.under("Ntry"):
 		return rd.finish(top)

@@ -204,6 +204,11 @@ func TestHostileStatementsAreBounded(t *testing.T) {
 	manyLines := statement("08", ownIBAN, credit("1.00", "A", strings.Split(strings.Repeat("zeile,", 1000), ",")...))
 	bigAttr := strings.Replace(statement("08", ownIBAN, credit("1.00", "A")), `<Amt Ccy="EUR">`, `<Amt Ccy="EUR" x="`+strings.Repeat("y", 1<<20)+`">`, 1)
 	longField := statement("08", ownIBAN, credit("1.00", "A", strings.Repeat("y", 8<<10)))
+	var batch []txd
+	for range 2000 {
+		batch = append(batch, txd{amt: "1.00", ustrd: []string{strings.Repeat("z", 3000)}})
+	}
+	bigEntry := statement("08", ownIBAN, ntry{amt: "2000.00", cd: "CRDT", sts: "BOOK", txs: batch})
 	for name, c := range map[string]struct{ doc, want string }{
 		"huge text node":      {huge, "text"}, // "longer than" or "without markup", whichever trips first
 		"entity expansion":    {laughs, "directive"},
@@ -212,6 +217,7 @@ func TestHostileStatementsAreBounded(t *testing.T) {
 		"many Ustrd":          {manyLines, "remittance lines"},
 		"huge attribute":      {bigAttr, "without markup"},
 		"overlong text field": {longField, "longer than"},
+		"huge batch entry":    {bigEntry, "bytes of text"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var before, after runtime.MemStats
