@@ -16,10 +16,12 @@
 //      new Goldfaden, no new list entry, Anna's name nowhere new, not in any map message.
 //   5. Kai reverses the visible one: on B it is struck through. A donation he marks failed
 //      leaves B's map.
-//   6. The slider on a phone (390×844) fits the screen.
+//   6. Kai downloads the month's CSV (it names the anonymous donor, for the treasurer only);
+//      DATEV without the accountant's numbers is refused in German. The public journal pages.
+//   7. The slider on a phone (390×844) fits the screen.
 //
 // Every wait is for something to appear; the timeouts are safety nets for a slow machine.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { patience } from "./patience.mjs";
@@ -307,6 +309,40 @@ try {
   await B.page.locator(`#konto-goldfaeden li[data-id="${doomed.id}"]`).waitFor({ state: "detached" });
   check((await line(B.page, visible.id).count()) === 1, "the reversed Goldfaden stays");
 
+  at("K downloads the month's journal: the CSV names the anonymous donor for the treasurer");
+  await K.page.locator("#export-month").fill(anon.created_at.slice(0, 7));
+  const [csv] = await Promise.all([K.page.waitForEvent("download"), K.page.locator("#export-csv").click()]);
+  const text = readFileSync(await csv.path(), "utf8");
+  check(text.includes("Spender intern") && text.includes(`${anon.reference};anonym;${anna.name};`), `the CSV: ${text.slice(0, 400)}`);
+  // DATEV needs the accountant's numbers; without them the Kasse says so instead of saving an error.
+  const datev = await Promise.race([
+    K.page.waitForEvent("download").then(async (d) => `download ${readFileSync(await d.path(), "latin1").slice(0, 6)}`),
+    K.page.locator(".toast.error", { hasText: "DATEV" }).waitFor().then(() => "refused"),
+    K.page.locator("#export-datev").click().then(() => new Promise(() => {})),
+  ]);
+  check(datev === "refused" || datev === 'download "EXTF"', `DATEV: ${datev}`);
+  console.log(`  CSV ${text.split("\n").length - 1} lines; DATEV ${datev}`);
+
+  at("the public journal pages: 20 bookings, then the older ones");
+  for (let i = 0; i < 20; i++) {
+    const r = await A.ctx.request.post("/api/spenden", { data: { amount_cents: 100, visible: false }, headers: { "Idempotency-Key": `page-${i}` } });
+    check(r.status() === 201, `donation ${i}: ${r.status()}`);
+    const { spende } = await r.json();
+    for (const status of ["pending", "settled"]) {
+      const t = await K.ctx.request.post(`/api/spenden/${spende.id}/status`, { data: { status } });
+      check(t.ok(), `${status}: ${t.status()}`);
+    }
+  }
+  await openKonto(B.page);
+  await balance(B.page).filter({ hasText: /^27,00\s€$/ }).waitFor();
+  const journal = B.page.locator("#konto-journal li");
+  await B.page.waitForFunction(() => document.querySelectorAll("#konto-journal li").length === 20);
+  await B.page.locator("#ok-konto").getByRole("button", { name: "Ältere Buchungen" }).click();
+  await B.page.waitForFunction(() => document.querySelectorAll("#konto-journal li").length === 23);
+  await B.page.locator("#ok-konto").getByRole("button", { name: "Ältere Buchungen" }).waitFor({ state: "hidden" });
+  const seqs = (await journal.locator(".meta").allTextContents()).map((t) => Number(/Nr\. (\d+)/.exec(t)?.[1]));
+  check(seqs.every((v, i) => i === 0 || v < seqs[i - 1]), `Belegnummern newest first, none twice: ${seqs}`);
+
   mkdirSync(artifacts, { recursive: true });
   await B.page.keyboard.press("Escape");
   await B.page.locator("#ortskonto").waitFor({ state: "hidden" });
@@ -316,7 +352,7 @@ try {
   const W = 390;
   const P = await screen("phone", { login: anna.email, viewport: { width: W, height: 844 }, mobile: true });
   await openKonto(P.page);
-  await balance(P.page).filter({ hasText: /^7,00\s€$/ }).waitFor();
+  await balance(P.page).filter({ hasText: /^27,00\s€$/ }).waitFor();
   await P.page.waitForFunction(() => !document.getAnimations().some((a) => a.playState === "running"));
   const fit = async (what) => {
     const r = await P.page.evaluate((W) => {
