@@ -122,6 +122,21 @@ func TestBankImportAndExportsOverHTTP(t *testing.T) {
 	if len(list.Umsaetze) != 3 {
 		t.Errorf("%d transactions listed", len(list.Umsaetze))
 	}
+	var page struct {
+		Umsaetze []map[string]any `json:"umsaetze"`
+		Next     *int64           `json:"next"`
+	}
+	adminC.Get("/api/konto/umsaetze?limit=2").Expect(t, http.StatusOK).JSON(t, &page)
+	if len(page.Umsaetze) != 2 || page.Next == nil {
+		t.Fatalf("first page %+v", page)
+	}
+	adminC.Get(fmt.Sprintf("/api/konto/umsaetze?limit=2&before=%d", *page.Next)).Expect(t, http.StatusOK).JSON(t, &page)
+	if len(page.Umsaetze) != 1 || page.Next != nil {
+		t.Errorf("second page %+v", page)
+	}
+	if res := adminC.Get("/api/konto/umsaetze?before=x"); res.ErrorCode() != "invalid_filter" {
+		t.Errorf("before=x: %d %s", res.Status, res.Body)
+	}
 	if res := residentC.Get("/api/konto/umsaetze?unmatched=true"); res.ErrorCode() != "treasurer_required" {
 		t.Errorf("a resident listed: %d", res.Status)
 	}
@@ -174,4 +189,38 @@ func TestDATEVExportNeedsItsNumbers(t *testing.T) {
 		t.Errorf("%d %s", res.Status, res.Body)
 	}
 	adminC.Get("/api/konto/export?month=2026-11&format=csv").Expect(t, http.StatusOK)
+}
+
+// A paid payout is in the month's exports with its Antrag: the CSV's Antrag column, the DATEV
+// Buchungstext on the payouts account, Haben on the bank, its Belegnummer as Belegfeld 1.
+func TestExportsNameAPayoutsAntrag(t *testing.T) {
+	t.Parallel()
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	datev, _ := export.DefaultDATEV("04")
+	datev.Berater, datev.Mandant = 29098, 55003
+	inst := instancetest.Start(t, instancetest.Options{Bank: httpapi.Bank{Timezone: berlin, DATEV: datev}})
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	kasse := inst.Admin()
+	settle(t, inst, 10000)
+	a := fileWithBetrag(t, ada, "Bänke für den Marktplatz", 6000)
+	advanceTo(t, inst, a.DecisionDeadline)
+	p := antragPayout(t, ada, a.ID)
+	payoutStep(t, kasse, p.ID, "geleistet", http.StatusOK)
+	var seq int
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT seq FROM buchungen WHERE kind = 'auszahlung'`).Scan(&seq); err != nil {
+		t.Fatal(err)
+	}
+	now := inst.Clock.Now().In(berlin)
+	month := now.Format("2006-01")
+
+	csv := kasse.Get("/api/konto/export?month="+month+"&format=csv").Expect(t, http.StatusOK).Body
+	if want := fmt.Sprintf("\r\n%d;%s;Auszahlung;-60,00;EUR;", seq, now.Format("02.01.2006")); !bytes.Contains(csv, []byte(want)) ||
+		!bytes.Contains(csv, []byte(";;;Bänke für den Marktplatz\r\n")) {
+		t.Errorf("CSV (want %q):\n%s", want, csv)
+	}
+	raw := kasse.Get("/api/konto/export?month="+month+"&format=datev").Expect(t, http.StatusOK).Body
+	text, _ := charmap.Windows1252.NewDecoder().Bytes(raw)
+	if want := fmt.Sprintf(`60,00;"H";"EUR";;;;1800;6300;"";%s;"%d";"";;"Auszahlung Bänke für den Marktplatz"`, now.Format("0201"), seq); !bytes.Contains(text, []byte(want)) {
+		t.Errorf("DATEV (want %s):\n%s", want, text)
+	}
 }

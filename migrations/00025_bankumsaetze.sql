@@ -10,6 +10,7 @@
 -- +goose Up
 CREATE TABLE bankumsaetze (
     id            uuid        PRIMARY KEY,
+    nr            bigserial   UNIQUE,               -- the order of import, for the treasurer's pages
     -- The statement's account (IBAN, or the bank's other id) and the entry's key on it: the
     -- bank's reference (AcctSvcrRef), or a hash of the entry's content when it gave none.
     konto         text        NOT NULL,
@@ -37,8 +38,7 @@ CREATE TABLE bankumsaetze (
     UNIQUE (konto, entry_key, part)
 );
 -- The treasurer's list of what the import could not match, newest first.
-CREATE INDEX bankumsaetze_unmatched ON bankumsaetze (imported_at DESC, id DESC) WHERE result = 'unmatched';
-CREATE INDEX bankumsaetze_imported ON bankumsaetze (imported_at DESC, id DESC);
+CREATE INDEX bankumsaetze_unmatched ON bankumsaetze (nr) WHERE result = 'unmatched';
 
 -- +goose Down
 DROP TABLE bankumsaetze;

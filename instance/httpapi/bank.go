@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,6 +57,7 @@ func (s *Server) timezone() *time.Location {
 // umsatzJSON is an imported bank transaction for the treasurer.
 type umsatzJSON struct {
 	ID          uuid.UUID  `json:"id"`
+	Nr          int64      `json:"nr,omitempty"` // in the list: the page cursor; not yet known in the import's answer
 	Konto       string     `json:"konto"`
 	StatementID string     `json:"statement_id"`
 	Status      string     `json:"status"`
@@ -84,7 +86,7 @@ func umsatzOf(u ortskonto.Umsatz) umsatzJSON {
 		s := t.Format(time.DateOnly)
 		return &s
 	}
-	return umsatzJSON{ID: u.ID, Konto: u.Konto, StatementID: u.StatementID, Status: u.Status, Credit: u.Credit,
+	return umsatzJSON{ID: u.ID, Nr: u.Nr, Konto: u.Konto, StatementID: u.StatementID, Status: u.Status, Credit: u.Credit,
 		AmountCents: u.AmountCents, Currency: u.Currency, BookingDate: day(u.BookingDate), ValueDate: day(u.ValueDate),
 		BankRef: u.BankRef, EntryRef: u.EntryRef, EndToEndID: u.EndToEndID, Remittance: u.Remittance,
 		DebtorName: u.DebtorName, DebtorIBAN: u.DebtorIBAN, Result: u.Result, Reason: u.Reason, SpendeID: u.SpendeID,
@@ -129,21 +131,36 @@ func (s *Server) importCAMT(w http.ResponseWriter, r *http.Request, me account.A
 }
 
 // listUmsaetze lists the imported transactions, newest first; ?unmatched=true only those the
-// import could not match.
+// import could not match; ?before=NR&limit=N pages (next is the before of the next page).
 func (s *Server) listUmsaetze(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	q := r.URL.Query()
 	unmatched := false
-	switch v := r.URL.Query().Get("unmatched"); v {
+	switch q.Get("unmatched") {
 	case "", "false":
 	case "true":
 		unmatched = true
 	default:
 		return fault.Malformedf("invalid_filter", `unmatched must be "true" or "false".`)
 	}
-	us, err := s.Konto.Umsaetze(r.Context(), me, unmatched, 0)
+	var before, limit int64
+	for name, into := range map[string]*int64{"before": &before, "limit": &limit} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				return fault.Malformedf("invalid_filter", "%s must be a positive whole number.", name)
+			}
+			*into = n
+		}
+	}
+	us, next, err := s.Konto.Umsaetze(r.Context(), me, unmatched, before, int(min(limit, 500)))
 	if err != nil {
 		return err
 	}
-	respond.JSON(w, http.StatusOK, map[string]any{"umsaetze": umsaetzeOf(us)})
+	var nextJSON *int64
+	if next > 0 {
+		nextJSON = &next
+	}
+	respond.JSON(w, http.StatusOK, map[string]any{"umsaetze": umsaetzeOf(us), "next": nextJSON})
 	return nil
 }
 

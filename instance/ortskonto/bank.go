@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,7 @@ const (
 // a batch entry. It names the debtor as the bank did: for the treasurer only.
 type Umsatz struct {
 	ID          uuid.UUID
+	Nr          int64  // the order of import: newer is higher
 	Konto       string // the statement's account
 	StatementID string
 	Status      string // BOOK, PDNG, INFO
@@ -121,10 +123,13 @@ const batchSize = 200
 // ImportCAMT imports a CAMT.053 statement, all of it in one transaction: a statement the reader
 // refuses (400 camt_malformed, naming the line and element) stores nothing. loc is the
 // Ortsweberei's time zone: a booking takes the bank's booking date there, so that the
-// accountant finds it in the month the bank booked it.
+// accountant finds it in the month the bank booked it (nil: UTC).
 func (s *Service) ImportCAMT(ctx context.Context, by account.Account, r io.Reader, loc *time.Location) (ImportResult, error) {
 	if !IsTreasurer(by) {
 		return ImportResult{}, ErrTreasurerRequired
+	}
+	if loc == nil {
+		loc = time.UTC
 	}
 	var res ImportResult
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
@@ -492,36 +497,40 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 	return nil
 }
 
-// Umsaetze lists imported transactions for the treasurer, newest first (at most limit, 500
-// at most): only the unmatched ones if unmatched.
-func (s *Service) Umsaetze(ctx context.Context, by account.Account, unmatched bool, limit int) ([]Umsatz, error) {
+// Umsaetze lists imported transactions for the treasurer, newest first: only the unmatched
+// ones if unmatched, at most limit (≤ 500), those imported before the one numbered before
+// (0: from the newest). next is the before of the following page, 0 when there is none.
+func (s *Service) Umsaetze(ctx context.Context, by account.Account, unmatched bool, before int64, limit int) (out []Umsatz, next int64, err error) {
 	if !IsTreasurer(by) {
-		return nil, ErrTreasurerRequired
+		return nil, 0, ErrTreasurerRequired
 	}
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
-	where := ""
-	if unmatched {
-		where = `WHERE result = 'unmatched'`
+	if before <= 0 {
+		before = math.MaxInt64
 	}
 	rows, err := s.pool.Query(ctx, `
-SELECT id, konto, statement_id, status, credit, amount_cents, currency, booking_date, value_date, bank_ref, entry_ref,
+SELECT id, nr, konto, statement_id, status, credit, amount_cents, currency, booking_date, value_date, bank_ref, entry_ref,
        end_to_end_id, remittance, debtor_name, debtor_iban, result, reason, spende_id, imported_at
-FROM bankumsaetze `+where+` ORDER BY imported_at DESC, id DESC LIMIT $1`, limit)
+FROM bankumsaetze WHERE nr < $1 AND (NOT $2 OR result = 'unmatched') ORDER BY nr DESC LIMIT $3`, before, unmatched, limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("ortskonto: umsaetze: %w", err)
+		return nil, 0, fmt.Errorf("ortskonto: umsaetze: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Umsatz, error) {
+	out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Umsatz, error) {
 		var u Umsatz
-		err := row.Scan(&u.ID, &u.Konto, &u.StatementID, &u.Status, &u.Credit, &u.AmountCents, &u.Currency, &u.BookingDate,
+		err := row.Scan(&u.ID, &u.Nr, &u.Konto, &u.StatementID, &u.Status, &u.Credit, &u.AmountCents, &u.Currency, &u.BookingDate,
 			&u.ValueDate, &u.BankRef, &u.EntryRef, &u.EndToEndID, &u.Remittance, &u.DebtorName, &u.DebtorIBAN, &u.Result,
 			&u.Reason, &u.SpendeID, &u.ImportedAt)
 		u.ImportedAt = u.ImportedAt.UTC()
 		return u, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ortskonto: umsaetze: %w", err)
+		return nil, 0, fmt.Errorf("ortskonto: umsaetze: %w", err)
 	}
-	return out, nil
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].Nr
+	}
+	return out, next, nil
 }

@@ -213,16 +213,47 @@ func TestCAMTImportSettlesWhatMatches(t *testing.T) {
 		t.Errorf("booked at %v, want %s 00:00 Berlin", got, bookDay)
 	}
 	// The treasurer's list: what did not match, with the debtor as the bank named it.
-	list, err := r.konto.Umsaetze(ctx, r.admin, true, 0)
+	list, _, err := r.konto.Umsaetze(ctx, r.admin, true, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list) != 5 || list[0].DebtorName == "" && list[0].Reason != "currency" {
 		t.Errorf("unmatched list %+v", list)
 	}
-	all, _ := r.konto.Umsaetze(ctx, r.admin, false, 0)
+	all, _, _ := r.konto.Umsaetze(ctx, r.admin, false, 0, 0)
 	if len(all) != 11 { // ten entries, the batch in two
 		t.Errorf("%d rows stored, want 11", len(all))
+	}
+	// Pages: newest first, the statement's last entry on top; every row once.
+	for _, unmatched := range []bool{false, true} {
+		var paged []ortskonto.Umsatz
+		before := int64(0)
+		for page := 0; ; page++ {
+			us, next, err := r.konto.Umsaetze(ctx, r.admin, unmatched, before, 2)
+			if err != nil || page > 10 {
+				t.Fatal(err, page)
+			}
+			paged = append(paged, us...)
+			if next == 0 {
+				break
+			}
+			before = next
+		}
+		want := all
+		if unmatched {
+			want = list
+		}
+		if len(paged) != len(want) {
+			t.Fatalf("unmatched=%v: %d rows over the pages, want %d", unmatched, len(paged), len(want))
+		}
+		for i := range paged {
+			if paged[i].ID != want[i].ID || i > 0 && paged[i].Nr >= paged[i-1].Nr {
+				t.Errorf("unmatched=%v: row %d is %v (nr %d), want %v", unmatched, i, paged[i].ID, paged[i].Nr, want[i].ID)
+			}
+		}
+	}
+	if all[0].BankRef != "R10" || all[len(all)-1].BankRef != "R1" {
+		t.Errorf("newest first: %s … %s", all[0].BankRef, all[len(all)-1].BankRef)
 	}
 	if n := r.camtCount(t, `SELECT count(*) FROM events WHERE type = 'KontoauszugImportiert'`); n != 1 {
 		t.Errorf("%d import events", n)
@@ -362,7 +393,7 @@ func TestCAMTImportRefusals(t *testing.T) {
 	if _, err := r.konto.ImportCAMT(ctx, jana, strings.NewReader(camtStmt(ortsIBAN, today, camtCredit("12.50", "R1", a.Reference))), berlinZone(t)); !fault.Is(err, "treasurer_required") {
 		t.Errorf("a resident imported: %v", err)
 	}
-	if _, err := r.konto.Umsaetze(ctx, jana, true, 0); !fault.Is(err, "treasurer_required") {
+	if _, _, err := r.konto.Umsaetze(ctx, jana, true, 0, 0); !fault.Is(err, "treasurer_required") {
 		t.Errorf("a resident listed: %v", err)
 	}
 	// A day without bookings is a statement too: nothing to do.

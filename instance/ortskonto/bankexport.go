@@ -64,7 +64,7 @@ func (s *Service) ExportJournal(ctx context.Context, w io.Writer, format string,
 // "Spender intern").
 func bookingOf(b Buchung) export.Booking {
 	e := export.Booking{Seq: b.Seq, BookedAt: b.BookedAt, Kind: b.Kind, AmountCents: b.AmountCents, Reference: b.Reference,
-		Anonymous: b.Anonymous()}
+		Anonymous: b.Anonymous(), Antrag: b.AntragTitle}
 	if b.Donor != nil {
 		e.Donor = b.Donor.Name
 	}

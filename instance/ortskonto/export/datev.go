@@ -98,7 +98,8 @@ var DATEVColumns = []string{
 // header's "erzeugt am" (the instance's clock).
 //
 // Every booking is on the Ortskonto's bank account against the kind's account: a donation
-// Soll (S) on the bank, a reversal or a payout Haben (H). Belegfeld 1 is the reference;
+// Soll (S) on the bank, a reversal or a payout Haben (H). Belegfeld 1 is a donation's
+// reference code, a payout's Belegnummer;
 // the Buchungstext names a donor only if they donated visibly, else says "anonym".
 func WriteDATEV(w io.Writer, c DATEV, m Month, created time.Time, src Source) error {
 	if err := c.Check(); err != nil {
@@ -182,7 +183,13 @@ func WriteDATEV(w io.Writer, c DATEV, m Month, created time.Time, src Source) er
 		d.num(gegen)
 		d.text("") // BU-Schlüssel: donations carry no VAT
 		d.num(at.Format("0201"))
-		d.text(belegfeld(b.Reference))
+		beleg := belegfeld(b.Reference)
+		if b.Kind == KindAuszahlung {
+			// A payout's reference is its Antrag's title, no document number: the
+			// Belegnummer is.
+			beleg = strconv.FormatInt(b.Seq, 10)
+		}
+		d.text(beleg)
 		d.text("")
 		d.num("")
 		d.text(strings.TrimSpace(clipRunes(cp1252(oneLine(text)), 60)))

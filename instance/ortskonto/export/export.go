@@ -45,8 +45,11 @@ type Month struct {
 	Loc   *time.Location
 }
 
-// ParseMonth reads "YYYY-MM".
+// ParseMonth reads "YYYY-MM", a month in loc (nil: UTC).
 func ParseMonth(s string, loc *time.Location) (Month, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
 	t, err := time.ParseInLocation("2006-01", s, loc)
 	if err != nil || len(s) != 7 || t.Year() < 2000 || t.Year() > 9999 {
 		return Month{}, fmt.Errorf("month %q is not YYYY-MM", s)

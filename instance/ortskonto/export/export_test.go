@@ -175,8 +175,8 @@ func TestDATEVGolden(t *testing.T) {
 		{"0,01", "S", "1200", "2700", "0411", "WG-CCCCC-DDDDD", `Spende =HYPERLINK('http://evil';'x')`},
 		{"12,50", "H", "1200", "2700", "0511", "WG-7K3QD-M9XPA", "Storno Spende Jürgen Weißmüller"},
 		{"1000000,00", "H", "1200", "2700", "0611", "WG-AAAAA-BBBBB", "Storno Spende anonym"},
-		{"49,99", "H", "1200", "4900", "2011", "AZ-2026-0007", "Auszahlung Bänke für den Marktplatz; 'schön' und neu ?"},
-		{"1234567,89", "H", "1200", "4900", "3011", "AZ2026/0008Rest", "Auszahlung " + strings.Repeat("Sehr langer Antragstitel ", 2)[:49]},
+		{"49,99", "H", "1200", "4900", "2011", "106", "Auszahlung Bänke für den Marktplatz; 'schön' und neu ?"},
+		{"1234567,89", "H", "1200", "4900", "3011", "107", "Auszahlung " + strings.Repeat("Sehr langer Antragstitel ", 2)[:49]},
 	}
 	for i, w := range want {
 		f := recs[i]
