@@ -389,8 +389,12 @@ func scanSpende(row pgx.Row, extra ...any) (Spende, error) {
 	return sp, err
 }
 
-// lockSpende reads and locks a donation, with the Ortskonto's cell.
+// lockSpende reads and locks a donation, with the Ortskonto's cell. The balance row is locked
+// first: every write that takes both takes it first (a step ends by updating it, and the bank
+// import steps many donations in one transaction), so that a step by hand and an import never
+// each hold what the other waits for.
 func lockSpende(ctx context.Context, tx *database.Tx, id uuid.UUID) (Spende, *int64, error) {
+	tx.Defer(`SELECT 1 FROM ortskonto FOR UPDATE`)
 	var cell *int64
 	sp, err := scanSpende(tx.QueryRow(ctx, `SELECT `+spendeColumns+`, o.position_h3`+spendeFrom+` CROSS JOIN ortskonto o
 WHERE s.id = $1 FOR UPDATE OF s`, id), &cell)
