@@ -22,6 +22,7 @@
 //
 // Every wait is for something to appear; the timeouts are safety nets for a slow machine.
 import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { patience } from "./patience.mjs";
@@ -57,6 +58,15 @@ const at = (s) => {
   step = s;
   console.log("· " + s);
 };
+
+// Accessibility: axe-core over the page as it stands; serious and critical findings fail.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+async function a11y(page, what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const found = await page.evaluate(() => axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations));
+  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(bad.length === 0, `accessibility (${what}): ` + bad.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`).join("; "));
+}
 
 const screens = [];
 async function screen(name, { login, viewport = { width: 1280, height: 800 }, mobile = false } = {}) {
@@ -199,6 +209,7 @@ try {
   check((await A.page.locator("#ue-zweck").textContent()) === visible.reference, `Verwendungszweck ${await A.page.locator("#ue-zweck").textContent()}`);
   check(/^12,50\s€$/.test(await A.page.locator("#ue-betrag").textContent()), `Betrag ${await A.page.locator("#ue-betrag").textContent()}`);
   check((await A.page.locator("#ueberweisung").getByRole("button", { name: /kopieren$/ }).count()) >= 4, "copy buttons");
+  await a11y(A.page, "the transfer instructions");
   console.log(`  donation ${visible.reference}, instructions shown`);
 
   at("B: the Goldfaden appears, dashed and ausstehend");
@@ -207,6 +218,7 @@ try {
   await B.page.locator(".leaflet-tooltip.gf-label.initiated", { hasText: "ausstehend" }).waitFor();
   await B.page.locator(`#konto-goldfaeden li[data-id="${visible.id}"]`, { hasText: anna.name }).filter({ hasText: "ausstehend" }).waitFor();
   await B.page.locator("#konto-pending").filter({ hasText: /^12,50\s€$/ }).waitFor();
+  await a11y(B.page, "the Ortskonto with a Goldfaden");
 
   at("K (the Kassenwart) settles it: Eingegangen, then Gebucht");
   const K = await screen("K", { login: kai });
@@ -221,6 +233,7 @@ try {
   await B.page.locator("#konto-reserved").filter({ hasText: /^0,00\s€$/ }).waitFor();
   await payout.filter({ hasText: "abgebrochen" }).waitFor();
   check(!(await payout.textContent()).includes("nicht gedeckt"), "a cancelled payout is not marked uncovered");
+  await a11y(K.page, "the Kasse");
   check(JSON.stringify(await buttonsOf(K.page, "initiated", visible.reference)) === JSON.stringify(["Eingegangen", "Fehlgeschlagen"]), `initiated: ${await buttonsOf(K.page, "initiated", visible.reference)}`);
   check((await K.page.locator(`#kasse-spenden li[data-reference="${visible.reference}"]`).count()) === 1, "one donation although A sent it twice");
   await transition(K.page, visible.reference, "initiated", "Eingegangen", "pending");

@@ -318,7 +318,8 @@ export class MapView {
     const m = (this.kontoPin = L.marker([p.lat, p.lon], {
       icon: L.divIcon({ className: "konto-pin", html: h("span", {}, "€"), iconSize: [30, 30] }),
       title: "Ortskonto",
-      keyboard: true,
+      // Not a stop of its own for the keyboard: the top bar's "Ortskonto" opens the same slider.
+      keyboard: false,
     }));
     m.on("click", () => this.on.konto());
     m.addTo(this.map);
