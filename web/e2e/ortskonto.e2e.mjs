@@ -336,6 +336,18 @@ try {
   check(datev === "refused" || datev === 'download "EXTF"', `DATEV: ${datev}`);
   console.log(`  CSV ${text.split("\n").length - 1} lines; DATEV ${datev}`);
 
+  at("A asks the Ortskonto for 30 € with a new Antrag in the Webrat; B's slider lists the payout");
+  await A.page.locator("#ortskonto").getByRole("button", { name: "Ortskonto schließen" }).click();
+  await A.page.locator("#open-webrat").click();
+  await A.page.locator("#tab-neu").click();
+  const af = A.page.locator("#antrag-form");
+  await af.locator('input[name="title"]').fill("Spielplatzbank");
+  await af.locator('input[name="amount"]').fill("30");
+  await af.locator('input[name="auszahlung"]').check();
+  await af.getByRole("button", { name: "Antrag stellen" }).click();
+  await A.page.locator("#webrat .facts .auszahlung", { hasText: "30,00" }).filter({ hasText: "beantragt" }).waitFor();
+  await B.page.locator(".auszahlungen li", { hasText: "Spielplatzbank" }).filter({ hasText: "beantragt" }).waitFor();
+
   at("the public journal pages: 20 bookings, then the older ones");
   for (let i = 0; i < 20; i++) {
     const r = await A.ctx.request.post("/api/spenden", { data: { amount_cents: 100, visible: false }, headers: { "Idempotency-Key": `page-${i}` } });
