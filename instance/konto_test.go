@@ -97,8 +97,14 @@ func TestDonationInputIsRefused(t *testing.T) {
 	donated(t, donate(jana, "min", `{"amount_cents": 1, "visible": false}`))
 	donated(t, donate(jana, "max", `{"amount_cents": 100000000, "currency": "EUR", "visible": true}`))
 	after := inst.Rows()
-	if after["spenden"] != before["spenden"]+2 || after["events"] != before["events"]+2 {
-		t.Fatalf("refused donations stored something: before %v after %v", before, after)
+	for table, n := range before {
+		want := n
+		if table == "spenden" || table == "events" || table == "spenden_idempotenz" {
+			want += 2 // the two taken
+		}
+		if after[table] != want {
+			t.Errorf("refused donations stored something in %s: %d rows, want %d", table, after[table], want)
+		}
 	}
 	if k := inst.Client().Get("/api/konto").Expect(t, http.StatusOK).Map(t); k["pending_cents"] != float64(100000001) {
 		t.Fatalf("pending after two donations: %v", k["pending_cents"])
