@@ -51,7 +51,8 @@ func TestBrowser(t *testing.T) {
 }
 
 // TestUserTextStaysText runs e2e/text.e2e.mjs: a resident's name, Knoten and chat message
-// carrying markup show as the literal text wherever the app puts them, and make no element.
+// carrying markup show as the literal text wherever the app puts them (the Ortskonto's
+// Goldfäden too), and make no element.
 func TestUserTextStaysText(t *testing.T) {
 	b := requireBrowser(t)
 	inst := instancetest.Start(t, instancetest.Options{Name: "Text-Weberei", Bounds: lindenau})
@@ -64,6 +65,11 @@ func TestUserTextStaysText(t *testing.T) {
 	mallory.Post("/api/knoten", map[string]any{"type": "idee", "title": title, "description": description, "lat": 51.3365, "lon": 12.3300}).
 		Expect(t, http.StatusCreated).JSON(t, &k)
 	mallory.Post("/api/chat", map[string]string{"text": chatText}).Expect(t, http.StatusCreated)
+	// A visible donation: the Ortskonto's slider lists Mallory's name with it.
+	inst.Admin().Do("PUT", "/api/admin/konto", map[string]any{"empfaenger": "Text-Weberei", "iban": "DE02120300000000202051",
+		"position": map[string]float64{"lat": 51.3370, "lon": 12.3295}}).Expect(t, http.StatusOK)
+	mallory.With(http.Header{"Idempotency-Key": {"text-e2e"}}).Post("/api/spenden", map[string]any{"amount_cents": 500, "visible": true}).
+		Expect(t, http.StatusCreated)
 	var p struct{ Position struct{ Lat, Lon float64 } }
 	inst.Client().Get("/api/accounts/"+mallory.ID).Expect(t, http.StatusOK).JSON(t, &p)
 	// The view: between the Garnrolle and the Knoten, at a zoom that holds both wherever the

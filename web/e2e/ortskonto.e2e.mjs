@@ -16,10 +16,13 @@
 //      new Goldfaden, no new list entry, Anna's name nowhere new, not in any map message.
 //   5. Kai reverses the visible one: on B it is struck through. A donation he marks failed
 //      leaves B's map.
-//   6. The slider on a phone (390×844) fits the screen.
+//   6. Kai downloads the month's CSV (it names the anonymous donor, for the treasurer only);
+//      DATEV without the accountant's numbers is refused in German. The public journal pages.
+//   7. The slider on a phone (390×844) fits the screen.
 //
 // Every wait is for something to appear; the timeouts are safety nets for a slow machine.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { patience } from "./patience.mjs";
@@ -55,6 +58,15 @@ const at = (s) => {
   step = s;
   console.log("· " + s);
 };
+
+// Accessibility: axe-core over the page as it stands; serious and critical findings fail.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+async function a11y(page, what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const found = await page.evaluate(() => axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations));
+  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(bad.length === 0, `accessibility (${what}): ` + bad.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`).join("; "));
+}
 
 const screens = [];
 async function screen(name, { login, viewport = { width: 1280, height: 800 }, mobile = false } = {}) {
@@ -148,6 +160,14 @@ try {
   await openKonto(B.page);
   await balance(B.page).filter({ hasText: /^0,00\s€$/ }).waitFor();
 
+  at("B, logged out, is asked to log in to donate");
+  await B.page.locator("#tab-spenden").click();
+  await B.page.locator("#ok-spenden").getByRole("button", { name: "Anmelden" }).click();
+  await B.page.locator("#dlg-login[open] #login-note", { hasText: "Zum Spenden bitte anmelden." }).waitFor();
+  await B.page.keyboard.press("Escape");
+  await B.page.locator("#dlg-login[open]").waitFor({ state: "detached" });
+  await B.page.locator("#tab-konto").click();
+
   at("B: the accepted Antrag's payout, reserved and not covered, links to its Antrag");
   await B.page.locator("#konto-reserved").filter({ hasText: /^500,00\s€$/ }).waitFor();
   await B.page.locator("#konto-available").filter({ hasText: /^-500,00\s€$/ }).waitFor();
@@ -189,6 +209,7 @@ try {
   check((await A.page.locator("#ue-zweck").textContent()) === visible.reference, `Verwendungszweck ${await A.page.locator("#ue-zweck").textContent()}`);
   check(/^12,50\s€$/.test(await A.page.locator("#ue-betrag").textContent()), `Betrag ${await A.page.locator("#ue-betrag").textContent()}`);
   check((await A.page.locator("#ueberweisung").getByRole("button", { name: /kopieren$/ }).count()) >= 4, "copy buttons");
+  await a11y(A.page, "the transfer instructions");
   console.log(`  donation ${visible.reference}, instructions shown`);
 
   at("B: the Goldfaden appears, dashed and ausstehend");
@@ -197,6 +218,7 @@ try {
   await B.page.locator(".leaflet-tooltip.gf-label.initiated", { hasText: "ausstehend" }).waitFor();
   await B.page.locator(`#konto-goldfaeden li[data-id="${visible.id}"]`, { hasText: anna.name }).filter({ hasText: "ausstehend" }).waitFor();
   await B.page.locator("#konto-pending").filter({ hasText: /^12,50\s€$/ }).waitFor();
+  await a11y(B.page, "the Ortskonto with a Goldfaden");
 
   at("K (the Kassenwart) settles it: Eingegangen, then Gebucht");
   const K = await screen("K", { login: kai });
@@ -211,6 +233,7 @@ try {
   await B.page.locator("#konto-reserved").filter({ hasText: /^0,00\s€$/ }).waitFor();
   await payout.filter({ hasText: "abgebrochen" }).waitFor();
   check(!(await payout.textContent()).includes("nicht gedeckt"), "a cancelled payout is not marked uncovered");
+  await a11y(K.page, "the Kasse");
   check(JSON.stringify(await buttonsOf(K.page, "initiated", visible.reference)) === JSON.stringify(["Eingegangen", "Fehlgeschlagen"]), `initiated: ${await buttonsOf(K.page, "initiated", visible.reference)}`);
   check((await K.page.locator(`#kasse-spenden li[data-reference="${visible.reference}"]`).count()) === 1, "one donation although A sent it twice");
   await transition(K.page, visible.reference, "initiated", "Eingegangen", "pending");
@@ -229,6 +252,8 @@ try {
   await B.page.locator(`#konto-goldfaeden li[data-id="${visible.id}"]`).filter({ hasText: "gebucht" }).waitFor();
 
   at("A donates 7,00 € anonymously; K imports the bank statement that books it");
+  // Counted once B shows all of the visible donation: its booking in the journal too.
+  await B.page.locator("#konto-journal li", { hasText: anna.name }).first().waitFor();
   const lines = await B.page.locator("path.goldfaden").count();
   const listed = await B.page.locator("#konto-goldfaeden li").count();
   const names = await nameCount(B.page);
@@ -297,6 +322,52 @@ try {
   await B.page.locator(`#konto-goldfaeden li[data-id="${doomed.id}"]`).waitFor({ state: "detached" });
   check((await line(B.page, visible.id).count()) === 1, "the reversed Goldfaden stays");
 
+  at("K downloads the month's journal: the CSV names the anonymous donor for the treasurer");
+  await K.page.locator("#export-month").fill(anon.created_at.slice(0, 7));
+  const [csv] = await Promise.all([K.page.waitForEvent("download"), K.page.locator("#export-csv").click()]);
+  const text = readFileSync(await csv.path(), "utf8");
+  check(text.includes("Spender intern") && text.includes(`${anon.reference};anonym;${anna.name};`), `the CSV: ${text.slice(0, 400)}`);
+  // DATEV needs the accountant's numbers; without them the Kasse says so instead of saving an error.
+  const datev = await Promise.race([
+    K.page.waitForEvent("download").then(async (d) => `download ${readFileSync(await d.path(), "latin1").slice(0, 6)}`),
+    K.page.locator(".toast.error", { hasText: "DATEV" }).waitFor().then(() => "refused"),
+    K.page.locator("#export-datev").click().then(() => new Promise(() => {})),
+  ]);
+  check(datev === "refused" || datev === 'download "EXTF"', `DATEV: ${datev}`);
+  console.log(`  CSV ${text.split("\n").length - 1} lines; DATEV ${datev}`);
+
+  at("A asks the Ortskonto for 30 € with a new Antrag in the Webrat; B's slider lists the payout");
+  await A.page.locator("#ortskonto").getByRole("button", { name: "Ortskonto schließen" }).click();
+  await A.page.locator("#open-webrat").click();
+  await A.page.locator("#tab-neu").click();
+  const af = A.page.locator("#antrag-form");
+  await af.locator('input[name="title"]').fill("Spielplatzbank");
+  await af.locator('input[name="amount"]').fill("30");
+  await af.locator('input[name="auszahlung"]').check();
+  await af.getByRole("button", { name: "Antrag stellen" }).click();
+  await A.page.locator("#webrat .facts .auszahlung", { hasText: "30,00" }).filter({ hasText: "beantragt" }).waitFor();
+  await B.page.locator(".auszahlungen li", { hasText: "Spielplatzbank" }).filter({ hasText: "beantragt" }).waitFor();
+
+  at("the public journal pages: 20 bookings, then the older ones");
+  for (let i = 0; i < 20; i++) {
+    const r = await A.ctx.request.post("/api/spenden", { data: { amount_cents: 100, visible: false }, headers: { "Idempotency-Key": `page-${i}` } });
+    check(r.status() === 201, `donation ${i}: ${r.status()}`);
+    const { spende } = await r.json();
+    for (const status of ["pending", "settled"]) {
+      const t = await K.ctx.request.post(`/api/spenden/${spende.id}/status`, { data: { status } });
+      check(t.ok(), `${status}: ${t.status()}`);
+    }
+  }
+  await openKonto(B.page);
+  await balance(B.page).filter({ hasText: /^27,00\s€$/ }).waitFor();
+  const journal = B.page.locator("#konto-journal li");
+  await B.page.waitForFunction(() => document.querySelectorAll("#konto-journal li").length === 20);
+  await B.page.locator("#ok-konto").getByRole("button", { name: "Ältere Buchungen" }).click();
+  await B.page.waitForFunction(() => document.querySelectorAll("#konto-journal li").length === 23);
+  await B.page.locator("#ok-konto").getByRole("button", { name: "Ältere Buchungen" }).waitFor({ state: "hidden" });
+  const seqs = (await journal.locator(".meta").allTextContents()).map((t) => Number(/Nr\. (\d+)/.exec(t)?.[1]));
+  check(seqs.every((v, i) => i === 0 || v < seqs[i - 1]), `Belegnummern newest first, none twice: ${seqs}`);
+
   mkdirSync(artifacts, { recursive: true });
   await B.page.keyboard.press("Escape");
   await B.page.locator("#ortskonto").waitFor({ state: "hidden" });
@@ -306,7 +377,7 @@ try {
   const W = 390;
   const P = await screen("phone", { login: anna.email, viewport: { width: W, height: 844 }, mobile: true });
   await openKonto(P.page);
-  await balance(P.page).filter({ hasText: /^7,00\s€$/ }).waitFor();
+  await balance(P.page).filter({ hasText: /^27,00\s€$/ }).waitFor();
   await P.page.waitForFunction(() => !document.getAnimations().some((a) => a.playState === "running"));
   const fit = async (what) => {
     const r = await P.page.evaluate((W) => {

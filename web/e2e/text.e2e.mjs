@@ -1,8 +1,9 @@
 // A resident's text reaches the page as text, never as markup. Run by web/e2e_test.go
 // (TestUserTextStaysText): a resident whose name, Knoten and chat message carry markup (an
 // <img> with an onerror, <b>, <script>) is on the map; in headless Chromium the Garnrolle's
-// tooltip, the pin, the Knoten panel, the list, the Garnrolle's card and the chat show the
-// literal text, no element of it is ever created, and no script of it runs.
+// tooltip, the pin, the Knoten panel, the list, the Garnrolle's card, the chat and the
+// Ortskonto's Goldfäden show the literal text, no element of it is ever created, and no script
+// of it runs.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -70,7 +71,7 @@ try {
   await rolle.waitFor();
   check((await rolle.count()) === 1, `one Garnrolle on the map, found ${await rolle.count()}`);
   await rolle.hover();
-  const tip = page.locator(".leaflet-tooltip");
+  const tip = page.locator(".leaflet-tooltip:not(.gf-label)"); // not the Goldfaden's "ausstehend"
   await tip.waitFor();
   const tipText = await tip.textContent();
   check(tipText === `${name} (unbestätigt)`, `tooltip shows ${JSON.stringify(tipText)}`);
@@ -114,6 +115,11 @@ try {
   await page.locator("#chat-log").getByText(chatText, { exact: true }).waitFor();
   await page.locator("#chat-log").getByText(name, { exact: true }).first().waitFor();
   console.log("chat: message and author shown as text");
+
+  // The Ortskonto: the donor's name with the Goldfaden.
+  await page.locator("#open-ortskonto").click();
+  await page.locator("#konto-goldfaeden").getByText(name, { exact: true }).waitFor();
+  console.log("Ortskonto: the donor's name shown as text");
 
   const made = await page.evaluate(() => window.__made);
   check(made.length === 0, "elements or requests made from residents' text: " + made.join(" | "));

@@ -1,7 +1,7 @@
 // The Kasse: the treasurer's part of the Ortskonto (fetched only for treasurers and admins).
 // Donations by state with the transitions the state machine allows, the bank statement
 // import (CAMT.053), payouts to mark as made or cancelled, the monthly exports.
-import { api, get, germanMessage, post } from "./api";
+import { ApiError, api, get, germanMessage, post } from "./api";
 import { $, euro, h, replace, time } from "./dom";
 import { spendeStatusLabel } from "./kontotext";
 import { antragOf } from "./ortskonto";
@@ -74,8 +74,8 @@ export class Kasse {
       if (file.files?.[0]) void this.importCamt(file.files[0], form);
     });
     const month = h("input", { type: "month", id: "export-month", value: new Date().toISOString().slice(0, 7) });
-    const csv = h("a", { class: "button", download: "", id: "export-csv" }, "Journal als CSV");
-    const datev = h("a", { class: "button", download: "", id: "export-datev" }, "DATEV-Buchungsstapel");
+    const csv = h("a", { class: "button", download: "", id: "export-csv", onclick: download }, "Journal als CSV");
+    const datev = h("a", { class: "button", download: "", id: "export-datev", onclick: download }, "DATEV-Buchungsstapel");
     const links = () => {
       const m = month.value || new Date().toISOString().slice(0, 7);
       csv.setAttribute("href", `/api/konto/export?month=${m}&format=csv`);
@@ -260,6 +260,27 @@ const reasonText: Record<string, string> = {
   debit: "Abbuchung ohne Spende",
   illegal_transition: "Spende hat sich inzwischen geändert",
 };
+
+// An export is fetched before it is saved: a refusal (no DATEV numbers configured, say) is
+// said in German instead of being saved as a file of JSON.
+async function download(e: Event) {
+  e.preventDefault();
+  const a = e.currentTarget as HTMLAnchorElement;
+  let res: Response;
+  try {
+    res = await fetch(a.href, { credentials: "same-origin" });
+  } catch {
+    return toast(germanMessage(new ApiError(0, "network", "")), "error");
+  }
+  if (!res.ok) {
+    const err = await res.json().then((b) => b?.error, () => null);
+    return toast(germanMessage(new ApiError(res.status, err?.code ?? "internal", err?.message ?? `HTTP ${res.status}`)), "error");
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? "ortskonto-export";
+  const url = URL.createObjectURL(await res.blob());
+  h("a", { href: url, download: name }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
 
 const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
 

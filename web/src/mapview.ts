@@ -33,6 +33,8 @@ type Pin = { kind: "pin"; k: Knoten } | { kind: "cluster"; id: number; count: nu
 
 type Entry<T extends L.Layer> = { layer: T; key: string };
 
+type Gold = Goldfaden & { account_position: Point; bend: number };
+
 export class MapView {
   readonly map: L.Map;
   filter = new Set<KnotenType>(KNOTEN_TYPES);
@@ -175,13 +177,18 @@ export class MapView {
 
     const rollen = new Map<string, Garnrolle & { position: { lat: number; lon: number } }>();
     for (const g of view.garnrollen.values()) if (g.position) rollen.set(g.id, g as Garnrolle & { position: { lat: number; lon: number } });
-    const gold = new Map<string, Goldfaden & { account_position: Point }>();
+    const gold = new Map<string, Gold>();
+    const at = (p: Point) => `${p.lat},${p.lon}`;
+    // A resident who gave more than once: each further Goldfaden bends aside, by turns left and right.
+    const fan = new Map<string, number>();
     for (const g of view.goldfaeden.values()) {
       this.kontoAt(g.konto_position);
-      if (g.account_position && g.status !== "failed") gold.set(g.id, g as Goldfaden & { account_position: Point });
+      if (!g.account_position || g.status === "failed") continue;
+      const n = fan.get(at(g.account_position)) ?? 0;
+      fan.set(at(g.account_position), n + 1);
+      gold.set(g.id, { ...g, account_position: g.account_position, bend: n % 2 ? Math.ceil(n / 2) : -n / 2 });
     }
-    const at = (p: Point) => `${p.lat},${p.lon}`;
-    sync(this.gold, gold, (g) => `${g.status}|${at(g.account_position)}|${at(g.konto_position)}`, (g) => this.goldfaden(g), this.threadLayer);
+    sync(this.gold, gold, (g) => `${g.status}|${at(g.account_position)}|${at(g.konto_position)}|${g.bend}`, (g) => this.goldfaden(g), this.threadLayer);
     sync(this.rollen, rollen, (g) => `${g.name}|${g.verified}|${g.position.lat},${g.position.lon}`, (g) => this.rolle(g), this.rollenLayer);
     this.fade();
     if (this.selected) this.select(this.selected);
@@ -311,7 +318,8 @@ export class MapView {
     const m = (this.kontoPin = L.marker([p.lat, p.lon], {
       icon: L.divIcon({ className: "konto-pin", html: h("span", {}, "€"), iconSize: [30, 30] }),
       title: "Ortskonto",
-      keyboard: true,
+      // Not a stop of its own for the keyboard: the top bar's "Ortskonto" opens the same slider.
+      keyboard: false,
     }));
     m.on("click", () => this.on.konto());
     m.addTo(this.map);
@@ -319,10 +327,11 @@ export class MapView {
 
   // Gold, solid once the money is booked; dashed and "ausstehend" before; grey, dashed and
   // struck through when reversed.
-  private goldfaden(g: Goldfaden & { account_position: Point }): L.Polyline {
+  private goldfaden(g: Gold): L.Polyline {
     const label = g.status === "settled" ? "" : g.status === "reversed" ? "storniert" : "ausstehend";
+    const a = g.account_position, k = g.konto_position, b = g.bend * 0.15;
     const line = L.polyline(
-      [[g.account_position.lat, g.account_position.lon], [g.konto_position.lat, g.konto_position.lon]],
+      [[a.lat, a.lon], [(a.lat + k.lat) / 2 - (k.lon - a.lon) * b, (a.lon + k.lon) / 2 + (k.lat - a.lat) * b], [k.lat, k.lon]],
       { color: g.status === "reversed" ? "#8c8c8c" : "#d9a521", weight: 4, dashArray: label ? "8 7" : undefined, interactive: false, className: `goldfaden ${g.status} gf-${g.id}` },
     );
     if (label) line.bindTooltip(label, { permanent: true, direction: "center", className: "gf-label " + g.status });

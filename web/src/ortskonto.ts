@@ -33,7 +33,8 @@ export class Ortskonto {
   private shown = "";
   private goldKey = "";
   private timer = 0;
-  private loading: Promise<void> | null = null;
+  private asked = 0; // the figures asked for, counted
+  private applied = 0; // the latest of them shown
   private journalNext: number | null = null;
   private attempt = new Attempt();
   private kasse: Promise<{ reload(): void }> | null = null;
@@ -86,16 +87,17 @@ export class Ortskonto {
     if (isOpen("ortskonto") && document.visibilityState === "visible") this.timer = window.setTimeout(() => isOpen("ortskonto") && void this.refresh(), POLL_MS);
   }
 
-  /** Asks for the figures again and shows them where they changed. */
+  /**
+   * Asks for the figures again and shows them where they changed. Each call asks anew (one
+   * already on the way may have left before the change that prompted this one); an answer
+   * older than one shown is dropped.
+   */
   refresh(): Promise<void> {
-    this.loading ??= this.load().finally(() => {
-      this.loading = null;
-      this.schedule();
-    });
-    return this.loading;
+    const n = ++this.asked;
+    return this.load(n).finally(() => n === this.asked && this.schedule());
   }
 
-  private async load() {
+  private async load(n: number) {
     const box = $("ok-konto");
     let k: Konto;
     try {
@@ -104,6 +106,8 @@ export class Ortskonto {
       if (!this.konto) replace(box, h("p", { class: "error" }, germanMessage(e)));
       return;
     }
+    if (n < this.applied) return;
+    this.applied = n;
     this.konto = k;
     this.d.kontoAt(k.position);
     const key = JSON.stringify(k);
