@@ -303,19 +303,25 @@ type unit struct {
 }
 
 // units splits an entry into what is matched: a batch whose transactions each carry their
-// amount into those transactions (part 1…n), anything else whole (part 0).
+// amount, in the entry's currency, adding up to the entry's amount into those transactions
+// (part 1…n), anything else whole (part 0). A batch that does not add up (a statement made up
+// or garbled, fees netted, another currency) is the treasurer's to look at: its transactions
+// must not settle more, or other, money than the bank booked.
 func units(e camt.Entry) []unit {
 	whole := unit{amount: e.AmountCents, currency: e.Currency}
 	if len(e.Details) > 1 {
 		var split []unit
+		var sum int64
 		for i, d := range e.Details {
-			if !d.HasAmount {
+			// Stopping once past the entry's amount also keeps the sum from overflowing (each
+			// amount is below 10^17 cents, the reader's bound).
+			if sum += d.AmountCents; !d.HasAmount || d.Currency != e.Currency || sum > e.AmountCents {
 				split = nil
 				break
 			}
 			split = append(split, unit{part: i + 1, amount: d.AmountCents, currency: d.Currency, text: searchText(d.Remittance, d.CreditorRef, d.AddtlInfo), detail: d})
 		}
-		if split != nil {
+		if split != nil && sum == e.AmountCents {
 			return split
 		}
 	}

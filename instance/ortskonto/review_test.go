@@ -1,6 +1,7 @@
 package ortskonto_test
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -29,5 +30,46 @@ func TestCAMTCodeAfterAnotherWG(t *testing.T) {
 		if sp != "settled" {
 			t.Errorf("a donation is %s, want settled", sp)
 		}
+	}
+}
+
+// A batch entry is split into its transactions only when they add up to what the bank booked:
+// a statement whose batch says 1,00 € on the account but 20,50 € in its transactions must not
+// settle 20,50 € of donations.
+func TestCAMTBatchThatDoesNotAddUpSettlesNothing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	jana := r.resident(t, "Jana")
+	a := r.camtDonate(t, jana, 1250, true)
+	b := r.camtDonate(t, jana, 800, false)
+	today := r.clock.Now().In(berlinZone(t)).Format(time.DateOnly)
+	res, err := r.importCAMT(t, camtStmt(ortsIBAN, today,
+		camtNtry{amt: "1.00", cd: "CRDT", sts: "BOOK", ref: "R1", txs: []camtTx{
+			{amt: "12.50", ustrd: []string{a.Reference}, name: "Jana"},
+			{amt: "8.00", ustrd: []string{b.Reference}, name: "Jana"},
+		}},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := r.konto.Konto(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Settled != 0 || k.SettledCents != 0 || len(res.Unmatched) != 1 || res.Unmatched[0].AmountCents != 100 {
+		t.Errorf("result %+v, settled %d cents", res, k.SettledCents)
+	}
+	if r.camtStatus(t, a) != "initiated" || r.camtStatus(t, b) != "initiated" {
+		t.Errorf("donations %s, %s; want both initiated", r.camtStatus(t, a), r.camtStatus(t, b))
+	}
+	// The same batch adding up is split and settles both.
+	res, err = r.importCAMT(t, camtStmt(ortsIBAN, today,
+		camtNtry{amt: "20.50", cd: "CRDT", sts: "BOOK", ref: "R2", txs: []camtTx{
+			{amt: "12.50", ustrd: []string{a.Reference}, name: "Jana"},
+			{amt: "8.00", ustrd: []string{b.Reference}, name: "Jana"},
+		}},
+	))
+	if err != nil || res.Settled != 2 {
+		t.Errorf("a batch that adds up: %+v %v", res, err)
 	}
 }
