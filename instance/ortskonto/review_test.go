@@ -4,6 +4,9 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 )
 
 // A remittance text may say "WG" before the code — a Wohngemeinschaft donating, or a donor who
@@ -71,5 +74,23 @@ func TestCAMTBatchThatDoesNotAddUpSettlesNothing(t *testing.T) {
 	))
 	if err != nil || res.Settled != 2 {
 		t.Errorf("a batch that adds up: %+v %v", res, err)
+	}
+}
+
+// ISO 13616 check digits are 02 to 98: 00, 01 and 99 are never computed, though they pass
+// mod 97 where 97, 98 or 02 are right. DE99… is the demo IBAN DE02… mistyped, and must not
+// become the account the donors transfer to.
+func TestIBANCheckDigitsOutsideTheirRange(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	for _, iban := range []string{"DE99120300000000202051", "DE99 1203 0000 0000 2020 51"} {
+		_, err := r.konto.Configure(context.Background(), r.admin, ortskonto.Settings{Empfaenger: "e.V.", IBAN: iban, Position: home})
+		if !fault.Is(err, "invalid_iban") {
+			t.Errorf("IBAN %q: %v, want invalid_iban", iban, err)
+		}
+	}
+	k, err := r.konto.Konto(context.Background())
+	if err != nil || k.Bank == nil || k.Bank.IBAN != ortsIBAN {
+		t.Errorf("the Ortskonto's IBAN: %+v %v", k.Bank, err)
 	}
 }
