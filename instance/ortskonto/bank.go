@@ -418,7 +418,11 @@ func (im *importer) unit(ctx context.Context, e camt.Entry, key string, part int
 	}
 	row.Reason = reason
 	if to != "" {
-		if _, err := im.s.TransitionTx(ctx, im.tx, im.by, sp.ID, to, im.bookedAt(e, sp)); err != nil {
+		at, err := im.bookedAt(ctx, e, sp, to)
+		if err != nil {
+			return err
+		}
+		if _, err := im.s.TransitionTx(ctx, im.tx, im.by, sp.ID, to, at); err != nil {
 			if !errors.Is(err, ErrIllegalTransition) {
 				return err
 			}
@@ -459,24 +463,37 @@ func (im *importer) find(ctx context.Context, text string) (Spende, bool, error)
 }
 
 // bookedAt is when the journal books the money: the bank's booking day (00:00 in the
-// Ortsweberei's zone), but never before the donation was announced and never after now, so
-// that the log stays in the order things happened.
-func (im *importer) bookedAt(e camt.Entry, sp Spende) time.Time {
+// Ortsweberei's zone), but never before the donation was announced, never before its earlier
+// booking (a return the bank booked before the treasurer settled the donation by hand: the
+// Storno must not land in a month that never had the money) and never after now, so that the
+// log stays in the order things happened.
+func (im *importer) bookedAt(ctx context.Context, e camt.Entry, sp Spende, to string) (time.Time, error) {
 	d := e.BookingDate
 	if d.IsZero() {
 		d = e.ValueDate
 	}
 	if d.IsZero() {
-		return im.now
+		return im.now, nil
 	}
 	at := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, im.loc)
 	if at.Before(sp.CreatedAt) {
 		at = sp.CreatedAt
 	}
+	// Only a return has an earlier booking (an initiated or pending donation has none): the
+	// credits, nearly all of an import, cost no query here.
+	if to == StatusReversed {
+		var booked *time.Time
+		if err := im.tx.QueryRow(ctx, `SELECT max(booked_at) FROM buchungen WHERE spende_id = $1`, sp.ID).Scan(&booked); err != nil {
+			return time.Time{}, fmt.Errorf("ortskonto: camt: %w", err)
+		}
+		if booked != nil && at.Before(*booked) {
+			at = *booked
+		}
+	}
 	if at.After(im.now) {
 		at = im.now
 	}
-	return at
+	return at, nil
 }
 
 func dateOrNil(t time.Time) *time.Time {

@@ -94,3 +94,37 @@ func TestIBANCheckDigitsOutsideTheirRange(t *testing.T) {
 		t.Errorf("the Ortskonto's IBAN: %+v %v", k.Bank, err)
 	}
 }
+
+// A return the bank booked before the treasurer settled the donation by hand (the credit was
+// seen late) is booked in the journal not before the donation's own booking: a month must not
+// hold the Storno of money that the journal books only in the next (the accountant's November
+// would show −12,50 € out that never came in).
+func TestCAMTReturnIsNotBookedBeforeItsDonation(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	jana := r.resident(t, "Jana")
+	a := r.camtDonate(t, jana, 1250, true)
+	returned := r.clock.Now().In(berlinZone(t)).AddDate(0, 0, 1).Format(time.DateOnly)
+	if _, err := r.clock.Advance(72 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{ortskonto.StatusPending, ortskonto.StatusSettled} {
+		if _, err := r.konto.Transition(ctx, r.admin, a.ID, to, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := r.importCAMT(t, camtStmt(ortsIBAN, returned,
+		camtNtry{amt: "12.50", cd: "DBIT", sts: "BOOK", ref: "R1", txs: []camtTx{{ustrd: []string{"Rückgabe " + a.Reference}}}}))
+	if err != nil || res.Reversed != 1 {
+		t.Fatalf("import %+v %v", res, err)
+	}
+	var spende, storno time.Time
+	if err := r.pool.QueryRow(ctx, `SELECT (SELECT booked_at FROM buchungen WHERE spende_id = $1 AND kind = 'spende'),
+       (SELECT booked_at FROM buchungen WHERE spende_id = $1 AND kind = 'storno')`, a.ID).Scan(&spende, &storno); err != nil {
+		t.Fatal(err)
+	}
+	if storno.Before(spende) {
+		t.Errorf("the Storno is booked at %v, before its donation's booking at %v", storno, spende)
+	}
+}
