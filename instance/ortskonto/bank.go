@@ -395,6 +395,10 @@ func (im *importer) unit(ctx context.Context, e camt.Entry, key string, part int
 	row.Result = ResultUnmatched
 	to, reason := "", ""
 	switch {
+	case !booked && (sp.Status != StatusInitiated || sp.AmountCents != u.amount):
+		// A pending credit (here a credit: pending debits were stored above) only announces
+		// what the bank will book; what does not fit goes to the treasurer once, booked.
+		row.Result, reason = ResultIgnored, ReasonNotBooked
 	case sp.AmountCents != u.amount:
 		reason = ReasonAmountDiffers
 	case !e.Credit && sp.Status == StatusSettled:
@@ -403,10 +407,8 @@ func (im *importer) unit(ctx context.Context, e camt.Entry, key string, part int
 		reason = ReasonAlreadyReversed
 	case !e.Credit:
 		reason = ReasonNotSettled
-	case !booked && sp.Status == StatusInitiated:
-		to = StatusPending
 	case !booked:
-		row.Result, reason = ResultIgnored, ReasonNotBooked
+		to = StatusPending
 	case sp.Status == StatusInitiated || sp.Status == StatusPending:
 		to = StatusSettled
 	case sp.Status == StatusSettled:

@@ -128,3 +128,33 @@ func TestCAMTReturnIsNotBookedBeforeItsDonation(t *testing.T) {
 		t.Errorf("the Storno is booked at %v, before its donation's booking at %v", storno, spende)
 	}
 }
+
+// A pending credit is the bank's notice of what it will book; the booked entry follows in a
+// later statement and is the one the treasurer must look at. A pending credit that does not fit
+// its donation (another amount) is ignored as the docs say — listed, it would stand in the
+// treasurer's list twice, once pending and once booked.
+func TestCAMTPendingCreditThatDoesNotFitIsIgnored(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	jana := r.resident(t, "Jana")
+	a := r.camtDonate(t, jana, 1250, true)
+	today := r.clock.Now().In(berlinZone(t)).Format(time.DateOnly)
+	res, err := r.importCAMT(t, camtStmt(ortsIBAN, today,
+		camtNtry{amt: "12.00", cd: "CRDT", sts: "PDNG", ref: "R1", txs: []camtTx{{ustrd: []string{a.Reference}}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Unmatched) != 0 || r.camtStatus(t, a) != "initiated" {
+		t.Errorf("pending credit of another amount: %+v (%v), donation %s", res, camtReasons(res.Unmatched), r.camtStatus(t, a))
+	}
+	all, _, err := r.konto.Umsaetze(context.Background(), r.admin, false, 0, 0)
+	if err != nil || len(all) != 1 || all[0].Result != "ignored" || all[0].Reason != "not_booked" {
+		t.Errorf("stored %+v %v, want one ignored not_booked", all, err)
+	}
+	// Booked, the same transfer is listed once.
+	res, err = r.importCAMT(t, camtStmt(ortsIBAN, today,
+		camtNtry{amt: "12.00", cd: "CRDT", sts: "BOOK", ref: "R1", txs: []camtTx{{ustrd: []string{a.Reference}}}}))
+	if err != nil || len(res.Unmatched) != 1 || res.Unmatched[0].Reason != "amount_differs" {
+		t.Errorf("booked: %+v %v", res, err)
+	}
+}
