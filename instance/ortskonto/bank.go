@@ -303,19 +303,25 @@ type unit struct {
 }
 
 // units splits an entry into what is matched: a batch whose transactions each carry their
-// amount into those transactions (part 1…n), anything else whole (part 0).
+// amount, in the entry's currency, adding up to the entry's amount into those transactions
+// (part 1…n), anything else whole (part 0). A batch that does not add up (a statement made up
+// or garbled, fees netted, another currency) is the treasurer's to look at: its transactions
+// must not settle more, or other, money than the bank booked.
 func units(e camt.Entry) []unit {
 	whole := unit{amount: e.AmountCents, currency: e.Currency}
 	if len(e.Details) > 1 {
 		var split []unit
+		var sum int64
 		for i, d := range e.Details {
-			if !d.HasAmount {
+			// Stopping once past the entry's amount also keeps the sum from overflowing (each
+			// amount is below 10^17 cents, the reader's bound).
+			if sum += d.AmountCents; !d.HasAmount || d.Currency != e.Currency || sum > e.AmountCents {
 				split = nil
 				break
 			}
 			split = append(split, unit{part: i + 1, amount: d.AmountCents, currency: d.Currency, text: searchText(d.Remittance, d.CreditorRef, d.AddtlInfo), detail: d})
 		}
-		if split != nil {
+		if split != nil && sum == e.AmountCents {
 			return split
 		}
 	}
@@ -389,6 +395,10 @@ func (im *importer) unit(ctx context.Context, e camt.Entry, key string, part int
 	row.Result = ResultUnmatched
 	to, reason := "", ""
 	switch {
+	case !booked && (sp.Status != StatusInitiated || sp.AmountCents != u.amount):
+		// A pending credit (here a credit: pending debits were stored above) only announces
+		// what the bank will book; what does not fit goes to the treasurer once, booked.
+		row.Result, reason = ResultIgnored, ReasonNotBooked
 	case sp.AmountCents != u.amount:
 		reason = ReasonAmountDiffers
 	case !e.Credit && sp.Status == StatusSettled:
@@ -397,10 +407,8 @@ func (im *importer) unit(ctx context.Context, e camt.Entry, key string, part int
 		reason = ReasonAlreadyReversed
 	case !e.Credit:
 		reason = ReasonNotSettled
-	case !booked && sp.Status == StatusInitiated:
-		to = StatusPending
 	case !booked:
-		row.Result, reason = ResultIgnored, ReasonNotBooked
+		to = StatusPending
 	case sp.Status == StatusInitiated || sp.Status == StatusPending:
 		to = StatusSettled
 	case sp.Status == StatusSettled:
@@ -412,7 +420,11 @@ func (im *importer) unit(ctx context.Context, e camt.Entry, key string, part int
 	}
 	row.Reason = reason
 	if to != "" {
-		if _, err := im.s.TransitionTx(ctx, im.tx, im.by, sp.ID, to, im.bookedAt(e, sp)); err != nil {
+		at, err := im.bookedAt(ctx, e, sp, to)
+		if err != nil {
+			return err
+		}
+		if _, err := im.s.TransitionTx(ctx, im.tx, im.by, sp.ID, to, at); err != nil {
 			if !errors.Is(err, ErrIllegalTransition) {
 				return err
 			}
@@ -453,24 +465,37 @@ func (im *importer) find(ctx context.Context, text string) (Spende, bool, error)
 }
 
 // bookedAt is when the journal books the money: the bank's booking day (00:00 in the
-// Ortsweberei's zone), but never before the donation was announced and never after now, so
-// that the log stays in the order things happened.
-func (im *importer) bookedAt(e camt.Entry, sp Spende) time.Time {
+// Ortsweberei's zone), but never before the donation was announced, never before its earlier
+// booking (a return the bank booked before the treasurer settled the donation by hand: the
+// Storno must not land in a month that never had the money) and never after now, so that the
+// log stays in the order things happened.
+func (im *importer) bookedAt(ctx context.Context, e camt.Entry, sp Spende, to string) (time.Time, error) {
 	d := e.BookingDate
 	if d.IsZero() {
 		d = e.ValueDate
 	}
 	if d.IsZero() {
-		return im.now
+		return im.now, nil
 	}
 	at := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, im.loc)
 	if at.Before(sp.CreatedAt) {
 		at = sp.CreatedAt
 	}
+	// Only a return has an earlier booking (an initiated or pending donation has none): the
+	// credits, nearly all of an import, cost no query here.
+	if to == StatusReversed {
+		var booked *time.Time
+		if err := im.tx.QueryRow(ctx, `SELECT max(booked_at) FROM buchungen WHERE spende_id = $1`, sp.ID).Scan(&booked); err != nil {
+			return time.Time{}, fmt.Errorf("ortskonto: camt: %w", err)
+		}
+		if booked != nil && at.Before(*booked) {
+			at = *booked
+		}
+	}
 	if at.After(im.now) {
 		at = im.now
 	}
-	return at
+	return at, nil
 }
 
 func dateOrNil(t time.Time) *time.Time {

@@ -5,8 +5,10 @@ import (
 )
 
 // normalizeIBAN removes spaces and upper-cases; checkIBAN then checks ISO 13616: two letters
-// (the country), two check digits, up to 30 letters or digits, and the whole read as a number
-// (country and check digits moved to the end, letters as 10…35) is 1 modulo 97.
+// (the country), two check digits from 02 to 98 (ISO 7064 MOD 97-10 never computes 00, 01 or
+// 99, which pass mod 97 where 97, 98 or 02 are right: DE99… is DE02… mistyped), up to 30
+// letters or digits, and the whole read as a number (country and check digits moved to the
+// end, letters as 10…35) is 1 modulo 97.
 func normalizeIBAN(s string) string {
 	return strings.ToUpper(strings.Join(strings.Fields(s), ""))
 }
@@ -23,6 +25,9 @@ func checkIBAN(iban string) bool {
 		default:
 			return false
 		}
+	}
+	if cd := iban[2:4]; cd == "00" || cd == "01" || cd == "99" {
+		return false
 	}
 	rem := 0
 	for _, r := range iban[4:] + iban[:4] {

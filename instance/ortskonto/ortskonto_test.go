@@ -234,7 +234,8 @@ func TestIBANAndReferences(t *testing.T) {
 	if got, err := r.konto.FindByReference(ctx, r.pool, typed); err != nil || got.ID != sp.ID {
 		t.Fatalf("FindByReference(%q): %v", typed, err)
 	}
-	if refs := ortskonto.FindReferences("Spende " + typed + " danke"); len(refs) != 1 {
+	// The code is the first candidate (a "WG" inside the code may add an overlapping one).
+	if refs := ortskonto.FindReferences("Spende " + typed + " danke"); len(refs) == 0 || refs[0] != strings.ReplaceAll(sp.Reference, "-", "") {
 		t.Fatalf("FindReferences: %v", refs)
 	}
 	if _, err := r.konto.FindByReference(ctx, r.pool, "WG-00000-00000"); !fault.Is(err, "spende_not_found") {

@@ -54,7 +54,10 @@ func referenceKey(s string) (key string, ok bool) {
 
 // FindReferences returns the reference keys found in a remittance text (a bank statement's
 // Verwendungszweck may hold other words around the code, and break it with spaces); each
-// FindByReference can take.
+// FindByReference can take. They are in the order of their "WG" in the text and may overlap:
+// ten code-like characters read from an earlier "WG" ("WG Mitte WG-7K3QD-…", a
+// Wohngemeinschaft's transfer) can run into the real code, which must still be a candidate
+// of its own.
 func FindReferences(text string) []string {
 	// Read "WG" followed by ten code characters, skipping spaces and hyphens between them.
 	up := []rune(strings.ToUpper(text))
@@ -83,7 +86,6 @@ func FindReferences(text string) []string {
 		}
 		if len(k) == 10 {
 			out = append(out, "WG"+string(k))
-			i = j - 1
 		}
 	}
 	return out

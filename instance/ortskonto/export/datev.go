@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/unicode/norm"
 )
 
 // DATEV configures the Buchungsstapel: who it is for (the accountant's Berater- and
@@ -254,14 +255,16 @@ func (d *datevLine) end() {
 }
 
 // cp1252 replaces what Windows-1252 cannot hold by "?", so that a text's length in
-// characters is its length in the file.
+// characters is its length in the file. The text is composed first (NFC): a letter sent
+// decomposed ("é" as e + U+0301, as some systems type it) is one Windows-1252 character, not
+// "e?".
 func cp1252(s string) string {
 	return strings.Map(func(r rune) rune {
 		if _, ok := charmap.Windows1252.EncodeRune(r); !ok {
 			return '?'
 		}
 		return r
-	}, s)
+	}, norm.NFC.String(s))
 }
 
 // belegfeld makes a reference a valid Belegfeld 1: at most 36 of the characters DATEV
