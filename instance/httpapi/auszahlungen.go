@@ -114,28 +114,16 @@ func parseBetrag(raw json.RawMessage) (*int64, error) {
 	return &n, nil
 }
 
-type auszahlungStatusRequest struct {
-	Status *string `json:"status"`
-	Note   *string `json:"note"`
-}
-
 func (s *Server) auszahlungStatus(w http.ResponseWriter, r *http.Request, me account.Account) error {
 	id, err := pathID(r, ortskonto.ErrAuszahlungNotFound)
 	if err != nil {
 		return err
 	}
-	var in auszahlungStatusRequest
-	if err := decode(r, &in); err != nil {
+	status, note, err := decodeStep(r)
+	if err != nil {
 		return err
 	}
-	if in.Status == nil {
-		return missing("status")
-	}
-	note := ""
-	if in.Note != nil {
-		note = *in.Note
-	}
-	p, err := s.Konto.TransitionAuszahlung(r.Context(), me, id, *in.Status, note)
+	p, err := s.Konto.TransitionAuszahlung(r.Context(), me, id, status, note)
 	if err != nil {
 		return err
 	}

@@ -349,9 +349,25 @@ func (s *Server) getSpende(w http.ResponseWriter, r *http.Request, me account.Ac
 	return nil
 }
 
-type transitionRequest struct {
+// stepRequest is a treasurer's step on a donation or a payout: {"status": …, "note"?: …}.
+type stepRequest struct {
 	Status *string `json:"status"`
 	Note   *string `json:"note"`
+}
+
+// decodeStep reads a stepRequest: the status it asks for and the note ("" without one).
+func decodeStep(r *http.Request) (status, note string, err error) {
+	var in stepRequest
+	if err := decode(r, &in); err != nil {
+		return "", "", err
+	}
+	if in.Status == nil {
+		return "", "", missing("status")
+	}
+	if in.Note != nil {
+		note = *in.Note
+	}
+	return *in.Status, note, nil
 }
 
 func (s *Server) transitionSpende(w http.ResponseWriter, r *http.Request, me account.Account) error {
@@ -359,18 +375,11 @@ func (s *Server) transitionSpende(w http.ResponseWriter, r *http.Request, me acc
 	if err != nil {
 		return err
 	}
-	var in transitionRequest
-	if err := decode(r, &in); err != nil {
+	status, note, err := decodeStep(r)
+	if err != nil {
 		return err
 	}
-	if in.Status == nil {
-		return missing("status")
-	}
-	var note string
-	if in.Note != nil {
-		note = *in.Note
-	}
-	sp, err := s.Konto.Transition(r.Context(), me, id, *in.Status, note)
+	sp, err := s.Konto.Transition(r.Context(), me, id, status, note)
 	if err != nil {
 		return err
 	}
