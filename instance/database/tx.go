@@ -32,6 +32,7 @@ type Tx struct {
 type pending struct {
 	sql  string
 	args []any
+	dest []any // DeferRow's: the row is scanned here when the queue is sent
 }
 
 // InTx runs fn in a transaction and commits when fn returns nil. Every write of the instance
@@ -63,9 +64,18 @@ func (t *Tx) Defer(sql string, args ...any) {
 	t.pending = append(t.pending, pending{sql: sql, args: args})
 }
 
+// DeferRow queues a query whose first row is scanned into dest when the queue is sent: a command
+// whose every statement is queued (a step that checks and writes in one statement, its event)
+// is one round trip with its COMMIT. dest holds the row after a flush that returned nil. The
+// server runs what is queued behind the query whatever rows it returns, so a query refuses a
+// command by raising an error, never by returning no row: no row leaves dest as it was.
+func (t *Tx) DeferRow(sql string, args []any, dest ...any) {
+	t.pending = append(t.pending, pending{sql: sql, args: args, dest: dest})
+}
+
 // Exec runs a statement now (with everything queued before it) and returns its command tag.
 func (t *Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	br, err := t.send(ctx, pending{sql, args})
+	br, err := t.send(ctx, pending{sql: sql, args: args})
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -75,7 +85,7 @@ func (t *Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandT
 
 // Query runs a query now (with everything queued before it).
 func (t *Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	br, err := t.send(ctx, pending{sql, args})
+	br, err := t.send(ctx, pending{sql: sql, args: args})
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +114,18 @@ func (t *Tx) send(ctx context.Context, last pending) (pgx.BatchResults, error) {
 		b.Queue(p.sql, p.args...)
 	}
 	b.Queue(last.sql, last.args...)
-	queued := len(t.pending)
-	t.pending = t.pending[:0]
+	queued := t.pending
+	t.pending = nil
 	t.begun = true
 	br := t.conn.SendBatch(ctx, b)
-	for range queued {
-		if _, err := br.Exec(); err != nil {
+	for _, p := range queued {
+		err := error(nil)
+		if p.dest != nil {
+			err = scanRow(br, p.dest)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			br.Close()
 			return nil, err
 		}
@@ -157,6 +173,21 @@ func (t *Tx) Rollback(ctx context.Context) {
 func (t *Tx) release() {
 	t.done = true
 	t.pooled.Release()
+}
+
+func scanRow(br pgx.BatchResults, dest []any) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // batchRows closes the batch it came from when it is closed.
