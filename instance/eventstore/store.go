@@ -109,12 +109,24 @@ func Append(tx *database.Tx, at time.Time, drafts ...Draft) error {
 	if err != nil {
 		return err
 	}
+	if len(drafts) == 1 && drafts[0].header.CellFromTx {
+		tx.Defer(`
+INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public)
+VALUES ($1, $2, $3, $4, $5, $6, nullif(current_setting('`+TxCellSetting+`', true), '')::bigint, $7)`, at,
+			root.types[0], root.versions[0], root.actors[0], root.subjects[0], root.payloads[0], root.public[0])
+		return nil
+	}
 	if len(drafts) == 1 {
 		tx.Defer(`
 INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, at, root.types[0], root.versions[0], root.actors[0], root.subjects[0],
 			root.payloads[0], root.cells[0], root.public[0])
 		return nil
+	}
+	for _, d := range drafts {
+		if d.header.CellFromTx {
+			return errors.New("eventstore: a cell from the transaction is for a command of one event")
+		}
 	}
 	rest, err := columnsOf(drafts[1:])
 	if err != nil {
@@ -140,6 +152,11 @@ FROM root, unnest($9::text[], $10::int[], $11::uuid[], $12::uuid[], $13::jsonb[]
 func AppendEach(tx *database.Tx, at time.Time, drafts ...Draft) error {
 	if len(drafts) == 0 {
 		return nil
+	}
+	for _, d := range drafts {
+		if d.header.CellFromTx {
+			return errors.New("eventstore: a cell from the transaction is for a command of one event")
+		}
 	}
 	c, err := columnsOf(drafts)
 	if err != nil {
