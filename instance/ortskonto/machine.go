@@ -67,3 +67,34 @@ func (d delta) add(e delta) delta {
 	}
 	return d
 }
+
+// stepArgs is the machine's part of a step into to as ortskonto_step (migration 00026) takes
+// it: the states the step is allowed from and, for each, its balance change in eight numbers
+// (pending, settled, reversed per cent of the amount; the changes of the counts). The SQL
+// decides nothing of its own: a state not listed here is refused there.
+func stepArgs(to string) (from []string, deltas []int64) {
+	for _, f := range Statuses {
+		if !Allowed(f, to) {
+			continue
+		}
+		d := stepDelta(f, to, 1)
+		from = append(from, f)
+		deltas = append(deltas, d.pending, d.settled, d.reversed)
+		for _, c := range d.counts {
+			deltas = append(deltas, int64(c))
+		}
+	}
+	return from, deltas
+}
+
+// journalRowOf is the journal row a step into to writes: its kind and the sign of its amount;
+// kind "" for none.
+func journalRowOf(to string) (kind string, sign int64) {
+	switch to {
+	case StatusSettled:
+		return "spende", 1
+	case StatusReversed:
+		return "storno", -1
+	}
+	return "", 0
+}
