@@ -293,12 +293,7 @@ func (s *Service) Transition(ctx context.Context, by account.Account, id uuid.UU
 	if !textcheck.String(note) || utf8.RuneCountInString(note) > MaxMessage || containsControl(note) {
 		return Spende{}, errInvalidNote
 	}
-	from, deltas := stepArgs(to)
-	var booking *string
-	if kind, _ := journalRowOf(to); kind != "" {
-		booking = &kind
-	}
-	sp, err := s.transition(ctx, by.ID, id, to, note, s.now(), from, deltas, booking)
+	sp, err := s.transition(ctx, by.ID, id, to, note, s.now())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -319,12 +314,12 @@ func (s *Service) Transition(ctx context.Context, by account.Account, id uuid.UU
 // step raises an error in the statement, which aborts the transaction before its event is
 // written. The event's payload is known beforehand; its cell (the Ortskonto's if the donation
 // is visible, none if anonymous) is set by the step.
-func (s *Service) transition(ctx context.Context, by, id uuid.UUID, to, note string, at time.Time,
-	from []string, deltas []int64, booking *string) (Spende, error) {
+func (s *Service) transition(ctx context.Context, by, id uuid.UUID, to, note string, at time.Time) (Spende, error) {
+	rule := stepRules[to]
 	var sp Spende
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		tx.DeferRow(`SELECT * FROM ortskonto_step($1, $2, $3, $4, $5, $6, $7)`,
-			[]any{id, to, note, at, from, deltas, booking},
+			[]any{[16]byte(id), to, note, at, rule.from, rule.deltas, rule.booking}, // the id as bytes: uuid.UUID's Valuer goes through text
 			&sp.ID, &sp.Reference, &sp.AmountCents, &sp.Currency, &sp.Visible, &sp.Status, &sp.Message, &sp.Note,
 			&sp.CreatedAt, &sp.UpdatedAt, &sp.Donor.ID, &sp.Donor.Name)
 		return eventstore.Append(tx, at, eventFor(to).New(eventstore.Header{Actor: by, Subject: id, CellFromTx: true},
