@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 )
@@ -173,8 +174,8 @@ SELECT $1, * FROM unnest($2::text[], $3::int[], $4::uuid[], $5::uuid[], $6::json
 type columns struct {
 	types    []string
 	versions []int32
-	actors   []*uuid.UUID
-	subjects []*uuid.UUID
+	actors   []pgtype.UUID // not uuid.UUID: pgx encodes its Valuer through text, on every append
+	subjects []pgtype.UUID
 	payloads []string
 	cells    []*int64
 	public   []bool
@@ -183,8 +184,8 @@ type columns struct {
 func columnsOf(drafts []Draft) (columns, error) {
 	n := len(drafts)
 	c := columns{
-		types: make([]string, n), versions: make([]int32, n), actors: make([]*uuid.UUID, n),
-		subjects: make([]*uuid.UUID, n), payloads: make([]string, n), cells: make([]*int64, n), public: make([]bool, n),
+		types: make([]string, n), versions: make([]int32, n), actors: make([]pgtype.UUID, n),
+		subjects: make([]pgtype.UUID, n), payloads: make([]string, n), cells: make([]*int64, n), public: make([]bool, n),
 	}
 	for i, d := range drafts {
 		if d.meta == nil {
@@ -196,10 +197,10 @@ func columnsOf(drafts []Draft) (columns, error) {
 		}
 		c.types[i], c.versions[i], c.public[i], c.payloads[i] = d.meta.Name, int32(d.meta.Version), d.meta.Public, string(b)
 		if d.header.Actor != uuid.Nil {
-			c.actors[i] = &d.header.Actor
+			c.actors[i] = pgtype.UUID{Bytes: d.header.Actor, Valid: true}
 		}
 		if d.header.Subject != uuid.Nil {
-			c.subjects[i] = &d.header.Subject
+			c.subjects[i] = pgtype.UUID{Bytes: d.header.Subject, Valid: true}
 		}
 		if d.header.Cell != 0 {
 			c.cells[i] = &d.header.Cell
