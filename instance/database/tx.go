@@ -26,6 +26,7 @@ type Tx struct {
 	conn    *pgx.Conn
 	pending []pending
 	begun   bool // BEGIN has been sent
+	oneTrip bool // InOneTrip's: no BEGIN, no COMMIT, nothing sent before the end
 	done    bool // committed or rolled back, connection released
 }
 
@@ -43,6 +44,25 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(*Tx) error) error {
 		return err
 	}
 	defer tx.Rollback(ctx) // also on panic; a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// InOneTrip runs a command whose every statement fn queues (Defer, DeferRow) and sends them
+// together as one pipeline without BEGIN and COMMIT: PostgreSQL runs the statements up to the
+// pipeline's Sync as one implicit transaction, which commits at the Sync, or rolls back
+// whole at the first error (the statements after it are skipped). Two statements fewer than
+// InTx, for the hottest commands. fn must not call Exec, Query or QueryRow (they fail).
+func InOneTrip(ctx context.Context, pool *pgxpool.Pool, fn func(*Tx) error) error {
+	tx, err := Begin(ctx, pool)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	tx.oneTrip = true
+	tx.pending = tx.pending[:0] // no BEGIN
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -109,11 +129,16 @@ func (t *Tx) send(ctx context.Context, last pending) (pgx.BatchResults, error) {
 	if t.done {
 		return nil, pgx.ErrTxClosed
 	}
+	if t.oneTrip && last.sql != "" {
+		return nil, errors.New("database: a command in one trip queues its statements, it cannot wait for an answer")
+	}
 	b := &pgx.Batch{}
 	for _, p := range t.pending {
 		b.Queue(p.sql, p.args...)
 	}
-	b.Queue(last.sql, last.args...)
+	if last.sql != "" {
+		b.Queue(last.sql, last.args...)
+	}
 	queued := t.pending
 	t.pending = nil
 	t.begun = true
@@ -138,9 +163,26 @@ func (t *Tx) Commit(ctx context.Context) error {
 	if t.done {
 		return pgx.ErrTxClosed
 	}
-	if !t.begun && len(t.pending) == 1 {
+	if !t.begun && len(t.pending) == 1 && !t.oneTrip {
 		t.release()
 		return nil // nothing was asked of the database
+	}
+	if t.oneTrip && len(t.pending) == 0 {
+		t.release()
+		return nil
+	}
+	if t.oneTrip {
+		// The queue alone: the pipeline's Sync commits it.
+		br, err := t.send(ctx, pending{})
+		if err == nil {
+			err = br.Close()
+		}
+		if err != nil {
+			t.Rollback(ctx)
+			return fmt.Errorf("database: commit: %w", err)
+		}
+		t.release()
+		return nil
 	}
 	tag, err := t.Exec(ctx, "commit")
 	if err != nil {

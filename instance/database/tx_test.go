@@ -92,3 +92,55 @@ func (b batchCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.Tr
 }
 func (b batchCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
 func (b batchCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// A command in one trip is one implicit transaction without BEGIN and COMMIT: what it queued
+// commits together, or nothing does when a statement fails — also what ran before the failure.
+func TestInOneTrip(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE onetrip (n int PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	tracked := tracedPool(t, pool, &calls)
+	var n int
+	err := database.InOneTrip(ctx, tracked, func(tx *database.Tx) error {
+		tx.Defer(`INSERT INTO onetrip VALUES (1)`)
+		tx.DeferRow(`SELECT count(*) FROM onetrip`, nil, &n) // sees the insert before it
+		tx.Defer(`INSERT INTO onetrip VALUES (2)`)
+		return nil
+	})
+	if err != nil || n != 1 || calls != 1 {
+		t.Fatalf("one trip: %v, saw %d rows, %d batches", err, n, calls)
+	}
+	err = database.InOneTrip(ctx, tracked, func(tx *database.Tx) error {
+		tx.Defer(`INSERT INTO onetrip VALUES (3)`)
+		tx.Defer(`INSERT INTO onetrip VALUES (1)`) // taken
+		tx.Defer(`INSERT INTO onetrip VALUES (4)`)
+		return nil
+	})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		t.Fatalf("a failing statement: %v, want unique_violation", err)
+	}
+	err = database.InOneTrip(ctx, tracked, func(tx *database.Tx) error {
+		tx.Defer(`INSERT INTO onetrip VALUES (5)`)
+		_, err := tx.Exec(ctx, `INSERT INTO onetrip VALUES (6)`)
+		return err
+	})
+	if err == nil {
+		t.Fatal("a statement waiting for its answer in one trip")
+	}
+	rows, err := pool.Query(ctx, `SELECT n FROM onetrip ORDER BY n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil || len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Fatalf("rows %v (%v), want [1 2]: a refused command left something", got, err)
+	}
+	// The connection is fine afterwards.
+	if err := database.InTx(ctx, tracked, func(tx *database.Tx) error { return tx.QueryRow(ctx, `SELECT 7`).Scan(&n) }); err != nil || n != 7 {
+		t.Fatal(n, err)
+	}
+}

@@ -87,7 +87,7 @@ type Header struct {
 }
 
 // TxCellSetting is the setting a statement sets for a CellFromTx event:
-// set_config('eventstore.cell', cell::text, true), or ” for no cell.
+// set_config('eventstore.cell', cell::text, true), or the empty string for no cell.
 const TxCellSetting = "eventstore.cell"
 
 // Draft is an event not yet appended.

@@ -309,15 +309,16 @@ func (s *Service) Transition(ctx context.Context, by account.Account, id uuid.UU
 	return sp, nil
 }
 
-// transition is a step by hand in one round trip: BEGIN, the step (ortskonto_step: the rule,
-// the donation, the journal, the balance row), its event and COMMIT travel together. A refused
+// transition is a step by hand in one round trip: the step (ortskonto_step: the rule, the
+// donation, the journal, the balance row) and its event travel together as one implicit
+// transaction (database.InOneTrip: no BEGIN, no COMMIT statement; the pipeline's end commits). A refused
 // step raises an error in the statement, which aborts the transaction before its event is
 // written. The event's payload is known beforehand; its cell (the Ortskonto's if the donation
 // is visible, none if anonymous) is set by the step.
 func (s *Service) transition(ctx context.Context, by, id uuid.UUID, to, note string, at time.Time) (Spende, error) {
 	rule := stepRules[to]
 	var sp Spende
-	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+	err := database.InOneTrip(ctx, s.pool, func(tx *database.Tx) error {
 		tx.DeferRow(`SELECT * FROM ortskonto_step($1, $2, $3, $4, $5, $6, $7)`,
 			[]any{[16]byte(id), to, note, at, rule.from, rule.deltas, rule.booking}, // the id as bytes: uuid.UUID's Valuer goes through text
 			&sp.ID, &sp.Reference, &sp.AmountCents, &sp.Currency, &sp.Visible, &sp.Status, &sp.Message, &sp.Note,
