@@ -1,10 +1,10 @@
--- A donation's step by hand in one statement, so that the command (BEGIN, this step, its event,
--- COMMIT) is one round trip. Owned by instance/ortskonto (spende.go, Service.Transition;
+-- A donation's step by hand in one statement, so that the command (this step and its event,
+-- one implicit transaction) is one round trip. Owned by instance/ortskonto (spende.go, Service.Transition;
 -- docs/ORTSKONTO.md, "A step's mechanics").
 --
 -- The machine stays in Go (machine.go): the caller passes the states it allows the step from
 -- and, for each, what the step changes in the balance row; this function only applies them to
--- the locked rows. A step from any other state raises WGK09 (illegal_transition), a donation
+-- the rows. A step from any other state raises WGK09 (illegal_transition), a donation
 -- that does not exist WGK04 (spende_not_found): the error aborts the transaction, so the event
 -- queued behind the statement never commits.
 

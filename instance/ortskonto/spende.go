@@ -311,9 +311,9 @@ func (s *Service) Transition(ctx context.Context, by account.Account, id uuid.UU
 
 // transition is a step by hand in one round trip: the step (ortskonto_step: the rule, the
 // donation, the journal, the balance row) and its event travel together as one implicit
-// transaction (database.InOneTrip: no BEGIN, no COMMIT statement; the pipeline's end commits). A refused
-// step raises an error in the statement, which aborts the transaction before its event is
-// written. The event's payload is known beforehand; its cell (the Ortskonto's if the donation
+// transaction (database.InOneTrip: no BEGIN, no COMMIT statement; the pipeline's end
+// commits). A refused step raises an error in the statement, which aborts the transaction
+// before its event is written. The event's payload is known beforehand; its cell (the Ortskonto's if the donation
 // is visible, none if anonymous) is set by the step.
 func (s *Service) transition(ctx context.Context, by, id uuid.UUID, to, note string, at time.Time) (Spende, error) {
 	rule := stepRules[to]
