@@ -85,9 +85,9 @@ func benchKonto(ctx context.Context, e *env, cfg config) {
 	fmt.Printf("| `GET /api/konto` | %s | %s | %s |\n", ms(percentile(api, .5)), ms(percentile(api, .95)), ms(percentile(api, .99)))
 	fmt.Printf("| for comparison: `sum(amount_cents)` over the journal (10 runs) | %s | %s | %s |\n\n", ms(percentile(sum, .5)), ms(percentile(sum, .95)), ms(percentile(sum, 1)))
 
-	// The steps: pending donations, each settled once (lock the balance row and the donation,
-	// update it, a booking, SpendeGebucht, the balance row — one transaction, two round trips),
-	// against a bare INSERT.
+	// The steps: pending donations, each settled once (lock the balance row, check and update
+	// the donation, a booking, the balance row, SpendeGebucht — one transaction, one round
+	// trip), against a bare INSERT.
 	e.exec(ctx, `CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, at timestamptz NOT NULL, payload jsonb NOT NULL)`)
 	payload := `{"spende_id":"01a1f5c2-7a3e-7000-8000-000000000000","from":"pending","to":"settled","amount_cents":1250}`
 	bare := func(int) error {
@@ -106,9 +106,9 @@ func benchKonto(ctx context.Context, e *env, cfg config) {
 		_, err := e.inst.Konto.Transition(ctx, admin, pendingIDs[i], ortskonto.StatusSettled, "")
 		return err
 	}
-	fmt.Println("A donation settled by hand (`POST /api/spenden/{id}/status` without HTTP: lock the balance row")
-	fmt.Println("and the donation, update the donation, the journal and the balance row, append `SpendeGebucht`;")
-	fmt.Println("one transaction) against a bare single-row autocommit INSERT, in alternating one-second slots")
+	fmt.Println("A donation settled by hand (`POST /api/spenden/{id}/status` without HTTP: lock the balance row,")
+	fmt.Println("check and update the donation, the journal and the balance row, append `SpendeGebucht`; one")
+	fmt.Println("transaction, one round trip) against a bare single-row autocommit INSERT, in alternating one-second slots")
 	fmt.Println("(each first in every other round); the ratio is the median of the per-round ratios. Every step")
 	fmt.Println("holds the one balance row, so concurrent steps run one after the other.")
 	fmt.Println()

@@ -26,12 +26,14 @@ type Tx struct {
 	conn    *pgx.Conn
 	pending []pending
 	begun   bool // BEGIN has been sent
+	oneTrip bool // InOneTrip's: no BEGIN, no COMMIT, nothing sent before the end
 	done    bool // committed or rolled back, connection released
 }
 
 type pending struct {
 	sql  string
 	args []any
+	dest []any // DeferRow's: the row is scanned here when the queue is sent
 }
 
 // InTx runs fn in a transaction and commits when fn returns nil. Every write of the instance
@@ -42,6 +44,25 @@ func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(*Tx) error) error {
 		return err
 	}
 	defer tx.Rollback(ctx) // also on panic; a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// InOneTrip runs a command whose every statement fn queues (Defer, DeferRow) and sends them
+// together as one pipeline without BEGIN and COMMIT: PostgreSQL runs the statements up to the
+// pipeline's Sync as one implicit transaction, which commits at the Sync, or rolls back
+// whole at the first error (the statements after it are skipped). Two statements fewer than
+// InTx, for the hottest commands. fn must not call Exec, Query or QueryRow (they fail).
+func InOneTrip(ctx context.Context, pool *pgxpool.Pool, fn func(*Tx) error) error {
+	tx, err := Begin(ctx, pool)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	tx.oneTrip = true
+	tx.pending = tx.pending[:0] // no BEGIN
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -63,9 +84,18 @@ func (t *Tx) Defer(sql string, args ...any) {
 	t.pending = append(t.pending, pending{sql: sql, args: args})
 }
 
+// DeferRow queues a query whose first row is scanned into dest when the queue is sent: a command
+// whose every statement is queued (a step that checks and writes in one statement, its event)
+// is one round trip with its COMMIT. dest holds the row after a flush that returned nil. The
+// server runs what is queued behind the query whatever rows it returns, so a query refuses a
+// command by raising an error, never by returning no row: no row leaves dest as it was.
+func (t *Tx) DeferRow(sql string, args []any, dest ...any) {
+	t.pending = append(t.pending, pending{sql: sql, args: args, dest: dest})
+}
+
 // Exec runs a statement now (with everything queued before it) and returns its command tag.
 func (t *Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	br, err := t.send(ctx, pending{sql, args})
+	br, err := t.send(ctx, pending{sql: sql, args: args})
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -75,7 +105,7 @@ func (t *Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandT
 
 // Query runs a query now (with everything queued before it).
 func (t *Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	br, err := t.send(ctx, pending{sql, args})
+	br, err := t.send(ctx, pending{sql: sql, args: args})
 	if err != nil {
 		return nil, err
 	}
@@ -99,17 +129,28 @@ func (t *Tx) send(ctx context.Context, last pending) (pgx.BatchResults, error) {
 	if t.done {
 		return nil, pgx.ErrTxClosed
 	}
+	if t.oneTrip && last.sql != "" {
+		return nil, errors.New("database: a command in one trip queues its statements, it cannot wait for an answer")
+	}
 	b := &pgx.Batch{}
 	for _, p := range t.pending {
 		b.Queue(p.sql, p.args...)
 	}
-	b.Queue(last.sql, last.args...)
-	queued := len(t.pending)
-	t.pending = t.pending[:0]
+	if last.sql != "" {
+		b.Queue(last.sql, last.args...)
+	}
+	queued := t.pending
+	t.pending = nil
 	t.begun = true
 	br := t.conn.SendBatch(ctx, b)
-	for range queued {
-		if _, err := br.Exec(); err != nil {
+	for _, p := range queued {
+		err := error(nil)
+		if p.dest != nil {
+			err = scanRow(br, p.dest)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			br.Close()
 			return nil, err
 		}
@@ -122,9 +163,26 @@ func (t *Tx) Commit(ctx context.Context) error {
 	if t.done {
 		return pgx.ErrTxClosed
 	}
-	if !t.begun && len(t.pending) == 1 {
+	if !t.begun && len(t.pending) == 1 && !t.oneTrip {
 		t.release()
 		return nil // nothing was asked of the database
+	}
+	if t.oneTrip && len(t.pending) == 0 {
+		t.release()
+		return nil
+	}
+	if t.oneTrip {
+		// The queue alone: the pipeline's Sync commits it.
+		br, err := t.send(ctx, pending{})
+		if err == nil {
+			err = br.Close()
+		}
+		if err != nil {
+			t.Rollback(ctx)
+			return fmt.Errorf("database: commit: %w", err)
+		}
+		t.release()
+		return nil
 	}
 	tag, err := t.Exec(ctx, "commit")
 	if err != nil {
@@ -157,6 +215,21 @@ func (t *Tx) Rollback(ctx context.Context) {
 func (t *Tx) release() {
 	t.done = true
 	t.pooled.Release()
+}
+
+func scanRow(br pgx.BatchResults, dest []any) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 // batchRows closes the batch it came from when it is closed.

@@ -78,7 +78,17 @@ type Header struct {
 	Actor   uuid.UUID // who acted; uuid.Nil for the instance itself (timers)
 	Subject uuid.UUID // what the event is about
 	Cell    int64     // H3 cell (resolution 15) where it happened; 0 when it has no place
+	// CellFromTx: the cell is the one a statement sent before the event, in the same
+	// transaction, put in the transaction-local setting TxCellSetting ('' for none); Cell is
+	// then ignored. For a command sent in one round trip whose place only the database knows
+	// (a donation's step: the Ortskonto's cell if the donation is visible, none if anonymous).
+	// Append takes it for a command of one event only.
+	CellFromTx bool
 }
+
+// TxCellSetting is the setting a statement sets for a CellFromTx event:
+// set_config('eventstore.cell', cell::text, true), or the empty string for no cell.
+const TxCellSetting = "eventstore.cell"
 
 // Draft is an event not yet appended.
 type Draft struct {

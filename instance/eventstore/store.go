@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 )
@@ -109,12 +110,24 @@ func Append(tx *database.Tx, at time.Time, drafts ...Draft) error {
 	if err != nil {
 		return err
 	}
+	if len(drafts) == 1 && drafts[0].header.CellFromTx {
+		tx.Defer(`
+INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public)
+VALUES ($1, $2, $3, $4, $5, $6, nullif(current_setting('`+TxCellSetting+`', true), '')::bigint, $7)`, at,
+			root.types[0], root.versions[0], root.actors[0], root.subjects[0], root.payloads[0], root.public[0])
+		return nil
+	}
 	if len(drafts) == 1 {
 		tx.Defer(`
 INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, at, root.types[0], root.versions[0], root.actors[0], root.subjects[0],
 			root.payloads[0], root.cells[0], root.public[0])
 		return nil
+	}
+	for _, d := range drafts {
+		if d.header.CellFromTx {
+			return errors.New("eventstore: a cell from the transaction is for a command of one event")
+		}
 	}
 	rest, err := columnsOf(drafts[1:])
 	if err != nil {
@@ -141,6 +154,11 @@ func AppendEach(tx *database.Tx, at time.Time, drafts ...Draft) error {
 	if len(drafts) == 0 {
 		return nil
 	}
+	for _, d := range drafts {
+		if d.header.CellFromTx {
+			return errors.New("eventstore: a cell from the transaction is for a command of one event")
+		}
+	}
 	c, err := columnsOf(drafts)
 	if err != nil {
 		return err
@@ -156,8 +174,8 @@ SELECT $1, * FROM unnest($2::text[], $3::int[], $4::uuid[], $5::uuid[], $6::json
 type columns struct {
 	types    []string
 	versions []int32
-	actors   []*uuid.UUID
-	subjects []*uuid.UUID
+	actors   []pgtype.UUID // not uuid.UUID: pgx encodes its Valuer through text, on every append
+	subjects []pgtype.UUID
 	payloads []string
 	cells    []*int64
 	public   []bool
@@ -166,8 +184,8 @@ type columns struct {
 func columnsOf(drafts []Draft) (columns, error) {
 	n := len(drafts)
 	c := columns{
-		types: make([]string, n), versions: make([]int32, n), actors: make([]*uuid.UUID, n),
-		subjects: make([]*uuid.UUID, n), payloads: make([]string, n), cells: make([]*int64, n), public: make([]bool, n),
+		types: make([]string, n), versions: make([]int32, n), actors: make([]pgtype.UUID, n),
+		subjects: make([]pgtype.UUID, n), payloads: make([]string, n), cells: make([]*int64, n), public: make([]bool, n),
 	}
 	for i, d := range drafts {
 		if d.meta == nil {
@@ -179,10 +197,10 @@ func columnsOf(drafts []Draft) (columns, error) {
 		}
 		c.types[i], c.versions[i], c.public[i], c.payloads[i] = d.meta.Name, int32(d.meta.Version), d.meta.Public, string(b)
 		if d.header.Actor != uuid.Nil {
-			c.actors[i] = &d.header.Actor
+			c.actors[i] = pgtype.UUID{Bytes: d.header.Actor, Valid: true}
 		}
 		if d.header.Subject != uuid.Nil {
-			c.subjects[i] = &d.header.Subject
+			c.subjects[i] = pgtype.UUID{Bytes: d.header.Subject, Valid: true}
 		}
 		if d.header.Cell != 0 {
 			c.cells[i] = &d.header.Cell

@@ -689,3 +689,55 @@ RETURNING tx, id`, at, testPinged.Name()).Scan(&restored.Tx, &restored.ID)
 		t.Fatalf("offset %d became %d (%v) at a second start", offset, again, err)
 	}
 }
+
+// An event whose cell the database decides takes the one a statement before it set in the same
+// transaction, none when it set ”, and never one a committed transaction set on the connection.
+func TestCellFromTx(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	single, err := pgxpool.NewWithConfig(ctx, func() *pgxpool.Config { c := pool.Config().Copy(); c.MaxConns = 1; return c }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	appendIn := func(set *string) int64 {
+		var id int64
+		err := database.InTx(ctx, single, func(tx *database.Tx) error {
+			if set != nil {
+				tx.Defer(`SELECT set_config($1, $2, true)`, eventstore.TxCellSetting, *set)
+			}
+			if err := eventstore.Append(tx, at, testPinged.New(eventstore.Header{Cell: 99, CellFromTx: true}, pinged{})); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT currval('events_id_seq')`).Scan(&id)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	cellOf := func(id int64) *int64 {
+		var c *int64
+		if err := pool.QueryRow(ctx, `SELECT h3_index FROM events WHERE id = $1`, id).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cell, none := "644569093617008639", ""
+	if c := cellOf(appendIn(&cell)); c == nil || *c != 644569093617008639 {
+		t.Fatalf("cell set: %v", c)
+	}
+	// The same connection, the setting of the committed transaction gone.
+	if c := cellOf(appendIn(nil)); c != nil {
+		t.Fatalf("cell of an earlier transaction: %d", *c)
+	}
+	if c := cellOf(appendIn(&none)); c != nil {
+		t.Fatalf("no cell set: %d", *c)
+	}
+	err = database.InTx(ctx, single, func(tx *database.Tx) error {
+		return eventstore.Append(tx, at, testPinged.New(eventstore.Header{CellFromTx: true}, pinged{}), testEchoed.New(eventstore.Header{}, pinged{}))
+	})
+	if err == nil {
+		t.Fatal("a cell from the transaction in a command of two events was taken")
+	}
+}

@@ -24,15 +24,14 @@ type SpendeInitiiertV1 struct {
 	Message     string     `json:"message"`
 }
 
-// SpendeTransitionV1 is the payload of every later step of a donation.
+// SpendeTransitionV1 is the payload of every later step of a donation. It names only what the
+// step decides: the state before, the amount, the donor and whether it is visible are the
+// donation's (SpendeInitiiert and the steps before), and a step by hand is sent with its event
+// before the database has read the donation (docs/ORTSKONTO.md, "A step's mechanics").
 type SpendeTransitionV1 struct {
-	SpendeID    uuid.UUID  `json:"spende_id"`
-	AccountID   *uuid.UUID `json:"account_id"` // null when anonymous
-	From        string     `json:"from"`
-	To          string     `json:"to"`
-	AmountCents int64      `json:"amount_cents"`
-	Visible     bool       `json:"visible"`
-	Note        string     `json:"note"`
+	SpendeID uuid.UUID `json:"spende_id"`
+	To       string    `json:"to"`
+	Note     string    `json:"note"`
 }
 
 // OrtskontoEingerichtetV1: an admin set the bank account and the Ortskonto's place.

@@ -1,6 +1,10 @@
 package ortskonto
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // A donation's states (docs/ORTSKONTO.md).
 const (
@@ -66,4 +70,51 @@ func (d delta) add(e delta) delta {
 		d.counts[i] += e.counts[i]
 	}
 	return d
+}
+
+// stepRule is the machine's part of a step into a state as ortskonto_step (migration 00026)
+// takes it: the states the step is allowed from (a text[] as text) and, for each, its balance
+// change in eight numbers (pending, settled, reversed per cent of the amount; the changes of the
+// counts; a bigint[] as text), and the journal row it writes (kind, or nil). The SQL decides
+// nothing of its own: a state not listed here is refused there.
+type stepRule struct {
+	from, deltas string
+	booking      *string
+}
+
+// stepRules are the rules of the steps into each state but the first, computed once.
+var stepRules = func() map[string]stepRule {
+	rules := map[string]stepRule{}
+	for _, to := range Statuses[1:] {
+		var from, deltas []string
+		for _, f := range Statuses {
+			if !Allowed(f, to) {
+				continue
+			}
+			d := stepDelta(f, to, 1)
+			from = append(from, f)
+			deltas = append(deltas, fmt.Sprint(d.pending), fmt.Sprint(d.settled), fmt.Sprint(d.reversed))
+			for _, c := range d.counts {
+				deltas = append(deltas, fmt.Sprint(c))
+			}
+		}
+		r := stepRule{from: "{" + strings.Join(from, ",") + "}", deltas: "{" + strings.Join(deltas, ",") + "}"}
+		if kind, _ := journalRowOf(to); kind != "" {
+			r.booking = &kind
+		}
+		rules[to] = r
+	}
+	return rules
+}()
+
+// journalRowOf is the journal row a step into to writes: its kind and the sign of its amount;
+// kind "" for none.
+func journalRowOf(to string) (kind string, sign int64) {
+	switch to {
+	case StatusSettled:
+		return "spende", 1
+	case StatusReversed:
+		return "storno", -1
+	}
+	return "", 0
 }

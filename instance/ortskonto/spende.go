@@ -293,23 +293,48 @@ func (s *Service) Transition(ctx context.Context, by account.Account, id uuid.UU
 	if !textcheck.String(note) || utf8.RuneCountInString(note) > MaxMessage || containsControl(note) {
 		return Spende{}, errInvalidNote
 	}
-	var sp Spende
-	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		cur, cell, err := lockSpende(ctx, tx, id)
-		if err != nil {
-			return err
+	sp, err := s.transition(ctx, by.ID, id, to, note, s.now())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case sqlStateNotFound:
+			return Spende{}, ErrNotFound
+		case sqlStateIllegal:
+			return Spende{}, ErrIllegalTransition
 		}
-		if !Allowed(cur.Status, to) {
-			return ErrIllegalTransition
-		}
-		sp, err = s.step(tx, by.ID, cur, []string{to}, note, s.now(), cell)
-		return err
-	})
+	}
 	if err != nil {
-		return Spende{}, err
+		return Spende{}, fmt.Errorf("ortskonto: transition: %w", err)
 	}
 	return sp, nil
 }
+
+// transition is a step by hand in one round trip: the step (ortskonto_step: the rule, the
+// donation, the journal, the balance row) and its event travel together as one implicit
+// transaction (database.InOneTrip: no BEGIN, no COMMIT statement; the pipeline's end
+// commits). A refused step raises an error in the statement, which aborts the transaction
+// before its event is written. The event's payload is known beforehand; its cell (the Ortskonto's if the donation
+// is visible, none if anonymous) is set by the step.
+func (s *Service) transition(ctx context.Context, by, id uuid.UUID, to, note string, at time.Time) (Spende, error) {
+	rule := stepRules[to]
+	var sp Spende
+	err := database.InOneTrip(ctx, s.pool, func(tx *database.Tx) error {
+		tx.DeferRow(`SELECT * FROM ortskonto_step($1, $2, $3, $4, $5, $6, $7)`,
+			[]any{[16]byte(id), to, note, at, rule.from, rule.deltas, rule.booking}, // the id as bytes: uuid.UUID's Valuer goes through text
+			&sp.ID, &sp.Reference, &sp.AmountCents, &sp.Currency, &sp.Visible, &sp.Status, &sp.Message, &sp.Note,
+			&sp.CreatedAt, &sp.UpdatedAt, &sp.Donor.ID, &sp.Donor.Name)
+		return eventstore.Append(tx, at, eventFor(to).New(eventstore.Header{Actor: by, Subject: id, CellFromTx: true},
+			SpendeTransitionV1{SpendeID: id, To: to, Note: note}))
+	})
+	sp.CreatedAt, sp.UpdatedAt = sp.CreatedAt.UTC(), sp.UpdatedAt.UTC()
+	return sp, err
+}
+
+// The errors ortskonto_step raises (migration 00026).
+const (
+	sqlStateNotFound = "WGK04"
+	sqlStateIllegal  = "WGK09"
+)
 
 // TransitionTx moves a donation to status to inside the caller's transaction, at time at, for
 // the bank import (which checked that its caller is the treasurer). A booked credit settles an
@@ -341,19 +366,10 @@ func (s *Service) step(tx *database.Tx, actor uuid.UUID, sp Spende, steps []stri
 	from := sp.Status
 	for _, to := range steps {
 		d = d.add(stepDelta(from, to, sp.AmountCents))
-		p := SpendeTransitionV1{SpendeID: sp.ID, From: from, To: to, AmountCents: sp.AmountCents, Visible: sp.Visible, Note: note}
-		if sp.Visible {
-			id := sp.Donor.ID
-			p.AccountID = &id
-		}
-		drafts = append(drafts, eventFor(to).New(header(actor, sp, cell), p))
-		switch to {
-		case StatusSettled:
-			tx.Defer(`INSERT INTO buchungen (booked_at, kind, amount_cents, spende_id, reference) VALUES ($1, 'spende', $2, $3, $4)`,
-				at, sp.AmountCents, sp.ID, sp.Reference)
-		case StatusReversed:
-			tx.Defer(`INSERT INTO buchungen (booked_at, kind, amount_cents, spende_id, reference) VALUES ($1, 'storno', $2, $3, $4)`,
-				at, -sp.AmountCents, sp.ID, sp.Reference)
+		drafts = append(drafts, eventFor(to).New(header(actor, sp, cell), SpendeTransitionV1{SpendeID: sp.ID, To: to, Note: note}))
+		if kind, sign := journalRowOf(to); kind != "" {
+			tx.Defer(`INSERT INTO buchungen (booked_at, kind, amount_cents, spende_id, reference) VALUES ($1, $2, $3, $4, $5)`,
+				at, kind, sign*sp.AmountCents, sp.ID, sp.Reference)
 		}
 		from = to
 	}
