@@ -235,6 +235,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Accounts = account.NewService(db.Pool, i.Clock, i.Ortsweberei, accountOpts)
 	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)
+	if cfg.Dev {
+		i.Delegations.WaitForHorizon(0) // bounded by the job's timeout
+	}
 	i.Abstimmungen = abstimmung.NewService(db.Pool, i.Clock, i.Knoten, cfg.VoteDuration)
 	i.Antraege = antrag.NewService(db.Pool, i.Clock, i.Abstimmungen, i.Knoten)
 	i.Nachbarn = nachbarn.NewService(db.Pool, i.Clock, i.Antraege)

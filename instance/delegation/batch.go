@@ -22,7 +22,7 @@ const activityConsumer = "delegation-activity"
 // made but not yet seen. If a long-running transaction holds the log back, it fails, and the
 // sweep tries again later rather than expire on stale information.
 func (s *Service) CatchUpActivity(ctx context.Context) error {
-	if err := s.events.CatchUp(ctx, 10*time.Second); err != nil {
+	if err := s.events.CatchUp(ctx, s.horizonWait); err != nil {
 		return fmt.Errorf("delegation: activity: %w", err)
 	}
 	for {

@@ -86,6 +86,9 @@ type Service struct {
 	accounts *account.Service
 	events   *eventstore.Store
 	batch    Batch
+	// horizonWait bounds how long the activity reader waits for older transactions to end
+	// (CatchUpActivity); zero or less: as long as the caller's context lasts.
+	horizonWait time.Duration
 }
 
 // NewService returns the delegation service.
@@ -93,8 +96,14 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, accounts *account.Service, ev
 	if batch.At == 0 {
 		batch.At = 3 * time.Hour
 	}
-	return &Service{pool: pool, clock: c, accounts: accounts, events: events, batch: batch}
+	return &Service{pool: pool, clock: c, accounts: accounts, events: events, batch: batch, horizonWait: 10 * time.Second}
 }
+
+// WaitForHorizon sets how long the activity reader waits for older transactions before the
+// sweep gives up and tries again at its next run (default 10 s; zero or less: as long as the
+// sweep's context lasts). The dev clock's sweeps must finish in the call that moves time, so a
+// dev instance waits as long as its job may run rather than fail on a busy machine.
+func (s *Service) WaitForHorizon(d time.Duration) { s.horizonWait = d }
 
 // Errors a client can meet.
 var (

@@ -292,7 +292,8 @@ var ErrHorizonHeldBack = errors.New("eventstore: a long-running transaction hold
 
 // CatchUp waits until every transaction that had begun when it was called has ended, so that
 // a Read after it sees every event committed before the call. A consumer that must not decide
-// on stale information (is this delegator idle?) calls it first. It gives up after maxWait.
+// on stale information (is this delegator idle?) calls it first. It gives up after maxWait
+// (zero or less: only when ctx ends).
 func (s *Store) CatchUp(ctx context.Context, maxWait time.Duration) error {
 	// Taking a transaction id of our own marks the present: every transaction that began
 	// before has a smaller one. (A snapshot's xmax would not do: it is the latest completed
@@ -311,7 +312,7 @@ func (s *Store) CatchUp(ctx context.Context, maxWait time.Duration) error {
 		if xmin > target {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if maxWait > 0 && time.Now().After(deadline) {
 			return ErrHorizonHeldBack
 		}
 		select {
