@@ -158,3 +158,49 @@ func TestCAMTPendingCreditThatDoesNotFitIsIgnored(t *testing.T) {
 		t.Errorf("booked: %+v %v", res, err)
 	}
 }
+
+// An import books the money on the bank's day, but what it writes happens now: a donation the
+// treasurer marked received by hand on a later day than the bank booked it keeps its history in
+// order (its SpendeGebucht is not dated before its SpendeEingegangen, updated_at does not go
+// back) and keeps the treasurer's note.
+func TestCAMTImportWritesNowAndBooksOnTheBanksDay(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	jana := r.resident(t, "Jana")
+	a := r.camtDonate(t, jana, 1250, true)
+	booked := r.clock.Now().In(berlinZone(t)).AddDate(0, 0, 1).Format(time.DateOnly)
+	if _, err := r.clock.Advance(72 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	received, err := r.konto.Transition(ctx, r.admin, a.ID, ortskonto.StatusPending, "Überweisung gesehen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.importCAMT(t, camtStmt(ortsIBAN, booked, camtCredit("12.50", "B1", a.Reference)))
+	if err != nil || res.Settled != 1 {
+		t.Fatalf("import %+v %v", res, err)
+	}
+	var eingegangen, gebucht, updated, bookedAt time.Time
+	var note string
+	if err := r.pool.QueryRow(ctx, `
+SELECT (SELECT max(at) FROM events WHERE type = 'SpendeEingegangen' AND subject_id = $1),
+       (SELECT max(at) FROM events WHERE type = 'SpendeGebucht' AND subject_id = $1),
+       (SELECT updated_at FROM spenden WHERE id = $1), (SELECT note FROM spenden WHERE id = $1),
+       (SELECT booked_at FROM buchungen WHERE spende_id = $1 AND kind = 'spende')`, a.ID).
+		Scan(&eingegangen, &gebucht, &updated, &note, &bookedAt); err != nil {
+		t.Fatal(err)
+	}
+	if gebucht.Before(eingegangen) {
+		t.Errorf("SpendeGebucht at %v, before SpendeEingegangen at %v", gebucht, eingegangen)
+	}
+	if updated.Before(received.UpdatedAt) {
+		t.Errorf("updated_at went back from %v to %v", received.UpdatedAt, updated)
+	}
+	if note != "Überweisung gesehen" {
+		t.Errorf("the treasurer's note became %q", note)
+	}
+	if !bookedAt.Before(received.UpdatedAt) {
+		t.Errorf("the booking is dated %v, not the bank's day %s", bookedAt, booked)
+	}
+}

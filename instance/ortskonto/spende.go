@@ -336,12 +336,15 @@ const (
 	sqlStateIllegal  = "WGK09"
 )
 
-// TransitionTx moves a donation to status to inside the caller's transaction, at time at, for
-// the bank import (which checked that its caller is the treasurer). A booked credit settles an
+// TransitionTx moves a donation to status to inside the caller's transaction for the bank
+// import (which checked that its caller is the treasurer): the money is booked in the journal
+// at bookedAt (the bank's day), while the step itself — its events, the donation's updated_at —
+// happens now, so that a donation's history stays in order when the treasurer took a step by
+// hand after the bank's day. The treasurer's note stays. A booked credit settles an
 // initiated donation in two steps, SpendeEingegangen then SpendeGebucht, as one command. A step
 // the machine does not allow returns ErrIllegalTransition; the caller should roll back or go
 // on, but nothing was written.
-func (s *Service) TransitionTx(ctx context.Context, tx *database.Tx, by uuid.UUID, id uuid.UUID, to string, at time.Time) (Spende, error) {
+func (s *Service) TransitionTx(ctx context.Context, tx *database.Tx, by uuid.UUID, id uuid.UUID, to string, bookedAt time.Time) (Spende, error) {
 	cur, cell, err := lockSpende(ctx, tx, id)
 	if err != nil {
 		return Spende{}, err
@@ -355,12 +358,13 @@ func (s *Service) TransitionTx(ctx context.Context, tx *database.Tx, by uuid.UUI
 	default:
 		return cur, ErrIllegalTransition
 	}
-	return s.step(tx, by, cur, steps, "", at.UTC().Truncate(time.Microsecond), cell)
+	return s.step(tx, by, cur, steps, "", s.now(), bookedAt.UTC().Truncate(time.Microsecond), cell)
 }
 
-// step writes the steps of one command: the donation's row, the balance row, the journal's
-// bookings and one event per step, the first the root.
-func (s *Service) step(tx *database.Tx, actor uuid.UUID, sp Spende, steps []string, note string, at time.Time, cell *int64) (Spende, error) {
+// step writes the steps of one command at time at: the donation's row, the balance row, the
+// journal's bookings (dated bookedAt) and one event per step, the first the root. Without a
+// note the donation keeps the one it has.
+func (s *Service) step(tx *database.Tx, actor uuid.UUID, sp Spende, steps []string, note string, at, bookedAt time.Time, cell *int64) (Spende, error) {
 	var d delta
 	drafts := make([]eventstore.Draft, 0, len(steps))
 	from := sp.Status
@@ -369,12 +373,15 @@ func (s *Service) step(tx *database.Tx, actor uuid.UUID, sp Spende, steps []stri
 		drafts = append(drafts, eventFor(to).New(header(actor, sp, cell), SpendeTransitionV1{SpendeID: sp.ID, To: to, Note: note}))
 		if kind, sign := journalRowOf(to); kind != "" {
 			tx.Defer(`INSERT INTO buchungen (booked_at, kind, amount_cents, spende_id, reference) VALUES ($1, $2, $3, $4, $5)`,
-				at, kind, sign*sp.AmountCents, sp.ID, sp.Reference)
+				bookedAt, kind, sign*sp.AmountCents, sp.ID, sp.Reference)
 		}
 		from = to
 	}
-	sp.Status, sp.Note, sp.UpdatedAt = from, note, at
-	tx.Defer(`UPDATE spenden SET status = $2, note = $3, updated_at = $4 WHERE id = $1`, sp.ID, sp.Status, note, at)
+	if note != "" {
+		sp.Note = note
+	}
+	sp.Status, sp.UpdatedAt = from, at
+	tx.Defer(`UPDATE spenden SET status = $2, note = $3, updated_at = $4 WHERE id = $1`, sp.ID, sp.Status, sp.Note, at)
 	if err := eventstore.Append(tx, at, drafts...); err != nil {
 		return Spende{}, err
 	}
