@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,13 +98,8 @@ func parseBetrag(raw json.RawMessage) (*int64, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	for i, c := range raw {
-		if !(c >= '0' && c <= '9' || c == '-' && i == 0) {
-			return nil, ortskonto.CheckBetrag(0)
-		}
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
+	n, ok := jsonCents(raw)
+	if !ok {
 		return nil, ortskonto.CheckBetrag(0)
 	}
 	if err := ortskonto.CheckBetrag(n); err != nil {

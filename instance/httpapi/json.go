@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -191,4 +192,21 @@ func jsonKind(goKind string) string {
 // missing is the error for an absent required field.
 func missing(field string) error {
 	return fault.Invalidf(field, "missing_field", "Field %q is required.", field)
+}
+
+// jsonCents reads an amount of cents as the API takes it: a JSON integer of digits only — not
+// 12.5, 1e3, -5, "100", true or null (ok false for those, and for more than 12 digits). The
+// range is the domain's to check.
+func jsonCents(raw json.RawMessage) (n int64, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || len(raw) > 12 {
+		return 0, false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	return n, err == nil
 }

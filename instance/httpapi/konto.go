@@ -217,17 +217,8 @@ type donateRequest struct {
 
 func (in donateRequest) donation() (ortskonto.Donation, error) {
 	var d ortskonto.Donation
-	amount := bytes.TrimSpace(in.AmountCents)
-	if len(amount) == 0 || len(amount) > 12 {
-		return d, ortskonto.ErrInvalidAmount
-	}
-	for _, c := range amount {
-		if c < '0' || c > '9' { // a sign, a fraction, an exponent, a string, null
-			return d, ortskonto.ErrInvalidAmount
-		}
-	}
-	n, err := strconv.ParseInt(string(amount), 10, 64)
-	if err != nil {
+	n, ok := jsonCents(in.AmountCents)
+	if !ok {
 		return d, ortskonto.ErrInvalidAmount
 	}
 	d.AmountCents = n
