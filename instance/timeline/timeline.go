@@ -1,0 +1,415 @@
+// Package timeline answers "what did the map look like at this moment, in this box": from the
+// nearest verified snapshot at or before the moment, plus the events after it while the log
+// still holds them (docs/SNAPSHOTS.md, "The timeline").
+//
+// Reading a snapshot file per request cannot serve a phone's viewport quickly (a full snapshot
+// of a million Knoten is hundreds of megabytes of JSON), so the snapshots are ingested, in
+// their order, into a history projection this package owns: every map object's versions with
+// the interval of snapshot time each was valid in and the point it is drawn at, GiST-indexed
+// on (point, interval). A query is then one indexed lookup at the snapshot's instant plus a
+// replay of at most four hours of events.
+package timeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+)
+
+// Sections are the snapshot sections the timeline shows, in the order of the response.
+var Sections = []string{"knoten", "faeden", "garnrollen", "goldfaeden", "antraege"}
+
+// MaxObjects bounds what one answer holds per section: a phone's or a desktop's viewport of a
+// town is far below it; a box over a whole country is refused rather than read into memory.
+const MaxObjects = 20000
+
+// Errors a client sees.
+var (
+	ErrBeforeStart = fault.NotFoundf("timeline_before_start", "There is no snapshot of the Ortsweberei at or before this moment: it did not exist yet, or had not taken its first snapshot.")
+	ErrFuture      = fault.Invalidf("date", "timeline_in_future", "This moment has not happened yet.")
+	ErrTooMany     = fault.Invalidf("bbox", "timeline_too_many", "This view holds more than %d objects; zoom in.", MaxObjects)
+)
+
+// Record is a verified snapshot as the snapshot service lists it.
+type Record struct {
+	Hash, Kind string
+	AsOf       time.Time
+	Position   eventstore.Snapshot
+}
+
+// Source is where the verified snapshots are: the snapshot service.
+type Source interface {
+	// List returns every verified snapshot, oldest first.
+	List(ctx context.Context) ([]Record, error)
+	// Open returns the stored snapshot's gzip-compressed canonical document.
+	Open(hash string) (io.ReadCloser, error)
+}
+
+// Events reads the log after a position (eventstore.Store).
+type Events interface {
+	Read(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.Event, error)
+	// Earliest is the time of the oldest event the log still holds (false: none).
+	Earliest(ctx context.Context) (time.Time, bool, error)
+}
+
+// Service is the timeline.
+type Service struct {
+	pool      *pgxpool.Pool
+	clock     clock.Clock
+	loc       *time.Location
+	src       Source
+	events    Events
+	replayers map[string]snapshot.Replayer
+	log       *slog.Logger
+
+	syncing sync.Mutex
+}
+
+// NewService returns the timeline over the snapshots of src; replayers bring a section's objects
+// forward with the events after a snapshot (sections without one are shown as of the snapshot).
+func NewService(pool *pgxpool.Pool, c clock.Clock, loc *time.Location, src Source, events Events,
+	replayers []snapshot.Replayer, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rs := map[string]snapshot.Replayer{}
+	for _, r := range replayers {
+		rs[r.Name()] = r
+	}
+	return &Service{pool: pool, clock: c, loc: loc, src: src, events: events, replayers: rs, log: log}
+}
+
+// Location is the Ortsweberei's time zone, in which dates and times are read.
+func (s *Service) Location() *time.Location { return s.loc }
+
+// Source tells where an answer came from.
+type SourceInfo struct {
+	Snapshot       string    `json:"snapshot"`
+	SnapshotAsOf   time.Time `json:"snapshot_as_of"`
+	EventsReplayed int       `json:"events_replayed"`
+	// Exact is false when events after the snapshot were needed but the log no longer holds
+	// them: the answer is then the snapshot's state alone.
+	Exact bool `json:"exact"`
+}
+
+// State is the public map at a moment inside a box: per section, the objects' JSON (the live
+// API's shapes), in ascending id order.
+type State struct {
+	AsOf    time.Time
+	Source  SourceInfo
+	Objects map[string][]json.RawMessage
+}
+
+// Moment reads a date (YYYY-MM-DD) and an optional time (HH:MM) in the Ortsweberei's time zone:
+// that time, or without one the end of the day, or now if the day is today. A malformed value
+// is a 400; a moment after now is ErrFuture.
+func (s *Service) Moment(date, at string) (time.Time, error) {
+	day, err := time.ParseInLocation("2006-01-02", date, s.loc)
+	if err != nil {
+		return time.Time{}, fault.Invalidf("date", "malformed_date", "date must be a day as YYYY-MM-DD.")
+	}
+	now := s.clock.Now()
+	var m time.Time
+	if at != "" {
+		hm, err := time.Parse("15:04", at)
+		if err != nil || len(at) != 5 {
+			return time.Time{}, fault.Invalidf("at", "malformed_time", "at must be a time of day as HH:MM.")
+		}
+		m = time.Date(day.Year(), day.Month(), day.Day(), hm.Hour(), hm.Minute(), 0, 0, s.loc)
+	} else {
+		m = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, s.loc).Add(-time.Microsecond)
+		if m.After(now) && !day.After(now) {
+			m = now
+		}
+	}
+	if m.After(now) {
+		return time.Time{}, ErrFuture
+	}
+	return m.UTC(), nil
+}
+
+// At returns the public map at moment m inside box.
+func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, error) {
+	if !box.Valid() {
+		return State{}, fault.Invalidf("bbox", "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat in degrees, with minLat ≤ maxLat.")
+	}
+	if err := s.Sync(ctx); err != nil {
+		// The newest snapshots are not ingested yet; an older one and more events still answer.
+		s.log.Warn("timeline: sync", "err", err)
+	}
+	snap, err := s.nearest(ctx, m)
+	if err != nil {
+		return State{}, err
+	}
+	st := State{AsOf: m, Source: SourceInfo{Snapshot: snap.Hash, SnapshotAsOf: snap.AsOf, Exact: true}}
+	objs, err := s.inBox(ctx, snap.AsOf, box)
+	if err != nil {
+		return State{}, err
+	}
+	if m.After(snap.AsOf) {
+		n, exact, err := s.replay(ctx, snap, m, box, objs)
+		if err != nil {
+			return State{}, err
+		}
+		st.Source.EventsReplayed, st.Source.Exact = n, exact
+	}
+	st.Objects = map[string][]json.RawMessage{}
+	for _, sec := range Sections {
+		m := objs[sec]
+		ids := make([]string, 0, len(m))
+		for id := range m {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		out := make([]json.RawMessage, 0, len(ids))
+		for _, id := range ids {
+			if sec == "knoten" && dissolved(m[id]) {
+				continue
+			}
+			out = append(out, m[id])
+		}
+		st.Objects[sec] = out
+	}
+	return st, nil
+}
+
+// nearest is the newest ingested snapshot at or before m.
+func (s *Service) nearest(ctx context.Context, m time.Time) (Record, error) {
+	var r Record
+	err := s.pool.QueryRow(ctx, `
+SELECT hash, kind, as_of, pos_xmin, pos_xmax, running FROM timeline_snapshots
+WHERE as_of <= $1 ORDER BY as_of DESC LIMIT 1`, m).Scan(&r.Hash, &r.Kind, &r.AsOf, &r.Position.Xmin, &r.Position.Xmax, &r.Position.Running)
+	if err != nil {
+		if isNoRows(err) {
+			return Record{}, ErrBeforeStart
+		}
+		return Record{}, fmt.Errorf("timeline: nearest snapshot: %w", err)
+	}
+	r.AsOf = r.AsOf.UTC()
+	return r, nil
+}
+
+// inBox reads the objects valid at instant t inside box, and those drawn by no place.
+func (s *Service) inBox(ctx context.Context, t time.Time, box knoten.BBox) (map[string]map[string]json.RawMessage, error) {
+	envs := [][4]float64{{box.MinLon, box.MinLat, box.MaxLon, box.MaxLat}}
+	if box.MinLon > box.MaxLon { // across the antimeridian
+		envs = [][4]float64{{box.MinLon, box.MinLat, 180, box.MaxLat}, {-180, box.MinLat, box.MaxLon, box.MaxLat}}
+	}
+	out := map[string]map[string]json.RawMessage{}
+	for _, sec := range Sections {
+		out[sec] = map[string]json.RawMessage{}
+	}
+	read := func(sql string, args ...any) error {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("timeline: read: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sec, id string
+			var obj []byte
+			if err := rows.Scan(&sec, &id, &obj); err != nil {
+				return fmt.Errorf("timeline: read: %w", err)
+			}
+			m := out[sec]
+			if m == nil {
+				continue
+			}
+			if len(m) >= MaxObjects {
+				return ErrTooMany
+			}
+			m[id] = obj
+		}
+		return rows.Err()
+	}
+	for _, e := range envs {
+		if err := read(`
+SELECT section, id, object FROM timeline_versions
+WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) AND valid @> $5::timestamptz
+LIMIT $6`, e[0], e[1], e[2], e[3], t, 6*MaxObjects); err != nil {
+			return nil, err
+		}
+	}
+	if err := read(`
+SELECT section, id, object FROM timeline_versions
+WHERE geom IS NULL AND section = ANY($1) AND lower(valid) <= $2 AND valid @> $2::timestamptz
+LIMIT $3`, Sections, t, MaxObjects); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// version is one object's version valid at instant t, whatever its place.
+func (s *Service) version(ctx context.Context, section, id string, t time.Time) (json.RawMessage, bool, error) {
+	var obj []byte
+	err := s.pool.QueryRow(ctx, `
+SELECT object FROM timeline_versions
+WHERE section = $1 AND id = $2 AND lower(valid) <= $3 AND valid @> $3::timestamptz`, section, id, t).Scan(&obj)
+	if isNoRows(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("timeline: version: %w", err)
+	}
+	return obj, true, nil
+}
+
+// replayBatch is how many events one read of the log returns.
+const replayBatch = 1000
+
+// commitSlack: events are read in log order (by transaction), and a transaction's events carry
+// the time it took them, so a later position may hold a slightly earlier time. The replay reads
+// on this far past the moment before it stops, and applies only the events at or before it.
+const commitSlack = time.Minute
+
+// replay brings the objects from the snapshot forward to m with the events after the
+// snapshot's position. objs holds the box's objects at the snapshot; it is changed in place
+// and ends holding the box's objects at m. It returns the number of events applied and whether
+// the log still held them all.
+func (s *Service) replay(ctx context.Context, snap Record, m time.Time, box knoten.BBox,
+	objs map[string]map[string]json.RawMessage) (int, bool, error) {
+	// The objects the events changed, wherever they are: object JSON, or nil when removed.
+	changed := map[string]map[string]json.RawMessage{}
+	current := func(section string) func(id string) (snapshot.Object, bool) {
+		return func(id string) (snapshot.Object, bool) {
+			if c, ok := changed[section]; ok {
+				if j, ok := c[id]; ok {
+					return snapshot.Object{ID: id, JSON: j}, j != nil
+				}
+			}
+			if j, ok := objs[section][id]; ok {
+				return snapshot.Object{ID: id, JSON: j}, true
+			}
+			j, ok, err := s.version(ctx, section, id, snap.AsOf)
+			if err != nil || !ok {
+				return snapshot.Object{}, false
+			}
+			return snapshot.Object{ID: id, JSON: j}, true
+		}
+	}
+	pos := snap.Position
+	after := eventstore.Position{Tx: pos.Xmin - 1, ID: math.MaxInt64}
+	if pos.Xmin == 0 {
+		after = eventstore.Position{}
+	}
+	// If the log now begins after the snapshot's instant, retention removed events the replay
+	// would need: the answer is the snapshot's state alone.
+	if earliest, ok, err := s.events.Earliest(ctx); err != nil {
+		return 0, false, err
+	} else if ok && earliest.After(snap.AsOf) {
+		return 0, false, nil
+	}
+	n := 0
+	for {
+		evs, err := s.events.Read(ctx, after, replayBatch)
+		if err != nil {
+			return 0, false, err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		done := false
+		for _, e := range evs {
+			after = e.Position
+			if inSnapshot(pos, e.Position.Tx) {
+				continue
+			}
+			if e.At.After(m.Add(commitSlack)) {
+				done = true
+				break
+			}
+			if e.At.After(m) {
+				continue
+			}
+			for sec, r := range s.replayers {
+				ups, rm, err := r.Replay(e, current(sec))
+				if err != nil {
+					return 0, false, fmt.Errorf("timeline: replay %s of %s: %w", e.Type, sec, err)
+				}
+				if len(ups) == 0 && len(rm) == 0 {
+					continue
+				}
+				c := changed[sec]
+				if c == nil {
+					c = map[string]json.RawMessage{}
+					changed[sec] = c
+				}
+				for _, o := range ups {
+					c[o.ID] = o.JSON
+				}
+				for _, id := range rm {
+					c[id] = nil
+				}
+			}
+			n++
+		}
+		if done || len(evs) < replayBatch {
+			break
+		}
+	}
+	// Apply the changes to the box: an object is in it when its point is, or its Knoten's.
+	knotenAt := func(id string) (json.RawMessage, bool) {
+		o, ok := current("knoten")(id)
+		return o.JSON, ok
+	}
+	for _, sec := range Sections {
+		for id, j := range changed[sec] {
+			if j == nil {
+				delete(objs[sec], id)
+				continue
+			}
+			if inside(j, box, knotenAt) {
+				if len(objs[sec]) >= MaxObjects {
+					return 0, false, ErrTooMany
+				}
+				objs[sec][id] = j
+			} else {
+				delete(objs[sec], id)
+			}
+		}
+	}
+	// A Faden or an Antrag whose Knoten is gone is gone with it.
+	for _, sec := range Sections[1:] {
+		for id, j := range objs[sec] {
+			if p := parentOf(j); p != "" {
+				if _, ok := objs["knoten"][p]; !ok {
+					if _, ok := knotenAt(p); !ok {
+						delete(objs[sec], id)
+					}
+				}
+			}
+		}
+	}
+	return n, true, nil
+}
+
+// inSnapshot reports whether the snapshot's state includes the events of log transaction tx.
+func inSnapshot(p eventstore.Snapshot, tx uint64) bool {
+	return tx < p.Xmin || (tx < p.Xmax && !slices.Contains(p.Running, tx))
+}
+
+func isNoRows(err error) bool { return errors.Is(err, errNoRows) }
+
+// dissolved reports whether a Knoten object is dissolved: the section keeps those (Anträge
+// refer to them), the map does not show them.
+func dissolved(obj json.RawMessage) bool {
+	var k struct {
+		DissolvedAt *string `json:"dissolved_at"`
+	}
+	return json.Unmarshal(obj, &k) == nil && k.DissolvedAt != nil
+}
