@@ -36,6 +36,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
 	"github.com/weltgewebe/weltgewebe/web"
 )
@@ -192,6 +193,7 @@ type Instance struct {
 	Konto        *ortskonto.Service
 	MapFeed      *mapfeed.Feed
 	ChatRoom     *chat.Room
+	Timeline     *timeline.Service
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 }
@@ -255,6 +257,11 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	feedOpts.Log = log
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
 	i.Chat = chat.NewService(db.Pool, i.Clock)
+	tz := cfg.DelegationBatch.Location
+	if tz == nil {
+		tz, _ = time.LoadLocation("Europe/Berlin")
+	}
+	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, noSnapshots{}, i.Events, mapReplayers(), log)
 	i.Konto = ortskonto.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	// An Antrag's payout is recorded, reserved or lapses in the Antrag's own transactions.
 	i.Antraege.SetHooks(antrag.Hooks{
@@ -321,7 +328,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
-		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank,
+		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Timeline: i.Timeline,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:     cfg.RateLimits,
 		RequestTimeout: cfg.RequestTimeout,

@@ -26,6 +26,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
@@ -51,6 +52,8 @@ type Deps struct {
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
 	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler
+	// Timeline answers GET /api/timeline (nil: 404 timeline_off).
+	Timeline *timeline.Service
 	Log      *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
@@ -116,6 +119,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/knoten", s.listKnoten)
 	s.handle("GET /api/knoten/{id}", s.getKnoten)
 	s.handle("GET /api/knoten/{id}/faeden", s.listFaeden)
+	s.handle("GET /api/timeline", s.getTimeline)
 	s.handle("POST /api/faeden", s.authed(s.spinFaden))
 	s.handle("POST /api/faeden/{id}/twist", s.authed(s.twistFaden))
 	s.handle("POST /api/faeden/{id}/untwist", s.authed(s.untwistFaden))

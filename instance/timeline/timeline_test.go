@@ -34,7 +34,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type fakeSource struct{ recs []timeline.Record }
 
 func (f *fakeSource) List(context.Context) ([]timeline.Record, error) { return f.recs, nil }
-func (f *fakeSource) Open(string) (io.ReadCloser, error)             { return nil, errors.New("not here") }
+func (f *fakeSource) Open(string) (io.ReadCloser, error)              { return nil, errors.New("not here") }
 
 type fakeEvents struct {
 	evs      []eventstore.Event
@@ -62,9 +62,9 @@ type replayer struct {
 	fn   func(eventstore.Event, func(string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error)
 }
 
-func (r replayer) Name() string                          { return r.name }
-func (r replayer) Touched(eventstore.Event) []string     { return nil }
-func (r replayer) Tables() []snapshot.Table              { return nil }
+func (r replayer) Name() string                      { return r.name }
+func (r replayer) Touched(eventstore.Event) []string { return nil }
+func (r replayer) Tables() []snapshot.Table          { return nil }
 func (r replayer) Restore(context.Context, pgx.Tx, func(func(snapshot.Object, error) bool)) error {
 	return nil
 }
