@@ -262,6 +262,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		tz, _ = time.LoadLocation("Europe/Berlin")
 	}
 	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, noSnapshots{}, i.Events, mapReplayers(), log)
+	if cfg.Dev {
+		i.Timeline.SyncEvery = 0 // the dev clock jumps days in a second
+	}
 	i.Konto = ortskonto.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	// An Antrag's payout is recorded, reserved or lapses in the Antrag's own transactions.
 	i.Antraege.SetHooks(antrag.Hooks{

@@ -38,12 +38,13 @@ func benchTimeline(ctx context.Context, e *env, cfg config) {
 	ids := func(i int) uuid.UUID {
 		return uuid.UUID{0x70, 0, 0, 0, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i), 0x40, 0, 0x80}
 	}
-	object := func(w io.Writer, i, version int, at time.Time) {
+	object := func(w io.Writer, i, version int) {
 		p := point(i)
+		at := start.Add(time.Duration(version) * 4 * time.Hour)
 		fmt.Fprintf(w, `{"created_at":%q,"created_by":"%s","description":"","dissolved_at":null,"dissolves_at":null,"garn_count":1,"h3":"8f1f","id":"%s","last_activity_at":%q,"lat":%v,"lon":%v,"permanent":true,"title":"Knoten %d.%d","type":"idee"}`,
 			start.Format(time.RFC3339), e.resident, ids(i), at.Format(time.RFC3339), p.Lat, p.Lon, i, version)
 	}
-	write := func(w io.Writer, s int, full bool, at time.Time) {
+	write := func(w io.Writer, s int, full bool) {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		lo, hi := s*c, n+s*c
 		kind := "incremental"
@@ -68,7 +69,7 @@ func benchTimeline(ctx context.Context, e *env, cfg config) {
 				bw.WriteByte(',')
 			}
 			first = false
-			object(bw, i, version, at)
+			object(bw, i, version)
 		}
 		// Every Knoten's version is the last step that changed it: Knoten j changes at step
 		// s when j ≡ s (mod n/c), one in n/c per step.
@@ -104,7 +105,7 @@ func benchTimeline(ctx context.Context, e *env, cfg config) {
 		at := start.Add(time.Duration(s) * 4 * time.Hour)
 		full := s%steps == 0
 		pr, pw := io.Pipe()
-		go func() { write(pw, s, full, at); pw.Close() }()
+		go func() { write(pw, s, full); pw.Close() }()
 		rec := timeline.Record{Hash: fmt.Sprintf("bench-%d", s), Kind: "incremental", AsOf: at,
 			// A position past the log's, so that the replay finds no events: the query's own cost.
 			Position: eventstore.Snapshot{Xmin: 1 << 62, Xmax: 1 << 62}}

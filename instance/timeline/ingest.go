@@ -153,6 +153,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (hash) DO NOTHING`,
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("timeline: ingest %s: %w", r.Hash, err)
 	}
+	s.forgetIngested()
 	return count, nil
 }
 
@@ -165,6 +166,7 @@ func (s *Service) Prune(ctx context.Context, oldestKept time.Time) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM timeline_snapshots WHERE as_of < $1`, oldestKept); err != nil {
 		return fmt.Errorf("timeline: prune: %w", err)
 	}
+	s.forgetIngested()
 	return nil
 }
 

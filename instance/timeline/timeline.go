@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance/clock"
@@ -76,8 +77,13 @@ type Service struct {
 	events    Events
 	replayers map[string]snapshot.Replayer
 	log       *slog.Logger
+	// SyncEvery is how often a query looks for new snapshots to ingest (0: every query).
+	SyncEvery time.Duration
 
-	syncing sync.Mutex
+	syncing  sync.Mutex
+	mu       sync.Mutex
+	ingested []Record // nil: not read yet
+	lastSync time.Time
 }
 
 // NewService returns the timeline over the snapshots of src; replayers bring a section's objects
@@ -91,7 +97,7 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, loc *time.Location, src Sourc
 	for _, r := range replayers {
 		rs[r.Name()] = r
 	}
-	return &Service{pool: pool, clock: c, loc: loc, src: src, events: events, replayers: rs, log: log}
+	return &Service{pool: pool, clock: c, loc: loc, src: src, events: events, replayers: rs, log: log, SyncEvery: 15 * time.Second}
 }
 
 // Location is the Ortsweberei's time zone, in which dates and times are read.
@@ -148,25 +154,47 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 	if !box.Valid() {
 		return State{}, fault.Invalidf("bbox", "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat in degrees, with minLat ≤ maxLat.")
 	}
-	if err := s.Sync(ctx); err != nil {
-		// The newest snapshots are not ingested yet; an older one and more events still answer.
-		s.log.Warn("timeline: sync", "err", err)
+	if s.syncDue() {
+		if err := s.Sync(ctx); err != nil {
+			// The newest snapshots are not ingested yet; an older one and more events still answer.
+			s.log.Warn("timeline: sync", "err", err)
+		}
 	}
 	snap, err := s.nearest(ctx, m)
 	if err != nil {
 		return State{}, err
 	}
 	st := State{AsOf: m, Source: SourceInfo{Snapshot: snap.Hash, SnapshotAsOf: snap.AsOf, Exact: true}}
+	// The box at the snapshot and the events after it are read at the same time (two
+	// connections): the answer waits for the slower, not for both.
+	var (
+		evs     []eventstore.Event
+		exact   = true
+		evsErr  error
+		evsDone = make(chan struct{})
+	)
+	if m.After(snap.AsOf) {
+		go func() {
+			defer close(evsDone)
+			evs, exact, evsErr = s.eventsAfter(ctx, snap, m)
+		}()
+	} else {
+		close(evsDone)
+	}
 	objs, err := s.inBox(ctx, snap.AsOf, box)
+	<-evsDone
 	if err != nil {
 		return State{}, err
 	}
-	if m.After(snap.AsOf) {
-		n, exact, err := s.replay(ctx, snap, m, box, objs)
-		if err != nil {
+	if evsErr != nil {
+		return State{}, evsErr
+	}
+	st.Source.Exact = exact
+	if len(evs) > 0 {
+		if err := s.replay(ctx, snap, evs, box, objs); err != nil {
 			return State{}, err
 		}
-		st.Source.EventsReplayed, st.Source.Exact = n, exact
+		st.Source.EventsReplayed = len(evs)
 	}
 	st.Objects = map[string][]json.RawMessage{}
 	for _, sec := range Sections {
@@ -188,20 +216,70 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 	return st, nil
 }
 
-// nearest is the newest ingested snapshot at or before m.
+// nearest is the newest ingested snapshot at or before m, from the list kept in memory (a few
+// hundred records: one per four hours of the retained history).
 func (s *Service) nearest(ctx context.Context, m time.Time) (Record, error) {
-	var r Record
-	err := s.pool.QueryRow(ctx, `
-SELECT hash, kind, as_of, pos_xmin, pos_xmax, running FROM timeline_snapshots
-WHERE as_of <= $1 ORDER BY as_of DESC LIMIT 1`, m).Scan(&r.Hash, &r.Kind, &r.AsOf, &r.Position.Xmin, &r.Position.Xmax, &r.Position.Running)
-	if err != nil {
-		if isNoRows(err) {
-			return Record{}, ErrBeforeStart
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ingested == nil {
+		if err := s.loadIngested(ctx); err != nil {
+			return Record{}, err
 		}
-		return Record{}, fmt.Errorf("timeline: nearest snapshot: %w", err)
 	}
-	r.AsOf = r.AsOf.UTC()
-	return r, nil
+	i, _ := slices.BinarySearchFunc(s.ingested, m, func(r Record, t time.Time) int {
+		if r.AsOf.After(t) {
+			return 1
+		}
+		return -1
+	})
+	if i == 0 {
+		return Record{}, ErrBeforeStart
+	}
+	return s.ingested[i-1], nil
+}
+
+// loadIngested reads the ingested snapshots, oldest first; s.mu held.
+func (s *Service) loadIngested(ctx context.Context) error {
+	rows, err := s.pool.Query(ctx, `
+SELECT hash, kind, as_of, pos_xmin, pos_xmax, running FROM timeline_snapshots ORDER BY as_of`)
+	if err != nil {
+		return fmt.Errorf("timeline: snapshots: %w", err)
+	}
+	recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) {
+		var r Record
+		err := row.Scan(&r.Hash, &r.Kind, &r.AsOf, &r.Position.Xmin, &r.Position.Xmax, &r.Position.Running)
+		r.AsOf = r.AsOf.UTC()
+		return r, err
+	})
+	if err != nil {
+		return fmt.Errorf("timeline: snapshots: %w", err)
+	}
+	if recs == nil {
+		recs = []Record{}
+	}
+	s.ingested = recs
+	return nil
+}
+
+// forgetIngested makes the next query read the ingested snapshots again.
+func (s *Service) forgetIngested() {
+	s.mu.Lock()
+	s.ingested = nil
+	s.mu.Unlock()
+}
+
+// syncDue reports whether a query should look for new snapshots first: at most once per
+// SyncEvery (a snapshot comes every four hours; the dev instance, whose clock jumps, looks
+// every time).
+func (s *Service) syncDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now() // the process's pace, not the instance clock's: a rate limit
+	if s.SyncEvery > 0 && now.Sub(s.lastSync) < s.SyncEvery {
+		return false
+	}
+	s.lastSync = now
+	return true
 }
 
 // inBox reads the objects valid at instant t inside box, and those drawn by no place.
@@ -237,18 +315,22 @@ func (s *Service) inBox(ctx context.Context, t time.Time, box knoten.BBox) (map[
 		}
 		return rows.Err()
 	}
-	for _, e := range envs {
-		if err := read(`
-SELECT section, id, object FROM timeline_versions
-WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) AND valid @> $5::timestamptz
-LIMIT $6`, e[0], e[1], e[2], e[3], t, 6*MaxObjects); err != nil {
-			return nil, err
-		}
+	// One round trip: the objects placed in the box (each envelope), then those without a place.
+	env := `(geom && ST_MakeEnvelope($1, $2, $3, $4, 4326))`
+	args := []any{envs[0][0], envs[0][1], envs[0][2], envs[0][3]}
+	if len(envs) == 2 {
+		env = `(geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) OR geom && ST_MakeEnvelope($5, $6, $7, $8, 4326))`
+		args = append(args, envs[1][0], envs[1][1], envs[1][2], envs[1][3])
 	}
-	if err := read(`
-SELECT section, id, object FROM timeline_versions
-WHERE geom IS NULL AND section = ANY($1) AND lower(valid) <= $2 AND valid @> $2::timestamptz
-LIMIT $3`, Sections, t, MaxObjects); err != nil {
+	n := len(args)
+	args = append(args, t, Sections, 6*MaxObjects)
+	if err := read(fmt.Sprintf(`
+(SELECT section, id, object FROM timeline_versions
+ WHERE %s AND valid @> $%d::timestamptz LIMIT $%d)
+UNION ALL
+(SELECT section, id, object FROM timeline_versions
+ WHERE geom IS NULL AND section = ANY($%d) AND lower(valid) <= $%d AND valid @> $%d::timestamptz LIMIT $%d)`,
+		env, n+1, n+3, n+2, n+1, n+1, n+3), args...); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -277,12 +359,59 @@ const replayBatch = 1000
 // on this far past the moment before it stops, and applies only the events at or before it.
 const commitSlack = time.Minute
 
-// replay brings the objects from the snapshot forward to m with the events after the
-// snapshot's position. objs holds the box's objects at the snapshot; it is changed in place
-// and ends holding the box's objects at m. It returns the number of events applied and whether
-// the log still held them all.
-func (s *Service) replay(ctx context.Context, snap Record, m time.Time, box knoten.BBox,
-	objs map[string]map[string]json.RawMessage) (int, bool, error) {
+// MaxReplayEvents bounds the events one answer replays (and holds in memory): four hours of a
+// busy Ortsweberei are far fewer. Beyond it the answer is the snapshot's, marked not exact.
+const MaxReplayEvents = 200_000
+
+// eventsAfter reads the events after the snapshot's position up to moment m, in log order. It
+// returns false when the log no longer holds them all (retention removed some, or there are
+// more than MaxReplayEvents): the answer is then the snapshot's state alone.
+func (s *Service) eventsAfter(ctx context.Context, snap Record, m time.Time) ([]eventstore.Event, bool, error) {
+	// If the log now begins after the snapshot's instant, retention removed events the replay
+	// would need.
+	if earliest, ok, err := s.events.Earliest(ctx); err != nil {
+		return nil, false, err
+	} else if ok && earliest.After(snap.AsOf) {
+		return nil, false, nil
+	}
+	pos := snap.Position
+	after := eventstore.Position{Tx: pos.Xmin - 1, ID: math.MaxInt64}
+	if pos.Xmin == 0 {
+		after = eventstore.Position{}
+	}
+	var out []eventstore.Event
+	for {
+		evs, err := s.events.Read(ctx, after, replayBatch)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, e := range evs {
+			after = e.Position
+			if inSnapshot(pos, e.Position.Tx) {
+				continue
+			}
+			if e.At.After(m.Add(commitSlack)) {
+				return out, true, nil
+			}
+			if e.At.After(m) {
+				continue
+			}
+			if len(out) == MaxReplayEvents {
+				return nil, false, nil
+			}
+			out = append(out, e)
+		}
+		if len(evs) < replayBatch {
+			return out, true, nil
+		}
+	}
+}
+
+// replay brings the objects from the snapshot forward with evs (the events after it, in log
+// order). objs holds the box's objects at the snapshot; it is changed in place and ends
+// holding the box's objects after the events.
+func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Event, box knoten.BBox,
+	objs map[string]map[string]json.RawMessage) error {
 	// The objects the events changed, wherever they are: object JSON, or nil when removed.
 	changed := map[string]map[string]json.RawMessage{}
 	current := func(section string) func(id string) (snapshot.Object, bool) {
@@ -302,64 +431,26 @@ func (s *Service) replay(ctx context.Context, snap Record, m time.Time, box knot
 			return snapshot.Object{ID: id, JSON: j}, true
 		}
 	}
-	pos := snap.Position
-	after := eventstore.Position{Tx: pos.Xmin - 1, ID: math.MaxInt64}
-	if pos.Xmin == 0 {
-		after = eventstore.Position{}
-	}
-	// If the log now begins after the snapshot's instant, retention removed events the replay
-	// would need: the answer is the snapshot's state alone.
-	if earliest, ok, err := s.events.Earliest(ctx); err != nil {
-		return 0, false, err
-	} else if ok && earliest.After(snap.AsOf) {
-		return 0, false, nil
-	}
-	n := 0
-	for {
-		evs, err := s.events.Read(ctx, after, replayBatch)
-		if err != nil {
-			return 0, false, err
-		}
-		if len(evs) == 0 {
-			break
-		}
-		done := false
-		for _, e := range evs {
-			after = e.Position
-			if inSnapshot(pos, e.Position.Tx) {
+	for _, e := range evs {
+		for sec, r := range s.replayers {
+			ups, rm, err := r.Replay(e, current(sec))
+			if err != nil {
+				return fmt.Errorf("timeline: replay %s of %s: %w", e.Type, sec, err)
+			}
+			if len(ups) == 0 && len(rm) == 0 {
 				continue
 			}
-			if e.At.After(m.Add(commitSlack)) {
-				done = true
-				break
+			c := changed[sec]
+			if c == nil {
+				c = map[string]json.RawMessage{}
+				changed[sec] = c
 			}
-			if e.At.After(m) {
-				continue
+			for _, o := range ups {
+				c[o.ID] = o.JSON
 			}
-			for sec, r := range s.replayers {
-				ups, rm, err := r.Replay(e, current(sec))
-				if err != nil {
-					return 0, false, fmt.Errorf("timeline: replay %s of %s: %w", e.Type, sec, err)
-				}
-				if len(ups) == 0 && len(rm) == 0 {
-					continue
-				}
-				c := changed[sec]
-				if c == nil {
-					c = map[string]json.RawMessage{}
-					changed[sec] = c
-				}
-				for _, o := range ups {
-					c[o.ID] = o.JSON
-				}
-				for _, id := range rm {
-					c[id] = nil
-				}
+			for _, id := range rm {
+				c[id] = nil
 			}
-			n++
-		}
-		if done || len(evs) < replayBatch {
-			break
 		}
 	}
 	// Apply the changes to the box: an object is in it when its point is, or its Knoten's.
@@ -375,7 +466,7 @@ func (s *Service) replay(ctx context.Context, snap Record, m time.Time, box knot
 			}
 			if inside(j, box, knotenAt) {
 				if len(objs[sec]) >= MaxObjects {
-					return 0, false, ErrTooMany
+					return ErrTooMany
 				}
 				objs[sec][id] = j
 			} else {
@@ -395,7 +486,7 @@ func (s *Service) replay(ctx context.Context, snap Record, m time.Time, box knot
 			}
 		}
 	}
-	return n, true, nil
+	return nil
 }
 
 // inSnapshot reports whether the snapshot's state includes the events of log transaction tx.
