@@ -158,7 +158,7 @@ func (kontoSection) Restore(ctx context.Context, tx pgx.Tx, objects func(yield f
 			}
 		}
 		tag, err := tx.Exec(ctx, `
-UPDATE ortskonto SET empfaenger = $1, iban = $2, bic = $3, lat = $4, lon = $5, position_h3 = $6, configured_at = $7,
+UPDATE ortskonto SET empfaenger = $1, iban = $2, bic = nullif($3, ''), lat = $4, lon = $5, position_h3 = $6, configured_at = $7,
        settled_cents = $8, reversed_cents = $9, pending_cents = $10, reserved_cents = $11, paid_cents = $12,
        initiated_count = $13, pending_count = $14, settled_count = $15, failed_count = $16, reversed_count = $17`,
 			empf, iban, bic, lat, lon, cell, k.ConfiguredAt, k.SettledCents, k.ReversedCents, k.PendingCents, k.ReservedCents,
