@@ -182,3 +182,14 @@ func (garnrollenSection) Tables() []snapshot.Table {
 	return []snapshot.Table{{Name: "accounts", OrderBy: "id", Columns: []string{"id", "handle", "name",
 		"CASE WHEN on_map THEN position END", "CASE WHEN on_map THEN position_h3 END", "verified_at", "verified_by", "created_at"}}}
 }
+
+// HasAccounts reports whether any account exists: a database a snapshot may be restored into
+// has none (every public object but the Ortsweberei's settings and the Ortskonto's balance
+// belongs to an account).
+func HasAccounts(ctx context.Context, q database.Querier) (bool, error) {
+	var any bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)`).Scan(&any); err != nil {
+		return false, fmt.Errorf("account: any: %w", err)
+	}
+	return any, nil
+}
