@@ -261,7 +261,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	if tz == nil {
 		tz, _ = time.LoadLocation("Europe/Berlin")
 	}
-	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, noSnapshots{}, i.Events, mapReplayers(), log)
+	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, noSnapshots{}, i.Events, replayers(), log)
 	if cfg.Dev {
 		i.Timeline.SyncEvery = 0 // the dev clock jumps days in a second
 	}

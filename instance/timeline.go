@@ -5,17 +5,12 @@ import (
 	"errors"
 	"io"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/weltgewebe/weltgewebe/instance/database"
-	"github.com/weltgewebe/weltgewebe/instance/eventstore"
-	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 )
 
 // The timeline's wiring: its snapshots come from the snapshot service, its replay from the
-// map sections.
+// sections that implement snapshot.Replayer.
 
 // noSnapshots is the timeline's source while the instance takes no snapshots.
 type noSnapshots struct{}
@@ -25,26 +20,13 @@ func (noSnapshots) Open(string) (io.ReadCloser, error) {
 	return nil, errors.New("timeline: no snapshots")
 }
 
-// mapReplayer is a map section's Replay, for the timeline.
-// TODO(issue 15): the sections' own types carry Replay once they exist (instance/knoten).
-type mapReplayer struct {
-	name string
-	fn   func(eventstore.Event, func(string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error)
-}
-
-func (r mapReplayer) Name() string                      { return r.name }
-func (r mapReplayer) Touched(eventstore.Event) []string { return nil }
-func (r mapReplayer) Tables() []snapshot.Table          { return nil }
-func (r mapReplayer) Restore(context.Context, pgx.Tx, func(func(snapshot.Object, error) bool)) error {
-	return errors.New("timeline: replay only")
-}
-func (r mapReplayer) Dump(context.Context, database.Querier, []string, func(snapshot.Object) error) error {
-	return errors.New("timeline: replay only")
-}
-func (r mapReplayer) Replay(e eventstore.Event, current func(string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
-	return r.fn(e, current)
-}
-
-func mapReplayers() []snapshot.Replayer {
-	return []snapshot.Replayer{mapReplayer{"knoten", knoten.ReplayKnoten}, mapReplayer{"faeden", knoten.ReplayFaeden}}
+// replayers are the sections the timeline can bring forward with events.
+func replayers() []snapshot.Replayer {
+	var out []snapshot.Replayer
+	for _, sec := range SnapshotSections() {
+		if r, ok := sec.(snapshot.Replayer); ok {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -11,38 +11,8 @@ import (
 )
 
 // The timeline's replay of the map's events onto snapshot objects (snapshot.Replayer): what a
-// Knoten or a Faden looked like after an event, given how it looked before. The objects have
-// the live API's shapes (instance/wire, which imports this package, hence the copies here;
-// replay_test would catch a drift by comparing with wire's JSON).
-
-type replayKnotenObject struct {
-	ID             uuid.UUID  `json:"id"`
-	Type           string     `json:"type"`
-	Title          string     `json:"title"`
-	Description    string     `json:"description"`
-	Lat            float64    `json:"lat"`
-	Lon            float64    `json:"lon"`
-	H3             string     `json:"h3"`
-	CreatedBy      uuid.UUID  `json:"created_by"`
-	CreatedAt      time.Time  `json:"created_at"`
-	LastActivityAt time.Time  `json:"last_activity_at"`
-	Permanent      bool       `json:"permanent"`
-	GarnCount      int        `json:"garn_count"`
-	DissolvesAt    *time.Time `json:"dissolves_at"`
-	// A dissolved Knoten stays in the section (Anträge refer to it); the map hides it.
-	DissolvedAt *time.Time `json:"dissolved_at"`
-}
-
-type replayFadenObject struct {
-	ID          uuid.UUID  `json:"id"`
-	KnotenID    uuid.UUID  `json:"knoten_id"`
-	AccountID   uuid.UUID  `json:"account_id"`
-	AccountName string     `json:"account_name,omitempty"`
-	Type        string     `json:"type"`
-	IsTwisted   bool       `json:"is_twisted"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-}
+// Knoten or a Faden looked like after an event, given how it looked before, in the section's
+// shapes (snapshot.go).
 
 func replayObject(id uuid.UUID, v any) (snapshot.Object, error) {
 	b, err := json.Marshal(v)
@@ -50,30 +20,30 @@ func replayObject(id uuid.UUID, v any) (snapshot.Object, error) {
 }
 
 // knotenOf reads the Knoten id as it is before the event; false when the state has none.
-func knotenOf(id uuid.UUID, current func(string) (snapshot.Object, bool)) (replayKnotenObject, bool, error) {
+func knotenOf(id uuid.UUID, current func(string) (snapshot.Object, bool)) (SnapshotKnoten, bool, error) {
 	o, ok := current(id.String())
 	if !ok {
-		return replayKnotenObject{}, false, nil
+		return SnapshotKnoten{}, false, nil
 	}
-	var k replayKnotenObject
+	var k SnapshotKnoten
 	err := json.Unmarshal(o.JSON, &k)
 	return k, err == nil, err
 }
 
-func fadenOf(id uuid.UUID, current func(string) (snapshot.Object, bool)) (replayFadenObject, bool, error) {
+func fadenOf(id uuid.UUID, current func(string) (snapshot.Object, bool)) (SnapshotFaden, bool, error) {
 	o, ok := current(id.String())
 	if !ok {
-		return replayFadenObject{}, false, nil
+		return SnapshotFaden{}, false, nil
 	}
-	var f replayFadenObject
+	var f SnapshotFaden
 	err := json.Unmarshal(o.JSON, &f)
 	return f, err == nil, err
 }
 
-// ReplayKnoten is the "knoten" section's Replay: what event e does to the Knoten.
-func ReplayKnoten(e eventstore.Event, current func(id string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
+// Replay: what event e does to the Knoten (snapshot.Replayer).
+func (knotenSection) Replay(e eventstore.Event, current func(id string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
 	at := e.At.UTC()
-	one := func(k replayKnotenObject) ([]snapshot.Object, []string, error) {
+	one := func(k SnapshotKnoten) ([]snapshot.Object, []string, error) {
 		o, err := replayObject(k.ID, k)
 		return []snapshot.Object{o}, nil, err
 	}
@@ -83,7 +53,7 @@ func ReplayKnoten(e eventstore.Event, current func(id string) (snapshot.Object, 
 		if err != nil {
 			return nil, nil, err
 		}
-		return one(replayKnotenObject{ID: p.KnotenID, Type: p.Type, Title: p.Title, Description: p.Description,
+		return one(SnapshotKnoten{ID: p.KnotenID, Type: p.Type, Title: p.Title, Description: p.Description,
 			Lat: p.Lat, Lon: p.Lon, H3: p.H3, CreatedBy: p.CreatedBy, CreatedAt: at, LastActivityAt: at})
 	case FadenGesponnen.Is(e):
 		p, err := FadenGesponnen.Decode(e)
@@ -148,7 +118,7 @@ func ReplayKnoten(e eventstore.Event, current func(id string) (snapshot.Object, 
 // otherwise it lasts as long as its latest-expiring Faden. (An expiring Faden that was the
 // latest is followed by the Knoten's dissolution or by a later one, so the replay never needs
 // to shorten it.)
-func (k *replayKnotenObject) extend(expires *time.Time) {
+func (k *SnapshotKnoten) extend(expires *time.Time) {
 	k.Permanent = k.GarnCount > 0
 	if k.Permanent {
 		k.DissolvesAt = nil
@@ -160,9 +130,9 @@ func (k *replayKnotenObject) extend(expires *time.Time) {
 	}
 }
 
-// ReplayFaeden is the "faeden" section's Replay: what event e does to the active Fäden.
-func ReplayFaeden(e eventstore.Event, current func(id string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
-	one := func(f replayFadenObject) ([]snapshot.Object, []string, error) {
+// Replay: what event e does to the active Fäden (snapshot.Replayer).
+func (faedenSection) Replay(e eventstore.Event, current func(id string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
+	one := func(f SnapshotFaden) ([]snapshot.Object, []string, error) {
 		o, err := replayObject(f.ID, f)
 		return []snapshot.Object{o}, nil, err
 	}
@@ -172,7 +142,7 @@ func ReplayFaeden(e eventstore.Event, current func(id string) (snapshot.Object, 
 		if err != nil {
 			return nil, nil, err
 		}
-		return one(replayFadenObject{ID: p.FadenID, KnotenID: p.KnotenID, AccountID: p.AccountID, Type: p.Type,
+		return one(SnapshotFaden{ID: p.FadenID, KnotenID: p.KnotenID, AccountID: p.AccountID, Type: p.Type,
 			IsTwisted: p.IsTwisted, CreatedAt: e.At.UTC(), ExpiresAt: utcPtr(p.ExpiresAt)})
 	case FadenVerzwirnt.Is(e):
 		p, err := FadenVerzwirnt.Decode(e)
@@ -206,10 +176,7 @@ func ReplayFaeden(e eventstore.Event, current func(id string) (snapshot.Object, 
 	return nil, nil, nil
 }
 
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
+var (
+	_ snapshot.Replayer = knotenSection{}
+	_ snapshot.Replayer = faedenSection{}
+)

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
-	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
@@ -53,26 +51,6 @@ func (f *fakeEvents) Read(_ context.Context, after eventstore.Position, limit in
 
 func (f *fakeEvents) Earliest(context.Context) (time.Time, bool, error) {
 	return f.earliest, !f.earliest.IsZero(), nil
-}
-
-// replayer adapts a knoten Replay function to snapshot.Replayer (the sections' types carry
-// it in the instance).
-type replayer struct {
-	name string
-	fn   func(eventstore.Event, func(string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error)
-}
-
-func (r replayer) Name() string                      { return r.name }
-func (r replayer) Touched(eventstore.Event) []string { return nil }
-func (r replayer) Tables() []snapshot.Table          { return nil }
-func (r replayer) Restore(context.Context, pgx.Tx, func(func(snapshot.Object, error) bool)) error {
-	return nil
-}
-func (r replayer) Dump(context.Context, database.Querier, []string, func(snapshot.Object) error) error {
-	return nil
-}
-func (r replayer) Replay(e eventstore.Event, current func(string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
-	return r.fn(e, current)
 }
 
 func knotenJSON(id uuid.UUID, lon, lat float64, title string) string {
@@ -133,8 +111,11 @@ func TestTimelineAt(t *testing.T) {
 	src := &fakeSource{}
 	evs := &fakeEvents{earliest: t0.Add(-time.Hour)}
 	loc, _ := time.LoadLocation("Europe/Berlin")
-	tl := timeline.NewService(pool, clk, loc, src, evs, []snapshot.Replayer{
-		replayer{"knoten", knoten.ReplayKnoten}, replayer{"faeden", knoten.ReplayFaeden}}, nil)
+	var rs []snapshot.Replayer
+	for _, sec := range knoten.SnapshotSections() {
+		rs = append(rs, sec.(snapshot.Replayer))
+	}
+	tl := timeline.NewService(pool, clk, loc, src, evs, rs, nil)
 
 	a := timeline.Record{Hash: "a", Kind: "full", AsOf: t0, Position: eventstore.Snapshot{Xmin: 100, Xmax: 100}}
 	b := timeline.Record{Hash: "b", Kind: "incremental", AsOf: t1, Position: eventstore.Snapshot{Xmin: 200, Xmax: 201, Running: []uint64{200}}}
