@@ -139,3 +139,25 @@ func (s *Service) Chain(ctx context.Context, at time.Time) ([]Record, error) {
 	}
 	return append([]Record{full}, incs...), nil
 }
+
+// RecordRestored records, in q (the restore's transaction), the chain a database was restored
+// from, so that the restored instance's next snapshot continues it (its previous is the last
+// of them, its base the last full one) and the retention and the timeline know them. The
+// caller has verified each snapshot and stored its files in the snapshot directory (Store).
+// Records are inserted in the order given; their Slot is kept (the slots they filled), so a
+// slot is not taken twice.
+func RecordRestored(ctx context.Context, q database.Querier, recs []Record) error {
+	for _, r := range recs {
+		if r.File == "" {
+			r.File = r.Hash + ".json.gz"
+		}
+		ok, err := record(ctx, q, r)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("snapshot: restored %s fills the %s slot %s, already taken", r.Hash, r.Kind, r.Slot)
+		}
+	}
+	return nil
+}

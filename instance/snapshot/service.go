@@ -76,6 +76,9 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, keys *Keys, opts Options) *Se
 // Dir is the directory the files are in.
 func (s *Service) Dir() string { return s.opts.Dir }
 
+// Instance is the Ortsweberei actor's id the documents name.
+func (s *Service) Instance() string { return s.opts.Instance }
+
 // Schedule is when the service takes snapshots.
 func (s *Service) Schedule() Schedule { return s.opts.Schedule }
 
@@ -401,4 +404,33 @@ func (s *Service) Opener(r Record) Opener {
 	return func() (io.ReadCloser, error) {
 		return os.Open(filepath.Join(s.opts.Dir, r.File))
 	}
+}
+
+// Store writes a snapshot's two files into dir under their names (<hash>.json.gz from doc, the
+// compressed document as served; <hash>.sig holding sig, the .sig file's text) the way the
+// service writes its own: through temporary files, synced, renamed. For a restore that brings
+// the files of the chain it restored from; the caller has verified them.
+func Store(dir, hash string, doc io.Reader, sig []byte) error {
+	if !validHash(hash) {
+		return fmt.Errorf("snapshot: store: %q is not a hash", hash)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("snapshot: store: %w", err)
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+"*.json.gz")
+	if err != nil {
+		return fmt.Errorf("snapshot: store: %w", err)
+	}
+	_, err = io.Copy(f, doc)
+	if err = errors.Join(err, f.Sync(), f.Close()); err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, hash+".json.gz"))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("snapshot: store: %w", err)
+	}
+	if err := writeFileAtomic(dir, hash+".sig", sig); err != nil {
+		return err
+	}
+	return syncDir(dir)
 }
