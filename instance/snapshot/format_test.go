@@ -3,7 +3,6 @@ package snapshot
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -134,7 +133,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 			strings.Join(d.Sections, ",") != "faeden,garnrollen,knoten" || d.Objects != 4 {
 			t.Errorf("document read: %+v", d)
 		}
-		if err := d.Verify(context.Background(), res.Signature, testPub(1)); err != nil {
+		if err := verifyBoth(d, res.Signature, testPub(1)); err != nil {
 			t.Errorf("Verify: %v", err)
 		}
 	}
@@ -297,10 +296,10 @@ func TestReadRefusesTampering(t *testing.T) {
 				t.Errorf("%s: Read: %v", c.name, err)
 				continue
 			}
-			if err := d.Verify(context.Background(), res.Signature, testPub(1)); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "detached signature") {
+			if err := verifyBoth(d, res.Signature, testPub(1)); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "detached signature") {
 				t.Errorf("%s: Verify = %v, want the detached signature refused", c.name, err)
 			}
-			if err := d.VerifyProof(context.Background(), testPub(1)); !errors.Is(err, ErrVerify) {
+			if err := VerifyDocument(d, testPub(1)); !errors.Is(err, ErrVerify) {
 				t.Errorf("%s: VerifyProof = %v, want refused", c.name, err)
 			}
 			continue
@@ -318,13 +317,13 @@ func TestVerifyRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, other := write(t, fullHeader(), nil, sampleContent[:1])
-	if err := d.Verify(context.Background(), other.Signature, testPub(1)); err == nil || !strings.Contains(err.Error(), "detached signature") {
+	if err := verifyBoth(d, other.Signature, testPub(1)); err == nil || !strings.Contains(err.Error(), "detached signature") {
 		t.Errorf("swapped .sig: %v", err)
 	}
-	if err := d.Verify(context.Background(), res.Signature, testPub(2)); err == nil {
+	if err := verifyBoth(d, res.Signature, testPub(2)); err == nil {
 		t.Errorf("wrong key: accepted")
 	}
-	if err := d.VerifyProof(context.Background(), testPub(2)); !errors.Is(err, ErrVerify) {
+	if err := VerifyDocument(d, testPub(2)); !errors.Is(err, ErrVerify) {
 		t.Errorf("wrong key, proof: %v", err)
 	}
 	sig, err := DecodeSignature(append(EncodeSignature(res.Signature), '\n'))
@@ -334,4 +333,12 @@ func TestVerifyRefuses(t *testing.T) {
 	if _, err := DecodeSignature([]byte("AAAA")); err == nil {
 		t.Errorf("DecodeSignature of 3 bytes: accepted")
 	}
+}
+
+// verifyBoth checks the detached signature and the proof.
+func verifyBoth(d *Document, sig []byte, pub ed25519.PublicKey) error {
+	if err := VerifyDetached(d.Hash, sig, pub); err != nil {
+		return err
+	}
+	return VerifyDocument(d, pub)
 }

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"context"
 	"crypto/ed25519"
 	"fmt"
 	"io"
@@ -241,7 +240,7 @@ func (m *merger) finish(opts MergeOptions) error {
 			}
 		}
 		if opts.Key != nil {
-			if err := doc.VerifyProof(context.Background(), opts.Key); err != nil {
+			if err := VerifyDocument(doc, opts.Key); err != nil {
 				return fmt.Errorf("chain file %d (%s): %w", i, short(doc.Hash), err)
 			}
 		}
@@ -249,4 +248,3 @@ func (m *merger) finish(opts MergeOptions) error {
 	}
 	return nil
 }
-

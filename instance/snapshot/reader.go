@@ -21,8 +21,8 @@ import (
 )
 
 // Document is what reading a whole snapshot establishes: its header, its gone ids, its
-// proof, and its hash computed from the bytes read. Reading checks the form only; Verify
-// checks the signatures.
+// proof, and its hash computed from the bytes read. Reading checks the form only;
+// VerifyDocument and VerifyDetached check the signatures.
 type Document struct {
 	Header
 	// Gone lists, per section, the ids an incremental snapshot says no longer exist (sorted).
@@ -35,9 +35,10 @@ type Document struct {
 	// Hash is the lowercase hex SHA-256 of the uncompressed bytes: what the file should be
 	// named, and what the detached signature signs.
 	Hash string
-	// Digest is the SHA-256 of the canonical document without "proof": what the proof signs.
-	Digest [sha256.Size]byte
-	Bytes  int64 // uncompressed
+	// DocDigest is the SHA-256 of the canonical document without "proof": what the proof
+	// signs.
+	DocDigest [sha256.Size]byte
+	Bytes     int64 // uncompressed
 }
 
 // Read reads one snapshot document from r, gzip-compressed or plain (told apart by their
@@ -400,7 +401,7 @@ func (d *Decoder) tail() error {
 	// The proof signs the document without "proof": everything so far and "}".
 	dh := s.cloneHash()
 	dh.Write([]byte{'}'})
-	dh.Sum(d.doc.Digest[:0])
+	dh.Sum(d.doc.DocDigest[:0])
 	if err := s.member("proof"); err != nil {
 		return err
 	}

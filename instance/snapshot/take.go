@@ -13,13 +13,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance/clock"
+	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
 // Spec is what a snapshot is to be taken of.
 type Spec struct {
-	Instance string         // the Ortsweberei actor's id
-	Sections []Section      // every section of the instance, any order (the file sorts them)
+	Instance string    // the Ortsweberei actor's id
+	Sections []Section // every section of the instance, any order (the file sorts them)
 	Key      ed25519.PrivateKey
 	Previous string // the hash of the snapshot before it; "" for the first
 	// IDs nil: a full snapshot. Otherwise an incremental one, with per section the ids to
@@ -32,6 +33,12 @@ type Spec struct {
 	// (it no longer exists, or is no longer public). An id the section emits is written as
 	// an object: what the state holds decides, not what the caller believed.
 	Gone map[string][]string
+	// Changed, when set, makes the snapshot incremental and supplies its IDs instead of
+	// spec.IDs: Take calls it inside its transaction, right after reading the position, so
+	// that the ids come from exactly the events between the previous snapshot's position and
+	// this one's (an event committed between a caller's reading and Take's transaction would
+	// otherwise fall between two snapshots). Its result is used as IDs (nil counts as none).
+	Changed func(ctx context.Context, q database.Querier, pos eventstore.Snapshot) (map[string][]string, error)
 }
 
 // Take writes a snapshot of the public state to w: the full state (spec.IDs nil) or an
@@ -68,7 +75,7 @@ func Take(ctx context.Context, pool *pgxpool.Pool, clk clock.Clock, spec Spec, w
 		}
 	}
 	h := Header{Instance: spec.Instance, Previous: spec.Previous, Kind: KindFull}
-	if spec.IDs != nil {
+	if spec.IDs != nil || spec.Changed != nil {
 		h.Kind, h.Base = KindIncremental, spec.Base
 	} else if len(spec.Gone) > 0 || spec.Base != "" {
 		return Header{}, Written{}, errors.New("snapshot: a full snapshot has neither gone ids nor a base")
@@ -82,12 +89,23 @@ func Take(ctx context.Context, pool *pgxpool.Pool, clk clock.Clock, spec Spec, w
 			return err
 		}
 		h.Position, h.AsOf = pos, clk.Now()
+		idsOf := spec.IDs
+		if spec.Changed != nil {
+			if idsOf, err = spec.Changed(ctx, tx, pos); err != nil {
+				return fmt.Errorf("snapshot: changed ids: %w", err)
+			}
+			for name := range idsOf {
+				if _, ok := byName[name]; !ok {
+					return fmt.Errorf("snapshot: changed ids name no section %q", name)
+				}
+			}
+		}
 
 		ids := map[string][]string{}
 		gone := map[string][]string{}
 		if h.Kind == KindIncremental {
 			for _, name := range names {
-				want := slices.Concat(spec.IDs[name], spec.Gone[name])
+				want := slices.Concat(idsOf[name], spec.Gone[name])
 				slices.Sort(want)
 				want = slices.Compact(want)
 				ids[name] = want

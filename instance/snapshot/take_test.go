@@ -18,8 +18,6 @@ import (
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
 type fixedClock time.Time
 
 func (c fixedClock) Now() time.Time { return time.Time(c) }
@@ -115,7 +113,7 @@ func TestTake(t *testing.T) {
 	if d.Hash != res.Hash || !d.AsOf.Equal(asOf) || h.Kind != KindFull || d.Position.Xmax == 0 || fmt.Sprint(d.Header) != fmt.Sprint(h) {
 		t.Errorf("document %+v, header %+v", d.Header, h)
 	}
-	if err := d.Verify(ctx, res.Signature, testPub(1)); err != nil {
+	if err := verifyBoth(d, res.Signature, testPub(1)); err != nil {
 		t.Error(err)
 	}
 
@@ -150,10 +148,29 @@ func TestTake(t *testing.T) {
 	if d2.Position.Xmax < d.Position.Xmax {
 		t.Errorf("position went back: %v after %v", d2.Position, d.Position)
 	}
-	_ = res2
+
+	// Changed supplies the ids inside the transaction, seeing its position.
+	buf.Reset()
+	var seen eventstore.Snapshot
+	spec.IDs, spec.Gone, spec.Previous = nil, nil, res2.Hash
+	spec.Changed = func(ctx context.Context, q database.Querier, pos eventstore.Snapshot) (map[string][]string, error) {
+		seen = pos
+		return map[string][]string{"faeden": {"f1", "f9"}}, nil
+	}
+	h3, _, err := Take(ctx, pool, fixedClock(asOf.Add(2*time.Hour)), spec, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d3, got := readAll(t, buf.Bytes())
+	if want := []string{`faeden/{"id":"f1","v":1}`}; !slices.Equal(got, want) || fmt.Sprint(d3.Gone) != "map[faeden:[f9]]" {
+		t.Errorf("incremental from Changed: objects %v, gone %v", got, d3.Gone)
+	}
+	if h3.Kind != KindIncremental || fmt.Sprint(seen) != fmt.Sprint(d3.Position) {
+		t.Errorf("Changed saw position %v, the document has %v (kind %s)", seen, d3.Position, h3.Kind)
+	}
 
 	// A section emitting an id it was not asked for is a bug, not a snapshot.
-	spec.IDs = map[string][]string{"knoten": {"k2"}}
+	spec.IDs, spec.Changed = map[string][]string{"knoten": {"k2"}}, nil
 	bad := []Section{tableSection{name: "knoten"}, liarSection{}}
 	spec.Sections = bad
 	spec.IDs["liar"] = []string{"a"}

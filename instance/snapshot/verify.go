@@ -10,9 +10,9 @@ import (
 	"github.com/weltgewebe/weltgewebe/internal/proof"
 )
 
-// VerifySignature checks a detached signature (the 64 raw bytes; DecodeSignature reads a
+// VerifyDetached checks a detached signature (the 64 raw bytes; DecodeSignature reads a
 // .sig file) of the document named hash against pub.
-func VerifySignature(hash string, sig []byte, pub ed25519.PublicKey) error {
+func VerifyDetached(hash string, sig []byte, pub ed25519.PublicKey) error {
 	d, err := hexDigest(hash)
 	if err != nil {
 		return err
@@ -26,9 +26,10 @@ func VerifySignature(hash string, sig []byte, pub ed25519.PublicKey) error {
 	return nil
 }
 
-// VerifyProof checks the document's Data Integrity proof against pub: an eddsa-jcs-2022
-// proof for assertionMethod whose verificationMethod is KeyID(doc.Instance).
-func (doc *Document) VerifyProof(ctx context.Context, pub ed25519.PublicKey) error {
+// VerifyDocument checks the Data Integrity proof of a document read with Read against pub:
+// an eddsa-jcs-2022 proof for assertionMethod whose verificationMethod is
+// KeyID(doc.Instance). (The detached signature is VerifyDetached(doc.Hash, sig, pub).)
+func VerifyDocument(doc *Document, pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize {
 		return fmt.Errorf("%w: public key of %d bytes", ErrVerify, len(pub))
 	}
@@ -39,19 +40,10 @@ func (doc *Document) VerifyProof(ctx context.Context, pub ed25519.PublicKey) err
 		}
 		return pub, doc.Instance, nil
 	}
-	if _, err := proof.VerifyHash(ctx, doc.Digest, json.RawMessage(contextLiteral), doc.Proof, resolve); err != nil {
+	if _, err := proof.VerifyHash(context.Background(), doc.DocDigest, json.RawMessage(contextLiteral), doc.Proof, resolve); err != nil {
 		return fmt.Errorf("%w: proof: %w", ErrVerify, err)
 	}
 	return nil
-}
-
-// Verify checks both signatures of a document read with Read: the detached one (sig, raw
-// bytes) and the proof.
-func (doc *Document) Verify(ctx context.Context, sig []byte, pub ed25519.PublicKey) error {
-	if err := VerifySignature(doc.Hash, sig, pub); err != nil {
-		return err
-	}
-	return doc.VerifyProof(ctx, pub)
 }
 
 // CheckLink checks that next follows prev in a chain: next names prev's hash as previous,
