@@ -288,14 +288,6 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	feedOpts.Log = log
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
 	i.Chat = chat.NewService(db.Pool, i.Clock)
-	tz := cfg.DelegationBatch.Location
-	if tz == nil {
-		tz, _ = time.LoadLocation("Europe/Berlin")
-	}
-	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, noSnapshots{}, i.Events, replayers(), log)
-	if cfg.Dev {
-		i.Timeline.SyncEvery = 0 // the dev clock jumps days in a second
-	}
 	i.Konto = ortskonto.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	// An Antrag's payout is recorded, reserved or lapses in the Antrag's own transactions.
 	i.Antraege.SetHooks(antrag.Hooks{
@@ -315,6 +307,20 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Dir: cfg.snapshotDir(), Instance: fed.GroupIRI(), Sections: SnapshotSections(), Schedule: schedule,
 		Retention: cfg.Snapshots.Retention, Log: log,
 	})
+	// The timeline reads the map of a past day from the snapshots, in the schedule's zone.
+	tz := schedule.Location
+	if tz == nil {
+		tz, _ = time.LoadLocation("Europe/Berlin")
+	}
+	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, snapshotSource{i.Snapshots}, i.Events, replayers(), log)
+	i.Timeline.Retention = cfg.Snapshots.Retention
+	if i.Timeline.Retention == 0 {
+		i.Timeline.Retention = snapshot.DefaultRetention
+	}
+	if cfg.Dev {
+		// The dev clock jumps days in a second: every query sees the snapshots taken so far.
+		i.Timeline.SyncEvery, i.Timeline.WaitForSync = 0, true
+	}
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
 		return nil, fmt.Errorf("instance: configured Ortsweberei: %w", err)
@@ -352,6 +358,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 			{Name: "snapshots", Interval: snapshotEvery, Run: i.Snapshots.Sweep},
+			// New snapshots go into the timeline's history as they come, not at the first query.
+			{Name: "timeline", Interval: snapshotEvery, Run: i.Timeline.Sync},
 			{Name: "federation-retention", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {
 				_, err := fed.SweepInbox(ctx)
 				if err == nil {

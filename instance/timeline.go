@@ -2,7 +2,6 @@ package instance
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
@@ -12,12 +11,27 @@ import (
 // The timeline's wiring: its snapshots come from the snapshot service, its replay from the
 // sections that implement snapshot.Replayer.
 
-// noSnapshots is the timeline's source while the instance takes no snapshots.
-type noSnapshots struct{}
+// snapshotSource is the timeline's view of the snapshot service: its verified snapshots.
+type snapshotSource struct{ s *snapshot.Service }
 
-func (noSnapshots) List(context.Context) ([]timeline.Record, error) { return nil, nil }
-func (noSnapshots) Open(string) (io.ReadCloser, error) {
-	return nil, errors.New("timeline: no snapshots")
+func (a snapshotSource) List(ctx context.Context) ([]timeline.Record, error) {
+	recs, err := a.s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]timeline.Record, len(recs))
+	for i, r := range recs {
+		out[i] = timeline.Record{Hash: r.Hash, Kind: r.Kind, AsOf: r.AsOf, Position: r.Position}
+	}
+	return out, nil
+}
+
+func (a snapshotSource) Open(ctx context.Context, hash string) (io.ReadCloser, error) {
+	f, _, err := a.s.Open(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // replayers are the sections the timeline can bring forward with events.

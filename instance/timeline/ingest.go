@@ -13,26 +13,42 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 )
 
 var errNoRows = pgx.ErrNoRows
 
-// Sync ingests the verified snapshots not yet in the history, oldest first. One caller at a
-// time per process; another finds it busy and goes on with what is ingested (an older
-// snapshot and more events answer as well). Ingesting twice is harmless: a snapshot is
-// recorded with its versions in one transaction, and one already recorded is skipped.
+// Sync ingests the verified snapshots not yet in the history, oldest first, one caller at a
+// time per process. Replicas serialise on a lock in the database (Ingest), and a snapshot
+// already recorded, or older than the newest recorded, is skipped.
 func (s *Service) Sync(ctx context.Context) error {
+	s.syncing.Lock()
+	defer s.syncing.Unlock()
+	return s.sync(ctx)
+}
+
+// trySync is a query's Sync: when another is running (a full snapshot of a large map takes
+// seconds to ingest), the query goes on with what is ingested, an older snapshot and more
+// events answer as well; unless Wait is set (the dev instance, whose clock jumps).
+func (s *Service) trySync(ctx context.Context) error {
+	if s.WaitForSync {
+		return s.Sync(ctx)
+	}
 	if !s.syncing.TryLock() {
 		return nil
 	}
 	defer s.syncing.Unlock()
+	return s.sync(ctx)
+}
+
+func (s *Service) sync(ctx context.Context) error {
 	recs, err := s.src.List(ctx)
 	if err != nil {
 		return fmt.Errorf("timeline: list snapshots: %w", err)
 	}
-	var newest time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(as_of), '-infinity') FROM timeline_snapshots`).Scan(&newest); err != nil {
+	newest, _, err := database.Earliest(ctx, s.pool, `SELECT max(as_of) FROM timeline_snapshots`) // zero: none
+	if err != nil {
 		return fmt.Errorf("timeline: sync: %w", err)
 	}
 	for _, r := range recs {
@@ -50,7 +66,7 @@ func (s *Service) Sync(ctx context.Context) error {
 }
 
 func (s *Service) ingestRecord(ctx context.Context, r Record) error {
-	f, err := s.src.Open(r.Hash)
+	f, err := s.src.Open(ctx, r.Hash)
 	if err != nil {
 		return fmt.Errorf("timeline: open snapshot %s: %w", r.Hash, err)
 	}
@@ -79,6 +95,18 @@ func (s *Service) Ingest(ctx context.Context, r Record, doc io.Reader) (int64, e
 		return 0, fmt.Errorf("timeline: ingest: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit a no-op
+	// One ingest at a time across replicas; the versions are intervals from one snapshot to the
+	// next, so a snapshot not newer than the newest recorded changes nothing.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('timeline:ingest'))`); err != nil {
+		return 0, fmt.Errorf("timeline: ingest: %w", err)
+	}
+	var stale bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timeline_snapshots WHERE as_of >= $1)`, r.AsOf).Scan(&stale); err != nil {
+		return 0, fmt.Errorf("timeline: ingest: %w", err)
+	}
+	if stale {
+		return 0, nil
+	}
 	if _, err := tx.Exec(ctx, `
 CREATE TEMP TABLE timeline_staging (section text, id text, lon float8, lat float8, parent text, object jsonb,
     geom geometry(Point, 4326)) ON COMMIT DROP`); err != nil {

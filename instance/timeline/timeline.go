@@ -58,7 +58,7 @@ type Source interface {
 	// List returns every verified snapshot, oldest first.
 	List(ctx context.Context) ([]Record, error)
 	// Open returns the stored snapshot's gzip-compressed canonical document.
-	Open(hash string) (io.ReadCloser, error)
+	Open(ctx context.Context, hash string) (io.ReadCloser, error)
 }
 
 // Events reads the log after a position (eventstore.Store).
@@ -79,6 +79,11 @@ type Service struct {
 	log       *slog.Logger
 	// SyncEvery is how often a query looks for new snapshots to ingest (0: every query).
 	SyncEvery time.Duration
+	// Retention is how old the log's events get before they may be removed (negative: never);
+	// after a snapshot younger than that, the replay needs no check.
+	Retention time.Duration
+	// WaitForSync makes a query wait for an ingest under way rather than answer without it.
+	WaitForSync bool
 
 	syncing  sync.Mutex
 	mu       sync.Mutex
@@ -97,7 +102,8 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, loc *time.Location, src Sourc
 	for _, r := range replayers {
 		rs[r.Name()] = r
 	}
-	return &Service{pool: pool, clock: c, loc: loc, src: src, events: events, replayers: rs, log: log, SyncEvery: 15 * time.Second}
+	return &Service{pool: pool, clock: c, loc: loc, src: src, events: events, replayers: rs, log: log, SyncEvery: 15 * time.Second,
+		Retention: 30 * 24 * time.Hour}
 }
 
 // Location is the Ortsweberei's time zone, in which dates and times are read.
@@ -155,7 +161,7 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 		return State{}, fault.Invalidf("bbox", "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat in degrees, with minLat ≤ maxLat.")
 	}
 	if s.syncDue() {
-		if err := s.Sync(ctx); err != nil {
+		if err := s.trySync(ctx); err != nil {
 			// The newest snapshots are not ingested yet; an older one and more events still answer.
 			s.log.Warn("timeline: sync", "err", err)
 		}
@@ -367,12 +373,17 @@ const MaxReplayEvents = 200_000
 // returns false when the log no longer holds them all (retention removed some, or there are
 // more than MaxReplayEvents): the answer is then the snapshot's state alone.
 func (s *Service) eventsAfter(ctx context.Context, snap Record, m time.Time) ([]eventstore.Event, bool, error) {
-	// If the log now begins after the snapshot's instant, retention removed events the replay
-	// would need.
-	if earliest, ok, err := s.events.Earliest(ctx); err != nil {
-		return nil, false, err
-	} else if ok && earliest.After(snap.AsOf) {
-		return nil, false, nil
+	// Retention removes only events older than the retention when it runs: after a snapshot
+	// younger than that, the log holds every event. After an older one it may not: if the log
+	// now begins after the snapshot's instant, the replay cannot be trusted (it may also be a
+	// quiet time before the first event kept; the snapshot alone is then the answer all the
+	// same, for a day older than the retention).
+	if s.Retention >= 0 && snap.AsOf.Before(s.clock.Now().Add(-s.Retention)) {
+		if earliest, ok, err := s.events.Earliest(ctx); err != nil {
+			return nil, false, err
+		} else if ok && earliest.After(snap.AsOf) {
+			return nil, false, nil
+		}
 	}
 	pos := snap.Position
 	after := eventstore.Position{Tx: pos.Xmin - 1, ID: math.MaxInt64}

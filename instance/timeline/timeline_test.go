@@ -32,7 +32,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 type fakeSource struct{ recs []timeline.Record }
 
 func (f *fakeSource) List(context.Context) ([]timeline.Record, error) { return f.recs, nil }
-func (f *fakeSource) Open(string) (io.ReadCloser, error)              { return nil, errors.New("not here") }
+func (f *fakeSource) Open(context.Context, string) (io.ReadCloser, error) {
+	return nil, errors.New("not here")
+}
 
 type fakeEvents struct {
 	evs      []eventstore.Event
@@ -167,8 +169,10 @@ func TestTimelineAt(t *testing.T) {
 		}
 	}
 
-	// Retention removed the log up to after b: the snapshot alone, said so.
+	// Retention removed the log up to after b: the snapshot alone, said so (b is older than
+	// the retention, which may then have removed what came after it).
 	evs.earliest = t1.Add(3 * time.Hour)
+	tl.Retention = time.Hour
 	st, err := tl.At(ctx, t1.Add(2*time.Hour), box)
 	if err != nil {
 		t.Fatal(err)
