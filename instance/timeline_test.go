@@ -18,8 +18,10 @@ type timelineAnswer struct {
 	} `json:"source"`
 	Knoten []struct{ ID, Title string } `json:"knoten"`
 	Faeden []struct {
-		ID       string `json:"id"`
-		KnotenID string `json:"knoten_id"`
+		ID              string                      `json:"id"`
+		KnotenID        string                      `json:"knoten_id"`
+		AccountName     string                      `json:"account_name"`
+		AccountPosition *struct{ Lat, Lon float64 } `json:"account_position"`
 	} `json:"faeden"`
 }
 
@@ -65,6 +67,12 @@ func TestTimelineThreeDays(t *testing.T) {
 		}
 		if len(a.Faeden) != len(want) {
 			t.Errorf("%s: %d Fäden, want one per Knoten", days[i], len(a.Faeden))
+		}
+		// Drawn as the live feed draws them: from the spinner's Garnrolle.
+		for _, f := range a.Faeden {
+			if f.AccountName != "Ana" || f.AccountPosition == nil {
+				t.Errorf("%s: Faden %s from %q at %v, want from Ana's Garnrolle", days[i], f.ID, f.AccountName, f.AccountPosition)
+			}
 		}
 		if a.Source.Snapshot == "" || !a.Source.Exact {
 			t.Errorf("%s: source %+v, want a snapshot, exact", days[i], a.Source)

@@ -158,7 +158,7 @@ WHERE upper_inf(v.valid) AND lower(v.valid) < $1
 			return 0, fmt.Errorf("timeline: ingest %s: %w", r.Hash, err)
 		}
 	} else {
-		for _, sec := range Sections {
+		for _, sec := range stored {
 			if ids := gone[sec]; len(ids) > 0 {
 				if _, err := tx.Exec(ctx, `
 UPDATE timeline_versions SET valid = tstzrange(lower(valid), $1, '[)')
@@ -217,7 +217,7 @@ func (r *stagingRows) Next() bool {
 			*r.gone = r.d.gone
 			return false
 		}
-		if !slices.Contains(Sections, sec) {
+		if !slices.Contains(stored, sec) {
 			continue
 		}
 		var probe struct {

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -34,6 +35,15 @@ import (
 
 // Sections are the snapshot sections the timeline shows, in the order of the response.
 var Sections = []string{"knoten", "faeden", "garnrollen", "goldfaeden", "antraege"}
+
+// placeless are the sections whose objects may have no place on the map and are then shown
+// whatever the box: an Antrag without a Knoten, a Goldfaden (drawn from the donor's Garnrolle
+// to the Ortskonto). A Garnrolle without a position is not on the map.
+var placeless = []string{"goldfaeden", "antraege"}
+
+// stored are the sections the history keeps: those shown, and the Ortskonto, whose position
+// a Goldfaden is drawn to.
+var stored = append(slices.Clone(Sections), "ortskonto")
 
 // MaxObjects bounds what one answer holds per section: a phone's or a desktop's viewport of a
 // town is far below it; a box over a whole country is refused rather than read into memory.
@@ -196,11 +206,15 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 		return State{}, evsErr
 	}
 	st.Source.Exact = exact
+	var changed map[string]map[string]json.RawMessage
 	if len(evs) > 0 {
-		if err := s.replay(ctx, snap, evs, box, objs); err != nil {
+		if changed, err = s.replay(ctx, snap, evs, box, objs); err != nil {
 			return State{}, err
 		}
 		st.Source.EventsReplayed = len(evs)
+	}
+	if err := s.enrich(ctx, snap.AsOf, objs, changed["garnrollen"]); err != nil {
+		return State{}, err
 	}
 	st.Objects = map[string][]json.RawMessage{}
 	for _, sec := range Sections {
@@ -329,7 +343,7 @@ func (s *Service) inBox(ctx context.Context, t time.Time, box knoten.BBox) (map[
 		args = append(args, envs[1][0], envs[1][1], envs[1][2], envs[1][3])
 	}
 	n := len(args)
-	args = append(args, t, Sections, 6*MaxObjects)
+	args = append(args, t, placeless, 6*MaxObjects)
 	if err := read(fmt.Sprintf(`
 (SELECT section, id, object FROM timeline_versions
  WHERE %s AND valid @> $%d::timestamptz LIMIT $%d)
@@ -420,9 +434,10 @@ func (s *Service) eventsAfter(ctx context.Context, snap Record, m time.Time) ([]
 
 // replay brings the objects from the snapshot forward with evs (the events after it, in log
 // order). objs holds the box's objects at the snapshot; it is changed in place and ends
-// holding the box's objects after the events.
+// holding the box's objects after the events. It returns what the events changed, wherever it
+// is (nil: removed).
 func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Event, box knoten.BBox,
-	objs map[string]map[string]json.RawMessage) error {
+	objs map[string]map[string]json.RawMessage) (map[string]map[string]json.RawMessage, error) {
 	// The objects the events changed, wherever they are: object JSON, or nil when removed.
 	changed := map[string]map[string]json.RawMessage{}
 	current := func(section string) func(id string) (snapshot.Object, bool) {
@@ -446,7 +461,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 		for sec, r := range s.replayers {
 			ups, rm, err := r.Replay(e, current(sec))
 			if err != nil {
-				return fmt.Errorf("timeline: replay %s of %s: %w", e.Type, sec, err)
+				return nil, fmt.Errorf("timeline: replay %s of %s: %w", e.Type, sec, err)
 			}
 			if len(ups) == 0 && len(rm) == 0 {
 				continue
@@ -477,7 +492,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 			}
 			if inside(j, box, knotenAt) {
 				if len(objs[sec]) >= MaxObjects {
-					return ErrTooMany
+					return nil, ErrTooMany
 				}
 				objs[sec][id] = j
 			} else {
@@ -497,7 +512,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 			}
 		}
 	}
-	return nil
+	return changed, nil
 }
 
 // inSnapshot reports whether the snapshot's state includes the events of log transaction tx.
@@ -514,4 +529,101 @@ func dissolved(obj json.RawMessage) bool {
 		DissolvedAt *string `json:"dissolved_at"`
 	}
 	return json.Unmarshal(obj, &k) == nil && k.DissolvedAt != nil
+}
+
+// enrich gives the Fäden and Goldfäden what the live map feed gives them: the spinner's or
+// donor's name and public position (from their Garnrolle, wherever it is), and a Goldfaden the
+// Ortskonto's position, so that the web app draws them as it draws the live ones. The
+// Garnrollen are as of the moment (changed: those the replay changed, wherever they are; the
+// others as of the snapshot, t), the Ortskonto as of the snapshot.
+func (s *Service) enrich(ctx context.Context, t time.Time, objs map[string]map[string]json.RawMessage,
+	changed map[string]json.RawMessage) error {
+	type who struct {
+		AccountID string `json:"account_id"`
+	}
+	need := map[string]bool{}
+	for _, sec := range []string{"faeden", "goldfaeden"} {
+		for _, j := range objs[sec] {
+			var w who
+			if json.Unmarshal(j, &w) == nil && w.AccountID != "" {
+				_, inBox := objs["garnrollen"][w.AccountID]
+				_, replayed := changed[w.AccountID]
+				if !inBox && !replayed {
+					need[w.AccountID] = true
+				}
+			}
+		}
+	}
+	if len(objs["faeden"]) == 0 && len(objs["goldfaeden"]) == 0 {
+		return nil
+	}
+	rollen := map[string]json.RawMessage{}
+	maps.Copy(rollen, changed) // nil for one removed: found, without name and position
+	maps.Copy(rollen, objs["garnrollen"])
+	var konto json.RawMessage
+	rows, err := s.pool.Query(ctx, `
+SELECT section, id, object FROM timeline_versions
+WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $3))
+  AND lower(valid) <= $2 AND valid @> $2::timestamptz`, slices.Collect(maps.Keys(need)), t, len(objs["goldfaeden"]) > 0)
+	if err != nil {
+		return fmt.Errorf("timeline: garnrollen: %w", err)
+	}
+	for rows.Next() {
+		var sec, id string
+		var obj []byte
+		if err := rows.Scan(&sec, &id, &obj); err != nil {
+			rows.Close()
+			return fmt.Errorf("timeline: garnrollen: %w", err)
+		}
+		if sec == "ortskonto" {
+			konto = obj
+		} else {
+			rollen[id] = obj
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("timeline: garnrollen: %w", err)
+	}
+	type rolle struct {
+		Name     string          `json:"name"`
+		Position json.RawMessage `json:"position"`
+	}
+	var kontoPos json.RawMessage = json.RawMessage("null")
+	if konto != nil {
+		var k struct {
+			Position json.RawMessage `json:"position"`
+		}
+		if json.Unmarshal(konto, &k) == nil && len(k.Position) > 0 {
+			kontoPos = k.Position
+		}
+	}
+	for _, sec := range []string{"faeden", "goldfaeden"} {
+		for id, j := range objs[sec] {
+			var o map[string]json.RawMessage
+			if err := json.Unmarshal(j, &o); err != nil {
+				return fmt.Errorf("timeline: %s %s: %w", sec, id, err)
+			}
+			var w who
+			_ = json.Unmarshal(j, &w)
+			r := rolle{Position: json.RawMessage("null")}
+			if rj, ok := rollen[w.AccountID]; ok {
+				_ = json.Unmarshal(rj, &r)
+				if len(r.Position) == 0 {
+					r.Position = json.RawMessage("null")
+				}
+			}
+			name, _ := json.Marshal(r.Name)
+			o["account_name"], o["account_position"] = name, r.Position
+			if sec == "goldfaeden" {
+				o["konto_position"] = kontoPos
+			}
+			b, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			objs[sec][id] = b
+		}
+	}
+	return nil
 }
