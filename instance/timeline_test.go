@@ -95,17 +95,20 @@ func TestTimelineThreeDays(t *testing.T) {
 		t.Errorf("the day before the instance: %s, want timeline_before_start", code)
 	}
 	tomorrow := inst.DevClock.Now().Add(48 * time.Hour).In(berlin).Format("2006-01-02")
-	for _, bad := range []struct{ query, code string }{
-		{"date=2026-13-01&bbox=" + timelineBox, "malformed_date"},
-		{"date=gestern&bbox=" + timelineBox, "malformed_date"},
-		{"date=" + days[0] + "&at=25:00&bbox=" + timelineBox, "malformed_time"},
-		{"date=" + days[0] + "&bbox=1,2,3", "malformed_bbox"},
-		{"date=" + days[0] + "&bbox=0,50,1,40", "invalid_bbox"},
-		{"date=" + tomorrow + "&bbox=" + timelineBox, "timeline_in_future"},
+	for _, bad := range []struct {
+		query, code string
+		status      int
+	}{
+		{"date=2026-13-01&bbox=" + timelineBox, "malformed_date", 400},
+		{"date=gestern&bbox=" + timelineBox, "malformed_date", 400},
+		{"date=" + days[0] + "&at=25:00&bbox=" + timelineBox, "malformed_time", 400},
+		{"date=" + days[0] + "&bbox=1,2,3", "malformed_bbox", 400},
+		{"date=" + days[0] + "&bbox=0,50,1,40", "invalid_bbox", 422},
+		{"date=" + tomorrow + "&bbox=" + timelineBox, "timeline_in_future", 422},
 	} {
 		res := c.Get("/api/timeline?" + bad.query)
-		if res.Status/100 != 4 || res.ErrorCode() != bad.code {
-			t.Errorf("%s: %d %s, want 4xx %s", bad.query, res.Status, res.ErrorCode(), bad.code)
+		if res.Status != bad.status || res.ErrorCode() != bad.code {
+			t.Errorf("%s: %d %s, want %d %s", bad.query, res.Status, res.ErrorCode(), bad.status, bad.code)
 		}
 	}
 }

@@ -143,14 +143,14 @@ type State struct {
 func (s *Service) Moment(date, at string) (time.Time, error) {
 	day, err := time.ParseInLocation("2006-01-02", date, s.loc)
 	if err != nil {
-		return time.Time{}, fault.Invalidf("date", "malformed_date", "date must be a day as YYYY-MM-DD.")
+		return time.Time{}, fault.Malformedf("malformed_date", "date must be a day as YYYY-MM-DD.")
 	}
 	now := s.clock.Now()
 	var m time.Time
 	if at != "" {
 		hm, err := time.Parse("15:04", at)
 		if err != nil || len(at) != 5 {
-			return time.Time{}, fault.Invalidf("at", "malformed_time", "at must be a time of day as HH:MM.")
+			return time.Time{}, fault.Malformedf("malformed_time", "at must be a time of day as HH:MM.")
 		}
 		m = time.Date(day.Year(), day.Month(), day.Day(), hm.Hour(), hm.Minute(), 0, 0, s.loc)
 	} else {
