@@ -128,7 +128,8 @@ func main() {
 		pgDataDir = c.DataDir()
 	}
 
-	env := newEnv(ctx, adminURL, slices.Contains(strings.Split(strings.ReplaceAll(*only, " ", ""), ","), "sweep"))
+	asked := strings.Split(strings.ReplaceAll(*only, " ", ""), ",")
+	env := newEnv(ctx, adminURL, slices.Contains(asked, "sweep") || slices.Contains(asked, "timeline"))
 	defer env.close(ctx)
 
 	fmt.Printf("# wgbench — %s, %d CPUs, %s, PostgreSQL %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), env.pgVersion(ctx))
