@@ -24,7 +24,8 @@ func SnapshotSections() []snapshot.Section { return []snapshot.Section{garnrolle
 // SnapshotGarnrolle is an account in a snapshot. Nothing private: no e-mail, address, home,
 // radius, password, session, admin flag. The position is the public one, null while the
 // resident is not on the map. verified_by is public (GarnrolleVerifiziert says it). Roles are
-// shown (the profile shows who is Kassenwart) but not restored: see RestoredEmailDomain.
+// not in it, although the profile shows who is Kassenwart: a role is a right to act (to
+// confirm money), which an admin grants again after a restore, once the resident can log in.
 type SnapshotGarnrolle struct {
 	ID         uuid.UUID    `json:"id"`
 	Handle     string       `json:"handle"`
@@ -34,7 +35,6 @@ type SnapshotGarnrolle struct {
 	Verified   bool         `json:"verified"`
 	VerifiedAt *time.Time   `json:"verified_at"`
 	VerifiedBy *uuid.UUID   `json:"verified_by"`
-	Roles      []string     `json:"roles"`
 	CreatedAt  time.Time    `json:"created_at"`
 }
 
@@ -77,8 +77,7 @@ func (garnrollenSection) Dump(ctx context.Context, q database.Querier, ids []str
 	all, uuids := snapshot.IDs(ids)
 	rows, err := q.Query(ctx, `
 SELECT a.id, a.handle, a.name, CASE WHEN a.on_map THEN ST_Y(a.position) END, CASE WHEN a.on_map THEN ST_X(a.position) END,
-       CASE WHEN a.on_map THEN a.position_h3 END, a.verified_at, a.verified_by, a.created_at,
-       coalesce((SELECT array_agg(r.rolle ORDER BY r.rolle) FROM account_rollen r WHERE r.account_id = a.id), '{}')
+       CASE WHEN a.on_map THEN a.position_h3 END, a.verified_at, a.verified_by, a.created_at
 FROM accounts a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
 	if err != nil {
 		return fmt.Errorf("account: snapshot: %w", err)
@@ -88,7 +87,7 @@ FROM accounts a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
 		var g SnapshotGarnrolle
 		var lat, lon *float64
 		var cell *int64
-		if err := rows.Scan(&g.ID, &g.Handle, &g.Name, &lat, &lon, &cell, &g.VerifiedAt, &g.VerifiedBy, &g.CreatedAt, &g.Roles); err != nil {
+		if err := rows.Scan(&g.ID, &g.Handle, &g.Name, &lat, &lon, &cell, &g.VerifiedAt, &g.VerifiedBy, &g.CreatedAt); err != nil {
 			return fmt.Errorf("account: snapshot: %w", err)
 		}
 		if lat != nil && lon != nil {
