@@ -136,20 +136,14 @@ func Sign(doc []byte, key ed25519.PrivateKey, verificationMethod string, created
 		return nil, ErrAlreadySigned
 	}
 
-	p := proofObject{
-		Context:            members["@context"],
-		Type:               proofType,
-		Cryptosuite:        cryptosuite,
-		VerificationMethod: verificationMethod,
-		ProofPurpose:       proofPurpose,
-		Created:            created.UTC().Format(time.RFC3339),
-	}
-	data, err := hashData(p, members)
+	hd, err := documentHash(members)
 	if err != nil {
 		return nil, err
 	}
-	p.ProofValue = string(multibaseBase58BTC) + base58.Encode(ed25519.Sign(key, data))
-
+	p, err := signedProof(hd, members["@context"], key, verificationMethod, created)
+	if err != nil {
+		return nil, err
+	}
 	encoded, err := marshal(p)
 	if err != nil {
 		return nil, err
@@ -197,12 +191,24 @@ func Verify(ctx context.Context, doc []byte, resolve KeyResolver) (Result, error
 	default:
 		return Result{}, fmt.Errorf("%w: proof is not an object", ErrMalformedProof)
 	}
+	docContext := members["@context"]
+	delete(members, "proof")
+	return verifyProof(ctx, raw, docContext, func() ([sha256.Size]byte, error) { return documentHash(members) }, resolve)
+}
+
+// verifyProof is Verify from the parsed proof on: raw is the "proof" member (an object),
+// docContext the document's "@context" (nil if it has none), and docHash yields the SHA-256
+// of the canonical document without its proof. docHash is called only once the proof itself
+// has been checked, so that a malformed proof is reported as such before the (possibly
+// large) document is canonicalized, as Verify always did.
+func verifyProof(ctx context.Context, raw, docContext json.RawMessage, docHash func() ([sha256.Size]byte, error), resolve KeyResolver) (Result, error) {
 	var proof map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &proof); err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrMalformedProof, err)
 	}
 
 	var res Result
+	var err error
 	var typ, suite, purpose, value string
 	for _, f := range []struct {
 		name string
@@ -241,14 +247,17 @@ func Verify(ctx context.Context, doc []byte, resolve KeyResolver) (Result, error
 		return Result{}, err
 	}
 	if pc, ok := proof["@context"]; ok {
-		if err := sameContext(pc, members["@context"]); err != nil {
+		if err := sameContext(pc, docContext); err != nil {
 			return Result{}, err
 		}
 	}
 
-	delete(members, "proof")
 	delete(proof, "proofValue")
-	data, err := hashData(proof, members)
+	hd, err := docHash()
+	if err != nil {
+		return Result{}, err
+	}
+	data, err := hashData(proof, hd)
 	if err != nil {
 		return Result{}, err
 	}
@@ -272,19 +281,46 @@ func Verify(ctx context.Context, doc []byte, resolve KeyResolver) (Result, error
 }
 
 // hashData is the Hashing step of eddsa-jcs-2022: SHA-256 of the canonical proof
-// configuration followed by SHA-256 of the canonical document. Hashing the configuration
-// too is what makes created, verificationMethod and @context part of what is signed.
-func hashData(proofConfig any, document map[string]json.RawMessage) ([]byte, error) {
+// configuration followed by docHash, the SHA-256 of the canonical document. Hashing the
+// configuration too is what makes created, verificationMethod and @context part of what is
+// signed. The document enters only as its hash, so that a document too large to hold in
+// memory can be hashed while it is streamed (SignHash, VerifyHash).
+func hashData(proofConfig any, docHash [sha256.Size]byte) ([]byte, error) {
 	c, err := canonical(proofConfig)
 	if err != nil {
 		return nil, err
 	}
+	hc := sha256.Sum256(c)
+	return append(hc[:], docHash[:]...), nil
+}
+
+// documentHash is the SHA-256 of the canonical form of a document's members (its proof
+// already removed).
+func documentHash(document map[string]json.RawMessage) ([sha256.Size]byte, error) {
 	d, err := canonical(document)
 	if err != nil {
-		return nil, err
+		return [sha256.Size]byte{}, err
 	}
-	hc, hd := sha256.Sum256(c), sha256.Sum256(d)
-	return append(hc[:], hd[:]...), nil
+	return sha256.Sum256(d), nil
+}
+
+// signedProof builds the proof configuration (Create Proof, steps 1–2: the document's
+// "@context", if it has one, goes into the proof) and signs it together with docHash.
+func signedProof(docHash [sha256.Size]byte, docContext json.RawMessage, key ed25519.PrivateKey, verificationMethod string, created time.Time) (proofObject, error) {
+	p := proofObject{
+		Context:            docContext,
+		Type:               proofType,
+		Cryptosuite:        cryptosuite,
+		VerificationMethod: verificationMethod,
+		ProofPurpose:       proofPurpose,
+		Created:            created.UTC().Format(time.RFC3339),
+	}
+	data, err := hashData(p, docHash)
+	if err != nil {
+		return proofObject{}, err
+	}
+	p.ProofValue = string(multibaseBase58BTC) + base58.Encode(ed25519.Sign(key, data))
+	return p, nil
 }
 
 // canonical is JCS (RFC 8785) of v. Going through encoding/json first is harmless: JCS

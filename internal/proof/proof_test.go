@@ -385,7 +385,7 @@ func TestVerifyProofWithoutContext(t *testing.T) {
 		ProofPurpose:       proofPurpose,
 		Created:            "2025-03-01T10:00:00Z",
 	}
-	data, err := hashData(p, members)
+	data, err := hashData(p, docHashOf(t, members))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +419,7 @@ func TestVerifyReportsExpires(t *testing.T) {
 		"created":            "2025-03-01T10:00:00Z",
 		"expires":            "2025-04-01T10:00:00Z",
 	}
-	data, err := hashData(proof, members)
+	data, err := hashData(proof, docHashOf(t, members))
 	if err != nil {
 		t.Fatal(err)
 	}

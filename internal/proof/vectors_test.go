@@ -144,7 +144,7 @@ func TestW3CEddsaJcs2022Vectors(t *testing.T) {
 		t.Errorf("proof configuration hash = %s, want %s", got, want)
 	}
 
-	data, err := hashData(config, members)
+	data, err := hashData(config, docHash)
 	if err != nil {
 		t.Fatal(err)
 	}
