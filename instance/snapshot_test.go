@@ -280,7 +280,9 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 	anna := inst.VerifiedResident("Nachzüglerin Nele", 51.34811, 12.37913)
 	b.private["e-mail late"] = anna.Email
 	place(t, anna, "Nach dem Snapshot")
-	donated(t, donate(anna, "late-anon", map[string]any{"amount_cents": 4242, "visible": false, "message": "Auch geheim"}))
+	lateAnon := donated(t, donate(anna, "late-anon", map[string]any{"amount_cents": 4242, "visible": false, "message": "Auch geheim"}))
+	b.private["anonymous donation id late"] = lateAnon.ID
+	b.private["reference late"] = lateAnon.Reference
 	b.private["anonymous amount late"] = "4242"
 	b.private["anonymous message late"] = "Auch geheim"
 	inc := advanceToSlot(t, inst, snapshot.KindIncremental)

@@ -119,6 +119,9 @@ func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, st
 				Previous: f.doc.Previous, Base: f.doc.Base, Slot: slot, Bytes: st.Size(), Signature: string(f.sig),
 				VerifiedAt: now, CreatedAt: now})
 		}
+		// The full snapshot's predecessor is not restored, and the table's previous must name
+		// a recorded snapshot: the record starts the chain here (the file still names it).
+		recs[0].Previous = ""
 		if err := snapshot.RecordRestored(ctx, tx, recs); err != nil {
 			return err
 		}
