@@ -29,16 +29,16 @@ func SnapshotSections() []snapshot.Section { return []snapshot.Section{section{}
 // SnapshotDelegation is a delegation in a snapshot: the API's Delegation with the accounts by
 // id (their names are the Garnrollen's) and the order of requests within a daily batch.
 type SnapshotDelegation struct {
-	ID            uuid.UUID     `json:"id"`
-	From          snapshotNamed `json:"from"`
-	To            snapshotNamed `json:"to"`
-	State         string        `json:"state"`
-	RequestedAt   time.Time     `json:"requested_at"`
-	RequestSeq    int64         `json:"request_seq"`
-	EffectiveAt   time.Time     `json:"effective_at"`
-	EndsAt        *time.Time    `json:"ends_at"`
-	EndedAt       *time.Time    `json:"ended_at"`
-	EndReason     *string       `json:"end_reason"`
+	ID          uuid.UUID     `json:"id"`
+	From        snapshotNamed `json:"from"`
+	To          snapshotNamed `json:"to"`
+	State       string        `json:"state"`
+	RequestedAt time.Time     `json:"requested_at"`
+	RequestSeq  int64         `json:"request_seq"`
+	EffectiveAt time.Time     `json:"effective_at"`
+	EndsAt      *time.Time    `json:"ends_at"`
+	EndedAt     *time.Time    `json:"ended_at"`
+	EndReason   *string       `json:"end_reason"`
 }
 
 type snapshotNamed struct {
