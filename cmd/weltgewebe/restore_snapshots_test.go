@@ -72,6 +72,15 @@ func TestRestoreFromSnapshotsContinuesTheChain(t *testing.T) {
 		t.Errorf("a restore with another key succeeded")
 	}
 
+	// The same from the old instance's /snapshots/ index over HTTP, the key taken from its actor.
+	viaURL := filepath.Join(reachableTempDir(t), "data")
+	out.Reset()
+	if err := run(ctx, []string{"restore", "--from-snapshots", old.URL + "/snapshots/", "--data-dir", viaURL}, &out, &out); err != nil {
+		t.Errorf("restore from %s/snapshots/: %v\n%s", old.URL, err, out.String())
+	} else if !strings.Contains(out.String(), inc.Hash) {
+		t.Errorf("restore from the index did not restore up to the incremental %s:\n%s", inc.Hash, out.String())
+	}
+
 	restored := instancetest.Start(t, instancetest.Options{DataDir: data, SnapshotDir: filepath.Join(data, "snapshots")})
 	var list struct {
 		Knoten []struct{ Title string } `json:"knoten"`
