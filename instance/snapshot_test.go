@@ -38,7 +38,10 @@ type busyInstance struct {
 
 func startBusyInstance(t *testing.T) busyInstance {
 	t.Helper()
-	inst, admin := kontoInstance(t, instancetest.Options{Name: "Lindenau"})
+	// Bounds with more digits than the API shows (7): they must come back exactly.
+	inst, admin := kontoInstance(t, instancetest.Options{Name: "Lindenau", Bounds: json.RawMessage(`{"type":"Polygon",
+		"coordinates":[[[12.2012345678901,51.2098765432101],[12.5123456789012,51.2087654321098],[12.5098765432109,51.4512345678901],
+		[12.2087654321098,51.4523456789012],[12.2012345678901,51.2098765432101]]]}`)})
 	b := busyInstance{inst: inst, private: map[string]string{}}
 	// Homes far from the Knoten (which sit at lat, lon), with digits found nowhere else: the
 	// home point is private, the public position is drawn around it.
