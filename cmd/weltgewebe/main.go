@@ -4,6 +4,7 @@
 //	weltgewebe migrate [database flags]
 //	weltgewebe backup  [database flags] FILE
 //	weltgewebe restore [database flags] FILE
+//	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY]
 //	weltgewebe admin create --email E --password P --name N [database flags]
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
 //	weltgewebe admin federate [--public-url URL] [database flags] NEIGHBOUR
@@ -53,6 +54,7 @@ commands:
   migrate        bring the database schema up to date
   backup FILE    write a backup of the database (pg_dump, custom format); works while serve runs
   restore FILE   replace the database with a backup, then migrate it
+  restore --from-snapshots DIR|URL [--key MULTIKEY]   rebuild the public state in an empty database from signed snapshots
   admin create   create an instance admin
   admin verify   verify a resident's account
   admin federate NEIGHBOUR   federate with a neighbouring Ortsweberei (URL, handle or actor)
