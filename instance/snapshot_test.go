@@ -328,7 +328,7 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 
 	want := tableHashes(t, inst.Pool)
 	wantDump := takeSnapshot(t, inst.Pool)
-	for _, name := range []string{"ortsweberei", "garnrollen", "knoten", "faeden", "abstimmungen", "antraege", "einsprueche",
+	for _, name := range []string{"ortsweberei", "garnrollen", "knoten", "faeden", "abstimmungen", "stimmen", "antraege", "einsprueche",
 		"delegationen", "ortskonto", "goldfaeden"} {
 		if len(wantDump.objects[name]) == 0 {
 			t.Errorf("section %s is empty: the busy instance should have some", name)

@@ -29,7 +29,7 @@ func SnapshotSections() []snapshot.Section {
 		ortsweberei.SnapshotSections(), // ortsweberei
 		account.SnapshotSections(),     // garnrollen
 		knoten.SnapshotSections(),      // knoten, faeden
-		abstimmung.SnapshotSections(),  // abstimmungen (with stimmen, stimmen_verlauf)
+		abstimmung.SnapshotSections(),  // abstimmungen, stimmen (with stimmen_verlauf)
 		antrag.SnapshotSections(),      // antraege, einsprueche
 		delegation.SnapshotSections(),  // delegationen
 		ortskonto.SnapshotSections(),   // ortskonto, goldfaeden
