@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,12 +55,19 @@ func startBusyInstance(t *testing.T) busyInstance {
 	anna := inst.VerifiedResident("Anonyma Verborgen", 51.34593, 12.37691)
 	hidden := inst.Resident("Hein Versteckt", 51.34617, 12.37719)
 	hidden.Patch("/api/me", map[string]any{"on_map": false}).Expect(t, http.StatusOK)
+	// The position a hidden resident's Garnrolle keeps for showing it again is private too.
+	var hiddenLat, hiddenLon float64
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT ST_Y(position), ST_X(position) FROM accounts WHERE id = $1`,
+		hidden.ID).Scan(&hiddenLat, &hiddenLon); err != nil {
+		t.Fatal(err)
+	}
 	kasse := inst.VerifiedResident("Karla Kasse", 51.34729, 12.37837)
 	admin.Do("PUT", "/api/admin/accounts/"+kasse.ID+"/roles/kassenwart", nil).Expect(t, http.StatusOK)
 	for i, c := range []*instancetest.Client{ada, ben, cem, dora, anna, hidden, kasse} {
 		b.private[fmt.Sprintf("e-mail %d", i)] = c.Email
 	}
-	b.homes = []string{"51.34117", "12.37229", "51.34233", "12.37347", "51.34593", "12.37691", "51.34617", "12.37719"}
+	b.homes = []string{"51.34117", "12.37229", "51.34233", "12.37347", "51.34593", "12.37691", "51.34617", "12.37719",
+		strconv.FormatFloat(hiddenLat, 'f', -1, 64), strconv.FormatFloat(hiddenLon, 'f', -1, 64)}
 	b.private["address"] = "Teststraße" // every resident's address (instancetest: "Teststraße N, 04177 Leipzig")
 	// A session token: the cookie of a fresh login.
 	res := inst.Client().Post("/api/auth/login", map[string]any{"email": ada.Email, "password": instancetest.ResidentPassword}).
