@@ -55,7 +55,8 @@ func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, st
 	if err != nil {
 		return err
 	}
-	chain, err := pickChain(ctx, v, paths)
+	log := quietLogger(stderr)
+	chain, err := pickChain(ctx, v, paths, log)
 	if err != nil {
 		return err
 	}
@@ -83,7 +84,6 @@ func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, st
 	}
 	last := chain[len(chain)-1].doc
 
-	log := quietLogger(stderr)
 	cfg := db.config()
 	d, err := instance.OpenDatabase(ctx, cfg, log) // brings the schema up
 	if err != nil {
@@ -119,6 +119,15 @@ func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, st
 				Previous: f.doc.Previous, Base: f.doc.Base, Slot: slot, Bytes: st.Size(), Signature: string(f.sig),
 				VerifiedAt: now, CreatedAt: now})
 		}
+		// The files go into the snapshot directory before their rows, in the restore's
+		// transaction, once the database was found empty and every section written: a commit
+		// that then fails leaves files that no row names (nothing serves them), never
+		// a row whose file is missing (/snapshots/ and the timeline would name it).
+		for _, f := range chain {
+			if err := storeSpooled(snapDir, f); err != nil {
+				return err
+			}
+		}
 		// The full snapshot's predecessor is not restored, and the table's previous must name
 		// a recorded snapshot: the record starts the chain here (the file still names it).
 		recs[0].Previous = ""
@@ -126,14 +135,6 @@ func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, st
 			return err
 		}
 		return eventstore.SaveCursorNow(ctx, tx, restoredCursor, eventstore.Position{Tx: last.Position.Xmax}, now)
-	}
-	// The files go into the snapshot directory first (a restore that then fails leaves files
-	// no row names, which the next snapshot's retention ignores; a row without its file would
-	// be worse: the timeline and /snapshots/ would name a file that is not there).
-	for _, f := range chain {
-		if err := storeSpooled(snapDir, f); err != nil {
-			return err
-		}
 	}
 	err = instance.RestoreSnapshot(ctx, d.Pool, instance.SnapshotSections(), objects, finish)
 	if errors.Is(err, instance.ErrNotEmpty) {
@@ -270,7 +271,7 @@ func download(ctx context.Context, v *verifier, l location, path string) error {
 
 // pickChain reads every candidate (checking its form and that its name is its hash) and
 // returns the newest full snapshot and the incrementals on it, in their chain's order.
-func pickChain(ctx context.Context, v *verifier, paths []string) ([]chainFile, error) {
+func pickChain(ctx context.Context, v *verifier, paths []string, log *slog.Logger) ([]chainFile, error) {
 	var files []chainFile
 	for _, p := range paths {
 		doc, err := v.read(ctx, location{path: p}, nil, "")
@@ -310,7 +311,7 @@ func pickChain(ctx context.Context, v *verifier, paths []string) ([]chainFile, e
 				extra = append(extra, f.doc.Hash+" (previous "+prev+")")
 			}
 		}
-		slog.Warn("incrementals on the full snapshot that are not in its chain are left out", "files", extra)
+		log.Warn("incrementals on the full snapshot that are not in its chain are left out", "files", extra)
 	}
 	return chain, nil
 }

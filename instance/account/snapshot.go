@@ -186,9 +186,9 @@ func (garnrollenSection) Tables() []snapshot.Table {
 // has none (every public object but the Ortsweberei's settings and the Ortskonto's balance
 // belongs to an account).
 func HasAccounts(ctx context.Context, q database.Querier) (bool, error) {
-	var any bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)`).Scan(&any); err != nil {
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)`).Scan(&exists); err != nil {
 		return false, fmt.Errorf("account: any: %w", err)
 	}
-	return any, nil
+	return exists, nil
 }
