@@ -33,6 +33,8 @@ type busyInstance struct {
 	// The anonymous donor takes part in nothing public but her Garnrolle: her id may occur
 	// in the snapshot there only.
 	anonDonor string
+	// Public pages a restored instance must answer as the original does.
+	pages []string
 	// The home points' coordinates: a public position drawn near a home may share its first
 	// digits, so these are searched as whole JSON numbers; so are the anonymous donations'
 	// amounts (their digits may occur in any uuid or hash).
@@ -149,6 +151,8 @@ func startBusyInstance(t *testing.T) busyInstance {
 	b.amounts = []string{"1717", "2323"}
 	b.private["anonymous message"] = "Geheimer Gruß"
 	b.anonDonor = anna.ID
+	b.pages = []string{"/api/antraege", "/api/abstimmungen/" + abst, "/api/konto", "/api/knoten/" + garn.ID + "/faeden",
+		"/api/accounts/" + ada.ID, "/api/ortsweberei"}
 	return b
 }
 
@@ -348,6 +352,12 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 		Knoten []json.RawMessage `json:"knoten"`
 	}
 	inst.Client().Get(bbox).Expect(t, http.StatusOK).JSON(t, &wantKnoten)
+	wantPages := map[string]string{}
+	for _, p := range b.pages {
+		// The restored instance serves under another address here: the links differ by it alone.
+		wantPages[p] = strings.ReplaceAll(canonicalBody(t, inst.Client().Get(p).Expect(t, http.StatusOK).Body),
+			strings.TrimPrefix(inst.URL, "http://"), "HOST")
+	}
 	if len(wantKnoten.Knoten) < 3 {
 		t.Fatalf("the busy instance shows %d Knoten", len(wantKnoten.Knoten))
 	}
@@ -403,6 +413,13 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 	if w, g := canonical(t, wantKnoten.Knoten), canonical(t, gotKnoten.Knoten); w != g {
 		t.Errorf("GET %s on the restored instance:\n%s\nwant\n%s", bbox, g, w)
 	}
+	for _, p := range b.pages {
+		got := strings.ReplaceAll(canonicalBody(t, restored.Client().Get(p).Expect(t, http.StatusOK).Body),
+			strings.TrimPrefix(restored.URL, "http://"), "HOST")
+		if got != wantPages[p] {
+			t.Errorf("GET %s on the restored instance:\n%s\nwant\n%s", p, got, wantPages[p])
+		}
+	}
 	// A restored account cannot be logged into: no password came back.
 	res := restored.Client().Post("/api/auth/login", map[string]any{"email": b.private["e-mail 0"], "password": instancetest.ResidentPassword})
 	if res.Status != http.StatusUnauthorized {
@@ -442,6 +459,16 @@ func snapshotBytes(t *testing.T, inst *instancetest.Instance, r snapshot.Record)
 		t.Fatal(err)
 	}
 	return b
+}
+
+func canonicalBody(t *testing.T, body []byte) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func canonical(t *testing.T, objs []json.RawMessage) string {
