@@ -7,6 +7,7 @@
 //	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY]
 //	weltgewebe admin create --email E --password P --name N [database flags]
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
+//	weltgewebe admin reclaim --email E --password P [database flags] ACCOUNT_ID
 //	weltgewebe admin federate [--public-url URL] [database flags] NEIGHBOUR
 //	weltgewebe admin block --by ADMIN [database flags] DOMAIN
 //	weltgewebe adressen import [--bounds …] [database flags] REGION.osm.pbf
@@ -57,6 +58,7 @@ commands:
   restore --from-snapshots DIR|URL [--key MULTIKEY]   rebuild the public state in an empty database from signed snapshots
   admin create   create an instance admin
   admin verify   verify a resident's account
+  admin reclaim ACCOUNT_ID   give an account restored from snapshots its resident's login (--email, --password)
   admin federate NEIGHBOUR   federate with a neighbouring Ortsweberei (URL, handle or actor)
   admin block DOMAIN         defederate a domain
   adressen import REGION.osm.pbf [--bounds …]   replace the address index from an OpenStreetMap extract
@@ -97,6 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return adminCreate(ctx, args[2:], stdout, stderr)
 		case "verify":
 			return adminVerify(ctx, args[2:], stdout, stderr)
+		case "reclaim":
+			return adminReclaim(ctx, args[2:], stdout, stderr)
 		case "federate":
 			return adminFederate(ctx, args[2:], stdout, stderr)
 		case "block":

@@ -72,6 +72,15 @@ func TestRestoreFromSnapshotsContinuesTheChain(t *testing.T) {
 		t.Errorf("a restore with another key succeeded")
 	}
 
+	// The resident gets her login back from an admin; only once.
+	reclaim := []string{"admin", "reclaim", "--email", "rita@example.org", "--password", "Zurück im Gewebe 2027", "--data-dir", data, rita.ID}
+	if err := run(ctx, reclaim, &out, &out); err != nil {
+		t.Fatalf("admin reclaim: %v\n%s", err, out.String())
+	}
+	if err := run(ctx, reclaim, &out, &out); err == nil {
+		t.Errorf("a second reclaim of the same account succeeded")
+	}
+
 	// The same from the old instance's /snapshots/ index over HTTP, the key taken from its actor.
 	viaURL := filepath.Join(reachableTempDir(t), "data")
 	out.Reset()
@@ -89,6 +98,12 @@ func TestRestoreFromSnapshotsContinuesTheChain(t *testing.T) {
 	if len(list.Knoten) != 1 || list.Knoten[0].Title != "Nach der Nacht" {
 		t.Errorf("the restored instance's map: %+v", list.Knoten)
 	}
+	res := restored.Client().Post("/api/auth/login", map[string]any{"email": rita.Email, "password": instancetest.ResidentPassword})
+	if res.Status != http.StatusUnauthorized {
+		t.Errorf("login with the old instance's e-mail and password: %d", res.Status)
+	}
+	restored.Client().Post("/api/auth/login", map[string]any{"email": "rita@example.org", "password": "Zurück im Gewebe 2027"}).
+		Expect(t, http.StatusOK)
 	recs, err := restored.Snapshots.List(ctx)
 	if err != nil {
 		t.Fatal(err)

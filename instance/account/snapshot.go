@@ -3,15 +3,19 @@ package account
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 )
@@ -50,7 +54,7 @@ type snapshotPos struct {
 // (registration keeps its own). The password hash is a well-formed argon2id string over a
 // random key that no password was hashed into: a login is refused like any wrong password,
 // after the same work. The account cannot log in until an admin gives it the resident's
-// address again and the resident sets a password (not built yet).
+// address and a password again (Reclaim, weltgewebe admin reclaim).
 const RestoredEmailDomain = "restored.invalid"
 
 var garnrolleEvents = []string{GarnrolleAngelegt.Name(), GarnrolleVerifiziert.Name(), GarnrollePositioniert.Name(),
@@ -191,4 +195,47 @@ func HasAccounts(ctx context.Context, q database.Querier) (bool, error) {
 		return false, fmt.Errorf("account: any: %w", err)
 	}
 	return exists, nil
+}
+
+// ErrNotRestored refuses Reclaim for an account that has its own login: it was not restored
+// from snapshots, or it was reclaimed already.
+var ErrNotRestored = fault.Conflictf("not_restored", "This account has a login of its own; only an account restored from snapshots can be reclaimed.")
+
+// Reclaim gives an account restored from snapshots (login <id>@restored.invalid, see
+// RestoredEmailDomain) its resident's login: the e-mail address and a password, checked by the
+// rules of registration. An admin runs it (weltgewebe admin reclaim) once the resident has
+// shown them that the Garnrolle is theirs. Like sessions, a login is access, not the civic
+// record: it writes no event (registration's event says that a resident came, which the
+// restored Garnrolle says already).
+func (s *Service) Reclaim(ctx context.Context, id uuid.UUID, email, password string) (Account, error) {
+	email = strings.TrimSpace(email)
+	a, err := getAccount(ctx, s.pool, id, false)
+	if err != nil {
+		return Account{}, err
+	}
+	restored := id.String() + "@" + RestoredEmailDomain
+	if !strings.EqualFold(a.Email, restored) {
+		return Account{}, ErrNotRestored
+	}
+	if err := firstErr(checkEmail(email), checkPassword(password, ownData{Name: a.Name, Email: email})); err != nil {
+		return Account{}, err
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return Account{}, err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE accounts SET email = $2, password_hash = $3 WHERE id = $1 AND lower(email) = lower($4)`,
+		id, email, hash, restored)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return Account{}, ErrEmailTaken
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("account: reclaim: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return Account{}, ErrNotRestored // reclaimed meanwhile
+	}
+	a.Email = email
+	return a, nil
 }
