@@ -58,7 +58,7 @@ commands:
   restore --from-snapshots DIR|URL [--key MULTIKEY]   rebuild the public state in an empty database from signed snapshots
   admin create   create an instance admin
   admin verify   verify a resident's account
-  admin reclaim ACCOUNT_ID   give an account restored from snapshots its resident's login (--email, --password)
+  admin reclaim ACCOUNT_ID   give a restored account (restore --from-snapshots) its resident's login (--email, --password)
   admin federate NEIGHBOUR   federate with a neighbouring Ortsweberei (URL, handle or actor)
   admin block DOMAIN         defederate a domain
   adressen import REGION.osm.pbf [--bounds …]   replace the address index from an OpenStreetMap extract

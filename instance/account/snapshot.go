@@ -199,7 +199,7 @@ func HasAccounts(ctx context.Context, q database.Querier) (bool, error) {
 
 // ErrNotRestored refuses Reclaim for an account that has its own login: it was not restored
 // from snapshots, or it was reclaimed already.
-var ErrNotRestored = fault.Conflictf("not_restored", "This account has a login of its own; only an account restored from snapshots can be reclaimed.")
+var ErrNotRestored = fault.Conflictf("not_restored", "This account has a login of its own; only an account a snapshot restore made can be reclaimed.")
 
 // Reclaim gives an account restored from snapshots (login <id>@restored.invalid, see
 // RestoredEmailDomain) its resident's login: the e-mail address and a password, checked by the
