@@ -35,6 +35,9 @@ type busyInstance struct {
 	anonDonor string
 	// Public pages a restored instance must answer as the original does.
 	pages []string
+	// A visible donation still waiting, and who can mark it failed (then it is no Goldfaden).
+	waiting string
+	kasse   *instancetest.Client
 	// The home points' coordinates: a public position drawn near a home may share its first
 	// digits, so these are searched as whole JSON numbers; so are the anonymous donations'
 	// amounts (their digits may occur in any uuid or hash).
@@ -151,6 +154,7 @@ func startBusyInstance(t *testing.T) busyInstance {
 	b.amounts = []string{"1717", "2323"}
 	b.private["anonymous message"] = "Geheimer Gruß"
 	b.anonDonor = anna.ID
+	b.waiting, b.kasse = v2.ID, kasse
 	b.pages = []string{"/api/antraege", "/api/abstimmungen/" + abst, "/api/konto", "/api/knoten/" + garn.ID + "/faeden",
 		"/api/accounts/" + ada.ID, "/api/ortsweberei"}
 	return b
@@ -299,6 +303,8 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 	lateAnon := donated(t, donate(anna, "late-anon", map[string]any{"amount_cents": 4242, "visible": false, "message": "Auch geheim"}))
 	b.private["anonymous donation id late"] = lateAnon.ID
 	b.private["reference late"] = lateAnon.Reference
+	// A Goldfaden goes: the waiting visible donation failed. The incremental lists it as gone.
+	b.kasse.Post("/api/spenden/"+b.waiting+"/status", map[string]string{"status": "failed"}).Expect(t, http.StatusOK)
 	b.amounts = append(b.amounts, "4242")
 	b.private["anonymous message late"] = "Auch geheim"
 	inc := advanceToSlot(t, inst, snapshot.KindIncremental)
@@ -326,9 +332,12 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 		assertNothingPrivate(t, b, r.Hash, snapshotBytes(t, inst, r))
 	}
 
-	if incDoc := snapshotBytes(t, inst, inc); !bytes.Contains(incDoc, []byte("Nach dem Snapshot")) ||
-		bytes.Contains(snapshotBytes(t, inst, full), []byte("Nach dem Snapshot")) {
+	incDoc := snapshotBytes(t, inst, inc)
+	if !bytes.Contains(incDoc, []byte("Nach dem Snapshot")) || bytes.Contains(snapshotBytes(t, inst, full), []byte("Nach dem Snapshot")) {
 		t.Errorf("the Knoten placed after the full snapshot should be in the incremental only")
+	}
+	if !bytes.Contains(incDoc, []byte(`"gone":{"goldfaeden":["`+b.waiting+`"]}`)) {
+		t.Errorf("the incremental does not list the failed donation %s as a gone Goldfaden", b.waiting)
 	}
 	// The control: what is public is in the full snapshot, so the search can find things.
 	fullDoc := snapshotBytes(t, inst, full)
