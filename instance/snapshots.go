@@ -29,7 +29,7 @@ func SnapshotSections() []snapshot.Section {
 		ortsweberei.SnapshotSections(), // ortsweberei
 		account.SnapshotSections(),     // garnrollen
 		knoten.SnapshotSections(),      // knoten, faeden
-		abstimmung.SnapshotSections(),  // abstimmungen (with stimmen, stimmen_verlauf)
+		abstimmung.SnapshotSections(),  // abstimmungen, stimmen (with stimmen_verlauf)
 		antrag.SnapshotSections(),      // antraege, einsprueche
 		delegation.SnapshotSections(),  // delegationen
 		ortskonto.SnapshotSections(),   // ortskonto, goldfaeden
@@ -41,11 +41,12 @@ var ErrNotEmpty = errors.New("restore: the database is not empty (it has events 
 
 // RestoreSnapshot writes a public state into a migrated, empty database in one transaction:
 // every section in the order of sections, its objects from objects(section name) in id order
-// (a merged chain: a full snapshot and its incrementals). Nothing is committed unless every
-// section was written and check (verifying the chain the objects came from: a streamed
-// signature is known good only at the file's end) returned nil; check may be nil.
+// (a merged chain: a full snapshot and its incrementals; its errors, such as a proof found
+// bad at a file's end, abort the restore). Nothing is committed unless every section was
+// written and finish (recording the chain restored, in the same transaction) returned nil;
+// finish may be nil.
 func RestoreSnapshot(ctx context.Context, pool *pgxpool.Pool, sections []snapshot.Section,
-	objects func(section string) iter.Seq2[snapshot.Object, error], check func() error) error {
+	objects func(section string) iter.Seq2[snapshot.Object, error], finish func(context.Context, pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		head, err := eventstore.NewStore(pool, 0, nil).Head(ctx)
 		if err != nil {
@@ -63,8 +64,8 @@ func RestoreSnapshot(ctx context.Context, pool *pgxpool.Pool, sections []snapsho
 				return fmt.Errorf("restore %s: %w", s.Name(), err)
 			}
 		}
-		if check != nil {
-			return check()
+		if finish != nil {
+			return finish(ctx, tx)
 		}
 		return nil
 	})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/google/uuid"
+
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
@@ -70,4 +72,31 @@ func withAccounts(ctx context.Context, db *dbFlags, stderr io.Writer, fn func(*a
 	c := clock.System{}
 	err = fn(account.NewService(d.Pool, c, ortsweberei.NewService(d.Pool, c)))
 	return errors.Join(err, d.Close())
+}
+
+// adminReclaim gives an account restored from snapshots its resident's login again
+// (docs/SNAPSHOTS.md, "What a snapshot cannot bring back").
+func adminReclaim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, db := command("admin reclaim", stderr)
+	email := fs.String("email", "", "the resident's email (their login from now on)")
+	password := fs.String("password", "", "a password for the resident (the registration's rules)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" || *password == "" || fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("usage: weltgewebe admin reclaim --email E --password P [database flags] ACCOUNT_ID")
+	}
+	id, err := uuid.Parse(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("ACCOUNT_ID: %w", err)
+	}
+	return withAccounts(ctx, db, stderr, func(accounts *account.Service) error {
+		a, err := accounts.Reclaim(ctx, id, *email, *password)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s (%s) logs in as %s again\n", a.Name, a.ID, a.Email)
+		return nil
+	})
 }

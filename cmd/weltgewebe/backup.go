@@ -44,14 +44,24 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // restore loads a backup into the database, replacing what is there, and then brings the
-// schema up to date (the backup may come from an older version).
+// schema up to date (the backup may come from an older version). With --from-snapshots it
+// rebuilds the public state in an empty database from signed snapshots instead
+// (restore_snapshots.go).
 func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, db := command("restore", stderr)
+	fromSnapshots := fs.String("from-snapshots", "", "rebuild the public state in an EMPTY database from the snapshots in this directory, or at this URL (an instance's /snapshots/ index)")
+	key := fs.String("key", "", "with --from-snapshots: the snapshot key as a Multikey (z6Mk…); default: fetched from the instance actor the snapshots name")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *fromSnapshots != "" {
+		if fs.NArg() != 0 {
+			return errors.New("usage: weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY]")
+		}
+		return restoreFromSnapshots(ctx, *fromSnapshots, *key, db, stdout, stderr)
+	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: weltgewebe restore [database flags] FILE")
+		return errors.New("usage: weltgewebe restore [database flags] FILE | --from-snapshots DIR|URL [--key MULTIKEY]")
 	}
 	in, err := filepath.Abs(fs.Arg(0))
 	if err != nil {

@@ -4,13 +4,16 @@
 //	weltgewebe migrate [database flags]
 //	weltgewebe backup  [database flags] FILE
 //	weltgewebe restore [database flags] FILE
+//	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY]
 //	weltgewebe admin create --email E --password P --name N [database flags]
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
+//	weltgewebe admin reclaim --email E --password P [database flags] ACCOUNT_ID
 //	weltgewebe admin federate [--public-url URL] [database flags] NEIGHBOUR
 //	weltgewebe admin block --by ADMIN [database flags] DOMAIN
 //	weltgewebe adressen import [--bounds …] [database flags] REGION.osm.pbf
 //	weltgewebe basemap build REGION.osm.pbf OUT.pmtiles [--bounds minlon,minlat,maxlon,maxlat]
 //	weltgewebe export konto --month YYYY-MM --format csv|datev [database flags] > FILE
+//	weltgewebe snapshot verify [--key MULTIKEY] FILE|URL
 //
 // Database flags: --database-url (or DATABASE_URL) names a PostgreSQL server with PostGIS;
 // without one, the instance runs its own cluster in --data-dir (default ./data).
@@ -52,13 +55,16 @@ commands:
   migrate        bring the database schema up to date
   backup FILE    write a backup of the database (pg_dump, custom format); works while serve runs
   restore FILE   replace the database with a backup, then migrate it
+  restore --from-snapshots DIR|URL [--key MULTIKEY]   rebuild the public state in an empty database from signed snapshots
   admin create   create an instance admin
   admin verify   verify a resident's account
+  admin reclaim ACCOUNT_ID   give a restored account (restore --from-snapshots) its resident's login (--email, --password)
   admin federate NEIGHBOUR   federate with a neighbouring Ortsweberei (URL, handle or actor)
   admin block DOMAIN         defederate a domain
   adressen import REGION.osm.pbf [--bounds …]   replace the address index from an OpenStreetMap extract
   basemap build REGION.osm.pbf OUT.pmtiles   build the map from an OpenStreetMap extract
   export konto --month YYYY-MM --format csv|datev   the Ortskonto's booking journal of a month, to standard output
+  snapshot verify FILE|URL [--key MULTIKEY]   check a snapshot's form, signatures and chain
 
 Run "weltgewebe <command> -h" for a command's flags.
 `
@@ -81,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return basemapCmd(ctx, args[1:], stdout, stderr)
 	case "export":
 		return exportCmd(ctx, args[1:], stdout, stderr)
+	case "snapshot":
+		return snapshotCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		if len(args) < 2 {
 			fmt.Fprint(stderr, usage)
@@ -91,6 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return adminCreate(ctx, args[2:], stdout, stderr)
 		case "verify":
 			return adminVerify(ctx, args[2:], stdout, stderr)
+		case "reclaim":
+			return adminReclaim(ctx, args[2:], stdout, stderr)
 		case "federate":
 			return adminFederate(ctx, args[2:], stdout, stderr)
 		case "block":

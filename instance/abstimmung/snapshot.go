@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,15 +15,17 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 )
 
-// SnapshotSections are the Abstimmungen's share of a snapshot. Every Abstimmung is in it, open
-// ones too: the vote is by name and every Stimme is a public event the moment it is cast
-// (StimmeAbgegeben), so an open Abstimmung's current Stimmen are as public as a closed one's.
-// An open one has no tally yet (null): the count with delegation is the API's, at the
-// instant it is asked; the frozen count of a closed one is kept as it was.
-func SnapshotSections() []snapshot.Section { return []snapshot.Section{section{}} }
+// SnapshotSections are the Abstimmungen's share of a snapshot: the Abstimmungen, then their
+// Stimmen (restore order: a Stimme needs its Abstimmung). Every Abstimmung is in it, open ones
+// too: the vote is by name and every Stimme is a public event the moment it is cast
+// (StimmeAbgegeben), so an open Abstimmung's Stimmen are as public as a closed one's. An open
+// one has no tally yet (null): the count with delegation is the API's, at the instant it is
+// asked; the frozen count of a closed one is kept as it was. The Stimmen are a section of
+// their own, one object per voter, so that no object grows with the number of voters beyond
+// the frozen tally (a snapshot's object is bounded, docs/SNAPSHOTS.md).
+func SnapshotSections() []snapshot.Section { return []snapshot.Section{section{}, stimmenSection{}} }
 
-// SnapshotAbstimmung is an Abstimmung in a snapshot, with its current Stimmen (votes, by
-// account id) and every cast and change in order (history).
+// SnapshotAbstimmung is an Abstimmung in a snapshot.
 type SnapshotAbstimmung struct {
 	ID       uuid.UUID       `json:"id"`
 	AntragID uuid.UUID       `json:"antrag_id"` // the subject
@@ -32,54 +35,75 @@ type SnapshotAbstimmung struct {
 	ClosedAt *time.Time      `json:"closed_at"`
 	Result   *string         `json:"result"`
 	Tally    json.RawMessage `json:"tally"` // frozen at the close; null while open
-	Votes    []SnapshotVote  `json:"votes"`
-	History  []SnapshotVote  `json:"history"`
 }
 
-// SnapshotVote is a Stimme: in votes the current one (cast_at its first cast, at its last
-// change), in history one cast or change (seq its place in the Abstimmung's history).
-type SnapshotVote struct {
-	AccountID uuid.UUID  `json:"account_id"`
-	Choice    string     `json:"choice"`
-	At        time.Time  `json:"at"`
-	CastAt    *time.Time `json:"cast_at,omitempty"`
-	Seq       int64      `json:"seq,omitempty"`
+// SnapshotStimme is a voter's Stimme in an Abstimmung, id "<abstimmung_id>/<account_id>": the
+// current choice (cast_at its first cast, at its last change) and every cast and change of it
+// in order (seq: its place in the Abstimmung's whole history).
+type SnapshotStimme struct {
+	ID           string         `json:"id"`
+	AbstimmungID uuid.UUID      `json:"abstimmung_id"`
+	AccountID    uuid.UUID      `json:"account_id"`
+	Choice       string         `json:"choice"`
+	CastAt       time.Time      `json:"cast_at"`
+	At           time.Time      `json:"at"`
+	History      []SnapshotCast `json:"history"`
+}
+
+// SnapshotCast is one cast or change of a Stimme.
+type SnapshotCast struct {
+	Seq    int64     `json:"seq"`
+	Choice string    `json:"choice"`
+	At     time.Time `json:"at"`
 }
 
 type section struct{}
 
 func (section) Name() string { return "abstimmungen" }
 
-var events = []string{AbstimmungEroeffnet.Name(), StimmeAbgegeben.Name(), StimmeGeaendert.Name(), AbstimmungGeschlossen.Name()}
+var (
+	abstimmungEvents = []string{AbstimmungEroeffnet.Name(), AbstimmungGeschlossen.Name()}
+	stimmeEvents     = []string{StimmeAbgegeben.Name(), StimmeGeaendert.Name()}
+)
 
-func (section) Touched(e eventstore.Event) []string {
-	for _, k := range events {
-		if e.Type == k {
-			var p struct {
-				AbstimmungID uuid.UUID `json:"abstimmung_id"`
-			}
-			if json.Unmarshal(e.Payload, &p) != nil || p.AbstimmungID == uuid.Nil {
-				return nil
-			}
-			return []string{p.AbstimmungID.String()}
+type ref struct {
+	AbstimmungID uuid.UUID `json:"abstimmung_id"`
+	AccountID    uuid.UUID `json:"account_id"`
+}
+
+func oneOf(t string, kinds []string) bool {
+	for _, k := range kinds {
+		if t == k {
+			return true
 		}
 	}
-	return nil
+	return false
+}
+
+func (section) Touched(e eventstore.Event) []string {
+	if !oneOf(e.Type, abstimmungEvents) {
+		return nil
+	}
+	var p ref
+	if json.Unmarshal(e.Payload, &p) != nil || p.AbstimmungID == uuid.Nil {
+		return nil
+	}
+	return []string{p.AbstimmungID.String()}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func (section) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
 	all, uuids := snapshot.IDs(ids)
-	// Votes and history as JSON built by the database: one row per Abstimmung, however many
-	// voted. Times are written as UTC with microseconds, as Go writes them.
 	rows, err := q.Query(ctx, `
-SELECT a.id, a.subject_id, a.knoten_id, a.opens_at, a.closes_at, a.closed_at, a.result, a.tally,
-       coalesce((SELECT json_agg(json_build_object('account_id', s.account_id, 'choice', s.choice,
-                         'at', s.changed_at, 'cast_at', s.cast_at) ORDER BY s.account_id)
-                 FROM stimmen s WHERE s.abstimmung_id = a.id), '[]'),
-       coalesce((SELECT json_agg(json_build_object('account_id', v.account_id, 'choice', v.choice, 'at', v.at, 'seq', v.seq)
-                         ORDER BY v.seq)
-                 FROM stimmen_verlauf v WHERE v.abstimmung_id = a.id), '[]')
-FROM abstimmungen a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
+SELECT id, subject_id, knoten_id, opens_at, closes_at, closed_at, result, tally
+FROM abstimmungen WHERE $1 OR id = ANY($2) ORDER BY id`, all, uuids)
 	if err != nil {
 		return fmt.Errorf("abstimmung: snapshot: %w", err)
 	}
@@ -87,36 +111,14 @@ FROM abstimmungen a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
 	for rows.Next() {
 		var a SnapshotAbstimmung
 		var tally []byte
-		var votes, history []byte
-		if err := rows.Scan(&a.ID, &a.AntragID, &a.KnotenID, &a.OpensAt, &a.ClosesAt, &a.ClosedAt, &a.Result, &tally,
-			&votes, &history); err != nil {
+		if err := rows.Scan(&a.ID, &a.AntragID, &a.KnotenID, &a.OpensAt, &a.ClosesAt, &a.ClosedAt, &a.Result, &tally); err != nil {
 			return fmt.Errorf("abstimmung: snapshot: %w", err)
-		}
-		if err := json.Unmarshal(votes, &a.Votes); err != nil {
-			return fmt.Errorf("abstimmung: snapshot votes: %w", err)
-		}
-		if err := json.Unmarshal(history, &a.History); err != nil {
-			return fmt.Errorf("abstimmung: snapshot history: %w", err)
 		}
 		a.Tally = json.RawMessage("null")
 		if tally != nil {
 			a.Tally = tally
 		}
-		a.OpensAt, a.ClosesAt = a.OpensAt.UTC(), a.ClosesAt.UTC()
-		if a.ClosedAt != nil {
-			t := a.ClosedAt.UTC()
-			a.ClosedAt = &t
-		}
-		for i := range a.Votes {
-			a.Votes[i].At = a.Votes[i].At.UTC()
-			if c := a.Votes[i].CastAt; c != nil {
-				t := c.UTC()
-				a.Votes[i].CastAt = &t
-			}
-		}
-		for i := range a.History {
-			a.History[i].At = a.History[i].At.UTC()
-		}
+		a.OpensAt, a.ClosesAt, a.ClosedAt = a.OpensAt.UTC(), a.ClosesAt.UTC(), utcPtr(a.ClosedAt)
 		if err := snapshot.Emit(emit, a.ID.String(), a); err != nil {
 			return err
 		}
@@ -127,24 +129,10 @@ FROM abstimmungen a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
 	return nil
 }
 
-// Restore writes the Abstimmungen, their Stimmen and their history, keeping each history
-// entry's place (seq), and moves the history's sequence past the restored ones so that the
-// next Stimme sorts after them.
 func (section) Restore(ctx context.Context, tx pgx.Tx, objects func(yield func(snapshot.Object, error) bool)) error {
-	var stimmen, verlauf [][]any
 	_, err := snapshot.CopyFrom(ctx, tx, objects, "abstimmungen",
 		[]string{"id", "subject_id", "knoten_id", "opens_at", "closes_at", "closed_at", "result", "tally"},
 		func(a SnapshotAbstimmung) ([]any, error) {
-			for _, v := range a.Votes {
-				cast := v.At
-				if v.CastAt != nil {
-					cast = *v.CastAt
-				}
-				stimmen = append(stimmen, []any{a.ID, v.AccountID, v.Choice, cast, v.At})
-			}
-			for _, v := range a.History {
-				verlauf = append(verlauf, []any{a.ID, v.Seq, v.AccountID, v.Choice, v.At})
-			}
 			var tally any
 			if len(a.Tally) > 0 && string(a.Tally) != "null" {
 				tally = string(a.Tally)
@@ -154,11 +142,91 @@ func (section) Restore(ctx context.Context, tx pgx.Tx, objects func(yield func(s
 	if err != nil {
 		return fmt.Errorf("abstimmung: restore: %w", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stimmen"}, []string{"abstimmung_id", "account_id", "choice", "cast_at", "changed_at"},
-		pgx.CopyFromRows(stimmen)); err != nil {
+	return nil
+}
+
+func (section) Tables() []snapshot.Table {
+	return []snapshot.Table{{Name: "abstimmungen", OrderBy: "id", Columns: []string{"id", "subject_id", "knoten_id", "opens_at",
+		"closes_at", "closed_at", "result", "tally"}}}
+}
+
+type stimmenSection struct{}
+
+func (stimmenSection) Name() string { return "stimmen" }
+
+func (stimmenSection) Touched(e eventstore.Event) []string {
+	if !oneOf(e.Type, stimmeEvents) {
+		return nil
+	}
+	var p ref
+	if json.Unmarshal(e.Payload, &p) != nil || p.AbstimmungID == uuid.Nil || p.AccountID == uuid.Nil {
+		return nil
+	}
+	return []string{p.AbstimmungID.String() + "/" + p.AccountID.String()}
+}
+
+func (stimmenSection) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
+	all := ids == nil
+	var abst, accounts []uuid.UUID
+	for _, id := range ids {
+		a, b, ok := strings.Cut(id, "/")
+		ua, err1 := uuid.Parse(a)
+		ub, err2 := uuid.Parse(b)
+		if ok && err1 == nil && err2 == nil {
+			abst, accounts = append(abst, ua), append(accounts, ub)
+		}
+	}
+	// Every uuid's text has the same length, so (abstimmung, account) sorts as the id does.
+	// The history as JSON built by the database: one row per Stimme.
+	rows, err := q.Query(ctx, `
+SELECT s.abstimmung_id, s.account_id, s.choice, s.cast_at, s.changed_at,
+       coalesce((SELECT json_agg(json_build_object('seq', v.seq, 'choice', v.choice, 'at', v.at) ORDER BY v.seq)
+                 FROM stimmen_verlauf v WHERE v.abstimmung_id = s.abstimmung_id AND v.account_id = s.account_id), '[]')
+FROM stimmen s
+WHERE $1 OR (s.abstimmung_id, s.account_id) IN (SELECT * FROM unnest($2::uuid[], $3::uuid[]))
+ORDER BY s.abstimmung_id, s.account_id`, all, abst, accounts)
+	if err != nil {
+		return fmt.Errorf("abstimmung: snapshot stimmen: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s SnapshotStimme
+		var history []byte
+		if err := rows.Scan(&s.AbstimmungID, &s.AccountID, &s.Choice, &s.CastAt, &s.At, &history); err != nil {
+			return fmt.Errorf("abstimmung: snapshot stimmen: %w", err)
+		}
+		if err := json.Unmarshal(history, &s.History); err != nil {
+			return fmt.Errorf("abstimmung: snapshot stimmen: %w", err)
+		}
+		for i := range s.History {
+			s.History[i].At = s.History[i].At.UTC()
+		}
+		s.ID, s.CastAt, s.At = s.AbstimmungID.String()+"/"+s.AccountID.String(), s.CastAt.UTC(), s.At.UTC()
+		if err := snapshot.Emit(emit, s.ID, s); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("abstimmung: snapshot stimmen: %w", err)
+	}
+	return nil
+}
+
+// Restore writes the Stimmen and their history, keeping each history entry's place (seq,
+// written by COPY into the identity column), and moves the history's sequence past the
+// restored ones so that the next Stimme sorts after them.
+func (stimmenSection) Restore(ctx context.Context, tx pgx.Tx, objects func(yield func(snapshot.Object, error) bool)) error {
+	var verlauf [][]any
+	_, err := snapshot.CopyFrom(ctx, tx, objects, "stimmen", []string{"abstimmung_id", "account_id", "choice", "cast_at", "changed_at"},
+		func(s SnapshotStimme) ([]any, error) {
+			for _, c := range s.History {
+				verlauf = append(verlauf, []any{s.AbstimmungID, c.Seq, s.AccountID, c.Choice, c.At})
+			}
+			return []any{s.AbstimmungID, s.AccountID, s.Choice, s.CastAt, s.At}, nil
+		})
+	if err != nil {
 		return fmt.Errorf("abstimmung: restore stimmen: %w", err)
 	}
-	// COPY writes the given seq into the identity column (as OVERRIDING SYSTEM VALUE would).
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stimmen_verlauf"}, []string{"abstimmung_id", "seq", "account_id", "choice", "at"},
 		pgx.CopyFromRows(verlauf)); err != nil {
 		return fmt.Errorf("abstimmung: restore stimmen_verlauf: %w", err)
@@ -170,10 +238,8 @@ SELECT setval(pg_get_serial_sequence('stimmen_verlauf', 'seq'), max(seq)) FROM s
 	return nil
 }
 
-func (section) Tables() []snapshot.Table {
+func (stimmenSection) Tables() []snapshot.Table {
 	return []snapshot.Table{
-		{Name: "abstimmungen", OrderBy: "id", Columns: []string{"id", "subject_id", "knoten_id", "opens_at", "closes_at",
-			"closed_at", "result", "tally"}},
 		{Name: "stimmen", OrderBy: "abstimmung_id, account_id", Columns: []string{"abstimmung_id", "account_id", "choice",
 			"cast_at", "changed_at"}},
 		{Name: "stimmen_verlauf", OrderBy: "abstimmung_id, seq", Columns: []string{"abstimmung_id", "seq", "account_id",

@@ -31,7 +31,7 @@ func (garnrollenSection) Replay(e eventstore.Event, current func(id string) (sna
 		if err != nil {
 			return nil, nil, err
 		}
-		g := SnapshotGarnrolle{ID: p.AccountID, Handle: p.Handle, Name: p.Name, Roles: []string{}, CreatedAt: e.At.UTC()}
+		g := SnapshotGarnrolle{ID: p.AccountID, Handle: p.Handle, Name: p.Name, CreatedAt: e.At.UTC()}
 		if err := g.place(p.Position); err != nil {
 			return nil, nil, err
 		}

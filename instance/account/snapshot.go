@@ -3,15 +3,19 @@ package account
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 )
@@ -24,7 +28,8 @@ func SnapshotSections() []snapshot.Section { return []snapshot.Section{garnrolle
 // SnapshotGarnrolle is an account in a snapshot. Nothing private: no e-mail, address, home,
 // radius, password, session, admin flag. The position is the public one, null while the
 // resident is not on the map. verified_by is public (GarnrolleVerifiziert says it). Roles are
-// shown (the profile shows who is Kassenwart) but not restored: see RestoredEmailDomain.
+// not in it, although the profile shows who is Kassenwart: a role is a right to act (to
+// confirm money), which an admin grants again after a restore, once the resident can log in.
 type SnapshotGarnrolle struct {
 	ID         uuid.UUID    `json:"id"`
 	Handle     string       `json:"handle"`
@@ -34,7 +39,6 @@ type SnapshotGarnrolle struct {
 	Verified   bool         `json:"verified"`
 	VerifiedAt *time.Time   `json:"verified_at"`
 	VerifiedBy *uuid.UUID   `json:"verified_by"`
-	Roles      []string     `json:"roles"`
 	CreatedAt  time.Time    `json:"created_at"`
 }
 
@@ -50,7 +54,7 @@ type snapshotPos struct {
 // (registration keeps its own). The password hash is a well-formed argon2id string over a
 // random key that no password was hashed into: a login is refused like any wrong password,
 // after the same work. The account cannot log in until an admin gives it the resident's
-// address again and the resident sets a password (not built yet).
+// address and a password again (Reclaim, weltgewebe admin reclaim).
 const RestoredEmailDomain = "restored.invalid"
 
 var garnrolleEvents = []string{GarnrolleAngelegt.Name(), GarnrolleVerifiziert.Name(), GarnrollePositioniert.Name(),
@@ -77,8 +81,7 @@ func (garnrollenSection) Dump(ctx context.Context, q database.Querier, ids []str
 	all, uuids := snapshot.IDs(ids)
 	rows, err := q.Query(ctx, `
 SELECT a.id, a.handle, a.name, CASE WHEN a.on_map THEN ST_Y(a.position) END, CASE WHEN a.on_map THEN ST_X(a.position) END,
-       CASE WHEN a.on_map THEN a.position_h3 END, a.verified_at, a.verified_by, a.created_at,
-       coalesce((SELECT array_agg(r.rolle ORDER BY r.rolle) FROM account_rollen r WHERE r.account_id = a.id), '{}')
+       CASE WHEN a.on_map THEN a.position_h3 END, a.verified_at, a.verified_by, a.created_at
 FROM accounts a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
 	if err != nil {
 		return fmt.Errorf("account: snapshot: %w", err)
@@ -88,7 +91,7 @@ FROM accounts a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
 		var g SnapshotGarnrolle
 		var lat, lon *float64
 		var cell *int64
-		if err := rows.Scan(&g.ID, &g.Handle, &g.Name, &lat, &lon, &cell, &g.VerifiedAt, &g.VerifiedBy, &g.CreatedAt, &g.Roles); err != nil {
+		if err := rows.Scan(&g.ID, &g.Handle, &g.Name, &lat, &lon, &cell, &g.VerifiedAt, &g.VerifiedBy, &g.CreatedAt); err != nil {
 			return fmt.Errorf("account: snapshot: %w", err)
 		}
 		if lat != nil && lon != nil {
@@ -187,9 +190,52 @@ func (garnrollenSection) Tables() []snapshot.Table {
 // has none (every public object but the Ortsweberei's settings and the Ortskonto's balance
 // belongs to an account).
 func HasAccounts(ctx context.Context, q database.Querier) (bool, error) {
-	var any bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)`).Scan(&any); err != nil {
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)`).Scan(&exists); err != nil {
 		return false, fmt.Errorf("account: any: %w", err)
 	}
-	return any, nil
+	return exists, nil
+}
+
+// ErrNotRestored refuses Reclaim for an account that has its own login: it was not restored
+// from snapshots, or it was reclaimed already.
+var ErrNotRestored = fault.Conflictf("not_restored", "This account has a login of its own; only an account a snapshot restore made can be reclaimed.")
+
+// Reclaim gives an account restored from snapshots (login <id>@restored.invalid, see
+// RestoredEmailDomain) its resident's login: the e-mail address and a password, checked by the
+// rules of registration. An admin runs it (weltgewebe admin reclaim) once the resident has
+// shown them that the Garnrolle is theirs. Like sessions, a login is access, not the civic
+// record: it writes no event (registration's event says that a resident came, which the
+// restored Garnrolle says already).
+func (s *Service) Reclaim(ctx context.Context, id uuid.UUID, email, password string) (Account, error) {
+	email = strings.TrimSpace(email)
+	a, err := getAccount(ctx, s.pool, id, false)
+	if err != nil {
+		return Account{}, err
+	}
+	restored := id.String() + "@" + RestoredEmailDomain
+	if !strings.EqualFold(a.Email, restored) {
+		return Account{}, ErrNotRestored
+	}
+	if err := firstErr(checkEmail(email), checkPassword(password, ownData{Name: a.Name, Email: email})); err != nil {
+		return Account{}, err
+	}
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return Account{}, err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE accounts SET email = $2, password_hash = $3 WHERE id = $1 AND lower(email) = lower($4)`,
+		id, email, hash, restored)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return Account{}, ErrEmailTaken
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("account: reclaim: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return Account{}, ErrNotRestored // reclaimed meanwhile
+	}
+	a.Email = email
+	return a, nil
 }

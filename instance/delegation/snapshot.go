@@ -16,25 +16,29 @@ import (
 
 // SnapshotSections are the delegations' share of a snapshot: every delegation and request,
 // ended ones too. All of it is public by design (docs/GOVERNANCE.md: who delegated to whom is
-// part of every vote's record; every delegation event is public). Not in it: account_activity,
-// the last write of each account, which is caught up from every event an account wrote,
-// private ones too (a donation); a restored active delegation keeps the idle expiry it had.
+// part of every vote's record; every delegation event is public). Not in it: account_activity
+// and the idle expiry (idle_expires_at) derived from it. Both come from the last write of
+// each delegator, caught up from every event they wrote, private ones too: the moment of an
+// anonymous donation would show in a delegator's idle expiry. And they change without a
+// delegation event, so an incremental snapshot could not follow them. A restored active
+// delegation has no idle expiry (NULL) until its delegator's next write sets it (the
+// activity reader takes the later of the two, and NULL counts as none): the 28 days restart
+// from there, rather than ending delegations for an idleness the snapshot cannot show.
 func SnapshotSections() []snapshot.Section { return []snapshot.Section{section{}} }
 
 // SnapshotDelegation is a delegation in a snapshot: the API's Delegation with the accounts by
 // id (their names are the Garnrollen's) and the order of requests within a daily batch.
 type SnapshotDelegation struct {
-	ID            uuid.UUID     `json:"id"`
-	From          snapshotNamed `json:"from"`
-	To            snapshotNamed `json:"to"`
-	State         string        `json:"state"`
-	RequestedAt   time.Time     `json:"requested_at"`
-	RequestSeq    int64         `json:"request_seq"`
-	EffectiveAt   time.Time     `json:"effective_at"`
-	EndsAt        *time.Time    `json:"ends_at"`
-	IdleExpiresAt *time.Time    `json:"idle_expires_at"`
-	EndedAt       *time.Time    `json:"ended_at"`
-	EndReason     *string       `json:"end_reason"`
+	ID          uuid.UUID     `json:"id"`
+	From        snapshotNamed `json:"from"`
+	To          snapshotNamed `json:"to"`
+	State       string        `json:"state"`
+	RequestedAt time.Time     `json:"requested_at"`
+	RequestSeq  int64         `json:"request_seq"`
+	EffectiveAt time.Time     `json:"effective_at"`
+	EndsAt      *time.Time    `json:"ends_at"`
+	EndedAt     *time.Time    `json:"ended_at"`
+	EndReason   *string       `json:"end_reason"`
 }
 
 type snapshotNamed struct {
@@ -73,7 +77,7 @@ func (section) Touched(e eventstore.Event) []string {
 func (section) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
 	all, uuids := snapshot.IDs(ids)
 	rows, err := q.Query(ctx, `
-SELECT id, from_id, to_id, state, requested_at, request_seq, effective_at, ends_at, idle_expires_at, ended_at, end_reason
+SELECT id, from_id, to_id, state, requested_at, request_seq, effective_at, ends_at, ended_at, end_reason
 FROM delegationen WHERE $1 OR id = ANY($2) ORDER BY id`, all, uuids)
 	if err != nil {
 		return fmt.Errorf("delegation: snapshot: %w", err)
@@ -82,11 +86,11 @@ FROM delegationen WHERE $1 OR id = ANY($2) ORDER BY id`, all, uuids)
 	for rows.Next() {
 		var d SnapshotDelegation
 		if err := rows.Scan(&d.ID, &d.From.ID, &d.To.ID, &d.State, &d.RequestedAt, &d.RequestSeq, &d.EffectiveAt, &d.EndsAt,
-			&d.IdleExpiresAt, &d.EndedAt, &d.EndReason); err != nil {
+			&d.EndedAt, &d.EndReason); err != nil {
 			return fmt.Errorf("delegation: snapshot: %w", err)
 		}
 		d.RequestedAt, d.EffectiveAt = d.RequestedAt.UTC(), d.EffectiveAt.UTC()
-		d.EndsAt, d.IdleExpiresAt, d.EndedAt = utc(d.EndsAt), utc(d.IdleExpiresAt), utc(d.EndedAt)
+		d.EndsAt, d.EndedAt = utc(d.EndsAt), utc(d.EndedAt)
 		if err := snapshot.Emit(emit, d.ID.String(), d); err != nil {
 			return err
 		}
@@ -101,10 +105,10 @@ FROM delegationen WHERE $1 OR id = ANY($2) ORDER BY id`, all, uuids)
 // identity column) and moves the sequence past it, so that later requests sort after.
 func (section) Restore(ctx context.Context, tx pgx.Tx, objects func(yield func(snapshot.Object, error) bool)) error {
 	_, err := snapshot.CopyFrom(ctx, tx, objects, "delegationen",
-		[]string{"id", "from_id", "to_id", "state", "requested_at", "request_seq", "effective_at", "ends_at", "idle_expires_at",
+		[]string{"id", "from_id", "to_id", "state", "requested_at", "request_seq", "effective_at", "ends_at",
 			"ended_at", "end_reason"},
 		func(d SnapshotDelegation) ([]any, error) {
-			return []any{d.ID, d.From.ID, d.To.ID, d.State, d.RequestedAt, d.RequestSeq, d.EffectiveAt, d.EndsAt, d.IdleExpiresAt,
+			return []any{d.ID, d.From.ID, d.To.ID, d.State, d.RequestedAt, d.RequestSeq, d.EffectiveAt, d.EndsAt,
 				d.EndedAt, d.EndReason}, nil
 		})
 	if err != nil {
@@ -119,5 +123,5 @@ SELECT setval(pg_get_serial_sequence('delegationen', 'request_seq'), max(request
 
 func (section) Tables() []snapshot.Table {
 	return []snapshot.Table{{Name: "delegationen", OrderBy: "id", Columns: []string{"id", "from_id", "to_id", "state",
-		"requested_at", "request_seq", "effective_at", "ends_at", "idle_expires_at", "ended_at", "end_reason"}}}
+		"requested_at", "request_seq", "effective_at", "ends_at", "ended_at", "end_reason"}}}
 }

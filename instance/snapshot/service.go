@@ -204,8 +204,7 @@ func (s *Service) take(ctx context.Context, kind string, slot time.Time) (Record
 	// the disk and checked as any reader would check it.
 	size, err := s.verifyStored(ctx, written.Hash)
 	if err != nil {
-		os.Remove(final)
-		os.Remove(filepath.Join(s.opts.Dir, written.Hash+".sig"))
+		s.removeUnrecorded(ctx, written.Hash)
 		return Record{}, err
 	}
 	now := s.clock.Now()
@@ -216,13 +215,22 @@ func (s *Service) take(ctx context.Context, kind string, slot time.Time) (Record
 		return Record{}, err
 	}
 	if !ok { // cannot happen under the lock; never leave files the index does not list
-		os.Remove(final)
-		os.Remove(filepath.Join(s.opts.Dir, written.Hash+".sig"))
+		s.removeUnrecorded(ctx, written.Hash)
 		return Record{}, fmt.Errorf("snapshot: the %s slot %s was taken meanwhile", kind, slot)
 	}
 	s.log.Info("snapshot taken", "kind", kind, "hash", r.Hash, "slot", slot, "as_of", r.AsOf, "bytes", r.Bytes,
 		"objects", written.Objects, "took", time.Since(start).Round(time.Millisecond))
 	return r, nil
+}
+
+// removeUnrecorded deletes a snapshot's files unless a recorded snapshot has the same hash
+// (identical bytes: then the files are that one's).
+func (s *Service) removeUnrecorded(ctx context.Context, hash string) {
+	if _, err := s.Get(ctx, hash); err == nil || !errors.Is(err, ErrNoSnapshot) {
+		return
+	}
+	os.Remove(filepath.Join(s.opts.Dir, hash+".json.gz"))
+	os.Remove(filepath.Join(s.opts.Dir, hash+".sig"))
 }
 
 // tmpPrefix starts every temporary file's name: never a snapshot's (a hash), never served.

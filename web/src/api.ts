@@ -101,6 +101,7 @@ const messages: Record<string, string> = {
   duplicate_field: "Die Anfrage enthielt ein Feld doppelt.",
   cross_origin_request: "Diese Anfrage kam von einer anderen Seite und wurde abgewiesen.",
   email_taken: "Zu dieser E-Mail-Adresse gibt es schon ein Konto.",
+  not_restored: "Dieses Konto hat schon eine eigene Anmeldung.",
   nachricht_not_found: "Diese Nachricht gibt es nicht.",
   invalid_before: "Ungültiger Verweis auf ältere Nachrichten.",
   invalid_zoom: "Die Zoomstufe ist ungültig.",
