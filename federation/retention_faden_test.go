@@ -53,3 +53,25 @@ func TestFadenOutlivesItsEvents(t *testing.T) {
 		t.Errorf("the Garn is served as %v", after)
 	}
 }
+
+// NodeInfo's half year reaches past the log's retention: residents who wrote 31 days ago are
+// active in the half year after the retention dropped their events (done by hand here, as the
+// retention would once a snapshot holds them).
+func TestNodeInfoHalfyearOutlivesTheEvents(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	inst.VerifiedResident("Jana Weber", lat, lon)
+	inst.VerifiedResident("Ben Zwirn", lat, lon)
+	inst.Advance("31d") // the sweeps run: the activity reader has read their writes
+	if _, err := inst.Pool.Exec(context.Background(), `DELETE FROM events WHERE at < $1`, inst.DevClock.Now().AddDate(0, 0, -30)); err != nil {
+		t.Fatal(err)
+	}
+	code, ni, _ := getJSON(t, inst.URL+"/nodeinfo/2.1", "")
+	if code != 200 {
+		t.Fatalf("nodeinfo: %d %v", code, ni)
+	}
+	users := ni["usage"].(map[string]any)["users"].(map[string]any)
+	if users["total"] != 2.0 || users["activeMonth"] != 0.0 || users["activeHalfyear"] != 2.0 {
+		t.Fatalf("users: %v, want 2 residents, none active this month, both in the half year", users)
+	}
+}
