@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -123,9 +125,23 @@ func TestSnapshotsServedAndCheckedWithTheActorsKey(t *testing.T) {
 		t.Errorf("If-None-Match of another ETag: %d", res.Status)
 	}
 
+	// A file in the directory that no recorded snapshot names (a half-written one would be
+	// such a file, were it ever under a snapshot's name) is not served.
+	stray := strings.Repeat("a", 64)
+	for _, suffix := range []string{".json.gz", ".sig"} {
+		if err := os.WriteFile(filepath.Join(inst.Snapshots.Dir(), stray+suffix), file.Body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var again snapshotIndex
+	c.Get("/snapshots/").Expect(t, http.StatusOK).JSON(t, &again)
+	if len(again.Snapshots) != 1 {
+		t.Errorf("the index lists %d snapshots with a stray file in the directory, want 1", len(again.Snapshots))
+	}
 	unknown := strings.Repeat("0", 64)
 	for _, path := range []string{
 		"/snapshots/" + unknown + ".json.gz", "/snapshots/" + unknown + ".sig",
+		"/snapshots/" + stray + ".json.gz", "/snapshots/" + stray + ".sig",
 		"/snapshots/" + strings.ToUpper(e.Hash) + ".json.gz", "/snapshots/" + e.Hash + ".json", "/snapshots/" + e.Hash,
 		"/snapshots/" + e.Hash + ".json.zst", "/snapshots/" + e.Hash[:63] + ".sig", "/snapshots/" + e.Hash + "0.sig",
 		"/snapshots/" + e.Hash + ".json.gz/x", "/snapshots/x/" + e.Hash + ".sig", "/snapshots/.tmp-1.json.gz",
