@@ -26,7 +26,7 @@ type movable struct {
 	t  time.Time
 }
 
-func (c *movable) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *movable) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *movable) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
 type noteWritten struct {
@@ -424,8 +424,6 @@ func TestRetentionWaitsForAVerifiedSnapshot(t *testing.T) {
 		t.Fatalf("the event left is about %q (%v), want c", kind, err)
 	}
 }
-
-
 
 // What the recording transaction carries (federation's announcement) commits with the row or
 // not at all: when it fails, the snapshot is not recorded and its files are gone; the next run
