@@ -19,6 +19,7 @@ const messages: Record<string, string> = {
   unknown_field: "Die Anfrage enthielt ein unbekanntes Feld.",
   invalid_field_type: "Ein Feld hatte den falschen Typ.",
   malformed_bbox: "Der Kartenausschnitt war nicht lesbar.",
+  snapshot_not_found: "Diesen Snapshot gibt es hier nicht.",
   unauthenticated: "Bitte melde dich an.",
   invalid_credentials: "E-Mail oder Passwort stimmen nicht.",
   not_your_faden: "Das ist nicht dein Faden.",
