@@ -103,6 +103,15 @@ func (s *Service) nodeinfo(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// The log keeps 30 days of events once snapshots hold them (docs/SNAPSHOTS.md): the half
+	// year also counts the last writes the delegation's activity reader keeps, which outlive
+	// the events; the log's count has the writes of the last seconds that reader has not read.
+	if kept, err := s.svc.Delegations.CountActiveSince(ctx, residents, now.Add(-180*24*time.Hour)); err != nil {
+		s.fail(w, r, err)
+		return
+	} else if kept > halfyear {
+		halfyear = kept
+	}
 	posts, err := s.svc.Antraege.Count(ctx)
 	if err != nil {
 		s.fail(w, r, err)

@@ -158,7 +158,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.delivery = delivery.New(pool, s.wall, s.client, s.keys, s.blocks, s.iri, s.log)
 	s.convert = convert.New(s.iri, pool, c, s.keys, convert.Services{Events: svc.Events, Accounts: svc.Accounts,
 		Ortsweberei: svc.Ortsweberei, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations,
-		SnapshotKeys: svc.SnapshotKeys})
+		Knoten: svc.Knoten, SnapshotKeys: svc.SnapshotKeys})
 	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
 		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
 	s.inbox = inbox.New(inbox.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,

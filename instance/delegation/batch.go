@@ -265,3 +265,20 @@ func reaches(graph map[uuid.UUID]uuid.UUID, start, target uuid.UUID) bool {
 	}
 	return false
 }
+
+// CountActiveSince counts how many of the accounts ids last wrote (were the actor of any
+// event, as the activity reader has seen them) strictly after since. Unlike a count over the
+// event log it reaches past the log's retention (docs/SNAPSHOTS.md, "Retention"): NodeInfo's
+// active users of a half year. It lags the log by up to one Webrat sweep.
+func (s *Service) CountActiveSince(ctx context.Context, ids []uuid.UUID, since time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM account_activity WHERE account_id = ANY($1) AND last_write_at > $2`,
+		ids, since).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("delegation: active since %s: %w", since, err)
+	}
+	return n, nil
+}

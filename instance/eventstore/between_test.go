@@ -193,6 +193,16 @@ func TestRemoveCovered(t *testing.T) {
 	if err := eventstore.SaveCursorNow(ctx, pool, "test-follower", evs[len(evs)-1], now); err != nil {
 		t.Fatal(err)
 	}
+	// A retired consumer's cursor, far behind, holds everything back until it is dropped.
+	if err := eventstore.SaveCursorNow(ctx, pool, "retired", eventstore.Position{Tx: 1}, now); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = eventstore.RemoveCovered(ctx, pool, s, window, 1); err != nil || n != 0 {
+		t.Fatalf("with a cursor behind everything: removed %d (%v), want 0", n, err)
+	}
+	if err := eventstore.DropCursor(ctx, pool, "retired"); err != nil {
+		t.Fatal(err)
+	}
 	if n, err = eventstore.RemoveCovered(ctx, pool, s, window, 1); err != nil {
 		t.Fatal(err)
 	}

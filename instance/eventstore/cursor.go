@@ -38,3 +38,13 @@ INSERT INTO event_cursors (consumer, tx, id, updated_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (consumer) DO UPDATE SET tx = excluded.tx, id = excluded.id, updated_at = excluded.updated_at`,
 		consumer, p.Tx, p.ID, at)
 }
+
+// DropCursor removes a consumer's cursor: for one that will not read the log again (a marker a
+// restore left once its positions are moved, a retired follower). A cursor that stays behind
+// keeps every later event from the retention (RemoveCovered), for good.
+func DropCursor(ctx context.Context, q database.Querier, consumer string) error {
+	if _, err := q.Exec(ctx, `DELETE FROM event_cursors WHERE consumer = $1`, consumer); err != nil {
+		return fmt.Errorf("eventstore: drop cursor %s: %w", consumer, err)
+	}
+	return nil
+}

@@ -26,7 +26,7 @@ type movable struct {
 	t  time.Time
 }
 
-func (c *movable) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *movable) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *movable) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
 type noteWritten struct {
@@ -94,12 +94,8 @@ func newRig(t *testing.T, start time.Time, retention time.Duration) *rig {
 	}
 	r := &rig{t: t, pool: pool, clock: &movable{t: start}, dir: t.TempDir()}
 	r.keys = snapshot.NewKeys(pool, r.clock)
-	r.svc = r.service()
-	_ = retention
-	if retention != 0 {
-		r.svc = snapshot.NewService(pool, r.clock, r.keys, snapshot.Options{Dir: r.dir, Instance: instanceID,
-			Sections: []snapshot.Section{notes{}}, Schedule: snapshot.Schedule{Location: berlinLoc(t)}, Retention: retention})
-	}
+	r.svc = snapshot.NewService(pool, r.clock, r.keys, snapshot.Options{Dir: r.dir, Instance: instanceID,
+		Sections: []snapshot.Section{notes{}}, Schedule: snapshot.Schedule{Location: berlinLoc(t)}, Retention: retention})
 	return r
 }
 
@@ -429,4 +425,35 @@ func TestRetentionWaitsForAVerifiedSnapshot(t *testing.T) {
 	}
 }
 
-
+// What the recording transaction carries (federation's announcement) commits with the row or
+// not at all: when it fails, the snapshot is not recorded and its files are gone; the next run
+// takes the slot.
+func TestRecordedHookFailureRecordsNothing(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC), 0)
+	r.write("a", "eins", testNoteWritten)
+	fail := true
+	var announced []string
+	svc := snapshot.NewService(r.pool, r.clock, r.keys, snapshot.Options{Dir: r.dir, Instance: instanceID,
+		Sections: []snapshot.Section{notes{}}, Schedule: snapshot.Schedule{Location: berlinLoc(t)},
+		Recorded: func(ctx context.Context, tx pgx.Tx, rec snapshot.Record) error {
+			if fail {
+				return fmt.Errorf("the neighbours cannot be told")
+			}
+			announced = append(announced, rec.Hash)
+			return nil
+		}})
+	if err := svc.Sweep(context.Background()); err == nil {
+		t.Fatal("the sweep succeeded although recording failed")
+	}
+	if rs, files := r.list(), r.files(); len(rs) != 0 || len(files) != 0 {
+		t.Fatalf("after a failed recording: %d recorded, files %v; want none", len(rs), files)
+	}
+	fail = false
+	if err := svc.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rs := r.list(); len(rs) != 1 || !slices.Equal(announced, []string{rs[0].Hash}) || len(r.files()) != 2 {
+		t.Fatalf("the next run: %+v recorded, %v announced, files %v", rs, announced, r.files())
+	}
+}

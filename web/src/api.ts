@@ -25,6 +25,7 @@ const messages: Record<string, string> = {
   timeline_off: "Diese Ortsweberei führt keine Zeitleiste.",
   malformed_date: "Das Datum war nicht lesbar.",
   malformed_time: "Die Uhrzeit war nicht lesbar.",
+  snapshot_not_found: "Diesen Snapshot gibt es hier nicht.",
   unauthenticated: "Bitte melde dich an.",
   invalid_credentials: "E-Mail oder Passwort stimmen nicht.",
   not_your_faden: "Das ist nicht dein Faden.",

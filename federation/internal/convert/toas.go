@@ -40,6 +40,8 @@ type Services struct {
 	Antraege     *antrag.Service
 	Abstimmungen *abstimmung.Service
 	Delegations  *delegation.Service
+	// Knoten answers for a Faden whose first events the retention has removed.
+	Knoten *knoten.Service
 	// SnapshotKeys is the instance's snapshot key, published on the Group actor (nil: none).
 	SnapshotKeys SnapshotKeys
 }
@@ -572,7 +574,10 @@ func (s *Converter) FadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden
 		before = batch[len(batch)-1].Position
 	}
 	if len(evs) == 0 || !knoten.FadenGesponnen.Is(evs[len(evs)-1]) {
-		return nil, iri.ErrNotFound
+		// The log keeps events for 30 days once a snapshot holds them (docs/SNAPSHOTS.md,
+		// "Retention"): a Faden spun earlier — a twisted one lives on — is told from the map's
+		// table instead, as it stands now.
+		return s.fadenFromTable(ctx, id)
 	}
 	spun := evs[len(evs)-1]
 	p, err := knoten.FadenGesponnen.Decode(spun)
@@ -603,6 +608,29 @@ func (s *Converter) FadenObject(ctx context.Context, id uuid.UUID) (*vocab.Faden
 		return nil, iri.ErrGone
 	}
 	return f, nil
+}
+
+// fadenFromTable is a Faden still on the map, from the knoten table: for a Faden whose
+// FadenGesponnen event the retention removed. One that is no longer on the map is not found
+// (its events, which told it was gone, may be gone too).
+func (s *Converter) fadenFromTable(ctx context.Context, id uuid.UUID) (*vocab.Faden, error) {
+	if s.svc.Knoten == nil {
+		return nil, iri.ErrNotFound
+	}
+	_, fs, err := s.svc.Knoten.Current(ctx, nil, []uuid.UUID{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(fs) == 0 {
+		return nil, iri.ErrNotFound
+	}
+	f := fs[0]
+	author, err := s.Handles().iri(ctx, f.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &vocab.Faden{Context: vocab.Context, ID: s.iri.Faden(id), Type: "Faden", AttributedTo: author, Knoten: s.iri.Knoten(f.KnotenID),
+		FadenType: f.Type, Twisted: f.Twisted, ExpiresAt: f.ExpiresAt, Published: f.CreatedAt, To: []string{vocab.Public}}, nil
 }
 
 // AnnounceFor is the Ortsweberei's Announce of a new Antrag, id <event>/announce: what its
