@@ -48,7 +48,7 @@ func obj(id string, members string) Object {
 }
 
 // write writes a document and returns its bytes and what Close said.
-func write(t *testing.T, h Header, gone map[string][]string, content sections) ([]byte, Written) {
+func write(t testing.TB, h Header, gone map[string][]string, content sections) ([]byte, Written) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := NewWriter(&buf, h, gone, testKey(1))
