@@ -342,3 +342,18 @@ func verifyBoth(d *Document, sig []byte, pub ed25519.PublicKey) error {
 	}
 	return VerifyDocument(d, pub)
 }
+
+// An instance without sections still has a snapshot: "objects":{}.
+func TestEmptySnapshot(t *testing.T) {
+	doc, res := write(t, fullHeader(), nil, nil)
+	if !strings.Contains(string(doc), `"objects":{},"position"`) {
+		t.Errorf("empty snapshot: %s", doc)
+	}
+	d, err := Read(bytes.NewReader(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Objects != 0 || len(d.Sections) != 0 || verifyBoth(d, res.Signature, testPub(1)) != nil {
+		t.Errorf("empty snapshot read: %+v", d)
+	}
+}
