@@ -285,6 +285,8 @@ func TestReadRefusesTampering(t *testing.T) {
 		{"huge string", replace(`"instance":"`, `"instance":"`+strings.Repeat("x", 5000)), "longer than"},
 		{"deep nesting", replace(`"tags":["a","b"]`, `"tags":`+strings.Repeat("[", 100000)), "nested deeper"},
 		{"huge number", replace(`"xmin":1040`, `"xmin":`+strings.Repeat("9", 1000)), "digits"},
+		{"a huge number in an object", replace(`"lat":53.5`, `"lat":`+strings.Repeat("1", 1<<20)), "canonicalization"},
+		{"a huge string in an object", replace(`"titel":"non-ASCII id"`, `"titel":"`+strings.Repeat("x", MaxObjectBytes)+`"`), "longer than"},
 		{"escaped slash", replace(`"titel":"non-ASCII id"`, `"titel":"non\/ASCII id"`), "not in canonical form"},
 		// Canonical and well-formed, but not what was signed.
 		{"one byte in an object", replace(`"von":"k1"`, `"von":"k3"`), ""},
