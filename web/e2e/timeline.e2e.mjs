@@ -13,7 +13,8 @@
 //
 // Every wait is for something to appear; the timeouts are safety nets for a slow machine.
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 import { patience } from "./patience.mjs";
 
@@ -54,6 +55,15 @@ const page = await ctx.newPage();
 page.setDefaultTimeout(patience);
 const errors = [];
 page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+
+// Accessibility: axe-core over the page as it stands; serious and critical findings fail.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+async function a11y(what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+  const found = await page.evaluate(() => axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations));
+  const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(bad.length === 0, `accessibility (${what}): ` + bad.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`).join("; "));
+}
 
 const germanDay = new Intl.DateTimeFormat("de-DE", { timeZone: "Europe/Berlin", year: "numeric", month: "2-digit", day: "2-digit" });
 
@@ -96,6 +106,7 @@ try {
   await page.waitForFunction((t) => document.getElementById("past-banner")?.textContent === t, stand(1));
   await shows(["Montag", "Dienstag", "Mittwoch"], stand(1));
   check(await page.locator("#place-btn").isHidden(), "no placing on a past map");
+  await a11y("the Zeitleiste open");
 
   at("a day back: Montag and Dienstag");
   await page.locator("#timeline-prev").click();

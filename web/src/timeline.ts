@@ -58,9 +58,9 @@ export class Timeline {
     });
     this.bar.replaceChildren(
       h("div", { class: "timeline-row" },
-        h("button", { type: "button", class: "small secondary", id: "timeline-prev", onclick: step(-1), "aria-label": "Einen Tag zurück" }, "‹ Vortag"),
+        h("button", { type: "button", class: "small secondary", id: "timeline-prev", onclick: step(-1) }, h("span", { "aria-hidden": "true" }, "‹ "), "Vortag"),
         this.label,
-        h("button", { type: "button", class: "small secondary", id: "timeline-next", onclick: step(1), "aria-label": "Einen Tag vor" }, "Folgetag ›"),
+        h("button", { type: "button", class: "small secondary", id: "timeline-next", onclick: step(1) }, "Folgetag", h("span", { "aria-hidden": "true" }, " ›")),
       ),
       this.slider,
       h("div", { class: "timeline-row" }, this.status,
