@@ -55,6 +55,12 @@ const page = await ctx.newPage();
 page.setDefaultTimeout(patience);
 const errors = [];
 page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+// The timeline's requests, by day asked for.
+const asked = new Map();
+page.on("request", (r) => {
+  const u = new URL(r.url());
+  if (u.pathname === "/api/timeline") asked.set(u.searchParams.get("date"), (asked.get(u.searchParams.get("date")) ?? 0) + 1);
+});
 
 // Accessibility: axe-core over the page as it stands; serious and critical findings fail.
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
@@ -101,6 +107,10 @@ try {
   check(await page.locator("#past-banner").isHidden(), "no banner while live");
 
   at("the Zeitleiste opens on yesterday");
+  const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Berlin", year: "numeric", month: "2-digit", day: "2-digit" });
+  const twoBack = isoDay.format(new Date(now - 2 * 86400000));
+  // Once yesterday shows, the days beside it are fetched before anyone asks.
+  const prefetched = page.waitForRequest((r) => r.url().includes("/api/timeline?") && new URL(r.url()).searchParams.get("date") === twoBack);
   await page.locator("#timeline-btn").click();
   const banner = page.locator("#past-banner");
   await page.waitForFunction((t) => document.getElementById("past-banner")?.textContent === t, stand(1));
@@ -108,10 +118,12 @@ try {
   check(await page.locator("#place-btn").isHidden(), "no placing on a past map");
   await a11y("the Zeitleiste open");
 
-  at("a day back: Montag and Dienstag");
+  at("a day back: Montag and Dienstag, fetched before it was asked for");
+  await prefetched;
   await page.locator("#timeline-prev").click();
   await page.waitForFunction((t) => document.getElementById("past-banner")?.textContent === t, stand(2));
   await shows(["Montag", "Dienstag"], stand(2));
+  check(asked.get(twoBack) === 1, `the prefetched day was fetched again: ${asked.get(twoBack)} requests`);
 
   at("another day back: Montag alone");
   await page.locator("#timeline-prev").click();
