@@ -49,12 +49,15 @@ func dumpReplayers(t *testing.T, inst *instancetest.Instance) (map[string]map[st
 }
 
 // Every section that replays (the timeline's between two snapshots) turns one dump into the
-// next with the events between them: here the Garnrollen, as a resident registers, moves on
-// the map, is renamed and verified (the map's own sections: knoten's TestReplayMatchesDump).
-func TestReplayedGarnrollenMatchTheDump(t *testing.T) {
+// next with the events between them: the Garnrollen, as a resident registers, moves on the
+// map, is renamed and verified; the Anträge, filed, objected to (the deadline extended),
+// withdrawn, accepted at their deadline (the map's own sections: knoten's
+// TestReplayMatchesDump).
+func TestReplayedSectionsMatchTheDump(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t)
 	admin := inst.Admin()
+	hans := inst.VerifiedResident("Hans", 51.3370, 12.3370) // an admin's creation has no replay: before
 	before, pos := dumpReplayers(t, inst)
 
 	gerda := inst.Resident("Gerda", 51.3362, 12.3363)
@@ -62,6 +65,14 @@ func TestReplayedGarnrollenMatchTheDump(t *testing.T) {
 	gerda.Patch("/api/me", map[string]any{"on_map": false}).Expect(t, http.StatusOK)
 	gerda.Patch("/api/me", map[string]any{"on_map": true}).Expect(t, http.StatusOK)
 	admin.Post("/api/admin/accounts/"+gerda.ID+"/verify", nil).Expect(t, http.StatusOK)
+	var accepted, objected, withdrawn struct{ ID string }
+	gerda.Post("/api/antraege", map[string]any{"title": "Bank am Markt", "details_md": "Eine **Bank**.", "betrag_cents": 5000}).
+		Expect(t, http.StatusCreated).JSON(t, &accepted)
+	gerda.Post("/api/antraege", map[string]any{"title": "Brunnen"}).Expect(t, http.StatusCreated).JSON(t, &objected)
+	gerda.Post("/api/antraege", map[string]any{"title": "Zurück"}).Expect(t, http.StatusCreated).JSON(t, &withdrawn)
+	hans.Post("/api/antraege/"+objected.ID+"/einspruch", map[string]any{"reason": "Zu laut."}).Expect(t, http.StatusCreated)
+	gerda.Post("/api/antraege/"+withdrawn.ID+"/withdraw", nil).Expect(t, http.StatusOK)
+	inst.Advance("8d") // the first is accepted at its deadline; the second's was extended
 	after, _ := dumpReplayers(t, inst)
 
 	evs, err := inst.Events.Read(context.Background(), eventstore.Position{}, 10000)
@@ -110,7 +121,8 @@ func TestReplayedGarnrollenMatchTheDump(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"GarnrolleAngelegt", "GarnrolleUmbenannt", "GarnrollePositioniert", "GarnrolleVerifiziert"} {
+	for _, want := range []string{"GarnrolleAngelegt", "GarnrolleUmbenannt", "GarnrollePositioniert", "GarnrolleVerifiziert",
+		"AntragGestellt", "EinspruchErhoben", "AntragFristVerlaengert", "AntragZurueckgezogen", "AntragAngenommen"} {
 		if !slices.Contains(applied, want) {
 			t.Errorf("no %s among the events after the first dump: %v", want, applied)
 		}
