@@ -88,6 +88,9 @@ type Services struct {
 	// Nachbarn keeps what neighbours send (their Anträge, Stimmen, Einsprüche, delegations).
 	// When not given, federation builds it on the same pool and clock.
 	Nachbarn *nachbarn.Service
+	// SnapshotKeys is the key that signs the Ortsweberei's snapshots, published on its Group
+	// actor as "<actor>#snapshot-key" (nil: none published).
+	SnapshotKeys convert.SnapshotKeys
 }
 
 // Service is the instance's federation.
@@ -154,7 +157,8 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	})
 	s.delivery = delivery.New(pool, s.wall, s.client, s.keys, s.blocks, s.iri, s.log)
 	s.convert = convert.New(s.iri, pool, c, s.keys, convert.Services{Events: svc.Events, Accounts: svc.Accounts,
-		Ortsweberei: svc.Ortsweberei, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations})
+		Ortsweberei: svc.Ortsweberei, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations,
+		SnapshotKeys: svc.SnapshotKeys})
 	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
 		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
 	s.inbox = inbox.New(inbox.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
 	"github.com/weltgewebe/weltgewebe/web"
 )
@@ -83,7 +85,34 @@ type Config struct {
 	// RequestTimeout bounds each HTTP request's work, its database statements included
 	// (default httpapi.DefaultRequestTimeout).
 	RequestTimeout time.Duration
-	Log            *slog.Logger
+	// Snapshots configure the signed snapshots (docs/SNAPSHOTS.md).
+	Snapshots SnapshotConfig
+	Log       *slog.Logger
+}
+
+// SnapshotConfig says where the snapshots go, when they are taken and how long the event log
+// keeps what they cover.
+type SnapshotConfig struct {
+	// Dir holds the files; default <DB.DataDir>/snapshots (data/snapshots with neither a data
+	// directory nor a database URL, as the embedded cluster's default). Replicas share it.
+	Dir string
+	// Schedule: a full snapshot daily at Full (default 02:00), incrementals every Every
+	// (default 4 h) after it, in Location (default DelegationBatch's, the Ortsweberei's zone).
+	Schedule snapshot.Schedule
+	// Retention of covered events (0: 30 days; negative: kept for ever).
+	Retention time.Duration
+}
+
+// snapshotDir is the configured snapshot directory, or the default beside the database.
+func (c Config) snapshotDir() string {
+	switch {
+	case c.Snapshots.Dir != "":
+		return c.Snapshots.Dir
+	case c.DB.DataDir != "":
+		return filepath.Join(c.DB.DataDir, "snapshots")
+	default:
+		return filepath.Join("data", "snapshots")
+	}
 }
 
 // DBConfig says where the database is.
@@ -190,6 +219,7 @@ type Instance struct {
 	Federation   *federation.Service
 	Chat         *chat.Service
 	Konto        *ortskonto.Service
+	Snapshots    *snapshot.Service
 	MapFeed      *mapfeed.Feed
 	ChatRoom     *chat.Room
 	Jobs         *jobs.Runner
@@ -242,9 +272,10 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Antraege = antrag.NewService(db.Pool, i.Clock, i.Abstimmungen, i.Knoten)
 	i.Nachbarn = nachbarn.NewService(db.Pool, i.Clock, i.Antraege)
 	webratSweep := webrat.NewSweep(i.Clock, i.Delegations, i.Antraege)
+	snapshotKeys := snapshot.NewKeys(db.Pool, i.Clock)
 	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
 		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations,
-		Nachbarn: i.Nachbarn},
+		Nachbarn: i.Nachbarn, SnapshotKeys: snapshotKeys},
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
 			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log})
 	if err != nil {
@@ -266,6 +297,14 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		},
 	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
+	schedule := cfg.Snapshots.Schedule
+	if schedule.Location == nil {
+		schedule.Location = cfg.DelegationBatch.Location
+	}
+	i.Snapshots = snapshot.NewService(db.Pool, i.Clock, snapshotKeys, snapshot.Options{
+		Dir: cfg.snapshotDir(), Instance: fed.GroupIRI(), Sections: SnapshotSections(), Schedule: schedule,
+		Retention: cfg.Snapshots.Retention, Log: log,
+	})
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
 		return nil, fmt.Errorf("instance: configured Ortsweberei: %w", err)
@@ -275,6 +314,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	if sweepEvery == 0 {
 		sweepEvery = 10 * time.Second
 	}
+	// The snapshot sweep asks two cheap questions (is the last slot taken?) when nothing is
+	// due; a minute is close enough to 02:00.
+	snapshotEvery := max(sweepEvery, time.Minute)
 	runner, err := jobs.New(db.Pool, jobs.Options{
 		Sweeps: []jobs.Sweep{
 			{Name: "faeden-knoten", Interval: sweepEvery, Run: func(ctx context.Context) error {
@@ -299,6 +341,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				_, err := i.Accounts.SweepMail(ctx)
 				return err
 			}},
+			{Name: "snapshots", Interval: snapshotEvery, Run: i.Snapshots.Sweep},
 			{Name: "federation-retention", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {
 				_, err := fed.SweepInbox(ctx)
 				if err == nil {
@@ -321,7 +364,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
-		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank,
+		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:     cfg.RateLimits,
 		RequestTimeout: cfg.RequestTimeout,

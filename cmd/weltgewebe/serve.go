@@ -16,6 +16,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/demo"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -32,7 +33,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Second, "how often the sweeps record what came due (expiries, deadlines, closes)")
 	voteDuration := fs.Duration("vote-duration", abstimmung.DefaultDuration, "how long an Abstimmung runs")
 	batchAt := fs.String("delegation-batch", envOr("WG_DELEGATION_BATCH", "03:00"), "local time of day at which delegation changes take effect (env WG_DELEGATION_BATCH)")
-	timezone := fs.String("timezone", envOr("WG_TIMEZONE", "Europe/Berlin"), "the Ortsweberei's time zone, for the daily batch (env WG_TIMEZONE)")
+	timezone := fs.String("timezone", envOr("WG_TIMEZONE", "Europe/Berlin"), "the Ortsweberei's time zone, for the daily batch and the nightly snapshot (env WG_TIMEZONE)")
+	snapshotDir := fs.String("snapshot-dir", envOr("WG_SNAPSHOT_DIR", ""), "directory of the signed snapshots, shared by all replicas (env WG_SNAPSHOT_DIR; default <data-dir>/snapshots)")
+	snapshotAt := fs.String("snapshot-at", envOr("WG_SNAPSHOT_AT", "02:00"), "local time of day of the daily full snapshot (env WG_SNAPSHOT_AT)")
+	snapshotEvery := fs.String("snapshot-every", envOr("WG_SNAPSHOT_EVERY", snapshot.DefaultEvery.String()), "distance between incremental snapshots after the full one (env WG_SNAPSHOT_EVERY)")
+	retentionFlag := fs.String("event-retention", envOr("WG_EVENT_RETENTION", snapshot.DefaultRetention.String()), "how long the event log keeps an event once a verified snapshot holds it, e.g. 720h; negative: for ever (env WG_EVENT_RETENTION)")
 	mapBatch := fs.Duration("map-batch", 2500*time.Millisecond, "how often the live map sends what changed (2s–3s)")
 	basemap := fs.String("basemap", envOr("WG_BASEMAP", ""), "PMTiles file the web app draws as the map, served at /tiles/basemap.pmtiles (env WG_BASEMAP)")
 	trustedProxies := fs.String("trusted-proxy", envOr("WG_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for the rate limits and the login lockout (env WG_TRUSTED_PROXIES)")
@@ -57,6 +62,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	snapshotFull, err := time.Parse("15:04", *snapshotAt)
+	if err != nil || snapshotFull.Hour()+snapshotFull.Minute() == 0 {
+		return fmt.Errorf("--snapshot-at wants HH:MM after midnight, got %q", *snapshotAt)
+	}
+	every, err := time.ParseDuration(*snapshotEvery)
+	if err != nil || every < time.Hour {
+		return fmt.Errorf("--snapshot-every wants a duration of at least 1h, got %q", *snapshotEvery)
+	}
+	retention, err := time.ParseDuration(*retentionFlag)
+	if err != nil || retention == 0 {
+		return fmt.Errorf("--event-retention wants a duration such as 720h (negative: for ever), got %q", *retentionFlag)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -68,7 +85,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := instance.Config{DB: db.config(), Dev: *dev, PublicURL: *publicURL, Name: *name, SweepInterval: *sweepEvery,
 		VoteDuration: *voteDuration, DelegationBatch: batch, MapFeed: mapfeed.Options{Batch: *mapBatch}, AuthorizedFetch: *authorizedFetch, Log: log,
-		Bank: httpapi.Bank{Timezone: batch.Location, DATEV: datevCfg}}
+		Bank: httpapi.Bank{Timezone: batch.Location, DATEV: datevCfg},
+		Snapshots: instance.SnapshotConfig{Dir: *snapshotDir, Retention: retention, Schedule: snapshot.Schedule{
+			Full: time.Duration(snapshotFull.Hour())*time.Hour + time.Duration(snapshotFull.Minute())*time.Minute, Every: every,
+			Location: batch.Location}}}
 	if cfg.RateLimits.TrustedProxies, err = httpapi.ParseTrustedProxies(*trustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}

@@ -36,6 +36,7 @@ var owners = map[string]string{
 	"remote_antraege": "instance/nachbarn", "remote_stimmen": "instance/nachbarn", "remote_einsprueche": "instance/nachbarn",
 	"remote_delegationen": "instance/nachbarn",
 	"antrag_kommentare":   "instance/antrag", "antrag_fremdstimmen": "instance/antrag",
+	"snapshots": "instance/snapshot", "snapshot_keys": "instance/snapshot",
 }
 
 // crossReads are today's reads and writes of another package's tables, each to be replaced

@@ -28,6 +28,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 )
 
 // Deps are the services the API calls.
@@ -48,6 +49,8 @@ type Deps struct {
 	Konto *ortskonto.Service
 	// Bank configures the treasurer's CAMT import and journal exports (bank.go).
 	Bank Bank
+	// Snapshots are served read-only under /snapshots/ (snapshots.go; nil: no routes).
+	Snapshots *snapshot.Service
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
 	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler
@@ -161,6 +164,7 @@ func (s *Server) routes() {
 	}
 
 	s.bankRoutes()
+	s.snapshotRoutes()
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)

@@ -40,6 +40,14 @@ type Services struct {
 	Antraege     *antrag.Service
 	Abstimmungen *abstimmung.Service
 	Delegations  *delegation.Service
+	// SnapshotKeys is the instance's snapshot key, published on the Group actor (nil: none).
+	SnapshotKeys SnapshotKeys
+}
+
+// SnapshotKeys gives the public half of the key that signs the Ortsweberei's snapshots
+// (instance/snapshot.Keys).
+type SnapshotKeys interface {
+	Public(ctx context.Context) (ed25519.PublicKey, error)
 }
 
 // Converter converts; it holds nothing that changes.
@@ -686,6 +694,10 @@ func (s *Converter) InstanceActor(ctx context.Context, _ *http.Request) (*vocab.
 	return a, nil
 }
 
+// SnapshotKeyFragment names the snapshot key among the Group actor's assertionMethod
+// (snapshot.KeyID: "<actor id>#snapshot-key").
+const SnapshotKeyFragment = "#snapshot-key"
+
 // GroupActor is the Ortsweberei's Group.
 func (s *Converter) GroupActor(ctx context.Context, _ *http.Request) (*vocab.Actor, error) {
 	o, err := s.svc.Ortsweberei.Get(ctx)
@@ -698,6 +710,16 @@ func (s *Converter) GroupActor(ctx context.Context, _ *http.Request) (*vocab.Act
 	}
 	a.Summary = "Die Ortsweberei " + o.Name + ": ihre Anträge, Einsprüche und öffentlichen Abstimmungen."
 	a.URL = s.iri.Of("/")
+	if s.svc.SnapshotKeys != nil {
+		// The key that signs the Ortsweberei's snapshots (docs/SNAPSHOTS.md): a snapshot's
+		// "instance" is this actor, its proof's verificationMethod this key's id.
+		pub, err := s.svc.SnapshotKeys.Public(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.AssertionMethod = []vocab.Multikey{{ID: a.ID + SnapshotKeyFragment, Type: "Multikey", Controller: a.ID,
+			PublicKeyMultibase: proof.EncodeMultikey(pub)}}
+	}
 	return a, nil
 }
 

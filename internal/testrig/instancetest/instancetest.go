@@ -31,6 +31,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/testca"
 )
@@ -44,6 +45,7 @@ type Instance struct {
 	admin       *account.Account
 	exited      chan struct{}     // closed when Serve has returned
 	transport   http.RoundTripper // trusts the test CA when the instance serves https
+	snapshotDir string            // the snapshot files, shared with its replicas
 	serveErr    error             // what Serve returned, once exited is closed
 }
 
@@ -87,6 +89,12 @@ type Options struct {
 	// URL is https://host:port), and federation trusts this CA and no other: the way to test
 	// against peers that, like GoToSocial, look accounts up over https only.
 	TLS *testca.CA
+	// SnapshotDir holds the instance's snapshots; default a directory of the test's own (a
+	// replica shares its original's).
+	SnapshotDir string
+	// SnapshotSchedule and Retention, as instance.SnapshotConfig (zero: the defaults).
+	SnapshotSchedule snapshot.Schedule
+	Retention        time.Duration
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -137,6 +145,13 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if o.RateLimits != nil {
 		limits = *o.RateLimits
 	}
+	snapshotDir := o.SnapshotDir
+	switch {
+	case o.ReplicaOf != nil:
+		snapshotDir = o.ReplicaOf.snapshotDir // one Ortsweberei, one snapshot directory
+	case snapshotDir == "":
+		snapshotDir = t.TempDir()
+	}
 	log := newTestLogger(t)
 	if o.Log != nil {
 		log = slog.New(slog.NewMultiHandler(log.Handler(), o.Log))
@@ -161,6 +176,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		Log:            log,
 		Basemap:        o.Basemap,
 		Bank:           o.Bank,
+		Snapshots:      instance.SnapshotConfig{Dir: snapshotDir, Schedule: o.SnapshotSchedule, Retention: o.Retention},
 	})
 	if err != nil {
 		ln.Close()
@@ -170,7 +186,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		db.URL = inst.Pool.Config().ConnString() // the embedded cluster's
 	}
 	i := &Instance{Instance: inst, URL: scheme + "://" + ln.Addr().String(), DatabaseURL: db.URL, t: t, exited: make(chan struct{}),
-		transport: transport}
+		transport: transport, snapshotDir: snapshotDir}
 	runCtx, stop := context.WithCancel(ctx)
 	go func() {
 		i.serveErr = inst.Serve(runCtx, ln)
