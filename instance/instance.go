@@ -101,6 +101,9 @@ type SnapshotConfig struct {
 	Schedule snapshot.Schedule
 	// Retention of covered events (0: 30 days; negative: kept for ever).
 	Retention time.Duration
+	// MaxMirrorBytes bounds one neighbour's snapshot file that this instance mirrors
+	// (0: 512 MiB); the mirrors are kept in <Dir>/mirrors/<host>/.
+	MaxMirrorBytes int64
 }
 
 // snapshotDir is the configured snapshot directory, or the default beside the database.
@@ -277,7 +280,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations,
 		Nachbarn: i.Nachbarn, SnapshotKeys: snapshotKeys},
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
-			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log})
+			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log,
+			// The neighbours' snapshots are kept beside our own (docs/SNAPSHOTS.md, "Mirrors").
+			MirrorDir: filepath.Join(cfg.snapshotDir(), "mirrors"), MaxMirrorBytes: cfg.Snapshots.MaxMirrorBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +309,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Snapshots = snapshot.NewService(db.Pool, i.Clock, snapshotKeys, snapshot.Options{
 		Dir: cfg.snapshotDir(), Instance: fed.GroupIRI(), Sections: SnapshotSections(), Schedule: schedule,
 		Retention: cfg.Snapshots.Retention, Log: log,
+		// A full snapshot, once recorded, is announced to the neighbours in the same transaction.
+		Recorded: fed.AnnounceSnapshot,
 	})
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {

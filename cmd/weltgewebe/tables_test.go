@@ -37,6 +37,7 @@ var owners = map[string]string{
 	"remote_delegationen": "instance/nachbarn",
 	"antrag_kommentare":   "instance/antrag", "antrag_fremdstimmen": "instance/antrag",
 	"snapshots": "instance/snapshot", "snapshot_keys": "instance/snapshot",
+	"snapshot_mirrors": "federation/internal/mirror",
 }
 
 // crossReads are today's reads and writes of another package's tables, each to be replaced

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance/clock"
@@ -41,7 +42,12 @@ type Options struct {
 	// Retention is how old an event must be before it is deleted once a verified snapshot
 	// holds it (0: DefaultRetention; negative: never deleted).
 	Retention time.Duration
-	Log       *slog.Logger
+	// Recorded, when set, is called in the transaction that records a verified snapshot, so
+	// that what it queues (federation's announcement to the neighbours) commits with the row
+	// or not at all. An error rolls the recording back. It is a callback, so that this package
+	// needs no federation: instance.go wires it.
+	Recorded func(ctx context.Context, tx pgx.Tx, r Record) error
+	Log      *slog.Logger
 }
 
 // Service takes the scheduled snapshots, stores and verifies them, answers which exist, and
@@ -211,8 +217,17 @@ func (s *Service) take(ctx context.Context, kind string, slot time.Time) (Record
 	now := s.clock.Now()
 	r := Record{Hash: written.Hash, Kind: kind, AsOf: hdr.AsOf, Position: hdr.Position, Previous: hdr.Previous, Base: hdr.Base,
 		Slot: slot, Bytes: size, File: name, Signature: string(sigText), VerifiedAt: now, CreatedAt: now}
-	ok, err := record(ctx, s.pool, r)
+	var ok bool
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if ok, err = record(ctx, tx, r); err != nil || !ok || s.opts.Recorded == nil {
+			return err
+		}
+		return s.opts.Recorded(ctx, tx, r)
+	})
 	if err != nil {
+		os.Remove(final)
+		os.Remove(filepath.Join(s.opts.Dir, written.Hash+".sig"))
 		return Record{}, err
 	}
 	if !ok { // cannot happen under the lock; never leave files the index does not list

@@ -1,0 +1,168 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+)
+
+// Snapshots between neighbours (docs/FEDERATION.md, "Snapshots"): each daily (full) snapshot
+// is announced to the neighbouring Ortswebereien that follow ours, which mirror it and serve
+// their mirror under /mirrors/<host>/snapshots/.
+
+// AnnounceSnapshot queues, in the caller's transaction (the one recording the snapshot as
+// verified: snapshot.Options.Recorded), the Create that announces a full snapshot to the
+// neighbouring Ortswebereien among the Group's followers. Incrementals are not announced: a
+// mirror keeps the daily history, and the full snapshot alone restores a day. Other
+// followers (Mastodon, GoToSocial) get nothing: they cannot use a snapshot, and each would
+// fetch a large file for nothing if they tried.
+func (s *Service) AnnounceSnapshot(ctx context.Context, tx pgx.Tx, r snapshot.Record) error {
+	if r.Kind != snapshot.KindFull {
+		return nil
+	}
+	followers, err := s.actors.FollowersTx(ctx, tx, []string{"ortsweberei"})
+	if err != nil {
+		return err
+	}
+	var inboxes []string
+	for _, f := range followers {
+		if f.Actor.IsOrtsweberei() && (len(inboxes) == 0 || inboxes[len(inboxes)-1] != f.Inbox) {
+			inboxes = append(inboxes, f.Inbox)
+		}
+	}
+	if len(inboxes) == 0 {
+		return nil
+	}
+	act := s.convert.SnapshotActivity(r.Hash, r.Kind, r.AsOf, r.Previous, r.Base, strings.TrimSpace(r.Signature), s.clock.Now())
+	return s.delivery.QueueTx(ctx, tx, iri.GroupPath, inboxes, act)
+}
+
+// Mirrored is one mirrored snapshot of a neighbour, for the timeline and restore (the same
+// fields as the origin's own index).
+type Mirrored struct {
+	Origin, Hash, Instance, Kind string
+	AsOf                         time.Time
+	Previous, Base               string
+	Bytes                        int64
+	VerifiedAt                   time.Time
+}
+
+// Mirrors lists the snapshots mirrored of the origin host, oldest first.
+func (s *Service) Mirrors(ctx context.Context, host string) ([]Mirrored, error) {
+	rs, err := s.mirror.List(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Mirrored, len(rs))
+	for i, r := range rs {
+		out[i] = Mirrored{Origin: r.Origin, Hash: r.Hash, Instance: r.Instance, Kind: r.Kind, AsOf: r.AsOf, Previous: r.Previous,
+			Base: r.Base, Bytes: r.Bytes, VerifiedAt: r.VerifiedAt}
+	}
+	return out, nil
+}
+
+// OpenMirrored opens a mirrored snapshot's compressed file; snapshot.ErrNoSnapshot if none.
+func (s *Service) OpenMirrored(ctx context.Context, host, hash string) (snapshot.Opener, error) {
+	if _, err := s.mirror.Get(ctx, host, hash); err != nil {
+		return nil, err
+	}
+	return func() (io.ReadCloser, error) {
+		f, _, err := s.mirror.Open(context.WithoutCancel(ctx), host, hash, ".json.gz")
+		return f, err
+	}, nil
+}
+
+type mirrorIndexJSON struct {
+	Origin    string            `json:"origin"`   // the host the snapshots come from
+	Instance  string            `json:"instance"` // the origin's actor, whose assertionMethod holds the key
+	Key       string            `json:"key"`
+	Snapshots []mirrorEntryJSON `json:"snapshots"`
+}
+
+type mirrorEntryJSON struct {
+	Date       string    `json:"date"` // as_of's date in UTC (the mirror does not know the origin's zone)
+	Kind       string    `json:"kind"`
+	AsOf       time.Time `json:"as_of"`
+	Hash       string    `json:"hash"`
+	Previous   *string   `json:"previous"`
+	Base       *string   `json:"base"`
+	Bytes      int64     `json:"bytes"`
+	URL        string    `json:"url"`
+	Signature  string    `json:"signature"`
+	VerifiedAt time.Time `json:"verified_at"`
+}
+
+var errNoMirror = fault.NotFoundf("snapshot_not_found",
+	"There is no mirrored snapshot by this name; GET /mirrors/<host>/snapshots/ lists them.")
+
+// immutable: a hash's URL never changes what it serves (as the origin's /snapshots/).
+const immutable = "public, max-age=31536000, immutable"
+
+// mirrorHandler serves GET /mirrors/{host}/snapshots/{name...}: the index of what we hold of
+// the host, and the files, as the origin serves its own.
+func (s *Service) mirrorHandler(w http.ResponseWriter, r *http.Request) {
+	host, name := r.PathValue("host"), r.PathValue("name")
+	if name == "" {
+		s.mirrorIndex(w, r, host)
+		return
+	}
+	hash, suffix, ok := strings.Cut(name, ".")
+	suffix = "." + suffix
+	if !ok || len(hash) != 64 || (suffix != ".json.gz" && suffix != ".sig") {
+		s.refuse(w, r, errNoMirror)
+		return
+	}
+	f, _, err := s.mirror.Open(r.Context(), host, hash, suffix)
+	if errors.Is(err, snapshot.ErrNoSnapshot) {
+		s.refuse(w, r, errNoMirror)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("Content-Type", map[string]string{".json.gz": "application/gzip", ".sig": "text/plain; charset=us-ascii"}[suffix])
+	h.Set("ETag", `"`+hash+`"`)
+	h.Set("Cache-Control", immutable)
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, name, time.Time{}, f)
+}
+
+func (s *Service) mirrorIndex(w http.ResponseWriter, r *http.Request, host string) {
+	rs, err := s.mirror.List(r.Context(), host)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(rs) == 0 {
+		s.refuse(w, r, fault.NotFoundf("mirror_not_found", "This instance keeps no snapshots of that host."))
+		return
+	}
+	out := mirrorIndexJSON{Origin: host, Instance: rs[len(rs)-1].Instance, Key: snapshot.KeyID(rs[len(rs)-1].Instance),
+		Snapshots: make([]mirrorEntryJSON, 0, len(rs))}
+	base := "/mirrors/" + host + "/snapshots/"
+	for _, rec := range rs {
+		e := mirrorEntryJSON{Date: rec.AsOf.UTC().Format(time.DateOnly), Kind: rec.Kind, AsOf: rec.AsOf, Hash: rec.Hash, Bytes: rec.Bytes,
+			URL: base + rec.Hash + ".json.gz", Signature: base + rec.Hash + ".sig", VerifiedAt: rec.VerifiedAt}
+		if rec.Previous != "" {
+			e.Previous = &rec.Previous
+		}
+		if rec.Base != "" {
+			e.Base = &rec.Base
+		}
+		out.Snapshots = append(out.Snapshots, e)
+	}
+	respond.JSON(w, http.StatusOK, out)
+}
