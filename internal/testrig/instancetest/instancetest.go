@@ -47,6 +47,7 @@ type Instance struct {
 	transport   http.RoundTripper // trusts the test CA when the instance serves https
 	snapshotDir string            // the snapshot files, shared with its replicas
 	serveErr    error             // what Serve returned, once exited is closed
+	stop        context.CancelFunc // ends Serve (Stop)
 }
 
 // Options tune a test instance.
@@ -188,6 +189,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	i := &Instance{Instance: inst, URL: scheme + "://" + ln.Addr().String(), DatabaseURL: db.URL, t: t, exited: make(chan struct{}),
 		transport: transport, snapshotDir: snapshotDir}
 	runCtx, stop := context.WithCancel(ctx)
+	i.stop = stop
 	go func() {
 		i.serveErr = inst.Serve(runCtx, ln)
 		close(i.exited)
@@ -233,6 +235,13 @@ func (i *Instance) sweptAtStart() bool {
 SELECT count(DISTINCT args->>'name') FROM river_job
 WHERE kind = 'sweep' AND state = 'completed' AND args->>'reason' = 'periodic' AND args->>'name' = ANY($1)`, names).Scan(&n)
 	return err == nil && n == len(names)
+}
+
+// Stop ends the instance's server, as if its machine were gone: it answers no request
+// afterwards (its listener is closed) and runs no job. Its database stays until the test ends.
+func (i *Instance) Stop() {
+	i.stop()
+	<-i.exited
 }
 
 // Exited is closed when the instance has stopped serving before the test's end, which it

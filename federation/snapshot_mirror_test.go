@@ -1,0 +1,288 @@
+package federation_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// snapshotIndex is the index an origin serves at /snapshots/ and a mirror at
+// /mirrors/<host>/snapshots/.
+type snapshotIndex struct {
+	Instance  string
+	Key       string
+	Snapshots []struct {
+		Kind, Hash, URL, Signature string
+		AsOf                       time.Time `json:"as_of"`
+		Previous, Base             *string
+	}
+}
+
+func hostOf(inst *instancetest.Instance) string { return strings.TrimPrefix(inst.URL, "http://") }
+
+// getBytes GETs url from inst's side (any client would do: the files are public).
+func getBytes(t *testing.T, url string) (*http.Response, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return res, b
+}
+
+// lastFull is the newest full snapshot in inst's own index.
+func lastFull(t *testing.T, inst *instancetest.Instance) (hash, sigURL string) {
+	t.Helper()
+	var idx snapshotIndex
+	inst.Client().Get("/snapshots/").Expect(t, 200).JSON(t, &idx)
+	for _, s := range idx.Snapshots {
+		if s.Kind == "full" {
+			hash, sigURL = s.Hash, s.Signature
+		}
+	}
+	if hash == "" {
+		t.Fatalf("%s has no full snapshot: %+v", inst.URL, idx)
+	}
+	return hash, sigURL
+}
+
+// cachedSnapshotKey is the snapshot key of the Ortsweberei origin as inst has it cached from
+// origin's actor document.
+func cachedSnapshotKey(t *testing.T, inst, origin *instancetest.Instance) []byte {
+	t.Helper()
+	group := origin.URL + "/ap/ortsweberei"
+	var raw []byte
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT multikeys FROM ap_actors WHERE iri = $1`, group).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	var keys []vocab.Multikey
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.ID == snapshot.KeyID(group) {
+			pub, err := proof.DecodeMultikey(k.PublicKeyMultibase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pub
+		}
+	}
+	t.Fatalf("%s has no snapshot key of %s cached: %s", inst.URL, group, raw)
+	return nil
+}
+
+// Lindenau and Plagwitz are neighbours. Lindenau's next daily snapshot is announced to
+// Plagwitz, which fetches, verifies and mirrors it. Then Lindenau's server is gone: Plagwitz
+// still serves Lindenau's snapshot, with its signature, and the file checks out against the
+// key Plagwitz keeps of Lindenau's actor.
+func TestSnapshotMirrorOutlivesItsOrigin(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	federate(t, a, b, patience)
+	a.VerifiedResident("Jana", lat, lon)
+
+	advance("24h", a, b) // past the next 02:00: Lindenau's sweep takes the day's full snapshot
+	hash, _ := lastFull(t, a)
+	waitFor(t, "Plagwitz to mirror Lindenau's snapshot", patience, func() bool {
+		return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), hash) == 1
+	})
+	key := cachedSnapshotKey(t, b, a)
+	wantAsOf := a.Count(`SELECT extract(epoch FROM as_of)::bigint FROM snapshots WHERE hash = $1`, hash)
+
+	a.Stop()
+	if _, err := http.Get(a.URL + "/snapshots/"); err == nil {
+		t.Fatal("Lindenau still answers after it stopped")
+	}
+
+	var idx snapshotIndex
+	b.Client().Get("/mirrors/"+hostOf(a)+"/snapshots/").Expect(t, 200).JSON(t, &idx)
+	if idx.Instance != a.URL+"/ap/ortsweberei" || idx.Key != a.URL+"/ap/ortsweberei#snapshot-key" || len(idx.Snapshots) != 1 {
+		t.Fatalf("Plagwitz's index of Lindenau: %+v", idx)
+	}
+	e := idx.Snapshots[0]
+	if e.Hash != hash || e.Kind != "full" || e.AsOf.Unix() != int64(wantAsOf) {
+		t.Fatalf("Plagwitz lists %+v, Lindenau took %s", e, hash)
+	}
+	res, file := getBytes(t, b.URL+e.URL)
+	if res.StatusCode != 200 || res.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || res.Header.Get("ETag") != `"`+hash+`"` {
+		t.Fatalf("GET %s: %d %v", e.URL, res.StatusCode, res.Header)
+	}
+	doc, err := snapshot.Read(bytes.NewReader(file), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Hash != hash || doc.Instance != a.URL+"/ap/ortsweberei" {
+		t.Fatalf("the mirrored file is %s of %s", doc.Hash, doc.Instance)
+	}
+	if err := snapshot.VerifyDocument(doc, key); err != nil {
+		t.Fatalf("the mirrored file's proof: %v", err)
+	}
+	_, sigText := getBytes(t, b.URL+e.Signature)
+	sig, err := snapshot.DecodeSignature(sigText)
+	if err == nil {
+		err = snapshot.VerifyDetached(hash, sig, key)
+	}
+	if err != nil {
+		t.Fatalf("the mirrored signature: %v", err)
+	}
+	// A revalidation is answered from the ETag.
+	req, _ := http.NewRequest("GET", b.URL+e.URL, nil)
+	req.Header.Set("If-None-Match", `"`+hash+`"`)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidation: %v %v", res, err)
+	}
+	// Names that are not a mirrored file, and hosts not mirrored, are 404 in the error format.
+	for _, p := range []string{"/mirrors/" + hostOf(a) + "/snapshots/" + strings.Repeat("0", 64) + ".json.gz",
+		"/mirrors/" + hostOf(a) + "/snapshots/../snapshots/" + hash + ".json.gz", "/mirrors/nowhere.example/snapshots/"} {
+		res, body := getBytes(t, b.URL+p)
+		if res.StatusCode != 404 || !bytes.Contains(body, []byte(`"code"`)) {
+			t.Fatalf("GET %s: %d %s", p, res.StatusCode, body)
+		}
+	}
+}
+
+// Plagwitz mirrors only what Lindenau itself announces of itself, and only a file that is what
+// Lindenau signed: a third Ortsweberei (Gohlis, also a neighbour of Plagwitz) announcing
+// Lindenau's snapshot, or announcing one under its own name with Lindenau's file, gets nothing
+// queued; Lindenau's own announcement of a file tampered with on its server is refused after
+// the download and nothing is stored. Once the file is whole again, the same announcement is
+// mirrored (so the refusals were for what they say).
+func TestSnapshotMirrorRefusesForgeries(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	g := instancetest.Start(t, instancetest.Options{Host: "127.0.0.3", Name: "Gohlis"})
+	federate(t, a, b, patience)
+	b.Admin().Post("/api/admin/federation/neighbours", map[string]string{"target": g.URL}).Expect(t, http.StatusAccepted)
+	waitFor(t, "Plagwitz to follow both neighbours", patience, func() bool {
+		return b.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 2
+	})
+
+	// Lindenau's snapshot from its start, taken before it had neighbours: never announced.
+	hash, sigURL := lastFull(t, a)
+	_, sigText := getBytes(t, a.URL+sigURL)
+	var asOf time.Time
+	if err := a.Pool.QueryRow(context.Background(), `SELECT as_of FROM snapshots WHERE hash = $1`, hash).Scan(&asOf); err != nil {
+		t.Fatal(err)
+	}
+	// object is a Snapshot announcement of Lindenau's file, with id and attribution as given.
+	object := func(id, attributedTo string) map[string]any {
+		return map[string]any{"id": id, "type": "Snapshot", "attributedTo": attributedTo, "url": a.URL + "/snapshots/" + hash + ".json.gz",
+			"mediaType": "application/gzip", "snapshotHash": hash, "snapshotKind": "full", "asOf": asOf.UTC().Format(time.RFC3339Nano),
+			"detachedSignature": a.URL + "/snapshots/" + hash + ".sig", "signatureValue": strings.TrimSpace(string(sigText)),
+			"published": time.Now().UTC().Format(time.RFC3339), "to": []string{vocab.Public}}
+	}
+	n := 0
+	send := func(t *testing.T, inst *instancetest.Instance, obj map[string]any) {
+		t.Helper()
+		n++
+		actor := inst.URL + "/ap/ortsweberei"
+		act := map[string]any{"@context": vocab.Context, "id": fmt.Sprintf("%s/ap/activities/snapshot-%d", inst.URL, n), "type": "Create",
+			"actor": actor, "object": obj, "to": []string{vocab.Public}}
+		if code, body := postSigned(t, b.URL+"/ap/inbox", actor, keysOf(t, inst, "/ap/ortsweberei"), act); code != http.StatusAccepted {
+			t.Fatalf("Create: %d %s", code, body)
+		}
+		waitFor(t, "Plagwitz to process "+act["id"].(string), patience, func() bool {
+			return b.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL`, act["id"]) == 1
+		})
+	}
+	jobs := func() int { return b.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_mirror_snapshot'`) }
+	mirrored := func() int { return b.Count(`SELECT count(*) FROM snapshot_mirrors`) }
+	mirrorDir := filepath.Join(b.Snapshots.Dir(), "mirrors", hostOf(a))
+	nothingOnDisk := func(t *testing.T) {
+		t.Helper()
+		entries, _ := os.ReadDir(mirrorDir)
+		if len(entries) != 0 {
+			t.Fatalf("Plagwitz keeps files of Lindenau: %v", entries)
+		}
+	}
+
+	t.Run("a third Ortsweberei announces the origin's snapshot", func(t *testing.T) {
+		send(t, g, object(a.URL+"/snapshots/"+hash+".json.gz", a.URL+"/ap/ortsweberei"))
+		if jobs() != 0 || mirrored() != 0 {
+			t.Fatalf("jobs %d, mirrored %d", jobs(), mirrored())
+		}
+	})
+	t.Run("a third Ortsweberei announces the origin's file as its own", func(t *testing.T) {
+		send(t, g, object(g.URL+"/snapshots/"+hash+".json.gz", g.URL+"/ap/ortsweberei"))
+		if jobs() != 0 || mirrored() != 0 {
+			t.Fatalf("jobs %d, mirrored %d", jobs(), mirrored())
+		}
+	})
+
+	file := filepath.Join(a.Snapshots.Dir(), hash+".json.gz")
+	genuine, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("the origin's file is tampered with", func(t *testing.T) {
+		zr, err := gzip.NewReader(bytes.NewReader(genuine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Another Ortsweberei's name for the same state: the same length, another hash.
+		from, to := []byte(`"instance":"http://127.0.0.1:`), []byte(`"instance":"http://127.0.0.9:`)
+		if !bytes.Contains(plain, from) {
+			t.Fatalf("the document has no %s: %.300s", from, plain)
+		}
+		var tampered bytes.Buffer
+		zw := gzip.NewWriter(&tampered)
+		zw.Write(bytes.Replace(plain, from, to, 1))
+		zw.Close()
+		if err := os.WriteFile(file, tampered.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		send(t, a, object(a.URL+"/snapshots/"+hash+".json.gz", a.URL+"/ap/ortsweberei"))
+		waitFor(t, "the mirror job to end", patience, func() bool {
+			return b.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_mirror_snapshot' AND state IN ('cancelled', 'completed', 'discarded')`) == 1
+		})
+		var state, reason string
+		if err := b.Pool.QueryRow(context.Background(), `SELECT state::text, coalesce(errors[array_length(errors, 1)]->>'error', '')
+FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason); err != nil {
+			t.Fatal(err)
+		}
+		if state != "cancelled" || !strings.Contains(reason, "hash") || mirrored() != 0 {
+			t.Fatalf("the tampered file: job %s (%s), mirrored %d", state, reason, mirrored())
+		}
+		nothingOnDisk(t)
+	})
+
+	t.Run("the same announcement of the whole file", func(t *testing.T) {
+		if err := os.WriteFile(file, genuine, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		send(t, a, object(a.URL+"/snapshots/"+hash+".json.gz", a.URL+"/ap/ortsweberei"))
+		waitFor(t, "Plagwitz to mirror it", patience, func() bool {
+			return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), hash) == 1
+		})
+		got, err := os.ReadFile(filepath.Join(mirrorDir, hash+".json.gz"))
+		if err != nil || !bytes.Equal(got, genuine) {
+			t.Fatalf("the mirrored file differs from Lindenau's (%v)", err)
+		}
+	})
+}
