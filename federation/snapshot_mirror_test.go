@@ -108,7 +108,7 @@ func TestSnapshotMirrorOutlivesItsOrigin(t *testing.T) {
 		return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), hash) == 1
 	})
 	key := cachedSnapshotKey(t, b, a)
-	wantAsOf := a.Count(`SELECT extract(epoch FROM as_of)::bigint FROM snapshots WHERE hash = $1`, hash)
+	wantAsOf := a.Count(`SELECT floor(extract(epoch FROM as_of))::bigint FROM snapshots WHERE hash = $1`, hash)
 
 	a.Stop()
 	if _, err := http.Get(a.URL + "/snapshots/"); err == nil {
@@ -154,7 +154,8 @@ func TestSnapshotMirrorOutlivesItsOrigin(t *testing.T) {
 	}
 	// Names that are not a mirrored file, and hosts not mirrored, are 404 in the error format.
 	for _, p := range []string{"/mirrors/" + hostOf(a) + "/snapshots/" + strings.Repeat("0", 64) + ".json.gz",
-		"/mirrors/" + hostOf(a) + "/snapshots/../snapshots/" + hash + ".json.gz", "/mirrors/nowhere.example/snapshots/"} {
+		"/mirrors/" + hostOf(a) + "/snapshots/" + hash + ".json", "/mirrors/" + hostOf(a) + "/snapshots/" + hash[:10] + ".sig",
+		"/mirrors/" + hostOf(b) + "/snapshots/" + hash + ".json.gz", "/mirrors/nowhere.example/snapshots/"} {
 		res, body := getBytes(t, b.URL+p)
 		if res.StatusCode != 404 || !bytes.Contains(body, []byte(`"code"`)) {
 			t.Fatalf("GET %s: %d %s", p, res.StatusCode, body)

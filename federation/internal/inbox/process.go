@@ -188,7 +188,9 @@ func (s *Service) onDelete(ctx context.Context, act received) error {
 // replies or poll votes from the Fediverse on our own Anträge.
 func (s *Service) onCreateOrUpdate(ctx context.Context, act received) error {
 	if !iri.SameOrigin(act.Object.ID, act.Actor.ID) {
-		return nil // an actor creates and changes only objects of its own server: nothing to fetch
+		// An actor creates and changes only objects of its own server: nothing to fetch.
+		s.log.Info("federation: object of another server refused", "activity", act.ID, "actor", act.Actor.ID, "object", act.Object.ID)
+		return nil
 	}
 	body, err := s.fetch.FromOrigin(ctx, act.Actor.ID, act.Object)
 	if err != nil {
