@@ -124,7 +124,9 @@ type Service struct {
 	publish *publish.Service
 	// mirror: the neighbours' snapshots we keep.
 	mirror *mirror.Service
-	log    *slog.Logger
+	// snapshots: our own recorded snapshots (SetSnapshots), served as Snapshot objects.
+	snapshots SnapshotRecords
+	log       *slog.Logger
 }
 
 // New returns the federation service. SetRiver must be called before it delivers.

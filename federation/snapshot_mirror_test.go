@@ -17,6 +17,8 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/jsonld"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -91,15 +93,19 @@ func cachedSnapshotKey(t *testing.T, inst, origin *instancetest.Instance) []byte
 	return nil
 }
 
-// Lindenau and Plagwitz are neighbours. Lindenau's next daily snapshot is announced to
-// Plagwitz, which fetches, verifies and mirrors it. Then Lindenau's server is gone: Plagwitz
-// still serves Lindenau's snapshot, with its signature, and the file checks out against the
-// key Plagwitz keeps of Lindenau's actor.
+// Lindenau and Plagwitz are neighbours, and a Mastodon account follows Lindenau too.
+// Lindenau's next daily snapshot is announced to Plagwitz only, which fetches, verifies and
+// mirrors it. Then Lindenau's server is gone: Plagwitz still serves Lindenau's snapshot, with
+// its signature, and the file checks out against the key Plagwitz keeps of Lindenau's actor.
 func TestSnapshotMirrorOutlivesItsOrigin(t *testing.T) {
 	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
 	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
 	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	peer := mastopeer.Start(t, "127.0.0.4")
 	federate(t, a, b, patience)
+	peer.FollowAccepted(t, ctx, a.URL+"/ap/ortsweberei", patience)
 	a.VerifiedResident("Jana", lat, lon)
 
 	advance("24h", a, b) // past the next 02:00: Lindenau's sweep takes the day's full snapshot
@@ -107,6 +113,43 @@ func TestSnapshotMirrorOutlivesItsOrigin(t *testing.T) {
 	waitFor(t, "Plagwitz to mirror Lindenau's snapshot", patience, func() bool {
 		return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), hash) == 1
 	})
+	// The announcement went to the neighbour's host alone (queued in one go, when the
+	// snapshot was recorded), never to the Mastodon follower.
+	var hosts []string
+	if err := a.Pool.QueryRow(ctx, `
+SELECT coalesce(array_agg(j.args->>'host'), '{}') FROM river_job j JOIN ap_outgoing o ON o.id = (j.args->>'outgoing')::bigint
+WHERE j.kind = 'federation_deliver' AND o.body::text LIKE '%"Snapshot"%'`).Scan(&hosts); err != nil {
+		t.Fatal(err)
+	}
+	if len(hosts) != 1 || hosts[0] != hostOf(b) {
+		t.Fatalf("the announcement was queued for %v", hosts)
+	}
+	// The Snapshot and its Create are served where their ids say, and expand with our
+	// context to our vocabulary; the Create is what Plagwitz received.
+	objectID := a.URL + "/ap/snapshots/" + hash
+	obj, create := mustAP(t, objectID), mustAP(t, objectID+"/create")
+	if obj["snapshotHash"] != hash || obj["url"] != a.URL+"/snapshots/"+hash+".json.gz" || idOf(create["object"]) != objectID || create["type"] != "Create" {
+		t.Fatalf("served: %v\n%v", obj, create)
+	}
+	used := map[string]bool{}
+	for name, doc := range map[string]map[string]any{"snapshot": obj, "create": create} {
+		raw, _ := json.Marshal(doc)
+		jsonld.Check(t, name, raw, jsonld.Loader(vocab.KnownContext), used)
+	}
+	for _, key := range []string{"snapshotHash", "snapshotKind", "asOf", "previousSnapshot", "detachedSignature", "signatureValue", "url", "mediaType"} {
+		if !used[key] {
+			t.Errorf("no document carried %q", key)
+		}
+	}
+	var received string
+	if err := b.Pool.QueryRow(ctx, `SELECT body::text FROM ap_inbox WHERE activity_id = $1`, objectID+"/create").Scan(&received); err != nil {
+		t.Fatalf("Plagwitz's inbox has no %s/create: %v", objectID, err)
+	}
+	var got map[string]any
+	json.Unmarshal([]byte(received), &got)
+	if g, w := fmt.Sprint(got["object"]), fmt.Sprint(create["object"]); g != w {
+		t.Fatalf("delivered %s\nserved %s", g, w)
+	}
 	key := cachedSnapshotKey(t, b, a)
 	wantAsOf := a.Count(`SELECT floor(extract(epoch FROM as_of))::bigint FROM snapshots WHERE hash = $1`, hash)
 
@@ -220,13 +263,13 @@ func TestSnapshotMirrorRefusesForgeries(t *testing.T) {
 	}
 
 	t.Run("a third Ortsweberei announces the origin's snapshot", func(t *testing.T) {
-		send(t, g, object(a.URL+"/snapshots/"+hash+".json.gz", a.URL+"/ap/ortsweberei"))
+		send(t, g, object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei"))
 		if jobs() != 0 || mirrored() != 0 {
 			t.Fatalf("jobs %d, mirrored %d", jobs(), mirrored())
 		}
 	})
 	t.Run("a third Ortsweberei announces the origin's file as its own", func(t *testing.T) {
-		send(t, g, object(g.URL+"/snapshots/"+hash+".json.gz", g.URL+"/ap/ortsweberei"))
+		send(t, g, object(g.URL+"/ap/snapshots/"+hash, g.URL+"/ap/ortsweberei"))
 		if jobs() != 0 || mirrored() != 0 {
 			t.Fatalf("jobs %d, mirrored %d", jobs(), mirrored())
 		}
@@ -258,7 +301,7 @@ func TestSnapshotMirrorRefusesForgeries(t *testing.T) {
 		if err := os.WriteFile(file, tampered.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		send(t, a, object(a.URL+"/snapshots/"+hash+".json.gz", a.URL+"/ap/ortsweberei"))
+		send(t, a, object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei"))
 		waitFor(t, "the mirror job to end", patience, func() bool {
 			return b.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_mirror_snapshot' AND state IN ('cancelled', 'completed', 'discarded')`) == 1
 		})
@@ -277,7 +320,7 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 		if err := os.WriteFile(file, genuine, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		send(t, a, object(a.URL+"/snapshots/"+hash+".json.gz", a.URL+"/ap/ortsweberei"))
+		send(t, a, object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei"))
 		waitFor(t, "Plagwitz to mirror it", patience, func() bool {
 			return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), hash) == 1
 		})

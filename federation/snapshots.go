@@ -14,6 +14,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
 // Snapshots between neighbours (docs/FEDERATION.md, "Snapshots"): each daily (full) snapshot
@@ -43,8 +44,50 @@ func (s *Service) AnnounceSnapshot(ctx context.Context, tx pgx.Tx, r snapshot.Re
 	if len(inboxes) == 0 {
 		return nil
 	}
-	act := s.convert.SnapshotActivity(r.Hash, r.Kind, r.AsOf, r.Previous, r.Base, strings.TrimSpace(r.Signature), s.clock.Now())
+	act := s.convert.SnapshotActivity(r)
 	return s.delivery.QueueTx(ctx, tx, iri.GroupPath, inboxes, act)
+}
+
+// SnapshotRecords are the Ortsweberei's own recorded snapshots (snapshot.Service), for
+// serving their Snapshot objects.
+type SnapshotRecords interface {
+	Get(ctx context.Context, hash string) (snapshot.Record, error)
+}
+
+// SetSnapshots gives federation the snapshot records (the snapshot service is built after
+// federation, since it announces through it).
+func (s *Service) SetSnapshots(r SnapshotRecords) { s.snapshots = r }
+
+// snapshotObject serves GET /ap/snapshots/{hash}: a recorded snapshot of ours as a Snapshot.
+func (s *Service) snapshotObject(r *http.Request) (any, error) {
+	rec, err := s.snapshotRecord(r)
+	if err != nil {
+		return nil, err
+	}
+	obj := s.convert.SnapshotObject(rec)
+	obj.Context = vocab.Context
+	return obj, nil
+}
+
+// snapshotCreate serves GET /ap/snapshots/{hash}/create: the Create that announced it (every
+// snapshot has one, whether or not a neighbour was there to receive it).
+func (s *Service) snapshotCreate(r *http.Request) (any, error) {
+	rec, err := s.snapshotRecord(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.convert.SnapshotActivity(rec), nil
+}
+
+func (s *Service) snapshotRecord(r *http.Request) (snapshot.Record, error) {
+	if s.snapshots == nil {
+		return snapshot.Record{}, iri.ErrNotFound
+	}
+	rec, err := s.snapshots.Get(r.Context(), r.PathValue("hash"))
+	if errors.Is(err, snapshot.ErrNoSnapshot) {
+		return snapshot.Record{}, iri.ErrNotFound
+	}
+	return rec, err
 }
 
 // Mirrored is one mirrored snapshot of a neighbour, for the timeline and restore (the same

@@ -312,6 +312,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		// A full snapshot, once recorded, is announced to the neighbours in the same transaction.
 		Recorded: fed.AnnounceSnapshot,
 	})
+	fed.SetSnapshots(i.Snapshots)
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
 		return nil, fmt.Errorf("instance: configured Ortsweberei: %w", err)

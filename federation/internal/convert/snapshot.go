@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
@@ -26,15 +28,27 @@ type SnapshotNote struct {
 // SnapshotPath is where the origin serves a snapshot's files (instance/httpapi/snapshots.go).
 func SnapshotPath(hash, suffix string) string { return "/snapshots/" + hash + suffix }
 
+// SnapshotObjectPath is the Snapshot object of one of our snapshots; the Create announcing
+// it is at SnapshotObjectPath + "/create". Both are served (objects.go), as every id we mint.
+func SnapshotObjectPath(hash string) string { return "/ap/snapshots/" + hash }
+
+// SnapshotObject is one of our recorded snapshots as a wg:Snapshot: its file (url), hash,
+// kind, as_of, the hashes it follows and builds on, and its detached signature, attributed to
+// the Ortsweberei's Group (whose assertionMethod holds the key).
+func (s *Converter) SnapshotObject(r snapshot.Record) vocab.Snapshot {
+	return vocab.Snapshot{ID: s.iri.Of(SnapshotObjectPath(r.Hash)), Type: "Snapshot", AttributedTo: s.iri.Group(),
+		URL: s.iri.Of(SnapshotPath(r.Hash, ".json.gz")), MediaType: "application/gzip",
+		SnapshotHash: r.Hash, SnapshotKind: r.Kind, AsOf: r.AsOf.UTC(), PreviousSnapshot: r.Previous, BaseSnapshot: r.Base,
+		DetachedSignature: s.iri.Of(SnapshotPath(r.Hash, ".sig")), SignatureValue: strings.TrimSpace(r.Signature),
+		Published: r.CreatedAt.UTC(), To: []string{vocab.Public}}
+}
+
 // SnapshotActivity is the Create by the Ortsweberei's Group that announces one of its own
-// snapshots, made at published.
-func (s *Converter) SnapshotActivity(hash, kind string, asOf time.Time, previous, base, signature string, published time.Time) vocab.Activity {
-	url := s.iri.Of(SnapshotPath(hash, ".json.gz"))
-	obj := vocab.Snapshot{ID: url, Type: "Snapshot", AttributedTo: s.iri.Group(), URL: url, MediaType: "application/gzip",
-		SnapshotHash: hash, SnapshotKind: kind, AsOf: asOf.UTC(), PreviousSnapshot: previous, BaseSnapshot: base,
-		DetachedSignature: s.iri.Of(SnapshotPath(hash, ".sig")), SignatureValue: signature, Published: published.UTC(),
-		To: []string{vocab.Public}}
-	return vocab.Activity{Context: vocab.Context, ID: url + "#create", Type: "Create", Actor: s.iri.Group(), Object: obj,
+// snapshots, with the object embedded (a neighbour needs no fetch to learn what to mirror).
+func (s *Converter) SnapshotActivity(r snapshot.Record) vocab.Activity {
+	obj := s.SnapshotObject(r)
+	obj.Context = nil
+	return vocab.Activity{Context: vocab.Context, ID: obj.ID + "/create", Type: "Create", Actor: s.iri.Group(), Object: obj,
 		To: []string{vocab.Public}, Published: &obj.Published}
 }
 
@@ -62,7 +76,8 @@ func SnapshotFromAS(actor string, body []byte) (SnapshotNote, error) {
 		return SnapshotNote{}, fmt.Errorf("%w: a hash is not 64 lowercase hex digits", ErrNotASnapshot)
 	case n.Kind != "full" && n.Kind != "incremental":
 		return SnapshotNote{}, fmt.Errorf("%w: kind %q", ErrNotASnapshot, n.Kind)
-	case !iri.SameOrigin(o.ID, actor) || !iri.SameOrigin(n.URL, actor) || !iri.SameOrigin(n.SignatureURL, actor):
+	case !iri.SameOrigin(o.ID, actor) || !iri.SameOrigin(n.URL, actor) || !iri.SameOrigin(n.SignatureURL, actor) ||
+		!strings.HasPrefix(n.URL, "http"):
 		return SnapshotNote{}, fmt.Errorf("%w: its files are not on %s's host", ErrNotASnapshot, actor)
 	case n.Signature == "" || len(n.Signature) > 200:
 		return SnapshotNote{}, fmt.Errorf("%w: no usable signature", ErrNotASnapshot)
