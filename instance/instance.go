@@ -38,6 +38,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
 	"github.com/weltgewebe/weltgewebe/web"
 )
@@ -225,6 +226,7 @@ type Instance struct {
 	Snapshots    *snapshot.Service
 	MapFeed      *mapfeed.Feed
 	ChatRoom     *chat.Room
+	Timeline     *timeline.Service
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 }
@@ -313,6 +315,20 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Recorded: fed.AnnounceSnapshot,
 	})
 	fed.SetSnapshots(i.Snapshots)
+	// The timeline reads the map of a past day from the snapshots, in the schedule's zone.
+	tz := schedule.Location
+	if tz == nil {
+		tz, _ = time.LoadLocation("Europe/Berlin")
+	}
+	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, snapshotSource{i.Snapshots}, i.Events, replayers(), log)
+	i.Timeline.Retention = cfg.Snapshots.Retention
+	if i.Timeline.Retention == 0 {
+		i.Timeline.Retention = snapshot.DefaultRetention
+	}
+	if cfg.Dev {
+		// The dev clock jumps days in a second: every query sees the snapshots taken so far.
+		i.Timeline.SyncEvery, i.Timeline.WaitForSync = 0, true
+	}
 
 	if err := i.Ortsweberei.Ensure(ctx, cfg.Name, cfg.Bounds); err != nil {
 		return nil, fmt.Errorf("instance: configured Ortsweberei: %w", err)
@@ -350,6 +366,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 			{Name: "snapshots", Interval: snapshotEvery, Run: i.Snapshots.Sweep},
+			// New snapshots go into the timeline's history as they come, not at the first query.
+			{Name: "timeline", Interval: snapshotEvery, Run: i.Timeline.Sync},
 			{Name: "federation-retention", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {
 				_, err := fed.SweepInbox(ctx)
 				if err == nil {
@@ -372,7 +390,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
-		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots,
+		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots, Timeline: i.Timeline,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:     cfg.RateLimits,
 		RequestTimeout: cfg.RequestTimeout,

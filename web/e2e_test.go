@@ -312,3 +312,16 @@ func TestAbnahme4SichtbareSpendeGoldfadenAnonymNurKontostand(t *testing.T) {
 		"WG_ANNA_EMAIL="+anna.Email, "WG_ANNA_NAME=Anna Anders", "WG_KAI_EMAIL="+kai.Email, "WG_IBAN="+iban,
 		"WG_VIEW=[51.3375,12.3305,15]", "WG_ANTRAG="+antrag.ID)
 }
+
+// TestTimelineScrubber runs e2e/timeline.e2e.mjs: a Knoten placed on each of three dev-clock
+// days (the instance's snapshot sweep runs as the clock moves), the Zeitleiste scrubbed back
+// day by day and with its slider, each day's Knoten on the map under its "Stand: …" banner,
+// and back to live, where the feed brings a new Knoten again.
+func TestTimelineScrubber(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Zeit-Weberei", Bounds: lindenau,
+		MapFeed: mapfeed.Options{Batch: 2 * time.Second}})
+	ana := inst.Resident("Ana Zeitreise", 51.3372, 12.3290)
+	b.run(t, "e2e/timeline.e2e.mjs", "WG_URL="+inst.URL, "WG_EMAIL="+ana.Email,
+		"WG_PASSWORD="+instancetest.ResidentPassword, "WG_VIEW=[51.3380,12.3300,16]")
+}

@@ -36,6 +36,7 @@ var owners = map[string]string{
 	"remote_antraege": "instance/nachbarn", "remote_stimmen": "instance/nachbarn", "remote_einsprueche": "instance/nachbarn",
 	"remote_delegationen": "instance/nachbarn",
 	"antrag_kommentare":   "instance/antrag", "antrag_fremdstimmen": "instance/antrag",
+	"timeline_snapshots": "instance/timeline", "timeline_versions": "instance/timeline",
 	"snapshots": "instance/snapshot", "snapshot_keys": "instance/snapshot",
 	"snapshot_mirrors": "federation/internal/mirror",
 }

@@ -29,6 +29,7 @@ type config struct {
 	duration       time.Duration
 	workers        int
 	knoten         int
+	timelineKnoten int
 	faeden         int
 	queries        int
 	followRate     int
@@ -70,6 +71,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each throughput measurement runs")
 	flag.IntVar(&cfg.workers, "workers", 8, "concurrent writers in the concurrent append measurement")
 	flag.IntVar(&cfg.knoten, "knoten", 1_000_000, "Knoten in the bbox measurement")
+	flag.IntVar(&cfg.timelineKnoten, "timeline-knoten", 100_000, "Knoten on the map in the timeline measurement (run it alone: it compares with the live table)")
 	flag.IntVar(&cfg.faeden, "faeden", 100_000, "due Fäden in the sweep measurement")
 	flag.IntVar(&cfg.queries, "queries", 2000, "bbox queries per variant")
 	flag.IntVar(&cfg.followRate, "follow-rate", 500, "events per second written while measuring follower latency")
@@ -161,6 +163,8 @@ func main() {
 			benchFlood(ctx, env, cfg)
 		case "bank":
 			benchBank(ctx, env, cfg)
+		case "timeline":
+			benchTimeline(ctx, env, cfg)
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

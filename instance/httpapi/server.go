@@ -29,6 +29,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+	"github.com/weltgewebe/weltgewebe/instance/timeline"
 )
 
 // Deps are the services the API calls.
@@ -54,6 +55,8 @@ type Deps struct {
 	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
 	MapFeed  *mapfeed.Feed
 	ChatRoom http.Handler
+	// Timeline answers GET /api/timeline (nil: 404 timeline_off).
+	Timeline *timeline.Service
 	Log      *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
@@ -119,6 +122,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/knoten", s.listKnoten)
 	s.handle("GET /api/knoten/{id}", s.getKnoten)
 	s.handle("GET /api/knoten/{id}/faeden", s.listFaeden)
+	s.handle("GET /api/timeline", s.getTimeline)
 	s.handle("POST /api/faeden", s.authed(s.spinFaden))
 	s.handle("POST /api/faeden/{id}/twist", s.authed(s.twistFaden))
 	s.handle("POST /api/faeden/{id}/untwist", s.authed(s.untwistFaden))

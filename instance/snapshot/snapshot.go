@@ -96,9 +96,14 @@ type Section interface {
 
 // Table is a projection table and its public columns.
 type Table struct {
-	Name    string
-	Columns []string // the public columns, compared after a restore
-	OrderBy string   // SQL: the primary key
+	Name string
+	// Columns are the public columns, compared after a restore: column names or SQL
+	// expressions over the row (e.g. "verified_at IS NOT NULL" where only the fact is public).
+	Columns []string
+	OrderBy string // SQL: the primary key
+	// Where selects the rows a snapshot holds (SQL over the row; "" for all), e.g. the active
+	// Fäden only: what a restore brings back, and so what is compared.
+	Where string
 }
 
 // Replayer is a Section whose objects the timeline can bring forward from a snapshot to a

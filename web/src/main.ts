@@ -9,9 +9,10 @@ import { addBasemap, addBounds } from "./basemap";
 import { setBounds } from "./bounds";
 import { Chat } from "./chat";
 import { $, h, replace } from "./dom";
-import { MapFeed } from "./feed";
+import { MapFeed, type Content } from "./feed";
 import type { KnotenPanel } from "./knotenpanel";
 import type { Ortskonto } from "./ortskonto";
+import type { Timeline } from "./timeline";
 import { icon, knotenLabel, svg } from "./labels";
 import { setLimits } from "./limits";
 import { MapView } from "./mapview";
@@ -54,6 +55,11 @@ function lazy<T>(load: () => Promise<T>): (use: (part: T) => void) => void {
   };
 }
 
+// A past day's map (the timeline), shown instead of the live feed's while the timeline is open;
+// the feed keeps running underneath, so that going back to live is immediate.
+let past: Content | null = null;
+const shown = (): Content => past ?? feed.view();
+
 // The Knoten panel, fetched when a Knoten is first opened.
 let panel: KnotenPanel | null = null;
 const withPanel = lazy(() =>
@@ -80,6 +86,7 @@ const mapView = new MapView($("map"), {
   konto: () => openSlider("ortskonto"),
   viewChanged: (b, z) => {
     updateCells(b, z);
+    timeline?.viewChanged();
     saveView();
     renderList();
   },
@@ -110,7 +117,7 @@ feed.onChange = () => {
   if (frame) return;
   frame = requestAnimationFrame(() => {
     frame = 0;
-    const view = feed.view();
+    const view = shown();
     mapView.render(view);
     panel?.refresh();
     konto?.feedChanged();
@@ -183,11 +190,34 @@ for (const t of KNOTEN_TYPES) {
     } catch {
       // not remembered
     }
-    mapView.render(feed.view());
+    mapView.render(shown());
     renderList();
   });
   chips.append(b);
 }
+
+// The timeline (the map of a past day), fetched when first opened.
+let timeline: Timeline | null = null;
+const withTimeline = lazy(() =>
+  import("./timeline").then(({ Timeline }) =>
+    (timeline = new Timeline({
+      bbox: () => {
+        const b = map.getBounds();
+        const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
+        return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -85, 85), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -85, 85)].map((v) => v.toFixed(5)).join(",");
+      },
+      now: () => mapView.now(),
+      show: (content, label) => {
+        past = content;
+        const banner = $("past-banner");
+        banner.textContent = label ?? "";
+        banner.hidden = !label;
+        document.documentElement.dataset.past = label ? "1" : "";
+        $("timeline-btn").setAttribute("aria-expanded", String(!!label));
+        feed.onChange();
+      },
+    }))));
+$("timeline-btn").addEventListener("click", () => withTimeline((t) => (t.isOpen ? t.close() : t.open())));
 
 // The list of Knoten in view: the map's content for keyboards and screen readers.
 const listPanel = $("list-panel");
@@ -199,7 +229,7 @@ $("list-btn").addEventListener("click", () => {
 });
 function renderList() {
   if (!panelOpen(listPanel)) return;
-  const items = mapView.visibleKnoten(feed.view()).sort((a, b) => a.title.localeCompare(b.title, "de"));
+  const items = mapView.visibleKnoten(shown()).sort((a, b) => a.title.localeCompare(b.title, "de"));
   replace(
     $("knoten-list"),
     items.length
@@ -211,7 +241,7 @@ function renderList() {
 }
 
 function showKnoten(id: string) {
-  const k = feed.view().knoten.get(id);
+  const k = shown().knoten.get(id);
   if (k) {
     map.setView([k.lat, k.lon], Math.max(map.getZoom(), 15), { animate: false });
     mapView.settle();

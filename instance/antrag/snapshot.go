@@ -1,0 +1,207 @@
+package antrag
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+)
+
+// SnapshotSections are the Anträge's share of a snapshot: the Anträge with their status and
+// deadlines, then their Einsprüche (restore order: an Einspruch needs its Antrag, an Antrag
+// its Abstimmung, so abstimmung's section restores before these).
+//
+// Fediverse replies (antrag_kommentare) and poll votes (antrag_fremdstimmen) are not in it:
+// their events are private (what arrived from elsewhere, and who voted in an anonymous poll).
+func SnapshotSections() []snapshot.Section {
+	return []snapshot.Section{antraegeSection{}, einsprueheSection{}}
+}
+
+// SnapshotNamed is an account named by a snapshot object: its id only. Its name is the
+// Garnrolle's (section "garnrollen"), so that a rename changes one object, not every Antrag.
+type SnapshotNamed struct {
+	ID uuid.UUID `json:"id"`
+}
+
+// SnapshotAntrag is an Antrag in a snapshot: the fields of the API's Antrag
+// (GET /api/antraege/{id}) besides the applicant's name, the Einsprüche (their own section)
+// and the payout (the Ortskonto's).
+type SnapshotAntrag struct {
+	ID               uuid.UUID     `json:"id"`
+	Title            string        `json:"title"`
+	DetailsMD        string        `json:"details_md"`
+	DetailsHTML      string        `json:"details_html"`
+	AmountCents      *int64        `json:"amount_cents"`
+	Applicant        SnapshotNamed `json:"applicant"`
+	KnotenID         *uuid.UUID    `json:"knoten_id"`
+	OpenedAt         time.Time     `json:"opened_at"`
+	DecisionDeadline time.Time     `json:"decision_deadline"`
+	Extended         bool          `json:"extended"`
+	Status           string        `json:"status"`
+	DecidedAt        *time.Time    `json:"decided_at"`
+	AbstimmungID     *uuid.UUID    `json:"abstimmung_id"`
+	EinspruchCount   int           `json:"einspruch_count"`
+}
+
+// SnapshotEinspruch is an Einspruch in a snapshot; its id is "<antrag_id>/<account_id>".
+type SnapshotEinspruch struct {
+	ID        string    `json:"id"`
+	AntragID  uuid.UUID `json:"antrag_id"`
+	AccountID uuid.UUID `json:"account_id"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+var antragEvents = []string{AntragGestellt.Name(), EinspruchErhoben.Name(), AntragFristVerlaengert.Name(),
+	AntragZurAbstimmung.Name(), AntragAngenommen.Name(), AntragAbgelehnt.Name(), AntragZurueckgezogen.Name()}
+
+type antragRef struct {
+	AntragID  uuid.UUID `json:"antrag_id"`
+	AccountID uuid.UUID `json:"account_id"`
+}
+
+type antraegeSection struct{}
+
+func (antraegeSection) Name() string { return "antraege" }
+
+func (antraegeSection) Touched(e eventstore.Event) []string {
+	if !contains(antragEvents, e.Type) {
+		return nil
+	}
+	var p antragRef
+	if json.Unmarshal(e.Payload, &p) != nil || p.AntragID == uuid.Nil {
+		return nil
+	}
+	return []string{p.AntragID.String()}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (antraegeSection) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
+	all, uuids := snapshot.IDs(ids)
+	rows, err := q.Query(ctx, `
+SELECT a.id, a.title, a.details_md, a.amount_cents, a.applicant_id, a.knoten_id, a.opened_at, a.decision_deadline,
+       a.extended, a.status, a.decided_at, a.abstimmung_id,
+       (SELECT count(*) FROM einsprueche e WHERE e.antrag_id = a.id)
+FROM antraege a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
+	if err != nil {
+		return fmt.Errorf("antrag: snapshot: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a SnapshotAntrag
+		if err := rows.Scan(&a.ID, &a.Title, &a.DetailsMD, &a.AmountCents, &a.Applicant.ID, &a.KnotenID, &a.OpenedAt,
+			&a.DecisionDeadline, &a.Extended, &a.Status, &a.DecidedAt, &a.AbstimmungID, &a.EinspruchCount); err != nil {
+			return fmt.Errorf("antrag: snapshot: %w", err)
+		}
+		a.DetailsHTML = RenderMarkdown(a.DetailsMD)
+		a.OpenedAt, a.DecisionDeadline, a.DecidedAt = a.OpenedAt.UTC(), a.DecisionDeadline.UTC(), utc(a.DecidedAt)
+		if err := snapshot.Emit(emit, a.ID.String(), a); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("antrag: snapshot: %w", err)
+	}
+	return nil
+}
+
+func (antraegeSection) Restore(ctx context.Context, tx pgx.Tx, objects func(yield func(snapshot.Object, error) bool)) error {
+	_, err := snapshot.CopyFrom(ctx, tx, objects, "antraege",
+		[]string{"id", "applicant_id", "knoten_id", "title", "details_md", "amount_cents", "opened_at", "decision_deadline",
+			"extended", "status", "decided_at", "abstimmung_id"},
+		func(a SnapshotAntrag) ([]any, error) {
+			return []any{a.ID, a.Applicant.ID, a.KnotenID, a.Title, a.DetailsMD, a.AmountCents, a.OpenedAt, a.DecisionDeadline,
+				a.Extended, a.Status, a.DecidedAt, a.AbstimmungID}, nil
+		})
+	if err != nil {
+		return fmt.Errorf("antrag: restore: %w", err)
+	}
+	return nil
+}
+
+func (antraegeSection) Tables() []snapshot.Table {
+	return []snapshot.Table{{Name: "antraege", OrderBy: "id", Columns: []string{"id", "applicant_id", "knoten_id", "title",
+		"details_md", "amount_cents", "opened_at", "decision_deadline", "extended", "status", "decided_at", "abstimmung_id"}}}
+}
+
+type einsprueheSection struct{}
+
+func (einsprueheSection) Name() string { return "einsprueche" }
+
+func (einsprueheSection) Touched(e eventstore.Event) []string {
+	if e.Type != EinspruchErhoben.Name() {
+		return nil
+	}
+	var p antragRef
+	if json.Unmarshal(e.Payload, &p) != nil || p.AntragID == uuid.Nil || p.AccountID == uuid.Nil {
+		return nil
+	}
+	return []string{p.AntragID.String() + "/" + p.AccountID.String()}
+}
+
+func (einsprueheSection) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
+	all := ids == nil
+	var antraege, accounts []uuid.UUID
+	for _, id := range ids {
+		a, b, ok := strings.Cut(id, "/")
+		ua, err1 := uuid.Parse(a)
+		ub, err2 := uuid.Parse(b)
+		if ok && err1 == nil && err2 == nil {
+			antraege, accounts = append(antraege, ua), append(accounts, ub)
+		}
+	}
+	// Every uuid's text has the same length, so (antrag, account) sorts as "<antrag>/<account>".
+	rows, err := q.Query(ctx, `
+SELECT antrag_id, account_id, reason, created_at FROM einsprueche
+WHERE $1 OR (antrag_id, account_id) IN (SELECT * FROM unnest($2::uuid[], $3::uuid[]))
+ORDER BY antrag_id, account_id`, all, antraege, accounts)
+	if err != nil {
+		return fmt.Errorf("antrag: snapshot einsprueche: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e SnapshotEinspruch
+		if err := rows.Scan(&e.AntragID, &e.AccountID, &e.Reason, &e.CreatedAt); err != nil {
+			return fmt.Errorf("antrag: snapshot einsprueche: %w", err)
+		}
+		e.ID, e.CreatedAt = e.AntragID.String()+"/"+e.AccountID.String(), e.CreatedAt.UTC()
+		if err := snapshot.Emit(emit, e.ID, e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("antrag: snapshot einsprueche: %w", err)
+	}
+	return nil
+}
+
+func (einsprueheSection) Restore(ctx context.Context, tx pgx.Tx, objects func(yield func(snapshot.Object, error) bool)) error {
+	_, err := snapshot.CopyFrom(ctx, tx, objects, "einsprueche", []string{"antrag_id", "account_id", "reason", "created_at"},
+		func(e SnapshotEinspruch) ([]any, error) {
+			return []any{e.AntragID, e.AccountID, e.Reason, e.CreatedAt}, nil
+		})
+	if err != nil {
+		return fmt.Errorf("antrag: restore einsprueche: %w", err)
+	}
+	return nil
+}
+
+func (einsprueheSection) Tables() []snapshot.Table {
+	return []snapshot.Table{{Name: "einsprueche", OrderBy: "antrag_id, account_id",
+		Columns: []string{"antrag_id", "account_id", "reason", "created_at"}}}
+}

@@ -1,0 +1,114 @@
+package instance_test
+
+import (
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+)
+
+type timelineAnswer struct {
+	AsOf   string `json:"as_of"`
+	Source struct {
+		Snapshot       string `json:"snapshot"`
+		EventsReplayed int    `json:"events_replayed"`
+		Exact          bool   `json:"exact"`
+	} `json:"source"`
+	Knoten []struct{ ID, Title string } `json:"knoten"`
+	Faeden []struct {
+		ID              string                      `json:"id"`
+		KnotenID        string                      `json:"knoten_id"`
+		AccountName     string                      `json:"account_name"`
+		AccountPosition *struct{ Lat, Lon float64 } `json:"account_position"`
+	} `json:"faeden"`
+}
+
+const timelineBox = "12.30,51.32,12.36,51.35"
+
+// The timeline on three dev-clock days: each day's map from the snapshots the instance took
+// (a full one at the start, then as the clock passed 02:00) and the events after them, the
+// days before the first snapshot refused, malformed input refused.
+func TestTimelineThreeDays(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	c := inst.Client()
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	day := func() string { return inst.DevClock.Now().In(berlin).Format("2006-01-02") }
+	advance := func(d string) { c.Post("/api/dev/clock", map[string]string{"advance": d}).Expect(t, http.StatusOK) }
+	ana := inst.Resident("Ana", 51.3362, 12.3363)
+	place := func(title string, lon float64) {
+		ana.Post("/api/knoten", map[string]any{"type": "idee", "title": title, "lat": 51.3365, "lon": lon}).Expect(t, http.StatusCreated)
+	}
+	// The instance takes its first (full) snapshot when its sweep first runs.
+	advance("1m")
+	before := inst.DevClock.Now().Add(-24 * time.Hour).In(berlin).Format("2006-01-02")
+
+	var days []string
+	for i, title := range []string{"Montag", "Dienstag", "Mittwoch"} {
+		days = append(days, day())
+		place(title, 12.33+float64(i)*0.001)
+		advance("24h")
+	}
+	titles := func(a timelineAnswer) []string {
+		var out []string
+		for _, k := range a.Knoten {
+			out = append(out, k.Title)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for i, want := range [][]string{{"Montag"}, {"Dienstag", "Montag"}, {"Dienstag", "Mittwoch", "Montag"}} {
+		var a timelineAnswer
+		c.Get("/api/timeline?date="+days[i]+"&bbox="+timelineBox).Expect(t, http.StatusOK).JSON(t, &a)
+		if got := titles(a); !slices.Equal(got, want) {
+			t.Errorf("%s: Knoten %v, want %v (source %+v)", days[i], got, want, a.Source)
+		}
+		if len(a.Faeden) != len(want) {
+			t.Errorf("%s: %d Fäden, want one per Knoten", days[i], len(a.Faeden))
+		}
+		// Drawn as the live feed draws them: from the spinner's Garnrolle.
+		for _, f := range a.Faeden {
+			if f.AccountName != "Ana" || f.AccountPosition == nil {
+				t.Errorf("%s: Faden %s from %q at %v, want from Ana's Garnrolle", days[i], f.ID, f.AccountName, f.AccountPosition)
+			}
+		}
+		if a.Source.Snapshot == "" || !a.Source.Exact {
+			t.Errorf("%s: source %+v, want a snapshot, exact", days[i], a.Source)
+		}
+	}
+	// Today, before anything changed: the three, from the snapshot taken as the clock passed.
+	var today timelineAnswer
+	c.Get("/api/timeline?date="+day()+"&bbox="+timelineBox).Expect(t, http.StatusOK).JSON(t, &today)
+	if got := titles(today); len(got) != 3 {
+		t.Errorf("today: Knoten %v, want the three", got)
+	}
+	// Outside the box: none.
+	var away timelineAnswer
+	c.Get("/api/timeline?date="+days[2]+"&bbox=13.0,52.0,13.1,52.1").Expect(t, http.StatusOK).JSON(t, &away)
+	if len(away.Knoten) != 0 || len(away.Faeden) != 0 {
+		t.Errorf("a box elsewhere: %+v", away)
+	}
+
+	if code := c.Get("/api/timeline?date="+before+"&bbox="+timelineBox).Expect(t, http.StatusNotFound).ErrorCode(); code != "timeline_before_start" {
+		t.Errorf("the day before the instance: %s, want timeline_before_start", code)
+	}
+	tomorrow := inst.DevClock.Now().Add(48 * time.Hour).In(berlin).Format("2006-01-02")
+	for _, bad := range []struct {
+		query, code string
+		status      int
+	}{
+		{"date=2026-13-01&bbox=" + timelineBox, "malformed_date", 400},
+		{"date=gestern&bbox=" + timelineBox, "malformed_date", 400},
+		{"date=" + days[0] + "&at=25:00&bbox=" + timelineBox, "malformed_time", 400},
+		{"date=" + days[0] + "&bbox=1,2,3", "malformed_bbox", 400},
+		{"date=" + days[0] + "&bbox=0,50,1,40", "invalid_bbox", 422},
+		{"date=" + tomorrow + "&bbox=" + timelineBox, "timeline_in_future", 422},
+	} {
+		res := c.Get("/api/timeline?" + bad.query)
+		if res.Status != bad.status || res.ErrorCode() != bad.code {
+			t.Errorf("%s: %d %s, want %d %s", bad.query, res.Status, res.ErrorCode(), bad.status, bad.code)
+		}
+	}
+}
