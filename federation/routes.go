@@ -50,6 +50,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 
 	// The neighbours' snapshots we mirror (snapshots.go), public like the origin's own.
 	mux.HandleFunc("GET /mirrors/{host}/snapshots/{name...}", s.mirrorHandler)
+	mux.HandleFunc("GET /mirrors/{host}/timeline", s.mirrorTimeline)
 
 	s.registerContent(mux)
 }

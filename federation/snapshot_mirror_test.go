@@ -106,7 +106,10 @@ func TestSnapshotMirrorOutlivesItsOrigin(t *testing.T) {
 	peer := mastopeer.Start(t, "127.0.0.4")
 	federate(t, a, b, patience)
 	peer.FollowAccepted(t, ctx, a.URL+"/ap/ortsweberei", patience)
-	a.VerifiedResident("Jana", lat, lon)
+	jana := a.VerifiedResident("Jana", lat, lon)
+	var bank, far struct{ ID string }
+	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Bank am Kanal", "lat": lat, "lon": lon}).Expect(t, 201).JSON(t, &bank)
+	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Weit weg", "lat": lat + 0.5, "lon": lon}).Expect(t, 201).JSON(t, &far)
 
 	advance("24h", a, b) // past the next 02:00: Lindenau's sweep takes the day's full snapshot
 	hash, _ := lastFull(t, a)
@@ -189,6 +192,34 @@ WHERE j.kind = 'federation_deliver' AND o.body::text LIKE '%"Snapshot"%'`).Scan(
 	if err != nil {
 		t.Fatalf("the mirrored signature: %v", err)
 	}
+	// Lindenau's map of that day, from Plagwitz's mirror: the Knoten in the box, not the one
+	// outside it, and Jana's Garnrolle; the answer names the mirrored snapshot.
+	var tl struct {
+		Origin string
+		Date   string
+		Source struct {
+			Snapshot string
+			Mirror   bool
+		}
+		Knoten     []struct{ ID, Title string }
+		Garnrollen []struct{ Name string }
+	}
+	day := e.AsOf.UTC().Format(time.DateOnly)
+	box := fmt.Sprintf("%f,%f,%f,%f", lon-0.01, lat-0.01, lon+0.01, lat+0.01)
+	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date="+day+"&bbox="+box).Expect(t, 200).JSON(t, &tl)
+	if tl.Origin != hostOf(a) || tl.Source.Snapshot != hash || !tl.Source.Mirror || len(tl.Knoten) != 1 || tl.Knoten[0].ID != bank.ID ||
+		tl.Knoten[0].Title != "Bank am Kanal" || len(tl.Garnrollen) != 1 || tl.Garnrollen[0].Name != "Jana" {
+		t.Fatalf("Lindenau's timeline from Plagwitz's mirror: %+v", tl)
+	}
+	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date="+day).Expect(t, 200).JSON(t, &tl)
+	if len(tl.Knoten) != 2 {
+		t.Fatalf("without a box, Lindenau's whole map: %+v", tl.Knoten)
+	}
+	// Before the first mirrored snapshot there is nothing to show, and a malformed day is refused.
+	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date=2020-01-01").Expect(t, 404)
+	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date=gestern").Expect(t, 400)
+	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date="+day+"&bbox=1,2,3").Expect(t, 400)
+
 	// A revalidation is answered from the ETag.
 	req, _ := http.NewRequest("GET", b.URL+e.URL, nil)
 	req.Header.Set("If-None-Match", `"`+hash+`"`)

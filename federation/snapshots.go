@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"strconv"
 	"net/http"
 	"strings"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/federation/internal/mirror"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
@@ -207,5 +210,54 @@ func (s *Service) mirrorIndex(w http.ResponseWriter, r *http.Request, host strin
 		}
 		out.Snapshots = append(out.Snapshots, e)
 	}
+	respond.JSON(w, http.StatusOK, out)
+}
+
+// mirrorTimeline serves GET /mirrors/{host}/timeline?date=YYYY-MM-DD[&bbox=minLon,minLat,maxLon,maxLat]:
+// a neighbour's public map on a day, from the newest snapshot of it we mirror taken by the end
+// of that day (UTC: a mirror does not know the origin's zone). It is the snapshot's state, in
+// the snapshot's shapes: the events after it are on the origin, which may be gone.
+func (s *Service) mirrorTimeline(w http.ResponseWriter, r *http.Request) {
+	host, q := r.PathValue("host"), r.URL.Query()
+	day, err := time.Parse(time.DateOnly, q.Get("date"))
+	if err != nil {
+		s.refuse(w, r, fault.Malformedf("malformed_date", "date must be a day as YYYY-MM-DD."))
+		return
+	}
+	var box mirror.Box
+	if raw := q.Get("bbox"); raw != "" {
+		var v [4]float64
+		parts := strings.Split(raw, ",")
+		ok := len(parts) == 4
+		for i := 0; ok && i < 4; i++ {
+			v[i], err = strconv.ParseFloat(parts[i], 64)
+			ok = err == nil && !math.IsNaN(v[i]) && !math.IsInf(v[i], 0)
+		}
+		if !ok || v[0] > v[2] || v[1] > v[3] || v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90 {
+			s.refuse(w, r, fault.Malformedf("malformed_bbox", "bbox must be minLon,minLat,maxLon,maxLat in degrees."))
+			return
+		}
+		box = mirror.Box{MinLon: v[0], MinLat: v[1], MaxLon: v[2], MaxLat: v[3], Set: true}
+	}
+	end := day.AddDate(0, 0, 1).Add(-time.Microsecond)
+	st, err := s.mirror.At(r.Context(), host, end, box)
+	switch {
+	case errors.Is(err, snapshot.ErrNoSnapshot):
+		s.refuse(w, r, fault.NotFoundf("mirror_before_start", "This instance keeps no snapshot of that host from that day or before."))
+		return
+	case errors.Is(err, mirror.ErrTooMany):
+		s.refuse(w, r, fault.Invalidf("bbox", "timeline_too_many", "Too many objects in this area: zoom in."))
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	out := map[string]any{"origin": host, "date": day.Format(time.DateOnly), "as_of": st.Snapshot.AsOf,
+		"source": map[string]any{"snapshot": st.Snapshot.Hash, "snapshot_as_of": st.Snapshot.AsOf, "instance": st.Snapshot.Instance,
+			"mirror": true, "exact": false}}
+	for sec, objs := range st.Objects {
+		out[sec] = objs
+	}
+	w.Header().Set("Cache-Control", "public, max-age=60")
 	respond.JSON(w, http.StatusOK, out)
 }
