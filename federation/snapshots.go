@@ -5,8 +5,8 @@ import (
 	"errors"
 	"io"
 	"math"
-	"strconv"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 

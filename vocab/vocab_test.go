@@ -140,7 +140,7 @@ func samples(t *testing.T) []sample {
 			MediaType: "application/gzip", SnapshotHash: h1, SnapshotKind: "incremental", AsOf: at("2026-11-16T06:00:00.000123Z"),
 			PreviousSnapshot: h2, BaseSnapshot: h3, DetachedSignature: host + "/snapshots/" + h1 + ".sig",
 			SignatureValue: "63UCJbQv9RI+pw5xgoXwIPCDkYreNUsabGTlTZskh/FB4OINR3+YzvsARMkhP/ps08wPOuafSK9jhHxHKkU7Cw==",
-			Published: at("2026-11-16T06:00:01Z"), To: []string{Public},
+			Published:      at("2026-11-16T06:00:01Z"), To: []string{Public},
 		})},
 		{"Person", withContext(&Actor{
 			ID: bernd, Type: "Person", PreferredUsername: "bernd", Name: "Bernd Schulz", Summary: "<p>Bänke, Brunnen, Bäume.</p>",

@@ -43,10 +43,10 @@ type Instance struct {
 	DatabaseURL string // for commands that open the same instance (weltgewebe admin …)
 	t           testing.TB
 	admin       *account.Account
-	exited      chan struct{}     // closed when Serve has returned
-	transport   http.RoundTripper // trusts the test CA when the instance serves https
-	snapshotDir string            // the snapshot files, shared with its replicas
-	serveErr    error             // what Serve returned, once exited is closed
+	exited      chan struct{}      // closed when Serve has returned
+	transport   http.RoundTripper  // trusts the test CA when the instance serves https
+	snapshotDir string             // the snapshot files, shared with its replicas
+	serveErr    error              // what Serve returned, once exited is closed
 	stop        context.CancelFunc // ends Serve (Stop)
 }
 
