@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -103,8 +104,15 @@ func TestSnapshotMirrorOutlivesItsOrigin(t *testing.T) {
 	defer cancel()
 	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
 	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	// Gohlis, a second neighbour, mirrors nothing larger than 100 bytes.
+	g := instancetest.Start(t, instancetest.Options{Host: "127.0.0.3", Name: "Gohlis", MaxMirrorBytes: 100})
 	peer := mastopeer.Start(t, "127.0.0.4")
-	federate(t, a, b, patience)
+	a.Admin().Post("/api/admin/federation/neighbours", map[string]string{"target": b.URL}).Expect(t, http.StatusAccepted)
+	a.Admin().Post("/api/admin/federation/neighbours", map[string]string{"target": g.URL}).Expect(t, http.StatusAccepted)
+	waitFor(t, "Lindenau and its two neighbours to follow each other", patience, func() bool {
+		return a.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 2 && b.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1 &&
+			g.Count(`SELECT count(*) FROM ap_following WHERE accepted`) == 1
+	})
 	peer.FollowAccepted(t, ctx, a.URL+"/ap/ortsweberei", patience)
 	jana := a.VerifiedResident("Jana", lat, lon)
 	var bank, far struct{ ID string }
@@ -124,8 +132,24 @@ SELECT coalesce(array_agg(j.args->>'host'), '{}') FROM river_job j JOIN ap_outgo
 WHERE j.kind = 'federation_deliver' AND o.body::text LIKE '%"Snapshot"%'`).Scan(&hosts); err != nil {
 		t.Fatal(err)
 	}
-	if len(hosts) != 1 || hosts[0] != hostOf(b) {
-		t.Fatalf("the announcement was queued for %v", hosts)
+	slices.Sort(hosts)
+	if want := []string{hostOf(b), hostOf(g)}; !slices.Equal(hosts, want) {
+		t.Fatalf("the announcement was queued for %v, want %v", hosts, want)
+	}
+	// Gohlis refuses the file, larger than it takes, and keeps nothing of it.
+	waitFor(t, "Gohlis to end its mirror job", patience, func() bool {
+		return g.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_mirror_snapshot' AND state IN ('cancelled', 'completed', 'discarded')`) == 1
+	})
+	var state, reason string
+	if err := g.Pool.QueryRow(ctx, `SELECT state::text, coalesce(errors[array_length(errors, 1)]->>'error', '')
+FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if state != "cancelled" || !strings.Contains(reason, "more than") || g.Count(`SELECT count(*) FROM snapshot_mirrors`) != 0 {
+		t.Fatalf("Gohlis with its 100-byte bound: job %s (%s), mirrored %d", state, reason, g.Count(`SELECT count(*) FROM snapshot_mirrors`))
+	}
+	if entries, _ := os.ReadDir(filepath.Join(g.Snapshots.Dir(), "mirrors", hostOf(a))); len(entries) != 0 {
+		t.Fatalf("Gohlis keeps files of Lindenau: %v", entries)
 	}
 	// The Snapshot and its Create are served where their ids say, and expand with our
 	// context to our vocabulary; the Create is what Plagwitz received.

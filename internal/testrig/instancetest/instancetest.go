@@ -96,6 +96,8 @@ type Options struct {
 	// SnapshotSchedule and Retention, as instance.SnapshotConfig (zero: the defaults).
 	SnapshotSchedule snapshot.Schedule
 	Retention        time.Duration
+	// MaxMirrorBytes bounds the neighbours' snapshot files it mirrors (0: the default).
+	MaxMirrorBytes int64
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -177,7 +179,8 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		Log:            log,
 		Basemap:        o.Basemap,
 		Bank:           o.Bank,
-		Snapshots:      instance.SnapshotConfig{Dir: snapshotDir, Schedule: o.SnapshotSchedule, Retention: o.Retention},
+		Snapshots: instance.SnapshotConfig{Dir: snapshotDir, Schedule: o.SnapshotSchedule, Retention: o.Retention,
+			MaxMirrorBytes: o.MaxMirrorBytes},
 	})
 	if err != nil {
 		ln.Close()
