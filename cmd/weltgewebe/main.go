@@ -11,6 +11,7 @@
 //	weltgewebe adressen import [--bounds …] [database flags] REGION.osm.pbf
 //	weltgewebe basemap build REGION.osm.pbf OUT.pmtiles [--bounds minlon,minlat,maxlon,maxlat]
 //	weltgewebe export konto --month YYYY-MM --format csv|datev [database flags] > FILE
+//	weltgewebe snapshot verify [--key MULTIKEY] FILE|URL
 //
 // Database flags: --database-url (or DATABASE_URL) names a PostgreSQL server with PostGIS;
 // without one, the instance runs its own cluster in --data-dir (default ./data).
@@ -59,6 +60,7 @@ commands:
   adressen import REGION.osm.pbf [--bounds …]   replace the address index from an OpenStreetMap extract
   basemap build REGION.osm.pbf OUT.pmtiles   build the map from an OpenStreetMap extract
   export konto --month YYYY-MM --format csv|datev   the Ortskonto's booking journal of a month, to standard output
+  snapshot verify FILE|URL [--key MULTIKEY]   check a snapshot's form, signatures and chain
 
 Run "weltgewebe <command> -h" for a command's flags.
 `
@@ -81,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return basemapCmd(ctx, args[1:], stdout, stderr)
 	case "export":
 		return exportCmd(ctx, args[1:], stdout, stderr)
+	case "snapshot":
+		return snapshotCmd(ctx, args[1:], stdout, stderr)
 	case "admin":
 		if len(args) < 2 {
 			fmt.Fprint(stderr, usage)

@@ -20,7 +20,7 @@ import (
 // because `weltgewebe snapshot verify` reads files from anywhere: a hostile file must fail
 // with a reason, not exhaust memory or the stack.
 const (
-	MaxObjectBytes  = 4 << 20  // one object, canonical
+	MaxObjectBytes  = 8 << 20  // one object, canonical (an Abstimmung carries its votes: ~300 bytes a voter)
 	MaxDepth        = 32       // nesting of arrays and objects inside one object
 	MaxMembers      = 256      // members of one JSON object inside an object (JCS sorts quadratically)
 	MaxIDBytes      = 512      // an object's id

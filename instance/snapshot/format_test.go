@@ -48,7 +48,7 @@ func obj(id string, members string) Object {
 }
 
 // write writes a document and returns its bytes and what Close said.
-func write(t *testing.T, h Header, gone map[string][]string, content sections) ([]byte, Written) {
+func write(t testing.TB, h Header, gone map[string][]string, content sections) ([]byte, Written) {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := NewWriter(&buf, h, gone, testKey(1))
@@ -285,6 +285,8 @@ func TestReadRefusesTampering(t *testing.T) {
 		{"huge string", replace(`"instance":"`, `"instance":"`+strings.Repeat("x", 5000)), "longer than"},
 		{"deep nesting", replace(`"tags":["a","b"]`, `"tags":`+strings.Repeat("[", 100000)), "nested deeper"},
 		{"huge number", replace(`"xmin":1040`, `"xmin":`+strings.Repeat("9", 1000)), "digits"},
+		{"a huge number in an object", replace(`"lat":53.5`, `"lat":`+strings.Repeat("1", 1<<20)), "canonicalization"},
+		{"a huge string in an object", replace(`"titel":"non-ASCII id"`, `"titel":"`+strings.Repeat("x", MaxObjectBytes)+`"`), "longer than"},
 		{"escaped slash", replace(`"titel":"non-ASCII id"`, `"titel":"non\/ASCII id"`), "not in canonical form"},
 		// Canonical and well-formed, but not what was signed.
 		{"one byte in an object", replace(`"von":"k1"`, `"von":"k3"`), ""},
@@ -341,4 +343,19 @@ func verifyBoth(d *Document, sig []byte, pub ed25519.PublicKey) error {
 		return err
 	}
 	return VerifyDocument(d, pub)
+}
+
+// An instance without sections still has a snapshot: "objects":{}.
+func TestEmptySnapshot(t *testing.T) {
+	doc, res := write(t, fullHeader(), nil, nil)
+	if !strings.Contains(string(doc), `"objects":{},"position"`) {
+		t.Errorf("empty snapshot: %s", doc)
+	}
+	d, err := Read(bytes.NewReader(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Objects != 0 || len(d.Sections) != 0 || verifyBoth(d, res.Signature, testPub(1)) != nil {
+		t.Errorf("empty snapshot read: %+v", d)
+	}
 }

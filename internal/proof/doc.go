@@ -13,6 +13,10 @@
 // fetch a remote @context. Keys are published as Multikey (FEP-521a) in the actor's
 // assertionMethod.
 //
+// SignHash and VerifyHash are Sign and Verify for documents too large to hold in memory (an
+// instance's snapshots): the caller streams the canonical document through SHA-256 and passes
+// the digest.
+//
 // What this package does not do: fetch actors, decide which keys an actor owns, or decide
 // whether the signer may speak for the object. Those belong to the caller, through the
 // KeyResolver it passes to Verify and through comparing Result.Controller with the object's
