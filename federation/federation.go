@@ -175,7 +175,8 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	// own client, with the same guard, bounded by the mirror job's timeout and MaxMirrorBytes.
 	mirrorClient := transport.New(transport.Options{
 		AllowHosts: cfg.AllowHosts, AllowLoopback: cfg.Dev, AllowHTTP: cfg.Dev,
-		Timeout: time.Hour, UserAgent: "weltgewebe (+" + cfg.BaseURL + ")", RootCAs: cfg.RootCAs,
+		Timeout: time.Hour, MaxBodyBytes: 16 << 20, // an origin's index, read whole (the files are streamed)
+		UserAgent: "weltgewebe (+" + cfg.BaseURL + ")", RootCAs: cfg.RootCAs,
 	})
 	s.mirror = mirror.New(mirror.Config{Pool: pool, Clock: c, Client: mirrorClient, Blocks: s.blocks, Keys: s.actors,
 		Dir: cfg.MirrorDir, MaxBytes: cfg.MaxMirrorBytes, Log: s.log})

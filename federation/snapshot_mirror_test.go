@@ -119,8 +119,18 @@ func TestSnapshotMirrorOutlivesItsOrigin(t *testing.T) {
 	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Bank am Kanal", "lat": lat, "lon": lon}).Expect(t, 201).JSON(t, &bank)
 	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Weit weg", "lat": lat + 0.5, "lon": lon}).Expect(t, 201).JSON(t, &far)
 
-	advance("24h", a, b) // past the next 02:00: Lindenau's sweep takes the day's full snapshot
+	// Lindenau's snapshot of its first day, taken at its start, before it had neighbours.
+	first, _ := lastFull(t, a)
+	// Past the next 02:00: Lindenau's sweep takes the day's full snapshot and announces it;
+	// Plagwitz's sweeps (moved on first) catch up on the first one from Lindenau's index.
+	advance("24h", a, b)
 	hash, _ := lastFull(t, a)
+	if hash == first {
+		t.Fatal("Lindenau took no new full snapshot")
+	}
+	waitFor(t, "Plagwitz to catch up on Lindenau's first snapshot", patience, func() bool {
+		return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), first) == 1
+	})
 	waitFor(t, "Plagwitz to mirror Lindenau's snapshot", patience, func() bool {
 		return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), hash) == 1
 	})
@@ -187,10 +197,11 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 
 	var idx snapshotIndex
 	b.Client().Get("/mirrors/"+hostOf(a)+"/snapshots/").Expect(t, 200).JSON(t, &idx)
-	if idx.Instance != a.URL+"/ap/ortsweberei" || idx.Key != a.URL+"/ap/ortsweberei#snapshot-key" || len(idx.Snapshots) != 1 {
+	if idx.Instance != a.URL+"/ap/ortsweberei" || idx.Key != a.URL+"/ap/ortsweberei#snapshot-key" || len(idx.Snapshots) != 2 ||
+		idx.Snapshots[0].Hash != first {
 		t.Fatalf("Plagwitz's index of Lindenau: %+v", idx)
 	}
-	e := idx.Snapshots[0]
+	e := idx.Snapshots[1]
 	if e.Hash != hash || e.Kind != "full" || e.AsOf.Unix() != int64(wantAsOf) {
 		t.Fatalf("Plagwitz lists %+v, Lindenau took %s", e, hash)
 	}
@@ -236,7 +247,7 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 		t.Fatalf("Lindenau's timeline from Plagwitz's mirror: %+v", tl)
 	}
 	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date="+day).Expect(t, 200).JSON(t, &tl)
-	if len(tl.Knoten) != 2 {
+	if len(tl.Knoten) != 2 || tl.Source.Snapshot != hash {
 		t.Fatalf("without a box, Lindenau's whole map: %+v", tl.Knoten)
 	}
 	// Before the first mirrored snapshot there is nothing to show, and a malformed day is refused.

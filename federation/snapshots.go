@@ -93,6 +93,17 @@ func (s *Service) snapshotRecord(r *http.Request) (snapshot.Record, error) {
 	return rec, err
 }
 
+// CatchUpMirrors asks every neighbouring Ortsweberei for its snapshot index and queues the
+// mirroring of the daily snapshots we lack (missed announcements; those from before the two
+// were neighbours). instance.go runs it as the "mirrors" sweep.
+func (s *Service) CatchUpMirrors(ctx context.Context) error {
+	groups, err := s.actors.Neighbours(ctx)
+	if err != nil {
+		return err
+	}
+	return s.mirror.CatchUp(ctx, groups)
+}
+
 // Mirrored is one mirrored snapshot of a neighbour, for the timeline and restore (the same
 // fields as the origin's own index).
 type Mirrored struct {

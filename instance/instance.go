@@ -366,6 +366,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 			{Name: "snapshots", Interval: snapshotEvery, Run: i.Snapshots.Sweep},
+			// The neighbours' daily snapshots an announcement did not bring (docs/FEDERATION.md).
+			{Name: "mirrors", Interval: max(snapshotEvery, time.Hour), Run: fed.CatchUpMirrors},
 			// New snapshots go into the timeline's history as they come, not at the first query.
 			{Name: "timeline", Interval: snapshotEvery, Run: i.Timeline.Sync},
 			{Name: "federation-retention", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {
