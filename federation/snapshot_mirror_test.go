@@ -275,8 +275,9 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 // Plagwitz mirrors only what Lindenau itself announces of itself, and only a file that is what
 // Lindenau signed: a third Ortsweberei (Gohlis, also a neighbour of Plagwitz) announcing
 // Lindenau's snapshot, or announcing one under its own name with Lindenau's file, gets nothing
-// queued; Lindenau's own announcement of a file tampered with on its server is refused after
-// the download and nothing is stored. Once the file is whole again, the same announcement is
+// queued; Lindenau's own announcement with a signature that is not the file's is refused before
+// any download, and of a file tampered with on its server after the download; nothing is
+// stored. Once the file is whole again, the same announcement is
 // mirrored (so the refusals were for what they say).
 func TestSnapshotMirrorRefusesForgeries(t *testing.T) {
 	t.Parallel()
@@ -346,6 +347,33 @@ func TestSnapshotMirrorRefusesForgeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// ended waits until n mirror jobs have ended on Plagwitz and returns the newest's state and
+	// its last error.
+	ended := func(t *testing.T, n int) (state, reason string) {
+		t.Helper()
+		waitFor(t, "the mirror job to end", patience, func() bool {
+			return b.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_mirror_snapshot' AND state IN ('cancelled', 'completed', 'discarded')`) == n
+		})
+		if err := b.Pool.QueryRow(context.Background(), `SELECT state::text, coalesce(errors[array_length(errors, 1)]->>'error', '')
+FROM river_job WHERE kind = 'federation_mirror_snapshot' ORDER BY id DESC LIMIT 1`).Scan(&state, &reason); err != nil {
+			t.Fatal(err)
+		}
+		return state, reason
+	}
+
+	t.Run("the origin announces it with another signature", func(t *testing.T) {
+		obj := object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei")
+		sig, _ := snapshot.DecodeSignature(sigText)
+		sig[0] ^= 1
+		obj["signatureValue"] = string(snapshot.EncodeSignature(sig))
+		send(t, a, obj)
+		state, reason := ended(t, 1)
+		if state != "cancelled" || !strings.Contains(reason, "detached signature") || mirrored() != 0 {
+			t.Fatalf("a wrong signature: job %s (%s), mirrored %d", state, reason, mirrored())
+		}
+		nothingOnDisk(t)
+	})
+
 	t.Run("the origin's file is tampered with", func(t *testing.T) {
 		zr, err := gzip.NewReader(bytes.NewReader(genuine))
 		if err != nil {
@@ -368,14 +396,7 @@ func TestSnapshotMirrorRefusesForgeries(t *testing.T) {
 			t.Fatal(err)
 		}
 		send(t, a, object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei"))
-		waitFor(t, "the mirror job to end", patience, func() bool {
-			return b.Count(`SELECT count(*) FROM river_job WHERE kind = 'federation_mirror_snapshot' AND state IN ('cancelled', 'completed', 'discarded')`) == 1
-		})
-		var state, reason string
-		if err := b.Pool.QueryRow(context.Background(), `SELECT state::text, coalesce(errors[array_length(errors, 1)]->>'error', '')
-FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason); err != nil {
-			t.Fatal(err)
-		}
+		state, reason := ended(t, 2)
 		if state != "cancelled" || !strings.Contains(reason, "hash") || mirrored() != 0 {
 			t.Fatalf("the tampered file: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
