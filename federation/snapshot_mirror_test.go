@@ -3,6 +3,7 @@ package federation_test
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/ed25519"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -277,11 +278,14 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 // Lindenau's snapshot, or announcing one under its own name with Lindenau's file, gets nothing
 // queued; Lindenau's own announcement with a signature that is not the file's is refused before
 // any download, and of a file tampered with on its server after the download; nothing is
-// stored. Once the file is whole again, the same announcement is
-// mirrored (so the refusals were for what they say).
+// stored. Once the file is whole again, the same announcement is mirrored (so the refusals were
+// for what they say); then a snapshot signed with Lindenau's key that names the mirrored one as
+// previous but is older than it does not follow it, and is refused.
 func TestSnapshotMirrorRefusesForgeries(t *testing.T) {
 	t.Parallel()
-	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	// Lindenau takes full snapshots only (no incrementals: Every is a day), so that its one
+	// snapshot is the predecessor the forged one below names.
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau", SnapshotSchedule: snapshot.Schedule{Every: 24 * time.Hour}})
 	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
 	g := instancetest.Start(t, instancetest.Options{Host: "127.0.0.3", Name: "Gohlis"})
 	federate(t, a, b, patience)
@@ -414,6 +418,54 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot' ORDER BY id DESC LIMIT 
 		got, err := os.ReadFile(filepath.Join(mirrorDir, hash+".json.gz"))
 		if err != nil || !bytes.Equal(got, genuine) {
 			t.Fatalf("the mirrored file differs from Lindenau's (%v)", err)
+		}
+	})
+	t.Run("a snapshot that does not follow the mirrored one", func(t *testing.T) {
+		// Signed with Lindenau's own snapshot key and served by Lindenau, so that only the
+		// chain is wrong: it names the mirrored snapshot as previous but is older than it.
+		var seed []byte
+		var slot time.Time
+		if err := a.Pool.QueryRow(context.Background(), `SELECT ed25519_seed FROM snapshot_keys`).Scan(&seed); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Pool.QueryRow(context.Background(), `SELECT slot FROM snapshots WHERE hash = $1`, hash).Scan(&slot); err != nil {
+			t.Fatal(err)
+		}
+		h := snapshot.Header{AsOf: asOf.Add(-time.Hour).UTC().Truncate(time.Microsecond), Instance: a.URL + "/ap/ortsweberei",
+			Kind: snapshot.KindFull, Previous: hash}
+		var plain bytes.Buffer
+		w, err := snapshot.NewWriter(&plain, h, nil, ed25519.NewKeyFromSeed(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		written, err := w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(plain.Bytes())
+		zw.Close()
+		sigText := snapshot.EncodeSignature(written.Signature)
+		os.WriteFile(filepath.Join(a.Snapshots.Dir(), written.Hash+".json.gz"), gz.Bytes(), 0o644)
+		os.WriteFile(filepath.Join(a.Snapshots.Dir(), written.Hash+".sig"), sigText, 0o644)
+		if _, err := a.Pool.Exec(context.Background(), `
+INSERT INTO snapshots (hash, kind, as_of, pos_xmin, pos_xmax, pos_running, previous, slot, bytes, file, signature, verified_at, created_at)
+VALUES ($1, 'full', $2, 1, 1, '{}', $3, $4, $5, $6, $7, now(), now())`,
+			written.Hash, h.AsOf, hash, slot.Add(-24*time.Hour), gz.Len(), written.Hash+".json.gz", string(sigText)); err != nil {
+			t.Fatal(err)
+		}
+		obj := object(a.URL+"/ap/snapshots/"+written.Hash, a.URL+"/ap/ortsweberei")
+		obj["url"], obj["detachedSignature"] = a.URL+"/snapshots/"+written.Hash+".json.gz", a.URL+"/snapshots/"+written.Hash+".sig"
+		obj["snapshotHash"], obj["asOf"], obj["previousSnapshot"] = written.Hash, h.AsOf.Format(time.RFC3339Nano), hash
+		obj["signatureValue"] = string(sigText)
+		send(t, a, obj)
+		state, reason := ended(t, 4)
+		if state != "cancelled" || !strings.Contains(reason, "chain") || mirrored() != 1 {
+			t.Fatalf("a snapshot older than its mirrored predecessor: job %s (%s), mirrored %d", state, reason, mirrored())
+		}
+		if _, err := os.Stat(filepath.Join(mirrorDir, written.Hash+".json.gz")); !os.IsNotExist(err) {
+			t.Fatalf("Plagwitz keeps the refused file: %v", err)
 		}
 	})
 }
