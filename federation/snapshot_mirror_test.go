@@ -3,8 +3,8 @@ package federation_test
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/ed25519"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
