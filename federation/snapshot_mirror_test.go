@@ -280,7 +280,8 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 // any download, and of a file tampered with on its server after the download; nothing is
 // stored. Once the file is whole again, the same announcement is mirrored (so the refusals were
 // for what they say); then a snapshot signed with Lindenau's key that names the mirrored one as
-// previous but is older than it does not follow it, and is refused.
+// previous but is older than it does not follow it, and is refused; of two that follow it, the
+// second is a fork (a rewritten history) and is refused.
 func TestSnapshotMirrorRefusesForgeries(t *testing.T) {
 	t.Parallel()
 	// Lindenau takes full snapshots only (no incrementals: Every is a day), so that its one
@@ -420,9 +421,13 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot' ORDER BY id DESC LIMIT 
 			t.Fatalf("the mirrored file differs from Lindenau's (%v)", err)
 		}
 	})
-	t.Run("a snapshot that does not follow the mirrored one", func(t *testing.T) {
-		// Signed with Lindenau's own snapshot key and served by Lindenau, so that only the
-		// chain is wrong: it names the mirrored snapshot as previous but is older than it.
+	// forge makes a snapshot of Lindenau as of at, naming the mirrored one as previous,
+	// signed with Lindenau's own snapshot key and served by Lindenau (its file in Lindenau's
+	// directory, its row in Lindenau's index; a row naming the same previous is removed
+	// first, as Lindenau keeps one chain), and returns its hash and announcement.
+	var forgedRow string
+	forge := func(t *testing.T, at time.Time) (string, map[string]any) {
+		t.Helper()
 		var seed []byte
 		var slot time.Time
 		if err := a.Pool.QueryRow(context.Background(), `SELECT ed25519_seed FROM snapshot_keys`).Scan(&seed); err != nil {
@@ -431,8 +436,7 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot' ORDER BY id DESC LIMIT 
 		if err := a.Pool.QueryRow(context.Background(), `SELECT slot FROM snapshots WHERE hash = $1`, hash).Scan(&slot); err != nil {
 			t.Fatal(err)
 		}
-		h := snapshot.Header{AsOf: asOf.Add(-time.Hour).UTC().Truncate(time.Microsecond), Instance: a.URL + "/ap/ortsweberei",
-			Kind: snapshot.KindFull, Previous: hash}
+		h := snapshot.Header{AsOf: at.UTC().Truncate(time.Microsecond), Instance: a.URL + "/ap/ortsweberei", Kind: snapshot.KindFull, Previous: hash}
 		var plain bytes.Buffer
 		w, err := snapshot.NewWriter(&plain, h, nil, ed25519.NewKeyFromSeed(seed))
 		if err != nil {
@@ -449,6 +453,10 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot' ORDER BY id DESC LIMIT 
 		sigText := snapshot.EncodeSignature(written.Signature)
 		os.WriteFile(filepath.Join(a.Snapshots.Dir(), written.Hash+".json.gz"), gz.Bytes(), 0o644)
 		os.WriteFile(filepath.Join(a.Snapshots.Dir(), written.Hash+".sig"), sigText, 0o644)
+		if _, err := a.Pool.Exec(context.Background(), `DELETE FROM snapshots WHERE hash = $1`, forgedRow); err != nil {
+			t.Fatal(err)
+		}
+		forgedRow = written.Hash
 		if _, err := a.Pool.Exec(context.Background(), `
 INSERT INTO snapshots (hash, kind, as_of, pos_xmin, pos_xmax, pos_running, previous, slot, bytes, file, signature, verified_at, created_at)
 VALUES ($1, 'full', $2, 1, 1, '{}', $3, $4, $5, $6, $7, now(), now())`,
@@ -459,13 +467,32 @@ VALUES ($1, 'full', $2, 1, 1, '{}', $3, $4, $5, $6, $7, now(), now())`,
 		obj["url"], obj["detachedSignature"] = a.URL+"/snapshots/"+written.Hash+".json.gz", a.URL+"/snapshots/"+written.Hash+".sig"
 		obj["snapshotHash"], obj["asOf"], obj["previousSnapshot"] = written.Hash, h.AsOf.Format(time.RFC3339Nano), hash
 		obj["signatureValue"] = string(sigText)
+		return written.Hash, obj
+	}
+	kept := func(h string) bool {
+		_, err := os.Stat(filepath.Join(mirrorDir, h+".json.gz"))
+		return err == nil
+	}
+
+	t.Run("a snapshot that does not follow the mirrored one", func(t *testing.T) {
+		older, obj := forge(t, asOf.Add(-time.Hour)) // names it as previous, but is older
 		send(t, a, obj)
 		state, reason := ended(t, 4)
-		if state != "cancelled" || !strings.Contains(reason, "chain") || mirrored() != 1 {
+		if state != "cancelled" || !strings.Contains(reason, "chain") || mirrored() != 1 || kept(older) {
 			t.Fatalf("a snapshot older than its mirrored predecessor: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
-		if _, err := os.Stat(filepath.Join(mirrorDir, written.Hash+".json.gz")); !os.IsNotExist(err) {
-			t.Fatalf("Plagwitz keeps the refused file: %v", err)
+	})
+	t.Run("two snapshots that follow the same one", func(t *testing.T) {
+		next, obj := forge(t, asOf.Add(time.Hour))
+		send(t, a, obj)
+		if state, reason := ended(t, 5); state != "completed" || mirrored() != 2 || !kept(next) {
+			t.Fatalf("the snapshot after the mirrored one: job %s (%s), mirrored %d", state, reason, mirrored())
+		}
+		fork, obj := forge(t, asOf.Add(2*time.Hour)) // a second successor: the history rewritten
+		send(t, a, obj)
+		state, reason := ended(t, 6)
+		if state != "cancelled" || !strings.Contains(reason, "fork") || mirrored() != 2 || kept(fork) {
+			t.Fatalf("a second successor: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
 	})
 }
