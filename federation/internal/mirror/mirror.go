@@ -41,7 +41,7 @@ const Queue = "federation_mirror"
 
 // Keys gives the origin's snapshot key (actors.SnapshotKey).
 type Keys interface {
-	SnapshotKey(ctx context.Context, group string) (ed25519.PublicKey, error)
+	SnapshotKey(ctx context.Context, group string, fresh bool) (ed25519.PublicKey, error)
 }
 
 // Config is what the mirror needs.
@@ -166,13 +166,20 @@ func (s *Service) mirror(ctx context.Context, n convert.SnapshotNote) error {
 
 	// The key first, and the detached signature over the announced hash: a forged
 	// announcement costs no download.
-	pub, err := s.cfg.Keys.SnapshotKey(ctx, n.Instance)
-	if err != nil {
-		return classify(err)
-	}
 	sig, err := snapshot.DecodeSignature([]byte(n.Signature))
-	if err == nil {
-		err = snapshot.VerifyDetached(n.Hash, sig, pub)
+	if err != nil {
+		return refuse("detached signature: %v", err)
+	}
+	var pub ed25519.PublicKey
+	// The cached key first; when it does not verify, the actor as its server has it now: an
+	// Ortsweberei restored from snapshots signs with a new key under the same id.
+	for _, fresh := range []bool{false, true} {
+		if pub, err = s.cfg.Keys.SnapshotKey(ctx, n.Instance, fresh); err != nil {
+			return classify(err)
+		}
+		if err = snapshot.VerifyDetached(n.Hash, sig, pub); err == nil {
+			break
+		}
 	}
 	if err != nil {
 		return refuse("detached signature: %v", err)
