@@ -31,6 +31,7 @@ type snapshotIndex struct {
 	Key       string
 	Snapshots []struct {
 		Kind, Hash, URL, Signature string
+		PublicKey                  string    `json:"public_key"`
 		AsOf                       time.Time `json:"as_of"`
 		Previous, Base             *string
 	}
@@ -203,7 +204,7 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 		t.Fatalf("Plagwitz's index of Lindenau: %+v", idx)
 	}
 	e := idx.Snapshots[1]
-	if e.Hash != hash || e.Kind != "full" || e.AsOf.Unix() != int64(wantAsOf) {
+	if e.Hash != hash || e.Kind != "full" || e.AsOf.Unix() != int64(wantAsOf) || e.PublicKey != proof.EncodeMultikey(key) {
 		t.Fatalf("Plagwitz lists %+v, Lindenau took %s", e, hash)
 	}
 	res, file := getBytes(t, b.URL+e.URL)

@@ -112,6 +112,7 @@ type Mirrored struct {
 	Previous, Base               string
 	Bytes                        int64
 	VerifiedAt                   time.Time
+	PublicKey                    string // the origin's snapshot key (Multikey) it was verified with
 }
 
 // Mirrors lists the snapshots mirrored of the origin host, oldest first.
@@ -123,7 +124,7 @@ func (s *Service) Mirrors(ctx context.Context, host string) ([]Mirrored, error) 
 	out := make([]Mirrored, len(rs))
 	for i, r := range rs {
 		out[i] = Mirrored{Origin: r.Origin, Hash: r.Hash, Instance: r.Instance, Kind: r.Kind, AsOf: r.AsOf, Previous: r.Previous,
-			Base: r.Base, Bytes: r.Bytes, VerifiedAt: r.VerifiedAt}
+			Base: r.Base, Bytes: r.Bytes, VerifiedAt: r.VerifiedAt, PublicKey: r.PublicKey}
 	}
 	return out, nil
 }
@@ -157,6 +158,8 @@ type mirrorEntryJSON struct {
 	URL        string    `json:"url"`
 	Signature  string    `json:"signature"`
 	VerifiedAt time.Time `json:"verified_at"`
+	// PublicKey is the origin's snapshot key (Multikey) the mirror verified it with.
+	PublicKey string `json:"public_key"`
 }
 
 var errNoMirror = fault.NotFoundf("snapshot_not_found",
@@ -212,7 +215,8 @@ func (s *Service) mirrorIndex(w http.ResponseWriter, r *http.Request, host strin
 	base := "/mirrors/" + host + "/snapshots/"
 	for _, rec := range rs {
 		e := mirrorEntryJSON{Date: rec.AsOf.UTC().Format(time.DateOnly), Kind: rec.Kind, AsOf: rec.AsOf, Hash: rec.Hash, Bytes: rec.Bytes,
-			URL: base + rec.Hash + ".json.gz", Signature: base + rec.Hash + ".sig", VerifiedAt: rec.VerifiedAt}
+			URL: base + rec.Hash + ".json.gz", Signature: base + rec.Hash + ".sig", VerifiedAt: rec.VerifiedAt,
+			PublicKey: rec.PublicKey}
 		if rec.Previous != "" {
 			e.Previous = &rec.Previous
 		}

@@ -17,6 +17,9 @@ CREATE TABLE snapshot_mirrors (
     base        text,
     bytes       bigint      NOT NULL CHECK (bytes > 0),
     signature   text        NOT NULL, -- the detached signature, as in <hash>.sig
+    -- The origin's snapshot key it was verified with (Multikey, z6Mk…): the file stays
+    -- checkable when the origin, and its actor, are gone or its key has changed since.
+    public_key  text        NOT NULL,
     source_url  text        NOT NULL, -- where it was fetched from
     verified_at timestamptz NOT NULL,
     PRIMARY KEY (origin, hash)

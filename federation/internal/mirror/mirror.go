@@ -30,6 +30,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/internal/transport"
 )
 
@@ -241,10 +242,11 @@ func (s *Service) mirror(ctx context.Context, n convert.SnapshotNote) error {
 		return err
 	}
 	_, err = s.cfg.Pool.Exec(ctx, `
-INSERT INTO snapshot_mirrors (origin, hash, instance, kind, as_of, previous, base, bytes, signature, source_url, verified_at)
-VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''), $8, $9, $10, $11)
+INSERT INTO snapshot_mirrors (origin, hash, instance, kind, as_of, previous, base, bytes, signature, public_key, source_url, verified_at)
+VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''), $8, $9, $10, $11, $12)
 ON CONFLICT (origin, hash) DO NOTHING`,
-		host, n.Hash, n.Instance, doc.Kind, doc.AsOf, doc.Previous, doc.Base, size, string(snapshot.EncodeSignature(sig)), n.URL, s.cfg.Clock.Now())
+		host, n.Hash, n.Instance, doc.Kind, doc.AsOf, doc.Previous, doc.Base, size, string(snapshot.EncodeSignature(sig)),
+		proof.EncodeMultikey(pub), n.URL, s.cfg.Clock.Now())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		// Another snapshot of the origin names the same predecessor: a rewritten history.

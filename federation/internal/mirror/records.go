@@ -19,14 +19,16 @@ type Record struct {
 	Previous, Base               string
 	Bytes                        int64
 	Signature, SourceURL         string
+	PublicKey                    string // the Multikey it was verified with
 	VerifiedAt                   time.Time
 }
 
-const columns = `origin, hash, instance, kind, as_of, coalesce(previous, ''), coalesce(base, ''), bytes, signature, source_url, verified_at`
+const columns = `origin, hash, instance, kind, as_of, coalesce(previous, ''), coalesce(base, ''), bytes, signature, source_url,
+       verified_at, public_key`
 
 func scan(row pgx.CollectableRow) (Record, error) {
 	var r Record
-	err := row.Scan(&r.Origin, &r.Hash, &r.Instance, &r.Kind, &r.AsOf, &r.Previous, &r.Base, &r.Bytes, &r.Signature, &r.SourceURL, &r.VerifiedAt)
+	err := row.Scan(&r.Origin, &r.Hash, &r.Instance, &r.Kind, &r.AsOf, &r.Previous, &r.Base, &r.Bytes, &r.Signature, &r.SourceURL, &r.VerifiedAt, &r.PublicKey)
 	r.AsOf, r.VerifiedAt = r.AsOf.UTC(), r.VerifiedAt.UTC()
 	return r, err
 }
