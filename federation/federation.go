@@ -8,8 +8,8 @@
 // packages, what the instance calls), routes.go, discovery.go (WebFinger, NodeInfo,
 // host-meta), objects.go (objects, authorized fetch), outbox.go (outboxes and collections) and
 // api.go (blocks and neighbours, for the admin API). The work is done in internal/: iri,
-// keys, blocks, fetch, delivery, actors, convert (every conversion, in one place), inbox and
-// publish. The types and context of our vocabulary are in package vocab; HTTP Signatures, the
+// keys, blocks, fetch, delivery, actors, convert (every conversion, in one place), inbox,
+// publish and mirror (the neighbours' snapshots; snapshots.go is its edge). The types and context of our vocabulary are in package vocab; HTTP Signatures, the
 // SSRF-guarded client and object integrity proofs in the module's internal/httpsig,
 // internal/transport and internal/proof. docs/FEDERATION.md says what we send and accept.
 package federation
