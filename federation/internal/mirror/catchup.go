@@ -3,8 +3,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
+		"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -54,7 +53,13 @@ type originIndex struct {
 	} `json:"snapshots"`
 }
 
+// catchUpTimeout bounds what one neighbour's catch-up may take (its index and a few small
+// .sig files): a neighbour that hangs must not hold up the sweep, nor the others.
+const catchUpTimeout = 30 * time.Second
+
 func (s *Service) catchUp(ctx context.Context, group string) error {
+	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
 	g, err := url.Parse(group)
 	if err != nil || g.Host == "" {
 		return fmt.Errorf("neighbour %q: not a URL", group)
@@ -106,8 +111,8 @@ func (s *Service) catchUp(ctx context.Context, group string) error {
 		if e.Base != nil {
 			n.Base = *e.Base
 		}
-		if err := s.Enqueue(ctx, n); err != nil {
-			return errors.Join(err, ctx.Err())
+		if err := s.Enqueue(context.WithoutCancel(ctx), n); err != nil {
+			return err
 		}
 		queued++
 	}
