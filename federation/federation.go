@@ -8,8 +8,8 @@
 // packages, what the instance calls), routes.go, discovery.go (WebFinger, NodeInfo,
 // host-meta), objects.go (objects, authorized fetch), outbox.go (outboxes and collections) and
 // api.go (blocks and neighbours, for the admin API). The work is done in internal/: iri,
-// keys, blocks, fetch, delivery, actors, convert (every conversion, in one place), inbox and
-// publish. The types and context of our vocabulary are in package vocab; HTTP Signatures, the
+// keys, blocks, fetch, delivery, actors, convert (every conversion, in one place), inbox,
+// publish and mirror (the neighbours' snapshots; snapshots.go is its edge). The types and context of our vocabulary are in package vocab; HTTP Signatures, the
 // SSRF-guarded client and object integrity proofs in the module's internal/httpsig,
 // internal/transport and internal/proof. docs/FEDERATION.md says what we send and accept.
 package federation
@@ -37,6 +37,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
+	"github.com/weltgewebe/weltgewebe/federation/internal/mirror"
 	"github.com/weltgewebe/weltgewebe/federation/internal/publish"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
@@ -71,7 +72,12 @@ type Config struct {
 	// RootCAs, when set, are the only certificate authorities trusted when we fetch from or
 	// deliver to other servers; nil means the system's (tests with peers over TLS).
 	RootCAs *x509.CertPool
-	Log     *slog.Logger
+	// MirrorDir keeps the neighbours' snapshots this instance mirrors, one directory per origin
+	// host ("": none are mirrored). instance.go sets <snapshot dir>/mirrors.
+	MirrorDir string
+	// MaxMirrorBytes bounds one mirrored snapshot file (0: 512 MiB).
+	MaxMirrorBytes int64
+	Log            *slog.Logger
 }
 
 // Services are the domain services federation reads from.
@@ -116,7 +122,11 @@ type Service struct {
 	inbox *inbox.Service
 	// publish: follows the log and queues what federates.
 	publish *publish.Service
-	log     *slog.Logger
+	// mirror: the neighbours' snapshots we keep.
+	mirror *mirror.Service
+	// snapshots: our own recorded snapshots (SetSnapshots), served as Snapshot objects.
+	snapshots SnapshotRecords
+	log       *slog.Logger
 }
 
 // New returns the federation service. SetRiver must be called before it delivers.
@@ -161,7 +171,16 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		Knoten: svc.Knoten, SnapshotKeys: svc.SnapshotKeys})
 	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
 		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
-	s.inbox = inbox.New(inbox.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
+	// Snapshot files are far larger than any document and may come over a slow link: their
+	// own client, with the same guard, bounded by the mirror job's timeout and MaxMirrorBytes.
+	mirrorClient := transport.New(transport.Options{
+		AllowHosts: cfg.AllowHosts, AllowLoopback: cfg.Dev, AllowHTTP: cfg.Dev,
+		Timeout: time.Hour, MaxBodyBytes: 16 << 20, // an origin's index, read whole (the files are streamed)
+		UserAgent: "weltgewebe (+" + cfg.BaseURL + ")", RootCAs: cfg.RootCAs,
+	})
+	s.mirror = mirror.New(mirror.Config{Pool: pool, Clock: c, Client: mirrorClient, Blocks: s.blocks, Keys: s.actors,
+		Dir: cfg.MirrorDir, MaxBytes: cfg.MaxMirrorBytes, Log: s.log})
+	s.inbox = inbox.New(inbox.Config{Mirror: s.mirror, Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: inbox.Services{Antraege: svc.Antraege, Nachbarn: svc.Nachbarn},
 		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Log: s.log})
 	s.publish = publish.New(publish.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
@@ -179,6 +198,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 func (s *Service) SetRiver(c *river.Client[pgx.Tx]) {
 	s.delivery.SetRiver(c)
 	s.inbox.SetRiver(c)
+	s.mirror.SetRiver(c)
 }
 
 // SweepOutgoing removes activities whose deliveries are long over.
@@ -224,6 +244,7 @@ func (s *Service) SweepInbox(ctx context.Context) (InboxSweepResult, error) {
 func (s *Service) AddWorkers(workers *river.Workers) {
 	s.inbox.AddWorker(workers)
 	s.delivery.AddWorker(workers)
+	s.mirror.AddWorker(workers)
 }
 
 // Queues are the River queues federation works in.
@@ -234,6 +255,8 @@ func Queues() map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
 		inbox.Queue:    {MaxWorkers: 32, FetchCooldown: 10 * time.Millisecond},
 		delivery.Queue: {MaxWorkers: 64, FetchCooldown: 10 * time.Millisecond},
+		// A mirror job streams a whole snapshot to disk: two at a time are plenty.
+		mirror.Queue: {MaxWorkers: 2},
 	}
 }
 

@@ -159,6 +159,9 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		return s.convert.DelegationUpdateFor(r.Context(), e, id)
 	})
 
+	get("/ap/snapshots/{hash}", s.snapshotObject)
+	get("/ap/snapshots/{hash}/create", s.snapshotCreate)
+
 	for _, actor := range []string{"/ap/instance", "/ap/ortsweberei", "/ap/users/{handle}", "/ap/antraege/{id}/actor"} {
 		get(actor+"/outbox", s.outbox)
 		get(actor+"/followers", s.followers)

@@ -48,6 +48,10 @@ func (s *Service) Register(mux *http.ServeMux) {
 		mux.HandleFunc("POST "+p, s.inboxHandler)
 	}
 
+	// The neighbours' snapshots we mirror (snapshots.go), public like the origin's own.
+	mux.HandleFunc("GET /mirrors/{host}/snapshots/{name...}", s.mirrorHandler)
+	mux.HandleFunc("GET /mirrors/{host}/timeline", s.mirrorTimeline)
+
 	s.registerContent(mux)
 }
 

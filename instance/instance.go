@@ -102,6 +102,9 @@ type SnapshotConfig struct {
 	Schedule snapshot.Schedule
 	// Retention of covered events (0: 30 days; negative: kept for ever).
 	Retention time.Duration
+	// MaxMirrorBytes bounds one neighbour's snapshot file that this instance mirrors
+	// (0: 512 MiB); the mirrors are kept in <Dir>/mirrors/<host>/.
+	MaxMirrorBytes int64
 }
 
 // snapshotDir is the configured snapshot directory, or the default beside the database.
@@ -279,7 +282,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations,
 		Nachbarn: i.Nachbarn, SnapshotKeys: snapshotKeys},
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
-			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log})
+			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log,
+			// The neighbours' snapshots are kept beside our own (docs/SNAPSHOTS.md, "Mirrors").
+			MirrorDir: filepath.Join(cfg.snapshotDir(), "mirrors"), MaxMirrorBytes: cfg.Snapshots.MaxMirrorBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +311,10 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Snapshots = snapshot.NewService(db.Pool, i.Clock, snapshotKeys, snapshot.Options{
 		Dir: cfg.snapshotDir(), Instance: fed.GroupIRI(), Sections: SnapshotSections(), Schedule: schedule,
 		Retention: cfg.Snapshots.Retention, Log: log,
+		// A full snapshot, once recorded, is announced to the neighbours in the same transaction.
+		Recorded: fed.AnnounceSnapshot,
 	})
+	fed.SetSnapshots(i.Snapshots)
 	// The timeline reads the map of a past day from the snapshots, in the schedule's zone.
 	tz := schedule.Location
 	if tz == nil {
@@ -358,6 +366,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 			{Name: "snapshots", Interval: snapshotEvery, Run: i.Snapshots.Sweep},
+			// The neighbours' daily snapshots an announcement did not bring (docs/FEDERATION.md).
+			{Name: "mirrors", Interval: max(snapshotEvery, time.Hour), Run: fed.CatchUpMirrors},
 			// New snapshots go into the timeline's history as they come, not at the first query.
 			{Name: "timeline", Interval: snapshotEvery, Run: i.Timeline.Sync},
 			{Name: "federation-retention", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {

@@ -328,3 +328,25 @@ var (
 	// ChoiceOrder is the order of the Question's oneOf.
 	ChoiceOrder = []string{"yes", "no", "abstain"}
 )
+
+// Snapshot announces one of an Ortsweberei's signed snapshots (docs/SNAPSHOTS.md) to its
+// neighbours, so that they keep a mirror: its id and url are the file's URL on the origin
+// (<base>/snapshots/<hash>.json.gz), detachedSignature the .sig file's, signatureValue that
+// file's text (base64 of the Ed25519 signature over the hash's 32 bytes).
+type Snapshot struct {
+	Context           any      `json:"@context,omitempty"`
+	ID                string   `json:"id"`
+	Type              string   `json:"type"` // "Snapshot"
+	AttributedTo      string   `json:"attributedTo"`
+	URL               string   `json:"url"`
+	MediaType         string   `json:"mediaType"`
+	SnapshotHash      string   `json:"snapshotHash"`
+	SnapshotKind      string   `json:"snapshotKind"`
+	AsOf              Time     `json:"asOf"`
+	PreviousSnapshot  string   `json:"previousSnapshot,omitempty"`
+	BaseSnapshot      string   `json:"baseSnapshot,omitempty"`
+	DetachedSignature string   `json:"detachedSignature"`
+	SignatureValue    string   `json:"signatureValue"`
+	Published         Time     `json:"published"`
+	To                []string `json:"to,omitempty"`
+}

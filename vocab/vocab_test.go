@@ -33,7 +33,7 @@ const (
 var emittedTypes = []any{
 	Actor{}, PublicKey{}, Multikey{}, Endpoints{}, Activity{}, PollOption{}, OptionReplies{}, Source{},
 	Antrag{}, Abstimmung{}, Einspruch{}, Stimme{}, Delegation{}, Proof{}, Knoten{}, Faden{},
-	OrderedCollection{}, OrderedCollectionPage{},
+	OrderedCollection{}, OrderedCollectionPage{}, Snapshot{},
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -132,7 +132,16 @@ func samples(t *testing.T) []sample {
 	withTarget := activity("Create", "create/faden/f7", faden)
 	withTarget.Actor, withTarget.Target = jana, knoten.ID
 
+	const h1, h2, h3 = "5b0c6a1f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b", "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+		"aa00bb11cc22dd33ee44ff5566778899aa00bb11cc22dd33ee44ff5566778899"
 	return []sample{
+		{"Snapshot", withContext(&Snapshot{
+			ID: host + "/ap/snapshots/" + h1, Type: "Snapshot", AttributedTo: group, URL: host + "/snapshots/" + h1 + ".json.gz",
+			MediaType: "application/gzip", SnapshotHash: h1, SnapshotKind: "incremental", AsOf: at("2026-11-16T06:00:00.000123Z"),
+			PreviousSnapshot: h2, BaseSnapshot: h3, DetachedSignature: host + "/snapshots/" + h1 + ".sig",
+			SignatureValue: "63UCJbQv9RI+pw5xgoXwIPCDkYreNUsabGTlTZskh/FB4OINR3+YzvsARMkhP/ps08wPOuafSK9jhHxHKkU7Cw==",
+			Published:      at("2026-11-16T06:00:01Z"), To: []string{Public},
+		})},
 		{"Person", withContext(&Actor{
 			ID: bernd, Type: "Person", PreferredUsername: "bernd", Name: "Bernd Schulz", Summary: "<p>Bänke, Brunnen, Bäume.</p>",
 			URL: host + "/@bernd", Inbox: bernd + "/inbox", Outbox: bernd + "/outbox", Followers: bernd + "/followers",

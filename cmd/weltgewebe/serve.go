@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	snapshotAt := fs.String("snapshot-at", envOr("WG_SNAPSHOT_AT", "02:00"), "local time of day of the daily full snapshot (env WG_SNAPSHOT_AT)")
 	snapshotEvery := fs.String("snapshot-every", envOr("WG_SNAPSHOT_EVERY", snapshot.DefaultEvery.String()), "distance between incremental snapshots after the full one (env WG_SNAPSHOT_EVERY)")
 	retentionFlag := fs.String("event-retention", envOr("WG_EVENT_RETENTION", snapshot.DefaultRetention.String()), "how long the event log keeps an event once a verified snapshot holds it, e.g. 720h; negative: for ever (env WG_EVENT_RETENTION)")
+	mirrorMaxFlag := fs.String("mirror-max-bytes", envOr("WG_MIRROR_MAX_BYTES", "536870912"), "the largest snapshot file of a neighbour this instance mirrors, in bytes (env WG_MIRROR_MAX_BYTES)")
 	mapBatch := fs.Duration("map-batch", 2500*time.Millisecond, "how often the live map sends what changed (2s–3s)")
 	basemap := fs.String("basemap", envOr("WG_BASEMAP", ""), "PMTiles file the web app draws as the map, served at /tiles/basemap.pmtiles (env WG_BASEMAP)")
 	trustedProxies := fs.String("trusted-proxy", envOr("WG_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for the rate limits and the login lockout (env WG_TRUSTED_PROXIES)")
@@ -74,6 +76,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil || retention == 0 {
 		return fmt.Errorf("--event-retention wants a duration such as 720h (negative: for ever), got %q", *retentionFlag)
 	}
+	mirrorMax, err := strconv.ParseInt(*mirrorMaxFlag, 10, 64)
+	if err != nil || mirrorMax < 1 {
+		return fmt.Errorf("--mirror-max-bytes wants a positive number of bytes, got %q", *mirrorMaxFlag)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -88,7 +94,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Bank: httpapi.Bank{Timezone: batch.Location, DATEV: datevCfg},
 		Snapshots: instance.SnapshotConfig{Dir: *snapshotDir, Retention: retention, Schedule: snapshot.Schedule{
 			Full: time.Duration(snapshotFull.Hour())*time.Hour + time.Duration(snapshotFull.Minute())*time.Minute, Every: every,
-			Location: batch.Location}}}
+			Location: batch.Location}, MaxMirrorBytes: mirrorMax}}
 	if cfg.RateLimits.TrustedProxies, err = httpapi.ParseTrustedProxies(*trustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}

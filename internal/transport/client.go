@@ -307,3 +307,30 @@ func (c *Client) readBody(resp *http.Response, strict bool) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Stream GETs url through the guard as Get does, unsigned, but leaves the body to the caller:
+// for files far larger than MaxBodyBytes (a neighbour's snapshot), which the caller reads with
+// a bound of its own and closes. A status outside 2xx closes the body and returns the
+// response with an error wrapping ErrStatus.
+func (c *Client) Stream(ctx context.Context, url string, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if err := c.prepare(req, nil); err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		resp.Body.Close()
+		resp.Body = http.NoBody
+		return resp, fmt.Errorf("%w: GET %s: %s", ErrStatus, resp.Request.URL.Redacted(), resp.Status)
+	}
+	return resp, nil
+}

@@ -26,6 +26,8 @@ const messages: Record<string, string> = {
   malformed_date: "Das Datum war nicht lesbar.",
   malformed_time: "Die Uhrzeit war nicht lesbar.",
   snapshot_not_found: "Diesen Snapshot gibt es hier nicht.",
+  mirror_not_found: "Von dieser Ortsweberei wird hier keine Kopie geführt.",
+  mirror_before_start: "Für diesen Tag liegt hier keine Kopie des Stands dieser Ortsweberei vor.",
   unauthenticated: "Bitte melde dich an.",
   invalid_credentials: "E-Mail oder Passwort stimmen nicht.",
   not_your_faden: "Das ist nicht dein Faden.",

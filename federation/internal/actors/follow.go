@@ -155,3 +155,14 @@ ORDER BY 2`, locals)
 		return f, r.Scan(&f.Local, &f.Inbox, &f.Actor.Type)
 	})
 }
+
+// Neighbours lists the Ortswebereien we follow whose follow they accepted.
+func (s *Service) Neighbours(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT f.remote FROM ap_following f JOIN ap_actors a ON a.iri = f.remote
+WHERE f.accepted AND ((' ' || a.type || ' ') LIKE '% Ortsweberei %' OR a.type LIKE '%#Ortsweberei%') ORDER BY f.remote`)
+	if err != nil {
+		return nil, fmt.Errorf("federation: neighbours: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/federation/internal/mirror"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
@@ -44,6 +45,8 @@ type Config struct {
 	Actors      *actors.Service
 	Convert     *convert.Converter
 	Delivery    *delivery.Service
+	// Mirror keeps the snapshots neighbours announce.
+	Mirror *mirror.Service
 	// MaxSkew is how far a signed request's Date, or a Stimme's published, may be from now.
 	MaxSkew time.Duration
 	Log     *slog.Logger
@@ -62,6 +65,7 @@ type Service struct {
 	actors   *actors.Service
 	convert  *convert.Converter
 	delivery *delivery.Service
+	mirror   *mirror.Service
 	maxSkew  time.Duration
 	log      *slog.Logger
 	river    *river.Client[pgx.Tx]
@@ -75,7 +79,7 @@ type Service struct {
 // New returns the inbox; SetRiver must be called before it takes activities.
 func New(c Config) *Service {
 	s := &Service{pool: c.Pool, clock: c.Clock, wall: c.Wall, iri: c.IRI, svc: c.Services, blocks: c.Blocks, fetch: c.Fetch,
-		actors: c.Actors, convert: c.Convert, delivery: c.Delivery, maxSkew: c.MaxSkew, log: c.Log}
+		actors: c.Actors, convert: c.Convert, delivery: c.Delivery, mirror: c.Mirror, maxSkew: c.MaxSkew, log: c.Log}
 	s.intake = newIntake(s)
 	// Far more actors than jobs can have in hand at once (32 workers × 256 activities).
 	s.processedUpTo, _ = lru.New[string, int64](1 << 15)

@@ -188,7 +188,9 @@ func (s *Service) onDelete(ctx context.Context, act received) error {
 // replies or poll votes from the Fediverse on our own Anträge.
 func (s *Service) onCreateOrUpdate(ctx context.Context, act received) error {
 	if !iri.SameOrigin(act.Object.ID, act.Actor.ID) {
-		return nil // an actor creates and changes only objects of its own server: nothing to fetch
+		// An actor creates and changes only objects of its own server: nothing to fetch.
+		s.log.Info("federation: object of another server refused", "activity", act.ID, "actor", act.Actor.ID, "object", act.Object.ID)
+		return nil
 	}
 	body, err := s.fetch.FromOrigin(ctx, act.Actor.ID, act.Object)
 	if err != nil {
@@ -210,8 +212,33 @@ func (s *Service) onCreateOrUpdate(ctx context.Context, act received) error {
 		return s.storeRemoteEinspruch(ctx, obj, act.at)
 	case obj.Type.Has("Note"):
 		return s.onReply(ctx, act, obj)
+	case obj.Type.Has("Snapshot"):
+		return s.onSnapshot(ctx, act, body)
 	}
 	return nil
+}
+
+// onSnapshot queues the mirroring of a snapshot a neighbouring Ortsweberei announces of
+// itself. onCreateOrUpdate has made sure the object is on the sender's host and attributed to
+// it; here the sender must be a neighbour we follow, and the files must be on its host too
+// (convert.SnapshotFromAS). The download and every check of the file run in the mirror's own
+// job, never here.
+func (s *Service) onSnapshot(ctx context.Context, act received, body []byte) error {
+	if s.mirror == nil || !s.mirror.Enabled() {
+		return nil
+	}
+	if ok, err := s.actors.FollowsNeighbour(ctx, act.Actor.ID); !ok {
+		if err == nil {
+			s.log.Info("federation: snapshot announcement from an actor we do not follow as a neighbour refused", "actor", act.Actor.ID, "activity", act.ID)
+		}
+		return err
+	}
+	note, err := convert.SnapshotFromAS(act.Actor.ID, body)
+	if err != nil {
+		s.log.Info("federation: snapshot announcement refused", "actor", act.Actor.ID, "activity", act.ID, "err", err)
+		return nil
+	}
+	return s.mirror.Enqueue(ctx, note)
 }
 
 // onReply records a Fediverse reply to one of our Anträge as a public comment, or a poll vote

@@ -43,10 +43,11 @@ type Instance struct {
 	DatabaseURL string // for commands that open the same instance (weltgewebe admin …)
 	t           testing.TB
 	admin       *account.Account
-	exited      chan struct{}     // closed when Serve has returned
-	transport   http.RoundTripper // trusts the test CA when the instance serves https
-	snapshotDir string            // the snapshot files, shared with its replicas
-	serveErr    error             // what Serve returned, once exited is closed
+	exited      chan struct{}      // closed when Serve has returned
+	transport   http.RoundTripper  // trusts the test CA when the instance serves https
+	snapshotDir string             // the snapshot files, shared with its replicas
+	serveErr    error              // what Serve returned, once exited is closed
+	stop        context.CancelFunc // ends Serve (Stop)
 }
 
 // Options tune a test instance.
@@ -95,6 +96,8 @@ type Options struct {
 	// SnapshotSchedule and Retention, as instance.SnapshotConfig (zero: the defaults).
 	SnapshotSchedule snapshot.Schedule
 	Retention        time.Duration
+	// MaxMirrorBytes bounds the neighbours' snapshot files it mirrors (0: the default).
+	MaxMirrorBytes int64
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -176,7 +179,8 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		Log:            log,
 		Basemap:        o.Basemap,
 		Bank:           o.Bank,
-		Snapshots:      instance.SnapshotConfig{Dir: snapshotDir, Schedule: o.SnapshotSchedule, Retention: o.Retention},
+		Snapshots: instance.SnapshotConfig{Dir: snapshotDir, Schedule: o.SnapshotSchedule, Retention: o.Retention,
+			MaxMirrorBytes: o.MaxMirrorBytes},
 	})
 	if err != nil {
 		ln.Close()
@@ -188,6 +192,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	i := &Instance{Instance: inst, URL: scheme + "://" + ln.Addr().String(), DatabaseURL: db.URL, t: t, exited: make(chan struct{}),
 		transport: transport, snapshotDir: snapshotDir}
 	runCtx, stop := context.WithCancel(ctx)
+	i.stop = stop
 	go func() {
 		i.serveErr = inst.Serve(runCtx, ln)
 		close(i.exited)
@@ -233,6 +238,13 @@ func (i *Instance) sweptAtStart() bool {
 SELECT count(DISTINCT args->>'name') FROM river_job
 WHERE kind = 'sweep' AND state = 'completed' AND args->>'reason' = 'periodic' AND args->>'name' = ANY($1)`, names).Scan(&n)
 	return err == nil && n == len(names)
+}
+
+// Stop ends the instance's server, as if its machine were gone: it answers no request
+// afterwards (its listener is closed) and runs no job. Its database stays until the test ends.
+func (i *Instance) Stop() {
+	i.stop()
+	<-i.exited
 }
 
 // Exited is closed when the instance has stopped serving before the test's end, which it

@@ -152,6 +152,14 @@ var Terms = map[string]Term{
 	"fadenType":        lit(NSWG + "fadenType"),
 	"twisted":          boolean(NSWG + "twisted"),
 	"expiresAt":        dateTime(NSWG + "expiresAt"),
+	// A Snapshot announcement (docs/FEDERATION.md, "Snapshots").
+	"snapshotHash":      lit(NSWG + "snapshotHash"),
+	"snapshotKind":      lit(NSWG + "snapshotKind"),
+	"asOf":              dateTime(NSWG + "asOf"),
+	"previousSnapshot":  lit(NSWG + "previousSnapshot"),
+	"baseSnapshot":      lit(NSWG + "baseSnapshot"),
+	"detachedSignature": ref(NSWG + "detachedSignature"),
+	"signatureValue":    lit(NSWG + "signatureValue"),
 }
 
 // Types are the IRIs of every type we emit.
@@ -164,7 +172,7 @@ var Types = map[string]string{
 	"OrderedCollectionPage": NSAS + "OrderedCollectionPage",
 	"Ortsweberei":           NSWG + "Ortsweberei", "Garnrolle": NSWG + "Garnrolle", "Antrag": NSWG + "Antrag",
 	"Einspruch": NSWG + "Einspruch", "Abstimmung": NSWG + "Abstimmung", "Stimme": NSWG + "Stimme",
-	"Delegation": NSWG + "Delegation", "Knoten": NSWG + "Knoten", "Faden": NSWG + "Faden",
+	"Delegation": NSWG + "Delegation", "Knoten": NSWG + "Knoten", "Faden": NSWG + "Faden", "Snapshot": NSWG + "Snapshot",
 	"Multikey": NSSec + "Multikey", "DataIntegrityProof": NSSec + "DataIntegrityProof",
 }
 
