@@ -29,7 +29,8 @@ import (
 // restoredCursor is the cursor a restore from snapshots leaves at the restored chain's log
 // position: eventstore.KeepPositionsAhead then moves every new position past it, so that the
 // restored instance's next incremental snapshot, which reads the events after the last
-// restored one's position, sees every event written after the restore.
+// restored one's position, sees every event written after the restore. It is dropped once the
+// offset is raised.
 const restoredCursor = "snapshot-restore"
 
 // chainFile is one snapshot of the chain to restore, spooled to a local file.
@@ -144,6 +145,11 @@ func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, st
 		return err
 	}
 	if err := eventstore.KeepPositionsAhead(ctx, d.Pool, log); err != nil {
+		return err
+	}
+	// The marker has done its job; left behind, it would count as a follower that never
+	// reads, and the event retention keeps every event after any cursor.
+	if err := eventstore.DropCursor(ctx, d.Pool, restoredCursor); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "restored the public state of %s as of %s from %d snapshot(s), the last %s\n",
