@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +25,7 @@ type env struct {
 	inst             *instance.Instance
 	url              string // the instance's HTTP base URL
 	resident         uuid.UUID
+	snapshotDir      string
 	stop             func()
 }
 
@@ -31,6 +33,9 @@ var leipzig = geo.Point{Lat: 51.34, Lon: 12.37}
 
 func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 	e := &env{adminURL: adminURL, dbName: fmt.Sprintf("wgbench_%d", time.Now().Unix())}
+	var err error
+	e.snapshotDir, err = os.MkdirTemp("", "wgbench-snapshots-")
+	check(err)
 	conn, err := pgx.Connect(ctx, adminURL)
 	check(err)
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+e.dbName)
@@ -53,6 +58,8 @@ func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 		Dev:                  dev,
 		FederationAllowHosts: []string{"127.0.0.2", "127.0.0.3"},
 		SweepInterval:        time.Hour, // the sweep measurement runs it by hand
+		// Not data/snapshots in the working directory (the default without a data directory).
+		Snapshots: instance.SnapshotConfig{Dir: e.snapshotDir},
 	})
 	check(err)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -99,6 +106,7 @@ func (e *env) exec(ctx context.Context, sql string, args ...any) {
 func (e *env) close(ctx context.Context) {
 	e.stop()
 	e.inst.Close()
+	os.RemoveAll(e.snapshotDir)
 	conn, err := pgx.Connect(ctx, e.adminURL)
 	if err != nil {
 		return

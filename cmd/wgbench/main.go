@@ -26,23 +26,24 @@ import (
 )
 
 type config struct {
-	duration       time.Duration
-	workers        int
-	knoten         int
-	timelineKnoten int
-	faeden         int
-	queries        int
-	followRate     int
-	residents      int
-	batchChanges   int
-	inboxRequests  int
-	followers      int
-	mapKnoten      int
-	mapRate        int
-	mapClients     []int
-	adressen       int
-	camtCredits    int
-	exportBookings int
+	duration        time.Duration
+	workers         int
+	knoten          int
+	timelineKnoten  int
+	snapshotChanges int
+	faeden          int
+	queries         int
+	followRate      int
+	residents       int
+	batchChanges    int
+	inboxRequests   int
+	followers       int
+	mapKnoten       int
+	mapRate         int
+	mapClients      []int
+	adressen        int
+	camtCredits     int
+	exportBookings  int
 }
 
 func main() {
@@ -71,6 +72,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each throughput measurement runs")
 	flag.IntVar(&cfg.workers, "workers", 8, "concurrent writers in the concurrent append measurement")
 	flag.IntVar(&cfg.knoten, "knoten", 1_000_000, "Knoten in the bbox measurement")
+	flag.IntVar(&cfg.snapshotChanges, "snapshot-changes", 10_000, "Fäden spun between the full and the incremental snapshot (with -only snapshot; sizes: -knoten, -faeden)")
 	flag.IntVar(&cfg.timelineKnoten, "timeline-knoten", 100_000, "Knoten on the map in the timeline measurement (run it alone: it compares with the live table)")
 	flag.IntVar(&cfg.faeden, "faeden", 100_000, "due Fäden in the sweep measurement")
 	flag.IntVar(&cfg.queries, "queries", 2000, "bbox queries per variant")
@@ -129,7 +131,7 @@ func main() {
 	}
 
 	asked := strings.Split(strings.ReplaceAll(*only, " ", ""), ",")
-	env := newEnv(ctx, adminURL, slices.Contains(asked, "sweep") || slices.Contains(asked, "timeline"))
+	env := newEnv(ctx, adminURL, slices.Contains(asked, "sweep") || slices.Contains(asked, "timeline") || slices.Contains(asked, "snapshot"))
 	defer env.close(ctx)
 
 	fmt.Printf("# wgbench — %s, %d CPUs, %s, PostgreSQL %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), env.pgVersion(ctx))
@@ -166,6 +168,8 @@ func main() {
 			benchBank(ctx, env, cfg)
 		case "timeline":
 			benchTimeline(ctx, env, cfg)
+		case "snapshot":
+			benchSnapshot(ctx, env, cfg)
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}
