@@ -10,6 +10,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
+	"github.com/weltgewebe/weltgewebe/federation/internal/mirror"
 	"github.com/weltgewebe/weltgewebe/federation/internal/publish"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
@@ -26,6 +27,9 @@ func TestPersistedNames(t *testing.T) {
 	}
 	if got := (delivery.Args{}).Kind(); got != "federation_deliver" {
 		t.Errorf("delivery job kind %q", got)
+	}
+	if got := (mirror.Args{}).Kind(); got != "federation_mirror_snapshot" {
+		t.Errorf("mirror job kind %q", got)
 	}
 	for _, c := range []struct {
 		args any
@@ -47,11 +51,11 @@ func TestPersistedNames(t *testing.T) {
 		queues = append(queues, q)
 	}
 	slices.Sort(queues)
-	if want := []string{"federation_delivery", "federation_inbox"}; !slices.Equal(queues, want) {
+	if want := []string{"federation_delivery", "federation_inbox", "federation_mirror"}; !slices.Equal(queues, want) {
 		t.Errorf("queues %v, want %v", queues, want)
 	}
-	if inbox.Queue != "federation_inbox" || delivery.Queue != "federation_delivery" {
-		t.Errorf("jobs are inserted into %q and %q", inbox.Queue, delivery.Queue)
+	if inbox.Queue != "federation_inbox" || delivery.Queue != "federation_delivery" || mirror.Queue != "federation_mirror" {
+		t.Errorf("jobs are inserted into %q, %q and %q", inbox.Queue, delivery.Queue, mirror.Queue)
 	}
 	if publish.Consumer != "federation-delivery" {
 		t.Errorf("the delivery cursor is stored as %q", publish.Consumer)
