@@ -18,6 +18,9 @@ func TestLargeSnapshotBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes and reads ~100 MB")
 	}
+	if raceDetector {
+		t.Skip("a memory bound, measured without the race detector (make test's second pass)")
+	}
 	const n = 400_000
 	pad := strings.Repeat("x", 200)
 	var mu sync.Mutex // the writer samples in its goroutine, the reader in the test's
@@ -96,6 +99,9 @@ func TestLargeSnapshotBoundedMemory(t *testing.T) {
 func TestMergeBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("merges ~60 MB")
+	}
+	if raceDetector {
+		t.Skip("a memory bound, measured without the race detector (make test's second pass)")
 	}
 	const n = 250_000
 	pad := strings.Repeat("y", 200)
