@@ -376,14 +376,15 @@ func parentOf(obj json.RawMessage) string {
 	return p.KnotenID
 }
 
-// inside reports whether an object is in the box: by its own point, or its Knoten's; an
-// object with neither is shown whatever the box.
-func inside(obj json.RawMessage, box knoten.BBox, knotenAt func(id string) (json.RawMessage, bool)) bool {
+// inside reports whether an object of section is in the box: by its own point, or its
+// Knoten's; an object with neither is shown whatever the box if its section may be placeless
+// (an Antrag, a Goldfaden), and in no box otherwise (a Garnrolle not on the map).
+func inside(section string, obj json.RawMessage, box knoten.BBox, knotenAt func(id string) (json.RawMessage, bool)) bool {
 	p, ok := pointOf(obj)
 	if !ok {
 		parent := parentOf(obj)
 		if parent == "" {
-			return true
+			return slices.Contains(placeless, section)
 		}
 		k, found := knotenAt(parent)
 		if !found {

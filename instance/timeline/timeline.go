@@ -490,7 +490,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 				delete(objs[sec], id)
 				continue
 			}
-			if inside(j, box, knotenAt) {
+			if inside(sec, j, box, knotenAt) {
 				if len(objs[sec]) >= MaxObjects {
 					return nil, ErrTooMany
 				}
