@@ -241,7 +241,9 @@ func fetchChainCandidates(ctx context.Context, v *verifier, from, spool string) 
 		if s.Hash != full && s.Base != full {
 			continue
 		}
-		if !hashName.MatchString(s.Hash + ".") {
+		// The whole of it a hash: it names the files in the spool (hashName alone matches a
+		// hash followed by anything, a path that climbs out of the spool too).
+		if !hashName.MatchString(s.Hash+".") || len(s.Hash) != 64 {
 			return nil, fmt.Errorf("the snapshot index %s lists %q, which is no hash", from, s.Hash)
 		}
 		for _, file := range []struct{ ref, name string }{{s.URL, s.Hash + ".json.gz"}, {s.Signature, s.Hash + ".sig"}} {
