@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 )
 
 // A hostile index served to restore --from-snapshots URL names a "hash" that starts like one
@@ -40,5 +43,37 @@ func TestRestoreIndexHashCannotLeaveTheSpool(t *testing.T) {
 	}
 	if err == nil {
 		t.Error("an index naming a path as hash was accepted")
+	}
+}
+
+// A chain taken with incrementals every hour (--snapshot-every 1h) is recorded with one slot
+// per snapshot and kind: before, two incrementals in one default 4-hour slot made the
+// restore fail ("fills the incremental slot …, already taken").
+func TestRestoredSlotsAreUniquePerKind(t *testing.T) {
+	t.Parallel()
+	at := func(s string) time.Time {
+		ts, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	docs := []*snapshot.Document{
+		{Header: snapshot.Header{Kind: snapshot.KindFull, AsOf: at("2026-12-05T02:00:00Z")}},
+		{Header: snapshot.Header{Kind: snapshot.KindIncremental, AsOf: at("2026-12-05T03:00:00Z")}},
+		{Header: snapshot.Header{Kind: snapshot.KindIncremental, AsOf: at("2026-12-05T04:00:00Z")}},
+		{Header: snapshot.Header{Kind: snapshot.KindIncremental, AsOf: at("2026-12-05T07:00:00Z")}},
+		{Header: snapshot.Header{Kind: snapshot.KindIncremental, AsOf: at("2026-12-05T08:00:00Z")}},
+	}
+	seen := map[string]bool{}
+	for i, slot := range restoredSlots(docs) {
+		key := docs[i].Kind + " " + slot.UTC().String()
+		if seen[key] {
+			t.Errorf("snapshot %d (%s at %s) gets the slot %s twice", i, docs[i].Kind, docs[i].AsOf, slot)
+		}
+		seen[key] = true
+		if slot.After(docs[i].AsOf) {
+			t.Errorf("snapshot %d: slot %s after its as_of %s", i, slot, docs[i].AsOf)
+		}
 	}
 }
