@@ -28,13 +28,8 @@ func (s *Service) Sync(ctx context.Context) error {
 	return s.sync(ctx)
 }
 
-// trySync is a query's Sync: when another is running (a full snapshot of a large map takes
-// seconds to ingest), the query goes on with what is ingested, an older snapshot and more
-// events answer as well; unless Wait is set (the dev instance, whose clock jumps).
+// trySync is a query's Sync, run beside it: when another is running, it leaves it be.
 func (s *Service) trySync(ctx context.Context) error {
-	if s.WaitForSync {
-		return s.Sync(ctx)
-	}
 	if !s.syncing.TryLock() {
 		return nil
 	}

@@ -224,3 +224,54 @@ func TestTimelineHiddenGarnrolleInNoBox(t *testing.T) {
 		t.Errorf("Garnrollen without a position in the box: %v, want none", got)
 	}
 }
+
+// blockingSource lists one snapshot more than was ingested, whose file opens only once
+// released: an ingest under way for as long as the test wants.
+type blockingSource struct {
+	recs    []timeline.Record
+	opened  chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingSource) List(context.Context) ([]timeline.Record, error) { return b.recs, nil }
+func (b *blockingSource) Open(ctx context.Context, _ string) (io.ReadCloser, error) {
+	close(b.opened)
+	<-b.release
+	return nil, errors.New("released")
+}
+
+// A query does not wait for an ingest it set off (a full snapshot of a large map takes seconds
+// to ingest, and would hold a phone's request for as long, or past its timeout): it answers
+// from what is ingested, while the ingest goes on.
+func TestTimelineQueryDoesNotWaitForIngest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	t0 := time.Date(2026, 11, 10, 1, 0, 0, 0, time.UTC)
+	a := timeline.Record{Hash: "a", Kind: "full", AsOf: t0, Position: eventstore.Snapshot{Xmin: 100, Xmax: 100}}
+	b := timeline.Record{Hash: "b", Kind: "full", AsOf: t0.Add(24 * time.Hour), Position: eventstore.Snapshot{Xmin: 200, Xmax: 200}}
+	src := &blockingSource{recs: []timeline.Record{a, b}, opened: make(chan struct{}), release: make(chan struct{})}
+	defer close(src.release)
+	tl := timeline.NewService(pool, fixed(t0.Add(48*time.Hour)), time.UTC, src, &fakeEvents{}, nil, nil)
+	k := uuid.New()
+	if _, err := tl.Ingest(ctx, a, strings.NewReader(doc("full", map[string][]string{}, map[string][]string{
+		"knoten": {knotenJSON(k, 12.37, 51.34, "eins")},
+	}))); err != nil {
+		t.Fatal(err)
+	}
+	box := knoten.BBox{MinLon: 12.3, MinLat: 51.3, MaxLon: 12.4, MaxLat: 51.4}
+	done := make(chan error, 1)
+	go func() {
+		_, err := tl.At(ctx, t0.Add(time.Hour), box)
+		done <- err
+	}()
+	<-src.opened // the query set off the ingest of b, which now waits
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the query waited for the ingest it set off")
+	}
+}
