@@ -3,7 +3,7 @@ package mirror
 import (
 	"context"
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
