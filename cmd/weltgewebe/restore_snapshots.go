@@ -103,15 +103,14 @@ func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, st
 	snapDir := cmp.Or(os.Getenv("WG_SNAPSHOT_DIR"), filepath.Join(cmp.Or(cfg.DataDir, "data"), "snapshots"))
 	finish := func(ctx context.Context, tx pgx.Tx) error {
 		now := time.Now().UTC()
-		var sched snapshot.Schedule // the default schedule: a slot is only where the record sits
+		docs := make([]*snapshot.Document, len(chain))
+		for i, f := range chain {
+			docs[i] = f.doc
+		}
+		slots := restoredSlots(docs)
 		recs := make([]snapshot.Record, 0, len(chain))
-		for _, f := range chain {
-			slot := sched.LastFull(f.doc.AsOf)
-			if f.doc.Kind == snapshot.KindIncremental {
-				if s, ok := sched.LastIncremental(f.doc.AsOf); ok {
-					slot = s
-				}
-			}
+		for i, f := range chain {
+			slot := slots[i]
 			st, err := os.Stat(f.path)
 			if err != nil {
 				return err
@@ -156,6 +155,31 @@ func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, st
 		last.Instance, last.AsOf.Format(time.RFC3339), len(chain), last.Hash)
 	fmt.Fprintln(stdout, "accounts have no e-mail and no password: see docs/SNAPSHOTS.md, \"What a snapshot cannot bring back\"")
 	return nil
+}
+
+// restoredSlots are the slots the restored snapshots are recorded in (one per kind and slot,
+// UNIQUE (kind, slot)): those of the default schedule, where the record sits. The origin's
+// schedule may have been another (--snapshot-every 1h, another --snapshot-at), so that two of
+// its incrementals fall into one default slot: the later one is then recorded at its as_of
+// (strictly later along the chain), never refusing the restore for a slot clash.
+func restoredSlots(docs []*snapshot.Document) []time.Time {
+	var sched snapshot.Schedule // the default schedule: a slot is only where the record sits
+	out := make([]time.Time, len(docs))
+	used := map[string]bool{}
+	for i, d := range docs {
+		slot := sched.LastFull(d.AsOf)
+		if d.Kind == snapshot.KindIncremental {
+			if s, ok := sched.LastIncremental(d.AsOf); ok {
+				slot = s
+			}
+		}
+		if key := d.Kind + " " + slot.UTC().Format(time.RFC3339Nano); used[key] {
+			slot = d.AsOf
+		}
+		used[d.Kind+" "+slot.UTC().Format(time.RFC3339Nano)] = true
+		out[i] = slot
+	}
+	return out
 }
 
 func gzipTo(w io.Writer, r io.Reader) error {
@@ -241,7 +265,9 @@ func fetchChainCandidates(ctx context.Context, v *verifier, from, spool string) 
 		if s.Hash != full && s.Base != full {
 			continue
 		}
-		if !hashName.MatchString(s.Hash + ".") {
+		// The whole of it a hash: it names the files in the spool (hashName alone matches a
+		// hash followed by anything, a path that climbs out of the spool too).
+		if !hashName.MatchString(s.Hash+".") || len(s.Hash) != 64 {
 			return nil, fmt.Errorf("the snapshot index %s lists %q, which is no hash", from, s.Hash)
 		}
 		for _, file := range []struct{ ref, name string }{{s.URL, s.Hash + ".json.gz"}, {s.Signature, s.Hash + ".sig"}} {

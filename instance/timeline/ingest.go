@@ -28,13 +28,8 @@ func (s *Service) Sync(ctx context.Context) error {
 	return s.sync(ctx)
 }
 
-// trySync is a query's Sync: when another is running (a full snapshot of a large map takes
-// seconds to ingest), the query goes on with what is ingested, an older snapshot and more
-// events answer as well; unless Wait is set (the dev instance, whose clock jumps).
+// trySync is a query's Sync, run beside it: when another is running, it leaves it be.
 func (s *Service) trySync(ctx context.Context) error {
-	if s.WaitForSync {
-		return s.Sync(ctx)
-	}
 	if !s.syncing.TryLock() {
 		return nil
 	}
@@ -376,14 +371,15 @@ func parentOf(obj json.RawMessage) string {
 	return p.KnotenID
 }
 
-// inside reports whether an object is in the box: by its own point, or its Knoten's; an
-// object with neither is shown whatever the box.
-func inside(obj json.RawMessage, box knoten.BBox, knotenAt func(id string) (json.RawMessage, bool)) bool {
+// inside reports whether an object of section is in the box: by its own point, or its
+// Knoten's; an object with neither is shown whatever the box if its section may be placeless
+// (an Antrag, a Goldfaden), and in no box otherwise (a Garnrolle not on the map).
+func inside(section string, obj json.RawMessage, box knoten.BBox, knotenAt func(id string) (json.RawMessage, bool)) bool {
 	p, ok := pointOf(obj)
 	if !ok {
 		parent := parentOf(obj)
 		if parent == "" {
-			return true
+			return slices.Contains(placeless, section)
 		}
 		k, found := knotenAt(parent)
 		if !found {

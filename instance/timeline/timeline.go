@@ -171,9 +171,19 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 		return State{}, fault.Invalidf("bbox", "invalid_bbox", "bbox must be minLon,minLat,maxLon,maxLat in degrees, with minLat ≤ maxLat.")
 	}
 	if s.syncDue() {
-		if err := s.trySync(ctx); err != nil {
-			// The newest snapshots are not ingested yet; an older one and more events still answer.
-			s.log.Warn("timeline: sync", "err", err)
+		if s.WaitForSync {
+			if err := s.Sync(ctx); err != nil {
+				s.log.Warn("timeline: sync", "err", err)
+			}
+		} else {
+			// In the background, not bound to this request: a full snapshot of a large map takes
+			// seconds to ingest, and the query answers meanwhile from what is ingested (an older
+			// snapshot and more events). At most one runs (trySync gives way to a running one).
+			go func() {
+				if err := s.trySync(context.WithoutCancel(ctx)); err != nil {
+					s.log.Warn("timeline: sync", "err", err)
+				}
+			}()
 		}
 	}
 	snap, err := s.nearest(ctx, m)
@@ -490,7 +500,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 				delete(objs[sec], id)
 				continue
 			}
-			if inside(j, box, knotenAt) {
+			if inside(sec, j, box, knotenAt) {
 				if len(objs[sec]) >= MaxObjects {
 					return nil, ErrTooMany
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
@@ -179,5 +180,98 @@ func TestTimelineAt(t *testing.T) {
 	}
 	if got := ids(t, st, "knoten"); !slices.Equal(got, []string{"drei", "eins"}) || st.Source.Exact {
 		t.Errorf("after retention: Knoten %v exact %v, want [drei eins] not exact", got, st.Source.Exact)
+	}
+}
+
+// A resident who is not on the map (position null) is in no box, also when an event after the
+// snapshot changed their Garnrolle: the replay must not place them in every box.
+func TestTimelineHiddenGarnrolleInNoBox(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	t0 := time.Date(2026, 11, 10, 1, 0, 0, 0, time.UTC)
+	clk := fixed(t0.Add(24 * time.Hour))
+	hidden, fresh := uuid.New(), uuid.New()
+	src := &fakeSource{}
+	evs := &fakeEvents{earliest: t0.Add(-time.Hour)}
+	var rs []snapshot.Replayer
+	for _, sec := range account.SnapshotSections() {
+		rs = append(rs, sec.(snapshot.Replayer))
+	}
+	tl := timeline.NewService(pool, clk, time.UTC, src, evs, rs, nil)
+	a := timeline.Record{Hash: "a", Kind: "full", AsOf: t0, Position: eventstore.Snapshot{Xmin: 100, Xmax: 100}}
+	rolle := fmt.Sprintf(`{"created_at":"2026-11-01T10:00:00Z","h3":"","handle":"versteckt","id":"%s","name":"Versteckt","position":null,"verified":false,"verified_at":null,"verified_by":null}`, hidden)
+	if _, err := tl.Ingest(ctx, a, strings.NewReader(doc("full", map[string][]string{}, map[string][]string{
+		"garnrollen": {rolle},
+	}))); err != nil {
+		t.Fatal(err)
+	}
+	renamed, _ := json.Marshal(account.GarnrolleUmbenanntV1{AccountID: hidden, Name: "Neu"})
+	registered, _ := json.Marshal(account.GarnrolleAngelegtV1{AccountID: fresh, Handle: "neu", Name: "Ohne Ort"})
+	evs.evs = []eventstore.Event{
+		{Position: eventstore.Position{Tx: 200, ID: 1}, At: t0.Add(time.Hour), Type: "GarnrolleUmbenannt", Version: 1, Payload: renamed},
+		{Position: eventstore.Position{Tx: 201, ID: 2}, At: t0.Add(time.Hour), Type: "GarnrolleAngelegt", Version: 1, Payload: registered},
+	}
+	box := knoten.BBox{MinLon: 12.3, MinLat: 51.3, MaxLon: 12.4, MaxLat: 51.4}
+	st, err := tl.At(ctx, t0.Add(2*time.Hour), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Source.EventsReplayed != 2 {
+		t.Fatalf("replayed %d events, want 2", st.Source.EventsReplayed)
+	}
+	if got := ids(t, st, "garnrollen"); len(got) != 0 {
+		t.Errorf("Garnrollen without a position in the box: %v, want none", got)
+	}
+}
+
+// blockingSource lists one snapshot more than was ingested, whose file opens only once
+// released: an ingest under way for as long as the test wants.
+type blockingSource struct {
+	recs    []timeline.Record
+	opened  chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingSource) List(context.Context) ([]timeline.Record, error) { return b.recs, nil }
+func (b *blockingSource) Open(ctx context.Context, _ string) (io.ReadCloser, error) {
+	close(b.opened)
+	<-b.release
+	return nil, errors.New("released")
+}
+
+// A query does not wait for an ingest it set off (a full snapshot of a large map takes seconds
+// to ingest, and would hold a phone's request for as long, or past its timeout): it answers
+// from what is ingested, while the ingest goes on.
+func TestTimelineQueryDoesNotWaitForIngest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.Pool(t)
+	t0 := time.Date(2026, 11, 10, 1, 0, 0, 0, time.UTC)
+	a := timeline.Record{Hash: "a", Kind: "full", AsOf: t0, Position: eventstore.Snapshot{Xmin: 100, Xmax: 100}}
+	b := timeline.Record{Hash: "b", Kind: "full", AsOf: t0.Add(24 * time.Hour), Position: eventstore.Snapshot{Xmin: 200, Xmax: 200}}
+	src := &blockingSource{recs: []timeline.Record{a, b}, opened: make(chan struct{}), release: make(chan struct{})}
+	defer close(src.release)
+	tl := timeline.NewService(pool, fixed(t0.Add(48*time.Hour)), time.UTC, src, &fakeEvents{}, nil, nil)
+	k := uuid.New()
+	if _, err := tl.Ingest(ctx, a, strings.NewReader(doc("full", map[string][]string{}, map[string][]string{
+		"knoten": {knotenJSON(k, 12.37, 51.34, "eins")},
+	}))); err != nil {
+		t.Fatal(err)
+	}
+	box := knoten.BBox{MinLon: 12.3, MinLat: 51.3, MaxLon: 12.4, MaxLat: 51.4}
+	done := make(chan error, 1)
+	go func() {
+		_, err := tl.At(ctx, t0.Add(time.Hour), box)
+		done <- err
+	}()
+	<-src.opened // the query set off the ingest of b, which now waits
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the query waited for the ingest it set off")
 	}
 }

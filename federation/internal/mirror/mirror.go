@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/blocks"
 	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
@@ -95,7 +96,13 @@ func (Args) Kind() string { return "federation_mirror_snapshot" }
 // Enqueue queues the mirroring of an announced snapshot; the inbox has checked that the
 // announcement came from the snapshot's own Ortsweberei, a neighbour we follow.
 func (s *Service) Enqueue(ctx context.Context, n convert.SnapshotNote) error {
-	_, err := s.river.Insert(ctx, Args{Note: n}, &river.InsertOpts{Queue: Queue, MaxAttempts: 10})
+	// Once while it is queued, running or waiting for a retry: the hourly catch-up lists again
+	// what an earlier one or an announcement queued, and each job fetches the whole file.
+	_, err := s.river.Insert(ctx, Args{Note: n}, &river.InsertOpts{Queue: Queue, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateScheduled, rivertype.JobStateRetryable},
+	}})
 	return err
 }
 
