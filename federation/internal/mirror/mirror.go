@@ -57,13 +57,22 @@ type Config struct {
 	Dir string
 	// MaxBytes bounds one compressed file (0: DefaultMaxBytes).
 	MaxBytes int64
-	Log      *slog.Logger
+	// TimelineReads is how many mirrored timelines (At) are read at once; a request beyond
+	// is answered ErrBusy (0: DefaultTimelineReads).
+	TimelineReads int
+	// TimelineBytes bounds the JSON one mirrored timeline holds in memory (0:
+	// DefaultTimelineBytes).
+	TimelineBytes int64
+	Log           *slog.Logger
 }
 
 // Service mirrors neighbours' snapshots.
 type Service struct {
 	cfg   Config
 	river *river.Client[pgx.Tx]
+	reads chan struct{} // a slot per mirrored timeline being read
+	// readHook, when set (tests), wraps the file a mirrored timeline reads.
+	readHook func(io.Reader) io.Reader
 }
 
 // New returns the mirror.
@@ -71,10 +80,16 @@ func New(c Config) *Service {
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = DefaultMaxBytes
 	}
+	if c.TimelineReads <= 0 {
+		c.TimelineReads = DefaultTimelineReads
+	}
+	if c.TimelineBytes <= 0 {
+		c.TimelineBytes = DefaultTimelineBytes
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: c}
+	return &Service{cfg: c, reads: make(chan struct{}, c.TimelineReads)}
 }
 
 // SetRiver gives the mirror its job queue.
