@@ -413,6 +413,17 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot' ORDER BY id DESC LIMIT 
 		if err := os.WriteFile(file, genuine, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// The hash was refused after a download: announced again, it is refused without one
+		// (the hourly catch-up would otherwise fetch it every hour).
+		send(t, a, object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei"))
+		state, reason := ended(t, 3)
+		if state != "cancelled" || !strings.Contains(reason, "refused before") || mirrored() != 0 {
+			t.Fatalf("a refused hash announced again: job %s (%s), mirrored %d", state, reason, mirrored())
+		}
+		// An operator who knows better removes the refusal: the next announcement is fetched.
+		if _, err := b.Pool.Exec(context.Background(), `DELETE FROM snapshot_mirror_refusals WHERE hash = $1`, hash); err != nil {
+			t.Fatal(err)
+		}
 		send(t, a, object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei"))
 		waitFor(t, "Plagwitz to mirror it", patience, func() bool {
 			return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), hash) == 1
@@ -478,7 +489,7 @@ VALUES ($1, 'full', $2, 1, 1, '{}', $3, $4, $5, $6, $7, now(), now())`,
 	t.Run("a snapshot that does not follow the mirrored one", func(t *testing.T) {
 		older, obj := forge(t, asOf.Add(-time.Hour)) // names it as previous, but is older
 		send(t, a, obj)
-		state, reason := ended(t, 4)
+		state, reason := ended(t, 5)
 		if state != "cancelled" || !strings.Contains(reason, "chain") || mirrored() != 1 || kept(older) {
 			t.Fatalf("a snapshot older than its mirrored predecessor: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
@@ -486,12 +497,12 @@ VALUES ($1, 'full', $2, 1, 1, '{}', $3, $4, $5, $6, $7, now(), now())`,
 	t.Run("two snapshots that follow the same one", func(t *testing.T) {
 		next, obj := forge(t, asOf.Add(time.Hour))
 		send(t, a, obj)
-		if state, reason := ended(t, 5); state != "completed" || mirrored() != 2 || !kept(next) {
+		if state, reason := ended(t, 6); state != "completed" || mirrored() != 2 || !kept(next) {
 			t.Fatalf("the snapshot after the mirrored one: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
 		fork, obj := forge(t, asOf.Add(2*time.Hour)) // a second successor: the history rewritten
 		send(t, a, obj)
-		state, reason := ended(t, 6)
+		state, reason := ended(t, 7)
 		if state != "cancelled" || !strings.Contains(reason, "fork") || mirrored() != 2 || kept(fork) {
 			t.Fatalf("a second successor: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
