@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
@@ -252,6 +254,47 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 	if len(tl.Knoten) != 2 || tl.Source.Snapshot != hash {
 		t.Fatalf("without a box, Lindenau's whole map: %+v", tl.Knoten)
 	}
+	// Each answer parses the whole mirrored snapshot, and anyone may ask: while one is being
+	// read, another request is turned away at once (503 mirror_busy, Retry-After), not queued.
+	started, released := make(chan struct{}), make(chan struct{})
+	var hold sync.Once
+	federation.SetMirrorReadHook(b.Federation, func(r io.Reader) io.Reader {
+		held := false
+		hold.Do(func() { held = true })
+		if !held {
+			return r
+		}
+		return readerFunc(func(p []byte) (int, error) {
+			if started != nil {
+				close(started)
+				started = nil
+				<-released
+			}
+			return r.Read(p)
+		})
+	})
+	firstDone := make(chan int, 1)
+	wait := started
+	go func() {
+		res, err := http.Get(b.URL + "/mirrors/" + hostOf(a) + "/timeline?date=" + day)
+		if err != nil {
+			firstDone <- 0
+			return
+		}
+		res.Body.Close()
+		firstDone <- res.StatusCode
+	}()
+	<-wait
+	res, busy := getBytes(t, b.URL+"/mirrors/"+hostOf(a)+"/timeline?date="+day)
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(busy), `"mirror_busy"`) || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("a timeline while another is read: %d %s (Retry-After %q), want 503 mirror_busy", res.StatusCode, busy, res.Header.Get("Retry-After"))
+	}
+	close(released)
+	if code := <-firstDone; code != http.StatusOK {
+		t.Fatalf("the timeline being read when the second came: %d", code)
+	}
+	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date="+day).Expect(t, 200)
+
 	// Before the first mirrored snapshot there is nothing to show, and a malformed day is refused.
 	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date=2020-01-01").Expect(t, 404)
 	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date=gestern").Expect(t, 400)
@@ -508,3 +551,8 @@ VALUES ($1, 'full', $2, 1, 1, '{}', $3, $4, $5, $6, $7, now(), now())`,
 		}
 	})
 }
+
+// readerFunc is a Read method as a function.
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

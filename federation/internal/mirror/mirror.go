@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,7 +73,17 @@ type Service struct {
 	river *river.Client[pgx.Tx]
 	reads chan struct{} // a slot per mirrored timeline being read
 	// readHook, when set (tests), wraps the file a mirrored timeline reads.
-	readHook func(io.Reader) io.Reader
+	readHook atomic.Pointer[func(io.Reader) io.Reader]
+}
+
+// SetReadHook makes each mirrored timeline read its file through wrap (nil: directly): a
+// test holds a read in progress with it.
+func (s *Service) SetReadHook(wrap func(io.Reader) io.Reader) {
+	if wrap == nil {
+		s.readHook.Store(nil)
+		return
+	}
+	s.readHook.Store(&wrap)
 }
 
 // New returns the mirror.

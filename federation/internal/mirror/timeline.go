@@ -94,8 +94,8 @@ ORDER BY as_of DESC LIMIT 1`, host, at)
 	}
 	defer f.Close()
 	var in io.Reader = f
-	if s.readHook != nil {
-		in = s.readHook(in)
+	if wrap := s.readHook.Load(); wrap != nil {
+		in = (*wrap)(in)
 	}
 
 	st := State{Snapshot: rec, Objects: map[string][]json.RawMessage{}}

@@ -86,9 +86,9 @@ func TestMirrorTimelineReadsOneAtATime(t *testing.T) {
 	s := New(Config{Pool: pgtest.Pool(t), Dir: t.TempDir()})
 	asOf := mirrorSnapshot(t, s, 3, 10)
 	started, released := make(chan struct{}), make(chan struct{})
-	s.readHook = func(r io.Reader) io.Reader {
+	s.SetReadHook(func(r io.Reader) io.Reader {
 		return &blockingReader{r: r, started: started, released: released}
-	}
+	})
 	first := make(chan error, 1)
 	go func() {
 		st, err := s.At(context.Background(), timelineHost, asOf, Box{})
@@ -98,7 +98,7 @@ func TestMirrorTimelineReadsOneAtATime(t *testing.T) {
 		first <- err
 	}()
 	<-started
-	s.readHook = nil
+	s.SetReadHook(nil)
 	if _, err := s.At(context.Background(), timelineHost, asOf, Box{}); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a second read while one is in progress: %v, want ErrBusy", err)
 	}
