@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
@@ -30,3 +31,7 @@ func DeliveredTypes() []string { return publish.Types() }
 func AntragDocument(ctx context.Context, s *Service, a antrag.Antrag) (*vocab.Antrag, error) {
 	return s.convert.AntragObject(ctx, a)
 }
+
+// SetMirrorReadHook makes each GET /mirrors/{host}/timeline read its file through wrap, so a
+// test can hold one read in progress.
+func SetMirrorReadHook(s *Service, wrap func(io.Reader) io.Reader) { s.mirror.SetReadHook(wrap) }

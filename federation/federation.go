@@ -77,7 +77,12 @@ type Config struct {
 	MirrorDir string
 	// MaxMirrorBytes bounds one mirrored snapshot file (0: 512 MiB).
 	MaxMirrorBytes int64
-	Log            *slog.Logger
+	// MirrorTimelineReads is how many GET /mirrors/{host}/timeline are read at once; more
+	// are answered 503 mirror_busy (0: 1). MirrorTimelineBytes bounds the JSON one such read
+	// holds in memory (0: 64 MiB).
+	MirrorTimelineReads int
+	MirrorTimelineBytes int64
+	Log                 *slog.Logger
 }
 
 // Services are the domain services federation reads from.
@@ -179,7 +184,8 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		UserAgent: "weltgewebe (+" + cfg.BaseURL + ")", RootCAs: cfg.RootCAs,
 	})
 	s.mirror = mirror.New(mirror.Config{Pool: pool, Clock: c, Client: mirrorClient, Blocks: s.blocks, Keys: s.actors,
-		Dir: cfg.MirrorDir, MaxBytes: cfg.MaxMirrorBytes, Log: s.log})
+		Dir: cfg.MirrorDir, MaxBytes: cfg.MaxMirrorBytes, TimelineReads: cfg.MirrorTimelineReads,
+		TimelineBytes: cfg.MirrorTimelineBytes, Log: s.log})
 	s.inbox = inbox.New(inbox.Config{Mirror: s.mirror, Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: inbox.Services{Antraege: svc.Antraege, Nachbarn: svc.Nachbarn},
 		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Log: s.log})

@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
@@ -252,6 +254,47 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot'`).Scan(&state, &reason)
 	if len(tl.Knoten) != 2 || tl.Source.Snapshot != hash {
 		t.Fatalf("without a box, Lindenau's whole map: %+v", tl.Knoten)
 	}
+	// Each answer parses the whole mirrored snapshot, and anyone may ask: while one is being
+	// read, another request is turned away at once (503 mirror_busy, Retry-After), not queued.
+	started, released := make(chan struct{}), make(chan struct{})
+	var hold sync.Once
+	federation.SetMirrorReadHook(b.Federation, func(r io.Reader) io.Reader {
+		held := false
+		hold.Do(func() { held = true })
+		if !held {
+			return r
+		}
+		return readerFunc(func(p []byte) (int, error) {
+			if started != nil {
+				close(started)
+				started = nil
+				<-released
+			}
+			return r.Read(p)
+		})
+	})
+	firstDone := make(chan int, 1)
+	wait := started
+	go func() {
+		res, err := http.Get(b.URL + "/mirrors/" + hostOf(a) + "/timeline?date=" + day)
+		if err != nil {
+			firstDone <- 0
+			return
+		}
+		res.Body.Close()
+		firstDone <- res.StatusCode
+	}()
+	<-wait
+	res, busy := getBytes(t, b.URL+"/mirrors/"+hostOf(a)+"/timeline?date="+day)
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(busy), `"mirror_busy"`) || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("a timeline while another is read: %d %s (Retry-After %q), want 503 mirror_busy", res.StatusCode, busy, res.Header.Get("Retry-After"))
+	}
+	close(released)
+	if code := <-firstDone; code != http.StatusOK {
+		t.Fatalf("the timeline being read when the second came: %d", code)
+	}
+	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date="+day).Expect(t, 200)
+
 	// Before the first mirrored snapshot there is nothing to show, and a malformed day is refused.
 	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date=2020-01-01").Expect(t, 404)
 	b.Client().Get("/mirrors/"+hostOf(a)+"/timeline?date=gestern").Expect(t, 400)
@@ -413,6 +456,17 @@ FROM river_job WHERE kind = 'federation_mirror_snapshot' ORDER BY id DESC LIMIT 
 		if err := os.WriteFile(file, genuine, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// The hash was refused after a download: announced again, it is refused without one
+		// (the hourly catch-up would otherwise fetch it every hour).
+		send(t, a, object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei"))
+		state, reason := ended(t, 3)
+		if state != "cancelled" || !strings.Contains(reason, "refused before") || mirrored() != 0 {
+			t.Fatalf("a refused hash announced again: job %s (%s), mirrored %d", state, reason, mirrored())
+		}
+		// An operator who knows better removes the refusal: the next announcement is fetched.
+		if _, err := b.Pool.Exec(context.Background(), `DELETE FROM snapshot_mirror_refusals WHERE hash = $1`, hash); err != nil {
+			t.Fatal(err)
+		}
 		send(t, a, object(a.URL+"/ap/snapshots/"+hash, a.URL+"/ap/ortsweberei"))
 		waitFor(t, "Plagwitz to mirror it", patience, func() bool {
 			return b.Count(`SELECT count(*) FROM snapshot_mirrors WHERE origin = $1 AND hash = $2`, hostOf(a), hash) == 1
@@ -478,7 +532,7 @@ VALUES ($1, 'full', $2, 1, 1, '{}', $3, $4, $5, $6, $7, now(), now())`,
 	t.Run("a snapshot that does not follow the mirrored one", func(t *testing.T) {
 		older, obj := forge(t, asOf.Add(-time.Hour)) // names it as previous, but is older
 		send(t, a, obj)
-		state, reason := ended(t, 4)
+		state, reason := ended(t, 5)
 		if state != "cancelled" || !strings.Contains(reason, "chain") || mirrored() != 1 || kept(older) {
 			t.Fatalf("a snapshot older than its mirrored predecessor: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
@@ -486,14 +540,19 @@ VALUES ($1, 'full', $2, 1, 1, '{}', $3, $4, $5, $6, $7, now(), now())`,
 	t.Run("two snapshots that follow the same one", func(t *testing.T) {
 		next, obj := forge(t, asOf.Add(time.Hour))
 		send(t, a, obj)
-		if state, reason := ended(t, 5); state != "completed" || mirrored() != 2 || !kept(next) {
+		if state, reason := ended(t, 6); state != "completed" || mirrored() != 2 || !kept(next) {
 			t.Fatalf("the snapshot after the mirrored one: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
 		fork, obj := forge(t, asOf.Add(2*time.Hour)) // a second successor: the history rewritten
 		send(t, a, obj)
-		state, reason := ended(t, 6)
+		state, reason := ended(t, 7)
 		if state != "cancelled" || !strings.Contains(reason, "fork") || mirrored() != 2 || kept(fork) {
 			t.Fatalf("a second successor: job %s (%s), mirrored %d", state, reason, mirrored())
 		}
 	})
 }
+
+// readerFunc is a Read method as a function.
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

@@ -260,6 +260,14 @@ func (s *Service) mirrorTimeline(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, snapshot.ErrNoSnapshot):
 		s.refuse(w, r, fault.NotFoundf("mirror_before_start", "This instance keeps no snapshot of that host from that day or before."))
 		return
+	case errors.Is(err, mirror.ErrBusy):
+		s.refuse(w, r, &fault.Error{Kind: fault.Unavailable, Code: "mirror_busy",
+			Message: "Another mirrored timeline is being read now: ask again shortly.", RetryAfter: 5 * time.Second})
+		return
+	case errors.Is(err, mirror.ErrTooLarge):
+		s.refuse(w, r, fault.Invalidf("", "mirror_timeline_too_large",
+			"The mirrored snapshot holds more than this instance reads for one timeline; the file itself is served under /mirrors/<host>/snapshots/."))
+		return
 	case errors.Is(err, mirror.ErrTooMany):
 		s.refuse(w, r, fault.Invalidf("bbox", "timeline_too_many", "Too many objects in this area: zoom in."))
 		return

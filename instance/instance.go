@@ -105,6 +105,9 @@ type SnapshotConfig struct {
 	// MaxMirrorBytes bounds one neighbour's snapshot file that this instance mirrors
 	// (0: 512 MiB); the mirrors are kept in <Dir>/mirrors/<host>/.
 	MaxMirrorBytes int64
+	// MirrorTimelineReads is how many GET /mirrors/{host}/timeline are read at once (0: 1);
+	// each parses a whole mirrored snapshot, so more are answered 503 mirror_busy.
+	MirrorTimelineReads int
 }
 
 // snapshotDir is the configured snapshot directory, or the default beside the database.
@@ -284,7 +287,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
 			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log,
 			// The neighbours' snapshots are kept beside our own (docs/SNAPSHOTS.md, "Mirrors").
-			MirrorDir: filepath.Join(cfg.snapshotDir(), "mirrors"), MaxMirrorBytes: cfg.Snapshots.MaxMirrorBytes})
+			MirrorDir: filepath.Join(cfg.snapshotDir(), "mirrors"), MaxMirrorBytes: cfg.Snapshots.MaxMirrorBytes,
+			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads})
 	if err != nil {
 		return nil, err
 	}

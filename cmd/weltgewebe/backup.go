@@ -51,14 +51,18 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs, db := command("restore", stderr)
 	fromSnapshots := fs.String("from-snapshots", "", "rebuild the public state in an EMPTY database from the snapshots in this directory, or at this URL (an instance's /snapshots/ index)")
 	key := fs.String("key", "", "with --from-snapshots: the snapshot key as a Multikey (z6Mk…); default: fetched from the instance actor the snapshots name")
+	maxBytes := fs.Int64("max-bytes", defaultMaxDownloadBytes, "with --from-snapshots URL: the most one downloaded file may have (bytes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *fromSnapshots != "" {
 		if fs.NArg() != 0 {
-			return errors.New("usage: weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY]")
+			return errors.New("usage: weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY] [--max-bytes N]")
 		}
-		return restoreFromSnapshots(ctx, *fromSnapshots, *key, db, stdout, stderr)
+		if *maxBytes <= 0 {
+			return errors.New("restore: --max-bytes must be positive")
+		}
+		return restoreFromSnapshots(ctx, *fromSnapshots, *key, *maxBytes, db, stdout, stderr)
 	}
 	if fs.NArg() != 1 {
 		return errors.New("usage: weltgewebe restore [database flags] FILE | --from-snapshots DIR|URL [--key MULTIKEY]")

@@ -4,7 +4,7 @@
 //	weltgewebe migrate [database flags]
 //	weltgewebe backup  [database flags] FILE
 //	weltgewebe restore [database flags] FILE
-//	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY]
+//	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY] [--max-bytes N]
 //	weltgewebe admin create --email E --password P --name N [database flags]
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
 //	weltgewebe admin reclaim --email E --password P [database flags] ACCOUNT_ID

@@ -35,7 +35,7 @@ func TestRestoreIndexHashCannotLeaveTheSpool(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	v := &verifier{client: srv.Client()}
-	_, err := fetchChainCandidates(context.Background(), v, srv.URL+"/snapshots/", spool)
+	_, err := fetchChainCandidates(context.Background(), v, srv.URL+"/snapshots/", spool, defaultMaxDownloadBytes)
 	for _, name := range []string{"escaped.json.gz", "escaped.sig"} {
 		if _, statErr := os.Stat(filepath.Join(root, name)); statErr == nil {
 			t.Errorf("%s was written outside the spool directory", name)

@@ -45,14 +45,14 @@ type chainFile struct {
 // incrementals after it. Every file is checked (form, hash, detached signature, proof, the
 // chain's links) before the database is touched, and again while it is read into the
 // restore's one transaction, which commits only when all of it held.
-func restoreFromSnapshots(ctx context.Context, from, key string, db *dbFlags, stdout, stderr io.Writer) error {
+func restoreFromSnapshots(ctx context.Context, from, key string, maxBytes int64, db *dbFlags, stdout, stderr io.Writer) error {
 	spool, err := os.MkdirTemp("", "weltgewebe-restore-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(spool)
 	v := &verifier{client: snapshotClient()}
-	paths, err := fetchChainCandidates(ctx, v, from, spool)
+	paths, err := fetchChainCandidates(ctx, v, from, spool, maxBytes)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,8 @@ func storeSpooled(dir string, f chainFile) error {
 // fetchChainCandidates returns the local paths of the snapshots to choose from: a directory's
 // files as they are, or an index's files downloaded into spool (the newest full snapshot and
 // the incrementals on it only, as the index describes them).
-func fetchChainCandidates(ctx context.Context, v *verifier, from, spool string) ([]string, error) {
+// maxBytes bounds each downloaded file.
+func fetchChainCandidates(ctx context.Context, v *verifier, from, spool string, maxBytes int64) ([]string, error) {
 	loc, err := parseLocation(from)
 	if err != nil {
 		return nil, err
@@ -275,7 +276,7 @@ func fetchChainCandidates(ctx context.Context, v *verifier, from, spool string) 
 			if err != nil {
 				return nil, fmt.Errorf("the snapshot index %s: %w", from, err)
 			}
-			if err := download(ctx, v, location{url: loc.url.ResolveReference(u)}, filepath.Join(spool, file.name)); err != nil {
+			if err := download(ctx, v, location{url: loc.url.ResolveReference(u)}, filepath.Join(spool, file.name), maxBytes); err != nil {
 				return nil, err
 			}
 		}
@@ -284,18 +285,32 @@ func fetchChainCandidates(ctx context.Context, v *verifier, from, spool string) 
 	return paths, nil
 }
 
-func download(ctx context.Context, v *verifier, l location, path string) error {
-	r, err := v.open(ctx, l, "")
+// defaultMaxDownloadBytes bounds one downloaded snapshot file, as a mirror's (512 MiB).
+const defaultMaxDownloadBytes int64 = 512 << 20
+
+// download copies the file at l into path, at most maxBytes: a server (perhaps not the one
+// the operator meant) must not fill $TMPDIR. Refused at once when Content-Length says more,
+// and cut off when the body does.
+func download(ctx context.Context, v *verifier, l location, path string, maxBytes int64) error {
+	r, length, err := v.openSized(ctx, l, "")
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	if length > maxBytes {
+		return fmt.Errorf("%s is %d bytes, more than --max-bytes %d", l, length, maxBytes)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	n, err := io.Copy(f, io.LimitReader(r, maxBytes+1))
+	if err == nil && n > maxBytes {
+		err = fmt.Errorf("more than --max-bytes %d", maxBytes)
+	}
+	if err != nil {
 		f.Close()
+		os.Remove(path)
 		return fmt.Errorf("%s: %w", l, err)
 	}
 	return f.Close()

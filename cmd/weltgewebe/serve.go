@@ -40,6 +40,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	snapshotEvery := fs.String("snapshot-every", envOr("WG_SNAPSHOT_EVERY", snapshot.DefaultEvery.String()), "distance between incremental snapshots after the full one (env WG_SNAPSHOT_EVERY)")
 	retentionFlag := fs.String("event-retention", envOr("WG_EVENT_RETENTION", snapshot.DefaultRetention.String()), "how long the event log keeps an event once a verified snapshot holds it, e.g. 720h; negative: for ever (env WG_EVENT_RETENTION)")
 	mirrorMaxFlag := fs.String("mirror-max-bytes", envOr("WG_MIRROR_MAX_BYTES", "536870912"), "the largest snapshot file of a neighbour this instance mirrors, in bytes (env WG_MIRROR_MAX_BYTES)")
+	mirrorReads := fs.Int("mirror-timeline-reads", 1, "how many timelines of mirrored neighbours (GET /mirrors/<host>/timeline) are read at once; each parses a whole snapshot, more are answered 503 mirror_busy")
 	mapBatch := fs.Duration("map-batch", 2500*time.Millisecond, "how often the live map sends what changed (2s–3s)")
 	basemap := fs.String("basemap", envOr("WG_BASEMAP", ""), "PMTiles file the web app draws as the map, served at /tiles/basemap.pmtiles (env WG_BASEMAP)")
 	trustedProxies := fs.String("trusted-proxy", envOr("WG_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for the rate limits and the login lockout (env WG_TRUSTED_PROXIES)")
@@ -80,6 +81,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil || mirrorMax < 1 {
 		return fmt.Errorf("--mirror-max-bytes wants a positive number of bytes, got %q", *mirrorMaxFlag)
 	}
+	if *mirrorReads < 1 {
+		return fmt.Errorf("--mirror-timeline-reads wants a positive number, got %d", *mirrorReads)
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -94,7 +98,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Bank: httpapi.Bank{Timezone: batch.Location, DATEV: datevCfg},
 		Snapshots: instance.SnapshotConfig{Dir: *snapshotDir, Retention: retention, Schedule: snapshot.Schedule{
 			Full: time.Duration(snapshotFull.Hour())*time.Hour + time.Duration(snapshotFull.Minute())*time.Minute, Every: every,
-			Location: batch.Location}, MaxMirrorBytes: mirrorMax}}
+			Location: batch.Location}, MaxMirrorBytes: mirrorMax, MirrorTimelineReads: *mirrorReads}}
 	if cfg.RateLimits.TrustedProxies, err = httpapi.ParseTrustedProxies(*trustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}

@@ -188,33 +188,39 @@ var errNotFound = errors.New("not found")
 
 // open opens the file at l; errNotFound when there is none.
 func (v *verifier) open(ctx context.Context, l location, accept string) (io.ReadCloser, error) {
+	r, _, err := v.openSized(ctx, l, accept)
+	return r, err
+}
+
+// openSized is open, also returning the length the server announced (-1: none, or a file).
+func (v *verifier) openSized(ctx context.Context, l location, accept string) (io.ReadCloser, int64, error) {
 	if l.url == nil {
 		f, err := os.Open(l.path)
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", l, errNotFound)
+			return nil, -1, fmt.Errorf("%s: %w", l, errNotFound)
 		}
-		return f, err
+		return f, -1, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url.String(), nil)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
 	res, err := v.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	switch {
 	case res.StatusCode == http.StatusNotFound || res.StatusCode == http.StatusGone:
 		res.Body.Close()
-		return nil, fmt.Errorf("%s: %w", l, errNotFound)
+		return nil, -1, fmt.Errorf("%s: %w", l, errNotFound)
 	case res.StatusCode != http.StatusOK:
 		res.Body.Close()
-		return nil, fmt.Errorf("%s: HTTP %s", l, res.Status)
+		return nil, -1, fmt.Errorf("%s: HTTP %s", l, res.Status)
 	}
-	return res.Body, nil
+	return res.Body, res.ContentLength, nil
 }
 
 var hashName = regexp.MustCompile(`^([0-9a-f]{64})\.`)

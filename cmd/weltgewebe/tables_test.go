@@ -38,7 +38,8 @@ var owners = map[string]string{
 	"antrag_kommentare":   "instance/antrag", "antrag_fremdstimmen": "instance/antrag",
 	"timeline_snapshots": "instance/timeline", "timeline_versions": "instance/timeline",
 	"snapshots": "instance/snapshot", "snapshot_keys": "instance/snapshot",
-	"snapshot_mirrors": "federation/internal/mirror",
+	"snapshot_mirrors":         "federation/internal/mirror",
+	"snapshot_mirror_refusals": "federation/internal/mirror",
 }
 
 // crossReads are today's reads and writes of another package's tables, each to be replaced

@@ -27,6 +27,8 @@ const messages: Record<string, string> = {
   malformed_time: "Die Uhrzeit war nicht lesbar.",
   snapshot_not_found: "Diesen Snapshot gibt es hier nicht.",
   mirror_not_found: "Von dieser Ortsweberei wird hier keine Kopie geführt.",
+  mirror_busy: "Gerade wird schon eine gespiegelte Zeitleiste gelesen. Bitte versuche es gleich noch einmal.",
+  mirror_timeline_too_large: "Diese gespiegelte Kopie ist zu groß, um sie hier als Zeitleiste zu zeigen.",
   mirror_before_start: "Für diesen Tag liegt hier keine Kopie des Stands dieser Ortsweberei vor.",
   unauthenticated: "Bitte melde dich an.",
   invalid_credentials: "E-Mail oder Passwort stimmen nicht.",

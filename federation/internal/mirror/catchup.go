@@ -80,7 +80,10 @@ func (s *Service) catchUp(ctx context.Context, group string) error {
 	if idx.Instance != group {
 		return fmt.Errorf("%s/snapshots/ is the index of %q", base, idx.Instance)
 	}
-	rows, err := s.cfg.Pool.Query(ctx, `SELECT hash FROM snapshot_mirrors WHERE origin = $1`, host)
+	// What we hold, and what we fetched and refused: queued again, it would be fetched again
+	// (each a whole file) and refused again.
+	rows, err := s.cfg.Pool.Query(ctx, `SELECT hash FROM snapshot_mirrors WHERE origin = $1
+UNION SELECT hash FROM snapshot_mirror_refusals WHERE origin = $1`, host)
 	if err != nil {
 		return err
 	}

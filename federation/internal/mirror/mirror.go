@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -57,13 +58,32 @@ type Config struct {
 	Dir string
 	// MaxBytes bounds one compressed file (0: DefaultMaxBytes).
 	MaxBytes int64
-	Log      *slog.Logger
+	// TimelineReads is how many mirrored timelines (At) are read at once; a request beyond
+	// is answered ErrBusy (0: DefaultTimelineReads).
+	TimelineReads int
+	// TimelineBytes bounds the JSON one mirrored timeline holds in memory (0:
+	// DefaultTimelineBytes).
+	TimelineBytes int64
+	Log           *slog.Logger
 }
 
 // Service mirrors neighbours' snapshots.
 type Service struct {
 	cfg   Config
 	river *river.Client[pgx.Tx]
+	reads chan struct{} // a slot per mirrored timeline being read
+	// readHook, when set (tests), wraps the file a mirrored timeline reads.
+	readHook atomic.Pointer[func(io.Reader) io.Reader]
+}
+
+// SetReadHook makes each mirrored timeline read its file through wrap (nil: directly): a
+// test holds a read in progress with it.
+func (s *Service) SetReadHook(wrap func(io.Reader) io.Reader) {
+	if wrap == nil {
+		s.readHook.Store(nil)
+		return
+	}
+	s.readHook.Store(&wrap)
 }
 
 // New returns the mirror.
@@ -71,10 +91,16 @@ func New(c Config) *Service {
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = DefaultMaxBytes
 	}
+	if c.TimelineReads <= 0 {
+		c.TimelineReads = DefaultTimelineReads
+	}
+	if c.TimelineBytes <= 0 {
+		c.TimelineBytes = DefaultTimelineBytes
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: c}
+	return &Service{cfg: c, reads: make(chan struct{}, c.TimelineReads)}
 }
 
 // SetRiver gives the mirror its job queue.
@@ -124,6 +150,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	var r *refusal
 	if errors.As(err, &r) {
 		w.s.cfg.Log.Warn("federation: snapshot not mirrored", "origin", n.Instance, "hash", n.Hash, "url", n.URL, "reason", r.Error())
+		if r.fetched {
+			if rerr := w.s.recordRefusal(ctx, iri.HostOf(n.Instance), n.Hash, r.Error()); rerr != nil {
+				return rerr // retried: the refusal is found again, and then recorded
+			}
+		}
 		return river.JobCancel(err)
 	}
 	if err == nil {
@@ -133,12 +164,19 @@ func (w *worker) Work(ctx context.Context, job *river.Job[Args]) error {
 }
 
 // refusal is why an announced snapshot is not mirrored, for good.
-type refusal struct{ err error }
+type refusal struct {
+	err error
+	// fetched: the refusal is about the file (its size, its content), so it is recorded in
+	// snapshot_mirror_refusals and the hash is not fetched again. A refusal before the
+	// download (mirroring off, a blocked host, the origin's key) is not: it says nothing
+	// about the file, and may change.
+	fetched bool
+}
 
 func (r *refusal) Error() string { return r.err.Error() }
 func (r *refusal) Unwrap() error { return r.err }
 
-func refuse(format string, a ...any) error { return &refusal{fmt.Errorf(format, a...)} }
+func refuse(format string, a ...any) error { return &refusal{err: fmt.Errorf(format, a...)} }
 
 // classify turns a failed exchange with the origin into a refusal unless it may pass.
 func classify(err error) error {
@@ -149,7 +187,7 @@ func classify(err error) error {
 	if errors.As(err, &re) {
 		return err
 	}
-	return &refusal{err}
+	return &refusal{err: err}
 }
 
 func (s *Service) mirror(ctx context.Context, n convert.SnapshotNote) error {
@@ -170,6 +208,16 @@ func (s *Service) mirror(ctx context.Context, n convert.SnapshotNote) error {
 	}
 	if have {
 		return nil // announced again, or a retry after the row was written
+	}
+	var refused string
+	switch err := s.cfg.Pool.QueryRow(ctx, `SELECT reason FROM snapshot_mirror_refusals WHERE origin = $1 AND hash = $2`,
+		host, n.Hash).Scan(&refused); {
+	case err == nil:
+		// Refused after a download already: the same hash names the same bytes, so it would
+		// be refused again, after fetching the whole file again.
+		return refuse("refused before: %s", refused)
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("federation: mirror: %w", err)
 	}
 
 	// The key first, and the detached signature over the announced hash: a forged
@@ -199,7 +247,7 @@ func (s *Service) mirror(ctx context.Context, n convert.SnapshotNote) error {
 	}
 	tmp, size, err := s.download(ctx, dir, n.URL)
 	if err != nil {
-		return err
+		return err // download marks the refusals about the file itself
 	}
 	kept := false
 	defer func() {
@@ -207,6 +255,40 @@ func (s *Service) mirror(ctx context.Context, n convert.SnapshotNote) error {
 			os.Remove(tmp)
 		}
 	}()
+	err = s.keep(ctx, n, host, dir, tmp, size, sig, pub)
+	kept = err == nil
+	return fetched(err)
+}
+
+// fetched marks a refusal that came with or after the download as one about the file.
+func fetched(err error) error {
+	var r *refusal
+	if errors.As(err, &r) {
+		r.fetched = true
+	}
+	return err
+}
+
+// recordRefusal notes that host's snapshot hash was refused after it was fetched.
+func (s *Service) recordRefusal(ctx context.Context, host, hash, reason string) error {
+	_, err := s.cfg.Pool.Exec(ctx, `INSERT INTO snapshot_mirror_refusals (origin, hash, reason, refused_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (origin, hash) DO NOTHING`, host, hash, reason, s.now())
+	if err != nil {
+		return fmt.Errorf("federation: mirror: record the refusal: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) now() time.Time {
+	if s.cfg.Clock == nil {
+		return time.Now().UTC()
+	}
+	return s.cfg.Clock.Now()
+}
+
+// keep checks the downloaded file tmp against the announcement and, when it holds, moves it
+// into dir and records it; a refusal otherwise (the caller removes tmp unless kept).
+func (s *Service) keep(ctx context.Context, n convert.SnapshotNote, host, dir, tmp string, size int64, sig []byte, pub ed25519.PublicKey) error {
 	doc, err := readFile(tmp)
 	if err != nil {
 		return refuse("the file: %v", err)
@@ -241,7 +323,6 @@ func (s *Service) mirror(ctx context.Context, n convert.SnapshotNote) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("federation: mirror: %w", err)
 	}
-	kept = true
 	if err := writeAtomic(dir, n.Hash+".sig", snapshot.EncodeSignature(sig)); err != nil {
 		return err
 	}
@@ -281,18 +362,19 @@ func (s *Service) download(ctx context.Context, dir, url string) (string, int64,
 		}
 		if status == 0 || status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout {
 			if transport.Refused(err) {
-				return "", 0, &refusal{err}
+				return "", 0, &refusal{err: err}
 			}
 			return "", 0, fmt.Errorf("federation: mirror: fetch %s: %w", url, err) // may pass: retried
 		}
+		// Not recorded: nothing was fetched, and asking again costs no file.
 		return "", 0, refuse("fetch %s: %v", url, err)
 	}
 	defer res.Body.Close()
 	if res.Request != nil && res.Request.URL != nil && !iri.SameOrigin(res.Request.URL.String(), url) {
-		return "", 0, refuse("%s was redirected to another host", url)
+		return "", 0, fetched(refuse("%s was redirected to another host", url))
 	}
 	if res.ContentLength > s.cfg.MaxBytes {
-		return "", 0, refuse("%s is %d bytes, more than the %d a mirror takes", url, res.ContentLength, s.cfg.MaxBytes)
+		return "", 0, fetched(refuse("%s is %d bytes, more than the %d a mirror takes", url, res.ContentLength, s.cfg.MaxBytes))
 	}
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
@@ -310,7 +392,7 @@ func (s *Service) download(ctx context.Context, dir, url string) (string, int64,
 		return "", 0, fmt.Errorf("federation: mirror: fetch %s: %w", url, err) // cut short: retried
 	}
 	if size > s.cfg.MaxBytes {
-		return "", 0, refuse("%s is more than the %d bytes a mirror takes", url, s.cfg.MaxBytes)
+		return "", 0, fetched(refuse("%s is more than the %d bytes a mirror takes", url, s.cfg.MaxBytes))
 	}
 	if err := errors.Join(f.Sync(), f.Close()); err != nil {
 		return "", 0, fmt.Errorf("federation: mirror: %w", err)

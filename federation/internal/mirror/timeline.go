@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
@@ -25,6 +26,22 @@ const MaxPerSection = 20000
 
 // ErrTooMany: a section has more than MaxPerSection objects in the box.
 var ErrTooMany = errors.New("federation: mirror timeline: too many objects in the box")
+
+// DefaultTimelineReads is how many mirrored timelines are read at once when no other number
+// is set: each read decompresses and parses a whole full snapshot (up to MaxBytes compressed),
+// and anyone may ask, so one at a time keeps a flood of requests from taking the machine.
+const DefaultTimelineReads = 1
+
+// DefaultTimelineBytes bounds the JSON a mirrored timeline holds in memory at once (the
+// Fäden waiting for their Knoten plus the objects of the answer) when no other bound is set.
+const DefaultTimelineBytes int64 = 64 << 20
+
+// ErrBusy: as many mirrored timelines as allowed are being read now; ask again shortly.
+var ErrBusy = errors.New("federation: mirror timeline: busy")
+
+// ErrTooLarge: the answer (with the Fäden held until their Knoten are known) would hold more
+// than TimelineBytes of JSON.
+var ErrTooLarge = errors.New("federation: mirror timeline: too large")
 
 // TimelineSections are the sections a mirrored timeline answers with.
 var TimelineSections = []string{"knoten", "faeden", "garnrollen", "antraege", "ortsweberei"}
@@ -64,11 +81,22 @@ ORDER BY as_of DESC LIMIT 1`, host, at)
 	if !found {
 		return State{}, snapshot.ErrNoSnapshot
 	}
+	// Only now, with a snapshot to read: an unknown host or day costs one query, not a slot.
+	select {
+	case s.reads <- struct{}{}:
+		defer func() { <-s.reads }()
+	default:
+		return State{}, ErrBusy
+	}
 	f, _, err := s.Open(ctx, host, rec.Hash, ".json.gz")
 	if err != nil {
 		return State{}, err
 	}
 	defer f.Close()
+	var in io.Reader = f
+	if wrap := s.readHook.Load(); wrap != nil {
+		in = (*wrap)(in)
+	}
 
 	st := State{Snapshot: rec, Objects: map[string][]json.RawMessage{}}
 	for _, sec := range TimelineSections {
@@ -76,14 +104,27 @@ ORDER BY as_of DESC LIMIT 1`, host, at)
 	}
 	var faeden []json.RawMessage // the section comes before knoten's: kept until the Knoten are known
 	onMap := map[string]bool{}
+	// held counts the JSON bytes kept: the file's order (sections by name) puts "faeden"
+	// before "knoten", so the Fäden wait in memory until the Knoten on the map are known; a
+	// hostile neighbour's file could make them many and large (each object up to 8 MiB).
+	var held int64
+	hold := func(n int) error {
+		if held += int64(n); held > s.cfg.TimelineBytes {
+			return fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.cfg.TimelineBytes)
+		}
+		return nil
+	}
 	add := func(sec string, o snapshot.Object) error {
 		if len(st.Objects[sec]) >= MaxPerSection {
 			return fmt.Errorf("%w: %s", ErrTooMany, sec)
 		}
+		if err := hold(len(o.JSON)); err != nil {
+			return err
+		}
 		st.Objects[sec] = append(st.Objects[sec], append(json.RawMessage(nil), o.JSON...))
 		return nil
 	}
-	_, err = snapshot.Read(f, func(sec string, o snapshot.Object) error {
+	_, err = snapshot.Read(in, func(sec string, o snapshot.Object) error {
 		switch sec {
 		case "knoten":
 			var k struct {
@@ -101,6 +142,9 @@ ORDER BY as_of DESC LIMIT 1`, host, at)
 		case "faeden":
 			if len(faeden) >= 4*MaxPerSection {
 				return fmt.Errorf("%w: faeden", ErrTooMany)
+			}
+			if err := hold(len(o.JSON)); err != nil {
+				return err
 			}
 			faeden = append(faeden, append(json.RawMessage(nil), o.JSON...))
 		case "garnrollen":
