@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -162,20 +161,11 @@ func (stimmenSection) Touched(e eventstore.Event) []string {
 	if json.Unmarshal(e.Payload, &p) != nil || p.AbstimmungID == uuid.Nil || p.AccountID == uuid.Nil {
 		return nil
 	}
-	return []string{p.AbstimmungID.String() + "/" + p.AccountID.String()}
+	return []string{snapshot.PairID(p.AbstimmungID, p.AccountID)}
 }
 
 func (stimmenSection) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
-	all := ids == nil
-	var abst, accounts []uuid.UUID
-	for _, id := range ids {
-		a, b, ok := strings.Cut(id, "/")
-		ua, err1 := uuid.Parse(a)
-		ub, err2 := uuid.Parse(b)
-		if ok && err1 == nil && err2 == nil {
-			abst, accounts = append(abst, ua), append(accounts, ub)
-		}
-	}
+	all, abst, accounts := snapshot.PairIDs(ids)
 	// Every uuid's text has the same length, so (abstimmung, account) sorts as the id does.
 	// The history as JSON built by the database: one row per Stimme.
 	rows, err := q.Query(ctx, `

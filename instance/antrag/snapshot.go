@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -151,20 +150,11 @@ func (einsprueheSection) Touched(e eventstore.Event) []string {
 	if json.Unmarshal(e.Payload, &p) != nil || p.AntragID == uuid.Nil || p.AccountID == uuid.Nil {
 		return nil
 	}
-	return []string{p.AntragID.String() + "/" + p.AccountID.String()}
+	return []string{snapshot.PairID(p.AntragID, p.AccountID)}
 }
 
 func (einsprueheSection) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
-	all := ids == nil
-	var antraege, accounts []uuid.UUID
-	for _, id := range ids {
-		a, b, ok := strings.Cut(id, "/")
-		ua, err1 := uuid.Parse(a)
-		ub, err2 := uuid.Parse(b)
-		if ok && err1 == nil && err2 == nil {
-			antraege, accounts = append(antraege, ua), append(accounts, ub)
-		}
-	}
+	all, antraege, accounts := snapshot.PairIDs(ids)
 	// Every uuid's text has the same length, so (antrag, account) sorts as "<antrag>/<account>".
 	rows, err := q.Query(ctx, `
 SELECT antrag_id, account_id, reason, created_at FROM einsprueche

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,27 @@ func IDs(ids []string) (all bool, uuids []uuid.UUID) {
 		}
 	}
 	return false, uuids
+}
+
+// PairID is the id of an object that two uuids name together (an Einspruch: its Antrag and
+// its author), "<a>/<b>". Every uuid's text has the same length, so ORDER BY a, b sorts as
+// the ids do.
+func PairID(a, b uuid.UUID) string { return a.String() + "/" + b.String() }
+
+// PairIDs is IDs for sections whose ids are PairIDs: the pairs among ids, as two columns.
+func PairIDs(ids []string) (all bool, as, bs []uuid.UUID) {
+	if ids == nil {
+		return true, nil, nil
+	}
+	for _, id := range ids {
+		a, b, ok := strings.Cut(id, "/")
+		ua, err1 := uuid.Parse(a)
+		ub, err2 := uuid.Parse(b)
+		if ok && err1 == nil && err2 == nil {
+			as, bs = append(as, ua), append(bs, ub)
+		}
+	}
+	return false, as, bs
 }
 
 // Emit marshals v and emits it as the object id.
