@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,17 +71,8 @@ type ref struct {
 	AccountID    uuid.UUID `json:"account_id"`
 }
 
-func oneOf(t string, kinds []string) bool {
-	for _, k := range kinds {
-		if t == k {
-			return true
-		}
-	}
-	return false
-}
-
 func (section) Touched(e eventstore.Event) []string {
-	if !oneOf(e.Type, abstimmungEvents) {
+	if !slices.Contains(abstimmungEvents, e.Type) {
 		return nil
 	}
 	var p ref
@@ -88,14 +80,6 @@ func (section) Touched(e eventstore.Event) []string {
 		return nil
 	}
 	return []string{p.AbstimmungID.String()}
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }
 
 func (section) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
@@ -117,7 +101,7 @@ FROM abstimmungen WHERE $1 OR id = ANY($2) ORDER BY id`, all, uuids)
 		if tally != nil {
 			a.Tally = tally
 		}
-		a.OpensAt, a.ClosesAt, a.ClosedAt = a.OpensAt.UTC(), a.ClosesAt.UTC(), utcPtr(a.ClosedAt)
+		a.OpensAt, a.ClosesAt, a.ClosedAt = a.OpensAt.UTC(), a.ClosesAt.UTC(), snapshot.UTC(a.ClosedAt)
 		if err := snapshot.Emit(emit, a.ID.String(), a); err != nil {
 			return err
 		}
@@ -154,7 +138,7 @@ type stimmenSection struct{}
 func (stimmenSection) Name() string { return "stimmen" }
 
 func (stimmenSection) Touched(e eventstore.Event) []string {
-	if !oneOf(e.Type, stimmeEvents) {
+	if !slices.Contains(stimmeEvents, e.Type) {
 		return nil
 	}
 	var p ref

@@ -82,14 +82,6 @@ func (antraegeSection) Touched(e eventstore.Event) []string {
 	return []string{p.AntragID.String()}
 }
 
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 func (antraegeSection) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
 	all, uuids := snapshot.IDs(ids)
 	rows, err := q.Query(ctx, `
@@ -108,7 +100,7 @@ FROM antraege a WHERE $1 OR a.id = ANY($2) ORDER BY a.id`, all, uuids)
 			return fmt.Errorf("antrag: snapshot: %w", err)
 		}
 		a.DetailsHTML = RenderMarkdown(a.DetailsMD)
-		a.OpenedAt, a.DecisionDeadline, a.DecidedAt = a.OpenedAt.UTC(), a.DecisionDeadline.UTC(), utc(a.DecidedAt)
+		a.OpenedAt, a.DecisionDeadline, a.DecidedAt = a.OpenedAt.UTC(), a.DecisionDeadline.UTC(), snapshot.UTC(a.DecidedAt)
 		if err := snapshot.Emit(emit, a.ID.String(), a); err != nil {
 			return err
 		}

@@ -143,7 +143,7 @@ func (faedenSection) Replay(e eventstore.Event, current func(id string) (snapsho
 			return nil, nil, err
 		}
 		return one(SnapshotFaden{ID: p.FadenID, KnotenID: p.KnotenID, AccountID: p.AccountID, Type: p.Type,
-			IsTwisted: p.IsTwisted, CreatedAt: e.At.UTC(), ExpiresAt: utcPtr(p.ExpiresAt)})
+			IsTwisted: p.IsTwisted, CreatedAt: e.At.UTC(), ExpiresAt: snapshot.UTC(p.ExpiresAt)})
 	case FadenVerzwirnt.Is(e):
 		p, err := FadenVerzwirnt.Decode(e)
 		if err != nil {
@@ -164,7 +164,7 @@ func (faedenSection) Replay(e eventstore.Event, current func(id string) (snapsho
 		if !ok || err != nil {
 			return nil, nil, err
 		}
-		f.IsTwisted, f.ExpiresAt = false, utcPtr(&p.ExpiresAt)
+		f.IsTwisted, f.ExpiresAt = false, snapshot.UTC(&p.ExpiresAt)
 		return one(f)
 	case FadenAbgelaufen.Is(e):
 		p, err := FadenAbgelaufen.Decode(e)

@@ -68,14 +68,6 @@ func isOneOf(t string, kinds []string) bool {
 	return false
 }
 
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 type knotenSection struct{}
 
 func (knotenSection) Name() string { return "knoten" }
@@ -118,7 +110,7 @@ FROM knoten WHERE $1 OR id = ANY($2) ORDER BY id`, all, uuids)
 		}
 		k.H3, k.Permanent = geo.CellHex(cell), k.GarnCount > 0
 		k.CreatedAt, k.LastActivityAt = k.CreatedAt.UTC(), k.LastActivityAt.UTC()
-		k.DissolvesAt, k.DissolvedAt = utcPtr(k.DissolvesAt), utcPtr(k.DissolvedAt)
+		k.DissolvesAt, k.DissolvedAt = snapshot.UTC(k.DissolvesAt), snapshot.UTC(k.DissolvedAt)
 		if err := snapshot.Emit(emit, k.ID.String(), k); err != nil {
 			return err
 		}
@@ -198,7 +190,7 @@ FROM faeden WHERE `+activeFaden+` AND ($1 OR id = ANY($2)) ORDER BY id`, all, uu
 		if err := rows.Scan(&f.ID, &f.KnotenID, &f.AccountID, &f.Type, &f.IsTwisted, &f.CreatedAt, &f.ExpiresAt); err != nil {
 			return fmt.Errorf("knoten: snapshot faeden: %w", err)
 		}
-		f.CreatedAt, f.ExpiresAt = f.CreatedAt.UTC(), utcPtr(f.ExpiresAt)
+		f.CreatedAt, f.ExpiresAt = f.CreatedAt.UTC(), snapshot.UTC(f.ExpiresAt)
 		if err := snapshot.Emit(emit, f.ID.String(), f); err != nil {
 			return err
 		}

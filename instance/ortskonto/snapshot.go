@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,15 +83,6 @@ var (
 		spendeEvents...)
 )
 
-func oneOf(t string, kinds []string) bool {
-	for _, k := range kinds {
-		if k == t {
-			return true
-		}
-	}
-	return false
-}
-
 type kontoSection struct{}
 
 func (kontoSection) Name() string { return "ortskonto" }
@@ -98,14 +90,14 @@ func (kontoSection) Name() string { return "ortskonto" }
 // Touched: every event of the Ortskonto may move the balance, an anonymous donation's too;
 // the balance object is all such an event touches.
 func (kontoSection) Touched(e eventstore.Event) []string {
-	if oneOf(e.Type, kontoEvents) {
+	if slices.Contains(kontoEvents, e.Type) {
 		return []string{SnapshotKontoID}
 	}
 	return nil
 }
 
 func (kontoSection) Dump(ctx context.Context, q database.Querier, ids []string, emit func(snapshot.Object) error) error {
-	if ids != nil && !oneOf(SnapshotKontoID, ids) {
+	if ids != nil && !slices.Contains(ids, SnapshotKontoID) {
 		return nil
 	}
 	k, err := (&Service{}).KontoTx(ctx, q)
@@ -192,7 +184,7 @@ const goldfaden = `visible AND status <> 'failed'`
 // appear in the next snapshot's "gone". (A visible donation's step while the Ortskonto has no
 // place carries no cell and is missed by the incremental; the next full snapshot has it.)
 func (goldfaedenSection) Touched(e eventstore.Event) []string {
-	if !oneOf(e.Type, spendeEvents) {
+	if !slices.Contains(spendeEvents, e.Type) {
 		return nil
 	}
 	var p struct {

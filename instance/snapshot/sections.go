@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -48,6 +49,15 @@ func PairIDs(ids []string) (all bool, as, bs []uuid.UUID) {
 		}
 	}
 	return false, as, bs
+}
+
+// UTC is t in UTC, nil for nil: the times a Dump scans, as every object writes them.
+func UTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // Emit marshals v and emits it as the object id.
