@@ -125,6 +125,11 @@ func (goldfaedenSection) Replay(e eventstore.Event, current func(id string) (sna
 		b, err := json.Marshal(g)
 		return []snapshot.Object{{ID: g.ID.String(), JSON: b}}, nil, err
 	case slices.Contains(stepEvents, e.Type):
+		// A step without the Ortskonto's cell is an anonymous donation's (header, spende.go):
+		// not even looked up (the timeline would ask its history for an id it never holds).
+		if e.Cell == 0 {
+			return nil, nil, nil
+		}
 		var p stepPayload
 		if err := json.Unmarshal(e.Payload, &p); err != nil {
 			return nil, nil, err
