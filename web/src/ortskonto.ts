@@ -208,7 +208,9 @@ export class Ortskonto {
         ? h("p", { class: "error" }, p.error)
         : p.ortskonto
           ? h("dl", { class: "saldo" }, fig("Kontostand", p.ortskonto.balance_cents, "konto-balance", "big"))
-          : h("p", { id: "konto-none" }, "An diesem Tag hatte die Ortsweberei kein Ortskonto."),
+          : p.ortskonto === null
+            ? h("p", { id: "konto-none" }, "An diesem Tag hatte die Ortsweberei kein Ortskonto.")
+            : null,
     );
     return true;
   }

@@ -29,7 +29,7 @@ interface Answer {
 interface Day {
   content: Content;
   antraege: Antrag[];
-  ortskonto: { balance_cents: number } | null;
+  ortskonto?: { balance_cents: number } | null;
 }
 
 export interface TimelineHost {
@@ -189,6 +189,6 @@ function toDay(a: Answer): Day {
   const antraege = (a.antraege ?? [])
     .map((x) => ({ ...x, applicant: { id: x.applicant.id, name: x.applicant.name ?? c.garnrollen.get(x.applicant.id)?.name ?? "" } }))
     .sort((x, y) => Date.parse(y.opened_at) - Date.parse(x.opened_at) || x.id.localeCompare(y.id));
-  const konto = a.ortskonto ? { balance_cents: a.ortskonto.balance_cents } : null;
+  const konto = a.ortskonto ? { balance_cents: a.ortskonto.balance_cents } : a.ortskonto;
   return { content: c, antraege, ortskonto: konto };
 }

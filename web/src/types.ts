@@ -252,8 +252,9 @@ export interface PastDay {
   /** The day's Anträge (those without a Knoten and those of Knoten in the view) with their
    * status as of then; no Einsprüche, Abstimmung or payout (the answer has their count only). */
   antraege: Antrag[];
-  /** The Ortskonto's balance as of then; null: it had none. */
-  ortskonto: { balance_cents: number } | null;
+  /** The Ortskonto's balance as of then; null: it had none; undefined: the instance did not
+   * say (one older than the balance in the timeline). */
+  ortskonto?: { balance_cents: number } | null;
   /** Why the day could not be loaded (then the lists are empty). */
   error?: string;
 }
