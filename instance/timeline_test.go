@@ -3,8 +3,11 @@ package instance_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
@@ -156,5 +159,93 @@ func TestTimelineInTheOrtswebereisZone(t *testing.T) {
 	c.Get("/api/timeline?date="+there+"&bbox="+timelineBox).Expect(t, http.StatusOK).JSON(t, &before)
 	if len(before.Knoten) != 0 || before.AsOf != end {
 		t.Errorf("Berlin's today %s (Auckland's yesterday): as of %s, %+v; want as of %s (the end of Auckland's day), no Knoten", there, before.AsOf, before.Knoten, end)
+
+// The timeline's Ortskonto and Goldfäden as of the moment, replayed from the events after the
+// snapshot: none before the Ortskonto is set up; then the balance of every donation (the
+// anonymous ones' too) as GET /api/konto says it, the visible donation as a Goldfaden drawn to
+// the Ortskonto's place, and nothing of the anonymous donor or donation.
+func TestTimelineOrtskontoAsOfTheMoment(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	c := inst.Client()
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	query := func(at string) (timelineAnswer, map[string]any, []byte) {
+		t.Helper()
+		now := inst.DevClock.Now().In(berlin)
+		q := "/api/timeline?date=" + now.Format("2006-01-02") + "&bbox=" + timelineBox
+		if at != "" {
+			q += "&at=" + at
+		}
+		res := c.Get(q).Expect(t, http.StatusOK)
+		var a timelineAnswer
+		res.JSON(t, &a)
+		return a, res.Map(t), res.Body
+	}
+	inst.Advance("1m") // the first snapshot: no Ortskonto yet
+	snapshotted := inst.DevClock.Now().In(berlin)
+	if snapshotted.Hour() >= 23 { // the moments below stay on one day
+		t.Skip("too close to midnight")
+	}
+	inst.Advance("2m")
+	if a, m, _ := query(""); m["ortskonto"] != nil || a.Source.Snapshot == "" {
+		t.Fatalf("before the Ortskonto is set up: ortskonto %v (source %+v), want null", m["ortskonto"], a.Source)
+	}
+
+	admin := inst.Admin()
+	admin.Do("PUT", "/api/admin/konto", map[string]any{"empfaenger": "Ortsweberei Lindenau e.V.", "iban": bankIBAN,
+		"position": map[string]float64{"lat": 51.3365, "lon": 12.3365}}).Expect(t, http.StatusOK)
+	gerda := inst.Resident("Gerda", 51.3362, 12.3363)
+	otto := inst.Resident("Otto Anonym", 51.3368, 12.3368)
+	type spende struct{ ID string }
+	give := func(by *instancetest.Client, cents int, visible bool) spende {
+		var out struct{ Spende spende }
+		donate(by, uuid.NewString(), map[string]any{"amount_cents": cents, "visible": visible, "message": "Für den Platz"}).
+			Expect(t, http.StatusCreated).JSON(t, &out)
+		for _, to := range []string{"pending", "settled"} {
+			admin.Post("/api/spenden/"+out.Spende.ID+"/status", map[string]string{"status": to}).Expect(t, http.StatusOK)
+		}
+		return out.Spende
+	}
+	visible, anon := give(gerda, 1250, true), give(otto, 4000, false)
+	var live struct {
+		BalanceCents int64 `json:"balance_cents"`
+	}
+	c.Get("/api/konto").Expect(t, http.StatusOK).JSON(t, &live)
+
+	// The log is read up to its horizon (the oldest transaction still running), which a
+	// background transaction may hold back for a moment.
+	var (
+		a     timelineAnswer
+		m     map[string]any
+		body  []byte
+		konto map[string]any
+	)
+	instancetest.WaitFor(t, "the donations in the timeline", func() bool {
+		a, m, body = query("")
+		konto, _ = m["ortskonto"].(map[string]any)
+		return konto != nil && konto["balance_cents"] == float64(5250)
+	})
+	if konto == nil || konto["balance_cents"] != float64(5250) || live.BalanceCents != 5250 || a.Source.EventsReplayed == 0 {
+		t.Fatalf("now: ortskonto %v (live balance %d, source %+v), want the balance 5250 replayed", m["ortskonto"], live.BalanceCents, a.Source)
+	}
+	if pos, _ := konto["position"].(map[string]any); pos == nil || pos["lat"] != 51.3365 {
+		t.Errorf("the Ortskonto's position: %v", konto["position"])
+	}
+	gold, _ := m["goldfaeden"].([]any)
+	if len(gold) != 1 {
+		t.Fatalf("Goldfäden %v, want the visible donation's", m["goldfaeden"])
+	}
+	g := gold[0].(map[string]any)
+	if g["id"] != visible.ID || g["status"] != "settled" || g["account_name"] != "Gerda" || g["konto_position"] == nil {
+		t.Errorf("the Goldfaden: %v", g)
+	}
+	// Otto's Garnrolle is on the map (he is a resident); nothing ties it to his donation.
+	if strings.Contains(string(body), anon.ID) || strings.Contains(string(body), `"account_id":"`+otto.ID) ||
+		strings.Contains(string(body), "4000") {
+		t.Errorf("the answer shows the anonymous donation or its donor: %s", body)
+	}
+	// Between the snapshot and the Ortskonto's set-up: none, still.
+	if _, m, _ := query(snapshotted.Add(time.Minute).Format("15:04")); m["ortskonto"] != nil || len(m["goldfaeden"].([]any)) != 0 {
+		t.Errorf("before the set-up: ortskonto %v, Goldfäden %v", m["ortskonto"], m["goldfaeden"])
 	}
 }
