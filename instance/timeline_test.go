@@ -159,6 +159,8 @@ func TestTimelineInTheOrtswebereisZone(t *testing.T) {
 	c.Get("/api/timeline?date="+there+"&bbox="+timelineBox).Expect(t, http.StatusOK).JSON(t, &before)
 	if len(before.Knoten) != 0 || before.AsOf != end {
 		t.Errorf("Berlin's today %s (Auckland's yesterday): as of %s, %+v; want as of %s (the end of Auckland's day), no Knoten", there, before.AsOf, before.Knoten, end)
+	}
+}
 
 // The timeline's Ortskonto and Goldfäden as of the moment, replayed from the events after the
 // snapshot: none before the Ortskonto is set up; then the balance of every donation (the
