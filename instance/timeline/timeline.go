@@ -94,7 +94,11 @@ type Service struct {
 	Retention time.Duration
 	// WaitForSync makes a query wait for an ingest under way rather than answer without it.
 	WaitForSync bool
+	// CacheBytes bounds the memory of the replays kept for past moments (cache.go); 0: none
+	// kept, every query replays the events itself.
+	CacheBytes int64
 
+	cache    replayCache // past moments' replays (cache.go)
 	syncing  sync.Mutex
 	mu       sync.Mutex
 	ingested []Record // nil: not read yet
@@ -113,7 +117,7 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, loc *time.Location, src Sourc
 		rs[r.Name()] = r
 	}
 	return &Service{pool: pool, clock: c, loc: loc, src: src, events: events, replayers: rs, log: log, SyncEvery: 15 * time.Second,
-		Retention: 30 * 24 * time.Hour}
+		Retention: 30 * 24 * time.Hour, CacheBytes: 64 << 20}
 }
 
 // Location is the Ortsweberei's time zone, in which dates and times are read.
@@ -191,37 +195,56 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 		return State{}, err
 	}
 	st := State{AsOf: m, Source: SourceInfo{Snapshot: snap.Hash, SnapshotAsOf: snap.AsOf, Exact: true}}
-	// The box at the snapshot and the events after it are read at the same time (two
-	// connections): the answer waits for the slower, not for both.
+	// The box at the snapshot and the replay after it are read at the same time (two
+	// connections): the answer waits for the slower, not for both. A past moment's replay is
+	// kept for every box (cache.go); otherwise the events are read beside the box and replayed
+	// after it.
 	var (
+		rep     *replayed
 		evs     []eventstore.Event
 		exact   = true
-		evsErr  error
-		evsDone = make(chan struct{})
+		repErr  error
+		repDone = make(chan struct{})
 	)
 	if m.After(snap.AsOf) {
+		cached := s.cacheable(snap, m)
 		go func() {
-			defer close(evsDone)
-			evs, exact, evsErr = s.eventsAfter(ctx, snap, m)
+			defer close(repDone)
+			if cached {
+				rep, repErr = s.cachedReplay(ctx, snap, m)
+			} else {
+				evs, exact, repErr = s.eventsAfter(ctx, snap, m)
+			}
 		}()
 	} else {
-		close(evsDone)
+		close(repDone)
 	}
 	objs, err := s.inBox(ctx, snap.AsOf, box)
-	<-evsDone
+	<-repDone
 	if err != nil {
 		return State{}, err
 	}
-	if evsErr != nil {
-		return State{}, evsErr
+	if repErr != nil {
+		return State{}, repErr
+	}
+	if rep == nil && len(evs) > 0 {
+		// The box's objects spare looking them up.
+		rep = &replayed{exact: true, events: len(evs)}
+		if rep.changed, err = s.replay(ctx, snap, evs, objs); err != nil {
+			return State{}, err
+		}
+	}
+	if rep != nil {
+		exact = rep.exact
 	}
 	st.Source.Exact = exact
 	var changed map[string]map[string]json.RawMessage
-	if len(evs) > 0 {
-		if changed, err = s.replay(ctx, snap, evs, box, objs); err != nil {
+	if rep != nil && rep.events > 0 {
+		if err := s.apply(ctx, snap, rep, box, objs); err != nil {
 			return State{}, err
 		}
-		st.Source.EventsReplayed = len(evs)
+		changed = rep.changed
+		st.Source.EventsReplayed = rep.events
 	}
 	if err := s.enrich(ctx, snap.AsOf, objs, changed["garnrollen"]); err != nil {
 		return State{}, err
@@ -296,6 +319,7 @@ func (s *Service) forgetIngested() {
 	s.mu.Lock()
 	s.ingested = nil
 	s.mu.Unlock()
+	s.cache.clear()
 }
 
 // syncDue reports whether a query should look for new snapshots first: at most once per
@@ -443,12 +467,11 @@ func (s *Service) eventsAfter(ctx context.Context, snap Record, m time.Time) ([]
 }
 
 // replay brings the objects from the snapshot forward with evs (the events after it, in log
-// order). objs holds the box's objects at the snapshot; it is changed in place and ends
-// holding the box's objects after the events. It returns what the events changed, wherever it
-// is (nil: removed).
-func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Event, box knoten.BBox,
-	objs map[string]map[string]json.RawMessage) (map[string]map[string]json.RawMessage, error) {
-	// The objects the events changed, wherever they are: object JSON, or nil when removed.
+// order) and returns what the events changed, wherever it is (nil: removed). box holds objects
+// as of the snapshot already read (nil: none); the others are looked up. It changes nothing it
+// is given: the result may be kept for other boxes (cache.go).
+func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Event,
+	box map[string]map[string]json.RawMessage) (map[string]map[string]json.RawMessage, error) {
 	changed := map[string]map[string]json.RawMessage{}
 	current := func(section string) func(id string) (snapshot.Object, bool) {
 		return func(id string) (snapshot.Object, bool) {
@@ -457,7 +480,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 					return snapshot.Object{ID: id, JSON: j}, j != nil
 				}
 			}
-			if j, ok := objs[section][id]; ok {
+			if j, ok := box[section][id]; ok {
 				return snapshot.Object{ID: id, JSON: j}, true
 			}
 			j, ok, err := s.version(ctx, section, id, snap.AsOf)
@@ -489,10 +512,26 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 			}
 		}
 	}
-	// Apply the changes to the box: an object is in it when its point is, or its Knoten's.
+	return changed, nil
+}
+
+// apply brings the box's objects at the snapshot (objs, changed in place) forward with a
+// replay: an object is in the box when its point is, or its Knoten's.
+func (s *Service) apply(ctx context.Context, snap Record, r *replayed, box knoten.BBox,
+	objs map[string]map[string]json.RawMessage) error {
+	changed := r.changed
 	knotenAt := func(id string) (json.RawMessage, bool) {
-		o, ok := current("knoten")(id)
-		return o.JSON, ok
+		if j, ok := changed["knoten"][id]; ok {
+			return j, j != nil
+		}
+		if j, ok := r.parents[id]; ok {
+			return j, j != nil
+		}
+		if j, ok := objs["knoten"][id]; ok {
+			return j, true
+		}
+		j, ok, err := s.version(ctx, "knoten", id, snap.AsOf)
+		return j, err == nil && ok
 	}
 	for _, sec := range Sections {
 		for id, j := range changed[sec] {
@@ -502,7 +541,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 			}
 			if inside(sec, j, box, knotenAt) {
 				if len(objs[sec]) >= MaxObjects {
-					return nil, ErrTooMany
+					return ErrTooMany
 				}
 				objs[sec][id] = j
 			} else {
@@ -522,7 +561,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 			}
 		}
 	}
-	return changed, nil
+	return nil
 }
 
 // inSnapshot reports whether the snapshot's state includes the events of log transaction tx.

@@ -1,0 +1,190 @@
+package timeline
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// The replay cache. Every query of a moment between two snapshots replays the same events,
+// whatever its box: a phone panning over a day 20 days back asks dozens of boxes of one
+// moment, and a busy town writes thousands of events in the four hours after a snapshot. The
+// replay's result, what the events changed wherever it is, is the same for every box; the box
+// only filters it (apply). So it is kept per (snapshot, moment), for past moments only:
+//
+//   - A moment more than cacheAfter ago: the events at or before it are all in the log (a
+//     transaction's events carry its start time; none runs that long), so the replay cannot
+//     change any more. A later moment, and "now" (a date of today), is replayed per query:
+//     keying by the log's last position instead would be a key per new event.
+//   - The key holds the snapshot: a newer snapshot at or before the moment makes another key.
+//     Every entry is dropped when a snapshot is ingested or the history pruned (forgetIngested).
+//   - After a snapshot older than the retention the log may lose events, and the answer then
+//     changes (exact: false): such replays are not kept.
+//   - Memory is bounded by Service.CacheBytes (the least recently used entries go first; one
+//     larger than a quarter of it is not kept).
+
+// cacheAfter is how far a moment must lie in the past for its replay to be kept.
+const cacheAfter = 10 * time.Minute
+
+// replayed is the replay of the events after one snapshot up to one moment, whatever the box.
+type replayed struct {
+	events int  // events replayed
+	exact  bool // false: the log no longer holds them all; nothing replayed
+	// changed: what the events changed, wherever it is (nil: removed), per section.
+	changed map[string]map[string]json.RawMessage
+	// parents: the Knoten (as of the snapshot; nil: none) of the changed objects drawn at
+	// their Knoten that the events did not change, so that apply need not look them up.
+	parents map[string]json.RawMessage
+	bytes   int64 // about what it holds in memory
+}
+
+type cacheKey struct {
+	snapshot string
+	moment   int64 // Unix nanoseconds
+}
+
+type cacheEntry struct {
+	done chan struct{} // closed when r or err is set
+	r    *replayed
+	err  error
+	used uint64
+}
+
+type replayCache struct {
+	mu      sync.Mutex
+	entries map[cacheKey]*cacheEntry
+	bytes   int64
+	tick    uint64
+	gen     uint64 // moved on by clear: a replay begun before is not kept
+}
+
+// clear drops every entry (a snapshot was ingested, or the history pruned).
+func (c *replayCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries, c.bytes = nil, 0
+	c.gen++
+}
+
+// cacheable reports whether the replay after snap up to m may be kept.
+func (s *Service) cacheable(snap Record, m time.Time) bool {
+	now := s.clock.Now()
+	if s.CacheBytes <= 0 || !m.Before(now.Add(-cacheAfter)) {
+		return false
+	}
+	return s.Retention < 0 || !snap.AsOf.Before(now.Add(-s.Retention))
+}
+
+// cachedReplay returns the kept replay after snap up to m, replaying it first if it is not
+// kept; concurrent queries of the same moment wait for one replay.
+func (s *Service) cachedReplay(ctx context.Context, snap Record, m time.Time) (*replayed, error) {
+	c := &s.cache
+	key := cacheKey{snap.Hash, m.UnixNano()}
+	c.mu.Lock()
+	c.tick++
+	if e, ok := c.entries[key]; ok {
+		e.used = c.tick
+		c.mu.Unlock()
+		select {
+		case <-e.done:
+			if e.err != nil {
+				return nil, e.err
+			}
+			return e.r, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if c.entries == nil {
+		c.entries = map[cacheKey]*cacheEntry{}
+	}
+	e := &cacheEntry{done: make(chan struct{}), used: c.tick}
+	c.entries[key] = e
+	gen := c.gen
+	c.mu.Unlock()
+
+	r, err := s.replayAfter(ctx, snap, m, nil)
+	c.mu.Lock()
+	e.r, e.err = r, err
+	limit := s.CacheBytes
+	if err != nil || gen != c.gen || limit <= 0 || r.bytes > limit/4 {
+		if c.entries[key] == e {
+			delete(c.entries, key)
+		}
+	} else {
+		c.bytes += r.bytes
+		for c.bytes > limit {
+			var oldest cacheKey
+			var victim *cacheEntry
+			for k, o := range c.entries {
+				if o.r != nil && o != e && (victim == nil || o.used < victim.used) {
+					oldest, victim = k, o
+				}
+			}
+			if victim == nil {
+				break
+			}
+			delete(c.entries, oldest)
+			c.bytes -= victim.r.bytes
+		}
+	}
+	c.mu.Unlock()
+	close(e.done)
+	return r, err
+}
+
+// replayAfter reads the events after snap up to m and replays them; box holds objects as of
+// the snapshot already read (nil: none), which spares looking them up.
+func (s *Service) replayAfter(ctx context.Context, snap Record, m time.Time,
+	box map[string]map[string]json.RawMessage) (*replayed, error) {
+	evs, exact, err := s.eventsAfter(ctx, snap, m)
+	if err != nil {
+		return nil, err
+	}
+	r := &replayed{exact: exact}
+	if !exact || len(evs) == 0 {
+		return r, nil
+	}
+	if r.changed, err = s.replay(ctx, snap, evs, box); err != nil {
+		return nil, err
+	}
+	r.events = len(evs)
+	// The Knoten of the changed objects drawn at theirs, as apply will ask for them.
+	r.parents = map[string]json.RawMessage{}
+	for _, c := range r.changed {
+		for id, j := range c {
+			r.bytes += int64(len(id)+len(j)) + 64
+		}
+	}
+	for _, sec := range Sections {
+		for _, j := range r.changed[sec] {
+			if j == nil {
+				continue
+			}
+			if _, own := pointOf(j); own {
+				continue
+			}
+			p := parentOf(j)
+			if p == "" {
+				continue
+			}
+			if _, ok := r.changed["knoten"][p]; ok {
+				continue
+			}
+			if _, ok := r.parents[p]; ok {
+				continue
+			}
+			k, found, err := s.version(ctx, "knoten", p, snap.AsOf)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				k = nil
+			}
+			r.parents[p] = k
+			r.bytes += int64(len(p)+len(k)) + 64
+		}
+	}
+	return r, nil
+}
