@@ -278,7 +278,7 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 	// four hours), then with the cache: warm-up, then the rounds.
 	cacheBytes := e.inst.Timeline.CacheBytes
 	e.inst.Timeline.CacheBytes = 0
-	before := measure(boxes[:min(cfg.queries/10+1, len(boxes))], cfg.timelineProfile)
+	before := measure(boxes[:min(cfg.queries/20+1, len(boxes))], cfg.timelineProfile)
 	e.inst.Timeline.CacheBytes = cacheBytes
 	for _, b := range boxes[:min(200, len(boxes))] {
 		for _, q := range variants {
@@ -314,7 +314,7 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 		len(boxes), found/len(boxes)/len(rounds), day)
 	fmt.Println("each asked four ways in a row (rotating order). Baseline: the live listing.")
 	fmt.Println()
-	fmt.Printf("Before (no cache: each query replays the events), %d boxes, load average %s:\n\n", cfg.queries/10+1, before.load)
+	fmt.Printf("Before (no cache: each query replays the events), %d boxes, load average %s:\n\n", cfg.queries/20+1, before.load)
 	fmt.Println("| | p50 | p95 | p95 ratio to live |")
 	fmt.Println("|---|--:|--:|--:|")
 	names := []string{"knoten.List (live)", "timeline.At", "GET /api/knoten?bbox= (live)", "GET /api/timeline"}

@@ -36,7 +36,9 @@ type replayed struct {
 	// parents: the Knoten (as of the snapshot; nil: none) of the changed objects drawn at
 	// their Knoten that the events did not change, so that apply need not look them up.
 	parents map[string]json.RawMessage
-	bytes   int64 // about what it holds in memory
+	// places: where each changed object of the shown sections is drawn (nil: ask inside).
+	places map[string]map[string]place
+	bytes  int64 // about what it holds in memory
 }
 
 type cacheKey struct {
@@ -182,8 +184,29 @@ func (s *Service) replayAfter(ctx context.Context, snap Record, m time.Time,
 			if !found {
 				k = nil
 			}
-			r.parents[p] = k
+			r.parents[p] = nil // MUTANT
 			r.bytes += int64(len(p)+len(k)) + 64
+		}
+	}
+	// Where each is drawn, read once rather than per box.
+	knotenAt := func(id string) (json.RawMessage, bool) {
+		if j, ok := r.changed["knoten"][id]; ok {
+			return j, j != nil
+		}
+		j := r.parents[id]
+		return j, j != nil
+	}
+	r.places = map[string]map[string]place{}
+	for _, sec := range Sections {
+		for id, j := range r.changed[sec] {
+			if j == nil {
+				continue
+			}
+			if r.places[sec] == nil {
+				r.places[sec] = map[string]place{}
+			}
+			r.places[sec][id] = placeOf(sec, j, knotenAt)
+			r.bytes += int64(len(id)) + 48
 		}
 	}
 	return r, nil

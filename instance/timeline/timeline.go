@@ -539,7 +539,13 @@ func (s *Service) apply(ctx context.Context, snap Record, r *replayed, box knote
 				delete(objs[sec], id)
 				continue
 			}
-			if inside(sec, j, box, knotenAt) {
+			var in bool
+			if pl, ok := r.places[sec][id]; ok {
+				in = pl.in(box)
+			} else {
+				in = inside(sec, j, box, knotenAt)
+			}
+			if in {
 				if len(objs[sec]) >= MaxObjects {
 					return ErrTooMany
 				}
