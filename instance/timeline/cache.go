@@ -184,7 +184,7 @@ func (s *Service) replayAfter(ctx context.Context, snap Record, m time.Time,
 			if !found {
 				k = nil
 			}
-			r.parents[p] = nil // MUTANT
+			r.parents[p] = k
 			r.bytes += int64(len(p)+len(k)) + 64
 		}
 	}
