@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"reflect"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -278,8 +279,24 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 	// four hours), then with the cache: warm-up, then the rounds.
 	cacheBytes := e.inst.Timeline.CacheBytes
 	e.inst.Timeline.CacheBytes = 0
+	var want []timeline.State
+	for _, b := range boxes[:50] {
+		st, err := e.inst.Timeline.At(ctx, moment, b)
+		check(err)
+		want = append(want, st)
+	}
 	before := measure(boxes[:min(cfg.queries/20+1, len(boxes))], cfg.timelineProfile)
 	e.inst.Timeline.CacheBytes = cacheBytes
+	// The kept replay answers as the replay per query does.
+	for i, b := range boxes[:50] {
+		for range 2 {
+			st, err := e.inst.Timeline.At(ctx, moment, b)
+			check(err)
+			if !reflect.DeepEqual(st, want[i]) {
+				log.Fatalf("timeline: box %v: the cached answer differs from the uncached one", b)
+			}
+		}
+	}
 	for _, b := range boxes[:min(200, len(boxes))] {
 		for _, q := range variants {
 			q(b)
