@@ -280,7 +280,7 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 	cacheBytes := e.inst.Timeline.CacheBytes
 	e.inst.Timeline.CacheBytes = 0
 	var want []timeline.State
-	for _, b := range boxes[:50] {
+	for _, b := range boxes[:min(50, len(boxes))] {
 		st, err := e.inst.Timeline.At(ctx, moment, b)
 		check(err)
 		want = append(want, st)
@@ -288,7 +288,7 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 	before := measure(boxes[:min(cfg.queries/20+1, len(boxes))], cfg.timelineProfile)
 	e.inst.Timeline.CacheBytes = cacheBytes
 	// The kept replay answers as the replay per query does.
-	for i, b := range boxes[:50] {
+	for i, b := range boxes[:min(50, len(boxes))] {
 		for range 2 {
 			st, err := e.inst.Timeline.At(ctx, moment, b)
 			check(err)
