@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
@@ -43,7 +44,8 @@ func event(t *testing.T, tx uint64, at time.Time, typ string, p any) eventstore.
 // A past moment's replay is kept and filtered per box: every box's answer equals the one of a
 // timeline that replays per query, also the second time (from the kept replay, without
 // reading the log again). Knoten placed in and outside the box, Fäden spun to a Knoten inside
-// and to one outside (looked up in the history), one twisted, a Knoten dissolved.
+// and to one outside, one twisted, one expired, a Knoten dissolved, an Antrag filed at a Knoten
+// no event changed (looked up in the history).
 func TestTimelineCachedReplayEqualsUncached(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -55,17 +57,22 @@ func TestTimelineCachedReplayEqualsUncached(t *testing.T) {
 	for _, sec := range knoten.SnapshotSections() {
 		rs = append(rs, sec.(snapshot.Replayer))
 	}
+	for _, sec := range antrag.SnapshotSections() {
+		if r, ok := sec.(snapshot.Replayer); ok {
+			rs = append(rs, r)
+		}
+	}
 	evs := &countingEvents{fakeEvents: fakeEvents{earliest: t0.Add(-time.Hour)}}
 	cached := timeline.NewService(pool, fixed(now), loc, &fakeSource{}, evs, rs, nil)
 	plain := &fakeEvents{earliest: t0.Add(-time.Hour)}
 	uncached := timeline.NewService(pool, fixed(now), loc, &fakeSource{}, plain, rs, nil)
 	uncached.CacheBytes = 0
 
-	in1, in2, out1 := uuid.New(), uuid.New(), uuid.New()
+	in1, in2, in3, out1 := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	f1 := uuid.New()
 	a := timeline.Record{Hash: "a", Kind: "full", AsOf: t0, Position: eventstore.Snapshot{Xmin: 100, Xmax: 100}}
 	if _, err := cached.Ingest(ctx, a, strings.NewReader(doc("full", map[string][]string{}, map[string][]string{
-		"knoten": {knotenJSON(in1, 12.37, 51.34, "eins"), knotenJSON(in2, 12.38, 51.35, "zwei"), knotenJSON(out1, 13.5, 52.5, "fern")},
+		"knoten": {knotenJSON(in1, 12.37, 51.34, "eins"), knotenJSON(in2, 12.38, 51.35, "zwei"), knotenJSON(in3, 12.385, 51.355, "drei"), knotenJSON(out1, 13.5, 52.5, "fern")},
 		"faeden": {fadenJSON(f1, in1)},
 	}))); err != nil {
 		t.Fatal(err)
@@ -86,7 +93,10 @@ func TestTimelineCachedReplayEqualsUncached(t *testing.T) {
 		event(t, 106, t0.Add(50*time.Minute), "FadenVerzwirnt", knoten.FadenVerzwirntV1{FadenID: g3, KnotenID: in2}),
 		event(t, 107, t0.Add(60*time.Minute), "FadenAbgelaufen", knoten.FadenAbgelaufenV1{FadenID: f1, KnotenID: in1, ExpiredAt: t0}),
 		event(t, 108, t0.Add(70*time.Minute), "KnotenAufgeloest", knoten.KnotenAufgeloestV1{KnotenID: in1, DissolvedAt: t0.Add(70 * time.Minute)}),
-		spin(109, t0.Add(5*time.Hour), uuid.New(), in2), // after the moment
+		// Filed at a Knoten no event changes: drawn at it, looked up in the history once.
+		event(t, 109, t0.Add(80*time.Minute), "AntragGestellt", antrag.AntragGestelltV1{AntragID: uuid.New(), ApplicantID: acc, Title: "Bank",
+			KnotenID: &in3, DecisionDeadline: t0.Add(7 * 24 * time.Hour)}),
+		spin(110, t0.Add(5*time.Hour), uuid.New(), in2), // after the moment
 	}
 	plain.evs = evs.evs
 
@@ -110,8 +120,11 @@ func TestTimelineCachedReplayEqualsUncached(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("round %d, box %v:\n cached   %+v\n uncached %+v", round, box, got, want)
 			}
-			if got.Source.EventsReplayed != 8 {
-				t.Errorf("box %v: %d events replayed, want 8", box, got.Source.EventsReplayed)
+			if got.Source.EventsReplayed != 9 {
+				t.Errorf("box %v: %d events replayed, want 9", box, got.Source.EventsReplayed)
+			}
+			if n := len(got.Objects["antraege"]); box == boxes[0] && n != 1 {
+				t.Errorf("box %v: %d Anträge, want the one at Knoten drei", box, n)
 			}
 		}
 	}
