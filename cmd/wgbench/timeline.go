@@ -329,7 +329,9 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 	fmt.Printf("%d events: %s. Every answer replayed %d (source.events_replayed).\n", written.total, written, replayed)
 	fmt.Printf("%d random boxes of about 2 km × 2 km (about %d Knoten each), date=%s (the end of that day),\n",
 		len(boxes), found/len(boxes)/len(rounds), day)
-	fmt.Println("each asked four ways in a row (rotating order). Baseline: the live listing.")
+	cachedBytes, cached := e.inst.Timeline.CachedBytes()
+	fmt.Printf("each asked four ways in a row (rotating order). Baseline: the live listing. The kept replay: %d entry, %.1f MB.\n",
+		cached, float64(cachedBytes)/1e6)
 	fmt.Println()
 	fmt.Printf("Before (no cache: each query replays the events), %d boxes, load average %s:\n\n", cfg.queries/20+1, before.load)
 	fmt.Println("| | p50 | p95 | p95 ratio to live |")

@@ -211,3 +211,10 @@ func (s *Service) replayAfter(ctx context.Context, snap Record, m time.Time,
 	}
 	return r, nil
 }
+
+// CachedBytes is about how much memory the kept replays hold, and how many there are.
+func (s *Service) CachedBytes() (bytes int64, entries int) {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	return s.cache.bytes, len(s.cache.entries)
+}
