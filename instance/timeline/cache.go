@@ -3,6 +3,8 @@ package timeline
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"sync"
 	"time"
 )
@@ -36,6 +38,9 @@ type replayed struct {
 	// parents: the Knoten (as of the snapshot; nil: none) of the changed objects drawn at
 	// their Knoten that the events did not change, so that apply need not look them up.
 	parents map[string]json.RawMessage
+	// rollen: the Garnrollen the events changed, and as of the snapshot (nil: none) those of
+	// the other spinners and donors of the changed Fäden and Goldfäden (for enrich; nil: ask).
+	rollen map[string]json.RawMessage
 	// places: where each changed object of the shown sections is drawn (nil: ask inside).
 	places map[string]map[string]place
 	bytes  int64 // about what it holds in memory
@@ -187,6 +192,48 @@ func (s *Service) replayAfter(ctx context.Context, snap Record, m time.Time,
 			r.parents[p] = k
 			r.bytes += int64(len(p)+len(k)) + 64
 		}
+	}
+	// The spinners' and donors' Garnrollen, read once rather than per box (enrich).
+	r.rollen = map[string]json.RawMessage{}
+	maps.Copy(r.rollen, r.changed["garnrollen"])
+	var need []string
+	for _, sec := range []string{"faeden", "goldfaeden"} {
+		for _, j := range r.changed[sec] {
+			var w struct {
+				AccountID string `json:"account_id"`
+			}
+			if j == nil || json.Unmarshal(j, &w) != nil || w.AccountID == "" {
+				continue
+			}
+			if _, ok := r.rollen[w.AccountID]; !ok {
+				r.rollen[w.AccountID] = nil // none, unless found below
+				need = append(need, w.AccountID)
+			}
+		}
+	}
+	if len(need) > 0 {
+		rows, err := s.pool.Query(ctx, `
+SELECT id, object FROM timeline_versions
+WHERE section = 'garnrollen' AND id = ANY($1) AND lower(valid) <= $2 AND valid @> $2::timestamptz`, need, snap.AsOf)
+		if err != nil {
+			return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var obj []byte
+			if err := rows.Scan(&id, &obj); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+			}
+			r.rollen[id] = obj
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+		}
+	}
+	for id, j := range r.rollen {
+		r.bytes += int64(len(id)+len(j)) + 64
 	}
 	// Where each is drawn, read once rather than per box.
 	knotenAt := func(id string) (json.RawMessage, bool) {

@@ -3,6 +3,7 @@ package timeline_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -70,16 +71,17 @@ func TestTimelineCachedReplayEqualsUncached(t *testing.T) {
 
 	in1, in2, in3, out1 := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	f1 := uuid.New()
+	acc := uuid.New() // Gerda, who spins the Fäden after the snapshot, far from the box
 	a := timeline.Record{Hash: "a", Kind: "full", AsOf: t0, Position: eventstore.Snapshot{Xmin: 100, Xmax: 100}}
 	if _, err := cached.Ingest(ctx, a, strings.NewReader(doc("full", map[string][]string{}, map[string][]string{
-		"knoten": {knotenJSON(in1, 12.37, 51.34, "eins"), knotenJSON(in2, 12.38, 51.35, "zwei"), knotenJSON(in3, 12.385, 51.355, "drei"), knotenJSON(out1, 13.5, 52.5, "fern")},
-		"faeden": {fadenJSON(f1, in1)},
+		"knoten":     {knotenJSON(in1, 12.37, 51.34, "eins"), knotenJSON(in2, 12.38, 51.35, "zwei"), knotenJSON(in3, 12.385, 51.355, "drei"), knotenJSON(out1, 13.5, 52.5, "fern")},
+		"faeden":     {fadenJSON(f1, in1)},
+		"garnrollen": {fmt.Sprintf(`{"created_at":"2026-11-01T10:00:00Z","h3":"","handle":"gerda","id":"%s","name":"Gerda","position":{"lat":50.1,"lon":8.6},"verified":false,"verified_at":null}`, acc)},
 	}))); err != nil {
 		t.Fatal(err)
 	}
 	newIn, newOut := uuid.New(), uuid.New()
 	g1, g2, g3 := uuid.New(), uuid.New(), uuid.New()
-	acc := uuid.New()
 	exp := t0.Add(7 * 24 * time.Hour)
 	spin := func(tx uint64, at time.Time, f, k uuid.UUID) eventstore.Event {
 		return event(t, tx, at, "FadenGesponnen", knoten.FadenGesponnenV1{FadenID: f, KnotenID: k, AccountID: acc, Type: "idee", ExpiresAt: &exp})
@@ -125,6 +127,17 @@ func TestTimelineCachedReplayEqualsUncached(t *testing.T) {
 			}
 			if n := len(got.Objects["antraege"]); box == boxes[0] && n != 1 {
 				t.Errorf("box %v: %d Anträge, want the one at Knoten drei", box, n)
+			}
+			for _, f := range got.Objects["faeden"] {
+				var v struct {
+					AccountName string `json:"account_name"`
+				}
+				if err := json.Unmarshal(f, &v); err != nil || v.AccountName != "Gerda" {
+					t.Errorf("box %v: Faden %s spun by %q, want Gerda", box, f, v.AccountName)
+				}
+			}
+			if n := len(got.Objects["faeden"]); box == boxes[0] && n != 2 {
+				t.Errorf("box %v: %d Fäden, want 2 (spun to the new Knoten, twisted at zwei; the snapshot's expired): %s", box, n, got.Objects["faeden"])
 			}
 		}
 	}

@@ -246,7 +246,11 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 		changed = rep.changed
 		st.Source.EventsReplayed = rep.events
 	}
-	if err := s.enrich(ctx, snap.AsOf, objs, changed["garnrollen"]); err != nil {
+	rollen := changed["garnrollen"]
+	if rep != nil && rep.rollen != nil {
+		rollen = rep.rollen // also the replayed Fäden's spinners, looked up once
+	}
+	if err := s.enrich(ctx, snap.AsOf, objs, rollen); err != nil {
 		return State{}, err
 	}
 	st.Objects = map[string][]json.RawMessage{}
