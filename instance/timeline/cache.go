@@ -7,6 +7,8 @@ import (
 	"maps"
 	"sync"
 	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/knoten"
 )
 
 // The replay cache. Every query of a moment between two snapshots replays the same events,
@@ -43,7 +45,16 @@ type replayed struct {
 	rollen map[string]json.RawMessage
 	// places: where each changed object of the shown sections is drawn (nil: ask inside).
 	places map[string]map[string]place
-	bytes  int64 // about what it holds in memory
+	// shown: the changed objects of the shown sections that end on the map (placed, and their
+	// Knoten there), each with where it is drawn; a box takes those inside it (apply).
+	shown []shownObject
+	bytes int64 // about what it holds in memory
+}
+
+type shownObject struct {
+	section, id string
+	json        json.RawMessage
+	place       place
 }
 
 type cacheKey struct {
@@ -169,9 +180,6 @@ func (s *Service) replayAfter(ctx context.Context, snap Record, m time.Time,
 			if j == nil {
 				continue
 			}
-			if _, own := pointOf(j); own {
-				continue
-			}
 			p := parentOf(j)
 			if p == "" {
 				continue
@@ -252,8 +260,19 @@ WHERE section = 'garnrollen' AND id = ANY($1) AND lower(valid) <= $2 AND valid @
 			if r.places[sec] == nil {
 				r.places[sec] = map[string]place{}
 			}
-			r.places[sec][id] = placeOf(sec, j, knotenAt)
+			pl := placeOf(sec, j, knotenAt)
+			r.places[sec][id] = pl
 			r.bytes += int64(len(id)) + 48
+			if pl.where == placeNowhere {
+				continue
+			}
+			if p := parentOf(j); p != "" && sec != "knoten" {
+				if _, ok := knotenAt(p); !ok {
+					continue // gone with its Knoten
+				}
+			}
+			r.shown = append(r.shown, shownObject{section: sec, id: id, json: j, place: pl})
+			r.bytes += 80
 		}
 	}
 	return r, nil
@@ -264,4 +283,63 @@ func (s *Service) CachedBytes() (bytes int64, entries int) {
 	s.cache.mu.Lock()
 	defer s.cache.mu.Unlock()
 	return s.cache.bytes, len(s.cache.entries)
+}
+
+// applyKept is apply for a kept replay: the box's changed objects leave it, then those of
+// r.shown inside the box enter (their places and Knoten read once, when the replay was kept),
+// without decoding or looking up anything per changed object.
+func (s *Service) applyKept(ctx context.Context, snap Record, r *replayed, box knoten.BBox,
+	objs map[string]map[string]json.RawMessage) error {
+	for _, sec := range Sections {
+		c := r.changed[sec]
+		if len(c) == 0 {
+			continue
+		}
+		for id := range objs[sec] {
+			if _, ok := c[id]; ok {
+				delete(objs[sec], id)
+			}
+		}
+	}
+	var entered map[string]bool
+	for i := range r.shown {
+		o := &r.shown[i]
+		if !o.place.in(box) {
+			continue
+		}
+		m := objs[o.section]
+		if len(m) >= MaxObjects {
+			return ErrTooMany
+		}
+		m[o.id] = o.json
+		if entered == nil {
+			entered = map[string]bool{}
+		}
+		entered[o.id] = true
+	}
+	// A Faden or an Antrag of the snapshot whose Knoten is gone is gone with it (those that
+	// entered were checked when the replay was kept).
+	knotenAt := func(id string) bool {
+		if j, ok := r.changed["knoten"][id]; ok {
+			return j != nil
+		}
+		if j, ok := r.parents[id]; ok {
+			return j != nil
+		}
+		_, ok, err := s.version(ctx, "knoten", id, snap.AsOf)
+		return err == nil && ok
+	}
+	for _, sec := range Sections[1:] {
+		for id, j := range objs[sec] {
+			if entered[id] {
+				continue
+			}
+			if p := parentOf(j); p != "" {
+				if _, ok := objs["knoten"][p]; !ok && !knotenAt(p) {
+					delete(objs[sec], id)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -523,6 +523,9 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 // replay: an object is in the box when its point is, or its Knoten's.
 func (s *Service) apply(ctx context.Context, snap Record, r *replayed, box knoten.BBox,
 	objs map[string]map[string]json.RawMessage) error {
+	if r.shown != nil || r.places != nil {
+		return s.applyKept(ctx, snap, r, box, objs)
+	}
 	changed := r.changed
 	knotenAt := func(id string) (json.RawMessage, bool) {
 		if j, ok := changed["knoten"][id]; ok {
