@@ -585,7 +585,8 @@ func inSnapshot(p eventstore.Snapshot, tx uint64) bool {
 
 func isNoRows(err error) bool { return errors.Is(err, errNoRows) }
 
-var notDissolved = []byte(`"dissolved_at":null`)
+// notDissolvedJSONB: PostgreSQL's jsonb text output (the history's objects) puts a space after the colon.
+var notDissolved, notDissolvedJSONB = []byte(`"dissolved_at":null`), []byte(`"dissolved_at": null`)
 
 // dissolved reports whether a Knoten object is dissolved: the section keeps those (Anträge
 // refer to them), the map does not show them.
@@ -593,7 +594,7 @@ func dissolved(obj json.RawMessage) bool {
 	// Every answer asks this of every Knoten in the box: a Knoten object is flat with fixed
 	// keys, and outside a string this byte sequence is only the key with a null value (a quote
 	// inside a string is escaped), so a match is "not dissolved" without decoding.
-	if bytes.Contains(obj, notDissolved) {
+	if bytes.Contains(obj, notDissolved) || bytes.Contains(obj, notDissolvedJSONB) {
 		return false
 	}
 	var k struct {
