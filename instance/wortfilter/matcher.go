@@ -2,6 +2,7 @@ package wortfilter
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"unicode"
@@ -278,10 +279,59 @@ func build(l List, budget int) *Matcher {
 			row[m.edgeClass[i]] = m.edgeNext[i]
 		}
 	}
+	for i, t := range m.dense {
+		if t < m.ndense && m.out[t] == (output{-1, -1}) {
+			m.dense[i] = t * int32(m.nclass)
+		} else {
+			m.dense[i] = ^t
+		}
+	}
 	return m
 }
 
-// step is the automaton's transition on a byte of class c.
+// The scan's state is a row offset into dense (s × nclass, never negative) for a dense state,
+// and ^s for a sparse one. A dense cell holds the next state the same way, except that it
+// holds ^t also for a dense state t that has an output: the scan's fast path takes a
+// non-negative cell as it is and leaves everything else to feedSlow.
+
+// blocked is the state feed returns when a block entry matched.
+const blocked = int32(math.MinInt32)
+
+// found is what a scan has met so far: entry indexes, -1 for none.
+type found struct{ block, hold int32 }
+
+// feed moves the automaton from cur on a byte of class c.
+func (m *Matcher) feed(cur int32, c uint8, f *found) int32 {
+	if cur >= 0 {
+		if v := m.dense[cur+int32(c)]; v >= 0 {
+			return v
+		}
+	}
+	return m.feedSlow(cur, c, f)
+}
+
+func (m *Matcher) feedSlow(cur int32, c uint8, f *found) int32 {
+	var t int32
+	if cur >= 0 {
+		t = ^m.dense[cur+int32(c)]
+	} else {
+		t = m.step(^cur, c)
+	}
+	o := m.out[t]
+	if o.block >= 0 {
+		f.block = o.block
+		return blocked
+	}
+	if f.hold < 0 {
+		f.hold = o.hold
+	}
+	if t < m.ndense {
+		return t * int32(m.nclass)
+	}
+	return ^t
+}
+
+// step is the automaton's transition from state s (a number) on class c.
 func (m *Matcher) step(s int32, c uint8) int32 {
 	for s >= m.ndense {
 		for i := m.edgeStart[s]; i < m.edgeStart[s+1]; i++ {
@@ -291,7 +341,11 @@ func (m *Matcher) step(s int32, c uint8) int32 {
 		}
 		s = m.fail[s]
 	}
-	return m.dense[int(s)*m.nclass+int(c)]
+	if v := m.dense[s*int32(m.nclass)+int32(c)]; v >= 0 {
+		return v / int32(m.nclass)
+	} else {
+		return ^v
+	}
 }
 
 // Entries is the number of entries the matcher holds.
@@ -347,96 +401,83 @@ func (m *Matcher) Check(texts ...string) moderation.Verdict {
 // are rarely anything but a word spelled out, and the joined form has to equal an entry for
 // it to matter, so this costs no false positives worth the name.
 func (m *Matcher) scan(t string) (block, hold int32) {
-	hold = -1
-	var s int32
-	feed := func(b byte) bool {
-		s = m.step(s, m.class[b])
-		o := m.out[s]
-		if o.block >= 0 {
-			block = o.block
-			return true
-		}
-		if hold < 0 {
-			hold = o.hold
-		}
-		return false
-	}
+	f := found{-1, -1}
+	space := m.class[' ']
+	cur := m.feed(0, space, &f) // no entry is a lone space: never blocked
 	var spelledBuf [64]byte
 	spelled := spelledBuf[:0] // "\n x y z " for each run of single letters, fed after the text
-	run, wordLen := 0, 0      // single-letter words in a row; bytes in the current word
+	run, wordLen := 0, 0      // single-letter words in a row; bytes of the current word
 	var last byte             // the current word's last byte
-	endWord := func() bool {
-		if wordLen == 1 && last >= 'a' && last <= 'z' {
-			if run == 0 {
-				spelled = append(spelled, '\n', ' ')
-			}
-			spelled = append(spelled, last)
-			run++
-		} else if run > 0 {
-			if run < 3 {
-				spelled = spelled[:len(spelled)-run-2]
-			} else {
-				spelled = append(spelled, ' ')
-			}
-			run = 0
-		}
-		wordLen = 0
-		return feed(' ')
-	}
-	if feed(' ') {
-		return block, -1
-	}
 	for i := 0; i < len(t); {
-		if c := t[i]; c < utf8.RuneSelf {
+		if b := t[i]; b < utf8.RuneSelf {
 			i++
-			f := ascii[c]
-			if f == 0 {
-				if wordLen > 0 && endWord() {
-					return block, -1
+			if b = ascii[b]; b != 0 {
+				wordLen++
+				last = b
+				if cur = m.feed(cur, m.class[b], &f); cur == blocked {
+					return f.block, -1
 				}
 				continue
 			}
-			wordLen++
-			last = f
-			if feed(f) {
-				return block, -1
+		} else {
+			r, size := utf8.DecodeRuneInString(t[i:])
+			i += size
+			switch fr := fold(r); fr.class {
+			case invisible:
+				continue
+			case letters:
+				for j := 0; j < len(fr.text); j++ {
+					wordLen++
+					last = fr.text[j]
+					if cur = m.feed(cur, m.class[last], &f); cur == blocked {
+						return f.block, -1
+					}
+				}
+				continue
 			}
+		}
+		// A separator: the end of a word, if one was open.
+		if wordLen == 0 {
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(t[i:])
-		i += size
-		f := fold(r)
-		switch f.class {
-		case separator:
-			if wordLen > 0 && endWord() {
-				return block, -1
-			}
-		case letters:
-			for j := 0; j < len(f.text); j++ {
-				wordLen++
-				last = f.text[j]
-				if feed(last) {
-					return block, -1
-				}
-			}
+		spelled, run = spell(spelled, run, wordLen == 1 && last >= 'a' && last <= 'z', last)
+		wordLen = 0
+		if cur = m.feed(cur, space, &f); cur == blocked {
+			return f.block, -1
 		}
 	}
-	if wordLen > 0 && endWord() {
-		return block, -1
-	}
-	if run > 0 { // the text ended in a run
-		if run < 3 {
-			spelled = spelled[:len(spelled)-run-2]
-		} else {
-			spelled = append(spelled, ' ')
+	if wordLen > 0 {
+		spelled, run = spell(spelled, run, wordLen == 1 && last >= 'a' && last <= 'z', last)
+		if cur = m.feed(cur, space, &f); cur == blocked {
+			return f.block, -1
 		}
 	}
+	spelled, _ = spell(spelled, run, false, 0)
 	for _, b := range spelled {
-		if feed(b) {
-			return block, -1
+		if cur = m.feed(cur, m.class[b], &f); cur == blocked {
+			return f.block, -1
 		}
 	}
-	return -1, hold
+	return -1, f.hold
+}
+
+// spell keeps the runs of single letters: a word of one letter (single) joins the run, any
+// other word ends it — kept as "\n xyz " when it had three letters or more, dropped else.
+func spell(spelled []byte, run int, single bool, letter byte) ([]byte, int) {
+	if single {
+		if run == 0 {
+			spelled = append(spelled, '\n', ' ')
+		}
+		return append(spelled, letter), run + 1
+	}
+	switch {
+	case run == 0:
+	case run < 3:
+		spelled = spelled[:len(spelled)-run-2]
+	default:
+		spelled = append(spelled, ' ')
+	}
+	return spelled, 0
 }
 
 // Equal reports whether two clean lists are the same, entry by entry and in order.
