@@ -86,10 +86,18 @@ func (s *Service) Check(texts ...string) moderation.Verdict {
 	return s.cur.Load().m.Check(texts...)
 }
 
+// MayEdit says whether the account may read and change the list: only admins may.
+func MayEdit(by account.Account) error {
+	if !by.IsAdmin {
+		return errAdminRequired
+	}
+	return nil
+}
+
 // Get returns the list as stored; only an admin may read it.
 func (s *Service) Get(ctx context.Context, by account.Account) (List, error) {
-	if !by.IsAdmin {
-		return List{}, errAdminRequired
+	if err := MayEdit(by); err != nil {
+		return List{}, err
 	}
 	l, _, err := read(ctx, s.pool, false)
 	return l, err
@@ -102,8 +110,8 @@ var errAdminRequired = fault.Forbiddenf("admin_required", "Only an admin of this
 // in this process when Set returns, in the others when they have read the event. A list equal
 // to the stored one changes nothing and records nothing.
 func (s *Service) Set(ctx context.Context, by account.Account, l List) (List, error) {
-	if !by.IsAdmin {
-		return List{}, errAdminRequired
+	if err := MayEdit(by); err != nil {
+		return List{}, err
 	}
 	l, err := Clean(l)
 	if err != nil {
