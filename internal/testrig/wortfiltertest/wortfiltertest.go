@@ -108,6 +108,23 @@ func Text(n, seed int) string {
 	return s
 }
 
+// Message is what one check is measured with: the texts of one thing a resident writes.
+type Message struct {
+	Name  string
+	Texts []string
+}
+
+// Messages are a chat message, a Knoten (title and description), an Antrag as residents write
+// them and one of the largest Anträge allowed (20,000 characters).
+func Messages() []Message {
+	return []Message{
+		{"chat_200", []string{Text(200, 1)}},
+		{"knoten_60+600", []string{Text(60, 2), Text(600, 3)}},
+		{"antrag_80+2500", []string{Text(80, 4), Text(2500, 5)}},
+		{"antrag_200+20000", []string{Text(200, 6), Text(20000, 7)}},
+	}
+}
+
 // Describe says what List(n) holds, for the report.
 func Describe(l wortfilter.List) string {
 	var prefix, infix, suffix, phrases int
