@@ -161,7 +161,6 @@ const messages: Record<string, string> = {
   unknown_role: "Diese Rolle gibt es nicht.",
   invalid_iban: "Diese IBAN ist ungültig.",
   // The word filter (docs/MODERATION.md)
-  wortfilter_blocked: "Dieser Text enthält ein Wort, das in dieser Ortsweberei nicht erlaubt ist.",
   wortfilter_too_many: "Die Wortliste hat höchstens 10.000 Einträge (Sperren und Prüfen zusammen).",
   wortfilter_entry_length: "Jeder Eintrag der Wortliste hat 1 bis 100 Zeichen; leere Einträge gehen nicht.",
   wortfilter_entry_star: "Ein * steht nur am Anfang oder am Ende eines Eintrags (etwa „*idiot*“).",
