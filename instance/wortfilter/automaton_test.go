@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"pgregory.net/rapid"
 
@@ -45,6 +46,30 @@ func TestAutomatonAgreesWithDefinition(t *testing.T) {
 			if got.Action != "" && !slices.Contains(matching(l, texts, got.Action), got.Word) {
 				t.Fatalf("budget %d: Check(%q) with %q names %q, which does not match", budget, texts, l, got.Word)
 			}
+		}
+	})
+}
+
+// Whatever the text — any Unicode — each of its words as Words folds them is found by the scan
+// as an entry of its own: the scan, with its shortcut for ASCII, folds as Words does, and a
+// folded word folds to itself.
+func TestScanFoldsAsWords(t *testing.T) {
+	t.Parallel()
+	rapid.Check(t, func(t *rapid.T) {
+		s := rapid.String().Draw(t, "text")
+		words := Words(s)
+		if len(words) == 0 {
+			return
+		}
+		w := rapid.SampledFrom(words).Draw(t, "word")
+		if utf8.RuneCountInString(w) > MaxEntryLength {
+			return
+		}
+		if got := Words(w); !slices.Equal(got, []string{w}) {
+			t.Fatalf("Words(%q) = %q: a folded word does not fold to itself", w, got)
+		}
+		if v := MustCompile(List{Words: []string{w}}).Check(s); v.Action != moderation.ActionBlock {
+			t.Fatalf("Check(%q) with the entry %q (one of its words) = %+v", s, w, v)
 		}
 	})
 }
