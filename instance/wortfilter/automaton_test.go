@@ -74,6 +74,16 @@ func TestScanFoldsAsWords(t *testing.T) {
 	})
 }
 
+// The packed table of the characters from U+0800 folds each as folding it on its own does.
+func TestWideTable(t *testing.T) {
+	t.Parallel()
+	for r := rune(tableSize); r < wideEnd; r++ {
+		if got, want := foldWide(r), foldSlow(r); got != want {
+			t.Fatalf("U+%04X: table %+v, folded %+v", r, got, want)
+		}
+	}
+}
+
 // folded is a text as the definition reads it: its words between spaces, then each run of
 // three or more single-letter words joined, after a line break.
 func foldedText(s string) string {

@@ -68,6 +68,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, c clock.Clock, events *eventst
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	go warmUp() // the fold table of the less common characters, before a check needs it
 	s := &Service{pool: pool, clock: c, events: events, log: log}
 	s.cur.Store(&compiled{version: -1})
 	if err := s.reload(ctx); err != nil {

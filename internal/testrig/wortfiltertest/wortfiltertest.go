@@ -115,13 +115,17 @@ type Message struct {
 }
 
 // Messages are a chat message, a Knoten (title and description), an Antrag as residents write
-// them and one of the largest Anträge allowed (20,000 characters).
+// them and one of the largest Anträge allowed (20,000 characters); then texts of 2,500
+// characters outside Latin-1, which are folded from the second table: Chinese, and fullwidth
+// letters (an obfuscation).
 func Messages() []Message {
 	return []Message{
 		{"chat_200", []string{Text(200, 1)}},
 		{"knoten_60+600", []string{Text(60, 2), Text(600, 3)}},
 		{"antrag_80+2500", []string{Text(80, 4), Text(2500, 5)}},
 		{"antrag_200+20000", []string{Text(200, 6), Text(20000, 7)}},
+		{"chinese_2500", []string{strings.Repeat("我们周六在花园见面，", 250)}},
+		{"fullwidth_2500", []string{strings.Repeat("ＷＩＲ ＴＲＥＦＦＥＮ ＵＮＳ ", 125)}},
 	}
 }
 
