@@ -446,7 +446,14 @@ func (m *Matcher) scan(t string) (block, hold int32) {
 				for j := 0; j < len(fr.text); j++ {
 					wordLen++
 					last = fr.text[j]
-					if cur = m.feed(cur, m.class[last], &f); cur == blocked {
+					c := int32(m.class[last])
+					if cur >= 0 { // feed, inline
+						if next := m.dense[cur+c]; next >= 0 {
+							cur = next
+							continue
+						}
+					}
+					if cur = m.feedSlow(cur, uint8(c), &f); cur == blocked {
 						return f.block, -1
 					}
 				}
@@ -457,9 +464,17 @@ func (m *Matcher) scan(t string) (block, hold int32) {
 		if wordLen == 0 {
 			continue
 		}
-		spelled, run = spell(spelled, run, wordLen == 1 && last >= 'a' && last <= 'z', last)
+		if wordLen == 1 || run > 0 {
+			spelled, run = spell(spelled, run, wordLen == 1 && last >= 'a' && last <= 'z', last)
+		}
 		wordLen = 0
-		if cur = m.feed(cur, space, &f); cur == blocked {
+		if cur >= 0 { // feed, inline
+			if next := m.dense[cur+int32(space)]; next >= 0 {
+				cur = next
+				continue
+			}
+		}
+		if cur = m.feedSlow(cur, space, &f); cur == blocked {
 			return f.block, -1
 		}
 	}
