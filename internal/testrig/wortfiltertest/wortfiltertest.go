@@ -125,7 +125,7 @@ func Messages() []Message {
 		{"antrag_80+2500", []string{Text(80, 4), Text(2500, 5)}},
 		{"antrag_200+20000", []string{Text(200, 6), Text(20000, 7)}},
 		{"chinese_2500", []string{strings.Repeat("我们周六在花园见面，", 250)}},
-		{"fullwidth_2500", []string{strings.Repeat("ＷＩＲ ＴＲＥＦＦＥＮ ＵＮＳ ", 125)}},
+		{"fullwidth_2500", []string{strings.Repeat("ＷＩＲ ＴＲＥＦＦＥＮ ＵＮＳ ", 156)}},
 	}
 }
 
