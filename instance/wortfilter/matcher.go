@@ -127,6 +127,8 @@ type Matcher struct {
 // (itself or along its failure links); -1 for none.
 type output struct{ block, hold int32 }
 
+var _ moderation.TextFilter = (*Matcher)(nil)
+
 // denseBudget bounds the full transition rows (4 bytes a cell, 4 MiB): a list of 5,000
 // entries has nearly all its states in them (docs/BENCHMARKS.md); a list of 10,000 long
 // starred entries keeps its deep states sparse instead of taking hundreds of MiB.
