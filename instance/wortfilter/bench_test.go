@@ -33,6 +33,22 @@ func BenchmarkCheck(b *testing.B) {
 	}
 }
 
+// The same Antrag against lists of different lengths: the check's cost does not grow with the
+// list (docs/BENCHMARKS.md).
+func BenchmarkCheckListLength(b *testing.B) {
+	texts := wortfiltertest.Messages()[2].Texts
+	for _, n := range []int{10, 1000, 5000, wortfilter.MaxEntries} {
+		m := wortfilter.MustCompile(wortfiltertest.List(n))
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			cpu := threadCPU(b)
+			for b.Loop() {
+				m.Check(texts...)
+			}
+			cpu.report()
+		})
+	}
+}
+
 // Compiling a list, as every change does on every replica.
 func BenchmarkCompile(b *testing.B) {
 	for _, n := range []int{5000, wortfilter.MaxEntries} {
