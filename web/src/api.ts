@@ -160,6 +160,12 @@ const messages: Record<string, string> = {
   treasurer_required: "Das darf nur die Kasse (Kassenwart oder Verwaltung).",
   unknown_role: "Diese Rolle gibt es nicht.",
   invalid_iban: "Diese IBAN ist ungültig.",
+  // The word filter (docs/MODERATION.md)
+  wortfilter_too_many: "Die Wortliste hat höchstens 10.000 Einträge (Sperren und Prüfen zusammen).",
+  wortfilter_entry_length: "Jeder Eintrag der Wortliste hat 1 bis 100 Zeichen; leere Einträge gehen nicht.",
+  wortfilter_entry_star: "Ein * steht nur am Anfang oder am Ende eines Eintrags (etwa „*idiot*“).",
+  wortfilter_entry_no_word: "Jeder Eintrag der Wortliste braucht mindestens einen Buchstaben oder eine Ziffer.",
+  wortfilter_entry_invalid: "Ein Eintrag der Wortliste enthält Steuerzeichen (etwa einen Tabulator oder Zeilenumbruch).",
 };
 
 export function germanMessage(err: unknown): string {
