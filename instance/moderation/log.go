@@ -215,11 +215,11 @@ const MaxSuspensionDays = 365
 // ban by admins; nobody about themselves, and a moderator never about an admin or another
 // moderator.
 func (s *Service) Sanction(ctx context.Context, by account.Account, id uuid.UUID, kind string, days int, reason string, meldung *uuid.UUID) (Entry, error) {
-	if err := checkModerator(by); err != nil {
-		return Entry{}, err
-	}
 	if kind == account.SanctionBan && !by.IsAdmin {
 		return Entry{}, errAdminRequired
+	}
+	if err := checkModerator(by); err != nil {
+		return Entry{}, err
 	}
 	if kind == account.SanctionSuspend && (days < 1 || days > MaxSuspensionDays) {
 		return Entry{}, errDays
