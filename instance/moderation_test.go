@@ -497,3 +497,59 @@ func TestHideAndAppealUnhides(t *testing.T) {
 		t.Errorf("the log names the reporter: %s", b)
 	}
 }
+
+// An incoming Flag queues one report per local target (remote and unknown objects left out),
+// from the server's actor; the word filter's hold queues one report per content, however often
+// it holds it; the queue pages.
+func TestFlagAndHoldReports(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	var me struct{ Handle string }
+	ada.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	ctx := context.Background()
+	const actor = "https://mastodon.example/actor"
+	err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+		n, err := inst.Moderation.FlagTx(ctx, tx, actor, []string{inst.URL + "/ap/users/" + me.Handle, ada.ID,
+			"https://mastodon.example/users/x", uuid.NewString()}, "Spam\x00 von hier", inst.DevClock.Now())
+		if n != 1 {
+			t.Errorf("a Flag of one local account (twice), a remote one and an unknown id: %d reports, want 1", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &fakeContent{author: uuid.MustParse(ada.ID), hidden: map[string]bool{}}
+	inst.Moderation.Register(fc)
+	for range 2 {
+		err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+			return inst.Moderation.HoldTx(ctx, tx, moderation.Target{Kind: "testinhalt", ID: "7"}, moderation.Verdict{Action: moderation.ActionHold, Word: "*mist*"}, inst.DevClock.Now())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var q queueOut
+	var next struct{ Next *string }
+	res := mod.Get("/api/admin/meldungen?limit=1").Expect(t, http.StatusOK)
+	res.JSON(t, &q)
+	res.JSON(t, &next)
+	if len(q.Meldungen) != 1 || next.Next == nil || q.Meldungen[0].Source != "wortfilter" || q.Meldungen[0].Reporter != nil ||
+		q.Meldungen[0].Reason != "wortfilter: *mist*" || q.Meldungen[0].Summary == nil || q.Meldungen[0].Summary.Text != "Text 7" {
+		t.Fatalf("first page: %+v next %v", q, next.Next)
+	}
+	mod.Get("/api/admin/meldungen?limit=1&before=" + *next.Next).Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].Source != "fediverse" || q.Meldungen[0].Reporter["actor"] != actor ||
+		q.Meldungen[0].Reason != "Spam von hier" || q.Meldungen[0].Target != (moderation.Target{Kind: moderation.KindAccount, ID: ada.ID}) {
+		t.Errorf("second page: %+v", q)
+	}
+	res = mod.Get("/api/admin/meldungen?limit=1&before=" + q.Meldungen[0].ID).Expect(t, http.StatusOK)
+	res.JSON(t, &q)
+	res.JSON(t, &next)
+	if len(q.Meldungen) != 0 || next.Next != nil {
+		t.Errorf("after the last: %+v %v", q, next.Next)
+	}
+}
