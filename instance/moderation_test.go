@@ -143,7 +143,7 @@ func TestSanctionsKeepFromWriting(t *testing.T) {
 	mod := moderator(t, inst, admin, "Mona Moderat")
 	ben := inst.VerifiedResident("Ben", lat, lon)
 
-	mod.Post("/api/admin/accounts/"+ben.ID+"/warn", map[string]string{"reason": "Bitte sachlich bleiben"}).Expect(t, http.StatusOK)
+	warn := mod.Post("/api/admin/accounts/"+ben.ID+"/warn", map[string]string{"reason": "Bitte sachlich bleiben"}).Expect(t, http.StatusOK).Map(t)
 	e := mod.Post("/api/admin/accounts/"+ben.ID+"/suspend", map[string]any{"days": 3, "reason": "Beleidigungen"}).Expect(t, http.StatusOK).Map(t)
 	res := ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusForbidden)
 	if res.ErrorCode() != "account_suspended" || res.Header.Get("Retry-After") == "" {
@@ -153,12 +153,29 @@ func TestSanctionsKeepFromWriting(t *testing.T) {
 		t.Errorf("Retry-After %s, want about three days", ra)
 	}
 	var me struct {
-		Sanction *struct{ State, Reason string }
-		Warnings []struct{ Reason string }
+		Sanction *struct {
+			State, Reason string
+			Eintrag       string `json:"eintrag_id"`
+		}
+		Warnings []struct {
+			Reason  string
+			Eintrag string `json:"eintrag_id"`
+		}
 	}
 	ben.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
-	if me.Sanction == nil || me.Sanction.State != "suspended" || len(me.Warnings) != 1 || me.Warnings[0].Reason != "Bitte sachlich bleiben" {
+	if me.Sanction == nil || me.Sanction.State != "suspended" || me.Sanction.Eintrag != e["id"] ||
+		len(me.Warnings) != 1 || me.Warnings[0].Reason != "Bitte sachlich bleiben" || me.Warnings[0].Eintrag != warn["id"] {
 		t.Errorf("/api/me of the suspended account: %+v", me)
+	}
+	// The log marks the entries about the viewer for the viewer alone.
+	for who, c := range map[string]*instancetest.Client{"ben": ben, "anonymous": inst.Client(), "the moderator": mod} {
+		var raw struct{ Eintraege []map[string]any }
+		c.Get("/api/moderation/log").Expect(t, http.StatusOK).JSON(t, &raw)
+		for _, x := range raw.Eintraege {
+			if yours := x["yours"] == true; yours != (who == "ben") {
+				t.Errorf("%s sees yours=%v on %v", who, x["yours"], x)
+			}
+		}
 	}
 	// The appeal is open to it while suspended.
 	ben.Post("/api/moderation/log/"+e["id"].(string)+"/appeal", map[string]string{"reason": "war ein Zitat"}).Expect(t, http.StatusCreated)
