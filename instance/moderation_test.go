@@ -85,6 +85,10 @@ func TestReportQueueDismiss(t *testing.T) {
 	if again["id"] != first["id"] {
 		t.Errorf("a second open report of the same account by its actor IRI: %v, want the first %v", again["id"], first["id"])
 	}
+	host := strings.TrimPrefix(inst.URL, "http://")
+	if again := ada.Post("/api/meldungen", map[string]string{"target": "@" + me.Handle + "@" + host, "reason": "x"}).Expect(t, http.StatusOK).Map(t); again["id"] != first["id"] {
+		t.Errorf("by the handle: %v, want the first report", again["id"])
+	}
 	if code := newbie.Post("/api/meldungen", map[string]string{"target": troll.ID, "reason": "x"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "verified_resident_required" {
 		t.Errorf("an unverified resident reports: %s", code)
 	}
