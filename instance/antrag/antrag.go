@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -87,25 +88,38 @@ type Service struct {
 	abstimmungen *abstimmung.Service
 	knoten       *knoten.Service
 	hooks        Hooks
-	filter       moderation.TextFilter // nil: no word filter
-	holder       moderation.Holder     // nil: held content is stored hidden, queued nowhere
+	mod          atomic.Pointer[moderating] // SetModeration's; nil: none
 }
 
 // SetModeration installs the word filter and the queue that takes held content; either may
 // be nil. Call it once, at assembly, before the service is used.
 func (s *Service) SetModeration(f moderation.TextFilter, h moderation.Holder) {
-	s.filter, s.holder = f, h
+	s.mod.Store(&moderating{filter: f, holder: h})
+}
+
+// moderating is the word filter (nil: none) and the queue for held content (nil: held
+// content is stored hidden and queued nowhere).
+type moderating struct {
+	filter moderation.TextFilter
+	holder moderation.Holder
+}
+
+func (s *Service) moderating() moderating {
+	if m := s.mod.Load(); m != nil {
+		return *m
+	}
+	return moderating{}
 }
 
 // check asks the word filter about each field's text: the first blocked field is refused
 // (moderation.ErrBlocked), otherwise the first hold is returned.
 func (s *Service) check(fields ...string) (moderation.Verdict, error) {
 	var held moderation.Verdict
-	if s.filter == nil {
+	if s.moderating().filter == nil {
 		return held, nil
 	}
 	for i := 0; i+1 < len(fields); i += 2 {
-		switch v := s.filter.Check(fields[i+1]); v.Action {
+		switch v := s.moderating().filter.Check(fields[i+1]); v.Action {
 		case moderation.ActionBlock:
 			return v, moderation.ErrBlocked(fields[i])
 		case moderation.ActionHold:
@@ -119,10 +133,10 @@ func (s *Service) check(fields ...string) (moderation.Verdict, error) {
 
 // hold queues held content for review in tx.
 func (s *Service) hold(ctx context.Context, tx *database.Tx, t moderation.Target, v moderation.Verdict, at time.Time) error {
-	if s.holder == nil {
+	if s.moderating().holder == nil {
 		return nil
 	}
-	return s.holder.HoldTx(ctx, tx, t, v, at)
+	return s.moderating().holder.HoldTx(ctx, tx, t, v, at)
 }
 
 // Hooks let another package act in the transaction that files or decides an Antrag, so that

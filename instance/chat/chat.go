@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -81,14 +82,27 @@ var (
 type Service struct {
 	pool   *pgxpool.Pool
 	clock  clock.Clock
-	filter moderation.TextFilter // nil: no word filter
-	holder moderation.Holder     // nil: held messages are stored hidden, queued nowhere
+	mod    atomic.Pointer[moderating] // SetModeration's; nil: none
 }
 
 // SetModeration installs the word filter and the queue that takes held messages; either may
 // be nil. Call it once, at assembly, before the service is used.
 func (s *Service) SetModeration(f moderation.TextFilter, h moderation.Holder) {
-	s.filter, s.holder = f, h
+	s.mod.Store(&moderating{filter: f, holder: h})
+}
+
+// moderating is the word filter (nil: none) and the queue for held content (nil: held
+// content is stored hidden and queued nowhere).
+type moderating struct {
+	filter moderation.TextFilter
+	holder moderation.Holder
+}
+
+func (s *Service) moderating() moderating {
+	if m := s.mod.Load(); m != nil {
+		return *m
+	}
+	return moderating{}
 }
 
 // NewService returns the chat service.
@@ -114,8 +128,8 @@ func (s *Service) Write(ctx context.Context, by account.Account, text string) (N
 		return Nachricht{}, err
 	}
 	var verdict moderation.Verdict
-	if s.filter != nil {
-		switch verdict = s.filter.Check(text); verdict.Action {
+	if s.moderating().filter != nil {
+		switch verdict = s.moderating().filter.Check(text); verdict.Action {
 		case moderation.ActionBlock:
 			return Nachricht{}, moderation.ErrBlocked("text")
 		case moderation.ActionHold:
@@ -131,8 +145,8 @@ func (s *Service) Write(ctx context.Context, by account.Account, text string) (N
 		var removedAt *time.Time
 		if n.Hidden {
 			removedAt = &n.At
-			if s.holder != nil {
-				if err := s.holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
+			if s.moderating().holder != nil {
+				if err := s.moderating().holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
 					return err
 				}
 			}
