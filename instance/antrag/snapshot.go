@@ -57,10 +57,10 @@ type SnapshotAntrag struct {
 
 // SnapshotEinspruch is an Einspruch in a snapshot; its id is "<antrag_id>/<account_id>".
 type SnapshotEinspruch struct {
-	ID        string    `json:"id"`
-	AntragID  uuid.UUID `json:"antrag_id"`
-	AccountID uuid.UUID `json:"account_id"`
-	Reason    string    `json:"reason"`
+	ID        string     `json:"id"`
+	AntragID  uuid.UUID  `json:"antrag_id"`
+	AccountID uuid.UUID  `json:"account_id"`
+	Reason    string     `json:"reason"`
 	CreatedAt time.Time  `json:"created_at"`
 	HiddenAt  *time.Time `json:"hidden_at,omitempty"` // hidden by a moderator: reason is ""
 }

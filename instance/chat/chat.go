@@ -80,9 +80,9 @@ var (
 
 // Service writes and reads the room.
 type Service struct {
-	pool   *pgxpool.Pool
-	clock  clock.Clock
-	mod    atomic.Pointer[moderating] // SetModeration's; nil: none
+	pool  *pgxpool.Pool
+	clock clock.Clock
+	mod   atomic.Pointer[moderating] // SetModeration's; nil: none
 }
 
 // SetModeration installs the word filter and the queue that takes held messages; either may
