@@ -60,11 +60,10 @@ func (q *queue) has(t moderation.Target) bool {
 
 // moderate hides (or shows again) a target as a moderator's action would, at the instance's
 // clock.
-func moderate(t *testing.T, inst *instancetest.Instance, c moderation.Content, target moderation.Target, hide bool) {
+func moderate(t *testing.T, inst *instancetest.Instance, by *instancetest.Client, c moderation.Content, target moderation.Target, hide bool) {
 	t.Helper()
-	by := uuid.MustParse(inst.Admin().ID)
 	if err := database.InTx(context.Background(), inst.Pool, func(tx *database.Tx) error {
-		return c.HideTx(context.Background(), tx, target, hide, by, "Hausregeln", inst.Clock.Now())
+		return c.HideTx(context.Background(), tx, target, hide, uuid.MustParse(by.ID), "Hausregeln", inst.Clock.Now())
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +113,12 @@ func TestHiddenAntrag(t *testing.T) {
 		t.Fatal("a new Antrag is not listed")
 	}
 
-	mod := inst.Antraege.Moderation(inst.URL)
+	mod, admin := inst.Antraege.Moderation(inst.URL), inst.Admin()
 	target, ok, err := mod.Resolve(context.Background(), inst.Pool, inst.URL+"/antraege/"+a.ID)
 	if err != nil || !ok || target != (moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}) {
 		t.Fatalf("resolve its page: %+v %v %v", target, ok, err)
 	}
-	moderate(t, inst, mod, target, true)
+	moderate(t, inst, admin, mod, target, true)
 
 	for _, c := range []*instancetest.Client{hans, inst.Client()} {
 		if antragListed(t, c, a.ID) {
@@ -151,7 +150,7 @@ func TestHiddenAntrag(t *testing.T) {
 		t.Fatal("a hidden Antrag was accepted at its deadline")
 	}
 
-	moderate(t, inst, mod, target, false)
+	moderate(t, inst, admin, mod, target, false)
 	back := getAntrag(t, hans, a.ID)
 	// The dev clock also runs on its own: the deadline moves by 8 days and the seconds the test took.
 	if moved := back.DecisionDeadline.Sub(a.DecisionDeadline); back.Status != antrag.Offen || moved < 8*24*time.Hour || moved > 8*24*time.Hour+time.Hour {
@@ -227,9 +226,9 @@ func TestWordFilterOnAntraege(t *testing.T) {
 	}
 	gerda.Post("/api/antraege/"+held.ID+"/withdraw", nil).Expect(t, http.StatusConflict)
 
-	mod := inst.Antraege.Moderation(inst.URL)
-	moderate(t, inst, mod, moderation.Target{Kind: moderation.KindAntrag, ID: held.ID}, false)
-	moderate(t, inst, mod, einspruch, false)
+	mod, admin := inst.Antraege.Moderation(inst.URL), inst.Admin()
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: held.ID}, false)
+	moderate(t, inst, admin, mod, einspruch, false)
 	if released := getAntrag(t, hans, held.ID); released.Status != antrag.Offen || !antragListed(t, hans, held.ID) ||
 		inst.Count(`SELECT count(*) FROM events WHERE type = 'AntragGestellt' AND subject_id = $1`, held.ID) != 1 {
 		t.Fatalf("released, the Antrag is not filed publicly: %+v", released)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
@@ -72,6 +73,20 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 	gerda.Post("/api/antraege", map[string]any{"title": "Zurück"}).Expect(t, http.StatusCreated).JSON(t, &withdrawn)
 	hans.Post("/api/antraege/"+objected.ID+"/einspruch", map[string]any{"reason": "Zu laut."}).Expect(t, http.StatusCreated)
 	gerda.Post("/api/antraege/"+withdrawn.ID+"/withdraw", nil).Expect(t, http.StatusOK)
+	// Moderation: one Antrag hidden (its words leave the dump, its clock stops), one hidden and
+	// shown again a day later (its deadline moved), one held by the word filter and released
+	// (filed publicly then).
+	var hidden, shown, held struct{ ID string }
+	gerda.Post("/api/antraege", map[string]any{"title": "Versteckt", "details_md": "Geheim"}).Expect(t, http.StatusCreated).JSON(t, &hidden)
+	gerda.Post("/api/antraege", map[string]any{"title": "Wieder da"}).Expect(t, http.StatusCreated).JSON(t, &shown)
+	inst.Antraege.SetModeration(wordList{"zweifel": moderation.ActionHold}, nil)
+	gerda.Post("/api/antraege", map[string]any{"title": "Zweifelsfall"}).Expect(t, http.StatusCreated).JSON(t, &held)
+	mod := inst.Antraege.Moderation(inst.URL)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: hidden.ID}, true)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: shown.ID}, true)
+	inst.Advance("1d")
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: shown.ID}, false)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: held.ID}, false)
 	inst.Advance("8d") // the first is accepted at its deadline; the second's was extended
 	after, _ := dumpReplayers(t, inst)
 
@@ -122,7 +137,8 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"GarnrolleAngelegt", "GarnrolleUmbenannt", "GarnrollePositioniert", "GarnrolleVerifiziert",
-		"AntragGestellt", "EinspruchErhoben", "AntragFristVerlaengert", "AntragZurueckgezogen", "AntragAngenommen"} {
+		"AntragGestellt", "EinspruchErhoben", "AntragFristVerlaengert", "AntragZurueckgezogen", "AntragAngenommen",
+		"AntragVerborgen", "AntragWiederhergestellt", "AntragZurueckgehalten"} {
 		if !slices.Contains(applied, want) {
 			t.Errorf("no %s among the events after the first dump: %v", want, applied)
 		}
