@@ -135,6 +135,7 @@ export interface ChatMessage {
   account: Named;
   text: string;
   at: string;
+  hidden?: boolean; // the viewer's own message, held by the word filter or hidden by a moderator
 }
 
 export interface Ortsweberei {
