@@ -255,3 +255,85 @@ func TestWordFilterOnAntraege(t *testing.T) {
 	b, _ := json.Marshal(q.held)
 	t.Logf("held: %s", b)
 }
+
+// What a report names resolves to the content it means — an Antrag by its id or any of this
+// instance's addresses of it, an Einspruch by "<antrag>/<account>", a Fediverse reply by its
+// IRI — and nothing else resolves; the queue's summary is what the public page shows.
+func TestAntragTargets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	inst := instancetest.Start(t)
+	gerda := inst.VerifiedResident("Gerda", 51.3362, 12.3363)
+	hans := inst.VerifiedResident("Hans", 51.3370, 12.3370)
+	a := fileAntrag(t, gerda, "Bank am Markt")
+	object(t, hans, a.ID, "Zu teuer.")
+	reply := "https://social.example/users/x/statuses/1"
+	if err := inst.Antraege.AddComment(ctx, antrag.Kommentar{AntragID: uuid.MustParse(a.ID), IRI: reply,
+		Author: "https://social.example/users/x", AuthorName: "X", ContentHTML: "<p>Gute <b>Idee</b></p>", Published: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	mod := inst.Antraege.Moderation(inst.URL)
+	antragT := moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}
+	einspruchT := moderation.Target{Kind: moderation.KindEinspruch, ID: a.ID + "/" + hans.ID}
+	for ref, want := range map[string]moderation.Target{
+		a.ID: antragT, inst.URL + "/antraege/" + a.ID: antragT, inst.URL + "/api/antraege/" + a.ID: antragT,
+		inst.URL + "/ap/antraege/" + a.ID: antragT, " " + a.ID + " ": antragT,
+		a.ID + "/" + hans.ID: einspruchT,
+		reply:                moderation.Target{Kind: moderation.KindKommentar, ID: reply},
+	} {
+		got, ok, err := mod.Resolve(ctx, inst.Pool, ref)
+		if err != nil || !ok || got != want {
+			t.Errorf("resolve %q: %+v %v %v, want %+v", ref, got, ok, err, want)
+		}
+	}
+	for _, ref := range []string{uuid.NewString(), a.ID + "/" + gerda.ID, "https://elsewhere.example/antraege/" + a.ID,
+		"https://social.example/users/x/statuses/2", "", hans.ID} {
+		if got, ok, err := mod.Resolve(ctx, inst.Pool, ref); ok || err != nil {
+			t.Errorf("resolve %q: %+v %v %v, want nothing", ref, got, ok, err)
+		}
+	}
+
+	sum, err := mod.Describe(ctx, inst.Pool, antragT)
+	if err != nil || sum.AuthorName != "Gerda" || sum.AuthorID == nil || sum.AuthorID.String() != gerda.ID ||
+		!strings.HasPrefix(sum.Text, "Bank am Markt") || sum.URL != inst.URL+"/antraege/"+a.ID || sum.Hidden {
+		t.Errorf("antrag: %+v %v", sum, err)
+	}
+	sum, err = mod.Describe(ctx, inst.Pool, einspruchT)
+	if err != nil || sum.AuthorName != "Hans" || sum.Text != "Zu teuer." || sum.URL != inst.URL+"/antraege/"+a.ID {
+		t.Errorf("einspruch: %+v %v", sum, err)
+	}
+	sum, err = mod.Describe(ctx, inst.Pool, moderation.Target{Kind: moderation.KindKommentar, ID: reply})
+	if err != nil || sum.AuthorName != "X" || sum.Text != "Gute Idee" || sum.URL != reply || sum.AuthorID != nil {
+		t.Errorf("kommentar: %+v %v", sum, err)
+	}
+	if _, err := mod.Describe(ctx, inst.Pool, moderation.Target{Kind: moderation.KindAntrag, ID: uuid.NewString()}); err != moderation.ErrUnknownTarget {
+		t.Errorf("an unknown Antrag: %v", err)
+	}
+
+	// A hidden Einspruch still counts; only its reason leaves the page. A hidden reply leaves it.
+	type pageOut struct {
+		EinspruchCount int `json:"einspruch_count"`
+		Einsprueche    []struct{ Reason string }
+		Comments       []struct{ ID string }
+	}
+	var page pageOut
+	inst.Client().Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &page)
+	if page.EinspruchCount != 1 || len(page.Einsprueche) != 1 || len(page.Comments) != 1 {
+		t.Fatalf("before: %+v", page)
+	}
+	admin := inst.Admin()
+	moderate(t, inst, admin, mod, einspruchT, true)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindKommentar, ID: reply}, true)
+	page = pageOut{}
+	inst.Client().Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &page)
+	if page.EinspruchCount != 1 || len(page.Einsprueche) != 0 || len(page.Comments) != 0 {
+		t.Errorf("with the Einspruch and the reply hidden: %+v", page)
+	}
+	if strings.Contains(dumpSection(t, inst, "einsprueche"), "Zu teuer") {
+		t.Error("the snapshot holds the hidden Einspruch's reason")
+	}
+	moderate(t, inst, admin, mod, einspruchT, false)
+	if got := getAntrag(t, inst.Client(), a.ID); len(got.Einsprueche) != 1 || got.Einsprueche[0].Reason != "Zu teuer." {
+		t.Errorf("shown again: %+v", got.Einsprueche)
+	}
+}
