@@ -55,7 +55,6 @@ const messages: Record<string, string> = {
   antrag_not_open: "Der Antrag ist nicht mehr offen.",
   antrag_hidden: "Diesen Antrag hat die Moderation ausgeblendet (siehe Moderationsprotokoll).",
   antrag_held: "Dieser Antrag wartet auf die Prüfung durch die Moderation; bis dahin kannst du ihn nicht zurückziehen.",
-  wortfilter_blocked: "Dieser Text enthält ein Wort, das diese Ortsweberei nicht zulässt.",
   abstimmung_not_open: "Die Abstimmung ist noch nicht offen.",
   abstimmung_closed: "Die Abstimmung ist geschlossen.",
   already_delegated: "Du hast deine Stimme schon delegiert. Widerrufe die Delegation zuerst.",
