@@ -30,6 +30,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 )
 
@@ -135,6 +136,10 @@ type State struct {
 	AsOf    time.Time
 	Source  SourceInfo
 	Objects map[string][]json.RawMessage
+	// Ortskonto is the Ortskonto's public object as of the moment, in the snapshot's shape
+	// (ortskonto.SnapshotKonto: the balance, its sums and counts, bank, position); nil when the
+	// Ortsweberei had no Ortskonto set up then.
+	Ortskonto json.RawMessage
 }
 
 // Moment reads a date (YYYY-MM-DD) and an optional time (HH:MM) in the Ortsweberei's time zone:
@@ -223,7 +228,7 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 		}
 		st.Source.EventsReplayed = len(evs)
 	}
-	if err := s.enrich(ctx, snap.AsOf, objs, changed["garnrollen"]); err != nil {
+	if st.Ortskonto, err = s.enrich(ctx, snap.AsOf, objs, changed); err != nil {
 		return State{}, err
 	}
 	st.Objects = map[string][]json.RawMessage{}
@@ -544,10 +549,11 @@ func dissolved(obj json.RawMessage) bool {
 // enrich gives the Fäden and Goldfäden what the live map feed gives them: the spinner's or
 // donor's name and public position (from their Garnrolle, wherever it is), and a Goldfaden the
 // Ortskonto's position, so that the web app draws them as it draws the live ones. The
-// Garnrollen are as of the moment (changed: those the replay changed, wherever they are; the
-// others as of the snapshot, t), the Ortskonto as of the snapshot.
+// Garnrollen and the Ortskonto are as of the moment (changed: what the replay changed; the
+// rest as of the snapshot, t). It returns the Ortskonto's object, nil when it is not set up.
 func (s *Service) enrich(ctx context.Context, t time.Time, objs map[string]map[string]json.RawMessage,
-	changed map[string]json.RawMessage) error {
+	replayed map[string]map[string]json.RawMessage) (json.RawMessage, error) {
+	changed := replayed["garnrollen"]
 	type who struct {
 		AccountID string `json:"account_id"`
 	}
@@ -564,26 +570,23 @@ func (s *Service) enrich(ctx context.Context, t time.Time, objs map[string]map[s
 			}
 		}
 	}
-	if len(objs["faeden"]) == 0 && len(objs["goldfaeden"]) == 0 {
-		return nil
-	}
 	rollen := map[string]json.RawMessage{}
 	maps.Copy(rollen, changed) // nil for one removed: found, without name and position
 	maps.Copy(rollen, objs["garnrollen"])
 	var konto json.RawMessage
 	rows, err := s.pool.Query(ctx, `
 SELECT section, id, object FROM timeline_versions
-WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $3))
-  AND lower(valid) <= $2 AND valid @> $2::timestamptz`, slices.Collect(maps.Keys(need)), t, len(objs["goldfaeden"]) > 0)
+WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND id = $3))
+  AND lower(valid) <= $2 AND valid @> $2::timestamptz`, slices.Collect(maps.Keys(need)), t, ortskonto.SnapshotKontoID)
 	if err != nil {
-		return fmt.Errorf("timeline: garnrollen: %w", err)
+		return nil, fmt.Errorf("timeline: garnrollen: %w", err)
 	}
 	for rows.Next() {
 		var sec, id string
 		var obj []byte
 		if err := rows.Scan(&sec, &id, &obj); err != nil {
 			rows.Close()
-			return fmt.Errorf("timeline: garnrollen: %w", err)
+			return nil, fmt.Errorf("timeline: garnrollen: %w", err)
 		}
 		if sec == "ortskonto" {
 			konto = obj
@@ -593,7 +596,21 @@ WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("timeline: garnrollen: %w", err)
+		return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+	}
+	if j, ok := replayed["ortskonto"][ortskonto.SnapshotKontoID]; ok {
+		konto = j
+	}
+	if konto != nil {
+		var k struct {
+			ConfiguredAt *string `json:"configured_at"`
+		}
+		if json.Unmarshal(konto, &k) != nil || k.ConfiguredAt == nil {
+			konto = nil // the balance row exists from the start; an Ortskonto once it is set up
+		}
+	}
+	if len(objs["faeden"]) == 0 && len(objs["goldfaeden"]) == 0 {
+		return konto, nil
 	}
 	type rolle struct {
 		Name     string          `json:"name"`
@@ -612,7 +629,7 @@ WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $
 		for id, j := range objs[sec] {
 			var o map[string]json.RawMessage
 			if err := json.Unmarshal(j, &o); err != nil {
-				return fmt.Errorf("timeline: %s %s: %w", sec, id, err)
+				return nil, fmt.Errorf("timeline: %s %s: %w", sec, id, err)
 			}
 			var w who
 			_ = json.Unmarshal(j, &w)
@@ -630,10 +647,10 @@ WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $
 			}
 			b, err := json.Marshal(o)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			objs[sec][id] = b
 		}
 	}
-	return nil
+	return konto, nil
 }
