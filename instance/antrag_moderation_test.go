@@ -337,3 +337,35 @@ func TestAntragTargets(t *testing.T) {
 		t.Errorf("shown again: %+v", got.Einsprueche)
 	}
 }
+
+// The Ortskonto keeps a copy of an Antrag's title with its payout (GET /api/konto shows it):
+// the copy follows the Antrag, hidden or held, and comes back with it.
+func TestHiddenAntragTitleLeavesTheOrtskonto(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	admin.Do("PUT", "/api/admin/konto", map[string]any{"empfaenger": "Ortsweberei Lindenau e. V.", "iban": bankIBAN, "bic": "BYLADEM1001",
+		"position": map[string]float64{"lat": 51.3366, "lon": 12.3366}}).Expect(t, http.StatusOK)
+	inst.Antraege.SetModeration(wordList{"zweifel": moderation.ActionHold}, nil)
+	gerda := inst.VerifiedResident("Gerda", 51.3362, 12.3363)
+	var a, held struct{ ID string }
+	gerda.Post("/api/antraege", map[string]any{"title": "Geheime Bank", "betrag_cents": 5000}).Expect(t, http.StatusCreated).JSON(t, &a)
+	gerda.Post("/api/antraege", map[string]any{"title": "Zweifelhafte Laterne", "betrag_cents": 700}).Expect(t, http.StatusCreated).JSON(t, &held)
+	konto := func() string {
+		t.Helper()
+		return string(inst.Client().Get("/api/konto").Expect(t, http.StatusOK).Body)
+	}
+	if k := konto(); !strings.Contains(k, "Geheime Bank") || strings.Contains(k, "Zweifelhafte") || !strings.Contains(k, held.ID) {
+		t.Fatalf("before: the Ortskonto should show the payout of both, the title of the shown one only:\n%s", k)
+	}
+	mod := inst.Antraege.Moderation(inst.URL)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, true)
+	if k := konto(); strings.Contains(k, "Geheime Bank") {
+		t.Fatalf("the hidden Antrag's title is still shown with its payout:\n%s", k)
+	}
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, false)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: held.ID}, false)
+	if k := konto(); !strings.Contains(k, "Geheime Bank") || !strings.Contains(k, "Zweifelhafte Laterne") {
+		t.Fatalf("shown again and released, the titles are not back:\n%s", k)
+	}
+}

@@ -149,6 +149,18 @@ type Hooks struct {
 	Filed func(ctx context.Context, tx *database.Tx, a Antrag, betragCents int64, at time.Time) ([]eventstore.Draft, error)
 	// Decided runs when an Antrag is accepted, rejected or withdrawn.
 	Decided func(ctx context.Context, tx *database.Tx, d Decision) ([]eventstore.Draft, error)
+	// Retitled runs when a moderator hides an Antrag (title "") or shows it again (its title),
+	// so that a copy of the title kept elsewhere (the payout's) follows: hidden words are
+	// public nowhere. A held Antrag is filed with the title "" (Filed) until it is released.
+	Retitled func(ctx context.Context, tx *database.Tx, antragID uuid.UUID, title string) error
+}
+
+// retitled runs the Retitled hook, if there is one.
+func (s *Service) retitled(ctx context.Context, tx *database.Tx, id uuid.UUID, title string) error {
+	if s.hooks.Retitled == nil {
+		return nil
+	}
+	return s.hooks.Retitled(ctx, tx, id, title)
 }
 
 // Decision is how an Antrag ended: Angenommen, Abgelehnt or Zurueckgezogen, at At.
@@ -266,7 +278,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'offen', $9, $10)`,
 			}
 		}
 		if f.BetragCents != nil {
-			more, err := s.hooks.Filed(ctx, tx, a, *f.BetragCents, now)
+			shown := a
+			if a.Held {
+				shown.Title = "" // released, Retitled gives it its title
+			}
+			more, err := s.hooks.Filed(ctx, tx, shown, *f.BetragCents, now)
 			if err != nil {
 				return err
 			}

@@ -192,7 +192,13 @@ func (s *Service) hideAntragTx(ctx context.Context, tx *database.Tx, id uuid.UUI
 		return nil
 	case hide:
 		tx.Defer(`UPDATE antraege SET hidden_at = $2 WHERE id = $1`, id, at)
+		if err := s.retitled(ctx, tx, id, ""); err != nil {
+			return err
+		}
 		return eventstore.Append(tx, at, AntragVerborgen.New(hdr, AntragVerborgenV1{AntragID: id}))
+	}
+	if err := s.retitled(ctx, tx, id, a.Title); err != nil {
+		return err
 	}
 	deadline := a.DecisionDeadline
 	if a.Status == Offen && at.After(*a.HiddenAt) {
