@@ -200,10 +200,21 @@ func (s *Service) List(ctx context.Context, viewer, before uuid.UUID, limit int)
 		return nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
 	}
 	// Ids are version-7 UUIDs: their order is the order they were made in.
+	// Two index walks, the room's page and the viewer's own hidden messages in the same range
+	// (chat_nachrichten_recent, chat_nachrichten_hidden), rather than one OR that neither
+	// partial index serves.
 	rows, err := s.pool.Query(ctx, `
-SELECT `+columns+` FROM chat_nachrichten n JOIN accounts a ON a.id = n.account_id
-WHERE (n.removed_at IS NULL OR n.account_id = $3) AND ($1::uuid IS NULL OR (n.created_at, n.id) < (SELECT created_at, id FROM chat_nachrichten WHERE id = $1))
-ORDER BY n.created_at DESC, n.id DESC LIMIT $2`, nullable(before), limit, viewer)
+WITH cursor AS (SELECT created_at, id FROM chat_nachrichten WHERE id = $1)
+SELECT `+columns+` FROM (
+    (SELECT * FROM chat_nachrichten c
+     WHERE c.removed_at IS NULL AND ($1::uuid IS NULL OR (c.created_at, c.id) < (SELECT created_at, id FROM cursor))
+     ORDER BY c.created_at DESC, c.id DESC LIMIT $2)
+    UNION ALL
+    (SELECT * FROM chat_nachrichten c
+     WHERE c.removed_at IS NOT NULL AND c.account_id = $3 AND ($1::uuid IS NULL OR (c.created_at, c.id) < (SELECT created_at, id FROM cursor))
+     ORDER BY c.created_at DESC, c.id DESC LIMIT $2)
+) n JOIN accounts a ON a.id = n.account_id
+ORDER BY n.created_at DESC, n.id DESC LIMIT $2`, nullable(before), limit, nullable(viewer))
 	if err != nil {
 		return nil, fmt.Errorf("chat: list: %w", err)
 	}
