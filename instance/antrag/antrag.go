@@ -115,11 +115,12 @@ func (s *Service) moderating() moderating {
 // (moderation.ErrBlocked), otherwise the first hold is returned.
 func (s *Service) check(fields ...string) (moderation.Verdict, error) {
 	var held moderation.Verdict
-	if s.moderating().filter == nil {
+	filter := s.moderating().filter
+	if filter == nil {
 		return held, nil
 	}
 	for i := 0; i+1 < len(fields); i += 2 {
-		switch v := s.moderating().filter.Check(fields[i+1]); v.Action {
+		switch v := filter.Check(fields[i+1]); v.Action {
 		case moderation.ActionBlock:
 			return v, moderation.ErrBlocked(fields[i])
 		case moderation.ActionHold:
@@ -133,10 +134,11 @@ func (s *Service) check(fields ...string) (moderation.Verdict, error) {
 
 // hold queues held content for review in tx.
 func (s *Service) hold(ctx context.Context, tx *database.Tx, t moderation.Target, v moderation.Verdict, at time.Time) error {
-	if s.moderating().holder == nil {
+	holder := s.moderating().holder
+	if holder == nil {
 		return nil
 	}
-	return s.moderating().holder.HoldTx(ctx, tx, t, v, at)
+	return holder.HoldTx(ctx, tx, t, v, at)
 }
 
 // Hooks let another package act in the transaction that files or decides an Antrag, so that
@@ -194,8 +196,9 @@ var (
 	ErrNotOpen         = fault.Conflictf("antrag_not_open", "This Antrag is no longer open: it was withdrawn, decided, or has gone to a vote.")
 	ErrDeadlinePassed  = fault.Conflictf("deadline_passed", "The decision deadline of this Antrag has passed.")
 	ErrAlreadyObjected = fault.Conflictf("already_objected", "You have objected to this Antrag already; each resident objects once.")
-	// ErrHidden: a moderator hid the Antrag (its author still sees it).
-	ErrHidden = fault.Gonef("antrag_hidden", "A moderator has hidden this Antrag (see the moderation log).")
+	// ErrHidden: a moderator hid the Antrag, or the word filter holds it for review (its
+	// applicant still sees it).
+	ErrHidden = fault.Gonef("antrag_hidden", "This Antrag is hidden by the moderation (see the moderation log).")
 	// ErrHeld: the applicant's own Antrag waits for a moderator's review.
 	ErrHeld = fault.Conflictf("antrag_held", "This Antrag waits for a moderator's review; it cannot be withdrawn before.")
 )

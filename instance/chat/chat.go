@@ -128,8 +128,9 @@ func (s *Service) Write(ctx context.Context, by account.Account, text string) (N
 		return Nachricht{}, err
 	}
 	var verdict moderation.Verdict
-	if s.moderating().filter != nil {
-		switch verdict = s.moderating().filter.Check(text); verdict.Action {
+	mod := s.moderating()
+	if mod.filter != nil {
+		switch verdict = mod.filter.Check(text); verdict.Action {
 		case moderation.ActionBlock:
 			return Nachricht{}, moderation.ErrBlocked("text")
 		case moderation.ActionHold:
@@ -145,8 +146,8 @@ func (s *Service) Write(ctx context.Context, by account.Account, text string) (N
 		var removedAt *time.Time
 		if n.Hidden {
 			removedAt = &n.At
-			if s.moderating().holder != nil {
-				if err := s.moderating().holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
+			if mod.holder != nil {
+				if err := mod.holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
 					return err
 				}
 			}
