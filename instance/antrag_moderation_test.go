@@ -369,3 +369,52 @@ func TestHiddenAntragTitleLeavesTheOrtskonto(t *testing.T) {
 		t.Fatalf("shown again and released, the titles are not back:\n%s", k)
 	}
 }
+
+// A hidden Antrag past its open phase is not held up: its Abstimmung runs, and the residents
+// find it in the list and at its address without its words, and vote; its applicant sees it
+// whole.
+func TestHiddenAntragInItsAbstimmung(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	gerda := inst.VerifiedResident("Gerda", 51.3362, 12.3363)
+	hans := inst.VerifiedResident("Hans", 51.3370, 12.3370)
+	a := fileAntrag(t, gerda, "Anstößiger Titel")
+	object(t, hans, a.ID, "Nein.")
+	inst.Advance("14d") // the extended deadline: to the vote
+	if got := getAntrag(t, hans, a.ID); got.Status != antrag.ImAbstimmung || got.AbstimmungID == nil {
+		t.Fatalf("not in its Abstimmung: %+v", got)
+	}
+	moderate(t, inst, inst.Admin(), inst.Antraege.Moderation(inst.URL), moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, true)
+
+	var page struct {
+		Title, Status string
+		Hidden        bool
+		AbstimmungID  string `json:"abstimmung_id"`
+		DetailsHTML   string `json:"details_html"`
+	}
+	hans.Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &page)
+	if page.Title != "" || page.DetailsHTML != "" || !page.Hidden || page.Status != antrag.ImAbstimmung || page.AbstimmungID == "" {
+		t.Fatalf("others should see the process without its words: %+v", page)
+	}
+	var list struct {
+		Antraege []struct {
+			ID, Title string
+			Hidden    bool
+		}
+	}
+	inst.Client().Get("/api/antraege").Expect(t, http.StatusOK).JSON(t, &list)
+	if len(list.Antraege) != 1 || list.Antraege[0].ID != a.ID || list.Antraege[0].Title != "" || !list.Antraege[0].Hidden {
+		t.Fatalf("listing: %+v", list)
+	}
+	hans.Post("/api/abstimmungen/"+page.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, http.StatusOK)
+	if own := getAntrag(t, gerda, a.ID); own.Title != "Anstößiger Titel" {
+		t.Fatalf("its applicant should see it whole: %+v", own)
+	}
+	if dump := dumpSection(t, inst, "antraege"); strings.Contains(dump, "Anstößiger") {
+		t.Fatalf("the snapshot holds the hidden words:\n%s", dump)
+	}
+	inst.Advance("8d") // the vote closes: decided, still without its words
+	if got := getAntrag(t, inst.Client(), a.ID); got.Status != antrag.Abgelehnt || got.Title != "" {
+		t.Fatalf("decided: %+v", got)
+	}
+}

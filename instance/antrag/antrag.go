@@ -416,18 +416,30 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Antrag, error) {
 	return s.get(ctx, uuid.Nil, id)
 }
 
-// GetAs returns the Antrag as viewer (uuid.Nil: anyone) may read it: a hidden Antrag is
-// ErrHidden except for its applicant, who sees it with HiddenAt set; hidden Einsprüche are
-// left out except the viewer's own, marked Hidden.
+// GetAs returns the Antrag as viewer (uuid.Nil: anyone) may read it. Its applicant sees it
+// whole, HiddenAt set when hidden. For everyone else a hidden open Antrag is ErrHidden (its
+// clock stands still: there is nothing to do with it), and one past its open phase — in its
+// Abstimmung, or decided — is shown without its words (Wordless), so that its vote and its
+// record stay where the residents find them. Hidden Einsprüche are left out except the
+// viewer's own, marked Hidden.
 func (s *Service) GetAs(ctx context.Context, viewer, id uuid.UUID) (Antrag, error) {
 	a, err := s.get(ctx, viewer, id)
 	if err != nil {
 		return Antrag{}, err
 	}
-	if a.HiddenAt != nil && (viewer == uuid.Nil || viewer != a.ApplicantID) {
+	if a.HiddenAt == nil || (viewer != uuid.Nil && viewer == a.ApplicantID) {
+		return a, nil
+	}
+	if a.Status == Offen {
 		return Antrag{}, ErrHidden
 	}
-	return a, nil
+	return a.Wordless(), nil
+}
+
+// Wordless is a hidden Antrag as the public sees it: its process without its words.
+func (a Antrag) Wordless() Antrag {
+	a.Title, a.DetailsMD = "", ""
+	return a
 }
 
 func (s *Service) get(ctx context.Context, viewer, id uuid.UUID) (Antrag, error) {
@@ -461,8 +473,9 @@ const (
 	MaxLimit     = 1000
 )
 
-// List returns the public Anträge (not hidden), newest first, optionally only those in one
-// status.
+// List returns the public Anträge, newest first, optionally only those in one status: a
+// hidden open Antrag is left out, a hidden one past its open phase is listed without its
+// words (GetAs says why).
 func (s *Service) List(ctx context.Context, status string, limit int) ([]Antrag, error) {
 	if status != "" && !contains(Statuses, status) {
 		return nil, fault.Invalidf("status", "unknown_status", "Unknown status %q; statuses are: %s.", status, strings.Join(Statuses, ", "))
@@ -474,11 +487,17 @@ func (s *Service) List(ctx context.Context, status string, limit int) ([]Antrag,
 		return nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM antraege a JOIN accounts ac ON ac.id = a.applicant_id
-WHERE ($1 = '' OR a.status = $1) AND a.hidden_at IS NULL ORDER BY a.opened_at DESC, a.id LIMIT $2`, status, limit)
+WHERE ($1 = '' OR a.status = $1) AND (a.hidden_at IS NULL OR a.status <> 'offen') ORDER BY a.opened_at DESC, a.id LIMIT $2`, status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("antrag: list: %w", err)
 	}
-	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Antrag, error) { return scan(r) })
+	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Antrag, error) {
+		a, err := scan(r)
+		if a.HiddenAt != nil {
+			a = a.Wordless()
+		}
+		return a, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("antrag: list: %w", err)
 	}
