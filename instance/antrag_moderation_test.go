@@ -143,6 +143,11 @@ func TestHiddenAntrag(t *testing.T) {
 	if dump := dumpSection(t, inst, "antraege"); !strings.Contains(dump, a.ID) || strings.Contains(dump, "Geheimplan") {
 		t.Fatalf("the snapshot holds the hidden Antrag's words, or not the Antrag:\n%s", dump)
 	}
+	other := fileAntrag(t, hans, "Offen sichtbar")
+	if h, err := inst.Antraege.Hidden(context.Background(), []uuid.UUID{uuid.MustParse(a.ID), uuid.MustParse(other.ID), uuid.New()}); err != nil ||
+		len(h) != 1 || !h[uuid.MustParse(a.ID)] {
+		t.Fatalf("hidden for the timeline: %v %v", h, err)
+	}
 
 	inst.Advance("8d") // past its deadline: hidden, it waits
 	gerda.Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &own)

@@ -275,3 +275,25 @@ func (s *Service) hideKommentarTx(ctx context.Context, tx *database.Tx, iri stri
 	tx.Defer(`UPDATE antrag_kommentare SET hidden_at = NULL WHERE iri = $1`, iri)
 	return eventstore.Append(tx, at, KommentarWiederhergestellt.New(hdr, KommentarModeriertV1{AntragID: antragID, IRI: iri}))
 }
+
+// Hidden says which of the Anträge are hidden now (a moderator hid them, or the word filter
+// holds them): for the timeline, whose past moments are read from snapshots and events that
+// still hold the words (they are never rewritten), so that it leaves them out at every moment.
+func (s *Service) Hidden(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id FROM antraege WHERE id = ANY($1) AND hidden_at IS NOT NULL`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("antrag: hidden: %w", err)
+	}
+	hidden, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("antrag: hidden: %w", err)
+	}
+	out := make(map[uuid.UUID]bool, len(hidden))
+	for _, id := range hidden {
+		out[id] = true
+	}
+	return out, nil
+}
