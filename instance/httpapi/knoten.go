@@ -105,7 +105,11 @@ func (s *Server) getKnoten(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.Knoten.Get(r.Context(), id)
+	viewer, err := s.viewer(r)
+	if err != nil {
+		return err
+	}
+	k, err := s.Knoten.GetAs(r.Context(), id, viewer)
 	if err != nil {
 		return err
 	}
@@ -113,12 +117,33 @@ func (s *Server) getKnoten(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// viewer is the account whose session the request carries, uuid.Nil for none (or one that has
+// ended): a public read that shows its author what the moderators hid.
+func (s *Server) viewer(r *http.Request) (uuid.UUID, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return uuid.Nil, nil
+	}
+	me, err := s.Accounts.Authenticate(r.Context(), c.Value)
+	if f, ok := fault.As(err); ok && f.Kind == fault.Unauthenticated {
+		return uuid.Nil, nil
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return me.ID, nil
+}
+
 func (s *Server) listFaeden(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, knoten.ErrKnotenNotFound)
 	if err != nil {
 		return err
 	}
-	fs, err := s.Knoten.Faeden(r.Context(), id)
+	viewer, err := s.viewer(r)
+	if err != nil {
+		return err
+	}
+	fs, err := s.Knoten.FaedenAs(r.Context(), id, viewer)
 	if err != nil {
 		return err
 	}
