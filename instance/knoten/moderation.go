@@ -243,3 +243,27 @@ func hideFaden(ctx context.Context, tx *database.Tx, id uuid.UUID, hide bool, by
 }
 
 var _ moderation.Content = content{}
+
+// Hidden returns which of the ids — of Knoten or Fäden — the public may not see now: a hidden
+// Knoten, and a Faden hidden on its own or with its Knoten. For readers of the public log
+// (the federation's outbox) that must leave a hidden object's earlier events out; an unknown
+// id is not in the answer.
+func (s *Service) Hidden(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	out := map[uuid.UUID]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+SELECT id FROM knoten WHERE id = ANY($1) AND hidden_at IS NOT NULL
+UNION ALL
+SELECT f.id FROM faeden f JOIN knoten k ON k.id = f.knoten_id
+WHERE f.id = ANY($1) AND (f.hidden_at IS NOT NULL OR k.hidden_at IS NOT NULL)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("knoten: hidden: %w", err)
+	}
+	var id uuid.UUID
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { out[id] = true; return nil }); err != nil {
+		return nil, fmt.Errorf("knoten: hidden: %w", err)
+	}
+	return out, nil
+}

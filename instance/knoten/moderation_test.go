@@ -359,6 +359,9 @@ func TestResolveTargets(t *testing.T) {
 		t.Fatalf("Describe: %+v, %v", sum, err)
 	}
 	setHidden(t, inst, moderation.KindKnoten, k.ID, true)
+	if h, err := inst.Knoten.Hidden(ctx, []uuid.UUID{uuid.MustParse(k.ID), uuid.MustParse(k.Faden.ID), uuid.New()}); err != nil || len(h) != 2 {
+		t.Fatalf("Hidden after hiding the Knoten: %v, %v (want it and its Faden)", h, err)
+	}
 	if sum, err := c.Describe(ctx, inst.Pool, moderation.Target{Kind: moderation.KindKnoten, ID: k.ID}); err != nil || !sum.Hidden {
 		t.Fatalf("Describe of a hidden Knoten: %+v, %v", sum, err)
 	}
