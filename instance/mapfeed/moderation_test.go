@@ -3,6 +3,7 @@ package mapfeed_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 
@@ -67,6 +68,12 @@ func TestHiddenKnotenLeavesOpenMaps(t *testing.T) {
 	}
 	if listed(t, inst, k) || !listed(t, inst, other) {
 		t.Fatal("the listing still shows the hidden Knoten (or lost the other)")
+	}
+	// Gone for the Fediverse too: the Knoten's object and its Fäden's.
+	for _, path := range []string{"/ap/knoten/" + k, "/ap/faeden/" + f1, "/ap/faeden/" + f2.ID} {
+		if r := inst.Client().With(http.Header{"Accept": {"application/activity+json"}}).Get(path); r.Status != 410 {
+			t.Fatalf("GET %s of a hidden Knoten: %d", path, r.Status)
+		}
 	}
 
 	// A new client loads the cells without it; one rejoining from before the hiding is told.
