@@ -41,6 +41,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
+	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
 	"github.com/weltgewebe/weltgewebe/web"
 )
 
@@ -232,6 +233,7 @@ type Instance struct {
 	ChatRoom     *chat.Room
 	Timeline     *timeline.Service
 	Moderation   *moderation.Service // reports, actions, the public log, appeals, address blocks
+	Wortfilter   *wortfilter.Service
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 }
@@ -266,6 +268,12 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		i.Clock = i.DevClock
 	}
 	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
+	// The word filter (moderation.TextFilter) comes first: the content packages check with it.
+	wf, err := wortfilter.New(ctx, db.Pool, i.Clock, i.Events, log)
+	if err != nil {
+		return nil, err
+	}
+	i.Wortfilter = wf
 	i.Ortsweberei = ortsweberei.NewService(db.Pool, i.Clock)
 	i.Adressen = adressen.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	accountOpts := cfg.Accounts
@@ -410,6 +418,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		RequestTimeout: cfg.RequestTimeout,
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,
+		Wortfilter:     i.Wortfilter,
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
@@ -445,6 +454,7 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return i.MapFeed.Run(gctx) })
 	g.Go(func() error { return i.ChatRoom.Run(gctx) })
 	g.Go(func() error { return i.Moderation.Run(gctx) })
+	g.Go(func() error { return i.Wortfilter.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

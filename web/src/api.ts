@@ -191,6 +191,12 @@ const messages: Record<string, string> = {
   invalid_cidr: "Das ist keine IP-Adresse und kein Adressbereich.",
   ipsperre_not_found: "Diese Adresssperre gibt es nicht.",
   wortfilter_blocked: "Dieser Text enthält ein Wort, das diese Ortsweberei nicht zulässt.",
+  // The word filter (docs/MODERATION.md)
+  wortfilter_too_many: "Die Wortliste hat höchstens 10.000 Einträge (Sperren und Prüfen zusammen).",
+  wortfilter_entry_length: "Jeder Eintrag der Wortliste hat 1 bis 100 Zeichen; leere Einträge gehen nicht.",
+  wortfilter_entry_star: "Ein * steht nur am Anfang oder am Ende eines Eintrags (etwa „*idiot*“).",
+  wortfilter_entry_no_word: "Jeder Eintrag der Wortliste braucht mindestens einen Buchstaben oder eine Ziffer.",
+  wortfilter_entry_invalid: "Ein Eintrag der Wortliste enthält Steuerzeichen (etwa einen Tabulator oder Zeilenumbruch).",
 };
 
 export function germanMessage(err: unknown): string {
