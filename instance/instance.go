@@ -285,6 +285,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	// registered at the end of assemble (moderationContents, instance/moderation.go).
 	i.Moderation = moderation.NewService(db.Pool, i.Clock, i.Accounts, moderation.Options{BaseURL: cfg.PublicURL, Events: i.Events, Log: log})
 	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
+	i.Knoten.SetModeration(i.Wortfilter, i.Moderation) // a new Knoten's texts: blocked, or held for review
 	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)
 	if cfg.Dev {
 		i.Delegations.WaitForHorizon(0) // bounded by the job's timeout

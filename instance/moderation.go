@@ -7,7 +7,7 @@ import "github.com/weltgewebe/weltgewebe/instance/moderation"
 // own and registered by moderation.NewService; the content packages add theirs here.
 func (i *Instance) moderationContents() []moderation.Content {
 	return []moderation.Content{
-		// content-map: Knoten and Fäden
+		i.Knoten.Moderation(i.cfg.PublicURL), // Knoten and Fäden
 		// content-talk (board, 08:10): i.Antraege.Moderation(i.cfg.PublicURL) (Antrag, Einspruch, Kommentar),
 		// i.Chat.Moderation() (Nachricht)
 	}

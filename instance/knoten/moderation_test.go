@@ -369,3 +369,73 @@ func TestResolveTargets(t *testing.T) {
 		t.Fatalf("Describe of an unknown Faden: %v", err)
 	}
 }
+
+// Through the instance as assembled (the word filter and the moderation service wired to the
+// map): the admin's word list refuses or holds a new Knoten; the held one waits in the queue,
+// seen by its creator only; a moderator's unhide (naming it by its URL) shows it to everyone,
+// and a hide takes it away again; the public log says so.
+func TestModerationOfTheMapThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	jana := inst.Resident("Jana", home.Lat, home.Lon)
+	admin.Do("PUT", "/api/admin/wortfilter", map[string]any{"words": []string{"verboten"}, "hold": []string{"zweifel"}}).Expect(t, 200)
+
+	before := inst.Count(`SELECT count(*) FROM knoten`)
+	r := jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Bank", "description": "Das ist Verboten!", "lat": home.Lat, "lon": home.Lon})
+	if r.Status != 422 || r.ErrorCode() != "wortfilter_blocked" || !strings.Contains(string(r.Body), `"description"`) {
+		t.Fatalf("a blocked description: %d %s", r.Status, r.Body)
+	}
+	if inst.Count(`SELECT count(*) FROM knoten`) != before {
+		t.Fatal("a blocked Knoten was stored")
+	}
+
+	var k struct {
+		ID     string
+		Hidden bool
+	}
+	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Im Zweifel", "lat": home.Lat, "lon": home.Lon}).Expect(t, 201).JSON(t, &k)
+	if !k.Hidden || bboxIDs(t, inst, "")[k.ID] {
+		t.Fatalf("a held Knoten: %+v, listed: %v", k, bboxIDs(t, inst, "")[k.ID])
+	}
+	if r := inst.Client().Get("/api/knoten/" + k.ID); r.ErrorCode() != "knoten_hidden" {
+		t.Fatalf("anyone reads a held Knoten: %d %s", r.Status, r.Body)
+	}
+	var q struct {
+		Meldungen []struct {
+			Target  moderation.Target `json:"target"`
+			Source  string            `json:"source"`
+			Summary struct {
+				Text   string `json:"text"`
+				Hidden bool   `json:"hidden"`
+				URL    string `json:"url"`
+			} `json:"summary"`
+		} `json:"meldungen"`
+	}
+	admin.Get("/api/admin/meldungen?state=open").Expect(t, 200).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].Target != (moderation.Target{Kind: "knoten", ID: k.ID}) || q.Meldungen[0].Source != "wortfilter" ||
+		q.Meldungen[0].Summary.Text != "Im Zweifel" || !q.Meldungen[0].Summary.Hidden {
+		t.Fatalf("the queue: %+v", q.Meldungen)
+	}
+
+	url := q.Meldungen[0].Summary.URL
+	admin.Post("/api/admin/inhalte/unhide", map[string]any{"target": url, "reason": "Harmlos"}).Expect(t, 200)
+	if !bboxIDs(t, inst, "")[k.ID] {
+		t.Fatal("a held Knoten let through is not listed")
+	}
+	inst.Client().Get("/api/knoten/"+k.ID).Expect(t, 200)
+	admin.Post("/api/admin/inhalte/hide", map[string]any{"target": k.ID, "reason": "Doch nicht"}).Expect(t, 200)
+	if bboxIDs(t, inst, "")[k.ID] {
+		t.Fatal("a hidden Knoten is listed")
+	}
+	var log struct {
+		Eintraege []struct {
+			Action string            `json:"action"`
+			Target moderation.Target `json:"target"`
+		} `json:"eintraege"`
+	}
+	inst.Client().Get("/api/moderation/log").Expect(t, 200).JSON(t, &log)
+	if len(log.Eintraege) < 2 || log.Eintraege[0].Action != "hide" || log.Eintraege[0].Target.ID != k.ID {
+		t.Fatalf("the public log: %+v", log.Eintraege)
+	}
+}
