@@ -340,6 +340,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	}
 	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, snapshotSource{i.Snapshots}, i.Events, replayers(), log)
 	i.Timeline.Retention = cfg.Snapshots.Retention
+	i.Timeline.Hidden = i.hiddenInTimeline // what the moderators hid is not in any moment (instance/moderation_timeline.go)
 	if i.Timeline.Retention == 0 {
 		i.Timeline.Retention = snapshot.DefaultRetention
 	}
