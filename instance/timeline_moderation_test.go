@@ -62,4 +62,3 @@ func TestTimelineLeavesHiddenKnotenOut(t *testing.T) {
 		t.Errorf("shown again: Knoten %v, Fäden to %v", got, faeden)
 	}
 }
-
