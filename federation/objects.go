@@ -82,6 +82,13 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		if err != nil {
 			return nil, iri.ErrNotFound
 		}
+		// The Faden's object is told from its events, which a hiding does not rewrite: a
+		// Faden the moderators hid (or whose Knoten they hid) is gone for the Fediverse too.
+		if hidden, err := s.svc.Knoten.Hidden(r.Context(), []uuid.UUID{id}); err != nil {
+			return nil, err
+		} else if hidden[id] {
+			return nil, iri.ErrGone
+		}
 		return s.convert.FadenObject(r.Context(), id)
 	})
 	get("/ap/stimmen/{event}", func(r *http.Request) (any, error) {

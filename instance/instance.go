@@ -285,6 +285,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	// registered at the end of assemble (moderationContents, instance/moderation.go).
 	i.Moderation = moderation.NewService(db.Pool, i.Clock, i.Accounts, moderation.Options{BaseURL: cfg.PublicURL, Events: i.Events, Log: log})
 	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
+	i.Knoten.SetModeration(i.Wortfilter, i.Moderation) // a new Knoten's texts: blocked, or held for review
 	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)
 	if cfg.Dev {
 		i.Delegations.WaitForHorizon(0) // bounded by the job's timeout
@@ -342,6 +343,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	}
 	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, snapshotSource{i.Snapshots}, i.Events, replayers(), log)
 	i.Timeline.Retention = cfg.Snapshots.Retention
+	i.Timeline.Hidden = i.hiddenInTimeline // what the moderators hid is not in any moment (instance/moderation_timeline.go)
 	if i.Timeline.Retention == 0 {
 		i.Timeline.Retention = snapshot.DefaultRetention
 	}

@@ -7,7 +7,7 @@ import "github.com/weltgewebe/weltgewebe/instance/moderation"
 // own and registered by moderation.NewService; the content packages add theirs here.
 func (i *Instance) moderationContents() []moderation.Content {
 	return []moderation.Content{
-		// content-map: Knoten and Fäden
+		i.Knoten.Moderation(i.cfg.PublicURL),   // Knoten and Fäden
 		i.Antraege.Moderation(i.cfg.PublicURL), // Anträge, Einsprüche, Kommentare
 		i.Chat.Moderation(),                    // the Nähstübchen's messages
 	}

@@ -178,6 +178,27 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 	hans.Get("/api/antraege/"+objected.ID).Expect(t, http.StatusOK).JSON(t, &vote)
 	hans.Post("/api/abstimmungen/"+vote.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, http.StatusOK)
 	inst.Advance("8d") // and is rejected
+
+	// The map's moderation: a Knoten with Garn hidden for good (it becomes a stub, its Fäden
+	// leave), one hidden and shown again, and a Faden hidden and shown again.
+	hideMap := func(path, target string) {
+		t.Helper()
+		admin.Post(path, map[string]any{"target": target, "reason": "Hausregeln"}).Expect(t, http.StatusOK)
+	}
+	var veiled, again struct {
+		ID    string
+		Faden struct{ ID string }
+	}
+	hans.Post("/api/knoten", map[string]any{"type": "idee", "title": "Verborgen", "lat": 51.3372, "lon": 12.3372}).
+		Expect(t, http.StatusCreated).JSON(t, &veiled)
+	gerda.Post("/api/faeden", map[string]any{"to_knoten_id": veiled.ID, "type": "gespraech", "is_twisted": true}).Expect(t, http.StatusCreated)
+	hideMap("/api/admin/inhalte/hide", veiled.ID)
+	hans.Post("/api/knoten", map[string]any{"type": "idee", "title": "Wieder da", "lat": 51.3373, "lon": 12.3373}).
+		Expect(t, http.StatusCreated).JSON(t, &again)
+	hideMap("/api/admin/inhalte/hide", again.Faden.ID)
+	hideMap("/api/admin/inhalte/unhide", again.Faden.ID)
+	hideMap("/api/admin/inhalte/hide", again.ID)
+	hideMap("/api/admin/inhalte/unhide", again.ID)
 	after, _ := dumpReplayers(t, inst)
 
 	evs, err := inst.Events.Read(context.Background(), eventstore.Position{}, 10000)
@@ -236,6 +257,11 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 		"SpendeEingegangen/v2", "SpendeGebucht/v2", "SpendeFehlgeschlagen/v2", "SpendeStorniert/v2", "KontoauszugImportiert/v1",
 		"AuszahlungBeantragt/v1", "AuszahlungBewilligt/v1", "AuszahlungGeleistet/v1", "AuszahlungAbgebrochen/v1", "AuszahlungEntfallen/v1",
 		"AntragVerborgen/v1", "AntragWiederhergestellt/v1", "AntragZurueckgehalten/v1"} {
+		if !slices.Contains(applied, want) {
+			t.Errorf("no %s among the events after the first dump: %v", want, applied)
+		}
+	}
+	for _, want := range []string{"KnotenVerborgen/v1", "KnotenWiederhergestellt/v1", "FadenVerborgen/v1", "FadenWiederhergestellt/v1"} {
 		if !slices.Contains(applied, want) {
 			t.Errorf("no %s among the events after the first dump: %v", want, applied)
 		}

@@ -56,6 +56,7 @@ func (s *Server) authed(h authedFunc) handlerFunc {
 
 // mayWriteWhileSanctioned are the routes a suspended or banned account may still post to.
 var mayWriteWhileSanctioned = map[string]bool{"POST /api/moderation/log/{id}/appeal": true}
+
 // viewer is the session's account id on a public read, or uuid.Nil for anyone else: an
 // author is shown their own hidden content there, marked (docs/MODERATION.md).
 func (s *Server) viewer(r *http.Request) (uuid.UUID, error) {

@@ -20,6 +20,8 @@ export interface Knoten extends Point {
   permanent: boolean;
   garn_count: number;
   dissolves_at: string | null;
+  /** Hidden by the moderators or held by the word filter: only its creator is shown it. */
+  hidden?: boolean;
   faden?: Faden;
 }
 
