@@ -298,6 +298,10 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		return nil, err
 	}
 	i.Federation = fed
+	// Federation and moderation (docs/MODERATION.md): incoming Flags are filed as reports, a
+	// forwarded report leaves as a Flag, a domain block is an entry of the public log.
+	fed.SetModeration(i.Moderation)
+	i.Moderation.SetForwarder(fed)
 	feedOpts := cfg.MapFeed
 	feedOpts.Log = log
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
