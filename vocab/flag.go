@@ -52,4 +52,3 @@ type Flag struct {
 	Object  []string `json:"object"`
 	Content string   `json:"content,omitempty"`
 }
-

@@ -104,7 +104,9 @@ func (b *Blocks) Block(ctx context.Context, by account.Account, domain, reason s
 }
 
 // domainTarget is how the moderation log names a domain.
-func domainTarget(domain string) moderation.Target { return moderation.Target{Kind: "domain", ID: domain} }
+func domainTarget(domain string) moderation.Target {
+	return moderation.Target{Kind: "domain", ID: domain}
+}
 
 // MaxReason is the longest reason for a block, as for every moderation action.
 const MaxReason = 1000
