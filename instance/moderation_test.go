@@ -35,9 +35,9 @@ type logOut struct {
 		Until     *time.Time `json:"until"`
 		Undoes    *string    `json:"undoes"`
 		Appeal    *struct {
-			State     string `json:"state"`
+			State     string                     `json:"state"`
 			DecidedBy *struct{ ID, Name string } `json:"decided_by"`
-			Reason    string `json:"reason"`
+			Reason    string                     `json:"reason"`
 		} `json:"appeal"`
 	} `json:"eintraege"`
 	Next *string `json:"next"`
@@ -414,6 +414,8 @@ func TestForwardRemoteReport(t *testing.T) {
 	if code := mod.Post("/api/admin/meldungen/"+remote+"/forward", map[string]string{}).Expect(t, http.StatusConflict).ErrorCode(); code != "meldung_forwarded" {
 		t.Errorf("forwarding twice: %s", code)
 	}
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
 	if len(fw.calls) != 1 || strings.Join(fw.calls[0], " ") != "https://mastodon.example/users/troll Spam von dort" {
 		t.Errorf("forwarded: %v", fw.calls)
 	}
@@ -428,6 +430,12 @@ type fakeContent struct {
 	mu     sync.Mutex
 	author uuid.UUID
 	hidden map[string]bool
+}
+
+func (f *fakeContent) isHidden(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hidden[id]
 }
 
 func (*fakeContent) Kinds() []string { return []string{"testinhalt"} }
@@ -468,7 +476,7 @@ func TestHideAndAppealUnhides(t *testing.T) {
 		t.Errorf("hiding an account: %s", code)
 	}
 	e := mona.Post("/api/admin/inhalte/hide", map[string]string{"target": "testinhalt:1", "reason": "Hetze", "meldung": rep}).Expect(t, http.StatusOK).Map(t)
-	if !fc.hidden["1"] {
+	if !fc.isHidden("1") {
 		t.Fatal("the content was not hidden through its Content")
 	}
 	if code := mona.Post("/api/admin/inhalte/hide", map[string]string{"target": "testinhalt:1", "reason": "x"}).Expect(t, http.StatusConflict).ErrorCode(); code != "already_hidden" {
@@ -481,7 +489,7 @@ func TestHideAndAppealUnhides(t *testing.T) {
 	}
 	ap := autorin.Post("/api/moderation/log/"+e["id"].(string)+"/appeal", map[string]string{"reason": "Satire"}).Expect(t, http.StatusCreated).Map(t)
 	otto.Post("/api/admin/appeals/"+ap["id"].(string), map[string]string{"decision": "upheld", "reason": "erkennbar Satire"}).Expect(t, http.StatusOK)
-	if fc.hidden["1"] {
+	if fc.isHidden("1") {
 		t.Error("the upheld appeal did not show the content again")
 	}
 	l := readLog(t, inst.Client())
@@ -495,5 +503,61 @@ func TestHideAndAppealUnhides(t *testing.T) {
 	b, _ := json.Marshal(l)
 	if strings.Contains(string(b), ada.ID) {
 		t.Errorf("the log names the reporter: %s", b)
+	}
+}
+
+// An incoming Flag queues one report per local target (remote and unknown objects left out),
+// from the server's actor; the word filter's hold queues one report per content, however often
+// it holds it; the queue pages.
+func TestFlagAndHoldReports(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	var me struct{ Handle string }
+	ada.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	ctx := context.Background()
+	const actor = "https://mastodon.example/actor"
+	err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+		n, err := inst.Moderation.FlagTx(ctx, tx, actor, []string{inst.URL + "/ap/users/" + me.Handle, ada.ID,
+			"https://mastodon.example/users/x", uuid.NewString()}, "Spam\x00 von hier", inst.DevClock.Now())
+		if n != 1 {
+			t.Errorf("a Flag of one local account (twice), a remote one and an unknown id: %d reports, want 1", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &fakeContent{author: uuid.MustParse(ada.ID), hidden: map[string]bool{}}
+	inst.Moderation.Register(fc)
+	for range 2 {
+		err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+			return inst.Moderation.HoldTx(ctx, tx, moderation.Target{Kind: "testinhalt", ID: "7"}, moderation.Verdict{Action: moderation.ActionHold, Word: "*mist*"}, inst.DevClock.Now())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var q queueOut
+	var next struct{ Next *string }
+	res := mod.Get("/api/admin/meldungen?limit=1").Expect(t, http.StatusOK)
+	res.JSON(t, &q)
+	res.JSON(t, &next)
+	if len(q.Meldungen) != 1 || next.Next == nil || q.Meldungen[0].Source != "wortfilter" || q.Meldungen[0].Reporter != nil ||
+		q.Meldungen[0].Reason != "wortfilter: *mist*" || q.Meldungen[0].Summary == nil || q.Meldungen[0].Summary.Text != "Text 7" {
+		t.Fatalf("first page: %+v next %v", q, next.Next)
+	}
+	mod.Get("/api/admin/meldungen?limit=1&before="+*next.Next).Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].Source != "fediverse" || q.Meldungen[0].Reporter["actor"] != actor ||
+		q.Meldungen[0].Reason != "Spam von hier" || q.Meldungen[0].Target != (moderation.Target{Kind: moderation.KindAccount, ID: ada.ID}) {
+		t.Errorf("second page: %+v", q)
+	}
+	res = mod.Get("/api/admin/meldungen?limit=1&before="+q.Meldungen[0].ID).Expect(t, http.StatusOK)
+	res.JSON(t, &q)
+	res.JSON(t, &next)
+	if len(q.Meldungen) != 0 || next.Next != nil {
+		t.Errorf("after the last: %+v %v", q, next.Next)
 	}
 }

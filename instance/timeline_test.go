@@ -116,6 +116,52 @@ func TestTimelineThreeDays(t *testing.T) {
 	}
 }
 
+// An Ortsweberei far from Berlin (serve --timezone Pacific/Auckland): GET /api/ortsweberei
+// names its zone, and the timeline's dates are its days. At 12:00 UTC it is already the next
+// day in Auckland while Berlin's is still the same: a Knoten placed then is on Auckland's
+// today, not on Auckland's yesterday (Berlin's today, which in Berlin's reading would be now).
+func TestTimelineInTheOrtswebereisZone(t *testing.T) {
+	t.Parallel()
+	auckland, err := time.LoadLocation("Pacific/Auckland")
+	if err != nil {
+		t.Skip("no tz database:", err)
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	inst := instancetest.Start(t, instancetest.Options{Timezone: auckland})
+	c := inst.Client()
+	var o struct{ Timezone string }
+	c.Get("/api/ortsweberei").Expect(t, http.StatusOK).JSON(t, &o)
+	if o.Timezone != "Pacific/Auckland" {
+		t.Fatalf("GET /api/ortsweberei: timezone %q, want Pacific/Auckland", o.Timezone)
+	}
+	// To the next 12:00 UTC (at least a minute on: the first sweep takes the first snapshot).
+	now := inst.DevClock.Now()
+	noon := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, time.UTC)
+	for noon.Before(now.Add(time.Minute)) {
+		noon = noon.Add(24 * time.Hour)
+	}
+	c.Post("/api/dev/clock", map[string]string{"advance": noon.Sub(now).String()}).Expect(t, http.StatusOK)
+	now = inst.DevClock.Now()
+	here, there := now.In(auckland).Format("2006-01-02"), now.In(berlin).Format("2006-01-02")
+	if here == there {
+		t.Fatalf("at %v Auckland's date %s is Berlin's", now, here)
+	}
+	inst.Resident("Ana", 51.3362, 12.3363).Post("/api/knoten", map[string]any{"type": "idee", "title": "Kia ora", "lat": 51.3365, "lon": 12.331}).
+		Expect(t, http.StatusCreated)
+	var a timelineAnswer
+	c.Get("/api/timeline?date="+here+"&bbox="+timelineBox).Expect(t, http.StatusOK).JSON(t, &a)
+	if len(a.Knoten) != 1 || a.Knoten[0].Title != "Kia ora" {
+		t.Errorf("Auckland's today %s: %+v, want the Knoten placed now", here, a.Knoten)
+	}
+	l := now.In(auckland)
+	end := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, auckland).Add(-time.Microsecond).UTC().Format(time.RFC3339Nano)
+	var before timelineAnswer
+	c.Get("/api/timeline?date="+there+"&bbox="+timelineBox).Expect(t, http.StatusOK).JSON(t, &before)
+	if len(before.Knoten) != 0 || before.AsOf != end {
+		t.Errorf("Berlin's today %s (Auckland's yesterday): as of %s, %+v; want as of %s (the end of Auckland's day), no Knoten", there, before.AsOf, before.Knoten, end)
+	}
+}
+
 // The timeline's Ortskonto and Goldfäden as of the moment, replayed from the events after the
 // snapshot: none before the Ortskonto is set up; then the balance of every donation (the
 // anonymous ones' too) as GET /api/konto says it, the visible donation as a Goldfaden drawn to

@@ -396,3 +396,14 @@ func (s *Service) DecideAppeal(ctx context.Context, by account.Account, appealID
 	})
 	return decided, err
 }
+
+// LogActionTx records an action another package took (federation's domain blocks:
+// DoBlockHost, DoUnblockHost with target {"kind": "domain", "id": host}) as an entry of the
+// public log, inside that package's transaction.
+func (s *Service) LogActionTx(ctx context.Context, tx *database.Tx, by uuid.UUID, action string, target Target, reason string, at time.Time) error {
+	if reason == "" {
+		reason = "—"
+	}
+	_, err := s.entryTx(ctx, tx, Entry{Action: action, Target: target, ModeratorID: by, Reason: reason}, at)
+	return err
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -142,9 +145,15 @@ func (s *Service) Report(ctx context.Context, by account.Account, target, reason
 // local target among objects (remote ones, and what this instance does not know, are left
 // out), source fediverse, from the reporting server's actor. It returns how many it queued.
 func (s *Service) FlagTx(ctx context.Context, tx *database.Tx, actor string, objects []string, comment string, at time.Time) (int, error) {
-	comment, err := checkText(comment, false, errComment)
-	if err != nil {
-		comment = string([]rune(comment)[:min(len([]rune(comment)), MaxReason)])
+	// Another server's words: kept as far as they are text, never refused for their form.
+	comment = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if (unicode.IsControl(r) && r != '\n') || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(comment, "")))
+	if r := []rune(comment); len(r) > MaxReason {
+		comment = string(r[:MaxReason])
 	}
 	seen := map[Target]bool{}
 	n := 0
