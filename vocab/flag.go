@@ -41,6 +41,15 @@ func DecodeFlag(b []byte) (IncomingFlag, error) {
 	return fl, nil
 }
 
+// Tombstone stands for an object that was deleted, or is hidden by moderation: what its id
+// answers (410) and what a Delete carries.
+type Tombstone struct {
+	Context    any    `json:"@context,omitempty"`
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	FormerType string `json:"formerType,omitempty"`
+}
+
 // Flag is a report we send: from our instance actor, about a remote account (first) and the
 // objects of it reported, with the moderator's comment. Mastodon shows it in its moderation
 // queue as a report "from" our server, the reporter unnamed.

@@ -187,6 +187,20 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 	var out []outgoing
 	updated := map[uuid.UUID]string{} // Antrag → the id of the Update(Question) after its last change
 	var moves []delegation.Move
+	// An Antrag a moderator hid federates nothing more but the Delete of it: no Create of it
+	// (hidden before this follower came to it), no Einspruch, Stimme or Update with its words.
+	hidden := map[uuid.UUID]bool{}
+	isHidden := func(id uuid.UUID) (bool, error) {
+		if h, ok := hidden[id]; ok {
+			return h, nil
+		}
+		a, err := s.svc.Antraege.Get(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		hidden[id] = a.HiddenAt != nil
+		return hidden[id], nil
+	}
 	for _, e := range evs {
 		if !e.Public {
 			continue
@@ -205,6 +219,19 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			continue
 		}
 		locals := []string{"ortsweberei", "antrag:" + antragID.String()}
+		if antrag.AntragVerborgen.Is(e) {
+			// Every follower that may show it gets the Delete: the Ortsweberei's (who saw the
+			// Announce; Mastodon drops the boost with the post), the Antrag's, and the
+			// neighbouring Ortswebereien (which take it as withdrawn).
+			out = append(out, outgoing{signer: iri.AntragActorPath(antragID), locals: locals, activity: s.convert.AntragDelete(e)})
+			delete(updated, antragID)
+			continue
+		}
+		if h, err := isHidden(antragID); err != nil {
+			return err
+		} else if h {
+			continue
+		}
 		switch {
 		case antrag.AntragGestellt.Is(e):
 			a, err := s.svc.Antraege.Get(ctx, antragID)
@@ -269,6 +296,9 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 		a, err := s.svc.Antraege.Get(ctx, id)
 		if err != nil {
 			return err
+		}
+		if a.HiddenAt != nil {
+			continue // a delegation moved its count: nothing of it federates while hidden
 		}
 		q, err := s.convert.AntragObject(ctx, a)
 		if err != nil {

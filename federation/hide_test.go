@@ -1,0 +1,76 @@
+package federation_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
+)
+
+// A moderator hides an Antrag that Mastodon users follow: they get a Delete of the post from
+// the Antrag's actor (its author, the only account Mastodon takes a Delete of it from), its
+// Question answers 410 with a Tombstone, and the outbox no longer carries its words. Shown
+// again, nothing is sent (Mastodon cannot undelete a post) and the Question is served again.
+func TestHiddenAntragIsDeletedOnMastodon(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	inst.Moderation.Register(inst.Antraege.Moderation(inst.URL)) // the lead wires it in instance/moderation.go
+	admin := inst.Admin()
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	var a antragRef
+	jana.Post("/api/antraege", map[string]string{"title": "Gießdienst mit Schimpfwort"}).Expect(t, 201).JSON(t, &a)
+	masto := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
+	masto.FollowAccepted(t, ctx, a.Fediverse.Follow, patience)
+	masto.FollowAccepted(t, ctx, inst.URL+"/ap/ortsweberei", patience)
+	if got := fetchAP(t, a.Fediverse.ID); got.Status != http.StatusOK {
+		t.Fatalf("the Question before: %d %s", got.Status, got.Body)
+	}
+
+	admin.Post("/api/admin/inhalte/hide", map[string]string{"target": a.ID, "reason": "Beleidigung"}).Expect(t, http.StatusOK)
+	del := masto.WaitFor(t, "Delete", patience)
+	obj, _ := del["object"].(map[string]any)
+	if mastopeer.IDOf(del["actor"]) != a.Fediverse.Follow || obj["id"] != a.Fediverse.ID || obj["type"] != "Tombstone" {
+		t.Errorf("the Delete: %v", del)
+	}
+	waitDelivered(t, inst)
+	deletes := 0
+	for _, act := range masto.Received() {
+		if mastopeer.HasType(act, "Delete") {
+			deletes++
+		}
+	}
+	if deletes != 1 { // one shared inbox, though it follows the Ortsweberei and the Antrag
+		t.Errorf("%d Deletes, want 1", deletes)
+	}
+	if rej := masto.Rejections(); len(rej) != 0 {
+		t.Errorf("the peer refused: %+v", rej)
+	}
+
+	got := fetchAP(t, a.Fediverse.ID)
+	var tomb map[string]any
+	if got.Status != http.StatusGone || json.Unmarshal(got.Body, &tomb) != nil || tomb["type"] != "Tombstone" || tomb["id"] != a.Fediverse.ID {
+		t.Errorf("the hidden Question: %d %s", got.Status, got.Body)
+	}
+	for _, u := range []string{a.Fediverse.Follow, a.Fediverse.Follow + "/outbox?page=true", inst.URL + "/ap/ortsweberei/outbox?page=true"} {
+		if got := fetchAP(t, u); strings.Contains(string(got.Body), "Schimpfwort") {
+			t.Errorf("%s still shows the hidden title: %s", u, got.Body)
+		}
+	}
+
+	// Shown again: served again, and nothing sent.
+	before := len(masto.Received())
+	admin.Post("/api/admin/inhalte/unhide", map[string]string{"target": a.ID, "reason": "Widerspruch stattgegeben"}).Expect(t, http.StatusOK)
+	waitDelivered(t, inst)
+	if got := fetchAP(t, a.Fediverse.ID); got.Status != http.StatusOK || !strings.Contains(string(got.Body), "Schimpfwort") {
+		t.Errorf("the Question shown again: %d %s", got.Status, got.Body)
+	}
+	if n := len(masto.Received()); n != before {
+		t.Errorf("showing the Antrag again sent %d activities: %v", n-before, masto.Received()[before:])
+	}
+}
