@@ -198,8 +198,9 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		Keys:     s.keys, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, Log: s.log})
 	// What a block removes, in this order, in its transaction (the order of the statements
 	// before the owners had them): the replies and poll votes on our Anträge, the neighbours'
-	// Anträge and Stimmen, the actors, the inbox; then the domain's keys in memory.
-	s.blocks.SetForgetting(s.actors.DropKeys, svc.Antraege, svc.Nachbarn, s.actors, s.inbox)
+	// Anträge and Stimmen, the actors, the inbox, the mirrored snapshots; then the domain's
+	// keys in memory, and once committed the mirrored files.
+	s.blocks.SetForgetting(s.actors.DropKeys, svc.Antraege, svc.Nachbarn, s.actors, s.inbox, s.mirror)
 	return s, nil
 }
 
