@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/gtspeer"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
@@ -164,4 +165,28 @@ ORDER BY id DESC LIMIT 1`).Scan(&inbox) == nil
 	if inbox != masto.SharedInboxURL() {
 		t.Errorf("delivered to %s, want the shared inbox %s", inbox, masto.SharedInboxURL())
 	}
+}
+
+// A GoToSocial moderator forwards a report about one of our residents: a Flag from its
+// instance account (/users/<host>, its key behind a cut-down actor), to the resident's own
+// inbox (GoToSocial delivers to the account's inbox). It becomes one report.
+func TestFlagFromGoToSocialBecomesAReport(t *testing.T) {
+	t.Parallel()
+	inst := startTLS(t, "127.0.0.33")
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	var handle string
+	if err := inst.Pool.QueryRow(context.Background(), `SELECT handle FROM accounts WHERE id = $1`, jana.ID).Scan(&handle); err != nil {
+		t.Fatal(err)
+	}
+	janaActor := inst.URL + "/ap/users/" + handle
+	peer := gtspeer.Start(t, "127.0.0.34", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
+	if _, err := peer.Report(ctx, janaActor+"/inbox", []string{janaActor}, "spammt"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the report", patience, func() bool {
+		return inst.Count(`SELECT count(*) FROM moderation_meldungen WHERE source = 'fediverse' AND target_kind = 'account'
+  AND target_id = $1 AND reporter_actor = $2 AND reason = 'spammt'`, jana.ID, peer.InstanceActorID()) == 1
+	})
 }
