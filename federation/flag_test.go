@@ -190,3 +190,34 @@ func TestFlagFromGoToSocialBecomesAReport(t *testing.T) {
   AND target_id = $1 AND reporter_actor = $2 AND reason = 'spammt'`, jana.ID, peer.InstanceActorID()) == 1
 	})
 }
+
+// A resident reports a GoToSocial account, a moderator forwards the report through the API:
+// the report is marked forwarded and logged, and GoToSocial takes the Flag (signed by our
+// instance actor, at the account's inbox, naming the account).
+func TestReportForwardedThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	inst := startTLS(t, "127.0.0.35")
+	admin := inst.Admin()
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	peer := gtspeer.Start(t, "127.0.0.36", nil)
+	var m struct{ ID string }
+	jana.Post("/api/meldungen", map[string]string{"target": peer.ActorID(), "reason": "Belästigt uns im Antrag"}).
+		Expect(t, http.StatusCreated).JSON(t, &m)
+	admin.Post("/api/admin/meldungen/"+m.ID+"/forward", map[string]string{"comment": "Bitte prüfen."}).Expect(t, http.StatusNoContent)
+	flag := peer.WaitFor(t, "Flag", patience)
+	obj, _ := flag["object"].([]any)
+	if mastopeer.IDOf(flag["actor"]) != inst.URL+"/ap/instance" || len(obj) != 1 || obj[0] != peer.ActorID() || flag["content"] != "Bitte prüfen." {
+		t.Errorf("the Flag: %v", flag)
+	}
+	for _, d := range peer.Drops() {
+		if d.Type == "Flag" {
+			t.Errorf("GoToSocial dropped the Flag: %s", d.Reason)
+		}
+	}
+	if rej := peer.Rejections(); len(rej) != 0 {
+		t.Errorf("GoToSocial refused: %+v", rej)
+	}
+	if n := inst.Count(`SELECT count(*) FROM moderation_meldungen WHERE id = $1 AND forwarded_at IS NOT NULL`, m.ID); n != 1 {
+		t.Errorf("the report is not marked forwarded")
+	}
+}

@@ -105,3 +105,21 @@ func (p *Peer) Report(ctx context.Context, inbox string, objects []string, comme
 	}
 	return flag["id"].(string), nil
 }
+
+// takeFlag is federatingdb Flag: the first object that is a local account (vera) is the
+// reported account; a Flag naming none is dropped. The report is kept from the signer.
+func (p *Peer) takeFlag(signer *account, act map[string]any) {
+	var objects []any
+	switch o := act["object"].(type) {
+	case string:
+		objects = []any{o}
+	case []any:
+		objects = o
+	}
+	for _, o := range objects {
+		if idOf(o) == p.ActorID() {
+			return // taken: Received holds it, with its signer
+		}
+	}
+	p.drop(act, "Flag: no local account targeted")
+}
