@@ -74,3 +74,46 @@ func TestHiddenAntragIsDeletedOnMastodon(t *testing.T) {
 		t.Errorf("showing the Antrag again sent %d activities: %v", n-before, masto.Received()[before:])
 	}
 }
+
+// A moderator hides an Einspruch that went to the Fediverse: whoever got it gets a Delete from
+// its author, and its reason leaves the outboxes; the Antrag stays.
+func TestHiddenEinspruchIsDeletedOnMastodon(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	inst.Moderation.Register(inst.Antraege.Moderation(inst.URL))
+	admin := inst.Admin()
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	hans := inst.VerifiedResident("Hans", lat, lon)
+	var a antragRef
+	jana.Post("/api/antraege", map[string]string{"title": "Gießdienst"}).Expect(t, 201).JSON(t, &a)
+	masto := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
+	masto.FollowAccepted(t, ctx, a.Fediverse.Follow, patience)
+	hans.Post("/api/antraege/"+a.ID+"/einspruch", map[string]string{"reason": "Eine Beleidigung"}).Expect(t, http.StatusCreated)
+	var note map[string]any
+	waitFor(t, "the Einspruch at Mastodon", patience, func() bool {
+		for _, act := range masto.Received() {
+			if o, _ := act["object"].(map[string]any); mastopeer.HasType(act, "Create") && o != nil && mastopeer.HasType(o, "Einspruch") {
+				note = o
+			}
+		}
+		return note != nil
+	})
+
+	admin.Post("/api/admin/inhalte/hide", map[string]string{"target": a.ID + "/" + hans.ID, "reason": "Beleidigung"}).Expect(t, http.StatusOK)
+	del := masto.WaitFor(t, "Delete", patience)
+	obj, _ := del["object"].(map[string]any)
+	if mastopeer.IDOf(del["actor"]) != mastopeer.IDOf(note["attributedTo"]) || obj["id"] != note["id"] || obj["type"] != "Tombstone" {
+		t.Errorf("the Delete: %v (the Einspruch was %v)", del, note)
+	}
+	if got := fetchAP(t, a.Fediverse.Follow+"/outbox?page=true"); strings.Contains(string(got.Body), "Beleidigung") {
+		t.Errorf("the outbox still shows the hidden reason: %s", got.Body)
+	}
+	if got := fetchAP(t, a.Fediverse.ID); got.Status != http.StatusOK {
+		t.Errorf("the Antrag: %d", got.Status)
+	}
+	if rej := masto.Rejections(); len(rej) != 0 {
+		t.Errorf("the peer refused: %+v", rej)
+	}
+}

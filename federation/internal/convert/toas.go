@@ -510,6 +510,9 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 		if err != nil {
 			return nil, err
 		}
+		if shown, err := s.einspruchShown(ctx, p.AntragID, p.AccountID); err != nil || !shown {
+			return nil, cmp.Or(err, ErrHidden) // its reason is no longer public
+		}
 		obj, err := s.EinspruchObject(ctx, p.AntragID, antrag.Einspruch{AccountID: p.AccountID, Reason: p.Reason, CreatedAt: e.At})
 		if err != nil {
 			return nil, err
@@ -517,6 +520,11 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 		act.Type, act.Object = "Create", obj
 	case antrag.AntragVerborgen.Name():
 		act = s.AntragDelete(e)
+	case antrag.EinspruchVerborgen.Name():
+		act, _, err = s.EinspruchDelete(ctx, e)
+		if err != nil {
+			return nil, err
+		}
 	case antrag.AntragFristVerlaengert.Name(), antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(),
 		antrag.AntragAbgelehnt.Name(), antrag.AntragZurueckgezogen.Name():
 		// A withdrawn Antrag is an Update too, not a Delete: it stays (its Question is served,
@@ -829,7 +837,7 @@ func antragActorName(title string) string { return "Antrag «" + title + "»" }
 var (
 	AntragTypes = []string{antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
 		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
-		antrag.AntragZurueckgezogen.Name(), antrag.AntragVerborgen.Name()}
+		antrag.AntragZurueckgezogen.Name(), antrag.AntragVerborgen.Name(), antrag.EinspruchVerborgen.Name()}
 	AbstimmungTypes = []string{abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
 		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name()}
 )
@@ -889,4 +897,34 @@ func (s *Converter) antragHidden(ctx context.Context, e eventstore.Event) (bool,
 		return false, iri.NotFoundOr(err)
 	}
 	return a.HiddenAt != nil, nil
+}
+
+// EinspruchDelete is the Delete of an Einspruch a moderator hid (event EinspruchVerborgen),
+// from its author, as Mastodon takes a Delete of a post only from its account, and the path of
+// that author's actor, which signs it. The Einspruch still counts; only its reason is gone.
+func (s *Converter) EinspruchDelete(ctx context.Context, e eventstore.Event) (*vocab.Activity, string, error) {
+	p, err := antrag.EinspruchVerborgen.Decode(e)
+	if err != nil {
+		return nil, "", err
+	}
+	author, err := s.Handles().iri(ctx, p.AccountID)
+	if err != nil {
+		return nil, "", err
+	}
+	path, _ := s.iri.Local(author)
+	at := e.At
+	return &vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, ""), Type: "Delete", Actor: author,
+		Object: &vocab.Tombstone{ID: s.iri.Einspruch(p.AntragID, p.AccountID), Type: "Tombstone", FormerType: "Note"},
+		To:     []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(p.AntragID)),
+			s.iri.FollowersOf(path)}, Published: &at}, path, nil
+}
+
+// einspruchShown reports whether an Einspruch is public now: antrag's Get leaves hidden ones
+// out (and held ones, never public).
+func (s *Converter) einspruchShown(ctx context.Context, antragID, accountID uuid.UUID) (bool, error) {
+	a, err := s.svc.Antraege.Get(ctx, antragID)
+	if err != nil {
+		return false, iri.NotFoundOr(err)
+	}
+	return slices.ContainsFunc(a.Einsprueche, func(x antrag.Einspruch) bool { return x.AccountID == accountID }), nil
 }

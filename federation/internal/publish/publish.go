@@ -232,6 +232,15 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 		} else if h {
 			continue
 		}
+		if antrag.EinspruchVerborgen.Is(e) {
+			// To whoever got the Einspruch (EinspruchErhoben below).
+			del, path, err := s.convert.EinspruchDelete(ctx, e)
+			if err != nil {
+				return err
+			}
+			out = append(out, outgoing{signer: path, locals: append(locals, iri.UserFollowKey(path)), only: usesCreate, activity: del})
+			continue
+		}
 		switch {
 		case antrag.AntragGestellt.Is(e):
 			a, err := s.svc.Antraege.Get(ctx, antragID)
@@ -252,6 +261,9 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			// The resident's own public doing: to the followers of the Ortsweberei, of the
 			// Antrag, and of the resident.
 			act, err := s.convert.ActivityFor(ctx, s.convert.Handles(), e)
+			if errors.Is(err, convert.ErrHidden) {
+				continue // hidden before this follower came to it
+			}
 			if err != nil {
 				return err
 			}
