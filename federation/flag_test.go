@@ -26,7 +26,6 @@ import (
 func TestFlagFromMastodonBecomesReports(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
-	inst.Moderation.Register(inst.Antraege.Moderation(inst.URL)) // the lead wires it in instance/moderation.go
 	admin := inst.Admin()
 	jana := inst.VerifiedResident("Jana", lat, lon)
 	var a antragRef

@@ -18,7 +18,6 @@ import (
 func TestHiddenAntragIsDeletedOnMastodon(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
-	inst.Moderation.Register(inst.Antraege.Moderation(inst.URL)) // the lead wires it in instance/moderation.go
 	admin := inst.Admin()
 	jana := inst.VerifiedResident("Jana", lat, lon)
 	var a antragRef
@@ -80,7 +79,6 @@ func TestHiddenAntragIsDeletedOnMastodon(t *testing.T) {
 func TestHiddenEinspruchIsDeletedOnMastodon(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
-	inst.Moderation.Register(inst.Antraege.Moderation(inst.URL))
 	admin := inst.Admin()
 	jana := inst.VerifiedResident("Jana", lat, lon)
 	hans := inst.VerifiedResident("Hans", lat, lon)

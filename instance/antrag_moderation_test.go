@@ -124,7 +124,7 @@ func TestHiddenAntrag(t *testing.T) {
 		if antragListed(t, c, a.ID) {
 			t.Fatal("a hidden Antrag is listed for others")
 		}
-		if code := c.Get("/api/antraege/" + a.ID).Expect(t, http.StatusGone).ErrorCode(); code != "antrag_hidden" {
+		if code := c.Get("/api/antraege/"+a.ID).Expect(t, http.StatusGone).ErrorCode(); code != "antrag_hidden" {
 			t.Fatalf("code %q", code)
 		}
 	}
@@ -142,6 +142,11 @@ func TestHiddenAntrag(t *testing.T) {
 	}
 	if dump := dumpSection(t, inst, "antraege"); !strings.Contains(dump, a.ID) || strings.Contains(dump, "Geheimplan") {
 		t.Fatalf("the snapshot holds the hidden Antrag's words, or not the Antrag:\n%s", dump)
+	}
+	other := fileAntrag(t, hans, "Offen sichtbar")
+	if h, err := inst.Antraege.Hidden(context.Background(), []uuid.UUID{uuid.MustParse(a.ID), uuid.MustParse(other.ID), uuid.New()}); err != nil ||
+		len(h) != 1 || !h[uuid.MustParse(a.ID)] {
+		t.Fatalf("hidden for the timeline: %v %v", h, err)
 	}
 
 	inst.Advance("8d") // past its deadline: hidden, it waits
@@ -216,7 +221,7 @@ func TestWordFilterOnAntraege(t *testing.T) {
 	if !held.Hidden || !held.Held {
 		t.Fatalf("the applicant is not told it is held: %+v", held)
 	}
-	hans.Get("/api/antraege/" + held.ID).Expect(t, http.StatusGone)
+	hans.Get("/api/antraege/"+held.ID).Expect(t, http.StatusGone)
 	if antragListed(t, hans, held.ID) || strings.Contains(dumpSection(t, inst, "antraege"), held.ID) ||
 		inst.Count(`SELECT count(*) FROM events WHERE public AND subject_id = $1`, held.ID) != 0 {
 		t.Fatal("a held Antrag is listed, in the snapshot or in a public event")
@@ -254,4 +259,167 @@ func TestWordFilterOnAntraege(t *testing.T) {
 	}
 	b, _ := json.Marshal(q.held)
 	t.Logf("held: %s", b)
+}
+
+// What a report names resolves to the content it means — an Antrag by its id or any of this
+// instance's addresses of it, an Einspruch by "<antrag>/<account>", a Fediverse reply by its
+// IRI — and nothing else resolves; the queue's summary is what the public page shows.
+func TestAntragTargets(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	inst := instancetest.Start(t)
+	gerda := inst.VerifiedResident("Gerda", 51.3362, 12.3363)
+	hans := inst.VerifiedResident("Hans", 51.3370, 12.3370)
+	a := fileAntrag(t, gerda, "Bank am Markt")
+	object(t, hans, a.ID, "Zu teuer.")
+	reply := "https://social.example/users/x/statuses/1"
+	if err := inst.Antraege.AddComment(ctx, antrag.Kommentar{AntragID: uuid.MustParse(a.ID), IRI: reply,
+		Author: "https://social.example/users/x", AuthorName: "X", ContentHTML: "<p>Gute <b>Idee</b></p>", Published: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	mod := inst.Antraege.Moderation(inst.URL)
+	antragT := moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}
+	einspruchT := moderation.Target{Kind: moderation.KindEinspruch, ID: a.ID + "/" + hans.ID}
+	for ref, want := range map[string]moderation.Target{
+		a.ID: antragT, inst.URL + "/antraege/" + a.ID: antragT, inst.URL + "/api/antraege/" + a.ID: antragT,
+		inst.URL + "/ap/antraege/" + a.ID: antragT, " " + a.ID + " ": antragT,
+		a.ID + "/" + hans.ID: einspruchT,
+		reply:                moderation.Target{Kind: moderation.KindKommentar, ID: reply},
+	} {
+		got, ok, err := mod.Resolve(ctx, inst.Pool, ref)
+		if err != nil || !ok || got != want {
+			t.Errorf("resolve %q: %+v %v %v, want %+v", ref, got, ok, err, want)
+		}
+	}
+	for _, ref := range []string{uuid.NewString(), a.ID + "/" + gerda.ID, "https://elsewhere.example/antraege/" + a.ID,
+		"https://social.example/users/x/statuses/2", "", hans.ID} {
+		if got, ok, err := mod.Resolve(ctx, inst.Pool, ref); ok || err != nil {
+			t.Errorf("resolve %q: %+v %v %v, want nothing", ref, got, ok, err)
+		}
+	}
+
+	sum, err := mod.Describe(ctx, inst.Pool, antragT)
+	if err != nil || sum.AuthorName != "Gerda" || sum.AuthorID == nil || sum.AuthorID.String() != gerda.ID ||
+		!strings.HasPrefix(sum.Text, "Bank am Markt") || sum.URL != inst.URL+"/antraege/"+a.ID || sum.Hidden {
+		t.Errorf("antrag: %+v %v", sum, err)
+	}
+	sum, err = mod.Describe(ctx, inst.Pool, einspruchT)
+	if err != nil || sum.AuthorName != "Hans" || sum.Text != "Zu teuer." || sum.URL != inst.URL+"/antraege/"+a.ID {
+		t.Errorf("einspruch: %+v %v", sum, err)
+	}
+	sum, err = mod.Describe(ctx, inst.Pool, moderation.Target{Kind: moderation.KindKommentar, ID: reply})
+	if err != nil || sum.AuthorName != "X" || sum.Text != "Gute Idee" || sum.URL != reply || sum.AuthorID != nil {
+		t.Errorf("kommentar: %+v %v", sum, err)
+	}
+	if _, err := mod.Describe(ctx, inst.Pool, moderation.Target{Kind: moderation.KindAntrag, ID: uuid.NewString()}); err != moderation.ErrUnknownTarget {
+		t.Errorf("an unknown Antrag: %v", err)
+	}
+
+	// A hidden Einspruch still counts; only its reason leaves the page. A hidden reply leaves it.
+	type pageOut struct {
+		EinspruchCount int `json:"einspruch_count"`
+		Einsprueche    []struct{ Reason string }
+		Comments       []struct{ ID string }
+	}
+	var page pageOut
+	inst.Client().Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &page)
+	if page.EinspruchCount != 1 || len(page.Einsprueche) != 1 || len(page.Comments) != 1 {
+		t.Fatalf("before: %+v", page)
+	}
+	admin := inst.Admin()
+	moderate(t, inst, admin, mod, einspruchT, true)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindKommentar, ID: reply}, true)
+	page = pageOut{}
+	inst.Client().Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &page)
+	if page.EinspruchCount != 1 || len(page.Einsprueche) != 0 || len(page.Comments) != 0 {
+		t.Errorf("with the Einspruch and the reply hidden: %+v", page)
+	}
+	if strings.Contains(dumpSection(t, inst, "einsprueche"), "Zu teuer") {
+		t.Error("the snapshot holds the hidden Einspruch's reason")
+	}
+	moderate(t, inst, admin, mod, einspruchT, false)
+	if got := getAntrag(t, inst.Client(), a.ID); len(got.Einsprueche) != 1 || got.Einsprueche[0].Reason != "Zu teuer." {
+		t.Errorf("shown again: %+v", got.Einsprueche)
+	}
+}
+
+// The Ortskonto keeps a copy of an Antrag's title with its payout (GET /api/konto shows it):
+// the copy follows the Antrag, hidden or held, and comes back with it.
+func TestHiddenAntragTitleLeavesTheOrtskonto(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	admin.Do("PUT", "/api/admin/konto", map[string]any{"empfaenger": "Ortsweberei Lindenau e. V.", "iban": bankIBAN, "bic": "BYLADEM1001",
+		"position": map[string]float64{"lat": 51.3366, "lon": 12.3366}}).Expect(t, http.StatusOK)
+	inst.Antraege.SetModeration(wordList{"zweifel": moderation.ActionHold}, nil)
+	gerda := inst.VerifiedResident("Gerda", 51.3362, 12.3363)
+	var a, held struct{ ID string }
+	gerda.Post("/api/antraege", map[string]any{"title": "Geheime Bank", "betrag_cents": 5000}).Expect(t, http.StatusCreated).JSON(t, &a)
+	gerda.Post("/api/antraege", map[string]any{"title": "Zweifelhafte Laterne", "betrag_cents": 700}).Expect(t, http.StatusCreated).JSON(t, &held)
+	konto := func() string {
+		t.Helper()
+		return string(inst.Client().Get("/api/konto").Expect(t, http.StatusOK).Body)
+	}
+	if k := konto(); !strings.Contains(k, "Geheime Bank") || strings.Contains(k, "Zweifelhafte") || !strings.Contains(k, held.ID) {
+		t.Fatalf("before: the Ortskonto should show the payout of both, the title of the shown one only:\n%s", k)
+	}
+	mod := inst.Antraege.Moderation(inst.URL)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, true)
+	if k := konto(); strings.Contains(k, "Geheime Bank") {
+		t.Fatalf("the hidden Antrag's title is still shown with its payout:\n%s", k)
+	}
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, false)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: held.ID}, false)
+	if k := konto(); !strings.Contains(k, "Geheime Bank") || !strings.Contains(k, "Zweifelhafte Laterne") {
+		t.Fatalf("shown again and released, the titles are not back:\n%s", k)
+	}
+}
+
+// A hidden Antrag past its open phase is not held up: its Abstimmung runs, and the residents
+// find it in the list and at its address without its words, and vote; its applicant sees it
+// whole.
+func TestHiddenAntragInItsAbstimmung(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	gerda := inst.VerifiedResident("Gerda", 51.3362, 12.3363)
+	hans := inst.VerifiedResident("Hans", 51.3370, 12.3370)
+	a := fileAntrag(t, gerda, "Anstößiger Titel")
+	object(t, hans, a.ID, "Nein.")
+	inst.Advance("14d") // the extended deadline: to the vote
+	if got := getAntrag(t, hans, a.ID); got.Status != antrag.ImAbstimmung || got.AbstimmungID == nil {
+		t.Fatalf("not in its Abstimmung: %+v", got)
+	}
+	moderate(t, inst, inst.Admin(), inst.Antraege.Moderation(inst.URL), moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, true)
+
+	var page struct {
+		Title, Status string
+		Hidden        bool
+		AbstimmungID  string `json:"abstimmung_id"`
+		DetailsHTML   string `json:"details_html"`
+	}
+	hans.Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &page)
+	if page.Title != "" || page.DetailsHTML != "" || !page.Hidden || page.Status != antrag.ImAbstimmung || page.AbstimmungID == "" {
+		t.Fatalf("others should see the process without its words: %+v", page)
+	}
+	var list struct {
+		Antraege []struct {
+			ID, Title string
+			Hidden    bool
+		}
+	}
+	inst.Client().Get("/api/antraege").Expect(t, http.StatusOK).JSON(t, &list)
+	if len(list.Antraege) != 1 || list.Antraege[0].ID != a.ID || list.Antraege[0].Title != "" || !list.Antraege[0].Hidden {
+		t.Fatalf("listing: %+v", list)
+	}
+	hans.Post("/api/abstimmungen/"+page.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, http.StatusOK)
+	if own := getAntrag(t, gerda, a.ID); own.Title != "Anstößiger Titel" {
+		t.Fatalf("its applicant should see it whole: %+v", own)
+	}
+	if dump := dumpSection(t, inst, "antraege"); strings.Contains(dump, "Anstößiger") {
+		t.Fatalf("the snapshot holds the hidden words:\n%s", dump)
+	}
+	inst.Advance("8d") // the vote closes: decided, still without its words
+	if got := getAntrag(t, inst.Client(), a.ID); got.Status != antrag.Abgelehnt || got.Title != "" {
+		t.Fatalf("decided: %+v", got)
+	}
 }

@@ -17,7 +17,7 @@ import (
 func fingerprint(t *testing.T, inst *instancetest.Instance) (map[string]string, time.Duration) {
 	t.Helper()
 	out := map[string]string{}
-	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden", "antraege",
+	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "wortfilter", "knoten", "faeden", "antraege",
 		"einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
 		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen",
 		"account_verwarnungen", "moderation_meldungen", "moderation_log", "moderation_ipsperren"} {
@@ -67,7 +67,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	// In the order the same-origin requests run (the block before its removal).
 	order := []string{
 		"POST /api/auth/register", "POST /api/auth/login", "POST /api/auth/logout", "PATCH /api/me",
-		"POST /api/admin/accounts/{id}/verify", "PUT /api/admin/ortsweberei", "POST /api/knoten", "POST /api/faeden",
+		"POST /api/admin/accounts/{id}/verify", "PUT /api/admin/ortsweberei", "PUT /api/admin/wortfilter", "POST /api/knoten", "POST /api/faeden",
 		"POST /api/faeden/{id}/twist", "POST /api/faeden/{id}/untwist", "POST /api/antraege",
 		"POST /api/antraege/{id}/einspruch", "POST /api/antraege/{id}/withdraw", "POST /api/abstimmungen/{id}/vote",
 		"POST /api/delegationen", "DELETE /api/delegationen/{id}", "POST /api/chat", "DELETE /api/admin/chat/{id}",
@@ -89,6 +89,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"PATCH /api/me":                        {ada, "/api/me", map[string]string{"name": "Ada Lovelace"}, http.StatusOK},
 		"POST /api/admin/accounts/{id}/verify": {admin, "/api/admin/accounts/" + neu.ID + "/verify", nil, http.StatusOK},
 		"PUT /api/admin/ortsweberei":           {admin, "/api/admin/ortsweberei", map[string]string{"name": "Lindenau"}, http.StatusOK},
+		"PUT /api/admin/wortfilter":            {admin, "/api/admin/wortfilter", map[string][]string{"words": {"arsch"}, "hold": {}}, http.StatusOK},
 		"POST /api/knoten": {ada, "/api/knoten", map[string]any{"type": "idee", "title": "Brunnen", "lat": lat, "lon": lon},
 			http.StatusCreated},
 		"POST /api/faeden":                  {ben, "/api/faeden", map[string]any{"to_knoten_id": k.ID, "type": "gespraech"}, http.StatusCreated},

@@ -41,6 +41,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
+	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
 	"github.com/weltgewebe/weltgewebe/web"
 )
 
@@ -231,6 +232,7 @@ type Instance struct {
 	MapFeed      *mapfeed.Feed
 	ChatRoom     *chat.Room
 	Timeline     *timeline.Service
+	Wortfilter   *wortfilter.Service
 	Moderation   *moderation.Service // reports, actions, the public log, appeals, address blocks
 	Jobs         *jobs.Runner
 	Handler      http.Handler
@@ -266,6 +268,12 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		i.Clock = i.DevClock
 	}
 	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
+	// The word filter (moderation.TextFilter) comes first: the content packages check with it.
+	wf, err := wortfilter.New(ctx, db.Pool, i.Clock, i.Events, log)
+	if err != nil {
+		return nil, err
+	}
+	i.Wortfilter = wf
 	i.Ortsweberei = ortsweberei.NewService(db.Pool, i.Clock)
 	i.Adressen = adressen.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	accountOpts := cfg.Accounts
@@ -283,6 +291,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	}
 	i.Abstimmungen = abstimmung.NewService(db.Pool, i.Clock, i.Knoten, cfg.VoteDuration)
 	i.Antraege = antrag.NewService(db.Pool, i.Clock, i.Abstimmungen, i.Knoten)
+	i.Antraege.SetModeration(i.Wortfilter, i.Moderation)
 	i.Nachbarn = nachbarn.NewService(db.Pool, i.Clock, i.Antraege)
 	webratSweep := webrat.NewSweep(i.Clock, i.Delegations, i.Antraege)
 	snapshotKeys := snapshot.NewKeys(db.Pool, i.Clock)
@@ -306,6 +315,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	feedOpts.Log = log
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
 	i.Chat = chat.NewService(db.Pool, i.Clock)
+	i.Chat.SetModeration(i.Wortfilter, i.Moderation)
 	i.Konto = ortskonto.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	// An Antrag's payout is recorded, reserved or lapses in the Antrag's own transactions.
 	i.Antraege.SetHooks(antrag.Hooks{
@@ -315,6 +325,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Decided: func(ctx context.Context, tx *database.Tx, d antrag.Decision) ([]eventstore.Draft, error) {
 			return i.Konto.AntragDecidedTx(ctx, tx, d.AntragID, d.Status == antrag.Angenommen, d.Status, d.At)
 		},
+		Retitled: i.Konto.AntragRetitledTx,
 	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 	schedule := cfg.Snapshots.Schedule
@@ -414,6 +425,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		RequestTimeout: cfg.RequestTimeout,
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,
+		Wortfilter:     i.Wortfilter,
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
@@ -448,6 +460,7 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
 	g.Go(func() error { return i.MapFeed.Run(gctx) })
 	g.Go(func() error { return i.ChatRoom.Run(gctx) })
+	g.Go(func() error { return i.Wortfilter.Run(gctx) })
 	g.Go(func() error { return i.Moderation.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -8,7 +8,7 @@ import "github.com/weltgewebe/weltgewebe/instance/moderation"
 func (i *Instance) moderationContents() []moderation.Content {
 	return []moderation.Content{
 		// content-map: Knoten and Fäden
-		// content-talk (board, 08:10): i.Antraege.Moderation(i.cfg.PublicURL) (Antrag, Einspruch, Kommentar),
-		// i.Chat.Moderation() (Nachricht)
+		i.Antraege.Moderation(i.cfg.PublicURL), // Anträge, Einsprüche, Kommentare
+		i.Chat.Moderation(),                    // the Nähstübchen's messages
 	}
 }

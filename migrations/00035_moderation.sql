@@ -9,7 +9,8 @@
 ALTER TABLE accounts
     ADD COLUMN suspended_until timestamptz,
     ADD COLUMN banned_at       timestamptz,
-    ADD COLUMN sanction_reason text;
+    ADD COLUMN sanction_reason text,
+    ADD COLUMN sanction_ref    uuid;  -- the moderation log entry of the sanction in force
 
 -- Warnings the account sees on GET /api/me.
 CREATE TABLE account_verwarnungen (
@@ -17,7 +18,8 @@ CREATE TABLE account_verwarnungen (
     account_id uuid        NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     by_id      uuid        NOT NULL,
     reason     text        NOT NULL,
-    at         timestamptz NOT NULL
+    at         timestamptz NOT NULL,
+    ref        uuid        -- the moderation log entry
 );
 CREATE INDEX account_verwarnungen_account ON account_verwarnungen (account_id, at);
 
@@ -82,4 +84,4 @@ DROP TABLE moderation_ipsperren;
 DROP TABLE moderation_log;
 DROP TABLE moderation_meldungen;
 DROP TABLE account_verwarnungen;
-ALTER TABLE accounts DROP COLUMN suspended_until, DROP COLUMN banned_at, DROP COLUMN sanction_reason;
+ALTER TABLE accounts DROP COLUMN suspended_until, DROP COLUMN banned_at, DROP COLUMN sanction_reason, DROP COLUMN sanction_ref;

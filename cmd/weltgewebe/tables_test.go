@@ -25,6 +25,7 @@ var owners = map[string]string{
 	"bankumsaetze": "instance/ortskonto", "auszahlungen": "instance/ortskonto",
 	"login_failures": "instance/account", "mail_outbox": "instance/account",
 	"ortsweberei": "instance/ortsweberei",
+	"wortfilter":  "instance/wortfilter",
 	"adressen":    "instance/adressen", "adressen_quelle": "instance/adressen",
 	"knoten": "instance/knoten", "faeden": "instance/knoten",
 	"chat_nachrichten": "instance/chat",

@@ -30,6 +30,9 @@ type config struct {
 	workers         int
 	knoten          int
 	timelineKnoten  int
+	timelineEvents  int
+	timelineRounds  int
+	timelineProfile string
 	snapshotChanges int
 	faeden          int
 	queries         int
@@ -65,7 +68,7 @@ func main() {
 	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,bank,konto", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,bank,konto,wortfilter", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -74,6 +77,9 @@ func main() {
 	flag.IntVar(&cfg.knoten, "knoten", 1_000_000, "Knoten in the bbox measurement")
 	flag.IntVar(&cfg.snapshotChanges, "snapshot-changes", 10_000, "Fäden spun between the full and the incremental snapshot (with -only snapshot; sizes: -knoten, -faeden)")
 	flag.IntVar(&cfg.timelineKnoten, "timeline-knoten", 100_000, "Knoten on the map in the timeline measurement (run it alone: it compares with the live table)")
+	flag.IntVar(&cfg.timelineEvents, "timeline-events", 3000, "events in the log between the asked day's last snapshot and midnight (timeline)")
+	flag.IntVar(&cfg.timelineRounds, "timeline-rounds", 5, "rounds of -queries boxes with the replay cache (timeline)")
+	flag.StringVar(&cfg.timelineProfile, "timeline-cpuprofile", "", "write CPU profiles of the timeline's uncached queries to this file, of its first cached round to this file.cached")
 	flag.IntVar(&cfg.faeden, "faeden", 100_000, "due Fäden in the sweep measurement")
 	flag.IntVar(&cfg.queries, "queries", 2000, "bbox queries per variant")
 	flag.IntVar(&cfg.followRate, "follow-rate", 500, "events per second written while measuring follower latency")
@@ -170,6 +176,8 @@ func main() {
 			benchTimeline(ctx, env, cfg)
 		case "snapshot":
 			benchSnapshot(ctx, env, cfg)
+		case "wortfilter":
+			benchWortfilter()
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

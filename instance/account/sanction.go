@@ -28,6 +28,9 @@ type Sanction struct {
 	Until  time.Time // a suspension's end; zero for the others
 	By     uuid.UUID // the moderator or admin
 	Reason string
+	// Ref is the moderation log's entry of the sanction: the account's own view (GET /api/me)
+	// names it, so that the account can appeal it.
+	Ref uuid.UUID
 }
 
 // RolleGesperrtV1: the account may not write, until Until (a suspension) or for good (a ban,
@@ -110,25 +113,25 @@ func SanctionTx(ctx context.Context, tx *database.Tx, id uuid.UUID, x Sanction, 
 	hdr := eventstore.Header{Actor: x.By, Subject: id}
 	switch x.Kind {
 	case SanctionWarn:
-		tx.Defer(`INSERT INTO account_verwarnungen (id, account_id, by_id, reason, at) VALUES ($1, $2, $3, $4, $5)`,
-			uuid.Must(uuid.NewV7()), id, x.By, x.Reason, at)
+		tx.Defer(`INSERT INTO account_verwarnungen (id, account_id, by_id, reason, at, ref) VALUES ($1, $2, $3, $4, $5, $6)`,
+			uuid.Must(uuid.NewV7()), id, x.By, x.Reason, at, nullable(x.Ref))
 		return a, eventstore.Append(tx, at, Verwarnt.New(hdr, VerwarntV1{AccountID: id, By: x.By, Reason: x.Reason}))
 	case SanctionSuspend:
 		until := x.Until.UTC()
-		tx.Defer(`UPDATE accounts SET suspended_until = $2, sanction_reason = $3 WHERE id = $1`, id, until, x.Reason)
-		a.SuspendedUntil, a.SanctionReason = &until, x.Reason
+		tx.Defer(`UPDATE accounts SET suspended_until = $2, sanction_reason = $3, sanction_ref = $4 WHERE id = $1`, id, until, x.Reason, nullable(x.Ref))
+		a.SuspendedUntil, a.SanctionReason, a.SanctionRef = &until, x.Reason, nullable(x.Ref)
 		return a, eventstore.Append(tx, at, RolleGesperrt.New(hdr, RolleGesperrtV1{AccountID: id, By: x.By, Reason: x.Reason, Until: &until}))
 	case SanctionBan:
 		at := at.UTC()
-		tx.Defer(`UPDATE accounts SET banned_at = $2, sanction_reason = $3 WHERE id = $1`, id, at, x.Reason)
-		a.BannedAt, a.SanctionReason = &at, x.Reason
+		tx.Defer(`UPDATE accounts SET banned_at = $2, sanction_reason = $3, sanction_ref = $4 WHERE id = $1`, id, at, x.Reason, nullable(x.Ref))
+		a.BannedAt, a.SanctionReason, a.SanctionRef = &at, x.Reason, nullable(x.Ref)
 		return a, eventstore.Append(tx, at, RolleGesperrt.New(hdr, RolleGesperrtV1{AccountID: id, By: x.By, Reason: x.Reason}))
 	case SanctionLift:
 		if !a.Banned() && !a.Suspended(at) {
 			return Account{}, ErrNotSanctioned
 		}
-		tx.Defer(`UPDATE accounts SET suspended_until = NULL, banned_at = NULL, sanction_reason = NULL WHERE id = $1`, id)
-		a.SuspendedUntil, a.BannedAt, a.SanctionReason = nil, nil, ""
+		tx.Defer(`UPDATE accounts SET suspended_until = NULL, banned_at = NULL, sanction_reason = NULL, sanction_ref = NULL WHERE id = $1`, id)
+		a.SuspendedUntil, a.BannedAt, a.SanctionReason, a.SanctionRef = nil, nil, "", nil
 		return a, eventstore.Append(tx, at, SperreAufgehoben.New(hdr, SperreAufgehobenV1{AccountID: id, By: x.By, Reason: x.Reason}))
 	}
 	return Account{}, fmt.Errorf("account: unknown sanction %q", x.Kind)
@@ -136,19 +139,20 @@ func SanctionTx(ctx context.Context, tx *database.Tx, id uuid.UUID, x Sanction, 
 
 // Warning is a warning as its account sees it.
 type Warning struct {
-	At     time.Time `json:"at"`
-	Reason string    `json:"reason"`
+	At      time.Time  `json:"at"`
+	Reason  string     `json:"reason"`
+	Eintrag *uuid.UUID `json:"eintrag_id"` // its entry in the moderation log
 }
 
 // Warnings lists the account's warnings, oldest first.
 func (s *Service) Warnings(ctx context.Context, id uuid.UUID) ([]Warning, error) {
-	rows, err := s.pool.Query(ctx, `SELECT at, reason FROM account_verwarnungen WHERE account_id = $1 ORDER BY at, id`, id)
+	rows, err := s.pool.Query(ctx, `SELECT at, reason, ref FROM account_verwarnungen WHERE account_id = $1 ORDER BY at, id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("account: warnings: %w", err)
 	}
 	ws, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Warning, error) {
 		var w Warning
-		err := r.Scan(&w.At, &w.Reason)
+		err := r.Scan(&w.At, &w.Reason, &w.Eintrag)
 		w.At = w.At.UTC()
 		return w, err
 	})
@@ -176,4 +180,11 @@ func (s *Service) Names(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]str
 		return nil, fmt.Errorf("account: names: %w", err)
 	}
 	return out, nil
+}
+
+func nullable(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
 }

@@ -56,7 +56,6 @@ func (s *Server) authed(h authedFunc) handlerFunc {
 
 // mayWriteWhileSanctioned are the routes a suspended or banned account may still post to.
 var mayWriteWhileSanctioned = map[string]bool{"POST /api/moderation/log/{id}/appeal": true}
-
 // viewer is the session's account id on a public read, or uuid.Nil for anyone else: an
 // author is shown their own hidden content there, marked (docs/MODERATION.md).
 func (s *Server) viewer(r *http.Request) (uuid.UUID, error) {
@@ -127,9 +126,10 @@ type ownJSON struct {
 }
 
 type sanctionJSON struct {
-	State  string     `json:"state"` // suspended, banned
-	Until  *time.Time `json:"until"` // a suspension's end
-	Reason string     `json:"reason"`
+	State   string     `json:"state"` // suspended, banned
+	Until   *time.Time `json:"until"` // a suspension's end
+	Reason  string     `json:"reason"`
+	Eintrag *uuid.UUID `json:"eintrag_id"` // its entry in the moderation log (to appeal it)
 }
 
 // roles is never null in JSON.
@@ -277,9 +277,9 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, me account.Account) 
 	v := ownJSON{meJSON: meView(me)}
 	switch {
 	case me.Banned():
-		v.Sanction = &sanctionJSON{State: "banned", Reason: me.SanctionReason}
+		v.Sanction = &sanctionJSON{State: "banned", Reason: me.SanctionReason, Eintrag: me.SanctionRef}
 	case me.Suspended(s.Accounts.Now()):
-		v.Sanction = &sanctionJSON{State: "suspended", Until: me.SuspendedUntil, Reason: me.SanctionReason}
+		v.Sanction = &sanctionJSON{State: "suspended", Until: me.SuspendedUntil, Reason: me.SanctionReason, Eintrag: me.SanctionRef}
 	}
 	ws, err := s.Accounts.Warnings(r.Context(), me.ID)
 	if err != nil {

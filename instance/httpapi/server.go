@@ -31,6 +31,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
+	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
 )
 
 // Deps are the services the API calls.
@@ -76,6 +77,9 @@ type Deps struct {
 	PublicURL string
 	// RequestTimeout bounds each request's work (default DefaultRequestTimeout; negative: none).
 	RequestTimeout time.Duration
+
+	// Wortfilter is the word list admins edit (nil: no routes).
+	Wortfilter *wortfilter.Service
 }
 
 // DevDeps are what the dev routes need.
@@ -173,6 +177,10 @@ func (s *Server) routes() {
 
 	s.bankRoutes()
 	s.snapshotRoutes()
+	if s.Wortfilter != nil {
+		s.handle("GET /api/admin/wortfilter", s.authed(s.getWortfilter))
+		s.handle("PUT /api/admin/wortfilter", s.authed(s.setWortfilter))
+	}
 	s.moderationRoutes()
 
 	if s.Dev != nil {

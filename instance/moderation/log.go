@@ -61,7 +61,10 @@ func getEntry(ctx context.Context, q database.Querier, id uuid.UUID, forUpdate b
 // entryTx writes the log entry and its event MassnahmeErgriffen; with a report (MeldungID,
 // for an action, not a dismissal), the report is resolved with it.
 func (s *Service) entryTx(ctx context.Context, tx *database.Tx, e Entry, at time.Time) (Entry, error) {
-	e.ID, e.At = uuid.Must(uuid.NewV7()), at.UTC()
+	if e.ID == uuid.Nil {
+		e.ID = uuid.Must(uuid.NewV7())
+	}
+	e.At = at.UTC()
 	if e.MeldungID != nil && e.Action != DoDismiss && e.Action != DoForward {
 		if _, err := decideTx(ctx, tx, *e.MeldungID, StateResolved, e.ModeratorID, e.Reason, at, false); err != nil {
 			return Entry{}, err
@@ -94,6 +97,9 @@ type Eintrag struct {
 	Until     *time.Time `json:"until"`
 	Undoes    *uuid.UUID `json:"undoes"`
 	Appeal    *Appeal    `json:"appeal"`
+	// Yours: the entry is about the viewer (the author of hidden content, the sanctioned
+	// account), who may appeal it. Shown only to that viewer.
+	Yours bool `json:"yours,omitempty"`
 }
 
 // MaxLog is the most entries one page of the log holds.
@@ -138,6 +144,7 @@ WHERE $1 = '00000000-0000-0000-0000-000000000000'::uuid OR id < $1 ORDER BY id D
 		if e.Target.Kind == kindIP && !admin {
 			v.Target.ID = ""
 		}
+		v.Yours = viewer != nil && e.SubjectID != nil && *e.SubjectID == viewer.ID
 		if e.AppealState != "" {
 			v.Appeal = &Appeal{State: e.AppealState, DecidedBy: person(e.AppealBy, names), Reason: e.AppealWhy}
 		}
@@ -255,7 +262,8 @@ func (s *Service) sanctionTx(ctx context.Context, tx *database.Tx, by account.Ac
 	if kind == account.SanctionLift && target.Banned() && !by.IsAdmin {
 		return Entry{}, errAdminRequired
 	}
-	x := account.Sanction{Kind: kind, By: by.ID, Reason: reason}
+	entryID := uuid.Must(uuid.NewV7())
+	x := account.Sanction{Kind: kind, By: by.ID, Reason: reason, Ref: entryID}
 	var until *time.Time
 	if kind == account.SanctionSuspend {
 		x.Until = now.Add(time.Duration(days) * 24 * time.Hour).UTC()
@@ -264,7 +272,7 @@ func (s *Service) sanctionTx(ctx context.Context, tx *database.Tx, by account.Ac
 	if _, err := account.SanctionTx(ctx, tx, id, x, now); err != nil {
 		return Entry{}, err
 	}
-	return s.entryTx(ctx, tx, Entry{Action: kind, Target: Target{Kind: KindAccount, ID: id.String()}, ModeratorID: by.ID, Reason: reason,
+	return s.entryTx(ctx, tx, Entry{ID: entryID, Action: kind, Target: Target{Kind: KindAccount, ID: id.String()}, ModeratorID: by.ID, Reason: reason,
 		Until: until, MeldungID: meldung, SubjectID: &id, Undoes: undoes}, now)
 }
 
@@ -397,9 +405,9 @@ func (s *Service) DecideAppeal(ctx context.Context, by account.Account, appealID
 	return decided, err
 }
 
-// LogActionTx records an action another package took (federation's domain blocks:
-// DoBlockHost, DoUnblockHost with target {"kind": "domain", "id": host}) as an entry of the
-// public log, inside that package's transaction.
+// LogActionTx records an action another package took, inside that package's transaction,
+// as an entry of the public log (federation's domain blocks: DoBlockHost, DoUnblockHost with
+// target {"kind": "domain", "id": host}).
 func (s *Service) LogActionTx(ctx context.Context, tx *database.Tx, by uuid.UUID, action string, target Target, reason string, at time.Time) error {
 	if reason == "" {
 		reason = "—"

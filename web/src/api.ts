@@ -53,9 +53,8 @@ const messages: Record<string, string> = {
   already_objected: "Du hast schon Einspruch erhoben.",
   deadline_passed: "Die Frist ist abgelaufen.",
   antrag_not_open: "Der Antrag ist nicht mehr offen.",
-  antrag_hidden: "Diesen Antrag hat die Moderation ausgeblendet (siehe Moderationsprotokoll).",
+  antrag_hidden: "Dieser Antrag ist von der Moderation ausgeblendet (siehe Moderationsprotokoll).",
   antrag_held: "Dieser Antrag wartet auf die Prüfung durch die Moderation; bis dahin kannst du ihn nicht zurückziehen.",
-  wortfilter_blocked: "Dieser Text enthält ein Wort, das diese Ortsweberei nicht zulässt.",
   abstimmung_not_open: "Die Abstimmung ist noch nicht offen.",
   abstimmung_closed: "Die Abstimmung ist geschlossen.",
   already_delegated: "Du hast deine Stimme schon delegiert. Widerrufe die Delegation zuerst.",
@@ -165,6 +164,12 @@ const messages: Record<string, string> = {
   treasurer_required: "Das darf nur die Kasse (Kassenwart oder Verwaltung).",
   unknown_role: "Diese Rolle gibt es nicht.",
   invalid_iban: "Diese IBAN ist ungültig.",
+  // The word filter (docs/MODERATION.md)
+  wortfilter_too_many: "Die Wortliste hat höchstens 10.000 Einträge (Sperren und Prüfen zusammen).",
+  wortfilter_entry_length: "Jeder Eintrag der Wortliste hat 1 bis 100 Zeichen; leere Einträge gehen nicht.",
+  wortfilter_entry_star: "Ein * steht nur am Anfang oder am Ende eines Eintrags (etwa „*idiot*“).",
+  wortfilter_entry_no_word: "Jeder Eintrag der Wortliste braucht mindestens einen Buchstaben oder eine Ziffer.",
+  wortfilter_entry_invalid: "Ein Eintrag der Wortliste enthält Steuerzeichen (etwa einen Tabulator oder Zeilenumbruch).",
   // Moderation (docs/MODERATION.md)
   account_banned: "Dein Konto ist gesperrt: du kannst lesen und Widerspruch einlegen, aber nichts mehr schreiben.",
   account_suspended: "Dein Konto ist vorübergehend gesperrt: bis dahin kannst du lesen und Widerspruch einlegen, aber nichts schreiben.",
