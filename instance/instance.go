@@ -308,6 +308,11 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		return nil, err
 	}
 	i.Federation = fed
+	// Federation and moderation (docs/MODERATION.md): incoming Flags are filed as reports, a
+	// forwarded report leaves as a Flag, a domain block is an entry of the public log.
+	var _ federation.ModerationLog = i.Moderation // SetModeration finds the log by its type: say so at compile time
+	fed.SetModeration(i.Moderation)
+	i.Moderation.SetForwarder(fed)
 	feedOpts := cfg.MapFeed
 	feedOpts.Log = log
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)

@@ -150,7 +150,8 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 	gerda.Post("/api/antraege/"+withdrawn.ID+"/withdraw", nil).Expect(t, http.StatusOK)
 	// Moderation: one Antrag hidden (its words leave the dump, its clock stops), one hidden and
 	// shown again a day later (its deadline moved), one held by the word filter and released
-	// (filed publicly then).
+	// (filed publicly then). Here, before the clock runs on: the retention of the log
+	// removes the events of the first dump once a month has passed.
 	var hidden, shown, held struct{ ID string }
 	gerda.Post("/api/antraege", map[string]any{"title": "Versteckt", "details_md": "Geheim"}).Expect(t, http.StatusCreated).JSON(t, &hidden)
 	gerda.Post("/api/antraege", map[string]any{"title": "Wieder da"}).Expect(t, http.StatusCreated).JSON(t, &shown)

@@ -94,8 +94,13 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request) error {
 	if iri.HostOf(act.ID) != actorHost {
 		return unauthenticated("id_not_on_actor_host", "The activity's id is not on its actor's host.")
 	}
+	if act.Type.Has("Flag") {
+		if err := checkFlag(body); err != nil {
+			return err
+		}
+	}
 	if !handled(act.Type) {
-		// Likes, reactions, moves, reports …: verified, acknowledged, and not kept, since
+		// Likes, reactions, moves …: verified, acknowledged, and not kept, since
 		// nothing here would act on them.
 		w.WriteHeader(http.StatusAccepted)
 		return nil
