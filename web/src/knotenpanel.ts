@@ -4,6 +4,7 @@ import { requireLogin } from "./auth";
 import { $, h, replace, time, when } from "./dom";
 import type { MapFeed } from "./feed";
 import { SPINNABLE, fadenLabel, icon, knotenLabel } from "./labels";
+import { reportButton } from "./melden";
 import { session } from "./session";
 import { showError, toast } from "./toast";
 import type { Faden, Knoten } from "./types";
@@ -98,13 +99,14 @@ export class KnotenPanel {
           ` · ${fadenLabel[f.type] ?? f.type} · `,
           f.is_twisted ? "Garn (hält dauerhaft)" : ["läuft ab am ", time(f.expires_at!)],
         ),
+        f.hidden ? h("span", { class: "moderated-note" }, "Von der Moderation verborgen – nur du siehst ihn.") : null,
         mine
           ? h(
               "button",
               { type: "button", class: "small", onclick: () => this.twist(f) },
               f.is_twisted ? "Entzwirnen" : "Verzwirnen",
             )
-          : null,
+          : reportButton({ id: f.id, what: `den Faden von ${f.account_name || "jemandem"}` }),
       );
     });
 
@@ -123,6 +125,7 @@ export class KnotenPanel {
     replace(
       this.el,
       head(k.title, badge),
+      k.hidden ? h("p", { class: "moderated-note", role: "note" }, "Von der Moderation verborgen: nur du siehst diesen Knoten. Warum, steht im Moderationslog.") : null,
       k.description ? h("p", { class: "desc" }, k.description) : null,
       h(
         "p",
@@ -133,6 +136,7 @@ export class KnotenPanel {
       h("h3", {}, `Fäden und Garn (${faeden.length})`),
       faeden.length ? h("ul", { class: "faeden" }, items) : h("p", {}, "Kein aktiver Faden."),
       h("p", { class: "meta" }, "Geknüpft am ", time(k.created_at)),
+      me?.id === k.created_by ? null : h("p", {}, reportButton({ id: k.id, what: `den Knoten „${k.title}“` }, "Knoten melden")),
     );
     if (!this.revealed) {
       this.revealed = true;

@@ -17,6 +17,7 @@ import type { Webrat } from "./webrat";
 import { icon, knotenLabel, svg } from "./labels";
 import { setLimits } from "./limits";
 import { MapView } from "./mapview";
+import { reportButton } from "./melden";
 import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
 import { session } from "./session";
@@ -276,6 +277,7 @@ function garnrolleCard(g: Garnrolle): HTMLElement {
     me && me.verified && g.verified && me.id !== g.id
       ? h("button", { type: "button", class: "small", onclick: () => (map.closePopup(), withWebrat((w) => w.delegateToResident(g.id, g.name))) }, "Stimme delegieren")
       : null,
+    me?.id === g.id ? null : h("p", {}, reportButton({ id: g.id, what: `das Konto von ${g.name}` }, "Konto melden")),
   );
 }
 

@@ -21,6 +21,7 @@ export interface Knoten extends Point {
   garn_count: number;
   dissolves_at: string | null;
   faden?: Faden;
+  hidden?: boolean; // the viewer's own Knoten, hidden by a moderator (docs/MODERATION.md)
 }
 
 export interface Faden {
@@ -33,6 +34,7 @@ export interface Faden {
   is_twisted: boolean;
   created_at: string;
   expires_at: string | null;
+  hidden?: boolean; // the viewer's own Faden, hidden by a moderator
 }
 
 export interface Garnrolle {
