@@ -11,6 +11,7 @@ import { Chat } from "./chat";
 import { $, h, replace } from "./dom";
 import { MapFeed, type Content } from "./feed";
 import type { KnotenPanel } from "./knotenpanel";
+import type { Moderation } from "./moderation";
 import type { Ortskonto } from "./ortskonto";
 import type { Timeline } from "./timeline";
 import type { Webrat } from "./webrat";
@@ -92,6 +93,18 @@ const withKonto = lazy(() =>
       past: () => pastDay,
       live: backToLive,
     }))));
+
+// The moderation panel (the public log for everyone; the queue for moderators; verification,
+// the word list and address blocks for admins), fetched when first opened; with it the account
+// dialog's warnings and sanction, which the account may appeal.
+let moderation: Moderation | null = null;
+const withModeration = lazy(() => import("./moderation").then(({ Moderation }) => (moderation ??= new Moderation())));
+const accountDialog = () => $<HTMLDialogElement>("dlg-account");
+$("open-modlog").addEventListener("click", () => withModeration((m) => m.open("log")));
+$("account-log-btn").addEventListener("click", () => (accountDialog().close(), withModeration((m) => m.open("log"))));
+$("account-mod-btn").addEventListener("click", () => (accountDialog().close(), withModeration((m) => m.open())));
+$("account-btn").addEventListener("click", () => session.me && withModeration((m) => void m.accountNotes($("account-moderation"))));
+session.on((me) => ($("account-mod-btn").hidden = !(me && (me.is_admin || me.roles?.includes("moderator")))));
 
 const mapView = new MapView($("map"), {
   knoten: (id) => openKnoten(id),
