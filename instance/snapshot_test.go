@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
@@ -307,6 +308,22 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 	b.kasse.Post("/api/spenden/"+b.waiting+"/status", map[string]string{"status": "failed"}).Expect(t, http.StatusOK)
 	b.amounts = append(b.amounts, "4242")
 	b.private["anonymous message late"] = "Auch geheim"
+	// Moderation: an Antrag hidden, an Einspruch hidden, an Antrag held by the word filter —
+	// their words are in no snapshot, and the restore brings them back hidden, row by row.
+	var hiddenAntrag, heldAntrag, objected struct{ ID string }
+	anna.Post("/api/antraege", map[string]any{"title": "Verbotener Titel", "details_md": "Verbotener Text"}).
+		Expect(t, http.StatusCreated).JSON(t, &hiddenAntrag)
+	anna.Post("/api/antraege", map[string]any{"title": "Harmloser Titel"}).Expect(t, http.StatusCreated).JSON(t, &objected)
+	nora := inst.VerifiedResident("Nora Nein", 51.34811, 12.37913)
+	nora.Post("/api/antraege/"+objected.ID+"/einspruch", map[string]string{"reason": "Verbotene Begründung"}).Expect(t, http.StatusCreated)
+	inst.Antraege.SetModeration(wordList{"fragwürdig": moderation.ActionHold}, nil)
+	anna.Post("/api/antraege", map[string]any{"title": "Fragwürdiger Titel"}).Expect(t, http.StatusCreated).JSON(t, &heldAntrag)
+	mod, moderator := inst.Antraege.Moderation(inst.URL), inst.Admin()
+	moderate(t, inst, moderator, mod, moderation.Target{Kind: moderation.KindAntrag, ID: hiddenAntrag.ID}, true)
+	moderate(t, inst, moderator, mod, moderation.Target{Kind: moderation.KindEinspruch, ID: objected.ID + "/" + nora.ID}, true)
+	for _, words := range []string{"Verbotener Titel", "Verbotener Text", "Verbotene Begründung", "Fragwürdiger Titel", heldAntrag.ID} {
+		b.private["hidden: "+words] = words
+	}
 	inc := advanceToSlot(t, inst, snapshot.KindIncremental)
 	if inc.Base != full.Hash || inc.Previous == "" {
 		t.Fatalf("the incremental %+v does not build on the full %s", inc, full.Hash)

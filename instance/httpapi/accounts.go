@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/sha256"
+	"errors"
 	"net/http"
 	"time"
 
@@ -44,6 +45,23 @@ func (s *Server) authed(h authedFunc) handlerFunc {
 		}
 		return h(w, r, me)
 	}
+}
+
+// viewer is the session's account id on a public read, or uuid.Nil for anyone else: an
+// author is shown their own hidden content there, marked (docs/MODERATION.md).
+func (s *Server) viewer(r *http.Request) (uuid.UUID, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return uuid.Nil, nil
+	}
+	me, err := s.Accounts.Authenticate(r.Context(), c.Value)
+	if errors.Is(err, fault.ErrUnauthenticated) {
+		return uuid.Nil, nil
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return me.ID, nil
 }
 
 func (s *Server) secure(r *http.Request) bool {
