@@ -24,7 +24,7 @@ export class KnotenPanel {
   private el = $("knoten-panel");
   private id: string | null = null;
   private fetched: { knoten: Knoten; faeden: Faden[] } | null = null;
-  private gone = false;
+  private gone: false | "dissolved" | "hidden" = false;
   private spinType = "gespraech";
   private revealed = false;
   private centre = false;
@@ -53,7 +53,7 @@ export class KnotenPanel {
       this.fetched = { knoten, faeden: list.faeden };
     } catch (e) {
       if (this.id !== id) return;
-      if (e instanceof ApiError && (e.code === "knoten_dissolved" || e.code === "knoten_not_found")) this.gone = true;
+      if (e instanceof ApiError && (e.code === "knoten_dissolved" || e.code === "knoten_not_found" || e.code === "knoten_hidden")) this.gone = e.code === "knoten_hidden" ? "hidden" : "dissolved";
       else showError(e);
     }
     this.render();
@@ -78,7 +78,15 @@ export class KnotenPanel {
     const head = (title: string, extra?: Node) =>
       h("div", { class: "panel-head" }, extra, h("h2", { id: "kp-title" }, title), h("button", { type: "button", class: "close", "data-close": true, "aria-label": "Knoten schließen" }, "×"));
     if (!cur) {
-      replace(this.el, head(this.gone ? "Aufgelöst" : "Lade den Knoten …"), this.gone ? h("p", {}, "Dieser Knoten hat sich aufgelöst: kein Faden und kein Garn hält ihn mehr.") : null);
+      replace(
+        this.el,
+        head(this.gone === "hidden" ? "Verborgen" : this.gone ? "Aufgelöst" : "Lade den Knoten …"),
+        this.gone === "hidden"
+          ? h("p", {}, "Diesen Knoten hat die Moderation verborgen. Warum, steht im Moderationslog.")
+          : this.gone
+            ? h("p", {}, "Dieser Knoten hat sich aufgelöst: kein Faden und kein Garn hält ihn mehr.")
+            : null,
+      );
       return;
     }
     const { knoten: k, faeden } = cur;
