@@ -53,8 +53,6 @@ const messages: Record<string, string> = {
   already_objected: "Du hast schon Einspruch erhoben.",
   deadline_passed: "Die Frist ist abgelaufen.",
   antrag_not_open: "Der Antrag ist nicht mehr offen.",
-  knoten_hidden: "Diesen Knoten hat die Moderation verborgen (siehe Moderationslog).",
-  faden_hidden: "Diesen Faden hat die Moderation verborgen (siehe Moderationslog).",
   antrag_hidden: "Diesen Antrag hat die Moderation ausgeblendet (siehe Moderationsprotokoll).",
   antrag_held: "Dieser Antrag wartet auf die Prüfung durch die Moderation; bis dahin kannst du ihn nicht zurückziehen.",
   abstimmung_not_open: "Die Abstimmung ist noch nicht offen.",
