@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -340,4 +341,59 @@ func TestTimelineScrubber(t *testing.T) {
 		"position": map[string]float64{"lat": 51.3385, "lon": 12.3330}}).Expect(t, http.StatusOK)
 	b.run(t, "e2e/timeline.e2e.mjs", "WG_URL="+inst.URL, "WG_EMAIL="+ana.Email, "WG_OLAF_EMAIL="+olaf.Email, "WG_KAI_EMAIL="+kai.Email,
 		"WG_PASSWORD="+instancetest.ResidentPassword, "WG_VIEW=[51.3380,12.3300,16]", "WG_ZONE=Pacific/Auckland")
+}
+
+// TestModerationRemovesAReportedChatMessage runs e2e/moderation.e2e.mjs (issue 16): a verified
+// resident reports a chat message from her phone, a moderator hides it from the panel's queue,
+// it vanishes from both screens that have the Nähstübchen open, and the public Moderationslog
+// shows the entry without the reporter. Afterwards the API is asked the same: the message is
+// gone from the chat's history, the report is resolved, and the log's JSON names neither the
+// reporter nor her reason.
+func TestModerationRemovesAReportedChatMessage(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Moderations-Weberei", Bounds: lindenau})
+	ria := inst.VerifiedResident("Ria Rufer", 51.3372, 12.3290)
+	otto := inst.Resident("Otto Laut", 51.3400, 12.3350)
+	mia := inst.VerifiedResident("Mia Moderatorin", 51.3380, 12.3300)
+	admin := inst.Admin()
+	admin.Do("PUT", "/api/admin/accounts/"+mia.ID+"/roles/moderator", nil).Expect(t, http.StatusOK)
+	const text = "Ihr seid alle Trottel im Nähstübchen"
+	var msg struct{ ID string }
+	otto.Post("/api/chat", map[string]string{"text": text}).Expect(t, http.StatusCreated).JSON(t, &msg)
+
+	b.run(t, "e2e/moderation.e2e.mjs", "WG_URL="+inst.URL, "WG_PASSWORD="+instancetest.ResidentPassword, "WG_TEXT="+text,
+		"WG_RIA_EMAIL="+ria.Email, "WG_RIA_NAME=Ria Rufer", "WG_MIA_EMAIL="+mia.Email, "WG_MIA_NAME=Mia Moderatorin", "WG_OTTO_NAME=Otto Laut")
+
+	var chat struct{ Messages []struct{ ID string } }
+	inst.Client().Get("/api/chat?limit=50").Expect(t, http.StatusOK).JSON(t, &chat)
+	for _, m := range chat.Messages {
+		if m.ID == msg.ID {
+			t.Errorf("the hidden message is still in the chat's history")
+		}
+	}
+	var queue struct {
+		Meldungen []struct {
+			Target    struct{ Kind, ID string }
+			State     string
+			DecidedBy *struct{ ID string } `json:"decided_by"`
+		}
+	}
+	mia.Get("/api/admin/meldungen?state=resolved").Expect(t, http.StatusOK).JSON(t, &queue)
+	if len(queue.Meldungen) != 1 || queue.Meldungen[0].Target.ID != msg.ID || queue.Meldungen[0].DecidedBy == nil || queue.Meldungen[0].DecidedBy.ID != mia.ID {
+		t.Errorf("the report is not resolved by Mia: %+v", queue.Meldungen)
+	}
+	res := inst.Client().Get("/api/moderation/log").Expect(t, http.StatusOK)
+	var log struct {
+		Eintraege []struct {
+			Action string
+			Target struct{ Kind, ID string }
+		}
+	}
+	res.JSON(t, &log)
+	if len(log.Eintraege) != 1 || log.Eintraege[0].Action != "hide" || log.Eintraege[0].Target.Kind != "nachricht" || log.Eintraege[0].Target.ID != msg.ID {
+		t.Errorf("the public log: %+v, want one hide of the message", log.Eintraege)
+	}
+	if body := string(res.Body); strings.Contains(body, "Ria") || strings.Contains(body, ria.ID) || strings.Contains(body, "Beleidigt") {
+		t.Errorf("the public log names the reporter or her reason: %s", body)
+	}
 }
