@@ -11,7 +11,6 @@ import { Chat } from "./chat";
 import { $, h, replace } from "./dom";
 import { MapFeed, type Content } from "./feed";
 import type { KnotenPanel } from "./knotenpanel";
-import type { Moderation } from "./moderation";
 import type { Ortskonto } from "./ortskonto";
 import type { Timeline } from "./timeline";
 import type { Webrat } from "./webrat";
@@ -19,7 +18,6 @@ import { icon, knotenLabel, svg } from "./labels";
 import { setLimits } from "./limits";
 import { MapView } from "./mapview";
 import { reportButton } from "./melden";
-import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
 import { session } from "./session";
 import { KNOTEN_TYPES, type Garnrolle, type Konto, type Ortsweberei, type PageConfig, type PastDay } from "./types";
@@ -97,14 +95,13 @@ const withKonto = lazy(() =>
 // The moderation panel (the public log for everyone; the queue for moderators; verification,
 // the word list and address blocks for admins), fetched when first opened; with it the account
 // dialog's warnings and sanction, which the account may appeal.
-let moderation: Moderation | null = null;
-const withModeration = lazy(() => import("./moderation").then(({ Moderation }) => (moderation ??= new Moderation())));
-const accountDialog = () => $<HTMLDialogElement>("dlg-account");
-$("open-modlog").addEventListener("click", () => withModeration((m) => m.open("log")));
-$("account-log-btn").addEventListener("click", () => (accountDialog().close(), withModeration((m) => m.open("log"))));
-$("account-mod-btn").addEventListener("click", () => (accountDialog().close(), withModeration((m) => m.open())));
+// Its openers say which tab in data-moderation.
+const withModeration = lazy(() => import("./moderation").then(({ Moderation }) => new Moderation()));
+document.addEventListener("click", (e) => {
+  const b = (e.target as HTMLElement).closest<HTMLElement>("[data-moderation]");
+  if (b) withModeration((m) => m.open(b.dataset.moderation as "log"));
+});
 $("account-btn").addEventListener("click", () => session.me && withModeration((m) => void m.accountNotes($("account-moderation"))));
-session.on((me) => ($("account-mod-btn").hidden = !(me && (me.is_admin || me.roles?.includes("moderator")))));
 
 const mapView = new MapView($("map"), {
   knoten: (id) => openKnoten(id),
@@ -377,7 +374,14 @@ async function start() {
     }
   }
   addBasemap(map, config.basemap);
-  initOnboarding();
+  // The tutorial, fetched on a first visit only.
+  let onboarded = false;
+  try {
+    onboarded = localStorage.getItem("wg.onboarded") === "1";
+  } catch {
+    // private mode: show it
+  }
+  if (!onboarded) import("./onboarding").then((m) => m.initOnboarding(), () => {});
   // The Ortskonto's marker, also before any Goldfaden leads to it.
   get<Konto>("/api/konto").then((k) => mapView.kontoAt(k.position), () => {});
 }

@@ -1,35 +1,22 @@
-// Reporting (Melden): a small button beside what residents meet — a Knoten, a Faden, an
-// Antrag or Einspruch, a chat message, a resident's Garnrolle — and the dialog that asks why
+// The report dialog (Melden; the buttons are melden.ts's), fetched when first used: it asks why
 // (POST /api/meldungen, docs/MODERATION.md). Verified residents, moderators and admins may
 // report; everyone else is told why not instead of being shown a form the instance refuses.
 import { ApiError, germanMessage, post } from "./api";
-import { requireLogin } from "./auth";
 import { formError, h } from "./dom";
+import type { ReportTarget } from "./melden";
 import { session } from "./session";
 import { toast } from "./toast";
 import { openDialog } from "./ui";
 
-/** What is reported: its id as the instance names it, and how the dialog names it. */
-export interface ReportTarget {
-  id: string;
-  /** Said in the dialog, e.g. "die Nachricht von Bea". */
-  what: string;
-}
-
-export const mayReport = (): boolean => {
+const mayReport = (): boolean => {
   const me = session.me;
   return !!me && (me.verified || me.is_admin || !!me.roles?.includes("moderator"));
 };
-
-export function reportButton(t: ReportTarget, label = "Melden"): HTMLButtonElement {
-  return h("button", { type: "button", class: "link report", "aria-label": `${label}: ${t.what}`, onclick: () => report(t) }, label);
-}
 
 let dialog: HTMLDialogElement | null = null;
 let current: ReportTarget | null = null;
 
 export function report(t: ReportTarget) {
-  if (!requireLogin("Zum Melden bitte anmelden.")) return;
   current = t;
   const d = (dialog ??= makeDialog());
   const form = d.querySelector("form")!;
