@@ -124,7 +124,7 @@ func TestHiddenAntrag(t *testing.T) {
 		if antragListed(t, c, a.ID) {
 			t.Fatal("a hidden Antrag is listed for others")
 		}
-		if code := c.Get("/api/antraege/" + a.ID).Expect(t, http.StatusGone).ErrorCode(); code != "antrag_hidden" {
+		if code := c.Get("/api/antraege/"+a.ID).Expect(t, http.StatusGone).ErrorCode(); code != "antrag_hidden" {
 			t.Fatalf("code %q", code)
 		}
 	}
@@ -216,7 +216,7 @@ func TestWordFilterOnAntraege(t *testing.T) {
 	if !held.Hidden || !held.Held {
 		t.Fatalf("the applicant is not told it is held: %+v", held)
 	}
-	hans.Get("/api/antraege/" + held.ID).Expect(t, http.StatusGone)
+	hans.Get("/api/antraege/"+held.ID).Expect(t, http.StatusGone)
 	if antragListed(t, hans, held.ID) || strings.Contains(dumpSection(t, inst, "antraege"), held.ID) ||
 		inst.Count(`SELECT count(*) FROM events WHERE public AND subject_id = $1`, held.ID) != 0 {
 		t.Fatal("a held Antrag is listed, in the snapshot or in a public event")

@@ -19,7 +19,8 @@ func fingerprint(t *testing.T, inst *instancetest.Instance) (map[string]string, 
 	out := map[string]string{}
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden", "antraege",
 		"einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
-		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen"} {
+		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen",
+		"account_verwarnungen", "moderation_meldungen", "moderation_log", "moderation_ipsperren"} {
 		var sum string
 		err := inst.Pool.QueryRow(context.Background(),
 			`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM `+table+` t`).Scan(&sum)
@@ -56,6 +57,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	var msg struct{ ID string }
 	ben.Post("/api/chat", map[string]string{"text": "Hallo"}).Expect(t, http.StatusCreated).JSON(t, &msg)
 
+	const nobody = "01a24300-0000-7000-8000-0000000000ff" // an id of nothing
 	type write struct {
 		c    *instancetest.Client
 		path string
@@ -71,7 +73,13 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/delegationen", "DELETE /api/delegationen/{id}", "POST /api/chat", "DELETE /api/admin/chat/{id}",
 		"POST /api/konto/camt", "POST /api/auszahlungen/{id}/status", "PUT /api/admin/konto", "POST /api/spenden", "POST /api/spenden/{id}/status",
 		"PUT /api/admin/accounts/{id}/roles/{role}", "DELETE /api/admin/accounts/{id}/roles/{role}", "POST /api/dev/clock", "POST /api/admin/federation/neighbours", "POST /api/admin/federation/blocks",
-		"DELETE /api/admin/federation/blocks/{domain}", "/api/", "/",
+		"DELETE /api/admin/federation/blocks/{domain}",
+		"POST /api/meldungen", "POST /api/admin/meldungen/{id}/resolve", "POST /api/admin/meldungen/{id}/dismiss",
+		"POST /api/admin/meldungen/{id}/forward", "POST /api/admin/inhalte/hide", "POST /api/admin/inhalte/unhide",
+		"POST /api/admin/accounts/{id}/warn", "POST /api/admin/accounts/{id}/suspend", "POST /api/admin/accounts/{id}/ban",
+		"POST /api/admin/accounts/{id}/lift", "POST /api/moderation/log/{id}/appeal", "POST /api/admin/appeals/{id}",
+		"POST /api/admin/ipsperren", "DELETE /api/admin/ipsperren/{id}",
+		"/api/", "/",
 	}
 	cases := map[string]write{
 		"POST /api/auth/register": {anon, "/api/auth/register", map[string]any{"name": "Eve", "address": "Merseburger Straße 1",
@@ -110,8 +118,24 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 			http.StatusUnprocessableEntity}, // it passed the guard; nobody answers there
 		"POST /api/admin/federation/blocks":            {admin, "/api/admin/federation/blocks", map[string]string{"domain": "spam.example"}, http.StatusOK},
 		"DELETE /api/admin/federation/blocks/{domain}": {admin, "/api/admin/federation/blocks/spam.example", nil, http.StatusOK},
-		"/api/": {ada, "/api/nirgends", nil, http.StatusNotFound},
-		"/":     {ada, "/", nil, http.StatusMethodNotAllowed},
+		// Moderation: the ones that would need a report, an entry or a block pass the guard and
+		// meet an unknown id.
+		"POST /api/meldungen":                    {ada, "/api/meldungen", map[string]string{"target": leo.ID, "reason": "Test"}, http.StatusCreated},
+		"POST /api/admin/meldungen/{id}/resolve": {admin, "/api/admin/meldungen/" + nobody + "/resolve", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/meldungen/{id}/dismiss": {admin, "/api/admin/meldungen/" + nobody + "/dismiss", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/meldungen/{id}/forward": {admin, "/api/admin/meldungen/" + nobody + "/forward", map[string]string{"comment": "x"}, http.StatusNotFound},
+		"POST /api/admin/inhalte/hide":           {admin, "/api/admin/inhalte/hide", map[string]string{"target": leo.ID, "reason": "x"}, http.StatusUnprocessableEntity},
+		"POST /api/admin/inhalte/unhide":         {admin, "/api/admin/inhalte/unhide", map[string]string{"target": leo.ID, "reason": "x"}, http.StatusUnprocessableEntity},
+		"POST /api/admin/accounts/{id}/warn":     {admin, "/api/admin/accounts/" + leo.ID + "/warn", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/suspend":  {admin, "/api/admin/accounts/" + leo.ID + "/suspend", map[string]any{"days": 1, "reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/ban":      {admin, "/api/admin/accounts/" + leo.ID + "/ban", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/lift":     {admin, "/api/admin/accounts/" + leo.ID + "/lift", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/moderation/log/{id}/appeal":   {ada, "/api/moderation/log/" + nobody + "/appeal", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/appeals/{id}":           {admin, "/api/admin/appeals/" + nobody, map[string]string{"decision": "upheld", "reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/ipsperren":              {admin, "/api/admin/ipsperren", map[string]any{"cidr": "198.51.100.0/24", "reason": "Test"}, http.StatusCreated},
+		"DELETE /api/admin/ipsperren/{id}":       {admin, "/api/admin/ipsperren/" + nobody, nil, http.StatusNotFound},
+		"/api/":                                  {ada, "/api/nirgends", nil, http.StatusNotFound},
+		"/":                                      {ada, "/", nil, http.StatusMethodNotAllowed},
 	}
 
 	// Every route that takes a write has its case; a pattern without a method takes them all.

@@ -33,6 +33,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
@@ -230,6 +231,7 @@ type Instance struct {
 	MapFeed      *mapfeed.Feed
 	ChatRoom     *chat.Room
 	Timeline     *timeline.Service
+	Moderation   *moderation.Service // reports, actions, the public log, appeals, address blocks
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 }
@@ -271,6 +273,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		accountOpts.Log = log
 	}
 	i.Accounts = account.NewService(db.Pool, i.Clock, i.Ortsweberei, accountOpts)
+	// Moderation before the content packages, which take it as their Holder; their Content is
+	// registered at the end of assemble (moderationContents, instance/moderation.go).
+	i.Moderation = moderation.NewService(db.Pool, i.Clock, i.Accounts, moderation.Options{BaseURL: cfg.PublicURL, Events: i.Events, Log: log})
 	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)
 	if cfg.Dev {
@@ -393,10 +398,16 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Jobs = runner
 	fed.SetRiver(runner.Client())
 
+	// The word filter is not on this branch (nil lets everything through); held content queues here.
+	i.Antraege.SetModeration(nil, i.Moderation)
+	i.Chat.SetModeration(nil, i.Moderation)
+	i.Moderation.Register(i.moderationContents()...)
+
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
 		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots, Timeline: i.Timeline,
+		Moderation:     i.Moderation,
 		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:     cfg.RateLimits,
 		RequestTimeout: cfg.RequestTimeout,
@@ -436,6 +447,7 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
 	g.Go(func() error { return i.MapFeed.Run(gctx) })
 	g.Go(func() error { return i.ChatRoom.Run(gctx) })
+	g.Go(func() error { return i.Moderation.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -23,6 +23,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
@@ -57,7 +58,10 @@ type Deps struct {
 	ChatRoom http.Handler
 	// Timeline answers GET /api/timeline (nil: 404 timeline_off).
 	Timeline *timeline.Service
-	Log      *slog.Logger
+	// Moderation: reports, the queue, actions, the public log, appeals, address blocks
+	// (moderation.go; nil: no routes).
+	Moderation *moderation.Service
+	Log        *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
 	// X-Forwarded-Proto: https, get Secure cookies regardless.
@@ -170,6 +174,7 @@ func (s *Server) routes() {
 
 	s.bankRoutes()
 	s.snapshotRoutes()
+	s.moderationRoutes()
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)
