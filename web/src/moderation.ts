@@ -3,12 +3,40 @@
 // reader); for moderators the queue of reports and appeals with their actions; for admins also
 // the residents waiting for verification, the word list and the address blocks. Also the
 // account dialog's part: the reader's own warnings and sanction, each with its appeal.
-import { ApiError, api, get, germanMessage, post } from "./api";
+import { ApiError, addMessages, api, get, germanMessage, post } from "./api";
 import { $, formError, h, replace, time, when } from "./dom";
 import { session } from "./session";
 import { toast } from "./toast";
 import type { Me } from "./types";
 import { openDialog } from "./ui";
+
+// The texts of the codes only the panel meets (the rest are in api.ts).
+addMessages({
+  not_sanctioned: "Dieses Konto ist weder vorübergehend noch dauerhaft gesperrt.",
+  moderator_required: "Das dürfen nur Moderatorinnen und Moderatoren.",
+  moderation_self: "Moderationsmaßnahmen über dich selbst kannst du nicht ergreifen.",
+  second_moderator_required: "Über einen Widerspruch entscheidet eine andere Moderatorin oder ein anderer Moderator als die, die gehandelt hat.",
+  meldung_not_found: "Diese Meldung gibt es nicht.",
+  meldung_closed: "Über diese Meldung wurde schon entschieden.",
+  meldung_is_appeal: "Das ist ein Widerspruch; über ihn wird als Widerspruch entschieden.",
+  meldung_not_remote: "Nur Meldungen über Konten oder Inhalte anderer Server lassen sich dorthin weiterleiten.",
+  meldung_forwarded: "Diese Meldung wurde schon weitergeleitet.",
+  forwarding_off: "Diese Ortsweberei ist nicht föderiert und kann keine Meldungen weiterleiten.",
+  invalid_comment: "Der Kommentar ist zu lang (höchstens 1000 Zeichen) oder enthält Steuerzeichen.",
+  target_not_hideable: "Konten werden nicht verborgen, sondern verwarnt oder gesperrt; fremde Inhalte lassen sich hier nicht verbergen.",
+  already_hidden: "Dieser Inhalt ist schon verborgen.",
+  not_hidden: "Dieser Inhalt ist nicht verborgen.",
+  eintrag_not_found: "Diesen Eintrag im Moderationsprotokoll gibt es nicht.",
+  appeal_not_yours: "Widerspruch einlegen kann nur, wen die Maßnahme betraf.",
+  already_appealed: "Gegen diese Maßnahme wurde schon Widerspruch eingelegt.",
+  not_appealable: "Gegen diese Maßnahme gibt es keinen Widerspruch.",
+  appeal_not_found: "Diesen Widerspruch gibt es nicht.",
+  invalid_decision: "Die Entscheidung ist „stattgegeben“ oder „abgelehnt“.",
+  invalid_days: "Diese Dauer ist nicht möglich.",
+  invalid_state: "Diesen Status gibt es nicht.",
+  invalid_cidr: "Das ist keine IP-Adresse und kein Adressbereich.",
+  ipsperre_not_found: "Diese Adresssperre gibt es nicht.",
+});
 
 interface Person {
   id: string;

@@ -1,12 +1,16 @@
 // The report dialog (Melden; the buttons are melden.ts's), fetched when first used: it asks why
 // (POST /api/meldungen, docs/MODERATION.md). Verified residents, moderators and admins may
 // report; everyone else is told why not instead of being shown a form the instance refuses.
-import { ApiError, germanMessage, post } from "./api";
+import { ApiError, addMessages, germanMessage, post } from "./api";
 import { formError, h } from "./dom";
 import type { ReportTarget } from "./melden";
 import { session } from "./session";
 import { toast } from "./toast";
 import { openDialog } from "./ui";
+
+addMessages({
+  meldung_target_unknown: "Diesen Inhalt oder dieses Konto gibt es hier nicht.",
+});
 
 const mayReport = (): boolean => {
   const me = session.me;
