@@ -414,7 +414,7 @@ export class Moderation {
         { method: "dialog", class: "stack" },
         h("h2", { id: "appeal-title" }, "Widerspruch einlegen"),
         h("p", {}, "Du kannst einmal widersprechen. Eine andere Moderatorin oder ein anderer Moderator als die, die gehandelt hat, entscheidet; die Entscheidung steht im Moderationslog."),
-        h("label", {}, "Warum widersprichst du?", h("textarea", { name: "reason", rows: 4, maxlength: 1000, required: true })),
+        h("label", {}, "Warum widersprichst du?", h("textarea", { name: "reason", rows: 4, maxlength: 1000 })),
         h("p", { class: "form-error", role: "alert", hidden: true }),
         h("div", { class: "actions" }, h("button", { type: "submit" }, "Widerspruch senden"), h("button", { type: "button", class: "secondary", "data-close": true }, "Abbrechen")),
       );

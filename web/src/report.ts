@@ -36,7 +36,7 @@ export function report(t: ReportTarget) {
 }
 
 function makeDialog(): HTMLDialogElement {
-  const reason = h("textarea", { name: "reason", rows: 4, maxlength: 1000, required: true, "aria-describedby": "report-hint" });
+  const reason = h("textarea", { name: "reason", rows: 4, maxlength: 1000, "aria-describedby": "report-hint" });
   const form = h(
     "form",
     { method: "dialog", class: "stack", id: "report-form" },
