@@ -346,30 +346,40 @@ func TestTimelineScrubber(t *testing.T) {
 // TestModerationRemovesAReportedChatMessage runs e2e/moderation.e2e.mjs (issue 16): a verified
 // resident reports a chat message from her phone, a moderator hides it from the panel's queue,
 // it vanishes from both screens that have the Nähstübchen open, and the public Moderationslog
-// shows the entry without the reporter. Afterwards the API is asked the same: the message is
-// gone from the chat's history, the report is resolved, and the log's JSON names neither the
-// reporter nor her reason.
+// shows the entry without the reporter. Then the conflict process: the author appeals from the
+// log, the moderator who acted may not decide, an admin upholds it and the message is back; the
+// admin verifies the author from the list of residents waiting. Afterwards the API is asked the
+// same: the report resolved by the moderator, the log's hide, unhide and decision, the message
+// in the history again, and the log's JSON names neither the reporter nor her reason.
 func TestModerationRemovesAReportedChatMessage(t *testing.T) {
 	b := requireBrowser(t)
 	inst := instancetest.Start(t, instancetest.Options{Name: "Moderations-Weberei", Bounds: lindenau})
 	ria := inst.VerifiedResident("Ria Rufer", 51.3372, 12.3290)
 	otto := inst.Resident("Otto Laut", 51.3400, 12.3350)
 	mia := inst.VerifiedResident("Mia Moderatorin", 51.3380, 12.3300)
-	admin := inst.Admin()
-	admin.Do("PUT", "/api/admin/accounts/"+mia.ID+"/roles/moderator", nil).Expect(t, http.StatusOK)
+	adminEmail := "ada-mod@example.org"
+	if _, err := inst.Accounts.CreateAdmin(context.Background(), "Ada Admin", adminEmail, "admin password"); err != nil {
+		t.Fatal(err)
+	}
+	inst.Admin().Do("PUT", "/api/admin/accounts/"+mia.ID+"/roles/moderator", nil).Expect(t, http.StatusOK)
 	const text = "Ihr seid alle Trottel im Nähstübchen"
 	var msg struct{ ID string }
 	otto.Post("/api/chat", map[string]string{"text": text}).Expect(t, http.StatusCreated).JSON(t, &msg)
 
 	b.run(t, "e2e/moderation.e2e.mjs", "WG_URL="+inst.URL, "WG_PASSWORD="+instancetest.ResidentPassword, "WG_TEXT="+text,
-		"WG_RIA_EMAIL="+ria.Email, "WG_RIA_NAME=Ria Rufer", "WG_MIA_EMAIL="+mia.Email, "WG_MIA_NAME=Mia Moderatorin", "WG_OTTO_NAME=Otto Laut")
+		"WG_RIA_EMAIL="+ria.Email, "WG_RIA_NAME=Ria Rufer", "WG_MIA_EMAIL="+mia.Email, "WG_MIA_NAME=Mia Moderatorin",
+		"WG_OTTO_EMAIL="+otto.Email, "WG_OTTO_NAME=Otto Laut", "WG_ADMIN_EMAIL="+adminEmail, "WG_ADMIN_PASSWORD=admin password")
 
+	// The appeal was upheld: the message is in the chat's history again, Otto is verified.
 	var chat struct{ Messages []struct{ ID string } }
 	inst.Client().Get("/api/chat?limit=50").Expect(t, http.StatusOK).JSON(t, &chat)
-	for _, m := range chat.Messages {
-		if m.ID == msg.ID {
-			t.Errorf("the hidden message is still in the chat's history")
-		}
+	if len(chat.Messages) != 1 || chat.Messages[0].ID != msg.ID {
+		t.Errorf("the chat's history after the upheld appeal: %+v, want the message again", chat.Messages)
+	}
+	var prof struct{ Verified bool }
+	inst.Client().Get("/api/accounts/"+otto.ID).Expect(t, http.StatusOK).JSON(t, &prof)
+	if !prof.Verified {
+		t.Errorf("Otto is not verified after Ada's click")
 	}
 	var queue struct {
 		Meldungen []struct {
@@ -390,8 +400,16 @@ func TestModerationRemovesAReportedChatMessage(t *testing.T) {
 		}
 	}
 	res.JSON(t, &log)
-	if len(log.Eintraege) != 1 || log.Eintraege[0].Action != "hide" || log.Eintraege[0].Target.Kind != "nachricht" || log.Eintraege[0].Target.ID != msg.ID {
-		t.Errorf("the public log: %+v, want one hide of the message", log.Eintraege)
+	// Newest first: the appeal's decision, the unhide it made, the hide.
+	var actions []string
+	for _, e := range log.Eintraege {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, ","); !strings.HasSuffix(got, "hide") || !strings.Contains(got, "unhide") || !strings.Contains(got, "appeal_decided") {
+		t.Errorf("the public log's actions: %s, want the hide, the unhide and the appeal's decision", got)
+	}
+	if last := log.Eintraege[len(log.Eintraege)-1]; last.Target.Kind != "nachricht" || last.Target.ID != msg.ID {
+		t.Errorf("the hide's target: %+v, want the message", last.Target)
 	}
 	if body := string(res.Body); strings.Contains(body, "Ria") || strings.Contains(body, ria.ID) || strings.Contains(body, "Beleidigt") {
 		t.Errorf("the public log names the reporter or her reason: %s", body)

@@ -5,8 +5,11 @@
 // report in the panel's queue (the message's text, Ria as reporter, the reason) and hides the
 // message with a public reason; it vanishes from both open screens without a reload. The guest
 // opens the public Moderationslog: the entry is there with Mia's reason, and neither Ria's name
-// nor her reason. axe-core finds nothing serious in the report dialog, the queue or the log, and
-// nothing on Ria's phone is wider than the screen.
+// nor her reason. Then the conflict process: Otto appeals from the log, Mia (who acted) may not
+// decide, Ada (an admin) upholds the appeal and the message is back on the guest's screen; Ada
+// verifies Otto from the list of residents waiting. axe-core finds nothing serious in the report
+// and appeal dialogs, the queue, the log and the verification list, and nothing on Ria's phone is
+// wider than the screen.
 //
 // Every wait is for something to appear or go (an element, a state), never for time to pass.
 import { mkdirSync, readFileSync } from "node:fs";
@@ -22,7 +25,9 @@ const artifacts = process.env.WG_ARTIFACTS || join(process.cwd(), "e2e", "artifa
 const text = must("WG_TEXT");
 const ria = { email: must("WG_RIA_EMAIL"), name: must("WG_RIA_NAME") };
 const mia = { email: must("WG_MIA_EMAIL"), name: must("WG_MIA_NAME") };
-const ottoName = must("WG_OTTO_NAME");
+const otto = { email: must("WG_OTTO_EMAIL"), name: must("WG_OTTO_NAME") };
+const ottoName = otto.name;
+const ada = { email: must("WG_ADMIN_EMAIL"), name: "Ada Admin", password: must("WG_ADMIN_PASSWORD") };
 const started = Date.now();
 const step = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
 
@@ -74,7 +79,7 @@ async function login(page, who) {
   await page.locator("#account-btn").click();
   const form = page.locator("#login-form");
   await form.getByLabel("E-Mail").fill(who.email);
-  await form.getByLabel("Passwort").fill(password);
+  await form.getByLabel("Passwort").fill(who.password ?? password);
   await form.getByRole("button", { name: "Anmelden" }).click();
   await page.locator("#account-btn", { hasText: who.name.split(" ")[0] }).waitFor();
 }
@@ -165,6 +170,60 @@ try {
   check((await log.getByRole("tab").count()) === 0 || !(await log.getByRole("tablist").isVisible()), "a guest sees moderators' tabs");
   await a11y(guest, "the public moderation log");
   step("the public log shows the entry, without the reporter");
+
+  // The conflict process: Otto, whose message it was, appeals from the log; Mia, who acted,
+  // may not decide; Ada (an admin) upholds it, and the message is back on the open screen.
+  const author = await newPage("otto", { viewport: { width: 1280, height: 800 } });
+  await login(author, otto);
+  await author.locator("#account-btn").click();
+  await author.getByRole("button", { name: "Moderationslog" }).click();
+  const own = author.getByRole("dialog", { name: "Moderationslog" }).locator("#mod-log li.eintrag", { hasText: modReason });
+  await own.getByRole("button", { name: "Widerspruch einlegen" }).click();
+  const appealDlg = author.getByRole("dialog", { name: "Widerspruch einlegen" });
+  await a11y(author, "the appeal dialog");
+  const appealReason = "Das war ein Zitat aus einem Film, keine Beleidigung.";
+  await appealDlg.getByLabel("Warum widersprichst du?").fill(appealReason);
+  await appealDlg.getByRole("button", { name: "Widerspruch senden" }).click();
+  await author.locator(".toast", { hasText: "Dein Widerspruch ist eingegangen" }).waitFor();
+  await own.getByText("Widerspruch offen").waitFor();
+  step("Otto appealed from the public log");
+
+  await panel.getByRole("button", { name: "Offen", exact: true }).click();
+  const appeal = panel.locator("#mod-queue li.meldung", { hasText: appealReason });
+  await appeal.getByLabel(/^Begründung/).fill("Ich bleibe dabei.");
+  await appeal.getByRole("button", { name: "Ablehnen" }).click();
+  await appeal.getByText("Über einen Widerspruch entscheidet eine andere Moderatorin").waitFor();
+  step("Mia, who acted, may not decide the appeal (German message)");
+
+  const admin = await newPage("ada", { viewport: { width: 1280, height: 800 } });
+  await login(admin, ada);
+  await admin.locator("#account-btn").click();
+  await admin.getByRole("button", { name: "Moderation", exact: true }).click();
+  const adaPanel = admin.getByRole("dialog", { name: "Moderation" });
+  const adaAppeal = adaPanel.locator("#mod-queue li.meldung", { hasText: appealReason });
+  await adaAppeal.getByLabel(/^Begründung/).fill("Im Zusammenhang war es ein Filmzitat.");
+  await adaAppeal.getByRole("button", { name: "Stattgeben" }).click();
+  await admin.locator(".toast", { hasText: "Dem Widerspruch stattgegeben" }).waitFor();
+  await guest.keyboard.press("Escape"); // the log closes; the chat has followed the room all along
+  await openChat(guest);
+  await guest.locator("#chat-log li", { hasText: text }).waitFor();
+  step("Ada upheld the appeal: the message is back on the guest's screen");
+
+  // Ada's list of residents to verify: Otto waits; verified, he leaves it.
+  await adaPanel.getByRole("tab", { name: "Bestätigen" }).click();
+  const waiting = adaPanel.locator("#mod-verify li", { hasText: ottoName });
+  await a11y(admin, "the verification list");
+  await waiting.getByRole("button", { name: `${ottoName} bestätigen` }).click();
+  await waiting.waitFor({ state: "detached" });
+  await admin.locator(".toast", { hasText: `${ottoName} ist bestätigt.` }).waitFor();
+  step("Ada verified Otto from the list of residents waiting");
+
+  // The log on the phone fits the screen.
+  await phone.getByRole("button", { name: "Webrat", exact: true }).click();
+  await phone.getByRole("button", { name: "Moderationslog" }).click();
+  await phone.getByRole("dialog", { name: "Moderationslog" }).locator("#mod-log li.eintrag", { hasText: "Filmzitat" }).waitFor();
+  await fitsTheScreen(phone, "the Moderationslog");
+  step("the Moderationslog fits Ria's phone");
 
   check(problems.length === 0, "errors in the pages:\n  " + problems.join("\n  "));
   console.log(`e2e: passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -36,6 +36,12 @@ addMessages({
   invalid_state: "Diesen Status gibt es nicht.",
   invalid_cidr: "Das ist keine IP-Adresse und kein Adressbereich.",
   ipsperre_not_found: "Diese Adresssperre gibt es nicht.",
+  // The word list's (issue16-wortfilter's texts; at the merge they leave api.ts)
+  wortfilter_too_many: "Die Wortliste hat höchstens 10.000 Einträge (Sperren und Prüfen zusammen).",
+  wortfilter_entry_length: "Jeder Eintrag der Wortliste hat 1 bis 100 Zeichen; leere Einträge gehen nicht.",
+  wortfilter_entry_star: "Ein * steht nur am Anfang oder am Ende eines Eintrags (etwa „*idiot*“).",
+  wortfilter_entry_no_word: "Jeder Eintrag der Wortliste braucht mindestens einen Buchstaben oder eine Ziffer.",
+  wortfilter_entry_invalid: "Ein Eintrag der Wortliste enthält Steuerzeichen (etwa einen Tabulator oder Zeilenumbruch).",
 });
 
 interface Person {
@@ -211,7 +217,9 @@ export class Moderation {
     }
     // One tab (the public log) needs no tab bar.
     this.tabs.hidden = [...this.tabs.querySelectorAll("[role=tab]:not([hidden])")].length < 2;
-    $("mod-title").textContent = this.tabs.hidden ? "Moderationslog" : "Moderation";
+    const title = this.tabs.hidden ? "Moderationslog" : "Moderation";
+    $("mod-title").textContent = title;
+    this.dlg.querySelector(".close")!.setAttribute("aria-label", `${title} schließen`);
     if (t === "queue") void this.queue();
     if (t === "log") void this.log();
     if (t === "verify") void this.verify();
@@ -281,7 +289,11 @@ export class Moderation {
         time(m.created_at),
         s?.hidden ? h("span", { class: "status" }, "verborgen") : null,
       ),
-      s ? (s.text ? h("blockquote", { class: "summary" }, s.text) : null) : h("p", { class: "meta" }, "Den Inhalt gibt es nicht mehr."),
+      s
+        ? s.text
+          ? h("blockquote", { class: "summary" }, m.target.kind === "log" ? s.text.replace(/^(\w+): /, (_, a: string) => `${actionLabel[a] ?? a}: `) : s.text)
+          : null
+        : h("p", { class: "meta" }, "Den Inhalt gibt es nicht mehr."),
       s?.url ? h("p", {}, h("a", { href: s.url, target: "_blank", rel: "noopener" }, "Im Original ansehen")) : null,
       h("p", {}, h("span", { class: "meta" }, this.reporter(m) + ": "), m.reason),
     );
@@ -529,9 +541,9 @@ export class Moderation {
                     class: "small",
                     "aria-label": `${a.name} bestätigen`,
                     onclick: async (e: Event) => {
+                      const li = (e.currentTarget as HTMLElement).closest("li")!; // currentTarget is gone after the await
                       try {
                         await post(`/api/admin/accounts/${a.id}/verify`);
-                        const li = (e.currentTarget as HTMLElement).closest("li")!;
                         (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("button")?.focus();
                         li.remove();
                         toast(`${a.name} ist bestätigt.`);
