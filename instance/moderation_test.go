@@ -85,6 +85,10 @@ func TestReportQueueDismiss(t *testing.T) {
 	if again["id"] != first["id"] {
 		t.Errorf("a second open report of the same account by its actor IRI: %v, want the first %v", again["id"], first["id"])
 	}
+	host := strings.TrimPrefix(inst.URL, "http://")
+	if again := ada.Post("/api/meldungen", map[string]string{"target": "@" + me.Handle + "@" + host, "reason": "x"}).Expect(t, http.StatusOK).Map(t); again["id"] != first["id"] {
+		t.Errorf("by the handle: %v, want the first report", again["id"])
+	}
 	if code := newbie.Post("/api/meldungen", map[string]string{"target": troll.ID, "reason": "x"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "verified_resident_required" {
 		t.Errorf("an unverified resident reports: %s", code)
 	}
@@ -576,5 +580,61 @@ func TestFlagAndHoldReports(t *testing.T) {
 	res.JSON(t, &next)
 	if len(q.Meldungen) != 0 || next.Next != nil {
 		t.Errorf("after the last: %+v %v", q, next.Next)
+	}
+}
+
+// Bad input to the moderation routes is refused with its code and writes nothing.
+func TestModerationBadInput(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	rep := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "x"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	e := mod.Post("/api/admin/accounts/"+ada.ID+"/warn", map[string]string{"reason": "x"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
+	long := strings.Repeat("ä", 1001)
+	cases := []struct {
+		c            *instancetest.Client
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{ada, "POST", "/api/meldungen", map[string]string{"reason": "x"}, 422, "missing_field"},
+		{ada, "POST", "/api/meldungen", map[string]string{"target": mod.ID, "reason": long}, 422, "invalid_reason"},
+		{ada, "POST", "/api/meldungen", map[string]string{"target": mod.ID, "reason": "a\x07b"}, 422, "invalid_reason"},
+		{ada, "POST", "/api/meldungen", map[string]string{"target": "http://evil.example/x", "reason": "x"}, 404, "meldung_target_unknown"},
+		{ada, "POST", "/api/meldungen", map[string]string{"target": inst.URL + "/ap/users/niemand", "reason": "x"}, 404, "meldung_target_unknown"},
+		{mod, "GET", "/api/admin/meldungen?state=offen", nil, 422, "invalid_state"},
+		{mod, "GET", "/api/admin/meldungen?limit=0", nil, 422, "invalid_limit"},
+		{mod, "GET", "/api/admin/meldungen?before=x", nil, 422, "invalid_before"},
+		{mod, "POST", "/api/admin/meldungen/" + rep + "/resolve", map[string]string{}, 422, "missing_field"},
+		{mod, "POST", "/api/admin/meldungen/" + rep + "/resolve", map[string]string{"reason": long}, 422, "invalid_reason"},
+		{mod, "POST", "/api/admin/meldungen/42/dismiss", map[string]string{"reason": "x"}, 404, "meldung_not_found"},
+		{mod, "POST", "/api/admin/meldungen/" + rep + "/forward", map[string]string{"comment": long}, 422, "invalid_comment"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"reason": "x"}, 422, "missing_field"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": 0, "reason": "x"}, 422, "invalid_days"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": 366, "reason": "x"}, 422, "invalid_days"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": "3", "reason": "x"}, 400, "invalid_field_type"},
+		{mod, "POST", "/api/admin/accounts/" + uuid.NewString() + "/warn", map[string]any{"reason": "x"}, 404, "account_not_found"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/warn", map[string]any{"reason": "x", "meldung": uuid.NewString()}, 404, "meldung_not_found"},
+		{mod, "POST", "/api/admin/inhalte/hide", map[string]any{"target": "https://mastodon.example/@x", "reason": "x"}, 422, "target_not_hideable"},
+		{mod, "POST", "/api/admin/appeals/" + rep, map[string]string{"decision": "upheld", "reason": "x"}, 404, "appeal_not_found"},
+		{mod, "POST", "/api/admin/appeals/" + uuid.NewString(), map[string]string{"decision": "vielleicht", "reason": "x"}, 422, "invalid_decision"},
+		{ada, "POST", "/api/moderation/log/" + e + "/appeal", map[string]string{"reason": ""}, 422, "invalid_reason"},
+		{ada, "POST", "/api/moderation/log/" + uuid.NewString() + "/appeal", map[string]string{"reason": "x"}, 404, "eintrag_not_found"},
+		{admin, "POST", "/api/admin/ipsperren", map[string]any{"cidr": "10.0.0.0/33", "reason": "x"}, 422, "invalid_cidr"},
+		{admin, "POST", "/api/admin/ipsperren", map[string]any{"cidr": "10.0.0.0/8", "days": -1, "reason": "x"}, 422, "invalid_days"},
+		{admin, "DELETE", "/api/admin/ipsperren/" + uuid.NewString(), nil, 404, "ipsperre_not_found"},
+	}
+	before := inst.Count("SELECT count(*) FROM events")
+	for _, c := range cases {
+		r := c.c.Do(c.method, c.path, c.body)
+		if r.Status != c.status || r.ErrorCode() != c.code {
+			t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.ErrorCode(), c.status, c.code)
+		}
+	}
+	if after := inst.Count("SELECT count(*) FROM events"); after != before {
+		t.Errorf("refused requests appended %d events", after-before)
 	}
 }

@@ -13,11 +13,13 @@ import (
 )
 
 // accountContent is the Content of local accounts (KindAccount): reported by id, by their
-// profile URL (<base>/api/accounts/<id>) or by their actor IRI (<base>/ap/users/<handle>).
+// profile URL (<base>/api/accounts/<id>), by their actor IRI (<base>/ap/users/<handle>) or by
+// their Fediverse handle (handle@host).
 // Accounts are never hidden; they are sanctioned.
 type accountContent struct {
 	accounts *account.Service
 	base     string
+	host     string // of base: the host part of a handle
 }
 
 func (accountContent) Kinds() []string { return []string{KindAccount} }
@@ -34,6 +36,13 @@ func (c accountContent) Resolve(ctx context.Context, _ database.Querier, ref str
 			return Target{}, false, nil
 		}
 		a, err = c.accounts.Get(ctx, id)
+	case strings.Count(strings.TrimPrefix(ref, "@"), "@") == 1:
+		// The Fediverse handle, handle@host or @handle@host, of this instance's host.
+		handle, host, _ := strings.Cut(strings.TrimPrefix(ref, "@"), "@")
+		if !strings.EqualFold(host, c.host) || handle == "" {
+			return Target{}, false, nil
+		}
+		a, err = c.accounts.GetByHandle(ctx, handle)
 	default:
 		// A bare id: every Content is asked, so it is ours only when such an account exists.
 		id, perr := uuid.Parse(ref)

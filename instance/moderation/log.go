@@ -405,13 +405,13 @@ func (s *Service) DecideAppeal(ctx context.Context, by account.Account, appealID
 	return decided, err
 }
 
-// LogTx records an action another package took in its own transaction as an entry of the
-// public log (federation's domain blocks: DoBlockHost, DoUnblockHost with target
-// {"kind": "domain", "id": host}). e.Action, e.Target, e.ModeratorID and e.Reason are
-// needed; the rest is the log's.
-func (s *Service) LogTx(ctx context.Context, tx *database.Tx, e Entry, at time.Time) (Entry, error) {
-	if e.Reason == "" {
-		e.Reason = "—"
+// LogActionTx records an action another package took, inside that package's transaction,
+// as an entry of the public log (federation's domain blocks: DoBlockHost, DoUnblockHost with
+// target {"kind": "domain", "id": host}).
+func (s *Service) LogActionTx(ctx context.Context, tx *database.Tx, by uuid.UUID, action string, target Target, reason string, at time.Time) error {
+	if reason == "" {
+		reason = "—"
 	}
-	return s.entryTx(ctx, tx, Entry{Action: e.Action, Target: e.Target, ModeratorID: e.ModeratorID, Reason: e.Reason, Until: e.Until}, at)
+	_, err := s.entryTx(ctx, tx, Entry{Action: action, Target: target, ModeratorID: by, Reason: reason}, at)
+	return err
 }

@@ -62,7 +62,7 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, accounts *account.Service, o 
 	}
 	s := &Service{pool: pool, clock: c, accounts: accounts, events: o.Events, forwarder: o.Forwarder, base: base,
 		log: o.Log, byKind: map[string]Content{}}
-	s.Register(accountContent{accounts: accounts, base: base.String()})
+	s.Register(accountContent{accounts: accounts, base: base.String(), host: base.Host})
 	return s
 }
 
