@@ -143,6 +143,11 @@ func TestHiddenAntrag(t *testing.T) {
 	if dump := dumpSection(t, inst, "antraege"); !strings.Contains(dump, a.ID) || strings.Contains(dump, "Geheimplan") {
 		t.Fatalf("the snapshot holds the hidden Antrag's words, or not the Antrag:\n%s", dump)
 	}
+	other := fileAntrag(t, hans, "Offen sichtbar")
+	if h, err := inst.Antraege.Hidden(context.Background(), []uuid.UUID{uuid.MustParse(a.ID), uuid.MustParse(other.ID), uuid.New()}); err != nil ||
+		len(h) != 1 || !h[uuid.MustParse(a.ID)] {
+		t.Fatalf("hidden for the timeline: %v %v", h, err)
+	}
 
 	inst.Advance("8d") // past its deadline: hidden, it waits
 	gerda.Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &own)
@@ -335,5 +340,86 @@ func TestAntragTargets(t *testing.T) {
 	moderate(t, inst, admin, mod, einspruchT, false)
 	if got := getAntrag(t, inst.Client(), a.ID); len(got.Einsprueche) != 1 || got.Einsprueche[0].Reason != "Zu teuer." {
 		t.Errorf("shown again: %+v", got.Einsprueche)
+	}
+}
+
+// The Ortskonto keeps a copy of an Antrag's title with its payout (GET /api/konto shows it):
+// the copy follows the Antrag, hidden or held, and comes back with it.
+func TestHiddenAntragTitleLeavesTheOrtskonto(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	admin.Do("PUT", "/api/admin/konto", map[string]any{"empfaenger": "Ortsweberei Lindenau e. V.", "iban": bankIBAN, "bic": "BYLADEM1001",
+		"position": map[string]float64{"lat": 51.3366, "lon": 12.3366}}).Expect(t, http.StatusOK)
+	inst.Antraege.SetModeration(wordList{"zweifel": moderation.ActionHold}, nil)
+	gerda := inst.VerifiedResident("Gerda", 51.3362, 12.3363)
+	var a, held struct{ ID string }
+	gerda.Post("/api/antraege", map[string]any{"title": "Geheime Bank", "betrag_cents": 5000}).Expect(t, http.StatusCreated).JSON(t, &a)
+	gerda.Post("/api/antraege", map[string]any{"title": "Zweifelhafte Laterne", "betrag_cents": 700}).Expect(t, http.StatusCreated).JSON(t, &held)
+	konto := func() string {
+		t.Helper()
+		return string(inst.Client().Get("/api/konto").Expect(t, http.StatusOK).Body)
+	}
+	if k := konto(); !strings.Contains(k, "Geheime Bank") || strings.Contains(k, "Zweifelhafte") || !strings.Contains(k, held.ID) {
+		t.Fatalf("before: the Ortskonto should show the payout of both, the title of the shown one only:\n%s", k)
+	}
+	mod := inst.Antraege.Moderation(inst.URL)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, true)
+	if k := konto(); strings.Contains(k, "Geheime Bank") {
+		t.Fatalf("the hidden Antrag's title is still shown with its payout:\n%s", k)
+	}
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, false)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: held.ID}, false)
+	if k := konto(); !strings.Contains(k, "Geheime Bank") || !strings.Contains(k, "Zweifelhafte Laterne") {
+		t.Fatalf("shown again and released, the titles are not back:\n%s", k)
+	}
+}
+
+// A hidden Antrag past its open phase is not held up: its Abstimmung runs, and the residents
+// find it in the list and at its address without its words, and vote; its applicant sees it
+// whole.
+func TestHiddenAntragInItsAbstimmung(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	gerda := inst.VerifiedResident("Gerda", 51.3362, 12.3363)
+	hans := inst.VerifiedResident("Hans", 51.3370, 12.3370)
+	a := fileAntrag(t, gerda, "Anstößiger Titel")
+	object(t, hans, a.ID, "Nein.")
+	inst.Advance("14d") // the extended deadline: to the vote
+	if got := getAntrag(t, hans, a.ID); got.Status != antrag.ImAbstimmung || got.AbstimmungID == nil {
+		t.Fatalf("not in its Abstimmung: %+v", got)
+	}
+	moderate(t, inst, inst.Admin(), inst.Antraege.Moderation(inst.URL), moderation.Target{Kind: moderation.KindAntrag, ID: a.ID}, true)
+
+	var page struct {
+		Title, Status string
+		Hidden        bool
+		AbstimmungID  string `json:"abstimmung_id"`
+		DetailsHTML   string `json:"details_html"`
+	}
+	hans.Get("/api/antraege/"+a.ID).Expect(t, http.StatusOK).JSON(t, &page)
+	if page.Title != "" || page.DetailsHTML != "" || !page.Hidden || page.Status != antrag.ImAbstimmung || page.AbstimmungID == "" {
+		t.Fatalf("others should see the process without its words: %+v", page)
+	}
+	var list struct {
+		Antraege []struct {
+			ID, Title string
+			Hidden    bool
+		}
+	}
+	inst.Client().Get("/api/antraege").Expect(t, http.StatusOK).JSON(t, &list)
+	if len(list.Antraege) != 1 || list.Antraege[0].ID != a.ID || list.Antraege[0].Title != "" || !list.Antraege[0].Hidden {
+		t.Fatalf("listing: %+v", list)
+	}
+	hans.Post("/api/abstimmungen/"+page.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, http.StatusOK)
+	if own := getAntrag(t, gerda, a.ID); own.Title != "Anstößiger Titel" {
+		t.Fatalf("its applicant should see it whole: %+v", own)
+	}
+	if dump := dumpSection(t, inst, "antraege"); strings.Contains(dump, "Anstößiger") {
+		t.Fatalf("the snapshot holds the hidden words:\n%s", dump)
+	}
+	inst.Advance("8d") // the vote closes: decided, still without its words
+	if got := getAntrag(t, inst.Client(), a.ID); got.Status != antrag.Abgelehnt || got.Title != "" {
+		t.Fatalf("decided: %+v", got)
 	}
 }

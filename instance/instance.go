@@ -311,6 +311,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Decided: func(ctx context.Context, tx *database.Tx, d antrag.Decision) ([]eventstore.Draft, error) {
 			return i.Konto.AntragDecidedTx(ctx, tx, d.AntragID, d.Status == antrag.Angenommen, d.Status, d.At)
 		},
+		Retitled: i.Konto.AntragRetitledTx,
 	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 	schedule := cfg.Snapshots.Schedule

@@ -11,8 +11,11 @@
 ALTER TABLE antraege ADD COLUMN hidden_at timestamptz, ADD COLUMN held boolean NOT NULL DEFAULT false;
 ALTER TABLE einsprueche ADD COLUMN hidden_at timestamptz, ADD COLUMN held boolean NOT NULL DEFAULT false;
 ALTER TABLE antrag_kommentare ADD COLUMN hidden_at timestamptz;
+-- An author's own hidden messages, read with the room's page (chat.List): few, and only theirs.
+CREATE INDEX chat_nachrichten_hidden ON chat_nachrichten (account_id, created_at DESC, id DESC) WHERE removed_at IS NOT NULL;
 
 -- +goose Down
+DROP INDEX chat_nachrichten_hidden;
 ALTER TABLE antrag_kommentare DROP COLUMN hidden_at;
 ALTER TABLE einsprueche DROP COLUMN hidden_at, DROP COLUMN held;
 ALTER TABLE antraege DROP COLUMN hidden_at, DROP COLUMN held;

@@ -115,11 +115,12 @@ func (s *Service) moderating() moderating {
 // (moderation.ErrBlocked), otherwise the first hold is returned.
 func (s *Service) check(fields ...string) (moderation.Verdict, error) {
 	var held moderation.Verdict
-	if s.moderating().filter == nil {
+	filter := s.moderating().filter
+	if filter == nil {
 		return held, nil
 	}
 	for i := 0; i+1 < len(fields); i += 2 {
-		switch v := s.moderating().filter.Check(fields[i+1]); v.Action {
+		switch v := filter.Check(fields[i+1]); v.Action {
 		case moderation.ActionBlock:
 			return v, moderation.ErrBlocked(fields[i])
 		case moderation.ActionHold:
@@ -133,10 +134,11 @@ func (s *Service) check(fields ...string) (moderation.Verdict, error) {
 
 // hold queues held content for review in tx.
 func (s *Service) hold(ctx context.Context, tx *database.Tx, t moderation.Target, v moderation.Verdict, at time.Time) error {
-	if s.moderating().holder == nil {
+	holder := s.moderating().holder
+	if holder == nil {
 		return nil
 	}
-	return s.moderating().holder.HoldTx(ctx, tx, t, v, at)
+	return holder.HoldTx(ctx, tx, t, v, at)
 }
 
 // Hooks let another package act in the transaction that files or decides an Antrag, so that
@@ -149,6 +151,18 @@ type Hooks struct {
 	Filed func(ctx context.Context, tx *database.Tx, a Antrag, betragCents int64, at time.Time) ([]eventstore.Draft, error)
 	// Decided runs when an Antrag is accepted, rejected or withdrawn.
 	Decided func(ctx context.Context, tx *database.Tx, d Decision) ([]eventstore.Draft, error)
+	// Retitled runs when a moderator hides an Antrag (title "") or shows it again (its title),
+	// so that a copy of the title kept elsewhere (the payout's) follows: hidden words are
+	// public nowhere. A held Antrag is filed with the title "" (Filed) until it is released.
+	Retitled func(ctx context.Context, tx *database.Tx, antragID uuid.UUID, title string) error
+}
+
+// retitled runs the Retitled hook, if there is one.
+func (s *Service) retitled(ctx context.Context, tx *database.Tx, id uuid.UUID, title string) error {
+	if s.hooks.Retitled == nil {
+		return nil
+	}
+	return s.hooks.Retitled(ctx, tx, id, title)
 }
 
 // Decision is how an Antrag ended: Angenommen, Abgelehnt or Zurueckgezogen, at At.
@@ -182,8 +196,9 @@ var (
 	ErrNotOpen         = fault.Conflictf("antrag_not_open", "This Antrag is no longer open: it was withdrawn, decided, or has gone to a vote.")
 	ErrDeadlinePassed  = fault.Conflictf("deadline_passed", "The decision deadline of this Antrag has passed.")
 	ErrAlreadyObjected = fault.Conflictf("already_objected", "You have objected to this Antrag already; each resident objects once.")
-	// ErrHidden: a moderator hid the Antrag (its author still sees it).
-	ErrHidden = fault.Gonef("antrag_hidden", "A moderator has hidden this Antrag (see the moderation log).")
+	// ErrHidden: a moderator hid the Antrag, or the word filter holds it for review (its
+	// applicant still sees it).
+	ErrHidden = fault.Gonef("antrag_hidden", "This Antrag is hidden by the moderation (see the moderation log).")
 	// ErrHeld: the applicant's own Antrag waits for a moderator's review.
 	ErrHeld = fault.Conflictf("antrag_held", "This Antrag waits for a moderator's review; it cannot be withdrawn before.")
 )
@@ -266,7 +281,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'offen', $9, $10)`,
 			}
 		}
 		if f.BetragCents != nil {
-			more, err := s.hooks.Filed(ctx, tx, a, *f.BetragCents, now)
+			shown := a
+			if a.Held {
+				shown.Title = "" // released, Retitled gives it its title
+			}
+			more, err := s.hooks.Filed(ctx, tx, shown, *f.BetragCents, now)
 			if err != nil {
 				return err
 			}
@@ -397,18 +416,30 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Antrag, error) {
 	return s.get(ctx, uuid.Nil, id)
 }
 
-// GetAs returns the Antrag as viewer (uuid.Nil: anyone) may read it: a hidden Antrag is
-// ErrHidden except for its applicant, who sees it with HiddenAt set; hidden Einsprüche are
-// left out except the viewer's own, marked Hidden.
+// GetAs returns the Antrag as viewer (uuid.Nil: anyone) may read it. Its applicant sees it
+// whole, HiddenAt set when hidden. For everyone else a hidden open Antrag is ErrHidden (its
+// clock stands still: there is nothing to do with it), and one past its open phase — in its
+// Abstimmung, or decided — is shown without its words (Wordless), so that its vote and its
+// record stay where the residents find them. Hidden Einsprüche are left out except the
+// viewer's own, marked Hidden.
 func (s *Service) GetAs(ctx context.Context, viewer, id uuid.UUID) (Antrag, error) {
 	a, err := s.get(ctx, viewer, id)
 	if err != nil {
 		return Antrag{}, err
 	}
-	if a.HiddenAt != nil && (viewer == uuid.Nil || viewer != a.ApplicantID) {
+	if a.HiddenAt == nil || (viewer != uuid.Nil && viewer == a.ApplicantID) {
+		return a, nil
+	}
+	if a.Status == Offen {
 		return Antrag{}, ErrHidden
 	}
-	return a, nil
+	return a.Wordless(), nil
+}
+
+// Wordless is a hidden Antrag as the public sees it: its process without its words.
+func (a Antrag) Wordless() Antrag {
+	a.Title, a.DetailsMD = "", ""
+	return a
 }
 
 func (s *Service) get(ctx context.Context, viewer, id uuid.UUID) (Antrag, error) {
@@ -442,8 +473,9 @@ const (
 	MaxLimit     = 1000
 )
 
-// List returns the public Anträge (not hidden), newest first, optionally only those in one
-// status.
+// List returns the public Anträge, newest first, optionally only those in one status: a
+// hidden open Antrag is left out, a hidden one past its open phase is listed without its
+// words (GetAs says why).
 func (s *Service) List(ctx context.Context, status string, limit int) ([]Antrag, error) {
 	if status != "" && !contains(Statuses, status) {
 		return nil, fault.Invalidf("status", "unknown_status", "Unknown status %q; statuses are: %s.", status, strings.Join(Statuses, ", "))
@@ -455,11 +487,17 @@ func (s *Service) List(ctx context.Context, status string, limit int) ([]Antrag,
 		return nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM antraege a JOIN accounts ac ON ac.id = a.applicant_id
-WHERE ($1 = '' OR a.status = $1) AND a.hidden_at IS NULL ORDER BY a.opened_at DESC, a.id LIMIT $2`, status, limit)
+WHERE ($1 = '' OR a.status = $1) AND (a.hidden_at IS NULL OR a.status <> 'offen') ORDER BY a.opened_at DESC, a.id LIMIT $2`, status, limit)
 	if err != nil {
 		return nil, fmt.Errorf("antrag: list: %w", err)
 	}
-	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Antrag, error) { return scan(r) })
+	as, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Antrag, error) {
+		a, err := scan(r)
+		if a.HiddenAt != nil {
+			a = a.Wordless()
+		}
+		return a, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("antrag: list: %w", err)
 	}

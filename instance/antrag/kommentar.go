@@ -53,8 +53,8 @@ func (s *Service) AddCommentTx(ctx context.Context, tx *database.Tx, k Kommentar
 	now := s.clock.Now()
 	var verdict moderation.Verdict
 	var hiddenAt *time.Time
-	if s.moderating().filter != nil {
-		if verdict = s.moderating().filter.Check(plain.Sanitize(content)); verdict.Action != "" {
+	if filter := s.moderating().filter; filter != nil {
+		if verdict = filter.Check(plain.Sanitize(content)); verdict.Action != "" {
 			verdict.Action, hiddenAt = moderation.ActionHold, &now
 		}
 	}

@@ -192,7 +192,13 @@ func (s *Service) hideAntragTx(ctx context.Context, tx *database.Tx, id uuid.UUI
 		return nil
 	case hide:
 		tx.Defer(`UPDATE antraege SET hidden_at = $2 WHERE id = $1`, id, at)
+		if err := s.retitled(ctx, tx, id, ""); err != nil {
+			return err
+		}
 		return eventstore.Append(tx, at, AntragVerborgen.New(hdr, AntragVerborgenV1{AntragID: id}))
+	}
+	if err := s.retitled(ctx, tx, id, a.Title); err != nil {
+		return err
 	}
 	deadline := a.DecisionDeadline
 	if a.Status == Offen && at.After(*a.HiddenAt) {
@@ -268,4 +274,26 @@ func (s *Service) hideKommentarTx(ctx context.Context, tx *database.Tx, iri stri
 	}
 	tx.Defer(`UPDATE antrag_kommentare SET hidden_at = NULL WHERE iri = $1`, iri)
 	return eventstore.Append(tx, at, KommentarWiederhergestellt.New(hdr, KommentarModeriertV1{AntragID: antragID, IRI: iri}))
+}
+
+// Hidden says which of the Anträge are hidden now (a moderator hid them, or the word filter
+// holds them): for the timeline, whose past moments are read from snapshots and events that
+// still hold the words (they are never rewritten), so that it leaves them out at every moment.
+func (s *Service) Hidden(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id FROM antraege WHERE id = ANY($1) AND hidden_at IS NOT NULL`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("antrag: hidden: %w", err)
+	}
+	hidden, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("antrag: hidden: %w", err)
+	}
+	out := make(map[uuid.UUID]bool, len(hidden))
+	for _, id := range hidden {
+		out[id] = true
+	}
+	return out, nil
 }

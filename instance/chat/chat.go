@@ -128,8 +128,9 @@ func (s *Service) Write(ctx context.Context, by account.Account, text string) (N
 		return Nachricht{}, err
 	}
 	var verdict moderation.Verdict
-	if s.moderating().filter != nil {
-		switch verdict = s.moderating().filter.Check(text); verdict.Action {
+	mod := s.moderating()
+	if mod.filter != nil {
+		switch verdict = mod.filter.Check(text); verdict.Action {
 		case moderation.ActionBlock:
 			return Nachricht{}, moderation.ErrBlocked("text")
 		case moderation.ActionHold:
@@ -145,8 +146,8 @@ func (s *Service) Write(ctx context.Context, by account.Account, text string) (N
 		var removedAt *time.Time
 		if n.Hidden {
 			removedAt = &n.At
-			if s.moderating().holder != nil {
-				if err := s.moderating().holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
+			if mod.holder != nil {
+				if err := mod.holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
 					return err
 				}
 			}
@@ -200,10 +201,21 @@ func (s *Service) List(ctx context.Context, viewer, before uuid.UUID, limit int)
 		return nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
 	}
 	// Ids are version-7 UUIDs: their order is the order they were made in.
+	// Two index walks, the room's page and the viewer's own hidden messages in the same range
+	// (chat_nachrichten_recent, chat_nachrichten_hidden), rather than one OR that neither
+	// partial index serves.
 	rows, err := s.pool.Query(ctx, `
-SELECT `+columns+` FROM chat_nachrichten n JOIN accounts a ON a.id = n.account_id
-WHERE (n.removed_at IS NULL OR n.account_id = $3) AND ($1::uuid IS NULL OR (n.created_at, n.id) < (SELECT created_at, id FROM chat_nachrichten WHERE id = $1))
-ORDER BY n.created_at DESC, n.id DESC LIMIT $2`, nullable(before), limit, viewer)
+WITH cursor AS (SELECT created_at, id FROM chat_nachrichten WHERE id = $1)
+SELECT `+columns+` FROM (
+    (SELECT * FROM chat_nachrichten c
+     WHERE c.removed_at IS NULL AND ($1::uuid IS NULL OR (c.created_at, c.id) < (SELECT created_at, id FROM cursor))
+     ORDER BY c.created_at DESC, c.id DESC LIMIT $2)
+    UNION ALL
+    (SELECT * FROM chat_nachrichten c
+     WHERE c.removed_at IS NOT NULL AND c.account_id = $3 AND ($1::uuid IS NULL OR (c.created_at, c.id) < (SELECT created_at, id FROM cursor))
+     ORDER BY c.created_at DESC, c.id DESC LIMIT $2)
+) n JOIN accounts a ON a.id = n.account_id
+ORDER BY n.created_at DESC, n.id DESC LIMIT $2`, nullable(before), limit, nullable(viewer))
 	if err != nil {
 		return nil, fmt.Errorf("chat: list: %w", err)
 	}

@@ -53,7 +53,7 @@ const messages: Record<string, string> = {
   already_objected: "Du hast schon Einspruch erhoben.",
   deadline_passed: "Die Frist ist abgelaufen.",
   antrag_not_open: "Der Antrag ist nicht mehr offen.",
-  antrag_hidden: "Diesen Antrag hat die Moderation ausgeblendet (siehe Moderationsprotokoll).",
+  antrag_hidden: "Dieser Antrag ist von der Moderation ausgeblendet (siehe Moderationsprotokoll).",
   antrag_held: "Dieser Antrag wartet auf die Prüfung durch die Moderation; bis dahin kannst du ihn nicht zurückziehen.",
   abstimmung_not_open: "Die Abstimmung ist noch nicht offen.",
   abstimmung_closed: "Die Abstimmung ist geschlossen.",

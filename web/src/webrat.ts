@@ -127,7 +127,7 @@ export class Webrat {
       h(
         "button",
         { type: "button", class: "antrag-item", "data-id": a.id, onclick: () => this.showAntrag(a.id) },
-        h("span", { class: "title" }, a.title),
+        h("span", { class: "title" }, shownTitle(a)),
         h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status),
         h(
           "span",
@@ -162,7 +162,7 @@ export class Webrat {
     }
     replace(
       box,
-      h("h3", { id: "antrag-title", tabindex: "-1" }, a.title),
+      h("h3", { id: "antrag-title", tabindex: "-1" }, shownTitle(a)),
       h("p", {}, h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status)),
       h(
         "dl",
@@ -211,12 +211,14 @@ export class Webrat {
     const objected = me && einsprueche.some((e) => e.account_id === me.id);
 
     const parts: (Node | null)[] = [
-      h("h3", { id: "antrag-title", tabindex: "-1" }, a.title),
+      h("h3", { id: "antrag-title", tabindex: "-1" }, shownTitle(a)),
       h("p", {}, h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status)),
       a.hidden
-        ? h("p", { class: "hint" }, a.held
-            ? "Nur für dich sichtbar: Der Antrag wartet auf die Prüfung durch die Moderation. Die Frist beginnt, wenn er freigegeben ist."
-            : "Nur für dich sichtbar: Die Moderation hat diesen Antrag ausgeblendet (siehe Moderationsprotokoll).")
+        ? h("p", { class: "hint" }, me?.id !== a.applicant.id
+            ? "Titel und Text hat die Moderation ausgeblendet (siehe Moderationsprotokoll); der Antrag selbst läuft weiter."
+            : a.held
+              ? "Nur für dich sichtbar: Der Antrag wartet auf die Prüfung durch die Moderation. Die Frist beginnt, wenn er freigegeben ist."
+              : "Nur für dich sichtbar: Die Moderation hat diesen Antrag ausgeblendet (siehe Moderationsprotokoll).")
         : null,
       h(
         "dl",
@@ -563,4 +565,10 @@ export class Webrat {
       showError(e);
     }
   }
+}
+
+// shownTitle is an Antrag's title, or what stands for it when the moderation hid its words
+// (the instance and the snapshots give "" then).
+function shownTitle(a: { title: string }): string {
+  return a.title || "(Titel von der Moderation ausgeblendet)";
 }
