@@ -248,7 +248,7 @@ export class Webrat {
       a.knoten_id ? h("button", { type: "button", class: "secondary small", onclick: () => this.d.showKnoten(a.knoten_id!) }, "Knoten auf der Karte zeigen") : null,
     ];
     if (a.details_html) parts.push(this.details(a.details_html));
-    if (me?.id !== a.applicant.id) parts.push(h("p", {}, reportButton({ id: a.id, what: `den Antrag „${a.title}“` }, "Antrag melden")));
+    if (me?.id !== a.applicant.id && !a.hidden) parts.push(h("p", {}, reportButton({ id: a.id, what: `den Antrag „${a.title}“` }, "Antrag melden")));
     parts.push(
       h("h4", {}, `Einsprüche (${einsprueche.length})`),
       einsprueche.length
