@@ -1,7 +1,7 @@
 // Login, registration, the account dialog and logout.
 import type L from "leaflet";
 import { ApiError, germanMessage, post } from "./api";
-import { $, formError, parseDecimal } from "./dom";
+import { $, formError } from "./dom";
 import type { HomePicker } from "./home";
 import { session } from "./session";
 import { toast } from "./toast";
@@ -13,10 +13,6 @@ export interface RegisterOptions {
   view(): L.LatLngBounds;
   basemap?: string;
 }
-
-// The instance queues a notice to the address but has no mail sender yet: promise no mail.
-const alreadyRegistered =
-  "Zu dieser E-Mail-Adresse gibt es schon ein Konto. Melde dich mit deinem bisherigen Passwort an; hast du es vergessen, hilft dir die Verwaltung deiner Ortsweberei weiter. (E-Mails verschickt diese Ortsweberei noch nicht.)";
 
 export function requireLogin(note: string): boolean {
   if (session.me) return true;
@@ -32,7 +28,7 @@ export function openLogin(note?: string) {
   openDialog($<HTMLDialogElement>("dlg-login"));
 }
 
-async function login(email: string, password: string) {
+export async function login(email: string, password: string) {
   const me = await post<Me>("/api/auth/login", { email, password });
   session.set(me);
   return me;
@@ -73,48 +69,12 @@ export function initAuth(options: RegisterOptions) {
     reg.reset();
     (await home)?.reset();
   };
+  // The registration's submit comes with the address search (home.ts), not with the first load.
   reg.addEventListener("submit", async (e) => {
     e.preventDefault();
     const picker = await home;
-    const point = picker?.point();
-    if (!picker || !point) {
-      formError(reg, picker?.problem() ?? germanMessage(null), "address");
-      return;
-    }
-    const f = new FormData(reg);
-    const body = {
-      name: String(f.get("name")).trim(),
-      address: String(f.get("address")).trim(),
-      lat: point.lat,
-      lon: point.lon,
-      email: String(f.get("email")).trim(),
-      password: String(f.get("password")),
-      position_radius_m: Math.round(parseDecimal(String(f.get("position_radius_m") || "250"))),
-      on_map: f.get("on_map") === "on",
-    };
-    try {
-      await post("/api/auth/register", body);
-    } catch (err) {
-      // The point has no field of its own: it comes from the address.
-      const field = err instanceof ApiError ? (err.field === "lat" || err.field === "lon" ? "address" : err.field) : undefined;
-      formError(reg, germanMessage(err), field);
-      return;
-    }
-    // The instance answers a registration the same whether or not the address had an account
-    // (so that nobody can find out who is registered); logging in tells the two apart for the
-    // one who knows the password.
-    try {
-      const me = await login(body.email, body.password);
-      await done();
-      toast(`Willkommen, ${me.name}! Dein Konto wird noch von einer Verwalterin bestätigt; bis dahin kannst du Knoten knüpfen und Fäden spinnen.`);
-    } catch (err) {
-      if (err instanceof ApiError && err.code === "invalid_credentials") {
-        await done();
-        openLogin(alreadyRegistered);
-        return;
-      }
-      formError(reg, germanMessage(err), err instanceof ApiError ? err.field : undefined);
-    }
+    if (picker) await picker.submit(reg, done);
+    else formError(reg, germanMessage(null), "address");
   });
 
   const btn = $("account-btn");
@@ -123,6 +83,7 @@ export function initAuth(options: RegisterOptions) {
     if (!me) return openLogin();
     $("account-info").textContent =
       `${me.name} · ${me.email} · ` + (me.verified ? "bestätigte Bewohnerin / bestätigter Bewohner" : "noch nicht bestätigt") + (me.is_admin ? " · Verwaltung" : "");
+    $("account-mod-btn").hidden = !(me.is_admin || me.roles?.includes("moderator"));
     openDialog($<HTMLDialogElement>("dlg-account"));
   });
   $("logout-btn").addEventListener("click", async () => {

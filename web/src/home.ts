@@ -5,9 +5,12 @@
 // Loaded when the registration is first opened.
 import * as L from "leaflet";
 import { AddressSearch, type Adresse } from "./adressen";
+import { ApiError, germanMessage, post } from "./api";
+import { login, openLogin } from "./auth";
 import { addBasemap, addBounds } from "./basemap";
 import { getBounds, inBounds } from "./bounds";
-import { $, formError } from "./dom";
+import { $, formError, parseDecimal } from "./dom";
+import { toast } from "./toast";
 import type { Point } from "./types";
 
 const homeMissing = "Bitte wähle deine Adresse aus den Vorschlägen oder tippe auf der Karte auf dein Zuhause.";
@@ -17,6 +20,10 @@ const pointOutside = "Dieser Punkt liegt außerhalb der Ortsweberei. Tippe auf d
 const pointSet = "Dein Zuhause ist auf der Karte markiert. Stimmt der Punkt nicht genau, tippe auf die richtige Stelle oder zieh die Markierung.";
 // A street or a place has no house: its point is where the index put the street or the place.
 const streetSet = "Markiert ist die Mitte der Straße oder des Orts, nicht dein Haus: tippe auf der Karte auf dein Zuhause oder zieh die Markierung dorthin.";
+
+// The instance queues a notice to the address but has no mail sender yet: promise no mail.
+const alreadyRegistered =
+  "Zu dieser E-Mail-Adresse gibt es schon ein Konto. Melde dich mit deinem bisherigen Passwort an; hast du es vergessen, hilft dir die Verwaltung deiner Ortsweberei weiter. (E-Mails verschickt diese Ortsweberei noch nicht.)";
 
 const homeIcon = L.divIcon({ className: "home-marker", html: "<span></span>", iconSize: [28, 28], iconAnchor: [14, 14] });
 
@@ -47,6 +54,49 @@ export class HomePicker {
     if (this.outside) return homeOutside;
     if (this.home && !inBounds(this.home)) return pointOutside;
     return homeMissing;
+  }
+
+  /** The registration's submit: register, then log in (done closes the dialog). */
+  async submit(reg: HTMLFormElement, done: () => Promise<void>) {
+    const point = this.point();
+    if (!point) {
+      formError(reg, this.problem(), "address");
+      return;
+    }
+    const f = new FormData(reg);
+    const body = {
+      name: String(f.get("name")).trim(),
+      address: String(f.get("address")).trim(),
+      lat: point.lat,
+      lon: point.lon,
+      email: String(f.get("email")).trim(),
+      password: String(f.get("password")),
+      position_radius_m: Math.round(parseDecimal(String(f.get("position_radius_m") || "250"))),
+      on_map: f.get("on_map") === "on",
+    };
+    try {
+      await post("/api/auth/register", body);
+    } catch (err) {
+      // The point has no field of its own: it comes from the address.
+      const field = err instanceof ApiError ? (err.field === "lat" || err.field === "lon" ? "address" : err.field) : undefined;
+      formError(reg, germanMessage(err), field);
+      return;
+    }
+    // The instance answers a registration the same whether or not the address had an account
+    // (so that nobody can find out who is registered); logging in tells the two apart for the
+    // one who knows the password.
+    try {
+      const me = await login(body.email, body.password);
+      await done();
+      toast(`Willkommen, ${me.name}! Dein Konto wird noch von einer Verwalterin bestätigt; bis dahin kannst du Knoten knüpfen und Fäden spinnen.`);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "invalid_credentials") {
+        await done();
+        openLogin(alreadyRegistered);
+        return;
+      }
+      formError(reg, germanMessage(err), err instanceof ApiError ? err.field : undefined);
+    }
   }
 
   /** The dialog is showing: now the small map has a size. */
