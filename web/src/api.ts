@@ -130,8 +130,6 @@ const messages: Record<string, string> = {
   domain_blocked: "Diese Domain ist gesperrt.",
   key_fetch_failed: "Der Schlüssel des Absenders war nicht abrufbar.",
   not_an_activity: "Das ist keine ActivityPub-Aktivität.",
-  flag_without_object: "Eine Meldung (Flag) muss das gemeldete Konto oder die gemeldeten Beiträge nennen.",
-  flag_too_many_objects: "Eine Meldung (Flag) darf höchstens 100 Konten oder Beiträge nennen.",
   unreadable_body: "Die Anfrage war nicht lesbar.",
   invalid_filter: "Dieser Filter ist ungültig.",
   too_large: "Das ist zu groß.",

@@ -12,6 +12,9 @@ import { openDialog } from "./ui";
 
 // The texts of the codes only the panel meets (the rest are in api.ts).
 addMessages({
+  // Only another server meets these (an incoming Flag); listed for completeness, with the reports.
+  flag_without_object: "Eine Meldung (Flag) muss das gemeldete Konto oder die gemeldeten Beiträge nennen.",
+  flag_too_many_objects: "Eine Meldung (Flag) darf höchstens 100 Konten oder Beiträge nennen.",
   not_sanctioned: "Dieses Konto ist weder vorübergehend noch dauerhaft gesperrt.",
   moderator_required: "Das dürfen nur Moderatorinnen und Moderatoren.",
   moderation_self: "Moderationsmaßnahmen über dich selbst kannst du nicht ergreifen.",
