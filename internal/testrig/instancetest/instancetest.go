@@ -29,8 +29,10 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/testca"
@@ -63,6 +65,13 @@ type Options struct {
 	// RateLimits, when set, are the instance's limits; without, they are off, since tests
 	// register and log in many residents from one address.
 	RateLimits *httpapi.RateLimits
+	// Captcha turns the registration captcha on (off by default here, since tests register
+	// many residents; production has it on). CaptchaOptions tune it (a small MaxNumber keeps
+	// a test's solving quick).
+	Captcha        bool
+	CaptchaOptions captcha.Options
+	// IPBlocks are the instance's address blocks (nil: none).
+	IPBlocks moderation.IPBlocks
 	// Accounts tune the password hashers, the lockout and the mailer.
 	Accounts account.Options
 	// Replica of another test instance: this one runs on the same database (a second
@@ -174,6 +183,9 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		SweepInterval:  time.Hour,
 		MapFeed:        o.MapFeed,
 		RateLimits:     limits,
+		CaptchaOff:     !o.Captcha,
+		Captcha:        o.CaptchaOptions,
+		IPBlocks:       o.IPBlocks,
 		Accounts:       o.Accounts,
 		RequestTimeout: o.RequestTimeout,
 		Log:            log,
