@@ -48,6 +48,7 @@ type Instance struct {
 	exited      chan struct{}      // closed when Serve has returned
 	transport   http.RoundTripper  // trusts the test CA when the instance serves https
 	snapshotDir string             // the snapshot files, shared with its replicas
+	captcha     bool               // registrations need the solved captcha (Options.Captcha)
 	serveErr    error              // what Serve returned, once exited is closed
 	stop        context.CancelFunc // ends Serve (Stop)
 }
@@ -202,7 +203,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		db.URL = inst.Pool.Config().ConnString() // the embedded cluster's
 	}
 	i := &Instance{Instance: inst, URL: scheme + "://" + ln.Addr().String(), DatabaseURL: db.URL, t: t, exited: make(chan struct{}),
-		transport: transport, snapshotDir: snapshotDir}
+		transport: transport, snapshotDir: snapshotDir, captcha: o.Captcha}
 	runCtx, stop := context.WithCancel(ctx)
 	i.stop = stop
 	go func() {
@@ -436,13 +437,30 @@ func (i *Instance) Resident(name string, lat, lon float64) *Client {
 	n := seq.Add(1)
 	email := fmt.Sprintf("resident%d@example.org", n)
 	c := i.Client()
-	c.Post("/api/auth/register", map[string]any{
+	reg := map[string]any{
 		"name": name, "address": fmt.Sprintf("Teststraße %d, 04177 Leipzig", n), "lat": lat, "lon": lon,
 		"email": email, "password": ResidentPassword,
-	}).Expect(i.t, http.StatusAccepted)
+	}
+	if i.captcha {
+		reg["altcha"] = SolveCaptcha(i.t, c)
+	}
+	c.Post("/api/auth/register", reg).Expect(i.t, http.StatusAccepted)
 	res := c.Post("/api/auth/login", map[string]any{"email": email, "password": ResidentPassword}).Expect(i.t, http.StatusOK)
 	c.ID, c.Email = res.Map(i.t)["id"].(string), email
 	return c
+}
+
+// SolveCaptcha fetches a challenge through c and solves it as the widget does: the payload a
+// registration sends as "altcha".
+func SolveCaptcha(t testing.TB, c *Client) string {
+	t.Helper()
+	var ch captcha.Challenge
+	c.Get("/api/captcha").Expect(t, http.StatusOK).JSON(t, &ch)
+	p, err := captcha.Solve(ch)
+	if err != nil {
+		t.Fatalf("instancetest: solve the captcha: %v", err)
+	}
+	return p
 }
 
 // Admin creates an admin account (as `weltgewebe admin create` does) and returns a logged-in
