@@ -96,6 +96,13 @@ const messages: Record<string, string> = {
     "Dieses Passwort gehört zu den meistbenutzten (oder ist eine einfache Abwandlung davon) und wird zuerst ausprobiert. Nimm besser ein paar Wörter, die sonst niemand zusammenstellt.",
   personal_password: "Das Passwort darf nicht aus deinem Namen, deiner E-Mail-Adresse oder deiner Anschrift bestehen – die kennen andere.",
   rate_limited: "Zu viele Anfragen auf einmal. Bitte warte {wait} und versuch es dann noch einmal.",
+  ip_blocked:
+    "Von diesem Netz aus sind Anmeldungen, Registrierungen und Änderungen gesperrt (eine Sperre der Verwaltung). Lesen geht weiterhin.",
+  captcha_required: "Bitte bestätige zuerst, dass du kein Programm bist (das Kästchen über „Registrieren“).",
+  captcha_invalid: "Die Bestätigung hat nicht geklappt. Bitte setz das Häkchen noch einmal.",
+  captcha_expired: "Die Bestätigung ist abgelaufen. Bitte setz das Häkchen noch einmal.",
+  captcha_replayed: "Diese Bestätigung wurde schon benutzt. Bitte setz das Häkchen noch einmal.",
+  captcha_off: "Diese Instanz braucht bei der Registrierung keine Bestätigung.",
   login_locked: "Zu viele fehlgeschlagene Anmeldungen für diese Adresse; die Anmeldung ist vorübergehend gesperrt. Bitte versuch es in {wait} noch einmal.",
   busy: "Die Instanz ist gerade sehr beschäftigt. Bitte versuch es gleich noch einmal.",
   invalid_position_radius: "Der Umkreis muss zwischen 50 und 5000 Metern liegen.",
