@@ -2,11 +2,15 @@
 import type L from "leaflet";
 import { ApiError, germanMessage, post } from "./api";
 import { $, formError, parseDecimal } from "./dom";
+import type { Captcha } from "./captcha";
 import type { HomePicker } from "./home";
 import { session } from "./session";
 import { toast } from "./toast";
 import type { Me } from "./types";
 import { openDialog } from "./ui";
+
+declare const __CAPTCHA__: string;
+
 
 export interface RegisterOptions {
   /** What the small map shows first when the Ortsweberei has no bounds. */
@@ -55,11 +59,19 @@ export function initAuth(options: RegisterOptions) {
 
   const reg = $<HTMLFormElement>("register-form");
   const regDialog = $<HTMLDialogElement>("dlg-register");
-  // The address search and the small map come with the registration, not with the first load.
+  // The address search, the small map and the captcha come with the registration, not with
+  // the first load; the captcha is built apart (scripts/build.mjs).
   let home: Promise<HomePicker> | null = null;
+  let captcha: Promise<Captcha | null> | undefined;
   $("to-register").addEventListener("click", async () => {
     $<HTMLDialogElement>("dlg-login").close();
     home ??= import("./home").then((m) => new m.HomePicker(options));
+    captcha ??= import(__CAPTCHA__).then((m: typeof import("./captcha")) => m.mountCaptcha(reg));
+    // Not silent: a captcha that cannot load is said (one that cannot run says so itself).
+    captcha.catch(() => {
+      captcha = undefined;
+      formError(reg, germanMessage(null));
+    });
     openDialog(regDialog);
     try {
       (await home).shown();
@@ -92,8 +104,14 @@ export function initAuth(options: RegisterOptions) {
       position_radius_m: Math.round(parseDecimal(String(f.get("position_radius_m") || "250"))),
       on_map: f.get("on_map") === "on",
     };
+    let altcha: string | undefined; // none without the captcha (the instance says if it wants one)
     try {
-      await post("/api/auth/register", body);
+      altcha = await (await captcha)?.payload();
+    } catch {
+      return; // said in the form by captcha.ts
+    }
+    try {
+      await post("/api/auth/register", { ...body, altcha });
     } catch (err) {
       // The point has no field of its own: it comes from the address.
       const field = err instanceof ApiError ? (err.field === "lat" || err.field === "lon" ? "address" : err.field) : undefined;
