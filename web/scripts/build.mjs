@@ -108,6 +108,7 @@ const captchaBuild = await esbuild.build({
   outdir: dist,
   entryNames: "assets/[name]-[hash]",
   assetNames: "assets/[name]-[hash]",
+  publicPath: "/", // the files' URLs are the page's, not relative to the module
   plugins: [altchaFiles],
   metafile: true,
   legalComments: "none",

@@ -108,7 +108,7 @@ export function initAuth(options: RegisterOptions) {
     try {
       altcha = await (await captcha)?.payload();
     } catch {
-      return; // said in the form by captcha.ts
+      return; // not solved yet: the widget solves it and sends the form again (captcha.ts)
     }
     try {
       await post("/api/auth/register", { ...body, altcha });

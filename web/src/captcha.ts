@@ -17,9 +17,8 @@ interface AltchaGlobal {
 }
 
 interface AltchaWidget extends HTMLElement {
-  verify(): Promise<{ payload: string } | null>;
+  getState(): string;
   reset(): void;
-  configure(c: Record<string, unknown>): Promise<void>;
 }
 
 const altcha = (globalThis as unknown as { $altcha: AltchaGlobal }).$altcha;
@@ -50,7 +49,10 @@ const failedMessage =
 
 /** A mounted captcha. */
 export interface Captcha {
-  /** A fresh solution for one registration (solved now if the resident has not ticked it). */
+  /**
+   * The solution for one registration. Rejects while there is none: the widget (auto
+   * "onsubmit") then solves it and sends the form again itself.
+   */
   payload(): Promise<string>;
 }
 
@@ -77,28 +79,22 @@ export async function mountCaptcha(form: HTMLFormElement): Promise<Captcha | nul
   widget.setAttribute("name", "altcha");
   widget.setAttribute("language", "de");
   widget.setAttribute("workers", "2");
+  // Solved when the box is ticked, or else when the form is sent (the box is then not a
+  // required field that the browser would stop the form at).
+  widget.setAttribute("auto", "onsubmit");
+  // No link to altcha.org, no logo: nothing on the page that is not the Ortsweberei's.
+  widget.setAttribute("configuration", JSON.stringify({ hideFooter: true, hideLogo: true }));
   slot.replaceChildren(widget);
   slot.hidden = false;
-  await customElements.whenDefined("altcha-widget");
-  await widget.configure({ hideFooter: true, hideLogo: true });
-  let solved = "";
-  widget.addEventListener("verified", (e) => {
-    solved = (e as CustomEvent<{ payload: string }>).detail.payload;
-  });
-  widget.addEventListener("expired", () => (solved = ""));
   widget.addEventListener("statechange", (e) => {
     if ((e as CustomEvent<{ state: string }>).detail?.state === "error") formError(form, failedMessage);
   });
   return {
     // Each solution serves one registration; the next try solves a new one.
     async payload() {
-      let p = solved;
-      if (!p) p = (await widget.verify().catch(() => null))?.payload ?? "";
-      if (!p) {
-        formError(form, failedMessage, "altcha");
-        throw new Error(failedMessage);
-      }
-      solved = "";
+      // The widget's hidden field "altcha" holds it once verified (and until it expires).
+      const p = String(new FormData(form).get("altcha") ?? "");
+      if (!p || widget.getState() !== "verified") throw new Error("captcha: not solved yet");
       widget.reset();
       return p;
     },
