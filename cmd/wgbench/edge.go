@@ -103,7 +103,7 @@ func benchEdge(ctx context.Context, e *env, cfg config) {
 	fmt.Printf("| registrations | %d | %d | %d | %d | %d at once, then one per %s, per address (all requests: %d, then one per %s) |\n",
 		sentRegs-flood.Registrations[429], flood.Registrations[503], flood.Registrations[429], min(allowed(rr, sentRegs), allowed(qr, sentRegs)),
 		rr.Burst, rr.Every, qr.Burst, qr.Every)
-	fmt.Printf("\nStatus counts: logins %v, registrations %v.\n\n", flood.Logins, flood.Registrations)
+	fmt.Printf("\nStatus counts: logins %v, registrations %v; refusals by code: %v.\n\n", flood.Logins, flood.Registrations, flood.Codes)
 	fmt.Printf("Memory: Go heap after GC %d MiB before, %d MiB after; resident set %d MiB before, peak %d MiB (the instance's process; PostgreSQL not counted).\n\n",
 		heapBefore>>20, heapAfter>>20, peak.before>>20, peak.peak>>20)
 }
@@ -173,6 +173,7 @@ SELECT id, type, title, '', point4326(lon, lat), h3, $1, $2, $2, $2::timestamptz
 type edgeResult struct {
 	Logins        map[int]int
 	Registrations map[int]int
+	Codes         map[string]int // "<kind> <status> <code>" of the refusals
 	Reads         []time.Duration
 	ReadKnoten    int
 	Late          int
@@ -205,7 +206,7 @@ func runEdgeFlooder(args []string) {
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 	var (
 		mu         sync.Mutex
-		res        = edgeResult{Logins: map[int]int{}, Registrations: map[int]int{}}
+		res        = edgeResult{Logins: map[int]int{}, Registrations: map[int]int{}, Codes: map[string]int{}}
 		readsDone  = make(chan struct{})
 		start      = time.Now()
 		finish     = start.Add(*d)
@@ -255,23 +256,30 @@ func runEdgeFlooder(args []string) {
 				defer func() { <-sem; wg.Done() }()
 				c := i % *clients
 				from := fmt.Sprintf("198.18.%d.%d", c/250, c%250+1)
-				path, body, counts := "/api/auth/login", fmt.Sprintf(`{"email":"flut-%s-%d@example.org","password":"falsch falsch"}`, run, i), res.Logins
+				kind, path, body, counts := "login", "/api/auth/login", fmt.Sprintf(`{"email":"flut-%s-%d@example.org","password":"falsch falsch"}`, run, i), res.Logins
 				if i%2 == 1 {
-					path, counts = "/api/auth/register", res.Registrations
+					kind, path, counts = "registration", "/api/auth/register", res.Registrations
 					body = fmt.Sprintf(`{"name":"Flut %d","address":"Flutweg %d","lat":51.34,"lon":12.37,"email":"flut-%s-%d@example.org","password":"ein neues langes Passwort %d"}`, i, i, run, i, i)
 				}
 				req, err := http.NewRequest("POST", *target+path, strings.NewReader(body))
 				check(err)
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("X-Forwarded-For", from)
-				status := 0
+				status, code := 0, ""
 				if r, err := client.Do(req); err == nil {
+					var e struct {
+						Error struct{ Code string } `json:"error"`
+					}
+					_ = json.NewDecoder(r.Body).Decode(&e)
 					_, _ = io.Copy(io.Discard, r.Body)
 					r.Body.Close()
-					status = r.StatusCode
+					status, code = r.StatusCode, e.Error.Code
 				}
 				mu.Lock()
 				counts[status]++
+				if status >= 400 {
+					res.Codes[fmt.Sprintf("%s %d %s", kind, status, code)]++
+				}
 				mu.Unlock()
 			}()
 		}
