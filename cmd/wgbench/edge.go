@@ -257,7 +257,7 @@ func runEdgeFlooder(args []string) {
 				c := i % *clients
 				from := fmt.Sprintf("198.18.%d.%d", c/250, c%250+1)
 				kind, path, body, counts := "login", "/api/auth/login", fmt.Sprintf(`{"email":"flut-%s-%d@example.org","password":"falsch falsch"}`, run, i), res.Logins
-				if i%2 == 1 {
+				if (i / *clients)%2 == 1 { // every address sends both, in turns
 					kind, path, counts = "registration", "/api/auth/register", res.Registrations
 					body = fmt.Sprintf(`{"name":"Flut %d","address":"Flutweg %d","lat":51.34,"lon":12.37,"email":"flut-%s-%d@example.org","password":"ein neues langes Passwort %d"}`, i, i, run, i, i)
 				}
