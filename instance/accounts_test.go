@@ -272,6 +272,10 @@ func TestOrtswebereiBounds(t *testing.T) {
 	if o["name"] != "Lindenau webt" || o["bounds"] == nil {
 		t.Fatalf("configured Ortsweberei not served: %v", o)
 	}
+	// The zone the instance reads dates in, serve's default without --timezone.
+	if o["timezone"] != "Europe/Berlin" {
+		t.Errorf("timezone %v, want Europe/Berlin", o["timezone"])
+	}
 
 	ada := inst.Resident("Ada", lat, lon)
 	before := inst.Rows()

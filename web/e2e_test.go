@@ -331,15 +331,31 @@ func TestAbnahme4SichtbareSpendeGoldfadenAnonymNurKontostand(t *testing.T) {
 		"WG_VIEW=[51.3375,12.3305,15]", "WG_ANTRAG="+antrag.ID)
 }
 
-// TestTimelineScrubber runs e2e/timeline.e2e.mjs: a Knoten placed on each of three dev-clock
-// days (the instance's snapshot sweep runs as the clock moves), the Zeitleiste scrubbed back
-// day by day and with its slider, each day's Knoten on the map under its "Stand: …" banner,
-// and back to live, where the feed brings a new Knoten again.
+// TestTimelineScrubber runs e2e/timeline.e2e.mjs: on each of three dev-clock days a Knoten is
+// placed, an Antrag filed, objected to, withdrawn, and a donation booked (the instance's
+// snapshot sweep runs as the clock moves); the Zeitleiste scrubbed back day by day and with its
+// slider shows each day's Knoten on the map under its "Stand: …" banner, each day's Anträge in
+// the Webrat (read-only) and each day's balance in the Ortskonto; back to live, the live list,
+// balance and feed again.
+//
+// The Ortsweberei is in Auckland and the browser in Berlin, on a clock at 12:00 UTC, when
+// Auckland's date is a day ahead of Berlin's: the app must ask for and show the Ortsweberei's
+// days, not the device's.
 func TestTimelineScrubber(t *testing.T) {
 	b := requireBrowser(t)
-	inst := instancetest.Start(t, instancetest.Options{Name: "Zeit-Weberei", Bounds: lindenau,
+	auckland, err := time.LoadLocation("Pacific/Auckland")
+	if err != nil {
+		t.Fatal("no tz database:", err)
+	}
+	inst := instancetest.Start(t, instancetest.Options{Name: "Zeit-Weberei", Bounds: lindenau, Timezone: auckland,
 		MapFeed: mapfeed.Options{Batch: 2 * time.Second}})
-	ana := inst.Resident("Ana Zeitreise", 51.3372, 12.3290)
-	b.run(t, "e2e/timeline.e2e.mjs", "WG_URL="+inst.URL, "WG_EMAIL="+ana.Email,
-		"WG_PASSWORD="+instancetest.ResidentPassword, "WG_VIEW=[51.3380,12.3300,16]")
+	ana := inst.VerifiedResident("Ana Zeitreise", 51.3372, 12.3290)
+	olaf := inst.VerifiedResident("Olaf Einwand", 51.3400, 12.3350)
+	kai := inst.Resident("Kai Kasse", 51.3400, 12.3400)
+	admin := inst.Admin()
+	admin.Do("PUT", "/api/admin/accounts/"+kai.ID+"/roles/kassenwart", nil).Expect(t, http.StatusOK)
+	admin.Do("PUT", "/api/admin/konto", map[string]any{"empfaenger": "Zeit-Weberei e. V.", "iban": "DE02120300000000202051",
+		"position": map[string]float64{"lat": 51.3385, "lon": 12.3330}}).Expect(t, http.StatusOK)
+	b.run(t, "e2e/timeline.e2e.mjs", "WG_URL="+inst.URL, "WG_EMAIL="+ana.Email, "WG_OLAF_EMAIL="+olaf.Email, "WG_KAI_EMAIL="+kai.Email,
+		"WG_PASSWORD="+instancetest.ResidentPassword, "WG_VIEW=[51.3380,12.3300,16]", "WG_ZONE=Pacific/Auckland")
 }

@@ -33,6 +33,9 @@ type config struct {
 	workers         int
 	knoten          int
 	timelineKnoten  int
+	timelineEvents  int
+	timelineRounds  int
+	timelineProfile string
 	snapshotChanges int
 	faeden          int
 	queries         int
@@ -84,6 +87,9 @@ func main() {
 	flag.IntVar(&cfg.knoten, "knoten", 1_000_000, "Knoten in the bbox measurement")
 	flag.IntVar(&cfg.snapshotChanges, "snapshot-changes", 10_000, "Fäden spun between the full and the incremental snapshot (with -only snapshot; sizes: -knoten, -faeden)")
 	flag.IntVar(&cfg.timelineKnoten, "timeline-knoten", 100_000, "Knoten on the map in the timeline measurement (run it alone: it compares with the live table)")
+	flag.IntVar(&cfg.timelineEvents, "timeline-events", 3000, "events in the log between the asked day's last snapshot and midnight (timeline)")
+	flag.IntVar(&cfg.timelineRounds, "timeline-rounds", 5, "rounds of -queries boxes with the replay cache (timeline)")
+	flag.StringVar(&cfg.timelineProfile, "timeline-cpuprofile", "", "write CPU profiles of the timeline's uncached queries to this file, of its first cached round to this file.cached")
 	flag.IntVar(&cfg.faeden, "faeden", 100_000, "due Fäden in the sweep measurement")
 	flag.IntVar(&cfg.queries, "queries", 2000, "bbox queries per variant")
 	flag.IntVar(&cfg.followRate, "follow-rate", 500, "events per second written while measuring follower latency")

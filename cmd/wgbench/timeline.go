@@ -3,11 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"reflect"
+	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,7 +40,20 @@ func benchTimeline(ctx context.Context, e *env, cfg config) {
 		log.Fatal("timeline: needs the dev clock (the env is made with it when -only names timeline)")
 	}
 	check(e.inst.Timeline.Sync(ctx))
-	start := e.inst.Clock.Now().Add(time.Hour)
+	loc := e.inst.Timeline.Location()
+	// The history's steps fall on the Ortsweberei's 4-hourly slots: the full snapshot at
+	// midnight, incrementals at 04:00 … 20:00 (as the instance's schedule takes them).
+	first := e.inst.Clock.Now().Add(time.Hour).In(loc)
+	first = time.Date(first.Year(), first.Month(), first.Day()+1, 0, 0, 0, 0, loc)
+	stepAt := func(s int) time.Time {
+		return time.Date(first.Year(), first.Month(), first.Day()+s/steps, 4*(s%steps), 0, 0, 0, loc)
+	}
+	start := first
+	// The day the queries ask for (20 days before the end) and its last snapshot (20:00):
+	// between that and midnight the busy town's events lie in the log, so that every query
+	// replays them.
+	const queryDay = days - 20
+	target := queryDay*steps + steps - 1
 	// Knoten i's point and title are fixed by i; alive at step s: [s*c, n+s*c).
 	point := func(i int) geo.Point {
 		rng := rand.New(rand.NewPCG(uint64(i), 7))
@@ -45,7 +64,7 @@ func benchTimeline(ctx context.Context, e *env, cfg config) {
 	}
 	object := func(w io.Writer, i, version int) {
 		p := point(i)
-		at := start.Add(time.Duration(version) * 4 * time.Hour)
+		at := stepAt(version)
 		fmt.Fprintf(w, `{"created_at":%q,"created_by":"%s","description":"","dissolved_at":null,"dissolves_at":null,"garn_count":1,"h3":"8f1f","id":"%s","last_activity_at":%q,"lat":%v,"lon":%v,"permanent":true,"title":"Knoten %d.%d","type":"idee"}`,
 			start.Format(time.RFC3339), e.resident, ids(i), at.Format(time.RFC3339), p.Lat, p.Lon, i, version)
 	}
@@ -106,14 +125,22 @@ func benchTimeline(ctx context.Context, e *env, cfg config) {
 	}
 	log.Printf("timeline: ingesting %d days of snapshots of %d Knoten", days, n)
 	var fullTook, incTook []time.Duration
+	// The snapshots up to the target's hold the log as it is now; the later ones also the
+	// events written after it.
+	pos, err := eventstore.CurrentSnapshot(ctx, e.inst.Pool)
+	check(err)
+	var written eventMix
 	for s := 0; s < days*steps; s++ {
-		at := start.Add(time.Duration(s) * 4 * time.Hour)
+		if s == target+1 {
+			written = writeTownEvents(ctx, e, cfg.timelineEvents, stepAt(target), stepAt(target+1), n, c, target, ids, point)
+			pos, err = eventstore.CurrentSnapshot(ctx, e.inst.Pool)
+			check(err)
+		}
+		at := stepAt(s)
 		full := s%steps == 0
 		pr, pw := io.Pipe()
 		go func() { write(pw, s, full); pw.Close() }()
-		rec := timeline.Record{Hash: fmt.Sprintf("bench-%d", s), Kind: "incremental", AsOf: at,
-			// A position past the log's, so that the replay finds no events: the query's own cost.
-			Position: eventstore.Snapshot{Xmin: 1 << 62, Xmax: 1 << 62}}
+		rec := timeline.Record{Hash: fmt.Sprintf("bench-%d", s), Kind: "incremental", AsOf: at, Position: pos}
 		if full {
 			rec.Kind = "full"
 		}
@@ -126,7 +153,8 @@ func benchTimeline(ctx context.Context, e *env, cfg config) {
 			incTook = append(incTook, time.Since(t))
 		}
 	}
-	_, err := e.inst.DevClock.Advance(days*24*time.Hour + 2*time.Hour)
+	// The clock moves to 02:00 on the day after the history.
+	_, err = e.inst.DevClock.Advance(stepAt(days * steps).Add(2 * time.Hour).Sub(e.inst.Clock.Now()))
 	check(err)
 	now := e.inst.Clock.Now()
 	var versions int64
@@ -164,10 +192,9 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 	check(e.inst.Timeline.Sync(ctx))
 	e.inst.Timeline.SyncEvery, e.inst.Timeline.WaitForSync = 15*time.Second, false
 
-	loc := e.inst.Timeline.Location()
-	back := now.Add(-20 * 24 * time.Hour).In(loc)
-	day, at := back.Format("2006-01-02"), back.Format("15:04")
-	moment, err := e.inst.Timeline.Moment(day, at)
+	// A date without a time: the end of that day, 20 days back.
+	day := stepAt(queryDay * steps).Format("2006-01-02")
+	moment, err := e.inst.Timeline.Moment(day, "")
 	check(err)
 	rng := rand.New(rand.NewPCG(42, 43))
 	boxes := make([]knoten.BBox, cfg.queries)
@@ -176,18 +203,22 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 		lo := minLon + rng.Float64()*(maxLon-minLon-boxLon)
 		boxes[i] = knoten.BBox{MinLon: lo, MinLat: la, MaxLon: lo + boxLon, MaxLat: la + boxLat}
 	}
-	var found int
 	client := &http.Client{}
-	get := func(path string) {
+	get := func(path string) []byte {
 		res, err := client.Get(e.url + path)
 		check(err)
-		_, err = io.Copy(io.Discard, res.Body)
+		body, err := io.ReadAll(res.Body)
 		check(err)
 		res.Body.Close()
 		if res.StatusCode != http.StatusOK {
 			log.Fatalf("GET %s: %d", path, res.StatusCode)
 		}
+		return body
 	}
+	timelinePath := func(b knoten.BBox) string {
+		return fmt.Sprintf("/api/timeline?date=%s&bbox=%f,%f,%f,%f", day, b.MinLon, b.MinLat, b.MaxLon, b.MaxLat)
+	}
+	var found, replayed int
 	variants := []func(knoten.BBox){
 		func(b knoten.BBox) {
 			_, err := e.inst.Knoten.List(ctx, knoten.Query{BBox: &b})
@@ -197,13 +228,74 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 			st, err := e.inst.Timeline.At(ctx, moment, b)
 			check(err)
 			found += len(st.Objects["knoten"])
+			replayed = st.Source.EventsReplayed
 		},
 		func(b knoten.BBox) {
 			get(fmt.Sprintf("/api/knoten?bbox=%f,%f,%f,%f", b.MinLon, b.MinLat, b.MaxLon, b.MaxLat))
 		},
 		func(b knoten.BBox) {
-			get(fmt.Sprintf("/api/timeline?date=%s&at=%s&bbox=%f,%f,%f,%f", day, at, b.MinLon, b.MinLat, b.MaxLon, b.MaxLat))
+			get(timelinePath(b))
 		},
+	}
+	// The answer's own account of what it replayed.
+	var answer struct {
+		Source timeline.SourceInfo `json:"source"`
+	}
+	check(json.Unmarshal(get(timelinePath(boxes[0])), &answer))
+	if answer.Source.EventsReplayed < written.total || !answer.Source.Exact {
+		log.Fatalf("timeline: the answer replayed %d events (exact %v), %d were written after its snapshot",
+			answer.Source.EventsReplayed, answer.Source.Exact, written.total)
+	}
+
+	type round struct {
+		p50, p95 [4]time.Duration
+		load     string
+	}
+	measure := func(boxes []knoten.BBox, profile string) round {
+		var r round
+		r.load = loadAverage()
+		if profile != "" {
+			f, err := os.Create(profile)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+		times := make([][]time.Duration, len(variants))
+		for i, box := range boxes {
+			for j := range variants {
+				v := (i + j) % len(variants)
+				t := time.Now()
+				variants[v](box)
+				times[v] = append(times[v], time.Since(t))
+			}
+		}
+		for v := range times {
+			sortDurations(times[v])
+			r.p50[v], r.p95[v] = percentile(times[v], .5), percentile(times[v], .95)
+		}
+		return r
+	}
+	// Before: every query replays the events itself (no cache), fewer boxes (each replays the
+	// four hours), then with the cache: warm-up, then the rounds.
+	cacheBytes := e.inst.Timeline.CacheBytes
+	e.inst.Timeline.CacheBytes = 0
+	var want []timeline.State
+	for _, b := range boxes[:min(50, len(boxes))] {
+		st, err := e.inst.Timeline.At(ctx, moment, b)
+		check(err)
+		want = append(want, st)
+	}
+	before := measure(boxes[:min(cfg.queries/100+1, len(boxes))], cfg.timelineProfile)
+	e.inst.Timeline.CacheBytes = cacheBytes
+	// The kept replay answers as the replay per query does.
+	for i, b := range boxes[:min(50, len(boxes))] {
+		for range 2 {
+			st, err := e.inst.Timeline.At(ctx, moment, b)
+			check(err)
+			if !reflect.DeepEqual(st, want[i]) {
+				log.Fatalf("timeline: box %v: the cached answer differs from the uncached one", b)
+			}
+		}
 	}
 	for _, b := range boxes[:min(200, len(boxes))] {
 		for _, q := range variants {
@@ -211,18 +303,24 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 		}
 	}
 	found = 0
-	times := make([][]time.Duration, len(variants))
-	for i, box := range boxes {
-		for j := range variants {
-			v := (i + j) % len(variants)
-			t := time.Now()
-			variants[v](box)
-			times[v] = append(times[v], time.Since(t))
+	rounds := make([]round, cfg.timelineRounds)
+	for i := range rounds {
+		profile := ""
+		if i == 0 && cfg.timelineProfile != "" {
+			profile = cfg.timelineProfile + ".cached"
 		}
+		rounds[i] = measure(boxes, profile)
+		log.Printf("timeline: round %d: live %s, timeline %s (p95), load %s", i+1, ms(rounds[i].p95[2]), ms(rounds[i].p95[3]), rounds[i].load)
 	}
-	for i := range times {
-		times[i] = sortDurations(times[i])
+	median := func(f func(r round) float64) (med, lo, hi float64) {
+		v := make([]float64, len(rounds))
+		for i, r := range rounds {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2], v[0], v[len(v)-1]
 	}
+
 	fmt.Println("## Timeline: a phone's viewport 20 days back")
 	fmt.Println()
 	fmt.Printf("A map of %d Knoten over %.0f km × %.0f km with 30 days of history (a full snapshot daily, an\n",
@@ -230,19 +328,52 @@ SELECT id, 'idee', title, '', point4326(lon, lat), h3, $1, $2, $2, 1 FROM tl_sta
 	fmt.Printf("incremental every 4 hours; %d Knoten placed, %d dissolved and %d changed per 4 hours), ingested\n", c, c, c)
 	fmt.Printf("into the history projection: %d versions, %s with indexes; a full snapshot's ingest p50 %s,\n",
 		versions, size, ms(percentile(sortDurations(fullTook), .5)))
-	fmt.Printf("an incremental's %s. %d random boxes of about 2 km × 2 km (about %d Knoten each) at\n",
-		ms(percentile(sortDurations(incTook), .5)), len(boxes), found/len(boxes))
-	fmt.Printf("%s %s, each asked four ways in a row (rotating order). Baseline: the live listing.\n", day, at)
+	fmt.Printf("an incremental's %s. Between the asked day's last snapshot (20:00) and midnight the log holds\n",
+		ms(percentile(sortDurations(incTook), .5)))
+	fmt.Printf("%d events: %s. Every answer replayed %d (source.events_replayed).\n", written.total, written, replayed)
+	fmt.Printf("%d random boxes of about 2 km × 2 km (about %d Knoten each), date=%s (the end of that day),\n",
+		len(boxes), found/len(boxes)/len(rounds), day)
+	cachedBytes, cached := e.inst.Timeline.CachedBytes()
+	fmt.Printf("each asked four ways in a row (rotating order). Baseline: the live listing. The kept replay: %d entry, %.1f MB.\n",
+		cached, float64(cachedBytes)/1e6)
 	fmt.Println()
+	fmt.Printf("Before (no cache: each query replays the events), %d boxes, load average %s:\n\n", cfg.queries/100+1, before.load)
 	fmt.Println("| | p50 | p95 | p95 ratio to live |")
 	fmt.Println("|---|--:|--:|--:|")
-	row := func(name string, d, base []time.Duration) {
-		fmt.Printf("| %s | %s | %s | %.2f× |\n", name, ms(percentile(d, .5)), ms(percentile(d, .95)),
-			float64(percentile(d, .95))/float64(percentile(base, .95)))
+	names := []string{"knoten.List (live)", "timeline.At", "GET /api/knoten?bbox= (live)", "GET /api/timeline"}
+	base := []int{0, 0, 2, 2}
+	for v, name := range names {
+		fmt.Printf("| %s | %s | %s | %.2f× |\n", name, ms(before.p50[v]), ms(before.p95[v]), float64(before.p95[v])/float64(before.p95[base[v]]))
 	}
-	row("knoten.List (live)", times[0], times[0])
-	row("timeline.At", times[1], times[0])
-	row("GET /api/knoten?bbox= (live)", times[2], times[2])
-	row("GET /api/timeline", times[3], times[2])
 	fmt.Println()
+	loads := make([]string, len(rounds))
+	for i, r := range rounds {
+		loads[i] = r.load
+	}
+	fmt.Printf("With the replay cache, %d rounds of %d boxes; median of the rounds (min–max); load averages %s:\n\n",
+		len(rounds), len(boxes), strings.Join(loads, "; "))
+	fmt.Println("| | p50 | p95 | p95 ratio to live |")
+	fmt.Println("|---|--:|--:|--:|")
+	msf := func(f float64) string { return fmt.Sprintf("%.2f", f/1e6) }
+	for v, name := range names {
+		p50, p50lo, p50hi := median(func(r round) float64 { return float64(r.p50[v]) })
+		p95, p95lo, p95hi := median(func(r round) float64 { return float64(r.p95[v]) })
+		q, qlo, qhi := median(func(r round) float64 { return float64(r.p95[v]) / float64(r.p95[base[v]]) })
+		fmt.Printf("| %s | %s ms (%s–%s) | %s ms (%s–%s) | %.2f× (%.2f–%.2f) |\n", name, msf(p50), msf(p50lo), msf(p50hi),
+			msf(p95), msf(p95lo), msf(p95hi), q, qlo, qhi)
+	}
+	fmt.Println()
+}
+
+// loadAverage is the machine's 1, 5 and 15 minute load averages (Linux), or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

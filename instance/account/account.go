@@ -292,7 +292,7 @@ func (s *Service) CreateAdmin(ctx context.Context, name, email, password string)
 			return ErrEmailTaken
 		}
 		return eventstore.Append(tx, a.CreatedAt, AdminAngelegt.New(
-			eventstore.Header{Subject: a.ID}, AdminAngelegtV1{AccountID: a.ID, Name: a.Name}))
+			eventstore.Header{Subject: a.ID}, AdminAngelegtV2{AccountID: a.ID, Handle: a.Handle, Name: a.Name}))
 	})
 	if err != nil {
 		return Account{}, err

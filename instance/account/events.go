@@ -41,7 +41,16 @@ type GarnrolleUmbenanntV1 struct {
 	Name      string    `json:"name"`
 }
 
-// AdminAngelegtV1: an instance admin was created (from the command line).
+// AdminAngelegtV2: an instance admin was created (from the command line), with the handle
+// the account got: its Garnrolle (not on the map until it sets a home) is public from then on,
+// and the timeline replays it from this event.
+type AdminAngelegtV2 struct {
+	AccountID uuid.UUID `json:"account_id"`
+	Handle    string    `json:"handle"`
+	Name      string    `json:"name"`
+}
+
+// AdminAngelegtV1: an admin's creation written before v2, without the handle.
 type AdminAngelegtV1 struct {
 	AccountID uuid.UUID `json:"account_id"`
 	Name      string    `json:"name"`
@@ -53,5 +62,6 @@ var (
 	GarnrolleUmgezogen    = eventstore.Define[GarnrolleUmgezogenV1]("GarnrolleUmgezogen", 1, eventstore.Private, "A resident's home changed; the new address stays private.")
 	GarnrollePositioniert = eventstore.Define[GarnrollePositioniertV1]("GarnrollePositioniert", 1, eventstore.Public, "A resident's public map position was drawn anew, hidden or shown.")
 	GarnrolleUmbenannt    = eventstore.Define[GarnrolleUmbenanntV1]("GarnrolleUmbenannt", 1, eventstore.Public, "A resident changed their public name.")
-	AdminAngelegt         = eventstore.Define[AdminAngelegtV1]("AdminAngelegt", 1, eventstore.Private, "An instance admin was created.")
+	AdminAngelegt         = eventstore.Define[AdminAngelegtV2]("AdminAngelegt", 2, eventstore.Private, "An instance admin was created.")
+	_                     = eventstore.Define[AdminAngelegtV1]("AdminAngelegt", 1, eventstore.Private, "An instance admin was created (without the handle; no longer written).")
 )

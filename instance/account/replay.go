@@ -9,8 +9,9 @@ import (
 )
 
 // Replay: what event e does to the Garnrollen (snapshot.Replayer), for the timeline between
-// two snapshots. An admin created from the command line has no public event with its handle;
-// its Garnrolle is left to the next snapshot.
+// two snapshots. An admin created from the command line appears with its AdminAngelegt (v2:
+// with the handle; one of v1, written before, is left to the next snapshot), not on the map
+// until it sets a home.
 func (garnrollenSection) Replay(e eventstore.Event, current func(id string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
 	one := func(g SnapshotGarnrolle) ([]snapshot.Object, []string, error) {
 		b, err := json.Marshal(g)
@@ -36,6 +37,15 @@ func (garnrollenSection) Replay(e eventstore.Event, current func(id string) (sna
 			return nil, nil, err
 		}
 		return one(g)
+	case AdminAngelegt.Is(e):
+		if e.Version < 2 {
+			return nil, nil, nil
+		}
+		p, err := AdminAngelegt.Decode(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		return one(SnapshotGarnrolle{ID: p.AccountID, Handle: p.Handle, Name: p.Name, CreatedAt: e.At.UTC()})
 	case GarnrolleVerifiziert.Is(e):
 		p, err := GarnrolleVerifiziert.Decode(e)
 		if err != nil {

@@ -9,9 +9,8 @@ import (
 )
 
 // Replay: what event e does to the Anträge (snapshot.Replayer), for the timeline between two
-// snapshots. An Abstimmung's result is dated by the Abstimmung's close, which its event does
-// not carry: the replay dates it by the event, the next snapshot by the close (at most the
-// sweep's interval apart).
+// snapshots. An Abstimmung's result is dated by the Abstimmung's close: the sweep appends its
+// event at the close (deadlines.go), so the replay dates it by the event.
 func (antraegeSection) Replay(e eventstore.Event, current func(id string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
 	one := func(a SnapshotAntrag) ([]snapshot.Object, []string, error) {
 		b, err := json.Marshal(a)

@@ -84,11 +84,22 @@ type Header struct {
 	// (a donation's step: the Ortskonto's cell if the donation is visible, none if anonymous).
 	// Append takes it for a command of one event only.
 	CellFromTx bool
+	// PayloadFromTx: the payload's members are completed by those of the JSON object a
+	// statement sent before the event, in the same transaction, put in the transaction-local
+	// setting TxPayloadSetting ('' for none). For a command sent in one round trip whose
+	// payload only the database can complete (a donation's step: the state before and the
+	// amount, which the timeline's replay of the balance needs). Append takes it for a command
+	// of one event only.
+	PayloadFromTx bool
 }
 
 // TxCellSetting is the setting a statement sets for a CellFromTx event:
 // set_config('eventstore.cell', cell::text, true), or the empty string for no cell.
 const TxCellSetting = "eventstore.cell"
+
+// TxPayloadSetting is the setting a statement sets for a PayloadFromTx event:
+// set_config('eventstore.payload', json_build_object(…)::text, true).
+const TxPayloadSetting = "eventstore.payload"
 
 // Draft is an event not yet appended.
 type Draft struct {

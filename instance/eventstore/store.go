@@ -110,11 +110,18 @@ func Append(tx *database.Tx, at time.Time, drafts ...Draft) error {
 	if err != nil {
 		return err
 	}
-	if len(drafts) == 1 && drafts[0].header.CellFromTx {
+	if h := drafts[0].header; len(drafts) == 1 && (h.CellFromTx || h.PayloadFromTx) {
+		payload, cell, headerCell := "$6::jsonb", "$7::bigint", root.cells[0]
+		if h.PayloadFromTx {
+			payload = `$6::jsonb || coalesce(nullif(current_setting('` + TxPayloadSetting + `', true), ''), '{}')::jsonb`
+		}
+		if h.CellFromTx { // the header's cell is ignored: $7 is NULL
+			cell, headerCell = `coalesce(nullif(current_setting('`+TxCellSetting+`', true), '')::bigint, $7::bigint)`, nil
+		}
 		tx.Defer(`
 INSERT INTO events (at, type, version, actor_id, subject_id, payload, h3_index, public)
-VALUES ($1, $2, $3, $4, $5, $6, nullif(current_setting('`+TxCellSetting+`', true), '')::bigint, $7)`, at,
-			root.types[0], root.versions[0], root.actors[0], root.subjects[0], root.payloads[0], root.public[0])
+VALUES ($1, $2, $3, $4, $5, `+payload+`, `+cell+`, $8)`, at,
+			root.types[0], root.versions[0], root.actors[0], root.subjects[0], root.payloads[0], headerCell, root.public[0])
 		return nil
 	}
 	if len(drafts) == 1 {
@@ -125,8 +132,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, at, root.types[0], root.versions[0], r
 		return nil
 	}
 	for _, d := range drafts {
-		if d.header.CellFromTx {
-			return errors.New("eventstore: a cell from the transaction is for a command of one event")
+		if d.header.CellFromTx || d.header.PayloadFromTx {
+			return errors.New("eventstore: a cell or payload from the transaction is for a command of one event")
 		}
 	}
 	rest, err := columnsOf(drafts[1:])
@@ -155,8 +162,8 @@ func AppendEach(tx *database.Tx, at time.Time, drafts ...Draft) error {
 		return nil
 	}
 	for _, d := range drafts {
-		if d.header.CellFromTx {
-			return errors.New("eventstore: a cell from the transaction is for a command of one event")
+		if d.header.CellFromTx || d.header.PayloadFromTx {
+			return errors.New("eventstore: a cell or payload from the transaction is for a command of one event")
 		}
 	}
 	c, err := columnsOf(drafts)

@@ -745,3 +745,52 @@ func TestCellFromTx(t *testing.T) {
 		t.Fatal("a cell from the transaction in a command of two events was taken")
 	}
 }
+
+// A payload completed from the transaction has the members the statement before set, besides
+// its own; without the setting (or in a later transaction on the same connection) it is as sent.
+func TestPayloadFromTx(t *testing.T) {
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	single, err := pgxpool.NewWithConfig(ctx, func() *pgxpool.Config { c := pool.Config().Copy(); c.MaxConns = 1; return c }())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer single.Close()
+	appendIn := func(set *string) string {
+		var id int64
+		err := database.InTx(ctx, single, func(tx *database.Tx) error {
+			if set != nil {
+				tx.Defer(`SELECT set_config($1, $2, true)`, eventstore.TxPayloadSetting, *set)
+			}
+			if err := eventstore.Append(tx, at, testPinged.New(eventstore.Header{Cell: 99, PayloadFromTx: true}, pinged{N: 1})); err != nil {
+				return err
+			}
+			return tx.QueryRow(ctx, `SELECT currval('events_id_seq')`).Scan(&id)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p string
+		var cell *int64
+		if err := pool.QueryRow(ctx, `SELECT payload::text, h3_index FROM events WHERE id = $1`, id).Scan(&p, &cell); err != nil {
+			t.Fatal(err)
+		}
+		if cell == nil || *cell != 99 {
+			t.Errorf("the header's cell is lost: %v", cell)
+		}
+		return p
+	}
+	more := `{"from": "pending", "amount_cents": 1250}`
+	if p := appendIn(&more); p != `{"n": 1, "from": "pending", "amount_cents": 1250}` {
+		t.Errorf("payload with the setting: %s", p)
+	}
+	if p := appendIn(nil); p != `{"n": 1}` {
+		t.Errorf("payload after the setting's transaction: %s", p)
+	}
+	err = database.InTx(ctx, single, func(tx *database.Tx) error {
+		return eventstore.Append(tx, at, testPinged.New(eventstore.Header{PayloadFromTx: true}, pinged{}), testEchoed.New(eventstore.Header{}, pinged{}))
+	})
+	if err == nil {
+		t.Fatal("a payload from the transaction in a command of two events was taken")
+	}
+}

@@ -13,10 +13,13 @@ import (
 )
 
 type ortswebereiJSON struct {
-	Name      string          `json:"name"`
-	Bounds    json.RawMessage `json:"bounds"` // GeoJSON MultiPolygon or null
-	Fediverse *fediverseJSON  `json:"fediverse,omitempty"`
-	Limits    limitsJSON      `json:"limits"`
+	Name   string          `json:"name"`
+	Bounds json.RawMessage `json:"bounds"` // GeoJSON MultiPolygon or null
+	// Timezone is the IANA name of the zone the instance reads dates in (serve --timezone): the
+	// app asks the timeline for the Ortsweberei's days, not the device's.
+	Timezone  string         `json:"timezone"`
+	Fediverse *fediverseJSON `json:"fediverse,omitempty"`
+	Limits    limitsJSON     `json:"limits"`
 }
 
 // limitsJSON are the instance's limits on what residents write, in characters: the app's
@@ -38,7 +41,7 @@ var limits = limitsJSON{
 }
 
 func (s *Server) ortswebereiView(o ortsweberei.Ortsweberei) ortswebereiJSON {
-	v := ortswebereiJSON{Name: o.Name, Bounds: o.Bounds, Limits: limits}
+	v := ortswebereiJSON{Name: o.Name, Bounds: o.Bounds, Timezone: s.zoneName(), Limits: limits}
 	if v.Bounds == nil {
 		v.Bounds = json.RawMessage("null")
 	}
@@ -46,6 +49,15 @@ func (s *Server) ortswebereiView(o ortsweberei.Ortsweberei) ortswebereiJSON {
 		v.Fediverse = &fediverseJSON{Actor: s.Federation.GroupIRI(), Handle: s.Federation.GroupHandle()}
 	}
 	return v
+}
+
+// zoneName is the Ortsweberei's time zone as the timeline reads dates in it (the snapshots'
+// schedule's), else the bank's.
+func (s *Server) zoneName() string {
+	if s.Timeline != nil {
+		return s.Timeline.Location().String()
+	}
+	return s.timezone().String()
 }
 
 func (s *Server) getOrtsweberei(w http.ResponseWriter, r *http.Request) error {

@@ -38,6 +38,8 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) error {
 		"as_of":  st.AsOf.Format(time.RFC3339Nano),
 		"date":   date,
 		"source": st.Source,
+		// The Ortskonto as of the moment, in the snapshot's shape; null when none was set up.
+		"ortskonto": st.Ortskonto,
 	}
 	for _, sec := range timeline.Sections {
 		objs := st.Objects[sec]

@@ -24,10 +24,23 @@ type SpendeInitiiertV1 struct {
 	Message     string     `json:"message"`
 }
 
-// SpendeTransitionV1 is the payload of every later step of a donation. It names only what the
-// step decides: the state before, the amount, the donor and whether it is visible are the
-// donation's (SpendeInitiiert and the steps before), and a step by hand is sent with its event
-// before the database has read the donation (docs/ORTSKONTO.md, "A step's mechanics").
+// SpendeTransitionV2 is the payload of every later step of a donation: the step (from, to,
+// the treasurer's note) and the donation's amount, so that the balance's change can be read
+// from the event alone (the timeline replays it). A step by hand is sent with its event before
+// the database has read the donation (docs/ORTSKONTO.md, "A step's mechanics"): its from and
+// amount_cents are filled in by ortskonto_step in the same round trip
+// (eventstore.Header.PayloadFromTx). The donor and whether it is visible stay the
+// SpendeInitiiert's.
+type SpendeTransitionV2 struct {
+	SpendeID    uuid.UUID `json:"spende_id"`
+	From        string    `json:"from"`
+	To          string    `json:"to"`
+	AmountCents int64     `json:"amount_cents"`
+	Note        string    `json:"note"`
+}
+
+// SpendeTransitionV1 is the payload of a step written before v2: the step only, without the
+// state before and the amount. Still read (the log holds them until the retention).
 type SpendeTransitionV1 struct {
 	SpendeID uuid.UUID `json:"spende_id"`
 	To       string    `json:"to"`
@@ -44,16 +57,22 @@ type OrtskontoEingerichtetV1 struct {
 
 var (
 	SpendeInitiiert      = eventstore.Define[SpendeInitiiertV1]("SpendeInitiiert", 1, eventstore.Private, "A resident announced a donation to the Ortskonto.")
-	SpendeEingegangen    = eventstore.Define[SpendeTransitionV1]("SpendeEingegangen", 1, eventstore.Private, "A donation's transfer was seen, not yet booked (pending).")
-	SpendeGebucht        = eventstore.Define[SpendeTransitionV1]("SpendeGebucht", 1, eventstore.Private, "A donation was booked on the Ortskonto (settled).")
-	SpendeFehlgeschlagen = eventstore.Define[SpendeTransitionV1]("SpendeFehlgeschlagen", 1, eventstore.Private, "A donation did not arrive (failed).")
-	SpendeStorniert      = eventstore.Define[SpendeTransitionV1]("SpendeStorniert", 1, eventstore.Private, "A booked donation was returned or charged back (reversed).")
+	SpendeEingegangen    = eventstore.Define[SpendeTransitionV2]("SpendeEingegangen", 2, eventstore.Private, "A donation's transfer was seen, not yet booked (pending).")
+	SpendeGebucht        = eventstore.Define[SpendeTransitionV2]("SpendeGebucht", 2, eventstore.Private, "A donation was booked on the Ortskonto (settled).")
+	SpendeFehlgeschlagen = eventstore.Define[SpendeTransitionV2]("SpendeFehlgeschlagen", 2, eventstore.Private, "A donation did not arrive (failed).")
+	SpendeStorniert      = eventstore.Define[SpendeTransitionV2]("SpendeStorniert", 2, eventstore.Private, "A booked donation was returned or charged back (reversed).")
+
+	// The steps' first version, no longer written.
+	_ = eventstore.Define[SpendeTransitionV1]("SpendeEingegangen", 1, eventstore.Private, "A donation's transfer was seen, not yet booked (pending); without the state before and the amount.")
+	_ = eventstore.Define[SpendeTransitionV1]("SpendeGebucht", 1, eventstore.Private, "A donation was booked on the Ortskonto (settled); without the state before and the amount.")
+	_ = eventstore.Define[SpendeTransitionV1]("SpendeFehlgeschlagen", 1, eventstore.Private, "A donation did not arrive (failed); without the state before and the amount.")
+	_ = eventstore.Define[SpendeTransitionV1]("SpendeStorniert", 1, eventstore.Private, "A booked donation was returned or charged back (reversed); without the state before and the amount.")
 
 	OrtskontoEingerichtet = eventstore.Define[OrtskontoEingerichtetV1]("OrtskontoEingerichtet", 1, eventstore.Private, "An admin set the Ortskonto's bank account and place.")
 )
 
 // eventFor is the kind that records a step into status to.
-func eventFor(to string) eventstore.Kind[SpendeTransitionV1] {
+func eventFor(to string) eventstore.Kind[SpendeTransitionV2] {
 	switch to {
 	case StatusPending:
 		return SpendeEingegangen

@@ -72,7 +72,7 @@ func (d delta) add(e delta) delta {
 	return d
 }
 
-// stepRule is the machine's part of a step into a state as ortskonto_step (migration 00026)
+// stepRule is the machine's part of a step into a state as ortskonto_step (migrations 00026, 00033)
 // takes it: the states the step is allowed from (a text[] as text) and, for each, its balance
 // change in eight numbers (pending, settled, reversed per cent of the amount; the changes of the
 // counts; a bigint[] as text), and the journal row it writes (kind, or nil). The SQL decides

@@ -313,8 +313,9 @@ func (s *Service) Transition(ctx context.Context, by account.Account, id uuid.UU
 // donation, the journal, the balance row) and its event travel together as one implicit
 // transaction (database.InOneTrip: no BEGIN, no COMMIT statement; the pipeline's end
 // commits). A refused step raises an error in the statement, which aborts the transaction
-// before its event is written. The event's payload is known beforehand; its cell (the Ortskonto's if the donation
-// is visible, none if anonymous) is set by the step.
+// before its event is written. The event's payload is known beforehand but for the state before
+// and the amount, which the step sets with the event's cell (the Ortskonto's if the donation is
+// visible, none if anonymous).
 func (s *Service) transition(ctx context.Context, by, id uuid.UUID, to, note string, at time.Time) (Spende, error) {
 	rule := stepRules[to]
 	var sp Spende
@@ -323,14 +324,14 @@ func (s *Service) transition(ctx context.Context, by, id uuid.UUID, to, note str
 			[]any{[16]byte(id), to, note, at, rule.from, rule.deltas, rule.booking}, // the id as bytes: uuid.UUID's Valuer goes through text
 			&sp.ID, &sp.Reference, &sp.AmountCents, &sp.Currency, &sp.Visible, &sp.Status, &sp.Message, &sp.Note,
 			&sp.CreatedAt, &sp.UpdatedAt, &sp.Donor.ID, &sp.Donor.Name)
-		return eventstore.Append(tx, at, eventFor(to).New(eventstore.Header{Actor: by, Subject: id, CellFromTx: true},
-			SpendeTransitionV1{SpendeID: id, To: to, Note: note}))
+		return eventstore.Append(tx, at, eventFor(to).New(eventstore.Header{Actor: by, Subject: id, CellFromTx: true, PayloadFromTx: true},
+			SpendeTransitionV2{SpendeID: id, To: to, Note: note}))
 	})
 	sp.CreatedAt, sp.UpdatedAt = sp.CreatedAt.UTC(), sp.UpdatedAt.UTC()
 	return sp, err
 }
 
-// The errors ortskonto_step raises (migration 00026).
+// The errors ortskonto_step raises (migrations 00026, 00033).
 const (
 	sqlStateNotFound = "WGK04"
 	sqlStateIllegal  = "WGK09"
@@ -370,7 +371,8 @@ func (s *Service) step(tx *database.Tx, actor uuid.UUID, sp Spende, steps []stri
 	from := sp.Status
 	for _, to := range steps {
 		d = d.add(stepDelta(from, to, sp.AmountCents))
-		drafts = append(drafts, eventFor(to).New(header(actor, sp, cell), SpendeTransitionV1{SpendeID: sp.ID, To: to, Note: note}))
+		drafts = append(drafts, eventFor(to).New(header(actor, sp, cell), SpendeTransitionV2{SpendeID: sp.ID, From: from, To: to,
+			AmountCents: sp.AmountCents, Note: note}))
 		if kind, sign := journalRowOf(to); kind != "" {
 			tx.Defer(`INSERT INTO buchungen (booked_at, kind, amount_cents, spende_id, reference) VALUES ($1, $2, $3, $4, $5)`,
 				bookedAt, kind, sign*sp.AmountCents, sp.ID, sp.Reference)

@@ -53,7 +53,7 @@ func TestDonationStepByHandEvents(t *testing.T) {
 		if visible && (h3 == nil || *h3 != cell) || !visible && h3 != nil {
 			t.Fatalf("visible %v: the step's event in cell %v, the Ortskonto's is %d", visible, h3, cell)
 		}
-		if want := `{"to": "pending", "note": "gesehen", "spende_id": "` + sp.ID.String() + `"}`; actor != r.admin.ID || payload != want {
+		if want := `{"to": "pending", "from": "initiated", "note": "gesehen", "spende_id": "` + sp.ID.String() + `", "amount_cents": 700}`; actor != r.admin.ID || payload != want {
 			t.Fatalf("the step's event: actor %s, payload %s", actor, payload)
 		}
 	}

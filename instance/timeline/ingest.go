@@ -375,21 +375,50 @@ func parentOf(obj json.RawMessage) string {
 // Knoten's; an object with neither is shown whatever the box if its section may be placeless
 // (an Antrag, a Goldfaden), and in no box otherwise (a Garnrolle not on the map).
 func inside(section string, obj json.RawMessage, box knoten.BBox, knotenAt func(id string) (json.RawMessage, bool)) bool {
+	return placeOf(section, obj, knotenAt).in(box)
+}
+
+// place is where an object is drawn, as inside reads it: a point, every box, or none.
+type place struct {
+	lon, lat float64
+	where    int8 // placeNowhere, placePoint, placeAnywhere
+}
+
+const (
+	placeNowhere int8 = iota
+	placePoint
+	placeAnywhere
+)
+
+func placeOf(section string, obj json.RawMessage, knotenAt func(id string) (json.RawMessage, bool)) place {
 	p, ok := pointOf(obj)
 	if !ok {
 		parent := parentOf(obj)
 		if parent == "" {
-			return slices.Contains(placeless, section)
+			if slices.Contains(placeless, section) {
+				return place{where: placeAnywhere}
+			}
+			return place{}
 		}
 		k, found := knotenAt(parent)
 		if !found {
-			return false
+			return place{}
 		}
 		if p, ok = pointOf(k); !ok {
-			return false
+			return place{}
 		}
 	}
-	lon, lat := p[0], p[1]
+	return place{lon: p[0], lat: p[1], where: placePoint}
+}
+
+func (pl place) in(box knoten.BBox) bool {
+	switch pl.where {
+	case placeAnywhere:
+		return true
+	case placeNowhere:
+		return false
+	}
+	lon, lat := pl.lon, pl.lat
 	if lat < box.MinLat || lat > box.MaxLat {
 		return false
 	}

@@ -11,6 +11,7 @@
 package timeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 )
 
@@ -94,7 +96,11 @@ type Service struct {
 	Retention time.Duration
 	// WaitForSync makes a query wait for an ingest under way rather than answer without it.
 	WaitForSync bool
+	// CacheBytes bounds the memory of the replays kept for past moments (cache.go); 0: none
+	// kept, every query replays the events itself.
+	CacheBytes int64
 
+	cache    replayCache // past moments' replays (cache.go)
 	syncing  sync.Mutex
 	mu       sync.Mutex
 	ingested []Record // nil: not read yet
@@ -113,7 +119,7 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, loc *time.Location, src Sourc
 		rs[r.Name()] = r
 	}
 	return &Service{pool: pool, clock: c, loc: loc, src: src, events: events, replayers: rs, log: log, SyncEvery: 15 * time.Second,
-		Retention: 30 * 24 * time.Hour}
+		Retention: 30 * 24 * time.Hour, CacheBytes: 64 << 20}
 }
 
 // Location is the Ortsweberei's time zone, in which dates and times are read.
@@ -135,6 +141,10 @@ type State struct {
 	AsOf    time.Time
 	Source  SourceInfo
 	Objects map[string][]json.RawMessage
+	// Ortskonto is the Ortskonto's public object as of the moment, in the snapshot's shape
+	// (ortskonto.SnapshotKonto: the balance, its sums and counts, bank, position); nil when the
+	// Ortsweberei had no Ortskonto set up then.
+	Ortskonto json.RawMessage
 }
 
 // Moment reads a date (YYYY-MM-DD) and an optional time (HH:MM) in the Ortsweberei's time zone:
@@ -191,39 +201,62 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 		return State{}, err
 	}
 	st := State{AsOf: m, Source: SourceInfo{Snapshot: snap.Hash, SnapshotAsOf: snap.AsOf, Exact: true}}
-	// The box at the snapshot and the events after it are read at the same time (two
-	// connections): the answer waits for the slower, not for both.
+	// The box at the snapshot and the replay after it are read at the same time (two
+	// connections): the answer waits for the slower, not for both. A past moment's replay is
+	// kept for every box (cache.go); otherwise the events are read beside the box and replayed
+	// after it.
 	var (
+		rep     *replayed
 		evs     []eventstore.Event
 		exact   = true
-		evsErr  error
-		evsDone = make(chan struct{})
+		repErr  error
+		repDone = make(chan struct{})
 	)
 	if m.After(snap.AsOf) {
+		cached := s.cacheable(snap, m)
 		go func() {
-			defer close(evsDone)
-			evs, exact, evsErr = s.eventsAfter(ctx, snap, m)
+			defer close(repDone)
+			if cached {
+				rep, repErr = s.cachedReplay(ctx, snap, m)
+			} else {
+				evs, exact, repErr = s.eventsAfter(ctx, snap, m)
+			}
 		}()
 	} else {
-		close(evsDone)
+		close(repDone)
 	}
 	objs, err := s.inBox(ctx, snap.AsOf, box)
-	<-evsDone
+	<-repDone
 	if err != nil {
 		return State{}, err
 	}
-	if evsErr != nil {
-		return State{}, evsErr
+	if repErr != nil {
+		return State{}, repErr
+	}
+	if rep == nil && len(evs) > 0 {
+		// The box's objects spare looking them up.
+		rep = &replayed{exact: true, events: len(evs)}
+		if rep.changed, err = s.replay(ctx, snap, evs, objs); err != nil {
+			return State{}, err
+		}
+	}
+	if rep != nil {
+		exact = rep.exact
 	}
 	st.Source.Exact = exact
 	var changed map[string]map[string]json.RawMessage
-	if len(evs) > 0 {
-		if changed, err = s.replay(ctx, snap, evs, box, objs); err != nil {
+	if rep != nil && rep.events > 0 {
+		if err := s.apply(ctx, snap, rep, box, objs); err != nil {
 			return State{}, err
 		}
-		st.Source.EventsReplayed = len(evs)
+		changed = rep.changed
+		st.Source.EventsReplayed = rep.events
 	}
-	if err := s.enrich(ctx, snap.AsOf, objs, changed["garnrollen"]); err != nil {
+	rollen := changed["garnrollen"]
+	if rep != nil && rep.rollen != nil {
+		rollen = rep.rollen // also the replayed Fäden's spinners, looked up once
+	}
+	if st.Ortskonto, err = s.enrich(ctx, snap.AsOf, objs, changed, rollen); err != nil {
 		return State{}, err
 	}
 	st.Objects = map[string][]json.RawMessage{}
@@ -296,6 +329,7 @@ func (s *Service) forgetIngested() {
 	s.mu.Lock()
 	s.ingested = nil
 	s.mu.Unlock()
+	s.cache.clear()
 }
 
 // syncDue reports whether a query should look for new snapshots first: at most once per
@@ -443,12 +477,11 @@ func (s *Service) eventsAfter(ctx context.Context, snap Record, m time.Time) ([]
 }
 
 // replay brings the objects from the snapshot forward with evs (the events after it, in log
-// order). objs holds the box's objects at the snapshot; it is changed in place and ends
-// holding the box's objects after the events. It returns what the events changed, wherever it
-// is (nil: removed).
-func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Event, box knoten.BBox,
-	objs map[string]map[string]json.RawMessage) (map[string]map[string]json.RawMessage, error) {
-	// The objects the events changed, wherever they are: object JSON, or nil when removed.
+// order) and returns what the events changed, wherever it is (nil: removed). box holds objects
+// as of the snapshot already read (nil: none); the others are looked up. It changes nothing it
+// is given: the result may be kept for other boxes (cache.go).
+func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Event,
+	box map[string]map[string]json.RawMessage) (map[string]map[string]json.RawMessage, error) {
 	changed := map[string]map[string]json.RawMessage{}
 	current := func(section string) func(id string) (snapshot.Object, bool) {
 		return func(id string) (snapshot.Object, bool) {
@@ -457,7 +490,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 					return snapshot.Object{ID: id, JSON: j}, j != nil
 				}
 			}
-			if j, ok := objs[section][id]; ok {
+			if j, ok := box[section][id]; ok {
 				return snapshot.Object{ID: id, JSON: j}, true
 			}
 			j, ok, err := s.version(ctx, section, id, snap.AsOf)
@@ -489,10 +522,29 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 			}
 		}
 	}
-	// Apply the changes to the box: an object is in it when its point is, or its Knoten's.
+	return changed, nil
+}
+
+// apply brings the box's objects at the snapshot (objs, changed in place) forward with a
+// replay: an object is in the box when its point is, or its Knoten's.
+func (s *Service) apply(ctx context.Context, snap Record, r *replayed, box knoten.BBox,
+	objs map[string]map[string]json.RawMessage) error {
+	if r.shown != nil || r.places != nil {
+		return s.applyKept(ctx, snap, r, box, objs)
+	}
+	changed := r.changed
 	knotenAt := func(id string) (json.RawMessage, bool) {
-		o, ok := current("knoten")(id)
-		return o.JSON, ok
+		if j, ok := changed["knoten"][id]; ok {
+			return j, j != nil
+		}
+		if j, ok := r.parents[id]; ok {
+			return j, j != nil
+		}
+		if j, ok := objs["knoten"][id]; ok {
+			return j, true
+		}
+		j, ok, err := s.version(ctx, "knoten", id, snap.AsOf)
+		return j, err == nil && ok
 	}
 	for _, sec := range Sections {
 		for id, j := range changed[sec] {
@@ -500,9 +552,15 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 				delete(objs[sec], id)
 				continue
 			}
-			if inside(sec, j, box, knotenAt) {
+			var in bool
+			if pl, ok := r.places[sec][id]; ok {
+				in = pl.in(box)
+			} else {
+				in = inside(sec, j, box, knotenAt)
+			}
+			if in {
 				if len(objs[sec]) >= MaxObjects {
-					return nil, ErrTooMany
+					return ErrTooMany
 				}
 				objs[sec][id] = j
 			} else {
@@ -522,7 +580,7 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 			}
 		}
 	}
-	return changed, nil
+	return nil
 }
 
 // inSnapshot reports whether the snapshot's state includes the events of log transaction tx.
@@ -532,9 +590,18 @@ func inSnapshot(p eventstore.Snapshot, tx uint64) bool {
 
 func isNoRows(err error) bool { return errors.Is(err, errNoRows) }
 
+// notDissolvedJSONB: PostgreSQL's jsonb text output (the history's objects) puts a space after the colon.
+var notDissolved, notDissolvedJSONB = []byte(`"dissolved_at":null`), []byte(`"dissolved_at": null`)
+
 // dissolved reports whether a Knoten object is dissolved: the section keeps those (Anträge
 // refer to them), the map does not show them.
 func dissolved(obj json.RawMessage) bool {
+	// Every answer asks this of every Knoten in the box: a Knoten object is flat with fixed
+	// keys, and outside a string this byte sequence is only the key with a null value (a quote
+	// inside a string is escaped), so a match is "not dissolved" without decoding.
+	if bytes.Contains(obj, notDissolved) || bytes.Contains(obj, notDissolvedJSONB) {
+		return false
+	}
 	var k struct {
 		DissolvedAt *string `json:"dissolved_at"`
 	}
@@ -544,10 +611,10 @@ func dissolved(obj json.RawMessage) bool {
 // enrich gives the Fäden and Goldfäden what the live map feed gives them: the spinner's or
 // donor's name and public position (from their Garnrolle, wherever it is), and a Goldfaden the
 // Ortskonto's position, so that the web app draws them as it draws the live ones. The
-// Garnrollen are as of the moment (changed: those the replay changed, wherever they are; the
-// others as of the snapshot, t), the Ortskonto as of the snapshot.
+// Garnrollen and the Ortskonto are as of the moment (changed: what the replay changed; the
+// rest as of the snapshot, t). It returns the Ortskonto's object, nil when it is not set up.
 func (s *Service) enrich(ctx context.Context, t time.Time, objs map[string]map[string]json.RawMessage,
-	changed map[string]json.RawMessage) error {
+	replayed map[string]map[string]json.RawMessage, changed map[string]json.RawMessage) (json.RawMessage, error) {
 	type who struct {
 		AccountID string `json:"account_id"`
 	}
@@ -564,26 +631,23 @@ func (s *Service) enrich(ctx context.Context, t time.Time, objs map[string]map[s
 			}
 		}
 	}
-	if len(objs["faeden"]) == 0 && len(objs["goldfaeden"]) == 0 {
-		return nil
-	}
 	rollen := map[string]json.RawMessage{}
 	maps.Copy(rollen, changed) // nil for one removed: found, without name and position
 	maps.Copy(rollen, objs["garnrollen"])
 	var konto json.RawMessage
 	rows, err := s.pool.Query(ctx, `
 SELECT section, id, object FROM timeline_versions
-WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $3))
-  AND lower(valid) <= $2 AND valid @> $2::timestamptz`, slices.Collect(maps.Keys(need)), t, len(objs["goldfaeden"]) > 0)
+WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND id = $3))
+  AND lower(valid) <= $2 AND valid @> $2::timestamptz`, slices.Collect(maps.Keys(need)), t, ortskonto.SnapshotKontoID)
 	if err != nil {
-		return fmt.Errorf("timeline: garnrollen: %w", err)
+		return nil, fmt.Errorf("timeline: garnrollen: %w", err)
 	}
 	for rows.Next() {
 		var sec, id string
 		var obj []byte
 		if err := rows.Scan(&sec, &id, &obj); err != nil {
 			rows.Close()
-			return fmt.Errorf("timeline: garnrollen: %w", err)
+			return nil, fmt.Errorf("timeline: garnrollen: %w", err)
 		}
 		if sec == "ortskonto" {
 			konto = obj
@@ -593,7 +657,21 @@ WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("timeline: garnrollen: %w", err)
+		return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+	}
+	if j, ok := replayed["ortskonto"][ortskonto.SnapshotKontoID]; ok {
+		konto = j
+	}
+	if konto != nil {
+		var k struct {
+			ConfiguredAt *string `json:"configured_at"`
+		}
+		if json.Unmarshal(konto, &k) != nil || k.ConfiguredAt == nil {
+			konto = nil // the balance row exists from the start; an Ortskonto once it is set up
+		}
+	}
+	if len(objs["faeden"]) == 0 && len(objs["goldfaeden"]) == 0 {
+		return konto, nil
 	}
 	type rolle struct {
 		Name     string          `json:"name"`
@@ -612,7 +690,7 @@ WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $
 		for id, j := range objs[sec] {
 			var o map[string]json.RawMessage
 			if err := json.Unmarshal(j, &o); err != nil {
-				return fmt.Errorf("timeline: %s %s: %w", sec, id, err)
+				return nil, fmt.Errorf("timeline: %s %s: %w", sec, id, err)
 			}
 			var w who
 			_ = json.Unmarshal(j, &w)
@@ -630,10 +708,10 @@ WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND $
 			}
 			b, err := json.Marshal(o)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			objs[sec][id] = b
 		}
 	}
-	return nil
+	return konto, nil
 }

@@ -1,21 +1,30 @@
-// The timeline (issue 15): the map as it was on a past day. Run by web/e2e_test.go
-// (TestTimelineScrubber) against a dev instance with a resident, Ana.
+// The timeline (issue 15): the map, the Anträge and the balance as they were on a past day. Run
+// by web/e2e_test.go (TestTimelineScrubber) against a dev instance in WG_ZONE (far from the
+// browser's Berlin) whose Ortskonto is set up, with Ana and Olaf (verified residents) and Kai
+// (the Kassenwart).
 //
-//   1. Over three dev-clock days Ana places one Knoten a day (Montag, Dienstag, Mittwoch); the
-//      instance takes its snapshots as the clock passes (its sweep on the dev clock), and a
-//      fourth day begins.
+//   1. The clock goes to 12:00 UTC, when the Ortsweberei's date is not Berlin's. Over three
+//      dev-clock days Ana places one Knoten a day (Montag, Dienstag, Mittwoch); on Montag she
+//      files an Antrag, on Dienstag Olaf objects, on Mittwoch she withdraws it; each day a
+//      donation is booked (12,50 €, 7,50 €, 5,00 €). The instance takes its snapshots as the
+//      clock passes (its sweep on the dev clock); a fourth day begins, with a new Antrag and a
+//      2,50 € donation.
 //   2. The live map shows the three.
-//   3. The Zeitleiste opens on yesterday (all three, "Stand: <yesterday>"); a day back shows
-//      Montag and Dienstag, another day back Montag alone, each under its banner; the slider
-//      goes three days back (before Montag: none) and forward to yesterday again.
-//   4. "Zurück zu live": the banner goes, the three are there, and a Knoten placed now arrives
-//      over the live feed.
+//   3. The Zeitleiste opens on yesterday (all three, "Stand: <yesterday>" in the Ortsweberei's
+//      zone); a day back shows Montag and Dienstag, another day back Montag alone, each under
+//      its banner; the slider goes four days back (none) and forward to yesterday again.
+//   4. The Ortskonto shows each day's balance (25,00 €, 20,00 €, 12,50 €) under the day's note;
+//      its "Zurück zu live" brings back the live figures (27,50 €), the banner goes, and a
+//      Knoten placed now arrives over the live feed.
+//   5. The Zeitleiste again: the Webrat lists yesterday's Anträge (the Antrag withdrawn, not
+//      today's), Dienstag's (open, one Einspruch: its page without any button to act), Montag's
+//      (open, none); its "Zurück zu live" brings back the live list with today's Antrag.
 //
 // Every wait is for something to appear; the timeouts are safety nets for a slow machine.
 import { join } from "node:path";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { chromium, request } from "playwright-core";
 import { patience } from "./patience.mjs";
 
 const env = (name) => {
@@ -29,6 +38,9 @@ const env = (name) => {
 const base = env("WG_URL");
 const email = env("WG_EMAIL");
 const password = env("WG_PASSWORD");
+const olafEmail = env("WG_OLAF_EMAIL");
+const kaiEmail = env("WG_KAI_EMAIL");
+const zone = env("WG_ZONE");
 const view = JSON.parse(env("WG_VIEW"));
 const artifacts = process.env.WG_ARTIFACTS || join(process.cwd(), "e2e", "artifacts", String(Date.now()));
 
@@ -71,24 +83,62 @@ async function a11y(what) {
   check(bad.length === 0, `accessibility (${what}): ` + bad.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`).join("; "));
 }
 
-const germanDay = new Intl.DateTimeFormat("de-DE", { timeZone: "Europe/Berlin", year: "numeric", month: "2-digit", day: "2-digit" });
+// The Ortsweberei's days (the browser is in Berlin).
+const germanDay = new Intl.DateTimeFormat("de-DE", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" });
+const berlinDay = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Berlin", year: "numeric", month: "2-digit", day: "2-digit" });
+
+// Another resident's session, for what Ana cannot do herself.
+async function session(email) {
+  const c = await request.newContext({ baseURL: base });
+  const r = await c.post("/api/auth/login", { data: { email, password } });
+  check(r.ok(), `login ${email}: ${r.status()}`);
+  return c;
+}
+async function call(c, method, path, data, headers) {
+  const r = await c.fetch(path, { method, data, headers });
+  check(r.ok(), `${method} ${path}: ${r.status()} ${await r.text()}`);
+  return r.json();
+}
 
 try {
-  at("Ana logs in; three days of Knoten on the dev clock");
+  at("Ana logs in; three days of Knoten, Antrag and donations on the dev clock");
   const login = await ctx.request.post("/api/auth/login", { data: { email, password } });
   check(login.ok(), `login: ${login.status()}`);
+  const olaf = await session(olafEmail);
+  const kai = await session(kaiEmail);
   const advance = async (d) => {
     const r = await ctx.request.post("/api/dev/clock", { data: { advance: d } });
     check(r.ok(), `advance ${d}: ${r.status()} ${await r.text()}`);
+    return Date.parse((await r.json()).now);
+  };
+  // To the next 12:00 UTC, at least a minute on (the sweep then takes a snapshot): the
+  // Ortsweberei's date differs from Berlin's from then on, each day at the same hour.
+  let clock = Date.parse((await (await ctx.request.get("/api/dev/clock")).json()).now);
+  let noon = new Date(clock);
+  noon.setUTCHours(12, 0, 0, 0);
+  while (noon.getTime() < clock + 60000) noon = new Date(noon.getTime() + 86400000);
+  clock = await advance(`${Math.ceil((noon.getTime() - clock) / 1000)}s`);
+  check(isoDay.format(clock) !== berlinDay.format(clock), `the Ortsweberei's date ${isoDay.format(clock)} is Berlin's`);
+  let donations = 0;
+  const donate = async (cents) => {
+    const { spende } = await call(ctx.request, "POST", "/api/spenden", { amount_cents: cents, visible: false }, { "Idempotency-Key": `timeline-${++donations}` });
+    for (const status of ["pending", "settled"]) await call(kai, "POST", `/api/spenden/${spende.id}/status`, { status });
   };
   const ids = {};
-  await advance("1m"); // the first sweep: the instance's first (full) snapshot
+  let antrag = "";
   for (const [i, title] of ["Montag", "Dienstag", "Mittwoch"].entries()) {
     const r = await ctx.request.post("/api/knoten", { data: { type: "idee", title, lat: view[0] + 0.001 * (i - 1), lon: view[1] + 0.002 * (i - 1) } });
     check(r.status() === 201, `place ${title}: ${r.status()} ${await r.text()}`);
     ids[title] = (await r.json()).id;
+    if (i === 0) antrag = (await call(ctx.request, "POST", "/api/antraege", { title: "Bank am Teich" })).id;
+    if (i === 1) await call(olaf, "POST", `/api/antraege/${antrag}/einspruch`, { reason: "Erst den Kostenvoranschlag, bitte." });
+    if (i === 2) await call(ctx.request, "POST", `/api/antraege/${antrag}/withdraw`);
+    await donate([1250, 750, 500][i]);
     await advance("24h");
   }
+  const today = (await call(ctx.request, "POST", "/api/antraege", { title: "Heute beantragt" })).id;
+  await donate(250);
   const now = Date.parse((await (await ctx.request.get("/api/dev/clock")).json()).now);
   const stand = (back) => `Stand: ${germanDay.format(new Date(now - back * 86400000))}`;
   const pin = (title) => page.locator(`.leaflet-marker-icon[data-knoten="${ids[title]}"]`);
@@ -107,7 +157,6 @@ try {
   check(await page.locator("#past-banner").isHidden(), "no banner while live");
 
   at("the Zeitleiste opens on yesterday");
-  const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Berlin", year: "numeric", month: "2-digit", day: "2-digit" });
   const twoBack = isoDay.format(new Date(now - 2 * 86400000));
   // Once yesterday shows, the days beside it are fetched before anyone asks.
   const prefetched = page.waitForRequest((r) => r.url().includes("/api/timeline?") && new URL(r.url()).searchParams.get("date") === twoBack);
@@ -143,14 +192,77 @@ try {
   await page.waitForFunction((t) => document.getElementById("past-banner")?.textContent === t, stand(1));
   await shows(["Montag", "Dienstag", "Mittwoch"], stand(1));
 
-  at("back to live: the live feed again");
-  await page.locator("#timeline-live").click();
+  const stands = (sel, back) => page.waitForFunction(([sel, t]) => document.querySelector(sel)?.textContent.startsWith(t), [sel, stand(back)]);
+  const euro = (text) => new RegExp(`^${text}\\s€$`);
+
+  at("the Ortskonto: each day's balance");
+  await page.locator("#open-ortskonto").click();
+  await page.locator("#ortskonto.open").waitFor();
+  await stands("#ok-past", 1);
+  await page.locator("#konto-balance").filter({ hasText: euro("25,00") }).waitFor();
+  await a11y("the Ortskonto on a past day");
+  await slide(-2);
+  await stands("#ok-past", 2);
+  await page.locator("#konto-balance").filter({ hasText: euro("20,00") }).waitFor();
+  await slide(-3);
+  await stands("#ok-past", 3);
+  await page.locator("#konto-balance").filter({ hasText: euro("12,50") }).waitFor();
+  console.log("  balances: 25,00 €, 20,00 €, 12,50 €");
+
+  at("back to live from the Ortskonto: the live figures, the live feed again");
+  await page.locator("#ok-past").getByRole("button", { name: "Zurück zu live" }).click();
   await banner.waitFor({ state: "hidden" });
+  await page.locator("#ok-past").waitFor({ state: "detached" });
+  await page.locator("#konto-balance").filter({ hasText: euro("27,50") }).waitFor();
+  await page.locator("#konto-pending").waitFor();
+  await page.keyboard.press("Escape");
+  await page.locator("#ortskonto").waitFor({ state: "hidden" });
   await page.locator("#place-btn").waitFor();
   await shows(["Montag", "Dienstag", "Mittwoch"], "live");
   const r = await ctx.request.post("/api/knoten", { data: { type: "idee", title: "Donnerstag", lat: view[0], lon: view[1] + 0.004 } });
   check(r.status() === 201, `place Donnerstag: ${r.status()}`);
   await page.locator(`.leaflet-marker-icon[data-knoten="${(await r.json()).id}"]`).waitFor();
+
+  at("the Webrat on yesterday: the Antrag withdrawn, today's not yet filed");
+  await page.locator("#timeline-btn").click();
+  await page.waitForFunction((t) => document.getElementById("past-banner")?.textContent === t, stand(1));
+  await page.locator("#open-webrat").click();
+  await page.locator("#webrat.open").waitFor();
+  await stands("#wr-past", 1);
+  const item = (id) => page.locator(`.antrag-item[data-id="${id}"]`);
+  await item(antrag).locator(".status", { hasText: /^zurückgezogen$/ }).waitFor();
+  await item(today).waitFor({ state: "detached" });
+  await a11y("the Webrat on a past day");
+
+  at("Dienstag's Anträge: open, objected to, nothing to act on");
+  await slide(-2);
+  await stands("#wr-past", 2);
+  await item(antrag).locator(".status", { hasText: /^offen$/ }).waitFor();
+  await item(antrag).locator(".meta", { hasText: "1 Einspr." }).waitFor();
+  await item(antrag).click();
+  await page.locator("#antrag-title", { hasText: "Bank am Teich" }).waitFor();
+  await page.locator("#antrag-einsprueche", { hasText: /^1$/ }).waitFor();
+  await page.locator("#wr-antraege").getByText("(durch Einspruch verlängert)").waitFor();
+  const acts = await page.locator("#wr-antraege").getByRole("button", { name: /Antrag zurückziehen|Einspruch erheben|^Ja$|^Nein$|Enthaltung/ }).count();
+  check(acts === 0, `${acts} buttons to act on a past Antrag`);
+  check((await page.locator("#einspruch-form").count()) === 0, "an Einspruch form on a past Antrag");
+
+  at("Montag's: the Antrag just filed, the page follows the slider");
+  await slide(-3);
+  await stands("#wr-past", 3);
+  await page.locator("#antrag-einsprueche", { hasText: /^0$/ }).waitFor();
+  await page.locator("#wr-antraege .status", { hasText: /^offen$/ }).waitFor();
+  await page.locator("#wr-antraege").getByRole("button", { name: "← Alle Anträge" }).click();
+  await item(antrag).locator(".status", { hasText: /^offen$/ }).waitFor();
+  console.log("  Anträge: zurückgezogen, offen (1 Einspruch), offen");
+
+  at("back to live from the Webrat: the live list");
+  await page.locator("#wr-past").getByRole("button", { name: "Zurück zu live" }).click();
+  await banner.waitFor({ state: "hidden" });
+  await page.locator("#wr-past").waitFor({ state: "detached" });
+  await item(today).waitFor();
+  await item(antrag).locator(".status", { hasText: /^zurückgezogen$/ }).waitFor();
+  check(await page.locator("#timeline-bar").isHidden(), "the Zeitleiste closed");
 
   check(errors.length === 0, errors.join("; "));
   console.log("ok");

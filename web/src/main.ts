@@ -13,13 +13,14 @@ import { MapFeed, type Content } from "./feed";
 import type { KnotenPanel } from "./knotenpanel";
 import type { Ortskonto } from "./ortskonto";
 import type { Timeline } from "./timeline";
+import type { Webrat } from "./webrat";
 import { icon, knotenLabel, svg } from "./labels";
 import { setLimits } from "./limits";
 import { MapView } from "./mapview";
 import { initOnboarding } from "./onboarding";
 import { Placer } from "./place";
 import { session } from "./session";
-import { KNOTEN_TYPES, type Garnrolle, type Konto, type Ortsweberei, type PageConfig } from "./types";
+import { KNOTEN_TYPES, type Garnrolle, type Konto, type Ortsweberei, type PageConfig, type PastDay } from "./types";
 import { toast } from "./toast";
 import { closePanel, initUI, onSliderOpen, openPanel, openSlider, panelOpen } from "./ui";
 
@@ -59,6 +60,9 @@ function lazy<T>(load: () => Promise<T>): (use: (part: T) => void) => void {
 // the feed keeps running underneath, so that going back to live is immediate.
 let past: Content | null = null;
 const shown = (): Content => past ?? feed.view();
+// The rest of that day (its Anträge, its balance), for the Webrat and the Ortskonto.
+let pastDay: PastDay | null = null;
+const backToLive = () => timeline?.close();
 
 // The Knoten panel, fetched when a Knoten is first opened.
 let panel: KnotenPanel | null = null;
@@ -73,12 +77,20 @@ const withPanel = lazy(() =>
     }))));
 const openKnoten = (id: string, fromList = false) => withPanel((p) => void p.open(id, fromList));
 // The Webrat (Anträge, votes, delegation: a fifth of the app's code), fetched when first opened.
-const withWebrat = lazy(() => import("./webrat").then(({ Webrat }) => new Webrat({ feed, showKnoten: (id) => showKnoten(id) })));
+let webrat: Webrat | null = null;
+const withWebrat = lazy(() =>
+  import("./webrat").then(({ Webrat }) => (webrat = new Webrat({ feed, showKnoten: (id) => showKnoten(id), past: () => pastDay, live: backToLive }))));
 // The Ortskonto (balance, Goldfäden, donating, the treasurer's view), fetched when first opened.
 let konto: Ortskonto | null = null;
 const withKonto = lazy(() =>
   import("./ortskonto").then(({ Ortskonto }) =>
-    (konto = new Ortskonto({ feed, kontoAt: (p) => mapView.kontoAt(p), showAntrag: (id) => (openSlider("webrat"), withWebrat((w) => void w.showAntrag(id))) }))));
+    (konto = new Ortskonto({
+      feed,
+      kontoAt: (p) => mapView.kontoAt(p),
+      showAntrag: (id) => (openSlider("webrat"), withWebrat((w) => void w.showAntrag(id))),
+      past: () => pastDay,
+      live: backToLive,
+    }))));
 
 const mapView = new MapView($("map"), {
   knoten: (id) => openKnoten(id),
@@ -199,7 +211,7 @@ for (const t of KNOTEN_TYPES) {
 // The timeline (the map of a past day), fetched when first opened.
 let timeline: Timeline | null = null;
 const withTimeline = lazy(() =>
-  import("./timeline").then(({ Timeline }) =>
+  Promise.all([import("./timeline"), ortsweberei.catch(() => null)]).then(([{ Timeline }, ow]) =>
     (timeline = new Timeline({
       bbox: () => {
         const b = map.getBounds();
@@ -207,14 +219,19 @@ const withTimeline = lazy(() =>
         return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -85, 85), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -85, 85)].map((v) => v.toFixed(5)).join(",");
       },
       now: () => mapView.now(),
-      show: (content, label) => {
+      zone: ow?.timezone || "Europe/Berlin",
+      show: (content, day) => {
         past = content;
+        pastDay = day;
+        const label = day?.label ?? null;
         const banner = $("past-banner");
         banner.textContent = label ?? "";
         banner.hidden = !label;
         document.documentElement.dataset.past = label ? "1" : "";
         $("timeline-btn").setAttribute("aria-expanded", String(!!label));
         feed.onChange();
+        webrat?.pastChanged();
+        konto?.pastChanged();
       },
     }))));
 $("timeline-btn").addEventListener("click", () => withTimeline((t) => (t.isOpen ? t.close() : t.open())));

@@ -9,13 +9,17 @@ import { auszahlungStatusLabel, isTreasurer, spendeStatusLabel } from "./kontote
 import { Attempt, ibanGroups, MAX_CENTS, parseCents } from "./money";
 import { session } from "./session";
 import { toast } from "./toast";
-import type { Auszahlung, Buchung, Konto, Point, Spende, Ueberweisung } from "./types";
+import type { Auszahlung, Buchung, Konto, PastDay, Point, Spende, Ueberweisung } from "./types";
 import { isOpen, onSliderOpen, selectTab } from "./ui";
 
 export interface OrtskontoDeps {
   feed: MapFeed;
   kontoAt(p: Point | null): void;
   showAntrag(id: string): void;
+  /** The past day the timeline shows (null: live): its balance is shown instead. */
+  past(): PastDay | null;
+  /** Closes the timeline: back to the live state. */
+  live(): void;
 }
 
 // While the slider is open the figures are asked for again this often: an anonymous donation
@@ -54,6 +58,16 @@ export class Ortskonto {
     if (!isOpen("ortskonto")) return;
     const sel = document.querySelector("#ortskonto [aria-selected=true]")?.id;
     this.tab(sel === "tab-spenden" ? "spenden" : sel === "tab-kasse" ? "kasse" : "konto");
+  }
+
+  /** The timeline moved to another day or back to live: the open balance follows. */
+  pastChanged() {
+    if (!isOpen("ortskonto")) return;
+    const sel = document.querySelector("#ortskonto [aria-selected=true]")?.id;
+    if (!sel || sel === "tab-konto") {
+      this.shown = "";
+      void this.refresh();
+    }
   }
 
   /** The map's Goldfäden changed: the open slider follows. */
@@ -99,13 +113,15 @@ export class Ortskonto {
 
   private async load(n: number) {
     const box = $("ok-konto");
+    if (this.showPast(box)) return;
     let k: Konto;
     try {
       k = await get<Konto>("/api/konto");
     } catch (e) {
-      if (!this.konto) replace(box, h("p", { class: "error" }, germanMessage(e)));
+      if (!this.konto && !this.d.past()) replace(box, h("p", { class: "error" }, germanMessage(e)));
       return;
     }
+    if (this.d.past()) return; // the timeline opened meanwhile: its day is shown
     if (n < this.applied) return;
     this.applied = n;
     this.konto = k;
@@ -172,6 +188,31 @@ export class Ortskonto {
     );
     this.journalNext = null;
     await this.journal(journal, more);
+  }
+
+  // A past day (the timeline): its balance alone, to look at; the live figures come back with
+  // "Zurück zu live". False while live.
+  private showPast(box: HTMLElement): boolean {
+    const p = this.d.past();
+    if (!p) return false;
+    this.shown = ""; // live again, the live figures are drawn anew
+    replace(
+      box,
+      h(
+        "div",
+        { class: "past-note", id: "ok-past" },
+        h("p", {}, h("strong", {}, p.label), " – der Kontostand an diesem Tag. Goldfäden, Auszahlungen und Journal zeigt der Live-Stand."),
+        h("button", { type: "button", class: "small", onclick: () => this.d.live() }, "Zurück zu live"),
+      ),
+      p.error
+        ? h("p", { class: "error" }, p.error)
+        : p.ortskonto
+          ? h("dl", { class: "saldo" }, fig("Kontostand", p.ortskonto.balance_cents, "konto-balance", "big"))
+          : p.ortskonto === null
+            ? h("p", { id: "konto-none" }, "An diesem Tag hatte die Ortsweberei kein Ortskonto.")
+            : null,
+    );
+    return true;
   }
 
   // The public journal, a page at a time.

@@ -140,6 +140,8 @@ export interface ChatMessage {
 export interface Ortsweberei {
   name: string;
   bounds: GeoJSON.MultiPolygon | null;
+  /** The IANA time zone the instance reads dates in (the timeline's days). */
+  timezone?: string;
   limits?: Limits;
 }
 
@@ -238,4 +240,21 @@ export interface Buchung {
   donor: Named | "anonym" | null;
   antrag: { id: string; title: string } | null;
   message: string;
+}
+
+/**
+ * A past day as the timeline shows it (GET /api/timeline): what the Webrat and the Ortskonto
+ * show instead of the live state while the timeline is open.
+ */
+export interface PastDay {
+  /** The banner's text: "Stand: 12.11.2026". */
+  label: string;
+  /** The day's Anträge (those without a Knoten and those of Knoten in the view) with their
+   * status as of then; no Einsprüche, Abstimmung or payout (the answer has their count only). */
+  antraege: Antrag[];
+  /** The Ortskonto's balance as of then; null: it had none; undefined: the instance did not
+   * say (one older than the balance in the timeline). */
+  ortskonto?: { balance_cents: number } | null;
+  /** Why the day could not be loaded (then the lists are empty). */
+  error?: string;
 }

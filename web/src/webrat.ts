@@ -10,12 +10,16 @@ import { parseCents } from "./money";
 import { auszahlungStatusLabel } from "./kontotext";
 import { session } from "./session";
 import { showError, toast } from "./toast";
-import type { Abstimmung, Antrag, Choice, Delegation, Knoten, Vote } from "./types";
+import type { Abstimmung, Antrag, Choice, Delegation, Knoten, PastDay, Vote } from "./types";
 import { onSliderOpen, openSlider, selectTab } from "./ui";
 
 export interface WebratDeps {
   feed: MapFeed;
   showKnoten(id: string): void;
+  /** The past day the timeline shows (null: live): its Anträge are listed instead. */
+  past(): PastDay | null;
+  /** Closes the timeline: back to the live state. */
+  live(): void;
 }
 
 export class Webrat {
@@ -52,6 +56,15 @@ export class Webrat {
     else this.showList();
   }
 
+  /** The timeline moved to another day or back to live: the open list of Anträge follows. */
+  pastChanged() {
+    if ($("webrat").hidden) return;
+    const sel = document.querySelector("#webrat [aria-selected=true]")?.id;
+    if (sel && sel !== "tab-antraege") return; // a form being filled in stays as it is
+    if (this.detailId) this.showAntrag(this.detailId);
+    else this.showList();
+  }
+
   /** Opens the Webrat on a new Antrag about the Knoten. */
   fileAbout(k: Knoten) {
     this.knotenForAntrag = k;
@@ -82,36 +95,104 @@ export class Webrat {
       ),
     );
     const ul = h("ul", { class: "antraege" }, h("li", {}, "Lade Anträge …"));
-    replace(this.list, h("div", { class: "row between" }, h("h3", {}, "Anträge"), filter), ul);
-    try {
-      const { antraege } = await get<{ antraege: Antrag[] }>(`/api/antraege?limit=100${this.status ? "&status=" + this.status : ""}`);
+    const past = this.d.past();
+    replace(this.list, h("div", { class: "row between" }, h("h3", {}, "Anträge"), filter), past ? this.pastNote(past) : null, ul);
+    if (past) {
+      const antraege = past.antraege.filter((a) => !this.status || a.status === this.status);
       replace(
         ul,
-        antraege.length
-          ? antraege.map((a) =>
-              h(
-                "li",
-                {},
-                h(
-                  "button",
-                  { type: "button", class: "antrag-item", onclick: () => this.showAntrag(a.id) },
-                  h("span", { class: "title" }, a.title),
-                  h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status),
-                  h("span", { class: "meta" }, `von ${a.applicant.name} · Entscheidung `, time(a.decision_deadline), a.einspruch_count ? ` · ${a.einspruch_count} Einspr.` : ""),
-                ),
-              ),
-            )
-          : h("li", {}, "Keine Anträge."),
+        past.error
+          ? h("li", { class: "error" }, past.error)
+          : antraege.length
+            ? antraege.map((a) => this.item(a))
+            : h("li", {}, "Keine Anträge an diesem Tag."),
       );
+      return;
+    }
+    try {
+      const { antraege } = await get<{ antraege: Antrag[] }>(`/api/antraege?limit=100${this.status ? "&status=" + this.status : ""}`);
+      if (this.d.past()) return; // the timeline opened meanwhile: its day is shown
+      replace(ul, antraege.length ? antraege.map((a) => this.item(a)) : h("li", {}, "Keine Anträge."));
     } catch (e) {
+      if (this.d.past()) return;
       replace(ul, h("li", { class: "error" }, germanMessage(e)));
     }
+  }
+
+  private item(a: Antrag) {
+    return h(
+      "li",
+      {},
+      h(
+        "button",
+        { type: "button", class: "antrag-item", "data-id": a.id, onclick: () => this.showAntrag(a.id) },
+        h("span", { class: "title" }, a.title),
+        h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status),
+        h(
+          "span",
+          { class: "meta" },
+          a.applicant.name ? `von ${a.applicant.name} · ` : "",
+          "Entscheidung ",
+          time(a.decision_deadline),
+          a.einspruch_count ? ` · ${a.einspruch_count} Einspr.` : "",
+        ),
+      ),
+    );
+  }
+
+  // A past day (the timeline): the Anträge as they stood, to look at only.
+
+  private pastNote(p: PastDay) {
+    return h(
+      "div",
+      { class: "past-note", id: "wr-past" },
+      h("p", {}, h("strong", {}, p.label), " – so standen die Anträge an diesem Tag. Nur zum Ansehen: Einspruch, Rückzug und Abstimmung gibt es im Live-Stand. Anträge zu Knoten außerhalb des Kartenausschnitts fehlen hier."),
+      h("button", { type: "button", class: "small", onclick: () => this.d.live() }, "Zurück zu live"),
+    );
+  }
+
+  private showPastAntrag(id: string, p: PastDay) {
+    const a = p.antraege.find((x) => x.id === id);
+    const box = h("div", { class: "antrag" });
+    replace(this.list, h("button", { type: "button", class: "link back", onclick: () => this.showList() }, "← Alle Anträge"), this.pastNote(p), box);
+    if (!a) {
+      replace(box, h("p", {}, p.error ?? "An diesem Tag gab es diesen Antrag nicht, oder sein Knoten liegt außerhalb des Kartenausschnitts."));
+      return;
+    }
+    replace(
+      box,
+      h("h3", { id: "antrag-title", tabindex: "-1" }, a.title),
+      h("p", {}, h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status)),
+      h(
+        "dl",
+        { class: "facts" },
+        a.applicant.name ? [h("dt", {}, "Antrag von"), h("dd", {}, a.applicant.name)] : null,
+        h("dt", {}, "Gestellt"),
+        h("dd", {}, time(a.opened_at)),
+        h("dt", {}, a.status === "offen" ? "Entscheidung am" : "Frist"),
+        h("dd", {}, time(a.decision_deadline), a.extended ? " (durch Einspruch verlängert)" : ""),
+        a.decided_at ? [h("dt", {}, "Entschieden"), h("dd", {}, time(a.decided_at))] : null,
+        a.amount_cents != null ? [h("dt", {}, "Betrag"), h("dd", {}, euro(a.amount_cents))] : null,
+        h("dt", {}, "Einsprüche"),
+        h("dd", { id: "antrag-einsprueche" }, String(a.einspruch_count)),
+      ),
+      a.knoten_id ? h("button", { type: "button", class: "secondary small", onclick: () => this.d.showKnoten(a.knoten_id!) }, "Knoten auf der Karte zeigen") : null,
+      a.details_html ? this.details(a.details_html) : null,
+    );
+  }
+
+  private details(html: string) {
+    const md = h("div", { class: "md" });
+    md.innerHTML = html; // sanitized by the instance
+    return md;
   }
 
   // One Antrag, its Einsprüche, and its Abstimmung.
 
   async showAntrag(id: string) {
     this.detailId = id;
+    const past = this.d.past();
+    if (past) return this.showPastAntrag(id, past);
     const box = h("div", { class: "antrag", "aria-busy": "true" }, "Lade den Antrag …");
     replace(this.list, h("button", { type: "button", class: "link back", onclick: () => this.showList() }, "← Alle Anträge"), box);
     let a: Antrag, ab: Abstimmung | null = null;
@@ -122,7 +203,7 @@ export class Webrat {
       replace(box, h("p", { class: "error" }, germanMessage(e)));
       return;
     }
-    if (this.detailId !== id) return;
+    if (this.detailId !== id || this.d.past()) return;
     box.removeAttribute("aria-busy");
     const me = session.me;
     const einsprueche = a.einsprueche ?? [];
@@ -158,11 +239,7 @@ export class Webrat {
       ),
       a.knoten_id ? h("button", { type: "button", class: "secondary small", onclick: () => this.d.showKnoten(a.knoten_id!) }, "Knoten auf der Karte zeigen") : null,
     ];
-    if (a.details_html) {
-      const md = h("div", { class: "md" });
-      md.innerHTML = a.details_html; // sanitized by the instance
-      parts.push(md);
-    }
+    if (a.details_html) parts.push(this.details(a.details_html));
     parts.push(
       h("h4", {}, `Einsprüche (${einsprueche.length})`),
       einsprueche.length

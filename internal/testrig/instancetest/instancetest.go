@@ -30,6 +30,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/captcha"
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/moderation"
@@ -108,6 +109,10 @@ type Options struct {
 	Retention        time.Duration
 	// MaxMirrorBytes bounds the neighbours' snapshot files it mirrors (0: the default).
 	MaxMirrorBytes int64
+	// Timezone is the Ortsweberei's time zone, as `serve --timezone` sets it (the delegation
+	// batch at 03:00 there, the snapshots' schedule, the timeline's dates, the bank's months);
+	// nil: the instance's defaults.
+	Timezone *time.Location
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -169,7 +174,12 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	if o.Log != nil {
 		log = slog.New(slog.NewMultiHandler(log.Handler(), o.Log))
 	}
+	var batch delegation.Batch
+	if o.Timezone != nil {
+		batch = delegation.Batch{At: 3 * time.Hour, Location: o.Timezone} // as serve's default --delegation-batch
+	}
 	inst, err := instance.Open(ctx, instance.Config{
+		DelegationBatch:      batch,
 		DB:                   db,
 		Dev:                  !o.NoDev,
 		PublicURL:            publicURL,
