@@ -86,17 +86,46 @@ export async function mountCaptcha(form: HTMLFormElement): Promise<Captcha | nul
   widget.setAttribute("configuration", JSON.stringify({ hideFooter: true, hideLogo: true }));
   slot.replaceChildren(widget);
   slot.hidden = false;
+  // While it solves, the widget marks its box a required field: a form sent then is stopped by
+  // the browser (an "invalid" event, no submit). It is sent again once solved.
+  let resend = false;
+  const sendAgain = () => {
+    resend = false;
+    setTimeout(() => form.requestSubmit(), 0);
+  };
+  widget.addEventListener(
+    "invalid",
+    (e) => {
+      e.preventDefault(); // no browser bubble over the widget's own "Wird bestätigt"
+      resend = true;
+      if (widget.getState() === "verified") sendAgain();
+    },
+    true,
+  );
   widget.addEventListener("statechange", (e) => {
-    if ((e as CustomEvent<{ state: string }>).detail?.state === "error") formError(form, failedMessage);
+    const state = (e as CustomEvent<{ state: string }>).detail?.state;
+    if (state === "error") formError(form, failedMessage);
+    if (state === "verified" && resend) sendAgain();
   });
   return {
     // Each solution serves one registration; the next try solves a new one.
     async payload() {
-      // The widget's hidden field "altcha" holds it once verified (and until it expires).
-      const p = String(new FormData(form).get("altcha") ?? "");
-      if (!p || widget.getState() !== "verified") throw new Error("captcha: not solved yet");
-      widget.reset();
-      return p;
+      const state = widget.getState();
+      if (state === "expired" || state === "error") {
+        // Sent again from scratch: the widget, unverified, solves a new one first.
+        widget.reset();
+        form.requestSubmit();
+      }
+      // Verified: the hidden field "altcha" gets the solution a moment after the state.
+      for (let i = 0; i < 100 && widget.getState() === "verified"; i++) {
+        const p = String(new FormData(form).get("altcha") ?? "");
+        if (p) {
+          widget.reset();
+          return p;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error("captcha: not solved yet"); // the widget solves it and sends the form again
     },
   };
 }
