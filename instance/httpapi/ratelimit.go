@@ -88,7 +88,7 @@ var DefaultRules = []Rule{
 	{ClassChat, PerAccount, 20, 3 * time.Second},          // 20 at once, then 20 a minute: a conversation, not a flood
 	{ClassReport, PerIP, 30, time.Minute},                 // 30 at once, then one a minute
 	{ClassReport, PerAccount, 10, 6 * time.Minute},        // 10 at once, then 10 an hour
-	{ClassSocket, PerIP, 60, 2 * time.Second},             // each tab opens two; reconnects after a restart
+	{ClassSocket, PerIP, 200, time.Second},                // each tab opens two: a full room behind one router reconnecting after a restart
 	{ClassInbox, PerHost, 600, 20 * time.Millisecond},     // 50 a second a server: a large one's fan-out after a popular post
 }
 
