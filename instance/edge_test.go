@@ -286,3 +286,25 @@ func TestChatAndSocketLimits(t *testing.T) {
 		t.Errorf("socket from 127.0.0.3: %d (%v), want 101", got, err)
 	}
 }
+
+// A registration the limits refuse does not spend its solved captcha: the resident who waits
+// sends the same form again.
+func TestLimitedRegistrationKeepsItsCaptcha(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Captcha: true, CaptchaOptions: captcha.Options{MaxNumber: 5000},
+		RateLimits: &httpapi.RateLimits{Rules: []httpapi.Rule{{Class: httpapi.ClassRegister, Scope: httpapi.PerAccount, Burst: 1, Every: time.Hour}}}})
+	c := inst.Client()
+	register := func(email, altcha string) *instancetest.Response {
+		return c.Post("/api/auth/register", map[string]any{"name": "Nele Neu", "address": "Weg 1", "lat": lat, "lon": lon,
+			"email": email, "password": "lange genug", "altcha": altcha})
+	}
+	register("nele@example.org", instancetest.SolveCaptcha(t, c)).Expect(t, http.StatusAccepted)
+	second := instancetest.SolveCaptcha(t, c)
+	if res := register("nele@example.org", second); res.Status != http.StatusTooManyRequests || res.ErrorCode() != "rate_limited" {
+		t.Fatalf("second registration of one address: %d %s", res.Status, res.Body)
+	}
+	register("nele.neu@example.org", second).Expect(t, http.StatusAccepted)
+	if n := inst.Count(`SELECT count(*) FROM captcha_spent`); n != 2 {
+		t.Errorf("%d solutions spent, want 2", n)
+	}
+}
