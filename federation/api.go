@@ -9,14 +9,16 @@ import (
 // What the admin asks of federation through the HTTP API (httpapi.Fediverse).
 
 // Block defederates a domain (and its subdomains): nothing from it is stored afterwards, and
-// what it already sent is removed.
-func (s *Service) Block(ctx context.Context, by account.Account, domain string) error {
-	return s.blocks.Block(ctx, by, domain)
+// what it already sent is removed, its mirrored snapshots too. With moderation wired
+// (SetModeration), the block is an entry of the public moderation log, with the reason
+// (optional: "" is shown as "—").
+func (s *Service) Block(ctx context.Context, by account.Account, domain, reason string) error {
+	return s.blocks.Block(ctx, by, domain, reason)
 }
 
-// Unblock lifts a block.
-func (s *Service) Unblock(ctx context.Context, by account.Account, domain string) error {
-	return s.blocks.Unblock(ctx, by, domain)
+// Unblock lifts a block, as an entry of the public moderation log as Block is.
+func (s *Service) Unblock(ctx context.Context, by account.Account, domain, reason string) error {
+	return s.blocks.Unblock(ctx, by, domain, reason)
 }
 
 // Blocks lists the blocked domains.

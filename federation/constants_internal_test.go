@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
+	"github.com/weltgewebe/weltgewebe/federation/internal/forward"
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/mirror"
 	"github.com/weltgewebe/weltgewebe/federation/internal/publish"
@@ -31,6 +34,9 @@ func TestPersistedNames(t *testing.T) {
 	if got := (mirror.Args{}).Kind(); got != "federation_mirror_snapshot" {
 		t.Errorf("mirror job kind %q", got)
 	}
+	if got := (forward.Args{}).Kind(); got != "federation_forward_flag" {
+		t.Errorf("forward job kind %q", got)
+	}
 	for _, c := range []struct {
 		args any
 		want string
@@ -40,6 +46,8 @@ func TestPersistedNames(t *testing.T) {
 			`{"outgoing":7,"host":"x.example","inboxes":["https://x.example/inbox"],"tries":2}`},
 		{delivery.Args{Outgoing: 7, Host: "x.example", Inboxes: []string{"https://x.example/inbox"}},
 			`{"outgoing":7,"host":"x.example","inboxes":["https://x.example/inbox"]}`},
+		{forward.Args{Report: uuid.MustParse("01a24523-9b03-769e-ae3f-6ff05a327fc3"), Targets: []string{"https://x.example/users/a"}, Comment: "c"},
+			`{"report":"01a24523-9b03-769e-ae3f-6ff05a327fc3","targets":["https://x.example/users/a"],"comment":"c"}`},
 	} {
 		b, err := json.Marshal(c.args)
 		if err != nil || string(b) != c.want {
@@ -69,8 +77,8 @@ func TestPersistedNames(t *testing.T) {
 	types := slices.Clone(publish.Types())
 	slices.Sort(types)
 	if got, want := strings.Join(types, " "), "AbstimmungEroeffnet AbstimmungGeschlossen AntragAbgelehnt AntragAngenommen "+
-		"AntragFristVerlaengert AntragGestellt AntragZurAbstimmung AntragZurueckgezogen DelegationAbgelaufen DelegationBeendet "+
-		"DelegationWirksam EinspruchErhoben StimmeAbgegeben StimmeGeaendert"; got != want {
+		"AntragFristVerlaengert AntragGestellt AntragVerborgen AntragZurAbstimmung AntragZurueckgezogen DelegationAbgelaufen DelegationBeendet "+
+		"DelegationWirksam EinspruchErhoben EinspruchVerborgen StimmeAbgegeben StimmeGeaendert"; got != want {
 		t.Errorf("delivered types\n got %s\nwant %s", got, want)
 	}
 

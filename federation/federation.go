@@ -34,6 +34,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/federation/internal/delivery"
 	"github.com/weltgewebe/weltgewebe/federation/internal/fetch"
+	"github.com/weltgewebe/weltgewebe/federation/internal/forward"
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/federation/internal/keys"
@@ -132,6 +133,8 @@ type Service struct {
 	publish *publish.Service
 	// mirror: the neighbours' snapshots we keep.
 	mirror *mirror.Service
+	// forward: reports about remote accounts, sent to their servers as Flags.
+	forward *forward.Service
 	// snapshots: our own recorded snapshots (SetSnapshots), served as Snapshot objects.
 	snapshots SnapshotRecords
 	log       *slog.Logger
@@ -192,13 +195,15 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.inbox = inbox.New(inbox.Config{Mirror: s.mirror, Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: inbox.Services{Antraege: svc.Antraege, Nachbarn: svc.Nachbarn},
 		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Limit: cfg.InboxLimit, Log: s.log})
+	s.forward = forward.New(forward.Config{Pool: pool, IRI: s.iri, Fetch: s.fetch, Actors: s.actors, Delivery: s.delivery, Log: s.log})
 	s.publish = publish.New(publish.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: publish.Services{Events: svc.Events, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations},
 		Keys:     s.keys, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, Log: s.log})
 	// What a block removes, in this order, in its transaction (the order of the statements
 	// before the owners had them): the replies and poll votes on our Anträge, the neighbours'
-	// Anträge and Stimmen, the actors, the inbox; then the domain's keys in memory.
-	s.blocks.SetForgetting(s.actors.DropKeys, svc.Antraege, svc.Nachbarn, s.actors, s.inbox)
+	// Anträge and Stimmen, the actors, the inbox, the mirrored snapshots; then the domain's
+	// keys in memory, and once committed the mirrored files.
+	s.blocks.SetForgetting(s.actors.DropKeys, svc.Antraege, svc.Nachbarn, s.actors, s.inbox, s.mirror)
 	return s, nil
 }
 
@@ -208,6 +213,7 @@ func (s *Service) SetRiver(c *river.Client[pgx.Tx]) {
 	s.delivery.SetRiver(c)
 	s.inbox.SetRiver(c)
 	s.mirror.SetRiver(c)
+	s.forward.SetRiver(c)
 }
 
 // SweepOutgoing removes activities whose deliveries are long over.
@@ -254,6 +260,7 @@ func (s *Service) AddWorkers(workers *river.Workers) {
 	s.inbox.AddWorker(workers)
 	s.delivery.AddWorker(workers)
 	s.mirror.AddWorker(workers)
+	s.forward.AddWorker(workers)
 }
 
 // Queues are the River queues federation works in.

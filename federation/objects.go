@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
@@ -42,6 +43,9 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		a, err := s.svc.Antraege.Get(r.Context(), id)
 		if err != nil {
 			return nil, err
+		}
+		if a.HiddenAt != nil {
+			return nil, convert.ErrHidden
 		}
 		for _, e := range a.Einsprueche {
 			if e.AccountID == acc {
@@ -81,6 +85,13 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {
 			return nil, iri.ErrNotFound
+		}
+		// The Faden's object is told from its events, which a hiding does not rewrite: a
+		// Faden the moderators hid (or whose Knoten they hid) is gone for the Fediverse too.
+		if hidden, err := s.svc.Knoten.Hidden(r.Context(), []uuid.UUID{id}); err != nil {
+			return nil, err
+		} else if hidden[id] {
+			return nil, iri.ErrGone
 		}
 		return s.convert.FadenObject(r.Context(), id)
 	})
@@ -200,6 +211,14 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 		case errors.Is(err, iri.ErrNotFound) || errors.Is(err, pgx.ErrNoRows) || errors.Is(err, eventstore.ErrNoEvent) ||
 			(isFault && f.Kind == fault.NotFound):
 			s.refuse(w, r, fault.NotFoundf("not_found", "Not found."))
+		case errors.Is(err, convert.ErrHidden):
+			// As Mastodon answers for a deleted post: 410 and a Tombstone, so that a server
+			// fetching it again (a boost, a reply) takes it as deleted.
+			former := ""
+			if r.Pattern == "GET /ap/antraege/{id}" {
+				former = "Question"
+			}
+			writeAP(w, http.StatusGone, s.convert.Tombstone(s.iri.Of(r.URL.Path), former))
 		case errors.Is(err, iri.ErrGone) || (isFault && f.Kind == fault.Gone):
 			s.refuse(w, r, fault.Gonef("gone", "Deleted."))
 		default:

@@ -80,8 +80,8 @@ func (s *Service) outbox(r *http.Request) (any, error) {
 	h := s.convert.Handles()
 	for _, e := range evs {
 		act, err := s.convert.ActivityFor(ctx, h, e)
-		if errors.Is(err, iri.ErrNotFound) {
-			continue
+		if errors.Is(err, iri.ErrNotFound) || errors.Is(err, iri.ErrGone) {
+			continue // no ActivityStreams form, or hidden by moderation
 		}
 		if err != nil {
 			return nil, fmt.Errorf("federation: outbox item %v: %w", e.Position, err)

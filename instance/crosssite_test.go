@@ -17,9 +17,10 @@ import (
 func fingerprint(t *testing.T, inst *instancetest.Instance) (map[string]string, time.Duration) {
 	t.Helper()
 	out := map[string]string{}
-	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "knoten", "faeden", "antraege",
+	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "wortfilter", "knoten", "faeden", "antraege",
 		"einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
-		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen"} {
+		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen",
+		"account_verwarnungen", "moderation_meldungen", "moderation_log", "moderation_ipsperren"} {
 		var sum string
 		err := inst.Pool.QueryRow(context.Background(),
 			`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM `+table+` t`).Scan(&sum)
@@ -56,6 +57,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	var msg struct{ ID string }
 	ben.Post("/api/chat", map[string]string{"text": "Hallo"}).Expect(t, http.StatusCreated).JSON(t, &msg)
 
+	const nobody = "01a24300-0000-7000-8000-0000000000ff" // an id of nothing
 	type write struct {
 		c    *instancetest.Client
 		path string
@@ -65,13 +67,19 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	// In the order the same-origin requests run (the block before its removal).
 	order := []string{
 		"POST /api/auth/register", "POST /api/auth/login", "POST /api/auth/logout", "PATCH /api/me",
-		"POST /api/admin/accounts/{id}/verify", "PUT /api/admin/ortsweberei", "POST /api/knoten", "POST /api/faeden",
+		"POST /api/admin/accounts/{id}/verify", "PUT /api/admin/ortsweberei", "PUT /api/admin/wortfilter", "POST /api/knoten", "POST /api/faeden",
 		"POST /api/faeden/{id}/twist", "POST /api/faeden/{id}/untwist", "POST /api/antraege",
 		"POST /api/antraege/{id}/einspruch", "POST /api/antraege/{id}/withdraw", "POST /api/abstimmungen/{id}/vote",
 		"POST /api/delegationen", "DELETE /api/delegationen/{id}", "POST /api/chat", "DELETE /api/admin/chat/{id}",
 		"POST /api/konto/camt", "POST /api/auszahlungen/{id}/status", "PUT /api/admin/konto", "POST /api/spenden", "POST /api/spenden/{id}/status",
 		"PUT /api/admin/accounts/{id}/roles/{role}", "DELETE /api/admin/accounts/{id}/roles/{role}", "POST /api/dev/clock", "POST /api/admin/federation/neighbours", "POST /api/admin/federation/blocks",
-		"DELETE /api/admin/federation/blocks/{domain}", "/api/", "/",
+		"DELETE /api/admin/federation/blocks/{domain}",
+		"POST /api/meldungen", "POST /api/admin/meldungen/{id}/resolve", "POST /api/admin/meldungen/{id}/dismiss",
+		"POST /api/admin/meldungen/{id}/forward", "POST /api/admin/inhalte/hide", "POST /api/admin/inhalte/unhide",
+		"POST /api/admin/accounts/{id}/warn", "POST /api/admin/accounts/{id}/suspend", "POST /api/admin/accounts/{id}/ban",
+		"POST /api/admin/accounts/{id}/lift", "POST /api/moderation/log/{id}/appeal", "POST /api/admin/appeals/{id}",
+		"POST /api/admin/ipsperren", "DELETE /api/admin/ipsperren/{id}",
+		"/api/", "/",
 	}
 	cases := map[string]write{
 		"POST /api/auth/register": {anon, "/api/auth/register", map[string]any{"name": "Eve", "address": "Merseburger Straße 1",
@@ -81,6 +89,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"PATCH /api/me":                        {ada, "/api/me", map[string]string{"name": "Ada Lovelace"}, http.StatusOK},
 		"POST /api/admin/accounts/{id}/verify": {admin, "/api/admin/accounts/" + neu.ID + "/verify", nil, http.StatusOK},
 		"PUT /api/admin/ortsweberei":           {admin, "/api/admin/ortsweberei", map[string]string{"name": "Lindenau"}, http.StatusOK},
+		"PUT /api/admin/wortfilter":            {admin, "/api/admin/wortfilter", map[string][]string{"words": {"arsch"}, "hold": {}}, http.StatusOK},
 		"POST /api/knoten": {ada, "/api/knoten", map[string]any{"type": "idee", "title": "Brunnen", "lat": lat, "lon": lon},
 			http.StatusCreated},
 		"POST /api/faeden":                  {ben, "/api/faeden", map[string]any{"to_knoten_id": k.ID, "type": "gespraech"}, http.StatusCreated},
@@ -110,8 +119,24 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 			http.StatusUnprocessableEntity}, // it passed the guard; nobody answers there
 		"POST /api/admin/federation/blocks":            {admin, "/api/admin/federation/blocks", map[string]string{"domain": "spam.example"}, http.StatusOK},
 		"DELETE /api/admin/federation/blocks/{domain}": {admin, "/api/admin/federation/blocks/spam.example", nil, http.StatusOK},
-		"/api/": {ada, "/api/nirgends", nil, http.StatusNotFound},
-		"/":     {ada, "/", nil, http.StatusMethodNotAllowed},
+		// Moderation: the ones that would need a report, an entry or a block pass the guard and
+		// meet an unknown id.
+		"POST /api/meldungen":                    {ada, "/api/meldungen", map[string]string{"target": leo.ID, "reason": "Test"}, http.StatusCreated},
+		"POST /api/admin/meldungen/{id}/resolve": {admin, "/api/admin/meldungen/" + nobody + "/resolve", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/meldungen/{id}/dismiss": {admin, "/api/admin/meldungen/" + nobody + "/dismiss", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/meldungen/{id}/forward": {admin, "/api/admin/meldungen/" + nobody + "/forward", map[string]string{"comment": "x"}, http.StatusNotFound},
+		"POST /api/admin/inhalte/hide":           {admin, "/api/admin/inhalte/hide", map[string]string{"target": leo.ID, "reason": "x"}, http.StatusUnprocessableEntity},
+		"POST /api/admin/inhalte/unhide":         {admin, "/api/admin/inhalte/unhide", map[string]string{"target": leo.ID, "reason": "x"}, http.StatusUnprocessableEntity},
+		"POST /api/admin/accounts/{id}/warn":     {admin, "/api/admin/accounts/" + leo.ID + "/warn", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/suspend":  {admin, "/api/admin/accounts/" + leo.ID + "/suspend", map[string]any{"days": 1, "reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/ban":      {admin, "/api/admin/accounts/" + leo.ID + "/ban", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/lift":     {admin, "/api/admin/accounts/" + leo.ID + "/lift", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/moderation/log/{id}/appeal":   {ada, "/api/moderation/log/" + nobody + "/appeal", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/appeals/{id}":           {admin, "/api/admin/appeals/" + nobody, map[string]string{"decision": "upheld", "reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/ipsperren":              {admin, "/api/admin/ipsperren", map[string]any{"cidr": "198.51.100.0/24", "reason": "Test"}, http.StatusCreated},
+		"DELETE /api/admin/ipsperren/{id}":       {admin, "/api/admin/ipsperren/" + nobody, nil, http.StatusNotFound},
+		"/api/":                                  {ada, "/api/nirgends", nil, http.StatusNotFound},
+		"/":                                      {ada, "/", nil, http.StatusMethodNotAllowed},
 	}
 
 	// Every route that takes a write has its case; a pattern without a method takes them all.

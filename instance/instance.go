@@ -42,6 +42,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
+	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
 	"github.com/weltgewebe/weltgewebe/web"
 )
 
@@ -237,6 +238,8 @@ type Instance struct {
 	MapFeed      *mapfeed.Feed
 	ChatRoom     *chat.Room
 	Timeline     *timeline.Service
+	Wortfilter   *wortfilter.Service
+	Moderation   *moderation.Service // reports, actions, the public log, appeals, address blocks
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 }
@@ -271,6 +274,12 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		i.Clock = i.DevClock
 	}
 	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
+	// The word filter (moderation.TextFilter) comes first: the content packages check with it.
+	wf, err := wortfilter.New(ctx, db.Pool, i.Clock, i.Events, log)
+	if err != nil {
+		return nil, err
+	}
+	i.Wortfilter = wf
 	i.Ortsweberei = ortsweberei.NewService(db.Pool, i.Clock)
 	i.Adressen = adressen.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	accountOpts := cfg.Accounts
@@ -278,13 +287,18 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		accountOpts.Log = log
 	}
 	i.Accounts = account.NewService(db.Pool, i.Clock, i.Ortsweberei, accountOpts)
+	// Moderation before the content packages, which take it as their Holder; their Content is
+	// registered at the end of assemble (moderationContents, instance/moderation.go).
+	i.Moderation = moderation.NewService(db.Pool, i.Clock, i.Accounts, moderation.Options{BaseURL: cfg.PublicURL, Events: i.Events, Log: log})
 	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
+	i.Knoten.SetModeration(i.Wortfilter, i.Moderation) // a new Knoten's texts: blocked, or held for review
 	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)
 	if cfg.Dev {
 		i.Delegations.WaitForHorizon(0) // bounded by the job's timeout
 	}
 	i.Abstimmungen = abstimmung.NewService(db.Pool, i.Clock, i.Knoten, cfg.VoteDuration)
 	i.Antraege = antrag.NewService(db.Pool, i.Clock, i.Abstimmungen, i.Knoten)
+	i.Antraege.SetModeration(i.Wortfilter, i.Moderation)
 	i.Nachbarn = nachbarn.NewService(db.Pool, i.Clock, i.Antraege)
 	webratSweep := webrat.NewSweep(i.Clock, i.Delegations, i.Antraege)
 	snapshotKeys := snapshot.NewKeys(db.Pool, i.Clock)
@@ -306,10 +320,16 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		return nil, err
 	}
 	i.Federation = fed
+	// Federation and moderation (docs/MODERATION.md): incoming Flags are filed as reports, a
+	// forwarded report leaves as a Flag, a domain block is an entry of the public log.
+	var _ federation.ModerationLog = i.Moderation // SetModeration finds the log by its type: say so at compile time
+	fed.SetModeration(i.Moderation)
+	i.Moderation.SetForwarder(fed)
 	feedOpts := cfg.MapFeed
 	feedOpts.Log = log
 	i.MapFeed = mapfeed.New(db.Pool, i.Events, i.Knoten, i.Accounts, feedOpts)
 	i.Chat = chat.NewService(db.Pool, i.Clock)
+	i.Chat.SetModeration(i.Wortfilter, i.Moderation)
 	i.Konto = ortskonto.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	// An Antrag's payout is recorded, reserved or lapses in the Antrag's own transactions.
 	i.Antraege.SetHooks(antrag.Hooks{
@@ -319,6 +339,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Decided: func(ctx context.Context, tx *database.Tx, d antrag.Decision) ([]eventstore.Draft, error) {
 			return i.Konto.AntragDecidedTx(ctx, tx, d.AntragID, d.Status == antrag.Angenommen, d.Status, d.At)
 		},
+		Retitled: i.Konto.AntragRetitledTx,
 	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 	schedule := cfg.Snapshots.Schedule
@@ -339,6 +360,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	}
 	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, snapshotSource{i.Snapshots}, i.Events, replayers(), log)
 	i.Timeline.Retention = cfg.Snapshots.Retention
+	i.Timeline.Hidden = i.hiddenInTimeline // what the moderators hid is not in any moment (instance/moderation_timeline.go)
 	if i.Timeline.Retention == 0 {
 		i.Timeline.Retention = snapshot.DefaultRetention
 	}
@@ -413,16 +435,25 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Jobs = runner
 	fed.SetRiver(runner.Client())
 
+	i.Moderation.Register(i.moderationContents()...)
+
+	// The admins' address blocks are the moderation's, unless the config names others (tests).
+	var ipBlocks moderation.IPBlocks = i.Moderation
+	if cfg.IPBlocks != nil {
+		ipBlocks = cfg.IPBlocks
+	}
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
 		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots, Timeline: i.Timeline,
+		Moderation:    i.Moderation,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:    cfg.RateLimits,
-		Limits:        limits, IPBlocks: cfg.IPBlocks, Captcha: captchas,
+		Limits:        limits, IPBlocks: ipBlocks, Captcha: captchas,
 		RequestTimeout: cfg.RequestTimeout,
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,
+		Wortfilter:     i.Wortfilter,
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
@@ -457,6 +488,8 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
 	g.Go(func() error { return i.MapFeed.Run(gctx) })
 	g.Go(func() error { return i.ChatRoom.Run(gctx) })
+	g.Go(func() error { return i.Wortfilter.Run(gctx) })
+	g.Go(func() error { return i.Moderation.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
@@ -147,6 +148,21 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 	gerda.Post("/api/antraege", map[string]any{"title": "Zurück", "betrag_cents": 100}).Expect(t, http.StatusCreated).JSON(t, &withdrawn)
 	hans.Post("/api/antraege/"+objected.ID+"/einspruch", map[string]any{"reason": "Zu laut."}).Expect(t, http.StatusCreated)
 	gerda.Post("/api/antraege/"+withdrawn.ID+"/withdraw", nil).Expect(t, http.StatusOK)
+	// Moderation: one Antrag hidden (its words leave the dump, its clock stops), one hidden and
+	// shown again a day later (its deadline moved), one held by the word filter and released
+	// (filed publicly then). Here, before the clock runs on: the retention of the log
+	// removes the events of the first dump once a month has passed.
+	var hidden, shown, held struct{ ID string }
+	gerda.Post("/api/antraege", map[string]any{"title": "Versteckt", "details_md": "Geheim"}).Expect(t, http.StatusCreated).JSON(t, &hidden)
+	gerda.Post("/api/antraege", map[string]any{"title": "Wieder da"}).Expect(t, http.StatusCreated).JSON(t, &shown)
+	inst.Antraege.SetModeration(wordList{"zweifel": moderation.ActionHold}, nil)
+	gerda.Post("/api/antraege", map[string]any{"title": "Zweifelsfall"}).Expect(t, http.StatusCreated).JSON(t, &held)
+	mod := inst.Antraege.Moderation(inst.URL)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: hidden.ID}, true)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: shown.ID}, true)
+	inst.Advance("1d")
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: shown.ID}, false)
+	moderate(t, inst, admin, mod, moderation.Target{Kind: moderation.KindAntrag, ID: held.ID}, false)
 	inst.Advance("8d") // the first two are accepted at their deadline; the third's was extended; the Fäden expire
 	payout := func(antrag, to string) {
 		t.Helper()
@@ -163,6 +179,27 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 	hans.Get("/api/antraege/"+objected.ID).Expect(t, http.StatusOK).JSON(t, &vote)
 	hans.Post("/api/abstimmungen/"+vote.AbstimmungID+"/vote", map[string]string{"choice": "no"}).Expect(t, http.StatusOK)
 	inst.Advance("8d") // and is rejected
+
+	// The map's moderation: a Knoten with Garn hidden for good (it becomes a stub, its Fäden
+	// leave), one hidden and shown again, and a Faden hidden and shown again.
+	hideMap := func(path, target string) {
+		t.Helper()
+		admin.Post(path, map[string]any{"target": target, "reason": "Hausregeln"}).Expect(t, http.StatusOK)
+	}
+	var veiled, again struct {
+		ID    string
+		Faden struct{ ID string }
+	}
+	hans.Post("/api/knoten", map[string]any{"type": "idee", "title": "Verborgen", "lat": 51.3372, "lon": 12.3372}).
+		Expect(t, http.StatusCreated).JSON(t, &veiled)
+	gerda.Post("/api/faeden", map[string]any{"to_knoten_id": veiled.ID, "type": "gespraech", "is_twisted": true}).Expect(t, http.StatusCreated)
+	hideMap("/api/admin/inhalte/hide", veiled.ID)
+	hans.Post("/api/knoten", map[string]any{"type": "idee", "title": "Wieder da", "lat": 51.3373, "lon": 12.3373}).
+		Expect(t, http.StatusCreated).JSON(t, &again)
+	hideMap("/api/admin/inhalte/hide", again.Faden.ID)
+	hideMap("/api/admin/inhalte/unhide", again.Faden.ID)
+	hideMap("/api/admin/inhalte/hide", again.ID)
+	hideMap("/api/admin/inhalte/unhide", again.ID)
 	after, _ := dumpReplayers(t, inst)
 
 	evs, err := inst.Events.Read(context.Background(), eventstore.Position{}, 10000)
@@ -219,7 +256,13 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 		"KnotenAufgeloest/v1", "AntragGestellt/v1", "EinspruchErhoben/v1", "AntragFristVerlaengert/v1", "AntragZurueckgezogen/v1",
 		"AntragAngenommen/v1", "AntragZurAbstimmung/v1", "AntragAbgelehnt/v1", "OrtskontoEingerichtet/v1", "SpendeInitiiert/v1",
 		"SpendeEingegangen/v2", "SpendeGebucht/v2", "SpendeFehlgeschlagen/v2", "SpendeStorniert/v2", "KontoauszugImportiert/v1",
-		"AuszahlungBeantragt/v1", "AuszahlungBewilligt/v1", "AuszahlungGeleistet/v1", "AuszahlungAbgebrochen/v1", "AuszahlungEntfallen/v1"} {
+		"AuszahlungBeantragt/v1", "AuszahlungBewilligt/v1", "AuszahlungGeleistet/v1", "AuszahlungAbgebrochen/v1", "AuszahlungEntfallen/v1",
+		"AntragVerborgen/v1", "AntragWiederhergestellt/v1", "AntragZurueckgehalten/v1"} {
+		if !slices.Contains(applied, want) {
+			t.Errorf("no %s among the events after the first dump: %v", want, applied)
+		}
+	}
+	for _, want := range []string{"KnotenVerborgen/v1", "KnotenWiederhergestellt/v1", "FadenVerborgen/v1", "FadenWiederhergestellt/v1"} {
 		if !slices.Contains(applied, want) {
 			t.Errorf("no %s among the events after the first dump: %v", want, applied)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
@@ -42,6 +43,11 @@ type busyInstance struct {
 	// digits, so these are searched as whole JSON numbers; so are the anonymous donations'
 	// amounts (their digits may occur in any uuid or hash).
 	homes, amounts []string
+	// A Knoten with Garn that the test hides after the full snapshot (the incremental then
+	// holds its stub and lists its Fäden as gone).
+	hideLater string
+	// The Garn of a Knoten hidden before any snapshot held it.
+	hiddenFaden string
 }
 
 func startBusyInstance(t *testing.T) busyInstance {
@@ -131,6 +137,19 @@ func startBusyInstance(t *testing.T) busyInstance {
 	k3 := place(t, cem, "Tauschregal")
 	spin(t, dora, k3.ID, false)
 	spin(t, ada, k3.ID, true)
+
+	// Moderation: a Knoten an Antrag names, hidden by a moderator with its Garn. None of its
+	// content is in any snapshot, and the chain still restores (the Antrag names its stub).
+	veiled := place(t, ben, "Verborgener Knotentitel")
+	fileAntragOn(t, ben, "Antrag am verborgenen Knoten", veiled.ID)
+	veiledGarn := spin(t, cem, veiled.ID, true)
+	admin.Post("/api/admin/inhalte/hide", map[string]any{"target": veiled.ID, "reason": "Hausregeln"}).Expect(t, http.StatusOK)
+	b.private["hidden Knoten's title"] = "Verborgener Knotentitel"
+	// Its Garn is no object of any snapshot (its id may be listed as gone: ids are not content).
+	b.hiddenFaden = veiledGarn.ID
+	later := place(t, dora, "Später verborgen")
+	spin(t, ada, later.ID, true)
+	b.hideLater = later.ID
 
 	// Money: visible donations (Goldfäden) and anonymous ones, with messages.
 	status := func(id, to string) {
@@ -306,7 +325,25 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 	// A Goldfaden goes: the waiting visible donation failed. The incremental lists it as gone.
 	b.kasse.Post("/api/spenden/"+b.waiting+"/status", map[string]string{"status": "failed"}).Expect(t, http.StatusOK)
 	b.amounts = append(b.amounts, "4242")
+	// A Knoten hidden: the incremental holds its stub, not its title.
+	inst.Admin().Post("/api/admin/inhalte/hide", map[string]any{"target": b.hideLater, "reason": "Hausregeln"}).Expect(t, http.StatusOK)
 	b.private["anonymous message late"] = "Auch geheim"
+	// Moderation: an Antrag hidden, an Einspruch hidden, an Antrag held by the word filter —
+	// their words are in no snapshot, and the restore brings them back hidden, row by row.
+	var hiddenAntrag, heldAntrag, objected struct{ ID string }
+	anna.Post("/api/antraege", map[string]any{"title": "Verbotener Titel", "details_md": "Verbotener Text"}).
+		Expect(t, http.StatusCreated).JSON(t, &hiddenAntrag)
+	anna.Post("/api/antraege", map[string]any{"title": "Harmloser Titel"}).Expect(t, http.StatusCreated).JSON(t, &objected)
+	nora := inst.VerifiedResident("Nora Nein", 51.34811, 12.37913)
+	nora.Post("/api/antraege/"+objected.ID+"/einspruch", map[string]string{"reason": "Verbotene Begründung"}).Expect(t, http.StatusCreated)
+	inst.Antraege.SetModeration(wordList{"fragwürdig": moderation.ActionHold}, nil)
+	anna.Post("/api/antraege", map[string]any{"title": "Fragwürdiger Titel"}).Expect(t, http.StatusCreated).JSON(t, &heldAntrag)
+	mod, moderator := inst.Antraege.Moderation(inst.URL), inst.Admin()
+	moderate(t, inst, moderator, mod, moderation.Target{Kind: moderation.KindAntrag, ID: hiddenAntrag.ID}, true)
+	moderate(t, inst, moderator, mod, moderation.Target{Kind: moderation.KindEinspruch, ID: objected.ID + "/" + nora.ID}, true)
+	for _, words := range []string{"Verbotener Titel", "Verbotener Text", "Verbotene Begründung", "Fragwürdiger Titel", heldAntrag.ID} {
+		b.private["hidden: "+words] = words
+	}
 	inc := advanceToSlot(t, inst, snapshot.KindIncremental)
 	if inc.Base != full.Hash || inc.Previous == "" {
 		t.Fatalf("the incremental %+v does not build on the full %s", inc, full.Hash)
@@ -329,15 +366,23 @@ func TestAcceptance6SnapshotRestoresTheStateRowByRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range all {
-		assertNothingPrivate(t, b, r.Hash, snapshotBytes(t, inst, r))
+		doc := snapshotBytes(t, inst, r)
+		assertNothingPrivate(t, b, r.Hash, doc)
+		if bytes.Contains(doc, []byte(`"id":"`+b.hiddenFaden+`"`)) {
+			t.Errorf("snapshot %s holds the Garn of a hidden Knoten", r.Hash)
+		}
 	}
 
 	incDoc := snapshotBytes(t, inst, inc)
 	if !bytes.Contains(incDoc, []byte("Nach dem Snapshot")) || bytes.Contains(snapshotBytes(t, inst, full), []byte("Nach dem Snapshot")) {
 		t.Errorf("the Knoten placed after the full snapshot should be in the incremental only")
 	}
-	if !bytes.Contains(incDoc, []byte(`"gone":{"goldfaeden":["`+b.waiting+`"]}`)) {
+	if !bytes.Contains(incDoc, []byte(`"goldfaeden":["`+b.waiting+`"]`)) {
 		t.Errorf("the incremental does not list the failed donation %s as a gone Goldfaden", b.waiting)
+	}
+	if bytes.Contains(incDoc, []byte("Später verborgen")) || !bytes.Contains(incDoc, []byte(`"hidden":true`)) ||
+		!bytes.Contains(snapshotBytes(t, inst, full), []byte("Später verborgen")) {
+		t.Errorf("the incremental should hold the stub of the Knoten hidden after the full snapshot, not its title")
 	}
 	// The control: what is public is in the full snapshot, so the search can find things.
 	fullDoc := snapshotBytes(t, inst, full)

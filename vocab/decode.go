@@ -704,8 +704,9 @@ func DecodeHead(b []byte) (Head, error) {
 		return Head{}, fmt.Errorf("vocab: decode activity: %w", err)
 	}
 	// The object is left undecoded, but an activity about several objects at once is refused
-	// here as DecodeActivity refuses it: which one would it be about?
-	if obj, ok := f.get("object"); ok && jsonKind(obj) == '[' {
+	// here as DecodeActivity refuses it: which one would it be about? A Flag is the exception:
+	// a report names the account and the posts it is about together (DecodeFlag).
+	if obj, ok := f.get("object"); ok && jsonKind(obj) == '[' && !h.Type.Has("Flag") {
 		if all, err := elements(obj); err != nil || len(all) > 1 {
 			return Head{}, errors.New("vocab: decode activity: an activity with several objects")
 		}

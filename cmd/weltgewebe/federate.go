@@ -35,6 +35,7 @@ func adminFederate(ctx context.Context, args []string, stdout, stderr io.Writer)
 func adminBlock(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, db := command("admin block", stderr)
 	by := fs.String("by", "", "email of the admin who blocks")
+	reason := fs.String("reason", "", "why (shown in the public moderation log)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func adminBlock(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return fmt.Errorf("--by %s: %w", *by, err)
 		}
-		if err := inst.Federation.Block(ctx, admin, fs.Arg(0)); err != nil {
+		if err := inst.Federation.Block(ctx, admin, fs.Arg(0), *reason); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s is blocked\n", fs.Arg(0))

@@ -19,11 +19,13 @@ import (
 // entry here, in the same commit).
 var owners = map[string]string{
 	"accounts": "instance/account", "sessions": "instance/account", "login_devices": "instance/account",
-	"account_rollen": "instance/account",
-	"ortskonto":      "instance/ortskonto", "spenden": "instance/ortskonto", "spenden_idempotenz": "instance/ortskonto", "buchungen": "instance/ortskonto",
+	"account_rollen": "instance/account", "account_verwarnungen": "instance/account",
+	"moderation_meldungen": "instance/moderation", "moderation_log": "instance/moderation", "moderation_ipsperren": "instance/moderation",
+	"ortskonto": "instance/ortskonto", "spenden": "instance/ortskonto", "spenden_idempotenz": "instance/ortskonto", "buchungen": "instance/ortskonto",
 	"bankumsaetze": "instance/ortskonto", "auszahlungen": "instance/ortskonto",
 	"login_failures": "instance/account", "mail_outbox": "instance/account",
 	"ortsweberei": "instance/ortsweberei",
+	"wortfilter":  "instance/wortfilter",
 	"adressen":    "instance/adressen", "adressen_quelle": "instance/adressen",
 	"knoten": "instance/knoten", "faeden": "instance/knoten",
 	"chat_nachrichten": "instance/chat",

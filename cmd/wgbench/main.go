@@ -75,7 +75,7 @@ func main() {
 	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,edge,bank,konto", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,edge,bank,konto,wortfilter", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
@@ -188,6 +188,8 @@ func main() {
 			benchTimeline(ctx, env, cfg)
 		case "snapshot":
 			benchSnapshot(ctx, env, cfg)
+		case "wortfilter":
+			benchWortfilter()
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

@@ -146,9 +146,9 @@ RETURNING true`, id, voter.ID, choice, now).Scan(&first)
 		case "":
 			if a.KnotenID != nil {
 				// The vote is engagement with the Antrag's Knoten. A Knoten that has dissolved
-				// meanwhile takes no Faden; the vote counts all the same.
+				// meanwhile, or that the moderators hid, takes no Faden; the vote counts all the same.
 				_, err := s.knoten.SpinTx(ctx, tx, voter.ID, knoten.Spinning{KnotenID: *a.KnotenID, Type: "abstimmung"})
-				if err != nil && !fault.Is(err, "knoten_dissolved") && !fault.Is(err, "knoten_not_found") {
+				if err != nil && !fault.Is(err, "knoten_dissolved") && !fault.Is(err, "knoten_not_found") && !fault.Is(err, "knoten_hidden") {
 					return err
 				}
 			}

@@ -54,6 +54,11 @@ type Account struct {
 	VerifiedAt      *time.Time
 	CreatedAt       time.Time
 	Roles           []string // given by admins (rollen.go); public
+	// Sanctions (sanction.go): no writes until SuspendedUntil, none at all once BannedAt.
+	SuspendedUntil *time.Time
+	BannedAt       *time.Time
+	SanctionReason string     // the reason of the sanction in force
+	SanctionRef    *uuid.UUID // its entry in the moderation log
 }
 
 // Verified reports whether an admin has verified the account.

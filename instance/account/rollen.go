@@ -14,8 +14,12 @@ import (
 // Kassenwart is the treasurer's role: confirms the Ortskonto's money (instance/ortskonto).
 const Kassenwart = "kassenwart"
 
-// Roles are the roles an admin may give. A list, because more will follow.
-var Roles = []string{Kassenwart}
+// Moderator is the moderators' role: the queue, hiding content, warnings and suspensions
+// (docs/MODERATION.md, instance/moderation).
+const Moderator = "moderator"
+
+// Roles are the roles an admin may give.
+var Roles = []string{Kassenwart, Moderator}
 
 // Has reports whether the account holds the role.
 func (a Account) Has(role string) bool { return slices.Contains(a.Roles, role) }
@@ -34,11 +38,11 @@ type RolleEntzogenV1 struct {
 }
 
 var (
-	RolleVergeben = eventstore.Define[RolleVergebenV1]("RolleVergeben", 1, eventstore.Private, "An admin gave an account a role (the Kassenwart).")
+	RolleVergeben = eventstore.Define[RolleVergebenV1]("RolleVergeben", 1, eventstore.Private, "An admin gave an account a role (the Kassenwart, a moderator).")
 	RolleEntzogen = eventstore.Define[RolleEntzogenV1]("RolleEntzogen", 1, eventstore.Private, "An admin took a role from an account.")
 )
 
-var errUnknownRole = &fault.Error{Kind: fault.Malformed, Code: "unknown_role", Message: "There is no such role; the roles are: kassenwart.", Field: "role"}
+var errUnknownRole = &fault.Error{Kind: fault.Malformed, Code: "unknown_role", Message: "There is no such role; the roles are: kassenwart, moderator.", Field: "role"}
 
 // GrantRole gives the account the role; only admins may. Granting a role the account holds
 // already changes nothing and records nothing.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -61,23 +62,27 @@ WHERE id = $1`,
 
 const accountColumns = `id, handle, name, email, is_admin, coalesce(address, ''), ST_Y(home), ST_X(home),
        position_radius_m, on_map, ST_Y(position), ST_X(position), verified_at, created_at,
-       ARRAY(SELECT rolle FROM account_rollen r WHERE r.account_id = accounts.id ORDER BY rolle)`
+       ARRAY(SELECT rolle FROM account_rollen r WHERE r.account_id = accounts.id ORDER BY rolle),
+       suspended_until, banned_at, coalesce(sanction_reason, ''), sanction_ref`
 
 // scanAccount reads accountColumns, then any extra columns into extra.
 func scanAccount(row pgx.Row, extra ...any) (Account, error) {
 	var a Account
 	var homeLat, homeLon, posLat, posLon *float64
 	dest := append([]any{&a.ID, &a.Handle, &a.Name, &a.Email, &a.IsAdmin, &a.Address, &homeLat, &homeLon,
-		&a.PositionRadiusM, &a.OnMap, &posLat, &posLon, &a.VerifiedAt, &a.CreatedAt, &a.Roles}, extra...)
+		&a.PositionRadiusM, &a.OnMap, &posLat, &posLon, &a.VerifiedAt, &a.CreatedAt, &a.Roles,
+		&a.SuspendedUntil, &a.BannedAt, &a.SanctionReason, &a.SanctionRef}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
 		return Account{}, err
 	}
 	a.Home, a.Position = point(homeLat, homeLon), point(posLat, posLon)
 	a.CreatedAt = a.CreatedAt.UTC()
-	if a.VerifiedAt != nil {
-		t := a.VerifiedAt.UTC()
-		a.VerifiedAt = &t
+	for _, t := range []**time.Time{&a.VerifiedAt, &a.SuspendedUntil, &a.BannedAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
 	}
 	return a, nil
 }

@@ -13,19 +13,22 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 )
 
-// NextDeadline is the earliest decision deadline of an open Antrag.
+// NextDeadline is the earliest decision deadline of an open Antrag that is not hidden.
 func (s *Service) NextDeadline(ctx context.Context) (time.Time, bool, error) {
-	return database.Earliest(ctx, s.pool, `SELECT min(decision_deadline) FROM antraege WHERE status = 'offen'`)
+	return database.Earliest(ctx, s.pool, `SELECT min(decision_deadline) FROM antraege WHERE status = 'offen' AND hidden_at IS NULL`)
 }
 
 // ApplyDeadlines decides, as of t, every open Antrag whose deadline is at or before t: accepted
-// without Einspruch; otherwise to an Abstimmung that opens at the deadline.
+// without Einspruch; otherwise to an Abstimmung that opens at the deadline. A hidden Antrag
+// waits: its clock stands still until it is shown again (hideAntragTx moves its deadline), so
+// that nothing the residents cannot read is accepted for want of an Einspruch. A held
+// Einspruch does not count until it is released.
 func (s *Service) ApplyDeadlines(ctx context.Context, t time.Time) error {
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		rows, err := tx.Query(ctx, `
-SELECT a.id, a.knoten_id, a.decision_deadline, EXISTS (SELECT FROM einsprueche e WHERE e.antrag_id = a.id)
+SELECT a.id, a.knoten_id, a.decision_deadline, EXISTS (SELECT FROM einsprueche e WHERE e.antrag_id = a.id AND NOT e.held)
 FROM antraege a
-WHERE a.status = 'offen' AND a.decision_deadline <= $1
+WHERE a.status = 'offen' AND a.hidden_at IS NULL AND a.decision_deadline <= $1
 ORDER BY a.decision_deadline, a.id
 FOR UPDATE OF a`, t)
 		if err != nil {

@@ -47,3 +47,22 @@ func TestKommentarEmpfangenKeepsItsName(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// Moderation's events: hiding is public like the Antrag's record (its words are not in it),
+// held filings are private (never public until released), the Fediverse replies' stay private.
+func TestModerationKinds(t *testing.T) {
+	for name, want := range map[string]string{
+		"AntragZurueckgehalten":      "AntragZurueckgehalten/v1 private antrag_id,applicant_id,title,details_md,amount_cents,knoten_id,decision_deadline",
+		"AntragVerborgen":            "AntragVerborgen/v1 public antrag_id",
+		"AntragWiederhergestellt":    "AntragWiederhergestellt/v1 public antrag_id,title,details_md,decision_deadline",
+		"EinspruchZurueckgehalten":   "EinspruchZurueckgehalten/v1 private antrag_id,account_id,reason",
+		"EinspruchVerborgen":         "EinspruchVerborgen/v1 public antrag_id,account_id",
+		"EinspruchWiederhergestellt": "EinspruchWiederhergestellt/v1 public antrag_id,account_id,reason",
+		"KommentarVerborgen":         "KommentarVerborgen/v1 private antrag_id,iri",
+		"KommentarWiederhergestellt": "KommentarWiederhergestellt/v1 private antrag_id,iri",
+	} {
+		if got := kindOf(t, name); got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+}

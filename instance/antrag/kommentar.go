@@ -14,6 +14,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 )
 
 // Kommentar is a public Fediverse reply to one of our Anträge, shown with it.
@@ -40,20 +41,40 @@ func (s *Service) AddComment(ctx context.Context, k Kommentar) error {
 }
 
 // AddCommentTx is AddComment in the caller's transaction.
+//
+// The word filter never refuses a reply (it comes from another server, which has sent it
+// already): one it would block or hold is stored hidden and queued for review. A reply a
+// moderator hid stays hidden when its author changes it.
 func (s *Service) AddCommentTx(ctx context.Context, tx *database.Tx, k Kommentar) error {
 	content := sanitizer.Sanitize(k.ContentHTML)
 	if strings.TrimSpace(content) == "" {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `
-INSERT INTO antrag_kommentare (iri, antrag_id, author, author_name, content_html, published) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html
-WHERE antrag_kommentare.author = excluded.author`, k.IRI, k.AntragID, k.Author, k.AuthorName, content, k.Published)
+	now := s.clock.Now()
+	var verdict moderation.Verdict
+	var hiddenAt *time.Time
+	if filter := s.moderating().filter; filter != nil {
+		if verdict = filter.Check(plain.Sanitize(content)); verdict.Action != "" {
+			verdict.Action, hiddenAt = moderation.ActionHold, &now
+		}
+	}
+	tag, err := tx.Exec(ctx, `
+INSERT INTO antrag_kommentare (iri, antrag_id, author, author_name, content_html, published, hidden_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (iri) DO UPDATE SET content_html = excluded.content_html,
+    hidden_at = COALESCE(antrag_kommentare.hidden_at, excluded.hidden_at)
+WHERE antrag_kommentare.author = excluded.author`, k.IRI, k.AntragID, k.Author, k.AuthorName, content, k.Published, hiddenAt)
 	if err := notFoundOnForeignKey(err); err != nil {
 		return err
 	}
-	return eventstore.Append(tx, s.clock.Now(), KommentarEmpfangen.New(eventstore.Header{Subject: k.AntragID},
-		KommentarV1{AntragID: k.AntragID, IRI: k.IRI, Author: k.Author}))
+	drafts := []eventstore.Draft{KommentarEmpfangen.New(eventstore.Header{Subject: k.AntragID},
+		KommentarV1{AntragID: k.AntragID, IRI: k.IRI, Author: k.Author})}
+	if hiddenAt != nil && tag.RowsAffected() > 0 {
+		drafts = append(drafts, KommentarVerborgen.New(eventstore.Header{Subject: k.AntragID}, KommentarModeriertV1{AntragID: k.AntragID, IRI: k.IRI}))
+		if err := s.hold(ctx, tx, moderation.Target{Kind: moderation.KindKommentar, ID: k.IRI}, verdict, now); err != nil {
+			return err
+		}
+	}
+	return eventstore.Append(tx, now, drafts...)
 }
 
 // RemoveComment takes a reply away: its author deleted it, or made it non-public. Only the
@@ -68,9 +89,9 @@ func (s *Service) RemoveCommentTx(ctx context.Context, tx *database.Tx, iri, aut
 	return nil
 }
 
-// Comments returns the Fediverse replies to an Antrag, oldest first.
+// Comments returns the Fediverse replies to an Antrag that are not hidden, oldest first.
 func (s *Service) Comments(ctx context.Context, antragID uuid.UUID) ([]Kommentar, error) {
-	rows, err := s.pool.Query(ctx, `SELECT iri, author, author_name, content_html, published FROM antrag_kommentare WHERE antrag_id = $1 ORDER BY published, iri`, antragID)
+	rows, err := s.pool.Query(ctx, `SELECT iri, author, author_name, content_html, published FROM antrag_kommentare WHERE antrag_id = $1 AND hidden_at IS NULL ORDER BY published, iri`, antragID)
 	if err != nil {
 		return nil, fmt.Errorf("antrag: comments: %w", err)
 	}

@@ -81,6 +81,23 @@ func (antraegeSection) Replay(e eventstore.Event, current func(id string) (snaps
 			return nil, nil, err
 		}
 		return change(p.AntragID.String(), func(a *SnapshotAntrag) { a.Status, a.DecidedAt = Zurueckgezogen, timePtr(at) })
+	case AntragVerborgen.Is(e):
+		p, err := AntragVerborgen.Decode(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		return change(p.AntragID.String(), func(a *SnapshotAntrag) {
+			a.Title, a.DetailsMD, a.DetailsHTML, a.HiddenAt = "", "", "", timePtr(at)
+		})
+	case AntragWiederhergestellt.Is(e):
+		p, err := AntragWiederhergestellt.Decode(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		return change(p.AntragID.String(), func(a *SnapshotAntrag) {
+			a.Title, a.DetailsMD, a.DetailsHTML, a.HiddenAt = p.Title, p.DetailsMD, RenderMarkdown(p.DetailsMD), nil
+			a.DecisionDeadline = p.DecisionDeadline.UTC()
+		})
 	}
 	return nil, nil, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -21,6 +22,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 )
 
 // NachrichtGeschriebenV1: a message was written to the room.
@@ -30,16 +32,24 @@ type NachrichtGeschriebenV1 struct {
 	Text        string    `json:"text"`
 }
 
-// NachrichtEntferntV1: a moderator took a message down.
+// NachrichtEntferntV1: a moderator took a message down (hid it: docs/MODERATION.md).
 type NachrichtEntferntV1 struct {
 	NachrichtID uuid.UUID `json:"nachricht_id"`
 	RemovedBy   uuid.UUID `json:"removed_by"`
 }
 
+// NachrichtWiederhergestelltV1: a moderator showed a hidden message again, or released one
+// the word filter held.
+type NachrichtWiederhergestelltV1 struct {
+	NachrichtID uuid.UUID `json:"nachricht_id"`
+	RestoredBy  uuid.UUID `json:"restored_by"`
+}
+
 // The room stays on this instance: its events are not part of the federated history.
 var (
-	NachrichtGeschrieben = eventstore.Define[NachrichtGeschriebenV1]("NachrichtGeschrieben", 1, eventstore.Private, "A message was written in the Nähstübchen.")
-	NachrichtEntfernt    = eventstore.Define[NachrichtEntferntV1]("NachrichtEntfernt", 1, eventstore.Private, "A moderator removed a message from the Nähstübchen.")
+	NachrichtGeschrieben       = eventstore.Define[NachrichtGeschriebenV1]("NachrichtGeschrieben", 1, eventstore.Private, "A message was written in the Nähstübchen.")
+	NachrichtEntfernt          = eventstore.Define[NachrichtEntferntV1]("NachrichtEntfernt", 1, eventstore.Private, "A moderator removed a message from the Nähstübchen.")
+	NachrichtWiederhergestellt = eventstore.Define[NachrichtWiederhergestelltV1]("NachrichtWiederhergestellt", 1, eventstore.Private, "A moderator showed a hidden message in the Nähstübchen again.")
 )
 
 // Nachricht is a message in the room.
@@ -49,6 +59,9 @@ type Nachricht struct {
 	AccountName string
 	Text        string
 	At          time.Time
+	// Hidden: a moderator took it down, or the word filter holds it. Only its author is
+	// shown a hidden message (List), marked.
+	Hidden bool
 }
 
 // Limits.
@@ -69,6 +82,27 @@ var (
 type Service struct {
 	pool  *pgxpool.Pool
 	clock clock.Clock
+	mod   atomic.Pointer[moderating] // SetModeration's; nil: none
+}
+
+// SetModeration installs the word filter and the queue that takes held messages; either may
+// be nil. Call it once, at assembly, before the service is used.
+func (s *Service) SetModeration(f moderation.TextFilter, h moderation.Holder) {
+	s.mod.Store(&moderating{filter: f, holder: h})
+}
+
+// moderating is the word filter (nil: none) and the queue for held content (nil: held
+// content is stored hidden and queued nowhere).
+type moderating struct {
+	filter moderation.TextFilter
+	holder moderation.Holder
+}
+
+func (s *Service) moderating() moderating {
+	if m := s.mod.Load(); m != nil {
+		return *m
+	}
+	return moderating{}
 }
 
 // NewService returns the chat service.
@@ -85,15 +119,41 @@ func checkText(t string) (string, error) {
 	return t, nil
 }
 
-// Write puts a message in the room.
+// Write puts a message in the room. One the word filter blocks is refused
+// (moderation.ErrBlocked); one it holds is stored hidden, not sent to the room, and queued for
+// review: its author is shown it, marked Hidden.
 func (s *Service) Write(ctx context.Context, by account.Account, text string) (Nachricht, error) {
 	text, err := checkText(text)
 	if err != nil {
 		return Nachricht{}, err
 	}
-	n := Nachricht{ID: uuid.Must(uuid.NewV7()), AccountID: by.ID, AccountName: by.Name, Text: text, At: s.clock.Now()}
+	var verdict moderation.Verdict
+	mod := s.moderating()
+	if mod.filter != nil {
+		switch verdict = mod.filter.Check(text); verdict.Action {
+		case moderation.ActionBlock:
+			return Nachricht{}, moderation.ErrBlocked("text")
+		case moderation.ActionHold:
+		default:
+			verdict = moderation.Verdict{}
+		}
+	}
+	n := Nachricht{ID: uuid.Must(uuid.NewV7()), AccountID: by.ID, AccountName: by.Name, Text: text, At: s.clock.Now(),
+		Hidden: verdict.Action == moderation.ActionHold}
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`INSERT INTO chat_nachrichten (id, account_id, text, created_at) VALUES ($1, $2, $3, $4)`, n.ID, n.AccountID, n.Text, n.At)
+		// A held message is stored removed by no one: the room passes it by (Get), the
+		// history shows it to its author only.
+		var removedAt *time.Time
+		if n.Hidden {
+			removedAt = &n.At
+			if mod.holder != nil {
+				if err := mod.holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
+					return err
+				}
+			}
+		}
+		tx.Defer(`INSERT INTO chat_nachrichten (id, account_id, text, created_at, removed_at) VALUES ($1, $2, $3, $4, $5)`,
+			n.ID, n.AccountID, n.Text, n.At, removedAt)
 		return eventstore.Append(tx, n.At, NachrichtGeschrieben.New(eventstore.Header{Actor: by.ID, Subject: n.ID},
 			NachrichtGeschriebenV1{NachrichtID: n.ID, AccountID: by.ID, Text: n.Text}))
 	})
@@ -122,17 +182,18 @@ func (s *Service) Remove(ctx context.Context, by account.Account, id uuid.UUID) 
 	})
 }
 
-const columns = `n.id, n.account_id, a.name, n.text, n.created_at`
+const columns = `n.id, n.account_id, a.name, n.text, n.created_at, n.removed_at IS NOT NULL`
 
 func scan(r pgx.CollectableRow) (Nachricht, error) {
 	var n Nachricht
-	err := r.Scan(&n.ID, &n.AccountID, &n.AccountName, &n.Text, &n.At)
+	err := r.Scan(&n.ID, &n.AccountID, &n.AccountName, &n.Text, &n.At, &n.Hidden)
 	n.At = n.At.UTC()
 	return n, err
 }
 
-// List returns up to limit messages, newest first, older than before when it is set.
-func (s *Service) List(ctx context.Context, before uuid.UUID, limit int) ([]Nachricht, error) {
+// List returns up to limit messages, newest first, older than before when it is set: those
+// that are up, and viewer's own hidden ones, marked (uuid.Nil: no viewer).
+func (s *Service) List(ctx context.Context, viewer, before uuid.UUID, limit int) ([]Nachricht, error) {
 	if limit == 0 {
 		limit = DefaultLimit
 	}
@@ -140,10 +201,21 @@ func (s *Service) List(ctx context.Context, before uuid.UUID, limit int) ([]Nach
 		return nil, fault.Invalidf("limit", "invalid_limit", "limit must lie between 1 and %d.", MaxLimit)
 	}
 	// Ids are version-7 UUIDs: their order is the order they were made in.
+	// Two index walks, the room's page and the viewer's own hidden messages in the same range
+	// (chat_nachrichten_recent, chat_nachrichten_hidden), rather than one OR that neither
+	// partial index serves.
 	rows, err := s.pool.Query(ctx, `
-SELECT `+columns+` FROM chat_nachrichten n JOIN accounts a ON a.id = n.account_id
-WHERE n.removed_at IS NULL AND ($1::uuid IS NULL OR (n.created_at, n.id) < (SELECT created_at, id FROM chat_nachrichten WHERE id = $1))
-ORDER BY n.created_at DESC, n.id DESC LIMIT $2`, nullable(before), limit)
+WITH cursor AS (SELECT created_at, id FROM chat_nachrichten WHERE id = $1)
+SELECT `+columns+` FROM (
+    (SELECT * FROM chat_nachrichten c
+     WHERE c.removed_at IS NULL AND ($1::uuid IS NULL OR (c.created_at, c.id) < (SELECT created_at, id FROM cursor))
+     ORDER BY c.created_at DESC, c.id DESC LIMIT $2)
+    UNION ALL
+    (SELECT * FROM chat_nachrichten c
+     WHERE c.removed_at IS NOT NULL AND c.account_id = $3 AND ($1::uuid IS NULL OR (c.created_at, c.id) < (SELECT created_at, id FROM cursor))
+     ORDER BY c.created_at DESC, c.id DESC LIMIT $2)
+) n JOIN accounts a ON a.id = n.account_id
+ORDER BY n.created_at DESC, n.id DESC LIMIT $2`, nullable(before), limit, nullable(viewer))
 	if err != nil {
 		return nil, fmt.Errorf("chat: list: %w", err)
 	}

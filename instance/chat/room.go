@@ -43,11 +43,14 @@ type MessageJSON struct {
 	} `json:"account"`
 	Text string    `json:"text"`
 	At   time.Time `json:"at"`
+	// Hidden marks the author's own hidden message (held by the word filter, or taken down),
+	// which no one else is shown.
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // View is the JSON form of a message.
 func View(n Nachricht) MessageJSON {
-	m := MessageJSON{ID: n.ID, Text: n.Text, At: n.At}
+	m := MessageJSON{ID: n.ID, Text: n.Text, At: n.At, Hidden: n.Hidden}
 	m.Account.ID, m.Account.Name = n.AccountID, n.AccountName
 	return m
 }
@@ -57,7 +60,7 @@ func View(n Nachricht) MessageJSON {
 func (r *Room) Run(ctx context.Context) error {
 	head, err := r.events.HeadWhenReadable(ctx, "chat")
 	if err == nil {
-		types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name()}
+		types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name(), NachrichtWiederhergestellt.Name()}
 		_ = r.events.KeepFollowingTypes(ctx, "chat", head, 500, types, r.send)
 	}
 	r.mu.Lock()
@@ -76,10 +79,11 @@ func (r *Room) send(ctx context.Context, evs []eventstore.Event) error {
 	for _, e := range evs {
 		var msg any
 		switch {
-		case NachrichtGeschrieben.Is(e):
+		case NachrichtGeschrieben.Is(e), NachrichtWiederhergestellt.Is(e):
+			// Shown again, a message is sent as if new; the screens place it by its time.
 			n, err := r.svc.Get(ctx, e.SubjectID)
 			if errors.Is(err, ErrNotFound) {
-				continue // removed meanwhile
+				continue // removed meanwhile, or held by the word filter: not for the room
 			}
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/sha256"
+	"errors"
 	"net/http"
 	"time"
 
@@ -42,8 +43,35 @@ func (s *Server) authed(h authedFunc) handlerFunc {
 				return err
 			}
 		}
+		// A suspended or banned account changes nothing, but may still appeal (docs/MODERATION.md);
+		// logging out is not authed.
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !mayWriteWhileSanctioned[r.Pattern] {
+			if err := s.Accounts.MayWrite(me); err != nil {
+				return err
+			}
+		}
 		return h(w, r, me)
 	}
+}
+
+// mayWriteWhileSanctioned are the routes a suspended or banned account may still post to.
+var mayWriteWhileSanctioned = map[string]bool{"POST /api/moderation/log/{id}/appeal": true}
+
+// viewer is the session's account id on a public read, or uuid.Nil for anyone else: an
+// author is shown their own hidden content there, marked (docs/MODERATION.md).
+func (s *Server) viewer(r *http.Request) (uuid.UUID, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return uuid.Nil, nil
+	}
+	me, err := s.Accounts.Authenticate(r.Context(), c.Value)
+	if errors.Is(err, fault.ErrUnauthenticated) {
+		return uuid.Nil, nil
+	}
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return me.ID, nil
 }
 
 func (s *Server) secure(r *http.Request) bool {
@@ -87,6 +115,22 @@ type meJSON struct {
 	IsAdmin         bool       `json:"is_admin"`
 	CreatedAt       time.Time  `json:"created_at"`
 	Roles           []string   `json:"roles"`
+}
+
+// ownJSON is GET /api/me: meJSON with the account's moderation state.
+type ownJSON struct {
+	meJSON
+	// Sanction is the suspension or ban in force, or null.
+	Sanction *sanctionJSON `json:"sanction"`
+	// Warnings are the moderators' warnings, oldest first.
+	Warnings []account.Warning `json:"warnings"`
+}
+
+type sanctionJSON struct {
+	State   string     `json:"state"` // suspended, banned
+	Until   *time.Time `json:"until"` // a suspension's end
+	Reason  string     `json:"reason"`
+	Eintrag *uuid.UUID `json:"eintrag_id"` // its entry in the moderation log (to appeal it)
 }
 
 // roles is never null in JSON.
@@ -243,7 +287,22 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	respond.JSON(w, http.StatusOK, meView(me))
+	v := ownJSON{meJSON: meView(me)}
+	switch {
+	case me.Banned():
+		v.Sanction = &sanctionJSON{State: "banned", Reason: me.SanctionReason, Eintrag: me.SanctionRef}
+	case me.Suspended(s.Accounts.Now()):
+		v.Sanction = &sanctionJSON{State: "suspended", Until: me.SuspendedUntil, Reason: me.SanctionReason, Eintrag: me.SanctionRef}
+	}
+	ws, err := s.Accounts.Warnings(r.Context(), me.ID)
+	if err != nil {
+		return err
+	}
+	v.Warnings = ws
+	if v.Warnings == nil {
+		v.Warnings = []account.Warning{}
+	}
+	respond.JSON(w, http.StatusOK, v)
 	return nil
 }
 

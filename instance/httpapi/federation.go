@@ -24,8 +24,8 @@ type Fediverse interface {
 	AntragIRI(id uuid.UUID) string
 	AntragActorIRI(id uuid.UUID) string
 	Federate(ctx context.Context, target string) (string, error)
-	Block(ctx context.Context, by account.Account, domain string) error
-	Unblock(ctx context.Context, by account.Account, domain string) error
+	Block(ctx context.Context, by account.Account, domain, reason string) error
+	Unblock(ctx context.Context, by account.Account, domain, reason string) error
 	Blocks(ctx context.Context) ([]string, error)
 }
 
@@ -158,6 +158,7 @@ func (s *Server) federate(w http.ResponseWriter, r *http.Request, me account.Acc
 
 type blockRequest struct {
 	Domain *string `json:"domain"`
+	Reason string  `json:"reason"` // optional; shown in the public moderation log
 }
 
 func (s *Server) block(w http.ResponseWriter, r *http.Request, me account.Account) error {
@@ -168,14 +169,23 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request, me account.Accoun
 	if in.Domain == nil {
 		return missing("domain")
 	}
-	if err := s.Federation.Block(r.Context(), me, *in.Domain); err != nil {
+	if err := s.Federation.Block(r.Context(), me, *in.Domain, in.Reason); err != nil {
 		return err
 	}
 	return s.listBlocks(w, r, me)
 }
 
 func (s *Server) unblock(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	if err := s.Federation.Unblock(r.Context(), me, r.PathValue("domain")); err != nil {
+	// The reason is optional here, as for address blocks: a DELETE often has no body.
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+	}
+	if err := s.Federation.Unblock(r.Context(), me, r.PathValue("domain"), in.Reason); err != nil {
 		return err
 	}
 	return s.listBlocks(w, r, me)

@@ -30,6 +30,7 @@ type einspruchJSON struct {
 	Name      string    `json:"name"`
 	Reason    string    `json:"reason"`
 	CreatedAt time.Time `json:"created_at"`
+	Hidden    bool      `json:"hidden,omitempty"` // the viewer's own, hidden from everyone else
 }
 
 type antragJSON struct {
@@ -57,6 +58,10 @@ type antragJSON struct {
 	ForeignVotes *foreignVotesJSON `json:"foreign_votes,omitempty"`
 	// The payout it asked of the Ortskonto, if any (auszahlungen.go).
 	Auszahlung *auszahlungJSON `json:"auszahlung"`
+	// Hidden marks the applicant's own hidden Antrag (a moderator hid it, or the word filter
+	// holds it for review: Held), which no one else is shown (docs/MODERATION.md).
+	Hidden bool `json:"hidden,omitempty"`
+	Held   bool `json:"held,omitempty"`
 }
 
 func (s *Server) antragView(a antrag.Antrag) antragJSON {
@@ -65,9 +70,10 @@ func (s *Server) antragView(a antrag.Antrag) antragJSON {
 		AmountCents: a.AmountCents, Applicant: personJSON{a.ApplicantID, a.ApplicantName}, KnotenID: a.KnotenID,
 		OpenedAt: a.OpenedAt, DecisionDeadline: a.DecisionDeadline, Extended: a.Extended, Status: a.Status,
 		DecidedAt: a.DecidedAt, AbstimmungID: a.AbstimmungID, EinspruchCount: a.EinspruchCount,
+		Hidden: a.HiddenAt != nil, Held: a.Held,
 	}
 	for _, e := range a.Einsprueche {
-		v.Einsprueche = append(v.Einsprueche, einspruchJSON{e.AccountID, e.Name, e.Reason, e.CreatedAt})
+		v.Einsprueche = append(v.Einsprueche, einspruchJSON{e.AccountID, e.Name, e.Reason, e.CreatedAt, e.Hidden})
 	}
 	if s.Federation != nil {
 		v.Origin = s.Federation.Host()
@@ -179,7 +185,11 @@ func (s *Server) getAntrag(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.Antraege.Get(r.Context(), id)
+	viewer, err := s.viewer(r)
+	if err != nil {
+		return err
+	}
+	a, err := s.Antraege.GetAs(r.Context(), viewer, id)
 	if isRemoteOnly(err) && s.Nachbarn != nil {
 		rv, rerr := s.Nachbarn.Get(r.Context(), id)
 		if rerr == nil {

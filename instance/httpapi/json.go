@@ -24,17 +24,24 @@ const MaxBodyBytes = 64 << 10
 // decode reads a JSON request body into v strictly: the right media type, within the size
 // limit, one JSON object, no fields v does not have, none twice, and every string text that can
 // be stored as it was sent.
-func decode(r *http.Request, v any) error {
+func decode(r *http.Request, v any) error { return decodeLimit(r, v, MaxBodyBytes) }
+
+// decodeLimit is decode with a limit of its own, for the few bodies that carry a whole list
+// (the word filter's).
+func decodeLimit(r *http.Request, v any, limit int64) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return &fault.Error{Kind: fault.Unsupported, Code: "unsupported_media_type", Message: "Send the body as application/json."}
 	}
 	// Refused before a byte is read: a client that sent "Expect: 100-continue" is told at once,
 	// instead of being asked for the body and cut off in the middle of it.
-	if r.ContentLength > MaxBodyBytes {
-		return errBodyTooLarge
+	if r.ContentLength > limit {
+		return bodyTooLarge(limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			return bodyTooLarge(limit)
+		}
 		return decodeError(err)
 	}
 	if err := checkJSON(body); err != nil {
@@ -51,7 +58,11 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
-var errBodyTooLarge = &fault.Error{Kind: fault.TooLarge, Code: "body_too_large", Message: fmt.Sprintf("The body exceeds %d bytes.", MaxBodyBytes)}
+var errBodyTooLarge = bodyTooLarge(MaxBodyBytes)
+
+func bodyTooLarge(limit int64) *fault.Error {
+	return &fault.Error{Kind: fault.TooLarge, Code: "body_too_large", Message: fmt.Sprintf("The body exceeds %d bytes.", limit)}
+}
 
 // checkJSON refuses what encoding/json would let through: a body that is not an object (null
 // would decode into nothing and change nothing), a string that is not text (textcheck: invalid

@@ -105,7 +105,11 @@ func (s *Server) getKnoten(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	k, err := s.Knoten.Get(r.Context(), id)
+	viewer, err := s.viewer(r)
+	if err != nil {
+		return err
+	}
+	k, err := s.Knoten.GetAs(r.Context(), id, viewer)
 	if err != nil {
 		return err
 	}
@@ -118,7 +122,11 @@ func (s *Server) listFaeden(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	fs, err := s.Knoten.Faeden(r.Context(), id)
+	viewer, err := s.viewer(r)
+	if err != nil {
+		return err
+	}
+	fs, err := s.Knoten.FaedenAs(r.Context(), id, viewer)
 	if err != nil {
 		return err
 	}

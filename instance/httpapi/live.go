@@ -67,7 +67,11 @@ func (s *Server) listChat(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	ns, err := s.Chat.List(r.Context(), before, limit)
+	viewer, err := s.viewer(r)
+	if err != nil {
+		return err
+	}
+	ns, err := s.Chat.List(r.Context(), viewer, before, limit)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
+	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
 )
 
 // Deps are the services the API calls.
@@ -59,7 +60,10 @@ type Deps struct {
 	ChatRoom http.Handler
 	// Timeline answers GET /api/timeline (nil: 404 timeline_off).
 	Timeline *timeline.Service
-	Log      *slog.Logger
+	// Moderation: reports, the queue, actions, the public log, appeals, address blocks
+	// (moderation.go; nil: no routes).
+	Moderation *moderation.Service
+	Log        *slog.Logger
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
 	// X-Forwarded-Proto: https, get Secure cookies regardless.
@@ -82,6 +86,9 @@ type Deps struct {
 	PublicURL string
 	// RequestTimeout bounds each request's work (default DefaultRequestTimeout; negative: none).
 	RequestTimeout time.Duration
+
+	// Wortfilter is the word list admins edit (nil: no routes).
+	Wortfilter *wortfilter.Service
 }
 
 // DevDeps are what the dev routes need.
@@ -183,6 +190,11 @@ func (s *Server) routes() {
 
 	s.bankRoutes()
 	s.snapshotRoutes()
+	if s.Wortfilter != nil {
+		s.handle("GET /api/admin/wortfilter", s.authed(s.getWortfilter))
+		s.handle("PUT /api/admin/wortfilter", s.authed(s.setWortfilter))
+	}
+	s.moderationRoutes()
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)

@@ -30,7 +30,7 @@ func (s *Service) InCells(ctx context.Context, q database.Querier, ranges []geo.
 	rows, err := q.Query(ctx, `
 SELECT `+knotenColumns+`
 FROM knoten JOIN unnest($2::bigint[], $3::bigint[]) AS r(lo, hi) ON h3 BETWEEN r.lo AND r.hi
-WHERE `+alive, now, los, his)
+WHERE `+alive+` AND `+shown, now, los, his)
 	if err != nil {
 		return nil, nil, fmt.Errorf("knoten: in cells: %w", err)
 	}
@@ -53,12 +53,12 @@ WHERE `+alive, now, los, his)
 }
 
 // Current returns those of the given Knoten and Fäden that are on the map now. An id not
-// returned has dissolved or expired (or never was).
+// returned has dissolved or expired, was hidden (a Faden: or its Knoten was), or never was.
 func (s *Service) Current(ctx context.Context, knotenIDs, fadenIDs []uuid.UUID) ([]Knoten, []Faden, error) {
 	now := s.clock.Now()
 	var ks []Knoten
 	if len(knotenIDs) > 0 {
-		rows, err := s.pool.Query(ctx, `SELECT `+knotenColumns+` FROM knoten WHERE id = ANY($2) AND `+alive, now, knotenIDs)
+		rows, err := s.pool.Query(ctx, `SELECT `+knotenColumns+` FROM knoten WHERE id = ANY($2) AND `+alive+` AND `+shown, now, knotenIDs)
 		if err != nil {
 			return nil, nil, fmt.Errorf("knoten: current: %w", err)
 		}
@@ -86,13 +86,13 @@ func (s *Service) FaedenOf(ctx context.Context, accounts []uuid.UUID) ([]Faden, 
 }
 
 // mapFaeden reads active Fäden matching cond (whose one argument is $2) with what the map
-// draws them with.
+// draws them with: neither they nor their Knoten hidden.
 func (s *Service) mapFaeden(ctx context.Context, q database.Querier, cond string, now time.Time, arg []uuid.UUID) ([]Faden, error) {
 	rows, err := q.Query(ctx, `
 SELECT `+fadenColumns+`, a.name, CASE WHEN a.on_map THEN ST_Y(a.position) END,
        CASE WHEN a.on_map THEN ST_X(a.position) END, k.h3
 FROM faeden f JOIN accounts a ON a.id = f.account_id JOIN knoten k ON k.id = f.knoten_id
-WHERE `+cond+` AND f.expired_at IS NULL AND (f.twisted OR f.expires_at > $1)
+WHERE `+cond+` AND f.expired_at IS NULL AND (f.twisted OR f.expires_at > $1) AND f.hidden_at IS NULL AND k.hidden_at IS NULL
 ORDER BY f.created_at, f.id`, now, arg)
 	if err != nil {
 		return nil, fmt.Errorf("knoten: map faeden: %w", err)

@@ -27,6 +27,7 @@ type Faden struct {
 	Twisted     bool
 	CreatedAt   time.Time
 	ExpiresAt   *time.Time // nil while twisted
+	Hidden      bool       // hidden by the moderators: only its spinner reads it (FaedenAs)
 
 	// Filled in by the map's listings (cells.go): where the thread starts (the spinner's
 	// public position, nil when not on the map) and the cell of the Knoten it leads to.
@@ -39,6 +40,7 @@ var (
 	ErrFadenNotFound = fault.NotFoundf("faden_not_found", "There is no Faden with this id.")
 	ErrFadenExpired  = fault.Gonef("faden_expired", "This Faden has expired.")
 	ErrNotYourFaden  = fault.Forbiddenf("not_your_faden", "Only the account that spun a Faden can twist or untwist it.")
+	ErrFadenHidden   = fault.Gonef("faden_hidden", "This Faden was hidden by the moderators.")
 )
 
 // Spinning is a new Faden.
@@ -85,11 +87,11 @@ func (s *Service) SpinTx(ctx context.Context, tx *database.Tx, actor uuid.UUID, 
 UPDATE knoten SET last_activity_at = $1,
        garn_count = garn_count + $3,
        dissolves_at = CASE WHEN garn_count + $3 > 0 THEN NULL ELSE greatest(dissolves_at, $4) END
-WHERE id = $2 AND `+alive+`
+WHERE id = $2 AND `+alive+` AND `+shown+`
 RETURNING h3`, now, f.KnotenID, boolInt(f.Twisted), f.ExpiresAt).Scan(&cell)
 	if errors.Is(err, pgx.ErrNoRows) {
-		// Unknown or dissolved: the read says which.
-		if _, err := getKnoten(ctx, tx, f.KnotenID, now); err != nil {
+		// Unknown, dissolved or hidden: the read says which.
+		if _, err := getKnoten(ctx, tx, f.KnotenID, now, uuid.Nil); err != nil {
 			return Faden{}, err
 		}
 		return Faden{}, fmt.Errorf("knoten: spin: Knoten %s neither alive nor gone", f.KnotenID)
@@ -172,12 +174,17 @@ func (s *Service) lockOwnFaden(ctx context.Context, tx *database.Tx, actor, fade
 		return Faden{}, 0, err
 	}
 	var expiredAt *time.Time
-	f, err := scanFaden(tx.QueryRow(ctx, `SELECT `+fadenColumns+`, f.expired_at FROM faeden f WHERE f.id = $1 FOR UPDATE`, fadenID), &expiredAt)
+	var hidden bool
+	f, err := scanFaden(tx.QueryRow(ctx, `SELECT `+fadenColumns+`, f.expired_at, f.hidden_at IS NOT NULL FROM faeden f WHERE f.id = $1 FOR UPDATE`, fadenID),
+		&expiredAt, &hidden)
 	if err != nil {
 		return Faden{}, 0, fmt.Errorf("knoten: faden: %w", err)
 	}
 	if f.AccountID != actor {
 		return Faden{}, 0, ErrNotYourFaden
+	}
+	if hidden {
+		return Faden{}, 0, ErrFadenHidden
 	}
 	if expiredAt != nil || (f.ExpiresAt != nil && !f.ExpiresAt.After(now)) {
 		return Faden{}, 0, ErrFadenExpired
@@ -187,22 +194,30 @@ func (s *Service) lockOwnFaden(ctx context.Context, tx *database.Tx, actor, fade
 
 // Faeden lists the active Fäden and Garn of a Knoten, oldest first.
 func (s *Service) Faeden(ctx context.Context, knotenID uuid.UUID) ([]Faden, error) {
+	return s.FaedenAs(ctx, knotenID, uuid.Nil)
+}
+
+// FaedenAs is Faeden as viewer (uuid.Nil: anyone) sees them: a hidden Knoten's creator still
+// reads its Fäden, and a hidden Faden's spinner that Faden, marked Hidden.
+func (s *Service) FaedenAs(ctx context.Context, knotenID, viewer uuid.UUID) ([]Faden, error) {
 	now := s.clock.Now()
-	if _, err := getKnoten(ctx, s.pool, knotenID, now); err != nil {
+	if _, err := getKnoten(ctx, s.pool, knotenID, now, viewer); err != nil {
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, `
-SELECT `+fadenColumns+`, a.name
+SELECT `+fadenColumns+`, a.name, f.hidden_at IS NOT NULL
 FROM faeden f JOIN accounts a ON a.id = f.account_id
 WHERE f.knoten_id = $1 AND f.expired_at IS NULL AND (f.twisted OR f.expires_at > $2)
-ORDER BY f.created_at, f.id`, knotenID, now)
+  AND (f.hidden_at IS NULL OR f.account_id = $3)
+ORDER BY f.created_at, f.id`, knotenID, now, viewer)
 	if err != nil {
 		return nil, fmt.Errorf("knoten: faeden: %w", err)
 	}
 	fs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Faden, error) {
 		var name string
-		f, err := scanFaden(r, &name)
-		f.AccountName = name
+		var hidden bool
+		f, err := scanFaden(r, &name, &hidden)
+		f.AccountName, f.Hidden = name, hidden
 		return f, err
 	})
 	if err != nil {

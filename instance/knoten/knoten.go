@@ -32,6 +32,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 )
 
 // FadenLifetime is how long a Faden lasts unless it is twisted.
@@ -50,6 +51,9 @@ type Knoten struct {
 	LastActivityAt time.Time
 	GarnCount      int
 	DissolvesAt    *time.Time // nil while permanent
+	// Hidden by the moderators or held by the word filter: only its creator still reads it
+	// (GetAs), marked so; every public read leaves it out (docs/MODERATION.md).
+	Hidden bool
 }
 
 // Permanent reports whether the Knoten holds Garn and so does not dissolve.
@@ -65,6 +69,14 @@ type Service struct {
 	pool   *pgxpool.Pool
 	clock  clock.Clock
 	bounds Bounds
+	filter moderation.TextFilter // nil: no word filter
+	holder moderation.Holder     // queues held Knoten for review; nil: none
+}
+
+// SetModeration gives the service the word filter that checks a new Knoten's texts and the
+// queue that held ones go to (either nil: none). Call it before the service is used.
+func (s *Service) SetModeration(filter moderation.TextFilter, holder moderation.Holder) {
+	s.filter, s.holder = filter, holder
 }
 
 // NewService returns the Knoten service.
@@ -76,6 +88,7 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, bounds Bounds) *Service {
 var (
 	ErrKnotenNotFound  = fault.NotFoundf("knoten_not_found", "There is no Knoten with this id.")
 	ErrKnotenDissolved = fault.Gonef("knoten_dissolved", "This Knoten has dissolved: no Faden and no Garn held it any more.")
+	ErrKnotenHidden    = fault.Gonef("knoten_hidden", "This Knoten was hidden by the moderators.")
 )
 
 // Placement is a new Knoten.
@@ -110,11 +123,37 @@ func (p *Placement) check() error {
 	return nil
 }
 
-// Place puts a Knoten on the map and spins the creator's first Faden to it.
+// screen runs the word filter over a Placement's texts: a blocked word refuses it (naming the
+// field it is in), a held one lets it be stored hidden. The title is checked first, so that
+// a refusal names the field the resident sees first.
+func (s *Service) screen(p Placement) (moderation.Verdict, error) {
+	if s.filter == nil {
+		return moderation.Verdict{}, nil
+	}
+	title, desc := s.filter.Check(p.Title), s.filter.Check(p.Description)
+	switch {
+	case title.Action == moderation.ActionBlock:
+		return title, moderation.ErrBlocked("title")
+	case desc.Action == moderation.ActionBlock:
+		return desc, moderation.ErrBlocked("description")
+	case title.Action == moderation.ActionHold:
+		return title, nil
+	}
+	return desc, nil
+}
+
+// Place puts a Knoten on the map and spins the creator's first Faden to it. When the word
+// filter holds its text, it is stored hidden (Knoten.Hidden: only its creator sees it) and
+// queued for the moderators' review in the same transaction.
 func (s *Service) Place(ctx context.Context, actor uuid.UUID, p Placement) (Knoten, Faden, error) {
 	if err := p.check(); err != nil {
 		return Knoten{}, Faden{}, err
 	}
+	verdict, err := s.screen(p)
+	if err != nil {
+		return Knoten{}, Faden{}, err
+	}
+	held := verdict.Action == moderation.ActionHold
 	cell, err := p.Point.Cell()
 	if err != nil {
 		return Knoten{}, Faden{}, err
@@ -141,12 +180,28 @@ INSERT INTO knoten (id, type, title, description, geom, h3, created_by, created_
 VALUES ($1, $2, $3, $4, point4326($5, $6), $7, $8, $9, $9, $10)`,
 			k.ID, k.Type, k.Title, k.Description, k.Point.Lon, k.Point.Lat, k.Cell, actor, now, expires)
 		insertFaden(tx, f)
-		return eventstore.Append(tx, now,
+		drafts := []eventstore.Draft{
 			KnotenGeknuepft.New(eventstore.Header{Actor: actor, Subject: k.ID, Cell: k.Cell}, KnotenGeknuepftV1{
 				KnotenID: k.ID, Type: k.Type, Title: k.Title, Description: k.Description,
 				Lat: k.Point.Lat, Lon: k.Point.Lon, H3: geo.CellHex(k.Cell), CreatedBy: actor,
 			}),
-			FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell}, spunPayload(f)))
+			FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: k.Cell}, spunPayload(f)),
+		}
+		if held {
+			// Stored as a moderator's hiding would leave it, with the same event, so that every
+			// follower of the log (the live map, the snapshots, the timeline) treats it alike.
+			k.Hidden = true
+			tx.Defer(`UPDATE knoten SET hidden_at = $2 WHERE id = $1`, k.ID, now)
+			drafts = append(drafts, KnotenVerborgen.New(eventstore.Header{Subject: k.ID, Cell: k.Cell},
+				KnotenVerborgenV1{KnotenID: k.ID, FadenIDs: []uuid.UUID{f.ID}}))
+		}
+		if err := eventstore.Append(tx, now, drafts...); err != nil {
+			return err
+		}
+		if held && s.holder != nil {
+			return s.holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindKnoten, ID: k.ID.String()}, verdict, now)
+		}
+		return nil
 	})
 	if err != nil {
 		return Knoten{}, Faden{}, err
@@ -159,6 +214,10 @@ const knotenColumns = `id, type, title, description, ST_Y(geom), ST_X(geom), h3,
 
 // alive is the condition for a Knoten that is still on the map at instant $1.
 const alive = `dissolved_at IS NULL AND (dissolves_at IS NULL OR dissolves_at > $1)`
+
+// shown is the condition for a Knoten the moderators have not hidden: every public read asks
+// for it besides alive.
+const shown = `hidden_at IS NULL`
 
 // scanKnoten reads knotenColumns, then any extra columns into extra.
 func scanKnoten(row pgx.Row, extra ...any) (Knoten, error) {
@@ -174,19 +233,30 @@ func scanKnoten(row pgx.Row, extra ...any) (Knoten, error) {
 }
 
 // Get returns a Knoten that is on the map: ErrKnotenNotFound for an unknown id,
-// ErrKnotenDissolved for one that has dissolved.
+// ErrKnotenDissolved for one that has dissolved, ErrKnotenHidden for one the moderators hid.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (Knoten, error) {
-	return getKnoten(ctx, s.pool, id, s.clock.Now())
+	return getKnoten(ctx, s.pool, id, s.clock.Now(), uuid.Nil)
 }
 
-func getKnoten(ctx context.Context, q database.Querier, id uuid.UUID, now time.Time) (Knoten, error) {
-	var isAlive bool
-	k, err := scanKnoten(q.QueryRow(ctx, `SELECT `+knotenColumns+`, `+alive+` FROM knoten WHERE id = $2`, now, id), &isAlive)
+// GetAs is Get as viewer (uuid.Nil: anyone) sees it: a Knoten's creator still reads it while
+// it is hidden, marked Hidden.
+func (s *Service) GetAs(ctx context.Context, id, viewer uuid.UUID) (Knoten, error) {
+	return getKnoten(ctx, s.pool, id, s.clock.Now(), viewer)
+}
+
+func getKnoten(ctx context.Context, q database.Querier, id uuid.UUID, now time.Time, viewer uuid.UUID) (Knoten, error) {
+	var isAlive, hidden bool
+	k, err := scanKnoten(q.QueryRow(ctx, `SELECT `+knotenColumns+`, `+alive+`, hidden_at IS NOT NULL FROM knoten WHERE id = $2`, now, id),
+		&isAlive, &hidden)
+	k.Hidden = hidden
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Knoten{}, ErrKnotenNotFound
 	}
 	if err != nil {
 		return Knoten{}, fmt.Errorf("knoten: get: %w", err)
+	}
+	if k.Hidden && (viewer == uuid.Nil || viewer != k.CreatedBy) {
+		return Knoten{}, ErrKnotenHidden
 	}
 	if !isAlive {
 		return Knoten{}, ErrKnotenDissolved
@@ -197,13 +267,15 @@ func getKnoten(ctx context.Context, q database.Querier, id uuid.UUID, now time.T
 // lockKnoten locks a Knoten that is on the map for a write and returns its cell. Every write
 // about a Knoten's Fäden takes this lock first, so they happen one after another.
 func lockKnoten(ctx context.Context, tx *database.Tx, id uuid.UUID, now time.Time) (cell int64, err error) {
-	var isAlive bool
-	err = tx.QueryRow(ctx, `SELECT h3, `+alive+` FROM knoten WHERE id = $2 FOR UPDATE`, now, id).Scan(&cell, &isAlive)
+	var isAlive, hidden bool
+	err = tx.QueryRow(ctx, `SELECT h3, `+alive+`, hidden_at IS NOT NULL FROM knoten WHERE id = $2 FOR UPDATE`, now, id).Scan(&cell, &isAlive, &hidden)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return 0, ErrKnotenNotFound
 	case err != nil:
 		return 0, fmt.Errorf("knoten: lock: %w", err)
+	case hidden:
+		return 0, ErrKnotenHidden
 	case !isAlive:
 		return 0, ErrKnotenDissolved
 	}
@@ -287,7 +359,7 @@ func (s *Service) listStatement(q Query) (string, []any, error) {
 	// plan that uses its index (a generic "$n IS NULL OR …" plan would not).
 	args := []any{s.clock.Now()}
 	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
-	where := []string{alive}
+	where := []string{alive, shown}
 	if len(q.Types) > 0 {
 		where = append(where, "type = ANY("+arg(q.Types)+")")
 	}

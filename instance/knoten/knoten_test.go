@@ -10,9 +10,11 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
@@ -21,9 +23,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 var home = geo.Point{Lat: 51.3362, Lon: 12.3363}
 
-// Residents spin, twist and untwist on a few Knoten while time jumps and sweeps run. Whatever
-// the interleaving, nothing deadlocks, only rule errors come back, and the projection agrees
-// with the Fäden it summarises and with the event log.
+// Residents spin, twist and untwist on a few Knoten while time jumps, sweeps run and a
+// moderator hides and shows Knoten and Fäden. Whatever the interleaving, nothing deadlocks,
+// only rule errors come back, and the projection agrees with the Fäden it summarises and with
+// the event log.
 func TestConcurrentWeavingKeepsInvariants(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t)
@@ -75,6 +78,35 @@ func TestConcurrentWeavingKeepsInvariants(t *testing.T) {
 		defer mu.Unlock()
 		return knotenIDs[rng.IntN(len(knotenIDs))]
 	}
+	wg.Add(1)
+	go func() { // a moderator hiding and showing Knoten and Fäden again
+		defer wg.Done()
+		content := svc.Moderation(inst.URL)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			time.Sleep(2 * time.Millisecond)
+			target := moderation.Target{Kind: moderation.KindKnoten, ID: pick(rng).String()}
+			if rng.IntN(2) == 0 {
+				var f uuid.UUID
+				if err := inst.Pool.QueryRow(ctx, `SELECT id FROM faeden ORDER BY random() LIMIT 1`).Scan(&f); err != nil {
+					t.Errorf("a Faden to hide: %v", err)
+					return
+				}
+				target = moderation.Target{Kind: moderation.KindFaden, ID: f.String()}
+			}
+			if err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+				return content.HideTx(ctx, tx, target, rng.IntN(2) == 0, ids[0], "Hausregeln", inst.Clock.Now())
+			}); err != nil {
+				t.Errorf("moderator: %v", err)
+				return
+			}
+		}
+	}()
 	var workers sync.WaitGroup
 	for r := range residents {
 		workers.Add(1)
@@ -151,6 +183,14 @@ WHERE k.dissolved_at IS NULL AND (
 	}
 	if a, b := counts(`SELECT count(*) FROM events WHERE type = 'KnotenAufgeloest'`), counts(`SELECT count(*) FROM knoten WHERE dissolved_at IS NOT NULL`); a != b {
 		t.Errorf("%d KnotenAufgeloest events for %d dissolved Knoten", a, b)
+	}
+	hiddenByLog := counts(`SELECT count(*) FROM events WHERE type = 'KnotenVerborgen'`) - counts(`SELECT count(*) FROM events WHERE type = 'KnotenWiederhergestellt'`)
+	if b := counts(`SELECT count(*) FROM knoten WHERE hidden_at IS NOT NULL`); hiddenByLog != b || counts(`SELECT count(*) FROM events WHERE type = 'KnotenVerborgen'`) == 0 {
+		t.Errorf("the log says %d hidden Knoten, the table %d", hiddenByLog, b)
+	}
+	hiddenByLog = counts(`SELECT count(*) FROM events WHERE type = 'FadenVerborgen'`) - counts(`SELECT count(*) FROM events WHERE type = 'FadenWiederhergestellt'`)
+	if b := counts(`SELECT count(*) FROM faeden WHERE hidden_at IS NOT NULL`); hiddenByLog != b {
+		t.Errorf("the log says %d hidden Fäden, the table %d", hiddenByLog, b)
 	}
 	t.Logf("%d Fäden spun, %d expired, %d Knoten dissolved", counts(`SELECT count(*) FROM faeden`),
 		counts(`SELECT count(*) FROM faeden WHERE expired_at IS NOT NULL`), counts(`SELECT count(*) FROM knoten WHERE dissolved_at IS NOT NULL`))

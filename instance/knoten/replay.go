@@ -40,14 +40,36 @@ func fadenOf(id uuid.UUID, current func(string) (snapshot.Object, bool)) (Snapsh
 	return f, err == nil, err
 }
 
-// Replay: what event e does to the Knoten (snapshot.Replayer).
+// Replay: what event e does to the Knoten (snapshot.Replayer). A hidden Knoten is its stub
+// until it is shown again (hiddenStub): what happens to it meanwhile (its Fäden expiring, its
+// dissolving) changes the stub not, and its showing again brings the whole object back.
 func (knotenSection) Replay(e eventstore.Event, current func(id string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
 	at := e.At.UTC()
 	one := func(k SnapshotKnoten) ([]snapshot.Object, []string, error) {
+		if k.Hidden && !KnotenVerborgen.Is(e) {
+			return nil, nil, nil
+		}
 		o, err := replayObject(k.ID, k)
 		return []snapshot.Object{o}, nil, err
 	}
 	switch {
+	case KnotenVerborgen.Is(e):
+		p, err := KnotenVerborgen.Decode(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		k, ok, err := knotenOf(p.KnotenID, current)
+		if !ok || err != nil || k.Hidden {
+			return nil, nil, err
+		}
+		return one(hiddenStub(k.ID, k.CreatedBy, k.CreatedAt, at))
+	case KnotenWiederhergestellt.Is(e):
+		p, err := KnotenWiederhergestellt.Decode(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		o, err := replayObject(p.Knoten.ID, p.Knoten)
+		return []snapshot.Object{o}, nil, err
 	case KnotenGeknuepft.Is(e):
 		p, err := KnotenGeknuepft.Decode(e)
 		if err != nil {
@@ -130,13 +152,46 @@ func (k *SnapshotKnoten) extend(expires *time.Time) {
 	}
 }
 
-// Replay: what event e does to the active Fäden (snapshot.Replayer).
+// Replay: what event e does to the active Fäden (snapshot.Replayer). Hiding a Knoten removes
+// the Fäden it names; showing it again brings back those it carries.
 func (faedenSection) Replay(e eventstore.Event, current func(id string) (snapshot.Object, bool)) ([]snapshot.Object, []string, error) {
 	one := func(f SnapshotFaden) ([]snapshot.Object, []string, error) {
 		o, err := replayObject(f.ID, f)
 		return []snapshot.Object{o}, nil, err
 	}
 	switch {
+	case KnotenVerborgen.Is(e):
+		var rm []string
+		for _, id := range FaedenWith(e) {
+			rm = append(rm, id.String())
+		}
+		return nil, rm, nil
+	case FadenVerborgen.Is(e):
+		p, err := FadenVerborgen.Decode(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, []string{p.FadenID.String()}, nil
+	case KnotenWiederhergestellt.Is(e):
+		p, err := KnotenWiederhergestellt.Decode(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		var ups []snapshot.Object
+		for _, f := range p.Faeden {
+			o, err := replayObject(f.ID, f)
+			if err != nil {
+				return nil, nil, err
+			}
+			ups = append(ups, o)
+		}
+		return ups, nil, nil
+	case FadenWiederhergestellt.Is(e):
+		p, err := FadenWiederhergestellt.Decode(e)
+		if err != nil || p.Faden == nil {
+			return nil, nil, err
+		}
+		return one(*p.Faden)
 	case FadenGesponnen.Is(e):
 		p, err := FadenGesponnen.Decode(e)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
@@ -54,7 +55,8 @@ func dumpState(t *testing.T, inst *instancetest.Instance) (state, eventstore.Sna
 
 // Replaying the log's events after one dump onto it gives the next dump: what the timeline
 // shows between two snapshots is what a snapshot at that moment would have held. Placing,
-// spinning, twisting, untwisting, expiring and dissolving.
+// spinning, twisting, untwisting, expiring and dissolving; hiding a Knoten (with its Fäden)
+// and a Faden, showing them again, and a hidden Knoten that dissolves while hidden.
 func TestReplayMatchesDump(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t)
@@ -88,6 +90,36 @@ func TestReplayMatchesDump(t *testing.T) {
 	if _, err := svc.Untwist(ctx, uuid.MustParse(bob.ID), g.ID); err != nil {
 		t.Fatal(err)
 	}
+	// Moderation: a Knoten with Garn hidden for good, one that dissolves while hidden, one
+	// hidden and shown again with a Faden of its own hidden meanwhile (it stays hidden), and
+	// Garn hidden and shown again.
+	hidden, _, err := svc.Place(ctx, uuid.MustParse(ana.ID), knoten.Placement{Type: "idee", Title: "Verborgen", Point: geo.Point{Lat: 51.3366, Lon: 12.3366}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Garn: the Faden stays active, so only the hiding itself takes it out of the snapshot.
+	if _, err := svc.Spin(ctx, uuid.MustParse(bob.ID), knoten.Spinning{KnotenID: hidden.ID, Type: "gespraech", Twisted: true}); err != nil {
+		t.Fatal(err)
+	}
+	setHidden(t, inst, moderation.KindKnoten, hidden.ID.String(), true)
+	gone, _, err := svc.Place(ctx, uuid.MustParse(ana.ID), knoten.Placement{Type: "idee", Title: "Vergeht verborgen", Point: geo.Point{Lat: 51.3364, Lon: 12.3364}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setHidden(t, inst, moderation.KindKnoten, gone.ID.String(), true)
+	back, _, err := svc.Place(ctx, uuid.MustParse(bob.ID), knoten.Placement{Type: "idee", Title: "Zurück", Point: geo.Point{Lat: 51.3367, Lon: 12.3367}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := svc.Spin(ctx, uuid.MustParse(ana.ID), knoten.Spinning{KnotenID: back.ID, Type: "gespraech"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setHidden(t, inst, moderation.KindFaden, h.ID.String(), true)
+	setHidden(t, inst, moderation.KindKnoten, back.ID.String(), true)
+	setHidden(t, inst, moderation.KindKnoten, back.ID.String(), false)
+	setHidden(t, inst, moderation.KindFaden, f.ID.String(), true)
+	setHidden(t, inst, moderation.KindFaden, f.ID.String(), false)
 	// A week and a day later the untwisted Garn and the Fäden only spun have expired, and the
 	// Knoten without Garn has dissolved.
 	inst.DevClock.Advance(8 * 24 * time.Hour)
@@ -139,6 +171,11 @@ func TestReplayMatchesDump(t *testing.T) {
 			for _, id := range rm {
 				delete(m, id)
 			}
+		}
+	}
+	for _, want := range []string{"KnotenVerborgen", "KnotenWiederhergestellt", "FadenVerborgen", "FadenWiederhergestellt"} {
+		if !slices.Contains(applied, want) {
+			t.Fatalf("no %s among the events replayed: %v", want, applied)
 		}
 	}
 	if len(applied) < 6 {

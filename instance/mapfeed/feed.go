@@ -183,8 +183,10 @@ type change struct {
 
 // The events the map shows, by what they change.
 var (
-	knotenTypes       = []string{knoten.KnotenGeknuepft.Name(), knoten.KnotenAufgeloest.Name()}
-	fadenTypes        = []string{knoten.FadenGesponnen.Name(), knoten.FadenVerzwirnt.Name(), knoten.FadenEntzwirnt.Name(), knoten.FadenAbgelaufen.Name()}
+	knotenTypes = []string{knoten.KnotenGeknuepft.Name(), knoten.KnotenAufgeloest.Name(),
+		knoten.KnotenVerborgen.Name(), knoten.KnotenWiederhergestellt.Name()}
+	fadenTypes = []string{knoten.FadenGesponnen.Name(), knoten.FadenVerzwirnt.Name(), knoten.FadenEntzwirnt.Name(), knoten.FadenAbgelaufen.Name(),
+		knoten.FadenVerborgen.Name(), knoten.FadenWiederhergestellt.Name()}
 	garnrolleSetTypes = []string{account.GarnrolleAngelegt.Name(), account.GarnrollePositioniert.Name()} // the position is set
 	garnrolleTypes    = []string{account.GarnrolleUmbenannt.Name(), account.GarnrolleVerifiziert.Name()}
 	goldfadenTypes    = []string{ortskonto.SpendeInitiiert.Name(), ortskonto.SpendeEingegangen.Name(), ortskonto.SpendeGebucht.Name(),
@@ -192,6 +194,21 @@ var (
 	kontoTypes = []string{ortskonto.OrtskontoEingerichtet.Name()}
 	mapTypes   = slices.Concat(knotenTypes, fadenTypes, garnrolleSetTypes, garnrolleTypes, goldfadenTypes, kontoTypes) // the only ones the hub reads
 )
+
+// changesOf is what an event changes on the map: its change (changeOf), and, when a Knoten
+// is hidden or shown again, each Faden that goes or comes back with it (the feed reads them
+// as they now stand: removed while hidden, redrawn once shown).
+func changesOf(e eventstore.Event) []change {
+	c, ok := changeOf(e)
+	if !ok {
+		return nil
+	}
+	out := []change{c}
+	for _, id := range knoten.FaedenWith(e) {
+		out = append(out, change{pos: c.pos, cell: c.cell, knoten: c.knoten, faden: id})
+	}
+	return out
+}
 
 // changeOf classifies an event; ok is false for events the map does not show.
 func changeOf(e eventstore.Event) (change, bool) {
@@ -299,70 +316,73 @@ func (f *Feed) apply(batch []eventstore.Event) {
 	now := time.Now()
 	for _, e := range batch {
 		f.pos = e.Position
-		ch, ok := changeOf(e)
-		if !ok {
-			continue
+		for _, ch := range changesOf(e) {
+			f.applyChange(ch, now)
 		}
-		ch.at = now
-		if ch.account != uuid.Nil {
-			// Where the Garnrolle was and is: the cells where its clients see it change.
-			was, known := f.lastCell[ch.account]
-			if ch.moved {
-				if ch.cell != 0 {
-					f.lastCell[ch.account] = ch.cell
-				} else {
-					delete(f.lastCell, ch.account)
-				}
-				if known && was != ch.cell {
-					ch.was = was
-				}
-			} else if known {
-				ch.cell = was
-			}
-			f.changedAc[ch.account] = ch.pos // its Fäden are redrawn at the next flush
-			f.forCells(ch.cell, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
-			f.forCells(ch.was, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
-		}
-		if ch.kontoMoved {
-			ch.was, ch.wasUnknown = f.kontoCell, !f.kontoKnown
-			if ch.was == ch.cell {
-				ch.was = 0
-			}
-			f.kontoCell, f.kontoKnown = ch.cell, true
-			moved := func(c *cell) { c.goldAll, c.goldAllPos = true, ch.pos }
-			if ch.wasUnknown {
-				for _, c := range f.cells {
-					moved(c)
-				}
-			}
-			f.forCells(ch.cell, moved)
-			f.forCells(ch.was, moved)
-		}
-		if ch.goldfaden != uuid.Nil {
-			// A Goldfaden belongs where the Ortskonto is as of this position in the log. The
-			// header's cell is where it was when the donation read it, which a move committed
-			// meanwhile can have changed; the hub's own knowledge follows the log.
-			if f.kontoKnown && f.kontoCell != 0 {
-				ch.cell = f.kontoCell
-			} else {
-				f.kontoCell, f.kontoKnown = ch.cell, true
-			}
-		}
-		f.ring.add(ch, f.opts.Keep, f.opts.KeepMax)
-		f.forCells(ch.cell, func(c *cell) {
-			if ch.knoten != uuid.Nil {
-				c.knoten[ch.knoten] = ch.pos
-			}
-			if ch.faden != uuid.Nil {
-				c.faeden[ch.faden] = ch.pos
-			}
-			if ch.goldfaden != uuid.Nil {
-				c.goldfaeden[ch.goldfaden] = ch.pos
-			}
-		})
 	}
 	pos := f.pos
 	f.head.Store(&pos)
+}
+
+// applyChange notes one change in the ring and in the subscribed cells.
+func (f *Feed) applyChange(ch change, now time.Time) {
+	ch.at = now
+	if ch.account != uuid.Nil {
+		// Where the Garnrolle was and is: the cells where its clients see it change.
+		was, known := f.lastCell[ch.account]
+		if ch.moved {
+			if ch.cell != 0 {
+				f.lastCell[ch.account] = ch.cell
+			} else {
+				delete(f.lastCell, ch.account)
+			}
+			if known && was != ch.cell {
+				ch.was = was
+			}
+		} else if known {
+			ch.cell = was
+		}
+		f.changedAc[ch.account] = ch.pos // its Fäden are redrawn at the next flush
+		f.forCells(ch.cell, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
+		f.forCells(ch.was, func(c *cell) { c.garnrollen[ch.account] = ch.pos })
+	}
+	if ch.kontoMoved {
+		ch.was, ch.wasUnknown = f.kontoCell, !f.kontoKnown
+		if ch.was == ch.cell {
+			ch.was = 0
+		}
+		f.kontoCell, f.kontoKnown = ch.cell, true
+		moved := func(c *cell) { c.goldAll, c.goldAllPos = true, ch.pos }
+		if ch.wasUnknown {
+			for _, c := range f.cells {
+				moved(c)
+			}
+		}
+		f.forCells(ch.cell, moved)
+		f.forCells(ch.was, moved)
+	}
+	if ch.goldfaden != uuid.Nil {
+		// A Goldfaden belongs where the Ortskonto is as of this position in the log. The
+		// header's cell is where it was when the donation read it, which a move committed
+		// meanwhile can have changed; the hub's own knowledge follows the log.
+		if f.kontoKnown && f.kontoCell != 0 {
+			ch.cell = f.kontoCell
+		} else {
+			f.kontoCell, f.kontoKnown = ch.cell, true
+		}
+	}
+	f.ring.add(ch, f.opts.Keep, f.opts.KeepMax)
+	f.forCells(ch.cell, func(c *cell) {
+		if ch.knoten != uuid.Nil {
+			c.knoten[ch.knoten] = ch.pos
+		}
+		if ch.faden != uuid.Nil {
+			c.faeden[ch.faden] = ch.pos
+		}
+		if ch.goldfaden != uuid.Nil {
+			c.goldfaeden[ch.goldfaden] = ch.pos
+		}
+	})
 }
 
 // forCells calls fn for every subscribed cell that contains the stored cell c.

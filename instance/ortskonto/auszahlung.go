@@ -226,6 +226,14 @@ func scanAuszahlung(row pgx.Row) (Auszahlung, error) {
 	return p, err
 }
 
+// AntragRetitledTx keeps the payout's copy of its Antrag's title as the Antrag shows it: ""
+// while a moderator hides the Antrag or the word filter holds it (docs/MODERATION.md), its
+// title again when it is shown. The journal and the payout list read it from here.
+func (s *Service) AntragRetitledTx(ctx context.Context, tx *database.Tx, antragID uuid.UUID, title string) error {
+	tx.Defer(`UPDATE auszahlungen SET antrag_title = $2 WHERE antrag_id = $1`, antragID, title)
+	return nil
+}
+
 // cut shortens s to at most n characters.
 func cut(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {

@@ -99,6 +99,10 @@ type Service struct {
 	// CacheBytes bounds the memory of the replays kept for past moments (cache.go); 0: none
 	// kept, every query replays the events itself.
 	CacheBytes int64
+	// Hidden, when set, says which of a section's objects the moderators hide now
+	// (docs/MODERATION.md): they are left out of every moment, also of moments before the
+	// hiding, whose snapshots and events still hold them. nil: nothing is hidden.
+	Hidden func(ctx context.Context, section string, ids []string) (map[string]bool, error)
 
 	cache    replayCache // past moments' replays (cache.go)
 	syncing  sync.Mutex
@@ -267,9 +271,15 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
+		var hidden map[string]bool
+		if s.Hidden != nil && len(ids) > 0 {
+			if hidden, err = s.Hidden(ctx, sec, ids); err != nil {
+				return State{}, err
+			}
+		}
 		out := make([]json.RawMessage, 0, len(ids))
 		for _, id := range ids {
-			if sec == "knoten" && dissolved(m[id]) {
+			if (sec == "knoten" && dissolved(m[id])) || hidden[id] {
 				continue
 			}
 			out = append(out, m[id])

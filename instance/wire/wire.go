@@ -40,6 +40,9 @@ type Knoten struct {
 	Permanent      bool       `json:"permanent"`
 	GarnCount      int        `json:"garn_count"`
 	DissolvesAt    *time.Time `json:"dissolves_at"` // null while permanent
+	// Hidden by the moderators (or held by the word filter): only its creator is shown it,
+	// marked so; left out for everyone else (docs/MODERATION.md).
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // KnotenOf returns the JSON form of a Knoten.
@@ -47,7 +50,7 @@ func KnotenOf(k knoten.Knoten) Knoten {
 	return Knoten{
 		ID: k.ID, Type: k.Type, Title: k.Title, Description: k.Description, Lat: k.Point.Lat, Lon: k.Point.Lon,
 		H3: geo.CellHex(k.Cell), CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt, LastActivityAt: k.LastActivityAt,
-		Permanent: k.Permanent(), GarnCount: k.GarnCount, DissolvesAt: k.DissolvesAt,
+		Permanent: k.Permanent(), GarnCount: k.GarnCount, DissolvesAt: k.DissolvesAt, Hidden: k.Hidden,
 	}
 }
 
@@ -62,11 +65,12 @@ type Faden struct {
 	Type            string     `json:"type"`
 	IsTwisted       bool       `json:"is_twisted"`
 	CreatedAt       time.Time  `json:"created_at"`
-	ExpiresAt       *time.Time `json:"expires_at"` // null while twisted
+	ExpiresAt       *time.Time `json:"expires_at"`       // null while twisted
+	Hidden          bool       `json:"hidden,omitempty"` // hidden by the moderators: shown to its spinner only
 }
 
 // FadenOf returns the JSON form of a Faden.
 func FadenOf(f knoten.Faden) Faden {
 	return Faden{ID: f.ID, KnotenID: f.KnotenID, AccountID: f.AccountID, AccountName: f.AccountName,
-		Type: f.Type, IsTwisted: f.Twisted, CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt}
+		Type: f.Type, IsTwisted: f.Twisted, CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt, Hidden: f.Hidden}
 }

@@ -110,7 +110,11 @@ export class Chat {
           if (this.started) void this.loadLatest();
         }
         else if (msg.type === "message" && msg.message) this.add(msg.message, "live");
-        else if (msg.type === "removed" && msg.id) this.log.querySelector(`li[data-id="${CSS.escape(msg.id)}"]`)?.remove();
+        else if (msg.type === "removed" && msg.id) {
+          // Hidden by a moderator: gone from every screen; shown again, it comes as a message.
+          this.log.querySelector(`li[data-id="${CSS.escape(msg.id)}"]`)?.remove();
+          this.seen.delete(msg.id);
+        }
       } catch {
         // not ours
       }
@@ -130,7 +134,10 @@ export class Chat {
 
   private item(m: ChatMessage) {
     const mine = session.me?.id === m.account.id;
-    return h("li", { class: mine ? "mine" : "", "data-id": m.id }, h("p", { class: "who" }, h("strong", {}, m.account.name), " ", time(m.at)), h("p", { class: "text" }, m.text));
+    // Only its author is shown a hidden message, marked: no one else sees it.
+    const note = m.hidden ? h("p", { class: "hidden-note" }, "Nur für dich sichtbar: wartet auf die Moderation oder wurde ausgeblendet.") : null;
+    return h("li", { class: [mine ? "mine" : "", m.hidden ? "moderated" : ""].join(" ").trim(), "data-id": m.id },
+      h("p", { class: "who" }, h("strong", {}, m.account.name), " ", time(m.at)), h("p", { class: "text" }, m.text), note);
   }
 
   // add puts a message in its place, oldest first (as the server orders them: by time, then

@@ -124,6 +124,7 @@ export class KnotenPanel {
       this.el,
       head(k.title, badge),
       k.description ? h("p", { class: "desc" }, k.description) : null,
+      k.hidden ? h("p", { class: "meta" }, "Ausgeblendet: Die Moderation hat diesen Knoten ausgeblendet oder prüft ihn noch. Nur du siehst ihn.") : null,
       h(
         "p",
         { class: "life" },

@@ -136,8 +136,13 @@ export class Placer {
       form.reset();
       this.place = null;
       const position = session.me?.position ?? null;
-      this.feed.upsertLocal({ knoten: k, faeden: k.faden ? [{ ...k.faden, account_position: position }] : [] });
-      toast(`Knoten „${k.title}“ geknüpft.`);
+      if (k.hidden) {
+        // Held by the word filter: not on the public map until a moderator lets it through.
+        toast(`Knoten „${k.title}“ geknüpft. Die Moderation prüft ihn; bis dahin siehst nur du ihn.`);
+      } else {
+        this.feed.upsertLocal({ knoten: k, faeden: k.faden ? [{ ...k.faden, account_position: position }] : [] });
+        toast(`Knoten „${k.title}“ geknüpft.`);
+      }
       this.opened(k.id);
     } catch (err) {
       const field = err instanceof ApiError && err.field !== "lat" && err.field !== "lon" ? err.field : undefined;

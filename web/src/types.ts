@@ -20,6 +20,8 @@ export interface Knoten extends Point {
   permanent: boolean;
   garn_count: number;
   dissolves_at: string | null;
+  /** Hidden by the moderators or held by the word filter: only its creator is shown it. */
+  hidden?: boolean;
   faden?: Faden;
 }
 
@@ -68,6 +70,7 @@ export interface Einspruch {
   name: string;
   reason: string;
   created_at: string;
+  hidden?: boolean; // the viewer's own Einspruch, held by the word filter or hidden by a moderator
 }
 
 export type AntragStatus = "offen" | "abstimmung" | "angenommen" | "abgelehnt" | "zurueckgezogen";
@@ -90,6 +93,9 @@ export interface Antrag {
   abstimmung_id: string | null;
   einspruch_count: number;
   einsprueche?: Einspruch[];
+  /** The applicant's own Antrag that no one else is shown: hidden by a moderator, or held by the word filter. */
+  hidden?: boolean;
+  held?: boolean;
 }
 
 export type Choice = "yes" | "no" | "abstain";
@@ -135,6 +141,7 @@ export interface ChatMessage {
   account: Named;
   text: string;
   at: string;
+  hidden?: boolean; // the viewer's own message, held by the word filter or hidden by a moderator
 }
 
 export interface Ortsweberei {

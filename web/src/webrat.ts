@@ -126,7 +126,7 @@ export class Webrat {
       h(
         "button",
         { type: "button", class: "antrag-item", "data-id": a.id, onclick: () => this.showAntrag(a.id) },
-        h("span", { class: "title" }, a.title),
+        h("span", { class: "title" }, shownTitle(a)),
         h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status),
         h(
           "span",
@@ -161,7 +161,7 @@ export class Webrat {
     }
     replace(
       box,
-      h("h3", { id: "antrag-title", tabindex: "-1" }, a.title),
+      h("h3", { id: "antrag-title", tabindex: "-1" }, shownTitle(a)),
       h("p", {}, h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status)),
       h(
         "dl",
@@ -210,8 +210,15 @@ export class Webrat {
     const objected = me && einsprueche.some((e) => e.account_id === me.id);
 
     const parts: (Node | null)[] = [
-      h("h3", { id: "antrag-title", tabindex: "-1" }, a.title),
+      h("h3", { id: "antrag-title", tabindex: "-1" }, shownTitle(a)),
       h("p", {}, h("span", { class: `status s-${a.status}` }, antragStatusLabel[a.status] ?? a.status)),
+      a.hidden
+        ? h("p", { class: "hint" }, me?.id !== a.applicant.id
+            ? "Titel und Text hat die Moderation ausgeblendet (siehe Moderationsprotokoll); der Antrag selbst läuft weiter."
+            : a.held
+              ? "Nur für dich sichtbar: Der Antrag wartet auf die Prüfung durch die Moderation. Die Frist beginnt, wenn er freigegeben ist."
+              : "Nur für dich sichtbar: Die Moderation hat diesen Antrag ausgeblendet (siehe Moderationsprotokoll).")
+        : null,
       h(
         "dl",
         { class: "facts" },
@@ -246,15 +253,18 @@ export class Webrat {
         ? h(
             "ul",
             { class: "einsprueche" },
-            einsprueche.map((e) => h("li", {}, h("strong", {}, e.name), " · ", time(e.created_at), h("p", {}, e.reason))),
+            einsprueche.map((e) =>
+              h("li", {}, h("strong", {}, e.name), " · ", time(e.created_at), h("p", {}, e.reason),
+                e.hidden ? h("p", { class: "hint" }, "Nur für dich sichtbar: wartet auf die Moderation oder wurde ausgeblendet.") : null),
+            ),
           )
         : h("p", {}, "Kein Einspruch."),
     );
     if (a.status === "offen") {
       if (!me) parts.push(h("p", {}, h("button", { type: "button", class: "link", onclick: () => openLogin("Zum Einspruch bitte anmelden.") }, "Anmelden"), ", um Einspruch zu erheben."));
-      else if (me.id === a.applicant.id)
-        parts.push(h("button", { type: "button", class: "secondary", onclick: () => this.withdraw(a) }, "Antrag zurückziehen"));
-      else if (!me.verified) parts.push(h("p", { class: "hint" }, "Einspruch erheben können bestätigte Bewohnerinnen und Bewohner."));
+      else if (me.id === a.applicant.id) {
+        if (!a.held) parts.push(h("button", { type: "button", class: "secondary", onclick: () => this.withdraw(a) }, "Antrag zurückziehen"));
+      } else if (!me.verified) parts.push(h("p", { class: "hint" }, "Einspruch erheben können bestätigte Bewohnerinnen und Bewohner."));
       else if (!objected) parts.push(this.einspruchForm(a));
     }
     if (ab) parts.push(this.abstimmung(a, ab));
@@ -553,4 +563,10 @@ export class Webrat {
       showError(e);
     }
   }
+}
+
+// shownTitle is an Antrag's title, or what stands for it when the moderation hid its words
+// (the instance and the snapshots give "" then).
+function shownTitle(a: { title: string }): string {
+  return a.title || "(Titel von der Moderation ausgeblendet)";
 }

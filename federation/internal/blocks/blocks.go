@@ -7,7 +7,11 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
@@ -15,6 +19,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 )
 
 // ErrBlocked: the domain is defederated.
@@ -26,6 +31,22 @@ type Forgetter interface {
 	ForgetDomainTx(ctx context.Context, tx *database.Tx, domain string) error
 }
 
+// Log writes an entry of the public moderation log (instance/moderation's LogActionTx) in the
+// block's transaction: a domain blocked or unblocked is a moderation action the community
+// sees, as an address block is.
+type Log interface {
+	LogActionTx(ctx context.Context, tx *database.Tx, by uuid.UUID, action string, target moderation.Target, reason string, at time.Time) error
+}
+
+// SetLog names, once at assembly, the moderation log blocks are entered in (nil: none).
+func (b *Blocks) SetLog(l Log) { b.log = l }
+
+// Afterwards is implemented by a Forgetter that has more to remove once the block committed:
+// files, which no transaction takes back (the mirrored snapshots).
+type Afterwards interface {
+	ForgotDomain(domain string)
+}
+
 // SetForgetting names, once at construction, what a block removes (forget, in order, in the
 // block's transaction) and what it drops from memory afterwards (drop).
 func (b *Blocks) SetForgetting(drop func(domain string), forget ...Forgetter) {
@@ -34,7 +55,7 @@ func (b *Blocks) SetForgetting(drop func(domain string), forget ...Forgetter) {
 
 // Block defederates a domain (and its subdomains): nothing from it is stored afterwards, and
 // what it already sent is removed.
-func (b *Blocks) Block(ctx context.Context, by account.Account, domain string) error {
+func (b *Blocks) Block(ctx context.Context, by account.Account, domain, reason string) error {
 	if !by.IsAdmin {
 		return fault.Forbiddenf("admin_required", "Only an admin of this instance can block domains.")
 	}
@@ -42,12 +63,19 @@ func (b *Blocks) Block(ctx context.Context, by account.Account, domain string) e
 	if !ok {
 		return fault.Invalidf("domain", "invalid_domain", "Give a domain name (example.org), a URL on it (https://example.org/) or a handle on it (@user@example.org).")
 	}
+	reason, err := checkReason(reason)
+	if err != nil {
+		return err
+	}
 	if b.drop != nil {
 		defer b.drop(domain)
 	}
 	defer b.invalidate()
-	return database.InTx(ctx, b.pool, func(tx *database.Tx) error {
-		tx.Defer(`INSERT INTO ap_domain_blocks (domain, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, domain, b.wall.Now())
+	err = database.InTx(ctx, b.pool, func(tx *database.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO ap_domain_blocks (domain, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, domain, b.wall.Now())
+		if err != nil {
+			return err
+		}
 		// Everything the domain sent, or that names its actors, goes: matched by the host in
 		// the IRI itself, so that nothing depends on which of its actors we happened to fetch.
 		for _, f := range b.forget {
@@ -55,8 +83,42 @@ func (b *Blocks) Block(ctx context.Context, by account.Account, domain string) e
 				return err
 			}
 		}
-		return eventstore.Append(tx, b.clock.Now(), DomainGesperrt.New(eventstore.Header{Actor: by.ID}, DomainSperreV1{Domain: domain}))
+		now := b.clock.Now()
+		// Blocked before: forgotten again (what arrived meanwhile), but one entry in the log.
+		if b.log != nil && tag.RowsAffected() > 0 {
+			if err := b.log.LogActionTx(ctx, tx, by.ID, moderation.DoBlockHost, domainTarget(domain), reason, now); err != nil {
+				return err
+			}
+		}
+		return eventstore.Append(tx, now, DomainGesperrt.New(eventstore.Header{Actor: by.ID}, DomainSperreV1{Domain: domain}))
 	})
+	if err != nil {
+		return err
+	}
+	for _, f := range b.forget {
+		if a, ok := f.(Afterwards); ok {
+			a.ForgotDomain(domain)
+		}
+	}
+	return nil
+}
+
+// domainTarget is how the moderation log names a domain.
+func domainTarget(domain string) moderation.Target {
+	return moderation.Target{Kind: "domain", ID: domain}
+}
+
+// MaxReason is the longest reason for a block, as for every moderation action.
+const MaxReason = 1000
+
+// checkReason: a block's reason is optional (the log shows "—"), at most MaxReason characters
+// of text.
+func checkReason(r string) (string, error) {
+	r = strings.TrimSpace(r)
+	if utf8.RuneCountInString(r) > MaxReason || strings.IndexFunc(r, func(c rune) bool { return unicode.IsControl(c) && c != '\n' }) >= 0 {
+		return "", fault.Invalidf("reason", "invalid_reason", "A reason is at most 1000 characters, without control characters.")
+	}
+	return r, nil
 }
 
 // domainOf reads what an admin names to block: a domain (example.org, with or without a
@@ -109,9 +171,13 @@ func domainOf(in string) (string, bool) {
 }
 
 // Unblock lifts a block.
-func (b *Blocks) Unblock(ctx context.Context, by account.Account, domain string) error {
+func (b *Blocks) Unblock(ctx context.Context, by account.Account, domain, reason string) error {
 	if !by.IsAdmin {
 		return fault.Forbiddenf("admin_required", "Only an admin of this instance can unblock domains.")
+	}
+	reason, err := checkReason(reason)
+	if err != nil {
+		return err
 	}
 	if d, ok := domainOf(domain); ok {
 		domain = d
@@ -124,7 +190,13 @@ func (b *Blocks) Unblock(ctx context.Context, by account.Account, domain string)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		return eventstore.Append(tx, b.clock.Now(), DomainEntsperrt.New(eventstore.Header{Actor: by.ID}, DomainSperreV1{Domain: domain}))
+		now := b.clock.Now()
+		if b.log != nil {
+			if err := b.log.LogActionTx(ctx, tx, by.ID, moderation.DoUnblockHost, domainTarget(domain), reason, now); err != nil {
+				return err
+			}
+		}
+		return eventstore.Append(tx, now, DomainEntsperrt.New(eventstore.Header{Actor: by.ID}, DomainSperreV1{Domain: domain}))
 	})
 }
 

@@ -54,7 +54,7 @@ func TestBlockIsAllOrNothing(t *testing.T) {
 
 	b := blocks.New(pool, clock.System{}, clock.System{})
 	b.SetForgetting(nil, neighbours, failing{})
-	if err := b.Block(ctx, admin, "evil.example"); !errors.Is(err, errCannotForget) {
+	if err := b.Block(ctx, admin, "evil.example", ""); !errors.Is(err, errCannotForget) {
 		t.Fatalf("Block with an owner that cannot forget: %v, want its error", err)
 	}
 	if n := count(`SELECT count(*) FROM ap_domain_blocks`); n != 0 {
@@ -72,7 +72,7 @@ func TestBlockIsAllOrNothing(t *testing.T) {
 
 	// The retry, every owner able to forget, does it all.
 	b.SetForgetting(nil, neighbours)
-	if err := b.Block(ctx, admin, "evil.example"); err != nil {
+	if err := b.Block(ctx, admin, "evil.example", ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(`SELECT count(*) FROM ap_domain_blocks`) + count(`SELECT count(*) FROM events WHERE type = 'DomainGesperrt'`); n != 2 {

@@ -35,6 +35,7 @@ type Blocks struct {
 
 	forget []Forgetter
 	drop   func(domain string)
+	log    Log // the public moderation log (nil: blocks are not entered)
 }
 
 type blockSnapshot struct {

@@ -5,6 +5,7 @@ package convert
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -94,6 +95,9 @@ func (h *Handles) iri(ctx context.Context, id uuid.UUID) (string, error) {
 // AntragObject is the Antrag as a Question, as it stands now: with the live (or, once closed,
 // the final) weighted count as Mastodon's poll option totals.
 func (s *Converter) AntragObject(ctx context.Context, a antrag.Antrag) (*vocab.Antrag, error) {
+	if a.HiddenAt != nil {
+		return nil, ErrHidden
+	}
 	var vote *abstimmung.View
 	if a.AbstimmungID != nil {
 		v, err := s.svc.Abstimmungen.Get(ctx, *a.AbstimmungID)
@@ -337,6 +341,9 @@ func (s *Converter) StimmeNoteObject(ctx context.Context, e eventstore.Event) (*
 		return nil, err
 	}
 	a, err := s.svc.Antraege.Get(ctx, st.antrag)
+	if err == nil && a.HiddenAt != nil {
+		return nil, ErrHidden // the post names the Antrag's title
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -418,6 +425,13 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 	}
 	at := e.At
 	act := &vocab.Activity{ID: s.iri.Activity(e.Position.ID, ""), Actor: actor, Published: &at, To: []string{vocab.Public}}
+	if e.Type != antrag.AntragVerborgen.Name() {
+		// What was said in and about an Antrag a moderator hid is no longer shown, in the
+		// outboxes nor at the activities' ids: its Create carries its words.
+		if hidden, err := s.antragHidden(ctx, e); err != nil || hidden {
+			return nil, cmp.Or(err, ErrHidden)
+		}
+	}
 	switch e.Type {
 	case knoten.KnotenGeknuepft.Name():
 		p, err := knoten.KnotenGeknuepft.Decode(e)
@@ -496,11 +510,21 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 		if err != nil {
 			return nil, err
 		}
+		if shown, err := s.einspruchShown(ctx, p.AntragID, p.AccountID); err != nil || !shown {
+			return nil, cmp.Or(err, ErrHidden) // its reason is no longer public
+		}
 		obj, err := s.EinspruchObject(ctx, p.AntragID, antrag.Einspruch{AccountID: p.AccountID, Reason: p.Reason, CreatedAt: e.At})
 		if err != nil {
 			return nil, err
 		}
 		act.Type, act.Object = "Create", obj
+	case antrag.AntragVerborgen.Name():
+		act = s.AntragDelete(e)
+	case antrag.EinspruchVerborgen.Name():
+		act, _, err = s.EinspruchDelete(ctx, e)
+		if err != nil {
+			return nil, err
+		}
 	case antrag.AntragFristVerlaengert.Name(), antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(),
 		antrag.AntragAbgelehnt.Name(), antrag.AntragZurueckgezogen.Name():
 		// A withdrawn Antrag is an Update too, not a Delete: it stays (its Question is served,
@@ -789,7 +813,11 @@ func (s *Converter) AntragActor(ctx context.Context, id uuid.UUID) (*vocab.Actor
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.baseActor(ctx, iri.AntragActorPath(id), "Service", "antrag-"+id.String(), antragActorName(an.Title))
+	name := antragActorName(an.Title)
+	if an.HiddenAt != nil {
+		name = "Antrag (verborgen)" // the title is no longer public
+	}
+	a, err := s.baseActor(ctx, iri.AntragActorPath(id), "Service", "antrag-"+id.String(), name)
 	if err != nil {
 		return nil, err
 	}
@@ -809,7 +837,7 @@ func antragActorName(title string) string { return "Antrag «" + title + "»" }
 var (
 	AntragTypes = []string{antrag.AntragGestellt.Name(), antrag.EinspruchErhoben.Name(), antrag.AntragFristVerlaengert.Name(),
 		antrag.AntragZurAbstimmung.Name(), antrag.AntragAngenommen.Name(), antrag.AntragAbgelehnt.Name(),
-		antrag.AntragZurueckgezogen.Name()}
+		antrag.AntragZurueckgezogen.Name(), antrag.AntragVerborgen.Name(), antrag.EinspruchVerborgen.Name()}
 	AbstimmungTypes = []string{abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(),
 		abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name()}
 )
@@ -827,4 +855,76 @@ func (s *Converter) AntragOf(ctx context.Context, e eventstore.Event) (uuid.UUID
 		return a.SubjectID, nil
 	}
 	return uuid.Nil, nil
+}
+
+// ErrHidden: the object is hidden by moderation; its id answers 410 with a Tombstone, as a
+// deleted post does on Mastodon.
+var ErrHidden = fmt.Errorf("%w: hidden by moderation", iri.ErrGone)
+
+// Tombstone is what an id of ours answers while what it named is hidden (or gone): Mastodon
+// and GoToSocial take a 410 with a Tombstone as "deleted".
+func (s *Converter) Tombstone(id, formerType string) *vocab.Tombstone {
+	return &vocab.Tombstone{Context: vocab.ActivityStreams, ID: id, Type: "Tombstone", FormerType: formerType}
+}
+
+// AntragDelete is the Delete a hidden Antrag's followers get (event AntragVerborgen): from
+// the Antrag's actor, the author of its Question, as Mastodon accepts a Delete only from a
+// post's own account; the object a Tombstone of the Question. Mastodon deletes the post (and
+// the Ortsweberei's boost of it); it cannot undelete, so showing the Antrag again sends
+// nothing (docs/FEDERATION.md).
+func (s *Converter) AntragDelete(e eventstore.Event) *vocab.Activity {
+	at := e.At
+	return &vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, ""), Type: "Delete",
+		Actor: s.iri.AntragActor(e.SubjectID), Object: &vocab.Tombstone{ID: s.iri.Antrag(e.SubjectID), Type: "Tombstone", FormerType: "Question"},
+		To: []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(e.SubjectID))},
+		Published: &at}
+}
+
+// antragHidden reports whether the event is about an Antrag that is hidden now.
+func (s *Converter) antragHidden(ctx context.Context, e eventstore.Event) (bool, error) {
+	var id uuid.UUID
+	switch {
+	case slices.Contains(AntragTypes, e.Type), slices.Contains(AbstimmungTypes, e.Type):
+		var err error
+		if id, err = s.AntragOf(ctx, e); err != nil || id == uuid.Nil {
+			return false, iri.NotFoundOr(err)
+		}
+	default:
+		return false, nil
+	}
+	a, err := s.svc.Antraege.Get(ctx, id)
+	if err != nil {
+		return false, iri.NotFoundOr(err)
+	}
+	return a.HiddenAt != nil, nil
+}
+
+// EinspruchDelete is the Delete of an Einspruch a moderator hid (event EinspruchVerborgen),
+// from its author, as Mastodon takes a Delete of a post only from its account, and the path of
+// that author's actor, which signs it. The Einspruch still counts; only its reason is gone.
+func (s *Converter) EinspruchDelete(ctx context.Context, e eventstore.Event) (*vocab.Activity, string, error) {
+	p, err := antrag.EinspruchVerborgen.Decode(e)
+	if err != nil {
+		return nil, "", err
+	}
+	author, err := s.Handles().iri(ctx, p.AccountID)
+	if err != nil {
+		return nil, "", err
+	}
+	path, _ := s.iri.Local(author)
+	at := e.At
+	return &vocab.Activity{Context: vocab.Context, ID: s.iri.Activity(e.Position.ID, ""), Type: "Delete", Actor: author,
+		Object: &vocab.Tombstone{ID: s.iri.Einspruch(p.AntragID, p.AccountID), Type: "Tombstone", FormerType: "Note"},
+		To:     []string{vocab.Public}, Cc: []string{s.iri.FollowersOf(iri.GroupPath), s.iri.FollowersOf(iri.AntragActorPath(p.AntragID)),
+			s.iri.FollowersOf(path)}, Published: &at}, path, nil
+}
+
+// einspruchShown reports whether an Einspruch is public now: antrag's Get leaves hidden ones
+// out (and held ones, never public).
+func (s *Converter) einspruchShown(ctx context.Context, antragID, accountID uuid.UUID) (bool, error) {
+	a, err := s.svc.Antraege.Get(ctx, antragID)
+	if err != nil {
+		return false, iri.NotFoundOr(err)
+	}
+	return slices.ContainsFunc(a.Einsprueche, func(x antrag.Einspruch) bool { return x.AccountID == accountID }), nil
 }

@@ -17,6 +17,10 @@ func (s *Service) EnqueueTx(ctx context.Context, tx *database.Tx, signer, inbox 
 	return s.QueueTx(ctx, riverTx{tx}, signer, []string{inbox}, activity)
 }
 
+// PgxTx hands one of our transactions to River (InsertTx), so that a job of another federation
+// package is inserted in the same transaction as what it is about; see riverTx.
+func PgxTx(tx *database.Tx) pgx.Tx { return riverTx{tx} }
+
 // riverTx hands one of our pipelined transactions (database.Tx) to code that takes a pgx.Tx
 // (River's InsertTx, QueueTx), so that a job is inserted in the same transaction as what it is
 // about. River's insert needs only Exec, Query and QueryRow; the rest of what a pgx.Tx can do (commit, roll back, nest,

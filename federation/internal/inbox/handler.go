@@ -100,8 +100,13 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if act.Type.Has("Flag") {
+		if err := checkFlag(body); err != nil {
+			return err
+		}
+	}
 	if !handled(act.Type) {
-		// Likes, reactions, moves, reports …: verified, acknowledged, and not kept, since
+		// Likes, reactions, moves …: verified, acknowledged, and not kept, since
 		// nothing here would act on them.
 		w.WriteHeader(http.StatusAccepted)
 		return nil

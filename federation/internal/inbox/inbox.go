@@ -75,6 +75,7 @@ type Service struct {
 	log      *slog.Logger
 	river    *river.Client[pgx.Tx]
 	intake   *intake
+	reports  Reports // files the reports of incoming Flags (nil: Flags are acknowledged and dropped)
 	// Each actor's activities are processed one at a time, in order (worker.go).
 	actorLocks    [actorLockStripes]sync.Mutex
 	processedUpTo *lru.Cache[string, int64]    // actor → the seq of its activity processed last here
@@ -91,6 +92,9 @@ func New(c Config) *Service {
 	s.failedHere, _ = lru.New[string, struct{}](1 << 12)
 	return s
 }
+
+// SetReports names, once at assembly, where incoming Flags are filed.
+func (s *Service) SetReports(r Reports) { s.reports = r }
 
 // SetRiver gives the inbox the job queue it queues processing in.
 func (s *Service) SetRiver(c *river.Client[pgx.Tx]) { s.river = c }

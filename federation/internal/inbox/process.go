@@ -21,7 +21,7 @@ import (
 )
 
 // handledTypes are the activity types process acts on; the inbox keeps nothing else.
-var handledTypes = []string{"Follow", "Undo", "Accept", "Create", "Update", "Announce", "Delete"}
+var handledTypes = []string{"Follow", "Undo", "Accept", "Create", "Update", "Announce", "Delete", "Flag"}
 
 func handled(types vocab.Types) bool {
 	for _, t := range handledTypes {
@@ -44,18 +44,26 @@ type received struct {
 // cannot mend (a fetch the SSRF guard refused, a blocked domain, an origin that answers
 // with another document) ends the activity for good; any other error is retried.
 func (s *Service) process(ctx context.Context, raw []byte, at time.Time) error {
-	a, err := vocab.DecodeActivity(raw)
+	h, err := vocab.DecodeHead(raw)
 	if err != nil {
 		return nil // nothing to retry
 	}
-	act := received{a, at}
-	blocked, err := s.blocks.BlockedNow(ctx, iri.HostOf(act.Actor.ID))
+	blocked, err := s.blocks.BlockedNow(ctx, iri.HostOf(h.Actor.ID))
 	if err != nil {
 		return err // not a block: the activity is tried again
 	}
 	if blocked {
 		return nil // blocked after it arrived: drop
 	}
+	if h.Type.Has("Flag") {
+		// A Flag names several objects, which no other activity here may: its own decoding.
+		return s.onFlag(ctx, raw, at)
+	}
+	a, err := vocab.DecodeActivity(raw)
+	if err != nil {
+		return nil
+	}
+	act := received{a, at}
 	err = s.dispatch(ctx, act)
 	if err != nil && fetch.Final(err) {
 		s.log.Info("federation: activity dropped: what it needs cannot be had", "activity", act.ID, "err", err)

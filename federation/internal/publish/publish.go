@@ -187,6 +187,20 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 	var out []outgoing
 	updated := map[uuid.UUID]string{} // Antrag → the id of the Update(Question) after its last change
 	var moves []delegation.Move
+	// An Antrag a moderator hid federates nothing more but the Delete of it: no Create of it
+	// (hidden before this follower came to it), no Einspruch, Stimme or Update with its words.
+	hidden := map[uuid.UUID]bool{}
+	isHidden := func(id uuid.UUID) (bool, error) {
+		if h, ok := hidden[id]; ok {
+			return h, nil
+		}
+		a, err := s.svc.Antraege.Get(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		hidden[id] = a.HiddenAt != nil
+		return hidden[id], nil
+	}
 	for _, e := range evs {
 		if !e.Public {
 			continue
@@ -205,6 +219,28 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			continue
 		}
 		locals := []string{"ortsweberei", "antrag:" + antragID.String()}
+		if antrag.AntragVerborgen.Is(e) {
+			// Every follower that may show it gets the Delete: the Ortsweberei's (who saw the
+			// Announce; Mastodon drops the boost with the post), the Antrag's, and the
+			// neighbouring Ortswebereien (which take it as withdrawn).
+			out = append(out, outgoing{signer: iri.AntragActorPath(antragID), locals: locals, activity: s.convert.AntragDelete(e)})
+			delete(updated, antragID)
+			continue
+		}
+		if h, err := isHidden(antragID); err != nil {
+			return err
+		} else if h {
+			continue
+		}
+		if antrag.EinspruchVerborgen.Is(e) {
+			// To whoever got the Einspruch (EinspruchErhoben below).
+			del, path, err := s.convert.EinspruchDelete(ctx, e)
+			if err != nil {
+				return err
+			}
+			out = append(out, outgoing{signer: path, locals: append(locals, iri.UserFollowKey(path)), only: usesCreate, activity: del})
+			continue
+		}
 		switch {
 		case antrag.AntragGestellt.Is(e):
 			a, err := s.svc.Antraege.Get(ctx, antragID)
@@ -225,6 +261,9 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 			// The resident's own public doing: to the followers of the Ortsweberei, of the
 			// Antrag, and of the resident.
 			act, err := s.convert.ActivityFor(ctx, s.convert.Handles(), e)
+			if errors.Is(err, convert.ErrHidden) {
+				continue // hidden before this follower came to it
+			}
 			if err != nil {
 				return err
 			}
@@ -269,6 +308,9 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 		a, err := s.svc.Antraege.Get(ctx, id)
 		if err != nil {
 			return err
+		}
+		if a.HiddenAt != nil {
+			continue // a delegation moved its count: nothing of it federates while hidden
 		}
 		q, err := s.convert.AntragObject(ctx, a)
 		if err != nil {

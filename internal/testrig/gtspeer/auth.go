@@ -23,6 +23,11 @@ import (
 // and httpsig): RSA-SHA256 advertised as hs2019, over (request-target) host date, and digest for
 // a body, with Digest: SHA-256=…. No created or expires.
 func (p *Peer) sign(req *http.Request, body []byte) error {
+	return p.signAs(req, body, p.key, p.KeyID())
+}
+
+// signAs signs as sign does, with another of the peer's keys (the instance actor's).
+func (p *Peer) signAs(req *http.Request, body []byte, key *rsa.PrivateKey, keyID string) error {
 	req.Header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	req.Host = req.URL.Host
 	headers := []string{"(request-target)", "host", "date"}
@@ -43,12 +48,12 @@ func (p *Peer) sign(req *http.Request, body []byte) error {
 		}
 	}
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, p.key, crypto.SHA256, sum[:])
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Signature", fmt.Sprintf(`keyId="%s",algorithm="hs2019",headers="%s",signature="%s"`,
-		p.KeyID(), strings.Join(headers, " "), base64.StdEncoding.EncodeToString(sig)))
+		keyID, strings.Join(headers, " "), base64.StdEncoding.EncodeToString(sig)))
 	return nil
 }
 

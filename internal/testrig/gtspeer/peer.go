@@ -166,6 +166,7 @@ type Peer struct {
 	derefs map[string]int
 	// keyStubDown makes /main-key answer 503, as a key server that is away for a moment.
 	keyStubDown bool
+	inst        instance // the instance account (report.go)
 }
 
 // Start starts a peer on host (a loopback address, e.g. "127.0.0.21") on a free port, serving
@@ -298,6 +299,8 @@ func (p *Peer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveWebfinger(w, r)
 	case r.URL.Path == actorPath+"/main-key" && p.isKeyStubDown():
 		http.Error(w, "key server away for a moment", http.StatusServiceUnavailable)
+	case r.URL.Path == p.instancePath()+"/main-key":
+		writeJSON(w, activityJSON, p.instanceMinimal())
 	case r.URL.Path == actorPath+"/main-key":
 		// Unsigned is fine: a key must be fetchable by whoever verifies a signature.
 		w.Header().Set("Cache-Control", "public, max-age=604800")
@@ -315,6 +318,8 @@ func (p *Peer) serveSigned(w http.ResponseWriter, r *http.Request) {
 	switch path := r.URL.Path; path {
 	case actorPath:
 		doc = p.actorDocument()
+	case p.instancePath():
+		doc = p.instanceActor()
 	case actorPath + "/outbox", actorPath + "/following", actorPath + "/followers", actorPath + "/collections/featured":
 		doc = map[string]any{"@context": ASContext, "id": p.base + path, "type": "OrderedCollection", "totalItems": 0}
 	default:

@@ -131,6 +131,8 @@ func (p *Peer) handle(ctx context.Context, signer *account, act map[string]any) 
 			p.notifyLocked()
 		}
 		p.mu.Unlock()
+	case mastopeer.HasType(act, "Flag"):
+		p.takeFlag(signer, act)
 	default:
 		p.drop(act, "activity type not handled")
 	}

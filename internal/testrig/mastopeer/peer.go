@@ -155,6 +155,8 @@ type Peer struct {
 	deliveries []error
 	seq        int
 	failing    map[string][]int // path -> the statuses its next GETs are answered with
+	inst       instance         // the instance actor (report.go)
+	reports    []TakenReport    // the Flags taken (report.go)
 }
 
 // Start starts a peer listening on host (a loopback address such as
@@ -400,6 +402,8 @@ func (p *Peer) serveDocument(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case actorPath:
 		doc = p.actorDocument()
+	case "/actor":
+		doc = p.instanceActorDocument()
 	case actorPath + "/outbox", actorPath + "/following", actorPath + "/collections/featured", actorPath + "/collections/tags":
 		doc = map[string]any{"@context": ASContext, "id": p.base + r.URL.Path, "type": "OrderedCollection", "totalItems": 0, "orderedItems": []any{}}
 	case actorPath + "/followers":
@@ -493,6 +497,9 @@ func (p *Peer) lookupActorDoc(id string) map[string]any {
 	if id == p.ActorID() {
 		return p.actorDocument()
 	}
+	if id == p.InstanceActorID() {
+		return p.instanceActorDocument()
+	}
 	u, err := url.Parse(id)
 	if err != nil {
 		return nil
@@ -579,6 +586,8 @@ func (p *Peer) handleActivity(act, owner map[string]any) {
 		case ok && idOf(act["object"]) == f.followID:
 			delete(p.followers, actor)
 		}
+	case hasType(act, "Flag"):
+		p.takeFlagLocked(act)
 	case hasType(act, "Accept") || hasType(act, "Reject"):
 		if f := p.matchFollowLocked(act); f != nil {
 			if hasType(act, "Accept") {

@@ -1,0 +1,640 @@
+package instance_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/database"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+)
+
+// moderator makes a verified resident a moderator, as an admin does.
+func moderator(t *testing.T, inst *instancetest.Instance, admin *instancetest.Client, name string) *instancetest.Client {
+	t.Helper()
+	m := inst.VerifiedResident(name, lat, lon)
+	admin.Do("PUT", "/api/admin/accounts/"+m.ID+"/roles/moderator", nil).Expect(t, http.StatusOK)
+	return m
+}
+
+type logOut struct {
+	Eintraege []struct {
+		ID        string            `json:"id"`
+		Action    string            `json:"action"`
+		Target    moderation.Target `json:"target"`
+		Moderator struct{ ID, Name string }
+		Reason    string     `json:"reason"`
+		Until     *time.Time `json:"until"`
+		Undoes    *string    `json:"undoes"`
+		Appeal    *struct {
+			State     string                     `json:"state"`
+			DecidedBy *struct{ ID, Name string } `json:"decided_by"`
+			Reason    string                     `json:"reason"`
+		} `json:"appeal"`
+	} `json:"eintraege"`
+	Next *string `json:"next"`
+}
+
+func readLog(t *testing.T, c *instancetest.Client) logOut {
+	t.Helper()
+	var out logOut
+	c.Get("/api/moderation/log").Expect(t, http.StatusOK).JSON(t, &out)
+	return out
+}
+
+type queueOut struct {
+	Meldungen []struct {
+		ID       string              `json:"id"`
+		Target   moderation.Target   `json:"target"`
+		Summary  *moderation.Summary `json:"summary"`
+		Reason   string              `json:"reason"`
+		Source   string              `json:"source"`
+		Reporter map[string]any      `json:"reporter"`
+		State    string              `json:"state"`
+	} `json:"meldungen"`
+}
+
+// A verified resident reports an account, by id and by its actor IRI; a second report of the
+// same target is the first; the queue shows it to moderators only; a dismissal is logged
+// without the reporter.
+func TestReportQueueDismiss(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona Moderat")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	troll := inst.VerifiedResident("Troll", lat, lon)
+	newbie := inst.Resident("Neu", lat, lon)
+
+	first := ada.Post("/api/meldungen", map[string]string{"target": troll.ID, "reason": "beleidigt alle"}).Expect(t, http.StatusCreated).Map(t)
+	if first["state"] != "open" {
+		t.Fatalf("a new report: %v", first)
+	}
+	var me struct{ Handle string }
+	troll.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	again := ada.Post("/api/meldungen", map[string]string{"target": inst.URL + "/ap/users/" + me.Handle, "reason": "schon wieder"}).
+		Expect(t, http.StatusOK).Map(t)
+	if again["id"] != first["id"] {
+		t.Errorf("a second open report of the same account by its actor IRI: %v, want the first %v", again["id"], first["id"])
+	}
+	host := strings.TrimPrefix(inst.URL, "http://")
+	if again := ada.Post("/api/meldungen", map[string]string{"target": "@" + me.Handle + "@" + host, "reason": "x"}).Expect(t, http.StatusOK).Map(t); again["id"] != first["id"] {
+		t.Errorf("by the handle: %v, want the first report", again["id"])
+	}
+	if code := newbie.Post("/api/meldungen", map[string]string{"target": troll.ID, "reason": "x"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "verified_resident_required" {
+		t.Errorf("an unverified resident reports: %s", code)
+	}
+	if code := ada.Post("/api/meldungen", map[string]string{"target": uuid.NewString(), "reason": "x"}).Expect(t, http.StatusNotFound).ErrorCode(); code != "meldung_target_unknown" {
+		t.Errorf("an unknown id: %s", code)
+	}
+	if code := ada.Post("/api/meldungen", map[string]string{"target": troll.ID, "reason": "  "}).Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_reason" {
+		t.Errorf("an empty reason: %s", code)
+	}
+	ada.Post("/api/meldungen", map[string]string{"target": "https://mastodon.example/users/spam", "reason": "Spam"}).Expect(t, http.StatusCreated)
+
+	if code := ada.Get("/api/admin/meldungen").Expect(t, http.StatusForbidden).ErrorCode(); code != "moderator_required" {
+		t.Errorf("a resident reads the queue: %s", code)
+	}
+	var q queueOut
+	mod.Get("/api/admin/meldungen").Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 2 {
+		t.Fatalf("queue: %+v, want the two open reports", q)
+	}
+	remote, local := q.Meldungen[0], q.Meldungen[1] // newest first
+	if remote.Target.Kind != moderation.KindRemote || remote.Target.ID != "https://mastodon.example/users/spam" {
+		t.Errorf("a remote IRI is a remote target: %+v", remote)
+	}
+	if local.Target != (moderation.Target{Kind: moderation.KindAccount, ID: troll.ID}) || local.Summary == nil ||
+		local.Summary.AuthorName != "Troll" || local.Reporter["id"] != ada.ID || local.Reporter["name"] != "Ada" || local.Source != "resident" {
+		t.Errorf("the report of the account: %+v", local)
+	}
+
+	mod.Post("/api/admin/meldungen/"+local.ID+"/dismiss", map[string]string{"reason": "kein Verstoß"}).Expect(t, http.StatusNoContent)
+	if code := mod.Post("/api/admin/meldungen/"+local.ID+"/resolve", map[string]string{"reason": "doch"}).Expect(t, http.StatusConflict).ErrorCode(); code != "meldung_closed" {
+		t.Errorf("deciding a decided report: %s", code)
+	}
+	mod.Get("/api/admin/meldungen?state=dismissed").Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].State != "dismissed" {
+		t.Errorf("dismissed queue: %+v", q)
+	}
+	// The public log: the dismissal, by the moderator, about the target; nothing names Ada.
+	anon := inst.Client()
+	res := anon.Get("/api/moderation/log").Expect(t, http.StatusOK)
+	if strings.Contains(string(res.Body), ada.ID) || strings.Contains(string(res.Body), "Ada") {
+		t.Errorf("the public log names the reporter: %s", res.Body)
+	}
+	l := readLog(t, anon)
+	if len(l.Eintraege) != 1 || l.Eintraege[0].Action != "dismiss" || l.Eintraege[0].Moderator.ID != mod.ID || l.Eintraege[0].Reason != "kein Verstoß" {
+		t.Errorf("log: %+v", l)
+	}
+}
+
+// Suspended accounts cannot write (403 account_suspended with Retry-After) but can read, see
+// the sanction and their warnings, and appeal; the suspension ends on time. A ban is an
+// admin's, and so is lifting it.
+func TestSanctionsKeepFromWriting(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona Moderat")
+	ben := inst.VerifiedResident("Ben", lat, lon)
+
+	warn := mod.Post("/api/admin/accounts/"+ben.ID+"/warn", map[string]string{"reason": "Bitte sachlich bleiben"}).Expect(t, http.StatusOK).Map(t)
+	e := mod.Post("/api/admin/accounts/"+ben.ID+"/suspend", map[string]any{"days": 3, "reason": "Beleidigungen"}).Expect(t, http.StatusOK).Map(t)
+	res := ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusForbidden)
+	if res.ErrorCode() != "account_suspended" || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("a suspended account writes: %s %s (Retry-After %q)", res.ErrorCode(), res.Body, res.Header.Get("Retry-After"))
+	}
+	if ra := res.Header.Get("Retry-After"); ra != fmt.Sprint(3*24*3600) && ra != fmt.Sprint(3*24*3600-1) {
+		t.Errorf("Retry-After %s, want about three days", ra)
+	}
+	var me struct {
+		Sanction *struct {
+			State, Reason string
+			Eintrag       string `json:"eintrag_id"`
+		}
+		Warnings []struct {
+			Reason  string
+			Eintrag string `json:"eintrag_id"`
+		}
+	}
+	ben.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	if me.Sanction == nil || me.Sanction.State != "suspended" || me.Sanction.Eintrag != e["id"] ||
+		len(me.Warnings) != 1 || me.Warnings[0].Reason != "Bitte sachlich bleiben" || me.Warnings[0].Eintrag != warn["id"] {
+		t.Errorf("/api/me of the suspended account: %+v", me)
+	}
+	// The log marks the entries about the viewer for the viewer alone.
+	for who, c := range map[string]*instancetest.Client{"ben": ben, "anonymous": inst.Client(), "the moderator": mod} {
+		var raw struct{ Eintraege []map[string]any }
+		c.Get("/api/moderation/log").Expect(t, http.StatusOK).JSON(t, &raw)
+		for _, x := range raw.Eintraege {
+			if yours := x["yours"] == true; yours != (who == "ben") {
+				t.Errorf("%s sees yours=%v on %v", who, x["yours"], x)
+			}
+		}
+	}
+	// The appeal is open to it while suspended.
+	ben.Post("/api/moderation/log/"+e["id"].(string)+"/appeal", map[string]string{"reason": "war ein Zitat"}).Expect(t, http.StatusCreated)
+
+	if code := mod.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]string{"reason": "x"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+		t.Errorf("a moderator bans: %s", code)
+	}
+	admin.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]string{"reason": "wiederholt"}).Expect(t, http.StatusOK)
+	if code := ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_banned" {
+		t.Errorf("a banned account writes: %s", code)
+	}
+	ben.Get("/api/moderation/log").Expect(t, http.StatusOK) // reading stays open
+	if code := mod.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "x"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+		t.Errorf("a moderator lifts a ban: %s", code)
+	}
+	admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "Gespräch geführt"}).Expect(t, http.StatusOK)
+	ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusOK)
+	if code := admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "x"}).Expect(t, http.StatusConflict).ErrorCode(); code != "not_sanctioned" {
+		t.Errorf("lifting nothing: %s", code)
+	}
+
+	// A suspension ends by itself.
+	mod.Post("/api/admin/accounts/"+ben.ID+"/suspend", map[string]any{"days": 1, "reason": "nochmal"}).Expect(t, http.StatusOK)
+	ben.Patch("/api/me", map[string]string{"name": "Ben"}).Expect(t, http.StatusForbidden)
+	inst.Advance("25h")
+	ben.Patch("/api/me", map[string]string{"name": "Ben"}).Expect(t, http.StatusOK)
+	ben.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	if me.Sanction != nil {
+		t.Errorf("an ended suspension still shows: %+v", me.Sanction)
+	}
+
+	l := readLog(t, inst.Client())
+	var actions []string
+	for _, x := range l.Eintraege {
+		actions = append(actions, x.Action)
+	}
+	if got := strings.Join(actions, ","); got != "suspend,lift,ban,suspend,warn" {
+		t.Errorf("log, newest first: %s", got)
+	}
+}
+
+// An appeal is decided by a moderator other than the one who acted; upheld undoes the action
+// as its own entry, and the contested entry shows the decision.
+func TestAppealNeedsASecondModerator(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mona := moderator(t, inst, admin, "Mona")
+	otto := moderator(t, inst, admin, "Otto")
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	other := inst.VerifiedResident("Dana", lat, lon)
+
+	e := mona.Post("/api/admin/accounts/"+cem.ID+"/suspend", map[string]any{"days": 7, "reason": "Spam"}).Expect(t, http.StatusOK).Map(t)
+	entry := e["id"].(string)
+	if code := other.Post("/api/moderation/log/"+entry+"/appeal", map[string]string{"reason": "für Cem"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "appeal_not_yours" {
+		t.Errorf("someone else appeals: %s", code)
+	}
+	appeal := cem.Post("/api/moderation/log/"+entry+"/appeal", map[string]string{"reason": "kein Spam"}).Expect(t, http.StatusCreated).Map(t)
+	if code := cem.Post("/api/moderation/log/"+entry+"/appeal", map[string]string{"reason": "nochmal"}).Expect(t, http.StatusConflict).ErrorCode(); code != "already_appealed" {
+		t.Errorf("a second appeal: %s", code)
+	}
+	var q queueOut
+	otto.Get("/api/admin/meldungen").Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].Source != "appeal" || q.Meldungen[0].Target.Kind != "log" || q.Meldungen[0].Target.ID != entry {
+		t.Fatalf("the appeal in the queue: %+v", q)
+	}
+	id := appeal["id"].(string)
+	if code := mona.Post("/api/admin/appeals/"+id, map[string]string{"decision": "upheld", "reason": "x"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "second_moderator_required" {
+		t.Errorf("the acting moderator decides: %s", code)
+	}
+	if code := otto.Post("/api/admin/meldungen/"+id+"/dismiss", map[string]string{"reason": "x"}).Expect(t, http.StatusConflict).ErrorCode(); code != "meldung_is_appeal" {
+		t.Errorf("an appeal dismissed as a report: %s", code)
+	}
+	otto.Post("/api/admin/appeals/"+id, map[string]string{"decision": "upheld", "reason": "war kein Spam"}).Expect(t, http.StatusOK)
+	cem.Patch("/api/me", map[string]string{"name": "Cem A."}).Expect(t, http.StatusOK)
+	if code := otto.Post("/api/admin/appeals/"+id, map[string]string{"decision": "rejected", "reason": "x"}).Expect(t, http.StatusConflict).ErrorCode(); code != "meldung_closed" {
+		t.Errorf("deciding twice: %s", code)
+	}
+
+	l := readLog(t, inst.Client())
+	if len(l.Eintraege) != 3 {
+		t.Fatalf("log: %+v, want suspend, its lift and the decision", l)
+	}
+	decided, lift, suspend := l.Eintraege[0], l.Eintraege[1], l.Eintraege[2]
+	if decided.Action != "appeal_decided" || lift.Action != "lift" || lift.Undoes == nil || *lift.Undoes != entry || lift.Moderator.ID != otto.ID {
+		t.Errorf("the decision's entries: %+v %+v", decided, lift)
+	}
+	if suspend.Appeal == nil || suspend.Appeal.State != "upheld" || suspend.Appeal.DecidedBy == nil || suspend.Appeal.DecidedBy.ID != otto.ID {
+		t.Errorf("the contested entry: %+v", suspend)
+	}
+}
+
+// Every forbidden combination of role and moderation endpoint, through the HTTP API: a
+// resident reaches none, a moderator none of the admin's, nobody acts about themselves, and a
+// moderator never about an admin or another moderator. Nothing is written by a refusal.
+func TestModerationRolesMatrix(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	admin2 := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	mod2 := moderator(t, inst, admin, "Otto")
+	res := inst.VerifiedResident("Rita", lat, lon)
+	victim := inst.VerifiedResident("Viktor", lat, lon)
+	anon := inst.Client()
+	report := res.Post("/api/meldungen", map[string]string{"target": victim.ID, "reason": "x"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+
+	type call struct {
+		method, path string
+		body         any
+	}
+	reason := map[string]any{"reason": "Test"}
+	sanction := func(id, kind string) call {
+		if kind == "suspend" {
+			return call{"POST", "/api/admin/accounts/" + id + "/" + kind, map[string]any{"reason": "Test", "days": 1}}
+		}
+		return call{"POST", "/api/admin/accounts/" + id + "/" + kind, reason}
+	}
+	hide := map[string]any{"target": victim.ID, "reason": "Test"}
+	type tcase struct {
+		who    string
+		c      *instancetest.Client
+		call   call
+		status int
+		code   string
+	}
+	var cases []tcase
+	add := func(who string, c *instancetest.Client, cl call, status int, code string) {
+		cases = append(cases, tcase{who, c, cl, status, code})
+	}
+	moderatorCalls := []call{
+		{"GET", "/api/admin/meldungen", nil}, {"POST", "/api/admin/meldungen/" + report + "/resolve", reason},
+		{"POST", "/api/admin/meldungen/" + report + "/dismiss", reason}, {"POST", "/api/admin/meldungen/" + report + "/forward", map[string]any{"comment": "x"}},
+		{"POST", "/api/admin/inhalte/hide", hide}, {"POST", "/api/admin/inhalte/unhide", hide},
+		sanction(victim.ID, "warn"), sanction(victim.ID, "suspend"), sanction(victim.ID, "lift"),
+		{"POST", "/api/admin/appeals/" + uuid.NewString(), map[string]any{"decision": "upheld", "reason": "Test"}},
+	}
+	adminCalls := []call{
+		sanction(victim.ID, "ban"), {"GET", "/api/admin/ipsperren", nil}, {"POST", "/api/admin/ipsperren", map[string]any{"cidr": "192.0.2.0/24", "reason": "Test"}},
+		{"DELETE", "/api/admin/ipsperren/" + uuid.NewString(), nil}, {"PUT", "/api/admin/accounts/" + victim.ID + "/roles/moderator", nil},
+	}
+	for _, cl := range moderatorCalls {
+		add("anonymous", anon, cl, http.StatusUnauthorized, "unauthenticated")
+		add("resident", res, cl, http.StatusForbidden, "moderator_required")
+	}
+	for _, cl := range adminCalls {
+		add("anonymous", anon, cl, http.StatusUnauthorized, "unauthenticated")
+		add("resident", res, cl, http.StatusForbidden, "admin_required")
+		add("moderator", mod, cl, http.StatusForbidden, "admin_required")
+	}
+	add("anonymous", anon, call{"POST", "/api/meldungen", map[string]any{"target": victim.ID, "reason": "x"}}, http.StatusUnauthorized, "unauthenticated")
+	// Nobody about themselves.
+	for _, kind := range []string{"warn", "suspend", "lift"} {
+		add("moderator", mod, sanction(mod.ID, kind), http.StatusForbidden, "moderation_self")
+		add("admin", admin, sanction(admin.ID, kind), http.StatusForbidden, "moderation_self")
+	}
+	add("admin", admin, sanction(admin.ID, "ban"), http.StatusForbidden, "moderation_self")
+	// A moderator never about an admin or another moderator.
+	for _, kind := range []string{"warn", "suspend", "lift"} {
+		add("moderator", mod, sanction(mod2.ID, kind), http.StatusForbidden, "admin_required")
+		add("moderator", mod, sanction(admin2.ID, kind), http.StatusForbidden, "admin_required")
+	}
+
+	before := inst.Count("SELECT count(*) FROM events")
+	for _, tc := range cases {
+		r := tc.c.Do(tc.call.method, tc.call.path, tc.call.body)
+		if r.Status != tc.status || r.ErrorCode() != tc.code {
+			t.Errorf("%s %s %s: %d %s, want %d %s", tc.who, tc.call.method, tc.call.path, r.Status, r.ErrorCode(), tc.status, tc.code)
+		}
+	}
+	if after := inst.Count("SELECT count(*) FROM events"); after != before {
+		t.Errorf("refused calls appended %d events", after-before)
+	}
+	if len(cases) < 40 {
+		t.Fatalf("only %d combinations", len(cases))
+	}
+	// An admin may sanction a moderator.
+	admin.Post("/api/admin/accounts/"+mod2.ID+"/warn", map[string]string{"reason": "ok"}).Expect(t, http.StatusOK)
+}
+
+// An address block made through one replica holds on the other, and lifting it lifts it on
+// both; the public log hides the range from everyone but admins.
+func TestIPBlocksHoldOnEveryReplica(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t)
+	b := instancetest.Start(t, instancetest.Options{ReplicaOf: a})
+	admin := a.Admin()
+	blk := admin.Post("/api/admin/ipsperren", map[string]any{"cidr": "192.0.2.77/24", "reason": "Spam-Welle"}).Expect(t, http.StatusCreated).Map(t)
+	if blk["cidr"] != "192.0.2.0/24" {
+		t.Errorf("the range is stored masked: %v", blk["cidr"])
+	}
+	if !a.Moderation.Blocked("192.0.2.5") {
+		t.Errorf("the replica that made the block does not hold it")
+	}
+	instancetest.WaitFor(t, "the block on the other replica", func() bool { return b.Moderation.Blocked("192.0.2.200:4711") })
+	if a.Moderation.Blocked("192.0.3.1") || a.Moderation.Blocked("2001:db8::1") {
+		t.Errorf("addresses outside the range are blocked")
+	}
+	if code := admin.Post("/api/admin/ipsperren", map[string]any{"cidr": "nope", "reason": "x"}).Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_cidr" {
+		t.Errorf("a malformed range: %s", code)
+	}
+	var list struct{ Ipsperren []struct{ ID, CIDR string } }
+	admin.Get("/api/admin/ipsperren").Expect(t, http.StatusOK).JSON(t, &list)
+	if len(list.Ipsperren) != 1 {
+		t.Fatalf("blocks: %+v", list)
+	}
+	if l := readLog(t, a.Client()); len(l.Eintraege) != 1 || l.Eintraege[0].Target.ID != "" || l.Eintraege[0].Target.Kind != "ip" {
+		t.Errorf("the public log shows the range: %+v", l)
+	}
+	if l := readLog(t, admin); l.Eintraege[0].Target.ID != "192.0.2.0/24" {
+		t.Errorf("the admin's log lacks the range: %+v", l)
+	}
+	admin.Do("DELETE", "/api/admin/ipsperren/"+list.Ipsperren[0].ID, nil).Expect(t, http.StatusNoContent)
+	if a.Moderation.Blocked("192.0.2.5") {
+		t.Errorf("lifted, and still blocked here")
+	}
+	instancetest.WaitFor(t, "the lift on the other replica", func() bool { return !b.Moderation.Blocked("192.0.2.5") })
+}
+
+// fakeForwarder records what it was asked to forward.
+type fakeForwarder struct {
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (f *fakeForwarder) ForwardTx(_ context.Context, _ *database.Tx, _ uuid.UUID, targets []string, comment string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, append(append([]string{}, targets...), comment))
+	return nil
+}
+
+// A report about a remote account is forwarded through the Forwarder, once; a local one is not.
+func TestForwardRemoteReport(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	remote := ada.Post("/api/meldungen", map[string]string{"target": "https://mastodon.example/users/troll", "reason": "Spam"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	local := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "x"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+
+	fw := &fakeForwarder{}
+	inst.Moderation.SetForwarder(nil)
+	if code := mod.Post("/api/admin/meldungen/"+remote+"/forward", map[string]string{"comment": "Spam"}).Expect(t, http.StatusConflict).ErrorCode(); code != "forwarding_off" {
+		t.Errorf("forwarding without a forwarder: %s", code)
+	}
+	inst.Moderation.SetForwarder(fw)
+	if code := mod.Post("/api/admin/meldungen/"+local+"/forward", map[string]string{}).Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "meldung_not_remote" {
+		t.Errorf("forwarding a local report: %s", code)
+	}
+	mod.Post("/api/admin/meldungen/"+remote+"/forward", map[string]string{"comment": "Spam von dort"}).Expect(t, http.StatusNoContent)
+	if code := mod.Post("/api/admin/meldungen/"+remote+"/forward", map[string]string{}).Expect(t, http.StatusConflict).ErrorCode(); code != "meldung_forwarded" {
+		t.Errorf("forwarding twice: %s", code)
+	}
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if len(fw.calls) != 1 || strings.Join(fw.calls[0], " ") != "https://mastodon.example/users/troll Spam von dort" {
+		t.Errorf("forwarded: %v", fw.calls)
+	}
+	if l := readLog(t, inst.Client()); len(l.Eintraege) != 1 || l.Eintraege[0].Action != "forward" {
+		t.Errorf("log: %+v", l)
+	}
+}
+
+// fakeContent is reportable content of a kind no package owns, to test hiding through the
+// Content contract before the content packages implement it.
+type fakeContent struct {
+	mu     sync.Mutex
+	author uuid.UUID
+	hidden map[string]bool
+}
+
+func (f *fakeContent) isHidden(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hidden[id]
+}
+
+func (*fakeContent) Kinds() []string { return []string{"testinhalt"} }
+
+func (f *fakeContent) Resolve(_ context.Context, _ database.Querier, ref string) (moderation.Target, bool, error) {
+	id, ok := strings.CutPrefix(ref, "testinhalt:")
+	return moderation.Target{Kind: "testinhalt", ID: id}, ok, nil
+}
+
+func (f *fakeContent) Describe(_ context.Context, _ database.Querier, t moderation.Target) (moderation.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return moderation.Summary{Target: t, AuthorID: &f.author, AuthorName: "Autorin", Text: "Text " + t.ID, Hidden: f.hidden[t.ID]}, nil
+}
+
+func (f *fakeContent) HideTx(_ context.Context, _ *database.Tx, t moderation.Target, hide bool, _ uuid.UUID, _ string, _ time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hidden[t.ID] = hide
+	return nil
+}
+
+// A moderator hides reported content, which resolves the report; its author appeals, and a
+// second moderator's upheld decision shows it again.
+func TestHideAndAppealUnhides(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mona := moderator(t, inst, admin, "Mona")
+	otto := moderator(t, inst, admin, "Otto")
+	autorin := inst.VerifiedResident("Autorin", lat, lon)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	fc := &fakeContent{author: uuid.MustParse(autorin.ID), hidden: map[string]bool{}}
+	inst.Moderation.Register(fc)
+
+	rep := ada.Post("/api/meldungen", map[string]string{"target": "testinhalt:1", "reason": "Hetze"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	if code := mona.Post("/api/admin/inhalte/hide", map[string]string{"target": autorin.ID, "reason": "x"}).Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "target_not_hideable" {
+		t.Errorf("hiding an account: %s", code)
+	}
+	e := mona.Post("/api/admin/inhalte/hide", map[string]string{"target": "testinhalt:1", "reason": "Hetze", "meldung": rep}).Expect(t, http.StatusOK).Map(t)
+	if !fc.isHidden("1") {
+		t.Fatal("the content was not hidden through its Content")
+	}
+	if code := mona.Post("/api/admin/inhalte/hide", map[string]string{"target": "testinhalt:1", "reason": "x"}).Expect(t, http.StatusConflict).ErrorCode(); code != "already_hidden" {
+		t.Errorf("hiding twice: %s", code)
+	}
+	var q queueOut
+	mona.Get("/api/admin/meldungen?state=resolved").Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].ID != rep {
+		t.Errorf("the report was not resolved by the action: %+v", q)
+	}
+	ap := autorin.Post("/api/moderation/log/"+e["id"].(string)+"/appeal", map[string]string{"reason": "Satire"}).Expect(t, http.StatusCreated).Map(t)
+	otto.Post("/api/admin/appeals/"+ap["id"].(string), map[string]string{"decision": "upheld", "reason": "erkennbar Satire"}).Expect(t, http.StatusOK)
+	if fc.isHidden("1") {
+		t.Error("the upheld appeal did not show the content again")
+	}
+	l := readLog(t, inst.Client())
+	var actions []string
+	for _, x := range l.Eintraege {
+		actions = append(actions, x.Action)
+	}
+	if got := strings.Join(actions, ","); got != "appeal_decided,unhide,hide" {
+		t.Errorf("log: %s", got)
+	}
+	b, _ := json.Marshal(l)
+	if strings.Contains(string(b), ada.ID) {
+		t.Errorf("the log names the reporter: %s", b)
+	}
+}
+
+// An incoming Flag queues one report per local target (remote and unknown objects left out),
+// from the server's actor; the word filter's hold queues one report per content, however often
+// it holds it; the queue pages.
+func TestFlagAndHoldReports(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	var me struct{ Handle string }
+	ada.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	ctx := context.Background()
+	const actor = "https://mastodon.example/actor"
+	err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+		n, err := inst.Moderation.FlagTx(ctx, tx, actor, []string{inst.URL + "/ap/users/" + me.Handle, ada.ID,
+			"https://mastodon.example/users/x", uuid.NewString()}, "Spam\x00 von hier", inst.DevClock.Now())
+		if n != 1 {
+			t.Errorf("a Flag of one local account (twice), a remote one and an unknown id: %d reports, want 1", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := &fakeContent{author: uuid.MustParse(ada.ID), hidden: map[string]bool{}}
+	inst.Moderation.Register(fc)
+	for range 2 {
+		err := database.InTx(ctx, inst.Pool, func(tx *database.Tx) error {
+			return inst.Moderation.HoldTx(ctx, tx, moderation.Target{Kind: "testinhalt", ID: "7"}, moderation.Verdict{Action: moderation.ActionHold, Word: "*mist*"}, inst.DevClock.Now())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var q queueOut
+	var next struct{ Next *string }
+	res := mod.Get("/api/admin/meldungen?limit=1").Expect(t, http.StatusOK)
+	res.JSON(t, &q)
+	res.JSON(t, &next)
+	if len(q.Meldungen) != 1 || next.Next == nil || q.Meldungen[0].Source != "wortfilter" || q.Meldungen[0].Reporter != nil ||
+		q.Meldungen[0].Reason != "wortfilter: *mist*" || q.Meldungen[0].Summary == nil || q.Meldungen[0].Summary.Text != "Text 7" {
+		t.Fatalf("first page: %+v next %v", q, next.Next)
+	}
+	mod.Get("/api/admin/meldungen?limit=1&before="+*next.Next).Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].Source != "fediverse" || q.Meldungen[0].Reporter["actor"] != actor ||
+		q.Meldungen[0].Reason != "Spam von hier" || q.Meldungen[0].Target != (moderation.Target{Kind: moderation.KindAccount, ID: ada.ID}) {
+		t.Errorf("second page: %+v", q)
+	}
+	res = mod.Get("/api/admin/meldungen?limit=1&before="+q.Meldungen[0].ID).Expect(t, http.StatusOK)
+	res.JSON(t, &q)
+	res.JSON(t, &next)
+	if len(q.Meldungen) != 0 || next.Next != nil {
+		t.Errorf("after the last: %+v %v", q, next.Next)
+	}
+}
+
+// Bad input to the moderation routes is refused with its code and writes nothing.
+func TestModerationBadInput(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	rep := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "x"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	e := mod.Post("/api/admin/accounts/"+ada.ID+"/warn", map[string]string{"reason": "x"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
+	long := strings.Repeat("ä", 1001)
+	cases := []struct {
+		c            *instancetest.Client
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{ada, "POST", "/api/meldungen", map[string]string{"reason": "x"}, 422, "missing_field"},
+		{ada, "POST", "/api/meldungen", map[string]string{"target": mod.ID, "reason": long}, 422, "invalid_reason"},
+		{ada, "POST", "/api/meldungen", map[string]string{"target": mod.ID, "reason": "a\x07b"}, 422, "invalid_reason"},
+		{ada, "POST", "/api/meldungen", map[string]string{"target": "http://evil.example/x", "reason": "x"}, 404, "meldung_target_unknown"},
+		{ada, "POST", "/api/meldungen", map[string]string{"target": inst.URL + "/ap/users/niemand", "reason": "x"}, 404, "meldung_target_unknown"},
+		{mod, "GET", "/api/admin/meldungen?state=offen", nil, 422, "invalid_state"},
+		{mod, "GET", "/api/admin/meldungen?limit=0", nil, 422, "invalid_limit"},
+		{mod, "GET", "/api/admin/meldungen?before=x", nil, 422, "invalid_before"},
+		{mod, "POST", "/api/admin/meldungen/" + rep + "/resolve", map[string]string{}, 422, "missing_field"},
+		{mod, "POST", "/api/admin/meldungen/" + rep + "/resolve", map[string]string{"reason": long}, 422, "invalid_reason"},
+		{mod, "POST", "/api/admin/meldungen/42/dismiss", map[string]string{"reason": "x"}, 404, "meldung_not_found"},
+		{mod, "POST", "/api/admin/meldungen/" + rep + "/forward", map[string]string{"comment": long}, 422, "invalid_comment"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"reason": "x"}, 422, "missing_field"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": 0, "reason": "x"}, 422, "invalid_days"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": 366, "reason": "x"}, 422, "invalid_days"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": "3", "reason": "x"}, 400, "invalid_field_type"},
+		{mod, "POST", "/api/admin/accounts/" + uuid.NewString() + "/warn", map[string]any{"reason": "x"}, 404, "account_not_found"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/warn", map[string]any{"reason": "x", "meldung": uuid.NewString()}, 404, "meldung_not_found"},
+		{mod, "POST", "/api/admin/inhalte/hide", map[string]any{"target": "https://mastodon.example/@x", "reason": "x"}, 422, "target_not_hideable"},
+		{mod, "POST", "/api/admin/appeals/" + rep, map[string]string{"decision": "upheld", "reason": "x"}, 404, "appeal_not_found"},
+		{mod, "POST", "/api/admin/appeals/" + uuid.NewString(), map[string]string{"decision": "vielleicht", "reason": "x"}, 422, "invalid_decision"},
+		{ada, "POST", "/api/moderation/log/" + e + "/appeal", map[string]string{"reason": ""}, 422, "invalid_reason"},
+		{ada, "POST", "/api/moderation/log/" + uuid.NewString() + "/appeal", map[string]string{"reason": "x"}, 404, "eintrag_not_found"},
+		{admin, "POST", "/api/admin/ipsperren", map[string]any{"cidr": "10.0.0.0/33", "reason": "x"}, 422, "invalid_cidr"},
+		{admin, "POST", "/api/admin/ipsperren", map[string]any{"cidr": "10.0.0.0/8", "days": -1, "reason": "x"}, 422, "invalid_days"},
+		{admin, "DELETE", "/api/admin/ipsperren/" + uuid.NewString(), nil, 404, "ipsperre_not_found"},
+	}
+	before := inst.Count("SELECT count(*) FROM events")
+	for _, c := range cases {
+		r := c.c.Do(c.method, c.path, c.body)
+		if r.Status != c.status || r.ErrorCode() != c.code {
+			t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.ErrorCode(), c.status, c.code)
+		}
+	}
+	if after := inst.Count("SELECT count(*) FROM events"); after != before {
+		t.Errorf("refused requests appended %d events", after-before)
+	}
+}
