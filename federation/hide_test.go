@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
@@ -113,5 +115,72 @@ func TestHiddenEinspruchIsDeletedOnMastodon(t *testing.T) {
 	}
 	if rej := masto.Rejections(); len(rej) != 0 {
 		t.Errorf("the peer refused: %+v", rej)
+	}
+}
+
+// A Knoten a moderator hid leaves the outboxes: its Create (with its title and place) and its
+// Fäden's are no longer listed, and their activities' ids answer 410; shown again, they are back.
+func TestHiddenKnotenLeavesTheOutboxes(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	admin := inst.Admin()
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	var k struct {
+		ID    string `json:"id"`
+		Faden struct {
+			ID string `json:"id"`
+		} `json:"faden"`
+	}
+	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Bank mit Schimpfwort", "lat": lat, "lon": lon}).Expect(t, 201).JSON(t, &k)
+	var created, spun int64
+	if err := inst.Pool.QueryRow(t.Context(), `SELECT
+  (SELECT id FROM events WHERE type = 'KnotenGeknuepft' AND payload->>'knoten_id' = $1),
+  (SELECT id FROM events WHERE type = 'FadenGesponnen' AND payload->>'faden_id' = $2)`, k.ID, k.Faden.ID).Scan(&created, &spun); err != nil {
+		t.Fatal(err)
+	}
+	activity := func(id int64) string { return inst.URL + "/ap/activities/" + strconv.FormatInt(id, 10) }
+	outboxes := []string{inst.URL + "/ap/ortsweberei/outbox?page=true", inst.URL + "/ap/users/jana/outbox?page=true"}
+	shows := func(u string) bool {
+		got := fetchAP(t, u)
+		if got.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", u, got.Status, got.Body)
+		}
+		return strings.Contains(string(got.Body), "Schimpfwort")
+	}
+	for _, u := range []string{activity(created), activity(spun)} {
+		if got := fetchAP(t, u); got.Status != http.StatusOK {
+			t.Fatalf("%s before: %d %s", u, got.Status, got.Body)
+		}
+	}
+	for _, u := range outboxes {
+		deadline := time.Now().Add(patience)
+		for !shows(u) { // the outbox reads below the log's horizon
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never showed the Knoten", u)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	admin.Post("/api/admin/inhalte/hide", map[string]string{"target": k.ID, "reason": "Beleidigung"}).Expect(t, http.StatusOK)
+	for _, u := range []string{activity(created), activity(spun)} {
+		if got := fetchAP(t, u); got.Status != http.StatusGone {
+			t.Errorf("%s of the hidden Knoten: %d %s", u, got.Status, got.Body)
+		}
+	}
+	for _, u := range outboxes {
+		if shows(u) {
+			t.Errorf("%s still shows the hidden Knoten", u)
+		}
+	}
+
+	admin.Post("/api/admin/inhalte/unhide", map[string]string{"target": k.ID, "reason": "Widerspruch stattgegeben"}).Expect(t, http.StatusOK)
+	if got := fetchAP(t, activity(created)); got.Status != http.StatusOK {
+		t.Errorf("the Knoten's Create shown again: %d %s", got.Status, got.Body)
+	}
+	for _, u := range outboxes {
+		if !shows(u) {
+			t.Errorf("%s does not show the Knoten again", u)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 
@@ -243,8 +244,45 @@ func TestAdminVerifiesResidents(t *testing.T) {
 	inst.Client().Post("/api/admin/accounts/"+ada.ID+"/verify", nil).Expect(t, http.StatusUnauthorized)
 	admin.Post("/api/admin/accounts/00000000-0000-0000-0000-000000000001/verify", nil).Expect(t, http.StatusNotFound)
 
+	// The admin's list of who waits: residents only (not the admin), by their public profile.
+	waiting := func(verified string) []string {
+		t.Helper()
+		var out struct {
+			Accounts []map[string]any `json:"accounts"`
+		}
+		admin.Get("/api/admin/accounts?verified="+verified).Expect(t, http.StatusOK).JSON(t, &out)
+		var names []string
+		for _, a := range out.Accounts {
+			if _, ok := a["address"]; ok {
+				t.Errorf("the list of accounts shows an address: %v", a)
+			}
+			names = append(names, a["name"].(string))
+		}
+		sort.Strings(names) // oldest first, but both may be registered in one instant of the clock
+		return names
+	}
+	if got := waiting("false"); strings.Join(got, ",") != "Ada,Ben" {
+		t.Errorf("unverified before: %v, want [Ada Ben]", got)
+	}
+	if got := waiting("true"); len(got) != 0 {
+		t.Errorf("verified before: %v, want none", got)
+	}
+	if code := ben.Get("/api/admin/accounts?verified=false").Expect(t, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+		t.Errorf("list by a resident: %q", code)
+	}
+	inst.Client().Get("/api/admin/accounts?verified=false").Expect(t, http.StatusUnauthorized)
+	if code := admin.Get("/api/admin/accounts?verified=ja").Expect(t, http.StatusBadRequest).ErrorCode(); code != "invalid_filter" {
+		t.Errorf("list with verified=ja: %q", code)
+	}
+
 	var prof profileOut
 	admin.Post("/api/admin/accounts/"+ada.ID+"/verify", nil).Expect(t, http.StatusOK).JSON(t, &prof)
+	if got := waiting("false"); strings.Join(got, ",") != "Ben" {
+		t.Errorf("unverified after verifying Ada: %v, want [Ben]", got)
+	}
+	if got := waiting("true"); strings.Join(got, ",") != "Ada" {
+		t.Errorf("verified after verifying Ada: %v, want [Ada]", got)
+	}
 	if !prof.Verified {
 		t.Fatal("verify did not verify")
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -358,4 +359,84 @@ func TestTimelineScrubber(t *testing.T) {
 		"position": map[string]float64{"lat": 51.3385, "lon": 12.3330}}).Expect(t, http.StatusOK)
 	b.run(t, "e2e/timeline.e2e.mjs", "WG_URL="+inst.URL, "WG_EMAIL="+ana.Email, "WG_OLAF_EMAIL="+olaf.Email, "WG_KAI_EMAIL="+kai.Email,
 		"WG_PASSWORD="+instancetest.ResidentPassword, "WG_VIEW=[51.3380,12.3300,16]", "WG_ZONE=Pacific/Auckland")
+}
+
+// TestModerationRemovesAReportedChatMessage runs e2e/moderation.e2e.mjs (issue 16): a verified
+// resident reports a chat message from her phone, a moderator hides it from the panel's queue,
+// it vanishes from both screens that have the Nähstübchen open, and the public Moderationslog
+// shows the entry without the reporter. Then the conflict process: the author appeals from the
+// log, the moderator who acted may not decide, an admin upholds it and the message is back; the
+// admin verifies the author from the list of residents waiting. Afterwards the API is asked the
+// same: the report resolved by the moderator, the log's hide, unhide and decision, the message
+// in the history again, and the log's JSON names neither the reporter nor her reason.
+func TestModerationRemovesAReportedChatMessage(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Moderations-Weberei", Bounds: lindenau})
+	ria := inst.VerifiedResident("Ria Rufer", 51.3372, 12.3290)
+	otto := inst.Resident("Otto Laut", 51.3400, 12.3350)
+	mia := inst.VerifiedResident("Mia Moderatorin", 51.3380, 12.3300)
+	adminEmail := "ada-mod@example.org"
+	ada, err := inst.Accounts.CreateAdmin(context.Background(), "Ada Admin", adminEmail, "admin password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Admin().Do("PUT", "/api/admin/accounts/"+mia.ID+"/roles/moderator", nil).Expect(t, http.StatusOK)
+	const text = "Ihr seid alle Trottel im Nähstübchen"
+	var msg struct{ ID string }
+	otto.Post("/api/chat", map[string]string{"text": text}).Expect(t, http.StatusCreated).JSON(t, &msg)
+
+	b.run(t, "e2e/moderation.e2e.mjs", "WG_URL="+inst.URL, "WG_PASSWORD="+instancetest.ResidentPassword, "WG_TEXT="+text,
+		"WG_RIA_EMAIL="+ria.Email, "WG_RIA_NAME=Ria Rufer", "WG_MIA_EMAIL="+mia.Email, "WG_MIA_NAME=Mia Moderatorin",
+		"WG_OTTO_EMAIL="+otto.Email, "WG_OTTO_NAME=Otto Laut", "WG_ADMIN_EMAIL="+adminEmail, "WG_ADMIN_PASSWORD=admin password")
+
+	// The appeal was upheld: the message is in the chat's history again, Otto is verified.
+	var chat struct{ Messages []struct{ ID string } }
+	inst.Client().Get("/api/chat?limit=50").Expect(t, http.StatusOK).JSON(t, &chat)
+	if len(chat.Messages) != 1 || chat.Messages[0].ID != msg.ID {
+		t.Errorf("the chat's history after the upheld appeal: %+v, want the message again", chat.Messages)
+	}
+	var prof struct{ Verified bool }
+	inst.Client().Get("/api/accounts/"+otto.ID).Expect(t, http.StatusOK).JSON(t, &prof)
+	if !prof.Verified {
+		t.Errorf("Otto is not verified after Ada's click")
+	}
+	var queue struct {
+		Meldungen []struct {
+			Target    struct{ Kind, ID string }
+			State     string
+			DecidedBy *struct{ ID string } `json:"decided_by"`
+		}
+	}
+	mia.Get("/api/admin/meldungen?state=resolved").Expect(t, http.StatusOK).JSON(t, &queue)
+	decided := map[string]string{} // target kind → who decided
+	for _, m := range queue.Meldungen {
+		if m.DecidedBy != nil {
+			decided[m.Target.Kind] = m.DecidedBy.ID
+		}
+	}
+	if len(queue.Meldungen) != 2 || decided["nachricht"] != mia.ID || decided["log"] != ada.ID.String() {
+		t.Errorf("resolved: the report by Mia and the appeal by Ada, got %d reports, decided by %v (Mia %s, Ada %s)", len(queue.Meldungen), decided, mia.ID, ada.ID)
+	}
+	res := inst.Client().Get("/api/moderation/log").Expect(t, http.StatusOK)
+	var log struct {
+		Eintraege []struct {
+			Action string
+			Target struct{ Kind, ID string }
+		}
+	}
+	res.JSON(t, &log)
+	// Newest first: the appeal's decision, the unhide it made, the hide.
+	var actions []string
+	for _, e := range log.Eintraege {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, ","); !strings.HasSuffix(got, "hide") || !strings.Contains(got, "unhide") || !strings.Contains(got, "appeal_decided") {
+		t.Errorf("the public log's actions: %s, want the hide, the unhide and the appeal's decision", got)
+	}
+	if last := log.Eintraege[len(log.Eintraege)-1]; last.Target.Kind != "nachricht" || last.Target.ID != msg.ID {
+		t.Errorf("the hide's target: %+v, want the message", last.Target)
+	}
+	if body := string(res.Body); strings.Contains(body, "Ria") || strings.Contains(body, ria.ID) || strings.Contains(body, "Beleidigt") {
+		t.Errorf("the public log names the reporter or her reason: %s", body)
+	}
 }

@@ -45,7 +45,8 @@ func TestEveryErrorCodeHasAGermanMessage(t *testing.T) {
 
 var messageEntry = regexp.MustCompile(`(?m)^\s+([a-z][a-z0-9_]*):\s*$|^\s+([a-z][a-z0-9_]*):\s*"`)
 
-// appMessages reads the keys of the messages table in src/api.ts.
+// appMessages reads the keys of the messages table in src/api.ts and of the tables that parts
+// fetched later add to it (addMessages).
 func appMessages(t *testing.T) map[string]bool {
 	t.Helper()
 	src, err := os.ReadFile("src/api.ts")
@@ -60,6 +61,33 @@ func appMessages(t *testing.T) map[string]bool {
 	keys := map[string]bool{}
 	for _, m := range messageEntry.FindAllStringSubmatch(body, -1) {
 		keys[m[1]+m[2]] = true
+	}
+	// A part fetched later brings the texts of the codes only it meets: addMessages({…});
+	// in its module.
+	more, err := filepath.Glob("src/*.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range more {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest := string(src)
+		for {
+			_, after, ok := strings.Cut(rest, "\naddMessages({")
+			if !ok {
+				break
+			}
+			table, tail, ok := strings.Cut(after, "\n});")
+			if !ok {
+				t.Fatalf("%s: an addMessages({ without its closing \"});\" on a line of its own", name)
+			}
+			for _, m := range messageEntry.FindAllStringSubmatch(table, -1) {
+				keys[m[1]+m[2]] = true
+			}
+			rest = tail
+		}
 	}
 	return keys
 }

@@ -557,3 +557,34 @@ func (s *Service) ResidentIDs(ctx context.Context) ([]uuid.UUID, error) {
 	}
 	return ids, nil
 }
+
+// MaxListed is how many accounts Residents returns at most: an Ortsweberei is a town, and an
+// admin's list of who waits for verification is read, not paged.
+const MaxListed = 500
+
+// Residents lists the residents (accounts with a home here) that are verified or not, oldest
+// first, at most MaxListed: the admin's list of who waits for verification
+// (GET /api/admin/accounts?verified=false). Only admins may.
+func (s *Service) Residents(ctx context.Context, admin Account, verified bool) ([]Account, error) {
+	if !admin.IsAdmin {
+		return nil, fault.Forbiddenf("admin_required", "Only an admin of this instance can list accounts.")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts
+WHERE home IS NOT NULL AND (verified_at IS NOT NULL) = $1 ORDER BY created_at, id LIMIT $2`, verified, MaxListed)
+	if err != nil {
+		return nil, fmt.Errorf("account: residents: %w", err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("account: residents: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("account: residents: %w", err)
+	}
+	return out, nil
+}

@@ -351,6 +351,25 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// listResidents is the admin's list of residents by verification (?verified=false: who waits).
+// Only the public profile: an admin verifies a resident they know, not an address they read.
+func (s *Server) listResidents(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	v := r.URL.Query().Get("verified")
+	if v != "true" && v != "false" {
+		return fault.Malformedf("invalid_filter", `verified must be "true" or "false".`)
+	}
+	as, err := s.Accounts.Residents(r.Context(), me, v == "true")
+	if err != nil {
+		return err
+	}
+	out := make([]profileJSON, 0, len(as))
+	for _, a := range as {
+		out = append(out, profileView(a.Profile()))
+	}
+	respond.JSON(w, http.StatusOK, map[string]any{"accounts": out})
+	return nil
+}
+
 func (s *Server) verify(w http.ResponseWriter, r *http.Request, me account.Account) error {
 	id, err := pathID(r, account.ErrNotFound)
 	if err != nil {

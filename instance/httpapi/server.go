@@ -131,6 +131,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/session", s.session)
 	s.handle("PATCH /api/me", s.authed(s.updateMe))
 	s.handle("GET /api/accounts/{id}", s.profile)
+	s.handle("GET /api/admin/accounts", s.authed(s.listResidents))
 	s.handle("POST /api/admin/accounts/{id}/verify", s.authed(s.verify))
 	s.handle("PUT /api/admin/accounts/{id}/roles/{role}", s.authed(s.grantRole))
 	s.handle("DELETE /api/admin/accounts/{id}/roles/{role}", s.authed(s.revokeRole))

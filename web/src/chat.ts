@@ -2,6 +2,7 @@
 import { ApiError, get, germanMessage, post } from "./api";
 import { requireLogin } from "./auth";
 import { $, formError, h, time } from "./dom";
+import { reportButton } from "./melden";
 import { session } from "./session";
 import type { ChatMessage } from "./types";
 import { isOpen, onSliderOpen } from "./ui";
@@ -152,13 +153,19 @@ export class Chat {
     const items = this.log.querySelectorAll<HTMLElement>("li[data-id]");
     const last = items[items.length - 1];
     const later = last && this.after(last.dataset.id!, m) ? Array.from(items).find((li) => this.after(li.dataset.id!, m)) : undefined;
-    this.log.insertBefore(this.item(m), later ?? null);
+    this.log.insertBefore(this.withReport(this.item(m), m), later ?? null);
     const live = how === "live";
     if (live && !isOpen("chat")) {
       this.unread++;
       this.badge();
     }
     if (how === "history" ? nearBottom || !this.loaded : live && nearBottom) this.scrollDown();
+  }
+
+  // Another's message can be reported to the moderators (a hidden one is the author's own).
+  private withReport(li: HTMLElement, m: ChatMessage) {
+    if (session.me?.id !== m.account.id) li.querySelector(".who")?.append(" ", reportButton({ id: m.id, what: `die Nachricht von ${m.account.name}` }));
+    return li;
   }
 
   private after(id: string, m: ChatMessage) {

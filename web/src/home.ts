@@ -5,10 +5,34 @@
 // Loaded when the registration is first opened.
 import * as L from "leaflet";
 import { AddressSearch, type Adresse } from "./adressen";
+import { ApiError, addMessages, germanMessage, post } from "./api";
+import { login, openLogin } from "./auth";
 import { addBasemap, addBounds } from "./basemap";
 import { getBounds, inBounds } from "./bounds";
-import { $, formError } from "./dom";
+import { $, formError, parseDecimal } from "./dom";
+import type { Captcha } from "./captcha";
+import { toast } from "./toast";
 import type { Point } from "./types";
+
+declare const __CAPTCHA__: string;
+
+// The captcha's refusals, met only by the registration.
+addMessages({
+  captcha_required: "Bitte bestätige erst, dass du kein Programm bist.",
+  captcha_invalid: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
+  captcha_expired: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
+  captcha_replayed: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
+  captcha_off: "Hier braucht es keine Bestätigung.",
+});
+
+// The registration's captcha (captcha.ts): built apart from the app (scripts/build.mjs) and
+// loaded with the form; it says itself when it cannot run, and a module that cannot load is
+// said here and loaded again on the next try.
+function loadCaptcha(reg: HTMLFormElement): Promise<Captcha | null> {
+  const c = import(__CAPTCHA__).then((m: typeof import("./captcha")) => m.mountCaptcha(reg));
+  c.catch(() => formError(reg, germanMessage(null)));
+  return c;
+}
 
 const homeMissing = "Bitte wähle deine Adresse aus den Vorschlägen oder tippe auf der Karte auf dein Zuhause.";
 const homeOutside =
@@ -17,6 +41,10 @@ const pointOutside = "Dieser Punkt liegt außerhalb der Ortsweberei. Tippe auf d
 const pointSet = "Dein Zuhause ist auf der Karte markiert. Stimmt der Punkt nicht genau, tippe auf die richtige Stelle oder zieh die Markierung.";
 // A street or a place has no house: its point is where the index put the street or the place.
 const streetSet = "Markiert ist die Mitte der Straße oder des Orts, nicht dein Haus: tippe auf der Karte auf dein Zuhause oder zieh die Markierung dorthin.";
+
+// The instance queues a notice to the address but has no mail sender yet: promise no mail.
+const alreadyRegistered =
+  "Zu dieser E-Mail-Adresse gibt es schon ein Konto. Melde dich mit deinem bisherigen Passwort an; hast du es vergessen, hilft dir die Verwaltung deiner Ortsweberei weiter. (E-Mails verschickt diese Ortsweberei noch nicht.)";
 
 const homeIcon = L.divIcon({ className: "home-marker", html: "<span></span>", iconSize: [28, 28], iconAnchor: [14, 14] });
 
@@ -27,6 +55,7 @@ export class HomePicker {
   private outside = false;
   private note = $("reg-home-note");
   private search: AddressSearch;
+  private captcha = loadCaptcha($<HTMLFormElement>("register-form"));
 
   constructor(private o: { view: () => L.LatLngBounds; basemap?: string }) {
     this.search = new AddressSearch({
@@ -47,6 +76,58 @@ export class HomePicker {
     if (this.outside) return homeOutside;
     if (this.home && !inBounds(this.home)) return pointOutside;
     return homeMissing;
+  }
+
+  /** The registration's submit: register, then log in (done closes the dialog). */
+  async submit(reg: HTMLFormElement, done: () => Promise<void>) {
+    const point = this.point();
+    if (!point) {
+      formError(reg, this.problem(), "address");
+      return;
+    }
+    const f = new FormData(reg);
+    const body = {
+      name: String(f.get("name")).trim(),
+      address: String(f.get("address")).trim(),
+      lat: point.lat,
+      lon: point.lon,
+      email: String(f.get("email")).trim(),
+      password: String(f.get("password")),
+      position_radius_m: Math.round(parseDecimal(String(f.get("position_radius_m") || "250"))),
+      on_map: f.get("on_map") === "on",
+    };
+    let altcha: string | undefined; // none without the captcha (the instance says if it wants one)
+    try {
+      altcha = await (await this.captcha)?.payload();
+    } catch {
+      // Not solved yet: the widget solves it and sends the form again (captcha.ts). Or the
+      // module did not load (said): the next try loads it again.
+      this.captcha.catch(() => (this.captcha = loadCaptcha(reg)));
+      return;
+    }
+    try {
+      await post("/api/auth/register", { ...body, altcha });
+    } catch (err) {
+      // The point has no field of its own: it comes from the address.
+      const field = err instanceof ApiError ? (err.field === "lat" || err.field === "lon" ? "address" : err.field) : undefined;
+      formError(reg, germanMessage(err), field);
+      return;
+    }
+    // The instance answers a registration the same whether or not the address had an account
+    // (so that nobody can find out who is registered); logging in tells the two apart for the
+    // one who knows the password.
+    try {
+      const me = await login(body.email, body.password);
+      await done();
+      toast(`Willkommen, ${me.name}! Dein Konto wird noch von einer Verwalterin bestätigt; bis dahin kannst du Knoten knüpfen und Fäden spinnen.`);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "invalid_credentials") {
+        await done();
+        openLogin(alreadyRegistered);
+        return;
+      }
+      formError(reg, germanMessage(err), err instanceof ApiError ? err.field : undefined);
+    }
   }
 
   /** The dialog is showing: now the small map has a size. */

@@ -1,7 +1,7 @@
 // The Kasse: the treasurer's part of the Ortskonto (fetched only for treasurers and admins).
 // Donations by state with the transitions the state machine allows, the bank statement
 // import (CAMT.053), payouts to mark as made or cancelled, the monthly exports.
-import { ApiError, api, get, germanMessage, post } from "./api";
+import { ApiError, addMessages, api, get, germanMessage, post } from "./api";
 import { $, euro, h, replace, time } from "./dom";
 import { spendeStatusLabel } from "./kontotext";
 import { antragOf } from "./ortskonto";
@@ -13,6 +13,16 @@ export interface KasseDeps {
   /** Something the Kasse did moved the figures: they are asked for again. */
   changed(): Promise<void>;
 }
+
+// The Kasse's own error codes (the statement import, the monthly export).
+addMessages({
+  camt_malformed: "Der Kontoauszug ist nicht lesbar (erwartet: CAMT.053 als XML). Es wurde nichts übernommen.",
+  camt_too_large: "Der Kontoauszug ist zu groß (höchstens 20 MiB).",
+  camt_wrong_account: "Dieser Kontoauszug gehört zu einem anderen Konto als dem Ortskonto. Es wurde nichts übernommen.",
+  datev_not_configured: "Für den DATEV-Export fehlen Berater- und Mandantennummer in den Einstellungen der Instanz.",
+  invalid_format: "Das Format muss „csv“ oder „datev“ sein.",
+  invalid_month: "Der Monat muss als JJJJ-MM angegeben werden.",
+});
 
 // The transitions a treasurer may make by hand, by state (docs/ORTSKONTO.md); settled is
 // reached only through pending.

@@ -4,6 +4,7 @@ import { requireLogin } from "./auth";
 import { $, h, replace, time, when } from "./dom";
 import type { MapFeed } from "./feed";
 import { SPINNABLE, fadenLabel, icon, knotenLabel } from "./labels";
+import { reportButton } from "./melden";
 import { session } from "./session";
 import { showError, toast } from "./toast";
 import type { Faden, Knoten } from "./types";
@@ -23,7 +24,7 @@ export class KnotenPanel {
   private el = $("knoten-panel");
   private id: string | null = null;
   private fetched: { knoten: Knoten; faeden: Faden[] } | null = null;
-  private gone = false;
+  private gone: false | "dissolved" | "hidden" = false;
   private spinType = "gespraech";
   private revealed = false;
   private centre = false;
@@ -52,7 +53,7 @@ export class KnotenPanel {
       this.fetched = { knoten, faeden: list.faeden };
     } catch (e) {
       if (this.id !== id) return;
-      if (e instanceof ApiError && (e.code === "knoten_dissolved" || e.code === "knoten_not_found")) this.gone = true;
+      if (e instanceof ApiError && (e.code === "knoten_dissolved" || e.code === "knoten_not_found" || e.code === "knoten_hidden")) this.gone = e.code === "knoten_hidden" ? "hidden" : "dissolved";
       else showError(e);
     }
     this.render();
@@ -77,7 +78,15 @@ export class KnotenPanel {
     const head = (title: string, extra?: Node) =>
       h("div", { class: "panel-head" }, extra, h("h2", { id: "kp-title" }, title), h("button", { type: "button", class: "close", "data-close": true, "aria-label": "Knoten schließen" }, "×"));
     if (!cur) {
-      replace(this.el, head(this.gone ? "Aufgelöst" : "Lade den Knoten …"), this.gone ? h("p", {}, "Dieser Knoten hat sich aufgelöst: kein Faden und kein Garn hält ihn mehr.") : null);
+      replace(
+        this.el,
+        head(this.gone === "hidden" ? "Verborgen" : this.gone ? "Aufgelöst" : "Lade den Knoten …"),
+        this.gone === "hidden"
+          ? h("p", {}, "Diesen Knoten hat die Moderation verborgen. Warum, steht im Moderationslog.")
+          : this.gone
+            ? h("p", {}, "Dieser Knoten hat sich aufgelöst: kein Faden und kein Garn hält ihn mehr.")
+            : null,
+      );
       return;
     }
     const { knoten: k, faeden } = cur;
@@ -98,13 +107,14 @@ export class KnotenPanel {
           ` · ${fadenLabel[f.type] ?? f.type} · `,
           f.is_twisted ? "Garn (hält dauerhaft)" : ["läuft ab am ", time(f.expires_at!)],
         ),
+        f.hidden ? h("span", { class: "moderated-note" }, "Von der Moderation verborgen – nur du siehst ihn.") : null,
         mine
           ? h(
               "button",
               { type: "button", class: "small", onclick: () => this.twist(f) },
               f.is_twisted ? "Entzwirnen" : "Verzwirnen",
             )
-          : null,
+          : reportButton({ id: f.id, what: `den Faden von ${f.account_name || "jemandem"}` }),
       );
     });
 
@@ -123,6 +133,7 @@ export class KnotenPanel {
     replace(
       this.el,
       head(k.title, badge),
+      k.hidden ? h("p", { class: "moderated-note", role: "note" }, "Von der Moderation verborgen: nur du siehst diesen Knoten. Warum, steht im Moderationslog.") : null,
       k.description ? h("p", { class: "desc" }, k.description) : null,
       k.hidden ? h("p", { class: "meta" }, "Ausgeblendet: Die Moderation hat diesen Knoten ausgeblendet oder prüft ihn noch. Nur du siehst ihn.") : null,
       h(
@@ -134,6 +145,7 @@ export class KnotenPanel {
       h("h3", {}, `Fäden und Garn (${faeden.length})`),
       faeden.length ? h("ul", { class: "faeden" }, items) : h("p", {}, "Kein aktiver Faden."),
       h("p", { class: "meta" }, "Geknüpft am ", time(k.created_at)),
+      me?.id === k.created_by ? null : h("p", {}, reportButton({ id: k.id, what: `den Knoten „${k.title}“` }, "Knoten melden")),
     );
     if (!this.revealed) {
       this.revealed = true;

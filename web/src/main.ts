@@ -17,7 +17,7 @@ import type { Webrat } from "./webrat";
 import { icon, knotenLabel, svg } from "./labels";
 import { setLimits } from "./limits";
 import { MapView } from "./mapview";
-import { initOnboarding } from "./onboarding";
+import { reportButton } from "./melden";
 import { Placer } from "./place";
 import { session } from "./session";
 import { KNOTEN_TYPES, type Garnrolle, type Konto, type Ortsweberei, type PageConfig, type PastDay } from "./types";
@@ -91,6 +91,17 @@ const withKonto = lazy(() =>
       past: () => pastDay,
       live: backToLive,
     }))));
+
+// The moderation panel (the public log for everyone; the queue for moderators; verification,
+// the word list and address blocks for admins), fetched when first opened; with it the account
+// dialog's warnings and sanction, which the account may appeal.
+// Its openers say which tab in data-moderation.
+const withModeration = lazy(() => import("./moderation").then(({ Moderation }) => new Moderation()));
+document.addEventListener("click", (e) => {
+  const b = (e.target as HTMLElement).closest<HTMLElement>("[data-moderation]");
+  if (b) withModeration((m) => m.open(b.dataset.moderation as "log"));
+});
+$("account-btn").addEventListener("click", () => session.me && withModeration((m) => void m.accountNotes($("account-moderation"))));
 
 const mapView = new MapView($("map"), {
   knoten: (id) => openKnoten(id),
@@ -276,6 +287,7 @@ function garnrolleCard(g: Garnrolle): HTMLElement {
     me && me.verified && g.verified && me.id !== g.id
       ? h("button", { type: "button", class: "small", onclick: () => (map.closePopup(), withWebrat((w) => w.delegateToResident(g.id, g.name))) }, "Stimme delegieren")
       : null,
+    me?.id === g.id ? null : h("p", {}, reportButton({ id: g.id, what: `das Konto von ${g.name}` }, "Konto melden")),
   );
 }
 
@@ -362,7 +374,14 @@ async function start() {
     }
   }
   addBasemap(map, config.basemap);
-  initOnboarding();
+  // The tutorial, fetched on a first visit only.
+  let onboarded = false;
+  try {
+    onboarded = localStorage.getItem("wg.onboarded") === "1";
+  } catch {
+    // private mode: show it
+  }
+  if (!onboarded) import("./onboarding").then((m) => m.initOnboarding(), () => {});
   // The Ortskonto's marker, also before any Goldfaden leads to it.
   get<Konto>("/api/konto").then((k) => mapView.kontoAt(k.position), () => {});
 }

@@ -23,6 +23,7 @@ export interface Knoten extends Point {
   /** Hidden by the moderators or held by the word filter: only its creator is shown it. */
   hidden?: boolean;
   faden?: Faden;
+  hidden?: boolean; // the viewer's own Knoten, hidden by a moderator (docs/MODERATION.md)
 }
 
 export interface Faden {
@@ -35,6 +36,7 @@ export interface Faden {
   is_twisted: boolean;
   created_at: string;
   expires_at: string | null;
+  hidden?: boolean; // the viewer's own Faden, hidden by a moderator
 }
 
 export interface Garnrolle {

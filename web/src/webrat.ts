@@ -6,6 +6,7 @@ import { $, euro, formError, h, replace, time } from "./dom";
 import type { MapFeed } from "./feed";
 import { antragStatusLabel, choiceLabel } from "./labels";
 import { counted } from "./limits";
+import { reportButton } from "./melden";
 import { parseCents } from "./money";
 import { auszahlungStatusLabel } from "./kontotext";
 import { session } from "./session";
@@ -247,6 +248,7 @@ export class Webrat {
       a.knoten_id ? h("button", { type: "button", class: "secondary small", onclick: () => this.d.showKnoten(a.knoten_id!) }, "Knoten auf der Karte zeigen") : null,
     ];
     if (a.details_html) parts.push(this.details(a.details_html));
+    if (me?.id !== a.applicant.id && !a.hidden) parts.push(h("p", {}, reportButton({ id: a.id, what: `den Antrag „${a.title}“` }, "Antrag melden")));
     parts.push(
       h("h4", {}, `Einsprüche (${einsprueche.length})`),
       einsprueche.length

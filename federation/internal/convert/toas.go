@@ -438,6 +438,9 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 		if err != nil {
 			return nil, err
 		}
+		if hidden, err := s.mapHidden(ctx, p.KnotenID); err != nil || hidden {
+			return nil, cmp.Or(err, ErrHidden)
+		}
 		act.Type = "Create"
 		act.Object = &vocab.Knoten{ID: s.iri.Knoten(p.KnotenID), Type: []string{"Place", "Knoten"}, Name: p.Title,
 			Content: html.EscapeString(p.Description), Latitude: vocab.Degrees(p.Lat), Longitude: vocab.Degrees(p.Lon),
@@ -447,6 +450,9 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 		if err != nil {
 			return nil, err
 		}
+		if hidden, err := s.mapHidden(ctx, p.FadenID); err != nil || hidden {
+			return nil, cmp.Or(err, ErrHidden)
+		}
 		act.Type = "Create"
 		act.Object = &vocab.Faden{ID: s.iri.Faden(p.FadenID), Type: "Faden", AttributedTo: actor, Knoten: s.iri.Knoten(p.KnotenID),
 			FadenType: p.Type, Twisted: p.IsTwisted, ExpiresAt: p.ExpiresAt, Published: e.At}
@@ -455,12 +461,18 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 		if err != nil {
 			return nil, err
 		}
+		if hidden, err := s.mapHidden(ctx, p.FadenID); err != nil || hidden {
+			return nil, cmp.Or(err, ErrHidden)
+		}
 		act.Type = "Update"
 		act.Object = map[string]any{"id": s.iri.Faden(p.FadenID), "type": "Faden", "knoten": s.iri.Knoten(p.KnotenID), "twisted": true}
 	case knoten.FadenEntzwirnt.Name():
 		p, err := knoten.FadenEntzwirnt.Decode(e)
 		if err != nil {
 			return nil, err
+		}
+		if hidden, err := s.mapHidden(ctx, p.FadenID); err != nil || hidden {
+			return nil, cmp.Or(err, ErrHidden)
 		}
 		act.Type = "Update"
 		act.Object = map[string]any{"id": s.iri.Faden(p.FadenID), "type": "Faden", "knoten": s.iri.Knoten(p.KnotenID), "twisted": false, "expiresAt": p.ExpiresAt}
@@ -855,6 +867,14 @@ func (s *Converter) AntragOf(ctx context.Context, e eventstore.Event) (uuid.UUID
 		return a.SubjectID, nil
 	}
 	return uuid.Nil, nil
+}
+
+// mapHidden: a Knoten or Faden a moderator hid (or the word filter holds) is left out of the
+// outboxes and its activities' ids answer 410, as an Antrag's do: their Create carries its
+// words and its place.
+func (s *Converter) mapHidden(ctx context.Context, id uuid.UUID) (bool, error) {
+	h, err := s.svc.Knoten.Hidden(ctx, []uuid.UUID{id})
+	return h[id], err
 }
 
 // ErrHidden: the object is hidden by moderation; its id answers 410 with a Tombstone, as a
