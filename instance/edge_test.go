@@ -308,3 +308,39 @@ func TestLimitedRegistrationKeepsItsCaptcha(t *testing.T) {
 		t.Errorf("%d solutions spent, want 2", n)
 	}
 }
+
+// The admins' block (POST /api/admin/ipsperren, the moderation's store) is what the edge asks:
+// once it is in force, a write from the range is refused, on this instance and through a
+// trusted proxy; other addresses write on.
+func TestAdminIPBlockRefusesWritesAtTheEdge(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.9/32")}}})
+	ada := inst.Resident("Ada", lat, lon)
+	res, body, err := postFrom("127.0.0.8", inst.URL+"/api/auth/login", fmt.Sprintf(`{"email":%q,"password":%q}`, ada.Email, instancetest.ResidentPassword))
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("login: %v %s", err, body)
+	}
+	cookie := ""
+	for _, c := range res.Cookies() {
+		if c.Name == "wg_session" {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	inst.Admin().Post("/api/admin/ipsperren", map[string]any{"cidr": "198.51.100.0/24", "days": 0, "reason": "Spam-Welle"}).Expect(t, http.StatusCreated)
+	knoten := fmt.Sprintf(`{"type":"idee","title":"Bank","lat":%v,"lon":%v}`, lat, lon)
+	write := func(forwarded string) (int, string) {
+		res, body, err := postFrom("127.0.0.9", inst.URL+"/api/knoten", knoten, "Cookie", cookie, "X-Forwarded-For", forwarded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, (&instancetest.Response{Body: body}).ErrorCode()
+	}
+	instancetest.WaitFor(t, "the block to be in force", func() bool {
+		s, code := write("198.51.100.7")
+		return s == http.StatusForbidden && code == "ip_blocked"
+	})
+	if s, code := write("203.0.113.7"); s != http.StatusCreated {
+		t.Errorf("write from another address: %d %s", s, code)
+	}
+}
