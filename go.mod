@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	code.superseriousbusiness.org/httpsig v1.4.0
+	github.com/altcha-org/altcha-lib-go v1.0.0
 	github.com/coder/websocket v1.8.15
 	github.com/go-json-experiment/json v1.27.2
 	github.com/google/uuid v1.6.0

@@ -83,7 +83,10 @@ type Config struct {
 	// holds in memory (0: 64 MiB).
 	MirrorTimelineReads int
 	MirrorTimelineBytes int64
-	Log                 *slog.Logger
+	// InboxLimit, when set, limits the activities one remote host delivers (the instance's
+	// rate limits, ClassInbox): an error refuses the delivery with it (429 with Retry-After).
+	InboxLimit func(host string) error
+	Log        *slog.Logger
 }
 
 // Services are the domain services federation reads from.
@@ -191,7 +194,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		TimelineBytes: cfg.MirrorTimelineBytes, Log: s.log})
 	s.inbox = inbox.New(inbox.Config{Mirror: s.mirror, Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: inbox.Services{Antraege: svc.Antraege, Nachbarn: svc.Nachbarn},
-		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Log: s.log})
+		Blocks:   s.blocks, Fetch: s.fetch, Actors: s.actors, Convert: s.convert, Delivery: s.delivery, MaxSkew: cfg.MaxSkew, Limit: cfg.InboxLimit, Log: s.log})
 	s.forward = forward.New(forward.Config{Pool: pool, IRI: s.iri, Fetch: s.fetch, Actors: s.actors, Delivery: s.delivery, Log: s.log})
 	s.publish = publish.New(publish.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri,
 		Services: publish.Services{Events: svc.Events, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations},

@@ -24,6 +24,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
@@ -76,6 +77,11 @@ type Config struct {
 	MapFeed mapfeed.Options
 	// RateLimits of logins, registrations and writes; the zero value is httpapi.DefaultRules.
 	RateLimits httpapi.RateLimits
+	// Edge: the registration captcha (on unless CaptchaOff: WG_CAPTCHA=off) and the admins'
+	// address blocks (nil: none), docs/MODERATION.md "Protection at the edge".
+	CaptchaOff bool
+	Captcha    captcha.Options
+	IPBlocks   moderation.IPBlocks
 	// Accounts tune the password hashers, the login lockout and the mailer; zero values take
 	// their defaults.
 	Accounts account.Options
@@ -296,6 +302,12 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Nachbarn = nachbarn.NewService(db.Pool, i.Clock, i.Antraege)
 	webratSweep := webrat.NewSweep(i.Clock, i.Delegations, i.Antraege)
 	snapshotKeys := snapshot.NewKeys(db.Pool, i.Clock)
+	// Edge (docs/MODERATION.md): one limiter for the API and the inboxes; the captcha.
+	limits := httpapi.NewLimiter(cfg.RateLimits)
+	var captchas *captcha.Service
+	if !cfg.CaptchaOff {
+		captchas = captcha.New(db.Pool, i.Clock, cfg.Captcha)
+	}
 	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
 		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations,
 		Nachbarn: i.Nachbarn, SnapshotKeys: snapshotKeys},
@@ -303,7 +315,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log,
 			// The neighbours' snapshots are kept beside our own (docs/SNAPSHOTS.md, "Mirrors").
 			MirrorDir: filepath.Join(cfg.snapshotDir(), "mirrors"), MaxMirrorBytes: cfg.Snapshots.MaxMirrorBytes,
-			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads})
+			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads, InboxLimit: limits.InboxLimit})
 	if err != nil {
 		return nil, err
 	}
@@ -393,6 +405,13 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 			{Name: "snapshots", Interval: snapshotEvery, Run: i.Snapshots.Sweep},
+			{Name: "captcha", Interval: 10 * time.Minute, Run: func(ctx context.Context) error {
+				if captchas == nil {
+					return nil
+				}
+				_, err := captchas.Sweep(ctx)
+				return err
+			}},
 			// The neighbours' daily snapshots an announcement did not bring (docs/FEDERATION.md).
 			{Name: "mirrors", Interval: max(snapshotEvery, time.Hour), Run: fed.CatchUpMirrors},
 			// New snapshots go into the timeline's history as they come, not at the first query.
@@ -418,13 +437,19 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 
 	i.Moderation.Register(i.moderationContents()...)
 
+	// The admins' address blocks are the moderation's, unless the config names others (tests).
+	var ipBlocks moderation.IPBlocks = i.Moderation
+	if cfg.IPBlocks != nil {
+		ipBlocks = cfg.IPBlocks
+	}
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
 		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots, Timeline: i.Timeline,
-		Moderation:     i.Moderation,
-		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
-		RateLimits:     cfg.RateLimits,
+		Moderation:    i.Moderation,
+		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
+		RateLimits:    cfg.RateLimits,
+		Limits:        limits, IPBlocks: ipBlocks, Captcha: captchas,
 		RequestTimeout: cfg.RequestTimeout,
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,

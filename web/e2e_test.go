@@ -20,6 +20,7 @@ import (
 	"github.com/paulmach/orb/maptile"
 	"github.com/paulmach/orb/planar"
 
+	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/basemaptest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
@@ -49,6 +50,23 @@ func TestBrowser(t *testing.T) {
 		"WG_URL="+inst.URL,
 		"WG_ADMIN_EMAIL="+adminEmail, "WG_ADMIN_PASSWORD=admin password",
 		"WG_BEA_EMAIL="+bea.Email, "WG_BEA_PASSWORD=correct horse battery", "WG_BEA_NAME=Bea Beispiel")
+}
+
+// TestCaptchaInTheBrowser runs e2e/captcha.e2e.mjs against an instance with the captcha on:
+// the real widget, loaded with the registration form, solves the instance's challenge under
+// the page's policy, and two residents register through it, one of them without ticking the
+// box first. Each solution is spent once.
+func TestCaptchaInTheBrowser(t *testing.T) {
+	b := requireBrowser(t)
+	inst := instancetest.Start(t, instancetest.Options{Name: "Captcha-Weberei", Bounds: lindenau, Captcha: true,
+		CaptchaOptions: captcha.Options{MaxNumber: 20_000}})
+	b.run(t, "e2e/captcha.e2e.mjs", "WG_URL="+inst.URL)
+	if n := inst.Count(`SELECT count(*) FROM accounts`); n != 2 {
+		t.Errorf("%d accounts after two registrations through the widget", n)
+	}
+	if n := inst.Count(`SELECT count(*) FROM captcha_spent`); n != 2 {
+		t.Errorf("%d solutions spent, want 2", n)
+	}
 }
 
 // TestUserTextStaysText runs e2e/text.e2e.mjs: a resident's name, Knoten and chat message

@@ -109,6 +109,8 @@ var listening = regexp.MustCompile(`weltgewebe listening on (http://\S+)`)
 func start(t *testing.T, bin string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	// The tests register residents as scripts do, without solving the captcha.
+	cmd.Env = append(os.Environ(), "WG_CAPTCHA=off")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -176,4 +178,23 @@ func reachableTempDir(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// The edge's serve flags are checked before anything starts: a captcha setting other than on or
+// off, and a rate limit the table does not have, are refused with the flag's name.
+func TestServeRefusesBadEdgeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--captcha", "maybe"}, "--captcha wants on or off"},
+		{[]string{"--rate-limit", "chats/ip=1/1s"}, "--rate-limit"},
+		{[]string{"--rate-limit", "chat/ip=1"}, "--rate-limit"},
+	} {
+		var stderr strings.Builder
+		err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...), io.Discard, &stderr)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("serve %v: %v, want an error naming %q", tc.args, err, tc.want)
+		}
+	}
 }

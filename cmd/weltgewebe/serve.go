@@ -44,6 +44,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mapBatch := fs.Duration("map-batch", 2500*time.Millisecond, "how often the live map sends what changed (2s–3s)")
 	basemap := fs.String("basemap", envOr("WG_BASEMAP", ""), "PMTiles file the web app draws as the map, served at /tiles/basemap.pmtiles (env WG_BASEMAP)")
 	trustedProxies := fs.String("trusted-proxy", envOr("WG_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for the rate limits and the login lockout (env WG_TRUSTED_PROXIES)")
+	rateLimits := fs.String("rate-limit", envOr("WG_RATE_LIMITS", ""), "changes to the rate limits table, comma-separated class/scope=burst/every, e.g. chat/account=40/1s (burst 0: the line off); see OPERATIONS.md (env WG_RATE_LIMITS)")
+	captchaFlag := fs.String("captcha", envOr("WG_CAPTCHA", "on"), "proof-of-work captcha on registration: on or off (env WG_CAPTCHA)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	datev := datevFlags(fs)
@@ -101,6 +103,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			Location: batch.Location}, MaxMirrorBytes: mirrorMax, MirrorTimelineReads: *mirrorReads}}
 	if cfg.RateLimits.TrustedProxies, err = httpapi.ParseTrustedProxies(*trustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	if *rateLimits != "" {
+		if cfg.RateLimits.Rules, err = httpapi.ParseRules(*rateLimits, httpapi.DefaultRules); err != nil {
+			return fmt.Errorf("--rate-limit: %w", err)
+		}
+	}
+	switch *captchaFlag {
+	case "on":
+	case "off":
+		cfg.CaptchaOff = true
+		log.Warn("the registration captcha is off (--captcha=off / WG_CAPTCHA=off)")
+	default:
+		return fmt.Errorf("--captcha wants on or off, got %q", *captchaFlag)
 	}
 	for _, h := range strings.Split(*allowHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {

@@ -42,6 +42,7 @@ var owners = map[string]string{
 	"snapshots": "instance/snapshot", "snapshot_keys": "instance/snapshot",
 	"snapshot_mirrors":         "federation/internal/mirror",
 	"snapshot_mirror_refusals": "federation/internal/mirror",
+	"captcha_key":              "instance/captcha", "captcha_spent": "instance/captcha",
 }
 
 // crossReads are today's reads and writes of another package's tables, each to be replaced

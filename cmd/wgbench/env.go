@@ -15,6 +15,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 )
 
 // env is one fresh database with a running instance on it (in dev mode only when the sweep
@@ -58,6 +59,11 @@ func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 		Dev:                  dev,
 		FederationAllowHosts: []string{"127.0.0.2", "127.0.0.3"},
 		SweepInterval:        time.Hour, // the sweep measurement runs it by hand
+		// The set-ups register residents through the API; the captcha is measured on its own.
+		CaptchaOff: true,
+		// The default limits (the flood measures them), but for the inbox's per host: the inbox
+		// measurement is two peers sending as fast as the inbox takes.
+		RateLimits: httpapi.RateLimits{Rules: noInboxLimit()},
 		// Not data/snapshots in the working directory (the default without a data directory).
 		Snapshots: instance.SnapshotConfig{Dir: e.snapshotDir},
 	})
@@ -113,4 +119,10 @@ func (e *env) close(ctx context.Context) {
 	}
 	defer conn.Close(ctx)
 	conn.Exec(ctx, "DROP DATABASE IF EXISTS "+e.dbName+" WITH (FORCE)")
+}
+
+func noInboxLimit() []httpapi.Rule {
+	rules, err := httpapi.ParseRules("inbox/host=0/1s", httpapi.DefaultRules)
+	check(err)
+	return rules
 }

@@ -67,6 +67,7 @@ func benchFlood(ctx context.Context, e *env, cfg config) {
 	unprotected, err := instance.Open(ctx, instance.Config{
 		DB:         instance.DBConfig{URL: e.dbURL, MaxConns: 20},
 		RateLimits: httpapi.RateLimits{Off: true},
+		CaptchaOff: true,
 		Accounts:   account.Options{Hashers: 1 << 20, HashQueue: 1},
 	})
 	check(err)

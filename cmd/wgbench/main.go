@@ -26,6 +26,9 @@ import (
 )
 
 type config struct {
+	edgeRequests    int
+	edgeClients     int
+	edgeDuration    time.Duration
 	duration        time.Duration
 	workers         int
 	knoten          int
@@ -58,6 +61,10 @@ func main() {
 		runReceiver(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "_edgeflood" {
+		runEdgeFlooder(os.Args[2:])
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "_flood" {
 		runFlooder(os.Args[2:])
 		return
@@ -68,11 +75,14 @@ func main() {
 	}
 	var (
 		cfg     config
-		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,bank,konto,wortfilter", "which measurements to run")
+		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,edge,bank,konto,wortfilter", "which measurements to run")
 		dbURL   = flag.String("database-url", os.Getenv("WG_BENCH_DATABASE_URL"), "superuser URL of a server to use instead of a fresh cluster")
 		keepDir = flag.String("data-dir", "", "cluster directory (default: a temporary one, removed afterwards)")
 	)
 	flag.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long each throughput measurement runs")
+	flag.IntVar(&cfg.edgeRequests, "edge-requests", 10_000, "registrations and logins in the edge flood")
+	flag.IntVar(&cfg.edgeClients, "edge-clients", 50, "client addresses in the edge flood")
+	flag.DurationVar(&cfg.edgeDuration, "edge-duration", time.Minute, "how long the edge flood runs")
 	flag.IntVar(&cfg.workers, "workers", 8, "concurrent writers in the concurrent append measurement")
 	flag.IntVar(&cfg.knoten, "knoten", 1_000_000, "Knoten in the bbox measurement")
 	flag.IntVar(&cfg.snapshotChanges, "snapshot-changes", 10_000, "Fäden spun between the full and the incremental snapshot (with -only snapshot; sizes: -knoten, -faeden)")
@@ -170,6 +180,8 @@ func main() {
 			benchMap(ctx, env, cfg)
 		case "flood":
 			benchFlood(ctx, env, cfg)
+		case "edge":
+			benchEdge(ctx, env, cfg)
 		case "bank":
 			benchBank(ctx, env, cfg)
 		case "timeline":

@@ -38,8 +38,8 @@ func (s *Server) authed(h authedFunc) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if isWrite(r) {
-			if err := s.limits.allow(ClassWrite, PerAccount, me.ID.String()); err != nil {
+		if class := accountClass(r); class != "" {
+			if err := s.limits.allow(class, PerAccount, me.ID.String()); err != nil {
 				return err
 			}
 		}
@@ -162,6 +162,9 @@ type registerRequest struct {
 	Password        *string  `json:"password"`
 	PositionRadiusM *int     `json:"position_radius_m"`
 	OnMap           *bool    `json:"on_map"`
+	// Altcha is the solved captcha, as the widget gives it (base64 of JSON); needed when the
+	// captcha is on (captcha.go).
+	Altcha *string `json:"altcha"`
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
@@ -178,6 +181,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 			return missing(f.name)
 		}
 	}
+	solved, err := s.checkCaptcha(r, in.Altcha)
+	if err != nil {
+		return err
+	}
 	reg := account.Registration{Name: *in.Name, Address: *in.Address, Home: geo.Point{Lat: *in.Lat, Lon: *in.Lon},
 		Email: *in.Email, Password: *in.Password, PositionRadiusM: in.PositionRadiusM, Hidden: in.OnMap != nil && !*in.OnMap}
 	// The limits count registrations that act: SignUp asks them once it has checked the input
@@ -188,7 +195,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		if err := s.limits.allow(ClassRegister, PerIP, ipKey(s.limits.clientIP(r))); err != nil {
 			return err
 		}
-		return s.limits.allow(ClassRegister, PerAccount, string(emailKey[:]))
+		if err := s.limits.allow(ClassRegister, PerAccount, string(emailKey[:])); err != nil {
+			return err
+		}
+		// Spent only now, so that a resident whose input was refused may use the same
+		// solution again; a limited registration does not spend it either.
+		return s.spendCaptcha(r, solved)
 	}
 	if err := s.Accounts.SignUp(r.Context(), reg, admit); err != nil {
 		return err

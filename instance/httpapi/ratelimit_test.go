@@ -27,18 +27,24 @@ func TestTrustedProxiesAndClientAddress(t *testing.T) {
 	l := newLimiter(RateLimits{TrustedProxies: proxies})
 	for _, tc := range []struct{ peer, forwarded, want string }{
 		{"203.0.113.5:4000", "", "203.0.113.5"},
-		{"203.0.113.5:4000", "198.51.100.1", "203.0.113.5"},             // not a proxy: its header is ignored
-		{"10.1.2.3:4000", "198.51.100.1", "198.51.100.1"},               // the proxy names the client
-		{"10.1.2.3:4000", "198.51.100.9, 198.51.100.1", "198.51.100.1"}, // the client's own entry is not believed
-		{"10.1.2.3:4000", "198.51.100.1, 192.168.1.7", "198.51.100.1"},  // through two proxies
-		{"10.1.2.3:4000", "garbage, 10.9.9.9", "10.9.9.9"},              // unreadable: the nearest readable proxy
-		{"[::1]:4000", "2001:db8:aa:bb:1:2:3:4", "2001:db8:aa:bb::/64"}, // IPv6 by its /64
-		{"[::ffff:10.1.2.3]:4000", "198.51.100.1", "198.51.100.1"},      // an IPv4 peer on a dual stack
+		{"203.0.113.5:4000", "real:198.51.100.1", "203.0.113.5"},              // X-Real-IP from anyone but a proxy: ignored
+		{"10.1.2.3:4000", "real:198.51.100.7", "198.51.100.7"},                // from a proxy that sends only X-Real-IP
+		{"10.1.2.3:4000", "real:kaputt", "10.1.2.3"},                          // unreadable: the proxy itself
+		{"10.1.2.3:4000", "198.51.100.1, 10.0.0.5, 10.0.0.6", "198.51.100.1"}, // the rightmost hop that is not a proxy
+		{"203.0.113.5:4000", "198.51.100.1", "203.0.113.5"},                   // not a proxy: its header is ignored
+		{"10.1.2.3:4000", "198.51.100.1", "198.51.100.1"},                     // the proxy names the client
+		{"10.1.2.3:4000", "198.51.100.9, 198.51.100.1", "198.51.100.1"},       // the client's own entry is not believed
+		{"10.1.2.3:4000", "198.51.100.1, 192.168.1.7", "198.51.100.1"},        // through two proxies
+		{"10.1.2.3:4000", "garbage, 10.9.9.9", "10.9.9.9"},                    // unreadable: the nearest readable proxy
+		{"[::1]:4000", "2001:db8:aa:bb:1:2:3:4", "2001:db8:aa:bb::/64"},       // IPv6 by its /64
+		{"[::ffff:10.1.2.3]:4000", "198.51.100.1", "198.51.100.1"},            // an IPv4 peer on a dual stack
 		{"[2001:db8::1]:4000", "", "2001:db8::/64"},
 	} {
 		r := httptest.NewRequest("POST", "/api/auth/login", nil)
 		r.RemoteAddr = tc.peer
-		if tc.forwarded != "" {
+		if real, ok := strings.CutPrefix(tc.forwarded, "real:"); ok {
+			r.Header.Set("X-Real-IP", real)
+		} else if tc.forwarded != "" {
 			r.Header.Set("X-Forwarded-For", tc.forwarded)
 		}
 		if got := ipKey(l.clientIP(r)); got != tc.want {
@@ -55,6 +61,9 @@ func TestClassesAndRetryAfter(t *testing.T) {
 		{"POST", "/api/auth/login", ClassLogin}, {"POST", "/api/auth/register", ClassRegister},
 		{"POST", "/api/knoten", ClassWrite}, {"PATCH", "/api/me", ClassWrite}, {"DELETE", "/api/delegationen/x", ClassWrite},
 		{"PUT", "/api/admin/ortsweberei", ClassWrite}, {"GET", "/api/knoten", ""}, {"POST", "/users/x/inbox", ""},
+		{"POST", "/api/chat", ClassChat}, {"DELETE", "/api/admin/chat/x", ClassWrite}, {"GET", "/api/chat", ""},
+		{"POST", "/api/meldungen", ClassReport}, {"GET", "/api/admin/meldungen", ""},
+		{"GET", "/ws/chat", ClassSocket}, {"GET", "/ws/map", ClassSocket}, {"POST", "/ap/inbox", ""},
 	} {
 		if got := classOf(httptest.NewRequest(tc.method, tc.path, nil)); got != tc.want {
 			t.Errorf("%s %s: %q, want %q", tc.method, tc.path, got, tc.want)
@@ -118,4 +127,62 @@ func TestLimiterKeysAndMemoryAreBounded(t *testing.T) {
 		t.Errorf("full limits take %d MiB, more than 17 MiB a rule", grew>>20)
 	}
 	runtime.KeepAlive(l)
+}
+
+// The table is changed in one place, line by line, from the serve flags.
+func TestParseRules(t *testing.T) {
+	rules, err := ParseRules(" chat/account=40/1s, inbox/host=0/1s,report/ip=5/1m", DefaultRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(c Class, s Scope) (Rule, bool) {
+		for _, r := range rules {
+			if r.Class == c && r.Scope == s {
+				return r, true
+			}
+		}
+		return Rule{}, false
+	}
+	if r, _ := find(ClassChat, PerAccount); r.Burst != 40 || r.Every != time.Second {
+		t.Errorf("chat/account: %+v", r)
+	}
+	if _, ok := find(ClassInbox, PerHost); ok {
+		t.Error("inbox/host=0 left the line on")
+	}
+	if r, _ := find(ClassReport, PerIP); r.Burst != 5 || r.Every != time.Minute {
+		t.Errorf("report/ip: %+v", r)
+	}
+	if len(rules) != len(DefaultRules)-1 {
+		t.Errorf("%d rules, want %d", len(rules), len(DefaultRules)-1)
+	}
+	if r, _ := find(ClassLogin, PerIP); r != DefaultRules[0] {
+		t.Errorf("an untouched line changed: %+v", r)
+	}
+	for _, bad := range []string{"chat=1/1s", "chat/account=1", "chats/account=1/1s", "chat/street=1/1s", "chat/account=-1/1s", "chat/account=1/0s", "chat/account=x/1s"} {
+		if _, err := ParseRules(bad, DefaultRules); err == nil {
+			t.Errorf("%q was taken", bad)
+		}
+	}
+	// Every class and scope in the default table is known to the parser.
+	for _, r := range DefaultRules {
+		if _, err := ParseRules(fmt.Sprintf("%s/%s=1/1s", r.Class, r.Scope), nil); err != nil {
+			t.Errorf("default line %s/%s: %v", r.Class, r.Scope, err)
+		}
+	}
+}
+
+// A remote host over its limit is answered with a Retry-After.
+func TestInboxLimitAnswersRetryAfter(t *testing.T) {
+	l := NewLimiter(RateLimits{Rules: []Rule{{ClassInbox, PerHost, 1, time.Minute}}})
+	if err := l.InboxLimit("mastodon.example"); err != nil {
+		t.Fatal(err)
+	}
+	err := l.InboxLimit("mastodon.example")
+	f, ok := fault.As(err)
+	if !ok || f.Code != "rate_limited" || f.Kind != fault.RateLimited || f.RetryAfter < 50*time.Second {
+		t.Errorf("second delivery: %v", err)
+	}
+	if err := l.InboxLimit("gts.example"); err != nil {
+		t.Errorf("another host: %v", err)
+	}
 }

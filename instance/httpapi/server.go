@@ -18,6 +18,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
@@ -69,6 +70,14 @@ type Deps struct {
 	SecureCookies bool
 	// RateLimits of logins, registrations and writes (ratelimit.go).
 	RateLimits RateLimits
+	// Limits, when set, are the limiter to use (shared with the federation's inboxes); nil: one
+	// made from RateLimits.
+	Limits *Limiter
+	// IPBlocks are the admins' address blocks (moderation): writes and registrations from a
+	// blocked address are refused with 403 ip_blocked. nil: none.
+	IPBlocks moderation.IPBlocks
+	// Captcha guards registration (captcha.go); nil: registration takes no captcha.
+	Captcha *captcha.Service
 	// Dev, when set, adds the dev-only routes (the movable clock).
 	Dev *DevDeps
 	// Web serves everything outside /api/ (the web app).
@@ -92,7 +101,7 @@ type DevDeps struct {
 type Server struct {
 	Deps
 	mux     *routeMux
-	limits  *limiter
+	limits  *Limiter
 	handler http.Handler // mux behind the limits by address, behind the guard
 }
 
@@ -101,7 +110,10 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Deps: d, mux: &routeMux{ServeMux: http.NewServeMux()}, limits: newLimiter(d.RateLimits)}
+	s := &Server{Deps: d, mux: &routeMux{ServeMux: http.NewServeMux()}, limits: d.Limits}
+	if s.limits == nil {
+		s.limits = newLimiter(d.RateLimits)
+	}
 	s.routes()
 	s.handler = s.guard(s.limitByIP(s.mux))
 	return s
@@ -111,6 +123,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /livez", s.livez)
 
+	s.handle("GET /api/captcha", s.getCaptcha)
 	s.handle("POST /api/auth/register", s.register)
 	s.handle("POST /api/auth/login", s.login)
 	s.handle("POST /api/auth/logout", s.logout)

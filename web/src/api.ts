@@ -100,6 +100,7 @@ const messages: Record<string, string> = {
     "Dieses Passwort gehört zu den meistbenutzten (oder ist eine einfache Abwandlung davon) und wird zuerst ausprobiert. Nimm besser ein paar Wörter, die sonst niemand zusammenstellt.",
   personal_password: "Das Passwort darf nicht aus deinem Namen, deiner E-Mail-Adresse oder deiner Anschrift bestehen – die kennen andere.",
   rate_limited: "Zu viele Anfragen auf einmal. Bitte warte {wait} und versuch es dann noch einmal.",
+  ip_blocked: "Von diesem Netz aus sind Änderungen gesperrt; lesen geht.",
   login_locked: "Zu viele fehlgeschlagene Anmeldungen für diese Adresse; die Anmeldung ist vorübergehend gesperrt. Bitte versuch es in {wait} noch einmal.",
   busy: "Die Instanz ist gerade sehr beschäftigt. Bitte versuch es gleich noch einmal.",
   invalid_position_radius: "Der Umkreis muss zwischen 50 und 5000 Metern liegen.",

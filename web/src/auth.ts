@@ -51,7 +51,8 @@ export function initAuth(options: RegisterOptions) {
 
   const reg = $<HTMLFormElement>("register-form");
   const regDialog = $<HTMLDialogElement>("dlg-register");
-  // The address search and the small map come with the registration, not with the first load.
+  // The address search, the small map and the captcha (home.ts) come with the registration,
+  // not with the first load.
   let home: Promise<HomePicker> | null = null;
   $("to-register").addEventListener("click", async () => {
     $<HTMLDialogElement>("dlg-login").close();

@@ -5,13 +5,34 @@
 // Loaded when the registration is first opened.
 import * as L from "leaflet";
 import { AddressSearch, type Adresse } from "./adressen";
-import { ApiError, germanMessage, post } from "./api";
+import { ApiError, addMessages, germanMessage, post } from "./api";
 import { login, openLogin } from "./auth";
 import { addBasemap, addBounds } from "./basemap";
 import { getBounds, inBounds } from "./bounds";
 import { $, formError, parseDecimal } from "./dom";
+import type { Captcha } from "./captcha";
 import { toast } from "./toast";
 import type { Point } from "./types";
+
+declare const __CAPTCHA__: string;
+
+// The captcha's refusals, met only by the registration.
+addMessages({
+  captcha_required: "Bitte bestätige erst, dass du kein Programm bist.",
+  captcha_invalid: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
+  captcha_expired: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
+  captcha_replayed: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
+  captcha_off: "Hier braucht es keine Bestätigung.",
+});
+
+// The registration's captcha (captcha.ts): built apart from the app (scripts/build.mjs) and
+// loaded with the form; it says itself when it cannot run, and a module that cannot load is
+// said here and loaded again on the next try.
+function loadCaptcha(reg: HTMLFormElement): Promise<Captcha | null> {
+  const c = import(__CAPTCHA__).then((m: typeof import("./captcha")) => m.mountCaptcha(reg));
+  c.catch(() => formError(reg, germanMessage(null)));
+  return c;
+}
 
 const homeMissing = "Bitte wähle deine Adresse aus den Vorschlägen oder tippe auf der Karte auf dein Zuhause.";
 const homeOutside =
@@ -34,6 +55,7 @@ export class HomePicker {
   private outside = false;
   private note = $("reg-home-note");
   private search: AddressSearch;
+  private captcha = loadCaptcha($<HTMLFormElement>("register-form"));
 
   constructor(private o: { view: () => L.LatLngBounds; basemap?: string }) {
     this.search = new AddressSearch({
@@ -74,8 +96,17 @@ export class HomePicker {
       position_radius_m: Math.round(parseDecimal(String(f.get("position_radius_m") || "250"))),
       on_map: f.get("on_map") === "on",
     };
+    let altcha: string | undefined; // none without the captcha (the instance says if it wants one)
     try {
-      await post("/api/auth/register", body);
+      altcha = await (await this.captcha)?.payload();
+    } catch {
+      // Not solved yet: the widget solves it and sends the form again (captcha.ts). Or the
+      // module did not load (said): the next try loads it again.
+      this.captcha.catch(() => (this.captcha = loadCaptcha(reg)));
+      return;
+    }
+    try {
+      await post("/api/auth/register", { ...body, altcha });
     } catch (err) {
       // The point has no field of its own: it comes from the address.
       const field = err instanceof ApiError ? (err.field === "lat" || err.field === "lon" ? "address" : err.field) : undefined;

@@ -94,6 +94,12 @@ func (s *Service) Handle(w http.ResponseWriter, r *http.Request) error {
 	if iri.HostOf(act.ID) != actorHost {
 		return unauthenticated("id_not_on_actor_host", "The activity's id is not on its actor's host.")
 	}
+	// Counted by the verified key's host, so that no one spends another server's allowance.
+	if s.limit != nil {
+		if err := s.limit(keyHost); err != nil {
+			return err
+		}
+	}
 	if act.Type.Has("Flag") {
 		if err := checkFlag(body); err != nil {
 			return err

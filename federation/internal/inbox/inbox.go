@@ -49,7 +49,11 @@ type Config struct {
 	Mirror *mirror.Service
 	// MaxSkew is how far a signed request's Date, or a Stimme's published, may be from now.
 	MaxSkew time.Duration
-	Log     *slog.Logger
+	// Limit, when set, is asked for each activity whose signature checked out, with the
+	// signing key's host: an error (429 rate_limited with Retry-After) refuses it, and the
+	// sender retries later, as Mastodon and GoToSocial do on a 429.
+	Limit func(host string) error
+	Log   *slog.Logger
 }
 
 // Service is the inbox. One is built per process: the group commit, the actors' locks and
@@ -67,6 +71,7 @@ type Service struct {
 	delivery *delivery.Service
 	mirror   *mirror.Service
 	maxSkew  time.Duration
+	limit    func(host string) error
 	log      *slog.Logger
 	river    *river.Client[pgx.Tx]
 	intake   *intake
@@ -80,7 +85,7 @@ type Service struct {
 // New returns the inbox; SetRiver must be called before it takes activities.
 func New(c Config) *Service {
 	s := &Service{pool: c.Pool, clock: c.Clock, wall: c.Wall, iri: c.IRI, svc: c.Services, blocks: c.Blocks, fetch: c.Fetch,
-		actors: c.Actors, convert: c.Convert, delivery: c.Delivery, mirror: c.Mirror, maxSkew: c.MaxSkew, log: c.Log}
+		actors: c.Actors, convert: c.Convert, delivery: c.Delivery, mirror: c.Mirror, maxSkew: c.MaxSkew, limit: c.Limit, log: c.Log}
 	s.intake = newIntake(s)
 	// Far more actors than jobs can have in hand at once (32 workers × 256 activities).
 	s.processedUpTo, _ = lru.New[string, int64](1 << 15)

@@ -29,9 +29,11 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation"
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/account"
+	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/testca"
@@ -47,6 +49,7 @@ type Instance struct {
 	exited      chan struct{}      // closed when Serve has returned
 	transport   http.RoundTripper  // trusts the test CA when the instance serves https
 	snapshotDir string             // the snapshot files, shared with its replicas
+	captcha     bool               // registrations need the solved captcha (Options.Captcha)
 	serveErr    error              // what Serve returned, once exited is closed
 	stop        context.CancelFunc // ends Serve (Stop)
 }
@@ -64,6 +67,13 @@ type Options struct {
 	// RateLimits, when set, are the instance's limits; without, they are off, since tests
 	// register and log in many residents from one address.
 	RateLimits *httpapi.RateLimits
+	// Captcha turns the registration captcha on (off by default here, since tests register
+	// many residents; production has it on). CaptchaOptions tune it (a small MaxNumber keeps
+	// a test's solving quick).
+	Captcha        bool
+	CaptchaOptions captcha.Options
+	// IPBlocks are the instance's address blocks (nil: none).
+	IPBlocks moderation.IPBlocks
 	// Accounts tune the password hashers, the lockout and the mailer.
 	Accounts account.Options
 	// Replica of another test instance: this one runs on the same database (a second
@@ -184,6 +194,9 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		SweepInterval:  time.Hour,
 		MapFeed:        o.MapFeed,
 		RateLimits:     limits,
+		CaptchaOff:     !o.Captcha,
+		Captcha:        o.CaptchaOptions,
+		IPBlocks:       o.IPBlocks,
 		Accounts:       o.Accounts,
 		RequestTimeout: o.RequestTimeout,
 		Log:            log,
@@ -200,7 +213,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		db.URL = inst.Pool.Config().ConnString() // the embedded cluster's
 	}
 	i := &Instance{Instance: inst, URL: scheme + "://" + ln.Addr().String(), DatabaseURL: db.URL, t: t, exited: make(chan struct{}),
-		transport: transport, snapshotDir: snapshotDir}
+		transport: transport, snapshotDir: snapshotDir, captcha: o.Captcha}
 	runCtx, stop := context.WithCancel(ctx)
 	i.stop = stop
 	go func() {
@@ -434,13 +447,30 @@ func (i *Instance) Resident(name string, lat, lon float64) *Client {
 	n := seq.Add(1)
 	email := fmt.Sprintf("resident%d@example.org", n)
 	c := i.Client()
-	c.Post("/api/auth/register", map[string]any{
+	reg := map[string]any{
 		"name": name, "address": fmt.Sprintf("Teststraße %d, 04177 Leipzig", n), "lat": lat, "lon": lon,
 		"email": email, "password": ResidentPassword,
-	}).Expect(i.t, http.StatusAccepted)
+	}
+	if i.captcha {
+		reg["altcha"] = SolveCaptcha(i.t, c)
+	}
+	c.Post("/api/auth/register", reg).Expect(i.t, http.StatusAccepted)
 	res := c.Post("/api/auth/login", map[string]any{"email": email, "password": ResidentPassword}).Expect(i.t, http.StatusOK)
 	c.ID, c.Email = res.Map(i.t)["id"].(string), email
 	return c
+}
+
+// SolveCaptcha fetches a challenge through c and solves it as the widget does: the payload a
+// registration sends as "altcha".
+func SolveCaptcha(t testing.TB, c *Client) string {
+	t.Helper()
+	var ch captcha.Challenge
+	c.Get("/api/captcha").Expect(t, http.StatusOK).JSON(t, &ch)
+	p, err := captcha.Solve(ch)
+	if err != nil {
+		t.Fatalf("instancetest: solve the captcha: %v", err)
+	}
+	return p
 }
 
 // Admin creates an admin account (as `weltgewebe admin create` does) and returns a logged-in
