@@ -23,7 +23,6 @@ export interface Knoten extends Point {
   /** Hidden by the moderators or held by the word filter: only its creator is shown it. */
   hidden?: boolean;
   faden?: Faden;
-  hidden?: boolean; // the viewer's own Knoten, hidden by a moderator (docs/MODERATION.md)
 }
 
 export interface Faden {
