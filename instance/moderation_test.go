@@ -638,3 +638,39 @@ func TestModerationBadInput(t *testing.T) {
 		t.Errorf("refused requests appended %d events", after-before)
 	}
 }
+
+// A moderator reported is not the one to close the report: dismissing or resolving a report
+// about their own account, or closing it as the "meldung" of some other action, is 403
+// moderation_self and leaves the report open for another moderator.
+func TestModeratorCannotCloseReportsAboutThemselves(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	other := inst.VerifiedResident("Otto", lat, lon)
+	report := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "moderiert parteiisch"}).
+		Expect(t, http.StatusCreated).Map(t)["id"].(string)
+
+	before := inst.Count("SELECT count(*) FROM events")
+	for _, path := range []string{"/dismiss", "/resolve"} {
+		if code := mod.Post("/api/admin/meldungen/"+report+path, map[string]string{"reason": "erledigt"}).
+			Expect(t, http.StatusForbidden).ErrorCode(); code != "moderation_self" {
+			t.Errorf("the reported moderator %s the report about them: %s, want moderation_self", path, code)
+		}
+	}
+	if code := mod.Post("/api/admin/accounts/"+other.ID+"/warn", map[string]any{"reason": "irgendwas", "meldung": report}).
+		Expect(t, http.StatusForbidden).ErrorCode(); code != "moderation_self" {
+		t.Errorf("the reported moderator closes the report about them through a warning of someone else: %s, want moderation_self", code)
+	}
+	if after := inst.Count("SELECT count(*) FROM events"); after != before {
+		t.Errorf("refused calls appended %d events", after-before)
+	}
+	var q queueOut
+	admin.Get("/api/admin/meldungen").Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].ID != report || q.Meldungen[0].State != "open" {
+		t.Fatalf("queue: %+v, want the report still open", q)
+	}
+	// Another moderator (here an admin) decides it.
+	admin.Post("/api/admin/meldungen/"+report+"/dismiss", map[string]string{"reason": "kein Verstoß"}).Expect(t, http.StatusNoContent)
+}

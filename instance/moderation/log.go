@@ -66,7 +66,11 @@ func (s *Service) entryTx(ctx context.Context, tx *database.Tx, e Entry, at time
 	}
 	e.At = at.UTC()
 	if e.MeldungID != nil && e.Action != DoDismiss && e.Action != DoForward {
-		if _, err := decideTx(ctx, tx, *e.MeldungID, StateResolved, e.ModeratorID, e.Reason, at, false); err != nil {
+		m, err := decideTx(ctx, tx, *e.MeldungID, StateResolved, e.ModeratorID, e.Reason, at, false)
+		if err != nil {
+			return Entry{}, err
+		}
+		if err := s.checkNotAbout(ctx, tx, m.Target, e.ModeratorID); err != nil {
 			return Entry{}, err
 		}
 	}

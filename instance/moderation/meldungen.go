@@ -289,8 +289,14 @@ func (s *Service) decide(ctx context.Context, by account.Account, id uuid.UUID, 
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		now := s.clock.Now()
 		m, err := decideTx(ctx, tx, id, state, by.ID, reason, now, false)
-		if err != nil || state != StateDismissed {
+		if err != nil {
 			return err
+		}
+		if err := s.checkNotAbout(ctx, tx, m.Target, by.ID); err != nil {
+			return err
+		}
+		if state != StateDismissed {
+			return nil
 		}
 		_, err = s.entryTx(ctx, tx, Entry{Action: DoDismiss, Target: m.Target, ModeratorID: by.ID, Reason: reason, MeldungID: &m.ID}, now)
 		return err
