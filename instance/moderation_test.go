@@ -674,3 +674,63 @@ func TestModeratorCannotCloseReportsAboutThemselves(t *testing.T) {
 	// Another moderator (here an admin) decides it.
 	admin.Post("/api/admin/meldungen/"+report+"/dismiss", map[string]string{"reason": "kein Verstoß"}).Expect(t, http.StatusNoContent)
 }
+
+// Two moderators hiding the same message at once: one hides it, the other is told it is
+// hidden already (409 already_hidden); the public log holds one hide, as the chat holds one
+// NachrichtEntfernt. The test holds the message's row lock until both requests wait for it,
+// so that both have looked at the message before either hides it.
+func TestConcurrentHidesLogOnce(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mods := []*instancetest.Client{moderator(t, inst, admin, "Mona"), moderator(t, inst, admin, "Otto")}
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	var msg struct{ ID string }
+	ben.Post("/api/chat", map[string]string{"text": "Nachricht"}).Expect(t, http.StatusCreated).JSON(t, &msg)
+
+	ctx := context.Background()
+	lock, err := inst.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx) //nolint:errcheck
+	if _, err := lock.Exec(ctx, `SELECT FROM chat_nachrichten WHERE id = $1 FOR UPDATE`, msg.ID); err != nil {
+		t.Fatal(err)
+	}
+	statuses := make([]int, len(mods))
+	var wg sync.WaitGroup
+	for j, m := range mods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[j] = m.Post("/api/admin/inhalte/hide", map[string]string{"target": msg.ID, "reason": "beleidigend"}).Status
+		}()
+	}
+	// Wait for both to block on a lock (the row's, or one taken before it), never a fixed time.
+	for waiting := 0; waiting < len(mods); {
+		if err := inst.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).
+			Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	ok, conflict := 0, 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusOK:
+			ok++
+		case http.StatusConflict:
+			conflict++
+		}
+	}
+	if ok != 1 || conflict != 1 {
+		t.Errorf("a message hidden twice at once: %v, want one 200 and one 409", statuses)
+	}
+	if hides := inst.Count("SELECT count(*) FROM moderation_log WHERE action = 'hide'"); hides != 1 {
+		t.Errorf("%d hide entries in the log for one hide", hides)
+	}
+}

@@ -194,6 +194,14 @@ func (s *Service) hideTx(ctx context.Context, tx *database.Tx, by account.Accoun
 	if !ok || t.Kind == KindAccount || t.Kind == KindRemote {
 		return Entry{}, errNotHideable
 	}
+	// One hide or unhide of a target at a time: Describe does not lock, and a Content's HideTx
+	// does nothing when the state is already the one asked for, so two moderators acting at once
+	// would both pass the check below and log two hides of one. Serialized, the second sees the
+	// first's result (409).
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('moderation.hide:' || $1 || ':' || $2, 0))`,
+		t.Kind, t.ID); err != nil {
+		return Entry{}, fmt.Errorf("moderation: hide lock: %w", err)
+	}
 	sum, err := c.Describe(ctx, tx, t)
 	if err != nil {
 		return Entry{}, err
