@@ -734,3 +734,25 @@ func TestConcurrentHidesLogOnce(t *testing.T) {
 		t.Errorf("%d hide entries in the log for one hide", hides)
 	}
 }
+
+// A report forwarded without a comment: the public log's entry must not carry the reporter's
+// words (the report is never public; they may name the reporter).
+func TestForwardWithoutCommentKeepsTheReportPrivate(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	words := "Ich, Ada aus der Lindenstraße 3, werde von diesem Konto belästigt"
+	remote := ada.Post("/api/meldungen", map[string]string{"target": "https://mastodon.example/users/troll", "reason": words}).
+		Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	inst.Moderation.SetForwarder(&fakeForwarder{})
+	mod.Post("/api/admin/meldungen/"+remote+"/forward", map[string]string{}).Expect(t, http.StatusNoContent)
+	res := inst.Client().Get("/api/moderation/log").Expect(t, http.StatusOK)
+	if strings.Contains(string(res.Body), "Lindenstraße") {
+		t.Errorf("the public log shows the report's words: %s", res.Body)
+	}
+	if l := readLog(t, inst.Client()); len(l.Eintraege) != 1 || l.Eintraege[0].Action != "forward" {
+		t.Errorf("log: %+v", l)
+	}
+}

@@ -337,9 +337,11 @@ func (s *Service) Forward(ctx context.Context, by account.Account, id uuid.UUID,
 			MeldungWeitergeleitetV1{MeldungID: id, Targets: targets, Comment: comment, By: by.ID})); err != nil {
 			return err
 		}
+		// The log is public and the report is not: without the moderator's comment the entry
+		// says nothing rather than the reporter's words.
 		reason := comment
 		if reason == "" {
-			reason = m.Reason
+			reason = "—"
 		}
 		if _, err := s.entryTx(ctx, tx, Entry{Action: DoForward, Target: m.Target, ModeratorID: by.ID, Reason: reason, MeldungID: &id}, now); err != nil {
 			return err
