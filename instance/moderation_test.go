@@ -756,3 +756,34 @@ func TestForwardWithoutCommentKeepsTheReportPrivate(t *testing.T) {
 		t.Errorf("log: %+v", l)
 	}
 }
+
+// An upheld appeal of a suspension undoes that suspension only: when an admin has banned the
+// account since, the ban stays, whoever decides the appeal (a moderator's decision is not
+// refused for want of an admin's right, an admin's does not lift the ban with it).
+func TestUpheldAppealOfASuspensionKeepsALaterBan(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	admin2 := inst.Admin()
+	mona := moderator(t, inst, admin, "Mona")
+	otto := moderator(t, inst, admin, "Otto")
+	for _, decider := range []*instancetest.Client{otto, admin2} {
+		cem := inst.VerifiedResident("Cem", lat, lon)
+		entry := mona.Post("/api/admin/accounts/"+cem.ID+"/suspend", map[string]any{"days": 7, "reason": "Spam"}).
+			Expect(t, http.StatusOK).Map(t)["id"].(string)
+		admin.Post("/api/admin/accounts/"+cem.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
+		appeal := cem.Post("/api/moderation/log/"+entry+"/appeal", map[string]string{"reason": "kein Spam"}).
+			Expect(t, http.StatusCreated).Map(t)["id"].(string)
+		decider.Post("/api/admin/appeals/"+appeal, map[string]string{"decision": "upheld", "reason": "war kein Spam"}).Expect(t, http.StatusOK)
+		var me struct {
+			Sanction *struct{ State string } `json:"sanction"`
+		}
+		cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+		if me.Sanction == nil || me.Sanction.State != "banned" {
+			t.Errorf("after the upheld appeal of the earlier suspension: sanction %+v, want still banned", me.Sanction)
+		}
+		if code := cem.Patch("/api/me", map[string]string{"name": "Cem B."}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_banned" {
+			t.Errorf("the banned account writes: %s", code)
+		}
+	}
+}

@@ -397,7 +397,9 @@ func (s *Service) DecideAppeal(ctx context.Context, by account.Account, appealID
 				if err != nil {
 					return err
 				}
-				if sub.Banned() || sub.Suspended(now) {
+				// Only the contested sanction, if it still holds: a ban or another suspension
+				// since is another entry's (sanction_ref names the one in force).
+				if (sub.Banned() || sub.Suspended(now)) && sub.SanctionRef != nil && *sub.SanctionRef == e.ID {
 					if _, err := s.sanctionTx(ctx, tx, by, sub.ID, account.SanctionLift, 0, reason, nil, &e.ID, now); err != nil {
 						return err
 					}
