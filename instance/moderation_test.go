@@ -787,3 +787,33 @@ func TestUpheldAppealOfASuspensionKeepsALaterBan(t *testing.T) {
 		}
 	}
 }
+
+// A suspension of an account banned already leaves the ban the sanction in force: the account
+// is still shown the ban's reason, and an upheld appeal of the ban lifts it.
+func TestSuspendingABannedAccountKeepsTheBanAppealable(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	admin2 := inst.Admin()
+	mona := moderator(t, inst, admin, "Mona")
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	ban := admin.Post("/api/admin/accounts/"+cem.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
+	mona.Post("/api/admin/accounts/"+cem.ID+"/suspend", map[string]any{"days": 3, "reason": "Spam"}).Expect(t, http.StatusOK)
+	var me struct {
+		Sanction *struct {
+			State   string `json:"state"`
+			Reason  string `json:"reason"`
+			Eintrag string `json:"eintrag_id"`
+		} `json:"sanction"`
+	}
+	cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	if me.Sanction == nil || me.Sanction.State != "banned" || me.Sanction.Reason != "Hetze" || me.Sanction.Eintrag != ban {
+		t.Errorf("the banned, then suspended account is shown %+v, want the ban (%s, Hetze)", me.Sanction, ban)
+	}
+	appeal := cem.Post("/api/moderation/log/"+ban+"/appeal", map[string]string{"reason": "keine Hetze"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	admin2.Post("/api/admin/appeals/"+appeal, map[string]string{"decision": "upheld", "reason": "war keine Hetze"}).Expect(t, http.StatusOK)
+	cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	if me.Sanction != nil && me.Sanction.State == "banned" {
+		t.Errorf("after the upheld appeal of the ban: %+v, want the ban lifted", me.Sanction)
+	}
+}
