@@ -410,6 +410,47 @@ func (s *Converter) KnotenObject(ctx context.Context, k knoten.Knoten) (*vocab.K
 		Permanent: k.Permanent(), Ortsweberei: s.iri.Group(), To: []string{vocab.Public}}, nil
 }
 
+// hiddenOnMap reports whether the event is about a Knoten or Faden hidden now.
+func (s *Converter) hiddenOnMap(ctx context.Context, e eventstore.Event) (bool, error) {
+	if s.svc.Knoten == nil {
+		return false, nil
+	}
+	var id uuid.UUID
+	switch e.Type {
+	case knoten.KnotenGeknuepft.Name():
+		p, err := knoten.KnotenGeknuepft.Decode(e)
+		if err != nil {
+			return false, err
+		}
+		id = p.KnotenID
+	case knoten.FadenGesponnen.Name():
+		p, err := knoten.FadenGesponnen.Decode(e)
+		if err != nil {
+			return false, err
+		}
+		id = p.FadenID
+	case knoten.FadenVerzwirnt.Name():
+		p, err := knoten.FadenVerzwirnt.Decode(e)
+		if err != nil {
+			return false, err
+		}
+		id = p.FadenID
+	case knoten.FadenEntzwirnt.Name():
+		p, err := knoten.FadenEntzwirnt.Decode(e)
+		if err != nil {
+			return false, err
+		}
+		id = p.FadenID
+	default:
+		return false, nil
+	}
+	hidden, err := s.svc.Knoten.Hidden(ctx, []uuid.UUID{id})
+	if err != nil {
+		return false, err
+	}
+	return hidden[id], nil
+}
+
 // ActivityFor is the ActivityStreams form of a public event: the outbox is made of these.
 func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Event) (*vocab.Activity, error) {
 	actor, err := h.iri(ctx, e.ActorID)
@@ -418,6 +459,14 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 	}
 	at := e.At
 	act := &vocab.Activity{ID: s.iri.Activity(e.Position.ID, ""), Actor: actor, Published: &at, To: []string{vocab.Public}}
+	// A Knoten or Faden the moderators hid, or the word filter holds, is not public: its
+	// events keep its words, so they leave the outbox as they leave every other read.
+	if hidden, err := s.hiddenOnMap(ctx, e); err != nil || hidden {
+		if err == nil {
+			err = iri.ErrNotFound
+		}
+		return nil, err
+	}
 	switch e.Type {
 	case knoten.KnotenGeknuepft.Name():
 		p, err := knoten.KnotenGeknuepft.Decode(e)
