@@ -638,3 +638,182 @@ func TestModerationBadInput(t *testing.T) {
 		t.Errorf("refused requests appended %d events", after-before)
 	}
 }
+
+// A moderator reported is not the one to close the report: dismissing or resolving a report
+// about their own account, or closing it as the "meldung" of some other action, is 403
+// moderation_self and leaves the report open for another moderator.
+func TestModeratorCannotCloseReportsAboutThemselves(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	other := inst.VerifiedResident("Otto", lat, lon)
+	report := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "moderiert parteiisch"}).
+		Expect(t, http.StatusCreated).Map(t)["id"].(string)
+
+	before := inst.Count("SELECT count(*) FROM events")
+	for _, path := range []string{"/dismiss", "/resolve"} {
+		if code := mod.Post("/api/admin/meldungen/"+report+path, map[string]string{"reason": "erledigt"}).
+			Expect(t, http.StatusForbidden).ErrorCode(); code != "moderation_self" {
+			t.Errorf("the reported moderator %s the report about them: %s, want moderation_self", path, code)
+		}
+	}
+	if code := mod.Post("/api/admin/accounts/"+other.ID+"/warn", map[string]any{"reason": "irgendwas", "meldung": report}).
+		Expect(t, http.StatusForbidden).ErrorCode(); code != "moderation_self" {
+		t.Errorf("the reported moderator closes the report about them through a warning of someone else: %s, want moderation_self", code)
+	}
+	if after := inst.Count("SELECT count(*) FROM events"); after != before {
+		t.Errorf("refused calls appended %d events", after-before)
+	}
+	var q queueOut
+	admin.Get("/api/admin/meldungen").Expect(t, http.StatusOK).JSON(t, &q)
+	if len(q.Meldungen) != 1 || q.Meldungen[0].ID != report || q.Meldungen[0].State != "open" {
+		t.Fatalf("queue: %+v, want the report still open", q)
+	}
+	// Another moderator (here an admin) decides it.
+	admin.Post("/api/admin/meldungen/"+report+"/dismiss", map[string]string{"reason": "kein Verstoß"}).Expect(t, http.StatusNoContent)
+}
+
+// Two moderators hiding the same message at once: one hides it, the other is told it is
+// hidden already (409 already_hidden); the public log holds one hide, as the chat holds one
+// NachrichtEntfernt. The test holds the message's row lock until both requests wait for it,
+// so that both have looked at the message before either hides it.
+func TestConcurrentHidesLogOnce(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mods := []*instancetest.Client{moderator(t, inst, admin, "Mona"), moderator(t, inst, admin, "Otto")}
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	var msg struct{ ID string }
+	ben.Post("/api/chat", map[string]string{"text": "Nachricht"}).Expect(t, http.StatusCreated).JSON(t, &msg)
+
+	ctx := context.Background()
+	lock, err := inst.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(ctx) //nolint:errcheck
+	if _, err := lock.Exec(ctx, `SELECT FROM chat_nachrichten WHERE id = $1 FOR UPDATE`, msg.ID); err != nil {
+		t.Fatal(err)
+	}
+	statuses := make([]int, len(mods))
+	var wg sync.WaitGroup
+	for j, m := range mods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[j] = m.Post("/api/admin/inhalte/hide", map[string]string{"target": msg.ID, "reason": "beleidigend"}).Status
+		}()
+	}
+	// Wait for both to block on a lock (the row's, or one taken before it), never a fixed time.
+	for waiting := 0; waiting < len(mods); {
+		if err := inst.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).
+			Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	ok, conflict := 0, 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusOK:
+			ok++
+		case http.StatusConflict:
+			conflict++
+		}
+	}
+	if ok != 1 || conflict != 1 {
+		t.Errorf("a message hidden twice at once: %v, want one 200 and one 409", statuses)
+	}
+	if hides := inst.Count("SELECT count(*) FROM moderation_log WHERE action = 'hide'"); hides != 1 {
+		t.Errorf("%d hide entries in the log for one hide", hides)
+	}
+}
+
+// A report forwarded without a comment: the public log's entry must not carry the reporter's
+// words (the report is never public; they may name the reporter).
+func TestForwardWithoutCommentKeepsTheReportPrivate(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	words := "Ich, Ada aus der Lindenstraße 3, werde von diesem Konto belästigt"
+	remote := ada.Post("/api/meldungen", map[string]string{"target": "https://mastodon.example/users/troll", "reason": words}).
+		Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	inst.Moderation.SetForwarder(&fakeForwarder{})
+	mod.Post("/api/admin/meldungen/"+remote+"/forward", map[string]string{}).Expect(t, http.StatusNoContent)
+	res := inst.Client().Get("/api/moderation/log").Expect(t, http.StatusOK)
+	if strings.Contains(string(res.Body), "Lindenstraße") {
+		t.Errorf("the public log shows the report's words: %s", res.Body)
+	}
+	if l := readLog(t, inst.Client()); len(l.Eintraege) != 1 || l.Eintraege[0].Action != "forward" {
+		t.Errorf("log: %+v", l)
+	}
+}
+
+// An upheld appeal of a suspension undoes that suspension only: when an admin has banned the
+// account since, the ban stays, whoever decides the appeal (a moderator's decision is not
+// refused for want of an admin's right, an admin's does not lift the ban with it).
+func TestUpheldAppealOfASuspensionKeepsALaterBan(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	admin2 := inst.Admin()
+	mona := moderator(t, inst, admin, "Mona")
+	otto := moderator(t, inst, admin, "Otto")
+	for _, decider := range []*instancetest.Client{otto, admin2} {
+		cem := inst.VerifiedResident("Cem", lat, lon)
+		entry := mona.Post("/api/admin/accounts/"+cem.ID+"/suspend", map[string]any{"days": 7, "reason": "Spam"}).
+			Expect(t, http.StatusOK).Map(t)["id"].(string)
+		admin.Post("/api/admin/accounts/"+cem.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
+		appeal := cem.Post("/api/moderation/log/"+entry+"/appeal", map[string]string{"reason": "kein Spam"}).
+			Expect(t, http.StatusCreated).Map(t)["id"].(string)
+		decider.Post("/api/admin/appeals/"+appeal, map[string]string{"decision": "upheld", "reason": "war kein Spam"}).Expect(t, http.StatusOK)
+		var me struct {
+			Sanction *struct{ State string } `json:"sanction"`
+		}
+		cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+		if me.Sanction == nil || me.Sanction.State != "banned" {
+			t.Errorf("after the upheld appeal of the earlier suspension: sanction %+v, want still banned", me.Sanction)
+		}
+		if code := cem.Patch("/api/me", map[string]string{"name": "Cem B."}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_banned" {
+			t.Errorf("the banned account writes: %s", code)
+		}
+	}
+}
+
+// A suspension of an account banned already leaves the ban the sanction in force: the account
+// is still shown the ban's reason, and an upheld appeal of the ban lifts it.
+func TestSuspendingABannedAccountKeepsTheBanAppealable(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	admin2 := inst.Admin()
+	mona := moderator(t, inst, admin, "Mona")
+	cem := inst.VerifiedResident("Cem", lat, lon)
+	ban := admin.Post("/api/admin/accounts/"+cem.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
+	mona.Post("/api/admin/accounts/"+cem.ID+"/suspend", map[string]any{"days": 3, "reason": "Spam"}).Expect(t, http.StatusOK)
+	var me struct {
+		Sanction *struct {
+			State   string `json:"state"`
+			Reason  string `json:"reason"`
+			Eintrag string `json:"eintrag_id"`
+		} `json:"sanction"`
+	}
+	cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	if me.Sanction == nil || me.Sanction.State != "banned" || me.Sanction.Reason != "Hetze" || me.Sanction.Eintrag != ban {
+		t.Errorf("the banned, then suspended account is shown %+v, want the ban (%s, Hetze)", me.Sanction, ban)
+	}
+	appeal := cem.Post("/api/moderation/log/"+ban+"/appeal", map[string]string{"reason": "keine Hetze"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	admin2.Post("/api/admin/appeals/"+appeal, map[string]string{"decision": "upheld", "reason": "war keine Hetze"}).Expect(t, http.StatusOK)
+	cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	if me.Sanction != nil && me.Sanction.State == "banned" {
+		t.Errorf("after the upheld appeal of the ban: %+v, want the ban lifted", me.Sanction)
+	}
+}

@@ -118,8 +118,15 @@ func SanctionTx(ctx context.Context, tx *database.Tx, id uuid.UUID, x Sanction, 
 		return a, eventstore.Append(tx, at, Verwarnt.New(hdr, VerwarntV1{AccountID: id, By: x.By, Reason: x.Reason}))
 	case SanctionSuspend:
 		until := x.Until.UTC()
-		tx.Defer(`UPDATE accounts SET suspended_until = $2, sanction_reason = $3, sanction_ref = $4 WHERE id = $1`, id, until, x.Reason, nullable(x.Ref))
-		a.SuspendedUntil, a.SanctionReason, a.SanctionRef = &until, x.Reason, nullable(x.Ref)
+		if a.Banned() {
+			// The ban stays the sanction in force: its reason is what the account is shown and
+			// its entry what an appeal lifts.
+			tx.Defer(`UPDATE accounts SET suspended_until = $2 WHERE id = $1`, id, until)
+			a.SuspendedUntil = &until
+		} else {
+			tx.Defer(`UPDATE accounts SET suspended_until = $2, sanction_reason = $3, sanction_ref = $4 WHERE id = $1`, id, until, x.Reason, nullable(x.Ref))
+			a.SuspendedUntil, a.SanctionReason, a.SanctionRef = &until, x.Reason, nullable(x.Ref)
+		}
 		return a, eventstore.Append(tx, at, RolleGesperrt.New(hdr, RolleGesperrtV1{AccountID: id, By: x.By, Reason: x.Reason, Until: &until}))
 	case SanctionBan:
 		at := at.UTC()

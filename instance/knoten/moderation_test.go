@@ -439,3 +439,29 @@ func TestModerationOfTheMapThroughTheAPI(t *testing.T) {
 		t.Fatalf("the public log: %+v", log.Eintraege)
 	}
 }
+
+// The outboxes federation serves are public reads too: a held Knoten, and one a moderator
+// hid, are not in them (neither its Create nor its Fäden's).
+func TestHiddenKnotenLeavesTheOutboxes(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	jana := inst.Resident("Jana", home.Lat, home.Lon)
+	admin.Do("PUT", "/api/admin/wortfilter", map[string]any{"words": []string{}, "hold": []string{"zweifel"}}).Expect(t, 200)
+	var held, hidden struct{ ID string }
+	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Im Zweifel Geheimtitel", "description": "Geheimtext eins",
+		"lat": home.Lat, "lon": home.Lon}).Expect(t, 201).JSON(t, &held)
+	jana.Post("/api/knoten", map[string]any{"type": "idee", "title": "Zweiter Geheimtitel", "description": "Geheimtext zwei",
+		"lat": home.Lat, "lon": home.Lon}).Expect(t, 201).JSON(t, &hidden)
+	admin.Post("/api/admin/inhalte/hide", map[string]any{"target": hidden.ID, "reason": "beleidigend"}).Expect(t, 200)
+	var me struct{ Handle string }
+	jana.Get("/api/me").Expect(t, 200).JSON(t, &me)
+	for _, outbox := range []string{"/ap/users/" + me.Handle + "/outbox?page=true", "/ap/ortsweberei/outbox?page=true"} {
+		body := string(inst.Client().Get(outbox).Expect(t, 200).Body)
+		for _, secret := range []string{"Geheimtitel", "Geheimtext", held.ID, hidden.ID} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s shows hidden content (%q): %s", outbox, secret, body)
+			}
+		}
+	}
+}

@@ -66,7 +66,11 @@ func (s *Service) entryTx(ctx context.Context, tx *database.Tx, e Entry, at time
 	}
 	e.At = at.UTC()
 	if e.MeldungID != nil && e.Action != DoDismiss && e.Action != DoForward {
-		if _, err := decideTx(ctx, tx, *e.MeldungID, StateResolved, e.ModeratorID, e.Reason, at, false); err != nil {
+		m, err := decideTx(ctx, tx, *e.MeldungID, StateResolved, e.ModeratorID, e.Reason, at, false)
+		if err != nil {
+			return Entry{}, err
+		}
+		if err := s.checkNotAbout(ctx, tx, m.Target, e.ModeratorID); err != nil {
 			return Entry{}, err
 		}
 	}
@@ -189,6 +193,14 @@ func (s *Service) hideTx(ctx context.Context, tx *database.Tx, by account.Accoun
 	c, ok := s.contentOf(t.Kind)
 	if !ok || t.Kind == KindAccount || t.Kind == KindRemote {
 		return Entry{}, errNotHideable
+	}
+	// One hide or unhide of a target at a time: Describe does not lock, and a Content's HideTx
+	// does nothing when the state is already the one asked for, so two moderators acting at once
+	// would both pass the check below and log two hides of one. Serialized, the second sees the
+	// first's result (409).
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('moderation.hide:' || $1 || ':' || $2, 0))`,
+		t.Kind, t.ID); err != nil {
+		return Entry{}, fmt.Errorf("moderation: hide lock: %w", err)
 	}
 	sum, err := c.Describe(ctx, tx, t)
 	if err != nil {
@@ -385,7 +397,9 @@ func (s *Service) DecideAppeal(ctx context.Context, by account.Account, appealID
 				if err != nil {
 					return err
 				}
-				if sub.Banned() || sub.Suspended(now) {
+				// Only the contested sanction, if it still holds: a ban or another suspension
+				// since is another entry's (sanction_ref names the one in force).
+				if (sub.Banned() || sub.Suspended(now)) && sub.SanctionRef != nil && *sub.SanctionRef == e.ID {
 					if _, err := s.sanctionTx(ctx, tx, by, sub.ID, account.SanctionLift, 0, reason, nil, &e.ID, now); err != nil {
 						return err
 					}

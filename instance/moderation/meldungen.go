@@ -289,8 +289,14 @@ func (s *Service) decide(ctx context.Context, by account.Account, id uuid.UUID, 
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		now := s.clock.Now()
 		m, err := decideTx(ctx, tx, id, state, by.ID, reason, now, false)
-		if err != nil || state != StateDismissed {
+		if err != nil {
 			return err
+		}
+		if err := s.checkNotAbout(ctx, tx, m.Target, by.ID); err != nil {
+			return err
+		}
+		if state != StateDismissed {
+			return nil
 		}
 		_, err = s.entryTx(ctx, tx, Entry{Action: DoDismiss, Target: m.Target, ModeratorID: by.ID, Reason: reason, MeldungID: &m.ID}, now)
 		return err
@@ -331,9 +337,11 @@ func (s *Service) Forward(ctx context.Context, by account.Account, id uuid.UUID,
 			MeldungWeitergeleitetV1{MeldungID: id, Targets: targets, Comment: comment, By: by.ID})); err != nil {
 			return err
 		}
+		// The log is public and the report is not: without the moderator's comment the entry
+		// says nothing rather than the reporter's words.
 		reason := comment
 		if reason == "" {
-			reason = m.Reason
+			reason = "—"
 		}
 		if _, err := s.entryTx(ctx, tx, Entry{Action: DoForward, Target: m.Target, ModeratorID: by.ID, Reason: reason, MeldungID: &id}, now); err != nil {
 			return err

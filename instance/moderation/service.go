@@ -215,6 +215,20 @@ func (s *Service) describe(ctx context.Context, q database.Querier, t Target) (*
 	return &sum, nil
 }
 
+// checkNotAbout refuses (moderation_self) closing a report about by's own account or content:
+// a reported moderator does not decide the report about them, whether directly or as the
+// "meldung" of another action; another moderator does.
+func (s *Service) checkNotAbout(ctx context.Context, q database.Querier, t Target, by uuid.UUID) error {
+	sum, err := s.describe(ctx, q, t)
+	if err != nil {
+		return err
+	}
+	if sum != nil && sum.AuthorID != nil && *sum.AuthorID == by {
+		return errSelf
+	}
+	return nil
+}
+
 // Person is an account as the queue and the log name it.
 type Person struct {
 	ID   uuid.UUID `json:"id"`

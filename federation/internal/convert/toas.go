@@ -873,6 +873,9 @@ func (s *Converter) AntragOf(ctx context.Context, e eventstore.Event) (uuid.UUID
 // outboxes and its activities' ids answer 410, as an Antrag's do: their Create carries its
 // words and its place.
 func (s *Converter) mapHidden(ctx context.Context, id uuid.UUID) (bool, error) {
+	if s.svc.Knoten == nil {
+		return false, nil
+	}
 	h, err := s.svc.Knoten.Hidden(ctx, []uuid.UUID{id})
 	return h[id], err
 }
