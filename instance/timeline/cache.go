@@ -289,7 +289,7 @@ func (s *Service) CachedBytes() (bytes int64, entries int) {
 // r.shown inside the box enter (their places and Knoten read once, when the replay was kept),
 // without decoding or looking up anything per changed object.
 func (s *Service) applyKept(ctx context.Context, snap Record, r *replayed, box knoten.BBox,
-	objs map[string]map[string]json.RawMessage) error {
+	objs map[string]map[string]json.RawMessage, parents map[string]map[string]string) error {
 	for _, sec := range Sections {
 		c := r.changed[sec]
 		if len(c) == 0 {
@@ -330,11 +330,12 @@ func (s *Service) applyKept(ctx context.Context, snap Record, r *replayed, box k
 		return err == nil && ok
 	}
 	for _, sec := range Sections[1:] {
-		for id, j := range objs[sec] {
+		for id := range objs[sec] {
 			if entered[id] {
 				continue
 			}
-			if p := parentOf(j); p != "" {
+			// Not entered: the snapshot's, whose Knoten inBox read.
+			if p := parents[sec][id]; p != "" {
 				if _, ok := objs["knoten"][p]; !ok && !knotenAt(p) {
 					delete(objs[sec], id)
 				}
