@@ -657,10 +657,22 @@ func (s *Service) enrich(ctx context.Context, t time.Time, konto json.RawMessage
 			}
 		}
 	}
-	rollen := map[string]json.RawMessage{}
-	maps.Copy(rollen, changed) // nil for one removed: found, without name and position
-	maps.Copy(rollen, objs["garnrollen"])
+	// A Garnrolle in view, else one read here, else the replay's (nil for one removed: found,
+	// without name and position); looked up in each rather than copied into one map (the kept
+	// replay's are hundreds, the same for every box).
+	var fetched map[string]json.RawMessage
+	rolleOf := func(id string) (json.RawMessage, bool) {
+		if j, ok := objs["garnrollen"][id]; ok {
+			return j, true
+		}
+		if j, ok := fetched[id]; ok {
+			return j, true
+		}
+		j, ok := changed[id]
+		return j, ok
+	}
 	if len(need) > 0 {
+		fetched = map[string]json.RawMessage{}
 		rows, err := s.pool.Query(ctx, `
 SELECT id, object FROM timeline_versions
 WHERE section = 'garnrollen' AND id = ANY($1) AND lower(valid) <= $2 AND valid @> $2::timestamptz`, slices.Collect(maps.Keys(need)), t)
@@ -674,7 +686,7 @@ WHERE section = 'garnrollen' AND id = ANY($1) AND lower(valid) <= $2 AND valid @
 				rows.Close()
 				return nil, fmt.Errorf("timeline: garnrollen: %w", err)
 			}
-			rollen[id] = obj
+			fetched[id] = obj
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -717,7 +729,7 @@ WHERE section = 'garnrollen' AND id = ANY($1) AND lower(valid) <= $2 AND valid @
 			var w who
 			_ = json.Unmarshal(j, &w)
 			r := rolle{Position: json.RawMessage("null")}
-			if rj, ok := rollen[w.AccountID]; ok {
+			if rj, ok := rolleOf(w.AccountID); ok {
 				_ = json.Unmarshal(rj, &r)
 				if len(r.Position) == 0 {
 					r.Position = json.RawMessage("null")
