@@ -69,7 +69,7 @@ func timelineJSON(st timeline.State, date string) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendCompact(b, o)
+			b = timeline.AppendCompact(b, o)
 		}
 		b = append(b, "],"...)
 	}
@@ -90,37 +90,9 @@ func timelineJSON(st timeline.State, date string) []byte {
 	if st.Ortskonto == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendCompact(b, st.Ortskonto)
+		b = timeline.AppendCompact(b, st.Ortskonto)
 	}
 	b = append(b, `,"source":`...)
 	value(st.Source)
 	return append(b, "}\n"...)
-}
-
-// appendCompact appends the JSON document src without whitespace outside its strings, as
-// encoding/json writes a json.RawMessage (without checking it: these come from the database's
-// jsonb or from encoding/json).
-func appendCompact(dst, src []byte) []byte {
-	start := 0
-	in := false
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		if in {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				in = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			in = true
-		case ' ', '\t', '\n', '\r':
-			dst = append(dst, src[start:i]...)
-			start = i + 1
-		}
-	}
-	return append(dst, src[start:]...)
 }

@@ -14,6 +14,8 @@ func TestCompactJSONBAsJSONCompact(t *testing.T) {
 		"{\n\t\"id\" : \"f1\" ,\r\n \"x\": \"a\\\"b\\\\\"\n}",
 		`{"a": "\\", "b": "\"", "c": " : , "}`,
 		`[]`,
+		`{"a\\": "\\\"", "b": ["\\\\", "x \"y\" z"], "c": "ü – ☂"}`,
+		` [ 1 , "" , { } ] `,
 	} {
 		var want bytes.Buffer
 		if err := json.Compact(&want, []byte(in)); err != nil {
