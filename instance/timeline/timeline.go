@@ -101,7 +101,7 @@ type Service struct {
 	CacheBytes int64
 
 	cache    replayCache   // past moments' replays (cache.go)
-	snaps    snapshotCache // what each snapshot shows whatever the box (snapshots.go)
+	snaps    snapshotCache // what each snapshot shows whatever the box (atsnapshot.go)
 	syncing  sync.Mutex
 	mu       sync.Mutex
 	ingested []Record // nil: not read yet
