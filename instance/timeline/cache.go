@@ -1,10 +1,12 @@
 package timeline
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,9 +48,11 @@ type replayed struct {
 	// places: where each changed object of the shown sections is drawn (nil: ask inside).
 	places map[string]map[string]place
 	// shown: the changed objects of the shown sections that end on the map (placed, and their
-	// Knoten there), each with where it is drawn; a box takes those inside it (apply).
-	shown []shownObject
-	bytes int64 // about what it holds in memory
+	// Knoten there), each with where it is drawn; a box takes those inside it (apply). Those
+	// drawn at a point are sorted by latitude, so that a box reads only its band of them;
+	// anywhere: those drawn whatever the box.
+	shown, anywhere []shownObject
+	bytes           int64 // about what it holds in memory
 }
 
 type shownObject struct {
@@ -271,10 +275,16 @@ WHERE section = 'garnrollen' AND id = ANY($1) AND lower(valid) <= $2 AND valid @
 					continue // gone with its Knoten
 				}
 			}
-			r.shown = append(r.shown, shownObject{section: sec, id: id, json: j, place: pl})
+			o := shownObject{section: sec, id: id, json: j, place: pl}
+			if pl.where == placeAnywhere {
+				r.anywhere = append(r.anywhere, o)
+			} else {
+				r.shown = append(r.shown, o)
+			}
 			r.bytes += 80
 		}
 	}
+	slices.SortFunc(r.shown, func(a, b shownObject) int { return cmp.Compare(a.place.lat, b.place.lat) })
 	return r, nil
 }
 
@@ -289,7 +299,7 @@ func (s *Service) CachedBytes() (bytes int64, entries int) {
 // r.shown inside the box enter (their places and Knoten read once, when the replay was kept),
 // without decoding or looking up anything per changed object.
 func (s *Service) applyKept(ctx context.Context, snap Record, r *replayed, box knoten.BBox,
-	objs map[string]map[string]json.RawMessage) error {
+	objs map[string]map[string]json.RawMessage, parents map[string]map[string]string) error {
 	for _, sec := range Sections {
 		c := r.changed[sec]
 		if len(c) == 0 {
@@ -301,24 +311,30 @@ func (s *Service) applyKept(ctx context.Context, snap Record, r *replayed, box k
 			}
 		}
 	}
-	var entered map[string]bool
-	for i := range r.shown {
-		o := &r.shown[i]
-		if !o.place.in(box) {
-			continue
-		}
+	enter := func(o *shownObject) error {
 		m := objs[o.section]
 		if len(m) >= MaxObjects {
 			return ErrTooMany
 		}
 		m[o.id] = o.json
-		if entered == nil {
-			entered = map[string]bool{}
+		return nil
+	}
+	for i := range r.anywhere {
+		if err := enter(&r.anywhere[i]); err != nil {
+			return err
 		}
-		entered[o.id] = true
+	}
+	// The band of latitudes the box spans, then its longitudes.
+	i, _ := slices.BinarySearchFunc(r.shown, box.MinLat, func(o shownObject, lat float64) int { return cmp.Compare(o.place.lat, lat) })
+	for ; i < len(r.shown) && r.shown[i].place.lat <= box.MaxLat; i++ {
+		if o := &r.shown[i]; o.place.in(box) {
+			if err := enter(o); err != nil {
+				return err
+			}
+		}
 	}
 	// A Faden or an Antrag of the snapshot whose Knoten is gone is gone with it (those that
-	// entered were checked when the replay was kept).
+	// entered, all changed ones, were checked when the replay was kept).
 	knotenAt := func(id string) bool {
 		if j, ok := r.changed["knoten"][id]; ok {
 			return j != nil
@@ -330,11 +346,13 @@ func (s *Service) applyKept(ctx context.Context, snap Record, r *replayed, box k
 		return err == nil && ok
 	}
 	for _, sec := range Sections[1:] {
-		for id, j := range objs[sec] {
-			if entered[id] {
+		c := r.changed[sec]
+		for id := range objs[sec] {
+			if _, ok := c[id]; ok {
 				continue
 			}
-			if p := parentOf(j); p != "" {
+			// Not changed: the snapshot's, whose Knoten inBox read.
+			if p := parents[sec][id]; p != "" {
 				if _, ok := objs["knoten"][p]; !ok && !knotenAt(p) {
 					delete(objs[sec], id)
 				}

@@ -104,7 +104,8 @@ type Service struct {
 	// hiding, whose snapshots and events still hold them. nil: nothing is hidden.
 	Hidden func(ctx context.Context, section string, ids []string) (map[string]bool, error)
 
-	cache    replayCache // past moments' replays (cache.go)
+	cache    replayCache   // past moments' replays (cache.go)
+	snaps    snapshotCache // what each snapshot shows whatever the box (atsnapshot.go)
 	syncing  sync.Mutex
 	mu       sync.Mutex
 	ingested []Record // nil: not read yet
@@ -207,35 +208,49 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 	st := State{AsOf: m, Source: SourceInfo{Snapshot: snap.Hash, SnapshotAsOf: snap.AsOf, Exact: true}}
 	// The box at the snapshot and the replay after it are read at the same time (two
 	// connections): the answer waits for the slower, not for both. A past moment's replay is
-	// kept for every box (cache.go); otherwise the events are read beside the box and replayed
-	// after it.
+	// kept for every box (cache.go), and so is what the snapshot shows whatever the box
+	// (atsnapshot.go); otherwise they are read beside the box, and the events replayed after it.
 	var (
 		rep     *replayed
+		at      *atSnapshot
 		evs     []eventstore.Event
 		exact   = true
 		repErr  error
 		repDone = make(chan struct{})
 	)
-	if m.After(snap.AsOf) {
-		cached := s.cacheable(snap, m)
-		go func() {
-			defer close(repDone)
-			if cached {
-				rep, repErr = s.cachedReplay(ctx, snap, m)
-			} else {
-				evs, exact, repErr = s.eventsAfter(ctx, snap, m)
-			}
-		}()
-	} else {
-		close(repDone)
-	}
-	objs, err := s.inBox(ctx, snap.AsOf, box)
+	go func() {
+		defer close(repDone)
+		if at, repErr = s.atSnapshot(ctx, snap); repErr != nil || !m.After(snap.AsOf) {
+			return
+		}
+		if s.cacheable(snap, m) {
+			rep, repErr = s.cachedReplay(ctx, snap, m)
+		} else {
+			evs, exact, repErr = s.eventsAfter(ctx, snap, m)
+		}
+	}()
+	objs, parents, err := s.inBox(ctx, snap.AsOf, box)
 	<-repDone
 	if err != nil {
 		return State{}, err
 	}
 	if repErr != nil {
 		return State{}, repErr
+	}
+	for _, sec := range placeless {
+		m := objs[sec]
+		for id, j := range at.placeless[sec] {
+			if len(m) >= MaxObjects {
+				return State{}, ErrTooMany
+			}
+			m[id] = j
+		}
+		for id, p := range at.parents[sec] {
+			if parents[sec] == nil {
+				parents[sec] = map[string]string{}
+			}
+			parents[sec][id] = p
+		}
 	}
 	if rep == nil && len(evs) > 0 {
 		// The box's objects spare looking them up.
@@ -250,7 +265,7 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 	st.Source.Exact = exact
 	var changed map[string]map[string]json.RawMessage
 	if rep != nil && rep.events > 0 {
-		if err := s.apply(ctx, snap, rep, box, objs); err != nil {
+		if err := s.apply(ctx, snap, rep, box, objs, parents); err != nil {
 			return State{}, err
 		}
 		changed = rep.changed
@@ -260,7 +275,7 @@ func (s *Service) At(ctx context.Context, m time.Time, box knoten.BBox) (State, 
 	if rep != nil && rep.rollen != nil {
 		rollen = rep.rollen // also the replayed Fäden's spinners, looked up once
 	}
-	if st.Ortskonto, err = s.enrich(ctx, snap.AsOf, objs, changed, rollen); err != nil {
+	if st.Ortskonto, err = s.enrich(ctx, snap.AsOf, at.konto, objs, changed, rollen); err != nil {
 		return State{}, err
 	}
 	st.Objects = map[string][]json.RawMessage{}
@@ -340,6 +355,7 @@ func (s *Service) forgetIngested() {
 	s.ingested = nil
 	s.mu.Unlock()
 	s.cache.clear()
+	s.snaps.clear()
 }
 
 // syncDue reports whether a query should look for new snapshots first: at most once per
@@ -356,8 +372,11 @@ func (s *Service) syncDue() bool {
 	return true
 }
 
-// inBox reads the objects valid at instant t inside box, and those drawn by no place.
-func (s *Service) inBox(ctx context.Context, t time.Time, box knoten.BBox) (map[string]map[string]json.RawMessage, error) {
+// inBox reads the objects placed inside box valid at instant t (the placeless ones are the
+// snapshot's, atsnapshot.go), compact, and the Knoten of those that have one
+// (timeline_versions.parent: no object is decoded to find it).
+func (s *Service) inBox(ctx context.Context, t time.Time, box knoten.BBox) (map[string]map[string]json.RawMessage,
+	map[string]map[string]string, error) {
 	envs := [][4]float64{{box.MinLon, box.MinLat, box.MaxLon, box.MaxLat}}
 	if box.MinLon > box.MaxLon { // across the antimeridian
 		envs = [][4]float64{{box.MinLon, box.MinLat, 180, box.MaxLat}, {-180, box.MinLat, box.MaxLon, box.MaxLat}}
@@ -366,30 +385,7 @@ func (s *Service) inBox(ctx context.Context, t time.Time, box knoten.BBox) (map[
 	for _, sec := range Sections {
 		out[sec] = map[string]json.RawMessage{}
 	}
-	read := func(sql string, args ...any) error {
-		rows, err := s.pool.Query(ctx, sql, args...)
-		if err != nil {
-			return fmt.Errorf("timeline: read: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var sec, id string
-			var obj []byte
-			if err := rows.Scan(&sec, &id, &obj); err != nil {
-				return fmt.Errorf("timeline: read: %w", err)
-			}
-			m := out[sec]
-			if m == nil {
-				continue
-			}
-			if len(m) >= MaxObjects {
-				return ErrTooMany
-			}
-			m[id] = obj
-		}
-		return rows.Err()
-	}
-	// One round trip: the objects placed in the box (each envelope), then those without a place.
+	parents := map[string]map[string]string{}
 	env := `(geom && ST_MakeEnvelope($1, $2, $3, $4, 4326))`
 	args := []any{envs[0][0], envs[0][1], envs[0][2], envs[0][3]}
 	if len(envs) == 2 {
@@ -397,17 +393,40 @@ func (s *Service) inBox(ctx context.Context, t time.Time, box knoten.BBox) (map[
 		args = append(args, envs[1][0], envs[1][1], envs[1][2], envs[1][3])
 	}
 	n := len(args)
-	args = append(args, t, placeless, 6*MaxObjects)
-	if err := read(fmt.Sprintf(`
-(SELECT section, id, object FROM timeline_versions
- WHERE %s AND valid @> $%d::timestamptz LIMIT $%d)
-UNION ALL
-(SELECT section, id, object FROM timeline_versions
- WHERE geom IS NULL AND section = ANY($%d) AND lower(valid) <= $%d AND valid @> $%d::timestamptz LIMIT $%d)`,
-		env, n+1, n+3, n+2, n+1, n+1, n+3), args...); err != nil {
-		return nil, err
+	args = append(args, t, 6*MaxObjects)
+	rows, err := s.pool.Query(ctx, fmt.Sprintf(`
+SELECT section, id, parent, object FROM timeline_versions WHERE %s AND valid @> $%d::timestamptz LIMIT $%d`,
+		env, n+1, n+2), args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("timeline: read: %w", err)
 	}
-	return out, nil
+	defer rows.Close()
+	for rows.Next() {
+		var sec, id string
+		var parent *string
+		var obj []byte
+		if err := rows.Scan(&sec, &id, &parent, &obj); err != nil {
+			return nil, nil, fmt.Errorf("timeline: read: %w", err)
+		}
+		m := out[sec]
+		if m == nil {
+			continue
+		}
+		if len(m) >= MaxObjects {
+			return nil, nil, ErrTooMany
+		}
+		m[id] = compactJSONB(obj)
+		if parent != nil && *parent != "" {
+			if parents[sec] == nil {
+				parents[sec] = map[string]string{}
+			}
+			parents[sec][id] = *parent
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("timeline: read: %w", err)
+	}
+	return out, parents, nil
 }
 
 // version is one object's version valid at instant t, whatever its place.
@@ -537,10 +556,11 @@ func (s *Service) replay(ctx context.Context, snap Record, evs []eventstore.Even
 
 // apply brings the box's objects at the snapshot (objs, changed in place) forward with a
 // replay: an object is in the box when its point is, or its Knoten's.
+// parents are the Knoten of the box's objects as of the snapshot (inBox).
 func (s *Service) apply(ctx context.Context, snap Record, r *replayed, box knoten.BBox,
-	objs map[string]map[string]json.RawMessage) error {
+	objs map[string]map[string]json.RawMessage, parents map[string]map[string]string) error {
 	if r.shown != nil || r.places != nil {
-		return s.applyKept(ctx, snap, r, box, objs)
+		return s.applyKept(ctx, snap, r, box, objs, parents)
 	}
 	changed := r.changed
 	knotenAt := func(id string) (json.RawMessage, bool) {
@@ -581,7 +601,11 @@ func (s *Service) apply(ctx context.Context, snap Record, r *replayed, box knote
 	// A Faden or an Antrag whose Knoten is gone is gone with it.
 	for _, sec := range Sections[1:] {
 		for id, j := range objs[sec] {
-			if p := parentOf(j); p != "" {
+			p := parents[sec][id]
+			if _, ok := changed[sec][id]; ok {
+				p = parentOf(j)
+			}
+			if p != "" {
 				if _, ok := objs["knoten"][p]; !ok {
 					if _, ok := knotenAt(p); !ok {
 						delete(objs[sec], id)
@@ -622,8 +646,10 @@ func dissolved(obj json.RawMessage) bool {
 // donor's name and public position (from their Garnrolle, wherever it is), and a Goldfaden the
 // Ortskonto's position, so that the web app draws them as it draws the live ones. The
 // Garnrollen and the Ortskonto are as of the moment (changed: what the replay changed; the
-// rest as of the snapshot, t). It returns the Ortskonto's object, nil when it is not set up.
-func (s *Service) enrich(ctx context.Context, t time.Time, objs map[string]map[string]json.RawMessage,
+// rest as of the snapshot, t; konto: the Ortskonto at the snapshot, nil: none). It returns the
+// Ortskonto's object, nil when it is not set up. It asks the database only for Garnrollen
+// neither in view nor known from the replay.
+func (s *Service) enrich(ctx context.Context, t time.Time, konto json.RawMessage, objs map[string]map[string]json.RawMessage,
 	replayed map[string]map[string]json.RawMessage, changed map[string]json.RawMessage) (json.RawMessage, error) {
 	type who struct {
 		AccountID string `json:"account_id"`
@@ -641,33 +667,41 @@ func (s *Service) enrich(ctx context.Context, t time.Time, objs map[string]map[s
 			}
 		}
 	}
-	rollen := map[string]json.RawMessage{}
-	maps.Copy(rollen, changed) // nil for one removed: found, without name and position
-	maps.Copy(rollen, objs["garnrollen"])
-	var konto json.RawMessage
-	rows, err := s.pool.Query(ctx, `
-SELECT section, id, object FROM timeline_versions
-WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND id = $3))
-  AND lower(valid) <= $2 AND valid @> $2::timestamptz`, slices.Collect(maps.Keys(need)), t, ortskonto.SnapshotKontoID)
-	if err != nil {
-		return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+	// A Garnrolle in view, else one read here, else the replay's (nil for one removed: found,
+	// without name and position); looked up in each rather than copied into one map (the kept
+	// replay's are hundreds, the same for every box).
+	var fetched map[string]json.RawMessage
+	rolleOf := func(id string) (json.RawMessage, bool) {
+		if j, ok := objs["garnrollen"][id]; ok {
+			return j, true
+		}
+		if j, ok := fetched[id]; ok {
+			return j, true
+		}
+		j, ok := changed[id]
+		return j, ok
 	}
-	for rows.Next() {
-		var sec, id string
-		var obj []byte
-		if err := rows.Scan(&sec, &id, &obj); err != nil {
-			rows.Close()
+	if len(need) > 0 {
+		fetched = map[string]json.RawMessage{}
+		rows, err := s.pool.Query(ctx, `
+SELECT id, object FROM timeline_versions
+WHERE section = 'garnrollen' AND id = ANY($1) AND lower(valid) <= $2 AND valid @> $2::timestamptz`, slices.Collect(maps.Keys(need)), t)
+		if err != nil {
 			return nil, fmt.Errorf("timeline: garnrollen: %w", err)
 		}
-		if sec == "ortskonto" {
-			konto = obj
-		} else {
-			rollen[id] = obj
+		for rows.Next() {
+			var id string
+			var obj []byte
+			if err := rows.Scan(&id, &obj); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+			}
+			fetched[id] = obj
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("timeline: garnrollen: %w", err)
+		}
 	}
 	if j, ok := replayed["ortskonto"][ortskonto.SnapshotKontoID]; ok {
 		konto = j
@@ -705,7 +739,7 @@ WHERE ((section = 'garnrollen' AND id = ANY($1)) OR (section = 'ortskonto' AND i
 			var w who
 			_ = json.Unmarshal(j, &w)
 			r := rolle{Position: json.RawMessage("null")}
-			if rj, ok := rollen[w.AccountID]; ok {
+			if rj, ok := rolleOf(w.AccountID); ok {
 				_ = json.Unmarshal(rj, &r)
 				if len(r.Position) == 0 {
 					r.Position = json.RawMessage("null")
