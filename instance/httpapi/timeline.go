@@ -35,9 +35,9 @@ func (s *Server) getTimeline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A past moment's state changes only if a replay was inexact and the events are found
-	// again, which they are not: still, a short cache, since "today" answers with now.
-	w.Header().Set("Cache-Control", "public, max-age=60")
+	// Not cached by HTTP (respond's no-store): a past moment's answer changes when a moderator
+	// hides or shows what it holds, and "today" answers with now. The web app keeps the days
+	// it scrubs through itself.
 	respond.JSONBytes(w, http.StatusOK, timelineJSON(st, date))
 	return nil
 }
