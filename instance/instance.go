@@ -242,6 +242,8 @@ type Instance struct {
 	Moderation   *moderation.Service // reports, actions, the public log, appeals, address blocks
 	Jobs         *jobs.Runner
 	Handler      http.Handler
+
+	hiddenNow hiddenNow // what the timeline leaves out (moderation_timeline.go)
 }
 
 // Open prepares an instance: database, services, jobs, HTTP handler. Serve runs it.
@@ -360,7 +362,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	}
 	i.Timeline = timeline.NewService(db.Pool, i.Clock, tz, snapshotSource{i.Snapshots}, i.Events, replayers(), log)
 	i.Timeline.Retention = cfg.Snapshots.Retention
-	i.Timeline.Hidden = i.hiddenInTimeline // what the moderators hid is not in any moment (instance/moderation_timeline.go)
+	i.Timeline.Hidden = i.hidden // what the moderators hid is not in any moment (instance/moderation_timeline.go)
 	if i.Timeline.Retention == 0 {
 		i.Timeline.Retention = snapshot.DefaultRetention
 	}
@@ -489,6 +491,7 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return i.MapFeed.Run(gctx) })
 	g.Go(func() error { return i.ChatRoom.Run(gctx) })
 	g.Go(func() error { return i.Wortfilter.Run(gctx) })
+	g.Go(func() error { return i.followHidden(gctx) })
 	g.Go(func() error { return i.Moderation.Run(gctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

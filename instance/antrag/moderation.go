@@ -297,3 +297,17 @@ func (s *Service) Hidden(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bo
 	}
 	return out, nil
 }
+
+// HiddenAll lists every Antrag hidden now (hidden by a moderator or held by the word filter):
+// few, so that the timeline can keep them in memory rather than ask on every query.
+func (s *Service) HiddenAll(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM antraege WHERE hidden_at IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("antrag: hidden: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("antrag: hidden: %w", err)
+	}
+	return ids, nil
+}

@@ -267,3 +267,29 @@ WHERE f.id = ANY($1) AND (f.hidden_at IS NOT NULL OR k.hidden_at IS NOT NULL)`, 
 	}
 	return out, nil
 }
+
+// HiddenAll lists every Knoten and every Faden the public may not see now (as Hidden says of
+// given ones): few, so that the timeline can keep them in memory rather than ask on every query.
+func (s *Service) HiddenAll(ctx context.Context) (knoten, faeden []uuid.UUID, err error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT true, id FROM knoten WHERE hidden_at IS NOT NULL
+UNION ALL
+SELECT false, f.id FROM faeden f JOIN knoten k ON k.id = f.knoten_id
+WHERE f.hidden_at IS NOT NULL OR k.hidden_at IS NOT NULL`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("knoten: hidden: %w", err)
+	}
+	var isKnoten bool
+	var id uuid.UUID
+	if _, err := pgx.ForEachRow(rows, []any{&isKnoten, &id}, func() error {
+		if isKnoten {
+			knoten = append(knoten, id)
+		} else {
+			faeden = append(faeden, id)
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("knoten: hidden: %w", err)
+	}
+	return knoten, faeden, nil
+}
