@@ -39,7 +39,7 @@ $(BASEMAP): deploy/osm/monaco-latest.osm.pbf internal/basemap/config.json intern
 # map listing of the real binary failed while every -race test passed) is one users meet.
 # The second pass runs what users meet without the detector: the browser tests (package web,
 # against the binary as users get it; the server code they drive is raced by the instance and
-# federation tests), the instance's own API tests (where that map listing bug showed), and the
+# federation tests), the instance package's API tests (the map listing among them), and the
 # snapshot tests that are too memory-bound for the detector. Every package twice took make test
 # to 18½ minutes on two cores with issue 16's tests, over its 15.
 test: deps web vet
