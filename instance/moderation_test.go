@@ -706,11 +706,15 @@ func TestConcurrentHidesLogOnce(t *testing.T) {
 			statuses[j] = m.Post("/api/admin/inhalte/hide", map[string]string{"target": msg.ID, "reason": "beleidigend"}).Status
 		}()
 	}
-	// Wait for both to block on a lock (the row's, or one taken before it), never a fixed time.
-	for waiting := 0; waiting < len(mods); {
+	// Wait for both to block on a lock (the row's, or one taken before it), never a fixed time;
+	// a request that answers without waiting would leave this loop waiting for good.
+	for waiting, deadline := 0, time.Now().Add(instancetest.Patience); waiting < len(mods); {
 		if err := inst.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`).
 			Scan(&waiting); err != nil {
 			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d hides wait for the lock within %v", waiting, len(mods), instancetest.Patience)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
