@@ -51,16 +51,91 @@ const (
 
 // The refusals, all on the field "altcha".
 var (
-	ErrRequired = fault.Invalidf("altcha", "captcha_required", "Registration needs the solved captcha (field altcha); fetch one from GET /api/captcha.")
+	ErrRequired = fault.Invalidf("altcha", "captcha_required", "This needs the solved captcha (field altcha); fetch one from GET /api/captcha.")
 	ErrInvalid  = fault.Invalidf("altcha", "captcha_invalid", "The captcha's solution is not valid.")
 	ErrExpired  = fault.Invalidf("altcha", "captcha_expired", "The captcha has expired; solve a new one.")
 	ErrReplayed = fault.Invalidf("altcha", "captcha_replayed", "This captcha has been used already; solve a new one.")
 )
 
-// Options tune the challenges.
+// Options tune the challenges and say where they are asked.
 type Options struct {
 	MaxNumber int64         // 0: DefaultMaxNumber
 	TTL       time.Duration // 0: DefaultTTL
+	// NoRegister leaves registration without a captcha (WG_CAPTCHA without "register").
+	NoRegister bool
+	// Login says when a login must carry one; the zero value is LoginAfterFailures.
+	Login LoginPolicy
+}
+
+// LoginPolicy says which logins must carry a solved captcha.
+type LoginPolicy int
+
+const (
+	// LoginAfterFailures: a login for which the lockout has counted LoginFailures attempts
+	// without success (from the client's network or device to that address, or to that address
+	// from all clients it does not know): residents who type their password right never see
+	// one; a guesser pays a proof of work for every guess after the first few.
+	LoginAfterFailures LoginPolicy = iota
+	// LoginNever: logins take no captcha (only the lockout bounds them).
+	LoginNever
+	// LoginAlways: every login takes one.
+	LoginAlways
+)
+
+// LoginFailures is how many failed attempts LoginAfterFailures lets by without a captcha:
+// below the lockout's five, so that a guesser pays before the first lock, and above a
+// resident's usual typo or two.
+const LoginFailures = 3
+
+// ParseMode reads WG_CAPTCHA / --captcha: "off"; "on" (the default: "register,login-after-failures");
+// or a comma-separated list of "register" and one of "login-after-failures" or "login" (every
+// login). ok is false for "off".
+func ParseMode(s string) (o Options, ok bool, err error) {
+	switch strings.TrimSpace(s) {
+	case "off":
+		return Options{}, false, nil
+	case "on", "":
+		return Options{}, true, nil
+	}
+	o = Options{NoRegister: true, Login: LoginNever}
+	seen := map[string]bool{}
+	for _, w := range strings.Split(s, ",") {
+		w = strings.TrimSpace(w)
+		if seen[w] {
+			return Options{}, false, fmt.Errorf("captcha: %q named twice", w)
+		}
+		seen[w] = true
+		switch w {
+		case "register":
+			o.NoRegister = false
+		case "login-after-failures", "login":
+			if o.Login != LoginNever {
+				return Options{}, false, errors.New("captcha: name one of login-after-failures and login")
+			}
+			o.Login = map[string]LoginPolicy{"login": LoginAlways, "login-after-failures": LoginAfterFailures}[w]
+		default:
+			return Options{}, false, fmt.Errorf("captcha: want off, on, or a list of register, login-after-failures, login; got %q", w)
+		}
+	}
+	return o, true, nil
+}
+
+// AtRegister says whether a registration must carry a solved captcha (false on a nil Service).
+func (s *Service) AtRegister() bool { return s != nil && !s.opts.NoRegister }
+
+// AtLogin says whether a login for which the lockout has counted failed attempts without
+// success must carry one (false on a nil Service).
+func (s *Service) AtLogin(failed int) bool {
+	if s == nil {
+		return false
+	}
+	switch s.opts.Login {
+	case LoginAlways:
+		return true
+	case LoginAfterFailures:
+		return failed >= LoginFailures
+	}
+	return false
 }
 
 // Service issues and checks challenges.
