@@ -1,5 +1,6 @@
-// Package captcha is the registration's proof of work: an ALTCHA challenge (altcha.org) that
-// the instance issues and checks itself — no third party is asked, nothing is tracked.
+// Package captcha is the guests' proof of work — at registration and, as Options.Login says,
+// at a login: an ALTCHA challenge (altcha.org) that the instance issues and checks itself — no
+// third party is asked, nothing is tracked.
 //
 // The format is ALTCHA's first one ("v1"), made and checked by altcha-lib-go: a challenge is
 // {algorithm: "SHA-256", challenge, maxnumber, salt, signature}, where challenge is
@@ -10,8 +11,9 @@
 // cover. The altcha widget from version 3 on speaks a newer format by default and this one
 // still (it converts a challenge with a "challenge" field and answers in the old payload).
 //
-// A solved challenge serves one registration: it is spent (captcha_spent) when the
-// registration acts, and a second use — on any replica — is refused as replayed. The key is
+// A solved challenge serves one registration or one login: it is spent (captcha_spent) when the
+// registration acts or before the login's password is checked, and a second use — on any
+// replica — is refused as replayed. The key is
 // made at random once, by the first replica that needs it, and kept in the database, so that
 // every replica checks what any issued.
 package captcha
