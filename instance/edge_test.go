@@ -362,6 +362,33 @@ func TestLimitedRegistrationKeepsItsCaptcha(t *testing.T) {
 	}
 }
 
+// A replayed solution is refused before the limits count it: it does not take its address's
+// registrations (with a limit of 2 an address, the resident's second goes through after ten
+// replays).
+func TestReplayedCaptchaTakesNoRegistration(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Captcha: true, CaptchaOptions: captcha.Options{MaxNumber: 5000},
+		RateLimits: &httpapi.RateLimits{Rules: []httpapi.Rule{{Class: httpapi.ClassRegister, Scope: httpapi.PerIP, Burst: 2, Every: time.Hour}}}})
+	c := inst.Client()
+	n := 0
+	register := func(altcha string) *instancetest.Response {
+		n++
+		return c.Post("/api/auth/register", map[string]any{"name": "Nele Neu", "address": "Weg 1", "lat": lat, "lon": lon,
+			"email": fmt.Sprintf("nele%d@example.org", n), "password": "lange genug", "altcha": altcha})
+	}
+	used := instancetest.SolveCaptcha(t, c)
+	register(used).Expect(t, http.StatusAccepted)
+	for range 10 {
+		if res := register(used); res.Status != http.StatusUnprocessableEntity || res.ErrorCode() != "captcha_replayed" {
+			t.Fatalf("replayed solution: %d %s, want 422 captcha_replayed", res.Status, res.Body)
+		}
+	}
+	register(instancetest.SolveCaptcha(t, c)).Expect(t, http.StatusAccepted)
+	if res := register(instancetest.SolveCaptcha(t, c)); res.ErrorCode() != "rate_limited" {
+		t.Errorf("third registration from the address: %d %s, want 429 rate_limited", res.Status, res.Body)
+	}
+}
+
 // The admins' block (POST /api/admin/ipsperren, the moderation's store) is what the edge asks:
 // once it is in force, a write from the range is refused, on this instance and through a
 // trusted proxy; other addresses write on.

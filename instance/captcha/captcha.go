@@ -196,7 +196,7 @@ var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Check reads and checks a client's payload (the widget's base64 of JSON): ErrRequired when
 // there is none, ErrInvalid when it is not a solution of a challenge of ours, ErrExpired when
-// it was one but is too old. It spends nothing: see Spend.
+// it was one but is too old, ErrReplayed when it was spent. It spends nothing: see Spend.
 func (s *Service) Check(ctx context.Context, payload string) (Solved, error) {
 	payload = strings.TrimSpace(payload)
 	if payload == "" {
@@ -230,6 +230,16 @@ func (s *Service) Check(ctx context.Context, payload string) (Solved, error) {
 	expires := time.Unix(expiresUnix, 0)
 	if !s.clock.Now().Before(expires) {
 		return Solved{}, ErrExpired
+	}
+	// One spent already is refused here, before the caller counts it against any limit: a
+	// replayed solution would otherwise take its address's registrations (the flood benchmark
+	// saw it). Spend still decides between concurrent first uses.
+	var spent bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM captcha_spent WHERE challenge = $1)`, p.Challenge).Scan(&spent); err != nil {
+		return Solved{}, fmt.Errorf("captcha: check: %w", err)
+	}
+	if spent {
+		return Solved{}, ErrReplayed
 	}
 	return Solved{challenge: p.Challenge, expires: expires}, nil
 }
