@@ -67,7 +67,8 @@ func benchEdgeCaptcha(ctx context.Context, e *env, cfg config) {
 			"hashing the accepted ones' passwords included)\n", r.name, r.res.Codes, usms(per(r.res.CPU, sum(r.res.Registrations))),
 			usms(per(r.cpu.total(), sum(r.res.Registrations))))
 	}
-	fmt.Printf("\nOne challenge, CPU time on one thread: the server issues it in %s and checks a solution in %s (means of 10,000), "+
+	fmt.Printf("\nOne challenge, CPU time on one thread: the server issues it in %s and checks a solution in %s (signature, expiry, "+
+		"and one SELECT for whether it was spent, PostgreSQL's share not counted; means of 10,000), "+
 		"and spends it in %s (one INSERT; wall time, PostgreSQL's share included); a bot solves it in **%s** (mean of 100) — "+
 		"%.0f× the server's issue and check.\n\n", usms(issue), usms(verify), usms(spend), usms(solve), float64(solve)/float64(max(issue+verify, 1)))
 }
