@@ -196,6 +196,11 @@ func TestSanctionsKeepFromWriting(t *testing.T) {
 		t.Errorf("a moderator lifts a ban: %s", code)
 	}
 	admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "Gespräch geführt"}).Expect(t, http.StatusOK)
+	// The ban is lifted; the suspension still runs, and is a moderator's to lift.
+	if code := ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_suspended" {
+		t.Errorf("after the ban's lift the suspended account writes: %s", code)
+	}
+	mod.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "Gespräch geführt"}).Expect(t, http.StatusOK)
 	ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusOK)
 	if code := admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "x"}).Expect(t, http.StatusConflict).ErrorCode(); code != "not_sanctioned" {
 		t.Errorf("lifting nothing: %s", code)
@@ -216,7 +221,7 @@ func TestSanctionsKeepFromWriting(t *testing.T) {
 	for _, x := range l.Eintraege {
 		actions = append(actions, x.Action)
 	}
-	if got := strings.Join(actions, ","); got != "suspend,lift,ban,suspend,warn" {
+	if got := strings.Join(actions, ","); got != "suspend,lift,lift,ban,suspend,warn" {
 		t.Errorf("log, newest first: %s", got)
 	}
 }
@@ -789,6 +794,9 @@ func TestUpheldAppealOfASuspensionKeepsALaterBan(t *testing.T) {
 		if code := cem.Patch("/api/me", map[string]string{"name": "Cem B."}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_banned" {
 			t.Errorf("the banned account writes: %s", code)
 		}
+		// The upheld appeal lifted the suspension: once the ban is lifted, nothing holds.
+		admin.Post("/api/admin/accounts/"+cem.ID+"/lift", map[string]string{"reason": "vorbei"}).Expect(t, http.StatusOK)
+		cem.Patch("/api/me", map[string]string{"name": "Cem B."}).Expect(t, http.StatusOK)
 	}
 }
 
@@ -819,5 +827,178 @@ func TestSuspendingABannedAccountKeepsTheBanAppealable(t *testing.T) {
 	cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
 	if me.Sanction != nil && me.Sanction.State == "banned" {
 		t.Errorf("after the upheld appeal of the ban: %+v, want the ban lifted", me.Sanction)
+	}
+}
+
+// An action answers a report only when it acts on what was reported: the reported content
+// itself, the reported account, or (warn, suspend, ban) the author of the reported content.
+// Anything else is 422 meldung_target_mismatch, nothing written, the report still open.
+func TestActionMustAnswerItsReport(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	troll := inst.VerifiedResident("Troll", lat, lon)
+	otto := inst.VerifiedResident("Otto", lat, lon)
+	var trollMsg, ottoMsg struct{ ID string }
+	troll.Post("/api/chat", map[string]string{"text": "Beleidigung"}).Expect(t, http.StatusCreated).JSON(t, &trollMsg)
+	otto.Post("/api/chat", map[string]string{"text": "Hallo"}).Expect(t, http.StatusCreated).JSON(t, &ottoMsg)
+	report := func(target string) string {
+		return ada.Post("/api/meldungen", map[string]string{"target": target, "reason": "bitte prüfen"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	}
+	aboutMsg, aboutTroll := report(trollMsg.ID), report(troll.ID)
+
+	type call struct {
+		path string
+		body map[string]any
+	}
+	mismatched := []call{
+		{"/api/admin/inhalte/hide", map[string]any{"target": ottoMsg.ID, "reason": "x", "meldung": aboutMsg}},          // other content
+		{"/api/admin/accounts/" + otto.ID + "/warn", map[string]any{"reason": "x", "meldung": aboutMsg}},              // not the author
+		{"/api/admin/accounts/" + otto.ID + "/suspend", map[string]any{"days": 1, "reason": "x", "meldung": aboutTroll}}, // another account
+		{"/api/admin/inhalte/hide", map[string]any{"target": trollMsg.ID, "reason": "x", "meldung": aboutTroll}},      // content, not the account
+	}
+	before := inst.Count("SELECT count(*) FROM events")
+	for _, c := range mismatched {
+		if code := mod.Post(c.path, c.body).Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "meldung_target_mismatch" {
+			t.Errorf("%s %v: %s, want meldung_target_mismatch", c.path, c.body, code)
+		}
+	}
+	if after := inst.Count("SELECT count(*) FROM events"); after != before {
+		t.Errorf("refused actions appended %d events", after-before)
+	}
+	if open := inst.Count("SELECT count(*) FROM moderation_meldungen WHERE state = 'open'"); open != 2 {
+		t.Errorf("%d reports open after the refusals, want both", open)
+	}
+
+	// The author of the reported message is warned, answering the report about the message; the
+	// reported account suspended, answering the report about it; both reports resolved.
+	mod.Post("/api/admin/accounts/"+troll.ID+"/warn", map[string]any{"reason": "Beleidigung im Chat", "meldung": aboutMsg}).Expect(t, http.StatusOK)
+	mod.Post("/api/admin/accounts/"+troll.ID+"/suspend", map[string]any{"days": 2, "reason": "wiederholt", "meldung": aboutTroll}).Expect(t, http.StatusOK)
+	aboutOtto := report(ottoMsg.ID)
+	mod.Post("/api/admin/inhalte/hide", map[string]any{"target": ottoMsg.ID, "reason": "x", "meldung": aboutOtto}).Expect(t, http.StatusOK)
+	if resolved := inst.Count("SELECT count(*) FROM moderation_meldungen WHERE state = 'resolved'"); resolved != 3 {
+		t.Errorf("%d reports resolved, want 3", resolved)
+	}
+}
+
+type sanctionOut struct {
+	Sanction *struct {
+		State   string     `json:"state"`
+		Reason  string     `json:"reason"`
+		Until   *time.Time `json:"until"`
+		Eintrag string     `json:"eintrag_id"`
+	} `json:"sanction"`
+}
+
+// A ban and a suspension are lifted each on its own: lifting a ban leaves a suspension that
+// still runs in force (shown on /api/me, writes refused), and the reverse. "sanction" names
+// which; without it the strongest in force is lifted. A ban is an admin's to lift, a
+// suspension a moderator's too.
+func TestBanAndSuspensionAreLiftedApart(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mod := moderator(t, inst, admin, "Mona")
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	lift := func(c *instancetest.Client, body map[string]any, status int) *instancetest.Response {
+		t.Helper()
+		return c.Post("/api/admin/accounts/"+ben.ID+"/lift", body).Expect(t, status)
+	}
+	me := func() sanctionOut {
+		t.Helper()
+		var out sanctionOut
+		ben.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &out)
+		return out
+	}
+
+	susp := mod.Post("/api/admin/accounts/"+ben.ID+"/suspend", map[string]any{"days": 3, "reason": "Beleidigungen"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
+	admin.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
+
+	before := inst.Count("SELECT count(*) FROM events")
+	if code := lift(mod, map[string]any{"reason": "x"}, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+		t.Errorf("a moderator lifts the strongest (the ban): %s", code)
+	}
+	if code := lift(mod, map[string]any{"reason": "x", "sanction": "ban"}, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+		t.Errorf("a moderator lifts the ban: %s", code)
+	}
+	if code := lift(admin, map[string]any{"reason": "x", "sanction": "bann"}, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_sanction" {
+		t.Errorf("an unknown sanction: %s", code)
+	}
+	if after := inst.Count("SELECT count(*) FROM events"); after != before {
+		t.Errorf("refused lifts appended %d events", after-before)
+	}
+
+	lift(admin, map[string]any{"reason": "Gespräch geführt", "sanction": "ban"}, http.StatusOK)
+	if s := me().Sanction; s == nil || s.State != "suspended" || s.Reason != "Beleidigungen" || s.Eintrag != susp || s.Until == nil {
+		t.Errorf("after the ban's lift: %+v, want the suspension (%s, Beleidigungen) still in force", s, susp)
+	}
+	if code := ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_suspended" {
+		t.Errorf("the suspended account writes after the ban's lift: %s", code)
+	}
+	if code := lift(admin, map[string]any{"reason": "x", "sanction": "ban"}, http.StatusConflict).ErrorCode(); code != "not_sanctioned" {
+		t.Errorf("lifting a ban not in force: %s", code)
+	}
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'SperreAufgehoben' AND payload->>'sanction' = 'ban'`); n != 1 {
+		t.Errorf("%d SperreAufgehoben naming the ban", n)
+	}
+
+	// The reverse: banned again, the moderator lifts the suspension; the ban stays.
+	admin.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
+	lift(mod, map[string]any{"reason": "abgesessen", "sanction": "suspension"}, http.StatusOK)
+	if s := me().Sanction; s == nil || s.State != "banned" || s.Reason != "Hetze" {
+		t.Errorf("after the suspension's lift: %+v, want still banned", s)
+	}
+	if code := lift(mod, map[string]any{"reason": "x", "sanction": "suspension"}, http.StatusConflict).ErrorCode(); code != "not_sanctioned" {
+		t.Errorf("lifting a suspension not in force: %s", code)
+	}
+	lift(admin, map[string]any{"reason": "vorbei"}, http.StatusOK) // the strongest: the ban
+	if s := me().Sanction; s != nil {
+		t.Errorf("after both lifts: %+v", s)
+	}
+	ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusOK)
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'SperreAufgehoben' AND payload->>'sanction' = 'suspension'`); n != 1 {
+		t.Errorf("%d SperreAufgehoben naming the suspension", n)
+	}
+}
+
+// Whoever delegated their vote to an account that is banned or suspended is told so on the
+// delegation (the delegation list the Webrat reads); the delegation itself stays.
+func TestDelegationShowsTheDelegatesSanction(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	ada.Post("/api/delegationen", map[string]string{"to_account_id": ben.ID}).Expect(t, http.StatusCreated)
+	sanctionOf := func() (string, int) {
+		t.Helper()
+		var out struct {
+			Delegationen []struct {
+				Sanction string `json:"delegate_sanction"`
+			} `json:"delegationen"`
+		}
+		ada.Get("/api/delegationen?from="+ada.ID).Expect(t, http.StatusOK).JSON(t, &out)
+		if len(out.Delegationen) == 0 {
+			return "", 0
+		}
+		return out.Delegationen[0].Sanction, len(out.Delegationen)
+	}
+	if s, n := sanctionOf(); s != "" || n != 1 {
+		t.Fatalf("before any sanction: %q (%d delegations)", s, n)
+	}
+	admin.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
+	if s, n := sanctionOf(); s != "banned" || n != 1 {
+		t.Errorf("delegate banned: %q (%d delegations), want banned and the delegation kept", s, n)
+	}
+	admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]any{"reason": "x"}).Expect(t, http.StatusOK)
+	admin.Post("/api/admin/accounts/"+ben.ID+"/suspend", map[string]any{"days": 2, "reason": "x"}).Expect(t, http.StatusOK)
+	if s, _ := sanctionOf(); s != "suspended" {
+		t.Errorf("delegate suspended: %q", s)
+	}
+	inst.Advance("49h")
+	if s, n := sanctionOf(); s != "" || n != 1 {
+		t.Errorf("after the suspension ended: %q (%d delegations)", s, n)
 	}
 }

@@ -192,9 +192,10 @@ func (s *Server) sanction(kind string) authedFunc {
 			return err
 		}
 		var in struct {
-			Days    *int       `json:"days"`
-			Reason  *string    `json:"reason"`
-			Meldung *uuid.UUID `json:"meldung"`
+			Days     *int       `json:"days"`
+			Sanction string     `json:"sanction"` // a lift's: "ban" or "suspension"
+			Reason   *string    `json:"reason"`
+			Meldung  *uuid.UUID `json:"meldung"`
 		}
 		if err := decode(r, &in); err != nil {
 			return err
@@ -209,7 +210,7 @@ func (s *Server) sanction(kind string) authedFunc {
 			}
 			days = *in.Days
 		}
-		e, err := s.Moderation.Sanction(r.Context(), me, id, kind, days, *in.Reason, in.Meldung)
+		e, err := s.Moderation.Sanction(r.Context(), me, id, kind, days, in.Sanction, *in.Reason, in.Meldung)
 		if err != nil {
 			return err
 		}
