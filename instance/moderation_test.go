@@ -854,10 +854,10 @@ func TestActionMustAnswerItsReport(t *testing.T) {
 		body map[string]any
 	}
 	mismatched := []call{
-		{"/api/admin/inhalte/hide", map[string]any{"target": ottoMsg.ID, "reason": "x", "meldung": aboutMsg}},          // other content
-		{"/api/admin/accounts/" + otto.ID + "/warn", map[string]any{"reason": "x", "meldung": aboutMsg}},              // not the author
+		{"/api/admin/inhalte/hide", map[string]any{"target": ottoMsg.ID, "reason": "x", "meldung": aboutMsg}},            // other content
+		{"/api/admin/accounts/" + otto.ID + "/warn", map[string]any{"reason": "x", "meldung": aboutMsg}},                 // not the author
 		{"/api/admin/accounts/" + otto.ID + "/suspend", map[string]any{"days": 1, "reason": "x", "meldung": aboutTroll}}, // another account
-		{"/api/admin/inhalte/hide", map[string]any{"target": trollMsg.ID, "reason": "x", "meldung": aboutTroll}},      // content, not the account
+		{"/api/admin/inhalte/hide", map[string]any{"target": trollMsg.ID, "reason": "x", "meldung": aboutTroll}},         // content, not the account
 	}
 	before := inst.Count("SELECT count(*) FROM events")
 	for _, c := range mismatched {

@@ -70,7 +70,7 @@ func (s *Service) entryTx(ctx context.Context, tx *database.Tx, e Entry, at time
 		if err != nil {
 			return Entry{}, err
 		}
-		if err := s.checkNotAbout(ctx, tx, m.Target, e.ModeratorID); err != nil {
+		if err := s.checkAnswers(ctx, tx, m.Target, e); err != nil {
 			return Entry{}, err
 		}
 	}
