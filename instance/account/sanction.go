@@ -225,6 +225,34 @@ func (s *Service) Warnings(ctx context.Context, id uuid.UUID) ([]Warning, error)
 	return ws, nil
 }
 
+// Sanction states, as others are told of an account (SanctionStates).
+const (
+	StateBanned    = "banned"
+	StateSuspended = "suspended"
+)
+
+// SanctionStates says which of the accounts are banned or suspended now (the others are not
+// in the answer): for the delegators of a sanctioned account, who are told on their
+// delegation. Sanctions are public already (the moderation log names them).
+func (s *Service) SanctionStates(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	out := map[uuid.UUID]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+SELECT id, CASE WHEN banned_at IS NOT NULL THEN 'banned' ELSE 'suspended' END FROM accounts
+WHERE id = ANY($1) AND (banned_at IS NOT NULL OR suspended_until > $2)`, ids, s.clock.Now())
+	if err != nil {
+		return nil, fmt.Errorf("account: sanction states: %w", err)
+	}
+	var id uuid.UUID
+	var state string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &state}, func() error { out[id] = state; return nil }); err != nil {
+		return nil, fmt.Errorf("account: sanction states: %w", err)
+	}
+	return out, nil
+}
+
 // Names returns the public names of the accounts (those that exist), for the moderation log
 // and queue.
 func (s *Service) Names(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
