@@ -235,40 +235,31 @@ const (
 // in the answer): for the delegators of a sanctioned account, who are told on their
 // delegation. Sanctions are public already (the moderation log names them).
 func (s *Service) SanctionStates(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
-	out := map[uuid.UUID]string{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := s.pool.Query(ctx, `
+	return s.byID(ctx, "sanction states", `
 SELECT id, CASE WHEN banned_at IS NOT NULL THEN 'banned' ELSE 'suspended' END FROM accounts
 WHERE id = ANY($1) AND (banned_at IS NOT NULL OR suspended_until > $2)`, ids, s.clock.Now())
-	if err != nil {
-		return nil, fmt.Errorf("account: sanction states: %w", err)
-	}
-	var id uuid.UUID
-	var state string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &state}, func() error { out[id] = state; return nil }); err != nil {
-		return nil, fmt.Errorf("account: sanction states: %w", err)
-	}
-	return out, nil
 }
 
 // Names returns the public names of the accounts (those that exist), for the moderation log
 // and queue.
 func (s *Service) Names(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	return s.byID(ctx, "names", `SELECT id, name FROM accounts WHERE id = ANY($1)`, ids)
+}
+
+// byID runs sql, which selects an id and a text of the accounts ids ($1), as a map.
+func (s *Service) byID(ctx context.Context, what, sql string, ids []uuid.UUID, args ...any) (map[uuid.UUID]string, error) {
 	out := map[uuid.UUID]string{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, name FROM accounts WHERE id = ANY($1)`, ids)
+	rows, err := s.pool.Query(ctx, sql, append([]any{ids}, args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("account: names: %w", err)
+		return nil, fmt.Errorf("account: %s: %w", what, err)
 	}
 	var id uuid.UUID
-	var name string
-	_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error { out[id] = name; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("account: names: %w", err)
+	var text string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &text}, func() error { out[id] = text; return nil }); err != nil {
+		return nil, fmt.Errorf("account: %s: %w", what, err)
 	}
 	return out, nil
 }
