@@ -647,6 +647,8 @@ func TestModerationBadInput(t *testing.T) {
 		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": 366, "reason": "x"}, 422, "invalid_days"},
 		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": "3", "reason": "x"}, 400, "invalid_field_type"},
 		{mod, "POST", "/api/admin/accounts/" + uuid.NewString() + "/warn", map[string]any{"reason": "x"}, 404, "account_not_found"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/warn", map[string]any{"reason": "x", "sanction": "ban"}, 400, "unknown_field"}, // a lift's only
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/lift", map[string]any{"sanction": "ban"}, 422, "missing_field"},
 		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/warn", map[string]any{"reason": "x", "meldung": uuid.NewString()}, 404, "meldung_not_found"},
 		{mod, "POST", "/api/admin/inhalte/hide", map[string]any{"target": "https://mastodon.example/@x", "reason": "x"}, 422, "target_not_hideable"},
 		{mod, "POST", "/api/admin/appeals/" + rep, map[string]string{"decision": "upheld", "reason": "x"}, 404, "appeal_not_found"},

@@ -138,14 +138,19 @@ func (s *Server) hideContent(hide bool) authedFunc {
 }
 
 type sanctionRequest struct {
-	Days     *int       `json:"days"`     // a suspension's, required there
-	Sanction string     `json:"sanction"` // a lift's: "ban" or "suspension" ("": the strongest in force)
-	Reason   *string    `json:"reason" required:"true"`
-	Meldung  *uuid.UUID `json:"meldung"`
+	Days    *int       `json:"days"` // a suspension's, required there
+	Reason  *string    `json:"reason" required:"true"`
+	Meldung *uuid.UUID `json:"meldung"`
+}
+
+// liftRequest: only a lift names the sanction it lifts.
+type liftRequest struct {
+	sanctionRequest
+	Sanction string `json:"sanction"` // "ban" or "suspension" ("": the strongest in force)
 }
 
 func (s *Server) sanction(kind string) authedFunc {
-	return bodyRoute(account.ErrNotFound, func(r *http.Request, me account.Account, id uuid.UUID, in sanctionRequest) (int, any, error) {
+	act := func(r *http.Request, me account.Account, id uuid.UUID, in sanctionRequest, lifts string) (int, any, error) {
 		days := 0
 		if kind == account.SanctionSuspend {
 			if in.Days == nil {
@@ -153,8 +158,16 @@ func (s *Server) sanction(kind string) authedFunc {
 			}
 			days = *in.Days
 		}
-		e, err := s.Moderation.Sanction(r.Context(), me, id, kind, days, in.Sanction, *in.Reason, in.Meldung)
+		e, err := s.Moderation.Sanction(r.Context(), me, id, kind, days, lifts, *in.Reason, in.Meldung)
 		return http.StatusOK, entryJSON(e), err
+	}
+	if kind == account.SanctionLift {
+		return bodyRoute(account.ErrNotFound, func(r *http.Request, me account.Account, id uuid.UUID, in liftRequest) (int, any, error) {
+			return act(r, me, id, in.sanctionRequest, in.Sanction)
+		})
+	}
+	return bodyRoute(account.ErrNotFound, func(r *http.Request, me account.Account, id uuid.UUID, in sanctionRequest) (int, any, error) {
+		return act(r, me, id, in, "")
 	})
 }
 
