@@ -1,8 +1,10 @@
 // The moderation panel (docs/MODERATION.md), fetched when first opened: the public
 // moderation log for everyone (with "Widerspruch einlegen" on the entries that concern the
-// reader); for moderators the queue of reports and appeals with their actions; for admins also
-// the residents waiting for verification, the word list and the address blocks. Also the
-// account dialog's part: the reader's own warnings and sanction, each with its appeal.
+// reader); for moderators the queue of reports and appeals with their actions, and the residents
+// with their roles and sanctions (warn, suspend, lift; admins also ban and give roles); for
+// admins also the residents waiting for verification, the word list and the address and domain
+// blocks. Also the account dialog's part: the reader's own warnings and sanction, each with its
+// appeal.
 import { ApiError, addMessages, api, get, germanMessage, post } from "./api";
 import { $, formError, h, replace, time, when } from "./dom";
 import { session } from "./session";
@@ -39,6 +41,7 @@ addMessages({
   invalid_state: "Diesen Status gibt es nicht.",
   invalid_cidr: "Das ist keine IP-Adresse und kein Adressbereich.",
   ipsperre_not_found: "Diese Adresssperre gibt es nicht.",
+  unknown_role: "Diese Rolle gibt es nicht.",
   // The word list's (issue16-wortfilter's texts; at the merge they leave api.ts)
   wortfilter_too_many: "Die Wortliste hat höchstens 10.000 Einträge (Sperren und Prüfen zusammen).",
   wortfilter_entry_length: "Jeder Eintrag der Wortliste hat 1 bis 100 Zeichen; leere Einträge gehen nicht.",
@@ -103,6 +106,16 @@ interface IPSperre {
   until: string | null;
 }
 
+/** A resident as the panel's list has it (GET /api/admin/accounts): the public profile and the sanction in force. */
+interface Resident {
+  id: string;
+  name: string;
+  handle: string;
+  verified: boolean;
+  roles: string[];
+  sanction: { state: "suspended" | "banned"; until: string | null; reason: string } | null;
+}
+
 interface OwnState {
   sanction: { state: "suspended" | "banned"; until: string | null; reason: string; eintrag_id?: string } | null;
   warnings: { at: string; reason: string; eintrag_id?: string }[];
@@ -144,14 +157,18 @@ const sourceLabel = { resident: "Meldung", fediverse: "Meldung aus dem Fediverse
 const APPEALABLE = new Set(["hide", "warn", "suspend", "ban"]);
 const HIDEABLE = new Set(["knoten", "faden", "antrag", "einspruch", "kommentar", "nachricht"]);
 
-type Tab = "queue" | "log" | "verify" | "words" | "ips";
+type Tab = "queue" | "log" | "people" | "verify" | "words" | "ips";
 const tabNames: [Tab, string, "all" | "moderator" | "admin"][] = [
   ["queue", "Meldungen", "moderator"],
   ["log", "Moderationslog", "all"],
+  ["people", "Bewohner", "moderator"],
   ["verify", "Bestätigen", "admin"],
   ["words", "Wortliste", "admin"],
-  ["ips", "IP-Sperren", "admin"],
+  ["ips", "Sperren", "admin"],
 ];
+
+// The roles an admin gives (docs/MODERATION.md, "Roles"); the Kasse only where the Ortskonto exists.
+const roleLabel: Record<string, string> = { moderator: "Moderation", kassenwart: "Kasse" };
 
 export const isModerator = (me: Me | null) => !!me && (me.is_admin || !!me.roles?.includes("moderator"));
 
@@ -225,6 +242,7 @@ export class Moderation {
     this.dlg.querySelector(".close")!.setAttribute("aria-label", `${title} schließen`);
     if (t === "queue") void this.queue();
     if (t === "log") void this.log();
+    if (t === "people") void this.people();
     if (t === "verify") void this.verify();
     if (t === "words") void this.words();
     if (t === "ips") void this.ips();
@@ -323,34 +341,14 @@ export class Moderation {
     );
     const row = h("div", { class: "actions" });
     form.append(row);
+    // A decided report leaves the queue.
     const btn = (label: string, run: (reason: string) => Promise<unknown>, done: string, cls = "small", needsReason = true) =>
-      h(
-        "button",
-        {
-          type: "button",
-          class: cls,
-          onclick: async (e: Event) => {
-            const reason = form.querySelector<HTMLTextAreaElement>("textarea")!.value.trim();
-            if (needsReason && !reason) return formError(form, "Bitte begründe die Entscheidung: sie steht öffentlich im Moderationslog.", "reason");
-            const b = e.currentTarget as HTMLButtonElement;
-            b.disabled = true;
-            try {
-              await run(reason);
-              formError(form, null);
-              toast(done);
-              this.say(done);
-              const li = form.closest("li")!;
-              const next = (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("textarea, button");
-              li.remove();
-              next?.focus();
-            } catch (err) {
-              formError(form, germanMessage(err), err instanceof ApiError && err.field === "reason" ? "reason" : undefined);
-            }
-            b.disabled = false;
-          },
-        },
-        label,
-      );
+      this.decide(form, label, run, done, cls, needsReason, () => {
+        const li = form.closest("li")!;
+        const next = (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("textarea, button");
+        li.remove();
+        next?.focus();
+      });
 
     if (m.source === "appeal") {
       row.append(
@@ -386,6 +384,34 @@ export class Moderation {
       btn("Verwerfen", (reason) => post(`/api/admin/meldungen/${m.id}/dismiss`, { reason }), "Meldung verworfen.", "small secondary"),
     );
     return form;
+  }
+
+  // A button of a form with one public reason: runs the action, says it is done, then after().
+  private decide(form: HTMLFormElement, label: string, run: (reason: string) => Promise<unknown>, done: string, cls: string, needsReason: boolean, after: () => void): HTMLButtonElement {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: cls,
+        onclick: async (e: Event) => {
+          const reason = form.querySelector<HTMLTextAreaElement>("textarea")!.value.trim();
+          if (needsReason && !reason) return formError(form, "Bitte begründe die Entscheidung: sie steht öffentlich im Moderationslog.", "reason");
+          const b = e.currentTarget as HTMLButtonElement;
+          b.disabled = true;
+          try {
+            await run(reason);
+            formError(form, null);
+            toast(done);
+            this.say(done);
+            after();
+          } catch (err) {
+            formError(form, germanMessage(err), err instanceof ApiError && err.field === "reason" ? "reason" : undefined);
+          }
+          b.disabled = false;
+        },
+      },
+      label,
+    );
   }
 
   // The public log.
@@ -521,6 +547,120 @@ export class Moderation {
     return holder;
   }
 
+  // The residents (moderators): roles and sanction state; admins give and take the roles, and
+  // every action a report could lead to is here too, for what no report named.
+
+  private async people() {
+    const box = this.panels.get("people")!;
+    const list = h("ul", { class: "mod-list", id: "mod-people", "aria-busy": "true" });
+    const me = session.me!;
+    replace(
+      box,
+      h("p", { class: "hint" }, me.is_admin ? "Rollen vergibt die Verwaltung; Verwarnungen und Sperren stehen mit ihrer Begründung öffentlich im Moderationslog." : "Verwarnungen und Sperren stehen mit ihrer Begründung öffentlich im Moderationslog."),
+      list,
+    );
+    try {
+      const [verified, waiting, konto] = await Promise.all([
+        get<{ accounts: Resident[] }>("/api/admin/accounts?verified=true"),
+        get<{ accounts: Resident[] }>("/api/admin/accounts?verified=false"),
+        // The Kasse is a role only where the Ortskonto exists (an admin has set its bank account).
+        me.is_admin ? get<{ bank: unknown }>("/api/konto").then((k) => !!k.bank, () => false) : false,
+      ]);
+      const all = [...verified.accounts, ...waiting.accounts].sort((a, b) => a.name.localeCompare(b.name, "de"));
+      replace(list, all.length ? all.map((a) => this.resident(a, konto)) : h("li", { class: "meta" }, "Noch wohnt niemand in der Ortsweberei."));
+      this.say(`${all.length} Bewohnerinnen und Bewohner.`);
+    } catch (e) {
+      replace(list, h("li", { class: "error" }, germanMessage(e)));
+    }
+    list.removeAttribute("aria-busy");
+  }
+
+  private resident(a: Resident, konto: boolean): HTMLElement {
+    const me = session.me!;
+    const s = a.sanction;
+    const li = h(
+      "li",
+      { class: "resident", "data-id": a.id },
+      h(
+        "p",
+        { class: "who" },
+        h("strong", {}, a.name),
+        ` @${a.handle}`,
+        a.verified ? null : h("span", { class: "status" }, "nicht bestätigt"),
+        a.roles.map((r) => h("span", { class: "status role" }, roleLabel[r] ?? r)),
+        s ? h("span", { class: "status sanction" }, s.state === "banned" ? "dauerhaft gesperrt" : `gesperrt bis ${when(s.until)}`) : null,
+      ),
+      s ? h("p", { class: "meta" }, `Begründung: ${s.reason}`) : null,
+    );
+    if (me.is_admin) {
+      const roles = (["moderator", "kassenwart"] as const).filter((r) => r === "moderator" || konto || a.roles.includes(r));
+      li.append(
+        h(
+          "div",
+          { class: "actions", role: "group", "aria-label": `Rollen von ${a.name}` },
+          roles.map((r) =>
+            h(
+              "label",
+              { class: "check" },
+              h("input", {
+                type: "checkbox",
+                checked: a.roles.includes(r),
+                onchange: async (e: Event) => {
+                  const box = e.currentTarget as HTMLInputElement;
+                  box.disabled = true;
+                  try {
+                    await api(box.checked ? "PUT" : "DELETE", `/api/admin/accounts/${a.id}/roles/${r}`);
+                    const done = `${a.name}: ${roleLabel[r]} ${box.checked ? "vergeben" : "entzogen"}.`;
+                    toast(done);
+                    this.say(done);
+                    void this.people();
+                  } catch (err) {
+                    box.checked = !box.checked;
+                    box.disabled = false;
+                    toast(germanMessage(err), "error");
+                  }
+                },
+              }),
+              ` ${roleLabel[r]}`,
+            ),
+          ),
+        ),
+      );
+    }
+    // A moderator acts on residents without a role; nobody on themselves (the instance says so too).
+    if (a.id === me.id || (!me.is_admin && a.roles.includes("moderator"))) return li;
+    const more = h("details", { class: "mod-more" }, h("summary", {}, "Maßnahme"));
+    more.addEventListener("toggle", () => more.open && more.childElementCount === 1 && more.append(this.sanctions(a)), { once: false });
+    li.append(more);
+    return li;
+  }
+
+  // Warn, suspend, ban, lift: one public reason for whichever is taken; the list follows.
+  private sanctions(a: Resident): HTMLElement {
+    const me = session.me!;
+    const id = `mod-pr-${a.id}`;
+    const form = h(
+      "form",
+      { class: "stack mod-actions", onsubmit: (e: Event) => e.preventDefault() },
+      h("label", { for: id }, "Begründung (öffentlich im Moderationslog)"),
+      h("textarea", { id, name: "reason", rows: 2, maxlength: 1000, required: true }),
+      h("p", { class: "form-error", role: "alert", hidden: true }),
+    );
+    const row = h("div", { class: "actions" });
+    form.append(row);
+    const btn = (label: string, kind: string, body: object, done: string, cls = "small secondary") =>
+      this.decide(form, label, (reason) => post(`/api/admin/accounts/${a.id}/${kind}`, { ...body, reason }), `${a.name}: ${done}`, cls, true, () => void this.people());
+    const s = a.sanction;
+    row.append(btn("Verwarnen", "warn", {}, "verwarnt."));
+    if (s?.state !== "banned") {
+      const days = h("input", { type: "number", name: "days", min: 1, max: 365, value: 7, inputmode: "numeric", class: "days", "aria-label": "Tage" });
+      row.append(h("span", { class: "suspend" }, this.decide(form, "Sperren für", (reason) => post(`/api/admin/accounts/${a.id}/suspend`, { days: Number(days.value), reason }), `${a.name}: vorübergehend gesperrt.`, "small secondary", true, () => void this.people()), " ", days, " Tage"));
+      if (me.is_admin) row.append(btn("Dauerhaft sperren", "ban", {}, "dauerhaft gesperrt.", "small danger"));
+    }
+    if (s && (me.is_admin || s.state === "suspended")) row.append(btn("Sperre aufheben", "lift", {}, "die Sperre ist aufgehoben.", "small"));
+    return form;
+  }
+
   // Residents waiting for verification (admins).
 
   private async verify() {
@@ -634,7 +774,9 @@ export class Moderation {
         formError(form, germanMessage(err), err instanceof ApiError ? err.field : undefined);
       }
     });
-    replace(box, h("h3", {}, "Gesperrte Adressen"), list, h("h3", {}, "Neue Sperre"), form);
+    const domains = h("div", {});
+    replace(box, h("h3", {}, "Gesperrte Adressen"), list, h("h3", {}, "Neue Adresssperre"), form, domains);
+    void this.domains(domains);
     try {
       const { ipsperren } = await get<{ ipsperren: IPSperre[] }>("/api/admin/ipsperren");
       replace(
@@ -671,5 +813,74 @@ export class Moderation {
     } catch (e) {
       replace(list, h("li", { class: "error" }, germanMessage(e)));
     }
+  }
+
+  // Domain blocks (admins): a server defederated, and what it sent removed.
+  private async domains(box: HTMLElement) {
+    const list = h("ul", { class: "mod-list", id: "mod-domains", "aria-busy": "true" });
+    const form = h(
+      "form",
+      { class: "stack" },
+      h("label", {}, "Server (Domain, etwa spam.example)", h("input", { name: "domain", required: true, autocomplete: "off", spellcheck: "false" })),
+      h("label", {}, "Begründung (im Moderationslog)", h("textarea", { name: "reason", rows: 2, maxlength: 1000 })),
+      h("p", { class: "form-error", role: "alert", hidden: true }),
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "Server sperren")),
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const f = new FormData(form);
+      const domain = String(f.get("domain")).trim();
+      try {
+        await post("/api/admin/federation/blocks", { domain, reason: String(f.get("reason")).trim() });
+        toast(`${domain} ist gesperrt.`);
+        void this.domains(box);
+      } catch (err) {
+        formError(form, germanMessage(err), err instanceof ApiError ? err.field : undefined);
+      }
+    });
+    replace(
+      box,
+      h("h3", {}, "Gesperrte Server"),
+      h("p", { class: "hint" }, "Was ein gesperrter Server geschickt hat, wird entfernt; er bekommt nichts mehr von hier."),
+      list,
+      h("h3", {}, "Neue Serversperre"),
+      form,
+    );
+    try {
+      const { blocks } = await get<{ blocks: string[] }>("/api/admin/federation/blocks");
+      replace(
+        list,
+        blocks.length
+          ? blocks.map((d) =>
+              h(
+                "li",
+                { class: "row between" },
+                h("strong", {}, d),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "small secondary",
+                    "aria-label": `Sperre von ${d} aufheben`,
+                    onclick: async () => {
+                      try {
+                        await api("DELETE", `/api/admin/federation/blocks/${encodeURIComponent(d)}`, { reason: "aufgehoben" });
+                        toast(`Die Sperre von ${d} ist aufgehoben.`);
+                        void this.domains(box);
+                      } catch (err) {
+                        toast(germanMessage(err), "error");
+                      }
+                    },
+                  },
+                  "Aufheben",
+                ),
+              ),
+            )
+          : h("li", { class: "meta" }, "Kein Server ist gesperrt."),
+      );
+    } catch (e) {
+      replace(list, h("li", { class: "error" }, germanMessage(e)));
+    }
+    list.removeAttribute("aria-busy");
   }
 }
