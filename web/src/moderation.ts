@@ -414,6 +414,44 @@ export class Moderation {
     );
   }
 
+  // A list filled from the instance: its items, a line when there are none, or why it failed.
+  private async fill<T>(list: HTMLElement, load: () => Promise<T[]>, item: (x: T) => HTMLElement, empty: string): Promise<T[] | null> {
+    list.setAttribute("aria-busy", "true");
+    let items: T[] | null = null;
+    try {
+      items = await load();
+      replace(list, items.length ? items.map(item) : h("li", { class: "meta" }, empty));
+    } catch (e) {
+      replace(list, h("li", { class: "error" }, germanMessage(e)));
+    }
+    list.removeAttribute("aria-busy");
+    return items;
+  }
+
+  // A row's button: runs the request, says it is done (or why not), then after() with the row.
+  private rowButton(label: string, ariaLabel: string, run: () => Promise<unknown>, done: string, after: (li: HTMLElement) => void, cls = "small secondary"): HTMLButtonElement {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: cls,
+        "aria-label": ariaLabel,
+        onclick: async (e: Event) => {
+          const li = (e.currentTarget as HTMLElement).closest("li")!; // currentTarget is gone after the await
+          try {
+            await run();
+            toast(done);
+            this.say(done);
+            after(li);
+          } catch (err) {
+            toast(germanMessage(err), "error");
+          }
+        },
+      },
+      label,
+    );
+  }
+
   // The public log.
 
   private async log() {
@@ -559,20 +597,21 @@ export class Moderation {
       h("p", { class: "hint" }, me.is_admin ? "Rollen vergibt die Verwaltung; Verwarnungen und Sperren stehen mit ihrer Begründung öffentlich im Moderationslog." : "Verwarnungen und Sperren stehen mit ihrer Begründung öffentlich im Moderationslog."),
       list,
     );
-    try {
-      const [verified, waiting, konto] = await Promise.all([
-        get<{ accounts: Resident[] }>("/api/admin/accounts?verified=true"),
-        get<{ accounts: Resident[] }>("/api/admin/accounts?verified=false"),
-        // The Kasse is a role only where the Ortskonto exists (an admin has set its bank account).
-        me.is_admin ? get<{ bank: unknown }>("/api/konto").then((k) => !!k.bank, () => false) : false,
-      ]);
-      const all = [...verified.accounts, ...waiting.accounts].sort((a, b) => a.name.localeCompare(b.name, "de"));
-      replace(list, all.length ? all.map((a) => this.resident(a, konto)) : h("li", { class: "meta" }, "Noch wohnt niemand in der Ortsweberei."));
-      this.say(`${all.length} Bewohnerinnen und Bewohner.`);
-    } catch (e) {
-      replace(list, h("li", { class: "error" }, germanMessage(e)));
-    }
-    list.removeAttribute("aria-busy");
+    // The Kasse is a role only where the Ortskonto exists (an admin has set its bank account).
+    const konto = me.is_admin ? get<{ bank: unknown }>("/api/konto").then((k) => !!k.bank, () => false) : Promise.resolve(false);
+    const load = (verified: boolean) => get<{ accounts: Resident[] }>(`/api/admin/accounts?verified=${verified}`).then((r) => r.accounts);
+    let kasse = false;
+    const all = await this.fill(
+      list,
+      () =>
+        Promise.all([load(true), load(false), konto]).then(([a, b, k]) => {
+          kasse = k;
+          return [...a, ...b].sort((x, y) => x.name.localeCompare(y.name, "de"));
+        }),
+      (a) => this.resident(a, kasse),
+      "Noch wohnt niemand in der Ortsweberei.",
+    );
+    if (all) this.say(`${all.length} Bewohnerinnen und Bewohner.`);
   }
 
   private resident(a: Resident, konto: boolean): HTMLElement {
@@ -667,45 +706,21 @@ export class Moderation {
     const box = this.panels.get("verify")!;
     const list = h("ul", { class: "mod-list", id: "mod-verify", "aria-busy": "true" });
     replace(box, h("p", { class: "hint" }, "Bestätige nur, wen du als Bewohnerin oder Bewohner der Ortsweberei kennst. Bestätigte können abstimmen, Einspruch erheben und melden."), list);
-    try {
-      const { accounts } = await get<{ accounts: { id: string; name: string; handle: string; created_at: string }[] }>("/api/admin/accounts?verified=false");
-      replace(
-        list,
-        accounts.length
-          ? accounts.map((a) =>
-              h(
-                "li",
-                { class: "row between" },
-                h("span", {}, h("strong", {}, a.name), " ", h("span", { class: "meta" }, `@${a.handle} · seit `, time(a.created_at))),
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "small",
-                    "aria-label": `${a.name} bestätigen`,
-                    onclick: async (e: Event) => {
-                      const li = (e.currentTarget as HTMLElement).closest("li")!; // currentTarget is gone after the await
-                      try {
-                        await post(`/api/admin/accounts/${a.id}/verify`);
-                        (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("button")?.focus();
-                        li.remove();
-                        toast(`${a.name} ist bestätigt.`);
-                        this.say(`${a.name} ist bestätigt.`);
-                      } catch (err) {
-                        toast(germanMessage(err), "error");
-                      }
-                    },
-                  },
-                  "Bestätigen",
-                ),
-              ),
-            )
-          : h("li", { class: "meta" }, "Niemand wartet auf die Bestätigung."),
-      );
-    } catch (e) {
-      replace(list, h("li", { class: "error" }, germanMessage(e)));
-    }
-    list.removeAttribute("aria-busy");
+    await this.fill(
+      list,
+      () => get<{ accounts: { id: string; name: string; handle: string; created_at: string }[] }>("/api/admin/accounts?verified=false").then((r) => r.accounts),
+      (a) =>
+        h(
+          "li",
+          { class: "row between" },
+          h("span", {}, h("strong", {}, a.name), " ", h("span", { class: "meta" }, `@${a.handle} · seit `, time(a.created_at))),
+          this.rowButton("Bestätigen", `${a.name} bestätigen`, () => post(`/api/admin/accounts/${a.id}/verify`), `${a.name} ist bestätigt.`, (li) => {
+            (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("button")?.focus();
+            li.remove();
+          }, "small"),
+        ),
+      "Niemand wartet auf die Bestätigung.",
+    );
   }
 
   // The word list (admins): one entry per line.
@@ -777,42 +792,19 @@ export class Moderation {
     const domains = h("div", {});
     replace(box, h("h3", {}, "Gesperrte Adressen"), list, h("h3", {}, "Neue Adresssperre"), form, domains);
     void this.domains(domains);
-    try {
-      const { ipsperren } = await get<{ ipsperren: IPSperre[] }>("/api/admin/ipsperren");
-      replace(
-        list,
-        ipsperren.length
-          ? ipsperren.map((s) =>
-              h(
-                "li",
-                {},
-                h("p", { class: "who" }, h("strong", {}, s.cidr), " · seit ", time(s.created_at), s.until ? ` · bis ${when(s.until)}` : " · bis zur Aufhebung"),
-                h("p", {}, s.reason),
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "small secondary",
-                    "aria-label": `Sperre von ${s.cidr} aufheben`,
-                    onclick: async () => {
-                      try {
-                        await api("DELETE", `/api/admin/ipsperren/${s.id}`, { reason: "aufgehoben" });
-                        toast(`Die Sperre von ${s.cidr} ist aufgehoben.`);
-                        void this.ips();
-                      } catch (err) {
-                        toast(germanMessage(err), "error");
-                      }
-                    },
-                  },
-                  "Aufheben",
-                ),
-              ),
-            )
-          : h("li", { class: "meta" }, "Keine Adresse ist gesperrt."),
-      );
-    } catch (e) {
-      replace(list, h("li", { class: "error" }, germanMessage(e)));
-    }
+    await this.fill(
+      list,
+      () => get<{ ipsperren: IPSperre[] }>("/api/admin/ipsperren").then((r) => r.ipsperren),
+      (b) =>
+        h(
+          "li",
+          {},
+          h("p", { class: "who" }, h("strong", {}, b.cidr), " · seit ", time(b.created_at), b.until ? ` · bis ${when(b.until)}` : " · bis zur Aufhebung"),
+          h("p", {}, b.reason),
+          this.rowButton("Aufheben", `Sperre von ${b.cidr} aufheben`, () => api("DELETE", `/api/admin/ipsperren/${b.id}`, { reason: "aufgehoben" }), `Die Sperre von ${b.cidr} ist aufgehoben.`, () => void this.ips()),
+        ),
+      "Keine Adresse ist gesperrt.",
+    );
   }
 
   // Domain blocks (admins): a server defederated, and what it sent removed.
@@ -846,41 +838,17 @@ export class Moderation {
       h("h3", {}, "Neue Serversperre"),
       form,
     );
-    try {
-      const { blocks } = await get<{ blocks: string[] }>("/api/admin/federation/blocks");
-      replace(
-        list,
-        blocks.length
-          ? blocks.map((d) =>
-              h(
-                "li",
-                { class: "row between" },
-                h("strong", {}, d),
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "small secondary",
-                    "aria-label": `Sperre von ${d} aufheben`,
-                    onclick: async () => {
-                      try {
-                        await api("DELETE", `/api/admin/federation/blocks/${encodeURIComponent(d)}`, { reason: "aufgehoben" });
-                        toast(`Die Sperre von ${d} ist aufgehoben.`);
-                        void this.domains(box);
-                      } catch (err) {
-                        toast(germanMessage(err), "error");
-                      }
-                    },
-                  },
-                  "Aufheben",
-                ),
-              ),
-            )
-          : h("li", { class: "meta" }, "Kein Server ist gesperrt."),
-      );
-    } catch (e) {
-      replace(list, h("li", { class: "error" }, germanMessage(e)));
-    }
-    list.removeAttribute("aria-busy");
+    await this.fill(
+      list,
+      () => get<{ blocks: string[] }>("/api/admin/federation/blocks").then((r) => r.blocks),
+      (d) =>
+        h(
+          "li",
+          { class: "row between" },
+          h("strong", {}, d),
+          this.rowButton("Aufheben", `Sperre von ${d} aufheben`, () => api("DELETE", `/api/admin/federation/blocks/${encodeURIComponent(d)}`, { reason: "aufgehoben" }), `Die Sperre von ${d} ist aufgehoben.`, () => void this.domains(box)),
+        ),
+      "Kein Server ist gesperrt.",
+    );
   }
 }
