@@ -331,24 +331,15 @@ export class Moderation {
   // The actions on an open report: one reason for whichever is taken (it goes into the public log).
   private actions(m: Meldung): HTMLElement {
     const me = session.me!;
-    const reasonId = `mod-reason-${m.id}`;
-    const form = h(
-      "form",
-      { class: "stack mod-actions", onsubmit: (e: Event) => e.preventDefault() },
-      h("label", { for: reasonId }, m.source === "appeal" ? "Begründung deiner Entscheidung (öffentlich im Log)" : "Begründung (öffentlich im Moderationslog, ohne wer gemeldet hat)"),
-      h("textarea", { id: reasonId, name: "reason", rows: 2, maxlength: 1000, required: true }),
-      h("p", { class: "form-error", role: "alert", hidden: true }),
-    );
-    const row = h("div", { class: "actions" });
-    form.append(row);
+    const [form, row] = this.reasonForm(`mod-reason-${m.id}`, m.source === "appeal" ? "Begründung deiner Entscheidung (öffentlich im Log)" : "Begründung (öffentlich im Moderationslog, ohne wer gemeldet hat)");
     // A decided report leaves the queue.
-    const btn = (label: string, run: (reason: string) => Promise<unknown>, done: string, cls = "small", needsReason = true) =>
-      this.decide(form, label, run, done, cls, needsReason, () => {
-        const li = form.closest("li")!;
-        const next = (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("textarea, button");
-        li.remove();
-        next?.focus();
-      });
+    const leave = () => {
+      const li = form.closest("li")!;
+      const next = (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("textarea, button");
+      li.remove();
+      next?.focus();
+    };
+    const btn = (label: string, run: (reason: string) => Promise<unknown>, done: string, cls = "small", needsReason = true) => this.decide(form, label, run, done, cls, needsReason, leave);
 
     if (m.source === "appeal") {
       row.append(
@@ -362,21 +353,10 @@ export class Moderation {
     const author = t.kind === "account" ? t.id : m.summary?.author_id ?? null;
     if (HIDEABLE.has(t.kind) && !m.summary?.hidden)
       row.append(btn("Verbergen", (reason) => post("/api/admin/inhalte/hide", { target: t.id, reason, meldung: m.id }), "Verborgen; die Meldung ist erledigt."));
-    if (author && author !== me.id) {
-      row.append(btn("Verwarnen", (reason) => post(`/api/admin/accounts/${author}/warn`, { reason, meldung: m.id }), "Verwarnt; die Meldung ist erledigt.", "small secondary"));
-      const days = h("input", { type: "number", name: "days", min: 1, max: 365, value: 7, inputmode: "numeric", class: "days", "aria-label": "Tage" });
+    if (author && author !== me.id)
       row.append(
-        h(
-          "span",
-          { class: "suspend" },
-          btn("Sperren für", (reason) => post(`/api/admin/accounts/${author}/suspend`, { days: Number(days.value), reason, meldung: m.id }), "Vorübergehend gesperrt; die Meldung ist erledigt.", "small secondary"),
-          " ",
-          days,
-          " Tage",
-        ),
+        ...this.sanctionButtons(form, author, { meldung: m.id }, (what) => `${what[0].toUpperCase()}${what.slice(1)}; die Meldung ist erledigt.`, leave),
       );
-      if (me.is_admin) row.append(btn("Dauerhaft sperren", (reason) => post(`/api/admin/accounts/${author}/ban`, { reason, meldung: m.id }), "Dauerhaft gesperrt; die Meldung ist erledigt.", "small danger"));
-    }
     if (t.kind === "remote" && !m.forwarded_at)
       row.append(btn("An den Server weiterleiten", (reason) => post(`/api/admin/meldungen/${m.id}/forward`, { comment: reason }), "An den anderen Server weitergeleitet.", "small secondary", false));
     row.append(
@@ -450,6 +430,33 @@ export class Moderation {
       },
       label,
     );
+  }
+
+  // A form with one public reason, and the row its buttons go in.
+  private reasonForm(id: string, label: string): [HTMLFormElement, HTMLElement] {
+    const row = h("div", { class: "actions" });
+    const form = h(
+      "form",
+      { class: "stack mod-actions", onsubmit: (e: Event) => e.preventDefault() },
+      h("label", { for: id }, label),
+      h("textarea", { id, name: "reason", rows: 2, maxlength: 1000, required: true }),
+      h("p", { class: "form-error", role: "alert", hidden: true }),
+      row,
+    );
+    return [form, row];
+  }
+
+  // Warn, suspend for N days, ban (admins; not of an account banned already): the sanctions of
+  // one account, from a report (extra names it) or the residents list. said(what) is the toast.
+  private sanctionButtons(form: HTMLFormElement, id: string, extra: object, said: (what: string) => string, after: () => void, banned = false): HTMLElement[] {
+    const act = (label: string, kind: string, what: string, cls: string, body: () => object = () => ({})) =>
+      this.decide(form, label, (reason) => post(`/api/admin/accounts/${id}/${kind}`, { ...body(), ...extra, reason }), said(what), cls, true, after);
+    const out: HTMLElement[] = [act("Verwarnen", "warn", "verwarnt", "small secondary")];
+    if (banned) return out;
+    const days = h("input", { type: "number", name: "days", min: 1, max: 365, value: 7, inputmode: "numeric", class: "days", "aria-label": "Tage" });
+    out.push(h("span", { class: "suspend" }, act("Sperren für", "suspend", "vorübergehend gesperrt", "small secondary", () => ({ days: Number(days.value) })), " ", days, " Tage"));
+    if (session.me?.is_admin) out.push(act("Dauerhaft sperren", "ban", "dauerhaft gesperrt", "small danger"));
+    return out;
   }
 
   // The public log.
@@ -669,34 +676,21 @@ export class Moderation {
     // A moderator acts on residents without a role; nobody on themselves (the instance says so too).
     if (a.id === me.id || (!me.is_admin && a.roles.includes("moderator"))) return li;
     const more = h("details", { class: "mod-more" }, h("summary", {}, "Maßnahme"));
-    more.addEventListener("toggle", () => more.open && more.childElementCount === 1 && more.append(this.sanctions(a)), { once: false });
+    // Its form is made when first opened: the list may be long.
+    more.addEventListener("toggle", () => more.open && more.childElementCount === 1 && more.append(this.sanctions(a)));
     li.append(more);
     return li;
   }
 
   // Warn, suspend, ban, lift: one public reason for whichever is taken; the list follows.
   private sanctions(a: Resident): HTMLElement {
-    const me = session.me!;
-    const id = `mod-pr-${a.id}`;
-    const form = h(
-      "form",
-      { class: "stack mod-actions", onsubmit: (e: Event) => e.preventDefault() },
-      h("label", { for: id }, "Begründung (öffentlich im Moderationslog)"),
-      h("textarea", { id, name: "reason", rows: 2, maxlength: 1000, required: true }),
-      h("p", { class: "form-error", role: "alert", hidden: true }),
-    );
-    const row = h("div", { class: "actions" });
-    form.append(row);
-    const btn = (label: string, kind: string, body: object, done: string, cls = "small secondary") =>
-      this.decide(form, label, (reason) => post(`/api/admin/accounts/${a.id}/${kind}`, { ...body, reason }), `${a.name}: ${done}`, cls, true, () => void this.people());
+    const [form, row] = this.reasonForm(`mod-pr-${a.id}`, "Begründung (öffentlich im Moderationslog)");
+    const after = () => void this.people();
     const s = a.sanction;
-    row.append(btn("Verwarnen", "warn", {}, "verwarnt."));
-    if (s?.state !== "banned") {
-      const days = h("input", { type: "number", name: "days", min: 1, max: 365, value: 7, inputmode: "numeric", class: "days", "aria-label": "Tage" });
-      row.append(h("span", { class: "suspend" }, this.decide(form, "Sperren für", (reason) => post(`/api/admin/accounts/${a.id}/suspend`, { days: Number(days.value), reason }), `${a.name}: vorübergehend gesperrt.`, "small secondary", true, () => void this.people()), " ", days, " Tage"));
-      if (me.is_admin) row.append(btn("Dauerhaft sperren", "ban", {}, "dauerhaft gesperrt.", "small danger"));
-    }
-    if (s && (me.is_admin || s.state === "suspended")) row.append(btn("Sperre aufheben", "lift", {}, "die Sperre ist aufgehoben.", "small"));
+    row.append(...this.sanctionButtons(form, a.id, {}, (what) => `${a.name}: ${what}.`, after, s?.state === "banned"));
+    // A ban is lifted by an admin, a suspension by a moderator too (the strongest in force first).
+    if (s && (session.me?.is_admin || s.state === "suspended"))
+      row.append(this.decide(form, "Sperre aufheben", (reason) => post(`/api/admin/accounts/${a.id}/lift`, { reason }), `${a.name}: die Sperre ist aufgehoben.`, "small", true, after));
     return form;
   }
 
