@@ -7,7 +7,8 @@
 // opens the public Moderationslog: the entry is there with Mia's reason, and neither Ria's name
 // nor her reason. Then the conflict process: Otto appeals from the log, Mia (who acted) may not
 // decide, Ada (an admin) upholds the appeal and the message is back on the guest's screen; Ada
-// verifies Otto from the list of residents waiting. axe-core finds nothing serious in the report
+// verifies Otto from the list of residents waiting, and (no Ortskonto here) is offered no Kasse
+// role in the residents tab. axe-core finds nothing serious in the report
 // and appeal dialogs, the queue, the log and the verification list, and nothing on Ria's phone is
 // wider than the screen.
 //
@@ -148,6 +149,13 @@ await kit.run(async () => {
   await waiting.waitFor({ state: "detached" });
   await admin.locator(".toast", { hasText: `${ottoName} ist bestätigt.` }).waitFor();
   step("Ada verified Otto from the list of residents waiting");
+
+  // This Ortsweberei has no Ortskonto: the residents tab offers no Kasse to give.
+  await adaPanel.getByRole("tab", { name: "Bewohner" }).click();
+  const ottoRow = adaPanel.locator("#mod-people li.resident", { hasText: ottoName });
+  await ottoRow.getByLabel("Moderation").waitFor();
+  check((await ottoRow.getByLabel("Kasse").count()) === 0, "the Kasse is offered without an Ortskonto");
+  step("without an Ortskonto the residents tab offers only the moderator role");
 
   // The log on the phone fits the screen (the Nähstübchen, full-width there, closed first).
   await phone.keyboard.press("Escape");
