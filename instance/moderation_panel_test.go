@@ -14,9 +14,8 @@ import (
 // an e-mail.
 func TestModeratorsListResidentsWithTheirSanctions(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona Moderat")
+	inst, admin, mods := startModeration(t, "Mona Moderat")
+	mod := mods[0]
 	ben := inst.VerifiedResident("Ben", lat, lon)
 
 	type resident struct {
@@ -60,8 +59,13 @@ func TestModeratorsListResidentsWithTheirSanctions(t *testing.T) {
 		t.Errorf("Ben banned, in the list: %+v", s)
 	}
 	admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "Gespräch geführt"}).Expect(t, http.StatusOK)
+	// The ban is lifted; the suspension, still running, is in force again.
+	if s := list(mod)[ben.ID].Sanction; s == nil || s.State != "suspended" || s.Reason != "Beleidigungen" {
+		t.Errorf("Ben's ban lifted, his suspension running, in the list: %+v", s)
+	}
+	mod.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "Gespräch geführt"}).Expect(t, http.StatusOK)
 	if s := list(mod)[ben.ID].Sanction; s != nil {
-		t.Errorf("Ben's lifted ban still in the list: %+v", s)
+		t.Errorf("Ben's lifted sanctions still in the list: %+v", s)
 	}
 
 	if code := ben.Get("/api/admin/accounts?verified=true").Expect(t, http.StatusForbidden).ErrorCode(); code != "moderator_required" {

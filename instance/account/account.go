@@ -57,8 +57,12 @@ type Account struct {
 	// Sanctions (sanction.go): no writes until SuspendedUntil, none at all once BannedAt.
 	SuspendedUntil *time.Time
 	BannedAt       *time.Time
-	SanctionReason string     // the reason of the sanction in force
+	SanctionReason string     // the reason of the sanction in force: the ban's while banned
 	SanctionRef    *uuid.UUID // its entry in the moderation log
+	// The suspension's own reason and entry, kept apart from a ban's: lifting a ban leaves a
+	// suspension that still runs in force, with its reason.
+	SuspensionReason string
+	SuspensionRef    *uuid.UUID
 }
 
 // Verified reports whether an admin has verified the account.

@@ -17,7 +17,9 @@ addMessages({
   // Only another server meets these (an incoming Flag); listed for completeness, with the reports.
   flag_without_object: "Eine Meldung (Flag) muss das gemeldete Konto oder die gemeldeten Beiträge nennen.",
   flag_too_many_objects: "Eine Meldung (Flag) darf höchstens 100 Konten oder Beiträge nennen.",
-  not_sanctioned: "Dieses Konto ist weder vorübergehend noch dauerhaft gesperrt.",
+  not_sanctioned: "Diese Sperre besteht für dieses Konto nicht.",
+  invalid_sanction: "Aufgehoben wird eine dauerhafte Sperre („ban“) oder eine vorübergehende („suspension“).",
+  meldung_target_mismatch: "Diese Maßnahme betrifft weder den gemeldeten Inhalt noch seine Urheberin oder das gemeldete Konto.",
   moderator_required: "Das dürfen nur Moderatorinnen und Moderatoren.",
   moderation_self: "Moderationsmaßnahmen über dich selbst kannst du nicht ergreifen.",
   second_moderator_required: "Über einen Widerspruch entscheidet eine andere Moderatorin oder ein anderer Moderator als die, die gehandelt hat.",

@@ -145,6 +145,8 @@ export interface Delegation {
   idle_expires_at: string | null;
   ended_at?: string | null;
   end_reason?: string | null;
+  /** The delegate is banned or suspended now (the delegation stays until revoked). */
+  delegate_sanction?: "banned" | "suspended";
 }
 
 export interface ChatMessage {

@@ -515,6 +515,9 @@ export class Webrat {
           "div",
           { class: "delegation" },
           h("p", {}, "Deine Stimme geht an ", h("strong", {}, d.to.name), "."),
+          d.delegate_sanction
+            ? h("p", { class: "hint" }, `${d.to.name} ist von der Moderation ${d.delegate_sanction === "banned" ? "dauerhaft" : "vorübergehend"} gesperrt und kann derzeit nicht abstimmen. Stimme selbst ab oder widerrufe die Delegation.`)
+            : null,
           h(
             "p",
             { class: "meta" },
