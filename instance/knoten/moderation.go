@@ -270,7 +270,7 @@ WHERE f.id = ANY($1) AND (f.hidden_at IS NOT NULL OR k.hidden_at IS NOT NULL)`, 
 
 // hiddenAllSQL reads the hidden rows alone: the hidden Knoten (knoten_hidden), the Fäden
 // hidden on their own (faeden_hidden) and every Faden of a hidden Knoten, expired ones too,
-// from those few Knoten (faeden_knoten_all). One OR across the join would make the planner
+// from those few Knoten (faeden_knoten). One OR across the join would make the planner
 // read every Faden ever spun (migration 00039).
 const hiddenAllSQL = `
 SELECT true, id FROM knoten WHERE hidden_at IS NOT NULL
