@@ -123,6 +123,59 @@ func TestCaptchaOnRegistration(t *testing.T) {
 	})
 }
 
+// With the captcha's default (WG_CAPTCHA=on: register,login-after-failures) a login needs a
+// solved captcha once the lockout has counted three failures for it: from this client to the
+// address, or to the address from all clients it does not know. Refused without one (nothing
+// counted: the lockout's five are not used up by those), accepted with one, and a solution
+// serves one login. A resident's own device, which logged in before, is not asked.
+func TestCaptchaOnLoginAfterFailures(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Captcha: true, CaptchaOptions: captcha.Options{MaxNumber: 5000}})
+	anna := inst.Resident("Anna", lat, lon) // registered and logged in: her device is known
+	login := func(c *instancetest.Client, password string, altcha any) *instancetest.Response {
+		body := map[string]any{"email": anna.Email, "password": password}
+		if altcha != nil {
+			body["altcha"] = altcha
+		}
+		return c.Post("/api/auth/login", body)
+	}
+	refused := func(what string, res *instancetest.Response, status int, code string) {
+		t.Helper()
+		var e struct {
+			Error struct{ Code, Field string } `json:"error"`
+		}
+		_ = json.Unmarshal(res.Body, &e)
+		if res.Status != status || e.Error.Code != code || (code != "invalid_credentials" && e.Error.Field != "altcha") {
+			t.Errorf("%s: %d %s, want %d %s", what, res.Status, res.Body, status, code)
+		}
+	}
+
+	guest := inst.Client()
+	for i := range captcha.LoginFailures {
+		refused(fmt.Sprintf("wrong password %d, no captcha yet", i+1), login(guest, "falsch", nil), http.StatusUnauthorized, "invalid_credentials")
+	}
+	for range 5 {
+		refused("right password after three failures, no captcha", login(guest, instancetest.ResidentPassword, nil), http.StatusUnprocessableEntity, "captcha_required")
+	}
+	refused("not base64", login(guest, instancetest.ResidentPassword, "kein base64!"), http.StatusUnprocessableEntity, "captcha_invalid")
+	// Counted again only with a solution: the fourth failure, not the ninth (a lock).
+	refused("wrong password with a solved captcha", login(guest, "falsch", instancetest.SolveCaptcha(t, guest)), http.StatusUnauthorized, "invalid_credentials")
+	solved := instancetest.SolveCaptcha(t, guest)
+	login(guest, instancetest.ResidentPassword, solved).Expect(t, http.StatusOK)
+
+	// The address has failed from elsewhere: another new client is asked too; Anna's own
+	// device (its wg_device cookie) is not.
+	other := inst.Client()
+	refused("a new client to the address that failed", login(other, instancetest.ResidentPassword, nil), http.StatusUnprocessableEntity, "captcha_required")
+	refused("a new client with a spent solution", login(other, instancetest.ResidentPassword, solved), http.StatusUnprocessableEntity, "captcha_replayed")
+	login(other, instancetest.ResidentPassword, instancetest.SolveCaptcha(t, other)).Expect(t, http.StatusOK)
+	login(anna, instancetest.ResidentPassword, nil).Expect(t, http.StatusOK)
+
+	// Another address, never failed: no captcha.
+	bert := inst.Resident("Bert", lat, lon)
+	inst.Client().Post("/api/auth/login", map[string]any{"email": bert.Email, "password": instancetest.ResidentPassword}).Expect(t, http.StatusOK)
+}
+
 // Without the captcha (WG_CAPTCHA=off) GET /api/captcha says so, and registration takes none.
 func TestCaptchaOff(t *testing.T) {
 	t.Parallel()
@@ -306,6 +359,33 @@ func TestLimitedRegistrationKeepsItsCaptcha(t *testing.T) {
 	register("nele.neu@example.org", second).Expect(t, http.StatusAccepted)
 	if n := inst.Count(`SELECT count(*) FROM captcha_spent`); n != 2 {
 		t.Errorf("%d solutions spent, want 2", n)
+	}
+}
+
+// A replayed solution is refused before the limits count it: it does not take its address's
+// registrations (with a limit of 2 an address, the resident's second goes through after ten
+// replays).
+func TestReplayedCaptchaTakesNoRegistration(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Captcha: true, CaptchaOptions: captcha.Options{MaxNumber: 5000},
+		RateLimits: &httpapi.RateLimits{Rules: []httpapi.Rule{{Class: httpapi.ClassRegister, Scope: httpapi.PerIP, Burst: 2, Every: time.Hour}}}})
+	c := inst.Client()
+	n := 0
+	register := func(altcha string) *instancetest.Response {
+		n++
+		return c.Post("/api/auth/register", map[string]any{"name": "Nele Neu", "address": "Weg 1", "lat": lat, "lon": lon,
+			"email": fmt.Sprintf("nele%d@example.org", n), "password": "lange genug", "altcha": altcha})
+	}
+	used := instancetest.SolveCaptcha(t, c)
+	register(used).Expect(t, http.StatusAccepted)
+	for range 10 {
+		if res := register(used); res.Status != http.StatusUnprocessableEntity || res.ErrorCode() != "captcha_replayed" {
+			t.Fatalf("replayed solution: %d %s, want 422 captcha_replayed", res.Status, res.Body)
+		}
+	}
+	register(instancetest.SolveCaptcha(t, c)).Expect(t, http.StatusAccepted)
+	if res := register(instancetest.SolveCaptcha(t, c)); res.ErrorCode() != "rate_limited" {
+		t.Errorf("third registration from the address: %d %s, want 429 rate_limited", res.Status, res.Body)
 	}
 }
 

@@ -77,8 +77,9 @@ type Config struct {
 	MapFeed mapfeed.Options
 	// RateLimits of logins, registrations and writes; the zero value is httpapi.DefaultRules.
 	RateLimits httpapi.RateLimits
-	// Edge: the registration captcha (on unless CaptchaOff: WG_CAPTCHA=off) and the admins'
-	// address blocks (nil: none), docs/MODERATION.md "Protection at the edge".
+	// Edge: the guests' captcha (on unless CaptchaOff: WG_CAPTCHA=off; Captcha says where, at
+	// registration and logins after failures by default) and the admins' address blocks (nil:
+	// none), docs/MODERATION.md "Protection at the edge".
 	CaptchaOff bool
 	Captcha    captcha.Options
 	IPBlocks   moderation.IPBlocks

@@ -55,7 +55,8 @@ func TestBrowser(t *testing.T) {
 // TestCaptchaInTheBrowser runs e2e/captcha.e2e.mjs against an instance with the captcha on:
 // the real widget, loaded with the registration form, solves the instance's challenge under
 // the page's policy, and two residents register through it, one of them without ticking the
-// box first. Each solution is spent once.
+// box first; then one logs in after three failed logins, through the widget the login form
+// loads with the instance's refusal. Each solution is spent once.
 func TestCaptchaInTheBrowser(t *testing.T) {
 	b := requireBrowser(t)
 	inst := instancetest.Start(t, instancetest.Options{Name: "Captcha-Weberei", Bounds: lindenau, Captcha: true,
@@ -64,8 +65,8 @@ func TestCaptchaInTheBrowser(t *testing.T) {
 	if n := inst.Count(`SELECT count(*) FROM accounts`); n != 2 {
 		t.Errorf("%d accounts after two registrations through the widget", n)
 	}
-	if n := inst.Count(`SELECT count(*) FROM captcha_spent`); n != 2 {
-		t.Errorf("%d solutions spent, want 2", n)
+	if n := inst.Count(`SELECT count(*) FROM captcha_spent`); n != 3 {
+		t.Errorf("%d solutions spent, want 3 (two registrations, one login)", n)
 	}
 }
 

@@ -180,14 +180,15 @@ func reachableTempDir(t *testing.T) string {
 	return dir
 }
 
-// The edge's serve flags are checked before anything starts: a captcha setting other than on or
-// off, and a rate limit the table does not have, are refused with the flag's name.
+// The edge's serve flags are checked before anything starts: a captcha setting that names no
+// place to ask it, and a rate limit the table does not have, are refused with the flag's name.
 func TestServeRefusesBadEdgeFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--captcha", "maybe"}, "--captcha wants on or off"},
+		{[]string{"--captcha", "maybe"}, "--captcha: captcha: want off, on, or a list"},
+		{[]string{"--captcha", "register,login,login-after-failures"}, "--captcha: captcha: name one of"},
 		{[]string{"--rate-limit", "chats/ip=1/1s"}, "--rate-limit"},
 		{[]string{"--rate-limit", "chat/ip=1"}, "--rate-limit"},
 	} {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
+	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
 	"github.com/weltgewebe/weltgewebe/instance/demo"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
@@ -45,7 +46,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	basemap := fs.String("basemap", envOr("WG_BASEMAP", ""), "PMTiles file the web app draws as the map, served at /tiles/basemap.pmtiles (env WG_BASEMAP)")
 	trustedProxies := fs.String("trusted-proxy", envOr("WG_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for the rate limits and the login lockout (env WG_TRUSTED_PROXIES)")
 	rateLimits := fs.String("rate-limit", envOr("WG_RATE_LIMITS", ""), "changes to the rate limits table, comma-separated class/scope=burst/every, e.g. chat/account=40/1s (burst 0: the line off); see OPERATIONS.md (env WG_RATE_LIMITS)")
-	captchaFlag := fs.String("captcha", envOr("WG_CAPTCHA", "on"), "proof-of-work captcha on registration: on or off (env WG_CAPTCHA)")
+	captchaFlag := fs.String("captcha", envOr("WG_CAPTCHA", "on"), "where the proof-of-work captcha is asked: off, on (= register,login-after-failures), or a list of register and login-after-failures or login (every login); see MODERATION.md (env WG_CAPTCHA)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	datev := datevFlags(fs)
@@ -109,13 +110,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--rate-limit: %w", err)
 		}
 	}
-	switch *captchaFlag {
-	case "on":
-	case "off":
-		cfg.CaptchaOff = true
-		log.Warn("the registration captcha is off (--captcha=off / WG_CAPTCHA=off)")
-	default:
-		return fmt.Errorf("--captcha wants on or off, got %q", *captchaFlag)
+	captchaOn := false
+	if cfg.Captcha, captchaOn, err = captcha.ParseMode(*captchaFlag); err != nil {
+		return fmt.Errorf("--captcha: %w", err)
+	}
+	if cfg.CaptchaOff = !captchaOn; cfg.CaptchaOff {
+		log.Warn("the captcha is off (--captcha=off / WG_CAPTCHA=off)")
 	}
 	for _, h := range strings.Split(*allowHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {

@@ -24,16 +24,15 @@ const (
 	boxLat, boxLon = 0.018, 0.029
 )
 
-// benchBBox: GET /api/knoten?bbox= over n Knoten, against the bare `geom && envelope` query.
-func benchBBox(ctx context.Context, e *env, cfg config) {
-	n := cfg.knoten
-	log.Printf("bbox: loading %d Knoten", n)
-	start := time.Now()
+// copyKnoten puts n Knoten, spread over the region by rng, into the knoten table at once (COPY
+// through a temporary table), created by the benchmark's resident. createdAt is their
+// created_at, an SQL expression over $2, the instance's now.
+func copyKnoten(ctx context.Context, e *env, rng *rand.Rand, n int, createdAt string) {
 	conn, err := e.inst.Pool.Acquire(ctx)
 	check(err)
-	_, err = conn.Exec(ctx, `CREATE TEMP TABLE staging (id uuid, lat float8, lon float8, h3 bigint, type text, title text)`)
+	defer conn.Release()
+	_, err = conn.Exec(ctx, `CREATE TEMP TABLE knoten_staging (id uuid, lat float8, lon float8, h3 bigint, type text, title text)`)
 	check(err)
-	rng := rand.New(rand.NewPCG(42, 42))
 	rows := make([][]any, 0, n)
 	for i := range n {
 		p := geo.Point{Lat: minLat + rng.Float64()*(maxLat-minLat), Lon: minLon + rng.Float64()*(maxLon-minLon)}
@@ -41,15 +40,24 @@ func benchBBox(ctx context.Context, e *env, cfg config) {
 		check(err)
 		rows = append(rows, []any{uuid.New(), p.Lat, p.Lon, c, knoten.KnotenTypes[i%len(knoten.KnotenTypes)], fmt.Sprintf("Knoten %d", i)})
 	}
-	_, err = conn.CopyFrom(ctx, pgx.Identifier{"staging"}, []string{"id", "lat", "lon", "h3", "type", "title"}, pgx.CopyFromRows(rows))
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"knoten_staging"}, []string{"id", "lat", "lon", "h3", "type", "title"}, pgx.CopyFromRows(rows))
 	check(err)
-	now := e.inst.Clock.Now()
 	_, err = conn.Exec(ctx, `
 INSERT INTO knoten (id, type, title, description, geom, h3, created_by, created_at, last_activity_at, dissolves_at)
-SELECT id, type, title, '', point4326(lon, lat), h3, $1, $2::timestamptz - random() * interval '6 days', $2, $2::timestamptz + interval '7 days'
-FROM staging`, e.resident, now)
+SELECT id, type, title, '', point4326(lon, lat), h3, $1, `+createdAt+`, $2, $2::timestamptz + interval '7 days'
+FROM knoten_staging`, e.resident, e.inst.Clock.Now())
 	check(err)
-	conn.Release()
+	_, err = conn.Exec(ctx, `DROP TABLE knoten_staging`)
+	check(err)
+}
+
+// benchBBox: GET /api/knoten?bbox= over n Knoten, against the bare `geom && envelope` query.
+func benchBBox(ctx context.Context, e *env, cfg config) {
+	n := cfg.knoten
+	log.Printf("bbox: loading %d Knoten", n)
+	start := time.Now()
+	rng := rand.New(rand.NewPCG(42, 42))
+	copyKnoten(ctx, e, rng, n, `$2::timestamptz - random() * interval '6 days'`)
 	e.exec(ctx, `CREATE TABLE bench_pins AS SELECT * FROM knoten`)
 	e.exec(ctx, `CREATE INDEX ON bench_pins USING gist (geom)`)
 	e.exec(ctx, `VACUUM ANALYZE knoten`)

@@ -64,22 +64,14 @@ func benchFlood(ctx context.Context, e *env, cfg config) {
 	crowd := run("64 clients: 128 connections, bad logins", e.url, 128, 64, false)
 
 	// The instance as it was: no limits, no bound on hashing at once.
-	unprotected, err := instance.Open(ctx, instance.Config{
+	unprotected, stop := serveInstance(ctx, instance.Config{
 		DB:         instance.DBConfig{URL: e.dbURL, MaxConns: 20},
 		RateLimits: httpapi.RateLimits{Off: true},
 		CaptchaOff: true,
 		Accounts:   account.Options{Hashers: 1 << 20, HashQueue: 1},
 	})
-	check(err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- unprotected.Serve(runCtx, ln) }()
-	without := run("64 clients, unprotected (no limits, no pool)", "http://"+ln.Addr().String(), 32, 64, false)
-	cancel()
-	<-done
-	unprotected.Close()
+	without := run("64 clients, unprotected (no limits, no pool)", unprotected, 32, 64, false)
+	stop()
 
 	fmt.Printf("## Flood of bad logins and writes\n\n")
 	fmt.Printf("Each phase %s; the flood from a separate process over loopback; /healthz probed every 20 ms throughout. "+
@@ -94,19 +86,10 @@ func benchFlood(ctx context.Context, e *env, cfg config) {
 			p.res.Logins[401], p.res.Logins[429], p.res.Logins[503], p.res.Writes[201], p.res.Writes[429])
 	}
 	fmt.Println()
-	rule := func(c httpapi.Class, s httpapi.Scope) httpapi.Rule {
-		for _, r := range httpapi.DefaultRules {
-			if r.Class == c && r.Scope == s {
-				return r
-			}
-		}
-		log.Fatalf("no default rule for %s/%s", c, s)
-		return httpapi.Rule{}
-	}
 	expect := func(r httpapi.Rule, clients int) int {
 		return clients * (r.Burst + int(dur/r.Every))
 	}
-	lr, wr := rule(httpapi.ClassLogin, httpapi.PerIP), rule(httpapi.ClassWrite, httpapi.PerAccount)
+	lr, wr := defaultRule(httpapi.ClassLogin, httpapi.PerIP), defaultRule(httpapi.ClassWrite, httpapi.PerAccount)
 	fmt.Printf("What got through against what the limits allow (burst + rate × %s, per client):\n\n", dur)
 	fmt.Printf("- one client, logins (%d at once, one per %s): %d answered, %d allowed\n", lr.Burst, lr.Every,
 		one.res.Logins[401]+one.res.Logins[503], expect(lr, 1))

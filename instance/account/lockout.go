@@ -160,17 +160,18 @@ func (l Lockout) wait(now time.Time, client, address *time.Time) time.Duration {
 }
 
 // lockedFor is how much longer a lock holds for this login (0: none does): a read that spares
-// a locked flood a hasher.
-func (s *Service) lockedFor(ctx context.Context, k lockKeys) (time.Duration, error) {
+// a locked flood a hasher. failed is the higher of the login's counts not yet forgotten.
+func (s *Service) lockedFor(ctx context.Context, k lockKeys) (wait time.Duration, failed int, err error) {
 	now := s.wall.Now()
 	var client, address *time.Time
-	err := s.pool.QueryRow(ctx, `
-SELECT max(locked_until) FILTER (WHERE key = $1), max(locked_until) FILTER (WHERE key = $2)
-FROM login_failures WHERE key = ANY($3)`, k.client, k.address, k.all()).Scan(&client, &address)
+	err = s.pool.QueryRow(ctx, `
+SELECT max(locked_until) FILTER (WHERE key = $1), max(locked_until) FILTER (WHERE key = $2),
+       coalesce(max(attempts) FILTER (WHERE last_at >= $4), 0)
+FROM login_failures WHERE key = ANY($3)`, k.client, k.address, k.all(), now.Add(-s.lockout.Forget)).Scan(&client, &address, &failed)
 	if err != nil {
-		return 0, fmt.Errorf("account: lockout: %w", err)
+		return 0, 0, fmt.Errorf("account: lockout: %w", err)
 	}
-	return s.lockout.wait(now, client, address), nil
+	return s.lockout.wait(now, client, address), failed, nil
 }
 
 // count is one row of login_failures.

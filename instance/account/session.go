@@ -44,10 +44,16 @@ var ErrBadCredentials = &fault.Error{Kind: fault.Unauthenticated, Code: "invalid
 // device is the device token the client brought (empty if none): if it is one of this
 // address's, the lockout counts per address and device instead (device.go).
 //
+// guard, when not nil, is asked before the password is checked, with the attempts without
+// success the lockout has counted for this login (the client's count, or the address's across
+// clients when that is higher and applies); an error from it is the login's answer, nothing
+// counted. The HTTP layer asks the captcha there.
+//
 // An unknown address takes the same way as a known one with a wrong password — the same
 // lockout counts, a hash on a hasher (against dummyHash), the same answer — so that neither the
 // answer nor its time tells whether the address is registered.
-func (s *Service) Login(ctx context.Context, email, password string, from netip.Prefix, device string) (Session, Account, error) {
+func (s *Service) Login(ctx context.Context, email, password string, from netip.Prefix, device string,
+	guard func(failed int) error) (Session, Account, error) {
 	email = strings.TrimSpace(email)
 	emailKey, err := EmailKey(email)
 	if err != nil {
@@ -61,12 +67,17 @@ func (s *Service) Login(ctx context.Context, email, password string, from netip.
 	if known != nil {
 		keys = deviceKeysOf(emailKey, known)
 	}
-	wait, err := s.lockedFor(ctx, keys)
+	wait, failed, err := s.lockedFor(ctx, keys)
 	if err != nil {
 		return Session{}, Account{}, err
 	}
 	if wait > 0 {
 		return Session{}, Account{}, errLoginLocked(wait)
+	}
+	if guard != nil {
+		if err := guard(failed); err != nil {
+			return Session{}, Account{}, err
+		}
 	}
 	a, hash, err := getAccountByEmail(ctx, s.pool, email)
 	registered := err == nil

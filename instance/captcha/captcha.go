@@ -1,5 +1,6 @@
-// Package captcha is the registration's proof of work: an ALTCHA challenge (altcha.org) that
-// the instance issues and checks itself — no third party is asked, nothing is tracked.
+// Package captcha is the guests' proof of work — at registration and, as Options.Login says,
+// at a login: an ALTCHA challenge (altcha.org) that the instance issues and checks itself — no
+// third party is asked, nothing is tracked.
 //
 // The format is ALTCHA's first one ("v1"), made and checked by altcha-lib-go: a challenge is
 // {algorithm: "SHA-256", challenge, maxnumber, salt, signature}, where challenge is
@@ -10,8 +11,9 @@
 // cover. The altcha widget from version 3 on speaks a newer format by default and this one
 // still (it converts a challenge with a "challenge" field and answers in the old payload).
 //
-// A solved challenge serves one registration: it is spent (captcha_spent) when the
-// registration acts, and a second use — on any replica — is refused as replayed. The key is
+// A solved challenge serves one registration or one login: it is spent (captcha_spent) when the
+// registration acts or before the login's password is checked, and a second use — on any
+// replica — is refused as replayed. The key is
 // made at random once, by the first replica that needs it, and kept in the database, so that
 // every replica checks what any issued.
 package captcha
@@ -51,16 +53,91 @@ const (
 
 // The refusals, all on the field "altcha".
 var (
-	ErrRequired = fault.Invalidf("altcha", "captcha_required", "Registration needs the solved captcha (field altcha); fetch one from GET /api/captcha.")
+	ErrRequired = fault.Invalidf("altcha", "captcha_required", "This needs the solved captcha (field altcha); fetch one from GET /api/captcha.")
 	ErrInvalid  = fault.Invalidf("altcha", "captcha_invalid", "The captcha's solution is not valid.")
 	ErrExpired  = fault.Invalidf("altcha", "captcha_expired", "The captcha has expired; solve a new one.")
 	ErrReplayed = fault.Invalidf("altcha", "captcha_replayed", "This captcha has been used already; solve a new one.")
 )
 
-// Options tune the challenges.
+// Options tune the challenges and say where they are asked.
 type Options struct {
 	MaxNumber int64         // 0: DefaultMaxNumber
 	TTL       time.Duration // 0: DefaultTTL
+	// NoRegister leaves registration without a captcha (WG_CAPTCHA without "register").
+	NoRegister bool
+	// Login says when a login must carry one; the zero value is LoginAfterFailures.
+	Login LoginPolicy
+}
+
+// LoginPolicy says which logins must carry a solved captcha.
+type LoginPolicy int
+
+const (
+	// LoginAfterFailures: a login for which the lockout has counted LoginFailures attempts
+	// without success (from the client's network or device to that address, or to that address
+	// from all clients it does not know): residents who type their password right never see
+	// one; a guesser pays a proof of work for every guess after the first few.
+	LoginAfterFailures LoginPolicy = iota
+	// LoginNever: logins take no captcha (only the lockout bounds them).
+	LoginNever
+	// LoginAlways: every login takes one.
+	LoginAlways
+)
+
+// LoginFailures is how many failed attempts LoginAfterFailures lets by without a captcha:
+// below the lockout's five, so that a guesser pays before the first lock, and above a
+// resident's usual typo or two.
+const LoginFailures = 3
+
+// ParseMode reads WG_CAPTCHA / --captcha: "off"; "on" (the default: "register,login-after-failures");
+// or a comma-separated list of "register" and one of "login-after-failures" or "login" (every
+// login). ok is false for "off".
+func ParseMode(s string) (o Options, ok bool, err error) {
+	switch strings.TrimSpace(s) {
+	case "off":
+		return Options{}, false, nil
+	case "on", "":
+		return Options{}, true, nil
+	}
+	o = Options{NoRegister: true, Login: LoginNever}
+	seen := map[string]bool{}
+	for _, w := range strings.Split(s, ",") {
+		w = strings.TrimSpace(w)
+		if seen[w] {
+			return Options{}, false, fmt.Errorf("captcha: %q named twice", w)
+		}
+		seen[w] = true
+		switch w {
+		case "register":
+			o.NoRegister = false
+		case "login-after-failures", "login":
+			if o.Login != LoginNever {
+				return Options{}, false, errors.New("captcha: name one of login-after-failures and login")
+			}
+			o.Login = map[string]LoginPolicy{"login": LoginAlways, "login-after-failures": LoginAfterFailures}[w]
+		default:
+			return Options{}, false, fmt.Errorf("captcha: want off, on, or a list of register, login-after-failures, login; got %q", w)
+		}
+	}
+	return o, true, nil
+}
+
+// AtRegister says whether a registration must carry a solved captcha (false on a nil Service).
+func (s *Service) AtRegister() bool { return s != nil && !s.opts.NoRegister }
+
+// AtLogin says whether a login for which the lockout has counted failed attempts without
+// success must carry one (false on a nil Service).
+func (s *Service) AtLogin(failed int) bool {
+	if s == nil {
+		return false
+	}
+	switch s.opts.Login {
+	case LoginAlways:
+		return true
+	case LoginAfterFailures:
+		return failed >= LoginFailures
+	}
+	return false
 }
 
 // Service issues and checks challenges.
@@ -119,7 +196,7 @@ var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // Check reads and checks a client's payload (the widget's base64 of JSON): ErrRequired when
 // there is none, ErrInvalid when it is not a solution of a challenge of ours, ErrExpired when
-// it was one but is too old. It spends nothing: see Spend.
+// it was one but is too old, ErrReplayed when it was spent. It spends nothing: see Spend.
 func (s *Service) Check(ctx context.Context, payload string) (Solved, error) {
 	payload = strings.TrimSpace(payload)
 	if payload == "" {
@@ -153,6 +230,16 @@ func (s *Service) Check(ctx context.Context, payload string) (Solved, error) {
 	expires := time.Unix(expiresUnix, 0)
 	if !s.clock.Now().Before(expires) {
 		return Solved{}, ErrExpired
+	}
+	// One spent already is refused here, before the caller counts it against any limit: a
+	// replayed solution would otherwise take its address's registrations (the flood benchmark
+	// saw it). Spend still decides between concurrent first uses.
+	var spent bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM captcha_spent WHERE challenge = $1)`, p.Challenge).Scan(&spent); err != nil {
+		return Solved{}, fmt.Errorf("captcha: check: %w", err)
+	}
+	if spent {
+		return Solved{}, ErrReplayed
 	}
 	return Solved{challenge: p.Challenge, expires: expires}, nil
 }

@@ -218,6 +218,8 @@ var registeredBody = map[string]string{"status": "registered",
 type loginRequest struct {
 	Email    *string `json:"email"`
 	Password *string `json:"password"`
+	// Altcha is a solved captcha, needed once logins to the address have failed (captcha.go).
+	Altcha *string `json:"altcha"`
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -235,7 +237,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(deviceCookie); err == nil {
 		device = c.Value
 	}
-	sess, a, err := s.Accounts.Login(r.Context(), *in.Email, *in.Password, clientNetwork(s.limits.clientIP(r)), device)
+	sess, a, err := s.Accounts.Login(r.Context(), *in.Email, *in.Password, clientNetwork(s.limits.clientIP(r)), device,
+		s.loginCaptcha(r, in.Altcha))
 	if err != nil {
 		return err
 	}

@@ -8,12 +8,13 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
-// The registration's captcha (instance/captcha; docs/MODERATION.md, "Protection at the
-// edge"): GET /api/captcha gives a challenge, POST /api/auth/register takes its solution as
-// "altcha". With Deps.Captcha nil (WG_CAPTCHA=off) the route answers 404 captcha_off, which
-// tells the web app to show no widget, and registration takes none.
+// The guests' captcha (instance/captcha; docs/MODERATION.md, "Protection at the edge"):
+// GET /api/captcha gives a challenge, POST /api/auth/register and, as the captcha's options
+// say, POST /api/auth/login take its solution as "altcha". With Deps.Captcha nil
+// (WG_CAPTCHA=off) the route answers 404 captcha_off, which tells the web app to show no
+// widget, and neither takes one.
 
-var errCaptchaOff = fault.NotFoundf("captcha_off", "This instance asks no captcha at registration.")
+var errCaptchaOff = fault.NotFoundf("captcha_off", "This instance asks no captcha.")
 
 func (s *Server) getCaptcha(w http.ResponseWriter, r *http.Request) error {
 	if s.Captcha == nil {
@@ -28,12 +29,17 @@ func (s *Server) getCaptcha(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// checkCaptcha checks a registration's solution, when the captcha is on; spendCaptcha spends
-// it once the registration is about to act.
+// checkCaptcha checks a registration's solution, when registration takes one; spendCaptcha
+// spends it once the registration is about to act.
 func (s *Server) checkCaptcha(r *http.Request, payload *string) (captcha.Solved, error) {
-	if s.Captcha == nil {
+	if !s.Captcha.AtRegister() {
 		return captcha.Solved{}, nil
 	}
+	return s.solved(r, payload)
+}
+
+// solved checks a solution that is needed.
+func (s *Server) solved(r *http.Request, payload *string) (captcha.Solved, error) {
 	if payload == nil {
 		return captcha.Solved{}, captcha.ErrRequired
 	}
@@ -41,8 +47,24 @@ func (s *Server) checkCaptcha(r *http.Request, payload *string) (captcha.Solved,
 }
 
 func (s *Server) spendCaptcha(r *http.Request, v captcha.Solved) error {
-	if s.Captcha == nil {
+	if !s.Captcha.AtRegister() {
 		return nil
 	}
 	return s.Captcha.Spend(r.Context(), v)
+}
+
+// loginCaptcha is the login's guard (account.Service.Login): once the lockout has counted
+// failed attempts for this login, as many as the captcha's options let by, the login must carry
+// a solution, spent before the password is checked — a solution serves one try.
+func (s *Server) loginCaptcha(r *http.Request, payload *string) func(failed int) error {
+	return func(failed int) error {
+		if !s.Captcha.AtLogin(failed) {
+			return nil
+		}
+		v, err := s.solved(r, payload)
+		if err != nil {
+			return err
+		}
+		return s.Captcha.Spend(r.Context(), v)
+	}
 }

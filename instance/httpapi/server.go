@@ -76,7 +76,8 @@ type Deps struct {
 	// IPBlocks are the admins' address blocks (moderation): writes and registrations from a
 	// blocked address are refused with 403 ip_blocked. nil: none.
 	IPBlocks moderation.IPBlocks
-	// Captcha guards registration (captcha.go); nil: registration takes no captcha.
+	// Captcha guards registration and logins after failures, as its options say (captcha.go);
+	// nil: neither takes a captcha.
 	Captcha *captcha.Service
 	// Dev, when set, adds the dev-only routes (the movable clock).
 	Dev *DevDeps

@@ -1,4 +1,4 @@
-// End-to-end test of the registration's captcha in headless Debian Chromium, against an
+// End-to-end test of the registration's and the login's captcha in headless Debian Chromium, against an
 // instance with the captcha on (started by web/e2e_test.go, TestCaptchaInTheBrowser; WG_URL).
 //
 // The widget is not part of the first load; it comes when the registration form opens, runs
@@ -94,6 +94,28 @@ try {
   check(requested.some((p) => /^\/assets\/altcha-.*\.css$/.test(p)), "the widget's stylesheet was not fetched as a file of ours");
   await register(`Max ${runID}`, `max-${runID}@example.org`, false);
   step("Max registered without ticking it: the form solved it when sent");
+
+  // The login: after three failures to Lea's address the instance asks a captcha; the form
+  // then shows the widget (loaded now) with the German reason, and the next try solves it.
+  const form = page.locator("#login-form");
+  const tryLogin = async (password) => {
+    await form.getByLabel("Passwort").fill(password);
+    await form.getByRole("button", { name: "Anmelden", exact: true }).click();
+  };
+  await page.getByRole("button", { name: "Anmelden oder registrieren" }).click();
+  await form.getByLabel("E-Mail").fill(`lea-${runID}@example.org`);
+  for (let i = 1; i <= 3; i++) {
+    await tryLogin("falsches passwort");
+    await form.locator(".form-error", { hasText: "E-Mail oder Passwort stimmen nicht." }).waitFor();
+    await form.locator(".form-error").evaluate((p) => (p.hidden = true)); // the next answer shows anew
+  }
+  check(!(await form.locator("altcha-widget").count()), "the login showed the captcha before any failure");
+  await tryLogin("correct horse battery");
+  await form.locator(".form-error", { hasText: "Bitte bestätige erst, dass du kein Programm bist." }).waitFor();
+  await form.getByText("Ich bin kein Programm", { exact: true }).waitFor();
+  await form.getByRole("button", { name: "Anmelden", exact: true }).click();
+  await page.locator("#account-btn", { hasText: "Lea" }).waitFor();
+  step("Lea's login after three failures: the widget came with the refusal and solved on the next try");
   check(problems.length === 0, problems.join("\n"));
   console.log("captcha e2e: ok");
 } catch (err) {

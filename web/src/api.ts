@@ -95,10 +95,6 @@ const messages: Record<string, string> = {
   invalid_account_id: "Ungültiges Konto.",
   invalid_address: "Bitte gib eine Adresse ein.",
   invalid_email: "Diese E-Mail-Adresse ist ungültig.",
-  invalid_password: "Das Passwort muss mindestens 10 Zeichen lang sein – am einfachsten ein paar Wörter hintereinander.",
-  common_password:
-    "Dieses Passwort gehört zu den meistbenutzten (oder ist eine einfache Abwandlung davon) und wird zuerst ausprobiert. Nimm besser ein paar Wörter, die sonst niemand zusammenstellt.",
-  personal_password: "Das Passwort darf nicht aus deinem Namen, deiner E-Mail-Adresse oder deiner Anschrift bestehen – die kennen andere.",
   rate_limited: "Zu viele Anfragen auf einmal. Bitte warte {wait} und versuch es dann noch einmal.",
   ip_blocked: "Von diesem Netz aus sind Änderungen gesperrt; lesen geht.",
   login_locked: "Zu viele fehlgeschlagene Anmeldungen für diese Adresse; die Anmeldung ist vorübergehend gesperrt. Bitte versuch es in {wait} noch einmal.",

@@ -28,23 +28,26 @@ export function openLogin(note?: string) {
   openDialog($<HTMLDialogElement>("dlg-login"));
 }
 
-export async function login(email: string, password: string) {
-  const me = await post<Me>("/api/auth/login", { email, password });
+export async function login(email: string, password: string, altcha?: string) {
+  const me = await post<Me>("/api/auth/login", { email, password, altcha });
   session.set(me);
   return me;
 }
 
 export function initAuth(options: RegisterOptions) {
   const loginForm = $<HTMLFormElement>("login-form");
+  // Once the instance asks a captcha for this login (failed ones before it), the widget comes.
+  let captcha: (() => Promise<string | undefined>) | undefined;
   loginForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = new FormData(loginForm);
     try {
-      const me = await login(String(f.get("email")), String(f.get("password")));
+      const me = await login(String(f.get("email")), String(f.get("password")), await captcha?.());
       $<HTMLDialogElement>("dlg-login").close();
       loginForm.reset();
       toast(`Angemeldet als ${me.name}.`);
     } catch (err) {
+      if (err instanceof ApiError && err.field == "altcha") captcha ??= await import("./guestcaptcha").then((m) => m.loginCaptcha(loginForm), () => void (err = null)); // not loaded: said as offline
       formError(loginForm, germanMessage(err), err instanceof ApiError ? err.field : undefined);
     }
   });

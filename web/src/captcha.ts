@@ -1,6 +1,7 @@
 // The registration's captcha: the ALTCHA widget (altcha.org), a proof of work the instance
 // issues and checks itself (GET /api/captcha; docs/MODERATION.md). Loaded with the
-// registration form only, never with the first load.
+// registration form, and with the login form once the instance asks one there (guestcaptcha.ts),
+// never with the first load.
 //
 // The widget's "external" build: the default one puts a <style> element into the page and
 // starts its workers from blob: URLs, both of which the page's policy (style-src 'self',
@@ -45,23 +46,23 @@ altcha.i18n.set("de", {
 
 /** The message when the widget cannot run (an old browser, no Web Workers, plain http). */
 const failedMessage =
-  "Die Bestätigung, dass du kein Programm bist, läuft in diesem Browser nicht (sie braucht JavaScript mit Web Workers und eine sichere Verbindung). Ohne sie ist keine Registrierung möglich – versuch es bitte mit einem aktuellen Browser oder lade die Seite neu.";
+  "Die Bestätigung, dass du kein Programm bist, läuft in diesem Browser nicht (sie braucht JavaScript mit Web Workers und eine sichere Verbindung). Ohne sie geht es hier nicht weiter – versuch es bitte mit einem aktuellen Browser oder lade die Seite neu.";
 
 /** A mounted captcha. */
 export interface Captcha {
   /**
-   * The solution for one registration. Rejects while there is none: the widget (auto
+   * The solution for one try (a registration, a login). Rejects while there is none: the widget (auto
    * "onsubmit") then solves it and sends the form again itself.
    */
   payload(): Promise<string>;
 }
 
 /**
- * Puts the widget into the form's #reg-captcha, or nothing when the instance asks no captcha
+ * Puts the widget into the form's .captcha slot, or nothing when the instance asks no captcha
  * (GET /api/captcha answers 404 captcha_off). The widget's own failures are said in the form.
  */
 export async function mountCaptcha(form: HTMLFormElement): Promise<Captcha | null> {
-  const slot = form.querySelector<HTMLElement>("#reg-captcha")!;
+  const slot = form.querySelector<HTMLElement>(".captcha")!;
   const probe = await fetch("/api/captcha", { headers: { Accept: "application/json" } });
   if (probe.status === 404) {
     slot.hidden = true;
@@ -108,7 +109,7 @@ export async function mountCaptcha(form: HTMLFormElement): Promise<Captcha | nul
     if (state === "verified" && resend) sendAgain();
   });
   return {
-    // Each solution serves one registration; the next try solves a new one.
+    // Each solution serves one try; the next one solves a new one.
     async payload() {
       const state = widget.getState();
       if (state === "expired" || state === "error") {

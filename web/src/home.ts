@@ -10,29 +10,17 @@ import { login, openLogin } from "./auth";
 import { addBasemap, addBounds } from "./basemap";
 import { getBounds, inBounds } from "./bounds";
 import { $, formError, parseDecimal } from "./dom";
-import type { Captcha } from "./captcha";
+import { loadCaptcha } from "./guestcaptcha";
 import { toast } from "./toast";
 import type { Point } from "./types";
 
-declare const __CAPTCHA__: string;
-
-// The captcha's refusals, met only by the registration.
+// The password rule's refusals, met only by the registration.
 addMessages({
-  captcha_required: "Bitte bestätige erst, dass du kein Programm bist.",
-  captcha_invalid: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
-  captcha_expired: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
-  captcha_replayed: "Die Bestätigung ist abgelaufen oder ungültig. Bitte noch einmal.",
-  captcha_off: "Hier braucht es keine Bestätigung.",
+  invalid_password: "Das Passwort muss mindestens 10 Zeichen lang sein – am einfachsten ein paar Wörter hintereinander.",
+  common_password:
+    "Dieses Passwort gehört zu den meistbenutzten (oder ist eine einfache Abwandlung davon) und wird zuerst ausprobiert. Nimm besser ein paar Wörter, die sonst niemand zusammenstellt.",
+  personal_password: "Das Passwort darf nicht aus deinem Namen, deiner E-Mail-Adresse oder deiner Anschrift bestehen – die kennen andere.",
 });
-
-// The registration's captcha (captcha.ts): built apart from the app (scripts/build.mjs) and
-// loaded with the form; it says itself when it cannot run, and a module that cannot load is
-// said here and loaded again on the next try.
-function loadCaptcha(reg: HTMLFormElement): Promise<Captcha | null> {
-  const c = import(__CAPTCHA__).then((m: typeof import("./captcha")) => m.mountCaptcha(reg));
-  c.catch(() => formError(reg, germanMessage(null)));
-  return c;
-}
 
 const homeMissing = "Bitte wähle deine Adresse aus den Vorschlägen oder tippe auf der Karte auf dein Zuhause.";
 const homeOutside =
@@ -101,7 +89,7 @@ export class HomePicker {
       altcha = await (await this.captcha)?.payload();
     } catch {
       // Not solved yet: the widget solves it and sends the form again (captcha.ts). Or the
-      // module did not load (said): the next try loads it again.
+      // module did not load (said, guestcaptcha.ts): the next try loads it again.
       this.captcha.catch(() => (this.captcha = loadCaptcha(reg)));
       return;
     }
