@@ -1,0 +1,77 @@
+package federation_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
+	"github.com/weltgewebe/weltgewebe/vocab"
+)
+
+// A moderator of Lindenau hides an Einspruch that its neighbour Plagwitz mirrors: Plagwitz
+// gets the Delete from the Einspruch's author and drops its words, keeping that it was raised
+// (who, when), as Lindenau does; a Delete of it from anyone but its origin changes nothing.
+func TestHiddenEinspruchLosesItsWordsAtTheNeighbour(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	federate(t, a, b, patience)
+	jana := a.VerifiedResident("Jana", lat, lon)
+	hans := a.VerifiedResident("Hans", lat, lon)
+	an := fileAntrag(t, jana, map[string]string{"title": "Gießdienst"})
+	hans.Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Eine Beleidigung"}).Expect(t, http.StatusCreated)
+	einspruch := an.Fediverse.ID + "/einsprueche/" + hans.ID
+
+	type shown struct {
+		Einsprueche []struct {
+			Author struct{ ID, Name string }
+			Reason string
+			Hidden bool
+		}
+	}
+	remote := remoteAntrag(t, b, patience)
+	view := func() shown {
+		var v shown
+		b.Client().Get("/api/antraege/"+remote).Expect(t, http.StatusOK).JSON(t, &v)
+		return v
+	}
+	waitFor(t, "Plagwitz to show the Einspruch", patience, func() bool {
+		v := view()
+		return len(v.Einsprueche) == 1 && v.Einsprueche[0].Reason == "Eine Beleidigung"
+	})
+
+	// A Delete of it from another server is not believed.
+	masto := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
+	forged := map[string]any{"@context": vocab.ActivityStreams, "id": masto.ActorID() + "#delete-1", "type": "Delete", "actor": masto.ActorID(),
+		"to": []string{vocab.Public}, "object": map[string]any{"id": einspruch, "type": "Tombstone"}}
+	if err := masto.Send(ctx, b.URL+"/ap/inbox", forged); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Plagwitz to process the forged Delete", patience, func() bool {
+		return b.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL`, forged["id"]) == 1
+	})
+	if v := view(); len(v.Einsprueche) != 1 || v.Einsprueche[0].Reason != "Eine Beleidigung" || v.Einsprueche[0].Hidden {
+		t.Fatalf("after a Delete from another server: %+v", v)
+	}
+
+	a.Admin().Post("/api/admin/inhalte/hide", map[string]string{"target": an.ID + "/" + hans.ID, "reason": "Beleidigung"}).Expect(t, http.StatusOK)
+	var v shown
+	deadline := time.Now().Add(patience)
+	for v = view(); len(v.Einsprueche) != 1 || !v.Einsprueche[0].Hidden; v = view() {
+		if time.Now().After(deadline) {
+			t.Fatalf("Plagwitz never took the Delete: %+v", v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e := v.Einsprueche[0]; e.Reason != "" || e.Author.Name != "Hans" {
+		t.Errorf("the hidden Einspruch at Plagwitz: %+v", e)
+	}
+	if n := b.Count(`SELECT count(*) FROM remote_einsprueche WHERE reason <> ''`); n != 0 {
+		t.Errorf("Plagwitz keeps %d Einsprüche' words", n)
+	}
+}
