@@ -124,11 +124,7 @@ func TestForwardedReportReachesMastodon(t *testing.T) {
 	masto := mastopeer.Start(t, "127.0.0.9")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	create, err := masto.Publish(ctx, map[string]any{"content": "<p>Etwas Gemeines.</p>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	post := mastopeer.IDOf(create["object"])
+	post := mastodonPost(t, ctx, masto)
 	report := uuid.New()
 	// As the forward action calls it (instance/moderation's Forward; the API's remote targets
 	// are https IRIs, the peer speaks http): in the action's transaction.
@@ -242,11 +238,7 @@ func TestReportAboutMastodonForwardedThroughTheAPI(t *testing.T) {
 	masto := mastopeer.Start(t, "127.0.0.9")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	create, err := masto.Publish(ctx, map[string]any{"content": "<p>Etwas Gemeines.</p>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	post := mastopeer.IDOf(create["object"])
+	post := mastodonPost(t, ctx, masto)
 	for i, target := range []string{masto.ActorID(), post} {
 		var m struct{ ID string }
 		jana.Post("/api/meldungen", map[string]string{"target": target, "reason": "Belästigt uns"}).Expect(t, http.StatusCreated).JSON(t, &m)
@@ -266,4 +258,15 @@ func TestReportAboutMastodonForwardedThroughTheAPI(t *testing.T) {
 	if rej := masto.Rejections(); len(rej) != 0 {
 		t.Errorf("the peer refused: %+v", rej)
 	}
+}
+
+// mastodonPost publishes a post of the peer's account, the one a report is about, and returns
+// its id.
+func mastodonPost(t *testing.T, ctx context.Context, masto *mastopeer.Peer) string {
+	t.Helper()
+	create, err := masto.Publish(ctx, map[string]any{"content": "<p>Etwas Gemeines.</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mastopeer.IDOf(create["object"])
 }

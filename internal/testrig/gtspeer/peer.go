@@ -166,7 +166,7 @@ type Peer struct {
 	derefs map[string]int
 	// keyStubDown makes /main-key answer 503, as a key server that is away for a moment.
 	keyStubDown bool
-	inst        instance // the instance account (report.go)
+	inst        mastopeer.InstanceKey // the instance account (report.go)
 }
 
 // Start starts a peer on host (a loopback address, e.g. "127.0.0.21") on a free port, serving
