@@ -53,11 +53,17 @@ func (sc Scope) where(args *[]any) string {
 		conds = append(conds, fmt.Sprintf("type = ANY($%d)", len(*args)))
 	}
 	if len(sc.Omit) > 0 {
-		// Few (what moderators hid): one jsonb argument rather than a statement per shape.
-		*args = append(*args, sc.Omit)
-		conds = append(conds, fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($%d::jsonb) AS o(subject uuid, actor uuid, types text[])
+		// Few (what moderators hid): one jsonb argument rather than a statement per shape. The
+		// CASE reads it only for events about an omitted subject, not for every row counted.
+		subjects := make([]uuid.UUID, len(sc.Omit))
+		for i, o := range sc.Omit {
+			subjects[i] = o.Subject
+		}
+		*args = append(*args, subjects, sc.Omit)
+		conds = append(conds, fmt.Sprintf(`CASE WHEN subject_id = ANY($%d) THEN NOT EXISTS (
+  SELECT 1 FROM jsonb_to_recordset($%d::jsonb) AS o(subject uuid, actor uuid, types text[])
   WHERE o.subject = events.subject_id AND (o.actor = '00000000-0000-0000-0000-000000000000' OR o.actor = events.actor_id)
-    AND (o.types IS NULL OR events.type = ANY(o.types)))`, len(*args)))
+    AND (o.types IS NULL OR events.type = ANY(o.types))) ELSE true END`, len(*args)-1, len(*args)))
 	}
 	return strings.Join(conds, " AND ")
 }
