@@ -391,6 +391,12 @@ func (p *Peer) serveInbox(w http.ResponseWriter, r *http.Request) {
 		p.reject(w, r, keyID, http.StatusBadRequest, "body is not an activity")
 		return
 	}
+	if mastopeer.HasType(act, "Flag") {
+		if status, reason := p.checkFlag(signer, act); status != 0 {
+			p.reject(w, r, keyID, status, reason)
+			return
+		}
+	}
 	p.mu.Lock()
 	p.received = append(p.received, Received{Time: time.Now(), Signer: signer.uri, Activity: mastopeer.CloneMap(act)})
 	p.notifyLocked()

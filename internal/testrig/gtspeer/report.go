@@ -2,6 +2,9 @@ package gtspeer
 
 import (
 	"context"
+	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
@@ -43,9 +46,12 @@ func (p *Peer) Report(ctx context.Context, inbox string, objects []string, comme
 	})
 }
 
-// takeFlag is federatingdb Flag: the first object that is a local account (vera) is the
-// reported account; a Flag naming none is dropped. The report is kept from the signer.
-func (p *Peer) takeFlag(signer *account, act map[string]any) {
+// checkFlag refuses a Flag as GoToSocial does before it files the report, with the status its
+// inbox answers (0: taken). typeutils.ASFlagToReport: of the objects, those on this host count;
+// exactly one must be an account (/users/{name}; none or two: 400 malformed), the statuses ride
+// along. federatingdb.Flag: the server that signed it must share the Flag actor's domain (403),
+// and the account must be the one whose inbox received it (403) — vera's, the only inbox here.
+func (p *Peer) checkFlag(signer *account, act map[string]any) (int, string) {
 	var objects []any
 	switch o := act["object"].(type) {
 	case string:
@@ -53,10 +59,44 @@ func (p *Peer) takeFlag(signer *account, act map[string]any) {
 	case []any:
 		objects = o
 	}
+	target := ""
 	for _, o := range objects {
-		if idOf(o) == p.ActorID() {
-			return // taken: Received holds it, with its signer
+		u, err := url.Parse(idOf(o))
+		if err != nil || u.Host != p.host {
+			continue // not ours: ignored
+		}
+		if name, ok := strings.CutPrefix(u.Path, "/users/"); ok && name != "" && !strings.Contains(name, "/") {
+			if target != "" {
+				return http.StatusBadRequest, "Flag: multiple target account uris"
+			}
+			target = u.String()
 		}
 	}
-	p.drop(act, "Flag: no local account targeted")
+	switch {
+	case target == "":
+		return http.StatusBadRequest, "Flag: missing target account uri"
+	case commonLabels(hostname(signer.uri), hostname(idOf(act["actor"]))) < 2:
+		return http.StatusForbidden, "Flag: requester does not share a domain with the Flag actor"
+	case target != p.ActorID():
+		return http.StatusForbidden, "Flag: receiver is not the expected object"
+	}
+	return 0, ""
+}
+
+func hostname(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// commonLabels is dns.CompareDomainName: how many labels two names share from the right.
+func commonLabels(a, b string) int {
+	x, y := strings.Split(a, "."), strings.Split(b, ".")
+	n := 0
+	for n < len(x) && n < len(y) && x[len(x)-1-n] == y[len(y)-1-n] && x[len(x)-1-n] != "" {
+		n++
+	}
+	return n
 }
