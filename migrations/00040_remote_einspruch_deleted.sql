@@ -1,6 +1,7 @@
 -- A neighbour's Einspruch its origin deleted (a moderator there hid it; docs/FEDERATION.md,
--- "Moderation"): its words are dropped (reason ''), the row stays, marked by deleted_at, so
--- that it still shows who objected and when, as the origin keeps it. Owned by instance/nachbarn.
+-- "Moderation"): its words are dropped (reason '') and it is no longer shown; the row stays,
+-- marked by deleted_at, as a tombstone against a late delivery of its Create. Owned by
+-- instance/nachbarn.
 
 -- +goose Up
 ALTER TABLE remote_einsprueche ADD COLUMN deleted_at timestamptz;

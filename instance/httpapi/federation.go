@@ -95,7 +95,6 @@ type remoteEinspruchJSON struct {
 	Author    remotePerson `json:"author"`
 	Reason    string       `json:"reason"`
 	CreatedAt time.Time    `json:"created_at"`
-	Hidden    bool         `json:"hidden,omitempty"` // its origin's moderators hid it: reason ""
 }
 
 type remoteVoteJSON struct {
@@ -125,7 +124,7 @@ func remoteAntragView(a nachbarn.Antrag) remoteAntragJSON {
 func remoteDetailView(rv nachbarn.View) remoteAntragJSON {
 	v := remoteAntragView(rv.Antrag)
 	for _, e := range rv.Einsprueche {
-		v.Einsprueche = append(v.Einsprueche, remoteEinspruchJSON{remotePerson{e.Author.IRI, e.Author.Name}, e.Reason, e.CreatedAt, e.Hidden})
+		v.Einsprueche = append(v.Einsprueche, remoteEinspruchJSON{remotePerson{e.Author.IRI, e.Author.Name}, e.Reason, e.CreatedAt})
 	}
 	for _, st := range rv.Stimmen {
 		v.Votes = append(v.Votes, remoteVoteJSON{remotePerson{st.Voter.IRI, st.Voter.Name}, st.Choice, st.CastAt, st.Object})

@@ -29,12 +29,13 @@ ON CONFLICT DO NOTHING`, a.IRI, e.Author.IRI, e.Author.Name, e.Reason, e.Created
 	return nil
 }
 
-// DeleteEinspruchTx drops, in the caller's transaction, the words of an Einspruch its author's
-// server deleted (object its id, <Antrag IRI>/einsprueche/<account>, actor its author; a
-// moderator there hid it): the row stays, so that who objected and when still shows, as the
-// origin keeps it, and its reason is gone for good (a later Create of it changes nothing, as
-// an author objects once). Only the author's own row on that Antrag is touched; anything else
-// is no Einspruch of ours and nothing happens.
+// DeleteEinspruchTx drops, in the caller's transaction, an Einspruch its author's server
+// deleted (object its id, <Antrag IRI>/einsprueche/<account>, actor its author; a moderator
+// there hid it): it leaves the Antrag's view, as it leaves the origin's public list, and its
+// words are gone for good. A wordless row stays as a tombstone (author, when, deleted_at), so
+// that a late or repeated delivery of its Create changes nothing (an author objects once).
+// Only the author's own row on that Antrag is touched; anything else is no Einspruch of ours
+// and nothing happens.
 func (s *Service) DeleteEinspruchTx(ctx context.Context, tx *database.Tx, object, actor string) error {
 	antrag, _, ok := strings.Cut(object, "/einsprueche/")
 	if !ok {

@@ -86,9 +86,8 @@ type Stimme struct {
 type Einspruch struct {
 	Antrag    string // the Antrag's IRI
 	Author    Person
-	Reason    string // "" once its origin deleted it
+	Reason    string
 	CreatedAt time.Time
-	Hidden    bool // its origin deleted it (a moderator there hid it): its words are gone
 }
 
 // Delegation is one a neighbour's close counted with, its delegator's proof checked.

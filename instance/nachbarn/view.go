@@ -44,13 +44,13 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (View, error) {
 	}); err != nil {
 		return View{}, fmt.Errorf("nachbarn: Stimmen: %w", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT author, author_name, reason, created_at, deleted_at IS NOT NULL FROM remote_einsprueche WHERE antrag = $1 ORDER BY created_at`, a.IRI)
+	rows, err = s.pool.Query(ctx, `SELECT author, author_name, reason, created_at FROM remote_einsprueche WHERE antrag = $1 AND deleted_at IS NULL ORDER BY created_at`, a.IRI)
 	if err != nil {
 		return View{}, fmt.Errorf("nachbarn: Einsprüche: %w", err)
 	}
 	if v.Einsprueche, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Einspruch, error) {
 		e := Einspruch{Antrag: a.IRI}
-		err := r.Scan(&e.Author.IRI, &e.Author.Name, &e.Reason, &e.CreatedAt, &e.Hidden)
+		err := r.Scan(&e.Author.IRI, &e.Author.Name, &e.Reason, &e.CreatedAt)
 		e.CreatedAt = e.CreatedAt.UTC()
 		return e, err
 	}); err != nil {
