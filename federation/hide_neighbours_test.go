@@ -3,6 +3,7 @@ package federation_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
@@ -66,5 +67,39 @@ func TestHiddenEinspruchLosesItsWordsAtTheNeighbour(t *testing.T) {
 	}
 	if n := b.Count(`SELECT count(*) FROM remote_einsprueche WHERE reason <> ''`); n != 0 {
 		t.Errorf("Plagwitz keeps %d Einsprüche' words", n)
+	}
+}
+
+// A moderator of Lindenau hides an Antrag its neighbour Plagwitz mirrors: Plagwitz gets the
+// Delete from the Antrag's actor, marks its copy withdrawn (as for every Delete of an Antrag)
+// and drops its title and text, as Lindenau no longer shows them.
+func TestHiddenAntragLosesItsWordsAtTheNeighbour(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	federate(t, a, b, patience)
+	jana := a.VerifiedResident("Jana", lat, lon)
+	an := fileAntrag(t, jana, map[string]string{"title": "Gießdienst mit Schimpfwort", "details_md": "Ein *Schimpfwort* im Text."})
+	remote := remoteAntrag(t, b, patience)
+	type shown struct{ Title, DetailsHTML, Status string }
+	view := func() (v shown) {
+		b.Client().Get("/api/antraege/"+remote).Expect(t, http.StatusOK).JSON(t, &struct {
+			Title       *string `json:"title"`
+			DetailsHTML *string `json:"details_html"`
+			Status      *string `json:"status"`
+		}{&v.Title, &v.DetailsHTML, &v.Status})
+		return v
+	}
+	if v := view(); v.Title != "Gießdienst mit Schimpfwort" || !strings.Contains(v.DetailsHTML, "Schimpfwort") {
+		t.Fatalf("Plagwitz before: %+v", v)
+	}
+
+	a.Admin().Post("/api/admin/inhalte/hide", map[string]string{"target": an.ID, "reason": "Beleidigung"}).Expect(t, http.StatusOK)
+	waitFor(t, "Plagwitz to take the Delete", patience, func() bool { return view().Status == "zurueckgezogen" })
+	if v := view(); v.Title != "" || v.DetailsHTML != "" {
+		t.Errorf("Plagwitz still shows the hidden Antrag's words: %+v", v)
+	}
+	if n := b.Count(`SELECT count(*) FROM remote_antraege WHERE title LIKE '%Schimpfwort%' OR details_html LIKE '%Schimpfwort%'`); n != 0 {
+		t.Errorf("Plagwitz keeps the hidden Antrag's words")
 	}
 }
