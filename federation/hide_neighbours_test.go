@@ -16,12 +16,8 @@ import (
 // Lindenau's public list does not; a Delete of it from anyone but its origin changes nothing.
 func TestHiddenEinspruchLosesItsWordsAtTheNeighbour(t *testing.T) {
 	t.Parallel()
-	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
-	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
-	federate(t, a, b, patience)
-	jana := a.VerifiedResident("Jana", lat, lon)
+	a, b, an := neighboursWithAntrag(t, map[string]string{"title": "Gießdienst"})
 	hans := a.VerifiedResident("Hans", lat, lon)
-	an := fileAntrag(t, jana, map[string]string{"title": "Gießdienst"})
 	hans.Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Eine Beleidigung"}).Expect(t, http.StatusCreated)
 	einspruch := an.Fediverse.ID + "/einsprueche/" + hans.ID
 
@@ -75,11 +71,7 @@ func TestHiddenEinspruchLosesItsWordsAtTheNeighbour(t *testing.T) {
 // and drops its title and text, as Lindenau no longer shows them.
 func TestHiddenAntragLosesItsWordsAtTheNeighbour(t *testing.T) {
 	t.Parallel()
-	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
-	b := instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
-	federate(t, a, b, patience)
-	jana := a.VerifiedResident("Jana", lat, lon)
-	an := fileAntrag(t, jana, map[string]string{"title": "Gießdienst mit Schimpfwort", "details_md": "Ein *Schimpfwort* im Text."})
+	a, b, an := neighboursWithAntrag(t, map[string]string{"title": "Gießdienst mit Schimpfwort", "details_md": "Ein *Schimpfwort* im Text."})
 	remote := remoteAntrag(t, b, patience)
 	type shown struct{ Title, DetailsHTML, Status string }
 	view := func() (v shown) {
@@ -102,4 +94,14 @@ func TestHiddenAntragLosesItsWordsAtTheNeighbour(t *testing.T) {
 	if n := b.Count(`SELECT count(*) FROM remote_antraege WHERE title LIKE '%Schimpfwort%' OR details_html LIKE '%Schimpfwort%'`); n != 0 {
 		t.Errorf("Plagwitz keeps the hidden Antrag's words")
 	}
+}
+
+// neighboursWithAntrag starts Lindenau and Plagwitz as neighbours, and files an Antrag at
+// Lindenau (its resident Jana's).
+func neighboursWithAntrag(t *testing.T, filing map[string]string) (a, b *instancetest.Instance, an antragRef) {
+	t.Helper()
+	a = instancetest.Start(t, instancetest.Options{Host: "127.0.0.1", Name: "Lindenau"})
+	b = instancetest.Start(t, instancetest.Options{Host: "127.0.0.2", Name: "Plagwitz"})
+	federate(t, a, b, patience)
+	return a, b, fileAntrag(t, a.VerifiedResident("Jana", lat, lon), filing)
 }
