@@ -267,7 +267,7 @@ func TestAdminVerifiesResidents(t *testing.T) {
 	if got := waiting("true"); len(got) != 0 {
 		t.Errorf("verified before: %v, want none", got)
 	}
-	if code := ben.Get("/api/admin/accounts?verified=false").Expect(t, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+	if code := ben.Get("/api/admin/accounts?verified=false").Expect(t, http.StatusForbidden).ErrorCode(); code != "moderator_required" {
 		t.Errorf("list by a resident: %q", code)
 	}
 	inst.Client().Get("/api/admin/accounts?verified=false").Expect(t, http.StatusUnauthorized)

@@ -25,6 +25,47 @@ func moderator(t *testing.T, inst *instancetest.Instance, admin *instancetest.Cl
 	return m
 }
 
+// writesNothing runs requests that are refused, and fails the test if they appended an event.
+func writesNothing(t *testing.T, inst *instancetest.Instance, refused func()) {
+	t.Helper()
+	before := inst.Count("SELECT count(*) FROM events")
+	refused()
+	if after := inst.Count("SELECT count(*) FROM events"); after != before {
+		t.Errorf("refused requests appended %d events", after-before)
+	}
+}
+
+// startModeration starts an instance with an admin and one moderator for each name: the cast
+// every moderation test begins with.
+func startModeration(t *testing.T, moderators ...string) (*instancetest.Instance, *instancetest.Client, []*instancetest.Client) {
+	t.Helper()
+	inst := instancetest.Start(t)
+	admin := inst.Admin()
+	mods := make([]*instancetest.Client, len(moderators))
+	for i, name := range moderators {
+		mods[i] = moderator(t, inst, admin, name)
+	}
+	return inst, admin, mods
+}
+
+// sanctionView is the sanction GET /api/me shows its account.
+type sanctionView struct {
+	State   string     `json:"state"`
+	Reason  string     `json:"reason"`
+	Until   *time.Time `json:"until"`
+	Eintrag string     `json:"eintrag_id"`
+}
+
+// sanctionOf is the sanction c's account is shown (nil: none).
+func sanctionOf(t *testing.T, c *instancetest.Client) *sanctionView {
+	t.Helper()
+	var me struct {
+		Sanction *sanctionView `json:"sanction"`
+	}
+	c.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
+	return me.Sanction
+}
+
 type logOut struct {
 	Eintraege []struct {
 		ID        string            `json:"id"`
@@ -67,9 +108,8 @@ type queueOut struct {
 // without the reporter.
 func TestReportQueueDismiss(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona Moderat")
+	inst, _, mods := startModeration(t, "Mona Moderat")
+	mod := mods[0]
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	troll := inst.VerifiedResident("Troll", lat, lon)
 	newbie := inst.Resident("Neu", lat, lon)
@@ -142,9 +182,8 @@ func TestReportQueueDismiss(t *testing.T) {
 // admin's, and so is lifting it.
 func TestSanctionsKeepFromWriting(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona Moderat")
+	inst, admin, mods := startModeration(t, "Mona Moderat")
+	mod := mods[0]
 	ben := inst.VerifiedResident("Ben", lat, lon)
 
 	warn := mod.Post("/api/admin/accounts/"+ben.ID+"/warn", map[string]string{"reason": "Bitte sachlich bleiben"}).Expect(t, http.StatusOK).Map(t)
@@ -157,10 +196,7 @@ func TestSanctionsKeepFromWriting(t *testing.T) {
 		t.Errorf("Retry-After %s, want about three days", ra)
 	}
 	var me struct {
-		Sanction *struct {
-			State, Reason string
-			Eintrag       string `json:"eintrag_id"`
-		}
+		Sanction *sanctionView
 		Warnings []struct {
 			Reason  string
 			Eintrag string `json:"eintrag_id"`
@@ -196,6 +232,11 @@ func TestSanctionsKeepFromWriting(t *testing.T) {
 		t.Errorf("a moderator lifts a ban: %s", code)
 	}
 	admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "Gespräch geführt"}).Expect(t, http.StatusOK)
+	// The ban is lifted; the suspension still runs, and is a moderator's to lift.
+	if code := ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_suspended" {
+		t.Errorf("after the ban's lift the suspended account writes: %s", code)
+	}
+	mod.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "Gespräch geführt"}).Expect(t, http.StatusOK)
 	ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusOK)
 	if code := admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]string{"reason": "x"}).Expect(t, http.StatusConflict).ErrorCode(); code != "not_sanctioned" {
 		t.Errorf("lifting nothing: %s", code)
@@ -216,7 +257,7 @@ func TestSanctionsKeepFromWriting(t *testing.T) {
 	for _, x := range l.Eintraege {
 		actions = append(actions, x.Action)
 	}
-	if got := strings.Join(actions, ","); got != "suspend,lift,ban,suspend,warn" {
+	if got := strings.Join(actions, ","); got != "suspend,lift,lift,ban,suspend,warn" {
 		t.Errorf("log, newest first: %s", got)
 	}
 }
@@ -225,10 +266,8 @@ func TestSanctionsKeepFromWriting(t *testing.T) {
 // as its own entry, and the contested entry shows the decision.
 func TestAppealNeedsASecondModerator(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mona := moderator(t, inst, admin, "Mona")
-	otto := moderator(t, inst, admin, "Otto")
+	inst, _, mods := startModeration(t, "Mona", "Otto")
+	mona, otto := mods[0], mods[1]
 	cem := inst.VerifiedResident("Cem", lat, lon)
 	other := inst.VerifiedResident("Dana", lat, lon)
 
@@ -277,11 +316,9 @@ func TestAppealNeedsASecondModerator(t *testing.T) {
 // moderator never about an admin or another moderator. Nothing is written by a refusal.
 func TestModerationRolesMatrix(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
+	inst, admin, mods := startModeration(t, "Mona", "Otto")
 	admin2 := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona")
-	mod2 := moderator(t, inst, admin, "Otto")
+	mod, mod2 := mods[0], mods[1]
 	res := inst.VerifiedResident("Rita", lat, lon)
 	victim := inst.VerifiedResident("Viktor", lat, lon)
 	anon := inst.Client()
@@ -343,16 +380,14 @@ func TestModerationRolesMatrix(t *testing.T) {
 		add("moderator", mod, sanction(admin2.ID, kind), http.StatusForbidden, "admin_required")
 	}
 
-	before := inst.Count("SELECT count(*) FROM events")
-	for _, tc := range cases {
-		r := tc.c.Do(tc.call.method, tc.call.path, tc.call.body)
-		if r.Status != tc.status || r.ErrorCode() != tc.code {
-			t.Errorf("%s %s %s: %d %s, want %d %s", tc.who, tc.call.method, tc.call.path, r.Status, r.ErrorCode(), tc.status, tc.code)
+	writesNothing(t, inst, func() {
+		for _, tc := range cases {
+			r := tc.c.Do(tc.call.method, tc.call.path, tc.call.body)
+			if r.Status != tc.status || r.ErrorCode() != tc.code {
+				t.Errorf("%s %s %s: %d %s, want %d %s", tc.who, tc.call.method, tc.call.path, r.Status, r.ErrorCode(), tc.status, tc.code)
+			}
 		}
-	}
-	if after := inst.Count("SELECT count(*) FROM events"); after != before {
-		t.Errorf("refused calls appended %d events", after-before)
-	}
+	})
 	if len(cases) < 40 {
 		t.Fatalf("only %d combinations", len(cases))
 	}
@@ -415,9 +450,8 @@ func (f *fakeForwarder) ForwardTx(_ context.Context, _ *database.Tx, _ uuid.UUID
 // A report about a remote account is forwarded through the Forwarder, once; a local one is not.
 func TestForwardRemoteReport(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona")
+	inst, _, mods := startModeration(t, "Mona")
+	mod := mods[0]
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	remote := ada.Post("/api/meldungen", map[string]string{"target": "https://mastodon.example/users/troll", "reason": "Spam"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
 	local := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "x"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
@@ -483,10 +517,8 @@ func (f *fakeContent) HideTx(_ context.Context, _ *database.Tx, t moderation.Tar
 // second moderator's upheld decision shows it again.
 func TestHideAndAppealUnhides(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mona := moderator(t, inst, admin, "Mona")
-	otto := moderator(t, inst, admin, "Otto")
+	inst, _, mods := startModeration(t, "Mona", "Otto")
+	mona, otto := mods[0], mods[1]
 	autorin := inst.VerifiedResident("Autorin", lat, lon)
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	fc := &fakeContent{author: uuid.MustParse(autorin.ID), hidden: map[string]bool{}}
@@ -532,9 +564,8 @@ func TestHideAndAppealUnhides(t *testing.T) {
 // it holds it; the queue pages.
 func TestFlagAndHoldReports(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona")
+	inst, _, mods := startModeration(t, "Mona")
+	mod := mods[0]
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	var me struct{ Handle string }
 	ada.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
@@ -586,9 +617,8 @@ func TestFlagAndHoldReports(t *testing.T) {
 // Bad input to the moderation routes is refused with its code and writes nothing.
 func TestModerationBadInput(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona")
+	inst, admin, mods := startModeration(t, "Mona")
+	mod := mods[0]
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	rep := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "x"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
 	e := mod.Post("/api/admin/accounts/"+ada.ID+"/warn", map[string]string{"reason": "x"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
@@ -618,6 +648,8 @@ func TestModerationBadInput(t *testing.T) {
 		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": 366, "reason": "x"}, 422, "invalid_days"},
 		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/suspend", map[string]any{"days": "3", "reason": "x"}, 400, "invalid_field_type"},
 		{mod, "POST", "/api/admin/accounts/" + uuid.NewString() + "/warn", map[string]any{"reason": "x"}, 404, "account_not_found"},
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/warn", map[string]any{"reason": "x", "sanction": "ban"}, 400, "unknown_field"}, // a lift's only
+		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/lift", map[string]any{"sanction": "ban"}, 422, "missing_field"},
 		{mod, "POST", "/api/admin/accounts/" + ada.ID + "/warn", map[string]any{"reason": "x", "meldung": uuid.NewString()}, 404, "meldung_not_found"},
 		{mod, "POST", "/api/admin/inhalte/hide", map[string]any{"target": "https://mastodon.example/@x", "reason": "x"}, 422, "target_not_hideable"},
 		{mod, "POST", "/api/admin/appeals/" + rep, map[string]string{"decision": "upheld", "reason": "x"}, 404, "appeal_not_found"},
@@ -628,16 +660,14 @@ func TestModerationBadInput(t *testing.T) {
 		{admin, "POST", "/api/admin/ipsperren", map[string]any{"cidr": "10.0.0.0/8", "days": -1, "reason": "x"}, 422, "invalid_days"},
 		{admin, "DELETE", "/api/admin/ipsperren/" + uuid.NewString(), nil, 404, "ipsperre_not_found"},
 	}
-	before := inst.Count("SELECT count(*) FROM events")
-	for _, c := range cases {
-		r := c.c.Do(c.method, c.path, c.body)
-		if r.Status != c.status || r.ErrorCode() != c.code {
-			t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.ErrorCode(), c.status, c.code)
+	writesNothing(t, inst, func() {
+		for _, c := range cases {
+			r := c.c.Do(c.method, c.path, c.body)
+			if r.Status != c.status || r.ErrorCode() != c.code {
+				t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.ErrorCode(), c.status, c.code)
+			}
 		}
-	}
-	if after := inst.Count("SELECT count(*) FROM events"); after != before {
-		t.Errorf("refused requests appended %d events", after-before)
-	}
+	})
 }
 
 // A moderator reported is not the one to close the report: dismissing or resolving a report
@@ -645,28 +675,25 @@ func TestModerationBadInput(t *testing.T) {
 // moderation_self and leaves the report open for another moderator.
 func TestModeratorCannotCloseReportsAboutThemselves(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona")
+	inst, admin, mods := startModeration(t, "Mona")
+	mod := mods[0]
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	other := inst.VerifiedResident("Otto", lat, lon)
 	report := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "moderiert parteiisch"}).
 		Expect(t, http.StatusCreated).Map(t)["id"].(string)
 
-	before := inst.Count("SELECT count(*) FROM events")
-	for _, path := range []string{"/dismiss", "/resolve"} {
-		if code := mod.Post("/api/admin/meldungen/"+report+path, map[string]string{"reason": "erledigt"}).
-			Expect(t, http.StatusForbidden).ErrorCode(); code != "moderation_self" {
-			t.Errorf("the reported moderator %s the report about them: %s, want moderation_self", path, code)
+	writesNothing(t, inst, func() {
+		for _, path := range []string{"/dismiss", "/resolve"} {
+			if code := mod.Post("/api/admin/meldungen/"+report+path, map[string]string{"reason": "erledigt"}).
+				Expect(t, http.StatusForbidden).ErrorCode(); code != "moderation_self" {
+				t.Errorf("the reported moderator %s the report about them: %s, want moderation_self", path, code)
+			}
 		}
-	}
-	if code := mod.Post("/api/admin/accounts/"+other.ID+"/warn", map[string]any{"reason": "irgendwas", "meldung": report}).
-		Expect(t, http.StatusForbidden).ErrorCode(); code != "moderation_self" {
-		t.Errorf("the reported moderator closes the report about them through a warning of someone else: %s, want moderation_self", code)
-	}
-	if after := inst.Count("SELECT count(*) FROM events"); after != before {
-		t.Errorf("refused calls appended %d events", after-before)
-	}
+		if code := mod.Post("/api/admin/accounts/"+other.ID+"/warn", map[string]any{"reason": "irgendwas", "meldung": report}).
+			Expect(t, http.StatusForbidden).ErrorCode(); code != "moderation_self" {
+			t.Errorf("the reported moderator closes the report about them through a warning of someone else: %s, want moderation_self", code)
+		}
+	})
 	var q queueOut
 	admin.Get("/api/admin/meldungen").Expect(t, http.StatusOK).JSON(t, &q)
 	if len(q.Meldungen) != 1 || q.Meldungen[0].ID != report || q.Meldungen[0].State != "open" {
@@ -682,9 +709,7 @@ func TestModeratorCannotCloseReportsAboutThemselves(t *testing.T) {
 // so that both have looked at the message before either hides it.
 func TestConcurrentHidesLogOnce(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mods := []*instancetest.Client{moderator(t, inst, admin, "Mona"), moderator(t, inst, admin, "Otto")}
+	inst, _, mods := startModeration(t, "Mona", "Otto")
 	ben := inst.VerifiedResident("Ben", lat, lon)
 	var msg struct{ ID string }
 	ben.Post("/api/chat", map[string]string{"text": "Nachricht"}).Expect(t, http.StatusCreated).JSON(t, &msg)
@@ -744,9 +769,8 @@ func TestConcurrentHidesLogOnce(t *testing.T) {
 // words (the report is never public; they may name the reporter).
 func TestForwardWithoutCommentKeepsTheReportPrivate(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
-	mod := moderator(t, inst, admin, "Mona")
+	inst, _, mods := startModeration(t, "Mona")
+	mod := mods[0]
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	words := "Ich, Ada aus der Lindenstraße 3, werde von diesem Konto belästigt"
 	remote := ada.Post("/api/meldungen", map[string]string{"target": "https://mastodon.example/users/troll", "reason": words}).
@@ -767,11 +791,9 @@ func TestForwardWithoutCommentKeepsTheReportPrivate(t *testing.T) {
 // refused for want of an admin's right, an admin's does not lift the ban with it).
 func TestUpheldAppealOfASuspensionKeepsALaterBan(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
+	inst, admin, mods := startModeration(t, "Mona", "Otto")
 	admin2 := inst.Admin()
-	mona := moderator(t, inst, admin, "Mona")
-	otto := moderator(t, inst, admin, "Otto")
+	mona, otto := mods[0], mods[1]
 	for _, decider := range []*instancetest.Client{otto, admin2} {
 		cem := inst.VerifiedResident("Cem", lat, lon)
 		entry := mona.Post("/api/admin/accounts/"+cem.ID+"/suspend", map[string]any{"days": 7, "reason": "Spam"}).
@@ -780,16 +802,15 @@ func TestUpheldAppealOfASuspensionKeepsALaterBan(t *testing.T) {
 		appeal := cem.Post("/api/moderation/log/"+entry+"/appeal", map[string]string{"reason": "kein Spam"}).
 			Expect(t, http.StatusCreated).Map(t)["id"].(string)
 		decider.Post("/api/admin/appeals/"+appeal, map[string]string{"decision": "upheld", "reason": "war kein Spam"}).Expect(t, http.StatusOK)
-		var me struct {
-			Sanction *struct{ State string } `json:"sanction"`
-		}
-		cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
-		if me.Sanction == nil || me.Sanction.State != "banned" {
-			t.Errorf("after the upheld appeal of the earlier suspension: sanction %+v, want still banned", me.Sanction)
+		if s := sanctionOf(t, cem); s == nil || s.State != "banned" {
+			t.Errorf("after the upheld appeal of the earlier suspension: sanction %+v, want still banned", s)
 		}
 		if code := cem.Patch("/api/me", map[string]string{"name": "Cem B."}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_banned" {
 			t.Errorf("the banned account writes: %s", code)
 		}
+		// The upheld appeal lifted the suspension: once the ban is lifted, nothing holds.
+		admin.Post("/api/admin/accounts/"+cem.ID+"/lift", map[string]string{"reason": "vorbei"}).Expect(t, http.StatusOK)
+		cem.Patch("/api/me", map[string]string{"name": "Cem B."}).Expect(t, http.StatusOK)
 	}
 }
 
@@ -797,28 +818,170 @@ func TestUpheldAppealOfASuspensionKeepsALaterBan(t *testing.T) {
 // is still shown the ban's reason, and an upheld appeal of the ban lifts it.
 func TestSuspendingABannedAccountKeepsTheBanAppealable(t *testing.T) {
 	t.Parallel()
-	inst := instancetest.Start(t)
-	admin := inst.Admin()
+	inst, admin, mods := startModeration(t, "Mona")
 	admin2 := inst.Admin()
-	mona := moderator(t, inst, admin, "Mona")
+	mona := mods[0]
 	cem := inst.VerifiedResident("Cem", lat, lon)
 	ban := admin.Post("/api/admin/accounts/"+cem.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
 	mona.Post("/api/admin/accounts/"+cem.ID+"/suspend", map[string]any{"days": 3, "reason": "Spam"}).Expect(t, http.StatusOK)
-	var me struct {
-		Sanction *struct {
-			State   string `json:"state"`
-			Reason  string `json:"reason"`
-			Eintrag string `json:"eintrag_id"`
-		} `json:"sanction"`
-	}
-	cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
-	if me.Sanction == nil || me.Sanction.State != "banned" || me.Sanction.Reason != "Hetze" || me.Sanction.Eintrag != ban {
-		t.Errorf("the banned, then suspended account is shown %+v, want the ban (%s, Hetze)", me.Sanction, ban)
+	if s := sanctionOf(t, cem); s == nil || s.State != "banned" || s.Reason != "Hetze" || s.Eintrag != ban {
+		t.Errorf("the banned, then suspended account is shown %+v, want the ban (%s, Hetze)", s, ban)
 	}
 	appeal := cem.Post("/api/moderation/log/"+ban+"/appeal", map[string]string{"reason": "keine Hetze"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
 	admin2.Post("/api/admin/appeals/"+appeal, map[string]string{"decision": "upheld", "reason": "war keine Hetze"}).Expect(t, http.StatusOK)
-	cem.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
-	if me.Sanction != nil && me.Sanction.State == "banned" {
-		t.Errorf("after the upheld appeal of the ban: %+v, want the ban lifted", me.Sanction)
+	// The ban is lifted; the suspension since, still running, stays in force with its reason.
+	if s := sanctionOf(t, cem); s == nil || s.State != "suspended" || s.Reason != "Spam" {
+		t.Errorf("after the upheld appeal of the ban: %+v, want the ban lifted and the suspension (Spam) in force", s)
+	}
+}
+
+// An action answers a report only when it acts on what was reported: the reported content
+// itself, the reported account, or (warn, suspend, ban) the author of the reported content.
+// Anything else is 422 meldung_target_mismatch, nothing written, the report still open.
+func TestActionMustAnswerItsReport(t *testing.T) {
+	t.Parallel()
+	inst, _, mods := startModeration(t, "Mona")
+	mod := mods[0]
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	troll := inst.VerifiedResident("Troll", lat, lon)
+	otto := inst.VerifiedResident("Otto", lat, lon)
+	var trollMsg, ottoMsg struct{ ID string }
+	troll.Post("/api/chat", map[string]string{"text": "Beleidigung"}).Expect(t, http.StatusCreated).JSON(t, &trollMsg)
+	otto.Post("/api/chat", map[string]string{"text": "Hallo"}).Expect(t, http.StatusCreated).JSON(t, &ottoMsg)
+	report := func(target string) string {
+		return ada.Post("/api/meldungen", map[string]string{"target": target, "reason": "bitte prüfen"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
+	}
+	aboutMsg, aboutTroll := report(trollMsg.ID), report(troll.ID)
+
+	type call struct {
+		path string
+		body map[string]any
+	}
+	mismatched := []call{
+		{"/api/admin/inhalte/hide", map[string]any{"target": ottoMsg.ID, "reason": "x", "meldung": aboutMsg}},            // other content
+		{"/api/admin/accounts/" + otto.ID + "/warn", map[string]any{"reason": "x", "meldung": aboutMsg}},                 // not the author
+		{"/api/admin/accounts/" + otto.ID + "/suspend", map[string]any{"days": 1, "reason": "x", "meldung": aboutTroll}}, // another account
+		{"/api/admin/inhalte/hide", map[string]any{"target": trollMsg.ID, "reason": "x", "meldung": aboutTroll}},         // content, not the account
+	}
+	writesNothing(t, inst, func() {
+		for _, c := range mismatched {
+			if code := mod.Post(c.path, c.body).Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "meldung_target_mismatch" {
+				t.Errorf("%s %v: %s, want meldung_target_mismatch", c.path, c.body, code)
+			}
+		}
+	})
+	if open := inst.Count("SELECT count(*) FROM moderation_meldungen WHERE state = 'open'"); open != 2 {
+		t.Errorf("%d reports open after the refusals, want both", open)
+	}
+
+	// The author of the reported message is warned, answering the report about the message; the
+	// reported account suspended, answering the report about it; both reports resolved.
+	mod.Post("/api/admin/accounts/"+troll.ID+"/warn", map[string]any{"reason": "Beleidigung im Chat", "meldung": aboutMsg}).Expect(t, http.StatusOK)
+	mod.Post("/api/admin/accounts/"+troll.ID+"/suspend", map[string]any{"days": 2, "reason": "wiederholt", "meldung": aboutTroll}).Expect(t, http.StatusOK)
+	aboutOtto := report(ottoMsg.ID)
+	mod.Post("/api/admin/inhalte/hide", map[string]any{"target": ottoMsg.ID, "reason": "x", "meldung": aboutOtto}).Expect(t, http.StatusOK)
+	if resolved := inst.Count("SELECT count(*) FROM moderation_meldungen WHERE state = 'resolved'"); resolved != 3 {
+		t.Errorf("%d reports resolved, want 3", resolved)
+	}
+}
+
+// A ban and a suspension are lifted each on its own: lifting a ban leaves a suspension that
+// still runs in force (shown on /api/me, writes refused), and the reverse. "sanction" names
+// which; without it the strongest in force is lifted. A ban is an admin's to lift, a
+// suspension a moderator's too.
+func TestBanAndSuspensionAreLiftedApart(t *testing.T) {
+	t.Parallel()
+	inst, admin, mods := startModeration(t, "Mona")
+	mod := mods[0]
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	lift := func(c *instancetest.Client, body map[string]any, status int) *instancetest.Response {
+		t.Helper()
+		return c.Post("/api/admin/accounts/"+ben.ID+"/lift", body).Expect(t, status)
+	}
+
+	susp := mod.Post("/api/admin/accounts/"+ben.ID+"/suspend", map[string]any{"days": 3, "reason": "Beleidigungen"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
+	admin.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
+
+	writesNothing(t, inst, func() {
+		if code := lift(mod, map[string]any{"reason": "x"}, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+			t.Errorf("a moderator lifts the strongest (the ban): %s", code)
+		}
+		if code := lift(mod, map[string]any{"reason": "x", "sanction": "ban"}, http.StatusForbidden).ErrorCode(); code != "admin_required" {
+			t.Errorf("a moderator lifts the ban: %s", code)
+		}
+		if code := lift(admin, map[string]any{"reason": "x", "sanction": "bann"}, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_sanction" {
+			t.Errorf("an unknown sanction: %s", code)
+		}
+	})
+
+	lift(admin, map[string]any{"reason": "Gespräch geführt", "sanction": "ban"}, http.StatusOK)
+	if s := sanctionOf(t, ben); s == nil || s.State != "suspended" || s.Reason != "Beleidigungen" || s.Eintrag != susp || s.Until == nil {
+		t.Errorf("after the ban's lift: %+v, want the suspension (%s, Beleidigungen) still in force", s, susp)
+	}
+	if code := ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusForbidden).ErrorCode(); code != "account_suspended" {
+		t.Errorf("the suspended account writes after the ban's lift: %s", code)
+	}
+	if code := lift(admin, map[string]any{"reason": "x", "sanction": "ban"}, http.StatusConflict).ErrorCode(); code != "not_sanctioned" {
+		t.Errorf("lifting a ban not in force: %s", code)
+	}
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'SperreAufgehoben' AND payload->>'sanction' = 'ban'`); n != 1 {
+		t.Errorf("%d SperreAufgehoben naming the ban", n)
+	}
+
+	// The reverse: banned again, the moderator lifts the suspension; the ban stays.
+	admin.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
+	lift(mod, map[string]any{"reason": "abgesessen", "sanction": "suspension"}, http.StatusOK)
+	if s := sanctionOf(t, ben); s == nil || s.State != "banned" || s.Reason != "Hetze" {
+		t.Errorf("after the suspension's lift: %+v, want still banned", s)
+	}
+	if code := lift(mod, map[string]any{"reason": "x", "sanction": "suspension"}, http.StatusConflict).ErrorCode(); code != "not_sanctioned" {
+		t.Errorf("lifting a suspension not in force: %s", code)
+	}
+	lift(admin, map[string]any{"reason": "vorbei"}, http.StatusOK) // the strongest: the ban
+	if s := sanctionOf(t, ben); s != nil {
+		t.Errorf("after both lifts: %+v", s)
+	}
+	ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusOK)
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'SperreAufgehoben' AND payload->>'sanction' = 'suspension'`); n != 1 {
+		t.Errorf("%d SperreAufgehoben naming the suspension", n)
+	}
+}
+
+// Whoever delegated their vote to an account that is banned or suspended is told so on the
+// delegation (the delegation list the Webrat reads); the delegation itself stays.
+func TestDelegationShowsTheDelegatesSanction(t *testing.T) {
+	t.Parallel()
+	inst, admin, _ := startModeration(t)
+	ada := inst.VerifiedResident("Ada", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	ada.Post("/api/delegationen", map[string]string{"to_account_id": ben.ID}).Expect(t, http.StatusCreated)
+	sanctionOf := func() (string, int) {
+		t.Helper()
+		var out struct {
+			Delegationen []struct {
+				Sanction string `json:"delegate_sanction"`
+			} `json:"delegationen"`
+		}
+		ada.Get("/api/delegationen?from="+ada.ID).Expect(t, http.StatusOK).JSON(t, &out)
+		if len(out.Delegationen) == 0 {
+			return "", 0
+		}
+		return out.Delegationen[0].Sanction, len(out.Delegationen)
+	}
+	if s, n := sanctionOf(); s != "" || n != 1 {
+		t.Fatalf("before any sanction: %q (%d delegations)", s, n)
+	}
+	admin.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
+	if s, n := sanctionOf(); s != "banned" || n != 1 {
+		t.Errorf("delegate banned: %q (%d delegations), want banned and the delegation kept", s, n)
+	}
+	admin.Post("/api/admin/accounts/"+ben.ID+"/lift", map[string]any{"reason": "x"}).Expect(t, http.StatusOK)
+	admin.Post("/api/admin/accounts/"+ben.ID+"/suspend", map[string]any{"days": 2, "reason": "x"}).Expect(t, http.StatusOK)
+	if s, _ := sanctionOf(); s != "suspended" {
+		t.Errorf("delegate suspended: %q", s)
+	}
+	inst.Advance("49h")
+	if s, n := sanctionOf(); s != "" || n != 1 {
+		t.Errorf("after the suspension ended: %q (%d delegations)", s, n)
 	}
 }

@@ -57,8 +57,12 @@ type Account struct {
 	// Sanctions (sanction.go): no writes until SuspendedUntil, none at all once BannedAt.
 	SuspendedUntil *time.Time
 	BannedAt       *time.Time
-	SanctionReason string     // the reason of the sanction in force
+	SanctionReason string     // the reason of the sanction in force: the ban's while banned
 	SanctionRef    *uuid.UUID // its entry in the moderation log
+	// The suspension's own reason and entry, kept apart from a ban's: lifting a ban leaves a
+	// suspension that still runs in force, with its reason.
+	SuspensionReason string
+	SuspensionRef    *uuid.UUID
 }
 
 // Verified reports whether an admin has verified the account.
@@ -564,10 +568,12 @@ const MaxListed = 500
 
 // Residents lists the residents (accounts with a home here) that are verified or not, oldest
 // first, at most MaxListed: the admin's list of who waits for verification
-// (GET /api/admin/accounts?verified=false). Only admins may.
+// (GET /api/admin/accounts?verified=false), and the moderation panel's list of residents with
+// their roles and sanctions. Admins and moderators may: a moderator warns, suspends and lifts
+// suspensions of residents no report named (and what it lists is the public profile anyway).
 func (s *Service) Residents(ctx context.Context, admin Account, verified bool) ([]Account, error) {
-	if !admin.IsAdmin {
-		return nil, fault.Forbiddenf("admin_required", "Only an admin of this instance can list accounts.")
+	if !admin.IsAdmin && !admin.Has(Moderator) {
+		return nil, fault.Forbiddenf("moderator_required", "Only a moderator or an admin of this instance can list accounts.")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts
 WHERE home IS NOT NULL AND (verified_at IS NOT NULL) = $1 ORDER BY created_at, id LIMIT $2`, verified, MaxListed)

@@ -22,6 +22,15 @@ const (
 	SanctionLift    = "lift" // a suspension or a ban lifted
 )
 
+// What a lift lifts (Sanction.Lifts): a ban and a suspension are lifted each on its own.
+const (
+	LiftBan        = "ban"
+	LiftSuspension = "suspension"
+)
+
+// ErrInvalidSanction answers a lift that names neither a ban nor a suspension.
+var ErrInvalidSanction = fault.Invalidf("sanction", "invalid_sanction", `The sanction to lift is "ban" or "suspension".`)
+
 // Sanction is a moderation action against an account.
 type Sanction struct {
 	Kind   string
@@ -31,6 +40,20 @@ type Sanction struct {
 	// Ref is the moderation log's entry of the sanction: the account's own view (GET /api/me)
 	// names it, so that the account can appeal it.
 	Ref uuid.UUID
+	// Lifts is what a lift lifts: LiftBan or LiftSuspension ("": the strongest in force).
+	Lifts string
+}
+
+// InForce is the strongest sanction that holds at now — LiftBan, LiftSuspension, or "" —
+// which a lift that names none lifts.
+func (a Account) InForce(now time.Time) string {
+	switch {
+	case a.Banned():
+		return LiftBan
+	case a.Suspended(now):
+		return LiftSuspension
+	}
+	return ""
 }
 
 // RolleGesperrtV1: the account may not write, until Until (a suspension) or for good (a ban,
@@ -49,7 +72,16 @@ type VerwarntV1 struct {
 	Reason    string    `json:"reason"`
 }
 
-// SperreAufgehobenV1: a suspension or ban was lifted.
+// SperreAufgehobenV2: a ban or a suspension was lifted, the one Sanction names (LiftBan,
+// LiftSuspension); the other, if in force, still holds.
+type SperreAufgehobenV2 struct {
+	AccountID uuid.UUID `json:"account_id"`
+	By        uuid.UUID `json:"by"`
+	Reason    string    `json:"reason"`
+	Sanction  string    `json:"sanction"`
+}
+
+// SperreAufgehobenV1: written before v2, when a lift lifted the suspension and the ban at once.
 type SperreAufgehobenV1 struct {
 	AccountID uuid.UUID `json:"account_id"`
 	By        uuid.UUID `json:"by"`
@@ -59,11 +91,13 @@ type SperreAufgehobenV1 struct {
 var (
 	RolleGesperrt    = eventstore.Define[RolleGesperrtV1]("RolleGesperrt", 1, eventstore.Private, "A moderator suspended (until) or an admin banned (for good) an account.")
 	Verwarnt         = eventstore.Define[VerwarntV1]("Verwarnt", 1, eventstore.Private, "A moderator warned an account.")
-	SperreAufgehoben = eventstore.Define[SperreAufgehobenV1]("SperreAufgehoben", 1, eventstore.Private, "An account's suspension or ban was lifted.")
+	SperreAufgehoben = eventstore.Define[SperreAufgehobenV2]("SperreAufgehoben", 2, eventstore.Private, "An account's ban or suspension was lifted (the other stays).")
+	_                = eventstore.Define[SperreAufgehobenV1]("SperreAufgehoben", 1, eventstore.Private, "An account's suspension and ban were lifted (no longer written).")
 )
 
-// ErrNotSanctioned answers a lift of an account that is neither suspended nor banned.
-var ErrNotSanctioned = fault.Conflictf("not_sanctioned", "This account is neither suspended nor banned.")
+// ErrNotSanctioned answers a lift of an account that is neither suspended nor banned
+// (or not under the one the lift names).
+var ErrNotSanctioned = fault.Conflictf("not_sanctioned", "This account is not under this sanction (neither banned nor suspended, or not the one named).")
 
 // Banned reports whether the account is banned.
 func (a Account) Banned() bool { return a.BannedAt != nil }
@@ -103,8 +137,9 @@ func GetTx(ctx context.Context, tx *database.Tx, id uuid.UUID, forUpdate bool) (
 
 // SanctionTx records sanction x against the account id inside tx (the moderation action's
 // transaction), with its event, and returns the account as it is afterwards. The caller has
-// checked who may; the account is locked. A lift of an account that is neither suspended nor
-// banned is ErrNotSanctioned.
+// checked who may; the account is locked. A lift lifts x.Lifts (the strongest in force when
+// "") and leaves the other: ErrNotSanctioned when that is not in force, ErrInvalidSanction
+// when x.Lifts names neither.
 func SanctionTx(ctx context.Context, tx *database.Tx, id uuid.UUID, x Sanction, at time.Time) (Account, error) {
 	a, err := getAccount(ctx, tx, id, true)
 	if err != nil {
@@ -118,30 +153,51 @@ func SanctionTx(ctx context.Context, tx *database.Tx, id uuid.UUID, x Sanction, 
 		return a, eventstore.Append(tx, at, Verwarnt.New(hdr, VerwarntV1{AccountID: id, By: x.By, Reason: x.Reason}))
 	case SanctionSuspend:
 		until := x.Until.UTC()
-		if a.Banned() {
-			// The ban stays the sanction in force: its reason is what the account is shown and
-			// its entry what an appeal lifts.
-			tx.Defer(`UPDATE accounts SET suspended_until = $2 WHERE id = $1`, id, until)
-			a.SuspendedUntil = &until
-		} else {
-			tx.Defer(`UPDATE accounts SET suspended_until = $2, sanction_reason = $3, sanction_ref = $4 WHERE id = $1`, id, until, x.Reason, nullable(x.Ref))
-			a.SuspendedUntil, a.SanctionReason, a.SanctionRef = &until, x.Reason, nullable(x.Ref)
+		ref := nullable(x.Ref)
+		a.SuspendedUntil, a.SuspensionReason, a.SuspensionRef = &until, x.Reason, ref
+		if !a.Banned() {
+			// A ban stays the sanction in force: its reason is what the account is shown.
+			a.SanctionReason, a.SanctionRef = x.Reason, ref
 		}
+		deferSanctions(tx, a)
 		return a, eventstore.Append(tx, at, RolleGesperrt.New(hdr, RolleGesperrtV1{AccountID: id, By: x.By, Reason: x.Reason, Until: &until}))
 	case SanctionBan:
 		at := at.UTC()
-		tx.Defer(`UPDATE accounts SET banned_at = $2, sanction_reason = $3, sanction_ref = $4 WHERE id = $1`, id, at, x.Reason, nullable(x.Ref))
 		a.BannedAt, a.SanctionReason, a.SanctionRef = &at, x.Reason, nullable(x.Ref)
+		deferSanctions(tx, a)
 		return a, eventstore.Append(tx, at, RolleGesperrt.New(hdr, RolleGesperrtV1{AccountID: id, By: x.By, Reason: x.Reason}))
 	case SanctionLift:
-		if !a.Banned() && !a.Suspended(at) {
-			return Account{}, ErrNotSanctioned
+		lifts := x.Lifts
+		if lifts == "" {
+			lifts = a.InForce(at)
 		}
-		tx.Defer(`UPDATE accounts SET suspended_until = NULL, banned_at = NULL, sanction_reason = NULL, sanction_ref = NULL WHERE id = $1`, id)
-		a.SuspendedUntil, a.BannedAt, a.SanctionReason, a.SanctionRef = nil, nil, "", nil
-		return a, eventstore.Append(tx, at, SperreAufgehoben.New(hdr, SperreAufgehobenV1{AccountID: id, By: x.By, Reason: x.Reason}))
+		switch {
+		case lifts != LiftBan && lifts != LiftSuspension && lifts != "":
+			return Account{}, ErrInvalidSanction
+		case lifts == "", lifts == LiftBan && !a.Banned(), lifts == LiftSuspension && !a.Suspended(at):
+			return Account{}, ErrNotSanctioned
+		case lifts == LiftBan:
+			a.BannedAt, a.SanctionReason, a.SanctionRef = nil, "", nil
+			if a.Suspended(at) {
+				a.SanctionReason, a.SanctionRef = a.SuspensionReason, a.SuspensionRef
+			}
+		default:
+			a.SuspendedUntil, a.SuspensionReason, a.SuspensionRef = nil, "", nil
+			if !a.Banned() {
+				a.SanctionReason, a.SanctionRef = "", nil
+			}
+		}
+		deferSanctions(tx, a)
+		return a, eventstore.Append(tx, at, SperreAufgehoben.New(hdr, SperreAufgehobenV2{AccountID: id, By: x.By, Reason: x.Reason, Sanction: lifts}))
 	}
 	return Account{}, fmt.Errorf("account: unknown sanction %q", x.Kind)
+}
+
+// deferSanctions writes a's sanction columns as they are now.
+func deferSanctions(tx *database.Tx, a Account) {
+	tx.Defer(`UPDATE accounts SET suspended_until = $2, banned_at = $3, sanction_reason = nullif($4, ''), sanction_ref = $5,
+       suspension_reason = nullif($6, ''), suspension_ref = $7 WHERE id = $1`,
+		a.ID, a.SuspendedUntil, a.BannedAt, a.SanctionReason, a.SanctionRef, a.SuspensionReason, a.SuspensionRef)
 }
 
 // Warning is a warning as its account sees it.
@@ -169,22 +225,41 @@ func (s *Service) Warnings(ctx context.Context, id uuid.UUID) ([]Warning, error)
 	return ws, nil
 }
 
+// Sanction states, as others are told of an account (SanctionStates).
+const (
+	StateBanned    = "banned"
+	StateSuspended = "suspended"
+)
+
+// SanctionStates says which of the accounts are banned or suspended now (the others are not
+// in the answer): for the delegators of a sanctioned account, who are told on their
+// delegation. Sanctions are public already (the moderation log names them).
+func (s *Service) SanctionStates(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	return s.byID(ctx, "sanction states", `
+SELECT id, CASE WHEN banned_at IS NOT NULL THEN 'banned' ELSE 'suspended' END FROM accounts
+WHERE id = ANY($1) AND (banned_at IS NOT NULL OR suspended_until > $2)`, ids, s.clock.Now())
+}
+
 // Names returns the public names of the accounts (those that exist), for the moderation log
 // and queue.
 func (s *Service) Names(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	return s.byID(ctx, "names", `SELECT id, name FROM accounts WHERE id = ANY($1)`, ids)
+}
+
+// byID runs sql, which selects an id and a text of the accounts ids ($1), as a map.
+func (s *Service) byID(ctx context.Context, what, sql string, ids []uuid.UUID, args ...any) (map[uuid.UUID]string, error) {
 	out := map[uuid.UUID]string{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, name FROM accounts WHERE id = ANY($1)`, ids)
+	rows, err := s.pool.Query(ctx, sql, append([]any{ids}, args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("account: names: %w", err)
+		return nil, fmt.Errorf("account: %s: %w", what, err)
 	}
 	var id uuid.UUID
-	var name string
-	_, err = pgx.ForEachRow(rows, []any{&id, &name}, func() error { out[id] = name; return nil })
-	if err != nil {
-		return nil, fmt.Errorf("account: names: %w", err)
+	var text string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &text}, func() error { out[id] = text; return nil }); err != nil {
+		return nil, fmt.Errorf("account: %s: %w", what, err)
 	}
 	return out, nil
 }

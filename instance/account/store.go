@@ -63,7 +63,7 @@ WHERE id = $1`,
 const accountColumns = `id, handle, name, email, is_admin, coalesce(address, ''), ST_Y(home), ST_X(home),
        position_radius_m, on_map, ST_Y(position), ST_X(position), verified_at, created_at,
        ARRAY(SELECT rolle FROM account_rollen r WHERE r.account_id = accounts.id ORDER BY rolle),
-       suspended_until, banned_at, coalesce(sanction_reason, ''), sanction_ref`
+       suspended_until, banned_at, coalesce(sanction_reason, ''), sanction_ref, coalesce(suspension_reason, ''), suspension_ref`
 
 // scanAccount reads accountColumns, then any extra columns into extra.
 func scanAccount(row pgx.Row, extra ...any) (Account, error) {
@@ -71,7 +71,7 @@ func scanAccount(row pgx.Row, extra ...any) (Account, error) {
 	var homeLat, homeLon, posLat, posLon *float64
 	dest := append([]any{&a.ID, &a.Handle, &a.Name, &a.Email, &a.IsAdmin, &a.Address, &homeLat, &homeLon,
 		&a.PositionRadiusM, &a.OnMap, &posLat, &posLon, &a.VerifiedAt, &a.CreatedAt, &a.Roles,
-		&a.SuspendedUntil, &a.BannedAt, &a.SanctionReason, &a.SanctionRef}, extra...)
+		&a.SuspendedUntil, &a.BannedAt, &a.SanctionReason, &a.SanctionRef, &a.SuspensionReason, &a.SuspensionRef}, extra...)
 	err := row.Scan(dest...)
 	if err != nil {
 		return Account{}, err

@@ -286,14 +286,19 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) me(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	v := ownJSON{meJSON: meView(me)}
+// sanctionView is the account's sanction in force, or nil.
+func sanctionView(a account.Account, now time.Time) *sanctionJSON {
 	switch {
-	case me.Banned():
-		v.Sanction = &sanctionJSON{State: "banned", Reason: me.SanctionReason, Eintrag: me.SanctionRef}
-	case me.Suspended(s.Accounts.Now()):
-		v.Sanction = &sanctionJSON{State: "suspended", Until: me.SuspendedUntil, Reason: me.SanctionReason, Eintrag: me.SanctionRef}
+	case a.Banned():
+		return &sanctionJSON{State: "banned", Reason: a.SanctionReason, Eintrag: a.SanctionRef}
+	case a.Suspended(now):
+		return &sanctionJSON{State: "suspended", Until: a.SuspendedUntil, Reason: a.SanctionReason, Eintrag: a.SanctionRef}
 	}
+	return nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	v := ownJSON{meJSON: meView(me), Sanction: sanctionView(me, s.Accounts.Now())}
 	ws, err := s.Accounts.Warnings(r.Context(), me.ID)
 	if err != nil {
 		return err
@@ -362,9 +367,16 @@ func (s *Server) listResidents(w http.ResponseWriter, r *http.Request, me accoun
 	if err != nil {
 		return err
 	}
-	out := make([]profileJSON, 0, len(as))
+	// The moderators' view: the public profile and the sanction in force (the moderation log
+	// shows it publicly too), so that the panel can offer what fits (lift, suspend).
+	type residentJSON struct {
+		profileJSON
+		Sanction *sanctionJSON `json:"sanction"`
+	}
+	now := s.Accounts.Now()
+	out := make([]residentJSON, 0, len(as))
 	for _, a := range as {
-		out = append(out, profileView(a.Profile()))
+		out = append(out, residentJSON{profileView(a.Profile()), sanctionView(a, now)})
 	}
 	respond.JSON(w, http.StatusOK, map[string]any{"accounts": out})
 	return nil

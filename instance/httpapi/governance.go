@@ -400,6 +400,9 @@ type delegationJSON struct {
 	IdleExpiresAt *time.Time `json:"idle_expires_at"`
 	EndedAt       *time.Time `json:"ended_at,omitempty"`
 	EndReason     string     `json:"end_reason,omitempty"`
+	// DelegateSanction: the delegate is "banned" or "suspended" now, so that the delegator
+	// can decide whether to revoke (nothing is revoked for them). Absent otherwise.
+	DelegateSanction string `json:"delegate_sanction,omitempty"`
 }
 
 func delegationView(d delegation.Delegation) delegationJSON {
@@ -473,9 +476,18 @@ func (s *Server) listDelegationen(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	delegates := make([]uuid.UUID, len(ds))
+	for i, d := range ds {
+		delegates[i] = d.ToID
+	}
+	sanctioned, err := s.Accounts.SanctionStates(r.Context(), delegates)
+	if err != nil {
+		return err
+	}
 	out := make([]delegationJSON, len(ds))
 	for i, d := range ds {
 		out[i] = delegationView(d)
+		out[i].DelegateSanction = sanctioned[d.ToID]
 	}
 	respond.JSON(w, http.StatusOK, map[string]any{"delegationen": out})
 	return nil

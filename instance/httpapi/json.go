@@ -9,12 +9,16 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/google/uuid"
 
+	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/textcheck"
 )
 
@@ -203,6 +207,53 @@ func jsonKind(goKind string) string {
 // missing is the error for an absent required field.
 func missing(field string) error {
 	return fault.Invalidf(field, "missing_field", "Field %q is required.", field)
+}
+
+// bodyRoute is a route that decodes, calls, encodes: the path's {id} (when notFound is not
+// nil, the error for one that is no uuid), a JSON body of type In (a struct) whose pointer
+// fields tagged `required:"true"` are 422 missing_field while nil, checked in their order,
+// and one call, whose answer is body with status (no body when nil). The call's error, if
+// any, is the answer instead.
+func bodyRoute[In any](notFound error, call func(r *http.Request, me account.Account, id uuid.UUID, in In) (status int, body any, err error)) authedFunc {
+	return func(w http.ResponseWriter, r *http.Request, me account.Account) error {
+		var id uuid.UUID
+		if notFound != nil {
+			var err error
+			if id, err = pathID(r, notFound); err != nil {
+				return err
+			}
+		}
+		var in In
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		if err := requireFields(&in); err != nil {
+			return err
+		}
+		status, body, err := call(r, me, id, in)
+		if err != nil {
+			return err
+		}
+		if body == nil {
+			w.WriteHeader(status)
+			return nil
+		}
+		respond.JSON(w, status, body)
+		return nil
+	}
+}
+
+// requireFields is missing_field for the first nil pointer field of *in tagged
+// `required:"true"`, by its JSON name.
+func requireFields(in any) error {
+	v := reflect.ValueOf(in).Elem()
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		if f.Tag.Get("required") == "true" && v.FieldByIndex(f.Index).IsNil() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			return missing(name)
+		}
+	}
+	return nil
 }
 
 // jsonCents reads an amount of cents as the API takes it: a JSON integer of digits only — not

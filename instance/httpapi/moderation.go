@@ -18,21 +18,21 @@ func (s *Server) moderationRoutes() {
 	if s.Moderation == nil {
 		return
 	}
-	s.handle("POST /api/meldungen", s.authed(s.report))
+	s.handle("POST /api/meldungen", s.authed(bodyRoute(nil, s.report)))
 	s.handle("GET /api/admin/meldungen", s.authed(s.queue))
 	s.handle("POST /api/admin/meldungen/{id}/resolve", s.authed(s.decideMeldung(s.Moderation.Resolve)))
 	s.handle("POST /api/admin/meldungen/{id}/dismiss", s.authed(s.decideMeldung(s.Moderation.Dismiss)))
-	s.handle("POST /api/admin/meldungen/{id}/forward", s.authed(s.forwardMeldung))
+	s.handle("POST /api/admin/meldungen/{id}/forward", s.authed(bodyRoute(errMeldungNotFound, s.forwardMeldung)))
 	s.handle("POST /api/admin/inhalte/hide", s.authed(s.hideContent(true)))
 	s.handle("POST /api/admin/inhalte/unhide", s.authed(s.hideContent(false)))
 	for _, kind := range []string{account.SanctionWarn, account.SanctionSuspend, account.SanctionBan, account.SanctionLift} {
 		s.handle("POST /api/admin/accounts/{id}/"+kind, s.authed(s.sanction(kind)))
 	}
 	s.handle("GET /api/moderation/log", s.moderationLog)
-	s.handle("POST /api/moderation/log/{id}/appeal", s.authed(s.appeal))
-	s.handle("POST /api/admin/appeals/{id}", s.authed(s.decideAppeal))
+	s.handle("POST /api/moderation/log/{id}/appeal", s.authed(bodyRoute(errEntryNotFound, s.appeal)))
+	s.handle("POST /api/admin/appeals/{id}", s.authed(bodyRoute(errAppealNotFound, s.decideAppeal)))
 	s.handle("GET /api/admin/ipsperren", s.authed(s.listIPBlocks))
-	s.handle("POST /api/admin/ipsperren", s.authed(s.blockIP))
+	s.handle("POST /api/admin/ipsperren", s.authed(bodyRoute(nil, s.blockIP)))
 	s.handle("DELETE /api/admin/ipsperren/{id}", s.authed(s.unblockIP))
 }
 
@@ -44,31 +44,20 @@ var (
 )
 
 type reportRequest struct {
-	Target *string `json:"target"`
-	Reason *string `json:"reason"`
+	Target *string `json:"target" required:"true"`
+	Reason *string `json:"reason" required:"true"`
 }
 
-func (s *Server) report(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	var in reportRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	if in.Target == nil {
-		return missing("target")
-	}
-	if in.Reason == nil {
-		return missing("reason")
-	}
+func (s *Server) report(r *http.Request, me account.Account, _ uuid.UUID, in reportRequest) (int, any, error) {
 	m, created, err := s.Moderation.Report(r.Context(), me, *in.Target, *in.Reason)
-	if err != nil {
-		return err
+	if !created {
+		return http.StatusOK, meldungJSON(m), err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	respond.JSON(w, status, map[string]any{"id": m.ID, "state": m.State})
-	return nil
+	return http.StatusCreated, meldungJSON(m), err
+}
+
+func meldungJSON(m moderation.Meldung) map[string]any {
+	return map[string]any{"id": m.ID, "state": m.State}
 }
 
 // page reads ?before=<uuid>&limit=<n>.
@@ -106,47 +95,22 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, me account.Accoun
 }
 
 type reasonRequest struct {
-	Reason  *string    `json:"reason"`
+	Reason  *string    `json:"reason" required:"true"`
 	Meldung *uuid.UUID `json:"meldung"`
 }
 
 func (s *Server) decideMeldung(decide func(ctx context.Context, by account.Account, id uuid.UUID, reason string) error) authedFunc {
-	return func(w http.ResponseWriter, r *http.Request, me account.Account) error {
-		id, err := pathID(r, errMeldungNotFound)
-		if err != nil {
-			return err
-		}
-		var in reasonRequest
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if in.Reason == nil {
-			return missing("reason")
-		}
-		if err := decide(r.Context(), me, id, *in.Reason); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
+	return bodyRoute(errMeldungNotFound, func(r *http.Request, me account.Account, id uuid.UUID, in reasonRequest) (int, any, error) {
+		return http.StatusNoContent, nil, decide(r.Context(), me, id, *in.Reason)
+	})
 }
 
-func (s *Server) forwardMeldung(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	id, err := pathID(r, errMeldungNotFound)
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Comment string `json:"comment"`
-	}
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	if err := s.Moderation.Forward(r.Context(), me, id, in.Comment); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+type forwardRequest struct {
+	Comment string `json:"comment"`
+}
+
+func (s *Server) forwardMeldung(r *http.Request, me account.Account, id uuid.UUID, in forwardRequest) (int, any, error) {
+	return http.StatusNoContent, nil, s.Moderation.Forward(r.Context(), me, id, in.Comment)
 }
 
 // entryJSON is the answer to an action: the log entry it made.
@@ -154,22 +118,14 @@ func entryJSON(e moderation.Entry) map[string]any {
 	return map[string]any{"id": e.ID, "at": e.At, "action": e.Action, "target": e.Target, "reason": e.Reason, "until": e.Until}
 }
 
+type hideRequest struct {
+	Target  *string    `json:"target" required:"true"`
+	Reason  *string    `json:"reason" required:"true"`
+	Meldung *uuid.UUID `json:"meldung"`
+}
+
 func (s *Server) hideContent(hide bool) authedFunc {
-	return func(w http.ResponseWriter, r *http.Request, me account.Account) error {
-		var in struct {
-			Target  *string    `json:"target"`
-			Reason  *string    `json:"reason"`
-			Meldung *uuid.UUID `json:"meldung"`
-		}
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if in.Target == nil {
-			return missing("target")
-		}
-		if in.Reason == nil {
-			return missing("reason")
-		}
+	return bodyRoute(nil, func(r *http.Request, me account.Account, _ uuid.UUID, in hideRequest) (int, any, error) {
 		var e moderation.Entry
 		var err error
 		if hide {
@@ -177,45 +133,42 @@ func (s *Server) hideContent(hide bool) authedFunc {
 		} else {
 			e, err = s.Moderation.Unhide(r.Context(), me, *in.Target, *in.Reason)
 		}
-		if err != nil {
-			return err
-		}
-		respond.JSON(w, http.StatusOK, entryJSON(e))
-		return nil
-	}
+		return http.StatusOK, entryJSON(e), err
+	})
+}
+
+type sanctionRequest struct {
+	Days    *int       `json:"days"` // a suspension's, required there
+	Reason  *string    `json:"reason" required:"true"`
+	Meldung *uuid.UUID `json:"meldung"`
+}
+
+// liftRequest: only a lift names the sanction it lifts.
+type liftRequest struct {
+	sanctionRequest
+	Sanction string `json:"sanction"` // "ban" or "suspension" ("": the strongest in force)
 }
 
 func (s *Server) sanction(kind string) authedFunc {
-	return func(w http.ResponseWriter, r *http.Request, me account.Account) error {
-		id, err := pathID(r, account.ErrNotFound)
-		if err != nil {
-			return err
-		}
-		var in struct {
-			Days    *int       `json:"days"`
-			Reason  *string    `json:"reason"`
-			Meldung *uuid.UUID `json:"meldung"`
-		}
-		if err := decode(r, &in); err != nil {
-			return err
-		}
-		if in.Reason == nil {
-			return missing("reason")
-		}
+	act := func(r *http.Request, me account.Account, id uuid.UUID, in sanctionRequest, lifts string) (int, any, error) {
 		days := 0
 		if kind == account.SanctionSuspend {
 			if in.Days == nil {
-				return missing("days")
+				return 0, nil, missing("days")
 			}
 			days = *in.Days
 		}
-		e, err := s.Moderation.Sanction(r.Context(), me, id, kind, days, *in.Reason, in.Meldung)
-		if err != nil {
-			return err
-		}
-		respond.JSON(w, http.StatusOK, entryJSON(e))
-		return nil
+		e, err := s.Moderation.Sanction(r.Context(), me, id, kind, days, lifts, *in.Reason, in.Meldung)
+		return http.StatusOK, entryJSON(e), err
 	}
+	if kind == account.SanctionLift {
+		return bodyRoute(account.ErrNotFound, func(r *http.Request, me account.Account, id uuid.UUID, in liftRequest) (int, any, error) {
+			return act(r, me, id, in.sanctionRequest, in.Sanction)
+		})
+	}
+	return bodyRoute(account.ErrNotFound, func(r *http.Request, me account.Account, id uuid.UUID, in sanctionRequest) (int, any, error) {
+		return act(r, me, id, in, "")
+	})
 }
 
 // moderationLog is public; an admin's session shows the ranges of address blocks.
@@ -238,50 +191,19 @@ func (s *Server) moderationLog(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) appeal(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	id, err := pathID(r, errEntryNotFound)
-	if err != nil {
-		return err
-	}
-	var in reasonRequest
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	if in.Reason == nil {
-		return missing("reason")
-	}
+func (s *Server) appeal(r *http.Request, me account.Account, id uuid.UUID, in reasonRequest) (int, any, error) {
 	m, err := s.Moderation.FileAppeal(r.Context(), me, id, *in.Reason)
-	if err != nil {
-		return err
-	}
-	respond.JSON(w, http.StatusCreated, map[string]any{"id": m.ID, "state": m.State})
-	return nil
+	return http.StatusCreated, meldungJSON(m), err
 }
 
-func (s *Server) decideAppeal(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	id, err := pathID(r, errAppealNotFound)
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Decision *string `json:"decision"`
-		Reason   *string `json:"reason"`
-	}
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	if in.Decision == nil {
-		return missing("decision")
-	}
-	if in.Reason == nil {
-		return missing("reason")
-	}
+type decideAppealRequest struct {
+	Decision *string `json:"decision" required:"true"`
+	Reason   *string `json:"reason" required:"true"`
+}
+
+func (s *Server) decideAppeal(r *http.Request, me account.Account, id uuid.UUID, in decideAppealRequest) (int, any, error) {
 	e, err := s.Moderation.DecideAppeal(r.Context(), me, id, *in.Decision, *in.Reason)
-	if err != nil {
-		return err
-	}
-	respond.JSON(w, http.StatusOK, entryJSON(e))
-	return nil
+	return http.StatusOK, entryJSON(e), err
 }
 
 func (s *Server) listIPBlocks(w http.ResponseWriter, r *http.Request, me account.Account) error {
@@ -296,27 +218,15 @@ func (s *Server) listIPBlocks(w http.ResponseWriter, r *http.Request, me account
 	return nil
 }
 
-func (s *Server) blockIP(w http.ResponseWriter, r *http.Request, me account.Account) error {
-	var in struct {
-		CIDR   *string `json:"cidr"`
-		Days   int     `json:"days"`
-		Reason *string `json:"reason"`
-	}
-	if err := decode(r, &in); err != nil {
-		return err
-	}
-	if in.CIDR == nil {
-		return missing("cidr")
-	}
-	if in.Reason == nil {
-		return missing("reason")
-	}
+type blockIPRequest struct {
+	CIDR   *string `json:"cidr" required:"true"`
+	Days   int     `json:"days"`
+	Reason *string `json:"reason" required:"true"`
+}
+
+func (s *Server) blockIP(r *http.Request, me account.Account, _ uuid.UUID, in blockIPRequest) (int, any, error) {
 	b, err := s.Moderation.Block(r.Context(), me, *in.CIDR, in.Days, *in.Reason)
-	if err != nil {
-		return err
-	}
-	respond.JSON(w, http.StatusCreated, b)
-	return nil
+	return http.StatusCreated, b, err
 }
 
 func (s *Server) unblockIP(w http.ResponseWriter, r *http.Request, me account.Account) error {

@@ -268,14 +268,21 @@ WHERE f.id = ANY($1) AND (f.hidden_at IS NOT NULL OR k.hidden_at IS NOT NULL)`, 
 	return out, nil
 }
 
+// hiddenAllSQL reads the hidden rows alone: the hidden Knoten (knoten_hidden), the Fäden
+// hidden on their own (faeden_hidden) and every Faden of a hidden Knoten, expired ones too,
+// from those few Knoten (faeden_knoten). One OR across the join would make the planner
+// read every Faden ever spun (migration 00039).
+const hiddenAllSQL = `
+SELECT true, id FROM knoten WHERE hidden_at IS NOT NULL
+UNION ALL (
+SELECT false, id FROM faeden WHERE hidden_at IS NOT NULL
+UNION
+SELECT false, f.id FROM knoten k JOIN faeden f ON f.knoten_id = k.id WHERE k.hidden_at IS NOT NULL)`
+
 // HiddenAll lists every Knoten and every Faden the public may not see now (as Hidden says of
 // given ones): few, so that the timeline can keep them in memory rather than ask on every query.
 func (s *Service) HiddenAll(ctx context.Context) (knoten, faeden []uuid.UUID, err error) {
-	rows, err := s.pool.Query(ctx, `
-SELECT true, id FROM knoten WHERE hidden_at IS NOT NULL
-UNION ALL
-SELECT false, f.id FROM faeden f JOIN knoten k ON k.id = f.knoten_id
-WHERE f.hidden_at IS NOT NULL OR k.hidden_at IS NOT NULL`)
+	rows, err := s.pool.Query(ctx, hiddenAllSQL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("knoten: hidden: %w", err)
 	}

@@ -18,26 +18,7 @@ import (
 func TestSearchUsesTheTrigramIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := NewService(pgtest.Pool(t), clock.System{}, nil)
-	// A town's worth of Knoten, so that the planner weighs the indexes as it would in use. Their
-	// creators are not accounts of this database: only the listing's plan matters here.
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `
-INSERT INTO knoten (id, type, title, description, geom, h3, created_by, created_at, last_activity_at)
-SELECT gen_random_uuid(), 'idee', 'Knoten ' || md5(i::text), md5((-i)::text), point4326(12.3 + i / 1e5, 51.3), i,
-       gen_random_uuid(), now(), now()
-FROM generate_series(1, 20000) AS i`)
-		return err
-	})
-	if err == nil {
-		_, err = s.pool.Exec(ctx, `VACUUM ANALYZE knoten`) // as autovacuum would: GIN's pending list gone
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := town(t)
 	for _, text := range []string{"garten", "Garten Kanal Hochbeete Beet Bank Brunnen Markt Fahrrad"} {
 		sql, args, err := s.listStatement(Query{Text: text})
 		if err != nil {
@@ -72,27 +53,64 @@ FROM generate_series(1, 20000) AS i`)
 
 // usesIndex reports whether an EXPLAIN (FORMAT JSON) plan searches the index with a condition
 // (not merely scans it whole).
-func usesIndex(plan []byte, index string) bool {
-	var doc []struct{ Plan planNode }
-	if json.Unmarshal(plan, &doc) != nil || len(doc) == 0 {
-		return false
+// town is a Service on a database holding a town's worth of Knoten, so that the planner weighs
+// the indexes as it would in use, and what the statements then add. Their creators are not
+// accounts of this database: only plans matter here.
+func town(t *testing.T, then ...string) *Service {
+	t.Helper()
+	ctx := context.Background()
+	s := NewService(pgtest.Pool(t), clock.System{}, nil)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, sql := range append([]string{`SET LOCAL session_replication_role = replica`, `
+INSERT INTO knoten (id, type, title, description, geom, h3, created_by, created_at, last_activity_at)
+SELECT gen_random_uuid(), 'idee', 'Knoten ' || md5(i::text), md5((-i)::text), point4326(12.3 + i / 1e5, 51.3), i,
+       gen_random_uuid(), now(), now()
+FROM generate_series(1, 20000) AS i`}, then...) {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		_, err = s.pool.Exec(ctx, `VACUUM ANALYZE knoten, faeden`) // as autovacuum would: GIN's pending list gone
 	}
-	var walk func(n planNode) bool
-	walk = func(n planNode) bool {
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func usesIndex(plan []byte, index string) bool {
+	for _, n := range planNodes(plan) {
 		if n.IndexName == index && n.IndexCond != "" {
 			return true
 		}
-		for _, c := range n.Plans {
-			if walk(c) {
-				return true
-			}
-		}
-		return false
 	}
-	return walk(doc[0].Plan)
+	return false
+}
+
+// planNodes lists every node of an EXPLAIN (FORMAT JSON) plan (none when it is no plan).
+func planNodes(plan []byte) []planNode {
+	var doc []struct{ Plan planNode }
+	if json.Unmarshal(plan, &doc) != nil || len(doc) == 0 {
+		return nil
+	}
+	var out []planNode
+	var walk func(n planNode)
+	walk = func(n planNode) {
+		out = append(out, n)
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(doc[0].Plan)
+	return out
 }
 
 type planNode struct {
+	NodeType  string     `json:"Node Type"`
+	Relation  string     `json:"Relation Name"`
 	IndexName string     `json:"Index Name"`
 	IndexCond string     `json:"Index Cond"`
 	Plans     []planNode `json:"Plans"`

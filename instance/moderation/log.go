@@ -70,7 +70,7 @@ func (s *Service) entryTx(ctx context.Context, tx *database.Tx, e Entry, at time
 		if err != nil {
 			return Entry{}, err
 		}
-		if err := s.checkNotAbout(ctx, tx, m.Target, e.ModeratorID); err != nil {
+		if err := s.checkAnswers(ctx, tx, m.Target, e); err != nil {
 			return Entry{}, err
 		}
 	}
@@ -232,8 +232,13 @@ const MaxSuspensionDays = 365
 // Sanction warns, suspends (days), bans or lifts (account.Sanction* kinds) the account id:
 // warnings, suspensions and the lift of a suspension by moderators, bans and the lift of a
 // ban by admins; nobody about themselves, and a moderator never about an admin or another
-// moderator.
-func (s *Service) Sanction(ctx context.Context, by account.Account, id uuid.UUID, kind string, days int, reason string, meldung *uuid.UUID) (Entry, error) {
+// moderator. A lift lifts what lifts names (account.LiftBan, account.LiftSuspension; "": the
+// strongest in force) and leaves the other in force.
+func (s *Service) Sanction(ctx context.Context, by account.Account, id uuid.UUID, kind string, days int, lifts, reason string,
+	meldung *uuid.UUID) (Entry, error) {
+	if kind == account.SanctionLift && lifts != "" && lifts != account.LiftBan && lifts != account.LiftSuspension {
+		return Entry{}, account.ErrInvalidSanction
+	}
 	if kind == account.SanctionBan && !by.IsAdmin {
 		return Entry{}, errAdminRequired
 	}
@@ -250,13 +255,13 @@ func (s *Service) Sanction(ctx context.Context, by account.Account, id uuid.UUID
 	var e Entry
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
-		e, err = s.sanctionTx(ctx, tx, by, id, kind, days, reason, meldung, nil, s.clock.Now())
+		e, err = s.sanctionTx(ctx, tx, by, id, kind, days, lifts, reason, meldung, nil, s.clock.Now())
 		return err
 	})
 	return e, err
 }
 
-func (s *Service) sanctionTx(ctx context.Context, tx *database.Tx, by account.Account, id uuid.UUID, kind string, days int, reason string,
+func (s *Service) sanctionTx(ctx context.Context, tx *database.Tx, by account.Account, id uuid.UUID, kind string, days int, lifts, reason string,
 	meldung, undoes *uuid.UUID, now time.Time) (Entry, error) {
 	if id == by.ID {
 		return Entry{}, errSelf
@@ -271,11 +276,14 @@ func (s *Service) sanctionTx(ctx context.Context, tx *database.Tx, by account.Ac
 	if !by.IsAdmin && (target.IsAdmin || target.Has(account.Moderator)) {
 		return Entry{}, errAdminTarget
 	}
-	if kind == account.SanctionLift && target.Banned() && !by.IsAdmin {
+	if kind == account.SanctionLift && lifts == "" {
+		lifts = target.InForce(now)
+	}
+	if kind == account.SanctionLift && lifts == account.LiftBan && target.Banned() && !by.IsAdmin {
 		return Entry{}, errAdminRequired
 	}
 	entryID := uuid.Must(uuid.NewV7())
-	x := account.Sanction{Kind: kind, By: by.ID, Reason: reason, Ref: entryID}
+	x := account.Sanction{Kind: kind, By: by.ID, Reason: reason, Ref: entryID, Lifts: lifts}
 	var until *time.Time
 	if kind == account.SanctionSuspend {
 		x.Until = now.Add(time.Duration(days) * 24 * time.Hour).UTC()
@@ -398,9 +406,14 @@ func (s *Service) DecideAppeal(ctx context.Context, by account.Account, appealID
 					return err
 				}
 				// Only the contested sanction, if it still holds: a ban or another suspension
-				// since is another entry's (sanction_ref names the one in force).
-				if (sub.Banned() || sub.Suspended(now)) && sub.SanctionRef != nil && *sub.SanctionRef == e.ID {
-					if _, err := s.sanctionTx(ctx, tx, by, sub.ID, account.SanctionLift, 0, reason, nil, &e.ID, now); err != nil {
+				// since is another entry's, and lifting a suspension leaves a ban, and the reverse.
+				lifts, ref := account.LiftSuspension, sub.SuspensionRef
+				if e.Action == DoBan {
+					lifts, ref = account.LiftBan, sub.SanctionRef
+				}
+				held := (lifts == account.LiftBan && sub.Banned()) || (lifts == account.LiftSuspension && sub.Suspended(now))
+				if held && ref != nil && *ref == e.ID {
+					if _, err := s.sanctionTx(ctx, tx, by, sub.ID, account.SanctionLift, 0, lifts, reason, nil, &e.ID, now); err != nil {
 						return err
 					}
 				}

@@ -113,6 +113,7 @@ var (
 	errComment            = fault.Invalidf("comment", "invalid_comment", "A comment is at most 1000 characters, without control characters.")
 	errMeldungNotFound    = fault.NotFoundf("meldung_not_found", "There is no such report.")
 	errMeldungClosed      = fault.Conflictf("meldung_closed", "This report has been decided already.")
+	errMeldungMismatch    = fault.Invalidf("meldung", "meldung_target_mismatch", "This action is not about the reported content, its author or the reported account.")
 	errMeldungIsAppeal    = fault.Conflictf("meldung_is_appeal", "An appeal is decided through POST /api/admin/appeals/{id}.")
 	errNotRemote          = fault.Invalidf("meldung", "meldung_not_remote", "Only reports about a remote account or object can be forwarded to its server.")
 	errForwardingOff      = fault.Conflictf("forwarding_off", "This instance does not federate; it cannot forward reports.")
@@ -225,14 +226,36 @@ func (s *Service) describe(ctx context.Context, q database.Querier, t Target) (*
 // a reported moderator does not decide the report about them, whether directly or as the
 // "meldung" of another action; another moderator does.
 func (s *Service) checkNotAbout(ctx context.Context, q database.Querier, t Target, by uuid.UUID) error {
+	_, err := s.describeNotAbout(ctx, q, t, by)
+	return err
+}
+
+func (s *Service) describeNotAbout(ctx context.Context, q database.Querier, t Target, by uuid.UUID) (*Summary, error) {
 	sum, err := s.describe(ctx, q, t)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if sum != nil && sum.AuthorID != nil && *sum.AuthorID == by {
-		return errSelf
+		return nil, errSelf
 	}
-	return nil
+	return sum, nil
+}
+
+// checkAnswers is checkNotAbout for an action e that answers a report about reported, and
+// refuses (meldung_target_mismatch) an action that does not act on what was reported: it must
+// be about the reported content or account itself, or warn, suspend or ban the author of the
+// reported content. Otherwise a report would be closed as acted upon by an unrelated action,
+// and the queue would show it resolved while its content stays.
+func (s *Service) checkAnswers(ctx context.Context, q database.Querier, reported Target, e Entry) error {
+	sum, err := s.describeNotAbout(ctx, q, reported, e.ModeratorID)
+	if err != nil || e.Target == reported {
+		return err
+	}
+	if e.Target.Kind == KindAccount && (e.Action == DoWarn || e.Action == DoSuspend || e.Action == DoBan) &&
+		sum != nil && sum.AuthorID != nil && sum.AuthorID.String() == e.Target.ID {
+		return nil
+	}
+	return errMeldungMismatch
 }
 
 // Person is an account as the queue and the log name it.

@@ -157,7 +157,6 @@ const messages: Record<string, string> = {
   illegal_transition: "Dieser Schritt passt nicht zum Stand der Spende; nichts wurde geändert.",
   spende_not_found: "Diese Spende gibt es nicht.",
   treasurer_required: "Das darf nur die Kasse (Kassenwart oder Verwaltung).",
-  unknown_role: "Diese Rolle gibt es nicht.",
   invalid_iban: "Diese IBAN ist ungültig.",
   // Moderation (docs/MODERATION.md); what only the moderation panel and the report dialog meet comes with them
   account_banned: "Dein Konto ist gesperrt: du kannst lesen und Widerspruch einlegen, aber nichts mehr schreiben.",

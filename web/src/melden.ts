@@ -1,5 +1,5 @@
-// Report buttons (Melden) beside what residents meet — a Knoten, a Faden, an Antrag, a chat
-// message, a resident's Garnrolle. The dialog behind them (report.ts) is fetched when first used:
+// Report buttons (Melden) beside what residents meet — a Knoten, a Faden, an Antrag, an
+// Einspruch, a Kommentar from the Fediverse, a chat message, a resident's Garnrolle. The dialog behind them (report.ts) is fetched when first used:
 // this part is in the first load, so it stays this small.
 import { requireLogin } from "./auth";
 import { h } from "./dom";

@@ -1,8 +1,10 @@
 // The moderation panel (docs/MODERATION.md), fetched when first opened: the public
 // moderation log for everyone (with "Widerspruch einlegen" on the entries that concern the
-// reader); for moderators the queue of reports and appeals with their actions; for admins also
-// the residents waiting for verification, the word list and the address blocks. Also the
-// account dialog's part: the reader's own warnings and sanction, each with its appeal.
+// reader); for moderators the queue of reports and appeals with their actions, and the residents
+// with their roles and sanctions (warn, suspend, lift; admins also ban and give roles); for
+// admins also the residents waiting for verification, the word list and the address and domain
+// blocks. Also the account dialog's part: the reader's own warnings and sanction, each with its
+// appeal.
 import { ApiError, addMessages, api, get, germanMessage, post } from "./api";
 import { $, formError, h, replace, time, when } from "./dom";
 import { session } from "./session";
@@ -15,7 +17,9 @@ addMessages({
   // Only another server meets these (an incoming Flag); listed for completeness, with the reports.
   flag_without_object: "Eine Meldung (Flag) muss das gemeldete Konto oder die gemeldeten Beiträge nennen.",
   flag_too_many_objects: "Eine Meldung (Flag) darf höchstens 100 Konten oder Beiträge nennen.",
-  not_sanctioned: "Dieses Konto ist weder vorübergehend noch dauerhaft gesperrt.",
+  not_sanctioned: "Diese Sperre besteht für dieses Konto nicht.",
+  invalid_sanction: "Aufgehoben wird eine dauerhafte Sperre („ban“) oder eine vorübergehende („suspension“).",
+  meldung_target_mismatch: "Diese Maßnahme betrifft weder den gemeldeten Inhalt noch seine Urheberin oder das gemeldete Konto.",
   moderator_required: "Das dürfen nur Moderatorinnen und Moderatoren.",
   moderation_self: "Moderationsmaßnahmen über dich selbst kannst du nicht ergreifen.",
   second_moderator_required: "Über einen Widerspruch entscheidet eine andere Moderatorin oder ein anderer Moderator als die, die gehandelt hat.",
@@ -39,6 +43,7 @@ addMessages({
   invalid_state: "Diesen Status gibt es nicht.",
   invalid_cidr: "Das ist keine IP-Adresse und kein Adressbereich.",
   ipsperre_not_found: "Diese Adresssperre gibt es nicht.",
+  unknown_role: "Diese Rolle gibt es nicht.",
   // The word list's (issue16-wortfilter's texts; at the merge they leave api.ts)
   wortfilter_too_many: "Die Wortliste hat höchstens 10.000 Einträge (Sperren und Prüfen zusammen).",
   wortfilter_entry_length: "Jeder Eintrag der Wortliste hat 1 bis 100 Zeichen; leere Einträge gehen nicht.",
@@ -103,6 +108,16 @@ interface IPSperre {
   until: string | null;
 }
 
+/** A resident as the panel's list has it (GET /api/admin/accounts): the public profile and the sanction in force. */
+interface Resident {
+  id: string;
+  name: string;
+  handle: string;
+  verified: boolean;
+  roles: string[];
+  sanction: { state: "suspended" | "banned"; until: string | null; reason: string } | null;
+}
+
 interface OwnState {
   sanction: { state: "suspended" | "banned"; until: string | null; reason: string; eintrag_id?: string } | null;
   warnings: { at: string; reason: string; eintrag_id?: string }[];
@@ -144,14 +159,18 @@ const sourceLabel = { resident: "Meldung", fediverse: "Meldung aus dem Fediverse
 const APPEALABLE = new Set(["hide", "warn", "suspend", "ban"]);
 const HIDEABLE = new Set(["knoten", "faden", "antrag", "einspruch", "kommentar", "nachricht"]);
 
-type Tab = "queue" | "log" | "verify" | "words" | "ips";
+type Tab = "queue" | "log" | "people" | "verify" | "words" | "ips";
 const tabNames: [Tab, string, "all" | "moderator" | "admin"][] = [
   ["queue", "Meldungen", "moderator"],
   ["log", "Moderationslog", "all"],
+  ["people", "Bewohner", "moderator"],
   ["verify", "Bestätigen", "admin"],
   ["words", "Wortliste", "admin"],
-  ["ips", "IP-Sperren", "admin"],
+  ["ips", "Sperren", "admin"],
 ];
+
+// The roles an admin gives (docs/MODERATION.md, "Roles"); the Kasse only where the Ortskonto exists.
+const roleLabel: Record<string, string> = { moderator: "Moderation", kassenwart: "Kasse" };
 
 export const isModerator = (me: Me | null) => !!me && (me.is_admin || !!me.roles?.includes("moderator"));
 
@@ -225,6 +244,7 @@ export class Moderation {
     this.dlg.querySelector(".close")!.setAttribute("aria-label", `${title} schließen`);
     if (t === "queue") void this.queue();
     if (t === "log") void this.log();
+    if (t === "people") void this.people();
     if (t === "verify") void this.verify();
     if (t === "words") void this.words();
     if (t === "ips") void this.ips();
@@ -313,44 +333,15 @@ export class Moderation {
   // The actions on an open report: one reason for whichever is taken (it goes into the public log).
   private actions(m: Meldung): HTMLElement {
     const me = session.me!;
-    const reasonId = `mod-reason-${m.id}`;
-    const form = h(
-      "form",
-      { class: "stack mod-actions", onsubmit: (e: Event) => e.preventDefault() },
-      h("label", { for: reasonId }, m.source === "appeal" ? "Begründung deiner Entscheidung (öffentlich im Log)" : "Begründung (öffentlich im Moderationslog, ohne wer gemeldet hat)"),
-      h("textarea", { id: reasonId, name: "reason", rows: 2, maxlength: 1000, required: true }),
-      h("p", { class: "form-error", role: "alert", hidden: true }),
-    );
-    const row = h("div", { class: "actions" });
-    form.append(row);
-    const btn = (label: string, run: (reason: string) => Promise<unknown>, done: string, cls = "small", needsReason = true) =>
-      h(
-        "button",
-        {
-          type: "button",
-          class: cls,
-          onclick: async (e: Event) => {
-            const reason = form.querySelector<HTMLTextAreaElement>("textarea")!.value.trim();
-            if (needsReason && !reason) return formError(form, "Bitte begründe die Entscheidung: sie steht öffentlich im Moderationslog.", "reason");
-            const b = e.currentTarget as HTMLButtonElement;
-            b.disabled = true;
-            try {
-              await run(reason);
-              formError(form, null);
-              toast(done);
-              this.say(done);
-              const li = form.closest("li")!;
-              const next = (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("textarea, button");
-              li.remove();
-              next?.focus();
-            } catch (err) {
-              formError(form, germanMessage(err), err instanceof ApiError && err.field === "reason" ? "reason" : undefined);
-            }
-            b.disabled = false;
-          },
-        },
-        label,
-      );
+    const [form, row] = this.reasonForm(`mod-reason-${m.id}`, m.source === "appeal" ? "Begründung deiner Entscheidung (öffentlich im Log)" : "Begründung (öffentlich im Moderationslog, ohne wer gemeldet hat)");
+    // A decided report leaves the queue.
+    const leave = () => {
+      const li = form.closest("li")!;
+      const next = (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("textarea, button");
+      li.remove();
+      next?.focus();
+    };
+    const btn = (label: string, run: (reason: string) => Promise<unknown>, done: string, cls = "small", needsReason = true) => this.decide(form, label, run, done, cls, needsReason, leave);
 
     if (m.source === "appeal") {
       row.append(
@@ -364,21 +355,10 @@ export class Moderation {
     const author = t.kind === "account" ? t.id : m.summary?.author_id ?? null;
     if (HIDEABLE.has(t.kind) && !m.summary?.hidden)
       row.append(btn("Verbergen", (reason) => post("/api/admin/inhalte/hide", { target: t.id, reason, meldung: m.id }), "Verborgen; die Meldung ist erledigt."));
-    if (author && author !== me.id) {
-      row.append(btn("Verwarnen", (reason) => post(`/api/admin/accounts/${author}/warn`, { reason, meldung: m.id }), "Verwarnt; die Meldung ist erledigt.", "small secondary"));
-      const days = h("input", { type: "number", name: "days", min: 1, max: 365, value: 7, inputmode: "numeric", class: "days", "aria-label": "Tage" });
+    if (author && author !== me.id)
       row.append(
-        h(
-          "span",
-          { class: "suspend" },
-          btn("Sperren für", (reason) => post(`/api/admin/accounts/${author}/suspend`, { days: Number(days.value), reason, meldung: m.id }), "Vorübergehend gesperrt; die Meldung ist erledigt.", "small secondary"),
-          " ",
-          days,
-          " Tage",
-        ),
+        ...this.sanctionButtons(form, author, { meldung: m.id }, (what) => `${what[0].toUpperCase()}${what.slice(1)}; die Meldung ist erledigt.`, leave),
       );
-      if (me.is_admin) row.append(btn("Dauerhaft sperren", (reason) => post(`/api/admin/accounts/${author}/ban`, { reason, meldung: m.id }), "Dauerhaft gesperrt; die Meldung ist erledigt.", "small danger"));
-    }
     if (t.kind === "remote" && !m.forwarded_at)
       row.append(btn("An den Server weiterleiten", (reason) => post(`/api/admin/meldungen/${m.id}/forward`, { comment: reason }), "An den anderen Server weitergeleitet.", "small secondary", false));
     row.append(
@@ -386,6 +366,99 @@ export class Moderation {
       btn("Verwerfen", (reason) => post(`/api/admin/meldungen/${m.id}/dismiss`, { reason }), "Meldung verworfen.", "small secondary"),
     );
     return form;
+  }
+
+  // A button of a form with one public reason: runs the action, says it is done, then after().
+  private decide(form: HTMLFormElement, label: string, run: (reason: string) => Promise<unknown>, done: string, cls: string, needsReason: boolean, after: () => void): HTMLButtonElement {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: cls,
+        onclick: async (e: Event) => {
+          const reason = form.querySelector<HTMLTextAreaElement>("textarea")!.value.trim();
+          if (needsReason && !reason) return formError(form, "Bitte begründe die Entscheidung: sie steht öffentlich im Moderationslog.", "reason");
+          const b = e.currentTarget as HTMLButtonElement;
+          b.disabled = true;
+          try {
+            await run(reason);
+            formError(form, null);
+            toast(done);
+            this.say(done);
+            after();
+          } catch (err) {
+            formError(form, germanMessage(err), err instanceof ApiError && err.field === "reason" ? "reason" : undefined);
+          }
+          b.disabled = false;
+        },
+      },
+      label,
+    );
+  }
+
+  // A list filled from the instance: its items, a line when there are none, or why it failed.
+  private async fill<T>(list: HTMLElement, load: () => Promise<T[]>, item: (x: T) => HTMLElement, empty: string): Promise<T[] | null> {
+    list.setAttribute("aria-busy", "true");
+    let items: T[] | null = null;
+    try {
+      items = await load();
+      replace(list, items.length ? items.map(item) : h("li", { class: "meta" }, empty));
+    } catch (e) {
+      replace(list, h("li", { class: "error" }, germanMessage(e)));
+    }
+    list.removeAttribute("aria-busy");
+    return items;
+  }
+
+  // A row's button: runs the request, says it is done (or why not), then after() with the row.
+  private rowButton(label: string, ariaLabel: string, run: () => Promise<unknown>, done: string, after: (li: HTMLElement) => void, cls = "small secondary"): HTMLButtonElement {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: cls,
+        "aria-label": ariaLabel,
+        onclick: async (e: Event) => {
+          const li = (e.currentTarget as HTMLElement).closest("li")!; // currentTarget is gone after the await
+          try {
+            await run();
+            toast(done);
+            this.say(done);
+            after(li);
+          } catch (err) {
+            toast(germanMessage(err), "error");
+          }
+        },
+      },
+      label,
+    );
+  }
+
+  // A form with one public reason, and the row its buttons go in.
+  private reasonForm(id: string, label: string): [HTMLFormElement, HTMLElement] {
+    const row = h("div", { class: "actions" });
+    const form = h(
+      "form",
+      { class: "stack mod-actions", onsubmit: (e: Event) => e.preventDefault() },
+      h("label", { for: id }, label),
+      h("textarea", { id, name: "reason", rows: 2, maxlength: 1000, required: true }),
+      h("p", { class: "form-error", role: "alert", hidden: true }),
+      row,
+    );
+    return [form, row];
+  }
+
+  // Warn, suspend for N days, ban (admins; not of an account banned already): the sanctions of
+  // one account, from a report (extra names it) or the residents list. said(what) is the toast.
+  private sanctionButtons(form: HTMLFormElement, id: string, extra: object, said: (what: string) => string, after: () => void, banned = false): HTMLElement[] {
+    const act = (label: string, kind: string, what: string, cls: string, body: () => object = () => ({})) =>
+      this.decide(form, label, (reason) => post(`/api/admin/accounts/${id}/${kind}`, { ...body(), ...extra, reason }), said(what), cls, true, after);
+    const out: HTMLElement[] = [act("Verwarnen", "warn", "verwarnt", "small secondary")];
+    if (banned) return out;
+    const days = h("input", { type: "number", name: "days", min: 1, max: 365, value: 7, inputmode: "numeric", class: "days", "aria-label": "Tage" });
+    out.push(h("span", { class: "suspend" }, act("Sperren für", "suspend", "vorübergehend gesperrt", "small secondary", () => ({ days: Number(days.value) })), " ", days, " Tage"));
+    if (session.me?.is_admin) out.push(act("Dauerhaft sperren", "ban", "dauerhaft gesperrt", "small danger"));
+    return out;
   }
 
   // The public log.
@@ -521,51 +594,129 @@ export class Moderation {
     return holder;
   }
 
+  // The residents (moderators): roles and sanction state; admins give and take the roles, and
+  // every action a report could lead to is here too, for what no report named.
+
+  private async people() {
+    const box = this.panels.get("people")!;
+    const list = h("ul", { class: "mod-list", id: "mod-people", "aria-busy": "true" });
+    const me = session.me!;
+    replace(
+      box,
+      h("p", { class: "hint" }, me.is_admin ? "Rollen vergibt die Verwaltung; Verwarnungen und Sperren stehen mit ihrer Begründung öffentlich im Moderationslog." : "Verwarnungen und Sperren stehen mit ihrer Begründung öffentlich im Moderationslog."),
+      list,
+    );
+    // The Kasse is a role only where the Ortskonto exists (an admin has set its bank account).
+    const konto = me.is_admin ? get<{ bank: unknown }>("/api/konto").then((k) => !!k.bank, () => false) : Promise.resolve(false);
+    const load = (verified: boolean) => get<{ accounts: Resident[] }>(`/api/admin/accounts?verified=${verified}`).then((r) => r.accounts);
+    let kasse = false;
+    const all = await this.fill(
+      list,
+      () =>
+        Promise.all([load(true), load(false), konto]).then(([a, b, k]) => {
+          kasse = k;
+          return [...a, ...b].sort((x, y) => x.name.localeCompare(y.name, "de"));
+        }),
+      (a) => this.resident(a, kasse),
+      "Noch wohnt niemand in der Ortsweberei.",
+    );
+    if (all) this.say(`${all.length} Bewohnerinnen und Bewohner.`);
+  }
+
+  private resident(a: Resident, konto: boolean): HTMLElement {
+    const me = session.me!;
+    const s = a.sanction;
+    const li = h(
+      "li",
+      { class: "resident", "data-id": a.id },
+      h(
+        "p",
+        { class: "who" },
+        h("strong", {}, a.name),
+        ` @${a.handle}`,
+        a.verified ? null : h("span", { class: "status" }, "nicht bestätigt"),
+        a.roles.map((r) => h("span", { class: "status role" }, roleLabel[r] ?? r)),
+        s ? h("span", { class: "status sanction" }, s.state === "banned" ? "dauerhaft gesperrt" : `gesperrt bis ${when(s.until)}`) : null,
+      ),
+      s ? h("p", { class: "meta" }, `Begründung: ${s.reason}`) : null,
+    );
+    if (me.is_admin) {
+      const roles = (["moderator", "kassenwart"] as const).filter((r) => r === "moderator" || konto || a.roles.includes(r));
+      li.append(
+        h(
+          "div",
+          { class: "actions", role: "group", "aria-label": `Rollen von ${a.name}` },
+          roles.map((r) =>
+            h(
+              "label",
+              { class: "check" },
+              h("input", {
+                type: "checkbox",
+                checked: a.roles.includes(r),
+                onchange: async (e: Event) => {
+                  const box = e.currentTarget as HTMLInputElement;
+                  box.disabled = true;
+                  try {
+                    await api(box.checked ? "PUT" : "DELETE", `/api/admin/accounts/${a.id}/roles/${r}`);
+                    const done = `${a.name}: ${roleLabel[r]} ${box.checked ? "vergeben" : "entzogen"}.`;
+                    toast(done);
+                    this.say(done);
+                    void this.people();
+                  } catch (err) {
+                    box.checked = !box.checked;
+                    box.disabled = false;
+                    toast(germanMessage(err), "error");
+                  }
+                },
+              }),
+              ` ${roleLabel[r]}`,
+            ),
+          ),
+        ),
+      );
+    }
+    // A moderator acts on residents without a role; nobody on themselves (the instance says so too).
+    if (a.id === me.id || (!me.is_admin && a.roles.includes("moderator"))) return li;
+    const more = h("details", { class: "mod-more" }, h("summary", {}, "Maßnahme"));
+    // Its form is made when first opened: the list may be long.
+    more.addEventListener("toggle", () => more.open && more.childElementCount === 1 && more.append(this.sanctions(a)));
+    li.append(more);
+    return li;
+  }
+
+  // Warn, suspend, ban, lift: one public reason for whichever is taken; the list follows.
+  private sanctions(a: Resident): HTMLElement {
+    const [form, row] = this.reasonForm(`mod-pr-${a.id}`, "Begründung (öffentlich im Moderationslog)");
+    const after = () => void this.people();
+    const s = a.sanction;
+    row.append(...this.sanctionButtons(form, a.id, {}, (what) => `${a.name}: ${what}.`, after, s?.state === "banned"));
+    // A ban is lifted by an admin, a suspension by a moderator too (the strongest in force first).
+    if (s && (session.me?.is_admin || s.state === "suspended"))
+      row.append(this.decide(form, "Sperre aufheben", (reason) => post(`/api/admin/accounts/${a.id}/lift`, { reason }), `${a.name}: die Sperre ist aufgehoben.`, "small", true, after));
+    return form;
+  }
+
   // Residents waiting for verification (admins).
 
   private async verify() {
     const box = this.panels.get("verify")!;
     const list = h("ul", { class: "mod-list", id: "mod-verify", "aria-busy": "true" });
     replace(box, h("p", { class: "hint" }, "Bestätige nur, wen du als Bewohnerin oder Bewohner der Ortsweberei kennst. Bestätigte können abstimmen, Einspruch erheben und melden."), list);
-    try {
-      const { accounts } = await get<{ accounts: { id: string; name: string; handle: string; created_at: string }[] }>("/api/admin/accounts?verified=false");
-      replace(
-        list,
-        accounts.length
-          ? accounts.map((a) =>
-              h(
-                "li",
-                { class: "row between" },
-                h("span", {}, h("strong", {}, a.name), " ", h("span", { class: "meta" }, `@${a.handle} · seit `, time(a.created_at))),
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "small",
-                    "aria-label": `${a.name} bestätigen`,
-                    onclick: async (e: Event) => {
-                      const li = (e.currentTarget as HTMLElement).closest("li")!; // currentTarget is gone after the await
-                      try {
-                        await post(`/api/admin/accounts/${a.id}/verify`);
-                        (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("button")?.focus();
-                        li.remove();
-                        toast(`${a.name} ist bestätigt.`);
-                        this.say(`${a.name} ist bestätigt.`);
-                      } catch (err) {
-                        toast(germanMessage(err), "error");
-                      }
-                    },
-                  },
-                  "Bestätigen",
-                ),
-              ),
-            )
-          : h("li", { class: "meta" }, "Niemand wartet auf die Bestätigung."),
-      );
-    } catch (e) {
-      replace(list, h("li", { class: "error" }, germanMessage(e)));
-    }
-    list.removeAttribute("aria-busy");
+    await this.fill(
+      list,
+      () => get<{ accounts: { id: string; name: string; handle: string; created_at: string }[] }>("/api/admin/accounts?verified=false").then((r) => r.accounts),
+      (a) =>
+        h(
+          "li",
+          { class: "row between" },
+          h("span", {}, h("strong", {}, a.name), " ", h("span", { class: "meta" }, `@${a.handle} · seit `, time(a.created_at))),
+          this.rowButton("Bestätigen", `${a.name} bestätigen`, () => post(`/api/admin/accounts/${a.id}/verify`), `${a.name} ist bestätigt.`, (li) => {
+            (li.nextElementSibling ?? li.previousElementSibling)?.querySelector<HTMLElement>("button")?.focus();
+            li.remove();
+          }, "small"),
+        ),
+      "Niemand wartet auf die Bestätigung.",
+    );
   }
 
   // The word list (admins): one entry per line.
@@ -634,42 +785,66 @@ export class Moderation {
         formError(form, germanMessage(err), err instanceof ApiError ? err.field : undefined);
       }
     });
-    replace(box, h("h3", {}, "Gesperrte Adressen"), list, h("h3", {}, "Neue Sperre"), form);
-    try {
-      const { ipsperren } = await get<{ ipsperren: IPSperre[] }>("/api/admin/ipsperren");
-      replace(
-        list,
-        ipsperren.length
-          ? ipsperren.map((s) =>
-              h(
-                "li",
-                {},
-                h("p", { class: "who" }, h("strong", {}, s.cidr), " · seit ", time(s.created_at), s.until ? ` · bis ${when(s.until)}` : " · bis zur Aufhebung"),
-                h("p", {}, s.reason),
-                h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "small secondary",
-                    "aria-label": `Sperre von ${s.cidr} aufheben`,
-                    onclick: async () => {
-                      try {
-                        await api("DELETE", `/api/admin/ipsperren/${s.id}`, { reason: "aufgehoben" });
-                        toast(`Die Sperre von ${s.cidr} ist aufgehoben.`);
-                        void this.ips();
-                      } catch (err) {
-                        toast(germanMessage(err), "error");
-                      }
-                    },
-                  },
-                  "Aufheben",
-                ),
-              ),
-            )
-          : h("li", { class: "meta" }, "Keine Adresse ist gesperrt."),
-      );
-    } catch (e) {
-      replace(list, h("li", { class: "error" }, germanMessage(e)));
-    }
+    const domains = h("div", {});
+    replace(box, h("h3", {}, "Gesperrte Adressen"), list, h("h3", {}, "Neue Adresssperre"), form, domains);
+    void this.domains(domains);
+    await this.fill(
+      list,
+      () => get<{ ipsperren: IPSperre[] }>("/api/admin/ipsperren").then((r) => r.ipsperren),
+      (b) =>
+        h(
+          "li",
+          {},
+          h("p", { class: "who" }, h("strong", {}, b.cidr), " · seit ", time(b.created_at), b.until ? ` · bis ${when(b.until)}` : " · bis zur Aufhebung"),
+          h("p", {}, b.reason),
+          this.rowButton("Aufheben", `Sperre von ${b.cidr} aufheben`, () => api("DELETE", `/api/admin/ipsperren/${b.id}`, { reason: "aufgehoben" }), `Die Sperre von ${b.cidr} ist aufgehoben.`, () => void this.ips()),
+        ),
+      "Keine Adresse ist gesperrt.",
+    );
+  }
+
+  // Domain blocks (admins): a server defederated, and what it sent removed.
+  private async domains(box: HTMLElement) {
+    const list = h("ul", { class: "mod-list", id: "mod-domains", "aria-busy": "true" });
+    const form = h(
+      "form",
+      { class: "stack" },
+      h("label", {}, "Server (Domain, etwa spam.example)", h("input", { name: "domain", required: true, autocomplete: "off", spellcheck: "false" })),
+      h("label", {}, "Begründung (im Moderationslog)", h("textarea", { name: "reason", rows: 2, maxlength: 1000 })),
+      h("p", { class: "form-error", role: "alert", hidden: true }),
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "Server sperren")),
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const f = new FormData(form);
+      const domain = String(f.get("domain")).trim();
+      try {
+        await post("/api/admin/federation/blocks", { domain, reason: String(f.get("reason")).trim() });
+        toast(`${domain} ist gesperrt.`);
+        void this.domains(box);
+      } catch (err) {
+        formError(form, germanMessage(err), err instanceof ApiError ? err.field : undefined);
+      }
+    });
+    replace(
+      box,
+      h("h3", {}, "Gesperrte Server"),
+      h("p", { class: "hint" }, "Was ein gesperrter Server geschickt hat, wird entfernt; er bekommt nichts mehr von hier."),
+      list,
+      h("h3", {}, "Neue Serversperre"),
+      form,
+    );
+    await this.fill(
+      list,
+      () => get<{ blocks: string[] }>("/api/admin/federation/blocks").then((r) => r.blocks),
+      (d) =>
+        h(
+          "li",
+          { class: "row between" },
+          h("strong", {}, d),
+          this.rowButton("Aufheben", `Sperre von ${d} aufheben`, () => api("DELETE", `/api/admin/federation/blocks/${encodeURIComponent(d)}`, { reason: "aufgehoben" }), `Die Sperre von ${d} ist aufgehoben.`, () => void this.domains(box)),
+        ),
+      "Kein Server ist gesperrt.",
+    );
   }
 }

@@ -74,6 +74,14 @@ export interface Einspruch {
   hidden?: boolean; // the viewer's own Einspruch, held by the word filter or hidden by a moderator
 }
 
+export interface Kommentar {
+  id: string; // its IRI: what a report names
+  author: string;
+  author_name: string;
+  content_html: string;
+  published: string;
+}
+
 export type AntragStatus = "offen" | "abstimmung" | "angenommen" | "abgelehnt" | "zurueckgezogen";
 
 export interface Antrag {
@@ -94,6 +102,8 @@ export interface Antrag {
   abstimmung_id: string | null;
   einspruch_count: number;
   einsprueche?: Einspruch[];
+  /** Public replies from the Fediverse (content_html sanitized by the instance); left out when none. */
+  comments?: Kommentar[];
   /** The applicant's own Antrag that no one else is shown: hidden by a moderator, or held by the word filter. */
   hidden?: boolean;
   held?: boolean;
@@ -135,6 +145,8 @@ export interface Delegation {
   idle_expires_at: string | null;
   ended_at?: string | null;
   end_reason?: string | null;
+  /** The delegate is banned or suspended now (the delegation stays until revoked). */
+  delegate_sanction?: "banned" | "suspended";
 }
 
 export interface ChatMessage {

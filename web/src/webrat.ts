@@ -256,12 +256,26 @@ export class Webrat {
             "ul",
             { class: "einsprueche" },
             einsprueche.map((e) =>
-              h("li", {}, h("strong", {}, e.name), " · ", time(e.created_at), h("p", {}, e.reason),
+              h("li", {}, h("strong", {}, e.name), " · ", time(e.created_at),
+                // An Einspruch is named "<antrag id>/<account id>" (docs/MODERATION.md).
+                me?.id === e.account_id ? null : [" ", reportButton({ id: `${a.id}/${e.account_id}`, what: `den Einspruch von ${e.name}` })],
+                h("p", {}, e.reason),
                 e.hidden ? h("p", { class: "hint" }, "Nur für dich sichtbar: wartet auf die Moderation oder wurde ausgeblendet.") : null),
             ),
           )
         : h("p", {}, "Kein Einspruch."),
     );
+    if (a.comments?.length)
+      parts.push(
+        h("h4", {}, `Kommentare aus dem Fediverse (${a.comments.length})`),
+        h(
+          "ul",
+          { class: "einsprueche kommentare" },
+          a.comments.map((c) =>
+            h("li", {}, h("strong", {}, c.author_name), " · ", time(c.published), " ", reportButton({ id: c.id, what: `den Kommentar von ${c.author_name}` }), this.details(c.content_html)),
+          ),
+        ),
+      );
     if (a.status === "offen") {
       if (!me) parts.push(h("p", {}, h("button", { type: "button", class: "link", onclick: () => openLogin("Zum Einspruch bitte anmelden.") }, "Anmelden"), ", um Einspruch zu erheben."));
       else if (me.id === a.applicant.id) {
@@ -501,6 +515,9 @@ export class Webrat {
           "div",
           { class: "delegation" },
           h("p", {}, "Deine Stimme geht an ", h("strong", {}, d.to.name), "."),
+          d.delegate_sanction
+            ? h("p", { class: "hint" }, `${d.to.name} ist von der Moderation ${d.delegate_sanction === "banned" ? "dauerhaft" : "vorübergehend"} gesperrt und kann derzeit nicht abstimmen. Stimme selbst ab oder widerrufe die Delegation.`)
+            : null,
           h(
             "p",
             { class: "meta" },
