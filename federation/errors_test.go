@@ -257,6 +257,9 @@ func TestErrorAnswers(t *testing.T) {
 		{"object: unknown activity", func(t *testing.T) mastopeer.Answer {
 			return fetchAP(t, inst.URL+"/ap/activities/999999999")
 		}, errorAnswer{404, "not_found", "Not found.", ""}},
+		{"object: a Flag's id (never served)", func(t *testing.T) mastopeer.Answer {
+			return fetchAP(t, inst.URL+"/ap/flags/"+uuid.NewString())
+		}, errorAnswer{404, "flag_not_served", "Reports are delivered to the reported account's server, not served; this id only names one.", ""}},
 		{"outbox: unknown resident", func(t *testing.T) mastopeer.Answer {
 			return fetchAP(t, inst.URL+"/ap/users/niemand/outbox")
 		}, errorAnswer{404, "not_found", "Not found.", ""}},

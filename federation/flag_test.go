@@ -124,11 +124,7 @@ func TestForwardedReportReachesMastodon(t *testing.T) {
 	masto := mastopeer.Start(t, "127.0.0.9")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
 	defer cancel()
-	create, err := masto.Publish(ctx, map[string]any{"content": "<p>Etwas Gemeines.</p>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	post := mastopeer.IDOf(create["object"])
+	post := mastodonPost(t, ctx, masto)
 	report := uuid.New()
 	// As the forward action calls it (instance/moderation's Forward; the API's remote targets
 	// are https IRIs, the peer speaks http): in the action's transaction.
@@ -154,6 +150,15 @@ func TestForwardedReportReachesMastodon(t *testing.T) {
 	}
 	if rej := masto.Rejections(); len(rej) != 0 {
 		t.Errorf("the peer refused: %+v", rej)
+	}
+	// The Flag's id is a name, not an address: Mastodon and GoToSocial keep it as the report's
+	// uri and never fetch it, and what it carries is for its addressee only. So it answers a
+	// plain 404 with a code that says so, the same for every id (signed or not, ours or not).
+	for _, u := range []string{r.ID, inst.URL + "/ap/flags/" + uuid.NewString()} {
+		got := fetchAP(t, u)
+		if got.Status != http.StatusNotFound || !strings.Contains(string(got.Body), `"flag_not_served"`) {
+			t.Errorf("GET %s: %d %s", u, got.Status, got.Body)
+		}
 	}
 	// Delivered to the shared inbox, as every delivery to a Mastodon server.
 	var inbox string
@@ -219,4 +224,49 @@ func TestReportForwardedThroughTheAPI(t *testing.T) {
 	if n := inst.Count(`SELECT count(*) FROM moderation_meldungen WHERE id = $1 AND forwarded_at IS NOT NULL`, m.ID); n != 1 {
 		t.Errorf("the report is not marked forwarded")
 	}
+}
+
+// A resident reports a Mastodon account and one of its posts, and a moderator forwards both
+// reports through the API: the test peer speaks plain http, which the instance's dev setting
+// (the one that lets federation reach it) makes reportable. Mastodon takes each Flag as a
+// report from our domain about its account, the second with the post.
+func TestReportAboutMastodonForwardedThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	admin := inst.Admin()
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	masto := mastopeer.Start(t, "127.0.0.9")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*patience)
+	defer cancel()
+	post := mastodonPost(t, ctx, masto)
+	for i, target := range []string{masto.ActorID(), post} {
+		var m struct{ ID string }
+		jana.Post("/api/meldungen", map[string]string{"target": target, "reason": "Belästigt uns"}).Expect(t, http.StatusCreated).JSON(t, &m)
+		admin.Post("/api/admin/meldungen/"+m.ID+"/forward", map[string]string{"comment": "Bitte prüfen."}).Expect(t, http.StatusNoContent)
+		waitFor(t, "the peer to take the report", patience, func() bool { return len(masto.Reports()) == i+1 })
+		if n := inst.Count(`SELECT count(*) FROM moderation_meldungen WHERE id = $1 AND forwarded_at IS NOT NULL`, m.ID); n != 1 {
+			t.Errorf("the report about %s is not marked forwarded", target)
+		}
+	}
+	got := masto.Reports()
+	for i, want := range [][]string{nil, {post}} {
+		r := got[i]
+		if r.Actor != inst.URL+"/ap/instance" || r.Account != masto.ActorID() || !slices.Equal(r.Statuses, want) || r.Comment != "Bitte prüfen." {
+			t.Errorf("report %d the peer took: %+v", i, r)
+		}
+	}
+	if rej := masto.Rejections(); len(rej) != 0 {
+		t.Errorf("the peer refused: %+v", rej)
+	}
+}
+
+// mastodonPost publishes a post of the peer's account, the one a report is about, and returns
+// its id.
+func mastodonPost(t *testing.T, ctx context.Context, masto *mastopeer.Peer) string {
+	t.Helper()
+	create, err := masto.Publish(ctx, map[string]any{"content": "<p>Etwas Gemeines.</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mastopeer.IDOf(create["object"])
 }

@@ -63,6 +63,9 @@ func TestHiddenAntragIsDeletedOnMastodon(t *testing.T) {
 			t.Errorf("%s still shows the hidden title: %s", u, got.Body)
 		}
 	}
+	for _, u := range []string{a.Fediverse.Follow + "/outbox", inst.URL + "/ap/ortsweberei/outbox", inst.URL + "/ap/users/" + handleOf(t, inst, jana.ID) + "/outbox"} {
+		outboxCountsWhatItServes(t, u)
+	}
 
 	// Shown again: served again, and nothing sent.
 	before := len(masto.Received())
@@ -109,6 +112,17 @@ func TestHiddenEinspruchIsDeletedOnMastodon(t *testing.T) {
 	}
 	if got := fetchAP(t, a.Fediverse.Follow+"/outbox?page=true"); strings.Contains(string(got.Body), "Beleidigung") {
 		t.Errorf("the outbox still shows the hidden reason: %s", got.Body)
+	}
+	// Its id answers as a deleted post's does on Mastodon: 410 with a Tombstone, so that a
+	// server fetching it again (a reply's parent) takes it as deleted, not as never there.
+	var tomb map[string]any
+	if got := fetchAP(t, mastopeer.IDOf(note)); got.Status != http.StatusGone || json.Unmarshal(got.Body, &tomb) != nil ||
+		tomb["type"] != "Tombstone" || tomb["id"] != note["id"] || tomb["formerType"] != "Note" {
+		t.Errorf("the hidden Einspruch's id: %d %s", got.Status, got.Body)
+	}
+	// The outboxes count what they serve: the Einspruch's Create is neither listed nor counted.
+	for _, u := range []string{a.Fediverse.Follow + "/outbox", inst.URL + "/ap/users/" + handleOf(t, inst, hans.ID) + "/outbox", inst.URL + "/ap/ortsweberei/outbox"} {
+		outboxCountsWhatItServes(t, u)
 	}
 	if got := fetchAP(t, a.Fediverse.ID); got.Status != http.StatusOK {
 		t.Errorf("the Antrag: %d", got.Status)
@@ -172,6 +186,7 @@ func TestHiddenKnotenLeavesTheOutboxes(t *testing.T) {
 		if shows(u) {
 			t.Errorf("%s still shows the hidden Knoten", u)
 		}
+		outboxCountsWhatItServes(t, strings.TrimSuffix(u, "?page=true"))
 	}
 
 	admin.Post("/api/admin/inhalte/unhide", map[string]string{"target": k.ID, "reason": "Widerspruch stattgegeben"}).Expect(t, http.StatusOK)
@@ -183,4 +198,54 @@ func TestHiddenKnotenLeavesTheOutboxes(t *testing.T) {
 			t.Errorf("%s does not show the Knoten again", u)
 		}
 	}
+}
+
+// outboxCountsWhatItServes waits until the outbox's totalItems is the number of items its pages
+// serve (both are read below the log's horizon, which moves between the reads), and fails when
+// it never is: Mastodon shows totalItems as the account's post count.
+func outboxCountsWhatItServes(t *testing.T, outbox string) {
+	t.Helper()
+	var total, served int
+	deadline := time.Now().Add(patience)
+	for {
+		var root struct {
+			TotalItems int    `json:"totalItems"`
+			First      string `json:"first"`
+		}
+		got := fetchAP(t, outbox)
+		if got.Status != http.StatusOK || json.Unmarshal(got.Body, &root) != nil {
+			t.Fatalf("%s: %d %s", outbox, got.Status, got.Body)
+		}
+		total, served = root.TotalItems, 0
+		for next := root.First; next != ""; {
+			var page struct {
+				OrderedItems []json.RawMessage `json:"orderedItems"`
+				Next         string            `json:"next"`
+			}
+			got := fetchAP(t, next)
+			if got.Status != http.StatusOK || json.Unmarshal(got.Body, &page) != nil {
+				t.Fatalf("%s: %d %s", next, got.Status, got.Body)
+			}
+			served += len(page.OrderedItems)
+			next = page.Next
+		}
+		if total == served {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: totalItems %d, but its pages serve %d", outbox, total, served)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// handleOf is an account's handle, which names its actor.
+func handleOf(t *testing.T, inst *instancetest.Instance, id string) string {
+	t.Helper()
+	var h string
+	if err := inst.Pool.QueryRow(t.Context(), `SELECT handle FROM accounts WHERE id = $1`, id).Scan(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

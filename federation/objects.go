@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/google/uuid"
@@ -12,6 +13,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/federation/internal/convert"
 	"github.com/weltgewebe/weltgewebe/federation/internal/inbox"
 	"github.com/weltgewebe/weltgewebe/federation/internal/iri"
+	"github.com/weltgewebe/weltgewebe/instance/antrag"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/vocab"
@@ -51,6 +53,14 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 			if e.AccountID == acc {
 				return s.convert.EinspruchObject(r.Context(), id, e)
 			}
+		}
+		// Get leaves hidden Einsprüche out; one a moderator hid was public, and is deleted.
+		hidden, err := s.svc.Antraege.HiddenEinsprueche(r.Context(), []uuid.UUID{id})
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(hidden, antrag.EinspruchRef{Antrag: id, Account: acc}) {
+			return nil, convert.ErrHidden
 		}
 		return nil, iri.ErrNotFound
 	})
@@ -170,6 +180,15 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		return s.convert.DelegationUpdateFor(r.Context(), e, id)
 	})
 
+	// The id of a Flag we send (package forward) names the report; it is not served. Mastodon
+	// and GoToSocial keep a Flag's id as the report's uri and never fetch it (their Flag
+	// handlers take the activity as delivered), and what it carries (the moderator's comment)
+	// is for its addressee only. The same 404 for every id, so it tells nobody which exist.
+	mux.HandleFunc("GET /ap/flags/{id}", func(w http.ResponseWriter, r *http.Request) {
+		s.refuse(w, r, fault.NotFoundf("flag_not_served",
+			"Reports are delivered to the reported account's server, not served; this id only names one."))
+	})
+
 	get("/ap/snapshots/{hash}", s.snapshotObject)
 	get("/ap/snapshots/{hash}/create", s.snapshotCreate)
 
@@ -215,8 +234,11 @@ func (s *Service) fetchable(h func(*http.Request) (any, error)) http.HandlerFunc
 			// As Mastodon answers for a deleted post: 410 and a Tombstone, so that a server
 			// fetching it again (a boost, a reply) takes it as deleted.
 			former := ""
-			if r.Pattern == "GET /ap/antraege/{id}" {
+			switch r.Pattern {
+			case "GET /ap/antraege/{id}":
 				former = "Question"
+			case "GET /ap/antraege/{id}/einsprueche/{account}":
+				former = "Note"
 			}
 			writeAP(w, http.StatusGone, s.convert.Tombstone(s.iri.Of(r.URL.Path), former))
 		case errors.Is(err, iri.ErrGone) || (isFault && f.Kind == fault.Gone):

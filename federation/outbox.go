@@ -56,6 +56,10 @@ func (s *Service) outbox(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The count and the pages read the same events: those with a form, less what is hidden.
+	if scope, err = s.convert.Hidden(ctx, scope); err != nil {
+		return nil, err
+	}
 	id := s.iri.Of(path + "/outbox")
 	q := r.URL.Query()
 	if q.Get("page") == "" && q.Get("before") == "" {

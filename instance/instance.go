@@ -292,7 +292,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	i.Accounts = account.NewService(db.Pool, i.Clock, i.Ortsweberei, accountOpts)
 	// Moderation before the content packages, which take it as their Holder; their Content is
 	// registered at the end of assemble (moderationContents, instance/moderation.go).
-	i.Moderation = moderation.NewService(db.Pool, i.Clock, i.Accounts, moderation.Options{BaseURL: cfg.PublicURL, Events: i.Events, Log: log})
+	i.Moderation = moderation.NewService(db.Pool, i.Clock, i.Accounts, moderation.Options{BaseURL: cfg.PublicURL, Events: i.Events, Log: log,
+		PlainHTTP: cfg.Dev}) // as federation.Config.Dev: plain http peers are reached only then
 	i.Knoten = knoten.NewService(db.Pool, i.Clock, i.Ortsweberei)
 	i.Knoten.SetModeration(i.Wortfilter, i.Moderation) // a new Knoten's texts: blocked, or held for review
 	i.Delegations = delegation.NewService(db.Pool, i.Clock, i.Accounts, i.Events, cfg.DelegationBatch)

@@ -311,3 +311,26 @@ func (s *Service) HiddenAll(ctx context.Context) ([]uuid.UUID, error) {
 	}
 	return ids, nil
 }
+
+// EinspruchRef names an Einspruch: the Antrag and the objecting account.
+type EinspruchRef struct {
+	Antrag  uuid.UUID
+	Account uuid.UUID
+}
+
+// HiddenEinsprueche lists the Einsprüche a moderator hid that were public before (held ones,
+// never public, are not among them), of the given Anträge, or of all when antraege is nil:
+// few, so that federation can leave their Creates out of the outboxes' counts and answer their
+// ids as deleted (410), while antrag's Get leaves them out.
+func (s *Service) HiddenEinsprueche(ctx context.Context, antraege []uuid.UUID) ([]EinspruchRef, error) {
+	rows, err := s.pool.Query(ctx, `SELECT antrag_id, account_id FROM einsprueche
+WHERE hidden_at IS NOT NULL AND NOT held AND ($1::uuid[] IS NULL OR antrag_id = ANY($1)) ORDER BY antrag_id, account_id`, antraege)
+	if err != nil {
+		return nil, fmt.Errorf("antrag: hidden Einsprüche: %w", err)
+	}
+	refs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[EinspruchRef])
+	if err != nil {
+		return nil, fmt.Errorf("antrag: hidden Einsprüche: %w", err)
+	}
+	return refs, nil
+}

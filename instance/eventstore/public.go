@@ -18,6 +18,20 @@ type Scope struct {
 	Actor    uuid.UUID
 	Subjects []uuid.UUID
 	None     bool // selects nothing
+	// Types, when given, are the only event types selected (an outbox: those with an
+	// ActivityStreams form).
+	Types []string
+	// Omit leaves out the events each names (an outbox: those about hidden content), so that a
+	// count and the pages agree.
+	Omit []Omit
+}
+
+// Omit names events to leave out: those about Subject, by Actor when given (not uuid.Nil), of
+// Types when given.
+type Omit struct {
+	Subject uuid.UUID `json:"subject"`
+	Actor   uuid.UUID `json:"actor"`
+	Types   []string  `json:"types"`
 }
 
 func (sc Scope) where(args *[]any) string {
@@ -33,6 +47,23 @@ func (sc Scope) where(args *[]any) string {
 	if len(sc.Subjects) > 0 {
 		*args = append(*args, sc.Subjects)
 		conds = append(conds, fmt.Sprintf("subject_id = ANY($%d)", len(*args)))
+	}
+	if sc.Types != nil {
+		*args = append(*args, sc.Types)
+		conds = append(conds, fmt.Sprintf("type = ANY($%d)", len(*args)))
+	}
+	if len(sc.Omit) > 0 {
+		// Few (what moderators hid): one jsonb argument rather than a statement per shape. The
+		// CASE reads it only for events about an omitted subject, not for every row counted.
+		subjects := make([]uuid.UUID, len(sc.Omit))
+		for i, o := range sc.Omit {
+			subjects[i] = o.Subject
+		}
+		*args = append(*args, subjects, sc.Omit)
+		conds = append(conds, fmt.Sprintf(`CASE WHEN subject_id = ANY($%d) THEN NOT EXISTS (
+  SELECT 1 FROM jsonb_to_recordset($%d::jsonb) AS o(subject uuid, actor uuid, types text[])
+  WHERE o.subject = events.subject_id AND (o.actor = '00000000-0000-0000-0000-000000000000' OR o.actor = events.actor_id)
+    AND (o.types IS NULL OR events.type = ANY(o.types))) ELSE true END`, len(*args)-1, len(*args)))
 	}
 	return strings.Join(conds, " AND ")
 }

@@ -29,6 +29,10 @@ type Options struct {
 	Events *eventstore.Store
 	// Forwarder sends forwarded reports as a Flag (nil: forwarding is off).
 	Forwarder Forwarder
+	// PlainHTTP takes http IRIs of other hosts as remote targets too, as federation's own
+	// Config.Dev lets it reach plain http peers (serve --dev and the test rigs' loopback
+	// peers); set it from the same setting and only then. Production: https only.
+	PlainHTTP bool
 	Log       *slog.Logger
 }
 
@@ -40,6 +44,7 @@ type Service struct {
 	accounts  *account.Service
 	events    *eventstore.Store
 	forwarder Forwarder
+	plainHTTP bool // http IRIs of other hosts are remote targets too (Options.PlainHTTP)
 	base      *url.URL
 	log       *slog.Logger
 
@@ -60,8 +65,8 @@ func NewService(pool *pgxpool.Pool, c clock.Clock, accounts *account.Service, o 
 	if err != nil || base.Host == "" {
 		base = &url.URL{Scheme: "http", Host: "localhost"}
 	}
-	s := &Service{pool: pool, clock: c, accounts: accounts, events: o.Events, forwarder: o.Forwarder, base: base,
-		log: o.Log, byKind: map[string]Content{}}
+	s := &Service{pool: pool, clock: c, accounts: accounts, events: o.Events, forwarder: o.Forwarder, plainHTTP: o.PlainHTTP,
+		base: base, log: o.Log, byKind: map[string]Content{}}
 	s.Register(accountContent{accounts: accounts, base: base.String(), host: base.Host})
 	return s
 }
@@ -150,7 +155,8 @@ func checkText(s string, required bool, bad error) (string, error) {
 }
 
 // resolve reads a client's target reference: each registered Content in turn, then an https
-// IRI on another host as a remote target.
+// IRI on another host as a remote target (or an http one, where federation reaches plain http
+// peers: Options.PlainHTTP).
 func (s *Service) resolve(ctx context.Context, q database.Querier, ref string) (Target, error) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" || len(ref) > 2000 {
@@ -168,7 +174,7 @@ func (s *Service) resolve(ctx context.Context, q database.Querier, ref string) (
 			return t, nil
 		}
 	}
-	if u, err := url.Parse(ref); err == nil && u.Scheme == "https" && u.Host != "" && u.User == nil &&
+	if u, err := url.Parse(ref); err == nil && (u.Scheme == "https" || (u.Scheme == "http" && s.plainHTTP)) && u.Host != "" && u.User == nil &&
 		!strings.EqualFold(u.Host, s.base.Host) {
 		return Target{Kind: KindRemote, ID: u.String()}, nil
 	}

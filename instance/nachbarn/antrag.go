@@ -43,8 +43,10 @@ WHERE remote_antraege.actor = excluded.actor AND remote_antraege.source_updated 
 	return nil
 }
 
-// Withdraw marks a neighbour's Antrag withdrawn: its actor deleted it. Only rows of that
-// actor change; an Antrag it does not have is no error.
+// Withdraw marks a neighbour's Antrag withdrawn: its actor deleted it (its origin sends a
+// withdrawal as an Update, and a Delete when a moderator hid it). Its title and text are
+// dropped, as its origin no longer shows them; its origin's next Update (once shown again)
+// brings them back. Only rows of that actor change; an Antrag it does not have is no error.
 func (s *Service) Withdraw(ctx context.Context, iri, actor string) error {
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error { return s.WithdrawTx(ctx, tx, iri, actor) })
 }
@@ -52,7 +54,8 @@ func (s *Service) Withdraw(ctx context.Context, iri, actor string) error {
 // WithdrawTx is Withdraw in the caller's transaction (a Delete removes whatever its object
 // was, in every owner's tables at once).
 func (s *Service) WithdrawTx(ctx context.Context, tx *database.Tx, iri, actor string) error {
-	tx.Defer(`UPDATE remote_antraege SET status = 'zurueckgezogen', updated_at = $3 WHERE iri = $1 AND actor = $2`,
+	tx.Defer(`UPDATE remote_antraege SET status = 'zurueckgezogen', title = '', details_html = '', updated_at = $3
+WHERE iri = $1 AND actor = $2`,
 		iri, actor, s.clock.Now())
 	return nil
 }

@@ -3,6 +3,7 @@ package nachbarn
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 )
@@ -25,6 +26,23 @@ ON CONFLICT DO NOTHING`, a.IRI, e.Author.IRI, e.Author.Name, e.Reason, e.Created
 	if err != nil {
 		return fmt.Errorf("nachbarn: Einspruch: %w", err)
 	}
+	return nil
+}
+
+// DeleteEinspruchTx drops, in the caller's transaction, an Einspruch its author's server
+// deleted (object its id, <Antrag IRI>/einsprueche/<account>, actor its author; a moderator
+// there hid it): it leaves the Antrag's view, as it leaves the origin's public list, and its
+// words are gone for good. A wordless row stays as a tombstone (author, when, deleted_at), so
+// that a late or repeated delivery of its Create changes nothing (an author objects once).
+// Only the author's own row on that Antrag is touched; anything else is no Einspruch of ours
+// and nothing happens.
+func (s *Service) DeleteEinspruchTx(ctx context.Context, tx *database.Tx, object, actor string) error {
+	antrag, _, ok := strings.Cut(object, "/einsprueche/")
+	if !ok {
+		return nil
+	}
+	tx.Defer(`UPDATE remote_einsprueche SET reason = '', deleted_at = $3 WHERE antrag = $1 AND author = $2 AND deleted_at IS NULL`,
+		antrag, actor, s.clock.Now())
 	return nil
 }
 

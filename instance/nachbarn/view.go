@@ -44,7 +44,7 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (View, error) {
 	}); err != nil {
 		return View{}, fmt.Errorf("nachbarn: Stimmen: %w", err)
 	}
-	rows, err = s.pool.Query(ctx, `SELECT author, author_name, reason, created_at FROM remote_einsprueche WHERE antrag = $1 ORDER BY created_at`, a.IRI)
+	rows, err = s.pool.Query(ctx, `SELECT author, author_name, reason, created_at FROM remote_einsprueche WHERE antrag = $1 AND deleted_at IS NULL ORDER BY created_at`, a.IRI)
 	if err != nil {
 		return View{}, fmt.Errorf("nachbarn: Einsprüche: %w", err)
 	}

@@ -419,6 +419,9 @@ func (s *Converter) KnotenObject(ctx context.Context, k knoten.Knoten) (*vocab.K
 
 // ActivityFor is the ActivityStreams form of a public event: the outbox is made of these.
 func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Event) (*vocab.Activity, error) {
+	if !slices.Contains(ActivityTypes, e.Type) {
+		return nil, iri.ErrNotFound // not public, or no ActivityStreams form
+	}
 	actor, err := h.iri(ctx, e.ActorID)
 	if err != nil {
 		return nil, err

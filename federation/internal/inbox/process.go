@@ -171,7 +171,8 @@ func (s *Service) onAnnounce(ctx context.Context, act received) error {
 
 // onDelete removes what the actor stored here under the deleted object's id: a reply shown as
 // a comment, a poll vote shown beside the count, a neighbour resident's Stimme (the count we
-// make drops it), or marks a neighbour's Antrag withdrawn. Only the author's own server can
+// make drops it), a neighbour resident's Einspruch (its origin's moderators hid it),
+// or marks a neighbour's Antrag withdrawn. Only the author's own server can
 // delete: the object must be on the actor's host, and only rows from that actor go.
 func (s *Service) onDelete(ctx context.Context, act received) error {
 	object, actor := act.Object.ID, act.Actor.ID
@@ -186,6 +187,9 @@ func (s *Service) onDelete(ctx context.Context, act received) error {
 			return err
 		}
 		if err := s.svc.Nachbarn.RemoveStimmeTx(ctx, tx, object, actor); err != nil {
+			return err
+		}
+		if err := s.svc.Nachbarn.DeleteEinspruchTx(ctx, tx, object, actor); err != nil {
 			return err
 		}
 		return s.svc.Nachbarn.WithdrawTx(ctx, tx, object, actor)

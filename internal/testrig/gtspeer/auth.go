@@ -94,6 +94,11 @@ func (p *Peer) get(ctx context.Context, rawURL string) (map[string]any, error) {
 
 // Deliver POSTs body to inbox signed as vera, GoToSocial style, and returns the answer.
 func (p *Peer) Deliver(ctx context.Context, inbox string, body []byte) (int, []byte, error) {
+	return p.deliverAs(ctx, inbox, body, p.key, p.KeyID())
+}
+
+// deliverAs is Deliver signed with another of the peer's keys (the instance account's).
+func (p *Peer) deliverAs(ctx context.Context, inbox string, body []byte, key *rsa.PrivateKey, keyID string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
@@ -101,7 +106,7 @@ func (p *Peer) Deliver(ctx context.Context, inbox string, body []byte) (int, []b
 	req.Header.Set("Content-Type", postContentType)
 	req.Header.Set("Accept-Charset", "utf-8")
 	req.Header.Set("User-Agent", fmt.Sprintf(userAgent, p.base))
-	if err := p.sign(req, body); err != nil {
+	if err := p.signAs(req, body, key, keyID); err != nil {
 		return 0, nil, err
 	}
 	res, err := p.client.Do(req)

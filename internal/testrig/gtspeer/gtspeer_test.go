@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/testca"
 )
 
@@ -109,5 +110,39 @@ func TestRefusals(t *testing.T) {
 	}
 	if code := post(act, func(r *http.Request) { r.Header.Set("Content-Type", "application/json") }); code != http.StatusNotAcceptable {
 		t.Fatalf("application/json: %d, want 406", code)
+	}
+}
+
+// A Flag is taken as GoToSocial takes it (typeutils.ASFlagToReport, federatingdb.Flag): one
+// object must be an account of the receiving host (none, or two: 400), that account must be the
+// one whose inbox received it (403), and the server that signed it must be the Flag actor's
+// (403). Statuses ride along. (Sent here from a's vera, as Misskey sends reports from the
+// reporting user: the peers' instance accounts are not found by WebFinger.)
+func TestFlags(t *testing.T) {
+	a, b := Start(t, "127.0.0.1", nil), Start(t, "127.0.0.1", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	flag := func(actor string, objects ...string) error {
+		_, err := mastopeer.SendFlag(b.InboxURL(), a.BaseURL()+"/reports/"+newULID(), actor, objects, "spam", func(body []byte) (int, []byte, error) {
+			return a.Deliver(ctx, b.InboxURL(), body)
+		})
+		return err
+	}
+	for _, c := range []struct {
+		actor   string
+		objects []string
+		status  string // "" when taken
+	}{
+		{a.ActorID(), []string{b.ActorID()}, ""},
+		{a.ActorID(), []string{b.ActorID(), b.ActorID() + "/statuses/01J0000000000000000000000"}, ""},
+		{a.ActorID(), []string{a.ActorID()}, "400"},
+		{a.ActorID(), []string{b.ActorID(), b.InstanceActorID()}, "400"},
+		{a.ActorID(), []string{b.InstanceActorID()}, "403"},
+		{"https://elsewhere.example/users/elsewhere.example", []string{b.ActorID()}, "403"},
+	} {
+		err := flag(c.actor, c.objects...)
+		if (c.status == "" && err != nil) || (c.status != "" && (err == nil || !strings.Contains(err.Error(), ": "+c.status+" "))) {
+			t.Errorf("a Flag by %s about %v: %v, want %q", c.actor, c.objects, err, c.status)
+		}
 	}
 }

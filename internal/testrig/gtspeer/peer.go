@@ -166,7 +166,7 @@ type Peer struct {
 	derefs map[string]int
 	// keyStubDown makes /main-key answer 503, as a key server that is away for a moment.
 	keyStubDown bool
-	inst        instance // the instance account (report.go)
+	inst        mastopeer.InstanceKey // the instance account (report.go)
 }
 
 // Start starts a peer on host (a loopback address, e.g. "127.0.0.21") on a free port, serving
@@ -390,6 +390,12 @@ func (p *Peer) serveInbox(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(body, &act); err != nil || act["type"] == nil || act["actor"] == nil {
 		p.reject(w, r, keyID, http.StatusBadRequest, "body is not an activity")
 		return
+	}
+	if mastopeer.HasType(act, "Flag") {
+		if status, reason := p.checkFlag(signer, act); status != 0 {
+			p.reject(w, r, keyID, status, reason)
+			return
+		}
 	}
 	p.mu.Lock()
 	p.received = append(p.received, Received{Time: time.Now(), Signer: signer.uri, Activity: mastopeer.CloneMap(act)})

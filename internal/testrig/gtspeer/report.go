@@ -1,17 +1,12 @@
 package gtspeer
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
-	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
-	"sync"
+
+	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 )
 
 // Reports as GoToSocial sends them (docs/federation/moderation.md, internal/typeutils
@@ -20,40 +15,15 @@ import (
 // reporter stays unnamed; "id" <base>/reports/<id>, "object" the reported account's uri
 // followed by the reported statuses', "content" the comment. It goes to the account's inbox.
 
-type instance struct {
-	once sync.Once
-	key  *rsa.PrivateKey
-	pem  string
-}
-
 func (p *Peer) instancePath() string { return "/users/" + p.host }
 
 // InstanceActorID is the peer's instance account.
 func (p *Peer) InstanceActorID() string { return p.base + p.instancePath() }
 
-func (p *Peer) instanceKey() (*rsa.PrivateKey, string) {
-	p.inst.once.Do(func() {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-		p.inst.key, p.inst.pem = key, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	})
-	return p.inst.key, p.inst.pem
-}
-
 // instanceMinimal is what <instance>/main-key serves, as for vera: the owner inside publicKey.
 func (p *Peer) instanceMinimal() map[string]any {
-	_, pemText := p.instanceKey()
 	id := p.InstanceActorID()
-	return map[string]any{
-		"@context":          []any{ASContext, "https://w3id.org/security/v1"},
-		"id":                id,
-		"type":              "Application",
-		"preferredUsername": p.host,
-		"publicKey":         map[string]any{"id": id + "/main-key", "owner": id, "publicKeyPem": pemText},
-	}
+	return p.inst.Actor(id, p.host, id+"/main-key")
 }
 
 // instanceActor is the instance account's document (signed GETs only, as every actor here).
@@ -67,48 +37,21 @@ func (p *Peer) instanceActor() map[string]any {
 }
 
 // Report sends a Flag about objects (the account first, then its statuses) to inbox, from the
-// instance account and signed with its key, as GoToSocial forwards a report. It returns the
-// Flag's id and fails on any answer but 2xx.
+// instance account and signed with its key, as GoToSocial forwards a report; its id is
+// <base>/reports/<ulid>. It returns the Flag's id and fails on any answer but 2xx.
 func (p *Peer) Report(ctx context.Context, inbox string, objects []string, comment string) (string, error) {
-	flag := map[string]any{
-		"@context": ASContext,
-		"actor":    p.InstanceActorID(),
-		"content":  comment,
-		"id":       p.base + "/reports/" + newULID(),
-		"object":   objects,
-		"type":     "Flag",
-	}
-	body, err := json.Marshal(flag)
-	if err != nil {
-		return "", err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, bytes.NewReader(body))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", postContentType)
-	req.Header.Set("Accept-Charset", "utf-8")
-	req.Header.Set("User-Agent", fmt.Sprintf(userAgent, p.base))
-	key, _ := p.instanceKey()
-	if err := p.signAs(req, body, key, p.InstanceActorID()+"/main-key"); err != nil {
-		return "", err
-	}
-	res, err := p.client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("POST %s: %w", inbox, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		var b bytes.Buffer
-		b.ReadFrom(res.Body)
-		return "", fmt.Errorf("POST %s: %d %s", inbox, res.StatusCode, strings.TrimSpace(b.String()))
-	}
-	return flag["id"].(string), nil
+	key, _ := p.inst.Get()
+	return mastopeer.SendFlag(inbox, p.base+"/reports/"+newULID(), p.InstanceActorID(), objects, comment, func(body []byte) (int, []byte, error) {
+		return p.deliverAs(ctx, inbox, body, key, p.InstanceActorID()+"/main-key")
+	})
 }
 
-// takeFlag is federatingdb Flag: the first object that is a local account (vera) is the
-// reported account; a Flag naming none is dropped. The report is kept from the signer.
-func (p *Peer) takeFlag(signer *account, act map[string]any) {
+// checkFlag refuses a Flag as GoToSocial does before it files the report, with the status its
+// inbox answers (0: taken). typeutils.ASFlagToReport: of the objects, those on this host count;
+// exactly one must be an account (/users/{name}; none or two: 400 malformed), the statuses ride
+// along. federatingdb.Flag: the server that signed it must share the Flag actor's domain (403),
+// and the account must be the one whose inbox received it (403) — vera's, the only inbox here.
+func (p *Peer) checkFlag(signer *account, act map[string]any) (int, string) {
 	var objects []any
 	switch o := act["object"].(type) {
 	case string:
@@ -116,10 +59,44 @@ func (p *Peer) takeFlag(signer *account, act map[string]any) {
 	case []any:
 		objects = o
 	}
+	target := ""
 	for _, o := range objects {
-		if idOf(o) == p.ActorID() {
-			return // taken: Received holds it, with its signer
+		u, err := url.Parse(idOf(o))
+		if err != nil || u.Host != p.host {
+			continue // not ours: ignored
+		}
+		if name, ok := strings.CutPrefix(u.Path, "/users/"); ok && name != "" && !strings.Contains(name, "/") {
+			if target != "" {
+				return http.StatusBadRequest, "Flag: multiple target account uris"
+			}
+			target = u.String()
 		}
 	}
-	p.drop(act, "Flag: no local account targeted")
+	switch {
+	case target == "":
+		return http.StatusBadRequest, "Flag: missing target account uri"
+	case commonLabels(hostname(signer.uri), hostname(idOf(act["actor"]))) < 2:
+		return http.StatusForbidden, "Flag: requester does not share a domain with the Flag actor"
+	case target != p.ActorID():
+		return http.StatusForbidden, "Flag: receiver is not the expected object"
+	}
+	return 0, ""
+}
+
+func hostname(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// commonLabels is dns.CompareDomainName: how many labels two names share from the right.
+func commonLabels(a, b string) int {
+	x, y := strings.Split(a, "."), strings.Split(b, ".")
+	n := 0
+	for n < len(x) && n < len(y) && x[len(x)-1-n] == y[len(y)-1-n] && x[len(x)-1-n] != "" {
+		n++
+	}
+	return n
 }

@@ -132,7 +132,7 @@ func (p *Peer) handle(ctx context.Context, signer *account, act map[string]any) 
 		}
 		p.mu.Unlock()
 	case mastopeer.HasType(act, "Flag"):
-		p.takeFlag(signer, act)
+		// Taken (checkFlag refused what GoToSocial refuses): Received holds it, with its signer.
 	default:
 		p.drop(act, "activity type not handled")
 	}

@@ -155,7 +155,7 @@ type Peer struct {
 	deliveries []error
 	seq        int
 	failing    map[string][]int // path -> the statuses its next GETs are answered with
-	inst       instance         // the instance actor (report.go)
+	inst       InstanceKey      // the instance actor (report.go)
 	reports    []TakenReport    // the Flags taken (report.go)
 }
 

@@ -2,14 +2,7 @@ package mastopeer
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
-	"fmt"
 	"strings"
-	"sync"
 )
 
 // Reports, as Mastodon 4.x sends and takes them.
@@ -30,68 +23,26 @@ import (
 // InstanceActorID is the peer's instance actor, Mastodon's representative account.
 func (p *Peer) InstanceActorID() string { return p.base + "/actor" }
 
-// instance is the instance actor's key, made on first use.
-type instance struct {
-	once sync.Once
-	key  *rsa.PrivateKey
-	pem  string
-}
-
-func (p *Peer) instanceKey() (*rsa.PrivateKey, string) {
-	p.inst.once.Do(func() {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-		p.inst.key, p.inst.pem = key, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	})
-	return p.inst.key, p.inst.pem
-}
-
 // instanceActorDocument is Mastodon's InstanceActorSerializer, in the parts a verifier reads.
 func (p *Peer) instanceActorDocument() map[string]any {
-	_, pemText := p.instanceKey()
 	id := p.InstanceActorID()
-	return map[string]any{
-		"@context":                  []any{ASContext, "https://w3id.org/security/v1"},
-		"id":                        id,
-		"type":                      "Application",
-		"inbox":                     id + "/inbox",
-		"outbox":                    id + "/outbox",
-		"preferredUsername":         p.host,
-		"url":                       p.base + "/about/more?instance_actor=true",
-		"manuallyApprovesFollowers": true,
-		"publicKey":                 map[string]any{"id": id + "#main-key", "owner": id, "publicKeyPem": pemText},
-		"endpoints":                 map[string]any{"sharedInbox": p.SharedInboxURL()},
-	}
+	a := p.inst.Actor(id, p.host, id+"#main-key")
+	a["inbox"], a["outbox"] = id+"/inbox", id+"/outbox"
+	a["url"] = p.base + "/about/more?instance_actor=true"
+	a["manuallyApprovesFollowers"] = true
+	a["endpoints"] = map[string]any{"sharedInbox": p.SharedInboxURL()}
+	return a
 }
 
 // Report sends a Flag about objects (the reported account first, then its statuses, by uri)
 // to inboxURL, as a Mastodon moderator's forwarded report: from the instance actor, signed
-// with its key. It returns the Flag's id and fails on any answer but 2xx.
+// with its key; its id is the report's uri, <base>/<uuid>. It returns the Flag's id and fails
+// on any answer but 2xx.
 func (p *Peer) Report(ctx context.Context, inboxURL string, objects []string, comment string) (string, error) {
-	flag := map[string]any{
-		"@context": ASContext,
-		"id":       p.base + "/" + newUUID(),
-		"type":     "Flag",
-		"actor":    p.InstanceActorID(),
-		"content":  comment,
-		"object":   append([]string(nil), objects...),
-	}
-	body, err := json.Marshal(flag)
-	if err != nil {
-		return "", err
-	}
-	key, _ := p.instanceKey()
-	status, resp, err := p.Deliver(ctx, inboxURL, body, SignOptions{Key: key, KeyID: p.InstanceActorID() + "#main-key"})
-	if err != nil {
-		return "", fmt.Errorf("POST %s: %w", inboxURL, err)
-	}
-	if status < 200 || status > 299 {
-		return "", fmt.Errorf("POST %s: %d %s", inboxURL, status, strings.TrimSpace(string(resp)))
-	}
-	return idOf(flag), nil
+	key, _ := p.inst.Get()
+	return SendFlag(inboxURL, p.base+"/"+newUUID(), p.InstanceActorID(), objects, comment, func(body []byte) (int, []byte, error) {
+		return p.Deliver(ctx, inboxURL, body, SignOptions{Key: key, KeyID: p.InstanceActorID() + "#main-key"})
+	})
 }
 
 // TakenReport is a Flag the peer took as Mastodon would: a report about its local account.
