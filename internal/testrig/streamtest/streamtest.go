@@ -1,0 +1,339 @@
+// Package streamtest runs the livestream's real ingest chain for tests (docs/STREAMS.md): nginx
+// with the RTMP module on loopback, with a config generated as deploy/nginx/weltgewebe.conf
+// lays it out (RTMP in, HLS out, the instance's on_publish callbacks), and ffmpeg pushing a
+// synthetic test pattern. Internal to tests; never in the binary.
+//
+// Tests skip (with the reason) when nginx, its RTMP module or ffmpeg are not installed;
+// scripts/deps.sh installs them.
+package streamtest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Patience is how long the rig waits for nginx or ffmpeg: a safety net for a busy machine.
+const Patience = 60 * time.Second
+
+// RTMPModule is where Debian's libnginx-mod-rtmp puts the module.
+const RTMPModule = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+// Nginx is a running nginx: RTMP ingest, HLS files, and a proxy to the instance.
+type Nginx struct {
+	// RTMP is the ingest's base URL: a broadcaster publishes to RTMP + "/" + key.
+	RTMP string
+	// URL is the http server: /hls/ from the files, the rest from the instance.
+	URL    string
+	HLSDir string
+	prefix string
+}
+
+// Options say what nginx calls and proxies.
+type Options struct {
+	// Instance is the address (host:port) of the instance under test.
+	Instance string
+	// Secret is what the callbacks carry (serve --rtmp-secret).
+	Secret string
+}
+
+// Binary returns nginx's path, or skips the test.
+func Binary(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/nginx", "nginx"} {
+		if path, err := exec.LookPath(p); err == nil {
+			if _, err := os.Stat(RTMPModule); err != nil {
+				t.Skipf("streamtest: nginx's RTMP module is not installed (%s; Debian: libnginx-mod-rtmp, bash scripts/deps.sh)", RTMPModule)
+			}
+			return path
+		}
+	}
+	t.Skip("streamtest: nginx is not installed (Debian: nginx, bash scripts/deps.sh)")
+	return ""
+}
+
+// FFmpeg returns ffmpeg's path, or skips the test.
+func FFmpeg(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("streamtest: ffmpeg is not installed (Debian: ffmpeg, bash scripts/deps.sh)")
+	}
+	return path
+}
+
+// config is the test's nginx.conf: the production template's rtmp{} and http{} blocks
+// (deploy/nginx/weltgewebe.conf), on loopback ports, with everything nginx writes inside the
+// test's own directory. One process without a master (no user switch: the files stay the
+// test user's), in the foreground, so that the test owns it.
+const config = `load_module {{module}};
+daemon off;
+master_process off;
+pid {{prefix}}/nginx.pid;
+error_log {{prefix}}/error.log info;
+events { worker_connections 256; }
+
+rtmp {
+    server {
+        listen {{rtmp}};
+        chunk_size 4096;
+        application live {
+            live on;
+            record off;
+            # Viewers take HLS; RTMP playback is not offered.
+            deny play all;
+            notify_method post;
+            notify_relay_redirect on;
+            on_publish http://{{instance}}/internal/rtmp/publish?secret={{secret}}&relay={{rtmp}};
+            on_publish_done http://{{instance}}/internal/rtmp/publish_done?secret={{secret}};
+        }
+        application hls {
+            live on;
+            record off;
+            allow publish 127.0.0.1;
+            deny publish all;
+            deny play all;
+            hls on;
+            hls_path {{prefix}}/hls;
+            hls_fragment 1s;
+            hls_playlist_length 10s;
+            hls_fragment_naming system;
+            hls_cleanup on;
+        }
+    }
+}
+
+http {
+    access_log off;
+    client_body_temp_path {{prefix}}/tmp/body;
+    proxy_temp_path {{prefix}}/tmp/proxy;
+    fastcgi_temp_path {{prefix}}/tmp/fastcgi;
+    uwsgi_temp_path {{prefix}}/tmp/uwsgi;
+    scgi_temp_path {{prefix}}/tmp/scgi;
+    types {
+        application/vnd.apple.mpegurl m3u8;
+        video/mp2t ts;
+    }
+    server {
+        listen {{http}};
+        location ~ ^/hls/[0-9a-f-]+\.m3u8$ {
+            root {{prefix}};
+            add_header Cache-Control "no-cache" always;
+        }
+        location ~ ^/hls/[0-9a-f-]+-[0-9]+\.ts$ {
+            root {{prefix}};
+            add_header Cache-Control "public, max-age=31536000, immutable" always;
+        }
+        location /hls/ { return 404; }
+        location /internal/ { return 404; }
+        location / {
+            proxy_pass http://{{instance}};
+            proxy_set_header Host $host;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $http_connection;
+        }
+    }
+}
+`
+
+// Start runs nginx for the test; it is stopped when the test ends, and its error log is
+// written to the test's log if the test failed.
+func Start(t testing.TB, o Options) *Nginx {
+	t.Helper()
+	bin := Binary(t)
+	prefix := t.TempDir()
+	for _, d := range []string{"hls", "tmp"} {
+		if err := os.Mkdir(filepath.Join(prefix, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last error
+	for attempt := 0; attempt < 5; attempt++ {
+		// Free ports, taken and let go: another process may take one meanwhile, so nginx's
+		// failure to bind is retried with new ones.
+		rtmp, httpAddr := freePort(t), freePort(t)
+		conf := strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{rtmp}}", rtmp, "{{http}}", httpAddr,
+			"{{instance}}", o.Instance, "{{secret}}", o.Secret).Replace(config)
+		confPath := filepath.Join(prefix, "nginx.conf")
+		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-p", prefix, "-e", filepath.Join(prefix, "error.log"), "-c", confPath)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("streamtest: start nginx: %v", err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		n := &Nginx{RTMP: "rtmp://" + rtmp + "/live", URL: "http://" + httpAddr, HLSDir: filepath.Join(prefix, "hls"), prefix: prefix}
+		if err := n.waitUp(exited); err != nil {
+			last = fmt.Errorf("%v; output: %s; error log: %s", err, out.String(), n.ErrorLog())
+			_ = cmd.Process.Kill()
+			continue
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+			if t.Failed() {
+				t.Logf("streamtest: nginx error log:\n%s", n.ErrorLog())
+			}
+		})
+		return n
+	}
+	t.Fatalf("streamtest: nginx did not come up: %v", last)
+	return nil
+}
+
+// waitUp waits until both ports answer, or nginx exits.
+func (n *Nginx) waitUp(exited <-chan error) error {
+	deadline := time.Now().Add(Patience)
+	rtmp := strings.TrimSuffix(strings.TrimPrefix(n.RTMP, "rtmp://"), "/live")
+	for {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("nginx exited: %v", err)
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", rtmp, time.Second); err == nil {
+			c.Close()
+			if res, err := http.Get(n.URL + "/hls/"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusNotFound {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nginx not answering after %s", Patience)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ErrorLog is nginx's error log so far.
+func (n *Nginx) ErrorLog() string {
+	b, _ := os.ReadFile(filepath.Join(n.prefix, "error.log"))
+	return string(b)
+}
+
+// HLSFiles lists the names of the files nginx has written for HLS.
+func (n *Nginx) HLSFiles() []string {
+	entries, _ := os.ReadDir(n.HLSDir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func freePort(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Broadcast is ffmpeg pushing a test pattern with a tone, as OBS would push a camera.
+type Broadcast struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+	mu     sync.Mutex
+	out    bytes.Buffer
+}
+
+// Push starts ffmpeg publishing to url (the ingest URL with the key) in real time: a 320×240
+// test pattern at 10 frames per second with a keyframe every second (so that nginx cuts 1 s
+// segments), and a sine tone; H.264 and AAC in FLV, as OBS sends. It stops when the test ends.
+func Push(t testing.TB, url string) *Broadcast {
+	t.Helper()
+	bin := FFmpeg(t)
+	b := &Broadcast{exited: make(chan struct{})}
+	b.cmd = exec.Command(bin, "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", url)
+	b.cmd.Stdout, b.cmd.Stderr = &lockedWriter{b}, &lockedWriter{b}
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := b.cmd.Start(); err != nil {
+		t.Fatalf("streamtest: start ffmpeg: %v", err)
+	}
+	go func() {
+		b.err = b.cmd.Wait()
+		close(b.exited)
+	}()
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("streamtest: ffmpeg's output:\n%s", b.Output())
+		}
+	})
+	return b
+}
+
+type lockedWriter struct{ b *Broadcast }
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	return w.b.out.Write(p)
+}
+
+// Output is what ffmpeg has written so far.
+func (b *Broadcast) Output() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.out.String()
+}
+
+// Exited is closed when ffmpeg has ended (stopped, or refused by the server).
+func (b *Broadcast) Exited() <-chan struct{} { return b.exited }
+
+// Err is how ffmpeg ended, once Exited is closed.
+func (b *Broadcast) Err() error { <-b.exited; return b.err }
+
+// Stop ends the broadcast as a broadcaster does: ffmpeg closes the stream and the connection
+// (SIGINT), and Stop returns when it has exited.
+func (b *Broadcast) Stop(t testing.TB) {
+	t.Helper()
+	if !b.stop() {
+		t.Fatalf("streamtest: ffmpeg did not exit within %s of SIGINT", Patience)
+	}
+}
+
+func (b *Broadcast) stop() bool {
+	select {
+	case <-b.exited:
+		return true
+	default:
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-b.exited:
+		return true
+	case <-time.After(Patience):
+		_ = b.cmd.Process.Kill()
+		<-b.exited
+		return false
+	}
+}
