@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,46 +72,18 @@ func FFmpeg(t testing.TB) string {
 	return path
 }
 
-// config is the test's nginx.conf: the production template's rtmp{} and http{} blocks
-// (deploy/nginx/weltgewebe.conf), on loopback ports, with everything nginx writes inside the
-// test's own directory. One process without a master (no user switch: the files stay the
-// test user's), in the foreground, so that the test owns it.
-const config = `load_module {{module}};
+// frame is the test's nginx.conf around what it takes from the production config: one
+// process without a master (no user switch: the files stay the test user's), in the
+// foreground, with everything it writes inside the test's own directory, and a plain-http
+// server on loopback in place of the TLS one.
+const frame = `load_module {{module}};
 daemon off;
 master_process off;
 pid {{prefix}}/nginx.pid;
 error_log {{prefix}}/error.log info;
 events { worker_connections 256; }
 
-rtmp {
-    server {
-        listen {{rtmp}};
-        chunk_size 4096;
-        application live {
-            live on;
-            record off;
-            # Viewers take HLS; RTMP playback is not offered.
-            deny play all;
-            notify_method post;
-            notify_relay_redirect on;
-            on_publish http://{{instance}}/internal/rtmp/publish?secret={{secret}}&relay={{rtmp}};
-            on_publish_done http://{{instance}}/internal/rtmp/publish_done?secret={{secret}};
-        }
-        application hls {
-            live on;
-            record off;
-            allow publish 127.0.0.1;
-            deny publish all;
-            deny play all;
-            hls on;
-            hls_path {{prefix}}/hls;
-            hls_fragment 1s;
-            hls_playlist_length 10s;
-            hls_fragment_naming system;
-            hls_cleanup on;
-        }
-    }
-}
+{{rtmp}}
 
 http {
     access_log off;
@@ -125,32 +98,84 @@ http {
     }
     server {
         listen {{http}};
-        location ~ ^/hls/[0-9a-f-]+\.m3u8$ {
-            root {{prefix}};
-            add_header Cache-Control "no-cache" always;
-        }
-        location ~ ^/hls/[0-9a-f-]+-[0-9]+\.ts$ {
-            root {{prefix}};
-            add_header Cache-Control "public, max-age=31536000, immutable" always;
-        }
-        location /hls/ { return 404; }
-        location /internal/ { return 404; }
-        location / {
-            proxy_pass http://{{instance}};
-            proxy_set_header Host $host;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $http_connection;
-        }
+        {{locations}}
     }
 }
 `
 
-// Start runs nginx for the test; it is stopped when the test ends, and its error log is
+// Template is the production config the test runs: deploy/nginx/weltgewebe.conf.
+func Template(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "deploy", "nginx", "weltgewebe.conf"))
+	if err != nil {
+		t.Fatalf("streamtest: the production config: %v", err)
+	}
+	return string(b)
+}
+
+// config is the test's nginx.conf: the template's rtmp{} block and the locations of its https
+// server, with the production ports, address, secret and directory replaced by the test's.
+func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string {
+	t.Helper()
+	rtmpBlock := block(t, tmpl, "rtmp {")
+	server := block(t, tmpl, "listen 443 ssl")
+	first := strings.Index(server, "location ")
+	if first < 0 {
+		t.Fatal("streamtest: the https server of the production config has no location")
+	}
+	locations := strings.TrimSuffix(strings.TrimSpace(server[first:]), "}")
+	port := rtmp[strings.LastIndex(rtmp, ":")+1:]
+	ours := strings.NewReplacer("listen 1935;", "listen "+rtmp+";", "relay=127.0.0.1:1935", "relay=127.0.0.1:"+port,
+		"127.0.0.1:8080", o.Instance, "SECRET", o.Secret, "/var/lib/weltgewebe-stream", prefix)
+	for _, must := range []string{"listen 1935;", "relay=127.0.0.1:1935", "127.0.0.1:8080", "SECRET", "/var/lib/weltgewebe-stream"} {
+		if !strings.Contains(rtmpBlock+locations, must) {
+			t.Fatalf("streamtest: the production config no longer holds %q, which the test replaces", must)
+		}
+	}
+	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr,
+		"{{rtmp}}", ours.Replace(rtmpBlock), "{{locations}}", ours.Replace(locations)).Replace(frame)
+}
+
+// block returns the block that the first line holding marker opens, or, when that line
+// opens none, the block around it: from its line's start to the brace that closes it.
+func block(t testing.TB, s, marker string) string {
+	t.Helper()
+	at := strings.Index(s, marker)
+	if at < 0 {
+		t.Fatalf("streamtest: the production config has no %q", marker)
+	}
+	open := strings.LastIndex(s[:at], "{")
+	lineEnd := at + strings.IndexByte(s[at:], '\n')
+	if brace := strings.IndexByte(s[at:lineEnd], '{'); brace >= 0 {
+		open = at + brace
+	}
+	begin := strings.LastIndex(s[:open], "\n") + 1
+	depth := 0
+	for i := open; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			if depth--; depth == 0 {
+				return s[begin : i+1]
+			}
+		case '#': // a comment runs to the end of its line and may hold braces
+			if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 {
+				i += nl
+			}
+		}
+	}
+	t.Fatalf("streamtest: %q opens a block that does not close", marker)
+	return ""
+}
+
+// Start runs nginx for the test, with the production config's RTMP block and locations; it is stopped when the test ends, and its error log is
 // written to the test's log if the test failed.
 func Start(t testing.TB, o Options) *Nginx {
 	t.Helper()
 	bin := Binary(t)
+	tmpl := Template(t)
 	prefix := t.TempDir()
 	for _, d := range []string{"hls", "tmp"} {
 		if err := os.Mkdir(filepath.Join(prefix, d), 0o755); err != nil {
@@ -162,8 +187,7 @@ func Start(t testing.TB, o Options) *Nginx {
 		// Free ports, taken and let go: another process may take one meanwhile, so nginx's
 		// failure to bind is retried with new ones.
 		rtmp, httpAddr := freePort(t), freePort(t)
-		conf := strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{rtmp}}", rtmp, "{{http}}", httpAddr,
-			"{{instance}}", o.Instance, "{{secret}}", o.Secret).Replace(config)
+		conf := config(t, tmpl, prefix, rtmp, httpAddr, o)
 		confPath := filepath.Join(prefix, "nginx.conf")
 		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
