@@ -150,6 +150,16 @@ func TestStreamsAPIAndCallbacks(t *testing.T) {
 		t.Fatalf("listing: %+v", list)
 	}
 
+	// A second broadcaster with the same key is answered (nginx refuses it itself, "already
+	// publishing"), and its end does not take the stream offline.
+	if status, _ := rtmpCall(t, inst, "publish", testRTMPSecret, key, "7b"); status != http.StatusFound {
+		t.Fatalf("second publisher: %d", status)
+	}
+	rtmpCall(t, inst, "publish_done", testRTMPSecret, key, "7b")
+	if s := streamState(t, guest, made.ID); s.State != "live" {
+		t.Fatalf("a second publisher's end took the stream offline: %+v", s)
+	}
+
 	// A rotation during the broadcast: the old key is refused from now on, but the end of the
 	// broadcast it let in still takes the stream offline. The end of another connection (one
 	// nginx refused as a second publisher) does not.
@@ -235,7 +245,8 @@ func TestStreamIngestOffWithoutSecret(t *testing.T) {
 func TestStreamIngestChain(t *testing.T) {
 	streamtest.Binary(t)
 	streamtest.FFmpeg(t)
-	inst := instancetest.Start(t, instancetest.Options{RTMPSecret: testRTMPSecret})
+	logs := &instancetest.LogCapture{}
+	inst := instancetest.Start(t, instancetest.Options{RTMPSecret: testRTMPSecret, Log: logs})
 	ngx := streamtest.Start(t, streamtest.Options{Instance: strings.TrimPrefix(inst.URL, "http://"), Secret: testRTMPSecret})
 	admin := inst.Admin()
 	viewer := inst.Client()
@@ -324,6 +335,24 @@ func TestStreamIngestChain(t *testing.T) {
 	if res, err := http.Post(ngx.URL+"/internal/rtmp/publish_done?secret="+testRTMPSecret, "application/x-www-form-urlencoded",
 		strings.NewReader("name="+made.IngestKey+"&clientid=1")); err != nil || res.StatusCode != http.StatusNotFound {
 		t.Fatalf("/internal/ through nginx: %v %v", res, err)
+	}
+
+	// A second broadcaster with the same key is refused by nginx; the first goes on, live.
+	second := streamtest.Push(t, ngx.RTMP+"/"+made.IngestKey)
+	<-second.Exited()
+	if !strings.Contains(second.Output(), "Already publishing") {
+		t.Fatalf("the second broadcaster was not refused as such: %s", second.Output())
+	}
+	instancetest.WaitFor(t, "nginx's word that the second publisher ended", func() bool {
+		return logs.Has("an RTMP publisher ended that was no stream's broadcast") || logs.Has("a broadcast ended: the stream is offline")
+	})
+	select {
+	case <-b.Exited():
+		t.Fatalf("the first broadcast ended: %s", b.Output())
+	default:
+	}
+	if s := streamState(t, viewer, made.ID); s.State != "live" {
+		t.Fatalf("after a second broadcaster: %+v", s)
 	}
 
 	// A rotation while on air: the broadcast goes on; stopping it takes the stream offline.

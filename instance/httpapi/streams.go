@@ -206,6 +206,7 @@ func (s *Server) rtmpPublish(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	s.Log.Info("a broadcast was let in: the stream is live", "stream", id, "client", client)
 	// Set by hand: http.Redirect would take the URL apart and put it together again.
 	w.Header().Set("Location", "rtmp://"+relay+"/"+HLSApp+"/"+id.String())
 	w.WriteHeader(http.StatusFound)
@@ -218,8 +219,14 @@ func (s *Server) rtmpPublishDone(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Streams.PublishDone(r.Context(), key, client); err != nil {
+	id, err := s.Streams.PublishDone(r.Context(), key, client)
+	if err != nil {
 		return err
+	}
+	if id != uuid.Nil {
+		s.Log.Info("a broadcast ended: the stream is offline", "stream", id)
+	} else {
+		s.Log.Info("an RTMP publisher ended that was no stream's broadcast", "client", client)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -251,9 +251,11 @@ func (s *Service) End(ctx context.Context, by account.Account, id uuid.UUID) (St
 // ended brings it live and returns its id, the name nginx is to publish (and write the HLS
 // files) under. Anything else is ErrKeyRefused, and nothing is written.
 //
-// A stream that is live already takes the new connection as its broadcast (no second event):
-// nginx may have lost the old one without telling (a restart), and the broadcaster must be able
-// to come back. nginx itself refuses a second publisher of one name while the first is on.
+// A stream that is live already is answered as well, and nothing changes: the broadcast that
+// went live stays the one whose end takes the stream offline. nginx itself refuses the second
+// publisher ("already publishing") and then reports its end, which must not end the first;
+// and a broadcaster whose connection dropped comes back once nginx has dropped the old one
+// (drop_idle_publisher in deploy/nginx/weltgewebe.conf) and reported its end.
 func (s *Service) Publish(ctx context.Context, key, client string) (uuid.UUID, error) {
 	if key == "" || len(key) > 2*keyBytes+64 {
 		return uuid.Nil, ErrKeyRefused
@@ -274,7 +276,6 @@ func (s *Service) Publish(ctx context.Context, key, client string) (uuid.UUID, e
 		}
 		now := s.clock.Now()
 		if state == Live {
-			tx.Defer(`UPDATE streams SET live_key_hash = $2, live_client = $3 WHERE id = $1`, id, hash, client)
 			return nil
 		}
 		tx.Defer(`UPDATE streams SET state = 'live', live_since = $2, live_key_hash = $3, live_client = $4 WHERE id = $1`, id, now, hash, client)
@@ -287,16 +288,17 @@ func (s *Service) Publish(ctx context.Context, key, client string) (uuid.UUID, e
 }
 
 // PublishDone is nginx-rtmp's word that a broadcast ended: key is the name the broadcaster
-// sent (nginx reports the name it was asked for, not the one it published under), client the
-// connection. The stream it brought live goes offline. A key or connection that brought
-// nothing live changes nothing: nginx also reports the end of connections it refused.
-func (s *Service) PublishDone(ctx context.Context, key, client string) error {
+// sent (nginx reports the name it was asked for, not the one it pushed to), client the
+// connection. The stream that connection brought live goes offline, and its id is returned.
+// Any other connection's end changes nothing (uuid.Nil): nginx also reports the end of
+// publishers it refused itself.
+func (s *Service) PublishDone(ctx context.Context, key, client string) (uuid.UUID, error) {
 	if key == "" || len(key) > 2*keyBytes+64 || client == "" || len(client) > 64 {
-		return nil
+		return uuid.Nil, nil
 	}
 	hash := HashKey(key)
-	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		var id uuid.UUID
+	var id uuid.UUID
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var since time.Time
 		err := tx.QueryRow(ctx, `SELECT id, live_since FROM streams WHERE live_key_hash = $1 AND live_client = $2 FOR UPDATE`, hash, client).Scan(&id, &since)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -309,6 +311,10 @@ func (s *Service) PublishDone(ctx context.Context, key, client string) error {
 		tx.Defer(`UPDATE streams SET state = 'unterbrochen', live_key_hash = NULL, live_client = NULL WHERE id = $1`, id)
 		return eventstore.Append(tx, now, StreamUnterbrochen.New(eventstore.Header{Subject: id}, StreamUnterbrochenV1{StreamID: id, LiveSince: since}))
 	})
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return id, nil
 }
 
 const columns = `id, title, scheduled_at, state, live_since, created_at, ended_at`
