@@ -81,7 +81,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/admin/accounts/{id}/warn", "POST /api/admin/accounts/{id}/suspend", "POST /api/admin/accounts/{id}/ban",
 		"POST /api/admin/accounts/{id}/lift", "POST /api/moderation/log/{id}/appeal", "POST /api/admin/appeals/{id}",
 		"POST /api/admin/ipsperren", "DELETE /api/admin/ipsperren/{id}",
-		"POST /api/streams", "POST /api/streams/{id}/key", "POST /api/streams/{id}/end", "POST /internal/rtmp/publish", "POST /internal/rtmp/publish_done",
+		"POST /api/streams", "POST /api/streams/{id}/key", "POST /api/streams/{id}/end", "POST /internal/rtmp/publish", "POST /internal/rtmp/publish_done", "POST /internal/rtmp/update",
 		"/api/", "/",
 	}
 	cases := map[string]write{
@@ -144,6 +144,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		// nginx-rtmp's callbacks: past the guard, this instance has no RTMP secret.
 		"POST /internal/rtmp/publish":      {anon, "/internal/rtmp/publish", nil, http.StatusForbidden},
 		"POST /internal/rtmp/publish_done": {anon, "/internal/rtmp/publish_done", nil, http.StatusForbidden},
+		"POST /internal/rtmp/update":       {anon, "/internal/rtmp/update", nil, http.StatusForbidden},
 		"/api/":                            {ada, "/api/nirgends", nil, http.StatusNotFound},
 		"/":                                {ada, "/", nil, http.StatusMethodNotAllowed},
 	}

@@ -160,6 +160,22 @@ func TestStreamsAPIAndCallbacks(t *testing.T) {
 		t.Fatalf("a second publisher's end took the stream offline: %+v", s)
 	}
 
+	// nginx's updates: the running connection keeps it on; one nginx reports as publishing with
+	// the stream's key is taken as its broadcast (nginx keeps one publisher per stream: the
+	// instance missed the end of the one before, nginx having restarted).
+	if status, _ := rtmpCall(t, inst, "update", testRTMPSecret, key, "7"); status != http.StatusNoContent {
+		t.Fatalf("update: %d", status)
+	}
+	rtmpCall(t, inst, "update", testRTMPSecret, key, "12")
+	rtmpCall(t, inst, "publish_done", testRTMPSecret, key, "7")
+	if s := streamState(t, guest, made.ID); s.State != "live" {
+		t.Fatalf("the end of a connection the updates replaced took the stream offline: %+v", s)
+	}
+	rtmpCall(t, inst, "update", testRTMPSecret, key, "7")
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'StreamGestartet' AND subject_id = $1`, made.ID); n != 1 {
+		t.Fatalf("%d StreamGestartet after updates", n)
+	}
+
 	// A rotation during the broadcast: the old key is refused from now on, but the end of the
 	// broadcast it let in still takes the stream offline. The end of another connection (one
 	// nginx refused as a second publisher) does not.
@@ -170,6 +186,9 @@ func TestStreamsAPIAndCallbacks(t *testing.T) {
 	}
 	if status, _ := rtmpCall(t, inst, "publish", testRTMPSecret, key, "8"); status != http.StatusForbidden {
 		t.Fatalf("old key after rotation: %d", status)
+	}
+	if status, _ := rtmpCall(t, inst, "update", testRTMPSecret, key, "7"); status != http.StatusForbidden {
+		t.Fatalf("update of the broadcast with the rotated-away key: %d, want 403 (nginx drops it)", status)
 	}
 	if status, _ := rtmpCall(t, inst, "publish_done", testRTMPSecret, key, "8"); status != http.StatusNoContent {
 		t.Fatalf("publish_done of a refused connection: %d", status)
@@ -203,6 +222,9 @@ func TestStreamsAPIAndCallbacks(t *testing.T) {
 	admin.Post("/api/streams/"+made.ID+"/end", nil).Expect(t, http.StatusOK)
 	if status, _ := rtmpCall(t, inst, "publish", testRTMPSecret, rotated.IngestKey, "10"); status != http.StatusForbidden {
 		t.Fatalf("key of an ended stream: %d", status)
+	}
+	if status, _ := rtmpCall(t, inst, "update", testRTMPSecret, rotated.IngestKey, "9"); status != http.StatusForbidden {
+		t.Fatalf("update of a broadcast of an ended stream: %d, want 403 (nginx drops it)", status)
 	}
 	if code := admin.Post("/api/streams/"+made.ID+"/key", nil).Expect(t, http.StatusGone).ErrorCode(); code != "stream_ended" {
 		t.Fatalf("rotate an ended stream: %s", code)
@@ -240,8 +262,10 @@ func TestStreamIngestOffWithoutSecret(t *testing.T) {
 
 // The real chain: nginx with the RTMP module in front of the instance, ffmpeg pushing a test
 // pattern. A wrong key is refused; the right one goes live and nginx serves an HLS playlist
-// named by the stream's id, with its cache headers; stopping ffmpeg takes it offline; a
-// rotated-away key is refused and the new one goes live again.
+// named by the stream's id, with its cache headers; a second broadcaster is refused; a rotation
+// cuts the running broadcast off and takes the stream offline; the rotated-away key is refused
+// and the new one goes live again; stopping ffmpeg takes it offline; ending the stream cuts
+// its broadcast off.
 func TestStreamIngestChain(t *testing.T) {
 	streamtest.Binary(t)
 	streamtest.FFmpeg(t)
@@ -355,10 +379,15 @@ func TestStreamIngestChain(t *testing.T) {
 		t.Fatalf("after a second broadcaster: %+v", s)
 	}
 
-	// A rotation while on air: the broadcast goes on; stopping it takes the stream offline.
+	// A rotation while on air: nginx drops the broadcast at its next update, and its end takes
+	// the stream offline.
 	var rotated streamAnswer
 	admin.Post("/api/streams/"+made.ID+"/key", nil).Expect(t, http.StatusOK).JSON(t, &rotated)
-	b.Stop(t)
+	select {
+	case <-b.Exited():
+	case <-time.After(streamtest.Patience):
+		t.Fatalf("the broadcast with the rotated-away key still runs after %s", streamtest.Patience)
+	}
 	waitState("unterbrochen")
 
 	// The rotated-away key is refused; the new one brings the stream back.
@@ -371,8 +400,21 @@ func TestStreamIngestChain(t *testing.T) {
 	waitState("live")
 	again.Stop(t)
 	waitState("unterbrochen")
-	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'StreamGestartet' AND subject_id = $1`, made.ID); n != 2 {
-		t.Fatalf("%d StreamGestartet, want 2", n)
+
+	// Ended while on air: nginx drops the broadcast at its next update.
+	last := streamtest.Push(t, ngx.RTMP+"/"+rotated.IngestKey)
+	waitState("live")
+	admin.Post("/api/streams/"+made.ID+"/end", nil).Expect(t, http.StatusOK)
+	select {
+	case <-last.Exited():
+	case <-time.After(streamtest.Patience):
+		t.Fatalf("the broadcast of an ended stream still runs after %s", streamtest.Patience)
+	}
+	if s := streamState(t, viewer, made.ID); s.State != "beendet" || s.HLSURL != "" {
+		t.Fatalf("after the end: %+v", s)
+	}
+	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'StreamGestartet' AND subject_id = $1`, made.ID); n != 3 {
+		t.Fatalf("%d StreamGestartet, want 3", n)
 	}
 	if _, err := os.Stat(filepath.Join(ngx.HLSDir, made.IngestKey+".m3u8")); err == nil {
 		t.Fatal("a playlist named by the key")

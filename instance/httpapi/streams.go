@@ -38,6 +38,7 @@ func (s *Server) streamRoutes() {
 	// the public nginx answers 404 for /internal/, and the shared secret is checked first.
 	s.handle("POST /internal/rtmp/publish", s.rtmpPublish)
 	s.handle("POST /internal/rtmp/publish_done", s.rtmpPublishDone)
+	s.handle("POST /internal/rtmp/update", s.rtmpUpdate)
 }
 
 type streamJSON struct {
@@ -254,4 +255,26 @@ func (t *throttledLog) Warn(log *slog.Logger, msg string, args ...any) {
 	t.last, t.skipped = now, 0
 	t.mu.Unlock()
 	log.Warn(msg, append(args, "left_out_before", skipped)...)
+}
+
+// rtmpUpdate answers nginx-rtmp's on_update, sent every notify_update_timeout for each running
+// broadcast: 204 keeps it on, 403 (the key was rotated away or the stream ended) makes nginx drop
+// it.
+func (s *Server) rtmpUpdate(w http.ResponseWriter, r *http.Request) error {
+	key, client, err := s.rtmpForm(r)
+	if err != nil {
+		return err
+	}
+	if r.PostForm.Get("call") == "update_play" {
+		w.WriteHeader(http.StatusNoContent) // nobody plays over RTMP (deny play all); not ours to judge
+		return nil
+	}
+	if _, err := s.Streams.Update(r.Context(), key, client); err != nil {
+		if fault.Is(err, stream.ErrKeyRefused.Code) {
+			s.Log.Info("a running broadcast's key no longer lets its stream go live: nginx drops it", "client", client)
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

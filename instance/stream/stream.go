@@ -190,8 +190,8 @@ func (s *Service) Create(ctx context.Context, by account.Account, title string, 
 }
 
 // RotateKey gives the stream a new ingest key and returns it (once); the old key is refused
-// from now on. A broadcast running with the old key goes on until it ends (nginx-rtmp is not
-// told to drop it), and its end is still recognised.
+// from now on, and a broadcast running with it is dropped at nginx's next update (Update); its
+// end is still recognised.
 func (s *Service) RotateKey(ctx context.Context, by account.Account, id uuid.UUID) (Stream, string, error) {
 	if !MayRun(by) {
 		return Stream{}, "", errMayNot
@@ -220,8 +220,7 @@ func (s *Service) RotateKey(ctx context.Context, by account.Account, id uuid.UUI
 }
 
 // End ends the stream for good: its key is forgotten and nothing brings it live again. A
-// broadcast still running is not cut off by the instance (see RotateKey); the stream reads as
-// ended all the same.
+// broadcast still running is dropped at nginx's next update (Update).
 func (s *Service) End(ctx context.Context, by account.Account, id uuid.UUID) (Stream, error) {
 	if !MayRun(by) {
 		return Stream{}, errMayNot
@@ -248,15 +247,28 @@ func (s *Service) End(ctx context.Context, by account.Account, id uuid.UUID) (St
 
 // Publish is nginx-rtmp's question before it lets a broadcast in: key is the stream name the
 // broadcaster sent, client nginx's id of the connection. A valid key of a stream that has not
-// ended brings it live and returns its id, the name nginx is to publish (and write the HLS
-// files) under. Anything else is ErrKeyRefused, and nothing is written.
+// ended brings it live and returns its id, the name nginx is to push the broadcast under (and
+// write the HLS files as). Anything else is ErrKeyRefused, and nothing is written.
 //
 // A stream that is live already is answered as well, and nothing changes: the broadcast that
 // went live stays the one whose end takes the stream offline. nginx itself refuses the second
-// publisher ("already publishing") and then reports its end, which must not end the first;
-// and a broadcaster whose connection dropped comes back once nginx has dropped the old one
-// (drop_idle_publisher in deploy/nginx/weltgewebe.conf) and reported its end.
+// publisher ("already publishing") and then reports its end, which must not end the first.
 func (s *Service) Publish(ctx context.Context, key, client string) (uuid.UUID, error) {
+	return s.publishing(ctx, key, client, false)
+}
+
+// Update is nginx-rtmp's word, every notify_update_timeout, that a connection still publishes
+// with key. A key that no longer lets a stream go live (rotated away, or the stream ended) is
+// ErrKeyRefused, on which nginx drops the broadcast: rotation and the end cut a running
+// broadcast off within one update. For a valid key the connection is the stream's broadcast
+// (nginx keeps one publisher per stream), which repairs what the instance may have missed: a
+// stream left live by a broadcast whose end nginx never reported (nginx restarted) follows the
+// broadcast that runs now, and a stream not live goes live.
+func (s *Service) Update(ctx context.Context, key, client string) (uuid.UUID, error) {
+	return s.publishing(ctx, key, client, true)
+}
+
+func (s *Service) publishing(ctx context.Context, key, client string, takeOver bool) (uuid.UUID, error) {
 	if key == "" || len(key) > 2*keyBytes+64 {
 		return uuid.Nil, ErrKeyRefused
 	}
@@ -267,7 +279,8 @@ func (s *Service) Publish(ctx context.Context, key, client string) (uuid.UUID, e
 	var id uuid.UUID
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var state State
-		err := tx.QueryRow(ctx, `SELECT id, state FROM streams WHERE key_hash = $1 FOR UPDATE`, hash).Scan(&id, &state)
+		var liveClient *string
+		err := tx.QueryRow(ctx, `SELECT id, state, live_client FROM streams WHERE key_hash = $1 FOR UPDATE`, hash).Scan(&id, &state, &liveClient)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrKeyRefused
 		}
@@ -276,6 +289,9 @@ func (s *Service) Publish(ctx context.Context, key, client string) (uuid.UUID, e
 		}
 		now := s.clock.Now()
 		if state == Live {
+			if takeOver && (liveClient == nil || *liveClient != client) {
+				tx.Defer(`UPDATE streams SET live_key_hash = $2, live_client = $3 WHERE id = $1`, id, hash, client)
+			}
 			return nil
 		}
 		tx.Defer(`UPDATE streams SET state = 'live', live_since = $2, live_key_hash = $3, live_client = $4 WHERE id = $1`, id, now, hash, client)

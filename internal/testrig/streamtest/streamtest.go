@@ -127,8 +127,10 @@ func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string
 	locations := strings.TrimSuffix(strings.TrimSpace(server[first:]), "}")
 	port := rtmp[strings.LastIndex(rtmp, ":")+1:]
 	ours := strings.NewReplacer("listen 1935;", "listen "+rtmp+";", "relay=127.0.0.1:1935", "relay=127.0.0.1:"+port,
-		"127.0.0.1:8080", o.Instance, "SECRET", o.Secret, "/var/lib/weltgewebe-stream", prefix)
-	for _, must := range []string{"listen 1935;", "relay=127.0.0.1:1935", "127.0.0.1:8080", "SECRET", "/var/lib/weltgewebe-stream"} {
+		"127.0.0.1:8080", o.Instance, "SECRET", o.Secret, "/var/lib/weltgewebe-stream", prefix,
+		// A rotation or an end cuts a broadcast off at the next update: within a second here.
+		"notify_update_timeout 30s;", "notify_update_timeout 1s;")
+	for _, must := range []string{"listen 1935;", "relay=127.0.0.1:1935", "127.0.0.1:8080", "SECRET", "/var/lib/weltgewebe-stream", "notify_update_timeout 30s;"} {
 		if !strings.Contains(rtmpBlock+locations, must) {
 			t.Fatalf("streamtest: the production config no longer holds %q, which the test replaces", must)
 		}
