@@ -107,12 +107,17 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, me account
 		return missing("title")
 	}
 	st, key, err := s.Streams.Create(r.Context(), me, *in.Title, in.ScheduledAt)
+	return withKey(w, http.StatusCreated, st, key, err)
+}
+
+// withKey answers with the stream and its new ingest key: the one time the key is shown.
+func withKey(w http.ResponseWriter, status int, st stream.Stream, key string, err error) error {
 	if err != nil {
 		return err
 	}
 	v := streamView(st)
 	v.IngestKey = key
-	respond.JSON(w, http.StatusCreated, v)
+	respond.JSON(w, status, v)
 	return nil
 }
 
@@ -122,13 +127,7 @@ func (s *Server) rotateStreamKey(w http.ResponseWriter, r *http.Request, me acco
 		return err
 	}
 	st, key, err := s.Streams.RotateKey(r.Context(), me, id)
-	if err != nil {
-		return err
-	}
-	v := streamView(st)
-	v.IngestKey = key
-	respond.JSON(w, http.StatusOK, v)
-	return nil
+	return withKey(w, http.StatusOK, st, key, err)
 }
 
 func (s *Server) endStream(w http.ResponseWriter, r *http.Request, me account.Account) error {
