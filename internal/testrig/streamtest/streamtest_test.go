@@ -1,11 +1,16 @@
 package streamtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/weltgewebe/weltgewebe/internal/testrig/testca"
 )
 
 // The test config is the production template's rtmp{} block and https locations with the
@@ -44,5 +49,59 @@ func TestConfigFromTemplate(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "-t", "-p", prefix, "-e", filepath.Join(prefix, "error.log"), "-c", path).CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, conf)
+	}
+}
+
+// The whole production config is valid nginx as shipped: only the certificate, the pid file,
+// the logs and the HLS directory are moved into the test's directory (nginx -t opens them).
+func TestWholeTemplateIsValid(t *testing.T) {
+	bin := Binary(t)
+	if _, err := os.Stat("/etc/nginx/mime.types"); err != nil {
+		t.Skip("streamtest: Debian's /etc/nginx is not there (nginx, bash scripts/deps.sh)")
+	}
+	dir := t.TempDir()
+	cert, err := testca.Shared(t).Certificate("lindenau.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []byte
+	for _, der := range cert.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	key, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fullchain.pem"), chain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "privkey.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "hls"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmpl := Template(t)
+	conf := strings.NewReplacer("/etc/letsencrypt/live/lindenau.example.org", dir, "/run/nginx.pid", filepath.Join(dir, "nginx.pid"),
+		"/var/log/nginx", dir, "/var/lib/weltgewebe-stream", dir).Replace(tmpl)
+	for _, gone := range []string{"/etc/letsencrypt", "/run/", "/var/log", "/var/lib"} {
+		if strings.Contains(conf, gone) {
+			t.Fatalf("the template names %s beyond what the test moves", gone)
+		}
+	}
+	path := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// -p: the prefix Debian's modules-enabled names the module relative to.
+	out, err := exec.Command(bin, "-t", "-p", "/usr/share/nginx/", "-e", filepath.Join(dir, "error.log"), "-c", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		// Not root, nginx says the user directive is moot here; any other warning is the config's.
+		if strings.Contains(line, "[warn]") && !strings.Contains(line, `the "user" directive makes sense only if the master process runs with super-user privileges`) {
+			t.Errorf("nginx -t warns: %s", line)
+		}
 	}
 }
