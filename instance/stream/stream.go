@@ -202,6 +202,7 @@ func (s *Service) RotateKey(ctx context.Context, by account.Account, id uuid.UUI
 	}
 	var st Stream
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		var err error
 		if st, err = get(ctx, tx, id, true); err != nil {
 			return err
 		}
