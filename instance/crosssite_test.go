@@ -20,7 +20,7 @@ func fingerprint(t *testing.T, inst *instancetest.Instance) (map[string]string, 
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "wortfilter", "knoten", "faeden", "antraege",
 		"einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
 		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen",
-		"account_verwarnungen", "moderation_meldungen", "moderation_log", "moderation_ipsperren"} {
+		"account_verwarnungen", "moderation_meldungen", "moderation_log", "moderation_ipsperren", "streams"} {
 		var sum string
 		err := inst.Pool.QueryRow(context.Background(),
 			`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM `+table+` t`).Scan(&sum)
@@ -56,6 +56,8 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	revoke := delegate(t, cara, ben)
 	var msg struct{ ID string }
 	ben.Post("/api/chat", map[string]string{"text": "Hallo"}).Expect(t, http.StatusCreated).JSON(t, &msg)
+	var live struct{ ID string }
+	admin.Post("/api/streams", map[string]string{"title": "Webrat live"}).Expect(t, http.StatusCreated).JSON(t, &live)
 
 	const nobody = "01a24300-0000-7000-8000-0000000000ff" // an id of nothing
 	type write struct {
@@ -79,6 +81,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/admin/accounts/{id}/warn", "POST /api/admin/accounts/{id}/suspend", "POST /api/admin/accounts/{id}/ban",
 		"POST /api/admin/accounts/{id}/lift", "POST /api/moderation/log/{id}/appeal", "POST /api/admin/appeals/{id}",
 		"POST /api/admin/ipsperren", "DELETE /api/admin/ipsperren/{id}",
+		"POST /api/streams", "POST /api/streams/{id}/key", "POST /api/streams/{id}/end", "POST /internal/rtmp/publish", "POST /internal/rtmp/publish_done", "POST /internal/rtmp/update",
 		"/api/", "/",
 	}
 	cases := map[string]write{
@@ -135,8 +138,15 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/admin/appeals/{id}":           {admin, "/api/admin/appeals/" + nobody, map[string]string{"decision": "upheld", "reason": "x"}, http.StatusNotFound},
 		"POST /api/admin/ipsperren":              {admin, "/api/admin/ipsperren", map[string]any{"cidr": "198.51.100.0/24", "reason": "Test"}, http.StatusCreated},
 		"DELETE /api/admin/ipsperren/{id}":       {admin, "/api/admin/ipsperren/" + nobody, nil, http.StatusNotFound},
-		"/api/":                                  {ada, "/api/nirgends", nil, http.StatusNotFound},
-		"/":                                      {ada, "/", nil, http.StatusMethodNotAllowed},
+		"POST /api/streams":                      {admin, "/api/streams", map[string]string{"title": "Bürgerversammlung"}, http.StatusCreated},
+		"POST /api/streams/{id}/key":             {admin, "/api/streams/" + live.ID + "/key", nil, http.StatusOK},
+		"POST /api/streams/{id}/end":             {admin, "/api/streams/" + live.ID + "/end", nil, http.StatusOK},
+		// nginx-rtmp's callbacks: past the guard, this instance has no RTMP secret.
+		"POST /internal/rtmp/publish":      {anon, "/internal/rtmp/publish", nil, http.StatusForbidden},
+		"POST /internal/rtmp/publish_done": {anon, "/internal/rtmp/publish_done", nil, http.StatusForbidden},
+		"POST /internal/rtmp/update":       {anon, "/internal/rtmp/update", nil, http.StatusForbidden},
+		"/api/":                            {ada, "/api/nirgends", nil, http.StatusNotFound},
+		"/":                                {ada, "/", nil, http.StatusMethodNotAllowed},
 	}
 
 	// Every route that takes a write has its case; a pattern without a method takes them all.

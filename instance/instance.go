@@ -40,6 +40,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
 	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+	"github.com/weltgewebe/weltgewebe/instance/stream"
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
 	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
@@ -97,7 +98,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Snapshots configure the signed snapshots (docs/SNAPSHOTS.md).
 	Snapshots SnapshotConfig
-	Log       *slog.Logger
+	// RTMPSecret is the secret nginx-rtmp's on_publish and on_publish_done calls carry
+	// (docs/STREAMS.md); empty: every broadcast is refused.
+	RTMPSecret string
+	Log        *slog.Logger
 }
 
 // SnapshotConfig says where the snapshots go, when they are taken and how long the event log
@@ -241,6 +245,7 @@ type Instance struct {
 	Timeline     *timeline.Service
 	Wortfilter   *wortfilter.Service
 	Moderation   *moderation.Service // reports, actions, the public log, appeals, address blocks
+	Streams      *stream.Service     // the Partizipartei's livestreams
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 
@@ -346,6 +351,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Retitled: i.Konto.AntragRetitledTx,
 	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
+	i.Streams = stream.NewService(db.Pool, i.Clock)
 	schedule := cfg.Snapshots.Schedule
 	if schedule.Location == nil {
 		schedule.Location = cfg.DelegationBatch.Location
@@ -458,6 +464,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,
 		Wortfilter:     i.Wortfilter,
+		Streams:        i.Streams,
+		RTMPSecret:     cfg.RTMPSecret,
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location

@@ -3,7 +3,8 @@
 # C, built through cgo) with zlib's headers (the OSM extract reader), the PostgreSQL 15 server
 # with PostGIS, Node.js and npm (to build the web app), Chromium (its browser tests), and osmium
 # and tilemaker (`weltgewebe basemap build`, which `make run` uses for the demo's map and the
-# tests for theirs). On Debian as root it installs them with apt-get; anywhere else it says what
+# tests for theirs), and the livestream's ingest chain (docs/STREAMS.md): nginx with the RTMP
+# module, and ffmpeg, which the stream tests push a test pattern with. On Debian as root it installs them with apt-get; anywhere else it says what
 # to install and fails.
 set -euo pipefail
 
@@ -32,6 +33,11 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v osmium >/dev/null 2>&1 || missing+=(osmium-tool)
 command -v tilemaker >/dev/null 2>&1 || missing+=(tilemaker)
+# The stream ingest (docs/STREAMS.md): nginx, its RTMP module (a dynamic module Debian loads
+# through modules-enabled; the tests load it by its path), and ffmpeg for the tests' broadcaster.
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 
 # The web app's tools (playwright-core) want Node.js 20 or newer.
 check_node() {

@@ -46,6 +46,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	basemap := fs.String("basemap", envOr("WG_BASEMAP", ""), "PMTiles file the web app draws as the map, served at /tiles/basemap.pmtiles (env WG_BASEMAP)")
 	trustedProxies := fs.String("trusted-proxy", envOr("WG_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for the rate limits and the login lockout (env WG_TRUSTED_PROXIES)")
 	rateLimits := fs.String("rate-limit", envOr("WG_RATE_LIMITS", ""), "changes to the rate limits table, comma-separated class/scope=burst/every, e.g. chat/account=40/1s (burst 0: the line off); see OPERATIONS.md (env WG_RATE_LIMITS)")
+	rtmpSecret := fs.String("rtmp-secret", envOr("WG_RTMP_SECRET", ""), "the secret nginx-rtmp's on_publish/on_publish_done URLs carry (?secret=…), see docs/STREAMS.md; empty: every broadcast is refused (env WG_RTMP_SECRET)")
 	captchaFlag := fs.String("captcha", envOr("WG_CAPTCHA", "on"), "where the proof-of-work captcha is asked: off, on (= register,login-after-failures), or a list of register and login-after-failures or login (every login); see MODERATION.md (env WG_CAPTCHA)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
@@ -109,6 +110,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if cfg.RateLimits.Rules, err = httpapi.ParseRules(*rateLimits, httpapi.DefaultRules); err != nil {
 			return fmt.Errorf("--rate-limit: %w", err)
 		}
+	}
+	cfg.RTMPSecret = *rtmpSecret
+	if cfg.RTMPSecret == "" {
+		log.Info("no --rtmp-secret: the livestream ingest refuses every broadcast")
 	}
 	captchaOn := false
 	if cfg.Captcha, captchaOn, err = captcha.ParseMode(*captchaFlag); err != nil {

@@ -43,6 +43,7 @@ var owners = map[string]string{
 	"snapshot_mirrors":         "federation/internal/mirror",
 	"snapshot_mirror_refusals": "federation/internal/mirror",
 	"captcha_key":              "instance/captcha", "captcha_spent": "instance/captcha",
+	"streams": "instance/stream",
 }
 
 // crossReads are today's reads and writes of another package's tables, each to be replaced

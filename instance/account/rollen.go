@@ -18,8 +18,12 @@ const Kassenwart = "kassenwart"
 // (docs/MODERATION.md, instance/moderation).
 const Moderator = "moderator"
 
+// Streamer runs the Partizipartei's livestreams: makes them, rotates their ingest keys, ends
+// them (docs/STREAMS.md, instance/stream).
+const Streamer = "streamer"
+
 // Roles are the roles an admin may give.
-var Roles = []string{Kassenwart, Moderator}
+var Roles = []string{Kassenwart, Moderator, Streamer}
 
 // Has reports whether the account holds the role.
 func (a Account) Has(role string) bool { return slices.Contains(a.Roles, role) }
@@ -42,7 +46,7 @@ var (
 	RolleEntzogen = eventstore.Define[RolleEntzogenV1]("RolleEntzogen", 1, eventstore.Private, "An admin took a role from an account.")
 )
 
-var errUnknownRole = &fault.Error{Kind: fault.Malformed, Code: "unknown_role", Message: "There is no such role; the roles are: kassenwart, moderator.", Field: "role"}
+var errUnknownRole = &fault.Error{Kind: fault.Malformed, Code: "unknown_role", Message: "There is no such role; the roles are: kassenwart, moderator, streamer.", Field: "role"}
 
 // GrantRole gives the account the role; only admins may. Granting a role the account holds
 // already changes nothing and records nothing.

@@ -31,6 +31,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+	"github.com/weltgewebe/weltgewebe/instance/stream"
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
 )
@@ -90,6 +91,12 @@ type Deps struct {
 
 	// Wortfilter is the word list admins edit (nil: no routes).
 	Wortfilter *wortfilter.Service
+
+	// Streams are the Partizipartei's livestreams (streams.go; nil: no routes).
+	Streams *stream.Service
+	// RTMPSecret is the secret nginx-rtmp's callbacks carry (docs/STREAMS.md); empty: every
+	// broadcast is refused.
+	RTMPSecret string
 }
 
 // DevDeps are what the dev routes need.
@@ -101,9 +108,11 @@ type DevDeps struct {
 // Server is the API's http.Handler.
 type Server struct {
 	Deps
-	mux     *routeMux
-	limits  *Limiter
-	handler http.Handler // mux behind the limits by address, behind the guard
+	mux    *routeMux
+	limits *Limiter
+	// refusedIngest throttles the warnings about refused broadcasts (streams.go).
+	refusedIngest throttledLog
+	handler       http.Handler // mux behind the limits by address, behind the guard
 }
 
 // New returns the API handler.
@@ -197,6 +206,7 @@ func (s *Server) routes() {
 		s.handle("PUT /api/admin/wortfilter", s.authed(s.setWortfilter))
 	}
 	s.moderationRoutes()
+	s.streamRoutes()
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)

@@ -109,6 +109,9 @@ type Options struct {
 	Retention        time.Duration
 	// MaxMirrorBytes bounds the neighbours' snapshot files it mirrors (0: the default).
 	MaxMirrorBytes int64
+	// RTMPSecret is the secret nginx-rtmp's callbacks must carry (empty: ingest off), as
+	// `serve --rtmp-secret`.
+	RTMPSecret string
 	// Timezone is the Ortsweberei's time zone, as `serve --timezone` sets it (the delegation
 	// batch at 03:00 there, the snapshots' schedule, the timeline's dates, the bank's months);
 	// nil: the instance's defaults.
@@ -202,6 +205,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		Log:            log,
 		Basemap:        o.Basemap,
 		Bank:           o.Bank,
+		RTMPSecret:     o.RTMPSecret,
 		Snapshots: instance.SnapshotConfig{Dir: snapshotDir, Schedule: o.SnapshotSchedule, Retention: o.Retention,
 			MaxMirrorBytes: o.MaxMirrorBytes},
 	})

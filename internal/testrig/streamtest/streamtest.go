@@ -1,0 +1,365 @@
+// Package streamtest runs the livestream's real ingest chain for tests (docs/STREAMS.md): nginx
+// with the RTMP module on loopback, with a config generated as deploy/nginx/weltgewebe.conf
+// lays it out (RTMP in, HLS out, the instance's on_publish callbacks), and ffmpeg pushing a
+// synthetic test pattern. Internal to tests; never in the binary.
+//
+// Tests skip (with the reason) when nginx, its RTMP module or ffmpeg are not installed;
+// scripts/deps.sh installs them.
+package streamtest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Patience is how long the rig waits for nginx or ffmpeg: a safety net for a busy machine.
+const Patience = 60 * time.Second
+
+// RTMPModule is where Debian's libnginx-mod-rtmp puts the module.
+const RTMPModule = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+
+// Nginx is a running nginx: RTMP ingest, HLS files, and a proxy to the instance.
+type Nginx struct {
+	// RTMP is the ingest's base URL: a broadcaster publishes to RTMP + "/" + key.
+	RTMP string
+	// URL is the http server: /hls/ from the files, the rest from the instance.
+	URL    string
+	HLSDir string
+	prefix string
+}
+
+// Options say what nginx calls and proxies.
+type Options struct {
+	// Instance is the address (host:port) of the instance under test.
+	Instance string
+	// Secret is what the callbacks carry (serve --rtmp-secret).
+	Secret string
+}
+
+// Binary returns nginx's path, or skips the test.
+func Binary(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"/usr/sbin/nginx", "nginx"} {
+		if path, err := exec.LookPath(p); err == nil {
+			if _, err := os.Stat(RTMPModule); err != nil {
+				t.Skipf("streamtest: nginx's RTMP module is not installed (%s; Debian: libnginx-mod-rtmp, bash scripts/deps.sh)", RTMPModule)
+			}
+			return path
+		}
+	}
+	t.Skip("streamtest: nginx is not installed (Debian: nginx, bash scripts/deps.sh)")
+	return ""
+}
+
+// FFmpeg returns ffmpeg's path, or skips the test.
+func FFmpeg(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("streamtest: ffmpeg is not installed (Debian: ffmpeg, bash scripts/deps.sh)")
+	}
+	return path
+}
+
+// frame is the test's nginx.conf around what it takes from the production config: one
+// process without a master (no user switch: the files stay the test user's), in the
+// foreground, with everything it writes inside the test's own directory, and a plain-http
+// server on loopback in place of the TLS one.
+const frame = `load_module {{module}};
+daemon off;
+master_process off;
+pid {{prefix}}/nginx.pid;
+error_log {{prefix}}/error.log info;
+events { worker_connections 256; }
+
+{{rtmp}}
+
+http {
+    access_log off;
+    client_body_temp_path {{prefix}}/tmp/body;
+    proxy_temp_path {{prefix}}/tmp/proxy;
+    fastcgi_temp_path {{prefix}}/tmp/fastcgi;
+    uwsgi_temp_path {{prefix}}/tmp/uwsgi;
+    scgi_temp_path {{prefix}}/tmp/scgi;
+    types {
+        application/vnd.apple.mpegurl m3u8;
+        video/mp2t ts;
+    }
+    server {
+        listen {{http}};
+        {{locations}}
+    }
+}
+`
+
+// Template is the production config the test runs: deploy/nginx/weltgewebe.conf.
+func Template(t testing.TB) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "deploy", "nginx", "weltgewebe.conf"))
+	if err != nil {
+		t.Fatalf("streamtest: the production config: %v", err)
+	}
+	return string(b)
+}
+
+// config is the test's nginx.conf: the template's rtmp{} block and the locations of its https
+// server, with the production ports, address, secret and directory replaced by the test's.
+func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string {
+	t.Helper()
+	rtmpBlock := block(t, tmpl, "rtmp {")
+	server := block(t, tmpl, "listen 443 ssl")
+	first := strings.Index(server, "location ")
+	if first < 0 {
+		t.Fatal("streamtest: the https server of the production config has no location")
+	}
+	locations := strings.TrimSuffix(strings.TrimSpace(server[first:]), "}")
+	port := rtmp[strings.LastIndex(rtmp, ":")+1:]
+	ours := strings.NewReplacer("listen 1935;", "listen "+rtmp+";", "relay=127.0.0.1:1935", "relay=127.0.0.1:"+port,
+		"127.0.0.1:8080", o.Instance, "SECRET", o.Secret, "/var/lib/weltgewebe-stream", prefix,
+		// A rotation or an end cuts a broadcast off at the next update: within a second here.
+		"notify_update_timeout 30s;", "notify_update_timeout 1s;")
+	for _, must := range []string{"listen 1935;", "relay=127.0.0.1:1935", "127.0.0.1:8080", "SECRET", "/var/lib/weltgewebe-stream", "notify_update_timeout 30s;"} {
+		if !strings.Contains(rtmpBlock+locations, must) {
+			t.Fatalf("streamtest: the production config no longer holds %q, which the test replaces", must)
+		}
+	}
+	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr,
+		"{{rtmp}}", ours.Replace(rtmpBlock), "{{locations}}", ours.Replace(locations)).Replace(frame)
+}
+
+// block returns the block that the first line holding marker opens, or, when that line
+// opens none, the block around it: from its line's start to the brace that closes it.
+func block(t testing.TB, s, marker string) string {
+	t.Helper()
+	at := strings.Index(s, marker)
+	if at < 0 {
+		t.Fatalf("streamtest: the production config has no %q", marker)
+	}
+	open := strings.LastIndex(s[:at], "{")
+	lineEnd := at + strings.IndexByte(s[at:], '\n')
+	if brace := strings.IndexByte(s[at:lineEnd], '{'); brace >= 0 {
+		open = at + brace
+	}
+	begin := strings.LastIndex(s[:open], "\n") + 1
+	depth := 0
+	for i := open; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			if depth--; depth == 0 {
+				return s[begin : i+1]
+			}
+		case '#': // a comment runs to the end of its line and may hold braces
+			if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 {
+				i += nl
+			}
+		}
+	}
+	t.Fatalf("streamtest: %q opens a block that does not close", marker)
+	return ""
+}
+
+// Start runs nginx for the test, with the production config's RTMP block and locations; it is stopped when the test ends, and its error log is
+// written to the test's log if the test failed.
+func Start(t testing.TB, o Options) *Nginx {
+	t.Helper()
+	bin := Binary(t)
+	tmpl := Template(t)
+	prefix := t.TempDir()
+	for _, d := range []string{"hls", "tmp"} {
+		if err := os.Mkdir(filepath.Join(prefix, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last error
+	for attempt := 0; attempt < 5; attempt++ {
+		// Free ports, taken and let go: another process may take one meanwhile, so nginx's
+		// failure to bind is retried with new ones.
+		rtmp, httpAddr := freePort(t), freePort(t)
+		conf := config(t, tmpl, prefix, rtmp, httpAddr, o)
+		confPath := filepath.Join(prefix, "nginx.conf")
+		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-p", prefix, "-e", filepath.Join(prefix, "error.log"), "-c", confPath)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("streamtest: start nginx: %v", err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		n := &Nginx{RTMP: "rtmp://" + rtmp + "/live", URL: "http://" + httpAddr, HLSDir: filepath.Join(prefix, "hls"), prefix: prefix}
+		if err := n.waitUp(exited); err != nil {
+			last = fmt.Errorf("%v; output: %s; error log: %s", err, out.String(), n.ErrorLog())
+			_ = cmd.Process.Kill()
+			continue
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+			if t.Failed() {
+				t.Logf("streamtest: nginx error log:\n%s", n.ErrorLog())
+			}
+		})
+		return n
+	}
+	t.Fatalf("streamtest: nginx did not come up: %v", last)
+	return nil
+}
+
+// waitUp waits until both ports answer, or nginx exits.
+func (n *Nginx) waitUp(exited <-chan error) error {
+	deadline := time.Now().Add(Patience)
+	rtmp := strings.TrimSuffix(strings.TrimPrefix(n.RTMP, "rtmp://"), "/live")
+	for {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("nginx exited: %v", err)
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", rtmp, time.Second); err == nil {
+			c.Close()
+			if res, err := http.Get(n.URL + "/hls/"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusNotFound {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nginx not answering after %s", Patience)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ErrorLog is nginx's error log so far.
+func (n *Nginx) ErrorLog() string {
+	b, _ := os.ReadFile(filepath.Join(n.prefix, "error.log"))
+	return string(b)
+}
+
+// HLSFiles lists the names of the files nginx has written for HLS.
+func (n *Nginx) HLSFiles() []string {
+	entries, _ := os.ReadDir(n.HLSDir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func freePort(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Broadcast is ffmpeg pushing a test pattern with a tone, as OBS would push a camera.
+type Broadcast struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+	mu     sync.Mutex
+	out    bytes.Buffer
+}
+
+// Push starts ffmpeg publishing to url (the ingest URL with the key) in real time: a 320×240
+// test pattern at 10 frames per second with a keyframe every second (so that nginx cuts 1 s
+// segments), and a sine tone; H.264 and AAC in FLV, as OBS sends. It stops when the test ends.
+func Push(t testing.TB, url string) *Broadcast {
+	t.Helper()
+	bin := FFmpeg(t)
+	b := &Broadcast{exited: make(chan struct{})}
+	b.cmd = exec.Command(bin, "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "64k", "-f", "flv", url)
+	b.cmd.Stdout, b.cmd.Stderr = &lockedWriter{b}, &lockedWriter{b}
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := b.cmd.Start(); err != nil {
+		t.Fatalf("streamtest: start ffmpeg: %v", err)
+	}
+	go func() {
+		b.err = b.cmd.Wait()
+		close(b.exited)
+	}()
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			t.Logf("streamtest: ffmpeg's output:\n%s", b.Output())
+		}
+	})
+	return b
+}
+
+type lockedWriter struct{ b *Broadcast }
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	return w.b.out.Write(p)
+}
+
+// Output is what ffmpeg has written so far.
+func (b *Broadcast) Output() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.out.String()
+}
+
+// Exited is closed when ffmpeg has ended (stopped, or refused by the server).
+func (b *Broadcast) Exited() <-chan struct{} { return b.exited }
+
+// Err is how ffmpeg ended, once Exited is closed.
+func (b *Broadcast) Err() error { <-b.exited; return b.err }
+
+// Stop ends the broadcast as a broadcaster does: ffmpeg closes the stream and the connection
+// (SIGINT), and Stop returns when it has exited.
+func (b *Broadcast) Stop(t testing.TB) {
+	t.Helper()
+	if !b.stop() {
+		t.Fatalf("streamtest: ffmpeg did not exit within %s of SIGINT", Patience)
+	}
+}
+
+func (b *Broadcast) stop() bool {
+	select {
+	case <-b.exited:
+		return true
+	default:
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-b.exited:
+		return true
+	case <-time.After(Patience):
+		_ = b.cmd.Process.Kill()
+		<-b.exited
+		return false
+	}
+}

@@ -1,0 +1,19 @@
+// The livestreams' part of the app (docs/STREAMS.md). For now only the German texts of the
+// stream API's error codes: the stream page (a later slice of issue 17) imports this module,
+// fetched when first opened, so that the map's first load keeps its budget.
+// (TestEveryErrorCodeHasAGermanMessage reads this table; the RTMP callbacks' codes are for nginx,
+// never shown in the app, and are here for that test.)
+import { addMessages } from "./api";
+
+addMessages({
+  streamer_required: "Streams dürfen nur die Verwaltung und Streamer (eine Rolle, die die Verwaltung vergibt) anlegen und führen.",
+  stream_not_found: "Diesen Stream gibt es nicht.",
+  stream_ended: "Dieser Stream ist beendet. Lege einen neuen an.",
+  invalid_scheduled_at: "Der Termin des Streams muss in der Zukunft liegen.",
+  ingest_key_refused: "Dieser Stream-Schlüssel gehört zu keinem Stream, der live gehen darf.",
+  ingest_off: "Diese Instanz nimmt keine Übertragungen an (kein RTMP-Geheimnis eingerichtet).",
+  rtmp_secret_refused: "Dieser Aufruf trägt nicht das RTMP-Geheimnis.",
+  invalid_rtmp_call: "Der Aufruf von nginx-rtmp ist nicht lesbar.",
+  invalid_relay: "Die Relay-Adresse in nginx' Aufruf muss eine IP-Adresse mit Port sein.",
+  invalid_client: "Der Aufruf von nginx-rtmp nennt keine Verbindung.",
+});
