@@ -227,7 +227,11 @@ func printStream(sc streamConfig, f streamFigures) {
 	}
 	fmt.Println()
 	if s := f.Storm; s != nil {
-		fmt.Printf("Reconnect storm: all %d chat sockets dropped at once and reconnected with their cursors while the writers went on; all were back after %.2f s and caught up (every message written before the last came back, received) after **%.2f s**; %d messages written meanwhile.", s.Viewers, s.BackSeconds, s.DoneSeconds, s.Written)
+		ready := "before the messages were all there"
+		if s.ReadySeconds > 0 {
+			ready = fmt.Sprintf("after %.2f s", s.ReadySeconds)
+		}
+		fmt.Printf("Reconnect storm: all %d chat sockets dropped at once and reconnected with their cursors while the writers went on; all were back after %.2f s, had the server's \"ready\" (catch-up sent) %s, and were caught up (every message written before the last came back, received) after **%.2f s**; %d messages written meanwhile.", s.Viewers, s.BackSeconds, ready, s.DoneSeconds, s.Written)
 		if s.TimedOut {
 			fmt.Printf(" **Not caught up within a minute: %d viewer×message pairs missing.**", s.Missing)
 		}

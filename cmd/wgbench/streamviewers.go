@@ -78,7 +78,8 @@ type svViewer struct {
 	got         []uint64 // bitset of received message indexes
 	scanFrom    int      // every message below it is received or failed (storm check)
 	connectedAt time.Time
-	stormDrop   bool // the next read error is ours (the storm), not a drop
+	readyAt     time.Time // the last {"type":"ready"}: the server's word that the catch-up is done
+	stormDrop   bool      // the next read error is ours (the storm), not a drop
 
 	viewers atomic.Int64 // the last viewer count the server sent
 	ready   atomic.Bool  // the first playlist fetched
@@ -126,12 +127,13 @@ type svReport struct {
 }
 
 type svStorm struct {
-	Viewers     int     `json:"viewers"`
-	BackSeconds float64 `json:"back_seconds"` // every socket open again
-	DoneSeconds float64 `json:"done_seconds"` // and every viewer holds every message written before the last came back
-	Written     int64   `json:"written"`      // messages written (201) during the storm
-	Missing     int64   `json:"missing"`      // viewer×message pairs still missing at the timeout
-	TimedOut    bool    `json:"timed_out"`
+	Viewers      int     `json:"viewers"`
+	BackSeconds  float64 `json:"back_seconds"`  // every socket open again
+	ReadySeconds float64 `json:"ready_seconds"` // every socket had the server's "ready" (its catch-up sent); 0 if it sends none
+	DoneSeconds  float64 `json:"done_seconds"`  // and every viewer holds every message written before the last came back
+	Written      int64   `json:"written"`       // messages written (201) during the storm
+	Missing      int64   `json:"missing"`       // viewer×message pairs still missing at the timeout
+	TimedOut     bool    `json:"timed_out"`
 }
 
 func runStreamViewers(args []string, in io.Reader, out io.Writer) {
@@ -326,7 +328,12 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 				}
 				switch typ {
 				case "message":
-					text := gjson.GetBytes(data, "text").Str
+					// {"type":"message","cursor","message":{…}} (the status board's shape,
+					// shared with the Nähstübchen); the contract's first draft had it flat.
+					text := gjson.GetBytes(data, "message.text").Str
+					if text == "" {
+						text = gjson.GetBytes(data, "text").Str
+					}
 					idx, err := strconv.Atoi(text[strings.LastIndexByte(text, ' ')+1:])
 					if err != nil || idx < 0 || idx >= maxMessages {
 						continue // not one of ours
@@ -356,6 +363,10 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 					v.viewers.Store(gjson.GetBytes(data, "count").Int())
 				case "reset":
 					atomic.AddInt64(&chatSt.Resets, 1)
+				case "ready":
+					v.mu.Lock()
+					v.readyAt = now
+					v.mu.Unlock()
 				}
 			}
 			conn.CloseNow()
@@ -408,7 +419,11 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 			m.acked.Store(time.Now().UnixNano())
 			atomic.AddInt64(&chatSt.Written, 1)
 			recentMu.Lock()
-			recents = append(recents, recent{gjson.GetBytes(b, "id").String(), w})
+			id := gjson.GetBytes(b, "id").String()
+			if id == "" {
+				id = gjson.GetBytes(b, "message.id").String()
+			}
+			recents = append(recents, recent{id, w})
 			if len(recents) > 50 {
 				recents = recents[1:]
 			}
@@ -683,6 +698,24 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 				}
 				if res.BackSeconds == 0 {
 					res.BackSeconds = last.Sub(t0).Seconds()
+				}
+				if res.ReadySeconds == 0 {
+					var lastReady time.Time
+					for _, v := range viewers {
+						v.mu.Lock()
+						at := v.readyAt
+						v.mu.Unlock()
+						if !at.After(t0) {
+							lastReady = time.Time{}
+							break
+						}
+						if at.After(lastReady) {
+							lastReady = at
+						}
+					}
+					if !lastReady.IsZero() {
+						res.ReadySeconds = lastReady.Sub(t0).Seconds()
+					}
 				}
 				var miss int64
 				limit := sentSoFar()
