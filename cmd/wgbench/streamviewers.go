@@ -308,16 +308,11 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 				open.Done()
 			}
 			for {
-				_, r, err := conn.Reader(ctx)
+				data, err := readFrame(ctx, conn, &buf)
 				if err != nil {
 					break
 				}
-				buf.Reset()
-				if _, err := buf.ReadFrom(r); err != nil {
-					break
-				}
 				now := time.Now()
-				data := buf.Bytes()
 				atomic.AddInt64(&chatSt.FrameBytes, int64(len(data)))
 				// Only what is needed, scanned in place: the viewers share the server's cores.
 				typ := gjson.GetBytes(data, "type").Str
@@ -395,6 +390,20 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 		recentMu sync.Mutex
 		recents  []recent // the last messages written, to vote on
 	)
+	// send is a writer's request, as its session, over its viewer's connections; the answer's
+	// body is read whole.
+	send := func(w int, method, u, body string) (*http.Response, []byte, error) {
+		req, _ := http.NewRequest(method, u, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.AddCookie(&http.Cookie{Name: "wg_session", Value: creds[w].Cookie})
+		res, err := viewers[w].hc.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res, b, err
+	}
 	writeMessage := func(w int) {
 		idx := int(nextMsg.Add(1) - 1)
 		if idx >= maxMessages {
@@ -402,18 +411,12 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 		}
 		m := &msgs[idx]
 		m.at.Store(time.Now().UnixNano())
-		body := fmt.Sprintf(`{"text":"Bench-Nachricht %d"}`, idx)
-		req, _ := http.NewRequest(http.MethodPost, chatURL, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.AddCookie(&http.Cookie{Name: "wg_session", Value: creds[w].Cookie})
-		res, err := viewers[w].hc.Do(req)
+		res, b, err := send(w, http.MethodPost, chatURL, fmt.Sprintf(`{"text":"Bench-Nachricht %d"}`, idx))
 		if err != nil {
 			m.failed.Store(true)
 			atomic.AddInt64(&chatSt.WriteErrors, 1)
 			return
 		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
 		switch res.StatusCode {
 		case http.StatusCreated:
 			m.acked.Store(time.Now().UnixNano())
@@ -456,17 +459,11 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 		if pick == nil {
 			return
 		}
-		body := fmt.Sprintf(`{"vote":%d}`, []int{1, 1, -1}[rand.IntN(3)])
-		req, _ := http.NewRequest(http.MethodPut, chatURL+"/"+pick.id+"/vote", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.AddCookie(&http.Cookie{Name: "wg_session", Value: creds[w].Cookie})
-		res, err := viewers[w].hc.Do(req)
+		res, b, err := send(w, http.MethodPut, chatURL+"/"+pick.id+"/vote", fmt.Sprintf(`{"vote":%d}`, []int{1, 1, -1}[rand.IntN(3)]))
 		if err != nil {
 			atomic.AddInt64(&chatSt.VoteErrors, 1)
 			return
 		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
 		switch res.StatusCode {
 		case http.StatusOK:
 			atomic.AddInt64(&chatSt.Votes, 1)
