@@ -195,6 +195,7 @@ func printStream(sc streamConfig, f streamFigures) {
 	fmt.Printf("| **fetch errors** (playlist, segment) | **%d, %d** |\n", h.PlaylistError, h.SegmentError)
 	fmt.Printf("| video delivered | %.1f MB/s |\n", float64(h.Bytes)/secs/1e6)
 	fmt.Printf("| segment fetch p50 / p99 / max | %.1f / %.1f / %.1f ms |\n", h.SegmentP50MS, h.SegmentP99MS, h.SegmentMaxMS)
+	fmt.Printf("| players stalled (a buffer of 3 segments ran dry) | %d times, %.1f s in all |\n", h.Stalls, float64(h.StallMS)/1000)
 	if f.Chat {
 		c := f.Steady.Chat
 		fmt.Printf("| messages written (refused 429, errors) | %d (%d, %d) |\n", c.Written, c.WriteRefused, c.WriteErrors)

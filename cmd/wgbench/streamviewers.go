@@ -91,6 +91,8 @@ type hlsStats struct {
 	Bytes         int64    `json:"bytes"`
 	PlaylistError int64    `json:"playlist_errors"`
 	SegmentError  int64    `json:"segment_errors"`
+	Stalls        int64    `json:"stalls"`   // a player's buffer ran dry before the next segment came
+	StallMS       int64    `json:"stall_ms"` // how long they waited, summed
 	SegmentP50MS  float64  `json:"segment_p50_ms"`
 	SegmentP99MS  float64  `json:"segment_p99_ms"`
 	SegmentMaxMS  float64  `json:"segment_max_ms"`
@@ -204,6 +206,13 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 		time.Sleep(time.Duration(rand.Int64N(int64(2 * time.Second))))
 		fetched := map[string]bool{}
 		first := true
+		// The player: it plays from when the first three segments are in, in real time; when
+		// a segment arrives after the playing caught up with what was fetched, it stalled
+		// (rebuffering) for the difference.
+		var (
+			playStart         time.Time
+			buffered, stalled time.Duration
+		)
 		for ctx.Err() == nil {
 			b, status, err := fetch(v, playlistURL)
 			atomic.AddInt64(&hls.Playlists, 1)
@@ -215,41 +224,53 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 				continue
 			}
 			target, segs := parsePlaylist(b)
-			var todo []string
+			var todo []hlsSegment
 			for _, s := range segs {
-				if !fetched[s] {
+				if !fetched[s.uri] {
 					todo = append(todo, s)
 				}
 			}
 			if first && len(todo) > 3 {
 				for _, s := range todo[:len(todo)-3] {
-					fetched[s] = true
+					fetched[s.uri] = true
 				}
 				todo = todo[len(todo)-3:]
 			}
-			first = false
 			v.ready.Store(true)
 			for _, s := range todo {
 				t0 := time.Now()
-				b, status, err := fetch(v, *base+"/hls/"+s)
-				d := time.Since(t0)
+				b, status, err := fetch(v, *base+"/hls/"+s.uri)
+				now := time.Now()
+				d := now.Sub(t0)
 				atomic.AddInt64(&hls.Segments, 1)
 				if err != nil || status != http.StatusOK || len(b) == 0 || b[0] != 0x47 {
 					if ctx.Err() == nil {
-						noteErr(&hls.SegmentError, fmt.Sprintf("segment %s: %d %v", s, status, err))
+						noteErr(&hls.SegmentError, fmt.Sprintf("segment %s: %d %v", s.uri, status, err))
 					}
 					continue
 				}
-				fetched[s] = true
+				fetched[s.uri] = true
+				if !playStart.IsZero() {
+					if played := now.Sub(playStart) - stalled; played > buffered {
+						stalled += played - buffered
+						atomic.AddInt64(&hls.Stalls, 1)
+						atomic.AddInt64(&hls.StallMS, (played - buffered).Milliseconds())
+					}
+				}
+				buffered += s.dur
 				atomic.AddInt64(&hls.Bytes, int64(len(b)))
 				hlsMu.Lock()
 				segTimes = append(segTimes, float64(d.Microseconds())/1000)
 				hlsMu.Unlock()
 			}
+			if first && len(todo) > 0 {
+				playStart = time.Now()
+			}
+			first = false
 			// Forget what the playlist no longer names: the map stays small.
-			for s := range fetched {
-				if !slices.Contains(segs, s) {
-					delete(fetched, s)
+			for u := range fetched {
+				if !slices.ContainsFunc(segs, func(s hlsSegment) bool { return s.uri == u }) {
+					delete(fetched, u)
 				}
 			}
 			wait := target
@@ -595,7 +616,7 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 	hlsNow := func() hlsStats {
 		return hlsStats{Playlists: atomic.LoadInt64(&hls.Playlists), Segments: atomic.LoadInt64(&hls.Segments),
 			Bytes: atomic.LoadInt64(&hls.Bytes), PlaylistError: atomic.LoadInt64(&hls.PlaylistError),
-			SegmentError: atomic.LoadInt64(&hls.SegmentError)}
+			SegmentError: atomic.LoadInt64(&hls.SegmentError), Stalls: atomic.LoadInt64(&hls.Stalls), StallMS: atomic.LoadInt64(&hls.StallMS)}
 	}
 	report := func(since time.Time, whole bool) svReport {
 		var r svReport
@@ -608,6 +629,8 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 			r.HLS.Bytes -= hlsBase.Bytes
 			r.HLS.PlaylistError -= hlsBase.PlaylistError
 			r.HLS.SegmentError -= hlsBase.SegmentError
+			r.HLS.Stalls -= hlsBase.Stalls
+			r.HLS.StallMS -= hlsBase.StallMS
 			from = segFrom
 		}
 		hlsMu.Lock()
@@ -768,18 +791,29 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 	}
 }
 
-// parsePlaylist returns a media playlist's target duration and its segments' URIs.
-func parsePlaylist(b []byte) (time.Duration, []string) {
+type hlsSegment struct {
+	uri string
+	dur time.Duration
+}
+
+// parsePlaylist returns a media playlist's target duration and its segments.
+func parsePlaylist(b []byte) (time.Duration, []hlsSegment) {
 	target := 2 * time.Second
-	var segs []string
+	var (
+		segs []hlsSegment
+		dur  time.Duration
+	)
 	for _, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if v, ok := strings.CutPrefix(line, "#EXT-X-TARGETDURATION:"); ok {
 			if s, err := strconv.Atoi(v); err == nil && s > 0 {
 				target = time.Duration(s) * time.Second
 			}
+		} else if v, ok := strings.CutPrefix(line, "#EXTINF:"); ok {
+			f, _ := strconv.ParseFloat(strings.SplitN(v, ",", 2)[0], 64)
+			dur = time.Duration(f * float64(time.Second))
 		} else if line != "" && !strings.HasPrefix(line, "#") {
-			segs = append(segs, line)
+			segs = append(segs, hlsSegment{line, dur})
 		}
 	}
 	return target, segs
