@@ -228,7 +228,7 @@ func printStream(sc streamConfig, f streamFigures) {
 	}
 	fmt.Println()
 	if s := f.Storm; s != nil {
-		ready := "before the messages were all there"
+		ready := "not within 5 s"
 		if s.ReadySeconds > 0 {
 			ready = fmt.Sprintf("after %.2f s", s.ReadySeconds)
 		}

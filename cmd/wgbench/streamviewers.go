@@ -742,8 +742,11 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 				for _, v := range viewers {
 					miss += missing(v, last.UnixNano(), limit)
 				}
-				if miss == 0 {
+				if miss == 0 && res.DoneSeconds == 0 {
 					res.DoneSeconds = time.Since(t0).Seconds()
+				}
+				// Done, and every socket's "ready" seen (or 5 s more without).
+				if res.DoneSeconds > 0 && (res.ReadySeconds > 0 || time.Since(t0).Seconds() > res.DoneSeconds+5) {
 					break
 				}
 				if time.Now().After(deadline) {
