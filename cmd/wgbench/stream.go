@@ -202,6 +202,8 @@ func printStream(sc streamConfig, f streamFigures) {
 		fmt.Printf("| votes (refused 429, errors) | %d (%d, %d) |\n", c.Votes, c.VoteRefused, c.VoteErrors)
 		fmt.Printf("| deliveries to sockets | %d |\n", c.Deliveries)
 		fmt.Printf("| **chat delivery p50 / p99** / max | %.0f / **%.0f** / %.0f ms |\n", c.P50MS, c.P99MS, c.MaxMS)
+		fmt.Printf("| per message p50 / p99: 201 to the writer; first socket; last socket | %.0f / %.0f; %.0f / %.0f; %.0f / %.0f ms |\n",
+			c.AckMS[0], c.AckMS[1], c.FirstMS[0], c.FirstMS[1], c.LastMS[0], c.LastMS[1])
 		fmt.Printf("| **dropped sockets** | **%d** |\n", c.Dropped)
 		fmt.Printf("| viewer count the sockets last saw | %d–%d |\n", c.ViewersMin, c.ViewersMax)
 	}

@@ -64,6 +64,20 @@ type sentMsg struct {
 	at     atomic.Int64 // unix nanos, before the POST
 	acked  atomic.Int64 // unix nanos of the 201, 0 before
 	failed atomic.Bool
+	// first and last arrival at a socket (unix nanos): where the time goes, the write and
+	// the log or the fan-out to a thousand sockets.
+	first, last atomic.Int64
+}
+
+// casMin and casMax keep the smaller or larger of v and x in v.
+func casMin(v *atomic.Int64, x int64) {
+	for o := v.Load(); (o == 0 || x < o) && !v.CompareAndSwap(o, x); o = v.Load() {
+	}
+}
+
+func casMax(v *atomic.Int64, x int64) {
+	for o := v.Load(); x > o && !v.CompareAndSwap(o, x); o = v.Load() {
+	}
 }
 
 type svViewer struct {
@@ -117,6 +131,11 @@ type chatStats struct {
 	ViewersMin   int64   `json:"viewers_min"`
 	ViewersMax   int64   `json:"viewers_max"`
 	FrameBytes   int64   `json:"frame_bytes"`
+	// Per message written in the phase (ms from before its POST): the 201, the first socket's
+	// frame, the last socket's frame; p50 and p99 of each.
+	AckMS   [2]float64 `json:"ack_ms"`
+	FirstMS [2]float64 `json:"first_ms"`
+	LastMS  [2]float64 `json:"last_ms"`
 }
 
 type svReport struct {
@@ -367,6 +386,8 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 						continue
 					}
 					atomic.AddInt64(&chatSt.Deliveries, 1)
+					casMin(&msgs[idx].first, now.UnixNano())
+					casMax(&msgs[idx].last, now.UnixNano())
 					at := msgs[idx].at.Load()
 					if measuring.Load() && at >= measureAt.Load() {
 						latMu.Lock()
@@ -649,6 +670,22 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 			VoteErrors: atomic.LoadInt64(&c.VoteErrors), Deliveries: int64(len(l)), P50MS: pct(l, .5), P99MS: pct(l, .99), MaxMS: pct(l, 1),
 			Orders: atomic.LoadInt64(&c.Orders), Dropped: atomic.LoadInt64(&c.Dropped), Resets: atomic.LoadInt64(&c.Resets),
 			Duplicates: atomic.LoadInt64(&c.Duplicates), FrameBytes: atomic.LoadInt64(&c.FrameBytes), ViewersMin: -1}
+		var ack, first, last []float64
+		for i := range sentSoFar() {
+			m := &msgs[i]
+			at, a, f, l := m.at.Load(), m.acked.Load(), m.first.Load(), m.last.Load()
+			if at < since.UnixNano() || a == 0 || f == 0 {
+				continue
+			}
+			ack, first, last = append(ack, float64(a-at)/1e6), append(first, float64(f-at)/1e6), append(last, float64(l-at)/1e6)
+		}
+		for _, x := range []struct {
+			l   []float64
+			out *[2]float64
+		}{{ack, &r.Chat.AckMS}, {first, &r.Chat.FirstMS}, {last, &r.Chat.LastMS}} {
+			slices.Sort(x.l)
+			*x.out = [2]float64{pct(x.l, .5), pct(x.l, .99)}
+		}
 		for _, v := range viewers {
 			n := v.viewers.Load()
 			if r.Chat.ViewersMin < 0 || n < r.Chat.ViewersMin {
