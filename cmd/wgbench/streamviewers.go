@@ -220,6 +220,28 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 		b, err := io.ReadAll(res.Body)
 		return b, res.StatusCode, err
 	}
+	// fetchSegment reads a segment through a shared pool of buffers, not into memory of its
+	// own: a thousand viewers would otherwise allocate 200 MB a second, and the collector's
+	// work would be counted against the machine the server shares. It returns the length and
+	// whether the body starts as MPEG-TS does.
+	bufs := sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+	fetchSegment := func(v *svViewer, u string) (int64, bool, int, error) {
+		res, err := v.hc.Get(u)
+		if err != nil {
+			return 0, false, 0, err
+		}
+		defer res.Body.Close()
+		bp := bufs.Get().(*[]byte)
+		defer bufs.Put(bp)
+		buf := *bp
+		first, err := io.ReadFull(res.Body, buf[:1])
+		if err != nil {
+			return int64(first), false, res.StatusCode, err
+		}
+		ts := buf[0] == 0x47 // an MPEG-TS packet's sync byte
+		n, err := io.CopyBuffer(io.Discard, res.Body, buf)
+		return n + 1, ts, res.StatusCode, err
+	}
 	watch := func(v *svViewer) {
 		// Viewers join over one target duration, not all in the same millisecond.
 		time.Sleep(time.Duration(rand.Int64N(int64(2 * time.Second))))
@@ -258,11 +280,11 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 			v.ready.Store(true)
 			for _, s := range todo {
 				t0 := time.Now()
-				b, status, err := fetch(v, *base+"/hls/"+s.uri)
+				n, ts, status, err := fetchSegment(v, *base+"/hls/"+s.uri)
 				now := time.Now()
 				d := now.Sub(t0)
 				atomic.AddInt64(&hls.Segments, 1)
-				if err != nil || status != http.StatusOK || len(b) == 0 || b[0] != 0x47 {
+				if err != nil || status != http.StatusOK || n == 0 || !ts {
 					if ctx.Err() == nil {
 						noteErr(&hls.SegmentError, fmt.Sprintf("segment %s: %d %v", s.uri, status, err))
 					}
@@ -277,7 +299,7 @@ func runStreamViewers(args []string, in io.Reader, out io.Writer) {
 					}
 				}
 				buffered += s.dur
-				atomic.AddInt64(&hls.Bytes, int64(len(b)))
+				atomic.AddInt64(&hls.Bytes, n)
 				hlsMu.Lock()
 				segTimes = append(segTimes, float64(d.Microseconds())/1000)
 				hlsMu.Unlock()
