@@ -116,6 +116,7 @@ func main() {
 	flag.IntVar(&cfg.stream.picture.Rate, "stream-fps", 25, "the broadcast's frames per second (a keyframe every second)")
 	flag.StringVar(&cfg.stream.picture.Bitrate, "stream-bitrate", "1500k", "the broadcast's video bitrate")
 	flag.BoolVar(&cfg.stream.storm, "stream-storm", true, "end the livestream measurement with a reconnect storm of the chat sockets")
+	flag.IntVar(&cfg.stream.backlog, "stream-backlog", 4096, "nginx's accept queue in the livestream measurement (listen … backlog=, as deploy/nginx/weltgewebe.conf; nginx's default is 511)")
 	mapClients := flag.String("map-clients", "1000,5000,10000", "numbers of concurrent live-map clients")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {

@@ -35,6 +35,7 @@ type streamConfig struct {
 	voteEvery    time.Duration
 	picture      streamtest.Picture
 	storm        bool
+	backlog      int // nginx's accept queue (streamtest.Options.Backlog)
 	// inProcess runs the viewers in this process (the go test, whose binary is not wgbench):
 	// their CPU is then counted as the instance's.
 	inProcess bool
@@ -52,6 +53,9 @@ type streamFigures struct {
 	Memory   map[string]int64         // bytes, at the end of the steady phase
 	Load     [3]string                // the machine's load averages (1, 5, 15 min) before and after the steady phase, and at the end
 	Segments int                      // in the playlist when the viewers came
+	// Overflows is how many connections the kernel's accept queues dropped during the storm
+	// (TcpExtListenOverflows: the whole machine's, other sessions' tests included).
+	Overflows int64
 }
 
 // benchStream: the Partizipartei's livestream with N viewers (docs/BENCHMARKS.md,
@@ -70,7 +74,7 @@ func benchStream(ctx context.Context, e *env, sc streamConfig) streamFigures {
 	st, key, err := e.inst.Streams.Create(ctx, admin, "Bench live", nil)
 	check(err)
 	ngx := streamtest.Start(bt, streamtest.Options{Instance: strings.TrimPrefix(e.url, "http://"), Secret: benchRTMPSecret,
-		WorkerConnections: 4*sc.viewers + 512})
+		WorkerConnections: 4*sc.viewers + 512, Backlog: sc.backlog})
 	log.Printf("stream: nginx at %s, pushing %s at %d fps, %s", ngx.URL, sc.picture.Size, sc.picture.Rate, sc.picture.Bitrate)
 	bc := streamtest.PushPicture(bt, ngx.RTMP+"/"+key, sc.picture)
 
@@ -160,8 +164,10 @@ func benchStream(ctx context.Context, e *env, sc streamConfig) streamFigures {
 	if fig.Chat && sc.storm {
 		log.Printf("stream: reconnect storm")
 		var s svStorm
+		over0 := listenOverflows()
 		check(json.Unmarshal([]byte(child.send("storm")), &s))
 		fig.Storm = &s
+		fig.Overflows = listenOverflows() - over0
 	}
 	check(json.Unmarshal([]byte(child.send("quit")), &fig.Final))
 	child.wait()
@@ -235,6 +241,7 @@ func printStream(sc streamConfig, f streamFigures) {
 			ready = fmt.Sprintf("after %.2f s", s.ReadySeconds)
 		}
 		fmt.Printf("Reconnect storm: all %d chat sockets dropped at once and reconnected with their cursors while the writers went on; all were back after %.2f s, had the server's \"ready\" (catch-up sent) %s, and were caught up (every message written before the last came back, received) after **%.2f s**; %d messages written meanwhile.", s.Viewers, s.BackSeconds, ready, s.DoneSeconds, s.Written)
+		fmt.Printf(" nginx's accept queue held %d; the kernel counted %d accept-queue overflows on the machine meanwhile (each a dropped SYN, retried by the client after 1 s, then 3 s, 7 s).", sc.backlog, f.Overflows)
 		if s.TimedOut {
 			fmt.Printf(" **Not caught up within a minute: %d viewer×message pairs missing.**", s.Missing)
 		}
@@ -380,6 +387,29 @@ func procStatus(pid int, file, field string) int64 {
 		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10
+		}
+	}
+	return 0
+}
+
+// listenOverflows is the kernel's count of connections dropped because a listener's accept
+// queue was full (/proc/net/netstat, TcpExt ListenOverflows).
+func listenOverflows() int64 {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != "TcpExt:" || len(values) != len(names) {
+			continue
+		}
+		for j, n := range names {
+			if n == "ListenOverflows" {
+				v, _ := strconv.ParseInt(values[j], 10, 64)
+				return v
+			}
 		}
 	}
 	return 0

@@ -50,6 +50,10 @@ type Options struct {
 	// thousand viewers needs three connections each: the HLS fetches, the chat socket and its
 	// proxied copy to the instance.
 	WorkerConnections int
+	// Backlog is the http listener's accept queue (nginx's listen … backlog=; default 511,
+	// nginx's own). A reconnect storm of a thousand sockets overflows 511 when nginx is slow
+	// to accept: the kernel drops the SYNs, and the clients retry after 1, 3, 7 s.
+	Backlog int
 }
 
 // Binary returns nginx's path, or skips the test.
@@ -103,7 +107,7 @@ http {
         video/mp2t ts;
     }
     server {
-        listen {{http}};
+        listen {{http}} backlog={{backlog}};
         {{locations}}
     }
 }
@@ -145,7 +149,11 @@ func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string
 	if conns <= 0 {
 		conns = 256
 	}
-	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr,
+	backlog := o.Backlog
+	if backlog <= 0 {
+		backlog = 511
+	}
+	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr, "{{backlog}}", fmt.Sprint(backlog),
 		"{{conns}}", fmt.Sprint(conns), "{{nofile}}", fmt.Sprint(2*conns+64),
 		"{{rtmp}}", ours.Replace(rtmpBlock), "{{locations}}", ours.Replace(locations)).Replace(frame)
 }
