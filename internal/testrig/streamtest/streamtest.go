@@ -107,7 +107,7 @@ http {
         video/mp2t ts;
     }
     server {
-        listen {{http}} backlog={{backlog}};
+        listen {{http}}{{backlog}};
         {{locations}}
     }
 }
@@ -149,11 +149,11 @@ func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string
 	if conns <= 0 {
 		conns = 256
 	}
-	backlog := o.Backlog
-	if backlog <= 0 {
-		backlog = 511
+	backlog := ""
+	if o.Backlog > 0 {
+		backlog = fmt.Sprintf(" backlog=%d", o.Backlog)
 	}
-	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr, "{{backlog}}", fmt.Sprint(backlog),
+	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr, "{{backlog}}", backlog,
 		"{{conns}}", fmt.Sprint(conns), "{{nofile}}", fmt.Sprint(2*conns+64),
 		"{{rtmp}}", ours.Replace(rtmpBlock), "{{locations}}", ours.Replace(locations)).Replace(frame)
 }
