@@ -241,7 +241,11 @@ func printStream(sc streamConfig, f streamFigures) {
 			ready = fmt.Sprintf("after %.2f s", s.ReadySeconds)
 		}
 		fmt.Printf("Reconnect storm: all %d chat sockets dropped at once and reconnected with their cursors while the writers went on; all were back after %.2f s, had the server's \"ready\" (catch-up sent) %s, and were caught up (every message written before the last came back, received) after **%.2f s**; %d messages written meanwhile.", s.Viewers, s.BackSeconds, ready, s.DoneSeconds, s.Written)
-		fmt.Printf(" nginx's accept queue held %d; the kernel counted %d accept-queue overflows on the machine meanwhile (each a dropped SYN, retried by the client after 1 s, then 3 s, 7 s).", sc.backlog, f.Overflows)
+		backlog := fmt.Sprint(sc.backlog)
+		if sc.backlog <= 0 {
+			backlog = "nginx's default, 511"
+		}
+		fmt.Printf(" nginx's accept queue held %s; the kernel counted %d accept-queue overflows on the machine meanwhile (each a dropped SYN, retried by the client after 1 s, then 3 s, 7 s).", backlog, f.Overflows)
 		if s.TimedOut {
 			fmt.Printf(" **Not caught up within a minute: %d viewer×message pairs missing.**", s.Missing)
 		}
