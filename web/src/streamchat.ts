@@ -165,11 +165,9 @@ export class StreamChat {
       }
       if (typeof f.cursor === "string") this.cursor = f.cursor;
       switch (f.type) {
-        case "message": {
-          const { type: _t, cursor: _c, ...m } = f;
-          this.add(m as Message);
+        case "message":
+          if (f.message) this.add(f.message);
           break;
-        }
         case "removed":
           this.remove(f.id);
           break;
