@@ -78,7 +78,7 @@ async function noNumbers(page, what) {
 await kit.run(async () => {
   // Lea: from the map to the stream.
   const phone = await kit.newPage("lea", { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
-  await phone.getByRole("button", { name: "Webrat" }).click();
+  await phone.getByRole("button", { name: "Webrat", exact: true }).click();
   await phone.getByRole("link", { name: "Partizipartei: Livestreams" }).click();
   await phone.waitForURL("**/streams");
   const card = phone.locator(".streams-group", { hasText: "Jetzt live" }).getByRole("link", { name: /Ortsrat live/ });
