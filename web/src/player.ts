@@ -8,7 +8,8 @@ export class Player {
   private hls: HlsType | null = null;
   private url: string | null = null;
 
-  /** onTrouble: the video stopped on its own (the broadcast ended, or the playlist is gone). */
+  /** onTrouble: the video stopped on its own (the broadcast ended, or the playlist is gone);
+   * the player has stopped, and plays again when asked to. */
   constructor(
     readonly video: HTMLVideoElement,
     private onTrouble: () => void,
@@ -17,8 +18,8 @@ export class Player {
     // controls unmute it.
     video.muted = true;
     video.playsInline = true;
-    video.addEventListener("error", () => this.url && this.onTrouble());
-    video.addEventListener("ended", () => this.url && this.onTrouble());
+    video.addEventListener("error", () => this.trouble());
+    video.addEventListener("ended", () => this.trouble());
   }
 
   get playing() {
@@ -43,7 +44,7 @@ export class Player {
         if (!data.fatal) return;
         // A network error on a live stream: the playlist is gone (the broadcast stopped) or
         // the connection dropped. The page asks the stream's state and plays again if live.
-        if (this.hls === hls) this.onTrouble();
+        if (this.hls === hls) this.trouble();
       });
       hls.loadSource(url);
       hls.attachMedia(this.video);
@@ -52,6 +53,13 @@ export class Player {
     this.video.play().catch(() => {
       // refused (no tap yet on a browser that wants one even muted): the controls start it
     });
+  }
+
+  // Stopped, so that playing the same address again starts afresh.
+  private trouble() {
+    if (!this.url) return;
+    this.stop();
+    this.onTrouble();
   }
 
   stop() {

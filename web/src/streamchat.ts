@@ -194,13 +194,12 @@ export class StreamChat {
     };
   }
 
+  // A message once: one's own comes in the POST's answer and again from the socket. (A hidden
+  // message shown again comes as a message after its removal, so it is new again.)
   private add(m: Message) {
-    if (!m.id || !m.account) return;
-    const known = this.messages.get(m.id);
-    // One's own vote is not in a frame (frames are the same for everyone): keep it.
-    this.messages.set(m.id, known?.my_vote && m.my_vote === undefined ? { ...m, my_vote: known.my_vote } : m);
-    this.items.delete(m.id);
-    if (!known) this.rank.push(m.id); // new: among the unvoted, until the next order
+    if (!m.id || !m.account || this.messages.has(m.id)) return;
+    this.messages.set(m.id, m);
+    this.rank.push(m.id); // unvoted: after the ranked ones until the next order
     this.render();
   }
 
@@ -243,7 +242,6 @@ export class StreamChat {
       let li = this.items.get(m.id);
       if (!li) {
         li = this.item(m);
-        this.items.get(m.id)?.remove();
         this.items.set(m.id, li);
       }
       if (li !== at) this.list.insertBefore(li, at);

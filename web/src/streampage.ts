@@ -62,6 +62,8 @@ export function route() {
   window.scrollTo(0, 0);
   if (m[1]) openStream(m[1]);
   else openList();
+  // A screen reader starts on the new page's heading.
+  view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
 }
 
 function go(to: string) {
@@ -86,7 +88,7 @@ const nav = (back?: boolean) =>
 // The list: live first, then scheduled (and interrupted), then past with their chat.
 function openList() {
   const body = h("div", { class: "streams-list" }, h("p", { class: "meta" }, "Lade die Streams …"));
-  replace(view, nav(), h("main", { class: "streams-page" }, h("h1", {}, "Partizipartei: Livestreams"), body));
+  replace(view, nav(), h("main", { class: "streams-page" }, h("h1", { tabindex: -1 }, "Partizipartei: Livestreams"), body));
   document.title = "Livestreams – Weltgewebe";
   let gone = false;
   leave = () => (gone = true);
@@ -147,7 +149,7 @@ function newStreamForm() {
 function openStream(id: string) {
   const video = h("video", { controls: true, "aria-label": "Video des Streams" });
   const note = h("p", { class: "video-note", role: "status" });
-  const title = h("h1", {}, "Stream");
+  const title = h("h1", { tabindex: -1 }, "Stream");
   const badge = h("span", { class: "status stream-state", "data-state": "" });
   const viewers = h("span", { class: "meta viewers", hidden: true });
   const facts = h("p", { class: "meta" });
@@ -165,7 +167,9 @@ function openStream(id: string) {
   let gone = false;
   let poll = 0;
   let linked = false;
-  const player = new Player(video, () => void refresh());
+  // The video stopped on its own: the stream's state says whether to play again, asked after
+  // a moment (a playlist that is not there yet must not make a loop of requests).
+  const player = new Player(video, () => window.setTimeout(() => !gone && refresh(), 2000));
 
   const show = (s: Stream) => {
     stream = s;
