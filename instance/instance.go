@@ -241,7 +241,7 @@ type Instance struct {
 	Konto        *ortskonto.Service
 	Snapshots    *snapshot.Service
 	MapFeed      *mapfeed.Feed
-	ChatRoom     *chat.Room
+	ChatHub      *chat.Hub
 	Timeline     *timeline.Service
 	Wortfilter   *wortfilter.Service
 	Moderation   *moderation.Service // reports, actions, the public log, appeals, address blocks
@@ -350,8 +350,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		},
 		Retitled: i.Konto.AntragRetitledTx,
 	})
-	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 	i.Streams = stream.NewService(db.Pool, i.Clock)
+	i.ChatHub = chat.NewHub(i.Chat, i.Events, i.Streams, log)
 	schedule := cfg.Snapshots.Schedule
 	if schedule.Location == nil {
 		schedule.Location = cfg.DelegationBatch.Location
@@ -455,7 +455,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
-		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots, Timeline: i.Timeline,
+		Chat: i.Chat, MapFeed: i.MapFeed, ChatHub: i.ChatHub, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots, Timeline: i.Timeline,
 		Moderation:    i.Moderation,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:    cfg.RateLimits,
@@ -499,7 +499,7 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
 	g.Go(func() error { return i.MapFeed.Run(gctx) })
-	g.Go(func() error { return i.ChatRoom.Run(gctx) })
+	g.Go(func() error { return i.ChatHub.Run(gctx) })
 	g.Go(func() error { return i.Wortfilter.Run(gctx) })
 	g.Go(func() error { return i.followHidden(gctx) })
 	g.Go(func() error { return i.Moderation.Run(gctx) })
