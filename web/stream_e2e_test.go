@@ -66,8 +66,7 @@ func TestStreamPage(t *testing.T) {
 				http.Error(w, "ffmpeg did not stop", http.StatusInternalServerError)
 			}
 		case "/hide":
-			res := admin.Post("/api/admin/inhalte/hide", map[string]any{
-				"target": map[string]string{"kind": "nachricht", "id": r.URL.Query().Get("id")}, "reason": "Test: vom Stream genommen"})
+			res := admin.Post("/api/admin/inhalte/hide", map[string]string{"target": r.URL.Query().Get("id"), "reason": "Test: vom Stream genommen"})
 			w.WriteHeader(res.Status)
 			_, _ = w.Write(res.Body)
 		default:

@@ -6,7 +6,8 @@
 //   chat is under the video. As a guest she reads the chat and is asked to log in to write.
 // - Ben, on a wide screen, opens the stream's address directly (a reload of it), in a browser
 //   made to believe it has no HLS of its own: hls.js plays it, the chat is beside the video.
-// - They write to each other and each sees the other's message. In "Oben" Lea's votes move
+// - They write to each other and each sees the other's message. Lea's socket is cut; what Ben
+//   writes meanwhile reaches her when it reconnects, from her last cursor. In "Oben" Lea's votes move
 //   Ben's messages up and down on both screens; one's own choice is shown on the buttons, and
 //   no number is anywhere in the chat. A moderator hides a message: it goes from both screens.
 // - The broadcast stops (ffmpeg ends): Lea's page says "Offline".
@@ -78,6 +79,14 @@ async function noNumbers(page, what) {
 await kit.run(async () => {
   // Lea: from the map to the stream.
   const phone = await kit.newPage("lea", { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  // Lea's chat sockets go through the test, which can cut them (see "reconnects" below).
+  const leaSockets = [];
+  let cut = false;
+  await phone.routeWebSocket(/\/ws\/streams\//, (ws) => {
+    if (cut) return ws.close();
+    leaSockets.push(ws);
+    ws.connectToServer();
+  });
   await phone.getByRole("button", { name: "Webrat", exact: true }).click();
   await phone.getByRole("link", { name: "Partizipartei: Livestreams" }).click();
   await phone.waitForURL("**/streams");
@@ -130,9 +139,21 @@ await kit.run(async () => {
   await phone.locator(".stream-log li", { hasText: "Wann tagt der Ortsrat wieder?" }).waitFor();
   step("Lea and Ben each see what the other wrote");
 
+  // Lea's connection drops; Ben writes meanwhile; when she is back, the socket starts from
+  // her last cursor and brings what she missed (the page loads no history again).
+  cut = true;
+  const before = leaSockets.length;
+  leaSockets.at(-1).close();
+  await write(wide, "Während du weg warst");
+  cut = false;
+  await phone.locator(".stream-log li", { hasText: "Während du weg warst" }).waitFor();
+  const back = leaSockets.slice(before).map((ws) => ws.url());
+  check(back.length > 0 && back.every((u) => new URL(u).searchParams.get("cursor")), `Lea's reconnect names her cursor: ${back.join(", ")}`);
+  step("Lea's socket dropped; back, she gets what Ben wrote meanwhile (reconnected with her cursor)");
+
   // "Oben": all unvoted, newest first; Lea's votes move Ben's messages on both screens.
   for (const page of [phone, wide]) await page.locator(".sorts").getByRole("button", { name: "Oben" }).click();
-  await ordered(phone, ["Wann tagt der Ortsrat wieder?", "Hallo Ben", "Guten Abend aus Lindenau"], "Oben before any vote");
+  await ordered(phone, ["Während du weg warst", "Wann tagt der Ortsrat wieder?", "Hallo Ben", "Guten Abend aus Lindenau"], "Oben before any vote");
   const first = phone.locator(".stream-log li", { hasText: "Guten Abend aus Lindenau" });
   await first.getByRole("button", { name: /^Nach oben/ }).click();
   await first.locator("button[data-vote='1'][aria-pressed='true']").waitFor();
@@ -141,14 +162,15 @@ await kit.run(async () => {
   const question = phone.locator(".stream-log li", { hasText: "Wann tagt der Ortsrat wieder?" });
   await question.getByRole("button", { name: /^Nach unten/ }).click();
   await question.locator("button[data-vote='-1'][aria-pressed='true']").waitFor();
-  await ordered(phone, ["Guten Abend aus Lindenau", "Hallo Ben", "Wann tagt der Ortsrat wieder?"], "Lea's screen after her down vote");
-  await ordered(wide, ["Guten Abend aus Lindenau", "Hallo Ben", "Wann tagt der Ortsrat wieder?"], "Ben's screen after Lea's down vote");
+  const afterDown = ["Guten Abend aus Lindenau", "Während du weg warst", "Hallo Ben", "Wann tagt der Ortsrat wieder?"];
+  await ordered(phone, afterDown, "Lea's screen after her down vote");
+  await ordered(wide, afterDown, "Ben's screen after Lea's down vote");
   check((await wide.locator(".stream-log li", { hasText: "Guten Abend aus Lindenau" }).locator(".vote-btn").count()) === 0, "Ben can vote on his own message");
   await noNumbers(phone, "Lea");
   await noNumbers(wide, "Ben");
   // "Neu" again: newest first, whatever the votes.
   await phone.locator(".sorts").getByRole("button", { name: "Neu" }).click();
-  await ordered(phone, ["Wann tagt der Ortsrat wieder?", "Hallo Ben", "Guten Abend aus Lindenau"], "Neu after the votes");
+  await ordered(phone, ["Während du weg warst", "Wann tagt der Ortsrat wieder?", "Hallo Ben", "Guten Abend aus Lindenau"], "Neu after the votes");
   step("votes reorder Oben on both screens, only one's own choice shown, no number in the chat");
 
   // A moderator hides Ben's question: it goes from both screens.

@@ -54,7 +54,7 @@ export class StreamChat {
     private ended: boolean,
   ) {
     const sorts = (s: Sort, label: string) =>
-      h("button", { type: "button", class: "chip", "aria-pressed": String(s === this.sort), onclick: () => this.setSort(s) }, label);
+      h("button", { type: "button", class: "sort-btn", "aria-pressed": String(s === this.sort), onclick: () => this.setSort(s) }, label);
     this.sortButtons = { neu: sorts("neu", "Neu"), oben: sorts("oben", "Oben") };
     this.older.addEventListener("click", () => this.loadOlder());
     this.el = h(

@@ -192,7 +192,10 @@ function openStream(id: string) {
       : "Das Video startet …";
     if (live) player.play(s.hls_url!).catch(() => (note.hidden = false, note.textContent = "Dieser Browser kann den Stream nicht abspielen."));
     else player.stop();
-    if (s.state === "beendet") chat.end();
+    if (s.state === "beendet") {
+      chat.end();
+      viewers.hidden = true; // who still reads an ended stream's chat is not its audience
+    }
     renderTools();
   };
 
@@ -227,7 +230,7 @@ function openStream(id: string) {
     if (state !== stream?.state) void refresh(); // the playlist's address comes with the stream
   };
   chat.onViewers = (n) => {
-    viewers.hidden = false;
+    viewers.hidden = stream?.state === "beendet";
     viewers.textContent = n === 1 ? "1 Person schaut zu" : `${n} Personen schauen zu`;
   };
 
