@@ -1020,3 +1020,38 @@ func TestSanctionedModeratorReadsNoModeration(t *testing.T) {
 	admin.Post("/api/admin/accounts/"+mona.ID+"/ban", map[string]any{"reason": "Wieder bloßgestellt"}).Expect(t, http.StatusOK)
 	reads(http.StatusForbidden, "account_banned")
 }
+
+// An admin another admin banned reads the moderation log as the public does: without the
+// ranges of address blocks, which only admins are shown.
+func TestBannedAdminReadsThePublicLog(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada, bea := inst.Admin(), inst.Admin()
+	ada.Post("/api/admin/ipsperren", map[string]any{"cidr": "192.0.2.0/24", "reason": "Spam-Welle"}).Expect(t, http.StatusCreated)
+	rangeShown := func() bool {
+		for _, e := range readLog(t, ada).Eintraege {
+			if e.Target.Kind == "ip" && e.Target.ID != "" {
+				return true
+			}
+		}
+		return false
+	}
+	if !rangeShown() {
+		t.Fatal("the admin's log lacks the range")
+	}
+	bea.Post("/api/admin/accounts/"+ada.ID+"/ban", map[string]any{"reason": "Hat Sperren missbraucht"}).Expect(t, http.StatusOK)
+	if rangeShown() {
+		t.Error("the banned admin's log still shows the range")
+	}
+	// Her own entry, the ban, is still marked hers: she may appeal it.
+	var log struct {
+		Eintraege []struct {
+			Action string `json:"action"`
+			Yours  bool   `json:"yours"`
+		} `json:"eintraege"`
+	}
+	ada.Get("/api/moderation/log").Expect(t, http.StatusOK).JSON(t, &log)
+	if len(log.Eintraege) == 0 || log.Eintraege[0].Action != "ban" || !log.Eintraege[0].Yours {
+		t.Errorf("the banned admin's log does not mark her ban as hers: %+v", log.Eintraege)
+	}
+}
