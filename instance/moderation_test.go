@@ -985,3 +985,73 @@ func TestDelegationShowsTheDelegatesSanction(t *testing.T) {
 		t.Errorf("after the suspension ended: %q (%d delegations)", s, n)
 	}
 }
+
+// A moderator an admin suspended or banned no longer reads what only moderators read — the
+// queue with its reporters, the residents' list — though the role stays until an admin takes
+// it: a sanctioned moderator acts on nothing, and reads nothing of the moderation's either.
+// Public reads and the account's own stay open.
+func TestSanctionedModeratorReadsNoModeration(t *testing.T) {
+	t.Parallel()
+	inst, admin, mods := startModeration(t, "Mona")
+	mona := mods[0]
+	rita := inst.VerifiedResident("Rita", lat, lon)
+	rita.Post("/api/meldungen", map[string]string{"target": inst.VerifiedResident("Viktor", lat, lon).ID, "reason": "Droht"}).Expect(t, http.StatusCreated)
+	moderationReads := []string{"/api/admin/meldungen", "/api/admin/accounts?verified=false"}
+	reads := func(want int, code string) {
+		t.Helper()
+		for _, path := range moderationReads {
+			if r := mona.Get(path); r.Status != want || r.ErrorCode() != code {
+				t.Errorf("GET %s: %d %s, want %d %s", path, r.Status, r.ErrorCode(), want, code)
+			}
+		}
+		for _, path := range []string{"/api/me", "/api/moderation/log"} {
+			mona.Get(path).Expect(t, http.StatusOK)
+		}
+	}
+	reads(http.StatusOK, "")
+	if body := string(mona.Get("/api/admin/meldungen").Body); !strings.Contains(body, "Rita") {
+		t.Fatalf("the queue names no reporter: %s", body)
+	}
+
+	admin.Post("/api/admin/accounts/"+mona.ID+"/suspend", map[string]any{"days": 3, "reason": "Hat Meldende bloßgestellt"}).Expect(t, http.StatusOK)
+	reads(http.StatusForbidden, "account_suspended")
+	admin.Post("/api/admin/accounts/"+mona.ID+"/lift", map[string]any{"reason": "Geklärt"}).Expect(t, http.StatusOK)
+	reads(http.StatusOK, "")
+	admin.Post("/api/admin/accounts/"+mona.ID+"/ban", map[string]any{"reason": "Wieder bloßgestellt"}).Expect(t, http.StatusOK)
+	reads(http.StatusForbidden, "account_banned")
+}
+
+// An admin another admin banned reads the moderation log as the public does: without the
+// ranges of address blocks, which only admins are shown.
+func TestBannedAdminReadsThePublicLog(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada, bea := inst.Admin(), inst.Admin()
+	ada.Post("/api/admin/ipsperren", map[string]any{"cidr": "192.0.2.0/24", "reason": "Spam-Welle"}).Expect(t, http.StatusCreated)
+	rangeShown := func() bool {
+		for _, e := range readLog(t, ada).Eintraege {
+			if e.Target.Kind == "ip" && e.Target.ID != "" {
+				return true
+			}
+		}
+		return false
+	}
+	if !rangeShown() {
+		t.Fatal("the admin's log lacks the range")
+	}
+	bea.Post("/api/admin/accounts/"+ada.ID+"/ban", map[string]any{"reason": "Hat Sperren missbraucht"}).Expect(t, http.StatusOK)
+	if rangeShown() {
+		t.Error("the banned admin's log still shows the range")
+	}
+	// Her own entry, the ban, is still marked hers: she may appeal it.
+	var log struct {
+		Eintraege []struct {
+			Action string `json:"action"`
+			Yours  bool   `json:"yours"`
+		} `json:"eintraege"`
+	}
+	ada.Get("/api/moderation/log").Expect(t, http.StatusOK).JSON(t, &log)
+	if len(log.Eintraege) == 0 || log.Eintraege[0].Action != "ban" || !log.Eintraege[0].Yours {
+		t.Errorf("the banned admin's log does not mark her ban as hers: %+v", log.Eintraege)
+	}
+}

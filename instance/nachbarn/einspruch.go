@@ -34,14 +34,17 @@ ON CONFLICT DO NOTHING`, a.IRI, e.Author.IRI, e.Author.Name, e.Reason, e.Created
 // there hid it): it leaves the Antrag's view, as it leaves the origin's public list, and its
 // words are gone for good. A wordless row stays as a tombstone (author, when, deleted_at), so
 // that a late or repeated delivery of its Create changes nothing (an author objects once).
-// Only the author's own row on that Antrag is touched; anything else is no Einspruch of ours
-// and nothing happens.
+// A Delete that comes before the Create (delivery jobs keep no order between them) leaves
+// that tombstone too, on an Antrag we keep. Only the author's own row on that Antrag is
+// touched; anything else is no Einspruch of ours and nothing happens.
 func (s *Service) DeleteEinspruchTx(ctx context.Context, tx *database.Tx, object, actor string) error {
 	antrag, _, ok := strings.Cut(object, "/einsprueche/")
 	if !ok {
 		return nil
 	}
-	tx.Defer(`UPDATE remote_einsprueche SET reason = '', deleted_at = $3 WHERE antrag = $1 AND author = $2 AND deleted_at IS NULL`,
+	tx.Defer(`INSERT INTO remote_einsprueche (antrag, author, reason, created_at, deleted_at)
+SELECT iri, $2, '', $3, $3 FROM remote_antraege WHERE iri = $1
+ON CONFLICT (antrag, author) DO UPDATE SET reason = '', deleted_at = $3 WHERE remote_einsprueche.deleted_at IS NULL`,
 		antrag, actor, s.clock.Now())
 	return nil
 }

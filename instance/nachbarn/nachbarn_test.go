@@ -490,3 +490,36 @@ func TestStimmeNotCountedWithoutItsEvent(t *testing.T) {
 		t.Errorf("after the retry: %d Stimmen, %d FernstimmeEmpfangen, want 1 each", n, e)
 	}
 }
+
+// An Einspruch its origin deleted (a moderator there hid it) stays out, and its words are never
+// kept, whichever of its Create and its Delete arrives first: delivery jobs keep no order
+// between them (FEDERATION.md), so a retried Create may come after the Delete.
+func TestEinspruchDeletedBeforeItsCreate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.store(remoteAntrag(plagwitz, "1"))
+	emil, frieda := resident(plagwitz, "emil"), resident(plagwitz, "frieda")
+	del := func(object, actor string) {
+		t.Helper()
+		if err := database.InTx(f.ctx, f.pool, func(tx *database.Tx) error { return f.svc.DeleteEinspruchTx(f.ctx, tx, object, actor) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del(a.IRI+"/einsprueche/emil", emil.IRI)
+	del(plagwitz+"/ap/antraege/9/einsprueche/emil", emil.IRI) // an Antrag we do not keep: nothing, no error
+	for _, who := range []nachbarn.Person{emil, frieda} {
+		if err := f.svc.AddEinspruch(f.ctx, nachbarn.Einspruch{Antrag: a.IRI, Author: who, Reason: "Beleidigung von " + who.Name, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, e := range f.view(a).Einsprueche {
+		got = append(got, e.Author.Name)
+	}
+	if !slices.Equal(got, []string{"frieda"}) {
+		t.Errorf("shown after Emil's Delete and his late Create: %q, want only Frieda's", got)
+	}
+	if n := f.count(`SELECT count(*) FROM remote_einsprueche WHERE reason LIKE '%emil%'`); n != 0 {
+		t.Errorf("Emil's deleted Einspruch's words are kept")
+	}
+}

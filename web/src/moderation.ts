@@ -17,7 +17,7 @@ addMessages({
   // Only another server meets these (an incoming Flag); listed for completeness, with the reports.
   flag_without_object: "Eine Meldung (Flag) muss das gemeldete Konto oder die gemeldeten Beiträge nennen.",
   flag_too_many_objects: "Eine Meldung (Flag) darf höchstens 100 Konten oder Beiträge nennen.",
-  flag_not_served: "Meldungen (Flags) werden dem Server des gemeldeten Kontos zugestellt; hier sind sie nicht abrufbar.",
+  flag_not_served: "Meldungen (Flags) werden dem Server des gemeldeten Kontos zugestellt, nicht zum Abruf bereitgestellt.",
   not_sanctioned: "Diese Sperre besteht für dieses Konto nicht.",
   invalid_sanction: "Aufgehoben wird eine dauerhafte Sperre („ban“) oder eine vorübergehende („suspension“).",
   meldung_target_mismatch: "Diese Maßnahme betrifft weder den gemeldeten Inhalt noch seine Urheberin oder das gemeldete Konto.",
