@@ -100,16 +100,14 @@ const withModeration = lazy(() => import("./moderation").then(({ Moderation }) =
 // The livestreams (/streams, /streams/{id}), fetched when first opened; from then on they
 // follow the address themselves.
 const withStreams = lazy(() => import("./streampage"));
-const streams = () => withStreams((s) => s.route());
-if (location.pathname.startsWith("/streams")) streams();
+if (location.pathname.startsWith("/streams")) withStreams((s) => s.route());
 document.addEventListener("click", (e) => {
   const t = e.target as HTMLElement;
   const b = t.closest<HTMLElement>("[data-moderation]");
   if (b) withModeration((m) => m.open(b.dataset.moderation as "log"));
   if (t.closest("#streams-link")) {
     e.preventDefault();
-    history.pushState(null, "", "/streams");
-    streams();
+    withStreams((s) => s.go("/streams"));
   }
 });
 $("account-btn").addEventListener("click", () => session.me && withModeration((m) => void m.accountNotes($("account-moderation"))));

@@ -66,7 +66,8 @@ export function route() {
   view.querySelector<HTMLElement>("h1")?.focus({ preventScroll: true });
 }
 
-function go(to: string) {
+/** Moves to an address of the app (the page's links; the map's link to the streams). */
+export function go(to: string) {
   history.pushState(null, "", to);
   route();
 }
