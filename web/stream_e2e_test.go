@@ -1,10 +1,10 @@
 package web_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
@@ -14,8 +14,9 @@ import (
 // TestStreamPage runs e2e/stream.e2e.mjs (issue 17) against the real chain: the instance,
 // nginx-rtmp with the production config's rtmp{} block and locations (internal/testrig/
 // streamtest), and ffmpeg pushing a test pattern; the browser loads the app through nginx, as
-// viewers do. Lea on a phone goes from the map to the live stream, the video plays (natively:
-// Debian's Chromium has its own HLS player) and its time advances; Ben on a wide screen plays
+// viewers do. Lea on a phone goes from the map to the stream, still "Geplant"; the broadcast
+// starts, her page goes "Live" and the video plays (natively: Debian's Chromium has its own HLS
+// player), its time advancing; Ben on a wide screen plays
 // it with hls.js (the page made to believe the browser has no HLS), the chat beside the
 // video. They write to each other, Lea's votes reorder "Oben" on both screens without a
 // number anywhere, a moderator's hide takes a message off both, and when the broadcast stops
@@ -23,7 +24,8 @@ import (
 // server for OBS, rotates it and ends the stream.
 //
 // The script asks this test for what only the rig can do over a small server of its own
-// (WG_CONTROL): /stop ends ffmpeg's broadcast, /hide?id= hides a message as a moderator.
+// (WG_CONTROL): /start and /stop start and end ffmpeg's broadcast, /hide?id= hides a message
+// as a moderator.
 func TestStreamPage(t *testing.T) {
 	b := requireBrowser(t)
 	streamtest.Binary(t)
@@ -43,26 +45,18 @@ func TestStreamPage(t *testing.T) {
 		IngestKey string `json:"ingest_key"`
 	}
 	admin.Post("/api/streams", map[string]any{"title": "Ortsrat live"}).Expect(t, http.StatusCreated).JSON(t, &s)
-	broadcast := streamtest.Push(t, ngx.RTMP+"/"+s.IngestKey)
-	// Live, with a playlist of two segments: what a viewer who opens the page then finds.
-	instancetest.WaitFor(t, "the stream live with a playlist", func() bool {
-		inst.Client().Get("/api/streams/"+s.ID).Expect(t, http.StatusOK).JSON(t, &s)
-		if s.State != "live" {
-			return false
-		}
-		res, err := http.Get(ngx.URL + s.HLSURL)
-		if err != nil {
-			return false
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		return res.StatusCode == http.StatusOK && strings.Count(string(body), "#EXTINF") >= 2
-	})
-
+	// The broadcast starts when the script asks (/start): Lea waits on the stream's page for it,
+	// as an audience waits for an assembly to begin.
+	var mu sync.Mutex
+	var broadcast *streamtest.Broadcast
 	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
 		switch r.URL.Path {
+		case "/start":
+			broadcast = streamtest.Push(t, ngx.RTMP+"/"+s.IngestKey)
 		case "/stop":
-			if !broadcast.End() {
+			if broadcast == nil || !broadcast.End() {
 				http.Error(w, "ffmpeg did not stop", http.StatusInternalServerError)
 			}
 		case "/hide":

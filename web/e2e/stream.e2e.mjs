@@ -2,8 +2,8 @@
 // TestStreamPage), through nginx with ffmpeg broadcasting a test pattern:
 //
 // - Lea, on a phone (390 × 844), goes from the map (the Webrat's link) to the list of streams
-//   and into the live one: it reads "Live", its video plays natively and its time advances, the
-//   chat is under the video. As a guest she reads the chat and is asked to log in to write.
+//   and into the one planned: "Geplant". The broadcast starts: her page reads "Live" without a
+//   reload, its video plays natively and its time advances; the chat is under the video. As a guest she reads the chat and is asked to log in to write.
 // - Ben, on a wide screen, opens the stream's address directly (a reload of it), in a browser
 //   made to believe it has no HLS of its own: hls.js plays it, the chat is beside the video.
 // - They write to each other and each sees the other's message. Lea's socket is cut; what Ben
@@ -90,18 +90,22 @@ await kit.run(async () => {
   await phone.getByRole("button", { name: "Webrat", exact: true }).click();
   await phone.getByRole("link", { name: "Partizipartei: Livestreams" }).click();
   await phone.waitForURL("**/streams");
-  const card = phone.locator(".streams-group", { hasText: "Jetzt live" }).getByRole("link", { name: /Ortsrat live/ });
+  const card = phone.locator(".streams-group", { hasText: "Geplant" }).getByRole("link", { name: /Ortsrat live/ });
   await card.waitFor();
   await kit.a11y(phone, "the list of streams");
   await card.click();
   await phone.waitForURL(`**/streams/${id}`);
+  await phone.locator(".stream-state[data-state='geplant']", { hasText: "Geplant" }).waitFor();
+  await phone.getByText("Der Stream hat noch nicht begonnen.").waitFor();
+  // The broadcast starts while she waits: the page goes live without a reload, and plays.
+  await ask("/start");
   await phone.locator(".stream-state[data-state='live']", { hasText: "Live" }).waitFor();
   await plays(phone, "Lea (native HLS)");
   const box = await phone.locator(".video-box").boundingBox();
   const chatBox = await phone.locator(".stream-chat").boundingBox();
   check(chatBox.y >= box.y + box.height, `on a phone the chat is under the video (video ends at ${box.y + box.height}, chat at ${chatBox.y})`);
   await phone.getByText("Mitlesen kann jede und jeder.").waitFor();
-  step("Lea (guest, phone): map → list → the live stream, the chat under the video, asked to log in to write");
+  step("Lea (guest, phone): map → list → the planned stream, live when the broadcast starts, the chat under the video, asked to log in to write");
   await loginHere(phone, lea);
   await kit.a11y(phone, "the stream page");
   await kit.fitsTheScreen(phone, "the stream page");
