@@ -317,7 +317,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	if !cfg.CaptchaOff {
 		captchas = captcha.New(db.Pool, i.Clock, cfg.Captcha)
 	}
-	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
+	i.Streams = stream.NewService(db.Pool, i.Clock) // before federation, which posts about them
+	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Streams: i.Streams, Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
 		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations,
 		Nachbarn: i.Nachbarn, SnapshotKeys: snapshotKeys},
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
@@ -351,7 +352,6 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Retitled: i.Konto.AntragRetitledTx,
 	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
-	i.Streams = stream.NewService(db.Pool, i.Clock)
 	schedule := cfg.Snapshots.Schedule
 	if schedule.Location == nil {
 		schedule.Location = cfg.DelegationBatch.Location
@@ -400,6 +400,14 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 			{Name: "webrat", Interval: sweepEvery, Run: webratSweep.Run},
+			// A live stream whose broadcast nginx stopped reporting goes offline (STREAMS.md).
+			{Name: "streams", Interval: sweepEvery, Run: func(ctx context.Context) error {
+				n, err := i.Streams.Sweep(ctx, stream.Silence)
+				if n > 0 {
+					log.Info("stream sweep: broadcasts no longer reported taken offline", "streams", n)
+				}
+				return err
+			}},
 			{Name: "sessions", Interval: time.Hour, Run: func(ctx context.Context) error {
 				_, err := i.Accounts.SweepSessions(ctx)
 				if err == nil {
