@@ -3,6 +3,7 @@ package federation_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/internal/testrig/gtspeer"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
+	"github.com/weltgewebe/weltgewebe/internal/testrig/jsonld"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/mastopeer"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/testca"
+	"github.com/weltgewebe/weltgewebe/vocab"
 )
 
 const streamSecret = "rtmp-secret-of-the-federation-test"
@@ -139,6 +142,22 @@ func TestStreamPostReachesMastodonFollowers(t *testing.T) {
 	for _, act := range about {
 		if got := mustAP(t, act["id"].(string)); got["type"] != act["type"] || objectOf(got)["id"] != noteID {
 			t.Fatalf("%s answers %v", act["id"], got)
+		}
+	}
+	// What was delivered and what is served expands under our contexts without losing a term.
+	used := map[string]bool{}
+	_, served := apGet(t, noteID)
+	docs := map[string][]byte{"served " + noteID: served}
+	for i, act := range []map[string]any{create, update} {
+		b, _ := json.Marshal(act)
+		docs[fmt.Sprintf("delivered #%d", i)] = b
+	}
+	for name, b := range docs {
+		jsonld.Check(t, name, b, jsonld.Loader(vocab.KnownContext), used)
+	}
+	for _, key := range []string{"content", "url", "updated", "attributedTo"} {
+		if !used[key] {
+			t.Errorf("no document carried %q", key)
 		}
 	}
 }
