@@ -188,7 +188,7 @@ func (s *Service) Create(ctx context.Context, by account.Account, title string, 
 	}
 	st := Stream{ID: uuid.Must(uuid.NewV7()), Title: title, ScheduledAt: scheduledAt, State: Geplant, CreatedAt: now}
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`INSERT INTO streams (id, title, scheduled_at, state, key_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		tx.Defer(`INSERT INTO streams (id, title, scheduled_at, state, key_hash, created_by, key_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`,
 			st.ID, st.Title, st.ScheduledAt, st.State, HashKey(key), by.ID, now)
 		return eventstore.Append(tx, now, StreamAngelegt.New(eventstore.Header{Actor: by.ID, Subject: st.ID},
 			StreamAngelegtV1{StreamID: st.ID, Title: st.Title, ScheduledAt: st.ScheduledAt, By: by.ID}))
@@ -220,7 +220,7 @@ func (s *Service) RotateKey(ctx context.Context, by account.Account, id uuid.UUI
 			return errEnded
 		}
 		now := s.clock.Now()
-		tx.Defer(`UPDATE streams SET key_hash = $2 WHERE id = $1`, id, HashKey(key))
+		tx.Defer(`UPDATE streams SET key_hash = $2, key_by = $3 WHERE id = $1`, id, HashKey(key), by.ID)
 		return eventstore.Append(tx, now, StreamSchluesselErneuert.New(eventstore.Header{Actor: by.ID, Subject: id},
 			StreamSchluesselErneuertV1{StreamID: id, By: by.ID}))
 	})
@@ -247,7 +247,7 @@ func (s *Service) End(ctx context.Context, by account.Account, id uuid.UUID) (St
 		}
 		now := s.clock.Now()
 		st.State, st.EndedAt = Beendet, &now
-		tx.Defer(`UPDATE streams SET state = 'beendet', ended_at = $2, key_hash = NULL, live_key_hash = NULL, live_client = NULL, reported_at = NULL WHERE id = $1`, id, now)
+		tx.Defer(`UPDATE streams SET state = 'beendet', ended_at = $2, key_hash = NULL, key_by = NULL, live_key_hash = NULL, live_client = NULL, reported_at = NULL WHERE id = $1`, id, now)
 		return eventstore.Append(tx, now, StreamBeendet.New(eventstore.Header{Actor: by.ID, Subject: id},
 			StreamBeendetV1{StreamID: id, By: by.ID, WasLive: st.FirstLiveAt != nil}))
 	})
@@ -294,7 +294,9 @@ func (s *Service) publishing(ctx context.Context, key, client string, takeOver b
 		var state State
 		var liveClient *string
 		var firstLive *time.Time
-		err := tx.QueryRow(ctx, `SELECT id, state, live_client, first_live_at FROM streams WHERE key_hash = $1 FOR UPDATE`, hash).Scan(&id, &state, &liveClient, &firstLive)
+		var keyBy *uuid.UUID
+		err := tx.QueryRow(ctx, `SELECT id, state, live_client, first_live_at, key_by FROM streams WHERE key_hash = $1 FOR UPDATE`, hash).
+			Scan(&id, &state, &liveClient, &firstLive, &keyBy)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrKeyRefused
 		}
@@ -302,6 +304,9 @@ func (s *Service) publishing(ctx context.Context, key, client string, takeOver b
 			return err
 		}
 		now := s.clock.Now()
+		if err := mayHold(ctx, tx, keyBy, now); err != nil {
+			return err
+		}
 		if state == Live {
 			switch {
 			case takeOver && (liveClient == nil || *liveClient != client):
@@ -319,6 +324,28 @@ func (s *Service) publishing(ctx context.Context, key, client string, takeOver b
 		return uuid.Nil, err
 	}
 	return id, nil
+}
+
+// mayHold refuses a key whose holder (the account it was shown to: who made the stream or last
+// rotated its key) may no longer run streams: banned, suspended, no longer admin or streamer, or
+// gone. A key is a credential handed to a person; a sanction that takes away their voice in the
+// Nähstübchen must not leave them the Ortsweberei's broadcast. On an update the refusal makes
+// nginx drop the running broadcast, as a rotation does.
+func mayHold(ctx context.Context, tx *database.Tx, keyBy *uuid.UUID, now time.Time) error {
+	if keyBy == nil {
+		return ErrKeyRefused // its holder's account is gone
+	}
+	a, err := account.GetTx(ctx, tx, *keyBy, false)
+	if errors.Is(err, account.ErrNotFound) {
+		return ErrKeyRefused
+	}
+	if err != nil {
+		return err
+	}
+	if !MayRun(a) || a.MayWrite(now) != nil {
+		return ErrKeyRefused
+	}
+	return nil
 }
 
 // PublishDone is nginx-rtmp's word that a broadcast ended: key is the name the broadcaster
