@@ -75,9 +75,15 @@ func (sc Scope) where(args *[]any) string {
     AND (o.types IS NULL OR events.type = ANY(o.types))) ELSE true END`, len(*args)-1, len(*args)))
 	}
 	if len(sc.Only) > 0 {
-		*args = append(*args, sc.Only)
-		conds = append(conds, fmt.Sprintf(`NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($%d::jsonb) AS o(type text, member text)
-  WHERE o.type = events.type AND (events.payload->>o.member) IS DISTINCT FROM 'true')`, len(*args)))
+		// As Omit: the payload is read only for events of the types named, not for every row.
+		types := make([]string, len(sc.Only))
+		for i, o := range sc.Only {
+			types[i] = o.Type
+		}
+		*args = append(*args, types, sc.Only)
+		conds = append(conds, fmt.Sprintf(`CASE WHEN type = ANY($%d) THEN NOT EXISTS (
+  SELECT 1 FROM jsonb_to_recordset($%d::jsonb) AS o(type text, member text)
+  WHERE o.type = events.type AND (events.payload->>o.member) IS DISTINCT FROM 'true') ELSE true END`, len(*args)-1, len(*args)))
 	}
 	return strings.Join(conds, " AND ")
 }
