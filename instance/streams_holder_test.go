@@ -18,8 +18,7 @@ func TestStreamKeyOfASanctionedHolderIsRefused(t *testing.T) {
 	guest := inst.Client()
 	lea := inst.VerifiedResident("Lea", 51.34, 12.37)
 	admin.Do("PUT", "/api/admin/accounts/"+lea.ID+"/roles/streamer", nil).Expect(t, http.StatusOK)
-	var s streamAnswer
-	lea.Post("/api/streams", map[string]any{"title": "Webrat live"}).Expect(t, http.StatusCreated).JSON(t, &s)
+	s := makeStream(t, lea, "Webrat live")
 	if status, _ := rtmpCall(t, inst, "publish", testRTMPSecret, s.IngestKey, "1"); status != http.StatusFound {
 		t.Fatalf("publish: %d", status)
 	}
@@ -60,8 +59,7 @@ func TestStreamKeyOfASanctionedHolderIsRefused(t *testing.T) {
 	// A streamer whose role is taken away holds a dead key.
 	ben := inst.VerifiedResident("Ben", 51.34, 12.37)
 	admin.Do("PUT", "/api/admin/accounts/"+ben.ID+"/roles/streamer", nil).Expect(t, http.StatusOK)
-	var b streamAnswer
-	ben.Post("/api/streams", map[string]any{"title": "Nebenraum"}).Expect(t, http.StatusCreated).JSON(t, &b)
+	b := makeStream(t, ben, "Nebenraum")
 	admin.Do("DELETE", "/api/admin/accounts/"+ben.ID+"/roles/streamer", nil).Expect(t, http.StatusOK)
 	if status, _ := rtmpCall(t, inst, "publish", testRTMPSecret, b.IngestKey, "6"); status != http.StatusForbidden {
 		t.Fatalf("publish with the key of a former streamer: %d", status)

@@ -7,6 +7,14 @@ import (
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
+// makeStream has c (an admin or streamer) make a stream, and returns it with its key.
+func makeStream(t *testing.T, c *instancetest.Client, title string) streamAnswer {
+	t.Helper()
+	var s streamAnswer
+	c.Post("/api/streams", map[string]any{"title": title}).Expect(t, http.StatusCreated).JSON(t, &s)
+	return s
+}
+
 // A stream left live when nginx died (no on_publish_done, no more on_update) goes offline once
 // nginx has not reported it for three update intervals (90 s) on the instance clock, by the
 // sweep; every update puts that off; a broadcast that does still run brings it back at its next
@@ -15,10 +23,8 @@ func TestStreamSweepTakesSilentBroadcastsOffline(t *testing.T) {
 	inst := instancetest.Start(t, instancetest.Options{RTMPSecret: testRTMPSecret})
 	admin := inst.Admin()
 	guest := inst.Client()
-	var made streamAnswer
-	admin.Post("/api/streams", map[string]any{"title": "Webrat live"}).Expect(t, http.StatusCreated).JSON(t, &made)
-	var quiet streamAnswer // a second stream, live and never reported again
-	admin.Post("/api/streams", map[string]any{"title": "Nebenraum"}).Expect(t, http.StatusCreated).JSON(t, &quiet)
+	made := makeStream(t, admin, "Webrat live")
+	quiet := makeStream(t, admin, "Nebenraum") // live, and never reported again
 	for _, s := range []streamAnswer{made, quiet} {
 		if status, _ := rtmpCall(t, inst, "publish", testRTMPSecret, s.IngestKey, "c-"+s.ID); status != http.StatusFound {
 			t.Fatalf("publish %s: %d", s.Title, status)
