@@ -317,8 +317,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	if !cfg.CaptchaOff {
 		captchas = captcha.New(db.Pool, i.Clock, cfg.Captcha)
 	}
-	i.Streams = stream.NewService(db.Pool, i.Clock) // before federation, which posts about them
-	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Streams: i.Streams, Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
+	fed, err := federation.New(db.Pool, i.Clock, federation.Services{Events: i.Events, Accounts: i.Accounts, Knoten: i.Knoten,
 		Ortsweberei: i.Ortsweberei, Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations,
 		Nachbarn: i.Nachbarn, SnapshotKeys: snapshotKeys},
 		federation.Config{BaseURL: cfg.PublicURL, AuthorizedFetch: cfg.AuthorizedFetch, AllowHosts: cfg.FederationAllowHosts,
@@ -352,6 +351,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Retitled: i.Konto.AntragRetitledTx,
 	})
 	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
+	i.Streams = stream.NewService(db.Pool, i.Clock)
 	schedule := cfg.Snapshots.Schedule
 	if schedule.Location == nil {
 		schedule.Location = cfg.DelegationBatch.Location
