@@ -370,6 +370,7 @@ func TestStreamChat(t *testing.T) {
 	if p := readChat(t, guest, path); ids(p) != m1.ID {
 		t.Fatalf("after the removal: %s", ids(p))
 	}
+	jana.Do("PUT", votePath(m2.ID), map[string]int{"vote": 1}).Expect(t, http.StatusNotFound) // hidden: no votes
 	if p := readChat(t, ben, path); len(p.Messages) != 2 || !p.Messages[0].Hidden {
 		t.Fatalf("its author sees it, marked: %+v", p)
 	}
