@@ -18,7 +18,7 @@ func fingerprint(t *testing.T, inst *instancetest.Instance) (map[string]string, 
 	t.Helper()
 	out := map[string]string{}
 	for _, table := range []string{"events", "accounts", "sessions", "ortsweberei", "wortfilter", "knoten", "faeden", "antraege",
-		"einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten",
+		"einsprueche", "abstimmungen", "stimmen", "stimmen_verlauf", "delegationen", "chat_nachrichten", "chat_bewertungen",
 		"ap_following", "ap_domain_blocks", "account_rollen", "ortskonto", "spenden", "spenden_idempotenz", "buchungen", "auszahlungen",
 		"account_verwarnungen", "moderation_meldungen", "moderation_log", "moderation_ipsperren", "streams"} {
 		var sum string
@@ -58,6 +58,8 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 	ben.Post("/api/chat", map[string]string{"text": "Hallo"}).Expect(t, http.StatusCreated).JSON(t, &msg)
 	var live struct{ ID string }
 	admin.Post("/api/streams", map[string]string{"title": "Webrat live"}).Expect(t, http.StatusCreated).JSON(t, &live)
+	var said struct{ ID string }
+	cara.Post("/api/streams/"+live.ID+"/chat", map[string]string{"text": "Frage"}).Expect(t, http.StatusCreated).JSON(t, &said)
 
 	const nobody = "01a24300-0000-7000-8000-0000000000ff" // an id of nothing
 	type write struct {
@@ -81,7 +83,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/admin/accounts/{id}/warn", "POST /api/admin/accounts/{id}/suspend", "POST /api/admin/accounts/{id}/ban",
 		"POST /api/admin/accounts/{id}/lift", "POST /api/moderation/log/{id}/appeal", "POST /api/admin/appeals/{id}",
 		"POST /api/admin/ipsperren", "DELETE /api/admin/ipsperren/{id}",
-		"POST /api/streams", "POST /api/streams/{id}/key", "POST /api/streams/{id}/end", "POST /internal/rtmp/publish", "POST /internal/rtmp/publish_done", "POST /internal/rtmp/update",
+		"POST /api/streams", "POST /api/streams/{id}/chat", "PUT /api/streams/{id}/chat/{message}/vote", "POST /api/streams/{id}/key", "POST /api/streams/{id}/end", "POST /internal/rtmp/publish", "POST /internal/rtmp/publish_done", "POST /internal/rtmp/update",
 		"/api/", "/",
 	}
 	cases := map[string]write{
@@ -124,23 +126,25 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"DELETE /api/admin/federation/blocks/{domain}": {admin, "/api/admin/federation/blocks/spam.example", nil, http.StatusOK},
 		// Moderation: the ones that would need a report, an entry or a block pass the guard and
 		// meet an unknown id.
-		"POST /api/meldungen":                    {ada, "/api/meldungen", map[string]string{"target": leo.ID, "reason": "Test"}, http.StatusCreated},
-		"POST /api/admin/meldungen/{id}/resolve": {admin, "/api/admin/meldungen/" + nobody + "/resolve", map[string]string{"reason": "x"}, http.StatusNotFound},
-		"POST /api/admin/meldungen/{id}/dismiss": {admin, "/api/admin/meldungen/" + nobody + "/dismiss", map[string]string{"reason": "x"}, http.StatusNotFound},
-		"POST /api/admin/meldungen/{id}/forward": {admin, "/api/admin/meldungen/" + nobody + "/forward", map[string]string{"comment": "x"}, http.StatusNotFound},
-		"POST /api/admin/inhalte/hide":           {admin, "/api/admin/inhalte/hide", map[string]string{"target": leo.ID, "reason": "x"}, http.StatusUnprocessableEntity},
-		"POST /api/admin/inhalte/unhide":         {admin, "/api/admin/inhalte/unhide", map[string]string{"target": leo.ID, "reason": "x"}, http.StatusUnprocessableEntity},
-		"POST /api/admin/accounts/{id}/warn":     {admin, "/api/admin/accounts/" + leo.ID + "/warn", map[string]string{"reason": "Test"}, http.StatusOK},
-		"POST /api/admin/accounts/{id}/suspend":  {admin, "/api/admin/accounts/" + leo.ID + "/suspend", map[string]any{"days": 1, "reason": "Test"}, http.StatusOK},
-		"POST /api/admin/accounts/{id}/ban":      {admin, "/api/admin/accounts/" + leo.ID + "/ban", map[string]string{"reason": "Test"}, http.StatusOK},
-		"POST /api/admin/accounts/{id}/lift":     {admin, "/api/admin/accounts/" + leo.ID + "/lift", map[string]string{"reason": "Test"}, http.StatusOK},
-		"POST /api/moderation/log/{id}/appeal":   {ada, "/api/moderation/log/" + nobody + "/appeal", map[string]string{"reason": "x"}, http.StatusNotFound},
-		"POST /api/admin/appeals/{id}":           {admin, "/api/admin/appeals/" + nobody, map[string]string{"decision": "upheld", "reason": "x"}, http.StatusNotFound},
-		"POST /api/admin/ipsperren":              {admin, "/api/admin/ipsperren", map[string]any{"cidr": "198.51.100.0/24", "reason": "Test"}, http.StatusCreated},
-		"DELETE /api/admin/ipsperren/{id}":       {admin, "/api/admin/ipsperren/" + nobody, nil, http.StatusNotFound},
-		"POST /api/streams":                      {admin, "/api/streams", map[string]string{"title": "Bürgerversammlung"}, http.StatusCreated},
-		"POST /api/streams/{id}/key":             {admin, "/api/streams/" + live.ID + "/key", nil, http.StatusOK},
-		"POST /api/streams/{id}/end":             {admin, "/api/streams/" + live.ID + "/end", nil, http.StatusOK},
+		"POST /api/meldungen":                       {ada, "/api/meldungen", map[string]string{"target": leo.ID, "reason": "Test"}, http.StatusCreated},
+		"POST /api/admin/meldungen/{id}/resolve":    {admin, "/api/admin/meldungen/" + nobody + "/resolve", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/meldungen/{id}/dismiss":    {admin, "/api/admin/meldungen/" + nobody + "/dismiss", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/meldungen/{id}/forward":    {admin, "/api/admin/meldungen/" + nobody + "/forward", map[string]string{"comment": "x"}, http.StatusNotFound},
+		"POST /api/admin/inhalte/hide":              {admin, "/api/admin/inhalte/hide", map[string]string{"target": leo.ID, "reason": "x"}, http.StatusUnprocessableEntity},
+		"POST /api/admin/inhalte/unhide":            {admin, "/api/admin/inhalte/unhide", map[string]string{"target": leo.ID, "reason": "x"}, http.StatusUnprocessableEntity},
+		"POST /api/admin/accounts/{id}/warn":        {admin, "/api/admin/accounts/" + leo.ID + "/warn", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/suspend":     {admin, "/api/admin/accounts/" + leo.ID + "/suspend", map[string]any{"days": 1, "reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/ban":         {admin, "/api/admin/accounts/" + leo.ID + "/ban", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/admin/accounts/{id}/lift":        {admin, "/api/admin/accounts/" + leo.ID + "/lift", map[string]string{"reason": "Test"}, http.StatusOK},
+		"POST /api/moderation/log/{id}/appeal":      {ada, "/api/moderation/log/" + nobody + "/appeal", map[string]string{"reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/appeals/{id}":              {admin, "/api/admin/appeals/" + nobody, map[string]string{"decision": "upheld", "reason": "x"}, http.StatusNotFound},
+		"POST /api/admin/ipsperren":                 {admin, "/api/admin/ipsperren", map[string]any{"cidr": "198.51.100.0/24", "reason": "Test"}, http.StatusCreated},
+		"DELETE /api/admin/ipsperren/{id}":          {admin, "/api/admin/ipsperren/" + nobody, nil, http.StatusNotFound},
+		"POST /api/streams":                         {admin, "/api/streams", map[string]string{"title": "Bürgerversammlung"}, http.StatusCreated},
+		"POST /api/streams/{id}/chat":               {ada, "/api/streams/" + live.ID + "/chat", map[string]string{"text": "Antwort"}, http.StatusCreated},
+		"PUT /api/streams/{id}/chat/{message}/vote": {ben, "/api/streams/" + live.ID + "/chat/" + said.ID + "/vote", map[string]int{"vote": 1}, http.StatusOK},
+		"POST /api/streams/{id}/key":                {admin, "/api/streams/" + live.ID + "/key", nil, http.StatusOK},
+		"POST /api/streams/{id}/end":                {admin, "/api/streams/" + live.ID + "/end", nil, http.StatusOK},
 		// nginx-rtmp's callbacks: past the guard, this instance has no RTMP secret.
 		"POST /internal/rtmp/publish":      {anon, "/internal/rtmp/publish", nil, http.StatusForbidden},
 		"POST /internal/rtmp/publish_done": {anon, "/internal/rtmp/publish_done", nil, http.StatusForbidden},
@@ -230,7 +234,9 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 func TestCrossSiteWebSocketsAreRefused(t *testing.T) {
 	t.Parallel()
 	inst := instancetest.Start(t)
-	for _, path := range []string{"/ws/map", "/ws/chat"} {
+	var live struct{ ID string }
+	inst.Admin().Post("/api/streams", map[string]string{"title": "Webrat live"}).Expect(t, http.StatusCreated).JSON(t, &live)
+	for _, path := range []string{"/ws/map", "/ws/chat", "/ws/streams/" + live.ID + "/chat"} {
 		for origin, want := range map[string]int{"https://evil.example": http.StatusForbidden, inst.URL: http.StatusSwitchingProtocols} {
 			req, _ := http.NewRequest("GET", inst.URL+path, nil)
 			req.Header.Set("Connection", "Upgrade")

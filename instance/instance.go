@@ -101,7 +101,11 @@ type Config struct {
 	// RTMPSecret is the secret nginx-rtmp's on_publish and on_publish_done calls carry
 	// (docs/STREAMS.md); empty: every broadcast is refused.
 	RTMPSecret string
-	Log        *slog.Logger
+	// ChatCatchUp is how many frames of messages and removals the chat keeps for sockets that
+	// reconnect with a cursor, and how many events of the log it reads back at start to fill
+	// them (docs/STREAMS.md); 0: chat.DefaultCatchUp.
+	ChatCatchUp int
+	Log         *slog.Logger
 }
 
 // SnapshotConfig says where the snapshots go, when they are taken and how long the event log
@@ -241,7 +245,7 @@ type Instance struct {
 	Konto        *ortskonto.Service
 	Snapshots    *snapshot.Service
 	MapFeed      *mapfeed.Feed
-	ChatRoom     *chat.Room
+	ChatHub      *chat.Hub
 	Timeline     *timeline.Service
 	Wortfilter   *wortfilter.Service
 	Moderation   *moderation.Service // reports, actions, the public log, appeals, address blocks
@@ -350,8 +354,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		},
 		Retitled: i.Konto.AntragRetitledTx,
 	})
-	i.ChatRoom = chat.NewRoom(i.Chat, i.Events, log)
 	i.Streams = stream.NewService(db.Pool, i.Clock)
+	i.ChatHub = chat.NewHub(i.Chat, i.Events, i.Streams, cfg.ChatCatchUp, log)
 	schedule := cfg.Snapshots.Schedule
 	if schedule.Location == nil {
 		schedule.Location = cfg.DelegationBatch.Location
@@ -463,7 +467,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	deps := httpapi.Deps{
 		Pool: db.Pool, Accounts: i.Accounts, Knoten: i.Knoten, Ortsweberei: i.Ortsweberei, Adressen: i.Adressen,
 		Antraege: i.Antraege, Abstimmungen: i.Abstimmungen, Delegations: i.Delegations, Federation: fed, Nachbarn: i.Nachbarn, Log: log,
-		Chat: i.Chat, MapFeed: i.MapFeed, ChatRoom: i.ChatRoom, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots, Timeline: i.Timeline,
+		Chat: i.Chat, MapFeed: i.MapFeed, ChatHub: i.ChatHub, Konto: i.Konto, Bank: cfg.Bank, Snapshots: i.Snapshots, Timeline: i.Timeline,
 		Moderation:    i.Moderation,
 		SecureCookies: strings.HasPrefix(cfg.PublicURL, "https://"),
 		RateLimits:    cfg.RateLimits,
@@ -507,7 +511,7 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })
 	g.Go(func() error { return i.MapFeed.Run(gctx) })
-	g.Go(func() error { return i.ChatRoom.Run(gctx) })
+	g.Go(func() error { return i.ChatHub.Run(gctx) })
 	g.Go(func() error { return i.Wortfilter.Run(gctx) })
 	g.Go(func() error { return i.followHidden(gctx) })
 	g.Go(func() error { return i.Moderation.Run(gctx) })

@@ -3,38 +3,91 @@ package chat
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
+	"github.com/weltgewebe/weltgewebe/instance/fault"
+	"github.com/weltgewebe/weltgewebe/instance/stream"
 )
 
-// Room sends every new message (and every removal) to the connected clients. It follows the
-// log from the moment it starts; a client loads what came before over HTTP.
-type Room struct {
-	svc    *Service
-	events *eventstore.Store
-	log    *slog.Logger
+// Hub is every room's live side: it follows the log from the moment it starts and sends each
+// room's clients what happens in that room — messages, removals, (in a stream's room) the
+// order of oben after votes, the stream's state and the number of viewers. One Hub per
+// process serves all rooms; replicas each run one and learn of each other's writes from the
+// log.
+//
+// It keeps the last frames of messages and removals (catchUp of them) with their log positions,
+// so that a client reconnecting with the cursor of the last frame it had gets what it missed
+// from memory (a reconnect storm costs the database nothing); a cursor from before what the
+// ring holds is answered {"type": "reset"}: the client reloads over HTTP. At start it reads
+// the last catchUp events of the log back into the ring, so that a restart of the process
+// does not send every reconnecting client back to HTTP.
+type Hub struct {
+	svc     *Service
+	events  *eventstore.Store
+	streams *stream.Service // nil: no stream rooms (their state and viewers)
+	log     *slog.Logger
+	process uuid.UUID // this process, in chat_zuschauer
+
+	catchUp int           // frames the ring keeps, events read back at start
+	started chan struct{} // closed once Run has set from and head
 
 	mu      sync.Mutex
-	clients map[chan []byte]struct{}
+	rooms   map[uuid.UUID]map[*client]struct{}
+	ring    []frame             // oldest first, at most catchUp
+	from    eventstore.Position // the ring holds every frame after it
+	head    eventstore.Position // the log's head when Run started: frames up to it are the past
+	latest  eventstore.Position // the last event sent
+	dirty   map[uuid.UUID]bool  // rooms whose oben order may have changed
+	order   map[uuid.UUID][]uuid.UUID
+	viewers map[uuid.UUID]int // the last count over all replicas sent to each room
+	idle    bool              // the last countViewers had no stream sockets to publish
 }
 
-// NewRoom returns the live room; Run must be running.
-func NewRoom(svc *Service, events *eventstore.Store, log *slog.Logger) *Room {
+// frame is one message to clients: its log position (zero for frames that are not the log's:
+// order, viewers), its room, its JSON.
+type frame struct {
+	pos  eventstore.Position
+	room uuid.UUID
+	b    []byte
+	ring bool // a message or removal: kept for catch-up
+}
+
+type client struct {
+	room uuid.UUID
+	oben bool
+	ch   chan frame
+}
+
+// DefaultCatchUp frames of messages and removals are kept for catch-up: minutes of a busy
+// stream's chat (every resident's rate limit is 20 a minute), a few megabytes at most.
+const DefaultCatchUp = 4096
+
+// NewHub returns the rooms' live side; Run must be running. streams may be nil (no stream
+// rooms are served then); catchUp ≤ 0 is DefaultCatchUp.
+func NewHub(svc *Service, events *eventstore.Store, streams *stream.Service, catchUp int, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Room{svc: svc, events: events, log: log, clients: map[chan []byte]struct{}{}}
+	if catchUp <= 0 {
+		catchUp = DefaultCatchUp
+	}
+	return &Hub{svc: svc, events: events, streams: streams, log: log, process: uuid.Must(uuid.NewV7()),
+		catchUp: catchUp, started: make(chan struct{}),
+		rooms: map[uuid.UUID]map[*client]struct{}{}, dirty: map[uuid.UUID]bool{},
+		order: map[uuid.UUID][]uuid.UUID{}, viewers: map[uuid.UUID]int{}}
 }
 
-// MessageJSON is a message as clients see it (also the HTTP API's shape).
+// MessageJSON is a message as clients see it (also the HTTP API's shape). It carries no
+// number of votes: only the reader's own vote.
 type MessageJSON struct {
 	ID      uuid.UUID `json:"id"`
 	Account struct {
@@ -43,6 +96,8 @@ type MessageJSON struct {
 	} `json:"account"`
 	Text string    `json:"text"`
 	At   time.Time `json:"at"`
+	// MyVote is the reader's own vote (1 or -1), in an answer to them.
+	MyVote int `json:"my_vote,omitempty"`
 	// Hidden marks the author's own hidden message (held by the word filter, or taken down),
 	// which no one else is shown.
 	Hidden bool `json:"hidden,omitempty"`
@@ -50,129 +105,510 @@ type MessageJSON struct {
 
 // View is the JSON form of a message.
 func View(n Nachricht) MessageJSON {
-	m := MessageJSON{ID: n.ID, Text: n.Text, At: n.At, Hidden: n.Hidden}
+	m := MessageJSON{ID: n.ID, Text: n.Text, At: n.At, Hidden: n.Hidden, MyVote: n.MyVote}
 	m.Account.ID, m.Account.Name = n.AccountID, n.AccountName
 	return m
 }
 
 // Run follows the log until ctx ends. While the database is away it waits, and goes on where it
 // was when it is back: no message written before the outage is left out.
-func (r *Room) Run(ctx context.Context) error {
-	head, err := r.events.HeadWhenReadable(ctx, "chat")
+func (h *Hub) Run(ctx context.Context) error {
+	head, err := h.events.HeadWhenReadable(ctx, "chat")
 	if err == nil {
-		types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name(), NachrichtWiederhergestellt.Name()}
-		_ = r.events.KeepFollowingTypes(ctx, "chat", head, 500, types, r.send)
-	}
-	r.mu.Lock()
-	for ch := range r.clients { // shutting down: every client goes
-		delete(r.clients, ch)
-		close(ch)
-	}
-	r.mu.Unlock()
-	return nil
-}
-
-// send broadcasts a batch of the log: all of it, or (when a message cannot be read) nothing,
-// so that the batch can be tried again without sending anything twice.
-func (r *Room) send(ctx context.Context, evs []eventstore.Event) error {
-	out := make([][]byte, 0, len(evs))
-	for _, e := range evs {
-		var msg any
-		switch {
-		case NachrichtGeschrieben.Is(e), NachrichtWiederhergestellt.Is(e):
-			// Shown again, a message is sent as if new; the screens place it by its time.
-			n, err := r.svc.Get(ctx, e.SubjectID)
-			if errors.Is(err, ErrNotFound) {
-				continue // removed meanwhile, or held by the word filter: not for the room
-			}
-			if err != nil {
-				return err
-			}
-			msg = struct {
-				Type    string      `json:"type"`
-				Message MessageJSON `json:"message"`
-			}{"message", View(n)}
-		case NachrichtEntfernt.Is(e):
-			msg = struct {
-				Type string    `json:"type"`
-				ID   uuid.UUID `json:"id"`
-			}{"removed", e.SubjectID}
-		default:
-			continue
+		h.prime(ctx, head)
+		close(h.started)
+		types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name(), NachrichtWiederhergestellt.Name(), NachrichtBewertet.Name()}
+		if h.streams != nil {
+			types = append(types, stream.StateEvents()...)
+			go h.tick(ctx, 500*time.Millisecond, h.sendOrders)
+			go h.tick(ctx, viewersEvery, h.countViewers)
 		}
-		b, _ := json.Marshal(msg)
-		out = append(out, b)
+		_ = h.events.KeepFollowingTypes(ctx, "chat", head, 500, types, h.send)
 	}
-	for _, b := range out {
-		r.broadcast(b)
+	h.mu.Lock()
+	for room, cs := range h.rooms { // shutting down: every client goes
+		for c := range cs {
+			close(c.ch)
+		}
+		delete(h.rooms, room)
+	}
+	h.mu.Unlock()
+	if h.streams != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = h.svc.forgetViewers(ctx, h.process)
 	}
 	return nil
 }
 
-// clientQueue is how many messages may wait for one client; a client that lets more pile up
-// is disconnected (it reconnects and reloads the room over HTTP).
-const clientQueue = 64
-
-func (r *Room) broadcast(b []byte) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for ch := range r.clients {
-		select {
-		case ch <- b:
-		default:
-			delete(r.clients, ch)
-			close(ch)
+// prime reads the last catchUp events of the log up to head back into the ring, before any
+// client is let in, so that a client that reconnects after a restart with a recent cursor is
+// caught up from memory. Should the log not be readable, the ring starts empty at head.
+func (h *Hub) prime(ctx context.Context, head eventstore.Position) {
+	from, err := h.events.Back(ctx, h.catchUp)
+	if err != nil || !head.After(from) {
+		from = head
+	}
+	h.mu.Lock()
+	h.from, h.head, h.latest = from, head, from
+	h.mu.Unlock()
+	for after := from; head.After(after); {
+		evs, err := h.events.Read(ctx, after, 500)
+		evs = slices.DeleteFunc(evs, func(e eventstore.Event) bool { return e.Position.After(head) })
+		if err == nil && len(evs) > 0 {
+			err = h.send(ctx, evs) // to no one: no client is in yet
 		}
+		if err != nil {
+			h.log.Warn("chat: cannot read the recent log back; reconnecting clients reload", "err", err)
+			h.mu.Lock()
+			h.ring, h.from, h.latest = nil, head, head
+			h.mu.Unlock()
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		after = evs[len(evs)-1].Position
 	}
 }
 
-var readyMessage = []byte(`{"type":"ready"}`)
-
-// ServeHTTP serves /ws/chat. Its first message is {"type": "ready"}, once the client is in the
-// room.
-func (r *Room) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
-	if err != nil {
-		return
-	}
-	defer conn.CloseNow()
-	ch := make(chan []byte, clientQueue)
-	r.mu.Lock()
-	r.clients[ch] = struct{}{}
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		if _, ok := r.clients[ch]; ok {
-			delete(r.clients, ch)
-			close(ch)
-		}
-		r.mu.Unlock()
-	}()
-	// The client sends nothing; reading notices when it goes.
-	ctx := conn.CloseRead(req.Context())
-	// Everything written from now on reaches this client: it may load the history now, and
-	// after a reconnect what it missed, without a gap.
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = conn.Write(wctx, websocket.MessageText, readyMessage)
-	cancel()
-	if err != nil {
-		return
-	}
+func (h *Hub) tick(ctx context.Context, every time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(every) // the pace of the frames, not a rule: wall time
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case b, ok := <-ch:
+		case <-t.C:
+			fn(ctx)
+		}
+	}
+}
+
+func marshal(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+type messageFrame struct {
+	Type    string              `json:"type"`
+	Cursor  eventstore.Position `json:"cursor"`
+	Message MessageJSON         `json:"message"`
+}
+
+type removedFrame struct {
+	Type   string              `json:"type"`
+	ID     uuid.UUID           `json:"id"`
+	Cursor eventstore.Position `json:"cursor"`
+}
+
+// send broadcasts a batch of the log: all of it, or (when a message cannot be read) nothing,
+// so that the batch can be tried again without sending anything twice.
+func (h *Hub) send(ctx context.Context, evs []eventstore.Event) error {
+	var shown, removed []uuid.UUID
+	for _, e := range evs {
+		switch {
+		case NachrichtGeschrieben.Is(e), NachrichtWiederhergestellt.Is(e):
+			shown = append(shown, e.SubjectID)
+		case NachrichtEntfernt.Is(e):
+			removed = append(removed, e.SubjectID)
+		}
+	}
+	up := map[uuid.UUID]Nachricht{}
+	if len(shown) > 0 {
+		ns, err := h.svc.getUp(ctx, shown)
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			up[n.ID] = n
+		}
+	}
+	var rooms map[uuid.UUID]uuid.UUID
+	if len(removed) > 0 {
+		var err error
+		if rooms, err = h.svc.roomsOf(ctx, removed); err != nil {
+			return err
+		}
+	}
+	out := make([]frame, 0, len(evs))
+	var dirty []uuid.UUID
+	for _, e := range evs {
+		switch {
+		case NachrichtGeschrieben.Is(e), NachrichtWiederhergestellt.Is(e):
+			// Shown again, a message is sent as if new; the screens place it by its time.
+			n, ok := up[e.SubjectID]
 			if !ok {
-				conn.Close(websocket.StatusPolicyViolation, "too slow; reconnect")
-				return
+				continue // removed meanwhile, or held by the word filter: not for the room
 			}
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := conn.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				return
+			out = append(out, frame{e.Position, n.Room, marshal(messageFrame{"message", e.Position, View(n)}), true})
+			dirty = append(dirty, n.Room)
+		case NachrichtEntfernt.Is(e):
+			room := rooms[e.SubjectID]
+			out = append(out, frame{e.Position, room, marshal(removedFrame{"removed", e.SubjectID, e.Position}), true})
+			dirty = append(dirty, room)
+		case NachrichtBewertet.Is(e):
+			if p, err := NachrichtBewertet.Decode(e); err == nil {
+				dirty = append(dirty, p.StreamID)
+			}
+		default:
+			if id, st, ok := stream.StateChange(e.Type, e.SubjectID); ok {
+				out = append(out, frame{pos: e.Position, room: id, b: stateFrame(st)})
 			}
 		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, f := range out {
+		if f.ring {
+			h.ring = append(h.ring, f)
+		}
+		h.broadcast(f, false)
+	}
+	if last := evs[len(evs)-1].Position; last.After(h.latest) {
+		h.latest = last
+	}
+	if over := len(h.ring) - h.catchUp; over > 0 {
+		h.from = h.ring[over-1].pos
+		h.ring = slices.Delete(h.ring, 0, over)
+	}
+	for _, room := range dirty {
+		h.dirty[room] = true
+	}
+	return nil
+}
+
+func stateFrame(st stream.State) []byte {
+	return marshal(struct {
+		Type  string       `json:"type"`
+		State stream.State `json:"state"`
+	}{"state", st})
+}
+
+// clientQueue is how many frames may wait for one client; a client that lets more pile up
+// is disconnected (it reconnects with its cursor and catches up).
+const clientQueue = 256
+
+// broadcast sends f to the clients of its room (only those in oben: an order frame); h.mu is
+// held.
+func (h *Hub) broadcast(f frame, obenOnly bool) {
+	for c := range h.rooms[f.room] {
+		if obenOnly && !c.oben {
+			continue
+		}
+		select {
+		case c.ch <- f:
+		default:
+			h.drop(c)
+		}
+	}
+}
+
+// drop takes a client out of its room and closes its queue; h.mu is held.
+func (h *Hub) drop(c *client) {
+	cs := h.rooms[c.room]
+	if _, ok := cs[c]; !ok {
+		return
+	}
+	delete(cs, c)
+	close(c.ch)
+	if len(cs) == 0 {
+		delete(h.rooms, c.room)
+	}
+}
+
+// sendOrders sends the rooms whose messages or votes changed the ids of the top of oben, when
+// that top is not what their clients were last sent: at most once per tick, so that a burst of
+// votes is one frame.
+func (h *Hub) sendOrders(ctx context.Context) {
+	h.mu.Lock()
+	var rooms []uuid.UUID
+	for room := range h.dirty {
+		delete(h.dirty, room)
+		if h.hasOben(room) {
+			rooms = append(rooms, room)
+		} else {
+			delete(h.order, room) // no one to compare for: the next one gets a fresh order
+		}
+	}
+	h.mu.Unlock()
+	for _, room := range rooms {
+		ids, err := h.svc.top(ctx, room)
+		if err != nil {
+			h.mu.Lock()
+			h.dirty[room] = true // the next tick tries again
+			h.mu.Unlock()
+			continue
+		}
+		h.mu.Lock()
+		if !slices.Equal(ids, h.order[room]) {
+			h.order[room] = ids
+			h.broadcast(frame{room: room, b: marshal(struct {
+				Type string      `json:"type"`
+				IDs  []uuid.UUID `json:"ids"`
+			}{"order", ids})}, true)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// hasOben reports whether one of the room's clients reads it in oben; h.mu is held.
+func (h *Hub) hasOben(room uuid.UUID) bool {
+	for c := range h.rooms[room] {
+		if c.oben {
+			return true
+		}
+	}
+	return false
+}
+
+// Cursor is the log's cursor now, for an answer that reads a room: a socket opened with it
+// sends every message and removal after it.
+func (h *Hub) Cursor(ctx context.Context) (string, error) {
+	p, err := h.events.Head(ctx)
+	return p.String(), err
+}
+
+var (
+	readyFrame = []byte(`{"type":"ready"}`)
+	resetFrame = []byte(`{"type":"reset"}`)
+)
+
+// Socket is what a client asks of a room's socket (its query): the sort it reads in (only
+// oben's clients get order frames), and the cursor it had, if any.
+type Socket struct {
+	Sort   Sort
+	Cursor *eventstore.Position
+}
+
+var errCursor = fault.Invalidf("cursor", "invalid_chat_cursor", "cursor must be one the server gave (from an answer or a frame).")
+
+// ParseSocket reads a socket's query: sort (neu, oben) and cursor.
+func ParseSocket(sort, cursor string) (Socket, error) {
+	var s Socket
+	var err error
+	if s.Sort, err = ParseSort(sort); err != nil {
+		return Socket{}, err
+	}
+	if cursor != "" {
+		p, err := eventstore.ParsePosition(cursor)
+		if err != nil {
+			return Socket{}, errCursor
+		}
+		s.Cursor = &p
+	}
+	return s, nil
+}
+
+// Serve serves a room's socket. With a cursor (from an answer or a frame) it first sends every
+// message and removal after it, or reset when the ring no longer reaches back to it. Then
+// comes {"type": "ready"}: from here on the client is live in the room. A stream's room first
+// tells the stream's state, and before ready the number of viewers. An error (no such stream)
+// comes back before anything is written, for the caller to answer.
+func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, opt Socket) error {
+	var state stream.State
+	if room != Naehstuebchen {
+		if h.streams == nil {
+			return stream.ErrNotFound
+		}
+		var err error
+		if state, err = h.streams.StateOf(req.Context(), room); err != nil {
+			return err
+		}
+	}
+	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return nil // Accept has answered
+	}
+	defer conn.CloseNow()
+	// The client sends nothing; reading notices when it goes.
+	ctx := conn.CloseRead(req.Context())
+	write := func(b []byte) bool {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return conn.Write(wctx, websocket.MessageText, b) == nil
+	}
+	if room != Naehstuebchen && !write(stateFrame(state)) {
+		return nil
+	}
+
+	select { // the ring and the head are set once Run has read the log's head
+	case <-h.started:
+	case <-ctx.Done():
+		return nil
+	}
+	c := &client{room: room, oben: opt.Sort == Oben, ch: make(chan frame, clientQueue)}
+	// In the room and caught up in one step under the lock: everything the ring holds after
+	// the cursor is sent first, everything after it comes through the queue, nothing twice.
+	// Without a cursor (or after a reset) the client starts from now: what was sent before,
+	// and the past the ring was filled with at start, is not for it.
+	h.mu.Lock()
+	var catchUp [][]byte
+	reset := false
+	cursor := h.latest
+	if h.head.After(cursor) {
+		cursor = h.head
+	}
+	if opt.Cursor != nil {
+		if h.from.After(*opt.Cursor) {
+			reset = true
+		} else {
+			cursor = *opt.Cursor
+			for _, f := range h.ring {
+				if f.room == room && f.pos.After(cursor) {
+					catchUp = append(catchUp, f.b)
+				}
+			}
+		}
+	}
+	if h.rooms[room] == nil {
+		h.rooms[room] = map[*client]struct{}{}
+	}
+	h.rooms[room][c] = struct{}{}
+	if c.oben {
+		// It has the order as it loaded it: the next change is sent, whatever was sent before.
+		delete(h.order, room)
+	}
+	viewers := max(h.viewers[room], len(h.rooms[room]))
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.drop(c)
+		h.mu.Unlock()
+	}()
+
+	if reset && !write(resetFrame) {
+		return nil
+	}
+	for _, b := range catchUp {
+		if !write(b) {
+			return nil
+		}
+	}
+	if room != Naehstuebchen && !write(viewersFrame(viewers)) {
+		return nil
+	}
+	if !write(readyFrame) {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case f, ok := <-c.ch:
+			if !ok {
+				conn.Close(websocket.StatusPolicyViolation, "too slow; reconnect")
+				return nil
+			}
+			// What the client had (a cursor from a replica further along than this one, or
+			// the past) is not sent again.
+			if f.pos != (eventstore.Position{}) && !f.pos.After(cursor) {
+				continue
+			}
+			if !write(f.b) {
+				return nil
+			}
+		}
+	}
+}
+
+func viewersFrame(n int) []byte {
+	return marshal(struct {
+		Type  string `json:"type"`
+		Count int    `json:"count"`
+	}{"viewers", n})
+}
+
+// viewersEvery is how often each process publishes its sockets per room and reads the totals:
+// a viewers frame goes out at most this often.
+const viewersEvery = 2 * time.Second
+
+// countViewers publishes this process's open sockets per stream room to chat_zuschauer and
+// sends each room whose total over all processes changed its new count.
+func (h *Hub) countViewers(ctx context.Context) {
+	h.mu.Lock()
+	local := map[uuid.UUID]int{}
+	for room, cs := range h.rooms {
+		if room != Naehstuebchen {
+			local[room] = len(cs)
+		}
+	}
+	idle := len(local) == 0 && h.idle
+	h.idle = len(local) == 0
+	h.mu.Unlock()
+	if idle {
+		return // nothing to publish, and nothing published before to take back
+	}
+	totals, err := h.svc.publishViewers(ctx, h.process, local)
+	if err != nil {
+		return // the next tick tries again
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for room := range h.viewers {
+		if _, ok := totals[room]; !ok {
+			delete(h.viewers, room)
+		}
+	}
+	for room, n := range totals {
+		if h.viewers[room] != n {
+			h.viewers[room] = n
+			h.broadcast(frame{room: room, b: viewersFrame(n)}, false)
+		}
+	}
+}
+
+// viewersStale: a process that has not written its counts for this long is gone (crashed);
+// its rows no longer count. Every live process rewrites its rows every viewersEvery.
+const viewersStale = 15 * time.Second
+
+// publishViewers replaces this process's counts in chat_zuschauer and returns, for the rooms
+// this process has clients in, the sockets over all live processes. One statement each way;
+// the liveness compares the database's own clock, the same for every replica whatever their
+// instance clocks say (a heartbeat, not a rule of the domain).
+func (s *Service) publishViewers(ctx context.Context, process uuid.UUID, local map[uuid.UUID]int) (map[uuid.UUID]int, error) {
+	rooms := make([]uuid.UUID, 0, len(local))
+	counts := make([]int32, 0, len(local))
+	for room, n := range local {
+		rooms, counts = append(rooms, room), append(counts, int32(n))
+	}
+	_, err := s.pool.Exec(ctx, `
+WITH gone AS (DELETE FROM chat_zuschauer WHERE process = $1 AND room <> ALL($2)
+              OR process <> $1 AND seen_at < now() - make_interval(secs => $4))
+INSERT INTO chat_zuschauer (process, room, count, seen_at)
+SELECT $1, r, c, now() FROM unnest($2::uuid[], $3::int[]) AS x(r, c)
+ON CONFLICT (process, room) DO UPDATE SET count = excluded.count, seen_at = excluded.seen_at`,
+		process, rooms, counts, (4 * viewersStale).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	return viewerTotals(ctx, s.pool, rooms)
+}
+
+func viewerTotals(ctx context.Context, pool *pgxpool.Pool, rooms []uuid.UUID) (map[uuid.UUID]int, error) {
+	out := map[uuid.UUID]int{}
+	if len(rooms) == 0 {
+		return out, nil
+	}
+	rows, err := pool.Query(ctx, `SELECT room, sum(count)::int FROM chat_zuschauer
+WHERE room = ANY($1) AND seen_at >= now() - make_interval(secs => $2) GROUP BY room`, rooms, viewersStale.Seconds())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var room uuid.UUID
+		var n int
+		if err := rows.Scan(&room, &n); err != nil {
+			return nil, err
+		}
+		out[room] = n
+	}
+	return out, rows.Err()
+}
+
+// forgetViewers deletes this process's counts (it is shutting down).
+func (s *Service) forgetViewers(ctx context.Context, process uuid.UUID) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM chat_zuschauer WHERE process = $1`, process)
+	return err
 }

@@ -35,7 +35,8 @@ const (
 	ClassLogin    Class = "login"    // POST /api/auth/login
 	ClassRegister Class = "register" // POST /api/auth/register, once checked and about to act
 	ClassWrite    Class = "write"    // every other POST, PUT, PATCH and DELETE under /api/
-	ClassChat     Class = "chat"     // POST /api/chat: a message to the Nähstübchen
+	ClassChat     Class = "chat"     // POST /api/chat, /api/streams/{id}/chat: a message to a chat room
+	ClassVote     Class = "vote"     // PUT /api/streams/{id}/chat/{message}/vote: a vote in a stream's chat
 	ClassReport   Class = "report"   // POST /api/meldungen: a report to the moderators
 
 	// ClassRegisterRequest is every POST /api/auth/register, counted before it is read: the
@@ -86,6 +87,8 @@ var DefaultRules = []Rule{
 	{ClassWrite, PerAccount, 120, 500 * time.Millisecond}, // 2 a second
 	{ClassChat, PerIP, 120, 500 * time.Millisecond},       // a room full of residents behind one router
 	{ClassChat, PerAccount, 20, 3 * time.Second},          // 20 at once, then 20 a minute: a conversation, not a flood
+	{ClassVote, PerIP, 600, 100 * time.Millisecond},       // a full hall voting along with the assembly
+	{ClassVote, PerAccount, 30, time.Second},              // 30 at once, then one a second: clicking along, not a script
 	{ClassReport, PerIP, 30, time.Minute},                 // 30 at once, then one a minute
 	{ClassReport, PerAccount, 10, 6 * time.Minute},        // 10 at once, then 10 an hour
 	{ClassSocket, PerIP, 200, time.Second},                // each tab opens two: a full room behind one router reconnecting after a restart
@@ -134,7 +137,7 @@ func ParseRules(s string, base []Rule) ([]Rule, error) {
 	return out, nil
 }
 
-var knownClasses = []Class{ClassLogin, ClassRegister, ClassRegisterRequest, ClassWrite, ClassChat, ClassReport, ClassSocket, ClassInbox}
+var knownClasses = []Class{ClassLogin, ClassRegister, ClassRegisterRequest, ClassWrite, ClassChat, ClassVote, ClassReport, ClassSocket, ClassInbox}
 
 // RateLimits configure the limits.
 type RateLimits struct {
@@ -272,8 +275,11 @@ func classOf(r *http.Request) Class {
 		return ClassLogin
 	case r.URL.Path == "/api/auth/register":
 		return ClassRegister
-	case r.URL.Path == "/api/chat" && r.Method == http.MethodPost:
+	case r.URL.Path == "/api/chat" && r.Method == http.MethodPost,
+		strings.HasPrefix(r.URL.Path, "/api/streams/") && strings.HasSuffix(r.URL.Path, "/chat") && r.Method == http.MethodPost:
 		return ClassChat
+	case strings.HasPrefix(r.URL.Path, "/api/streams/") && strings.HasSuffix(r.URL.Path, "/vote") && r.Method == http.MethodPut:
+		return ClassVote
 	case r.URL.Path == "/api/meldungen" && r.Method == http.MethodPost:
 		return ClassReport
 	}
@@ -283,7 +289,7 @@ func classOf(r *http.Request) Class {
 // accountClass is the class whose per-account rule an authenticated request meets, or "".
 func accountClass(r *http.Request) Class {
 	switch c := classOf(r); c {
-	case ClassWrite, ClassChat, ClassReport:
+	case ClassWrite, ClassChat, ClassVote, ClassReport:
 		return c
 	}
 	return ""

@@ -56,9 +56,10 @@ type Deps struct {
 	Bank Bank
 	// Snapshots are served read-only under /snapshots/ (snapshots.go; nil: no routes).
 	Snapshots *snapshot.Service
-	// MapFeed and ChatRoom serve the WebSockets /ws/map and /ws/chat.
-	MapFeed  *mapfeed.Feed
-	ChatRoom http.Handler
+	// MapFeed serves the WebSocket /ws/map; ChatHub the chat rooms' /ws/chat and
+	// /ws/streams/{id}/chat.
+	MapFeed *mapfeed.Feed
+	ChatHub *chat.Hub
 	// Timeline answers GET /api/timeline (nil: 404 timeline_off).
 	Timeline *timeline.Service
 	// Moderation: reports, the queue, actions, the public log, appeals, address blocks
@@ -194,9 +195,17 @@ func (s *Server) routes() {
 		s.handle("GET /api/chat", s.listChat)
 		s.handle("POST /api/chat", s.authed(s.writeChat))
 		s.handle("DELETE /api/admin/chat/{id}", s.authed(s.removeChat))
+		if s.Streams != nil {
+			s.handle("GET /api/streams/{id}/chat", s.listChat)
+			s.handle("POST /api/streams/{id}/chat", s.authed(s.writeChat))
+			s.handle("PUT /api/streams/{id}/chat/{message}/vote", s.authed(s.voteChat))
+		}
 	}
-	if s.ChatRoom != nil {
-		s.mux.Handle("GET /ws/chat", s.ChatRoom)
+	if s.ChatHub != nil {
+		s.handle("GET /ws/chat", s.chatSocket)
+		if s.Streams != nil {
+			s.handle("GET /ws/streams/{id}/chat", s.chatSocket)
+		}
 	}
 
 	s.bankRoutes()

@@ -8,7 +8,7 @@ import { addMessages } from "./api";
 addMessages({
   streamer_required: "Streams dürfen nur die Verwaltung und Streamer (eine Rolle, die die Verwaltung vergibt) anlegen und führen.",
   stream_not_found: "Diesen Stream gibt es nicht.",
-  stream_ended: "Dieser Stream ist beendet. Lege einen neuen an.",
+  stream_ended: "Dieser Stream ist beendet: sein Chat bleibt lesbar. Für eine neue Übertragung lege einen neuen Stream an.",
   invalid_scheduled_at: "Der Termin des Streams muss in der Zukunft liegen.",
   ingest_key_refused: "Dieser Stream-Schlüssel gehört zu keinem Stream, der live gehen darf.",
   ingest_off: "Diese Instanz nimmt keine Übertragungen an (kein RTMP-Geheimnis eingerichtet).",
@@ -16,4 +16,9 @@ addMessages({
   invalid_rtmp_call: "Der Aufruf von nginx-rtmp ist nicht lesbar.",
   invalid_relay: "Die Relay-Adresse in nginx' Aufruf muss eine IP-Adresse mit Port sein.",
   invalid_client: "Der Aufruf von nginx-rtmp nennt keine Verbindung.",
+  // The stream's chat (instance/chat).
+  invalid_sort: "Sortieren geht nach „Neu“ oder „Oben“.",
+  invalid_vote: "Eine Bewertung ist hoch, runter oder zurückgenommen.",
+  vote_own_message: "Die eigene Nachricht kannst du nicht bewerten.",
+  invalid_chat_cursor: "Der Chat hat einen ungültigen Stand angefragt; er lädt neu.",
 });
