@@ -404,6 +404,14 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 			{Name: "webrat", Interval: sweepEvery, Run: webratSweep.Run},
+			// A live stream whose broadcast nginx stopped reporting goes offline (STREAMS.md).
+			{Name: "streams", Interval: sweepEvery, Run: func(ctx context.Context) error {
+				n, err := i.Streams.Sweep(ctx, stream.Silence)
+				if n > 0 {
+					log.Info("stream sweep: broadcasts no longer reported taken offline", "streams", n)
+				}
+				return err
+			}},
 			{Name: "sessions", Interval: time.Hour, Run: func(ctx context.Context) error {
 				_, err := i.Accounts.SweepSessions(ctx)
 				if err == nil {

@@ -236,6 +236,7 @@ func TestStreamChat(t *testing.T) {
 	// One screen on each replica: A in neu, B in oben, both from the history's cursor.
 	onA := openChat(t, a, st.ID, "sort=neu&cursor="+first.Cursor)
 	onB := openChat(t, b, st.ID, "sort=oben&cursor="+first.Cursor)
+	elsewhere := openChat(t, a, other.ID, "sort=oben") // another stream's room: hears nothing of this one
 	for _, s := range []*chatSocket{onA, onB} {
 		if f := s.next(t); f.Type != "state" || f.State != "geplant" {
 			t.Fatalf("first frame: %s", f.raw)
@@ -370,6 +371,7 @@ func TestStreamChat(t *testing.T) {
 	if p := readChat(t, guest, path); ids(p) != m1.ID {
 		t.Fatalf("after the removal: %s", ids(p))
 	}
+	jana.Do("PUT", votePath(m2.ID), map[string]int{"vote": 1}).Expect(t, http.StatusNotFound) // hidden: no votes
 	if p := readChat(t, ben, path); len(p.Messages) != 2 || !p.Messages[0].Hidden {
 		t.Fatalf("its author sees it, marked: %+v", p)
 	}
@@ -453,6 +455,13 @@ func TestStreamChat(t *testing.T) {
 		t.Fatalf("the ended stream's chat: %s", ids(p))
 	}
 
+	// The other stream's screen was sent nothing of this room's.
+	if elsewhere.saw("message") || elsewhere.saw("removed") || elsewhere.saw("order") || elsewhere.saw("reset") {
+		t.Fatalf("another room's screen heard this one")
+	}
+	if !elsewhere.saw("ready") {
+		t.Fatalf("the other room's screen never got ready")
+	}
 	// The neu screen on A was never sent the order; the oben one on B was.
 	if onA.saw("order") || !onB.saw("order") {
 		t.Fatalf("order frames: neu screen %v, oben screen %v", onA.saw("order"), onB.saw("order"))
