@@ -73,7 +73,8 @@ export function go(to: string) {
 }
 
 addEventListener("popstate", route);
-// The page's own links (and the map's link to it) move within the app, without a reload.
+// The page's own links move within the app, without a reload (main.ts moves the map's link
+// here with go()).
 document.addEventListener("click", (e) => {
   const a = (e.target as HTMLElement).closest<HTMLAnchorElement>("a[data-nav]");
   if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
