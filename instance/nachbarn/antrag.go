@@ -81,8 +81,7 @@ WHERE iri = $1 AND actor = $2`,
 // but the tombstone, which that state already outdates.
 func (s *Service) DeleteAntragTx(ctx context.Context, tx *database.Tx, iri, actor string, at time.Time) error {
 	tx.Defer(`INSERT INTO remote_antrag_deletes (iri, actor, deleted_at) VALUES ($1, $2, $3)
-ON CONFLICT (iri) DO UPDATE SET deleted_at = GREATEST(remote_antrag_deletes.deleted_at, excluded.deleted_at)
-WHERE remote_antrag_deletes.actor = excluded.actor`, iri, actor, at)
+ON CONFLICT (iri, actor) DO UPDATE SET deleted_at = GREATEST(remote_antrag_deletes.deleted_at, excluded.deleted_at)`, iri, actor, at)
 	tx.Defer(`UPDATE remote_einsprueche e SET reason = '' FROM remote_antraege r
 WHERE e.antrag = r.iri AND r.iri = $1 AND r.actor = $2 AND (r.sent_at IS NULL OR r.sent_at <= $3) AND e.reason <> ''`, iri, actor, at)
 	tx.Defer(`UPDATE remote_antraege SET status = 'zurueckgezogen', title = '', details_html = '', updated_at = $4
