@@ -140,38 +140,12 @@ func TestHiddenAntragStaysWordlessWhenAnOlderDeliveryComesLate(t *testing.T) {
 	})
 	// What Lindenau sent Plagwitz before the hiding: the Antrag's Create, and its Update
 	// after Hans's Einspruch.
-	sent := func(typ string) map[string]any {
-		t.Helper()
-		var body []byte
-		waitFor(t, "Lindenau to queue the "+typ, patience, func() bool {
-			err := a.Pool.QueryRow(context.Background(), `SELECT body::text FROM ap_outgoing
-WHERE body->>'type' = $1 AND body->'object'->>'id' = $2 ORDER BY id DESC LIMIT 1`, typ, an.Fediverse.ID).Scan(&body)
-			return err == nil
-		})
-		var act map[string]any
-		if err := json.Unmarshal(body, &act); err != nil {
-			t.Fatal(err)
-		}
-		return act
-	}
-	create, update := sent("Create"), sent("Update")
+	create, update := sentBy(t, a, "Create", an), sentBy(t, a, "Update", an)
 
 	a.Admin().Post("/api/admin/inhalte/hide", map[string]string{"target": an.ID, "reason": "Beleidigung"}).Expect(t, http.StatusOK)
 	waitFor(t, "Plagwitz to take the Delete", patience, func() bool { return view().Status == "zurueckgezogen" })
 
-	// The late deliveries, signed by the Antrag's actor as Lindenau signs them; new ids, as
-	// Plagwitz never took them (a retried job), else its inbox would drop them as seen.
-	actor := an.Fediverse.ID + "/actor"
-	keys := keysOf(t, a, "/ap/antraege/"+an.ID+"/actor")
-	for i, act := range []map[string]any{create, update} {
-		act["id"] = act["id"].(string) + "#late" + strconv.Itoa(i)
-		if code, body := postSigned(t, b.URL+"/ap/inbox", actor, keys, act); code != http.StatusAccepted {
-			t.Fatalf("late %s: %d %s", act["type"], code, body)
-		}
-		waitFor(t, "Plagwitz to process the late "+act["type"].(string), patience, func() bool {
-			return b.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL`, act["id"]) == 1
-		})
-	}
+	deliverLate(t, a, b, an, create, update)
 	if v := view(); v.Title != "" || v.DetailsHTML != "" || v.Status != "zurueckgezogen" {
 		t.Errorf("after the late Create and Update, Plagwitz shows: %+v", v)
 	}
@@ -199,5 +173,68 @@ WHERE body->>'type' = $1 AND body->'object'->>'id' = $2 ORDER BY id DESC LIMIT 1
 	}
 	if n := b.Count(`SELECT count(*) FROM remote_einsprueche WHERE reason = 'Eine Beleidigung'`); n != 0 {
 		t.Errorf("Hans's reason came back at Plagwitz, which had dropped it for good")
+	}
+}
+
+// The same when Plagwitz never had the Antrag (its Create still being retried when the Delete
+// comes): the Delete leaves a tombstone, the late Create stores nothing, and the Antrag comes
+// once Lindenau shows it again and sends it anew.
+func TestHiddenAntragNeverSeenStaysOutAtTheNeighbour(t *testing.T) {
+	t.Parallel()
+	a, b, an := neighboursWithAntrag(t, map[string]string{"title": "Gießdienst mit Schimpfwort", "details_md": "Ein *Schimpfwort* im Text."})
+	remoteAntrag(t, b, patience)
+	create := sentBy(t, a, "Create", an)
+	// As if the Create had not reached Plagwitz yet.
+	if _, err := b.Pool.Exec(context.Background(), `DELETE FROM remote_antraege WHERE iri = $1`, an.Fediverse.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	a.Admin().Post("/api/admin/inhalte/hide", map[string]string{"target": an.ID, "reason": "Beleidigung"}).Expect(t, http.StatusOK)
+	waitFor(t, "Plagwitz to take the Delete", patience, func() bool {
+		return b.Count(`SELECT count(*) FROM ap_inbox WHERE body::jsonb->>'type' = 'Delete' AND processed_at IS NOT NULL`) == 1
+	})
+	deliverLate(t, a, b, an, create)
+	if n := b.Count(`SELECT count(*) FROM remote_antraege`); n != 0 {
+		t.Errorf("Plagwitz stored the hidden Antrag from its late Create (%d rows)", n)
+	}
+
+	a.Admin().Post("/api/admin/inhalte/unhide", map[string]string{"target": an.ID, "reason": "Versehen"}).Expect(t, http.StatusOK)
+	a.VerifiedResident("Frieda", lat, lon).Post("/api/antraege/"+an.ID+"/einspruch", map[string]string{"reason": "Zu teuer"}).Expect(t, http.StatusCreated)
+	waitFor(t, "Plagwitz to keep the Antrag shown again", patience, func() bool {
+		return b.Count(`SELECT count(*) FROM remote_antraege WHERE title = 'Gießdienst mit Schimpfwort'`) == 1
+	})
+}
+
+// sentBy is the last activity of the type that the Ortsweberei inst queued about the Antrag.
+func sentBy(t *testing.T, inst *instancetest.Instance, typ string, an antragRef) map[string]any {
+	t.Helper()
+	var body []byte
+	waitFor(t, "the "+typ+" to be queued", patience, func() bool {
+		err := inst.Pool.QueryRow(context.Background(), `SELECT body::text FROM ap_outgoing
+WHERE body->>'type' = $1 AND body->'object'->>'id' = $2 ORDER BY id DESC LIMIT 1`, typ, an.Fediverse.ID).Scan(&body)
+		return err == nil
+	})
+	var act map[string]any
+	if err := json.Unmarshal(body, &act); err != nil {
+		t.Fatal(err)
+	}
+	return act
+}
+
+// deliverLate delivers to b activities the Antrag's actor at a sent earlier, as a retried
+// delivery job would after the ones sent since: signed by that actor, with new ids (b never
+// took them, else its inbox would drop them as seen), and waits until b processed each.
+func deliverLate(t *testing.T, a, b *instancetest.Instance, an antragRef, acts ...map[string]any) {
+	t.Helper()
+	actor := an.Fediverse.ID + "/actor"
+	keys := keysOf(t, a, "/ap/antraege/"+an.ID+"/actor")
+	for i, act := range acts {
+		act["id"] = act["id"].(string) + "#late" + strconv.Itoa(i)
+		if code, body := postSigned(t, b.URL+"/ap/inbox", actor, keys, act); code != http.StatusAccepted {
+			t.Fatalf("late %s: %d %s", act["type"], code, body)
+		}
+		waitFor(t, "the late "+act["type"].(string)+" to be processed", patience, func() bool {
+			return b.Count(`SELECT count(*) FROM ap_inbox WHERE activity_id = $1 AND processed_at IS NOT NULL`, act["id"]) == 1
+		})
 	}
 }
