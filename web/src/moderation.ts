@@ -171,7 +171,7 @@ const tabNames: [Tab, string, "all" | "moderator" | "admin"][] = [
 ];
 
 // The roles an admin gives (docs/MODERATION.md, "Roles"); the Kasse only where the Ortskonto exists.
-const roleLabel: Record<string, string> = { moderator: "Moderation", kassenwart: "Kasse" };
+const roleLabel: Record<string, string> = { moderator: "Moderation", kassenwart: "Kasse", streamer: "Streams" };
 
 export const isModerator = (me: Me | null) => !!me && (me.is_admin || !!me.roles?.includes("moderator"));
 
@@ -642,7 +642,7 @@ export class Moderation {
       s ? h("p", { class: "meta" }, `Begründung: ${s.reason}`) : null,
     );
     if (me.is_admin) {
-      const roles = (["moderator", "kassenwart"] as const).filter((r) => r === "moderator" || konto || a.roles.includes(r));
+      const roles = (["moderator", "streamer", "kassenwart"] as const).filter((r) => r !== "kassenwart" || konto || a.roles.includes(r));
       li.append(
         h(
           "div",
