@@ -78,7 +78,7 @@ func TestPersistedNames(t *testing.T) {
 	slices.Sort(types)
 	if got, want := strings.Join(types, " "), "AbstimmungEroeffnet AbstimmungGeschlossen AntragAbgelehnt AntragAngenommen "+
 		"AntragFristVerlaengert AntragGestellt AntragVerborgen AntragZurAbstimmung AntragZurueckgezogen DelegationAbgelaufen DelegationBeendet "+
-		"DelegationWirksam EinspruchErhoben EinspruchVerborgen StimmeAbgegeben StimmeGeaendert"; got != want {
+		"DelegationWirksam EinspruchErhoben EinspruchVerborgen StimmeAbgegeben StimmeGeaendert StreamBeendet StreamGestartet"; got != want {
 		t.Errorf("delivered types\n got %s\nwant %s", got, want)
 	}
 

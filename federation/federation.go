@@ -49,6 +49,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/instance/stream"
 	"github.com/weltgewebe/weltgewebe/internal/httpsig"
 	"github.com/weltgewebe/weltgewebe/internal/transport"
 )
@@ -106,6 +107,9 @@ type Services struct {
 	// SnapshotKeys is the key that signs the Ortsweberei's snapshots, published on its Group
 	// actor as "<actor>#snapshot-key" (nil: none published).
 	SnapshotKeys convert.SnapshotKeys
+	// Streams are the livestreams the Ortsweberei posts about to its followers. When not
+	// given, federation reads them through a service of its own on the same pool and clock.
+	Streams *stream.Service
 }
 
 // Service is the instance's federation.
@@ -150,6 +154,9 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	if svc.Knoten == nil {
 		svc.Knoten = knoten.NewService(pool, c, svc.Ortsweberei)
 	}
+	if svc.Streams == nil {
+		svc.Streams = stream.NewService(pool, c)
+	}
 	if svc.Nachbarn == nil {
 		svc.Nachbarn = nachbarn.NewService(pool, c, svc.Antraege)
 	}
@@ -179,7 +186,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 	s.delivery = delivery.New(pool, s.wall, s.client, s.keys, s.blocks, s.iri, s.log)
 	s.convert = convert.New(s.iri, pool, c, s.keys, convert.Services{Events: svc.Events, Accounts: svc.Accounts,
 		Ortsweberei: svc.Ortsweberei, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations,
-		Knoten: svc.Knoten, SnapshotKeys: svc.SnapshotKeys})
+		Knoten: svc.Knoten, SnapshotKeys: svc.SnapshotKeys, Streams: svc.Streams})
 	s.actors = actors.New(actors.Config{Pool: pool, Clock: c, Wall: s.wall, IRI: s.iri, Accounts: svc.Accounts, Antraege: svc.Antraege,
 		Blocks: s.blocks, Fetch: s.fetch, Delivery: s.delivery, Dev: cfg.Dev, MaxSkew: cfg.MaxSkew})
 	// Snapshot files are far larger than any document and may come over a slow link: their

@@ -119,6 +119,14 @@ func (s *Service) registerContent(mux *http.ServeMux) {
 		}
 		return s.convert.StimmeNoteObject(r.Context(), e)
 	})
+	// The Ortsweberei's post about a livestream, as it stands now (live, or ended).
+	get("/ap/streams/{id}", func(r *http.Request) (any, error) {
+		id, err := uuid.Parse(r.PathValue("id"))
+		if err != nil {
+			return nil, iri.ErrNotFound
+		}
+		return s.convert.StreamNoteObject(r.Context(), id)
+	})
 	get("/ap/delegationen/{id}", func(r *http.Request) (any, error) {
 		id, err := uuid.Parse(r.PathValue("id"))
 		if err != nil {

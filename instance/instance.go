@@ -101,7 +101,11 @@ type Config struct {
 	// RTMPSecret is the secret nginx-rtmp's on_publish and on_publish_done calls carry
 	// (docs/STREAMS.md); empty: every broadcast is refused.
 	RTMPSecret string
-	Log        *slog.Logger
+	// ChatCatchUp is how many frames of messages and removals the chat keeps for sockets that
+	// reconnect with a cursor, and how many events of the log it reads back at start to fill
+	// them (docs/STREAMS.md); 0: chat.DefaultCatchUp.
+	ChatCatchUp int
+	Log         *slog.Logger
 }
 
 // SnapshotConfig says where the snapshots go, when they are taken and how long the event log
@@ -351,7 +355,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Retitled: i.Konto.AntragRetitledTx,
 	})
 	i.Streams = stream.NewService(db.Pool, i.Clock)
-	i.ChatHub = chat.NewHub(i.Chat, i.Events, i.Streams, log)
+	i.ChatHub = chat.NewHub(i.Chat, i.Events, i.Streams, cfg.ChatCatchUp, log)
 	schedule := cfg.Snapshots.Schedule
 	if schedule.Location == nil {
 		schedule.Location = cfg.DelegationBatch.Location
@@ -400,6 +404,14 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 			{Name: "webrat", Interval: sweepEvery, Run: webratSweep.Run},
+			// A live stream whose broadcast nginx stopped reporting goes offline (STREAMS.md).
+			{Name: "streams", Interval: sweepEvery, Run: func(ctx context.Context) error {
+				n, err := i.Streams.Sweep(ctx, stream.Silence)
+				if n > 0 {
+					log.Info("stream sweep: broadcasts no longer reported taken offline", "streams", n)
+				}
+				return err
+			}},
 			{Name: "sessions", Interval: time.Hour, Run: func(ctx context.Context) error {
 				_, err := i.Accounts.SweepSessions(ctx)
 				if err == nil {

@@ -48,6 +48,21 @@ func startModeration(t *testing.T, moderators ...string) (*instancetest.Instance
 	return inst, admin, mods
 }
 
+// startModerator is startModeration with one moderator, Mona.
+func startModerator(t *testing.T) (*instancetest.Instance, *instancetest.Client, *instancetest.Client) {
+	t.Helper()
+	inst, admin, mods := startModeration(t, "Mona")
+	return inst, admin, mods[0]
+}
+
+// wantCount fails the test unless query counts want rows; what names them in the message.
+func wantCount(t *testing.T, inst *instancetest.Instance, want int, what, query string) {
+	t.Helper()
+	if n := inst.Count(query); n != want {
+		t.Errorf("%d %s, want %d", n, what, want)
+	}
+}
+
 // sanctionView is the sanction GET /api/me shows its account.
 type sanctionView struct {
 	State   string     `json:"state"`
@@ -450,8 +465,7 @@ func (f *fakeForwarder) ForwardTx(_ context.Context, _ *database.Tx, _ uuid.UUID
 // A report about a remote account is forwarded through the Forwarder, once; a local one is not.
 func TestForwardRemoteReport(t *testing.T) {
 	t.Parallel()
-	inst, _, mods := startModeration(t, "Mona")
-	mod := mods[0]
+	inst, _, mod := startModerator(t)
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	remote := ada.Post("/api/meldungen", map[string]string{"target": "https://mastodon.example/users/troll", "reason": "Spam"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
 	local := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "x"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
@@ -564,8 +578,7 @@ func TestHideAndAppealUnhides(t *testing.T) {
 // it holds it; the queue pages.
 func TestFlagAndHoldReports(t *testing.T) {
 	t.Parallel()
-	inst, _, mods := startModeration(t, "Mona")
-	mod := mods[0]
+	inst, _, mod := startModerator(t)
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	var me struct{ Handle string }
 	ada.Get("/api/me").Expect(t, http.StatusOK).JSON(t, &me)
@@ -617,8 +630,7 @@ func TestFlagAndHoldReports(t *testing.T) {
 // Bad input to the moderation routes is refused with its code and writes nothing.
 func TestModerationBadInput(t *testing.T) {
 	t.Parallel()
-	inst, admin, mods := startModeration(t, "Mona")
-	mod := mods[0]
+	inst, admin, mod := startModerator(t)
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	rep := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "x"}).Expect(t, http.StatusCreated).Map(t)["id"].(string)
 	e := mod.Post("/api/admin/accounts/"+ada.ID+"/warn", map[string]string{"reason": "x"}).Expect(t, http.StatusOK).Map(t)["id"].(string)
@@ -675,8 +687,7 @@ func TestModerationBadInput(t *testing.T) {
 // moderation_self and leaves the report open for another moderator.
 func TestModeratorCannotCloseReportsAboutThemselves(t *testing.T) {
 	t.Parallel()
-	inst, admin, mods := startModeration(t, "Mona")
-	mod := mods[0]
+	inst, admin, mod := startModerator(t)
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	other := inst.VerifiedResident("Otto", lat, lon)
 	report := ada.Post("/api/meldungen", map[string]string{"target": mod.ID, "reason": "moderiert parteiisch"}).
@@ -760,17 +771,14 @@ func TestConcurrentHidesLogOnce(t *testing.T) {
 	if ok != 1 || conflict != 1 {
 		t.Errorf("a message hidden twice at once: %v, want one 200 and one 409", statuses)
 	}
-	if hides := inst.Count("SELECT count(*) FROM moderation_log WHERE action = 'hide'"); hides != 1 {
-		t.Errorf("%d hide entries in the log for one hide", hides)
-	}
+	wantCount(t, inst, 1, "hide entries in the log for one hide", "SELECT count(*) FROM moderation_log WHERE action = 'hide'")
 }
 
 // A report forwarded without a comment: the public log's entry must not carry the reporter's
 // words (the report is never public; they may name the reporter).
 func TestForwardWithoutCommentKeepsTheReportPrivate(t *testing.T) {
 	t.Parallel()
-	inst, _, mods := startModeration(t, "Mona")
-	mod := mods[0]
+	inst, _, mod := startModerator(t)
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	words := "Ich, Ada aus der Lindenstraße 3, werde von diesem Konto belästigt"
 	remote := ada.Post("/api/meldungen", map[string]string{"target": "https://mastodon.example/users/troll", "reason": words}).
@@ -840,8 +848,7 @@ func TestSuspendingABannedAccountKeepsTheBanAppealable(t *testing.T) {
 // Anything else is 422 meldung_target_mismatch, nothing written, the report still open.
 func TestActionMustAnswerItsReport(t *testing.T) {
 	t.Parallel()
-	inst, _, mods := startModeration(t, "Mona")
-	mod := mods[0]
+	inst, _, mod := startModerator(t)
 	ada := inst.VerifiedResident("Ada", lat, lon)
 	troll := inst.VerifiedResident("Troll", lat, lon)
 	otto := inst.VerifiedResident("Otto", lat, lon)
@@ -870,9 +877,7 @@ func TestActionMustAnswerItsReport(t *testing.T) {
 			}
 		}
 	})
-	if open := inst.Count("SELECT count(*) FROM moderation_meldungen WHERE state = 'open'"); open != 2 {
-		t.Errorf("%d reports open after the refusals, want both", open)
-	}
+	wantCount(t, inst, 2, "reports open after the refusals", "SELECT count(*) FROM moderation_meldungen WHERE state = 'open'")
 
 	// The author of the reported message is warned, answering the report about the message; the
 	// reported account suspended, answering the report about it; both reports resolved.
@@ -880,9 +885,7 @@ func TestActionMustAnswerItsReport(t *testing.T) {
 	mod.Post("/api/admin/accounts/"+troll.ID+"/suspend", map[string]any{"days": 2, "reason": "wiederholt", "meldung": aboutTroll}).Expect(t, http.StatusOK)
 	aboutOtto := report(ottoMsg.ID)
 	mod.Post("/api/admin/inhalte/hide", map[string]any{"target": ottoMsg.ID, "reason": "x", "meldung": aboutOtto}).Expect(t, http.StatusOK)
-	if resolved := inst.Count("SELECT count(*) FROM moderation_meldungen WHERE state = 'resolved'"); resolved != 3 {
-		t.Errorf("%d reports resolved, want 3", resolved)
-	}
+	wantCount(t, inst, 3, "reports resolved", "SELECT count(*) FROM moderation_meldungen WHERE state = 'resolved'")
 }
 
 // A ban and a suspension are lifted each on its own: lifting a ban leaves a suspension that
@@ -891,8 +894,7 @@ func TestActionMustAnswerItsReport(t *testing.T) {
 // suspension a moderator's too.
 func TestBanAndSuspensionAreLiftedApart(t *testing.T) {
 	t.Parallel()
-	inst, admin, mods := startModeration(t, "Mona")
-	mod := mods[0]
+	inst, admin, mod := startModerator(t)
 	ben := inst.VerifiedResident("Ben", lat, lon)
 	lift := func(c *instancetest.Client, body map[string]any, status int) *instancetest.Response {
 		t.Helper()
@@ -924,9 +926,7 @@ func TestBanAndSuspensionAreLiftedApart(t *testing.T) {
 	if code := lift(admin, map[string]any{"reason": "x", "sanction": "ban"}, http.StatusConflict).ErrorCode(); code != "not_sanctioned" {
 		t.Errorf("lifting a ban not in force: %s", code)
 	}
-	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'SperreAufgehoben' AND payload->>'sanction' = 'ban'`); n != 1 {
-		t.Errorf("%d SperreAufgehoben naming the ban", n)
-	}
+	wantCount(t, inst, 1, "SperreAufgehoben naming the ban", `SELECT count(*) FROM events WHERE type = 'SperreAufgehoben' AND payload->>'sanction' = 'ban'`)
 
 	// The reverse: banned again, the moderator lifts the suspension; the ban stays.
 	admin.Post("/api/admin/accounts/"+ben.ID+"/ban", map[string]any{"reason": "Hetze"}).Expect(t, http.StatusOK)
@@ -942,9 +942,7 @@ func TestBanAndSuspensionAreLiftedApart(t *testing.T) {
 		t.Errorf("after both lifts: %+v", s)
 	}
 	ben.Patch("/api/me", map[string]string{"name": "Benni"}).Expect(t, http.StatusOK)
-	if n := inst.Count(`SELECT count(*) FROM events WHERE type = 'SperreAufgehoben' AND payload->>'sanction' = 'suspension'`); n != 1 {
-		t.Errorf("%d SperreAufgehoben naming the suspension", n)
-	}
+	wantCount(t, inst, 1, "SperreAufgehoben naming the suspension", `SELECT count(*) FROM events WHERE type = 'SperreAufgehoben' AND payload->>'sanction' = 'suspension'`)
 }
 
 // Whoever delegated their vote to an account that is banned or suspended is told so on the
@@ -983,5 +981,74 @@ func TestDelegationShowsTheDelegatesSanction(t *testing.T) {
 	inst.Advance("49h")
 	if s, n := sanctionOf(); s != "" || n != 1 {
 		t.Errorf("after the suspension ended: %q (%d delegations)", s, n)
+	}
+}
+
+// A moderator an admin suspended or banned no longer reads what only moderators read — the
+// queue with its reporters, the residents' list — though the role stays until an admin takes
+// it: a sanctioned moderator acts on nothing, and reads nothing of the moderation's either.
+// Public reads and the account's own stay open.
+func TestSanctionedModeratorReadsNoModeration(t *testing.T) {
+	t.Parallel()
+	inst, admin, mona := startModerator(t)
+	rita := inst.VerifiedResident("Rita", lat, lon)
+	rita.Post("/api/meldungen", map[string]string{"target": inst.VerifiedResident("Viktor", lat, lon).ID, "reason": "Droht"}).Expect(t, http.StatusCreated)
+	moderationReads := []string{"/api/admin/meldungen", "/api/admin/accounts?verified=false"}
+	reads := func(want int, code string) {
+		t.Helper()
+		for _, path := range moderationReads {
+			if r := mona.Get(path); r.Status != want || r.ErrorCode() != code {
+				t.Errorf("GET %s: %d %s, want %d %s", path, r.Status, r.ErrorCode(), want, code)
+			}
+		}
+		for _, path := range []string{"/api/me", "/api/moderation/log"} {
+			mona.Get(path).Expect(t, http.StatusOK)
+		}
+	}
+	reads(http.StatusOK, "")
+	if body := string(mona.Get("/api/admin/meldungen").Body); !strings.Contains(body, "Rita") {
+		t.Fatalf("the queue names no reporter: %s", body)
+	}
+
+	admin.Post("/api/admin/accounts/"+mona.ID+"/suspend", map[string]any{"days": 3, "reason": "Hat Meldende bloßgestellt"}).Expect(t, http.StatusOK)
+	reads(http.StatusForbidden, "account_suspended")
+	admin.Post("/api/admin/accounts/"+mona.ID+"/lift", map[string]any{"reason": "Geklärt"}).Expect(t, http.StatusOK)
+	reads(http.StatusOK, "")
+	admin.Post("/api/admin/accounts/"+mona.ID+"/ban", map[string]any{"reason": "Wieder bloßgestellt"}).Expect(t, http.StatusOK)
+	reads(http.StatusForbidden, "account_banned")
+}
+
+// An admin another admin banned reads the moderation log as the public does: without the
+// ranges of address blocks, which only admins are shown.
+func TestBannedAdminReadsThePublicLog(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t)
+	ada, bea := inst.Admin(), inst.Admin()
+	ada.Post("/api/admin/ipsperren", map[string]any{"cidr": "192.0.2.0/24", "reason": "Spam-Welle"}).Expect(t, http.StatusCreated)
+	rangeShown := func() bool {
+		for _, e := range readLog(t, ada).Eintraege {
+			if e.Target.Kind == "ip" && e.Target.ID != "" {
+				return true
+			}
+		}
+		return false
+	}
+	if !rangeShown() {
+		t.Fatal("the admin's log lacks the range")
+	}
+	bea.Post("/api/admin/accounts/"+ada.ID+"/ban", map[string]any{"reason": "Hat Sperren missbraucht"}).Expect(t, http.StatusOK)
+	if rangeShown() {
+		t.Error("the banned admin's log still shows the range")
+	}
+	// Her own entry, the ban, is still marked hers: she may appeal it.
+	var log struct {
+		Eintraege []struct {
+			Action string `json:"action"`
+			Yours  bool   `json:"yours"`
+		} `json:"eintraege"`
+	}
+	ada.Get("/api/moderation/log").Expect(t, http.StatusOK).JSON(t, &log)
+	if len(log.Eintraege) == 0 || log.Eintraege[0].Action != "ban" || !log.Eintraege[0].Yours {
+		t.Errorf("the banned admin's log does not mark her ban as hers: %+v", log.Eintraege)
 	}
 }

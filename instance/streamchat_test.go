@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
@@ -228,13 +229,14 @@ func TestStreamChat(t *testing.T) {
 		t.Fatalf("empty room: %+v", first)
 	}
 	a.Client().Get("/api/streams/01a201cf-d47e-75cf-93d7-cc91d78dc3ce/chat").Expect(t, http.StatusNotFound)
-	if code := guest.Get(path + "?sort=beliebt").Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_sort" {
+	if code := guest.Get(path+"?sort=beliebt").Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_sort" {
 		t.Fatalf("sort: %s", code)
 	}
 
 	// One screen on each replica: A in neu, B in oben, both from the history's cursor.
 	onA := openChat(t, a, st.ID, "sort=neu&cursor="+first.Cursor)
 	onB := openChat(t, b, st.ID, "sort=oben&cursor="+first.Cursor)
+	elsewhere := openChat(t, a, other.ID, "sort=oben") // another stream's room: hears nothing of this one
 	for _, s := range []*chatSocket{onA, onB} {
 		if f := s.next(t); f.Type != "state" || f.State != "geplant" {
 			t.Fatalf("first frame: %s", f.raw)
@@ -369,6 +371,7 @@ func TestStreamChat(t *testing.T) {
 	if p := readChat(t, guest, path); ids(p) != m1.ID {
 		t.Fatalf("after the removal: %s", ids(p))
 	}
+	jana.Do("PUT", votePath(m2.ID), map[string]int{"vote": 1}).Expect(t, http.StatusNotFound) // hidden: no votes
 	if p := readChat(t, ben, path); len(p.Messages) != 2 || !p.Messages[0].Hidden {
 		t.Fatalf("its author sees it, marked: %+v", p)
 	}
@@ -377,7 +380,10 @@ func TestStreamChat(t *testing.T) {
 	// is sent what it missed, in order, before ready: m2's removal and m3.
 	var m3 struct{ ID string }
 	jana.Post(path, map[string]string{"text": "Dritte"}).Expect(t, http.StatusCreated).JSON(t, &m3)
-	onA.until(t, func(f frame) bool { return f.Type == "message" && f.Message.ID == m3.ID })
+	// (Once replica B has it: a replica that lags sends it live after ready, also nothing lost.)
+	for _, s := range []*chatSocket{onA, onB} {
+		s.until(t, func(f frame) bool { return f.Type == "message" && f.Message.ID == m3.ID })
+	}
 	back := openChat(t, b, st.ID, "cursor="+cursorAfterM1)
 	if f := back.next(t); f.Type != "state" || f.State != "live" {
 		t.Fatalf("back: %s", f.raw)
@@ -396,9 +402,22 @@ func TestStreamChat(t *testing.T) {
 	if want := "message " + m2.ID + ",removed " + m2.ID + ",message " + m3.ID; strings.Join(caught, ",") != want {
 		t.Fatalf("caught up: %v, want %s", caught, want)
 	}
-	// A cursor from before what the server keeps: reset. A replica started now keeps nothing
-	// from before its start (as after a restart).
-	c := instancetest.Start(t, instancetest.Options{Host: "127.0.0.3", ReplicaOf: a, RTMPSecret: testRTMPSecret})
+	// A replica started only now (a restart) read the recent log back at start: the same
+	// cursor catches up there too.
+	d := instancetest.Start(t, instancetest.Options{Host: "127.0.0.4", ReplicaOf: a, RTMPSecret: testRTMPSecret})
+	restarted := openChat(t, d, st.ID, "cursor="+cursorAfterM1)
+	restarted.next(t) // state
+	caught = nil
+	for f := restarted.next(t, "viewers"); f.Type != "ready"; f = restarted.next(t, "viewers") {
+		caught = append(caught, f.Type+" "+f.ID+f.Message.ID)
+	}
+	// (m2 was down when the log was read back: only its removal.)
+	if want := "removed " + m2.ID + ",message " + m3.ID; strings.Join(caught, ",") != want {
+		t.Fatalf("caught up after a restart: %v, want %s", caught, want)
+	}
+	// A cursor from before what the server keeps: reset. A replica that keeps one frame (and
+	// reads one event back at start) no longer has m1's.
+	c := instancetest.Start(t, instancetest.Options{Host: "127.0.0.3", ReplicaOf: a, RTMPSecret: testRTMPSecret, ChatCatchUp: 1})
 	old := openChat(t, c, st.ID, "cursor="+cursorAfterM1)
 	old.next(t) // state
 	if f := old.next(t); f.Type != "reset" {
@@ -407,8 +426,18 @@ func TestStreamChat(t *testing.T) {
 	if f := old.next(t, "viewers"); f.Type != "ready" {
 		t.Fatalf("after reset: %s", f.raw)
 	}
-	if code := guest.Get("/ws/streams/" + st.ID + "/chat?cursor=gestern").Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_chat_cursor" {
+	if code := guest.Get("/ws/streams/"+st.ID+"/chat?cursor=gestern").Expect(t, http.StatusUnprocessableEntity).ErrorCode(); code != "invalid_chat_cursor" {
 		t.Fatalf("bad cursor: %s", code)
+	}
+
+	// A moderator hides m3 (docs/MODERATION.md): gone from both screens, as the removal.
+	a.Admin().Post("/api/admin/inhalte/hide", map[string]any{"target": m3.ID, "reason": "Test"}).Expect(t, http.StatusOK)
+	for _, s := range []*chatSocket{onA, onB} {
+		s.until(t, func(f frame) bool { return f.Type == "removed" && f.ID == m3.ID })
+	}
+	a.Admin().Post("/api/admin/inhalte/unhide", map[string]any{"target": m3.ID, "reason": "Doch nicht"}).Expect(t, http.StatusOK)
+	for _, s := range []*chatSocket{onA, onB} {
+		s.until(t, func(f frame) bool { return f.Type == "message" && f.Message.ID == m3.ID })
 	}
 
 	// Ended: the screens are told; the chat is read, not written.
@@ -426,8 +455,50 @@ func TestStreamChat(t *testing.T) {
 		t.Fatalf("the ended stream's chat: %s", ids(p))
 	}
 
+	// The other stream's screen was sent nothing of this room's.
+	if elsewhere.saw("message") || elsewhere.saw("removed") || elsewhere.saw("order") || elsewhere.saw("reset") {
+		t.Fatalf("another room's screen heard this one")
+	}
+	if !elsewhere.saw("ready") {
+		t.Fatalf("the other room's screen never got ready")
+	}
 	// The neu screen on A was never sent the order; the oben one on B was.
 	if onA.saw("order") || !onB.saw("order") {
 		t.Fatalf("order frames: neu screen %v, oben screen %v", onA.saw("order"), onB.saw("order"))
+	}
+}
+
+// Messages and votes in a stream's chat meet their own limits per person: the chat class (the
+// Nähstübchen's) and the vote class; one resident's spent bucket leaves the others theirs.
+func TestStreamChatLimits(t *testing.T) {
+	t.Parallel()
+	hour := time.Hour
+	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{Rules: []httpapi.Rule{
+		{Class: httpapi.ClassChat, Scope: httpapi.PerAccount, Burst: 2, Every: hour},
+		{Class: httpapi.ClassVote, Scope: httpapi.PerAccount, Burst: 2, Every: hour},
+		{Class: httpapi.ClassWrite, Scope: httpapi.PerAccount, Burst: 100, Every: hour},
+	}}})
+	var st streamAnswer
+	inst.Admin().Post("/api/streams", map[string]string{"title": "Ortsversammlung"}).Expect(t, http.StatusCreated).JSON(t, &st)
+	path := "/api/streams/" + st.ID + "/chat"
+	ada, ben, cara := inst.VerifiedResident("Ada", lat, lon), inst.VerifiedResident("Ben", lat, lon), inst.VerifiedResident("Cara", lat, lon)
+	var m struct{ ID string }
+	ada.Post(path, map[string]string{"text": "Eins"}).Expect(t, http.StatusCreated).JSON(t, &m)
+	ada.Post("/api/chat", map[string]string{"text": "Zwei, im Nähstübchen"}).Expect(t, http.StatusCreated)
+	if code := ada.Post(path, map[string]string{"text": "Drei"}).Expect(t, http.StatusTooManyRequests).ErrorCode(); code != "rate_limited" {
+		t.Fatalf("third message: %s", code)
+	}
+	ben.Post(path, map[string]string{"text": "Bens"}).Expect(t, http.StatusCreated)
+
+	vote := path + "/" + m.ID + "/vote"
+	ben.Do("PUT", vote, map[string]int{"vote": 1}).Expect(t, http.StatusOK)
+	ben.Do("PUT", vote, map[string]int{"vote": -1}).Expect(t, http.StatusOK)
+	res := ben.Do("PUT", vote, map[string]int{"vote": 0}).Expect(t, http.StatusTooManyRequests)
+	if res.Header.Get("Retry-After") == "" {
+		t.Fatalf("no Retry-After: %s", res.Body)
+	}
+	cara.Do("PUT", vote, map[string]int{"vote": 1}).Expect(t, http.StatusOK)
+	if n := inst.Count(`SELECT count(*) FROM chat_bewertungen WHERE vote = -1`); n != 1 {
+		t.Fatalf("Ben's down vote should stand: %d", n)
 	}
 }

@@ -41,21 +41,7 @@ func rtmpCall(t *testing.T, inst *instancetest.Instance, call, secret, key, clie
 
 func rtmpCallQuery(t *testing.T, inst *instancetest.Instance, call, query, key, client string) (int, string) {
 	t.Helper()
-	form := url.Values{"call": {call}, "app": {"live"}, "name": {key}, "clientid": {client}, "addr": {"127.0.0.1"}, "type": {"live"}}
-	req, err := http.NewRequest("POST", inst.URL+"/internal/rtmp/"+call+"?"+query, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	// nginx-rtmp follows no redirect; neither may the test.
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	_, _ = io.Copy(io.Discard, res.Body)
-	return res.StatusCode, res.Header.Get("Location")
+	return inst.RTMPCallback(t, call, query, key, client)
 }
 
 // The stream API and nginx-rtmp's callbacks, spoken to directly: who may run streams, the key

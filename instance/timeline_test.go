@@ -134,10 +134,16 @@ func TestTimelineInTheOrtswebereisZone(t *testing.T) {
 	if o.Timezone != "Pacific/Auckland" {
 		t.Fatalf("GET /api/ortsweberei: timezone %q, want Pacific/Auckland", o.Timezone)
 	}
-	// To the next 12:00 UTC (at least a minute on: the first sweep takes the first snapshot).
+	// The first snapshot, taken now (the sweep runs within the advance), then on to the next
+	// 12:00 UTC whose Auckland day began after it: Berlin's date there is Auckland's yesterday,
+	// which must have a snapshot to be asked about. (Without the first step the first snapshot
+	// was taken at noon, and at real times between Auckland's midnight and 12:00 UTC the
+	// instance started after that midnight: timeline_before_start.)
+	first := inst.Advance("1m")
 	now := inst.DevClock.Now()
 	noon := time.Date(now.Year(), now.Month(), now.Day(), 12, 0, 0, 0, time.UTC)
-	for noon.Before(now.Add(time.Minute)) {
+	for l := noon.In(auckland); noon.Before(now.Add(time.Minute)) ||
+		!time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, auckland).After(first); l = noon.In(auckland) {
 		noon = noon.Add(24 * time.Hour)
 	}
 	c.Post("/api/dev/clock", map[string]string{"advance": noon.Sub(now).String()}).Expect(t, http.StatusOK)

@@ -241,6 +241,23 @@ type StimmeNote struct {
 	Cc           []string `json:"cc,omitempty"`
 }
 
+// StreamNote is the Ortsweberei's post about a livestream, for its Fediverse followers: created
+// when the stream first goes live (a link to its page), updated when it ends. Plain ActivityStreams
+// terms only, so that Mastodon and GoToSocial show it as any post; updated is set once it
+// ended, so that both show the new text as an edit.
+type StreamNote struct {
+	Context      any      `json:"@context,omitempty"`
+	ID           string   `json:"id"`
+	Type         string   `json:"type"` // "Note"
+	AttributedTo string   `json:"attributedTo"`
+	Content      string   `json:"content"`
+	URL          string   `json:"url"`
+	Published    Time     `json:"published"`
+	Updated      *Time    `json:"updated,omitempty"`
+	To           []string `json:"to"`
+	Cc           []string `json:"cc,omitempty"`
+}
+
 // Delegation of a resident's vote to another, signed by the delegator.
 type Delegation struct {
 	Context     any      `json:"@context,omitempty"`

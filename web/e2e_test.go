@@ -369,7 +369,8 @@ func TestTimelineScrubber(t *testing.T) {
 // log, the moderator who acted may not decide, an admin upholds it and the message is back; the
 // admin verifies the author from the list of residents waiting. Afterwards the API is asked the
 // same: the report resolved by the moderator, the log's hide, unhide and decision, the message
-// in the history again, and the log's JSON names neither the reporter nor her reason.
+// in the history again, Otto a streamer (given in the residents tab), and the log's JSON names
+// neither the reporter nor her reason.
 func TestModerationRemovesAReportedChatMessage(t *testing.T) {
 	b := requireBrowser(t)
 	inst := instancetest.Start(t, instancetest.Options{Name: "Moderations-Weberei", Bounds: lindenau})
@@ -396,10 +397,16 @@ func TestModerationRemovesAReportedChatMessage(t *testing.T) {
 	if len(chat.Messages) != 1 || chat.Messages[0].ID != msg.ID {
 		t.Errorf("the chat's history after the upheld appeal: %+v, want the message again", chat.Messages)
 	}
-	var prof struct{ Verified bool }
+	var prof struct {
+		Verified bool
+		Roles    []string
+	}
 	inst.Client().Get("/api/accounts/"+otto.ID).Expect(t, http.StatusOK).JSON(t, &prof)
 	if !prof.Verified {
 		t.Errorf("Otto is not verified after Ada's click")
+	}
+	if strings.Join(prof.Roles, ",") != "streamer" {
+		t.Errorf("Otto's roles after Ada's click on Streams: %v, want streamer", prof.Roles)
 	}
 	var queue struct {
 		Meldungen []struct {

@@ -132,7 +132,7 @@ type handler struct {
 // (Leaflet positions everything that way) are not covered by style-src; the JSON island with
 // the configuration is not a script the browser runs.
 const pagePolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
-	"connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	"connect-src 'self'; media-src 'self' blob:; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 // Paths that belong to other parts of the instance: never the page.
 var reserved = []string{"/api/", "/ap/", "/.well-known/", "/ws/", "/tiles/"}

@@ -40,7 +40,7 @@ func get(t *testing.T, h http.Handler, path string, hdr ...string) *httptest.Res
 
 func TestAppRoutesGetThePage(t *testing.T) {
 	h := NewHandler(built, Options{})
-	for _, p := range []string{"/", "/index.html", "/knoten/123", "/webrat"} {
+	for _, p := range []string{"/", "/index.html", "/knoten/123", "/webrat", "/streams", "/streams/01a245b9-84f3-7b66-8a1e-c9986296d566"} {
 		rec := get(t, h, p)
 		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "<body>app</body>") {
 			t.Errorf("%s: %d %q, want the page", p, rec.Code, rec.Body.String())
@@ -48,7 +48,7 @@ func TestAppRoutesGetThePage(t *testing.T) {
 		if cc := rec.Header().Get("Cache-Control"); cc != "no-cache" {
 			t.Errorf("%s: Cache-Control %q, want no-cache", p, cc)
 		}
-		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "media-src 'self' blob:") {
 			t.Errorf("%s: Content-Security-Policy %q", p, csp)
 		}
 	}

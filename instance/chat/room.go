@@ -24,10 +24,12 @@ import (
 // process serves all rooms; replicas each run one and learn of each other's writes from the
 // log.
 //
-// It keeps the last ringSize frames of messages and removals with their log positions, so
-// that a client reconnecting with the cursor of the last frame it had gets what it missed
+// It keeps the last frames of messages and removals (catchUp of them) with their log positions,
+// so that a client reconnecting with the cursor of the last frame it had gets what it missed
 // from memory (a reconnect storm costs the database nothing); a cursor from before what the
-// ring holds is answered {"type": "reset"}: the client reloads over HTTP.
+// ring holds is answered {"type": "reset"}: the client reloads over HTTP. At start it reads
+// the last catchUp events of the log back into the ring, so that a restart of the process
+// does not send every reconnecting client back to HTTP.
 type Hub struct {
 	svc     *Service
 	events  *eventstore.Store
@@ -35,22 +37,28 @@ type Hub struct {
 	log     *slog.Logger
 	process uuid.UUID // this process, in chat_zuschauer
 
+	catchUp int           // frames the ring keeps, events read back at start
+	started chan struct{} // closed once Run has set from and head
+
 	mu      sync.Mutex
 	rooms   map[uuid.UUID]map[*client]struct{}
-	ring    []frame             // oldest first, at most ringSize
+	ring    []frame             // oldest first, at most catchUp
 	from    eventstore.Position // the ring holds every frame after it
-	started bool                // from is set: Run has taken the log's head
+	head    eventstore.Position // the log's head when Run started: frames up to it are the past
+	latest  eventstore.Position // the last event sent
 	dirty   map[uuid.UUID]bool  // rooms whose oben order may have changed
 	order   map[uuid.UUID][]uuid.UUID
 	viewers map[uuid.UUID]int // the last count over all replicas sent to each room
+	idle    bool              // the last countViewers had no stream sockets to publish
 }
 
 // frame is one message to clients: its log position (zero for frames that are not the log's:
-// order, state, viewers), its room, its JSON.
+// order, viewers), its room, its JSON.
 type frame struct {
 	pos  eventstore.Position
 	room uuid.UUID
 	b    []byte
+	ring bool // a message or removal: kept for catch-up
 }
 
 type client struct {
@@ -59,17 +67,21 @@ type client struct {
 	ch   chan frame
 }
 
-// ringSize frames of messages and removals are kept for catch-up: minutes of a busy stream's
-// chat (every resident's rate limit is 20 a minute), a few hundred kilobytes.
-const ringSize = 4096
+// DefaultCatchUp frames of messages and removals are kept for catch-up: minutes of a busy
+// stream's chat (every resident's rate limit is 20 a minute), a few megabytes at most.
+const DefaultCatchUp = 4096
 
 // NewHub returns the rooms' live side; Run must be running. streams may be nil (no stream
-// rooms are served then).
-func NewHub(svc *Service, events *eventstore.Store, streams *stream.Service, log *slog.Logger) *Hub {
+// rooms are served then); catchUp ≤ 0 is DefaultCatchUp.
+func NewHub(svc *Service, events *eventstore.Store, streams *stream.Service, catchUp int, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if catchUp <= 0 {
+		catchUp = DefaultCatchUp
+	}
 	return &Hub{svc: svc, events: events, streams: streams, log: log, process: uuid.Must(uuid.NewV7()),
+		catchUp: catchUp, started: make(chan struct{}),
 		rooms: map[uuid.UUID]map[*client]struct{}{}, dirty: map[uuid.UUID]bool{},
 		order: map[uuid.UUID][]uuid.UUID{}, viewers: map[uuid.UUID]int{}}
 }
@@ -103,9 +115,8 @@ func View(n Nachricht) MessageJSON {
 func (h *Hub) Run(ctx context.Context) error {
 	head, err := h.events.HeadWhenReadable(ctx, "chat")
 	if err == nil {
-		h.mu.Lock()
-		h.from, h.started = head, true
-		h.mu.Unlock()
+		h.prime(ctx, head)
+		close(h.started)
 		types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name(), NachrichtWiederhergestellt.Name(), NachrichtBewertet.Name()}
 		if h.streams != nil {
 			types = append(types, stream.StateEvents()...)
@@ -128,6 +139,37 @@ func (h *Hub) Run(ctx context.Context) error {
 		_ = h.svc.forgetViewers(ctx, h.process)
 	}
 	return nil
+}
+
+// prime reads the last catchUp events of the log up to head back into the ring, before any
+// client is let in, so that a client that reconnects after a restart with a recent cursor is
+// caught up from memory. Should the log not be readable, the ring starts empty at head.
+func (h *Hub) prime(ctx context.Context, head eventstore.Position) {
+	from, err := h.events.Back(ctx, h.catchUp)
+	if err != nil || !head.After(from) {
+		from = head
+	}
+	h.mu.Lock()
+	h.from, h.head, h.latest = from, head, from
+	h.mu.Unlock()
+	for after := from; head.After(after); {
+		evs, err := h.events.Read(ctx, after, 500)
+		evs = slices.DeleteFunc(evs, func(e eventstore.Event) bool { return e.Position.After(head) })
+		if err == nil && len(evs) > 0 {
+			err = h.send(ctx, evs) // to no one: no client is in yet
+		}
+		if err != nil {
+			h.log.Warn("chat: cannot read the recent log back; reconnecting clients reload", "err", err)
+			h.mu.Lock()
+			h.ring, h.from, h.latest = nil, head, head
+			h.mu.Unlock()
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		after = evs[len(evs)-1].Position
+	}
 }
 
 func (h *Hub) tick(ctx context.Context, every time.Duration, fn func(context.Context)) {
@@ -199,11 +241,11 @@ func (h *Hub) send(ctx context.Context, evs []eventstore.Event) error {
 			if !ok {
 				continue // removed meanwhile, or held by the word filter: not for the room
 			}
-			out = append(out, frame{e.Position, n.Room, marshal(messageFrame{"message", e.Position, View(n)})})
+			out = append(out, frame{e.Position, n.Room, marshal(messageFrame{"message", e.Position, View(n)}), true})
 			dirty = append(dirty, n.Room)
 		case NachrichtEntfernt.Is(e):
 			room := rooms[e.SubjectID]
-			out = append(out, frame{e.Position, room, marshal(removedFrame{"removed", e.SubjectID, e.Position})})
+			out = append(out, frame{e.Position, room, marshal(removedFrame{"removed", e.SubjectID, e.Position}), true})
 			dirty = append(dirty, room)
 		case NachrichtBewertet.Is(e):
 			if p, err := NachrichtBewertet.Decode(e); err == nil {
@@ -211,19 +253,22 @@ func (h *Hub) send(ctx context.Context, evs []eventstore.Event) error {
 			}
 		default:
 			if id, st, ok := stream.StateChange(e.Type, e.SubjectID); ok {
-				out = append(out, frame{room: id, b: stateFrame(st)})
+				out = append(out, frame{pos: e.Position, room: id, b: stateFrame(st)})
 			}
 		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, f := range out {
-		if f.pos != (eventstore.Position{}) {
+		if f.ring {
 			h.ring = append(h.ring, f)
 		}
 		h.broadcast(f, false)
 	}
-	if over := len(h.ring) - ringSize; over > 0 {
+	if last := evs[len(evs)-1].Position; last.After(h.latest) {
+		h.latest = last
+	}
+	if over := len(h.ring) - h.catchUp; over > 0 {
 		h.from = h.ring[over-1].pos
 		h.ring = slices.Delete(h.ring, 0, over)
 	}
@@ -358,16 +403,22 @@ func ParseSocket(sort, cursor string) (Socket, error) {
 // Serve serves a room's socket. With a cursor (from an answer or a frame) it first sends every
 // message and removal after it, or reset when the ring no longer reaches back to it. Then
 // comes {"type": "ready"}: from here on the client is live in the room. A stream's room first
-// tells the stream's state, and before ready the number of viewers.
-func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, opt Socket) {
-	hasCursor := opt.Cursor != nil
-	var cursor eventstore.Position
-	if hasCursor {
-		cursor = *opt.Cursor
+// tells the stream's state, and before ready the number of viewers. An error (no such stream)
+// comes back before anything is written, for the caller to answer.
+func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, opt Socket) error {
+	var state stream.State
+	if room != Naehstuebchen {
+		if h.streams == nil {
+			return stream.ErrNotFound
+		}
+		var err error
+		if state, err = h.streams.StateOf(req.Context(), room); err != nil {
+			return err
+		}
 	}
 	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
-		return
+		return nil // Accept has answered
 	}
 	defer conn.CloseNow()
 	// The client sends nothing; reading notices when it goes.
@@ -377,23 +428,32 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 		defer cancel()
 		return conn.Write(wctx, websocket.MessageText, b) == nil
 	}
-	if room != Naehstuebchen && h.streams != nil {
-		st, err := h.streams.StateOf(ctx, room)
-		if err != nil || !write(stateFrame(st)) {
-			return
-		}
+	if room != Naehstuebchen && !write(stateFrame(state)) {
+		return nil
 	}
 
+	select { // the ring and the head are set once Run has read the log's head
+	case <-h.started:
+	case <-ctx.Done():
+		return nil
+	}
 	c := &client{room: room, oben: opt.Sort == Oben, ch: make(chan frame, clientQueue)}
 	// In the room and caught up in one step under the lock: everything the ring holds after
 	// the cursor is sent first, everything after it comes through the queue, nothing twice.
+	// Without a cursor (or after a reset) the client starts from now: what was sent before,
+	// and the past the ring was filled with at start, is not for it.
 	h.mu.Lock()
 	var catchUp [][]byte
 	reset := false
-	if hasCursor {
-		if !h.started || h.from.After(cursor) {
+	cursor := h.latest
+	if h.head.After(cursor) {
+		cursor = h.head
+	}
+	if opt.Cursor != nil {
+		if h.from.After(*opt.Cursor) {
 			reset = true
 		} else {
+			cursor = *opt.Cursor
 			for _, f := range h.ring {
 				if f.room == room && f.pos.After(cursor) {
 					catchUp = append(catchUp, f.b)
@@ -405,6 +465,10 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 		h.rooms[room] = map[*client]struct{}{}
 	}
 	h.rooms[room][c] = struct{}{}
+	if c.oben {
+		// It has the order as it loaded it: the next change is sent, whatever was sent before.
+		delete(h.order, room)
+	}
 	viewers := max(h.viewers[room], len(h.rooms[room]))
 	h.mu.Unlock()
 	defer func() {
@@ -414,34 +478,35 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 	}()
 
 	if reset && !write(resetFrame) {
-		return
+		return nil
 	}
 	for _, b := range catchUp {
 		if !write(b) {
-			return
+			return nil
 		}
 	}
-	if room != Naehstuebchen && h.streams != nil && !write(viewersFrame(viewers)) {
-		return
+	if room != Naehstuebchen && !write(viewersFrame(viewers)) {
+		return nil
 	}
 	if !write(readyFrame) {
-		return
+		return nil
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case f, ok := <-c.ch:
 			if !ok {
 				conn.Close(websocket.StatusPolicyViolation, "too slow; reconnect")
-				return
+				return nil
 			}
-			// A cursor from a replica further along than this one: what it had is not sent again.
-			if hasCursor && f.pos != (eventstore.Position{}) && !f.pos.After(cursor) {
+			// What the client had (a cursor from a replica further along than this one, or
+			// the past) is not sent again.
+			if f.pos != (eventstore.Position{}) && !f.pos.After(cursor) {
 				continue
 			}
 			if !write(f.b) {
-				return
+				return nil
 			}
 		}
 	}
@@ -468,7 +533,12 @@ func (h *Hub) countViewers(ctx context.Context) {
 			local[room] = len(cs)
 		}
 	}
+	idle := len(local) == 0 && h.idle
+	h.idle = len(local) == 0
 	h.mu.Unlock()
+	if idle {
+		return // nothing to publish, and nothing published before to take back
+	}
 	totals, err := h.svc.publishViewers(ctx, h.process, local)
 	if err != nil {
 		return // the next tick tries again

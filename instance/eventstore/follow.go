@@ -89,6 +89,25 @@ LIMIT 1`).Scan(&p.Tx, &p.ID)
 	return p, nil
 }
 
+// Back is the position n events before the readable head (the zero Position when the log is
+// shorter): where a follower starts that wants the recent past as well as what comes. It walks
+// n entries of the position index, whatever the events' types.
+func (s *Store) Back(ctx context.Context, n int) (Position, error) {
+	var p Position
+	err := s.pool.QueryRow(ctx, `
+SELECT tx, id FROM events
+WHERE tx < events_horizon()
+ORDER BY tx DESC, id DESC
+OFFSET $1 LIMIT 1`, n).Scan(&p.Tx, &p.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Position{}, nil
+	}
+	if err != nil {
+		return Position{}, fmt.Errorf("eventstore: back: %w", err)
+	}
+	return p, nil
+}
+
 // Run polls the log head until ctx ends, waking followers whenever it moves. A database that
 // cannot be reached is logged once, when it goes and when it is back; the poll goes on.
 func (s *Store) Run(ctx context.Context) error {

@@ -24,6 +24,15 @@ type Scope struct {
 	// Omit leaves out the events each names (an outbox: those about hidden content), so that a
 	// count and the pages agree.
 	Omit []Omit
+	// Only keeps, of each type it names, the events whose payload has the named member true
+	// (an outbox: of a livestream's go-lives only the first, which is its post).
+	Only []Only
+}
+
+// Only names a type of which only the events with a true payload member are selected.
+type Only struct {
+	Type   string `json:"type"`
+	Member string `json:"member"`
 }
 
 // Omit names events to leave out: those about Subject, by Actor when given (not uuid.Nil), of
@@ -64,6 +73,17 @@ func (sc Scope) where(args *[]any) string {
   SELECT 1 FROM jsonb_to_recordset($%d::jsonb) AS o(subject uuid, actor uuid, types text[])
   WHERE o.subject = events.subject_id AND (o.actor = '00000000-0000-0000-0000-000000000000' OR o.actor = events.actor_id)
     AND (o.types IS NULL OR events.type = ANY(o.types))) ELSE true END`, len(*args)-1, len(*args)))
+	}
+	if len(sc.Only) > 0 {
+		// As Omit: the payload is read only for events of the types named, not for every row.
+		types := make([]string, len(sc.Only))
+		for i, o := range sc.Only {
+			types[i] = o.Type
+		}
+		*args = append(*args, types, sc.Only)
+		conds = append(conds, fmt.Sprintf(`CASE WHEN type = ANY($%d) THEN NOT EXISTS (
+  SELECT 1 FROM jsonb_to_recordset($%d::jsonb) AS o(type text, member text)
+  WHERE o.type = events.type AND (events.payload->>o.member) IS DISTINCT FROM 'true') ELSE true END`, len(*args)-1, len(*args)))
 	}
 	return strings.Join(conds, " AND ")
 }

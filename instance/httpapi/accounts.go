@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,8 +45,11 @@ func (s *Server) authed(h authedFunc) handlerFunc {
 			}
 		}
 		// A suspended or banned account changes nothing, but may still appeal (docs/MODERATION.md);
-		// logging out is not authed.
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && !mayWriteWhileSanctioned[r.Pattern] {
+		// logging out is not authed. Nor does it read what only its role lets it read (the
+		// queue with its reporters, the residents, the blocks): a sanctioned moderator or admin
+		// keeps the role until an admin takes it, not its powers.
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
+		if (!read || strings.HasPrefix(r.URL.Path, "/api/admin/")) && !mayWriteWhileSanctioned[r.Pattern] {
 			if err := s.Accounts.MayWrite(me); err != nil {
 				return err
 			}

@@ -180,7 +180,7 @@ func (s *Server) voteChat(w http.ResponseWriter, r *http.Request, me account.Acc
 // chatSocket serves a room's WebSocket (instance/chat's Hub); what is wrong with the request
 // is answered in JSON before the upgrade.
 func (s *Server) chatSocket(w http.ResponseWriter, r *http.Request) error {
-	room, err := s.chatRoom(r, true)
+	room, err := s.chatRoom(r, false) // the hub reads the stream's state, and answers 404
 	if err != nil {
 		return err
 	}
@@ -189,8 +189,7 @@ func (s *Server) chatSocket(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.ChatHub.Serve(w, r, room, opt)
-	return nil
+	return s.ChatHub.Serve(w, r, room, opt)
 }
 
 func (s *Server) removeChat(w http.ResponseWriter, r *http.Request, me account.Account) error {

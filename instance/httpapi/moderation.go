@@ -180,6 +180,11 @@ func (s *Server) moderationLog(w http.ResponseWriter, r *http.Request) error {
 	var viewer *account.Account
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if me, err := s.Accounts.Authenticate(r.Context(), c.Value); err == nil {
+			// A suspended or banned admin is shown no address ranges (as nothing under
+			// /api/admin/), but still their own entries, which they may appeal.
+			if s.Accounts.MayWrite(me) != nil {
+				me.IsAdmin = false
+			}
 			viewer = &me
 		}
 	}

@@ -64,6 +64,8 @@ func TestClassesAndRetryAfter(t *testing.T) {
 		{"POST", "/api/chat", ClassChat}, {"DELETE", "/api/admin/chat/x", ClassWrite}, {"GET", "/api/chat", ""},
 		{"POST", "/api/meldungen", ClassReport}, {"GET", "/api/admin/meldungen", ""},
 		{"GET", "/ws/chat", ClassSocket}, {"GET", "/ws/map", ClassSocket}, {"POST", "/ap/inbox", ""},
+		{"POST", "/api/streams/x/chat", ClassChat}, {"PUT", "/api/streams/x/chat/y/vote", ClassVote}, {"GET", "/api/streams/x/chat", ""},
+		{"POST", "/api/streams", ClassWrite}, {"POST", "/api/streams/x/end", ClassWrite}, {"GET", "/ws/streams/x/chat", ClassSocket},
 	} {
 		if got := classOf(httptest.NewRequest(tc.method, tc.path, nil)); got != tc.want {
 			t.Errorf("%s %s: %q, want %q", tc.method, tc.path, got, tc.want)

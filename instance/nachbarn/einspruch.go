@@ -20,8 +20,14 @@ func (s *Service) AddEinspruch(ctx context.Context, e Einspruch) error {
 	if !e.Author.ResidentOf(a.Ortsweberei) {
 		return ErrNotResident
 	}
+	// An Einspruch raised before its origin's Delete of the Antrag (DeleteAntragTx) and
+	// arriving after it keeps no words, as the Einsprüche we had lost theirs. One raised
+	// after it was raised once the Antrag was shown again (a hidden Antrag sends none).
 	_, err = s.pool.Exec(ctx, `
-INSERT INTO remote_einsprueche (antrag, author, author_name, reason, created_at) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO remote_einsprueche (antrag, author, author_name, reason, created_at)
+SELECT r.iri, $2, $3, CASE WHEN d.iri IS NULL THEN $4::text ELSE '' END, $5::timestamptz
+FROM remote_antraege r LEFT JOIN remote_antrag_deletes d ON d.iri = r.iri AND d.actor = r.actor AND d.deleted_at >= $5::timestamptz
+WHERE r.iri = $1
 ON CONFLICT DO NOTHING`, a.IRI, e.Author.IRI, e.Author.Name, e.Reason, e.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("nachbarn: Einspruch: %w", err)
@@ -34,14 +40,17 @@ ON CONFLICT DO NOTHING`, a.IRI, e.Author.IRI, e.Author.Name, e.Reason, e.Created
 // there hid it): it leaves the Antrag's view, as it leaves the origin's public list, and its
 // words are gone for good. A wordless row stays as a tombstone (author, when, deleted_at), so
 // that a late or repeated delivery of its Create changes nothing (an author objects once).
-// Only the author's own row on that Antrag is touched; anything else is no Einspruch of ours
-// and nothing happens.
+// A Delete that comes before the Create (delivery jobs keep no order between them) leaves
+// that tombstone too, on an Antrag we keep. Only the author's own row on that Antrag is
+// touched; anything else is no Einspruch of ours and nothing happens.
 func (s *Service) DeleteEinspruchTx(ctx context.Context, tx *database.Tx, object, actor string) error {
 	antrag, _, ok := strings.Cut(object, "/einsprueche/")
 	if !ok {
 		return nil
 	}
-	tx.Defer(`UPDATE remote_einsprueche SET reason = '', deleted_at = $3 WHERE antrag = $1 AND author = $2 AND deleted_at IS NULL`,
+	tx.Defer(`INSERT INTO remote_einsprueche (antrag, author, reason, created_at, deleted_at)
+SELECT iri, $2, '', $3, $3 FROM remote_antraege WHERE iri = $1
+ON CONFLICT (antrag, author) DO UPDATE SET reason = '', deleted_at = $3 WHERE remote_einsprueche.deleted_at IS NULL`,
 		antrag, actor, s.clock.Now())
 	return nil
 }
@@ -71,7 +80,8 @@ ON CONFLICT (antrag, delegator) DO UPDATE SET delegate = excluded.delegate, obje
 // ForgetDomainTx removes, in the caller's transaction, everything a blocked domain (and its
 // subdomains) sent: its Anträge with their Stimmen, Einsprüche and delegations, and the
 // Stimmen, Einsprüche and delegations of its actors on other Anträge. Rows are matched by the
-// host in the IRI itself (database.OnDomain).
+// host in the IRI itself (database.OnDomain). The tombstones of its deleted Anträge
+// (remote_antrag_deletes) stay: they hold no words, and keep a late Create out after an unblock.
 func (s *Service) ForgetDomainTx(ctx context.Context, tx *database.Tx, domain string) error {
 	for _, q := range []string{
 		`DELETE FROM remote_antraege WHERE ` + database.OnDomain("iri"), // with their Stimmen, Einsprüche, delegations

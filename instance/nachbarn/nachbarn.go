@@ -53,6 +53,10 @@ type Antrag struct {
 	// Updated is the origin's own time of this state: a state older than the stored one never
 	// overwrites it.
 	Updated time.Time
+	// Sent is when the origin sent this state (its Create's or Update's published, or when we
+	// fetched it from its id); zero is Updated. A state sent no later than the origin's Delete
+	// of the Antrag is not stored (DeleteAntragTx). Not read back.
+	Sent time.Time
 }
 
 // Person is someone of a neighbouring Ortsweberei as their actor document, fetched from its

@@ -490,3 +490,103 @@ func TestStimmeNotCountedWithoutItsEvent(t *testing.T) {
 		t.Errorf("after the retry: %d Stimmen, %d FernstimmeEmpfangen, want 1 each", n, e)
 	}
 }
+
+// An Einspruch its origin deleted (a moderator there hid it) stays out, and its words are never
+// kept, whichever of its Create and its Delete arrives first: delivery jobs keep no order
+// between them (FEDERATION.md), so a retried Create may come after the Delete.
+func TestEinspruchDeletedBeforeItsCreate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.store(remoteAntrag(plagwitz, "1"))
+	emil, frieda := resident(plagwitz, "emil"), resident(plagwitz, "frieda")
+	del := func(object, actor string) {
+		t.Helper()
+		if err := database.InTx(f.ctx, f.pool, func(tx *database.Tx) error { return f.svc.DeleteEinspruchTx(f.ctx, tx, object, actor) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del(a.IRI+"/einsprueche/emil", emil.IRI)
+	del(plagwitz+"/ap/antraege/9/einsprueche/emil", emil.IRI) // an Antrag we do not keep: nothing, no error
+	for _, who := range []nachbarn.Person{emil, frieda} {
+		if err := f.svc.AddEinspruch(f.ctx, nachbarn.Einspruch{Antrag: a.IRI, Author: who, Reason: "Beleidigung von " + who.Name, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, e := range f.view(a).Einsprueche {
+		got = append(got, e.Author.Name)
+	}
+	if !slices.Equal(got, []string{"frieda"}) {
+		t.Errorf("shown after Emil's Delete and his late Create: %q, want only Frieda's", got)
+	}
+	if n := f.count(`SELECT count(*) FROM remote_einsprueche WHERE reason LIKE '%emil%'`); n != 0 {
+		t.Errorf("Emil's deleted Einspruch's words are kept")
+	}
+}
+
+// A neighbour's Delete of its Antrag (a moderator there hid it) is kept, with its time, also
+// when the Antrag was never seen here: a Create or Update sent no later than the Delete stores
+// nothing, whichever arrives first; the first state sent after it (the origin's Update once the
+// Antrag is shown again) is stored. A Delete older than the state kept (a retry that came after
+// that Update) leaves the Antrag shown. Another actor's Delete is no tombstone of it.
+func TestAntragDeletedBeforeItsCreate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := remoteAntrag(plagwitz, "1")
+	hiddenAt := t0.Add(time.Hour)
+	del := func(actor string, at time.Time) {
+		t.Helper()
+		if err := database.InTx(f.ctx, f.pool, func(tx *database.Tx) error { return f.svc.DeleteAntragTx(f.ctx, tx, a.IRI, actor, at) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	del(plagwitz+"/ap/users/mallory", hiddenAt.Add(time.Hour)) // not the Antrag's actor: no tombstone of it
+	del(a.Actor, hiddenAt)
+	for _, sent := range []time.Time{t0, hiddenAt} {
+		late := a
+		late.Sent = sent
+		if err := f.svc.StoreAntrag(f.ctx, late); !errors.Is(err, nachbarn.ErrStale) {
+			t.Errorf("a state sent at %s, before the Delete, stored: %v", sent, err)
+		}
+	}
+	if n := f.count(`SELECT count(*) FROM remote_antraege`); n != 0 {
+		t.Fatalf("%d Anträge kept after the Delete and a late Create", n)
+	}
+
+	shown := a
+	shown.Sent = hiddenAt.Add(time.Minute) // the origin's Update once shown again
+	got := f.store(shown)
+	if got.Title != "Bank am Teich" || got.Status != "abstimmung" {
+		t.Fatalf("shown again: %+v", got)
+	}
+	del(a.Actor, hiddenAt) // the same Delete again, retried after that Update
+	if got, _ := f.svc.Find(f.ctx, a.IRI); got.Title != "Bank am Teich" || got.Status != "abstimmung" {
+		t.Errorf("an older Delete withdrew the Antrag shown again: %+v", got)
+	}
+
+	// Hidden again: withdrawn without words, and its Einsprüche lose theirs; one raised before
+	// that Delete and arriving after it keeps none, one raised later keeps its words.
+	emil, frieda, gerd := resident(plagwitz, "emil"), resident(plagwitz, "frieda"), resident(plagwitz, "gerd")
+	if err := f.svc.AddEinspruch(f.ctx, nachbarn.Einspruch{Antrag: a.IRI, Author: emil, Reason: "Worte von Emil", CreatedAt: hiddenAt.Add(2 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	del(a.Actor, hiddenAt.Add(time.Hour))
+	for _, e := range []nachbarn.Einspruch{
+		{Antrag: a.IRI, Author: frieda, Reason: "Worte von Frieda", CreatedAt: hiddenAt.Add(3 * time.Minute)},
+		{Antrag: a.IRI, Author: gerd, Reason: "Gerd, später", CreatedAt: hiddenAt.Add(2 * time.Hour)},
+	} {
+		if err := f.svc.AddEinspruch(f.ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := f.svc.Find(f.ctx, a.IRI); got.Title != "" || got.DetailsHTML != "" || got.Status != "zurueckgezogen" {
+		t.Errorf("hidden again: %+v", got)
+	}
+	var reasons []string
+	for _, e := range f.view(got).Einsprueche {
+		reasons = append(reasons, e.Author.Name+": "+e.Reason)
+	}
+	if want := []string{"emil: ", "frieda: ", "gerd: Gerd, später"}; !slices.Equal(reasons, want) {
+		t.Errorf("Einsprüche after the second Delete: %q, want %q", reasons, want)
+	}
+}

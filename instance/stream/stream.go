@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,9 @@ type Stream struct {
 	ScheduledAt *time.Time
 	State       State
 	LiveSince   *time.Time // the current (or, when unterbrochen, the last) broadcast's start
+	// FirstLiveAt is when the stream first went live: its post on the Fediverse is published
+	// then (nil: it never went live, and there is no post).
+	FirstLiveAt *time.Time
 	CreatedAt   time.Time
 	EndedAt     *time.Time
 }
@@ -72,6 +76,9 @@ type StreamSchluesselErneuertV1 struct {
 // StreamGestartetV1: a broadcast with the stream's key was let in; the stream is live.
 type StreamGestartetV1 struct {
 	StreamID uuid.UUID `json:"stream_id"`
+	// First: the stream went live for the first time. Only then do the Ortsweberei's followers
+	// on the Fediverse get a post; a broadcast that comes back after a drop is no news.
+	First bool `json:"first,omitempty"`
 }
 
 // StreamUnterbrochenV1: the broadcast ended; the stream is offline until it comes back.
@@ -84,6 +91,9 @@ type StreamUnterbrochenV1 struct {
 type StreamBeendetV1 struct {
 	StreamID uuid.UUID `json:"stream_id"`
 	By       uuid.UUID `json:"by"`
+	// WasLive: the stream had gone live, so there is a post on the Fediverse that now says it
+	// ended (an Update).
+	WasLive bool `json:"was_live,omitempty"`
 }
 
 // A stream is a public assembly: that it exists, goes live and ends is public history (the
@@ -178,7 +188,7 @@ func (s *Service) Create(ctx context.Context, by account.Account, title string, 
 	}
 	st := Stream{ID: uuid.Must(uuid.NewV7()), Title: title, ScheduledAt: scheduledAt, State: Geplant, CreatedAt: now}
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		tx.Defer(`INSERT INTO streams (id, title, scheduled_at, state, key_hash, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		tx.Defer(`INSERT INTO streams (id, title, scheduled_at, state, key_hash, created_by, key_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)`,
 			st.ID, st.Title, st.ScheduledAt, st.State, HashKey(key), by.ID, now)
 		return eventstore.Append(tx, now, StreamAngelegt.New(eventstore.Header{Actor: by.ID, Subject: st.ID},
 			StreamAngelegtV1{StreamID: st.ID, Title: st.Title, ScheduledAt: st.ScheduledAt, By: by.ID}))
@@ -210,7 +220,7 @@ func (s *Service) RotateKey(ctx context.Context, by account.Account, id uuid.UUI
 			return errEnded
 		}
 		now := s.clock.Now()
-		tx.Defer(`UPDATE streams SET key_hash = $2 WHERE id = $1`, id, HashKey(key))
+		tx.Defer(`UPDATE streams SET key_hash = $2, key_by = $3 WHERE id = $1`, id, HashKey(key), by.ID)
 		return eventstore.Append(tx, now, StreamSchluesselErneuert.New(eventstore.Header{Actor: by.ID, Subject: id},
 			StreamSchluesselErneuertV1{StreamID: id, By: by.ID}))
 	})
@@ -237,8 +247,9 @@ func (s *Service) End(ctx context.Context, by account.Account, id uuid.UUID) (St
 		}
 		now := s.clock.Now()
 		st.State, st.EndedAt = Beendet, &now
-		tx.Defer(`UPDATE streams SET state = 'beendet', ended_at = $2, key_hash = NULL, live_key_hash = NULL, live_client = NULL WHERE id = $1`, id, now)
-		return eventstore.Append(tx, now, StreamBeendet.New(eventstore.Header{Actor: by.ID, Subject: id}, StreamBeendetV1{StreamID: id, By: by.ID}))
+		tx.Defer(`UPDATE streams SET state = 'beendet', ended_at = $2, key_hash = NULL, key_by = NULL, live_key_hash = NULL, live_client = NULL, reported_at = NULL WHERE id = $1`, id, now)
+		return eventstore.Append(tx, now, StreamBeendet.New(eventstore.Header{Actor: by.ID, Subject: id},
+			StreamBeendetV1{StreamID: id, By: by.ID, WasLive: st.FirstLiveAt != nil}))
 	})
 	if err != nil {
 		return Stream{}, err
@@ -264,7 +275,8 @@ func (s *Service) Publish(ctx context.Context, key, client string) (uuid.UUID, e
 // broadcast off within one update. For a valid key the connection is the stream's broadcast
 // (nginx keeps one publisher per stream), which repairs what the instance may have missed: a
 // stream left live by a broadcast whose end nginx never reported (nginx restarted) follows the
-// broadcast that runs now, and a stream not live goes live.
+// broadcast that runs now, and a stream not live goes live. Every update is remembered
+// (reported_at): a live stream whose updates stop is taken offline by Sweep.
 func (s *Service) Update(ctx context.Context, key, client string) (uuid.UUID, error) {
 	return s.publishing(ctx, key, client, true)
 }
@@ -281,7 +293,10 @@ func (s *Service) publishing(ctx context.Context, key, client string, takeOver b
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var state State
 		var liveClient *string
-		err := tx.QueryRow(ctx, `SELECT id, state, live_client FROM streams WHERE key_hash = $1 FOR UPDATE`, hash).Scan(&id, &state, &liveClient)
+		var firstLive *time.Time
+		var keyBy *uuid.UUID
+		err := tx.QueryRow(ctx, `SELECT id, state, live_client, first_live_at, key_by FROM streams WHERE key_hash = $1 FOR UPDATE`, hash).
+			Scan(&id, &state, &liveClient, &firstLive, &keyBy)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrKeyRefused
 		}
@@ -289,19 +304,48 @@ func (s *Service) publishing(ctx context.Context, key, client string, takeOver b
 			return err
 		}
 		now := s.clock.Now()
+		if err := mayHold(ctx, tx, keyBy, now); err != nil {
+			return err
+		}
 		if state == Live {
-			if takeOver && (liveClient == nil || *liveClient != client) {
-				tx.Defer(`UPDATE streams SET live_key_hash = $2, live_client = $3 WHERE id = $1`, id, hash, client)
+			switch {
+			case takeOver && (liveClient == nil || *liveClient != client):
+				tx.Defer(`UPDATE streams SET live_key_hash = $2, live_client = $3, reported_at = $4 WHERE id = $1`, id, hash, client, now)
+			case takeOver:
+				tx.Defer(`UPDATE streams SET reported_at = $2 WHERE id = $1`, id, now)
 			}
 			return nil
 		}
-		tx.Defer(`UPDATE streams SET state = 'live', live_since = $2, live_key_hash = $3, live_client = $4 WHERE id = $1`, id, now, hash, client)
-		return eventstore.Append(tx, now, StreamGestartet.New(eventstore.Header{Subject: id}, StreamGestartetV1{StreamID: id}))
+		tx.Defer(`UPDATE streams SET state = 'live', live_since = $2, live_key_hash = $3, live_client = $4, reported_at = $2,
+  first_live_at = coalesce(first_live_at, $2) WHERE id = $1`, id, now, hash, client)
+		return eventstore.Append(tx, now, StreamGestartet.New(eventstore.Header{Subject: id}, StreamGestartetV1{StreamID: id, First: firstLive == nil}))
 	})
 	if err != nil {
 		return uuid.Nil, err
 	}
 	return id, nil
+}
+
+// mayHold refuses a key whose holder (the account it was shown to: who made the stream or last
+// rotated its key) may no longer run streams: banned, suspended, no longer admin or streamer, or
+// gone. A key is a credential handed to a person; a sanction that takes away their voice in the
+// Nähstübchen must not leave them the Ortsweberei's broadcast. On an update the refusal makes
+// nginx drop the running broadcast, as a rotation does.
+func mayHold(ctx context.Context, tx *database.Tx, keyBy *uuid.UUID, now time.Time) error {
+	if keyBy == nil {
+		return ErrKeyRefused // its holder's account is gone
+	}
+	a, err := account.GetTx(ctx, tx, *keyBy, false)
+	if errors.Is(err, account.ErrNotFound) {
+		return ErrKeyRefused
+	}
+	if err != nil {
+		return err
+	}
+	if !MayRun(a) || a.MayWrite(now) != nil {
+		return ErrKeyRefused
+	}
+	return nil
 }
 
 // PublishDone is nginx-rtmp's word that a broadcast ended: key is the name the broadcaster
@@ -325,7 +369,7 @@ func (s *Service) PublishDone(ctx context.Context, key, client string) (uuid.UUI
 			return err
 		}
 		now := s.clock.Now()
-		tx.Defer(`UPDATE streams SET state = 'unterbrochen', live_key_hash = NULL, live_client = NULL WHERE id = $1`, id)
+		tx.Defer(`UPDATE streams SET state = 'unterbrochen', live_key_hash = NULL, live_client = NULL, reported_at = NULL WHERE id = $1`, id)
 		return eventstore.Append(tx, now, StreamUnterbrochen.New(eventstore.Header{Subject: id}, StreamUnterbrochenV1{StreamID: id, LiveSince: since}))
 	})
 	if err != nil {
@@ -334,11 +378,59 @@ func (s *Service) PublishDone(ctx context.Context, key, client string) (uuid.UUI
 	return id, nil
 }
 
-const columns = `id, title, scheduled_at, state, live_since, created_at, ended_at`
+// UpdateInterval is how often nginx-rtmp reports a running broadcast (notify_update_timeout in
+// deploy/nginx/weltgewebe.conf). Silence is how long a live stream may go without a report
+// before Sweep takes it offline: three missed updates, so that one late or lost callback (an
+// instance restart, a slow request) does not cut an assembly short.
+const (
+	UpdateInterval = 30 * time.Second
+	Silence        = 3 * UpdateInterval
+)
+
+// Sweep takes offline every live stream that nginx has not reported for longer than silence
+// (on_publish, then every on_update), by the instance clock: nginx died, or the machine it ran
+// on, and no on_publish_done will ever come. Each goes to unterbrochen with a
+// StreamUnterbrochen of its own, as if nginx had reported the end; a broadcast that still runs
+// brings it back at its next update. It returns how many it took offline.
+func (s *Service) Sweep(ctx context.Context, silence time.Duration) (int, error) {
+	now := s.clock.Now()
+	var n int
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		// A stream a callback is busy with is left for the next round: that callback is a report.
+		rows, err := tx.Query(ctx, `SELECT id, live_since FROM streams WHERE state = 'live' AND reported_at < $1 FOR UPDATE SKIP LOCKED`,
+			now.Add(-silence))
+		if err != nil {
+			return err
+		}
+		var drafts []eventstore.Draft
+		var ids []uuid.UUID
+		var id uuid.UUID
+		var since time.Time
+		if _, err := pgx.ForEachRow(rows, []any{&id, &since}, func() error {
+			ids = append(ids, id)
+			drafts = append(drafts, StreamUnterbrochen.New(eventstore.Header{Subject: id}, StreamUnterbrochenV1{StreamID: id, LiveSince: since}))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		n = len(ids)
+		tx.Defer(`UPDATE streams SET state = 'unterbrochen', live_key_hash = NULL, live_client = NULL, reported_at = NULL WHERE id = ANY($1)`, ids)
+		return eventstore.AppendEach(tx, now, drafts...)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("stream: sweep: %w", err)
+	}
+	return n, nil
+}
+
+const columns = `id, title, scheduled_at, state, live_since, first_live_at, created_at, ended_at`
 
 func scan(row pgx.Row) (Stream, error) {
 	var st Stream
-	err := row.Scan(&st.ID, &st.Title, &st.ScheduledAt, &st.State, &st.LiveSince, &st.CreatedAt, &st.EndedAt)
+	err := row.Scan(&st.ID, &st.Title, &st.ScheduledAt, &st.State, &st.LiveSince, &st.FirstLiveAt, &st.CreatedAt, &st.EndedAt)
 	return st, err
 }
 

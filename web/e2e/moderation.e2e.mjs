@@ -155,7 +155,11 @@ await kit.run(async () => {
   const ottoRow = adaPanel.locator("#mod-people li.resident", { hasText: ottoName });
   await ottoRow.getByLabel("Moderation").waitFor();
   check((await ottoRow.getByLabel("Kasse").count()) === 0, "the Kasse is offered without an Ortskonto");
-  step("without an Ortskonto the residents tab offers only the moderator role");
+  // The livestreams' role (docs/STREAMS.md) is given here too.
+  await ottoRow.getByLabel("Streams").click();
+  await admin.locator(".toast", { hasText: `${ottoName}: Streams vergeben.` }).waitFor();
+  await ottoRow.locator(".role", { hasText: "Streams" }).waitFor();
+  step("without an Ortskonto the residents tab offers the moderator and the streamer role, not the Kasse; Ada makes Otto a streamer");
 
   // The log on the phone fits the screen (the Nähstübchen, full-width there, closed first).
   await phone.keyboard.press("Escape");

@@ -97,9 +97,18 @@ const withKonto = lazy(() =>
 // dialog's warnings and sanction, which the account may appeal.
 // Its openers say which tab in data-moderation.
 const withModeration = lazy(() => import("./moderation").then(({ Moderation }) => new Moderation()));
+// The livestreams (/streams, /streams/{id}), fetched when first opened; from then on they
+// follow the address themselves.
+const withStreams = lazy(() => import("./streampage"));
+if (location.pathname.startsWith("/streams")) withStreams((s) => s.route());
 document.addEventListener("click", (e) => {
-  const b = (e.target as HTMLElement).closest<HTMLElement>("[data-moderation]");
+  const t = e.target as HTMLElement;
+  const b = t.closest<HTMLElement>("[data-moderation]");
   if (b) withModeration((m) => m.open(b.dataset.moderation as "log"));
+  if (t.closest("#streams-link")) {
+    e.preventDefault();
+    withStreams((s) => s.go("/streams"));
+  }
 });
 $("account-btn").addEventListener("click", () => session.me && withModeration((m) => void m.accountNotes($("account-moderation"))));
 

@@ -17,6 +17,7 @@ addMessages({
   // Only another server meets these (an incoming Flag); listed for completeness, with the reports.
   flag_without_object: "Eine Meldung (Flag) muss das gemeldete Konto oder die gemeldeten Beiträge nennen.",
   flag_too_many_objects: "Eine Meldung (Flag) darf höchstens 100 Konten oder Beiträge nennen.",
+  flag_not_served: "Meldungen (Flags) werden dem Server des gemeldeten Kontos zugestellt, nicht zum Abruf bereitgestellt.",
   not_sanctioned: "Diese Sperre besteht für dieses Konto nicht.",
   invalid_sanction: "Aufgehoben wird eine dauerhafte Sperre („ban“) oder eine vorübergehende („suspension“).",
   meldung_target_mismatch: "Diese Maßnahme betrifft weder den gemeldeten Inhalt noch seine Urheberin oder das gemeldete Konto.",
@@ -170,7 +171,7 @@ const tabNames: [Tab, string, "all" | "moderator" | "admin"][] = [
 ];
 
 // The roles an admin gives (docs/MODERATION.md, "Roles"); the Kasse only where the Ortskonto exists.
-const roleLabel: Record<string, string> = { moderator: "Moderation", kassenwart: "Kasse" };
+const roleLabel: Record<string, string> = { moderator: "Moderation", kassenwart: "Kasse", streamer: "Streams" };
 
 export const isModerator = (me: Me | null) => !!me && (me.is_admin || !!me.roles?.includes("moderator"));
 
@@ -641,7 +642,7 @@ export class Moderation {
       s ? h("p", { class: "meta" }, `Begründung: ${s.reason}`) : null,
     );
     if (me.is_admin) {
-      const roles = (["moderator", "kassenwart"] as const).filter((r) => r === "moderator" || konto || a.roles.includes(r));
+      const roles = (["moderator", "streamer", "kassenwart"] as const).filter((r) => r !== "kassenwart" || konto || a.roles.includes(r));
       li.append(
         h(
           "div",

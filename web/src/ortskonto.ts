@@ -3,12 +3,12 @@
 // (fetched only for them).
 import { ApiError, api, get, germanMessage } from "./api";
 import { openLogin } from "./auth";
+import { copy } from "./clipboard";
 import { $, euro, formError, h, replace, time } from "./dom";
 import type { MapFeed } from "./feed";
 import { auszahlungStatusLabel, isTreasurer, spendeStatusLabel } from "./kontotext";
 import { Attempt, ibanGroups, MAX_CENTS, parseCents } from "./money";
 import { session } from "./session";
-import { toast } from "./toast";
 import type { Auszahlung, Buchung, Konto, PastDay, Point, Spende, Ueberweisung } from "./types";
 import { isOpen, onSliderOpen, selectTab } from "./ui";
 
@@ -389,13 +389,4 @@ function buchungText(b: Buchung): string {
   if (b.kind === "spende") return `Spende ${donor}`.trim();
   if (b.kind === "storno") return `Storno einer Spende ${donor}`.trim();
   return `Auszahlung${b.antrag ? ` für „${b.antrag.title}“` : ""}`;
-}
-
-async function copy(text: string, label: string) {
-  try {
-    await navigator.clipboard.writeText(text);
-    toast(`${label} kopiert.`);
-  } catch {
-    toast(`${label}: ${text}`);
-  }
 }

@@ -1,5 +1,5 @@
 // The service worker: the app shell works offline and starts fast. It caches the page and the
-// hashed assets, never API answers, tiles or sockets.
+// hashed assets, never API answers, tiles, sockets or a livestream's HLS.
 declare const __SHELL__: string[];
 declare const __VERSION__: string;
 
@@ -29,7 +29,7 @@ sw.addEventListener("fetch", (e: any) => {
   if (req.method !== "GET") return;
   const url = new URL(req.url);
   if (url.origin !== location.origin) return;
-  if (/^\/(api|ws|tiles|ap|\.well-known)\//.test(url.pathname) || url.pathname === "/healthz") return;
+  if (/^\/(api|ws|tiles|hls|ap|\.well-known)\//.test(url.pathname) || url.pathname === "/healthz") return;
 
   if (req.mode === "navigate") {
     // The page: fresh from the instance when it answers (it carries the configuration),

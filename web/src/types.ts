@@ -66,9 +66,11 @@ export interface Named {
   name: string;
 }
 
+/** Ours carry account_id and name; a neighbour's Antrag's carry author {id: actor IRI, name} instead (docs/API.md). */
 export interface Einspruch {
-  account_id: string;
-  name: string;
+  account_id?: string;
+  name?: string;
+  author?: Named;
   reason: string;
   created_at: string;
   hidden?: boolean; // the viewer's own Einspruch, held by the word filter or hidden by a moderator
@@ -107,6 +109,9 @@ export interface Antrag {
   /** The applicant's own Antrag that no one else is shown: hidden by a moderator, or held by the word filter. */
   hidden?: boolean;
   held?: boolean;
+  /** A neighbouring Ortsweberei's Antrag (read-only here), and its ActivityPub id. */
+  remote?: boolean;
+  fediverse?: { id: string; follow?: string };
 }
 
 export type Choice = "yes" | "no" | "abstain";

@@ -6,6 +6,7 @@ import { $, euro, formError, h, replace, time } from "./dom";
 import type { MapFeed } from "./feed";
 import { antragStatusLabel, choiceLabel } from "./labels";
 import { counted } from "./limits";
+import { antragReportTarget, einspruchWho } from "./einspruchview";
 import { reportButton } from "./melden";
 import { parseCents } from "./money";
 import { auszahlungStatusLabel } from "./kontotext";
@@ -208,7 +209,7 @@ export class Webrat {
     box.removeAttribute("aria-busy");
     const me = session.me;
     const einsprueche = a.einsprueche ?? [];
-    const objected = me && einsprueche.some((e) => e.account_id === me.id);
+    const objected = me && einsprueche.some((e) => einspruchWho(a, e).id === me.id);
 
     const parts: (Node | null)[] = [
       h("h3", { id: "antrag-title", tabindex: "-1" }, shownTitle(a)),
@@ -248,20 +249,20 @@ export class Webrat {
       a.knoten_id ? h("button", { type: "button", class: "secondary small", onclick: () => this.d.showKnoten(a.knoten_id!) }, "Knoten auf der Karte zeigen") : null,
     ];
     if (a.details_html) parts.push(this.details(a.details_html));
-    if (me?.id !== a.applicant.id && !a.hidden) parts.push(h("p", {}, reportButton({ id: a.id, what: `den Antrag „${a.title}“` }, "Antrag melden")));
+    if (me?.id !== a.applicant.id && !a.hidden) parts.push(h("p", {}, reportButton({ id: antragReportTarget(a), what: `den Antrag „${a.title}“` }, "Antrag melden")));
     parts.push(
       h("h4", {}, `Einsprüche (${einsprueche.length})`),
       einsprueche.length
         ? h(
             "ul",
             { class: "einsprueche" },
-            einsprueche.map((e) =>
-              h("li", {}, h("strong", {}, e.name), " · ", time(e.created_at),
-                // An Einspruch is named "<antrag id>/<account id>" (docs/MODERATION.md).
-                me?.id === e.account_id ? null : [" ", reportButton({ id: `${a.id}/${e.account_id}`, what: `den Einspruch von ${e.name}` })],
+            einsprueche.map((e) => {
+              const who = einspruchWho(a, e);
+              return h("li", {}, h("strong", {}, who.name), " · ", time(e.created_at),
+                me?.id === who.id ? null : [" ", reportButton({ id: who.report, what: `den Einspruch von ${who.name}` })],
                 h("p", {}, e.reason),
-                e.hidden ? h("p", { class: "hint" }, "Nur für dich sichtbar: wartet auf die Moderation oder wurde ausgeblendet.") : null),
-            ),
+                e.hidden ? h("p", { class: "hint" }, "Nur für dich sichtbar: wartet auf die Moderation oder wurde ausgeblendet.") : null);
+            }),
           )
         : h("p", {}, "Kein Einspruch."),
     );
@@ -276,7 +277,8 @@ export class Webrat {
           ),
         ),
       );
-    if (a.status === "offen") {
+    // A neighbour's Antrag is read-only here: its Einsprüche are raised at its own Ortsweberei.
+    if (a.status === "offen" && !a.remote) {
       if (!me) parts.push(h("p", {}, h("button", { type: "button", class: "link", onclick: () => openLogin("Zum Einspruch bitte anmelden.") }, "Anmelden"), ", um Einspruch zu erheben."));
       else if (me.id === a.applicant.id) {
         if (!a.held) parts.push(h("button", { type: "button", class: "secondary", onclick: () => this.withdraw(a) }, "Antrag zurückziehen"));

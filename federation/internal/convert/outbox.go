@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 
+	"github.com/google/uuid"
+
 	"github.com/weltgewebe/weltgewebe/instance/abstimmung"
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
@@ -11,6 +13,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/instance/stream"
 )
 
 // ActivityTypes are the public events that have an ActivityStreams form (ActivityFor): an
@@ -27,6 +30,7 @@ var ActivityTypes = []string{
 	abstimmung.AbstimmungEroeffnet.Name(), abstimmung.AbstimmungGeschlossen.Name(), abstimmung.StimmeAbgegeben.Name(), abstimmung.StimmeGeaendert.Name(),
 	delegation.DelegationAngefragt.Name(), delegation.DelegationWirksam.Name(), delegation.DelegationWiderrufen.Name(),
 	delegation.DelegationAbgelehnt.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name(),
+	stream.StreamGestartet.Name(), stream.StreamBeendet.Name(),
 }
 
 // Hidden leaves out of an outbox scope the events ActivityFor answers ErrHidden for, so that
@@ -36,6 +40,12 @@ var ActivityTypes = []string{
 // What moderators hid is few; it is asked anew for every outbox read.
 func (s *Converter) Hidden(ctx context.Context, sc eventstore.Scope) (eventstore.Scope, error) {
 	sc.Types = ActivityTypes
+	if sc.Actor != uuid.Nil {
+		// The post about a livestream is the Ortsweberei's, not that of the streamer who
+		// ended the stream: it is in the Ortsweberei's outbox only.
+		sc.Types = slices.DeleteFunc(slices.Clone(ActivityTypes), func(t string) bool { return slices.Contains(StreamTypes, t) })
+	}
+	sc.Only = streamOnly // a stream's first go-live and its end, not the drops between
 	sc.Omit = nil
 	if s.svc.Knoten != nil {
 		ks, fs, err := s.svc.Knoten.HiddenAll(ctx)

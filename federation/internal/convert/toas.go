@@ -29,6 +29,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
+	"github.com/weltgewebe/weltgewebe/instance/stream"
 	"github.com/weltgewebe/weltgewebe/internal/proof"
 	"github.com/weltgewebe/weltgewebe/vocab"
 )
@@ -45,6 +46,8 @@ type Services struct {
 	Knoten *knoten.Service
 	// SnapshotKeys is the instance's snapshot key, published on the Group actor (nil: none).
 	SnapshotKeys SnapshotKeys
+	// Streams are the livestreams the Ortsweberei posts about.
+	Streams *stream.Service
 }
 
 // SnapshotKeys gives the public half of the key that signs the Ortsweberei's snapshots
@@ -574,6 +577,9 @@ func (s *Converter) ActivityFor(ctx context.Context, h *Handles, e eventstore.Ev
 		act.Type, act.Object = "Update", s.iri.Delegation(e.SubjectID)
 	case delegation.DelegationAbgelehnt.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name():
 		act.Type, act.Object = "Delete", s.iri.Delegation(e.SubjectID)
+	case stream.StreamGestartet.Name(), stream.StreamBeendet.Name():
+		// The Ortsweberei's post about a livestream, as it was made, and its end.
+		return s.streamActivity(ctx, e, false)
 	default:
 		return nil, iri.ErrNotFound // not public, or no ActivityStreams form
 	}

@@ -166,7 +166,7 @@ func (s *Service) onAnnounce(ctx context.Context, act received) error {
 	if err != nil || !obj.Type.Has("Antrag") {
 		return nil
 	}
-	return s.storeRemoteAntrag(ctx, obj, act.at)
+	return s.storeRemoteAntrag(ctx, obj, act.at, sentAt(act))
 }
 
 // onDelete removes what the actor stored here under the deleted object's id: a reply shown as
@@ -178,6 +178,10 @@ func (s *Service) onDelete(ctx context.Context, act received) error {
 	object, actor := act.Object.ID, act.Actor.ID
 	if !iri.SameOrigin(object, actor) {
 		return nil
+	}
+	neighbours, err := s.isNeighbourAntragDelete(ctx, object, actor)
+	if err != nil {
+		return err
 	}
 	return database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		if err := s.svc.Antraege.RemoveCommentTx(ctx, tx, object, actor); err != nil {
@@ -192,8 +196,40 @@ func (s *Service) onDelete(ctx context.Context, act received) error {
 		if err := s.svc.Nachbarn.DeleteEinspruchTx(ctx, tx, object, actor); err != nil {
 			return err
 		}
+		if neighbours {
+			// A moderator of a neighbour hid its Antrag: the Delete is kept as a tombstone,
+			// so that a retried Create or Update sent before it, arriving after it, does not
+			// bring the words back (nachbarn.DeleteAntragTx).
+			return s.svc.Nachbarn.DeleteAntragTx(ctx, tx, object, actor, convert.ClaimedTime(act.Published, act.at))
+		}
 		return s.svc.Nachbarn.WithdrawTx(ctx, tx, object, actor)
 	})
+}
+
+// isNeighbourAntragDelete reports whether a Delete is a neighbouring Ortsweberei's of one of
+// its Anträge, sent by the Antrag's own actor: the object is an Antrag's Question
+// (/ap/antraege/{id}), the actor its actor (/ap/antraege/{id}/actor), on the server of an
+// Ortsweberei we follow. Only that is kept as a tombstone also while we do not have the
+// Antrag (its Create may come later); any other Delete of the actor's host touches only rows
+// we have.
+func (s *Service) isNeighbourAntragDelete(ctx context.Context, object, actor string) (bool, error) {
+	p, ok := strings.CutPrefix(object, "https://"+iri.HostOf(object)+"/ap/antraege/")
+	if !ok {
+		p, ok = strings.CutPrefix(object, "http://"+iri.HostOf(object)+"/ap/antraege/")
+	}
+	if _, err := uuid.Parse(p); !ok || err != nil || actor != object+"/actor" {
+		return false, nil
+	}
+	groups, err := s.actors.Neighbours(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		if iri.SameOrigin(g, actor) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // onCreateOrUpdate handles objects: Anträge of neighbours, their Einsprüche and Stimmen, and
@@ -217,7 +253,7 @@ func (s *Service) onCreateOrUpdate(ctx context.Context, act received) error {
 	}
 	switch {
 	case obj.Type.Has("Antrag"):
-		return s.storeRemoteAntrag(ctx, obj, act.at)
+		return s.storeRemoteAntrag(ctx, obj, act.at, sentAt(act))
 	case obj.Type.Has("Stimme"):
 		return s.storeRemoteStimme(ctx, obj, body, act.at)
 	case obj.Type.Has("Einspruch"):
@@ -313,13 +349,32 @@ func (s *Service) onReply(ctx context.Context, act received, obj vocab.IncomingO
 
 // Neighbours' Anträge, Einsprüche and Stimmen.
 
+// sentAt is when the origin sent the object of a Create, Update or Announce: the activity's
+// published (no later than it arrived) when the object came embedded in it, and when it
+// arrived when it was fetched from its id (fetch.FromOrigin), since that is the origin's
+// state then. Compared with the published of the origin's Delete of the Antrag
+// (nachbarn.DeleteAntragTx), it tells a retried delivery of a state from before a moderator
+// hid the Antrag from the origin's first Update after it was shown again: our origin queues
+// an Update with the time it builds it, and builds none while the Antrag is hidden
+// (publish.deliverEvents), so every Update after the re-show was sent after the Delete, and
+// every Create or Update from before it was sent before.
+func sentAt(act received) time.Time {
+	if !act.Object.Embedded() {
+		return act.at
+	}
+	return convert.ClaimedTime(act.Published, act.at)
+}
+
 // storeRemoteAntrag keeps a neighbour's Antrag as its origin sent it (the caller made sure of
 // that: fetch.FromOrigin, or a fetch by its id), received at the time at. Everything it names is on
 // its own host: its Ortsweberei, which must be a Group we follow, its actor and its applicant.
 // Once stored, only the same actor changes it, and only with a state at least as new; an
 // updated (or published) time after at is taken as at, so that no state claims to be newer
 // than the origin's next one.
-func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObject, at time.Time) error {
+//
+// sent is when the origin sent this state (stored as nachbarn.Antrag.Sent): a state sent no
+// later than the origin's Delete of the Antrag is not taken (sentAt).
+func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObject, at, sent time.Time) error {
 	if obj.Ortsweberei == "" || !iri.SameOrigin(obj.Ortsweberei, obj.ID) ||
 		!iri.SameOrigin(obj.AttributedTo.ID, obj.ID) || (obj.Applicant.ID != "" && !iri.SameOrigin(obj.Applicant.ID, obj.ID)) {
 		return nil // only the Anträge of neighbours we follow, each all of its own server
@@ -338,7 +393,7 @@ func (s *Service) storeRemoteAntrag(ctx context.Context, obj vocab.IncomingObjec
 		}
 	}
 	a := convert.AntragFromAS(obj, at)
-	a.ApplicantName = applicantName
+	a.ApplicantName, a.Sent = applicantName, sent
 	err := s.svc.Nachbarn.StoreAntrag(ctx, a)
 	if errors.Is(err, nachbarn.ErrStale) {
 		return nil // we have a newer state already
@@ -482,7 +537,8 @@ func (s *Service) refetchAntrag(ctx context.Context, antragIRI string) (bool, er
 	if err != nil || !obj.Type.Has("Antrag") {
 		return false, nil
 	}
-	if err := s.storeRemoteAntrag(ctx, obj, s.clock.Now()); err != nil {
+	now := s.clock.Now()
+	if err := s.storeRemoteAntrag(ctx, obj, now, now); err != nil { // fetched from its id: as it stands now
 		return false, err
 	}
 	_, err = s.svc.Nachbarn.Find(ctx, antragIRI)

@@ -89,6 +89,12 @@ func (b Base) Einspruch(antragID, accountID uuid.UUID) string {
 	return b.Of("/ap/antraege/" + antragID.String() + "/einsprueche/" + accountID.String())
 }
 
+// StreamNote is the Ortsweberei's post about a livestream.
+func (b Base) StreamNote(id uuid.UUID) string { return b.Of("/ap/streams/" + id.String()) }
+
+// StreamPage is a livestream's page in the web app, which the post links to.
+func (b Base) StreamPage(id uuid.UUID) string { return b.Of("/streams/" + id.String()) }
+
 // Knoten is a Knoten's Place.
 func (b Base) Knoten(id uuid.UUID) string { return b.Of("/ap/knoten/" + id.String()) }
 

@@ -152,7 +152,8 @@ func usesCreate(f follower) bool { return f.Local != "ortsweberei" || f.Actor.Is
 // isNeighbour: neighbouring Ortswebereien alone.
 func isNeighbour(f follower) bool { return f.Actor.IsOrtsweberei() }
 
-// usesAnnounce: the Fediverse followers of the Ortsweberei.
+// usesAnnounce: the Fediverse followers of the Ortsweberei (also those of its posts about
+// livestreams).
 func usesAnnounce(f follower) bool { return !f.Actor.IsOrtsweberei() }
 
 // inboxesFor is where an outgoing activity goes: each inbox once, of the followers it is for.
@@ -182,7 +183,9 @@ func inboxesFor(o outgoing, fs []follower) []string {
 // Question as it now stands (Update), so Mastodon's poll shows the live count. A delegation that takes effect
 // or ends changes counts too: every open Abstimmung whose count it moved gets its Update. A
 // withdrawal is an Update like every other change (as in the outbox). Knoten, Fäden, profiles
-// and the Delegationen themselves are in the outboxes, not delivered.
+// and the Delegationen themselves are in the outboxes, not delivered. Besides the Anträge, the
+// Ortsweberei posts about its livestreams: a Note when one first goes live, its Update at the
+// end (convert.StreamDelivery).
 func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) error {
 	var out []outgoing
 	updated := map[uuid.UUID]string{} // Antrag → the id of the Update(Question) after its last change
@@ -203,6 +206,16 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 	}
 	for _, e := range evs {
 		if !e.Public {
+			continue
+		}
+		if act, ok, err := s.convert.StreamDelivery(ctx, e); err != nil {
+			return err
+		} else if ok {
+			// The Ortsweberei's post about a livestream, to its Fediverse followers (a
+			// neighbouring Ortsweberei has no use for a Note: it reads Anträge).
+			if act != nil {
+				out = append(out, outgoing{signer: iri.GroupPath, locals: []string{"ortsweberei"}, only: usesAnnounce, activity: act})
+			}
 			continue
 		}
 		if m, ok, err := s.svc.Delegations.MoveOf(ctx, e); err != nil {
@@ -328,7 +341,7 @@ func (s *Service) deliverEvents(ctx context.Context, evs []eventstore.Event) err
 // delegation.MoveOf know): the delivery follower reads no others from the log. A type that is
 // to federate must be added here.
 func Types() []string {
-	return slices.Concat(convert.AntragTypes, convert.AbstimmungTypes,
+	return slices.Concat(convert.AntragTypes, convert.AbstimmungTypes, convert.StreamTypes,
 		[]string{delegation.DelegationWirksam.Name(), delegation.DelegationBeendet.Name(), delegation.DelegationAbgelaufen.Name()})
 }
 

@@ -112,6 +112,8 @@ type Options struct {
 	// RTMPSecret is the secret nginx-rtmp's callbacks must carry (empty: ingest off), as
 	// `serve --rtmp-secret`.
 	RTMPSecret string
+	// ChatCatchUp is instance.Config's (0: the default).
+	ChatCatchUp int
 	// Timezone is the Ortsweberei's time zone, as `serve --timezone` sets it (the delegation
 	// batch at 03:00 there, the snapshots' schedule, the timeline's dates, the bank's months);
 	// nil: the instance's defaults.
@@ -206,6 +208,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		Basemap:        o.Basemap,
 		Bank:           o.Bank,
 		RTMPSecret:     o.RTMPSecret,
+		ChatCatchUp:    o.ChatCatchUp,
 		Snapshots: instance.SnapshotConfig{Dir: snapshotDir, Schedule: o.SnapshotSchedule, Retention: o.Retention,
 			MaxMirrorBytes: o.MaxMirrorBytes},
 	})

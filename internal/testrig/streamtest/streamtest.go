@@ -139,8 +139,12 @@ func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string
 	ours := strings.NewReplacer("listen 1935;", "listen "+rtmp+";", "relay=127.0.0.1:1935", "relay=127.0.0.1:"+port,
 		"127.0.0.1:8080", o.Instance, "SECRET", o.Secret, "/var/lib/weltgewebe-stream", prefix,
 		// A rotation or an end cuts a broadcast off at the next update: within a second here.
-		"notify_update_timeout 30s;", "notify_update_timeout 1s;")
-	for _, must := range []string{"listen 1935;", "relay=127.0.0.1:1935", "127.0.0.1:8080", "SECRET", "/var/lib/weltgewebe-stream", "notify_update_timeout 30s;"} {
+		"notify_update_timeout 30s;", "notify_update_timeout 1s;",
+		// The test's server listens on a port, which $host drops: a browser's WebSocket
+		// handshake then names an Origin that is not the Host the instance sees, and is refused.
+		// On 443 the two are the same.
+		"proxy_set_header Host $host;", "proxy_set_header Host $http_host;")
+	for _, must := range []string{"listen 1935;", "relay=127.0.0.1:1935", "127.0.0.1:8080", "SECRET", "/var/lib/weltgewebe-stream", "notify_update_timeout 30s;", "proxy_set_header Host $host;"} {
 		if !strings.Contains(rtmpBlock+locations, must) {
 			t.Fatalf("streamtest: the production config no longer holds %q, which the test replaces", must)
 		}
@@ -392,6 +396,10 @@ func (b *Broadcast) Stop(t testing.TB) {
 		t.Fatalf("streamtest: ffmpeg did not exit within %s of SIGINT", Patience)
 	}
 }
+
+// End ends the broadcast as Stop does, from any goroutine (a test's helper server): false
+// when ffmpeg had not exited within Patience of SIGINT (it is killed then).
+func (b *Broadcast) End() bool { return b.stop() }
 
 func (b *Broadcast) stop() bool {
 	select {
