@@ -51,11 +51,13 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 ## bench: the load and speed measurements written down in docs/BENCHMARKS.md (slow)
-# The timeline and snapshot measurements fill the map with their own Knoten: each in a run of its own.
+# The timeline and snapshot measurements fill the map with their own Knoten, and the livestream's
+# instance trusts its nginx's X-Forwarded-For: each in a run of its own.
 bench: deps
 	$(GO) run ./cmd/wgbench $(BENCHFLAGS)
 	$(GO) run ./cmd/wgbench -only timeline $(BENCHFLAGS)
 	$(GO) run ./cmd/wgbench -only snapshot $(BENCHFLAGS)
+	$(GO) run ./cmd/wgbench -only stream $(BENCHFLAGS)
 
 ## bench-web: first-load sizes, time to interactive and to the first basemap tiles, throttled (docs/BENCHMARKS.md)
 bench-web: deps build $(BASEMAP)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"time"
@@ -32,7 +33,11 @@ type env struct {
 
 var leipzig = geo.Point{Lat: 51.34, Lon: 12.37}
 
-func newEnv(ctx context.Context, adminURL string, dev bool) *env {
+// With stream (the livestream measurement, run alone) the instance takes nginx-rtmp's callbacks
+// and believes X-Forwarded-For from 127.0.0.1, where the benchmark's nginx proxies from: the
+// viewers' addresses, not nginx's, meet the limits per address, as behind the production
+// nginx (weltgewebe.service's --trusted-proxy).
+func newEnv(ctx context.Context, adminURL string, dev, stream bool) *env {
 	e := &env{adminURL: adminURL, dbName: fmt.Sprintf("wgbench_%d", time.Now().Unix())}
 	var err error
 	e.snapshotDir, err = os.MkdirTemp("", "wgbench-snapshots-")
@@ -50,7 +55,7 @@ func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	e.url = "http://" + ln.Addr().String()
-	e.inst, err = instance.Open(ctx, instance.Config{
+	cfg := instance.Config{
 		DB: instance.DBConfig{URL: u.String(), MaxConns: 40},
 		// The inbox takes signatures made for its public URL's host only.
 		PublicURL: e.url,
@@ -66,7 +71,12 @@ func newEnv(ctx context.Context, adminURL string, dev bool) *env {
 		RateLimits: httpapi.RateLimits{Rules: noInboxLimit()},
 		// Not data/snapshots in the working directory (the default without a data directory).
 		Snapshots: instance.SnapshotConfig{Dir: e.snapshotDir},
-	})
+	}
+	if stream {
+		cfg.RTMPSecret = benchRTMPSecret
+		cfg.RateLimits = httpapi.RateLimits{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+	}
+	e.inst, err = instance.Open(ctx, cfg)
 	check(err)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -148,19 +147,7 @@ func sampleRSS() func() rssPeak {
 }
 
 // rss is this process's resident set in bytes (Linux).
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	check(err)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			check(err)
-			return kb << 10
-		}
-	}
-	log.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}
+func rss() int64 { return processRSS(os.Getpid()) }
 
 type floodResult struct {
 	Logins  map[int]int

@@ -50,6 +50,7 @@ type config struct {
 	adressen        int
 	camtCredits     int
 	exportBookings  int
+	stream          streamConfig
 }
 
 func main() {
@@ -67,6 +68,10 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "_flood" {
 		runFlooder(os.Args[2:])
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "_streamviewers" {
+		runStreamViewers(os.Args[2:], os.Stdin, os.Stdout)
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == "_mapclients" {
@@ -102,6 +107,16 @@ func main() {
 	flag.IntVar(&cfg.adressen, "adressen", 100_000, "addresses in the address search measurement")
 	flag.IntVar(&cfg.camtCredits, "camt-credits", 10_000, "booked credits in the CAMT.053 import measurement")
 	flag.IntVar(&cfg.exportBookings, "export-bookings", 100_000, "bookings of the month in the export measurement")
+	flag.IntVar(&cfg.stream.viewers, "stream-viewers", 1000, "viewers of the livestream (stream; run it alone)")
+	flag.DurationVar(&cfg.stream.duration, "stream-duration", time.Minute, "the livestream's steady phase")
+	flag.IntVar(&cfg.stream.writersPct, "stream-writers", 10, "percent of the livestream's viewers who write and vote (verified residents)")
+	flag.DurationVar(&cfg.stream.messageEvery, "stream-message-every", 20*time.Second, "how often each writer writes a chat message")
+	flag.DurationVar(&cfg.stream.voteEvery, "stream-vote-every", 10*time.Second, "how often each writer votes on a recent message")
+	flag.StringVar(&cfg.stream.picture.Size, "stream-size", "1280x720", "the broadcast's picture (ffmpeg's test pattern)")
+	flag.IntVar(&cfg.stream.picture.Rate, "stream-fps", 25, "the broadcast's frames per second (a keyframe every second)")
+	flag.StringVar(&cfg.stream.picture.Bitrate, "stream-bitrate", "1500k", "the broadcast's video bitrate")
+	flag.BoolVar(&cfg.stream.storm, "stream-storm", true, "end the livestream measurement with a reconnect storm of the chat sockets")
+	flag.IntVar(&cfg.stream.backlog, "stream-backlog", 4096, "nginx's accept queue in the livestream measurement (listen … backlog=, as deploy/nginx/weltgewebe.conf; nginx's default is 511)")
 	mapClients := flag.String("map-clients", "1000,5000,10000", "numbers of concurrent live-map clients")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
@@ -147,7 +162,11 @@ func main() {
 	}
 
 	asked := strings.Split(strings.ReplaceAll(*only, " ", ""), ",")
-	env := newEnv(ctx, adminURL, slices.Contains(asked, "sweep") || slices.Contains(asked, "timeline") || slices.Contains(asked, "snapshot"))
+	if slices.Contains(asked, "stream") && len(asked) > 1 {
+		log.Fatal("run -only stream alone: its instance believes nginx's X-Forwarded-For, which the other measurements' clients would not send")
+	}
+	env := newEnv(ctx, adminURL, slices.Contains(asked, "sweep") || slices.Contains(asked, "timeline") || slices.Contains(asked, "snapshot"),
+		slices.Contains(asked, "stream"))
 	defer env.close(ctx)
 
 	fmt.Printf("# wgbench — %s, %d CPUs, %s, PostgreSQL %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version(), env.pgVersion(ctx))
@@ -190,6 +209,8 @@ func main() {
 			benchSnapshot(ctx, env, cfg)
 		case "wortfilter":
 			benchWortfilter()
+		case "stream":
+			printStream(cfg.stream, benchStream(ctx, env, cfg.stream))
 		default:
 			log.Fatalf("unknown measurement %q", name)
 		}

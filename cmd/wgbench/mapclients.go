@@ -63,6 +63,20 @@ type mapClient struct {
 	seen   map[string]bool
 }
 
+// readFrame reads a socket's next message into buf (reused, so that a thousand clients
+// allocate little) and returns its bytes, valid until the next call.
+func readFrame(ctx context.Context, conn *websocket.Conn, buf *bytes_.Buffer) ([]byte, error) {
+	_, r, err := conn.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 type stormResult struct {
 	Clients    int     `json:"clients"`
 	Reconnects int     `json:"reconnects"`
@@ -109,15 +123,10 @@ func runMapClients(args []string) {
 	read := func(c *mapClient) {
 		var buf bytes_.Buffer // one buffer per client, reused: the clients allocate little
 		for {
-			_, r, err := c.conn.Reader(context.Background())
+			data, err := readFrame(context.Background(), c.conn, &buf)
 			if err != nil {
 				return
 			}
-			buf.Reset()
-			if _, err := buf.ReadFrom(r); err != nil {
-				return
-			}
-			data := buf.Bytes()
 			now := time.Now()
 			messages.Add(1)
 			bytes.Add(int64(len(data)))

@@ -37,6 +37,7 @@ type Nginx struct {
 	URL    string
 	HLSDir string
 	prefix string
+	pid    int
 }
 
 // Options say what nginx calls and proxies.
@@ -45,6 +46,14 @@ type Options struct {
 	Instance string
 	// Secret is what the callbacks carry (serve --rtmp-secret).
 	Secret string
+	// WorkerConnections is nginx's worker_connections (default 256). A load test with a
+	// thousand viewers needs three connections each: the HLS fetches, the chat socket and its
+	// proxied copy to the instance.
+	WorkerConnections int
+	// Backlog is the http listener's accept queue (nginx's listen … backlog=; default 511,
+	// nginx's own). A reconnect storm of a thousand sockets overflows 511 when nginx is slow
+	// to accept: the kernel drops the SYNs, and the clients retry after 1, 3, 7 s.
+	Backlog int
 }
 
 // Binary returns nginx's path, or skips the test.
@@ -81,7 +90,8 @@ daemon off;
 master_process off;
 pid {{prefix}}/nginx.pid;
 error_log {{prefix}}/error.log info;
-events { worker_connections 256; }
+worker_rlimit_nofile {{nofile}};
+events { worker_connections {{conns}}; }
 
 {{rtmp}}
 
@@ -97,7 +107,7 @@ http {
         video/mp2t ts;
     }
     server {
-        listen {{http}};
+        listen {{http}}{{backlog}};
         {{locations}}
     }
 }
@@ -139,7 +149,16 @@ func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string
 			t.Fatalf("streamtest: the production config no longer holds %q, which the test replaces", must)
 		}
 	}
-	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr,
+	conns := o.WorkerConnections
+	if conns <= 0 {
+		conns = 256
+	}
+	backlog := ""
+	if o.Backlog > 0 {
+		backlog = fmt.Sprintf(" backlog=%d", o.Backlog)
+	}
+	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr, "{{backlog}}", backlog,
+		"{{conns}}", fmt.Sprint(conns), "{{nofile}}", fmt.Sprint(2*conns+64),
 		"{{rtmp}}", ours.Replace(rtmpBlock), "{{locations}}", ours.Replace(locations)).Replace(frame)
 }
 
@@ -207,7 +226,8 @@ func Start(t testing.TB, o Options) *Nginx {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		n := &Nginx{RTMP: "rtmp://" + rtmp + "/live", URL: "http://" + httpAddr, HLSDir: filepath.Join(prefix, "hls"), prefix: prefix}
+		n := &Nginx{RTMP: "rtmp://" + rtmp + "/live", URL: "http://" + httpAddr, HLSDir: filepath.Join(prefix, "hls"), prefix: prefix,
+			pid: cmd.Process.Pid}
 		if err := n.waitUp(exited); err != nil {
 			last = fmt.Errorf("%v; output: %s; error log: %s", err, out.String(), n.ErrorLog())
 			_ = cmd.Process.Kill()
@@ -257,6 +277,9 @@ func (n *Nginx) waitUp(exited <-chan error) error {
 	}
 }
 
+// PID is nginx's process (one, without a master: the load test reads its CPU time).
+func (n *Nginx) PID() int { return n.pid }
+
 // ErrorLog is nginx's error log so far.
 func (n *Nginx) ErrorLog() string {
 	b, _ := os.ReadFile(filepath.Join(n.prefix, "error.log"))
@@ -292,17 +315,37 @@ type Broadcast struct {
 }
 
 // Push starts ffmpeg publishing to url (the ingest URL with the key) in real time: a 320×240
-// test pattern at 10 frames per second with a keyframe every second (so that nginx cuts 1 s
-// segments), and a sine tone; H.264 and AAC in FLV, as OBS sends. It stops when the test ends.
+// test pattern at 10 frames per second with a keyframe every second, and a sine tone; H.264
+// and AAC in FLV, as OBS sends. nginx cuts at keyframes, so segments are whole seconds
+// (hls_fragment's 2 s). It stops when the test ends.
 func Push(t testing.TB, url string) *Broadcast {
+	t.Helper()
+	return PushPicture(t, url, Picture{Size: "320x240", Rate: 10})
+}
+
+// Picture is what PushPicture sends: a test pattern of Size at Rate frames per second, at
+// Bitrate (ffmpeg's notation, e.g. "1500k"; empty: the encoder's choice).
+type Picture struct {
+	Size    string
+	Rate    int
+	Bitrate string
+}
+
+// PushPicture is Push with a picture of the caller's (the load test sends what a real
+// broadcast sends, so that the viewers fetch segments of a real size).
+func PushPicture(t testing.TB, url string, p Picture) *Broadcast {
 	t.Helper()
 	bin := FFmpeg(t)
 	b := &Broadcast{exited: make(chan struct{})}
-	b.cmd = exec.Command(bin, "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
-		"-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc=size=%s:rate=%d", p.Size, p.Rate),
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "64k", "-f", "flv", url)
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", fmt.Sprint(p.Rate), "-pix_fmt", "yuv420p"}
+	if p.Bitrate != "" {
+		args = append(args, "-b:v", p.Bitrate, "-maxrate", p.Bitrate, "-bufsize", p.Bitrate)
+	}
+	args = append(args, "-c:a", "aac", "-b:a", "64k", "-f", "flv", url)
+	b.cmd = exec.Command(bin, args...)
 	b.cmd.Stdout, b.cmd.Stderr = &lockedWriter{b}, &lockedWriter{b}
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := b.cmd.Start(); err != nil {
@@ -328,6 +371,9 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	defer w.b.mu.Unlock()
 	return w.b.out.Write(p)
 }
+
+// PID is ffmpeg's process.
+func (b *Broadcast) PID() int { return b.cmd.Process.Pid }
 
 // Output is what ffmpeg has written so far.
 func (b *Broadcast) Output() string {
