@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance/account"
@@ -421,11 +420,9 @@ func listenOverflows() int64 {
 
 // benchT lets wgbench run the test rig that starts nginx and ffmpeg (streamtest), so that the
 // benchmark runs the chain exactly as the tests do, from the production template. It is a
-// testing.TB for the few methods the rig calls: a failure ends the run, a skip (nginx or
-// ffmpeg missing) too, with the rig's reason. The embedded interface is nil: a method the rig
-// does not call today panics rather than pretends.
+// streamtest.T: a failure ends the run, a skip (nginx or ffmpeg missing) too, with the rig's
+// reason.
 type benchT struct {
-	testing.TB
 	mu       sync.Mutex
 	cleanups []func()
 	dirs     []string

@@ -19,9 +19,22 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// T is what the rig asks of its caller: a *testing.T has it, and so has wgbench's runner, which
+// starts the same chain for the stream benchmark (cmd/wgbench/stream.go).
+type T interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
+	TempDir() string
+}
 
 // Patience is how long the rig waits for nginx or ffmpeg: a safety net for a busy machine.
 const Patience = 60 * time.Second
@@ -57,7 +70,7 @@ type Options struct {
 }
 
 // Binary returns nginx's path, or skips the test.
-func Binary(t testing.TB) string {
+func Binary(t T) string {
 	t.Helper()
 	for _, p := range []string{"/usr/sbin/nginx", "nginx"} {
 		if path, err := exec.LookPath(p); err == nil {
@@ -72,7 +85,7 @@ func Binary(t testing.TB) string {
 }
 
 // FFmpeg returns ffmpeg's path, or skips the test.
-func FFmpeg(t testing.TB) string {
+func FFmpeg(t T) string {
 	t.Helper()
 	path, err := exec.LookPath("ffmpeg")
 	if err != nil {
@@ -114,7 +127,7 @@ http {
 `
 
 // Template is the production config the test runs: deploy/nginx/weltgewebe.conf.
-func Template(t testing.TB) string {
+func Template(t T) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "deploy", "nginx", "weltgewebe.conf"))
@@ -126,7 +139,7 @@ func Template(t testing.TB) string {
 
 // config is the test's nginx.conf: the template's rtmp{} block and the locations of its https
 // server, with the production ports, address, secret and directory replaced by the test's.
-func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string {
+func config(t T, tmpl, prefix, rtmp, httpAddr string, o Options) string {
 	t.Helper()
 	rtmpBlock := block(t, tmpl, "rtmp {")
 	server := block(t, tmpl, "listen 443 ssl")
@@ -164,7 +177,7 @@ func config(t testing.TB, tmpl, prefix, rtmp, httpAddr string, o Options) string
 
 // block returns the block that the first line holding marker opens, or, when that line
 // opens none, the block around it: from its line's start to the brace that closes it.
-func block(t testing.TB, s, marker string) string {
+func block(t T, s, marker string) string {
 	t.Helper()
 	at := strings.Index(s, marker)
 	if at < 0 {
@@ -197,7 +210,7 @@ func block(t testing.TB, s, marker string) string {
 
 // Start runs nginx for the test, with the production config's RTMP block and locations; it is stopped when the test ends, and its error log is
 // written to the test's log if the test failed.
-func Start(t testing.TB, o Options) *Nginx {
+func Start(t T, o Options) *Nginx {
 	t.Helper()
 	bin := Binary(t)
 	tmpl := Template(t)
@@ -296,7 +309,7 @@ func (n *Nginx) HLSFiles() []string {
 	return names
 }
 
-func freePort(t testing.TB) string {
+func freePort(t T) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +331,7 @@ type Broadcast struct {
 // test pattern at 10 frames per second with a keyframe every second, and a sine tone; H.264
 // and AAC in FLV, as OBS sends. nginx cuts at keyframes, so segments are whole seconds
 // (hls_fragment's 2 s). It stops when the test ends.
-func Push(t testing.TB, url string) *Broadcast {
+func Push(t T, url string) *Broadcast {
 	t.Helper()
 	return PushPicture(t, url, Picture{Size: "320x240", Rate: 10})
 }
@@ -333,7 +346,7 @@ type Picture struct {
 
 // PushPicture is Push with a picture of the caller's (the load test sends what a real
 // broadcast sends, so that the viewers fetch segments of a real size).
-func PushPicture(t testing.TB, url string, p Picture) *Broadcast {
+func PushPicture(t T, url string, p Picture) *Broadcast {
 	t.Helper()
 	bin := FFmpeg(t)
 	b := &Broadcast{exited: make(chan struct{})}
@@ -390,7 +403,7 @@ func (b *Broadcast) Err() error { <-b.exited; return b.err }
 
 // Stop ends the broadcast as a broadcaster does: ffmpeg closes the stream and the connection
 // (SIGINT), and Stop returns when it has exited.
-func (b *Broadcast) Stop(t testing.TB) {
+func (b *Broadcast) Stop(t T) {
 	t.Helper()
 	if !b.stop() {
 		t.Fatalf("streamtest: ffmpeg did not exit within %s of SIGINT", Patience)
