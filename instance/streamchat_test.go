@@ -502,3 +502,62 @@ func TestStreamChatLimits(t *testing.T) {
 		t.Fatalf("Ben's down vote should stand: %d", n)
 	}
 }
+
+// TestStreamChatVotesAtOnce: one person's two votes on a message sent at the same moment (a
+// double click from two tabs) count once. Both requests are held at the message's row lock until
+// both wait there, so the test does not rely on the scheduler to make them meet.
+func TestStreamChatVotesAtOnce(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{RTMPSecret: testRTMPSecret})
+	var st streamAnswer
+	inst.Admin().Post("/api/streams", map[string]string{"title": "Doppelklick"}).Expect(t, http.StatusCreated).JSON(t, &st)
+	path := "/api/streams/" + st.ID + "/chat"
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	var m struct{ ID string }
+	jana.Post(path, map[string]string{"text": "Frage"}).Expect(t, http.StatusCreated).JSON(t, &m)
+
+	ctx, cancel := context.WithTimeout(context.Background(), chatPatience)
+	defer cancel()
+	hold, err := inst.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(context.Background())
+	if _, err := hold.Exec(ctx, `SELECT 1 FROM chat_nachrichten WHERE id = $1 FOR UPDATE`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, 2)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = ben.Do("PUT", path+"/"+m.ID+"/vote", map[string]int{"vote": 1}).Status
+		}()
+	}
+	for waiting := 0; waiting < 2; {
+		if ctx.Err() != nil {
+			t.Fatalf("the votes never both waited for the message's lock (%d did)", waiting)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if err := inst.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%chat_nachrichten c%FOR UPDATE OF c%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for _, s := range statuses {
+		if s != http.StatusOK {
+			t.Fatalf("vote answered %d", s)
+		}
+	}
+	if n := inst.Count(`SELECT count(*) FROM chat_nachrichten c WHERE id = $1 AND score = (SELECT coalesce(sum(vote), 0) FROM chat_bewertungen WHERE nachricht_id = c.id)`, m.ID); n != 1 {
+		var score int
+		_ = inst.Pool.QueryRow(ctx, `SELECT score FROM chat_nachrichten WHERE id = $1`, m.ID).Scan(&score)
+		t.Fatalf("one person's up vote counts %d in the order", score)
+	}
+}
