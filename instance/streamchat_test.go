@@ -3,6 +3,7 @@ package instance_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -559,5 +560,32 @@ WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '
 		var score int
 		_ = inst.Pool.QueryRow(ctx, `SELECT score FROM chat_nachrichten WHERE id = $1`, m.ID).Scan(&score)
 		t.Fatalf("one person's up vote counts %d in the order", score)
+	}
+}
+
+// TestStreamChatRefusesSanctionedAccounts: a suspended or banned resident neither writes nor
+// votes in a stream's chat, and the refusal writes nothing.
+func TestStreamChatRefusesSanctionedAccounts(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{RTMPSecret: testRTMPSecret})
+	admin := inst.Admin()
+	var st streamAnswer
+	admin.Post("/api/streams", map[string]string{"title": "Sitzung"}).Expect(t, http.StatusCreated).JSON(t, &st)
+	path := "/api/streams/" + st.ID + "/chat"
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	var m struct{ ID string }
+	jana.Post(path, map[string]string{"text": "Frage"}).Expect(t, http.StatusCreated).JSON(t, &m)
+	for _, s := range []struct{ name, route string }{{"Ben", "suspend"}, {"Ida", "ban"}} {
+		c := inst.VerifiedResident(s.name, lat, lon)
+		admin.Post("/api/admin/accounts/"+c.ID+"/"+s.route, map[string]any{"days": 1, "reason": "Beleidigungen"}).Expect(t, http.StatusOK)
+		before := inst.Rows()
+		c.Post(path, map[string]string{"text": "trotzdem"}).Expect(t, http.StatusForbidden)
+		c.Do("PUT", path+"/"+m.ID+"/vote", map[string]int{"vote": -1}).Expect(t, http.StatusForbidden)
+		if after := inst.Rows(); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("%s (%s): the refusals wrote: %v → %v", s.name, s.route, before, after)
+		}
+		if n := inst.Count(`SELECT count(*) FROM chat_bewertungen`) + inst.Count(`SELECT count(*) FROM chat_nachrichten WHERE account_id <> $1`, jana.ID); n != 0 {
+			t.Fatalf("%s (%s): %d rows in the chat", s.name, s.route, n)
+		}
 	}
 }
