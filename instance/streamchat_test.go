@@ -3,6 +3,7 @@ package instance_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -500,5 +501,91 @@ func TestStreamChatLimits(t *testing.T) {
 	cara.Do("PUT", vote, map[string]int{"vote": 1}).Expect(t, http.StatusOK)
 	if n := inst.Count(`SELECT count(*) FROM chat_bewertungen WHERE vote = -1`); n != 1 {
 		t.Fatalf("Ben's down vote should stand: %d", n)
+	}
+}
+
+// TestStreamChatVotesAtOnce: one person's two votes on a message sent at the same moment (a
+// double click from two tabs) count once. Both requests are held at the message's row lock until
+// both wait there, so the test does not rely on the scheduler to make them meet.
+func TestStreamChatVotesAtOnce(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{RTMPSecret: testRTMPSecret})
+	var st streamAnswer
+	inst.Admin().Post("/api/streams", map[string]string{"title": "Doppelklick"}).Expect(t, http.StatusCreated).JSON(t, &st)
+	path := "/api/streams/" + st.ID + "/chat"
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	ben := inst.VerifiedResident("Ben", lat, lon)
+	var m struct{ ID string }
+	jana.Post(path, map[string]string{"text": "Frage"}).Expect(t, http.StatusCreated).JSON(t, &m)
+
+	ctx, cancel := context.WithTimeout(context.Background(), chatPatience)
+	defer cancel()
+	hold, err := inst.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(context.Background())
+	if _, err := hold.Exec(ctx, `SELECT 1 FROM chat_nachrichten WHERE id = $1 FOR UPDATE`, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, 2)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = ben.Do("PUT", path+"/"+m.ID+"/vote", map[string]int{"vote": 1}).Status
+		}()
+	}
+	for waiting := 0; waiting < 2; {
+		if ctx.Err() != nil {
+			t.Fatalf("the votes never both waited for the message's lock (%d did)", waiting)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if err := inst.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%chat_nachrichten c%FOR UPDATE OF c%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for _, s := range statuses {
+		if s != http.StatusOK {
+			t.Fatalf("vote answered %d", s)
+		}
+	}
+	if n := inst.Count(`SELECT count(*) FROM chat_nachrichten c WHERE id = $1 AND score = (SELECT coalesce(sum(vote), 0) FROM chat_bewertungen WHERE nachricht_id = c.id)`, m.ID); n != 1 {
+		var score int
+		_ = inst.Pool.QueryRow(ctx, `SELECT score FROM chat_nachrichten WHERE id = $1`, m.ID).Scan(&score)
+		t.Fatalf("one person's up vote counts %d in the order", score)
+	}
+}
+
+// TestStreamChatRefusesSanctionedAccounts: a suspended or banned resident neither writes nor
+// votes in a stream's chat, and the refusal writes nothing.
+func TestStreamChatRefusesSanctionedAccounts(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{RTMPSecret: testRTMPSecret})
+	admin := inst.Admin()
+	var st streamAnswer
+	admin.Post("/api/streams", map[string]string{"title": "Sitzung"}).Expect(t, http.StatusCreated).JSON(t, &st)
+	path := "/api/streams/" + st.ID + "/chat"
+	jana := inst.VerifiedResident("Jana", lat, lon)
+	var m struct{ ID string }
+	jana.Post(path, map[string]string{"text": "Frage"}).Expect(t, http.StatusCreated).JSON(t, &m)
+	for _, s := range []struct{ name, route string }{{"Ben", "suspend"}, {"Ida", "ban"}} {
+		c := inst.VerifiedResident(s.name, lat, lon)
+		admin.Post("/api/admin/accounts/"+c.ID+"/"+s.route, map[string]any{"days": 1, "reason": "Beleidigungen"}).Expect(t, http.StatusOK)
+		before := inst.Rows()
+		c.Post(path, map[string]string{"text": "trotzdem"}).Expect(t, http.StatusForbidden)
+		c.Do("PUT", path+"/"+m.ID+"/vote", map[string]int{"vote": -1}).Expect(t, http.StatusForbidden)
+		if after := inst.Rows(); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("%s (%s): the refusals wrote: %v → %v", s.name, s.route, before, after)
+		}
+		if n := inst.Count(`SELECT count(*) FROM chat_bewertungen`) + inst.Count(`SELECT count(*) FROM chat_nachrichten WHERE account_id <> $1`, jana.ID); n != 0 {
+			t.Fatalf("%s (%s): %d rows in the chat", s.name, s.route, n)
+		}
 	}
 }

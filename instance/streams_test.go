@@ -405,4 +405,27 @@ func TestStreamIngestChain(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ngx.HLSDir, made.IngestKey+".m3u8")); err == nil {
 		t.Fatal("a playlist named by the key")
 	}
+	// nginx's logs tell the broadcasts (a line per session, written as it ends), never a key.
+	for deadline := time.Now().Add(streamtest.Patience); strings.Count(ngx.RTMPLog(), "PUBLISH \"live\"") < 5; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx-rtmp's access log holds no line for each broadcast: %s", ngx.RTMPLog())
+		}
+	}
+	// The error log as production writes it (warn and up: the test's nginx logs info too, where
+	// nginx-rtmp names the key and the callback URL with the secret).
+	var warned []string
+	for _, line := range strings.Split(ngx.ErrorLog(), "\n") {
+		for _, level := range []string{"[warn]", "[error]", "[crit]", "[alert]", "[emerg]"} {
+			if strings.Contains(line, level) {
+				warned = append(warned, line)
+			}
+		}
+	}
+	for name, l := range map[string]string{"access": ngx.RTMPLog(), "error": strings.Join(warned, "\n")} {
+		for _, key := range []string{made.IngestKey, rotated.IngestKey} {
+			if strings.Contains(l, key) {
+				t.Fatalf("nginx's %s log holds an ingest key:\n%s", name, l)
+			}
+		}
+	}
 }

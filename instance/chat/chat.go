@@ -414,14 +414,20 @@ func (s *Service) Vote(ctx context.Context, room uuid.UUID, by account.Account, 
 			return err
 		}
 		// The message's row is locked: votes on it take turns, so that score stays the sum.
+		// The old vote is read in a statement of its own, after the lock: a statement that
+		// waited for the lock reads with the snapshot it began with, and would miss the vote
+		// the transaction it waited for wrote (one person's two votes at once counted twice).
 		var author uuid.UUID
 		var old int
-		err := tx.QueryRow(ctx, `SELECT c.account_id, coalesce((SELECT vote FROM chat_bewertungen WHERE nachricht_id = c.id AND account_id = $3), 0)
-FROM chat_nachrichten c WHERE c.id = $1 AND c.room = $2 AND c.removed_at IS NULL FOR UPDATE OF c`, id, room, by.ID).Scan(&author, &old)
+		err := tx.QueryRow(ctx, `SELECT c.account_id FROM chat_nachrichten c WHERE c.id = $1 AND c.room = $2 AND c.removed_at IS NULL FOR UPDATE OF c`,
+			id, room).Scan(&author)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
+			return fmt.Errorf("chat: vote: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT vote FROM chat_bewertungen WHERE nachricht_id = $1 AND account_id = $2), 0)`, id, by.ID).Scan(&old); err != nil {
 			return fmt.Errorf("chat: vote: %w", err)
 		}
 		if author == by.ID {

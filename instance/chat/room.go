@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -285,6 +286,10 @@ func stateFrame(st stream.State) []byte {
 	}{"state", st})
 }
 
+// beforeJoin, when set (tests only: export_test.go), is called by Serve just before the socket
+// joins its room: a test holds a socket there to let the stream change meanwhile.
+var beforeJoin atomic.Pointer[func(room uuid.UUID)]
+
 // clientQueue is how many frames may wait for one client; a client that lets more pile up
 // is disconnected (it reconnects with its cursor and catches up).
 const clientQueue = 256
@@ -406,13 +411,11 @@ func ParseSocket(sort, cursor string) (Socket, error) {
 // tells the stream's state, and before ready the number of viewers. An error (no such stream)
 // comes back before anything is written, for the caller to answer.
 func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, opt Socket) error {
-	var state stream.State
 	if room != Naehstuebchen {
 		if h.streams == nil {
 			return stream.ErrNotFound
 		}
-		var err error
-		if state, err = h.streams.StateOf(req.Context(), room); err != nil {
+		if _, err := h.streams.StateOf(req.Context(), room); err != nil {
 			return err
 		}
 	}
@@ -428,14 +431,14 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 		defer cancel()
 		return conn.Write(wctx, websocket.MessageText, b) == nil
 	}
-	if room != Naehstuebchen && !write(stateFrame(state)) {
-		return nil
-	}
 
 	select { // the ring and the head are set once Run has read the log's head
 	case <-h.started:
 	case <-ctx.Done():
 		return nil
+	}
+	if f := beforeJoin.Load(); f != nil {
+		(*f)(room)
 	}
 	c := &client{room: room, oben: opt.Sort == Oben, ch: make(chan frame, clientQueue)}
 	// In the room and caught up in one step under the lock: everything the ring holds after
@@ -477,6 +480,15 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 		h.mu.Unlock()
 	}()
 
+	// The state is read once the socket is in its room: a change committed before this read
+	// is in it, one after comes through the queue. (Read before joining, a go-live that reached
+	// the room in between was lost to this screen until the next change.)
+	if room != Naehstuebchen {
+		state, err := h.streams.StateOf(ctx, room)
+		if err != nil || !write(stateFrame(state)) {
+			return nil
+		}
+	}
 	if reset && !write(resetFrame) {
 		return nil
 	}

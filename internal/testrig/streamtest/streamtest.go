@@ -151,6 +151,8 @@ func config(t T, tmpl, prefix, rtmp, httpAddr string, o Options) string {
 	port := rtmp[strings.LastIndex(rtmp, ":")+1:]
 	ours := strings.NewReplacer("listen 1935;", "listen "+rtmp+";", "relay=127.0.0.1:1935", "relay=127.0.0.1:"+port,
 		"127.0.0.1:8080", o.Instance, "SECRET", o.Secret, "/var/lib/weltgewebe-stream", prefix,
+		// nginx-rtmp's own access log, in the test's directory: the test reads it.
+		"/var/log/nginx/rtmp-access.log", filepath.Join(prefix, "rtmp-access.log"),
 		// A rotation or an end cuts a broadcast off at the next update: within a second here.
 		"notify_update_timeout 30s;", "notify_update_timeout 1s;",
 		// The test's server listens on a port, which $host drops: a browser's WebSocket
@@ -296,6 +298,12 @@ func (n *Nginx) PID() int { return n.pid }
 // ErrorLog is nginx's error log so far.
 func (n *Nginx) ErrorLog() string {
 	b, _ := os.ReadFile(filepath.Join(n.prefix, "error.log"))
+	return string(b)
+}
+
+// RTMPLog is nginx-rtmp's access log so far (one line per RTMP session, written as it ends).
+func (n *Nginx) RTMPLog() string {
+	b, _ := os.ReadFile(filepath.Join(n.prefix, "rtmp-access.log"))
 	return string(b)
 }
 
