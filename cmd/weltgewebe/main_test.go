@@ -102,6 +102,8 @@ type server struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
+	// log is serve's stderr: read it only after done has answered.
+	log *strings.Builder
 }
 
 var listening = regexp.MustCompile(`weltgewebe listening on (http://\S+)`)
@@ -120,7 +122,7 @@ func start(t *testing.T, bin string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
+	s := &server{cmd: cmd, done: make(chan error, 1), log: &stderr}
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
