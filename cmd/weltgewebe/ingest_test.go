@@ -81,39 +81,9 @@ func TestServeRunsItsOwnIngest(t *testing.T) {
 	if made.HLSURL != "/hls/"+made.ID+".m3u8" {
 		t.Fatalf("hls_url %q", made.HLSURL)
 	}
-	var playlist string
-	var header http.Header
-	waitUntil(t, "a playlist with two segments at the instance's /hls/", func() bool {
-		res, err := http.Get(srv.url + made.HLSURL)
-		if err != nil {
-			return false
-		}
-		defer res.Body.Close()
-		body, _ := io.ReadAll(res.Body)
-		playlist, header = string(body), res.Header
-		return res.StatusCode == http.StatusOK && strings.Count(playlist, "#EXTINF") >= 2
-	})
-	if cc, ct := header.Get("Cache-Control"), header.Get("Content-Type"); cc != "no-cache" || ct != "application/vnd.apple.mpegurl" {
-		t.Fatalf("playlist Cache-Control %q, Content-Type %q", cc, ct)
-	}
-	var segment string
-	for _, line := range strings.Split(playlist, "\n") {
-		if strings.HasPrefix(line, made.ID+"-") && strings.HasSuffix(line, ".ts") {
-			segment = line
-			break
-		}
-	}
-	res, err := http.Get(srv.url + "/hls/" + segment)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seg, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK || len(seg) == 0 || seg[0] != 0x47 { // an MPEG-TS packet starts with 0x47
-		t.Fatalf("segment %q: %d, %d bytes; playlist:\n%s", segment, res.StatusCode, len(seg), playlist)
-	}
-	if cc, ct := res.Header.Get("Cache-Control"), res.Header.Get("Content-Type"); cc != "public, max-age=31536000, immutable" || ct != "video/mp2t" {
-		t.Fatalf("segment Cache-Control %q, Content-Type %q", cc, ct)
+	playlist, segment := streamtest.Playlist(t, srv.url+made.HLSURL, 2)
+	if !strings.HasPrefix(segment, made.ID+"-") {
+		t.Fatalf("segment %q is not named by the stream's id; playlist:\n%s", segment, playlist)
 	}
 	// Only the two names nginx writes: not its config (which holds the secret), not a path out.
 	for _, path := range []string{"/hls/", "/hls/nginx.conf", "/hls/..%2fnginx.conf", "/hls/" + made.ID + ".m3u8.bak"} {
@@ -203,4 +173,3 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-

@@ -193,6 +193,8 @@ func TestServeRefusesBadEdgeFlags(t *testing.T) {
 		{[]string{"--captcha", "register,login,login-after-failures"}, "--captcha: captcha: name one of"},
 		{[]string{"--rate-limit", "chats/ip=1/1s"}, "--rate-limit"},
 		{[]string{"--rate-limit", "chat/ip=1"}, "--rate-limit"},
+		{[]string{"--ingest", "1935"}, "--ingest wants rtmp=HOST:PORT or off"},
+		{[]string{"--ingest", "rtmp=localhost"}, "--ingest wants rtmp=HOST:PORT or off"},
 	} {
 		var stderr strings.Builder
 		err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...), io.Discard, &stderr)

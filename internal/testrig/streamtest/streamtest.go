@@ -10,6 +10,7 @@ package streamtest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -340,4 +341,49 @@ func (b *Broadcast) stop() bool {
 		<-b.exited
 		return false
 	}
+}
+
+// Playlist waits (up to Patience) until url, an HLS playlist, answers with at least n
+// segments; checks that it and its first segment carry the content types and cache headers
+// of deploy/nginx/weltgewebe.conf (playlist revalidated, segment immutable) and that the
+// segment is MPEG-TS; and returns the playlist and the segment's name.
+func Playlist(t T, url string, n int) (playlist, segment string) {
+	t.Helper()
+	get := func(url string) (*http.Response, []byte) {
+		res, err := http.Get(url)
+		if err != nil {
+			return nil, nil
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res, body
+	}
+	var res *http.Response
+	for deadline := time.Now().Add(Patience); ; time.Sleep(50 * time.Millisecond) {
+		var body []byte
+		if res, body = get(url); res != nil && res.StatusCode == http.StatusOK && strings.Count(string(body), "#EXTINF") >= n {
+			playlist = string(body)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("streamtest: no playlist of %d segments at %s after %s", n, url, Patience)
+		}
+	}
+	if cc, ct := res.Header.Get("Cache-Control"), res.Header.Get("Content-Type"); cc != "no-cache" || ct != "application/vnd.apple.mpegurl" {
+		t.Fatalf("streamtest: playlist Cache-Control %q, Content-Type %q", cc, ct)
+	}
+	for _, line := range strings.Split(playlist, "\n") {
+		if strings.HasSuffix(line, ".ts") {
+			segment = line
+			break
+		}
+	}
+	res, seg := get(url[:strings.LastIndex(url, "/")+1] + segment)
+	if res == nil || res.StatusCode != http.StatusOK || len(seg) == 0 || seg[0] != 0x47 { // an MPEG-TS packet starts with 0x47
+		t.Fatalf("streamtest: segment %q: %v, %d bytes; playlist:\n%s", segment, res != nil && res.StatusCode == http.StatusOK, len(seg), playlist)
+	}
+	if cc, ct := res.Header.Get("Cache-Control"), res.Header.Get("Content-Type"); cc != "public, max-age=31536000, immutable" || ct != "video/mp2t" {
+		t.Fatalf("streamtest: segment Cache-Control %q, Content-Type %q", cc, ct)
+	}
+	return playlist, segment
 }
