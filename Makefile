@@ -22,7 +22,7 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 deps:
 	@scripts/deps.sh
 
-## run: start a dev instance with its own PostgreSQL, a demo Ortsweberei and its map on :8080
+## run: start a dev instance with its own PostgreSQL, a demo Ortsweberei and its map on :8080, and its livestream ingest (rtmp://localhost/live) when nginx-rtmp is installed
 run: deps build $(BASEMAP)
 	./$(BIN) serve --dev --demo --listen :8080 --data-dir data --basemap $(BASEMAP)
 

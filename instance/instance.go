@@ -101,6 +101,9 @@ type Config struct {
 	// RTMPSecret is the secret nginx-rtmp's on_publish and on_publish_done calls carry
 	// (docs/STREAMS.md); empty: every broadcast is refused.
 	RTMPSecret string
+	// HLSDir is the HLS directory of the ingest serve runs itself (--ingest), served at /hls/;
+	// empty: nginx in front serves /hls/ (production).
+	HLSDir string
 	// ChatCatchUp is how many frames of messages and removals the chat keeps for sockets that
 	// reconnect with a cursor, and how many events of the log it reads back at start to fill
 	// them (docs/STREAMS.md); 0: chat.DefaultCatchUp.
@@ -478,6 +481,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Wortfilter:     i.Wortfilter,
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
+		HLSDir:         cfg.HLSDir,
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location

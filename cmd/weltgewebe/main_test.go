@@ -102,6 +102,8 @@ type server struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan error
+	// log is serve's stderr: read it only after done has answered.
+	log *strings.Builder
 }
 
 var listening = regexp.MustCompile(`weltgewebe listening on (http://\S+)`)
@@ -120,7 +122,7 @@ func start(t *testing.T, bin string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, done: make(chan error, 1)}
+	s := &server{cmd: cmd, done: make(chan error, 1), log: &stderr}
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -191,6 +193,8 @@ func TestServeRefusesBadEdgeFlags(t *testing.T) {
 		{[]string{"--captcha", "register,login,login-after-failures"}, "--captcha: captcha: name one of"},
 		{[]string{"--rate-limit", "chats/ip=1/1s"}, "--rate-limit"},
 		{[]string{"--rate-limit", "chat/ip=1"}, "--rate-limit"},
+		{[]string{"--ingest", "1935"}, "--ingest wants rtmp=HOST:PORT or off"},
+		{[]string{"--ingest", "rtmp=localhost"}, "--ingest wants rtmp=HOST:PORT or off"},
 	} {
 		var stderr strings.Builder
 		err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...), io.Discard, &stderr)

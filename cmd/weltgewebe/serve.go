@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +22,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
+	"github.com/weltgewebe/weltgewebe/internal/nginxrtmp"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,6 +51,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	trustedProxies := fs.String("trusted-proxy", envOr("WG_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for the rate limits and the login lockout (env WG_TRUSTED_PROXIES)")
 	rateLimits := fs.String("rate-limit", envOr("WG_RATE_LIMITS", ""), "changes to the rate limits table, comma-separated class/scope=burst/every, e.g. chat/account=40/1s (burst 0: the line off); see OPERATIONS.md (env WG_RATE_LIMITS)")
 	rtmpSecret := fs.String("rtmp-secret", envOr("WG_RTMP_SECRET", ""), "the secret nginx-rtmp's on_publish/on_publish_done URLs carry (?secret=…), see docs/STREAMS.md; empty: every broadcast is refused (env WG_RTMP_SECRET)")
+	ingestFlag := fs.String("ingest", envOr("WG_INGEST", ""), "run the livestream ingest as a child process: nginx with the RTMP module from deploy/nginx/weltgewebe.conf, broadcasters push to rtmp://HOST:PORT/live, the instance serves /hls/ (docs/STREAMS.md); rtmp=HOST:PORT or off; with --demo the default is rtmp=127.0.0.1:1935 when nginx and its RTMP module are installed (env WG_INGEST)")
 	captchaFlag := fs.String("captcha", envOr("WG_CAPTCHA", "on"), "where the proof-of-work captcha is asked: off, on (= register,login-after-failures), or a list of register and login-after-failures or login (every login); see MODERATION.md (env WG_CAPTCHA)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
@@ -112,6 +117,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	cfg.RTMPSecret = *rtmpSecret
+	ingest, err := ingestPlan(*ingestFlag, *seedDemo, db.dataDir, log)
+	if err != nil {
+		return err
+	}
+	if ingest != nil {
+		cfg.HLSDir = filepath.Join(ingest.Dir, "hls")
+		ingest.Instance = callbackAddr(ln.Addr())
+		if cfg.RTMPSecret == "" {
+			// Only this process and its child nginx know it: nobody else can fake a callback.
+			cfg.RTMPSecret = rand.Text()
+		}
+		ingest.Secret = cfg.RTMPSecret
+	}
 	if cfg.RTMPSecret == "" {
 		log.Info("no --rtmp-secret: the livestream ingest refuses every broadcast")
 	}
@@ -171,13 +189,84 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// The instance's own ingest stops before the instance: nginx ends the broadcasts, and
+	// their publish_done callbacks still find the instance answering.
+	serveCtx := ctx
+	if ingest != nil {
+		g, err := nginxrtmp.Start(ctx, ingest.Options)
+		if err != nil && ingest.auto {
+			log.Warn("no livestream ingest: nginx-rtmp did not start; the demo's streams cannot go live", "err", err)
+		} else if err != nil {
+			return fmt.Errorf("--ingest: %w", err)
+		} else {
+			defer g.Stop()
+			var cancel context.CancelFunc
+			serveCtx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+			defer cancel()
+			go func() {
+				<-ctx.Done()
+				g.Stop()
+				cancel()
+			}()
+			fmt.Fprintf(stdout, "livestreams: broadcast to rtmp://%s/live with a stream's key (shown at /streams)\n", displayAddr(tcpAddr(ingest.RTMP)))
+		}
+	}
+
 	fmt.Fprintf(stdout, "weltgewebe listening on http://%s\n", displayAddr(ln.Addr()))
 	if *seedDemo {
 		fmt.Fprintf(stdout, "demo login: %s / %s   (admin: %s / %s)\n", demo.ResidentEmail, demo.Password, demo.AdminEmail, demo.Password)
 	}
-	err = inst.Serve(ctx, ln)
+	err = inst.Serve(serveCtx, ln)
 	log.Info("stopped")
 	return err
+}
+
+// ingestOptions are the ingest serve runs (--ingest), and whether the demo asked for it.
+type ingestOptions struct {
+	nginxrtmp.Options
+	auto bool // --demo's default: its absence or failure is a warning, not an error
+}
+
+// ingestPlan reads --ingest: nil when no ingest runs. With --demo and no --ingest, the ingest
+// runs when nginx and its RTMP module are installed, and the log says so when they are not.
+func ingestPlan(flag string, demo bool, dataDir string, log *slog.Logger) (*ingestOptions, error) {
+	o := &ingestOptions{Options: nginxrtmp.Options{Dir: filepath.Join(dataDir, "ingest"), Log: log}}
+	switch {
+	case flag == "off" || flag == "" && !demo:
+		return nil, nil
+	case flag == "":
+		if _, err := nginxrtmp.Binary(); err != nil {
+			log.Warn("no livestream ingest: the demo's streams cannot go live (bash scripts/deps.sh installs it)", "err", err)
+			return nil, nil
+		}
+		o.RTMP, o.auto = "127.0.0.1:1935", true
+	default:
+		addr, ok := strings.CutPrefix(flag, "rtmp=")
+		if _, _, err := net.SplitHostPort(addr); !ok || err != nil {
+			return nil, fmt.Errorf("--ingest wants rtmp=HOST:PORT or off, got %q", flag)
+		}
+		o.RTMP = addr
+	}
+	return o, nil
+}
+
+// callbackAddr is where the child nginx reaches the instance: its listener, on loopback when
+// it listens on every address.
+func callbackAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+}
+
+// tcpAddr is host:port as a net.Addr (for displayAddr).
+func tcpAddr(hostPort string) net.Addr {
+	a, err := net.ResolveTCPAddr("tcp", hostPort)
+	if err != nil {
+		return &net.TCPAddr{}
+	}
+	return a
 }
 
 // parseBatch reads "HH:MM" in a time zone.

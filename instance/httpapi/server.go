@@ -98,6 +98,9 @@ type Deps struct {
 	// RTMPSecret is the secret nginx-rtmp's callbacks carry (docs/STREAMS.md); empty: every
 	// broadcast is refused.
 	RTMPSecret string
+	// HLSDir, when set, is the HLS directory of the ingest this instance runs itself (serve
+	// --ingest): served at /hls/ (hls.go). Empty: nginx in front serves /hls/.
+	HLSDir string
 }
 
 // DevDeps are what the dev routes need.
@@ -216,6 +219,9 @@ func (s *Server) routes() {
 	}
 	s.moderationRoutes()
 	s.streamRoutes()
+	if s.HLSDir != "" {
+		s.mux.Handle("/hls/", getOnly(http.HandlerFunc(s.hls)))
+	}
 
 	if s.Dev != nil {
 		s.handle("GET /api/dev/clock", s.getClock)

@@ -10,16 +10,18 @@ package streamtest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/weltgewebe/weltgewebe/internal/nginxrtmp"
 )
 
 // T is what the rig asks of its caller: a *testing.T has it, and so has wgbench's runner, which
@@ -40,7 +42,7 @@ type T interface {
 const Patience = 60 * time.Second
 
 // RTMPModule is where Debian's libnginx-mod-rtmp puts the module.
-const RTMPModule = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+const RTMPModule = nginxrtmp.Module
 
 // Nginx is a running nginx: RTMP ingest, HLS files, and a proxy to the instance.
 type Nginx struct {
@@ -72,16 +74,11 @@ type Options struct {
 // Binary returns nginx's path, or skips the test.
 func Binary(t T) string {
 	t.Helper()
-	for _, p := range []string{"/usr/sbin/nginx", "nginx"} {
-		if path, err := exec.LookPath(p); err == nil {
-			if _, err := os.Stat(RTMPModule); err != nil {
-				t.Skipf("streamtest: nginx's RTMP module is not installed (%s; Debian: libnginx-mod-rtmp, bash scripts/deps.sh)", RTMPModule)
-			}
-			return path
-		}
+	path, err := nginxrtmp.Binary()
+	if err != nil {
+		t.Skipf("streamtest: %v (bash scripts/deps.sh)", err)
 	}
-	t.Skip("streamtest: nginx is not installed (Debian: nginx, bash scripts/deps.sh)")
-	return ""
+	return path
 }
 
 // FFmpeg returns ffmpeg's path, or skips the test.
@@ -94,120 +91,27 @@ func FFmpeg(t T) string {
 	return path
 }
 
-// frame is the test's nginx.conf around what it takes from the production config: one
-// process without a master (no user switch: the files stay the test user's), in the
-// foreground, with everything it writes inside the test's own directory, and a plain-http
-// server on loopback in place of the TLS one.
-const frame = `load_module {{module}};
-daemon off;
-master_process off;
-pid {{prefix}}/nginx.pid;
-error_log {{prefix}}/error.log info;
-worker_rlimit_nofile {{nofile}};
-events { worker_connections {{conns}}; }
-
-{{rtmp}}
-
-http {
-    access_log off;
-    client_body_temp_path {{prefix}}/tmp/body;
-    proxy_temp_path {{prefix}}/tmp/proxy;
-    fastcgi_temp_path {{prefix}}/tmp/fastcgi;
-    uwsgi_temp_path {{prefix}}/tmp/uwsgi;
-    scgi_temp_path {{prefix}}/tmp/scgi;
-    types {
-        application/vnd.apple.mpegurl m3u8;
-        video/mp2t ts;
-    }
-    server {
-        listen {{http}}{{backlog}};
-        {{locations}}
-    }
-}
-`
-
 // Template is the production config the test runs: deploy/nginx/weltgewebe.conf.
 func Template(t T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "..", "deploy", "nginx", "weltgewebe.conf"))
-	if err != nil {
-		t.Fatalf("streamtest: the production config: %v", err)
-	}
-	return string(b)
+	return nginxrtmp.Template
 }
 
-// config is the test's nginx.conf: the template's rtmp{} block and the locations of its https
-// server, with the production ports, address, secret and directory replaced by the test's.
+// config is the test's nginx.conf (nginxrtmp.Render): the template's rtmp{} block and the
+// locations of its https server, with the production ports, address, secret and directory
+// replaced by the test's, and a plain-http server on loopback in place of the TLS one.
 func config(t T, tmpl, prefix, rtmp, httpAddr string, o Options) string {
 	t.Helper()
-	rtmpBlock := block(t, tmpl, "rtmp {")
-	server := block(t, tmpl, "listen 443 ssl")
-	first := strings.Index(server, "location ")
-	if first < 0 {
-		t.Fatal("streamtest: the https server of the production config has no location")
-	}
-	locations := strings.TrimSuffix(strings.TrimSpace(server[first:]), "}")
-	port := rtmp[strings.LastIndex(rtmp, ":")+1:]
-	ours := strings.NewReplacer("listen 1935;", "listen "+rtmp+";", "relay=127.0.0.1:1935", "relay=127.0.0.1:"+port,
-		"127.0.0.1:8080", o.Instance, "SECRET", o.Secret, "/var/lib/weltgewebe-stream", prefix,
+	conf, err := nginxrtmp.Render(tmpl, nginxrtmp.Config{RTMP: rtmp, Instance: o.Instance, Secret: o.Secret, Prefix: prefix,
+		HTTP: httpAddr, ErrorLevel: "info",
 		// nginx-rtmp's own access log, in the test's directory: the test reads it.
-		"/var/log/nginx/rtmp-access.log", filepath.Join(prefix, "rtmp-access.log"),
+		RTMPLog: filepath.Join(prefix, "rtmp-access.log"),
 		// A rotation or an end cuts a broadcast off at the next update: within a second here.
-		"notify_update_timeout 30s;", "notify_update_timeout 1s;",
-		// The test's server listens on a port, which $host drops: a browser's WebSocket
-		// handshake then names an Origin that is not the Host the instance sees, and is refused.
-		// On 443 the two are the same.
-		"proxy_set_header Host $host;", "proxy_set_header Host $http_host;")
-	for _, must := range []string{"listen 1935;", "relay=127.0.0.1:1935", "127.0.0.1:8080", "SECRET", "/var/lib/weltgewebe-stream", "notify_update_timeout 30s;", "proxy_set_header Host $host;"} {
-		if !strings.Contains(rtmpBlock+locations, must) {
-			t.Fatalf("streamtest: the production config no longer holds %q, which the test replaces", must)
-		}
+		UpdateTimeout: time.Second, WorkerConnections: o.WorkerConnections, Backlog: o.Backlog})
+	if err != nil {
+		t.Fatalf("streamtest: %v", err)
 	}
-	conns := o.WorkerConnections
-	if conns <= 0 {
-		conns = 256
-	}
-	backlog := ""
-	if o.Backlog > 0 {
-		backlog = fmt.Sprintf(" backlog=%d", o.Backlog)
-	}
-	return strings.NewReplacer("{{module}}", RTMPModule, "{{prefix}}", prefix, "{{http}}", httpAddr, "{{backlog}}", backlog,
-		"{{conns}}", fmt.Sprint(conns), "{{nofile}}", fmt.Sprint(2*conns+64),
-		"{{rtmp}}", ours.Replace(rtmpBlock), "{{locations}}", ours.Replace(locations)).Replace(frame)
-}
-
-// block returns the block that the first line holding marker opens, or, when that line
-// opens none, the block around it: from its line's start to the brace that closes it.
-func block(t T, s, marker string) string {
-	t.Helper()
-	at := strings.Index(s, marker)
-	if at < 0 {
-		t.Fatalf("streamtest: the production config has no %q", marker)
-	}
-	open := strings.LastIndex(s[:at], "{")
-	lineEnd := at + strings.IndexByte(s[at:], '\n')
-	if brace := strings.IndexByte(s[at:lineEnd], '{'); brace >= 0 {
-		open = at + brace
-	}
-	begin := strings.LastIndex(s[:open], "\n") + 1
-	depth := 0
-	for i := open; i < len(s); i++ {
-		switch s[i] {
-		case '{':
-			depth++
-		case '}':
-			if depth--; depth == 0 {
-				return s[begin : i+1]
-			}
-		case '#': // a comment runs to the end of its line and may hold braces
-			if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 {
-				i += nl
-			}
-		}
-	}
-	t.Fatalf("streamtest: %q opens a block that does not close", marker)
-	return ""
+	return conf
 }
 
 // Start runs nginx for the test, with the production config's RTMP block and locations; it is stopped when the test ends, and its error log is
@@ -437,4 +341,49 @@ func (b *Broadcast) stop() bool {
 		<-b.exited
 		return false
 	}
+}
+
+// Playlist waits (up to Patience) until url, an HLS playlist, answers with at least n
+// segments; checks that it and its first segment carry the content types and cache headers
+// of deploy/nginx/weltgewebe.conf (playlist revalidated, segment immutable) and that the
+// segment is MPEG-TS; and returns the playlist and the segment's name.
+func Playlist(t T, url string, n int) (playlist, segment string) {
+	t.Helper()
+	get := func(url string) (*http.Response, []byte) {
+		res, err := http.Get(url)
+		if err != nil {
+			return nil, nil
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res, body
+	}
+	var res *http.Response
+	for deadline := time.Now().Add(Patience); ; time.Sleep(50 * time.Millisecond) {
+		var body []byte
+		if res, body = get(url); res != nil && res.StatusCode == http.StatusOK && strings.Count(string(body), "#EXTINF") >= n {
+			playlist = string(body)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("streamtest: no playlist of %d segments at %s after %s", n, url, Patience)
+		}
+	}
+	if cc, ct := res.Header.Get("Cache-Control"), res.Header.Get("Content-Type"); cc != "no-cache" || ct != "application/vnd.apple.mpegurl" {
+		t.Fatalf("streamtest: playlist Cache-Control %q, Content-Type %q", cc, ct)
+	}
+	for _, line := range strings.Split(playlist, "\n") {
+		if strings.HasSuffix(line, ".ts") {
+			segment = line
+			break
+		}
+	}
+	res, seg := get(url[:strings.LastIndex(url, "/")+1] + segment)
+	if res == nil || res.StatusCode != http.StatusOK || len(seg) == 0 || seg[0] != 0x47 { // an MPEG-TS packet starts with 0x47
+		t.Fatalf("streamtest: segment %q: %v, %d bytes; playlist:\n%s", segment, res != nil && res.StatusCode == http.StatusOK, len(seg), playlist)
+	}
+	if cc, ct := res.Header.Get("Cache-Control"), res.Header.Get("Content-Type"); cc != "public, max-age=31536000, immutable" || ct != "video/mp2t" {
+		t.Fatalf("streamtest: segment Cache-Control %q, Content-Type %q", cc, ct)
+	}
+	return playlist, segment
 }
