@@ -257,11 +257,8 @@ func (s *Service) Edit(ctx context.Context, by account.Account, id uuid.UUID, c 
 	var st Stream
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
-		if st, err = get(ctx, tx, id, true); err != nil {
+		if st, err = running(ctx, tx, id, errEditEnded); err != nil {
 			return err
-		}
-		if st.State == Beendet {
-			return errEditEnded
 		}
 		was := st
 		if c.Title != nil {
@@ -304,11 +301,8 @@ func (s *Service) RotateKey(ctx context.Context, by account.Account, id uuid.UUI
 	var st Stream
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
-		if st, err = get(ctx, tx, id, true); err != nil {
+		if st, err = running(ctx, tx, id, errEnded); err != nil {
 			return err
-		}
-		if st.State == Beendet {
-			return errEnded
 		}
 		now := s.clock.Now()
 		tx.Defer(`UPDATE streams SET key_hash = $2, key_by = $3 WHERE id = $1`, id, HashKey(key), by.ID)
@@ -330,11 +324,8 @@ func (s *Service) End(ctx context.Context, by account.Account, id uuid.UUID) (St
 	var st Stream
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
-		if st, err = get(ctx, tx, id, true); err != nil {
+		if st, err = running(ctx, tx, id, errEnded); err != nil {
 			return err
-		}
-		if st.State == Beendet {
-			return errEnded
 		}
 		now := s.clock.Now()
 		st.State, st.EndedAt = Beendet, &now
@@ -533,6 +524,16 @@ func get(ctx context.Context, q database.Querier, id uuid.UUID, lock bool) (Stre
 	st, err := scan(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Stream{}, ErrNotFound
+	}
+	return st, err
+}
+
+// running is the stream, its row held FOR UPDATE until tx ends, for a change that an ended
+// stream refuses (with ended: its code is stream_ended, its status the route's).
+func running(ctx context.Context, tx *database.Tx, id uuid.UUID, ended error) (Stream, error) {
+	st, err := get(ctx, tx, id, true)
+	if err == nil && st.State == Beendet {
+		return Stream{}, ended
 	}
 	return st, err
 }
