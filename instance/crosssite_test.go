@@ -83,7 +83,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/admin/accounts/{id}/warn", "POST /api/admin/accounts/{id}/suspend", "POST /api/admin/accounts/{id}/ban",
 		"POST /api/admin/accounts/{id}/lift", "POST /api/moderation/log/{id}/appeal", "POST /api/admin/appeals/{id}",
 		"POST /api/admin/ipsperren", "DELETE /api/admin/ipsperren/{id}",
-		"POST /api/streams", "POST /api/streams/{id}/chat", "PUT /api/streams/{id}/chat/{message}/vote", "POST /api/streams/{id}/key", "POST /api/streams/{id}/end", "POST /internal/rtmp/publish", "POST /internal/rtmp/publish_done", "POST /internal/rtmp/update",
+		"POST /api/streams", "POST /api/streams/{id}/chat", "PUT /api/streams/{id}/chat/{message}/vote", "PATCH /api/streams/{id}", "POST /api/streams/{id}/key", "POST /api/streams/{id}/end", "POST /internal/rtmp/publish", "POST /internal/rtmp/publish_done", "POST /internal/rtmp/update",
 		"/api/", "/",
 	}
 	cases := map[string]write{
@@ -143,6 +143,7 @@ func TestCrossSiteWritesAreRefused(t *testing.T) {
 		"POST /api/streams":                         {admin, "/api/streams", map[string]string{"title": "Bürgerversammlung"}, http.StatusCreated},
 		"POST /api/streams/{id}/chat":               {ada, "/api/streams/" + live.ID + "/chat", map[string]string{"text": "Antwort"}, http.StatusCreated},
 		"PUT /api/streams/{id}/chat/{message}/vote": {ben, "/api/streams/" + live.ID + "/chat/" + said.ID + "/vote", map[string]int{"vote": 1}, http.StatusOK},
+		"PATCH /api/streams/{id}":                   {admin, "/api/streams/" + live.ID, map[string]string{"title": "Webrat live: Fragen"}, http.StatusOK},
 		"POST /api/streams/{id}/key":                {admin, "/api/streams/" + live.ID + "/key", nil, http.StatusOK},
 		"POST /api/streams/{id}/end":                {admin, "/api/streams/" + live.ID + "/end", nil, http.StatusOK},
 		// nginx-rtmp's callbacks: past the guard, this instance has no RTMP secret.

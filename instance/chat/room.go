@@ -121,6 +121,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		types := []string{NachrichtGeschrieben.Name(), NachrichtEntfernt.Name(), NachrichtWiederhergestellt.Name(), NachrichtBewertet.Name()}
 		if h.streams != nil {
 			types = append(types, stream.StateEvents()...)
+			types = append(types, stream.StreamGeaendert.Name())
 			go h.tick(ctx, 500*time.Millisecond, h.sendOrders)
 			go h.tick(ctx, viewersEvery, h.countViewers)
 		}
@@ -252,6 +253,12 @@ func (h *Hub) send(ctx context.Context, evs []eventstore.Event) error {
 			if p, err := NachrichtBewertet.Decode(e); err == nil {
 				dirty = append(dirty, p.StreamID)
 			}
+		case stream.StreamGeaendert.Is(e):
+			// Its new title and time, to the screens open on it (not kept for catch-up: a
+			// screen that reconnects reads the stream anew).
+			if p, err := stream.StreamGeaendert.Decode(e); err == nil {
+				out = append(out, frame{pos: e.Position, room: p.StreamID, b: marshal(changedFrame{"changed", p.Title, p.ScheduledAt})})
+			}
 		default:
 			if id, st, ok := stream.StateChange(e.Type, e.SubjectID); ok {
 				out = append(out, frame{pos: e.Position, room: id, b: stateFrame(st)})
@@ -277,6 +284,13 @@ func (h *Hub) send(ctx context.Context, evs []eventstore.Event) error {
 		h.dirty[room] = true
 	}
 	return nil
+}
+
+// changedFrame tells a stream's screens its new title and time (StreamGeaendert).
+type changedFrame struct {
+	Type        string     `json:"type"`
+	Title       string     `json:"title"`
+	ScheduledAt *time.Time `json:"scheduled_at"`
 }
 
 func stateFrame(st stream.State) []byte {

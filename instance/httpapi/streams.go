@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -32,6 +34,7 @@ func (s *Server) streamRoutes() {
 	s.handle("GET /api/streams", s.listStreams)
 	s.handle("POST /api/streams", s.authed(s.createStream))
 	s.handle("GET /api/streams/{id}", s.getStream)
+	s.handle("PATCH /api/streams/{id}", s.authed(s.editStream))
 	s.handle("POST /api/streams/{id}/key", s.authed(s.rotateStreamKey))
 	s.handle("POST /api/streams/{id}/end", s.authed(s.endStream))
 	// nginx-rtmp's callbacks (docs/STREAMS.md). Outside /api/: no browser has business here,
@@ -108,6 +111,47 @@ func (s *Server) createStream(w http.ResponseWriter, r *http.Request, me account
 	}
 	st, key, err := s.Streams.Create(r.Context(), me, *in.Title, in.ScheduledAt)
 	return withKey(w, http.StatusCreated, st, key, err)
+}
+
+// optional is a member that may be absent (set false), null (v nil) or a value: PATCH tells
+// "leave it" from "take it away".
+type optional[T any] struct {
+	set bool
+	v   *T
+}
+
+// UnmarshalJSON is called for a member that is there, null included.
+func (o *optional[T]) UnmarshalJSON(b []byte) error {
+	o.set = true
+	return json.Unmarshal(b, &o.v)
+}
+
+func (s *Server) editStream(w http.ResponseWriter, r *http.Request, me account.Account) error {
+	id, err := pathID(r, stream.ErrNotFound)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Title       optional[string]    `json:"title"`
+		ScheduledAt optional[time.Time] `json:"scheduled_at"`
+	}
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	var c stream.Change
+	if in.Title.set {
+		empty := ""
+		c.Title = cmp.Or(in.Title.v, &empty) // null is no title: refused as an empty one
+	}
+	if in.ScheduledAt.set {
+		c.ScheduledAt = &stream.Schedule{At: in.ScheduledAt.v}
+	}
+	st, err := s.Streams.Edit(r.Context(), me, id, c)
+	if err != nil {
+		return err
+	}
+	respond.JSON(w, http.StatusOK, streamView(st))
+	return nil
 }
 
 // withKey answers with the stream and its new ingest key: the one time the key is shown.

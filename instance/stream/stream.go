@@ -66,6 +66,15 @@ type StreamAngelegtV1 struct {
 	By          uuid.UUID  `json:"by"`
 }
 
+// StreamGeaendertV1: an admin or streamer changed the stream's title or time (or both); the
+// payload holds both as they are now (scheduled_at null: no time).
+type StreamGeaendertV1 struct {
+	StreamID    uuid.UUID  `json:"stream_id"`
+	Title       string     `json:"title"`
+	ScheduledAt *time.Time `json:"scheduled_at"`
+	By          uuid.UUID  `json:"by"`
+}
+
 // StreamSchluesselErneuertV1: the stream's ingest key was replaced; the old one is refused
 // from now on. Neither key nor hash is in the log: a key is a credential, like a session.
 type StreamSchluesselErneuertV1 struct {
@@ -100,6 +109,7 @@ type StreamBeendetV1 struct {
 // federation slice of issue 17 announces it). Who rotated a key is the instance's own business.
 var (
 	StreamAngelegt           = eventstore.Define[StreamAngelegtV1]("StreamAngelegt", 1, eventstore.Public, "An admin or streamer made a livestream.")
+	StreamGeaendert          = eventstore.Define[StreamGeaendertV1]("StreamGeaendert", 1, eventstore.Public, "An admin or streamer changed a livestream's title or time.")
 	StreamSchluesselErneuert = eventstore.Define[StreamSchluesselErneuertV1]("StreamSchluesselErneuert", 1, eventstore.Private, "A livestream's ingest key was replaced.")
 	StreamGestartet          = eventstore.Define[StreamGestartetV1]("StreamGestartet", 1, eventstore.Public, "A livestream went live.")
 	StreamUnterbrochen       = eventstore.Define[StreamUnterbrochenV1]("StreamUnterbrochen", 1, eventstore.Public, "A livestream's broadcast stopped.")
@@ -120,9 +130,13 @@ const (
 
 // Errors a client can meet.
 var (
-	ErrNotFound       = fault.NotFoundf("stream_not_found", "There is no stream with this id.")
-	errMayNot         = fault.Forbiddenf("streamer_required", "Only an admin or a streamer (a role admins give) can make and run streams.")
-	errEnded          = fault.Gonef("stream_ended", "This stream has ended; make a new one.")
+	ErrNotFound = fault.NotFoundf("stream_not_found", "There is no stream with this id.")
+	errMayNot   = fault.Forbiddenf("streamer_required", "Only an admin or a streamer (a role admins give) can make and run streams.")
+	errEnded    = fault.Gonef("stream_ended", "This stream has ended; make a new one.")
+	// errEditEnded: an ended stream is the record of an assembly held; its title and time stay
+	// as they were. A conflict with the stream's state, not a Gone: the stream is still there.
+	errEditEnded      = fault.Conflictf("stream_ended", "This stream has ended; its title and time stay as they were.")
+	errNoChange       = fault.Invalidf("", "stream_change_empty", "Name the title, the time or both.")
 	errTitle          = fault.Invalidf("title", "invalid_title", "A stream's title is 1 to %d characters, without control characters.", MaxTitle)
 	errScheduledPast  = fault.Invalidf("scheduled_at", "invalid_scheduled_at", "A stream's time must lie in the future.")
 	ErrKeyRefused     = fault.Forbiddenf("ingest_key_refused", "This ingest key belongs to no stream that may go live.")
@@ -175,12 +189,8 @@ func (s *Service) Create(ctx context.Context, by account.Account, title string, 
 		return Stream{}, "", err
 	}
 	now := s.clock.Now()
-	if scheduledAt != nil {
-		at := scheduledAt.UTC().Truncate(time.Microsecond)
-		if !at.After(now) {
-			return Stream{}, "", errScheduledPast
-		}
-		scheduledAt = &at
+	if scheduledAt, err = checkSchedule(scheduledAt, now); err != nil {
+		return Stream{}, "", err
 	}
 	key, err := newKey()
 	if err != nil {
@@ -199,6 +209,84 @@ func (s *Service) Create(ctx context.Context, by account.Account, title string, 
 	return st, key, nil
 }
 
+// Change is what Edit changes: nil leaves a field as it is; ScheduledAt set with a nil At takes
+// the time away.
+type Change struct {
+	Title       *string
+	ScheduledAt *Schedule
+}
+
+// Schedule is a stream's new time, nil for none.
+type Schedule struct{ At *time.Time }
+
+func checkSchedule(at *time.Time, now time.Time) (*time.Time, error) {
+	if at == nil {
+		return nil, nil
+	}
+	t := at.UTC().Truncate(time.Microsecond)
+	if !t.After(now) {
+		return nil, errScheduledPast
+	}
+	return &t, nil
+}
+
+// Edit changes a stream's title or time (not an ended stream's). What it sets is checked as
+// Create checks it; a change that changes nothing writes nothing and returns the stream.
+func (s *Service) Edit(ctx context.Context, by account.Account, id uuid.UUID, c Change) (Stream, error) {
+	if !MayRun(by) {
+		return Stream{}, errMayNot
+	}
+	if c.Title == nil && c.ScheduledAt == nil {
+		return Stream{}, errNoChange
+	}
+	var title string
+	if c.Title != nil {
+		var err error
+		if title, err = checkTitle(*c.Title); err != nil {
+			return Stream{}, err
+		}
+	}
+	now := s.clock.Now()
+	var at *time.Time
+	if c.ScheduledAt != nil {
+		var err error
+		if at, err = checkSchedule(c.ScheduledAt.At, now); err != nil {
+			return Stream{}, err
+		}
+	}
+	var st Stream
+	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
+		var err error
+		if st, err = running(ctx, tx, id, errEditEnded); err != nil {
+			return err
+		}
+		was := st
+		if c.Title != nil {
+			st.Title = title
+		}
+		if c.ScheduledAt != nil {
+			st.ScheduledAt = at
+		}
+		if st.Title == was.Title && sameTime(st.ScheduledAt, was.ScheduledAt) {
+			return nil
+		}
+		tx.Defer(`UPDATE streams SET title = $2, scheduled_at = $3 WHERE id = $1`, id, st.Title, st.ScheduledAt)
+		return eventstore.Append(tx, now, StreamGeaendert.New(eventstore.Header{Actor: by.ID, Subject: id},
+			StreamGeaendertV1{StreamID: id, Title: st.Title, ScheduledAt: st.ScheduledAt, By: by.ID}))
+	})
+	if err != nil {
+		return Stream{}, err
+	}
+	return st, nil
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
 // RotateKey gives the stream a new ingest key and returns it (once); the old key is refused
 // from now on, and a broadcast running with it is dropped at nginx's next update (Update); its
 // end is still recognised.
@@ -213,11 +301,8 @@ func (s *Service) RotateKey(ctx context.Context, by account.Account, id uuid.UUI
 	var st Stream
 	err = database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
-		if st, err = get(ctx, tx, id, true); err != nil {
+		if st, err = running(ctx, tx, id, errEnded); err != nil {
 			return err
-		}
-		if st.State == Beendet {
-			return errEnded
 		}
 		now := s.clock.Now()
 		tx.Defer(`UPDATE streams SET key_hash = $2, key_by = $3 WHERE id = $1`, id, HashKey(key), by.ID)
@@ -239,11 +324,8 @@ func (s *Service) End(ctx context.Context, by account.Account, id uuid.UUID) (St
 	var st Stream
 	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
 		var err error
-		if st, err = get(ctx, tx, id, true); err != nil {
+		if st, err = running(ctx, tx, id, errEnded); err != nil {
 			return err
-		}
-		if st.State == Beendet {
-			return errEnded
 		}
 		now := s.clock.Now()
 		st.State, st.EndedAt = Beendet, &now
@@ -442,6 +524,16 @@ func get(ctx context.Context, q database.Querier, id uuid.UUID, lock bool) (Stre
 	st, err := scan(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Stream{}, ErrNotFound
+	}
+	return st, err
+}
+
+// running is the stream, its row held FOR UPDATE until tx ends, for a change that an ended
+// stream refuses (with ended: its code is stream_ended, its status the route's).
+func running(ctx context.Context, tx *database.Tx, id uuid.UUID, ended error) (Stream, error) {
+	st, err := get(ctx, tx, id, true)
+	if err == nil && st.State == Beendet {
+		return Stream{}, ended
 	}
 	return st, err
 }

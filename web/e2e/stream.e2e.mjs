@@ -11,6 +11,7 @@
 //   Ben's messages up and down on both screens; one's own choice is shown on the buttons, and
 //   no number is anywhere in the chat. A moderator hides a message: it goes from both screens.
 // - The broadcast stops (ffmpeg ends): Lea's page says "Offline".
+// - Ben, a streamer, renames the stream and gives it a time: Lea's open page shows both.
 // - Ben, a streamer, makes a stream: its key is shown once with the server URL for OBS, a new
 //   key replaces it, and ending the stream leaves it "Beendet" with its chat to read.
 //
@@ -189,6 +190,18 @@ await kit.run(async () => {
   await phone.getByText("Offline: die Übertragung ist unterbrochen.").waitFor();
   check(await phone.locator(".video-box video").isHidden(), "the video still shows after the broadcast stopped");
   step("ffmpeg stopped: Lea's page says Offline");
+
+  // Ben, a streamer, renames the stream and gives it a time: Lea's open page follows.
+  await wide.getByRole("button", { name: "Bearbeiten" }).click();
+  const edit = wide.locator(".stream-edit form");
+  await edit.getByLabel("Titel").fill("Webrat live: Fragen an den Ortsrat");
+  await edit.getByLabel(/^Termin/).fill("2099-06-01T18:30");
+  await edit.getByRole("button", { name: "Speichern" }).click();
+  await edit.waitFor({ state: "detached" });
+  await phone.locator(".stream-head h1", { hasText: "Webrat live: Fragen an den Ortsrat" }).waitFor();
+  await phone.locator(".stream-head .meta", { hasText: "geplant für" }).waitFor();
+  check((await phone.title()).startsWith("Webrat live: Fragen an den Ortsrat"), `Lea's page title: ${await phone.title()}`);
+  step("Ben renamed the stream and gave it a time; Lea's open page shows both without a reload");
 
   // Ben, a streamer: a new stream, its key once, a new key, the end.
   await wide.getByRole("link", { name: "Alle Streams" }).click();

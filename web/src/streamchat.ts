@@ -31,6 +31,8 @@ export class StreamChat {
   /** The stream's state and its viewers, as the socket tells them. */
   onState: (state: string) => void = () => {};
   onViewers: (count: number) => void = () => {};
+  /** The stream's new title and time (a streamer edited them). */
+  onChanged: (title: string, scheduledAt: string | null) => void = () => {};
   /** The socket's open or shut: while shut, the page asks for the stream's state itself. */
   onLink: (open: boolean) => void = () => {};
 
@@ -179,6 +181,9 @@ export class StreamChat {
           break;
         case "viewers":
           this.onViewers(f.count);
+          break;
+        case "changed":
+          if (typeof f.title === "string") this.onChanged(f.title, f.scheduled_at ?? null);
           break;
         case "reset": // the cursor is older than the instance keeps: start afresh
           this.cursor = null;

@@ -7,7 +7,7 @@
 // Fetched when an address under /streams is first opened (main.ts): the map's first load keeps
 // its budget. The page lies over the map, which keeps running underneath, so that going back
 // to it is immediate; from then on this module follows the address (its links, back, forward).
-import { ApiError, get, germanMessage, post } from "./api";
+import { ApiError, api, get, germanMessage, post } from "./api";
 import { copy } from "./clipboard";
 import { formError, h, replace, time, when } from "./dom";
 import { Player } from "./player";
@@ -112,6 +112,14 @@ function openList() {
   };
   void load();
   session.on(() => !gone && load());
+}
+
+// An ISO time as a datetime-local input's value, in the browser's time zone.
+function localInput(iso: string | null): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
 function card(s: Stream) {
@@ -231,20 +239,28 @@ function openStream(id: string) {
   chat.onState = (state) => {
     if (state !== stream?.state) void refresh(); // the playlist's address comes with the stream
   };
+  // A streamer changed the title or time: every open screen shows it at once.
+  chat.onChanged = (title, at) => {
+    if (stream) show({ ...stream, title, scheduled_at: at });
+  };
   chat.onViewers = (n) => {
     viewers.hidden = stream?.state === "beendet";
     viewers.textContent = n === 1 ? "1 Person schaut zu" : `${n} Personen schauen zu`;
   };
 
-  // The streamer's tools: the key (shown once), rotating it, ending the stream.
+  // The streamer's tools: the title and time, the key (shown once), rotating it, ending the
+  // stream. The boxes are kept across re-renders: a frame that arrives while the form is open
+  // must not throw away what is being typed.
   const keyBox = h("div", { class: "stream-key" });
+  const editBox = h("div", { class: "stream-edit" });
   const renderTools = () => {
     if (!stream || !mayRun(session.me) || stream.state === "beendet") return replace(tools);
     const key = freshKey.get(id);
     freshKey.delete(id);
     if (key) showKey(key);
-    replace(tools, h("h2", {}, "Für Streamer"), keyBox,
+    replace(tools, h("h2", {}, "Für Streamer"), keyBox, editBox,
       h("div", { class: "actions" },
+        h("button", { type: "button", class: "secondary", onclick: edit }, "Bearbeiten"),
         h("button", { type: "button", class: "secondary", onclick: rotate }, "Neuen Schlüssel erzeugen"),
         h("button", { type: "button", class: "secondary danger", onclick: end }, "Stream beenden")));
   };
@@ -257,6 +273,38 @@ function openStream(id: string) {
       h("p", { class: "hint" }, "In OBS unter Einstellungen → Stream: Dienst „Benutzerdefiniert“, dann Server und Stream-Schlüssel von hier. ",
         h("strong", {}, "Der Schlüssel wird nur jetzt angezeigt"), "; wer ihn hat, kann auf diesem Stream senden."),
       field("Server", server), field("Stream-Schlüssel", key));
+  };
+  // Title and time: only what was changed is sent (a time that has passed since it was set
+  // stays as it is unless it is changed); an empty time takes it away.
+  const edit = () => {
+    if (!stream || editBox.firstChild) return;
+    const was = { title: stream.title, at: localInput(stream.scheduled_at) };
+    const form = h("form", { class: "stack" },
+      h("label", {}, "Titel ", h("input", { name: "title", required: true, maxlength: 200, value: was.title })),
+      h("label", {}, "Termin (leer: keiner) ", h("input", { name: "scheduled_at", type: "datetime-local", value: was.at })),
+      h("p", { class: "form-error", role: "alert", hidden: true }),
+      h("div", { class: "actions" },
+        h("button", { type: "submit" }, "Speichern"),
+        h("button", { type: "button", class: "secondary", onclick: () => replace(editBox) }, "Abbrechen")));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const data = new FormData(form);
+      const title = String(data.get("title") || "").trim();
+      const at = String(data.get("scheduled_at") || "");
+      const change: { title?: string; scheduled_at?: string | null } = {};
+      if (title !== was.title) change.title = title;
+      if (at !== was.at) change.scheduled_at = at ? new Date(at).toISOString() : null;
+      if (!Object.keys(change).length) return replace(editBox);
+      try {
+        const s = await api<Stream>("PATCH", `/api/streams/${id}`, change);
+        replace(editBox);
+        show(s);
+      } catch (err) {
+        formError(form, germanMessage(err), err instanceof ApiError ? err.field : undefined);
+      }
+    });
+    replace(editBox, form);
+    form.querySelector("input")?.focus();
   };
   const rotate = async () => {
     if (!confirm("Einen neuen Schlüssel erzeugen? Der alte gilt dann nicht mehr, und eine laufende Übertragung mit ihm bricht ab.")) return;

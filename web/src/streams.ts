@@ -9,6 +9,7 @@ addMessages({
   streamer_required: "Streams dürfen nur die Verwaltung und Streamer (eine Rolle, die die Verwaltung vergibt) anlegen und führen.",
   stream_not_found: "Diesen Stream gibt es nicht.",
   stream_ended: "Dieser Stream ist beendet: sein Chat bleibt lesbar. Für eine neue Übertragung lege einen neuen Stream an.",
+  stream_change_empty: "Gib einen neuen Titel, einen neuen Termin oder beides an.",
   invalid_scheduled_at: "Der Termin des Streams muss in der Zukunft liegen.",
   ingest_key_refused: "Dieser Stream-Schlüssel gehört zu keinem Stream, der live gehen darf.",
   ingest_off: "Diese Instanz nimmt keine Übertragungen an (kein RTMP-Geheimnis eingerichtet).",
