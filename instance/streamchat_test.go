@@ -446,10 +446,10 @@ func TestStreamChat(t *testing.T) {
 	for _, s := range []*chatSocket{onA, onB} {
 		s.until(t, func(f frame) bool { return f.Type == "state" && f.State == "beendet" })
 	}
-	if code := jana.Post(path, map[string]string{"text": "zu spät"}).Expect(t, http.StatusConflict).ErrorCode(); code != "stream_ended" {
+	if code := jana.Post(path, map[string]string{"text": "zu spät"}).Expect(t, http.StatusGone).ErrorCode(); code != "stream_ended" {
 		t.Fatalf("write after the end: %s", code)
 	}
-	if code := jana.Do("PUT", votePath(m3.ID), map[string]int{"vote": 1}).Expect(t, http.StatusConflict).ErrorCode(); code != "stream_ended" {
+	if code := jana.Do("PUT", votePath(m3.ID), map[string]int{"vote": 1}).Expect(t, http.StatusGone).ErrorCode(); code != "stream_ended" {
 		t.Fatalf("vote after the end: %s", code)
 	}
 	if p := readChat(t, guest, path); ids(p) != m3.ID+","+m1.ID {

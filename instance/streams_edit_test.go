@@ -133,5 +133,5 @@ func TestStreamEdit(t *testing.T) {
 
 	// Ended: it stays as it was.
 	admin.Post(path+"/end", nil).Expect(t, http.StatusOK)
-	refused(streamer, path, map[string]any{"title": "Danach"}, http.StatusConflict, "stream_ended")
+	refused(streamer, path, map[string]any{"title": "Danach"}, http.StatusGone, "stream_ended")
 }

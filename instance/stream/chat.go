@@ -13,7 +13,7 @@ import (
 
 // ErrChatClosed answers a message or a vote in the chat of an ended stream: its chat stays
 // readable, as the record of the assembly, but takes nothing more.
-var ErrChatClosed = fault.Conflictf("stream_ended", "This stream has ended; its chat can be read, not written.")
+var ErrChatClosed = fault.Gonef("stream_ended", "This stream has ended; its chat can be read, not written.")
 
 // ChatOpenTx is the stream chat's check (instance/chat) before it writes in a stream's room:
 // ErrNotFound for no such stream, ErrChatClosed for an ended one. It holds the stream's row

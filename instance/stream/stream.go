@@ -134,8 +134,9 @@ var (
 	errMayNot   = fault.Forbiddenf("streamer_required", "Only an admin or a streamer (a role admins give) can make and run streams.")
 	errEnded    = fault.Gonef("stream_ended", "This stream has ended; make a new one.")
 	// errEditEnded: an ended stream is the record of an assembly held; its title and time stay
-	// as they were. A conflict with the stream's state, not a Gone: the stream is still there.
-	errEditEnded      = fault.Conflictf("stream_ended", "This stream has ended; its title and time stay as they were.")
+	// as they were. 410, as for everything that "existed and has ended" (docs/API.md): one
+	// status for the one code, whatever the route.
+	errEditEnded      = fault.Gonef("stream_ended", "This stream has ended; its title and time stay as they were.")
 	errNoChange       = fault.Invalidf("", "stream_change_empty", "Name the title, the time or both.")
 	errTitle          = fault.Invalidf("title", "invalid_title", "A stream's title is 1 to %d characters, without control characters.", MaxTitle)
 	errScheduledPast  = fault.Invalidf("scheduled_at", "invalid_scheduled_at", "A stream's time must lie in the future.")
@@ -529,7 +530,7 @@ func get(ctx context.Context, q database.Querier, id uuid.UUID, lock bool) (Stre
 }
 
 // running is the stream, its row held FOR UPDATE until tx ends, for a change that an ended
-// stream refuses (with ended: its code is stream_ended, its status the route's).
+// stream refuses (with ended: 410 stream_ended, worded for the route).
 func running(ctx context.Context, tx *database.Tx, id uuid.UUID, ended error) (Stream, error) {
 	st, err := get(ctx, tx, id, true)
 	if err == nil && st.State == Beendet {
