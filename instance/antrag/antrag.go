@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -88,34 +87,20 @@ type Service struct {
 	abstimmungen *abstimmung.Service
 	knoten       *knoten.Service
 	hooks        Hooks
-	mod          atomic.Pointer[moderating] // SetModeration's; nil: none
+	screening    moderation.Screening // SetModeration's
 }
 
 // SetModeration installs the word filter and the queue that takes held content; either may
 // be nil. Call it once, at assembly, before the service is used.
 func (s *Service) SetModeration(f moderation.TextFilter, h moderation.Holder) {
-	s.mod.Store(&moderating{filter: f, holder: h})
-}
-
-// moderating is the word filter (nil: none) and the queue for held content (nil: held
-// content is stored hidden and queued nowhere).
-type moderating struct {
-	filter moderation.TextFilter
-	holder moderation.Holder
-}
-
-func (s *Service) moderating() moderating {
-	if m := s.mod.Load(); m != nil {
-		return *m
-	}
-	return moderating{}
+	s.screening.Set(f, h)
 }
 
 // check asks the word filter about each field's text: the first blocked field is refused
 // (moderation.ErrBlocked), otherwise the first hold is returned.
 func (s *Service) check(fields ...string) (moderation.Verdict, error) {
 	var held moderation.Verdict
-	filter := s.moderating().filter
+	filter := s.screening.Filter()
 	if filter == nil {
 		return held, nil
 	}
@@ -134,7 +119,7 @@ func (s *Service) check(fields ...string) (moderation.Verdict, error) {
 
 // hold queues held content for review in tx.
 func (s *Service) hold(ctx context.Context, tx *database.Tx, t moderation.Target, v moderation.Verdict, at time.Time) error {
-	holder := s.moderating().holder
+	holder := s.screening.Holder()
 	if holder == nil {
 		return nil
 	}

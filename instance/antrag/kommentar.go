@@ -53,7 +53,7 @@ func (s *Service) AddCommentTx(ctx context.Context, tx *database.Tx, k Kommentar
 	now := s.clock.Now()
 	var verdict moderation.Verdict
 	var hiddenAt *time.Time
-	if filter := s.moderating().filter; filter != nil {
+	if filter := s.screening.Filter(); filter != nil {
 		if verdict = filter.Check(plain.Sanitize(content)); verdict.Action != "" {
 			verdict.Action, hiddenAt = moderation.ActionHold, &now
 		}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -163,29 +162,15 @@ func streamOf(room uuid.UUID) *uuid.UUID {
 
 // Service writes and reads the room.
 type Service struct {
-	pool  *pgxpool.Pool
-	clock clock.Clock
-	mod   atomic.Pointer[moderating] // SetModeration's; nil: none
+	pool      *pgxpool.Pool
+	clock     clock.Clock
+	screening moderation.Screening // SetModeration's
 }
 
 // SetModeration installs the word filter and the queue that takes held messages; either may
 // be nil. Call it once, at assembly, before the service is used.
 func (s *Service) SetModeration(f moderation.TextFilter, h moderation.Holder) {
-	s.mod.Store(&moderating{filter: f, holder: h})
-}
-
-// moderating is the word filter (nil: none) and the queue for held content (nil: held
-// content is stored hidden and queued nowhere).
-type moderating struct {
-	filter moderation.TextFilter
-	holder moderation.Holder
-}
-
-func (s *Service) moderating() moderating {
-	if m := s.mod.Load(); m != nil {
-		return *m
-	}
-	return moderating{}
+	s.screening.Set(f, h)
 }
 
 // NewService returns the chat service.
@@ -214,9 +199,8 @@ func (s *Service) Write(ctx context.Context, room uuid.UUID, by account.Account,
 		return Nachricht{}, err
 	}
 	var verdict moderation.Verdict
-	mod := s.moderating()
-	if mod.filter != nil {
-		switch verdict = mod.filter.Check(text); verdict.Action {
+	if filter := s.screening.Filter(); filter != nil {
+		switch verdict = filter.Check(text); verdict.Action {
 		case moderation.ActionBlock:
 			return Nachricht{}, moderation.ErrBlocked("text")
 		case moderation.ActionHold:
@@ -235,8 +219,8 @@ func (s *Service) Write(ctx context.Context, room uuid.UUID, by account.Account,
 		var removedAt *time.Time
 		if n.Hidden {
 			removedAt = &n.At
-			if mod.holder != nil {
-				if err := mod.holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
+			if holder := s.screening.Holder(); holder != nil {
+				if err := holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindNachricht, ID: n.ID.String()}, verdict, n.At); err != nil {
 					return err
 				}
 			}

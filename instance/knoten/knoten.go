@@ -66,17 +66,16 @@ type Bounds interface {
 
 // Service runs the rules of Knoten and Fäden.
 type Service struct {
-	pool   *pgxpool.Pool
-	clock  clock.Clock
-	bounds Bounds
-	filter moderation.TextFilter // nil: no word filter
-	holder moderation.Holder     // queues held Knoten for review; nil: none
+	pool      *pgxpool.Pool
+	clock     clock.Clock
+	bounds    Bounds
+	screening moderation.Screening // SetModeration's
 }
 
 // SetModeration gives the service the word filter that checks a new Knoten's texts and the
 // queue that held ones go to (either nil: none). Call it before the service is used.
 func (s *Service) SetModeration(filter moderation.TextFilter, holder moderation.Holder) {
-	s.filter, s.holder = filter, holder
+	s.screening.Set(filter, holder)
 }
 
 // NewService returns the Knoten service.
@@ -127,10 +126,11 @@ func (p *Placement) check() error {
 // field it is in), a held one lets it be stored hidden. The title is checked first, so that
 // a refusal names the field the resident sees first.
 func (s *Service) screen(p Placement) (moderation.Verdict, error) {
-	if s.filter == nil {
+	filter := s.screening.Filter()
+	if filter == nil {
 		return moderation.Verdict{}, nil
 	}
-	title, desc := s.filter.Check(p.Title), s.filter.Check(p.Description)
+	title, desc := filter.Check(p.Title), filter.Check(p.Description)
 	switch {
 	case title.Action == moderation.ActionBlock:
 		return title, moderation.ErrBlocked("title")
@@ -198,8 +198,8 @@ VALUES ($1, $2, $3, $4, point4326($5, $6), $7, $8, $9, $9, $10)`,
 		if err := eventstore.Append(tx, now, drafts...); err != nil {
 			return err
 		}
-		if held && s.holder != nil {
-			return s.holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindKnoten, ID: k.ID.String()}, verdict, now)
+		if holder := s.screening.Holder(); held && holder != nil {
+			return holder.HoldTx(ctx, tx, moderation.Target{Kind: moderation.KindKnoten, ID: k.ID.String()}, verdict, now)
 		}
 		return nil
 	})
