@@ -242,7 +242,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	// a safety net for a busy machine.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		res, err := i.HTTPClient().Get(i.URL + "/healthz")
+		res, err := i.HTTPClient().Get(i.URL + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK && i.deliveryStarted() && (o.ReplicaOf != nil || i.sweptAtStart()) {
