@@ -1,4 +1,4 @@
-package jobs_test
+package instance_test
 
 import (
 	"context"
@@ -10,9 +10,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// A replica died while it ran jobs (SIGKILL, a lost machine): they stay "running" in the queue.
+// River's rescue settings (instance/jobs): a replica died while it ran jobs (SIGKILL, a lost machine): they stay "running" in the queue.
 // The survivor's River leads and hands out again the job that has run longer than both the rescue
 // age and its worker's own timeout (a sweep: 5 min), and it runs here; the one that might still be at
 // work elsewhere (2 min into its 5) is left alone.
@@ -49,12 +47,14 @@ func TestSurvivorRescuesJobsOfADeadReplica(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = r.Stop(context.WithoutCancel(ctx)) })
 
+	started := time.Now()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var rescued int
 		err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE args->>'name' = 'abandoned' AND state = 'completed'
 			AND $1 = ANY(attempted_by) AND attempt = 2`, r.ID()).Scan(&rescued)
 		if err == nil && rescued == 1 {
+			t.Logf("rescued and run %s after the start", time.Since(started).Round(time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {
