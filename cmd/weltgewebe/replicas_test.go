@@ -44,10 +44,7 @@ import (
 func TestReplicasBehindNginx(t *testing.T) {
 	streamtest.Binary(t) // nginx with the RTMP module (the production file has an rtmp{} block), or skip
 	began := time.Now()
-	bin := filepath.Join(t.TempDir(), "weltgewebe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	built := time.Now()
 	ctx := context.Background()
 	dbURL := pgtest.URL(t)
