@@ -73,6 +73,57 @@ func TestReplicasBehindNginx(t *testing.T) {
 		}
 	}
 	ngx := streamtest.Start(t, streamtest.Options{Instance: addrs[0], Secret: "replicas", Upstreams: addrs})
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		rows, _ := db.Query(ctx, `SELECT kind || ' ' || state::text || ' attempt ' || attempt || ' by ' || coalesce(array_to_string(attempted_by, ','), '-')
+			|| ' ' || coalesce(errors::text, '') FROM river_job WHERE kind <> 'sweep' ORDER BY id`)
+		for rows != nil && rows.Next() {
+			var line string
+			_ = rows.Scan(&line)
+			t.Log("job: " + line)
+		}
+		for _, q := range []string{
+			`SELECT 'cursor ' || consumer || ' ' || tx || '-' || id FROM event_cursors`,
+			`SELECT 'horizon ' || events_horizon()`,
+			`SELECT 'event ' || type || ' ' || tx || '-' || id || ' public ' || public FROM events WHERE type LIKE 'Antrag%' ORDER BY tx, id`,
+			`SELECT 'outgoing ' || count(*) FROM ap_outgoing`,
+			`SELECT 'follower ' || local || ' ' || follower FROM ap_followers`,
+			`SELECT 'actor ' || iri || ' ' || type || ' ' || inbox FROM ap_actors`,
+			`SELECT 'cursor-at ' || consumer || ' ' || updated_at FROM event_cursors`,
+			`SELECT 'all ' || type || ' ' || tx || '-' || id || ' at ' || at FROM events ORDER BY tx, id`,
+		} {
+			rows, _ := db.Query(ctx, q)
+			for rows != nil && rows.Next() {
+				var line string
+				_ = rows.Scan(&line)
+				t.Log(line)
+			}
+		}
+		rows, _ = db.Query(ctx, `SELECT a.pid || ' ' || coalesce(a.state, '-') || ' ' || coalesce(a.application_name, '') || ' since ' || coalesce(a.state_change::text, '-')
+			|| ' advisory ' || coalesce((SELECT string_agg(objid::text, ',') FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'), '-')
+			|| ' xmin ' || coalesce(a.backend_xmin::text, '-') || ' ' || left(coalesce(a.query, ''), 120)
+			FROM pg_stat_activity a WHERE a.datname = current_database()`)
+		for rows != nil && rows.Next() {
+			var line string
+			_ = rows.Scan(&line)
+			t.Log("backend: " + line)
+		}
+		for n, r := range replicas {
+			_ = r.cmd.Process.Signal(syscall.SIGQUIT) // a live one prints its goroutines
+			select {
+			case <-r.done:
+			case <-time.After(5 * time.Second):
+			}
+			_ = r.cmd.Process.Kill()
+			select { // the killed one's exit was taken already
+			case <-r.done:
+			case <-time.After(5 * time.Second):
+			}
+			t.Logf("replica %d (pid %d) log:\n%s", n, r.cmd.Process.Pid, r.log.String())
+		}
+	})
 
 	// nginx passes the app's security policy and adds none: one header, the app's.
 	res, err := http.Get(ngx.URL + "/")
