@@ -384,7 +384,8 @@ func startReplica(t *testing.T, bin, dbURL, dir, addr string) *server {
 	return start(t, bin, "serve", "--dev", "--database-url", dbURL, "--listen", addr, "--data-dir", filepath.Join(dir, "data"),
 		"--snapshot-dir", filepath.Join(dir, "snapshots"), "--sweep-interval", "1s", "--map-batch", "200ms",
 		"--job-rescue-after", "2s", "--shutdown-delay", "1s", "--shutdown-timeout", "10s", "--trusted-proxy", "127.0.0.1",
-		"--public-url", "http://"+addr)
+		// One Ortsweberei, one public URL, however many replicas: its ActivityPub IRIs.
+		"--public-url", "http://lindenau.test")
 }
 
 // webClient is one browser through nginx.
