@@ -55,7 +55,7 @@ type Cluster struct {
 	binDir    string
 	socketDir string
 	port      int
-	owner     owner
+	owner     Owner
 	opts      Options
 	log       *slog.Logger
 	attached  bool // the server belongs to another process
@@ -92,14 +92,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgcluster: data dir: %w", err)
 	}
-	owner, err := runAs()
+	owner, err := ServerOwner()
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("pgcluster: create data dir: %w", err)
 	}
-	if err := owner.chown(dataDir); err != nil {
+	if err := owner.Chown(dataDir); err != nil {
 		return nil, err
 	}
 	if err := owner.checkReachable(dataDir); err != nil {
@@ -145,6 +145,15 @@ func (c *Cluster) BinDir() string { return c.binDir }
 
 // DataDir is the cluster's data directory.
 func (c *Cluster) DataDir() string { return c.dataDir }
+
+// SocketDir is the directory of the server's Unix socket, and Port the number in its name.
+func (c *Cluster) SocketDir() string { return c.socketDir }
+
+// Port names the socket file (.s.PGSQL.<port>); the server has no TCP listener.
+func (c *Cluster) Port() int { return c.port }
+
+// Owner is the system user the server runs as.
+func (c *Cluster) Owner() Owner { return c.owner }
 
 // Keep starts the server again whenever it exits without Stop (a crash, a kill, the OOM
 // killer), until ctx ends: what a service manager would do for a server of its own, and nobody
@@ -303,7 +312,7 @@ func (c *Cluster) start(ctx context.Context) (*server, error) {
 		// instead of holding the data directory.
 		Pdeathsig: syscall.SIGINT,
 	}
-	c.owner.apply(cmd)
+	c.owner.Apply(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("pgcluster: %w", err)
@@ -349,11 +358,11 @@ func (c *Cluster) start(ctx context.Context) (*server, error) {
 	}
 }
 
-func initdb(ctx context.Context, binDir, dataDir string, owner owner) error {
+func initdb(ctx context.Context, binDir, dataDir string, owner Owner) error {
 	run := func(locale string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
 			"-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale="+locale, "--no-instructions")
-		owner.apply(cmd)
+		owner.Apply(cmd)
 		return cmd.CombinedOutput()
 	}
 	out, err := run("C.UTF-8")
@@ -383,19 +392,19 @@ func cleanDir(dir string) error {
 
 // socketDirFor keeps the socket inside the data directory when the path fits the 107-byte limit
 // of Unix socket addresses, and in a private temporary directory otherwise.
-func socketDirFor(dataDir string, owner owner) (string, error) {
+func socketDirFor(dataDir string, owner Owner) (string, error) {
 	dir := filepath.Join(dataDir, "run")
 	if len(dir)+len("/.s.PGSQL.5432") < 100 {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return "", fmt.Errorf("pgcluster: socket dir: %w", err)
 		}
-		return dir, owner.chown(dir)
+		return dir, owner.Chown(dir)
 	}
 	dir, err := os.MkdirTemp("", "wgpg-")
 	if err != nil {
 		return "", fmt.Errorf("pgcluster: socket dir: %w", err)
 	}
-	return dir, owner.chown(dir)
+	return dir, owner.Chown(dir)
 }
 
 func findBinDir(explicit string) (string, error) {
@@ -426,28 +435,51 @@ func versionOf(path string) int {
 	return v
 }
 
-// owner is the system user the server runs as: the current user, or "postgres" when we are root.
-type owner struct {
+// Owner is the system user the cluster's processes run as: the current user, or "postgres"
+// when we are root. Everything that reads or writes the cluster's files or its WAL (pgBackRest,
+// pg_receivewal, a restore) runs as the same user, or PostgreSQL finds files it cannot open.
+type Owner struct {
 	uid, gid int
 	name     string
 	switchTo bool
 }
 
-func runAs() (owner, error) {
+// ServerOwner is the user a cluster started by this process runs as.
+func ServerOwner() (Owner, error) {
 	if os.Geteuid() != 0 {
-		return owner{uid: os.Geteuid(), gid: os.Getegid()}, nil
+		return Owner{uid: os.Geteuid(), gid: os.Getegid()}, nil
 	}
-	u, err := user.Lookup("postgres")
+	o, err := LookupOwner("postgres")
 	if err != nil {
-		return owner{}, fmt.Errorf("pgcluster: running as root, and PostgreSQL refuses root; "+
+		return Owner{}, fmt.Errorf("pgcluster: running as root, and PostgreSQL refuses root; "+
 			"the system user \"postgres\" (created by Debian's postgresql package) is missing: %w", err)
+	}
+	return o, nil
+}
+
+// LookupOwner is the named system user; "" (or this process's own user) is this process.
+func LookupOwner(name string) (Owner, error) {
+	if name == "" {
+		return Owner{uid: os.Geteuid(), gid: os.Getegid()}, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return Owner{}, err
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return owner{uid: uid, gid: gid, name: u.Username, switchTo: true}, nil
+	if uid == os.Geteuid() {
+		return Owner{uid: uid, gid: gid}, nil
+	}
+	return Owner{uid: uid, gid: gid, name: u.Username, switchTo: true}, nil
 }
 
-func (o owner) apply(cmd *exec.Cmd) {
+// Name is the user's name when processes switch to it, "" when they run as this process.
+func (o Owner) Name() string { return o.name }
+
+// Apply makes cmd run as the owner (a no-op when that is this process). cmd.Env, when set, is
+// kept; HOME is set to a directory the owner can enter.
+func (o Owner) Apply(cmd *exec.Cmd) {
 	if !o.switchTo {
 		return
 	}
@@ -455,11 +487,17 @@ func (o owner) apply(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.gid)}
-	cmd.Env = append(os.Environ(), "HOME="+os.TempDir())
-	cmd.Dir = os.TempDir()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "HOME="+os.TempDir())
+	if cmd.Dir == "" {
+		cmd.Dir = os.TempDir()
+	}
 }
 
-func (o owner) chown(path string) error {
+// Chown hands path and everything below it to the owner (a no-op when that is this process).
+func (o Owner) Chown(path string) error {
 	if !o.switchTo {
 		return nil
 	}
@@ -474,9 +512,13 @@ func (o owner) chown(path string) error {
 	})
 }
 
+// CheckReachable fails early, with a useful message, when the owner could not reach dir
+// because a parent directory is closed to it.
+func (o Owner) CheckReachable(dir string) error { return o.checkReachable(dir) }
+
 // checkReachable fails early, with a useful message, when the server user could not reach the
 // data directory because a parent directory is closed to it.
-func (o owner) checkReachable(dir string) error {
+func (o Owner) checkReachable(dir string) error {
 	if !o.switchTo {
 		return nil
 	}
