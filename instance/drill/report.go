@@ -121,9 +121,9 @@ func (r *Report) Text() string {
 	}
 	b.WriteString("phases:\n")
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "  %-22s %8.2f s\n", p.Name, p.Seconds)
+		fmt.Fprintf(&b, "  %-28s %8.2f s\n", p.Name, p.Seconds)
 	}
-	fmt.Fprintf(&b, "  %-22s %8.2f s\n", "total", r.TotalSeconds)
+	fmt.Fprintf(&b, "  %-28s %8.2f s\n", "total", r.TotalSeconds)
 	fmt.Fprintf(&b, "restore (repository to an answering database): %.2f s\n", r.RestoreSeconds)
 	fmt.Fprintf(&b, "repository: %s; WAL replayed: %s\n", size(r.RepositoryBytes), size(r.WALReplayedBytes))
 	if len(r.Tables) > 0 {
