@@ -29,6 +29,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/drill"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
@@ -104,6 +105,9 @@ type Config struct {
 	// HLSDir is the HLS directory of the ingest serve runs itself (--ingest), served at /hls/;
 	// empty: nginx in front serves /hls/ (production).
 	HLSDir string
+	// DrillsDir holds the restore drills' reports (<backup repository>/drills), published at
+	// /api/betrieb/drills; empty: no such routes.
+	DrillsDir string
 	// ChatCatchUp is how many frames of messages and removals the chat keeps for sockets that
 	// reconnect with a cursor, and how many events of the log it reads back at start to fill
 	// them (docs/STREAMS.md); 0: chat.DefaultCatchUp.
@@ -482,6 +486,9 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
+	}
+	if cfg.DrillsDir != "" {
+		deps.Drills = &drill.Reports{Dir: cfg.DrillsDir}
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
