@@ -45,6 +45,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
 	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
+	"github.com/weltgewebe/weltgewebe/internal/pgbackrest"
 	"github.com/weltgewebe/weltgewebe/web"
 )
 
@@ -155,6 +156,11 @@ type DBConfig struct {
 	MaxConns int32
 	// NoMigrate leaves the schema as it is (for restoring a backup into a new cluster).
 	NoMigrate bool
+	// Backup is the backup repository (--backup-repo; nil: none). With the embedded cluster,
+	// PostgreSQL archives its WAL into it, and with BackupWAL "sync" (the default) streams it
+	// there as well and acknowledges a commit only once the stream has it (backup.go).
+	Backup    *pgbackrest.Repo
+	BackupWAL string
 }
 
 // Database is an open database and, when embedded, the cluster it lives in.
@@ -183,11 +189,24 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 		if dir == "" {
 			dir = "data"
 		}
-		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, BinDir: cfg.PGBinDir, Logger: log})
+		opts := pgcluster.Options{DataDir: dir, BinDir: cfg.PGBinDir, Logger: log}
+		if cfg.Backup != nil {
+			if err := archiveInto(&opts, *cfg.Backup, cfg.BackupWAL); err != nil {
+				return nil, err
+			}
+		}
+		c, err := pgcluster.Start(ctx, opts)
 		if err != nil {
 			return nil, err
 		}
 		db.cluster = c
+		if cfg.Backup != nil {
+			// Now with the socket the server has: pgBackRest's backups connect to it.
+			if err := cfg.Backup.WriteConfig(db.clusterForBackup()); err != nil {
+				_ = c.Stop()
+				return nil, err
+			}
+		}
 		url = c.URL("postgres")
 	}
 	maxConns := cfg.MaxConns

@@ -47,6 +47,11 @@ type Options struct {
 	Throwaway bool
 	// Logger receives the server's log lines at debug level and lifecycle messages at info.
 	Logger *slog.Logger
+	// Env is added to the server's environment: what its archive_command needs (pgBackRest's
+	// secrets, which must not be in a configuration file).
+	Env []string
+	// WALStream, when set, runs pg_receivewal beside the server (stream.go).
+	WALStream *WALStream
 }
 
 // Cluster is a running PostgreSQL server owned by this process.
@@ -63,6 +68,7 @@ type Cluster struct {
 	mu       sync.Mutex
 	proc     *server // the server process running now (Keep replaces one that died)
 	stopping bool
+	stream   *streamer // nil without Options.WALStream
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -131,6 +137,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.proc = p
+	if opts.WALStream != nil {
+		c.stream = c.startStream(*opts.WALStream)
+		if err := c.stream.waitStreaming(ctx, 30*time.Second); err != nil {
+			// Writes wait for the stream (synchronous); say so rather than hang silently.
+			log.Error("the WAL stream is not running; writes wait until it is", "err", err)
+		}
+	}
 	return c, nil
 }
 
@@ -232,6 +245,10 @@ func (c *Cluster) Stop() error {
 		p := c.proc
 		c.mu.Unlock()
 		c.stopErr = p.stop()
+		// After the server: its shutdown checkpoint still reaches the stream.
+		if c.stream != nil {
+			c.stream.stop()
+		}
 		if c.socketDir != filepath.Join(c.dataDir, "run") {
 			_ = os.RemoveAll(c.socketDir)
 		}
@@ -290,6 +307,14 @@ func (c *Cluster) start(ctx context.Context) (*server, error) {
 		settings["full_page_writes"] = "off"
 		settings["max_connections"] = "500"
 	}
+	if ws := opts.WALStream; ws != nil {
+		settings["wal_level"] = "replica"
+		if ws.Sync {
+			// A commit is acknowledged once pg_receivewal has flushed its WAL (stream.go).
+			settings["synchronous_standby_names"] = ws.Slot
+			settings["synchronous_commit"] = "on"
+		}
+	}
 	for k, v := range opts.Settings {
 		settings[k] = v
 	}
@@ -311,6 +336,9 @@ func (c *Cluster) start(ctx context.Context) (*server, error) {
 		// If this process dies without stopping the server (kill -9), the server shuts down
 		// instead of holding the data directory.
 		Pdeathsig: syscall.SIGINT,
+	}
+	if len(opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), opts.Env...)
 	}
 	c.owner.Apply(cmd)
 	stderr, err := cmd.StderrPipe()

@@ -1,0 +1,79 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/backup"
+	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+	"github.com/weltgewebe/weltgewebe/internal/pgbackrest"
+)
+
+// archiveInto makes the embedded cluster archive its WAL into the repository (pgBackRest's
+// archive-push) and, with wal "sync", stream it there too, each commit waiting for the
+// stream (docs/plans/operations.md, decision 1).
+func archiveInto(opts *pgcluster.Options, repo pgbackrest.Repo, wal string) error {
+	if _, err := pgbackrest.Binary(); err != nil {
+		return err
+	}
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return err
+	}
+	owner, err := pgcluster.ServerOwner()
+	if err != nil {
+		return err
+	}
+	// The directories and a first configuration before the server starts: archive-push and
+	// the stream write there as the server's user. The socket is added once it runs.
+	if err := repo.WriteConfig(pgbackrest.Cluster{DataDir: dataDir, User: owner.Name()}); err != nil {
+		return err
+	}
+	if opts.Settings == nil {
+		opts.Settings = map[string]string{}
+	}
+	opts.Settings["archive_mode"] = "on"
+	opts.Settings["archive_command"] = repo.ArchiveCommand()
+	// A quiet instance's last writes reach the archive within a minute even without the
+	// stream (--backup-wal archive).
+	opts.Settings["archive_timeout"] = "60"
+	opts.Settings["wal_level"] = "replica"
+	opts.Settings["max_wal_senders"] = "10"
+	opts.Env = append(opts.Env, repo.Env()...)
+	switch wal {
+	case "", backup.WALSync:
+		opts.WALStream = &pgcluster.WALStream{Dir: repo.StreamDir(), Slot: backup.StreamSlot, Sync: true}
+	case backup.WALArchive:
+	default:
+		return fmt.Errorf("--backup-wal must be sync or archive, not %q", wal)
+	}
+	return nil
+}
+
+// clusterForBackup is the embedded cluster as pgBackRest sees it.
+func (d *Database) clusterForBackup() pgbackrest.Cluster {
+	c := d.cluster
+	return pgbackrest.Cluster{DataDir: c.DataDir(), SocketDir: c.SocketDir(), Port: c.Port(), BinDir: c.BinDir(),
+		User: c.Owner().Name()}
+}
+
+// BackupCluster is the embedded cluster as pgBackRest sees it; false for a server of its own
+// (whose backups its own host takes, docs/OPERATIONS.md).
+func (d *Database) BackupCluster() (pgbackrest.Cluster, bool) {
+	if d.cluster == nil {
+		return pgbackrest.Cluster{}, false
+	}
+	return d.clusterForBackup(), true
+}
+
+// BackupStatus is the backups' status (backup.Status) for this instance's database and
+// repository.
+func (d *Database) BackupStatus(ctx context.Context, cfg DBConfig, now time.Time) (backup.Report, error) {
+	wal := cfg.BackupWAL
+	if wal == "" {
+		wal = backup.WALSync
+	}
+	return backup.Status(ctx, d.Pool, cfg.Backup, wal, now)
+}
