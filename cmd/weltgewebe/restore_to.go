@@ -189,7 +189,9 @@ func recoverInto(ctx context.Context, repo pgbackrest.Repo, target pgbackrest.Ta
 
 	t1 := time.Now()
 	log := slog.New(slog.NewTextHandler(rc.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rc.cluster, err = pgcluster.Start(ctx, pgcluster.Options{DataDir: abs, BinDir: pgBin, Logger: log, Settings: map[string]string{
+	// Env: an encrypted repository's pass, which restore_command (pgBackRest's archive-get)
+	// needs while recovery runs.
+	rc.cluster, err = pgcluster.Start(ctx, pgcluster.Options{DataDir: abs, BinDir: pgBin, Logger: log, Env: repo.Env(), Settings: map[string]string{
 		"archive_mode":              "off",
 		"synchronous_standby_names": "",
 		"hot_standby":               "on",
