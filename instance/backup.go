@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -76,4 +77,44 @@ func (d *Database) BackupStatus(ctx context.Context, cfg DBConfig, now time.Time
 		wal = backup.WALSync
 	}
 	return backup.Status(ctx, d.Pool, cfg.Backup, wal, now)
+}
+
+// saveSnapshot copies each snapshot file into the backup repository as it is taken; nil
+// without a repository.
+func (c Config) saveSnapshot() func(paths ...string) error {
+	repo := c.DB.Backup
+	if repo == nil {
+		return nil
+	}
+	return func(paths ...string) error {
+		for _, p := range paths {
+			if err := repo.SaveSnapshot(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// backupScheduler is the nightly backup's scheduler: nil unless a time, a repository and the
+// embedded cluster are there (an external server's host runs pgBackRest itself).
+func (i *Instance) backupScheduler(cfg Config, db *Database, log *slog.Logger) *backup.Scheduler {
+	pg, ok := db.BackupCluster()
+	if cfg.BackupAt <= 0 || cfg.DB.Backup == nil {
+		return nil
+	}
+	if !ok {
+		log.Warn("--backup-at is ignored: the database is a server of its own; run pgBackRest on its host (docs/OPERATIONS.md)")
+		return nil
+	}
+	loc := cfg.DelegationBatch.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return backup.NewScheduler(*cfg.DB.Backup, pg, cfg.BackupAt, loc, i.Clock, log)
+}
+
+// BackupStatus is the status of this instance's backups (GET /api/admin/backup).
+func (i *Instance) BackupStatus(ctx context.Context) (backup.Report, error) {
+	return i.db.BackupStatus(ctx, i.cfg.DB, i.Clock.Now())
 }

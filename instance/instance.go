@@ -24,6 +24,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/backup"
 	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
@@ -106,9 +107,9 @@ type Config struct {
 	// HLSDir is the HLS directory of the ingest serve runs itself (--ingest), served at /hls/;
 	// empty: nginx in front serves /hls/ (production).
 	HLSDir string
-	// DrillsDir holds the restore drills' reports (<backup repository>/drills), published at
-	// /api/betrieb/drills; empty: no such routes.
-	DrillsDir string
+	// BackupAt is the local time of day (in DelegationBatch's zone) of the scheduled backup
+	// (serve --backup-at); 0: none. Only with DB.Backup and the embedded cluster (backup.go).
+	BackupAt time.Duration
 	// ChatCatchUp is how many frames of messages and removals the chat keeps for sockets that
 	// reconnect with a cursor, and how many events of the log it reads back at start to fill
 	// them (docs/STREAMS.md); 0: chat.DefaultCatchUp.
@@ -279,7 +280,8 @@ type Instance struct {
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 
-	hiddenNow hiddenNow // what the timeline leaves out (moderation_timeline.go)
+	hiddenNow hiddenNow         // what the timeline leaves out (moderation_timeline.go)
+	backups   *backup.Scheduler // nil without BackupAt
 }
 
 // Open prepares an instance: database, services, jobs, HTTP handler. Serve runs it.
@@ -391,6 +393,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Retention: cfg.Snapshots.Retention, Log: log,
 		// A full snapshot, once recorded, is announced to the neighbours in the same transaction.
 		Recorded: fed.AnnounceSnapshot,
+		Saved:    cfg.saveSnapshot(),
 	})
 	fed.SetSnapshots(i.Snapshots)
 	// The timeline reads the map of a past day from the snapshots, in the schedule's zone.
@@ -420,8 +423,16 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	// The snapshot sweep asks two cheap questions (is the last slot taken?) when nothing is
 	// due; a minute is close enough to 02:00.
 	snapshotEvery := max(sweepEvery, time.Minute)
+	i.backups = i.backupScheduler(cfg, db, log)
 	runner, err := jobs.New(db.Pool, jobs.Options{
 		Sweeps: []jobs.Sweep{
+			// The nightly backup (backup.go): the job asks whether it is due, Serve takes it.
+			{Name: "backup", Interval: time.Minute, Run: func(ctx context.Context) error {
+				if i.backups == nil {
+					return nil
+				}
+				return i.backups.Sweep(ctx)
+			}},
 			{Name: "faeden-knoten", Interval: sweepEvery, Run: func(ctx context.Context) error {
 				res, err := i.Knoten.Sweep(ctx)
 				if res.Expired+res.Dissolved > 0 {
@@ -502,12 +513,14 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,
 		Wortfilter:     i.Wortfilter,
+		Backup:         i.BackupStatus,
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
 	}
-	if cfg.DrillsDir != "" {
-		deps.Drills = &drill.Reports{Dir: cfg.DrillsDir}
+	if cfg.DB.Backup != nil {
+		// The restore drills' reports in the repository, public (docs/OPERATIONS.md).
+		deps.Drills = &drill.Reports{Dir: cfg.DB.Backup.DrillsDir()}
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
@@ -537,6 +550,9 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		// instance does, and meanwhile answers 503 and reports itself not ready, as it does
 		// while an external server is away; its followers carry on where they were.
 		g.Go(func() error { return c.Keep(gctx) })
+	}
+	if i.backups != nil {
+		g.Go(func() error { return i.backups.Run(gctx) })
 	}
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })

@@ -38,18 +38,17 @@ func drillCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flagSet("drill", stderr, drillUsage)
 	db := &dbFlags{}
 	db.register(fs)
-	repoDir := fs.String("backup-repo", envOr("WG_BACKUP_REPO", ""), "the source's backup repository (env WG_BACKUP_REPO)")
 	reportFile := fs.String("report", "", "also write the JSON report to this file")
 	keep := fs.String("keep", "", "restore into this (empty or new) directory and keep it, instead of a temporary one removed afterwards")
 	timeout := fs.Duration("timeout", time.Hour, "give up after this long (the seed's limit for a restore is an hour)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 0 || *repoDir == "" {
+	if fs.NArg() != 0 || db.repo() == nil {
 		fs.Usage()
-		return fmt.Errorf("drill needs --backup-repo and no arguments")
+		return fmt.Errorf("drill needs --backup-repo (the source's repository) and no arguments")
 	}
-	repo, err := openRepo(*repoDir)
+	repo, err := openRepo(db.repo().Dir)
 	if err != nil {
 		return err
 	}

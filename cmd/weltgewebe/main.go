@@ -2,8 +2,10 @@
 //
 //	weltgewebe serve   [--dev [--demo]] [--listen :8080] [database flags] …
 //	weltgewebe migrate [database flags]
-//	weltgewebe backup  [database flags] FILE
-//	weltgewebe restore [database flags] FILE
+//	weltgewebe backup  [--type full|diff|incr] --backup-repo DIR [database flags]
+//	weltgewebe backup status [--json] [--backup-repo DIR] [database flags]
+//	weltgewebe export database [database flags] FILE
+//	weltgewebe restore [database flags] --from-export FILE
 //	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY] [--max-bytes N]
 //	weltgewebe restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY [--snapshot-dir DIR]
 //	weltgewebe drill   --backup-repo DIR [database flags] [--report FILE] [--keep DIR]
@@ -55,8 +57,10 @@ const usage = `usage: weltgewebe <command> [flags]
 commands:
   serve          run the instance (HTTP API, web app, timers)
   migrate        bring the database schema up to date
-  backup FILE    write a backup of the database (pg_dump, custom format); works while serve runs
-  restore FILE   replace the database with a backup, then migrate it
+  backup [--type full|diff|incr]   take a pgBackRest backup into --backup-repo; works while serve runs
+  backup status [--json]   the repository's backups, the WAL archive and stream, what a restore can reach
+  export database FILE   write a copy of the database (pg_dump, custom format); works while serve runs
+  restore --from-export FILE   replace the database with an export, then migrate it
   restore --from-snapshots DIR|URL [--key MULTIKEY]   rebuild the public state in an empty database from signed snapshots
   restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY   restore from the backup repository to a point in time
   drill --backup-repo DIR   restore the live instance's repository into a scratch directory and prove it equal (a timed, published report)

@@ -165,6 +165,9 @@ func (r Repo) WriteConfig(pg Cluster) error {
 	}
 	// A checkpoint at once rather than a spread one: a backup starts when asked.
 	fmt.Fprintf(&b, "start-fast=y\ncompress-type=zst\n")
+	// The embedded cluster's socket directory is inside the data directory: a restored server
+	// would find the old socket's lock file and refuse to start.
+	fmt.Fprintf(&b, "exclude=run/\n")
 	fmt.Fprintf(&b, "lock-path=%s\nlog-level-console=warn\nlog-level-stderr=off\nlog-level-file=off\n", r.lockPath())
 	fmt.Fprintf(&b, "\n[%s]\n", Stanza)
 	fmt.Fprintf(&b, "pg1-path=%s\n", pg.DataDir)
