@@ -29,10 +29,12 @@ import (
 func TestDrillAndRestoreAfterKill(t *testing.T) {
 	bin := binary(t)
 	ctx := context.Background()
+	t0 := time.Now()
+	step := func(what string) { t.Logf("%6.1f s  %s", time.Since(t0).Seconds(), what) }
 	dir := reachableTempDir(t)
 	dataDir, repoDir := filepath.Join(dir, "data"), filepath.Join(dir, "repo")
 	srv := start(t, bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--backup-repo", repoDir,
-		"--rate-limit", "write/account=0/1s,write/ip=0/1s")
+		"--snapshot-dir", filepath.Join(dir, "snapshots"), "--rate-limit", "write/account=0/1s,write/ip=0/1s")
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command(bin, args...).CombinedOutput()
@@ -41,7 +43,9 @@ func TestDrillAndRestoreAfterKill(t *testing.T) {
 		}
 		return string(out)
 	}
+	step("serving")
 	run("backup", "--type", "full", "--data-dir", dataDir, "--backup-repo", repoDir)
+	step("full backup")
 
 	// Three residents, each writing as fast as the instance answers.
 	run("admin", "create", "--email", "admin@example.org", "--password", "admin password", "--name", "Admin", "--data-dir", dataDir)
@@ -89,6 +93,7 @@ func TestDrillAndRestoreAfterKill(t *testing.T) {
 			}
 		}()
 	}
+	step("residents ready")
 	waitFor(t, "the first writes", func() bool { return ackedCount() >= 30 })
 
 	// The drill, while they write.
@@ -96,7 +101,7 @@ func TestDrillAndRestoreAfterKill(t *testing.T) {
 	if !strings.Contains(out, "PASSED") {
 		t.Fatalf("drill:\n%s", out)
 	}
-	t.Logf("drill:\n%s", out)
+	step("drill:\n" + out)
 	atDrill := ackedCount()
 	if atDrill == 0 {
 		t.Fatal("no writes")
@@ -111,10 +116,12 @@ func TestDrillAndRestoreAfterKill(t *testing.T) {
 	want := append([]string(nil), acked...)
 	mu.Unlock()
 
+	step("server lost")
 	// A fresh directory with nothing but the repository.
 	restored := filepath.Join(reachableTempDir(t), "restored")
-	t.Logf("%s", run("restore", "--to", "latest", "--backup-repo", repoDir, "--data-dir", restored))
+	step(run("restore", "--to", "latest", "--backup-repo", repoDir, "--data-dir", restored))
 	srv = start(t, bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", restored)
+	step("serving the restored")
 	defer srv.stop(t)
 	db, err := pgx.Connect(ctx, "postgres://postgres@/postgres?host="+filepath.Join(restored, "run")+"&sslmode=disable")
 	if err != nil {
