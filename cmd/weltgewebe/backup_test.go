@@ -38,8 +38,8 @@ func TestServeBacksUpIntoTheRepository(t *testing.T) {
 			State     string
 			SyncState string `json:"sync_state"`
 		}
-		Archive    struct{ Mode string }
-		Oldest     *string `json:"oldest_restore_point"`
+		Archive struct{ Mode string }
+		Oldest  *string `json:"oldest_restore_point"`
 	}) {
 		out, err := exec.Command(bin, "backup", "status", "--json", "--data-dir", dataDir, "--backup-repo", repo).Output()
 		if err != nil {
@@ -54,17 +54,14 @@ func TestServeBacksUpIntoTheRepository(t *testing.T) {
 		}
 		return r
 	}
-	t.Logf("serving %v", time.Now().Format("15:04:05.0"))
 	instancetest.WaitFor(t, "scheduled first backup", func() bool {
 		info, err := (&pgbackrest.Repo{Dir: repo}).Info(context.Background())
 		return err == nil && len(info.Backups) == 1 && info.Backups[0].Type == "full"
 	})
-	t.Logf("scheduled backup %v", time.Now().Format("15:04:05.0"))
 	out, err := exec.Command(bin, "backup", "--type", "incr", "--data-dir", dataDir, "--backup-repo", repo).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "(incr)") {
 		t.Fatalf("backup --type incr while serving: %v\n%s", err, out)
 	}
-	t.Logf("incr %v", time.Now().Format("15:04:05.0"))
 	st := status()
 	if !st.Configured || st.Last["incr"] == nil || st.Stream.State != "ok" || st.Stream.SyncState != "sync" ||
 		st.Archive.Mode != "on" || st.Oldest == nil {
