@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/weltgewebe/weltgewebe/internal/pgbackrest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
