@@ -76,6 +76,9 @@ func (d *Database) BackupStatus(ctx context.Context, cfg DBConfig, now time.Time
 	if wal == "" {
 		wal = backup.WALSync
 	}
+	if d.cluster == nil {
+		wal = backup.WALArchive // a server of its own: the stream is its host's business
+	}
 	return backup.Status(ctx, d.Pool, cfg.Backup, wal, now)
 }
 
@@ -117,4 +120,23 @@ func (i *Instance) backupScheduler(cfg Config, db *Database, log *slog.Logger) *
 // BackupStatus is the status of this instance's backups (GET /api/admin/backup).
 func (i *Instance) BackupStatus(ctx context.Context) (backup.Report, error) {
 	return i.db.BackupStatus(ctx, i.cfg.DB, i.Clock.Now())
+}
+
+// WALStreamState is the WAL stream's state for /readyz: "ok", "down" (a repository with
+// --backup-wal sync, and no stream: writes wait) or "off"; an unreachable database is "down"
+// only when the stream is expected.
+func (i *Instance) WALStreamState(ctx context.Context) string {
+	wal := i.cfg.DB.BackupWAL
+	if wal == "" {
+		wal = backup.WALSync
+	}
+	expected := i.cfg.DB.Backup != nil && wal == backup.WALSync && i.db.cluster != nil
+	st, err := backup.StreamState(ctx, i.Pool, expected, wal)
+	if err != nil {
+		if expected {
+			return "down"
+		}
+		return "off"
+	}
+	return st
 }

@@ -207,6 +207,10 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 				_ = c.Stop()
 				return nil, err
 			}
+			if err := cfg.Backup.EnsureStanza(ctx, db.clusterForBackup()); err != nil {
+				_ = c.Stop()
+				return nil, err
+			}
 		}
 		url = c.URL("postgres")
 	}

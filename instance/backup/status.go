@@ -196,3 +196,20 @@ func parseLSN(s string) (uint64, bool) {
 	}
 	return h<<32 | l, true
 }
+
+// StreamState is Report.Stream.State alone, read from pg_stat_replication only (no pgBackRest
+// process): for /readyz, which asks often. repoConfigured and wal as for Status.
+func StreamState(ctx context.Context, q database.Querier, repoConfigured bool, wal string) (string, error) {
+	var streaming bool
+	if err := q.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'`,
+		StreamSlot).Scan(&streaming); err != nil {
+		return "", fmt.Errorf("backup: stream state: %w", err)
+	}
+	switch {
+	case streaming:
+		return "ok", nil
+	case repoConfigured && wal == WALSync:
+		return "down", nil
+	}
+	return "off", nil
+}

@@ -78,6 +78,12 @@ func (s *streamer) keep(ctx context.Context) {
 		if time.Since(began) > 30*time.Second {
 			pause = 250 * time.Millisecond
 		}
+		s.c.mu.Lock()
+		stopping := s.c.stopping
+		s.c.mu.Unlock()
+		if stopping {
+			return // the server is shutting down; stop() follows
+		}
 		s.c.log.Error("WAL stream (pg_receivewal) stopped; starting it again", "in", pause, "err", err)
 		select {
 		case <-ctx.Done():

@@ -165,9 +165,11 @@ func (r Repo) WriteConfig(pg Cluster) error {
 	}
 	// A checkpoint at once rather than a spread one: a backup starts when asked.
 	fmt.Fprintf(&b, "start-fast=y\ncompress-type=zst\n")
-	// The embedded cluster's socket directory is inside the data directory: a restored server
-	// would find the old socket's lock file and refuse to start.
-	fmt.Fprintf(&b, "exclude=run/\n")
+	// What weltgewebe keeps inside the data directory but is not PostgreSQL's: the socket
+	// directory (a restored server would find the old socket's lock file and refuse to
+	// start), the snapshot files (the repository has its own copy, files/snapshots/, and they
+	// are not the cluster owner's to read) and the ingest's HLS segments.
+	fmt.Fprintf(&b, "exclude=run/\nexclude=snapshots/\nexclude=ingest/\n")
 	fmt.Fprintf(&b, "lock-path=%s\nlog-level-console=warn\nlog-level-stderr=off\nlog-level-file=off\n", r.lockPath())
 	fmt.Fprintf(&b, "\n[%s]\n", Stanza)
 	fmt.Fprintf(&b, "pg1-path=%s\n", pg.DataDir)
@@ -274,12 +276,8 @@ func (r Repo) Backup(ctx context.Context, pg Cluster, kind string) (Backup, erro
 	if !slices.Contains(Kinds, kind) {
 		return Backup{}, fmt.Errorf("pgbackrest: backup type must be full, diff or incr, not %q", kind)
 	}
-	info, err := r.Info(ctx)
-	if err != nil || info.Status.Code != 0 {
-		// Missing stanza (code 1) or no repository yet: stanza-create is idempotent for a valid one.
-		if _, err := r.run(ctx, pg.User, "stanza-create"); err != nil {
-			return Backup{}, err
-		}
+	if err := r.EnsureStanza(ctx, pg); err != nil {
+		return Backup{}, err
 	}
 	repos := []string{"1"}
 	if r.S3 != nil {
@@ -290,7 +288,7 @@ func (r Repo) Backup(ctx context.Context, pg Cluster, kind string) (Backup, erro
 			return Backup{}, err
 		}
 	}
-	info, err = r.Info(ctx)
+	info, err := r.Info(ctx)
 	if err != nil {
 		return Backup{}, err
 	}
@@ -300,6 +298,19 @@ func (r Repo) Backup(ctx context.Context, pg Cluster, kind string) (Backup, erro
 		}
 	}
 	return Backup{}, errors.New("pgbackrest: the backup is not in the repository's info")
+}
+
+// EnsureStanza creates the stanza when the repository has none (pgBackRest's stanza-create;
+// the cluster must be running). Call it as soon as the cluster runs: archive-push fails
+// until the stanza exists, and PostgreSQL pauses its archiver for a minute after three
+// failures, which a backup waiting for its last segment then waits out.
+func (r Repo) EnsureStanza(ctx context.Context, pg Cluster) error {
+	info, err := r.Info(ctx)
+	if err == nil && info.Status.Code != 1 && info.Status.Code != 3 {
+		return nil // there (1 = missing stanza path, 3 = missing stanza data)
+	}
+	_, err = r.run(ctx, pg.User, "stanza-create")
+	return err
 }
 
 // Info is what the repository holds for the stanza.
