@@ -34,7 +34,7 @@ func TestDrillAndRestoreAfterKill(t *testing.T) {
 	dir := reachableTempDir(t)
 	dataDir, repoDir := filepath.Join(dir, "data"), filepath.Join(dir, "repo")
 	srv := start(t, bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--backup-repo", repoDir,
-		"--snapshot-dir", filepath.Join(dir, "snapshots"), "--rate-limit", "write/account=0/1s,write/ip=0/1s")
+		"--rate-limit", "write/account=0/1s,write/ip=0/1s")
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command(bin, args...).CombinedOutput()
