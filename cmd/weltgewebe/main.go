@@ -93,6 +93,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if wantsRestoreTo(args[1:]) {
 			return restoreTo(ctx, args[1:], stdout, stderr)
 		}
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
+			fmt.Fprint(stderr, "restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY: from the backup repository to a point in time (weltgewebe restore --to latest -h)\n\n")
+		}
 		return restore(ctx, args[1:], stdout, stderr)
 	case "drill":
 		return drillCmd(ctx, args[1:], stdout, stderr)
