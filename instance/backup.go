@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -28,9 +29,12 @@ func archiveInto(opts *pgcluster.Options, repo pgbackrest.Repo, wal string) erro
 		return err
 	}
 	// The directories and a first configuration before the server starts: archive-push and
-	// the stream write there as the server's user. The socket is added once it runs.
-	if err := repo.WriteConfig(pgbackrest.Cluster{DataDir: dataDir, User: owner.Name()}); err != nil {
-		return err
+	// the stream write there as the server's user. The socket is added once it runs. An
+	// existing configuration stays until then: a backup of the running server may be reading it.
+	if _, err := os.Stat(repo.ConfigPath()); err != nil {
+		if err := repo.WriteConfig(pgbackrest.Cluster{DataDir: dataDir, User: owner.Name()}); err != nil {
+			return err
+		}
 	}
 	if opts.Settings == nil {
 		opts.Settings = map[string]string{}

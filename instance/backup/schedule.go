@@ -29,6 +29,9 @@ type Scheduler struct {
 
 	kick    chan struct{}
 	running atomic.Bool
+	// done is the slot known to have its backup (unix nanoseconds; 0: none yet): the sweep
+	// runs every minute, and asking pgBackRest each time would start a process per minute.
+	done atomic.Int64
 }
 
 // NewScheduler makes a scheduler of a backup daily at the local time at in loc.
@@ -72,12 +75,17 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	if s.running.Load() {
 		return nil
 	}
+	now := s.Clock.Now()
+	slot := s.slot(now)
+	if s.done.Load() == slot.UnixNano() {
+		return nil
+	}
 	info, err := s.Repo.Info(ctx)
 	if err != nil {
 		return err
 	}
-	now := s.Clock.Now()
-	if Due(info.Backups, s.slot(now), now) == "" {
+	if Due(info.Backups, slot, now) == "" {
+		s.done.Store(slot.UnixNano())
 		return nil
 	}
 	select {

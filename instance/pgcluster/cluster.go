@@ -540,6 +540,18 @@ func (o Owner) Chown(path string) error {
 	})
 }
 
+// ChownOne hands path alone (not what is below it) to the owner; a no-op when that is this
+// process.
+func (o Owner) ChownOne(path string) error {
+	if !o.switchTo {
+		return nil
+	}
+	if err := os.Lchown(path, o.uid, o.gid); err != nil {
+		return fmt.Errorf("pgcluster: hand %s to user %s: %w", path, o.name, err)
+	}
+	return nil
+}
+
 // CheckReachable fails early, with a useful message, when the owner could not reach dir
 // because a parent directory is closed to it.
 func (o Owner) CheckReachable(dir string) error { return o.checkReachable(dir) }

@@ -104,7 +104,7 @@ func (s *streamer) run(ctx context.Context) error {
 	if err := os.MkdirAll(s.opts.Dir, 0o750); err != nil {
 		return err
 	}
-	if err := s.c.owner.Chown(s.opts.Dir); err != nil {
+	if err := s.c.owner.ChownOne(s.opts.Dir); err != nil {
 		return err
 	}
 	if err := s.supersede(ctx); err != nil {

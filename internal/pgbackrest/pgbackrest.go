@@ -185,8 +185,16 @@ func (r Repo) WriteConfig(pg Cluster) error {
 		return err
 	}
 	// The repository's directories and the configuration belong to the cluster's owner:
-	// pgBackRest (archive-push runs inside postgres) and pg_receivewal write there as it.
-	return owner.Chown(r.Dir)
+	// pgBackRest (archive-push runs inside postgres) and pg_receivewal write there as it. Each
+	// alone: what is inside them is theirs already, and a walk would race with a running
+	// backup's files (every command that opens the database writes the configuration).
+	for _, p := range []string{r.Dir, r.RepoPath(), r.StreamDir(), r.lockPath(), filepath.Dir(r.SnapshotsDir()),
+		r.SnapshotsDir(), r.DrillsDir(), r.ConfigPath()} {
+		if err := owner.ChownOne(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Env is what pgBackRest needs in its environment beyond the configuration file: the cipher

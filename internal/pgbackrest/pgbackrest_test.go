@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -72,6 +73,44 @@ func TestAcknowledgedCommitIsInTheStream(t *testing.T) {
 	if !inStream(t, repo, marker) {
 		t.Fatalf("the committed row %q is not in %s", marker, repo.StreamDir())
 	}
+
+	// pg_receivewal dies: the cluster starts it again, and the next commit, which waits for
+	// it, is in the stream too.
+	pid := receiverPID(t, repo.StreamDir())
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	again := "after-the-kill-" + rand.Text()
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := d.Pool.Exec(waitCtx, `INSERT INTO t VALUES ($1)`, again); err != nil {
+		t.Fatalf("a commit after the stream died: %v (was it started again?)", err)
+	}
+	if !inStream(t, repo, again) {
+		t.Fatalf("the row committed after the stream's restart is not in %s", repo.StreamDir())
+	}
+	if receiverPID(t, repo.StreamDir()) == pid {
+		t.Fatal("the same pg_receivewal still runs")
+	}
+}
+
+// receiverPID finds the pg_receivewal writing into dir.
+func receiverPID(t *testing.T, dir string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if strings.HasSuffix(args[0], "pg_receivewal") && slices.Contains(args, "--directory="+dir) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
+		}
+	}
+	t.Fatalf("no pg_receivewal writes into %s", dir)
+	return 0
 }
 
 // inStream says whether a segment in the stream's directory holds the bytes of s (a row's

@@ -61,7 +61,7 @@ export async function renderBackup(box: HTMLElement) {
   }
   const parts: Node[] = [];
   if (!r.configured) {
-    parts.push(h("p", { class: "warn" }, "Keine Sicherung eingerichtet: Ohne --backup-repo (WG_BACKUP_REPO) sichert diese Instanz ihre Datenbank nicht. Siehe docs/OPERATIONS.md, „Backup and restore“."));
+    parts.push(h("p", { class: "field-note warn" }, "Keine Sicherung eingerichtet: Ohne --backup-repo (WG_BACKUP_REPO) sichert diese Instanz ihre Datenbank nicht. Siehe docs/OPERATIONS.md, „Backup and restore“."));
   }
   if (r.stream.state === "down") {
     parts.push(h("p", { class: "error", role: "alert" }, "Der WAL-Strom ins Sicherungsverzeichnis ist unterbrochen. Schreibzugriffe warten, bis er wieder läuft."));
