@@ -102,6 +102,20 @@ func TestDrillAndRestoreAfterKill(t *testing.T) {
 		t.Fatalf("drill:\n%s", out)
 	}
 	step("drill:\n" + out)
+	// Its report is public on the instance it drilled.
+	res, err := http.Get(srv.url + "/api/betrieb/drills")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drills []struct {
+		Name   string
+		Passed bool
+	}
+	err = json.NewDecoder(res.Body).Decode(&drills)
+	res.Body.Close()
+	if err != nil || len(drills) != 1 || !drills[0].Passed || get(t, srv.url+"/api/betrieb/drills/"+drills[0].Name) != http.StatusOK {
+		t.Fatalf("GET /api/betrieb/drills: %v %+v", err, drills)
+	}
 	atDrill := ackedCount()
 	if atDrill == 0 {
 		t.Fatal("no writes")
