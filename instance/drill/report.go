@@ -30,8 +30,8 @@ type Phase struct {
 // TableResult is one table's comparison.
 type TableResult struct {
 	Name         string `json:"name"`
-	SourceRows   int64  `json:"source_rows"`
-	RestoredRows int64  `json:"restored_rows"`
+	SourceRows   int64  `json:"source_rows,omitempty"`
+	RestoredRows int64  `json:"restored_rows,omitempty"`
 	Equal        bool   `json:"equal"` // same rows, same content
 }
 
@@ -238,17 +238,33 @@ func (rs Reports) List() ([]Summary, error) {
 	return list, nil
 }
 
-// Get returns a report's JSON as it was written.
-func (rs Reports) Get(name string) ([]byte, error) {
+// Public is the report as it is published: each table's name and whether it matched, but not
+// its row counts — how many sessions, failed logins or mails a town has is not the public's
+// business (the file in the repository keeps them for the admins).
+func (r Report) Public() Report {
+	tables := make([]TableResult, len(r.Tables))
+	for i, t := range r.Tables {
+		tables[i] = TableResult{Name: t.Name, Equal: t.Equal}
+	}
+	r.Tables = tables
+	return r
+}
+
+// Get returns a report as Public has it.
+func (rs Reports) Get(name string) (Report, error) {
 	if !nameRE.MatchString(name) {
-		return nil, ErrNotFound
+		return Report{}, ErrNotFound
 	}
 	b, err := os.ReadFile(filepath.Join(rs.Dir, name+".json"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
+		return Report{}, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("drill: %w", err)
+		return Report{}, fmt.Errorf("drill: %w", err)
 	}
-	return b, nil
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Report{}, fmt.Errorf("drill: report %s: %w", name, err)
+	}
+	return r.Public(), nil
 }

@@ -17,7 +17,8 @@ func TestDrillLog(t *testing.T) {
 	dir := t.TempDir()
 	for i, passed := range []bool{true, false, true} {
 		started := time.Date(2026, 10+time.Month(i), 1, 3, 0, 0, 0, time.UTC)
-		r := &drill.Report{Name: started.Format(drill.NameLayout), Started: started, Passed: passed, RestoreSeconds: float64(10 + i)}
+		r := &drill.Report{Name: started.Format(drill.NameLayout), Started: started, Passed: passed, RestoreSeconds: float64(10 + i),
+			Tables: []drill.TableResult{{Name: "sessions", SourceRows: 42, RestoredRows: 42, Equal: true}}}
 		if err := r.Write(dir); err != nil {
 			t.Fatal(err)
 		}
@@ -40,6 +41,10 @@ func TestDrillLog(t *testing.T) {
 	var r drill.Report
 	if err := json.Unmarshal([]byte(body), &r); code != 200 || err != nil || r.Passed || r.RestoreSeconds != 11 {
 		t.Fatalf("report: %d %s", code, body)
+	}
+	// Which tables matched is public; how many sessions a town has is not.
+	if len(r.Tables) != 1 || r.Tables[0].Name != "sessions" || !r.Tables[0].Equal || strings.Contains(body, "42") {
+		t.Fatalf("report's tables: %s", body)
 	}
 	for _, name := range []string{"20261101T030000", "..%2F..%2Fetc%2Fpasswd", "20261101T030000Z.json", "x"} {
 		if code, body := get("/api/betrieb/drills/" + name); code != 404 || !strings.Contains(body, "drill_not_found") {
