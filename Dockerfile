@@ -21,15 +21,16 @@ RUN npm ci --no-audit --no-fund
 COPY web/ ./
 RUN npm run build
 
-# 2. The binary. Pure Go (no cgo): static, runs on any base. The time zones are in it
-# (time/tzdata), so the runtime image needs no tzdata.
+# 2. The binary. With cgo (github.com/uber/h3-go wraps the H3 C library; CGO_ENABLED=0 does not
+# build), so it links against this image's glibc: the runtime stage is the same Debian release
+# (bookworm). The time zones are in the binary (time/tzdata): the runtime needs no tzdata.
 FROM golang:1.26.8-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 COPY --from=web /src/web/dist ./web/dist
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/weltgewebe ./cmd/weltgewebe
+RUN go build -trimpath -ldflags="-s -w" -o /out/weltgewebe ./cmd/weltgewebe
 
 # 3. What runs: the binary, CA certificates (federation and neighbours' snapshots over HTTPS)
 # and an unprivileged user. /var/lib/weltgewebe/snapshots is created here, owned by that user,

@@ -316,6 +316,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 type dockerfile struct {
 	goImage    string            // the golang stage's image
+	runtime    string            // the last stage's image: what runs
 	env        map[string]string // ENV of the final stage
 	expose     []string
 	entrypoint []string
@@ -336,8 +337,9 @@ func parseDockerfile(data []byte) (dockerfile, error) {
 		case "FROM":
 			// A new stage: what the image runs is the last stage's.
 			d.env, d.expose, d.entrypoint, d.cmd = map[string]string{}, nil, nil, nil
-			if image := strings.Fields(args)[0]; strings.HasPrefix(image, "golang:") {
-				d.goImage = image
+			d.runtime = strings.Fields(args)[0]
+			if strings.HasPrefix(d.runtime, "golang:") {
+				d.goImage = d.runtime
 			}
 		case "ENV":
 			fields := strings.Fields(args)
@@ -652,8 +654,11 @@ func TestDeployFilesMatchTheBinary(t *testing.T) {
 		t.Fatalf("Dockerfile: %v", err)
 	}
 	goVersion := regexp.MustCompile(`(?m)^go (\S+)`).FindSubmatch(readFile(t, "go.mod"))
-	if goVersion == nil || image.goImage != "golang:"+string(goVersion[1])+"-bookworm" {
-		report(fmt.Sprintf("Dockerfile: the build stage's image %q is not go.mod's Go (golang:%s-bookworm)", image.goImage, goVersion[1]))
+	if goVersion == nil || !strings.HasPrefix(image.goImage, "golang:"+string(goVersion[1])+"-") {
+		report(fmt.Sprintf("Dockerfile: the build stage's image %q is not go.mod's Go (golang:%s-<debian release>)", image.goImage, goVersion[1]))
+	} else if release := strings.TrimPrefix(image.goImage, "golang:"+string(goVersion[1])+"-"); image.runtime != "debian:"+release+"-slim" {
+		// The binary is built with cgo (h3-go): it needs the glibc it was linked against.
+		report(fmt.Sprintf("Dockerfile: the image runs on %q, not the build stage's Debian release (debian:%s-slim)", image.runtime, release))
 	}
 	if len(image.entrypoint) != 1 || filepath.Base(image.entrypoint[0]) != "weltgewebe" {
 		report(fmt.Sprintf("Dockerfile: ENTRYPOINT %q is not the binary alone", image.entrypoint))
