@@ -32,12 +32,13 @@ COPY . .
 COPY --from=web /src/web/dist ./web/dist
 RUN go build -trimpath -ldflags="-s -w" -o /out/weltgewebe ./cmd/weltgewebe
 
-# 3. What runs: the binary, CA certificates (federation and neighbours' snapshots over HTTPS)
-# and an unprivileged user. /var/lib/weltgewebe/snapshots is created here, owned by that user,
+# 3. What runs: the binary, the shared libraries it links (glibc, libm, zlib: all in the base
+# image; zlib1g named to make it explicit), CA certificates (federation and neighbours'
+# snapshots over HTTPS) and an unprivileged user. /var/lib/weltgewebe/snapshots is created here, owned by that user,
 # so that a fresh named volume mounted there (compose) starts with the right owner.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 weltgewebe \
  && useradd --system --uid 10001 --gid weltgewebe --home-dir /var/lib/weltgewebe --shell /usr/sbin/nologin weltgewebe \
