@@ -295,9 +295,17 @@ func port(addr string) string {
 	return p
 }
 
-// routeExists says whether the HTTP API registers GET path (pending paths accepted).
-func (b *binaryFacts) routeExists(path string) (bool, string) {
-	return b.exists(path, strings.Contains(b.routes, `"GET `+path+`"`))
+// routeProblem says what is wrong with a probe's path: the API registers no GET route for
+// it, or it is pending and the API has it now ("" when neither).
+func (b *binaryFacts) routeProblem(path string) string {
+	ok, stale := b.exists(path, strings.Contains(b.routes, `"GET `+path+`"`))
+	if stale != "" {
+		return stale
+	}
+	if !ok {
+		return "the API has no route GET " + path
+	}
+	return ""
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -420,8 +428,8 @@ func checkComposeInstance(b *binaryFacts, u use, s composeService, services map[
 	}
 	if m := regexp.MustCompile(`GET (/\S*) `).FindStringSubmatch(health); m == nil || m[1] != "/readyz" {
 		add("the health check %q does not ask GET /readyz", health)
-	} else if ok, stale := b.routeExists(m[1]); !ok || stale != "" {
-		add("the health check's path %s: no such route %s", m[1], stale)
+	} else if p := b.routeProblem(m[1]); p != "" {
+		add("the health check: %s", p)
 	}
 	if !slices.Contains(s.expose, port(listen)) {
 		add("expose %v lacks the --listen port %s", s.expose, port(listen))
@@ -520,8 +528,8 @@ func checkKubernetes(b *binaryFacts, objs []k8sObject, image dockerfile) []strin
 				}
 				if path := str(at(p, "path")); path != want {
 					add("%s asks %q, not %s", probe, path, want)
-				} else if ok, stale := b.routeExists(path); !ok || stale != "" {
-					add("%s: no route GET %s %s", probe, path, stale)
+				} else if p := b.routeProblem(path); p != "" {
+					add("%s: %s", probe, p)
 				}
 				if pp := str(at(p, "port")); pp != "http" && pp != port(listen) {
 					add("%s asks port %q, not http (%s)", probe, pp, port(listen))
