@@ -206,16 +206,36 @@ func readBinaryFacts(t *testing.T) *binaryFacts {
 	return b
 }
 
-// exists says whether the binary has name (a "--flag" of c, an env var, a path), accepting a
-// pending one. A pending name the binary has is a problem of its own: the list is stale.
-func (b *binaryFacts) exists(name string, has bool) (ok bool, problem string) {
-	if who, isPending := pending[name]; isPending {
-		if has {
-			return true, fmt.Sprintf("%s exists now (%s): delete it from pending in deploy_test.go", name, who)
-		}
-		return true, ""
+// exists says whether the binary has name (a "--flag", an env var, a path), accepting a
+// pending one.
+func (b *binaryFacts) exists(name string, has bool) bool {
+	_, isPending := pending[name]
+	return has || isPending
+}
+
+// stalePending names the pending flags (of serve), env vars and routes the binary has by now,
+// whether or not a deployment file uses them.
+func (b *binaryFacts) stalePending() []string {
+	var stale []string
+	serve, err := b.command([]string{"serve"})
+	if err != nil {
+		return []string{err.Error()}
 	}
-	return has, ""
+	for _, name := range sortedKeys(pending) {
+		var has bool
+		switch {
+		case strings.HasPrefix(name, "--"):
+			_, has = serve.flags[strings.TrimPrefix(name, "--")]
+		case strings.HasPrefix(name, "/"):
+			has = strings.Contains(b.routes, `"GET `+name+`"`)
+		default:
+			has = serve.env[name] || b.sourceEnv[name]
+		}
+		if has {
+			stale = append(stale, fmt.Sprintf("%s exists now (%s): delete it from pending in deploy_test.go", name, pending[name]))
+		}
+	}
+	return stale
 }
 
 // check returns what is wrong with one use: a command, flag or env var the binary lacks.
@@ -235,11 +255,7 @@ func (b *binaryFacts) check(u use) []string {
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
 		f, has := c.flags[name]
-		ok, stale := b.exists("--"+name, has)
-		if stale != "" {
-			add("%s", stale)
-		}
-		if !ok {
+		if !b.exists("--"+name, has) {
 			add("%s has no flag --%s", strings.Join(words, " "), name)
 			continue
 		}
@@ -249,11 +265,7 @@ func (b *binaryFacts) check(u use) []string {
 	}
 	for _, name := range sortedKeys(u.env) {
 		has := c.env[name] || b.sourceEnv[name]
-		ok, stale := b.exists(name, has)
-		if stale != "" {
-			add("%s", stale)
-		}
-		if !ok {
+		if !b.exists(name, has) {
 			add("the binary reads no environment variable %s", name)
 		}
 	}
@@ -296,13 +308,9 @@ func port(addr string) string {
 }
 
 // routeProblem says what is wrong with a probe's path: the API registers no GET route for
-// it, or it is pending and the API has it now ("" when neither).
+// it ("" when it does, or the path is pending).
 func (b *binaryFacts) routeProblem(path string) string {
-	ok, stale := b.exists(path, strings.Contains(b.routes, `"GET `+path+`"`))
-	if stale != "" {
-		return stale
-	}
-	if !ok {
+	if !b.exists(path, strings.Contains(b.routes, `"GET `+path+`"`)) {
 		return "the API has no route GET " + path
 	}
 	return ""
@@ -332,6 +340,7 @@ func TestDeployFilesMatchTheBinary(t *testing.T) {
 	b := readBinaryFacts(t)
 	var problems []string
 	report := func(p ...string) { problems = append(problems, p...) }
+	report(b.stalePending()...)
 
 	// The Dockerfile: the image's command, its ENV, its ports; the Go of go.mod.
 	image, err := parseDockerfile(readFile(t, "Dockerfile"))
@@ -706,7 +715,7 @@ spec:
 	}
 	// A pending name that the binary has: here "--listen" stands in for one.
 	pending["--listen"] = "a test"
-	problems = append(problems, b.check(use{where: "stale", args: []string{"serve", "--listen", ":1"}})...)
+	problems = append(problems, b.stalePending()...)
 	delete(pending, "--listen")
 
 	want := []string{
@@ -718,7 +727,7 @@ spec:
 		"container w: serve has no flag --k8s-made-up",
 		"container w: the binary reads no environment variable WG_FROM_CONFIGMAP_MADE_UP",
 		`container w: envFrom ConfigMap "missing" is in no manifest`,
-		"stale: --listen exists now (a test): delete it from pending",
+		"--listen exists now (a test): delete it from pending",
 	}
 	got := strings.Join(problems, "\n")
 	for _, w := range want {
