@@ -253,17 +253,12 @@ func (s *streamer) prune(ctx context.Context) error {
 	if last == nil {
 		return nil
 	}
-	archived := segmentFile.FindStringSubmatch(*last)
-	if archived == nil {
-		return nil // a history or backup file
-	}
 	entries, err := os.ReadDir(s.opts.Dir)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		m := segmentFile.FindStringSubmatch(e.Name())
-		if m == nil || m[3] != "" || m[1] > archived[1] || m[2] > archived[2] {
+		if !archivedSegment(e.Name(), *last) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(s.opts.Dir, e.Name())); err != nil {
@@ -271,6 +266,19 @@ func (s *streamer) prune(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// archivedSegment says whether the stream's file name is a completed segment at or before
+// lastArchived (pg_stat_archiver's last_archived_wal): the archiver takes segments in order,
+// so the archive has it. The segment in progress (.partial), history files, and anything when
+// the last archived file is not a segment (a .history or .backup file) are kept.
+func archivedSegment(name, lastArchived string) bool {
+	archived := segmentFile.FindStringSubmatch(lastArchived)
+	m := segmentFile.FindStringSubmatch(name)
+	if archived == nil || archived[3] != "" || m == nil || m[3] != "" {
+		return false
+	}
+	return m[1] <= archived[1] && m[2] <= archived[2]
 }
 
 type tailWriter struct{ t *tail }

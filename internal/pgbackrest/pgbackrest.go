@@ -508,24 +508,39 @@ var segmentName = regexp.MustCompile(`^[0-9A-F]{24}(\.partial)?$|^[0-9A-F]{8}\.h
 // first (restore_command) and reads pg_wal/ for what the archive does not have yet, above all
 // the segment in progress, which pg_receivewal keeps as *.partial. A segment the archive has
 // is the same bytes either way.
+//
+// The source may be running (the drill restores beside it): between listing and copying, a
+// segment may be pruned (it is in the archive then) or the .partial renamed to its full name
+// (complete now). So a file gone is skipped, and a second pass takes what appeared, replacing
+// a copy of a .partial by its completed segment.
 func (r Repo) layStream(pgWAL string) error {
-	entries, err := os.ReadDir(r.StreamDir())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("pgbackrest: wal-stream: %w", err)
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !segmentName.MatchString(e.Name()) {
-			continue
+	fromPartial := map[string]bool{}
+	for pass := 0; pass < 2; pass++ {
+		entries, err := os.ReadDir(r.StreamDir())
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
 		}
-		dst := filepath.Join(pgWAL, strings.TrimSuffix(e.Name(), ".partial"))
-		if _, err := os.Stat(dst); err == nil {
-			continue
-		}
-		if err := copyFile(filepath.Join(r.StreamDir(), e.Name()), dst); err != nil {
+		if err != nil {
 			return fmt.Errorf("pgbackrest: wal-stream: %w", err)
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() || !segmentName.MatchString(e.Name()) {
+				continue
+			}
+			name := strings.TrimSuffix(e.Name(), ".partial")
+			partial := name != e.Name()
+			dst := filepath.Join(pgWAL, name)
+			if _, err := os.Stat(dst); err == nil && (partial || !fromPartial[name]) {
+				continue
+			}
+			err := copyFile(filepath.Join(r.StreamDir(), e.Name()), dst)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // pruned or renamed meanwhile
+			}
+			if err != nil {
+				return fmt.Errorf("pgbackrest: wal-stream: %w", err)
+			}
+			fromPartial[name] = partial
 		}
 	}
 	return nil

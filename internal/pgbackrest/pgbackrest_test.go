@@ -251,3 +251,41 @@ func waitPromoted(t *testing.T, c *pgcluster.Cluster) *pgx.Conn {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// --backup-wal archive: no stream (writes never wait for one); a completed segment reaches
+// the repository by archive-push.
+func TestArchiveOnlyHasNoStreamAndArchives(t *testing.T) {
+	dir := tempDir(t)
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo")}
+	d := open(t, filepath.Join(dir, "data"), repo, "archive")
+	ctx := context.Background()
+	var standbys string
+	if err := d.Pool.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names')`).Scan(&standbys); err != nil || standbys != "" {
+		t.Fatalf("synchronous_standby_names = %q (%v), want none", standbys, err)
+	}
+	var segment string
+	if err := d.Pool.QueryRow(ctx, `SELECT pg_walfile_name(pg_switch_wal())`).Scan(&segment); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var last *string
+		if err := d.Pool.QueryRow(ctx, `SELECT last_archived_wal FROM pg_stat_archiver`).Scan(&last); err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && *last >= segment {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("segment %s not archived after 30 s (last: %v)", segment, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	info, err := repo.Info(ctx)
+	if err != nil || info.ArchiveMax < segment {
+		t.Fatalf("the repository's archive ends at %q (%v), want %s", info.ArchiveMax, err, segment)
+	}
+	if entries, _ := os.ReadDir(repo.StreamDir()); len(entries) != 0 {
+		t.Fatalf("wal-stream/ has %d files without a stream", len(entries))
+	}
+}
