@@ -98,8 +98,8 @@ func restoreTo(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "restored %s to %s in %s (%s of WAL replayed, %d snapshot files); start it with: weltgewebe serve --data-dir %s\n",
-		repo.Dir, target, time.Since(start).Round(10*time.Millisecond), mib(replayed), n, *dataDir)
+	fmt.Fprintf(stdout, "restored %s to %s in %s (%s of WAL replayed, %d snapshot files); start it with: weltgewebe serve --data-dir %s --backup-repo %s, then take a full backup (a new timeline)\n",
+		repo.Dir, target, time.Since(start).Round(10*time.Millisecond), mib(replayed), n, *dataDir, *repoDir)
 	return nil
 }
 
