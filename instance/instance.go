@@ -30,6 +30,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/drill"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
@@ -520,6 +521,10 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
+	}
+	if cfg.DB.Backup != nil {
+		// The restore drills' reports in the repository, public (docs/OPERATIONS.md).
+		deps.Drills = &drill.Reports{Dir: cfg.DB.Backup.DrillsDir()}
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location

@@ -7,6 +7,8 @@
 //	weltgewebe export database [database flags] FILE
 //	weltgewebe restore [database flags] --from-export FILE
 //	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY] [--max-bytes N]
+//	weltgewebe restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY [--snapshot-dir DIR]
+//	weltgewebe drill   --backup-repo DIR [database flags] [--report FILE] [--keep DIR]
 //	weltgewebe admin create --email E --password P --name N [database flags]
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
 //	weltgewebe admin reclaim --email E --password P [database flags] ACCOUNT_ID
@@ -60,6 +62,8 @@ commands:
   export database FILE   write a copy of the database (pg_dump, custom format); works while serve runs
   restore --from-export FILE   replace the database with an export, then migrate it
   restore --from-snapshots DIR|URL [--key MULTIKEY]   rebuild the public state in an empty database from signed snapshots
+  restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY   restore from the backup repository to a point in time
+  drill --backup-repo DIR   restore the live instance's repository into a scratch directory and prove it equal (a timed, published report)
   admin create   create an instance admin
   admin verify   verify a resident's account
   admin reclaim ACCOUNT_ID   give a restored account (restore --from-snapshots) its resident's login (--email, --password)
@@ -86,7 +90,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":
+		if wantsRestoreTo(args[1:]) {
+			return restoreTo(ctx, args[1:], stdout, stderr)
+		}
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
+			fmt.Fprint(stderr, "restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY: from the backup repository to a point in time (weltgewebe restore --to latest -h)\n\n")
+		}
 		return restore(ctx, args[1:], stdout, stderr)
+	case "drill":
+		return drillCmd(ctx, args[1:], stdout, stderr)
 	case "basemap":
 		return basemapCmd(ctx, args[1:], stdout, stderr)
 	case "export":

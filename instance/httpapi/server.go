@@ -23,6 +23,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/drill"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/moderation"
@@ -102,6 +103,10 @@ type Deps struct {
 	// RTMPSecret is the secret nginx-rtmp's callbacks carry (docs/STREAMS.md); empty: every
 	// broadcast is refused.
 	RTMPSecret string
+	// Drills are the restore drills' reports in the backup repository (drills.go; nil: no
+	// routes), published at /api/betrieb/drills.
+	Drills *drill.Reports
+
 	// HLSDir, when set, is the HLS directory of the ingest this instance runs itself (serve
 	// --ingest): served at /hls/ (hls.go). Empty: nginx in front serves /hls/.
 	HLSDir string
@@ -220,6 +225,7 @@ func (s *Server) routes() {
 
 	s.bankRoutes()
 	s.snapshotRoutes()
+	s.drillRoutes()
 	if s.Wortfilter != nil {
 		s.handle("GET /api/admin/wortfilter", s.authed(s.getWortfilter))
 		s.handle("PUT /api/admin/wortfilter", s.authed(s.setWortfilter))
