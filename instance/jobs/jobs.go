@@ -43,6 +43,8 @@ type Options struct {
 	// of more frequent polling.
 	Fast bool
 	Log  *slog.Logger
+	// Failed, when set, hears of every failed job attempt in this process (stats.go).
+	Failed func(queue, kind string)
 }
 
 // Runner owns the River client.
@@ -135,6 +137,9 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 		cfg.FetchPollInterval = 50 * time.Millisecond
 		cfg.JobTimeout = rescueAfterFast
 		cfg.RescueStuckJobsAfter = rescueAfterFast
+	}
+	if opts.Failed != nil {
+		cfg.Middleware = append(cfg.Middleware, &failures{failed: opts.Failed})
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
