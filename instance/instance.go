@@ -34,6 +34,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/metrics"
 	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
@@ -255,6 +256,7 @@ type Instance struct {
 	Streams      *stream.Service     // the Partizipartei's livestreams
 	Jobs         *jobs.Runner
 	Handler      http.Handler
+	Metrics      *metrics.Metrics // served on their own listener (ServeMetrics)
 
 	hiddenNow hiddenNow // what the timeline leaves out (moderation_timeline.go)
 }
@@ -289,6 +291,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		i.Clock = i.DevClock
 	}
 	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
+	i.Metrics = metrics.New(metrics.Sources{Events: i.Events, Pool: db.Pool, Log: log})
 	// The word filter (moderation.TextFilter) comes first: the content packages check with it.
 	wf, err := wortfilter.New(ctx, db.Pool, i.Clock, i.Events, log)
 	if err != nil {
@@ -331,7 +334,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log,
 			// The neighbours' snapshots are kept beside our own (docs/SNAPSHOTS.md, "Mirrors").
 			MirrorDir: filepath.Join(cfg.snapshotDir(), "mirrors"), MaxMirrorBytes: cfg.Snapshots.MaxMirrorBytes,
-			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads, InboxLimit: limits.InboxLimit})
+			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads, InboxLimit: limits.InboxLimit,
+			Delivered: i.Metrics.Delivered})
 	if err != nil {
 		return nil, err
 	}
@@ -453,11 +457,13 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Queues:     federation.Queues(),
 		Fast:       cfg.Dev,
 		Log:        log,
+		Failed:     i.Metrics.JobFailed,
 	})
 	if err != nil {
 		return nil, err
 	}
 	i.Jobs = runner
+	i.Metrics.SetJobs(runner)
 	fed.SetRiver(runner.Client())
 
 	i.Moderation.Register(i.moderationContents()...)
@@ -482,6 +488,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
+		Observer:       i.Metrics,
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location

@@ -121,3 +121,9 @@ func (r *statusRecorder) route() string {
 	}
 	return r.routed.Pattern
 }
+
+// metricsNotHere answers /metrics on the public listener: the metrics have a listener of
+// their own (serve --metrics-listen), which nginx does not proxy.
+func metricsNotHere(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "404 page not found: the metrics are served on the metrics listener (--metrics-listen)", http.StatusNotFound)
+}

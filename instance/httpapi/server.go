@@ -140,6 +140,7 @@ func New(d Deps) *Server {
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /livez", s.livez)
+	s.mux.HandleFunc("GET /metrics", metricsNotHere)
 
 	s.handle("GET /api/captcha", s.getCaptcha)
 	s.handle("POST /api/auth/register", s.register)
