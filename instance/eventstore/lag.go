@@ -52,7 +52,7 @@ func (t *tracker) note(name string, p Position) {
 	if t.followers == nil {
 		t.followers = map[string]Position{}
 	}
-	if p.After(t.followers[name]) {
+	if old, ok := t.followers[name]; !ok || p.After(old) {
 		t.followers[name] = p
 	}
 }
