@@ -28,10 +28,27 @@ const RequestIDHeader = "X-Request-Id"
 
 type requestIDKey struct{}
 
+// requestCtx is a request's context with its id: a context of its own rather than
+// context.WithValue, which would allocate twice (the value boxed, the context), and the id's
+// array is the response header's value as well.
+type requestCtx struct {
+	context.Context
+	id [1]string
+}
+
+func (c *requestCtx) Value(key any) any {
+	if key == (requestIDKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // RequestID is the id of the request ctx belongs to ("" outside one).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if c, ok := ctx.Value(requestIDKey{}).(*requestCtx); ok {
+		return c.id[0]
+	}
+	return ""
 }
 
 // requestID is the id nginx gave the request when the peer is a trusted proxy and the id is

@@ -259,9 +259,10 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // ServeHTTP answers the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := s.requestID(r)
-	w.Header()[RequestIDHeader] = []string{id} // canonical already: no Set's work
-	r, cancel := s.withDeadline(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	rc := &requestCtx{Context: r.Context()}
+	rc.id[0] = s.requestID(r)
+	w.Header()[RequestIDHeader] = rc.id[:] // canonical already; one allocation for context, id and header
+	r, cancel := s.withDeadline(r, rc)
 	defer cancel()
 	rec := &statusRecorder{ResponseWriter: w, obs: s.Observer}
 	defer func() {
