@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -86,6 +87,7 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 	if _, ok := m.Value("weltgewebe_db_pool_connections", "state", "idle"); !ok {
 		t.Error("no pool connections")
 	}
+	checkDashboard(t, inst, m)
 
 	t.Run("sockets", func(t *testing.T) {
 		sockets := func() float64 {
@@ -175,4 +177,58 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Every metric the sample Grafana dashboard queries is one the instance exports, and what a
+// running instance sends is among those.
+func checkDashboard(t *testing.T, inst *instancetest.Instance, scraped instancetest.Metrics) {
+	exported := map[string]bool{}
+	for _, n := range inst.Metrics.Names() {
+		exported[n] = true
+	}
+	for n := range scraped {
+		if !exported[n] {
+			t.Errorf("the scrape has %s, which Metrics.Names does not list", n)
+		}
+	}
+	for _, n := range []string{"weltgewebe_http_requests_total", "weltgewebe_http_request_duration_seconds", "weltgewebe_websocket_connections",
+		"weltgewebe_eventlog_follower_lag_seconds", "weltgewebe_db_pool_connections", "process_cpu_seconds_total", "go_goroutines"} {
+		if _, ok := scraped[n]; !ok {
+			t.Errorf("a running instance does not send %s", n)
+		}
+	}
+	raw, err := os.ReadFile("../deploy/grafana/weltgewebe.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("deploy/grafana/weltgewebe.json: %v", err)
+	}
+	name := regexp.MustCompile(`\b(?:weltgewebe|process|go)_[a-z_]+\b`)
+	queried := 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, n := range name.FindAllString(tg.Expr, -1) {
+				queried++
+				base := n
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					if b, ok := strings.CutSuffix(n, suffix); ok && exported[b] {
+						base = b
+					}
+				}
+				if !exported[base] {
+					t.Errorf("dashboard panel %q queries %s, which the instance does not export", p.Title, n)
+				}
+			}
+		}
+	}
+	if queried < 20 {
+		t.Errorf("found %d metric names in the dashboard's queries: not reading it right", queried)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -54,8 +56,13 @@ type Backup struct {
 }
 
 // BackupStatus reads the backup's status; the instance sets it when a repository is
-// configured (nil: no backup metrics).
+// configured (nil: no backup metrics). It may be slow (it runs `pgbackrest info`): the
+// metrics ask it at most every BackupEvery and keep the answer; the ages are computed at
+// each scrape from the times it gave.
 type BackupStatus func(context.Context) (Backup, error)
+
+// BackupEvery is how long a backup status is kept.
+const BackupEvery = 30 * time.Second
 
 // scrapeTimeout bounds the queries one scrape makes (the job queue's depth, the backup).
 const scrapeTimeout = 3 * time.Second
@@ -63,6 +70,7 @@ const scrapeTimeout = 3 * time.Second
 // Metrics are one instance's metrics, in a registry of their own.
 type Metrics struct {
 	reg        *prometheus.Registry
+	collectors []prometheus.Collector
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	sockets    *prometheus.GaugeVec
@@ -80,6 +88,11 @@ type Metrics struct {
 	lateMu sync.Mutex
 	jobs   Jobs
 	backup BackupStatus
+
+	backupMu   sync.Mutex // held while the status is read: one read at a time
+	lastBackup Backup
+	lastErr    error
+	lastAsked  time.Time
 }
 
 type routeKey struct {
@@ -133,17 +146,55 @@ func New(src Sources) *Metrics {
 		Name: "weltgewebe_river_job_failures_total",
 		Help: "Failed job attempts in this process (errors, timeouts, panics, cancellations) by queue and kind.",
 	}, []string{"queue", "kind"})
-	m.reg.MustRegister(m.requests, m.latency, m.sockets, m.deliveries, m.jobFails,
+	m.collectors = []prometheus.Collector{m.requests, m.latency, m.sockets, m.deliveries, m.jobFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&scraped{m: m, src: src})
+		&scraped{m: m, src: src}}
+	m.reg.MustRegister(m.collectors...)
 	return m
 }
+
+// Names are the names of every metric this package may export (a scrape shows those that
+// have a value now: a counter by route only once a request came, the backup's only with a
+// repository). The dashboard's test checks its queries against them.
+func (m *Metrics) Names() []string {
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range m.collectors {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var names []string
+	for d := range ch {
+		if sub := fqName.FindStringSubmatch(d.String()); sub != nil {
+			names = append(names, sub[1])
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 // SetBackup gives the metrics the backup's status (nil: none).
 func (m *Metrics) SetBackup(f BackupStatus) {
 	m.lateMu.Lock()
 	defer m.lateMu.Unlock()
 	m.backup = f
+	m.backupMu.Lock()
+	defer m.backupMu.Unlock()
+	m.lastAsked = time.Time{}
+}
+
+// backupNow is the backup's status, from the last BackupEvery or read now.
+func (m *Metrics) backupNow(ctx context.Context, f BackupStatus, now time.Time) (Backup, error) {
+	m.backupMu.Lock()
+	defer m.backupMu.Unlock()
+	if m.lastAsked.IsZero() || now.Sub(m.lastAsked) >= BackupEvery {
+		m.lastBackup, m.lastErr = f(ctx)
+		m.lastAsked = now
+	}
+	return m.lastBackup, m.lastErr
 }
 
 // SetJobs gives the metrics the job queue (nil: none).
@@ -161,7 +212,7 @@ func (m *Metrics) late() (Jobs, BackupStatus) {
 
 // Handler serves the metrics in Prometheus' formats.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, MaxRequestsInFlight: 2})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 2})
 }
 
 // Registry is where the metrics are registered (tests gather from it).
@@ -313,10 +364,10 @@ func (c *scraped) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if f := backup; f != nil {
-		if b, err := f(ctx); err != nil {
+		now := time.Now()
+		if b, err := c.m.backupNow(ctx, f, now); err != nil {
 			failed("backup", err)
 		} else {
-			now := time.Now()
 			if !b.LastSuccess.IsZero() {
 				gauge(backupAgeDesc, max(now.Sub(b.LastSuccess).Seconds(), 0))
 			}
