@@ -90,3 +90,22 @@ func TestRequestsAndSockets(t *testing.T) {
 		t.Errorf("%v map sockets after it closed", got)
 	}
 }
+
+// The cost the metrics add to each request (docs/BENCHMARKS.md, "Metrics middleware").
+func BenchmarkRequest(b *testing.B) {
+	m := metrics.New(metrics.Sources{})
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Request("GET /api/knoten/{id}", "GET", 200, 3*time.Millisecond)
+	}
+}
+
+func BenchmarkRequestParallel(b *testing.B) {
+	m := metrics.New(metrics.Sources{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Request("GET /api/knoten/{id}", "GET", 200, 3*time.Millisecond)
+		}
+	})
+}
