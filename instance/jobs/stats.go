@@ -18,11 +18,14 @@ type Depth struct {
 }
 
 // Depths counts the jobs of every queue by state, completed ones left out (River keeps them
-// an hour; they are history, not depth). One grouped count over River's own table, which its
-// (state, queue, …) index answers; the metrics ask for it at scrape time only.
+// an hour; they are history, not depth). One grouped count over River's own table; naming the
+// states rather than "not completed" lets its (state, queue, …) index skip the completed
+// rows. The metrics ask for it at scrape time only.
 func (r *Runner) Depths(ctx context.Context) ([]Depth, error) {
 	rows, err := r.pool.Query(ctx, `
-SELECT queue, state::text, count(*) FROM river_job WHERE state <> 'completed' GROUP BY queue, state ORDER BY queue, state`)
+SELECT queue, state::text, count(*) FROM river_job
+WHERE state IN ('available', 'pending', 'scheduled', 'running', 'retryable', 'discarded', 'cancelled')
+GROUP BY queue, state ORDER BY queue, state`)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: depths: %w", err)
 	}
