@@ -280,6 +280,8 @@ func Open(ctx context.Context, cfg Config) (*Instance, error) {
 }
 
 func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (*Instance, error) {
+	// Whatever logs with a request's context (slog's *Context methods) names the request.
+	log = httpapi.WithRequestIDs(log)
 	ownOrigin := cfg.PublicURL // the default below names no origin residents use
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://localhost"
