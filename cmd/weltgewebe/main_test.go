@@ -19,10 +19,7 @@ import (
 // serves, lets `admin create` use the running cluster, stops the cluster cleanly on SIGTERM,
 // and finds its data again on the next start.
 func TestServeWithEmbeddedDatabase(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "weltgewebe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	dataDir := filepath.Join(reachableTempDir(t), "data")
 
 	srv := start(t, bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)

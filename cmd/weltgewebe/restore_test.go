@@ -24,10 +24,7 @@ import (
 // the neighbour, and a map client that reconnects with the cursor it had from the old machine
 // gets the new change.
 func TestRestoreOnNewMachine(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "weltgewebe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	ctx := context.Background()
 	neighbour := instancetest.Start(t, instancetest.Options{Host: "127.0.0.42", Name: "Plagwitz"})
 	oldDir := filepath.Join(reachableTempDir(t), "data")
