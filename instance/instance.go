@@ -404,6 +404,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	// due; a minute is close enough to 02:00.
 	snapshotEvery := max(sweepEvery, time.Minute)
 	runner, err := jobs.New(db.Pool, jobs.Options{
+		Failed: i.Metrics.JobFailed,
 		Sweeps: []jobs.Sweep{
 			{Name: "faeden-knoten", Interval: sweepEvery, Run: func(ctx context.Context) error {
 				res, err := i.Knoten.Sweep(ctx)
@@ -459,7 +460,6 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Queues:     federation.Queues(),
 		Fast:       cfg.Dev,
 		Log:        log,
-		Failed:     i.Metrics.JobFailed,
 	})
 	if err != nil {
 		return nil, err
@@ -490,8 +490,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
-		Observer:       i.Metrics,
 	}
+	deps.Observer = i.Metrics // every request and WebSocket, counted
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
 	}

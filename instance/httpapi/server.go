@@ -140,7 +140,6 @@ func New(d Deps) *Server {
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /livez", s.livez)
-	s.mux.HandleFunc("GET /metrics", metricsNotHere)
 
 	s.handle("GET /api/captcha", s.getCaptcha)
 	s.handle("POST /api/auth/register", s.register)
@@ -239,6 +238,9 @@ func (s *Server) routes() {
 	if s.Federation != nil {
 		s.Federation.Register(s.mux.ServeMux)
 	}
+
+	// The metrics have a listener of their own (serve --metrics-listen).
+	s.mux.HandleFunc("GET /metrics", metricsNotHere)
 
 	s.mux.HandleFunc("/api/", s.noRoute) // the API answers in JSON even where it has no route
 	if s.Web != nil {

@@ -39,12 +39,12 @@ type Options struct {
 	AddWorkers func(*river.Workers)
 	// Queues beyond the sweeps' own; nil for none.
 	Queues map[string]river.QueueConfig
+	// Failed, when set, hears of every failed job attempt in this process (stats.go).
+	Failed func(queue, kind string)
 	// Fast makes River pick up new jobs within milliseconds (dev mode and tests), at the cost
 	// of more frequent polling.
 	Fast bool
 	Log  *slog.Logger
-	// Failed, when set, hears of every failed job attempt in this process (stats.go).
-	Failed func(queue, kind string)
 }
 
 // Runner owns the River client.
@@ -132,14 +132,14 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 		JobTimeout:                  time.Minute,
 		RescueStuckJobsAfter:        rescueAfter,
 	}
+	if opts.Failed != nil {
+		cfg.Middleware = append(cfg.Middleware, &failures{failed: opts.Failed})
+	}
 	if opts.Fast {
 		cfg.FetchCooldown = 5 * time.Millisecond
 		cfg.FetchPollInterval = 50 * time.Millisecond
 		cfg.JobTimeout = rescueAfterFast
 		cfg.RescueStuckJobsAfter = rescueAfterFast
-	}
-	if opts.Failed != nil {
-		cfg.Middleware = append(cfg.Middleware, &failures{failed: opts.Failed})
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
