@@ -491,13 +491,13 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
 	}
-	deps.Observer = i.Metrics // every request and WebSocket, counted
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
 	}
 	if cfg.Dev {
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}
 	}
+	deps.Observer = i.Metrics // every request and WebSocket, counted
 	i.Handler = httpapi.New(deps)
 	return i, nil
 }
