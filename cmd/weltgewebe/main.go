@@ -2,8 +2,10 @@
 //
 //	weltgewebe serve   [--dev [--demo]] [--listen :8080] [database flags] …
 //	weltgewebe migrate [database flags]
-//	weltgewebe backup  [database flags] FILE
-//	weltgewebe restore [database flags] FILE
+//	weltgewebe backup  [--type full|diff|incr] --backup-repo DIR [database flags]
+//	weltgewebe backup status [--json] [--backup-repo DIR] [database flags]
+//	weltgewebe export database [database flags] FILE
+//	weltgewebe restore [database flags] --from-export FILE
 //	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY] [--max-bytes N]
 //	weltgewebe admin create --email E --password P --name N [database flags]
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
@@ -53,8 +55,10 @@ const usage = `usage: weltgewebe <command> [flags]
 commands:
   serve          run the instance (HTTP API, web app, timers)
   migrate        bring the database schema up to date
-  backup FILE    write a backup of the database (pg_dump, custom format); works while serve runs
-  restore FILE   replace the database with a backup, then migrate it
+  backup [--type full|diff|incr]   take a pgBackRest backup into --backup-repo; works while serve runs
+  backup status [--json]   the repository's backups, the WAL archive and stream, what a restore can reach
+  export database FILE   write a copy of the database (pg_dump, custom format); works while serve runs
+  restore --from-export FILE   replace the database with an export, then migrate it
   restore --from-snapshots DIR|URL [--key MULTIKEY]   rebuild the public state in an empty database from signed snapshots
   admin create   create an instance admin
   admin verify   verify a resident's account

@@ -177,6 +177,8 @@ func main() {
 		switch strings.TrimSpace(name) {
 		case "append":
 			benchAppend(ctx, env, cfg)
+		case "backup": // its own two clusters (backup.go)
+			benchBackup(ctx, cfg)
 		case "konto":
 			benchKonto(ctx, env, cfg)
 		case "follow":

@@ -18,6 +18,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/backup"
 	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
@@ -93,6 +94,9 @@ type Deps struct {
 	// RequestTimeout bounds each request's work (default DefaultRequestTimeout; negative: none).
 	RequestTimeout time.Duration
 
+	// Backup reads the backups' status for admins (GET /api/admin/backup; nil: no route).
+	Backup func(context.Context) (backup.Report, error)
+
 	// Wortfilter is the word list admins edit (nil: no routes).
 	Wortfilter *wortfilter.Service
 
@@ -150,6 +154,9 @@ func (s *Server) routes() {
 	s.handle("PATCH /api/me", s.authed(s.updateMe))
 	s.handle("GET /api/accounts/{id}", s.profile)
 	s.handle("GET /api/admin/accounts", s.authed(s.listResidents))
+	if s.Backup != nil {
+		s.handle("GET /api/admin/backup", s.authed(s.backupStatus))
+	}
 	s.handle("POST /api/admin/accounts/{id}/verify", s.authed(s.verify))
 	s.handle("PUT /api/admin/accounts/{id}/roles/{role}", s.authed(s.grantRole))
 	s.handle("DELETE /api/admin/accounts/{id}/roles/{role}", s.authed(s.revokeRole))
