@@ -536,6 +536,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}
 	}
 	deps.Observer = i.Metrics // every request and WebSocket, counted
+	i.metricsOfBackups()
 	i.Handler = httpapi.New(deps)
 	return i, nil
 }

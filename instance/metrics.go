@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/weltgewebe/weltgewebe/instance/backup"
+	"github.com/weltgewebe/weltgewebe/instance/metrics"
 )
 
 // ServeMetrics serves the metrics at /metrics on a listener of their own (serve
@@ -30,4 +33,34 @@ func (i *Instance) ServeMetrics(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// backupGauges is what the metrics show of the backup status: the newest backup of any type,
+// the archiver, the stream. A repository that could not be read (Report.Error) leaves the
+// backup's age out, which an alert on its absence notices; the server's side still shows.
+func backupGauges(r backup.Report) metrics.Backup {
+	b := metrics.Backup{ArchiveFailures: r.Archive.Failed, Stream: r.Stream.State, StreamLagBytes: r.Stream.LagBytes}
+	for _, l := range r.Last {
+		if l != nil && l.Stop.After(b.LastSuccess) {
+			b.LastSuccess = l.Stop
+		}
+	}
+	if r.Archive.LastAt != nil {
+		b.LastArchived = *r.Archive.LastAt
+	}
+	return b
+}
+
+// metricsOfBackups lets the metrics read the backup status when a repository is configured.
+func (i *Instance) metricsOfBackups() {
+	if i.cfg.DB.Backup == nil {
+		return
+	}
+	i.Metrics.SetBackup(func(ctx context.Context) (metrics.Backup, error) {
+		r, err := i.BackupStatus(ctx)
+		if err != nil {
+			return metrics.Backup{}, err
+		}
+		return backupGauges(r), nil
+	})
 }
