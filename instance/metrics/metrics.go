@@ -124,7 +124,7 @@ func New(src Sources) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), routes: map[routeKey]routeSeries{}}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weltgewebe_http_requests_total",
-		Help: "HTTP requests answered, by route (the mux pattern; \"\" when refused before routing), method and status.",
+		Help: "HTTP requests answered, by route (the mux pattern; unrouted when refused before routing), method and status.",
 	}, []string{"route", "method", "status"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "weltgewebe_http_request_duration_seconds",
@@ -218,8 +218,15 @@ func (m *Metrics) Handler() http.Handler {
 // Registry is where the metrics are registered (tests gather from it).
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
+// Unrouted is the route label of requests refused before routing (an empty label value would
+// be no label at all to Prometheus).
+const Unrouted = "unrouted"
+
 // Request counts an answered request (httpapi.Observer).
 func (m *Metrics) Request(route, method string, status int, took time.Duration) {
+	if route == "" {
+		route = Unrouted
+	}
 	k := routeKey{route: route, method: knownMethod(method), status: status}
 	m.mu.RLock()
 	s, ok := m.routes[k]

@@ -75,7 +75,7 @@ func TestRequestsAndSockets(t *testing.T) {
 	}{
 		{"weltgewebe_http_requests_total", []string{"route", "GET /api/knoten/{id}", "status", "200"}, 2},
 		{"weltgewebe_http_request_duration_seconds", []string{"route", "GET /api/knoten/{id}"}, 2},
-		{"weltgewebe_http_requests_total", []string{"route", "", "method", "OTHER", "status", "403"}, 1},
+		{"weltgewebe_http_requests_total", []string{"route", "unrouted", "method", "OTHER", "status", "403"}, 1},
 		{"weltgewebe_http_requests_total", []string{"route", "GET /ws/map", "status", "101"}, 1},
 		{"weltgewebe_http_request_duration_seconds", []string{"route", "GET /ws/map"}, 0},
 		{"weltgewebe_websocket_connections", []string{"kind", "map"}, 1},
