@@ -203,6 +203,9 @@ func (s *Store) FollowTypesAs(ctx context.Context, follower string, after Positi
 	fn func(context.Context, []Event) error) error {
 	head, _ := s.signal()
 	s.followers.note(follower, after)
+	// A follower that stopped (its process lost the delivery lock to another replica, say)
+	// is no longer behind anything: the metrics leave it out until it follows again.
+	defer s.followers.forget(follower)
 	for {
 		// Everything up to a head is final (below the horizon), so reading the range
 		// (after, head] with a filter misses nothing, and the position may then move to the

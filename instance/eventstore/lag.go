@@ -57,6 +57,13 @@ func (t *tracker) note(name string, p Position) {
 	}
 }
 
+// forget drops a follower that stopped.
+func (t *tracker) forget(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.followers, name)
+}
+
 // moved records a new head.
 func (t *tracker) moved(h Position, at time.Time) {
 	t.mu.Lock()

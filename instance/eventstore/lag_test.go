@@ -52,6 +52,20 @@ func TestFollowersLag(t *testing.T) {
 		l := lag()["stuck"]
 		return l.Events == 0 && l.Behind == 0 && l.Position == store.LastHead()
 	})
+
+	// A follower that stops is no longer listed (it is behind nothing it still follows).
+	stopCtx, stop := context.WithCancel(ctx)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = store.FollowTypesAs(stopCtx, "once", eventstore.Position{}, 100, types, func(context.Context, []eventstore.Event) error { return nil })
+	}()
+	waitUntil(t, "the follower listed while it follows", func() bool { _, ok := lag()["once"]; return ok })
+	stop()
+	<-stopped
+	if _, ok := lag()["once"]; ok {
+		t.Fatal("a stopped follower is still listed")
+	}
 }
 
 func waitUntil(t *testing.T, what string, ok func() bool) {
