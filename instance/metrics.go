@@ -39,7 +39,8 @@ func (i *Instance) ServeMetrics(ctx context.Context, ln net.Listener) error {
 // the archiver, the stream. A repository that could not be read (Report.Error) leaves the
 // backup's age out, which an alert on its absence notices; the server's side still shows.
 func backupGauges(r backup.Report) metrics.Backup {
-	b := metrics.Backup{ArchiveFailures: r.Archive.Failed, Stream: r.Stream.State, StreamLagBytes: r.Stream.LagBytes}
+	b := metrics.Backup{ArchiveFailures: r.Archive.Failed, ArchiveLagBytes: r.Archive.LagBytes, Stream: r.Stream.State,
+		StreamLagBytes: r.Stream.LagBytes}
 	for _, l := range r.Last {
 		if l != nil && l.Stop.After(b.LastSuccess) {
 			b.LastSuccess = l.Stop

@@ -16,10 +16,10 @@ func TestBackupGaugesFromTheStatus(t *testing.T) {
 	archived := time.Date(2026, 12, 5, 13, 0, 0, 0, time.UTC)
 	b := backupGauges(backup.Report{
 		Last:    map[string]*pgbackrest.Backup{"full": {Stop: full}, "diff": {Stop: diff}, "incr": nil},
-		Archive: backup.Archive{LastAt: &archived, Failed: 2},
+		Archive: backup.Archive{LastAt: &archived, Failed: 2, LagBytes: 4096},
 		Stream:  backup.Stream{State: "ok", LagBytes: 512},
 	})
-	if !b.LastSuccess.Equal(diff) || !b.LastArchived.Equal(archived) || b.ArchiveFailures != 2 || b.Stream != "ok" || b.StreamLagBytes != 512 {
+	if !b.LastSuccess.Equal(diff) || !b.LastArchived.Equal(archived) || b.ArchiveFailures != 2 || b.ArchiveLagBytes != 4096 || b.Stream != "ok" || b.StreamLagBytes != 512 {
 		t.Fatalf("gauges %+v", b)
 	}
 	if b := backupGauges(backup.Report{Last: map[string]*pgbackrest.Backup{}, Stream: backup.Stream{State: "off"}}); !b.LastSuccess.IsZero() || !b.LastArchived.IsZero() {

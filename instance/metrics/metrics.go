@@ -49,6 +49,9 @@ type Backup struct {
 	LastArchived time.Time
 	// ArchiveFailures counts failed archive attempts (pg_stat_archiver's failed_count).
 	ArchiveFailures int64
+	// ArchiveLagBytes is the WAL written since the end of the last archived segment: what
+	// only the server's disk (and the stream) holds. Negative: unknown.
+	ArchiveLagBytes int64
 	// Stream is the synchronous WAL stream: "ok", "down" or "off"; StreamLagBytes how far its
 	// flushed WAL is behind the server's (when ok).
 	Stream         string
@@ -314,6 +317,8 @@ var (
 		"Seconds since the last backup finished (absent while there is none).", nil, nil)
 	archiveAgeDesc = prometheus.NewDesc("weltgewebe_backup_archive_age_seconds",
 		"Seconds since the last WAL segment was archived (absent while there is none).", nil, nil)
+	archiveLagDesc = prometheus.NewDesc("weltgewebe_backup_archive_lag_bytes",
+		"Bytes of WAL written since the end of the last archived segment (only the server's disk and the stream hold them).", nil, nil)
 	archiveFailDesc = prometheus.NewDesc("weltgewebe_backup_archive_failures_total",
 		"Failed WAL archive attempts (pg_stat_archiver).", nil, nil)
 	streamUpDesc = prometheus.NewDesc("weltgewebe_backup_wal_stream_up",
@@ -324,7 +329,7 @@ var (
 
 func (c *scraped) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{headDesc, lagEventsDesc, lagSecondsDesc, jobsDesc, scrapeErrDesc, poolConnsDesc,
-		poolMaxDesc, poolAcquiresDesc, poolEmptyDesc, poolWaitDesc, backupAgeDesc, archiveAgeDesc, archiveFailDesc,
+		poolMaxDesc, poolAcquiresDesc, poolEmptyDesc, poolWaitDesc, backupAgeDesc, archiveAgeDesc, archiveLagDesc, archiveFailDesc,
 		streamUpDesc, streamLagDesc} {
 		ch <- d
 	}
@@ -380,6 +385,9 @@ func (c *scraped) Collect(ch chan<- prometheus.Metric) {
 			}
 			if !b.LastArchived.IsZero() {
 				gauge(archiveAgeDesc, max(now.Sub(b.LastArchived).Seconds(), 0))
+			}
+			if b.ArchiveLagBytes >= 0 {
+				gauge(archiveLagDesc, float64(b.ArchiveLagBytes))
 			}
 			counter(archiveFailDesc, float64(b.ArchiveFailures))
 			switch b.Stream {

@@ -29,7 +29,7 @@ func TestBackupGauges(t *testing.T) {
 	m.SetBackup(func(context.Context) (metrics.Backup, error) {
 		reads++
 		return metrics.Backup{LastSuccess: time.Now().Add(-2 * time.Hour), LastArchived: time.Now().Add(-time.Minute),
-			ArchiveFailures: 3, Stream: "ok", StreamLagBytes: 4096}, nil
+			ArchiveFailures: 3, ArchiveLagBytes: 1024, Stream: "ok", StreamLagBytes: 4096}, nil
 	})
 	s := scrape(t, m)
 	scrape(t, m)
@@ -43,7 +43,7 @@ func TestBackupGauges(t *testing.T) {
 		t.Errorf("last archive %v s ago, want a minute", age)
 	}
 	for name, want := range map[string]float64{"weltgewebe_backup_archive_failures_total": 3, "weltgewebe_backup_wal_stream_up": 1,
-		"weltgewebe_backup_wal_stream_lag_bytes": 4096} {
+		"weltgewebe_backup_wal_stream_lag_bytes": 4096, "weltgewebe_backup_archive_lag_bytes": 1024} {
 		if got, _ := s.Value(name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
