@@ -36,6 +36,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/metrics"
 	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
@@ -283,6 +284,7 @@ type Instance struct {
 	Streams      *stream.Service     // the Partizipartei's livestreams
 	Jobs         *jobs.Runner
 	Handler      http.Handler
+	Metrics      *metrics.Metrics // served on their own listener (ServeMetrics)
 
 	hiddenNow hiddenNow         // what the timeline leaves out (moderation_timeline.go)
 	backups   *backup.Scheduler // nil without BackupAt
@@ -307,6 +309,8 @@ func Open(ctx context.Context, cfg Config) (*Instance, error) {
 }
 
 func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (*Instance, error) {
+	// Whatever logs with a request's context (slog's *Context methods) names the request.
+	log = httpapi.WithRequestIDs(log)
 	ownOrigin := cfg.PublicURL // the default below names no origin residents use
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://localhost"
@@ -318,6 +322,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		i.Clock = i.DevClock
 	}
 	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
+	i.Metrics = metrics.New(metrics.Sources{Events: i.Events, Pool: db.Pool, Log: log})
 	// The word filter (moderation.TextFilter) comes first: the content packages check with it.
 	wf, err := wortfilter.New(ctx, db.Pool, i.Clock, i.Events, log)
 	if err != nil {
@@ -360,7 +365,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log,
 			// The neighbours' snapshots are kept beside our own (docs/SNAPSHOTS.md, "Mirrors").
 			MirrorDir: filepath.Join(cfg.snapshotDir(), "mirrors"), MaxMirrorBytes: cfg.Snapshots.MaxMirrorBytes,
-			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads, InboxLimit: limits.InboxLimit})
+			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads, InboxLimit: limits.InboxLimit,
+			Delivered: i.Metrics.Delivered})
 	if err != nil {
 		return nil, err
 	}
@@ -429,6 +435,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	snapshotEvery := max(sweepEvery, time.Minute)
 	i.backups = i.backupScheduler(cfg, db, log)
 	runner, err := jobs.New(db.Pool, jobs.Options{
+		Failed: i.Metrics.JobFailed,
 		Sweeps: []jobs.Sweep{
 			// The nightly backup (backup.go): the job asks whether it is due, Serve takes it.
 			{Name: "backup", Interval: time.Minute, Run: func(ctx context.Context) error {
@@ -496,6 +503,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		return nil, err
 	}
 	i.Jobs = runner
+	i.Metrics.SetJobs(runner)
 	fed.SetRiver(runner.Client())
 
 	i.Moderation.Register(i.moderationContents()...)
@@ -532,6 +540,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	if cfg.Dev {
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}
 	}
+	deps.Observer = i.Metrics // every request and WebSocket, counted
+	i.metricsOfBackups()
 	i.Handler = httpapi.New(deps)
 	return i, nil
 }

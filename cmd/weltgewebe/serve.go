@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -56,6 +57,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	captchaFlag := fs.String("captcha", envOr("WG_CAPTCHA", "on"), "where the proof-of-work captcha is asked: off, on (= register,login-after-failures), or a list of register and login-after-failures or login (every login); see MODERATION.md (env WG_CAPTCHA)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	metricsListen := fs.String("metrics-listen", envOr("WG_METRICS_LISTEN", defaultMetricsListen), "address of the Prometheus metrics' own listener, /metrics there; never on --listen; empty: off; see OPERATIONS.md (env WG_METRICS_LISTEN)")
 	datev := datevFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -225,6 +227,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if mln, err := listenMetrics(fs, *metricsListen, log); err != nil {
+		return err
+	} else if mln != nil {
+		defer mln.Close()
+		go func() {
+			if err := inst.ServeMetrics(serveCtx, mln); err != nil {
+				log.Error("metrics listener", "err", err)
+			}
+		}()
+	}
 	fmt.Fprintf(stdout, "weltgewebe listening on http://%s\n", displayAddr(ln.Addr()))
 	if *seedDemo {
 		fmt.Fprintf(stdout, "demo login: %s / %s   (admin: %s / %s)\n", demo.ResidentEmail, demo.Password, demo.AdminEmail, demo.Password)
@@ -302,4 +314,29 @@ func displayAddr(a net.Addr) string {
 		return a.String()
 	}
 	return fmt.Sprintf("localhost:%d", tcp.Port)
+}
+
+// defaultMetricsListen is loopback: Prometheus on the same host, or a tunnel; anything wider
+// is the operator's choice (OPERATIONS.md, "Metrics and logs").
+const defaultMetricsListen = "localhost:9090"
+
+// listenMetrics opens the metrics' listener (nil: off). An address the operator chose must be
+// free; when the default is taken (a second process on the host, tests), the instance serves
+// without metrics and says so, rather than not at all.
+func listenMetrics(fs *flag.FlagSet, addr string, log *slog.Logger) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		log.Info("metrics at http://" + displayAddr(ln.Addr()) + "/metrics")
+		return ln, nil
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "metrics-listen" })
+	if _, env := os.LookupEnv("WG_METRICS_LISTEN"); explicit || env {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	log.Warn("no metrics: the default metrics address is taken; set --metrics-listen (or empty to turn them off)", "addr", addr, "err", err)
+	return nil, nil
 }

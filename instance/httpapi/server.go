@@ -67,7 +67,10 @@ type Deps struct {
 	// Moderation: reports, the queue, actions, the public log, appeals, address blocks
 	// (moderation.go; nil: no routes).
 	Moderation *moderation.Service
-	Log        *slog.Logger
+	// Log gets every record about a request with its id (request_id, observe.go).
+	Log *slog.Logger
+	// Observer hears of every request and WebSocket (the metrics; nil: none).
+	Observer Observer
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
 	// X-Forwarded-Proto: https, get Secure cookies regardless.
@@ -133,6 +136,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	d.Log = WithRequestIDs(d.Log)
 	s := &Server{Deps: d, mux: &routeMux{ServeMux: http.NewServeMux()}, limits: d.Limits}
 	if s.limits == nil {
 		s.limits = newLimiter(d.RateLimits)
@@ -248,6 +252,9 @@ func (s *Server) routes() {
 		s.Federation.Register(s.mux.ServeMux)
 	}
 
+	// The metrics have a listener of their own (serve --metrics-listen).
+	s.mux.HandleFunc("GET /metrics", metricsNotHere)
+
 	s.mux.HandleFunc("/api/", s.noRoute) // the API answers in JSON even where it has no route
 	if s.Web != nil {
 		s.mux.Handle("/", getOnly(s.Web))
@@ -267,18 +274,31 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // ServeHTTP answers the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	r, cancel := s.withDeadline(r)
+	rc := &requestCtx{Context: r.Context()}
+	rc.id[0] = s.requestID(r)
+	w.Header()[RequestIDHeader] = rc.id[:] // canonical already; one allocation for context, id and header
+	r, cancel := s.withDeadline(r, rc)
 	defer cancel()
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &statusRecorder{ResponseWriter: w, obs: s.Observer}
 	defer func() {
 		if p := recover(); p != nil {
-			s.Log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p)
+			s.Log.ErrorContext(r.Context(), "panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p)
 			if rec.status == 0 {
 				respond.JSON(rec, http.StatusInternalServerError, respond.ErrorBody{Error: respond.ErrorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
 			}
 		}
-		if s.Log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations on every request
-			s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
+		took := time.Since(start)
+		if rec.socket {
+			s.Observer.Socket(rec.route(), false)
+		}
+		if s.Observer != nil {
+			s.Observer.Request(rec.route(), r.Method, rec.status, took)
+		}
+		switch {
+		case took >= SlowRequest && !rec.socket:
+			s.Log.InfoContext(r.Context(), "slow request", "method", r.Method, "route", rec.route(), "path", r.URL.Path, "status", rec.status, "took", took)
+		case s.Log.Enabled(r.Context(), slog.LevelDebug): // the arguments cost allocations on every request
+			s.Log.DebugContext(r.Context(), "request", "method", r.Method, "route", rec.route(), "path", r.URL.Path, "status", rec.status, "took", took)
 		}
 	}()
 	s.handler.ServeHTTP(rec, r)
@@ -326,11 +346,18 @@ func pathID(r *http.Request, notFound error) (uuid.UUID, error) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	routed *http.Request // the request the mux routed, which carries the pattern (observe.go)
+	obs    Observer
+	socket bool // a WebSocket was opened (101): the observer heard of it
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		if code == http.StatusSwitchingProtocols && r.obs != nil {
+			r.socket = true
+			r.obs.Socket(r.route(), true)
+		}
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
