@@ -47,8 +47,6 @@ var pending = map[string]string{
 	"--shutdown-timeout":  "part C (graceful shutdown)",
 	"WG_SHUTDOWN_TIMEOUT": "part C (graceful shutdown)",
 	"/readyz":             "part C (readiness)",
-	"--metrics-listen":    "part D (metrics)",
-	"WG_METRICS_LISTEN":   "part D (metrics)",
 }
 
 // contractShutdown is --shutdown-timeout's default in the contract, while the flag is pending.

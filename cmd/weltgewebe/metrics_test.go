@@ -21,7 +21,7 @@ func TestMetricsListen(t *testing.T) {
 	defer taken.Close()
 
 	t.Run("off", func(t *testing.T) {
-		ln, err := listenMetrics(flagSet(t), "", slog.New(slog.DiscardHandler))
+		ln, err := listenMetrics(metricsFlags(t), "", slog.New(slog.DiscardHandler))
 		if ln != nil || err != nil {
 			t.Fatalf("empty address: %v, %v; want off", ln, err)
 		}
@@ -29,7 +29,7 @@ func TestMetricsListen(t *testing.T) {
 	t.Run("default taken", func(t *testing.T) {
 		unsetenv(t, "WG_METRICS_LISTEN")
 		var logged bytes.Buffer
-		ln, err := listenMetrics(flagSet(t), taken.Addr().String(), slog.New(slog.NewTextHandler(&logged, nil)))
+		ln, err := listenMetrics(metricsFlags(t), taken.Addr().String(), slog.New(slog.NewTextHandler(&logged, nil)))
 		if ln != nil || err != nil {
 			t.Fatalf("the default taken: %v, %v; want no listener and no error", ln, err)
 		}
@@ -39,19 +39,19 @@ func TestMetricsListen(t *testing.T) {
 	})
 	t.Run("chosen and taken", func(t *testing.T) {
 		unsetenv(t, "WG_METRICS_LISTEN")
-		fs := flagSet(t, "--metrics-listen", taken.Addr().String())
+		fs := metricsFlags(t, "--metrics-listen", taken.Addr().String())
 		if _, err := listenMetrics(fs, taken.Addr().String(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "--metrics-listen") {
 			t.Fatalf("a chosen address that is taken: %v, want an error naming the flag", err)
 		}
 	})
 	t.Run("chosen by env and taken", func(t *testing.T) {
 		t.Setenv("WG_METRICS_LISTEN", taken.Addr().String())
-		if _, err := listenMetrics(flagSet(t), taken.Addr().String(), slog.New(slog.DiscardHandler)); err == nil {
+		if _, err := listenMetrics(metricsFlags(t), taken.Addr().String(), slog.New(slog.DiscardHandler)); err == nil {
 			t.Fatal("an address from WG_METRICS_LISTEN that is taken: no error")
 		}
 	})
 	t.Run("free", func(t *testing.T) {
-		ln, err := listenMetrics(flagSet(t), "127.0.0.1:0", slog.New(slog.DiscardHandler))
+		ln, err := listenMetrics(metricsFlags(t), "127.0.0.1:0", slog.New(slog.DiscardHandler))
 		if err != nil || ln == nil {
 			t.Fatalf("a free address: %v, %v", ln, err)
 		}
@@ -59,7 +59,7 @@ func TestMetricsListen(t *testing.T) {
 	})
 }
 
-func flagSet(t *testing.T, args ...string) *flag.FlagSet {
+func metricsFlags(t *testing.T, args ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.String("metrics-listen", defaultMetricsListen, "")
