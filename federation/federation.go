@@ -87,7 +87,10 @@ type Config struct {
 	// InboxLimit, when set, limits the activities one remote host delivers (the instance's
 	// rate limits, ClassInbox): an error refuses the delivery with it (429 with Retry-After).
 	InboxLimit func(host string) error
-	Log        *slog.Logger
+	// Delivered, when set, hears of each POST to a remote inbox: the host and "delivered",
+	// "refused" or "failed" (the operators' metrics).
+	Delivered func(host, result string)
+	Log       *slog.Logger
 }
 
 // Services are the domain services federation reads from.
@@ -184,6 +187,7 @@ func New(pool *pgxpool.Pool, c clock.Clock, svc Services, cfg Config) (*Service,
 		}, nil
 	})
 	s.delivery = delivery.New(pool, s.wall, s.client, s.keys, s.blocks, s.iri, s.log)
+	s.delivery.Observe = cfg.Delivered
 	s.convert = convert.New(s.iri, pool, c, s.keys, convert.Services{Events: svc.Events, Accounts: svc.Accounts,
 		Ortsweberei: svc.Ortsweberei, Antraege: svc.Antraege, Abstimmungen: svc.Abstimmungen, Delegations: svc.Delegations,
 		Knoten: svc.Knoten, SnapshotKeys: svc.SnapshotKeys, Streams: svc.Streams})

@@ -26,16 +26,19 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/backup"
 	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/drill"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
+	"github.com/weltgewebe/weltgewebe/instance/metrics"
 	"github.com/weltgewebe/weltgewebe/instance/moderation"
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
@@ -46,6 +49,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
 	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
+	"github.com/weltgewebe/weltgewebe/internal/pgbackrest"
 	"github.com/weltgewebe/weltgewebe/web"
 )
 
@@ -106,6 +110,9 @@ type Config struct {
 	// HLSDir is the HLS directory of the ingest serve runs itself (--ingest), served at /hls/;
 	// empty: nginx in front serves /hls/ (production).
 	HLSDir string
+	// BackupAt is the local time of day (in DelegationBatch's zone) of the scheduled backup
+	// (serve --backup-at); 0: none. Only with DB.Backup and the embedded cluster (backup.go).
+	BackupAt time.Duration
 	// ChatCatchUp is how many frames of messages and removals the chat keeps for sockets that
 	// reconnect with a cursor, and how many events of the log it reads back at start to fill
 	// them (docs/STREAMS.md); 0: chat.DefaultCatchUp.
@@ -123,7 +130,8 @@ type Config struct {
 	// default (1 min; 10 s in dev mode).
 	JobRescueAfter time.Duration
 	// WALStream, when set, reports the backup's WAL stream in /readyz (httpapi.Health): "ok",
-	// "down" (commits wait for it: not ready) or "off". nil: off.
+	// "down" (commits wait for it: not ready) or "off". nil: WALStreamState, the stream of
+	// the backup repository configured in DB (off without one).
 	WALStream func(ctx context.Context) string
 	Log       *slog.Logger
 }
@@ -171,6 +179,11 @@ type DBConfig struct {
 	MaxConns int32
 	// NoMigrate leaves the schema as it is (for restoring a backup into a new cluster).
 	NoMigrate bool
+	// Backup is the backup repository (--backup-repo; nil: none). With the embedded cluster,
+	// PostgreSQL archives its WAL into it, and with BackupWAL "sync" (the default) streams it
+	// there as well and acknowledges a commit only once the stream has it (backup.go).
+	Backup    *pgbackrest.Repo
+	BackupWAL string
 }
 
 // Database is an open database and, when embedded, the cluster it lives in.
@@ -199,11 +212,28 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 		if dir == "" {
 			dir = "data"
 		}
-		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, BinDir: cfg.PGBinDir, Logger: log})
+		opts := pgcluster.Options{DataDir: dir, BinDir: cfg.PGBinDir, Logger: log}
+		if cfg.Backup != nil {
+			if err := archiveInto(&opts, *cfg.Backup, cfg.BackupWAL); err != nil {
+				return nil, err
+			}
+		}
+		c, err := pgcluster.Start(ctx, opts)
 		if err != nil {
 			return nil, err
 		}
 		db.cluster = c
+		if cfg.Backup != nil {
+			// Now with the socket the server has: pgBackRest's backups connect to it.
+			if err := cfg.Backup.WriteConfig(db.clusterForBackup()); err != nil {
+				_ = c.Stop()
+				return nil, err
+			}
+			if err := cfg.Backup.EnsureStanza(ctx, db.clusterForBackup()); err != nil {
+				_ = c.Stop()
+				return nil, err
+			}
+		}
 		url = c.URL("postgres")
 	}
 	maxConns := cfg.MaxConns
@@ -275,11 +305,13 @@ type Instance struct {
 	Streams      *stream.Service     // the Partizipartei's livestreams
 	Jobs         *jobs.Runner
 	Handler      http.Handler
+	Metrics      *metrics.Metrics // served on their own listener (ServeMetrics)
 
 	// draining: Serve's context has ended; /readyz answers 503 "draining" from then on.
 	draining atomic.Bool
 
-	hiddenNow hiddenNow // what the timeline leaves out (moderation_timeline.go)
+	hiddenNow hiddenNow         // what the timeline leaves out (moderation_timeline.go)
+	backups   *backup.Scheduler // nil without BackupAt
 }
 
 // Open prepares an instance: database, services, jobs, HTTP handler. Serve runs it.
@@ -301,6 +333,8 @@ func Open(ctx context.Context, cfg Config) (*Instance, error) {
 }
 
 func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (*Instance, error) {
+	// Whatever logs with a request's context (slog's *Context methods) names the request.
+	log = httpapi.WithRequestIDs(log)
 	ownOrigin := cfg.PublicURL // the default below names no origin residents use
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://localhost"
@@ -312,6 +346,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		i.Clock = i.DevClock
 	}
 	i.Events = eventstore.NewStore(db.Pool, cfg.PollInterval, log)
+	i.Metrics = metrics.New(metrics.Sources{Events: i.Events, Pool: db.Pool, Log: log})
 	// The word filter (moderation.TextFilter) comes first: the content packages check with it.
 	wf, err := wortfilter.New(ctx, db.Pool, i.Clock, i.Events, log)
 	if err != nil {
@@ -354,7 +389,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 			RootCAs: cfg.FederationRootCAs, Dev: cfg.Dev, Log: log,
 			// The neighbours' snapshots are kept beside our own (docs/SNAPSHOTS.md, "Mirrors").
 			MirrorDir: filepath.Join(cfg.snapshotDir(), "mirrors"), MaxMirrorBytes: cfg.Snapshots.MaxMirrorBytes,
-			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads, InboxLimit: limits.InboxLimit})
+			MirrorTimelineReads: cfg.Snapshots.MirrorTimelineReads, InboxLimit: limits.InboxLimit,
+			Delivered: i.Metrics.Delivered})
 	if err != nil {
 		return nil, err
 	}
@@ -391,6 +427,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Retention: cfg.Snapshots.Retention, Log: log,
 		// A full snapshot, once recorded, is announced to the neighbours in the same transaction.
 		Recorded: fed.AnnounceSnapshot,
+		Saved:    cfg.saveSnapshot(),
 	})
 	fed.SetSnapshots(i.Snapshots)
 	// The timeline reads the map of a past day from the snapshots, in the schedule's zone.
@@ -420,8 +457,17 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	// The snapshot sweep asks two cheap questions (is the last slot taken?) when nothing is
 	// due; a minute is close enough to 02:00.
 	snapshotEvery := max(sweepEvery, time.Minute)
+	i.backups = i.backupScheduler(cfg, db, log)
 	runner, err := jobs.New(db.Pool, jobs.Options{
+		Failed: i.Metrics.JobFailed,
 		Sweeps: []jobs.Sweep{
+			// The nightly backup (backup.go): the job asks whether it is due, Serve takes it.
+			{Name: "backup", Interval: time.Minute, Run: func(ctx context.Context) error {
+				if i.backups == nil {
+					return nil
+				}
+				return i.backups.Sweep(ctx)
+			}},
 			{Name: "faeden-knoten", Interval: sweepEvery, Run: func(ctx context.Context) error {
 				res, err := i.Knoten.Sweep(ctx)
 				if res.Expired+res.Dissolved > 0 {
@@ -482,6 +528,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		return nil, err
 	}
 	i.Jobs = runner
+	i.Metrics.SetJobs(runner)
 	fed.SetRiver(runner.Client())
 
 	i.Moderation.Register(i.moderationContents()...)
@@ -503,10 +550,18 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,
 		Wortfilter:     i.Wortfilter,
+		Backup:         i.BackupStatus,
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
 		Health:         httpapi.Health{Draining: i.draining.Load, WALStream: cfg.WALStream},
+	}
+	if deps.Health.WALStream == nil {
+		deps.Health.WALStream = i.WALStreamState // the backup's own stream (instance/backup.go)
+	}
+	if cfg.DB.Backup != nil {
+		// The restore drills' reports in the repository, public (docs/OPERATIONS.md).
+		deps.Drills = &drill.Reports{Dir: cfg.DB.Backup.DrillsDir()}
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
@@ -514,6 +569,8 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	if cfg.Dev {
 		deps.Dev = &httpapi.DevDeps{Clock: i.DevClock, RunDue: runner.RunDue}
 	}
+	deps.Observer = i.Metrics // every request and WebSocket, counted
+	i.metricsOfBackups()
 	i.Handler = httpapi.New(deps)
 	return i, nil
 }
@@ -554,6 +611,9 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		// instance does, and meanwhile answers 503 and reports itself not ready, as it does
 		// while an external server is away; its followers carry on where they were.
 		g.Go(func() error { return c.Keep(gctx) })
+	}
+	if i.backups != nil {
+		g.Go(func() error { return i.backups.Run(gctx) })
 	}
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,6 +43,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	timezone := fs.String("timezone", envOr("WG_TIMEZONE", "Europe/Berlin"), "the Ortsweberei's time zone, for the daily batch and the nightly snapshot (env WG_TIMEZONE)")
 	snapshotDir := fs.String("snapshot-dir", envOr("WG_SNAPSHOT_DIR", ""), "directory of the signed snapshots, shared by all replicas (env WG_SNAPSHOT_DIR; default <data-dir>/snapshots)")
 	snapshotAt := fs.String("snapshot-at", envOr("WG_SNAPSHOT_AT", "02:00"), "local time of day of the daily full snapshot (env WG_SNAPSHOT_AT)")
+	backupAt := fs.String("backup-at", envOr("WG_BACKUP_AT", ""), "local time of day (in --timezone) of the nightly pgBackRest backup into --backup-repo, e.g. 01:30: full when none is younger than 7 days, else differential; a missed one is taken at start; empty: none (env WG_BACKUP_AT)")
 	snapshotEvery := fs.String("snapshot-every", envOr("WG_SNAPSHOT_EVERY", snapshot.DefaultEvery.String()), "distance between incremental snapshots after the full one (env WG_SNAPSHOT_EVERY)")
 	retentionFlag := fs.String("event-retention", envOr("WG_EVENT_RETENTION", snapshot.DefaultRetention.String()), "how long the event log keeps an event once a verified snapshot holds it, e.g. 720h; negative: for ever (env WG_EVENT_RETENTION)")
 	mirrorMaxFlag := fs.String("mirror-max-bytes", envOr("WG_MIRROR_MAX_BYTES", "536870912"), "the largest snapshot file of a neighbour this instance mirrors, in bytes (env WG_MIRROR_MAX_BYTES)")
@@ -58,6 +60,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	jobRescueFlag := fs.String("job-rescue-after", envOr("WG_JOB_RESCUE_AFTER", "0s"), "how long a background job may run before another replica takes it for one whose process died and runs it again (and no sooner than the job's own timeout); 0: 1m, 10s with --dev (env WG_JOB_RESCUE_AFTER)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	metricsListen := fs.String("metrics-listen", envOr("WG_METRICS_LISTEN", defaultMetricsListen), "address of the Prometheus metrics' own listener, /metrics there; never on --listen; empty: off; see OPERATIONS.md (env WG_METRICS_LISTEN)")
 	datev := datevFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -80,6 +83,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	snapshotFull, err := time.Parse("15:04", *snapshotAt)
 	if err != nil || snapshotFull.Hour()+snapshotFull.Minute() == 0 {
 		return fmt.Errorf("--snapshot-at wants HH:MM after midnight, got %q", *snapshotAt)
+	}
+	var backupAtDur time.Duration
+	if *backupAt != "" {
+		t, err := time.Parse("15:04", *backupAt)
+		if err != nil || t.Hour()+t.Minute() == 0 {
+			return fmt.Errorf("--backup-at wants HH:MM after midnight, got %q", *backupAt)
+		}
+		if db.backupRepo == "" {
+			return errors.New("--backup-at needs --backup-repo (env WG_BACKUP_REPO)")
+		}
+		backupAtDur = time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
 	}
 	every, err := time.ParseDuration(*snapshotEvery)
 	if err != nil || every < time.Hour {
@@ -133,6 +147,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	cfg.RTMPSecret = *rtmpSecret
+	cfg.BackupAt = backupAtDur
 	ingest, err := ingestPlan(*ingestFlag, *seedDemo, db.dataDir, log)
 	if err != nil {
 		return err
@@ -228,6 +243,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if mln, err := listenMetrics(fs, *metricsListen, log); err != nil {
+		return err
+	} else if mln != nil {
+		defer mln.Close()
+		go func() {
+			if err := inst.ServeMetrics(serveCtx, mln); err != nil {
+				log.Error("metrics listener", "err", err)
+			}
+		}()
+	}
 	fmt.Fprintf(stdout, "weltgewebe listening on http://%s\n", displayAddr(ln.Addr()))
 	if *seedDemo {
 		fmt.Fprintf(stdout, "demo login: %s / %s   (admin: %s / %s)\n", demo.ResidentEmail, demo.Password, demo.AdminEmail, demo.Password)
@@ -305,4 +330,29 @@ func displayAddr(a net.Addr) string {
 		return a.String()
 	}
 	return fmt.Sprintf("localhost:%d", tcp.Port)
+}
+
+// defaultMetricsListen is loopback: Prometheus on the same host, or a tunnel; anything wider
+// is the operator's choice (OPERATIONS.md, "Metrics and logs").
+const defaultMetricsListen = "localhost:9090"
+
+// listenMetrics opens the metrics' listener (nil: off). An address the operator chose must be
+// free; when the default is taken (a second process on the host, tests), the instance serves
+// without metrics and says so, rather than not at all.
+func listenMetrics(fs *flag.FlagSet, addr string, log *slog.Logger) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		log.Info("metrics at http://" + displayAddr(ln.Addr()) + "/metrics")
+		return ln, nil
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "metrics-listen" })
+	if _, env := os.LookupEnv("WG_METRICS_LISTEN"); explicit || env {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	log.Warn("no metrics: the default metrics address is taken; set --metrics-listen (or empty to turn them off)", "addr", addr, "err", err)
+	return nil, nil
 }

@@ -26,6 +26,8 @@ type Store struct {
 	mu      sync.Mutex
 	head    Position
 	changed chan struct{} // closed and replaced whenever head moves
+
+	followers tracker // where the named followers are (lag.go)
 }
 
 // NewStore returns a Store reading from pool. Run must be running for Wait and Follow to wake
@@ -142,6 +144,7 @@ func (s *Store) poll(ctx context.Context) error {
 	defer s.mu.Unlock()
 	if h.After(s.head) {
 		s.head = h
+		s.followers.moved(h, time.Now())
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
@@ -191,7 +194,18 @@ func (s *Store) Follow(ctx context.Context, after Position, batch int, fn func(c
 // events of those types, in log order, each exactly once. The others are never sent from the
 // database (the live map and the chat would otherwise read every event of the log).
 func (s *Store) FollowTypes(ctx context.Context, after Position, batch int, types []string, fn func(context.Context, []Event) error) error {
+	return s.FollowTypesAs(ctx, "", after, batch, types, fn)
+}
+
+// FollowTypesAs is FollowTypes under a name: the metrics show how far behind the log the
+// follower is (Followers). "" is no name.
+func (s *Store) FollowTypesAs(ctx context.Context, follower string, after Position, batch int, types []string,
+	fn func(context.Context, []Event) error) error {
 	head, _ := s.signal()
+	s.followers.note(follower, after)
+	// A follower that stopped (its process lost the delivery lock to another replica, say)
+	// is no longer behind anything: the metrics leave it out until it follows again.
+	defer s.followers.forget(follower)
 	for {
 		// Everything up to a head is final (below the horizon), so reading the range
 		// (after, head] with a filter misses nothing, and the position may then move to the
@@ -224,6 +238,7 @@ LIMIT $6`, after.Tx, after.ID, head.Tx, head.ID, types, batch)
 			} else {
 				after = evs[len(evs)-1].Position
 			}
+			s.followers.note(follower, after)
 		}
 		var changed <-chan struct{}
 		if head, changed = s.signal(); head.After(after) {
@@ -279,7 +294,7 @@ func (s *Store) KeepFollowingTypes(ctx context.Context, follower string, after P
 	fn func(context.Context, []Event) error) error {
 	failing := false
 	for {
-		err := s.FollowTypes(ctx, after, batch, types, func(ctx context.Context, evs []Event) error {
+		err := s.FollowTypesAs(ctx, follower, after, batch, types, func(ctx context.Context, evs []Event) error {
 			if err := fn(ctx, evs); err != nil {
 				return err
 			}

@@ -187,7 +187,7 @@ func (s *Server) exportKonto(w http.ResponseWriter, r *http.Request, me account.
 	w.Header().Set("Cache-Control", "no-store") // the treasurer's journal names anonymous donors
 	w.WriteHeader(http.StatusOK)
 	if err := s.Konto.ExportJournal(r.Context(), w, format, m, s.Bank.DATEV); err != nil {
-		s.Log.Error("konto export cut short", "month", m.String(), "format", format, "err", err)
+		s.Log.ErrorContext(r.Context(), "konto export cut short", "month", m.String(), "format", format, "err", err)
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func (s *Server) hls(w http.ResponseWriter, r *http.Request) {
 	f, err := os.Open(filepath.Join(s.HLSDir, filepath.Base(r.URL.Path)))
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			s.Log.Warn("hls: open", "err", err)
+			s.Log.WarnContext(r.Context(), "hls: open", "err", err)
 		}
 		http.NotFound(w, r)
 		return

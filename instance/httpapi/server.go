@@ -17,10 +17,12 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/backup"
 	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/drill"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/moderation"
@@ -63,7 +65,10 @@ type Deps struct {
 	// Moderation: reports, the queue, actions, the public log, appeals, address blocks
 	// (moderation.go; nil: no routes).
 	Moderation *moderation.Service
-	Log        *slog.Logger
+	// Log gets every record about a request with its id (request_id, observe.go).
+	Log *slog.Logger
+	// Observer hears of every request and WebSocket (the metrics; nil: none).
+	Observer Observer
 	// SecureCookies marks the session cookie Secure even on plain-HTTP requests (the instance
 	// sits behind a TLS-terminating proxy). Requests that arrive over TLS, or with
 	// X-Forwarded-Proto: https, get Secure cookies regardless.
@@ -88,6 +93,9 @@ type Deps struct {
 	// RequestTimeout bounds each request's work (default DefaultRequestTimeout; negative: none).
 	RequestTimeout time.Duration
 
+	// Backup reads the backups' status for admins (GET /api/admin/backup; nil: no route).
+	Backup func(context.Context) (backup.Report, error)
+
 	// Wortfilter is the word list admins edit (nil: no routes).
 	Wortfilter *wortfilter.Service
 
@@ -96,6 +104,10 @@ type Deps struct {
 	// RTMPSecret is the secret nginx-rtmp's callbacks carry (docs/STREAMS.md); empty: every
 	// broadcast is refused.
 	RTMPSecret string
+	// Drills are the restore drills' reports in the backup repository (drills.go; nil: no
+	// routes), published at /api/betrieb/drills.
+	Drills *drill.Reports
+
 	// HLSDir, when set, is the HLS directory of the ingest this instance runs itself (serve
 	// --ingest): served at /hls/ (hls.go). Empty: nginx in front serves /hls/.
 	HLSDir string
@@ -125,6 +137,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	d.Log = WithRequestIDs(d.Log)
 	s := &Server{Deps: d, mux: &routeMux{ServeMux: http.NewServeMux()}, limits: d.Limits}
 	if s.limits == nil {
 		s.limits = newLimiter(d.RateLimits)
@@ -148,6 +161,9 @@ func (s *Server) routes() {
 	s.handle("PATCH /api/me", s.authed(s.updateMe))
 	s.handle("GET /api/accounts/{id}", s.profile)
 	s.handle("GET /api/admin/accounts", s.authed(s.listResidents))
+	if s.Backup != nil {
+		s.handle("GET /api/admin/backup", s.authed(s.backupStatus))
+	}
 	s.handle("POST /api/admin/accounts/{id}/verify", s.authed(s.verify))
 	s.handle("PUT /api/admin/accounts/{id}/roles/{role}", s.authed(s.grantRole))
 	s.handle("DELETE /api/admin/accounts/{id}/roles/{role}", s.authed(s.revokeRole))
@@ -215,6 +231,7 @@ func (s *Server) routes() {
 
 	s.bankRoutes()
 	s.snapshotRoutes()
+	s.drillRoutes()
 	if s.Wortfilter != nil {
 		s.handle("GET /api/admin/wortfilter", s.authed(s.getWortfilter))
 		s.handle("PUT /api/admin/wortfilter", s.authed(s.setWortfilter))
@@ -237,6 +254,9 @@ func (s *Server) routes() {
 		s.Federation.Register(s.mux.ServeMux)
 	}
 
+	// The metrics have a listener of their own (serve --metrics-listen).
+	s.mux.HandleFunc("GET /metrics", metricsNotHere)
+
 	s.mux.HandleFunc("/api/", s.noRoute) // the API answers in JSON even where it has no route
 	if s.Web != nil {
 		s.mux.Handle("/", getOnly(s.Web))
@@ -256,18 +276,31 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 // ServeHTTP answers the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	r, cancel := s.withDeadline(r)
+	rc := &requestCtx{Context: r.Context()}
+	rc.id[0] = s.requestID(r)
+	w.Header()[RequestIDHeader] = rc.id[:] // canonical already; one allocation for context, id and header
+	r, cancel := s.withDeadline(r, rc)
 	defer cancel()
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &statusRecorder{ResponseWriter: w, obs: s.Observer}
 	defer func() {
 		if p := recover(); p != nil {
-			s.Log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p)
+			s.Log.ErrorContext(r.Context(), "panic in handler", "method", r.Method, "path", r.URL.Path, "panic", p)
 			if rec.status == 0 {
 				respond.JSON(rec, http.StatusInternalServerError, respond.ErrorBody{Error: respond.ErrorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
 			}
 		}
-		if s.Log.Enabled(r.Context(), slog.LevelDebug) { // the arguments cost allocations on every request
-			s.Log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
+		took := time.Since(start)
+		if rec.socket {
+			s.Observer.Socket(rec.route(), false)
+		}
+		if s.Observer != nil {
+			s.Observer.Request(rec.route(), r.Method, rec.status, took)
+		}
+		switch {
+		case took >= SlowRequest && !rec.socket:
+			s.Log.InfoContext(r.Context(), "slow request", "method", r.Method, "route", rec.route(), "path", r.URL.Path, "status", rec.status, "took", took)
+		case s.Log.Enabled(r.Context(), slog.LevelDebug): // the arguments cost allocations on every request
+			s.Log.DebugContext(r.Context(), "request", "method", r.Method, "route", rec.route(), "path", r.URL.Path, "status", rec.status, "took", took)
 		}
 	}()
 	s.handler.ServeHTTP(rec, r)
@@ -304,11 +337,18 @@ func pathID(r *http.Request, notFound error) (uuid.UUID, error) {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	routed *http.Request // the request the mux routed, which carries the pattern (observe.go)
+	obs    Observer
+	socket bool // a WebSocket was opened (101): the observer heard of it
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		if code == http.StatusSwitchingProtocols && r.obs != nil {
+			r.socket = true
+			r.obs.Socket(r.route(), true)
+		}
 	}
 	r.ResponseWriter.WriteHeader(code)
 }

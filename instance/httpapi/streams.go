@@ -250,7 +250,7 @@ func (s *Server) rtmpPublish(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	s.Log.Info("a broadcast was let in: the stream is live", "stream", id, "client", client)
+	s.Log.InfoContext(r.Context(), "a broadcast was let in: the stream is live", "stream", id, "client", client)
 	// Set by hand: http.Redirect would take the URL apart and put it together again.
 	w.Header().Set("Location", "rtmp://"+relay+"/"+HLSApp+"/"+id.String())
 	w.WriteHeader(http.StatusFound)
@@ -268,9 +268,9 @@ func (s *Server) rtmpPublishDone(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if id != uuid.Nil {
-		s.Log.Info("a broadcast ended: the stream is offline", "stream", id)
+		s.Log.InfoContext(r.Context(), "a broadcast ended: the stream is offline", "stream", id)
 	} else {
-		s.Log.Info("an RTMP publisher ended that was no stream's broadcast", "client", client)
+		s.Log.InfoContext(r.Context(), "an RTMP publisher ended that was no stream's broadcast", "client", client)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -314,7 +314,7 @@ func (s *Server) rtmpUpdate(w http.ResponseWriter, r *http.Request) error {
 	}
 	if _, err := s.Streams.Update(r.Context(), key, client); err != nil {
 		if fault.Is(err, stream.ErrKeyRefused.Code) {
-			s.Log.Info("a running broadcast's key no longer lets its stream go live: nginx drops it", "client", client)
+			s.Log.InfoContext(r.Context(), "a running broadcast's key no longer lets its stream go live: nginx drops it", "client", client)
 		}
 		return err
 	}

@@ -18,7 +18,7 @@ const DefaultRequestTimeout = 10 * time.Second
 
 // withDeadline gives the request its deadline. WebSockets (long-lived by design, their database
 // work runs in the hubs) and the dev clock (it waits for every sweep) go without.
-func (s *Server) withDeadline(r *http.Request) (*http.Request, context.CancelFunc) {
+func (s *Server) withDeadline(r *http.Request, ctx context.Context) (*http.Request, context.CancelFunc) {
 	d := s.RequestTimeout
 	if d == 0 {
 		d = DefaultRequestTimeout
@@ -27,8 +27,8 @@ func (s *Server) withDeadline(r *http.Request) (*http.Request, context.CancelFun
 		d = max(d, LongRequestTimeout)
 	}
 	if d < 0 || strings.HasPrefix(r.URL.Path, "/ws/") || strings.HasPrefix(r.URL.Path, "/api/dev/") {
-		return r, func() {}
+		return r.WithContext(ctx), func() {}
 	}
-	ctx, cancel := outage.WithDeadline(r.Context(), d)
+	ctx, cancel := outage.WithDeadline(ctx, d)
 	return r.WithContext(ctx), cancel
 }

@@ -41,6 +41,8 @@ type Options struct {
 	AddWorkers func(*river.Workers)
 	// Queues beyond the sweeps' own; nil for none.
 	Queues map[string]river.QueueConfig
+	// Failed, when set, hears of every failed job attempt in this process (stats.go).
+	Failed func(queue, kind string)
 	// Fast makes River pick up new jobs within milliseconds (dev mode and tests), at the cost
 	// of more frequent polling.
 	Fast bool
@@ -144,6 +146,9 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 		// Which process runs a job or leads is visible in river_job.attempted_by and
 		// river_leader: the host, this process's id, its start.
 		ID: clientID(),
+	}
+	if opts.Failed != nil {
+		cfg.Middleware = append(cfg.Middleware, &failures{failed: opts.Failed})
 	}
 	if opts.Fast {
 		cfg.FetchCooldown = 5 * time.Millisecond

@@ -86,7 +86,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	if r.Context().Err() != nil {
 		return // the client went away
 	}
-	log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	JSON(w, http.StatusInternalServerError, ErrorBody{ErrorDetail{Code: "internal", Message: "Something went wrong on our side; it has been logged."}})
 }
 

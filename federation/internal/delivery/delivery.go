@@ -47,6 +47,9 @@ type Service struct {
 	outgoingCache *lru.Cache[int64, outgoingRow]
 	paused        sync.Map // host → time.Time: hosts this process paused
 	slots         sync.Map // host → chan struct{}: its request slots
+	// Observe, when set, hears of each POST to an inbox: its host and "delivered",
+	// "refused" or "failed" (the operators' metrics). Set before the first job runs.
+	Observe func(host, result string)
 }
 
 // New returns the delivery; SetRiver must be called before it queues.
@@ -162,6 +165,18 @@ const (
 	untried           // not sent: the host was failing, or the job's time ran out
 )
 
+func (o outcome) String() string {
+	switch o {
+	case delivered:
+		return "delivered"
+	case refused:
+		return "refused"
+	case failed:
+		return "failed"
+	}
+	return "untried"
+}
+
 type result struct {
 	inbox      string
 	outcome    outcome
@@ -243,6 +258,9 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[Args]) error {
 	nFailed, nDelivered := 0, 0
 	reason := "not tried in time"
 	for _, r := range results {
+		if s.Observe != nil && r.outcome != untried {
+			s.Observe(a.Host, r.outcome.String())
+		}
 		switch r.outcome {
 		case delivered:
 			nDelivered++

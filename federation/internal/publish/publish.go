@@ -97,7 +97,7 @@ func (s *Service) Run(ctx context.Context) error {
 					return err
 				}
 			}
-			return s.svc.Events.FollowTypes(ctx, after, 200, Types(), s.deliverEvents)
+			return s.svc.Events.FollowTypesAs(ctx, Consumer, after, 200, Types(), s.deliverEvents)
 		})
 		if ctx.Err() != nil {
 			return nil
