@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -115,8 +117,27 @@ type Config struct {
 	// reconnect with a cursor, and how many events of the log it reads back at start to fill
 	// them (docs/STREAMS.md); 0: chat.DefaultCatchUp.
 	ChatCatchUp int
-	Log         *slog.Logger
+	// ShutdownTimeout bounds a graceful shutdown once the listener is closed: running requests
+	// and River's running jobs finish within it, or are cut off (default DefaultShutdownTimeout).
+	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long a draining replica keeps serving, /readyz answering 503
+	// "draining", before it closes its listener: the time its load balancer (Kubernetes'
+	// endpoints) takes to stop sending it requests. Default 0: nginx notices the closed
+	// listener and sends a request to another replica.
+	ShutdownDelay time.Duration
+	// JobRescueAfter is how long a River job may run before the leader (any replica) takes
+	// it for one whose process died and hands it out again (jobs.Options.RescueAfter); 0: the
+	// default (1 min; 10 s in dev mode).
+	JobRescueAfter time.Duration
+	// WALStream, when set, reports the backup's WAL stream in /readyz (httpapi.Health): "ok",
+	// "down" (commits wait for it: not ready) or "off". nil: WALStreamState, the stream of
+	// the backup repository configured in DB (off without one).
+	WALStream func(ctx context.Context) string
+	Log       *slog.Logger
 }
+
+// DefaultShutdownTimeout is Config.ShutdownTimeout's default (serve --shutdown-timeout).
+const DefaultShutdownTimeout = 20 * time.Second
 
 // SnapshotConfig says where the snapshots go, when they are taken and how long the event log
 // keeps what they cover.
@@ -285,6 +306,9 @@ type Instance struct {
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 	Metrics      *metrics.Metrics // served on their own listener (ServeMetrics)
+
+	// draining: Serve's context has ended; /readyz answers 503 "draining" from then on.
+	draining atomic.Bool
 
 	hiddenNow hiddenNow         // what the timeline leaves out (moderation_timeline.go)
 	backups   *backup.Scheduler // nil without BackupAt
@@ -494,10 +518,11 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 				return err
 			}},
 		},
-		AddWorkers: fed.AddWorkers,
-		Queues:     federation.Queues(),
-		Fast:       cfg.Dev,
-		Log:        log,
+		AddWorkers:  fed.AddWorkers,
+		Queues:      federation.Queues(),
+		Fast:        cfg.Dev,
+		RescueAfter: cfg.JobRescueAfter,
+		Log:         log,
 	})
 	if err != nil {
 		return nil, err
@@ -529,6 +554,10 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
+		Health:         httpapi.Health{Draining: i.draining.Load, WALStream: cfg.WALStream},
+	}
+	if deps.Health.WALStream == nil {
+		deps.Health.WALStream = i.WALStreamState // the backup's own stream (instance/backup.go)
 	}
 	if cfg.DB.Backup != nil {
 		// The restore drills' reports in the repository, public (docs/OPERATIONS.md).
@@ -546,11 +575,25 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	return i, nil
 }
 
-// Serve runs the instance on ln until ctx ends, then shuts down gracefully: no new requests,
-// running requests and jobs finish (up to 15 s), followers stop.
+// Serve runs the instance on ln until ctx ends, then shuts down gracefully (docs/OPERATIONS.md,
+// "Deployment"), in this order: /readyz answers 503 "draining" at once; after ShutdownDelay the
+// listener closes (nginx sends what comes next to another replica); the WebSockets are closed
+// with wire.ServerRestart (the app reconnects elsewhere and resumes by its cursor) and the
+// followers stop; running requests and River's running jobs finish within ShutdownTimeout. The
+// database is the caller's to close after Serve returns (Close).
 func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
+	// The WebSockets' handlers, hijacked and so not waited for by Shutdown: the process waits
+	// for them to have sent their close frames (4012) before it stops.
+	var sockets sync.WaitGroup
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/ws/") {
+			sockets.Add(1)
+			defer sockets.Done()
+		}
+		i.Handler.ServeHTTP(w, r)
+	})
 	srv := &http.Server{
-		Handler:           i.Handler,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(i.Log.Handler(), slog.LevelWarn),
@@ -558,7 +601,11 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 	if err := i.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("instance: start jobs: %w", err)
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// The followers and hubs run until the listener has closed, not until ctx ends: a socket
+	// they closed any earlier could reconnect to this replica while it still takes connections.
+	runCtx, stopRunning := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRunning()
+	g, gctx := errgroup.WithContext(runCtx)
 	if c := i.db.cluster; c != nil {
 		// The embedded server is ours: nobody else would start it again if it died. The
 		// instance does, and meanwhile answers 503 and reports itself not ready, as it does
@@ -581,13 +628,55 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		return nil
 	})
+	// Shutdown closes the listener first, then calls this: the sockets go while the running
+	// requests finish.
+	srv.RegisterOnShutdown(stopRunning)
 	g.Go(func() error {
-		<-gctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		select {
+		case <-ctx.Done():
+		case <-gctx.Done(): // a part failed: the rest stops too
+		}
+		i.draining.Store(true)
+		if d := i.cfg.ShutdownDelay; d > 0 && ctx.Err() != nil {
+			i.Log.Info("draining: /readyz answers 503; the listener closes after the shutdown delay", "delay", d)
+			select {
+			case <-time.After(d):
+			case <-gctx.Done():
+			}
+		}
+		timeout := i.cfg.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = DefaultShutdownTimeout
+		}
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
-		return errors.Join(srv.Shutdown(shutdownCtx), i.Jobs.Stop(shutdownCtx))
+		i.Log.Info("shutting down: listener closed, WebSockets closed with 4012, waiting for running requests and jobs", "timeout", timeout)
+		err := srv.Shutdown(shutdownCtx)
+		stopRunning()
+		closed := make(chan struct{})
+		go func() { sockets.Wait(); close(closed) }()
+		select {
+		case <-closed:
+		case <-shutdownCtx.Done():
+			i.Log.Warn("WebSockets still open at the end of the shutdown timeout")
+		}
+		return errors.Join(err, i.stopJobs(shutdownCtx))
 	})
 	return g.Wait()
+}
+
+// stopJobs lets River's running jobs finish until ctx ends, then cancels them: another
+// replica's River rescues what was cut off (jobs.Options' rescue settings), and every worker
+// is idempotent.
+func (i *Instance) stopJobs(ctx context.Context) error {
+	err := i.Jobs.Stop(ctx)
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	i.Log.Warn("jobs still running at the end of the shutdown timeout: cancelled, another replica takes them up", "err", err)
+	cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return i.Jobs.StopAndCancel(cancelCtx)
 }
 
 // Close releases the database (and stops the embedded cluster). Call it after Serve returns.

@@ -77,8 +77,8 @@ func TestRequestDeadlineCancelsItsStatement(t *testing.T) {
 }
 
 // The database server goes away while the instance runs, and comes back. Meanwhile every API
-// request is answered 503 database_unavailable with Retry-After, /healthz says not ready,
-// /livez alive, and the process stays up (it used to answer 500s and exit). Afterwards writes
+// request is answered 503 database_unavailable with Retry-After, /readyz says not ready,
+// /healthz and /livez alive, and the process stays up (it used to answer 500s and exit). Afterwards writes
 // work, and the followers of the log go on: the live map shows a new Knoten to a client that
 // was connected throughout, and a new Antrag is delivered to a follower.
 func TestDatabaseOutage(t *testing.T) {
@@ -249,11 +249,14 @@ func TestDatabaseOutage(t *testing.T) {
 				d.peer.Host(), d.inbox, code, res, header.Get("Retry-After"))
 		}
 	}
-	if res := jana.Get("/healthz"); res.Status != http.StatusServiceUnavailable {
-		t.Errorf("/healthz during the outage: %d", res.Status)
+	if res := jana.Get("/readyz"); res.Status != http.StatusServiceUnavailable || !strings.Contains(string(res.Body), `"database":"unreachable"`) ||
+		!strings.Contains(string(res.Body), `"status":"not_ready"`) {
+		t.Errorf("/readyz during the outage: %d %s", res.Status, string(res.Body))
 	}
-	if res := jana.Get("/livez"); res.Status != http.StatusOK {
-		t.Errorf("/livez during the outage: %d", res.Status)
+	for _, alive := range []string{"/healthz", "/livez"} {
+		if res := jana.Get(alive); res.Status != http.StatusOK {
+			t.Errorf("%s during the outage: %d", alive, res.Status)
+		}
 	}
 	select {
 	case <-inst.Exited():
@@ -265,7 +268,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	instancetest.WaitFor(t, "/healthz to say ready", func() bool { return jana.Get("/healthz").Status == http.StatusOK })
+	instancetest.WaitFor(t, "/readyz to say ready", func() bool { return jana.Get("/readyz").Status == http.StatusOK })
 	var k struct{ ID string }
 	jana.Post("/api/knoten", `{"type":"idee","title":"Nach dem Ausfall","lat":51.3338,"lon":12.3312}`).Expect(t, 201).JSON(t, &k)
 	watcher.Until("the new Knoten on the map", func(m instancetest.MapMessage) bool { return m.Type == "delta" && m.Has(k.ID) })
@@ -332,7 +335,7 @@ func TestEmbeddedPostgresDies(t *testing.T) {
 		}
 		return logs.Has("embedded PostgreSQL running again") && pidOf() != killed
 	})
-	instancetest.WaitFor(t, "/healthz to say ready", func() bool { return jana.Get("/healthz").Status == http.StatusOK })
+	instancetest.WaitFor(t, "/readyz to say ready", func() bool { return jana.Get("/readyz").Status == http.StatusOK })
 	var k struct{ ID string }
 	jana.Post("/api/knoten", `{"type":"idee","title":"Nach dem Neustart","lat":51.3338,"lon":12.3312}`).Expect(t, 201).JSON(t, &k)
 	watcher.Until("the new Knoten on the map", func(m instancetest.MapMessage) bool { return m.Type == "delta" && m.Has(k.ID) })

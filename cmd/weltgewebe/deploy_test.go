@@ -43,11 +43,7 @@ import (
 // deployment files use them (parts C and D; docs/plans/operations.md). A pending name the
 // binary lacks is accepted; one the binary has fails the test until it is removed here, so
 // this list only shrinks.
-var pending = map[string]string{
-	"--shutdown-timeout":  "part C (graceful shutdown)",
-	"WG_SHUTDOWN_TIMEOUT": "part C (graceful shutdown)",
-	"/readyz":             "part C (readiness)",
-}
+var pending = map[string]string{}
 
 // contractShutdown is --shutdown-timeout's default in the contract, while the flag is pending.
 const contractShutdown = 20 * time.Second

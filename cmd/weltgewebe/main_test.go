@@ -196,6 +196,9 @@ func TestServeRefusesBadEdgeFlags(t *testing.T) {
 		{[]string{"--rate-limit", "chat/ip=1"}, "--rate-limit"},
 		{[]string{"--ingest", "1935"}, "--ingest wants rtmp=HOST:PORT or off"},
 		{[]string{"--ingest", "rtmp=localhost"}, "--ingest wants rtmp=HOST:PORT or off"},
+		{[]string{"--shutdown-timeout", "0s"}, "--shutdown-timeout wants a positive duration"},
+		{[]string{"--shutdown-delay", "soon"}, "--shutdown-delay wants a duration"},
+		{[]string{"--job-rescue-after", "10ms"}, "--job-rescue-after wants a duration of at least 1s"},
 	} {
 		var stderr strings.Builder
 		err := run(context.Background(), append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...), io.Discard, &stderr)

@@ -55,6 +55,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rtmpSecret := fs.String("rtmp-secret", envOr("WG_RTMP_SECRET", ""), "the secret nginx-rtmp's on_publish/on_publish_done URLs carry (?secret=…), see docs/STREAMS.md; empty: every broadcast is refused (env WG_RTMP_SECRET)")
 	ingestFlag := fs.String("ingest", envOr("WG_INGEST", ""), "run the livestream ingest as a child process: nginx with the RTMP module from deploy/nginx/weltgewebe.conf, broadcasters push to rtmp://HOST:PORT/live, the instance serves /hls/ (docs/STREAMS.md); rtmp=HOST:PORT or off; with --demo the default is rtmp=127.0.0.1:1935 when nginx and its RTMP module are installed (env WG_INGEST)")
 	captchaFlag := fs.String("captcha", envOr("WG_CAPTCHA", "on"), "where the proof-of-work captcha is asked: off, on (= register,login-after-failures), or a list of register and login-after-failures or login (every login); see MODERATION.md (env WG_CAPTCHA)")
+	shutdownTimeoutFlag := fs.String("shutdown-timeout", envOr("WG_SHUTDOWN_TIMEOUT", instance.DefaultShutdownTimeout.String()), "on SIGTERM, how long running requests and jobs may take to finish once the listener is closed; what is left is cut off (env WG_SHUTDOWN_TIMEOUT)")
+	shutdownDelayFlag := fs.String("shutdown-delay", envOr("WG_SHUTDOWN_DELAY", "0s"), "on SIGTERM, how long the replica keeps serving with /readyz answering 503 draining before it closes its listener: the time the load balancer takes to notice (Kubernetes: 5s); nginx needs none (env WG_SHUTDOWN_DELAY)")
+	jobRescueFlag := fs.String("job-rescue-after", envOr("WG_JOB_RESCUE_AFTER", "0s"), "how long a background job may run before another replica takes it for one whose process died and runs it again (and no sooner than the job's own timeout); 0: 1m, 10s with --dev (env WG_JOB_RESCUE_AFTER)")
 	logFormat := fs.String("log-format", envOr("WG_LOG_FORMAT", "text"), "log format: text or json")
 	logLevel := fs.String("log-level", envOr("WG_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	metricsListen := fs.String("metrics-listen", envOr("WG_METRICS_LISTEN", defaultMetricsListen), "address of the Prometheus metrics' own listener, /metrics there; never on --listen; empty: off; see OPERATIONS.md (env WG_METRICS_LISTEN)")
@@ -104,6 +107,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil || mirrorMax < 1 {
 		return fmt.Errorf("--mirror-max-bytes wants a positive number of bytes, got %q", *mirrorMaxFlag)
 	}
+	shutdownTimeout, err := time.ParseDuration(*shutdownTimeoutFlag)
+	if err != nil || shutdownTimeout <= 0 {
+		return fmt.Errorf("--shutdown-timeout wants a positive duration such as 20s, got %q", *shutdownTimeoutFlag)
+	}
+	shutdownDelay, err := time.ParseDuration(*shutdownDelayFlag)
+	if err != nil || shutdownDelay < 0 {
+		return fmt.Errorf("--shutdown-delay wants a duration such as 5s (or 0s), got %q", *shutdownDelayFlag)
+	}
+	jobRescue, err := time.ParseDuration(*jobRescueFlag)
+	if err != nil || jobRescue != 0 && jobRescue < time.Second {
+		return fmt.Errorf("--job-rescue-after wants a duration of at least 1s (or 0s for the default), got %q", *jobRescueFlag)
+	}
 	if *mirrorReads < 1 {
 		return fmt.Errorf("--mirror-timeline-reads wants a positive number, got %d", *mirrorReads)
 	}
@@ -121,7 +136,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Bank: httpapi.Bank{Timezone: batch.Location, DATEV: datevCfg},
 		Snapshots: instance.SnapshotConfig{Dir: *snapshotDir, Retention: retention, Schedule: snapshot.Schedule{
 			Full: time.Duration(snapshotFull.Hour())*time.Hour + time.Duration(snapshotFull.Minute())*time.Minute, Every: every,
-			Location: batch.Location}, MaxMirrorBytes: mirrorMax, MirrorTimelineReads: *mirrorReads}}
+			Location: batch.Location}, MaxMirrorBytes: mirrorMax, MirrorTimelineReads: *mirrorReads},
+		ShutdownTimeout: shutdownTimeout, ShutdownDelay: shutdownDelay, JobRescueAfter: jobRescue}
 	if cfg.RateLimits.TrustedProxies, err = httpapi.ParseTrustedProxies(*trustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}

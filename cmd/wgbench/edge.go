@@ -142,7 +142,7 @@ func heapAfterGC() uint64 {
 
 func waitHealthy(base string) {
 	for i := 0; ; i++ {
-		res, err := http.Get(base + "/healthz")
+		res, err := http.Get(base + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {

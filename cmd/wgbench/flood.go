@@ -23,11 +23,11 @@ import (
 
 // benchFlood: what a flood of bad logins and writes does to the instance, against the same
 // instance idle. The flood comes from a separate process (`wgbench _flood`) over loopback; it
-// probes /healthz all along. The instance's memory is this process's resident set (the instance
+// probes /readyz all along. The instance's memory is this process's resident set (the instance
 // runs in it; PostgreSQL's processes are not counted).
 //
 // Phases, each -duration long:
-//  1. idle: /healthz probed alone;
+//  1. idle: /readyz probed alone;
 //  2. one client: 32 connections from 127.0.0.1, half bad logins, half writes of one resident:
 //     the limits per address and per account let their burst and rate through;
 //  3. many clients: 32 connections over 64 loopback addresses, bad logins only: the limits per
@@ -73,10 +73,10 @@ func benchFlood(ctx context.Context, e *env, cfg config) {
 	stop()
 
 	fmt.Printf("## Flood of bad logins and writes\n\n")
-	fmt.Printf("Each phase %s; the flood from a separate process over loopback; /healthz probed every 20 ms throughout. "+
+	fmt.Printf("Each phase %s; the flood from a separate process over loopback; /readyz probed every 20 ms throughout. "+
 		"RSS: the instance's process (PostgreSQL not counted), sampled every 20 ms. Default limits; %d hasher(s), %d requests waiting at most.\n\n",
 		dur, account.DefaultHashers(), 32*account.DefaultHashers())
-	fmt.Println("| phase | RSS before → peak | /healthz p50 | p99 | max | logins: 401 / 429 / 503 | writes: 2xx / 429 |")
+	fmt.Println("| phase | RSS before → peak | /readyz p50 | p99 | max | logins: 401 / 429 / 503 | writes: 2xx / 429 |")
 	fmt.Println("|---|--:|--:|--:|--:|--:|--:|")
 	for _, p := range []phase{idle, one, many, crowd, without} {
 		h := sortDurations(p.res.Healthz)
@@ -171,7 +171,7 @@ func runFlood(target string, d time.Duration, conns, first, sources int, writes 
 
 // runFlooder is `wgbench _flood`: conns workers send bad logins (and, with -writes, half of
 // them writes) to target for -duration, each from one of -sources loopback addresses
-// (127.0.0.2 and up, after -first, or 127.0.0.1 alone), while one more connection probes /healthz every 20 ms.
+// (127.0.0.2 and up, after -first, or 127.0.0.1 alone), while one more connection probes /readyz every 20 ms.
 // It prints a floodResult.
 func runFlooder(args []string) {
 	fs := flag.NewFlagSet("_flood", flag.ExitOnError)
@@ -207,9 +207,9 @@ func runFlooder(args []string) {
 		for time.Now().Before(finish) {
 			<-t.C
 			start := time.Now()
-			r, err := c.Get(*target + "/healthz")
+			r, err := c.Get(*target + "/readyz")
 			if err != nil {
-				log.Fatalf("healthz: %v", err)
+				log.Fatalf("readyz: %v", err)
 			}
 			_, _ = io.Copy(io.Discard, r.Body)
 			r.Body.Close()

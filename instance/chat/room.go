@@ -17,6 +17,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/stream"
+	"github.com/weltgewebe/weltgewebe/instance/wire"
 )
 
 // Hub is every room's live side: it follows the log from the moment it starts and sends each
@@ -51,6 +52,9 @@ type Hub struct {
 	order   map[uuid.UUID][]uuid.UUID
 	viewers map[uuid.UUID]int // the last count over all replicas sent to each room
 	idle    bool              // the last countViewers had no stream sockets to publish
+	// stopping: Run has ended (the process shuts down); a socket then closes with
+	// wire.ServerRestart, and one that comes in meanwhile is turned away with it.
+	stopping bool
 }
 
 // frame is one message to clients: its log position (zero for frames that are not the log's:
@@ -128,6 +132,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		_ = h.events.KeepFollowingTypes(ctx, "chat", head, 500, types, h.send)
 	}
 	h.mu.Lock()
+	h.stopping = true
 	for room, cs := range h.rooms { // shutting down: every client goes
 		for c := range cs {
 			close(c.ch)
@@ -460,6 +465,11 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 	// Without a cursor (or after a reset) the client starts from now: what was sent before,
 	// and the past the ring was filled with at start, is not for it.
 	h.mu.Lock()
+	if h.stopping {
+		h.mu.Unlock()
+		conn.Close(websocket.StatusCode(wire.ServerRestart), wire.ServerRestartReason)
+		return nil
+	}
 	var catchUp [][]byte
 	reset := false
 	cursor := h.latest
@@ -523,7 +533,14 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 			return nil
 		case f, ok := <-c.ch:
 			if !ok {
-				conn.Close(websocket.StatusPolicyViolation, "too slow; reconnect")
+				h.mu.Lock()
+				stopping := h.stopping
+				h.mu.Unlock()
+				if stopping {
+					conn.Close(websocket.StatusCode(wire.ServerRestart), wire.ServerRestartReason)
+				} else {
+					conn.Close(websocket.StatusPolicyViolation, "too slow; reconnect")
+				}
 				return nil
 			}
 			// What the client had (a cursor from a replica further along than this one, or

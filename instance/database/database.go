@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -136,4 +139,46 @@ func Unreachable(err error) bool {
 func OnDomain(col string) string {
 	host := fmt.Sprintf(`lower(split_part(split_part(split_part(%s, '://', 2), '/', 1), ':', 1))`, col)
 	return fmt.Sprintf(`(%[1]s = $1 OR right(%[1]s, length($1) + 1) = '.' || $1)`, host)
+}
+
+// Migration states, as GET /readyz reports them.
+const (
+	MigrationsCurrent = "current" // the database has exactly the migrations this binary knows
+	MigrationsBehind  = "behind"  // some of this binary's migrations are not applied yet
+	MigrationsAhead   = "ahead"   // a newer binary migrated the database past what this one knows
+)
+
+// latestMigration is the highest version among the embedded migrations (the number a file's
+// name starts with).
+var latestMigration = sync.OnceValue(func() int64 {
+	var latest int64
+	names, _ := fs.Glob(migrations.FS, "*.sql")
+	for _, n := range names {
+		digits, _, _ := strings.Cut(n, "_")
+		if v, err := strconv.ParseInt(digits, 10, 64); err == nil {
+			latest = max(latest, v)
+		}
+	}
+	return latest
+})
+
+// MigrationState compares the database's applied migrations with this binary's: one indexed
+// read of goose's table, cheap enough for a readiness probe every few seconds.
+func MigrationState(ctx context.Context, q Querier) (string, error) {
+	var applied int64
+	err := q.QueryRow(ctx, `SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&applied)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table: never migrated
+			return MigrationsBehind, nil
+		}
+		return "", fmt.Errorf("database: migration state: %w", err)
+	}
+	switch latest := latestMigration(); {
+	case applied < latest:
+		return MigrationsBehind, nil
+	case applied > latest:
+		return MigrationsAhead, nil
+	}
+	return MigrationsCurrent, nil
 }

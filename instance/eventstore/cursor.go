@@ -30,6 +30,21 @@ func LoadCursor(ctx context.Context, q database.Querier, consumer string, forUpd
 	return p, nil
 }
 
+// FindCursor is LoadCursor that tells a consumer with no saved position (false) from one whose
+// saved position is the zero Position (true): a consumer that started on an empty log saved
+// the zero Position, and must go on from there, not from wherever the log is when it resumes.
+func FindCursor(ctx context.Context, q database.Querier, consumer string) (Position, bool, error) {
+	var p Position
+	err := q.QueryRow(ctx, `SELECT tx, id FROM event_cursors WHERE consumer = $1`, consumer).Scan(&p.Tx, &p.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Position{}, false, nil
+	}
+	if err != nil {
+		return Position{}, false, fmt.Errorf("eventstore: cursor %s: %w", consumer, err)
+	}
+	return p, true, nil
+}
+
 // SaveCursor stores a consumer's position in tx: whatever the consumer did with the events up to
 // p commits together with the cursor, so a crash replays nothing twice and skips nothing.
 func SaveCursor(tx *database.Tx, consumer string, p Position, at time.Time) {

@@ -20,7 +20,7 @@ import (
 // origin: a browser says where a request comes from in Sec-Fetch-Site (all browsers since 2023)
 // and Origin (on every cross-origin POST, PUT, PATCH and DELETE), and net/http's
 // CrossOriginProtection compares them with the Host the request was sent to — behind the TLS
-// proxy that is the public host, which deploy/nginx.conf passes on (proxy_set_header Host).
+// proxy that is the public host, which deploy/nginx/weltgewebe.conf passes on (proxy_set_header Host).
 // The configured public URL is trusted as well, for a proxy that does not pass the Host.
 //
 // A request that carries neither header does not come from a browser (curl, scripts, other

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +29,6 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/nachbarn"
 	"github.com/weltgewebe/weltgewebe/instance/ortskonto"
 	"github.com/weltgewebe/weltgewebe/instance/ortsweberei"
-	"github.com/weltgewebe/weltgewebe/instance/outage"
 	"github.com/weltgewebe/weltgewebe/instance/respond"
 	"github.com/weltgewebe/weltgewebe/instance/snapshot"
 	"github.com/weltgewebe/weltgewebe/instance/stream"
@@ -113,6 +111,9 @@ type Deps struct {
 	// HLSDir, when set, is the HLS directory of the ingest this instance runs itself (serve
 	// --ingest): served at /hls/ (hls.go). Empty: nginx in front serves /hls/.
 	HLSDir string
+
+	// Health is what GET /readyz reports beyond the database (health.go).
+	Health Health
 }
 
 // DevDeps are what the dev routes need.
@@ -147,8 +148,9 @@ func New(d Deps) *Server {
 }
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /healthz", s.livez)
 	s.mux.HandleFunc("GET /livez", s.livez)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 
 	s.handle("GET /api/captcha", s.getCaptcha)
 	s.handle("POST /api/auth/register", s.register)
@@ -321,17 +323,6 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respond.JSON(w, http.StatusNotFound, respond.ErrorBody{Error: respond.ErrorDetail{Code: "no_such_route", Message: "There is no API route " + r.URL.Path + "."}})
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.Pool.Ping(ctx); err != nil {
-		w.Header().Set("Retry-After", strconv.Itoa(respond.RetryAfterSeconds(outage.RetryAfter)))
-		respond.JSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
-		return
-	}
-	respond.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // pathID reads the {id} path segment. A malformed id cannot name anything: notFound.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance/outage"
-	"github.com/weltgewebe/weltgewebe/instance/respond"
 )
 
 // DefaultRequestTimeout bounds the work of one request, its database statements included: when
@@ -32,11 +31,4 @@ func (s *Server) withDeadline(r *http.Request, ctx context.Context) (*http.Reque
 	}
 	ctx, cancel := outage.WithDeadline(ctx, d)
 	return r.WithContext(ctx), cancel
-}
-
-// livez answers 200 while the process serves, whatever the database does: a liveness probe that
-// restarted the instance during a database outage would only add a restart to the outage.
-// Load balancers ask /healthz, which is the readiness.
-func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
-	respond.JSON(w, http.StatusOK, map[string]string{"status": "alive"})
 }

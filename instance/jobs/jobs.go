@@ -14,7 +14,9 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,7 +46,11 @@ type Options struct {
 	// Fast makes River pick up new jobs within milliseconds (dev mode and tests), at the cost
 	// of more frequent polling.
 	Fast bool
-	Log  *slog.Logger
+	// RescueAfter is how long a job may run before River's leader takes it for one whose
+	// process died and hands it out again (see rescueAfter); 0: rescueAfter (rescueAfterFast
+	// with Fast). At least time.Second.
+	RescueAfter time.Duration
+	Log         *slog.Logger
 }
 
 // Runner owns the River client.
@@ -71,16 +77,22 @@ type sweepWorker struct {
 
 func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return maxJobTime }
 
-// Jobs left "running" by a process that died (kill -9, power loss) are handed out again once
-// they have been running longer than any job may: maxJobTime is the longest timeout a worker may
-// declare, rescueAfter (rescueAfterFast in dev mode and tests) the age after which River's
-// leader puts such a job back in the queue. A rescued job that was in fact still running is
-// done twice; every worker here is idempotent (sweeps only do what is due, receivers dedupe
-// deliveries by activity id).
+// Jobs left "running" by a process that died (kill -9, power loss, a replica lost with its
+// machine) are handed out again by River's leader, which may be another replica
+// (docs/OPERATIONS.md, "Several replicas"): its rescuer looks every 30 s (River's fixed
+// interval, and once when a replica becomes leader) for jobs running longer than rescueAfter
+// AND longer than their own worker's Timeout (a delivery 30 s, a sweep maxJobTime, a mirror
+// download an hour): a job whose worker may still be at work is left alone. rescueAfter is
+// therefore the floor for short jobs, and River wants it no shorter than the client's default
+// JobTimeout (defaultJobTimeout). A delivery cut off by a replica's death is so done again
+// within about 1.5 min, a sweep within 5.5 min (and the next periodic run comes sooner). A
+// rescued job that was in fact still running is done twice; every worker here is idempotent
+// (sweeps only do what is due, receivers dedupe deliveries by activity id).
 const (
-	maxJobTime      = 5 * time.Minute
-	rescueAfter     = 2 * maxJobTime
-	rescueAfterFast = 10 * time.Second
+	maxJobTime        = 5 * time.Minute
+	defaultJobTimeout = time.Minute
+	rescueAfter       = defaultJobTimeout
+	rescueAfterFast   = 10 * time.Second
 )
 
 func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error {
@@ -129,8 +141,11 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 		// River reports routine progress at info; keep its warnings and errors only.
 		Logger:                      slog.New(minLevel{r.log.With("component", "river").Handler(), slog.LevelWarn}),
 		CompletedJobRetentionPeriod: time.Hour,
-		JobTimeout:                  time.Minute,
+		JobTimeout:                  defaultJobTimeout,
 		RescueStuckJobsAfter:        rescueAfter,
+		// Which process runs a job or leads is visible in river_job.attempted_by and
+		// river_leader: the host, this process's id, its start.
+		ID: clientID(),
 	}
 	if opts.Failed != nil {
 		cfg.Middleware = append(cfg.Middleware, &failures{failed: opts.Failed})
@@ -141,6 +156,14 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 		cfg.JobTimeout = rescueAfterFast
 		cfg.RescueStuckJobsAfter = rescueAfterFast
 	}
+	if opts.RescueAfter > 0 {
+		if opts.RescueAfter < time.Second {
+			return nil, fmt.Errorf("jobs: rescue after %s: at least 1s", opts.RescueAfter)
+		}
+		// River wants the client's default timeout no longer than the rescue age.
+		cfg.RescueStuckJobsAfter = opts.RescueAfter
+		cfg.JobTimeout = min(cfg.JobTimeout, opts.RescueAfter)
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: %w", err)
@@ -148,6 +171,20 @@ func New(pool *pgxpool.Pool, opts Options) (*Runner, error) {
 	r.client = client
 	return r, nil
 }
+
+// clientID names this process's River client: host_pid<pid>_<start, Unix ms>. River's own default
+// (host and start) cannot tell two replicas on one machine apart at a glance.
+func clientID() string {
+	host, _ := os.Hostname()
+	host = strings.NewReplacer(".", "_", "-", "_").Replace(host)
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	return fmt.Sprintf("%s_pid%d_%d", host, os.Getpid(), time.Now().UnixMilli())
+}
+
+// ID is this process's River client id (river_job.attempted_by, river_leader.leader_id).
+func (r *Runner) ID() string { return r.client.ID() }
 
 // Client is the River client, for features that insert jobs of their own.
 func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
@@ -158,8 +195,12 @@ func (r *Runner) Sweeps() []string { return slices.Sorted(maps.Keys(r.sweeps)) }
 // Start starts working jobs.
 func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
 
-// Stop finishes running jobs and stops.
+// Stop finishes running jobs and stops; when ctx ends first it returns ctx's error and the
+// jobs still run.
 func (r *Runner) Stop(ctx context.Context) error { return r.client.Stop(ctx) }
+
+// StopAndCancel cancels the running jobs' contexts and stops once they have returned.
+func (r *Runner) StopAndCancel(ctx context.Context) error { return r.client.StopAndCancel(ctx) }
 
 // RunDue runs every sweep now, through the job queue like any other run, and returns when all
 // have finished. The dev clock calls it after moving time forward.

@@ -15,6 +15,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
+	"github.com/weltgewebe/weltgewebe/instance/wire"
 )
 
 // One WebSocket connection: a reader that turns the client's messages into hub requests, and
@@ -113,6 +114,9 @@ type helloMsg struct {
 	MaxCells int                 `json:"max_cells"`
 }
 
+// serverRestart ends a socket because this process shuts down: the app reconnects at once.
+const serverRestart = websocket.StatusCode(wire.ServerRestart)
+
 // ServeHTTP serves /ws/map.
 func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
@@ -126,7 +130,7 @@ func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	c := newClient(f.opts.QueueLimit)
 	if !f.request(ctx, request{kind: reqOpen, c: c}) {
-		conn.Close(websocket.StatusGoingAway, "shutting down")
+		conn.Close(serverRestart, wire.ServerRestartReason)
 		return
 	}
 	defer func() {
@@ -139,7 +143,7 @@ func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-f.ready:
 	case <-f.stopped:
-		conn.Close(websocket.StatusGoingAway, "shutting down")
+		conn.Close(serverRestart, wire.ServerRestartReason)
 		return
 	case <-ctx.Done():
 		return
@@ -152,7 +156,7 @@ func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	err = write(ctx, conn, c)
 	if errors.Is(err, errClosed) {
-		conn.Close(websocket.StatusGoingAway, "shutting down")
+		conn.Close(serverRestart, wire.ServerRestartReason)
 	}
 }
 

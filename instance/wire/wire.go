@@ -74,3 +74,12 @@ func FadenOf(f knoten.Faden) Faden {
 	return Faden{ID: f.ID, KnotenID: f.KnotenID, AccountID: f.AccountID, AccountName: f.AccountName,
 		Type: f.Type, IsTwisted: f.Twisted, CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt, Hidden: f.Hidden}
 }
+
+// ServerRestart is the close code (with ServerRestartReason) of every WebSocket a replica ends
+// because it shuts down (SIGTERM, docs/OPERATIONS.md "Deployment"): the app reconnects at once,
+// with a little jitter, and resumes by its cursor, most likely on another replica. 4000–4999
+// are the codes an application may define for itself (RFC 6455, 7.4.2).
+const (
+	ServerRestart       = 4012
+	ServerRestartReason = "server restart"
+)

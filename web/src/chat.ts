@@ -3,6 +3,7 @@ import { ApiError, get, germanMessage, post } from "./api";
 import { requireLogin } from "./auth";
 import { $, formError, h, time } from "./dom";
 import { reportButton } from "./melden";
+import { reconnectDelay, SERVER_RESTART } from "./reconnect";
 import { session } from "./session";
 import type { ChatMessage } from "./types";
 import { isOpen, onSliderOpen } from "./ui";
@@ -120,7 +121,7 @@ export class Chat {
         // not ours
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.ready = false;
@@ -128,8 +129,9 @@ export class Chat {
         this.log.querySelectorAll("li:not([data-id])").forEach((li) => li.remove());
         this.log.prepend(h("li", { class: "error" }, "Das Nähstübchen ist gerade nicht erreichbar. Neuer Versuch gleich …"));
       }
-      setTimeout(() => this.connect(), this.backoff * (0.75 + Math.random() * 0.5));
-      this.backoff = Math.min(this.backoff * 2, 30000);
+      // Once the new socket is ready, what was written meanwhile is loaded (loadLatest).
+      setTimeout(() => this.connect(), reconnectDelay(ev.code, this.backoff));
+      if (ev.code !== SERVER_RESTART) this.backoff = Math.min(this.backoff * 2, 30000);
     };
   }
 

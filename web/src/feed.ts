@@ -1,6 +1,7 @@
 // The live map feed over /ws/map (docs/MAPFEED.md): the client holds each subscribed H3
 // cell's content, replaced by a `state`, changed by `delta`s, and keeps the last cursor so
 // that after a reconnect it gets exactly what it missed.
+import { reconnectDelay, SERVER_RESTART } from "./reconnect";
 import type { Faden, Garnrolle, Goldfaden, Knoten } from "./types";
 
 export interface Content {
@@ -160,11 +161,11 @@ export class MapFeed {
       }
       this.handle(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.setStatus("offline");
-      this.scheduleReconnect();
+      this.scheduleReconnect(ev.code);
     };
   }
 
@@ -175,10 +176,12 @@ export class MapFeed {
     this.connect();
   }
 
-  private scheduleReconnect() {
+  // A server restart (4012) is answered at once, by the cursor (resubscribe); anything else
+  // waits its backoff.
+  private scheduleReconnect(code = 0) {
     clearTimeout(this.reconnectTimer);
-    const delay = this.backoff * (0.75 + Math.random() * 0.5);
-    this.backoff = Math.min(this.backoff * 2, 30000);
+    const delay = reconnectDelay(code, this.backoff);
+    if (code !== SERVER_RESTART) this.backoff = Math.min(this.backoff * 2, 30000);
     this.reconnectTimer = window.setTimeout(() => this.connect(), delay);
   }
 

@@ -8,6 +8,7 @@ import { openLogin } from "./auth";
 import { formError, h, replace, time } from "./dom";
 import { svg } from "./labels";
 import { reportButton } from "./melden";
+import { reconnectDelay, SERVER_RESTART } from "./reconnect";
 import { session } from "./session";
 import { toast } from "./toast";
 import type { ChatMessage } from "./types";
@@ -191,11 +192,13 @@ export class StreamChat {
           break;
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.onLink(false);
-      if (!this.closed) setTimeout(() => !this.closed && !this.ws && this.connect(), this.retry());
+      // A server restart: at once, from the last cursor seen.
+      const wait = ev.code === SERVER_RESTART ? reconnectDelay(ev.code, this.backoff) : this.retry();
+      if (!this.closed) setTimeout(() => !this.closed && !this.ws && this.connect(), wait);
     };
   }
 

@@ -29,7 +29,7 @@ sw.addEventListener("fetch", (e: any) => {
   if (req.method !== "GET") return;
   const url = new URL(req.url);
   if (url.origin !== location.origin) return;
-  if (/^\/(api|ws|tiles|hls|ap|\.well-known)\//.test(url.pathname) || url.pathname === "/healthz") return;
+  if (/^\/(api|ws|tiles|hls|ap|\.well-known)\//.test(url.pathname) || /^\/(healthz|livez|readyz)$/.test(url.pathname)) return;
 
   if (req.mode === "navigate") {
     // The page: fresh from the instance when it answers (it carries the configuration),

@@ -79,14 +79,17 @@ const Lock = 0x77676465 // "wgde"
 func (s *Service) Run(ctx context.Context) error {
 	for {
 		err := s.withLock(ctx, func(ctx context.Context) error {
-			after, err := eventstore.LoadCursor(ctx, s.pool, Consumer, false)
+			after, saved, err := eventstore.FindCursor(ctx, s.pool, Consumer)
 			if err != nil {
 				return err
 			}
-			if after == (eventstore.Position{}) {
+			if !saved {
 				// A new node starts delivering from now on, not its whole history. Where it
 				// started is saved at once: a restart before the first delivery goes on from
 				// there rather than from a later present, which would skip what came between.
+				// (That start may be the empty log's zero Position: a replica taking over
+				// from one that died before its first delivery goes on from there too; it
+				// used to take a saved zero for none and skip everything up to its own start.)
 				if after, err = s.svc.Events.Head(ctx); err != nil {
 					return err
 				}

@@ -118,6 +118,8 @@ type Options struct {
 	// batch at 03:00 there, the snapshots' schedule, the timeline's dates, the bank's months);
 	// nil: the instance's defaults.
 	Timezone *time.Location
+	// WALStream is instance.Config's: the backup's WAL stream as /readyz reports it (nil: off).
+	WALStream func(ctx context.Context) string
 }
 
 // Start runs an instance for the test; it stops when the test ends.
@@ -209,6 +211,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 		Bank:           o.Bank,
 		RTMPSecret:     o.RTMPSecret,
 		ChatCatchUp:    o.ChatCatchUp,
+		WALStream:      o.WALStream,
 		Snapshots: instance.SnapshotConfig{Dir: snapshotDir, Schedule: o.SnapshotSchedule, Retention: o.Retention,
 			MaxMirrorBytes: o.MaxMirrorBytes},
 	})
@@ -242,7 +245,7 @@ func Start(t testing.TB, opts ...Options) *Instance {
 	// a safety net for a busy machine.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		res, err := i.HTTPClient().Get(i.URL + "/healthz")
+		res, err := i.HTTPClient().Get(i.URL + "/readyz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK && i.deliveryStarted() && (o.ReplicaOf != nil || i.sweptAtStart()) {

@@ -30,7 +30,8 @@ func TestConfigFromTemplate(t *testing.T) {
 		"on_publish_done http://127.0.0.1:48081/internal/rtmp/publish_done?secret=s3cret;",
 		"hls_path " + prefix + "/hls;",
 		"root " + prefix + ";",
-		"proxy_pass http://127.0.0.1:48081;",
+		"proxy_pass http://weltgewebe;", // the upstream, with the one instance in it
+		"server 127.0.0.1:48081 max_fails=1 fail_timeout=10s;",
 		"location /internal/ { return 404; }",
 		"listen 127.0.0.1:48080;",
 	} {
