@@ -395,4 +395,4 @@ func medianF(v []float64) float64 {
 }
 
 func pct(d time.Duration, secs float64) float64 { return 100 * d.Seconds() / secs }
-func mibI(b int64) float64                        { return float64(b) / (1 << 20) }
+func mibI(b int64) float64                      { return float64(b) / (1 << 20) }
