@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -47,8 +48,13 @@ func Binary() (string, error) {
 type Config struct {
 	// RTMP is the address (host:port) broadcasters push to.
 	RTMP string
-	// Instance is the address (host:port) of the instance's /internal/rtmp/ callbacks.
+	// Instance is the address (host:port) of the instance's /internal/rtmp/ callbacks, and
+	// the one replica the http server proxies to when Upstreams is empty.
 	Instance string
+	// Upstreams are the replicas (host:port each) the http server balances over: the
+	// production config's upstream with its servers replaced by these, with the same
+	// parameters (max_fails, fail_timeout). Empty: Instance alone.
+	Upstreams []string
 	// Secret is what the callbacks carry (serve --rtmp-secret).
 	Secret string
 	// Prefix is nginx's own directory: HLS in Prefix/hls, temporary files in Prefix/tmp.
@@ -96,6 +102,8 @@ http {
         application/vnd.apple.mpegurl m3u8;
         video/mp2t ts;
     }
+{{upstream}}
+{{map}}
     server {
         listen {{listen}}{{backlog}};
         {{locations}}
@@ -148,7 +156,20 @@ func Render(tmpl string, c Config) (string, error) {
 		if c.Backlog > 0 {
 			backlog = fmt.Sprintf(" backlog=%d", c.Backlog)
 		}
-		httpBlock = strings.NewReplacer("{{prefix}}", c.Prefix, "{{listen}}", c.HTTP, "{{backlog}}", backlog, "{{locations}}", ours.Replace(locations)).Replace(httpFrame)
+		upstreams := c.Upstreams
+		if len(upstreams) == 0 {
+			upstreams = []string{c.Instance}
+		}
+		upstream, err := upstreamBlock(tmpl, upstreams)
+		if err != nil {
+			return "", err
+		}
+		connMap, err := block(tmpl, "map $http_upgrade")
+		if err != nil {
+			return "", err
+		}
+		httpBlock = strings.NewReplacer("{{prefix}}", c.Prefix, "{{listen}}", c.HTTP, "{{backlog}}", backlog,
+			"{{upstream}}", upstream, "{{map}}", connMap, "{{locations}}", ours.Replace(locations)).Replace(httpFrame)
 	}
 	errorLog, level := c.ErrorLog, c.ErrorLevel
 	if errorLog == "" {
@@ -191,4 +212,38 @@ func block(s, marker string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("nginxrtmp: %q opens a block that does not close", marker)
+}
+
+// upstreamLine is a server of the production config's upstream: its indentation, address and
+// parameters.
+var upstreamLine = regexp.MustCompile(`(?m)^([ \t]*)server 127\.0\.0\.1:[0-9]+([^;\n]*);[^\n]*\n`)
+
+// upstreamBlock is the production config's upstream weltgewebe with its servers replaced by
+// addrs, each with the first server's parameters.
+func upstreamBlock(tmpl string, addrs []string) (string, error) {
+	b, err := block(tmpl, "upstream weltgewebe {")
+	if err != nil {
+		return "", err
+	}
+	lines := upstreamLine.FindAllStringSubmatchIndex(b, -1)
+	if len(lines) == 0 {
+		return "", errors.New("nginxrtmp: the production config's upstream weltgewebe has no server on 127.0.0.1, which is replaced")
+	}
+	first := lines[0]
+	indent, params := b[first[2]:first[3]], b[first[4]:first[5]]
+	var servers strings.Builder
+	for _, a := range addrs {
+		fmt.Fprintf(&servers, "%sserver %s%s;\n", indent, a, params)
+	}
+	var out strings.Builder
+	at := 0
+	for n, l := range lines {
+		out.WriteString(b[at:l[0]])
+		if n == 0 {
+			out.WriteString(servers.String())
+		}
+		at = l[1]
+	}
+	out.WriteString(b[at:])
+	return out.String(), nil
 }

@@ -57,8 +57,12 @@ type Nginx struct {
 
 // Options say what nginx calls and proxies.
 type Options struct {
-	// Instance is the address (host:port) of the instance under test.
+	// Instance is the address (host:port) of the instance under test: the RTMP callbacks'
+	// target, and the proxy's when Upstreams is empty.
 	Instance string
+	// Upstreams are replicas of the instance (host:port each) the http server balances over,
+	// as the production config's upstream does; empty: Instance alone.
+	Upstreams []string
 	// Secret is what the callbacks carry (serve --rtmp-secret).
 	Secret string
 	// WorkerConnections is nginx's worker_connections (default 256). A load test with a
@@ -103,7 +107,7 @@ func Template(t T) string {
 func config(t T, tmpl, prefix, rtmp, httpAddr string, o Options) string {
 	t.Helper()
 	conf, err := nginxrtmp.Render(tmpl, nginxrtmp.Config{RTMP: rtmp, Instance: o.Instance, Secret: o.Secret, Prefix: prefix,
-		HTTP: httpAddr, ErrorLevel: "info",
+		HTTP: httpAddr, Upstreams: o.Upstreams, ErrorLevel: "info",
 		// nginx-rtmp's own access log, in the test's directory: the test reads it.
 		RTMPLog: filepath.Join(prefix, "rtmp-access.log"),
 		// A rotation or an end cuts a broadcast off at the next update: within a second here.
