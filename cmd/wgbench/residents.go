@@ -93,10 +93,9 @@ func benchResidents(ctx context.Context, adminURL string, rc residentsConfig) []
 			reps = append(reps, startReplica(ctx, dbURL, snapshotDir, rc.inProcess))
 		}
 		maxN := slices.Max(rc.counts)
-		opts := streamtest.Options{Instance: reps[0].addr, WorkerConnections: 6*maxN + 1024, Backlog: 4096}
-		if k > 1 {
-			log.Fatalf("residents: %d replicas need nginx's upstream list (internal/nginxrtmp Options.Upstreams), not on this branch", k)
-		}
+		// nginx's connections: each resident's keep-alive connections and sockets, and the
+		// proxied copy of each towards a replica.
+		opts := streamtest.Options{Instance: reps[0].addr, Upstreams: addrs(reps), WorkerConnections: 6*maxN + 1024, Backlog: 4096}
 		ngx := streamtest.Start(bt, opts)
 		log.Printf("residents: %d replica(s) at %v, nginx at %s", k, addrs(reps), ngx.URL)
 		for round := range rc.rounds {
