@@ -11,13 +11,13 @@ import (
 
 // The phase-gate measurement, tiny, so that it keeps working between benchmark runs: five
 // logged-in residents through the production nginx template to a replica, in a small town
-// where every view holds Knoten, each going through every action in turn twice. Every kind of
+// where every view holds Knoten, each going through every action in turn. Every kind of
 // request is made and answered as a resident expects, and no socket drops.
 func TestResidentsBenchTiny(t *testing.T) {
 	streamtest.Binary(t)
 	ctx := context.Background()
 	rc := residentsConfig{counts: []int{5}, rounds: 1, think: 50 * time.Millisecond, ramp: 200 * time.Millisecond, replicas: []int{1},
-		knoten: 40, box: [4]float64{51.335, 12.370, 51.338, 12.375}, cycle: true, minActions: 2 * len(residentActions), inProcess: true}
+		knoten: 40, box: [4]float64{51.335, 12.370, 51.338, 12.375}, cycle: true, minActions: len(residentActions), inProcess: true}
 	runs := benchResidents(ctx, pgtest.URL(t), rc)
 	if len(runs) != 1 {
 		t.Fatalf("%d runs, want 1", len(runs))

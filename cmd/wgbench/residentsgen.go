@@ -252,6 +252,7 @@ func runResidents(args []string, in io.Reader, out io.Writer) {
 
 	// A load generator, not a server: collect garbage rarely.
 	debug.SetGCPercent(400)
+	raiseFileLimit()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	g := &residentsGen{plan: plan, ctx: ctx, rec: &recorder{},
