@@ -66,6 +66,10 @@ type residentsRun struct {
 // internal/nginxrtmp as in the livestream measurement — to one or more replicas on one
 // PostgreSQL. It makes a database of its own for the series and drops it afterwards.
 func benchResidents(ctx context.Context, adminURL string, rc residentsConfig) []residentsRun {
+	// nginx (one process without a master, so worker_rlimit_nofile is not applied) inherits
+	// this process's limit: 5,000 residents hold about 12,000 connections to it and it 7,000
+	// to the replicas.
+	raiseFileLimit()
 	dbName := fmt.Sprintf("wgbench_residents_%d", time.Now().UnixNano())
 	conn, err := pgx.Connect(ctx, adminURL)
 	check(err)
