@@ -66,10 +66,6 @@ type residentsRun struct {
 // internal/nginxrtmp as in the livestream measurement — to one or more replicas on one
 // PostgreSQL. It makes a database of its own for the series and drops it afterwards.
 func benchResidents(ctx context.Context, adminURL string, rc residentsConfig) []residentsRun {
-	// nginx (one process without a master, so worker_rlimit_nofile is not applied) inherits
-	// this process's limit: 5,000 residents hold about 12,000 connections to it and it 7,000
-	// to the replicas.
-	raiseFileLimit()
 	dbName := fmt.Sprintf("wgbench_residents_%d", time.Now().UnixNano())
 	conn, err := pgx.Connect(ctx, adminURL)
 	check(err)
@@ -100,11 +96,19 @@ func benchResidents(ctx context.Context, adminURL string, rc residentsConfig) []
 			reps = append(reps, startReplica(ctx, dbURL, snapshotDir, rc.inProcess))
 		}
 		maxN := slices.Max(rc.counts)
-		// nginx's connections: each resident's keep-alive connections and sockets, and the
-		// proxied copy of each towards a replica.
-		opts := streamtest.Options{Instance: reps[0].addr, Upstreams: addrs(reps), WorkerConnections: 6*maxN + 1024, Backlog: 4096}
-		ngx := streamtest.Start(bt, opts)
-		log.Printf("residents: %d replica(s) at %v, nginx at %s", k, addrs(reps), ngx.URL)
+		// Two nginx processes, each the production template as the rig renders it (one
+		// process without a master): production runs worker_processes auto, two workers on
+		// this machine, sharing the clients. One process would also meet this machine's cap
+		// of 20,000 open files per process (no CAP_SYS_RESOURCE here) at 5,000 residents,
+		// whose connections — a keep-alive connection, the map socket and often the chat
+		// socket each, and the proxied copy of every socket towards a replica — come to
+		// about 20,000. worker_connections: each process's share of them, with room.
+		var ngx []*streamtest.Nginx
+		for range 2 {
+			ngx = append(ngx, streamtest.Start(bt, streamtest.Options{Instance: reps[0].addr, Upstreams: addrs(reps),
+				WorkerConnections: 3*maxN + 1024, Backlog: 4096}))
+		}
+		log.Printf("residents: %d replica(s) at %v, nginx at %s and %s", k, addrs(reps), ngx[0].URL, ngx[1].URL)
 		for round := range rc.rounds {
 			for _, n := range rc.counts {
 				run := residentsOnce(fx, reps, ngx, n, round, rc, planDir)
@@ -289,13 +293,17 @@ func addrs(reps []*replica) []string {
 }
 
 // residentsOnce is one run: n residents arrive, the phase is measured, they leave.
-func residentsOnce(fx residentsFixtures, reps []*replica, ngx *streamtest.Nginx, n, round int, rc residentsConfig, planDir string) residentsRun {
+func residentsOnce(fx residentsFixtures, reps []*replica, ngx []*streamtest.Nginx, n, round int, rc residentsConfig, planDir string) residentsRun {
 	run := residentsRun{N: n, Replicas: len(reps), Round: round, CPU: map[string]time.Duration{}, Memory: map[string]int64{}}
 	ramp := rc.ramp
 	if ramp == 0 {
 		ramp = max(2*time.Second, time.Duration(n)*time.Second/200)
 	}
-	plan := residentsPlan{Base: ngx.URL, Residents: fx.logins[:n], Abstimmungen: fx.abstimmungen, Think: rc.think, Ramp: ramp,
+	var bases []string
+	for _, x := range ngx {
+		bases = append(bases, x.URL)
+	}
+	plan := residentsPlan{Bases: bases, Residents: fx.logins[:n], Abstimmungen: fx.abstimmungen, Think: rc.think, Ramp: ramp,
 		Seed: uint64(1000*round + n), Box: rc.box, Cycle: rc.cycle, MinActions: rc.minActions}
 	b, err := json.Marshal(plan)
 	check(err)
@@ -307,7 +315,7 @@ func residentsOnce(fx residentsFixtures, reps []*replica, ngx *streamtest.Nginx,
 	run.Ready = ready
 
 	procs := map[string]func() time.Duration{
-		"nginx":      func() time.Duration { return processCPU(ngx.PID()) },
+		"nginx":      func() time.Duration { return processCPU(ngx[0].PID()) + processCPU(ngx[1].PID()) },
 		"generator":  proc.cpu,
 		"PostgreSQL": func() time.Duration { d, _ := clusterCPU(); return d },
 	}
@@ -343,7 +351,7 @@ func residentsOnce(fx residentsFixtures, reps []*replica, ngx *streamtest.Nginx,
 		run.Memory[replicaName(i)] = r.rss()
 		run.Memory[replicaName(i)+" heap"] = r.stats().HeapInuse
 	}
-	run.Memory["nginx"] = processRSS(ngx.PID())
+	run.Memory["nginx"] = processRSS(ngx[0].PID()) + processRSS(ngx[1].PID())
 	run.Memory["PostgreSQL"] = clusterPSS()
 	if proc.cmd != nil {
 		run.Memory["generator"] = processRSS(proc.cmd.Process.Pid)

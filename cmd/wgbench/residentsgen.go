@@ -51,9 +51,11 @@ import (
 //     times in web load tests. Each resident's first action comes at a random point of its
 //     first think time, so that they do not act in step.
 //
-// Each resident has its own HTTP transport (at most two keep-alive connections, as a tab has its
-// own connections) and its own source address among 127.3.0.1–127.3.249.250: nginx forwards
-// it and the instance counts its per-address limits per resident, as for residents at home.
+// Each resident has its own HTTP transport with one keep-alive connection (over HTTPS, HTTP/2
+// carries a tab's requests over one connection; the sockets are connections of their own) and
+// its own source address among 127.3.0.1–127.3.249.250: nginx forwards it and the instance
+// counts its per-address limits per resident, as for residents at home. The residents are
+// spread over the nginx processes (two, as production's worker_processes auto on two cores).
 // Requests carry Sec-Fetch-Site: same-origin, as a browser's do.
 //
 // Protocol with the parent, one line each:
@@ -65,7 +67,7 @@ import (
 
 // residentsPlan is what the parent gives the residents' process (as a JSON file).
 type residentsPlan struct {
-	Base         string          `json:"base"` // nginx's http:// URL
+	Bases        []string        `json:"bases"` // the nginx processes' http:// URLs; resident i uses i modulo their number
 	Residents    []residentLogin `json:"residents"`
 	Abstimmungen []string        `json:"abstimmungen"` // open ones, to vote in
 	Think        time.Duration   `json:"think"`
@@ -211,6 +213,7 @@ func (r *recorder) report() residentsReport {
 
 type resident struct {
 	i      int
+	base   string // the nginx it talks to
 	login  residentLogin
 	hc     *http.Client
 	dialer *net.Dialer
@@ -233,11 +236,9 @@ type resident struct {
 }
 
 type residentsGen struct {
-	plan  residentsPlan
-	ctx   context.Context
-	rec   *recorder
-	wsMap string
-	wsCh  string
+	plan residentsPlan
+	ctx  context.Context
+	rec  *recorder
 	measA atomic.Int64 // unix nanos the measured phase began (map_delta counts Knoten made after it)
 }
 
@@ -255,18 +256,16 @@ func runResidents(args []string, in io.Reader, out io.Writer) {
 	raiseFileLimit()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	g := &residentsGen{plan: plan, ctx: ctx, rec: &recorder{},
-		wsMap: strings.Replace(plan.Base, "http://", "ws://", 1) + "/ws/map",
-		wsCh:  strings.Replace(plan.Base, "http://", "ws://", 1) + "/ws/chat"}
+	g := &residentsGen{plan: plan, ctx: ctx, rec: &recorder{}}
 	g.rec.begin()
 	g.rec.measuring.Store(false)
 
 	residents := make([]*resident, len(plan.Residents))
 	for i := range residents {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 3, byte(i/250), byte(1+i%250))}, Timeout: 30 * time.Second}
-		r := &resident{i: i, login: plan.Residents[i], dialer: d, rng: rand.New(rand.NewPCG(plan.Seed, uint64(i))), seen: map[string]bool{}}
+		r := &resident{i: i, login: plan.Residents[i], dialer: d, base: plan.Bases[i%len(plan.Bases)], rng: rand.New(rand.NewPCG(plan.Seed, uint64(i))), seen: map[string]bool{}}
 		r.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext,
-			MaxConnsPerHost: 2, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second}}
+			MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second}}
 		minLat, minLon, maxLat, maxLon := plan.town()
 		r.center = geo.Point{Lat: minLat + r.rng.Float64()*(maxLat-minLat), Lon: minLon + r.rng.Float64()*(maxLon-minLon)}
 		r.next = i
@@ -440,7 +439,7 @@ func (g *residentsGen) do(r *resident, kind, method, path, body string, want int
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(g.ctx, method, g.plan.Base+path, rd)
+	req, err := http.NewRequestWithContext(g.ctx, method, r.base+path, rd)
 	check(err)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -556,7 +555,7 @@ func (g *residentsGen) openMap(r *resident) {
 func (g *residentsGen) connectMap(r *resident, cursor string) {
 	for attempt := 0; g.ctx.Err() == nil; attempt++ {
 		t0 := time.Now()
-		conn, err := g.dial(r, g.wsMap)
+		conn, err := g.dial(r, strings.Replace(r.base, "http://", "ws://", 1)+"/ws/map")
 		if err != nil {
 			g.rec.add("ws_map_open", time.Since(t0), 0, false, err.Error())
 			time.Sleep(time.Duration(500+r.rng.IntN(1000)) * time.Millisecond)
@@ -670,7 +669,7 @@ func (g *residentsGen) stateIn(r *resident, now time.Time) {
 // messages.
 func (g *residentsGen) openChat(r *resident) {
 	t0 := time.Now()
-	conn, err := g.dial(r, g.wsCh)
+	conn, err := g.dial(r, strings.Replace(r.base, "http://", "ws://", 1)+"/ws/chat")
 	if err != nil {
 		g.rec.add("ws_chat_open", time.Since(t0), 0, false, err.Error())
 		return
