@@ -236,9 +236,9 @@ type resident struct {
 }
 
 type residentsGen struct {
-	plan residentsPlan
-	ctx  context.Context
-	rec  *recorder
+	plan  residentsPlan
+	ctx   context.Context
+	rec   *recorder
 	measA atomic.Int64 // unix nanos the measured phase began (map_delta counts Knoten made after it)
 }
 
