@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/weltgewebe
 BASEMAP := bin/basemap.pmtiles
 
-.PHONY: build web run test bench bench-web deps vet clean
+.PHONY: build web run test bench bench-web bench-drill drill deps vet clean
 
 ## build: build the web app, then compile bin/weltgewebe (which embeds it)
 build: web
@@ -60,6 +60,15 @@ bench: deps
 	$(GO) run ./cmd/wgbench -only snapshot $(BENCHFLAGS)
 	$(GO) run ./cmd/wgbench -only stream $(BENCHFLAGS)
 	$(GO) run ./cmd/wgbench -only residents -residents-replicas 1,2 $(BENCHFLAGS)
+	$(GO) run ./cmd/wgbench -only drill $(BENCHFLAGS)
+
+## bench-drill: the restore drill's figures alone: an instance of 100,000 Knoten and 1,000,000 events restored from its repository (sizes: BENCHFLAGS="-drill-knoten N -drill-events N -drill-backup before|after")
+bench-drill: deps
+	$(GO) run ./cmd/wgbench -only drill $(BENCHFLAGS)
+
+## drill: the monthly restore drill against the running instance: DRILLFLAGS="--backup-repo DIR --data-dir DIR" (or env WG_BACKUP_REPO, WG_DATA_DIR); DRILLFLAGS=--help lists the flags; the report lands in DIR/drills/ and at /api/betrieb/drills (docs/OPERATIONS.md, "Restore drill")
+drill: build
+	./$(BIN) drill $(DRILLFLAGS)
 
 ## bench-web: first-load sizes, time to interactive and to the first basemap tiles, throttled (docs/BENCHMARKS.md)
 bench-web: deps build $(BASEMAP)

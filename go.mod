@@ -24,6 +24,7 @@ require (
 	github.com/tidwall/gjson v1.20.0
 	github.com/uber/h3-go/v4 v4.5.0
 	github.com/yuin/goldmark v1.8.4
+	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.61.0
 	golang.org/x/sync v0.24.0

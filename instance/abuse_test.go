@@ -476,6 +476,9 @@ func loginFrom(t *testing.T, inst *instancetest.Instance, local, email, password
 // does not grow the instance's memory. Not parallel, so that no other test's instance shares
 // the heap it measures.
 func TestOverlongEmailsCostNothing(t *testing.T) {
+	if raceDetector {
+		t.Skip("a heap bound, measured without the race detector (make test's second pass)")
+	}
 	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
 	long := strings.Repeat("a", 243) + "@example.org" // 255 bytes
@@ -591,6 +594,9 @@ func TestStrangerCannotLockResidentOut(t *testing.T) {
 // logged in before do not meet it: TestStrangerCannotHoldTheResidentsDevicesOut). Unknown
 // addresses the same.
 func TestDistributedGuessingMeetsTheAddressBound(t *testing.T) {
+	if raceDetector {
+		t.Skip("hundreds of sequential logins, argon2-bound; run without the race detector (make test's second pass)")
+	}
 	t.Parallel()
 	wall := &wallClock{t: time.Now().UTC().Truncate(time.Microsecond)}
 	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{}, Accounts: account.Options{Wall: wall}})
@@ -744,6 +750,9 @@ func deviceLogin(t *testing.T, inst *instancetest.Instance, local, email, passwo
 // network the stranger shares and has locked. A device cookie of another address, one that
 // never was, or one that is not a cookie as issued, is a stranger's. Default limits.
 func TestStrangerCannotHoldTheResidentsDevicesOut(t *testing.T) {
+	if raceDetector {
+		t.Skip("hundreds of sequential logins, argon2-bound; run without the race detector (make test's second pass)")
+	}
 	t.Parallel()
 	wall := &wallClock{t: time.Now().UTC().Truncate(time.Microsecond)}
 	inst := instancetest.Start(t, instancetest.Options{RateLimits: &httpapi.RateLimits{}, Accounts: account.Options{Wall: wall}})

@@ -24,11 +24,13 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/backup"
 	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/drill"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
 	"github.com/weltgewebe/weltgewebe/instance/jobs"
@@ -44,6 +46,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/timeline"
 	"github.com/weltgewebe/weltgewebe/instance/webrat"
 	"github.com/weltgewebe/weltgewebe/instance/wortfilter"
+	"github.com/weltgewebe/weltgewebe/internal/pgbackrest"
 	"github.com/weltgewebe/weltgewebe/web"
 )
 
@@ -104,6 +107,9 @@ type Config struct {
 	// HLSDir is the HLS directory of the ingest serve runs itself (--ingest), served at /hls/;
 	// empty: nginx in front serves /hls/ (production).
 	HLSDir string
+	// BackupAt is the local time of day (in DelegationBatch's zone) of the scheduled backup
+	// (serve --backup-at); 0: none. Only with DB.Backup and the embedded cluster (backup.go).
+	BackupAt time.Duration
 	// ChatCatchUp is how many frames of messages and removals the chat keeps for sockets that
 	// reconnect with a cursor, and how many events of the log it reads back at start to fill
 	// them (docs/STREAMS.md); 0: chat.DefaultCatchUp.
@@ -151,6 +157,11 @@ type DBConfig struct {
 	MaxConns int32
 	// NoMigrate leaves the schema as it is (for restoring a backup into a new cluster).
 	NoMigrate bool
+	// Backup is the backup repository (--backup-repo; nil: none). With the embedded cluster,
+	// PostgreSQL archives its WAL into it, and with BackupWAL "sync" (the default) streams it
+	// there as well and acknowledges a commit only once the stream has it (backup.go).
+	Backup    *pgbackrest.Repo
+	BackupWAL string
 }
 
 // Database is an open database and, when embedded, the cluster it lives in.
@@ -179,11 +190,28 @@ func OpenDatabase(ctx context.Context, cfg DBConfig, log *slog.Logger) (*Databas
 		if dir == "" {
 			dir = "data"
 		}
-		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, BinDir: cfg.PGBinDir, Logger: log})
+		opts := pgcluster.Options{DataDir: dir, BinDir: cfg.PGBinDir, Logger: log}
+		if cfg.Backup != nil {
+			if err := archiveInto(&opts, *cfg.Backup, cfg.BackupWAL); err != nil {
+				return nil, err
+			}
+		}
+		c, err := pgcluster.Start(ctx, opts)
 		if err != nil {
 			return nil, err
 		}
 		db.cluster = c
+		if cfg.Backup != nil {
+			// Now with the socket the server has: pgBackRest's backups connect to it.
+			if err := cfg.Backup.WriteConfig(db.clusterForBackup()); err != nil {
+				_ = c.Stop()
+				return nil, err
+			}
+			if err := cfg.Backup.EnsureStanza(ctx, db.clusterForBackup()); err != nil {
+				_ = c.Stop()
+				return nil, err
+			}
+		}
 		url = c.URL("postgres")
 	}
 	maxConns := cfg.MaxConns
@@ -256,7 +284,8 @@ type Instance struct {
 	Jobs         *jobs.Runner
 	Handler      http.Handler
 
-	hiddenNow hiddenNow // what the timeline leaves out (moderation_timeline.go)
+	hiddenNow hiddenNow         // what the timeline leaves out (moderation_timeline.go)
+	backups   *backup.Scheduler // nil without BackupAt
 }
 
 // Open prepares an instance: database, services, jobs, HTTP handler. Serve runs it.
@@ -368,6 +397,7 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Retention: cfg.Snapshots.Retention, Log: log,
 		// A full snapshot, once recorded, is announced to the neighbours in the same transaction.
 		Recorded: fed.AnnounceSnapshot,
+		Saved:    cfg.saveSnapshot(),
 	})
 	fed.SetSnapshots(i.Snapshots)
 	// The timeline reads the map of a past day from the snapshots, in the schedule's zone.
@@ -397,8 +427,16 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 	// The snapshot sweep asks two cheap questions (is the last slot taken?) when nothing is
 	// due; a minute is close enough to 02:00.
 	snapshotEvery := max(sweepEvery, time.Minute)
+	i.backups = i.backupScheduler(cfg, db, log)
 	runner, err := jobs.New(db.Pool, jobs.Options{
 		Sweeps: []jobs.Sweep{
+			// The nightly backup (backup.go): the job asks whether it is due, Serve takes it.
+			{Name: "backup", Interval: time.Minute, Run: func(ctx context.Context) error {
+				if i.backups == nil {
+					return nil
+				}
+				return i.backups.Sweep(ctx)
+			}},
 			{Name: "faeden-knoten", Interval: sweepEvery, Run: func(ctx context.Context) error {
 				res, err := i.Knoten.Sweep(ctx)
 				if res.Expired+res.Dissolved > 0 {
@@ -479,9 +517,14 @@ func assemble(ctx context.Context, cfg Config, db *Database, log *slog.Logger) (
 		Web:            web.Handler(web.Options{Basemap: cfg.Basemap, Dev: cfg.Dev}),
 		PublicURL:      ownOrigin,
 		Wortfilter:     i.Wortfilter,
+		Backup:         i.BackupStatus,
 		Streams:        i.Streams,
 		RTMPSecret:     cfg.RTMPSecret,
 		HLSDir:         cfg.HLSDir,
+	}
+	if cfg.DB.Backup != nil {
+		// The restore drills' reports in the repository, public (docs/OPERATIONS.md).
+		deps.Drills = &drill.Reports{Dir: cfg.DB.Backup.DrillsDir()}
 	}
 	if deps.Bank.Timezone == nil {
 		deps.Bank.Timezone = cfg.DelegationBatch.Location
@@ -511,6 +554,9 @@ func (i *Instance) Serve(ctx context.Context, ln net.Listener) error {
 		// instance does, and meanwhile answers 503 and reports itself not ready, as it does
 		// while an external server is away; its followers carry on where they were.
 		g.Go(func() error { return c.Keep(gctx) })
+	}
+	if i.backups != nil {
+		g.Go(func() error { return i.backups.Run(gctx) })
 	}
 	g.Go(func() error { return i.Events.Run(gctx) })
 	g.Go(func() error { return i.Federation.RunDelivery(gctx) })

@@ -4,7 +4,7 @@
 # with PostGIS, Node.js and npm (to build the web app), Chromium (its browser tests), and osmium
 # and tilemaker (`weltgewebe basemap build`, which `make run` uses for the demo's map and the
 # tests for theirs), and the livestream's ingest chain (docs/STREAMS.md): nginx with the RTMP
-# module, and ffmpeg, which the stream tests push a test pattern with. On Debian as root it installs them with apt-get; anywhere else it says what
+# module, and ffmpeg, which the stream tests push a test pattern with; and pgBackRest (the backups). On Debian as root it installs them with apt-get; anywhere else it says what
 # to install and fails.
 set -euo pipefail
 
@@ -38,6 +38,9 @@ command -v tilemaker >/dev/null 2>&1 || missing+=(tilemaker)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing+=(libnginx-mod-rtmp)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+# Backups (docs/OPERATIONS.md, "Backup and restore"): pgBackRest archives the WAL and takes the
+# base backups into the repository (--backup-repo).
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 
 # The web app's tools (playwright-core) want Node.js 20 or newer.
 check_node() {

@@ -21,10 +21,7 @@ import (
 // A delivery queued when the server is killed with SIGKILL is delivered after the restart: the
 // queue lives in PostgreSQL, committed together with the event that caused it.
 func TestQueuedDeliverySurvivesKill9(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "weltgewebe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	dataDir := filepath.Join(reachableTempDir(t), "data")
 
 	// A follower's inbox that is down (503) until the test says otherwise.

@@ -70,8 +70,11 @@ func datevFlags(fs *flag.FlagSet) func() (export.DATEV, error) {
 }
 
 func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "database" {
+		return exportDatabase(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "konto" {
-		fmt.Fprint(stderr, "usage: weltgewebe export konto --month YYYY-MM --format csv|datev [flags]\n")
+		fmt.Fprint(stderr, "usage: weltgewebe export konto --month YYYY-MM --format csv|datev [flags]\n       weltgewebe export database [database flags] FILE\n")
 		return flag.ErrHelp
 	}
 	fs, db := command("export konto", stderr)

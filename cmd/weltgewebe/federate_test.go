@@ -11,7 +11,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(m, removeBinary) }
 
 // `weltgewebe admin federate` makes two Ortswebereien follow each other.
 func TestAdminFederate(t *testing.T) {

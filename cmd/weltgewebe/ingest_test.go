@@ -26,10 +26,7 @@ import (
 func TestServeRunsItsOwnIngest(t *testing.T) {
 	streamtest.Binary(t)
 	streamtest.FFmpeg(t)
-	bin := filepath.Join(t.TempDir(), "weltgewebe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	dataDir := filepath.Join(reachableTempDir(t), "data")
 	rtmp := freeAddr(t)
 	srv := start(t, bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--ingest", "rtmp="+rtmp)

@@ -2,9 +2,13 @@
 //
 //	weltgewebe serve   [--dev [--demo]] [--listen :8080] [database flags] …
 //	weltgewebe migrate [database flags]
-//	weltgewebe backup  [database flags] FILE
-//	weltgewebe restore [database flags] FILE
+//	weltgewebe backup  [--type full|diff|incr] --backup-repo DIR [database flags]
+//	weltgewebe backup status [--json] [--backup-repo DIR] [database flags]
+//	weltgewebe export database [database flags] FILE
+//	weltgewebe restore [database flags] --from-export FILE
 //	weltgewebe restore [database flags] --from-snapshots DIR|URL [--key MULTIKEY] [--max-bytes N]
+//	weltgewebe restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY [--snapshot-dir DIR]
+//	weltgewebe drill   --backup-repo DIR [database flags] [--report FILE] [--keep DIR]
 //	weltgewebe admin create --email E --password P --name N [database flags]
 //	weltgewebe admin verify --by ADMIN --email E [database flags]
 //	weltgewebe admin reclaim --email E --password P [database flags] ACCOUNT_ID
@@ -53,9 +57,13 @@ const usage = `usage: weltgewebe <command> [flags]
 commands:
   serve          run the instance (HTTP API, web app, timers)
   migrate        bring the database schema up to date
-  backup FILE    write a backup of the database (pg_dump, custom format); works while serve runs
-  restore FILE   replace the database with a backup, then migrate it
+  backup [--type full|diff|incr]   take a pgBackRest backup into --backup-repo; works while serve runs
+  backup status [--json]   the repository's backups, the WAL archive and stream, what a restore can reach
+  export database FILE   write a copy of the database (pg_dump, custom format); works while serve runs
+  restore --from-export FILE   replace the database with an export, then migrate it
   restore --from-snapshots DIR|URL [--key MULTIKEY]   rebuild the public state in an empty database from signed snapshots
+  restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY   restore from the backup repository to a point in time
+  drill --backup-repo DIR   restore the live instance's repository into a scratch directory and prove it equal (a timed, published report)
   admin create   create an instance admin
   admin verify   verify a resident's account
   admin reclaim ACCOUNT_ID   give a restored account (restore --from-snapshots) its resident's login (--email, --password)
@@ -82,7 +90,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "backup":
 		return backup(ctx, args[1:], stdout, stderr)
 	case "restore":
+		if wantsRestoreTo(args[1:]) {
+			return restoreTo(ctx, args[1:], stdout, stderr)
+		}
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
+			fmt.Fprint(stderr, "restore --to latest|TIMESTAMP|name:NAME --backup-repo DIR --data-dir EMPTY: from the backup repository to a point in time (weltgewebe restore --to latest -h)\n\n")
+		}
 		return restore(ctx, args[1:], stdout, stderr)
+	case "drill":
+		return drillCmd(ctx, args[1:], stdout, stderr)
 	case "basemap":
 		return basemapCmd(ctx, args[1:], stdout, stderr)
 	case "export":

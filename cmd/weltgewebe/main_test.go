@@ -19,10 +19,7 @@ import (
 // serves, lets `admin create` use the running cluster, stops the cluster cleanly on SIGTERM,
 // and finds its data again on the next start.
 func TestServeWithEmbeddedDatabase(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "weltgewebe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	dataDir := filepath.Join(reachableTempDir(t), "data")
 
 	srv := start(t, bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
@@ -54,10 +51,10 @@ func TestServeWithEmbeddedDatabase(t *testing.T) {
 		t.Fatalf("admin login: %d", code)
 	}
 
-	// A backup while serving, restored into a fresh data directory, carries the account over.
+	// An export while serving, restored into a fresh data directory, carries the account over.
 	dump := filepath.Join(reachableTempDir(t), "instance.dump")
-	if out, err := exec.Command(bin, "backup", "--data-dir", dataDir, dump).CombinedOutput(); err != nil {
-		t.Fatalf("backup while serving: %v\n%s", err, out)
+	if out, err := exec.Command(bin, "export", "database", "--data-dir", dataDir, dump).CombinedOutput(); err != nil {
+		t.Fatalf("export while serving: %v\n%s", err, out)
 	}
 
 	srv.stop(t)
@@ -66,7 +63,11 @@ func TestServeWithEmbeddedDatabase(t *testing.T) {
 	}
 
 	restored := filepath.Join(reachableTempDir(t), "restored")
-	if out, err := exec.Command(bin, "restore", "--data-dir", restored, dump).CombinedOutput(); err != nil {
+	// "restore FILE" no longer guesses: it names the flag.
+	if out, err := exec.Command(bin, "restore", "--data-dir", restored, dump).CombinedOutput(); err == nil || !strings.Contains(string(out), "--from-export") {
+		t.Fatalf("restore FILE: %v, want an error naming --from-export:\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "restore", "--data-dir", restored, "--from-export", dump).CombinedOutput(); err != nil {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 	srv = start(t, bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", restored)

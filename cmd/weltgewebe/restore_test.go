@@ -18,16 +18,13 @@ import (
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 )
 
-// A busy instance is moved to a new machine the documented way: backup while it serves,
-// restore into a fresh data directory (a new cluster, whose transaction counter starts low),
+// A busy instance is moved to a new machine the documented way: export while it serves,
+// restore the export into a fresh data directory (a new cluster, whose transaction counter starts low),
 // serve from there under the same address. Its log's followers must go on: a new Antrag reaches
 // the neighbour, and a map client that reconnects with the cursor it had from the old machine
 // gets the new change.
 func TestRestoreOnNewMachine(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "weltgewebe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	ctx := context.Background()
 	neighbour := instancetest.Start(t, instancetest.Options{Host: "127.0.0.42", Name: "Plagwitz"})
 	oldDir := filepath.Join(reachableTempDir(t), "data")
@@ -117,12 +114,12 @@ func TestRestoreOnNewMachine(t *testing.T) {
 	published := outbox()
 
 	dump := filepath.Join(reachableTempDir(t), "instance.dump")
-	cmd("backup", "--data-dir", oldDir, dump)
+	cmd("export", "database", "--data-dir", oldDir, dump)
 	srv.stop(t)
 	addr := strings.TrimPrefix(srv.url, "http://")
 
 	newDir := filepath.Join(reachableTempDir(t), "data")
-	cmd("restore", "--data-dir", newDir, dump)
+	cmd("restore", "--data-dir", newDir, "--from-export", dump)
 	srv = start(t, bin, "serve", "--dev", "--listen", addr, "--data-dir", newDir)
 	defer srv.stop(t)
 	if srv.url != "http://"+addr {

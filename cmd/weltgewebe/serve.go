@@ -42,6 +42,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	timezone := fs.String("timezone", envOr("WG_TIMEZONE", "Europe/Berlin"), "the Ortsweberei's time zone, for the daily batch and the nightly snapshot (env WG_TIMEZONE)")
 	snapshotDir := fs.String("snapshot-dir", envOr("WG_SNAPSHOT_DIR", ""), "directory of the signed snapshots, shared by all replicas (env WG_SNAPSHOT_DIR; default <data-dir>/snapshots)")
 	snapshotAt := fs.String("snapshot-at", envOr("WG_SNAPSHOT_AT", "02:00"), "local time of day of the daily full snapshot (env WG_SNAPSHOT_AT)")
+	backupAt := fs.String("backup-at", envOr("WG_BACKUP_AT", ""), "local time of day (in --timezone) of the nightly pgBackRest backup into --backup-repo, e.g. 01:30: full when none is younger than 7 days, else differential; a missed one is taken at start; empty: none (env WG_BACKUP_AT)")
 	snapshotEvery := fs.String("snapshot-every", envOr("WG_SNAPSHOT_EVERY", snapshot.DefaultEvery.String()), "distance between incremental snapshots after the full one (env WG_SNAPSHOT_EVERY)")
 	retentionFlag := fs.String("event-retention", envOr("WG_EVENT_RETENTION", snapshot.DefaultRetention.String()), "how long the event log keeps an event once a verified snapshot holds it, e.g. 720h; negative: for ever (env WG_EVENT_RETENTION)")
 	mirrorMaxFlag := fs.String("mirror-max-bytes", envOr("WG_MIRROR_MAX_BYTES", "536870912"), "the largest snapshot file of a neighbour this instance mirrors, in bytes (env WG_MIRROR_MAX_BYTES)")
@@ -77,6 +78,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	snapshotFull, err := time.Parse("15:04", *snapshotAt)
 	if err != nil || snapshotFull.Hour()+snapshotFull.Minute() == 0 {
 		return fmt.Errorf("--snapshot-at wants HH:MM after midnight, got %q", *snapshotAt)
+	}
+	var backupAtDur time.Duration
+	if *backupAt != "" {
+		t, err := time.Parse("15:04", *backupAt)
+		if err != nil || t.Hour()+t.Minute() == 0 {
+			return fmt.Errorf("--backup-at wants HH:MM after midnight, got %q", *backupAt)
+		}
+		if db.backupRepo == "" {
+			return errors.New("--backup-at needs --backup-repo (env WG_BACKUP_REPO)")
+		}
+		backupAtDur = time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
 	}
 	every, err := time.ParseDuration(*snapshotEvery)
 	if err != nil || every < time.Hour {
@@ -117,6 +129,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	cfg.RTMPSecret = *rtmpSecret
+	cfg.BackupAt = backupAtDur
 	ingest, err := ingestPlan(*ingestFlag, *seedDemo, db.dataDir, log)
 	if err != nil {
 		return err

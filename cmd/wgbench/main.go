@@ -26,31 +26,33 @@ import (
 )
 
 type config struct {
-	edgeRequests    int
-	edgeClients     int
-	edgeDuration    time.Duration
-	duration        time.Duration
-	workers         int
-	knoten          int
-	timelineKnoten  int
-	timelineEvents  int
-	timelineRounds  int
-	timelineProfile string
-	snapshotChanges int
-	faeden          int
-	queries         int
-	followRate      int
-	residents       int
-	batchChanges    int
-	inboxRequests   int
-	followers       int
-	mapKnoten       int
-	mapRate         int
-	mapClients      []int
-	adressen        int
-	camtCredits     int
-	exportBookings  int
-	stream          streamConfig
+	drillKnoten, drillEvents int
+	drillBackup              string
+	edgeRequests             int
+	edgeClients              int
+	edgeDuration             time.Duration
+	duration                 time.Duration
+	workers                  int
+	knoten                   int
+	timelineKnoten           int
+	timelineEvents           int
+	timelineRounds           int
+	timelineProfile          string
+	snapshotChanges          int
+	faeden                   int
+	queries                  int
+	followRate               int
+	residents                int
+	batchChanges             int
+	inboxRequests            int
+	followers                int
+	mapKnoten                int
+	mapRate                  int
+	mapClients               []int
+	adressen                 int
+	camtCredits              int
+	exportBookings           int
+	stream                   streamConfig
 }
 
 func main() {
@@ -103,6 +105,9 @@ func main() {
 	flag.IntVar(&cfg.timelineEvents, "timeline-events", 3000, "events in the log between the asked day's last snapshot and midnight (timeline)")
 	flag.IntVar(&cfg.timelineRounds, "timeline-rounds", 5, "rounds of -queries boxes with the replay cache (timeline)")
 	flag.StringVar(&cfg.timelineProfile, "timeline-cpuprofile", "", "write CPU profiles of the timeline's uncached queries to this file, of its first cached round to this file.cached")
+	flag.IntVar(&cfg.drillKnoten, "drill-knoten", 100_000, "Knoten on the map in the restore drill (run -only drill alone)")
+	flag.IntVar(&cfg.drillEvents, "drill-events", 1_000_000, "events in the log in the restore drill")
+	flag.StringVar(&cfg.drillBackup, "drill-backup", "before", "the drill's base backup: before the fill (the restore replays every event's WAL) or after it")
 	flag.IntVar(&cfg.faeden, "faeden", 100_000, "due Fäden in the sweep measurement")
 	flag.IntVar(&cfg.queries, "queries", 2000, "bbox queries per variant")
 	flag.IntVar(&cfg.followRate, "follow-rate", 500, "events per second written while measuring follower latency")
@@ -173,11 +178,22 @@ func main() {
 			defer os.RemoveAll(tmp)
 			dir = filepath.Join(tmp, "data")
 		}
-		c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, Settings: settings})
-		check(err)
-		defer c.Stop()
-		adminURL = c.URL("postgres")
-		pgDataDir = c.DataDir()
+		if *only == "drill" {
+			// The drill's cluster archives and streams into a repository beside it.
+			base := filepath.Dir(dir) // the temporary directory
+			if *keepDir != "" {
+				base = *keepDir
+			}
+			drillCluster = openDrillCluster(ctx, base)
+			defer drillCluster.db.Close()
+			adminURL = drillCluster.db.URL
+		} else {
+			c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: dir, Settings: settings})
+			check(err)
+			defer c.Stop()
+			adminURL = c.URL("postgres")
+			pgDataDir = c.DataDir()
+		}
 	}
 
 	asked := strings.Split(strings.ReplaceAll(*only, " ", ""), ",")
@@ -204,6 +220,8 @@ func main() {
 		switch strings.TrimSpace(name) {
 		case "append":
 			benchAppend(ctx, env, cfg)
+		case "backup": // its own two clusters (backup.go)
+			benchBackup(ctx, cfg)
 		case "konto":
 			benchKonto(ctx, env, cfg)
 		case "follow":
@@ -236,6 +254,11 @@ func main() {
 			benchSnapshot(ctx, env, cfg)
 		case "wortfilter":
 			benchWortfilter()
+		case "drill":
+			if drillCluster == nil {
+				log.Fatal("run -only drill alone, on the benchmark's own cluster (no -database-url)")
+			}
+			benchDrill(ctx, env, cfg, drillCluster)
 		case "stream":
 			printStream(cfg.stream, benchStream(ctx, env, cfg.stream))
 		default:
@@ -254,6 +277,9 @@ func parseInts(s string) []int {
 	}
 	return out
 }
+
+// drillCluster is -only drill's cluster (drill.go); nil otherwise.
+var drillCluster *drillRun
 
 func check(err error) {
 	if err != nil {

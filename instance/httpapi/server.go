@@ -18,10 +18,12 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/adressen"
 	"github.com/weltgewebe/weltgewebe/instance/antrag"
+	"github.com/weltgewebe/weltgewebe/instance/backup"
 	"github.com/weltgewebe/weltgewebe/instance/captcha"
 	"github.com/weltgewebe/weltgewebe/instance/chat"
 	"github.com/weltgewebe/weltgewebe/instance/clock"
 	"github.com/weltgewebe/weltgewebe/instance/delegation"
+	"github.com/weltgewebe/weltgewebe/instance/drill"
 	"github.com/weltgewebe/weltgewebe/instance/knoten"
 	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 	"github.com/weltgewebe/weltgewebe/instance/moderation"
@@ -90,6 +92,9 @@ type Deps struct {
 	// RequestTimeout bounds each request's work (default DefaultRequestTimeout; negative: none).
 	RequestTimeout time.Duration
 
+	// Backup reads the backups' status for admins (GET /api/admin/backup; nil: no route).
+	Backup func(context.Context) (backup.Report, error)
+
 	// Wortfilter is the word list admins edit (nil: no routes).
 	Wortfilter *wortfilter.Service
 
@@ -98,6 +103,10 @@ type Deps struct {
 	// RTMPSecret is the secret nginx-rtmp's callbacks carry (docs/STREAMS.md); empty: every
 	// broadcast is refused.
 	RTMPSecret string
+	// Drills are the restore drills' reports in the backup repository (drills.go; nil: no
+	// routes), published at /api/betrieb/drills.
+	Drills *drill.Reports
+
 	// HLSDir, when set, is the HLS directory of the ingest this instance runs itself (serve
 	// --ingest): served at /hls/ (hls.go). Empty: nginx in front serves /hls/.
 	HLSDir string
@@ -146,6 +155,9 @@ func (s *Server) routes() {
 	s.handle("PATCH /api/me", s.authed(s.updateMe))
 	s.handle("GET /api/accounts/{id}", s.profile)
 	s.handle("GET /api/admin/accounts", s.authed(s.listResidents))
+	if s.Backup != nil {
+		s.handle("GET /api/admin/backup", s.authed(s.backupStatus))
+	}
 	s.handle("POST /api/admin/accounts/{id}/verify", s.authed(s.verify))
 	s.handle("PUT /api/admin/accounts/{id}/roles/{role}", s.authed(s.grantRole))
 	s.handle("DELETE /api/admin/accounts/{id}/roles/{role}", s.authed(s.revokeRole))
@@ -213,6 +225,7 @@ func (s *Server) routes() {
 
 	s.bankRoutes()
 	s.snapshotRoutes()
+	s.drillRoutes()
 	if s.Wortfilter != nil {
 		s.handle("GET /api/admin/wortfilter", s.authed(s.getWortfilter))
 		s.handle("PUT /api/admin/wortfilter", s.authed(s.setWortfilter))

@@ -47,6 +47,11 @@ type Options struct {
 	Throwaway bool
 	// Logger receives the server's log lines at debug level and lifecycle messages at info.
 	Logger *slog.Logger
+	// Env is added to the server's environment: what its archive_command needs (pgBackRest's
+	// secrets, which must not be in a configuration file).
+	Env []string
+	// WALStream, when set, runs pg_receivewal beside the server (stream.go).
+	WALStream *WALStream
 }
 
 // Cluster is a running PostgreSQL server owned by this process.
@@ -55,7 +60,7 @@ type Cluster struct {
 	binDir    string
 	socketDir string
 	port      int
-	owner     owner
+	owner     Owner
 	opts      Options
 	log       *slog.Logger
 	attached  bool // the server belongs to another process
@@ -63,6 +68,7 @@ type Cluster struct {
 	mu       sync.Mutex
 	proc     *server // the server process running now (Keep replaces one that died)
 	stopping bool
+	stream   *streamer // nil without Options.WALStream
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -92,14 +98,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgcluster: data dir: %w", err)
 	}
-	owner, err := runAs()
+	owner, err := ServerOwner()
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("pgcluster: create data dir: %w", err)
 	}
-	if err := owner.chown(dataDir); err != nil {
+	if err := owner.Chown(dataDir); err != nil {
 		return nil, err
 	}
 	if err := owner.checkReachable(dataDir); err != nil {
@@ -131,6 +137,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.proc = p
+	if opts.WALStream != nil {
+		c.stream = c.startStream(*opts.WALStream)
+		if err := c.stream.waitStreaming(ctx, 30*time.Second); err != nil {
+			// Writes wait for the stream (synchronous); say so rather than hang silently.
+			log.Error("the WAL stream is not running; writes wait until it is", "err", err)
+		}
+	}
 	return c, nil
 }
 
@@ -145,6 +158,15 @@ func (c *Cluster) BinDir() string { return c.binDir }
 
 // DataDir is the cluster's data directory.
 func (c *Cluster) DataDir() string { return c.dataDir }
+
+// SocketDir is the directory of the server's Unix socket, and Port the number in its name.
+func (c *Cluster) SocketDir() string { return c.socketDir }
+
+// Port names the socket file (.s.PGSQL.<port>); the server has no TCP listener.
+func (c *Cluster) Port() int { return c.port }
+
+// Owner is the system user the server runs as.
+func (c *Cluster) Owner() Owner { return c.owner }
 
 // Keep starts the server again whenever it exits without Stop (a crash, a kill, the OOM
 // killer), until ctx ends: what a service manager would do for a server of its own, and nobody
@@ -223,6 +245,10 @@ func (c *Cluster) Stop() error {
 		p := c.proc
 		c.mu.Unlock()
 		c.stopErr = p.stop()
+		// After the server: its shutdown checkpoint still reaches the stream.
+		if c.stream != nil {
+			c.stream.stop()
+		}
 		if c.socketDir != filepath.Join(c.dataDir, "run") {
 			_ = os.RemoveAll(c.socketDir)
 		}
@@ -281,6 +307,14 @@ func (c *Cluster) start(ctx context.Context) (*server, error) {
 		settings["full_page_writes"] = "off"
 		settings["max_connections"] = "500"
 	}
+	if ws := opts.WALStream; ws != nil {
+		settings["wal_level"] = "replica"
+		if ws.Sync {
+			// A commit is acknowledged once pg_receivewal has flushed its WAL (stream.go).
+			settings["synchronous_standby_names"] = ws.Slot
+			settings["synchronous_commit"] = "on"
+		}
+	}
 	for k, v := range opts.Settings {
 		settings[k] = v
 	}
@@ -303,7 +337,10 @@ func (c *Cluster) start(ctx context.Context) (*server, error) {
 		// instead of holding the data directory.
 		Pdeathsig: syscall.SIGINT,
 	}
-	c.owner.apply(cmd)
+	if len(opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), opts.Env...)
+	}
+	c.owner.Apply(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("pgcluster: %w", err)
@@ -349,11 +386,11 @@ func (c *Cluster) start(ctx context.Context) (*server, error) {
 	}
 }
 
-func initdb(ctx context.Context, binDir, dataDir string, owner owner) error {
+func initdb(ctx context.Context, binDir, dataDir string, owner Owner) error {
 	run := func(locale string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
 			"-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale="+locale, "--no-instructions")
-		owner.apply(cmd)
+		owner.Apply(cmd)
 		return cmd.CombinedOutput()
 	}
 	out, err := run("C.UTF-8")
@@ -383,19 +420,19 @@ func cleanDir(dir string) error {
 
 // socketDirFor keeps the socket inside the data directory when the path fits the 107-byte limit
 // of Unix socket addresses, and in a private temporary directory otherwise.
-func socketDirFor(dataDir string, owner owner) (string, error) {
+func socketDirFor(dataDir string, owner Owner) (string, error) {
 	dir := filepath.Join(dataDir, "run")
 	if len(dir)+len("/.s.PGSQL.5432") < 100 {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return "", fmt.Errorf("pgcluster: socket dir: %w", err)
 		}
-		return dir, owner.chown(dir)
+		return dir, owner.Chown(dir)
 	}
 	dir, err := os.MkdirTemp("", "wgpg-")
 	if err != nil {
 		return "", fmt.Errorf("pgcluster: socket dir: %w", err)
 	}
-	return dir, owner.chown(dir)
+	return dir, owner.Chown(dir)
 }
 
 func findBinDir(explicit string) (string, error) {
@@ -426,28 +463,51 @@ func versionOf(path string) int {
 	return v
 }
 
-// owner is the system user the server runs as: the current user, or "postgres" when we are root.
-type owner struct {
+// Owner is the system user the cluster's processes run as: the current user, or "postgres"
+// when we are root. Everything that reads or writes the cluster's files or its WAL (pgBackRest,
+// pg_receivewal, a restore) runs as the same user, or PostgreSQL finds files it cannot open.
+type Owner struct {
 	uid, gid int
 	name     string
 	switchTo bool
 }
 
-func runAs() (owner, error) {
+// ServerOwner is the user a cluster started by this process runs as.
+func ServerOwner() (Owner, error) {
 	if os.Geteuid() != 0 {
-		return owner{uid: os.Geteuid(), gid: os.Getegid()}, nil
+		return Owner{uid: os.Geteuid(), gid: os.Getegid()}, nil
 	}
-	u, err := user.Lookup("postgres")
+	o, err := LookupOwner("postgres")
 	if err != nil {
-		return owner{}, fmt.Errorf("pgcluster: running as root, and PostgreSQL refuses root; "+
+		return Owner{}, fmt.Errorf("pgcluster: running as root, and PostgreSQL refuses root; "+
 			"the system user \"postgres\" (created by Debian's postgresql package) is missing: %w", err)
+	}
+	return o, nil
+}
+
+// LookupOwner is the named system user; "" (or this process's own user) is this process.
+func LookupOwner(name string) (Owner, error) {
+	if name == "" {
+		return Owner{uid: os.Geteuid(), gid: os.Getegid()}, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return Owner{}, err
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return owner{uid: uid, gid: gid, name: u.Username, switchTo: true}, nil
+	if uid == os.Geteuid() {
+		return Owner{uid: uid, gid: gid}, nil
+	}
+	return Owner{uid: uid, gid: gid, name: u.Username, switchTo: true}, nil
 }
 
-func (o owner) apply(cmd *exec.Cmd) {
+// Name is the user's name when processes switch to it, "" when they run as this process.
+func (o Owner) Name() string { return o.name }
+
+// Apply makes cmd run as the owner (a no-op when that is this process). cmd.Env, when set, is
+// kept; HOME is set to a directory the owner can enter.
+func (o Owner) Apply(cmd *exec.Cmd) {
 	if !o.switchTo {
 		return
 	}
@@ -455,11 +515,17 @@ func (o owner) apply(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(o.uid), Gid: uint32(o.gid)}
-	cmd.Env = append(os.Environ(), "HOME="+os.TempDir())
-	cmd.Dir = os.TempDir()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "HOME="+os.TempDir())
+	if cmd.Dir == "" {
+		cmd.Dir = os.TempDir()
+	}
 }
 
-func (o owner) chown(path string) error {
+// Chown hands path and everything below it to the owner (a no-op when that is this process).
+func (o Owner) Chown(path string) error {
 	if !o.switchTo {
 		return nil
 	}
@@ -474,9 +540,25 @@ func (o owner) chown(path string) error {
 	})
 }
 
+// ChownOne hands path alone (not what is below it) to the owner; a no-op when that is this
+// process.
+func (o Owner) ChownOne(path string) error {
+	if !o.switchTo {
+		return nil
+	}
+	if err := os.Lchown(path, o.uid, o.gid); err != nil {
+		return fmt.Errorf("pgcluster: hand %s to user %s: %w", path, o.name, err)
+	}
+	return nil
+}
+
+// CheckReachable fails early, with a useful message, when the owner could not reach dir
+// because a parent directory is closed to it.
+func (o Owner) CheckReachable(dir string) error { return o.checkReachable(dir) }
+
 // checkReachable fails early, with a useful message, when the server user could not reach the
 // data directory because a parent directory is closed to it.
-func (o owner) checkReachable(dir string) error {
+func (o Owner) checkReachable(dir string) error {
 	if !o.switchTo {
 		return nil
 	}

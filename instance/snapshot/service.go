@@ -47,7 +47,11 @@ type Options struct {
 	// or not at all. An error rolls the recording back. It is a callback, so that this package
 	// needs no federation: instance.go wires it.
 	Recorded func(ctx context.Context, tx pgx.Tx, r Record) error
-	Log      *slog.Logger
+	// Saved, when set, is called with the paths of a snapshot's files (.json.gz, .sig) once it
+	// is recorded: the backup repository keeps a copy of each (instance/backup.go). Its error
+	// is logged; the snapshot stands.
+	Saved func(paths ...string) error
+	Log   *slog.Logger
 }
 
 // Service takes the scheduled snapshots, stores and verifies them, answers which exist, and
@@ -231,6 +235,11 @@ func (s *Service) take(ctx context.Context, kind string, slot time.Time) (Record
 	if !ok { // cannot happen under the lock; never leave files the index does not list
 		s.removeUnrecorded(ctx, written.Hash)
 		return Record{}, fmt.Errorf("snapshot: the %s slot %s was taken meanwhile", kind, slot)
+	}
+	if s.opts.Saved != nil {
+		if err := s.opts.Saved(final, filepath.Join(s.opts.Dir, written.Hash+".sig")); err != nil {
+			s.log.Error("snapshot taken, but not copied into the backup repository", "hash", r.Hash, "err", err)
+		}
 	}
 	s.log.Info("snapshot taken", "kind", kind, "hash", r.Hash, "slot", slot, "as_of", r.AsOf, "bytes", r.Bytes,
 		"objects", written.Objects, "took", time.Since(start).Round(time.Millisecond))

@@ -152,4 +152,11 @@ await kit.run(async () => {
   await adaPanel.locator("#mod-domains li", { hasText: "Kein Server ist gesperrt." }).waitFor();
   await adaPanel.locator("#mod-ips li", { hasText: "Keine Adresse ist gesperrt." }).waitFor();
   kit.step("Ada blocked an IP range and a domain and lifted both");
+
+  // The backups' status: this instance has no backup repository, and the tab says so.
+  await adaPanel.getByRole("tab", { name: "Sicherung" }).click();
+  await adaPanel.locator("#mod-backup .warn", { hasText: "Keine Sicherung eingerichtet" }).waitFor();
+  await adaPanel.locator("#mod-backup dt", { hasText: "WAL-Strom" }).waitFor();
+  await kit.a11y(admin, "the backup tab");
+  kit.step("Ada saw that no backup is configured");
 });

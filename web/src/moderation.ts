@@ -2,14 +2,15 @@
 // moderation log for everyone (with "Widerspruch einlegen" on the entries that concern the
 // reader); for moderators the queue of reports and appeals with their actions, and the residents
 // with their roles and sanctions (warn, suspend, lift; admins also ban and give roles); for
-// admins also the residents waiting for verification, the word list and the address and domain
-// blocks. Also the account dialog's part: the reader's own warnings and sanction, each with its
+// admins also the residents waiting for verification, the word list, the address and domain
+// blocks, and the backups' status (sicherung.ts). Also the account dialog's part: the reader's own warnings and sanction, each with its
 // appeal.
 import { ApiError, addMessages, api, get, germanMessage, post } from "./api";
 import { $, formError, h, replace, time, when } from "./dom";
 import { session } from "./session";
 import { toast } from "./toast";
 import type { Me } from "./types";
+import { renderBackup } from "./sicherung";
 import { openDialog } from "./ui";
 
 // The texts of the codes only the panel meets (the rest are in api.ts).
@@ -160,7 +161,7 @@ const sourceLabel = { resident: "Meldung", fediverse: "Meldung aus dem Fediverse
 const APPEALABLE = new Set(["hide", "warn", "suspend", "ban"]);
 const HIDEABLE = new Set(["knoten", "faden", "antrag", "einspruch", "kommentar", "nachricht"]);
 
-type Tab = "queue" | "log" | "people" | "verify" | "words" | "ips";
+type Tab = "queue" | "log" | "people" | "verify" | "words" | "ips" | "backup";
 const tabNames: [Tab, string, "all" | "moderator" | "admin"][] = [
   ["queue", "Meldungen", "moderator"],
   ["log", "Moderationslog", "all"],
@@ -168,6 +169,7 @@ const tabNames: [Tab, string, "all" | "moderator" | "admin"][] = [
   ["verify", "Bestätigen", "admin"],
   ["words", "Wortliste", "admin"],
   ["ips", "Sperren", "admin"],
+  ["backup", "Sicherung", "admin"],
 ];
 
 // The roles an admin gives (docs/MODERATION.md, "Roles"); the Kasse only where the Ortskonto exists.
@@ -249,6 +251,7 @@ export class Moderation {
     if (t === "verify") void this.verify();
     if (t === "words") void this.words();
     if (t === "ips") void this.ips();
+    if (t === "backup") void renderBackup(this.panels.get("backup")!);
   }
 
   private say(text: string) {

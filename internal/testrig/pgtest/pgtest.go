@@ -46,9 +46,13 @@ type serverState struct {
 	template string
 }
 
-// Main runs the tests and then stops the cluster, if one was started.
-func Main(m *testing.M) {
+// Main runs the tests, then what after names (cleanups of the package's own), and then stops
+// the cluster, if one was started.
+func Main(m *testing.M, after ...func()) {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	if server != nil && server.cluster != nil {
 		_ = server.cluster.Stop()
 		_ = os.RemoveAll(server.dir)

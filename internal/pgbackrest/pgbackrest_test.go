@@ -1,0 +1,291 @@
+package pgbackrest_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/instance"
+	"github.com/weltgewebe/weltgewebe/instance/pgcluster"
+	"github.com/weltgewebe/weltgewebe/internal/pgbackrest"
+)
+
+// open starts an embedded cluster that archives and streams into repo (as serve
+// --backup-repo does), without the instance's schema.
+func open(t *testing.T, dataDir string, repo *pgbackrest.Repo, wal string) *instance.Database {
+	t.Helper()
+	if _, err := pgbackrest.Binary(); err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d, err := instance.OpenDatabase(ctx, instance.DBConfig{DataDir: dataDir, NoMigrate: true, Backup: repo, BackupWAL: wal}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// tempDir is a directory the cluster's user (postgres, when the tests run as root) can enter.
+func tempDir(t *testing.T) string {
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// With the synchronous stream, a commit that returned is in the repository's wal-stream:
+// what B's kill test and every restore to "latest" rely on.
+func TestAcknowledgedCommitIsInTheStream(t *testing.T) {
+	dir := tempDir(t)
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo")}
+	d := open(t, filepath.Join(dir, "data"), repo, "sync")
+	ctx := context.Background()
+	var state string
+	if err := d.Pool.QueryRow(ctx, `SELECT sync_state FROM pg_stat_replication WHERE application_name = 'weltgewebe_walstream'`).Scan(&state); err != nil {
+		t.Fatalf("the stream is not connected: %v", err)
+	}
+	if state != "sync" {
+		t.Fatalf("the stream's sync_state is %q, want sync", state)
+	}
+	marker := "acknowledged-" + rand.Text()
+	if _, err := d.Pool.Exec(ctx, `CREATE TABLE t (v text)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pool.Exec(ctx, `INSERT INTO t VALUES ($1)`, marker); err != nil {
+		t.Fatal(err)
+	}
+	// No waiting: the commit's acknowledgement is the stream's flush.
+	if !inStream(t, repo, marker) {
+		t.Fatalf("the committed row %q is not in %s", marker, repo.StreamDir())
+	}
+
+	// pg_receivewal dies: the cluster starts it again, and the next commit, which waits for
+	// it, is in the stream too.
+	pid := receiverPID(t, repo.StreamDir())
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	again := "after-the-kill-" + rand.Text()
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := d.Pool.Exec(waitCtx, `INSERT INTO t VALUES ($1)`, again); err != nil {
+		t.Fatalf("a commit after the stream died: %v (was it started again?)", err)
+	}
+	if !inStream(t, repo, again) {
+		t.Fatalf("the row committed after the stream's restart is not in %s", repo.StreamDir())
+	}
+	if receiverPID(t, repo.StreamDir()) == pid {
+		t.Fatal("the same pg_receivewal still runs")
+	}
+}
+
+// receiverPID finds the pg_receivewal writing into dir.
+func receiverPID(t *testing.T, dir string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if strings.HasSuffix(args[0], "pg_receivewal") && slices.Contains(args, "--directory="+dir) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
+		}
+	}
+	t.Fatalf("no pg_receivewal writes into %s", dir)
+	return 0
+}
+
+// inStream says whether a segment in the stream's directory holds the bytes of s (a row's
+// text is in its insert record).
+func inStream(t *testing.T, repo *pgbackrest.Repo, s string) bool {
+	t.Helper()
+	entries, err := os.ReadDir(repo.StreamDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(repo.StreamDir(), e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// A full backup, a row written after it and never archived (it is only in the stream's
+// .partial segment when the server is killed), a restore to latest into an empty directory: the
+// restored cluster has the row, and the snapshot files come back.
+func TestBackupRestoreLatestHasTheStreamsCommits(t *testing.T) {
+	dir := tempDir(t)
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo"), CipherPass: "test-pass"}
+	d := open(t, filepath.Join(dir, "data"), repo, "sync")
+	ctx := context.Background()
+	if _, err := d.Pool.Exec(ctx, `CREATE TABLE t (v text)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pool.Exec(ctx, `INSERT INTO t VALUES ('before the backup')`); err != nil {
+		t.Fatal(err)
+	}
+	pg, ok := d.BackupCluster()
+	if !ok {
+		t.Fatal("no embedded cluster")
+	}
+	b, err := repo.Backup(ctx, pg, "full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Type != "full" || b.RepoSize <= 0 || b.Stop.Before(b.Start) {
+		t.Fatalf("backup = %+v", b)
+	}
+	if conf, _ := os.ReadFile(repo.ConfigPath()); strings.Contains(string(conf), "test-pass") {
+		t.Fatal("the cipher pass is in pgbackrest.conf")
+	}
+	info, err := repo.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Backups) != 1 || info.Backups[0].Label != b.Label || info.RepoBytes <= 0 || info.ArchiveMax == "" {
+		t.Fatalf("info = %+v", info)
+	}
+	if _, err := d.Pool.Exec(ctx, `INSERT INTO t VALUES ('after the backup')`); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(dir, "snapshot-1.json")
+	if err := os.WriteFile(snap, []byte(`{"signed":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.SaveSnapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	// The server dies without a shutdown (which would archive the segment in progress).
+	pidFile, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.SplitN(string(pidFile), "\n", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Close() // waits for the killed server; stops the stream
+
+	target := filepath.Join(dir, "restored")
+	if err := os.WriteFile(filepath.Join(dir, "occupied"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Restore(ctx, pgbackrest.Cluster{DataDir: dir, User: pg.User}, pgbackrest.Target{Latest: true}); err != pgbackrest.ErrNotEmpty {
+		t.Fatalf("restore into a directory with files: %v, want ErrNotEmpty", err)
+	}
+	if err := repo.Restore(ctx, pgbackrest.Cluster{DataDir: target, User: pg.User}, pgbackrest.Target{Latest: true}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := repo.RestoreSnapshots(filepath.Join(dir, "snapshots"))
+	if err != nil || n != 1 {
+		t.Fatalf("snapshot files restored: %d, %v", n, err)
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: target, Env: repo.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	conn := waitPromoted(t, c)
+	defer conn.Close(ctx)
+	var rows []string
+	rs, err := conn.Query(ctx, `SELECT v FROM t ORDER BY v`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err = pgx.CollectRows(rs, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows, ",") != "after the backup,before the backup" {
+		t.Fatalf("restored rows = %q", rows)
+	}
+}
+
+// waitPromoted connects once recovery has ended (the server accepts connections while it
+// still replays, read-only).
+func waitPromoted(t *testing.T, c *pgcluster.Cluster) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		if err == nil {
+			var recovering bool
+			if err = conn.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&recovering); err == nil && !recovering {
+				return conn
+			}
+			conn.Close(ctx)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restored cluster is still recovering after 30 s (%v)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// --backup-wal archive: no stream (writes never wait for one); a completed segment reaches
+// the repository by archive-push.
+func TestArchiveOnlyHasNoStreamAndArchives(t *testing.T) {
+	dir := tempDir(t)
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo")}
+	d := open(t, filepath.Join(dir, "data"), repo, "archive")
+	ctx := context.Background()
+	var standbys string
+	if err := d.Pool.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names')`).Scan(&standbys); err != nil || standbys != "" {
+		t.Fatalf("synchronous_standby_names = %q (%v), want none", standbys, err)
+	}
+	var segment string
+	if err := d.Pool.QueryRow(ctx, `SELECT pg_walfile_name(pg_switch_wal())`).Scan(&segment); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var last *string
+		if err := d.Pool.QueryRow(ctx, `SELECT last_archived_wal FROM pg_stat_archiver`).Scan(&last); err != nil {
+			t.Fatal(err)
+		}
+		if last != nil && *last >= segment {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("segment %s not archived after 30 s (last: %v)", segment, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	info, err := repo.Info(ctx)
+	if err != nil || info.ArchiveMax < segment {
+		t.Fatalf("the repository's archive ends at %q (%v), want %s", info.ArchiveMax, err, segment)
+	}
+	if entries, _ := os.ReadDir(repo.StreamDir()); len(entries) != 0 {
+		t.Fatalf("wal-stream/ has %d files without a stream", len(entries))
+	}
+}
