@@ -52,12 +52,14 @@ vet:
 
 ## bench: the load and speed measurements written down in docs/BENCHMARKS.md (slow)
 # The timeline and snapshot measurements fill the map with their own Knoten, and the livestream's
-# instance trusts its nginx's X-Forwarded-For: each in a run of its own.
+# instance trusts its nginx's X-Forwarded-For: each in a run of its own. The residents (the
+# seed's phase gates) run their own replicas and nginx on a database of their own.
 bench: deps
 	$(GO) run ./cmd/wgbench $(BENCHFLAGS)
 	$(GO) run ./cmd/wgbench -only timeline $(BENCHFLAGS)
 	$(GO) run ./cmd/wgbench -only snapshot $(BENCHFLAGS)
 	$(GO) run ./cmd/wgbench -only stream $(BENCHFLAGS)
+	$(GO) run ./cmd/wgbench -only residents -residents-replicas 1,2 $(BENCHFLAGS)
 	$(GO) run ./cmd/wgbench -only drill $(BENCHFLAGS)
 
 ## bench-drill: the restore drill's figures alone: an instance of 100,000 Knoten and 1,000,000 events restored from its repository (sizes: BENCHFLAGS="-drill-knoten N -drill-events N -drill-backup before|after")

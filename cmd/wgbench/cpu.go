@@ -60,7 +60,27 @@ func clusterCPU() (time.Duration, bool) {
 			sum += cpu
 		}
 	}
-	return sum, true
+	// Backends that ended (a pool closing idle connections, a replica's River client) took
+	// their time with them: the postmaster has it as its waited-for children's.
+	return sum + reapedCPU(postmaster), true
+}
+
+// reapedCPU is the user and system time of a process's children that have ended and been
+// waited for (cutime and cstime in /proc/PID/stat).
+func reapedCPU(pid string) time.Duration {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return 0
+	}
+	line := string(b)
+	fields := strings.Fields(line[strings.LastIndexByte(line, ')')+1:])
+	if len(fields) < 15 {
+		return 0
+	}
+	const tick = time.Second / 100
+	cut, _ := strconv.ParseInt(fields[13], 10, 64)
+	cst, _ := strconv.ParseInt(fields[14], 10, 64)
+	return time.Duration(cut+cst) * tick
 }
 
 // processCPU is the user and system time a process has used so far.

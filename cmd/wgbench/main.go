@@ -80,6 +80,14 @@ func main() {
 		runMapClients(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "_residents" {
+		runResidents(os.Args[2:], os.Stdin, os.Stdout)
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "_serve" {
+		runServe(os.Args[2:])
+		return
+	}
 	var (
 		cfg     config
 		only    = flag.String("only", "append,follow,bbox,adressen,sweep,governance,federation,map,flood,edge,bank,konto,wortfilter", "which measurements to run")
@@ -122,6 +130,15 @@ func main() {
 	flag.StringVar(&cfg.stream.picture.Bitrate, "stream-bitrate", "1500k", "the broadcast's video bitrate")
 	flag.BoolVar(&cfg.stream.storm, "stream-storm", true, "end the livestream measurement with a reconnect storm of the chat sockets")
 	flag.IntVar(&cfg.stream.backlog, "stream-backlog", 4096, "nginx's accept queue in the livestream measurement (listen … backlog=, as deploy/nginx/weltgewebe.conf; nginx's default is 511)")
+	residentCounts := flag.String("residents-n", "200,1000,5000", "numbers of residents in the phase-gate measurement (residents; run it alone)")
+	residentReplicas := flag.String("residents-replicas", "1", "replica counts behind nginx in the residents measurement, each a series (e.g. 1,2)")
+	rc := residentsConfig{}
+	flag.IntVar(&rc.rounds, "residents-rounds", 2, "runs of each number of residents")
+	flag.DurationVar(&rc.duration, "residents-duration", time.Minute, "the measured phase of each residents run")
+	flag.DurationVar(&rc.think, "residents-think", 15*time.Second, "a resident's mean think time between actions")
+	flag.DurationVar(&rc.ramp, "residents-ramp", 0, "arrivals spread over this (0: N/200 s, at least 2 s)")
+	flag.IntVar(&rc.knoten, "residents-knoten", 5000, "Knoten on the map before the residents come")
+	flag.StringVar(&rc.profile, "residents-cpuprofile", "", "CPU profiles of the replicas during the largest N's first run: PREFIX-<k>r-<i>.pprof")
 	mapClients := flag.String("map-clients", "1000,5000,10000", "numbers of concurrent live-map clients")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
@@ -140,6 +157,8 @@ func main() {
 		check(err)
 		cfg.mapClients = append(cfg.mapClients, n)
 	}
+	rc.counts = parseInts(*residentCounts)
+	rc.replicas = parseInts(*residentReplicas)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		check(err)
@@ -178,6 +197,14 @@ func main() {
 	}
 
 	asked := strings.Split(strings.ReplaceAll(*only, " ", ""), ",")
+	if slices.Contains(asked, "residents") {
+		if len(asked) > 1 {
+			log.Fatal("run -only residents alone: it runs its own replicas and nginx on a database of its own")
+		}
+		fmt.Printf("# wgbench — %s, %d CPUs, %s\n\n", time.Now().Format("2006-01-02"), runtime.NumCPU(), runtime.Version())
+		printResidents(rc, benchResidents(ctx, adminURL, rc))
+		return
+	}
 	if slices.Contains(asked, "stream") && len(asked) > 1 {
 		log.Fatal("run -only stream alone: its instance believes nginx's X-Forwarded-For, which the other measurements' clients would not send")
 	}
@@ -238,6 +265,17 @@ func main() {
 			log.Fatalf("unknown measurement %q", name)
 		}
 	}
+}
+
+func parseInts(s string) []int {
+	var out []int
+	for _, v := range strings.Split(s, ",") {
+		var n int
+		_, err := fmt.Sscan(strings.TrimSpace(v), &n)
+		check(err)
+		out = append(out, n)
+	}
+	return out
 }
 
 // drillCluster is -only drill's cluster (drill.go); nil otherwise.
