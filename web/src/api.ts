@@ -26,10 +26,6 @@ const messages: Record<string, string> = {
   malformed_date: "Das Datum war nicht lesbar.",
   malformed_time: "Die Uhrzeit war nicht lesbar.",
   snapshot_not_found: "Diesen Snapshot gibt es hier nicht.",
-  mirror_not_found: "Von dieser Ortsweberei wird hier keine Kopie geführt.",
-  mirror_busy: "Gerade wird schon eine gespiegelte Zeitleiste gelesen. Bitte versuche es gleich noch einmal.",
-  mirror_timeline_too_large: "Diese gespiegelte Kopie ist zu groß, um sie hier als Zeitleiste zu zeigen.",
-  mirror_before_start: "Für diesen Tag liegt hier keine Kopie des Stands dieser Ortsweberei vor.",
   unauthenticated: "Bitte melde dich an.",
   invalid_credentials: "E-Mail oder Passwort stimmen nicht.",
   not_your_faden: "Das ist nicht dein Faden.",
@@ -123,10 +119,6 @@ const messages: Record<string, string> = {
   clock_jump_too_large: "Die Uhr springt höchstens 366 Tage auf einmal.",
   invalid_duration: "Diese Zeitspanne ist ungültig (etwa „168h“).",
   federation_failed: "Die Verbindung zur anderen Ortsweberei kam nicht zustande.",
-  invalid_domain: "Diese Domain ist ungültig.",
-  domain_blocked: "Diese Domain ist gesperrt.",
-  key_fetch_failed: "Der Schlüssel des Absenders war nicht abrufbar.",
-  not_an_activity: "Das ist keine ActivityPub-Aktivität.",
   unreadable_body: "Die Anfrage war nicht lesbar.",
   invalid_filter: "Dieser Filter ist ungültig.",
   too_large: "Das ist zu groß.",
@@ -212,3 +204,17 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
 
 export const get = <T>(path: string) => api<T>("GET", path);
 export const post = <T>(path: string, body?: unknown) => api<T>("POST", path, body ?? {});
+
+// When a socket that closed opens again. A replica that shuts down (a deploy, a restart) closes
+// its sockets with 4012 "server restart" (instance/wire.ServerRestart) after it has stopped
+// taking connections: the app reconnects at once, through nginx to a replica that runs, and
+// resumes by its cursor. The jitter spreads a replica's thousands of sockets over a quarter
+// second instead of one instant. Any other close waits its backoff.
+
+export const SERVER_RESTART = 4012;
+
+/** Milliseconds to wait before reconnecting a socket closed with `code`: 0–250 after a server restart, else `backoff` ± 25 %. */
+export function reconnectDelay(code: number, backoff: number): number {
+  if (code === SERVER_RESTART) return Math.random() * 250;
+  return backoff * (0.75 + Math.random() * 0.5);
+}

@@ -1,9 +1,8 @@
 // The Nähstübchen (right slider): one public chat room, listed over HTTP, live over /ws/chat.
-import { ApiError, get, germanMessage, post } from "./api";
+import { ApiError, get, germanMessage, post, reconnectDelay, SERVER_RESTART } from "./api";
 import { requireLogin } from "./auth";
 import { $, formError, h, time } from "./dom";
 import { reportButton } from "./melden";
-import { reconnectDelay, SERVER_RESTART } from "./reconnect";
 import { session } from "./session";
 import type { ChatMessage } from "./types";
 import { isOpen, onSliderOpen } from "./ui";

@@ -1,7 +1,7 @@
 // The live map feed over /ws/map (docs/MAPFEED.md): the client holds each subscribed H3
 // cell's content, replaced by a `state`, changed by `delta`s, and keeps the last cursor so
 // that after a reconnect it gets exactly what it missed.
-import { reconnectDelay, SERVER_RESTART } from "./reconnect";
+import { reconnectDelay, SERVER_RESTART } from "./api";
 import type { Faden, Garnrolle, Goldfaden, Knoten } from "./types";
 
 export interface Content {

@@ -15,6 +15,16 @@ import { openDialog } from "./ui";
 
 // The texts of the codes only the panel meets (the rest are in api.ts).
 addMessages({
+  // The panel's domain blocks (Sperren); an inbox refuses a blocked domain's deliveries with the second.
+  invalid_domain: "Diese Domain ist ungültig.",
+  domain_blocked: "Diese Domain ist gesperrt.",
+  // Only other servers and tools meet these (neighbours' mirrors, an inbox); listed for completeness.
+  mirror_not_found: "Von dieser Ortsweberei wird hier keine Kopie geführt.",
+  mirror_busy: "Gerade wird schon eine gespiegelte Zeitleiste gelesen. Bitte versuche es gleich noch einmal.",
+  mirror_timeline_too_large: "Diese gespiegelte Kopie ist zu groß, um sie hier als Zeitleiste zu zeigen.",
+  mirror_before_start: "Für diesen Tag liegt hier keine Kopie des Stands dieser Ortsweberei vor.",
+  key_fetch_failed: "Der Schlüssel des Absenders war nicht abrufbar.",
+  not_an_activity: "Das ist keine ActivityPub-Aktivität.",
   // Only another server meets these (an incoming Flag); listed for completeness, with the reports.
   flag_without_object: "Eine Meldung (Flag) muss das gemeldete Konto oder die gemeldeten Beiträge nennen.",
   flag_too_many_objects: "Eine Meldung (Flag) darf höchstens 100 Konten oder Beiträge nennen.",

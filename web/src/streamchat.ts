@@ -3,12 +3,11 @@
 // last cursor seen. Two orders: "Neu" (newest first) and "Oben" (by the votes, as the instance
 // ranks them). Votes only move messages: the buttons show one's own choice and no number is
 // ever on the screen (the instance sends none).
-import { ApiError, api, get, germanMessage, post } from "./api";
+import { ApiError, api, get, germanMessage, post, reconnectDelay, SERVER_RESTART } from "./api";
 import { openLogin } from "./auth";
 import { formError, h, replace, time } from "./dom";
 import { svg } from "./labels";
 import { reportButton } from "./melden";
-import { reconnectDelay, SERVER_RESTART } from "./reconnect";
 import { session } from "./session";
 import { toast } from "./toast";
 import type { ChatMessage } from "./types";
