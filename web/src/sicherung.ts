@@ -1,8 +1,15 @@
 // The admin panel's tab "Sicherung" (docs/OPERATIONS.md, "Backup and restore"): what the backup
 // repository holds, whether the WAL reaches it (the archive and the synchronous stream), and
 // the range a restore can reach, read from GET /api/admin/backup.
-import { germanMessage, get } from "./api";
+import { addMessages, germanMessage, get } from "./api";
 import { h, replace, time } from "./dom";
+
+addMessages({
+  // The public drill log (GET /api/betrieb/drills/{name}) and `restore --to` on the command line.
+  drill_not_found: "Diesen Bericht einer Wiederherstellungsprobe gibt es nicht.",
+  restore_target_invalid: "Das Ziel der Wiederherstellung ist ungültig: „latest“, ein Zeitpunkt (RFC 3339) oder „name:NAME“.",
+  restore_target_not_empty: "Das Datenverzeichnis ist nicht leer: wiederhergestellt wird nur in ein leeres Verzeichnis.",
+});
 
 interface Backup {
   label: string;
