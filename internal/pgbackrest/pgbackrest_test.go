@@ -289,3 +289,52 @@ func TestArchiveOnlyHasNoStreamAndArchives(t *testing.T) {
 		t.Fatalf("wal-stream/ has %d files without a stream", len(entries))
 	}
 }
+
+// A restore to a named restore point starts from a backup that ended before it, not from the
+// newest one: a backup that began after the point (the nightly one, finishing while the drill
+// fingerprints the source) never reaches it in its WAL, and recovery would give up.
+func TestRestoreToNameStartsBeforeThePoint(t *testing.T) {
+	dir := tempDir(t)
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo")}
+	d := open(t, filepath.Join(dir, "data"), repo, "sync")
+	ctx := context.Background()
+	if _, err := d.Pool.Exec(ctx, `CREATE TABLE t (v text); INSERT INTO t VALUES ('before the point')`); err != nil {
+		t.Fatal(err)
+	}
+	pg, ok := d.BackupCluster()
+	if !ok {
+		t.Fatal("no embedded cluster")
+	}
+	if _, err := repo.Backup(ctx, pg, "full"); err != nil {
+		t.Fatal(err)
+	}
+	var segment string
+	if err := d.Pool.QueryRow(ctx, `SELECT pg_walfile_name(pg_create_restore_point('the-point'))`).Scan(&segment); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pool.Exec(ctx, `INSERT INTO t VALUES ('after the point')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Backup(ctx, pg, "incr"); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "restored")
+	if err := repo.Restore(ctx, pgbackrest.Cluster{DataDir: target, User: pg.User}, pgbackrest.Target{Name: "the-point", Segment: segment}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: target, Env: repo.Env()})
+	if err != nil {
+		t.Fatalf("the cluster restored to the point did not start: %v", err)
+	}
+	defer c.Stop()
+	conn := waitPromoted(t, c)
+	defer conn.Close(ctx)
+	rs, err := conn.Query(ctx, `SELECT v FROM t ORDER BY v`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pgx.CollectRows(rs, pgx.RowTo[string])
+	if err != nil || strings.Join(rows, ",") != "before the point" {
+		t.Fatalf("restored rows = %q (%v), want the point's", rows, err)
+	}
+}
