@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -336,5 +337,62 @@ func TestRestoreToNameStartsBeforeThePoint(t *testing.T) {
 	rows, err := pgx.CollectRows(rs, pgx.RowTo[string])
 	if err != nil || strings.Join(rows, ",") != "before the point" {
 		t.Fatalf("restored rows = %q (%v), want the point's", rows, err)
+	}
+}
+
+// restore --to promotes the restored cluster without archiving (it must not write into the
+// repository while it might be a copy beside a live source), so the new timeline's history
+// file is not archived then. Once serve runs on it with the repository, the archive must get
+// it: without it a later restore from a backup of the old timeline cannot follow onto the new
+// one and replays the old timeline only, losing everything written since the first restore.
+func TestServeAfterRestoreArchivesTheNewTimeline(t *testing.T) {
+	dir := tempDir(t)
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo")}
+	d := open(t, filepath.Join(dir, "data"), repo, "archive")
+	ctx := context.Background()
+	pg, ok := d.BackupCluster()
+	if !ok {
+		t.Fatal("no embedded cluster")
+	}
+	if _, err := repo.Backup(ctx, pg, "full"); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Close()
+	target := filepath.Join(dir, "restored")
+	if err := repo.Restore(ctx, pgbackrest.Cluster{DataDir: target, User: pg.User}, pgbackrest.Target{Latest: true}); err != nil {
+		t.Fatal(err)
+	}
+	// As restore --to starts it: recovery, promotion, no archiving.
+	c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: target, Env: repo.Env(), Settings: map[string]string{"archive_mode": "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPromoted(t, c).Close(ctx)
+	var tli int
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT timeline_id FROM pg_control_checkpoint()`).Scan(&tli); err != nil || tli < 2 {
+		t.Fatalf("timeline after the restore: %d (%v)", tli, err)
+	}
+	conn.Close(ctx)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	history := fmt.Sprintf("%08X.history", tli)
+
+	// serve on the restored cluster with the repository.
+	open(t, target, repo, "archive")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		found, _ := filepath.Glob(filepath.Join(repo.RepoPath(), "archive", pgbackrest.Stanza, "*", history+"*"))
+		if len(found) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not in the repository's archive 60 s after serve started on the restored cluster", history)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
