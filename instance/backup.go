@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/weltgewebe/weltgewebe/instance/backup"
@@ -38,6 +39,9 @@ func archiveInto(opts *pgcluster.Options, repo pgbackrest.Repo, wal string) erro
 	}
 	if opts.Settings == nil {
 		opts.Settings = map[string]string{}
+	}
+	if err := markHistoryReady(dataDir, owner); err != nil {
+		return err
 	}
 	opts.Settings["archive_mode"] = "on"
 	opts.Settings["archive_command"] = repo.ArchiveCommand()
@@ -144,3 +148,41 @@ func (i *Instance) WALStreamState(ctx context.Context) string {
 	}
 	return st
 }
+
+// markHistoryReady has the archiver take the timeline history files in pg_wal/ that it never
+// took: restore --to promotes the restored cluster with archiving off (it must not write into a
+// repository whose timeline may still be a live source's), so its new timeline's history file
+// was not marked for archiving then. Without it in the archive, a later restore from a backup
+// of the old timeline cannot follow onto the new one: it replays the old timeline only and
+// loses everything written since. archive-push of a history file the archive has already is
+// a no-op (same content).
+func markHistoryReady(dataDir string, owner pgcluster.Owner) error {
+	wal := filepath.Join(dataDir, "pg_wal")
+	histories, err := filepath.Glob(filepath.Join(wal, "*.history"))
+	if err != nil || len(histories) == 0 {
+		return err
+	}
+	status := filepath.Join(wal, "archive_status")
+	for _, h := range histories {
+		name := filepath.Base(h)
+		if !historyFile.MatchString(name) {
+			continue
+		}
+		done, ready := filepath.Join(status, name+".done"), filepath.Join(status, name+".ready")
+		if _, err := os.Stat(done); err == nil {
+			continue
+		}
+		if _, err := os.Stat(ready); err == nil {
+			continue
+		}
+		if err := os.WriteFile(ready, nil, 0o600); err != nil {
+			return fmt.Errorf("backup: mark %s for archiving: %w", name, err)
+		}
+		if err := owner.ChownOne(ready); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var historyFile = regexp.MustCompile(`^[0-9A-F]{8}\.history$`)

@@ -91,7 +91,15 @@ func (d *dbFlags) repo() *pgbackrest.Repo {
 	if err != nil {
 		dir = d.backupRepo
 	}
-	r := &pgbackrest.Repo{Dir: dir, RetentionDays: int(d.retentionDays), CipherPass: os.Getenv("WG_BACKUP_CIPHER_PASS")}
+	return repoWithSecrets(dir, int(d.retentionDays))
+}
+
+// repoWithSecrets is the repository at dir with the secrets from the environment: the cipher
+// pass and the S3 bucket and keys. Every command that runs pgBackRest on the repository needs
+// all of them — serve's pgbackrest.conf names repo2 when S3 is configured, and pgBackRest then
+// refuses any command (restore, info, archive-get) without repo2's keys.
+func repoWithSecrets(dir string, retentionDays int) *pgbackrest.Repo {
+	r := &pgbackrest.Repo{Dir: dir, RetentionDays: retentionDays, CipherPass: os.Getenv("WG_BACKUP_CIPHER_PASS")}
 	if bucket := os.Getenv("WG_BACKUP_S3_BUCKET"); bucket != "" {
 		r.S3 = &pgbackrest.S3{Bucket: bucket, Endpoint: os.Getenv("WG_BACKUP_S3_ENDPOINT"), Region: os.Getenv("WG_BACKUP_S3_REGION"),
 			Key: os.Getenv("WG_BACKUP_S3_KEY"), Secret: os.Getenv("WG_BACKUP_S3_SECRET")}

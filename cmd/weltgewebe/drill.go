@@ -119,6 +119,13 @@ func runDrill(ctx context.Context, repo pgbackrest.Repo, db *dbFlags, keep strin
 		return fail(err)
 	}
 	r.LSN = mark.LSN
+	// The restore starts from a backup that ended before the restore point's segment: the
+	// newest one may have begun after it (the nightly backup, finishing while the source is
+	// fingerprinted) and never reach it.
+	var segment string
+	if err := locker.QueryRow(ctx, `SELECT pg_walfile_name($1::pg_lsn)`, mark.LSN).Scan(&segment); err != nil {
+		return fail(fmt.Errorf("the source: %w", err))
+	}
 	r.WritesWaitedMS = float64(mark.Stall().Microseconds()) / 1000
 	t = phase("mark the source", t)
 	source, err := drill.Take(ctx, reader)
@@ -148,7 +155,7 @@ func runDrill(ctx context.Context, repo pgbackrest.Repo, db *dbFlags, keep strin
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	rc, err := recoverInto(ctx, repo, pgbackrest.Target{Name: r.RestorePoint}, filepath.Join(dir, "data"), db.pgBin, stderr)
+	rc, err := recoverInto(ctx, repo, pgbackrest.Target{Name: r.RestorePoint, Segment: segment}, filepath.Join(dir, "data"), db.pgBin, stderr)
 	if err != nil {
 		return fail(fmt.Errorf("restore: %w", err))
 	}

@@ -122,7 +122,9 @@ func openRepo(dir string) (pgbackrest.Repo, error) {
 	if err != nil {
 		return pgbackrest.Repo{}, err
 	}
-	repo := pgbackrest.Repo{Dir: abs, CipherPass: os.Getenv("WG_BACKUP_CIPHER_PASS")}
+	// With serve's secrets: an encrypted repository needs the pass, and one with an S3 bucket
+	// (repo2 in pgbackrest.conf) the keys, or pgBackRest refuses to restore at all.
+	repo := *repoWithSecrets(abs, 0)
 	if _, err := os.Stat(repo.ConfigPath()); err != nil {
 		return repo, fmt.Errorf("--backup-repo %s holds no pgbackrest.conf (is it a repository serve --backup-repo wrote?): %w", dir, err)
 	}

@@ -247,6 +247,25 @@ func (r Report) Public() Report {
 		tables[i] = TableResult{Name: t.Name, Equal: t.Equal}
 	}
 	r.Tables = tables
+	// A failed drill's differences name the rows too ("3 rows, the source had 5"): the
+	// published ones say which table and how, not how many. The log's differences stay whole:
+	// they count events, whose number the report publishes anyway.
+	diffs := make([]Difference, len(r.Differences))
+	for i, d := range r.Differences {
+		switch d.What {
+		case "missing table":
+			d.Detail = "missing in the restored database"
+		case "extra table":
+			d.Detail = "the restored database has rows the source did not have"
+		case "table":
+			d.Detail = "its rows differ from the source's"
+		}
+		diffs[i] = d
+	}
+	r.Differences = diffs
+	// An error may carry the restored server's log (paths, settings, the PostgreSQL lines
+	// around the failure): the public sees its first line, the file keeps it all.
+	r.Error, _, _ = strings.Cut(r.Error, "\n")
 	return r
 }
 

@@ -46,6 +46,23 @@ func TestDrillLog(t *testing.T) {
 	if len(r.Tables) != 1 || r.Tables[0].Name != "sessions" || !r.Tables[0].Equal || strings.Contains(body, "42") {
 		t.Fatalf("report's tables: %s", body)
 	}
+	// Nor does a failed drill's list of differences tell it, or its error the server's log.
+	failed := &drill.Report{Name: "20261215T030000Z", Error: "restore: recovery failed\nPostgreSQL said:\nFATAL: secret detail",
+		Differences: []drill.Difference{{What: "table", Name: "sessions", Detail: "4711 rows, the source had 4712"},
+			{What: "missing table", Name: "mails", Detail: "the source had 4713 rows"},
+			{What: "extra table", Name: "failed_logins", Detail: "4714 rows the source did not have"}}}
+	if err := failed.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	code, body = get("/api/betrieb/drills/20261215T030000Z")
+	if err := json.Unmarshal([]byte(body), &r); code != 200 || err != nil || len(r.Differences) != 3 || r.Differences[1].Name != "mails" {
+		t.Fatalf("failed report: %d %s", code, body)
+	}
+	for _, secret := range []string{"4711", "4712", "4713", "4714", "secret detail"} {
+		if strings.Contains(body, secret) {
+			t.Errorf("the published report tells %q: %s", secret, body)
+		}
+	}
 	for _, name := range []string{"20261101T030000", "..%2F..%2Fetc%2Fpasswd", "20261101T030000Z.json", "x"} {
 		if code, body := get("/api/betrieb/drills/" + name); code != 404 || !strings.Contains(body, "drill_not_found") {
 			t.Errorf("%s: %d %s", name, code, body)

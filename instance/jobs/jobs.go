@@ -193,7 +193,12 @@ func (r *Runner) Client() *river.Client[pgx.Tx] { return r.client }
 func (r *Runner) Sweeps() []string { return slices.Sorted(maps.Keys(r.sweeps)) }
 
 // Start starts working jobs.
-func (r *Runner) Start(ctx context.Context) error { return r.client.Start(ctx) }
+func (r *Runner) Start(ctx context.Context) error {
+	// River cancels every running job's context when the context it was started with ends;
+	// serve's ends with SIGTERM, when the shutdown has only begun. Stop (let them finish) and
+	// StopAndCancel (the shutdown timeout is over) decide when jobs end.
+	return r.client.Start(context.WithoutCancel(ctx))
+}
 
 // Stop finishes running jobs and stops; when ctx ends first it returns ctx's error and the
 // jobs still run.

@@ -80,6 +80,10 @@ type Metrics struct {
 	deliveries *prometheus.CounterVec
 	jobFails   *prometheus.CounterVec
 
+	// hosts are the deliveries' host label values so far (at most MaxDeliveryHosts).
+	hostsMu sync.Mutex
+	hosts   map[string]struct{}
+
 	// routes caches the series of each (route, method, status): a request finds its counter
 	// and histogram with one map read under a read lock, without WithLabelValues' hashing
 	// and allocation.
@@ -124,7 +128,7 @@ func New(src Sources) *Metrics {
 	if src.Log == nil {
 		src.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &Metrics{reg: prometheus.NewRegistry(), routes: map[routeKey]routeSeries{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), routes: map[routeKey]routeSeries{}, hosts: map[string]struct{}{}}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "weltgewebe_http_requests_total",
 		Help: "HTTP requests answered, by route (the mux pattern; unrouted when refused before routing), method and status.",
@@ -280,8 +284,28 @@ func (m *Metrics) Socket(route string, open bool) {
 	}
 }
 
+// MaxDeliveryHosts bounds the host label of the deliveries: any server on the internet can
+// follow a local actor (and so be delivered to) under a name of its choosing, and each new
+// host would be a series for ever — memory for whoever makes up names. The first hosts keep
+// their own series (an Ortsweberei's neighbours are a few dozen); the rest count as "other".
+const MaxDeliveryHosts = 200
+
+// OtherHost is the host label of the deliveries to hosts beyond MaxDeliveryHosts.
+const OtherHost = "other"
+
 // Delivered counts one POST to a remote inbox (federation.Config.Delivered).
-func (m *Metrics) Delivered(host, result string) { m.deliveries.WithLabelValues(host, result).Inc() }
+func (m *Metrics) Delivered(host, result string) {
+	m.hostsMu.Lock()
+	if _, ok := m.hosts[host]; !ok {
+		if len(m.hosts) < MaxDeliveryHosts {
+			m.hosts[host] = struct{}{}
+		} else {
+			host = OtherHost
+		}
+	}
+	m.hostsMu.Unlock()
+	m.deliveries.WithLabelValues(host, result).Inc()
+}
 
 // JobFailed counts a failed job attempt (jobs.Options.Failed).
 func (m *Metrics) JobFailed(queue, kind string) { m.jobFails.WithLabelValues(queue, kind).Inc() }

@@ -2,8 +2,10 @@ package metrics_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,6 +90,30 @@ func TestRequestsAndSockets(t *testing.T) {
 	m.Socket("GET /ws/map", false)
 	if got, _ := scrape(t, m).Value("weltgewebe_websocket_connections", "kind", "map"); got != 0 {
 		t.Errorf("%v map sockets after it closed", got)
+	}
+}
+
+// A remote server names its own host, and any may follow a local actor: the deliveries' host
+// label stays bounded however many hosts there are, the first ones by name, the rest as other.
+func TestDeliveryHostsBounded(t *testing.T) {
+	m := metrics.New(metrics.Sources{})
+	m.Delivered("nachbar.example", "delivered")
+	for i := range 5 * metrics.MaxDeliveryHosts {
+		m.Delivered(fmt.Sprintf("h%d.attacker.example", i), "failed")
+	}
+	m.Delivered("nachbar.example", "delivered")
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	series := strings.Count(rec.Body.String(), "\nweltgewebe_federation_deliveries_total{")
+	if series > metrics.MaxDeliveryHosts+2 {
+		t.Errorf("%d delivery series for %d hosts, want at most %d", series, 5*metrics.MaxDeliveryHosts+1, metrics.MaxDeliveryHosts+2)
+	}
+	s := scrape(t, m)
+	if got, _ := s.Value("weltgewebe_federation_deliveries_total", "host", "nachbar.example", "result", "delivered"); got != 2 {
+		t.Errorf("the first host's deliveries: %v, want 2", got)
+	}
+	if got, _ := s.Value("weltgewebe_federation_deliveries_total", "host", metrics.OtherHost, "result", "failed"); got != float64(4*metrics.MaxDeliveryHosts+1) {
+		t.Errorf("deliveries to the hosts beyond the bound: %v, want %d", got, 4*metrics.MaxDeliveryHosts+1)
 	}
 }
 

@@ -443,6 +443,12 @@ type Target struct {
 	Latest bool
 	Time   time.Time
 	Name   string
+	// Segment, with Name, is the WAL segment the restore point is in (pg_walfile_name of its
+	// LSN). The restore then starts from the newest backup that ended in an earlier segment:
+	// pgBackRest alone takes the newest backup, and one that began after the restore point
+	// never reaches it (a nightly backup finishing while the drill fingerprints the source).
+	// "": the newest backup.
+	Segment string
 }
 
 // String is the target as `restore --to` names it.
@@ -488,6 +494,13 @@ func (r Repo) Restore(ctx context.Context, pg Cluster, t Target) error {
 	switch {
 	case t.Name != "":
 		args = append(args, "--type=name", "--target="+t.Name, "--target-action=promote")
+		if t.Segment != "" {
+			b, err := r.backupBefore(ctx, t.Segment)
+			if err != nil {
+				return err
+			}
+			args = append(args, "--set="+b.Label, "--repo="+strconv.Itoa(b.Repo))
+		}
 	case !t.Time.IsZero():
 		args = append(args, "--type=time", "--target="+t.Time.UTC().Format("2006-01-02 15:04:05.000000+00"), "--target-action=promote")
 	default:
@@ -500,6 +513,22 @@ func (r Repo) Restore(ctx context.Context, pg Cluster, t Target) error {
 		return err
 	}
 	return owner.Chown(filepath.Join(dataDir, "pg_wal"))
+}
+
+// backupBefore is the newest backup whose WAL ends in a segment before segment. A backup ends
+// with a switch to the next segment (pg_backup_stop), so a restore point made after it is in a
+// later segment, and one made before it or while it ran is in its stop segment or an earlier one.
+func (r Repo) backupBefore(ctx context.Context, segment string) (Backup, error) {
+	info, err := r.Info(ctx)
+	if err != nil {
+		return Backup{}, err
+	}
+	for i := len(info.Backups) - 1; i >= 0; i-- { // oldest first
+		if b := info.Backups[i]; b.WALStop != "" && b.WALStop < segment {
+			return b, nil
+		}
+	}
+	return Backup{}, fmt.Errorf("pgbackrest: no backup ended before the restore point's WAL segment %s", segment)
 }
 
 var segmentName = regexp.MustCompile(`^[0-9A-F]{24}(\.partial)?$|^[0-9A-F]{8}\.history$`)

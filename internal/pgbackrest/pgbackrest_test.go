@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -287,5 +288,111 @@ func TestArchiveOnlyHasNoStreamAndArchives(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(repo.StreamDir()); len(entries) != 0 {
 		t.Fatalf("wal-stream/ has %d files without a stream", len(entries))
+	}
+}
+
+// A restore to a named restore point starts from a backup that ended before it, not from the
+// newest one: a backup that began after the point (the nightly one, finishing while the drill
+// fingerprints the source) never reaches it in its WAL, and recovery would give up.
+func TestRestoreToNameStartsBeforeThePoint(t *testing.T) {
+	dir := tempDir(t)
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo")}
+	d := open(t, filepath.Join(dir, "data"), repo, "sync")
+	ctx := context.Background()
+	if _, err := d.Pool.Exec(ctx, `CREATE TABLE t (v text); INSERT INTO t VALUES ('before the point')`); err != nil {
+		t.Fatal(err)
+	}
+	pg, ok := d.BackupCluster()
+	if !ok {
+		t.Fatal("no embedded cluster")
+	}
+	if _, err := repo.Backup(ctx, pg, "full"); err != nil {
+		t.Fatal(err)
+	}
+	var segment string
+	if err := d.Pool.QueryRow(ctx, `SELECT pg_walfile_name(pg_create_restore_point('the-point'))`).Scan(&segment); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Pool.Exec(ctx, `INSERT INTO t VALUES ('after the point')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Backup(ctx, pg, "incr"); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "restored")
+	if err := repo.Restore(ctx, pgbackrest.Cluster{DataDir: target, User: pg.User}, pgbackrest.Target{Name: "the-point", Segment: segment}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: target, Env: repo.Env()})
+	if err != nil {
+		t.Fatalf("the cluster restored to the point did not start: %v", err)
+	}
+	defer c.Stop()
+	conn := waitPromoted(t, c)
+	defer conn.Close(ctx)
+	rs, err := conn.Query(ctx, `SELECT v FROM t ORDER BY v`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pgx.CollectRows(rs, pgx.RowTo[string])
+	if err != nil || strings.Join(rows, ",") != "before the point" {
+		t.Fatalf("restored rows = %q (%v), want the point's", rows, err)
+	}
+}
+
+// restore --to promotes the restored cluster without archiving (it must not write into the
+// repository while it might be a copy beside a live source), so the new timeline's history
+// file is not archived then. Once serve runs on it with the repository, the archive must get
+// it: without it a later restore from a backup of the old timeline cannot follow onto the new
+// one and replays the old timeline only, losing everything written since the first restore.
+func TestServeAfterRestoreArchivesTheNewTimeline(t *testing.T) {
+	dir := tempDir(t)
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo")}
+	d := open(t, filepath.Join(dir, "data"), repo, "archive")
+	ctx := context.Background()
+	pg, ok := d.BackupCluster()
+	if !ok {
+		t.Fatal("no embedded cluster")
+	}
+	if _, err := repo.Backup(ctx, pg, "full"); err != nil {
+		t.Fatal(err)
+	}
+	_ = d.Close()
+	target := filepath.Join(dir, "restored")
+	if err := repo.Restore(ctx, pgbackrest.Cluster{DataDir: target, User: pg.User}, pgbackrest.Target{Latest: true}); err != nil {
+		t.Fatal(err)
+	}
+	// As restore --to starts it: recovery, promotion, no archiving.
+	c, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: target, Env: repo.Env(), Settings: map[string]string{"archive_mode": "off"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitPromoted(t, c).Close(ctx)
+	var tli int
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT timeline_id FROM pg_control_checkpoint()`).Scan(&tli); err != nil || tli < 2 {
+		t.Fatalf("timeline after the restore: %d (%v)", tli, err)
+	}
+	conn.Close(ctx)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	history := fmt.Sprintf("%08X.history", tli)
+
+	// serve on the restored cluster with the repository.
+	open(t, target, repo, "archive")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		found, _ := filepath.Glob(filepath.Join(repo.RepoPath(), "archive", pgbackrest.Stanza, "*", history+"*"))
+		if len(found) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not in the repository's archive 60 s after serve started on the restored cluster", history)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
