@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -711,37 +710,12 @@ type residentsProc struct {
 }
 
 func startResidents(planFile string, inProcess bool) (*residentsProc, residentsReady) {
-	args := []string{"-plan", planFile}
-	c := &residentsProc{viewersChild{done: make(chan struct{})}}
-	var stdout io.Reader
-	if inProcess {
-		inR, inW := io.Pipe()
-		outR, outW := io.Pipe()
-		c.in, stdout = inW, outR
-		go func() {
-			defer close(c.done)
-			runResidents(args, inR, outW)
-			outW.Close()
-		}()
-	} else {
-		self, err := os.Executable()
-		check(err)
-		c.cmd = exec.Command(self, append([]string{"_residents"}, args...)...)
-		c.cmd.Stderr = os.Stderr
-		c.in, err = c.cmd.StdinPipe()
-		check(err)
-		stdout, err = c.cmd.StdoutPipe()
-		check(err)
-		check(c.cmd.Start())
-		go func() { _ = c.cmd.Wait(); close(c.done) }()
-	}
-	c.out = bufio.NewReaderSize(stdout, 1<<20)
-	line, err := c.out.ReadString('\n')
+	c, line := startGenerator("_residents", runResidents, []string{"-plan", planFile}, inProcess, 1<<20)
 	rest, ok := strings.CutPrefix(line, "ready ")
-	if err != nil || !ok {
-		log.Fatalf("residents: %q %v", line, err)
+	if !ok {
+		log.Fatalf("residents: %q", line)
 	}
 	var r residentsReady
 	check(json.Unmarshal([]byte(rest), &r))
-	return c, r
+	return &residentsProc{*c}, r
 }

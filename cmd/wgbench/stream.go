@@ -298,6 +298,18 @@ type viewersChild struct {
 }
 
 func startStreamViewers(args []string, inProcess bool) *viewersChild {
+	c, line := startGenerator("_streamviewers", runStreamViewers, args, inProcess, 64<<10)
+	if !strings.HasPrefix(line, "ready") {
+		log.Fatalf("stream viewers: %q", line)
+	}
+	log.Printf("stream: viewers %s", strings.TrimSpace(line))
+	return c
+}
+
+// startGenerator starts a load generator: this binary again as a process of its own (command
+// name, so that its CPU is measured apart from the server's), or in the go test a goroutine
+// running run. It returns once the generator has written its first line ("ready …").
+func startGenerator(name string, run func(args []string, in io.Reader, out io.Writer), args []string, inProcess bool, buf int) (*viewersChild, string) {
 	c := &viewersChild{done: make(chan struct{})}
 	var stdout io.Reader
 	if inProcess {
@@ -306,13 +318,13 @@ func startStreamViewers(args []string, inProcess bool) *viewersChild {
 		c.in, stdout = inW, outR
 		go func() {
 			defer close(c.done)
-			runStreamViewers(args, inR, outW)
+			run(args, inR, outW)
 			outW.Close()
 		}()
 	} else {
 		self, err := os.Executable()
 		check(err)
-		c.cmd = exec.Command(self, append([]string{"_streamviewers"}, args...)...)
+		c.cmd = exec.Command(self, append([]string{name}, args...)...)
 		c.cmd.Stderr = os.Stderr
 		c.in, err = c.cmd.StdinPipe()
 		check(err)
@@ -321,13 +333,12 @@ func startStreamViewers(args []string, inProcess bool) *viewersChild {
 		check(c.cmd.Start())
 		go func() { _ = c.cmd.Wait(); close(c.done) }()
 	}
-	c.out = bufio.NewReaderSize(stdout, 64<<10)
+	c.out = bufio.NewReaderSize(stdout, buf)
 	line, err := c.out.ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "ready") {
-		log.Fatalf("stream viewers: %q %v", line, err)
+	if err != nil {
+		log.Fatalf("%s: %q %v", name, line, err)
 	}
-	log.Printf("stream: viewers %s", strings.TrimSpace(line))
-	return c
+	return c, line
 }
 
 // send writes a command; for report, storm and quit it returns the answer line.
