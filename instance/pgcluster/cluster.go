@@ -139,9 +139,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c.proc = p
 	if opts.WALStream != nil {
 		c.stream = c.startStream(*opts.WALStream)
-		if err := c.stream.waitStreaming(ctx, 30*time.Second); err != nil {
-			// Writes wait for the stream (synchronous); say so rather than hang silently.
-			log.Error("the WAL stream is not running; writes wait until it is", "err", err)
+		if err := c.stream.waitStreaming(ctx); err != nil {
+			// With a synchronous stream every write would wait for it: refuse to start, with
+			// the reason, rather than come up and hang at the first write (or the migrations).
+			// Once started, a stream that fails is started again and /readyz says "down".
+			_ = c.Stop()
+			return nil, fmt.Errorf("pgcluster: the WAL stream into %s does not start: %w; writes would wait for it "+
+				"(free or fix the backup repository, or start with --backup-wal archive)", opts.WALStream.Dir, err)
 		}
 	}
 	return c, nil

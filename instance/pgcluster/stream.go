@@ -40,6 +40,7 @@ type streamer struct {
 	opts   WALStream
 	cancel context.CancelFunc
 	done   chan struct{}
+	failed chan error // each run that ended with an error, while someone reads (waitStreaming)
 
 	mu  sync.Mutex
 	cmd *exec.Cmd // the running pg_receivewal, nil between runs
@@ -47,7 +48,7 @@ type streamer struct {
 
 func (c *Cluster) startStream(opts WALStream) *streamer {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &streamer{c: c, opts: opts, cancel: cancel, done: make(chan struct{})}
+	s := &streamer{c: c, opts: opts, cancel: cancel, done: make(chan struct{}), failed: make(chan error, 8)}
 	go s.keep(ctx)
 	return s
 }
@@ -85,6 +86,10 @@ func (s *streamer) keep(ctx context.Context) {
 			return // the server is shutting down; stop() follows
 		}
 		s.c.log.Error("WAL stream (pg_receivewal) stopped; starting it again", "in", pause, "err", err)
+		select {
+		case s.failed <- err:
+		default: // nobody waits for the start any more
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -171,9 +176,16 @@ func (s *streamer) stop() {
 	}
 }
 
-// waitStreaming waits until the server reports the stream as streaming.
-func (s *streamer) waitStreaming(ctx context.Context, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
+// startFailures is how many runs of pg_receivewal in a row may fail before the cluster's start
+// gives up: one failure can be a slot or a connection met at a bad moment; three are a
+// repository that cannot take the stream (full, unwritable, missing).
+const startFailures = 3
+
+// waitStreaming waits until the server reports the stream as streaming, or until
+// startFailures runs in a row have failed (then the last one's error), or ctx ends. No clock:
+// on a loaded machine a start may take long, and what decides is what pg_receivewal does.
+func (s *streamer) waitStreaming(ctx context.Context) error {
+	failures := 0
 	for {
 		conn, err := pgx.Connect(ctx, s.c.URL("postgres"))
 		if err == nil {
@@ -185,12 +197,13 @@ func (s *streamer) waitStreaming(ctx context.Context, limit time.Duration) error
 				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not streaming after %v (%v)", limit, err)
-		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case err := <-s.failed:
+			if failures++; failures >= startFailures {
+				return fmt.Errorf("pg_receivewal failed %d times in a row: %w", failures, err)
+			}
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -396,3 +396,56 @@ func TestServeAfterRestoreArchivesTheNewTimeline(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A synchronous stream that cannot run (a full or unwritable repository: here a pg_receivewal
+// that fails as it would, "No space left on device") stops the start with the reason: an
+// instance that came up would hang at its first write, the migrations among them, with
+// nothing but a log line to say why.
+func TestStartRefusesAStreamThatCannotRun(t *testing.T) {
+	if _, err := pgbackrest.Binary(); err != nil {
+		t.Skip(err)
+	}
+	dir := tempDir(t)
+	// PostgreSQL's binaries, but a pg_receivewal that cannot write.
+	real, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(real) == 0 {
+		t.Skip("no PostgreSQL server binaries in /usr/lib/postgresql")
+	}
+	slices.Sort(real)
+	binDir := filepath.Join(dir, "bin")
+	if err := os.Mkdir(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Dir(real[len(real)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "pg_receivewal" {
+			if err := os.Symlink(filepath.Join(filepath.Dir(real[len(real)-1]), e.Name()), filepath.Join(binDir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	failing := "#!/bin/sh\necho 'pg_receivewal: error: could not write to file: No space left on device' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(binDir, "pg_receivewal"), []byte(failing), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	repo := &pgbackrest.Repo{Dir: filepath.Join(dir, "repo")}
+	dataDir := filepath.Join(dir, "data")
+	// The deadline only guards against a hang; the start ends by the stream's failures.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := instance.OpenDatabase(ctx, instance.DBConfig{DataDir: dataDir, PGBinDir: binDir, NoMigrate: true, Backup: repo, BackupWAL: "sync"}, nil)
+	if err == nil {
+		d.Close()
+		t.Fatal("the instance's database opened with a synchronous stream that cannot run: every write would wait")
+	}
+	if ctx.Err() != nil || !strings.Contains(err.Error(), "WAL stream") || !strings.Contains(err.Error(), "No space left on device") ||
+		!strings.Contains(err.Error(), "--backup-wal archive") {
+		t.Fatalf("the start's error does not say what is wrong and what to do: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "postmaster.pid")); err == nil {
+		t.Error("the refused start left PostgreSQL running")
+	}
+}
