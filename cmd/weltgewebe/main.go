@@ -42,6 +42,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) && askedForHelp(os.Args[1:]) {
+			return // the help was asked for and printed: not a failure (`make drill DRILLFLAGS=--help`)
+		}
 		var f *fault.Error
 		if errors.As(err, &f) {
 			fmt.Fprintf(os.Stderr, "weltgewebe: %s\n", f.Message)
@@ -50,6 +53,20 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// askedForHelp tells a help the user asked for (-h, -help, --help before any "--") from the
+// usage printed for a command used wrongly, which run reports as flag.ErrHelp too.
+func askedForHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 const usage = `usage: weltgewebe <command> [flags]

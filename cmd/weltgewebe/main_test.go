@@ -207,3 +207,19 @@ func TestServeRefusesBadEdgeFlags(t *testing.T) {
 		}
 	}
 }
+
+// A help that is asked for exits 0 (scripts and `make drill DRILLFLAGS=--help` take it as
+// success); a command used wrongly prints its usage and fails.
+func TestHelpExitsZeroMisuseFails(t *testing.T) {
+	bin := binary(t)
+	for _, args := range [][]string{{"drill", "--help"}, {"serve", "-h"}, {"restore", "--to", "x", "-help"}, {"--help"}} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil || !strings.Contains(strings.ToLower(string(out)), "usage") {
+			t.Errorf("weltgewebe %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, args := range [][]string{{}, {"admin"}, {"export"}, {"drill", "--no-such-flag"}} {
+		if err := exec.Command(bin, args...).Run(); err == nil {
+			t.Errorf("weltgewebe %s: exit 0, want a failure", strings.Join(args, " "))
+		}
+	}
+}
