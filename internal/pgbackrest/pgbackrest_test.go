@@ -175,6 +175,23 @@ func TestBackupRestoreLatestHasTheStreamsCommits(t *testing.T) {
 	if _, err := d.Pool.Exec(ctx, `INSERT INTO t VALUES ('after the backup')`); err != nil {
 		t.Fatal(err)
 	}
+	// A moment between two commits, on the server's own clock: a restore to it has the first
+	// and not the second (restore --to TIMESTAMP). pgBackRest keeps a backup's stop time in
+	// whole seconds and wants a target after it: the moment is taken once the server's clock
+	// has passed that second.
+	var moment time.Time
+	for {
+		if err := d.Pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&moment); err != nil {
+			t.Fatal(err)
+		}
+		if moment.After(b.Stop.Truncate(time.Second).Add(time.Second)) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := d.Pool.Exec(ctx, `INSERT INTO t VALUES ('after the moment')`); err != nil {
+		t.Fatal(err)
+	}
 	snap := filepath.Join(dir, "snapshot-1.json")
 	if err := os.WriteFile(snap, []byte(`{"signed":true}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -226,8 +243,28 @@ func TestBackupRestoreLatestHasTheStreamsCommits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rows, ",") != "after the backup,before the backup" {
+	if strings.Join(rows, ",") != "after the backup,after the moment,before the backup" {
 		t.Fatalf("restored rows = %q", rows)
+	}
+
+	// The same repository to the moment: recovery stops before the later commit.
+	atMoment := filepath.Join(dir, "at-the-moment")
+	if err := repo.Restore(ctx, pgbackrest.Cluster{DataDir: atMoment, User: pg.User}, pgbackrest.Target{Time: moment}); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := pgcluster.Start(ctx, pgcluster.Options{DataDir: atMoment, Env: repo.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cm.Stop()
+	connM := waitPromoted(t, cm)
+	defer connM.Close(ctx)
+	rs, err = connM.Query(ctx, `SELECT v FROM t ORDER BY v`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, err = pgx.CollectRows(rs, pgx.RowTo[string]); err != nil || strings.Join(rows, ",") != "after the backup,before the backup" {
+		t.Fatalf("rows restored to %s = %q (%v), want both before it and not the one after", moment, rows, err)
 	}
 }
 
