@@ -200,10 +200,16 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 	hideMap("/api/admin/inhalte/unhide", again.Faden.ID)
 	hideMap("/api/admin/inhalte/hide", again.ID)
 	hideMap("/api/admin/inhalte/unhide", again.ID)
-	after, _ := dumpReplayers(t, inst)
+	after, to := dumpReplayers(t, inst)
 
-	evs, err := inst.Events.Read(context.Background(), eventstore.Position{}, 10000)
-	if err != nil {
+	// Exactly the events between the two dumps. Not Read: it stops at the log's horizon, below
+	// any transaction still running — the instance's own background work, a sweep say — and
+	// then left out the map's moderation at the end (seen in CI).
+	var evs []eventstore.Event
+	if err := eventstore.Between(context.Background(), inst.Pool, pos, to, 1000, func(_ context.Context, b []eventstore.Event) error {
+		evs = append(evs, b...)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]map[string]any{}
@@ -215,9 +221,6 @@ func TestReplayedSectionsMatchTheDump(t *testing.T) {
 	}
 	var applied []string
 	for _, e := range evs {
-		if e.Position.Tx < pos.Xmin || (e.Position.Tx < pos.Xmax && !slices.Contains(pos.Running, e.Position.Tx)) {
-			continue
-		}
 		applied = append(applied, fmt.Sprintf("%s/v%d", e.Type, e.Version))
 		for _, sec := range instance.SnapshotSections() {
 			r, ok := sec.(snapshot.Replayer)
