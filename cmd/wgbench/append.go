@@ -49,7 +49,7 @@ func benchAppend(ctx context.Context, e *env, cfg config) {
 	fmt.Println("Baseline: a bare single-row autocommit INSERT into a table with a primary key. *Append*: one event")
 	fmt.Println("and the projection row it updates (an upsert), one transaction. *Spin*: the full domain command")
 	fmt.Println("behind POST /api/faeden — update and check the Knoten, insert the Faden, append FadenGesponnen —")
-	fmt.Println("one transaction, two round trips. All durable (synchronous commit). The three run in alternating")
+	fmt.Println("one transaction, one round trip. All durable (synchronous commit). The three run in alternating")
 	fmt.Println("one-second slots; a ratio is taken per round against the baseline slot next to it, and the table")
 	fmt.Println("shows mean rates and the median of the per-round ratios, because this VM's disk flush time drifts")
 	fmt.Println("by a factor of two within a minute.")
@@ -57,20 +57,35 @@ func benchAppend(ctx context.Context, e *env, cfg config) {
 	fmt.Println("| writers | bare INSERT/s | append + projection/s | ratio | Fäden spun/s | ratio |")
 	fmt.Println("|--:|--:|--:|--:|--:|--:|")
 	rounds := max(3, int(cfg.duration/time.Second))
+	var cpuLines []string
 	for _, workers := range []int{1, cfg.workers} {
 		var b, a, o float64
 		var ra, ro []float64
+		var cb, ca, co cpuPerSlot
 		for range rounds {
-			rb := rate(workers, time.Second, bare)
-			rapp := rate(workers, time.Second, appendWithProjection)
-			rs := rate(workers, time.Second, spin)
+			rb := cb.rate(workers, bare)
+			rapp := ca.rate(workers, appendWithProjection)
+			rs := co.rate(workers, spin)
 			b, a, o = b+rb, a+rapp, o+rs
 			ra, ro = append(ra, rapp/rb), append(ro, rs/rb)
 		}
 		n := float64(rounds)
 		fmt.Printf("| %d | %.0f | %.0f | %.2f× | %.0f | %.2f× |\n", workers, b/n, a/n, median(ra), o/n, median(ro))
+		cpuLines = append(cpuLines, fmt.Sprintf("| %d | %s | %s | %s |", workers, cb, ca, co))
 	}
 	fmt.Println()
+	if pgDataDir != "" {
+		// CPU time per operation depends far less on what else runs on the machine than the
+		// rates do: it says what a write costs, where the rates say what the machine gave it.
+		fmt.Println("CPU time per operation, this process (the instance) + PostgreSQL, in µs, over all rounds:")
+		fmt.Println()
+		fmt.Println("| writers | bare INSERT | append + projection | Faden spun |")
+		fmt.Println("|--:|--:|--:|--:|")
+		for _, l := range cpuLines {
+			fmt.Println(l)
+		}
+		fmt.Println()
+	}
 	benchPositionColumn(ctx, e, rounds)
 }
 
@@ -127,6 +142,29 @@ func benchPositionColumn(ctx context.Context, e *env, rounds int) {
 		}
 	}
 	fmt.Println()
+}
+
+// cpuPerSlot adds up the operations and the CPU time (this process's and the cluster's) of a
+// variant's one-second slots.
+type cpuPerSlot struct {
+	ops      float64
+	self, pg time.Duration
+}
+
+// rate runs op for one slot (as rate does) and counts its operations and CPU time.
+func (c *cpuPerSlot) rate(workers int, op func(worker int) error) float64 {
+	before, start := sampleCPU(), time.Now()
+	r := rate(workers, time.Second, op)
+	used := sampleCPU().since(before)
+	c.ops += r * time.Since(start).Seconds()
+	c.self += used.self
+	c.pg += used.pg
+	return r
+}
+
+func (c cpuPerSlot) String() string {
+	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / c.ops }
+	return fmt.Sprintf("%.0f + %.0f", us(c.self), us(c.pg))
 }
 
 func median(xs []float64) float64 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
@@ -50,7 +51,11 @@ type Spinning struct {
 	Twisted  bool
 }
 
-// Spin spins a Faden of one of the types residents spin themselves.
+// Spin spins a Faden of one of the types residents spin themselves: the resident's tap on a
+// Knoten, in one round trip. The Knoten's check and update and the Faden (knoten_spin,
+// migration 00046) travel with the event and the commit as one implicit transaction
+// (database.InOneTrip); a refusal raises in the statement, so nothing is written, and names
+// the error.
 func (s *Service) Spin(ctx context.Context, actor uuid.UUID, sp Spinning) (Faden, error) {
 	if !validFadenType(sp.Type) {
 		return Faden{}, fault.Invalidf("type", "unknown_faden_type", "Unknown Faden type %q; known types: %s.", sp.Type, strings.Join(FadenTypes, ", "))
@@ -59,48 +64,73 @@ func (s *Service) Spin(ctx context.Context, actor uuid.UUID, sp Spinning) (Faden
 		return Faden{}, fault.Invalidf("type", "reserved_faden_type",
 			"A %q Faden is spun by its own feature, not directly; spin one of: %s.", sp.Type, strings.Join(SpinnableFadenTypes, ", "))
 	}
-	var f Faden
-	err := database.InTx(ctx, s.pool, func(tx *database.Tx) error {
-		var err error
-		f, err = s.SpinTx(ctx, tx, actor, sp)
-		return err
+	f := newFaden(actor, sp, s.clock.Now())
+	var cell int64
+	err := database.InOneTrip(ctx, s.pool, func(tx *database.Tx) error {
+		tx.DeferRow(`SELECT cell FROM knoten_spin($1, $2, $3, $4, $5, $6, $7, true)`, spinArgs(f), &cell)
+		return eventstore.Append(tx, f.CreatedAt, FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, CellFromTx: true}, spunPayload(f)))
 	})
-	return f, err
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == sqlStateSpinRefused {
+		return Faden{}, spinRefusal(f.KnotenID, pgErr.Message)
+	}
+	if err != nil {
+		return Faden{}, fmt.Errorf("knoten: spin: %w", err)
+	}
+	return f, nil
 }
 
 // SpinTx spins a Faden of any known type inside the caller's transaction: the features that
-// own the reserved types (Anträge, donations, …) spin theirs as part of their own writes.
+// own the reserved types (Anträge, donations, …) spin theirs as part of their own writes. A
+// refusal leaves the caller's transaction as it was, so that it may go on without the Faden.
 func (s *Service) SpinTx(ctx context.Context, tx *database.Tx, actor uuid.UUID, sp Spinning) (Faden, error) {
 	if !validFadenType(sp.Type) {
 		return Faden{}, fault.Invalidf("type", "unknown_faden_type", "Unknown Faden type %q.", sp.Type)
 	}
-	now := s.clock.Now()
+	f := newFaden(actor, sp, s.clock.Now())
+	var cell *int64
+	var refused *string
+	err := tx.QueryRow(ctx, `SELECT cell, refused FROM knoten_spin($1, $2, $3, $4, $5, $6, $7, false)`, spinArgs(f)...).Scan(&cell, &refused)
+	if err != nil {
+		return Faden{}, fmt.Errorf("knoten: spin: %w", err)
+	}
+	if refused != nil {
+		return Faden{}, spinRefusal(f.KnotenID, *refused)
+	}
+	return f, eventstore.Append(tx, f.CreatedAt, FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: *cell}, spunPayload(f)))
+}
+
+// sqlStateSpinRefused is what knoten_spin raises when the Knoten takes no Faden; the
+// message is why (spinRefusal).
+const sqlStateSpinRefused = "WGF01"
+
+// spinRefusal is the error for knoten_spin's refusal.
+func spinRefusal(knotenID uuid.UUID, refused string) error {
+	switch refused {
+	case "knoten_not_found":
+		return ErrKnotenNotFound
+	case "knoten_hidden":
+		return ErrKnotenHidden
+	case "knoten_dissolved":
+		return ErrKnotenDissolved
+	}
+	return fmt.Errorf("knoten: spin: Knoten %s neither alive nor gone (%s)", knotenID, refused)
+}
+
+// newFaden is the Faden actor spins at now.
+func newFaden(actor uuid.UUID, sp Spinning, now time.Time) Faden {
 	f := Faden{ID: uuid.Must(uuid.NewV7()), KnotenID: sp.KnotenID, AccountID: actor, Type: sp.Type, Twisted: sp.Twisted, CreatedAt: now}
 	if !f.Twisted {
 		exp := now.Add(FadenLifetime)
 		f.ExpiresAt = &exp
 	}
-	// Updating the Knoten first takes its row lock (which orders all writes about its Fäden)
-	// and checks that it is still on the map, in one statement.
-	var cell int64
-	err := tx.QueryRow(ctx, `
-UPDATE knoten SET last_activity_at = $1,
-       garn_count = garn_count + $3,
-       dissolves_at = CASE WHEN garn_count + $3 > 0 THEN NULL ELSE greatest(dissolves_at, $4) END
-WHERE id = $2 AND `+alive+` AND `+shown+`
-RETURNING h3`, now, f.KnotenID, boolInt(f.Twisted), f.ExpiresAt).Scan(&cell)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// Unknown, dissolved or hidden: the read says which.
-		if _, err := getKnoten(ctx, tx, f.KnotenID, now, uuid.Nil); err != nil {
-			return Faden{}, err
-		}
-		return Faden{}, fmt.Errorf("knoten: spin: Knoten %s neither alive nor gone", f.KnotenID)
-	}
-	if err != nil {
-		return Faden{}, fmt.Errorf("knoten: spin: %w", err)
-	}
-	insertFaden(tx, f)
-	return f, eventstore.Append(tx, now, FadenGesponnen.New(eventstore.Header{Actor: actor, Subject: f.ID, Cell: cell}, spunPayload(f)))
+	return f
+}
+
+// spinArgs are knoten_spin's arguments for f but the last. The ids go as bytes: uuid.UUID's
+// Valuer goes through text.
+func spinArgs(f Faden) []any {
+	return []any{[16]byte(f.ID), [16]byte(f.KnotenID), [16]byte(f.AccountID), f.Type, f.Twisted, f.CreatedAt, f.ExpiresAt}
 }
 
 // Twist makes the actor's Faden Garn: it stops expiring and its Knoten becomes permanent.
@@ -247,11 +277,4 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`, f.ID, f.KnotenID, f.AccountID, f.Type, f.T
 
 func spunPayload(f Faden) FadenGesponnenV1 {
 	return FadenGesponnenV1{FadenID: f.ID, KnotenID: f.KnotenID, AccountID: f.AccountID, Type: f.Type, IsTwisted: f.Twisted, ExpiresAt: f.ExpiresAt}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
