@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/weltgewebe/weltgewebe/instance/database"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
@@ -127,32 +128,13 @@ RETURNING id, from_id, to_id, idle_expires_at - $2::interval`, t, IdleLimit)
 	})
 }
 
-type request struct {
-	id, from, to uuid.UUID
-	requestedAt  time.Time
-}
+type request struct{ id, from, to uuid.UUID }
 
 func (s *Service) applyRequests(ctx context.Context, tx *database.Tx, t time.Time) ([]eventstore.Draft, error) {
-	rows, err := tx.Query(ctx, `
-SELECT id, from_id, to_id, requested_at FROM delegationen
-WHERE state = 'pending' AND effective_at <= $1
-ORDER BY request_seq
-FOR UPDATE`, t)
-	if err != nil {
-		return nil, fmt.Errorf("delegation: requests: %w", err)
+	reqs, err := dueRequests(ctx, tx, t)
+	if err != nil || len(reqs) == 0 {
+		return nil, err
 	}
-	var reqs []request
-	var r request
-	if _, err := pgx.ForEachRow(rows, []any{&r.id, &r.from, &r.to, &r.requestedAt}, func() error {
-		reqs = append(reqs, r)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("delegation: requests: %w", err)
-	}
-	if len(reqs) == 0 {
-		return nil, nil
-	}
-
 	g, err := loadGraph(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -167,13 +149,38 @@ FOR UPDATE`, t)
 	tx.Defer(`
 UPDATE delegationen d SET state = 'ended', ended_at = $3, end_reason = r.reason
 FROM unnest($1::uuid[], $2::text[]) AS r (id, reason)
-WHERE d.id = r.id`, d.ended, d.endReasons, t)
+WHERE d.id = r.id`, binaryUUIDs(d.ended), d.endReasons, t)
 	tx.Defer(`
 UPDATE delegationen d SET state = 'active',
        idle_expires_at = greatest(d.requested_at,
                                   (SELECT last_write_at FROM account_activity WHERE account_id = d.from_id)) + $2::interval
-WHERE d.id = ANY($1)`, d.activate, IdleLimit)
+WHERE d.id = ANY($1)`, binaryUUIDs(d.activate), IdleLimit)
 	return d.drafts, nil
+}
+
+// dueRequests locks the requests due at t, in the order they were made.
+func dueRequests(ctx context.Context, tx *database.Tx, t time.Time) ([]request, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id, from_id, to_id FROM delegationen
+WHERE state = 'pending' AND effective_at <= $1
+ORDER BY request_seq
+FOR UPDATE`, t)
+	if err != nil {
+		return nil, fmt.Errorf("delegation: requests: %w", err)
+	}
+	defer rows.Close()
+	var reqs []request
+	for rows.Next() {
+		var r request
+		if err := rawUUIDs(rows.RawValues(), &r.id, &r.from, &r.to); err != nil {
+			return nil, fmt.Errorf("delegation: requests: %w", err)
+		}
+		reqs = append(reqs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("delegation: requests: %w", err)
+	}
+	return reqs, nil
 }
 
 // decisions is what the batch does with its requests.
@@ -259,6 +266,16 @@ func (g *graph) reaches(start, target int32) bool {
 	return false
 }
 
+// binaryUUIDs is ids as pgx sends them in binary: a uuid.UUID it sends through its text form,
+// which for the batch's arrays of ten thousand was a third of its own CPU time.
+func binaryUUIDs(ids []uuid.UUID) []pgtype.UUID {
+	b := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		b[i] = pgtype.UUID{Bytes: id, Valid: true}
+	}
+	return b
+}
+
 // loadGraph reads the effective delegations now.
 func loadGraph(ctx context.Context, q database.Querier) (*graph, error) {
 	rows, err := q.Query(ctx, `SELECT id, from_id, to_id FROM delegationen WHERE state = 'active'`)
@@ -282,9 +299,9 @@ func loadGraph(ctx context.Context, q database.Querier) (*graph, error) {
 
 // eligibleAmong tells which of the requests' delegators and delegates are verified residents.
 func eligibleAmong(ctx context.Context, q database.Querier, reqs []request) (map[uuid.UUID]bool, error) {
-	ids := make([]uuid.UUID, 0, 2*len(reqs))
+	ids := make([]pgtype.UUID, 0, 2*len(reqs))
 	for _, r := range reqs {
-		ids = append(ids, r.from, r.to)
+		ids = append(ids, pgtype.UUID{Bytes: r.from, Valid: true}, pgtype.UUID{Bytes: r.to, Valid: true})
 	}
 	rows, err := q.Query(ctx, `
 SELECT id FROM accounts WHERE id = ANY($1) AND verified_at IS NOT NULL AND home IS NOT NULL`, ids)
