@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -347,8 +348,13 @@ func Edges(ctx context.Context, q database.Querier) ([]Edge, error) {
 		return nil, fmt.Errorf("delegation: edges: %w", err)
 	}
 	defer rows.Close()
-	var edges []Edge
+	edges := make([]Edge, 0, 1024)
 	for rows.Next() {
+		if len(edges) == cap(edges) {
+			// Doubled: append grows a long slice by a quarter, copying a city's list four
+			// times over (half of the loading's CPU in the profile).
+			edges = slices.Grow(edges, len(edges))
+		}
 		var e Edge
 		if err := rawUUIDs(rows.RawValues(), &e.From, &e.To); err != nil {
 			return nil, fmt.Errorf("delegation: edges: %w", err)
