@@ -238,11 +238,11 @@ func countNow(ctx context.Context, q database.Querier, id uuid.UUID) (Count, err
 	if _, err := pgx.ForEachRow(rows, []any{&voter, &choice}, func() error { votes[voter] = choice; return nil }); err != nil {
 		return Count{}, fmt.Errorf("abstimmung: count: %w", err)
 	}
-	graph, err := delegation.Graph(ctx, q)
+	edges, err := delegation.Edges(ctx, q)
 	if err != nil {
 		return Count{}, err
 	}
-	return Tally(votes, graph), nil
+	return tally(votes, edges), nil
 }
 
 // NextClose is the earliest closing time of an open Abstimmung.

@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/delegation"
 )
 
 // Choices.
@@ -66,9 +68,21 @@ func (c Count) Delegators(voter uuid.UUID) []uuid.UUID {
 // circles, without reaching a voter adds nothing. Linear in the number of delegations: every
 // account is walked once, and the end of its chain is remembered for everyone walked past.
 func Tally(votes map[uuid.UUID]string, delegations map[uuid.UUID]uuid.UUID) Count {
+	edges := make([]delegation.Edge, 0, len(delegations))
+	for d, to := range delegations {
+		edges = append(edges, delegation.Edge{From: d, To: to})
+	}
+	return tally(votes, edges)
+}
+
+// tally is Tally over the delegations as a list, one per delegator, as delegation.Edges loads
+// them: at city scale, building a map only to walk it again cost as much as the count.
+func tally(votes map[uuid.UUID]string, delegations []delegation.Edge) Count {
 	// Accounts get dense numbers so that the walk runs over slices, not maps.
-	num := make(map[uuid.UUID]int32, len(delegations)+len(votes))
-	var ids []uuid.UUID
+	size := len(delegations) + len(votes)
+	num := make(map[uuid.UUID]int32, size)
+	ids := make([]uuid.UUID, 0, size)
+	next := make([]int32, 0, size)
 	index := func(u uuid.UUID) int32 {
 		if i, ok := num[u]; ok {
 			return i
@@ -76,26 +90,20 @@ func Tally(votes map[uuid.UUID]string, delegations map[uuid.UUID]uuid.UUID) Coun
 		i := int32(len(ids))
 		num[u] = i
 		ids = append(ids, u)
+		next = append(next, -1)
 		return i
+	}
+	for _, d := range delegations {
+		from := index(d.From)
+		next[from] = index(d.To)
 	}
 	for v := range votes {
 		index(v)
-	}
-	for d, to := range delegations {
-		index(d)
-		index(to)
 	}
 	n := len(ids)
 	voted := make([]bool, n)
 	for v := range votes {
 		voted[num[v]] = true
-	}
-	next := make([]int32, n)
-	for i := range next {
-		next[i] = -1
-	}
-	for d, to := range delegations {
-		next[num[d]] = num[to]
 	}
 
 	// end[i]: the voter account i's weight reaches; none (-1); or not yet known (unknown), or
@@ -134,15 +142,23 @@ func Tally(votes map[uuid.UUID]string, delegations map[uuid.UUID]uuid.UUID) Coun
 		}
 	}
 
-	c := Count{Weight: make(map[uuid.UUID]int, len(votes)), Via: map[uuid.UUID]uuid.UUID{}, Reached: map[uuid.UUID]uuid.UUID{}}
 	weight := make([]int, n)
+	carried := 0
 	for i := range n {
 		if e := end[i]; e >= 0 {
 			weight[e]++
 			if int32(i) != e {
-				c.Via[ids[i]] = ids[next[i]]
-				c.Reached[ids[i]] = ids[e]
+				carried++
 			}
+		}
+	}
+	// Sized up front: growing two maps of tens of thousands of entries was a third of the count.
+	c := Count{Weight: make(map[uuid.UUID]int, len(votes)), Via: make(map[uuid.UUID]uuid.UUID, carried),
+		Reached: make(map[uuid.UUID]uuid.UUID, carried)}
+	for i := range n {
+		if e := end[i]; e >= 0 && int32(i) != e {
+			c.Via[ids[i]] = ids[next[i]]
+			c.Reached[ids[i]] = ids[e]
 		}
 	}
 	for v, choice := range votes {
