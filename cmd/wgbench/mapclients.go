@@ -97,6 +97,7 @@ func runMapClients(args []string) {
 	n := fs.Int("n", 1000, "clients")
 	seed := fs.Uint64("seed", 1, "random seed for the viewports")
 	check(fs.Parse(args))
+	raiseFileLimit() // 20,000 clients are 20,000 sockets; the machine's default limit is 20,000 files
 
 	// A load generator, not a server: collect garbage rarely.
 	debug.SetGCPercent(400)

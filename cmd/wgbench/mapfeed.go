@@ -24,6 +24,7 @@ import (
 // of new Knoten spread over the town; delivery latency from the write to each subscribed
 // client, the server's CPU and memory per thousand clients, and a reconnect storm.
 func benchMap(ctx context.Context, e *env, cfg config) {
+	raiseFileLimit() // the instance holds one socket per client
 	// A town with something on the map, so that states are not empty.
 	log.Printf("map: placing %d Knoten", cfg.mapKnoten)
 	r := rand.New(rand.NewPCG(7, 7))
