@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/weltgewebe/weltgewebe/internal/wsframe"
+
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
@@ -275,12 +277,14 @@ type deltaMsg struct {
 	Removed    *removedJSON        `json:"removed,omitempty"`
 }
 
+// encode returns v as a WebSocket text frame: framed once, the same bytes go to every
+// connection that gets the message (wsframe).
 func encode(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic("mapfeed: encode: " + err.Error()) // only our own plain structs are encoded
 	}
-	return b
+	return wsframe.Text(b)
 }
 
 // sendStates loads the full state of the wanted cells (one set of queries for all of them)
