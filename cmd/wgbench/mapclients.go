@@ -31,6 +31,7 @@ import (
 //
 //	child: ready {"connected":…}     all clients connected and hold the state of their cells
 //	parent: measure                  start recording delivery latency
+//	parent: count                    → messages received so far
 //	parent: report                   → {"latencies_ms": …}
 //	parent: storm                    drop every connection, reconnect with the last cursor
 //	child: {"storm": …}              when every client is back and caught up
@@ -233,6 +234,8 @@ func runMapClients(args []string) {
 		case "measure":
 			measured0, cpu0 = messages.Load(), processCPU(os.Getpid())
 			measuring.Store(true)
+		case "count":
+			fmt.Println(messages.Load())
 		case "report":
 			measuring.Store(false)
 			mu.Lock()

@@ -97,6 +97,10 @@ func benchMap(ctx context.Context, e *env, cfg config) {
 		if os.Getenv("WG_MAP_PROFILE") != "" {
 			pprof.StopCPUProfile()
 		}
+		// Under load a batch can take longer than the wait above to reach every client; the
+		// latencies are read once the hub flushed twice more and the clients' counts stand still,
+		// so that late deliveries are counted, not left out.
+		settle(ctx, e, child, flush1.Flushes+2)
 		rep := child.report()
 		lat := rep.LatenciesMS
 		slices.Sort(lat)
@@ -133,6 +137,30 @@ func benchMap(ctx context.Context, e *env, cfg config) {
 			after.StateLoads-before.StateLoads, after.ObjectLoads-before.ObjectLoads, xact)
 		last.quit()
 	}
+}
+
+// settle waits until the hub has made flushes flushes and the clients have received nothing
+// new for half a second (at most a minute).
+func settle(ctx context.Context, e *env, cs mapChildren, flushes int64) {
+	deadline := time.Now().Add(time.Minute)
+	var last int64 = -1
+	for time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+		st, err := e.inst.MapFeed.Stats(ctx)
+		check(err)
+		var n int64
+		for _, line := range cs.send("count") {
+			var c int64
+			_, err := fmt.Sscan(line, &c)
+			check(err)
+			n += c
+		}
+		if st.Flushes >= flushes && n == last {
+			return
+		}
+		last = n
+	}
+	log.Printf("map: deliveries still arriving after a minute")
 }
 
 func transactions(ctx context.Context, e *env) int64 {
@@ -224,7 +252,7 @@ func (cs mapChildren) send(cmd string) []string {
 func (c *mapChild) send(cmd string) string {
 	fmt.Fprintln(c.in, cmd)
 	check(c.in.Flush())
-	if cmd != "report" && cmd != "storm" {
+	if cmd != "report" && cmd != "storm" && cmd != "count" {
 		return ""
 	}
 	line, err := c.out.ReadString('\n')
