@@ -1,6 +1,7 @@
 package mapfeed
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -658,7 +659,8 @@ func (f *Feed) flush(ctx context.Context) bool {
 		}
 	}
 	f.changedAc = map[uuid.UUID]eventstore.Position{}
-	for id, d := range dirty {
+	for _, id := range oldestFirst(dirty) {
+		d := dirty[id]
 		sc := f.cells[id]
 		if sc.goldAll {
 			// The Ortskonto moved here or away: each Goldfaden is shown here, or removed.
@@ -704,6 +706,29 @@ func (f *Feed) flush(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// oldestFirst orders the dirty cells by their oldest change. Handing out a batch to tens of
+// thousands of sockets takes a while, and a change made just after the last batch has already
+// waited the whole interval: its cells go first, so that it is not also among the last to
+// arrive. Changes made later in the interval can afford a later place.
+func oldestFirst(dirty map[int64]*delta) []int64 {
+	order := make([]int64, 0, len(dirty))
+	oldest := make(map[int64]eventstore.Position, len(dirty))
+	for id, d := range dirty {
+		order = append(order, id)
+		oldest[id] = d.oldest()
+	}
+	slices.SortFunc(order, func(a, b int64) int {
+		switch pa, pb := oldest[a], oldest[b]; {
+		case pb.After(pa):
+			return -1
+		case pa.After(pb):
+			return 1
+		}
+		return cmp.Compare(a, b)
+	})
+	return order
 }
 
 // hot tells a cell's clients that too much changed there for a delta: they drop the cell and
