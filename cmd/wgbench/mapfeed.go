@@ -98,9 +98,9 @@ func benchMap(ctx context.Context, e *env, cfg config) {
 			pprof.StopCPUProfile()
 		}
 		// Under load a batch can take longer than the wait above to reach every client; the
-		// latencies are read once the hub flushed twice more and the clients' counts stand still,
-		// so that late deliveries are counted, not left out.
-		settle(ctx, e, child, flush1.Flushes+2)
+		// latencies are read once the clients' counts stand still, so that late deliveries are
+		// counted, not left out.
+		settle(e, child)
 		rep := child.report()
 		lat := rep.LatenciesMS
 		slices.Sort(lat)
@@ -139,15 +139,12 @@ func benchMap(ctx context.Context, e *env, cfg config) {
 	}
 }
 
-// settle waits until the hub has made flushes flushes and the clients have received nothing
-// new for half a second (at most a minute).
-func settle(ctx context.Context, e *env, cs mapChildren, flushes int64) {
+// settle waits until the clients have received nothing new for a whole batch interval (at
+// most a minute): a batch still being handed out would have delivered something meanwhile.
+func settle(e *env, cs mapChildren) {
 	deadline := time.Now().Add(time.Minute)
 	var last int64 = -1
 	for time.Now().Before(deadline) {
-		time.Sleep(500 * time.Millisecond)
-		st, err := e.inst.MapFeed.Stats(ctx)
-		check(err)
 		var n int64
 		for _, line := range cs.send("count") {
 			var c int64
@@ -155,10 +152,11 @@ func settle(ctx context.Context, e *env, cs mapChildren, flushes int64) {
 			check(err)
 			n += c
 		}
-		if st.Flushes >= flushes && n == last {
+		if n == last {
 			return
 		}
 		last = n
+		time.Sleep(e.inst.MapFeed.Batch())
 	}
 	log.Printf("map: deliveries still arriving after a minute")
 }
