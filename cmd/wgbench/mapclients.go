@@ -31,6 +31,7 @@ import (
 //
 //	child: ready {"connected":…}     all clients connected and hold the state of their cells
 //	parent: measure                  start recording delivery latency
+//	parent: count                    → messages received so far
 //	parent: report                   → {"latencies_ms": …}
 //	parent: storm                    drop every connection, reconnect with the last cursor
 //	child: {"storm": …}              when every client is back and caught up
@@ -86,9 +87,11 @@ type stormResult struct {
 }
 
 type latencyReport struct {
-	LatenciesMS []float64 `json:"latencies_ms"`
-	Messages    int64     `json:"messages"`
-	Bytes       int64     `json:"bytes"`
+	LatenciesMS      []float64 `json:"latencies_ms"`
+	Messages         int64     `json:"messages"`
+	Bytes            int64     `json:"bytes"`
+	MeasuredMessages int64     `json:"measured_messages"` // received between measure and report
+	CPUSeconds       float64   `json:"cpu_seconds"`       // this process's, between measure and report
 }
 
 func runMapClients(args []string) {
@@ -96,7 +99,9 @@ func runMapClients(args []string) {
 	target := fs.String("target", "", "ws:// URL of /ws/map")
 	n := fs.Int("n", 1000, "clients")
 	seed := fs.Uint64("seed", 1, "random seed for the viewports")
+	addr := fs.Int("addr", 0, "which block of 200 source addresses to use (one per process)")
 	check(fs.Parse(args))
+	raiseFileLimit() // 20,000 clients are 20,000 sockets; the machine's default limit is 20,000 files
 
 	// A load generator, not a server: collect garbage rarely.
 	debug.SetGCPercent(400)
@@ -117,7 +122,7 @@ func runMapClients(args []string) {
 	// Spread the clients' source addresses so that 10k connections do not exhaust the
 	// ephemeral ports of one address pair.
 	dialer := func(i int) *http.Client {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+i%200))}}
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, byte(1+*addr%100), 1, byte(1+i%200))}}
 		return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 	}
 	read := func(c *mapClient) {
@@ -218,6 +223,8 @@ func runMapClients(args []string) {
 		}
 	}
 
+	var measured0 int64
+	var cpu0 time.Duration
 	start := time.Now()
 	connectAll(false)
 	fmt.Printf("ready {\"seconds\": %.2f}\n", time.Since(start).Seconds())
@@ -225,14 +232,18 @@ func runMapClients(args []string) {
 	for in.Scan() {
 		switch strings.TrimSpace(in.Text()) {
 		case "measure":
+			measured0, cpu0 = messages.Load(), processCPU(os.Getpid())
 			measuring.Store(true)
+		case "count":
+			fmt.Println(messages.Load())
 		case "report":
 			measuring.Store(false)
 			mu.Lock()
 			l := slices.Clone(latencies)
 			latencies = nil
 			mu.Unlock()
-			b, _ := json.Marshal(latencyReport{LatenciesMS: l, Messages: messages.Load(), Bytes: bytes.Load()})
+			b, _ := json.Marshal(latencyReport{LatenciesMS: l, Messages: messages.Load(), Bytes: bytes.Load(),
+				MeasuredMessages: messages.Load() - measured0, CPUSeconds: (processCPU(os.Getpid()) - cpu0).Seconds()})
 			fmt.Println(string(b))
 		case "storm":
 			for _, c := range clients {

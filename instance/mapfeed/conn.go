@@ -16,6 +16,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/geo"
 	"github.com/weltgewebe/weltgewebe/instance/wire"
+	"github.com/weltgewebe/weltgewebe/internal/wsframe"
 )
 
 // One WebSocket connection: a reader that turns the client's messages into hub requests, and
@@ -27,13 +28,15 @@ const (
 	pingEvery    = 30 * time.Second
 )
 
-// client is one connection's outgoing queue. The hub appends to it without ever waiting: a
-// client that lets it fill up is dropped to a resync instead of holding anyone else up.
+// client is one connection's outgoing queue of frames (encode). The hub appends to it without
+// ever waiting: a client that lets it fill up is dropped to a resync instead of holding anyone
+// else up.
 type client struct {
 	limit int
 
 	mu     sync.Mutex
 	queue  [][]byte
+	spare  [][]byte      // the writer's last queue, emptied: the next one reuses its array
 	wake   chan struct{} // one pending signal for the writer
 	closed bool
 	done   chan struct{}
@@ -75,12 +78,22 @@ func (c *client) resetBehind() {
 	c.signal()
 }
 
+// take returns what is queued; recycle gives the slice back once it is written.
 func (c *client) take() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.queue
-	c.queue = nil
+	c.queue, c.spare = c.spare, nil
 	return q
+}
+
+func (c *client) recycle(q [][]byte) {
+	clear(q) // the frames are shared with other clients' queues; do not keep them alive
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.spare == nil && len(c.queue) == 0 {
+		c.spare = q[:0]
+	}
 }
 
 func (c *client) close() {
@@ -119,7 +132,7 @@ const serverRestart = websocket.StatusCode(wire.ServerRestart)
 
 // ServeHTTP serves /ws/map.
 func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	conn, raw, err := wsframe.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return // Accept has answered
 	}
@@ -154,7 +167,7 @@ func (f *Feed) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		f.read(ctx, conn, c)
 	}()
-	err = write(ctx, conn, c)
+	err = write(ctx, conn, raw, c)
 	if errors.Is(err, errClosed) {
 		conn.Close(serverRestart, wire.ServerRestartReason)
 	}
@@ -182,7 +195,7 @@ func (f *Feed) request(ctx context.Context, r request) bool {
 }
 
 // write sends queued messages until the connection or the client ends.
-func write(ctx context.Context, conn *websocket.Conn, c *client) error {
+func write(ctx context.Context, conn *websocket.Conn, raw *wsframe.Conn, c *client) error {
 	ping := time.NewTicker(pingEvery)
 	defer ping.Stop()
 	for {
@@ -199,16 +212,13 @@ func write(ctx context.Context, conn *websocket.Conn, c *client) error {
 				return err
 			}
 		case <-c.wake:
-			// One deadline for what is queued now: a batch is a few messages, and a client
-			// that cannot take them in writeTimeout is gone.
-			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-			for _, msg := range c.take() {
-				if err := conn.Write(wctx, websocket.MessageText, msg); err != nil {
-					cancel()
-					return err
-				}
+			// What is queued now goes out in one system call, with one deadline: a batch is a
+			// few messages, and a client that cannot take them in writeTimeout is gone.
+			q := c.take()
+			if err := raw.WriteFrames(time.Now().Add(writeTimeout), q); err != nil {
+				return err
 			}
-			cancel()
+			c.recycle(q)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package mapfeed
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/weltgewebe/weltgewebe/internal/wsframe"
 
 	"github.com/weltgewebe/weltgewebe/instance/account"
 	"github.com/weltgewebe/weltgewebe/instance/eventstore"
@@ -275,12 +278,14 @@ type deltaMsg struct {
 	Removed    *removedJSON        `json:"removed,omitempty"`
 }
 
+// encode returns v as a WebSocket text frame: framed once, the same bytes go to every
+// connection that gets the message (wsframe).
 func encode(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic("mapfeed: encode: " + err.Error()) // only our own plain structs are encoded
 	}
-	return b
+	return wsframe.Text(b)
 }
 
 // sendStates loads the full state of the wanted cells (one set of queries for all of them)
@@ -654,7 +659,8 @@ func (f *Feed) flush(ctx context.Context) bool {
 		}
 	}
 	f.changedAc = map[uuid.UUID]eventstore.Position{}
-	for id, d := range dirty {
+	for _, id := range oldestFirst(dirty) {
+		d := dirty[id]
 		sc := f.cells[id]
 		if sc.goldAll {
 			// The Ortskonto moved here or away: each Goldfaden is shown here, or removed.
@@ -700,6 +706,29 @@ func (f *Feed) flush(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// oldestFirst orders the dirty cells by their oldest change. Handing out a batch to tens of
+// thousands of sockets takes a while, and a change made just after the last batch has already
+// waited the whole interval: its cells go first, so that it is not also among the last to
+// arrive. Changes made later in the interval can afford a later place.
+func oldestFirst(dirty map[int64]*delta) []int64 {
+	order := make([]int64, 0, len(dirty))
+	oldest := make(map[int64]eventstore.Position, len(dirty))
+	for id, d := range dirty {
+		order = append(order, id)
+		oldest[id] = d.oldest()
+	}
+	slices.SortFunc(order, func(a, b int64) int {
+		switch pa, pb := oldest[a], oldest[b]; {
+		case pb.After(pa):
+			return -1
+		case pa.After(pb):
+			return 1
+		}
+		return cmp.Compare(a, b)
+	})
+	return order
 }
 
 // hot tells a cell's clients that too much changed there for a delta: they drop the cell and

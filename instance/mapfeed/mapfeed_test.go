@@ -484,6 +484,50 @@ func TestChangesAreBatchedPerCell(t *testing.T) {
 	t.Logf("10 Fäden in %d messages, %d batches", messages, after.Flushes-before.Flushes)
 }
 
+// Handing a batch to many sockets takes a while; the changes that waited longest go out first,
+// so that a change made just after the last batch is not also among the last to arrive.
+func TestOldestChangesGoOutFirst(t *testing.T) {
+	t.Parallel()
+	inst := instancetest.Start(t, instancetest.Options{MapFeed: mapfeed.Options{Batch: 4 * time.Second}})
+	const n = 6
+	var cells []string
+	var weavers []*instancetest.Client
+	for i := range n {
+		c, err := geo.Point{Lat: lat + 0.01*float64(i), Lon: lon}.Cell()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cells = append(cells, geo.CellHex(geo.Parent(c, 10)))
+		// Each Knoten by someone else, whose Garnrolle is far away: no rate limit in the way.
+		weavers = append(weavers, inst.Resident(fmt.Sprintf("Weberin %d", i), witnessLat, witnessLon))
+	}
+	c := dial(t, inst)
+	c.subscribe(cells, "")
+	statesFor(t, c, cells)
+	placed := map[string]int{} // Knoten → the order it was placed in
+	for i, w := range weavers {
+		k, _ := place(t, w, fmt.Sprintf("Nr. %d", i), lat+0.01*float64(i), lon)
+		placed[k] = i
+	}
+	batches := map[string][]int{} // the messages of one batch carry its cursor
+	for got := 0; got < n; {
+		m := c.until("the Knoten", func(m msg) bool { return m.Type == "delta" })
+		for _, k := range m.Knoten {
+			if i, ok := placed[k.ID]; ok {
+				batches[m.Cursor] = append(batches[m.Cursor], i)
+				got++
+			}
+		}
+	}
+	for cursor, order := range batches {
+		if !slices.IsSorted(order) {
+			t.Fatalf("the batch up to %s sent the cells of the Knoten placed %v, in this order; want the oldest first", cursor, order)
+		}
+	}
+	// On an idle machine the six fall into one or two batches; the order is checked within each.
+	t.Logf("%d Knoten in %d batches: %v", n, len(batches), batches)
+}
+
 // A client that reconnects with its last cursor gets exactly what it missed, once; one with a
 // cursor from before the server's memory gets the full state.
 func TestRejoinWithCursor(t *testing.T) {
