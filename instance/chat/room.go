@@ -573,7 +573,8 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 	}
 }
 
-// writeTimeout: a socket that cannot take what was sent to it within this is gone.
+// writeTimeout: a socket that cannot take what was sent to it within this (at least; wsbatch
+// may give it up to twice as long) is gone.
 const writeTimeout = 10 * time.Second
 
 func viewersFrame(n int) []byte {

@@ -8,8 +8,7 @@
 // (a context.WithTimeout per frame: a timer, and a callback registered on the context), passes
 // two of the library's locks, and is flushed to the network on its own (one write syscall
 // each). Here a frame's bytes are made once and shared; a socket's write of what queued up is
-// one syscall; and the deadline is on the network connection, renewed only when half of it is
-// used up.
+// one syscall; and the deadline is on the network connection, renewed only now and then.
 //
 // It wraps the http.ResponseWriter that websocket.Accept hijacks, so that the library's
 // buffered writer writes through the Batch too: the library keeps the handshake, reading,
@@ -60,9 +59,8 @@ type Batch struct {
 
 // Accept is websocket.Accept for a socket the caller writes prepared frames to through the
 // returned Batch. Compression is turned off (frames are made once for every socket). A write
-// to the network that cannot finish within timeout (from when the deadline was last renewed,
-// so within timeout/2 to timeout) fails, and the connection is unusable from then on: the
-// caller closes it.
+// to the network that cannot finish in time fails — it is given at least timeout, at most
+// twice that — and the connection is unusable from then on: the caller closes it.
 func Accept(w http.ResponseWriter, r *http.Request, opts *websocket.AcceptOptions, timeout time.Duration) (*websocket.Conn, *Batch, error) {
 	o := websocket.AcceptOptions{}
 	if opts != nil {
@@ -111,11 +109,12 @@ func (b *Batch) Write(p []byte) (int, error) {
 	return b.write(p)
 }
 
-// write writes to the network under the deadline, renewed when less than half of it is left
-// (b.mu is held): setting a deadline costs a timer update, so it is not done per write.
+// write writes to the network under the deadline (b.mu is held). Setting a deadline is a
+// timer update, so it is not done per write: it is set twice the timeout ahead and renewed
+// once less than the timeout is left, which gives every write at least the timeout.
 func (b *Batch) write(p []byte) (int, error) {
-	if now := time.Now(); b.deadline.Sub(now) < b.timeout/2 {
-		b.deadline = now.Add(b.timeout)
+	if now := time.Now(); b.deadline.Sub(now) < b.timeout {
+		b.deadline = now.Add(2 * b.timeout)
 		if err := b.conn.SetWriteDeadline(b.deadline); err != nil {
 			return 0, err
 		}
