@@ -18,7 +18,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/stream"
 	"github.com/weltgewebe/weltgewebe/instance/wire"
-	"github.com/weltgewebe/weltgewebe/instance/wsbatch"
+	"github.com/weltgewebe/weltgewebe/internal/wsframe"
 )
 
 // Hub is every room's live side: it follows the log from the moment it starts and sends each
@@ -200,7 +200,7 @@ func (h *Hub) tick(ctx context.Context, every time.Duration, fn func(context.Con
 // to every socket.
 func encode(v any) []byte {
 	b, _ := json.Marshal(v)
-	return wsbatch.Frame(b)
+	return wsframe.Text(b)
 }
 
 type messageFrame struct {
@@ -400,8 +400,8 @@ func (h *Hub) Cursor(ctx context.Context) (string, error) {
 }
 
 var (
-	readyFrame = wsbatch.Frame([]byte(`{"type":"ready"}`))
-	resetFrame = wsbatch.Frame([]byte(`{"type":"reset"}`))
+	readyFrame = wsframe.Text([]byte(`{"type":"ready"}`))
+	resetFrame = wsframe.Text([]byte(`{"type":"reset"}`))
 )
 
 // Socket is what a client asks of a room's socket (its query): the sort it reads in (only
@@ -444,15 +444,16 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 			return err
 		}
 	}
-	conn, out, err := wsbatch.Accept(w, req, nil, writeTimeout)
+	conn, out, err := wsframe.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return nil // Accept has answered
 	}
 	defer conn.CloseNow()
 	// The client sends nothing; reading notices when it goes.
 	ctx := conn.CloseRead(req.Context())
-	// write sends frames (encode's) together: one write to the network for what queued up.
-	write := func(frames ...[]byte) bool { return out.WriteFrames(frames...) == nil }
+	// write sends frames (encode's) together: one write to the network for what queued up,
+	// under one deadline (not a context with its timer per frame, as through the library).
+	write := func(frames ...[]byte) bool { return out.WriteFrames(time.Now().Add(writeTimeout), frames) == nil }
 
 	select { // the ring and the head are set once Run has read the log's head
 	case <-h.started:
@@ -573,8 +574,7 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 	}
 }
 
-// writeTimeout: a socket that cannot take what was sent to it within this (at least; wsbatch
-// may give it up to twice as long) is gone.
+// writeTimeout: a socket that cannot take what was sent to it within this is gone.
 const writeTimeout = 10 * time.Second
 
 func viewersFrame(n int) []byte {
