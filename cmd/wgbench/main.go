@@ -143,6 +143,7 @@ func main() {
 	flag.DurationVar(&rc.ramp, "residents-ramp", 0, "arrivals spread over this (0: N/200 s, at least 2 s)")
 	flag.IntVar(&rc.knoten, "residents-knoten", 5000, "Knoten on the map before the residents come")
 	flag.StringVar(&rc.profile, "residents-cpuprofile", "", "CPU profiles of the replicas during the largest N's first run: PREFIX-<k>r-<i>.pprof")
+	flag.BoolVar(&rc.keys, "residents-keys", true, "make every resident's federation keys before the first run, as residents who have been around have them (false: each first vote makes them during a run)")
 	chatSockets := flag.String("chat-sockets", "1000,2500", "numbers of Nähstübchen sockets in the chat fan-out measurement (chat)")
 	cc := chatBenchConfig{}
 	flag.IntVar(&cc.rate, "chat-rate", 10, "messages a second written to the Nähstübchen (chat)")
