@@ -80,6 +80,10 @@ func main() {
 		runMapClients(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "_chatclients" {
+		runChatClients(os.Args[2:])
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "_residents" {
 		runResidents(os.Args[2:], os.Stdin, os.Stdout)
 		return
@@ -139,6 +143,13 @@ func main() {
 	flag.DurationVar(&rc.ramp, "residents-ramp", 0, "arrivals spread over this (0: N/200 s, at least 2 s)")
 	flag.IntVar(&rc.knoten, "residents-knoten", 5000, "Knoten on the map before the residents come")
 	flag.StringVar(&rc.profile, "residents-cpuprofile", "", "CPU profiles of the replicas during the largest N's first run: PREFIX-<k>r-<i>.pprof")
+	flag.BoolVar(&rc.keys, "residents-keys", true, "make every resident's federation keys before the first run, as residents who have been around have them (false: each first vote makes them during a run)")
+	chatSockets := flag.String("chat-sockets", "1000,2500", "numbers of Nähstübchen sockets in the chat fan-out measurement (chat)")
+	cc := chatBenchConfig{}
+	flag.IntVar(&cc.rate, "chat-rate", 10, "messages a second written to the Nähstübchen (chat)")
+	flag.DurationVar(&cc.duration, "chat-duration", 20*time.Second, "each chat round's steady phase")
+	flag.IntVar(&cc.rounds, "chat-rounds", 3, "rounds per number of chat sockets")
+	flag.StringVar(&cc.profile, "chat-cpuprofile", "", "CPU profiles of the chat rounds' steady phases: PREFIX-<sockets>-<round>.pprof")
 	mapClients := flag.String("map-clients", "1000,5000,10000", "numbers of concurrent live-map clients")
 	settings := map[string]string{"max_connections": "300"}
 	flag.Func("set", "a PostgreSQL setting for the benchmark cluster, name=value (repeatable)", func(s string) error {
@@ -157,6 +168,7 @@ func main() {
 		check(err)
 		cfg.mapClients = append(cfg.mapClients, n)
 	}
+	cc.sockets = parseInts(*chatSockets)
 	rc.counts = parseInts(*residentCounts)
 	rc.replicas = parseInts(*residentReplicas)
 	if *cpuProfile != "" {
@@ -242,6 +254,8 @@ func main() {
 			benchInbox(ctx, env, cfg)
 		case "map":
 			benchMap(ctx, env, cfg)
+		case "chat":
+			benchChat(ctx, env, cc)
 		case "flood":
 			benchFlood(ctx, env, cfg)
 		case "edge":

@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -42,6 +44,9 @@ type residentsConfig struct {
 	replicas []int         // replica counts, each a series of its own
 	knoten   int           // Knoten on the map before the first run
 	profile  string        // CPU profiles of the replicas during the largest count's first run: PREFIX-<replicas>r-<i>.pprof
+	// keys: make each resident's federation keys before the first run (makeKeys); without,
+	// a resident's first vote makes them during a run.
+	keys bool
 	// The go test's: a small town, every action in turn, the report once every resident has
 	// acted minActions times, and everything in this process.
 	box        [4]float64
@@ -109,6 +114,9 @@ func benchResidents(ctx context.Context, adminURL string, rc residentsConfig) []
 				WorkerConnections: 3*maxN + 1024, Backlog: 4096}))
 		}
 		log.Printf("residents: %d replica(s) at %v, nginx at %s and %s", k, addrs(reps), ngx[0].URL, ngx[1].URL)
+		if rc.keys && len(runs) == 0 {
+			makeKeys(reps[0].addr, maxN)
+		}
 		for round := range rc.rounds {
 			for _, n := range rc.counts {
 				run := residentsOnce(fx, reps, ngx, n, round, rc, planDir)
@@ -124,6 +132,26 @@ func benchResidents(ctx context.Context, adminURL string, rc residentsConfig) []
 		}
 	}
 	return runs
+}
+
+// makeKeys has the replica make every resident's federation keys (an RSA-2048 and an Ed25519
+// pair, which sign their Stimmen) the way it does on first need: by serving their actor
+// document, GET /ap/users/{handle}. Residents who have been around have their keys; the
+// benchmark's are new accounts, and without this each one's first vote made an RSA key in
+// the measured phase (~0.1 s of CPU each) — at 1,000 residents over half of the replica's
+// CPU. The keys are in the database: once per series.
+func makeKeys(addr string, n int) {
+	t0 := time.Now()
+	parallel(n, 2, func(i int) {
+		res, err := http.Get(fmt.Sprintf("http://%s/ap/users/nachbarin-%d", addr, i))
+		check(err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			log.Fatalf("residents: the actor of nachbarin-%d: %s", i, res.Status)
+		}
+	})
+	log.Printf("residents: %d residents' federation keys made (%.0f s)", n, time.Since(t0).Seconds())
 }
 
 // residentsFixtures is what the runs share: the residents' logins and the open Abstimmungen.

@@ -17,7 +17,7 @@ func TestResidentsBenchTiny(t *testing.T) {
 	streamtest.Binary(t)
 	ctx := context.Background()
 	rc := residentsConfig{counts: []int{5}, rounds: 1, think: 50 * time.Millisecond, ramp: 200 * time.Millisecond, replicas: []int{1},
-		knoten: 40, box: [4]float64{51.335, 12.370, 51.338, 12.375}, cycle: true, minActions: len(residentActions), inProcess: true}
+		knoten: 40, box: [4]float64{51.335, 12.370, 51.338, 12.375}, cycle: true, minActions: len(residentActions), inProcess: true, keys: true}
 	runs := benchResidents(ctx, pgtest.URL(t), rc)
 	if len(runs) != 1 {
 		t.Fatalf("%d runs, want 1", len(runs))

@@ -132,3 +132,30 @@ func TestNaehstuebchen(t *testing.T) {
 	}
 	a.Admin().Do("DELETE", "/api/admin/chat/"+m.ID, nil).Expect(t, 404)
 }
+
+// A process that shuts down closes its sockets with 4012 "server restart" (the app reconnects
+// at once, with its cursor), after what was queued for them.
+func TestSocketsCloseWithServerRestart(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(a.URL, "http://", "ws://", 1)+"/ws/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if _, b, err := conn.Read(ctx); err != nil || !strings.Contains(string(b), `"ready"`) {
+		t.Fatalf("first frame %s %v, want ready", b, err)
+	}
+	var m struct{ ID string }
+	a.Resident("Jana", lat, lon).Post("/api/chat", map[string]string{"text": "Bis gleich"}).Expect(t, 201).JSON(t, &m)
+	if _, b, err := conn.Read(ctx); err != nil || !strings.Contains(string(b), m.ID) {
+		t.Fatalf("frame %s %v, want the message", b, err)
+	}
+	go a.Stop()
+	_, b, err := conn.Read(ctx)
+	if websocket.CloseStatus(err) != 4012 {
+		t.Fatalf("after shutdown: %s %v, want the close 4012", b, err)
+	}
+}

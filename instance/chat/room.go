@@ -18,6 +18,7 @@ import (
 	"github.com/weltgewebe/weltgewebe/instance/fault"
 	"github.com/weltgewebe/weltgewebe/instance/stream"
 	"github.com/weltgewebe/weltgewebe/instance/wire"
+	"github.com/weltgewebe/weltgewebe/internal/wsframe"
 )
 
 // Hub is every room's live side: it follows the log from the moment it starts and sends each
@@ -44,7 +45,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	rooms   map[uuid.UUID]map[*client]struct{}
-	ring    []frame             // oldest first, at most catchUp
+	ring    []*frame            // oldest first, at most catchUp
 	from    eventstore.Position // the ring holds every frame after it
 	head    eventstore.Position // the log's head when Run started: frames up to it are the past
 	latest  eventstore.Position // the last event sent
@@ -58,7 +59,7 @@ type Hub struct {
 }
 
 // frame is one message to clients: its log position (zero for frames that are not the log's:
-// order, viewers), its room, its JSON.
+// order, viewers), its room, its WebSocket frame (encode).
 type frame struct {
 	pos  eventstore.Position
 	room uuid.UUID
@@ -66,10 +67,13 @@ type frame struct {
 	ring bool // a message or removal: kept for catch-up
 }
 
+// client is one socket in a room. Frames are shared by every socket they go to (encoded once
+// per message), so the queue holds pointers: a queue of 256 pointers per socket, not of 256
+// frames, is what thousands of idle sockets keep allocated.
 type client struct {
 	room uuid.UUID
 	oben bool
-	ch   chan frame
+	ch   chan *frame
 }
 
 // DefaultCatchUp frames of messages and removals are kept for catch-up: minutes of a busy
@@ -192,9 +196,11 @@ func (h *Hub) tick(ctx context.Context, every time.Duration, fn func(context.Con
 	}
 }
 
-func marshal(v any) []byte {
+// encode returns the WebSocket frame of v's JSON: made once per message, the same bytes go
+// to every socket.
+func encode(v any) []byte {
 	b, _ := json.Marshal(v)
-	return b
+	return wsframe.Text(b)
 }
 
 type messageFrame struct {
@@ -238,7 +244,7 @@ func (h *Hub) send(ctx context.Context, evs []eventstore.Event) error {
 			return err
 		}
 	}
-	out := make([]frame, 0, len(evs))
+	out := make([]*frame, 0, len(evs))
 	var dirty []uuid.UUID
 	for _, e := range evs {
 		switch {
@@ -248,11 +254,11 @@ func (h *Hub) send(ctx context.Context, evs []eventstore.Event) error {
 			if !ok {
 				continue // removed meanwhile, or held by the word filter: not for the room
 			}
-			out = append(out, frame{e.Position, n.Room, marshal(messageFrame{"message", e.Position, View(n)}), true})
+			out = append(out, &frame{e.Position, n.Room, encode(messageFrame{"message", e.Position, View(n)}), true})
 			dirty = append(dirty, n.Room)
 		case NachrichtEntfernt.Is(e):
 			room := rooms[e.SubjectID]
-			out = append(out, frame{e.Position, room, marshal(removedFrame{"removed", e.SubjectID, e.Position}), true})
+			out = append(out, &frame{e.Position, room, encode(removedFrame{"removed", e.SubjectID, e.Position}), true})
 			dirty = append(dirty, room)
 		case NachrichtBewertet.Is(e):
 			if p, err := NachrichtBewertet.Decode(e); err == nil {
@@ -262,11 +268,11 @@ func (h *Hub) send(ctx context.Context, evs []eventstore.Event) error {
 			// Its new title and time, to the screens open on it (not kept for catch-up: a
 			// screen that reconnects reads the stream anew).
 			if p, err := stream.StreamGeaendert.Decode(e); err == nil {
-				out = append(out, frame{pos: e.Position, room: p.StreamID, b: marshal(changedFrame{"changed", p.Title, p.ScheduledAt})})
+				out = append(out, &frame{pos: e.Position, room: p.StreamID, b: encode(changedFrame{"changed", p.Title, p.ScheduledAt})})
 			}
 		default:
 			if id, st, ok := stream.StateChange(e.Type, e.SubjectID); ok {
-				out = append(out, frame{pos: e.Position, room: id, b: stateFrame(st)})
+				out = append(out, &frame{pos: e.Position, room: id, b: stateFrame(st)})
 			}
 		}
 	}
@@ -299,7 +305,7 @@ type changedFrame struct {
 }
 
 func stateFrame(st stream.State) []byte {
-	return marshal(struct {
+	return encode(struct {
 		Type  string       `json:"type"`
 		State stream.State `json:"state"`
 	}{"state", st})
@@ -315,7 +321,7 @@ const clientQueue = 256
 
 // broadcast sends f to the clients of its room (only those in oben: an order frame); h.mu is
 // held.
-func (h *Hub) broadcast(f frame, obenOnly bool) {
+func (h *Hub) broadcast(f *frame, obenOnly bool) {
 	for c := range h.rooms[f.room] {
 		if obenOnly && !c.oben {
 			continue
@@ -367,7 +373,7 @@ func (h *Hub) sendOrders(ctx context.Context) {
 		h.mu.Lock()
 		if !slices.Equal(ids, h.order[room]) {
 			h.order[room] = ids
-			h.broadcast(frame{room: room, b: marshal(struct {
+			h.broadcast(&frame{room: room, b: encode(struct {
 				Type string      `json:"type"`
 				IDs  []uuid.UUID `json:"ids"`
 			}{"order", ids})}, true)
@@ -394,8 +400,8 @@ func (h *Hub) Cursor(ctx context.Context) (string, error) {
 }
 
 var (
-	readyFrame = []byte(`{"type":"ready"}`)
-	resetFrame = []byte(`{"type":"reset"}`)
+	readyFrame = wsframe.Text([]byte(`{"type":"ready"}`))
+	resetFrame = wsframe.Text([]byte(`{"type":"reset"}`))
 )
 
 // Socket is what a client asks of a room's socket (its query): the sort it reads in (only
@@ -438,18 +444,16 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 			return err
 		}
 	}
-	conn, err := websocket.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	conn, out, err := wsframe.Accept(w, req, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return nil // Accept has answered
 	}
 	defer conn.CloseNow()
 	// The client sends nothing; reading notices when it goes.
 	ctx := conn.CloseRead(req.Context())
-	write := func(b []byte) bool {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return conn.Write(wctx, websocket.MessageText, b) == nil
-	}
+	// write sends frames (encode's) together: one write to the network for what queued up,
+	// under one deadline (not a context with its timer per frame, as through the library).
+	write := func(frames ...[]byte) bool { return out.WriteFrames(time.Now().Add(writeTimeout), frames) == nil }
 
 	select { // the ring and the head are set once Run has read the log's head
 	case <-h.started:
@@ -459,7 +463,7 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 	if f := beforeJoin.Load(); f != nil {
 		(*f)(room)
 	}
-	c := &client{room: room, oben: opt.Sort == Oben, ch: make(chan frame, clientQueue)}
+	c := &client{room: room, oben: opt.Sort == Oben, ch: make(chan *frame, clientQueue)}
 	// In the room and caught up in one step under the lock: everything the ring holds after
 	// the cursor is sent first, everything after it comes through the queue, nothing twice.
 	// Without a cursor (or after a reset) the client starts from now: what was sent before,
@@ -507,56 +511,74 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 	// The state is read once the socket is in its room: a change committed before this read
 	// is in it, one after comes through the queue. (Read before joining, a go-live that reached
 	// the room in between was lost to this screen until the next change.)
+	// Everything up to ready goes out in one write: a reconnect storm is one write per socket.
+	var first [][]byte
 	if room != Naehstuebchen {
 		state, err := h.streams.StateOf(ctx, room)
-		if err != nil || !write(stateFrame(state)) {
+		if err != nil {
 			return nil
 		}
+		first = append(first, stateFrame(state))
 	}
-	if reset && !write(resetFrame) {
+	if reset {
+		first = append(first, resetFrame)
+	}
+	first = append(first, catchUp...)
+	if room != Naehstuebchen {
+		first = append(first, viewersFrame(viewers))
+	}
+	if !write(append(first, readyFrame)...) {
 		return nil
 	}
-	for _, b := range catchUp {
-		if !write(b) {
-			return nil
-		}
-	}
-	if room != Naehstuebchen && !write(viewersFrame(viewers)) {
-		return nil
-	}
-	if !write(readyFrame) {
-		return nil
-	}
+	var pending [][]byte
 	for {
+		var f *frame
+		ok := true
 		select {
 		case <-ctx.Done():
 			return nil
-		case f, ok := <-c.ch:
-			if !ok {
-				h.mu.Lock()
-				stopping := h.stopping
-				h.mu.Unlock()
-				if stopping {
-					conn.Close(websocket.StatusCode(wire.ServerRestart), wire.ServerRestartReason)
-				} else {
-					conn.Close(websocket.StatusPolicyViolation, "too slow; reconnect")
-				}
-				return nil
-			}
+		case f, ok = <-c.ch:
+		}
+		// What queued up meanwhile goes with it, in one write.
+		pending = pending[:0]
+	take:
+		for ok {
 			// What the client had (a cursor from a replica further along than this one, or
 			// the past) is not sent again.
-			if f.pos != (eventstore.Position{}) && !f.pos.After(cursor) {
-				continue
+			if f.pos == (eventstore.Position{}) || f.pos.After(cursor) {
+				pending = append(pending, f.b)
 			}
-			if !write(f.b) {
-				return nil
+			if len(pending) == clientQueue {
+				break // a queue's worth at a time
 			}
+			select {
+			case f, ok = <-c.ch:
+			default:
+				break take
+			}
+		}
+		if len(pending) > 0 && !write(pending...) {
+			return nil
+		}
+		if !ok {
+			h.mu.Lock()
+			stopping := h.stopping
+			h.mu.Unlock()
+			if stopping {
+				conn.Close(websocket.StatusCode(wire.ServerRestart), wire.ServerRestartReason)
+			} else {
+				conn.Close(websocket.StatusPolicyViolation, "too slow; reconnect")
+			}
+			return nil
 		}
 	}
 }
 
+// writeTimeout: a socket that cannot take what was sent to it within this is gone.
+const writeTimeout = 10 * time.Second
+
 func viewersFrame(n int) []byte {
-	return marshal(struct {
+	return encode(struct {
 		Type  string `json:"type"`
 		Count int    `json:"count"`
 	}{"viewers", n})
@@ -596,7 +618,7 @@ func (h *Hub) countViewers(ctx context.Context) {
 	for room, n := range totals {
 		if h.viewers[room] != n {
 			h.viewers[room] = n
-			h.broadcast(frame{room: room, b: viewersFrame(n)}, false)
+			h.broadcast(&frame{room: room, b: viewersFrame(n)}, false)
 		}
 	}
 }
