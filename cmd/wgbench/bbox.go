@@ -162,8 +162,9 @@ FROM bench_pins WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)`, b.MinLon, 
 	fmt.Println()
 	fmt.Printf("%d Knoten spread over %.0f km × %.0f km; %d random boxes of about 2 km × 2 km, about %d Knoten each,\n",
 		n, (maxLon-minLon)*70, (maxLat-minLat)*111, len(boxes), perBox)
-	fmt.Printf("each asked %d ways in a row (rotating order, after one unmeasured read of each table), %d rounds.\nBaseline: the bare `geom && ST_MakeEnvelope(…)`\n", len(variants), cfg.bboxRounds)
-	fmt.Println("query, same columns, on a copy of the table with a plain GiST index. Ours: the listing query")
+	fmt.Printf("each asked %d ways in a row (rotating order, after one unmeasured read of each table), %d rounds.\n", len(variants), cfg.bboxRounds)
+	fmt.Println("Baseline: the bare `geom && ST_MakeEnvelope(…)` query, same columns, on a copy of the table with a")
+	fmt.Println("plain GiST index. Ours: the listing query")
 	fmt.Println("(alive at this instant, newest first, limit 1000), its lean form (knoten.Pins: the pin's columns),")
 	fmt.Println("and the whole HTTP request over loopback: the full answer and the lean one (`&fields=pin`),")
 	fmt.Println("uncompressed (the client asks for no encoding) and gzip-compressed (it asks for gzip).")
