@@ -25,7 +25,11 @@ func JSONCompressible(w http.ResponseWriter, r *http.Request, status int, b []by
 	h.Add("Vary", "Accept-Encoding")
 	if len(b) >= GzipMin && AcceptsGzip(r.Header.Values("Accept-Encoding")) {
 		z := gzipPool.Get().(*gzipBuffer)
-		defer gzipPool.Put(z)
+		defer func() {
+			if z.buf.Cap() <= maxPooledGzip { // one huge listing does not pin its buffer
+				gzipPool.Put(z)
+			}
+		}()
 		z.buf.Reset()
 		z.w.Reset(&z.buf)
 		_, _ = z.w.Write(b) // into memory: cannot fail
@@ -38,12 +42,15 @@ func JSONCompressible(w http.ResponseWriter, r *http.Request, status int, b []by
 	_, _ = w.Write(b)
 }
 
+const maxPooledGzip = 1 << 20
+
 type gzipBuffer struct {
 	buf bytes.Buffer
 	w   *gzip.Writer
 }
 
 // A gzip.Writer holds about 800 KB of state: kept for the next answer, not made per request.
+// Its output buffer is kept with it up to maxPooledGzip.
 var gzipPool = sync.Pool{New: func() any {
 	z := &gzipBuffer{}
 	z.w, _ = gzip.NewWriterLevel(&z.buf, gzip.BestSpeed) // a valid level: no error
