@@ -34,6 +34,8 @@ type config struct {
 	duration                 time.Duration
 	workers                  int
 	knoten                   int
+	bboxRounds               int
+	bboxProfile              string
 	timelineKnoten           int
 	timelineEvents           int
 	timelineRounds           int
@@ -104,6 +106,8 @@ func main() {
 	flag.DurationVar(&cfg.edgeDuration, "edge-duration", time.Minute, "how long the edge flood runs")
 	flag.IntVar(&cfg.workers, "workers", 8, "concurrent writers in the concurrent append measurement")
 	flag.IntVar(&cfg.knoten, "knoten", 1_000_000, "Knoten in the bbox measurement")
+	flag.IntVar(&cfg.bboxRounds, "bbox-rounds", 3, "rounds of -queries boxes in the bbox measurement (one load of -knoten)")
+	flag.StringVar(&cfg.bboxProfile, "bbox-cpuprofile", "", "write a CPU profile of the bbox measurement's rounds (not the load) to this file")
 	flag.IntVar(&cfg.snapshotChanges, "snapshot-changes", 10_000, "Fäden spun between the full and the incremental snapshot (with -only snapshot; sizes: -knoten, -faeden)")
 	flag.IntVar(&cfg.timelineKnoten, "timeline-knoten", 100_000, "Knoten on the map in the timeline measurement (run it alone: it compares with the live table)")
 	flag.IntVar(&cfg.timelineEvents, "timeline-events", 3000, "events in the log between the asked day's last snapshot and midnight (timeline)")

@@ -222,8 +222,8 @@ const shown = `hidden_at IS NULL`
 // scanKnoten reads knotenColumns, then any extra columns into extra.
 func scanKnoten(row pgx.Row, extra ...any) (Knoten, error) {
 	var k Knoten
-	err := row.Scan(append([]any{&k.ID, &k.Type, &k.Title, &k.Description, &k.Point.Lat, &k.Point.Lon, &k.Cell,
-		&k.CreatedBy, &k.CreatedAt, &k.LastActivityAt, &k.GarnCount, &k.DissolvesAt}, extra...)...)
+	err := row.Scan(append([]any{uuidTarget{&k.ID}, &k.Type, &k.Title, &k.Description, &k.Point.Lat, &k.Point.Lon, &k.Cell,
+		uuidTarget{&k.CreatedBy}, &k.CreatedAt, &k.LastActivityAt, &k.GarnCount, &k.DissolvesAt}, extra...)...)
 	k.CreatedAt, k.LastActivityAt = k.CreatedAt.UTC(), k.LastActivityAt.UTC()
 	if k.DissolvesAt != nil {
 		t := k.DissolvesAt.UTC()
@@ -316,7 +316,7 @@ const (
 
 // List returns the Knoten on the map that match q, newest first.
 func (s *Service) List(ctx context.Context, q Query) ([]Knoten, error) {
-	sql, args, err := s.listStatement(q)
+	sql, args, err := s.listStatement(q, knotenColumns)
 	if err != nil {
 		return nil, err
 	}
@@ -331,8 +331,8 @@ func (s *Service) List(ctx context.Context, q Query) ([]Knoten, error) {
 	return ks, nil
 }
 
-// listStatement checks q and builds the statement that lists it.
-func (s *Service) listStatement(q Query) (string, []any, error) {
+// listStatement checks q and builds the statement that lists it, selecting columns.
+func (s *Service) listStatement(q Query, columns string) (string, []any, error) {
 	for _, t := range q.Types {
 		if !validKnotenType(t) {
 			return "", nil, fault.Invalidf("type", "unknown_knoten_type", "Unknown Knoten type %q; known types: %s.", t, strings.Join(KnotenTypes, ", "))
@@ -379,7 +379,7 @@ func (s *Service) listStatement(q Query) (string, []any, error) {
 	// Not in the return statement: there, whether args is read before or after arg appends
 	// the limit is up to the compiler (the race build read it after, the normal one before).
 	limit := arg(q.Limit)
-	return `SELECT ` + knotenColumns + ` FROM knoten WHERE ` + strings.Join(where, " AND ") +
+	return `SELECT ` + columns + ` FROM knoten WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY created_at DESC, id LIMIT ` + limit, args, nil
 }
 

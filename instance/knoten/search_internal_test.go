@@ -20,7 +20,7 @@ func TestSearchUsesTheTrigramIndex(t *testing.T) {
 	ctx := context.Background()
 	s := town(t)
 	for _, text := range []string{"garten", "Garten Kanal Hochbeete Beet Bank Brunnen Markt Fahrrad"} {
-		sql, args, err := s.listStatement(Query{Text: text})
+		sql, args, err := s.listStatement(Query{Text: text}, knotenColumns)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,13 +40,13 @@ func TestSearchUsesTheTrigramIndex(t *testing.T) {
 		{"a b c d e f g h i", "too_many_search_words"},
 		{strings.Repeat("ä", MaxSearchLength+1), "search_too_long"},
 	} {
-		_, _, err := s.listStatement(Query{Text: c.text})
+		_, _, err := s.listStatement(Query{Text: c.text}, knotenColumns)
 		if f, ok := fault.As(err); !ok || f.Code != c.code || f.Kind != fault.Invalid {
 			t.Errorf("search of %d characters: %v, want %s", len(c.text), err, c.code)
 		}
 	}
 	// Repeated words count once; the longest allowed search is allowed.
-	if _, _, err := s.listStatement(Query{Text: strings.Repeat("Garten garten ", 14)}); err != nil {
+	if _, _, err := s.listStatement(Query{Text: strings.Repeat("Garten garten ", 14)}, knotenColumns); err != nil {
 		t.Errorf("a search repeating one word: %v", err)
 	}
 }

@@ -73,6 +73,7 @@ const messages: Record<string, string> = {
   reserved_faden_type: "Diese Fadenart entsteht nur von selbst.",
   invalid_bbox: "Der Kartenausschnitt ist ungültig.",
   invalid_limit: "Ungültige Anzahl.",
+  invalid_fields: "Ungültige Form der Liste.",
   invalid_name: "Bitte gib einen Namen ein (höchstens 100 Zeichen).",
   empty_reason: "Bitte gib eine Begründung ein.",
   invalid_reason: "Die Begründung ist zu lang oder enthält ungültige Zeichen.",

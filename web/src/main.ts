@@ -374,7 +374,8 @@ async function start() {
     if (home) map.fitBounds(home, mapView.padding());
     else {
       try {
-        const { knoten } = await get<{ knoten: { lat: number; lon: number }[] }>("/api/knoten?limit=500");
+        // Framing the map needs only where the pins are: the lean form (docs/API.md).
+        const { knoten } = await get<{ knoten: { lat: number; lon: number }[] }>("/api/knoten?limit=500&fields=pin");
         if (knoten.length) map.fitBounds(L.latLngBounds(knoten.map((k) => [k.lat, k.lon])), { padding: [40, 40], maxZoom: 16 });
         else map.setView([51.1657, 10.4515], 6);
       } catch {
