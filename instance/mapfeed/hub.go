@@ -661,7 +661,12 @@ func (f *Feed) flush(ctx context.Context) bool {
 	f.changedAc = map[uuid.UUID]eventstore.Position{}
 	for _, id := range oldestFirst(dirty) {
 		d := dirty[id]
-		sc := f.cells[id]
+		sc, ok := f.cells[id]
+		if !ok {
+			// Its last subscriber was dropped earlier in this batch (a full queue: deliver);
+			// nobody is left to tell, and its changes went with it.
+			continue
+		}
 		if sc.goldAll {
 			// The Ortskonto moved here or away: each Goldfaden is shown here, or removed.
 			for _, g := range o.goldAll {
