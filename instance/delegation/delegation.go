@@ -375,10 +375,18 @@ func rawUUIDs(values [][]byte, dest ...*uuid.UUID) error {
 		return fmt.Errorf("%d columns, want %d", len(values), len(dest))
 	}
 	for i, v := range values {
-		if len(v) != 16 {
-			return fmt.Errorf("column %d: %d bytes, not a binary uuid", i, len(v))
+		switch len(v) {
+		case 16:
+			copy(dest[i][:], v)
+		default:
+			// The text form: a connection in the simple protocol (a pooler set up so) gets
+			// every value as text.
+			id, err := uuid.ParseBytes(v)
+			if err != nil {
+				return fmt.Errorf("column %d: %w", i, err)
+			}
+			*dest[i] = id
 		}
-		copy(dest[i][:], v)
 	}
 	return nil
 }
