@@ -511,7 +511,8 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 	// The state is read once the socket is in its room: a change committed before this read
 	// is in it, one after comes through the queue. (Read before joining, a go-live that reached
 	// the room in between was lost to this screen until the next change.)
-	// Everything up to ready goes out in one write: a reconnect storm is one write per socket.
+	// Everything up to ready goes out together: a reconnect storm is one write per socket
+	// (for up to a queue's worth of frames).
 	var first [][]byte
 	if room != Naehstuebchen {
 		state, err := h.streams.StateOf(ctx, room)
@@ -527,8 +528,14 @@ func (h *Hub) Serve(w http.ResponseWriter, req *http.Request, room uuid.UUID, op
 	if room != Naehstuebchen {
 		first = append(first, viewersFrame(viewers))
 	}
-	if !write(append(first, readyFrame)...) {
-		return nil
+	// Each queue's worth with its own deadline: a catch-up of thousands of messages to a phone
+	// on a slow link may take longer than one deadline, and makes progress all the while.
+	for first = append(first, readyFrame); len(first) > 0; {
+		n := min(len(first), clientQueue)
+		if !write(first[:n]...) {
+			return nil
+		}
+		first = first[n:]
 	}
 	var pending [][]byte
 	for {
