@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -70,12 +69,7 @@ func benchChat(ctx context.Context, e *env, cc chatBenchConfig) {
 			check(json.Unmarshal([]byte(child.send("report")), &rep))
 			lat := rep.LatenciesMS
 			slices.Sort(lat)
-			pct := func(p float64) string {
-				if len(lat) == 0 {
-					return "–"
-				}
-				return fmt.Sprintf("%.0f ms", lat[int(float64(len(lat)-1)*p)])
-			}
+			pct := func(p float64) string { return msPercentile(lat, p) }
 			secs := (cc.duration + time.Second).Seconds()
 			pg := "n/a"
 			if cpu.pgKnown {
@@ -92,7 +86,7 @@ func benchChat(ctx context.Context, e *env, cc chatBenchConfig) {
 				fmt.Printf("|  |  | %d sockets closed by the server during the round |  |  |  |  |  |  |  |  |\n", rep.Dropped)
 			}
 		}
-		child.quit()
+		child.wait()
 	}
 	fmt.Println()
 }
@@ -121,47 +115,14 @@ type chatReport struct {
 	Dropped     int64     `json:"dropped"`
 }
 
-type chatChild struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Reader
-}
-
-func startChatChild(e *env, n int) *chatChild {
-	self, err := os.Executable()
-	check(err)
-	cmd := exec.Command(self, "_chatclients", "-target", strings.Replace(e.url, "http://", "ws://", 1)+"/ws/chat", "-n", fmt.Sprint(n))
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	check(err)
-	out, err := cmd.StdoutPipe()
-	check(err)
-	check(cmd.Start())
-	c := &chatChild{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<20)}
-	line, err := c.out.ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "ready") {
-		log.Fatalf("chat clients: %q %v", line, err)
+func startChatChild(e *env, n int) *viewersChild {
+	c, line := startGenerator("_chatclients", runChatClients,
+		[]string{"-target", strings.Replace(e.url, "http://", "ws://", 1) + "/ws/chat", "-n", fmt.Sprint(n)}, false, 1<<20)
+	if !strings.HasPrefix(line, "ready") {
+		log.Fatalf("chat clients: %q", line)
 	}
 	log.Printf("chat: %d sockets %s", n, strings.TrimSpace(line))
 	return c
-}
-
-// send writes a command; for report it returns the answer line.
-func (c *chatChild) send(cmd string) string {
-	_, err := fmt.Fprintln(c.in, cmd)
-	check(err)
-	if cmd != "report" {
-		return ""
-	}
-	line, err := c.out.ReadString('\n')
-	check(err)
-	return line
-}
-
-func (c *chatChild) quit() {
-	c.send("quit")
-	c.in.Close()
-	_ = c.cmd.Wait()
 }
 
 // runChatClients is `wgbench _chatclients`: n sockets on the Nähstübchen. Over stdin/stdout:
@@ -169,8 +130,8 @@ func (c *chatChild) quit() {
 //	child: ready {…}   every socket had the server's ready
 //	parent: measure    start recording
 //	parent: report     → {"latencies_ms": …} of the messages since measure
-//	parent: quit
-func runChatClients(args []string) {
+//	parent: closes stdin (done)
+func runChatClients(args []string, stdin io.Reader, stdout io.Writer) {
 	fs := flag.NewFlagSet("_chatclients", flag.ExitOnError)
 	target := fs.String("target", "", "ws:// URL of /ws/chat")
 	n := fs.Int("n", 1000, "sockets")
@@ -242,8 +203,8 @@ func runChatClients(args []string) {
 		}()
 	}
 	ready.Wait()
-	fmt.Printf("ready {\"seconds\": %.2f}\n", time.Since(start).Seconds())
-	in := bufio.NewScanner(os.Stdin)
+	fmt.Fprintf(stdout, "ready {\"seconds\": %.2f}\n", time.Since(start).Seconds())
+	in := bufio.NewScanner(stdin)
 	for in.Scan() {
 		switch strings.TrimSpace(in.Text()) {
 		case "measure":
@@ -258,12 +219,11 @@ func runChatClients(args []string) {
 			b, _ := json.Marshal(chatReport{LatenciesMS: latencies, Frames: frames.Load(), Dropped: dropped.Load()})
 			latencies = nil
 			mu.Unlock()
-			fmt.Println(string(b))
-		case "quit":
-			for _, c := range conns {
-				c.CloseNow()
-			}
-			return
+			fmt.Fprintln(stdout, string(b))
 		}
+	}
+	// The parent closed stdin: done.
+	for _, c := range conns {
+		c.CloseNow()
 	}
 }

@@ -83,7 +83,7 @@ func main() {
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == "_chatclients" {
-		runChatClients(os.Args[2:])
+		runChatClients(os.Args[2:], os.Stdin, os.Stdout)
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == "_residents" {
@@ -311,6 +311,14 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 		return 0
 	}
 	return sorted[int(float64(len(sorted)-1)*p)]
+}
+
+// msPercentile of sorted milliseconds, for a report's table ("–" for none).
+func msPercentile(sorted []float64, p float64) string {
+	if len(sorted) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f ms", sorted[int(float64(len(sorted)-1)*p)])
 }
 
 func sortDurations(d []time.Duration) []time.Duration {

@@ -104,12 +104,7 @@ func benchMap(ctx context.Context, e *env, cfg config) {
 		rep := child.report()
 		lat := rep.LatenciesMS
 		slices.Sort(lat)
-		pct := func(p float64) string {
-			if len(lat) == 0 {
-				return "–"
-			}
-			return fmt.Sprintf("%.0f ms", lat[int(float64(len(lat)-1)*p)])
-		}
+		pct := func(p float64) string { return msPercentile(lat, p) }
 		secs := (cfg.duration + e.inst.MapFeed.Batch() + 500*time.Millisecond).Seconds()
 		pgCPU := "n/a"
 		if cpu.pgKnown {
