@@ -22,6 +22,9 @@ type Pin struct {
 	GarnCount int
 }
 
+// Permanent reports whether Garn holds the Knoten, as Knoten.Permanent.
+func (p Pin) Permanent() bool { return p.GarnCount > 0 }
+
 // pinColumns are the columns of a Pin, in scanPin's order.
 const pinColumns = `id, type, title, ST_Y(geom), ST_X(geom), garn_count`
 

@@ -71,7 +71,7 @@ type Pin struct {
 
 // PinOf returns the lean form of a listed Knoten.
 func PinOf(p knoten.Pin) Pin {
-	return Pin{ID: p.ID, Type: p.Type, Title: p.Title, Lat: p.Point.Lat, Lon: p.Point.Lon, Permanent: p.GarnCount > 0, GarnCount: p.GarnCount}
+	return Pin{ID: p.ID, Type: p.Type, Title: p.Title, Lat: p.Point.Lat, Lon: p.Point.Lon, Permanent: p.Permanent(), GarnCount: p.GarnCount}
 }
 
 // AppendPin appends the JSON of p's lean form (Pin, PinOf) to b.
@@ -87,7 +87,7 @@ func AppendPin(b []byte, p knoten.Pin) []byte {
 	b = append(b, `,"lon":`...)
 	b = appendFloat(b, p.Point.Lon)
 	b = append(b, `,"permanent":`...)
-	b = strconv.AppendBool(b, p.GarnCount > 0)
+	b = strconv.AppendBool(b, p.Permanent())
 	b = append(b, `,"garn_count":`...)
 	b = strconv.AppendInt(b, int64(p.GarnCount), 10)
 	return append(b, '}')
