@@ -134,7 +134,7 @@ func TestNaehstuebchen(t *testing.T) {
 }
 
 // A process that shuts down closes its sockets with 4012 "server restart" (the app reconnects
-// at once, with its cursor), after what was queued for them.
+// at once, with its cursor); a message sent before is read first.
 func TestSocketsCloseWithServerRestart(t *testing.T) {
 	t.Parallel()
 	a := instancetest.Start(t, instancetest.Options{Host: "127.0.0.1"})

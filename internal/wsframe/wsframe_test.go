@@ -45,6 +45,7 @@ func dial(t *testing.T, url string) *websocket.Conn {
 // Messages of every length encoding (7 bits, 16 bits, 64 bits) arrive as the text they were,
 // several of them written with one call.
 func TestFramesArriveAsMessages(t *testing.T) {
+	t.Parallel()
 	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 200_000}
 	payload := func(n int) []byte { return bytes.Repeat([]byte{'a' + byte(n%26)}, n) }
 	url := serve(t, func(ctx context.Context, ws *websocket.Conn, raw *Conn) {
@@ -74,6 +75,7 @@ func TestFramesArriveAsMessages(t *testing.T) {
 // The library's own writes — pings, and the closing handshake with its status code — share the
 // socket with WriteFrames without cutting into a frame.
 func TestLibraryWritesShareTheSocket(t *testing.T) {
+	t.Parallel()
 	const messages = 2000
 	url := serve(t, func(ctx context.Context, ws *websocket.Conn, raw *Conn) {
 		pings := make(chan error, 1)
@@ -121,6 +123,7 @@ func TestLibraryWritesShareTheSocket(t *testing.T) {
 
 // A client that does not read is cut off at the deadline, and the connection is not used again.
 func TestDeadline(t *testing.T) {
+	t.Parallel()
 	result := make(chan error, 2)
 	url := serve(t, func(ctx context.Context, ws *websocket.Conn, raw *Conn) {
 		big := Text(bytes.Repeat([]byte("y"), 1<<20))
@@ -147,9 +150,12 @@ func TestDeadline(t *testing.T) {
 
 // The deadline of a WriteFrames ends with it: the library's ping after it has passed goes out.
 func TestDeadlineEndsWithTheWrite(t *testing.T) {
+	t.Parallel()
 	result := make(chan error, 1)
 	url := serve(t, func(ctx context.Context, ws *websocket.Conn, raw *Conn) {
-		deadline := time.Now().Add(200 * time.Millisecond)
+		// Long enough that a busy machine's scheduler cannot make the write itself miss it;
+		// the test waits it out below.
+		deadline := time.Now().Add(2 * time.Second)
 		if err := raw.WriteFrames(deadline, [][]byte{Text([]byte("hello"))}); err != nil {
 			result <- err
 			return
