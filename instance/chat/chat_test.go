@@ -3,11 +3,15 @@ package chat_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/weltgewebe/weltgewebe/instance/chat"
 
 	"github.com/weltgewebe/weltgewebe/internal/testrig/instancetest"
 	"github.com/weltgewebe/weltgewebe/internal/testrig/pgtest"
@@ -33,9 +37,20 @@ type live struct {
 
 func listen(t *testing.T, inst *instancetest.Instance) <-chan live {
 	t.Helper()
+	out := listenWith(t, inst, "")
+	if m := next(t, out); m.Type != "ready" {
+		t.Fatalf("first message %+v, want ready", m)
+	}
+	return out
+}
+
+// listenWith opens /ws/chat with query (e.g. "?cursor=…") and returns its frames from the
+// first.
+func listenWith(t *testing.T, inst *instancetest.Instance, query string) <-chan live {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(inst.URL, "http://", "ws://", 1)+"/ws/chat", nil)
+	conn, _, err := websocket.Dial(ctx, strings.Replace(inst.URL, "http://", "ws://", 1)+"/ws/chat"+query, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +68,6 @@ func listen(t *testing.T, inst *instancetest.Instance) <-chan live {
 			out <- m
 		}
 	}()
-	if m := next(t, out); m.Type != "ready" {
-		t.Fatalf("first message %+v, want ready", m)
-	}
 	return out
 }
 
@@ -157,5 +169,50 @@ func TestSocketsCloseWithServerRestart(t *testing.T) {
 	_, b, err := conn.Read(ctx)
 	if websocket.CloseStatus(err) != 4012 {
 		t.Fatalf("after shutdown: %s %v, want the close 4012", b, err)
+	}
+}
+
+// A socket that comes back with its cursor gets every message it missed before ready, in
+// order, also when they are more than one write takes (the catch-up goes out a queue's worth
+// at a time, each with its own deadline).
+func TestCatchUpLongerThanOneWrite(t *testing.T) {
+	t.Parallel()
+	a := instancetest.Start(t)
+	ctx := context.Background()
+	cursor, err := a.ChatHub.Cursor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jana := a.Resident("Jana", lat, lon)
+	by, err := a.Accounts.Get(ctx, uuid.MustParse(jana.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300 // more than a queue (256)
+	witness := listen(t, a)
+	var ids []string
+	for i := range n {
+		m, err := a.Chat.Write(ctx, chat.Naehstuebchen, by, fmt.Sprintf("Nachricht %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID.String())
+	}
+	// Once a socket had them all, the hub's ring holds them for the one coming back.
+	for got := 0; got < n; {
+		if m := next(t, witness); m.Type == "message" {
+			got++
+		}
+	}
+
+	back := listenWith(t, a, "?cursor="+cursor)
+	for i, id := range ids {
+		m := next(t, back)
+		if m.Type != "message" || m.Message.ID != id {
+			t.Fatalf("catch-up frame %d: %+v, want message %s", i, m, id)
+		}
+	}
+	if m := next(t, back); m.Type != "ready" {
+		t.Fatalf("after the catch-up: %+v, want ready", m)
 	}
 }
