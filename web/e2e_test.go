@@ -141,7 +141,7 @@ func TestPhone(t *testing.T) {
 	}))
 	defer srv.Close()
 	b.run(t, "e2e/phone.e2e.mjs", "WG_URL="+srv.URL, "WG_LONG_TITLE="+long, "WG_LONG_KNOTEN="+k.ID,
-		"WG_VERA_EMAIL="+vera.Email, "WG_UWE_EMAIL="+uwe.Email, "WG_PASSWORD="+instancetest.ResidentPassword,
+		"WG_VERA_EMAIL="+vera.Email, "WG_VERA_ID="+vera.ID, "WG_UWE_EMAIL="+uwe.Email, "WG_PASSWORD="+instancetest.ResidentPassword,
 		fmt.Sprintf("WG_ROLLE=%f,%f", p.Position.Lat, p.Position.Lon))
 }
 

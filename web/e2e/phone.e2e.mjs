@@ -25,6 +25,7 @@ const longID = env("WG_LONG_KNOTEN");
 const password = env("WG_PASSWORD");
 const vera = env("WG_VERA_EMAIL");
 const uwe = env("WG_UWE_EMAIL");
+const veraID = env("WG_VERA_ID");
 const rolle = env("WG_ROLLE").split(",").map(Number);
 const artifacts = process.env.WG_ARTIFACTS || join(process.cwd(), "e2e", "artifacts", String(Date.now()));
 const W = 390, H = 844;
@@ -53,7 +54,9 @@ async function section(name, fn) {
     await fn();
     console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
-    const msg = `${name}: ${at ? `[at: ${at}] ` : ""}${e.message.split("\n")[0]}`;
+    // Playwright's call log says what a wait was waiting for (an element on top, an animation).
+    const log = e.message.split("\n").filter((l) => /^\s+-/.test(l)).slice(-4).map((l) => l.trim());
+    const msg = `${name}: ${at ? `[at: ${at}] ` : ""}${e.message.split("\n")[0]}${log.length ? ` (${log.join("; ")})` : ""}`;
     failures.push(msg);
     console.log(`FAIL ${msg}`);
   }
@@ -357,8 +360,10 @@ try {
   const pp = await phone("popup", { view: [latBelow(rolle[0], 330, 16), rolle[1], 16] });
   await ready(pp.page);
   await section("the Garnrolle's popup is not hidden under the filter chips", async () => {
-    // Vera's (Uwe's lies outside the view, drawn empty).
-    const r = pp.page.locator("path.garnrolle").filter({ visible: true }).first();
+    // Vera's, by her id: Uwe's may lie just outside the screen yet be drawn (the renderer draws
+    // a margin around the view), and the first drawn one was then his, off the screen (a CI
+    // failure: the tap waited for it to come into view).
+    const r = pp.page.locator(`path.garnrolle.gr-${veraID}`);
     step("the Garnrolle on the map");
     await r.waitFor();
     const rb = await r.boundingBox();

@@ -346,7 +346,8 @@ export class MapView {
       weight: 2.5,
       fillColor: g.verified ? "#26306b" : "#ffffff",
       fillOpacity: 1,
-      className: "garnrolle",
+      // The account in the class, as the Goldfäden carry theirs: one resident's Garnrolle can be found.
+      className: `garnrolle gr-${g.id}`,
     });
     // An element, not a string: Leaflet puts a string in as HTML, and a name is anyone's text.
     m.bindTooltip(h("span", {}, g.name + (g.verified ? "" : " (unbestätigt)")), { direction: "top", offset: [0, -6] });
