@@ -51,6 +51,7 @@ type config struct {
 	mapKnoten                int
 	mapRate                  int
 	mapClients               []int
+	mapReplicas              int
 	adressen                 int
 	camtCredits              int
 	exportBookings           int
@@ -125,6 +126,7 @@ func main() {
 	flag.IntVar(&cfg.followers, "followers", 1000, "follower inboxes in the delivery fan-out measurement")
 	flag.IntVar(&cfg.mapKnoten, "map-knoten", 5000, "Knoten on the map in the live-map measurement")
 	flag.IntVar(&cfg.mapRate, "map-rate", 20, "new Knoten per second in the live-map measurement")
+	flag.IntVar(&cfg.mapReplicas, "map-replicas", 1, "server processes for the live-map clients: the instance and N-1 replicas (wgbench _serve) on its database")
 	flag.IntVar(&cfg.adressen, "adressen", 100_000, "addresses in the address search measurement")
 	flag.IntVar(&cfg.camtCredits, "camt-credits", 10_000, "booked credits in the CAMT.053 import measurement")
 	flag.IntVar(&cfg.exportBookings, "export-bookings", 100_000, "bookings of the month in the export measurement")

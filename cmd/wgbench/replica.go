@@ -21,6 +21,7 @@ import (
 
 	"github.com/weltgewebe/weltgewebe/instance"
 	"github.com/weltgewebe/weltgewebe/instance/httpapi"
+	"github.com/weltgewebe/weltgewebe/instance/mapfeed"
 )
 
 // A replica is the instance as `weltgewebe serve` runs it behind nginx, configured as an
@@ -34,7 +35,9 @@ import (
 // Protocol with the parent, one line each:
 //
 //	child: listening ADDR
-//	parent: stats               → {"heap_inuse": …, "goroutines": …}
+//	parent: stats               → {"heap_inuse": …, "stack_inuse": …, "goroutines": …}
+//	parent: stats gc            the same after a garbage collection (memory per client)
+//	parent: mapstats            → the map feed's mapfeed.Stats (flushes, loads)
 //	parent: profile FILE        start a CPU profile into FILE → ok
 //	parent: stopprofile         → ok
 //	parent: quit                the replica shuts down gracefully and exits
@@ -50,6 +53,7 @@ type replica struct {
 
 type replicaStats struct {
 	HeapInuse  int64 `json:"heap_inuse"`
+	StackInuse int64 `json:"stack_inuse"`
 	Goroutines int   `json:"goroutines"`
 }
 
@@ -82,9 +86,15 @@ func startReplica(ctx context.Context, dbURL, snapshotDir string, inProcess bool
 			inst.Close()
 		}}
 	}
+	return startServeProcess(dbURL, snapshotDir)
+}
+
+// startServeProcess starts a replica as a process of its own (`wgbench _serve`); args are
+// further flags of _serve (-map-batch).
+func startServeProcess(dbURL, snapshotDir string, args ...string) *replica {
 	self, err := os.Executable()
 	check(err)
-	r := &replica{cmd: exec.Command(self, "_serve", "-database-url", dbURL, "-snapshot-dir", snapshotDir)}
+	r := &replica{cmd: exec.Command(self, append([]string{"_serve", "-database-url", dbURL, "-snapshot-dir", snapshotDir}, args...)...)}
 	r.cmd.Stderr = os.Stderr
 	r.in, err = r.cmd.StdinPipe()
 	check(err)
@@ -159,10 +169,25 @@ func (r *replica) close() {
 	_ = r.cmd.Wait()
 }
 
+// gcStats is the replica's memory after a garbage collection, as the map measurement reads
+// its own process's.
+func (r *replica) gcStats() replicaStats {
+	var s replicaStats
+	check(json.Unmarshal([]byte(r.send("stats gc")), &s))
+	return s
+}
+
+// mapStats is the replica's map feed's counters.
+func (r *replica) mapStats() mapfeed.Stats {
+	var s mapfeed.Stats
+	check(json.Unmarshal([]byte(r.send("mapstats")), &s))
+	return s
+}
+
 func ownStats() replicaStats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return replicaStats{HeapInuse: int64(ms.HeapInuse), Goroutines: runtime.NumGoroutine()}
+	return replicaStats{HeapInuse: int64(ms.HeapInuse), StackInuse: int64(ms.StackInuse), Goroutines: runtime.NumGoroutine()}
 }
 
 // raiseFileLimit lifts the open-file limit as far as the process may: 5,000 residents hold
@@ -185,10 +210,13 @@ func runServe(args []string) {
 	fs := flag.NewFlagSet("_serve", flag.ExitOnError)
 	dbURL := fs.String("database-url", "", "the run's database")
 	snapshotDir := fs.String("snapshot-dir", "", "the replicas' shared snapshot directory")
+	mapBatch := fs.Duration("map-batch", 0, "the map feed's batch interval (0: the default, 2.5 s); the map measurement passes its own instance's")
 	check(fs.Parse(args))
 	raiseFileLimit()
 	ctx, cancel := context.WithCancel(context.Background())
-	inst, err := instance.Open(ctx, replicaConfig(*dbURL, *snapshotDir))
+	cfg := replicaConfig(*dbURL, *snapshotDir)
+	cfg.MapFeed.Batch = *mapBatch
+	inst, err := instance.Open(ctx, cfg)
 	check(err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
@@ -201,7 +229,15 @@ func runServe(args []string) {
 		cmd, arg, _ := strings.Cut(strings.TrimSpace(in.Text()), " ")
 		switch cmd {
 		case "stats":
+			if arg == "gc" {
+				runtime.GC()
+			}
 			b, _ := json.Marshal(ownStats())
+			fmt.Println(string(b))
+		case "mapstats":
+			st, err := inst.MapFeed.Stats(ctx)
+			check(err)
+			b, _ := json.Marshal(st)
 			fmt.Println(string(b))
 		case "profile":
 			profile, err = os.Create(arg)
