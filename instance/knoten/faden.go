@@ -52,8 +52,10 @@ type Spinning struct {
 }
 
 // Spin spins a Faden of one of the types residents spin themselves: the resident's tap on a
-// Knoten. Taps that arrive together are written together (spinbatch.go); a tap alone goes in
-// one round trip (spinAlone).
+// Knoten, in one round trip. The Knoten's check and update and the Faden (knoten_spin,
+// migration 00046) travel with the event and the commit as one implicit transaction
+// (database.InOneTrip); a refusal raises in the statement, so nothing is written, and names
+// the error.
 func (s *Service) Spin(ctx context.Context, actor uuid.UUID, sp Spinning) (Faden, error) {
 	if !validFadenType(sp.Type) {
 		return Faden{}, fault.Invalidf("type", "unknown_faden_type", "Unknown Faden type %q; known types: %s.", sp.Type, strings.Join(FadenTypes, ", "))
@@ -62,14 +64,7 @@ func (s *Service) Spin(ctx context.Context, actor uuid.UUID, sp Spinning) (Faden
 		return Faden{}, fault.Invalidf("type", "reserved_faden_type",
 			"A %q Faden is spun by its own feature, not directly; spin one of: %s.", sp.Type, strings.Join(SpinnableFadenTypes, ", "))
 	}
-	return s.spin(ctx, actor, sp)
-}
-
-// spinAlone writes one tap in one round trip. The Knoten's check and update and the Faden
-// (knoten_spin, migration 00046) travel with the event and the commit as one implicit
-// transaction (database.InOneTrip); a refusal raises in the statement, so nothing is written,
-// and names the error.
-func (s *Service) spinAlone(ctx context.Context, actor uuid.UUID, f Faden) (Faden, error) {
+	f := newFaden(actor, sp, s.clock.Now())
 	var cell int64
 	err := database.InOneTrip(ctx, s.pool, func(tx *database.Tx) error {
 		tx.DeferRow(`SELECT cell FROM knoten_spin($1, $2, $3, $4, $5, $6, $7, true)`, spinArgs(f), &cell)

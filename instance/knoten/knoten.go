@@ -70,7 +70,6 @@ type Service struct {
 	clock     clock.Clock
 	bounds    Bounds
 	screening moderation.Screening // SetModeration's
-	spins     spinQueue            // taps waiting to be written together (spinbatch.go)
 }
 
 // SetModeration gives the service the word filter that checks a new Knoten's texts and the
